@@ -1,0 +1,452 @@
+//! Configuration: a board profile (limits tuned to the hardware) plus an
+//! optional config file that can override any of it.
+//!
+//! Every board profile under `boards/` is compiled into the binary, so a
+//! flashed roost needs no files besides its own to start.
+
+pub mod toml;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use self::toml::Value;
+
+/// The board profiles, embedded: (name, file text).
+pub const BOARDS: &[(&str, &str)] = &[
+    ("generic", include_str!("../../boards/generic.toml")),
+    ("rpi-zero", include_str!("../../boards/rpi-zero.toml")),
+    ("rpi-zero2w", include_str!("../../boards/rpi-zero2w.toml")),
+    ("rpi3", include_str!("../../boards/rpi3.toml")),
+    ("rpi4", include_str!("../../boards/rpi4.toml")),
+    ("rpi5", include_str!("../../boards/rpi5.toml")),
+];
+
+/// Resource limits. Every per-connection buffer and every cap the server
+/// enforces comes from here, never from a constant in the code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub max_connections_per_user: usize,
+    pub max_connections_per_ip: usize,
+    /// Longest command line, literals of non-APPEND commands included.
+    pub line_length: usize,
+    /// Largest message accepted (advertised as APPENDLIMIT).
+    pub literal_size: u64,
+    /// Bytes read from a socket at a time.
+    pub read_buffer: usize,
+    /// Bytes of responses gathered before a write to the socket.
+    pub write_buffer: usize,
+    /// Bytes of an incoming message handed to the store at a time.
+    pub append_chunk: usize,
+    /// redb's page cache.
+    pub cache_size: usize,
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+    /// Seconds a connection may take to log in.
+    pub login_timeout: u64,
+    /// Seconds of silence before a logged-in client is logged out
+    /// (RFC 3501 §5.4: at least 30 minutes).
+    pub idle_timeout: u64,
+    /// Milliseconds before a failed login is answered.
+    pub auth_failure_delay: u64,
+}
+
+/// Who may send a password over a connection without TLS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlaintextAuth {
+    /// Only over loopback (the default): LAN clients must use TLS.
+    Loopback,
+    Never,
+    Always,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub board: String,
+    pub log_level: log::LevelFilter,
+    /// IMAP with STARTTLS.
+    pub imap_listen: Vec<SocketAddr>,
+    /// IMAP over implicit TLS.
+    pub imaps_listen: Vec<SocketAddr>,
+    pub plaintext_auth: PlaintextAuth,
+    /// Certificate chain and key (PEM). Unset: a self-signed pair in the data directory.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Names put in the self-signed certificate.
+    pub tls_hostnames: Vec<String>,
+    pub limits: Limits,
+}
+
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn error(text: impl Into<String>) -> ConfigError {
+    ConfigError(text.into())
+}
+
+/// Typed access to one table of a parsed file; remembers which keys were
+/// read so unknown (misspelt) keys can be reported.
+struct Section<'a> {
+    file: &'a str,
+    name: &'a str,
+    values: Option<&'a BTreeMap<String, Value>>,
+    read: Vec<&'static str>,
+}
+
+impl<'a> Section<'a> {
+    fn new(file: &'a str, document: &'a toml::Document, name: &'a str) -> Section<'a> {
+        Section { file, name, values: document.tables.get(name), read: Vec::new() }
+    }
+
+    fn place(&self, key: &str) -> String {
+        if self.name.is_empty() {
+            format!("{}: {key}", self.file)
+        } else {
+            format!("{}: [{}] {key}", self.file, self.name)
+        }
+    }
+
+    fn value(&mut self, key: &'static str) -> Option<&'a Value> {
+        self.read.push(key);
+        self.values.and_then(|values| values.get(key))
+    }
+
+    fn string(&mut self, key: &'static str) -> Result<Option<String>, ConfigError> {
+        match self.value(key) {
+            None => Ok(None),
+            Some(Value::String(text)) => Ok(Some(text.clone())),
+            Some(other) => Err(error(format!("{}: expected a string, found {}", self.place(key), other.type_name()))),
+        }
+    }
+
+    fn integer(&mut self, key: &'static str) -> Result<Option<u64>, ConfigError> {
+        match self.value(key) {
+            None => Ok(None),
+            Some(Value::Integer(number)) if *number >= 0 => Ok(Some(*number as u64)),
+            Some(Value::Integer(_)) => Err(error(format!("{}: must not be negative", self.place(key)))),
+            Some(other) => Err(error(format!("{}: expected an integer, found {}", self.place(key), other.type_name()))),
+        }
+    }
+
+    fn strings(&mut self, key: &'static str) -> Result<Option<Vec<String>>, ConfigError> {
+        match self.value(key) {
+            None => Ok(None),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|item| match item {
+                    Value::String(text) => Ok(text.clone()),
+                    other => Err(error(format!("{}: expected strings, found {}", self.place(key), other.type_name()))),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(other) => Err(error(format!("{}: expected an array, found {}", self.place(key), other.type_name()))),
+        }
+    }
+
+    fn addresses(&mut self, key: &'static str) -> Result<Option<Vec<SocketAddr>>, ConfigError> {
+        let Some(texts) = self.strings(key)? else { return Ok(None) };
+        texts
+            .iter()
+            .map(|text| {
+                text.parse::<SocketAddr>().map_err(|_| {
+                    error(format!(
+                        "{}: {text:?} is not an address like \"0.0.0.0:993\" or \"[::]:993\"",
+                        self.place(key)
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
+
+    /// Fails on keys nobody asked for: a typo must not be silently ignored.
+    fn finish(self) -> Result<(), ConfigError> {
+        if let Some(values) = self.values {
+            if let Some(unknown) = values.keys().find(|key| !self.read.contains(&key.as_str())) {
+                return Err(error(format!("{}: unknown setting", self.place(unknown))));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Limits {
+    /// Reads the `[limits]` table over `self`: a board sets every key, a
+    /// config file any of them.
+    fn apply(&mut self, file: &str, document: &toml::Document, complete: bool) -> Result<(), ConfigError> {
+        let mut section = Section::new(file, document, "limits");
+        macro_rules! limit {
+            ($key:ident, $type:ty) => {
+                match section.integer(stringify!($key))? {
+                    Some(value) => {
+                        self.$key = <$type>::try_from(value)
+                            .map_err(|_| error(format!("{}: too large", section.place(stringify!($key)))))?;
+                    }
+                    None if complete => return Err(error(format!("{}: missing", section.place(stringify!($key))))),
+                    None => {}
+                }
+            };
+        }
+        limit!(max_connections, usize);
+        limit!(max_connections_per_user, usize);
+        limit!(max_connections_per_ip, usize);
+        limit!(line_length, usize);
+        limit!(literal_size, u64);
+        limit!(read_buffer, usize);
+        limit!(write_buffer, usize);
+        limit!(append_chunk, usize);
+        limit!(cache_size, usize);
+        limit!(argon2_memory_kib, u32);
+        limit!(argon2_iterations, u32);
+        limit!(argon2_parallelism, u32);
+        limit!(login_timeout, u64);
+        limit!(idle_timeout, u64);
+        limit!(auth_failure_delay, u64);
+        section.finish()?;
+        self.validate().map_err(|text| error(format!("{file}: [limits] {text}")))
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let at_least = |name: &str, value: u64, minimum: u64| {
+            if value < minimum {
+                Err(format!("{name} must be at least {minimum}"))
+            } else {
+                Ok(())
+            }
+        };
+        at_least("max_connections", self.max_connections as u64, 1)?;
+        at_least("max_connections_per_user", self.max_connections_per_user as u64, 1)?;
+        at_least("max_connections_per_ip", self.max_connections_per_ip as u64, 1)?;
+        // RFC 7162 §4 asks clients to keep lines under 8192 octets; servers
+        // must take at least that.
+        at_least("line_length", self.line_length as u64, 8192)?;
+        at_least("literal_size", self.literal_size, 1024)?;
+        at_least("read_buffer", self.read_buffer as u64, 512)?;
+        at_least("write_buffer", self.write_buffer as u64, 512)?;
+        at_least("append_chunk", self.append_chunk as u64, crate::store::CHUNK_SIZE as u64)?;
+        at_least("cache_size", self.cache_size as u64, 256 * 1024)?;
+        at_least("argon2_iterations", self.argon2_iterations as u64, 1)?;
+        at_least("argon2_parallelism", self.argon2_parallelism as u64, 1)?;
+        at_least("argon2_memory_kib", self.argon2_memory_kib as u64, 8 * self.argon2_parallelism as u64)?;
+        at_least("login_timeout", self.login_timeout, 1)?;
+        at_least("idle_timeout", self.idle_timeout, 1)?;
+        Ok(())
+    }
+
+    fn zero() -> Limits {
+        Limits {
+            max_connections: 0,
+            max_connections_per_user: 0,
+            max_connections_per_ip: 0,
+            line_length: 0,
+            literal_size: 0,
+            read_buffer: 0,
+            write_buffer: 0,
+            append_chunk: 0,
+            cache_size: 0,
+            argon2_memory_kib: 0,
+            argon2_iterations: 0,
+            argon2_parallelism: 0,
+            login_timeout: 0,
+            idle_timeout: 0,
+            auth_failure_delay: 0,
+        }
+    }
+}
+
+/// A board profile: its description and its limits.
+#[derive(Clone, Debug)]
+pub struct Board {
+    pub name: String,
+    pub description: String,
+    pub limits: Limits,
+}
+
+impl Board {
+    pub fn named(name: &str) -> Result<Board, ConfigError> {
+        let (_, text) = BOARDS.iter().find(|(board, _)| *board == name).ok_or_else(|| {
+            let known: Vec<&str> = BOARDS.iter().map(|(board, _)| *board).collect();
+            error(format!("unknown board {name:?}; known boards: {}", known.join(", ")))
+        })?;
+        let file = format!("boards/{name}.toml");
+        let document = toml::parse(text).map_err(|problem| error(format!("{file}: {problem}")))?;
+        let mut top = Section::new(&file, &document, "");
+        let description = top.string("description")?.unwrap_or_default();
+        let declared = top.string("name")?;
+        top.finish()?;
+        if declared.as_deref() != Some(name) {
+            return Err(error(format!("{file}: name must be {name:?}")));
+        }
+        let mut limits = Limits::zero();
+        limits.apply(&file, &document, true)?;
+        Ok(Board { name: name.to_string(), description, limits })
+    }
+}
+
+/// What the command line says, which wins over the file.
+#[derive(Default)]
+pub struct Overrides {
+    pub board: Option<String>,
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// Loads `file` (if given) over the defaults, then the command-line overrides.
+    pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Config, ConfigError> {
+        let (name, text) = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|problem| error(format!("cannot read {}: {problem}", path.display())))?;
+                (path.display().to_string(), text)
+            }
+            None => ("(defaults)".to_string(), String::new()),
+        };
+        Config::parse(&name, &text, overrides)
+    }
+
+    pub fn parse(name: &str, text: &str, overrides: Overrides) -> Result<Config, ConfigError> {
+        let document = toml::parse(text).map_err(|problem| error(format!("{name}: {problem}")))?;
+        for table in document.tables.keys() {
+            if !["", "imap", "tls", "limits"].contains(&table.as_str()) {
+                return Err(error(format!("{name}: unknown table [{table}]")));
+            }
+        }
+        let mut top = Section::new(name, &document, "");
+        let board_name = overrides.board.or(top.string("board")?).unwrap_or_else(|| "generic".into());
+        let data_dir = match overrides.data_dir {
+            Some(dir) => dir,
+            None => PathBuf::from(top.string("data_dir")?.unwrap_or_else(|| "./roost-data".into())),
+        };
+        let log_level = match top.string("log_level")?.as_deref() {
+            None => log::LevelFilter::Info,
+            Some(level) => level
+                .parse()
+                .map_err(|_| error(format!("{name}: log_level must be error, warn, info, debug or trace")))?,
+        };
+        top.finish()?;
+
+        let mut imap = Section::new(name, &document, "imap");
+        let imap_listen = imap.addresses("listen")?.unwrap_or_else(|| vec!["127.0.0.1:1143".parse().unwrap()]);
+        let imaps_listen = imap.addresses("listen_tls")?.unwrap_or_else(|| vec!["127.0.0.1:1993".parse().unwrap()]);
+        let plaintext_auth = match imap.string("plaintext_auth")?.as_deref() {
+            None | Some("loopback") => PlaintextAuth::Loopback,
+            Some("never") => PlaintextAuth::Never,
+            Some("always") => PlaintextAuth::Always,
+            Some(other) => {
+                return Err(error(format!(
+                    "{name}: [imap] plaintext_auth is {other:?}; use \"loopback\", \"never\" or \"always\""
+                )))
+            }
+        };
+        imap.finish()?;
+
+        let mut tls = Section::new(name, &document, "tls");
+        let tls_cert = tls.string("cert")?.map(PathBuf::from);
+        let tls_key = tls.string("key")?.map(PathBuf::from);
+        let tls_hostnames = tls.strings("hostnames")?.unwrap_or_else(|| vec!["localhost".into()]);
+        tls.finish()?;
+        if tls_cert.is_some() != tls_key.is_some() {
+            return Err(error(format!("{name}: [tls] needs both cert and key, or neither")));
+        }
+
+        let board = Board::named(&board_name)?;
+        let mut limits = board.limits;
+        limits.apply(name, &document, false)?;
+        Ok(Config {
+            data_dir,
+            board: board_name,
+            log_level,
+            imap_listen,
+            imaps_listen,
+            plaintext_auth,
+            tls_cert,
+            tls_key,
+            tls_hostnames,
+            limits,
+        })
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("roost.redb")
+    }
+
+    pub fn control_socket(&self) -> PathBuf {
+        self.data_dir.join("control.sock")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_embedded_board_loads() {
+        for (name, _) in BOARDS {
+            let board = Board::named(name).unwrap_or_else(|problem| panic!("{name}: {problem}"));
+            assert!(board.limits.validate().is_ok(), "{name}");
+            assert!(!board.description.is_empty(), "{name}");
+        }
+    }
+
+    #[test]
+    fn defaults_without_a_file() {
+        let config = Config::parse("(defaults)", "", Overrides::default()).unwrap();
+        assert_eq!(config.board, "generic");
+        assert_eq!(config.data_dir, PathBuf::from("./roost-data"));
+        assert_eq!(config.imap_listen, vec!["127.0.0.1:1143".parse().unwrap()]);
+        assert_eq!(config.imaps_listen, vec!["127.0.0.1:1993".parse().unwrap()]);
+        assert_eq!(config.plaintext_auth, PlaintextAuth::Loopback);
+        assert_eq!(config.limits, Board::named("generic").unwrap().limits);
+    }
+
+    #[test]
+    fn file_overrides_board_and_command_line_overrides_file() {
+        let text = r#"
+            board = "rpi4"
+            data_dir = "/var/lib/roost"
+            [imap]
+            listen = ["0.0.0.0:143"]
+            listen_tls = []
+            plaintext_auth = "never"
+            [limits]
+            line_length = 10000
+        "#;
+        let overrides = Overrides { board: Some("rpi3".into()), data_dir: None };
+        let config = Config::parse("test.toml", text, overrides).unwrap();
+        assert_eq!(config.board, "rpi3");
+        assert_eq!(config.data_dir, PathBuf::from("/var/lib/roost"));
+        assert_eq!(config.imaps_listen, Vec::<SocketAddr>::new());
+        assert_eq!(config.plaintext_auth, PlaintextAuth::Never);
+        assert_eq!(config.limits.line_length, 10000);
+        assert_eq!(config.limits.cache_size, Board::named("rpi3").unwrap().limits.cache_size);
+    }
+
+    #[test]
+    fn mistakes_are_reported_clearly() {
+        let cases = [
+            ("colour = 1", "unknown setting"),
+            ("[imap]\nlisten = [\"nowhere\"]", "not an address"),
+            ("[limits]\nline_length = 100", "at least 8192"),
+            ("[limits]\nline_length = \"big\"", "expected an integer"),
+            ("[tls]\ncert = \"a.pem\"", "both cert and key"),
+            ("board = \"toaster\"", "unknown board"),
+            ("[smtp]\nport = 25", "unknown table"),
+            ("[imap]\nplaintext_auth = \"sometimes\"", "plaintext_auth"),
+        ];
+        for (text, expected) in cases {
+            let problem = Config::parse("test.toml", text, Overrides::default()).unwrap_err().0;
+            assert!(problem.contains(expected), "{text:?} gave {problem:?}");
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! The control socket: how CLI commands reach a running server.
+//!
+//! redb lets one process open the database, and that process is the
+//! server, so `roost user add` and friends send their request here instead
+//! of opening the file. The socket lives in the data directory with mode
+//! 0600: whoever can use it could read the mail files anyway.
+//!
+//! One request line per connection, words separated by spaces; the answer
+//! is lines of text ending with `ok` or `error: <why>`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::rc::{Rc, Weak};
+
+use smol::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+use smol::{Async, LocalExecutor};
+
+use crate::server::Server;
+use crate::store::{check, Op, StoreError};
+
+/// Longest request line.
+const MAX_REQUEST: usize = 4096;
+
+pub fn bind(path: &Path) -> Result<Async<UnixListener>, String> {
+    use std::os::unix::fs::PermissionsExt;
+    // The server holds the database lock, so no other server owns a socket
+    // still on disk: it is a leftover of a crash.
+    let _ = std::fs::remove_file(path);
+    let listener =
+        Async::<UnixListener>::bind(path).map_err(|error| format!("cannot create {}: {error}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|error| format!("cannot restrict {}: {error}", path.display()))?;
+    Ok(listener)
+}
+
+pub async fn serve(server: Rc<Server>, executor: Weak<LocalExecutor<'static>>, listener: Async<UnixListener>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                let Some(executor) = executor.upgrade() else { return };
+                let server = server.clone();
+                executor
+                    .spawn(async move {
+                        if let Err(error) = handle(&server, stream).await {
+                            log::warn!("control request failed: {error}");
+                        }
+                    })
+                    .detach();
+            }
+            Err(error) => {
+                log::error!("control socket: {error}");
+                smol::Timer::after(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+async fn handle(server: &Server, stream: Async<UnixStream>) -> std::io::Result<()> {
+    let mut reader = smol::io::BufReader::new(&stream);
+    let mut line = String::new();
+    (&mut reader).take(MAX_REQUEST as u64).read_line(&mut line).await?;
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let answer = match execute(server, &words).await {
+        Ok(text) if text.is_empty() => "ok\n".to_string(),
+        Ok(text) => format!("{text}\nok\n"),
+        Err(text) => format!("error: {}\n", text.replace('\n', " ")),
+    };
+    let mut stream = stream;
+    stream.write_all(answer.as_bytes()).await?;
+    stream.flush().await
+}
+
+async fn execute(server: &Server, words: &[&str]) -> Result<String, String> {
+    let store = &server.store;
+    let done = |result: Result<_, StoreError>| result.map(|_| String::new()).map_err(|error| error.to_string());
+    match words {
+        ["user-add", name, hash] => {
+            let op = Op::AddUser { name: name.to_string(), password_hash: hash.to_string() };
+            let result = done(store.execute(op).await);
+            if result.is_ok() {
+                log::info!("user {name} added");
+            }
+            result
+        }
+        ["user-passwd", name, hash] => {
+            let op = Op::SetPassword { name: name.to_string(), password_hash: hash.to_string() };
+            let result = done(store.execute(op).await);
+            if result.is_ok() {
+                log::info!("password of user {name} changed");
+            }
+            result
+        }
+        ["user-del", name] => {
+            let result = done(store.execute(Op::DeleteUser { name: name.to_string() }).await);
+            if result.is_ok() {
+                log::info!("user {name} deleted");
+            }
+            result
+        }
+        ["user-list"] => {
+            let users = store.read().and_then(|reader| reader.users()).map_err(|error| error.to_string())?;
+            Ok(users.into_iter().map(|(name, _)| name).collect::<Vec<_>>().join("\n"))
+        }
+        ["check"] => {
+            // A full walk of the database: off the session thread.
+            let database = store.database();
+            let report = smol::unblock(move || crate::store::check_database(&database))
+                .await
+                .map_err(|error| error.to_string())?;
+            Ok(report_text(&report))
+        }
+        _ => Err(format!("unknown request {:?}", words.join(" "))),
+    }
+}
+
+fn report_text(report: &check::Report) -> String {
+    let mut text = report.summary();
+    if !report.is_clean() {
+        text.push_str("\nDAMAGED");
+    }
+    text
+}
+
+/// Whether a server answers on `path`.
+pub fn server_running(path: &Path) -> bool {
+    UnixStream::connect(path).is_ok()
+}
+
+/// Sends one request to the running server; returns its text, or its error.
+pub fn request(path: &Path, words: &[&str]) -> Result<String, String> {
+    let mut stream = UnixStream::connect(path)
+        .map_err(|error| format!("cannot reach the running server at {}: {error}", path.display()))?;
+    stream
+        .write_all(format!("{}\n", words.join(" ")).as_bytes())
+        .map_err(|error| format!("control socket: {error}"))?;
+    let mut lines = Vec::new();
+    for line in BufReader::new(stream).lines() {
+        let line = line.map_err(|error| format!("control socket: {error}"))?;
+        if line == "ok" {
+            return Ok(lines.join("\n"));
+        }
+        if let Some(error) = line.strip_prefix("error: ") {
+            return Err(error.to_string());
+        }
+        lines.push(line);
+    }
+    Err("the server closed the control connection without an answer".into())
+}

@@ -1,0 +1,276 @@
+//! APPEND (RFC 3501 §6.3.11), with MULTIAPPEND (RFC 3502), LITERAL+
+//! (RFC 7888), APPENDLIMIT (RFC 7889) and APPENDUID (RFC 4315).
+//!
+//! The message literal streams from the socket to the store in
+//! board-sized pieces; it is never held whole. The pieces land in a
+//! pending blob, and only the final APPEND operation — durable — makes
+//! them a message. A client that vanishes half-way leaves a pending blob
+//! that is discarded at once (or at the next start, after a crash).
+
+use std::io;
+
+use crate::imap::command::mailbox::name_or_bad;
+use crate::imap::encode;
+use crate::imap::parse::{self, AppendMessage, Parser};
+use crate::imap::session::{describe, Session, State, Status};
+use crate::imap::types::Flag;
+use crate::mime::header::HeaderEnd;
+use crate::net::LineStatus;
+use crate::store::{Flags, NewMessage, Op, Outcome, Store, StoreError, CHUNK_SIZE};
+use crate::util::datetime::DateTime;
+
+/// Blobs written for this command; discarded unless the APPEND commits.
+struct Pending<'a> {
+    store: &'a Store,
+    blobs: Vec<u64>,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if !self.blobs.is_empty() {
+            self.store.submit(Op::DiscardBlobs { blobs: std::mem::take(&mut self.blobs) });
+        }
+    }
+}
+
+/// Why the command cannot succeed, decided before or while reading.
+struct Refusal {
+    status: Status,
+    code: Option<&'static str>,
+    text: String,
+}
+
+pub async fn run(session: &mut Session, tag: &str, raw_mailbox: &[u8], first: AppendMessage) -> io::Result<()> {
+    let store = session.server.store.clone();
+    let mut pending = Pending { store: &store, blobs: Vec::new() };
+    let mut refusal = check_target(session, raw_mailbox).err();
+    let mailbox = match &refusal {
+        None => resolve(session, raw_mailbox),
+        Some(_) => None,
+    };
+    let mut messages = Vec::new();
+    let mut next = Some(first);
+    while let Some(message) = next.take() {
+        if refusal.is_none() {
+            refusal = check_message(session, &message).err();
+        }
+        if let Some(refused) = &refusal {
+            if !message.non_synchronizing {
+                // The client waits for a continuation that will not come:
+                // the command ends here.
+                break;
+            }
+            // RFC 7888: the bytes are coming anyway; read and drop them.
+            session.skip_literal(message.length).await?;
+            if matches!(session.state, State::Logout) {
+                return Ok(());
+            }
+            let _ = refused;
+            next = match read_next(session).await? {
+                Ok(next) => next,
+                Err(_) => None,
+            };
+            continue;
+        }
+        if !message.non_synchronizing {
+            session.conn.write(b"+ Ready for literal data\r\n");
+            session.conn.flush().await?;
+        }
+        match receive(session, &store, &message).await? {
+            Ok(received) => {
+                pending.blobs.push(received.blob);
+                messages.push(NewMessage {
+                    flags: message.flags.iter().fold(Flags::default(), |flags, flag| match flag {
+                        Flag::System(system) => flags.union(*system),
+                        _ => flags,
+                    }),
+                    keywords: message
+                        .flags
+                        .iter()
+                        .filter_map(|flag| match flag {
+                            Flag::Keyword(keyword) => Some(keyword.clone()),
+                            _ => None,
+                        })
+                        .collect(),
+                    internal_date: message.date.unwrap_or_else(DateTime::now),
+                    ..received
+                });
+            }
+            Err(error) => {
+                let (code, text) = describe(&error, false);
+                refusal = Some(Refusal { status: Status::No, code: Some(code), text });
+            }
+        }
+        next = match read_next(session).await? {
+            Ok(next) => next,
+            Err(text) => {
+                if refusal.is_none() {
+                    refusal = Some(Refusal { status: Status::Bad, code: None, text });
+                }
+                None
+            }
+        };
+    }
+    if let Some(refused) = refusal {
+        session.tagged(tag, refused.status, refused.code, &refused.text);
+        return Ok(());
+    }
+    let Some(mailbox) = mailbox else { return Ok(()) };
+    let count = messages.len();
+    match store.execute(Op::Append { mailbox, messages }).await {
+        Ok(Outcome::Appended { uid_validity, first_uid, last_uid }) => {
+            pending.blobs.clear();
+            let mut code = format!("APPENDUID {uid_validity} ").into_bytes();
+            encode::number(&mut code, first_uid);
+            if last_uid != first_uid {
+                code.push(b':');
+                encode::number(&mut code, last_uid);
+            }
+            let code = String::from_utf8_lossy(&code).into_owned();
+            if let Some(user) = session.user() {
+                log::debug!("{}: appended {count} message(s) for {}", session.peer, user.name);
+            }
+            session.finish(tag, Status::Ok, Some(&code), "APPEND completed").await
+        }
+        Ok(_) => session.finish(tag, Status::Ok, None, "APPEND completed").await,
+        Err(error) => session.store_failed(tag, error, true).await,
+    }
+}
+
+/// APPEND is valid once authenticated, to a mailbox that exists.
+fn check_target(session: &mut Session, raw_mailbox: &[u8]) -> Result<(), Refusal> {
+    if session.user().is_none() {
+        return Err(Refusal {
+            status: Status::Bad,
+            code: None,
+            text: "APPEND not allowed now: Please log in first".into(),
+        });
+    }
+    let name = match crate::imap::mailbox_name::decode(raw_mailbox) {
+        Ok(name) => name,
+        Err(text) => return Err(Refusal { status: Status::Bad, code: None, text }),
+    };
+    match resolve_name(session, &name) {
+        Some(_) => Ok(()),
+        None => {
+            let (code, text) = describe(&StoreError::NoSuchMailbox, true);
+            Err(Refusal { status: Status::No, code: Some(code), text })
+        }
+    }
+}
+
+fn resolve(session: &mut Session, raw_mailbox: &[u8]) -> Option<u64> {
+    let name = crate::imap::mailbox_name::decode(raw_mailbox).ok()?;
+    resolve_name(session, &name)
+}
+
+fn resolve_name(session: &Session, name: &str) -> Option<u64> {
+    let user = session.user()?.id;
+    let reader = session.server.store.read().ok()?;
+    let id = reader.mailbox_id(user, name).ok()??;
+    let record = reader.mailbox(id).ok()??;
+    (!record.noselect).then_some(id)
+}
+
+/// RFC 7889: over APPENDLIMIT is TOOBIG, refused before the bytes are read.
+fn check_message(session: &Session, message: &AppendMessage) -> Result<(), Refusal> {
+    let limit = session.server.config.limits.literal_size;
+    if message.length > limit {
+        return Err(Refusal {
+            status: Status::No,
+            code: Some("TOOBIG"),
+            text: format!("Message larger than the limit of {limit} bytes"),
+        });
+    }
+    if message.length == 0 {
+        return Err(Refusal { status: Status::No, code: None, text: "Cannot store an empty message".into() });
+    }
+    Ok(())
+}
+
+/// Streams one message literal into a new blob.
+async fn receive(
+    session: &mut Session,
+    store: &Store,
+    message: &AppendMessage,
+) -> io::Result<Result<NewMessage, StoreError>> {
+    // Whole chunks per store write, so chunk numbers line up.
+    let piece = (session.server.config.limits.append_chunk / CHUNK_SIZE).max(1) * CHUNK_SIZE;
+    let mut buffer = Vec::with_capacity(piece.min(message.length as usize));
+    let mut blob: Option<u64> = None;
+    let mut next_chunk = 0u32;
+    let mut remaining = message.length;
+    let mut header_end = HeaderEnd::default();
+    let mut failure = None;
+    while remaining > 0 {
+        let want = (piece - buffer.len()).min(remaining.min(usize::MAX as u64) as usize);
+        let before = buffer.len();
+        let read = session.conn.read_some(want, &mut buffer).await?;
+        header_end.feed(&buffer[before..]);
+        remaining -= read as u64;
+        if buffer.len() < piece && remaining > 0 {
+            continue;
+        }
+        if failure.is_some() {
+            // Keep reading what the client sends, but store nothing more.
+            buffer.clear();
+            continue;
+        }
+        let chunks = buffer.len().div_ceil(CHUNK_SIZE) as u32;
+        let data = std::mem::replace(&mut buffer, Vec::with_capacity(piece.min(remaining as usize)));
+        match store.execute(Op::WriteBlob { blob, first_chunk: next_chunk, data }).await {
+            Ok(Outcome::Blob(id)) => {
+                if blob.is_none() {
+                    blob = Some(id);
+                }
+                next_chunk += chunks;
+            }
+            Ok(_) => failure = Some(StoreError::Bug("unexpected answer to a blob write".into())),
+            Err(error) => failure = Some(error),
+        }
+    }
+    if let Some(error) = failure {
+        if let Some(blob) = blob {
+            store.submit(Op::DiscardBlobs { blobs: vec![blob] });
+        }
+        return Ok(Err(error));
+    }
+    let Some(blob) = blob else {
+        return Ok(Err(StoreError::Bug("empty message reached the store".into())));
+    };
+    Ok(Ok(NewMessage {
+        blob,
+        size: message.length,
+        header_size: header_end.header_size(),
+        structure: Vec::new(),
+        flags: Flags::default(),
+        keywords: Vec::new(),
+        internal_date: DateTime::now(),
+    }))
+}
+
+/// After a message literal: the end of the command, or (MULTIAPPEND) the
+/// next message's flags, date and literal.
+async fn read_next(session: &mut Session) -> io::Result<Result<Option<AppendMessage>, String>> {
+    let mut line = Vec::new();
+    let max = session.server.config.limits.line_length;
+    if let LineStatus::TooLong { .. } = session.conn.read_line(&mut line, max).await? {
+        return Ok(Err("Command line too long".into()));
+    }
+    if line.is_empty() {
+        return Ok(Ok(None));
+    }
+    let mut parser = Parser::new(&line);
+    let parsed = parser.sp().and_then(|_| parse::append_message(&mut parser));
+    match parsed {
+        Ok(message) => Ok(Ok(Some(message))),
+        Err(text) => {
+            // Keep the connection in step: a non-synchronizing literal at
+            // the end of a bad line is on its way regardless.
+            if let Some((length, true)) = parse::trailing_literal(&line) {
+                session.skip_literal(length).await?;
+            }
+            Ok(Err(format!("Error in IMAP command APPEND: {text}")))
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! COPY, MOVE and their UID forms (RFC 3501 §6.4.7, RFC 6851, with
+//! COPYUID from RFC 4315).
+
+use std::io;
+
+use crate::imap::command::mailbox::name_or_bad;
+use crate::imap::encode;
+use crate::imap::session::{describe, Session, Status};
+use crate::imap::types::SequenceSet;
+use crate::store::{Op, Outcome, StoreError};
+
+pub async fn run(
+    session: &mut Session,
+    tag: &str,
+    uid: bool,
+    set: SequenceSet,
+    raw: &[u8],
+    remove: bool,
+) -> io::Result<()> {
+    let command = if remove { "MOVE" } else { "COPY" };
+    let Some(name) = name_or_bad(session, tag, raw) else { return Ok(()) };
+    let (Some(user), Some(view)) = (session.user(), session.view()) else { return Ok(()) };
+    if remove && view.read_only {
+        session.tagged(tag, Status::No, Some("READ-ONLY"), "Mailbox is read-only");
+        return Ok(());
+    }
+    let ranges = match view.resolve(&set, uid) {
+        Ok(ranges) => ranges,
+        Err(text) => {
+            session.tagged(tag, Status::Bad, None, text);
+            return Ok(());
+        }
+    };
+    let store = session.server.store.clone();
+    let target = store.read().and_then(|reader| reader.mailbox_id(user.id, &name));
+    let target = match target {
+        Ok(Some(target)) => target,
+        Ok(None) => return session.store_failed(tag, StoreError::NoSuchMailbox, true).await,
+        Err(error) => return session.store_failed(tag, error, true).await,
+    };
+    if ranges.is_empty() {
+        return session.finish(tag, Status::Ok, None, &format!("{command} completed")).await;
+    }
+    let op = Op::Copy { from: view.mailbox, to: target, uids: view.uid_set(&ranges), remove };
+    let (uid_validity, source, first_uid) = match store.execute(op).await {
+        Ok(Outcome::Copied { uid_validity, source, first_uid }) => (uid_validity, source, first_uid),
+        Ok(_) => (0, Vec::new(), 0),
+        Err(error) => {
+            let (code, text) = describe(&error, true);
+            return session.finish(tag, Status::No, Some(code), &text).await;
+        }
+    };
+    let code = if source.is_empty() {
+        None
+    } else {
+        let mut code = format!("COPYUID {uid_validity} ").into_bytes();
+        encode::uid_set(&mut code, &source);
+        code.push(b' ');
+        let last_uid = first_uid + source.len() as u32 - 1;
+        let destination: Vec<u32> = (first_uid..=last_uid).collect();
+        encode::uid_set(&mut code, &destination);
+        Some(String::from_utf8_lossy(&code).into_owned())
+    };
+    if remove {
+        // RFC 6851 §4.3: COPYUID goes in an untagged OK before the EXPUNGEs.
+        if let Some(code) = &code {
+            session.conn.write(format!("* OK [{code}] Moved\r\n").as_bytes());
+        }
+        return session.finish(tag, Status::Ok, None, "MOVE completed").await;
+    }
+    session.finish(tag, Status::Ok, code.as_deref(), "COPY completed").await
+}

@@ -1,0 +1,352 @@
+//! FETCH and UID FETCH (RFC 3501 §6.4.5, §7.4.2).
+//!
+//! Message bytes stream from the store chunk by chunk into the write
+//! buffer, which is flushed at the board's size: fetching a 25 MiB message
+//! never holds more than one buffer of it.
+
+use std::io;
+
+use crate::imap::encode;
+use crate::imap::session::{Session, State, Status};
+use crate::imap::types::{FetchItem, Section, SectionText, SequenceSet};
+use crate::mime::header;
+use crate::net::Connection;
+use crate::store::{BlobTable, ChunkReader, FlagAction, Flags, MessageRecord, Op, Outcome, StoreError};
+
+/// Messages answered between explicit yields to other sessions.
+const YIELD_EVERY: usize = 128;
+
+pub async fn run(
+    session: &mut Session,
+    tag: &str,
+    uid: bool,
+    set: SequenceSet,
+    mut items: Vec<FetchItem>,
+) -> io::Result<()> {
+    if let Some(unsupported) = items.iter().find_map(unsupported) {
+        session.tagged(tag, Status::No, Some("CANNOT"), &format!("FETCH {unsupported} is not supported yet"));
+        return Ok(());
+    }
+    // RFC 3501 §6.4.8: UID FETCH answers always carry the UID.
+    if uid && !items.contains(&FetchItem::Uid) {
+        items.insert(0, FetchItem::Uid);
+    }
+    let store = session.server.store.clone();
+    let State::Selected(_, view) = &mut session.state else { return Ok(()) };
+    let ranges = match view.resolve(&set, uid) {
+        Ok(ranges) => ranges,
+        Err(text) => {
+            session.tagged(tag, Status::Bad, None, text);
+            return Ok(());
+        }
+    };
+    // RFC 3501 §6.4.5: fetching a body section without .PEEK sets \Seen,
+    // durably, before the data goes out.
+    let mut seen_modseq = None;
+    if !view.read_only && items.iter().any(FetchItem::sets_seen) && !ranges.is_empty() {
+        let op = Op::Store {
+            mailbox: view.mailbox,
+            uids: view.uid_set(&ranges),
+            action: FlagAction::Add,
+            flags: Flags::SEEN,
+            keywords: Vec::new(),
+        };
+        match store.execute(op).await {
+            Ok(Outcome::Stored { modseq, changed }) if changed > 0 => {
+                view.own_modseqs.push(modseq);
+                seen_modseq = Some(modseq);
+            }
+            Ok(_) => {}
+            Err(error) => return session.store_failed(tag, error, false).await,
+        }
+    }
+    let result = respond(session, &ranges, &items, seen_modseq).await?;
+    match result {
+        Ok(true) => session.finish(tag, Status::Ok, None, "FETCH completed").await,
+        // RFC 2180 §4.1.2 / RFC 5530: another session expunged some of them.
+        Ok(false) => {
+            session
+                .finish(tag, Status::No, Some("EXPUNGEISSUED"), "Some of the requested messages no longer exist")
+                .await
+        }
+        Err(error) => session.store_failed(tag, error, false).await,
+    }
+}
+
+/// Items answered by a later part of roost; refused up front.
+fn unsupported(item: &FetchItem) -> Option<&'static str> {
+    match item {
+        FetchItem::Envelope => Some("ENVELOPE"),
+        FetchItem::BodyStructure => Some("BODYSTRUCTURE"),
+        FetchItem::Body => Some("BODY"),
+        FetchItem::BinarySize { .. } => Some("BINARY.SIZE"),
+        FetchItem::Section { binary: true, .. } => Some("BINARY"),
+        FetchItem::Section { section: Section { part, .. }, .. } if !part.is_empty() => Some("of a MIME part"),
+        FetchItem::Section { section: Section { text: Some(SectionText::Mime), .. }, .. } => Some("MIME"),
+        _ => None,
+    }
+}
+
+/// Writes the FETCH responses. Ok(false): some messages had been expunged.
+async fn respond(
+    session: &mut Session,
+    ranges: &[std::ops::Range<usize>],
+    items: &[FetchItem],
+    seen_modseq: Option<u64>,
+) -> io::Result<Result<bool, StoreError>> {
+    let store = session.server.store.clone();
+    let reader = match store.read() {
+        Ok(reader) => reader,
+        Err(error) => return Ok(Err(error)),
+    };
+    let tables = reader.messages().and_then(|messages| Ok((messages, reader.blobs()?, reader.chunks()?)));
+    let (messages, blobs, chunks) = match tables {
+        Ok(tables) => tables,
+        Err(error) => return Ok(Err(error)),
+    };
+    let State::Selected(_, view) = &session.state else { return Ok(Ok(true)) };
+    let conn = &mut session.conn;
+    let mut all_present = true;
+    let mut answered = 0usize;
+    for index in ranges.iter().flat_map(|range| range.clone()) {
+        let uid = view.uids[index];
+        let record = match messages.get(view.mailbox, uid) {
+            Ok(Some(record)) => record,
+            Ok(None) => {
+                all_present = false;
+                continue;
+            }
+            Err(error) => return Ok(Err(error)),
+        };
+        let out = conn.out();
+        out.extend_from_slice(b"* ");
+        encode::number(out, (index + 1) as u64);
+        out.extend_from_slice(b" FETCH (");
+        let mut first = true;
+        let mut flags_sent = false;
+        for item in items {
+            if !first {
+                conn.write(b" ");
+            }
+            first = false;
+            let message = Message { uid, record: &record, blobs: &blobs, chunks: &chunks };
+            if let Err(error) = write_item(conn, item, &message, view, &mut flags_sent).await? {
+                return Ok(Err(error));
+            }
+        }
+        // RFC 3501 §6.4.5: an implicit \Seen is reported with the data.
+        if seen_modseq == Some(record.modseq) && !flags_sent {
+            let out = conn.out();
+            out.extend_from_slice(b" FLAGS ");
+            encode::flag_list(out, record.flags, record.keywords, &view.keywords, view.is_recent(uid));
+        }
+        conn.write(b")\r\n");
+        conn.flush_if_full().await?;
+        answered += 1;
+        if answered % YIELD_EVERY == 0 {
+            // A long FETCH must not starve the other sessions on this thread.
+            smol::future::yield_now().await;
+        }
+    }
+    Ok(Ok(all_present))
+}
+
+struct Message<'a> {
+    uid: u32,
+    record: &'a MessageRecord,
+    blobs: &'a BlobTable,
+    chunks: &'a ChunkReader,
+}
+
+async fn write_item(
+    conn: &mut Connection,
+    item: &FetchItem,
+    message: &Message<'_>,
+    view: &crate::imap::view::View,
+    flags_sent: &mut bool,
+) -> io::Result<Result<(), StoreError>> {
+    let record = message.record;
+    let out = conn.out();
+    match item {
+        FetchItem::Flags => {
+            out.extend_from_slice(b"FLAGS ");
+            encode::flag_list(out, record.flags, record.keywords, &view.keywords, view.is_recent(message.uid));
+            *flags_sent = true;
+        }
+        FetchItem::Uid => {
+            out.extend_from_slice(b"UID ");
+            encode::number(out, message.uid);
+        }
+        FetchItem::InternalDate => {
+            out.extend_from_slice(b"INTERNALDATE \"");
+            out.extend_from_slice(record.internal_date.to_imap().as_bytes());
+            out.push(b'"');
+        }
+        FetchItem::Rfc822Size => {
+            out.extend_from_slice(b"RFC822.SIZE ");
+            encode::number(out, record.size);
+        }
+        FetchItem::Rfc822 | FetchItem::Rfc822Header | FetchItem::Rfc822Text => {
+            let (name, text) = match item {
+                FetchItem::Rfc822 => ("RFC822 ", None),
+                FetchItem::Rfc822Header => ("RFC822.HEADER ", Some(SectionText::Header)),
+                _ => ("RFC822.TEXT ", Some(SectionText::Text)),
+            };
+            out.extend_from_slice(name.as_bytes());
+            return send_section(conn, message, &text, None).await;
+        }
+        FetchItem::Section { section, partial, .. } => {
+            out.extend_from_slice(b"BODY[");
+            write_section_name(out, section);
+            out.push(b']');
+            if let Some((origin, _)) = partial {
+                out.push(b'<');
+                encode::number(out, *origin);
+                out.push(b'>');
+            }
+            out.push(b' ');
+            return send_section(conn, message, &section.text, *partial).await;
+        }
+        // Refused before any response was written.
+        FetchItem::Envelope | FetchItem::BodyStructure | FetchItem::Body | FetchItem::BinarySize { .. } => {}
+    }
+    Ok(Ok(()))
+}
+
+/// The section as the response names it (RFC 3501 §7.4.2: as requested).
+fn write_section_name(out: &mut Vec<u8>, section: &Section) {
+    let mut first = true;
+    for part in &section.part {
+        if !first {
+            out.push(b'.');
+        }
+        first = false;
+        encode::number(out, *part);
+    }
+    if let Some(text) = &section.text {
+        if !first {
+            out.push(b'.');
+        }
+        match text {
+            SectionText::Header => out.extend_from_slice(b"HEADER"),
+            SectionText::Text => out.extend_from_slice(b"TEXT"),
+            SectionText::Mime => out.extend_from_slice(b"MIME"),
+            SectionText::HeaderFields { not, fields } => {
+                out.extend_from_slice(if *not { b"HEADER.FIELDS.NOT (" } else { b"HEADER.FIELDS (" });
+                for (index, field) in fields.iter().enumerate() {
+                    if index > 0 {
+                        out.push(b' ');
+                    }
+                    encode::astring(out, field.as_bytes());
+                }
+                out.push(b')');
+            }
+        }
+    }
+}
+
+/// Sends the literal for `text` of the whole message, cut to `partial`.
+async fn send_section(
+    conn: &mut Connection,
+    message: &Message<'_>,
+    text: &Option<SectionText>,
+    partial: Option<(u32, u32)>,
+) -> io::Result<Result<(), StoreError>> {
+    let blob = match message.blobs.get(message.record.blob) {
+        Ok(blob) => blob,
+        Err(error) => return Ok(Err(error)),
+    };
+    let size = message.record.size;
+    let header_size = blob.header_size.min(size);
+    let (start, end) = match text {
+        None => (0, size),
+        Some(SectionText::Header) => (0, header_size),
+        Some(SectionText::Text) => (header_size, size),
+        Some(SectionText::HeaderFields { not, fields }) => {
+            let mut header_bytes = Vec::new();
+            if let Err(error) = message.chunks.read(message.record.blob, 0, header_size, &mut header_bytes) {
+                return Ok(Err(error));
+            }
+            let selected = select_fields(&header_bytes, *not, fields);
+            let selected = cut(&selected, partial);
+            encode::literal_header(conn.out(), selected.len() as u64);
+            conn.write(selected);
+            return Ok(Ok(()));
+        }
+        // Part sections are refused up front.
+        Some(SectionText::Mime) => (0, 0),
+    };
+    let (start, end) = match partial {
+        None => (start, end),
+        Some((origin, count)) => {
+            let from = (start + origin as u64).min(end);
+            (from, (from + count as u64).min(end))
+        }
+    };
+    encode::literal_header(conn.out(), end - start);
+    let step = conn.write_limit().max(crate::store::CHUNK_SIZE) as u64;
+    let mut position = start;
+    while position < end {
+        let until = (position + step).min(end);
+        if let Err(error) = message.chunks.read(message.record.blob, position, until, conn.out()) {
+            // The literal's length is already promised: the connection
+            // cannot continue honestly.
+            log::error!("message data unreadable mid-FETCH: {error}");
+            return Err(io::Error::other("message data unreadable"));
+        }
+        position = until;
+        conn.flush_if_full().await?;
+    }
+    Ok(Ok(()))
+}
+
+fn cut(bytes: &[u8], partial: Option<(u32, u32)>) -> &[u8] {
+    match partial {
+        None => bytes,
+        Some((origin, count)) => {
+            let from = (origin as usize).min(bytes.len());
+            &bytes[from..(from + count as usize).min(bytes.len())]
+        }
+    }
+}
+
+/// HEADER.FIELDS / HEADER.FIELDS.NOT: the matching fields as they were
+/// sent, then the blank line (RFC 3501 §6.4.5).
+pub fn select_fields(header_bytes: &[u8], not: bool, names: &[String]) -> Vec<u8> {
+    let mut selected = Vec::new();
+    for field in header::fields(header_bytes) {
+        let listed = names.iter().any(|name| name.as_bytes().eq_ignore_ascii_case(field.name));
+        if listed != not {
+            selected.extend_from_slice(field.raw);
+            if !field.raw.ends_with(b"\n") {
+                selected.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+    selected.extend_from_slice(b"\r\n");
+    selected
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_fields_selection() {
+        let header = b"From: a\r\nTo: b\r\nSubject: c\r\n d\r\n\r\n";
+        assert_eq!(
+            select_fields(header, false, &["subject".into(), "FROM".into()]),
+            b"From: a\r\nSubject: c\r\n d\r\n\r\n"
+        );
+        assert_eq!(select_fields(header, true, &["subject".into(), "FROM".into()]), b"To: b\r\n\r\n");
+        assert_eq!(select_fields(header, false, &["X-None".into()]), b"\r\n");
+        assert_eq!(select_fields(b"A: 1", false, &["A".into()]), b"A: 1\r\n\r\n");
+    }
+
+    #[test]
+    fn partial_cuts() {
+        assert_eq!(cut(b"0123456789", Some((2, 3))), b"234");
+        assert_eq!(cut(b"0123", Some((10, 3))), b"");
+        assert_eq!(cut(b"0123", Some((2, 30))), b"23");
+    }
+}

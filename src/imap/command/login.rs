@@ -1,0 +1,127 @@
+//! LOGIN (RFC 3501 §6.2.3) and AUTHENTICATE PLAIN (RFC 4616, with the
+//! SASL-IR initial response of RFC 4959).
+
+use std::io;
+use std::time::Duration;
+
+use crate::auth::normalize_user_name;
+use crate::imap::session::{with_timeout, Session, State, Status, User};
+use crate::net::LineStatus;
+use crate::util::base64;
+
+/// Failed attempts one connection may make before it is dropped.
+const MAX_FAILURES: u32 = 5;
+
+pub async fn login(session: &mut Session, tag: &str, user: Vec<u8>, password: Vec<u8>) -> io::Result<()> {
+    if !session.may_send_password() {
+        return refuse_plaintext(session, tag);
+    }
+    verify(session, tag, &user, password, "LOGIN").await
+}
+
+pub async fn authenticate(
+    session: &mut Session,
+    tag: &str,
+    mechanism: &str,
+    initial: Option<Vec<u8>>,
+) -> io::Result<()> {
+    if mechanism != "PLAIN" {
+        session.tagged(tag, Status::No, Some("CANNOT"), "Unsupported authentication mechanism (use PLAIN)");
+        return Ok(());
+    }
+    if !session.may_send_password() {
+        return refuse_plaintext(session, tag);
+    }
+    let response = match initial {
+        Some(response) => response,
+        None => {
+            session.conn.write(b"+ \r\n");
+            session.conn.flush().await?;
+            let mut line = Vec::new();
+            let max = session.server.config.limits.line_length;
+            let timeout = Duration::from_secs(session.server.config.limits.login_timeout);
+            match with_timeout(timeout, session.conn.read_line(&mut line, max)).await {
+                None => return Err(io::Error::new(io::ErrorKind::TimedOut, "no SASL response")),
+                Some(Err(error)) => return Err(error),
+                Some(Ok(LineStatus::TooLong { .. })) => {
+                    session.tagged(tag, Status::Bad, Some("TOOBIG"), "SASL response too long");
+                    return Ok(());
+                }
+                Some(Ok(LineStatus::Complete)) => {}
+            }
+            // RFC 3501 §6.2.2: "*" cancels.
+            if line == b"*" {
+                session.tagged(tag, Status::Bad, None, "Authentication cancelled");
+                return Ok(());
+            }
+            line
+        }
+    };
+    let Some(decoded) = base64::decode(&response) else {
+        session.tagged(tag, Status::Bad, None, "Invalid base64 in SASL response");
+        return Ok(());
+    };
+    // RFC 4616: [authzid] NUL authcid NUL passwd
+    let mut parts = decoded.splitn(3, |&byte| byte == 0);
+    let (Some(authorization), Some(user), Some(password)) = (parts.next(), parts.next(), parts.next()) else {
+        session.tagged(tag, Status::Bad, None, "Invalid PLAIN response");
+        return Ok(());
+    };
+    if !authorization.is_empty() && authorization != user {
+        session.tagged(tag, Status::No, Some("AUTHORIZATIONFAILED"), "Logging in as another user is not supported");
+        return Ok(());
+    }
+    let (user, password) = (user.to_vec(), password.to_vec());
+    verify(session, tag, &user, password, "AUTHENTICATE PLAIN").await
+}
+
+fn refuse_plaintext(session: &mut Session, tag: &str) -> io::Result<()> {
+    session.tagged(
+        tag,
+        Status::No,
+        Some("PRIVACYREQUIRED"),
+        "Passwords are not accepted without TLS: use STARTTLS or port 993",
+    );
+    Ok(())
+}
+
+async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>, how: &str) -> io::Result<()> {
+    let server = session.server.clone();
+    let ip = session.peer.ip();
+    let name = std::str::from_utf8(user).ok().and_then(|name| normalize_user_name(name).ok());
+    let record = match &name {
+        Some(name) => match server.store.read().and_then(|reader| reader.user(name)) {
+            Ok(record) => record,
+            Err(error) => {
+                log::error!("login lookup failed: {error}");
+                session.tagged(tag, Status::No, Some("UNAVAILABLE"), "Login temporarily unavailable");
+                return Ok(());
+            }
+        },
+        None => None,
+    };
+    let verified = server.verifier.verify(password, record.as_ref().map(|record| record.password_hash.clone())).await;
+    let shown = name.clone().unwrap_or_else(|| String::from_utf8_lossy(user).chars().take(64).collect());
+    let (Some(name), Some(record), true) = (name, record, verified) else {
+        log::warn!("login failed: user {shown:?} from {ip} ({how})");
+        smol::Timer::after(Duration::from_millis(server.config.limits.auth_failure_delay)).await;
+        session.failed_logins += 1;
+        if session.failed_logins >= MAX_FAILURES {
+            session.conn.write(b"* BYE Too many failed logins\r\n");
+            session.state = State::Logout;
+        }
+        session.tagged(tag, Status::No, Some("AUTHENTICATIONFAILED"), "Authentication failed");
+        return Ok(());
+    };
+    let Some(slot) = server.user_slot(record.id) else {
+        log::warn!("login refused: user {name} from {ip} has too many connections");
+        session.tagged(tag, Status::No, Some("LIMIT"), "Too many connections for this user");
+        return Ok(());
+    };
+    let tls = if session.conn.stream.is_tls() { "TLS" } else { "plaintext" };
+    log::info!("login: user {name} from {ip} ({how}, {tls})");
+    session.state = State::Authenticated(User::new(record.id, name, slot));
+    let code = format!("CAPABILITY {}", session.capabilities());
+    session.tagged(tag, Status::Ok, Some(&code), "Logged in");
+    Ok(())
+}

@@ -1,0 +1,73 @@
+//! CREATE, DELETE, RENAME (RFC 3501 §6.3.3-6.3.5), SUBSCRIBE and UNSUBSCRIBE.
+
+use std::io;
+
+use crate::imap::mailbox_name;
+use crate::imap::session::{Session, Status};
+use crate::store::{Op, INBOX};
+
+/// Decodes a mailbox argument, answering BAD for a malformed one.
+pub fn name_or_bad(session: &mut Session, tag: &str, raw: &[u8]) -> Option<String> {
+    match mailbox_name::decode(raw) {
+        Ok(name) => Some(name),
+        Err(text) => {
+            session.tagged(tag, Status::Bad, None, &text);
+            None
+        }
+    }
+}
+
+fn user_id(session: &Session) -> u32 {
+    session.user().map_or(0, |user| user.id)
+}
+
+pub async fn create(session: &mut Session, tag: &str, raw: &[u8]) -> io::Result<()> {
+    let Some(name) = name_or_bad(session, tag, raw) else { return Ok(()) };
+    if name == INBOX {
+        return session.finish(tag, Status::No, Some("ALREADYEXISTS"), "INBOX always exists").await;
+    }
+    let op = Op::CreateMailbox { user: user_id(session), name, special_use: None };
+    match session.server.store.execute(op).await {
+        Ok(_) => session.finish(tag, Status::Ok, None, "CREATE completed").await,
+        Err(error) => session.store_failed(tag, error, false).await,
+    }
+}
+
+pub async fn delete(session: &mut Session, tag: &str, raw: &[u8]) -> io::Result<()> {
+    let Some(name) = name_or_bad(session, tag, raw) else { return Ok(()) };
+    let user = user_id(session);
+    let id = session.server.store.read().and_then(|reader| reader.mailbox_id(user, &name)).ok().flatten();
+    let op = Op::DeleteMailbox { user, name };
+    match session.server.store.execute(op).await {
+        Ok(_) => {
+            // Deleting the selected mailbox closes it first, as Dovecot
+            // does, instead of cutting this session off like the others.
+            let selected = session.view().is_some_and(|view| Some(view.mailbox) == id);
+            if selected {
+                session.deselect();
+            }
+            session.finish(tag, Status::Ok, None, "DELETE completed").await
+        }
+        Err(error) => session.store_failed(tag, error, false).await,
+    }
+}
+
+pub async fn rename(session: &mut Session, tag: &str, from: &[u8], to: &[u8]) -> io::Result<()> {
+    let Some(from) = name_or_bad(session, tag, from) else { return Ok(()) };
+    let Some(to) = name_or_bad(session, tag, to) else { return Ok(()) };
+    let op = Op::RenameMailbox { user: user_id(session), from, to: to.clone() };
+    match session.server.store.execute(op).await {
+        Ok(_) => session.finish(tag, Status::Ok, None, "RENAME completed").await,
+        Err(error) => session.store_failed(tag, error, false).await,
+    }
+}
+
+pub async fn subscribe(session: &mut Session, tag: &str, raw: &[u8], subscribed: bool) -> io::Result<()> {
+    let Some(name) = name_or_bad(session, tag, raw) else { return Ok(()) };
+    let op = Op::Subscribe { user: user_id(session), name, subscribed };
+    let done = if subscribed { "SUBSCRIBE completed" } else { "UNSUBSCRIBE completed" };
+    match session.server.store.execute(op).await {
+        Ok(_) => session.finish(tag, Status::Ok, None, done).await,
+        Err(error) => session.store_failed(tag, error, false).await,
+    }
+}

@@ -1,0 +1,19 @@
+//! One file per IMAP command (or tight family), each reading like
+//! Dovecot's `cmd-*.c`: arguments → state → one store operation →
+//! changes → tagged reply.
+
+pub mod append;
+pub mod close;
+pub mod copy_move;
+pub mod enable;
+pub mod expunge;
+pub mod fetch;
+pub mod id;
+pub mod list;
+pub mod login;
+pub mod mailbox;
+pub mod search;
+pub mod select;
+pub mod starttls;
+pub mod status;
+pub mod store;

@@ -1,0 +1,278 @@
+//! SEARCH and UID SEARCH (RFC 3501 §6.4.4).
+//!
+//! Messages are tested one at a time, loading only what the keys need (the
+//! record, then the header, then the body, in chunks), and the scan yields
+//! to other sessions as it goes: a search of a large mailbox neither holds
+//! the mailbox in memory nor stalls the thread.
+
+use std::io;
+use std::ops::Range;
+
+use crate::imap::encode;
+use crate::imap::session::{Session, State, Status};
+use crate::imap::types::{DateField, DateRelation, SearchKey};
+use crate::imap::view::View;
+use crate::mime::header;
+use crate::store::{BlobTable, ChunkReader, Flags, MessageRecord, MessageTable, StoreError};
+use crate::util::datetime::DateTime;
+
+/// Messages tested between explicit yields to other sessions.
+const YIELD_EVERY: usize = 256;
+/// Bytes of a body read at a time when searching it.
+const BODY_STEP: u64 = 64 * 1024;
+
+/// A search key with its sets resolved against the view.
+enum Test {
+    All,
+    And(Vec<Test>),
+    Or(Box<Test>, Box<Test>),
+    Not(Box<Test>),
+    Indices(Vec<Range<usize>>),
+    Flag(Flags, bool),
+    /// Keyword bit (None: the mailbox has no such keyword), set or not.
+    Keyword(Option<u32>, bool),
+    Recent(bool),
+    New,
+    Date {
+        field: DateField,
+        relation: DateRelation,
+        days: i64,
+    },
+    Larger(u64),
+    Smaller(u64),
+    Header {
+        field: String,
+        needle: Vec<u8>,
+    },
+    Body(Vec<u8>),
+    Text(Vec<u8>),
+}
+
+fn compile(key: SearchKey, view: &View) -> Result<Test, &'static str> {
+    Ok(match key {
+        SearchKey::All => Test::All,
+        SearchKey::And(keys) => Test::And(keys.into_iter().map(|key| compile(key, view)).collect::<Result<_, _>>()?),
+        SearchKey::Or(left, right) => Test::Or(Box::new(compile(*left, view)?), Box::new(compile(*right, view)?)),
+        SearchKey::Not(key) => Test::Not(Box::new(compile(*key, view)?)),
+        SearchKey::Sequence(set) => Test::Indices(view.resolve(&set, false)?),
+        SearchKey::Uid(set) => Test::Indices(view.resolve(&set, true)?),
+        SearchKey::Flag(flag, set) => Test::Flag(flag, set),
+        SearchKey::Keyword(name, set) => {
+            let bit = view.keywords.iter().position(|known| known.eq_ignore_ascii_case(&name)).map(|bit| bit as u32);
+            Test::Keyword(bit, set)
+        }
+        SearchKey::Recent(set) => Test::Recent(set),
+        SearchKey::New => Test::New,
+        SearchKey::Date { field, relation, days } => Test::Date { field, relation, days },
+        SearchKey::Larger(size) => Test::Larger(size),
+        SearchKey::Smaller(size) => Test::Smaller(size),
+        SearchKey::Header { field, value } => Test::Header { field, needle: value },
+        SearchKey::Body(needle) => Test::Body(needle),
+        SearchKey::Text(needle) => Test::Text(needle),
+    })
+}
+
+pub async fn run(
+    session: &mut Session,
+    tag: &str,
+    uid: bool,
+    charset: Option<String>,
+    key: SearchKey,
+) -> io::Result<()> {
+    if let Some(charset) = charset {
+        if charset != "UTF-8" && charset != "US-ASCII" {
+            session.tagged(tag, Status::No, Some("BADCHARSET (UTF-8 US-ASCII)"), "Unsupported charset");
+            return Ok(());
+        }
+    }
+    let store = session.server.store.clone();
+    let State::Selected(_, view) = &session.state else { return Ok(()) };
+    let test = match compile(key, view) {
+        Ok(test) => test,
+        Err(text) => {
+            session.tagged(tag, Status::Bad, None, text);
+            return Ok(());
+        }
+    };
+    let reader = match store.read() {
+        Ok(reader) => reader,
+        Err(error) => return session.store_failed(tag, error, false).await,
+    };
+    let tables = reader.messages().and_then(|messages| Ok((messages, reader.blobs()?, reader.chunks()?)));
+    let (messages, blobs, chunks) = match tables {
+        Ok(tables) => tables,
+        Err(error) => return session.store_failed(tag, error, false).await,
+    };
+    let State::Selected(_, view) = &session.state else { return Ok(()) };
+    session.conn.write(b"* SEARCH");
+    for index in 0..view.uids.len() {
+        let mut candidate = Candidate {
+            index,
+            uid: view.uids[index],
+            view,
+            messages: &messages,
+            blobs: &blobs,
+            chunks: &chunks,
+            record: None,
+            header: None,
+        };
+        match candidate.test(&test) {
+            Ok(true) => {
+                let out = session.conn.out();
+                out.push(b' ');
+                encode::number(out, if uid { candidate.uid as u64 } else { index as u64 + 1 });
+            }
+            Ok(false) => {}
+            // Expunged by another session since this one last synced.
+            Err(StoreError::NoSuchMailbox) => {}
+            Err(error) => {
+                session.conn.write(b"\r\n");
+                return session.store_failed(tag, error, false).await;
+            }
+        }
+        if index % YIELD_EVERY == YIELD_EVERY - 1 {
+            session.conn.flush_if_full().await?;
+            smol::future::yield_now().await;
+        }
+    }
+    session.conn.write(b"\r\n");
+    session.finish(tag, Status::Ok, None, "SEARCH completed").await
+}
+
+/// One message under test, loading its parts on first use.
+struct Candidate<'a> {
+    index: usize,
+    uid: u32,
+    view: &'a View,
+    messages: &'a MessageTable,
+    blobs: &'a BlobTable,
+    chunks: &'a ChunkReader,
+    record: Option<MessageRecord>,
+    header: Option<Vec<u8>>,
+}
+
+impl Candidate<'_> {
+    fn record(&mut self) -> Result<MessageRecord, StoreError> {
+        if let Some(record) = self.record {
+            return Ok(record);
+        }
+        // NoSuchMailbox stands for "this message is gone" inside the search.
+        let record = self.messages.get(self.view.mailbox, self.uid)?.ok_or(StoreError::NoSuchMailbox)?;
+        self.record = Some(record);
+        Ok(record)
+    }
+
+    fn header_size(&mut self) -> Result<u64, StoreError> {
+        let record = self.record()?;
+        Ok(self.blobs.get(record.blob)?.header_size.min(record.size))
+    }
+
+    fn header(&mut self) -> Result<&[u8], StoreError> {
+        if self.header.is_none() {
+            let record = self.record()?;
+            let size = self.header_size()?;
+            let mut bytes = Vec::with_capacity(size as usize);
+            self.chunks.read(record.blob, 0, size, &mut bytes)?;
+            self.header = Some(bytes);
+        }
+        Ok(self.header.as_deref().unwrap_or_default())
+    }
+
+    fn test(&mut self, test: &Test) -> Result<bool, StoreError> {
+        Ok(match test {
+            Test::All => true,
+            Test::And(tests) => {
+                for test in tests {
+                    if !self.test(test)? {
+                        return Ok(false);
+                    }
+                }
+                true
+            }
+            Test::Or(left, right) => self.test(left)? || self.test(right)?,
+            Test::Not(test) => !self.test(test)?,
+            Test::Indices(ranges) => ranges.iter().any(|range| range.contains(&self.index)),
+            Test::Flag(flag, set) => self.record()?.flags.contains(*flag) == *set,
+            Test::Keyword(None, set) => !*set,
+            Test::Keyword(Some(bit), set) => (self.record()?.keywords & (1 << bit) != 0) == *set,
+            Test::Recent(set) => self.view.is_recent(self.uid) == *set,
+            Test::New => self.view.is_recent(self.uid) && !self.record()?.flags.contains(Flags::SEEN),
+            Test::Larger(size) => self.record()?.size > *size,
+            Test::Smaller(size) => self.record()?.size < *size,
+            Test::Date { field, relation, days } => {
+                let date = match field {
+                    DateField::Internal => Some(self.record()?.internal_date),
+                    DateField::Sent => header::fields(self.header()?)
+                        .find(|field| field.name.eq_ignore_ascii_case(b"Date"))
+                        .and_then(|field| DateTime::parse_rfc5322(&header::unfold(field.value))),
+                };
+                // RFC 3501: dates compare by day, disregarding time and zone.
+                match date.map(|date| date.local_days()) {
+                    None => false,
+                    Some(day) => match relation {
+                        DateRelation::Before => day < *days,
+                        DateRelation::On => day == *days,
+                        DateRelation::Since => day >= *days,
+                    },
+                }
+            }
+            Test::Header { field, needle } => {
+                let header = self.header()?;
+                header::fields(header)
+                    .filter(|found| found.name.eq_ignore_ascii_case(field.as_bytes()))
+                    .any(|found| contains(&header::unfold(found.value), needle))
+            }
+            Test::Body(needle) => self.body_contains(needle)?,
+            Test::Text(needle) => contains(self.header()?, needle) || self.body_contains(needle)?,
+        })
+    }
+
+    /// Searches the body a piece at a time, overlapping pieces so a match
+    /// across a boundary is found.
+    fn body_contains(&mut self, needle: &[u8]) -> Result<bool, StoreError> {
+        if needle.is_empty() {
+            return Ok(true);
+        }
+        let record = self.record()?;
+        let mut position = self.header_size()?;
+        let overlap = needle.len() as u64 - 1;
+        let mut piece = Vec::new();
+        while position < record.size {
+            let end = (position + BODY_STEP).min(record.size);
+            piece.clear();
+            self.chunks.read(
+                record.blob,
+                position.saturating_sub(overlap).max(self.header_size()?),
+                end,
+                &mut piece,
+            )?;
+            if contains(&piece, needle) {
+                return Ok(true);
+            }
+            position = end;
+        }
+        Ok(false)
+    }
+}
+
+/// Case-insensitive substring test (ASCII letters fold; other bytes match
+/// exactly).
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    if needle.is_empty() {
+        return true;
+    }
+    haystack.windows(needle.len()).any(|window| window.eq_ignore_ascii_case(needle))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_insensitive_contains() {
+        assert!(contains(b"Hello World", b"world"));
+        assert!(contains(b"abc", b""));
+        assert!(!contains(b"ab", b"abc"));
+        assert!(!contains(b"Hello", b"hola"));
+    }
+}

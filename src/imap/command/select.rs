@@ -1,0 +1,97 @@
+//! SELECT and EXAMINE (RFC 3501 §6.3.1, §6.3.2).
+
+use std::io;
+
+use crate::imap::command::mailbox::name_or_bad;
+use crate::imap::session::{describe, Session, State, Status};
+use crate::imap::view::View;
+use crate::store::{Flags, Op, MAX_KEYWORDS};
+
+/// `* FLAGS` and `* OK [PERMANENTFLAGS]` for a mailbox's keywords.
+pub fn flags_lines(keywords: &[String]) -> String {
+    let mut defined = String::from("\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+    for keyword in keywords {
+        defined.push(' ');
+        defined.push_str(keyword);
+    }
+    // `\*`: clients may create keywords, until the mailbox holds the most it can.
+    let more = if keywords.len() < MAX_KEYWORDS { " \\*" } else { "" };
+    format!("* FLAGS ({defined})\r\n* OK [PERMANENTFLAGS ({defined}{more})] Flags permitted\r\n")
+}
+
+pub async fn run(session: &mut Session, tag: &str, raw: &[u8], read_only: bool) -> io::Result<()> {
+    let Some(name) = name_or_bad(session, tag, raw) else { return Ok(()) };
+    // RFC 3501 §6.3.1: a SELECT, even a failing one, first leaves the
+    // selected mailbox (without expunging).
+    session.deselect();
+    let Some(user) = session.user() else { return Ok(()) };
+    let user_id = user.id;
+    let store = session.server.store.clone();
+    let opened = store
+        .read()
+        .and_then(|reader| reader.mailbox_id(user_id, &name))
+        .and_then(|id| id.ok_or(crate::store::StoreError::NoSuchMailbox))
+        .and_then(|id| View::open(&store, id, name.clone(), read_only));
+    let (view, first_recent) = match opened {
+        Ok(opened) => opened,
+        Err(error) => {
+            let (code, text) = describe(&error, false);
+            session.tagged(tag, Status::No, Some(code), &text);
+            return Ok(());
+        }
+    };
+    if let Some(uid) = first_recent {
+        store.submit(Op::SetFirstRecent { mailbox: view.mailbox, uid });
+    }
+    let first_unseen = first_unseen(&store, &view);
+    let mut lines = if read_only {
+        let mut lines = flags_lines(&view.keywords);
+        // RFC 3501 §6.3.2: nothing can be changed in an EXAMINEd mailbox.
+        let start = lines.find("* OK [PERMANENTFLAGS").unwrap_or(lines.len());
+        lines.truncate(start);
+        lines.push_str("* OK [PERMANENTFLAGS ()] No permanent flags permitted\r\n");
+        lines
+    } else {
+        flags_lines(&view.keywords)
+    };
+    lines.push_str(&format!("* {} EXISTS\r\n* {} RECENT\r\n", view.exists(), view.recent_count()));
+    if let Some(sequence) = first_unseen {
+        lines.push_str(&format!("* OK [UNSEEN {sequence}] First unseen\r\n"));
+    }
+    lines.push_str(&format!(
+        "* OK [UIDVALIDITY {}] UIDs valid\r\n* OK [UIDNEXT {}] Predicted next UID\r\n",
+        view.uid_validity, view.uid_next
+    ));
+    session.conn.write(lines.as_bytes());
+    log::debug!("{}: selected {name}", session.peer);
+    let user = match std::mem::replace(&mut session.state, State::Logout) {
+        State::Authenticated(user) => user,
+        other => {
+            session.state = other;
+            return Ok(());
+        }
+    };
+    session.state = State::Selected(user, view);
+    let code = if read_only { "READ-ONLY" } else { "READ-WRITE" };
+    let done = if read_only { "EXAMINE completed" } else { "SELECT completed" };
+    session.tagged(tag, Status::Ok, Some(code), done);
+    Ok(())
+}
+
+/// Sequence number of the first message without \Seen, if any.
+fn first_unseen(store: &crate::store::Store, view: &View) -> Option<usize> {
+    let reader = store.read().ok()?;
+    if reader.mailbox(view.mailbox).ok()??.unseen == 0 {
+        return None;
+    }
+    let messages = reader.messages().ok()?;
+    let first = *view.uids.first()?;
+    let last = *view.uids.last()?;
+    for entry in messages.range(view.mailbox, first, last).ok()? {
+        let (uid, message) = entry.ok()?;
+        if !message.flags.contains(Flags::SEEN) {
+            return view.index_of(uid).map(|index| index + 1);
+        }
+    }
+    None
+}

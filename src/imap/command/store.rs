@@ -1,0 +1,80 @@
+//! STORE and UID STORE (RFC 3501 §6.4.6).
+
+use std::io;
+
+use crate::imap::encode;
+use crate::imap::session::{Session, State, Status};
+use crate::imap::types::{Flag, SequenceSet};
+use crate::store::{FlagAction, Flags, Op};
+
+pub async fn run(
+    session: &mut Session,
+    tag: &str,
+    uid: bool,
+    set: SequenceSet,
+    action: FlagAction,
+    silent: bool,
+    flags: Vec<Flag>,
+) -> io::Result<()> {
+    let store = session.server.store.clone();
+    let State::Selected(_, view) = &mut session.state else { return Ok(()) };
+    if view.read_only {
+        session.tagged(tag, Status::No, Some("READ-ONLY"), "Mailbox is read-only");
+        return Ok(());
+    }
+    let ranges = match view.resolve(&set, uid) {
+        Ok(ranges) => ranges,
+        Err(text) => {
+            session.tagged(tag, Status::Bad, None, text);
+            return Ok(());
+        }
+    };
+    let mut system = Flags::default();
+    let mut keywords = Vec::new();
+    for flag in flags {
+        match flag {
+            Flag::System(flag) => system = system.union(flag),
+            // RFC 3501 §2.3.2: \Recent cannot be set or cleared by a client.
+            Flag::Recent => {}
+            Flag::Keyword(keyword) => keywords.push(keyword),
+        }
+    }
+    if ranges.is_empty() {
+        return session.finish(tag, Status::Ok, None, "STORE completed").await;
+    }
+    let op = Op::Store { mailbox: view.mailbox, uids: view.uid_set(&ranges), action, flags: system, keywords };
+    match store.execute(op).await {
+        Ok(crate::store::Outcome::Stored { modseq, .. }) => view.own_modseqs.push(modseq),
+        Ok(_) => {}
+        Err(error) => return session.store_failed(tag, error, false).await,
+    }
+    // The keyword list may have grown: FLAGS goes out before FETCHes use it.
+    session.sync().await?;
+    if !silent {
+        let State::Selected(_, view) = &session.state else { return Ok(()) };
+        let reader = store.read();
+        let messages = reader.as_ref().ok().and_then(|reader| reader.messages().ok());
+        if let Some(messages) = messages {
+            for index in ranges.iter().flat_map(|range| range.clone()) {
+                let message_uid = view.uids[index];
+                let Ok(Some(message)) = messages.get(view.mailbox, message_uid) else { continue };
+                let out = session.conn.out();
+                out.extend_from_slice(b"* ");
+                encode::number(out, (index + 1) as u64);
+                out.extend_from_slice(b" FETCH (");
+                if uid {
+                    // Dovecot's cmd-store.c explains: clients match UID
+                    // STORE answers by UID, not by sequence number.
+                    out.extend_from_slice(b"UID ");
+                    encode::number(out, message_uid);
+                    out.push(b' ');
+                }
+                out.extend_from_slice(b"FLAGS ");
+                encode::flag_list(out, message.flags, message.keywords, &view.keywords, view.is_recent(message_uid));
+                out.extend_from_slice(b")\r\n");
+                session.conn.flush_if_full().await?;
+            }
+        }
+    }
+    session.finish(tag, Status::Ok, None, "STORE completed").await
+}

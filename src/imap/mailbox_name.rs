@@ -1,0 +1,58 @@
+//! Mailbox names as clients send them → the names the store keeps.
+
+use crate::util::mutf7;
+
+/// Longest name, in bytes of UTF-8.
+const MAX_NAME: usize = 512;
+
+/// Decodes a mailbox argument (modified UTF-7, RFC 3501 §5.1.3) into its
+/// canonical name.
+pub fn decode(raw: &[u8]) -> Result<String, String> {
+    let name = mutf7::decode(raw).map_err(|error| format!("Mailbox name is not valid modified UTF-7: {error}"))?;
+    canonical(name)
+}
+
+/// INBOX in any case is INBOX (RFC 3501 §5.1), and so is the INBOX of
+/// "inbox/child"; one trailing delimiter is dropped ("CREATE foo/" makes "foo").
+pub fn canonical(mut name: String) -> Result<String, String> {
+    if name.len() > 1 && name.ends_with('/') {
+        name.pop();
+    }
+    if name.is_empty() {
+        return Err("Empty mailbox name".into());
+    }
+    if name.len() > MAX_NAME {
+        return Err("Mailbox name too long".into());
+    }
+    if name.chars().any(char::is_control) {
+        return Err("Mailbox name contains control characters".into());
+    }
+    if name.starts_with('/') || name.contains("//") {
+        return Err("Mailbox name has an empty level".into());
+    }
+    if name.eq_ignore_ascii_case("INBOX") {
+        return Ok("INBOX".into());
+    }
+    if name.get(..6).is_some_and(|prefix| prefix.eq_ignore_ascii_case("INBOX/")) {
+        return Ok(format!("INBOX/{}", &name[6..]));
+    }
+    Ok(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_names() {
+        assert_eq!(decode(b"inbox").unwrap(), "INBOX");
+        assert_eq!(decode(b"InBox/Work").unwrap(), "INBOX/Work");
+        assert_eq!(decode(b"INBOXES").unwrap(), "INBOXES");
+        assert_eq!(decode(b"Archive/").unwrap(), "Archive");
+        assert_eq!(decode(b"Entw&APw-rfe").unwrap(), "Entwürfe");
+        assert_eq!(decode(b"&ZeVnLIqe-").unwrap(), "日本語");
+        for bad in [&b""[..], b"/", b"a//b", b"/a", b"caf\xc3\xa9", b"&Jjo", b"tab\tname"] {
+            assert!(decode(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! The IMAP protocol: grammar (`parse`, `encode`, `types`), the session
+//! state machine, and one handler per command.
+
+pub mod command;
+pub mod encode;
+pub mod mailbox_name;
+pub mod parse;
+pub mod session;
+pub mod types;
+pub mod view;

@@ -1,0 +1,136 @@
+//! SEARCH keys (RFC 3501 §6.4.4, RFC 9051 §6.4.4).
+
+use super::{FlagWord, Parser, Result, MAX_DEPTH};
+use crate::imap::types::{DateField, DateRelation, Flag, SearchKey};
+use crate::store::Flags;
+
+/// `[CHARSET astring SP] search-key *(SP search-key)`.
+pub fn search_program(parser: &mut Parser) -> Result<(Option<String>, SearchKey)> {
+    let mut charset = None;
+    if parser.try_keyword("CHARSET ") {
+        charset = Some(String::from_utf8_lossy(&parser.astring()?).to_ascii_uppercase());
+        parser.sp()?;
+    }
+    let mut keys = vec![search_key(parser, 0)?];
+    while parser.try_byte(b' ') {
+        keys.push(search_key(parser, 0)?);
+    }
+    Ok((charset, and(keys)))
+}
+
+fn and(mut keys: Vec<SearchKey>) -> SearchKey {
+    if keys.len() == 1 {
+        keys.pop().expect("one key")
+    } else {
+        SearchKey::And(keys)
+    }
+}
+
+fn search_key(parser: &mut Parser, depth: usize) -> Result<SearchKey> {
+    if depth > MAX_DEPTH {
+        return Err("search keys nested too deeply".into());
+    }
+    if parser.try_byte(b'(') {
+        let mut keys = vec![search_key(parser, depth + 1)?];
+        while parser.try_byte(b' ') {
+            keys.push(search_key(parser, depth + 1)?);
+        }
+        parser.byte(b')')?;
+        return Ok(and(keys));
+    }
+    if parser.peek().is_some_and(|byte| byte.is_ascii_digit() || byte == b'*') {
+        return Ok(SearchKey::Sequence(parser.sequence_set()?));
+    }
+    let word = parser.atom()?.to_ascii_uppercase();
+    let key = match word.as_slice() {
+        b"ALL" => SearchKey::All,
+        b"ANSWERED" => SearchKey::Flag(Flags::ANSWERED, true),
+        b"DELETED" => SearchKey::Flag(Flags::DELETED, true),
+        b"DRAFT" => SearchKey::Flag(Flags::DRAFT, true),
+        b"FLAGGED" => SearchKey::Flag(Flags::FLAGGED, true),
+        b"SEEN" => SearchKey::Flag(Flags::SEEN, true),
+        b"UNANSWERED" => SearchKey::Flag(Flags::ANSWERED, false),
+        b"UNDELETED" => SearchKey::Flag(Flags::DELETED, false),
+        b"UNDRAFT" => SearchKey::Flag(Flags::DRAFT, false),
+        b"UNFLAGGED" => SearchKey::Flag(Flags::FLAGGED, false),
+        b"UNSEEN" => SearchKey::Flag(Flags::SEEN, false),
+        b"RECENT" => SearchKey::Recent(true),
+        // RFC 3501: OLD is NOT RECENT; NEW is RECENT UNSEEN.
+        b"OLD" => SearchKey::Recent(false),
+        b"NEW" => SearchKey::New,
+        b"KEYWORD" | b"UNKEYWORD" => {
+            parser.sp()?;
+            let set = word == b"KEYWORD";
+            match parser.flag()? {
+                FlagWord::Flag(Flag::Keyword(keyword)) => SearchKey::Keyword(keyword, set),
+                // RFC 3501 lets only keywords follow; Dovecot also takes a
+                // system flag here, and so do we.
+                FlagWord::Flag(Flag::System(flag)) => SearchKey::Flag(flag, set),
+                FlagWord::Flag(Flag::Recent) => SearchKey::Recent(set),
+                FlagWord::Wildcard => return Err("\\* is not a keyword".into()),
+            }
+        }
+        b"BEFORE" | b"ON" | b"SINCE" | b"SENTBEFORE" | b"SENTON" | b"SENTSINCE" => {
+            parser.sp()?;
+            let days = parser.date()?;
+            let (field, relation) = match word.as_slice() {
+                b"BEFORE" => (DateField::Internal, DateRelation::Before),
+                b"ON" => (DateField::Internal, DateRelation::On),
+                b"SINCE" => (DateField::Internal, DateRelation::Since),
+                b"SENTBEFORE" => (DateField::Sent, DateRelation::Before),
+                b"SENTON" => (DateField::Sent, DateRelation::On),
+                _ => (DateField::Sent, DateRelation::Since),
+            };
+            SearchKey::Date { field, relation, days }
+        }
+        b"LARGER" | b"SMALLER" => {
+            parser.sp()?;
+            let size = parser.number64()?;
+            if word == b"LARGER" {
+                SearchKey::Larger(size)
+            } else {
+                SearchKey::Smaller(size)
+            }
+        }
+        b"FROM" | b"TO" | b"CC" | b"BCC" | b"SUBJECT" => {
+            parser.sp()?;
+            let field = String::from_utf8_lossy(&word).into_owned();
+            SearchKey::Header { field, value: parser.astring()? }
+        }
+        b"HEADER" => {
+            parser.sp()?;
+            let field = parser.astring()?;
+            if field.iter().any(|&byte| !(33..=126).contains(&byte) || byte == b':') {
+                return Err("invalid header field name".into());
+            }
+            parser.sp()?;
+            let field = String::from_utf8_lossy(&field).to_ascii_uppercase();
+            SearchKey::Header { field, value: parser.astring()? }
+        }
+        b"BODY" => {
+            parser.sp()?;
+            SearchKey::Body(parser.astring()?)
+        }
+        b"TEXT" => {
+            parser.sp()?;
+            SearchKey::Text(parser.astring()?)
+        }
+        b"UID" => {
+            parser.sp()?;
+            SearchKey::Uid(parser.sequence_set()?)
+        }
+        b"NOT" => {
+            parser.sp()?;
+            SearchKey::Not(Box::new(search_key(parser, depth + 1)?))
+        }
+        b"OR" => {
+            parser.sp()?;
+            let left = search_key(parser, depth + 1)?;
+            parser.sp()?;
+            let right = search_key(parser, depth + 1)?;
+            SearchKey::Or(Box::new(left), Box::new(right))
+        }
+        _ => return Err(format!("unknown search key {}", String::from_utf8_lossy(&word))),
+    };
+    Ok(key)
+}

@@ -1,0 +1,382 @@
+use super::*;
+use crate::imap::types::SequenceNumber::{Star, Value};
+use proptest::prelude::*;
+
+fn parse(text: &str) -> CommandBody {
+    parse_command(text.as_bytes()).unwrap_or_else(|error| panic!("{text:?}: {error:?}")).body
+}
+
+fn parse_error(text: &[u8]) -> ParseError {
+    parse_command(text).expect_err("should not parse")
+}
+
+#[test]
+fn simple_commands() {
+    assert_eq!(parse("a1 CAPABILITY"), CommandBody::Capability);
+    assert_eq!(parse("a1 noop"), CommandBody::Noop);
+    assert_eq!(parse("x LOGOUT"), CommandBody::Logout);
+    assert_eq!(parse("x starttls"), CommandBody::StartTls);
+    assert_eq!(parse("x NAMESPACE"), CommandBody::Namespace);
+    assert_eq!(parse("x UNSELECT"), CommandBody::Unselect);
+}
+
+#[test]
+fn login_with_atoms_quoted_strings_and_literals() {
+    assert_eq!(
+        parse("a LOGIN alice secret"),
+        CommandBody::Login { user: b"alice".to_vec(), password: b"secret".to_vec() }
+    );
+    assert_eq!(
+        parse(r#"a LOGIN "alice" "p\"a\\ss word""#),
+        CommandBody::Login { user: b"alice".to_vec(), password: br#"p"a\ss word"#.to_vec() }
+    );
+    assert_eq!(
+        parse("a LOGIN {5}\r\nalice {6+}\r\nse cr\x01"),
+        CommandBody::Login { user: b"alice".to_vec(), password: b"se cr\x01".to_vec() }
+    );
+}
+
+#[test]
+fn tags_and_errors_carry_the_tag() {
+    let error = parse_error(b"t1 FROB");
+    assert_eq!(error.tag.as_deref(), Some("t1"));
+    assert!(error.message.contains("unknown command"));
+    assert_eq!(parse_error(b"+tag NOOP").tag, None);
+    assert_eq!(parse_error(b"").tag, None);
+    assert_eq!(parse_error(b"NOOP").tag, None);
+    assert_eq!(parse_error(b"a NOOP extra").tag.as_deref(), Some("a"));
+    assert!(parse_error(b"a LOGIN \"open").message.contains("unterminated"));
+    assert!(parse_error(b"a LOGIN {10}\r\nshort x").message.contains("shorter"));
+}
+
+#[test]
+fn authenticate_with_and_without_initial_response() {
+    assert_eq!(parse("a AUTHENTICATE plain"), CommandBody::Authenticate { mechanism: "PLAIN".into(), initial: None });
+    assert_eq!(
+        parse("a AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA=="),
+        CommandBody::Authenticate { mechanism: "PLAIN".into(), initial: Some(b"AGFsaWNlAHNlY3JldA==".to_vec()) }
+    );
+    assert_eq!(
+        parse("a AUTHENTICATE PLAIN ="),
+        CommandBody::Authenticate { mechanism: "PLAIN".into(), initial: Some(Vec::new()) }
+    );
+}
+
+#[test]
+fn mailbox_commands() {
+    assert_eq!(parse("a SELECT INBOX"), CommandBody::Select { mailbox: b"INBOX".to_vec(), read_only: false });
+    assert_eq!(
+        parse("a EXAMINE \"Sent Items\""),
+        CommandBody::Select { mailbox: b"Sent Items".to_vec(), read_only: true }
+    );
+    assert_eq!(parse("a RENAME a b/c"), CommandBody::Rename { from: b"a".to_vec(), to: b"b/c".to_vec() });
+    assert_eq!(
+        parse("a LIST \"\" %"),
+        CommandBody::List { reference: Vec::new(), pattern: b"%".to_vec(), subscribed_only: false }
+    );
+    assert_eq!(
+        parse("a LSUB \"\" \"*\""),
+        CommandBody::List { reference: Vec::new(), pattern: b"*".to_vec(), subscribed_only: true }
+    );
+    assert_eq!(
+        parse("a STATUS INBOX (MESSAGES UIDNEXT unseen)"),
+        CommandBody::Status {
+            mailbox: b"INBOX".to_vec(),
+            items: vec![StatusItem::Messages, StatusItem::UidNext, StatusItem::Unseen]
+        }
+    );
+    assert!(parse_command(b"a STATUS INBOX ()").is_err());
+    assert!(parse_command(b"a STATUS INBOX (BOGUS)").is_err());
+}
+
+#[test]
+fn id_and_enable() {
+    assert_eq!(parse("a ID NIL"), CommandBody::Id(None));
+    assert_eq!(
+        parse("a ID (\"name\" \"mutt\" \"version\" NIL)"),
+        CommandBody::Id(Some(vec![("name".into(), Some("mutt".into())), ("version".into(), None)]))
+    );
+    assert_eq!(
+        parse("a ENABLE condstore Foo"),
+        CommandBody::Enable { capabilities: vec!["CONDSTORE".into(), "FOO".into()] }
+    );
+    assert!(parse_command(b"a ENABLE").is_err());
+}
+
+#[test]
+fn sequence_sets() {
+    let CommandBody::Fetch { set, .. } = parse("a FETCH 1,3:5,*,7:* FLAGS") else { panic!() };
+    assert_eq!(set.0, vec![(Value(1), Value(1)), (Value(3), Value(5)), (Star, Star), (Value(7), Star)]);
+    assert!(parse_command(b"a FETCH 0 FLAGS").is_err());
+    assert!(parse_command(b"a FETCH 1, FLAGS").is_err());
+    assert!(parse_command(b"a FETCH 99999999999 FLAGS").is_err());
+}
+
+#[test]
+fn fetch_items_and_macros() {
+    let CommandBody::Fetch { items, uid, .. } = parse("a UID FETCH 1:* (FLAGS UID RFC822.SIZE INTERNALDATE)") else {
+        panic!()
+    };
+    assert!(uid);
+    assert_eq!(items, vec![FetchItem::Flags, FetchItem::Uid, FetchItem::Rfc822Size, FetchItem::InternalDate]);
+    let CommandBody::Fetch { items, .. } = parse("a FETCH 1 fast") else { panic!() };
+    assert_eq!(items.len(), 3);
+    let CommandBody::Fetch { items, .. } = parse("a FETCH 1 FULL") else { panic!() };
+    assert_eq!(items.len(), 5);
+    let CommandBody::Fetch { items, .. } =
+        parse("a FETCH 1 (RFC822 RFC822.HEADER RFC822.TEXT BODY BODYSTRUCTURE ENVELOPE)")
+    else {
+        panic!()
+    };
+    assert_eq!(
+        items,
+        vec![
+            FetchItem::Rfc822,
+            FetchItem::Rfc822Header,
+            FetchItem::Rfc822Text,
+            FetchItem::Body,
+            FetchItem::BodyStructure,
+            FetchItem::Envelope
+        ]
+    );
+}
+
+#[test]
+fn fetch_sections() {
+    let section = |text: &str| {
+        let CommandBody::Fetch { mut items, .. } = parse(&format!("a FETCH 1 {text}")) else { panic!() };
+        items.remove(0)
+    };
+    assert_eq!(
+        section("BODY[]"),
+        FetchItem::Section { section: Section::default(), peek: false, partial: None, binary: false }
+    );
+    assert_eq!(
+        section("BODY.PEEK[HEADER]<0.100>"),
+        FetchItem::Section {
+            section: Section { part: vec![], text: Some(SectionText::Header) },
+            peek: true,
+            partial: Some((0, 100)),
+            binary: false
+        }
+    );
+    assert_eq!(
+        section("body.peek[header.fields (From To \"Subject\")]"),
+        FetchItem::Section {
+            section: Section {
+                part: vec![],
+                text: Some(SectionText::HeaderFields {
+                    not: false,
+                    fields: vec!["From".into(), "To".into(), "Subject".into()]
+                })
+            },
+            peek: true,
+            partial: None,
+            binary: false
+        }
+    );
+    assert_eq!(
+        section("BODY[1.2.HEADER.FIELDS.NOT (X-Spam)]"),
+        FetchItem::Section {
+            section: Section {
+                part: vec![1, 2],
+                text: Some(SectionText::HeaderFields { not: true, fields: vec!["X-Spam".into()] })
+            },
+            peek: false,
+            partial: None,
+            binary: false
+        }
+    );
+    assert_eq!(
+        section("BODY[3.MIME]"),
+        FetchItem::Section {
+            section: Section { part: vec![3], text: Some(SectionText::Mime) },
+            peek: false,
+            partial: None,
+            binary: false
+        }
+    );
+    assert_eq!(
+        section("BINARY.PEEK[1.2]<5.10>"),
+        FetchItem::Section {
+            section: Section { part: vec![1, 2], text: None },
+            peek: true,
+            partial: Some((5, 10)),
+            binary: true
+        }
+    );
+    assert_eq!(section("BINARY.SIZE[2]"), FetchItem::BinarySize { part: vec![2] });
+    for bad in
+        ["BODY[MIME]", "BODY[0]", "BODY[1.]", "BODY[HEADER.FIELDS ()]", "BODY[]<1.0>", "BODY[TEXT", "BODY[1.BOGUS]"]
+    {
+        assert!(parse_command(format!("a FETCH 1 {bad}").as_bytes()).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn store_forms() {
+    assert_eq!(
+        parse("a STORE 1:3 +FLAGS.SILENT (\\Seen $Junk)"),
+        CommandBody::Store {
+            uid: false,
+            set: SequenceSet(vec![(Value(1), Value(3))]),
+            action: FlagAction::Add,
+            silent: true,
+            flags: vec![Flag::System(Flags::SEEN), Flag::Keyword("$Junk".into())]
+        }
+    );
+    assert_eq!(
+        parse("a UID STORE 5 -FLAGS \\Deleted \\Flagged"),
+        CommandBody::Store {
+            uid: true,
+            set: SequenceSet(vec![(Value(5), Value(5))]),
+            action: FlagAction::Remove,
+            silent: false,
+            flags: vec![Flag::System(Flags::DELETED), Flag::System(Flags::FLAGGED)]
+        }
+    );
+    assert_eq!(
+        parse("a STORE 1 FLAGS ()"),
+        CommandBody::Store {
+            uid: false,
+            set: SequenceSet(vec![(Value(1), Value(1))]),
+            action: FlagAction::Replace,
+            silent: false,
+            flags: vec![]
+        }
+    );
+    assert!(parse_command(b"a STORE 1 FLAGS (\\Bogus)").is_err());
+    assert!(parse_command(b"a STORE 1 +FLAGS (\\*)").is_err());
+}
+
+#[test]
+fn copy_move_expunge() {
+    assert_eq!(
+        parse("a UID MOVE 1:* Trash"),
+        CommandBody::Copy {
+            uid: true,
+            set: SequenceSet(vec![(Value(1), Star)]),
+            mailbox: b"Trash".to_vec(),
+            remove: true
+        }
+    );
+    assert_eq!(
+        parse("a UID EXPUNGE 3,5"),
+        CommandBody::Expunge { uids: Some(SequenceSet(vec![(Value(3), Value(3)), (Value(5), Value(5))])) }
+    );
+    assert_eq!(parse("a EXPUNGE"), CommandBody::Expunge { uids: None });
+}
+
+#[test]
+fn search_programs() {
+    let CommandBody::Search { charset, key, uid } =
+        parse("a UID SEARCH CHARSET UTF-8 OR FROM alice (SUBJECT \"hi there\" UNSEEN) NOT DELETED 1:5")
+    else {
+        panic!()
+    };
+    assert!(uid);
+    assert_eq!(charset.as_deref(), Some("UTF-8"));
+    assert_eq!(
+        key,
+        SearchKey::And(vec![
+            SearchKey::Or(
+                Box::new(SearchKey::Header { field: "FROM".into(), value: b"alice".to_vec() }),
+                Box::new(SearchKey::And(vec![
+                    SearchKey::Header { field: "SUBJECT".into(), value: b"hi there".to_vec() },
+                    SearchKey::Flag(Flags::SEEN, false)
+                ]))
+            ),
+            SearchKey::Not(Box::new(SearchKey::Flag(Flags::DELETED, true))),
+            SearchKey::Sequence(SequenceSet(vec![(Value(1), Value(5))]))
+        ])
+    );
+    let CommandBody::Search { key, .. } = parse("a SEARCH SINCE 1-Feb-1994 LARGER 100 KEYWORD $Junk HEADER X-Foo \"\"")
+    else {
+        panic!()
+    };
+    let SearchKey::And(keys) = key else { panic!() };
+    assert_eq!(keys[0], SearchKey::Date { field: DateField::Internal, relation: DateRelation::Since, days: 8797 });
+    assert_eq!(keys[1], SearchKey::Larger(100));
+    assert_eq!(keys[2], SearchKey::Keyword("$Junk".into(), true));
+    assert_eq!(keys[3], SearchKey::Header { field: "X-FOO".into(), value: Vec::new() });
+    for bad in [
+        "a SEARCH",
+        "a SEARCH FROM",
+        "a SEARCH BEFORE 30-Feb-2020",
+        "a SEARCH (ALL",
+        "a SEARCH OR ALL",
+        "a SEARCH BOGUS",
+    ] {
+        assert!(parse_command(bad.as_bytes()).is_err(), "{bad}");
+    }
+    let deep = format!("a SEARCH {}ALL", "NOT ".repeat(200));
+    assert!(parse_command(deep.as_bytes()).unwrap_err().message.contains("deeply"));
+}
+
+#[test]
+fn append_prefixes() {
+    let (tag, mailbox, message) =
+        append_prefix(b"A003 APPEND saved-messages (\\Seen) \"17-Jul-1996 02:44:25 -0700\" {310}").unwrap().unwrap();
+    assert_eq!((tag.as_str(), mailbox.as_slice()), ("A003", &b"saved-messages"[..]));
+    assert_eq!(message.flags, vec![Flag::System(Flags::SEEN)]);
+    assert_eq!(message.length, 310);
+    assert!(!message.non_synchronizing);
+    assert!(message.date.is_some());
+    let (_, _, message) = append_prefix(b"a APPEND INBOX {12+}").unwrap().unwrap();
+    assert!(message.non_synchronizing);
+    // The mailbox literal comes first: not yet the message.
+    assert!(append_prefix(b"a APPEND {5}").is_none());
+    let (_, mailbox, _) = append_prefix(b"a APPEND {5}\r\nINBOX {3}").unwrap().unwrap();
+    assert_eq!(mailbox, b"INBOX");
+    assert!(append_prefix(b"a FETCH 1 BODY[]").is_none());
+    assert!(append_prefix(b"a APPEND INBOX (\\Bogus) {3}").unwrap().is_err());
+    assert!(append_prefix(b"a APPEND INBOX").unwrap().is_err());
+}
+
+#[test]
+fn trailing_literals() {
+    assert_eq!(trailing_literal(b"a LOGIN {5}"), Some((5, false)));
+    assert_eq!(trailing_literal(b"a APPEND x {123+}"), Some((123, true)));
+    assert_eq!(trailing_literal(b"a LOGIN \"}\""), None);
+    assert_eq!(trailing_literal(b"a X {}"), None);
+    assert_eq!(trailing_literal(b"a X {99999999999999999999}"), None);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4000))]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(input in proptest::collection::vec(any::<u8>(), 0..200)) {
+        let _ = parse_command(&input);
+        let _ = append_prefix(&input);
+        let _ = trailing_literal(&input);
+        let _ = tag_and_name(&input);
+    }
+
+    #[test]
+    fn imap_looking_text_never_panics(
+        words in proptest::collection::vec(
+            prop_oneof![
+                Just("a".to_string()), Just("UID".to_string()), Just("FETCH".to_string()), Just("SEARCH".to_string()),
+                Just("STORE".to_string()), Just("BODY[".to_string()), Just("]".to_string()), Just("(".to_string()),
+                Just(")".to_string()), Just("{3}\r\nabc".to_string()), Just("\"q\"".to_string()), Just("1:*".to_string()),
+                Just("NOT".to_string()), Just("OR".to_string()), Just("HEADER.FIELDS".to_string()), Just("<0.5>".to_string()),
+                Just("+FLAGS".to_string()), Just("\\Seen".to_string()), Just("1.2".to_string()), Just("APPEND".to_string()),
+                "[a-zA-Z0-9.:*]{0,6}",
+            ],
+            0..16
+        )
+    ) {
+        let text = words.join(" ");
+        let _ = parse_command(text.as_bytes());
+        let _ = append_prefix(text.as_bytes());
+    }
+
+    #[test]
+    fn quoted_strings_round_trip(value in "[ -~]{0,40}") {
+        let quoted = format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""));
+        let command = format!("a LOGIN {quoted} {quoted}");
+        let CommandBody::Login { user, .. } = parse_command(command.as_bytes()).unwrap().body else { panic!() };
+        prop_assert_eq!(user, value.as_bytes().to_vec());
+    }
+}

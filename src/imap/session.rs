@@ -1,0 +1,610 @@
+//! One IMAP connection: NotAuthenticated → Authenticated → Selected → Logout.
+//!
+//! The session reads a command (assembling literals, refusing what exceeds
+//! the board's limits before reading it), hands it to its handler in
+//! `command/`, and before each tagged reply tells the client what other
+//! sessions changed ([`Session::sync`]).
+
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use super::command;
+use super::encode;
+use super::parse::{self, AppendMessage};
+use super::types::{Command, CommandBody};
+use super::view::View;
+use crate::config::PlaintextAuth;
+use crate::net::{Connection, LineStatus, Stream};
+use crate::server::{Server, UserSlot};
+use crate::store::{Op, StoreError};
+
+pub struct User {
+    pub id: u32,
+    pub name: String,
+    _slot: UserSlot,
+}
+
+impl User {
+    pub fn new(id: u32, name: String, slot: UserSlot) -> User {
+        User { id, name, _slot: slot }
+    }
+}
+
+pub enum State {
+    NotAuthenticated,
+    Authenticated(User),
+    Selected(User, View),
+    Logout,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    No,
+    Bad,
+}
+
+/// How much of other sessions' changes may be reported before a tagged reply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncMode {
+    /// EXISTS, EXPUNGE, FLAGS: everything.
+    Full,
+    /// RFC 3501 §7.4.1: no EXPUNGE while answering FETCH, STORE or SEARCH
+    /// (their UID forms excepted), so only flag changes.
+    NoExpunge,
+}
+
+/// What the connection read: a complete command, or the start of an APPEND
+/// whose message must stream.
+enum Incoming {
+    Command,
+    Append {
+        tag: String,
+        mailbox: Vec<u8>,
+        message: AppendMessage,
+    },
+    /// Already answered (too long, bad literal); read the next one.
+    Answered,
+}
+
+pub struct Session {
+    pub server: Rc<Server>,
+    pub conn: Connection,
+    pub peer: SocketAddr,
+    pub state: State,
+    /// The assembled command (line plus inline literals).
+    command: Vec<u8>,
+    /// The STARTTLS listener's connections may upgrade; implicit TLS ones are already TLS.
+    pub starttls_allowed: bool,
+    /// How the current command lets sync report changes.
+    pub sync_mode: SyncMode,
+    /// Whether the current command is a UID command (unsolicited FETCH
+    /// responses then carry UIDs, as clients expect).
+    pub uid_command: bool,
+    /// Failed LOGIN/AUTHENTICATE attempts on this connection.
+    pub failed_logins: u32,
+}
+
+/// Runs a connection to its end. `implicit_tls`: the TLS handshake comes first.
+pub async fn run(server: Rc<Server>, stream: Stream, peer: SocketAddr, implicit_tls: bool) {
+    let limits = &server.config.limits;
+    let write_timeout = Duration::from_secs(limits.idle_timeout);
+    let stream = if implicit_tls {
+        let Stream::Plain(tcp) = stream else { return };
+        let handshake = server.certificates.acceptor().accept(tcp);
+        let timeout = Duration::from_secs(limits.login_timeout);
+        match with_timeout(timeout, handshake).await {
+            Some(Ok(tls)) => Stream::Tls(Box::new(tls)),
+            Some(Err(error)) => {
+                log::debug!("TLS handshake with {peer} failed: {error}");
+                return;
+            }
+            None => return,
+        }
+    } else {
+        stream
+    };
+    let conn = Connection::new(stream, limits.read_buffer, limits.write_buffer, write_timeout);
+    let mut session = Session {
+        server,
+        conn,
+        peer,
+        state: State::NotAuthenticated,
+        command: Vec::new(),
+        starttls_allowed: !implicit_tls,
+        sync_mode: SyncMode::Full,
+        uid_command: false,
+        failed_logins: 0,
+    };
+    let greeting = format!("* OK [CAPABILITY {}] roost ready\r\n", session.capabilities());
+    session.conn.write(greeting.as_bytes());
+    match session.serve().await {
+        Ok(()) => {}
+        Err(error) if error.kind() == io::ErrorKind::UnexpectedEof => {
+            log::debug!("{peer}: client disconnected");
+        }
+        Err(error) => log::debug!("{peer}: connection ended: {error}"),
+    }
+    session.conn.close().await;
+}
+
+/// Resolves to None if `future` takes longer than `timeout`.
+pub async fn with_timeout<T>(timeout: Duration, future: impl std::future::Future<Output = T>) -> Option<T> {
+    smol::future::or(async { Some(future.await) }, async {
+        smol::Timer::after(timeout).await;
+        None
+    })
+    .await
+}
+
+impl Session {
+    async fn serve(&mut self) -> io::Result<()> {
+        loop {
+            self.conn.flush().await?;
+            if matches!(self.state, State::Logout) {
+                return Ok(());
+            }
+            self.conn.release_buffers();
+            self.command = Vec::new();
+            let limits = &self.server.config.limits;
+            let timeout = match self.state {
+                State::NotAuthenticated => limits.login_timeout,
+                _ => limits.idle_timeout,
+            };
+            let stop = self.server.stop_signal();
+            let waited = smol::future::or(
+                async { Some(with_timeout(Duration::from_secs(timeout), self.read_command()).await) },
+                async {
+                    let _ = stop.recv().await;
+                    None
+                },
+            )
+            .await;
+            let incoming = match waited {
+                Some(Some(incoming)) => incoming?,
+                Some(None) => {
+                    self.conn.write(b"* BYE Autologout; idle for too long\r\n");
+                    return Ok(());
+                }
+                None => {
+                    self.conn.write(b"* BYE Server shutting down\r\n");
+                    return Ok(());
+                }
+            };
+            self.sync_mode = SyncMode::Full;
+            self.uid_command = false;
+            match incoming {
+                Incoming::Answered => {}
+                Incoming::Append { tag, mailbox, message } => {
+                    command::append::run(self, &tag, &mailbox, message).await?;
+                }
+                Incoming::Command => match parse::parse_command(&self.command) {
+                    Ok(command) => self.dispatch(command).await?,
+                    Err(error) => {
+                        let tag = error.tag.as_deref().unwrap_or("*");
+                        let text = format!("Error in IMAP command: {}", error.message);
+                        self.tagged(tag, Status::Bad, None, &text);
+                    }
+                },
+            }
+        }
+    }
+
+    /// Reads one command into `self.command`.
+    async fn read_command(&mut self) -> io::Result<Incoming> {
+        let max = self.server.config.limits.line_length;
+        let mut line_start = 0;
+        loop {
+            let status = self.conn.read_line(&mut self.command, max).await?;
+            if let LineStatus::TooLong { tail } = status {
+                return self.reject_long_line(&tail).await;
+            }
+            let Some((length, non_synchronizing)) = parse::trailing_literal(&self.command[line_start..]) else {
+                return Ok(Incoming::Command);
+            };
+            if let Some(prefix) = parse::append_prefix(&self.command) {
+                return match prefix {
+                    Ok((tag, mailbox, message)) => Ok(Incoming::Append { tag, mailbox, message }),
+                    Err(error) => {
+                        let tag = error.tag.unwrap_or_else(|| "*".into());
+                        let text = format!("Error in IMAP command APPEND: {}", error.message);
+                        self.tagged(&tag, Status::Bad, None, &text);
+                        if non_synchronizing {
+                            self.skip_literal(length).await?;
+                        }
+                        Ok(Incoming::Answered)
+                    }
+                };
+            }
+            if self.command.len() as u64 + length + 2 > max as u64 {
+                // RFC 7888 §4 / RFC 3501 §7.1.5: refuse before the bytes are
+                // read. A synchronizing literal is simply not invited; the
+                // bytes of a non-synchronizing one are already on their way.
+                let tag = parse::tag_and_name(&self.command).map(|(tag, _)| String::from_utf8_lossy(tag).into_owned());
+                let tag = tag.unwrap_or_else(|| "*".into());
+                if non_synchronizing {
+                    self.tagged(&tag, Status::Bad, Some("TOOBIG"), "Literal too large");
+                    return self.close_with_bye("Literal too large for a command");
+                }
+                self.tagged(&tag, Status::Bad, Some("TOOBIG"), "Literal too large");
+                return Ok(Incoming::Answered);
+            }
+            if !non_synchronizing {
+                self.conn.write(b"+ Ready for literal data\r\n");
+                self.conn.flush().await?;
+            }
+            self.command.extend_from_slice(b"\r\n");
+            self.conn.read_exact_into(length as usize, &mut self.command).await?;
+            line_start = self.command.len();
+        }
+    }
+
+    /// A line over the limit was read and dropped (only its start kept).
+    async fn reject_long_line(&mut self, tail: &[u8]) -> io::Result<Incoming> {
+        let tag = parse::tag_and_name(&self.command)
+            .map(|(tag, _)| String::from_utf8_lossy(tag).into_owned())
+            .unwrap_or_else(|| "*".into());
+        self.tagged(&tag, Status::Bad, Some("TOOBIG"), "Command line too long");
+        if let Some((_, true)) = parse::trailing_literal(tail) {
+            // Its literal is coming and the line it belongs to is gone:
+            // nothing after it can be read as a command.
+            return self.close_with_bye("Command line too long");
+        }
+        Ok(Incoming::Answered)
+    }
+
+    fn close_with_bye(&mut self, text: &str) -> io::Result<Incoming> {
+        self.conn.write(format!("* BYE {text}\r\n").as_bytes());
+        self.state = State::Logout;
+        Ok(Incoming::Answered)
+    }
+
+    /// Reads and drops a non-synchronizing literal the client sends
+    /// regardless of our answer; an absurd one ends the connection.
+    pub async fn skip_literal(&mut self, length: u64) -> io::Result<()> {
+        let cap = self.server.config.limits.literal_size.saturating_mul(2);
+        if length > cap {
+            self.close_with_bye("Literal too large")?;
+            return Ok(());
+        }
+        self.conn.skip(length).await
+    }
+
+    async fn dispatch(&mut self, command: Command) -> io::Result<()> {
+        let Command { tag, body } = command;
+        let allowed = match (&self.state, &body) {
+            (_, CommandBody::Capability | CommandBody::Noop | CommandBody::Logout | CommandBody::Id(_)) => true,
+            (
+                State::NotAuthenticated,
+                CommandBody::StartTls | CommandBody::Login { .. } | CommandBody::Authenticate { .. },
+            ) => true,
+            (State::NotAuthenticated, _) => false,
+            (_, CommandBody::StartTls | CommandBody::Login { .. } | CommandBody::Authenticate { .. }) => false,
+            (
+                State::Authenticated(_),
+                CommandBody::Check
+                | CommandBody::Close
+                | CommandBody::Unselect
+                | CommandBody::Expunge { .. }
+                | CommandBody::Search { .. }
+                | CommandBody::Fetch { .. }
+                | CommandBody::Store { .. }
+                | CommandBody::Copy { .. },
+            ) => false,
+            _ => true,
+        };
+        if !allowed {
+            let text = match self.state {
+                State::NotAuthenticated => "Please log in first",
+                State::Authenticated(_)
+                    if matches!(
+                        body,
+                        CommandBody::StartTls | CommandBody::Login { .. } | CommandBody::Authenticate { .. }
+                    ) =>
+                {
+                    "Already logged in"
+                }
+                State::Authenticated(_) => "No mailbox selected",
+                _ => "Already logged in",
+            };
+            self.tagged(&tag, Status::Bad, None, &format!("{} not allowed now: {text}", body.name()));
+            return Ok(());
+        }
+        self.sync_mode = match &body {
+            CommandBody::Fetch { uid: false, .. }
+            | CommandBody::Store { uid: false, .. }
+            | CommandBody::Search { uid: false, .. } => SyncMode::NoExpunge,
+            _ => SyncMode::Full,
+        };
+        self.uid_command = matches!(
+            &body,
+            CommandBody::Fetch { uid: true, .. }
+                | CommandBody::Store { uid: true, .. }
+                | CommandBody::Search { uid: true, .. }
+                | CommandBody::Copy { uid: true, .. }
+        );
+        match body {
+            CommandBody::Capability => {
+                let line = format!("* CAPABILITY {}\r\n", self.capabilities());
+                self.conn.write(line.as_bytes());
+                self.finish(&tag, Status::Ok, None, "CAPABILITY completed").await
+            }
+            CommandBody::Noop => self.finish(&tag, Status::Ok, None, "NOOP completed").await,
+            CommandBody::Check => {
+                self.finish(&tag, Status::Ok, None, "CHECK completed (changes are always durable)").await
+            }
+            CommandBody::Logout => {
+                self.conn.write(b"* BYE Logging out\r\n");
+                self.tagged(&tag, Status::Ok, None, "LOGOUT completed");
+                self.state = State::Logout;
+                Ok(())
+            }
+            CommandBody::Id(parameters) => command::id::run(self, &tag, parameters).await,
+            CommandBody::StartTls => command::starttls::run(self, &tag).await,
+            CommandBody::Login { user, password } => command::login::login(self, &tag, user, password).await,
+            CommandBody::Authenticate { mechanism, initial } => {
+                command::login::authenticate(self, &tag, &mechanism, initial).await
+            }
+            CommandBody::Select { mailbox, read_only } => command::select::run(self, &tag, &mailbox, read_only).await,
+            CommandBody::Create { mailbox } => command::mailbox::create(self, &tag, &mailbox).await,
+            CommandBody::Delete { mailbox } => command::mailbox::delete(self, &tag, &mailbox).await,
+            CommandBody::Rename { from, to } => command::mailbox::rename(self, &tag, &from, &to).await,
+            CommandBody::Subscribe { mailbox, subscribed } => {
+                command::mailbox::subscribe(self, &tag, &mailbox, subscribed).await
+            }
+            CommandBody::List { reference, pattern, subscribed_only } => {
+                command::list::run(self, &tag, &reference, &pattern, subscribed_only).await
+            }
+            CommandBody::Status { mailbox, items } => command::status::run(self, &tag, &mailbox, &items).await,
+            CommandBody::Namespace => {
+                self.conn.write(b"* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
+                self.finish(&tag, Status::Ok, None, "NAMESPACE completed").await
+            }
+            CommandBody::Enable { capabilities } => command::enable::run(self, &tag, &capabilities).await,
+            CommandBody::Close => command::close::close(self, &tag).await,
+            CommandBody::Unselect => command::close::unselect(self, &tag).await,
+            CommandBody::Expunge { uids } => command::expunge::run(self, &tag, uids).await,
+            CommandBody::Search { uid, charset, key } => command::search::run(self, &tag, uid, charset, key).await,
+            CommandBody::Fetch { uid, set, items } => command::fetch::run(self, &tag, uid, set, items).await,
+            CommandBody::Store { uid, set, action, silent, flags } => {
+                command::store::run(self, &tag, uid, set, action, silent, flags).await
+            }
+            CommandBody::Copy { uid, set, mailbox, remove } => {
+                command::copy_move::run(self, &tag, uid, set, &mailbox, remove).await
+            }
+        }
+    }
+
+    /// The CAPABILITY list for the current state (RFC 3501 §7.2.1).
+    pub fn capabilities(&self) -> String {
+        let mut capabilities = String::from("IMAP4rev1 SASL-IR LITERAL+ ID ENABLE");
+        match self.state {
+            State::NotAuthenticated => {
+                if self.starttls_allowed && !self.conn.stream.is_tls() {
+                    capabilities.push_str(" STARTTLS");
+                }
+                if self.may_send_password() {
+                    capabilities.push_str(" AUTH=PLAIN");
+                } else {
+                    capabilities.push_str(" LOGINDISABLED");
+                }
+            }
+            _ => {
+                capabilities.push_str(" NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE MULTIAPPEND STATUS=SIZE");
+                capabilities.push_str(&format!(" APPENDLIMIT={}", self.server.config.limits.literal_size));
+            }
+        }
+        capabilities
+    }
+
+    /// RFC 3501 §6.2.3: passwords only over TLS, except where configured.
+    pub fn may_send_password(&self) -> bool {
+        if self.conn.stream.is_tls() {
+            return true;
+        }
+        match self.server.config.plaintext_auth {
+            PlaintextAuth::Always => true,
+            PlaintextAuth::Never => false,
+            PlaintextAuth::Loopback => self.peer.ip().is_loopback(),
+        }
+    }
+
+    pub fn user(&self) -> Option<&User> {
+        match &self.state {
+            State::Authenticated(user) | State::Selected(user, _) => Some(user),
+            _ => None,
+        }
+    }
+
+    pub fn view(&self) -> Option<&View> {
+        match &self.state {
+            State::Selected(_, view) => Some(view),
+            _ => None,
+        }
+    }
+
+    pub fn view_mut(&mut self) -> Option<&mut View> {
+        match &mut self.state {
+            State::Selected(_, view) => Some(view),
+            _ => None,
+        }
+    }
+
+    /// Leaves Selected state (the view's drop stops watching the mailbox).
+    pub fn deselect(&mut self) {
+        let state = std::mem::replace(&mut self.state, State::Logout);
+        self.state = match state {
+            State::Selected(user, _) => State::Authenticated(user),
+            other => other,
+        };
+    }
+
+    /// Writes a tagged response now (no sync).
+    pub fn tagged(&mut self, tag: &str, status: Status, code: Option<&str>, text: &str) {
+        let out = self.conn.out();
+        out.extend_from_slice(tag.as_bytes());
+        out.extend_from_slice(match status {
+            Status::Ok => b" OK ",
+            Status::No => b" NO ",
+            Status::Bad => b" BAD ",
+        });
+        if let Some(code) = code {
+            out.push(b'[');
+            out.extend_from_slice(code.as_bytes());
+            out.extend_from_slice(b"] ");
+        }
+        out.extend_from_slice(text.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+
+    /// Reports other sessions' changes, then the tagged response.
+    pub async fn finish(&mut self, tag: &str, status: Status, code: Option<&str>, text: &str) -> io::Result<()> {
+        self.sync().await?;
+        self.tagged(tag, status, code, text);
+        Ok(())
+    }
+
+    /// Answers a failed store operation with the matching response code.
+    pub async fn store_failed(&mut self, tag: &str, error: StoreError, target_mailbox: bool) -> io::Result<()> {
+        let (code, text) = describe(&error, target_mailbox);
+        if matches!(error, StoreError::Io(_) | StoreError::Bug(_) | StoreError::Corrupt(_)) {
+            log::error!("{}: {error}", self.user().map_or("-", |user| user.name.as_str()));
+        }
+        self.finish(tag, Status::No, Some(code), &text).await
+    }
+
+    /// Tells the client what changed in the selected mailbox since it was
+    /// last told: EXPUNGE, EXISTS, RECENT, FLAGS and FETCH (FLAGS), as far
+    /// as the current command allows (RFC 3501 §7.4.1, §5.2).
+    pub async fn sync(&mut self) -> io::Result<()> {
+        let store = self.server.store.clone();
+        let State::Selected(_, view) = &mut self.state else { return Ok(()) };
+        let (deleted, uids, modseq, keywords) = {
+            let hub = store.hub().borrow();
+            let Some(state) = hub.get(view.mailbox) else { return Ok(()) };
+            (state.deleted, state.uids.clone(), state.modseq, state.keywords.clone())
+        };
+        if deleted {
+            // Dovecot does the same: the mailbox is gone, so is the session's view of it.
+            self.conn.write(b"* BYE Selected mailbox was deleted, have to disconnect\r\n");
+            self.state = State::Logout;
+            return Ok(());
+        }
+        if modseq == view.flags_modseq && Rc::ptr_eq(&uids, &view.uids) {
+            return Ok(());
+        }
+        let full = self.sync_mode == SyncMode::Full;
+        let old_top = view.uids.last().copied().unwrap_or(0);
+        if full && !Rc::ptr_eq(&uids, &view.uids) {
+            // Both lists ascend: one merge pass finds what went and what came.
+            let mut removed = 0usize;
+            let mut new = uids.iter().peekable();
+            for (index, uid) in view.uids.iter().enumerate() {
+                while new.next_if(|&&next| next < *uid).is_some() {}
+                if new.next_if_eq(&uid).is_none() {
+                    let out = self.conn.out();
+                    out.extend_from_slice(b"* ");
+                    encode::number(out, (index - removed + 1) as u64);
+                    out.extend_from_slice(b" EXPUNGE\r\n");
+                    removed += 1;
+                    self.conn.flush_if_full().await?;
+                }
+            }
+            let grew = uids.len() + removed != view.uids.len();
+            view.uids = uids;
+            if grew {
+                let (uid_next, first_recent) = {
+                    let mut hub = store.hub().borrow_mut();
+                    let uid_next = hub.get(view.mailbox).map_or(view.uid_next, |state| state.uid_next);
+                    let claimed = if view.read_only { None } else { hub.claim_recent(view.mailbox) };
+                    (uid_next, claimed)
+                };
+                if let Some((range, first_recent_uid)) = first_recent {
+                    view.recent.push(range);
+                    store.submit(Op::SetFirstRecent { mailbox: view.mailbox, uid: first_recent_uid });
+                }
+                view.uid_next = uid_next;
+                let out = self.conn.out();
+                out.extend_from_slice(b"* ");
+                encode::number(out, view.uids.len() as u64);
+                out.extend_from_slice(b" EXISTS\r\n* ");
+                encode::number(out, view.recent_count() as u64);
+                out.extend_from_slice(b" RECENT\r\n");
+            }
+            view.modseq = modseq;
+        }
+        if !Rc::ptr_eq(&keywords, &view.keywords) {
+            view.keywords = keywords;
+            let line = command::select::flags_lines(&view.keywords);
+            self.conn.write(line.as_bytes());
+        }
+        // Flag changes of messages the client already knows about.
+        let since = view.flags_modseq;
+        let changed = match store.read().and_then(|reader| reader.changes_since(view.mailbox, since)) {
+            Ok(changed) => changed,
+            Err(error) => {
+                log::error!("sync of mailbox {}: {error}", view.mailbox);
+                return Ok(());
+            }
+        };
+        let reader = match store.read() {
+            Ok(reader) => reader,
+            Err(_) => return Ok(()),
+        };
+        let Ok(messages) = reader.messages() else { return Ok(()) };
+        for (change_modseq, uid) in changed {
+            if change_modseq > modseq || uid > old_top || view.own_modseqs.contains(&change_modseq) {
+                continue;
+            }
+            let Some(index) = view.index_of(uid) else { continue };
+            let Ok(Some(message)) = messages.get(view.mailbox, uid) else { continue };
+            let out = self.conn.out();
+            out.extend_from_slice(b"* ");
+            encode::number(out, (index + 1) as u64);
+            out.extend_from_slice(b" FETCH (");
+            if self.uid_command {
+                out.extend_from_slice(b"UID ");
+                encode::number(out, uid);
+                out.push(b' ');
+            }
+            out.extend_from_slice(b"FLAGS ");
+            encode::flag_list(out, message.flags, message.keywords, &view.keywords, view.is_recent(uid));
+            out.extend_from_slice(b")\r\n");
+            self.conn.flush_if_full().await?;
+        }
+        view.flags_modseq = modseq;
+        view.own_modseqs.clear();
+        Ok(())
+    }
+}
+
+/// The one place store errors become IMAP response codes (RFC 5530).
+pub fn describe(error: &StoreError, target_mailbox: bool) -> (&'static str, String) {
+    let code = match error {
+        // RFC 3501 §6.3.11: a missing APPEND/COPY target gets TRYCREATE.
+        StoreError::NoSuchMailbox if target_mailbox => "TRYCREATE",
+        StoreError::NoSuchMailbox => "NONEXISTENT",
+        StoreError::MailboxExists => "ALREADYEXISTS",
+        StoreError::HasChildren => "HASCHILDREN",
+        StoreError::CannotDeleteInbox | StoreError::NotSelectable | StoreError::RenameIntoChild => "CANNOT",
+        StoreError::TooManyKeywords | StoreError::TooManyMailboxes => "LIMIT",
+        StoreError::NoSuchUser | StoreError::UserExists => "CANNOT",
+        StoreError::Io(text) if text.contains("No space left") => "OVERQUOTA",
+        StoreError::NoSuchBlob | StoreError::Locked | StoreError::NeedsRepair | StoreError::Io(_) => "UNAVAILABLE",
+        StoreError::Corrupt(_) => "CORRUPTION",
+        StoreError::Bug(_) => "SERVERBUG",
+    };
+    let text = match error {
+        StoreError::Io(text) if text.contains("No space left") => "Not enough disk space".to_string(),
+        StoreError::Io(_) => "Storage failure; nothing was changed".to_string(),
+        StoreError::Bug(_) => "Internal error; nothing was changed".to_string(),
+        other => {
+            let text = other.to_string();
+            let mut chars = text.chars();
+            chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
+        }
+    };
+    (code, text)
+}

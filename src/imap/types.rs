@@ -1,0 +1,259 @@
+//! Typed IMAP commands, as the parser produces them and handlers take them.
+
+use crate::store::{FlagAction, Flags};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Command {
+    pub tag: String,
+    pub body: CommandBody,
+}
+
+/// A mailbox name as sent (modified UTF-7, or UTF-8 once enabled); the
+/// session decodes it.
+pub type MailboxArgument = Vec<u8>;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CommandBody {
+    // Any state.
+    Capability,
+    Noop,
+    Logout,
+    /// RFC 2971: NIL or field/value pairs.
+    Id(Option<Vec<(String, Option<String>)>>),
+    // Not authenticated.
+    StartTls,
+    Login {
+        user: Vec<u8>,
+        password: Vec<u8>,
+    },
+    /// `initial` is the SASL-IR response (RFC 4959), still base64; `Some(empty)` for "=".
+    Authenticate {
+        mechanism: String,
+        initial: Option<Vec<u8>>,
+    },
+    // Authenticated.
+    Select {
+        mailbox: MailboxArgument,
+        read_only: bool,
+    },
+    Create {
+        mailbox: MailboxArgument,
+    },
+    Delete {
+        mailbox: MailboxArgument,
+    },
+    Rename {
+        from: MailboxArgument,
+        to: MailboxArgument,
+    },
+    Subscribe {
+        mailbox: MailboxArgument,
+        subscribed: bool,
+    },
+    /// LIST, or LSUB when `subscribed_only`.
+    List {
+        reference: Vec<u8>,
+        pattern: Vec<u8>,
+        subscribed_only: bool,
+    },
+    Status {
+        mailbox: MailboxArgument,
+        items: Vec<StatusItem>,
+    },
+    Namespace,
+    Enable {
+        capabilities: Vec<String>,
+    },
+    // Selected.
+    Check,
+    Close,
+    Unselect,
+    /// EXPUNGE, or UID EXPUNGE with its set (RFC 4315).
+    Expunge {
+        uids: Option<SequenceSet>,
+    },
+    Search {
+        uid: bool,
+        charset: Option<String>,
+        key: SearchKey,
+    },
+    Fetch {
+        uid: bool,
+        set: SequenceSet,
+        items: Vec<FetchItem>,
+    },
+    Store {
+        uid: bool,
+        set: SequenceSet,
+        action: FlagAction,
+        silent: bool,
+        flags: Vec<Flag>,
+    },
+    /// COPY, or MOVE when `remove` (RFC 6851).
+    Copy {
+        uid: bool,
+        set: SequenceSet,
+        mailbox: MailboxArgument,
+        remove: bool,
+    },
+}
+
+impl CommandBody {
+    /// The command's name, for messages and logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            CommandBody::Capability => "CAPABILITY",
+            CommandBody::Noop => "NOOP",
+            CommandBody::Logout => "LOGOUT",
+            CommandBody::Id(_) => "ID",
+            CommandBody::StartTls => "STARTTLS",
+            CommandBody::Login { .. } => "LOGIN",
+            CommandBody::Authenticate { .. } => "AUTHENTICATE",
+            CommandBody::Select { read_only: false, .. } => "SELECT",
+            CommandBody::Select { read_only: true, .. } => "EXAMINE",
+            CommandBody::Create { .. } => "CREATE",
+            CommandBody::Delete { .. } => "DELETE",
+            CommandBody::Rename { .. } => "RENAME",
+            CommandBody::Subscribe { subscribed: true, .. } => "SUBSCRIBE",
+            CommandBody::Subscribe { subscribed: false, .. } => "UNSUBSCRIBE",
+            CommandBody::List { subscribed_only: false, .. } => "LIST",
+            CommandBody::List { subscribed_only: true, .. } => "LSUB",
+            CommandBody::Status { .. } => "STATUS",
+            CommandBody::Namespace => "NAMESPACE",
+            CommandBody::Enable { .. } => "ENABLE",
+            CommandBody::Check => "CHECK",
+            CommandBody::Close => "CLOSE",
+            CommandBody::Unselect => "UNSELECT",
+            CommandBody::Expunge { .. } => "EXPUNGE",
+            CommandBody::Search { .. } => "SEARCH",
+            CommandBody::Fetch { .. } => "FETCH",
+            CommandBody::Store { .. } => "STORE",
+            CommandBody::Copy { remove: false, .. } => "COPY",
+            CommandBody::Copy { remove: true, .. } => "MOVE",
+        }
+    }
+}
+
+/// One end of a sequence range: a number or `*` (the largest in use).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SequenceNumber {
+    Value(u32),
+    Star,
+}
+
+/// A sequence set as sent: ranges in the client's order, ends unordered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SequenceSet(pub Vec<(SequenceNumber, SequenceNumber)>);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Flag {
+    System(Flags),
+    /// `\Recent` may be named (in SEARCH) but never stored.
+    Recent,
+    Keyword(String),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusItem {
+    Messages,
+    Recent,
+    UidNext,
+    UidValidity,
+    Unseen,
+    /// RFC 9051 / RFC 8438 STATUS=SIZE.
+    Size,
+    Deleted,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SectionText {
+    Header,
+    HeaderFields { not: bool, fields: Vec<String> },
+    Text,
+    Mime,
+}
+
+/// `BODY[1.2.HEADER]` is part `[1, 2]` with text `Header`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Section {
+    pub part: Vec<u32>,
+    pub text: Option<SectionText>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FetchItem {
+    Flags,
+    Uid,
+    InternalDate,
+    Rfc822Size,
+    Envelope,
+    BodyStructure,
+    /// BODY without a section: the non-extensible BODYSTRUCTURE.
+    Body,
+    /// RFC822, RFC822.HEADER, RFC822.TEXT: answered under their own names.
+    Rfc822,
+    Rfc822Header,
+    Rfc822Text,
+    /// BODY[...] / BODY.PEEK[...] and, with `binary`, BINARY[...] (RFC 3516).
+    Section {
+        section: Section,
+        peek: bool,
+        partial: Option<(u32, u32)>,
+        binary: bool,
+    },
+    BinarySize {
+        part: Vec<u32>,
+    },
+}
+
+impl FetchItem {
+    /// Whether fetching this item sets \Seen (RFC 3501 §6.4.5).
+    pub fn sets_seen(&self) -> bool {
+        matches!(self, FetchItem::Rfc822 | FetchItem::Rfc822Text | FetchItem::Section { peek: false, .. })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DateField {
+    /// INTERNALDATE: BEFORE, ON, SINCE.
+    Internal,
+    /// The Date header: SENTBEFORE, SENTON, SENTSINCE.
+    Sent,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DateRelation {
+    Before,
+    On,
+    Since,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SearchKey {
+    All,
+    And(Vec<SearchKey>),
+    Or(Box<SearchKey>, Box<SearchKey>),
+    Not(Box<SearchKey>),
+    Sequence(SequenceSet),
+    Uid(SequenceSet),
+    /// A system flag, set (`true`) or not set.
+    Flag(Flags, bool),
+    Keyword(String, bool),
+    Recent(bool),
+    /// NEW: \Recent and not \Seen.
+    New,
+    Date {
+        field: DateField,
+        relation: DateRelation,
+        days: i64,
+    },
+    Larger(u64),
+    Smaller(u64),
+    /// HEADER field value; FROM, TO, CC, BCC and SUBJECT are header keys.
+    Header {
+        field: String,
+        value: Vec<u8>,
+    },
+    Body(Vec<u8>),
+    Text(Vec<u8>),
+}

@@ -1,0 +1,231 @@
+//! A session's view of its selected mailbox: the UIDs its client knows, in
+//! sequence-number order, and how far it has been told of changes.
+//!
+//! The UID list is shared with the hub (and every up-to-date session) until
+//! the mailbox changes; see `store::hub`.
+
+use std::ops::Range;
+use std::rc::Rc;
+
+use super::types::{SequenceNumber, SequenceSet};
+use crate::store::{Store, UidSet};
+
+/// Stops watching the mailbox when the view goes, however the session ends.
+struct Watch {
+    store: Rc<Store>,
+    mailbox: u64,
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        if let Ok(mut hub) = self.store.hub().try_borrow_mut() {
+            hub.unwatch(self.mailbox);
+        }
+    }
+}
+
+pub struct View {
+    _watch: Watch,
+    pub mailbox: u64,
+    /// The name it was selected by (for logs).
+    pub name: String,
+    pub read_only: bool,
+    pub uid_validity: u32,
+    pub uids: Rc<Vec<u32>>,
+    pub uid_next: u32,
+    /// The UID list reflects the mailbox as of this modseq.
+    pub modseq: u64,
+    /// Flag changes have been reported up to this modseq.
+    pub flags_modseq: u64,
+    pub keywords: Rc<Vec<String>>,
+    /// UID ranges that are \Recent in this session.
+    pub recent: Vec<(u32, u32)>,
+    /// Modseqs of this session's own flag changes since the last sync: the
+    /// client already has those flags (RFC 3501 §7.4.2 STORE responses).
+    pub own_modseqs: Vec<u64>,
+}
+
+impl View {
+    /// Watches `mailbox` in the hub and takes its current state. With
+    /// `claim_recent` (SELECT, not EXAMINE) this session takes the \Recent
+    /// messages; the caller persists the returned first-recent UID.
+    pub fn open(
+        store: &Rc<Store>,
+        mailbox: u64,
+        name: String,
+        read_only: bool,
+    ) -> Result<(View, Option<u32>), crate::store::StoreError> {
+        let reader = store.read()?;
+        let mut hub = store.hub().borrow_mut();
+        let state = hub.watch(mailbox, &reader)?;
+        let mut view = View {
+            _watch: Watch { store: store.clone(), mailbox },
+            mailbox,
+            name,
+            read_only,
+            uid_validity: state.uid_validity,
+            uids: state.uids.clone(),
+            uid_next: state.uid_next,
+            modseq: state.modseq,
+            flags_modseq: state.modseq,
+            keywords: state.keywords.clone(),
+            recent: Vec::new(),
+            own_modseqs: Vec::new(),
+        };
+        let mut persist = None;
+        if read_only {
+            // EXAMINE shows what is recent without taking it (RFC 3501 §6.3.2).
+            if state.first_recent_uid < state.uid_next {
+                view.recent.push((state.first_recent_uid, state.uid_next - 1));
+            }
+        } else if let Some((range, first_recent)) = hub.claim_recent(mailbox) {
+            view.recent.push(range);
+            persist = Some(first_recent);
+        }
+        Ok((view, persist))
+    }
+
+    pub fn exists(&self) -> u32 {
+        self.uids.len() as u32
+    }
+
+    pub fn is_recent(&self, uid: u32) -> bool {
+        self.recent.iter().any(|&(low, high)| low <= uid && uid <= high)
+    }
+
+    pub fn recent_count(&self) -> u32 {
+        self.uids.iter().filter(|&&uid| self.is_recent(uid)).count() as u32
+    }
+
+    /// Index (sequence number − 1) of `uid`.
+    pub fn index_of(&self, uid: u32) -> Option<usize> {
+        self.uids.binary_search(&uid).ok()
+    }
+
+    /// Resolves a sequence or UID set to sorted, merged index ranges.
+    ///
+    /// RFC 3501 §6.4.8 / §9: UIDs that do not exist are ignored; a sequence
+    /// number above the message count is an error. `*` is the last message
+    /// (or the highest UID); in an empty mailbox it matches nothing.
+    pub fn resolve(&self, set: &SequenceSet, by_uid: bool) -> Result<Vec<Range<usize>>, &'static str> {
+        let count = self.uids.len();
+        let mut ranges: Vec<Range<usize>> = Vec::new();
+        for &(first, second) in &set.0 {
+            if count == 0 {
+                if !by_uid && (first != SequenceNumber::Star || second != SequenceNumber::Star) {
+                    // `1:*` in an empty mailbox is harmless; a number is not.
+                    let names_number =
+                        matches!(first, SequenceNumber::Value(_)) && matches!(second, SequenceNumber::Value(_));
+                    if names_number {
+                        return Err("Invalid message sequence number");
+                    }
+                }
+                continue;
+            }
+            let range = if by_uid {
+                let top = *self.uids.last().expect("not empty");
+                let value = |number: SequenceNumber| match number {
+                    SequenceNumber::Value(uid) => uid,
+                    SequenceNumber::Star => top,
+                };
+                let (low, high) = ordered(value(first), value(second));
+                let start = self.uids.partition_point(|&uid| uid < low);
+                let end = self.uids.partition_point(|&uid| uid <= high);
+                start..end
+            } else {
+                let value = |number: SequenceNumber| match number {
+                    SequenceNumber::Value(sequence) => sequence as usize,
+                    SequenceNumber::Star => count,
+                };
+                let (low, high) = ordered(value(first), value(second));
+                if high > count {
+                    return Err("Invalid message sequence number");
+                }
+                low - 1..high
+            };
+            if !range.is_empty() {
+                ranges.push(range);
+            }
+        }
+        ranges.sort_by_key(|range| range.start);
+        let mut merged: Vec<Range<usize>> = Vec::with_capacity(ranges.len());
+        for range in ranges {
+            match merged.last_mut() {
+                Some(last) if range.start <= last.end => last.end = last.end.max(range.end),
+                _ => merged.push(range),
+            }
+        }
+        Ok(merged)
+    }
+
+    /// The UIDs at `ranges`, as a compact set for a store operation.
+    pub fn uid_set(&self, ranges: &[Range<usize>]) -> UidSet {
+        UidSet::from_sorted(ranges.iter().flat_map(|range| self.uids[range.clone()].iter().copied()))
+    }
+}
+
+fn ordered<T: Ord>(first: T, second: T) -> (T, T) {
+    if first <= second {
+        (first, second)
+    } else {
+        (second, first)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::imap::types::SequenceNumber::{Star, Value};
+
+    fn view(uids: Vec<u32>) -> View {
+        let directory = std::env::temp_dir().join(format!("roost-view-{}-{}", std::process::id(), uids.len()));
+        let _ = std::fs::create_dir_all(&directory);
+        let (store, _pump) = Store::open(&directory.join("db.redb"), 1 << 20).unwrap();
+        View {
+            _watch: Watch { store, mailbox: 1 },
+            mailbox: 1,
+            name: "INBOX".into(),
+            read_only: false,
+            uid_validity: 1,
+            uid_next: uids.last().map_or(1, |last| last + 1),
+            uids: Rc::new(uids),
+            modseq: 1,
+            flags_modseq: 1,
+            keywords: Rc::new(Vec::new()),
+            recent: vec![(9, 10)],
+            own_modseqs: Vec::new(),
+        }
+    }
+
+    fn set(ranges: &[(crate::imap::types::SequenceNumber, crate::imap::types::SequenceNumber)]) -> SequenceSet {
+        SequenceSet(ranges.to_vec())
+    }
+
+    #[test]
+    fn sequence_sets_resolve_to_merged_ranges() {
+        let view = view(vec![2, 4, 6, 8, 10]);
+        assert_eq!(view.resolve(&set(&[(Value(1), Star)]), false).unwrap(), vec![0..5]);
+        assert_eq!(view.resolve(&set(&[(Value(4), Value(2)), (Value(1), Value(1))]), false).unwrap(), vec![0..4]);
+        assert_eq!(view.resolve(&set(&[(Star, Star)]), false).unwrap(), vec![4..5]);
+        assert!(view.resolve(&set(&[(Value(6), Value(6))]), false).is_err());
+        assert_eq!(view.recent_count(), 1);
+    }
+
+    #[test]
+    fn uid_sets_ignore_missing_uids() {
+        let view = view(vec![2, 4, 6, 8, 10]);
+        assert_eq!(view.resolve(&set(&[(Value(3), Value(7))]), true).unwrap(), vec![1..3]);
+        assert_eq!(view.resolve(&set(&[(Value(11), Value(20))]), true).unwrap(), Vec::<Range<usize>>::new());
+        // `n:*` with n above every UID still matches the highest one (RFC 3501 §6.4.8).
+        assert_eq!(view.resolve(&set(&[(Value(50), Star)]), true).unwrap(), vec![4..5]);
+        assert_eq!(view.uid_set(&[1..3, 4..5]), UidSet(vec![(4, 4), (6, 6), (10, 10)]));
+    }
+
+    #[test]
+    fn empty_mailbox_star_matches_nothing() {
+        let view = view(vec![]);
+        assert!(view.resolve(&set(&[(Value(1), Star)]), false).unwrap().is_empty());
+        assert!(view.resolve(&set(&[(Value(1), Value(1))]), false).is_err());
+        assert!(view.resolve(&set(&[(Value(1), Value(5))]), true).unwrap().is_empty());
+    }
+}

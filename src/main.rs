@@ -1,0 +1,338 @@
+//! roost: an IMAP server for a household, built for Raspberry Pi-class
+//! boards. See README.md.
+
+mod auth;
+mod config;
+mod control;
+mod imap;
+mod mime;
+mod net;
+mod server;
+mod store;
+mod util;
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use argh::FromArgs;
+
+use crate::config::{Board, Config, Overrides, BOARDS};
+use crate::store::{Op, StoreError};
+
+/// roost: your family's mail, on a small board at home.
+#[derive(FromArgs)]
+struct Roost {
+    #[argh(subcommand)]
+    command: Command,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand)]
+enum Command {
+    Serve(Serve),
+    User(UserCommand),
+    Check(Check),
+    Boards(Boards),
+}
+
+/// Where the configuration comes from (shared by every command).
+#[derive(FromArgs)]
+#[argh(subcommand, name = "serve")]
+/// Run the IMAP server.
+struct Serve {
+    /// configuration file (TOML); defaults apply without one
+    #[argh(option)]
+    config: Option<PathBuf>,
+    /// board profile (see `roost boards`), overriding the file
+    #[argh(option)]
+    board: Option<String>,
+    /// data directory, overriding the file (default ./roost-data)
+    #[argh(option)]
+    data: Option<PathBuf>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "user")]
+/// Add, remove and list users, and change passwords.
+struct UserCommand {
+    #[argh(subcommand)]
+    action: UserAction,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand)]
+enum UserAction {
+    Add(UserAdd),
+    Passwd(UserPasswd),
+    Del(UserDel),
+    List(UserList),
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "add")]
+/// Add a user; the password is read from a prompt, or from stdin.
+struct UserAdd {
+    /// user name (letters, digits, . _ - @ +)
+    #[argh(positional)]
+    name: String,
+    /// configuration file
+    #[argh(option)]
+    config: Option<PathBuf>,
+    /// data directory
+    #[argh(option)]
+    data: Option<PathBuf>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "passwd")]
+/// Change a user's password (prompt, or stdin).
+struct UserPasswd {
+    /// user name
+    #[argh(positional)]
+    name: String,
+    /// configuration file
+    #[argh(option)]
+    config: Option<PathBuf>,
+    /// data directory
+    #[argh(option)]
+    data: Option<PathBuf>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "del")]
+/// Delete a user and all of their mail.
+struct UserDel {
+    /// user name
+    #[argh(positional)]
+    name: String,
+    /// configuration file
+    #[argh(option)]
+    config: Option<PathBuf>,
+    /// data directory
+    #[argh(option)]
+    data: Option<PathBuf>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "list")]
+/// List users.
+struct UserList {
+    /// configuration file
+    #[argh(option)]
+    config: Option<PathBuf>,
+    /// data directory
+    #[argh(option)]
+    data: Option<PathBuf>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "check")]
+/// Verify the database; exits non-zero if it is damaged.
+struct Check {
+    /// when no server runs and the file was not closed cleanly (power cut,
+    /// kill -9), let redb repair it first (this writes to the file)
+    #[argh(switch)]
+    repair: bool,
+    /// configuration file
+    #[argh(option)]
+    config: Option<PathBuf>,
+    /// data directory
+    #[argh(option)]
+    data: Option<PathBuf>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "boards")]
+/// List the board profiles built into this binary.
+struct Boards {}
+
+fn load(config: &Option<PathBuf>, board: Option<String>, data: &Option<PathBuf>) -> Result<Config, String> {
+    Config::load(config.as_deref(), Overrides { board, data_dir: data.clone() }).map_err(|error| error.to_string())
+}
+
+fn main() -> ExitCode {
+    let roost: Roost = argh::from_env();
+    let result = match roost.command {
+        Command::Serve(arguments) => load(&arguments.config, arguments.board, &arguments.data).and_then(|config| {
+            init_logging(config.log_level);
+            server::serve(config)
+        }),
+        Command::User(user) => {
+            init_logging(log::LevelFilter::Warn);
+            match user.action {
+                UserAction::Add(arguments) => load(&arguments.config, None, &arguments.data)
+                    .and_then(|config| set_password(&config, &arguments.name, true)),
+                UserAction::Passwd(arguments) => load(&arguments.config, None, &arguments.data)
+                    .and_then(|config| set_password(&config, &arguments.name, false)),
+                UserAction::Del(arguments) => load(&arguments.config, None, &arguments.data)
+                    .and_then(|config| delete_user(&config, &arguments.name)),
+                UserAction::List(arguments) => {
+                    load(&arguments.config, None, &arguments.data).and_then(|config| list_users(&config))
+                }
+            }
+        }
+        Command::Check(arguments) => {
+            init_logging(log::LevelFilter::Warn);
+            load(&arguments.config, None, &arguments.data).and_then(|config| check(&config, arguments.repair))
+        }
+        Command::Boards(_) => {
+            for (name, _) in BOARDS {
+                match Board::named(name) {
+                    Ok(board) => println!("{name:12} {}", board.description),
+                    Err(error) => println!("{name:12} (broken: {error})"),
+                }
+            }
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("roost: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(level: log::LevelFilter) {
+    let _ = simple_logger::SimpleLogger::new().with_level(level).env().init();
+}
+
+/// Runs a write on the running server (through its control socket) or,
+/// when none runs, on the database directly.
+fn write(config: &Config, words: &[&str], op: Op) -> Result<String, String> {
+    let socket = config.control_socket();
+    if control::server_running(&socket) {
+        return control::request(&socket, words);
+    }
+    server::create_data_dir(config)?;
+    store::run_offline(&config.database_path(), config.limits.cache_size, async |store| {
+        store.execute(op).await.map(|_| String::new())
+    })
+    .map_err(|error| offline_error(config, error))
+}
+
+fn offline_error(config: &Config, error: StoreError) -> String {
+    match error {
+        StoreError::Locked => format!(
+            "{} is held by a running roost whose control socket {} does not answer",
+            config.database_path().display(),
+            config.control_socket().display()
+        ),
+        other => other.to_string(),
+    }
+}
+
+fn set_password(config: &Config, name: &str, new_user: bool) -> Result<(), String> {
+    let name = auth::normalize_user_name(name)?;
+    let password = read_password(&name, new_user)?;
+    let hash = auth::hash_password(password.as_bytes(), auth::Cost::from_limits(&config.limits))?;
+    let (words, op) = if new_user {
+        (["user-add", &name, &hash], Op::AddUser { name: name.clone(), password_hash: hash.clone() })
+    } else {
+        (["user-passwd", &name, &hash], Op::SetPassword { name: name.clone(), password_hash: hash.clone() })
+    };
+    write(config, &words, op)?;
+    if new_user {
+        println!("user {name} added, with INBOX, Archive, Drafts, Junk, Sent and Trash");
+    } else {
+        println!("password of {name} changed");
+    }
+    Ok(())
+}
+
+fn delete_user(config: &Config, name: &str) -> Result<(), String> {
+    let name = auth::normalize_user_name(name)?;
+    write(config, &["user-del", &name], Op::DeleteUser { name: name.clone() })?;
+    println!("user {name} deleted");
+    Ok(())
+}
+
+fn list_users(config: &Config) -> Result<(), String> {
+    let socket = config.control_socket();
+    let names = if control::server_running(&socket) {
+        control::request(&socket, &["user-list"])?
+    } else if !config.database_path().exists() {
+        String::new()
+    } else {
+        store::run_offline(&config.database_path(), config.limits.cache_size, async |store| {
+            let users = store.read()?.users()?;
+            Ok(users.into_iter().map(|(name, _)| name).collect::<Vec<_>>().join("\n"))
+        })
+        .map_err(|error| offline_error(config, error))?
+    };
+    if !names.is_empty() {
+        println!("{names}");
+    }
+    Ok(())
+}
+
+fn check(config: &Config, repair: bool) -> Result<(), String> {
+    let socket = config.control_socket();
+    if control::server_running(&socket) {
+        let text = control::request(&socket, &["check"])?;
+        println!("{text}");
+        return if text.ends_with("DAMAGED") { Err("the database is damaged".into()) } else { Ok(()) };
+    }
+    let path = config.database_path();
+    if !path.exists() {
+        return Err(format!("no database at {}", path.display()));
+    }
+    let report = store::check_offline(&path, config.limits.cache_size, repair).map_err(|error| match error {
+        StoreError::Locked => "the database is held by another roost process".to_string(),
+        StoreError::NeedsRepair => format!(
+            "{} was not closed cleanly (power cut or kill); run `roost check --repair`, \
+             or start `roost serve`, which repairs it in a moment",
+            path.display()
+        ),
+        other => other.to_string(),
+    })?;
+    println!("{}", report.summary());
+    if report.is_clean() {
+        Ok(())
+    } else {
+        Err("the database is damaged".into())
+    }
+}
+
+/// Reads a password: twice at a terminal prompt (without echo), or the
+/// first line of stdin when piped.
+fn read_password(name: &str, confirm: bool) -> Result<String, String> {
+    let stdin = std::io::stdin();
+    let password = if stdin.is_terminal() {
+        let first = prompt(&format!("password for {name}: "))?;
+        if confirm {
+            let second = prompt("again: ")?;
+            if first != second {
+                return Err("the passwords differ".into());
+            }
+        }
+        first
+    } else {
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line).map_err(|error| format!("cannot read the password: {error}"))?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    };
+    if password.is_empty() {
+        return Err("the password is empty".into());
+    }
+    Ok(password)
+}
+
+fn prompt(text: &str) -> Result<String, String> {
+    let stty = |argument: &str| {
+        std::process::Command::new("stty").arg(argument).stdin(std::process::Stdio::inherit()).status()
+    };
+    eprint!("{text}");
+    let _ = std::io::stderr().flush();
+    let hidden = stty("-echo").is_ok_and(|status| status.success());
+    let mut line = String::new();
+    let read = std::io::stdin().lock().read_line(&mut line);
+    if hidden {
+        let _ = stty("echo");
+        eprintln!();
+    }
+    read.map_err(|error| format!("cannot read the password: {error}"))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}

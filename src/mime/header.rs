@@ -1,0 +1,169 @@
+//! RFC 5322 header fields: finding them, and the end of the header.
+
+/// One header field: its name and its raw lines (value with folding and
+/// the line ending included).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Field<'a> {
+    pub name: &'a [u8],
+    /// Everything after the colon, folding and line endings as sent.
+    pub value: &'a [u8],
+    /// The whole field, name to final line ending.
+    pub raw: &'a [u8],
+}
+
+/// The fields of `header` (which may include the blank line that ends it).
+/// Lines that are not fields (no colon) are skipped, as real mail has them.
+pub fn fields(header: &[u8]) -> impl Iterator<Item = Field<'_>> {
+    let mut position = 0;
+    std::iter::from_fn(move || loop {
+        if position >= header.len() {
+            return None;
+        }
+        let start = position;
+        // A field runs to the first line ending not followed by a space or tab.
+        let mut end = start;
+        loop {
+            match header[end..].iter().position(|&byte| byte == b'\n') {
+                Some(offset) => {
+                    end += offset + 1;
+                    if end < header.len() && (header[end] == b' ' || header[end] == b'\t') {
+                        continue;
+                    }
+                }
+                None => end = header.len(),
+            }
+            break;
+        }
+        position = end;
+        let raw = &header[start..end];
+        if raw == b"\r\n" || raw == b"\n" {
+            // The blank line: the header is over.
+            position = header.len();
+            return None;
+        }
+        let Some(colon) = raw.iter().position(|&byte| byte == b':') else { continue };
+        let name = trim_end(&raw[..colon]);
+        if name.is_empty() || name.iter().any(|&byte| byte == b'\n') {
+            continue;
+        }
+        return Some(Field { name, value: &raw[colon + 1..], raw });
+    })
+}
+
+fn trim_end(bytes: &[u8]) -> &[u8] {
+    let end = bytes.iter().rposition(|&byte| byte != b' ' && byte != b'\t').map_or(0, |last| last + 1);
+    &bytes[..end]
+}
+
+/// A field value with folding removed (RFC 5322 §2.2.3) and outer
+/// whitespace trimmed.
+pub fn unfold(value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.len());
+    for &byte in value {
+        if byte != b'\r' && byte != b'\n' {
+            out.push(byte);
+        }
+    }
+    let start = out.iter().position(|&byte| byte != b' ' && byte != b'\t').unwrap_or(out.len());
+    let end = out.iter().rposition(|&byte| byte != b' ' && byte != b'\t').map_or(start, |last| last + 1);
+    out[start..end].to_vec()
+}
+
+/// Tracks, across chunks, where the header ends: after the first empty
+/// line (CRLF CRLF, or LF LF in mail that lost its CRs). Without one, the
+/// whole message is header.
+#[derive(Default)]
+pub struct HeaderEnd {
+    seen: u64,
+    /// The two bytes before the current one: enough to see a blank line
+    /// split across chunks.
+    previous: [u8; 2],
+    found: Option<u64>,
+}
+
+impl HeaderEnd {
+    pub fn feed(&mut self, bytes: &[u8]) {
+        for (index, &byte) in bytes.iter().enumerate() {
+            if self.found.is_some() {
+                self.seen += (bytes.len() - index) as u64;
+                return;
+            }
+            self.seen += 1;
+            let [before, last] = self.previous;
+            // "\n\n" or "\n\r\n" ends the header; so does a message that
+            // starts with an empty line (its header is empty).
+            let blank = byte == b'\n'
+                && (last == b'\n'
+                    || (last == b'\r' && before == b'\n')
+                    || self.seen == 1
+                    || (self.seen == 2 && last == b'\r'));
+            self.previous = [last, byte];
+            if blank {
+                self.found = Some(self.seen);
+            }
+        }
+    }
+
+    /// Header length, blank line included.
+    pub fn header_size(&self) -> u64 {
+        self.found.unwrap_or(self.seen)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const HEADER: &[u8] = b"From: Alice <a@example.org>\r\nSubject: a long\r\n  folded subject\r\nX-Empty:\r\nnot a field\r\nTo : bob@example.org\r\n\r\nbody: not a field\r\n";
+
+    #[test]
+    fn fields_with_folding() {
+        let found: Vec<(&[u8], Vec<u8>)> = fields(HEADER).map(|field| (field.name, unfold(field.value))).collect();
+        assert_eq!(
+            found,
+            vec![
+                (&b"From"[..], b"Alice <a@example.org>".to_vec()),
+                (&b"Subject"[..], b"a long  folded subject".to_vec()),
+                (&b"X-Empty"[..], b"".to_vec()),
+                (&b"To"[..], b"bob@example.org".to_vec()),
+            ]
+        );
+        let subject = fields(HEADER).nth(1).unwrap();
+        assert_eq!(subject.raw, b"Subject: a long\r\n  folded subject\r\n");
+    }
+
+    fn header_end(message: &[u8], chunk: usize) -> u64 {
+        let mut end = HeaderEnd::default();
+        for piece in message.chunks(chunk.max(1)) {
+            end.feed(piece);
+        }
+        end.header_size()
+    }
+
+    #[test]
+    fn header_end_across_chunks() {
+        let message = b"A: 1\r\nB: 2\r\n\r\nbody\r\n\r\nmore";
+        for chunk in 1..message.len() {
+            assert_eq!(header_end(message, chunk), 14, "chunk {chunk}");
+        }
+        assert_eq!(header_end(b"A: 1\n\nbody", 3), 6);
+        assert_eq!(header_end(b"A: 1\r\nno blank line", 4), 20);
+        assert_eq!(header_end(b"\r\nbody", 1), 2);
+        assert_eq!(header_end(b"\nbody", 1), 1);
+    }
+
+    proptest! {
+        #[test]
+        fn header_end_is_chunking_independent(message in proptest::collection::vec(prop_oneof![Just(b'\r'), Just(b'\n'), Just(b'a')], 0..40), chunk in 1usize..8) {
+            prop_assert_eq!(header_end(&message, chunk), header_end(&message, message.len().max(1)));
+        }
+
+        #[test]
+        fn fields_never_panic(header in proptest::collection::vec(any::<u8>(), 0..200)) {
+            for field in fields(&header) {
+                let _ = unfold(field.value);
+            }
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! A buffered connection: bounded line reads, literal streaming and
+//! batched writes.
+//!
+//! The buffers are sized by the board profile and released while the
+//! connection waits for its next command, so an idle connection holds
+//! little more than its socket.
+
+use std::io;
+use std::time::Duration;
+
+use smol::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::Stream;
+
+/// How a line read ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LineStatus {
+    /// The whole line (without CRLF) was appended.
+    Complete,
+    /// The line exceeded the limit: the first part was kept, the rest read
+    /// and dropped; `tail` holds the line's last bytes (to see whether it
+    /// announced a literal).
+    TooLong { tail: heapless::Vec<u8, 32> },
+}
+
+pub struct Connection {
+    pub stream: Stream,
+    input: Vec<u8>,
+    start: usize,
+    end: usize,
+    output: Vec<u8>,
+    read_size: usize,
+    write_limit: usize,
+    write_timeout: Duration,
+}
+
+fn eof() -> io::Error {
+    io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed by the client")
+}
+
+impl Connection {
+    pub fn new(stream: Stream, read_size: usize, write_limit: usize, write_timeout: Duration) -> Connection {
+        Connection {
+            stream,
+            input: Vec::new(),
+            start: 0,
+            end: 0,
+            output: Vec::new(),
+            read_size,
+            write_limit,
+            write_timeout,
+        }
+    }
+
+    fn buffered(&self) -> &[u8] {
+        &self.input[self.start..self.end]
+    }
+
+    /// Reads more bytes into the input buffer.
+    async fn fill(&mut self) -> io::Result<()> {
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+        if self.input.len() < self.read_size {
+            self.input.resize(self.read_size, 0);
+        }
+        if self.end == self.input.len() {
+            self.input.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        let count = self.stream.read(&mut self.input[self.end..]).await?;
+        if count == 0 {
+            return Err(eof());
+        }
+        self.end += count;
+        Ok(())
+    }
+
+    /// Appends the next line, without its line ending, to `into`, keeping
+    /// `into` at most `max` bytes long.
+    pub async fn read_line(&mut self, into: &mut Vec<u8>, max: usize) -> io::Result<LineStatus> {
+        let mut overflow = false;
+        let mut tail: heapless::Vec<u8, 32> = heapless::Vec::new();
+        loop {
+            let available = self.buffered();
+            let (piece, found_end) = match available.iter().position(|&byte| byte == b'\n') {
+                Some(position) => (&available[..position], true),
+                None => (available, false),
+            };
+            let taken = piece.len() + found_end as usize;
+            let room = max.saturating_sub(into.len());
+            if !overflow && piece.len() <= room {
+                into.extend_from_slice(piece);
+            } else {
+                if !overflow {
+                    into.extend_from_slice(&piece[..room]);
+                    overflow = true;
+                }
+                for &byte in piece {
+                    if tail.is_full() {
+                        tail.remove(0);
+                    }
+                    let _ = tail.push(byte);
+                }
+            }
+            self.start += taken;
+            if found_end {
+                // IMAP lines end in CRLF; a bare LF is accepted too.
+                if overflow {
+                    if tail.last() == Some(&b'\r') {
+                        tail.pop();
+                    }
+                    return Ok(LineStatus::TooLong { tail });
+                }
+                if into.last() == Some(&b'\r') {
+                    into.pop();
+                }
+                return Ok(LineStatus::Complete);
+            }
+            self.fill().await?;
+        }
+    }
+
+    /// Appends exactly `count` bytes to `into`.
+    pub async fn read_exact_into(&mut self, count: usize, into: &mut Vec<u8>) -> io::Result<()> {
+        let mut remaining = count;
+        while remaining > 0 {
+            if self.start == self.end {
+                self.fill().await?;
+            }
+            let take = remaining.min(self.end - self.start);
+            into.extend_from_slice(&self.input[self.start..self.start + take]);
+            self.start += take;
+            remaining -= take;
+        }
+        Ok(())
+    }
+
+    /// Appends between 1 and `max` bytes to `into`: what is buffered, or
+    /// one read straight from the socket into `into`.
+    pub async fn read_some(&mut self, max: usize, into: &mut Vec<u8>) -> io::Result<usize> {
+        if self.start < self.end {
+            let take = max.min(self.end - self.start);
+            into.extend_from_slice(&self.input[self.start..self.start + take]);
+            self.start += take;
+            return Ok(take);
+        }
+        let old = into.len();
+        into.resize(old + max, 0);
+        let result = self.stream.read(&mut into[old..]).await;
+        let count = *result.as_ref().unwrap_or(&0);
+        into.truncate(old + count);
+        match result {
+            Ok(0) => Err(eof()),
+            Ok(count) => Ok(count),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Reads and drops `count` bytes.
+    pub async fn skip(&mut self, count: u64) -> io::Result<()> {
+        let mut remaining = count;
+        while remaining > 0 {
+            if self.start == self.end {
+                self.fill().await?;
+            }
+            let take = remaining.min((self.end - self.start) as u64) as usize;
+            self.start += take;
+            remaining -= take as u64;
+        }
+        Ok(())
+    }
+
+    /// Drops whatever the client sent ahead (RFC 3501 §6.2.1: nothing sent
+    /// before the TLS negotiation may be taken as after it).
+    pub fn discard_input(&mut self) {
+        self.start = 0;
+        self.end = 0;
+    }
+
+    pub fn has_buffered_input(&self) -> bool {
+        self.start < self.end
+    }
+
+    /// The response buffer, for encoders to write into.
+    pub fn out(&mut self) -> &mut Vec<u8> {
+        &mut self.output
+    }
+
+    pub fn write(&mut self, bytes: &[u8]) {
+        self.output.extend_from_slice(bytes);
+    }
+
+    /// Flushes once the buffer holds a board-sized batch.
+    pub async fn flush_if_full(&mut self) -> io::Result<()> {
+        if self.output.len() >= self.write_limit {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    pub fn write_limit(&self) -> usize {
+        self.write_limit
+    }
+
+    /// Sends everything buffered. A client that stops reading is cut off
+    /// after the write timeout rather than holding its session forever.
+    pub async fn flush(&mut self) -> io::Result<()> {
+        if self.output.is_empty() {
+            return Ok(());
+        }
+        let send = async {
+            self.stream.write_all(&self.output).await?;
+            self.stream.flush().await
+        };
+        let timeout = async {
+            smol::Timer::after(self.write_timeout).await;
+            Err(io::Error::new(io::ErrorKind::TimedOut, "client stopped reading"))
+        };
+        smol::future::or(send, timeout).await?;
+        self.output.clear();
+        Ok(())
+    }
+
+    /// Returns the buffers' memory while the connection waits for a command.
+    pub fn release_buffers(&mut self) {
+        if self.start == self.end {
+            self.input = Vec::new();
+            self.start = 0;
+            self.end = 0;
+        }
+        if self.output.is_empty() {
+            self.output = Vec::new();
+        }
+    }
+
+    pub async fn close(&mut self) {
+        let _ = self.flush().await;
+        let _ = self.stream.close().await;
+    }
+}

@@ -1,0 +1,154 @@
+//! `roost check`: verifies a database snapshot without changing it.
+//!
+//! Checks what must hold after any crash: every message's bytes are present
+//! and complete, UIDs ascend below UIDNEXT, modseqs stay at or below the
+//! mailbox's HIGHESTMODSEQ, the counters kept for STATUS agree with the
+//! messages, and every blob's reference count matches the messages that
+//! point at it.
+
+use std::collections::{HashMap, HashSet};
+
+use super::schema::Flags;
+use super::{Reader, StoreError};
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub users: usize,
+    pub mailboxes: usize,
+    pub messages: u64,
+    pub blobs: usize,
+    pub bytes: u64,
+    pub pending_blobs: u64,
+    pub problems: Vec<String>,
+}
+
+impl Report {
+    pub fn is_clean(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    pub fn summary(&self) -> String {
+        let mut text = format!(
+            "{} user(s), {} mailbox(es), {} message(s), {} blob(s), {} byte(s) of mail",
+            self.users, self.mailboxes, self.messages, self.blobs, self.bytes
+        );
+        if self.pending_blobs > 0 {
+            text.push_str(&format!(", {} unfinished upload(s) (discarded at the next start)", self.pending_blobs));
+        }
+        if self.is_clean() {
+            text.push_str("\nno damage found");
+        } else {
+            text.push_str(&format!("\n{} problem(s):", self.problems.len()));
+            for problem in &self.problems {
+                text.push_str("\n  ");
+                text.push_str(problem);
+            }
+        }
+        text
+    }
+}
+
+pub fn run(reader: &Reader) -> Result<Report, StoreError> {
+    let mut report = Report::default();
+    let users = reader.users()?;
+    report.users = users.len();
+    let user_ids: HashSet<u32> = users.iter().map(|(_, user)| user.id).collect();
+    let mut references: HashMap<u64, u32> = HashMap::new();
+    let messages = reader.messages()?;
+
+    for (id, mailbox) in reader.all_mailboxes()? {
+        report.mailboxes += 1;
+        let label = format!("mailbox {id} ({:?} of user {})", mailbox.name, mailbox.user_id);
+        let mut problem = |text: String| report.problems.push(format!("{label}: {text}"));
+        if !user_ids.contains(&mailbox.user_id) {
+            problem("belongs to no user".into());
+        }
+        if reader.mailbox_id(mailbox.user_id, &mailbox.name)? != Some(id) {
+            problem("its name does not lead back to it".into());
+        }
+        let (mut count, mut unseen, mut deleted, mut size) = (0u32, 0u32, 0u32, 0u64);
+        let mut previous = 0u32;
+        let index: HashSet<(u64, u32)> = reader.change_index(id)?.into_iter().collect();
+        for entry in messages.range(id, 0, u32::MAX)? {
+            let (uid, message) = entry?;
+            count += 1;
+            if uid == 0 || uid <= previous || uid >= mailbox.uid_next {
+                problem(format!("UID {uid} out of order or not below UIDNEXT {}", mailbox.uid_next));
+            }
+            previous = uid;
+            if message.modseq > mailbox.highest_modseq {
+                problem(format!("UID {uid} has modseq {} above {}", message.modseq, mailbox.highest_modseq));
+            }
+            if !index.contains(&(message.modseq, uid)) {
+                problem(format!("UID {uid} is missing from the change index"));
+            }
+            let defined = mailbox.keywords.len();
+            if defined < 64 && message.keywords >> defined != 0 {
+                problem(format!("UID {uid} has keywords the mailbox does not define"));
+            }
+            if !message.flags.contains(Flags::SEEN) {
+                unseen += 1;
+            }
+            if message.flags.contains(Flags::DELETED) {
+                deleted += 1;
+            }
+            size += message.size;
+            *references.entry(message.blob).or_default() += 1;
+            match reader.blob(message.blob)? {
+                None => problem(format!("UID {uid} points at missing blob {}", message.blob)),
+                Some(blob) if blob.size != message.size => problem(format!(
+                    "UID {uid} says {} bytes, its blob {} holds {}",
+                    message.size, message.blob, blob.size
+                )),
+                Some(_) => {}
+            }
+        }
+        if index.len() != count as usize {
+            problem(format!("change index has {} rows for {count} messages", index.len()));
+        }
+        let expected = (mailbox.messages, mailbox.unseen, mailbox.deleted, mailbox.size);
+        if (count, unseen, deleted, size) != expected {
+            problem(format!(
+                "counters say messages/unseen/deleted/size {expected:?}, messages give {:?}",
+                (count, unseen, deleted, size)
+            ));
+        }
+        report.messages += count as u64;
+    }
+
+    let chunks: HashMap<u64, (u32, u64)> =
+        reader.chunk_summary()?.into_iter().map(|(blob, count, bytes)| (blob, (count, bytes))).collect();
+    let mut known_blobs = HashSet::new();
+    for (id, blob) in reader.all_blobs()? {
+        report.blobs += 1;
+        report.bytes += blob.size;
+        known_blobs.insert(id);
+        let referenced = references.get(&id).copied().unwrap_or(0);
+        if referenced != blob.references {
+            report.problems.push(format!(
+                "blob {id}: reference count {} but {referenced} message(s) point at it",
+                blob.references
+            ));
+        }
+        let (count, bytes) = chunks.get(&id).copied().unwrap_or((0, 0));
+        if count != blob.chunks() || bytes != blob.size {
+            report.problems.push(format!(
+                "blob {id}: {} bytes in {} chunk(s) expected, {bytes} bytes in {count} found",
+                blob.size,
+                blob.chunks()
+            ));
+        }
+        if blob.header_size > blob.size {
+            report.problems.push(format!("blob {id}: header longer than the message"));
+        }
+    }
+    report.pending_blobs = reader.pending_blobs()?;
+    let orphans = chunks.keys().filter(|blob| !known_blobs.contains(blob)).count() as u64;
+    if orphans > report.pending_blobs {
+        report.problems.push(format!(
+            "{} blob(s) have chunks but neither a record nor a pending upload",
+            orphans - report.pending_blobs
+        ));
+    }
+    Ok(report)
+}

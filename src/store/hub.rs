@@ -1,0 +1,201 @@
+//! Shared state of the mailboxes that sessions have selected.
+//!
+//! Lives on the session executor. For each watched mailbox it keeps the
+//! UIDs in it as of the last commit the pump applied, behind an `Rc`:
+//! sessions that are up to date share one list, and a session that has not
+//! yet told its client about a change keeps the older list alive until it
+//! does (copy-on-write). So memory grows with the number of distinct
+//! versions in use, not with the number of sessions.
+//!
+//! Changes are applied in commit order, and only those newer than what the
+//! state was loaded from (a mailbox's modseq grows with every change), so a
+//! state loaded from a snapshot never applies a change twice.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use super::{Change, Reader, StoreError};
+
+#[derive(Debug)]
+pub struct MailboxState {
+    watchers: u32,
+    pub uid_validity: u32,
+    pub uids: Rc<Vec<u32>>,
+    pub uid_next: u32,
+    pub modseq: u64,
+    pub keywords: Rc<Vec<String>>,
+    /// Messages at or above this UID have not been \Recent in any session.
+    pub first_recent_uid: u32,
+    /// Deleted (or turned into a \Noselect placeholder) since it was watched.
+    pub deleted: bool,
+}
+
+#[derive(Default)]
+pub struct Hub {
+    mailboxes: HashMap<u64, MailboxState>,
+}
+
+impl Hub {
+    /// Starts watching `mailbox`, loading it from `reader` if no one else
+    /// watches it. The load is synchronous on purpose: while it runs the pump
+    /// cannot, so no change can slip between the snapshot and the state.
+    pub fn watch(&mut self, mailbox: u64, reader: &Reader) -> Result<&MailboxState, StoreError> {
+        if !self.mailboxes.contains_key(&mailbox) {
+            let record = reader.mailbox(mailbox)?.ok_or(StoreError::NoSuchMailbox)?;
+            if record.noselect {
+                return Err(StoreError::NotSelectable);
+            }
+            let uids = reader.messages()?.uids(mailbox)?;
+            self.mailboxes.insert(
+                mailbox,
+                MailboxState {
+                    watchers: 0,
+                    uid_validity: record.uid_validity,
+                    uids: Rc::new(uids),
+                    uid_next: record.uid_next,
+                    modseq: record.highest_modseq,
+                    keywords: Rc::new(record.keywords),
+                    first_recent_uid: record.first_recent_uid,
+                    deleted: false,
+                },
+            );
+        }
+        let state = self.mailboxes.get_mut(&mailbox).expect("inserted above");
+        state.watchers += 1;
+        Ok(state)
+    }
+
+    pub fn unwatch(&mut self, mailbox: u64) {
+        if let Some(state) = self.mailboxes.get_mut(&mailbox) {
+            state.watchers -= 1;
+            if state.watchers == 0 {
+                self.mailboxes.remove(&mailbox);
+            }
+        }
+    }
+
+    pub fn get(&self, mailbox: u64) -> Option<&MailboxState> {
+        self.mailboxes.get(&mailbox)
+    }
+
+    /// RFC 3501 §2.3.2: a message is \Recent in the first session told of it.
+    /// Hands the caller every message not yet shown as recent, as an
+    /// inclusive UID range, and returns the new first-recent UID to persist.
+    pub fn claim_recent(&mut self, mailbox: u64) -> Option<((u32, u32), u32)> {
+        let state = self.mailboxes.get_mut(&mailbox)?;
+        if state.first_recent_uid >= state.uid_next {
+            return None;
+        }
+        let claimed = (state.first_recent_uid, state.uid_next - 1);
+        state.first_recent_uid = state.uid_next;
+        Some((claimed, state.uid_next))
+    }
+
+    pub(super) fn apply(&mut self, changes: &[Change]) {
+        for change in changes {
+            match change {
+                Change::Appended { mailbox, first_uid, last_uid, modseq } => {
+                    if let Some(state) = self.fresh(*mailbox, *modseq) {
+                        Rc::make_mut(&mut state.uids).extend(*first_uid..=*last_uid);
+                        state.uid_next = state.uid_next.max(last_uid + 1);
+                        state.modseq = *modseq;
+                    }
+                }
+                Change::Expunged { mailbox, uids, modseq } => {
+                    if let Some(state) = self.fresh(*mailbox, *modseq) {
+                        // Both lists are ascending: one merge pass.
+                        let mut doomed = uids.iter().peekable();
+                        Rc::make_mut(&mut state.uids).retain(|uid| {
+                            while doomed.next_if(|&&gone| gone < *uid).is_some() {}
+                            doomed.next_if_eq(&uid).is_none()
+                        });
+                        state.modseq = *modseq;
+                    }
+                }
+                Change::Flags { mailbox, modseq, keywords } => {
+                    // An APPEND reports new keywords with the modseq of the
+                    // append itself, so keywords are taken at an equal modseq.
+                    let Some(state) = self.mailboxes.get_mut(mailbox) else { continue };
+                    if *modseq < state.modseq {
+                        continue;
+                    }
+                    if let Some(keywords) = keywords {
+                        state.keywords = Rc::new(keywords.clone());
+                    }
+                    state.modseq = *modseq;
+                }
+                Change::Deleted { mailbox } => {
+                    if let Some(state) = self.mailboxes.get_mut(mailbox) {
+                        state.deleted = true;
+                    }
+                }
+            }
+        }
+    }
+
+    fn fresh(&mut self, mailbox: u64, modseq: u64) -> Option<&mut MailboxState> {
+        self.mailboxes.get_mut(&mailbox).filter(|state| modseq > state.modseq)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(uids: Vec<u32>, modseq: u64) -> MailboxState {
+        MailboxState {
+            watchers: 1,
+            uid_validity: 1,
+            uid_next: uids.last().map_or(1, |last| last + 1),
+            uids: Rc::new(uids),
+            modseq,
+            keywords: Rc::new(Vec::new()),
+            first_recent_uid: 1,
+            deleted: false,
+        }
+    }
+
+    #[test]
+    fn changes_apply_once_and_in_order() {
+        let mut hub = Hub::default();
+        hub.mailboxes.insert(7, state(vec![1, 2, 3, 5], 10));
+        let shared = hub.get(7).unwrap().uids.clone();
+        hub.apply(&[
+            // Already in the snapshot: ignored.
+            Change::Appended { mailbox: 7, first_uid: 5, last_uid: 5, modseq: 10 },
+            Change::Appended { mailbox: 7, first_uid: 6, last_uid: 7, modseq: 11 },
+            Change::Expunged { mailbox: 7, uids: vec![2, 5, 6], modseq: 12 },
+            Change::Expunged { mailbox: 8, uids: vec![1], modseq: 12 },
+        ]);
+        let now = hub.get(7).unwrap();
+        assert_eq!(*now.uids, vec![1, 3, 7]);
+        assert_eq!((now.uid_next, now.modseq), (8, 12));
+        // The session still holding the old list sees it unchanged.
+        assert_eq!(*shared, vec![1, 2, 3, 5]);
+    }
+
+    #[test]
+    fn recent_is_claimed_once() {
+        let mut hub = Hub::default();
+        hub.mailboxes.insert(1, state(vec![1, 2, 3], 4));
+        assert_eq!(hub.claim_recent(1), Some(((1, 3), 4)));
+        assert_eq!(hub.claim_recent(1), None);
+        hub.apply(&[Change::Appended { mailbox: 1, first_uid: 4, last_uid: 4, modseq: 5 }]);
+        assert_eq!(hub.claim_recent(1), Some(((4, 4), 5)));
+    }
+
+    #[test]
+    fn keywords_and_deletion() {
+        let mut hub = Hub::default();
+        hub.mailboxes.insert(1, state(vec![1], 4));
+        hub.apply(&[
+            Change::Appended { mailbox: 1, first_uid: 2, last_uid: 2, modseq: 5 },
+            Change::Flags { mailbox: 1, modseq: 5, keywords: Some(vec!["$Junk".into()]) },
+        ]);
+        assert_eq!(*hub.get(1).unwrap().keywords, vec!["$Junk".to_string()]);
+        hub.apply(&[Change::Deleted { mailbox: 1 }]);
+        assert!(hub.get(1).unwrap().deleted);
+        hub.unwatch(1);
+        assert!(hub.get(1).is_none());
+    }
+}

@@ -1,0 +1,431 @@
+//! The store: every user's mail in one redb file.
+//!
+//! The only code that opens a redb transaction. Above this module, mail is
+//! typed operations ([`Op`]) and typed reads ([`Reader`]); nothing else knows
+//! redb exists.
+//!
+//! Writes go to one store thread ([`writer`]) that commits in groups: every
+//! operation that arrives while a commit is flushing joins the next
+//! transaction, and each caller is answered only when its change is durable.
+//! Reads open a read transaction on the caller's thread.
+//!
+//! Answers travel back through one ordered channel to [`hub::pump`], which
+//! runs on the session executor: it applies each commit's changes to the
+//! shared mailbox views in commit order and only then wakes the callers, so
+//! a session that receives its answer already sees its own change.
+
+pub mod check;
+mod codec;
+pub mod hub;
+mod ops;
+mod reader;
+pub mod schema;
+mod writer;
+
+use std::cell::RefCell;
+use std::path::Path;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use redb::{Database, ReadableDatabase};
+use smol::channel::{self, Receiver, Sender};
+
+pub use hub::{Hub, MailboxState};
+pub use ops::{DELIMITER, INBOX};
+pub use reader::{BlobTable, ChunkReader, MessageTable, Reader};
+pub use schema::{BlobRecord, Flags, MailboxRecord, MessageRecord, SpecialUse, UserRecord, CHUNK_SIZE};
+
+use crate::util::datetime::DateTime;
+
+/// Most keywords one mailbox can define (a message keeps them as 64 bits).
+pub const MAX_KEYWORDS: usize = 64;
+/// Most mailboxes one user can have.
+pub const MAX_MAILBOXES: usize = 10_000;
+/// Expunged UIDs remembered per mailbox, for clients that resynchronise.
+pub const EXPUNGE_HISTORY: u32 = 100_000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    NoSuchUser,
+    UserExists,
+    NoSuchMailbox,
+    MailboxExists,
+    /// RFC 3501 DELETE: a \Noselect name with children cannot be deleted.
+    HasChildren,
+    CannotDeleteInbox,
+    /// The mailbox is only a \Noselect placeholder.
+    NotSelectable,
+    /// RENAME of a mailbox into its own subtree.
+    RenameIntoChild,
+    TooManyKeywords,
+    TooManyMailboxes,
+    /// A blob being written has vanished (aborted, or the server restarted).
+    NoSuchBlob,
+    /// The database file is held by another roost process.
+    Locked,
+    /// The file was not closed cleanly and a read-only open cannot repair it.
+    NeedsRepair,
+    /// A record that does not decode, or counters that disagree.
+    Corrupt(String),
+    /// The disk or the database engine failed; nothing of the operation was kept.
+    Io(String),
+    /// A bug in roost caught at run time; nothing of the operation was kept.
+    Bug(String),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::NoSuchUser => write!(f, "no such user"),
+            StoreError::UserExists => write!(f, "user already exists"),
+            StoreError::NoSuchMailbox => write!(f, "mailbox does not exist"),
+            StoreError::MailboxExists => write!(f, "mailbox already exists"),
+            StoreError::HasChildren => write!(f, "mailbox has children; delete them first"),
+            StoreError::CannotDeleteInbox => write!(f, "INBOX cannot be deleted"),
+            StoreError::NotSelectable => write!(f, "mailbox is not selectable (\\Noselect)"),
+            StoreError::RenameIntoChild => write!(f, "cannot rename a mailbox into itself"),
+            StoreError::TooManyKeywords => write!(f, "too many keywords in this mailbox"),
+            StoreError::TooManyMailboxes => write!(f, "too many mailboxes"),
+            StoreError::NoSuchBlob => write!(f, "message upload was abandoned"),
+            StoreError::Locked => write!(f, "the database is in use by another roost process"),
+            StoreError::NeedsRepair => write!(f, "the database was not closed cleanly and needs a repair"),
+            StoreError::Corrupt(what) => write!(f, "database damage: {what}"),
+            StoreError::Io(what) => write!(f, "storage failure: {what}"),
+            StoreError::Bug(what) => write!(f, "internal error: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+macro_rules! io_errors {
+    ($($error:ty),*) => {$(
+        impl From<$error> for StoreError {
+            fn from(error: $error) -> StoreError {
+                StoreError::Io(error.to_string())
+            }
+        }
+    )*};
+}
+io_errors!(redb::StorageError, redb::TableError, redb::TransactionError, redb::CommitError, std::io::Error);
+
+impl From<redb::DatabaseError> for StoreError {
+    fn from(error: redb::DatabaseError) -> StoreError {
+        match error {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked,
+            redb::DatabaseError::RepairAborted => StoreError::NeedsRepair,
+            other => StoreError::Io(other.to_string()),
+        }
+    }
+}
+
+/// Sorted, disjoint, inclusive UID ranges.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UidSet(pub Vec<(u32, u32)>);
+
+impl UidSet {
+    /// Builds a set from UIDs in ascending order, merging runs.
+    pub fn from_sorted(uids: impl IntoIterator<Item = u32>) -> UidSet {
+        let mut ranges: Vec<(u32, u32)> = Vec::new();
+        for uid in uids {
+            match ranges.last_mut() {
+                Some(last) if last.1.checked_add(1) == Some(uid) => last.1 = uid,
+                _ => ranges.push((uid, uid)),
+            }
+        }
+        UidSet(ranges)
+    }
+
+    pub fn contains(&self, uid: u32) -> bool {
+        self.0
+            .binary_search_by(|&(low, high)| {
+                if high < uid {
+                    std::cmp::Ordering::Less
+                } else if low > uid {
+                    std::cmp::Ordering::Greater
+                } else {
+                    std::cmp::Ordering::Equal
+                }
+            })
+            .is_ok()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlagAction {
+    Add,
+    Remove,
+    Replace,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewMessage {
+    pub blob: u64,
+    pub size: u64,
+    pub header_size: u64,
+    pub structure: Vec<u8>,
+    pub flags: Flags,
+    pub keywords: Vec<String>,
+    pub internal_date: DateTime,
+}
+
+/// A change to the store. Mailboxes are named by id: callers resolve names
+/// with a [`Reader`], and every operation checks again that its mailboxes
+/// still exist, since another session may have deleted them in between.
+#[derive(Clone, Debug)]
+pub enum Op {
+    AddUser {
+        name: String,
+        password_hash: String,
+    },
+    SetPassword {
+        name: String,
+        password_hash: String,
+    },
+    DeleteUser {
+        name: String,
+    },
+    CreateMailbox {
+        user: u32,
+        name: String,
+        special_use: Option<SpecialUse>,
+    },
+    DeleteMailbox {
+        user: u32,
+        name: String,
+    },
+    RenameMailbox {
+        user: u32,
+        from: String,
+        to: String,
+    },
+    Subscribe {
+        user: u32,
+        name: String,
+        subscribed: bool,
+    },
+    /// Adds chunks to a blob being received (`blob: None` starts one).
+    /// `data` holds whole chunks, except at the end of the message.
+    WriteBlob {
+        blob: Option<u64>,
+        first_chunk: u32,
+        data: Vec<u8>,
+    },
+    DiscardBlobs {
+        blobs: Vec<u64>,
+    },
+    Append {
+        mailbox: u64,
+        messages: Vec<NewMessage>,
+    },
+    Store {
+        mailbox: u64,
+        uids: UidSet,
+        action: FlagAction,
+        flags: Flags,
+        keywords: Vec<String>,
+    },
+    Copy {
+        from: u64,
+        to: u64,
+        uids: UidSet,
+        remove: bool,
+    },
+    /// Expunges the \Deleted messages (only those in `uids`, if given).
+    Expunge {
+        mailbox: u64,
+        uids: Option<UidSet>,
+    },
+    /// Records that messages below `uid` have been shown as \Recent.
+    SetFirstRecent {
+        mailbox: u64,
+        uid: u32,
+    },
+}
+
+impl Op {
+    /// Whether the caller is told of success only after an fsync. Blob
+    /// chunks are not: their message is acknowledged by the durable APPEND
+    /// that follows them, and an unfinished blob is discarded at start-up.
+    fn needs_durability(&self) -> bool {
+        !matches!(self, Op::WriteBlob { .. } | Op::DiscardBlobs { .. } | Op::SetFirstRecent { .. })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    Blob(u64),
+    Appended {
+        uid_validity: u32,
+        first_uid: u32,
+        last_uid: u32,
+    },
+    Stored {
+        modseq: u64,
+        changed: u32,
+    },
+    /// `source` holds the source UIDs that existed, ascending; they became
+    /// `first_uid..` in the target, in the same order.
+    Copied {
+        uid_validity: u32,
+        source: Vec<u32>,
+        first_uid: u32,
+    },
+    Expunged {
+        uids: Vec<u32>,
+    },
+}
+
+/// What a committed transaction changed, for the sessions that watch a mailbox.
+#[derive(Clone, Debug)]
+pub enum Change {
+    Appended {
+        mailbox: u64,
+        first_uid: u32,
+        last_uid: u32,
+        modseq: u64,
+    },
+    Expunged {
+        mailbox: u64,
+        uids: Vec<u32>,
+        modseq: u64,
+    },
+    /// Flags changed; `keywords` is the new keyword list when it grew.
+    Flags {
+        mailbox: u64,
+        modseq: u64,
+        keywords: Option<Vec<String>>,
+    },
+    Deleted {
+        mailbox: u64,
+    },
+}
+
+type Reply = Sender<Result<Outcome, StoreError>>;
+
+struct Request {
+    op: Op,
+    reply: Option<Reply>,
+}
+
+/// One commit's results, in the order the operations were applied.
+struct Committed {
+    replies: Vec<(Option<Reply>, Result<Outcome, StoreError>)>,
+    changes: Vec<Change>,
+}
+
+/// The handle sessions use: typed writes through the store thread, typed
+/// reads on the calling thread, and the shared mailbox views.
+pub struct Store {
+    db: Arc<Database>,
+    requests: Sender<Request>,
+    hub: Rc<RefCell<Hub>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Store {
+    /// Lets the store thread finish what is queued, then waits for it, so
+    /// the database is closed cleanly (no repair at the next open).
+    fn drop(&mut self) {
+        self.requests.close();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Runs on the session executor for as long as the store lives; see the
+/// module documentation.
+pub type Pump = std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
+
+impl Store {
+    /// Opens (creating if needed) the database and starts the store thread.
+    /// The returned [`Pump`] must be spawned on the executor that uses the store.
+    pub fn open(path: &Path, cache_bytes: usize) -> Result<(Rc<Store>, Pump), StoreError> {
+        let db = Arc::new(writer::open_database(path, cache_bytes)?);
+        let (requests, incoming) = channel::unbounded::<Request>();
+        let (committed, answers) = channel::unbounded::<Committed>();
+        let thread_db = db.clone();
+        let thread = std::thread::Builder::new()
+            .name("roost-store".into())
+            .spawn(move || writer::run(thread_db, incoming, committed))
+            .map_err(|error| StoreError::Io(format!("cannot start the store thread: {error}")))?;
+        let hub = Rc::new(RefCell::new(Hub::default()));
+        let pump = Box::pin(run_pump(hub.clone(), answers));
+        Ok((Rc::new(Store { db, requests, hub, thread: Some(thread) }), pump))
+    }
+
+    /// Applies one operation; returns once it is committed (durably, for
+    /// every operation that changes mail).
+    pub async fn execute(&self, op: Op) -> Result<Outcome, StoreError> {
+        let (reply, answer) = channel::bounded(1);
+        self.requests
+            .try_send(Request { op, reply: Some(reply) })
+            .map_err(|_| StoreError::Io("the store thread has stopped".into()))?;
+        answer.recv().await.unwrap_or_else(|_| Err(StoreError::Io("the store thread has stopped".into())))
+    }
+
+    /// Queues an operation whose outcome nobody waits for.
+    pub fn submit(&self, op: Op) {
+        let _ = self.requests.try_send(Request { op, reply: None });
+    }
+
+    pub fn read(&self) -> Result<Reader, StoreError> {
+        Ok(Reader::new(self.db.begin_read()?))
+    }
+
+    pub fn hub(&self) -> &RefCell<Hub> {
+        &self.hub
+    }
+
+    /// The database, for the integrity check run on a helper thread.
+    pub fn database(&self) -> Arc<Database> {
+        self.db.clone()
+    }
+}
+
+async fn run_pump(hub: Rc<RefCell<Hub>>, answers: Receiver<Committed>) {
+    while let Ok(committed) = answers.recv().await {
+        hub.borrow_mut().apply(&committed.changes);
+        for (reply, result) in committed.replies {
+            if let Some(reply) = reply {
+                let _ = reply.try_send(result);
+            }
+        }
+    }
+}
+
+/// Opens the database for a one-off command (the CLI, when no server runs):
+/// the same store thread and pump, driven by a small executor of its own.
+pub fn run_offline<T>(
+    path: &Path,
+    cache_bytes: usize,
+    work: impl AsyncFnOnce(&Store) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let (store, pump) = Store::open(path, cache_bytes)?;
+    let executor = smol::LocalExecutor::new();
+    executor.spawn(pump).detach();
+    smol::block_on(executor.run(work(&store)))
+}
+
+/// Verifies a database through an open handle (the server's, on a helper thread).
+pub fn check_database(database: &Database) -> Result<check::Report, StoreError> {
+    check::run(&Reader::new(database.begin_read()?))
+}
+
+/// Verifies a database that no server holds: read-only, or, with
+/// `repair`, opened for writing first so redb can repair an unclean close.
+pub fn check_offline(path: &Path, cache_bytes: usize, repair: bool) -> Result<check::Report, StoreError> {
+    if repair {
+        let db = redb::Builder::new().set_cache_size(cache_bytes).open(path)?;
+        return check_database(&db);
+    }
+    let db = redb::Builder::new().set_cache_size(cache_bytes).open_read_only(path)?;
+    let transaction = db.begin_read()?;
+    check::run(&Reader::new(transaction))
+}

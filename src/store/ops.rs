@@ -1,0 +1,756 @@
+//! Store operations, applied inside the store thread's write transaction.
+//!
+//! Every operation checks everything that can fail for a logical reason
+//! (missing mailbox, name taken, too many keywords) before it changes a
+//! single row, so an error never leaves half an operation in a transaction
+//! that other operations of the same group will commit. The only errors
+//! after the first write are storage errors, and those abandon the group.
+
+use redb::{ReadableTable, Table, WriteTransaction};
+
+use super::schema::*;
+use super::{
+    Change, FlagAction, NewMessage, Op, Outcome, StoreError, UidSet, EXPUNGE_HISTORY, MAX_KEYWORDS, MAX_MAILBOXES,
+};
+use crate::util::datetime::DateTime;
+
+pub const INBOX: &str = "INBOX";
+pub const DELIMITER: char = '/';
+
+/// The mailboxes every new user starts with (RFC 6154 roles).
+const DEFAULT_MAILBOXES: [(&str, Option<SpecialUse>); 6] = [
+    (INBOX, None),
+    ("Archive", Some(SpecialUse::Archive)),
+    ("Drafts", Some(SpecialUse::Drafts)),
+    ("Junk", Some(SpecialUse::Junk)),
+    ("Sent", Some(SpecialUse::Sent)),
+    ("Trash", Some(SpecialUse::Trash)),
+];
+
+pub(super) struct Tables<'txn> {
+    pub meta: Table<'txn, &'static str, u64>,
+    pub users: Table<'txn, &'static str, &'static [u8]>,
+    pub mailboxes: Table<'txn, (u32, &'static str), u64>,
+    pub mailbox_info: Table<'txn, u64, &'static [u8]>,
+    pub subscriptions: Table<'txn, (u32, &'static str), ()>,
+    pub messages: Table<'txn, (u64, u32), &'static [u8]>,
+    pub changes: Table<'txn, (u64, u64, u32), ()>,
+    pub expunged: Table<'txn, (u64, u64, u32), ()>,
+    pub blobs: Table<'txn, u64, &'static [u8]>,
+    pub chunks: Table<'txn, (u64, u32), &'static [u8]>,
+    pub pending: Table<'txn, u64, i64>,
+}
+
+impl<'txn> Tables<'txn> {
+    pub fn open(transaction: &'txn WriteTransaction) -> Result<Tables<'txn>, StoreError> {
+        Ok(Tables {
+            meta: transaction.open_table(META)?,
+            users: transaction.open_table(USERS)?,
+            mailboxes: transaction.open_table(MAILBOXES)?,
+            mailbox_info: transaction.open_table(MAILBOX_INFO)?,
+            subscriptions: transaction.open_table(SUBSCRIPTIONS)?,
+            messages: transaction.open_table(MESSAGES)?,
+            changes: transaction.open_table(CHANGES)?,
+            expunged: transaction.open_table(EXPUNGED)?,
+            blobs: transaction.open_table(BLOBS)?,
+            chunks: transaction.open_table(BLOB_CHUNKS)?,
+            pending: transaction.open_table(PENDING_BLOBS)?,
+        })
+    }
+
+    fn next_counter(&mut self, key: &str) -> Result<u64, StoreError> {
+        let next = self.meta.get(key)?.map_or(1, |value| value.value());
+        self.meta.insert(key, next + 1)?;
+        Ok(next)
+    }
+
+    /// RFC 3501 §2.3.1.1: a name re-created after a DELETE must get a new
+    /// UIDVALIDITY. Seconds since the epoch, but never reused or going back.
+    fn next_uid_validity(&mut self) -> Result<u32, StoreError> {
+        let last = self.meta.get("last_uid_validity")?.map_or(0, |value| value.value());
+        let now = DateTime::now().unix.clamp(1, u32::MAX as i64) as u64;
+        let next = now.max(last + 1).min(u32::MAX as u64);
+        self.meta.insert("last_uid_validity", next)?;
+        Ok(next as u32)
+    }
+
+    fn user(&self, name: &str) -> Result<UserRecord, StoreError> {
+        match self.users.get(name)? {
+            Some(bytes) => UserRecord::decode(bytes.value()),
+            None => Err(StoreError::NoSuchUser),
+        }
+    }
+
+    fn mailbox_id(&self, user: u32, name: &str) -> Result<Option<u64>, StoreError> {
+        Ok(self.mailboxes.get((user, name))?.map(|id| id.value()))
+    }
+
+    fn mailbox(&self, id: u64) -> Result<MailboxRecord, StoreError> {
+        match self.mailbox_info.get(id)? {
+            Some(bytes) => MailboxRecord::decode(bytes.value()),
+            None => Err(StoreError::NoSuchMailbox),
+        }
+    }
+
+    fn selectable_mailbox(&self, id: u64) -> Result<MailboxRecord, StoreError> {
+        let record = self.mailbox(id)?;
+        if record.noselect {
+            return Err(StoreError::NotSelectable);
+        }
+        Ok(record)
+    }
+
+    fn save_mailbox(&mut self, id: u64, record: &MailboxRecord) -> Result<(), StoreError> {
+        self.mailbox_info.insert(id, record.encode().as_slice())?;
+        Ok(())
+    }
+
+    fn save_message(&mut self, mailbox: u64, uid: u32, record: &MessageRecord) -> Result<(), StoreError> {
+        self.messages.insert((mailbox, uid), record.encode().as_slice())?;
+        Ok(())
+    }
+
+    /// Names (with ids) of `name`'s descendants.
+    fn children(&self, user: u32, name: &str) -> Result<Vec<(String, u64)>, StoreError> {
+        let low = format!("{name}{DELIMITER}");
+        // '0' is the character after '/', so this range holds exactly "name/...".
+        let high = format!("{name}0");
+        let mut found = Vec::new();
+        for entry in self.mailboxes.range((user, low.as_str())..(user, high.as_str()))? {
+            let (key, id) = entry?;
+            found.push((key.value().1.to_string(), id.value()));
+        }
+        Ok(found)
+    }
+
+    fn mailbox_count(&self, user: u32) -> Result<usize, StoreError> {
+        Ok(self.mailboxes.range((user, "")..(user + 1, ""))?.count())
+    }
+
+    fn messages_in(&self, mailbox: u64, uids: &UidSet) -> Result<Vec<(u32, MessageRecord)>, StoreError> {
+        let mut found = Vec::new();
+        for &(low, high) in &uids.0 {
+            for entry in self.messages.range((mailbox, low)..=(mailbox, high))? {
+                let (key, value) = entry?;
+                found.push((key.value().1, MessageRecord::decode(value.value())?));
+            }
+        }
+        Ok(found)
+    }
+
+    fn all_messages(&self, mailbox: u64) -> Result<Vec<(u32, MessageRecord)>, StoreError> {
+        self.messages_in(mailbox, &UidSet(vec![(0, u32::MAX)]))
+    }
+
+    fn add_blob_reference(&mut self, blob: u64) -> Result<(), StoreError> {
+        let mut record = match self.blobs.get(blob)? {
+            Some(bytes) => BlobRecord::decode(bytes.value())?,
+            None => return Err(StoreError::Corrupt(format!("message refers to missing blob {blob}"))),
+        };
+        record.references += 1;
+        self.blobs.insert(blob, record.encode().as_slice())?;
+        Ok(())
+    }
+
+    /// Drops one reference; the last one removes the bytes.
+    fn release_blob(&mut self, blob: u64) -> Result<(), StoreError> {
+        let mut record = match self.blobs.get(blob)? {
+            Some(bytes) => BlobRecord::decode(bytes.value())?,
+            None => return Err(StoreError::Corrupt(format!("message refers to missing blob {blob}"))),
+        };
+        if record.references > 1 {
+            record.references -= 1;
+            self.blobs.insert(blob, record.encode().as_slice())?;
+        } else {
+            self.blobs.remove(blob)?;
+            self.chunks.retain_in((blob, 0)..=(blob, u32::MAX), |_, _| false)?;
+        }
+        Ok(())
+    }
+}
+
+/// Keyword names → bits of `mailbox`, defining new keywords when `define`.
+/// Returns the bits and whether the mailbox's keyword list grew.
+fn keyword_bits(mailbox: &mut MailboxRecord, keywords: &[String], define: bool) -> Result<(u64, bool), StoreError> {
+    let mut bits = 0u64;
+    let mut grew = false;
+    for keyword in keywords {
+        // RFC 3501 §2.3.2: flags and keywords are case-insensitive.
+        let position = mailbox.keywords.iter().position(|known| known.eq_ignore_ascii_case(keyword));
+        let index = match position {
+            Some(index) => index,
+            None if define => {
+                if mailbox.keywords.len() >= MAX_KEYWORDS {
+                    return Err(StoreError::TooManyKeywords);
+                }
+                mailbox.keywords.push(keyword.clone());
+                grew = true;
+                mailbox.keywords.len() - 1
+            }
+            None => continue,
+        };
+        bits |= 1 << index;
+    }
+    Ok((bits, grew))
+}
+
+/// Keyword bits of `from` → bits of `to` (defining what `to` lacks).
+fn translate_keywords(bits: u64, from: &MailboxRecord, to: &mut MailboxRecord) -> Result<(u64, bool), StoreError> {
+    let names: Vec<String> = from
+        .keywords
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| bits & (1 << index) != 0)
+        .map(|(_, name)| name.clone())
+        .collect();
+    keyword_bits(to, &names, true)
+}
+
+fn parents(name: &str) -> impl Iterator<Item = &str> {
+    name.match_indices(DELIMITER).map(move |(index, _)| &name[..index]).filter(|parent| !parent.is_empty())
+}
+
+fn count_in(mailbox: &mut MailboxRecord, message: &MessageRecord, sign: i64) {
+    let apply = |counter: &mut u32| *counter = (*counter as i64 + sign).max(0) as u32;
+    apply(&mut mailbox.messages);
+    if !message.flags.contains(Flags::SEEN) {
+        apply(&mut mailbox.unseen);
+    }
+    if message.flags.contains(Flags::DELETED) {
+        apply(&mut mailbox.deleted);
+    }
+    mailbox.size = (mailbox.size as i64 + sign * message.size as i64).max(0) as u64;
+}
+
+pub(super) fn apply(tables: &mut Tables, op: &Op, changes: &mut Vec<Change>) -> Result<Outcome, StoreError> {
+    match op {
+        Op::AddUser { name, password_hash } => add_user(tables, name, password_hash),
+        Op::SetPassword { name, password_hash } => {
+            let mut user = tables.user(name)?;
+            user.password_hash = password_hash.clone();
+            tables.users.insert(name.as_str(), user.encode().as_slice())?;
+            Ok(Outcome::Done)
+        }
+        Op::DeleteUser { name } => delete_user(tables, name, changes),
+        Op::CreateMailbox { user, name, special_use } => {
+            create_mailbox(tables, *user, name, *special_use)?;
+            Ok(Outcome::Done)
+        }
+        Op::DeleteMailbox { user, name } => delete_mailbox(tables, *user, name, changes),
+        Op::RenameMailbox { user, from, to } => rename_mailbox(tables, *user, from, to, changes),
+        Op::Subscribe { user, name, subscribed } => {
+            if *subscribed {
+                tables.subscriptions.insert((*user, name.as_str()), ())?;
+            } else {
+                tables.subscriptions.remove((*user, name.as_str()))?;
+            }
+            Ok(Outcome::Done)
+        }
+        Op::WriteBlob { blob, first_chunk, data } => write_blob(tables, *blob, *first_chunk, data),
+        Op::DiscardBlobs { blobs } => {
+            discard_blobs(tables, blobs)?;
+            Ok(Outcome::Done)
+        }
+        Op::Append { mailbox, messages } => append(tables, *mailbox, messages, changes),
+        Op::Store { mailbox, uids, action, flags, keywords } => {
+            store_flags(tables, *mailbox, uids, *action, *flags, keywords, changes)
+        }
+        Op::Copy { from, to, uids, remove } => copy(tables, *from, *to, uids, *remove, changes),
+        Op::Expunge { mailbox, uids } => {
+            let record = tables.selectable_mailbox(*mailbox)?;
+            if record.deleted == 0 {
+                return Ok(Outcome::Expunged { uids: Vec::new() });
+            }
+            let candidates = match uids {
+                Some(uids) => tables.messages_in(*mailbox, uids)?,
+                None => tables.all_messages(*mailbox)?,
+            };
+            let doomed: Vec<(u32, MessageRecord)> =
+                candidates.into_iter().filter(|(_, message)| message.flags.contains(Flags::DELETED)).collect();
+            let uids = expunge(tables, *mailbox, record, &doomed, changes)?;
+            Ok(Outcome::Expunged { uids })
+        }
+        Op::SetFirstRecent { mailbox, uid } => {
+            let mut record = tables.mailbox(*mailbox)?;
+            if *uid > record.first_recent_uid {
+                record.first_recent_uid = *uid;
+                tables.save_mailbox(*mailbox, &record)?;
+            }
+            Ok(Outcome::Done)
+        }
+    }
+}
+
+fn add_user(tables: &mut Tables, name: &str, password_hash: &str) -> Result<Outcome, StoreError> {
+    if tables.users.get(name)?.is_some() {
+        return Err(StoreError::UserExists);
+    }
+    let id = tables.next_counter("next_user_id")? as u32;
+    let record = UserRecord { id, password_hash: password_hash.to_string() };
+    tables.users.insert(name, record.encode().as_slice())?;
+    for (mailbox, special_use) in DEFAULT_MAILBOXES {
+        create_mailbox(tables, id, mailbox, special_use)?;
+        tables.subscriptions.insert((id, mailbox), ())?;
+    }
+    Ok(Outcome::Done)
+}
+
+fn delete_user(tables: &mut Tables, name: &str, changes: &mut Vec<Change>) -> Result<Outcome, StoreError> {
+    let user = tables.user(name)?;
+    let mut mailboxes = Vec::new();
+    for entry in tables.mailboxes.range((user.id, "")..(user.id + 1, ""))? {
+        let (key, id) = entry?;
+        mailboxes.push((key.value().1.to_string(), id.value()));
+    }
+    for (mailbox_name, id) in mailboxes {
+        remove_all_messages(tables, id)?;
+        tables.mailbox_info.remove(id)?;
+        tables.mailboxes.remove((user.id, mailbox_name.as_str()))?;
+        changes.push(Change::Deleted { mailbox: id });
+    }
+    tables.subscriptions.retain_in((user.id, "")..(user.id + 1, ""), |_, _| false)?;
+    tables.users.remove(name)?;
+    Ok(Outcome::Done)
+}
+
+/// Creates `name` and any missing parents. A \Noselect placeholder of that
+/// name becomes a real mailbox.
+fn create_mailbox(
+    tables: &mut Tables,
+    user: u32,
+    name: &str,
+    special_use: Option<SpecialUse>,
+) -> Result<u64, StoreError> {
+    if let Some(id) = tables.mailbox_id(user, name)? {
+        let mut record = tables.mailbox(id)?;
+        if !record.noselect {
+            return Err(StoreError::MailboxExists);
+        }
+        record.noselect = false;
+        tables.save_mailbox(id, &record)?;
+        return Ok(id);
+    }
+    let missing: Vec<&str> =
+        parents(name).filter(|parent| !matches!(tables.mailbox_id(user, parent), Ok(Some(_)))).collect();
+    if tables.mailbox_count(user)? + missing.len() + 1 > MAX_MAILBOXES {
+        return Err(StoreError::TooManyMailboxes);
+    }
+    for parent in missing {
+        insert_mailbox(tables, user, parent, None)?;
+    }
+    insert_mailbox(tables, user, name, special_use)
+}
+
+fn insert_mailbox(
+    tables: &mut Tables,
+    user: u32,
+    name: &str,
+    special_use: Option<SpecialUse>,
+) -> Result<u64, StoreError> {
+    let id = tables.next_counter("next_mailbox_id")?;
+    let record = MailboxRecord {
+        user_id: user,
+        name: name.to_string(),
+        uid_validity: tables.next_uid_validity()?,
+        uid_next: 1,
+        highest_modseq: 1,
+        first_recent_uid: 1,
+        special_use,
+        noselect: false,
+        messages: 0,
+        unseen: 0,
+        deleted: 0,
+        size: 0,
+        expunge_floor: 0,
+        expunge_history: 0,
+        keywords: Vec::new(),
+    };
+    tables.mailboxes.insert((user, name), id)?;
+    tables.save_mailbox(id, &record)?;
+    Ok(id)
+}
+
+fn remove_all_messages(tables: &mut Tables, mailbox: u64) -> Result<(), StoreError> {
+    for (_, message) in tables.all_messages(mailbox)? {
+        tables.release_blob(message.blob)?;
+    }
+    tables.messages.retain_in((mailbox, 0)..=(mailbox, u32::MAX), |_, _| false)?;
+    tables.changes.retain_in((mailbox, 0, 0)..=(mailbox, u64::MAX, u32::MAX), |_, _| false)?;
+    tables.expunged.retain_in((mailbox, 0, 0)..=(mailbox, u64::MAX, u32::MAX), |_, _| false)?;
+    Ok(())
+}
+
+fn delete_mailbox(
+    tables: &mut Tables,
+    user: u32,
+    name: &str,
+    changes: &mut Vec<Change>,
+) -> Result<Outcome, StoreError> {
+    if name == INBOX {
+        return Err(StoreError::CannotDeleteInbox);
+    }
+    let id = tables.mailbox_id(user, name)?.ok_or(StoreError::NoSuchMailbox)?;
+    let mut record = tables.mailbox(id)?;
+    let has_children = !tables.children(user, name)?.is_empty();
+    if has_children && record.noselect {
+        return Err(StoreError::HasChildren);
+    }
+    remove_all_messages(tables, id)?;
+    changes.push(Change::Deleted { mailbox: id });
+    if has_children {
+        // RFC 3501 §6.3.4: the messages go, the name stays as \Noselect.
+        // The id changes meaning, so sessions that had it selected are told
+        // it was deleted, and a later CREATE gets a new UIDVALIDITY.
+        let placeholder = MailboxRecord {
+            noselect: true,
+            messages: 0,
+            unseen: 0,
+            deleted: 0,
+            size: 0,
+            keywords: Vec::new(),
+            special_use: None,
+            expunge_history: 0,
+            expunge_floor: record.highest_modseq,
+            ..record.clone()
+        };
+        record = placeholder;
+        tables.save_mailbox(id, &record)?;
+    } else {
+        tables.mailbox_info.remove(id)?;
+        tables.mailboxes.remove((user, name))?;
+        remove_empty_placeholders(tables, user, name)?;
+    }
+    Ok(Outcome::Done)
+}
+
+/// Removes \Noselect parents of `name` left without children.
+fn remove_empty_placeholders(tables: &mut Tables, user: u32, name: &str) -> Result<(), StoreError> {
+    let ancestors: Vec<String> = parents(name).map(str::to_string).collect();
+    for parent in ancestors.iter().rev() {
+        let Some(id) = tables.mailbox_id(user, parent)? else { continue };
+        if !tables.mailbox(id)?.noselect || !tables.children(user, parent)?.is_empty() {
+            break;
+        }
+        tables.mailbox_info.remove(id)?;
+        tables.mailboxes.remove((user, parent.as_str()))?;
+    }
+    Ok(())
+}
+
+fn rename_mailbox(
+    tables: &mut Tables,
+    user: u32,
+    from: &str,
+    to: &str,
+    changes: &mut Vec<Change>,
+) -> Result<Outcome, StoreError> {
+    let from_id = tables.mailbox_id(user, from)?.ok_or(StoreError::NoSuchMailbox)?;
+    if from == to || tables.mailbox_id(user, to)?.is_some() {
+        return Err(StoreError::MailboxExists);
+    }
+    if to.starts_with(from) && to[from.len()..].starts_with(DELIMITER) {
+        return Err(StoreError::RenameIntoChild);
+    }
+    if from == INBOX {
+        // RFC 3501 §6.3.5: renaming INBOX moves its messages to a new
+        // mailbox and leaves INBOX empty; INBOX's children stay where they are.
+        let to_id = create_mailbox(tables, user, to, None)?;
+        let all = UidSet(vec![(1, u32::MAX)]);
+        copy(tables, from_id, to_id, &all, true, changes)?;
+        return Ok(Outcome::Done);
+    }
+    let mut moving = vec![(from.to_string(), from_id)];
+    moving.extend(tables.children(user, from)?);
+    let renamed: Vec<(String, String, u64)> =
+        moving.into_iter().map(|(old, id)| (format!("{to}{}", &old[from.len()..]), old, id)).collect();
+    for (new, _, _) in &renamed {
+        if tables.mailbox_id(user, new)?.is_some() {
+            return Err(StoreError::MailboxExists);
+        }
+    }
+    let missing: Vec<String> = parents(to)
+        .filter(|parent| !matches!(tables.mailbox_id(user, parent), Ok(Some(_))))
+        .map(str::to_string)
+        .collect();
+    if tables.mailbox_count(user)? + missing.len() > MAX_MAILBOXES {
+        return Err(StoreError::TooManyMailboxes);
+    }
+    for parent in &missing {
+        insert_mailbox(tables, user, parent, None)?;
+    }
+    for (new, old, id) in &renamed {
+        tables.mailboxes.remove((user, old.as_str()))?;
+        tables.mailboxes.insert((user, new.as_str()), *id)?;
+        let mut record = tables.mailbox(*id)?;
+        record.name = new.clone();
+        tables.save_mailbox(*id, &record)?;
+        // Subscriptions follow the mailbox, as users expect.
+        if tables.subscriptions.remove((user, old.as_str()))?.is_some() {
+            tables.subscriptions.insert((user, new.as_str()), ())?;
+        }
+    }
+    remove_empty_placeholders(tables, user, from)?;
+    Ok(Outcome::Done)
+}
+
+fn write_blob(tables: &mut Tables, blob: Option<u64>, first_chunk: u32, data: &[u8]) -> Result<Outcome, StoreError> {
+    let id = match blob {
+        Some(id) => {
+            if tables.pending.get(id)?.is_none() {
+                return Err(StoreError::NoSuchBlob);
+            }
+            id
+        }
+        None => {
+            let id = tables.next_counter("next_blob_id")?;
+            tables.pending.insert(id, DateTime::now().unix)?;
+            id
+        }
+    };
+    for (index, piece) in data.chunks(CHUNK_SIZE).enumerate() {
+        tables.chunks.insert((id, first_chunk + index as u32), piece)?;
+    }
+    Ok(Outcome::Blob(id))
+}
+
+pub(super) fn discard_blobs(tables: &mut Tables, blobs: &[u64]) -> Result<(), StoreError> {
+    for &blob in blobs {
+        if tables.pending.remove(blob)?.is_some() {
+            tables.chunks.retain_in((blob, 0)..=(blob, u32::MAX), |_, _| false)?;
+        }
+    }
+    Ok(())
+}
+
+fn append(
+    tables: &mut Tables,
+    mailbox: u64,
+    messages: &[NewMessage],
+    changes: &mut Vec<Change>,
+) -> Result<Outcome, StoreError> {
+    let mut record = tables.selectable_mailbox(mailbox)?;
+    for message in messages {
+        if tables.pending.get(message.blob)?.is_none() {
+            return Err(StoreError::NoSuchBlob);
+        }
+    }
+    let mut grew = false;
+    let mut bits = Vec::with_capacity(messages.len());
+    for message in messages {
+        let (keywords, defined) = keyword_bits(&mut record, &message.keywords, true)?;
+        grew |= defined;
+        bits.push(keywords);
+    }
+    let modseq = record.highest_modseq + 1;
+    let first_uid = record.uid_next;
+    for (offset, (message, keywords)) in messages.iter().zip(bits).enumerate() {
+        let uid = first_uid + offset as u32;
+        let blob = BlobRecord {
+            references: 1,
+            size: message.size,
+            header_size: message.header_size,
+            structure: message.structure.clone(),
+        };
+        tables.blobs.insert(message.blob, blob.encode().as_slice())?;
+        tables.pending.remove(message.blob)?;
+        let stored = MessageRecord {
+            blob: message.blob,
+            internal_date: message.internal_date,
+            size: message.size,
+            flags: message.flags,
+            keywords,
+            modseq,
+        };
+        tables.save_message(mailbox, uid, &stored)?;
+        tables.changes.insert((mailbox, modseq, uid), ())?;
+        count_in(&mut record, &stored, 1);
+    }
+    let last_uid = first_uid + messages.len() as u32 - 1;
+    record.uid_next = last_uid + 1;
+    record.highest_modseq = modseq;
+    tables.save_mailbox(mailbox, &record)?;
+    changes.push(Change::Appended { mailbox, first_uid, last_uid, modseq });
+    if grew {
+        changes.push(Change::Flags { mailbox, modseq, keywords: Some(record.keywords.clone()) });
+    }
+    Ok(Outcome::Appended { uid_validity: record.uid_validity, first_uid, last_uid })
+}
+
+fn store_flags(
+    tables: &mut Tables,
+    mailbox: u64,
+    uids: &UidSet,
+    action: FlagAction,
+    flags: Flags,
+    keywords: &[String],
+    changes: &mut Vec<Change>,
+) -> Result<Outcome, StoreError> {
+    let mut record = tables.selectable_mailbox(mailbox)?;
+    let targets = tables.messages_in(mailbox, uids)?;
+    if targets.is_empty() {
+        return Ok(Outcome::Stored { modseq: record.highest_modseq, changed: 0 });
+    }
+    let (bits, grew) = keyword_bits(&mut record, keywords, action != FlagAction::Remove)?;
+    let modseq = record.highest_modseq + 1;
+    let mut changed = 0;
+    for (uid, mut message) in targets {
+        let (new_flags, new_keywords) = match action {
+            FlagAction::Add => (message.flags.union(flags), message.keywords | bits),
+            FlagAction::Remove => (message.flags.difference(flags), message.keywords & !bits),
+            FlagAction::Replace => (flags, bits),
+        };
+        if new_flags == message.flags && new_keywords == message.keywords {
+            continue;
+        }
+        count_in(&mut record, &message, -1);
+        tables.changes.remove((mailbox, message.modseq, uid))?;
+        message.flags = new_flags;
+        message.keywords = new_keywords;
+        message.modseq = modseq;
+        count_in(&mut record, &message, 1);
+        tables.save_message(mailbox, uid, &message)?;
+        tables.changes.insert((mailbox, modseq, uid), ())?;
+        changed += 1;
+    }
+    if changed == 0 && !grew {
+        return Ok(Outcome::Stored { modseq: record.highest_modseq, changed });
+    }
+    record.highest_modseq = modseq;
+    tables.save_mailbox(mailbox, &record)?;
+    let keywords = grew.then(|| record.keywords.clone());
+    changes.push(Change::Flags { mailbox, modseq, keywords });
+    Ok(Outcome::Stored { modseq, changed })
+}
+
+fn copy(
+    tables: &mut Tables,
+    from: u64,
+    to: u64,
+    uids: &UidSet,
+    remove: bool,
+    changes: &mut Vec<Change>,
+) -> Result<Outcome, StoreError> {
+    let source = tables.selectable_mailbox(from)?;
+    let mut target = tables.selectable_mailbox(to)?;
+    let messages = tables.messages_in(from, uids)?;
+    if messages.is_empty() {
+        return Ok(Outcome::Copied {
+            uid_validity: target.uid_validity,
+            source: Vec::new(),
+            first_uid: target.uid_next,
+        });
+    }
+    let mut grew = false;
+    let mut bits = Vec::with_capacity(messages.len());
+    for (_, message) in &messages {
+        let (keywords, defined) = translate_keywords(message.keywords, &source, &mut target)?;
+        grew |= defined;
+        bits.push(keywords);
+    }
+    let modseq = target.highest_modseq + 1;
+    let first_uid = target.uid_next;
+    for (offset, ((_, message), keywords)) in messages.iter().zip(bits).enumerate() {
+        let uid = first_uid + offset as u32;
+        let copied = MessageRecord { keywords, modseq, ..*message };
+        tables.add_blob_reference(message.blob)?;
+        tables.save_message(to, uid, &copied)?;
+        tables.changes.insert((to, modseq, uid), ())?;
+        count_in(&mut target, &copied, 1);
+    }
+    let last_uid = first_uid + messages.len() as u32 - 1;
+    target.uid_next = last_uid + 1;
+    target.highest_modseq = modseq;
+    tables.save_mailbox(to, &target)?;
+    changes.push(Change::Appended { mailbox: to, first_uid, last_uid, modseq });
+    if grew {
+        changes.push(Change::Flags { mailbox: to, modseq, keywords: Some(target.keywords.clone()) });
+    }
+    if remove {
+        // Reloaded: when moving within one mailbox the record just changed.
+        let source = tables.mailbox(from)?;
+        expunge(tables, from, source, &messages, changes)?;
+    }
+    let source_uids = messages.iter().map(|(uid, _)| *uid).collect();
+    Ok(Outcome::Copied { uid_validity: target.uid_validity, source: source_uids, first_uid })
+}
+
+/// Removes `doomed` from `mailbox`, remembering them in the expunge history.
+fn expunge(
+    tables: &mut Tables,
+    mailbox: u64,
+    mut record: MailboxRecord,
+    doomed: &[(u32, MessageRecord)],
+    changes: &mut Vec<Change>,
+) -> Result<Vec<u32>, StoreError> {
+    if doomed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let modseq = record.highest_modseq + 1;
+    for (uid, message) in doomed {
+        tables.messages.remove((mailbox, *uid))?;
+        tables.changes.remove((mailbox, message.modseq, *uid))?;
+        tables.expunged.insert((mailbox, modseq, *uid), ())?;
+        tables.release_blob(message.blob)?;
+        count_in(&mut record, message, -1);
+    }
+    record.highest_modseq = modseq;
+    record.expunge_history += doomed.len() as u32;
+    if record.expunge_history > EXPUNGE_HISTORY {
+        // Forget the oldest; a client resynchronising from before the floor
+        // is told about expunges the long way (RFC 7162 §3.2.5.2 allows it).
+        let excess = (record.expunge_history - EXPUNGE_HISTORY) as usize;
+        let oldest: Vec<(u64, u32)> = tables
+            .expunged
+            .range((mailbox, 0, 0)..=(mailbox, u64::MAX, u32::MAX))?
+            .take(excess)
+            .map(|entry| entry.map(|(key, _)| (key.value().1, key.value().2)))
+            .collect::<Result<_, _>>()?;
+        for (old_modseq, uid) in oldest {
+            tables.expunged.remove((mailbox, old_modseq, uid))?;
+            record.expunge_floor = record.expunge_floor.max(old_modseq);
+        }
+        record.expunge_history = EXPUNGE_HISTORY;
+    }
+    tables.save_mailbox(mailbox, &record)?;
+    let uids: Vec<u32> = doomed.iter().map(|(uid, _)| *uid).collect();
+    changes.push(Change::Expunged { mailbox, uids: uids.clone(), modseq });
+    Ok(uids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parents_of_nested_names() {
+        assert_eq!(parents("a/b/c").collect::<Vec<_>>(), vec!["a", "a/b"]);
+        assert_eq!(parents("top").count(), 0);
+    }
+
+    #[test]
+    fn keywords_are_case_insensitive_and_bounded() {
+        let mut mailbox = MailboxRecord {
+            user_id: 1,
+            name: "x".into(),
+            uid_validity: 1,
+            uid_next: 1,
+            highest_modseq: 1,
+            first_recent_uid: 1,
+            special_use: None,
+            noselect: false,
+            messages: 0,
+            unseen: 0,
+            deleted: 0,
+            size: 0,
+            expunge_floor: 0,
+            expunge_history: 0,
+            keywords: vec!["$Junk".into()],
+        };
+        let (bits, grew) = keyword_bits(&mut mailbox, &["$junk".into(), "Work".into()], true).unwrap();
+        assert_eq!((bits, grew), (0b11, true));
+        let (bits, grew) = keyword_bits(&mut mailbox, &["other".into()], false).unwrap();
+        assert_eq!((bits, grew), (0, false));
+        let many: Vec<String> = (0..70).map(|index| format!("k{index}")).collect();
+        assert_eq!(keyword_bits(&mut mailbox, &many, true), Err(StoreError::TooManyKeywords));
+    }
+}

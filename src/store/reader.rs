@@ -1,0 +1,245 @@
+//! Typed reads over one redb read transaction (a consistent snapshot).
+
+use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, ReadableTableMetadata};
+
+use super::schema::*;
+use super::StoreError;
+
+pub struct Reader {
+    transaction: ReadTransaction,
+}
+
+impl Reader {
+    pub(super) fn new(transaction: ReadTransaction) -> Reader {
+        Reader { transaction }
+    }
+
+    fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        definition: redb::TableDefinition<K, V>,
+    ) -> Result<ReadOnlyTable<K, V>, StoreError> {
+        Ok(self.transaction.open_table(definition)?)
+    }
+
+    pub fn user(&self, name: &str) -> Result<Option<UserRecord>, StoreError> {
+        match self.table(USERS)?.get(name)? {
+            Some(bytes) => Ok(Some(UserRecord::decode(bytes.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every user, by name.
+    pub fn users(&self) -> Result<Vec<(String, UserRecord)>, StoreError> {
+        let mut users = Vec::new();
+        for entry in self.table(USERS)?.iter()? {
+            let (name, bytes) = entry?;
+            users.push((name.value().to_string(), UserRecord::decode(bytes.value())?));
+        }
+        Ok(users)
+    }
+
+    pub fn mailbox_id(&self, user: u32, name: &str) -> Result<Option<u64>, StoreError> {
+        Ok(self.table(MAILBOXES)?.get((user, name))?.map(|id| id.value()))
+    }
+
+    pub fn mailbox(&self, id: u64) -> Result<Option<MailboxRecord>, StoreError> {
+        match self.table(MAILBOX_INFO)?.get(id)? {
+            Some(bytes) => Ok(Some(MailboxRecord::decode(bytes.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// A user's mailboxes, sorted by name.
+    pub fn mailboxes(&self, user: u32) -> Result<Vec<(String, u64)>, StoreError> {
+        let mut found = Vec::new();
+        for entry in self.table(MAILBOXES)?.range((user, "")..(user + 1, ""))? {
+            let (key, id) = entry?;
+            found.push((key.value().1.to_string(), id.value()));
+        }
+        Ok(found)
+    }
+
+    /// Every mailbox of every user: (id, record).
+    pub fn all_mailboxes(&self) -> Result<Vec<(u64, MailboxRecord)>, StoreError> {
+        let mut found = Vec::new();
+        for entry in self.table(MAILBOX_INFO)?.iter()? {
+            let (id, bytes) = entry?;
+            found.push((id.value(), MailboxRecord::decode(bytes.value())?));
+        }
+        Ok(found)
+    }
+
+    /// Names the user subscribed to, sorted.
+    pub fn subscriptions(&self, user: u32) -> Result<Vec<String>, StoreError> {
+        let mut found = Vec::new();
+        for entry in self.table(SUBSCRIPTIONS)?.range((user, "")..(user + 1, ""))? {
+            let (key, _) = entry?;
+            found.push(key.value().1.to_string());
+        }
+        Ok(found)
+    }
+
+    pub fn messages(&self) -> Result<MessageTable, StoreError> {
+        Ok(MessageTable { table: self.table(MESSAGES)? })
+    }
+
+    /// (modseq, uid) of messages changed after `modseq`, oldest first.
+    pub fn changes_since(&self, mailbox: u64, modseq: u64) -> Result<Vec<(u64, u32)>, StoreError> {
+        let mut found = Vec::new();
+        let table = self.table(CHANGES)?;
+        for entry in table.range((mailbox, modseq + 1, 0)..=(mailbox, u64::MAX, u32::MAX))? {
+            let (key, _) = entry?;
+            let (_, modseq, uid) = key.value();
+            found.push((modseq, uid));
+        }
+        Ok(found)
+    }
+
+    /// Rows of the change index for one mailbox (for the integrity check).
+    pub fn change_index(&self, mailbox: u64) -> Result<Vec<(u64, u32)>, StoreError> {
+        self.changes_since(mailbox, 0).map(|mut rows| {
+            // changes_since starts above modseq 0; modseq 0 is never used.
+            rows.sort_unstable();
+            rows
+        })
+    }
+
+    pub fn blob(&self, id: u64) -> Result<Option<BlobRecord>, StoreError> {
+        match self.table(BLOBS)?.get(id)? {
+            Some(bytes) => Ok(Some(BlobRecord::decode(bytes.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every blob: (id, record).
+    pub fn all_blobs(&self) -> Result<Vec<(u64, BlobRecord)>, StoreError> {
+        let mut found = Vec::new();
+        for entry in self.table(BLOBS)?.iter()? {
+            let (id, bytes) = entry?;
+            found.push((id.value(), BlobRecord::decode(bytes.value())?));
+        }
+        Ok(found)
+    }
+
+    pub fn blobs(&self) -> Result<BlobTable, StoreError> {
+        Ok(BlobTable { table: self.table(BLOBS)? })
+    }
+
+    pub fn chunks(&self) -> Result<ChunkReader, StoreError> {
+        Ok(ChunkReader { table: self.table(BLOB_CHUNKS)? })
+    }
+
+    /// Blob ids that have chunks, with their chunk count and byte total.
+    pub fn chunk_summary(&self) -> Result<Vec<(u64, u32, u64)>, StoreError> {
+        let mut summary: Vec<(u64, u32, u64)> = Vec::new();
+        for entry in self.table(BLOB_CHUNKS)?.iter()? {
+            let (key, value) = entry?;
+            let (blob, _) = key.value();
+            let length = value.value().len() as u64;
+            match summary.last_mut() {
+                Some(last) if last.0 == blob => {
+                    last.1 += 1;
+                    last.2 += length;
+                }
+                _ => summary.push((blob, 1, length)),
+            }
+        }
+        Ok(summary)
+    }
+
+    pub fn pending_blobs(&self) -> Result<u64, StoreError> {
+        Ok(self.table(PENDING_BLOBS)?.len()?)
+    }
+
+    pub fn meta(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        Ok(self.table(META)?.get(key)?.map(|value| value.value()))
+    }
+}
+
+/// The messages table, open for the length of one command.
+pub struct MessageTable {
+    table: ReadOnlyTable<(u64, u32), &'static [u8]>,
+}
+
+impl MessageTable {
+    pub fn get(&self, mailbox: u64, uid: u32) -> Result<Option<MessageRecord>, StoreError> {
+        match self.table.get((mailbox, uid))? {
+            Some(bytes) => Ok(Some(MessageRecord::decode(bytes.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Messages with `low <= uid <= high`, ascending.
+    pub fn range(
+        &self,
+        mailbox: u64,
+        low: u32,
+        high: u32,
+    ) -> Result<impl Iterator<Item = Result<(u32, MessageRecord), StoreError>>, StoreError> {
+        let range = self.table.range((mailbox, low)..=(mailbox, high))?;
+        Ok(range.map(|entry| {
+            let (key, value) = entry?;
+            Ok((key.value().1, MessageRecord::decode(value.value())?))
+        }))
+    }
+
+    /// Every UID in `mailbox`, ascending.
+    pub fn uids(&self, mailbox: u64) -> Result<Vec<u32>, StoreError> {
+        let mut uids = Vec::new();
+        for entry in self.table.range((mailbox, 0)..=(mailbox, u32::MAX))? {
+            let (key, _) = entry?;
+            uids.push(key.value().1);
+        }
+        Ok(uids)
+    }
+}
+
+/// The blob records, open for the length of one command.
+pub struct BlobTable {
+    table: ReadOnlyTable<u64, &'static [u8]>,
+}
+
+impl BlobTable {
+    pub fn get(&self, blob: u64) -> Result<BlobRecord, StoreError> {
+        match self.table.get(blob)? {
+            Some(bytes) => BlobRecord::decode(bytes.value()),
+            None => Err(StoreError::Corrupt(format!("a message refers to missing blob {blob}"))),
+        }
+    }
+}
+
+/// Reads byte ranges of stored messages, touching only the chunks that
+/// hold them.
+pub struct ChunkReader {
+    table: ReadOnlyTable<(u64, u32), &'static [u8]>,
+}
+
+impl ChunkReader {
+    /// Appends bytes `start..end` of `blob` to `out`.
+    pub fn read(&self, blob: u64, start: u64, end: u64, out: &mut Vec<u8>) -> Result<(), StoreError> {
+        if start >= end {
+            return Ok(());
+        }
+        let chunk_size = CHUNK_SIZE as u64;
+        let first = (start / chunk_size) as u32;
+        let last = ((end - 1) / chunk_size) as u32;
+        let mut expected = first;
+        for entry in self.table.range((blob, first)..=(blob, last))? {
+            let (key, value) = entry?;
+            let index = key.value().1;
+            if index != expected {
+                return Err(StoreError::Corrupt(format!("blob {blob} is missing chunk {expected}")));
+            }
+            expected += 1;
+            let bytes = value.value();
+            let chunk_start = index as u64 * chunk_size;
+            let from = start.saturating_sub(chunk_start).min(bytes.len() as u64) as usize;
+            let to = (end - chunk_start).min(bytes.len() as u64) as usize;
+            out.extend_from_slice(&bytes[from..to]);
+        }
+        if expected != last + 1 {
+            return Err(StoreError::Corrupt(format!("blob {blob} is missing chunk {expected}")));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,356 @@
+//! The redb tables and the records kept in them.
+//!
+//! The one place that knows the on-disk shape. Keys are fixed-width integers
+//! (or a user id and a name) so related rows sit together in the B-trees:
+//! every message of a mailbox, every chunk of a blob, every mailbox of a user.
+
+use redb::TableDefinition;
+
+use super::codec::{Decoder, Encoder};
+use super::StoreError;
+use crate::util::datetime::DateTime;
+
+/// Counters and settings: "schema_version", "next_user_id", "next_mailbox_id",
+/// "next_blob_id", "last_uid_validity".
+pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// User name (lower case) → [`UserRecord`].
+pub const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
+/// (user id, mailbox name) → mailbox id.
+pub const MAILBOXES: TableDefinition<(u32, &str), u64> = TableDefinition::new("mailboxes");
+/// Mailbox id → [`MailboxRecord`].
+pub const MAILBOX_INFO: TableDefinition<u64, &[u8]> = TableDefinition::new("mailbox_info");
+/// (user id, mailbox name) → (); a subscription may name a mailbox that does not exist.
+pub const SUBSCRIPTIONS: TableDefinition<(u32, &str), ()> = TableDefinition::new("subscriptions");
+/// (mailbox id, uid) → [`MessageRecord`].
+pub const MESSAGES: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("messages");
+/// (mailbox id, modseq, uid) → (): the latest change of every message, for
+/// finding what changed since a modseq without scanning the mailbox.
+pub const CHANGES: TableDefinition<(u64, u64, u32), ()> = TableDefinition::new("changes");
+/// (mailbox id, modseq, uid) → (): expunged messages, a bounded history.
+pub const EXPUNGED: TableDefinition<(u64, u64, u32), ()> = TableDefinition::new("expunged");
+/// Blob id → [`BlobRecord`].
+pub const BLOBS: TableDefinition<u64, &[u8]> = TableDefinition::new("blobs");
+/// (blob id, chunk number) → at most [`CHUNK_SIZE`] bytes of the message.
+pub const BLOB_CHUNKS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("blob_chunks");
+/// Blob id → unix time: blobs being written whose message is not stored yet.
+/// Left over after a crash or a dropped connection; removed at start-up.
+pub const PENDING_BLOBS: TableDefinition<u64, i64> = TableDefinition::new("pending_blobs");
+
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// Bytes per blob chunk. redb stores a value of up to about 4 KiB inside a
+/// shared leaf page (about 1.02× the data); a larger one takes pages of its
+/// own and rounds up to 8 KiB (1.5×). 4000 bytes plus the 12-byte key and
+/// the leaf's own bookkeeping fit one 4 KiB page.
+pub const CHUNK_SIZE: usize = 4000;
+
+/// Message flags as bits; `\Recent` is a session property, not stored.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Flags(pub u8);
+
+impl Flags {
+    pub const SEEN: Flags = Flags(1);
+    pub const ANSWERED: Flags = Flags(2);
+    pub const FLAGGED: Flags = Flags(4);
+    pub const DELETED: Flags = Flags(8);
+    pub const DRAFT: Flags = Flags(16);
+    pub const ALL: Flags = Flags(31);
+
+    pub fn contains(self, other: Flags) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    pub fn union(self, other: Flags) -> Flags {
+        Flags(self.0 | other.0)
+    }
+
+    pub fn difference(self, other: Flags) -> Flags {
+        Flags(self.0 & !other.0)
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+/// RFC 6154 special-use attributes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpecialUse {
+    All,
+    Archive,
+    Drafts,
+    Flagged,
+    Junk,
+    Sent,
+    Trash,
+}
+
+impl SpecialUse {
+    pub const EVERY: [SpecialUse; 7] = [
+        SpecialUse::All,
+        SpecialUse::Archive,
+        SpecialUse::Drafts,
+        SpecialUse::Flagged,
+        SpecialUse::Junk,
+        SpecialUse::Sent,
+        SpecialUse::Trash,
+    ];
+
+    pub fn attribute(self) -> &'static str {
+        match self {
+            SpecialUse::All => "\\All",
+            SpecialUse::Archive => "\\Archive",
+            SpecialUse::Drafts => "\\Drafts",
+            SpecialUse::Flagged => "\\Flagged",
+            SpecialUse::Junk => "\\Junk",
+            SpecialUse::Sent => "\\Sent",
+            SpecialUse::Trash => "\\Trash",
+        }
+    }
+
+    fn code(self) -> u8 {
+        match self {
+            SpecialUse::All => 1,
+            SpecialUse::Archive => 2,
+            SpecialUse::Drafts => 3,
+            SpecialUse::Flagged => 4,
+            SpecialUse::Junk => 5,
+            SpecialUse::Sent => 6,
+            SpecialUse::Trash => 7,
+        }
+    }
+
+    fn from_code(code: u8) -> Option<SpecialUse> {
+        SpecialUse::EVERY.into_iter().find(|use_| use_.code() == code)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserRecord {
+    pub id: u32,
+    /// PHC string, argon2id.
+    pub password_hash: String,
+}
+
+impl UserRecord {
+    const VERSION: u8 = 1;
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut encoder = Encoder::new(Self::VERSION);
+        encoder.u32(self.id).str(&self.password_hash);
+        encoder.finish()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<UserRecord, StoreError> {
+        let mut decoder = Decoder::new(bytes, Self::VERSION, "user")?;
+        Ok(UserRecord { id: decoder.u32()?, password_hash: decoder.string()? })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MailboxRecord {
+    pub user_id: u32,
+    pub name: String,
+    pub uid_validity: u32,
+    pub uid_next: u32,
+    pub highest_modseq: u64,
+    /// Messages at or above this UID have not been shown to any session
+    /// yet: they are \Recent for the next session that selects the mailbox.
+    pub first_recent_uid: u32,
+    pub special_use: Option<SpecialUse>,
+    /// A name kept only because it has children (RFC 3501 DELETE).
+    pub noselect: bool,
+    pub messages: u32,
+    pub unseen: u32,
+    pub deleted: u32,
+    pub size: u64,
+    /// Expunges at or below this modseq are no longer in the history.
+    pub expunge_floor: u64,
+    pub expunge_history: u32,
+    /// Keywords in use; a message stores them as bits, in this order.
+    pub keywords: Vec<String>,
+}
+
+impl MailboxRecord {
+    const VERSION: u8 = 1;
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut encoder = Encoder::new(Self::VERSION);
+        encoder
+            .u32(self.user_id)
+            .str(&self.name)
+            .u32(self.uid_validity)
+            .u32(self.uid_next)
+            .u64(self.highest_modseq)
+            .u32(self.first_recent_uid)
+            .u8(self.special_use.map_or(0, SpecialUse::code))
+            .u8(self.noselect as u8)
+            .u32(self.messages)
+            .u32(self.unseen)
+            .u32(self.deleted)
+            .u64(self.size)
+            .u64(self.expunge_floor)
+            .u32(self.expunge_history)
+            .u16(self.keywords.len() as u16);
+        for keyword in &self.keywords {
+            encoder.str(keyword);
+        }
+        encoder.finish()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<MailboxRecord, StoreError> {
+        let mut decoder = Decoder::new(bytes, Self::VERSION, "mailbox")?;
+        let mut record = MailboxRecord {
+            user_id: decoder.u32()?,
+            name: decoder.string()?,
+            uid_validity: decoder.u32()?,
+            uid_next: decoder.u32()?,
+            highest_modseq: decoder.u64()?,
+            first_recent_uid: decoder.u32()?,
+            special_use: SpecialUse::from_code(decoder.u8()?),
+            noselect: decoder.u8()? != 0,
+            messages: decoder.u32()?,
+            unseen: decoder.u32()?,
+            deleted: decoder.u32()?,
+            size: decoder.u64()?,
+            expunge_floor: decoder.u64()?,
+            expunge_history: decoder.u32()?,
+            keywords: Vec::new(),
+        };
+        let count = decoder.u16()?;
+        for _ in 0..count {
+            record.keywords.push(decoder.string()?);
+        }
+        Ok(record)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MessageRecord {
+    pub blob: u64,
+    pub internal_date: DateTime,
+    pub size: u64,
+    pub flags: Flags,
+    /// Bit i set: the message has keyword i of its mailbox.
+    pub keywords: u64,
+    pub modseq: u64,
+}
+
+impl MessageRecord {
+    const VERSION: u8 = 1;
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut encoder = Encoder::new(Self::VERSION);
+        encoder
+            .u64(self.blob)
+            .i64(self.internal_date.unix)
+            .i16(self.internal_date.offset_minutes)
+            .u64(self.size)
+            .u8(self.flags.0)
+            .u64(self.keywords)
+            .u64(self.modseq);
+        encoder.finish()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<MessageRecord, StoreError> {
+        let mut decoder = Decoder::new(bytes, Self::VERSION, "message")?;
+        Ok(MessageRecord {
+            blob: decoder.u64()?,
+            internal_date: DateTime { unix: decoder.i64()?, offset_minutes: decoder.i16()? },
+            size: decoder.u64()?,
+            flags: Flags(decoder.u8()?),
+            keywords: decoder.u64()?,
+            modseq: decoder.u64()?,
+        })
+    }
+}
+
+/// What is known about a stored message's bytes, computed once when it
+/// was received.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct BlobRecord {
+    /// Messages (in any mailbox, of any user) that point at this blob.
+    pub references: u32,
+    pub size: u64,
+    /// Length of the header, including the blank line that ends it.
+    pub header_size: u64,
+    /// The MIME structure, as written by the `mime` layer (empty until then).
+    pub structure: Vec<u8>,
+}
+
+impl BlobRecord {
+    const VERSION: u8 = 1;
+
+    pub fn chunks(&self) -> u32 {
+        self.size.div_ceil(CHUNK_SIZE as u64) as u32
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut encoder = Encoder::new(Self::VERSION);
+        encoder.u32(self.references).u64(self.size).u64(self.header_size).bytes(&self.structure);
+        encoder.finish()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<BlobRecord, StoreError> {
+        let mut decoder = Decoder::new(bytes, Self::VERSION, "blob")?;
+        Ok(BlobRecord {
+            references: decoder.u32()?,
+            size: decoder.u64()?,
+            header_size: decoder.u64()?,
+            structure: decoder.bytes()?.to_vec(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip() {
+        let mailbox = MailboxRecord {
+            user_id: 3,
+            name: "Archive/2024".into(),
+            uid_validity: 1_700_000_000,
+            uid_next: 42,
+            highest_modseq: 99,
+            first_recent_uid: 40,
+            special_use: Some(SpecialUse::Archive),
+            noselect: false,
+            messages: 41,
+            unseen: 2,
+            deleted: 1,
+            size: 123_456,
+            expunge_floor: 0,
+            expunge_history: 3,
+            keywords: vec!["$Forwarded".into(), "$Junk".into()],
+        };
+        assert_eq!(MailboxRecord::decode(&mailbox.encode()).unwrap(), mailbox);
+
+        let message = MessageRecord {
+            blob: 77,
+            internal_date: DateTime { unix: 1_000_000, offset_minutes: -420 },
+            size: 5000,
+            flags: Flags::SEEN.union(Flags::FLAGGED),
+            keywords: 0b10,
+            modseq: 12,
+        };
+        assert_eq!(MessageRecord::decode(&message.encode()).unwrap(), message);
+
+        let blob = BlobRecord { references: 2, size: 9000, header_size: 300, structure: vec![1, 2] };
+        assert_eq!(BlobRecord::decode(&blob.encode()).unwrap(), blob);
+        assert_eq!(blob.chunks(), 3);
+
+        let user = UserRecord { id: 9, password_hash: "$argon2id$v=19$...".into() };
+        assert_eq!(UserRecord::decode(&user.encode()).unwrap(), user);
+    }
+
+    #[test]
+    fn flags_algebra() {
+        let flags = Flags::SEEN.union(Flags::DELETED);
+        assert!(flags.contains(Flags::SEEN));
+        assert!(!flags.contains(Flags::DRAFT));
+        assert_eq!(flags.difference(Flags::SEEN), Flags::DELETED);
+        assert!(Flags::default().is_empty());
+    }
+}

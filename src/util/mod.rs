@@ -1,0 +1,5 @@
+//! Small self-contained codecs used by several layers.
+
+pub mod base64;
+pub mod datetime;
+pub mod mutf7;

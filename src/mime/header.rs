@@ -148,7 +148,7 @@ mod tests {
             assert_eq!(header_end(message, chunk), 14, "chunk {chunk}");
         }
         assert_eq!(header_end(b"A: 1\n\nbody", 3), 6);
-        assert_eq!(header_end(b"A: 1\r\nno blank line", 4), 20);
+        assert_eq!(header_end(b"A: 1\r\nno blank line", 4), 19);
         assert_eq!(header_end(b"\r\nbody", 1), 2);
         assert_eq!(header_end(b"\nbody", 1), 1);
     }

@@ -13,9 +13,10 @@ use crate::util::mutf7;
 const MAX_PATTERN: usize = 1024;
 
 /// Whether `name` matches `pattern`: `*` matches anything, `%` anything
-/// but the hierarchy delimiter (RFC 3501 §6.3.8). Dynamic programming, so
-/// no pattern can make it backtrack exponentially.
-pub fn matches(pattern: &[char], name: &[char]) -> bool {
+/// but the hierarchy delimiter (RFC 3501 §6.3.8). The first
+/// `case_insensitive` characters of the name compare without case. Dynamic
+/// programming, so no pattern can make it backtrack exponentially.
+pub fn matches(pattern: &[char], name: &[char], case_insensitive: usize) -> bool {
     // reachable[j]: the pattern consumed so far can match name[..j].
     let mut reachable = vec![false; name.len() + 1];
     reachable[0] = true;
@@ -37,7 +38,8 @@ pub fn matches(pattern: &[char], name: &[char]) -> bool {
             }
             literal => {
                 for j in 0..name.len() {
-                    if reachable[j] && name[j] == literal {
+                    let equal = name[j] == literal || (j < case_insensitive && name[j].eq_ignore_ascii_case(&literal));
+                    if reachable[j] && equal {
                         next[j + 1] = true;
                     }
                 }
@@ -48,16 +50,12 @@ pub fn matches(pattern: &[char], name: &[char]) -> bool {
     reachable[name.len()]
 }
 
-/// Like [`matches`], with INBOX matched case-insensitively (RFC 3501 §5.1).
+/// Like [`matches`], with the INBOX of a name matched case-insensitively
+/// (RFC 3501 §5.1), so "inbox", "Inbox/%" and "inb*" all find INBOX.
 fn matches_name(pattern: &[char], name: &str) -> bool {
     let name_chars: Vec<char> = name.chars().collect();
     let is_inbox = name == INBOX || name.starts_with("INBOX/");
-    if is_inbox && pattern.len() >= 5 && pattern[..5].iter().collect::<String>().eq_ignore_ascii_case(INBOX) {
-        let mut adjusted: Vec<char> = INBOX.chars().collect();
-        adjusted.extend_from_slice(&pattern[5..]);
-        return matches(&adjusted, &name_chars);
-    }
-    matches(pattern, &name_chars)
+    matches(pattern, &name_chars, if is_inbox { INBOX.len() } else { 0 })
 }
 
 pub async fn run(
@@ -188,6 +186,7 @@ mod tests {
         assert!(check("Inbox/%", "INBOX/Work"));
         assert!(check("inb*", "INBOX"));
         assert!(!check("inbox", "Inbox2"));
+        assert!(!check("arch*", "Archive"), "only INBOX folds case");
     }
 
     #[test]
@@ -195,8 +194,8 @@ mod tests {
         // Exponential with backtracking; quadratic here, so this returns.
         let pattern: Vec<char> = "*%".repeat(500).chars().collect();
         let name: Vec<char> = "a/".repeat(250).chars().chain(['b']).collect();
-        assert!(matches(&pattern, &name));
+        assert!(matches(&pattern, &name, 0));
         let pattern: Vec<char> = "%a".repeat(300).chars().collect();
-        assert!(!matches(&pattern, &name));
+        assert!(!matches(&pattern, &name, 0));
     }
 }

@@ -1,0 +1,480 @@
+//! Shared harness for the integration tests: runs the real `roost` binary
+//! on ephemeral loopback ports with a temporary data directory, and speaks
+//! raw IMAP to it over TCP, TLS and STARTTLS.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const BINARY: &str = env!("CARGO_BIN_EXE_roost");
+/// Long enough for a slow CI machine, short enough that a hang fails.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(20);
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A temporary directory, removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> TempDir {
+        let base = std::env::var_os("CARGO_TARGET_TMPDIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+        let path =
+            base.join(format!("roost-{label}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst)));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Settings a test may change; cheap argon2 and a short failure delay keep
+/// the suite fast.
+#[derive(Clone)]
+pub struct Options {
+    pub extra_limits: String,
+    pub extra_imap: String,
+    pub users: Vec<(&'static str, &'static str)>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            extra_limits: String::new(),
+            extra_imap: String::new(),
+            users: vec![("alice", "secret"), ("bob", "hunter2")],
+        }
+    }
+}
+
+pub struct Server {
+    pub dir: TempDir,
+    pub config: PathBuf,
+    pub child: Option<Child>,
+    pub imap_port: u16,
+    pub imaps_port: u16,
+    /// Everything the server wrote to stderr so far.
+    pub log: Arc<std::sync::Mutex<String>>,
+}
+
+pub fn config_text(dir: &Path, options: &Options) -> String {
+    format!(
+        r#"data_dir = "{}"
+log_level = "debug"
+[imap]
+listen = ["127.0.0.1:0"]
+listen_tls = ["127.0.0.1:0"]
+{}
+[limits]
+argon2_memory_kib = 64
+argon2_iterations = 1
+auth_failure_delay = 10
+{}
+"#,
+        dir.join("data").display(),
+        options.extra_imap,
+        options.extra_limits
+    )
+}
+
+/// Runs `roost` with arguments, optional stdin; returns (success, stdout, stderr).
+pub fn run_cli(arguments: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+    let mut child = Command::new(BINARY)
+        .args(arguments)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run roost");
+    {
+        let mut input = child.stdin.take().unwrap();
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).unwrap();
+        }
+    }
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+impl Server {
+    pub fn start() -> Server {
+        Server::start_with(Options::default())
+    }
+
+    pub fn start_with(options: Options) -> Server {
+        let dir = TempDir::new("server");
+        let config = dir.0.join("roost.toml");
+        std::fs::write(&config, config_text(&dir.0, &options)).unwrap();
+        let config_arg = config.to_str().unwrap().to_string();
+        for (user, password) in &options.users {
+            let (ok, _, stderr) =
+                run_cli(&["user", "add", user, "--config", &config_arg], Some(&format!("{password}\n")));
+            assert!(ok, "user add {user}: {stderr}");
+        }
+        let mut server = Server {
+            dir,
+            config,
+            child: None,
+            imap_port: 0,
+            imaps_port: 0,
+            log: Arc::new(std::sync::Mutex::new(String::new())),
+        };
+        server.spawn();
+        server
+    }
+
+    pub fn config_arg(&self) -> String {
+        self.config.to_str().unwrap().to_string()
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.0.join("data")
+    }
+
+    /// Starts the binary and waits for it to report its listening ports.
+    pub fn spawn(&mut self) {
+        let mut child = Command::new(BINARY)
+            .args(["serve", "--config", &self.config_arg()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start roost serve");
+        let stderr = child.stderr.take().unwrap();
+        let (ports_sender, ports) = std::sync::mpsc::channel();
+        let log = self.log.clone();
+        std::thread::spawn(move || {
+            let mut imap = None;
+            let mut imaps = None;
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                log.lock().unwrap().push_str(&format!("{line}\n"));
+                let port = |line: &str| line.split("127.0.0.1:").nth(1)?.split(' ').next()?.parse::<u16>().ok();
+                if line.contains("imap listening on") {
+                    imap = port(&line);
+                } else if line.contains("imaps listening on") {
+                    imaps = port(&line);
+                }
+                if let (Some(imap_port), Some(imaps_port)) = (imap, imaps) {
+                    let _ = ports_sender.send((imap_port, imaps_port));
+                    imap = None;
+                }
+            }
+        });
+        let (imap, imaps) = ports.recv_timeout(IO_TIMEOUT).unwrap_or_else(|_| {
+            panic!("roost did not start; its log:\n{}", self.log.lock().unwrap());
+        });
+        self.imap_port = imap;
+        self.imaps_port = imaps;
+        self.child = Some(child);
+    }
+
+    /// SIGKILL: the server gets no chance to clean up.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM and wait: a clean stop.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        child.wait().unwrap()
+    }
+
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+
+    pub fn log_text(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// A plain TCP connection to the STARTTLS port, greeting read.
+    pub fn connect(&self) -> Client {
+        let stream = TcpStream::connect(("127.0.0.1", self.imap_port)).unwrap();
+        let mut client = Client::new(Transport::Plain(stream));
+        let greeting = client.read_line();
+        assert!(greeting.starts_with("* OK"), "greeting: {greeting}");
+        client
+    }
+
+    /// An implicit-TLS connection to the IMAPS port, greeting read.
+    pub fn connect_tls(&self) -> Client {
+        let stream = TcpStream::connect(("127.0.0.1", self.imaps_port)).unwrap();
+        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        let tls = rustls::StreamOwned::new(self.tls_client(), stream);
+        let mut client = Client::new(Transport::Tls(Box::new(tls)));
+        let greeting = client.read_line();
+        assert!(greeting.starts_with("* OK"), "greeting: {greeting}");
+        client
+    }
+
+    /// A client that trusts this server's self-signed certificate.
+    pub fn tls_client(&self) -> rustls::ClientConnection {
+        let cert_path = self.data_dir().join("tls").join("cert.pem");
+        let mut roots = rustls::RootCertStore::empty();
+        use rustls_pki_types::pem::PemObject;
+        for cert in rustls_pki_types::CertificateDer::pem_file_iter(&cert_path).unwrap() {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+        rustls::ClientConnection::new(Arc::new(config), name).unwrap()
+    }
+
+    /// A logged-in client (plain TCP over loopback, where LOGIN is allowed).
+    pub fn login(&self, user: &str, password: &str) -> Client {
+        let mut client = self.connect();
+        client.ok(&format!("LOGIN {user} {password}"));
+        client
+    }
+
+    /// Logged in as alice with INBOX selected.
+    pub fn alice_inbox(&self) -> Client {
+        let mut client = self.login("alice", "secret");
+        client.ok("SELECT INBOX");
+        client
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub enum Transport {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+    /// Placeholder while STARTTLS swaps the stream.
+    None,
+}
+
+impl Read for Transport {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Transport::Plain(stream) => stream.read(buffer),
+            Transport::Tls(stream) => stream.read(buffer),
+            Transport::None => Ok(0),
+        }
+    }
+}
+
+impl Write for Transport {
+    fn write(&mut self, buffer: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Transport::Plain(stream) => stream.write(buffer),
+            Transport::Tls(stream) => stream.write(buffer),
+            Transport::None => Ok(0),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Transport::Plain(stream) => stream.flush(),
+            Transport::Tls(stream) => stream.flush(),
+            Transport::None => Ok(()),
+        }
+    }
+}
+
+/// A response line with its literals inline, as text.
+pub type Response = String;
+
+pub struct Client {
+    reader: BufReader<Transport>,
+    tag: usize,
+}
+
+impl Client {
+    pub fn new(transport: Transport) -> Client {
+        if let Transport::Plain(stream) = &transport {
+            stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+            stream.set_nodelay(true).unwrap();
+        }
+        Client { reader: BufReader::new(transport), tag: 0 }
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        let transport = self.reader.get_mut();
+        transport.write_all(bytes).unwrap();
+        transport.flush().unwrap();
+    }
+
+    pub fn send(&mut self, line: &str) {
+        self.send_raw(format!("{line}\r\n").as_bytes());
+    }
+
+    /// One raw line (without CRLF); panics on timeout or EOF.
+    pub fn read_line(&mut self) -> String {
+        let mut line = Vec::new();
+        let count = self.reader.read_until(b'\n', &mut line).expect("read from server");
+        assert!(count > 0, "server closed the connection");
+        while line.last().is_some_and(|&byte| byte == b'\n' || byte == b'\r') {
+            line.pop();
+        }
+        String::from_utf8_lossy(&line).into_owned()
+    }
+
+    /// Reads until EOF or error; returns what came.
+    pub fn read_to_end(&mut self) -> String {
+        let mut rest = Vec::new();
+        let _ = self.reader.read_to_end(&mut rest);
+        String::from_utf8_lossy(&rest).into_owned()
+    }
+
+    /// One response: a line plus any literals it announces, joined.
+    pub fn read_response(&mut self) -> Response {
+        let mut response = self.read_line();
+        while let Some(length) = literal_length(&response) {
+            let mut bytes = vec![0u8; length];
+            self.reader.read_exact(&mut bytes).expect("read literal");
+            response.push_str("\r\n");
+            response.push_str(&String::from_utf8_lossy(&bytes));
+            response.push_str(&self.read_line());
+        }
+        response
+    }
+
+    pub fn next_tag(&mut self) -> String {
+        self.tag += 1;
+        format!("t{}", self.tag)
+    }
+
+    /// Sends a tagged command; returns (untagged responses, tagged line).
+    pub fn command(&mut self, command: &str) -> (Vec<Response>, Response) {
+        let tag = self.next_tag();
+        self.send(&format!("{tag} {command}"));
+        self.until_tagged(&tag)
+    }
+
+    pub fn until_tagged(&mut self, tag: &str) -> (Vec<Response>, Response) {
+        let mut untagged = Vec::new();
+        loop {
+            let response = self.read_response();
+            if response.starts_with(&format!("{tag} ")) {
+                return (untagged, response[tag.len() + 1..].to_string());
+            }
+            untagged.push(response);
+        }
+    }
+
+    /// Runs a command that must succeed; returns its untagged responses.
+    pub fn ok(&mut self, command: &str) -> Vec<Response> {
+        let (untagged, tagged) = self.command(command);
+        assert!(tagged.starts_with("OK"), "{command:?} gave {tagged:?} after {untagged:#?}");
+        untagged
+    }
+
+    /// Runs a command that must fail with NO; returns the tagged text.
+    pub fn no(&mut self, command: &str) -> String {
+        let (untagged, tagged) = self.command(command);
+        assert!(tagged.starts_with("NO"), "{command:?} gave {tagged:?} after {untagged:#?}");
+        tagged
+    }
+
+    /// Runs a command that must fail with BAD; returns the tagged text.
+    pub fn bad(&mut self, command: &str) -> String {
+        let (untagged, tagged) = self.command(command);
+        assert!(tagged.starts_with("BAD"), "{command:?} gave {tagged:?} after {untagged:#?}");
+        tagged
+    }
+
+    /// APPEND with a synchronizing literal: waits for the continuation.
+    pub fn append(&mut self, mailbox: &str, extra: &str, message: &[u8]) -> (Vec<Response>, Response) {
+        let tag = self.next_tag();
+        let space = if extra.is_empty() { "" } else { " " };
+        self.send(&format!("{tag} APPEND {mailbox}{space}{extra} {{{}}}", message.len()));
+        let continuation = self.read_line();
+        if !continuation.starts_with('+') {
+            return (Vec::new(), continuation[tag.len() + 1..].to_string());
+        }
+        self.send_raw(message);
+        self.send_raw(b"\r\n");
+        self.until_tagged(&tag)
+    }
+
+    /// APPEND that must succeed; returns the UID from APPENDUID.
+    pub fn append_ok(&mut self, mailbox: &str, message: &[u8]) -> u32 {
+        let (untagged, tagged) = self.append(mailbox, "", message);
+        assert!(tagged.starts_with("OK"), "APPEND gave {tagged:?} after {untagged:?}");
+        appenduid(&tagged).1
+    }
+
+    /// Switches to TLS after a successful STARTTLS.
+    pub fn starttls(&mut self, server: &Server) {
+        self.ok("STARTTLS");
+        let transport = std::mem::replace(self.reader.get_mut(), Transport::None);
+        let Transport::Plain(stream) = transport else { panic!("not plain") };
+        let tls = rustls::StreamOwned::new(server.tls_client(), stream);
+        self.reader = BufReader::new(Transport::Tls(Box::new(tls)));
+    }
+
+    /// The underlying stream (for tests that swap it themselves).
+    pub fn transport(&mut self) -> &mut Transport {
+        self.reader.get_mut()
+    }
+
+    pub fn shutdown(&mut self) {
+        if let Transport::Plain(stream) = self.reader.get_mut() {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+/// `{n}` at the end of a response line.
+pub fn literal_length(line: &str) -> Option<usize> {
+    let body = line.strip_suffix('}')?;
+    let open = body.rfind('{')?;
+    body[open + 1..].trim_end_matches('+').parse().ok()
+}
+
+/// (uidvalidity, uid) from `OK [APPENDUID v n] ...`.
+pub fn appenduid(tagged: &str) -> (u32, u32) {
+    let code = tagged.split("[APPENDUID ").nth(1).expect("APPENDUID code");
+    let mut words = code.split([' ', ']']);
+    let validity = words.next().unwrap().parse().unwrap();
+    let uid = words.next().unwrap().split(':').next().unwrap().parse().unwrap();
+    (validity, uid)
+}
+
+/// A small well-formed message.
+pub fn message(subject: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: Bob Example <bob@example.org>\r\nTo: Alice <alice@example.org>\r\nSubject: {subject}\r\nDate: Wed, 17 Jul 1996 02:44:25 -0700\r\nMessage-ID: <{subject}@example.org>\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+/// The untagged responses that contain `needle`.
+pub fn find<'a>(responses: &'a [Response], needle: &str) -> Vec<&'a Response> {
+    responses.iter().filter(|response| response.contains(needle)).collect()
+}
+
+/// The numbers of a `* SEARCH` response.
+pub fn search_result(responses: &[Response]) -> Vec<u32> {
+    let line = responses.iter().find(|line| line.starts_with("* SEARCH")).expect("SEARCH response");
+    line["* SEARCH".len()..].split_whitespace().map(|number| number.parse().unwrap()).collect()
+}

@@ -1,0 +1,128 @@
+//! RFC 3501 §6.1 (any state), the greeting, TLS (implicit and STARTTLS),
+//! and malformed input.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn greeting_capability_noop_logout() {
+    let server = Server::start();
+    let mut client = server.connect();
+    let untagged = client.ok("CAPABILITY");
+    let capability = &untagged[0];
+    for expected in ["IMAP4rev1", "STARTTLS", "AUTH=PLAIN", "SASL-IR", "LITERAL+", "ID", "ENABLE"] {
+        assert!(capability.contains(expected), "{capability}");
+    }
+    assert!(!capability.contains("LOGINDISABLED"), "loopback may log in without TLS: {capability}");
+    client.ok("NOOP");
+    client.ok("nOoP");
+    let untagged = client.ok("LOGOUT");
+    assert!(untagged[0].starts_with("* BYE"));
+    assert_eq!(client.read_to_end(), "", "connection closes after LOGOUT");
+}
+
+#[test]
+fn capabilities_after_login() {
+    let server = Server::start();
+    let mut client = server.connect();
+    let (_, tagged) = client.command("LOGIN alice secret");
+    assert!(tagged.starts_with("OK [CAPABILITY IMAP4rev1"), "{tagged}");
+    let capability = client.ok("CAPABILITY").remove(0);
+    for expected in
+        ["UIDPLUS", "MOVE", "NAMESPACE", "UNSELECT", "CHILDREN", "SPECIAL-USE", "APPENDLIMIT=", "MULTIAPPEND"]
+    {
+        assert!(capability.contains(expected), "{capability}");
+    }
+    assert!(!capability.contains("STARTTLS"), "{capability}");
+    assert!(!capability.contains("AUTH=PLAIN"), "{capability}");
+}
+
+#[test]
+fn id_exchange() {
+    let server = Server::start();
+    let mut client = server.connect();
+    let untagged = client.ok(r#"ID ("name" "test-client" "version" "1.0")"#);
+    assert!(untagged[0].starts_with(r#"* ID ("name" "roost""#), "{untagged:?}");
+    client.ok("ID NIL");
+    client.bad("ID (\"name\")");
+}
+
+#[test]
+fn malformed_commands_get_bad_and_the_session_goes_on() {
+    let server = Server::start();
+    let mut client = server.connect();
+    client.bad("FROBNICATE");
+    client.bad("NOOP extra-arguments");
+    client.send("");
+    assert!(client.read_line().starts_with("* BAD"));
+    client.send("+ NOOP");
+    assert!(client.read_line().starts_with("* BAD"));
+    client.send_raw(b"t9 NOOP\x00\r\n");
+    assert!(client.read_line().starts_with("t9 BAD"));
+    client.bad("LOGIN \"unterminated");
+    client.bad("SELECT INBOX");
+    client.ok("NOOP");
+}
+
+#[test]
+fn commands_in_the_wrong_state() {
+    let server = Server::start();
+    let mut client = server.connect();
+    assert!(client.bad("SELECT INBOX").contains("log in"));
+    assert!(client.bad("FETCH 1 FLAGS").contains("log in"));
+    client.ok("LOGIN alice secret");
+    assert!(client.bad("FETCH 1 FLAGS").contains("No mailbox selected"));
+    assert!(client.bad("LOGIN alice secret").contains("Already"));
+    client.bad("STARTTLS");
+}
+
+#[test]
+fn implicit_tls_login_and_fetch() {
+    let server = Server::start();
+    let mut client = server.connect_tls();
+    let capability = client.ok("CAPABILITY").remove(0);
+    assert!(!capability.contains("STARTTLS"), "{capability}");
+    assert!(capability.contains("AUTH=PLAIN"), "{capability}");
+    client.ok("LOGIN alice secret");
+    client.ok("SELECT INBOX");
+    let uid = client.append_ok("INBOX", &message("tls", "over TLS"));
+    let untagged = client.ok(&format!("UID FETCH {uid} BODY.PEEK[TEXT]"));
+    assert!(untagged[0].contains("over TLS"), "{untagged:?}");
+    client.ok("LOGOUT");
+}
+
+#[test]
+fn starttls_upgrades_and_discards_pipelined_plaintext() {
+    let server = Server::start();
+    let mut client = server.connect();
+    // CVE-2011-0411: commands sent after STARTTLS in the same packet must
+    // not run inside the TLS session.
+    client.send_raw(b"s1 STARTTLS\r\ns2 LOGIN alice secret\r\n");
+    let line = client.read_line();
+    assert!(line.starts_with("s1 OK"), "{line}");
+    let transport = std::mem::replace(client_reader(&mut client), Transport::None);
+    let Transport::Plain(stream) = transport else { panic!() };
+    let tls = rustls::StreamOwned::new(server.tls_client(), stream);
+    *client_reader(&mut client) = Transport::Tls(Box::new(tls));
+    // The injected LOGIN never ran: we are still not authenticated.
+    let capability = client.ok("CAPABILITY").remove(0);
+    assert!(capability.contains("AUTH=PLAIN") && !capability.contains("STARTTLS"), "{capability}");
+    client.bad("SELECT INBOX");
+    client.bad("STARTTLS");
+    client.ok("LOGIN alice secret");
+    client.ok("SELECT INBOX");
+}
+
+fn client_reader(client: &mut Client) -> &mut Transport {
+    client.transport()
+}
+
+#[test]
+fn starttls_helper_round_trip() {
+    let server = Server::start();
+    let mut client = server.connect();
+    client.starttls(&server);
+    client.ok("LOGIN bob hunter2");
+    client.ok("LIST \"\" %");
+}

@@ -433,6 +433,14 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_example_config_loads() {
+        let text = include_str!("../../systemd/roost.toml");
+        let config = Config::parse("systemd/roost.toml", text, Overrides::default()).unwrap();
+        assert_eq!(config.board, "rpi4");
+        assert_eq!(config.imaps_listen, vec!["0.0.0.0:993".parse().unwrap()]);
+    }
+
+    #[test]
     fn mistakes_are_reported_clearly() {
         let cases = [
             ("colour = 1", "unknown setting"),

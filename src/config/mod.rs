@@ -268,7 +268,6 @@ impl Limits {
 /// A board profile: its description and its limits.
 #[derive(Clone, Debug)]
 pub struct Board {
-    pub name: String,
     pub description: String,
     pub limits: Limits,
 }
@@ -290,7 +289,7 @@ impl Board {
         }
         let mut limits = Limits::zero();
         limits.apply(&file, &document, true)?;
-        Ok(Board { name: name.to_string(), description, limits })
+        Ok(Board { description, limits })
     }
 }
 

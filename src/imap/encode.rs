@@ -35,13 +35,6 @@ pub fn literal_header(out: &mut Vec<u8>, length: u64) {
     out.extend_from_slice(b"}\r\n");
 }
 
-pub fn nstring(out: &mut Vec<u8>, value: Option<&[u8]>) {
-    match value {
-        Some(value) => string(out, value),
-        None => out.extend_from_slice(b"NIL"),
-    }
-}
-
 /// An atom when `value` is one (and is not `NIL`), else a string.
 pub fn astring(out: &mut Vec<u8>, value: &[u8]) {
     let is_atom = !value.is_empty()
@@ -159,7 +152,6 @@ mod tests {
 
     #[test]
     fn nil_atoms_and_astrings() {
-        assert_eq!(encoded(|out| nstring(out, None)), "NIL");
         assert_eq!(encoded(|out| astring(out, b"INBOX")), "INBOX");
         assert_eq!(encoded(|out| astring(out, b"nil")), "\"nil\"");
         assert_eq!(encoded(|out| astring(out, b"two words")), "\"two words\"");

@@ -425,13 +425,6 @@ impl Session {
         }
     }
 
-    pub fn view_mut(&mut self) -> Option<&mut View> {
-        match &mut self.state {
-            State::Selected(_, view) => Some(view),
-            _ => None,
-        }
-    }
-
     /// Leaves Selected state (the view's drop stops watching the mailbox).
     pub fn deselect(&mut self) {
         let state = std::mem::replace(&mut self.state, State::Logout);

@@ -27,8 +27,6 @@ impl Drop for Watch {
 pub struct View {
     _watch: Watch,
     pub mailbox: u64,
-    /// The name it was selected by (for logs).
-    pub name: String,
     pub read_only: bool,
     pub uid_validity: u32,
     pub uids: Rc<Vec<u32>>,
@@ -52,7 +50,6 @@ impl View {
     pub fn open(
         store: &Rc<Store>,
         mailbox: u64,
-        name: String,
         read_only: bool,
     ) -> Result<(View, Option<u32>), crate::store::StoreError> {
         let reader = store.read()?;
@@ -61,7 +58,6 @@ impl View {
         let mut view = View {
             _watch: Watch { store: store.clone(), mailbox },
             mailbox,
-            name,
             read_only,
             uid_validity: state.uid_validity,
             uids: state.uids.clone(),
@@ -184,7 +180,6 @@ mod tests {
         View {
             _watch: Watch { store, mailbox: 1 },
             mailbox: 1,
-            name: "INBOX".into(),
             read_only: false,
             uid_validity: 1,
             uid_next: uids.last().map_or(1, |last| last + 1),

@@ -43,7 +43,7 @@ pub fn fields(header: &[u8]) -> impl Iterator<Item = Field<'_>> {
         }
         let Some(colon) = raw.iter().position(|&byte| byte == b':') else { continue };
         let name = trim_end(&raw[..colon]);
-        if name.is_empty() || name.iter().any(|&byte| byte == b'\n') {
+        if name.is_empty() || name.contains(&b'\n') {
             continue;
         }
         return Some(Field { name, value: &raw[colon + 1..], raw });

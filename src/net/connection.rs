@@ -180,10 +180,6 @@ impl Connection {
         self.end = 0;
     }
 
-    pub fn has_buffered_input(&self) -> bool {
-        self.start < self.end
-    }
-
     /// The response buffer, for encoders to write into.
     pub fn out(&mut self) -> &mut Vec<u8> {
         &mut self.output

@@ -1,4 +1,4 @@
-//! Sockets: TCP (with TLS via futures-rustls) and Unix streams, with
+//! Sockets: TCP, with TLS via futures-rustls, and
 //! bounded, board-sized buffers.
 
 mod connection;
@@ -6,7 +6,6 @@ pub mod tls;
 
 use std::io;
 use std::net::TcpStream;
-use std::os::unix::net::UnixStream;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -19,7 +18,6 @@ pub use connection::{Connection, LineStatus};
 pub enum Stream {
     Plain(Async<TcpStream>),
     Tls(Box<futures_rustls::server::TlsStream<Async<TcpStream>>>),
-    Unix(Async<UnixStream>),
     /// Left behind while the TCP stream is handed to the TLS handshake.
     Closed,
 }
@@ -39,10 +37,6 @@ macro_rules! delegate {
             }
             Stream::Tls($stream) => {
                 let $stream = Pin::new($stream.as_mut());
-                $call
-            }
-            Stream::Unix($stream) => {
-                let $stream = Pin::new($stream);
                 $call
             }
             Stream::Closed => Poll::Ready(Err(io::Error::new(io::ErrorKind::NotConnected, "stream closed"))),

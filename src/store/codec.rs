@@ -130,11 +130,6 @@ impl<'a> Decoder<'a> {
         let bytes = self.bytes()?;
         String::from_utf8(bytes.to_vec()).map_err(|_| StoreError::Corrupt(format!("{what}: text is not UTF-8")))
     }
-
-    /// Bytes left after the fields read so far (for records that grow at the end).
-    pub fn rest(&self) -> &'a [u8] {
-        self.bytes
-    }
 }
 
 #[cfg(test)]
@@ -155,7 +150,6 @@ mod tests {
         assert_eq!(decoder.i16().unwrap(), -120);
         assert_eq!(decoder.string().unwrap(), "Sent/Ünïcode");
         assert_eq!(decoder.bytes().unwrap(), b"");
-        assert!(decoder.rest().is_empty());
     }
 
     #[test]

@@ -40,25 +40,22 @@ impl Hub {
     /// watches it. The load is synchronous on purpose: while it runs the pump
     /// cannot, so no change can slip between the snapshot and the state.
     pub fn watch(&mut self, mailbox: u64, reader: &Reader) -> Result<&MailboxState, StoreError> {
-        if !self.mailboxes.contains_key(&mailbox) {
+        if let std::collections::hash_map::Entry::Vacant(entry) = self.mailboxes.entry(mailbox) {
             let record = reader.mailbox(mailbox)?.ok_or(StoreError::NoSuchMailbox)?;
             if record.noselect {
                 return Err(StoreError::NotSelectable);
             }
             let uids = reader.messages()?.uids(mailbox)?;
-            self.mailboxes.insert(
-                mailbox,
-                MailboxState {
-                    watchers: 0,
-                    uid_validity: record.uid_validity,
-                    uids: Rc::new(uids),
-                    uid_next: record.uid_next,
-                    modseq: record.highest_modseq,
-                    keywords: Rc::new(record.keywords),
-                    first_recent_uid: record.first_recent_uid,
-                    deleted: false,
-                },
-            );
+            entry.insert(MailboxState {
+                watchers: 0,
+                uid_validity: record.uid_validity,
+                uids: Rc::new(uids),
+                uid_next: record.uid_next,
+                modseq: record.highest_modseq,
+                keywords: Rc::new(record.keywords),
+                first_recent_uid: record.first_recent_uid,
+                deleted: false,
+            });
         }
         let state = self.mailboxes.get_mut(&mailbox).expect("inserted above");
         state.watchers += 1;

@@ -30,10 +30,10 @@ use std::sync::Arc;
 use redb::{Database, ReadableDatabase};
 use smol::channel::{self, Receiver, Sender};
 
-pub use hub::{Hub, MailboxState};
+pub use hub::Hub;
 pub use ops::{DELIMITER, INBOX};
 pub use reader::{BlobTable, ChunkReader, MessageTable, Reader};
-pub use schema::{BlobRecord, Flags, MailboxRecord, MessageRecord, SpecialUse, UserRecord, CHUNK_SIZE};
+pub use schema::{Flags, MailboxRecord, MessageRecord, SpecialUse, CHUNK_SIZE};
 
 use crate::util::datetime::DateTime;
 
@@ -134,24 +134,6 @@ impl UidSet {
             }
         }
         UidSet(ranges)
-    }
-
-    pub fn contains(&self, uid: u32) -> bool {
-        self.0
-            .binary_search_by(|&(low, high)| {
-                if high < uid {
-                    std::cmp::Ordering::Less
-                } else if low > uid {
-                    std::cmp::Ordering::Greater
-                } else {
-                    std::cmp::Ordering::Equal
-                }
-            })
-            .is_ok()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 }
 

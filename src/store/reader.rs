@@ -150,10 +150,6 @@ impl Reader {
     pub fn pending_blobs(&self) -> Result<u64, StoreError> {
         Ok(self.table(PENDING_BLOBS)?.len()?)
     }
-
-    pub fn meta(&self, key: &str) -> Result<Option<u64>, StoreError> {
-        Ok(self.table(META)?.get(key)?.map(|value| value.value()))
-    }
 }
 
 /// The messages table, open for the length of one command.

@@ -54,7 +54,6 @@ impl Flags {
     pub const FLAGGED: Flags = Flags(4);
     pub const DELETED: Flags = Flags(8);
     pub const DRAFT: Flags = Flags(16);
-    pub const ALL: Flags = Flags(31);
 
     pub fn contains(self, other: Flags) -> bool {
         self.0 & other.0 == other.0
@@ -66,10 +65,6 @@ impl Flags {
 
     pub fn difference(self, other: Flags) -> Flags {
         Flags(self.0 & !other.0)
-    }
-
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
     }
 }
 
@@ -351,6 +346,6 @@ mod tests {
         assert!(flags.contains(Flags::SEEN));
         assert!(!flags.contains(Flags::DRAFT));
         assert_eq!(flags.difference(Flags::SEEN), Flags::DELETED);
-        assert!(Flags::default().is_empty());
+        assert_eq!(Flags::default(), Flags(0));
     }
 }

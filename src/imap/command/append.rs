@@ -9,7 +9,6 @@
 
 use std::io;
 
-use crate::imap::command::mailbox::name_or_bad;
 use crate::imap::encode;
 use crate::imap::parse::{self, AppendMessage, Parser};
 use crate::imap::session::{describe, Session, State, Status};
@@ -66,10 +65,7 @@ pub async fn run(session: &mut Session, tag: &str, raw_mailbox: &[u8], first: Ap
                 return Ok(());
             }
             let _ = refused;
-            next = match read_next(session).await? {
-                Ok(next) => next,
-                Err(_) => None,
-            };
+            next = read_next(session).await?.unwrap_or_default();
             continue;
         }
         if !message.non_synchronizing {

@@ -31,7 +31,7 @@ pub async fn run(session: &mut Session, tag: &str, raw: &[u8], read_only: bool) 
         .read()
         .and_then(|reader| reader.mailbox_id(user_id, &name))
         .and_then(|id| id.ok_or(crate::store::StoreError::NoSuchMailbox))
-        .and_then(|id| View::open(&store, id, name.clone(), read_only));
+        .and_then(|id| View::open(&store, id, read_only));
     let (view, first_recent) = match opened {
         Ok(opened) => opened,
         Err(error) => {

@@ -549,7 +549,10 @@ fn status_items(parser: &mut Parser) -> Result<Vec<StatusItem>> {
 }
 
 /// RFC 2971: `NIL` or `("name" "value" ...)`; at most 30 pairs.
-fn id_parameters(parser: &mut Parser) -> Result<Option<Vec<(String, Option<String>)>>> {
+/// ID's field/value pairs.
+pub type IdParameters = Vec<(String, Option<String>)>;
+
+fn id_parameters(parser: &mut Parser) -> Result<Option<IdParameters>> {
     if parser.try_nil() {
         return Ok(None);
     }
@@ -587,7 +590,10 @@ pub struct AppendMessage {
 /// yet read: what the connection has when it must decide whether to stream.
 /// Returns None when `input` is not an APPEND (or not yet one whose next
 /// literal is the message).
-pub fn append_prefix(input: &[u8]) -> Option<std::result::Result<(String, Vec<u8>, AppendMessage), ParseError>> {
+/// What [`append_prefix`] finds: the tag, the mailbox and the first message.
+pub type AppendStart = (String, Vec<u8>, AppendMessage);
+
+pub fn append_prefix(input: &[u8]) -> Option<std::result::Result<AppendStart, ParseError>> {
     let mut parser = Parser::new(input);
     let tag = String::from_utf8_lossy(tag(&mut parser).ok()?).into_owned();
     parser.sp().ok()?;

@@ -154,6 +154,29 @@ impl View {
         Ok(merged)
     }
 
+    /// Like [`View::resolve`] for a SEARCH key: sequence numbers past the
+    /// end simply match nothing (Dovecot parses them without a range check).
+    pub fn resolve_for_search(&self, set: &SequenceSet, by_uid: bool) -> Vec<Range<usize>> {
+        if by_uid {
+            return self.resolve(set, true).unwrap_or_default();
+        }
+        let count = self.uids.len() as u32;
+        let clamped: Vec<(SequenceNumber, SequenceNumber)> = set
+            .0
+            .iter()
+            .filter_map(|&(first, second)| {
+                let value = |number: SequenceNumber| match number {
+                    SequenceNumber::Value(sequence) => sequence,
+                    SequenceNumber::Star => count,
+                };
+                let (low, high) = ordered(value(first), value(second));
+                (count > 0 && low <= count)
+                    .then_some((SequenceNumber::Value(low), SequenceNumber::Value(high.min(count))))
+            })
+            .collect();
+        self.resolve(&SequenceSet(clamped), false).unwrap_or_default()
+    }
+
     /// The UIDs at `ranges`, as a compact set for a store operation.
     pub fn uid_set(&self, ranges: &[Range<usize>]) -> UidSet {
         UidSet::from_sorted(ranges.iter().flat_map(|range| self.uids[range.clone()].iter().copied()))
@@ -203,6 +226,7 @@ mod tests {
         assert_eq!(view.resolve(&set(&[(Value(4), Value(2)), (Value(1), Value(1))]), false).unwrap(), vec![0..4]);
         assert_eq!(view.resolve(&set(&[(Star, Star)]), false).unwrap(), vec![4..5]);
         assert!(view.resolve(&set(&[(Value(6), Value(6))]), false).is_err());
+        assert_eq!(view.resolve_for_search(&set(&[(Value(4), Value(9)), (Value(7), Value(7))]), false), vec![3..5]);
         assert_eq!(view.recent_count(), 1);
     }
 

@@ -48,14 +48,14 @@ enum Test {
     Text(Vec<u8>),
 }
 
-fn compile(key: SearchKey, view: &View) -> Result<Test, &'static str> {
-    Ok(match key {
+fn compile(key: SearchKey, view: &View) -> Test {
+    match key {
         SearchKey::All => Test::All,
-        SearchKey::And(keys) => Test::And(keys.into_iter().map(|key| compile(key, view)).collect::<Result<_, _>>()?),
-        SearchKey::Or(left, right) => Test::Or(Box::new(compile(*left, view)?), Box::new(compile(*right, view)?)),
-        SearchKey::Not(key) => Test::Not(Box::new(compile(*key, view)?)),
-        SearchKey::Sequence(set) => Test::Indices(view.resolve(&set, false)?),
-        SearchKey::Uid(set) => Test::Indices(view.resolve(&set, true)?),
+        SearchKey::And(keys) => Test::And(keys.into_iter().map(|key| compile(key, view)).collect()),
+        SearchKey::Or(left, right) => Test::Or(Box::new(compile(*left, view)), Box::new(compile(*right, view))),
+        SearchKey::Not(key) => Test::Not(Box::new(compile(*key, view))),
+        SearchKey::Sequence(set) => Test::Indices(view.resolve_for_search(&set, false)),
+        SearchKey::Uid(set) => Test::Indices(view.resolve_for_search(&set, true)),
         SearchKey::Flag(flag, set) => Test::Flag(flag, set),
         SearchKey::Keyword(name, set) => {
             let bit = view.keywords.iter().position(|known| known.eq_ignore_ascii_case(&name)).map(|bit| bit as u32);
@@ -69,7 +69,7 @@ fn compile(key: SearchKey, view: &View) -> Result<Test, &'static str> {
         SearchKey::Header { field, value } => Test::Header { field, needle: value },
         SearchKey::Body(needle) => Test::Body(needle),
         SearchKey::Text(needle) => Test::Text(needle),
-    })
+    }
 }
 
 pub async fn run(
@@ -87,13 +87,7 @@ pub async fn run(
     }
     let store = session.server.store.clone();
     let State::Selected(_, view) = &session.state else { return Ok(()) };
-    let test = match compile(key, view) {
-        Ok(test) => test,
-        Err(text) => {
-            session.tagged(tag, Status::Bad, None, text);
-            return Ok(());
-        }
-    };
+    let test = compile(key, view);
     let reader = match store.read() {
         Ok(reader) => reader,
         Err(error) => return session.store_failed(tag, error, false).await,

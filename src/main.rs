@@ -207,7 +207,7 @@ fn write(config: &Config, words: &[&str], op: Op) -> Result<String, String> {
         return control::request(&socket, words);
     }
     server::create_data_dir(config)?;
-    store::run_offline(&config.database_path(), config.limits.cache_size, async |store| {
+    store::run_offline(&config.database_path(), config.limits.cache_size, config.limits.min_free_disk, async |store| {
         store.execute(op).await.map(|_| String::new())
     })
     .map_err(|error| offline_error(config, error))
@@ -256,7 +256,7 @@ fn list_users(config: &Config) -> Result<(), String> {
     } else if !config.database_path().exists() {
         String::new()
     } else {
-        store::run_offline(&config.database_path(), config.limits.cache_size, async |store| {
+        store::run_offline(&config.database_path(), config.limits.cache_size, 0, async |store| {
             let users = store.read()?.users()?;
             Ok(users.into_iter().map(|(name, _)| name).collect::<Vec<_>>().join("\n"))
         })

@@ -159,8 +159,8 @@ pub fn serve(config: Config) -> Result<(), String> {
     create_data_dir(&config)?;
     let (cert, key) = tls_paths(&config)?;
     let certificates = Certificates::load(&cert, &key)?;
-    let (store, pump) =
-        Store::open(&config.database_path(), config.limits.cache_size).map_err(|error| match error {
+    let (store, pump) = Store::open(&config.database_path(), config.limits.cache_size, config.limits.min_free_disk)
+        .map_err(|error| match error {
             crate::store::StoreError::Locked => format!(
                 "{} is in use by another roost process (is the server already running?)",
                 config.database_path().display()
@@ -210,10 +210,20 @@ pub fn serve(config: Config) -> Result<(), String> {
     for (listener, _) in implicit {
         executor.spawn(accept(server.clone(), Rc::downgrade(&executor), listener, true)).detach();
     }
+    let storage_failed = std::cell::Cell::new(false);
     let until_stopped = async {
         use smol::stream::StreamExt;
-        if let Some(Ok(signal)) = signals.next().await {
-            log::info!("received {signal:?}: stopping");
+        let signal = async { signals.next().await };
+        let failure = async {
+            server.store.failed().await;
+            None
+        };
+        match smol::future::or(signal, failure).await {
+            Some(Ok(signal)) => log::info!("received {signal:?}: stopping"),
+            _ => {
+                log::error!("storage failed: stopping, so that a restart reopens and repairs the database");
+                storage_failed.set(true);
+            }
         }
         server.stopping.borrow_mut().take();
         // Sessions say BYE and end; give them a moment.
@@ -227,6 +237,9 @@ pub fn serve(config: Config) -> Result<(), String> {
     // The last handle on the store: its drop lets the store thread finish
     // and closes the database cleanly.
     drop(server);
+    if storage_failed.get() {
+        return Err("stopped after a storage failure (see the log above)".into());
+    }
     log::info!("stopped");
     Ok(())
 }

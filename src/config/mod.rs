@@ -51,6 +51,9 @@ pub struct Limits {
     pub idle_timeout: u64,
     /// Milliseconds before a failed login is answered.
     pub auth_failure_delay: u64,
+    /// Bytes of disk kept free: below it, new mail is refused (OVERQUOTA)
+    /// before the database could run out of space mid-commit.
+    pub min_free_disk: u64,
 }
 
 /// Who may send a password over a connection without TLS.
@@ -213,6 +216,7 @@ impl Limits {
         limit!(login_timeout, u64);
         limit!(idle_timeout, u64);
         limit!(auth_failure_delay, u64);
+        limit!(min_free_disk, u64);
         section.finish()?;
         self.validate().map_err(|text| error(format!("{file}: [limits] {text}")))
     }
@@ -261,6 +265,7 @@ impl Limits {
             login_timeout: 0,
             idle_timeout: 0,
             auth_failure_delay: 0,
+            min_free_disk: 0,
         }
     }
 }

@@ -584,12 +584,14 @@ pub fn describe(error: &StoreError, target_mailbox: bool) -> (&'static str, Stri
         StoreError::CannotDeleteInbox | StoreError::NotSelectable | StoreError::RenameIntoChild => "CANNOT",
         StoreError::TooManyKeywords | StoreError::TooManyMailboxes => "LIMIT",
         StoreError::NoSuchUser | StoreError::UserExists => "CANNOT",
+        StoreError::NoSpace => "OVERQUOTA",
         StoreError::Io(text) if text.contains("No space left") => "OVERQUOTA",
         StoreError::NoSuchBlob | StoreError::Locked | StoreError::NeedsRepair | StoreError::Io(_) => "UNAVAILABLE",
         StoreError::Corrupt(_) => "CORRUPTION",
         StoreError::Bug(_) => "SERVERBUG",
     };
     let text = match error {
+        StoreError::NoSpace => "Not enough disk space".to_string(),
         StoreError::Io(text) if text.contains("No space left") => "Not enough disk space".to_string(),
         StoreError::Io(_) => "Storage failure; nothing was changed".to_string(),
         StoreError::Bug(_) => "Internal error; nothing was changed".to_string(),

@@ -199,7 +199,7 @@ mod tests {
     fn view(uids: Vec<u32>) -> View {
         let directory = std::env::temp_dir().join(format!("roost-view-{}-{}", std::process::id(), uids.len()));
         let _ = std::fs::create_dir_all(&directory);
-        let (store, _pump) = Store::open(&directory.join("db.redb"), 1 << 20).unwrap();
+        let (store, _pump) = Store::open(&directory.join("db.redb"), 1 << 20, 0).unwrap();
         View {
             _watch: Watch { store, mailbox: 1 },
             mailbox: 1,

@@ -65,6 +65,8 @@ pub enum StoreError {
     Locked,
     /// The file was not closed cleanly and a read-only open cannot repair it.
     NeedsRepair,
+    /// Refused: the disk is nearly full (the board's `min_free_disk`).
+    NoSpace,
     /// A record that does not decode, or counters that disagree.
     Corrupt(String),
     /// The disk or the database engine failed; nothing of the operation was kept.
@@ -89,6 +91,7 @@ impl std::fmt::Display for StoreError {
             StoreError::NoSuchBlob => write!(f, "message upload was abandoned"),
             StoreError::Locked => write!(f, "the database is in use by another roost process"),
             StoreError::NeedsRepair => write!(f, "the database was not closed cleanly and needs a repair"),
+            StoreError::NoSpace => write!(f, "not enough disk space"),
             StoreError::Corrupt(what) => write!(f, "database damage: {what}"),
             StoreError::Io(what) => write!(f, "storage failure: {what}"),
             StoreError::Bug(what) => write!(f, "internal error: {what}"),
@@ -227,6 +230,9 @@ pub enum Op {
         mailbox: u64,
         uid: u32,
     },
+    /// Panics inside the store thread (tests of its isolation).
+    #[cfg(test)]
+    Panic,
 }
 
 impl Op {
@@ -299,6 +305,8 @@ struct Request {
 struct Committed {
     replies: Vec<(Option<Reply>, Result<Outcome, StoreError>)>,
     changes: Vec<Change>,
+    /// Set once, when storage fails for good (see [`Store::failed`]).
+    failed: Option<String>,
 }
 
 /// The handle sessions use: typed writes through the store thread, typed
@@ -308,6 +316,8 @@ pub struct Store {
     requests: Sender<Request>,
     hub: Rc<RefCell<Hub>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// Closed by the pump when storage has failed for good.
+    failure: Receiver<()>,
 }
 
 impl Drop for Store {
@@ -328,18 +338,36 @@ pub type Pump = std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
 impl Store {
     /// Opens (creating if needed) the database and starts the store thread.
     /// The returned [`Pump`] must be spawned on the executor that uses the store.
-    pub fn open(path: &Path, cache_bytes: usize) -> Result<(Rc<Store>, Pump), StoreError> {
-        let db = Arc::new(writer::open_database(path, cache_bytes)?);
+    /// `reserve`: bytes of disk kept free (see [`StoreError::NoSpace`]).
+    pub fn open(path: &Path, cache_bytes: usize, reserve: u64) -> Result<(Rc<Store>, Pump), StoreError> {
+        let database = writer::open_database(path, cache_bytes)?;
+        Store::start(database, writer::filesystem_free_space(path), reserve)
+    }
+
+    /// A store over any redb backend (tests use one that runs out of space).
+    #[cfg(test)]
+    pub fn open_with_backend(
+        backend: impl redb::StorageBackend,
+        free_space: writer::FreeSpace,
+        reserve: u64,
+    ) -> Result<(Rc<Store>, Pump), StoreError> {
+        let database = redb::Builder::new().set_cache_size(1 << 20).create_with_backend(backend)?;
+        Store::start(writer::prepare(database)?, free_space, reserve)
+    }
+
+    fn start(database: Database, free_space: writer::FreeSpace, reserve: u64) -> Result<(Rc<Store>, Pump), StoreError> {
+        let db = Arc::new(database);
         let (requests, incoming) = channel::unbounded::<Request>();
         let (committed, answers) = channel::unbounded::<Committed>();
         let thread_db = db.clone();
         let thread = std::thread::Builder::new()
             .name("roost-store".into())
-            .spawn(move || writer::run(thread_db, incoming, committed))
+            .spawn(move || writer::run(thread_db, incoming, committed, free_space, reserve))
             .map_err(|error| StoreError::Io(format!("cannot start the store thread: {error}")))?;
         let hub = Rc::new(RefCell::new(Hub::default()));
-        let pump = Box::pin(run_pump(hub.clone(), answers));
-        Ok((Rc::new(Store { db, requests, hub, thread: Some(thread) }), pump))
+        let (failed, failure) = channel::bounded(1);
+        let pump = Box::pin(run_pump(hub.clone(), answers, failed));
+        Ok((Rc::new(Store { db, requests, hub, thread: Some(thread), failure }), pump))
     }
 
     /// Applies one operation; returns once it is committed (durably, for
@@ -365,14 +393,26 @@ impl Store {
         &self.hub
     }
 
+    /// Resolves if storage fails for good (an I/O error: redb refuses all
+    /// further work until the file is reopened). The server then stops, so
+    /// that a restart reopens and repairs the file.
+    pub async fn failed(&self) {
+        let _ = self.failure.recv().await;
+    }
+
     /// The database, for the integrity check run on a helper thread.
     pub fn database(&self) -> Arc<Database> {
         self.db.clone()
     }
 }
 
-async fn run_pump(hub: Rc<RefCell<Hub>>, answers: Receiver<Committed>) {
+async fn run_pump(hub: Rc<RefCell<Hub>>, answers: Receiver<Committed>, failed: Sender<()>) {
+    let mut failed = Some(failed);
     while let Ok(committed) = answers.recv().await {
+        if committed.failed.is_some() {
+            // Closing the channel wakes whoever waits in `Store::failed`.
+            failed.take();
+        }
         hub.borrow_mut().apply(&committed.changes);
         for (reply, result) in committed.replies {
             if let Some(reply) = reply {
@@ -387,9 +427,10 @@ async fn run_pump(hub: Rc<RefCell<Hub>>, answers: Receiver<Committed>) {
 pub fn run_offline<T>(
     path: &Path,
     cache_bytes: usize,
+    reserve: u64,
     work: impl AsyncFnOnce(&Store) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    let (store, pump) = Store::open(path, cache_bytes)?;
+    let (store, pump) = Store::open(path, cache_bytes, reserve)?;
     let executor = smol::LocalExecutor::new();
     executor.spawn(pump).detach();
     smol::block_on(executor.run(work(&store)))
@@ -411,3 +452,6 @@ pub fn check_offline(path: &Path, cache_bytes: usize, repair: bool) -> Result<ch
     let transaction = db.begin_read()?;
     check::run(&Reader::new(transaction))
 }
+
+#[cfg(test)]
+mod tests;

@@ -270,6 +270,8 @@ pub(super) fn apply(tables: &mut Tables, op: &Op, changes: &mut Vec<Change>) -> 
             let uids = expunge(tables, *mailbox, record, &doomed, changes)?;
             Ok(Outcome::Expunged { uids })
         }
+        #[cfg(test)]
+        Op::Panic => panic!("deliberate panic in the store thread"),
         Op::SetFirstRecent { mailbox, uid } => {
             let mut record = tables.mailbox(*mailbox)?;
             if *uid > record.first_recent_uid {

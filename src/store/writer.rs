@@ -15,14 +15,19 @@ use smol::channel::{Receiver, Sender};
 
 use super::ops::{self, Tables};
 use super::schema;
-use super::{Committed, Request, StoreError};
+use super::{Committed, Op, Request, StoreError};
 
 /// Requests applied in one transaction at most; bounds the latency one
 /// group adds to the next.
 const MAX_GROUP: usize = 256;
 
 pub(super) fn open_database(path: &Path, cache_bytes: usize) -> Result<Database, StoreError> {
-    let database = redb::Builder::new().set_cache_size(cache_bytes).create(path)?;
+    prepare(redb::Builder::new().set_cache_size(cache_bytes).create(path)?)
+}
+
+/// Creates missing tables, checks the schema version and drops unfinished
+/// uploads.
+pub(super) fn prepare(database: Database) -> Result<Database, StoreError> {
     let transaction = database.begin_write()?;
     {
         // Creating every table up front lets read transactions open them
@@ -56,7 +61,41 @@ pub(super) fn open_database(path: &Path, cache_bytes: usize) -> Result<Database,
     Ok(database)
 }
 
-pub(super) fn run(database: Arc<Database>, requests: Receiver<Request>, committed: Sender<Committed>) {
+/// How many bytes are free where the database lives.
+pub(crate) type FreeSpace = Box<dyn Fn() -> u64 + Send>;
+
+/// Free space of the filesystem holding `path` (statvfs), as an unprivileged
+/// process may use it.
+pub(super) fn filesystem_free_space(path: &Path) -> FreeSpace {
+    let directory = path.parent().map(Path::to_path_buf).unwrap_or_else(|| ".".into());
+    Box::new(move || match rustix::fs::statvfs(&directory) {
+        Ok(stats) => stats.f_bavail.saturating_mul(stats.f_frsize),
+        // Unknown: do not refuse work over a failed query.
+        Err(_) => u64::MAX,
+    })
+}
+
+/// What the store thread knows across groups.
+struct Writer {
+    database: Arc<Database>,
+    committed: Sender<Committed>,
+    free_space: FreeSpace,
+    /// Bytes of disk kept free: operations that add data are refused below
+    /// it, everything else below a quarter of it (enough to delete mail).
+    reserve: u64,
+    /// Set after a storage error: redb refuses every further operation
+    /// until the file is reopened, so the server must restart.
+    failed: Option<String>,
+}
+
+pub(super) fn run(
+    database: Arc<Database>,
+    requests: Receiver<Request>,
+    committed: Sender<Committed>,
+    free_space: FreeSpace,
+    reserve: u64,
+) {
+    let mut writer = Writer { database, committed, free_space, reserve, failed: None };
     while let Ok(first) = requests.recv_blocking() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -66,83 +105,137 @@ pub(super) fn run(database: Arc<Database>, requests: Receiver<Request>, committe
             }
         }
         while !group.is_empty() {
-            group = commit_group(&database, group, &committed);
+            group = writer.commit_group(group);
         }
     }
 }
 
-/// Applies and commits `group`. A request that panics is answered with an
-/// error and the transaction is abandoned; the requests that did not panic
-/// are returned to be applied again in a fresh transaction.
-fn commit_group(database: &Database, group: Vec<Request>, committed: &Sender<Committed>) -> Vec<Request> {
-    let fail_all = |group: Vec<Request>, error: StoreError| {
-        log::error!("store: {error}");
-        let replies = group.into_iter().map(|request| (request.reply, Err(error.clone()))).collect();
-        let _ = committed.send_blocking(Committed { replies, changes: Vec::new() });
-    };
+/// A rough upper bound of the disk space an operation writes.
+fn estimated_bytes(op: &Op) -> u64 {
+    const OVERHEAD: u64 = 64 * 1024;
+    match op {
+        Op::WriteBlob { data, .. } => data.len() as u64 + data.len() as u64 / 8 + OVERHEAD,
+        Op::Copy { uids, .. } => uids.0.iter().map(|(low, high)| (high - low + 1) as u64 * 256).sum::<u64>() + OVERHEAD,
+        _ => OVERHEAD,
+    }
+}
 
-    let mut transaction = match database.begin_write() {
-        Ok(transaction) => transaction,
-        Err(error) => {
-            fail_all(group, error.into());
+/// Whether an operation adds data (and so waits for the full reserve).
+fn grows(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::WriteBlob { .. }
+            | Op::Append { .. }
+            | Op::Copy { remove: false, .. }
+            | Op::AddUser { .. }
+            | Op::CreateMailbox { .. }
+            | Op::RenameMailbox { .. }
+    )
+}
+
+impl Writer {
+    fn reply_all(&self, group: Vec<Request>, error: StoreError) {
+        let replies = group.into_iter().map(|request| (request.reply, Err(error.clone()))).collect();
+        let _ = self.committed.send_blocking(Committed { replies, changes: Vec::new(), failed: None });
+    }
+
+    /// A storage error poisons the database: answer everyone, and tell the
+    /// server once, so it stops and a restart reopens (and repairs) the file.
+    fn fail(&mut self, group: Vec<Request>, error: StoreError) {
+        log::error!("store: {error}");
+        let first = self.failed.is_none();
+        if first {
+            self.failed = Some(error.to_string());
+        }
+        let replies = group.into_iter().map(|request| (request.reply, Err(error.clone()))).collect();
+        let failed = first.then(|| error.to_string());
+        let _ = self.committed.send_blocking(Committed { replies, changes: Vec::new(), failed });
+    }
+
+    /// Applies and commits `group`. A request that panics is answered with
+    /// an error and the transaction is abandoned; the requests that did not
+    /// panic are returned to be applied again in a fresh transaction.
+    fn commit_group(&mut self, group: Vec<Request>) -> Vec<Request> {
+        if let Some(failure) = &self.failed {
+            let error = StoreError::Io(format!("storage failed earlier ({failure}); restart roost"));
+            self.reply_all(group, error);
             return Vec::new();
         }
-    };
-    let mut results = Vec::with_capacity(group.len());
-    let mut changes = Vec::new();
-    let mut durable = false;
-    {
-        let mut tables = match Tables::open(&transaction) {
-            Ok(tables) => tables,
+        let database = self.database.clone();
+        let mut transaction = match database.begin_write() {
+            Ok(transaction) => transaction,
             Err(error) => {
-                fail_all(group, error);
+                self.fail(group, error.into());
                 return Vec::new();
             }
         };
-        for (index, request) in group.iter().enumerate() {
-            let applied = catch_unwind(AssertUnwindSafe(|| ops::apply(&mut tables, &request.op, &mut changes)));
-            match applied {
-                Ok(Err(StoreError::Io(error))) => {
-                    // The transaction may hold part of this operation: drop it all.
-                    drop(tables);
-                    transaction.abort().ok();
-                    fail_all(group, StoreError::Io(error));
+        let mut free = (self.free_space)();
+        let mut results = Vec::with_capacity(group.len());
+        let mut changes = Vec::new();
+        let mut durable = false;
+        {
+            let mut tables = match Tables::open(&transaction) {
+                Ok(tables) => tables,
+                Err(error) => {
+                    self.fail(group, error);
                     return Vec::new();
                 }
-                Ok(result) => {
-                    durable |= result.is_ok() && request.op.needs_durability();
-                    results.push(result);
+            };
+            for (index, request) in group.iter().enumerate() {
+                let needed = estimated_bytes(&request.op);
+                let floor = if grows(&request.op) { self.reserve } else { self.reserve / 4 };
+                if free < floor.saturating_add(needed) {
+                    // Refused before redb could hit ENOSPC, which would
+                    // poison the whole database.
+                    results.push(Err(StoreError::NoSpace));
+                    continue;
                 }
-                Err(panic) => {
-                    let what = panic_message(&panic);
-                    log::error!("store: operation panicked ({what}); retrying the rest of its group");
-                    drop(tables);
-                    transaction.abort().ok();
-                    let mut group = group;
-                    let culprit = group.remove(index);
-                    if let Some(reply) = culprit.reply {
-                        let replies = vec![(Some(reply), Err(StoreError::Bug(what)))];
-                        let _ = committed.send_blocking(Committed { replies, changes: Vec::new() });
+                free -= needed;
+                let applied = catch_unwind(AssertUnwindSafe(|| ops::apply(&mut tables, &request.op, &mut changes)));
+                match applied {
+                    Ok(Err(StoreError::Io(error))) => {
+                        // The transaction may hold part of this operation: drop it all.
+                        drop(tables);
+                        transaction.abort().ok();
+                        self.fail(group, StoreError::Io(error));
+                        return Vec::new();
                     }
-                    return group;
+                    Ok(result) => {
+                        durable |= result.is_ok() && request.op.needs_durability();
+                        results.push(result);
+                    }
+                    Err(panic) => {
+                        let what = panic_message(&panic);
+                        log::error!("store: operation panicked ({what}); retrying the rest of its group");
+                        drop(tables);
+                        transaction.abort().ok();
+                        let mut group = group;
+                        let culprit = group.remove(index);
+                        if let Some(reply) = culprit.reply {
+                            let replies = vec![(Some(reply), Err(StoreError::Bug(what)))];
+                            let _ =
+                                self.committed.send_blocking(Committed { replies, changes: Vec::new(), failed: None });
+                        }
+                        return group;
+                    }
                 }
             }
         }
+        // Quick-repair keeps the allocator state in every commit, so reopening
+        // after a power cut takes milliseconds instead of a walk of the file.
+        transaction.set_quick_repair(true);
+        let durability = if durable { Durability::Immediate } else { Durability::None };
+        if let Err(error) = transaction.set_durability(durability) {
+            log::error!("store: cannot set durability: {error}");
+        }
+        if let Err(error) = transaction.commit() {
+            self.fail(group, error.into());
+            return Vec::new();
+        }
+        let replies = group.into_iter().map(|request| request.reply).zip(results).collect();
+        let _ = self.committed.send_blocking(Committed { replies, changes, failed: None });
+        Vec::new()
     }
-    // Quick-repair keeps the allocator state in every commit, so reopening
-    // after a power cut takes milliseconds instead of a walk of the file.
-    transaction.set_quick_repair(true);
-    let durability = if durable { Durability::Immediate } else { Durability::None };
-    if let Err(error) = transaction.set_durability(durability) {
-        log::error!("store: cannot set durability: {error}");
-    }
-    if let Err(error) = transaction.commit() {
-        fail_all(group, error.into());
-        return Vec::new();
-    }
-    let replies = group.into_iter().map(|request| request.reply).zip(results).collect();
-    let _ = committed.send_blocking(Committed { replies, changes });
-    Vec::new()
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {

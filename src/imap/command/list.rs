@@ -121,12 +121,15 @@ fn list(
         let mut seen = BTreeSet::new();
         for name in &subscriptions {
             let selectable = names.contains(name.as_str());
-            if matches_name(pattern, name) && seen.insert(name.clone()) {
-                let attributes = if selectable { "" } else { "\\Noselect" };
-                listed.push((attributes.to_string(), name.clone()));
+            if matches_name(pattern, name) {
+                if seen.insert(name.clone()) {
+                    let attributes = if selectable { "" } else { "\\Noselect" };
+                    listed.push((attributes.to_string(), name.clone()));
+                }
+                continue;
             }
-            // RFC 3501 §6.3.9: with `%`, an unsubscribed parent of a
-            // subscribed child is listed as \Noselect.
+            // RFC 3501 §6.3.9: when `%` stops short of a subscribed child,
+            // its unsubscribed parent is listed as \Noselect.
             for (index, _) in name.match_indices(DELIMITER) {
                 let parent = &name[..index];
                 if !subscribed.contains(parent) && matches_name(pattern, parent) && seen.insert(parent.to_string()) {

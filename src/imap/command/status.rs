@@ -51,6 +51,11 @@ fn read(session: &Session, user: u32, name: &str) -> Result<(MailboxRecord, u64)
     }
     // A watched mailbox may have handed out \Recent since the record was written.
     let first_recent = store.hub().borrow().get(id).map_or(record.first_recent_uid, |state| state.first_recent_uid);
-    let recent = reader.messages()?.range(id, first_recent, u32::MAX)?.count() as u64;
+    let mut recent = reader.messages()?.range(id, first_recent, u32::MAX)?.count() as u64;
+    // RFC 3501 §6.3.10 counts messages with \Recent set: in the selected
+    // mailbox, this session's own \Recent messages count too.
+    if let Some(view) = session.view().filter(|view| view.mailbox == id) {
+        recent += view.recent_count() as u64;
+    }
     Ok((record, recent))
 }

@@ -1,0 +1,209 @@
+//! Store tests that need control the network cannot give: a disk that
+//! fills up, an operation that panics.
+
+use std::sync::Mutex;
+
+use super::*;
+
+/// An in-memory disk that behaves like a filesystem with sparse files (as
+/// ext4 on an SD card): growing the file is free, writing a block takes a
+/// block, and past `capacity` bytes of blocks a write fails with ENOSPC.
+#[derive(Debug, Default)]
+struct SmallDisk {
+    bytes: Mutex<Vec<u8>>,
+    blocks: Mutex<std::collections::HashSet<u64>>,
+    capacity: std::sync::atomic::AtomicU64,
+}
+
+const BLOCK: u64 = 4096;
+
+impl SmallDisk {
+    fn with_capacity(capacity: u64) -> std::sync::Arc<SmallDisk> {
+        let disk = SmallDisk::default();
+        disk.capacity.store(capacity, std::sync::atomic::Ordering::SeqCst);
+        std::sync::Arc::new(disk)
+    }
+
+    fn free(&self) -> u64 {
+        let used = self.blocks.lock().unwrap().len() as u64 * BLOCK;
+        self.capacity.load(std::sync::atomic::Ordering::SeqCst).saturating_sub(used)
+    }
+}
+
+/// The backend handed to redb; the test keeps another handle to the disk.
+#[derive(Debug)]
+struct Shared(std::sync::Arc<SmallDisk>);
+
+impl redb::StorageBackend for Shared {
+    fn len(&self) -> Result<u64, std::io::Error> {
+        Ok(self.0.bytes.lock().unwrap().len() as u64)
+    }
+
+    fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), std::io::Error> {
+        let bytes = self.0.bytes.lock().unwrap();
+        let start = offset as usize;
+        let source = bytes.get(start..start + out.len()).ok_or_else(|| std::io::Error::other("read past the end"))?;
+        out.copy_from_slice(source);
+        Ok(())
+    }
+
+    fn set_len(&self, length: u64) -> Result<(), std::io::Error> {
+        self.0.bytes.lock().unwrap().resize(length as usize, 0);
+        Ok(())
+    }
+
+    fn sync_data(&self) -> Result<(), std::io::Error> {
+        Ok(())
+    }
+
+    fn write(&self, offset: u64, data: &[u8]) -> Result<(), std::io::Error> {
+        let mut blocks = self.0.blocks.lock().unwrap();
+        let new: Vec<u64> = (offset / BLOCK..(offset + data.len() as u64).div_ceil(BLOCK))
+            .filter(|block| !blocks.contains(block))
+            .collect();
+        let capacity = self.0.capacity.load(std::sync::atomic::Ordering::SeqCst);
+        if (blocks.len() + new.len()) as u64 * BLOCK > capacity {
+            return Err(std::io::Error::from_raw_os_error(28));
+        }
+        blocks.extend(new);
+        let mut bytes = self.0.bytes.lock().unwrap();
+        let end = offset as usize + data.len();
+        if bytes.len() < end {
+            bytes.resize(end, 0);
+        }
+        bytes[offset as usize..end].copy_from_slice(data);
+        Ok(())
+    }
+}
+
+fn store_on(disk: &std::sync::Arc<SmallDisk>, reserve: u64) -> (Rc<Store>, Pump) {
+    let measured = disk.clone();
+    Store::open_with_backend(Shared(disk.clone()), Box::new(move || measured.free()), reserve).unwrap()
+}
+
+async fn inbox_of_new_user(store: &Store) -> u64 {
+    store.execute(Op::AddUser { name: "alice".into(), password_hash: "x".into() }).await.unwrap();
+    let reader = store.read().unwrap();
+    let user = reader.user("alice").unwrap().unwrap();
+    reader.mailbox_id(user.id, INBOX).unwrap().unwrap()
+}
+
+fn run<T>(store: &Store, pump: Pump, work: impl std::future::Future<Output = T>) -> T {
+    let executor = smol::LocalExecutor::new();
+    executor.spawn(pump).detach();
+    let _ = store;
+    smol::block_on(executor.run(work))
+}
+
+async fn append(store: &Store, mailbox: u64, size: usize) -> Result<u32, StoreError> {
+    let data = vec![b'x'; size];
+    let Outcome::Blob(blob) = store.execute(Op::WriteBlob { blob: None, first_chunk: 0, data }).await? else {
+        panic!("expected a blob")
+    };
+    let message = NewMessage {
+        blob,
+        size: size as u64,
+        header_size: 0,
+        structure: Vec::new(),
+        flags: Flags::default(),
+        keywords: Vec::new(),
+        internal_date: DateTime::now(),
+    };
+    match store.execute(Op::Append { mailbox, messages: vec![message] }).await? {
+        Outcome::Appended { first_uid, .. } => Ok(first_uid),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn a_nearly_full_disk_refuses_new_mail_and_keeps_working() {
+    let disk = SmallDisk::with_capacity(8 << 20);
+    let (store, pump) = store_on(&disk, 2 << 20);
+    run(&store, pump, async {
+        let inbox = inbox_of_new_user(&store).await;
+        let mut acknowledged = Vec::new();
+        let error = loop {
+            match append(&store, inbox, 100_000).await {
+                Ok(uid) => acknowledged.push(uid),
+                Err(error) => break error,
+            }
+            assert!(acknowledged.len() < 1000, "the disk never filled up");
+        };
+        // Refused before redb ran out of space, so nothing is poisoned.
+        assert_eq!(error, StoreError::NoSpace);
+        assert!(acknowledged.len() > 10, "only {} messages fit", acknowledged.len());
+        let reader = store.read().unwrap();
+        let messages = reader.messages().unwrap();
+        let chunks = reader.chunks().unwrap();
+        for &uid in &acknowledged {
+            let record = messages.get(inbox, uid).unwrap().expect("acknowledged message kept");
+            let mut bytes = Vec::new();
+            chunks.read(record.blob, 0, record.size, &mut bytes).unwrap();
+            assert_eq!(bytes, vec![b'x'; 100_000]);
+        }
+        assert!(check::run(&reader).unwrap().is_clean());
+        drop((messages, chunks, reader));
+        // Deleting mail still works on a full disk...
+        let doomed = UidSet(vec![(acknowledged[0], acknowledged[4])]);
+        let op = Op::Store {
+            mailbox: inbox,
+            uids: doomed,
+            action: FlagAction::Add,
+            flags: Flags::DELETED,
+            keywords: Vec::new(),
+        };
+        store.execute(op).await.unwrap();
+        let Outcome::Expunged { uids } = store.execute(Op::Expunge { mailbox: inbox, uids: None }).await.unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(uids.len(), 5);
+        // ...and with room again, so does new mail.
+        disk.capacity.store(64 << 20, std::sync::atomic::Ordering::SeqCst);
+        let uid = append(&store, inbox, 1000).await.unwrap();
+        assert!(uid > *acknowledged.last().unwrap());
+        assert!(check_database(&store.database()).unwrap().is_clean());
+    });
+}
+
+#[test]
+fn a_storage_error_fails_the_store_and_says_so() {
+    // Free space unknown (or taken by another process between the check
+    // and the write): redb itself meets ENOSPC, which poisons the database.
+    let disk = SmallDisk::with_capacity(4 << 20);
+    let (store, pump) = Store::open_with_backend(Shared(disk), Box::new(|| u64::MAX), 0).unwrap();
+    run(&store, pump, async {
+        let inbox = inbox_of_new_user(&store).await;
+        let error = loop {
+            if let Err(error) = append(&store, inbox, 100_000).await {
+                break error;
+            }
+        };
+        assert!(matches!(&error, StoreError::Io(text) if text.contains("No space left")), "{error:?}");
+        // The server is told, so it can stop and be restarted.
+        store.failed().await;
+        let again = store.execute(Op::AddUser { name: "bob".into(), password_hash: "x".into() }).await;
+        assert!(matches!(again, Err(StoreError::Io(ref text)) if text.contains("restart")), "{again:?}");
+    });
+}
+
+#[test]
+fn a_panicking_operation_fails_alone() {
+    let disk = SmallDisk::with_capacity(64 << 20);
+    let (store, pump) = store_on(&disk, 0);
+    run(&store, pump, async {
+        // Queued together so they share a group: the panic must not take
+        // the other two down with it.
+        let first = store.execute(Op::AddUser { name: "a".into(), password_hash: "x".into() });
+        let panicking = store.execute(Op::Panic);
+        let second = store.execute(Op::AddUser { name: "b".into(), password_hash: "x".into() });
+        let (first, (panicking, second)) = smol::future::zip(first, smol::future::zip(panicking, second)).await;
+        assert_eq!(first, Ok(Outcome::Done));
+        assert!(matches!(panicking, Err(StoreError::Bug(ref text)) if text.contains("deliberate")), "{panicking:?}");
+        assert_eq!(second, Ok(Outcome::Done));
+        let users: Vec<String> = store.read().unwrap().users().unwrap().into_iter().map(|(name, _)| name).collect();
+        assert_eq!(users, vec!["a".to_string(), "b".to_string()]);
+        // The store thread still works afterwards.
+        store.execute(Op::AddUser { name: "c".into(), password_hash: "x".into() }).await.unwrap();
+    });
+}

@@ -98,25 +98,51 @@ fn error(text: impl Into<String>) -> ConfigError {
     ConfigError(text.into())
 }
 
+/// The 1-based line of `[table]` (or, with `key`, of `key = ` inside it),
+/// so a misspelt name is reported where it is. The parser has already
+/// accepted the text, so a simple scan is enough.
+fn line_of(text: &str, table: &str, key: Option<&str>) -> Option<usize> {
+    let mut current = "";
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if let Some(header) = line.strip_prefix('[') {
+            current = header.split(']').next().unwrap_or("").trim();
+            if key.is_none() && current == table {
+                return Some(index + 1);
+            }
+            continue;
+        }
+        if let Some(key) = key {
+            let names_key = line.strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with('='));
+            if current == table && names_key {
+                return Some(index + 1);
+            }
+        }
+    }
+    None
+}
+
 /// Typed access to one table of a parsed file; remembers which keys were
 /// read so unknown (misspelt) keys can be reported.
 struct Section<'a> {
     file: &'a str,
+    text: &'a str,
     name: &'a str,
     values: Option<&'a BTreeMap<String, Value>>,
     read: Vec<&'static str>,
 }
 
 impl<'a> Section<'a> {
-    fn new(file: &'a str, document: &'a toml::Document, name: &'a str) -> Section<'a> {
-        Section { file, name, values: document.tables.get(name), read: Vec::new() }
+    fn new(file: &'a str, text: &'a str, document: &'a toml::Document, name: &'a str) -> Section<'a> {
+        Section { file, text, name, values: document.tables.get(name), read: Vec::new() }
     }
 
     fn place(&self, key: &str) -> String {
+        let line = line_of(self.text, self.name, Some(key)).map(|line| format!("line {line}: ")).unwrap_or_default();
         if self.name.is_empty() {
-            format!("{}: {key}", self.file)
+            format!("{}: {line}{key}", self.file)
         } else {
-            format!("{}: [{}] {key}", self.file, self.name)
+            format!("{}: {line}[{}] {key}", self.file, self.name)
         }
     }
 
@@ -187,8 +213,8 @@ impl<'a> Section<'a> {
 impl Limits {
     /// Reads the `[limits]` table over `self`: a board sets every key, a
     /// config file any of them.
-    fn apply(&mut self, file: &str, document: &toml::Document, complete: bool) -> Result<(), ConfigError> {
-        let mut section = Section::new(file, document, "limits");
+    fn apply(&mut self, file: &str, text: &str, document: &toml::Document, complete: bool) -> Result<(), ConfigError> {
+        let mut section = Section::new(file, text, document, "limits");
         macro_rules! limit {
             ($key:ident, $type:ty) => {
                 match section.integer(stringify!($key))? {
@@ -285,7 +311,7 @@ impl Board {
         })?;
         let file = format!("boards/{name}.toml");
         let document = toml::parse(text).map_err(|problem| error(format!("{file}: {problem}")))?;
-        let mut top = Section::new(&file, &document, "");
+        let mut top = Section::new(&file, text, &document, "");
         let description = top.string("description")?.unwrap_or_default();
         let declared = top.string("name")?;
         top.finish()?;
@@ -293,7 +319,7 @@ impl Board {
             return Err(error(format!("{file}: name must be {name:?}")));
         }
         let mut limits = Limits::zero();
-        limits.apply(&file, &document, true)?;
+        limits.apply(&file, text, &document, true)?;
         Ok(Board { description, limits })
     }
 }
@@ -323,10 +349,11 @@ impl Config {
         let document = toml::parse(text).map_err(|problem| error(format!("{name}: {problem}")))?;
         for table in document.tables.keys() {
             if !["", "imap", "tls", "limits"].contains(&table.as_str()) {
-                return Err(error(format!("{name}: unknown table [{table}]")));
+                let line = line_of(text, table, None).map(|line| format!("line {line}: ")).unwrap_or_default();
+                return Err(error(format!("{name}: {line}unknown table [{table}]")));
             }
         }
-        let mut top = Section::new(name, &document, "");
+        let mut top = Section::new(name, text, &document, "");
         let board_name = overrides.board.or(top.string("board")?).unwrap_or_else(|| "generic".into());
         let data_dir = match overrides.data_dir {
             Some(dir) => dir,
@@ -340,7 +367,7 @@ impl Config {
         };
         top.finish()?;
 
-        let mut imap = Section::new(name, &document, "imap");
+        let mut imap = Section::new(name, text, &document, "imap");
         let imap_listen = imap.addresses("listen")?.unwrap_or_else(|| vec!["127.0.0.1:1143".parse().unwrap()]);
         let imaps_listen = imap.addresses("listen_tls")?.unwrap_or_else(|| vec!["127.0.0.1:1993".parse().unwrap()]);
         let plaintext_auth = match imap.string("plaintext_auth")?.as_deref() {
@@ -355,7 +382,7 @@ impl Config {
         };
         imap.finish()?;
 
-        let mut tls = Section::new(name, &document, "tls");
+        let mut tls = Section::new(name, text, &document, "tls");
         let tls_cert = tls.string("cert")?.map(PathBuf::from);
         let tls_key = tls.string("key")?.map(PathBuf::from);
         let tls_hostnames = tls.strings("hostnames")?.unwrap_or_else(|| vec!["localhost".into()]);
@@ -366,7 +393,7 @@ impl Config {
 
         let board = Board::named(&board_name)?;
         let mut limits = board.limits;
-        limits.apply(name, &document, false)?;
+        limits.apply(name, text, &document, false)?;
         Ok(Config {
             data_dir,
             board: board_name,
@@ -453,7 +480,8 @@ mod tests {
             ("[limits]\nline_length = \"big\"", "expected an integer"),
             ("[tls]\ncert = \"a.pem\"", "both cert and key"),
             ("board = \"toaster\"", "unknown board"),
-            ("[smtp]\nport = 25", "unknown table"),
+            ("[smtp]\nport = 25", "line 1: unknown table [smtp]"),
+            ("log_level = \"info\"\n[imap]\nlisten = []\nlisen_tls = []", "line 4: [imap] lisen_tls: unknown setting"),
             ("[imap]\nplaintext_auth = \"sometimes\"", "plaintext_auth"),
         ];
         for (text, expected) in cases {

@@ -81,6 +81,9 @@ impl Connection {
     /// Appends the next line, without its line ending, to `into`, keeping
     /// `into` at most `max` bytes long.
     pub async fn read_line(&mut self, into: &mut Vec<u8>, max: usize) -> io::Result<LineStatus> {
+        // Only bytes of this line may be trimmed: `into` may end with a
+        // literal's bytes, CR included.
+        let start = into.len();
         let mut overflow = false;
         let mut tail: heapless::Vec<u8, 32> = heapless::Vec::new();
         loop {
@@ -114,7 +117,7 @@ impl Connection {
                     }
                     return Ok(LineStatus::TooLong { tail });
                 }
-                if into.last() == Some(&b'\r') {
+                if into.len() > start && into.last() == Some(&b'\r') {
                     into.pop();
                 }
                 return Ok(LineStatus::Complete);

@@ -33,6 +33,10 @@ pub struct MailboxState {
 #[derive(Default)]
 pub struct Hub {
     mailboxes: HashMap<u64, MailboxState>,
+    /// First-recent UIDs handed out, kept after the last watcher leaves:
+    /// the write that records them is not awaited, and a state reloaded
+    /// before it lands must not give the same messages \Recent again.
+    claimed_recent: HashMap<u64, u32>,
 }
 
 impl Hub {
@@ -53,7 +57,7 @@ impl Hub {
                 uid_next: record.uid_next,
                 modseq: record.highest_modseq,
                 keywords: Rc::new(record.keywords),
-                first_recent_uid: record.first_recent_uid,
+                first_recent_uid: record.first_recent_uid.max(self.claimed_recent.get(&mailbox).copied().unwrap_or(0)),
                 deleted: false,
             });
         }
@@ -85,6 +89,7 @@ impl Hub {
         }
         let claimed = (state.first_recent_uid, state.uid_next - 1);
         state.first_recent_uid = state.uid_next;
+        self.claimed_recent.insert(mailbox, state.uid_next);
         Some((claimed, state.uid_next))
     }
 
@@ -122,6 +127,7 @@ impl Hub {
                     state.modseq = *modseq;
                 }
                 Change::Deleted { mailbox } => {
+                    self.claimed_recent.remove(mailbox);
                     if let Some(state) = self.mailboxes.get_mut(mailbox) {
                         state.deleted = true;
                     }
@@ -179,6 +185,16 @@ mod tests {
         assert_eq!(hub.claim_recent(1), None);
         hub.apply(&[Change::Appended { mailbox: 1, first_uid: 4, last_uid: 4, modseq: 5 }]);
         assert_eq!(hub.claim_recent(1), Some(((4, 4), 5)));
+    }
+
+    #[test]
+    fn a_claim_outlives_the_last_watcher() {
+        let mut hub = Hub::default();
+        hub.mailboxes.insert(1, state(vec![1, 2, 3], 4));
+        assert_eq!(hub.claim_recent(1), Some(((1, 3), 4)));
+        hub.unwatch(1);
+        // Reloaded from a record that does not know of the claim yet.
+        assert_eq!(hub.claimed_recent.get(&1), Some(&4));
     }
 
     #[test]

@@ -249,13 +249,17 @@ impl Candidate<'_> {
     }
 }
 
-/// Case-insensitive substring test (ASCII letters fold; other bytes match
-/// exactly).
+/// Case-insensitive substring test (RFC 3501 §6.4.4). ASCII needles
+/// compare bytes with ASCII folding; others compare lower-cased UTF-8.
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     if needle.is_empty() {
         return true;
     }
-    haystack.windows(needle.len()).any(|window| window.eq_ignore_ascii_case(needle))
+    if needle.is_ascii() {
+        return haystack.windows(needle.len()).any(|window| window.eq_ignore_ascii_case(needle));
+    }
+    let needle = String::from_utf8_lossy(needle).to_lowercase();
+    String::from_utf8_lossy(haystack).to_lowercase().contains(&needle)
 }
 
 #[cfg(test)]
@@ -268,5 +272,8 @@ mod tests {
         assert!(contains(b"abc", b""));
         assert!(!contains(b"ab", b"abc"));
         assert!(!contains(b"Hello", b"hola"));
+        assert!(contains("Crème brûlée".as_bytes(), "CRÈME".as_bytes()));
+        assert!(contains("ÉTÉ".as_bytes(), "été".as_bytes()));
+        assert!(!contains("été".as_bytes(), "ete".as_bytes()));
     }
 }

@@ -8,7 +8,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::command;
 use super::encode;
@@ -85,11 +85,15 @@ pub struct Session {
     pub uid_command: bool,
     /// Failed LOGIN/AUTHENTICATE attempts on this connection.
     pub failed_logins: u32,
+    /// Logging in must be done by then (a deadline, not an idle timer).
+    login_deadline: Instant,
 }
 
 /// Runs a connection to its end. `implicit_tls`: the TLS handshake comes first.
 pub async fn run(server: Rc<Server>, stream: Stream, peer: SocketAddr, implicit_tls: bool) {
     let limits = &server.config.limits;
+    // From connect: the TLS handshake counts against the time to log in.
+    let login_deadline = Instant::now() + Duration::from_secs(limits.login_timeout);
     let write_timeout = Duration::from_secs(limits.idle_timeout);
     let stream = if implicit_tls {
         let Stream::Plain(tcp) = stream else { return };
@@ -117,6 +121,7 @@ pub async fn run(server: Rc<Server>, stream: Stream, peer: SocketAddr, implicit_
         sync_mode: SyncMode::Full,
         uid_command: false,
         failed_logins: 0,
+        login_deadline,
     };
     let greeting = format!("* OK [CAPABILITY {}] roost ready\r\n", session.capabilities());
     session.conn.write(greeting.as_bytes());
@@ -124,6 +129,15 @@ pub async fn run(server: Rc<Server>, stream: Stream, peer: SocketAddr, implicit_
         Ok(()) => {}
         Err(error) if error.kind() == io::ErrorKind::UnexpectedEof => {
             log::debug!("{peer}: client disconnected");
+        }
+        Err(error) if error.kind() == io::ErrorKind::TimedOut => {
+            // Silent too long, wherever it was in a command (RFC 3501 §5.4).
+            let text = match session.state {
+                State::NotAuthenticated => "* BYE Login timed out\r\n",
+                _ => "* BYE Autologout; idle for too long\r\n",
+            };
+            session.conn.write(text.as_bytes());
+            log::debug!("{peer}: {error}");
         }
         Err(error) => log::debug!("{peer}: connection ended: {error}"),
     }
@@ -149,30 +163,24 @@ impl Session {
             self.conn.release_buffers();
             self.command = Vec::new();
             let limits = &self.server.config.limits;
-            let timeout = match self.state {
-                State::NotAuthenticated => limits.login_timeout,
-                _ => limits.idle_timeout,
-            };
+            match self.state {
+                State::NotAuthenticated => {
+                    let idle = Duration::from_secs(limits.login_timeout);
+                    self.conn.set_read_limits(idle, Some(self.login_deadline));
+                }
+                _ => self.conn.set_read_limits(Duration::from_secs(limits.idle_timeout), None),
+            }
             let stop = self.server.stop_signal();
-            let waited = smol::future::or(
-                async { Some(with_timeout(Duration::from_secs(timeout), self.read_command()).await) },
-                async {
-                    let _ = stop.recv().await;
-                    None
-                },
-            )
+            let waited = smol::future::or(async { Some(self.read_command().await) }, async {
+                let _ = stop.recv().await;
+                None
+            })
             .await;
-            let incoming = match waited {
-                Some(Some(incoming)) => incoming?,
-                Some(None) => {
-                    self.conn.write(b"* BYE Autologout; idle for too long\r\n");
-                    return Ok(());
-                }
-                None => {
-                    self.conn.write(b"* BYE Server shutting down\r\n");
-                    return Ok(());
-                }
+            let Some(incoming) = waited else {
+                self.conn.write(b"* BYE Server shutting down\r\n");
+                return Ok(());
             };
+            let incoming = incoming?;
             self.sync_mode = SyncMode::Full;
             self.uid_command = false;
             match incoming {

@@ -6,7 +6,7 @@
 //! little more than its socket.
 
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use smol::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -32,6 +32,10 @@ pub struct Connection {
     read_size: usize,
     write_limit: usize,
     write_timeout: Duration,
+    /// Longest wait for the client's next bytes, wherever it is in a command.
+    idle: Duration,
+    /// A point after which no read waits (the login deadline).
+    deadline: Option<Instant>,
 }
 
 fn eof() -> io::Error {
@@ -49,7 +53,35 @@ impl Connection {
             read_size,
             write_limit,
             write_timeout,
+            idle: write_timeout,
+            deadline: None,
         }
+    }
+
+    /// Every later read fails with `TimedOut` if the client sends nothing
+    /// for `idle`, or once `deadline` has passed.
+    pub fn set_read_limits(&mut self, idle: Duration, deadline: Option<Instant>) {
+        self.idle = idle;
+        self.deadline = deadline;
+    }
+
+    /// Reads from the socket within the read limits.
+    async fn read_socket(
+        stream: &mut Stream,
+        buffer: &mut [u8],
+        idle: Duration,
+        deadline: Option<Instant>,
+    ) -> io::Result<usize> {
+        let mut limit = Instant::now() + idle;
+        if let Some(deadline) = deadline {
+            limit = limit.min(deadline);
+        }
+        let read = stream.read(buffer);
+        let timeout = async {
+            smol::Timer::at(limit).await;
+            Err(io::Error::new(io::ErrorKind::TimedOut, "client sent nothing in time"))
+        };
+        smol::future::or(read, timeout).await
     }
 
     fn buffered(&self) -> &[u8] {
@@ -70,7 +102,7 @@ impl Connection {
             self.end -= self.start;
             self.start = 0;
         }
-        let count = self.stream.read(&mut self.input[self.end..]).await?;
+        let count = Self::read_socket(&mut self.stream, &mut self.input[self.end..], self.idle, self.deadline).await?;
         if count == 0 {
             return Err(eof());
         }
@@ -152,7 +184,7 @@ impl Connection {
         }
         let old = into.len();
         into.resize(old + max, 0);
-        let result = self.stream.read(&mut into[old..]).await;
+        let result = Self::read_socket(&mut self.stream, &mut into[old..], self.idle, self.deadline).await;
         let count = *result.as_ref().unwrap_or(&0);
         into.truncate(old + count);
         match result {

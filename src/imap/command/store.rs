@@ -42,21 +42,25 @@ pub async fn run(
     if ranges.is_empty() {
         return session.finish(tag, Status::Ok, None, "STORE completed").await;
     }
-    let op = Op::Store { mailbox: view.mailbox, uids: view.uid_set(&ranges), action, flags: system, keywords };
+    let targets = view.uid_set(&ranges);
+    let op = Op::Store { mailbox: view.mailbox, uids: targets.clone(), action, flags: system, keywords };
     match store.execute(op).await {
         Ok(crate::store::Outcome::Stored { modseq, .. }) => view.own_modseqs.push(modseq),
         Ok(_) => {}
         Err(error) => return session.store_failed(tag, error, false).await,
     }
     // The keyword list may have grown: FLAGS goes out before FETCHes use it.
+    // (For UID STORE this may also report expunges, renumbering the view:
+    // the answers below go by UID, not by the indexes resolved above.)
     session.sync().await?;
     if !silent {
         let State::Selected(_, view) = &session.state else { return Ok(()) };
         let reader = store.read();
         let messages = reader.as_ref().ok().and_then(|reader| reader.messages().ok());
         if let Some(messages) = messages {
-            for index in ranges.iter().flat_map(|range| range.clone()) {
-                let message_uid = view.uids[index];
+            let uids = targets.0.iter().flat_map(|&(low, high)| low..=high);
+            for message_uid in uids {
+                let Some(index) = view.index_of(message_uid) else { continue };
                 let Ok(Some(message)) = messages.get(view.mailbox, message_uid) else { continue };
                 let out = session.conn.out();
                 out.extend_from_slice(b"* ");

@@ -1,0 +1,248 @@
+//! Fuzzes whole sessions: mutated IMAP commands, literals of wrong lengths,
+//! stray CR/LF, NUL and 8-bit bytes, thrown at a running server. Whatever
+//! arrives, the server must not panic, must keep answering, and must keep
+//! its database intact.
+//!
+//! Seeded; the seed is printed, and `ROOST_FUZZ_SEED=<n>` replays a run.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, bound: usize) -> usize {
+        (self.next() % bound as u64) as usize
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+const TEMPLATES: &[&str] = &[
+    "NOOP",
+    "CAPABILITY",
+    "SELECT INBOX",
+    "EXAMINE Archive",
+    "FETCH 1:* (FLAGS UID RFC822.SIZE INTERNALDATE)",
+    "UID FETCH 1:* (BODY.PEEK[HEADER.FIELDS (FROM SUBJECT)])",
+    "FETCH 1 BODY[]<0.100>",
+    "FETCH 2 (BODY[TEXT] RFC822.HEADER)",
+    "UID FETCH 2:4 BODY.PEEK[HEADER.FIELDS.NOT (TO)]",
+    "STORE 1 +FLAGS (\\Seen $Fuzz)",
+    "UID STORE 1:* -FLAGS.SILENT (\\Flagged)",
+    "SEARCH OR FROM bob SUBJECT {5}\r\nhello",
+    "UID SEARCH CHARSET UTF-8 TEXT {4+}\r\ntext NOT DELETED",
+    "SEARCH SINCE 1-Jan-2000 LARGER 10 (UNSEEN OR KEYWORD $Fuzz UID 1:3)",
+    "COPY 1:2 Archive",
+    "UID MOVE 3 Trash",
+    "EXPUNGE",
+    "UID EXPUNGE 1:2",
+    "STATUS INBOX (MESSAGES UNSEEN UIDNEXT SIZE)",
+    "LIST \"\" *",
+    "LSUB \"\" %",
+    "CREATE fuzz/one",
+    "RENAME fuzz/one fuzz/two",
+    "DELETE fuzz/two",
+    "SUBSCRIBE {4}\r\nfuzz",
+    "APPEND INBOX (\\Flagged) {24+}\r\nSubject: fuzz\r\n\r\nbody\r\n",
+    "APPEND Archive \"17-Jul-1996 02:44:25 -0700\" {12+}\r\nA: b\r\n\r\nc\r\n",
+    "ID (\"name\" \"fuzzer\")",
+    "ENABLE CONDSTORE",
+    "NAMESPACE",
+    "CHECK",
+    "UNSELECT",
+    "LOGIN {5}\r\nalice secret",
+    "AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==",
+];
+
+const NOISE: &[&[u8]] = &[
+    b"\r",
+    b"\n",
+    b"\r\n",
+    b"\0",
+    b"\xff",
+    b"\xc3\xa9",
+    b"{",
+    b"}",
+    b"{9}",
+    b"{3+}\r\nabc",
+    b"{99999999999}",
+    b"\"",
+    b"(",
+    b")",
+    b"[",
+    b"]",
+    b"<",
+    b">",
+    b"*",
+    b"%",
+    b" ",
+    b"\\",
+    b"+",
+    b"-",
+    b".",
+    b":",
+    b"1",
+    b"0",
+    b"4294967296",
+];
+
+fn mutate(rng: &mut Rng, template: &[u8]) -> Vec<u8> {
+    let mut bytes = template.to_vec();
+    for _ in 0..rng.below(4) {
+        let position = if bytes.is_empty() { 0 } else { rng.below(bytes.len() + 1) };
+        match rng.below(5) {
+            0 => {
+                let noise = rng.pick(NOISE);
+                bytes.splice(position..position, noise.iter().copied());
+            }
+            1 if !bytes.is_empty() => {
+                let end = (position + 1 + rng.below(6)).min(bytes.len());
+                bytes.drain(position.min(end)..end);
+            }
+            2 => bytes.truncate(position),
+            3 if !bytes.is_empty() => {
+                let start = rng.below(bytes.len());
+                let end = (start + rng.below(12)).min(bytes.len());
+                let copy = bytes[start..end].to_vec();
+                bytes.splice(position..position, copy);
+            }
+            _ => {
+                let byte = (rng.next() & 0xff) as u8;
+                bytes.insert(position, byte);
+            }
+        }
+    }
+    bytes
+}
+
+/// Reads until a line starting with `marker` arrives; false if the server
+/// closed the connection first.
+fn read_until(stream: &mut TcpStream, marker: &[u8], deadline: Instant, seen: &mut Vec<u8>) -> Option<bool> {
+    let mut buffer = [0u8; 65536];
+    loop {
+        if let Some(position) = find_line_start(seen, marker) {
+            seen.drain(..position);
+            return Some(true);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        match stream.read(&mut buffer) {
+            Ok(0) => return Some(false),
+            Ok(count) => {
+                seen.extend_from_slice(&buffer[..count]);
+                // Only the tail matters for finding the marker.
+                if seen.len() > 1 << 20 {
+                    seen.drain(..seen.len() - (1 << 16));
+                }
+            }
+            Err(error)
+                if error.kind() == std::io::ErrorKind::WouldBlock || error.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                return None;
+            }
+            Err(_) => return Some(false),
+        }
+    }
+}
+
+fn find_line_start(haystack: &[u8], marker: &[u8]) -> Option<usize> {
+    (0..haystack.len().saturating_sub(marker.len() - 1))
+        .find(|&index| (index == 0 || haystack[index - 1] == b'\n') && haystack[index..].starts_with(marker))
+}
+
+/// Returns how many commands were answered before the session ended.
+fn fuzz_session(server: &Server, rng: &mut Rng, commands: usize) -> usize {
+    let mut stream = TcpStream::connect(("127.0.0.1", server.imap_port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_millis(400))).unwrap();
+    let mut seen = Vec::new();
+    let deadline = || Instant::now() + Duration::from_secs(10);
+    assert_eq!(read_until(&mut stream, b"* OK", deadline(), &mut seen), Some(true));
+    stream.write_all(b"l LOGIN alice secret\r\ns SELECT INBOX\r\n").unwrap();
+    assert_eq!(read_until(&mut stream, b"s OK", deadline(), &mut seen), Some(true));
+    for number in 0..commands {
+        let template = rng.pick(TEMPLATES).as_bytes();
+        let tag = format!("f{number} ");
+        let mut line = tag.into_bytes();
+        line.extend(mutate(rng, template));
+        line.extend_from_slice(b"\r\n");
+        let marker = format!("z{number} ");
+        let sync = format!("z{number} NOOP\r\n");
+        if stream.write_all(&line).and_then(|_| stream.write_all(sync.as_bytes())).is_err() {
+            return number;
+        }
+        match read_until(&mut stream, marker.as_bytes(), deadline(), &mut seen) {
+            Some(true) => {}
+            // The server said BYE (too long, too many failures...) and closed.
+            Some(false) => return number,
+            None => {
+                // Probably inside a literal the mutation announced: feed it
+                // filler until the sync answers (the filler then gets BAD).
+                let mut filler = vec![b'x'; 70_000];
+                filler.extend_from_slice(b"\r\n");
+                filler.extend_from_slice(sync.as_bytes());
+                if stream.write_all(&filler).is_err() {
+                    return number;
+                }
+                match read_until(&mut stream, marker.as_bytes(), deadline(), &mut seen) {
+                    Some(true) => {}
+                    Some(false) => return number,
+                    None => panic!("server stopped answering after {:?}", String::from_utf8_lossy(&line)),
+                }
+            }
+        }
+    }
+    commands
+}
+
+#[test]
+fn random_sessions_never_break_the_server() {
+    let seed = std::env::var("ROOST_FUZZ_SEED").ok().and_then(|seed| seed.parse().ok()).unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1
+    });
+    println!("ROOST_FUZZ_SEED={seed}");
+    let mut rng = Rng(seed);
+    let options = Options {
+        extra_limits: "line_length = 8192\nliteral_size = 65536\nmax_connections_per_user = 500".into(),
+        ..Default::default()
+    };
+    let server = Server::start_with(options);
+    {
+        let mut client = server.alice_inbox();
+        for index in 0..5 {
+            client.append_ok("INBOX", &message(&format!("seed{index}"), "hello text body"));
+        }
+        client.ok("LOGOUT");
+    }
+    let mut answered = 0;
+    for _ in 0..8 {
+        answered += fuzz_session(&server, &mut rng, 150);
+    }
+    println!("{answered} fuzzed commands answered");
+    // Sessions may legitimately end early (BYE after a literal too large
+    // to skip), but most of the work must have happened.
+    assert!(answered > 400, "seed {seed}: only {answered} commands answered");
+    let log = server.log_text();
+    assert!(!log.contains("panicked"), "seed {seed}: the server panicked:\n{log}");
+    // Still serving, and the data is intact.
+    let mut client = server.alice_inbox();
+    client.ok("FETCH 1:* (FLAGS UID)");
+    let (ok, out, err) = run_cli(&["check", "--config", &server.config_arg()], None);
+    assert!(ok && out.contains("no damage found"), "seed {seed}: check failed: {out}{err}");
+}

@@ -275,17 +275,27 @@ async fn accept(
         executor
             .spawn(async move {
                 let _slot = slot;
-                // A panic ends this session only, never the executor.
-                if let Err(panic) = std::panic::AssertUnwindSafe(session).catch_unwind().await {
-                    let what = panic
-                        .downcast_ref::<&str>()
-                        .map(|text| text.to_string())
-                        .or_else(|| panic.downcast_ref::<String>().cloned())
-                        .unwrap_or_default();
-                    log::error!("session of {peer} panicked: {what}");
-                }
+                isolated(peer, session).await;
             })
             .detach();
+    }
+}
+
+/// Runs one session; a panic in it ends that session only, never the
+/// executor and the other sessions on it. Its state is dropped as the
+/// panic unwinds (views, slots), so nothing it held stays claimed.
+pub async fn isolated(peer: SocketAddr, session: impl std::future::Future<Output = ()>) -> bool {
+    match std::panic::AssertUnwindSafe(session).catch_unwind().await {
+        Ok(()) => true,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|text| text.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            log::error!("session of {peer} panicked: {what}");
+            false
+        }
     }
 }
 
@@ -298,4 +308,31 @@ async fn refuse(tcp: Async<std::net::TcpStream>, reason: &str, implicit_tls: boo
     }
     let mut tcp = tcp;
     let _ = tcp.write_all(format!("* BYE [UNAVAILABLE] {reason}\r\n").as_bytes()).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panicking_session_leaves_the_others_running() {
+        let executor = LocalExecutor::new();
+        let peer: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let finished = std::rc::Rc::new(std::cell::Cell::new(0));
+        let healthy = |finished: std::rc::Rc<std::cell::Cell<u32>>| async move {
+            for _ in 0..10 {
+                smol::future::yield_now().await;
+            }
+            finished.set(finished.get() + 1);
+        };
+        let first = executor.spawn(isolated(peer, healthy(finished.clone())));
+        let panicking = executor.spawn(isolated(peer, async {
+            smol::future::yield_now().await;
+            panic!("deliberate");
+        }));
+        let second = executor.spawn(isolated(peer, healthy(finished.clone())));
+        let results = smol::block_on(executor.run(async { (first.await, panicking.await, second.await) }));
+        assert_eq!(results, (true, false, true));
+        assert_eq!(finished.get(), 2);
+    }
 }

@@ -409,14 +409,7 @@ impl Session {
 
     /// RFC 3501 §6.2.3: passwords only over TLS, except where configured.
     pub fn may_send_password(&self) -> bool {
-        if self.conn.stream.is_tls() {
-            return true;
-        }
-        match self.server.config.plaintext_auth {
-            PlaintextAuth::Always => true,
-            PlaintextAuth::Never => false,
-            PlaintextAuth::Loopback => self.peer.ip().is_loopback(),
-        }
+        password_allowed(self.conn.stream.is_tls(), self.server.config.plaintext_auth, self.peer.ip())
     }
 
     pub fn user(&self) -> Option<&User> {
@@ -581,6 +574,19 @@ impl Session {
     }
 }
 
+/// Whether a password may be sent on a connection (LOGINDISABLED otherwise).
+pub fn password_allowed(tls: bool, plaintext_auth: PlaintextAuth, peer: std::net::IpAddr) -> bool {
+    tls || match plaintext_auth {
+        PlaintextAuth::Always => true,
+        PlaintextAuth::Never => false,
+        // An IPv4 peer on a dual-stack socket shows as ::ffff:127.0.0.1.
+        PlaintextAuth::Loopback => match peer {
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(v6.is_loopback(), |v4| v4.is_loopback()),
+            std::net::IpAddr::V4(v4) => v4.is_loopback(),
+        },
+    }
+}
+
 /// The one place store errors become IMAP response codes (RFC 5530).
 pub fn describe(error: &StoreError, target_mailbox: bool) -> (&'static str, String) {
     let code = match error {
@@ -610,4 +616,38 @@ pub fn describe(error: &StoreError, target_mailbox: bool) -> (&'static str, Stri
         }
     };
     (code, text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_without_tls_only_from_loopback_by_default() {
+        let lan: std::net::IpAddr = "192.168.1.20".parse().unwrap();
+        let loopback: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        let mapped: std::net::IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        let mapped_lan: std::net::IpAddr = "::ffff:10.0.0.2".parse().unwrap();
+        assert!(!password_allowed(false, PlaintextAuth::Loopback, lan));
+        assert!(!password_allowed(false, PlaintextAuth::Loopback, mapped_lan));
+        assert!(password_allowed(false, PlaintextAuth::Loopback, loopback));
+        assert!(password_allowed(false, PlaintextAuth::Loopback, "::1".parse().unwrap()));
+        assert!(password_allowed(false, PlaintextAuth::Loopback, mapped));
+        assert!(password_allowed(true, PlaintextAuth::Loopback, lan));
+        assert!(password_allowed(true, PlaintextAuth::Never, lan));
+        assert!(!password_allowed(false, PlaintextAuth::Never, loopback));
+        assert!(password_allowed(false, PlaintextAuth::Always, lan));
+    }
+
+    #[test]
+    fn store_errors_map_to_response_codes() {
+        assert_eq!(describe(&StoreError::NoSuchMailbox, true).0, "TRYCREATE");
+        assert_eq!(describe(&StoreError::NoSuchMailbox, false).0, "NONEXISTENT");
+        assert_eq!(describe(&StoreError::NoSpace, false), ("OVERQUOTA", "Not enough disk space".to_string()));
+        assert_eq!(
+            describe(&StoreError::MailboxExists, false),
+            ("ALREADYEXISTS", "Mailbox already exists".to_string())
+        );
+        assert_eq!(describe(&StoreError::Bug("x".into()), false).0, "SERVERBUG");
+    }
 }

@@ -207,3 +207,72 @@ fn a_panicking_operation_fails_alone() {
         store.execute(Op::AddUser { name: "c".into(), password_hash: "x".into() }).await.unwrap();
     });
 }
+
+/// Damages a database on purpose, one way per call, and expects `check` to
+/// say so.
+#[test]
+fn check_finds_each_kind_of_damage() {
+    use super::schema::*;
+    use redb::ReadableTable;
+
+    type Damage = fn(&redb::WriteTransaction, u64);
+    let damages: [(&str, &str, Damage); 6] = [
+        ("a missing chunk", "chunk(s) expected", |transaction, _| {
+            let mut chunks = transaction.open_table(BLOB_CHUNKS).unwrap();
+            let first = chunks.first().unwrap().map(|(key, _)| key.value()).unwrap();
+            chunks.remove(first).unwrap();
+        }),
+        ("a missing blob record", "points at missing blob", |transaction, _| {
+            let mut blobs = transaction.open_table(BLOBS).unwrap();
+            let first = blobs.first().unwrap().map(|(key, _)| key.value()).unwrap();
+            blobs.remove(first).unwrap();
+        }),
+        ("a wrong counter", "counters say", |transaction, inbox| {
+            let mut mailboxes = transaction.open_table(MAILBOX_INFO).unwrap();
+            let mut record = MailboxRecord::decode(mailboxes.get(inbox).unwrap().unwrap().value()).unwrap();
+            record.unseen += 1;
+            mailboxes.insert(inbox, record.encode().as_slice()).unwrap();
+        }),
+        ("a UID at or above UIDNEXT", "not below UIDNEXT", |transaction, inbox| {
+            let mut messages = transaction.open_table(MESSAGES).unwrap();
+            let (uid, bytes) =
+                messages.first().unwrap().map(|(key, value)| (key.value().1, value.value().to_vec())).unwrap();
+            messages.remove((inbox, uid)).unwrap();
+            messages.insert((inbox, 1_000_000), bytes.as_slice()).unwrap();
+        }),
+        ("a wrong reference count", "reference count", |transaction, _| {
+            let mut blobs = transaction.open_table(BLOBS).unwrap();
+            let (id, bytes) = blobs.first().unwrap().map(|(key, value)| (key.value(), value.value().to_vec())).unwrap();
+            let mut record = BlobRecord::decode(&bytes).unwrap();
+            record.references += 1;
+            blobs.insert(id, record.encode().as_slice()).unwrap();
+        }),
+        ("a modseq above HIGHESTMODSEQ", "modseq", |transaction, inbox| {
+            let mut messages = transaction.open_table(MESSAGES).unwrap();
+            let (uid, bytes) =
+                messages.first().unwrap().map(|(key, value)| (key.value().1, value.value().to_vec())).unwrap();
+            let mut record = MessageRecord::decode(&bytes).unwrap();
+            record.modseq = u64::MAX / 2;
+            messages.insert((inbox, uid), record.encode().as_slice()).unwrap();
+        }),
+    ];
+    for (what, expected, damage) in damages {
+        let disk = SmallDisk::with_capacity(64 << 20);
+        let (store, pump) = store_on(&disk, 0);
+        run(&store, pump, async {
+            let inbox = inbox_of_new_user(&store).await;
+            for size in [10, 9000, 20_000] {
+                append(&store, inbox, size).await.unwrap();
+            }
+            assert!(check_database(&store.database()).unwrap().is_clean(), "clean before {what}");
+            let database = store.database();
+            let transaction = database.begin_write().unwrap();
+            damage(&transaction, inbox);
+            transaction.commit().unwrap();
+            let report = check_database(&database).unwrap();
+            assert!(!report.is_clean(), "{what} went unnoticed");
+            let summary = report.summary();
+            assert!(summary.contains(expected), "{what}: {summary}");
+        });
+    }
+}

@@ -271,7 +271,11 @@ async fn accept(
                 continue;
             }
         };
-        let session = crate::imap::session::run(server.clone(), Stream::Plain(tcp), peer, implicit_tls);
+        // Boxed once here: passed by value through the wrappers below, the
+        // session future would be stored again at every layer (async
+        // functions keep a moved argument and the future it moved into
+        // side by side), tripling an idle connection's task.
+        let session = Box::pin(crate::imap::session::run(server.clone(), Stream::Plain(tcp), peer, implicit_tls));
         executor
             .spawn(async move {
                 let _slot = slot;

@@ -97,7 +97,9 @@ pub async fn run(server: Rc<Server>, stream: Stream, peer: SocketAddr, implicit_
     let write_timeout = Duration::from_secs(limits.idle_timeout);
     let stream = if implicit_tls {
         let Stream::Plain(tcp) = stream else { return };
-        let handshake = server.certificates.acceptor().accept(tcp);
+        // Boxed: the handshake state is large and is over before the
+        // session starts; it must not size every idle session's future.
+        let handshake = Box::pin(server.certificates.acceptor().accept(tcp));
         let timeout = Duration::from_secs(limits.login_timeout);
         match with_timeout(timeout, handshake).await {
             Some(Ok(tls)) => Stream::Tls(Box::new(tls)),
@@ -186,10 +188,13 @@ impl Session {
             match incoming {
                 Incoming::Answered => {}
                 Incoming::Append { tag, mailbox, message } => {
-                    command::append::run(self, &tag, &mailbox, message).await?;
+                    // Boxed, like dispatch: an idle session's task then holds
+                    // only the state of waiting for a line, not the largest
+                    // command's.
+                    Box::pin(command::append::run(self, &tag, &mailbox, message)).await?;
                 }
                 Incoming::Command => match parse::parse_command(&self.command) {
-                    Ok(command) => self.dispatch(command).await?,
+                    Ok(command) => Box::pin(self.dispatch(command)).await?,
                     Err(error) => {
                         let tag = error.tag.as_deref().unwrap_or("*");
                         let text = format!("Error in IMAP command: {}", error.message);

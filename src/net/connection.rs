@@ -65,17 +65,14 @@ impl Connection {
         self.deadline = deadline;
     }
 
+    /// When a read starting now must give up.
+    fn read_limit(&self) -> Instant {
+        let limit = Instant::now() + self.idle;
+        self.deadline.map_or(limit, |deadline| limit.min(deadline))
+    }
+
     /// Reads from the socket within the read limits.
-    async fn read_socket(
-        stream: &mut Stream,
-        buffer: &mut [u8],
-        idle: Duration,
-        deadline: Option<Instant>,
-    ) -> io::Result<usize> {
-        let mut limit = Instant::now() + idle;
-        if let Some(deadline) = deadline {
-            limit = limit.min(deadline);
-        }
+    async fn read_socket(stream: &mut Stream, buffer: &mut [u8], limit: Instant) -> io::Result<usize> {
         let read = stream.read(buffer);
         let timeout = async {
             smol::Timer::at(limit).await;
@@ -94,6 +91,20 @@ impl Connection {
             self.start = 0;
             self.end = 0;
         }
+        if self.input.is_empty() {
+            // An idle connection holds no read buffer: wait until the
+            // socket has data, then allocate. (Over TLS, rustls may hold
+            // decrypted bytes the socket no longer shows, so read at once.)
+            if let Stream::Plain(tcp) = &self.stream {
+                let limit = self.read_limit();
+                let readable = async { tcp.readable().await.map(|_| 0) };
+                let timeout = async {
+                    smol::Timer::at(limit).await;
+                    Err(io::Error::new(io::ErrorKind::TimedOut, "client sent nothing in time"))
+                };
+                smol::future::or(readable, timeout).await?;
+            }
+        }
         if self.input.len() < self.read_size {
             self.input.resize(self.read_size, 0);
         }
@@ -102,7 +113,8 @@ impl Connection {
             self.end -= self.start;
             self.start = 0;
         }
-        let count = Self::read_socket(&mut self.stream, &mut self.input[self.end..], self.idle, self.deadline).await?;
+        let limit = self.read_limit();
+        let count = Self::read_socket(&mut self.stream, &mut self.input[self.end..], limit).await?;
         if count == 0 {
             return Err(eof());
         }
@@ -184,7 +196,8 @@ impl Connection {
         }
         let old = into.len();
         into.resize(old + max, 0);
-        let result = Self::read_socket(&mut self.stream, &mut into[old..], self.idle, self.deadline).await;
+        let limit = self.read_limit();
+        let result = Self::read_socket(&mut self.stream, &mut into[old..], limit).await;
         let count = *result.as_ref().unwrap_or(&0);
         into.truncate(old + count);
         match result {

@@ -1,0 +1,262 @@
+//! A small async IMAP client for the load generator: plain or TLS, tagged
+//! commands, literals in responses, APPEND with LITERAL+.
+
+use std::io;
+use std::net::{SocketAddr, TcpStream};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_rustls::client::TlsStream;
+use smol::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use smol::Async;
+
+pub enum Stream {
+    Plain(Async<TcpStream>),
+    Tls(Box<TlsStream<Async<TcpStream>>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(self: Pin<&mut Self>, context: &mut Context<'_>, buffer: &mut [u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(stream) => Pin::new(stream).poll_read(context, buffer),
+            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_read(context, buffer),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(self: Pin<&mut Self>, context: &mut Context<'_>, buffer: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(stream) => Pin::new(stream).poll_write(context, buffer),
+            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_write(context, buffer),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(stream) => Pin::new(stream).poll_flush(context),
+            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(context),
+        }
+    }
+
+    fn poll_close(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(stream) => Pin::new(stream).poll_close(context),
+            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_close(context),
+        }
+    }
+}
+
+/// Accepts any certificate: both servers use self-signed ones, and the
+/// benchmark measures them, not PKI.
+#[derive(Debug)]
+struct AcceptAnything(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AcceptAnything {
+    fn verify_server_cert(
+        &self,
+        _: &rustls_pki_types::CertificateDer<'_>,
+        _: &[rustls_pki_types::CertificateDer<'_>],
+        _: &rustls_pki_types::ServerName<'_>,
+        _: &[u8],
+        _: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        signature: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, signature, &self.0.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        signature: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, signature, &self.0.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+pub fn tls_config() -> Arc<rustls::ClientConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AcceptAnything(provider)))
+        .with_no_client_auth();
+    Arc::new(config)
+}
+
+/// The outcome of one tagged command.
+pub struct Reply {
+    /// Untagged lines, each with its literals inline.
+    pub untagged: Vec<Vec<u8>>,
+    /// The tagged status line, after the tag.
+    pub status: Vec<u8>,
+}
+
+impl Reply {
+    pub fn ok(&self) -> bool {
+        self.status.starts_with(b"OK")
+    }
+}
+
+pub struct Client {
+    stream: BufReader<Stream>,
+    tag: u64,
+    /// Bytes received so far (for MiB/s figures).
+    pub received: u64,
+    /// Keep untagged responses (off for bulk FETCHes: counted, not kept).
+    pub keep_untagged: bool,
+}
+
+fn other(text: impl Into<String>) -> io::Error {
+    io::Error::other(text.into())
+}
+
+impl Client {
+    pub async fn connect(address: SocketAddr, tls: Option<Arc<rustls::ClientConfig>>) -> io::Result<Client> {
+        let tcp = Async::<TcpStream>::connect(address).await?;
+        tcp.get_ref().set_nodelay(true)?;
+        let stream = match tls {
+            None => Stream::Plain(tcp),
+            Some(config) => {
+                let name = rustls_pki_types::ServerName::try_from("localhost").expect("name");
+                let connector = futures_rustls::TlsConnector::from(config);
+                Stream::Tls(Box::new(connector.connect(name, tcp).await?))
+            }
+        };
+        let mut client =
+            Client { stream: BufReader::with_capacity(16 * 1024, stream), tag: 0, received: 0, keep_untagged: true };
+        let greeting = client.read_response().await?;
+        if !greeting.starts_with(b"* OK") {
+            return Err(other(format!("greeting: {}", String::from_utf8_lossy(&greeting))));
+        }
+        Ok(client)
+    }
+
+    async fn read_line(&mut self, into: &mut Vec<u8>) -> io::Result<()> {
+        let count = self.stream.read_until(b'\n', into).await?;
+        if count == 0 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "server closed the connection"));
+        }
+        self.received += count as u64;
+        Ok(())
+    }
+
+    /// One response with its literals.
+    async fn read_response(&mut self) -> io::Result<Vec<u8>> {
+        let mut response = Vec::new();
+        loop {
+            self.read_line(&mut response).await?;
+            let line_end = response.len();
+            let trimmed = response[..line_end].strip_suffix(b"\r\n").unwrap_or(&response[..line_end]);
+            let Some(length) = literal_length(trimmed) else { return Ok(response) };
+            let start = response.len();
+            response.resize(start + length, 0);
+            self.stream.read_exact(&mut response[start..]).await?;
+            self.received += length as u64;
+        }
+    }
+
+    pub async fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.stream.get_mut().write_all(bytes).await?;
+        self.stream.get_mut().flush().await
+    }
+
+    fn next_tag(&mut self) -> String {
+        self.tag += 1;
+        format!("b{}", self.tag)
+    }
+
+    /// Reads responses until the tagged one for `tag`.
+    pub async fn wait_for(&mut self, tag: &str) -> io::Result<Reply> {
+        let mut untagged = Vec::new();
+        let prefix = format!("{tag} ");
+        loop {
+            let response = self.read_response().await?;
+            if response.starts_with(prefix.as_bytes()) {
+                let status = response[prefix.len()..].to_vec();
+                return Ok(Reply { untagged, status });
+            }
+            if self.keep_untagged {
+                untagged.push(response);
+            }
+        }
+    }
+
+    pub async fn command(&mut self, command: &str) -> io::Result<Reply> {
+        let tag = self.next_tag();
+        self.send(format!("{tag} {command}\r\n").as_bytes()).await?;
+        self.wait_for(&tag).await
+    }
+
+    /// A command that must succeed.
+    pub async fn ok(&mut self, command: &str) -> io::Result<Reply> {
+        let reply = self.command(command).await?;
+        if !reply.ok() {
+            return Err(other(format!("{command}: {}", String::from_utf8_lossy(&reply.status))));
+        }
+        Ok(reply)
+    }
+
+    pub async fn login(&mut self, user: &str, password: &str) -> io::Result<()> {
+        self.ok(&format!("LOGIN {user} \"{password}\"")).await.map(|_| ())
+    }
+
+    /// APPEND (several messages: MULTIAPPEND) with LITERAL+.
+    pub async fn append(&mut self, mailbox: &str, messages: &[&[u8]]) -> io::Result<Reply> {
+        let tag = self.next_tag();
+        let mut out = format!("{tag} APPEND {mailbox}").into_bytes();
+        for message in messages {
+            out.extend_from_slice(format!(" {{{}+}}\r\n", message.len()).as_bytes());
+            self.send(&out).await?;
+            out.clear();
+            self.send(message).await?;
+        }
+        self.send(b"\r\n").await?;
+        let reply = self.wait_for(&tag).await?;
+        if !reply.ok() {
+            return Err(other(format!("APPEND: {}", String::from_utf8_lossy(&reply.status))));
+        }
+        Ok(reply)
+    }
+
+    pub async fn logout(mut self) {
+        let _ = self.command("LOGOUT").await;
+        let _ = self.stream.get_mut().close().await;
+    }
+}
+
+/// `{n}` (or `{n+}`) at the end of a line.
+pub fn literal_length(line: &[u8]) -> Option<usize> {
+    let body = line.strip_suffix(b"}")?;
+    let open = body.iter().rposition(|&byte| byte == b'{')?;
+    let digits = &body[open + 1..];
+    let digits = digits.strip_suffix(b"+").unwrap_or(digits);
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+/// The numbers of a `* SEARCH` (or ESEARCH ALL) response.
+pub fn search_numbers(reply: &Reply) -> Vec<u32> {
+    reply
+        .untagged
+        .iter()
+        .find(|line| line.starts_with(b"* SEARCH"))
+        .map(|line| {
+            String::from_utf8_lossy(&line[8..]).split_whitespace().filter_map(|number| number.parse().ok()).collect()
+        })
+        .unwrap_or_default()
+}

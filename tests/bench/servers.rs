@@ -1,0 +1,297 @@
+//! The servers under test: roost (the release binary) and a private
+//! Dovecot instance (tests/bench/dovecot.sh), with their memory read from
+//! /proc and summed over every process they run.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub const USER: &str = "alice";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Memory of a server, summed over its processes, in KiB.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Memory {
+    pub rss: u64,
+    pub pss: u64,
+    /// Private pages: memory that would be freed if the processes exited.
+    pub uss: u64,
+    pub processes: u64,
+}
+
+impl std::ops::Sub for Memory {
+    type Output = Memory;
+    fn sub(self, other: Memory) -> Memory {
+        Memory {
+            rss: self.rss.saturating_sub(other.rss),
+            pss: self.pss.saturating_sub(other.pss),
+            uss: self.uss.saturating_sub(other.uss),
+            processes: self.processes,
+        }
+    }
+}
+
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses: fields start after the last ')'.
+    let after = &stat[stat.rfind(')')? + 2..];
+    after.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// `root` and all its descendants.
+pub fn process_tree(root: u32) -> Vec<u32> {
+    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            if let Some(pid) = entry.file_name().to_str().and_then(|name| name.parse::<u32>().ok()) {
+                if let Some(parent) = parent_of(pid) {
+                    children.entry(parent).or_default().push(pid);
+                }
+            }
+        }
+    }
+    let mut tree = vec![root];
+    let mut index = 0;
+    while index < tree.len() {
+        if let Some(kids) = children.get(&tree[index]) {
+            tree.extend(kids);
+        }
+        index += 1;
+    }
+    tree
+}
+
+pub fn memory_of(pids: &[u32]) -> Memory {
+    let mut total = Memory::default();
+    for pid in pids {
+        let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) else { continue };
+        total.processes += 1;
+        for line in text.lines() {
+            let mut words = line.split_whitespace();
+            let (Some(name), Some(value)) = (words.next(), words.next().and_then(|value| value.parse::<u64>().ok()))
+            else {
+                continue;
+            };
+            match name {
+                "Rss:" => total.rss += value,
+                "Pss:" => total.pss += value,
+                "Private_Clean:" | "Private_Dirty:" => total.uss += value,
+                _ => {}
+            }
+        }
+    }
+    total
+}
+
+pub enum Kind {
+    Roost { binary: PathBuf, config: PathBuf, child: Option<Child> },
+    Dovecot { script: PathBuf, master: u32 },
+}
+
+pub struct Server {
+    pub name: &'static str,
+    pub imap: SocketAddr,
+    pub imaps: SocketAddr,
+    pub dir: PathBuf,
+    kind: Kind,
+}
+
+impl Server {
+    /// Starts roost from `binary` with a fresh data directory in `dir`.
+    /// `limits` is appended to its [limits] table.
+    pub fn roost(binary: &Path, dir: &Path, limits: &str) -> Server {
+        // For experiments: more [limits] lines from the environment.
+        let limits =
+            format!("{limits}\n{}", std::env::var("ROOST_BENCH_LIMITS").unwrap_or_default().replace(';', "\n"));
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir).expect("bench directory");
+        let config = dir.join("roost.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "data_dir = \"{}\"\nlog_level = \"info\"\n[imap]\nlisten = [\"127.0.0.1:0\"]\nlisten_tls = [\"127.0.0.1:0\"]\n[limits]\nmax_connections = 20000\nmax_connections_per_user = 20000\nmax_connections_per_ip = 20000\n{limits}\n",
+                dir.join("data").display()
+            ),
+        )
+        .expect("config");
+        for user in [USER, "bob"] {
+            let mut add = Command::new(binary)
+                .args(["user", "add", user, "--config", config.to_str().unwrap()])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("roost user add");
+            use std::io::Write;
+            add.stdin.take().unwrap().write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
+            assert!(add.wait().unwrap().success(), "roost user add failed");
+        }
+        let mut server = Server {
+            name: "roost",
+            imap: "127.0.0.1:0".parse().unwrap(),
+            imaps: "127.0.0.1:0".parse().unwrap(),
+            dir: dir.to_path_buf(),
+            kind: Kind::Roost { binary: binary.to_path_buf(), config, child: None },
+        };
+        server.start();
+        server
+    }
+
+    pub fn dovecot(script: &Path, dir: &Path) -> Server {
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir).expect("bench directory");
+        let users = dir.join("users");
+        // The same argon2id cost as roost's generic board, so a login costs
+        // both servers the same.
+        let hash = argon2id(PASSWORD, 19456, 2);
+        std::fs::write(&users, format!("{USER} {PASSWORD} {{ARGON2ID}}{hash}\nbob {PASSWORD} {{ARGON2ID}}{hash}\n"))
+            .unwrap();
+        let (imap, imaps) = (free_port(), free_port());
+        let output = dovecot_script(script)
+            .args(["start", dir.join("instance").to_str().unwrap(), &imap.to_string(), &imaps.to_string()])
+            .arg(&users)
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("run dovecot.sh");
+        assert!(output.status.success(), "dovecot.sh start failed");
+        let master: u32 = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .last()
+            .and_then(|line| line.trim().parse().ok())
+            .expect("dovecot.sh prints the master PID");
+        Server {
+            name: "dovecot",
+            imap: format!("127.0.0.1:{imap}").parse().unwrap(),
+            imaps: format!("127.0.0.1:{imaps}").parse().unwrap(),
+            dir: dir.to_path_buf(),
+            kind: Kind::Dovecot { script: script.to_path_buf(), master },
+        }
+    }
+
+    fn start(&mut self) {
+        let Kind::Roost { binary, config, child } = &mut self.kind else {
+            let Kind::Dovecot { script, master } = &mut self.kind else { unreachable!() };
+            let output = dovecot_script(script)
+                .args(["start", self.dir.join("instance").to_str().unwrap()])
+                .args([self.imap.port().to_string(), self.imaps.port().to_string()])
+                .arg(self.dir.join("users"))
+                .stderr(Stdio::inherit())
+                .output()
+                .expect("run dovecot.sh");
+            assert!(output.status.success(), "dovecot.sh start failed");
+            *master = String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .last()
+                .and_then(|line| line.trim().parse().ok())
+                .unwrap();
+            return;
+        };
+        let mut process = Command::new(&*binary)
+            .args(["serve", "--config", config.to_str().unwrap()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start roost");
+        let stderr = process.stderr.take().unwrap();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("listening on") || line.contains("ERROR") || line.contains("panicked") {
+                    let _ = sender.send(line.clone());
+                }
+                if line.contains("ERROR") || line.contains("panicked") {
+                    eprintln!("roost: {line}");
+                }
+            }
+        });
+        let mut imap = None;
+        let mut imaps = None;
+        while imap.is_none() || imaps.is_none() {
+            let line = receiver.recv_timeout(Duration::from_secs(120)).expect("roost did not start");
+            let port = line
+                .split("127.0.0.1:")
+                .nth(1)
+                .and_then(|rest| rest.split(' ').next())
+                .and_then(|port| port.parse::<u16>().ok());
+            if line.contains("imaps listening") {
+                imaps = port;
+            } else if line.contains("imap listening") {
+                imap = port;
+            }
+        }
+        self.imap = format!("127.0.0.1:{}", imap.unwrap()).parse().unwrap();
+        self.imaps = format!("127.0.0.1:{}", imaps.unwrap()).parse().unwrap();
+        *child = Some(process);
+    }
+
+    pub fn pids(&self) -> Vec<u32> {
+        match &self.kind {
+            Kind::Roost { child: Some(child), .. } => vec![child.id()],
+            Kind::Roost { .. } => Vec::new(),
+            Kind::Dovecot { master, .. } => process_tree(*master),
+        }
+    }
+
+    pub fn memory(&self) -> Memory {
+        memory_of(&self.pids())
+    }
+
+    /// A clean stop and a fresh start on the same data.
+    pub fn restart(&mut self) {
+        self.stop();
+        match &mut self.kind {
+            Kind::Roost { .. } => self.start(),
+            Kind::Dovecot { .. } => self.start(),
+        }
+    }
+
+    pub fn stop(&mut self) {
+        match &mut self.kind {
+            Kind::Roost { child, .. } => {
+                if let Some(mut process) = child.take() {
+                    let _ = Command::new("kill").args(["-TERM", &process.id().to_string()]).status();
+                    let _ = process.wait();
+                }
+            }
+            Kind::Dovecot { script, .. } => {
+                let _ = dovecot_script(script).args(["stop", self.dir.join("instance").to_str().unwrap()]).status();
+            }
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A PHC argon2id string, as roost stores it.
+pub fn argon2id(password: &str, memory_kib: u32, iterations: u32) -> String {
+    let salt: [u8; 16] = *b"roost-bench-salt";
+    let params = argon2::Params::new(memory_kib, iterations, 1, Some(32)).expect("argon2 parameters");
+    let mut hash = [0u8; 32];
+    let mut memory = vec![argon2::Block::default(); params.block_count()];
+    argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+        .hash_password_into_with_memory(password.as_bytes(), &salt, &mut hash, &mut memory)
+        .expect("argon2");
+    let unpadded = |bytes: &[u8]| crate::corpus::base64(bytes).trim_end_matches('=').to_string();
+    format!("$argon2id$v=19$m={memory_kib},t={iterations},p=1${}${}", unpadded(&salt), unpadded(&hash))
+}
+
+fn dovecot_script(script: &Path) -> Command {
+    let mut command = Command::new("bash");
+    // Debian's default: one login process per connection ("security" mode).
+    command
+        .arg(script)
+        .env("DOVECOT_LOGIN_MODE", std::env::var("DOVECOT_LOGIN_MODE").unwrap_or_else(|_| "security".into()));
+    command
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().unwrap().port()
+}

@@ -7,13 +7,14 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::ops::Range;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::command;
 use super::encode;
 use super::parse::{self, AppendMessage};
-use super::types::{Command, CommandBody};
+use super::types::{Command, CommandBody, SequenceSet};
 use super::view::View;
 use crate::config::PlaintextAuth;
 use crate::net::{Connection, LineStatus, Stream};
@@ -431,6 +432,26 @@ impl Session {
         }
     }
 
+    /// The selected messages `set` names, or a tagged BAD and None.
+    pub fn resolve_or_bad(&mut self, tag: &str, set: &SequenceSet, by_uid: bool) -> Option<Vec<Range<usize>>> {
+        match self.view()?.resolve(set, by_uid) {
+            Ok(ranges) => Some(ranges),
+            Err(text) => {
+                self.tagged(tag, Status::Bad, None, text);
+                None
+            }
+        }
+    }
+
+    /// Answers `NO [READ-ONLY]` if the selected mailbox was EXAMINEd.
+    pub fn refuse_if_read_only(&mut self, tag: &str) -> bool {
+        let read_only = self.view().is_some_and(|view| view.read_only);
+        if read_only {
+            self.tagged(tag, Status::No, Some("READ-ONLY"), "Mailbox is read-only");
+        }
+        read_only
+    }
+
     /// Leaves Selected state (the view's drop stops watching the mailbox).
     pub fn deselect(&mut self) {
         let state = std::mem::replace(&mut self.state, State::Logout);
@@ -559,18 +580,7 @@ impl Session {
             }
             let Some(index) = view.index_of(uid) else { continue };
             let Ok(Some(message)) = messages.get(view.mailbox, uid) else { continue };
-            let out = self.conn.out();
-            out.extend_from_slice(b"* ");
-            encode::number(out, (index + 1) as u64);
-            out.extend_from_slice(b" FETCH (");
-            if self.uid_command {
-                out.extend_from_slice(b"UID ");
-                encode::number(out, uid);
-                out.push(b' ');
-            }
-            out.extend_from_slice(b"FLAGS ");
-            encode::flag_list(out, message.flags, message.keywords, &view.keywords, view.is_recent(uid));
-            out.extend_from_slice(b")\r\n");
+            view.write_flags(self.conn.out(), index, uid, &message, self.uid_command);
             self.conn.flush_if_full().await?;
         }
         view.flags_modseq = modseq;

@@ -7,8 +7,9 @@
 use std::ops::Range;
 use std::rc::Rc;
 
+use super::encode;
 use super::types::{SequenceNumber, SequenceSet};
-use crate::store::{Store, UidSet};
+use crate::store::{MessageRecord, Store, UidSet};
 
 /// Stops watching the mailbox when the view goes, however the session ends.
 struct Watch {
@@ -175,6 +176,21 @@ impl View {
             })
             .collect();
         self.resolve(&SequenceSet(clamped), false).unwrap_or_default()
+    }
+
+    /// `* n FETCH ([UID u ]FLAGS (...))` for the message at `index`.
+    pub fn write_flags(&self, out: &mut Vec<u8>, index: usize, uid: u32, message: &MessageRecord, with_uid: bool) {
+        out.extend_from_slice(b"* ");
+        encode::number(out, (index + 1) as u64);
+        out.extend_from_slice(b" FETCH (");
+        if with_uid {
+            out.extend_from_slice(b"UID ");
+            encode::number(out, uid);
+            out.push(b' ');
+        }
+        out.extend_from_slice(b"FLAGS ");
+        encode::flag_list(out, message.flags, message.keywords, &self.keywords, self.is_recent(uid));
+        out.extend_from_slice(b")\r\n");
     }
 
     /// The UIDs at `ranges`, as a compact set for a store operation.

@@ -543,10 +543,8 @@ fn append(
         grew |= defined;
         bits.push(keywords);
     }
-    let modseq = record.highest_modseq + 1;
-    let first_uid = record.uid_next;
-    for (offset, (message, keywords)) in messages.iter().zip(bits).enumerate() {
-        let uid = first_uid + offset as u32;
+    let mut stored = Vec::with_capacity(messages.len());
+    for (message, keywords) in messages.iter().zip(bits) {
         let blob = BlobRecord {
             references: 1,
             size: message.size,
@@ -555,27 +553,47 @@ fn append(
         };
         tables.blobs.insert(message.blob, blob.encode().as_slice())?;
         tables.pending.remove(message.blob)?;
-        let stored = MessageRecord {
+        stored.push(MessageRecord {
             blob: message.blob,
             internal_date: message.internal_date,
             size: message.size,
             flags: message.flags,
             keywords,
-            modseq,
-        };
-        tables.save_message(mailbox, uid, &stored)?;
-        tables.changes.insert((mailbox, modseq, uid), ())?;
-        count_in(&mut record, &stored, 1);
+            modseq: 0,
+        });
     }
+    let (first_uid, last_uid) = add_messages(tables, mailbox, &mut record, stored, grew, changes)?;
+    Ok(Outcome::Appended { uid_validity: record.uid_validity, first_uid, last_uid })
+}
+
+/// Gives `messages` the next UIDs of `mailbox` and one new modseq, and
+/// reports them (with the keyword list, if it `grew`). Their blobs must
+/// already count them. Returns the first and last UID.
+fn add_messages(
+    tables: &mut Tables,
+    mailbox: u64,
+    record: &mut MailboxRecord,
+    messages: Vec<MessageRecord>,
+    grew: bool,
+    changes: &mut Vec<Change>,
+) -> Result<(u32, u32), StoreError> {
+    let modseq = record.highest_modseq + 1;
+    let first_uid = record.uid_next;
     let last_uid = first_uid + messages.len() as u32 - 1;
+    for (uid, message) in (first_uid..=last_uid).zip(messages) {
+        let message = MessageRecord { modseq, ..message };
+        tables.save_message(mailbox, uid, &message)?;
+        tables.changes.insert((mailbox, modseq, uid), ())?;
+        count_in(record, &message, 1);
+    }
     record.uid_next = last_uid + 1;
     record.highest_modseq = modseq;
-    tables.save_mailbox(mailbox, &record)?;
+    tables.save_mailbox(mailbox, record)?;
     changes.push(Change::Appended { mailbox, first_uid, last_uid, modseq });
     if grew {
         changes.push(Change::Flags { mailbox, modseq, keywords: Some(record.keywords.clone()) });
     }
-    Ok(Outcome::Appended { uid_validity: record.uid_validity, first_uid, last_uid })
+    Ok((first_uid, last_uid))
 }
 
 fn store_flags(
@@ -649,24 +667,12 @@ fn copy(
         grew |= defined;
         bits.push(keywords);
     }
-    let modseq = target.highest_modseq + 1;
-    let first_uid = target.uid_next;
-    for (offset, ((_, message), keywords)) in messages.iter().zip(bits).enumerate() {
-        let uid = first_uid + offset as u32;
-        let copied = MessageRecord { keywords, modseq, ..*message };
+    let mut copies = Vec::with_capacity(messages.len());
+    for ((_, message), keywords) in messages.iter().zip(bits) {
         tables.add_blob_reference(message.blob)?;
-        tables.save_message(to, uid, &copied)?;
-        tables.changes.insert((to, modseq, uid), ())?;
-        count_in(&mut target, &copied, 1);
+        copies.push(MessageRecord { keywords, ..*message });
     }
-    let last_uid = first_uid + messages.len() as u32 - 1;
-    target.uid_next = last_uid + 1;
-    target.highest_modseq = modseq;
-    tables.save_mailbox(to, &target)?;
-    changes.push(Change::Appended { mailbox: to, first_uid, last_uid, modseq });
-    if grew {
-        changes.push(Change::Flags { mailbox: to, modseq, keywords: Some(target.keywords.clone()) });
-    }
+    let (first_uid, _) = add_messages(tables, to, &mut target, copies, grew, changes)?;
     if remove {
         // Reloaded: when moving within one mailbox the record just changed.
         let source = tables.mailbox(from)?;

@@ -19,18 +19,11 @@ pub async fn run(
 ) -> io::Result<()> {
     let command = if remove { "MOVE" } else { "COPY" };
     let Some(name) = name_or_bad(session, tag, raw) else { return Ok(()) };
-    let (Some(user), Some(view)) = (session.user(), session.view()) else { return Ok(()) };
-    if remove && view.read_only {
-        session.tagged(tag, Status::No, Some("READ-ONLY"), "Mailbox is read-only");
+    if remove && session.refuse_if_read_only(tag) {
         return Ok(());
     }
-    let ranges = match view.resolve(&set, uid) {
-        Ok(ranges) => ranges,
-        Err(text) => {
-            session.tagged(tag, Status::Bad, None, text);
-            return Ok(());
-        }
-    };
+    let Some(ranges) = session.resolve_or_bad(tag, &set, uid) else { return Ok(()) };
+    let (Some(user), Some(view)) = (session.user(), session.view()) else { return Ok(()) };
     let store = session.server.store.clone();
     let target = store.read().and_then(|reader| reader.mailbox_id(user.id, &name));
     let target = match target {

@@ -7,24 +7,21 @@ use crate::imap::types::SequenceSet;
 use crate::store::Op;
 
 pub async fn run(session: &mut Session, tag: &str, uids: Option<SequenceSet>) -> io::Result<()> {
-    let Some(view) = session.view() else { return Ok(()) };
-    if view.read_only {
-        session.tagged(tag, Status::No, Some("READ-ONLY"), "Mailbox is read-only");
+    if session.refuse_if_read_only(tag) {
         return Ok(());
     }
     let uids = match uids {
         None => None,
-        Some(set) => match view.resolve(&set, true) {
-            Ok(ranges) if ranges.is_empty() => return session.finish(tag, Status::Ok, None, "EXPUNGE completed").await,
-            Ok(ranges) => Some(view.uid_set(&ranges)),
-            Err(text) => {
-                session.tagged(tag, Status::Bad, None, text);
-                return Ok(());
+        Some(set) => {
+            let Some(ranges) = session.resolve_or_bad(tag, &set, true) else { return Ok(()) };
+            if ranges.is_empty() {
+                return session.finish(tag, Status::Ok, None, "EXPUNGE completed").await;
             }
-        },
+            session.view().map(|view| view.uid_set(&ranges))
+        }
     };
-    let op = Op::Expunge { mailbox: view.mailbox, uids };
-    match session.server.store.execute(op).await {
+    let Some(mailbox) = session.view().map(|view| view.mailbox) else { return Ok(()) };
+    match session.server.store.execute(Op::Expunge { mailbox, uids }).await {
         // The EXPUNGE responses come from the sync before the tagged reply.
         Ok(_) => session.finish(tag, Status::Ok, None, "EXPUNGE completed").await,
         Err(error) => session.store_failed(tag, error, false).await,

@@ -32,14 +32,8 @@ pub async fn run(
         items.insert(0, FetchItem::Uid);
     }
     let store = session.server.store.clone();
+    let Some(ranges) = session.resolve_or_bad(tag, &set, uid) else { return Ok(()) };
     let State::Selected(_, view) = &mut session.state else { return Ok(()) };
-    let ranges = match view.resolve(&set, uid) {
-        Ok(ranges) => ranges,
-        Err(text) => {
-            session.tagged(tag, Status::Bad, None, text);
-            return Ok(());
-        }
-    };
     // RFC 3501 §6.4.5: fetching a body section without .PEEK sets \Seen,
     // durably, before the data goes out.
     let mut seen_modseq = None;

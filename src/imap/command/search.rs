@@ -21,54 +21,30 @@ const YIELD_EVERY: usize = 256;
 /// Bytes of a body read at a time when searching it.
 const BODY_STEP: u64 = 64 * 1024;
 
-/// A search key with its sets resolved against the view.
+/// A search key compiled against the view: sets resolved to indexes,
+/// keywords to their bits; every other key is tested as parsed.
 enum Test {
-    All,
     And(Vec<Test>),
     Or(Box<Test>, Box<Test>),
     Not(Box<Test>),
     Indices(Vec<Range<usize>>),
-    Flag(Flags, bool),
     /// Keyword bit (None: the mailbox has no such keyword), set or not.
     Keyword(Option<u32>, bool),
-    Recent(bool),
-    New,
-    Date {
-        field: DateField,
-        relation: DateRelation,
-        days: i64,
-    },
-    Larger(u64),
-    Smaller(u64),
-    Header {
-        field: String,
-        needle: Vec<u8>,
-    },
-    Body(Vec<u8>),
-    Text(Vec<u8>),
+    Key(SearchKey),
 }
 
 fn compile(key: SearchKey, view: &View) -> Test {
     match key {
-        SearchKey::All => Test::All,
         SearchKey::And(keys) => Test::And(keys.into_iter().map(|key| compile(key, view)).collect()),
         SearchKey::Or(left, right) => Test::Or(Box::new(compile(*left, view)), Box::new(compile(*right, view))),
         SearchKey::Not(key) => Test::Not(Box::new(compile(*key, view))),
         SearchKey::Sequence(set) => Test::Indices(view.resolve_for_search(&set, false)),
         SearchKey::Uid(set) => Test::Indices(view.resolve_for_search(&set, true)),
-        SearchKey::Flag(flag, set) => Test::Flag(flag, set),
         SearchKey::Keyword(name, set) => {
             let bit = view.keywords.iter().position(|known| known.eq_ignore_ascii_case(&name)).map(|bit| bit as u32);
             Test::Keyword(bit, set)
         }
-        SearchKey::Recent(set) => Test::Recent(set),
-        SearchKey::New => Test::New,
-        SearchKey::Date { field, relation, days } => Test::Date { field, relation, days },
-        SearchKey::Larger(size) => Test::Larger(size),
-        SearchKey::Smaller(size) => Test::Smaller(size),
-        SearchKey::Header { field, value } => Test::Header { field, needle: value },
-        SearchKey::Body(needle) => Test::Body(needle),
-        SearchKey::Text(needle) => Test::Text(needle),
+        other => Test::Key(other),
     }
 }
 
@@ -174,7 +150,6 @@ impl Candidate<'_> {
 
     fn test(&mut self, test: &Test) -> Result<bool, StoreError> {
         Ok(match test {
-            Test::All => true,
             Test::And(tests) => {
                 for test in tests {
                     if !self.test(test)? {
@@ -186,14 +161,21 @@ impl Candidate<'_> {
             Test::Or(left, right) => self.test(left)? || self.test(right)?,
             Test::Not(test) => !self.test(test)?,
             Test::Indices(ranges) => ranges.iter().any(|range| range.contains(&self.index)),
-            Test::Flag(flag, set) => self.record()?.flags.contains(*flag) == *set,
             Test::Keyword(None, set) => !*set,
             Test::Keyword(Some(bit), set) => (self.record()?.keywords & (1 << bit) != 0) == *set,
-            Test::Recent(set) => self.view.is_recent(self.uid) == *set,
-            Test::New => self.view.is_recent(self.uid) && !self.record()?.flags.contains(Flags::SEEN),
-            Test::Larger(size) => self.record()?.size > *size,
-            Test::Smaller(size) => self.record()?.size < *size,
-            Test::Date { field, relation, days } => {
+            Test::Key(key) => self.test_key(key)?,
+        })
+    }
+
+    fn test_key(&mut self, key: &SearchKey) -> Result<bool, StoreError> {
+        Ok(match key {
+            SearchKey::All => true,
+            SearchKey::Flag(flag, set) => self.record()?.flags.contains(*flag) == *set,
+            SearchKey::Recent(set) => self.view.is_recent(self.uid) == *set,
+            SearchKey::New => self.view.is_recent(self.uid) && !self.record()?.flags.contains(Flags::SEEN),
+            SearchKey::Larger(size) => self.record()?.size > *size,
+            SearchKey::Smaller(size) => self.record()?.size < *size,
+            SearchKey::Date { field, relation, days } => {
                 let date = match field {
                     DateField::Internal => Some(self.record()?.internal_date),
                     DateField::Sent => header::fields(self.header()?)
@@ -210,14 +192,21 @@ impl Candidate<'_> {
                     },
                 }
             }
-            Test::Header { field, needle } => {
+            SearchKey::Header { field, value } => {
                 let header = self.header()?;
                 header::fields(header)
                     .filter(|found| found.name.eq_ignore_ascii_case(field.as_bytes()))
-                    .any(|found| contains(&header::unfold(found.value), needle))
+                    .any(|found| contains(&header::unfold(found.value), value))
             }
-            Test::Body(needle) => self.body_contains(needle)?,
-            Test::Text(needle) => contains(self.header()?, needle) || self.body_contains(needle)?,
+            SearchKey::Body(needle) => self.body_contains(needle)?,
+            SearchKey::Text(needle) => contains(self.header()?, needle) || self.body_contains(needle)?,
+            // Compiled into the other kinds of test.
+            SearchKey::And(_)
+            | SearchKey::Or(..)
+            | SearchKey::Not(_)
+            | SearchKey::Sequence(_)
+            | SearchKey::Uid(_)
+            | SearchKey::Keyword(..) => false,
         })
     }
 

@@ -2,7 +2,6 @@
 
 use std::io;
 
-use crate::imap::encode;
 use crate::imap::session::{Session, State, Status};
 use crate::imap::types::{Flag, SequenceSet};
 use crate::store::{FlagAction, Flags, Op};
@@ -17,18 +16,11 @@ pub async fn run(
     flags: Vec<Flag>,
 ) -> io::Result<()> {
     let store = session.server.store.clone();
-    let State::Selected(_, view) = &mut session.state else { return Ok(()) };
-    if view.read_only {
-        session.tagged(tag, Status::No, Some("READ-ONLY"), "Mailbox is read-only");
+    if session.refuse_if_read_only(tag) {
         return Ok(());
     }
-    let ranges = match view.resolve(&set, uid) {
-        Ok(ranges) => ranges,
-        Err(text) => {
-            session.tagged(tag, Status::Bad, None, text);
-            return Ok(());
-        }
-    };
+    let Some(ranges) = session.resolve_or_bad(tag, &set, uid) else { return Ok(()) };
+    let State::Selected(_, view) = &mut session.state else { return Ok(()) };
     let mut system = Flags::default();
     let mut keywords = Vec::new();
     for flag in flags {
@@ -62,20 +54,9 @@ pub async fn run(
             for message_uid in uids {
                 let Some(index) = view.index_of(message_uid) else { continue };
                 let Ok(Some(message)) = messages.get(view.mailbox, message_uid) else { continue };
-                let out = session.conn.out();
-                out.extend_from_slice(b"* ");
-                encode::number(out, (index + 1) as u64);
-                out.extend_from_slice(b" FETCH (");
-                if uid {
-                    // Dovecot's cmd-store.c explains: clients match UID
-                    // STORE answers by UID, not by sequence number.
-                    out.extend_from_slice(b"UID ");
-                    encode::number(out, message_uid);
-                    out.push(b' ');
-                }
-                out.extend_from_slice(b"FLAGS ");
-                encode::flag_list(out, message.flags, message.keywords, &view.keywords, view.is_recent(message_uid));
-                out.extend_from_slice(b")\r\n");
+                // UID STORE answers carry the UID: clients match them by
+                // UID, not by sequence number (as Dovecot's cmd-store.c notes).
+                view.write_flags(session.conn.out(), index, message_uid, &message, uid);
                 session.conn.flush_if_full().await?;
             }
         }

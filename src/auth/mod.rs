@@ -5,7 +5,9 @@
 //! cost) and tens to hundreds of milliseconds of CPU on a Pi. Running it on
 //! the session executor would stall every other connection, and running
 //! several at once would multiply the memory, so one thread verifies one
-//! password at a time into one reused buffer.
+//! password at a time. Its work memory is an anonymous mapping made for
+//! each hash and unmapped after it: from the heap, glibc would keep those
+//! 19 MiB for the life of the process after the first login.
 
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use ring::rand::{SecureRandom, SystemRandom};
@@ -47,8 +49,7 @@ impl Cost {
 pub fn hash_password(password: &[u8], cost: Cost) -> Result<String, String> {
     let mut salt = [0u8; SALT_LENGTH];
     SystemRandom::new().fill(&mut salt).map_err(|_| "no randomness available".to_string())?;
-    let mut memory = Vec::new();
-    let hash = compute(password, &salt, cost, &mut memory)?;
+    let hash = compute(password, &salt, cost)?;
     Ok(format!(
         "$argon2id$v=19$m={},t={},p={}${}${}",
         cost.memory_kib,
@@ -59,15 +60,52 @@ pub fn hash_password(password: &[u8], cost: Cost) -> Result<String, String> {
     ))
 }
 
-fn compute(password: &[u8], salt: &[u8], cost: Cost, memory: &mut Vec<Block>) -> Result<Vec<u8>, String> {
-    let params = cost.params()?;
-    let blocks = params.block_count();
-    if memory.len() < blocks {
-        memory.resize(blocks, Block::default());
+/// argon2's work memory for one hash: mapped on creation, unmapped on drop.
+struct WorkMemory {
+    start: std::ptr::NonNull<Block>,
+    blocks: usize,
+}
+
+impl WorkMemory {
+    fn new(blocks: usize) -> Result<WorkMemory, String> {
+        let length = blocks.max(1) * std::mem::size_of::<Block>();
+        // SAFETY: asks the kernel for a fresh private mapping at an address
+        // of its choosing; nothing else refers to that memory.
+        let start = unsafe {
+            rustix::mm::mmap_anonymous(
+                std::ptr::null_mut(),
+                length,
+                rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE,
+                rustix::mm::MapFlags::PRIVATE,
+            )
+        }
+        .map_err(|error| format!("cannot map {length} bytes for argon2: {error}"))?;
+        let start = std::ptr::NonNull::new(start.cast::<Block>()).ok_or("mmap returned null")?;
+        Ok(WorkMemory { start, blocks: blocks.max(1) })
     }
+
+    fn blocks(&mut self) -> &mut [Block] {
+        // SAFETY: the mapping is page-aligned (Block needs 64), zero-filled
+        // (a valid Block is any bit pattern), `blocks` long, and borrowed
+        // mutably through `self` only.
+        unsafe { std::slice::from_raw_parts_mut(self.start.as_ptr(), self.blocks) }
+    }
+}
+
+impl Drop for WorkMemory {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping made in `new`; the slice
+        // borrowed from it cannot outlive `self`.
+        let _ = unsafe { rustix::mm::munmap(self.start.as_ptr().cast(), self.blocks * std::mem::size_of::<Block>()) };
+    }
+}
+
+fn compute(password: &[u8], salt: &[u8], cost: Cost) -> Result<Vec<u8>, String> {
+    let params = cost.params()?;
+    let mut memory = WorkMemory::new(params.block_count())?;
     let mut hash = vec![0u8; HASH_LENGTH];
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-        .hash_password_into_with_memory(password, salt, &mut hash, &mut memory[..blocks])
+        .hash_password_into_with_memory(password, salt, &mut hash, memory.blocks())
         .map_err(|problem| format!("argon2 failed: {problem}"))?;
     Ok(hash)
 }
@@ -108,12 +146,12 @@ fn equal_in_constant_time(left: &[u8], right: &[u8]) -> bool {
     left.len() == right.len() && left.iter().zip(right).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
 }
 
-fn verify_with(password: &[u8], phc: &str, memory: &mut Vec<Block>) -> bool {
+fn verify_with(password: &[u8], phc: &str) -> bool {
     let Some(parsed) = parse_phc(phc) else {
         log::error!("a stored password hash is not an argon2id PHC string");
         return false;
     };
-    match compute(password, &parsed.salt, parsed.cost, memory) {
+    match compute(password, &parsed.salt, parsed.cost) {
         Ok(hash) => equal_in_constant_time(&hash, &parsed.hash),
         Err(problem) => {
             log::error!("password verification failed: {problem}");
@@ -137,18 +175,22 @@ pub struct Verifier {
 impl Verifier {
     pub fn start(cost: Cost) -> std::io::Result<Verifier> {
         let (jobs, incoming) = channel::unbounded::<Job>();
-        // A hash of a random password at the board's cost, for unknown users.
-        let decoy = hash_password(b"roost decoy password", cost).ok();
         std::thread::Builder::new().name("roost-auth".into()).spawn(move || {
-            let mut memory = Vec::new();
+            // A hash at the board's cost for unknown users, made when first
+            // needed (not at start-up, where it would only cost time).
+            let mut decoy: Option<String> = None;
             while let Ok(job) = incoming.recv_blocking() {
-                let verified = match (&job.phc, &decoy) {
-                    (Some(phc), _) => verify_with(&job.password, phc, &mut memory),
-                    (None, Some(decoy)) => {
-                        verify_with(&job.password, decoy, &mut memory);
+                let verified = match &job.phc {
+                    Some(phc) => verify_with(&job.password, phc),
+                    None => {
+                        if decoy.is_none() {
+                            decoy = hash_password(b"roost decoy password", cost).ok();
+                        }
+                        if let Some(decoy) = &decoy {
+                            verify_with(&job.password, decoy);
+                        }
                         false
                     }
-                    (None, None) => false,
                 };
                 let _ = job.reply.try_send(verified);
             }
@@ -189,12 +231,32 @@ mod tests {
     fn hash_then_verify() {
         let phc = hash_password(b"correct horse", CHEAP).unwrap();
         assert!(phc.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
-        let mut memory = Vec::new();
-        assert!(verify_with(b"correct horse", &phc, &mut memory));
-        assert!(!verify_with(b"correct horsf", &phc, &mut memory));
-        assert!(!verify_with(b"", &phc, &mut memory));
+        assert!(verify_with(b"correct horse", &phc));
+        assert!(!verify_with(b"correct horsf", &phc));
+        assert!(!verify_with(b"", &phc));
         // Two hashes of one password differ (random salt).
         assert_ne!(phc, hash_password(b"correct horse", CHEAP).unwrap());
+    }
+
+    fn resident_kib() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        status
+            .lines()
+            .find(|line| line.starts_with("VmRSS:"))
+            .and_then(|line| line.split_whitespace().nth(1)?.parse().ok())
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn work_memory_goes_back_to_the_kernel() {
+        let before = resident_kib();
+        // The generic board's 19 MiB, twice: none of it may stay resident
+        // (a buffer kept for the next login would).
+        let cost = Cost { memory_kib: 19 * 1024, iterations: 1, parallelism: 1 };
+        let phc = hash_password(b"x", cost).unwrap();
+        assert!(verify_with(b"x", &phc));
+        let after = resident_kib();
+        assert!(after < before + 8 * 1024, "RSS grew from {before} KiB to {after} KiB");
     }
 
     #[test]
@@ -210,7 +272,6 @@ mod tests {
 
     #[test]
     fn malformed_hashes_never_verify() {
-        let mut memory = Vec::new();
         for phc in [
             "",
             "plain",
@@ -218,7 +279,7 @@ mod tests {
             "$argon2id$v=19$m=99999999,t=1,p=1$c2FsdHNhbHQ$aGFzaA",
             "$argon2id$v=19$m=64,t=1$c2FsdHNhbHQ$aGFzaA$extra",
         ] {
-            assert!(!verify_with(b"x", phc, &mut memory), "{phc}");
+            assert!(!verify_with(b"x", phc), "{phc}");
         }
     }
 

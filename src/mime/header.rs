@@ -110,6 +110,89 @@ impl HeaderEnd {
     }
 }
 
+/// Header fields kept beside each message (in its blob record), as raw
+/// lines in header order: what clients fetch for a message list and what
+/// SEARCH looks at most. FETCH HEADER.FIELDS naming only these, and SEARCH
+/// on them, then read a few hundred bytes from one record instead of the
+/// message's first chunk. Lower case, sorted.
+pub const SUMMARY_FIELDS: [&str; 18] = [
+    "bcc",
+    "cc",
+    "content-type",
+    "date",
+    "from",
+    "importance",
+    "in-reply-to",
+    "list-id",
+    "message-id",
+    "newsgroups",
+    "priority",
+    "references",
+    "reply-to",
+    "sender",
+    "subject",
+    "to",
+    "x-priority",
+    "x-tuid",
+];
+
+pub fn in_summary(name: &[u8]) -> bool {
+    let lower = name.to_ascii_lowercase();
+    SUMMARY_FIELDS.binary_search_by(|field| field.as_bytes().cmp(&lower[..])).is_ok()
+}
+
+/// Longest header whose summary is made; a longer one (rare, hostile or
+/// broken) is read from the message when needed.
+const SUMMARY_HEADER_LIMIT: usize = 64 * 1024;
+
+/// Follows a message as it streams in: where its header ends, and the
+/// summary of its header fields.
+#[derive(Default)]
+pub struct HeaderCollector {
+    end: HeaderEnd,
+    header: Vec<u8>,
+    too_long: bool,
+}
+
+impl HeaderCollector {
+    pub fn feed(&mut self, bytes: &[u8]) {
+        let seen = self.end.seen;
+        self.end.feed(bytes);
+        if self.too_long || self.header.len() as u64 >= self.end.header_size() && self.end.found.is_some() {
+            return;
+        }
+        let wanted = (self.end.header_size() - seen.min(self.end.header_size())) as usize;
+        let take = wanted.min(bytes.len());
+        if self.header.len() + take > SUMMARY_HEADER_LIMIT {
+            self.too_long = true;
+            self.header = Vec::new();
+            return;
+        }
+        self.header.extend_from_slice(&bytes[..take]);
+    }
+
+    pub fn header_size(&self) -> u64 {
+        self.end.header_size()
+    }
+
+    /// The summary fields' raw lines, in header order (None: header too long).
+    pub fn summary(&self) -> Option<Vec<u8>> {
+        if self.too_long {
+            return None;
+        }
+        let mut summary = Vec::new();
+        for field in fields(&self.header) {
+            if in_summary(field.name) {
+                summary.extend_from_slice(field.raw);
+                if !field.raw.ends_with(b"\n") {
+                    summary.extend_from_slice(b"\r\n");
+                }
+            }
+        }
+        Some(summary)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +214,31 @@ mod tests {
         );
         let subject = fields(HEADER).nth(1).unwrap();
         assert_eq!(subject.raw, b"Subject: a long\r\n  folded subject\r\n");
+    }
+
+    #[test]
+    fn summary_fields_are_sorted_lower_case() {
+        assert!(SUMMARY_FIELDS.windows(2).all(|pair| pair[0] < pair[1]));
+        assert!(SUMMARY_FIELDS.iter().all(|field| field.to_ascii_lowercase() == *field));
+        assert!(in_summary(b"Message-ID") && in_summary(b"FROM") && !in_summary(b"Received"));
+    }
+
+    #[test]
+    fn collector_summarises_across_chunks() {
+        let message =
+            b"Received: by x\r\nFrom: Alice <a@x>\r\nSubject: hi\r\n there\r\nX-Other: 1\r\n\r\nFrom: not a header\r\n";
+        for chunk in 1..message.len() {
+            let mut collector = HeaderCollector::default();
+            for piece in message.chunks(chunk) {
+                collector.feed(piece);
+            }
+            assert_eq!(collector.header_size(), 70, "chunk {chunk}");
+            assert_eq!(
+                collector.summary().unwrap(),
+                b"From: Alice <a@x>\r\nSubject: hi\r\n there\r\n",
+                "chunk {chunk}"
+            );
+        }
     }
 
     fn header_end(message: &[u8], chunk: usize) -> u64 {

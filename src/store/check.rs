@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::schema::Flags;
+use super::schema::{Flags, INDEXED_FLAGS};
 use super::{Reader, StoreError};
 
 #[derive(Debug, Default)]
@@ -69,9 +69,24 @@ pub fn run(reader: &Reader) -> Result<Report, StoreError> {
         let (mut count, mut unseen, mut deleted, mut size) = (0u32, 0u32, 0u32, 0u64);
         let mut previous = 0u32;
         let index: HashSet<(u64, u32)> = reader.change_index(id)?.into_iter().collect();
+        let mut flag_rows: HashSet<(u8, u32)> = HashSet::new();
+        for (condition, _, _) in INDEXED_FLAGS {
+            for uid in reader.flag_index(id, condition, 0, u32::MAX)? {
+                flag_rows.insert((condition, uid?));
+            }
+        }
+        let mut expected_rows = 0;
         for entry in messages.range(id, 0, u32::MAX)? {
             let (uid, message) = entry?;
             count += 1;
+            for (condition, flag, set) in INDEXED_FLAGS {
+                if message.flags.contains(flag) == set {
+                    expected_rows += 1;
+                    if !flag_rows.contains(&(condition, uid)) {
+                        problem(format!("UID {uid} is missing from the flag index"));
+                    }
+                }
+            }
             if uid == 0 || uid <= previous || uid >= mailbox.uid_next {
                 problem(format!("UID {uid} out of order or not below UIDNEXT {}", mailbox.uid_next));
             }
@@ -105,6 +120,9 @@ pub fn run(reader: &Reader) -> Result<Report, StoreError> {
         }
         if index.len() != count as usize {
             problem(format!("change index has {} rows for {count} messages", index.len()));
+        }
+        if flag_rows.len() != expected_rows {
+            problem(format!("flag index has {} rows where the messages give {expected_rows}", flag_rows.len()));
         }
         let expected = (mailbox.messages, mailbox.unseen, mailbox.deleted, mailbox.size);
         if (count, unseen, deleted, size) != expected {

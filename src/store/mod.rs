@@ -32,8 +32,8 @@ use smol::channel::{self, Receiver, Sender};
 
 pub use hub::Hub;
 pub use ops::{DELIMITER, INBOX};
-pub use reader::{BlobTable, ChunkReader, MessageTable, Reader};
-pub use schema::{Flags, MailboxRecord, MessageRecord, SpecialUse, CHUNK_SIZE};
+pub use reader::{BlobTable, ChunkReader, MessageCursor, Reader};
+pub use schema::{indexed_condition, BlobRecord, Flags, MailboxRecord, MessageRecord, SpecialUse, CHUNK_SIZE};
 
 use crate::util::datetime::DateTime;
 
@@ -153,6 +153,7 @@ pub struct NewMessage {
     pub size: u64,
     pub header_size: u64,
     pub structure: Vec<u8>,
+    pub summary: Option<Vec<u8>>,
     pub flags: Flags,
     pub keywords: Vec<String>,
     pub internal_date: DateTime,

@@ -35,6 +35,7 @@ pub(super) struct Tables<'txn> {
     pub subscriptions: Table<'txn, (u32, &'static str), ()>,
     pub messages: Table<'txn, (u64, u32), &'static [u8]>,
     pub changes: Table<'txn, (u64, u64, u32), ()>,
+    pub flag_index: Table<'txn, (u64, u8, u32), ()>,
     pub expunged: Table<'txn, (u64, u64, u32), ()>,
     pub blobs: Table<'txn, u64, &'static [u8]>,
     pub chunks: Table<'txn, (u64, u32), &'static [u8]>,
@@ -51,6 +52,7 @@ impl<'txn> Tables<'txn> {
             subscriptions: transaction.open_table(SUBSCRIPTIONS)?,
             messages: transaction.open_table(MESSAGES)?,
             changes: transaction.open_table(CHANGES)?,
+            flag_index: transaction.open_table(FLAG_INDEX)?,
             expunged: transaction.open_table(EXPUNGED)?,
             blobs: transaction.open_table(BLOBS)?,
             chunks: transaction.open_table(BLOB_CHUNKS)?,
@@ -102,6 +104,27 @@ impl<'txn> Tables<'txn> {
 
     fn save_mailbox(&mut self, id: u64, record: &MailboxRecord) -> Result<(), StoreError> {
         self.mailbox_info.insert(id, record.encode().as_slice())?;
+        Ok(())
+    }
+
+    /// Keeps the flag index in step with a message whose flags went from
+    /// `old` to `new` (None: the message did not exist / no longer does).
+    fn index_flags(
+        &mut self,
+        mailbox: u64,
+        uid: u32,
+        old: Option<Flags>,
+        new: Option<Flags>,
+    ) -> Result<(), StoreError> {
+        for (code, flag, set) in INDEXED_FLAGS {
+            let was = old.is_some_and(|flags| flags.contains(flag) == set);
+            let is = new.is_some_and(|flags| flags.contains(flag) == set);
+            if was && !is {
+                self.flag_index.remove((mailbox, code, uid))?;
+            } else if is && !was {
+                self.flag_index.insert((mailbox, code, uid), ())?;
+            }
+        }
         Ok(())
     }
 
@@ -377,6 +400,7 @@ fn remove_all_messages(tables: &mut Tables, mailbox: u64) -> Result<(), StoreErr
         tables.release_blob(message.blob)?;
     }
     tables.messages.retain_in((mailbox, 0)..=(mailbox, u32::MAX), |_, _| false)?;
+    tables.flag_index.retain_in((mailbox, 0, 0)..=(mailbox, u8::MAX, u32::MAX), |_, _| false)?;
     tables.changes.retain_in((mailbox, 0, 0)..=(mailbox, u64::MAX, u32::MAX), |_, _| false)?;
     tables.expunged.retain_in((mailbox, 0, 0)..=(mailbox, u64::MAX, u32::MAX), |_, _| false)?;
     Ok(())
@@ -550,6 +574,7 @@ fn append(
             size: message.size,
             header_size: message.header_size,
             structure: message.structure.clone(),
+            summary: message.summary.clone(),
         };
         tables.blobs.insert(message.blob, blob.encode().as_slice())?;
         tables.pending.remove(message.blob)?;
@@ -583,6 +608,7 @@ fn add_messages(
     for (uid, message) in (first_uid..=last_uid).zip(messages) {
         let message = MessageRecord { modseq, ..message };
         tables.save_message(mailbox, uid, &message)?;
+        tables.index_flags(mailbox, uid, None, Some(message.flags))?;
         tables.changes.insert((mailbox, modseq, uid), ())?;
         count_in(record, &message, 1);
     }
@@ -624,6 +650,7 @@ fn store_flags(
         }
         count_in(&mut record, &message, -1);
         tables.changes.remove((mailbox, message.modseq, uid))?;
+        tables.index_flags(mailbox, uid, Some(message.flags), Some(new_flags))?;
         message.flags = new_flags;
         message.keywords = new_keywords;
         message.modseq = modseq;
@@ -696,6 +723,7 @@ fn expunge(
     let modseq = record.highest_modseq + 1;
     for (uid, message) in doomed {
         tables.messages.remove((mailbox, *uid))?;
+        tables.index_flags(mailbox, *uid, Some(message.flags), None)?;
         tables.changes.remove((mailbox, message.modseq, *uid))?;
         tables.expunged.insert((mailbox, modseq, *uid), ())?;
         tables.release_blob(message.blob)?;

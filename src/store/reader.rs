@@ -121,6 +121,19 @@ impl Reader {
         Ok(found)
     }
 
+    /// UIDs in `low..=high` of `mailbox` meeting an indexed flag condition
+    /// (see `schema::INDEXED_FLAGS`), ascending, read as they are needed.
+    pub fn flag_index(
+        &self,
+        mailbox: u64,
+        condition: u8,
+        low: u32,
+        high: u32,
+    ) -> Result<impl Iterator<Item = Result<u32, StoreError>>, StoreError> {
+        let range = self.table(FLAG_INDEX)?.range((mailbox, condition, low)..=(mailbox, condition, high))?;
+        Ok(range.map(|entry| Ok(entry?.0.value().2)))
+    }
+
     pub fn blobs(&self) -> Result<BlobTable, StoreError> {
         Ok(BlobTable { table: self.table(BLOBS)? })
     }
@@ -179,6 +192,12 @@ impl MessageTable {
         }))
     }
 
+    /// Reads `mailbox`'s records with UIDs `low..=high` in one scan, for
+    /// callers that visit UIDs in ascending order (see [`MessageCursor`]).
+    pub fn cursor(&self, mailbox: u64, low: u32, high: u32) -> Result<MessageCursor, StoreError> {
+        Ok(MessageCursor { range: self.table.range((mailbox, low)..=(mailbox, high))?, peeked: None })
+    }
+
     /// Every UID in `mailbox`, ascending.
     pub fn uids(&self, mailbox: u64) -> Result<Vec<u32>, StoreError> {
         let mut uids = Vec::new();
@@ -187,6 +206,40 @@ impl MessageTable {
             uids.push(key.value().1);
         }
         Ok(uids)
+    }
+}
+
+/// Records of one mailbox in ascending UID order: a FETCH or SEARCH of many
+/// messages reads each leaf page once instead of one B-tree descent per
+/// message.
+pub struct MessageCursor {
+    range: redb::Range<'static, (u64, u32), &'static [u8]>,
+    peeked: Option<(u32, MessageRecord)>,
+}
+
+impl MessageCursor {
+    /// The record of `uid`, if it exists. UIDs must be asked for in
+    /// ascending order; records skipped over are never returned.
+    pub fn find(&mut self, uid: u32) -> Result<Option<MessageRecord>, StoreError> {
+        loop {
+            let (found, record) = match self.peeked.take() {
+                Some(entry) => entry,
+                None => match self.range.next() {
+                    Some(entry) => {
+                        let (key, value) = entry?;
+                        (key.value().1, MessageRecord::decode(value.value())?)
+                    }
+                    None => return Ok(None),
+                },
+            };
+            if found == uid {
+                return Ok(Some(record));
+            }
+            if found > uid {
+                self.peeked = Some((found, record));
+                return Ok(None);
+            }
+        }
     }
 }
 

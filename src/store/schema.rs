@@ -28,6 +28,26 @@ pub const MESSAGES: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("m
 pub const CHANGES: TableDefinition<(u64, u64, u32), ()> = TableDefinition::new("changes");
 /// (mailbox id, modseq, uid) → (): expunged messages, a bounded history.
 pub const EXPUNGED: TableDefinition<(u64, u64, u32), ()> = TableDefinition::new("expunged");
+/// (mailbox id, flag condition, uid) → (): the messages on the rare side of
+/// each system flag ([`INDEXED_FLAGS`]), so SEARCH UNSEEN or FLAGGED and
+/// SELECT's first unseen message need not read every message.
+pub const FLAG_INDEX: TableDefinition<(u64, u8, u32), ()> = TableDefinition::new("flag_index");
+
+/// The indexed conditions: (code, flag, whether set). \Seen is indexed
+/// where it is missing: unread mail is the few, read mail the many.
+pub const INDEXED_FLAGS: [(u8, Flags, bool); 5] = [
+    (0, Flags::SEEN, false),
+    (1, Flags::ANSWERED, true),
+    (2, Flags::FLAGGED, true),
+    (3, Flags::DELETED, true),
+    (4, Flags::DRAFT, true),
+];
+
+/// The index code of "`flag` is `set`", if that condition is indexed.
+pub fn indexed_condition(flag: Flags, set: bool) -> Option<u8> {
+    INDEXED_FLAGS.iter().find(|(_, indexed, wanted)| *indexed == flag && *wanted == set).map(|(code, _, _)| *code)
+}
+
 /// Blob id → [`BlobRecord`].
 pub const BLOBS: TableDefinition<u64, &[u8]> = TableDefinition::new("blobs");
 /// (blob id, chunk number) → at most [`CHUNK_SIZE`] bytes of the message.
@@ -271,6 +291,10 @@ pub struct BlobRecord {
     pub header_size: u64,
     /// The MIME structure, as written by the `mime` layer (empty until then).
     pub structure: Vec<u8>,
+    /// Raw lines of the header fields clients ask for most
+    /// (`mime::header::SUMMARY_FIELDS`), in header order; None when the
+    /// header was too long to summarise.
+    pub summary: Option<Vec<u8>>,
 }
 
 impl BlobRecord {
@@ -282,18 +306,23 @@ impl BlobRecord {
 
     pub fn encode(&self) -> Vec<u8> {
         let mut encoder = Encoder::new(Self::VERSION);
-        encoder.u32(self.references).u64(self.size).u64(self.header_size).bytes(&self.structure);
+        encoder
+            .u32(self.references)
+            .u64(self.size)
+            .u64(self.header_size)
+            .bytes(&self.structure)
+            .u8(self.summary.is_some() as u8)
+            .bytes(self.summary.as_deref().unwrap_or_default());
         encoder.finish()
     }
 
     pub fn decode(bytes: &[u8]) -> Result<BlobRecord, StoreError> {
         let mut decoder = Decoder::new(bytes, Self::VERSION, "blob")?;
-        Ok(BlobRecord {
-            references: decoder.u32()?,
-            size: decoder.u64()?,
-            header_size: decoder.u64()?,
-            structure: decoder.bytes()?.to_vec(),
-        })
+        let (references, size, header_size) = (decoder.u32()?, decoder.u64()?, decoder.u64()?);
+        let structure = decoder.bytes()?.to_vec();
+        let has_summary = decoder.u8()? != 0;
+        let summary = decoder.bytes()?;
+        Ok(BlobRecord { references, size, header_size, structure, summary: has_summary.then(|| summary.to_vec()) })
     }
 }
 
@@ -332,7 +361,15 @@ mod tests {
         };
         assert_eq!(MessageRecord::decode(&message.encode()).unwrap(), message);
 
-        let blob = BlobRecord { references: 2, size: 9000, header_size: 300, structure: vec![1, 2] };
+        let blob = BlobRecord {
+            references: 2,
+            size: 9000,
+            header_size: 300,
+            structure: vec![1, 2],
+            summary: Some(b"From: a\r\n".to_vec()),
+        };
+        assert_eq!(BlobRecord::decode(&blob.encode()).unwrap(), blob);
+        let blob = BlobRecord { summary: None, ..blob };
         assert_eq!(BlobRecord::decode(&blob.encode()).unwrap(), blob);
         assert_eq!(blob.chunks(), 3);
 

@@ -105,6 +105,7 @@ async fn append(store: &Store, mailbox: u64, size: usize) -> Result<u32, StoreEr
         size: size as u64,
         header_size: 0,
         structure: Vec::new(),
+        summary: None,
         flags: Flags::default(),
         keywords: Vec::new(),
         internal_date: DateTime::now(),
@@ -216,7 +217,7 @@ fn check_finds_each_kind_of_damage() {
     use redb::ReadableTable;
 
     type Damage = fn(&redb::WriteTransaction, u64);
-    let damages: [(&str, &str, Damage); 6] = [
+    let damages: [(&str, &str, Damage); 7] = [
         ("a missing chunk", "chunk(s) expected", |transaction, _| {
             let mut chunks = transaction.open_table(BLOB_CHUNKS).unwrap();
             let first = chunks.first().unwrap().map(|(key, _)| key.value()).unwrap();
@@ -246,6 +247,10 @@ fn check_finds_each_kind_of_damage() {
             let mut record = BlobRecord::decode(&bytes).unwrap();
             record.references += 1;
             blobs.insert(id, record.encode().as_slice()).unwrap();
+        }),
+        ("a stale flag index", "flag index", |transaction, inbox| {
+            let mut index = transaction.open_table(FLAG_INDEX).unwrap();
+            index.insert((inbox, 2, 1), ()).unwrap();
         }),
         ("a modseq above HIGHESTMODSEQ", "modseq", |transaction, inbox| {
             let mut messages = transaction.open_table(MESSAGES).unwrap();

@@ -97,7 +97,51 @@ impl DateTime {
     ///
     /// Only years 0..=9999 produce text that [`DateTime::parse_imap`] accepts,
     /// because RFC 3501 §9 fixes date-year at four digits.
+    #[cfg(test)]
     pub fn to_imap(self) -> String {
+        let mut out = Vec::with_capacity(26);
+        self.write_imap(&mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// [`DateTime::to_imap`] appended to `out`, without formatting
+    /// machinery: FETCH writes one per message.
+    pub fn write_imap(self, out: &mut Vec<u8>) {
+        let fields = self.local_fields();
+        if !(0..=9999).contains(&fields.year) {
+            out.extend_from_slice(self.to_imap_formatted().as_bytes());
+            return;
+        }
+        let digits = |out: &mut Vec<u8>, value: i64, width: u32| {
+            for place in (0..width).rev() {
+                out.push(b'0' + (value / 10_i64.pow(place) % 10) as u8);
+            }
+        };
+        // RFC 3501 §9: date-day-fixed = (SP DIGIT) / 2DIGIT.
+        if fields.day < 10 {
+            out.push(b' ');
+            digits(out, fields.day as i64, 1);
+        } else {
+            digits(out, fields.day as i64, 2);
+        }
+        out.push(b'-');
+        out.extend_from_slice(MONTH_NAMES[fields.month as usize - 1].as_bytes());
+        out.push(b'-');
+        digits(out, fields.year, 4);
+        out.push(b' ');
+        digits(out, fields.hour, 2);
+        out.push(b':');
+        digits(out, fields.minute, 2);
+        out.push(b':');
+        digits(out, fields.second, 2);
+        out.push(b' ');
+        out.push(if self.offset_minutes < 0 { b'-' } else { b'+' });
+        let magnitude = i64::from(self.offset_minutes).abs();
+        digits(out, magnitude / 60, 2);
+        digits(out, magnitude % 60, 2);
+    }
+
+    fn to_imap_formatted(self) -> String {
         let fields = self.local_fields();
         // RFC 3501 §9: date-day-fixed = (SP DIGIT) / 2DIGIT.
         format!(
@@ -871,6 +915,12 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn fast_imap_text_matches_the_formatted_one(unix in -100_000_000_000i64..400_000_000_000i64, offset in -1439i16..=1439) {
+            let date = DateTime { unix, offset_minutes: offset };
+            prop_assert_eq!(date.to_imap(), date.to_imap_formatted());
+        }
+
         #[test]
         fn civil_round_trip(days in days_from_civil(1, 1, 1)..=days_from_civil(9999, 12, 31)) {
             let (year, month, day) = civil_from_days(days);

@@ -276,7 +276,8 @@ fn headers(rng: &mut Rng, index: u64, marker: bool, out: &mut Vec<u8>) {
         if marker { ("Grandma Rose".to_string(), "rose@family.example".to_string()) } else { person(rng) };
     let (to_name, to_address) = person(rng);
     let words = 3 + rng.below(6) as usize;
-    let subject = if marker { format!("Holiday photos, part {}", index / MARKER_EVERY) } else { sentence(rng, words) };
+    let subject =
+        if marker { format!("Rosegarden holiday photos, part {}", index / MARKER_EVERY) } else { sentence(rng, words) };
     let day = 1 + rng.below(28);
     let month = *rng.pick(&["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]);
     let year = 2015 + rng.below(11);

@@ -13,7 +13,7 @@ use crate::imap::encode;
 use crate::imap::parse::{self, AppendMessage, Parser};
 use crate::imap::session::{describe, Session, State, Status};
 use crate::imap::types::Flag;
-use crate::mime::header::HeaderEnd;
+use crate::mime::header::HeaderCollector;
 use crate::net::LineStatus;
 use crate::store::{Flags, NewMessage, Op, Outcome, Store, StoreError, CHUNK_SIZE};
 use crate::util::datetime::DateTime;
@@ -196,13 +196,13 @@ async fn receive(
     let mut blob: Option<u64> = None;
     let mut next_chunk = 0u32;
     let mut remaining = message.length;
-    let mut header_end = HeaderEnd::default();
+    let mut header = HeaderCollector::default();
     let mut failure = None;
     while remaining > 0 {
         let want = (piece - buffer.len()).min(remaining.min(usize::MAX as u64) as usize);
         let before = buffer.len();
         let read = session.conn.read_some(want, &mut buffer).await?;
-        header_end.feed(&buffer[before..]);
+        header.feed(&buffer[before..]);
         remaining -= read as u64;
         if buffer.len() < piece && remaining > 0 {
             continue;
@@ -237,8 +237,9 @@ async fn receive(
     Ok(Ok(NewMessage {
         blob,
         size: message.length,
-        header_size: header_end.header_size(),
+        header_size: header.header_size(),
         structure: Vec::new(),
+        summary: header.summary(),
         flags: Flags::default(),
         keywords: Vec::new(),
         internal_date: DateTime::now(),

@@ -102,44 +102,52 @@ async fn respond(
     let conn = &mut session.conn;
     let mut all_present = true;
     let mut answered = 0usize;
-    for index in ranges.iter().flat_map(|range| range.clone()) {
-        let uid = view.uids[index];
-        let record = match messages.get(view.mailbox, uid) {
-            Ok(Some(record)) => record,
-            Ok(None) => {
-                all_present = false;
-                continue;
-            }
+    for range in ranges {
+        let Some(&low) = view.uids.get(range.start) else { continue };
+        let high = view.uids[range.end - 1];
+        let mut records = match messages.cursor(view.mailbox, low, high) {
+            Ok(cursor) => cursor,
             Err(error) => return Ok(Err(error)),
         };
-        let out = conn.out();
-        out.extend_from_slice(b"* ");
-        encode::number(out, (index + 1) as u64);
-        out.extend_from_slice(b" FETCH (");
-        let mut first = true;
-        let mut flags_sent = false;
-        for item in items {
-            if !first {
-                conn.write(b" ");
-            }
-            first = false;
-            let message = Message { uid, record: &record, blobs: &blobs, chunks: &chunks };
-            if let Err(error) = write_item(conn, item, &message, view, &mut flags_sent).await? {
-                return Ok(Err(error));
-            }
-        }
-        // RFC 3501 §6.4.5: an implicit \Seen is reported with the data.
-        if seen_modseq == Some(record.modseq) && !flags_sent {
+        for index in range.clone() {
+            let uid = view.uids[index];
+            let record = match records.find(uid) {
+                Ok(Some(record)) => record,
+                Ok(None) => {
+                    all_present = false;
+                    continue;
+                }
+                Err(error) => return Ok(Err(error)),
+            };
             let out = conn.out();
-            out.extend_from_slice(b" FLAGS ");
-            encode::flag_list(out, record.flags, record.keywords, &view.keywords, view.is_recent(uid));
-        }
-        conn.write(b")\r\n");
-        conn.flush_if_full().await?;
-        answered += 1;
-        if answered % YIELD_EVERY == 0 {
-            // A long FETCH must not starve the other sessions on this thread.
-            smol::future::yield_now().await;
+            out.extend_from_slice(b"* ");
+            encode::number(out, (index + 1) as u64);
+            out.extend_from_slice(b" FETCH (");
+            let mut first = true;
+            let mut flags_sent = false;
+            for item in items {
+                if !first {
+                    conn.write(b" ");
+                }
+                first = false;
+                let message = Message { uid, record: &record, blobs: &blobs, chunks: &chunks };
+                if let Err(error) = write_item(conn, item, &message, view, &mut flags_sent).await? {
+                    return Ok(Err(error));
+                }
+            }
+            // RFC 3501 §6.4.5: an implicit \Seen is reported with the data.
+            if seen_modseq == Some(record.modseq) && !flags_sent {
+                let out = conn.out();
+                out.extend_from_slice(b" FLAGS ");
+                encode::flag_list(out, record.flags, record.keywords, &view.keywords, view.is_recent(uid));
+            }
+            conn.write(b")\r\n");
+            conn.flush_if_full().await?;
+            answered += 1;
+            if answered % YIELD_EVERY == 0 {
+                // A long FETCH must not starve the other sessions on this thread.
+                smol::future::yield_now().await;
+            }
         }
     }
     Ok(Ok(all_present))
@@ -173,7 +181,7 @@ async fn write_item(
         }
         FetchItem::InternalDate => {
             out.extend_from_slice(b"INTERNALDATE \"");
-            out.extend_from_slice(record.internal_date.to_imap().as_bytes());
+            record.internal_date.write_imap(out);
             out.push(b'"');
         }
         FetchItem::Rfc822Size => {
@@ -257,10 +265,19 @@ async fn send_section(
         Some(SectionText::Header) => (0, header_size),
         Some(SectionText::Text) => (header_size, size),
         Some(SectionText::HeaderFields { not, fields }) => {
-            let mut header_bytes = Vec::new();
-            if let Err(error) = message.chunks.read(message.record.blob, 0, header_size, &mut header_bytes) {
-                return Ok(Err(error));
-            }
+            // The summary holds every line of its fields, in order: when it
+            // covers all the fields asked for, the message need not be read.
+            let covered = !*not && fields.iter().all(|field| header::in_summary(field.as_bytes()));
+            let header_bytes = match blob.summary {
+                Some(summary) if covered => summary,
+                _ => {
+                    let mut header_bytes = Vec::new();
+                    if let Err(error) = message.chunks.read(message.record.blob, 0, header_size, &mut header_bytes) {
+                        return Ok(Err(error));
+                    }
+                    header_bytes
+                }
+            };
             let selected = select_fields(&header_bytes, *not, fields);
             let selected = cut(&selected, partial);
             encode::literal_header(conn.out(), selected.len() as u64);

@@ -13,7 +13,9 @@ use crate::imap::session::{Session, State, Status};
 use crate::imap::types::{DateField, DateRelation, SearchKey};
 use crate::imap::view::View;
 use crate::mime::header;
-use crate::store::{BlobTable, ChunkReader, Flags, MessageRecord, MessageTable, StoreError};
+use crate::store::{
+    indexed_condition, BlobRecord, BlobTable, ChunkReader, Flags, MessageCursor, MessageRecord, StoreError,
+};
 use crate::util::datetime::DateTime;
 
 /// Messages tested between explicit yields to other sessions.
@@ -74,19 +76,54 @@ pub async fn run(
         Err(error) => return session.store_failed(tag, error, false).await,
     };
     let State::Selected(_, view) = &session.state else { return Ok(()) };
+    let (low, high) = (view.uids.first().copied().unwrap_or(1), view.uids.last().copied().unwrap_or(0));
+    let mut records = match messages.cursor(view.mailbox, low, high) {
+        Ok(cursor) => cursor,
+        Err(error) => return session.store_failed(tag, error, false).await,
+    };
+    // The candidates: every message, or, when the search requires an
+    // indexed flag condition (UNSEEN, FLAGGED...), those the index lists.
+    let mut from_index = match required_condition(&test) {
+        Some(condition) => match reader.flag_index(view.mailbox, condition, low, high) {
+            Ok(uids) => Some(uids),
+            Err(error) => return session.store_failed(tag, error, false).await,
+        },
+        None => None,
+    };
+    // SEARCH UNSEEN and the like: the index is the whole answer.
+    let index_answers = from_index.is_some() && matches!(test, Test::Key(SearchKey::Flag(..)));
+    let mut next = 0;
+    let mut visited = 0usize;
     session.conn.write(b"* SEARCH");
-    for index in 0..view.uids.len() {
+    loop {
+        let index = match &mut from_index {
+            None if next < view.uids.len() => {
+                next += 1;
+                next - 1
+            }
+            None => break,
+            Some(uids) => match uids.find_map(|uid| uid.map(|uid| view.index_of(uid)).transpose()) {
+                Some(Ok(index)) => index,
+                Some(Err(error)) => {
+                    session.conn.write(b"\r\n");
+                    return session.store_failed(tag, error, false).await;
+                }
+                None => break,
+            },
+        };
         let mut candidate = Candidate {
             index,
             uid: view.uids[index],
             view,
-            messages: &messages,
+            records: &mut records,
             blobs: &blobs,
             chunks: &chunks,
             record: None,
+            blob: None,
             header: None,
         };
-        match candidate.test(&test) {
+        let result = if index_answers { Ok(true) } else { candidate.test(&test) };
+        match result {
             Ok(true) => {
                 let out = session.conn.out();
                 out.push(b' ');
@@ -100,7 +137,8 @@ pub async fn run(
                 return session.store_failed(tag, error, false).await;
             }
         }
-        if index % YIELD_EVERY == YIELD_EVERY - 1 {
+        visited += 1;
+        if visited % YIELD_EVERY == 0 {
             session.conn.flush_if_full().await?;
             smol::future::yield_now().await;
         }
@@ -109,15 +147,29 @@ pub async fn run(
     session.finish(tag, Status::Ok, None, "SEARCH completed").await
 }
 
+/// An indexed flag condition every match must meet, if there is one: then
+/// only the messages the flag index lists need testing.
+fn required_condition(test: &Test) -> Option<u8> {
+    match test {
+        Test::Key(SearchKey::Flag(flag, set)) => indexed_condition(*flag, *set),
+        // NEW is \Recent and not \Seen.
+        Test::Key(SearchKey::New) => indexed_condition(Flags::SEEN, false),
+        Test::And(tests) => tests.iter().find_map(required_condition),
+        _ => None,
+    }
+}
+
 /// One message under test, loading its parts on first use.
 struct Candidate<'a> {
     index: usize,
     uid: u32,
     view: &'a View,
-    messages: &'a MessageTable,
+    /// Candidates come in ascending UID order, so one cursor serves all.
+    records: &'a mut MessageCursor,
     blobs: &'a BlobTable,
     chunks: &'a ChunkReader,
     record: Option<MessageRecord>,
+    blob: Option<BlobRecord>,
     header: Option<Vec<u8>>,
 }
 
@@ -127,14 +179,22 @@ impl Candidate<'_> {
             return Ok(record);
         }
         // NoSuchMailbox stands for "this message is gone" inside the search.
-        let record = self.messages.get(self.view.mailbox, self.uid)?.ok_or(StoreError::NoSuchMailbox)?;
+        let record = self.records.find(self.uid)?.ok_or(StoreError::NoSuchMailbox)?;
         self.record = Some(record);
         Ok(record)
     }
 
+    fn blob(&mut self) -> Result<&BlobRecord, StoreError> {
+        if self.blob.is_none() {
+            let record = self.record()?;
+            self.blob = Some(self.blobs.get(record.blob)?);
+        }
+        Ok(self.blob.as_ref().expect("loaded above"))
+    }
+
     fn header_size(&mut self) -> Result<u64, StoreError> {
-        let record = self.record()?;
-        Ok(self.blobs.get(record.blob)?.header_size.min(record.size))
+        let size = self.record()?.size;
+        Ok(self.blob()?.header_size.min(size))
     }
 
     fn header(&mut self) -> Result<&[u8], StoreError> {
@@ -146,6 +206,15 @@ impl Candidate<'_> {
             self.header = Some(bytes);
         }
         Ok(self.header.as_deref().unwrap_or_default())
+    }
+
+    /// Where to look for `field`: the summary when it holds that field,
+    /// else the whole header.
+    fn header_for(&mut self, field: &[u8]) -> Result<&[u8], StoreError> {
+        if header::in_summary(field) && self.blob()?.summary.is_some() {
+            return Ok(self.blob.as_ref().and_then(|blob| blob.summary.as_deref()).unwrap_or_default());
+        }
+        self.header()
     }
 
     fn test(&mut self, test: &Test) -> Result<bool, StoreError> {
@@ -178,7 +247,7 @@ impl Candidate<'_> {
             SearchKey::Date { field, relation, days } => {
                 let date = match field {
                     DateField::Internal => Some(self.record()?.internal_date),
-                    DateField::Sent => header::fields(self.header()?)
+                    DateField::Sent => header::fields(self.header_for(b"date")?)
                         .find(|field| field.name.eq_ignore_ascii_case(b"Date"))
                         .and_then(|field| DateTime::parse_rfc5322(&header::unfold(field.value))),
                 };
@@ -193,7 +262,7 @@ impl Candidate<'_> {
                 }
             }
             SearchKey::Header { field, value } => {
-                let header = self.header()?;
+                let header = self.header_for(field.as_bytes())?;
                 header::fields(header)
                     .filter(|found| found.name.eq_ignore_ascii_case(field.as_bytes()))
                     .any(|found| contains(&header::unfold(found.value), value))

@@ -5,7 +5,7 @@ use std::io;
 use crate::imap::command::mailbox::name_or_bad;
 use crate::imap::session::{describe, Session, State, Status};
 use crate::imap::view::View;
-use crate::store::{Flags, Op, MAX_KEYWORDS};
+use crate::store::{indexed_condition, Flags, Op, MAX_KEYWORDS};
 
 /// `* FLAGS` and `* OK [PERMANENTFLAGS]` for a mailbox's keywords.
 pub fn flags_lines(keywords: &[String]) -> String {
@@ -81,16 +81,11 @@ pub async fn run(session: &mut Session, tag: &str, raw: &[u8], read_only: bool) 
 /// Sequence number of the first message without \Seen, if any.
 fn first_unseen(store: &crate::store::Store, view: &View) -> Option<usize> {
     let reader = store.read().ok()?;
-    if reader.mailbox(view.mailbox).ok()??.unseen == 0 {
-        return None;
-    }
-    let messages = reader.messages().ok()?;
-    let first = *view.uids.first()?;
-    let last = *view.uids.last()?;
-    for entry in messages.range(view.mailbox, first, last).ok()? {
-        let (uid, message) = entry.ok()?;
-        if !message.flags.contains(Flags::SEEN) {
-            return view.index_of(uid).map(|index| index + 1);
+    let unseen = indexed_condition(Flags::SEEN, false)?;
+    let (first, last) = (*view.uids.first()?, *view.uids.last()?);
+    for uid in reader.flag_index(view.mailbox, unseen, first, last).ok()? {
+        if let Some(index) = view.index_of(uid.ok()?) {
+            return Some(index + 1);
         }
     }
     None

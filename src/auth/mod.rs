@@ -3,9 +3,9 @@
 //!
 //! A verification costs the board's argon2 memory (19 MiB at the default
 //! cost) and tens to hundreds of milliseconds of CPU on a Pi. Running it on
-//! the session executor would stall every other connection, and running
-//! several at once would multiply the memory, so one thread verifies one
-//! password at a time. Its work memory is an anonymous mapping made for
+//! the session executor would stall every other connection. A few threads
+//! (the board's `auth_threads`: one on a single-core Pi) verify one
+//! password each at a time, bounding the memory. Work memory is an anonymous mapping made for
 //! each hash and unmapped after it: from the heap, glibc would keep those
 //! 19 MiB for the life of the process after the first login.
 
@@ -173,29 +173,34 @@ pub struct Verifier {
 }
 
 impl Verifier {
-    pub fn start(cost: Cost) -> std::io::Result<Verifier> {
+    pub fn start(cost: Cost, threads: u32) -> std::io::Result<Verifier> {
         let (jobs, incoming) = channel::unbounded::<Job>();
+        for _ in 0..threads.max(1) {
+            let incoming = incoming.clone();
+            Self::spawn_thread(cost, incoming)?;
+        }
+        Ok(Verifier { jobs })
+    }
+
+    fn spawn_thread(cost: Cost, incoming: channel::Receiver<Job>) -> std::io::Result<()> {
         std::thread::Builder::new().name("roost-auth".into()).spawn(move || {
-            // A hash at the board's cost for unknown users, made when first
-            // needed (not at start-up, where it would only cost time).
-            let mut decoy: Option<String> = None;
+            // A hash at the board's cost, so an unknown user is answered
+            // after the same work as a known one. Made here, off the path
+            // of start-up and of the first login.
+            let decoy = hash_password(b"roost decoy password", cost).ok();
             while let Ok(job) = incoming.recv_blocking() {
-                let verified = match &job.phc {
-                    Some(phc) => verify_with(&job.password, phc),
-                    None => {
-                        if decoy.is_none() {
-                            decoy = hash_password(b"roost decoy password", cost).ok();
-                        }
-                        if let Some(decoy) = &decoy {
-                            verify_with(&job.password, decoy);
-                        }
+                let verified = match (&job.phc, &decoy) {
+                    (Some(phc), _) => verify_with(&job.password, phc),
+                    (None, Some(decoy)) => {
+                        verify_with(&job.password, decoy);
                         false
                     }
+                    (None, None) => false,
                 };
                 let _ = job.reply.try_send(verified);
             }
         })?;
-        Ok(Verifier { jobs })
+        Ok(())
     }
 
     /// Whether `password` matches `phc` (None: no such user, always false).
@@ -261,7 +266,7 @@ mod tests {
 
     #[test]
     fn verifier_thread_answers() {
-        let verifier = Verifier::start(CHEAP).unwrap();
+        let verifier = Verifier::start(CHEAP, 2).unwrap();
         let phc = hash_password(b"secret", CHEAP).unwrap();
         smol::block_on(async {
             assert!(verifier.verify(b"secret".to_vec(), Some(phc.clone())).await);

@@ -44,6 +44,9 @@ pub struct Limits {
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
     pub argon2_parallelism: u32,
+    /// Passwords verified at once (each takes argon2_memory_kib while it
+    /// runs, returned after).
+    pub auth_threads: u32,
     /// Seconds a connection may take to log in.
     pub login_timeout: u64,
     /// Seconds of silence before a logged-in client is logged out
@@ -239,6 +242,7 @@ impl Limits {
         limit!(argon2_memory_kib, u32);
         limit!(argon2_iterations, u32);
         limit!(argon2_parallelism, u32);
+        limit!(auth_threads, u32);
         limit!(login_timeout, u64);
         limit!(idle_timeout, u64);
         limit!(auth_failure_delay, u64);
@@ -268,6 +272,7 @@ impl Limits {
         at_least("cache_size", self.cache_size as u64, 256 * 1024)?;
         at_least("argon2_iterations", self.argon2_iterations as u64, 1)?;
         at_least("argon2_parallelism", self.argon2_parallelism as u64, 1)?;
+        at_least("auth_threads", self.auth_threads as u64, 1)?;
         at_least("argon2_memory_kib", self.argon2_memory_kib as u64, 8 * self.argon2_parallelism as u64)?;
         at_least("login_timeout", self.login_timeout, 1)?;
         at_least("idle_timeout", self.idle_timeout, 1)?;
@@ -288,6 +293,7 @@ impl Limits {
             argon2_memory_kib: 0,
             argon2_iterations: 0,
             argon2_parallelism: 0,
+            auth_threads: 0,
             login_timeout: 0,
             idle_timeout: 0,
             auth_failure_delay: 0,

@@ -255,6 +255,58 @@ impl BlobTable {
             None => Err(StoreError::Corrupt(format!("a message refers to missing blob {blob}"))),
         }
     }
+
+    /// Blob records for a walk over many messages. Blob ids grow with UIDs
+    /// (messages are numbered as they arrive), so the walk mostly reads the
+    /// table forward, each leaf page once, even with a small page cache.
+    pub fn cursor(&self) -> BlobCursor<'_> {
+        BlobCursor { table: self, range: None, peeked: None }
+    }
+}
+
+pub struct BlobCursor<'a> {
+    table: &'a BlobTable,
+    range: Option<redb::Range<'static, u64, &'static [u8]>>,
+    peeked: Option<(u64, BlobRecord)>,
+}
+
+impl BlobCursor<'_> {
+    pub fn get(&mut self, blob: u64) -> Result<BlobRecord, StoreError> {
+        // Behind the walk (a copied message): look it up directly.
+        if self.peeked.as_ref().is_some_and(|(id, _)| *id > blob) {
+            return self.table.get(blob);
+        }
+        if self.range.is_none() {
+            self.range = Some(self.table.table.range(blob..)?);
+        }
+        loop {
+            let (id, record) = match self.peeked.take() {
+                Some(entry) => entry,
+                None => match self.range.as_mut().and_then(Iterator::next) {
+                    Some(entry) => {
+                        let (key, value) = entry?;
+                        (key.value(), BlobRecord::decode(value.value())?)
+                    }
+                    None => {
+                        self.range = None;
+                        return self.table.get(blob);
+                    }
+                },
+            };
+            if id == blob {
+                return Ok(record);
+            }
+            if id > blob {
+                self.peeked = Some((id, record));
+                return self.table.get(blob);
+            }
+            // Far ahead of the walk: start a new one there instead of
+            // reading every record in between.
+            if blob - id > 64 {
+                self.range = Some(self.table.table.range(blob..)?);
+            }
+        }
+    }
 }
 
 /// Reads byte ranges of stored messages, touching only the chunks that

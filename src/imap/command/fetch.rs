@@ -11,7 +11,7 @@ use crate::imap::session::{Session, State, Status};
 use crate::imap::types::{FetchItem, Section, SectionText, SequenceSet};
 use crate::mime::header;
 use crate::net::Connection;
-use crate::store::{BlobTable, ChunkReader, FlagAction, Flags, MessageRecord, Op, Outcome, StoreError};
+use crate::store::{BlobRecord, ChunkReader, FlagAction, Flags, MessageRecord, Op, Outcome, StoreError};
 
 /// Messages answered between explicit yields to other sessions.
 const YIELD_EVERY: usize = 128;
@@ -102,6 +102,10 @@ async fn respond(
     let conn = &mut session.conn;
     let mut all_present = true;
     let mut answered = 0usize;
+    let needs_blob = items.iter().any(|item| {
+        matches!(item, FetchItem::Section { .. } | FetchItem::Rfc822 | FetchItem::Rfc822Header | FetchItem::Rfc822Text)
+    });
+    let mut blob_records = blobs.cursor();
     for range in ranges {
         let Some(&low) = view.uids.get(range.start) else { continue };
         let high = view.uids[range.end - 1];
@@ -119,6 +123,10 @@ async fn respond(
                 }
                 Err(error) => return Ok(Err(error)),
             };
+            let blob = match needs_blob.then(|| blob_records.get(record.blob)).transpose() {
+                Ok(blob) => blob,
+                Err(error) => return Ok(Err(error)),
+            };
             let out = conn.out();
             out.extend_from_slice(b"* ");
             encode::number(out, (index + 1) as u64);
@@ -130,7 +138,7 @@ async fn respond(
                     conn.write(b" ");
                 }
                 first = false;
-                let message = Message { uid, record: &record, blobs: &blobs, chunks: &chunks };
+                let message = Message { uid, record: &record, blob: blob.as_ref(), chunks: &chunks };
                 if let Err(error) = write_item(conn, item, &message, view, &mut flags_sent).await? {
                     return Ok(Err(error));
                 }
@@ -156,7 +164,8 @@ async fn respond(
 struct Message<'a> {
     uid: u32,
     record: &'a MessageRecord,
-    blobs: &'a BlobTable,
+    /// Read when an item needs it (sections: the header size and summary).
+    blob: Option<&'a BlobRecord>,
     chunks: &'a ChunkReader,
 }
 
@@ -254,9 +263,8 @@ async fn send_section(
     text: &Option<SectionText>,
     partial: Option<(u32, u32)>,
 ) -> io::Result<Result<(), StoreError>> {
-    let blob = match message.blobs.get(message.record.blob) {
-        Ok(blob) => blob,
-        Err(error) => return Ok(Err(error)),
+    let Some(blob) = message.blob else {
+        return Ok(Err(StoreError::Bug("a section fetched without its blob record".into())));
     };
     let size = message.record.size;
     let header_size = blob.header_size.min(size);
@@ -268,17 +276,19 @@ async fn send_section(
             // The summary holds every line of its fields, in order: when it
             // covers all the fields asked for, the message need not be read.
             let covered = !*not && fields.iter().all(|field| header::in_summary(field.as_bytes()));
-            let header_bytes = match blob.summary {
+            let read;
+            let header_bytes: &[u8] = match &blob.summary {
                 Some(summary) if covered => summary,
                 _ => {
-                    let mut header_bytes = Vec::new();
-                    if let Err(error) = message.chunks.read(message.record.blob, 0, header_size, &mut header_bytes) {
+                    let mut bytes = Vec::new();
+                    if let Err(error) = message.chunks.read(message.record.blob, 0, header_size, &mut bytes) {
                         return Ok(Err(error));
                     }
-                    header_bytes
+                    read = bytes;
+                    &read
                 }
             };
-            let selected = select_fields(&header_bytes, *not, fields);
+            let selected = select_fields(header_bytes, *not, fields);
             let selected = cut(&selected, partial);
             encode::literal_header(conn.out(), selected.len() as u64);
             conn.write(selected);

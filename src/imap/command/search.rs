@@ -14,7 +14,7 @@ use crate::imap::types::{DateField, DateRelation, SearchKey};
 use crate::imap::view::View;
 use crate::mime::header;
 use crate::store::{
-    indexed_condition, BlobRecord, BlobTable, ChunkReader, Flags, MessageCursor, MessageRecord, StoreError,
+    indexed_condition, BlobCursor, BlobRecord, ChunkReader, Flags, MessageCursor, MessageRecord, StoreError,
 };
 use crate::util::datetime::DateTime;
 
@@ -92,6 +92,7 @@ pub async fn run(
     };
     // SEARCH UNSEEN and the like: the index is the whole answer.
     let index_answers = from_index.is_some() && matches!(test, Test::Key(SearchKey::Flag(..)));
+    let mut blob_records = blobs.cursor();
     let mut next = 0;
     let mut visited = 0usize;
     session.conn.write(b"* SEARCH");
@@ -116,7 +117,7 @@ pub async fn run(
             uid: view.uids[index],
             view,
             records: &mut records,
-            blobs: &blobs,
+            blobs: &mut blob_records,
             chunks: &chunks,
             record: None,
             blob: None,
@@ -160,20 +161,20 @@ fn required_condition(test: &Test) -> Option<u8> {
 }
 
 /// One message under test, loading its parts on first use.
-struct Candidate<'a> {
+struct Candidate<'a, 'b> {
     index: usize,
     uid: u32,
     view: &'a View,
     /// Candidates come in ascending UID order, so one cursor serves all.
     records: &'a mut MessageCursor,
-    blobs: &'a BlobTable,
+    blobs: &'a mut BlobCursor<'b>,
     chunks: &'a ChunkReader,
     record: Option<MessageRecord>,
     blob: Option<BlobRecord>,
     header: Option<Vec<u8>>,
 }
 
-impl Candidate<'_> {
+impl Candidate<'_, '_> {
     fn record(&mut self) -> Result<MessageRecord, StoreError> {
         if let Some(record) = self.record {
             return Ok(record);

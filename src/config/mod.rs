@@ -41,6 +41,9 @@ pub struct Limits {
     pub append_chunk: usize,
     /// redb's page cache.
     pub cache_size: usize,
+    /// Bytes of UID lists kept for mailboxes no session has selected, so
+    /// selecting a recently used mailbox again is immediate.
+    pub mailbox_cache: usize,
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
     pub argon2_parallelism: u32,
@@ -239,6 +242,7 @@ impl Limits {
         limit!(write_buffer, usize);
         limit!(append_chunk, usize);
         limit!(cache_size, usize);
+        limit!(mailbox_cache, usize);
         limit!(argon2_memory_kib, u32);
         limit!(argon2_iterations, u32);
         limit!(argon2_parallelism, u32);
@@ -290,6 +294,7 @@ impl Limits {
             write_buffer: 0,
             append_chunk: 0,
             cache_size: 0,
+            mailbox_cache: 0,
             argon2_memory_kib: 0,
             argon2_iterations: 0,
             argon2_parallelism: 0,

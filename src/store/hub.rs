@@ -19,6 +19,8 @@ use super::{Change, Reader, StoreError};
 #[derive(Debug)]
 pub struct MailboxState {
     watchers: u32,
+    /// When its last watcher left (for keeping recently used ones).
+    released: u64,
     pub uid_validity: u32,
     pub uids: Rc<Vec<u32>>,
     pub uid_next: u32,
@@ -37,6 +39,11 @@ pub struct Hub {
     /// the write that records them is not awaited, and a state reloaded
     /// before it lands must not give the same messages \Recent again.
     claimed_recent: HashMap<u64, u32>,
+    /// Bytes of UID lists kept for mailboxes no session watches, so the
+    /// next SELECT of a recently used mailbox need not reload them (the pump
+    /// keeps them current like the others).
+    keep_bytes: usize,
+    releases: u64,
 }
 
 impl Hub {
@@ -52,6 +59,7 @@ impl Hub {
             let uids = reader.messages()?.uids(mailbox)?;
             entry.insert(MailboxState {
                 watchers: 0,
+                released: 0,
                 uid_validity: record.uid_validity,
                 uids: Rc::new(uids),
                 uid_next: record.uid_next,
@@ -67,11 +75,37 @@ impl Hub {
     }
 
     pub fn unwatch(&mut self, mailbox: u64) {
+        self.releases += 1;
         if let Some(state) = self.mailboxes.get_mut(&mailbox) {
             state.watchers -= 1;
-            if state.watchers == 0 {
+            state.released = self.releases;
+            if state.watchers == 0 && state.deleted {
                 self.mailboxes.remove(&mailbox);
             }
+        }
+        self.trim();
+    }
+
+    /// How many bytes of unwatched UID lists to keep.
+    pub fn keep(&mut self, bytes: usize) {
+        self.keep_bytes = bytes;
+        self.trim();
+    }
+
+    /// Drops the least recently released unwatched states beyond the budget.
+    fn trim(&mut self) {
+        let bytes = |state: &MailboxState| state.uids.len() * std::mem::size_of::<u32>();
+        let mut kept: usize = self.mailboxes.values().filter(|state| state.watchers == 0).map(bytes).sum();
+        while kept > self.keep_bytes {
+            let oldest = self
+                .mailboxes
+                .iter()
+                .filter(|(_, state)| state.watchers == 0)
+                .min_by_key(|(_, state)| state.released)
+                .map(|(id, state)| (*id, bytes(state)));
+            let Some((id, size)) = oldest else { break };
+            self.mailboxes.remove(&id);
+            kept -= size;
         }
     }
 
@@ -130,6 +164,9 @@ impl Hub {
                     self.claimed_recent.remove(mailbox);
                     if let Some(state) = self.mailboxes.get_mut(mailbox) {
                         state.deleted = true;
+                        if state.watchers == 0 {
+                            self.mailboxes.remove(mailbox);
+                        }
                     }
                 }
             }
@@ -148,6 +185,7 @@ mod tests {
     fn state(uids: Vec<u32>, modseq: u64) -> MailboxState {
         MailboxState {
             watchers: 1,
+            released: 0,
             uid_validity: 1,
             uid_next: uids.last().map_or(1, |last| last + 1),
             uids: Rc::new(uids),
@@ -209,6 +247,21 @@ mod tests {
         hub.apply(&[Change::Deleted { mailbox: 1 }]);
         assert!(hub.get(1).unwrap().deleted);
         hub.unwatch(1);
-        assert!(hub.get(1).is_none());
+        assert!(hub.get(1).is_none(), "a deleted mailbox is never kept");
+    }
+
+    #[test]
+    fn recently_used_states_are_kept_within_the_budget() {
+        let mut hub = Hub::default();
+        hub.keep(3 * 4);
+        hub.mailboxes.insert(1, state(vec![1, 2], 4));
+        hub.mailboxes.insert(2, state(vec![1, 2], 4));
+        hub.unwatch(1);
+        assert!(hub.get(1).is_some(), "kept: 8 bytes of 12");
+        hub.apply(&[Change::Appended { mailbox: 1, first_uid: 3, last_uid: 3, modseq: 5 }]);
+        assert_eq!(*hub.get(1).unwrap().uids, vec![1, 2, 3], "kept current");
+        hub.unwatch(2);
+        assert!(hub.get(1).is_none(), "the older one goes over budget");
+        assert!(hub.get(2).is_some());
     }
 }

@@ -1297,6 +1297,8 @@ fn copy_answers_copyuid_and_carries_flags() {
         assert_eq!(item(response, "UID"), uid.to_string());
         assert_eq!(item(response, "BODY[HEADER.FIELDS (Subject)]"), format!("Subject: {subject}\r\n\r\n"));
     }
+    // The copies' header summaries came along: SEARCH reads them.
+    assert_eq!(client.ok("SEARCH SUBJECT m1"), vec!["* SEARCH 1 3".to_string()]);
     // Errors.
     client.ok("SELECT INBOX");
     client.bad("COPY 4 Saved");

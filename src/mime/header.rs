@@ -136,9 +136,64 @@ pub const SUMMARY_FIELDS: [&str; 18] = [
     "x-tuid",
 ];
 
+/// The index of `name` in [`SUMMARY_FIELDS`], if it is one.
+pub fn summary_field(name: &[u8]) -> Option<u8> {
+    if name.len() > 16 {
+        return None;
+    }
+    let mut lower = [0u8; 16];
+    for (into, byte) in lower.iter_mut().zip(name) {
+        *into = byte.to_ascii_lowercase();
+    }
+    let lower = &lower[..name.len()];
+    SUMMARY_FIELDS.binary_search_by(|field| field.as_bytes().cmp(lower)).ok().map(|index| index as u8)
+}
+
 pub fn in_summary(name: &[u8]) -> bool {
-    let lower = name.to_ascii_lowercase();
-    SUMMARY_FIELDS.binary_search_by(|field| field.as_bytes().cmp(&lower[..])).is_ok()
+    summary_field(name).is_some()
+}
+
+/// A stored summary: entries of (field index, u32 length, raw field line
+/// with its line ending), in header order. Kept structured so a search
+/// goes straight to its field without scanning lines.
+#[derive(Clone, Copy)]
+pub struct Summary<'a>(pub &'a [u8]);
+
+impl<'a> Summary<'a> {
+    /// (field index, raw line) in header order.
+    pub fn entries(self) -> impl Iterator<Item = (u8, &'a [u8])> {
+        let mut rest = self.0;
+        std::iter::from_fn(move || {
+            let (&field, tail) = rest.split_first()?;
+            let length = u32::from_le_bytes(tail.get(..4)?.try_into().ok()?) as usize;
+            let raw = tail.get(4..4 + length)?;
+            rest = &tail[4 + length..];
+            Some((field, raw))
+        })
+    }
+
+    /// Values (after the colon, folding kept) of the field `name`.
+    pub fn values_of(self, name: &[u8]) -> impl Iterator<Item = &'a [u8]> {
+        let wanted = summary_field(name);
+        self.entries().filter(move |(field, _)| Some(*field) == wanted).map(|(_, raw)| {
+            let colon = raw.iter().position(|&byte| byte == b':').map_or(raw.len(), |colon| colon + 1);
+            &raw[colon..]
+        })
+    }
+
+    /// HEADER.FIELDS over summary fields: their lines in header order, then
+    /// the blank line (the same bytes a pass over the whole header gives).
+    pub fn select(self, names: &[String]) -> Vec<u8> {
+        let wanted: Vec<Option<u8>> = names.iter().map(|name| summary_field(name.as_bytes())).collect();
+        let mut selected = Vec::new();
+        for (field, raw) in self.entries() {
+            if wanted.contains(&Some(field)) {
+                selected.extend_from_slice(raw);
+            }
+        }
+        selected.extend_from_slice(b"\r\n");
+        selected
+    }
 }
 
 /// Longest header whose summary is made; a longer one (rare, hostile or
@@ -182,11 +237,12 @@ impl HeaderCollector {
         }
         let mut summary = Vec::new();
         for field in fields(&self.header) {
-            if in_summary(field.name) {
+            if let Some(index) = summary_field(field.name) {
+                let ending: &[u8] = if field.raw.ends_with(b"\n") { b"" } else { b"\r\n" };
+                summary.push(index);
+                summary.extend_from_slice(&((field.raw.len() + ending.len()) as u32).to_le_bytes());
                 summary.extend_from_slice(field.raw);
-                if !field.raw.ends_with(b"\n") {
-                    summary.extend_from_slice(b"\r\n");
-                }
+                summary.extend_from_slice(ending);
             }
         }
         Some(summary)
@@ -233,11 +289,19 @@ mod tests {
                 collector.feed(piece);
             }
             assert_eq!(collector.header_size(), 70, "chunk {chunk}");
+            let summary = collector.summary().unwrap();
+            let summary = Summary(&summary);
+            let entries: Vec<(u8, &[u8])> = summary.entries().collect();
             assert_eq!(
-                collector.summary().unwrap(),
-                b"From: Alice <a@x>\r\nSubject: hi\r\n there\r\n",
+                entries,
+                vec![
+                    (summary_field(b"from").unwrap(), &b"From: Alice <a@x>\r\n"[..]),
+                    (summary_field(b"subject").unwrap(), &b"Subject: hi\r\n there\r\n"[..])
+                ],
                 "chunk {chunk}"
             );
+            assert_eq!(summary.values_of(b"SUBJECT").collect::<Vec<_>>(), vec![&b" hi\r\n there\r\n"[..]]);
+            assert_eq!(summary.select(&["subject".into(), "X-Other".into()]), b"Subject: hi\r\n there\r\n\r\n");
         }
     }
 

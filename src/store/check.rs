@@ -75,6 +75,7 @@ pub fn run(reader: &Reader) -> Result<Report, StoreError> {
                 flag_rows.insert((condition, uid?));
             }
         }
+        let mut summaries: HashSet<u32> = reader.summary_uids(id)?.into_iter().collect();
         let mut expected_rows = 0;
         for entry in messages.range(id, 0, u32::MAX)? {
             let (uid, message) = entry?;
@@ -91,6 +92,7 @@ pub fn run(reader: &Reader) -> Result<Report, StoreError> {
                 problem(format!("UID {uid} out of order or not below UIDNEXT {}", mailbox.uid_next));
             }
             previous = uid;
+            summaries.remove(&uid);
             if message.modseq > mailbox.highest_modseq {
                 problem(format!("UID {uid} has modseq {} above {}", message.modseq, mailbox.highest_modseq));
             }
@@ -117,6 +119,9 @@ pub fn run(reader: &Reader) -> Result<Report, StoreError> {
                 )),
                 Some(_) => {}
             }
+        }
+        if !summaries.is_empty() {
+            problem(format!("{} header summaries belong to no message", summaries.len()));
         }
         if index.len() != count as usize {
             problem(format!("change index has {} rows for {count} messages", index.len()));

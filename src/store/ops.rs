@@ -36,6 +36,7 @@ pub(super) struct Tables<'txn> {
     pub messages: Table<'txn, (u64, u32), &'static [u8]>,
     pub changes: Table<'txn, (u64, u64, u32), ()>,
     pub flag_index: Table<'txn, (u64, u8, u32), ()>,
+    pub summaries: Table<'txn, (u64, u32), &'static [u8]>,
     pub expunged: Table<'txn, (u64, u64, u32), ()>,
     pub blobs: Table<'txn, u64, &'static [u8]>,
     pub chunks: Table<'txn, (u64, u32), &'static [u8]>,
@@ -53,6 +54,7 @@ impl<'txn> Tables<'txn> {
             messages: transaction.open_table(MESSAGES)?,
             changes: transaction.open_table(CHANGES)?,
             flag_index: transaction.open_table(FLAG_INDEX)?,
+            summaries: transaction.open_table(SUMMARIES)?,
             expunged: transaction.open_table(EXPUNGED)?,
             blobs: transaction.open_table(BLOBS)?,
             chunks: transaction.open_table(BLOB_CHUNKS)?,
@@ -401,6 +403,7 @@ fn remove_all_messages(tables: &mut Tables, mailbox: u64) -> Result<(), StoreErr
     }
     tables.messages.retain_in((mailbox, 0)..=(mailbox, u32::MAX), |_, _| false)?;
     tables.flag_index.retain_in((mailbox, 0, 0)..=(mailbox, u8::MAX, u32::MAX), |_, _| false)?;
+    tables.summaries.retain_in((mailbox, 0)..=(mailbox, u32::MAX), |_, _| false)?;
     tables.changes.retain_in((mailbox, 0, 0)..=(mailbox, u64::MAX, u32::MAX), |_, _| false)?;
     tables.expunged.retain_in((mailbox, 0, 0)..=(mailbox, u64::MAX, u32::MAX), |_, _| false)?;
     Ok(())
@@ -574,40 +577,46 @@ fn append(
             size: message.size,
             header_size: message.header_size,
             structure: message.structure.clone(),
-            summary: message.summary.clone(),
         };
         tables.blobs.insert(message.blob, blob.encode().as_slice())?;
         tables.pending.remove(message.blob)?;
-        stored.push(MessageRecord {
-            blob: message.blob,
-            internal_date: message.internal_date,
-            size: message.size,
-            flags: message.flags,
-            keywords,
-            modseq: 0,
-        });
+        stored.push((
+            MessageRecord {
+                blob: message.blob,
+                internal_date: message.internal_date,
+                size: message.size,
+                flags: message.flags,
+                keywords,
+                modseq: 0,
+            },
+            message.summary.clone(),
+        ));
     }
     let (first_uid, last_uid) = add_messages(tables, mailbox, &mut record, stored, grew, changes)?;
     Ok(Outcome::Appended { uid_validity: record.uid_validity, first_uid, last_uid })
 }
 
-/// Gives `messages` the next UIDs of `mailbox` and one new modseq, and
-/// reports them (with the keyword list, if it `grew`). Their blobs must
-/// already count them. Returns the first and last UID.
+/// Gives `messages` (with their header summaries) the next UIDs of
+/// `mailbox` and one new modseq, and reports them (with the keyword list,
+/// if it `grew`). Their blobs must already count them. Returns the first
+/// and last UID.
 fn add_messages(
     tables: &mut Tables,
     mailbox: u64,
     record: &mut MailboxRecord,
-    messages: Vec<MessageRecord>,
+    messages: Vec<(MessageRecord, Option<Vec<u8>>)>,
     grew: bool,
     changes: &mut Vec<Change>,
 ) -> Result<(u32, u32), StoreError> {
     let modseq = record.highest_modseq + 1;
     let first_uid = record.uid_next;
     let last_uid = first_uid + messages.len() as u32 - 1;
-    for (uid, message) in (first_uid..=last_uid).zip(messages) {
+    for (uid, (message, summary)) in (first_uid..=last_uid).zip(messages) {
         let message = MessageRecord { modseq, ..message };
         tables.save_message(mailbox, uid, &message)?;
+        if let Some(summary) = summary {
+            tables.summaries.insert((mailbox, uid), summary.as_slice())?;
+        }
         tables.index_flags(mailbox, uid, None, Some(message.flags))?;
         tables.changes.insert((mailbox, modseq, uid), ())?;
         count_in(record, &message, 1);
@@ -695,9 +704,10 @@ fn copy(
         bits.push(keywords);
     }
     let mut copies = Vec::with_capacity(messages.len());
-    for ((_, message), keywords) in messages.iter().zip(bits) {
+    for ((uid, message), keywords) in messages.iter().zip(bits) {
         tables.add_blob_reference(message.blob)?;
-        copies.push(MessageRecord { keywords, ..*message });
+        let summary = tables.summaries.get((from, *uid))?.map(|summary| summary.value().to_vec());
+        copies.push((MessageRecord { keywords, ..*message }, summary));
     }
     let (first_uid, _) = add_messages(tables, to, &mut target, copies, grew, changes)?;
     if remove {
@@ -723,6 +733,7 @@ fn expunge(
     let modseq = record.highest_modseq + 1;
     for (uid, message) in doomed {
         tables.messages.remove((mailbox, *uid))?;
+        tables.summaries.remove((mailbox, *uid))?;
         tables.index_flags(mailbox, *uid, Some(message.flags), None)?;
         tables.changes.remove((mailbox, message.modseq, *uid))?;
         tables.expunged.insert((mailbox, modseq, *uid), ())?;

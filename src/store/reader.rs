@@ -134,6 +134,21 @@ impl Reader {
         Ok(range.map(|entry| Ok(entry?.0.value().2)))
     }
 
+    /// Header summaries of `mailbox`'s messages `low..=high`, in one scan.
+    pub fn summaries(&self, mailbox: u64, low: u32, high: u32) -> Result<SummaryCursor, StoreError> {
+        let range = self.table(SUMMARIES)?.range((mailbox, low)..=(mailbox, high))?;
+        Ok(SummaryCursor { range, current: None })
+    }
+
+    /// UIDs of `mailbox` that have a header summary row, ascending.
+    pub fn summary_uids(&self, mailbox: u64) -> Result<Vec<u32>, StoreError> {
+        let mut uids = Vec::new();
+        for entry in self.table(SUMMARIES)?.range((mailbox, 0)..=(mailbox, u32::MAX))? {
+            uids.push(entry?.0.value().1);
+        }
+        Ok(uids)
+    }
+
     pub fn blobs(&self) -> Result<BlobTable, StoreError> {
         Ok(BlobTable { table: self.table(BLOBS)? })
     }
@@ -243,62 +258,85 @@ impl MessageCursor {
     }
 }
 
+/// Header summaries in ascending UID order, like [`MessageCursor`].
+pub struct SummaryCursor {
+    range: redb::Range<'static, (u64, u32), &'static [u8]>,
+    current: Option<(u32, redb::AccessGuard<'static, &'static [u8]>)>,
+}
+
+impl SummaryCursor {
+    /// The summary of `uid`, if it has one. UIDs must ascend.
+    pub fn find(&mut self, uid: u32) -> Result<Option<&[u8]>, StoreError> {
+        while self.current.as_ref().is_none_or(|(found, _)| *found < uid) {
+            match self.range.next() {
+                Some(entry) => {
+                    let (key, value) = entry?;
+                    self.current = Some((key.value().1, value));
+                }
+                None => {
+                    self.current = None;
+                    return Ok(None);
+                }
+            }
+        }
+        Ok(self.current.as_ref().filter(|(found, _)| *found == uid).map(|(_, value)| value.value()))
+    }
+}
+
 /// The blob records, open for the length of one command.
 pub struct BlobTable {
     table: ReadOnlyTable<u64, &'static [u8]>,
 }
 
 impl BlobTable {
-    pub fn get(&self, blob: u64) -> Result<BlobRecord, StoreError> {
-        match self.table.get(blob)? {
-            Some(bytes) => BlobRecord::decode(bytes.value()),
-            None => Err(StoreError::Corrupt(format!("a message refers to missing blob {blob}"))),
-        }
-    }
-
     /// Blob records for a walk over many messages. Blob ids grow with UIDs
     /// (messages are numbered as they arrive), so the walk mostly reads the
     /// table forward, each leaf page once, even with a small page cache.
     pub fn cursor(&self) -> BlobCursor<'_> {
-        BlobCursor { table: self, range: None, peeked: None }
+        BlobCursor { table: self, range: None, peeked: None, current: BlobRecord::default() }
     }
 }
 
 pub struct BlobCursor<'a> {
     table: &'a BlobTable,
     range: Option<redb::Range<'static, u64, &'static [u8]>>,
-    peeked: Option<(u64, BlobRecord)>,
+    /// The next record of the walk, not decoded yet.
+    peeked: Option<(u64, redb::AccessGuard<'static, &'static [u8]>)>,
+    /// The record last asked for; its buffers are reused.
+    current: BlobRecord,
 }
 
 impl BlobCursor<'_> {
-    pub fn get(&mut self, blob: u64) -> Result<BlobRecord, StoreError> {
+    /// The record of `blob`, decoded into a buffer the cursor reuses.
+    pub fn get(&mut self, blob: u64) -> Result<&BlobRecord, StoreError> {
         // Behind the walk (a copied message): look it up directly.
         if self.peeked.as_ref().is_some_and(|(id, _)| *id > blob) {
-            return self.table.get(blob);
+            return self.direct(blob);
         }
         if self.range.is_none() {
             self.range = Some(self.table.table.range(blob..)?);
         }
         loop {
-            let (id, record) = match self.peeked.take() {
+            let (id, value) = match self.peeked.take() {
                 Some(entry) => entry,
                 None => match self.range.as_mut().and_then(Iterator::next) {
                     Some(entry) => {
                         let (key, value) = entry?;
-                        (key.value(), BlobRecord::decode(value.value())?)
+                        (key.value(), value)
                     }
                     None => {
                         self.range = None;
-                        return self.table.get(blob);
+                        return self.direct(blob);
                     }
                 },
             };
             if id == blob {
-                return Ok(record);
+                BlobRecord::decode_into(value.value(), &mut self.current)?;
+                return Ok(&self.current);
             }
             if id > blob {
-                self.peeked = Some((id, record));
-                return self.table.get(blob);
+                self.peeked = Some((id, value));
+                return self.direct(blob);
             }
             // Far ahead of the walk: start a new one there instead of
             // reading every record in between.
@@ -306,6 +344,19 @@ impl BlobCursor<'_> {
                 self.range = Some(self.table.table.range(blob..)?);
             }
         }
+    }
+
+    /// The record the last `get` returned.
+    pub fn get_loaded(&self) -> Result<&BlobRecord, StoreError> {
+        Ok(&self.current)
+    }
+
+    fn direct(&mut self, blob: u64) -> Result<&BlobRecord, StoreError> {
+        match self.table.table.get(blob)? {
+            Some(bytes) => BlobRecord::decode_into(bytes.value(), &mut self.current)?,
+            None => return Err(StoreError::Corrupt(format!("a message refers to missing blob {blob}"))),
+        }
+        Ok(&self.current)
     }
 }
 

@@ -48,6 +48,12 @@ pub fn indexed_condition(flag: Flags, set: bool) -> Option<u8> {
     INDEXED_FLAGS.iter().find(|(_, indexed, wanted)| *indexed == flag && *wanted == set).map(|(code, _, _)| *code)
 }
 
+/// (mailbox id, uid) → the message's header summary
+/// (`mime::header::Summary`): the lines of the fields clients list and
+/// search, kept in mailbox order so a walk over a mailbox reads them in
+/// sequence. Missing when the header was too long to summarise.
+pub const SUMMARIES: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("summaries");
+
 /// Blob id → [`BlobRecord`].
 pub const BLOBS: TableDefinition<u64, &[u8]> = TableDefinition::new("blobs");
 /// (blob id, chunk number) → at most [`CHUNK_SIZE`] bytes of the message.
@@ -291,10 +297,6 @@ pub struct BlobRecord {
     pub header_size: u64,
     /// The MIME structure, as written by the `mime` layer (empty until then).
     pub structure: Vec<u8>,
-    /// Raw lines of the header fields clients ask for most
-    /// (`mime::header::SUMMARY_FIELDS`), in header order; None when the
-    /// header was too long to summarise.
-    pub summary: Option<Vec<u8>>,
 }
 
 impl BlobRecord {
@@ -306,23 +308,27 @@ impl BlobRecord {
 
     pub fn encode(&self) -> Vec<u8> {
         let mut encoder = Encoder::new(Self::VERSION);
-        encoder
-            .u32(self.references)
-            .u64(self.size)
-            .u64(self.header_size)
-            .bytes(&self.structure)
-            .u8(self.summary.is_some() as u8)
-            .bytes(self.summary.as_deref().unwrap_or_default());
+        encoder.u32(self.references).u64(self.size).u64(self.header_size).bytes(&self.structure);
         encoder.finish()
     }
 
     pub fn decode(bytes: &[u8]) -> Result<BlobRecord, StoreError> {
+        let mut record = BlobRecord::default();
+        BlobRecord::decode_into(bytes, &mut record)?;
+        Ok(record)
+    }
+
+    /// Decodes into `into`, reusing its buffers (walks over many messages
+    /// decode one record per message).
+    pub fn decode_into(bytes: &[u8], into: &mut BlobRecord) -> Result<(), StoreError> {
         let mut decoder = Decoder::new(bytes, Self::VERSION, "blob")?;
-        let (references, size, header_size) = (decoder.u32()?, decoder.u64()?, decoder.u64()?);
-        let structure = decoder.bytes()?.to_vec();
-        let has_summary = decoder.u8()? != 0;
-        let summary = decoder.bytes()?;
-        Ok(BlobRecord { references, size, header_size, structure, summary: has_summary.then(|| summary.to_vec()) })
+        into.references = decoder.u32()?;
+        into.size = decoder.u64()?;
+        into.header_size = decoder.u64()?;
+        let structure = decoder.bytes()?;
+        into.structure.clear();
+        into.structure.extend_from_slice(structure);
+        Ok(())
     }
 }
 
@@ -361,15 +367,7 @@ mod tests {
         };
         assert_eq!(MessageRecord::decode(&message.encode()).unwrap(), message);
 
-        let blob = BlobRecord {
-            references: 2,
-            size: 9000,
-            header_size: 300,
-            structure: vec![1, 2],
-            summary: Some(b"From: a\r\n".to_vec()),
-        };
-        assert_eq!(BlobRecord::decode(&blob.encode()).unwrap(), blob);
-        let blob = BlobRecord { summary: None, ..blob };
+        let blob = BlobRecord { references: 2, size: 9000, header_size: 300, structure: vec![1, 2] };
         assert_eq!(BlobRecord::decode(&blob.encode()).unwrap(), blob);
         assert_eq!(blob.chunks(), 3);
 

@@ -217,7 +217,7 @@ fn check_finds_each_kind_of_damage() {
     use redb::ReadableTable;
 
     type Damage = fn(&redb::WriteTransaction, u64);
-    let damages: [(&str, &str, Damage); 7] = [
+    let damages: [(&str, &str, Damage); 8] = [
         ("a missing chunk", "chunk(s) expected", |transaction, _| {
             let mut chunks = transaction.open_table(BLOB_CHUNKS).unwrap();
             let first = chunks.first().unwrap().map(|(key, _)| key.value()).unwrap();
@@ -251,6 +251,10 @@ fn check_finds_each_kind_of_damage() {
         ("a stale flag index", "flag index", |transaction, inbox| {
             let mut index = transaction.open_table(FLAG_INDEX).unwrap();
             index.insert((inbox, 2, 1), ()).unwrap();
+        }),
+        ("an orphan header summary", "belong to no message", |transaction, inbox| {
+            let mut summaries = transaction.open_table(SUMMARIES).unwrap();
+            summaries.insert((inbox, 999), b"".as_slice()).unwrap();
         }),
         ("a modseq above HIGHESTMODSEQ", "modseq", |transaction, inbox| {
             let mut messages = transaction.open_table(MESSAGES).unwrap();

@@ -256,8 +256,11 @@ impl Server {
                     let _ = process.wait();
                 }
             }
-            Kind::Dovecot { script, .. } => {
-                let _ = dovecot_script(script).args(["stop", self.dir.join("instance").to_str().unwrap()]).status();
+            Kind::Dovecot { script, master } => {
+                // Stopped once: a second stop (from Drop) has nothing to do.
+                if std::mem::take(master) != 0 {
+                    let _ = dovecot_script(script).args(["stop", self.dir.join("instance").to_str().unwrap()]).status();
+                }
             }
         }
     }

@@ -105,11 +105,21 @@ async fn respond(
     let needs_blob = items.iter().any(|item| {
         matches!(item, FetchItem::Section { .. } | FetchItem::Rfc822 | FetchItem::Rfc822Header | FetchItem::Rfc822Text)
     });
+    let needs_summary = items.iter().any(|item| match item {
+        FetchItem::Section { section: Section { text: Some(text @ SectionText::HeaderFields { .. }), .. }, .. } => {
+            summary_covers(text)
+        }
+        _ => false,
+    });
     let mut blob_records = blobs.cursor();
     for range in ranges {
         let Some(&low) = view.uids.get(range.start) else { continue };
         let high = view.uids[range.end - 1];
         let mut records = match messages.cursor(view.mailbox, low, high) {
+            Ok(cursor) => cursor,
+            Err(error) => return Ok(Err(error)),
+        };
+        let mut summaries = match needs_summary.then(|| reader.summaries(view.mailbox, low, high)).transpose() {
             Ok(cursor) => cursor,
             Err(error) => return Ok(Err(error)),
         };
@@ -127,6 +137,10 @@ async fn respond(
                 Ok(blob) => blob,
                 Err(error) => return Ok(Err(error)),
             };
+            let summary = match summaries.as_mut().map(|cursor| cursor.find(uid)).transpose() {
+                Ok(summary) => summary.flatten(),
+                Err(error) => return Ok(Err(error)),
+            };
             let out = conn.out();
             out.extend_from_slice(b"* ");
             encode::number(out, (index + 1) as u64);
@@ -138,7 +152,7 @@ async fn respond(
                     conn.write(b" ");
                 }
                 first = false;
-                let message = Message { uid, record: &record, blob: blob.as_ref(), chunks: &chunks };
+                let message = Message { uid, record: &record, blob, summary, chunks: &chunks };
                 if let Err(error) = write_item(conn, item, &message, view, &mut flags_sent).await? {
                     return Ok(Err(error));
                 }
@@ -166,6 +180,8 @@ struct Message<'a> {
     record: &'a MessageRecord,
     /// Read when an item needs it (sections: the header size and summary).
     blob: Option<&'a BlobRecord>,
+    /// The header summary, read when a HEADER.FIELDS item it covers is asked.
+    summary: Option<&'a [u8]>,
     chunks: &'a ChunkReader,
 }
 
@@ -272,23 +288,17 @@ async fn send_section(
         None => (0, size),
         Some(SectionText::Header) => (0, header_size),
         Some(SectionText::Text) => (header_size, size),
-        Some(SectionText::HeaderFields { not, fields }) => {
-            // The summary holds every line of its fields, in order: when it
-            // covers all the fields asked for, the message need not be read.
-            let covered = !*not && fields.iter().all(|field| header::in_summary(field.as_bytes()));
-            let read;
-            let header_bytes: &[u8] = match &blob.summary {
-                Some(summary) if covered => summary,
+        Some(asked @ SectionText::HeaderFields { not, fields }) => {
+            let selected = match message.summary {
+                Some(summary) if summary_covers(asked) => header::Summary(summary).select(fields),
                 _ => {
                     let mut bytes = Vec::new();
                     if let Err(error) = message.chunks.read(message.record.blob, 0, header_size, &mut bytes) {
                         return Ok(Err(error));
                     }
-                    read = bytes;
-                    &read
+                    select_fields(&bytes, *not, fields)
                 }
             };
-            let selected = select_fields(header_bytes, *not, fields);
             let selected = cut(&selected, partial);
             encode::literal_header(conn.out(), selected.len() as u64);
             conn.write(selected);
@@ -319,6 +329,17 @@ async fn send_section(
         conn.flush_if_full().await?;
     }
     Ok(Ok(()))
+}
+
+/// The summary holds every line of its fields, in order: when it covers all
+/// the fields asked for, the message itself need not be read.
+fn summary_covers(text: &SectionText) -> bool {
+    match text {
+        SectionText::HeaderFields { not: false, fields } => {
+            fields.iter().all(|field| header::in_summary(field.as_bytes()))
+        }
+        _ => false,
+    }
 }
 
 fn cut(bytes: &[u8], partial: Option<(u32, u32)>) -> &[u8] {

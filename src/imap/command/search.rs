@@ -15,6 +15,7 @@ use crate::imap::view::View;
 use crate::mime::header;
 use crate::store::{
     indexed_condition, BlobCursor, BlobRecord, ChunkReader, Flags, MessageCursor, MessageRecord, StoreError,
+    SummaryCursor,
 };
 use crate::util::datetime::DateTime;
 
@@ -93,6 +94,10 @@ pub async fn run(
     // SEARCH UNSEEN and the like: the index is the whole answer.
     let index_answers = from_index.is_some() && matches!(test, Test::Key(SearchKey::Flag(..)));
     let mut blob_records = blobs.cursor();
+    let mut summaries = match reader.summaries(view.mailbox, low, high) {
+        Ok(cursor) => cursor,
+        Err(error) => return session.store_failed(tag, error, false).await,
+    };
     let mut next = 0;
     let mut visited = 0usize;
     session.conn.write(b"* SEARCH");
@@ -118,9 +123,10 @@ pub async fn run(
             view,
             records: &mut records,
             blobs: &mut blob_records,
+            summaries: &mut summaries,
             chunks: &chunks,
             record: None,
-            blob: None,
+            blob_loaded: false,
             header: None,
         };
         let result = if index_answers { Ok(true) } else { candidate.test(&test) };
@@ -168,9 +174,11 @@ struct Candidate<'a, 'b> {
     /// Candidates come in ascending UID order, so one cursor serves all.
     records: &'a mut MessageCursor,
     blobs: &'a mut BlobCursor<'b>,
+    summaries: &'a mut SummaryCursor,
     chunks: &'a ChunkReader,
     record: Option<MessageRecord>,
-    blob: Option<BlobRecord>,
+    /// Whether the cursor's current blob record is this message's.
+    blob_loaded: bool,
     header: Option<Vec<u8>>,
 }
 
@@ -186,11 +194,12 @@ impl Candidate<'_, '_> {
     }
 
     fn blob(&mut self) -> Result<&BlobRecord, StoreError> {
-        if self.blob.is_none() {
-            let record = self.record()?;
-            self.blob = Some(self.blobs.get(record.blob)?);
+        let record = self.record()?;
+        if self.blob_loaded {
+            return self.blobs.get_loaded();
         }
-        Ok(self.blob.as_ref().expect("loaded above"))
+        self.blob_loaded = true;
+        self.blobs.get(record.blob)
     }
 
     fn header_size(&mut self) -> Result<u64, StoreError> {
@@ -209,13 +218,32 @@ impl Candidate<'_, '_> {
         Ok(self.header.as_deref().unwrap_or_default())
     }
 
-    /// Where to look for `field`: the summary when it holds that field,
-    /// else the whole header.
-    fn header_for(&mut self, field: &[u8]) -> Result<&[u8], StoreError> {
-        if header::in_summary(field) && self.blob()?.summary.is_some() {
-            return Ok(self.blob.as_ref().and_then(|blob| blob.summary.as_deref()).unwrap_or_default());
+    /// Whether some `field` value (unfolded) contains `needle`: from the
+    /// summary when it holds that field, else from the whole header.
+    fn field_contains(&mut self, field: &[u8], needle: &[u8]) -> Result<bool, StoreError> {
+        Ok(match self.summary_holding(field)? {
+            Some(summary) => summary.values_of(field).any(|value| value_contains(value, needle)),
+            None => header::fields(self.header()?)
+                .filter(|found| found.name.eq_ignore_ascii_case(field))
+                .any(|found| value_contains(found.value, needle)),
+        })
+    }
+
+    /// The first value of `field`, unfolded.
+    fn field_value(&mut self, field: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(match self.summary_holding(field)? {
+            Some(summary) => summary.values_of(field).next().map(header::unfold),
+            None => header::fields(self.header()?)
+                .find(|found| found.name.eq_ignore_ascii_case(field))
+                .map(|found| header::unfold(found.value)),
+        })
+    }
+
+    fn summary_holding(&mut self, field: &[u8]) -> Result<Option<header::Summary<'_>>, StoreError> {
+        if !header::in_summary(field) {
+            return Ok(None);
         }
-        self.header()
+        Ok(self.summaries.find(self.uid)?.map(header::Summary))
     }
 
     fn test(&mut self, test: &Test) -> Result<bool, StoreError> {
@@ -248,9 +276,7 @@ impl Candidate<'_, '_> {
             SearchKey::Date { field, relation, days } => {
                 let date = match field {
                     DateField::Internal => Some(self.record()?.internal_date),
-                    DateField::Sent => header::fields(self.header_for(b"date")?)
-                        .find(|field| field.name.eq_ignore_ascii_case(b"Date"))
-                        .and_then(|field| DateTime::parse_rfc5322(&header::unfold(field.value))),
+                    DateField::Sent => self.field_value(b"date")?.and_then(|value| DateTime::parse_rfc5322(&value)),
                 };
                 // RFC 3501: dates compare by day, disregarding time and zone.
                 match date.map(|date| date.local_days()) {
@@ -262,12 +288,7 @@ impl Candidate<'_, '_> {
                     },
                 }
             }
-            SearchKey::Header { field, value } => {
-                let header = self.header_for(field.as_bytes())?;
-                header::fields(header)
-                    .filter(|found| found.name.eq_ignore_ascii_case(field.as_bytes()))
-                    .any(|found| contains(&header::unfold(found.value), value))
-            }
+            SearchKey::Header { field, value } => self.field_contains(field.as_bytes(), value)?,
             SearchKey::Body(needle) => self.body_contains(needle)?,
             SearchKey::Text(needle) => contains(self.header()?, needle) || self.body_contains(needle)?,
             // Compiled into the other kinds of test.
@@ -308,6 +329,16 @@ impl Candidate<'_, '_> {
     }
 }
 
+/// Whether a header value, unfolded (RFC 5322 §2.2.3), contains `needle`.
+/// Most values are one line: those are searched in place.
+fn value_contains(value: &[u8], needle: &[u8]) -> bool {
+    let body = value.strip_suffix(b"\r\n").or_else(|| value.strip_suffix(b"\n")).unwrap_or(value);
+    if body.contains(&b'\n') {
+        return contains(&header::unfold(value), needle);
+    }
+    contains(body, needle)
+}
+
 /// Case-insensitive substring test (RFC 3501 §6.4.4). ASCII needles
 /// compare bytes with ASCII folding; others compare lower-cased UTF-8.
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -315,7 +346,12 @@ pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
         return true;
     }
     if needle.is_ascii() {
-        return haystack.windows(needle.len()).any(|window| window.eq_ignore_ascii_case(needle));
+        let (first, rest) = (needle[0].to_ascii_lowercase(), &needle[1..]);
+        let Some(last_start) = haystack.len().checked_sub(needle.len()) else { return false };
+        return (0..=last_start).any(|start| {
+            haystack[start].to_ascii_lowercase() == first
+                && haystack[start + 1..start + needle.len()].eq_ignore_ascii_case(rest)
+        });
     }
     let needle = String::from_utf8_lossy(needle).to_lowercase();
     String::from_utf8_lossy(haystack).to_lowercase().contains(&needle)

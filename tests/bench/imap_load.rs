@@ -134,7 +134,7 @@ fn run_server(name: &'static str, options: &Options, scenarios: &[u32]) -> io::R
     }
     if scenarios.contains(&6) {
         progress("scenario 6: NOOP latency during 20 MiB APPENDs");
-        figures.extend(smol::block_on(scenarios::stall(&server, if quick { 2 } else { 8 }))?);
+        figures.extend(smol::block_on(scenarios::stall(&server, if quick { 1.0 } else { 10.0 }))?);
     }
     if scenarios.contains(&7) {
         progress("scenario 7: 25 MiB APPEND + FETCH memory");

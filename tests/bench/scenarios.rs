@@ -341,35 +341,47 @@ pub fn big_message(size: usize, seed: u64) -> Vec<u8> {
     message
 }
 
-/// Scenario 6: NOOP latency while another client appends 20 MiB messages.
-pub async fn stall(server: &Server, messages: u64) -> io::Result<Vec<Figure>> {
+/// Scenario 6: NOOP latency while another client appends 20 MiB messages
+/// for `seconds` (a message under way is finished).
+///
+/// The appending client runs on its own thread, with its messages made
+/// beforehand, so the prober is never held up by the load generator itself.
+pub async fn stall(server: &Server, seconds: f64) -> io::Result<Vec<Figure>> {
     let mut creator = logged_in(server, None).await?;
     let _ = creator.command("CREATE stall").await?;
     creator.logout().await;
-    let done = std::cell::Cell::new(false);
+    let bodies = [big_message(20 << 20, 1), big_message(20 << 20, 2)];
+    let done = AtomicBool::new(false);
     let mut latencies = Vec::new();
-    let writer = async {
-        let mut client = logged_in(server, None).await?;
-        for number in 0..messages {
-            let message = big_message(20 << 20, number);
-            client.append("stall", &[&message]).await?;
-        }
-        client.logout().await;
-        done.set(true);
-        io::Result::Ok(())
-    };
-    let prober = async {
-        let mut client = logged_in(server, Some("INBOX")).await?;
-        while !done.get() {
-            let start = Instant::now();
-            client.ok("NOOP").await?;
-            latencies.push(milliseconds(start.elapsed()));
-            smol::Timer::after(Duration::from_millis(10)).await;
-        }
-        client.logout().await;
-        io::Result::Ok(())
-    };
-    let (written, probed) = smol::future::zip(writer, prober).await;
+    let (written, probed) = std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            let result = smol::block_on(async {
+                let mut client = logged_in(server, None).await?;
+                let start = Instant::now();
+                let mut number = 0;
+                while start.elapsed().as_secs_f64() < seconds {
+                    client.append("stall", &[&bodies[number % 2]]).await?;
+                    number += 1;
+                }
+                client.logout().await;
+                io::Result::Ok(())
+            });
+            done.store(true, Ordering::Relaxed);
+            result
+        });
+        let probed = smol::block_on(async {
+            let mut client = logged_in(server, Some("INBOX")).await?;
+            while !done.load(Ordering::Relaxed) {
+                let start = Instant::now();
+                client.ok("NOOP").await?;
+                latencies.push(milliseconds(start.elapsed()));
+                smol::Timer::after(Duration::from_millis(10)).await;
+            }
+            client.logout().await;
+            io::Result::Ok(())
+        });
+        (writer.join().expect("the appending thread"), probed)
+    });
     written?;
     probed?;
     let maximum = latencies.iter().cloned().fold(0.0, f64::max);

@@ -101,11 +101,22 @@ impl Drop for WorkMemory {
 }
 
 fn compute(password: &[u8], salt: &[u8], cost: Cost) -> Result<Vec<u8>, String> {
+    compute_in(&mut None, password, salt, cost)
+}
+
+/// Hashes in `memory`, mapping it first when it is missing or of another
+/// size. argon2 writes every block before it reads one, so memory left from
+/// an earlier hash changes nothing but the page faults saved.
+fn compute_in(memory: &mut Option<WorkMemory>, password: &[u8], salt: &[u8], cost: Cost) -> Result<Vec<u8>, String> {
     let params = cost.params()?;
-    let mut memory = WorkMemory::new(params.block_count())?;
+    if memory.as_ref().is_none_or(|memory| memory.blocks != params.block_count().max(1)) {
+        *memory = None;
+        *memory = Some(WorkMemory::new(params.block_count())?);
+    }
+    let blocks = memory.as_mut().expect("mapped above").blocks();
     let mut hash = vec![0u8; HASH_LENGTH];
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-        .hash_password_into_with_memory(password, salt, &mut hash, memory.blocks())
+        .hash_password_into_with_memory(password, salt, &mut hash, blocks)
         .map_err(|problem| format!("argon2 failed: {problem}"))?;
     Ok(hash)
 }
@@ -146,12 +157,17 @@ fn equal_in_constant_time(left: &[u8], right: &[u8]) -> bool {
     left.len() == right.len() && left.iter().zip(right).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
 }
 
+#[cfg(test)]
 fn verify_with(password: &[u8], phc: &str) -> bool {
+    verify_in(&mut None, password, phc)
+}
+
+fn verify_in(memory: &mut Option<WorkMemory>, password: &[u8], phc: &str) -> bool {
     let Some(parsed) = parse_phc(phc) else {
         log::error!("a stored password hash is not an argon2id PHC string");
         return false;
     };
-    match compute(password, &parsed.salt, parsed.cost) {
+    match compute_in(memory, password, &parsed.salt, parsed.cost) {
         Ok(hash) => equal_in_constant_time(&hash, &parsed.hash),
         Err(problem) => {
             log::error!("password verification failed: {problem}");
@@ -165,6 +181,21 @@ struct Job {
     /// None: the user does not exist; hash anyway so the answer takes as long.
     phc: Option<String>,
     reply: Sender<bool>,
+}
+
+/// How long a verification thread keeps its work memory without a login.
+const KEEP_MEMORY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// The next job; `Some(None)` when `holding` memory and none came within
+/// [`KEEP_MEMORY`]; `None` when the server is gone.
+fn next_job(incoming: &channel::Receiver<Job>, holding: bool) -> Option<Option<Job>> {
+    if !holding {
+        return incoming.recv_blocking().ok().map(Some);
+    }
+    smol::block_on(smol::future::or(async { incoming.recv().await.ok().map(Some) }, async {
+        smol::Timer::after(KEEP_MEMORY).await;
+        Some(None)
+    }))
 }
 
 /// Handle to the verification thread.
@@ -188,11 +219,20 @@ impl Verifier {
             // after the same work as a known one. Made here, off the path
             // of start-up and of the first login.
             let decoy = hash_password(b"roost decoy password", cost).ok();
-            while let Ok(job) = incoming.recv_blocking() {
+            // The work memory stays mapped while logins keep coming (a
+            // household's devices reconnecting at once, a mail client's
+            // parallel connections), saving the page faults of mapping it
+            // anew, and goes back to the kernel once they stop.
+            let mut memory = None;
+            while let Some(job) = next_job(&incoming, memory.is_some()) {
+                let Some(job) = job else {
+                    memory = None;
+                    continue;
+                };
                 let verified = match (&job.phc, &decoy) {
-                    (Some(phc), _) => verify_with(&job.password, phc),
+                    (Some(phc), _) => verify_in(&mut memory, &job.password, phc),
                     (None, Some(decoy)) => {
-                        verify_with(&job.password, decoy);
+                        verify_in(&mut memory, &job.password, decoy);
                         false
                     }
                     (None, None) => false,
@@ -243,6 +283,9 @@ mod tests {
         assert_ne!(phc, hash_password(b"correct horse", CHEAP).unwrap());
     }
 
+    /// The tests that read this process's RSS run one at a time.
+    static MEASURING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     fn resident_kib() -> u64 {
         let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
         status
@@ -254,6 +297,7 @@ mod tests {
 
     #[test]
     fn work_memory_goes_back_to_the_kernel() {
+        let _alone = MEASURING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let before = resident_kib();
         // The generic board's 19 MiB, twice: none of it may stay resident
         // (a buffer kept for the next login would).
@@ -262,6 +306,22 @@ mod tests {
         assert!(verify_with(b"x", &phc));
         let after = resident_kib();
         assert!(after < before + 8 * 1024, "RSS grew from {before} KiB to {after} KiB");
+    }
+
+    #[test]
+    fn verifier_keeps_work_memory_only_while_logins_come() {
+        let _alone = MEASURING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let cost = Cost { memory_kib: 24 * 1024, iterations: 1, parallelism: 1 };
+        let phc = hash_password(b"x", cost).unwrap();
+        let verifier = Verifier::start(cost, 1).unwrap();
+        smol::block_on(async {
+            assert!(verifier.verify(b"x".to_vec(), Some(phc.clone())).await);
+            let holding = resident_kib();
+            assert!(verifier.verify(b"x".to_vec(), Some(phc.clone())).await);
+            std::thread::sleep(KEEP_MEMORY * 3);
+            let released = resident_kib();
+            assert!(released + 16 * 1024 < holding, "RSS {holding} KiB while holding, {released} KiB after");
+        });
     }
 
     #[test]

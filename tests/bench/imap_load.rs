@@ -222,8 +222,10 @@ fn format_value(value: f64) -> String {
         format!("{value:.0}")
     } else if value.abs() >= 10.0 {
         format!("{value:.1}")
-    } else {
+    } else if value.abs() >= 0.1 || value == 0.0 {
         format!("{value:.2}")
+    } else {
+        format!("{value:.3}")
     }
 }
 

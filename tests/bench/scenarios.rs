@@ -296,8 +296,8 @@ async fn timed(client: &mut Client, command: &str, repeat: usize) -> io::Result<
 /// Scenario 5: SELECT and SEARCH latency on the big mailbox.
 pub async fn select_and_search(server: &Server, mailbox: &str, count: u64) -> io::Result<Vec<Figure>> {
     let mut client = logged_in(server, None).await?;
-    let (select, _) = timed(&mut client, &format!("SELECT {mailbox}"), 10).await?;
-    let mut figures = vec![figure(5, "SELECT of the 100k mailbox (median of 10)", "ms", Better::Lower, select)];
+    let (select, _) = timed(&mut client, &format!("SELECT {mailbox}"), 100).await?;
+    let mut figures = vec![figure(5, "SELECT of the 100k mailbox (median of 100)", "ms", Better::Lower, select)];
     let expected_marked = count.div_ceil(MARKER_EVERY);
     for (name, command, expected) in [
         ("UID SEARCH FROM", "UID SEARCH FROM rose@family.example", Some(expected_marked)),
@@ -508,11 +508,11 @@ pub async fn logins(server: &Server, parallel: usize, seconds: f64) -> io::Resul
 /// Scenario 9: imaptest's default session, looped by `clients` clients.
 pub async fn mixed(server: &Server, clients: usize, seconds: f64, mailbox: &str) -> io::Result<Vec<Figure>> {
     let corpus = Arc::new(Corpus::new(9));
-    let latencies = std::cell::RefCell::new(Vec::new());
+    let samples = MixedSamples::default();
     let errors = std::cell::Cell::new(0u64);
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let executor = smol::LocalExecutor::new();
-    let latencies = &latencies;
+    let samples = &samples;
     let errors = &errors;
     let start = Instant::now();
     executor
@@ -525,8 +525,7 @@ pub async fn mixed(server: &Server, clients: usize, seconds: f64, mailbox: &str)
                         let mut appended = 0u64;
                         while Instant::now() < deadline {
                             if let Err(error) =
-                                mixed_session(server, mailbox, &mut rng, &corpus, worker, &mut appended, latencies)
-                                    .await
+                                mixed_session(server, mailbox, &mut rng, &corpus, worker, &mut appended, samples).await
                             {
                                 errors.set(errors.get() + 1);
                                 if errors.get() < 5 {
@@ -544,7 +543,10 @@ pub async fn mixed(server: &Server, clients: usize, seconds: f64, mailbox: &str)
         .await;
     let elapsed = start.elapsed().as_secs_f64();
     drop(executor);
-    let mut samples = latencies.take();
+    // LOGIN (argon2id at the same cost in both servers) is timed apart:
+    // with many clients its queue sets the overall p99.
+    let mut others = samples.commands.take();
+    let mut samples = [others.clone(), samples.logins.take()].concat();
     let commands = samples.len() as f64;
     Ok(vec![
         figure(
@@ -563,12 +565,26 @@ pub async fn mixed(server: &Server, clients: usize, seconds: f64, mailbox: &str)
         ),
         figure(
             9,
+            format!("mixed workload, {clients} clients: p99 latency, LOGIN excluded"),
+            "ms",
+            Better::Lower,
+            percentile(&mut others, 0.99),
+        ),
+        figure(
+            9,
             format!("mixed workload, {clients} clients: failed sessions"),
             "",
             Better::Lower,
             errors.get() as f64,
         ),
     ])
+}
+
+/// Latencies of the mixed workload, in ms: LOGIN apart from the rest.
+#[derive(Default)]
+struct MixedSamples {
+    commands: std::cell::RefCell<Vec<f64>>,
+    logins: std::cell::RefCell<Vec<f64>>,
 }
 
 /// Sequence-number bookkeeping from untagged EXISTS/EXPUNGE.
@@ -593,8 +609,9 @@ async fn mixed_session(
     corpus: &Corpus,
     worker: usize,
     appended: &mut u64,
-    latencies: &std::cell::RefCell<Vec<f64>>,
+    samples: &MixedSamples,
 ) -> io::Result<()> {
+    let (latencies, logins) = (&samples.commands, &samples.logins);
     let mut client = connect(server.imap, false).await?;
     let mut exists = 0u32;
     macro_rules! run {
@@ -607,7 +624,9 @@ async fn mixed_session(
             reply
         }};
     }
-    run!(format!("LOGIN {USER} \"{PASSWORD}\""));
+    let start = Instant::now();
+    client.command(&format!("LOGIN {USER} \"{PASSWORD}\"")).await?;
+    logins.borrow_mut().push(milliseconds(start.elapsed()));
     if rng.below(100) < 50 {
         run!("LIST \"\" *");
     }

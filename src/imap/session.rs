@@ -380,7 +380,9 @@ impl Session {
             CommandBody::Close => command::close::close(self, &tag).await,
             CommandBody::Unselect => command::close::unselect(self, &tag).await,
             CommandBody::Expunge { uids } => command::expunge::run(self, &tag, uids).await,
-            CommandBody::Search { uid, charset, key } => command::search::run(self, &tag, uid, charset, key).await,
+            CommandBody::Search { uid, ret, charset, key } => {
+                command::search::run(self, &tag, uid, ret, charset, key).await
+            }
             CommandBody::Fetch { uid, set, items } => command::fetch::run(self, &tag, uid, set, items).await,
             CommandBody::Store { uid, set, action, silent, flags } => {
                 command::store::run(self, &tag, uid, set, action, silent, flags).await
@@ -406,7 +408,9 @@ impl Session {
                 }
             }
             _ => {
-                capabilities.push_str(" NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE MULTIAPPEND STATUS=SIZE");
+                capabilities.push_str(
+                    " NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE MULTIAPPEND STATUS=SIZE ESEARCH SEARCHRES",
+                );
                 capabilities.push_str(&format!(" APPENDLIMIT={}", self.server.config.limits.literal_size));
             }
         }

@@ -74,6 +74,8 @@ pub enum CommandBody {
     },
     Search {
         uid: bool,
+        /// `RETURN (...)` (RFC 4731, RFC 5182): answer with ESEARCH.
+        ret: Option<SearchReturn>,
         charset: Option<String>,
         key: SearchKey,
     },
@@ -139,6 +141,20 @@ impl CommandBody {
 pub enum SequenceNumber {
     Value(u32),
     Star,
+    /// `$`, the saved search result (RFC 5182). The parser only makes it
+    /// as a whole range, `(Saved, Saved)`.
+    Saved,
+}
+
+/// The result options of `SEARCH RETURN (...)`: RFC 4731's MIN, MAX,
+/// COUNT and ALL, and RFC 5182's SAVE. `RETURN ()` means ALL.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SearchReturn {
+    pub min: bool,
+    pub max: bool,
+    pub count: bool,
+    pub all: bool,
+    pub save: bool,
 }
 
 /// A sequence set as sent: ranges in the client's order, ends unordered.

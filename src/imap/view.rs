@@ -42,6 +42,10 @@ pub struct View {
     /// Modseqs of this session's own flag changes since the last sync: the
     /// client already has those flags (RFC 3501 §7.4.2 STORE responses).
     pub own_modseqs: Vec<u64>,
+    /// The saved search result `$` (RFC 5182) as UID ranges. Expunged
+    /// UIDs are not removed: `$` is resolved against the current UIDs, so
+    /// they simply match nothing.
+    pub saved: Vec<(u32, u32)>,
 }
 
 impl View {
@@ -68,6 +72,7 @@ impl View {
             keywords: state.keywords.clone(),
             recent: Vec::new(),
             own_modseqs: Vec::new(),
+            saved: Vec::new(),
         };
         let mut persist = None;
         if read_only {
@@ -114,6 +119,11 @@ impl View {
         let count = self.uids.len();
         let mut ranges: Vec<Range<usize>> = Vec::new();
         for &(first, second) in &set.0 {
+            if first == SequenceNumber::Saved {
+                ranges
+                    .extend(self.saved.iter().map(|&(low, high)| self.uid_range(low, high)).filter(|r| !r.is_empty()));
+                continue;
+            }
             if count == 0 {
                 if !by_uid && (first != SequenceNumber::Star || second != SequenceNumber::Star) {
                     // `1:*` in an empty mailbox is harmless; a number is not.
@@ -129,16 +139,15 @@ impl View {
                 let top = *self.uids.last().expect("not empty");
                 let value = |number: SequenceNumber| match number {
                     SequenceNumber::Value(uid) => uid,
-                    SequenceNumber::Star => top,
+                    // Saved was handled above.
+                    SequenceNumber::Star | SequenceNumber::Saved => top,
                 };
                 let (low, high) = ordered(value(first), value(second));
-                let start = self.uids.partition_point(|&uid| uid < low);
-                let end = self.uids.partition_point(|&uid| uid <= high);
-                start..end
+                self.uid_range(low, high)
             } else {
                 let value = |number: SequenceNumber| match number {
                     SequenceNumber::Value(sequence) => sequence as usize,
-                    SequenceNumber::Star => count,
+                    SequenceNumber::Star | SequenceNumber::Saved => count,
                 };
                 let (low, high) = ordered(value(first), value(second));
                 if high > count {
@@ -161,6 +170,11 @@ impl View {
         Ok(merged)
     }
 
+    /// The indexes of the UIDs from `low` to `high`.
+    fn uid_range(&self, low: u32, high: u32) -> Range<usize> {
+        self.uids.partition_point(|&uid| uid < low)..self.uids.partition_point(|&uid| uid <= high)
+    }
+
     /// Like [`View::resolve`] for a SEARCH key: sequence numbers past the
     /// end simply match nothing (Dovecot parses them without a range check).
     pub fn resolve_for_search(&self, set: &SequenceSet, by_uid: bool) -> Vec<Range<usize>> {
@@ -172,9 +186,12 @@ impl View {
             .0
             .iter()
             .filter_map(|&(first, second)| {
+                if first == SequenceNumber::Saved {
+                    return Some((first, second));
+                }
                 let value = |number: SequenceNumber| match number {
                     SequenceNumber::Value(sequence) => sequence,
-                    SequenceNumber::Star => count,
+                    SequenceNumber::Star | SequenceNumber::Saved => count,
                 };
                 let (low, high) = ordered(value(first), value(second));
                 (count > 0 && low <= count)
@@ -234,6 +251,7 @@ mod tests {
             keywords: Rc::new(Vec::new()),
             recent: vec![(9, 10)],
             own_modseqs: Vec::new(),
+            saved: Vec::new(),
         }
     }
 

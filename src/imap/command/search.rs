@@ -10,7 +10,7 @@ use std::ops::Range;
 
 use crate::imap::encode;
 use crate::imap::session::{Session, State, Status};
-use crate::imap::types::{DateField, DateRelation, SearchKey};
+use crate::imap::types::{DateField, DateRelation, SearchKey, SearchReturn};
 use crate::imap::view::View;
 use crate::mime::header;
 use crate::store::{
@@ -55,9 +55,16 @@ pub async fn run(
     session: &mut Session,
     tag: &str,
     uid: bool,
+    ret: Option<SearchReturn>,
     charset: Option<String>,
     key: SearchKey,
 ) -> io::Result<()> {
+    // RFC 5182 §2.1: a failed SEARCH ... RETURN (SAVE) leaves `$` empty.
+    if ret.is_some_and(|ret| ret.save) {
+        if let State::Selected(_, view) = &mut session.state {
+            view.saved = Vec::new();
+        }
+    }
     if let Some(charset) = charset {
         if charset != "UTF-8" && charset != "US-ASCII" {
             session.tagged(tag, Status::No, Some("BADCHARSET (UTF-8 US-ASCII)"), "Unsupported charset");
@@ -100,7 +107,10 @@ pub async fn run(
     };
     let mut next = 0;
     let mut visited = 0usize;
-    session.conn.write(b"* SEARCH");
+    let mut gathered = Gathered::default();
+    if ret.is_none() {
+        session.conn.write(b"* SEARCH");
+    }
     loop {
         let index = match &mut from_index {
             None if next < view.uids.len() => {
@@ -111,7 +121,9 @@ pub async fn run(
             Some(uids) => match uids.find_map(|uid| uid.map(|uid| view.index_of(uid)).transpose()) {
                 Some(Ok(index)) => index,
                 Some(Err(error)) => {
-                    session.conn.write(b"\r\n");
+                    if ret.is_none() {
+                        session.conn.write(b"\r\n");
+                    }
                     return session.store_failed(tag, error, false).await;
                 }
                 None => break,
@@ -132,15 +144,23 @@ pub async fn run(
         let result = if index_answers { Ok(true) } else { candidate.test(&test) };
         match result {
             Ok(true) => {
-                let out = session.conn.out();
-                out.push(b' ');
-                encode::number(out, if uid { candidate.uid as u64 } else { index as u64 + 1 });
+                let number = if uid { candidate.uid } else { index as u32 + 1 };
+                match ret {
+                    None => {
+                        let out = session.conn.out();
+                        out.push(b' ');
+                        encode::number(out, number);
+                    }
+                    Some(ret) => gathered.add(&ret, number, candidate.uid),
+                }
             }
             Ok(false) => {}
             // Expunged by another session since this one last synced.
             Err(StoreError::NoSuchMailbox) => {}
             Err(error) => {
-                session.conn.write(b"\r\n");
+                if ret.is_none() {
+                    session.conn.write(b"\r\n");
+                }
                 return session.store_failed(tag, error, false).await;
             }
         }
@@ -150,8 +170,121 @@ pub async fn run(
             smol::future::yield_now().await;
         }
     }
-    session.conn.write(b"\r\n");
+    match ret {
+        None => session.conn.write(b"\r\n"),
+        Some(ret) => {
+            if ret.min || ret.max || ret.count || ret.all {
+                gathered.write(session.conn.out(), tag, uid, &ret);
+            }
+            if ret.save {
+                let saved = gathered.saved(&ret);
+                if let State::Selected(_, view) = &mut session.state {
+                    view.saved = saved;
+                }
+            }
+        }
+    }
     session.finish(tag, Status::Ok, None, "SEARCH completed").await
+}
+
+/// What a SEARCH with result options collects as matches come, in
+/// ascending order: only what the options ask for, numbers as ranges.
+#[derive(Default)]
+struct Gathered {
+    count: u32,
+    /// (number, UID) of the first and last match.
+    first: Option<(u32, u32)>,
+    last: Option<(u32, u32)>,
+    /// Every match's number (ALL).
+    numbers: Vec<(u32, u32)>,
+    /// Every match's UID (SAVE, unless only MIN/MAX are asked for).
+    uids: Vec<(u32, u32)>,
+}
+
+impl Gathered {
+    fn add(&mut self, ret: &SearchReturn, number: u32, uid: u32) {
+        self.count += 1;
+        self.first.get_or_insert((number, uid));
+        self.last = Some((number, uid));
+        if ret.all {
+            push_number(&mut self.numbers, number);
+        }
+        if ret.save && saves_all(ret) {
+            push_number(&mut self.uids, uid);
+        }
+    }
+
+    /// `* ESEARCH (TAG "t") [UID] [MIN n] [MAX n] [COUNT n] [ALL set]`;
+    /// RFC 4731 §3.1: MIN, MAX and ALL are left out when nothing matched.
+    fn write(&self, out: &mut Vec<u8>, tag: &str, uid: bool, ret: &SearchReturn) {
+        out.extend_from_slice(b"* ESEARCH (TAG ");
+        encode::string(out, tag.as_bytes());
+        out.push(b')');
+        if uid {
+            out.extend_from_slice(b" UID");
+        }
+        if let (true, Some((number, _))) = (ret.min, self.first) {
+            out.extend_from_slice(b" MIN ");
+            encode::number(out, number);
+        }
+        if let (true, Some((number, _))) = (ret.max, self.last) {
+            out.extend_from_slice(b" MAX ");
+            encode::number(out, number);
+        }
+        if ret.count {
+            out.extend_from_slice(b" COUNT ");
+            encode::number(out, self.count);
+        }
+        if ret.all && !self.numbers.is_empty() {
+            out.extend_from_slice(b" ALL ");
+            write_set(out, &self.numbers);
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+
+    /// The UIDs `$` keeps. RFC 5182 §2.4: with only MIN and/or MAX, just
+    /// those messages; otherwise every match.
+    fn saved(&mut self, ret: &SearchReturn) -> Vec<(u32, u32)> {
+        if saves_all(ret) {
+            return std::mem::take(&mut self.uids);
+        }
+        let mut saved = Vec::new();
+        if let (true, Some((_, uid))) = (ret.min, self.first) {
+            push_number(&mut saved, uid);
+        }
+        if let (true, Some((_, uid))) = (ret.max, self.last) {
+            if saved.last() != Some(&(uid, uid)) {
+                push_number(&mut saved, uid);
+            }
+        }
+        saved
+    }
+}
+
+fn saves_all(ret: &SearchReturn) -> bool {
+    ret.all || ret.count || !(ret.min || ret.max)
+}
+
+/// Appends `number` (ascending) to a list of ranges, extending the last.
+fn push_number(ranges: &mut Vec<(u32, u32)>, number: u32) {
+    match ranges.last_mut() {
+        Some(last) if last.1.checked_add(1) == Some(number) => last.1 = number,
+        _ => ranges.push((number, number)),
+    }
+}
+
+/// `1:3,7,9:10`.
+fn write_set(out: &mut Vec<u8>, ranges: &[(u32, u32)]) {
+    for (position, &(low, high)) in ranges.iter().enumerate() {
+        if position > 0 {
+            out.push(b',');
+        }
+        encode::number(out, low);
+        if high != low {
+            out.push(b':');
+            encode::number(out, high);
+        }
+    }
 }
 
 /// An indexed flag condition every match must meet, if there is one: then

@@ -249,6 +249,9 @@ impl<'a> Parser<'a> {
     }
 
     fn sequence_number(&mut self) -> Result<SequenceNumber> {
+        if self.peek() == Some(b'$') {
+            return Err("$ cannot be the end of a range".into());
+        }
         if self.try_byte(b'*') {
             Ok(SequenceNumber::Star)
         } else {
@@ -259,9 +262,14 @@ impl<'a> Parser<'a> {
     pub fn sequence_set(&mut self) -> Result<SequenceSet> {
         let mut ranges = Vec::new();
         loop {
-            let low = self.sequence_number()?;
-            let high = if self.try_byte(b':') { self.sequence_number()? } else { low };
-            ranges.push((low, high));
+            // RFC 5182: `$` stands for the saved search result.
+            if self.try_byte(b'$') {
+                ranges.push((SequenceNumber::Saved, SequenceNumber::Saved));
+            } else {
+                let low = self.sequence_number()?;
+                let high = if self.try_byte(b':') { self.sequence_number()? } else { low };
+                ranges.push((low, high));
+            }
             if !self.try_byte(b',') {
                 return Ok(SequenceSet(ranges));
             }
@@ -520,8 +528,9 @@ fn selected_command(parser: &mut Parser, name: &[u8], uid: bool) -> Result<Comma
             CommandBody::Copy { uid, set, mailbox: parser.mailbox()?, remove: name == b"MOVE" }
         }
         _ => {
+            let ret = search::search_return(parser)?;
             let (charset, key) = search::search_program(parser)?;
-            CommandBody::Search { uid, charset, key }
+            CommandBody::Search { uid, ret, charset, key }
         }
     })
 }

@@ -1,8 +1,40 @@
 //! SEARCH keys (RFC 3501 §6.4.4, RFC 9051 §6.4.4).
 
 use super::{FlagWord, Parser, Result, MAX_DEPTH};
-use crate::imap::types::{DateField, DateRelation, Flag, SearchKey};
+use crate::imap::types::{DateField, DateRelation, Flag, SearchKey, SearchReturn};
 use crate::store::Flags;
+
+/// `RETURN (option ...) SP`, if present (RFC 4731 §3.1, RFC 5182 §2).
+pub fn search_return(parser: &mut Parser) -> Result<Option<SearchReturn>> {
+    if !parser.try_keyword("RETURN ") {
+        return Ok(None);
+    }
+    parser.byte(b'(')?;
+    let mut options = SearchReturn::default();
+    let mut any = false;
+    while !parser.try_byte(b')') {
+        if any {
+            parser.sp()?;
+        }
+        any = true;
+        let word = parser.atom()?.to_ascii_uppercase();
+        let option = match word.as_slice() {
+            b"MIN" => &mut options.min,
+            b"MAX" => &mut options.max,
+            b"COUNT" => &mut options.count,
+            b"ALL" => &mut options.all,
+            b"SAVE" => &mut options.save,
+            _ => return Err(format!("unknown search return option {}", String::from_utf8_lossy(&word))),
+        };
+        *option = true;
+    }
+    // RFC 4731: an empty list means ALL.
+    if !any {
+        options.all = true;
+    }
+    parser.sp()?;
+    Ok(Some(options))
+}
 
 /// `[CHARSET astring SP] search-key *(SP search-key)`.
 pub fn search_program(parser: &mut Parser) -> Result<(Option<String>, SearchKey)> {
@@ -38,7 +70,7 @@ fn search_key(parser: &mut Parser, depth: usize) -> Result<SearchKey> {
         parser.byte(b')')?;
         return Ok(and(keys));
     }
-    if parser.peek().is_some_and(|byte| byte.is_ascii_digit() || byte == b'*') {
+    if parser.peek().is_some_and(|byte| byte.is_ascii_digit() || byte == b'*' || byte == b'$') {
         return Ok(SearchKey::Sequence(parser.sequence_set()?));
     }
     let word = parser.atom()?.to_ascii_uppercase();

@@ -1,5 +1,5 @@
 use super::*;
-use crate::imap::types::SequenceNumber::{Star, Value};
+use crate::imap::types::SequenceNumber::{Saved, Star, Value};
 use proptest::prelude::*;
 
 fn parse(text: &str) -> CommandBody {
@@ -268,8 +268,35 @@ fn copy_move_expunge() {
 }
 
 #[test]
+fn search_return_options_and_saved_result() {
+    let CommandBody::Search { ret, key, .. } = parse("a SEARCH RETURN (MIN COUNT save) UNSEEN") else { panic!() };
+    assert_eq!(ret, Some(SearchReturn { min: true, count: true, save: true, ..SearchReturn::default() }));
+    assert_eq!(key, SearchKey::Flag(Flags::SEEN, false));
+    // RFC 4731: RETURN () is ALL.
+    let CommandBody::Search { ret, charset, .. } = parse("a UID SEARCH RETURN () CHARSET UTF-8 ALL") else { panic!() };
+    assert_eq!(ret, Some(SearchReturn { all: true, ..SearchReturn::default() }));
+    assert_eq!(charset.as_deref(), Some("UTF-8"));
+    let CommandBody::Search { key, .. } = parse("a SEARCH $ UID $,7") else { panic!() };
+    assert_eq!(
+        key,
+        SearchKey::And(vec![
+            SearchKey::Sequence(SequenceSet(vec![(Saved, Saved)])),
+            SearchKey::Uid(SequenceSet(vec![(Saved, Saved), (Value(7), Value(7))])),
+        ])
+    );
+    assert_eq!(
+        parse("a FETCH $ FLAGS"),
+        CommandBody::Fetch { uid: false, set: SequenceSet(vec![(Saved, Saved)]), items: vec![FetchItem::Flags] }
+    );
+    parse_error(b"a SEARCH RETURN (BOGUS) ALL\r\n");
+    parse_error(b"a SEARCH RETURN (MIN ALL\r\n");
+    parse_error(b"a FETCH 1:$ FLAGS\r\n");
+    parse_error(b"a FETCH $:3 FLAGS\r\n");
+}
+
+#[test]
 fn search_programs() {
-    let CommandBody::Search { charset, key, uid } =
+    let CommandBody::Search { charset, key, uid, ret: None } =
         parse("a UID SEARCH CHARSET UTF-8 OR FROM alice (SUBJECT \"hi there\" UNSEEN) NOT DELETED 1:5")
     else {
         panic!()

@@ -1,4 +1,7 @@
-//! MIME: header fields now; the streaming structure pass (ENVELOPE,
-//! BODYSTRUCTURE) joins this module with the MIME issue.
+//! MIME: header fields, and the streaming structure pass (ENVELOPE,
+//! BODYSTRUCTURE, part offsets) computed once at delivery.
 
+pub mod address;
 pub mod header;
+pub mod render;
+pub mod structure;

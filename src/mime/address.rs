@@ -160,8 +160,8 @@ struct Parser<'a> {
     out: Vec<Address>,
 }
 
-impl Parser<'_> {
-    fn peek(&self) -> Option<&Token> {
+impl<'a> Parser<'a> {
+    fn peek(&self) -> Option<&'a Token> {
         self.tokens.get(self.position)
     }
 
@@ -199,8 +199,8 @@ impl Parser<'_> {
     /// One mailbox, or a group start. Returns true when a group began.
     fn address(&mut self, in_group: bool) -> bool {
         let start = self.position;
-        let mut words: Vec<&Token> = Vec::new();
-        let mut comments: Vec<&[u8]> = Vec::new();
+        let mut words: Vec<&'a Token> = Vec::new();
+        let mut comments: Vec<&'a [u8]> = Vec::new();
         loop {
             match self.peek() {
                 Some(token @ (Token::Atom(_) | Token::Quoted(_) | Token::Literal(_))) => {
@@ -282,7 +282,7 @@ impl Parser<'_> {
                 break;
             }
         }
-        let mut words: Vec<&Token> = Vec::new();
+        let mut words: Vec<&'a Token> = Vec::new();
         while let Some(token) = self.peek() {
             match token {
                 Token::Atom(_) | Token::Quoted(_) | Token::Literal(_) => words.push(token),
@@ -305,11 +305,6 @@ impl Parser<'_> {
             }
         }
         let route = if route.is_empty() { None } else { Some(route) };
-        if mailbox.is_empty() && host.is_none() {
-            // `<>`: the null return path. Dovecot shows it as an address
-            // with an empty mailbox and host rather than dropping it.
-            return Address { name: None, route, mailbox: Some(Vec::new()), host: Some(Vec::new()) };
-        }
         filled(Address { name: None, route, mailbox: Some(mailbox), host })
     }
 
@@ -451,7 +446,8 @@ mod tests {
         assert_eq!(parse_list(b"joe@c.d (Joe Doe)"), vec![address(Some("Joe Doe"), None, Some("joe"), Some("c.d"))]);
         assert_eq!(parse_list(b"John Q. Public <jqp@x>"), vec![address(Some("John Q. Public"), None, Some("jqp"), Some("x"))]);
         assert_eq!(parse_list(b"alice"), vec![address(None, None, Some("alice"), Some("MISSING_DOMAIN"))]);
-        assert_eq!(parse_list(b"<>"), vec![address(None, None, Some(""), Some(""))]);
+        // Dovecot: the null path reads as an address with nothing in it.
+        assert_eq!(parse_list(b"<>"), vec![address(None, None, Some("MISSING_MAILBOX"), Some("MISSING_DOMAIN"))]);
         assert_eq!(parse_list(b""), vec![]);
         assert_eq!(parse_list(b" , ,"), vec![]);
         assert_eq!(

@@ -29,7 +29,7 @@ pub fn envelope(out: &mut Vec<u8>, env: &Envelope) {
     out.push(b'(');
     nstring(out, env.date.as_deref());
     out.push(b' ');
-    nstring(out, env.subject.as_deref());
+    nstring(out, env.subject.as_deref().map(for_humans).as_deref());
     let from = env.from.as_deref();
     for list in [from, env.sender.as_deref().or(from), env.reply_to.as_deref().or(from)] {
         out.push(b' ');
@@ -44,6 +44,26 @@ pub fn envelope(out: &mut Vec<u8>, env: &Envelope) {
     out.push(b' ');
     nstring(out, env.message_id.as_deref());
     out.push(b')');
+}
+
+/// The subject as Dovecot shows it: runs of white space (line breaks
+/// included) become one space, leading and trailing white space goes, and
+/// NUL becomes 0x80 (a NUL cannot be sent in a string).
+fn for_humans(value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.len());
+    let mut space = false;
+    for &byte in value {
+        if matches!(byte, b' ' | b'\t' | b'\r' | b'\n') {
+            space = !out.is_empty();
+            continue;
+        }
+        if space {
+            out.push(b' ');
+            space = false;
+        }
+        out.push(if byte == 0 { 0x80 } else { byte });
+    }
+    out
 }
 
 /// `((name adl mailbox host)...)`, or NIL for an absent or empty list.
@@ -218,4 +238,119 @@ fn parameters(out: &mut Vec<u8>, params: &[(Vec<u8>, Vec<u8>)], default_charset:
         out.extend_from_slice(b"\"charset\" \"us-ascii\"");
     }
     out.push(b')');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mime::structure::{Structure, StructureParser};
+
+    fn parse(message: &[u8]) -> Structure {
+        let mut parser = StructureParser::new();
+        parser.feed(message);
+        parser.finish()
+    }
+
+    fn bodystructure(message: &[u8], extensible: bool) -> String {
+        let mut out = Vec::new();
+        body_structure(&mut out, &parse(message), 0, extensible);
+        String::from_utf8(out).unwrap()
+    }
+
+    fn envelope_of(message: &[u8]) -> String {
+        let structure = parse(message);
+        let mut out = Vec::new();
+        envelope(&mut out, structure.envelope(0).unwrap());
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn simple_text() {
+        let message = b"From: Alice <alice@example.org>\r\nSubject: Hello\r\n\r\nHello Bob,\r\nbye.\r\n";
+        assert_eq!(
+            bodystructure(message, true),
+            r#"("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 18 2 NIL NIL NIL NIL)"#
+        );
+        assert_eq!(bodystructure(message, false), r#"("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 18 2)"#);
+        assert_eq!(
+            envelope_of(message),
+            r#"(NIL "Hello" (("Alice" NIL "alice" "example.org")) (("Alice" NIL "alice" "example.org")) (("Alice" NIL "alice" "example.org")) NIL NIL NIL NIL NIL)"#
+        );
+    }
+
+    #[test]
+    fn multipart_with_extension_data() {
+        let message = b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Language: en\r\n\r\nhi\r\n--b\r\nContent-Type: application/pdf; name=\"a.pdf\"\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"a.pdf\"\r\nContent-ID: <c@x>\r\nContent-Description: the file\r\nContent-MD5: abc=\r\nContent-Location: http://x/a.pdf\r\n\r\nAAAA\r\n--b--\r\n";
+        assert_eq!(
+            bodystructure(message, true),
+            concat!(
+                r#"(("text" "plain" ("charset" "UTF-8") NIL NIL "7bit" 2 0 NIL NIL ("en") NIL)"#,
+                r#"("application" "pdf" ("name" "a.pdf") "<c@x>" "the file" "base64" 4 "abc=" ("attachment" ("filename" "a.pdf")) NIL "http://x/a.pdf")"#,
+                r#" "mixed" ("boundary" "b") NIL NIL NIL)"#
+            )
+        );
+        assert_eq!(
+            bodystructure(message, false),
+            concat!(
+                r#"(("text" "plain" ("charset" "UTF-8") NIL NIL "7bit" 2 0)"#,
+                r#"("application" "pdf" ("name" "a.pdf") "<c@x>" "the file" "base64" 4) "mixed")"#
+            )
+        );
+    }
+
+    #[test]
+    fn message_rfc822_and_empty_multipart() {
+        let message = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\nFrom: a@b\r\n\r\nbody\r\n--b--\r\n";
+        assert_eq!(
+            bodystructure(message, false),
+            concat!(
+                r#"(("message" "rfc822" NIL NIL NIL "7bit" 33 "#,
+                r#"(NIL "inner" ((NIL NIL "a" "b")) ((NIL NIL "a" "b")) ((NIL NIL "a" "b")) NIL NIL NIL NIL NIL) "#,
+                r#"("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 4 0) 3) "mixed")"#
+            )
+        );
+        assert_eq!(
+            bodystructure(b"Content-Type: multipart/mixed\r\n\r\nno parts\r\n", true),
+            r#"(("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 0 0 NIL NIL NIL NIL) "mixed" NIL NIL NIL NIL)"#
+        );
+    }
+
+    #[test]
+    fn envelope_defaults_groups_and_literals() {
+        let message = "Date: Tue, 1 Jan 2030 00:00:00 +0000\r\nSubject: caf\u{e9} \"quoted\"\r\nFrom: a@b\r\nSender: s@b\r\nTo: undisclosed-recipients:;\r\nCc: \r\nIn-Reply-To: <x@y>\r\n\r\n";
+        assert_eq!(
+            envelope_of(message.as_bytes()),
+            "(\"Tue, 1 Jan 2030 00:00:00 +0000\" {14}\r\ncaf\u{e9} \"quoted\" ((NIL NIL \"a\" \"b\")) ((NIL NIL \"s\" \"b\")) ((NIL NIL \"a\" \"b\")) ((NIL NIL \"undisclosed-recipients\" NIL)(NIL NIL NIL NIL)) NIL NIL \"<x@y>\" NIL)"
+        );
+        assert_eq!(envelope_of(b"\r\n"), "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)");
+    }
+
+    /// Writes ENVELOPE, BODYSTRUCTURE and BODY of every `*.eml` in
+    /// `$ROOST_STRUCTURE_DUMP` to `roost-out.txt` there, one line each, in
+    /// the form tests/compare scripts read beside Dovecot's answers.
+    #[test]
+    #[ignore]
+    fn dump_for_comparison() {
+        let Ok(directory) = std::env::var("ROOST_STRUCTURE_DUMP") else { return };
+        let mut names: Vec<String> = std::fs::read_dir(format!("{directory}/msgs"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        let mut out = Vec::new();
+        for name in names {
+            let message = std::fs::read(format!("{directory}/msgs/{name}")).unwrap();
+            let structure = parse(&message);
+            for item in ["ENVELOPE", "BODYSTRUCTURE", "BODY"] {
+                out.extend_from_slice(format!("{name} {item} ").as_bytes());
+                match item {
+                    "ENVELOPE" => envelope(&mut out, structure.envelope(0).unwrap()),
+                    "BODYSTRUCTURE" => body_structure(&mut out, &structure, 0, true),
+                    _ => body_structure(&mut out, &structure, 0, false),
+                }
+                out.push(b'\n');
+            }
+        }
+        std::fs::write(format!("{directory}/roost-out.txt"), out).unwrap();
+    }
 }

@@ -293,6 +293,9 @@ pub struct StructureParser {
     lines_before: u64,
     /// Length of the previous line's ending (0 at the start, 1 or 2).
     previous_newline: u64,
+    /// Whether the previous line was a delimiter (its line ending is then
+    /// part of it, and not taken again by the next delimiter).
+    previous_delimiter: bool,
     /// The last byte taken (to tell CRLF from LF at a line end).
     last_byte: u8,
     offset: u64,
@@ -323,6 +326,7 @@ impl StructureParser {
             line_start: 0,
             lines_before: 0,
             previous_newline: 0,
+            previous_delimiter: false,
             last_byte: 0,
             offset: 0,
             frozen: false,
@@ -382,7 +386,8 @@ impl StructureParser {
             false => 0,
         };
         let lines_after = self.lines_before + u64::from(has_lf);
-        if let Some((found, close)) = self.delimiter() {
+        let delimiter = self.delimiter();
+        if let Some((found, close)) = delimiter {
             if self.mode == Mode::Header {
                 // A delimiter inside a header ends it; the line ending
                 // before the delimiter belongs to the delimiter.
@@ -404,6 +409,7 @@ impl StructureParser {
         self.line_start = line_end;
         self.lines_before = lines_after;
         self.previous_newline = newline;
+        self.previous_delimiter = delimiter.is_some();
         self.header_at_line = self.header.len();
     }
 
@@ -434,11 +440,15 @@ impl StructureParser {
     fn delimiter_line(&mut self, found: usize, close: bool, line_end: u64, lines_after: u64) {
         let owner = self.boundaries[found].0;
         // The line ending before the delimiter belongs to the delimiter
-        // (RFC 2046 §5.1.1), unless the body is empty.
+        // (RFC 2046 §5.1.1), unless the body is empty or that line ending
+        // ended a delimiter line already (a close delimiter followed by an
+        // outer one: Dovecot leaves it in the inner multipart, and so the
+        // sizes and line counts match).
         let innermost = self.current();
         let body_start = self.parts[innermost].body_start;
         let trimmed = self.line_start.saturating_sub(self.previous_newline);
-        let (end, end_lines) = if self.previous_newline > 0 && trimmed >= body_start && self.line_start > body_start {
+        let takes_newline = self.previous_newline > 0 && !self.previous_delimiter;
+        let (end, end_lines) = if takes_newline && trimmed >= body_start && self.line_start > body_start {
             (trimmed, self.lines_before - 1)
         } else {
             (self.line_start.max(body_start), self.lines_before)
@@ -617,27 +627,44 @@ fn read_header(header: &[u8], in_multipart: bool, digest_parent: bool, message_r
 fn content_type(content: &mut Content, value: &[u8]) -> Option<Vec<u8>> {
     let mut cursor = Cursor { bytes: value, at: 0 };
     cursor.skip_cfws();
-    let media = cursor.token();
-    if media.is_empty() {
-        // No type at all: as if there were no Content-Type.
+    // Like Dovecot, a broken Content-Type is kept as well as it reads (an
+    // empty type or subtype shows as ""), so the part is not silently
+    // turned into text/plain; parameters are read only after a `/`.
+    content.media_type = Some(cursor.token().to_vec());
+    cursor.skip_cfws();
+    if cursor.peek() != Some(b'/') {
+        content.subtype = Some(Vec::new());
         return None;
     }
-    content.media_type = Some(media.to_vec());
+    cursor.at += 1;
     cursor.skip_cfws();
-    if cursor.peek() == Some(b'/') {
-        cursor.at += 1;
-        cursor.skip_cfws();
-        content.subtype = Some(cursor.token().to_vec());
-    }
+    content.subtype = Some(cursor.token().to_vec());
     content.params = parameters(&mut cursor);
     let boundary = content.params.iter().find(|(name, _)| name.eq_ignore_ascii_case(b"boundary"));
     boundary.map(|(_, value)| value.clone()).filter(|value| !value.is_empty() && value.len() <= MAX_BOUNDARY)
 }
 
+/// A field value the way Dovecot keeps unstructured ones: leading white
+/// space dropped, line breaks removed (a line break not followed by white
+/// space becomes a space), trailing white space kept.
+fn raw_value(value: &[u8]) -> Vec<u8> {
+    let start = value.iter().position(|&byte| byte != b' ' && byte != b'\t').unwrap_or(value.len());
+    let value = &value[start..];
+    let mut out = Vec::with_capacity(value.len());
+    for (index, &byte) in value.iter().enumerate() {
+        if byte != b'\r' && byte != b'\n' {
+            out.push(byte);
+        } else if value.get(index + 1).is_some_and(|next| !b" \t\r\n".contains(next)) {
+            out.push(b' ');
+        }
+    }
+    out
+}
+
 /// Any other Content-* field (name without the `Content-` prefix). The
 /// first occurrence of each wins, as in Dovecot.
 fn content_field(content: &mut Content, name: &[u8], value: &[u8]) {
-    let raw = || Some(header::unfold(value));
+    let raw = || Some(raw_value(value));
     if name.eq_ignore_ascii_case(b"Transfer-Encoding") {
         if content.encoding.is_none() {
             let mut cursor = Cursor { bytes: value, at: 0 };
@@ -700,7 +727,7 @@ const MAX_LANGUAGES: usize = 64;
 /// One envelope field, if `name` is one. A repeated field replaces the
 /// earlier one, as in Dovecot.
 fn envelope_field(envelope: &mut Envelope, name: &[u8], value: &[u8]) {
-    let text = || Some(header::unfold(value));
+    let text = || Some(raw_value(value));
     let list = || {
         let list = address::parse_list(&header::unfold(value));
         // An empty list is NIL (and lets Sender/Reply-To fall back to From).
@@ -1248,5 +1275,359 @@ impl Reader<'_> {
             });
         }
         Some(Some(list))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    pub(crate) fn parse(message: &[u8]) -> Structure {
+        let mut parser = StructureParser::new();
+        parser.feed(message);
+        parser.finish()
+    }
+
+    fn parse_chunked(message: &[u8], sizes: &[usize]) -> Structure {
+        let mut parser = StructureParser::new();
+        let mut rest = message;
+        let mut turn = 0;
+        while !rest.is_empty() {
+            let size = sizes.get(turn % sizes.len().max(1)).copied().unwrap_or(1).clamp(1, rest.len());
+            parser.feed(&rest[..size]);
+            rest = &rest[size..];
+            turn += 1;
+        }
+        parser.finish()
+    }
+
+    /// (header_start, body_start, body_end, lines) of each part.
+    fn offsets(structure: &Structure) -> Vec<(u64, u64, u64, u64)> {
+        structure.parts.iter().map(|part| (part.header_start, part.body_start, part.body_end, part.lines)).collect()
+    }
+
+    fn slice(message: &[u8], range: (u64, u64)) -> &[u8] {
+        &message[range.0 as usize..range.1 as usize]
+    }
+
+    const SIMPLE: &[u8] = b"From: Alice <alice@example.org>\r\nTo: bob@example.org\r\nSubject: Hello\r\nDate: Mon, 7 Feb 1994 21:52:25 -0800\r\nMessage-ID: <1@example.org>\r\n\r\nHello Bob,\r\nbye.\r\n";
+
+    #[test]
+    fn single_part() {
+        let structure = parse(SIMPLE);
+        assert_eq!(structure.parts.len(), 1);
+        let root = &structure.parts[0];
+        assert_eq!((root.header_start, root.body_start, root.body_end, root.lines), (0, 139, 157, 2));
+        assert_eq!(root.kind, Kind::Text);
+        assert_eq!(root.content, Content::default());
+        let envelope = root.envelope.as_deref().unwrap();
+        assert_eq!(envelope.subject.as_deref(), Some(&b"Hello"[..]));
+        assert_eq!(envelope.message_id.as_deref(), Some(&b"<1@example.org>"[..]));
+        assert_eq!(envelope.from.as_ref().unwrap()[0].mailbox.as_deref(), Some(&b"alice"[..]));
+        assert!(envelope.sender.is_none());
+        assert_eq!(structure.section(&[]), Some(0));
+        assert_eq!(structure.section(&[1]), Some(0));
+        assert_eq!(structure.section(&[2]), None);
+        assert_eq!(structure.section(&[1, 1]), None);
+        assert_eq!(slice(SIMPLE, structure.range(0, SectionKind::Text).unwrap()), b"Hello Bob,\r\nbye.\r\n");
+        assert!(slice(SIMPLE, structure.range(0, SectionKind::Header).unwrap()).ends_with(b"example.org>\r\n\r\n"));
+        assert_eq!(structure.range(0, SectionKind::Mime), None);
+    }
+
+    const NESTED: &[u8] = b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"outer\"\r\n\r\npreamble\r\n--outer\r\nContent-Type: multipart/alternative; boundary=inner\r\n\r\n--inner\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nplain\r\n--inner\r\nContent-Type: text/html\r\n\r\n<p>html</p>\r\n--inner--\r\n--outer\r\nContent-Type: message/rfc822\r\nContent-Disposition: attachment; filename=\"fwd.eml\"\r\n\r\nSubject: inner message\r\nFrom: carol@example.org\r\nContent-Type: multipart/mixed; boundary=deep\r\n\r\n--deep\r\n\r\ndeep text\r\n--deep--\r\n--outer\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--outer--\r\nepilogue\r\n";
+
+    #[test]
+    fn nested_multipart_and_message() {
+        let structure = parse(NESTED);
+        let kinds: Vec<Kind> = structure.parts.iter().map(|part| part.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                Kind::Multipart, // 0 root
+                Kind::Multipart, // 1 alternative
+                Kind::Text,      // 2 1.1
+                Kind::Text,      // 3 1.2
+                Kind::Message,   // 4 2
+                Kind::Multipart, // 5 2 encapsulated root
+                Kind::Text,      // 6 2.1
+                Kind::Other,     // 7 3
+            ]
+        );
+        let children: Vec<u32> = structure.parts.iter().map(|part| part.children).collect();
+        assert_eq!(children, vec![3, 2, 0, 0, 1, 1, 0, 0]);
+        let descendants: Vec<u32> = structure.parts.iter().map(|part| part.descendants).collect();
+        assert_eq!(descendants, vec![7, 2, 0, 0, 2, 1, 0, 0]);
+        let body = |index: usize| slice(NESTED, structure.range(index, SectionKind::Body).unwrap());
+        assert_eq!(body(2), b"plain");
+        assert_eq!(body(3), b"<p>html</p>");
+        assert_eq!(body(6), b"deep text");
+        assert_eq!(body(7), b"iVBORw0KGgo=");
+        assert!(body(4).starts_with(b"Subject: inner message\r\n") && body(4).ends_with(b"--deep--\r\n"));
+        // Dovecot: 128 bytes (the close delimiter's line ending stays inside).
+        assert_eq!(body(4).len(), 128);
+        assert_eq!(slice(NESTED, structure.range(2, SectionKind::Mime).unwrap()), b"Content-Type: text/plain; charset=utf-8\r\n\r\n");
+        assert_eq!(slice(NESTED, structure.range(6, SectionKind::Mime).unwrap()), b"\r\n");
+        assert_eq!(structure.section(&[1]), Some(1));
+        assert_eq!(structure.section(&[1, 1]), Some(2));
+        assert_eq!(structure.section(&[1, 2]), Some(3));
+        assert_eq!(structure.section(&[1, 3]), None);
+        assert_eq!(structure.section(&[2]), Some(4));
+        assert_eq!(structure.section(&[2, 1]), Some(6));
+        assert_eq!(structure.section(&[2, 2]), None);
+        assert_eq!(structure.section(&[3]), Some(7));
+        assert_eq!(structure.section(&[3, 1]), None);
+        assert_eq!(structure.section(&[4]), None);
+        assert_eq!(structure.section(&[0]), None);
+        assert!(structure.is_message(4));
+        assert_eq!(
+            slice(NESTED, structure.range(4, SectionKind::Header).unwrap()),
+            b"Subject: inner message\r\nFrom: carol@example.org\r\nContent-Type: multipart/mixed; boundary=deep\r\n\r\n"
+        );
+        assert_eq!(slice(NESTED, structure.range(4, SectionKind::Text).unwrap()), b"--deep\r\n\r\ndeep text\r\n--deep--\r\n");
+        assert_eq!(structure.range(2, SectionKind::Header), None);
+        assert_eq!(structure.envelope(4).unwrap().subject.as_deref(), Some(&b"inner message"[..]));
+        assert!(structure.envelope(2).is_none());
+        // The root's body runs to the end, epilogue included.
+        assert_eq!(structure.parts[0].body_end, NESTED.len() as u64);
+        // Lines of the message/rfc822 part: those of the whole encapsulated message.
+        assert_eq!(structure.parts[4].lines, 8);
+        assert_eq!(structure.parts[7].content.encoding.as_deref(), Some(&b"base64"[..]));
+        assert_eq!(structure.parts[4].content.disposition.as_deref(), Some(&b"attachment"[..]));
+    }
+
+    #[test]
+    fn digest_defaults_to_message() {
+        let message = b"Content-Type: multipart/digest; boundary=d\r\n\r\n--d\r\n\r\nSubject: one\r\n\r\nbody one\r\n--d\r\nContent-Type: text/plain\r\n\r\nnot a message\r\n--d--\r\n";
+        let structure = parse(message);
+        let kinds: Vec<Kind> = structure.parts.iter().map(|part| part.kind).collect();
+        assert_eq!(kinds, vec![Kind::Multipart, Kind::Message, Kind::Text, Kind::Text]);
+        assert_eq!(structure.envelope(1).unwrap().subject.as_deref(), Some(&b"one"[..]));
+        assert_eq!(structure.section(&[1, 1]), Some(2));
+        assert_eq!(slice(message, structure.range(2, SectionKind::Body).unwrap()), b"body one");
+    }
+
+    #[test]
+    fn broken_boundaries() {
+        // No end delimiter: the last part runs to the end.
+        let message = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\none\r\n--b\r\n\r\ntwo\r\n";
+        let structure = parse(message);
+        assert_eq!(structure.parts.len(), 3);
+        assert_eq!(slice(message, structure.range(2, SectionKind::Body).unwrap()), b"two\r\n");
+        assert_eq!(structure.parts[2].lines, 1);
+        // No boundary parameter: a multipart without parts.
+        let structure = parse(b"Content-Type: multipart/mixed\r\n\r\n--b\r\n\r\none\r\n");
+        assert_eq!(structure.parts.len(), 1);
+        assert_eq!(structure.parts[0].kind, Kind::Multipart);
+        assert_eq!(structure.parts[0].children, 0);
+        // Transport padding after a delimiter, and a longer boundary sharing a prefix.
+        let message = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b  \r\n\r\none\r\n--bb\r\nstill one\r\n--b-- \r\n";
+        // Dovecot matches boundaries by prefix, so `--bb` delimits too
+        // (RFC 2046 §5.1.1 forbids a boundary that prefixes a line of the
+        // body, so only broken mail sees the difference).
+        let structure = parse(message);
+        assert_eq!(structure.parts.len(), 3, "{:?}", offsets(&structure));
+        assert_eq!(slice(message, structure.range(1, SectionKind::Body).unwrap()), b"one");
+        // `still one` is the header of the part `--bb` began, cut off by the
+        // close delimiter; its body is empty (Dovecot: 0 bytes, 0 lines).
+        assert_eq!(slice(message, structure.range(2, SectionKind::Body).unwrap()), b"");
+        assert_eq!(slice(message, structure.range(2, SectionKind::Mime).unwrap()), b"still one");
+        // An inner multipart never closed: the outer delimiter ends both.
+        let message = b"Content-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\nContent-Type: multipart/mixed; boundary=i\r\n\r\n--i\r\n\r\ninner\r\n--o\r\n\r\nouter two\r\n--o--\r\n";
+        let structure = parse(message);
+        let children: Vec<u32> = structure.parts.iter().map(|part| part.children).collect();
+        assert_eq!(children, vec![2, 1, 0, 0]);
+        assert_eq!(slice(message, structure.range(2, SectionKind::Body).unwrap()), b"inner");
+        assert_eq!(slice(message, structure.range(3, SectionKind::Body).unwrap()), b"outer two");
+    }
+
+    #[test]
+    fn no_blank_line_lf_only_empty() {
+        let structure = parse(b"Subject: all header\r\nFrom: a@b\r\n");
+        assert_eq!(offsets(&structure), vec![(0, 32, 32, 0)]);
+        assert_eq!(structure.parts[0].envelope.as_deref().unwrap().subject.as_deref(), Some(&b"all header"[..]));
+        let structure = parse(b"Subject: no end");
+        assert_eq!(offsets(&structure), vec![(0, 15, 15, 0)]);
+        let message = b"Content-Type: multipart/mixed; boundary=x\n\n--x\nContent-Type: text/plain\n\nline one\nline two\n--x--\n";
+        let structure = parse(message);
+        assert_eq!(structure.parts.len(), 2);
+        assert_eq!(slice(message, structure.range(1, SectionKind::Body).unwrap()), b"line one\nline two");
+        assert_eq!(structure.parts[1].lines, 1);
+        assert_eq!(offsets(&parse(b"")), vec![(0, 0, 0, 0)]);
+        assert_eq!(offsets(&parse(b"\r\n")), vec![(0, 2, 2, 0)]);
+        // An empty part, and a part header cut off by a delimiter.
+        let message = b"Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n\r\n--x\r\nContent-Type: text/html\r\n--x--\r\n";
+        let structure = parse(message);
+        assert_eq!(structure.parts.len(), 3);
+        assert_eq!(structure.parts[1].size(), 0);
+        assert_eq!(structure.parts[2].size(), 0);
+        assert_eq!(structure.parts[2].content.subtype.as_deref(), Some(&b"html"[..]));
+        assert_eq!(slice(message, structure.range(2, SectionKind::Mime).unwrap()), b"Content-Type: text/html");
+    }
+
+    #[test]
+    fn content_fields() {
+        let message = b"Content-Type: TEXT/Plain (comment); CHARSET=\"UTF-8\"; format=flowed\r\nContent-Transfer-Encoding: Quoted-Printable\r\nContent-ID: <id@x>\r\nContent-Description: a\r\n  folded description\r\nContent-MD5: Q2hlY2sgSW50ZWdyaXR5IQ==\r\nContent-Disposition: inline; filename*0*=utf-8''a%20b; filename*1=\"c d\"\r\nContent-Language: en-US, de\r\nContent-Location: http://x/y\r\n\r\nbody\r\n";
+        let content = parse(message).parts.remove(0).content;
+        assert_eq!(content.media_type.as_deref(), Some(&b"TEXT"[..]));
+        assert_eq!(content.subtype.as_deref(), Some(&b"Plain"[..]));
+        assert_eq!(content.params, vec![(b"CHARSET".to_vec(), b"UTF-8".to_vec()), (b"format".to_vec(), b"flowed".to_vec())]);
+        assert_eq!(content.encoding.as_deref(), Some(&b"Quoted-Printable"[..]));
+        assert_eq!(content.id.as_deref(), Some(&b"<id@x>"[..]));
+        assert_eq!(content.description.as_deref(), Some(&b"a  folded description"[..]));
+        assert_eq!(content.md5.as_deref(), Some(&b"Q2hlY2sgSW50ZWdyaXR5IQ=="[..]));
+        assert_eq!(content.disposition.as_deref(), Some(&b"inline"[..]));
+        assert_eq!(content.disposition_params, vec![(b"filename*".to_vec(), b"utf-8''a%20bc d".to_vec())]);
+        assert_eq!(content.language, vec![b"en-US".to_vec(), b"de".to_vec()]);
+        assert_eq!(content.location.as_deref(), Some(&b"http://x/y"[..]));
+        // Without MIME-Version or Content-Type, Content-* fields are ignored.
+        let content = parse(b"Content-Transfer-Encoding: base64\r\n\r\nx").parts.remove(0).content;
+        assert_eq!(content, Content::default());
+        let content = parse(b"MIME-Version: 1.0\r\nContent-Transfer-Encoding: base64\r\n\r\nx").parts.remove(0).content;
+        assert_eq!(content.encoding.as_deref(), Some(&b"base64"[..]));
+    }
+
+    #[test]
+    fn rfc2231_parameters() {
+        let read = |value: &[u8]| parameters(&mut Cursor { bytes: value, at: 0 });
+        let pairs = |list: &[(&str, &str)]| -> Vec<(Vec<u8>, Vec<u8>)> {
+            list.iter().map(|(name, value)| (name.as_bytes().to_vec(), value.as_bytes().to_vec())).collect()
+        };
+        assert_eq!(read(b"; title*=us-ascii'en-us'This%20is"), pairs(&[("title*", "us-ascii'en-us'This%20is")]));
+        assert_eq!(read(b"; a*1=\"b\"; x=1; a*0=\"a\""), pairs(&[("x", "1"), ("a", "ab")]));
+        assert_eq!(read(b"; a*0*=utf-8''%41; a*1=50%"), pairs(&[("a*", "utf-8''%4150%25")]));
+        assert_eq!(read(b"; a*0=x; a*2=z"), pairs(&[("a*0", "x"), ("a*2", "z")]));
+        assert_eq!(read(b"; junk; name=my file.txt; ok=\"1\""), pairs(&[("name", "my"), ("ok", "1")]));
+        assert_eq!(read(b"; name==?utf-8?b?YQ==?=; x=y"), pairs(&[("name", "=?utf-8?b?YQ==?="), ("x", "y")]));
+    }
+
+    #[test]
+    fn caps_hold() {
+        // Many parts: stops at MAX_PARTS, the rest is body.
+        let mut message = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n".to_vec();
+        for _ in 0..MAX_PARTS + 50 {
+            message.extend_from_slice(b"--b\r\n\r\nx\r\n");
+        }
+        let structure = parse(&message);
+        assert_eq!(structure.parts.len(), MAX_PARTS);
+        assert_eq!(structure.parts[0].body_end, message.len() as u64);
+        // Deep nesting: stops at MAX_DEPTH.
+        let mut message = Vec::new();
+        for level in 0..MAX_DEPTH + 20 {
+            message.extend_from_slice(format!("Content-Type: multipart/mixed; boundary=b{level:03}\r\n\r\n--b{level:03}\r\n").as_bytes());
+        }
+        let structure = parse(&message);
+        assert!(structure.parts.len() <= MAX_DEPTH);
+        assert_eq!(Structure::decode(&structure.encode()), Some(structure));
+        // A huge header keeps the fields within the cap only.
+        let mut message = b"Subject: kept\r\n".to_vec();
+        for _ in 0..MAX_HEADER / 10 {
+            message.extend_from_slice(b"X-Pad: 12\r\n");
+        }
+        message.extend_from_slice(b"From: lost@x\r\n\r\nbody");
+        let structure = parse(&message);
+        let envelope = structure.parts[0].envelope.as_deref().unwrap();
+        assert_eq!(envelope.subject.as_deref(), Some(&b"kept"[..]));
+        assert!(envelope.from.is_none());
+        assert_eq!(structure.parts[0].size(), 4);
+        // A long line is not buffered whole.
+        let mut parser = StructureParser::new();
+        parser.feed(b"Content-Type: multipart/mixed; boundary=b\r\n\r\n");
+        for _ in 0..1000 {
+            parser.feed(&[b'a'; 1000]);
+        }
+        assert!(parser.line.len() <= LINE_PREFIX);
+        assert!(parser.header.capacity() <= MAX_HEADER * 2);
+    }
+
+    #[test]
+    fn decode_rejects_damage() {
+        let bytes = parse(NESTED).encode();
+        assert_eq!(Structure::decode(&bytes), Some(parse(NESTED)));
+        assert_eq!(Structure::decode(&[]), None);
+        assert_eq!(Structure::decode(&[2]), None);
+        for cut in 0..bytes.len() {
+            assert_eq!(Structure::decode(&bytes[..cut]), None, "cut at {cut}");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert_eq!(Structure::decode(&longer), None);
+    }
+
+    /// Messages built from pieces that exercise every path: headers,
+    /// delimiters (open, close, padded, unknown), blank lines, LF and CRLF.
+    fn message_strategy() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            Just(&b"Content-Type: multipart/mixed; boundary=a\r\n"[..]),
+            Just(&b"Content-Type: multipart/digest; boundary=\"b\"\n"[..]),
+            Just(&b"Content-Type: message/rfc822\r\n"[..]),
+            Just(&b"Content-Type: text/plain; charset=utf-8\r\n"[..]),
+            Just(&b"Subject: hi\r\n"[..]),
+            Just(&b"From: A <a@b>\r\n"[..]),
+            Just(&b"\r\n"[..]),
+            Just(&b"\n"[..]),
+            Just(&b"--a\r\n"[..]),
+            Just(&b"--a--\r\n"[..]),
+            Just(&b"--b \n"[..]),
+            Just(&b"--b--"[..]),
+            Just(&b"text line\r\n"[..]),
+            Just(&b"\r"[..]),
+            Just(&b"-"[..]),
+        ];
+        proptest::collection::vec(piece, 0..40).prop_map(|pieces| pieces.concat())
+    }
+
+    fn check_bounds(structure: &Structure, length: u64) -> Result<(), TestCaseError> {
+        prop_assert!(!structure.parts.is_empty() && structure.parts.len() <= MAX_PARTS);
+        prop_assert_eq!(structure.parts[0].body_end, length);
+        for part in &structure.parts {
+            prop_assert!(part.header_start <= part.body_start && part.body_start <= part.body_end);
+            prop_assert!(part.body_end <= length);
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn chunking_does_not_matter(message in message_strategy(), sizes in proptest::collection::vec(1usize..12, 1..8)) {
+            let whole = parse(&message);
+            prop_assert_eq!(&parse_chunked(&message, &sizes), &whole);
+            prop_assert_eq!(&parse_chunked(&message, &[1]), &whole);
+            check_bounds(&whole, message.len() as u64)?;
+            prop_assert_eq!(Structure::decode(&whole.encode()), Some(whole.clone()));
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(message in proptest::collection::vec(any::<u8>(), 0..600), size in 1usize..50) {
+            let structure = parse_chunked(&message, &[size]);
+            check_bounds(&structure, message.len() as u64)?;
+            prop_assert_eq!(Structure::decode(&structure.encode()), Some(structure.clone()));
+            for index in 0..structure.parts.len() {
+                let mut out = Vec::new();
+                crate::mime::render::body_structure(&mut out, &structure, index, true);
+            }
+        }
+
+        #[test]
+        fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            if let Some(structure) = Structure::decode(&bytes) {
+                let mut out = Vec::new();
+                crate::mime::render::body_structure(&mut out, &structure, 0, true);
+                let _ = structure.section(&[1, 2, 1]);
+            }
+        }
+
+        #[test]
+        fn section_never_panics(message in message_strategy(), path in proptest::collection::vec(0u32..4, 0..5)) {
+            let structure = parse(&message);
+            if let Some(index) = structure.section(&path) {
+                prop_assert!(index < structure.parts.len());
+                for kind in [SectionKind::Body, SectionKind::Header, SectionKind::Text, SectionKind::Mime] {
+                    if let Some((start, end)) = structure.range(index, kind) {
+                        prop_assert!(start <= end && end <= message.len() as u64);
+                    }
+                }
+            }
+        }
     }
 }

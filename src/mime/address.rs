@@ -75,7 +75,9 @@ fn tokens(value: &[u8]) -> Vec<Token> {
             position = next;
         } else if byte == b'[' {
             let end = value[position..].iter().position(|&b| b == b']').map_or(value.len(), |at| position + at + 1);
-            out.push(Token::Literal(value[position..end].iter().copied().filter(|&b| b != b'\r' && b != b'\n').collect()));
+            out.push(Token::Literal(
+                value[position..end].iter().copied().filter(|&b| b != b'\r' && b != b'\n').collect(),
+            ));
             position = end;
         } else if b"<>@,:;".contains(&byte) {
             out.push(Token::Special(byte));
@@ -221,7 +223,8 @@ impl<'a> Parser<'a> {
                     self.position += 1;
                     let mut address = self.angle();
                     let name = phrase(&words);
-                    address.name = if name.is_empty() { comments.first().map(|text| text.to_vec()) } else { Some(name) };
+                    address.name =
+                        if name.is_empty() { comments.first().map(|text| text.to_vec()) } else { Some(name) };
                     self.push(address);
                     self.skip_to_separator();
                     return false;
@@ -444,7 +447,10 @@ mod tests {
             vec![address(None, Some("@relay.a,@relay.b"), Some("joe"), Some("c.d"))]
         );
         assert_eq!(parse_list(b"joe@c.d (Joe Doe)"), vec![address(Some("Joe Doe"), None, Some("joe"), Some("c.d"))]);
-        assert_eq!(parse_list(b"John Q. Public <jqp@x>"), vec![address(Some("John Q. Public"), None, Some("jqp"), Some("x"))]);
+        assert_eq!(
+            parse_list(b"John Q. Public <jqp@x>"),
+            vec![address(Some("John Q. Public"), None, Some("jqp"), Some("x"))]
+        );
         assert_eq!(parse_list(b"alice"), vec![address(None, None, Some("alice"), Some("MISSING_DOMAIN"))]);
         // Dovecot: the null path reads as an address with nothing in it.
         assert_eq!(parse_list(b"<>"), vec![address(None, None, Some("MISSING_MAILBOX"), Some("MISSING_DOMAIN"))]);

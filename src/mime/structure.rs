@@ -541,7 +541,8 @@ impl StructureParser {
     /// Whether the part at `index` is a multipart/digest.
     fn digest(&self, index: usize) -> bool {
         let part = &self.parts[index];
-        part.kind == Kind::Multipart && part.content.subtype.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(b"digest"))
+        part.kind == Kind::Multipart
+            && part.content.subtype.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(b"digest"))
     }
 
     /// The end of the message: closes every open part there.
@@ -1043,8 +1044,14 @@ impl Structure {
                     out.push(1);
                     put_optional(&mut out, &envelope.date);
                     put_optional(&mut out, &envelope.subject);
-                    for list in [&envelope.from, &envelope.sender, &envelope.reply_to, &envelope.to, &envelope.cc, &envelope.bcc]
-                    {
+                    for list in [
+                        &envelope.from,
+                        &envelope.sender,
+                        &envelope.reply_to,
+                        &envelope.to,
+                        &envelope.cc,
+                        &envelope.bcc,
+                    ] {
                         put_addresses(&mut out, list);
                     }
                     put_optional(&mut out, &envelope.in_reply_to);
@@ -1366,7 +1373,10 @@ mod tests {
         assert!(body(4).starts_with(b"Subject: inner message\r\n") && body(4).ends_with(b"--deep--\r\n"));
         // Dovecot: 128 bytes (the close delimiter's line ending stays inside).
         assert_eq!(body(4).len(), 128);
-        assert_eq!(slice(NESTED, structure.range(2, SectionKind::Mime).unwrap()), b"Content-Type: text/plain; charset=utf-8\r\n\r\n");
+        assert_eq!(
+            slice(NESTED, structure.range(2, SectionKind::Mime).unwrap()),
+            b"Content-Type: text/plain; charset=utf-8\r\n\r\n"
+        );
         assert_eq!(slice(NESTED, structure.range(6, SectionKind::Mime).unwrap()), b"\r\n");
         assert_eq!(structure.section(&[1]), Some(1));
         assert_eq!(structure.section(&[1, 1]), Some(2));
@@ -1384,7 +1394,10 @@ mod tests {
             slice(NESTED, structure.range(4, SectionKind::Header).unwrap()),
             b"Subject: inner message\r\nFrom: carol@example.org\r\nContent-Type: multipart/mixed; boundary=deep\r\n\r\n"
         );
-        assert_eq!(slice(NESTED, structure.range(4, SectionKind::Text).unwrap()), b"--deep\r\n\r\ndeep text\r\n--deep--\r\n");
+        assert_eq!(
+            slice(NESTED, structure.range(4, SectionKind::Text).unwrap()),
+            b"--deep\r\n\r\ndeep text\r\n--deep--\r\n"
+        );
         assert_eq!(structure.range(2, SectionKind::Header), None);
         assert_eq!(structure.envelope(4).unwrap().subject.as_deref(), Some(&b"inner message"[..]));
         assert!(structure.envelope(2).is_none());
@@ -1421,7 +1434,8 @@ mod tests {
         assert_eq!(structure.parts[0].kind, Kind::Multipart);
         assert_eq!(structure.parts[0].children, 0);
         // Transport padding after a delimiter, and a longer boundary sharing a prefix.
-        let message = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b  \r\n\r\none\r\n--bb\r\nstill one\r\n--b-- \r\n";
+        let message =
+            b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b  \r\n\r\none\r\n--bb\r\nstill one\r\n--b-- \r\n";
         // Dovecot matches boundaries by prefix, so `--bb` delimits too
         // (RFC 2046 §5.1.1 forbids a boundary that prefixes a line of the
         // body, so only broken mail sees the difference).
@@ -1456,7 +1470,8 @@ mod tests {
         assert_eq!(offsets(&parse(b"")), vec![(0, 0, 0, 0)]);
         assert_eq!(offsets(&parse(b"\r\n")), vec![(0, 2, 2, 0)]);
         // An empty part, and a part header cut off by a delimiter.
-        let message = b"Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n\r\n--x\r\nContent-Type: text/html\r\n--x--\r\n";
+        let message =
+            b"Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n\r\n--x\r\nContent-Type: text/html\r\n--x--\r\n";
         let structure = parse(message);
         assert_eq!(structure.parts.len(), 3);
         assert_eq!(structure.parts[1].size(), 0);
@@ -1471,7 +1486,10 @@ mod tests {
         let content = parse(message).parts.remove(0).content;
         assert_eq!(content.media_type.as_deref(), Some(&b"TEXT"[..]));
         assert_eq!(content.subtype.as_deref(), Some(&b"Plain"[..]));
-        assert_eq!(content.params, vec![(b"CHARSET".to_vec(), b"UTF-8".to_vec()), (b"format".to_vec(), b"flowed".to_vec())]);
+        assert_eq!(
+            content.params,
+            vec![(b"CHARSET".to_vec(), b"UTF-8".to_vec()), (b"format".to_vec(), b"flowed".to_vec())]
+        );
         assert_eq!(content.encoding.as_deref(), Some(&b"Quoted-Printable"[..]));
         assert_eq!(content.id.as_deref(), Some(&b"<id@x>"[..]));
         assert_eq!(content.description.as_deref(), Some(&b"a  folded description"[..]));
@@ -1514,7 +1532,9 @@ mod tests {
         // Deep nesting: stops at MAX_DEPTH.
         let mut message = Vec::new();
         for level in 0..MAX_DEPTH + 20 {
-            message.extend_from_slice(format!("Content-Type: multipart/mixed; boundary=b{level:03}\r\n\r\n--b{level:03}\r\n").as_bytes());
+            message.extend_from_slice(
+                format!("Content-Type: multipart/mixed; boundary=b{level:03}\r\n\r\n--b{level:03}\r\n").as_bytes(),
+            );
         }
         let structure = parse(&message);
         assert!(structure.parts.len() <= MAX_DEPTH);

@@ -227,9 +227,8 @@ impl Structure {
     ///   the message size).
     /// - `Header` / `Text`: for index 0 the top-level header / body; for
     ///   a message/rfc822 part, its encapsulated message's header / body;
-    ///   for any other part None (FETCH answers such a section with an
-    ///   empty string... or refuses it; RFC 3501 defines them only for
-    ///   messages).
+    ///   for any other part None (RFC 3501 §6.4.5 defines HEADER and TEXT
+    ///   only for the message and its message/rfc822 parts).
     /// - `Mime`: `header_start..body_start` of that part; None for index 0
     ///   (RFC 3501: MIME is not defined for the top level).
     pub fn range(&self, index: usize, kind: SectionKind) -> Option<(u64, u64)> {

@@ -1,11 +1,8 @@
 //! Message-level commands (RFC 3501 §6.3.11, §6.4): APPEND, FETCH, STORE,
 //! EXPUNGE, COPY, SEARCH, with UIDPLUS (RFC 4315), MOVE (RFC 6851),
 //! MULTIAPPEND (RFC 3502), LITERAL+ (RFC 7888) and APPENDLIMIT (RFC 7889);
-//! UID stability across expunges and restarts.
-//!
-//! Not yet implemented in roost (a later issue), and asserted as a tagged NO
-//! here: FETCH ENVELOPE, BODYSTRUCTURE, BODY, the ALL and FULL macros, and
-//! sections of MIME parts.
+//! UID stability across expunges and restarts. MIME-aware FETCH items
+//! (ENVELOPE, BODYSTRUCTURE, part sections, BINARY) are in mime_fetch.rs.
 
 mod common;
 
@@ -1019,32 +1016,6 @@ fn fetch_in_an_empty_mailbox() {
     assert!(untagged.contains(&"* SEARCH".to_string()), "an empty SEARCH response: {untagged:?}");
     client.ok(r"STORE 1:* +FLAGS (\Seen)");
     client.ok("EXPUNGE");
-}
-
-#[test]
-fn envelope_and_bodystructure_are_not_implemented_yet() {
-    // These arrive in a later issue; until then a tagged NO, not a crash.
-    let server = Server::start();
-    let (mut client, _) = settled(&server, &numbered(1));
-    for request in [
-        "ENVELOPE",
-        "BODYSTRUCTURE",
-        "BODY",
-        "ALL",
-        "FULL",
-        "(FLAGS ENVELOPE)",
-        "BODY[1]",
-        "BODY.PEEK[1.MIME]",
-        "UID FETCH 1 ENVELOPE",
-    ] {
-        let command = if request.starts_with("UID") { request.to_string() } else { format!("FETCH 1 {request}") };
-        let (untagged, tagged) = client.command(&command);
-        assert!(tagged.starts_with("NO"), "{command}: {tagged}");
-        assert!(fetches(&untagged).is_empty(), "{command}: {untagged:?}");
-    }
-    // Nothing was marked \Seen by the refused BODY[1].
-    assert_eq!(flags_of(&mut client, 1), flags(&[]));
-    client.ok("NOOP");
 }
 
 // ---------------------------------------------------------------------------

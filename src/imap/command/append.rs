@@ -14,6 +14,7 @@ use crate::imap::parse::{self, AppendMessage, Parser};
 use crate::imap::session::{describe, Session, State, Status};
 use crate::imap::types::Flag;
 use crate::mime::header::HeaderCollector;
+use crate::mime::structure::StructureParser;
 use crate::net::LineStatus;
 use crate::store::{Flags, NewMessage, Op, Outcome, Store, StoreError, CHUNK_SIZE};
 use crate::util::datetime::DateTime;
@@ -197,12 +198,15 @@ async fn receive(
     let mut next_chunk = 0u32;
     let mut remaining = message.length;
     let mut header = HeaderCollector::default();
+    // The MIME structure is computed as the message streams by, once.
+    let mut structure = StructureParser::new();
     let mut failure = None;
     while remaining > 0 {
         let want = (piece - buffer.len()).min(remaining.min(usize::MAX as u64) as usize);
         let before = buffer.len();
         let read = session.conn.read_some(want, &mut buffer).await?;
         header.feed(&buffer[before..]);
+        structure.feed(&buffer[before..]);
         remaining -= read as u64;
         if buffer.len() < piece && remaining > 0 {
             continue;
@@ -238,7 +242,7 @@ async fn receive(
         blob,
         size: message.length,
         header_size: header.header_size(),
-        structure: Vec::new(),
+        structure: structure.finish().encode(),
         summary: header.summary(),
         flags: Flags::default(),
         keywords: Vec::new(),

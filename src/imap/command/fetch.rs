@@ -10,6 +10,8 @@ use crate::imap::encode;
 use crate::imap::session::{Session, State, Status};
 use crate::imap::types::{FetchItem, Section, SectionText, SequenceSet};
 use crate::mime::header;
+use crate::mime::render;
+use crate::mime::structure::{SectionKind, Structure, StructureParser};
 use crate::net::Connection;
 use crate::store::{BlobRecord, ChunkReader, FlagAction, Flags, MessageRecord, Op, Outcome, StoreError};
 
@@ -70,13 +72,8 @@ pub async fn run(
 /// Items answered by a later part of roost; refused up front.
 fn unsupported(item: &FetchItem) -> Option<&'static str> {
     match item {
-        FetchItem::Envelope => Some("ENVELOPE"),
-        FetchItem::BodyStructure => Some("BODYSTRUCTURE"),
-        FetchItem::Body => Some("BODY"),
         FetchItem::BinarySize { .. } => Some("BINARY.SIZE"),
         FetchItem::Section { binary: true, .. } => Some("BINARY"),
-        FetchItem::Section { section: Section { part, .. }, .. } if !part.is_empty() => Some("of a MIME part"),
-        FetchItem::Section { section: Section { text: Some(SectionText::Mime), .. }, .. } => Some("MIME"),
         _ => None,
     }
 }
@@ -102,9 +99,14 @@ async fn respond(
     let conn = &mut session.conn;
     let mut all_present = true;
     let mut answered = 0usize;
-    let needs_blob = items.iter().any(|item| {
-        matches!(item, FetchItem::Section { .. } | FetchItem::Rfc822 | FetchItem::Rfc822Header | FetchItem::Rfc822Text)
-    });
+    let needs_structure = items.iter().any(needs_structure);
+    let needs_blob = needs_structure
+        || items.iter().any(|item| {
+            matches!(
+                item,
+                FetchItem::Section { .. } | FetchItem::Rfc822 | FetchItem::Rfc822Header | FetchItem::Rfc822Text
+            )
+        });
     let needs_summary = items.iter().any(|item| match item {
         FetchItem::Section { section: Section { text: Some(text @ SectionText::HeaderFields { .. }), .. }, .. } => {
             summary_covers(text)
@@ -141,6 +143,13 @@ async fn respond(
                 Ok(summary) => summary.flatten(),
                 Err(error) => return Ok(Err(error)),
             };
+            let structure = match blob.filter(|_| needs_structure) {
+                Some(blob) => match structure_of(&record, blob, &chunks) {
+                    Ok(structure) => Some(structure),
+                    Err(error) => return Ok(Err(error)),
+                },
+                None => None,
+            };
             let out = conn.out();
             out.extend_from_slice(b"* ");
             encode::number(out, (index + 1) as u64);
@@ -152,7 +161,8 @@ async fn respond(
                     conn.write(b" ");
                 }
                 first = false;
-                let message = Message { uid, record: &record, blob, summary, chunks: &chunks };
+                let message =
+                    Message { uid, record: &record, blob, summary, structure: structure.as_ref(), chunks: &chunks };
                 if let Err(error) = write_item(conn, item, &message, view, &mut flags_sent).await? {
                     return Ok(Err(error));
                 }
@@ -182,7 +192,40 @@ struct Message<'a> {
     blob: Option<&'a BlobRecord>,
     /// The header summary, read when a HEADER.FIELDS item it covers is asked.
     summary: Option<&'a [u8]>,
+    /// The MIME structure, decoded when an item needs it.
+    structure: Option<&'a Structure>,
     chunks: &'a ChunkReader,
+}
+
+/// Items answered from the MIME structure.
+fn needs_structure(item: &FetchItem) -> bool {
+    match item {
+        FetchItem::Envelope | FetchItem::BodyStructure | FetchItem::Body | FetchItem::BinarySize { .. } => true,
+        FetchItem::Section { section, binary, .. } => {
+            *binary || !section.part.is_empty() || section.text == Some(SectionText::Mime)
+        }
+        _ => false,
+    }
+}
+
+/// The message's structure as stored at delivery; for a message stored
+/// before roost kept structures (or with a damaged one), computed again
+/// by streaming the message through the parser.
+fn structure_of(record: &MessageRecord, blob: &BlobRecord, chunks: &ChunkReader) -> Result<Structure, StoreError> {
+    if let Some(structure) = Structure::decode(&blob.structure) {
+        return Ok(structure);
+    }
+    let mut parser = StructureParser::new();
+    let mut piece = Vec::new();
+    let mut position = 0;
+    while position < record.size {
+        let end = (position + 64 * 1024).min(record.size);
+        piece.clear();
+        chunks.read(record.blob, position, end, &mut piece)?;
+        parser.feed(&piece);
+        position = end;
+    }
+    Ok(parser.finish())
 }
 
 async fn write_item(
@@ -232,10 +275,35 @@ async fn write_item(
                 out.push(b'>');
             }
             out.push(b' ');
+            if !section.part.is_empty() || section.text == Some(SectionText::Mime) {
+                return send_part(conn, message, section, *partial).await;
+            }
             return send_section(conn, message, &section.text, *partial).await;
         }
+        FetchItem::Envelope | FetchItem::BodyStructure | FetchItem::Body => {
+            let Some(structure) = message.structure else {
+                return Ok(Err(StoreError::Bug("ENVELOPE or BODYSTRUCTURE without the structure".into())));
+            };
+            match item {
+                FetchItem::Envelope => {
+                    out.extend_from_slice(b"ENVELOPE ");
+                    match structure.envelope(0) {
+                        Some(envelope) => render::envelope(out, envelope),
+                        None => out.extend_from_slice(b"(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)"),
+                    }
+                }
+                FetchItem::BodyStructure => {
+                    out.extend_from_slice(b"BODYSTRUCTURE ");
+                    render::body_structure(out, structure, 0, true);
+                }
+                _ => {
+                    out.extend_from_slice(b"BODY ");
+                    render::body_structure(out, structure, 0, false);
+                }
+            }
+        }
         // Refused before any response was written.
-        FetchItem::Envelope | FetchItem::BodyStructure | FetchItem::Body | FetchItem::BinarySize { .. } => {}
+        FetchItem::BinarySize { .. } => {}
     }
     Ok(Ok(()))
 }
@@ -304,9 +372,20 @@ async fn send_section(
             conn.write(selected);
             return Ok(Ok(()));
         }
-        // Part sections are refused up front.
+        // Sent by send_part.
         Some(SectionText::Mime) => (0, 0),
     };
+    send_range(conn, message, start, end, partial).await
+}
+
+/// Streams bytes `start..end` of the message as a literal, cut to `partial`.
+async fn send_range(
+    conn: &mut Connection,
+    message: &Message<'_>,
+    start: u64,
+    end: u64,
+    partial: Option<(u32, u32)>,
+) -> io::Result<Result<(), StoreError>> {
     let (start, end) = match partial {
         None => (start, end),
         Some((origin, count)) => {
@@ -329,6 +408,43 @@ async fn send_section(
         conn.flush_if_full().await?;
     }
     Ok(Ok(()))
+}
+
+/// Sends a section of a MIME part (`1.2`, `3.HEADER`, `2.MIME`...); a
+/// part the message does not have is sent empty, as Dovecot does.
+async fn send_part(
+    conn: &mut Connection,
+    message: &Message<'_>,
+    section: &Section,
+    partial: Option<(u32, u32)>,
+) -> io::Result<Result<(), StoreError>> {
+    let Some(structure) = message.structure else {
+        return Ok(Err(StoreError::Bug("a part fetched without the structure".into())));
+    };
+    let kind = match &section.text {
+        None => SectionKind::Body,
+        Some(SectionText::Header | SectionText::HeaderFields { .. }) => SectionKind::Header,
+        Some(SectionText::Text) => SectionKind::Text,
+        Some(SectionText::Mime) => SectionKind::Mime,
+    };
+    let range = structure.section(&section.part).and_then(|index| structure.range(index, kind));
+    let Some((start, end)) = range else {
+        encode::literal_header(conn.out(), 0);
+        return Ok(Ok(()));
+    };
+    let (start, end) = (start.min(message.record.size), end.min(message.record.size));
+    if let Some(SectionText::HeaderFields { not, fields }) = &section.text {
+        let mut bytes = Vec::new();
+        if let Err(error) = message.chunks.read(message.record.blob, start, end, &mut bytes) {
+            return Ok(Err(error));
+        }
+        let selected = select_fields(&bytes, *not, fields);
+        let selected = cut(&selected, partial);
+        encode::literal_header(conn.out(), selected.len() as u64);
+        conn.write(selected);
+        return Ok(Ok(()));
+    }
+    send_range(conn, message, start, end, partial).await
 }
 
 /// The summary holds every line of its fields, in order: when it covers all

@@ -2,3 +2,4 @@
 //! BODYSTRUCTURE) joins this module with the MIME issue.
 
 pub mod header;
+pub mod subject;

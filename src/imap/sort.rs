@@ -1,0 +1,725 @@
+//! SORT (RFC 5256 §3) with the DISPLAYFROM and DISPLAYTO criteria of
+//! RFC 5957, as a pure function over values the command layer read.
+//!
+//! What the caller fills in a [`SortInput`], and how:
+//!
+//! - `date`, `from`, `to`, `cc`, `message_id`, `references`,
+//!   `in_reply_to`: the raw field value (after the colon, folding and line
+//!   endings as in the message), `None` when the field is absent. Not
+//!   decoded: RFC 5256 compares the addr-mailbox of an address as it is
+//!   written, and Date and Message-ID are not text.
+//! - `subject`: the Subject value with RFC 2047 encoded-words decoded to
+//!   UTF-8 (RFC 5256 §2.1 step 1); folding may stay. Bytes that are not
+//!   valid UTF-8 in an undecoded subject may be replaced with U+FFFD.
+//! - `display_from`, `display_to`: only for DISPLAYFROM/DISPLAYTO. The
+//!   display name of the first From/To address, found with
+//!   [`first_address`] on the raw field, then RFC 2047-decoded to UTF-8
+//!   (RFC 5957 §3 via RFC 5255 §4.6). `None` when there is no display name;
+//!   the sort then falls back to mailbox@host as RFC 5957 §3 says.
+//!
+//! Fields no requested criterion reads may be left `None`, which keeps a
+//! large mailbox's working set small (see [`SortKey`] for who reads what).
+//!
+//! Strings are compared with an approximation of i;unicode-casemap
+//! (RFC 5051), see [`casemap`].
+
+// Called by the SORT and THREAD commands, which are written separately.
+#![allow(dead_code)]
+
+use std::cmp::Ordering;
+
+use crate::mime::subject::base_subject;
+use crate::util::datetime::DateTime;
+
+/// One sort criterion of RFC 5256 §3 and RFC 5957 §4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    /// INTERNALDATE (reads `internal_date`).
+    Arrival,
+    /// addr-mailbox of the first Cc address (reads `cc`).
+    Cc,
+    /// Sent date: the Date field in UTC, else INTERNALDATE (reads `date`,
+    /// `internal_date`).
+    Date,
+    /// addr-mailbox of the first From address (reads `from`).
+    From,
+    /// RFC822.SIZE (reads `size`).
+    Size,
+    /// Base subject, RFC 5256 §2.1 (reads `subject`).
+    Subject,
+    /// addr-mailbox of the first To address (reads `to`).
+    To,
+    /// RFC 5957: display name of the first From address, else its address
+    /// (reads `display_from`, `from`).
+    DisplayFrom,
+    /// RFC 5957: display name of the first To address, else its address
+    /// (reads `display_to`, `to`).
+    DisplayTo,
+}
+
+/// A sort key and its direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SortCriterion {
+    pub key: SortKey,
+    /// REVERSE given before the key.
+    pub reverse: bool,
+}
+
+/// What SORT and THREAD know of one message. See the module documentation
+/// for which fields are raw and which decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortInput {
+    /// Message sequence number: the final tie-breaker (RFC 5256 §3).
+    pub sequence: u32,
+    pub uid: u32,
+    pub internal_date: DateTime,
+    /// RFC822.SIZE.
+    pub size: u64,
+    /// Raw Date value.
+    pub date: Option<Vec<u8>>,
+    /// Subject, RFC 2047-decoded.
+    pub subject: Option<String>,
+    /// Raw From value.
+    pub from: Option<Vec<u8>>,
+    /// Raw To value.
+    pub to: Option<Vec<u8>>,
+    /// Raw Cc value.
+    pub cc: Option<Vec<u8>>,
+    /// Decoded display name of the first From address (DISPLAYFROM).
+    pub display_from: Option<String>,
+    /// Decoded display name of the first To address (DISPLAYTO).
+    pub display_to: Option<String>,
+    /// Raw Message-ID value (THREAD).
+    pub message_id: Option<Vec<u8>>,
+    /// Raw References value (THREAD=REFERENCES).
+    pub references: Option<Vec<u8>>,
+    /// Raw In-Reply-To value (THREAD=REFERENCES).
+    pub in_reply_to: Option<Vec<u8>>,
+}
+
+impl SortInput {
+    /// A message with only the IMAP-level values; header fields absent.
+    pub fn new(sequence: u32, uid: u32, internal_date: DateTime, size: u64) -> SortInput {
+        SortInput {
+            sequence,
+            uid,
+            internal_date,
+            size,
+            date: None,
+            subject: None,
+            from: None,
+            to: None,
+            cc: None,
+            display_from: None,
+            display_to: None,
+            message_id: None,
+            references: None,
+            in_reply_to: None,
+        }
+    }
+}
+
+/// One message's value for one criterion, computed once before sorting.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Value {
+    Number(i64),
+    Text(String),
+}
+
+/// Sorts `messages` by `criteria` in order, each optionally reversed, and
+/// then by sequence number (RFC 5256 §3: messages equal under every
+/// criterion keep mailbox order; REVERSE does not turn this tie-breaker).
+///
+/// Keys are computed once per message (a base subject or a casemapped
+/// address per criterion, so memory grows with the longest subject times
+/// the message count) and the sort is O(n log n).
+pub fn sort(criteria: &[SortCriterion], messages: &mut [SortInput]) {
+    let mut keyed: Vec<(Vec<Value>, u32, usize)> = messages
+        .iter()
+        .enumerate()
+        .map(|(index, message)| {
+            let values = criteria.iter().map(|criterion| value(criterion.key, message)).collect();
+            (values, message.sequence, index)
+        })
+        .collect();
+    keyed.sort_by(|left, right| {
+        for (criterion, (a, b)) in criteria.iter().zip(left.0.iter().zip(&right.0)) {
+            let order = if criterion.reverse { b.cmp(a) } else { a.cmp(b) };
+            if order != Ordering::Equal {
+                return order;
+            }
+        }
+        left.1.cmp(&right.1)
+    });
+    let order: Vec<usize> = keyed.into_iter().map(|(_, _, index)| index).collect();
+    apply_permutation(messages, order);
+}
+
+/// Puts `messages[order[i]]` at position `i`, in place, by following cycles.
+fn apply_permutation(messages: &mut [SortInput], mut order: Vec<usize>) {
+    for start in 0..order.len() {
+        let mut current = start;
+        while order[current] != start {
+            let next = order[current];
+            messages.swap(current, next);
+            order[current] = current;
+            current = next;
+        }
+        order[current] = current;
+    }
+}
+
+fn value(key: SortKey, message: &SortInput) -> Value {
+    match key {
+        SortKey::Arrival => Value::Number(message.internal_date.unix),
+        SortKey::Date => Value::Number(sent_date(message.date.as_deref(), message.internal_date)),
+        SortKey::Size => Value::Number(i64::try_from(message.size).unwrap_or(i64::MAX)),
+        SortKey::Subject => {
+            Value::Text(message.subject.as_deref().map_or_else(String::new, |subject| casemap(&base_subject(subject).0)))
+        }
+        SortKey::From => Value::Text(mailbox_key(message.from.as_deref())),
+        SortKey::To => Value::Text(mailbox_key(message.to.as_deref())),
+        SortKey::Cc => Value::Text(mailbox_key(message.cc.as_deref())),
+        SortKey::DisplayFrom => Value::Text(display_key(message.display_from.as_deref(), message.from.as_deref())),
+        SortKey::DisplayTo => Value::Text(display_key(message.display_to.as_deref(), message.to.as_deref())),
+    }
+}
+
+/// RFC 5256 §2.2 sent date, as seconds since the epoch (UTC): the Date
+/// field when it parses, else INTERNALDATE.
+pub fn sent_date(date: Option<&[u8]>, internal_date: DateTime) -> i64 {
+    date.and_then(DateTime::parse_rfc5322).map_or(internal_date.unix, |date| date.unix)
+}
+
+/// FROM, TO, CC: the addr-mailbox of the first address, not decoded
+/// (RFC 5256 §3); empty when the field or the address is missing.
+fn mailbox_key(field: Option<&[u8]>) -> String {
+    let mailbox = field.and_then(first_address).and_then(|address| address.mailbox).unwrap_or_default();
+    casemap(&String::from_utf8_lossy(&mailbox))
+}
+
+/// RFC 5957 §3: the decoded display name when not empty, else
+/// mailbox@host, else mailbox, else empty.
+fn display_key(display: Option<&str>, field: Option<&[u8]>) -> String {
+    if let Some(name) = display.filter(|name| !name.is_empty()) {
+        return casemap(name);
+    }
+    let Some(address) = field.and_then(first_address) else { return String::new() };
+    let mut text = address.mailbox.unwrap_or_default();
+    if let (false, Some(host)) = (text.is_empty(), address.host) {
+        text.push(b'@');
+        text.extend_from_slice(&host);
+    }
+    casemap(&String::from_utf8_lossy(&text))
+}
+
+/// The i;unicode-casemap form of `text` (RFC 5051 §2), approximated with
+/// the standard library: each character's simple titlecase mapping is taken
+/// as its uppercase when that is one character (so "ß" stays "ß", as
+/// Unicode's simple mapping has it), and only Latin-1 letters with
+/// diacritics are decomposed (NFKD) into base letter and combining mark, so
+/// "Émile" sorts among the E's. Skipped: the decomposition of every other
+/// character (other scripts' accents, Hangul, compatibility forms such as
+/// ligatures and full-width letters) and the titlecase-only mappings of the
+/// four digraph letters (U+01C4..U+01CC, U+01F1..U+01F3).
+pub fn casemap(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for character in text.chars() {
+        let mut upper = character.to_uppercase();
+        let mapped = match (upper.next(), upper.next()) {
+            (Some(single), None) => single,
+            _ => character,
+        };
+        match latin1_decomposition(mapped) {
+            Some((base, mark)) => {
+                out.push(base);
+                out.push(mark);
+            }
+            None => out.push(mapped),
+        }
+    }
+    out
+}
+
+/// NFKD of the upper-case Latin-1 letters with a diacritic (and "Ÿ", the
+/// upper case of "ÿ"): base letter and combining mark.
+fn latin1_decomposition(character: char) -> Option<(char, char)> {
+    const GRAVE: char = '\u{300}';
+    const ACUTE: char = '\u{301}';
+    const CIRCUMFLEX: char = '\u{302}';
+    const TILDE: char = '\u{303}';
+    const DIAERESIS: char = '\u{308}';
+    const RING: char = '\u{30A}';
+    const CEDILLA: char = '\u{327}';
+    let pair = match character {
+        'À' => ('A', GRAVE),
+        'Á' => ('A', ACUTE),
+        'Â' => ('A', CIRCUMFLEX),
+        'Ã' => ('A', TILDE),
+        'Ä' => ('A', DIAERESIS),
+        'Å' => ('A', RING),
+        'Ç' => ('C', CEDILLA),
+        'È' => ('E', GRAVE),
+        'É' => ('E', ACUTE),
+        'Ê' => ('E', CIRCUMFLEX),
+        'Ë' => ('E', DIAERESIS),
+        'Ì' => ('I', GRAVE),
+        'Í' => ('I', ACUTE),
+        'Î' => ('I', CIRCUMFLEX),
+        'Ï' => ('I', DIAERESIS),
+        'Ñ' => ('N', TILDE),
+        'Ò' => ('O', GRAVE),
+        'Ó' => ('O', ACUTE),
+        'Ô' => ('O', CIRCUMFLEX),
+        'Õ' => ('O', TILDE),
+        'Ö' => ('O', DIAERESIS),
+        'Ù' => ('U', GRAVE),
+        'Ú' => ('U', ACUTE),
+        'Û' => ('U', CIRCUMFLEX),
+        'Ü' => ('U', DIAERESIS),
+        'Ý' => ('Y', ACUTE),
+        'Ÿ' => ('Y', DIAERESIS),
+        _ => return None,
+    };
+    Some(pair)
+}
+
+/// The parts of one address, as an IMAP ENVELOPE address has them
+/// (RFC 3501 §7.4.2): `name` is the display name (phrase words joined by
+/// one space, quoted strings unquoted, encoded-words NOT decoded), or the
+/// comment after a bare addr-spec; `mailbox` the local part (unquoted);
+/// `host` the domain. A group gives its name as `mailbox` and no host, as
+/// a start-of-group marker does.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Address {
+    pub name: Option<Vec<u8>>,
+    pub mailbox: Option<Vec<u8>>,
+    pub host: Option<Vec<u8>>,
+}
+
+/// Longest prefix of an address field that is read for its first address:
+/// the first address is at the start, and a hostile field of megabytes
+/// must not cost more than this.
+pub const ADDRESS_FIELD_LIMIT: usize = 8 * 1024;
+
+/// Lexical pieces of an address field (RFC 5322 §3.2, leniently).
+#[derive(Debug, PartialEq, Eq)]
+enum Token {
+    /// An atom or dot-atom (dots are kept inside, as obs-phrase allows).
+    Word(Vec<u8>),
+    /// A quoted string, unquoted.
+    Quoted(Vec<u8>),
+    /// A comment's text (nested comments flattened).
+    Comment(Vec<u8>),
+    /// One of `<>,:;@` (and a lone `\` or `]`, kept so nothing is lost).
+    Special(u8),
+}
+
+fn tokenize(field: &[u8]) -> Vec<Token> {
+    let field = &field[..field.len().min(ADDRESS_FIELD_LIMIT)];
+    let mut tokens = Vec::new();
+    let mut index = 0;
+    while index < field.len() {
+        let byte = field[index];
+        match byte {
+            b' ' | b'\t' | b'\r' | b'\n' => index += 1,
+            b'"' => {
+                let (text, next) = quoted(field, index + 1);
+                tokens.push(Token::Quoted(text));
+                index = next;
+            }
+            b'(' => {
+                let (text, next) = comment(field, index + 1);
+                tokens.push(Token::Comment(text));
+                index = next;
+            }
+            b'[' => {
+                // A domain literal: up to the closing bracket.
+                let end = field[index..].iter().position(|&byte| byte == b']').map_or(field.len(), |at| index + at + 1);
+                tokens.push(Token::Word(field[index..end].to_vec()));
+                index = end;
+            }
+            b'<' | b'>' | b',' | b':' | b';' | b'@' | b'\\' | b']' | b')' => {
+                tokens.push(Token::Special(byte));
+                index += 1;
+            }
+            _ => {
+                let end = field[index..]
+                    .iter()
+                    .position(|&byte| b" \t\r\n\"()[]<>,:;@\\".contains(&byte))
+                    .map_or(field.len(), |at| index + at);
+                tokens.push(Token::Word(field[index..end].to_vec()));
+                index = end;
+            }
+        }
+    }
+    tokens
+}
+
+/// A quoted string's content from `start` (after the opening quote) and
+/// the index after its closing quote; backslash escapes resolved, folding
+/// removed. An unterminated one runs to the end.
+fn quoted(field: &[u8], start: usize) -> (Vec<u8>, usize) {
+    let mut text = Vec::new();
+    let mut index = start;
+    while index < field.len() {
+        match field[index] {
+            b'"' => return (text, index + 1),
+            b'\\' if index + 1 < field.len() => {
+                text.push(field[index + 1]);
+                index += 2;
+            }
+            b'\r' | b'\n' => index += 1,
+            byte => {
+                text.push(byte);
+                index += 1;
+            }
+        }
+    }
+    (text, index)
+}
+
+/// A comment's text from `start` (after the opening parenthesis) and the
+/// index after its closing one; nested comments are kept as text.
+fn comment(field: &[u8], start: usize) -> (Vec<u8>, usize) {
+    let mut text = Vec::new();
+    let mut depth = 1usize;
+    let mut index = start;
+    while index < field.len() {
+        let byte = field[index];
+        index += 1;
+        match byte {
+            b'\\' if index < field.len() => {
+                text.push(field[index]);
+                index += 1;
+                continue;
+            }
+            b'(' => depth += 1,
+            b')' => {
+                depth -= 1;
+                if depth == 0 {
+                    break;
+                }
+            }
+            b'\r' | b'\n' => continue,
+            _ => {}
+        }
+        text.push(byte);
+    }
+    (text, index)
+}
+
+/// The first address of an address-list field value (raw, as in the
+/// message): what FROM/TO/CC sort on and what DISPLAYFROM/DISPLAYTO take
+/// the display name from. Empty list elements are skipped; `None` when
+/// the field holds no address at all. Only the first
+/// [`ADDRESS_FIELD_LIMIT`] bytes are read.
+pub fn first_address(field: &[u8]) -> Option<Address> {
+    let tokens = tokenize(field);
+    let mut start = 0;
+    while start < tokens.len() {
+        let end = element_end(&tokens, start);
+        if let Some(address) = address(&tokens[start..end]) {
+            return Some(address);
+        }
+        start = end + 1;
+    }
+    None
+}
+
+/// Where the list element starting at `start` ends: the first comma that
+/// is not inside an angle address.
+fn element_end(tokens: &[Token], start: usize) -> usize {
+    let mut in_angle = false;
+    for (index, token) in tokens.iter().enumerate().skip(start) {
+        match token {
+            Token::Special(b'<') => in_angle = true,
+            Token::Special(b'>') => in_angle = false,
+            Token::Special(b',') if !in_angle => return index,
+            _ => {}
+        }
+    }
+    tokens.len()
+}
+
+/// One list element: a group, a name-addr or an addr-spec.
+fn address(tokens: &[Token]) -> Option<Address> {
+    if tokens.iter().all(|token| matches!(token, Token::Comment(_))) {
+        return None;
+    }
+    let angle = tokens.iter().position(|token| *token == Token::Special(b'<'));
+    let colon = tokens.iter().position(|token| *token == Token::Special(b':'));
+    let at = tokens.iter().position(|token| *token == Token::Special(b'@'));
+    // A colon before any "<" or "@" opens a group: its name is the address.
+    if let Some(colon) = colon.filter(|&colon| angle.is_none_or(|angle| colon < angle) && at.is_none_or(|at| colon < at))
+    {
+        return Some(Address { name: None, mailbox: Some(phrase(&tokens[..colon])), host: None });
+    }
+    if let Some(angle) = angle {
+        let close =
+            tokens[angle..].iter().position(|token| *token == Token::Special(b'>')).map_or(tokens.len(), |at| angle + at);
+        let name = phrase(&tokens[..angle]);
+        let (mailbox, host) = addr_spec(strip_route(&tokens[angle + 1..close]));
+        return Some(Address { name: (!name.is_empty()).then_some(name), mailbox, host });
+    }
+    // A bare addr-spec; a comment after it serves as the display name.
+    let name = tokens.iter().rev().find_map(|token| match token {
+        Token::Comment(text) if !text.is_empty() => Some(text.clone()),
+        _ => None,
+    });
+    let (mailbox, host) = addr_spec(tokens);
+    Some(Address { name, mailbox, host })
+}
+
+/// Words and quoted strings joined by single spaces; comments dropped.
+fn phrase(tokens: &[Token]) -> Vec<u8> {
+    let mut text = Vec::new();
+    for token in tokens {
+        if let Token::Word(word) | Token::Quoted(word) = token {
+            if !text.is_empty() {
+                text.push(b' ');
+            }
+            text.extend_from_slice(word);
+        }
+    }
+    text
+}
+
+/// An obsolete source route ("@a,@b:") before the addr-spec, removed.
+fn strip_route(tokens: &[Token]) -> &[Token] {
+    if tokens.first() == Some(&Token::Special(b'@')) {
+        if let Some(colon) = tokens.iter().position(|token| *token == Token::Special(b':')) {
+            return &tokens[colon + 1..];
+        }
+    }
+    tokens
+}
+
+/// Local part and domain of an addr-spec: the pieces before and after the
+/// last "@", each concatenated without spaces; comments dropped.
+fn addr_spec(tokens: &[Token]) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+    let at = tokens.iter().rposition(|token| *token == Token::Special(b'@'));
+    let (local, domain) = match at {
+        Some(at) => (&tokens[..at], Some(&tokens[at + 1..])),
+        None => (tokens, None),
+    };
+    let join = |tokens: &[Token]| -> Vec<u8> {
+        let mut text = Vec::new();
+        for token in tokens {
+            match token {
+                Token::Word(word) | Token::Quoted(word) => text.extend_from_slice(word),
+                Token::Special(byte) if *byte != b'@' && *byte != b'<' && *byte != b'>' => text.push(*byte),
+                _ => {}
+            }
+        }
+        text
+    };
+    let mailbox = join(local);
+    let host = domain.map(join).filter(|host| !host.is_empty());
+    ((!mailbox.is_empty()).then_some(mailbox), host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn at(unix: i64) -> DateTime {
+        DateTime { unix, offset_minutes: 0 }
+    }
+
+    fn address_of(field: &str) -> Option<(Option<String>, Option<String>, Option<String>)> {
+        let text = |bytes: Option<Vec<u8>>| bytes.map(|bytes| String::from_utf8(bytes).unwrap());
+        first_address(field.as_bytes()).map(|address| (text(address.name), text(address.mailbox), text(address.host)))
+    }
+
+    fn parts(name: Option<&str>, mailbox: Option<&str>, host: Option<&str>) -> Option<(Option<String>, Option<String>, Option<String>)> {
+        Some((name.map(str::to_string), mailbox.map(str::to_string), host.map(str::to_string)))
+    }
+
+    #[test]
+    fn first_addresses() {
+        assert_eq!(address_of(" alice@example.org"), parts(None, Some("alice"), Some("example.org")));
+        assert_eq!(address_of(" Alice <alice@example.org>, bob@x"), parts(Some("Alice"), Some("alice"), Some("example.org")));
+        assert_eq!(
+            address_of(" \"Doe, John\" <john@x.org>, b@x"),
+            parts(Some("Doe, John"), Some("john"), Some("x.org"))
+        );
+        assert_eq!(address_of(" John  Q. Public <jqp@x>"), parts(Some("John Q. Public"), Some("jqp"), Some("x")));
+        assert_eq!(address_of(" jqp@x (John Public)"), parts(Some("John Public"), Some("jqp"), Some("x")));
+        assert_eq!(address_of(" \"a b\"@x"), parts(None, Some("a b"), Some("x")));
+        assert_eq!(address_of(" <@route,@r2:me@x>"), parts(None, Some("me"), Some("x")));
+        assert_eq!(address_of(" , ,bob@x"), parts(None, Some("bob"), Some("x")));
+        assert_eq!(address_of(" undisclosed-recipients:;"), parts(None, Some("undisclosed-recipients"), None));
+        assert_eq!(address_of(" Friends: a@x, b@y;"), parts(None, Some("Friends"), None));
+        assert_eq!(address_of(" nobody"), parts(None, Some("nobody"), None));
+        assert_eq!(
+            address_of(" =?utf-8?q?J=C3=B6rg?=\r\n <j@x>"),
+            parts(Some("=?utf-8?q?J=C3=B6rg?="), Some("j"), Some("x"))
+        );
+        assert_eq!(address_of(""), None);
+        assert_eq!(address_of(" (just a comment)"), None);
+    }
+
+    #[test]
+    fn casemap_approximates_unicode_casemap() {
+        assert_eq!(casemap("Hello"), "HELLO");
+        assert_eq!(casemap("straße"), "STRAßE");
+        assert_eq!(casemap("émile"), "E\u{301}MILE");
+        assert_eq!(casemap("ÿ"), "Y\u{308}");
+        // Titlecase (upper case) order puts "_" after the letters, as
+        // Dovecot's i;unicode-casemap does.
+        assert!(casemap("_x") > casemap("zed"));
+        assert!(casemap("Émile") < casemap("Fred"));
+    }
+
+    #[test]
+    fn sent_date_falls_back_to_internaldate() {
+        assert_eq!(sent_date(Some(b" Thu, 1 Jan 1970 01:00:00 +0100"), at(99)), 0);
+        assert_eq!(sent_date(Some(b" not a date"), at(99)), 99);
+        assert_eq!(sent_date(None, at(99)), 99);
+    }
+
+    fn message(sequence: u32) -> SortInput {
+        SortInput::new(sequence, sequence * 10, at(1000 - i64::from(sequence)), u64::from(sequence % 3))
+    }
+
+    fn sequences(messages: &[SortInput]) -> Vec<u32> {
+        messages.iter().map(|message| message.sequence).collect()
+    }
+
+    fn criterion(key: SortKey, reverse: bool) -> SortCriterion {
+        SortCriterion { key, reverse }
+    }
+
+    #[test]
+    fn sorts_by_criteria_then_sequence() {
+        let mut messages: Vec<SortInput> = (1..=6).map(message).collect();
+        sort(&[criterion(SortKey::Arrival, false)], &mut messages);
+        assert_eq!(sequences(&messages), [6, 5, 4, 3, 2, 1]);
+        sort(&[criterion(SortKey::Size, false)], &mut messages);
+        assert_eq!(sequences(&messages), [3, 6, 1, 4, 2, 5]);
+        // REVERSE turns the criterion, not the sequence tie-breaker.
+        sort(&[criterion(SortKey::Size, true)], &mut messages);
+        assert_eq!(sequences(&messages), [2, 5, 1, 4, 3, 6]);
+        sort(&[criterion(SortKey::Size, true), criterion(SortKey::Arrival, false)], &mut messages);
+        assert_eq!(sequences(&messages), [5, 2, 4, 1, 6, 3]);
+        sort(&[], &mut messages);
+        assert_eq!(sequences(&messages), [1, 2, 3, 4, 5, 6]);
+    }
+
+    #[test]
+    fn sorts_by_date_with_fallback() {
+        let mut messages: Vec<SortInput> = (1..=3).map(message).collect();
+        messages[0].date = Some(b" Thu, 1 Jan 1970 00:16:38 +0000".to_vec()); // 998
+        messages[1].date = Some(b" garbage".to_vec()); // falls back to 998
+        messages[2].date = Some(b" Thu, 1 Jan 1970 01:16:39 +0100".to_vec()); // 999
+        sort(&[criterion(SortKey::Date, false)], &mut messages);
+        assert_eq!(sequences(&messages), [1, 2, 3]);
+        sort(&[criterion(SortKey::Date, true)], &mut messages);
+        assert_eq!(sequences(&messages), [3, 1, 2]);
+    }
+
+    #[test]
+    fn sorts_by_subject_and_addresses() {
+        let mut messages: Vec<SortInput> = (1..=4).map(message).collect();
+        messages[0].subject = Some("Re: banana".into());
+        messages[1].subject = Some("[list] Apple".into());
+        messages[2].subject = None;
+        messages[3].subject = Some("apple (fwd)".into());
+        sort(&[criterion(SortKey::Subject, false)], &mut messages);
+        assert_eq!(sequences(&messages), [3, 2, 4, 1]);
+
+        let mut messages: Vec<SortInput> = (1..=4).map(message).collect();
+        messages[0].from = Some(b" Zed <bob@x>".to_vec());
+        messages[1].from = Some(b" alice@y".to_vec());
+        messages[2].from = Some(b" Carol <Carol@z>".to_vec());
+        messages[2].display_from = Some("Carol".into());
+        messages[0].display_from = Some("Zed".into());
+        sort(&[criterion(SortKey::From, false)], &mut messages);
+        assert_eq!(sequences(&messages), [4, 2, 1, 3]);
+        sort(&[criterion(SortKey::DisplayFrom, false)], &mut messages);
+        assert_eq!(sequences(&messages), [4, 2, 3, 1]);
+    }
+
+    fn arbitrary_message() -> impl Strategy<Value = SortInput> {
+        let text = proptest::option::of(proptest::collection::vec(any::<u8>(), 0..40));
+        (
+            1u32..50,
+            any::<i32>(),
+            any::<u64>(),
+            text.clone(),
+            proptest::option::of(any::<String>()),
+            text.clone(),
+            text,
+            proptest::option::of("[a-zA-Z ]{0,6}"),
+        )
+            .prop_map(|(sequence, arrival, size, date, subject, from, to, display)| {
+                let mut message = SortInput::new(sequence, sequence, at(i64::from(arrival)), size);
+                message.date = date;
+                message.subject = subject;
+                message.from = from.clone();
+                message.cc = from;
+                message.to = to;
+                message.display_to = display;
+                message
+            })
+    }
+
+    fn arbitrary_criteria() -> impl Strategy<Value = Vec<SortCriterion>> {
+        let key = prop_oneof![
+            Just(SortKey::Arrival),
+            Just(SortKey::Cc),
+            Just(SortKey::Date),
+            Just(SortKey::From),
+            Just(SortKey::Size),
+            Just(SortKey::Subject),
+            Just(SortKey::To),
+            Just(SortKey::DisplayFrom),
+            Just(SortKey::DisplayTo),
+        ];
+        proptest::collection::vec((key, any::<bool>()).prop_map(|(key, reverse)| SortCriterion { key, reverse }), 0..4)
+    }
+
+    proptest! {
+        #[test]
+        fn address_parsing_never_panics(field in proptest::collection::vec(any::<u8>(), 0..80)) {
+            let _ = first_address(&field);
+        }
+
+        #[test]
+        fn address_parsing_near_misses(field in "[a-z \"(),:;<>@\\\\\\[\\]]{0,40}") {
+            let _ = first_address(field.as_bytes());
+        }
+
+        #[test]
+        fn sort_is_an_ordered_permutation(
+            messages in proptest::collection::vec(arbitrary_message(), 0..20),
+            criteria in arbitrary_criteria(),
+        ) {
+            let mut sorted = messages.clone();
+            sort(&criteria, &mut sorted);
+            // A permutation: the same messages, each once.
+            let mut before: Vec<_> = messages.iter().map(|message| format!("{message:?}")).collect();
+            let mut after: Vec<_> = sorted.iter().map(|message| format!("{message:?}")).collect();
+            before.sort();
+            after.sort();
+            prop_assert_eq!(before, after);
+            // Consistent with the criteria: each neighbouring pair in order.
+            for pair in sorted.windows(2) {
+                let mut order = Ordering::Equal;
+                for criterion in &criteria {
+                    let (a, b) = (value(criterion.key, &pair[0]), value(criterion.key, &pair[1]));
+                    order = if criterion.reverse { b.cmp(&a) } else { a.cmp(&b) };
+                    if order != Ordering::Equal {
+                        break;
+                    }
+                }
+                if order == Ordering::Equal {
+                    order = pair[0].sequence.cmp(&pair[1].sequence);
+                }
+                prop_assert_ne!(order, Ordering::Greater);
+            }
+        }
+    }
+}

@@ -174,9 +174,9 @@ fn value(key: SortKey, message: &SortInput) -> Value {
         SortKey::Arrival => Value::Number(message.internal_date.unix),
         SortKey::Date => Value::Number(sent_date(message.date.as_deref(), message.internal_date)),
         SortKey::Size => Value::Number(i64::try_from(message.size).unwrap_or(i64::MAX)),
-        SortKey::Subject => {
-            Value::Text(message.subject.as_deref().map_or_else(String::new, |subject| casemap(&base_subject(subject).0)))
-        }
+        SortKey::Subject => Value::Text(
+            message.subject.as_deref().map_or_else(String::new, |subject| casemap(&base_subject(subject).0)),
+        ),
         SortKey::From => Value::Text(mailbox_key(message.from.as_deref())),
         SortKey::To => Value::Text(mailbox_key(message.to.as_deref())),
         SortKey::Cc => Value::Text(mailbox_key(message.cc.as_deref())),
@@ -451,13 +451,16 @@ fn address(tokens: &[Token]) -> Option<Address> {
     let colon = tokens.iter().position(|token| *token == Token::Special(b':'));
     let at = tokens.iter().position(|token| *token == Token::Special(b'@'));
     // A colon before any "<" or "@" opens a group: its name is the address.
-    if let Some(colon) = colon.filter(|&colon| angle.is_none_or(|angle| colon < angle) && at.is_none_or(|at| colon < at))
+    if let Some(colon) =
+        colon.filter(|&colon| angle.is_none_or(|angle| colon < angle) && at.is_none_or(|at| colon < at))
     {
         return Some(Address { name: None, mailbox: Some(phrase(&tokens[..colon])), host: None });
     }
     if let Some(angle) = angle {
-        let close =
-            tokens[angle..].iter().position(|token| *token == Token::Special(b'>')).map_or(tokens.len(), |at| angle + at);
+        let close = tokens[angle..]
+            .iter()
+            .position(|token| *token == Token::Special(b'>'))
+            .map_or(tokens.len(), |at| angle + at);
         let name = phrase(&tokens[..angle]);
         let (mailbox, host) = addr_spec(strip_route(&tokens[angle + 1..close]));
         return Some(Address { name: (!name.is_empty()).then_some(name), mailbox, host });
@@ -519,6 +522,257 @@ fn addr_spec(tokens: &[Token]) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
     ((!mailbox.is_empty()).then_some(mailbox), host)
 }
 
+/// The 22 messages appended to Dovecot 2.3.19 to learn its SORT and THREAD
+/// answers (a reply chain, a missing parent, a References loop, a
+/// duplicate Message-ID, "Re: [list] Fwd: subject (fwd)", no Date, a
+/// garbage Date, encoded words, an ID without "@", empty subjects, ties).
+/// Sizes and INTERNALDATEs are Dovecot's.
+#[cfg(test)]
+pub(crate) mod dovecot_fixture {
+    use super::SortInput;
+    use crate::util::datetime::DateTime;
+
+    fn at(unix: i64) -> DateTime {
+        DateTime { unix, offset_minutes: 0 }
+    }
+
+    pub(crate) fn messages() -> Vec<SortInput> {
+        vec![
+            {
+                let mut m = SortInput::new(1, 1, at(1704110400), 115);
+                m.date = Some(b" Mon, 1 Jan 2024 10:00:00 +0000".to_vec());
+                m.from = Some(b" Alice <alice@x>".to_vec());
+                m.to = Some(b" bob@x".to_vec());
+                m.message_id = Some(b" <a1@x>".to_vec());
+                m.subject = Some("Hello".to_string());
+                m.display_from = Some("Alice".to_string());
+                m.display_to = None;
+                m
+            },
+            {
+                let mut m = SortInput::new(2, 2, at(1704110460), 160);
+                m.date = Some(b" Mon, 1 Jan 2024 10:05:00 +0000".to_vec());
+                m.from = Some(b" bob@x".to_vec());
+                m.to = Some(b" Alice <alice@x>".to_vec());
+                m.message_id = Some(b" <a2@x>".to_vec());
+                m.references = Some(b" <a1@x>".to_vec());
+                m.in_reply_to = Some(b" <a1@x>".to_vec());
+                m.subject = Some("Re: Hello".to_string());
+                m.display_from = None;
+                m.display_to = Some("Alice".to_string());
+                m
+            },
+            {
+                let mut m = SortInput::new(3, 3, at(1704110520), 162);
+                m.date = Some(b" Mon, 1 Jan 2024 12:10:00 +0200".to_vec());
+                m.from = Some(b" Zed <zed@x>".to_vec());
+                m.cc = Some(b" carol@x (Carol C)".to_vec());
+                m.message_id = Some(b" <a3@x>".to_vec());
+                m.references = Some(b" <a1@x>\r\n <a2@x>".to_vec());
+                m.subject = Some("Re: Re: Hello".to_string());
+                m.display_from = Some("Zed".to_string());
+                m.display_to = None;
+                m
+            },
+            {
+                let mut m = SortInput::new(4, 4, at(1704110580), 133);
+                m.date = Some(b" Mon, 1 Jan 2024 10:20:00 +0000".to_vec());
+                m.from = Some(b" _under@x".to_vec());
+                m.message_id = Some(b" <a4@x>".to_vec());
+                m.references = Some(b" <missing@x>".to_vec());
+                m.subject = Some("Re: Lost parent".to_string());
+                m.display_from = None;
+                m.display_to = None;
+                m
+            },
+            {
+                let mut m = SortInput::new(5, 5, at(1704110640), 149);
+                m.date = Some(b" Mon, 1 Jan 2024 10:25:00 +0000".to_vec());
+                m.from = Some(b" undisclosed-recipients:;".to_vec());
+                m.message_id = Some(b" <a5@x>".to_vec());
+                m.references = Some(b" <missing@x>".to_vec());
+                m.subject = Some("Re: Lost parent".to_string());
+                m.display_from = None;
+                m.display_to = None;
+                m
+            },
+            {
+                let mut m = SortInput::new(6, 6, at(1704110700), 138);
+                m.date = Some(b" Mon, 1 Jan 2024 11:00:00 +0000".to_vec());
+                m.from = Some(b" \"Doe, John\" <john@x>".to_vec());
+                m.message_id = Some(b" <loop1@x>".to_vec());
+                m.references = Some(b" <loop2@x>".to_vec());
+                m.subject = Some("Loop one".to_string());
+                m.display_from = Some("Doe, John".to_string());
+                m.display_to = None;
+                m
+            },
+            {
+                let mut m = SortInput::new(7, 7, at(1704110760), 132);
+                m.date = Some(b" Mon, 1 Jan 2024 11:05:00 +0000".to_vec());
+                m.from = Some(b" Bob2 <BOB@x>".to_vec());
+                m.message_id = Some(b" <loop2@x>".to_vec());
+                m.references = Some(b" <loop1@x>".to_vec());
+                m.subject = Some("Loop two".to_string());
+                m.display_from = Some("Bob2".to_string());
+                m.display_to = None;
+                m
+            },
+            {
+                let mut m = SortInput::new(8, 8, at(1704110820), 103);
+                m.date = Some(b" Mon, 1 Jan 2024 11:10:00 +0000".to_vec());
+                m.from = Some(b" dup@x".to_vec());
+                m.message_id = Some(b" <a1@x>".to_vec());
+                m.subject = Some("Duplicate id".to_string());
+                m.display_from = None;
+                m.display_to = None;
+                m
+            },
+            {
+                let mut m = SortInput::new(9, 9, at(1704110880), 121);
+                m.date = Some(b" Mon, 1 Jan 2024 11:15:00 +0000".to_vec());
+                m.from = Some(b" nine@x".to_vec());
+                m.message_id = Some(b" <a9@x>".to_vec());
+                m.subject = Some("Re: [list] Fwd: subject (fwd)".to_string());
+                m.display_from = None;
+                m.display_to = None;
+                m
+            },
+            {
+                let mut m = SortInput::new(10, 10, at(1704110940), 99);
+                m.date = Some(b" Mon, 1 Jan 2024 11:20:00 +0000".to_vec());
+                m.from = Some(b" ten@x".to_vec());
+                m.message_id = Some(b" <a10@x>".to_vec());
+                m.subject = Some("subject".to_string());
+                m.display_from = None;
+                m.display_to = None;
+                m
+            },
+            {
+                let mut m = SortInput::new(11, 11, at(1704099600), 65);
+                m.from = Some(b" eleven@x".to_vec());
+                m.message_id = Some(b" <a11@x>".to_vec());
+                m.subject = Some("No date".to_string());
+                m.display_from = None;
+                m.display_to = None;
+                m
+            },
+            {
+                let mut m = SortInput::new(12, 12, at(1704111060), 150);
+                m.date = Some(b" Mon, 1 Jan 2024 11:30:00 +0000".to_vec());
+                m.from = Some(b" =?UTF-8?Q?=C3=89mile?= <emile@x>".to_vec());
+                m.message_id = Some(b" <a12@x>".to_vec());
+                m.subject = Some("Émile encoded".to_string());
+                m.display_from = Some("Émile".to_string());
+                m.display_to = None;
+                m
+            },
+            {
+                let mut m = SortInput::new(13, 13, at(1704111120), 105);
+                m.date = Some(b" Mon, 1 Jan 2024 11:35:00 +0000".to_vec());
+                m.from = Some(b" thirteen@x".to_vec());
+                m.message_id = Some(b" <a13@x>".to_vec());
+                m.subject = Some("[fwd: Hello]".to_string());
+                m.display_from = None;
+                m.display_to = None;
+                m
+            },
+            {
+                let mut m = SortInput::new(14, 14, at(1704111180), 148);
+                m.date = Some(b" Mon, 1 Jan 2024 11:40:00 +0000".to_vec());
+                m.from = Some(b" fourteen@x".to_vec());
+                m.message_id = Some(b" <a14@x>".to_vec());
+                m.in_reply_to = Some(b" Your message of Monday <a9@x>".to_vec());
+                m.subject = Some("Re: subject".to_string());
+                m.display_from = None;
+                m.display_to = None;
+                m
+            },
+            {
+                let mut m = SortInput::new(15, 15, at(1704111240), 101);
+                m.date = Some(b" Mon, 1 Jan 2024 11:45:00 +0000".to_vec());
+                m.from = Some(b" Emily <emily@x>".to_vec());
+                m.message_id = Some(b" <noat>".to_vec());
+                m.subject = Some("noat".to_string());
+                m.display_from = Some("Emily".to_string());
+                m.display_to = None;
+                m
+            },
+            {
+                let mut m = SortInput::new(16, 16, at(1704111300), 126);
+                m.date = Some(b" Mon, 1 Jan 2024 11:50:00 +0000".to_vec());
+                m.from = Some(b" sixteen@x".to_vec());
+                m.message_id = Some(b" <a16@x>".to_vec());
+                m.references = Some(b" <noat>".to_vec());
+                m.subject = Some("Re: noat reply".to_string());
+                m.display_from = None;
+                m.display_to = None;
+                m
+            },
+            {
+                let mut m = SortInput::new(17, 17, at(1704111360), 94);
+                m.date = Some(b" Mon, 1 Jan 2024 11:55:00 +0000".to_vec());
+                m.from = Some(b" seventeen@x".to_vec());
+                m.message_id = Some(b" <a17@x>".to_vec());
+                m.subject = Some("".to_string());
+                m.display_from = None;
+                m.display_to = None;
+                m
+            },
+            {
+                let mut m = SortInput::new(18, 18, at(1704111420), 82);
+                m.date = Some(b" Mon, 1 Jan 2024 12:00:00 +0000".to_vec());
+                m.from = Some(b" eighteen@x".to_vec());
+                m.message_id = Some(b" <a18@x>".to_vec());
+                m.subject = None;
+                m.display_from = None;
+                m.display_to = None;
+                m
+            },
+            {
+                let mut m = SortInput::new(19, 19, at(1704111480), 78);
+                m.date = Some(b" Mon, 1 Jan 2024 11:20:00 +0000".to_vec());
+                m.message_id = Some(b" <a19@x>".to_vec());
+                m.subject = Some("Re:".to_string());
+                m.display_from = None;
+                m.display_to = None;
+                m
+            },
+            {
+                let mut m = SortInput::new(20, 20, at(1704103320), 117);
+                m.date = Some(b" garbage date".to_vec());
+                m.from = Some(b" Alice <alice@x>".to_vec());
+                m.message_id = Some(b" <a20@x>".to_vec());
+                m.references = Some(b" <a1@x> <a20@x>".to_vec());
+                m.subject = Some("Re: Hello".to_string());
+                m.display_from = Some("Alice".to_string());
+                m.display_to = None;
+                m
+            },
+            {
+                let mut m = SortInput::new(21, 21, at(1704111600), 100);
+                m.date = Some(b" Mon, 1 Jan 2024 12:30:00 +0000".to_vec());
+                m.from = Some(b" same@x".to_vec());
+                m.message_id = Some(b" <a21@x>".to_vec());
+                m.subject = Some("Same size A".to_string());
+                m.display_from = None;
+                m.display_to = None;
+                m
+            },
+            {
+                let mut m = SortInput::new(22, 22, at(1704111600), 100);
+                m.date = Some(b" Mon, 1 Jan 2024 12:30:00 +0000".to_vec());
+                m.from = Some(b" same@x".to_vec());
+                m.message_id = Some(b" <a22@x>".to_vec());
+                m.subject = Some("Same size B".to_string());
+                m.display_from = None;
+                m.display_to = None;
+                m
+            },
+        ]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -533,14 +787,21 @@ mod tests {
         first_address(field.as_bytes()).map(|address| (text(address.name), text(address.mailbox), text(address.host)))
     }
 
-    fn parts(name: Option<&str>, mailbox: Option<&str>, host: Option<&str>) -> Option<(Option<String>, Option<String>, Option<String>)> {
+    fn parts(
+        name: Option<&str>,
+        mailbox: Option<&str>,
+        host: Option<&str>,
+    ) -> Option<(Option<String>, Option<String>, Option<String>)> {
         Some((name.map(str::to_string), mailbox.map(str::to_string), host.map(str::to_string)))
     }
 
     #[test]
     fn first_addresses() {
         assert_eq!(address_of(" alice@example.org"), parts(None, Some("alice"), Some("example.org")));
-        assert_eq!(address_of(" Alice <alice@example.org>, bob@x"), parts(Some("Alice"), Some("alice"), Some("example.org")));
+        assert_eq!(
+            address_of(" Alice <alice@example.org>, bob@x"),
+            parts(Some("Alice"), Some("alice"), Some("example.org"))
+        );
         assert_eq!(
             address_of(" \"Doe, John\" <john@x.org>, b@x"),
             parts(Some("Doe, John"), Some("john"), Some("x.org"))
@@ -679,6 +940,54 @@ mod tests {
             Just(SortKey::DisplayTo),
         ];
         proptest::collection::vec((key, any::<bool>()).prop_map(|(key, reverse)| SortCriterion { key, reverse }), 0..4)
+    }
+
+    /// The answers Dovecot 2.3.19 gave for [`dovecot_fixture`].
+    #[test]
+    fn same_answers_as_dovecot() {
+        let cases = [
+            ("ARRIVAL", "* SORT 11 20 1 2 3 4 5 6 7 8 9 10 12 13 14 15 16 17 18 19 21 22"),
+            ("DATE", "* SORT 11 1 20 2 3 4 5 6 7 8 9 10 19 12 13 14 15 16 17 18 21 22"),
+            ("REVERSE DATE", "* SORT 21 22 18 17 16 15 14 13 12 10 19 9 8 7 6 5 4 3 2 20 1 11"),
+            ("SUBJECT", "* SORT 17 18 19 8 12 1 2 3 13 20 6 7 4 5 11 15 16 21 22 9 10 14"),
+            ("REVERSE SUBJECT", "* SORT 9 10 14 22 21 16 15 11 4 5 7 6 1 2 3 13 20 12 8 17 18 19"),
+            ("FROM", "* SORT 19 1 20 2 7 8 18 11 12 15 14 6 9 21 22 17 16 10 13 5 3 4"),
+            ("DISPLAYFROM", "* SORT 19 1 20 7 2 6 8 18 11 15 12 14 9 21 22 17 16 10 13 5 3 4"),
+            ("TO", "* SORT 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 2 1"),
+            ("DISPLAYTO", "* SORT 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 2 1"),
+            ("CC", "* SORT 1 2 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 3"),
+            ("SIZE", "* SORT 11 19 18 17 10 21 22 15 8 13 1 20 9 16 7 4 6 14 5 12 2 3"),
+            ("REVERSE SIZE", "* SORT 3 2 12 5 14 6 4 7 16 9 20 1 13 8 15 21 22 10 17 18 19 11"),
+            ("SIZE REVERSE ARRIVAL", "* SORT 11 19 18 17 10 21 22 15 8 13 1 20 9 16 7 4 6 14 5 12 2 3"),
+        ];
+        for (program, expected) in cases {
+            let mut criteria = Vec::new();
+            let mut reverse = false;
+            for word in program.split(' ') {
+                let key = match word {
+                    "REVERSE" => {
+                        reverse = true;
+                        continue;
+                    }
+                    "ARRIVAL" => SortKey::Arrival,
+                    "DATE" => SortKey::Date,
+                    "SUBJECT" => SortKey::Subject,
+                    "FROM" => SortKey::From,
+                    "DISPLAYFROM" => SortKey::DisplayFrom,
+                    "TO" => SortKey::To,
+                    "DISPLAYTO" => SortKey::DisplayTo,
+                    "CC" => SortKey::Cc,
+                    "SIZE" => SortKey::Size,
+                    other => panic!("{other}"),
+                };
+                criteria.push(SortCriterion { key, reverse });
+                reverse = false;
+            }
+            let mut messages = dovecot_fixture::messages();
+            sort(&criteria, &mut messages);
+            let answer: String = messages.iter().map(|message| format!(" {}", message.sequence)).collect();
+            assert_eq!(format!("* SORT{answer}"), expected, "{program}");
+        }
     }
 
     proptest! {

@@ -831,6 +831,23 @@ mod tests {
             answer(ThreadAlgorithm::OrderedSubject, Numbering::Sequence),
             "* THREAD (11)(1 (20)(2)(3)(13))(4 5)(6)(7)(8)(9 (10)(14))(19 (17)(18))(12)(15)(16)(21)(22)"
         );
+        let messages = crate::imap::sort::dovecot_fixture::second();
+        let answer = |algorithm| {
+            let mut out = b"* THREAD ".to_vec();
+            render(&mut out, &thread(algorithm, Numbering::Sequence, &messages));
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(
+            answer(ThreadAlgorithm::References),
+            "* THREAD (2 (1 38)(5)(6)(25)(26)(29))((3 39)(4))(8 7)(10 9)(12 11)(14 13)((15)(16))(17)((18)(19))(20 30)\
+             (22 21)((23)(24))(27)(28)((31)(32)(33)(34))((35)(36)(37))(41)((42)(43))(46)(47)(48)(49)(50)(51)(52)(53)\
+             (40)(45 44)"
+        );
+        assert_eq!(
+            answer(ThreadAlgorithm::OrderedSubject),
+            "* THREAD (1 (2)(5)(6)(25)(26)(29))(3 4)(7 8)(9 10)(11 12)(13 14)(15 16)(17)(18 19)(20 30)(21 22)(23 24)\
+             (27)(28)(31 (32)(33)(34))(35 (36)(37))(38)(39)(41)(42 43)(44 45)(46)(47)(48)(49)(50)(51)(52)(53)(40)"
+        );
     }
 
     /// A generated message: sent date, subject, Message-ID number,

@@ -854,6 +854,63 @@ mod tests {
     /// References numbers, In-Reply-To number.
     type Generated = (i64, String, u8, Vec<u8>, Option<u8>);
 
+    /// Dovecot 2.3.19 breaks ties of date by sequence number everywhere,
+    /// not by subject (ORDEREDSUBJECT) and not by thread size.
+    #[test]
+    fn date_ties_as_dovecot() {
+        let messages = [
+            mail(1, 10, "bbb", "t1@x", ""),
+            mail(2, 10, "aaa", "t2@x", ""),
+            mail(3, 20, "Re: ccc", "t3@x", ""),
+            mail(4, 20, "ccc", "t4@x", ""),
+            mail(5, 10, "zzz", "t5@x", "<gone@x>"),
+            mail(6, 10, "yyy", "t6@x", "<gone@x>"),
+            mail(7, 10, "Re: bbb", "t7@x", ""),
+        ];
+        assert_eq!(rendered(ThreadAlgorithm::References, &messages), "(1 7)(2)((5)(6))(4 3)");
+        assert_eq!(rendered(ThreadAlgorithm::OrderedSubject, &messages), "(1 7)(2)(5)(6)(3 4)");
+    }
+
+    /// 100,000 messages in threads of ten (each message replying to the
+    /// one before, every References field complete). Run by hand with
+    /// `--ignored` to see the time; it asserts only the shape.
+    #[test]
+    #[ignore]
+    fn large_mailbox() {
+        let count = 100_000u32;
+        let started = std::time::Instant::now();
+        let mut threader = Threader::new(ThreadAlgorithm::References, Numbering::Sequence);
+        for sequence in 1..=count {
+            let root = (sequence - 1) / 10 * 10 + 1;
+            let references: String = (root..sequence).map(|id| format!("<{id}@example.org> ")).collect();
+            let subject = if sequence == root { format!("topic {root}") } else { format!("Re: topic {root}") };
+            threader.add(&mail(
+                sequence,
+                i64::from(sequence),
+                &subject,
+                &format!("{sequence}@example.org"),
+                &references,
+            ));
+        }
+        let threads = threader.finish();
+        let mut out = Vec::new();
+        render(&mut out, &threads);
+        eprintln!("THREAD REFERENCES of {count}: {:?}, {} bytes", started.elapsed(), out.len());
+        assert_eq!(threads.len(), count as usize / 10);
+
+        let started = std::time::Instant::now();
+        let mut messages: Vec<SortInput> =
+            (1..=count).map(|sequence| mail(sequence, i64::from(sequence % 977), "Re: [list] topic", "", "")).collect();
+        crate::imap::sort::sort(
+            &[
+                crate::imap::sort::SortCriterion { key: crate::imap::sort::SortKey::Subject, reverse: false },
+                crate::imap::sort::SortCriterion { key: crate::imap::sort::SortKey::Arrival, reverse: true },
+            ],
+            &mut messages,
+        );
+        eprintln!("SORT (SUBJECT REVERSE ARRIVAL) of {count}: {:?}", started.elapsed());
+    }
+
     fn arbitrary_mail() -> impl Strategy<Value = Generated> {
         (
             0i64..20,

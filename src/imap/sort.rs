@@ -60,6 +60,7 @@ pub enum SortKey {
 /// A sort key and its direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SortCriterion {
+    /// What is compared.
     pub key: SortKey,
     /// REVERSE given before the key.
     pub reverse: bool,
@@ -71,7 +72,9 @@ pub struct SortCriterion {
 pub struct SortInput {
     /// Message sequence number: the final tie-breaker (RFC 5256 §3).
     pub sequence: u32,
+    /// UID (for UID THREAD output).
     pub uid: u32,
+    /// INTERNALDATE: ARRIVAL, and the sent date when Date is missing or unparseable.
     pub internal_date: DateTime,
     /// RFC822.SIZE.
     pub size: u64,
@@ -292,8 +295,11 @@ fn latin1_decomposition(character: char) -> Option<(char, char)> {
 /// a start-of-group marker does.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Address {
+    /// addr-name: the display name, encoded-words not decoded.
     pub name: Option<Vec<u8>>,
+    /// addr-mailbox: the local part, unquoted.
     pub mailbox: Option<Vec<u8>>,
+    /// addr-host: the domain.
     pub host: Option<Vec<u8>>,
 }
 

@@ -34,7 +34,9 @@ use crate::mime::subject::base_subject;
 /// The threading algorithms of RFC 5256 §3.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ThreadAlgorithm {
+    /// THREAD=ORDEREDSUBJECT: one level, by base subject.
     OrderedSubject,
+    /// THREAD=REFERENCES: by Message-ID links, then by base subject.
     References,
 }
 
@@ -42,7 +44,9 @@ pub enum ThreadAlgorithm {
 /// numbers, UID THREAD answers UIDs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Numbering {
+    /// Message sequence numbers (THREAD).
     Sequence,
+    /// UIDs (UID THREAD).
     Uid,
 }
 
@@ -142,6 +146,7 @@ pub struct Threader {
 }
 
 impl Threader {
+    /// An empty threader; messages are numbered in the output as `numbering` says.
     pub fn new(algorithm: ThreadAlgorithm, numbering: Numbering) -> Threader {
         Threader {
             algorithm,

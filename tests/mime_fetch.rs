@@ -74,9 +74,9 @@ fn envelope_bodystructure_and_body() {
 
     // The macros: ALL has ENVELOPE, FULL also BODY.
     let all = fetch_one(&mut client, "ALL");
-    assert!(all.contains(&envelope) && all.contains("RFC822.SIZE 605"), "{all}");
+    assert!(all.contains(envelope) && all.contains("RFC822.SIZE 605"), "{all}");
     let full = fetch_one(&mut client, "FULL");
-    assert!(full.contains(&envelope) && full.contains(&body), "{full}");
+    assert!(full.contains(envelope) && full.contains(&body), "{full}");
     // None of this sets \Seen.
     assert_eq!(fetch_one(&mut client, "FLAGS"), "* 1 FETCH (FLAGS (\\Recent))");
 }

@@ -6,5 +6,7 @@ pub mod encode;
 pub mod mailbox_name;
 pub mod parse;
 pub mod session;
+pub mod sort;
+pub mod thread;
 pub mod types;
 pub mod view;

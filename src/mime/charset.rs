@@ -521,14 +521,18 @@ mod tests {
             cuts in proptest::collection::vec(any::<usize>(), 0..8),
             which in 0usize..8,
         ) {
-            let label = ["utf-8", "iso-8859-1", "koi8-r", "shift_jis", "iso-2022-jp", "gb18030", "big5", "utf-16"][which];
+            let labels = ["utf-8", "iso-8859-1", "koi8-r", "shift_jis", "iso-2022-jp", "gb18030", "big5", "utf-16"];
+            let label = labels[which];
             let mut whole = CharsetDecoder::for_label(label.as_bytes()).unwrap();
             let mut chunked = CharsetDecoder::for_label(label.as_bytes()).unwrap();
             prop_assert_eq!(decode_in_chunks(&mut chunked, &bytes, &cuts), decode_in_chunks(&mut whole, &bytes, &[]));
         }
 
         #[test]
-        fn lenient_utf8_keeps_valid_text(text in any::<String>(), cuts in proptest::collection::vec(any::<usize>(), 0..8)) {
+        fn lenient_utf8_keeps_valid_text(
+            text in any::<String>(),
+            cuts in proptest::collection::vec(any::<usize>(), 0..8),
+        ) {
             let mut decoder = CharsetDecoder::lenient_utf8();
             prop_assert_eq!(decode_in_chunks(&mut decoder, text.as_bytes(), &cuts), text);
         }

@@ -736,7 +736,8 @@ mod tests {
     #[test]
     fn agrees_with_dovecot_binary() {
         use TransferEncoding::{Base64, QuotedPrintable};
-        let cases: [(TransferEncoding, &[u8], Option<&[u8]>); 20] = [
+        type Case = (TransferEncoding, &'static [u8], Option<&'static [u8]>);
+        let cases: [Case; 20] = [
             (Base64, b"aGVsbG8gd29ybGQ=\r\n", Some(b"hello world")),
             (Base64, b"aGVs\r\nbG8g\r\nd29y\r\nbGQ=\r\n", Some(b"hello world")),
             (Base64, b" aGVs bG8g d29y\tbGQ= \r\n", Some(b"hello world")),
@@ -800,7 +801,10 @@ mod tests {
                 "=?ISO-8859-1?B?SWYgeW91IGNhbiByZWFkIHRoaXMgeW8=?=\r\n    =?ISO-8859-2?B?dSB1bmRlcnN0YW5kIHRoZSBleGFtcGxlLg==?=",
                 "If you can read this you understand the example.",
             ),
-            ("Nathaniel Borenstein <nsb@thumper.bellcore.com>\r\n    (=?iso-8859-8?b?7eXs+SDv4SDp7Oj08A==?=)", "Nathaniel Borenstein <nsb@thumper.bellcore.com>    (םולש ןב ילטפנ)"),
+            (
+                "Nathaniel Borenstein <nsb@thumper.bellcore.com>\r\n    (=?iso-8859-8?b?7eXs+SDv4SDp7Oj08A==?=)",
+                "Nathaniel Borenstein <nsb@thumper.bellcore.com>    (םולש ןב ילטפנ)",
+            ),
             ("(=?ISO-8859-1?Q?a?=)", "(a)"),
             ("(=?ISO-8859-1?Q?a?= b)", "(a b)"),
             ("(=?ISO-8859-1?Q?a?= =?ISO-8859-1?Q?b?=)", "(ab)"),
@@ -861,7 +865,11 @@ mod tests {
         }
 
         #[test]
-        fn base64_round_trip(data in proptest::collection::vec(any::<u8>(), 0..300), line in 1usize..80, cuts in proptest::collection::vec(any::<usize>(), 0..6)) {
+        fn base64_round_trip(
+            data in proptest::collection::vec(any::<u8>(), 0..300),
+            line in 1usize..80,
+            cuts in proptest::collection::vec(any::<usize>(), 0..6),
+        ) {
             let encoded = test_base64_encode(&data);
             let mut folded = Vec::new();
             for piece in encoded.chunks(line) {
@@ -872,7 +880,11 @@ mod tests {
         }
 
         #[test]
-        fn quoted_printable_round_trip(data in proptest::collection::vec(prop_oneof![any::<u8>(), Just(b' '), Just(b'='), Just(b'\t')], 0..300), line in 4usize..80, cuts in proptest::collection::vec(any::<usize>(), 0..6)) {
+        fn quoted_printable_round_trip(
+            data in proptest::collection::vec(prop_oneof![any::<u8>(), Just(b' '), Just(b'='), Just(b'\t')], 0..300),
+            line in 4usize..80,
+            cuts in proptest::collection::vec(any::<usize>(), 0..6),
+        ) {
             let encoded = test_quoted_printable_encode(&data, line);
             prop_assert_eq!(decode_in_chunks(TransferEncoding::QuotedPrintable, &encoded, &cuts), (data, false));
         }

@@ -100,3 +100,84 @@ fn saved_search_result() {
     client.ok("SELECT INBOX");
     assert!(search_result(&client.ok("SEARCH $")).is_empty());
 }
+
+/// Five messages for SORT and THREAD: a reply pair, an older message, a
+/// reply whose parent is missing, and an RFC 2047 encoded subject.
+fn threads_mailbox(server: &Server) -> Client {
+    let mut client = server.login("alice", "secret");
+    let messages = [
+        "Message-ID: <a@x>\r\nFrom: Zed <zed@x>\r\nSubject: Hello\r\nDate: Mon, 1 Jan 2024 10:00:00 +0000\r\n\r\none\r\n",
+        "Message-ID: <b@x>\r\nIn-Reply-To: <a@x>\r\nReferences: <a@x>\r\nFrom: alice@x\r\nSubject: Re: Hello\r\nDate: Tue, 2 Jan 2024 10:00:00 +0000\r\n\r\ntwo two\r\n",
+        "Message-ID: <c@x>\r\nFrom: \"Bob B\" <bob@x>\r\nSubject: Other\r\nDate: Sun, 1 Jan 2023 10:00:00 +0000\r\n\r\nthree three three\r\n",
+        "Message-ID: <d@x>\r\nReferences: <missing@x>\r\nFrom: carol@x\r\nSubject: Re: Lost\r\nDate: Wed, 3 Jan 2024 10:00:00 +0000\r\n\r\n4\r\n",
+        "Message-ID: <e@x>\r\nFrom: =?UTF-8?Q?=C3=89mile?= <emile@x>\r\nSubject: =?UTF-8?Q?=C3=89t=C3=A9?=\r\nDate: Thu, 4 Jan 2024 10:00:00 +0000\r\n\r\nfive\r\n",
+    ];
+    for message in messages {
+        client.append_ok("INBOX", message.as_bytes());
+    }
+    client.ok("SELECT INBOX");
+    client
+}
+
+#[test]
+fn sort_criteria() {
+    let server = Server::start();
+    let mut client = threads_mailbox(&server);
+    let capabilities = client.ok("CAPABILITY").join(" ");
+    for capability in ["SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES"] {
+        assert!(capabilities.contains(&format!(" {capability}")), "{capability}: {capabilities}");
+    }
+    for (criteria, expected) in [
+        ("(ARRIVAL)", "1 2 3 4 5"),
+        ("(DATE)", "3 1 2 4 5"),
+        ("(REVERSE DATE)", "5 4 2 1 3"),
+        // Base subjects (RFC 5256 §2.1), the encoded one decoded: ÉTÉ sorts with E.
+        ("(SUBJECT)", "5 1 2 4 3"),
+        ("(SUBJECT REVERSE DATE)", "5 2 1 4 3"),
+        ("(FROM)", "2 3 4 5 1"),
+        // RFC 5957: display names where there are some.
+        ("(DISPLAYFROM)", "2 3 4 5 1"),
+    ] {
+        let untagged = client.ok(&format!("SORT {criteria} UTF-8 ALL"));
+        assert_eq!(untagged, [format!("* SORT {expected}")], "SORT {criteria}");
+    }
+    // SIZE: by RFC822.SIZE, ties by sequence number.
+    let mut sizes: Vec<(u64, u32)> = client
+        .ok("FETCH 1:* RFC822.SIZE")
+        .iter()
+        .map(|line| {
+            let words: Vec<&str> = line.split([' ', ')']).collect();
+            (words[4].parse().unwrap(), words[1].parse().unwrap())
+        })
+        .collect();
+    sizes.sort();
+    let expected: Vec<String> = sizes.iter().map(|(_, sequence)| sequence.to_string()).collect();
+    assert_eq!(client.ok("SORT (SIZE) UTF-8 ALL"), [format!("* SORT {}", expected.join(" "))]);
+    // The search keys narrow, UID SORT answers with UIDs.
+    assert_eq!(client.ok("SORT (REVERSE DATE) UTF-8 NOT 2:3"), ["* SORT 5 4 1"]);
+    let uids = client.ok("UID SORT (DATE) US-ASCII 1:2");
+    assert_eq!(uids.len(), 1);
+    // ESORT (RFC 5267): MIN and MAX in sort order, ALL in sort order.
+    let line = client.ok("SORT RETURN (MIN MAX COUNT ALL) (DATE) UTF-8 ALL");
+    assert_eq!(line.len(), 1, "{line:?}");
+    assert!(line[0].ends_with(") MIN 3 MAX 5 COUNT 5 ALL 3,1:2,4:5"), "{line:?}");
+    client.bad("SORT (NOSUCH) UTF-8 ALL");
+    client.bad("SORT DATE UTF-8 ALL");
+    client.bad("SORT (DATE) ALL");
+    assert!(client.no("SORT (DATE) X-UNKNOWN ALL").contains("BADCHARSET"));
+}
+
+#[test]
+fn thread_algorithms() {
+    let server = Server::start();
+    let mut client = threads_mailbox(&server);
+    // Threads in order of their first message's date; the reply whose
+    // parent is missing stands alone (its dummy parent is pruned).
+    assert_eq!(client.ok("THREAD REFERENCES UTF-8 ALL"), ["* THREAD (3)(1 2)(4)(5)"]);
+    assert_eq!(client.ok("THREAD ORDEREDSUBJECT UTF-8 ALL"), ["* THREAD (3)(1 2)(4)(5)"]);
+    assert_eq!(client.ok("THREAD REFERENCES UTF-8 1:2,4"), ["* THREAD (1 2)(4)"]);
+    let uids = client.ok("UID THREAD REFERENCES UTF-8 ALL");
+    assert!(uids[0].starts_with("* THREAD ("), "{uids:?}");
+    assert_eq!(client.ok("THREAD REFERENCES UTF-8 SUBJECT nothing"), ["* THREAD "]);
+    client.bad("THREAD NOSUCH UTF-8 ALL");
+}

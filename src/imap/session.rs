@@ -303,6 +303,8 @@ impl Session {
                 | CommandBody::Unselect
                 | CommandBody::Expunge { .. }
                 | CommandBody::Search { .. }
+                | CommandBody::Sort { .. }
+                | CommandBody::Thread { .. }
                 | CommandBody::Fetch { .. }
                 | CommandBody::Store { .. }
                 | CommandBody::Copy { .. },
@@ -329,7 +331,9 @@ impl Session {
         self.sync_mode = match &body {
             CommandBody::Fetch { uid: false, .. }
             | CommandBody::Store { uid: false, .. }
-            | CommandBody::Search { uid: false, .. } => SyncMode::NoExpunge,
+            | CommandBody::Search { uid: false, .. }
+            | CommandBody::Sort { uid: false, .. }
+            | CommandBody::Thread { uid: false, .. } => SyncMode::NoExpunge,
             _ => SyncMode::Full,
         };
         self.uid_command = matches!(
@@ -337,6 +341,8 @@ impl Session {
             CommandBody::Fetch { uid: true, .. }
                 | CommandBody::Store { uid: true, .. }
                 | CommandBody::Search { uid: true, .. }
+                | CommandBody::Sort { uid: true, .. }
+                | CommandBody::Thread { uid: true, .. }
                 | CommandBody::Copy { uid: true, .. }
         );
         match body {
@@ -383,6 +389,12 @@ impl Session {
             CommandBody::Search { uid, ret, charset, key } => {
                 command::search::run(self, &tag, uid, ret, charset, key).await
             }
+            CommandBody::Sort { uid, ret, criteria, charset, key } => {
+                command::search::sort(self, &tag, uid, ret, criteria, charset, key).await
+            }
+            CommandBody::Thread { uid, algorithm, charset, key } => {
+                command::search::thread(self, &tag, uid, algorithm, charset, key).await
+            }
             CommandBody::Fetch { uid, set, items } => command::fetch::run(self, &tag, uid, set, items).await,
             CommandBody::Store { uid, set, action, silent, flags } => {
                 command::store::run(self, &tag, uid, set, action, silent, flags).await
@@ -409,7 +421,7 @@ impl Session {
             }
             _ => {
                 capabilities.push_str(
-                    " NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE MULTIAPPEND STATUS=SIZE ESEARCH SEARCHRES",
+                    " NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE MULTIAPPEND STATUS=SIZE ESEARCH SEARCHRES SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES",
                 );
                 capabilities.push_str(&format!(" APPENDLIMIT={}", self.server.config.limits.literal_size));
             }

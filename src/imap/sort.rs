@@ -23,9 +23,6 @@
 //! Strings are compared with an approximation of i;unicode-casemap
 //! (RFC 5051), see [`casemap`].
 
-// Called by the SORT and THREAD commands, which are written separately.
-#![allow(dead_code)]
-
 use std::cmp::Ordering;
 
 use crate::mime::subject::base_subject;

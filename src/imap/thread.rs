@@ -21,9 +21,6 @@
 //! changes each time, a sender cannot craft a collision. The same holds
 //! for base subjects (a collision would merge two threads).
 
-// Called by the SORT and THREAD commands, which are written separately.
-#![allow(dead_code)]
-
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
@@ -70,11 +67,13 @@ pub struct Thread {
 
 impl Thread {
     /// The nodes in pre-order; the first is the thread's root.
+    #[cfg(test)]
     pub fn nodes(&self) -> &[ThreadNode] {
         &self.nodes
     }
 
     /// The messages of the thread in pre-order (dummies left out).
+    #[cfg(test)]
     pub fn messages(&self) -> impl Iterator<Item = u32> + '_ {
         self.nodes.iter().filter_map(|node| node.message)
     }
@@ -570,6 +569,7 @@ type Key = (i64, u32);
 
 /// Convenience over [`Threader`]: threads `messages` (in ascending
 /// sequence order).
+#[cfg(test)]
 pub fn thread(algorithm: ThreadAlgorithm, numbering: Numbering, messages: &[SortInput]) -> Vec<Thread> {
     let mut threader = Threader::new(algorithm, numbering);
     for message in messages {

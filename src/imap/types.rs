@@ -1,5 +1,7 @@
 //! Typed IMAP commands, as the parser produces them and handlers take them.
 
+use crate::imap::sort::SortCriterion;
+use crate::imap::thread::ThreadAlgorithm;
 use crate::store::{FlagAction, Flags};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,6 +81,21 @@ pub enum CommandBody {
         charset: Option<String>,
         key: SearchKey,
     },
+    /// SORT (RFC 5256), with ESORT's RETURN options (RFC 5267).
+    Sort {
+        uid: bool,
+        ret: Option<SearchReturn>,
+        criteria: Vec<SortCriterion>,
+        charset: String,
+        key: SearchKey,
+    },
+    /// THREAD (RFC 5256).
+    Thread {
+        uid: bool,
+        algorithm: ThreadAlgorithm,
+        charset: String,
+        key: SearchKey,
+    },
     Fetch {
         uid: bool,
         set: SequenceSet,
@@ -128,6 +145,8 @@ impl CommandBody {
             CommandBody::Unselect => "UNSELECT",
             CommandBody::Expunge { .. } => "EXPUNGE",
             CommandBody::Search { .. } => "SEARCH",
+            CommandBody::Sort { .. } => "SORT",
+            CommandBody::Thread { .. } => "THREAD",
             CommandBody::Fetch { .. } => "FETCH",
             CommandBody::Store { .. } => "STORE",
             CommandBody::Copy { remove: false, .. } => "COPY",

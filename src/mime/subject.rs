@@ -11,9 +11,6 @@
 //! subj-trailer = "(fwd)" / WSP
 //! ```
 
-// Called by the SORT and THREAD commands, which are written separately.
-#![allow(dead_code)]
-
 /// Longest subject (in bytes, after whitespace is collapsed) that is looked
 /// at; the rest is cut at a character boundary. Real subjects are far
 /// shorter, and the cap keeps a hostile one ("[a][b][c]..." thousands of

@@ -10,9 +10,13 @@ use std::ops::Range;
 
 use crate::imap::encode;
 use crate::imap::session::{Session, State, Status};
+use crate::imap::sort::{first_address, SortCriterion, SortInput, SortKey};
+use crate::imap::thread::{Numbering, ThreadAlgorithm, Threader};
 use crate::imap::types::{DateField, DateRelation, SearchKey, SearchReturn};
 use crate::imap::view::View;
+use crate::mime::decode::decode_header_value;
 use crate::mime::header;
+use crate::net::Connection;
 use crate::store::{
     indexed_condition, BlobCursor, BlobRecord, ChunkReader, Flags, MessageCursor, MessageRecord, StoreError,
     SummaryCursor,
@@ -65,36 +69,209 @@ pub async fn run(
             view.saved = Vec::new();
         }
     }
+    let mut collect = match ret {
+        None => Collect::Stream { uid },
+        Some(ret) => Collect::Gather { uid, ret, gathered: Gathered::default() },
+    };
+    if !scan(session, tag, charset.as_deref(), key, &mut collect).await? {
+        return Ok(());
+    }
+    match collect {
+        Collect::Stream { .. } => session.conn.write(b"\r\n"),
+        Collect::Gather { uid, ret, mut gathered } => {
+            if ret.min || ret.max || ret.count || ret.all {
+                gathered.write(session.conn.out(), tag, uid, &ret);
+            }
+            if ret.save {
+                let saved = gathered.saved(&ret);
+                if let State::Selected(_, view) = &mut session.state {
+                    view.saved = saved;
+                }
+            }
+        }
+        Collect::Inputs { .. } | Collect::Thread { .. } => {}
+    }
+    session.finish(tag, Status::Ok, None, "SEARCH completed").await
+}
+
+/// SORT and UID SORT (RFC 5256 §3), with ESORT's RETURN (RFC 5267).
+pub async fn sort(
+    session: &mut Session,
+    tag: &str,
+    uid: bool,
+    ret: Option<SearchReturn>,
+    criteria: Vec<SortCriterion>,
+    charset: String,
+    key: SearchKey,
+) -> io::Result<()> {
+    // RFC 5182 §2.1, as for SEARCH: a failed SAVE leaves `$` empty.
+    if ret.is_some_and(|ret| ret.save) {
+        if let State::Selected(_, view) = &mut session.state {
+            view.saved = Vec::new();
+        }
+    }
+    let mut needs = Needs::default();
+    for criterion in &criteria {
+        match criterion.key {
+            SortKey::Arrival | SortKey::Size => {}
+            SortKey::Cc => needs.cc = true,
+            SortKey::Date => needs.date = true,
+            SortKey::From => needs.from = true,
+            SortKey::To => needs.to = true,
+            SortKey::Subject => needs.subject = true,
+            SortKey::DisplayFrom => (needs.from, needs.display_from) = (true, true),
+            SortKey::DisplayTo => (needs.to, needs.display_to) = (true, true),
+        }
+    }
+    let mut collect = Collect::Inputs { needs, inputs: Vec::new() };
+    if !scan(session, tag, Some(&charset), key, &mut collect).await? {
+        return Ok(());
+    }
+    let Collect::Inputs { mut inputs, .. } = collect else { return Ok(()) };
+    crate::imap::sort::sort(&criteria, &mut inputs);
+    let numbers = inputs.iter().map(|input| if uid { input.uid } else { input.sequence });
+    let out = session.conn.out();
+    match ret {
+        None => {
+            out.extend_from_slice(b"* SORT");
+            for number in numbers {
+                out.push(b' ');
+                encode::number(out, number);
+            }
+            out.extend_from_slice(b"\r\n");
+        }
+        Some(ret) => {
+            // RFC 5267 §3.2: MIN and MAX are the first and last in sort
+            // order; ALL keeps the sort order (ranges only join numbers
+            // that follow each other in it).
+            let mut gathered = Gathered::default();
+            for (number, input) in numbers.zip(&inputs) {
+                gathered.add(&ret, number, input.uid);
+            }
+            if ret.min || ret.max || ret.count || ret.all {
+                gathered.write(out, tag, uid, &ret);
+            }
+            if ret.save {
+                let saved = gathered.saved(&ret);
+                if let State::Selected(_, view) = &mut session.state {
+                    view.saved = saved;
+                }
+            }
+        }
+    }
+    session.finish(tag, Status::Ok, None, "SORT completed").await
+}
+
+/// THREAD and UID THREAD (RFC 5256 §3, §4).
+pub async fn thread(
+    session: &mut Session,
+    tag: &str,
+    uid: bool,
+    algorithm: ThreadAlgorithm,
+    charset: String,
+    key: SearchKey,
+) -> io::Result<()> {
+    let references = algorithm == ThreadAlgorithm::References;
+    let needs = Needs { date: true, subject: true, message_id: references, references, ..Needs::default() };
+    let numbering = if uid { Numbering::Uid } else { Numbering::Sequence };
+    let mut collect = Collect::Thread { needs, threader: Threader::new(algorithm, numbering) };
+    if !scan(session, tag, Some(&charset), key, &mut collect).await? {
+        return Ok(());
+    }
+    let Collect::Thread { threader, .. } = collect else { return Ok(()) };
+    let threads = threader.finish();
+    let out = session.conn.out();
+    out.extend_from_slice(b"* THREAD ");
+    crate::imap::thread::render(out, &threads);
+    out.extend_from_slice(b"\r\n");
+    session.finish(tag, Status::Ok, None, "THREAD completed").await
+}
+
+/// What a scan does with each matching message.
+enum Collect {
+    /// Plain SEARCH: numbers go out as they are found.
+    Stream { uid: bool },
+    /// SEARCH RETURN (...): gathered, answered at the end as ESEARCH.
+    Gather { uid: bool, ret: SearchReturn, gathered: Gathered },
+    /// SORT: the sort values of every match.
+    Inputs { needs: Needs, inputs: Vec<SortInput> },
+    /// THREAD: each match's values go to the threader, which keeps hashes.
+    Thread { needs: Needs, threader: Threader },
+}
+
+/// The header fields SORT or THREAD reads (the rest stay unread).
+#[derive(Clone, Copy, Default)]
+struct Needs {
+    date: bool,
+    subject: bool,
+    from: bool,
+    to: bool,
+    cc: bool,
+    display_from: bool,
+    display_to: bool,
+    message_id: bool,
+    references: bool,
+}
+
+impl Collect {
+    fn add(&mut self, conn: &mut Connection, candidate: &mut Candidate) -> Result<(), StoreError> {
+        let sequence = candidate.index as u32 + 1;
+        match self {
+            Collect::Stream { uid } => {
+                let out = conn.out();
+                out.push(b' ');
+                encode::number(out, if *uid { candidate.uid } else { sequence });
+            }
+            Collect::Gather { uid, ret, gathered } => {
+                gathered.add(ret, if *uid { candidate.uid } else { sequence }, candidate.uid)
+            }
+            Collect::Inputs { needs, inputs } => inputs.push(candidate.sort_input(needs)?),
+            Collect::Thread { needs, threader } => threader.add(&candidate.sort_input(needs)?),
+        }
+        Ok(())
+    }
+}
+
+/// Tests every message of the selected mailbox against `key`, handing
+/// matches to `collect`, yielding to other sessions as it goes. Ok(false):
+/// the command has been answered (an error).
+async fn scan(
+    session: &mut Session,
+    tag: &str,
+    charset: Option<&str>,
+    key: SearchKey,
+    collect: &mut Collect,
+) -> io::Result<bool> {
     if let Some(charset) = charset {
         if charset != "UTF-8" && charset != "US-ASCII" {
             session.tagged(tag, Status::No, Some("BADCHARSET (UTF-8 US-ASCII)"), "Unsupported charset");
-            return Ok(());
+            return Ok(false);
         }
     }
     let store = session.server.store.clone();
-    let State::Selected(_, view) = &session.state else { return Ok(()) };
+    let State::Selected(_, view) = &session.state else { return Ok(false) };
     let test = compile(key, view);
     let reader = match store.read() {
         Ok(reader) => reader,
-        Err(error) => return session.store_failed(tag, error, false).await,
+        Err(error) => return session.store_failed(tag, error, false).await.map(|_| false),
     };
     let tables = reader.messages().and_then(|messages| Ok((messages, reader.blobs()?, reader.chunks()?)));
     let (messages, blobs, chunks) = match tables {
         Ok(tables) => tables,
-        Err(error) => return session.store_failed(tag, error, false).await,
+        Err(error) => return session.store_failed(tag, error, false).await.map(|_| false),
     };
-    let State::Selected(_, view) = &session.state else { return Ok(()) };
+    let State::Selected(_, view) = &session.state else { return Ok(false) };
     let (low, high) = (view.uids.first().copied().unwrap_or(1), view.uids.last().copied().unwrap_or(0));
     let mut records = match messages.cursor(view.mailbox, low, high) {
         Ok(cursor) => cursor,
-        Err(error) => return session.store_failed(tag, error, false).await,
+        Err(error) => return session.store_failed(tag, error, false).await.map(|_| false),
     };
     // The candidates: every message, or, when the search requires an
     // indexed flag condition (UNSEEN, FLAGGED...), those the index lists.
     let mut from_index = match required_condition(&test) {
         Some(condition) => match reader.flag_index(view.mailbox, condition, low, high) {
             Ok(uids) => Some(uids),
-            Err(error) => return session.store_failed(tag, error, false).await,
+            Err(error) => return session.store_failed(tag, error, false).await.map(|_| false),
         },
         None => None,
     };
@@ -103,12 +280,12 @@ pub async fn run(
     let mut blob_records = blobs.cursor();
     let mut summaries = match reader.summaries(view.mailbox, low, high) {
         Ok(cursor) => cursor,
-        Err(error) => return session.store_failed(tag, error, false).await,
+        Err(error) => return session.store_failed(tag, error, false).await.map(|_| false),
     };
     let mut next = 0;
     let mut visited = 0usize;
-    let mut gathered = Gathered::default();
-    if ret.is_none() {
+    let streaming = matches!(collect, Collect::Stream { .. });
+    if streaming {
         session.conn.write(b"* SEARCH");
     }
     loop {
@@ -121,10 +298,10 @@ pub async fn run(
             Some(uids) => match uids.find_map(|uid| uid.map(|uid| view.index_of(uid)).transpose()) {
                 Some(Ok(index)) => index,
                 Some(Err(error)) => {
-                    if ret.is_none() {
+                    if streaming {
                         session.conn.write(b"\r\n");
                     }
-                    return session.store_failed(tag, error, false).await;
+                    return session.store_failed(tag, error, false).await.map(|_| false);
                 }
                 None => break,
             },
@@ -141,27 +318,19 @@ pub async fn run(
             blob_loaded: false,
             header: None,
         };
-        let result = if index_answers { Ok(true) } else { candidate.test(&test) };
+        let mut result = if index_answers { Ok(true) } else { candidate.test(&test) };
+        if let Ok(true) = result {
+            result = collect.add(&mut session.conn, &mut candidate).map(|_| true);
+        }
         match result {
-            Ok(true) => {
-                let number = if uid { candidate.uid } else { index as u32 + 1 };
-                match ret {
-                    None => {
-                        let out = session.conn.out();
-                        out.push(b' ');
-                        encode::number(out, number);
-                    }
-                    Some(ret) => gathered.add(&ret, number, candidate.uid),
-                }
-            }
-            Ok(false) => {}
+            Ok(_) => {}
             // Expunged by another session since this one last synced.
             Err(StoreError::NoSuchMailbox) => {}
             Err(error) => {
-                if ret.is_none() {
+                if streaming {
                     session.conn.write(b"\r\n");
                 }
-                return session.store_failed(tag, error, false).await;
+                return session.store_failed(tag, error, false).await.map(|_| false);
             }
         }
         visited += 1;
@@ -170,21 +339,7 @@ pub async fn run(
             smol::future::yield_now().await;
         }
     }
-    match ret {
-        None => session.conn.write(b"\r\n"),
-        Some(ret) => {
-            if ret.min || ret.max || ret.count || ret.all {
-                gathered.write(session.conn.out(), tag, uid, &ret);
-            }
-            if ret.save {
-                let saved = gathered.saved(&ret);
-                if let State::Selected(_, view) = &mut session.state {
-                    view.saved = saved;
-                }
-            }
-        }
-    }
-    session.finish(tag, Status::Ok, None, "SEARCH completed").await
+    Ok(true)
 }
 
 /// What a SEARCH with result options collects as matches come, in
@@ -316,6 +471,38 @@ struct Candidate<'a, 'b> {
 }
 
 impl Candidate<'_, '_> {
+    /// What SORT or THREAD compares, read from the header summary.
+    fn sort_input(&mut self, needs: &Needs) -> Result<SortInput, StoreError> {
+        let record = self.record()?;
+        let mut input = SortInput::new(self.index as u32 + 1, self.uid, record.internal_date, record.size);
+        let read = |candidate: &mut Self, wanted: bool, field: &[u8]| {
+            if wanted {
+                candidate.field_value(field)
+            } else {
+                Ok(None)
+            }
+        };
+        input.date = read(self, needs.date, b"date")?;
+        input.from = read(self, needs.from, b"from")?;
+        input.to = read(self, needs.to, b"to")?;
+        input.cc = read(self, needs.cc, b"cc")?;
+        input.message_id = read(self, needs.message_id, b"message-id")?;
+        input.references = read(self, needs.references, b"references")?;
+        input.in_reply_to = read(self, needs.references, b"in-reply-to")?;
+        input.subject = read(self, needs.subject, b"subject")?.map(|raw| decode_header_value(&raw));
+        let display = |raw: &Option<Vec<u8>>| {
+            let name = first_address(raw.as_deref()?)?.name?;
+            Some(decode_header_value(&name))
+        };
+        if needs.display_from {
+            input.display_from = display(&input.from);
+        }
+        if needs.display_to {
+            input.display_to = display(&input.to);
+        }
+        Ok(input)
+    }
+
     fn record(&mut self) -> Result<MessageRecord, StoreError> {
         if let Some(record) = self.record {
             return Ok(record);

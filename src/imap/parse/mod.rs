@@ -14,6 +14,7 @@ mod fetch;
 mod search;
 
 use super::types::*;
+use crate::imap::thread::ThreadAlgorithm;
 use crate::store::{FlagAction, Flags};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -469,11 +470,13 @@ fn command_body(parser: &mut Parser) -> Result<CommandBody> {
             parser.sp()?;
             match name.as_slice() {
                 b"EXPUNGE" => CommandBody::Expunge { uids: Some(parser.sequence_set()?) },
-                b"FETCH" | b"STORE" | b"COPY" | b"MOVE" | b"SEARCH" => selected_command(parser, &name, true)?,
+                b"FETCH" | b"STORE" | b"COPY" | b"MOVE" | b"SEARCH" | b"SORT" | b"THREAD" => {
+                    selected_command(parser, &name, true)?
+                }
                 _ => return Err(format!("unknown UID command {}", String::from_utf8_lossy(&name))),
             }
         }
-        b"FETCH" | b"STORE" | b"COPY" | b"MOVE" | b"SEARCH" => {
+        b"FETCH" | b"STORE" | b"COPY" | b"MOVE" | b"SEARCH" | b"SORT" | b"THREAD" => {
             parser.sp()?;
             selected_command(parser, &name, false)?
         }
@@ -526,6 +529,27 @@ fn selected_command(parser: &mut Parser, name: &[u8], uid: bool) -> Result<Comma
             let set = parser.sequence_set()?;
             parser.sp()?;
             CommandBody::Copy { uid, set, mailbox: parser.mailbox()?, remove: name == b"MOVE" }
+        }
+        b"SORT" => {
+            let ret = search::search_return(parser)?;
+            let criteria = search::sort_criteria(parser)?;
+            parser.sp()?;
+            let charset = String::from_utf8_lossy(&parser.astring()?).to_ascii_uppercase();
+            parser.sp()?;
+            let (_, key) = search::search_program(parser)?;
+            CommandBody::Sort { uid, ret, criteria, charset, key }
+        }
+        b"THREAD" => {
+            let algorithm = match parser.atom()?.to_ascii_uppercase().as_slice() {
+                b"ORDEREDSUBJECT" => ThreadAlgorithm::OrderedSubject,
+                b"REFERENCES" => ThreadAlgorithm::References,
+                _ => return Err("unknown THREAD algorithm".into()),
+            };
+            parser.sp()?;
+            let charset = String::from_utf8_lossy(&parser.astring()?).to_ascii_uppercase();
+            parser.sp()?;
+            let (_, key) = search::search_program(parser)?;
+            CommandBody::Thread { uid, algorithm, charset, key }
         }
         _ => {
             let ret = search::search_return(parser)?;

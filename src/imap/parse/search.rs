@@ -1,6 +1,7 @@
 //! SEARCH keys (RFC 3501 §6.4.4, RFC 9051 §6.4.4).
 
 use super::{FlagWord, Parser, Result, MAX_DEPTH};
+use crate::imap::sort::{SortCriterion, SortKey};
 use crate::imap::types::{DateField, DateRelation, Flag, SearchKey, SearchReturn};
 use crate::store::Flags;
 
@@ -34,6 +35,41 @@ pub fn search_return(parser: &mut Parser) -> Result<Option<SearchReturn>> {
     }
     parser.sp()?;
     Ok(Some(options))
+}
+
+/// `(criterion ...)` of SORT (RFC 5256 §3, RFC 5957 DISPLAYFROM/DISPLAYTO).
+pub fn sort_criteria(parser: &mut Parser) -> Result<Vec<SortCriterion>> {
+    parser.byte(b'(')?;
+    let mut criteria = Vec::new();
+    loop {
+        let mut reverse = false;
+        let mut word = parser.atom()?.to_ascii_uppercase();
+        if word == b"REVERSE" {
+            reverse = true;
+            parser.sp()?;
+            word = parser.atom()?.to_ascii_uppercase();
+        }
+        let key = match word.as_slice() {
+            b"ARRIVAL" => SortKey::Arrival,
+            b"CC" => SortKey::Cc,
+            b"DATE" => SortKey::Date,
+            b"FROM" => SortKey::From,
+            b"SIZE" => SortKey::Size,
+            b"SUBJECT" => SortKey::Subject,
+            b"TO" => SortKey::To,
+            b"DISPLAYFROM" => SortKey::DisplayFrom,
+            b"DISPLAYTO" => SortKey::DisplayTo,
+            _ => return Err(format!("unknown sort criterion {}", String::from_utf8_lossy(&word))),
+        };
+        criteria.push(SortCriterion { key, reverse });
+        if parser.try_byte(b')') {
+            return Ok(criteria);
+        }
+        parser.sp()?;
+        if criteria.len() > 16 {
+            return Err("too many sort criteria".into());
+        }
+    }
 }
 
 /// `[CHARSET astring SP] search-key *(SP search-key)`.

@@ -22,7 +22,9 @@ use super::header;
 pub enum TransferEncoding {
     /// 7bit, 8bit, binary, or no header at all: the bytes are the content.
     Identity,
+    /// RFC 2045 §6.8.
     Base64,
+    /// RFC 2045 §6.7.
     QuotedPrintable,
     /// Anything else (x-uuencode, a typo): RFC 3516 answers FETCH BINARY
     /// with `NO [UNKNOWN-CTE]`; SEARCH can only look at the raw bytes.

@@ -1693,10 +1693,12 @@ fn search_charsets() {
     assert!(tagged.starts_with("OK"), "{tagged}");
     assert_eq!(search_result(&untagged), [2]);
     // RFC 3501 §6.4.4: an unsupported charset is NO [BADCHARSET].
-    let refused = client.no("SEARCH CHARSET KOI8-R ALL");
+    let refused = client.no("SEARCH CHARSET X-NO-SUCH-CHARSET ALL");
     assert!(refused.starts_with("NO [BADCHARSET"), "{refused}");
-    let refused = client.no("UID SEARCH CHARSET ISO-8859-1 SUBJECT x");
+    let refused = client.no("UID SEARCH CHARSET KLINGON SUBJECT x");
     assert!(refused.starts_with("NO [BADCHARSET"), "{refused}");
+    // Other charsets are known: the search string is decoded from them.
+    assert_eq!(search(&mut client, "CHARSET ISO-8859-1 SUBJECT plain"), [2]);
     client.ok("NOOP");
 }
 

@@ -164,7 +164,7 @@ fn sort_criteria() {
     client.bad("SORT (NOSUCH) UTF-8 ALL");
     client.bad("SORT DATE UTF-8 ALL");
     client.bad("SORT (DATE) ALL");
-    assert!(client.no("SORT (DATE) X-UNKNOWN ALL").contains("BADCHARSET"));
+    assert!(client.no("SORT (DATE) X-NO-SUCH ALL").contains("BADCHARSET"));
 }
 
 #[test]
@@ -180,4 +180,54 @@ fn thread_algorithms() {
     assert!(uids[0].starts_with("* THREAD ("), "{uids:?}");
     assert_eq!(client.ok("THREAD REFERENCES UTF-8 SUBJECT nothing"), ["* THREAD "]);
     client.bad("THREAD NOSUCH UTF-8 ALL");
+}
+
+#[test]
+fn search_decodes_headers_and_bodies() {
+    let server = Server::start();
+    let mut client = server.login("alice", "secret");
+    let messages: [&[u8]; 4] = [
+        // An RFC 2047 subject and display name.
+        b"From: =?ISO-8859-1?Q?J=F6rg?= <j@x>\r\nSubject: =?UTF-8?B?R3LDvMOfZSBhdXMgTcO8bmNoZW4=?=\r\n\r\nhallo\r\n",
+        // A quoted-printable body in ISO-8859-1, with a soft line break.
+        b"Subject: qp\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nsch=F6ne Stra=\r\n=DFe\r\n",
+        // base64 inside a multipart, and an attachment that is not text.
+        b"Subject: b64\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\nRWluIGdyb8OfZXMgSGF1cw==\r\n--x\r\nContent-Type: application/octet-stream\r\n\r\nsecret words\r\n--x--\r\n",
+        // KOI8-R text.
+        b"Subject: koi\r\nContent-Type: text/plain; charset=koi8-r\r\n\r\n\xf0\xd2\xc9\xd7\xc5\xd4\r\n",
+    ];
+    for message in messages {
+        client.append_ok("INBOX", message);
+    }
+    client.ok("SELECT INBOX");
+    let utf8 = |client: &mut Client, key: &str, needle: &str| {
+        let tag = client.next_tag();
+        let mut command = format!("{tag} SEARCH CHARSET UTF-8 {key} {{{}+}}\r\n", needle.len()).into_bytes();
+        command.extend_from_slice(needle.as_bytes());
+        command.extend_from_slice(b"\r\n");
+        client.send_raw(&command);
+        let (untagged, tagged) = client.until_tagged(&tag);
+        assert!(tagged.starts_with("OK"), "{key} {needle}: {tagged}");
+        search_result(&untagged)
+    };
+    assert_eq!(utf8(&mut client, "SUBJECT", "MÜNCHEN"), [1]);
+    assert_eq!(utf8(&mut client, "FROM", "jörg"), [1]);
+    assert_eq!(utf8(&mut client, "BODY", "schöne straße"), [2]);
+    // RFC 5051's full case folding makes ß and ss equal (Dovecot keeps them apart).
+    assert_eq!(utf8(&mut client, "BODY", "GROSSES"), [3]);
+    assert_eq!(utf8(&mut client, "BODY", "großes haus"), [3]);
+    assert_eq!(utf8(&mut client, "TEXT", "Привет"), [4]);
+    assert_eq!(utf8(&mut client, "BODY", "привет"), [4]);
+    // Encoded text is not found in its encoded form, and non-text parts
+    // are not searched.
+    assert!(search_result(&client.ok("SEARCH BODY RWluIGdyb8")).is_empty());
+    assert!(search_result(&client.ok("SEARCH BODY \"secret words\"")).is_empty());
+    // A needle in another charset is decoded first: ö in ISO-8859-1.
+    let tag = client.next_tag();
+    let mut command = format!("{tag} SEARCH CHARSET ISO-8859-1 BODY {{5+}}\r\n").into_bytes();
+    command.extend_from_slice(b"sch\xf6n\r\n");
+    client.send_raw(&command);
+    let (untagged, tagged) = client.until_tagged(&tag);
+    assert!(tagged.starts_with("OK"), "{tagged}");
+    assert_eq!(search_result(&untagged), [2]);
 }

@@ -189,6 +189,7 @@ impl CharsetDecoder {
     }
 
     /// The charset's canonical name (WHATWG's, or "UTF-8").
+    #[cfg(test)]
     pub fn name(&self) -> &'static str {
         match &self.inner {
             Inner::Lenient(_) => "UTF-8",

@@ -153,6 +153,7 @@ impl Matcher {
     }
 
     /// Whether the needle has been seen.
+    #[cfg(test)]
     pub fn found(&self) -> bool {
         self.found
     }

@@ -9,6 +9,7 @@ use std::io;
 use crate::imap::encode;
 use crate::imap::session::{Session, State, Status};
 use crate::imap::types::{FetchItem, Section, SectionText, SequenceSet};
+use crate::mime::decode::{Decoder, TransferEncoding};
 use crate::mime::header;
 use crate::mime::render;
 use crate::mime::structure::{SectionKind, Structure, StructureParser};
@@ -25,10 +26,6 @@ pub async fn run(
     set: SequenceSet,
     mut items: Vec<FetchItem>,
 ) -> io::Result<()> {
-    if let Some(unsupported) = items.iter().find_map(unsupported) {
-        session.tagged(tag, Status::No, Some("CANNOT"), &format!("FETCH {unsupported} is not supported yet"));
-        return Ok(());
-    }
     // RFC 3501 §6.4.8: UID FETCH answers always carry the UID.
     if uid && !items.contains(&FetchItem::Uid) {
         items.insert(0, FetchItem::Uid);
@@ -58,24 +55,135 @@ pub async fn run(
     }
     let result = respond(session, &ranges, &items, seen_modseq).await?;
     match result {
-        Ok(true) => session.finish(tag, Status::Ok, None, "FETCH completed").await,
+        Ok(Ended::All) => session.finish(tag, Status::Ok, None, "FETCH completed").await,
         // RFC 2180 §4.1.2 / RFC 5530: another session expunged some of them.
-        Ok(false) => {
+        Ok(Ended::SomeExpunged) => {
             session
                 .finish(tag, Status::No, Some("EXPUNGEISSUED"), "Some of the requested messages no longer exist")
                 .await
         }
+        Ok(Ended::Refused(code, text)) => session.finish(tag, Status::No, Some(code), text).await,
         Err(error) => session.store_failed(tag, error, false).await,
     }
 }
 
-/// Items answered by a later part of roost; refused up front.
-fn unsupported(item: &FetchItem) -> Option<&'static str> {
-    match item {
-        FetchItem::BinarySize { .. } => Some("BINARY.SIZE"),
-        FetchItem::Section { binary: true, .. } => Some("BINARY"),
-        _ => None,
+/// How a FETCH's responses ended.
+enum Ended {
+    All,
+    SomeExpunged,
+    /// A BINARY item could not be decoded (RFC 3516 §4.3): the response
+    /// code and text; the messages before it were answered.
+    Refused(&'static str, &'static str),
+}
+
+/// A BINARY section, decoded: where its bytes are, how they are encoded,
+/// and how long they are once decoded (found by a first decoding pass, as
+/// the literal's length must come first).
+struct Binary {
+    start: u64,
+    end: u64,
+    encoding: TransferEncoding,
+    size: u64,
+}
+
+/// Plans BINARY[part] / BINARY.SIZE[part] for one message, or says why it
+/// cannot be decoded: RFC 3516 §4.3 UNKNOWN-CTE, or broken data (PARSE,
+/// as Dovecot answers).
+fn plan_binary(message: &Message<'_>, part: &[u32]) -> Result<Result<Binary, Ended>, StoreError> {
+    let Some(structure) = message.structure else {
+        return Err(StoreError::Bug("BINARY without the structure".into()));
+    };
+    let size = message.record.size;
+    let Some(index) = structure.section(part) else {
+        return Ok(Ok(Binary { start: 0, end: 0, encoding: TransferEncoding::Identity, size: 0 }));
+    };
+    let target = &structure.parts[index];
+    // BINARY[] is the message as stored; a part's body is decoded by its
+    // own Content-Transfer-Encoding (a multipart or message part is not
+    // encoded as a whole).
+    let (start, end, encoding) = if part.is_empty() {
+        (0, size, TransferEncoding::Identity)
+    } else if target.children > 0 || structure.is_message(index) {
+        (target.body_start, target.body_end, TransferEncoding::Identity)
+    } else {
+        (target.body_start, target.body_end, TransferEncoding::from_header(target.content.encoding.as_deref()))
+    };
+    let (start, end) = (start.min(size), end.min(size));
+    if encoding == TransferEncoding::Unknown {
+        return Ok(Err(Ended::Refused("UNKNOWN-CTE", "Unknown Content-Transfer-Encoding")));
     }
+    if encoding == TransferEncoding::Identity {
+        return Ok(Ok(Binary { start, end, encoding, size: end - start }));
+    }
+    let mut decoder = Decoder::new(encoding);
+    let (mut piece, mut decoded, mut total) = (Vec::new(), Vec::new(), 0u64);
+    let mut position = start;
+    while position < end {
+        let until = (position + BINARY_STEP).min(end);
+        piece.clear();
+        message.chunks.read(message.record.blob, position, until, &mut piece)?;
+        decoded.clear();
+        decoder.feed(&piece, &mut decoded);
+        total += decoded.len() as u64;
+        position = until;
+    }
+    decoded.clear();
+    decoder.finish(&mut decoded);
+    total += decoded.len() as u64;
+    if decoder.is_damaged() {
+        return Ok(Err(Ended::Refused("PARSE", "Invalid data in MIME part")));
+    }
+    Ok(Ok(Binary { start, end, encoding, size: total }))
+}
+
+/// Bytes of an encoded part read at a time when decoding it.
+const BINARY_STEP: u64 = 64 * 1024;
+
+/// Sends a planned BINARY section as a literal8 (RFC 3516 §4.2: decoded
+/// data may hold any byte), decoding it again as it goes, cut to `partial`.
+async fn send_binary(
+    conn: &mut Connection,
+    message: &Message<'_>,
+    binary: &Binary,
+    partial: Option<(u32, u32)>,
+) -> io::Result<Result<(), StoreError>> {
+    if binary.encoding == TransferEncoding::Identity {
+        return send_range(conn, message, binary.start, binary.end, partial).await;
+    }
+    let (from, until) = match partial {
+        None => (0, binary.size),
+        Some((origin, count)) => {
+            let from = (origin as u64).min(binary.size);
+            (from, (from + count as u64).min(binary.size))
+        }
+    };
+    conn.write(b"~");
+    encode::literal_header(conn.out(), until - from);
+    let mut decoder = Decoder::new(binary.encoding);
+    let (mut piece, mut decoded) = (Vec::new(), Vec::new());
+    let (mut position, mut produced) = (binary.start, 0u64);
+    while position < binary.end && produced < until {
+        let next = (position + BINARY_STEP).min(binary.end);
+        piece.clear();
+        if let Err(error) = message.chunks.read(message.record.blob, position, next, &mut piece) {
+            log::error!("message data unreadable mid-FETCH: {error}");
+            return Err(io::Error::other("message data unreadable"));
+        }
+        decoded.clear();
+        decoder.feed(&piece, &mut decoded);
+        if next == binary.end {
+            decoder.finish(&mut decoded);
+        }
+        // The part of this piece inside from..until.
+        let piece_end = produced + decoded.len() as u64;
+        let keep_from = from.max(produced).min(piece_end) - produced;
+        let keep_until = until.min(piece_end).max(produced) - produced;
+        conn.write(&decoded[keep_from as usize..keep_until as usize]);
+        produced = piece_end;
+        position = next;
+        conn.flush_if_full().await?;
+    }
+    Ok(Ok(()))
 }
 
 /// Writes the FETCH responses. Ok(false): some messages had been expunged.
@@ -84,7 +192,7 @@ async fn respond(
     ranges: &[std::ops::Range<usize>],
     items: &[FetchItem],
     seen_modseq: Option<u64>,
-) -> io::Result<Result<bool, StoreError>> {
+) -> io::Result<Result<Ended, StoreError>> {
     let store = session.server.store.clone();
     let reader = match store.read() {
         Ok(reader) => reader,
@@ -95,7 +203,7 @@ async fn respond(
         Ok(tables) => tables,
         Err(error) => return Ok(Err(error)),
     };
-    let State::Selected(_, view) = &session.state else { return Ok(Ok(true)) };
+    let State::Selected(_, view) = &session.state else { return Ok(Ok(Ended::All)) };
     let conn = &mut session.conn;
     let mut all_present = true;
     let mut answered = 0usize;
@@ -150,6 +258,25 @@ async fn respond(
                 },
                 None => None,
             };
+            let message =
+                Message { uid, record: &record, blob, summary, structure: structure.as_ref(), chunks: &chunks };
+            // BINARY items are decoded once before anything of this
+            // message is sent: their lengths come first, and a part that
+            // cannot be decoded refuses the command.
+            let mut binaries = Vec::new();
+            for item in items {
+                let part = match item {
+                    FetchItem::Section { binary: true, section, .. } => &section.part,
+                    FetchItem::BinarySize { part } => part,
+                    _ => continue,
+                };
+                match plan_binary(&message, part) {
+                    Ok(Ok(binary)) => binaries.push(binary),
+                    Ok(Err(refused)) => return Ok(Ok(refused)),
+                    Err(error) => return Ok(Err(error)),
+                }
+            }
+            let mut binaries = binaries.iter();
             let out = conn.out();
             out.extend_from_slice(b"* ");
             encode::number(out, (index + 1) as u64);
@@ -161,9 +288,11 @@ async fn respond(
                     conn.write(b" ");
                 }
                 first = false;
-                let message =
-                    Message { uid, record: &record, blob, summary, structure: structure.as_ref(), chunks: &chunks };
-                if let Err(error) = write_item(conn, item, &message, view, &mut flags_sent).await? {
+                let binary = match item {
+                    FetchItem::Section { binary: true, .. } | FetchItem::BinarySize { .. } => binaries.next(),
+                    _ => None,
+                };
+                if let Err(error) = write_item(conn, item, &message, binary, view, &mut flags_sent).await? {
                     return Ok(Err(error));
                 }
             }
@@ -182,7 +311,7 @@ async fn respond(
             }
         }
     }
-    Ok(Ok(all_present))
+    Ok(Ok(if all_present { Ended::All } else { Ended::SomeExpunged }))
 }
 
 struct Message<'a> {
@@ -211,7 +340,7 @@ fn needs_structure(item: &FetchItem) -> bool {
 /// The message's structure as stored at delivery; for a message stored
 /// before roost kept structures (or with a damaged one), computed again
 /// by streaming the message through the parser.
-fn structure_of(record: &MessageRecord, blob: &BlobRecord, chunks: &ChunkReader) -> Result<Structure, StoreError> {
+pub fn structure_of(record: &MessageRecord, blob: &BlobRecord, chunks: &ChunkReader) -> Result<Structure, StoreError> {
     if let Some(structure) = Structure::decode(&blob.structure) {
         return Ok(structure);
     }
@@ -232,6 +361,7 @@ async fn write_item(
     conn: &mut Connection,
     item: &FetchItem,
     message: &Message<'_>,
+    binary: Option<&Binary>,
     view: &crate::imap::view::View,
     flags_sent: &mut bool,
 ) -> io::Result<Result<(), StoreError>> {
@@ -264,6 +394,21 @@ async fn write_item(
             };
             out.extend_from_slice(name.as_bytes());
             return send_section(conn, message, &text, None).await;
+        }
+        FetchItem::Section { section, partial, binary: true, .. } => {
+            out.extend_from_slice(b"BINARY[");
+            write_section_name(out, section);
+            out.push(b']');
+            if let Some((origin, _)) = partial {
+                out.push(b'<');
+                encode::number(out, *origin);
+                out.push(b'>');
+            }
+            out.push(b' ');
+            let Some(binary) = binary else {
+                return Ok(Err(StoreError::Bug("BINARY without its plan".into())));
+            };
+            return send_binary(conn, message, binary, *partial).await;
         }
         FetchItem::Section { section, partial, .. } => {
             out.extend_from_slice(b"BODY[");
@@ -302,8 +447,12 @@ async fn write_item(
                 }
             }
         }
-        // Refused before any response was written.
-        FetchItem::BinarySize { .. } => {}
+        FetchItem::BinarySize { part } => {
+            out.extend_from_slice(b"BINARY.SIZE[");
+            write_section_name(out, &Section { part: part.clone(), text: None });
+            out.extend_from_slice(b"] ");
+            encode::number(out, binary.map_or(0, |binary| binary.size));
+        }
     }
     Ok(Ok(()))
 }

@@ -8,14 +8,18 @@
 use std::io;
 use std::ops::Range;
 
+use crate::imap::command::fetch::structure_of;
 use crate::imap::encode;
 use crate::imap::session::{Session, State, Status};
 use crate::imap::sort::{first_address, SortCriterion, SortInput, SortKey};
 use crate::imap::thread::{Numbering, ThreadAlgorithm, Threader};
 use crate::imap::types::{DateField, DateRelation, SearchKey, SearchReturn};
 use crate::imap::view::View;
-use crate::mime::decode::decode_header_value;
+use crate::mime::charset::{self, CharsetDecoder};
+use crate::mime::decode::{decode_header_value, Decoder, TransferEncoding};
 use crate::mime::header;
+use crate::mime::matcher::{self, Matcher};
+use crate::mime::structure::Kind;
 use crate::net::Connection;
 use crate::store::{
     indexed_condition, BlobCursor, BlobRecord, ChunkReader, Flags, MessageCursor, MessageRecord, StoreError,
@@ -37,14 +41,58 @@ enum Test {
     Indices(Vec<Range<usize>>),
     /// Keyword bit (None: the mailbox has no such keyword), set or not.
     Keyword(Option<u32>, bool),
+    /// A header field's decoded value contains the (decoded) needle.
+    Header(Vec<u8>, Needle),
+    /// The decoded text of the body contains it (BODY), or of the header
+    /// or the body (TEXT).
+    Body(Needle),
+    Text(Needle),
     Key(SearchKey),
 }
 
-fn compile(key: SearchKey, view: &View) -> Test {
+/// A search string in UTF-8, with what matching needs ready.
+struct Needle {
+    text: String,
+    /// The folded needle when it is ASCII: ASCII haystacks are then matched
+    /// by bytes, without decoding or folding (most header values).
+    ascii: Option<Vec<u8>>,
+}
+
+impl Needle {
+    fn new(raw: &[u8], charset: &[u8]) -> Needle {
+        let mut text = String::new();
+        let mut decoder = CharsetDecoder::for_label(charset).unwrap_or_else(CharsetDecoder::lenient_utf8);
+        decoder.feed(raw, &mut text);
+        decoder.finish(&mut text);
+        let folded = matcher::fold(&text);
+        let ascii = folded.is_ascii().then(|| folded.into_bytes());
+        Needle { text, ascii }
+    }
+
+    /// Whether a header value (raw, possibly folded, possibly with
+    /// RFC 2047 words) contains the needle once decoded.
+    fn in_header_value(&self, value: &[u8]) -> bool {
+        let plain = value.is_ascii() && !value.windows(2).any(|pair| pair == b"=?");
+        if plain {
+            return match &self.ascii {
+                Some(needle) => contains(&header::unfold(value), needle),
+                // A needle that folds to non-ASCII is not in ASCII text.
+                None => false,
+            };
+        }
+        matcher::contains(&decode_header_value(value), &self.text)
+    }
+}
+
+fn compile(key: SearchKey, view: &View, charset: &[u8]) -> Test {
+    let compile = |key: SearchKey| compile(key, view, charset);
     match key {
-        SearchKey::And(keys) => Test::And(keys.into_iter().map(|key| compile(key, view)).collect()),
-        SearchKey::Or(left, right) => Test::Or(Box::new(compile(*left, view)), Box::new(compile(*right, view))),
-        SearchKey::Not(key) => Test::Not(Box::new(compile(*key, view))),
+        SearchKey::And(keys) => Test::And(keys.into_iter().map(compile).collect()),
+        SearchKey::Or(left, right) => Test::Or(Box::new(compile(*left)), Box::new(compile(*right))),
+        SearchKey::Not(key) => Test::Not(Box::new(compile(*key))),
+        SearchKey::Header { field, value } => Test::Header(field.into_bytes(), Needle::new(&value, charset)),
+        SearchKey::Body(value) => Test::Body(Needle::new(&value, charset)),
+        SearchKey::Text(value) => Test::Text(Needle::new(&value, charset)),
         SearchKey::Sequence(set) => Test::Indices(view.resolve_for_search(&set, false)),
         SearchKey::Uid(set) => Test::Indices(view.resolve_for_search(&set, true)),
         SearchKey::Keyword(name, set) => {
@@ -242,15 +290,16 @@ async fn scan(
     key: SearchKey,
     collect: &mut Collect,
 ) -> io::Result<bool> {
-    if let Some(charset) = charset {
-        if charset != "UTF-8" && charset != "US-ASCII" {
-            session.tagged(tag, Status::No, Some("BADCHARSET (UTF-8 US-ASCII)"), "Unsupported charset");
-            return Ok(false);
-        }
+    let charset = charset.unwrap_or("UTF-8");
+    if !charset::is_known(charset.as_bytes()) {
+        // RFC 3501 §6.4.4: the list of charsets is optional; Dovecot
+        // gives none either (we know dozens).
+        session.tagged(tag, Status::No, Some("BADCHARSET"), "Unknown charset");
+        return Ok(false);
     }
     let store = session.server.store.clone();
     let State::Selected(_, view) = &session.state else { return Ok(false) };
-    let test = compile(key, view);
+    let test = compile(key, view, charset.as_bytes());
     let reader = match store.read() {
         Ok(reader) => reader,
         Err(error) => return session.store_failed(tag, error, false).await.map(|_| false),
@@ -538,15 +587,73 @@ impl Candidate<'_, '_> {
         Ok(self.header.as_deref().unwrap_or_default())
     }
 
-    /// Whether some `field` value (unfolded) contains `needle`: from the
+    /// Whether some `field` value, decoded, contains `needle`: from the
     /// summary when it holds that field, else from the whole header.
-    fn field_contains(&mut self, field: &[u8], needle: &[u8]) -> Result<bool, StoreError> {
+    fn field_contains(&mut self, field: &[u8], needle: &Needle) -> Result<bool, StoreError> {
         Ok(match self.summary_holding(field)? {
-            Some(summary) => summary.values_of(field).any(|value| value_contains(value, needle)),
+            Some(summary) => summary.values_of(field).any(|value| needle.in_header_value(value)),
             None => header::fields(self.header()?)
                 .filter(|found| found.name.eq_ignore_ascii_case(field))
-                .any(|found| value_contains(found.value, needle)),
+                .any(|found| needle.in_header_value(found.value)),
         })
+    }
+
+    /// TEXT: any header field's name or decoded value, or the body.
+    fn text_contains(&mut self, needle: &Needle) -> Result<bool, StoreError> {
+        let in_header = header::fields(self.header()?)
+            .any(|found| contains(found.name, needle.text.as_bytes()) || needle.in_header_value(found.value));
+        Ok(in_header || self.body_contains(needle)?)
+    }
+
+    /// Whether the body's text contains `needle`: every text part's body
+    /// with its transfer encoding and charset undone, read a piece at a
+    /// time through a matcher that keeps only the needle's worth of state
+    /// across pieces. As in Dovecot, non-text parts (images, archives...),
+    /// preambles, MIME headers and attached messages' headers are not
+    /// searched.
+    fn body_contains(&mut self, needle: &Needle) -> Result<bool, StoreError> {
+        if needle.text.is_empty() {
+            return Ok(true);
+        }
+        let record = self.record()?;
+        let chunks = self.chunks;
+        let structure = structure_of(&record, self.blob()?, chunks)?;
+        let mut matcher = Matcher::new(&needle.text);
+        let (mut piece, mut decoded, mut text) = (Vec::new(), Vec::new(), String::new());
+        for part in &structure.parts {
+            if part.kind != Kind::Text || part.children != 0 {
+                continue;
+            }
+            let (start, end) = (part.body_start, part.body_end);
+            let label = part.content.params.iter().find(|(name, _)| name.eq_ignore_ascii_case(b"charset"));
+            let mut charset = label
+                .and_then(|(_, value)| CharsetDecoder::for_label(value))
+                .unwrap_or_else(CharsetDecoder::lenient_utf8);
+            let mut decoder = Decoder::new(TransferEncoding::from_header(part.content.encoding.as_deref()));
+            matcher.reset();
+            let mut position = start.min(record.size);
+            let end = end.min(record.size);
+            while position < end {
+                let until = (position + BODY_STEP).min(end);
+                piece.clear();
+                chunks.read(record.blob, position, until, &mut piece)?;
+                decoded.clear();
+                decoder.feed(&piece, &mut decoded);
+                if until == end {
+                    decoder.finish(&mut decoded);
+                }
+                text.clear();
+                charset.feed(&decoded, &mut text);
+                if until == end {
+                    charset.finish(&mut text);
+                }
+                if matcher.feed(&text) {
+                    return Ok(true);
+                }
+                position = until;
+            }
+        }
+        Ok(false)
     }
 
     /// The first value of `field`, unfolded.
@@ -581,6 +688,9 @@ impl Candidate<'_, '_> {
             Test::Indices(ranges) => ranges.iter().any(|range| range.contains(&self.index)),
             Test::Keyword(None, set) => !*set,
             Test::Keyword(Some(bit), set) => (self.record()?.keywords & (1 << bit) != 0) == *set,
+            Test::Header(field, needle) => self.field_contains(field, needle)?,
+            Test::Body(needle) => self.body_contains(needle)?,
+            Test::Text(needle) => self.text_contains(needle)?,
             Test::Key(key) => self.test_key(key)?,
         })
     }
@@ -600,7 +710,8 @@ impl Candidate<'_, '_> {
                 };
                 // RFC 3501: dates compare by day, disregarding time and zone.
                 match date.map(|date| date.local_days()) {
-                    None => false,
+                    // No or a broken Date: very old, as Dovecot counts it.
+                    None => *relation == DateRelation::Before,
                     Some(day) => match relation {
                         DateRelation::Before => day < *days,
                         DateRelation::On => day == *days,
@@ -608,10 +719,8 @@ impl Candidate<'_, '_> {
                     },
                 }
             }
-            SearchKey::Header { field, value } => self.field_contains(field.as_bytes(), value)?,
-            SearchKey::Body(needle) => self.body_contains(needle)?,
-            SearchKey::Text(needle) => contains(self.header()?, needle) || self.body_contains(needle)?,
             // Compiled into the other kinds of test.
+            SearchKey::Header { .. } | SearchKey::Body(_) | SearchKey::Text(_) => false,
             SearchKey::And(_)
             | SearchKey::Or(..)
             | SearchKey::Not(_)
@@ -620,43 +729,6 @@ impl Candidate<'_, '_> {
             | SearchKey::Keyword(..) => false,
         })
     }
-
-    /// Searches the body a piece at a time, overlapping pieces so a match
-    /// across a boundary is found.
-    fn body_contains(&mut self, needle: &[u8]) -> Result<bool, StoreError> {
-        if needle.is_empty() {
-            return Ok(true);
-        }
-        let record = self.record()?;
-        let mut position = self.header_size()?;
-        let overlap = needle.len() as u64 - 1;
-        let mut piece = Vec::new();
-        while position < record.size {
-            let end = (position + BODY_STEP).min(record.size);
-            piece.clear();
-            self.chunks.read(
-                record.blob,
-                position.saturating_sub(overlap).max(self.header_size()?),
-                end,
-                &mut piece,
-            )?;
-            if contains(&piece, needle) {
-                return Ok(true);
-            }
-            position = end;
-        }
-        Ok(false)
-    }
-}
-
-/// Whether a header value, unfolded (RFC 5322 §2.2.3), contains `needle`.
-/// Most values are one line: those are searched in place.
-fn value_contains(value: &[u8], needle: &[u8]) -> bool {
-    let body = value.strip_suffix(b"\r\n").or_else(|| value.strip_suffix(b"\n")).unwrap_or(value);
-    if body.contains(&b'\n') {
-        return contains(&header::unfold(value), needle);
-    }
-    contains(body, needle)
 }
 
 /// Case-insensitive substring test (RFC 3501 §6.4.4). ASCII needles

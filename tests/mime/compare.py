@@ -724,6 +724,8 @@ def main():
     parser.add_argument("--dovecot", type=int, required=True, help="Dovecot's plain IMAP port")
     parser.add_argument("--roost", type=int, required=True, help="roost's plain IMAP port")
     parser.add_argument("--user", required=True)
+    parser.add_argument("--roost-user", help="user on the roost port (default: --user); the self-test points "
+                        "--roost at Dovecot with a second user")
     parser.add_argument("--password-file", required=True)
     parser.add_argument("--reference", help="directory for Dovecot's raw answers (replaced)")
     parser.add_argument("--report", help="file for the full report (every difference)")
@@ -739,7 +741,7 @@ def main():
         manifest = json.load(handle)
     intended = load_intended(args.intended)
     servers = [Server("dovecot", args.host, args.dovecot, args.user, password),
-               Server("roost", args.host, args.roost, args.user, password)]
+               Server("roost", args.host, args.roost, args.roost_user or args.user, password)]
     for server in servers:
         try:
             server.connect(select=False)

@@ -15,6 +15,8 @@
 #                    target/mime-compare-report.txt
 #   --examples N     examples per kind of difference on stdout (default 3)
 #   --keep           keep the work directory (corpus, logs, report)
+#   --self-test      compare Dovecot with itself (two users, roost not
+#                    built or started): checks this tool; must report 0
 #
 # Exit status: 0 when every difference is listed in
 # tests/mime/intended-differences.txt, 1 when some are not, 2 on setup errors.
@@ -24,14 +26,15 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 
-reference="" report="" examples=3 keep=""
+reference="" report="" examples=3 keep="" self_test=""
 while [ $# -gt 0 ]; do
     case "$1" in
     --reference) reference=$(mkdir -p "$2" && cd "$2" && pwd); shift 2 ;;
     --report) report=$2; shift 2 ;;
     --examples) examples=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
+    --self-test) self_test=1; shift ;;
+    -h | --help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -46,7 +49,9 @@ export DOVECOT_PASS_SCHEME=PLAIN DOVECOT_MAX_CONN=20
 started=$SECONDS
 export PYTHONDONTWRITEBYTECODE=1
 "${as_root[@]}" bash tests/bench/dovecot.sh install >&2 || { echo "compare.sh: installing Dovecot failed" >&2; exit 2; }
-cargo build --release --quiet || { echo "compare.sh: cargo build failed" >&2; exit 2; }
+if [ -z "$self_test" ]; then
+    cargo build --release --quiet || { echo "compare.sh: cargo build failed" >&2; exit 2; }
+fi
 binary=$root/target/release/roost
 
 # Short path: Dovecot's unix sockets live under it (at most 60 characters).
@@ -76,11 +81,13 @@ user=mimeuser
 password="mime compare password"
 printf '%s\n' "$password" >"$work/password"
 printf '%s %s\n' "$user" "$password" >"$work/users"
+printf '%s2 %s\n' "$user" "$password" >>"$work/users"  # for --self-test
 
 python3 tests/mime/corpus.py "$work/corpus" >&2
 
-# roost: ports 0, read the real ones from its log (as tests/interop/run.sh does).
-cat >"$work/roost.toml" <<CONFIG
+start_roost() {
+    # roost: ports 0, read the real ones from its log (as tests/interop/run.sh does).
+    cat >"$work/roost.toml" <<CONFIG
 data_dir = "$work/roost-data"
 [imap]
 listen = ["127.0.0.1:0"]
@@ -90,15 +97,18 @@ argon2_memory_kib = 1024
 argon2_iterations = 1
 auth_failure_delay = 100
 CONFIG
-printf '%s\n' "$password" | "$binary" user add "$user" --config "$work/roost.toml" >&2
-"$binary" serve --config "$work/roost.toml" 2>"$work/roost.log" &
-roost_pid=$!
-for _ in $(seq 100); do
-    grep -q "imap listening" "$work/roost.log" 2>/dev/null && break
-    sleep 0.1
-done
-roost_port=$(sed -n 's/.*imap listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/roost.log" | head -n 1)
-[ -n "$roost_port" ] || { echo "compare.sh: roost did not start" >&2; cat "$work/roost.log" >&2; exit 2; }
+    printf '%s\n' "$password" | "$binary" user add "$user" --config "$work/roost.toml" >&2
+    "$binary" serve --config "$work/roost.toml" 2>"$work/roost.log" &
+    roost_pid=$!
+    for _ in $(seq 100); do
+        grep -q "imap listening" "$work/roost.log" 2>/dev/null && break
+        sleep 0.1
+    done
+    roost_port=$(sed -n 's/.*imap listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/roost.log" | head -n 1)
+    [ -n "$roost_port" ] || { echo "compare.sh: roost did not start" >&2; cat "$work/roost.log" >&2; exit 2; }
+}
+roost_port=""
+[ -n "$self_test" ] || start_roost
 
 # Dovecot on two free loopback ports (plain IMAP is used; IMAPS only has to exist).
 read -r imap_port imaps_port < <(python3 -c '
@@ -111,15 +121,19 @@ print(*(s.getsockname()[1] for s in socks))
 dovecot_started=1
 "${as_root[@]}" bash tests/bench/dovecot.sh start "$work/dovecot" "$imap_port" "$imaps_port" "$work/users" >/dev/null ||
     { echo "compare.sh: Dovecot did not start" >&2; exit 2; }
+roost_user=$user
+if [ -n "$self_test" ]; then
+    roost_port=$imap_port roost_user=${user}2
+fi
 echo "compare.sh: roost on $roost_port, Dovecot on $imap_port; setup took $((SECONDS - started)) s" >&2
 
 [ -n "$report" ] || report=$root/target/mime-compare-report.txt
 args=(--corpus "$work/corpus" --dovecot "$imap_port" --roost "$roost_port" --user "$user"
-    --password-file "$work/password" --report "$report" --examples "$examples")
+    --password-file "$work/password" --report "$report" --examples "$examples" --roost-user "$roost_user")
 [ -z "$reference" ] || args+=(--reference "$reference")
 status=0
 timeout 600 python3 tests/mime/compare.py "${args[@]}" || status=$?
-if ! kill -0 "$roost_pid" 2>/dev/null; then
+if [ -n "$roost_pid" ] && ! kill -0 "$roost_pid" 2>/dev/null; then
     echo "compare.sh: roost is no longer running (crashed?); its log:" >&2
     tail -n 20 "$work/roost.log" >&2
     roost_pid=""

@@ -23,14 +23,13 @@
 # Needs: root (or password-less sudo) for Dovecot, cargo, python3 (standard
 # library only), openssl.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-root=$(pwd)
+here=$(cd "$(dirname "$0")" && pwd)
 
 reference="" report="" examples=3 keep="" self_test=""
 while [ $# -gt 0 ]; do
     case "$1" in
     --reference) reference=$(mkdir -p "$2" && cd "$2" && pwd); shift 2 ;;
-    --report) report=$2; shift 2 ;;
+    --report) report=$(realpath -m "$2"); shift 2 ;;
     --examples) examples=$2; shift 2 ;;
     --keep) keep=1; shift ;;
     --self-test) self_test=1; shift ;;
@@ -38,6 +37,8 @@ while [ $# -gt 0 ]; do
     *) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
+cd "$here/../.."
+root=$(pwd)
 
 as_root=()
 if [ "$(id -u)" != 0 ]; then

@@ -58,9 +58,13 @@ binary=$root/target/release/roost
 # Short path: Dovecot's unix sockets live under it (at most 60 characters).
 work=$(mktemp -d /tmp/mime-compare.XXXXXX)
 chmod 711 "$work"  # Dovecot's unprivileged processes must reach $work/dovecot
-roost_pid="" dovecot_started=""
+roost_pid="" dovecot_started="" compare_pid=""
 cleanup() {
     local status=$?
+    if [ -n "$compare_pid" ]; then
+        kill -TERM "$compare_pid" 2>/dev/null || true
+        wait "$compare_pid" 2>/dev/null || true
+    fi
     if [ -n "$roost_pid" ]; then
         kill -TERM "$roost_pid" 2>/dev/null || true
         wait "$roost_pid" 2>/dev/null || true
@@ -133,7 +137,11 @@ args=(--corpus "$work/corpus" --dovecot "$imap_port" --roost "$roost_port" --use
     --password-file "$work/password" --report "$report" --examples "$examples" --roost-user "$roost_user")
 [ -z "$reference" ] || args+=(--reference "$reference")
 status=0
-timeout 600 python3 tests/mime/compare.py "${args[@]}" || status=$?
+# In the background, so that Ctrl-C or a TERM stops everything at once (the trap).
+timeout 600 python3 tests/mime/compare.py "${args[@]}" &
+compare_pid=$!
+wait "$compare_pid" || status=$?
+compare_pid=""
 if [ -n "$roost_pid" ] && ! kill -0 "$roost_pid" 2>/dev/null; then
     echo "compare.sh: roost is no longer running (crashed?); its log:" >&2
     tail -n 20 "$work/roost.log" >&2

@@ -576,7 +576,22 @@ async fn send_part(
         Some(SectionText::Text) => SectionKind::Text,
         Some(SectionText::Mime) => SectionKind::Mime,
     };
-    let range = structure.section(&section.part).and_then(|index| structure.range(index, kind));
+    let range = match structure.section(&section.part) {
+        // Part 1 of a message that is not multipart is its body: its MIME
+        // header is the message's header, and it has a HEADER and TEXT
+        // only when it is itself a message (Dovecot answers so too).
+        Some(0) => {
+            let root = &structure.parts[0];
+            match (kind, structure.parts.get(1).filter(|_| structure.is_message(0))) {
+                (SectionKind::Body, _) => Some((root.body_start, root.body_end)),
+                (SectionKind::Mime, _) => Some((root.header_start, root.body_start)),
+                (SectionKind::Header, Some(inner)) => Some((inner.header_start, inner.body_start)),
+                (SectionKind::Text, Some(inner)) => Some((inner.body_start, inner.body_end)),
+                (_, None) => None,
+            }
+        }
+        index => index.and_then(|index| structure.range(index, kind)),
+    };
     let Some((start, end)) = range else {
         encode::literal_header(conn.out(), 0);
         return Ok(Ok(()));

@@ -156,3 +156,50 @@ fn single_part_and_broken_messages() {
     assert!(third[0].contains("\"alternative\" (\"boundary\" \"b\")"), "{third:?}");
     assert!(third[0].ends_with("BODY[2] {9}\r\n<b>x</b>\n)"), "the last part runs to the end: {third:?}");
 }
+
+#[test]
+fn binary_decodes_parts() {
+    let server = Server::start();
+    let mut client = server.login("alice", "secret");
+    client.append_ok("INBOX", MESSAGE.as_bytes());
+    // A single-part base64 message.
+    client.append_ok(
+        "INBOX",
+        b"Subject: b\r\nContent-Transfer-Encoding: base64\r\nContent-Type: text/plain\r\n\r\naGVsbG8gd29ybGQ=\r\n",
+    );
+    client.append_ok(
+        "INBOX",
+        b"Subject: u\r\nMIME-Version: 1.0\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\nbegin 644 x\r\n",
+    );
+    client.append_ok(
+        "INBOX",
+        b"Subject: j\r\nMIME-Version: 1.0\r\nContent-Transfer-Encoding: base64\r\n\r\naGVsbG8*!!\r\n",
+    );
+    client.ok("SELECT INBOX");
+    // The quoted-printable part, decoded, as a literal8 (RFC 3516).
+    assert_eq!(
+        client.ok("FETCH 1 (BINARY.PEEK[1] BINARY.SIZE[1])"),
+        ["* 1 FETCH (BINARY[1] ~{5}\r\ncafé BINARY.SIZE[1] 5)"]
+    );
+    assert_eq!(client.ok("FETCH 1 BINARY.PEEK[1]<1.2>"), ["* 1 FETCH (BINARY[1]<1> ~{2}\r\naf)"]);
+    // The whole message: encoded parts decoded, their headers say binary.
+    let whole = client.ok("FETCH 2 (BINARY.PEEK[] BINARY.SIZE[])");
+    let expected = "Subject: b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: binary\r\n\r\nhello world";
+    assert_eq!(
+        whole,
+        [format!("* 2 FETCH (BINARY[] ~{{{}}}\r\n{expected} BINARY.SIZE[] {})", expected.len(), expected.len())]
+    );
+    let whole = client.ok("FETCH 1 BINARY.PEEK[]");
+    assert!(
+        whole[0].contains(
+            "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: binary\r\n\r\ncafé\r\n--outer"
+        ),
+        "{whole:?}"
+    );
+    // RFC 3516 §4.3: an encoding we cannot undo, and data that is not base64.
+    assert!(client.no("FETCH 3 BINARY.PEEK[1]").starts_with("NO [UNKNOWN-CTE]"));
+    assert!(client.no("FETCH 4 BINARY.SIZE[1]").starts_with("NO [PARSE]"));
+    // Nothing was marked \Seen by the refused commands; BINARY without PEEK sets it.
+    let answer = client.ok("FETCH 2 BINARY[1]");
+    assert!(answer[0].contains("FLAGS (\\Seen"), "{answer:?}");
+}

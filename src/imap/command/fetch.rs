@@ -76,45 +76,120 @@ enum Ended {
     Refused(&'static str, &'static str),
 }
 
-/// A BINARY section, decoded: where its bytes are, how they are encoded,
-/// and how long they are once decoded (found by a first decoding pass, as
-/// the literal's length must come first).
+/// A BINARY section as a list of pieces: bytes of the message as stored,
+/// bytes made up here (rewritten part headers), and encoded bodies to
+/// decode. `size` is the decoded length, found by a first decoding pass
+/// (the literal's length must come first).
 struct Binary {
-    start: u64,
-    end: u64,
-    encoding: TransferEncoding,
+    segments: Vec<Segment>,
     size: u64,
+    decoded: bool,
+}
+
+enum Segment {
+    Stored(u64, u64),
+    Made(Vec<u8>),
+    Decoded(u64, u64, TransferEncoding),
 }
 
 /// Plans BINARY[part] / BINARY.SIZE[part] for one message, or says why it
 /// cannot be decoded: RFC 3516 §4.3 UNKNOWN-CTE, or broken data (PARSE,
 /// as Dovecot answers).
+///
+/// A leaf part is its body decoded. The whole message, a multipart or a
+/// message part is sent as stored except that every encoded leaf inside
+/// it is decoded and its header says `Content-Transfer-Encoding: binary`
+/// (RFC 3516 §4.2 leaves the form open; this is what Dovecot sends).
 fn plan_binary(message: &Message<'_>, part: &[u32]) -> Result<Result<Binary, Ended>, StoreError> {
     let Some(structure) = message.structure else {
         return Err(StoreError::Bug("BINARY without the structure".into()));
     };
     let size = message.record.size;
     let Some(index) = structure.section(part) else {
-        return Ok(Ok(Binary { start: 0, end: 0, encoding: TransferEncoding::Identity, size: 0 }));
+        return Ok(Ok(Binary { segments: Vec::new(), size: 0, decoded: false }));
     };
+    let is_leaf = |index: usize| structure.parts[index].children == 0 && !structure.is_message(index);
+    let encoding_of = |index: usize| TransferEncoding::from_header(structure.parts[index].content.encoding.as_deref());
     let target = &structure.parts[index];
-    // BINARY[] is the message as stored; a part's body is decoded by its
-    // own Content-Transfer-Encoding (a multipart or message part is not
-    // encoded as a whole).
-    let (start, end, encoding) = if part.is_empty() {
-        (0, size, TransferEncoding::Identity)
-    } else if target.children > 0 || structure.is_message(index) {
-        (target.body_start, target.body_end, TransferEncoding::Identity)
+    let mut segments = Vec::new();
+    if !part.is_empty() && is_leaf(index) {
+        segments.push(Segment::Decoded(target.body_start.min(size), target.body_end.min(size), encoding_of(index)));
     } else {
-        (target.body_start, target.body_end, TransferEncoding::from_header(target.content.encoding.as_deref()))
-    };
-    let (start, end) = (start.min(size), end.min(size));
-    if encoding == TransferEncoding::Unknown {
-        return Ok(Err(Ended::Refused("UNKNOWN-CTE", "Unknown Content-Transfer-Encoding")));
+        // The parts inside: for the whole message, every part (the root
+        // too when it is a leaf); else the target's descendants.
+        let (start, end, first) =
+            if part.is_empty() { (0, size, 0) } else { (target.body_start, target.body_end, index + 1) };
+        let last = index + target.descendants as usize;
+        let mut cursor = start;
+        for inner in first..=last.min(structure.parts.len() - 1) {
+            let encoding = encoding_of(inner);
+            if !is_leaf(inner) || encoding == TransferEncoding::Identity {
+                continue;
+            }
+            let leaf = &structure.parts[inner];
+            let (header_start, body_start, body_end) =
+                (leaf.header_start.min(size), leaf.body_start.min(size), leaf.body_end.min(size));
+            if header_start < cursor {
+                continue;
+            }
+            let mut header_bytes = Vec::new();
+            message.chunks.read(message.record.blob, header_start, body_start, &mut header_bytes)?;
+            segments.push(Segment::Stored(cursor, header_start));
+            segments.push(Segment::Made(binary_header(&header_bytes)));
+            segments.push(Segment::Decoded(body_start, body_end, encoding));
+            cursor = body_end;
+        }
+        segments.push(Segment::Stored(cursor, end.min(size)));
     }
-    if encoding == TransferEncoding::Identity {
-        return Ok(Ok(Binary { start, end, encoding, size: end - start }));
+    let mut total = 0u64;
+    let mut decoded_any = false;
+    for segment in &segments {
+        total += match segment {
+            Segment::Stored(start, end) => end.saturating_sub(*start),
+            Segment::Made(bytes) => bytes.len() as u64,
+            Segment::Decoded(_, _, TransferEncoding::Unknown) => {
+                return Ok(Err(Ended::Refused("UNKNOWN-CTE", "Unknown Content-Transfer-Encoding")));
+            }
+            Segment::Decoded(start, end, TransferEncoding::Identity) => end.saturating_sub(*start),
+            Segment::Decoded(start, end, encoding) => {
+                decoded_any = true;
+                match decoded_size(message, *start, *end, *encoding)? {
+                    Some(size) => size,
+                    None => return Ok(Err(Ended::Refused("PARSE", "Invalid data in MIME part"))),
+                }
+            }
+        };
     }
+    Ok(Ok(Binary { segments, size: total, decoded: decoded_any || part.is_empty() }))
+}
+
+/// A part header with its Content-Transfer-Encoding fields taken out and
+/// `Content-Transfer-Encoding: binary` added last, before the blank line.
+fn binary_header(header_bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(header_bytes.len() + 36);
+    let mut fields_end = 0;
+    for field in header::fields(header_bytes) {
+        fields_end = field.raw.as_ptr() as usize - header_bytes.as_ptr() as usize + field.raw.len();
+        if field.name.eq_ignore_ascii_case(b"content-transfer-encoding") {
+            continue;
+        }
+        out.extend_from_slice(field.raw);
+        if !field.raw.ends_with(b"\n") {
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    out.extend_from_slice(b"Content-Transfer-Encoding: binary\r\n");
+    out.extend_from_slice(&header_bytes[fields_end.min(header_bytes.len())..]);
+    out
+}
+
+/// The decoded length of an encoded body, or None if it is damaged.
+fn decoded_size(
+    message: &Message<'_>,
+    start: u64,
+    end: u64,
+    encoding: TransferEncoding,
+) -> Result<Option<u64>, StoreError> {
     let mut decoder = Decoder::new(encoding);
     let (mut piece, mut decoded, mut total) = (Vec::new(), Vec::new(), 0u64);
     let mut position = start;
@@ -130,26 +205,21 @@ fn plan_binary(message: &Message<'_>, part: &[u32]) -> Result<Result<Binary, End
     decoded.clear();
     decoder.finish(&mut decoded);
     total += decoded.len() as u64;
-    if decoder.is_damaged() {
-        return Ok(Err(Ended::Refused("PARSE", "Invalid data in MIME part")));
-    }
-    Ok(Ok(Binary { start, end, encoding, size: total }))
+    Ok((!decoder.is_damaged()).then_some(total))
 }
 
-/// Bytes of an encoded part read at a time when decoding it.
+/// Bytes of a part read at a time when decoding or sending it.
 const BINARY_STEP: u64 = 64 * 1024;
 
-/// Sends a planned BINARY section as a literal8 (RFC 3516 §4.2: decoded
-/// data may hold any byte), decoding it again as it goes, cut to `partial`.
+/// Sends a planned BINARY section, as a literal8 when anything was
+/// decoded (RFC 3516 §4.2: decoded data may hold any byte), decoding again
+/// as it goes, cut to `partial`.
 async fn send_binary(
     conn: &mut Connection,
     message: &Message<'_>,
     binary: &Binary,
     partial: Option<(u32, u32)>,
 ) -> io::Result<Result<(), StoreError>> {
-    if binary.encoding == TransferEncoding::Identity {
-        return send_range(conn, message, binary.start, binary.end, partial).await;
-    }
     let (from, until) = match partial {
         None => (0, binary.size),
         Some((origin, count)) => {
@@ -157,33 +227,67 @@ async fn send_binary(
             (from, (from + count as u64).min(binary.size))
         }
     };
-    conn.write(b"~");
+    if binary.decoded {
+        conn.write(b"~");
+    }
     encode::literal_header(conn.out(), until - from);
-    let mut decoder = Decoder::new(binary.encoding);
+    let mut window = Window { from, until, produced: 0 };
     let (mut piece, mut decoded) = (Vec::new(), Vec::new());
-    let (mut position, mut produced) = (binary.start, 0u64);
-    while position < binary.end && produced < until {
-        let next = (position + BINARY_STEP).min(binary.end);
-        piece.clear();
-        if let Err(error) = message.chunks.read(message.record.blob, position, next, &mut piece) {
-            log::error!("message data unreadable mid-FETCH: {error}");
-            return Err(io::Error::other("message data unreadable"));
+    for segment in &binary.segments {
+        if window.produced >= until {
+            break;
         }
-        decoded.clear();
-        decoder.feed(&piece, &mut decoded);
-        if next == binary.end {
-            decoder.finish(&mut decoded);
+        let (start, end, encoding) = match segment {
+            Segment::Made(bytes) => {
+                window.send(conn, bytes);
+                continue;
+            }
+            Segment::Stored(start, end) => (*start, *end, TransferEncoding::Identity),
+            Segment::Decoded(start, end, encoding) => (*start, *end, *encoding),
+        };
+        let mut decoder = Decoder::new(encoding);
+        let mut position = start;
+        while position < end && window.produced < until {
+            let next = (position + BINARY_STEP).min(end);
+            piece.clear();
+            if let Err(error) = message.chunks.read(message.record.blob, position, next, &mut piece) {
+                log::error!("message data unreadable mid-FETCH: {error}");
+                return Err(io::Error::other("message data unreadable"));
+            }
+            if encoding == TransferEncoding::Identity {
+                window.send(conn, &piece);
+            } else {
+                decoded.clear();
+                decoder.feed(&piece, &mut decoded);
+                if next == end {
+                    decoder.finish(&mut decoded);
+                }
+                window.send(conn, &decoded);
+            }
+            position = next;
+            conn.flush_if_full().await?;
         }
-        // The part of this piece inside from..until.
-        let piece_end = produced + decoded.len() as u64;
-        let keep_from = from.max(produced).min(piece_end) - produced;
-        let keep_until = until.min(piece_end).max(produced) - produced;
-        conn.write(&decoded[keep_from as usize..keep_until as usize]);
-        produced = piece_end;
-        position = next;
-        conn.flush_if_full().await?;
     }
     Ok(Ok(()))
+}
+
+/// The `<origin.count>` window over a stream of output bytes.
+struct Window {
+    from: u64,
+    until: u64,
+    produced: u64,
+}
+
+impl Window {
+    /// Writes the part of `bytes` (the next ones of the stream) inside the window.
+    fn send(&mut self, conn: &mut Connection, bytes: &[u8]) {
+        let start = self.produced;
+        let end = start + bytes.len() as u64;
+        let keep_from = self.from.clamp(start, end) - start;
+        let keep_until = self.until.clamp(start, end) - start;
+        conn.write(&bytes[keep_from as usize..keep_until as usize]);
+        self.produced = end;
+    }
 }
 
 /// Writes the FETCH responses. Ok(false): some messages had been expunged.

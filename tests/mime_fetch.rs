@@ -203,3 +203,17 @@ fn binary_decodes_parts() {
     let answer = client.ok("FETCH 2 BINARY[1]");
     assert!(answer[0].contains("FLAGS (\\Seen"), "{answer:?}");
 }
+
+#[test]
+fn top_level_message_rfc822_nests_the_inner_envelope() {
+    let server = Server::start();
+    let mut client = server.login("alice", "secret");
+    client.append_ok(
+        "INBOX",
+        b"Subject: outer\r\nMIME-Version: 1.0\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\nbody\r\n",
+    );
+    client.ok("SELECT INBOX");
+    let answer = client.ok("FETCH 1 (ENVELOPE BODY)");
+    assert!(answer[0].contains("ENVELOPE (NIL \"outer\""), "{answer:?}");
+    assert!(answer[0].contains("BODY (\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 24 (NIL \"inner\""), "{answer:?}");
+}

@@ -161,7 +161,9 @@ fn single(out: &mut Vec<u8>, structure: &Structure, index: usize, extensible: bo
     } else if part.kind == Kind::Message {
         out.push(b' ');
         if structure.is_message(index) {
-            match structure.envelope(index) {
+            // The encapsulated message's envelope (for a top-level
+            // message/rfc822, not the outer message's).
+            match structure.parts.get(index + 1).and_then(|inner| inner.envelope.as_deref()) {
                 Some(env) => envelope(out, env),
                 None => out.extend_from_slice(EMPTY_ENVELOPE),
             }

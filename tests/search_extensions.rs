@@ -165,6 +165,8 @@ fn sort_criteria() {
     client.bad("SORT DATE UTF-8 ALL");
     client.bad("SORT (DATE) ALL");
     assert!(client.no("SORT (DATE) X-NO-SUCH ALL").contains("BADCHARSET"));
+    // A mailer's "unknown" label is not a charset a search can be in.
+    assert!(client.no("SEARCH CHARSET X-UNKNOWN ALL").contains("BADCHARSET"));
 }
 
 #[test]

@@ -291,7 +291,10 @@ async fn scan(
     collect: &mut Collect,
 ) -> io::Result<bool> {
     let charset = charset.unwrap_or("UTF-8");
-    if !charset::is_known(charset.as_bytes()) {
+    // Mailers' "I don't know" labels decode leniently in messages, but a
+    // client cannot have written its search string in them.
+    let placeholder = ["x-unknown", "unknown-8bit"].iter().any(|label| charset.eq_ignore_ascii_case(label));
+    if placeholder || !charset::is_known(charset.as_bytes()) {
         // RFC 3501 §6.4.4: the list of charsets is optional; Dovecot
         // gives none either (we know dozens).
         session.tagged(tag, Status::No, Some("BADCHARSET"), "Unknown charset");

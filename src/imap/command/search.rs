@@ -72,16 +72,41 @@ impl Needle {
     /// Whether a header value (raw, possibly folded, possibly with
     /// RFC 2047 words) contains the needle once decoded.
     fn in_header_value(&self, value: &[u8]) -> bool {
+        let value = join_folds(value);
         let plain = value.is_ascii() && !value.windows(2).any(|pair| pair == b"=?");
         if plain {
             return match &self.ascii {
-                Some(needle) => contains(&header::unfold(value), needle),
+                Some(needle) => contains(&value, needle),
                 // A needle that folds to non-ASCII is not in ASCII text.
                 None => false,
             };
         }
-        matcher::contains(&decode_header_value(value), &self.text)
+        matcher::contains(&decode_header_value(&value), &self.text)
     }
+}
+
+/// A header value with each fold (line break and the white space after
+/// it) read as one space, and the final line break dropped, so a search
+/// for "folded across" finds "folded\r\n\tacross" (as Dovecot does).
+fn join_folds(value: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let value = value.strip_suffix(b"\r\n").or_else(|| value.strip_suffix(b"\n")).unwrap_or(value);
+    if !value.contains(&b'\n') {
+        return std::borrow::Cow::Borrowed(value);
+    }
+    let mut joined = Vec::with_capacity(value.len());
+    let mut bytes = value.iter().copied().peekable();
+    while let Some(byte) = bytes.next() {
+        if byte == b'\r' && bytes.peek() == Some(&b'\n') {
+            continue;
+        }
+        if byte == b'\n' {
+            while bytes.next_if(|&next| next == b' ' || next == b'\t').is_some() {}
+            joined.push(b' ');
+            continue;
+        }
+        joined.push(byte);
+    }
+    std::borrow::Cow::Owned(joined)
 }
 
 fn compile(key: SearchKey, view: &View, charset: &[u8]) -> Test {
@@ -765,5 +790,16 @@ mod tests {
         assert!(contains("Crème brûlée".as_bytes(), "CRÈME".as_bytes()));
         assert!(contains("ÉTÉ".as_bytes(), "été".as_bytes()));
         assert!(!contains("été".as_bytes(), "ete".as_bytes()));
+    }
+
+    #[test]
+    fn folds_read_as_one_space() {
+        assert_eq!(&*join_folds(b"a folded\r\n\tacross\r\n  lines\r\n"), b"a folded across lines");
+        assert_eq!(&*join_folds(b"one line\r\n"), b"one line");
+        assert_eq!(&*join_folds(b"lf\n fold"), b"lf fold");
+        let needle = Needle::new(b"FOLDED ACROSS", b"UTF-8");
+        assert!(needle.in_header_value(b"This is folded\r\n\tacross lines\r\n"));
+        assert!(needle.in_header_value(b"=?UTF-8?Q?folded?=\r\n across\r\n"));
+        assert!(!needle.in_header_value(b"folded\r\n\r\nacross"));
     }
 }

@@ -399,6 +399,45 @@ proptest! {
         let _ = append_prefix(text.as_bytes());
     }
 
+    /// Search programs built from real search keys, RETURN options, sort
+    /// criteria and THREAD algorithms, with junk mixed in: never a panic,
+    /// and a well-formed program (all words from the grammar, balanced)
+    /// parses.
+    #[test]
+    fn search_programs_never_panic(
+        words in proptest::collection::vec(
+            prop_oneof![
+                Just("ALL"), Just("ANSWERED"), Just("UNSEEN"), Just("NEW"), Just("OLD"), Just("RECENT"),
+                Just("FROM alice"), Just("SUBJECT \"hi there\""), Just("HEADER X-A b"), Just("BODY {3}\r\nabc"),
+                Just("TEXT \"\""), Just("KEYWORD $Junk"), Just("BEFORE 1-Feb-2024"), Just("SENTON 31-Dec-1999"),
+                Just("LARGER 10"), Just("SMALLER 4294967296"), Just("UID 1:*"), Just("1,3:5"), Just("$"), Just("$,2"),
+                Just("NOT"), Just("OR"), Just("("), Just(")"), Just("CHARSET UTF-8"), Just("RETURN (MIN SAVE)"),
+                Just("RETURN ()"), Just("(REVERSE DATE SUBJECT)"), Just("REFERENCES"), Just("UTF-8"), Just("*:$"),
+                Just("\u{e9}"), Just("{99999999999}"), Just("~{2}"), Just("\"unterminated"),
+            ],
+            0..14
+        ),
+        command in prop_oneof![Just("SEARCH"), Just("UID SEARCH"), Just("SORT"), Just("UID THREAD"), Just("THREAD")],
+    ) {
+        let text = format!("t {command} {}", words.join(" "));
+        let _ = parse_command(text.as_bytes());
+    }
+
+    #[test]
+    fn well_formed_search_keys_parse(
+        keys in proptest::collection::vec(
+            prop_oneof![
+                Just("ALL".to_string()), Just("FLAGGED".to_string()), Just("FROM \"a b\"".to_string()),
+                Just("NOT SEEN".to_string()), Just("OR DELETED DRAFT".to_string()), Just("(UID 2:4 LARGER 3)".to_string()),
+                Just("$".to_string()), Just("SINCE 29-Feb-2024".to_string()), "[1-9][0-9]{0,3}(:[1-9*])?",
+            ],
+            1..8
+        )
+    ) {
+        let text = format!("t UID SEARCH RETURN (COUNT) CHARSET UTF-8 {}", keys.join(" "));
+        prop_assert!(parse_command(text.as_bytes()).is_ok(), "{}", text);
+    }
+
     #[test]
     fn quoted_strings_round_trip(value in "[ -~]{0,40}") {
         let quoted = format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""));

@@ -500,30 +500,14 @@ async fn write_item(
             return send_section(conn, message, &text, None).await;
         }
         FetchItem::Section { section, partial, binary: true, .. } => {
-            out.extend_from_slice(b"BINARY[");
-            write_section_name(out, section);
-            out.push(b']');
-            if let Some((origin, _)) = partial {
-                out.push(b'<');
-                encode::number(out, *origin);
-                out.push(b'>');
-            }
-            out.push(b' ');
+            write_section_head(out, b"BINARY[", section, *partial);
             let Some(binary) = binary else {
                 return Ok(Err(StoreError::Bug("BINARY without its plan".into())));
             };
             return send_binary(conn, message, binary, *partial).await;
         }
         FetchItem::Section { section, partial, .. } => {
-            out.extend_from_slice(b"BODY[");
-            write_section_name(out, section);
-            out.push(b']');
-            if let Some((origin, _)) = partial {
-                out.push(b'<');
-                encode::number(out, *origin);
-                out.push(b'>');
-            }
-            out.push(b' ');
+            write_section_head(out, b"BODY[", section, *partial);
             if !section.part.is_empty() || section.text == Some(SectionText::Mime) {
                 return send_part(conn, message, section, *partial).await;
             }
@@ -559,6 +543,19 @@ async fn write_item(
         }
     }
     Ok(Ok(()))
+}
+
+/// `BODY[section]<origin> ` / `BINARY[section]<origin> `, before the data.
+fn write_section_head(out: &mut Vec<u8>, name: &[u8], section: &Section, partial: Option<(u32, u32)>) {
+    out.extend_from_slice(name);
+    write_section_name(out, section);
+    out.push(b']');
+    if let Some((origin, _)) = partial {
+        out.push(b'<');
+        encode::number(out, origin);
+        out.push(b'>');
+    }
+    out.push(b' ');
 }
 
 /// The section as the response names it (RFC 3501 §7.4.2: as requested).

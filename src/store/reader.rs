@@ -362,12 +362,42 @@ impl BlobCursor<'_> {
 
 /// Reads byte ranges of stored messages, touching only the chunks that
 /// hold them.
+/// Bytes of a blob read at a time when streaming through it (searching,
+/// decoding, re-parsing): large enough that the B-tree walk per piece is
+/// cheap, small enough that a session never holds much of a message.
+pub const PIECE: u64 = 64 * 1024;
+
 pub struct ChunkReader {
     table: ReadOnlyTable<(u64, u32), &'static [u8]>,
 }
 
 impl ChunkReader {
     /// Appends bytes `start..end` of `blob` to `out`.
+    /// Reads bytes `start..end` of a blob [`PIECE`] bytes at a time, handing
+    /// each piece (and whether it is the last) to `visit`, which returns
+    /// false to stop. Ok(false): `visit` stopped it. One piece is held at a
+    /// time, whatever the blob's size.
+    pub fn pieces(
+        &self,
+        blob: u64,
+        start: u64,
+        end: u64,
+        mut visit: impl FnMut(&[u8], bool) -> bool,
+    ) -> Result<bool, StoreError> {
+        let mut piece = Vec::new();
+        let mut position = start;
+        while position < end {
+            let until = (position + PIECE).min(end);
+            piece.clear();
+            self.read(blob, position, until, &mut piece)?;
+            if !visit(&piece, until == end) {
+                return Ok(false);
+            }
+            position = until;
+        }
+        Ok(true)
+    }
+
     pub fn read(&self, blob: u64, start: u64, end: u64, out: &mut Vec<u8>) -> Result<(), StoreError> {
         if start >= end {
             return Ok(());

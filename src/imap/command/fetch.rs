@@ -14,7 +14,7 @@ use crate::mime::header;
 use crate::mime::render;
 use crate::mime::structure::{SectionKind, Structure, StructureParser};
 use crate::net::Connection;
-use crate::store::{BlobRecord, ChunkReader, FlagAction, Flags, MessageRecord, Op, Outcome, StoreError};
+use crate::store::{BlobRecord, ChunkReader, FlagAction, Flags, MessageRecord, Op, Outcome, StoreError, PIECE};
 
 /// Messages answered between explicit yields to other sessions.
 const YIELD_EVERY: usize = 128;
@@ -191,25 +191,18 @@ fn decoded_size(
     encoding: TransferEncoding,
 ) -> Result<Option<u64>, StoreError> {
     let mut decoder = Decoder::new(encoding);
-    let (mut piece, mut decoded, mut total) = (Vec::new(), Vec::new(), 0u64);
-    let mut position = start;
-    while position < end {
-        let until = (position + BINARY_STEP).min(end);
-        piece.clear();
-        message.chunks.read(message.record.blob, position, until, &mut piece)?;
+    let (mut decoded, mut total) = (Vec::new(), 0u64);
+    message.chunks.pieces(message.record.blob, start, end, |piece, _| {
         decoded.clear();
-        decoder.feed(&piece, &mut decoded);
+        decoder.feed(piece, &mut decoded);
         total += decoded.len() as u64;
-        position = until;
-    }
+        true
+    })?;
     decoded.clear();
     decoder.finish(&mut decoded);
     total += decoded.len() as u64;
     Ok((!decoder.is_damaged()).then_some(total))
 }
-
-/// Bytes of a part read at a time when decoding or sending it.
-const BINARY_STEP: u64 = 64 * 1024;
 
 /// Sends a planned BINARY section, as a literal8 when anything was
 /// decoded (RFC 3516 §4.2: decoded data may hold any byte), decoding again
@@ -248,7 +241,7 @@ async fn send_binary(
         let mut decoder = Decoder::new(encoding);
         let mut position = start;
         while position < end && window.produced < until {
-            let next = (position + BINARY_STEP).min(end);
+            let next = (position + PIECE).min(end);
             piece.clear();
             if let Err(error) = message.chunks.read(message.record.blob, position, next, &mut piece) {
                 log::error!("message data unreadable mid-FETCH: {error}");
@@ -449,15 +442,10 @@ pub fn structure_of(record: &MessageRecord, blob: &BlobRecord, chunks: &ChunkRea
         return Ok(structure);
     }
     let mut parser = StructureParser::new();
-    let mut piece = Vec::new();
-    let mut position = 0;
-    while position < record.size {
-        let end = (position + 64 * 1024).min(record.size);
-        piece.clear();
-        chunks.read(record.blob, position, end, &mut piece)?;
-        parser.feed(&piece);
-        position = end;
-    }
+    chunks.pieces(record.blob, 0, record.size, |piece, _| {
+        parser.feed(piece);
+        true
+    })?;
     Ok(parser.finish())
 }
 

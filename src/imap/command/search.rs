@@ -29,8 +29,6 @@ use crate::util::datetime::DateTime;
 
 /// Messages tested between explicit yields to other sessions.
 const YIELD_EVERY: usize = 256;
-/// Bytes of a body read at a time when searching it.
-const BODY_STEP: u64 = 64 * 1024;
 
 /// A search key compiled against the view: sets resolved to indexes,
 /// keywords to their bits; every other key is tested as parsed.
@@ -647,7 +645,7 @@ impl Candidate<'_, '_> {
         let chunks = self.chunks;
         let structure = structure_of(&record, self.blob()?, chunks)?;
         let mut matcher = Matcher::new(&needle.text);
-        let (mut piece, mut decoded, mut text) = (Vec::new(), Vec::new(), String::new());
+        let (mut decoded, mut text) = (Vec::new(), String::new());
         for part in &structure.parts {
             if part.kind != Kind::Text || part.children != 0 {
                 continue;
@@ -659,26 +657,21 @@ impl Candidate<'_, '_> {
                 .unwrap_or_else(CharsetDecoder::lenient_utf8);
             let mut decoder = Decoder::new(TransferEncoding::from_header(part.content.encoding.as_deref()));
             matcher.reset();
-            let mut position = start.min(record.size);
-            let end = end.min(record.size);
-            while position < end {
-                let until = (position + BODY_STEP).min(end);
-                piece.clear();
-                chunks.read(record.blob, position, until, &mut piece)?;
+            let found = !chunks.pieces(record.blob, start.min(record.size), end.min(record.size), |piece, last| {
                 decoded.clear();
-                decoder.feed(&piece, &mut decoded);
-                if until == end {
-                    decoder.finish(&mut decoded);
-                }
+                decoder.feed(piece, &mut decoded);
                 text.clear();
                 charset.feed(&decoded, &mut text);
-                if until == end {
+                if last {
+                    decoded.clear();
+                    decoder.finish(&mut decoded);
+                    charset.feed(&decoded, &mut text);
                     charset.finish(&mut text);
                 }
-                if matcher.feed(&text) {
-                    return Ok(true);
-                }
-                position = until;
+                !matcher.feed(&text)
+            })?;
+            if found {
+                return Ok(true);
             }
         }
         Ok(false)

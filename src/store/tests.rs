@@ -285,3 +285,53 @@ fn check_finds_each_kind_of_damage() {
         });
     }
 }
+
+/// A message stored before roost kept MIME structures (an empty structure
+/// in its blob record, as `append` above stores) still gets one: FETCH and
+/// SEARCH re-parse it from its chunks.
+#[test]
+fn a_message_stored_without_a_structure_gets_one_from_its_bytes() {
+    let disk = SmallDisk::with_capacity(64 << 20);
+    let (store, pump) = store_on(&disk, 0);
+    run(&store, pump, async {
+        let inbox = inbox_of_new_user(&store).await;
+        let mut text =
+            b"Subject: old\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\none\r\n--b\r\n".to_vec();
+        // A second part bigger than one read piece, so the re-parse streams.
+        text.extend_from_slice(b"Content-Type: text/html\r\n\r\n");
+        text.extend(std::iter::repeat_n(b'x', PIECE as usize + 100));
+        text.extend_from_slice(b"\r\n--b--\r\n");
+        let Outcome::Blob(blob) =
+            store.execute(Op::WriteBlob { blob: None, first_chunk: 0, data: text.clone() }).await.unwrap()
+        else {
+            panic!("expected a blob")
+        };
+        let message = NewMessage {
+            blob,
+            size: text.len() as u64,
+            header_size: 0,
+            structure: Vec::new(),
+            summary: None,
+            flags: Flags::default(),
+            keywords: Vec::new(),
+            internal_date: DateTime::now(),
+        };
+        let Outcome::Appended { first_uid, .. } =
+            store.execute(Op::Append { mailbox: inbox, messages: vec![message] }).await.unwrap()
+        else {
+            panic!("expected an append")
+        };
+        let reader = store.read().unwrap();
+        let record = reader.messages().unwrap().get(inbox, first_uid).unwrap().unwrap();
+        let blobs = reader.blobs().unwrap();
+        let mut cursor = blobs.cursor();
+        let blob_record = cursor.get(record.blob).unwrap().clone();
+        assert!(blob_record.structure.is_empty());
+        let structure =
+            crate::imap::command::fetch::structure_of(&record, &blob_record, &reader.chunks().unwrap()).unwrap();
+        assert_eq!(structure.parts.len(), 3);
+        let html = &structure.parts[2];
+        assert_eq!(html.body_end - html.body_start, PIECE + 100);
+        assert_eq!(structure.envelope(0).and_then(|envelope| envelope.subject.clone()), Some(b"old".to_vec()));
+    });
+}

@@ -489,6 +489,10 @@ def search_battery(manifest):
     s("searchres", "UID FETCH $ (UID)", kind="fetch-uids")
     s("searchres", "UID SEARCH RETURN (SAVE) KEYWORD nosuchkeyword", kind="esearch")
     s("searchres", "UID FETCH $ (UID)", kind="fetch-uids")
+    # ESORT (RFC 5267): MIN/MAX/ALL in sort order.
+    s("esort", "UID SORT RETURN (MIN MAX COUNT) (SUBJECT) UTF-8 ALL", kind="esearch")
+    s("esort", "SORT RETURN (MIN MAX COUNT) (REVERSE ARRIVAL) UTF-8 UNSEEN", kind="esearch")
+    s("esort", "UID SORT RETURN (ALL) (DATE) UTF-8 FLAGGED", kind="esearch")
 
     for criteria in [
         "ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO", "DISPLAYFROM", "DISPLAYTO", "REVERSE DATE",

@@ -154,7 +154,12 @@ fn single_part_and_broken_messages() {
     let third = client.ok("FETCH 3 (BODYSTRUCTURE BODY.PEEK[2])");
     assert!(third[0].contains("(\"charset\" \"iso-8859-1\") NIL NIL \"7bit\" 4 0"), "{third:?}");
     assert!(third[0].contains("\"alternative\" (\"boundary\" \"b\")"), "{third:?}");
-    assert!(third[0].ends_with("BODY[2] {9}\r\n<b>x</b>\n)"), "the last part runs to the end: {third:?}");
+    assert!(third[0].ends_with("BODY[2] {10}\r\n<b>x</b>\r\n)"), "the last part runs to the end: {third:?}");
+    // Bare LFs were stored as CRLF (as Dovecot serves them): the size and
+    // every offset count the CRs, and a bare CR stays as it came.
+    client.append_ok("INBOX", b"Subject: lf\n\na\nb\r\nc\rd\n");
+    let fourth = client.ok("FETCH 4 (RFC822.SIZE BODY.PEEK[])");
+    assert_eq!(fourth, ["* 4 FETCH (RFC822.SIZE 26 BODY[] {26}\r\nSubject: lf\r\n\r\na\r\nb\r\nc\rd\r\n)"]);
 }
 
 #[test]

@@ -17,6 +17,7 @@
 pub mod check;
 mod codec;
 pub mod hub;
+pub mod incoming;
 mod ops;
 mod reader;
 pub mod schema;

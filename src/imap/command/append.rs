@@ -13,10 +13,9 @@ use crate::imap::encode;
 use crate::imap::parse::{self, AppendMessage, Parser};
 use crate::imap::session::{describe, Session, State, Status};
 use crate::imap::types::Flag;
-use crate::mime::header::HeaderCollector;
-use crate::mime::structure::StructureParser;
 use crate::net::LineStatus;
-use crate::store::{Flags, NewMessage, Op, Outcome, Store, StoreError, CHUNK_SIZE};
+use crate::store::incoming::Incoming;
+use crate::store::{Flags, NewMessage, Op, Outcome, Store, StoreError};
 use crate::util::datetime::DateTime;
 
 /// Blobs written for this command; discarded unless the APPEND commits.
@@ -191,63 +190,16 @@ async fn receive(
     store: &Store,
     message: &AppendMessage,
 ) -> io::Result<Result<NewMessage, StoreError>> {
-    // Whole chunks per store write, so chunk numbers line up.
-    let piece = (session.server.config.limits.append_chunk / CHUNK_SIZE).max(1) * CHUNK_SIZE;
-    let mut buffer = Vec::with_capacity(piece.min(message.length as usize));
-    let mut blob: Option<u64> = None;
-    let mut next_chunk = 0u32;
+    let mut incoming = Incoming::new(store, session.server.config.limits.append_chunk, message.length);
     let mut remaining = message.length;
-    let mut header = HeaderCollector::default();
-    // The MIME structure is computed as the message streams by, once.
-    let mut structure = StructureParser::new();
-    let mut failure = None;
     while remaining > 0 {
-        let want = (piece - buffer.len()).min(remaining.min(usize::MAX as u64) as usize);
-        let before = buffer.len();
-        let read = session.conn.read_some(want, &mut buffer).await?;
-        header.feed(&buffer[before..]);
-        structure.feed(&buffer[before..]);
+        let want = incoming.room().min(remaining.min(usize::MAX as u64) as usize);
+        let before = incoming.buffer().len();
+        let read = session.conn.read_some(want, incoming.buffer()).await?;
+        incoming.accept(before).await;
         remaining -= read as u64;
-        if buffer.len() < piece && remaining > 0 {
-            continue;
-        }
-        if failure.is_some() {
-            // Keep reading what the client sends, but store nothing more.
-            buffer.clear();
-            continue;
-        }
-        let chunks = buffer.len().div_ceil(CHUNK_SIZE) as u32;
-        let data = std::mem::replace(&mut buffer, Vec::with_capacity(piece.min(remaining as usize)));
-        match store.execute(Op::WriteBlob { blob, first_chunk: next_chunk, data }).await {
-            Ok(Outcome::Blob(id)) => {
-                if blob.is_none() {
-                    blob = Some(id);
-                }
-                next_chunk += chunks;
-            }
-            Ok(_) => failure = Some(StoreError::Bug("unexpected answer to a blob write".into())),
-            Err(error) => failure = Some(error),
-        }
     }
-    if let Some(error) = failure {
-        if let Some(blob) = blob {
-            store.submit(Op::DiscardBlobs { blobs: vec![blob] });
-        }
-        return Ok(Err(error));
-    }
-    let Some(blob) = blob else {
-        return Ok(Err(StoreError::Bug("empty message reached the store".into())));
-    };
-    Ok(Ok(NewMessage {
-        blob,
-        size: message.length,
-        header_size: header.header_size(),
-        structure: structure.finish().encode(),
-        summary: header.summary(),
-        flags: Flags::default(),
-        keywords: Vec::new(),
-        internal_date: DateTime::now(),
-    }))
+    Ok(incoming.finish().await)
 }
 
 /// After a message literal: the end of the command, or (MULTIAPPEND) the

@@ -14,6 +14,13 @@ pub struct Field<'a> {
 /// The fields of `header` (which may include the blank line that ends it).
 /// Lines that are not fields (no colon) are skipped, as real mail has them.
 pub fn fields(header: &[u8]) -> impl Iterator<Item = Field<'_>> {
+    lines(header).filter_map(|(_, field)| field)
+}
+
+/// Every logical line of `header` up to its blank line, each with its
+/// field when it is one (a line without a colon, or with an empty name,
+/// is not).
+pub fn lines(header: &[u8]) -> impl Iterator<Item = (&[u8], Option<Field<'_>>)> {
     let mut position = 0;
     std::iter::from_fn(move || loop {
         if position >= header.len() {
@@ -41,12 +48,12 @@ pub fn fields(header: &[u8]) -> impl Iterator<Item = Field<'_>> {
             position = header.len();
             return None;
         }
-        let Some(colon) = raw.iter().position(|&byte| byte == b':') else { continue };
+        let Some(colon) = raw.iter().position(|&byte| byte == b':') else { return Some((raw, None)) };
         let name = trim_end(&raw[..colon]);
         if name.is_empty() || name.contains(&b'\n') {
-            continue;
+            return Some((raw, None));
         }
-        return Some(Field { name, value: &raw[colon + 1..], raw });
+        return Some((raw, Some(Field { name, value: &raw[colon + 1..], raw })));
     })
 }
 

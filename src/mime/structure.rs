@@ -302,6 +302,9 @@ pub struct StructureParser {
     frozen: bool,
     /// Header bytes parsed into stored fields so far.
     parsed_headers: usize,
+    /// The previous line was the blank line that ended the header of this
+    /// part: (part, where the blank line began, LFs before it).
+    blank: Option<(usize, u64, u64)>,
 }
 
 impl Default for StructureParser {
@@ -330,6 +333,7 @@ impl StructureParser {
             offset: 0,
             frozen: false,
             parsed_headers: 0,
+            blank: None,
         }
     }
 
@@ -386,7 +390,13 @@ impl StructureParser {
         };
         let lines_after = self.lines_before + u64::from(has_lf);
         let delimiter = self.delimiter();
+        let blank = self.blank.take();
         if let Some((found, close)) = delimiter {
+            // (A multipart's own first delimiter right after its header
+            // leaves that header whole.)
+            if let Some((index, start, lines)) = blank.filter(|blank| self.boundaries[found].0 != blank.0) {
+                self.unblank(index, start, lines);
+            }
             if self.mode == Mode::Header {
                 // A delimiter inside a header ends it; the line ending
                 // before the delimiter belongs to the delimiter.
@@ -402,7 +412,9 @@ impl StructureParser {
             }
             self.delimiter_line(found, close, line_end, lines_after);
         } else if self.mode == Mode::Header && (self.line.as_slice() == b"\n" || self.line.as_slice() == b"\r\n") {
+            let index = self.current();
             self.header_done(line_end, lines_after, false);
+            self.blank = Some((index, self.line_start, self.lines_before));
         }
         self.line.clear();
         self.line_start = line_end;
@@ -433,6 +445,27 @@ impl StructureParser {
         let found = best?;
         let close = rest[self.boundaries[found].1.len()..].starts_with(b"--");
         Some((found, close))
+    }
+
+    /// A delimiter follows the blank line that ended the header of part
+    /// `index`: that line ending belongs to the delimiter (RFC 2046
+    /// §5.1.1), so the header has no blank line and the body is empty (an
+    /// attached message's header too). Dovecot cuts it so as well.
+    fn unblank(&mut self, index: usize, start: u64, lines: u64) {
+        let mut at = index;
+        loop {
+            let part = &mut self.parts[at];
+            if at != index {
+                part.header_start = start;
+            }
+            part.body_start = start;
+            part.body_end = start;
+            self.body_lines_start[at] = lines;
+            if part.kind != Kind::Message || at + 1 >= self.parts.len() {
+                break;
+            }
+            at += 1;
+        }
     }
 
     /// A delimiter line of `boundaries[found]` ended at `line_end`.
@@ -1477,6 +1510,22 @@ mod tests {
         assert_eq!(structure.parts[2].size(), 0);
         assert_eq!(structure.parts[2].content.subtype.as_deref(), Some(&b"html"[..]));
         assert_eq!(slice(message, structure.range(2, SectionKind::Mime).unwrap()), b"Content-Type: text/html");
+    }
+
+    #[test]
+    fn a_blank_line_right_before_a_delimiter_belongs_to_the_delimiter() {
+        // An empty part whose only line is blank; an attached message with
+        // nothing after its part header. Neither header keeps that line.
+        let message = b"Content-Type: multipart/mixed; boundary=e\r\n\r\n--e\r\n\r\n--e\r\nContent-Type: message/rfc822\r\n\r\n--e\r\nContent-Type: text/plain\r\n\r\nbody\r\n--e--\r\n";
+        let structure = parse(message);
+        assert_eq!(slice(message, structure.range(1, SectionKind::Mime).unwrap()), b"");
+        assert_eq!(structure.parts[1].size(), 0);
+        assert_eq!(slice(message, structure.range(2, SectionKind::Mime).unwrap()), b"Content-Type: message/rfc822\r\n");
+        assert_eq!(structure.parts[2].size(), 0);
+        assert_eq!(structure.range(2, SectionKind::Header).map(|range| slice(message, range).len()), Some(0));
+        // A blank line followed by text is the header's end as usual.
+        assert_eq!(slice(message, structure.range(4, SectionKind::Mime).unwrap()), b"Content-Type: text/plain\r\n\r\n");
+        assert_eq!(slice(message, structure.range(4, SectionKind::Body).unwrap()), b"body");
     }
 
     #[test]

@@ -722,14 +722,17 @@ fn cut(bytes: &[u8], partial: Option<(u32, u32)>) -> &[u8] {
 }
 
 /// HEADER.FIELDS / HEADER.FIELDS.NOT: the matching fields as they were
-/// sent, then the blank line (RFC 3501 §6.4.5).
+/// sent, then the blank line (RFC 3501 §6.4.5). Header lines that are not
+/// fields at all are not "listed", so .NOT keeps them (as Dovecot does).
 pub fn select_fields(header_bytes: &[u8], not: bool, names: &[String]) -> Vec<u8> {
     let mut selected = Vec::new();
-    for field in header::fields(header_bytes) {
-        let listed = names.iter().any(|name| name.as_bytes().eq_ignore_ascii_case(field.name));
-        if listed != not {
-            selected.extend_from_slice(field.raw);
-            if !field.raw.ends_with(b"\n") {
+    for (raw, field) in header::lines(header_bytes) {
+        let listed = field
+            .as_ref()
+            .is_some_and(|field| names.iter().any(|name| name.as_bytes().eq_ignore_ascii_case(field.name)));
+        if listed != not && (field.is_some() || not) {
+            selected.extend_from_slice(raw);
+            if !raw.ends_with(b"\n") {
                 selected.extend_from_slice(b"\r\n");
             }
         }

@@ -22,7 +22,7 @@ pub fn fields(header: &[u8]) -> impl Iterator<Item = Field<'_>> {
 /// is not).
 pub fn lines(header: &[u8]) -> impl Iterator<Item = (&[u8], Option<Field<'_>>)> {
     let mut position = 0;
-    std::iter::from_fn(move || loop {
+    std::iter::from_fn(move || {
         if position >= header.len() {
             return None;
         }
@@ -53,7 +53,7 @@ pub fn lines(header: &[u8]) -> impl Iterator<Item = (&[u8], Option<Field<'_>>)> 
         if name.is_empty() || name.contains(&b'\n') {
             return Some((raw, None));
         }
-        return Some((raw, Some(Field { name, value: &raw[colon + 1..], raw })));
+        Some((raw, Some(Field { name, value: &raw[colon + 1..], raw })))
     })
 }
 

@@ -692,7 +692,7 @@ fn large_message_round_trips_byte_exact() {
 }
 
 #[test]
-fn bare_lf_eight_bit_and_nul_bytes_round_trip() {
+fn bare_lf_is_stored_as_crlf_and_eight_bit_and_nul_bytes_round_trip() {
     let server = Server::start();
     let mut raw = Raw::connect(&server);
     let bare_lf = b"From: lf@example.org\nSubject: bare LF\n\nline one\nline two\n".to_vec();
@@ -708,14 +708,28 @@ fn bare_lf_eight_bit_and_nul_bytes_round_trip() {
         let tagged = raw.append(message);
         assert!(tagged.starts_with("OK [APPENDUID"), "{tagged}");
     }
+    // Bare LFs come back as CRLF (RFC 5322 line ends, as Dovecot serves
+    // them); 8-bit bytes, NULs and bare CRs come back as sent.
+    let crlf = |message: &[u8]| {
+        let mut out = Vec::new();
+        for (at, &byte) in message.iter().enumerate() {
+            if byte == b'\n' && (at == 0 || message[at - 1] != b'\r') {
+                out.push(b'\r');
+            }
+            out.push(byte);
+        }
+        out
+    };
     for (sequence, message) in [&bare_lf, &eight_bit, &nul, &mixed].iter().enumerate() {
         let sequence = sequence as u32 + 1;
-        assert_eq!(raw.size(sequence), message.len() as u64, "RFC822.SIZE of {sequence}");
-        assert_eq!(&raw.literal(&format!("FETCH {sequence} BODY.PEEK[]")), *message, "BODY[] of {sequence}");
+        let stored = crlf(message);
+        assert_eq!(raw.size(sequence), stored.len() as u64, "RFC822.SIZE of {sequence}");
+        assert_eq!(raw.literal(&format!("FETCH {sequence} BODY.PEEK[]")), stored, "BODY[] of {sequence}");
     }
-    // The header ends at the first empty line, however lines end.
-    assert_eq!(raw.literal("FETCH 1 BODY.PEEK[HEADER]"), b"From: lf@example.org\nSubject: bare LF\n\n");
-    assert_eq!(raw.literal("FETCH 1 BODY.PEEK[TEXT]"), b"line one\nline two\n");
+    assert_eq!(raw.literal("FETCH 4 BODY.PEEK[]"), b"Subject: mixed\r\nX: a\r\n\r\nbody\rwith\r\rbare CR\r\n");
+    // The header ends at the first empty line.
+    assert_eq!(raw.literal("FETCH 1 BODY.PEEK[HEADER]"), b"From: lf@example.org\r\nSubject: bare LF\r\n\r\n");
+    assert_eq!(raw.literal("FETCH 1 BODY.PEEK[TEXT]"), b"line one\r\nline two\r\n");
     assert_eq!(raw.literal("FETCH 3 BODY.PEEK[TEXT]"), b"before\x00after\x00\r\n\x00");
     assert_eq!(raw.literal("FETCH 2 BODY.PEEK[TEXT]"), &eight_bit[eight_bit.len() - 18..]);
 }

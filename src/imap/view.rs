@@ -236,7 +236,10 @@ mod tests {
     use crate::imap::types::SequenceNumber::{Star, Value};
 
     fn view(uids: Vec<u32>) -> View {
-        let directory = std::env::temp_dir().join(format!("roost-view-{}-{}", std::process::id(), uids.len()));
+        // One database per call: tests run side by side, and redb locks its file.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let unique = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let directory = std::env::temp_dir().join(format!("roost-view-{}-{unique}", std::process::id()));
         let _ = std::fs::create_dir_all(&directory);
         let (store, _pump) = Store::open(&directory.join("db.redb"), 1 << 20, 0).unwrap();
         View {

@@ -233,7 +233,9 @@ impl<'a> Parser<'a> {
                     self.position += 1;
                     let mailbox = local_part(&words);
                     let host = self.domain();
-                    let name = self.trailing_comment().or_else(|| comments.first().map(|text| text.to_vec()));
+                    // Only a comment after the address names the person
+                    // (`a@b (Name)`); one before it does not (as Dovecot).
+                    let name = self.trailing_comment();
                     self.push(filled(Address { name, route: None, mailbox: Some(mailbox), host: Some(host) }));
                     self.skip_to_separator();
                     return false;

@@ -757,14 +757,20 @@ fn content_field(content: &mut Content, name: &[u8], value: &[u8]) {
 /// Most Content-Language tags kept.
 const MAX_LANGUAGES: usize = 64;
 
-/// One envelope field, if `name` is one. A repeated field replaces the
-/// earlier one, as in Dovecot.
+/// One envelope field, if `name` is one. A repeated text field replaces
+/// the earlier one; a repeated address field adds its addresses to the
+/// earlier ones (both as Dovecot does).
 fn envelope_field(envelope: &mut Envelope, name: &[u8], value: &[u8]) {
     let text = || Some(raw_value(value));
-    let list = || {
+    let add = |slot: &mut Option<Vec<Address>>| {
         let list = address::parse_list(&header::unfold(value));
         // An empty list is NIL (and lets Sender/Reply-To fall back to From).
-        (!list.is_empty()).then_some(list)
+        if list.is_empty() {
+            return;
+        }
+        let addresses = slot.get_or_insert_with(Vec::new);
+        let room = address::MAX_ADDRESSES.saturating_sub(addresses.len());
+        addresses.extend(list.into_iter().take(room));
     };
     let is = |wanted: &[u8]| name.eq_ignore_ascii_case(wanted);
     if is(b"Date") {
@@ -772,17 +778,17 @@ fn envelope_field(envelope: &mut Envelope, name: &[u8], value: &[u8]) {
     } else if is(b"Subject") {
         envelope.subject = text();
     } else if is(b"From") {
-        envelope.from = list();
+        add(&mut envelope.from);
     } else if is(b"Sender") {
-        envelope.sender = list();
+        add(&mut envelope.sender);
     } else if is(b"Reply-To") {
-        envelope.reply_to = list();
+        add(&mut envelope.reply_to);
     } else if is(b"To") {
-        envelope.to = list();
+        add(&mut envelope.to);
     } else if is(b"Cc") {
-        envelope.cc = list();
+        add(&mut envelope.cc);
     } else if is(b"Bcc") {
-        envelope.bcc = list();
+        add(&mut envelope.bcc);
     } else if is(b"In-Reply-To") {
         envelope.in_reply_to = text();
     } else if is(b"Message-ID") {

@@ -23,6 +23,7 @@ file, 1 when some are not, 2 when the comparison could not run.
 """
 
 import argparse
+import difflib
 import json
 import os
 import re
@@ -430,6 +431,8 @@ def search_battery(manifest):
         "BODY DINNER", 'TEXT ""', 'BODY "inner html"', "BODY Deepest", 'BODY "the bottom"', "BODY uuencode",
         'BODY "#86)C"', "BODY Hello", 'BODY "soft break in pineapple"', "TEXT alice@example.org", "BODY 5pel5pys6Kqe",
         'BODY "part number 299"', "BODY aGVsbG8g", "BODY hello", 'TEXT "Digest item 1"',
+        'BODY "Digest item 1"', 'TEXT "fallback.txt"', 'BODY "fallback.txt"', 'TEXT "list2@example.com"',
+        'TEXT "The forwarded one"', 'TEXT "Content-Disposition"',
     ]:
         s("body-text", "UID SEARCH " + key)
     for key, word in [
@@ -635,6 +638,23 @@ def compare_search(diffs, group, kind, parts, results, mappers):
             only_right = right[key] - left[key]
             detail_left = "%d results, only Dovecot: %s" % (len(left[key]), show(only_left))
             detail_right = "%d results, only roost: %s" % (len(right[key]), show(only_right))
+    for key in ("SORT",):
+        if isinstance(left.get(key), list) and isinstance(right.get(key), list):
+            # Same messages in another order: name the ones out of place.
+            matcher = difflib.SequenceMatcher(a=left[key], b=right[key], autojunk=False)
+            kept = sum(block.size for block in matcher.get_matching_blocks())
+            moved = [
+                (tag, left[key][i1:i2], right[key][j1:j2]) for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal"
+            ]
+            detail_left = "%s (%d in the same order; elsewhere: %s)" % (detail_left, kept, show([m[1] for m in moved]))
+            detail_right = "%s (elsewhere: %s)" % (detail_right, show([m[2] for m in moved]))
+            if sorted(left[key]) == sorted(right[key]):
+                # The same messages, some elsewhere: the intended-differences
+                # file can name exactly which ("- moved 182").
+                out_of_place = sorted({n for m in moved for side in m[1:] for n in side}, key=str)
+                where = "- moved " + " ".join(str(n) for n in out_of_place)
+                diffs.add("%s: order differs" % cls, where, item, detail_left, detail_right)
+                return
     diffs.add("%s: results differ" % cls, "-", item, detail_left, detail_right)
 
 

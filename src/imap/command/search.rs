@@ -624,20 +624,20 @@ impl Candidate<'_, '_> {
         })
     }
 
-    /// TEXT: any header field's name or decoded value, or the body.
+    /// TEXT: any header field's name or decoded value, or the body with
+    /// the headers inside it (MIME part headers, attached messages').
     fn text_contains(&mut self, needle: &Needle) -> Result<bool, StoreError> {
-        let in_header = header::fields(self.header()?)
-            .any(|found| contains(found.name, needle.text.as_bytes()) || needle.in_header_value(found.value));
-        Ok(in_header || self.body_contains(needle)?)
+        let in_header = header_contains(self.header()?, needle);
+        Ok(in_header || self.body_contains(needle, true)?)
     }
 
     /// Whether the body's text contains `needle`: every text part's body
     /// with its transfer encoding and charset undone, read a piece at a
     /// time through a matcher that keeps only the needle's worth of state
-    /// across pieces. As in Dovecot, non-text parts (images, archives...),
-    /// preambles, MIME headers and attached messages' headers are not
-    /// searched.
-    fn body_contains(&mut self, needle: &Needle) -> Result<bool, StoreError> {
+    /// across pieces. As in Dovecot, non-text parts (images, archives...)
+    /// and preambles are not searched; MIME part headers and attached
+    /// messages' headers only for TEXT (`headers`).
+    fn body_contains(&mut self, needle: &Needle, headers: bool) -> Result<bool, StoreError> {
         if needle.text.is_empty() {
             return Ok(true);
         }
@@ -646,7 +646,16 @@ impl Candidate<'_, '_> {
         let structure = structure_of(&record, self.blob()?, chunks)?;
         let mut matcher = Matcher::new(&needle.text);
         let (mut decoded, mut text) = (Vec::new(), String::new());
-        for part in &structure.parts {
+        for (index, part) in structure.parts.iter().enumerate() {
+            if headers && index > 0 {
+                let start = part.header_start.min(record.size);
+                let end = part.body_start.min(record.size).min(start + PART_HEADER_SEARCHED);
+                decoded.clear();
+                chunks.read(record.blob, start, end, &mut decoded)?;
+                if header_contains(&decoded, needle) {
+                    return Ok(true);
+                }
+            }
             if part.kind != Kind::Text || part.children != 0 {
                 continue;
             }
@@ -710,7 +719,7 @@ impl Candidate<'_, '_> {
             Test::Keyword(None, set) => !*set,
             Test::Keyword(Some(bit), set) => (self.record()?.keywords & (1 << bit) != 0) == *set,
             Test::Header(field, needle) => self.field_contains(field, needle)?,
-            Test::Body(needle) => self.body_contains(needle)?,
+            Test::Body(needle) => self.body_contains(needle, false)?,
             Test::Text(needle) => self.text_contains(needle)?,
             Test::Key(key) => self.test_key(key)?,
         })
@@ -768,6 +777,16 @@ pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     }
     let needle = String::from_utf8_lossy(needle).to_lowercase();
     String::from_utf8_lossy(haystack).to_lowercase().contains(&needle)
+}
+
+/// Bytes of one part's header searched by TEXT (a header can be huge in
+/// broken mail; real ones are a few KiB).
+const PART_HEADER_SEARCHED: u64 = 64 * 1024;
+
+/// Whether a header holds `needle` in a field name or decoded value.
+fn header_contains(header_bytes: &[u8], needle: &Needle) -> bool {
+    header::fields(header_bytes)
+        .any(|found| contains(found.name, needle.text.as_bytes()) || needle.in_header_value(found.value))
 }
 
 #[cfg(test)]

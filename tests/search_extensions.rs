@@ -233,3 +233,64 @@ fn search_decodes_headers_and_bodies() {
     assert!(tagged.starts_with("OK"), "{tagged}");
     assert_eq!(search_result(&untagged), [2]);
 }
+
+/// SORT and THREAD of more messages than are handled inline go to a
+/// blocking thread; the answer is the same, and another session is served
+/// meanwhile.
+#[test]
+fn large_sort_and_thread() {
+    let server = Server::start();
+    let mut client = server.login("alice", "secret");
+    const COUNT: usize = 2500;
+    // One MULTIAPPEND with non-synchronizing literals: one commit.
+    let tag = client.next_tag();
+    let mut command = format!("{tag} APPEND INBOX").into_bytes();
+    for number in 0..COUNT {
+        // Subjects cycle through 50 values; sizes grow with the number.
+        let body = "x".repeat(number % 97);
+        let text = format!("Subject: s{:02}\r\nMessage-ID: <m{number:05}@x>\r\n\r\n{body}\r\n", number % 50);
+        command.extend_from_slice(format!(" {{{}+}}\r\n", text.len()).as_bytes());
+        command.extend_from_slice(text.as_bytes());
+    }
+    command.extend_from_slice(b"\r\n");
+    client.send_raw(&command);
+    let (_, tagged) = client.until_tagged(&tag);
+    assert!(tagged.contains("OK"), "{tagged}");
+    client.ok("SELECT INBOX");
+
+    let untagged = client.ok("SORT (SUBJECT REVERSE SIZE) UTF-8 ALL");
+    let sorted = find(&untagged, "* SORT");
+    let numbers: Vec<usize> = sorted[0].split(' ').skip(2).map(|n| n.parse().unwrap()).collect();
+    assert_eq!(numbers.len(), COUNT);
+    let key = |sequence: usize| {
+        let number = sequence - 1;
+        (number % 50, std::cmp::Reverse(number % 97), sequence)
+    };
+    assert!(numbers.windows(2).all(|pair| key(pair[0]) < key(pair[1])), "not in SUBJECT, REVERSE SIZE order");
+
+    let untagged = client.ok("THREAD ORDEREDSUBJECT UTF-8 ALL");
+    let threads = find(&untagged, "* THREAD");
+    // 50 subjects, so 50 top-level threads, holding every message once.
+    let (mut depth, mut top) = (0, 0);
+    for byte in threads[0].bytes().skip("* THREAD ".len()) {
+        match byte {
+            b'(' if depth == 0 => (depth, top) = (1, top + 1),
+            b'(' => depth += 1,
+            b')' => depth -= 1,
+            _ => {}
+        }
+    }
+    assert_eq!(top, 50, "{}", &threads[0][..200]);
+    let mut listed: Vec<usize> =
+        threads[0].split(|c: char| !c.is_ascii_digit()).filter(|n| !n.is_empty()).map(|n| n.parse().unwrap()).collect();
+    listed.sort_unstable();
+    assert_eq!(listed, (1..=COUNT).collect::<Vec<_>>());
+
+    // A second session is answered while the first sorts.
+    let mut other = server.login("alice", "secret");
+    let tag = client.next_tag();
+    client.send(&format!("{tag} SORT (SUBJECT) UTF-8 ALL"));
+    other.ok("NOOP");
+    let (untagged, tagged) = client.until_tagged(&tag);
+    assert!(tagged.contains("OK") && find(&untagged, "* SORT").len() == 1, "{tagged}");
+}

@@ -191,6 +191,11 @@ impl Threader {
 
     /// The threads, oldest first (by the sent date of each thread's first
     /// message, RFC 5256 §3).
+    /// Messages added so far.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
     pub fn finish(self) -> Vec<Thread> {
         match self.algorithm {
             ThreadAlgorithm::OrderedSubject => self.ordered_subject(),

@@ -199,7 +199,18 @@ pub async fn sort(
         return Ok(());
     }
     let Collect::Inputs { mut inputs, .. } = collect else { return Ok(()) };
-    crate::imap::sort::sort(&criteria, &mut inputs);
+    // Sorting 100,000 keys takes tens of milliseconds: off the executor,
+    // so the other sessions go on meanwhile.
+    let inputs = if inputs.len() <= INLINE_WORK {
+        crate::imap::sort::sort(&criteria, &mut inputs);
+        inputs
+    } else {
+        smol::unblock(move || {
+            crate::imap::sort::sort(&criteria, &mut inputs);
+            inputs
+        })
+        .await
+    };
     let numbers = inputs.iter().map(|input| if uid { input.uid } else { input.sequence });
     let out = session.conn.out();
     match ret {
@@ -233,6 +244,10 @@ pub async fn sort(
     session.finish(tag, Status::Ok, None, "SORT completed").await
 }
 
+/// SORT or THREAD of up to this many messages runs on the executor; more
+/// go to a blocking thread (a few milliseconds of work at most inline).
+const INLINE_WORK: usize = 2000;
+
 /// THREAD and UID THREAD (RFC 5256 §3, §4).
 pub async fn thread(
     session: &mut Session,
@@ -250,7 +265,8 @@ pub async fn thread(
         return Ok(());
     }
     let Collect::Thread { threader, .. } = collect else { return Ok(()) };
-    let threads = threader.finish();
+    let threads =
+        if threader.len() <= INLINE_WORK { threader.finish() } else { smol::unblock(move || threader.finish()).await };
     let out = session.conn.out();
     out.extend_from_slice(b"* THREAD ");
     crate::imap::thread::render(out, &threads);

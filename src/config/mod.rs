@@ -55,6 +55,9 @@ pub struct Limits {
     /// Seconds of silence before a logged-in client is logged out
     /// (RFC 3501 §5.4: at least 30 minutes).
     pub idle_timeout: u64,
+    /// Seconds between `* OK Still here` lines to an idling client (0: none),
+    /// so NAT routers and phones' radios do not drop a quiet connection.
+    pub idle_keepalive: u64,
     /// Milliseconds before a failed login is answered.
     pub auth_failure_delay: u64,
     /// Bytes of disk kept free: below it, new mail is refused (OVERQUOTA)
@@ -249,6 +252,7 @@ impl Limits {
         limit!(auth_threads, u32);
         limit!(login_timeout, u64);
         limit!(idle_timeout, u64);
+        limit!(idle_keepalive, u64);
         limit!(auth_failure_delay, u64);
         limit!(min_free_disk, u64);
         section.finish()?;
@@ -301,6 +305,7 @@ impl Limits {
             auth_threads: 0,
             login_timeout: 0,
             idle_timeout: 0,
+            idle_keepalive: 0,
             auth_failure_delay: 0,
             min_free_disk: 0,
         }

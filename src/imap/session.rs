@@ -385,6 +385,7 @@ impl Session {
             CommandBody::Enable { capabilities } => command::enable::run(self, &tag, &capabilities).await,
             CommandBody::Close => command::close::close(self, &tag).await,
             CommandBody::Unselect => command::close::unselect(self, &tag).await,
+            CommandBody::Idle => command::idle::run(self, &tag).await,
             CommandBody::Expunge { uids } => command::expunge::run(self, &tag, uids).await,
             CommandBody::Search { uid, ret, charset, key } => {
                 command::search::run(self, &tag, uid, ret, charset, key).await
@@ -407,7 +408,7 @@ impl Session {
 
     /// The CAPABILITY list for the current state (RFC 3501 §7.2.1).
     pub fn capabilities(&self) -> String {
-        let mut capabilities = String::from("IMAP4rev1 SASL-IR LITERAL+ ID ENABLE");
+        let mut capabilities = String::from("IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE");
         match self.state {
             State::NotAuthenticated => {
                 if self.starttls_allowed && !self.conn.stream.is_tls() {

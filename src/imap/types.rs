@@ -70,6 +70,7 @@ pub enum CommandBody {
     Check,
     Close,
     Unselect,
+    Idle,
     /// EXPUNGE, or UID EXPUNGE with its set (RFC 4315).
     Expunge {
         uids: Option<SequenceSet>,
@@ -143,6 +144,7 @@ impl CommandBody {
             CommandBody::Check => "CHECK",
             CommandBody::Close => "CLOSE",
             CommandBody::Unselect => "UNSELECT",
+            CommandBody::Idle => "IDLE",
             CommandBody::Expunge { .. } => "EXPUNGE",
             CommandBody::Search { .. } => "SEARCH",
             CommandBody::Sort { .. } => "SORT",

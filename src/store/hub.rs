@@ -30,6 +30,9 @@ pub struct MailboxState {
     pub first_recent_uid: u32,
     /// Deleted (or turned into a \Noselect placeholder) since it was watched.
     pub deleted: bool,
+    /// Notified whenever a change to this mailbox is applied (IDLE waits
+    /// on it: a listener is all an idling session holds besides its view).
+    pub changed: event_listener::Event,
 }
 
 #[derive(Default)]
@@ -67,6 +70,7 @@ impl Hub {
                 keywords: Rc::new(record.keywords),
                 first_recent_uid: record.first_recent_uid.max(self.claimed_recent.get(&mailbox).copied().unwrap_or(0)),
                 deleted: false,
+                changed: event_listener::Event::new(),
             });
         }
         let state = self.mailboxes.get_mut(&mailbox).expect("inserted above");
@@ -129,44 +133,57 @@ impl Hub {
 
     pub(super) fn apply(&mut self, changes: &[Change]) {
         for change in changes {
-            match change {
-                Change::Appended { mailbox, first_uid, last_uid, modseq } => {
-                    if let Some(state) = self.fresh(*mailbox, *modseq) {
-                        Rc::make_mut(&mut state.uids).extend(*first_uid..=*last_uid);
-                        state.uid_next = state.uid_next.max(last_uid + 1);
-                        state.modseq = *modseq;
-                    }
-                }
-                Change::Expunged { mailbox, uids, modseq } => {
-                    if let Some(state) = self.fresh(*mailbox, *modseq) {
-                        // Both lists are ascending: one merge pass.
-                        let mut doomed = uids.iter().peekable();
-                        Rc::make_mut(&mut state.uids).retain(|uid| {
-                            while doomed.next_if(|&&gone| gone < *uid).is_some() {}
-                            doomed.next_if_eq(&uid).is_none()
-                        });
-                        state.modseq = *modseq;
-                    }
-                }
-                Change::Flags { mailbox, modseq, keywords } => {
-                    // An APPEND reports new keywords with the modseq of the
-                    // append itself, so keywords are taken at an equal modseq.
-                    let Some(state) = self.mailboxes.get_mut(mailbox) else { continue };
-                    if *modseq < state.modseq {
-                        continue;
-                    }
-                    if let Some(keywords) = keywords {
-                        state.keywords = Rc::new(keywords.clone());
-                    }
+            self.apply_one(change);
+            let mailbox = match change {
+                Change::Appended { mailbox, .. }
+                | Change::Expunged { mailbox, .. }
+                | Change::Flags { mailbox, .. }
+                | Change::Deleted { mailbox } => mailbox,
+            };
+            if let Some(state) = self.mailboxes.get(mailbox) {
+                state.changed.notify(usize::MAX);
+            }
+        }
+    }
+
+    fn apply_one(&mut self, change: &Change) {
+        match change {
+            Change::Appended { mailbox, first_uid, last_uid, modseq } => {
+                if let Some(state) = self.fresh(*mailbox, *modseq) {
+                    Rc::make_mut(&mut state.uids).extend(*first_uid..=*last_uid);
+                    state.uid_next = state.uid_next.max(last_uid + 1);
                     state.modseq = *modseq;
                 }
-                Change::Deleted { mailbox } => {
-                    self.claimed_recent.remove(mailbox);
-                    if let Some(state) = self.mailboxes.get_mut(mailbox) {
-                        state.deleted = true;
-                        if state.watchers == 0 {
-                            self.mailboxes.remove(mailbox);
-                        }
+            }
+            Change::Expunged { mailbox, uids, modseq } => {
+                if let Some(state) = self.fresh(*mailbox, *modseq) {
+                    // Both lists are ascending: one merge pass.
+                    let mut doomed = uids.iter().peekable();
+                    Rc::make_mut(&mut state.uids).retain(|uid| {
+                        while doomed.next_if(|&&gone| gone < *uid).is_some() {}
+                        doomed.next_if_eq(&uid).is_none()
+                    });
+                    state.modseq = *modseq;
+                }
+            }
+            Change::Flags { mailbox, modseq, keywords } => {
+                // An APPEND reports new keywords with the modseq of the
+                // append itself, so keywords are taken at an equal modseq.
+                let Some(state) = self.mailboxes.get_mut(mailbox) else { return };
+                if *modseq < state.modseq {
+                    return;
+                }
+                if let Some(keywords) = keywords {
+                    state.keywords = Rc::new(keywords.clone());
+                }
+                state.modseq = *modseq;
+            }
+            Change::Deleted { mailbox } => {
+                self.claimed_recent.remove(mailbox);
+                if let Some(state) = self.mailboxes.get_mut(mailbox) {
+                    state.deleted = true;
+                    if state.watchers == 0 {
+                        self.mailboxes.remove(mailbox);
                     }
                 }
             }
@@ -193,6 +210,7 @@ mod tests {
             keywords: Rc::new(Vec::new()),
             first_recent_uid: 1,
             deleted: false,
+            changed: event_listener::Event::new(),
         }
     }
 

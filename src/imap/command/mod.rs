@@ -9,6 +9,7 @@ pub mod enable;
 pub mod expunge;
 pub mod fetch;
 pub mod id;
+pub mod idle;
 pub mod list;
 pub mod login;
 pub mod mailbox;

@@ -463,6 +463,7 @@ fn command_body(parser: &mut Parser) -> Result<CommandBody> {
         b"CHECK" => CommandBody::Check,
         b"CLOSE" => CommandBody::Close,
         b"UNSELECT" => CommandBody::Unselect,
+        b"IDLE" => CommandBody::Idle,
         b"EXPUNGE" => CommandBody::Expunge { uids: None },
         b"UID" => {
             parser.sp()?;

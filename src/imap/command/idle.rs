@@ -1,0 +1,110 @@
+//! IDLE (RFC 2177): the client waits, the server pushes what changes.
+//!
+//! While idling a session holds its view (shared with other sessions on
+//! the mailbox), an event listener on the mailbox's hub state and a timer.
+//! Every change another session, an LMTP delivery or an expunge makes is
+//! applied to the hub in commit order; the hub notifies the listener, and
+//! the session reports it at once with the same `sync` every command ends
+//! with (EXISTS, EXPUNGE, FETCH FLAGS). `DONE` ends the command.
+//!
+//! IDLE lasts until `idle_timeout` (at least 30 minutes, RFC 2177 asks
+//! clients to re-issue IDLE every 29), with an optional `* OK Still here`
+//! every `idle_keepalive` seconds so that NAT routers keep the connection.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use crate::imap::session::{Session, State, Status, SyncMode};
+use crate::net::LineStatus;
+
+/// What ended one wait.
+enum Woken {
+    Line(io::Result<LineStatus>),
+    Changed,
+    Keepalive,
+    Stop,
+}
+
+pub async fn run(session: &mut Session, tag: &str) -> io::Result<()> {
+    session.conn.write(b"+ idling\r\n");
+    let limits = &session.server.config.limits;
+    let keepalive = (limits.idle_keepalive > 0).then(|| Duration::from_secs(limits.idle_keepalive));
+    // A deadline from the start of IDLE: changes and keep-alives the server
+    // sends do not make a silent client active.
+    let idle = Duration::from_secs(limits.idle_timeout);
+    session.conn.set_read_limits(idle, Some(Instant::now() + idle));
+    let stop = session.server.stop_signal();
+    let mut line = Vec::new();
+    loop {
+        session.sync_mode = SyncMode::Full;
+        session.sync().await?;
+        session.conn.flush().await?;
+        if matches!(session.state, State::Logout) {
+            // The mailbox was deleted: sync said BYE.
+            return Ok(());
+        }
+        session.conn.release_buffers();
+        let listener = listen(session);
+        if listener.is_some() && changes_pending(session) {
+            // Landed between the sync and the listen: report it first.
+            continue;
+        }
+        let changed = async {
+            match listener {
+                Some(listener) => listener.await,
+                None => std::future::pending().await,
+            }
+            Woken::Changed
+        };
+        let tick = async {
+            match keepalive {
+                Some(every) => smol::Timer::after(every).await,
+                None => std::future::pending().await,
+            };
+            Woken::Keepalive
+        };
+        let stopped = async {
+            let _ = stop.recv().await;
+            Woken::Stop
+        };
+        let read = async { Woken::Line(session.conn.read_line(&mut line, 64).await) };
+        let woken = smol::future::or(read, smol::future::or(changed, smol::future::or(tick, stopped))).await;
+        match woken {
+            Woken::Changed => {}
+            Woken::Keepalive => session.conn.write(b"* OK Still here\r\n"),
+            Woken::Stop => {
+                session.conn.write(b"* BYE Server shutting down\r\n");
+                session.state = State::Logout;
+                return Ok(());
+            }
+            Woken::Line(status) => {
+                let done = matches!(status?, LineStatus::Complete) && line.eq_ignore_ascii_case(b"DONE");
+                if done {
+                    return session.finish(tag, Status::Ok, None, "IDLE completed").await;
+                }
+                session.tagged(tag, Status::Bad, None, "Expected DONE");
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// A listener on the selected mailbox's changes (None when no mailbox is
+/// selected: then only DONE, a keep-alive or shutdown end a wait).
+fn listen(session: &Session) -> Option<event_listener::EventListener> {
+    let State::Selected(_, view) = &session.state else { return None };
+    let hub = session.server.store.hub().borrow();
+    hub.get(view.mailbox).map(|state| state.changed.listen())
+}
+
+/// Whether the hub holds something the client has not been told.
+fn changes_pending(session: &Session) -> bool {
+    let State::Selected(_, view) = &session.state else { return false };
+    let hub = session.server.store.hub().borrow();
+    hub.get(view.mailbox).is_some_and(|state| {
+        state.deleted
+            || state.modseq != view.flags_modseq
+            || !std::rc::Rc::ptr_eq(&state.uids, &view.uids)
+            || !std::rc::Rc::ptr_eq(&state.keywords, &view.keywords)
+    })
+}

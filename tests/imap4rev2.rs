@@ -73,6 +73,12 @@ fn select_and_updates_carry_no_recent() {
     assert_eq!(find(&untagged, "[UIDNEXT 3]").len(), 1, "{untagged:?}");
     assert_eq!(find(&untagged, "[UIDVALIDITY ").len(), 1, "{untagged:?}");
     assert!(find(&untagged, "\\Recent").is_empty(), "{untagged:?}");
+    // RFC 9051 §6.3.2: the mailbox's LIST response.
+    assert_eq!(find(&untagged, "* LIST "), ["* LIST (\\HasNoChildren) \"/\" \"INBOX\""]);
+    client.ok("CREATE Sent/2024");
+    let untagged = client.ok("EXAMINE Sent");
+    assert_eq!(find(&untagged, "* LIST "), ["* LIST (\\HasChildren \\Sent) \"/\" \"Sent\""]);
+    client.ok("SELECT INBOX");
     let fetched = client.ok("FETCH 1:* FLAGS");
     assert_eq!(fetched, ["* 1 FETCH (FLAGS ())", "* 2 FETCH (FLAGS ())"]);
     // A new message arrives: EXISTS without RECENT.
@@ -83,6 +89,7 @@ fn select_and_updates_carry_no_recent() {
     let mut old = server.login("alice", "secret");
     let untagged = old.ok("SELECT INBOX");
     assert!(untagged.contains(&"* 3 RECENT".to_string()), "{untagged:?}");
+    assert!(find(&untagged, "* LIST").is_empty(), "{untagged:?}");
     assert_eq!(find(&untagged, "[UNSEEN 1]").len(), 1, "{untagged:?}");
     assert_eq!(old.ok("FETCH 3 FLAGS"), ["* 3 FETCH (FLAGS (\\Recent))"]);
     assert_eq!(client.ok("EXAMINE INBOX").iter().filter(|line| line.contains("RECENT")).count(), 0);

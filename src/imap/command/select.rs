@@ -75,6 +75,12 @@ pub async fn run(session: &mut Session, tag: &str, raw: &[u8], read_only: bool) 
         view.uid_validity, view.uid_next
     ));
     session.conn.write(lines.as_bytes());
+    if imap4rev2 {
+        // RFC 9051 §6.3.2: a LIST response for the mailbox, with accurate attributes.
+        if let Ok(line) = crate::imap::command::list::mailbox_line(session, user_id, &name) {
+            session.conn.write(&line);
+        }
+    }
     log::debug!("{}: selected {name}", session.peer);
     let user = match std::mem::replace(&mut session.state, State::Logout) {
         State::Authenticated(user) => user,

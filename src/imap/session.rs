@@ -412,7 +412,7 @@ impl Session {
 
     /// The CAPABILITY list for the current state (RFC 3501 §7.2.1).
     pub fn capabilities(&self) -> String {
-        let mut capabilities = String::from("IMAP4rev1 IMAP4rev2 SASL-IR LITERAL+ ID ENABLE IDLE");
+        let mut capabilities = String::from("IMAP4rev1 IMAP4rev2 SASL-IR LITERAL+ ID ENABLE IDLE BINARY");
         match self.state {
             State::NotAuthenticated => {
                 if self.starttls_allowed && !self.conn.stream.is_tls() {

@@ -674,6 +674,9 @@ pub fn append_message(parser: &mut Parser) -> Result<AppendMessage> {
     } else {
         None
     };
+    // RFC 3516 §4.4: `~{n}` (literal8) may hold any bytes, NUL included;
+    // the message streams to the store either way.
+    parser.try_byte(b'~');
     parser.byte(b'{').map_err(|_| "expected a message literal".to_string())?;
     let length = parser.number64()?;
     let non_synchronizing = parser.try_byte(b'+');

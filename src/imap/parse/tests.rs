@@ -422,6 +422,12 @@ fn append_prefixes() {
     assert!(message.date.is_some());
     let (_, _, message) = append_prefix(b"a APPEND INBOX {12+}").unwrap().unwrap();
     assert!(message.non_synchronizing);
+    // RFC 3516 literal8.
+    let (_, _, message) = append_prefix(b"a APPEND INBOX (\\Seen) ~{7}").unwrap().unwrap();
+    assert_eq!((message.length, message.non_synchronizing), (7, false));
+    let (_, _, message) = append_prefix(b"a APPEND INBOX ~{7+}").unwrap().unwrap();
+    assert!(message.non_synchronizing);
+    assert!(append_prefix(b"a APPEND INBOX ~~{7}").unwrap().is_err());
     // The mailbox literal comes first: not yet the message.
     assert!(append_prefix(b"a APPEND {5}").is_none());
     let (_, mailbox, _) = append_prefix(b"a APPEND {5}\r\nINBOX {3}").unwrap().unwrap();

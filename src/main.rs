@@ -5,6 +5,7 @@ mod auth;
 mod config;
 mod control;
 mod imap;
+mod lmtp;
 mod mime;
 mod net;
 mod server;

@@ -1,10 +1,11 @@
-//! LMTP delivery (RFC 2033), against the real binary
+//! LMTP delivery (RFC 2033) and `roost deliver`, against the real binary
 //! over its Unix socket and loopback TCP.
 
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -340,6 +341,8 @@ fn no_disk_space_is_a_temporary_failure() {
             "452 4.3.1 <bob> Insufficient system storage; try again later"
         ]
     );
+    let (code, _, stderr) = deliver(&server, &["--user", "alice"], b"Subject: x\n\nbody\n");
+    assert_eq!(code, 75, "{stderr}");
 }
 
 #[test]
@@ -356,6 +359,57 @@ fn tcp_listener_when_configured() {
     assert_eq!(replies, vec!["250 2.0.0 <alice> Delivered"]);
     let mut alice = server.alice_inbox();
     assert!(fetch(&mut alice, "BODY.PEEK[HEADER]").contains("Subject: over tcp"));
+}
+
+/// Runs `roost deliver` with `arguments` and `stdin`; (exit code, stdout, stderr).
+fn deliver(server: &Server, arguments: &[&str], stdin: &[u8]) -> (i32, String, String) {
+    let mut child = Command::new(BINARY)
+        .arg("deliver")
+        .args(arguments)
+        .args(["--config", &server.config_arg()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A refused delivery may end before reading stdin.
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn roost_deliver_exit_codes() {
+    let options = Options { extra_limits: "literal_size = 4096".into(), ..Default::default() };
+    let mut server = Server::start_with(options);
+    let input = b"From: bob@example.org\nSubject: piped\n\n.dot first\n.\nend\n";
+    let (code, _, stderr) = deliver(&server, &["--user", "alice", "-f", "bob@example.org"], input);
+    assert_eq!(code, 0, "{stderr}");
+    let mut alice = server.alice_inbox();
+    let text = fetch(&mut alice, "BODY.PEEK[]");
+    let expected = "Return-Path: <bob@example.org>\r\nDelivered-To: alice\r\nFrom: bob@example.org\r\n\
+                    Subject: piped\r\n\r\n.dot first\r\n.\r\nend\r\n";
+    assert!(text.contains(expected), "{text}");
+    drop(alice);
+
+    let (code, _, stderr) = deliver(&server, &["--user", "nobody"], input);
+    assert_eq!(code, 67, "{stderr}");
+    assert!(stderr.contains("User unknown"), "{stderr}");
+    let (code, _, stderr) = deliver(&server, &[], input);
+    assert_eq!(code, 64, "{stderr}");
+
+    let big = format!("Subject: big\n\n{}\n", "z".repeat(100_000));
+    let (code, _, stderr) = deliver(&server, &["--user", "alice"], big.as_bytes());
+    assert_eq!(code, 73, "{stderr}");
+
+    server.stop();
+    let (code, _, stderr) = deliver(&server, &["--user", "alice"], input);
+    assert_eq!(code, 75, "{stderr}");
+    assert!(stderr.contains("is `roost serve` running?"), "{stderr}");
 }
 
 #[test]

@@ -58,6 +58,18 @@ impl Unstuffer {
     }
 }
 
+/// Dot-stuffs `input` for sending (the client side, `roost deliver`):
+/// `at_line_start` carries the state from one piece to the next.
+pub fn stuff(input: &[u8], at_line_start: &mut bool, out: &mut Vec<u8>) {
+    for &byte in input {
+        if *at_line_start && byte == b'.' {
+            out.push(b'.');
+        }
+        out.push(byte);
+        *at_line_start = byte == b'\n';
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,5 +108,27 @@ mod tests {
         // A dot inside a line, or ".x" at a line start, is no marker.
         assert_eq!(unstuff(b"a.\r\n.x\r\n", 3), (b"a.\r\nx\r\n".to_vec(), None));
         assert_eq!(unstuff(b".\rx\r\n.\r\n", 1), (b"\rx\r\n".to_vec(), Some(Vec::new())));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn stuffing_then_unstuffing_gives_the_text_back(
+            text in proptest::collection::vec(proptest::sample::select(vec![b'.', b'a', b'\r', b'\n']), 0..200),
+            piece in 1usize..17,
+        ) {
+            // What `roost deliver` sends: CRLF line ends, stuffed, then the marker.
+            let mut crlf = Vec::new();
+            crate::store::incoming::LineEnds::default().mend(&text, &mut crlf);
+            if !crlf.ends_with(b"\r\n") {
+                crlf.extend_from_slice(b"\r\n");
+            }
+            let mut sent = Vec::new();
+            let mut at_line_start = true;
+            stuff(&crlf, &mut at_line_start, &mut sent);
+            sent.extend_from_slice(b".\r\nNOOP\r\n");
+            let (message, rest) = unstuff(&sent, piece);
+            proptest::prop_assert_eq!(message, crlf);
+            proptest::prop_assert_eq!(rest, Some(b"NOOP\r\n".to_vec()));
+        }
     }
 }

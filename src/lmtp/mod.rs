@@ -1,12 +1,14 @@
 //! LMTP (RFC 2033): how mail gets in. The local MTA (Postfix, OpenSMTPD,
 //! Exim) hands each message over a Unix socket, or over TCP when
-//! configured.
+//! configured; `roost deliver` is a small client of the same socket for
+//! MTAs that pipe to a command.
 //!
 //! LMTP has no authentication: whoever reaches the socket may deliver to
 //! any user. So the socket is mode 0660 (the MTA gets in through the
 //! group, nobody else), and TCP is off unless configured.
 
 pub mod data;
+pub mod deliver;
 pub mod parse;
 pub mod session;
 

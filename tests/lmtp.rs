@@ -423,3 +423,31 @@ fn sigterm_says_421_and_stops_cleanly() {
     let (ok, stdout, stderr) = run_cli(&["check", "--config", &server.config_arg()], None);
     assert!(ok && stdout.contains("no damage found"), "offline check: {stdout}{stderr}");
 }
+
+/// A delivery wakes every idling session of each recipient at once.
+#[test]
+fn a_delivery_wakes_idling_sessions() {
+    let server = Server::start();
+    let mut idlers: Vec<(Client, String)> = ["alice", "bob", "alice"]
+        .iter()
+        .map(|user| {
+            let password = if *user == "alice" { "secret" } else { "hunter2" };
+            let mut client = server.login(user, password);
+            client.ok("SELECT INBOX");
+            let tag = client.next_tag();
+            client.send(&format!("{tag} IDLE"));
+            assert!(client.read_line().starts_with("+ "));
+            (client, tag)
+        })
+        .collect();
+    let mut lmtp = Lmtp::unix(&server);
+    lmtp.lhlo();
+    let replies = lmtp.deliver("mum@example.org", &["alice", "bob"], b"Subject: dinner\r\n\r\nat seven\r\n");
+    assert!(replies.iter().all(|reply| reply.starts_with("250 2.0.0")), "{replies:?}");
+    for (client, tag) in &mut idlers {
+        assert_eq!(client.read_line(), "* 1 EXISTS");
+        client.send("DONE");
+        let (_, tagged) = client.until_tagged(tag);
+        assert!(tagged.starts_with("OK"), "{tagged}");
+    }
+}

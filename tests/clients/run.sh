@@ -124,10 +124,25 @@ has_flag() { [[ " $1 " == *" $2 "* ]]; }
 
 # deliver MAILBOX FILE...
 # The ONE way this script puts new mail into grandpa's mailboxes (seed, the
-# "new mail" checks, the IDLE wake-up). Today: IMAP APPEND through
-# imapclient. To test LMTP delivery instead, change only this function.
+# "new mail" checks, the IDLE wake-up). Mail for INBOX arrives the way an
+# MTA hands it over: `roost deliver`, an LMTP client of the server's own
+# socket (LMTP always delivers to INBOX). Other folders get it by IMAP
+# APPEND through imapclient, as a filtering client would file it.
 deliver() {
-    imapq append "$@"
+    local mailbox=$1 file
+    shift
+    if [ "$mailbox" != INBOX ]; then
+        imapq append "$mailbox" "$@"
+        return
+    fi
+    for file in "$@"; do
+        timeout 30 "$binary" deliver --user "$user" --from family@clients.roost.test \
+            --config "$work/roost.toml" <"$file" || return 1
+        # What the mailbox holds from now on: the message with the two trace
+        # fields LMTP delivery adds in front (later checks compare with it).
+        { printf 'Return-Path: <family@clients.roost.test>\r\nDelivered-To: %s\r\n' "$user"; cat "$file"; } >"$file.delivered"
+        mv "$file.delivered" "$file"
+    done
 }
 
 # Maildir helpers. ID is the Message-ID's local part (see corpus.py).

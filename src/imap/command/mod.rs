@@ -12,6 +12,7 @@ pub mod id;
 pub mod list;
 pub mod login;
 pub mod mailbox;
+pub mod qresync;
 pub mod search;
 pub mod select;
 pub mod starttls;

@@ -15,6 +15,10 @@ pub async fn run(session: &mut Session, tag: &str, raw: &[u8], items: &[StatusIt
         Ok(found) => found,
         Err(error) => return session.store_failed(tag, error, false).await,
     };
+    if items.contains(&StatusItem::HighestModseq) {
+        // RFC 7162 §3.1: a CONDSTORE enabling command.
+        crate::imap::command::enable::condstore(session);
+    }
     let out = session.conn.out();
     out.extend_from_slice(b"* STATUS ");
     encode::mailbox(out, &name);
@@ -31,6 +35,7 @@ pub async fn run(session: &mut Session, tag: &str, raw: &[u8], items: &[StatusIt
             StatusItem::Unseen => ("UNSEEN", record.unseen.into()),
             StatusItem::Size => ("SIZE", record.size),
             StatusItem::Deleted => ("DELETED", record.deleted.into()),
+            StatusItem::HighestModseq => ("HIGHESTMODSEQ", record.highest_modseq),
         };
         out.extend_from_slice(label.as_bytes());
         out.push(b' ');

@@ -63,6 +63,8 @@ pub struct Limits {
     /// Bytes of disk kept free: below it, new mail is refused (OVERQUOTA)
     /// before the database could run out of space mid-commit.
     pub min_free_disk: u64,
+    /// Expunged UIDs remembered per mailbox for QRESYNC (RFC 7162).
+    pub expunge_history: u32,
 }
 
 /// Who may send a password over a connection without TLS.
@@ -259,6 +261,7 @@ impl Limits {
         limit!(idle_keepalive, u64);
         limit!(auth_failure_delay, u64);
         limit!(min_free_disk, u64);
+        limit!(expunge_history, u32);
         section.finish()?;
         self.validate().map_err(|text| error(format!("{file}: [limits] {text}")))
     }
@@ -288,6 +291,7 @@ impl Limits {
         at_least("argon2_memory_kib", self.argon2_memory_kib as u64, 8 * self.argon2_parallelism as u64)?;
         at_least("login_timeout", self.login_timeout, 1)?;
         at_least("idle_timeout", self.idle_timeout, 1)?;
+        at_least("expunge_history", self.expunge_history as u64, 1)?;
         Ok(())
     }
 
@@ -312,6 +316,7 @@ impl Limits {
             idle_keepalive: 0,
             auth_failure_delay: 0,
             min_free_disk: 0,
+            expunge_history: 0,
         }
     }
 }

@@ -89,6 +89,10 @@ pub struct Session {
     /// `ENABLE IMAP4rev2` was given: RFC 9051 behaviour (no \Recent,
     /// ESEARCH answers, UTF-8 mailbox names).
     pub imap4rev2: bool,
+    /// RFC 7162: CONDSTORE enabled (explicitly or by a command using it),
+    /// and QRESYNC enabled (which implies it); see `command::enable`.
+    pub condstore: bool,
+    pub qresync: bool,
     /// Logging in must be done by then (a deadline, not an idle timer).
     login_deadline: Instant,
 }
@@ -128,6 +132,8 @@ pub async fn run(server: Rc<Server>, stream: Stream, peer: SocketAddr, implicit_
         uid_command: false,
         failed_logins: 0,
         imap4rev2: false,
+        condstore: false,
+        qresync: false,
         login_deadline,
     };
     let greeting = format!("* OK [CAPABILITY {}] roost ready\r\n", session.capabilities());
@@ -371,7 +377,9 @@ impl Session {
             CommandBody::Authenticate { mechanism, initial } => {
                 command::login::authenticate(self, &tag, &mechanism, initial).await
             }
-            CommandBody::Select { mailbox, read_only } => command::select::run(self, &tag, &mailbox, read_only).await,
+            CommandBody::Select { mailbox, read_only, parameters } => {
+                command::select::run(self, &tag, &mailbox, read_only, parameters).await
+            }
             CommandBody::Create { mailbox } => command::mailbox::create(self, &tag, &mailbox).await,
             CommandBody::Delete { mailbox } => command::mailbox::delete(self, &tag, &mailbox).await,
             CommandBody::Rename { from, to } => command::mailbox::rename(self, &tag, &from, &to).await,
@@ -400,9 +408,11 @@ impl Session {
             CommandBody::Thread { uid, algorithm, charset, key } => {
                 command::search::thread(self, &tag, uid, algorithm, charset, key).await
             }
-            CommandBody::Fetch { uid, set, items } => command::fetch::run(self, &tag, uid, set, items).await,
-            CommandBody::Store { uid, set, action, silent, flags } => {
-                command::store::run(self, &tag, uid, set, action, silent, flags).await
+            CommandBody::Fetch { uid, set, items, modifiers } => {
+                command::fetch::run(self, &tag, uid, set, items, modifiers).await
+            }
+            CommandBody::Store { uid, set, action, silent, flags, unchanged_since } => {
+                command::store::run(self, &tag, uid, set, (action, silent, flags), unchanged_since).await
             }
             CommandBody::Copy { uid, set, mailbox, remove } => {
                 command::copy_move::run(self, &tag, uid, set, &mailbox, remove).await
@@ -426,7 +436,7 @@ impl Session {
             }
             _ => {
                 capabilities.push_str(
-                    " NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS MULTIAPPEND STATUS=SIZE ESEARCH SEARCHRES SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES",
+                    " NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS MULTIAPPEND STATUS=SIZE ESEARCH SEARCHRES SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES CONDSTORE QRESYNC",
                 );
                 capabilities.push_str(&format!(" APPENDLIMIT={}", self.server.config.limits.literal_size));
             }
@@ -543,16 +553,25 @@ impl Session {
             // Both lists ascend: one merge pass finds what went and what came.
             let mut removed = 0usize;
             let mut new = uids.iter().peekable();
+            // RFC 7162 §3.2.10: once QRESYNC is enabled, VANISHED replaces EXPUNGE.
+            let mut vanished = self.qresync.then(|| command::qresync::VanishedLine::new(false));
             for (index, uid) in view.uids.iter().enumerate() {
                 while new.next_if(|&&next| next < *uid).is_some() {}
                 if new.next_if_eq(&uid).is_none() {
                     let out = self.conn.out();
-                    out.extend_from_slice(b"* ");
-                    encode::number(out, (index - removed + 1) as u64);
-                    out.extend_from_slice(b" EXPUNGE\r\n");
+                    if let Some(line) = &mut vanished {
+                        line.add(out, *uid, *uid);
+                    } else {
+                        out.extend_from_slice(b"* ");
+                        encode::number(out, (index - removed + 1) as u64);
+                        out.extend_from_slice(b" EXPUNGE\r\n");
+                    }
                     removed += 1;
                     self.conn.flush_if_full().await?;
                 }
+            }
+            if let Some(line) = vanished {
+                line.finish(self.conn.out());
             }
             let grew = uids.len() + removed != view.uids.len();
             view.uids = uids;
@@ -606,7 +625,7 @@ impl Session {
             }
             let Some(index) = view.index_of(uid) else { continue };
             let Ok(Some(message)) = messages.get(view.mailbox, uid) else { continue };
-            view.write_flags(self.conn.out(), index, uid, &message, self.uid_command);
+            view.write_flags(self.conn.out(), index, uid, &message, self.uid_command, self.condstore);
             self.conn.flush_if_full().await?;
         }
         view.flags_modseq = modseq;

@@ -37,6 +37,7 @@ pub enum CommandBody {
     Select {
         mailbox: MailboxArgument,
         read_only: bool,
+        parameters: SelectParameters,
     },
     Create {
         mailbox: MailboxArgument,
@@ -104,6 +105,7 @@ pub enum CommandBody {
         uid: bool,
         set: SequenceSet,
         items: Vec<FetchItem>,
+        modifiers: FetchModifiers,
     },
     Store {
         uid: bool,
@@ -111,6 +113,8 @@ pub enum CommandBody {
         action: FlagAction,
         silent: bool,
         flags: Vec<Flag>,
+        /// RFC 7162 §3.1.3 `(UNCHANGEDSINCE n)`.
+        unchanged_since: Option<u64>,
     },
     /// COPY, or MOVE when `remove` (RFC 6851).
     Copy {
@@ -158,6 +162,31 @@ impl CommandBody {
             CommandBody::Copy { remove: true, .. } => "MOVE",
         }
     }
+}
+
+/// SELECT / EXAMINE parameters (RFC 4466 §2.1; RFC 7162 §3.1.8, §3.2.5).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SelectParameters {
+    pub condstore: bool,
+    pub qresync: Option<Qresync>,
+}
+
+/// `QRESYNC (uidvalidity modseq [known-uids] [(known-sequences known-uids)])`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Qresync {
+    pub uid_validity: u32,
+    pub modseq: u64,
+    pub known_uids: Option<SequenceSet>,
+    /// seq-match-data: message sequence numbers and the UIDs the client
+    /// believes they have, pair by pair.
+    pub sequence_match: Option<(SequenceSet, SequenceSet)>,
+}
+
+/// FETCH modifiers (RFC 4466 §2.4; RFC 7162 §3.1.4.1, §3.2.6).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FetchModifiers {
+    pub changed_since: Option<u64>,
+    pub vanished: bool,
 }
 
 /// One end of a sequence range: a number or `*` (the largest in use).
@@ -224,6 +253,8 @@ pub enum StatusItem {
     /// RFC 9051 / RFC 8438 STATUS=SIZE.
     Size,
     Deleted,
+    /// RFC 7162 §3.1.6.
+    HighestModseq,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -265,6 +296,8 @@ pub enum FetchItem {
     BinarySize {
         part: Vec<u32>,
     },
+    /// RFC 7162 §3.1.4.2: `MODSEQ (n)`.
+    Modseq,
 }
 
 impl FetchItem {
@@ -317,4 +350,7 @@ pub enum SearchKey {
     },
     Body(Vec<u8>),
     Text(Vec<u8>),
+    /// RFC 7162 §3.1.5: modseq at least this (the optional entry name and
+    /// type are accepted and ignored: roost keeps one modseq per message).
+    Modseq(u64),
 }

@@ -201,18 +201,33 @@ impl View {
         self.resolve(&SequenceSet(clamped), false).unwrap_or_default()
     }
 
-    /// `* n FETCH ([UID u ]FLAGS (...))` for the message at `index`.
-    pub fn write_flags(&self, out: &mut Vec<u8>, index: usize, uid: u32, message: &MessageRecord, with_uid: bool) {
+    /// `* n FETCH ([UID u ]FLAGS (...)[ MODSEQ (m)])` for the message at
+    /// `index`. With `with_modseq` (CONDSTORE enabled) the UID comes too:
+    /// RFC 7162 §3.1 wants both in every such FETCH.
+    pub fn write_flags(
+        &self,
+        out: &mut Vec<u8>,
+        index: usize,
+        uid: u32,
+        message: &MessageRecord,
+        with_uid: bool,
+        with_modseq: bool,
+    ) {
         out.extend_from_slice(b"* ");
         encode::number(out, (index + 1) as u64);
         out.extend_from_slice(b" FETCH (");
-        if with_uid {
+        if with_uid || with_modseq {
             out.extend_from_slice(b"UID ");
             encode::number(out, uid);
             out.push(b' ');
         }
         out.extend_from_slice(b"FLAGS ");
         encode::flag_list(out, message.flags, message.keywords, &self.keywords, self.is_recent(uid));
+        if with_modseq {
+            out.extend_from_slice(b" MODSEQ (");
+            encode::number(out, message.modseq);
+            out.push(b')');
+        }
         out.extend_from_slice(b")\r\n");
     }
 

@@ -42,8 +42,21 @@ use crate::util::datetime::DateTime;
 pub const MAX_KEYWORDS: usize = 64;
 /// Most mailboxes one user can have.
 pub const MAX_MAILBOXES: usize = 10_000;
-/// Expunged UIDs remembered per mailbox, for clients that resynchronise.
+/// Expunged UIDs remembered per mailbox, for clients that resynchronise,
+/// unless the board says otherwise ([`set_expunge_history`]).
 pub const EXPUNGE_HISTORY: u32 = 100_000;
+
+static EXPUNGE_HISTORY_LIMIT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(EXPUNGE_HISTORY);
+
+/// Sets how many expunged UIDs each mailbox remembers (the board's
+/// `expunge_history`). Process-wide: the one store of a server follows it.
+pub fn set_expunge_history(limit: u32) {
+    EXPUNGE_HISTORY_LIMIT.store(limit.max(1), std::sync::atomic::Ordering::Relaxed);
+}
+
+fn expunge_history() -> u32 {
+    EXPUNGE_HISTORY_LIMIT.load(std::sync::atomic::Ordering::Relaxed)
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreError {
@@ -221,6 +234,9 @@ pub enum Op {
         action: FlagAction,
         flags: Flags,
         keywords: Vec<String>,
+        /// RFC 7162 UNCHANGEDSINCE: messages whose modseq is above it are
+        /// left alone and listed in [`Outcome::Stored`]'s `modified`.
+        unchanged_since: Option<u64>,
     },
     Copy {
         from: u64,
@@ -264,6 +280,8 @@ pub enum Outcome {
     Stored {
         modseq: u64,
         changed: u32,
+        /// UIDs refused by UNCHANGEDSINCE, ascending.
+        modified: Vec<u32>,
     },
     /// `source` holds the source UIDs that existed, ascending; they became
     /// `first_uid..` in the target, in the same order.

@@ -9,9 +9,7 @@
 use redb::{ReadableTable, Table, WriteTransaction};
 
 use super::schema::*;
-use super::{
-    Change, FlagAction, NewMessage, Op, Outcome, StoreError, UidSet, EXPUNGE_HISTORY, MAX_KEYWORDS, MAX_MAILBOXES,
-};
+use super::{Change, FlagAction, NewMessage, Op, Outcome, StoreError, UidSet, MAX_KEYWORDS, MAX_MAILBOXES};
 use crate::util::datetime::DateTime;
 
 pub const INBOX: &str = "INBOX";
@@ -278,8 +276,9 @@ pub(super) fn apply(tables: &mut Tables, op: &Op, changes: &mut Vec<Change>) -> 
         }
         Op::Append { mailbox, messages } => append(tables, *mailbox, messages, changes),
         Op::Deliver { message, mailboxes } => deliver(tables, message, mailboxes, changes),
-        Op::Store { mailbox, uids, action, flags, keywords } => {
-            store_flags(tables, *mailbox, uids, *action, *flags, keywords, changes)
+        Op::Store { mailbox, uids, action, flags, keywords, unchanged_since } => {
+            let change = FlagChange { action: *action, flags: *flags, keywords, unchanged_since: *unchanged_since };
+            store_flags(tables, *mailbox, uids, &change, changes)
         }
         Op::Copy { from, to, uids, remove } => copy(tables, *from, *to, uids, *remove, changes),
         Op::Expunge { mailbox, uids } => {
@@ -678,24 +677,38 @@ fn add_messages(
     Ok((first_uid, last_uid))
 }
 
+/// What a STORE asks of each message.
+struct FlagChange<'a> {
+    action: FlagAction,
+    flags: Flags,
+    keywords: &'a [String],
+    unchanged_since: Option<u64>,
+}
+
 fn store_flags(
     tables: &mut Tables,
     mailbox: u64,
     uids: &UidSet,
-    action: FlagAction,
-    flags: Flags,
-    keywords: &[String],
+    change: &FlagChange,
     changes: &mut Vec<Change>,
 ) -> Result<Outcome, StoreError> {
+    let FlagChange { action, flags, keywords, unchanged_since } = *change;
     let mut record = tables.selectable_mailbox(mailbox)?;
     let targets = tables.messages_in(mailbox, uids)?;
+    let mut modified = Vec::new();
     if targets.is_empty() {
-        return Ok(Outcome::Stored { modseq: record.highest_modseq, changed: 0 });
+        return Ok(Outcome::Stored { modseq: record.highest_modseq, changed: 0, modified });
     }
     let (bits, grew) = keyword_bits(&mut record, keywords, action != FlagAction::Remove)?;
     let modseq = record.highest_modseq + 1;
     let mut changed = 0;
     for (uid, mut message) in targets {
+        // RFC 7162 §3.1.3: changed since the client's UNCHANGEDSINCE (in
+        // this transaction, so no other change can slip in between): refused.
+        if unchanged_since.is_some_and(|limit| message.modseq > limit) {
+            modified.push(uid);
+            continue;
+        }
         let (new_flags, new_keywords) = match action {
             FlagAction::Add => (message.flags.union(flags), message.keywords | bits),
             FlagAction::Remove => (message.flags.difference(flags), message.keywords & !bits),
@@ -716,13 +729,13 @@ fn store_flags(
         changed += 1;
     }
     if changed == 0 && !grew {
-        return Ok(Outcome::Stored { modseq: record.highest_modseq, changed });
+        return Ok(Outcome::Stored { modseq: record.highest_modseq, changed, modified });
     }
     record.highest_modseq = modseq;
     tables.save_mailbox(mailbox, &record)?;
     let keywords = grew.then(|| record.keywords.clone());
     changes.push(Change::Flags { mailbox, modseq, keywords });
-    Ok(Outcome::Stored { modseq, changed })
+    Ok(Outcome::Stored { modseq, changed, modified })
 }
 
 fn copy(
@@ -789,10 +802,11 @@ fn expunge(
     }
     record.highest_modseq = modseq;
     record.expunge_history += doomed.len() as u32;
-    if record.expunge_history > EXPUNGE_HISTORY {
+    let limit = super::expunge_history();
+    if record.expunge_history > limit {
         // Forget the oldest; a client resynchronising from before the floor
         // is told about expunges the long way (RFC 7162 §3.2.5.2 allows it).
-        let excess = (record.expunge_history - EXPUNGE_HISTORY) as usize;
+        let excess = (record.expunge_history - limit) as usize;
         let oldest: Vec<(u64, u32)> = tables
             .expunged
             .range((mailbox, 0, 0)..=(mailbox, u64::MAX, u32::MAX))?
@@ -803,7 +817,7 @@ fn expunge(
             tables.expunged.remove((mailbox, old_modseq, uid))?;
             record.expunge_floor = record.expunge_floor.max(old_modseq);
         }
-        record.expunge_history = EXPUNGE_HISTORY;
+        record.expunge_history = limit;
     }
     tables.save_mailbox(mailbox, &record)?;
     let uids: Vec<u32> = doomed.iter().map(|(uid, _)| *uid).collect();

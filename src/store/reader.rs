@@ -95,6 +95,37 @@ impl Reader {
         Ok(found)
     }
 
+    /// (modseq, uid) of messages whose latest change came after `modseq`,
+    /// oldest first, read as they are needed (RFC 7162 CHANGEDSINCE, QRESYNC).
+    pub fn changes_after(
+        &self,
+        mailbox: u64,
+        modseq: u64,
+    ) -> Result<impl Iterator<Item = Result<(u64, u32), StoreError>>, StoreError> {
+        let start = modseq.saturating_add(1);
+        let range = self.table(CHANGES)?.range((mailbox, start, 0)..=(mailbox, u64::MAX, u32::MAX))?;
+        Ok(range.map(|entry| {
+            let (_, modseq, uid) = entry?.0.value();
+            Ok((modseq, uid))
+        }))
+    }
+
+    /// (modseq, uid) of messages expunged after `modseq` that the bounded
+    /// history still holds, oldest first. Complete only from the mailbox's
+    /// `expunge_floor` on.
+    pub fn expunged_after(
+        &self,
+        mailbox: u64,
+        modseq: u64,
+    ) -> Result<impl Iterator<Item = Result<(u64, u32), StoreError>>, StoreError> {
+        let start = modseq.saturating_add(1);
+        let range = self.table(EXPUNGED)?.range((mailbox, start, 0)..=(mailbox, u64::MAX, u32::MAX))?;
+        Ok(range.map(|entry| {
+            let (_, modseq, uid) = entry?.0.value();
+            Ok((modseq, uid))
+        }))
+    }
+
     /// Rows of the change index for one mailbox (for the integrity check).
     pub fn change_index(&self, mailbox: u64) -> Result<Vec<(u64, u32)>, StoreError> {
         self.changes_since(mailbox, 0).map(|mut rows| {

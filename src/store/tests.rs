@@ -152,6 +152,7 @@ fn a_nearly_full_disk_refuses_new_mail_and_keeps_working() {
             action: FlagAction::Add,
             flags: Flags::DELETED,
             keywords: Vec::new(),
+            unchanged_since: None,
         };
         store.execute(op).await.unwrap();
         let Outcome::Expunged { uids } = store.execute(Op::Expunge { mailbox: inbox, uids: None }).await.unwrap()

@@ -1,24 +1,61 @@
-//! ENABLE (RFC 5161). IMAP4rev2 (RFC 9051 §6.3.1) is the one capability
-//! that can be enabled; RFC 5161 §3 says unknown capabilities are ignored,
-//! not refused.
+//! ENABLE (RFC 5161) of IMAP4rev2 (RFC 9051 §6.3.1), CONDSTORE and QRESYNC
+//! (RFC 7162), and the implicit enabling of CONDSTORE by the commands that
+//! use it (RFC 7162 §3.1).
+//!
+//! Other capabilities are ignored, not refused (RFC 5161 §3).
 
 use std::io;
 
+use crate::imap::encode;
 use crate::imap::session::{Session, State, Status};
 
 pub async fn run(session: &mut Session, tag: &str, capabilities: &[String]) -> io::Result<()> {
-    let mut enabled = String::from("* ENABLED");
-    // The parser upper-cases capability names.
-    if capabilities.iter().any(|name| name == "IMAP4REV2") && !session.imap4rev2 {
-        session.imap4rev2 = true;
-        enabled.push_str(" IMAP4rev2");
-        // RFC 9051 has no \Recent; a client enabling it while a mailbox
-        // is selected (RFC 5161 expects ENABLE before) sees none from now.
-        if let State::Selected(_, view) = &mut session.state {
-            view.recent.clear();
+    // RFC 5161 §3.2: ENABLED lists what this command newly enabled. The
+    // parser upper-cases capability names.
+    let mut line = String::from("* ENABLED");
+    for capability in capabilities {
+        match capability.as_str() {
+            "IMAP4REV2" if !session.imap4rev2 => {
+                session.imap4rev2 = true;
+                line.push_str(" IMAP4rev2");
+                // RFC 9051 has no \Recent; a client enabling it while a mailbox
+                // is selected (RFC 5161 expects ENABLE before) sees none from now.
+                if let State::Selected(_, view) = &mut session.state {
+                    view.recent.clear();
+                }
+            }
+            "CONDSTORE" if !session.condstore => {
+                condstore(session);
+                line.push_str(" CONDSTORE");
+            }
+            // RFC 7162 §3.2.3: QRESYNC implies CONDSTORE.
+            "QRESYNC" if !session.qresync => {
+                condstore(session);
+                session.qresync = true;
+                line.push_str(" QRESYNC");
+            }
+            _ => {}
         }
     }
-    enabled.push_str("\r\n");
-    session.conn.write(enabled.as_bytes());
+    line.push_str("\r\n");
+    session.conn.write(line.as_bytes());
     session.finish(tag, Status::Ok, None, "ENABLE completed").await
+}
+
+/// Enables CONDSTORE, as every CONDSTORE enabling command does (RFC 7162
+/// §3.1). The first one with a mailbox selected also reports its
+/// HIGHESTMODSEQ, the point from which the client now gets MODSEQs.
+pub fn condstore(session: &mut Session) {
+    if session.condstore {
+        return;
+    }
+    session.condstore = true;
+    if let State::Selected(_, view) = &session.state {
+        // Everything up to the lower of the two has been reported to the client.
+        let highest = view.modseq.min(view.flags_modseq);
+        let out = session.conn.out();
+        out.extend_from_slice(b"* OK [HIGHESTMODSEQ ");
+        encode::number(out, highest);
+        out.extend_from_slice(b"] Highest\r\n");
+    }
 }

@@ -23,6 +23,14 @@ pub async fn run(session: &mut Session, tag: &str, uids: Option<SequenceSet>) ->
     let Some(mailbox) = session.view().map(|view| view.mailbox) else { return Ok(()) };
     match session.server.store.execute(Op::Expunge { mailbox, uids }).await {
         // The EXPUNGE responses come from the sync before the tagged reply.
+        Ok(_) if session.qresync => {
+            // As Dovecot does: VANISHED carries no modseq, so the client
+            // learns the mailbox's new one here (RFC 7162 §3.2.10).
+            session.sync().await?;
+            let Some(modseq) = session.view().map(|view| view.modseq) else { return Ok(()) };
+            session.tagged(tag, Status::Ok, Some(&format!("HIGHESTMODSEQ {modseq}")), "EXPUNGE completed");
+            Ok(())
+        }
         Ok(_) => session.finish(tag, Status::Ok, None, "EXPUNGE completed").await,
         Err(error) => session.store_failed(tag, error, false).await,
     }

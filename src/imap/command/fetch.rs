@@ -8,7 +8,7 @@ use std::io;
 
 use crate::imap::encode;
 use crate::imap::session::{Session, State, Status};
-use crate::imap::types::{FetchItem, Section, SectionText, SequenceSet};
+use crate::imap::types::{FetchItem, FetchModifiers, Section, SectionText, SequenceSet};
 use crate::mime::decode::{Decoder, TransferEncoding};
 use crate::mime::header;
 use crate::mime::render;
@@ -25,13 +25,55 @@ pub async fn run(
     uid: bool,
     set: SequenceSet,
     mut items: Vec<FetchItem>,
+    modifiers: FetchModifiers,
 ) -> io::Result<()> {
+    // RFC 7162 §3.2.6: VANISHED only in UID FETCH, with CHANGEDSINCE,
+    // once QRESYNC is enabled.
+    if modifiers.vanished {
+        let refusal = if !uid {
+            Some("VANISHED needs UID FETCH")
+        } else if modifiers.changed_since.is_none() {
+            Some("VANISHED needs CHANGEDSINCE")
+        } else if !session.qresync {
+            Some("QRESYNC must be enabled first")
+        } else {
+            None
+        };
+        if let Some(text) = refusal {
+            session.tagged(tag, Status::Bad, None, text);
+            return Ok(());
+        }
+    }
     // RFC 3501 §6.4.8: UID FETCH answers always carry the UID.
     if uid && !items.contains(&FetchItem::Uid) {
         items.insert(0, FetchItem::Uid);
     }
+    // RFC 7162 §3.1: MODSEQ and CHANGEDSINCE enable CONDSTORE; CHANGEDSINCE
+    // implies MODSEQ (§3.1.4.1); and a FETCH that sets \Seen under
+    // CONDSTORE reports UID and MODSEQ with the new flags.
+    if modifiers.changed_since.is_some() || items.contains(&FetchItem::Modseq) {
+        crate::imap::command::enable::condstore(session);
+    }
+    let wants_modseq =
+        modifiers.changed_since.is_some() || (session.condstore && items.iter().any(FetchItem::sets_seen));
+    if wants_modseq && !items.contains(&FetchItem::Modseq) {
+        items.push(FetchItem::Modseq);
+    }
+    if session.condstore && items.iter().any(FetchItem::sets_seen) && !items.contains(&FetchItem::Uid) {
+        items.insert(0, FetchItem::Uid);
+    }
     let store = session.server.store.clone();
     let Some(ranges) = session.resolve_or_bad(tag, &set, uid) else { return Ok(()) };
+    if let (true, Some(changed_since)) = (modifiers.vanished, modifiers.changed_since) {
+        let Some(view) = session.view() else { return Ok(()) };
+        let top = view.uid_next.saturating_sub(1).max(view.uids.last().copied().unwrap_or(0));
+        let within = crate::imap::command::qresync::uid_ranges(&set, top);
+        if let Err(error) =
+            crate::imap::command::qresync::vanished_earlier(session, changed_since, Some(&within), None).await?
+        {
+            return session.store_failed(tag, error, false).await;
+        }
+    }
     let State::Selected(_, view) = &mut session.state else { return Ok(()) };
     // RFC 3501 §6.4.5: fetching a body section without .PEEK sets \Seen,
     // durably, before the data goes out.
@@ -43,9 +85,10 @@ pub async fn run(
             action: FlagAction::Add,
             flags: Flags::SEEN,
             keywords: Vec::new(),
+            unchanged_since: None,
         };
         match store.execute(op).await {
-            Ok(Outcome::Stored { modseq, changed }) if changed > 0 => {
+            Ok(Outcome::Stored { modseq, changed, .. }) if changed > 0 => {
                 view.own_modseqs.push(modseq);
                 seen_modseq = Some(modseq);
             }
@@ -53,7 +96,7 @@ pub async fn run(
             Err(error) => return session.store_failed(tag, error, false).await,
         }
     }
-    let result = respond(session, &ranges, &items, seen_modseq).await?;
+    let result = respond(session, &ranges, &items, seen_modseq, modifiers.changed_since).await?;
     match result {
         Ok(Ended::All) => session.finish(tag, Status::Ok, None, "FETCH completed").await,
         // RFC 2180 §4.1.2 / RFC 5530: another session expunged some of them.
@@ -289,6 +332,7 @@ async fn respond(
     ranges: &[std::ops::Range<usize>],
     items: &[FetchItem],
     seen_modseq: Option<u64>,
+    changed_since: Option<u64>,
 ) -> io::Result<Result<Ended, StoreError>> {
     let store = session.server.store.clone();
     let reader = match store.read() {
@@ -340,6 +384,10 @@ async fn respond(
                 }
                 Err(error) => return Ok(Err(error)),
             };
+            // RFC 7162 §3.1.4.1: only what changed after CHANGEDSINCE.
+            if changed_since.is_some_and(|since| record.modseq <= since) {
+                continue;
+            }
             let blob = match needs_blob.then(|| blob_records.get(record.blob)).transpose() {
                 Ok(blob) => blob,
                 Err(error) => return Ok(Err(error)),
@@ -522,6 +570,11 @@ async fn write_item(
                     render::body_structure(out, structure, 0, false);
                 }
             }
+        }
+        FetchItem::Modseq => {
+            out.extend_from_slice(b"MODSEQ (");
+            encode::number(out, record.modseq);
+            out.push(b')');
         }
         FetchItem::BinarySize { part } => {
             out.extend_from_slice(b"BINARY.SIZE[");

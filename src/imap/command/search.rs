@@ -148,17 +148,28 @@ pub async fn run(
         ret
     };
     let mut collect = match ret {
-        None => Collect::Stream { uid },
+        None => Collect::Stream { uid, highest: 0 },
         Some(ret) => Collect::Gather { uid, ret, gathered: Gathered::default() },
     };
+    let with_modseq = mentions_modseq(&key);
     if !scan(session, tag, charset.as_deref(), key, &mut collect).await? {
         return Ok(());
     }
     match collect {
-        Collect::Stream { .. } => session.conn.write(b"\r\n"),
+        Collect::Stream { highest, .. } => {
+            // RFC 7162 §3.1.5: a search by MODSEQ ends with the highest
+            // modseq of the messages found (none found: nothing).
+            if with_modseq && highest > 0 {
+                let out = session.conn.out();
+                out.extend_from_slice(b" (MODSEQ ");
+                encode::number(out, highest);
+                out.push(b')');
+            }
+            session.conn.write(b"\r\n")
+        }
         Collect::Gather { uid, ret, mut gathered } => {
             if ret.min || ret.max || ret.count || ret.all {
-                gathered.write(session.conn.out(), tag, uid, &ret);
+                gathered.write(session.conn.out(), tag, uid, &ret, with_modseq);
             }
             if ret.save {
                 let saved = gathered.saved(&ret);
@@ -201,11 +212,12 @@ pub async fn sort(
             SortKey::DisplayTo => (needs.to, needs.display_to) = (true, true),
         }
     }
-    let mut collect = Collect::Inputs { needs, inputs: Vec::new() };
+    let mut collect = Collect::Inputs { needs, inputs: Vec::new(), highest: 0 };
+    let with_modseq = mentions_modseq(&key);
     if !scan(session, tag, Some(&charset), key, &mut collect).await? {
         return Ok(());
     }
-    let Collect::Inputs { mut inputs, .. } = collect else { return Ok(()) };
+    let Collect::Inputs { mut inputs, highest, .. } = collect else { return Ok(()) };
     // Sorting 100,000 keys takes tens of milliseconds: off the executor,
     // so the other sessions go on meanwhile.
     let inputs = if inputs.len() <= INLINE_WORK {
@@ -227,6 +239,12 @@ pub async fn sort(
                 out.push(b' ');
                 encode::number(out, number);
             }
+            // RFC 7162 §7 sort-data: as for SEARCH.
+            if with_modseq && highest > 0 {
+                out.extend_from_slice(b" (MODSEQ ");
+                encode::number(out, highest);
+                out.push(b')');
+            }
             out.extend_from_slice(b"\r\n");
         }
         Some(ret) => {
@@ -235,10 +253,13 @@ pub async fn sort(
             // that follow each other in it).
             let mut gathered = Gathered::default();
             for (number, input) in numbers.zip(&inputs) {
-                gathered.add(&ret, number, input.uid);
+                gathered.add(&ret, number, input.uid, 0);
             }
+            // The modseqs of single matches are not kept through the
+            // sort: MODSEQ is the highest of all matches.
+            gathered.highest = highest;
             if ret.min || ret.max || ret.count || ret.all {
-                gathered.write(out, tag, uid, &ret);
+                gathered.write(out, tag, uid, &ret, with_modseq);
             }
             if ret.save {
                 let saved = gathered.saved(&ret);
@@ -284,11 +305,11 @@ pub async fn thread(
 /// What a scan does with each matching message.
 enum Collect {
     /// Plain SEARCH: numbers go out as they are found.
-    Stream { uid: bool },
+    Stream { uid: bool, highest: u64 },
     /// SEARCH RETURN (...): gathered, answered at the end as ESEARCH.
     Gather { uid: bool, ret: SearchReturn, gathered: Gathered },
     /// SORT: the sort values of every match.
-    Inputs { needs: Needs, inputs: Vec<SortInput> },
+    Inputs { needs: Needs, inputs: Vec<SortInput>, highest: u64 },
     /// THREAD: each match's values go to the threader, which keeps hashes.
     Thread { needs: Needs, threader: Threader },
 }
@@ -308,18 +329,24 @@ struct Needs {
 }
 
 impl Collect {
-    fn add(&mut self, conn: &mut Connection, candidate: &mut Candidate) -> Result<(), StoreError> {
+    /// Takes a match; `modseq` is its modseq when the search has a MODSEQ
+    /// key (RFC 7162 §3.1.5), else 0.
+    fn add(&mut self, conn: &mut Connection, candidate: &mut Candidate, modseq: u64) -> Result<(), StoreError> {
         let sequence = candidate.index as u32 + 1;
         match self {
-            Collect::Stream { uid } => {
+            Collect::Stream { uid, highest } => {
                 let out = conn.out();
                 out.push(b' ');
                 encode::number(out, if *uid { candidate.uid } else { sequence });
+                *highest = (*highest).max(modseq);
             }
             Collect::Gather { uid, ret, gathered } => {
-                gathered.add(ret, if *uid { candidate.uid } else { sequence }, candidate.uid)
+                gathered.add(ret, if *uid { candidate.uid } else { sequence }, candidate.uid, modseq)
             }
-            Collect::Inputs { needs, inputs } => inputs.push(candidate.sort_input(needs)?),
+            Collect::Inputs { needs, inputs, highest } => {
+                inputs.push(candidate.sort_input(needs)?);
+                *highest = (*highest).max(modseq);
+            }
             Collect::Thread { needs, threader } => threader.add(&candidate.sort_input(needs)?),
         }
         Ok(())
@@ -361,6 +388,11 @@ async fn scan(
         // gives none either (we know dozens).
         session.tagged(tag, Status::No, Some("BADCHARSET"), "Unknown charset");
         return Ok(false);
+    }
+    let with_modseq = mentions_modseq(&key);
+    if with_modseq {
+        // RFC 7162 §3.1: a CONDSTORE enabling command.
+        crate::imap::command::enable::condstore(session);
     }
     let store = session.server.store.clone();
     let State::Selected(_, view) = &session.state else { return Ok(false) };
@@ -434,7 +466,8 @@ async fn scan(
         };
         let mut result = if index_answers { Ok(true) } else { candidate.test(&test) };
         if let Ok(true) = result {
-            result = collect.add(&mut session.conn, &mut candidate).map(|_| true);
+            let modseq = if with_modseq { candidate.record().map(|record| record.modseq) } else { Ok(0) };
+            result = modseq.and_then(|modseq| collect.add(&mut session.conn, &mut candidate, modseq)).map(|_| true);
         }
         match result {
             Ok(_) => {}
@@ -461,9 +494,11 @@ async fn scan(
 #[derive(Default)]
 struct Gathered {
     count: u32,
-    /// (number, UID) of the first and last match.
-    first: Option<(u32, u32)>,
-    last: Option<(u32, u32)>,
+    /// (number, UID, modseq) of the first and last match.
+    first: Option<(u32, u32, u64)>,
+    last: Option<(u32, u32, u64)>,
+    /// The highest modseq of all matches (with a MODSEQ key).
+    highest: u64,
     /// Every match's number (ALL).
     numbers: Vec<(u32, u32)>,
     /// Every match's UID (SAVE, unless only MIN/MAX are asked for).
@@ -471,10 +506,11 @@ struct Gathered {
 }
 
 impl Gathered {
-    fn add(&mut self, ret: &SearchReturn, number: u32, uid: u32) {
+    fn add(&mut self, ret: &SearchReturn, number: u32, uid: u32, modseq: u64) {
         self.count += 1;
-        self.first.get_or_insert((number, uid));
-        self.last = Some((number, uid));
+        self.first.get_or_insert((number, uid, modseq));
+        self.last = Some((number, uid, modseq));
+        self.highest = self.highest.max(modseq);
         if ret.all {
             push_number(&mut self.numbers, number);
         }
@@ -485,18 +521,18 @@ impl Gathered {
 
     /// `* ESEARCH (TAG "t") [UID] [MIN n] [MAX n] [COUNT n] [ALL set]`;
     /// RFC 4731 §3.1: MIN, MAX and ALL are left out when nothing matched.
-    fn write(&self, out: &mut Vec<u8>, tag: &str, uid: bool, ret: &SearchReturn) {
+    fn write(&self, out: &mut Vec<u8>, tag: &str, uid: bool, ret: &SearchReturn, with_modseq: bool) {
         out.extend_from_slice(b"* ESEARCH (TAG ");
         encode::string(out, tag.as_bytes());
         out.push(b')');
         if uid {
             out.extend_from_slice(b" UID");
         }
-        if let (true, Some((number, _))) = (ret.min, self.first) {
+        if let (true, Some((number, ..))) = (ret.min, self.first) {
             out.extend_from_slice(b" MIN ");
             encode::number(out, number);
         }
-        if let (true, Some((number, _))) = (ret.max, self.last) {
+        if let (true, Some((number, ..))) = (ret.max, self.last) {
             out.extend_from_slice(b" MAX ");
             encode::number(out, number);
         }
@@ -508,6 +544,16 @@ impl Gathered {
             out.extend_from_slice(b" ALL ");
             write_set(out, &self.numbers);
         }
+        // RFC 7162 §3.1.5 / RFC 4731 §3.2: the highest modseq of what is
+        // returned: with only MIN and/or MAX, of those messages.
+        if with_modseq && self.count > 0 {
+            let only_ends = !(ret.all || ret.count);
+            let ends = [ret.min.then_some(self.first), ret.max.then_some(self.last)];
+            let of_ends = ends.iter().flatten().flatten().map(|&(_, _, modseq)| modseq).max().unwrap_or(0);
+            let modseq = if only_ends && of_ends > 0 { of_ends } else { self.highest };
+            out.extend_from_slice(b" MODSEQ ");
+            encode::number(out, modseq);
+        }
         out.extend_from_slice(b"\r\n");
     }
 
@@ -518,10 +564,10 @@ impl Gathered {
             return std::mem::take(&mut self.uids);
         }
         let mut saved = Vec::new();
-        if let (true, Some((_, uid))) = (ret.min, self.first) {
+        if let (true, Some((_, uid, _))) = (ret.min, self.first) {
             push_number(&mut saved, uid);
         }
-        if let (true, Some((_, uid))) = (ret.max, self.last) {
+        if let (true, Some((_, uid, _))) = (ret.max, self.last) {
             if saved.last() != Some(&(uid, uid)) {
                 push_number(&mut saved, uid);
             }
@@ -553,6 +599,17 @@ fn write_set(out: &mut Vec<u8>, ranges: &[(u32, u32)]) {
             out.push(b':');
             encode::number(out, high);
         }
+    }
+}
+
+/// Whether a search key has a MODSEQ criterion anywhere in it.
+fn mentions_modseq(key: &SearchKey) -> bool {
+    match key {
+        SearchKey::Modseq(_) => true,
+        SearchKey::And(keys) => keys.iter().any(mentions_modseq),
+        SearchKey::Or(left, right) => mentions_modseq(left) || mentions_modseq(right),
+        SearchKey::Not(key) => mentions_modseq(key),
+        _ => false,
     }
 }
 
@@ -771,6 +828,7 @@ impl Candidate<'_, '_> {
             SearchKey::Recent(set) => self.view.is_recent(self.uid) == *set,
             SearchKey::New => self.view.is_recent(self.uid) && !self.record()?.flags.contains(Flags::SEEN),
             SearchKey::Larger(size) => self.record()?.size > *size,
+            SearchKey::Modseq(modseq) => self.record()?.modseq >= *modseq,
             SearchKey::Smaller(size) => self.record()?.size < *size,
             SearchKey::Date { field, relation, days } => {
                 let date = match field {

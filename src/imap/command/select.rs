@@ -3,7 +3,9 @@
 use std::io;
 
 use crate::imap::command::mailbox::name_or_bad;
+use crate::imap::command::{enable, qresync};
 use crate::imap::session::{describe, Session, State, Status};
+use crate::imap::types::SelectParameters;
 use crate::imap::view::View;
 use crate::store::{indexed_condition, Flags, Op, MAX_KEYWORDS};
 
@@ -19,11 +21,29 @@ pub fn flags_lines(keywords: &[String]) -> String {
     format!("* FLAGS ({defined})\r\n* OK [PERMANENTFLAGS ({defined}{more})] Flags permitted\r\n")
 }
 
-pub async fn run(session: &mut Session, tag: &str, raw: &[u8], read_only: bool) -> io::Result<()> {
+pub async fn run(
+    session: &mut Session,
+    tag: &str,
+    raw: &[u8],
+    read_only: bool,
+    parameters: SelectParameters,
+) -> io::Result<()> {
     let Some(name) = name_or_bad(session, tag, raw) else { return Ok(()) };
+    if parameters.qresync.is_some() && !session.qresync {
+        // RFC 7162 §3.2.5: only after ENABLE QRESYNC.
+        session.tagged(tag, Status::Bad, None, "QRESYNC must be enabled first");
+        return Ok(());
+    }
     // RFC 3501 §6.3.1: a SELECT, even a failing one, first leaves the
     // selected mailbox (without expunging).
+    if session.view().is_some() {
+        // RFC 7162 §3.2.11: what follows is about the new mailbox.
+        session.conn.write(b"* OK [CLOSED] Previous mailbox closed\r\n");
+    }
     session.deselect();
+    if parameters.condstore {
+        enable::condstore(session);
+    }
     let Some(user) = session.user() else { return Ok(()) };
     let user_id = user.id;
     let store = session.server.store.clone();
@@ -74,6 +94,9 @@ pub async fn run(session: &mut Session, tag: &str, raw: &[u8], read_only: bool) 
         "* OK [UIDVALIDITY {}] UIDs valid\r\n* OK [UIDNEXT {}] Predicted next UID\r\n",
         view.uid_validity, view.uid_next
     ));
+    // RFC 7162 §3.1.2.1: every message has a modseq, so every SELECT says
+    // the highest (no NOMODSEQ ever).
+    lines.push_str(&format!("* OK [HIGHESTMODSEQ {}] Highest\r\n", view.modseq));
     session.conn.write(lines.as_bytes());
     if imap4rev2 {
         // RFC 9051 §6.3.2: a LIST response for the mailbox, with accurate attributes.
@@ -89,7 +112,18 @@ pub async fn run(session: &mut Session, tag: &str, raw: &[u8], read_only: bool) 
             return Ok(());
         }
     };
+    let uid_validity = view.uid_validity;
     session.state = State::Selected(user, view);
+    // RFC 7162 §3.2.5.1: with another UIDVALIDITY the client's cache is
+    // void and the SELECT is an ordinary one.
+    if let Some(resync) = parameters.qresync.filter(|resync| resync.uid_validity == uid_validity) {
+        if let Err(error) = qresync::select(session, &resync).await? {
+            session.deselect();
+            let (code, text) = describe(&error, false);
+            session.tagged(tag, Status::No, Some(code), &text);
+            return Ok(());
+        }
+    }
     let code = if read_only { "READ-ONLY" } else { "READ-WRITE" };
     let done = if read_only { "EXAMINE completed" } else { "SELECT completed" };
     session.tagged(tag, Status::Ok, Some(code), done);

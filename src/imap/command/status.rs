@@ -24,6 +24,10 @@ pub async fn run(session: &mut Session, tag: &str, raw: &[u8], items: &[StatusIt
         Ok(found) => found,
         Err(error) => return session.store_failed(tag, error, false).await,
     };
+    if items.contains(&StatusItem::HighestModseq) {
+        // RFC 7162 §3.1: a CONDSTORE enabling command.
+        crate::imap::command::enable::condstore(session);
+    }
     write(session, &name, &record, recent, items);
     session.finish(tag, Status::Ok, None, "STATUS completed").await
 }
@@ -55,6 +59,7 @@ pub fn write(session: &mut Session, name: &str, record: &MailboxRecord, recent: 
             // RFC 8438: the sum of RFC822.SIZE, kept as a counter by the store.
             StatusItem::Size => ("SIZE", record.size),
             StatusItem::Deleted => ("DELETED", record.deleted.into()),
+            StatusItem::HighestModseq => ("HIGHESTMODSEQ", record.highest_modseq),
         };
         out.extend_from_slice(label.as_bytes());
         out.push(b' ');

@@ -1,25 +1,31 @@
-//! STORE and UID STORE (RFC 3501 §6.4.6).
+//! STORE and UID STORE (RFC 3501 §6.4.6), with CONDSTORE's UNCHANGEDSINCE
+//! and MODSEQ (RFC 7162 §3.1.3).
 
 use std::io;
 
+use crate::imap::encode;
 use crate::imap::session::{Session, State, Status};
 use crate::imap::types::{Flag, SequenceSet};
-use crate::store::{FlagAction, Flags, Op};
+use crate::store::{FlagAction, Flags, Op, Outcome};
 
 pub async fn run(
     session: &mut Session,
     tag: &str,
     uid: bool,
     set: SequenceSet,
-    action: FlagAction,
-    silent: bool,
-    flags: Vec<Flag>,
+    (action, silent, flags): (FlagAction, bool, Vec<Flag>),
+    unchanged_since: Option<u64>,
 ) -> io::Result<()> {
     let store = session.server.store.clone();
     if session.refuse_if_read_only(tag) {
         return Ok(());
     }
     let Some(ranges) = session.resolve_or_bad(tag, &set, uid) else { return Ok(()) };
+    if unchanged_since.is_some() {
+        // RFC 7162 §3.1: a CONDSTORE enabling command.
+        crate::imap::command::enable::condstore(session);
+    }
+    let condstore = session.condstore;
     let State::Selected(_, view) = &mut session.state else { return Ok(()) };
     let mut system = Flags::default();
     let mut keywords = Vec::new();
@@ -35,31 +41,76 @@ pub async fn run(
         return session.finish(tag, Status::Ok, None, "STORE completed").await;
     }
     let targets = view.uid_set(&ranges);
-    let op = Op::Store { mailbox: view.mailbox, uids: targets.clone(), action, flags: system, keywords };
-    match store.execute(op).await {
-        Ok(crate::store::Outcome::Stored { modseq, .. }) => view.own_modseqs.push(modseq),
-        Ok(_) => {}
+    let op =
+        Op::Store { mailbox: view.mailbox, uids: targets.clone(), action, flags: system, keywords, unchanged_since };
+    let (stored_modseq, modified) = match store.execute(op).await {
+        Ok(Outcome::Stored { modseq, modified, .. }) => {
+            view.own_modseqs.push(modseq);
+            (modseq, modified)
+        }
+        Ok(_) => (0, Vec::new()),
         Err(error) => return session.store_failed(tag, error, false).await,
-    }
+    };
     // The keyword list may have grown: FLAGS goes out before FETCHes use it.
     // (For UID STORE this may also report expunges, renumbering the view:
     // the answers below go by UID, not by the indexes resolved above.)
     session.sync().await?;
-    if !silent {
+    // RFC 7162 §3.1.3: with CONDSTORE enabled even .SILENT reports the new
+    // modseq of each message this STORE changed.
+    if !silent || condstore {
         let State::Selected(_, view) = &session.state else { return Ok(()) };
         let reader = store.read();
         let messages = reader.as_ref().ok().and_then(|reader| reader.messages().ok());
         if let Some(messages) = messages {
             let uids = targets.0.iter().flat_map(|&(low, high)| low..=high);
             for message_uid in uids {
+                if modified.binary_search(&message_uid).is_ok() {
+                    continue;
+                }
                 let Some(index) = view.index_of(message_uid) else { continue };
                 let Ok(Some(message)) = messages.get(view.mailbox, message_uid) else { continue };
-                // UID STORE answers carry the UID: clients match them by
-                // UID, not by sequence number (as Dovecot's cmd-store.c notes).
-                view.write_flags(session.conn.out(), index, message_uid, &message, uid);
+                if silent {
+                    if message.modseq == stored_modseq {
+                        write_modseq(session.conn.out(), index, message_uid, message.modseq);
+                    }
+                } else {
+                    // UID STORE answers carry the UID: clients match them by
+                    // UID, not by sequence number (as Dovecot's cmd-store.c notes).
+                    view.write_flags(session.conn.out(), index, message_uid, &message, uid, condstore);
+                }
                 session.conn.flush_if_full().await?;
             }
         }
     }
-    session.finish(tag, Status::Ok, None, "STORE completed").await
+    if modified.is_empty() {
+        return session.finish(tag, Status::Ok, None, "STORE completed").await;
+    }
+    // RFC 7162 §3.1.3: the messages changed since UNCHANGEDSINCE, by
+    // sequence number (UID for UID STORE); the rest was stored.
+    session.sync().await?;
+    let State::Selected(_, view) = &session.state else { return Ok(()) };
+    let numbers: Vec<u32> = if uid {
+        modified
+    } else {
+        modified.iter().filter_map(|&found| view.index_of(found)).map(|index| index as u32 + 1).collect()
+    };
+    if numbers.is_empty() {
+        session.tagged(tag, Status::Ok, None, "STORE completed");
+        return Ok(());
+    }
+    let mut code = b"MODIFIED ".to_vec();
+    encode::uid_set(&mut code, &numbers);
+    session.tagged(tag, Status::Ok, Some(&String::from_utf8_lossy(&code)), "Conditional STORE failed");
+    Ok(())
+}
+
+/// `* n FETCH (UID u MODSEQ (m))`: a .SILENT STORE's answer under CONDSTORE.
+fn write_modseq(out: &mut Vec<u8>, index: usize, uid: u32, modseq: u64) {
+    out.extend_from_slice(b"* ");
+    encode::number(out, (index + 1) as u64);
+    out.extend_from_slice(b" FETCH (UID ");
+    encode::number(out, uid);
+    out.extend_from_slice(b" MODSEQ (");
+    encode::number(out, modseq);
+    out.extend_from_slice(b"))\r\n");
 }

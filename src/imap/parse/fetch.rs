@@ -1,7 +1,7 @@
 //! FETCH data items (RFC 3501 §6.4.5, RFC 3516 BINARY).
 
 use super::{Parser, Result};
-use crate::imap::types::{FetchItem, Section, SectionText};
+use crate::imap::types::{FetchItem, FetchModifiers, Section, SectionText};
 
 /// `ALL` / `FAST` / `FULL` / one item / `(item item ...)`.
 pub fn fetch_items(parser: &mut Parser) -> Result<Vec<FetchItem>> {
@@ -29,6 +29,27 @@ pub fn fetch_items(parser: &mut Parser) -> Result<Vec<FetchItem>> {
         }
     }
     Ok(vec![fetch_item(parser)?])
+}
+
+/// `(CHANGEDSINCE n [VANISHED])`, after the items (RFC 7162 §3.1.4.1, §3.2.6).
+pub fn fetch_modifiers(parser: &mut Parser) -> Result<FetchModifiers> {
+    parser.byte(b'(')?;
+    let mut modifiers = FetchModifiers::default();
+    loop {
+        let word = parser.atom()?.to_ascii_uppercase();
+        match word.as_slice() {
+            b"CHANGEDSINCE" if modifiers.changed_since.is_none() => {
+                parser.sp()?;
+                modifiers.changed_since = Some(parser.mod_sequence()?);
+            }
+            b"VANISHED" if !modifiers.vanished => modifiers.vanished = true,
+            _ => return Err(format!("unknown or repeated FETCH modifier {}", String::from_utf8_lossy(&word))),
+        }
+        if parser.try_byte(b')') {
+            return Ok(modifiers);
+        }
+        parser.sp()?;
+    }
 }
 
 /// Consumes `name` only if it is a whole word (not the start of a longer one).
@@ -68,6 +89,7 @@ fn fetch_item(parser: &mut Parser) -> Result<FetchItem> {
         ("ENVELOPE", FetchItem::Envelope),
         ("FLAGS", FetchItem::Flags),
         ("INTERNALDATE", FetchItem::InternalDate),
+        ("MODSEQ", FetchItem::Modseq),
         ("RFC822.HEADER", FetchItem::Rfc822Header),
         ("RFC822.SIZE", FetchItem::Rfc822Size),
         ("RFC822.TEXT", FetchItem::Rfc822Text),

@@ -135,6 +135,16 @@ impl<'a> Parser<'a> {
             .ok_or_else(|| "number too large".to_string())
     }
 
+    /// mod-sequence-valzer (RFC 7162 §7): at most 2^63 - 1. Zero is taken
+    /// where the grammar wants a value above it too; it matches everything.
+    pub fn mod_sequence(&mut self) -> Result<u64> {
+        let value = self.number64()?;
+        if value > i64::MAX as u64 {
+            return Err("mod-sequence too large".into());
+        }
+        Ok(value)
+    }
+
     pub fn nz_number(&mut self) -> Result<u32> {
         if self.peek() == Some(b'0') {
             return Err("expected a number above zero".into());
@@ -417,7 +427,9 @@ fn command_body(parser: &mut Parser) -> Result<CommandBody> {
         }
         b"SELECT" | b"EXAMINE" => {
             parser.sp()?;
-            CommandBody::Select { mailbox: parser.mailbox()?, read_only: name == b"EXAMINE" }
+            let mailbox = parser.mailbox()?;
+            let parameters = if parser.try_byte(b' ') { select_parameters(parser)? } else { Default::default() };
+            CommandBody::Select { mailbox, read_only: name == b"EXAMINE", parameters }
         }
         b"CREATE" => {
             parser.sp()?;
@@ -494,11 +506,23 @@ fn selected_command(parser: &mut Parser, name: &[u8], uid: bool) -> Result<Comma
         b"FETCH" => {
             let set = parser.sequence_set()?;
             parser.sp()?;
-            CommandBody::Fetch { uid, set, items: fetch::fetch_items(parser)? }
+            let items = fetch::fetch_items(parser)?;
+            let modifiers = if parser.try_byte(b' ') { fetch::fetch_modifiers(parser)? } else { Default::default() };
+            CommandBody::Fetch { uid, set, items, modifiers }
         }
         b"STORE" => {
             let set = parser.sequence_set()?;
             parser.sp()?;
+            // RFC 7162 §3.1.3: `(UNCHANGEDSINCE n)` before the flags.
+            let mut unchanged_since = None;
+            if parser.try_byte(b'(') {
+                if !parser.try_keyword("UNCHANGEDSINCE ") {
+                    return Err("unknown STORE modifier".into());
+                }
+                unchanged_since = Some(parser.mod_sequence()?);
+                parser.byte(b')')?;
+                parser.sp()?;
+            }
             let action = if parser.try_byte(b'+') {
                 FlagAction::Add
             } else if parser.try_byte(b'-') {
@@ -526,7 +550,7 @@ fn selected_command(parser: &mut Parser, name: &[u8], uid: bool) -> Result<Comma
                 }
                 flags
             };
-            CommandBody::Store { uid, set, action, silent, flags }
+            CommandBody::Store { uid, set, action, silent, flags, unchanged_since }
         }
         b"COPY" | b"MOVE" => {
             let set = parser.sequence_set()?;
@@ -575,6 +599,7 @@ pub(crate) fn status_items(parser: &mut Parser) -> Result<Vec<StatusItem>> {
             b"UNSEEN" => StatusItem::Unseen,
             b"SIZE" => StatusItem::Size,
             b"DELETED" => StatusItem::Deleted,
+            b"HIGHESTMODSEQ" => StatusItem::HighestModseq,
             _ => return Err(format!("unknown STATUS item {}", String::from_utf8_lossy(&word))),
         });
         if parser.try_byte(b')') {
@@ -582,6 +607,70 @@ pub(crate) fn status_items(parser: &mut Parser) -> Result<Vec<StatusItem>> {
         }
         parser.sp()?;
     }
+}
+
+/// `(CONDSTORE)`, `(QRESYNC (...))` or both (RFC 7162 §3.1.8, §3.2.5).
+fn select_parameters(parser: &mut Parser) -> Result<SelectParameters> {
+    parser.byte(b'(')?;
+    let mut parameters = SelectParameters::default();
+    loop {
+        let word = parser.atom()?.to_ascii_uppercase();
+        match word.as_slice() {
+            b"CONDSTORE" => parameters.condstore = true,
+            b"QRESYNC" if parameters.qresync.is_none() => {
+                parser.sp()?;
+                parameters.qresync = Some(qresync(parser)?);
+            }
+            _ => return Err(format!("unknown SELECT parameter {}", String::from_utf8_lossy(&word))),
+        }
+        if parser.try_byte(b')') {
+            return Ok(parameters);
+        }
+        parser.sp()?;
+    }
+}
+
+/// `(uidvalidity modseq [known-uids] [(known-sequence-set known-uid-set)])`.
+fn qresync(parser: &mut Parser) -> Result<Qresync> {
+    parser.byte(b'(')?;
+    let uid_validity = parser.nz_number()?;
+    parser.sp()?;
+    let modseq = parser.mod_sequence()?;
+    let mut known_uids = None;
+    let mut sequence_match = None;
+    if parser.try_byte(b' ') {
+        if parser.peek() != Some(b'(') {
+            known_uids = Some(plain_set(parser)?);
+            if parser.try_byte(b' ') {
+                sequence_match = Some(sequence_match_data(parser)?);
+            }
+        } else {
+            sequence_match = Some(sequence_match_data(parser)?);
+        }
+    }
+    parser.byte(b')')?;
+    Ok(Qresync { uid_validity, modseq, known_uids, sequence_match })
+}
+
+/// seq-match-data: `(known-sequence-set known-uid-set)`.
+fn sequence_match_data(parser: &mut Parser) -> Result<(SequenceSet, SequenceSet)> {
+    parser.byte(b'(')?;
+    let sequences = plain_set(parser)?;
+    parser.sp()?;
+    let uids = plain_set(parser)?;
+    parser.byte(b')')?;
+    Ok((sequences, uids))
+}
+
+/// A sequence set of numbers only (RFC 7162 known-uids: no `*`, no `$`).
+fn plain_set(parser: &mut Parser) -> Result<SequenceSet> {
+    let set = parser.sequence_set()?;
+    let plain =
+        set.0.iter().all(|&(low, high)| matches!((low, high), (SequenceNumber::Value(_), SequenceNumber::Value(_))));
+    if !plain {
+        return Err("* and $ are not allowed here".into());
+    }
+    Ok(set)
 }
 
 /// RFC 2971: `NIL` or `("name" "value" ...)`; at most 30 pairs.

@@ -187,6 +187,23 @@ fn search_key(parser: &mut Parser, depth: usize) -> Result<SearchKey> {
             parser.sp()?;
             SearchKey::Uid(parser.sequence_set()?)
         }
+        b"MODSEQ" => {
+            parser.sp()?;
+            // RFC 7162 §3.1.5: [entry-name entry-type-req] mod-sequence-valzer.
+            if parser.peek() == Some(b'"') {
+                let entry = parser.string()?;
+                if !entry.to_ascii_lowercase().starts_with(b"/flags/") {
+                    return Err("MODSEQ entry names are /flags/<flag>".into());
+                }
+                parser.sp()?;
+                let kind = parser.atom()?.to_ascii_lowercase();
+                if !matches!(kind.as_slice(), b"priv" | b"shared" | b"all") {
+                    return Err("MODSEQ entry type is priv, shared or all".into());
+                }
+                parser.sp()?;
+            }
+            SearchKey::Modseq(parser.mod_sequence()?)
+        }
         b"NOT" => {
             parser.sp()?;
             SearchKey::Not(Box::new(search_key(parser, depth + 1)?))

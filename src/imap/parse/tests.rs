@@ -64,10 +64,17 @@ fn authenticate_with_and_without_initial_response() {
 
 #[test]
 fn mailbox_commands() {
-    assert_eq!(parse("a SELECT INBOX"), CommandBody::Select { mailbox: b"INBOX".to_vec(), read_only: false });
+    assert_eq!(
+        parse("a SELECT INBOX"),
+        CommandBody::Select { mailbox: b"INBOX".to_vec(), read_only: false, parameters: SelectParameters::default() }
+    );
     assert_eq!(
         parse("a EXAMINE \"Sent Items\""),
-        CommandBody::Select { mailbox: b"Sent Items".to_vec(), read_only: true }
+        CommandBody::Select {
+            mailbox: b"Sent Items".to_vec(),
+            read_only: true,
+            parameters: SelectParameters::default()
+        }
     );
     assert_eq!(parse("a RENAME a b/c"), CommandBody::Rename { from: b"a".to_vec(), to: b"b/c".to_vec() });
     assert_eq!(
@@ -293,7 +300,8 @@ fn store_forms() {
             set: SequenceSet(vec![(Value(1), Value(3))]),
             action: FlagAction::Add,
             silent: true,
-            flags: vec![Flag::System(Flags::SEEN), Flag::Keyword("$Junk".into())]
+            flags: vec![Flag::System(Flags::SEEN), Flag::Keyword("$Junk".into())],
+            unchanged_since: None,
         }
     );
     assert_eq!(
@@ -303,7 +311,8 @@ fn store_forms() {
             set: SequenceSet(vec![(Value(5), Value(5))]),
             action: FlagAction::Remove,
             silent: false,
-            flags: vec![Flag::System(Flags::DELETED), Flag::System(Flags::FLAGGED)]
+            flags: vec![Flag::System(Flags::DELETED), Flag::System(Flags::FLAGGED)],
+            unchanged_since: None,
         }
     );
     assert_eq!(
@@ -313,7 +322,8 @@ fn store_forms() {
             set: SequenceSet(vec![(Value(1), Value(1))]),
             action: FlagAction::Replace,
             silent: false,
-            flags: vec![]
+            flags: vec![],
+            unchanged_since: None,
         }
     );
     assert!(parse_command(b"a STORE 1 FLAGS (\\Bogus)").is_err());
@@ -357,7 +367,12 @@ fn search_return_options_and_saved_result() {
     );
     assert_eq!(
         parse("a FETCH $ FLAGS"),
-        CommandBody::Fetch { uid: false, set: SequenceSet(vec![(Saved, Saved)]), items: vec![FetchItem::Flags] }
+        CommandBody::Fetch {
+            uid: false,
+            set: SequenceSet(vec![(Saved, Saved)]),
+            items: vec![FetchItem::Flags],
+            modifiers: FetchModifiers::default()
+        }
     );
     parse_error(b"a SEARCH RETURN (BOGUS) ALL\r\n");
     parse_error(b"a SEARCH RETURN (MIN ALL\r\n");
@@ -446,6 +461,128 @@ fn trailing_literals() {
     assert_eq!(trailing_literal(b"a X {99999999999999999999}"), None);
 }
 
+fn values(ranges: &[(u32, u32)]) -> SequenceSet {
+    SequenceSet(ranges.iter().map(|&(low, high)| (Value(low), Value(high))).collect())
+}
+
+#[test]
+fn condstore_syntax() {
+    let CommandBody::Select { parameters, read_only, .. } = parse("a EXAMINE INBOX (CONDSTORE)") else { panic!() };
+    assert!(read_only);
+    assert_eq!(parameters, SelectParameters { condstore: true, qresync: None });
+    assert_eq!(
+        parse("a FETCH 1:* (FLAGS MODSEQ) (CHANGEDSINCE 12345)"),
+        CommandBody::Fetch {
+            uid: false,
+            set: SequenceSet(vec![(Value(1), Star)]),
+            items: vec![FetchItem::Flags, FetchItem::Modseq],
+            modifiers: FetchModifiers { changed_since: Some(12345), vanished: false },
+        }
+    );
+    let CommandBody::Fetch { modifiers, items, .. } = parse("a UID FETCH 1:* FLAGS (changedsince 7 vanished)") else {
+        panic!()
+    };
+    assert_eq!(items, vec![FetchItem::Flags]);
+    assert_eq!(modifiers, FetchModifiers { changed_since: Some(7), vanished: true });
+    assert_eq!(
+        parse("a UID STORE 2,4 (UNCHANGEDSINCE 0) +FLAGS.SILENT (\\Deleted)"),
+        CommandBody::Store {
+            uid: true,
+            set: values(&[(2, 2), (4, 4)]),
+            action: FlagAction::Add,
+            silent: true,
+            flags: vec![Flag::System(Flags::DELETED)],
+            unchanged_since: Some(0),
+        }
+    );
+    let CommandBody::Status { items, .. } = parse("a STATUS INBOX (MESSAGES HIGHESTMODSEQ)") else { panic!() };
+    assert_eq!(items, vec![StatusItem::Messages, StatusItem::HighestModseq]);
+    let CommandBody::Search { key, .. } = parse("a SEARCH MODSEQ \"/flags/\\\\draft\" all 620162338") else { panic!() };
+    assert_eq!(key, SearchKey::Modseq(620162338));
+    let CommandBody::Search { key, .. } = parse("a SEARCH OR NOT MODSEQ 5 MODSEQ 0") else { panic!() };
+    assert_eq!(
+        key,
+        SearchKey::Or(Box::new(SearchKey::Not(Box::new(SearchKey::Modseq(5)))), Box::new(SearchKey::Modseq(0)))
+    );
+    // 2^63 - 1 is the largest mod-sequence (RFC 7162 §7).
+    assert!(parse_command(b"a FETCH 1 FLAGS (CHANGEDSINCE 9223372036854775807)").is_ok());
+    for bad in [
+        &b"a FETCH 1 FLAGS (CHANGEDSINCE 9223372036854775808)"[..],
+        b"a FETCH 1 FLAGS (CHANGEDSINCE)",
+        b"a FETCH 1 FLAGS (CHANGEDSINCE 1 CHANGEDSINCE 2)",
+        b"a FETCH 1 FLAGS (BOGUS)",
+        b"a FETCH 1 FLAGS ()",
+        b"a STORE 1 (UNCHANGEDSINCE) FLAGS ()",
+        b"a STORE 1 (BOGUS 1) FLAGS ()",
+        b"a STORE 1 (UNCHANGEDSINCE 1 FLAGS ()",
+        b"a SEARCH MODSEQ",
+        b"a SEARCH MODSEQ \"/flags/\\\\seen\" mine 3",
+        b"a SEARCH MODSEQ \"/other\" all 3",
+        b"a SELECT INBOX (BOGUS)",
+        b"a SELECT INBOX ()",
+        b"a STATUS INBOX (LOWESTMODSEQ)",
+    ] {
+        assert!(parse_command(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+    }
+}
+
+#[test]
+fn qresync_syntax() {
+    let qresync = |text: &str| {
+        let CommandBody::Select { parameters, .. } = parse(text) else { panic!() };
+        parameters.qresync.expect("QRESYNC parameter")
+    };
+    assert_eq!(
+        qresync("a SELECT INBOX (QRESYNC (67890007 20050715194045000))"),
+        Qresync { uid_validity: 67890007, modseq: 20050715194045000, known_uids: None, sequence_match: None }
+    );
+    assert_eq!(
+        qresync("a SELECT INBOX (QRESYNC (67890007 90060115194045000 41:211,214:541))"),
+        Qresync {
+            uid_validity: 67890007,
+            modseq: 90060115194045000,
+            known_uids: Some(values(&[(41, 211), (214, 541)])),
+            sequence_match: None,
+        }
+    );
+    assert_eq!(
+        qresync("a EXAMINE INBOX (QRESYNC (67890007 90060115194045000 1:29997 (5000,7500,9000,9990:9999 15000,22500,27000,29970,29973,29976,29979,29982,29985,29988,29991,29994,29997)))"),
+        Qresync {
+            uid_validity: 67890007,
+            modseq: 90060115194045000,
+            known_uids: Some(values(&[(1, 29997)])),
+            sequence_match: Some((
+                values(&[(5000, 5000), (7500, 7500), (9000, 9000), (9990, 9999)]),
+                values(&[
+                    (15000, 15000), (22500, 22500), (27000, 27000), (29970, 29970), (29973, 29973), (29976, 29976),
+                    (29979, 29979), (29982, 29982), (29985, 29985), (29988, 29988), (29991, 29991), (29994, 29994),
+                    (29997, 29997)
+                ]),
+            )),
+        }
+    );
+    // Sequence match data without known UIDs, and both parameters at once.
+    let CommandBody::Select { parameters, .. } = parse("a SELECT INBOX (CONDSTORE QRESYNC (1 2 (1:2 5:6)))") else {
+        panic!()
+    };
+    assert!(parameters.condstore);
+    assert_eq!(parameters.qresync.unwrap().sequence_match, Some((values(&[(1, 2)]), values(&[(5, 6)]))));
+    for bad in [
+        &b"a SELECT INBOX (QRESYNC)"[..],
+        b"a SELECT INBOX (QRESYNC ())",
+        b"a SELECT INBOX (QRESYNC (0 5))",
+        b"a SELECT INBOX (QRESYNC (1))",
+        b"a SELECT INBOX (QRESYNC (1 5 1:*))",
+        b"a SELECT INBOX (QRESYNC (1 5 $))",
+        b"a SELECT INBOX (QRESYNC (1 5 1:3 (1:3)))",
+        b"a SELECT INBOX (QRESYNC (1 5 1:3 (1:3 4:6))",
+        b"a SELECT INBOX (QRESYNC (1 5) QRESYNC (1 5))",
+        b"a SELECT INBOX (QRESYNC (1 5 ))",
+    ] {
+        assert!(parse_command(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(4000))]
 
@@ -466,6 +603,9 @@ proptest! {
                 Just(")".to_string()), Just("{3}\r\nabc".to_string()), Just("\"q\"".to_string()), Just("1:*".to_string()),
                 Just("NOT".to_string()), Just("OR".to_string()), Just("HEADER.FIELDS".to_string()), Just("<0.5>".to_string()),
                 Just("+FLAGS".to_string()), Just("\\Seen".to_string()), Just("1.2".to_string()), Just("APPEND".to_string()),
+                Just("MODSEQ".to_string()), Just("(CHANGEDSINCE".to_string()), Just("VANISHED)".to_string()),
+                Just("(UNCHANGEDSINCE".to_string()), Just("(QRESYNC".to_string()), Just("(CONDSTORE)".to_string()),
+                Just("SELECT".to_string()), Just("9223372036854775808".to_string()), Just("HIGHESTMODSEQ".to_string()),
                 "[a-zA-Z0-9.:*]{0,6}",
             ],
             0..16
@@ -491,6 +631,8 @@ proptest! {
                 Just("NOT"), Just("OR"), Just("("), Just(")"), Just("CHARSET UTF-8"), Just("RETURN (MIN SAVE)"),
                 Just("RETURN ()"), Just("(REVERSE DATE SUBJECT)"), Just("REFERENCES"), Just("UTF-8"), Just("*:$"),
                 Just("\u{e9}"), Just("{99999999999}"), Just("~{2}"), Just("\"unterminated"),
+                Just("MODSEQ 5"), Just("MODSEQ \"/flags/\\\\seen\" all 7"), Just("MODSEQ \"/flags/x\" priv"),
+                Just("MODSEQ 99999999999999999999"),
             ],
             0..14
         ),
@@ -560,6 +702,74 @@ proptest! {
         if well_formed {
             prop_assert!(parsed.is_ok(), "{}: {:?}", text, parsed);
         }
+    }
+
+    /// SELECT parameters and FETCH / STORE modifiers built from RFC 7162
+    /// pieces with junk mixed in: never a panic.
+    #[test]
+    fn condstore_commands_never_panic(
+        words in proptest::collection::vec(
+            prop_oneof![
+                Just("("), Just(")"), Just("CONDSTORE"), Just("QRESYNC"), Just("CHANGEDSINCE"), Just("VANISHED"),
+                Just("UNCHANGEDSINCE"), Just("1"), Just("0"), Just("1:*"), Just("5,7:9"), Just("$"), Just(""),
+                Just("18446744073709551616"), Just("9223372036854775807"), Just("+FLAGS"), Just("(\\Seen)"),
+                Just("MODSEQ"), Just("{2}\r\nab"),
+            ],
+            0..16
+        ),
+        command in prop_oneof![
+            Just("SELECT INBOX "), Just("EXAMINE x "), Just("FETCH 1 FLAGS "), Just("UID FETCH 1:* (FLAGS) "),
+            Just("STORE 1 "), Just("UID STORE 1 "), Just("STATUS x "), Just("SEARCH "),
+        ],
+    ) {
+        let text = format!("t {command}{}", words.join(" "));
+        let _ = parse_command(text.as_bytes());
+    }
+
+    /// Well-formed QRESYNC parameters parse to what was sent.
+    #[test]
+    fn well_formed_qresync_parses(
+        uid_validity in 1u32..,
+        modseq in 0u64..=i64::MAX as u64,
+        known in proptest::option::of(proptest::collection::vec((1u32..100_000, 0u32..50), 1..5)),
+        matched in proptest::option::of((1u32..100_000, 1u32..100_000)),
+    ) {
+        let set_text = |ranges: &[(u32, u32)]| {
+            ranges.iter().map(|(low, high)| format!("{low}:{high}")).collect::<Vec<_>>().join(",")
+        };
+        let known_ranges: Option<Vec<(u32, u32)>> =
+            known.map(|ranges| ranges.into_iter().map(|(low, length)| (low, low + length)).collect());
+        let mut text = format!("t SELECT INBOX (QRESYNC ({uid_validity} {modseq}");
+        if let Some(ranges) = &known_ranges {
+            text.push_str(&format!(" {}", set_text(ranges)));
+        }
+        if let Some((sequence, uid)) = matched {
+            text.push_str(&format!(" ({sequence} {uid})"));
+        }
+        text.push_str("))");
+        let CommandBody::Select { parameters, .. } = parse_command(text.as_bytes()).unwrap().body else {
+            panic!()
+        };
+        let expected = Qresync {
+            uid_validity,
+            modseq,
+            known_uids: known_ranges.as_deref().map(values),
+            sequence_match: matched.map(|(sequence, uid)| (values(&[(sequence, sequence)]), values(&[(uid, uid)]))),
+        };
+        prop_assert_eq!(parameters.qresync, Some(expected));
+    }
+
+    /// CHANGEDSINCE and UNCHANGEDSINCE take every mod-sequence up to 2^63 - 1.
+    #[test]
+    fn mod_sequences_round_trip(modseq in 0u64..=i64::MAX as u64, vanished: bool) {
+        let text = format!("t UID FETCH 1:* (FLAGS) (CHANGEDSINCE {modseq}{})", if vanished { " VANISHED" } else { "" });
+        let CommandBody::Fetch { modifiers, .. } = parse_command(text.as_bytes()).unwrap().body else { panic!() };
+        prop_assert_eq!(modifiers, FetchModifiers { changed_since: Some(modseq), vanished });
+        let text = format!("t STORE 1 (UNCHANGEDSINCE {modseq}) FLAGS (\\Seen)");
+        let CommandBody::Store { unchanged_since, .. } = parse_command(text.as_bytes()).unwrap().body else {
+            panic!()
+        };
+        prop_assert_eq!(unchanged_since, Some(modseq));
     }
 
     #[test]

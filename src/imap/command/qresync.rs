@@ -1,0 +1,312 @@
+//! Quick resynchronisation (RFC 7162 §3.2): what SELECT (QRESYNC ...) and
+//! UID FETCH ... (CHANGEDSINCE n VANISHED) tell a client about expunges
+//! and flag changes since a modseq it knows.
+//!
+//! Expunged UIDs come from the store's bounded expunge history. A client
+//! that asks from before the history's start gets a superset instead
+//! (RFC 7162 §3.2.5.2 allows it, and never missing an expunge matters more
+//! than a longer line): every UID it may know of that no longer exists,
+//! narrowed by the sequence-number/UID pairs it sent.
+
+use std::io;
+
+use crate::imap::encode;
+use crate::imap::session::{Session, State};
+use crate::imap::types::{Qresync, SequenceNumber, SequenceSet};
+use crate::imap::view::View;
+use crate::store::StoreError;
+
+/// Responses written between explicit yields to other sessions.
+const YIELD_EVERY: usize = 128;
+
+/// After SELECT's own responses: VANISHED (EARLIER) for the known UIDs
+/// expunged since the client's modseq, then FETCH (UID FLAGS MODSEQ) for
+/// every message (among the known ones, if given) changed since then.
+pub async fn select(session: &mut Session, resync: &Qresync) -> io::Result<Result<(), StoreError>> {
+    let known = {
+        let State::Selected(_, view) = &session.state else { return Ok(Ok(())) };
+        resync.known_uids.as_ref().map(|set| uid_ranges(set, top_uid(view)))
+    };
+    if let Err(error) =
+        vanished_earlier(session, resync.modseq, known.as_deref(), resync.sequence_match.as_ref()).await?
+    {
+        return Ok(Err(error));
+    }
+    changed_since(session, resync.modseq, known.as_deref()).await
+}
+
+/// The highest UID a client may know of: the last one handed out.
+fn top_uid(view: &View) -> u32 {
+    view.uid_next.saturating_sub(1).max(view.uids.last().copied().unwrap_or(0))
+}
+
+/// A UID set as sorted, merged inclusive ranges, `*` standing for the
+/// last UID handed out (for VANISHED, UIDs that no longer exist count).
+pub fn uid_ranges(set: &SequenceSet, top: u32) -> Vec<(u32, u32)> {
+    let value = |number: SequenceNumber| match number {
+        SequenceNumber::Value(value) => value,
+        SequenceNumber::Star | SequenceNumber::Saved => top,
+    };
+    let mut ranges: Vec<(u32, u32)> = set
+        .0
+        .iter()
+        .filter(|(first, _)| *first != SequenceNumber::Saved)
+        .map(|&(first, second)| {
+            let (first, second) = (value(first), value(second));
+            (first.min(second), first.max(second))
+        })
+        .collect();
+    ranges.sort_unstable();
+    let mut merged: Vec<(u32, u32)> = Vec::with_capacity(ranges.len());
+    for (low, high) in ranges {
+        match merged.last_mut() {
+            Some(last) if low <= last.1.saturating_add(1) => last.1 = last.1.max(high),
+            _ => merged.push((low, high)),
+        }
+    }
+    merged
+}
+
+fn contains(ranges: &[(u32, u32)], uid: u32) -> bool {
+    let index = ranges.partition_point(|&(_, high)| high < uid);
+    ranges.get(index).is_some_and(|&(low, _)| low <= uid)
+}
+
+/// Writes `* VANISHED [(EARLIER) ]set` as UIDs come in ascending order,
+/// joining consecutive ones; nothing at all if none come.
+pub struct VanishedLine {
+    pending: Option<(u32, u32)>,
+    started: bool,
+    earlier: bool,
+}
+
+impl VanishedLine {
+    pub fn new(earlier: bool) -> VanishedLine {
+        VanishedLine { pending: None, started: false, earlier }
+    }
+
+    pub fn add(&mut self, out: &mut Vec<u8>, low: u32, high: u32) {
+        match &mut self.pending {
+            Some(pending) if pending.1.checked_add(1) == Some(low) => pending.1 = high,
+            _ => {
+                self.write_pending(out);
+                self.pending = Some((low, high));
+            }
+        }
+    }
+
+    fn write_pending(&mut self, out: &mut Vec<u8>) {
+        let Some((low, high)) = self.pending.take() else { return };
+        out.extend_from_slice(match (self.started, self.earlier) {
+            (true, _) => b",",
+            (false, true) => b"* VANISHED (EARLIER) ",
+            (false, false) => b"* VANISHED ",
+        });
+        self.started = true;
+        encode::number(out, low);
+        if high != low {
+            out.push(b':');
+            encode::number(out, high);
+        }
+    }
+
+    pub fn finish(mut self, out: &mut Vec<u8>) {
+        self.write_pending(out);
+        if self.started {
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+}
+
+/// `* VANISHED (EARLIER)` for the UIDs in `within` (every UID if None)
+/// expunged after `modseq` that this session's view no longer holds (the
+/// ones it still holds are reported by the next sync, as VANISHED).
+pub async fn vanished_earlier(
+    session: &mut Session,
+    modseq: u64,
+    within: Option<&[(u32, u32)]>,
+    sequence_match: Option<&(SequenceSet, SequenceSet)>,
+) -> io::Result<Result<(), StoreError>> {
+    let store = session.server.store.clone();
+    let State::Selected(_, view) = &session.state else { return Ok(Ok(())) };
+    let reader = match store.read() {
+        Ok(reader) => reader,
+        Err(error) => return Ok(Err(error)),
+    };
+    let record = match reader.mailbox(view.mailbox) {
+        Ok(Some(record)) => record,
+        Ok(None) => return Ok(Err(StoreError::NoSuchMailbox)),
+        Err(error) => return Ok(Err(error)),
+    };
+    let top = top_uid(view);
+    let everything = [(1, top)];
+    let within = within.unwrap_or(&everything);
+    let mut line = VanishedLine::new(true);
+    if modseq >= record.expunge_floor {
+        // The history covers everything after `modseq`. It is in modseq
+        // order; the line wants UIDs in order, so they are gathered (at
+        // most the history's bound of them).
+        let expunged = match reader.expunged_after(view.mailbox, modseq) {
+            Ok(expunged) => expunged,
+            Err(error) => return Ok(Err(error)),
+        };
+        let mut uids = Vec::new();
+        for entry in expunged {
+            match entry {
+                Ok((_, uid)) if contains(within, uid) && view.index_of(uid).is_none() => uids.push(uid),
+                Ok(_) => {}
+                Err(error) => return Ok(Err(error)),
+            }
+        }
+        uids.sort_unstable();
+        uids.dedup();
+        for uid in uids {
+            line.add(session.conn.out(), uid, uid);
+            session.conn.flush_if_full().await?;
+        }
+    } else {
+        // Older than the history: every UID the client may know that is
+        // not in the mailbox, above the UIDs its sequence numbers prove
+        // unchanged (RFC 7162 §3.2.5.2).
+        let proven = sequence_match.map_or(0, |(sequences, uids)| proven_unchanged(view, sequences, uids));
+        let State::Selected(_, view) = &session.state else { return Ok(Ok(())) };
+        let mut written = 0usize;
+        for &(low, high) in within {
+            let (low, high) = (low.max(proven.saturating_add(1)).max(1), high.min(top));
+            if low > high {
+                continue;
+            }
+            // The gaps between the UIDs the mailbox holds in low..=high.
+            let mut next = low as u64;
+            let start = view.uids.partition_point(|&uid| uid < low);
+            for &uid in view.uids[start..].iter().take_while(|&&uid| uid <= high) {
+                if uid as u64 > next {
+                    line.add(session.conn.out(), next as u32, uid - 1);
+                }
+                next = uid as u64 + 1;
+                written += 1;
+                if written % (YIELD_EVERY * 64) == 0 {
+                    session.conn.flush_if_full().await?;
+                }
+            }
+            if next <= high as u64 {
+                line.add(session.conn.out(), next as u32, high);
+            }
+            session.conn.flush_if_full().await?;
+        }
+    }
+    line.finish(session.conn.out());
+    Ok(Ok(()))
+}
+
+/// The highest UID up to which the client's sequence numbers still match
+/// the mailbox (pairs taken in order, up to the first that does not):
+/// no message at or below it can have been expunged, since the client
+/// knew as many of them as there are now and UIDs only grow.
+fn proven_unchanged(view: &View, sequences: &SequenceSet, uids: &SequenceSet) -> u32 {
+    let mut proven = 0;
+    let sequence_numbers = sequences.0.iter().flat_map(|range| numbers(*range));
+    let uid_numbers = uids.0.iter().flat_map(|range| numbers(*range));
+    for (sequence, uid) in sequence_numbers.zip(uid_numbers) {
+        match view.uids.get((sequence as usize).wrapping_sub(1)) {
+            Some(&found) if found == uid && uid > proven => proven = uid,
+            _ => break,
+        }
+    }
+    proven
+}
+
+/// The numbers of one range of a set (ascending, whichever end came first).
+fn numbers((first, second): (SequenceNumber, SequenceNumber)) -> std::ops::RangeInclusive<u32> {
+    let value = |number: SequenceNumber| match number {
+        SequenceNumber::Value(value) => value,
+        // The parser refuses `*` and `$` here.
+        SequenceNumber::Star | SequenceNumber::Saved => 0,
+    };
+    let (first, second) = (value(first), value(second));
+    first.min(second)..=first.max(second)
+}
+
+/// `* n FETCH (UID u FLAGS (...) MODSEQ (m))` for every message of the
+/// view (in `within`, if given) changed after `modseq`, in modseq order.
+pub async fn changed_since(
+    session: &mut Session,
+    modseq: u64,
+    within: Option<&[(u32, u32)]>,
+) -> io::Result<Result<(), StoreError>> {
+    let store = session.server.store.clone();
+    let reader = match store.read() {
+        Ok(reader) => reader,
+        Err(error) => return Ok(Err(error)),
+    };
+    let State::Selected(_, view) = &session.state else { return Ok(Ok(())) };
+    let (changes, messages) = match reader.changes_after(view.mailbox, modseq).and_then(|changes| {
+        let messages = reader.messages()?;
+        Ok((changes, messages))
+    }) {
+        Ok(found) => found,
+        Err(error) => return Ok(Err(error)),
+    };
+    let mut written = 0usize;
+    for entry in changes {
+        let uid = match entry {
+            Ok((_, uid)) => uid,
+            Err(error) => return Ok(Err(error)),
+        };
+        if within.is_some_and(|within| !contains(within, uid)) {
+            continue;
+        }
+        let Some(index) = view.index_of(uid) else { continue };
+        let message = match messages.get(view.mailbox, uid) {
+            Ok(Some(message)) => message,
+            Ok(None) => continue,
+            Err(error) => return Ok(Err(error)),
+        };
+        view.write_flags(session.conn.out(), index, uid, &message, true, true);
+        session.conn.flush_if_full().await?;
+        written += 1;
+        if written % YIELD_EVERY == 0 {
+            smol::future::yield_now().await;
+        }
+    }
+    Ok(Ok(()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uid_sets_become_sorted_ranges() {
+        let set = SequenceSet(vec![
+            (SequenceNumber::Value(9), SequenceNumber::Value(7)),
+            (SequenceNumber::Value(1), SequenceNumber::Value(2)),
+            (SequenceNumber::Value(3), SequenceNumber::Value(3)),
+            (SequenceNumber::Value(20), SequenceNumber::Star),
+        ]);
+        assert_eq!(uid_ranges(&set, 15), vec![(1, 3), (7, 9), (15, 20)]);
+        assert!(contains(&[(1, 3), (7, 9)], 8));
+        assert!(!contains(&[(1, 3), (7, 9)], 5));
+        assert!(!contains(&[], 1));
+    }
+
+    #[test]
+    fn vanished_lines_join_consecutive_uids() {
+        let mut out = Vec::new();
+        let mut line = VanishedLine::new(true);
+        for uid in [2, 3, 4, 7, 9, 10] {
+            line.add(&mut out, uid, uid);
+        }
+        line.add(&mut out, 11, 15);
+        line.finish(&mut out);
+        assert_eq!(out, b"* VANISHED (EARLIER) 2:4,7,9:15\r\n");
+        let mut out = Vec::new();
+        VanishedLine::new(true).finish(&mut out);
+        assert!(out.is_empty());
+        let mut out = Vec::new();
+        let mut line = VanishedLine::new(false);
+        line.add(&mut out, 5, 5);
+        line.finish(&mut out);
+        assert_eq!(out, b"* VANISHED 5\r\n");
+    }
+}

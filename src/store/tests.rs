@@ -387,8 +387,14 @@ fn a_delivery_to_several_users_is_stored_once_and_counted_right() {
         let store: &Store = &store;
         let delete_all = |mailbox: u64| async move {
             let all = UidSet(vec![(1, u32::MAX)]);
-            let flag =
-                Op::Store { mailbox, uids: all, action: FlagAction::Add, flags: Flags::DELETED, keywords: Vec::new() };
+            let flag = Op::Store {
+                mailbox,
+                uids: all,
+                action: FlagAction::Add,
+                flags: Flags::DELETED,
+                keywords: Vec::new(),
+                unchanged_since: None,
+            };
             store.execute(flag).await.unwrap();
             store.execute(Op::Expunge { mailbox, uids: None }).await.unwrap()
         };

@@ -5,6 +5,7 @@ mod auth;
 mod config;
 mod control;
 mod imap;
+mod lmtp;
 mod mime;
 mod net;
 mod server;
@@ -33,6 +34,7 @@ enum Command {
     Serve(Serve),
     User(UserCommand),
     Check(Check),
+    Deliver(Deliver),
     Boards(Boards),
 }
 
@@ -143,6 +145,27 @@ struct Check {
 }
 
 #[derive(FromArgs)]
+#[argh(subcommand, name = "deliver")]
+/// Deliver one message from stdin to a user's INBOX, through the running
+/// server's LMTP socket (for MTAs that pipe mail to a command). Exit codes
+/// follow sysexits.h: 0 delivered, 67 no such user, 73 message too big,
+/// 75 try again later (server not running, temporary failure), 64 usage.
+struct Deliver {
+    /// the recipient: a user name or one of their addresses
+    #[argh(option)]
+    user: String,
+    /// envelope sender (Return-Path); default: the null sender <>
+    #[argh(option, short = 'f')]
+    from: Option<String>,
+    /// configuration file
+    #[argh(option)]
+    config: Option<PathBuf>,
+    /// data directory
+    #[argh(option)]
+    data: Option<PathBuf>,
+}
+
+#[derive(FromArgs)]
 #[argh(subcommand, name = "boards")]
 /// List the board profiles built into this binary.
 struct Boards {}
@@ -152,7 +175,11 @@ fn load(config: &Option<PathBuf>, board: Option<String>, data: &Option<PathBuf>)
 }
 
 fn main() -> ExitCode {
-    let roost: Roost = argh::from_env();
+    let arguments: Vec<String> = std::env::args().collect();
+    let roost = match parse_arguments(&arguments) {
+        Ok(roost) => roost,
+        Err(code) => return code,
+    };
     let result = match roost.command {
         Command::Serve(arguments) => load(&arguments.config, arguments.board, &arguments.data).and_then(|config| {
             init_logging(config.log_level);
@@ -176,6 +203,10 @@ fn main() -> ExitCode {
             init_logging(log::LevelFilter::Warn);
             load(&arguments.config, None, &arguments.data).and_then(|config| check(&config, arguments.repair))
         }
+        Command::Deliver(arguments) => {
+            init_logging(log::LevelFilter::Warn);
+            return deliver(arguments);
+        }
         Command::Boards(_) => {
             for (name, _) in BOARDS {
                 match Board::named(name) {
@@ -191,6 +222,54 @@ fn main() -> ExitCode {
         Err(message) => {
             eprintln!("roost: {message}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// argh's parsing, with sysexits' EX_USAGE for `roost deliver`: an MTA
+/// reads its exit code, and a broken command line will not mend by retrying.
+fn parse_arguments(arguments: &[String]) -> Result<Roost, ExitCode> {
+    let command = arguments
+        .first()
+        .and_then(|path| std::path::Path::new(path).file_name())
+        .and_then(|name| name.to_str())
+        .unwrap_or("roost");
+    let rest: Vec<&str> = arguments.iter().skip(1).map(String::as_str).collect();
+    Roost::from_args(&[command], &rest).map_err(|early| match early.status {
+        Ok(()) => {
+            print!("{}", early.output);
+            ExitCode::SUCCESS
+        }
+        Err(()) => {
+            eprint!("{}", early.output);
+            if rest.first() == Some(&"deliver") {
+                ExitCode::from(lmtp::deliver::EX_USAGE)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+/// `roost deliver`: stdin to the running server's LMTP socket.
+fn deliver(arguments: Deliver) -> ExitCode {
+    let result = load(&arguments.config, None, &arguments.data)
+        .map_err(|message| lmtp::deliver::Failure { code: lmtp::deliver::EX_CONFIG, message })
+        .and_then(|config| {
+            let Some(socket) = &config.lmtp_socket else {
+                return Err(lmtp::deliver::Failure {
+                    code: lmtp::deliver::EX_USAGE,
+                    message: "the LMTP socket is turned off ([lmtp] socket = \"\")".into(),
+                });
+            };
+            let from = arguments.from.as_deref().unwrap_or("");
+            lmtp::deliver::deliver(socket, from, &arguments.user, std::io::stdin().lock())
+        });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("roost deliver: {}", failure.message);
+            ExitCode::from(failure.code)
         }
     }
 }

@@ -88,7 +88,7 @@ impl Server {
         self.counters.borrow().total
     }
 
-    fn connection_slot(&self, ip: IpAddr) -> Result<ConnectionSlot, &'static str> {
+    pub fn connection_slot(&self, ip: IpAddr) -> Result<ConnectionSlot, &'static str> {
         let limits = &self.config.limits;
         let mut counters = self.counters.borrow_mut();
         if counters.total >= limits.max_connections {
@@ -173,6 +173,11 @@ pub fn serve(config: Config) -> Result<(), String> {
     let plain = bind(&config.imap_listen, "IMAP, STARTTLS")?;
     let implicit = bind(&config.imaps_listen, "IMAP over TLS")?;
     let control = crate::control::bind(&config.control_socket())?;
+    let lmtp_unix = match &config.lmtp_socket {
+        Some(path) => Some(crate::lmtp::bind(path)?),
+        None => None,
+    };
+    let lmtp_tcp = bind(&config.lmtp_listen, "LMTP")?;
 
     log::info!(
         "roost {} starting: data {}, board {}",
@@ -180,6 +185,15 @@ pub fn serve(config: Config) -> Result<(), String> {
         config.data_dir.display(),
         config.board
     );
+    if let Some(path) = &config.lmtp_socket {
+        log::info!("lmtp listening on {}", path.display());
+    }
+    for (_, address) in &lmtp_tcp {
+        if !address.ip().is_loopback() {
+            log::warn!("LMTP on {address} is not loopback: LMTP has no authentication, anyone reaching it can deliver");
+        }
+        log::info!("lmtp listening on {address} (TCP)");
+    }
     for (_, address) in &plain {
         log::info!("imap listening on {address} (STARTTLS)");
     }
@@ -210,6 +224,12 @@ pub fn serve(config: Config) -> Result<(), String> {
     }
     for (listener, _) in implicit {
         executor.spawn(accept(server.clone(), Rc::downgrade(&executor), listener, true)).detach();
+    }
+    if let Some(listener) = lmtp_unix {
+        executor.spawn(crate::lmtp::accept_unix(server.clone(), Rc::downgrade(&executor), listener)).detach();
+    }
+    for (listener, _) in lmtp_tcp {
+        executor.spawn(crate::lmtp::accept_tcp(server.clone(), Rc::downgrade(&executor), listener)).detach();
     }
     let storage_failed = std::cell::Cell::new(false);
     let until_stopped = async {
@@ -289,7 +309,7 @@ async fn accept(
 /// Runs one session; a panic in it ends that session only, never the
 /// executor and the other sessions on it. Its state is dropped as the
 /// panic unwinds (views, slots), so nothing it held stays claimed.
-pub async fn isolated(peer: SocketAddr, session: impl std::future::Future<Output = ()>) -> bool {
+pub async fn isolated(peer: impl std::fmt::Display, session: impl std::future::Future<Output = ()>) -> bool {
     match std::panic::AssertUnwindSafe(session).catch_unwind().await {
         Ok(()) => true,
         Err(panic) => {

@@ -95,8 +95,15 @@ impl Setup {
         let dir = TempDir::new("cli-direct");
         let config = dir.0.join("roost.toml");
         std::fs::write(&config, test_config(&dir, "")).unwrap();
-        let server =
-            Server { dir, config, child: None, imap_port: 0, imaps_port: 0, log: Arc::new(Mutex::new(String::new())) };
+        let server = Server {
+            dir,
+            config,
+            child: None,
+            imap_port: 0,
+            imaps_port: 0,
+            lmtp_port: None,
+            log: Arc::new(Mutex::new(String::new())),
+        };
         Setup { server, running: false }
     }
 

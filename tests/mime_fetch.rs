@@ -160,6 +160,18 @@ fn single_part_and_broken_messages() {
     client.append_ok("INBOX", b"Subject: lf\n\na\nb\r\nc\rd\n");
     let fourth = client.ok("FETCH 4 (RFC822.SIZE BODY.PEEK[])");
     assert_eq!(fourth, ["* 4 FETCH (RFC822.SIZE 26 BODY[] {26}\r\nSubject: lf\r\n\r\na\r\nb\r\nc\rd\r\n)"]);
+    // RFC 3516 §4.4: APPEND takes a literal8 with NUL bytes; they come back.
+    let capabilities = client.ok("CAPABILITY").join(" ");
+    assert!(capabilities.contains(" BINARY"), "{capabilities}");
+    let tag = client.next_tag();
+    let binary = b"Subject: nul\r\n\r\na\x00b\r\n";
+    client.send_raw(format!("{tag} APPEND INBOX ~{{{}+}}\r\n", binary.len()).as_bytes());
+    client.send_raw(binary);
+    client.send_raw(b"\r\n");
+    let (_, tagged) = client.until_tagged(&tag);
+    assert!(tagged.starts_with("OK [APPENDUID"), "{tagged}");
+    let fifth = client.ok("FETCH 5 (RFC822.SIZE BODY.PEEK[])");
+    assert_eq!(fifth, ["* 5 FETCH (RFC822.SIZE 21 BODY[] {21}\r\nSubject: nul\r\n\r\na\0b\r\n)"]);
 }
 
 #[test]

@@ -89,6 +89,10 @@ pub struct Config {
     pub tls_key: Option<PathBuf>,
     /// Names put in the self-signed certificate.
     pub tls_hostnames: Vec<String>,
+    /// LMTP on a Unix socket (None: off). Default `<data_dir>/lmtp.sock`.
+    pub lmtp_socket: Option<PathBuf>,
+    /// LMTP over TCP (off unless set: LMTP has no authentication).
+    pub lmtp_listen: Vec<SocketAddr>,
     pub limits: Limits,
 }
 
@@ -364,7 +368,7 @@ impl Config {
     pub fn parse(name: &str, text: &str, overrides: Overrides) -> Result<Config, ConfigError> {
         let document = toml::parse(text).map_err(|problem| error(format!("{name}: {problem}")))?;
         for table in document.tables.keys() {
-            if !["", "imap", "tls", "limits"].contains(&table.as_str()) {
+            if !["", "imap", "tls", "lmtp", "limits"].contains(&table.as_str()) {
                 let line = line_of(text, table, None).map(|line| format!("line {line}: ")).unwrap_or_default();
                 return Err(error(format!("{name}: {line}unknown table [{table}]")));
             }
@@ -407,6 +411,16 @@ impl Config {
             return Err(error(format!("{name}: [tls] needs both cert and key, or neither")));
         }
 
+        let mut lmtp = Section::new(name, text, &document, "lmtp");
+        // An empty string turns the socket off (TCP only, or no LMTP at all).
+        let lmtp_socket = match lmtp.string("socket")? {
+            None => Some(data_dir.join("lmtp.sock")),
+            Some(path) if path.is_empty() => None,
+            Some(path) => Some(PathBuf::from(path)),
+        };
+        let lmtp_listen = lmtp.addresses("listen")?.unwrap_or_default();
+        lmtp.finish()?;
+
         let board = Board::named(&board_name)?;
         let mut limits = board.limits;
         limits.apply(name, text, &document, false)?;
@@ -420,6 +434,8 @@ impl Config {
             tls_cert,
             tls_key,
             tls_hostnames,
+            lmtp_socket,
+            lmtp_listen,
             limits,
         })
     }
@@ -454,6 +470,8 @@ mod tests {
         assert_eq!(config.imap_listen, vec!["127.0.0.1:1143".parse().unwrap()]);
         assert_eq!(config.imaps_listen, vec!["127.0.0.1:1993".parse().unwrap()]);
         assert_eq!(config.plaintext_auth, PlaintextAuth::Loopback);
+        assert_eq!(config.lmtp_socket, Some(PathBuf::from("./roost-data/lmtp.sock")));
+        assert!(config.lmtp_listen.is_empty());
         assert_eq!(config.limits, Board::named("generic").unwrap().limits);
     }
 
@@ -485,6 +503,18 @@ mod tests {
         let config = Config::parse("systemd/roost.toml", text, Overrides::default()).unwrap();
         assert_eq!(config.board, "rpi4");
         assert_eq!(config.imaps_listen, vec!["0.0.0.0:993".parse().unwrap()]);
+        assert_eq!(config.lmtp_socket, Some(PathBuf::from("/run/roost/lmtp.sock")));
+        assert!(config.lmtp_listen.is_empty());
+    }
+
+    #[test]
+    fn lmtp_socket_and_listeners() {
+        let text = "data_dir = \"/srv/mail\"\n[lmtp]\nsocket = \"\"\nlisten = [\"127.0.0.1:24\"]";
+        let config = Config::parse("test.toml", text, Overrides::default()).unwrap();
+        assert_eq!(config.lmtp_socket, None);
+        assert_eq!(config.lmtp_listen, vec!["127.0.0.1:24".parse().unwrap()]);
+        let config = Config::parse("test.toml", "data_dir = \"/srv/mail\"", Overrides::default()).unwrap();
+        assert_eq!(config.lmtp_socket, Some(PathBuf::from("/srv/mail/lmtp.sock")));
     }
 
     #[test]
@@ -499,6 +529,8 @@ mod tests {
             ("[smtp]\nport = 25", "line 1: unknown table [smtp]"),
             ("log_level = \"info\"\n[imap]\nlisten = []\nlisen_tls = []", "line 4: [imap] lisen_tls: unknown setting"),
             ("[imap]\nplaintext_auth = \"sometimes\"", "plaintext_auth"),
+            ("[lmtp]\nlisten = [\"localhost\"]", "not an address"),
+            ("[lmtp]\nport = 24", "[lmtp] port: unknown setting"),
         ];
         for (text, expected) in cases {
             let problem = Config::parse("test.toml", text, Overrides::default()).unwrap_err().0;

@@ -53,6 +53,33 @@ pub fn mailbox(out: &mut Vec<u8>, name: &str) {
     string(out, crate::util::mutf7::encode(name).as_bytes());
 }
 
+/// A mailbox name in UTF-8 (RFC 9051 §5.1, once IMAP4rev2 is enabled),
+/// quoted unless it needs a literal; RFC 9051's quoted strings carry UTF-8.
+pub fn mailbox_utf8(out: &mut Vec<u8>, name: &str) {
+    let quotable = name.len() <= MAX_QUOTED && !name.bytes().any(|byte| byte == 0 || byte == b'\r' || byte == b'\n');
+    if quotable {
+        out.push(b'"');
+        for byte in name.bytes() {
+            if byte == b'"' || byte == b'\\' {
+                out.push(b'\\');
+            }
+            out.push(byte);
+        }
+        out.push(b'"');
+    } else {
+        string(out, name.as_bytes());
+    }
+}
+
+/// A mailbox name as the session speaks: UTF-8 or modified UTF-7.
+pub fn mailbox_for(out: &mut Vec<u8>, name: &str, utf8: bool) {
+    if utf8 {
+        mailbox_utf8(out, name);
+    } else {
+        mailbox(out, name);
+    }
+}
+
 pub fn number(out: &mut Vec<u8>, value: impl Into<u64>) {
     let mut digits = [0u8; 20];
     let mut value = value.into();

@@ -12,6 +12,16 @@ pub fn decode(raw: &[u8]) -> Result<String, String> {
     canonical(name)
 }
 
+/// Decodes a mailbox argument as the session speaks: UTF-8 once IMAP4rev2
+/// is enabled (RFC 9051 §5.1), modified UTF-7 before.
+pub fn decode_for(raw: &[u8], utf8: bool) -> Result<String, String> {
+    if !utf8 {
+        return decode(raw);
+    }
+    let name = std::str::from_utf8(raw).map_err(|_| "Mailbox name is not valid UTF-8".to_string())?;
+    canonical(name.to_string())
+}
+
 /// INBOX in any case is INBOX (RFC 3501 §5.1), and so is the INBOX of
 /// "inbox/child"; one trailing delimiter is dropped ("CREATE foo/" makes "foo").
 pub fn canonical(mut name: String) -> Result<String, String> {
@@ -54,5 +64,15 @@ mod tests {
         for bad in [&b""[..], b"/", b"a//b", b"/a", b"caf\xc3\xa9", b"&Jjo", b"tab\tname"] {
             assert!(decode(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn utf8_names_once_imap4rev2_is_enabled() {
+        assert_eq!(decode_for("Entwürfe".as_bytes(), true).unwrap(), "Entwürfe");
+        assert_eq!(decode_for(b"A&B", true).unwrap(), "A&B");
+        assert_eq!(decode_for(b"inbox/x", true).unwrap(), "INBOX/x");
+        assert!(decode_for(b"caf\xe9", true).is_err());
+        assert!(decode_for("caf\u{e9}".as_bytes(), false).is_err());
+        assert_eq!(decode_for(b"Entw&APw-rfe", false).unwrap(), "Entwürfe");
     }
 }

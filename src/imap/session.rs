@@ -86,6 +86,9 @@ pub struct Session {
     pub uid_command: bool,
     /// Failed LOGIN/AUTHENTICATE attempts on this connection.
     pub failed_logins: u32,
+    /// `ENABLE IMAP4rev2` was given: RFC 9051 behaviour (no \Recent,
+    /// ESEARCH answers, UTF-8 mailbox names).
+    pub imap4rev2: bool,
     /// Logging in must be done by then (a deadline, not an idle timer).
     login_deadline: Instant,
 }
@@ -124,6 +127,7 @@ pub async fn run(server: Rc<Server>, stream: Stream, peer: SocketAddr, implicit_
         sync_mode: SyncMode::Full,
         uid_command: false,
         failed_logins: 0,
+        imap4rev2: false,
         login_deadline,
     };
     let greeting = format!("* OK [CAPABILITY {}] roost ready\r\n", session.capabilities());
@@ -374,8 +378,8 @@ impl Session {
             CommandBody::Subscribe { mailbox, subscribed } => {
                 command::mailbox::subscribe(self, &tag, &mailbox, subscribed).await
             }
-            CommandBody::List { reference, pattern, subscribed_only } => {
-                command::list::run(self, &tag, &reference, &pattern, subscribed_only).await
+            CommandBody::List { reference, patterns, subscribed_only, options } => {
+                command::list::run(self, &tag, &reference, &patterns, subscribed_only, options).await
             }
             CommandBody::Status { mailbox, items } => command::status::run(self, &tag, &mailbox, &items).await,
             CommandBody::Namespace => {
@@ -408,7 +412,7 @@ impl Session {
 
     /// The CAPABILITY list for the current state (RFC 3501 §7.2.1).
     pub fn capabilities(&self) -> String {
-        let mut capabilities = String::from("IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE");
+        let mut capabilities = String::from("IMAP4rev1 IMAP4rev2 SASL-IR LITERAL+ ID ENABLE IDLE BINARY");
         match self.state {
             State::NotAuthenticated => {
                 if self.starttls_allowed && !self.conn.stream.is_tls() {
@@ -422,7 +426,7 @@ impl Session {
             }
             _ => {
                 capabilities.push_str(
-                    " NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE MULTIAPPEND STATUS=SIZE ESEARCH SEARCHRES SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES",
+                    " NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS MULTIAPPEND STATUS=SIZE ESEARCH SEARCHRES SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES",
                 );
                 capabilities.push_str(&format!(" APPENDLIMIT={}", self.server.config.limits.literal_size));
             }
@@ -533,6 +537,7 @@ impl Session {
             return Ok(());
         }
         let full = self.sync_mode == SyncMode::Full;
+        let imap4rev2 = self.imap4rev2;
         let old_top = view.uids.last().copied().unwrap_or(0);
         if full && !Rc::ptr_eq(&uids, &view.uids) {
             // Both lists ascend: one merge pass finds what went and what came.
@@ -555,7 +560,8 @@ impl Session {
                 let (uid_next, first_recent) = {
                     let mut hub = store.hub().borrow_mut();
                     let uid_next = hub.get(view.mailbox).map_or(view.uid_next, |state| state.uid_next);
-                    let claimed = if view.read_only { None } else { hub.claim_recent(view.mailbox) };
+                    // RFC 9051 has no \Recent: IMAP4rev2 sessions leave it to others.
+                    let claimed = if view.read_only || imap4rev2 { None } else { hub.claim_recent(view.mailbox) };
                     (uid_next, claimed)
                 };
                 if let Some((range, first_recent_uid)) = first_recent {
@@ -566,9 +572,12 @@ impl Session {
                 let out = self.conn.out();
                 out.extend_from_slice(b"* ");
                 encode::number(out, view.uids.len() as u64);
-                out.extend_from_slice(b" EXISTS\r\n* ");
-                encode::number(out, view.recent_count() as u64);
-                out.extend_from_slice(b" RECENT\r\n");
+                out.extend_from_slice(b" EXISTS\r\n");
+                if !imap4rev2 {
+                    out.extend_from_slice(b"* ");
+                    encode::number(out, view.recent_count() as u64);
+                    out.extend_from_slice(b" RECENT\r\n");
+                }
             }
             view.modseq = modseq;
         }

@@ -52,11 +52,14 @@ pub enum CommandBody {
         mailbox: MailboxArgument,
         subscribed: bool,
     },
-    /// LIST, or LSUB when `subscribed_only`.
+    /// LIST, or LSUB when `subscribed_only`. `options` is Some for the
+    /// extended form of LIST (RFC 5258): selection options, a pattern
+    /// list or return options.
     List {
         reference: Vec<u8>,
-        pattern: Vec<u8>,
+        patterns: Vec<Vec<u8>>,
         subscribed_only: bool,
+        options: Option<ListOptions>,
     },
     Status {
         mailbox: MailboxArgument,
@@ -188,6 +191,27 @@ pub enum Flag {
     /// `\Recent` may be named (in SEARCH) but never stored.
     Recent,
     Keyword(String),
+}
+
+/// The options of an extended LIST (RFC 5258 §3, RFC 5819, RFC 6154 §3).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListOptions {
+    /// Selection: only subscribed names (which implies RETURN (SUBSCRIBED)).
+    pub subscribed: bool,
+    /// Selection: REMOTE, accepted; roost has no remote mailboxes.
+    pub remote: bool,
+    /// Selection: parents of matches that only their children match.
+    pub recursive_match: bool,
+    /// Selection: only mailboxes with a special-use attribute.
+    pub special_use: bool,
+    /// Return: the \Subscribed attribute.
+    pub return_subscribed: bool,
+    /// Return: \HasChildren / \HasNoChildren (roost always sends them).
+    pub return_children: bool,
+    /// Return: special-use attributes (roost always sends them).
+    pub return_special_use: bool,
+    /// Return: a STATUS response after each selectable mailbox (RFC 5819).
+    pub status: Option<Vec<StatusItem>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -95,15 +95,19 @@ impl Connection {
             // An idle connection holds no read buffer: wait until the
             // socket has data, then allocate. (Over TLS, rustls may hold
             // decrypted bytes the socket no longer shows, so read at once.)
-            if let Stream::Plain(tcp) = &self.stream {
-                let limit = self.read_limit();
-                let readable = async { tcp.readable().await.map(|_| 0) };
-                let timeout = async {
-                    smol::Timer::at(limit).await;
-                    Err(io::Error::new(io::ErrorKind::TimedOut, "client sent nothing in time"))
-                };
-                smol::future::or(readable, timeout).await?;
-            }
+            let limit = self.read_limit();
+            let readable = async {
+                match &self.stream {
+                    Stream::Plain(tcp) => tcp.readable().await,
+                    Stream::Unix(unix) => unix.readable().await,
+                    _ => Ok(()),
+                }
+            };
+            let timeout = async {
+                smol::Timer::at(limit).await;
+                Err(io::Error::new(io::ErrorKind::TimedOut, "client sent nothing in time"))
+            };
+            smol::future::or(readable, timeout).await?;
         }
         if self.input.len() < self.read_size {
             self.input.resize(self.read_size, 0);
@@ -205,6 +209,27 @@ impl Connection {
             Ok(count) => Ok(count),
             Err(error) => Err(error),
         }
+    }
+
+    /// The bytes received and not yet taken, reading more first if there
+    /// are none; take them with [`Connection::consume`]. A protocol that
+    /// ends a stream with a marker (LMTP's `.`) reads this way, so that
+    /// whatever the client pipelined after the marker stays buffered.
+    pub async fn peek(&mut self) -> io::Result<&[u8]> {
+        if self.start == self.end {
+            self.fill().await?;
+        }
+        Ok(self.buffered())
+    }
+
+    /// Whether the client has sent bytes not yet taken (pipelined commands).
+    pub fn has_input(&self) -> bool {
+        self.start < self.end
+    }
+
+    /// Takes `count` bytes of what [`Connection::peek`] showed.
+    pub fn consume(&mut self, count: usize) {
+        self.start = (self.start + count).min(self.end);
     }
 
     /// Reads and drops `count` bytes.

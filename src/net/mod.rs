@@ -1,4 +1,4 @@
-//! Sockets: TCP, with TLS via futures-rustls, and
+//! Sockets: TCP, with TLS via futures-rustls, Unix sockets (LMTP), and
 //! bounded, board-sized buffers.
 
 mod connection;
@@ -6,6 +6,7 @@ pub mod tls;
 
 use std::io;
 use std::net::TcpStream;
+use std::os::unix::net::UnixStream;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -18,6 +19,8 @@ pub use connection::{Connection, LineStatus};
 pub enum Stream {
     Plain(Async<TcpStream>),
     Tls(Box<futures_rustls::server::TlsStream<Async<TcpStream>>>),
+    /// A local client (the MTA delivering over LMTP).
+    Unix(Async<UnixStream>),
     /// Left behind while the TCP stream is handed to the TLS handshake.
     Closed,
 }
@@ -37,6 +40,10 @@ macro_rules! delegate {
             }
             Stream::Tls($stream) => {
                 let $stream = Pin::new($stream.as_mut());
+                $call
+            }
+            Stream::Unix($stream) => {
+                let $stream = Pin::new($stream);
                 $call
             }
             Stream::Closed => Poll::Ready(Err(io::Error::new(io::ErrorKind::NotConnected, "stream closed"))),

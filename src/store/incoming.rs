@@ -94,6 +94,19 @@ impl<'a> Incoming<'a> {
         &mut self.buffer
     }
 
+    /// Takes in `data` (LMTP, whose bytes come out of a dot-unstuffing pass
+    /// rather than straight off the socket).
+    pub async fn write(&mut self, data: &[u8]) {
+        let before = self.buffer.len();
+        self.buffer.extend_from_slice(data);
+        self.accept(before).await;
+    }
+
+    /// Bytes taken in so far, line ends mended.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
     /// Takes in what was appended to the buffer since `before`.
     pub async fn accept(&mut self, before: usize) {
         if self.lines.needs_mending(&self.buffer[before..]) {

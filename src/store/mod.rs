@@ -209,6 +209,12 @@ pub enum Op {
         mailbox: u64,
         messages: Vec<NewMessage>,
     },
+    /// One delivered message, stored once and added to each of `mailboxes`
+    /// (distinct): its blob counts one reference per mailbox.
+    Deliver {
+        message: NewMessage,
+        mailboxes: Vec<u64>,
+    },
     Store {
         mailbox: u64,
         uids: UidSet,
@@ -265,6 +271,10 @@ pub enum Outcome {
         uid_validity: u32,
         source: Vec<u32>,
         first_uid: u32,
+    },
+    /// The UID the delivered message got in each mailbox, in order.
+    Delivered {
+        uids: Vec<u32>,
     },
     Expunged {
         uids: Vec<u32>,

@@ -277,6 +277,7 @@ pub(super) fn apply(tables: &mut Tables, op: &Op, changes: &mut Vec<Change>) -> 
             Ok(Outcome::Done)
         }
         Op::Append { mailbox, messages } => append(tables, *mailbox, messages, changes),
+        Op::Deliver { message, mailboxes } => deliver(tables, message, mailboxes, changes),
         Op::Store { mailbox, uids, action, flags, keywords } => {
             store_flags(tables, *mailbox, uids, *action, *flags, keywords, changes)
         }
@@ -594,6 +595,52 @@ fn append(
     }
     let (first_uid, last_uid) = add_messages(tables, mailbox, &mut record, stored, grew, changes)?;
     Ok(Outcome::Appended { uid_validity: record.uid_validity, first_uid, last_uid })
+}
+
+/// LMTP: one blob for every recipient, so a message to the whole family
+/// takes its space once. Every check comes before the first write.
+fn deliver(
+    tables: &mut Tables,
+    message: &NewMessage,
+    mailboxes: &[u64],
+    changes: &mut Vec<Change>,
+) -> Result<Outcome, StoreError> {
+    if mailboxes.is_empty() {
+        return Err(StoreError::Bug("a delivery without mailboxes".into()));
+    }
+    let mut records = Vec::with_capacity(mailboxes.len());
+    for (index, &mailbox) in mailboxes.iter().enumerate() {
+        if mailboxes[..index].contains(&mailbox) {
+            return Err(StoreError::Bug(format!("mailbox {mailbox} named twice in one delivery")));
+        }
+        records.push(tables.selectable_mailbox(mailbox)?);
+    }
+    if tables.pending.get(message.blob)?.is_none() {
+        return Err(StoreError::NoSuchBlob);
+    }
+    let blob = BlobRecord {
+        references: mailboxes.len() as u32,
+        size: message.size,
+        header_size: message.header_size,
+        structure: message.structure.clone(),
+    };
+    tables.blobs.insert(message.blob, blob.encode().as_slice())?;
+    tables.pending.remove(message.blob)?;
+    let mut uids = Vec::with_capacity(mailboxes.len());
+    for (&mailbox, mut record) in mailboxes.iter().zip(records) {
+        let stored = MessageRecord {
+            blob: message.blob,
+            internal_date: message.internal_date,
+            size: message.size,
+            flags: message.flags,
+            keywords: 0,
+            modseq: 0,
+        };
+        let (uid, _) =
+            add_messages(tables, mailbox, &mut record, vec![(stored, message.summary.clone())], false, changes)?;
+        uids.push(uid);
+    }
+    Ok(Outcome::Delivered { uids })
 }
 
 /// Gives `messages` (with their header summaries) the next UIDs of

@@ -335,3 +335,80 @@ fn a_message_stored_without_a_structure_gets_one_from_its_bytes() {
         assert_eq!(structure.envelope(0).and_then(|envelope| envelope.subject.clone()), Some(b"old".to_vec()));
     });
 }
+
+/// LMTP to several users: one blob, one reference per INBOX, and the count
+/// stays right through COPY, MOVE and EXPUNGE until the last copy frees it.
+#[test]
+fn a_delivery_to_several_users_is_stored_once_and_counted_right() {
+    let disk = SmallDisk::with_capacity(64 << 20);
+    let (store, pump) = store_on(&disk, 0);
+    run(&store, pump, async {
+        let mut inboxes = Vec::new();
+        let mut archives = Vec::new();
+        for name in ["alice", "bob", "carol"] {
+            store.execute(Op::AddUser { name: name.into(), password_hash: "x".into() }).await.unwrap();
+            let reader = store.read().unwrap();
+            let user = reader.user(name).unwrap().unwrap();
+            inboxes.push(reader.mailbox_id(user.id, INBOX).unwrap().unwrap());
+            archives.push(reader.mailbox_id(user.id, "Archive").unwrap().unwrap());
+        }
+        let text = b"Subject: family\r\n\r\nhello\r\n".to_vec();
+        let Outcome::Blob(blob) =
+            store.execute(Op::WriteBlob { blob: None, first_chunk: 0, data: text.clone() }).await.unwrap()
+        else {
+            panic!("expected a blob")
+        };
+        let message = NewMessage {
+            blob,
+            size: text.len() as u64,
+            header_size: 19,
+            structure: Vec::new(),
+            summary: None,
+            flags: Flags::default(),
+            keywords: Vec::new(),
+            internal_date: DateTime::now(),
+        };
+        // A mailbox named twice is a caller's bug, refused before any write.
+        let twice = Op::Deliver { message: message.clone(), mailboxes: vec![inboxes[0], inboxes[0]] };
+        assert!(matches!(store.execute(twice).await, Err(StoreError::Bug(_))));
+        let delivered = store.execute(Op::Deliver { message, mailboxes: inboxes.clone() }).await.unwrap();
+        assert_eq!(delivered, Outcome::Delivered { uids: vec![1, 1, 1] });
+
+        let references = |store: &Store| store.read().unwrap().blob(blob).unwrap().map(|record| record.references);
+        let clean = |store: &Store| {
+            let report = check_database(&store.database()).unwrap();
+            assert!(report.is_clean(), "{}", report.summary());
+            report
+        };
+        assert_eq!(references(&store), Some(3));
+        assert_eq!(clean(&store).blobs, 1);
+
+        let store: &Store = &store;
+        let delete_all = |mailbox: u64| async move {
+            let all = UidSet(vec![(1, u32::MAX)]);
+            let flag =
+                Op::Store { mailbox, uids: all, action: FlagAction::Add, flags: Flags::DELETED, keywords: Vec::new() };
+            store.execute(flag).await.unwrap();
+            store.execute(Op::Expunge { mailbox, uids: None }).await.unwrap()
+        };
+        // COPY adds a reference; MOVE adds one and drops one.
+        let all = UidSet(vec![(1, 1)]);
+        store.execute(Op::Copy { from: inboxes[0], to: archives[0], uids: all.clone(), remove: false }).await.unwrap();
+        assert_eq!(references(store), Some(4));
+        store.execute(Op::Copy { from: inboxes[1], to: archives[1], uids: all, remove: true }).await.unwrap();
+        assert_eq!(references(store), Some(4));
+        clean(store);
+        // EXPUNGE of one copy drops one reference and keeps the bytes.
+        assert_eq!(delete_all(inboxes[0]).await, Outcome::Expunged { uids: vec![1] });
+        assert_eq!(references(store), Some(3));
+        clean(store);
+        for mailbox in [archives[0], archives[1], inboxes[2]] {
+            delete_all(mailbox).await;
+        }
+        // The last copy gone: the blob and its chunks are freed.
+        assert_eq!(references(store), None);
+        let report = clean(store);
+        assert_eq!((report.blobs, report.messages), (0, 0));
+        assert!(store.read().unwrap().chunk_summary().unwrap().is_empty());
+    });
+}

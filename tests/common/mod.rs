@@ -43,6 +43,8 @@ impl Drop for TempDir {
 pub struct Options {
     pub extra_limits: String,
     pub extra_imap: String,
+    /// Whole tables added at the end of the file (e.g. `[lmtp]`).
+    pub extra_tables: String,
     pub users: Vec<(&'static str, &'static str)>,
 }
 
@@ -51,6 +53,7 @@ impl Default for Options {
         Options {
             extra_limits: String::new(),
             extra_imap: String::new(),
+            extra_tables: String::new(),
             users: vec![("alice", "secret"), ("bob", "hunter2")],
         }
     }
@@ -62,6 +65,8 @@ pub struct Server {
     pub child: Option<Child>,
     pub imap_port: u16,
     pub imaps_port: u16,
+    /// The LMTP TCP port, when `[lmtp] listen` is configured.
+    pub lmtp_port: Option<u16>,
     /// Everything the server wrote to stderr so far.
     pub log: Arc<std::sync::Mutex<String>>,
 }
@@ -79,10 +84,12 @@ argon2_memory_kib = 64
 argon2_iterations = 1
 auth_failure_delay = 10
 {}
+{}
 "#,
         dir.join("data").display(),
         options.extra_imap,
-        options.extra_limits
+        options.extra_limits,
+        options.extra_tables
     )
 }
 
@@ -130,6 +137,7 @@ impl Server {
             child: None,
             imap_port: 0,
             imaps_port: 0,
+            lmtp_port: None,
             log: Arc::new(std::sync::Mutex::new(String::new())),
         };
         server.spawn();
@@ -159,26 +167,31 @@ impl Server {
         std::thread::spawn(move || {
             let mut imap = None;
             let mut imaps = None;
+            // Logged before the IMAP listeners.
+            let mut lmtp = None;
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
                 log.lock().unwrap().push_str(&format!("{line}\n"));
                 let port = |line: &str| line.split("127.0.0.1:").nth(1)?.split(' ').next()?.parse::<u16>().ok();
-                if line.contains("imap listening on") {
+                if line.contains("lmtp listening on 127.0.0.1:") {
+                    lmtp = port(&line);
+                } else if line.contains("imap listening on") {
                     imap = port(&line);
                 } else if line.contains("imaps listening on") {
                     imaps = port(&line);
                 }
                 if let (Some(imap_port), Some(imaps_port)) = (imap, imaps) {
-                    let _ = ports_sender.send((imap_port, imaps_port));
+                    let _ = ports_sender.send((imap_port, imaps_port, lmtp.take()));
                     imap = None;
                 }
             }
         });
-        let (imap, imaps) = ports.recv_timeout(IO_TIMEOUT).unwrap_or_else(|_| {
+        let (imap, imaps, lmtp) = ports.recv_timeout(IO_TIMEOUT).unwrap_or_else(|_| {
             panic!("roost did not start; its log:\n{}", self.log.lock().unwrap());
         });
         self.imap_port = imap;
         self.imaps_port = imaps;
+        self.lmtp_port = lmtp;
         self.child = Some(child);
     }
 
@@ -195,6 +208,11 @@ impl Server {
         let mut child = self.child.take().expect("running");
         let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
         child.wait().unwrap()
+    }
+
+    /// The LMTP Unix socket (the default place, in the data directory).
+    pub fn lmtp_socket(&self) -> PathBuf {
+        self.data_dir().join("lmtp.sock")
     }
 
     pub fn restart(&mut self) {

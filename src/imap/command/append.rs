@@ -142,7 +142,7 @@ fn check_target(session: &mut Session, raw_mailbox: &[u8]) -> Result<(), Refusal
             text: "APPEND not allowed now: Please log in first".into(),
         });
     }
-    let name = match crate::imap::mailbox_name::decode(raw_mailbox) {
+    let name = match crate::imap::mailbox_name::decode_for(raw_mailbox, session.imap4rev2) {
         Ok(name) => name,
         Err(text) => return Err(Refusal { status: Status::Bad, code: None, text }),
     };
@@ -156,7 +156,7 @@ fn check_target(session: &mut Session, raw_mailbox: &[u8]) -> Result<(), Refusal
 }
 
 fn resolve(session: &mut Session, raw_mailbox: &[u8]) -> Option<u64> {
-    let name = crate::imap::mailbox_name::decode(raw_mailbox).ok()?;
+    let name = crate::imap::mailbox_name::decode_for(raw_mailbox, session.imap4rev2).ok()?;
     resolve_name(session, &name)
 }
 

@@ -8,7 +8,7 @@ use crate::store::{Op, INBOX};
 
 /// Decodes a mailbox argument, answering BAD for a malformed one.
 pub fn name_or_bad(session: &mut Session, tag: &str, raw: &[u8]) -> Option<String> {
-    match mailbox_name::decode(raw) {
+    match mailbox_name::decode_for(raw, session.imap4rev2) {
         Ok(name) => Some(name),
         Err(text) => {
             session.tagged(tag, Status::Bad, None, &text);

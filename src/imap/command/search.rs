@@ -140,6 +140,13 @@ pub async fn run(
             view.saved = Vec::new();
         }
     }
+    // RFC 9051 §6.4.4: an IMAP4rev2 SEARCH answers with ESEARCH, ALL
+    // when no RETURN option is given.
+    let ret = if session.imap4rev2 {
+        Some(ret.unwrap_or(SearchReturn { all: true, ..SearchReturn::default() }))
+    } else {
+        ret
+    };
     let mut collect = match ret {
         None => Collect::Stream { uid },
         Some(ret) => Collect::Gather { uid, ret, gathered: Gathered::default() },
@@ -319,6 +326,17 @@ impl Collect {
     }
 }
 
+/// Whether `key` tests \Recent anywhere (RECENT, OLD, NEW, KEYWORD \Recent).
+fn names_recent(key: &SearchKey) -> bool {
+    match key {
+        SearchKey::Recent(_) | SearchKey::New => true,
+        SearchKey::And(keys) => keys.iter().any(names_recent),
+        SearchKey::Or(left, right) => names_recent(left) || names_recent(right),
+        SearchKey::Not(key) => names_recent(key),
+        _ => false,
+    }
+}
+
 /// Tests every message of the selected mailbox against `key`, handing
 /// matches to `collect`, yielding to other sessions as it goes. Ok(false):
 /// the command has been answered (an error).
@@ -329,6 +347,11 @@ async fn scan(
     key: SearchKey,
     collect: &mut Collect,
 ) -> io::Result<bool> {
+    if session.imap4rev2 && names_recent(&key) {
+        // RFC 9051 §6.4.4: its search keys have no RECENT, NEW or OLD.
+        session.tagged(tag, Status::Bad, None, "RECENT, NEW and OLD are not IMAP4rev2 search keys");
+        return Ok(false);
+    }
     let charset = charset.unwrap_or("UTF-8");
     // Mailers' "I don't know" labels decode leniently in messages, but a
     // client cannot have written its search string in them.

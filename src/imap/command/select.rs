@@ -27,12 +27,16 @@ pub async fn run(session: &mut Session, tag: &str, raw: &[u8], read_only: bool) 
     let Some(user) = session.user() else { return Ok(()) };
     let user_id = user.id;
     let store = session.server.store.clone();
+    let imap4rev2 = session.imap4rev2;
+    // RFC 9051 has no \Recent: an IMAP4rev2 session neither shows nor
+    // takes it (opening as EXAMINE does not claim), so IMAP4rev1 sessions
+    // on the same mailbox still see their new mail as \Recent.
     let opened = store
         .read()
         .and_then(|reader| reader.mailbox_id(user_id, &name))
         .and_then(|id| id.ok_or(crate::store::StoreError::NoSuchMailbox))
-        .and_then(|id| View::open(&store, id, read_only));
-    let (view, first_recent) = match opened {
+        .and_then(|id| View::open(&store, id, read_only || imap4rev2));
+    let (mut view, first_recent) = match opened {
         Ok(opened) => opened,
         Err(error) => {
             let (code, text) = describe(&error, false);
@@ -40,10 +44,15 @@ pub async fn run(session: &mut Session, tag: &str, raw: &[u8], read_only: bool) 
             return Ok(());
         }
     };
+    if imap4rev2 {
+        view.read_only = read_only;
+        view.recent.clear();
+    }
     if let Some(uid) = first_recent {
         store.submit(Op::SetFirstRecent { mailbox: view.mailbox, uid });
     }
-    let first_unseen = first_unseen(&store, &view);
+    // RFC 9051 §6.3.2 drops the UNSEEN response code (clients search).
+    let first_unseen = if imap4rev2 { None } else { first_unseen(&store, &view) };
     let mut lines = if read_only {
         let mut lines = flags_lines(&view.keywords);
         // RFC 3501 §6.3.2: nothing can be changed in an EXAMINEd mailbox.
@@ -54,7 +63,10 @@ pub async fn run(session: &mut Session, tag: &str, raw: &[u8], read_only: bool) 
     } else {
         flags_lines(&view.keywords)
     };
-    lines.push_str(&format!("* {} EXISTS\r\n* {} RECENT\r\n", view.exists(), view.recent_count()));
+    lines.push_str(&format!("* {} EXISTS\r\n", view.exists()));
+    if !imap4rev2 {
+        lines.push_str(&format!("* {} RECENT\r\n", view.recent_count()));
+    }
     if let Some(sequence) = first_unseen {
         lines.push_str(&format!("* OK [UNSEEN {sequence}] First unseen\r\n"));
     }
@@ -63,6 +75,12 @@ pub async fn run(session: &mut Session, tag: &str, raw: &[u8], read_only: bool) 
         view.uid_validity, view.uid_next
     ));
     session.conn.write(lines.as_bytes());
+    if imap4rev2 {
+        // RFC 9051 §6.3.2: a LIST response for the mailbox, with accurate attributes.
+        if let Ok(line) = crate::imap::command::list::mailbox_line(session, user_id, &name) {
+            session.conn.write(&line);
+        }
+    }
     log::debug!("{}: selected {name}", session.peer);
     let user = match std::mem::replace(&mut session.state, State::Logout) {
         State::Authenticated(user) => user,

@@ -9,15 +9,38 @@ use crate::imap::types::StatusItem;
 use crate::store::{MailboxRecord, StoreError};
 
 pub async fn run(session: &mut Session, tag: &str, raw: &[u8], items: &[StatusItem]) -> io::Result<()> {
+    if let Some(text) = refused_item(session, items) {
+        session.tagged(tag, Status::Bad, None, text);
+        return Ok(());
+    }
     let Some(name) = name_or_bad(session, tag, raw) else { return Ok(()) };
     let Some(user) = session.user().map(|user| user.id) else { return Ok(()) };
-    let (record, recent) = match read(session, user, &name) {
+    let id = match session.server.store.read().and_then(|reader| reader.mailbox_id(user, &name)) {
+        Ok(Some(id)) => id,
+        Ok(None) => return session.store_failed(tag, StoreError::NoSuchMailbox, false).await,
+        Err(error) => return session.store_failed(tag, error, false).await,
+    };
+    let (record, recent) = match read(session, id, items) {
         Ok(found) => found,
         Err(error) => return session.store_failed(tag, error, false).await,
     };
+    write(session, &name, &record, recent, items);
+    session.finish(tag, Status::Ok, None, "STATUS completed").await
+}
+
+/// Why `items` cannot be asked for in this session, if they cannot:
+/// RFC 9051 has no RECENT status item (its grammar leaves it out).
+pub fn refused_item(session: &Session, items: &[StatusItem]) -> Option<&'static str> {
+    (session.imap4rev2 && items.contains(&StatusItem::Recent))
+        .then_some("STATUS RECENT is not part of IMAP4rev2 (RFC 9051)")
+}
+
+/// `* STATUS name (item value ...)`.
+pub fn write(session: &mut Session, name: &str, record: &MailboxRecord, recent: u64, items: &[StatusItem]) {
+    let utf8 = session.imap4rev2;
     let out = session.conn.out();
     out.extend_from_slice(b"* STATUS ");
-    encode::mailbox(out, &name);
+    encode::mailbox_for(out, name, utf8);
     out.extend_from_slice(b" (");
     for (index, item) in items.iter().enumerate() {
         if index > 0 {
@@ -29,6 +52,7 @@ pub async fn run(session: &mut Session, tag: &str, raw: &[u8], items: &[StatusIt
             StatusItem::UidNext => ("UIDNEXT", record.uid_next.into()),
             StatusItem::UidValidity => ("UIDVALIDITY", record.uid_validity.into()),
             StatusItem::Unseen => ("UNSEEN", record.unseen.into()),
+            // RFC 8438: the sum of RFC822.SIZE, kept as a counter by the store.
             StatusItem::Size => ("SIZE", record.size),
             StatusItem::Deleted => ("DELETED", record.deleted.into()),
         };
@@ -37,17 +61,19 @@ pub async fn run(session: &mut Session, tag: &str, raw: &[u8], items: &[StatusIt
         encode::number(out, value);
     }
     out.extend_from_slice(b")\r\n");
-    session.finish(tag, Status::Ok, None, "STATUS completed").await
 }
 
-/// The mailbox's record and how many of its messages are still \Recent.
-fn read(session: &Session, user: u32, name: &str) -> Result<(MailboxRecord, u64), StoreError> {
+/// The mailbox's record and how many of its messages are still \Recent
+/// (counted only when `items` ask for it: it reads the recent messages).
+pub fn read(session: &Session, id: u64, items: &[StatusItem]) -> Result<(MailboxRecord, u64), StoreError> {
     let store = &session.server.store;
     let reader = store.read()?;
-    let id = reader.mailbox_id(user, name)?.ok_or(StoreError::NoSuchMailbox)?;
     let record = reader.mailbox(id)?.ok_or(StoreError::NoSuchMailbox)?;
     if record.noselect {
         return Err(StoreError::NotSelectable);
+    }
+    if !items.contains(&StatusItem::Recent) {
+        return Ok((record, 0));
     }
     // A watched mailbox may have handed out \Recent since the record was written.
     let first_recent = store.hub().borrow().get(id).map_or(record.first_recent_uid, |state| state.first_recent_uid);

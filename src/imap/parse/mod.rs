@@ -11,6 +11,7 @@
 //! error; nothing panics on any input (the property tests feed it bytes).
 
 mod fetch;
+mod list;
 mod search;
 
 use super::types::*;
@@ -436,13 +437,14 @@ fn command_body(parser: &mut Parser) -> Result<CommandBody> {
             parser.sp()?;
             CommandBody::Subscribe { mailbox: parser.mailbox()?, subscribed: name == b"SUBSCRIBE" }
         }
-        b"LIST" | b"LSUB" => {
+        b"LSUB" => {
             parser.sp()?;
             let reference = parser.mailbox()?;
             parser.sp()?;
-            let pattern = parser.list_mailbox()?;
-            CommandBody::List { reference, pattern, subscribed_only: name == b"LSUB" }
+            let patterns = vec![parser.list_mailbox()?];
+            CommandBody::List { reference, patterns, subscribed_only: true, options: None }
         }
+        b"LIST" => list::list(parser)?,
         b"STATUS" => {
             parser.sp()?;
             let mailbox = parser.mailbox()?;
@@ -560,7 +562,7 @@ fn selected_command(parser: &mut Parser, name: &[u8], uid: bool) -> Result<Comma
     })
 }
 
-fn status_items(parser: &mut Parser) -> Result<Vec<StatusItem>> {
+pub(crate) fn status_items(parser: &mut Parser) -> Result<Vec<StatusItem>> {
     parser.byte(b'(')?;
     let mut items = Vec::new();
     loop {
@@ -672,6 +674,9 @@ pub fn append_message(parser: &mut Parser) -> Result<AppendMessage> {
     } else {
         None
     };
+    // RFC 3516 §4.4: `~{n}` (literal8) may hold any bytes, NUL included;
+    // the message streams to the store either way.
+    parser.try_byte(b'~');
     parser.byte(b'{').map_err(|_| "expected a message literal".to_string())?;
     let length = parser.number64()?;
     let non_synchronizing = parser.try_byte(b'+');

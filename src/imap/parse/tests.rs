@@ -72,11 +72,21 @@ fn mailbox_commands() {
     assert_eq!(parse("a RENAME a b/c"), CommandBody::Rename { from: b"a".to_vec(), to: b"b/c".to_vec() });
     assert_eq!(
         parse("a LIST \"\" %"),
-        CommandBody::List { reference: Vec::new(), pattern: b"%".to_vec(), subscribed_only: false }
+        CommandBody::List {
+            reference: Vec::new(),
+            patterns: vec![b"%".to_vec()],
+            subscribed_only: false,
+            options: None
+        }
     );
     assert_eq!(
         parse("a LSUB \"\" \"*\""),
-        CommandBody::List { reference: Vec::new(), pattern: b"*".to_vec(), subscribed_only: true }
+        CommandBody::List {
+            reference: Vec::new(),
+            patterns: vec![b"*".to_vec()],
+            subscribed_only: true,
+            options: None
+        }
     );
     assert_eq!(
         parse("a STATUS INBOX (MESSAGES UIDNEXT unseen)"),
@@ -87,6 +97,67 @@ fn mailbox_commands() {
     );
     assert!(parse_command(b"a STATUS INBOX ()").is_err());
     assert!(parse_command(b"a STATUS INBOX (BOGUS)").is_err());
+}
+
+fn list_options(text: &str) -> (Vec<Vec<u8>>, Option<ListOptions>) {
+    match parse(text) {
+        CommandBody::List { patterns, options, subscribed_only: false, .. } => (patterns, options),
+        other => panic!("{text:?}: {other:?}"),
+    }
+}
+
+#[test]
+fn list_extended_selection_and_return_options() {
+    // RFC 5258 §5 examples, adapted.
+    let (patterns, options) = list_options("A02 LIST (SUBSCRIBED) \"\" \"*\"");
+    assert_eq!(patterns, vec![b"*".to_vec()]);
+    let expected = ListOptions { subscribed: true, return_subscribed: true, ..ListOptions::default() };
+    assert_eq!(options, Some(expected));
+    let (_, options) = list_options("A03 LIST () \"\" \"%\" RETURN (CHILDREN)");
+    assert_eq!(options, Some(ListOptions { return_children: true, ..ListOptions::default() }));
+    let (_, options) = list_options("A04 LIST (REMOTE) \"\" \"%\" RETURN (CHILDREN)");
+    assert_eq!(options, Some(ListOptions { remote: true, return_children: true, ..ListOptions::default() }));
+    let (_, options) = list_options("C04 list (subscribed recursivematch) \"\" % return (children subscribed)");
+    let options = options.unwrap();
+    assert!(options.subscribed && options.recursive_match && options.return_children && options.return_subscribed);
+    let (patterns, options) = list_options("BBB LIST \"\" (\"INBOX\" \"Drafts\" \"Sent/%\")");
+    assert_eq!(patterns, vec![b"INBOX".to_vec(), b"Drafts".to_vec(), b"Sent/%".to_vec()]);
+    assert_eq!(options, Some(ListOptions::default()), "a pattern list makes the LIST extended");
+    // RFC 5819 and RFC 6154.
+    let (_, options) = list_options("A LIST \"\" % RETURN (STATUS (MESSAGES UNSEEN SIZE) SPECIAL-USE)");
+    let options = options.unwrap();
+    assert_eq!(options.status, Some(vec![StatusItem::Messages, StatusItem::Unseen, StatusItem::Size]));
+    assert!(options.return_special_use);
+    let (_, options) = list_options("A LIST (SPECIAL-USE) \"\" *");
+    assert!(options.unwrap().special_use);
+    let (_, options) = list_options("A LIST \"\" % RETURN ()");
+    assert_eq!(options, Some(ListOptions::default()));
+    assert_eq!(list_options("A LIST \"\" {1}\r\n%").1, None);
+}
+
+#[test]
+fn list_extended_errors() {
+    for bad in [
+        &b"A LIST (RECURSIVEMATCH) \"\" %"[..],
+        b"A LIST (REMOTE RECURSIVEMATCH) \"\" %",
+        b"A LIST (SPECIAL-USE RECURSIVEMATCH) \"\" %",
+        b"A LIST (BOGUS) \"\" %",
+        b"A LIST () \"\" % RETURN (BOGUS)",
+        b"A LIST \"\" % RETURN (STATUS (MESSAGES) STATUS (UNSEEN))",
+        b"A LIST \"\" % RETURN (STATUS ())",
+        b"A LIST \"\" % RETURN STATUS",
+        b"A LIST \"\" % RETURNS ()",
+        b"A LIST \"\" ()",
+        b"A LIST \"\" (% ",
+        b"A LIST (SUBSCRIBED \"\" %",
+        b"A LIST (SUBSCRIBED)\"\" %",
+        b"A LSUB (SUBSCRIBED) \"\" %",
+        b"A LSUB \"\" (%)",
+    ] {
+        assert!(parse_command(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+    }
+    let many = format!("A LIST \"\" ({})", vec!["%"; 65].join(" "));
+    assert!(parse_command(many.as_bytes()).unwrap_err().message.contains("too many"));
 }
 
 #[test]
@@ -351,6 +422,12 @@ fn append_prefixes() {
     assert!(message.date.is_some());
     let (_, _, message) = append_prefix(b"a APPEND INBOX {12+}").unwrap().unwrap();
     assert!(message.non_synchronizing);
+    // RFC 3516 literal8.
+    let (_, _, message) = append_prefix(b"a APPEND INBOX (\\Seen) ~{7}").unwrap().unwrap();
+    assert_eq!((message.length, message.non_synchronizing), (7, false));
+    let (_, _, message) = append_prefix(b"a APPEND INBOX ~{7+}").unwrap().unwrap();
+    assert!(message.non_synchronizing);
+    assert!(append_prefix(b"a APPEND INBOX ~~{7}").unwrap().is_err());
     // The mailbox literal comes first: not yet the message.
     assert!(append_prefix(b"a APPEND {5}").is_none());
     let (_, mailbox, _) = append_prefix(b"a APPEND {5}\r\nINBOX {3}").unwrap().unwrap();
@@ -436,6 +513,53 @@ proptest! {
     ) {
         let text = format!("t UID SEARCH RETURN (COUNT) CHARSET UTF-8 {}", keys.join(" "));
         prop_assert!(parse_command(text.as_bytes()).is_ok(), "{}", text);
+    }
+
+    /// LIST with selection options, pattern lists and RETURN options in
+    /// any order, with junk: never a panic; the well-formed ones parse.
+    #[test]
+    fn list_commands_never_panic(
+        selection in proptest::collection::vec(
+            prop_oneof![Just("SUBSCRIBED"), Just("REMOTE"), Just("RECURSIVEMATCH"), Just("SPECIAL-USE"), Just("X"), Just("(")],
+            0..5
+        ),
+        patterns in proptest::collection::vec(
+            prop_oneof![Just("%"), Just("*"), Just("\"\""), Just("INBOX"), Just("{2}\r\na*"), Just("\"a b/%\""), Just(")")],
+            0..4
+        ),
+        returns in proptest::collection::vec(
+            prop_oneof![
+                Just("SUBSCRIBED"), Just("CHILDREN"), Just("SPECIAL-USE"), Just("STATUS (MESSAGES SIZE DELETED)"),
+                Just("STATUS ("), Just("STATUS"), Just("RECENT"), Just(")"),
+            ],
+            0..4
+        ),
+        with_selection in any::<bool>(),
+        with_return in any::<bool>(),
+    ) {
+        let mut text = String::from("t LIST ");
+        if with_selection {
+            text.push_str(&format!("({}) ", selection.join(" ")));
+        }
+        text.push_str("\"\" ");
+        text.push_str(&match patterns.len() {
+            1 => patterns[0].to_string(),
+            _ => format!("({})", patterns.join(" ")),
+        });
+        if with_return {
+            text.push_str(&format!(" RETURN ({})", returns.join(" ")));
+        }
+        let parsed = parse_command(text.as_bytes());
+        let clean = |words: &[&str], bad: &[&str]| words.iter().all(|word| !bad.contains(word));
+        let well_formed = clean(&selection, &["X", "("])
+            && (!selection.contains(&"RECURSIVEMATCH") || selection.contains(&"SUBSCRIBED") || !with_selection)
+            && !patterns.is_empty()
+            && clean(&patterns, &[")"])
+            && clean(&returns, &["STATUS (", "STATUS", "RECENT", ")"])
+            && returns.iter().filter(|word| word.starts_with("STATUS")).count() <= 1;
+        if well_formed {
+            prop_assert!(parsed.is_ok(), "{}: {:?}", text, parsed);
+        }
     }
 
     #[test]

@@ -1,0 +1,381 @@
+//! One LMTP connection (RFC 2033): LHLO, then transactions of MAIL, RCPT
+//! and DATA, each DATA answered once per accepted recipient.
+//!
+//! The message streams from the socket through dot-unstuffing into the
+//! store's [`Incoming`] sink and is never held whole. It is stored once,
+//! whatever the number of recipients, and each 250 is sent only after the
+//! commit that adds it to the recipients' INBOXes is durable.
+
+use std::io;
+use std::rc::Rc;
+use std::time::Duration;
+
+use super::data::Unstuffer;
+use super::parse::{self, Command};
+use crate::net::{Connection, LineStatus, Stream};
+use crate::server::Server;
+use crate::store::incoming::Incoming;
+use crate::store::{NewMessage, Op, Outcome, Reader, StoreError, INBOX};
+
+/// RFC 5321 §4.5.3.1.6: a text line is at most 1000 octets with its CRLF.
+/// Command lines are held to it too (§4.5.3.1.4 says 512, but SIZE and
+/// BODY parameters after a long address need more, as RFC 1869 allows).
+const MAX_COMMAND_LINE: usize = 998;
+/// RFC 5321 §4.5.3.1.8: at least 100 recipients must be accepted.
+const MAX_RECIPIENTS: usize = 100;
+
+struct Recipient {
+    /// As the client wrote it (for the replies and Delivered-To).
+    address: String,
+    inbox: u64,
+}
+
+struct Transaction {
+    from: String,
+    declared_size: Option<u64>,
+    recipients: Vec<Recipient>,
+}
+
+struct Session {
+    server: Rc<Server>,
+    conn: Connection,
+    peer: String,
+    greeted: bool,
+    transaction: Option<Transaction>,
+}
+
+/// What became of a DATA stream.
+enum Received {
+    Message(NewMessage),
+    TooBig,
+    Failed(StoreError),
+}
+
+pub async fn run(server: Rc<Server>, stream: Stream, peer: String) {
+    let limits = &server.config.limits;
+    let timeout = Duration::from_secs(limits.idle_timeout);
+    let mut conn = Connection::new(stream, limits.read_buffer, limits.write_buffer, timeout);
+    conn.set_read_limits(timeout, None);
+    let mut session = Session { server, conn, peer, greeted: false, transaction: None };
+    let greeting = format!("220 {} roost LMTP ready\r\n", session.hostname());
+    session.conn.write(greeting.as_bytes());
+    match session.serve().await {
+        Ok(()) => {}
+        Err(error) if error.kind() == io::ErrorKind::UnexpectedEof => {
+            log::debug!("lmtp {}: client disconnected", session.peer);
+        }
+        Err(error) if error.kind() == io::ErrorKind::TimedOut => {
+            session.conn.write(b"421 4.4.2 Timeout; closing the connection\r\n");
+            log::debug!("lmtp {}: {error}", session.peer);
+        }
+        Err(error) => log::debug!("lmtp {}: connection ended: {error}", session.peer),
+    }
+    session.conn.close().await;
+}
+
+impl Session {
+    fn hostname(&self) -> &str {
+        self.server.config.tls_hostnames.first().map(String::as_str).unwrap_or("localhost")
+    }
+
+    /// One reply line. RFC 2034: every 2xx, 4xx and 5xx reply after the
+    /// greeting and LHLO carries an enhanced status code.
+    fn reply(&mut self, code: u16, enhanced: &str, text: &str) {
+        self.conn.write(format!("{code} {enhanced} {text}\r\n").as_bytes());
+    }
+
+    async fn serve(&mut self) -> io::Result<()> {
+        let mut line = Vec::with_capacity(128);
+        loop {
+            // PIPELINING (RFC 2920): replies to commands already received go
+            // out together, once the client waits for them.
+            if !self.conn.has_input() {
+                self.conn.flush().await?;
+                self.conn.release_buffers();
+            }
+            line.clear();
+            let stop = self.server.stop_signal();
+            let read =
+                smol::future::or(async { Some(self.conn.read_line(&mut line, MAX_COMMAND_LINE).await) }, async {
+                    let _ = stop.recv().await;
+                    None
+                })
+                .await;
+            let Some(status) = read else {
+                self.reply(421, "4.3.2", "Server shutting down");
+                return Ok(());
+            };
+            if let LineStatus::TooLong { .. } = status? {
+                self.reply(500, "5.5.2", "Line too long");
+                continue;
+            }
+            match parse::parse(&line) {
+                Ok(Command::Quit) => {
+                    self.reply(221, "2.0.0", "Bye");
+                    return Ok(());
+                }
+                Ok(command) => self.dispatch(command).await?,
+                Err(error) => self.reply(error.code, error.enhanced, &error.text),
+            }
+        }
+    }
+
+    async fn dispatch(&mut self, command: Command) -> io::Result<()> {
+        match command {
+            Command::Lhlo { host } => {
+                log::debug!("lmtp {}: LHLO {host}", self.peer);
+                self.greeted = true;
+                self.transaction = None;
+                let limit = self.server.config.limits.literal_size;
+                let text = format!(
+                    "250-{}\r\n250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250 SIZE {limit}\r\n",
+                    self.hostname()
+                );
+                self.conn.write(text.as_bytes());
+            }
+            Command::Helo => self.reply(500, "5.5.1", "This is LMTP: use LHLO"),
+            Command::Mail { from, size } => self.mail(from, size),
+            Command::Rcpt { to } => self.rcpt(to),
+            Command::Data => self.data().await?,
+            Command::Rset => {
+                self.transaction = None;
+                self.reply(250, "2.0.0", "OK");
+            }
+            Command::Noop => self.reply(250, "2.0.0", "OK"),
+            // RFC 5321 §3.5.3: 252 when the server will not say.
+            Command::Vrfy => self.reply(252, "2.5.0", "Cannot VRFY; send the message and delivery will be tried"),
+            Command::Quit => {}
+            Command::Unknown { verb } => self.reply(500, "5.5.1", &format!("Command {verb:?} not implemented")),
+        }
+        Ok(())
+    }
+
+    fn mail(&mut self, from: String, size: Option<u64>) {
+        if !self.greeted {
+            return self.reply(503, "5.5.1", "Send LHLO first");
+        }
+        if self.transaction.is_some() {
+            return self.reply(503, "5.5.1", "Nested MAIL command");
+        }
+        let limit = self.server.config.limits.literal_size;
+        if size.is_some_and(|size| size > limit) {
+            // RFC 1870 §6.2: refused at once, before any data.
+            return self.reply(552, "5.3.4", &format!("Message size exceeds the limit of {limit} bytes"));
+        }
+        self.transaction = Some(Transaction { from, declared_size: size, recipients: Vec::new() });
+        self.reply(250, "2.1.0", "Sender OK");
+    }
+
+    fn rcpt(&mut self, to: String) {
+        let Some(transaction) = &self.transaction else {
+            return self.reply(503, "5.5.1", "Send MAIL first");
+        };
+        if transaction.recipients.len() >= MAX_RECIPIENTS {
+            return self.reply(452, "4.5.3", "Too many recipients");
+        }
+        let found = self.server.store.read().and_then(|reader| find_inbox(&reader, &to));
+        match found {
+            Ok(Some(inbox)) => {
+                if let Some(transaction) = &mut self.transaction {
+                    transaction.recipients.push(Recipient { address: to, inbox });
+                }
+                self.reply(250, "2.1.5", "Recipient OK");
+            }
+            Ok(None) => self.reply(550, "5.1.1", &format!("<{to}> User unknown")),
+            Err(error) => {
+                log::error!("lmtp {}: cannot look up {to}: {error}", self.peer);
+                self.reply(451, "4.3.0", "Temporary failure looking up the recipient; try again later");
+            }
+        }
+    }
+
+    async fn data(&mut self) -> io::Result<()> {
+        let Some(transaction) = &self.transaction else {
+            self.reply(503, "5.5.1", "Send MAIL first");
+            return Ok(());
+        };
+        if transaction.recipients.is_empty() {
+            // RFC 2033 §4.2: no valid recipients, so no DATA.
+            self.reply(503, "5.5.1", "No valid recipients");
+            return Ok(());
+        }
+        self.conn.write(b"354 Start mail input; end with <CRLF>.<CRLF>\r\n");
+        self.conn.flush().await?;
+        let Some(transaction) = self.transaction.take() else { return Ok(()) };
+        let received = self.receive(&transaction).await?;
+        let outcome = match received {
+            Received::Message(message) => {
+                let size = message.size;
+                let mut mailboxes: Vec<u64> = Vec::with_capacity(transaction.recipients.len());
+                for recipient in &transaction.recipients {
+                    // Two addresses of one user (alice, alice+lists): one copy.
+                    if !mailboxes.contains(&recipient.inbox) {
+                        mailboxes.push(recipient.inbox);
+                    }
+                }
+                let blob = message.blob;
+                match self.server.store.execute(Op::Deliver { message, mailboxes }).await {
+                    Ok(Outcome::Delivered { .. }) => {
+                        let to: Vec<&str> = transaction.recipients.iter().map(|r| r.address.as_str()).collect();
+                        log::info!(
+                            "lmtp {}: delivered {size} bytes from <{}> to {}",
+                            self.peer,
+                            transaction.from,
+                            to.join(", ")
+                        );
+                        Ok(())
+                    }
+                    Ok(other) => Err(StoreError::Bug(format!("unexpected answer to a delivery: {other:?}"))),
+                    Err(error) => {
+                        self.server.store.submit(Op::DiscardBlobs { blobs: vec![blob] });
+                        Err(error)
+                    }
+                }
+            }
+            Received::TooBig => {
+                let limit = self.server.config.limits.literal_size;
+                for recipient in &transaction.recipients {
+                    let text = format!("<{}> Message size exceeds the limit of {limit} bytes", recipient.address);
+                    self.reply(552, "5.3.4", &text);
+                }
+                return Ok(());
+            }
+            Received::Failed(error) => Err(error),
+        };
+        // RFC 2033 §4.2: one reply per accepted recipient, in RCPT order.
+        for recipient in &transaction.recipients {
+            let address = &recipient.address;
+            match &outcome {
+                Ok(()) => self.reply(250, "2.0.0", &format!("<{address}> Delivered")),
+                Err(error) => {
+                    let (code, enhanced, text) = temporary_failure(error);
+                    self.reply(code, enhanced, &format!("<{address}> {text}"));
+                }
+            }
+        }
+        if let Err(error) = outcome {
+            log::error!("lmtp {}: delivery from <{}> failed: {error}", self.peer, transaction.from);
+        }
+        Ok(())
+    }
+
+    /// Reads the DATA stream to its end marker, into a pending blob. A
+    /// message over the limit is read to the end and dropped; a client
+    /// that leaves mid-stream returns an error and the blob is discarded
+    /// (by `Incoming`'s drop).
+    async fn receive(&mut self, transaction: &Transaction) -> io::Result<Received> {
+        let store = self.server.store.clone();
+        let limits = &self.server.config.limits;
+        let limit = limits.literal_size;
+        let mut header = format!("Return-Path: <{}>\r\n", transaction.from);
+        // Only for a single recipient: the message is stored once for all
+        // of them, and naming every recipient would tell each one the
+        // others (Bcc included). Dovecot does the same.
+        if let [only] = transaction.recipients.as_slice() {
+            header.push_str(&format!("Delivered-To: {}\r\n", only.address));
+        }
+        let expected = transaction.declared_size.unwrap_or(0) + header.len() as u64;
+        let mut incoming = Some(Incoming::new(&store, limits.append_chunk, expected));
+        if let Some(incoming) = &mut incoming {
+            incoming.write(header.as_bytes()).await;
+        }
+        let mut unstuffer = Unstuffer::default();
+        let mut out = Vec::with_capacity(limits.read_buffer);
+        loop {
+            out.clear();
+            let input = self.conn.peek().await?;
+            let (used, done) = unstuffer.feed(input, &mut out);
+            self.conn.consume(used);
+            if let Some(sink) = &mut incoming {
+                sink.write(&out).await;
+                if sink.size() > limit {
+                    // Dropped: its blob is discarded; keep reading to the end.
+                    incoming = None;
+                }
+            }
+            if done {
+                break;
+            }
+        }
+        let Some(incoming) = incoming else { return Ok(Received::TooBig) };
+        Ok(match incoming.finish().await {
+            Ok(message) => Received::Message(message),
+            Err(error) => Received::Failed(error),
+        })
+    }
+}
+
+/// The reply for a delivery the store could not make: temporary, so the
+/// MTA keeps the message and tries again.
+fn temporary_failure(error: &StoreError) -> (u16, &'static str, &'static str) {
+    match error {
+        // The disk reserve (min_free_disk): IMAP's OVERQUOTA.
+        StoreError::NoSpace => (452, "4.3.1", "Insufficient system storage; try again later"),
+        StoreError::Io(text) if text.contains("No space left") => {
+            (452, "4.3.1", "Insufficient system storage; try again later")
+        }
+        _ => (451, "4.3.0", "Temporary storage failure; try again later"),
+    }
+}
+
+/// The INBOX of the user an address names, if any. User names are kept in
+/// lower case; an address matches as a whole (`alice@example.org`) or by
+/// its local part (`alice`), each also without a `+detail` suffix
+/// (Dovecot's recipient_delimiter convention).
+pub fn find_inbox(reader: &Reader, address: &str) -> Result<Option<u64>, StoreError> {
+    for name in candidate_names(address) {
+        if let Some(user) = reader.user(&name)? {
+            return reader.mailbox_id(user.id, INBOX);
+        }
+    }
+    Ok(None)
+}
+
+fn candidate_names(address: &str) -> Vec<String> {
+    let address = address.to_lowercase();
+    let without_detail =
+        |local: &str| local.split_once('+').map(|(base, _)| base.to_string()).filter(|base| !base.is_empty());
+    let mut names = vec![address.clone()];
+    match address.rsplit_once('@') {
+        Some((local, domain)) => {
+            names.extend(without_detail(local).map(|base| format!("{base}@{domain}")));
+            names.push(local.to_string());
+            names.extend(without_detail(local));
+        }
+        None => names.extend(without_detail(&address)),
+    }
+    let mut unique: Vec<String> = Vec::with_capacity(names.len());
+    for name in names {
+        if !name.is_empty() && !unique.contains(&name) {
+            unique.push(name);
+        }
+    }
+    unique
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recipients_map_to_user_names() {
+        assert_eq!(candidate_names("Alice"), vec!["alice"]);
+        assert_eq!(candidate_names("alice+lists"), vec!["alice+lists", "alice"]);
+        assert_eq!(candidate_names("Alice@Example.org"), vec!["alice@example.org", "alice"]);
+        assert_eq!(
+            candidate_names("alice+news@example.org"),
+            vec!["alice+news@example.org", "alice@example.org", "alice+news", "alice"]
+        );
+        assert_eq!(candidate_names("+x@example.org"), vec!["+x@example.org", "+x"]);
+    }
+
+    #[test]
+    fn store_failures_are_temporary() {
+        assert_eq!(temporary_failure(&StoreError::NoSpace).0, 452);
+        assert_eq!(
+            temporary_failure(&StoreError::Io("disk".into())),
+            (451, "4.3.0", "Temporary storage failure; try again later")
+        );
+        assert_eq!(temporary_failure(&StoreError::NoSuchBlob).0, 451);
+    }
+}

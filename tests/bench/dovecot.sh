@@ -65,11 +65,15 @@
 #   mail_plugins = (none): no quota, no FTS, no zlib; imap_hibernate_timeout
 #                      = 0 (idle sessions are not hibernated);
 #   IDLE: each idling imap process watches its maildir with inotify and
-#                      reports new mail as soon as it is noticed (after a
-#                      short coalescing delay); imap_idle_notify_interval =
-#                      2 min only sets how often "* OK Still here" is sent.
-#                      mailbox_idle_check_interval = 30 s is the fallback
-#                      poll when inotify is not available.
+#                      reports new mail once a change is noticed (Dovecot
+#                      waits up to 0.5 s for more changes first);
+#                      imap_idle_notify_interval = 2 min only sets how often
+#                      "* OK Still here" is sent. A process that gets no
+#                      inotify instance (the kernel's
+#                      fs.inotify.max_user_instances, 128 by default, counts
+#                      per user: every imap process runs as DOVECOT_USER)
+#                      polls instead, every mailbox_idle_check_interval =
+#                      30 s. The benchmark leaves that kernel limit alone.
 #   auth_cache_size = 0 (no auth cache); auth_failure_delay = 2 s.
 #   ssl_min_protocol = TLSv1.2, default cipher list; the key is RSA 2048.
 # The only deliberate departures from a stock Debian install are loopback

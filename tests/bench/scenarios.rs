@@ -701,6 +701,37 @@ fn wake_up_message(number: usize) -> Vec<u8> {
     .into_bytes()
 }
 
+/// An LMTP session on a thread of its own, so that its timings are not
+/// held up by the executor waking the idling connections: it delivers
+/// message n when sent n, and answers with the timing; it ends (with QUIT)
+/// when the sender is dropped.
+fn deliverer(
+    address: SocketAddr,
+) -> (smol::channel::Sender<usize>, smol::channel::Receiver<io::Result<crate::lmtp::Delivered>>) {
+    let (requests, jobs) = smol::channel::unbounded::<usize>();
+    let (results, answers) = smol::channel::unbounded();
+    std::thread::spawn(move || {
+        smol::block_on(async move {
+            let mut lmtp = match crate::lmtp::Lmtp::connect(address).await {
+                Ok(lmtp) => lmtp,
+                Err(error) => {
+                    let _ = results.send(Err(error)).await;
+                    return;
+                }
+            };
+            while let Ok(number) = jobs.recv().await {
+                let result = lmtp.deliver(USER, &wake_up_message(number)).await;
+                let failed = result.is_err();
+                if results.send(result).await.is_err() || failed {
+                    return;
+                }
+            }
+            lmtp.quit().await;
+        })
+    });
+    (requests, answers)
+}
+
 /// Scenario 10: `count` connections LOGIN, SELECT INBOX and IDLE; the
 /// server's memory per idling connection; then `deliveries` messages over
 /// LMTP, one at a time, each timed from its final `.` to the first and the
@@ -708,7 +739,8 @@ fn wake_up_message(number: usize) -> Vec<u8> {
 ///
 /// Every idling connection is read by its own task on one executor: the
 /// time a reading is taken includes the bench's own wake-up of up to
-/// `count` tasks (the same for both servers).
+/// `count` tasks (the same for both servers). The LMTP client runs on a
+/// thread of its own.
 pub async fn idle_wakeup(server: &Server, count: usize, deliveries: usize) -> io::Result<Vec<Figure>> {
     let lmtp_address = server.lmtp.ok_or_else(|| io::Error::other("the server was started without LMTP"))?;
     let label = format!("{count} IDLE");
@@ -781,10 +813,11 @@ pub async fn idle_wakeup(server: &Server, count: usize, deliveries: usize) -> io
                     })
                     .detach();
             }
-            let mut lmtp = crate::lmtp::Lmtp::connect(lmtp_address).await?;
+            let (requests, deliverer) = deliverer(lmtp_address);
             for delivery in 1..=deliveries {
                 let expected = first + delivery as u32;
-                let done = lmtp.deliver(USER, &wake_up_message(delivery)).await?;
+                requests.send(delivery).await.map_err(|_| io::Error::other("the LMTP thread ended"))?;
+                let done = deliverer.recv().await.map_err(|_| io::Error::other("the LMTP thread ended"))??;
                 samples[2].push(milliseconds(done.accepted - done.dot));
                 let deadline = Instant::now() + Duration::from_secs(90);
                 let (mut seen, mut earliest, mut latest) = (0, None::<Instant>, None::<Instant>);
@@ -813,7 +846,6 @@ pub async fn idle_wakeup(server: &Server, count: usize, deliveries: usize) -> io
                 samples[0].push(since_dot(earliest));
                 samples[1].push(since_dot(latest));
             }
-            lmtp.quit().await;
             io::Result::Ok(())
         })
         .await?;

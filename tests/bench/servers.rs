@@ -112,7 +112,7 @@ impl Server {
         let _ = std::fs::remove_dir_all(dir);
         std::fs::create_dir_all(dir).expect("bench directory");
         let config = dir.join("roost.toml");
-        // The [lmtp] table only when asked for: a roost without LMTP rejects it.
+        // LMTP only when asked for: the other scenarios run roost as before.
         let lmtp = lmtp.then(|| SocketAddr::from(([127, 0, 0, 1], free_port())));
         let lmtp_table =
             lmtp.map(|address| format!("[lmtp]\nsocket = \"\"\nlisten = [\"{address}\"]\n")).unwrap_or_default();

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The footprint and speed benchmark, roost beside Dovecot, in one run.
 #
-#   bash tests/bench/run.sh                 # everything (about 20-30 minutes)
+#   bash tests/bench/run.sh                 # everything (about 40-50 minutes:
+#                                           # scenario 10 waits on Dovecot's 30 s
+#                                           # IDLE poll, see dovecot.sh)
 #   bash tests/bench/run.sh --quick --servers roost --scenarios 1,7 --idle 100
 #
 # Installs Debian's dovecot-imapd and dovecot-lmtpd when missing (dovecot.sh),

@@ -157,7 +157,7 @@ impl Client {
     }
 
     /// One response with its literals.
-    async fn read_response(&mut self) -> io::Result<Vec<u8>> {
+    pub async fn read_response(&mut self) -> io::Result<Vec<u8>> {
         let mut response = Vec::new();
         loop {
             self.read_line(&mut response).await?;
@@ -210,6 +210,22 @@ impl Client {
             return Err(other(format!("{command}: {}", String::from_utf8_lossy(&reply.status))));
         }
         Ok(reply)
+    }
+
+    /// Sends IDLE and waits for the `+` continuation; returns the tag
+    /// (DONE ends it with a tagged OK).
+    pub async fn idle(&mut self) -> io::Result<String> {
+        let tag = self.next_tag();
+        self.send(format!("{tag} IDLE\r\n").as_bytes()).await?;
+        loop {
+            let response = self.read_response().await?;
+            if response.starts_with(b"+") {
+                return Ok(tag);
+            }
+            if response.starts_with(format!("{tag} ").as_bytes()) {
+                return Err(other(format!("IDLE: {}", String::from_utf8_lossy(&response))));
+            }
+        }
     }
 
     pub async fn login(&mut self, user: &str, password: &str) -> io::Result<()> {

@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
 # A private Dovecot instance for comparing roost with Dovecot
-# (Debian 12's dovecot-imapd), living entirely inside one directory.
+# (Debian 12's dovecot-imapd and dovecot-lmtpd), living entirely inside
+# one directory.
 # It never reads /etc/dovecot and never starts the system service.
 #
 #   dovecot.sh install
-#       Installs dovecot-core + dovecot-imapd with apt if `dovecot` is
-#       missing, and makes sure the system's dovecot service is neither
-#       running nor enabled. Idempotent. Needs root.
-#   dovecot.sh start DIR IMAP_PORT IMAPS_PORT USERS_FILE
-#       USERS_FILE: lines "name password [{SCHEME}hash]" (blank lines and #-comments are
-#       skipped; the password is the rest of the line). Writes
-#       DIR/dovecot.conf, DIR/passwd, DIR/cert.pem, DIR/key.pem, starts
-#       Dovecot on 127.0.0.1:IMAP_PORT (STARTTLS) and 127.0.0.1:IMAPS_PORT
-#       (TLS), waits until a LOGIN of the first user works on both ports,
-#       and prints the master PID on stdout. Mail: DIR/mail/USER (maildir),
-#       log: DIR/dovecot.log, runtime sockets: DIR/run, state: DIR/state.
+#       Installs dovecot-core + dovecot-imapd + dovecot-lmtpd with apt if
+#       any of them is missing, and makes sure the system's dovecot service
+#       is neither running nor enabled. Idempotent. Needs root.
+#   dovecot.sh start DIR IMAP_PORT IMAPS_PORT USERS_FILE [LMTP_PORT]
+#       USERS_FILE: lines "name password [{SCHEME}hash]" (blank lines and
+#       #-comments are skipped; the password is the rest of the line).
+#       Writes DIR/dovecot.conf, DIR/passwd, DIR/cert.pem, DIR/key.pem,
+#       starts Dovecot on 127.0.0.1:IMAP_PORT (STARTTLS) and
+#       127.0.0.1:IMAPS_PORT (TLS), and LMTP on 127.0.0.1:LMTP_PORT when
+#       given (same passwd-file and userdb, same maildirs), waits until a
+#       LOGIN of the first user works on both IMAP ports (and LHLO is
+#       answered on the LMTP port), and prints the master PID on stdout.
+#       Mail: DIR/mail/USER (maildir), log: DIR/dovecot.log, runtime
+#       sockets: DIR/run, state: DIR/state.
 #   dovecot.sh stop DIR
 #       Stops that instance and waits until all of its processes are gone.
 #   dovecot.sh pids DIR
@@ -60,11 +64,22 @@
 #                      mail_always_cache_fields at their defaults.
 #   mail_plugins = (none): no quota, no FTS, no zlib; imap_hibernate_timeout
 #                      = 0 (idle sessions are not hibernated);
+#   IDLE: each idling imap process watches its maildir with inotify and
+#                      reports new mail once a change is noticed (Dovecot
+#                      waits up to 0.5 s for more changes first);
+#                      imap_idle_notify_interval = 2 min only sets how often
+#                      "* OK Still here" is sent. A process that gets no
+#                      inotify instance (the kernel's
+#                      fs.inotify.max_user_instances, 128 by default, counts
+#                      per user: every imap process runs as DOVECOT_USER)
+#                      polls instead, every mailbox_idle_check_interval =
+#                      30 s. The benchmark leaves that kernel limit alone.
 #   auth_cache_size = 0 (no auth cache); auth_failure_delay = 2 s.
 #   ssl_min_protocol = TLSv1.2, default cipher list; the key is RSA 2048.
 # The only deliberate departures from a stock Debian install are loopback
 # listeners on the given ports, plaintext auth allowed (loopback benchmark),
-# a passwd-file instead of PAM, maildir under DIR, the five special-use
+# a passwd-file instead of PAM, maildir under DIR, LMTP on a loopback TCP
+# port instead of a unix socket (only when a port is given), the five special-use
 # mailboxes beside INBOX auto-created and subscribed (like roost), the
 # login mode above (performance by default), instance_name = dovebench
 # (processes show as dovecot-dovebench/...), and process/client limits
@@ -120,7 +135,7 @@ disable_system_service() {
 
 cmd_install() {
     [ "$(id -u)" = 0 ] || die "install needs root"
-    if ! command -v dovecot >/dev/null 2>&1 || ! [ -x /usr/lib/dovecot/imap ]; then
+    if ! command -v dovecot >/dev/null 2>&1 || ! [ -x /usr/lib/dovecot/imap ] || ! [ -x /usr/lib/dovecot/lmtp ]; then
         # Keep the package's postinst from starting the service. Docker
         # images already ship a policy-rc.d that denies everything; only add
         # (and later remove) one if there is none.
@@ -132,9 +147,9 @@ cmd_install() {
             trap 'rm -f /usr/sbin/policy-rc.d' EXIT
         fi
         local apt=(apt-get -o DPkg::Lock::Timeout=600 -y -q)
-        if ! DEBIAN_FRONTEND=noninteractive "${apt[@]}" install --no-install-recommends dovecot-core dovecot-imapd; then
+        if ! DEBIAN_FRONTEND=noninteractive "${apt[@]}" install --no-install-recommends dovecot-core dovecot-imapd dovecot-lmtpd; then
             DEBIAN_FRONTEND=noninteractive "${apt[@]}" update
-            DEBIAN_FRONTEND=noninteractive "${apt[@]}" install --no-install-recommends dovecot-core dovecot-imapd
+            DEBIAN_FRONTEND=noninteractive "${apt[@]}" install --no-install-recommends dovecot-core dovecot-imapd dovecot-lmtpd
         fi
         if [ -n "$made_policy" ]; then
             rm -f /usr/sbin/policy-rc.d
@@ -219,11 +234,43 @@ except Exception as e:
 EOF
 }
 
+# Probes LMTP on 127.0.0.1 port $1: the greeting and LHLO must be answered.
+probe_lmtp() {
+    python3 - "$@" <<'EOF'
+import smtplib, sys
+port = int(sys.argv[1])
+try:
+    c = smtplib.LMTP("127.0.0.1", port, timeout=5)
+    code, _ = c.ehlo()
+    c.quit()
+    if code != 250:
+        raise Exception(f"LHLO answered {code}")
+except Exception as e:
+    print(f"probe lmtp:{port}: {e!r}", file=sys.stderr)
+    sys.exit(1)
+EOF
+}
+
 # ---------------------------------------------------------------- start
 
 write_config() {
-    local dir="$1" imap_port="$2" imaps_port="$3" uid="$4" gid="$5"
-    local dh_line="" login_block
+    local dir="$1" imap_port="$2" imaps_port="$3" uid="$4" gid="$5" lmtp_port="${6:-}"
+    local dh_line="" login_block protocols=imap lmtp_block=""
+    if [ -n "$lmtp_port" ]; then
+        # LMTP delivers with the same userdb (and checks the recipient with
+        # the same passdb) into the same maildirs the IMAP side reads.
+        protocols="imap lmtp"
+        # process_limit: Debian's default (default_process_limit is raised
+        # above for the imap processes, and auth's client_limit must cover
+        # every service that talks to it).
+        lmtp_block="service lmtp {
+  process_limit = 100
+  inet_listener lmtp {
+    address = 127.0.0.1
+    port = $lmtp_port
+  }
+}"
+    fi
     if [ -r /usr/share/dovecot/dh.pem ]; then
         dh_line="ssl_dh = </usr/share/dovecot/dh.pem"
     fi
@@ -251,7 +298,7 @@ write_config() {
 # Nothing is included from /etc/dovecot. Durability-related settings
 # (mail_fsync, index files, locking) are deliberately left at Dovecot's
 # defaults; see the comments at the top of dovecot.sh.
-protocols = imap
+protocols = $protocols
 listen = 127.0.0.1
 base_dir = $dir/run
 state_dir = $dir/state
@@ -342,14 +389,16 @@ service auth {
 service stats {
   client_limit = $client_limit
 }
+$lmtp_block
 EOF
 }
 
 cmd_start() {
-    [ $# = 4 ] || die "usage: dovecot.sh start DIR IMAP_PORT IMAPS_PORT USERS_FILE"
+    [ $# = 4 ] || [ $# = 5 ] || die "usage: dovecot.sh start DIR IMAP_PORT IMAPS_PORT USERS_FILE [LMTP_PORT]"
     [ "$(id -u)" = 0 ] || die "start needs root (Dovecot's master runs as root)"
-    local dir imap_port="$2" imaps_port="$3" users_file="$4"
+    local dir imap_port="$2" imaps_port="$3" users_file="$4" lmtp_port="${5:-}"
     [[ "$imap_port" =~ ^[0-9]+$ && "$imaps_port" =~ ^[0-9]+$ ]] || die "ports must be numbers"
+    [[ -z "$lmtp_port" || "$lmtp_port" =~ ^[0-9]+$ ]] || die "ports must be numbers"
     [ -r "$users_file" ] || die "cannot read $users_file"
     command -v dovecot >/dev/null 2>&1 || die "dovecot is not installed; run: dovecot.sh install"
     dir=$(absdir "$1" create)
@@ -423,7 +472,7 @@ cmd_start() {
         chmod 0600 "$dir/key.pem"
     fi
 
-    write_config "$dir" "$imap_port" "$imaps_port" "$uid" "$gid"
+    write_config "$dir" "$imap_port" "$imaps_port" "$uid" "$gid" "$lmtp_port"
     doveconf -c "$dir/dovecot.conf" -n >/dev/null || die "invalid configuration: $dir/dovecot.conf"
 
     # Room for thousands of sockets: the limit is inherited by every
@@ -445,7 +494,8 @@ cmd_start() {
         pid=$(master_pid "$dir")
         if [ -n "$pid" ] &&
             probe_login "$imap_port" plain "$first_user" "$first_pass" 2>/dev/null &&
-            probe_login "$imaps_port" tls "$first_user" "$first_pass" 2>/dev/null; then
+            probe_login "$imaps_port" tls "$first_user" "$first_pass" 2>/dev/null &&
+            { [ -z "$lmtp_port" ] || probe_lmtp "$lmtp_port" 2>/dev/null; }; then
             ok=1
             break
         fi
@@ -454,9 +504,10 @@ cmd_start() {
     if [ -z "$ok" ]; then
         probe_login "$imap_port" plain "$first_user" "$first_pass" || true
         probe_login "$imaps_port" tls "$first_user" "$first_pass" || true
+        [ -z "$lmtp_port" ] || probe_lmtp "$lmtp_port" || true
         tail -n 20 "$dir/dovecot.log" >&2 || true
         [ -z "$pid" ] || cmd_stop "$dir" || true
-        die "dovecot did not come up on ports $imap_port/$imaps_port"
+        die "dovecot did not come up on ports $imap_port/$imaps_port${lmtp_port:+/$lmtp_port}"
     fi
     # Startup warnings (limits too low and the like) deserve attention.
     tail -c "+$log_start" "$dir/dovecot.log" | grep -iE 'warning|error' | tail -n 5 >&2 || true
@@ -527,7 +578,7 @@ pids)
     cmd_pids "$@"
     ;;
 *)
-    sed -n '2,21p' "$0" >&2
+    sed -n '2,25p' "$0" >&2
     exit 2
     ;;
 esac

@@ -10,6 +10,8 @@
 mod client;
 #[path = "corpus.rs"]
 mod corpus;
+#[path = "lmtp.rs"]
+mod lmtp;
 #[path = "scenarios.rs"]
 mod scenarios;
 #[path = "servers.rs"]
@@ -25,9 +27,13 @@ use servers::Server;
 
 /// Footprint and speed of roost, side by side with Dovecot.
 #[derive(FromArgs)]
+#[argh(note = "Scenarios: 1 memory of idle connections (--idle), 2 idle server with a big mailbox, \
+3 APPEND throughput, 4 first sync, 5 SELECT and SEARCH, 6 NOOP latency during big APPENDs, \
+7 memory of a 25 MiB APPEND + FETCH, 8 logins, 9 mixed workload, \
+10 LMTP delivery to IDLE wake-up latency and memory per IDLE connection (--idlers, --deliveries).")]
 struct Options {
-    /// scenarios to run, comma-separated (default: 1,2,3,4,5,6,7,8,9)
-    #[argh(option, default = "String::from(\"1,2,3,4,5,6,7,8,9\")")]
+    /// scenarios to run, comma-separated (default: 1,2,3,4,5,6,7,8,9,10)
+    #[argh(option, default = "String::from(\"1,2,3,4,5,6,7,8,9,10\")")]
     scenarios: String,
     /// servers, comma-separated: roost, dovecot (default: both)
     #[argh(option, default = "String::from(\"roost,dovecot\")")]
@@ -35,6 +41,13 @@ struct Options {
     /// idle connection counts for scenario 1 (default: 100,1000,5000)
     #[argh(option, default = "String::from(\"100,1000,5000\")")]
     idle: String,
+    /// idling connections for scenario 10, LMTP delivery to IDLE wake-up
+    /// (default: 1000; with --quick 100)
+    #[argh(option)]
+    idlers: Option<usize>,
+    /// LMTP deliveries timed in scenario 10 (default: 30; with --quick 5)
+    #[argh(option)]
+    deliveries: Option<usize>,
     /// messages in the big mailbox of scenarios 2, 4 and 5 (default: 100000)
     #[argh(option, default = "100_000")]
     messages: u64,
@@ -96,11 +109,12 @@ fn raise_file_limit() {
     let _ = rustix::process::setrlimit(rustix::process::Resource::Nofile, raised);
 }
 
-fn start(name: &str, options: &Options, limits: &str) -> Server {
+/// A fresh server; with `lmtp`, also listening for LMTP on loopback TCP.
+fn start(name: &str, options: &Options, limits: &str, lmtp: bool) -> Server {
     let dir = options.work.join(name);
     match name {
-        "roost" => Server::roost(&options.roost, &dir, limits),
-        _ => Server::dovecot(&PathBuf::from("tests/bench/dovecot.sh"), &dir),
+        "roost" => Server::roost(&options.roost, &dir, limits, lmtp),
+        _ => Server::dovecot(&PathBuf::from("tests/bench/dovecot.sh"), &dir, lmtp),
     }
 }
 
@@ -119,13 +133,13 @@ fn run_server(name: &'static str, options: &Options, scenarios: &[u32]) -> io::R
                 progress(&format!("scenario 1: {count} idle connections, TLS {tls}"));
                 // A fresh server each time: memory freed by an earlier round
                 // and reused by this one would hide this round's cost.
-                let server = start(name, options, "argon2_memory_kib = 64\nargon2_iterations = 1");
+                let server = start(name, options, CHEAP_LOGINS, false);
                 figures.extend(smol::block_on(scenarios::idle_connections(&server, count, tls))?);
             }
         }
     }
 
-    let mut server = start(name, options, "");
+    let mut server = start(name, options, "", false);
     if scenarios.contains(&3) {
         for (clients, per_client) in [(1, if quick { 20 } else { 300 }), (10, if quick { 10 } else { 100 })] {
             progress(&format!("scenario 3: APPEND with {clients} client(s)"));
@@ -175,8 +189,24 @@ fn run_server(name: &'static str, options: &Options, scenarios: &[u32]) -> io::R
         }
     }
     server.stop();
+    drop(server);
+
+    if scenarios.contains(&10) {
+        let idlers = options.idlers.unwrap_or(if quick { 100 } else { 1000 });
+        let deliveries = options.deliveries.unwrap_or(if quick { 5 } else { 30 });
+        progress(&format!("scenario 10: LMTP delivery to {idlers} IDLE connections, {deliveries} deliveries"));
+        // A fresh server, as in scenario 1, for the memory per idling
+        // connection; logins are not measured here either.
+        let server = start(name, options, CHEAP_LOGINS, true);
+        figures.extend(smol::block_on(scenarios::idle_wakeup(&server, idlers, deliveries))?);
+    }
     Ok(figures)
 }
+
+/// [limits] lines for scenarios that open many connections without
+/// measuring logins: a cheap password hash (roost only; Dovecot's users
+/// file always has the board's cost).
+const CHEAP_LOGINS: &str = "argon2_memory_kib = 64\nargon2_iterations = 1";
 
 /// How much better roost is: > 1 means roost wins.
 fn ratio(better: Better, roost: f64, dovecot: f64) -> f64 {

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The footprint and speed benchmark, roost beside Dovecot, in one run.
 #
-#   bash tests/bench/run.sh                 # everything (about 20-30 minutes)
+#   bash tests/bench/run.sh                 # everything (about 40-50 minutes:
+#                                           # scenario 10 waits on Dovecot's 30 s
+#                                           # IDLE poll, see dovecot.sh)
 #   bash tests/bench/run.sh --quick --servers roost --scenarios 1,7 --idle 100
 #
-# Installs Debian's dovecot-imapd when missing (tests/bench/dovecot.sh),
+# Installs Debian's dovecot-imapd and dovecot-lmtpd when missing (dovecot.sh),
 # builds roost in release mode, then runs `cargo bench --bench imap_load`
 # with the arguments given here (see `--help`). Prints a Markdown table and
 # writes target/bench-results.json.

@@ -682,3 +682,190 @@ async fn mixed_session(
     latencies.borrow_mut().push(milliseconds(start.elapsed()));
     Ok(())
 }
+
+/// The `* n EXISTS` number of a response line, if it is one.
+fn exists_number(line: &[u8]) -> Option<u32> {
+    let text = std::str::from_utf8(line).ok()?;
+    let mut words = text.split_whitespace();
+    match (words.next(), words.next(), words.next()) {
+        (Some("*"), Some(number), Some(kind)) if kind.eq_ignore_ascii_case("EXISTS") => number.parse().ok(),
+        _ => None,
+    }
+}
+
+/// A small message for the LMTP deliveries, with a line that needs dot-stuffing.
+fn wake_up_message(number: usize) -> Vec<u8> {
+    format!(
+        "From: Sender <sender@example.org>\r\nTo: {USER}@example.org\r\nSubject: wake-up {number}\r\nMessage-ID: <wake-up-{number}@bench.example>\r\nDate: Mon, 1 Jan 2024 12:00:00 +0000\r\n\r\nA new message for the idling clients.\r\n.a line that starts with a dot\r\n-- \r\nbench\r\n"
+    )
+    .into_bytes()
+}
+
+/// An LMTP session on a thread of its own, so that its timings are not
+/// held up by the executor waking the idling connections: it delivers
+/// message n when sent n, and answers with the timing; it ends (with QUIT)
+/// when the sender is dropped.
+fn deliverer(
+    address: SocketAddr,
+) -> (smol::channel::Sender<usize>, smol::channel::Receiver<io::Result<crate::lmtp::Delivered>>) {
+    let (requests, jobs) = smol::channel::unbounded::<usize>();
+    let (results, answers) = smol::channel::unbounded();
+    std::thread::spawn(move || {
+        smol::block_on(async move {
+            let mut lmtp = match crate::lmtp::Lmtp::connect(address).await {
+                Ok(lmtp) => lmtp,
+                Err(error) => {
+                    let _ = results.send(Err(error)).await;
+                    return;
+                }
+            };
+            while let Ok(number) = jobs.recv().await {
+                let result = lmtp.deliver(USER, &wake_up_message(number)).await;
+                let failed = result.is_err();
+                if results.send(result).await.is_err() || failed {
+                    return;
+                }
+            }
+            lmtp.quit().await;
+        })
+    });
+    (requests, answers)
+}
+
+/// Scenario 10: `count` connections LOGIN, SELECT INBOX and IDLE; the
+/// server's memory per idling connection; then `deliveries` messages over
+/// LMTP, one at a time, each timed from its final `.` to the first and the
+/// last idling connection reading `* n EXISTS`, and to the LMTP 250.
+///
+/// Every idling connection is read by its own task on one executor: the
+/// time a reading is taken includes the bench's own wake-up of up to
+/// `count` tasks (the same for both servers). The LMTP client runs on a
+/// thread of its own.
+pub async fn idle_wakeup(server: &Server, count: usize, deliveries: usize) -> io::Result<Vec<Figure>> {
+    let lmtp_address = server.lmtp.ok_or_else(|| io::Error::other("the server was started without LMTP"))?;
+    let label = format!("{count} IDLE");
+    // Warm up: a login, and a delivery (Dovecot starts its lmtp process,
+    // both servers open the mailbox for delivery once).
+    let mut warm = logged_in(server, Some("INBOX")).await?;
+    let mut lmtp = crate::lmtp::Lmtp::connect(lmtp_address).await?;
+    lmtp.deliver(USER, &wake_up_message(0)).await?;
+    lmtp.quit().await;
+    warm.ok("NOOP").await?;
+    warm.logout().await;
+    settle(1.0).await;
+    let before = server.memory();
+
+    let executor = smol::LocalExecutor::new();
+    let (sender, receiver) = smol::channel::unbounded::<io::Result<(u32, Instant)>>();
+    let mut samples: [Vec<f64>; 3] = Default::default();
+    let mut during = Memory::default();
+    executor
+        .run(async {
+            // Connect in waves, as scenario 1 does; each connection is
+            // idling before the next wave starts.
+            let mut clients = Vec::with_capacity(count);
+            for wave in (0..count).collect::<Vec<_>>().chunks(64) {
+                let tasks: Vec<_> = wave
+                    .iter()
+                    .map(|_| {
+                        executor.spawn(async move {
+                            let mut client = connect(server.imap, false).await?;
+                            client.login(USER, PASSWORD).await?;
+                            let reply = client.ok("SELECT INBOX").await?;
+                            let mut exists = 0;
+                            track(&mut exists, &reply);
+                            client.idle().await?;
+                            io::Result::Ok((client, exists))
+                        })
+                    })
+                    .collect();
+                for task in tasks {
+                    clients.push(task.await?);
+                }
+            }
+            settle(2.0).await;
+            during = server.memory();
+            let first = clients.first().map_or(0, |(_, exists)| *exists);
+            if clients.iter().any(|(_, exists)| *exists != first) {
+                return Err(io::Error::other("the idling connections disagree on the INBOX size"));
+            }
+            // From here on every connection is read by a task of its own;
+            // the tasks end with the executor.
+            for (mut client, _) in clients {
+                let sender = sender.clone();
+                executor
+                    .spawn(async move {
+                        loop {
+                            let result = client.read_response().await;
+                            let now = Instant::now();
+                            let arrival = match result {
+                                Ok(line) => match exists_number(&line) {
+                                    Some(number) => Ok((number, now)),
+                                    None => continue,
+                                },
+                                Err(error) => Err(error),
+                            };
+                            let failed = arrival.is_err();
+                            if sender.send(arrival).await.is_err() || failed {
+                                break;
+                            }
+                        }
+                    })
+                    .detach();
+            }
+            let (requests, deliverer) = deliverer(lmtp_address);
+            for delivery in 1..=deliveries {
+                let expected = first + delivery as u32;
+                requests.send(delivery).await.map_err(|_| io::Error::other("the LMTP thread ended"))?;
+                let done = deliverer.recv().await.map_err(|_| io::Error::other("the LMTP thread ended"))??;
+                samples[2].push(milliseconds(done.accepted - done.dot));
+                let deadline = Instant::now() + Duration::from_secs(90);
+                let (mut seen, mut earliest, mut latest) = (0, None::<Instant>, None::<Instant>);
+                while seen < count {
+                    let next = smol::future::or(async { Some(receiver.recv().await) }, async {
+                        smol::Timer::at(deadline).await;
+                        None
+                    })
+                    .await;
+                    let Some(Ok(arrival)) = next else {
+                        return Err(io::Error::other(format!(
+                            "delivery {delivery}: {seen} of {count} idling connections saw it within 90 s"
+                        )));
+                    };
+                    let (number, at) = arrival.map_err(|error| io::Error::other(format!("idling client: {error}")))?;
+                    if number != expected {
+                        return Err(io::Error::other(format!(
+                            "delivery {delivery}: * {number} EXISTS, expected {expected}"
+                        )));
+                    }
+                    seen += 1;
+                    earliest = Some(earliest.map_or(at, |earliest| earliest.min(at)));
+                    latest = Some(latest.map_or(at, |latest| latest.max(at)));
+                }
+                let since_dot = |at: Option<Instant>| milliseconds(at.unwrap().saturating_duration_since(done.dot));
+                samples[0].push(since_dot(earliest));
+                samples[1].push(since_dot(latest));
+            }
+            io::Result::Ok(())
+        })
+        .await?;
+    // Dropping the executor drops the reading tasks and closes their connections.
+    drop(executor);
+    let grown = during - before;
+    let per = |value: u64| value as f64 / count as f64;
+    let [mut first, mut last, mut accepted] = samples;
+    let runs = format!("{deliveries} deliveries");
+    let mut figures = vec![
+        figure(10, format!("{label}: PSS per connection"), "KiB", Better::Lower, per(grown.pss)),
+        figure(10, format!("{label}: USS per connection"), "KiB", Better::Lower, per(grown.uss)),
+        figure(10, format!("{label}: RSS per connection"), "KiB", Better::Lower, per(grown.rss)),
+        figure(10, format!("{label}: server RSS during"), "MiB", Better::Lower, during.rss as f64 / 1024.0),
+    ];
+    for (what, samples) in [("first EXISTS", &mut first), ("last EXISTS", &mut last), ("LMTP 250", &mut accepted)] {
+        for (name, fraction) in [("p50", 0.5), ("p99", 0.99)] {
+            let value = percentile(samples, fraction);
+            figures.push(figure(10, format!("LMTP to {label}, {runs}: {what} {name}"), "ms", Better::Lower, value));
+        }
+    }
+    Ok(figures)
+}

@@ -95,24 +95,31 @@ pub struct Server {
     pub name: &'static str,
     pub imap: SocketAddr,
     pub imaps: SocketAddr,
+    /// LMTP over TCP, when the server was started with it.
+    pub lmtp: Option<SocketAddr>,
     pub dir: PathBuf,
     kind: Kind,
 }
 
 impl Server {
     /// Starts roost from `binary` with a fresh data directory in `dir`.
-    /// `limits` is appended to its [limits] table.
-    pub fn roost(binary: &Path, dir: &Path, limits: &str) -> Server {
+    /// `limits` is appended to its [limits] table. With `lmtp`, LMTP
+    /// listens on a free loopback port (and on no unix socket).
+    pub fn roost(binary: &Path, dir: &Path, limits: &str, lmtp: bool) -> Server {
         // For experiments: more [limits] lines from the environment.
         let limits =
             format!("{limits}\n{}", std::env::var("ROOST_BENCH_LIMITS").unwrap_or_default().replace(';', "\n"));
         let _ = std::fs::remove_dir_all(dir);
         std::fs::create_dir_all(dir).expect("bench directory");
         let config = dir.join("roost.toml");
+        // LMTP only when asked for: the other scenarios run roost as before.
+        let lmtp = lmtp.then(|| SocketAddr::from(([127, 0, 0, 1], free_port())));
+        let lmtp_table =
+            lmtp.map(|address| format!("[lmtp]\nsocket = \"\"\nlisten = [\"{address}\"]\n")).unwrap_or_default();
         std::fs::write(
             &config,
             format!(
-                "data_dir = \"{}\"\nlog_level = \"info\"\n[imap]\nlisten = [\"127.0.0.1:0\"]\nlisten_tls = [\"127.0.0.1:0\"]\n[limits]\nmax_connections = 20000\nmax_connections_per_user = 20000\nmax_connections_per_ip = 20000\n{limits}\n",
+                "data_dir = \"{}\"\nlog_level = \"info\"\n[imap]\nlisten = [\"127.0.0.1:0\"]\nlisten_tls = [\"127.0.0.1:0\"]\n[limits]\nmax_connections = 20000\nmax_connections_per_user = 20000\nmax_connections_per_ip = 20000\n{limits}\n{lmtp_table}",
                 dir.join("data").display()
             ),
         )
@@ -132,6 +139,7 @@ impl Server {
             name: "roost",
             imap: "127.0.0.1:0".parse().unwrap(),
             imaps: "127.0.0.1:0".parse().unwrap(),
+            lmtp,
             dir: dir.to_path_buf(),
             kind: Kind::Roost { binary: binary.to_path_buf(), config, child: None },
         };
@@ -139,7 +147,9 @@ impl Server {
         server
     }
 
-    pub fn dovecot(script: &Path, dir: &Path) -> Server {
+    /// Starts a private Dovecot in `dir`; with `lmtp`, its LMTP service
+    /// listens on a free loopback port too.
+    pub fn dovecot(script: &Path, dir: &Path, lmtp: bool) -> Server {
         let _ = std::fs::remove_dir_all(dir);
         std::fs::create_dir_all(dir).expect("bench directory");
         let users = dir.join("users");
@@ -149,9 +159,11 @@ impl Server {
         std::fs::write(&users, format!("{USER} {PASSWORD} {{ARGON2ID}}{hash}\nbob {PASSWORD} {{ARGON2ID}}{hash}\n"))
             .unwrap();
         let (imap, imaps) = (free_port(), free_port());
+        let lmtp = lmtp.then(free_port);
         let output = dovecot_script(script)
             .args(["start", dir.join("instance").to_str().unwrap(), &imap.to_string(), &imaps.to_string()])
             .arg(&users)
+            .args(lmtp.map(|port| port.to_string()))
             .stderr(Stdio::inherit())
             .output()
             .expect("run dovecot.sh");
@@ -165,6 +177,7 @@ impl Server {
             name: "dovecot",
             imap: format!("127.0.0.1:{imap}").parse().unwrap(),
             imaps: format!("127.0.0.1:{imaps}").parse().unwrap(),
+            lmtp: lmtp.map(|port| SocketAddr::from(([127, 0, 0, 1], port))),
             dir: dir.to_path_buf(),
             kind: Kind::Dovecot { script: script.to_path_buf(), master },
         }
@@ -177,6 +190,7 @@ impl Server {
                 .args(["start", self.dir.join("instance").to_str().unwrap()])
                 .args([self.imap.port().to_string(), self.imaps.port().to_string()])
                 .arg(self.dir.join("users"))
+                .args(self.lmtp.map(|address| address.port().to_string()))
                 .stderr(Stdio::inherit())
                 .output()
                 .expect("run dovecot.sh");
@@ -225,6 +239,14 @@ impl Server {
         self.imap = format!("127.0.0.1:{}", imap.unwrap()).parse().unwrap();
         self.imaps = format!("127.0.0.1:{}", imaps.unwrap()).parse().unwrap();
         *child = Some(process);
+        if let Some(address) = self.lmtp {
+            // The port was chosen here: wait until roost accepts on it.
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while std::net::TcpStream::connect(address).is_err() {
+                assert!(std::time::Instant::now() < deadline, "roost does not accept LMTP on {address}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
     }
 
     pub fn pids(&self) -> Vec<u32> {

@@ -46,23 +46,17 @@ pub fn list(parser: &mut Parser) -> Result<CommandBody> {
 
 /// `(SUBSCRIBED REMOTE RECURSIVEMATCH SPECIAL-USE)`, possibly empty.
 fn selection_options(parser: &mut Parser) -> Result<ListOptions> {
-    parser.byte(b'(')?;
     let mut options = ListOptions::default();
-    let mut first = true;
-    while !parser.try_byte(b')') {
-        if !first {
-            parser.sp()?;
-        }
-        first = false;
-        let word = parser.atom()?.to_ascii_uppercase();
-        match word.as_slice() {
+    option_words(parser, |_, word| {
+        match word {
             b"SUBSCRIBED" => options.subscribed = true,
             b"REMOTE" => options.remote = true,
             b"RECURSIVEMATCH" => options.recursive_match = true,
             b"SPECIAL-USE" => options.special_use = true,
-            _ => return Err(format!("unknown LIST selection option {}", String::from_utf8_lossy(&word))),
+            _ => return Err(format!("unknown LIST selection option {}", String::from_utf8_lossy(word))),
         }
-    }
+        Ok(())
+    })?;
     // RFC 5258 §3: RECURSIVEMATCH modifies a base option; SUBSCRIBED is
     // the only one (SPECIAL-USE is independent, RFC 6154 §6).
     if options.recursive_match && !options.subscribed {
@@ -76,15 +70,8 @@ fn selection_options(parser: &mut Parser) -> Result<ListOptions> {
 /// `(SUBSCRIBED CHILDREN SPECIAL-USE STATUS (items))`, possibly empty,
 /// after `RETURN `.
 fn return_options(parser: &mut Parser, options: &mut ListOptions) -> Result<()> {
-    parser.byte(b'(')?;
-    let mut first = true;
-    while !parser.try_byte(b')') {
-        if !first {
-            parser.sp()?;
-        }
-        first = false;
-        let word = parser.atom()?.to_ascii_uppercase();
-        match word.as_slice() {
+    option_words(parser, |parser, word| {
+        match word {
             b"SUBSCRIBED" => options.return_subscribed = true,
             b"CHILDREN" => options.return_children = true,
             b"SPECIAL-USE" => options.return_special_use = true,
@@ -95,8 +82,24 @@ fn return_options(parser: &mut Parser, options: &mut ListOptions) -> Result<()> 
                     return Err("STATUS return option given twice".into());
                 }
             }
-            _ => return Err(format!("unknown LIST return option {}", String::from_utf8_lossy(&word))),
+            _ => return Err(format!("unknown LIST return option {}", String::from_utf8_lossy(word))),
         }
+        Ok(())
+    })
+}
+
+/// A parenthesised, space-separated list of option words (upper-cased for
+/// `each`, which may read the option's own arguments after it).
+fn option_words(parser: &mut Parser, mut each: impl FnMut(&mut Parser, &[u8]) -> Result<()>) -> Result<()> {
+    parser.byte(b'(')?;
+    let mut first = true;
+    while !parser.try_byte(b')') {
+        if !first {
+            parser.sp()?;
+        }
+        first = false;
+        let word = parser.atom()?.to_ascii_uppercase();
+        each(parser, &word)?;
     }
     Ok(())
 }

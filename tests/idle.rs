@@ -51,16 +51,19 @@ fn changes_by_other_sessions_arrive_while_idling() {
     let server = Server::start();
     let mut phone = server.login("alice", "secret");
     let mut laptop = server.login("alice", "secret");
+    let mut tablet = server.login("alice", "secret");
     laptop.append_ok("INBOX", &message("first", "one"));
     phone.ok("SELECT INBOX");
     laptop.ok("SELECT INBOX");
 
     let tag = idle(&mut phone);
-    // New mail: EXISTS and RECENT (the phone selected first, so both
-    // messages are \Recent in its session).
-    laptop.append_ok("INBOX", &message("second", "two"));
+    // New mail: EXISTS and RECENT (the phone selected first and is the only
+    // session woken by the tablet's append, so both messages are \Recent in
+    // its session).
+    tablet.append_ok("INBOX", &message("second", "two"));
     assert_eq!(phone.read_line(), "* 2 EXISTS");
     assert_eq!(phone.read_line(), "* 2 RECENT");
+    assert!(laptop.ok("NOOP").contains(&"* 2 EXISTS".to_string()));
     // A flag change: FETCH FLAGS.
     laptop.ok("STORE 1 +FLAGS.SILENT (\\Seen)");
     assert_eq!(phone.read_line(), "* 1 FETCH (FLAGS (\\Seen \\Recent))");

@@ -194,6 +194,36 @@ fn appends_show_up_as_exists_at_the_others_next_noop() {
 }
 
 #[test]
+fn new_mail_is_announced_during_fetch_store_and_search_while_expunges_wait() {
+    let server = Server::start();
+    fill_inbox(&server, 3);
+    let (mut a, _) = select(&server, "INBOX");
+    let (mut b, _) = select(&server, "INBOX");
+    a.ok("STORE 1 +FLAGS.SILENT (\\Deleted)");
+    a.ok("EXPUNGE");
+    a.append_ok("INBOX", &message("m4", "body 4"));
+
+    // B still numbers UID 1 as 1 (no EXPUNGE during STORE) but learns of UID 4 as 4.
+    let mut mirror = Mirror::with_uids(&[1, 2, 3]);
+    let untagged = mirror.ok(&mut b, "STORE 3 +FLAGS.SILENT (\\Seen)");
+    assert!(expunges(&untagged).is_empty(), "{untagged:?}");
+    assert_eq!(count_of(&untagged, "EXISTS"), Some(4), "{untagged:?}");
+    assert_eq!(fetch_lines(&b.ok("FETCH 4 (UID)")), ["* 4 FETCH (UID 4)"]);
+    a.append_ok("INBOX", &message("m5", "body 5"));
+    // The search answers for what B knew when it began; EXISTS follows it.
+    let untagged = mirror.ok(&mut b, "SEARCH UID 4:*");
+    assert_eq!(search_result(&untagged), vec![4]);
+    assert_eq!(count_of(&untagged, "EXISTS"), Some(5), "{untagged:?}");
+    assert_eq!(fetch_lines(&b.ok("FETCH 5 (UID)")), ["* 5 FETCH (UID 5)"]);
+    // The expunge comes at NOOP, once; no second EXISTS.
+    let untagged = mirror.ok(&mut b, "NOOP");
+    assert_eq!(expunges(&untagged), vec![1], "{untagged:?}");
+    assert_eq!(count_of(&untagged, "EXISTS"), None, "{untagged:?}");
+    mirror.ok(&mut b, "FETCH 1:* (UID)");
+    assert_eq!(mirror.uids, vec![2, 3, 4, 5]);
+}
+
+#[test]
 fn expunge_waits_for_noop_and_is_never_sent_during_fetch_store_or_search() {
     let server = Server::start();
     fill_inbox(&server, 5);

@@ -549,6 +549,18 @@ impl Session {
         let full = self.sync_mode == SyncMode::Full;
         let imap4rev2 = self.imap4rev2;
         let old_top = view.uids.last().copied().unwrap_or(0);
+        let mut grew = false;
+        if !full && !Rc::ptr_eq(&uids, &view.uids) && uids.last().is_some_and(|&top| top > old_top) {
+            // EXISTS may come while answering FETCH, STORE or SEARCH, EXPUNGE
+            // may not: the view keeps what was expunged meanwhile (reported at
+            // the next full sync) and gains the new messages now.
+            let start = uids.partition_point(|&uid| uid <= old_top);
+            let mut list = Vec::with_capacity(view.uids.len() + uids.len() - start);
+            list.extend_from_slice(&view.uids);
+            list.extend_from_slice(&uids[start..]);
+            view.uids = Rc::new(list);
+            grew = true;
+        }
         if full && !Rc::ptr_eq(&uids, &view.uids) {
             // Both lists ascend: one merge pass finds what went and what came.
             let mut removed = 0usize;
@@ -573,32 +585,32 @@ impl Session {
             if let Some(line) = vanished {
                 line.finish(self.conn.out());
             }
-            let grew = uids.len() + removed != view.uids.len();
+            grew = uids.len() + removed != view.uids.len();
             view.uids = uids;
-            if grew {
-                let (uid_next, first_recent) = {
-                    let mut hub = store.hub().borrow_mut();
-                    let uid_next = hub.get(view.mailbox).map_or(view.uid_next, |state| state.uid_next);
-                    // RFC 9051 has no \Recent: IMAP4rev2 sessions leave it to others.
-                    let claimed = if view.read_only || imap4rev2 { None } else { hub.claim_recent(view.mailbox) };
-                    (uid_next, claimed)
-                };
-                if let Some((range, first_recent_uid)) = first_recent {
-                    view.recent.push(range);
-                    store.submit(Op::SetFirstRecent { mailbox: view.mailbox, uid: first_recent_uid });
-                }
-                view.uid_next = uid_next;
-                let out = self.conn.out();
-                out.extend_from_slice(b"* ");
-                encode::number(out, view.uids.len() as u64);
-                out.extend_from_slice(b" EXISTS\r\n");
-                if !imap4rev2 {
-                    out.extend_from_slice(b"* ");
-                    encode::number(out, view.recent_count() as u64);
-                    out.extend_from_slice(b" RECENT\r\n");
-                }
-            }
             view.modseq = modseq;
+        }
+        if grew {
+            let (uid_next, first_recent) = {
+                let mut hub = store.hub().borrow_mut();
+                let uid_next = hub.get(view.mailbox).map_or(view.uid_next, |state| state.uid_next);
+                // RFC 9051 has no \Recent: IMAP4rev2 sessions leave it to others.
+                let claimed = if view.read_only || imap4rev2 { None } else { hub.claim_recent(view.mailbox) };
+                (uid_next, claimed)
+            };
+            if let Some((range, first_recent_uid)) = first_recent {
+                view.recent.push(range);
+                store.submit(Op::SetFirstRecent { mailbox: view.mailbox, uid: first_recent_uid });
+            }
+            view.uid_next = uid_next;
+            let out = self.conn.out();
+            out.extend_from_slice(b"* ");
+            encode::number(out, view.uids.len() as u64);
+            out.extend_from_slice(b" EXISTS\r\n");
+            if !imap4rev2 {
+                out.extend_from_slice(b"* ");
+                encode::number(out, view.recent_count() as u64);
+                out.extend_from_slice(b" RECENT\r\n");
+            }
         }
         if !Rc::ptr_eq(&keywords, &view.keywords) {
             view.keywords = keywords;

@@ -134,6 +134,15 @@ impl Hub {
     pub(super) fn apply(&mut self, changes: &[Change]) {
         for change in changes {
             self.apply_one(change);
+        }
+    }
+
+    /// Wakes the sessions waiting for news of the mailboxes `changes`
+    /// touched (IDLE). Called after the committing callers got their
+    /// answers, so an LMTP `250` or a tagged `OK` is not queued behind a
+    /// thousand idling sessions writing their `EXISTS`.
+    pub(super) fn notify(&self, changes: &[Change]) {
+        for change in changes {
             let mailbox = match change {
                 Change::Appended { mailbox, .. }
                 | Change::Expunged { mailbox, .. }

@@ -449,6 +449,7 @@ async fn run_pump(hub: Rc<RefCell<Hub>>, answers: Receiver<Committed>, failed: S
                 let _ = reply.try_send(result);
             }
         }
+        hub.borrow().notify(&committed.changes);
     }
 }
 

@@ -210,6 +210,29 @@ fn mailbox_names_are_utf8_after_enable() {
 }
 
 #[test]
+fn decomposed_names_are_stored_in_nfc_and_name_one_mailbox() {
+    let server = Server::start();
+    let mut mac = rev2(&server);
+    let mut phone = rev2(&server);
+    // "Café" with a combining acute (as macOS sends it), then precomposed.
+    mac.ok("CREATE \"Cafe\u{301}\"");
+    let tagged = phone.no("CREATE \"Caf\u{e9}\"");
+    assert!(tagged.contains("ALREADYEXISTS"), "{tagged}");
+    assert_eq!(phone.ok("LIST \"\" \"Caf*\""), ["* LIST (\\HasNoChildren) \"/\" \"Caf\u{e9}\""]);
+    assert_eq!(mac.ok("LIST \"\" \"Cafe\u{301}\""), ["* LIST (\\HasNoChildren) \"/\" \"Caf\u{e9}\""]);
+    mac.append_ok("\"Cafe\u{301}\"", &message("menu", "x"));
+    assert_eq!(status(&mut phone, "STATUS \"Caf\u{e9}\" (MESSAGES)"), "* STATUS \"Caf\u{e9}\" (MESSAGES 1)");
+    // An IMAP4rev1 client sending the decomposed form in modified UTF-7 too.
+    let mut old = server.login("alice", "secret");
+    assert_eq!(old.ok("LIST \"\" Cafe&AwE-"), ["* LIST (\\HasNoChildren) \"/\" \"Caf&AOk-\""]);
+    // Line and paragraph separators are not Net-Unicode.
+    let tag = mac.next_tag();
+    mac.send_raw(format!("{tag} CREATE \"a\u{2028}b\"\r\n").as_bytes());
+    let (_, tagged) = mac.until_tagged(&tag);
+    assert!(tagged.starts_with("BAD"), "{tagged}");
+}
+
+#[test]
 fn imap4rev1_sessions_are_unchanged() {
     let server = Server::start();
     let mut client = server.login("alice", "secret");

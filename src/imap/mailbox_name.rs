@@ -1,6 +1,7 @@
 //! Mailbox names as clients send them → the names the store keeps.
 
 use crate::util::mutf7;
+use unicode_normalization::{IsNormalized, UnicodeNormalization};
 
 /// Longest name, in bytes of UTF-8.
 const MAX_NAME: usize = 512;
@@ -22,9 +23,26 @@ pub fn decode_for(raw: &[u8], utf8: bool) -> Result<String, String> {
     canonical(name.to_string())
 }
 
+/// Unicode Normalization Form C. RFC 9051 §5.1 wants mailbox names in
+/// Net-Unicode (RFC 5198: NFC) and lets a server convert a name that is
+/// not; we do, in both UTF-8 and modified UTF-7 sessions, so "Café" typed
+/// on a device that sends decomposed accents (`e` + U+0301, as macOS
+/// does) names the same mailbox as everywhere else.
+pub fn nfc(name: String) -> String {
+    if unicode_normalization::is_nfc_quick(name.chars()) == IsNormalized::Yes {
+        return name;
+    }
+    name.nfc().collect()
+}
+
 /// INBOX in any case is INBOX (RFC 3501 §5.1), and so is the INBOX of
 /// "inbox/child"; one trailing delimiter is dropped ("CREATE foo/" makes "foo").
-pub fn canonical(mut name: String) -> Result<String, String> {
+pub fn canonical(name: String) -> Result<String, String> {
+    // Net-Unicode also excludes the line and paragraph separators.
+    if name.chars().any(|c| c.is_control() || c == '\u{2028}' || c == '\u{2029}') {
+        return Err("Mailbox name contains control characters".into());
+    }
+    let mut name = nfc(name);
     if name.len() > 1 && name.ends_with('/') {
         name.pop();
     }
@@ -33,9 +51,6 @@ pub fn canonical(mut name: String) -> Result<String, String> {
     }
     if name.len() > MAX_NAME {
         return Err("Mailbox name too long".into());
-    }
-    if name.chars().any(char::is_control) {
-        return Err("Mailbox name contains control characters".into());
     }
     if name.starts_with('/') || name.contains("//") {
         return Err("Mailbox name has an empty level".into());
@@ -74,5 +89,19 @@ mod tests {
         assert!(decode_for(b"caf\xe9", true).is_err());
         assert!(decode_for("caf\u{e9}".as_bytes(), false).is_err());
         assert_eq!(decode_for(b"Entw&APw-rfe", false).unwrap(), "Entwürfe");
+    }
+
+    #[test]
+    fn names_are_normalized_to_nfc() {
+        // "Café" with a combining acute, as UTF-8 and as modified UTF-7.
+        assert_eq!(decode_for("Cafe\u{301}".as_bytes(), true).unwrap(), "Caf\u{e9}");
+        assert_eq!(decode_for(b"Cafe&AwE-", false).unwrap(), "Caf\u{e9}");
+        assert_eq!(decode_for("Caf\u{e9}".as_bytes(), true).unwrap(), "Caf\u{e9}");
+        // Hangul jamo compose; singletons (Angstrom sign) map to their NFC.
+        assert_eq!(decode_for("\u{1112}\u{1161}\u{11AB}".as_bytes(), true).unwrap(), "한");
+        assert_eq!(decode_for("\u{212B}".as_bytes(), true).unwrap(), "\u{c5}");
+        for bad in ["a\u{2028}b", "a\u{2029}b", "a\u{85}b", "a\u{7f}b"] {
+            assert!(decode_for(bad.as_bytes(), true).is_err(), "{bad:?}");
+        }
     }
 }

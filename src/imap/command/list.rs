@@ -7,6 +7,7 @@ use std::io;
 
 use crate::imap::command::status;
 use crate::imap::encode;
+use crate::imap::mailbox_name;
 use crate::imap::session::{Session, Status};
 use crate::imap::types::ListOptions;
 use crate::store::{StoreError, DELIMITER, INBOX};
@@ -90,6 +91,7 @@ pub async fn run(
         } else {
             mutf7::decode(bytes).map_err(|error| format!("Pattern is not valid modified UTF-7: {error}"))
         }
+        .map(mailbox_name::nfc)
     };
     let mut full_patterns = Vec::with_capacity(patterns.len());
     for pattern in patterns {

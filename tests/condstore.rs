@@ -310,8 +310,11 @@ fn qresync_reports_expunges_as_vanished() {
     let after = code_number(std::slice::from_ref(&tagged), "HIGHESTMODSEQ").expect("HIGHESTMODSEQ in tagged OK");
     assert_eq!(status_modseq(&mut other), after);
     // MOVE and UID EXPUNGE.
-    let (untagged, _) = client.command("UID MOVE 4 Archive");
+    let (untagged, tagged) = client.command("UID MOVE 4 Archive");
     assert_eq!(vanished(&untagged, false), uids(&[4]), "{untagged:?}");
+    let moved = code_number(std::slice::from_ref(&tagged), "HIGHESTMODSEQ").expect("HIGHESTMODSEQ in MOVE's OK");
+    assert!(moved > after, "{tagged}");
+    assert_eq!(status_modseq(&mut other), moved);
     client.ok("UID STORE 5:6 +FLAGS (\\Deleted)");
     let (untagged, _) = client.command("UID EXPUNGE 6");
     assert_eq!(vanished(&untagged, false), uids(&[6]), "{untagged:?}");

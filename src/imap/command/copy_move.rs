@@ -59,7 +59,7 @@ pub async fn run(
         if let Some(code) = &code {
             session.conn.write(format!("* OK [{code}] Moved\r\n").as_bytes());
         }
-        return session.finish(tag, Status::Ok, None, "MOVE completed").await;
+        return super::expunge::finish_removal(session, tag, "MOVE completed").await;
     }
     session.finish(tag, Status::Ok, code.as_deref(), "COPY completed").await
 }

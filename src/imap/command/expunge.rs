@@ -23,15 +23,20 @@ pub async fn run(session: &mut Session, tag: &str, uids: Option<SequenceSet>) ->
     let Some(mailbox) = session.view().map(|view| view.mailbox) else { return Ok(()) };
     match session.server.store.execute(Op::Expunge { mailbox, uids }).await {
         // The EXPUNGE responses come from the sync before the tagged reply.
-        Ok(_) if session.qresync => {
-            // As Dovecot does: VANISHED carries no modseq, so the client
-            // learns the mailbox's new one here (RFC 7162 §3.2.10).
-            session.sync().await?;
-            let Some(modseq) = session.view().map(|view| view.modseq) else { return Ok(()) };
-            session.tagged(tag, Status::Ok, Some(&format!("HIGHESTMODSEQ {modseq}")), "EXPUNGE completed");
-            Ok(())
-        }
-        Ok(_) => session.finish(tag, Status::Ok, None, "EXPUNGE completed").await,
+        Ok(_) => finish_removal(session, tag, "EXPUNGE completed").await,
         Err(error) => session.store_failed(tag, error, false).await,
     }
+}
+
+/// The tagged OK of a command that removed messages (EXPUNGE, MOVE), after
+/// the sync that reports them. As Dovecot does, a QRESYNC client also gets
+/// the mailbox's new HIGHESTMODSEQ: VANISHED carries none (RFC 7162 §3.2.10).
+pub async fn finish_removal(session: &mut Session, tag: &str, text: &str) -> io::Result<()> {
+    if !session.qresync {
+        return session.finish(tag, Status::Ok, None, text).await;
+    }
+    session.sync().await?;
+    let Some(modseq) = session.view().map(|view| view.modseq) else { return Ok(()) };
+    session.tagged(tag, Status::Ok, Some(&format!("HIGHESTMODSEQ {modseq}")), text);
+    Ok(())
 }

@@ -95,6 +95,8 @@ pub struct Session {
     pub qresync: bool,
     /// Logging in must be done by then (a deadline, not an idle timer).
     login_deadline: Instant,
+    /// RFC 5465 NOTIFY, once set (boxed: most sessions never use it).
+    pub notify: Option<Box<command::notify::Notify>>,
 }
 
 /// Runs a connection to its end. `implicit_tls`: the TLS handshake comes first.
@@ -135,6 +137,7 @@ pub async fn run(server: Rc<Server>, stream: Stream, peer: SocketAddr, implicit_
         condstore: false,
         qresync: false,
         login_deadline,
+        notify: None,
     };
     let greeting = format!("* OK [CAPABILITY {}] roost ready\r\n", session.capabilities());
     session.conn.write(greeting.as_bytes());
@@ -183,6 +186,15 @@ impl Session {
                 }
                 _ => self.conn.set_read_limits(Duration::from_secs(limits.idle_timeout), None),
             }
+            if self.notify.is_some() && !self.conn.has_input() {
+                if !self.wait_for_command().await? {
+                    self.conn.write(b"* BYE Server shutting down\r\n");
+                    return Ok(());
+                }
+                if matches!(self.state, State::Logout) {
+                    continue;
+                }
+            }
             let stop = self.server.stop_signal();
             let waited = smol::future::or(async { Some(self.read_command().await) }, async {
                 let _ = stop.recv().await;
@@ -212,6 +224,48 @@ impl Session {
                         self.tagged(tag, Status::Bad, None, &text);
                     }
                 },
+            }
+        }
+    }
+
+    /// With NOTIFY: reports changes as they come until the client sends
+    /// something (then the command is read as usual, not raced: a command
+    /// read is never cancelled midway). False if the server is stopping.
+    async fn wait_for_command(&mut self) -> io::Result<bool> {
+        enum Woken {
+            Input(io::Result<()>),
+            Changed,
+            Stop,
+        }
+        let stop = self.server.stop_signal();
+        loop {
+            // Listening first: a change landing during the report wakes the next wait.
+            let listener = command::notify::listen(self);
+            command::notify::report(self, false).await?;
+            self.conn.flush().await?;
+            if matches!(self.state, State::Logout) || self.notify.is_none() {
+                return Ok(true);
+            }
+            self.conn.release_buffers();
+            let input = async { Woken::Input(self.conn.wait_input().await) };
+            let changed = async {
+                match listener {
+                    Some(listener) => listener.await,
+                    None => std::future::pending().await,
+                }
+                Woken::Changed
+            };
+            let stopped = async {
+                let _ = stop.recv().await;
+                Woken::Stop
+            };
+            match smol::future::or(input, smol::future::or(changed, stopped)).await {
+                Woken::Input(result) => {
+                    result?;
+                    return Ok(true);
+                }
+                Woken::Changed => {}
+                Woken::Stop => return Ok(false),
             }
         }
     }
@@ -362,6 +416,7 @@ impl Session {
                 self.finish(&tag, Status::Ok, None, "CAPABILITY completed").await
             }
             CommandBody::Noop => self.finish(&tag, Status::Ok, None, "NOOP completed").await,
+            CommandBody::Notify(argument) => command::notify::run(self, &tag, argument).await,
             CommandBody::Check => {
                 self.finish(&tag, Status::Ok, None, "CHECK completed (changes are always durable)").await
             }
@@ -436,7 +491,7 @@ impl Session {
             }
             _ => {
                 capabilities.push_str(
-                    " NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS MULTIAPPEND STATUS=SIZE ESEARCH SEARCHRES SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES CONDSTORE QRESYNC",
+                    " NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS MULTIAPPEND STATUS=SIZE ESEARCH SEARCHRES SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES CONDSTORE QRESYNC NOTIFY",
                 );
                 capabilities.push_str(&format!(" APPENDLIMIT={}", self.server.config.limits.literal_size));
             }
@@ -530,6 +585,12 @@ impl Session {
     /// last told: EXPUNGE, EXISTS, RECENT, FLAGS and FETCH (FLAGS), as far
     /// as the current command allows (RFC 3501 §7.4.1, §5.2).
     pub async fn sync(&mut self) -> io::Result<()> {
+        self.sync_selected(true).await
+    }
+
+    /// [`Session::sync`], reporting flag changes only with `flags` (NOTIFY
+    /// without FlagChange; they are then reported by the next command).
+    pub async fn sync_selected(&mut self, flags: bool) -> io::Result<()> {
         let store = self.server.store.clone();
         let State::Selected(_, view) = &mut self.state else { return Ok(()) };
         let (deleted, uids, modseq, keywords) = {
@@ -616,6 +677,9 @@ impl Session {
             view.keywords = keywords;
             let line = command::select::flags_lines(&view.keywords);
             self.conn.write(line.as_bytes());
+        }
+        if !flags {
+            return Ok(());
         }
         // Flag changes of messages the client already knows about.
         let since = view.flags_modseq;

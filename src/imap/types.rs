@@ -20,6 +20,8 @@ pub enum CommandBody {
     Capability,
     Noop,
     Logout,
+    /// RFC 5465.
+    Notify(NotifyArgument),
     /// RFC 2971: NIL or field/value pairs.
     Id(Option<Vec<(String, Option<String>)>>),
     // Not authenticated.
@@ -125,6 +127,54 @@ pub enum CommandBody {
     },
 }
 
+/// RFC 5465 NOTIFY: `None` is NOTIFY NONE.
+pub type NotifyArgument = Option<NotifySet>;
+
+/// NOTIFY SET [STATUS] event-groups.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotifySet {
+    pub status: bool,
+    pub groups: Vec<NotifyGroup>,
+}
+
+/// `(filter events)`; `events` None is the NONE event list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotifyGroup {
+    pub filter: NotifyFilter,
+    pub events: Option<NotifyEvents>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NotifyFilter {
+    Selected,
+    SelectedDelayed,
+    Inboxes,
+    Personal,
+    Subscribed,
+    Subtree(Vec<MailboxArgument>),
+    Mailboxes(Vec<MailboxArgument>),
+}
+
+impl NotifyFilter {
+    pub fn is_selected(&self) -> bool {
+        matches!(self, NotifyFilter::Selected | NotifyFilter::SelectedDelayed)
+    }
+}
+
+/// The events of one group. `unsupported` keeps the names of events this
+/// server does not implement (answered with NO [BADEVENT]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NotifyEvents {
+    pub message_new: bool,
+    /// MessageNew's fetch attributes (selected mailbox only).
+    pub fetch: Vec<FetchItem>,
+    pub message_expunge: bool,
+    pub flag_change: bool,
+    pub mailbox_name: bool,
+    pub subscription_change: bool,
+    pub unsupported: Vec<String>,
+}
+
 impl CommandBody {
     /// The command's name, for messages and logs.
     pub fn name(&self) -> &'static str {
@@ -132,6 +182,7 @@ impl CommandBody {
             CommandBody::Capability => "CAPABILITY",
             CommandBody::Noop => "NOOP",
             CommandBody::Logout => "LOGOUT",
+            CommandBody::Notify(_) => "NOTIFY",
             CommandBody::Id(_) => "ID",
             CommandBody::StartTls => "STARTTLS",
             CommandBody::Login { .. } => "LOGIN",

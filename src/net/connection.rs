@@ -222,6 +222,15 @@ impl Connection {
         Ok(self.buffered())
     }
 
+    /// Waits until the client has sent bytes not yet taken. Cancel-safe:
+    /// bytes read before a cancellation stay buffered for the next read.
+    pub async fn wait_input(&mut self) -> io::Result<()> {
+        if self.start == self.end {
+            self.fill().await?;
+        }
+        Ok(())
+    }
+
     /// Whether the client has sent bytes not yet taken (pipelined commands).
     pub fn has_input(&self) -> bool {
         self.start < self.end

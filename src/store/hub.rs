@@ -47,6 +47,9 @@ pub struct Hub {
     /// keeps them current like the others).
     keep_bytes: usize,
     releases: u64,
+    /// Users some NOTIFY session watches (RFC 5465): how many sessions, and
+    /// the event that wakes them on any change of the user's mail.
+    users: HashMap<u32, (u32, event_listener::Event)>,
 }
 
 impl Hub {
@@ -131,6 +134,25 @@ impl Hub {
         Some((claimed, state.uid_next))
     }
 
+    /// A NOTIFY session starts watching everything of `user`'s.
+    pub fn watch_user(&mut self, user: u32) {
+        self.users.entry(user).or_insert_with(|| (0, event_listener::Event::new())).0 += 1;
+    }
+
+    pub fn unwatch_user(&mut self, user: u32) {
+        if let Some(entry) = self.users.get_mut(&user) {
+            entry.0 -= 1;
+            if entry.0 == 0 {
+                self.users.remove(&user);
+            }
+        }
+    }
+
+    /// A listener woken by the next change of `user`'s (if watched).
+    pub fn listen_user(&self, user: u32) -> Option<event_listener::EventListener> {
+        self.users.get(&user).map(|(_, event)| event.listen())
+    }
+
     pub(super) fn apply(&mut self, changes: &[Change]) {
         for change in changes {
             self.apply_one(change);
@@ -148,6 +170,12 @@ impl Hub {
                 | Change::Expunged { mailbox, .. }
                 | Change::Flags { mailbox, .. }
                 | Change::Deleted { mailbox } => mailbox,
+                Change::User { user } => {
+                    if let Some((_, event)) = self.users.get(user) {
+                        event.notify(usize::MAX);
+                    }
+                    continue;
+                }
             };
             if let Some(state) = self.mailboxes.get(mailbox) {
                 state.changed.notify(usize::MAX);
@@ -187,6 +215,7 @@ impl Hub {
                 }
                 state.modseq = *modseq;
             }
+            Change::User { .. } => {}
             Change::Deleted { mailbox } => {
                 self.claimed_recent.remove(mailbox);
                 if let Some(state) = self.mailboxes.get_mut(mailbox) {

@@ -322,6 +322,12 @@ pub enum Change {
     Deleted {
         mailbox: u64,
     },
+    /// Something of `user`'s changed: a mailbox's messages or flags, its
+    /// mailboxes or subscriptions. Wakes that user's NOTIFY sessions (RFC
+    /// 5465), which work out what changed themselves.
+    User {
+        user: u32,
+    },
 }
 
 type Reply = Sender<Result<Outcome, StoreError>>;

@@ -257,16 +257,26 @@ pub(super) fn apply(tables: &mut Tables, op: &Op, changes: &mut Vec<Change>) -> 
         Op::DeleteUser { name } => delete_user(tables, name, changes),
         Op::CreateMailbox { user, name, special_use } => {
             create_mailbox(tables, *user, name, *special_use)?;
+            changes.push(Change::User { user: *user });
             Ok(Outcome::Done)
         }
-        Op::DeleteMailbox { user, name } => delete_mailbox(tables, *user, name, changes),
-        Op::RenameMailbox { user, from, to } => rename_mailbox(tables, *user, from, to, changes),
+        Op::DeleteMailbox { user, name } => {
+            let outcome = delete_mailbox(tables, *user, name, changes)?;
+            changes.push(Change::User { user: *user });
+            Ok(outcome)
+        }
+        Op::RenameMailbox { user, from, to } => {
+            let outcome = rename_mailbox(tables, *user, from, to, changes)?;
+            changes.push(Change::User { user: *user });
+            Ok(outcome)
+        }
         Op::Subscribe { user, name, subscribed } => {
             if *subscribed {
                 tables.subscriptions.insert((*user, name.as_str()), ())?;
             } else {
                 tables.subscriptions.remove((*user, name.as_str()))?;
             }
+            changes.push(Change::User { user: *user });
             Ok(Outcome::Done)
         }
         Op::WriteBlob { blob, first_chunk, data } => write_blob(tables, *blob, *first_chunk, data),
@@ -671,6 +681,7 @@ fn add_messages(
     record.highest_modseq = modseq;
     tables.save_mailbox(mailbox, record)?;
     changes.push(Change::Appended { mailbox, first_uid, last_uid, modseq });
+    changes.push(Change::User { user: record.user_id });
     if grew {
         changes.push(Change::Flags { mailbox, modseq, keywords: Some(record.keywords.clone()) });
     }
@@ -735,6 +746,7 @@ fn store_flags(
     tables.save_mailbox(mailbox, &record)?;
     let keywords = grew.then(|| record.keywords.clone());
     changes.push(Change::Flags { mailbox, modseq, keywords });
+    changes.push(Change::User { user: record.user_id });
     Ok(Outcome::Stored { modseq, changed, modified })
 }
 
@@ -822,6 +834,7 @@ fn expunge(
     tables.save_mailbox(mailbox, &record)?;
     let uids: Vec<u32> = doomed.iter().map(|(uid, _)| *uid).collect();
     changes.push(Change::Expunged { mailbox, uids: uids.clone(), modseq });
+    changes.push(Change::User { user: record.user_id });
     Ok(uids)
 }
 

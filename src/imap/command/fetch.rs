@@ -111,7 +111,7 @@ pub async fn run(
 }
 
 /// How a FETCH's responses ended.
-enum Ended {
+pub(crate) enum Ended {
     All,
     SomeExpunged,
     /// A BINARY item could not be decoded (RFC 3516 §4.3): the response
@@ -327,7 +327,7 @@ impl Window {
 }
 
 /// Writes the FETCH responses. Ok(false): some messages had been expunged.
-async fn respond(
+pub(crate) async fn respond(
     session: &mut Session,
     ranges: &[std::ops::Range<usize>],
     items: &[FetchItem],

@@ -36,18 +36,28 @@ pub async fn run(session: &mut Session, tag: &str) -> io::Result<()> {
     let stop = session.server.stop_signal();
     let mut line = Vec::new();
     loop {
-        session.sync_mode = SyncMode::Full;
-        session.sync().await?;
+        // RFC 5465 §4: with NOTIFY, IDLE sends what NOTIFY asked for.
+        let notifying = session.notify.is_some();
+        let mut listener = None;
+        if notifying {
+            listener = crate::imap::command::notify::listen(session);
+            crate::imap::command::notify::report(session, true).await?;
+        } else {
+            session.sync_mode = SyncMode::Full;
+            session.sync().await?;
+        }
         session.conn.flush().await?;
         if matches!(session.state, State::Logout) {
             // The mailbox was deleted: sync said BYE.
             return Ok(());
         }
         session.conn.release_buffers();
-        let listener = listen(session);
-        if listener.is_some() && changes_pending(session) {
-            // Landed between the sync and the listen: report it first.
-            continue;
+        if !notifying {
+            listener = listen(session);
+            if listener.is_some() && changes_pending(session) {
+                // Landed between the sync and the listen: report it first.
+                continue;
+            }
         }
         let changed = async {
             match listener {

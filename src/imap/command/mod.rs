@@ -13,6 +13,7 @@ pub mod idle;
 pub mod list;
 pub mod login;
 pub mod mailbox;
+pub mod notify;
 pub mod qresync;
 pub mod search;
 pub mod select;

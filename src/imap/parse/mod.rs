@@ -12,6 +12,7 @@
 
 mod fetch;
 mod list;
+mod notify;
 mod search;
 
 use super::types::*;
@@ -464,6 +465,7 @@ fn command_body(parser: &mut Parser) -> Result<CommandBody> {
             CommandBody::Status { mailbox, items: status_items(parser)? }
         }
         b"NAMESPACE" => CommandBody::Namespace,
+        b"NOTIFY" => notify::notify(parser)?,
         b"ENABLE" => {
             let mut capabilities = Vec::new();
             while parser.try_byte(b' ') {

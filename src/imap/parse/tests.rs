@@ -780,3 +780,109 @@ proptest! {
         prop_assert_eq!(user, value.as_bytes().to_vec());
     }
 }
+
+#[test]
+fn notify_commands() {
+    use crate::imap::types::{NotifyEvents, NotifyFilter, NotifyGroup, NotifySet};
+    assert_eq!(parse("t NOTIFY NONE"), CommandBody::Notify(None));
+    let body = parse(
+        "t notify set status (selected (MessageNew (UID BODY.PEEK[HEADER]) MessageExpunge FlagChange)) \
+         (SUBTREE (INBOX \"a b\") (MailboxName SubscriptionChange MessageNew MessageExpunge)) (MAILBOXES x NONE)",
+    );
+    let expected = NotifySet {
+        status: true,
+        groups: vec![
+            NotifyGroup {
+                filter: NotifyFilter::Selected,
+                events: Some(NotifyEvents {
+                    message_new: true,
+                    fetch: vec![
+                        FetchItem::Uid,
+                        FetchItem::Section {
+                            section: Section { part: vec![], text: Some(SectionText::Header) },
+                            peek: true,
+                            partial: None,
+                            binary: false,
+                        },
+                    ],
+                    message_expunge: true,
+                    flag_change: true,
+                    ..Default::default()
+                }),
+            },
+            NotifyGroup {
+                filter: NotifyFilter::Subtree(vec![b"INBOX".to_vec(), b"a b".to_vec()]),
+                events: Some(NotifyEvents {
+                    message_new: true,
+                    message_expunge: true,
+                    mailbox_name: true,
+                    subscription_change: true,
+                    ..Default::default()
+                }),
+            },
+            NotifyGroup { filter: NotifyFilter::Mailboxes(vec![b"x".to_vec()]), events: None },
+        ],
+    };
+    assert_eq!(body, CommandBody::Notify(Some(expected)));
+    // Unsupported and unknown events parse; the handler answers NO [BADEVENT].
+    let CommandBody::Notify(Some(set)) = parse("t NOTIFY SET (PERSONAL (MailboxMetadataChange Foo))") else { panic!() };
+    assert_eq!(set.groups[0].events.as_ref().unwrap().unsupported, ["MailboxMetadataChange", "Foo"]);
+    for bad in [
+        "t NOTIFY",
+        "t NOTIFY SET",
+        "t NOTIFY SET STATUS",
+        "t NOTIFY SET (PERSONAL ())",
+        "t NOTIFY SET (PERSONAL (MessageNew))",
+        "t NOTIFY SET (PERSONAL (MessageExpunge FlagChange))",
+        "t NOTIFY SET (INBOXES (FlagChange))",
+        "t NOTIFY SET (INBOXES (AnnotationChange))",
+        "t NOTIFY SET (INBOXES (MessageNew (UID) MessageExpunge))",
+        "t NOTIFY SET (SELECTED (MailboxName))",
+        "t NOTIFY SET (SELECTED (MessageNew MessageExpunge)) (SELECTED (MessageNew MessageExpunge))",
+        "t NOTIFY SET (SELECTED NONE) (SELECTED-DELAYED NONE)",
+        "t NOTIFY SET (SUBTREE () NONE)",
+        "t NOTIFY SET (PERSONAL NONE) ",
+        "t NOTIFY SET (PERSONAL NONE)(INBOXES NONE)",
+        "t NOTIFY NONE NONE",
+    ] {
+        parse_error(bad.as_bytes());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    /// NOTIFY built from its grammar's words with junk mixed in: never a
+    /// panic; a group list made only of well-formed groups parses.
+    #[test]
+    fn notify_commands_never_panic(
+        groups in proptest::collection::vec(
+            prop_oneof![
+                Just("(PERSONAL (MessageNew MessageExpunge))"), Just("(INBOXES NONE)"),
+                Just("(SUBSCRIBED (MailboxName SubscriptionChange))"), Just("(SUBTREE \"a\" (MessageNew MessageExpunge FlagChange))"),
+                Just("(MAILBOXES (x {1}\r\ny) (MailboxName))"), Just("(PERSONAL (MessageNew))"), Just("(SELECTED"),
+                Just("(SELECTED-DELAYED (MessageNew (UID FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)]) MessageExpunge))"),
+                Just("(SELECTED (MailboxName))"), Just("(MAILBOXES () NONE)"), Just(")"), Just("(PERSONAL (Foo))"),
+                Just("(PERSONAL (MessageNew (UID) MessageExpunge))"), Just("(PERSONAL"), Just("NONE"),
+                Just("(SUBTREE x"), Just("\""), Just("(SELECTED NONE)"), Just("(INBOXES (FlagChange))"),
+            ],
+            0..6
+        ),
+        status in any::<bool>(),
+    ) {
+        let text = format!("t NOTIFY SET{} {}", if status { " STATUS" } else { "" }, groups.join(" "));
+        let parsed = parse_command(text.as_bytes());
+        let good = [
+            "(PERSONAL (MessageNew MessageExpunge))", "(INBOXES NONE)", "(SUBSCRIBED (MailboxName SubscriptionChange))",
+            "(SUBTREE \"a\" (MessageNew MessageExpunge FlagChange))", "(MAILBOXES (x {1}\r\ny) (MailboxName))",
+            "(PERSONAL (Foo))",
+        ];
+        if !groups.is_empty() && groups.iter().all(|group| good.contains(group)) {
+            prop_assert!(parsed.is_ok(), "{}", text);
+        }
+        let selected = groups.iter().filter(|group| group.starts_with("(SELECTED")).count();
+        if selected > 1 {
+            prop_assert!(parsed.is_err(), "{}", text);
+        }
+    }
+}

@@ -187,7 +187,8 @@ impl Session {
                 _ => self.conn.set_read_limits(Duration::from_secs(limits.idle_timeout), None),
             }
             if self.notify.is_some() && !self.conn.has_input() {
-                if !self.wait_for_command().await? {
+                // Boxed: sessions that never use NOTIFY keep their task small.
+                if !Box::pin(self.wait_for_command()).await? {
                     self.conn.write(b"* BYE Server shutting down\r\n");
                     return Ok(());
                 }

@@ -41,7 +41,8 @@ pub async fn run(session: &mut Session, tag: &str) -> io::Result<()> {
         let mut listener = None;
         if notifying {
             listener = crate::imap::command::notify::listen(session);
-            crate::imap::command::notify::report(session, true).await?;
+            // Boxed: it can FETCH, a large future IDLE would otherwise always carry.
+            Box::pin(crate::imap::command::notify::report(session, true)).await?;
         } else {
             session.sync_mode = SyncMode::Full;
             session.sync().await?;

@@ -157,6 +157,37 @@ fn selected_mailbox_changes_arrive_unasked() {
 }
 
 #[test]
+fn own_appends_and_copies_get_no_message_new_fetch() {
+    let server = Server::start();
+    let mut other = server.login("alice", "secret");
+    let mut client = server.login("alice", "secret");
+    client.ok("CREATE Old");
+    client.append_ok("Old", &message("old", "0"));
+    client.ok("SELECT INBOX");
+    client.ok("NOTIFY SET (SELECTED (MessageNew (UID) MessageExpunge))");
+    // RFC 5465 §5.2: its own APPEND and COPY are answered as usual (EXISTS)
+    // but get no MessageNew FETCH.
+    let (untagged, tagged) = client.append("INBOX", "", &message("mine", "1"));
+    assert!(tagged.starts_with("OK"), "{tagged}");
+    assert!(untagged.contains(&"* 1 EXISTS".to_string()), "{untagged:?}");
+    client.ok("SELECT Old");
+    client.ok("COPY 1 INBOX");
+    client.ok("SELECT INBOX");
+    assert_silent(&mut client);
+    // Another session's message still gets it, after the session's own.
+    other.append_ok("INBOX", &message("theirs", "3"));
+    let lines = read_until(&mut client, "* 3 FETCH");
+    assert_eq!(lines.first().map(String::as_str), Some("* 3 EXISTS"), "{lines:?}");
+    assert_eq!(lines.last().map(String::as_str), Some("* 3 FETCH (UID 3)"), "{lines:?}");
+    assert_eq!(lines.iter().filter(|line| line.contains(" FETCH ")).count(), 1, "{lines:?}");
+    client.append("INBOX", "", &message("mine again", "4"));
+    other.append_ok("INBOX", &message("theirs again", "5"));
+    let lines = read_until(&mut client, "* 5 FETCH");
+    assert_eq!(lines.last().map(String::as_str), Some("* 5 FETCH (UID 5)"), "{lines:?}");
+    assert!(!lines.iter().any(|line| line.starts_with("* 4 FETCH")), "{lines:?}");
+}
+
+#[test]
 fn without_flag_change_flags_wait_for_a_command() {
     let server = Server::start();
     let mut other = server.alice_inbox();

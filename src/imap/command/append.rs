@@ -123,6 +123,7 @@ pub async fn run(session: &mut Session, tag: &str, raw_mailbox: &[u8], first: Ap
                 encode::number(&mut code, last_uid);
             }
             let code = String::from_utf8_lossy(&code).into_owned();
+            super::notify::own_messages(session, mailbox, first_uid..=last_uid);
             if let Some(user) = session.user() {
                 log::debug!("{}: appended {count} message(s) for {}", session.peer, user.name);
             }

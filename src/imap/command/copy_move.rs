@@ -36,7 +36,13 @@ pub async fn run(
     }
     let op = Op::Copy { from: view.mailbox, to: target, uids: view.uid_set(&ranges), remove };
     let (uid_validity, source, first_uid) = match store.execute(op).await {
-        Ok(Outcome::Copied { uid_validity, source, first_uid }) => (uid_validity, source, first_uid),
+        Ok(Outcome::Copied { uid_validity, source, first_uid }) => {
+            if !source.is_empty() {
+                let last_uid = first_uid + source.len() as u32 - 1;
+                super::notify::own_messages(session, target, first_uid..=last_uid);
+            }
+            (uid_validity, source, first_uid)
+        }
         Ok(_) => (0, Vec::new(), 0),
         Err(error) => {
             let (code, text) = describe(&error, true);

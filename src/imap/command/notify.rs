@@ -20,7 +20,9 @@
 //! - changes this session made itself are reported too (the RFC says SHOULD
 //!   omit; a snapshot cannot tell them from concurrent ones without risking
 //!   to lose the latter). For the selected mailbox the usual rules hold:
-//!   the client's own STORE is not echoed, its own EXPUNGE answered once.
+//!   the client's own STORE is not echoed, its own EXPUNGE answered once,
+//!   and messages it added itself (APPEND, COPY, MOVE) get no MessageNew
+//!   FETCH (§5.2).
 //! - a mailbox matching several event groups gets the union of their events;
 //!   the selected mailbox gets only what the SELECTED group asks for.
 //! - STATUS for another mailbox: MESSAGES UIDNEXT (and UNSEEN when it
@@ -65,6 +67,9 @@ pub struct Notify {
     counts: HashMap<u64, Counts>,
     /// MessageNew's attributes were sent up to this UID of this mailbox.
     fetched: (u64, u32),
+    /// UIDs this session itself added to `fetched.0` since (APPEND, COPY,
+    /// MOVE): RFC 5465 §5.2, no MessageNew FETCH for them.
+    own: Vec<std::ops::RangeInclusive<u32>>,
     _watch: UserWatch,
 }
 
@@ -227,6 +232,7 @@ pub async fn run(session: &mut Session, tag: &str, argument: Option<NotifySet>) 
         track_subscriptions,
         counts: HashMap::new(),
         fetched,
+        own: Vec::new(),
         _watch: watch,
     };
     // Replaces any earlier NOTIFY: what it had not reported yet is dropped.
@@ -275,29 +281,53 @@ pub async fn report(session: &mut Session, idle: bool) -> io::Result<()> {
     Ok(())
 }
 
+/// Notes messages this session added to `mailbox` itself, so that NOTIFY
+/// does not send MessageNew's FETCH for them (RFC 5465 §5.2: SHOULD NOT).
+pub fn own_messages(session: &mut Session, mailbox: u64, uids: std::ops::RangeInclusive<u32>) {
+    let Some(notify) = session.notify.as_mut() else { return };
+    let fetches = notify.selected.as_ref().is_some_and(|selected| !selected.events.fetch.is_empty());
+    if fetches && notify.fetched.0 == mailbox {
+        notify.own.push(uids);
+    }
+}
+
 /// RFC 5465 §5.2: an unsolicited FETCH of MessageNew's attributes for each
-/// message new since the last one.
+/// message new since the last one (but the session's own).
 async fn fetch_new(session: &mut Session, items: &[FetchItem]) -> io::Result<()> {
     let (Some(notify), Some(view)) = (session.notify.as_ref(), session.view()) else { return Ok(()) };
     let top = view.uids.last().copied().unwrap_or(0);
     let (mailbox, done) = notify.fetched;
     let current = view.mailbox;
     let start = view.uids.partition_point(|&uid| uid <= done);
-    let ranges = std::slice::from_ref(&(start..view.uids.len())).to_vec();
+    // Index ranges of the new messages, leaving out the session's own.
+    let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
+    for (index, uid) in view.uids.iter().enumerate().skip(start) {
+        if notify.own.iter().any(|own| own.contains(uid)) {
+            continue;
+        }
+        match ranges.last_mut() {
+            Some(last) if last.end == index => last.end = index + 1,
+            _ => ranges.push(index..index + 1),
+        }
+    }
     if mailbox != current || top <= done {
         // Newly selected: what SELECT reported is not new.
         let done = if mailbox == current { done.max(top) } else { top };
         if let Some(notify) = session.notify.as_mut() {
             notify.fetched = (current, done);
+            notify.own.clear();
         }
         return Ok(());
     }
     let mailbox = current;
-    if let Err(error) = fetch::respond(session, &ranges, items, None, None).await? {
-        log::error!("NOTIFY fetch: {error}");
+    if !ranges.is_empty() {
+        if let Err(error) = fetch::respond(session, &ranges, items, None, None).await? {
+            log::error!("NOTIFY fetch: {error}");
+        }
     }
     if let Some(notify) = session.notify.as_mut() {
         notify.fetched = (mailbox, top);
+        notify.own.retain(|own| *own.end() > top);
     }
     Ok(())
 }

@@ -67,36 +67,19 @@ export PYTHONDONTWRITEBYTECODE=1
 # ------------------------------------------------------------------ server
 
 work=$(mktemp -d /tmp/roost-clients.XXXXXX)
-server_pid="" idle_pid=""
+roost_pid="" idle_pid=""
 cleanup() {
     if [ -n "$idle_pid" ]; then kill "$idle_pid" 2>/dev/null; wait "$idle_pid" 2>/dev/null; fi
-    if [ -n "$server_pid" ]; then kill -TERM "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; fi
+    if [ -n "$roost_pid" ]; then kill -TERM "$roost_pid" 2>/dev/null; wait "$roost_pid" 2>/dev/null; fi
     if [ -n "${KEEP:-}" ]; then echo "clients: kept $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
 user=grandpa
 password="correct horse battery staple"
-cat >"$work/roost.toml" <<CONFIG
-data_dir = "$work/data"
-[imap]
-listen = ["127.0.0.1:0"]
-listen_tls = ["127.0.0.1:0"]
-[limits]
-argon2_memory_kib = 1024
-argon2_iterations = 1
-auth_failure_delay = 100
-CONFIG
-echo "$password" | timeout 30 "$binary" user add "$user" --config "$work/roost.toml" >/dev/null ||
-    die "roost user add failed"
-"$binary" serve --config "$work/roost.toml" 2>"$work/server.log" &
-server_pid=$!
-for _ in $(seq 100); do
-    grep -q "imaps listening" "$work/server.log" 2>/dev/null && break
-    sleep 0.1
-done
-tls_port=$(sed -n 's/.*imaps listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/server.log")
-[ -n "$tls_port" ] || { cat "$work/server.log" >&2; die "roost did not start"; }
+source "$root/tests/lib/roost.sh"
+roost_start "$binary" "$work" "$user" "$password" || die "roost did not start"
+tls_port=$roost_tls_port
 cert=$work/data/tls/cert.pem
 
 # The self-signed certificate roost writes names "localhost" (the default of
@@ -416,16 +399,16 @@ idle_pid=""
 
 # ------------------------------------------------------------------ stop, check
 
-kill -TERM "$server_pid"
+kill -TERM "$roost_pid"
 for _ in $(seq 100); do
-    kill -0 "$server_pid" 2>/dev/null || break
+    kill -0 "$roost_pid" 2>/dev/null || break
     sleep 0.1
 done
-if kill -0 "$server_pid" 2>/dev/null; then
+if kill -0 "$roost_pid" 2>/dev/null; then
     fail "roost did not stop within 10 s of SIGTERM"
 else
-    wait "$server_pid"
-    server_pid=""
+    wait "$roost_pid"
+    roost_pid=""
     if timeout 60 "$binary" check --config "$work/roost.toml" >"$work/check.out" 2>&1; then
         pass "roost check after the run"
     else
@@ -437,9 +420,9 @@ echo
 echo "clients: $passed passed, $failed failed; installs $((installed - started)) s, build $((built - installed)) s, tests $((SECONDS - built)) s"
 if [ "$failed" -gt 0 ]; then
     printf '  FAILED: %s\n' "${failures[@]}"
-    if grep -qiE "warn|error" "$work/server.log"; then
+    if grep -qiE "warn|error" "$work/roost.log"; then
         echo "  server log (warnings and errors):"
-        grep -iE "warn|error" "$work/server.log" | tail -n 20 | sed 's/^/    /'
+        grep -iE "warn|error" "$work/roost.log" | tail -n 20 | sed 's/^/    /'
     fi
     exit 1
 fi

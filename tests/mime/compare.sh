@@ -90,30 +90,11 @@ printf '%s2 %s\n' "$user" "$password" >>"$work/users"  # for --self-test
 
 python3 tests/mime/corpus.py "$work/corpus" >&2
 
-start_roost() {
-    # roost: ports 0, read the real ones from its log (as tests/interop/run.sh does).
-    cat >"$work/roost.toml" <<CONFIG
-data_dir = "$work/roost-data"
-[imap]
-listen = ["127.0.0.1:0"]
-listen_tls = ["127.0.0.1:0"]
-[limits]
-argon2_memory_kib = 1024
-argon2_iterations = 1
-auth_failure_delay = 100
-CONFIG
-    printf '%s\n' "$password" | "$binary" user add "$user" --config "$work/roost.toml" >&2
-    "$binary" serve --config "$work/roost.toml" 2>"$work/roost.log" &
-    roost_pid=$!
-    for _ in $(seq 100); do
-        grep -q "imap listening" "$work/roost.log" 2>/dev/null && break
-        sleep 0.1
-    done
-    roost_port=$(sed -n 's/.*imap listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/roost.log" | head -n 1)
-    [ -n "$roost_port" ] || { echo "compare.sh: roost did not start" >&2; cat "$work/roost.log" >&2; exit 2; }
-}
+source tests/lib/roost.sh
 roost_port=""
-[ -n "$self_test" ] || start_roost
+if [ -z "$self_test" ]; then
+    roost_start "$binary" "$work" "$user" "$password" || { echo "compare.sh: roost did not start" >&2; exit 2; }
+fi
 
 # Dovecot on two free loopback ports (plain IMAP is used; IMAPS only has to exist).
 read -r imap_port imaps_port < <(python3 -c '

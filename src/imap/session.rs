@@ -660,7 +660,7 @@ impl Session {
                 (uid_next, claimed)
             };
             if let Some((range, first_recent_uid)) = first_recent {
-                view.recent.push(range);
+                view.add_recent(range);
                 store.submit(Op::SetFirstRecent { mailbox: view.mailbox, uid: first_recent_uid });
             }
             view.uid_next = uid_next;

@@ -37,7 +37,9 @@ pub struct View {
     /// Flag changes have been reported up to this modseq.
     pub flags_modseq: u64,
     pub keywords: Rc<Vec<String>>,
-    /// UID ranges that are \Recent in this session.
+    /// UID ranges that are \Recent in this session: sorted, disjoint and
+    /// not adjacent (see [`View::add_recent`]), so a session that saw
+    /// deliveries one by one holds one range, not one per delivery.
     pub recent: Vec<(u32, u32)>,
     /// Modseqs of this session's own flag changes since the last sync: the
     /// client already has those flags (RFC 3501 §7.4.2 STORE responses).
@@ -78,10 +80,10 @@ impl View {
         if read_only {
             // EXAMINE shows what is recent without taking it (RFC 3501 §6.3.2).
             if state.first_recent_uid < state.uid_next {
-                view.recent.push((state.first_recent_uid, state.uid_next - 1));
+                view.add_recent((state.first_recent_uid, state.uid_next - 1));
             }
         } else if let Some((range, first_recent)) = hub.claim_recent(mailbox) {
-            view.recent.push(range);
+            view.add_recent(range);
             persist = Some(first_recent);
         }
         Ok((view, persist))
@@ -91,13 +93,36 @@ impl View {
         self.uids.len() as u32
     }
 
+    /// Whether `uid` is \Recent in this session: a binary search of the
+    /// sorted ranges (FETCH FLAGS and SEARCH RECENT ask once per message).
     pub fn is_recent(&self, uid: u32) -> bool {
-        self.recent.iter().any(|&(low, high)| low <= uid && uid <= high)
+        let after = self.recent.partition_point(|&(low, _)| low <= uid);
+        after > 0 && uid <= self.recent[after - 1].1
     }
 
-    /// Messages shown as \Recent. The claimed ranges never overlap (each
-    /// claim starts where the last ended), so each is counted by two binary
-    /// searches rather than a walk over the whole mailbox.
+    /// Adds the inclusive UID range `(low, high)` to the \Recent ones,
+    /// merged with any range it overlaps or touches. Claims normally come
+    /// in UID order (each starts where the last ended), so this is usually
+    /// an extension of the last range.
+    pub fn add_recent(&mut self, (low, high): (u32, u32)) {
+        if low > high {
+            return;
+        }
+        // The ranges that overlap or touch (low, high): from the first whose
+        // end reaches low - 1 to the last whose start is at most high + 1.
+        let first = self.recent.partition_point(|&(_, end)| end.saturating_add(1) < low);
+        let last = self.recent.partition_point(|&(start, _)| start <= high.saturating_add(1));
+        if first == last {
+            self.recent.insert(first, (low, high));
+            return;
+        }
+        let merged = (low.min(self.recent[first].0), high.max(self.recent[last - 1].1));
+        self.recent[first] = merged;
+        self.recent.drain(first + 1..last);
+    }
+
+    /// Messages shown as \Recent. The ranges never overlap, so each is
+    /// counted by two binary searches rather than a walk over the mailbox.
     pub fn recent_count(&self) -> u32 {
         let count = |&(low, high): &(u32, u32)| {
             self.uids.partition_point(|&uid| uid <= high) - self.uids.partition_point(|&uid| uid < low)
@@ -296,6 +321,55 @@ mod tests {
         // `n:*` with n above every UID still matches the highest one (RFC 3501 §6.4.8).
         assert_eq!(view.resolve(&set(&[(Value(50), Star)]), true).unwrap(), vec![4..5]);
         assert_eq!(view.uid_set(&[1..3, 4..5]), UidSet(vec![(4, 4), (6, 6), (10, 10)]));
+    }
+
+    #[test]
+    fn recent_ranges_merge_as_they_are_added() {
+        let mut view = view((1..=20_000).collect());
+        view.recent.clear();
+        // 10,000 deliveries claimed one by one: one range.
+        for uid in 1..=10_000 {
+            view.add_recent((uid, uid));
+        }
+        assert_eq!(view.recent, vec![(1, 10_000)]);
+        assert_eq!(view.recent_count(), 10_000);
+        assert!(view.is_recent(1) && view.is_recent(10_000) && !view.is_recent(10_001) && !view.is_recent(0));
+        // Out of order, overlapping, touching and apart.
+        view.add_recent((10_005, 10_010));
+        view.add_recent((10_020, 10_020));
+        assert_eq!(view.recent, vec![(1, 10_000), (10_005, 10_010), (10_020, 10_020)]);
+        assert!(!view.is_recent(10_003) && view.is_recent(10_007) && !view.is_recent(10_015));
+        view.add_recent((10_001, 10_004));
+        assert_eq!(view.recent, vec![(1, 10_010), (10_020, 10_020)]);
+        view.add_recent((5, 10_030));
+        assert_eq!(view.recent, vec![(1, 10_030)]);
+        view.add_recent((3, 2));
+        assert_eq!(view.recent, vec![(1, 10_030)], "an empty range adds nothing");
+        view.add_recent((u32::MAX - 1, u32::MAX));
+        view.add_recent((u32::MAX, u32::MAX));
+        assert_eq!(view.recent, vec![(1, 10_030), (u32::MAX - 1, u32::MAX)]);
+        assert_eq!(view.recent_count(), 10_030);
+    }
+
+    #[test]
+    fn recent_lookup_agrees_with_a_scan() {
+        let mut view = view(vec![]);
+        view.recent.clear();
+        let mut added = Vec::new();
+        // A fixed pseudo-random sequence of small ranges.
+        let mut seed = 7u32;
+        for _ in 0..300 {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            let low = (seed >> 8) % 500;
+            let high = low + (seed >> 20) % 4;
+            view.add_recent((low, high));
+            added.push((low, high));
+            assert!(view.recent.windows(2).all(|pair| pair[0].1 + 1 < pair[1].0), "{:?}", view.recent);
+        }
+        for uid in 0..510 {
+            let scanned = added.iter().any(|&(low, high)| low <= uid && uid <= high);
+            assert_eq!(view.is_recent(uid), scanned, "uid {uid}");
+        }
     }
 
     #[test]

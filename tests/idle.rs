@@ -142,3 +142,56 @@ fn idle_ends_at_the_idle_timeout_and_at_shutdown() {
     server.stop();
     assert!(client.read_to_end().contains("* BYE Server shutting down"));
 }
+
+#[test]
+fn done_split_around_a_change_still_ends_idle() {
+    let server = Server::start();
+    let mut idler = server.login("alice", "secret");
+    let mut other = server.login("alice", "secret");
+    idler.ok("SELECT INBOX");
+
+    // `DONE\r`, a change, then `\n`: the change is reported while the line
+    // is incomplete, and the line still ends IDLE.
+    let tag = idle(&mut idler);
+    idler.send_raw(b"DONE\r");
+    // Not a timing assert: only gives the server the time to read the
+    // partial line before the change lands (the case that went wrong).
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    other.append_ok("INBOX", &message("first", "one"));
+    assert_eq!(idler.read_line(), "* 1 EXISTS");
+    assert_eq!(idler.read_line(), "* 1 RECENT");
+    idler.send_raw(b"\n");
+    let (untagged, tagged) = idler.until_tagged(&tag);
+    assert!(tagged.starts_with("OK"), "{tagged} after {untagged:?}");
+    idler.ok("NOOP");
+
+    // `DO`, a change, `NE\r\n`.
+    let tag = idle(&mut idler);
+    idler.send_raw(b"DO");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    other.append_ok("INBOX", &message("second", "two"));
+    assert_eq!(idler.read_line(), "* 2 EXISTS");
+    assert_eq!(idler.read_line(), "* 2 RECENT");
+    idler.send_raw(b"NE\r\n");
+    let (untagged, tagged) = idler.until_tagged(&tag);
+    assert!(tagged.starts_with("OK"), "{tagged} after {untagged:?}");
+
+    // A split line that is not DONE is still answered BAD, and a pipelined
+    // command after DONE is still run.
+    let tag = idle(&mut idler);
+    idler.send_raw(b"DON");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    other.ok("SELECT INBOX");
+    other.ok("STORE 1 +FLAGS.SILENT (\\Seen)");
+    assert_eq!(idler.read_line(), "* 1 FETCH (FLAGS (\\Seen \\Recent))");
+    idler.send_raw(b"X\r\n");
+    let (_, tagged) = idler.until_tagged(&tag);
+    assert!(tagged.starts_with("BAD"), "{tagged}");
+    let tag = idle(&mut idler);
+    let next = idler.next_tag();
+    idler.send_raw(format!("DONE\r\n{next} NOOP\r\n").as_bytes());
+    let (_, tagged) = idler.until_tagged(&tag);
+    assert!(tagged.starts_with("OK"), "{tagged}");
+    let (_, tagged) = idler.until_tagged(&next);
+    assert!(tagged.starts_with("OK"), "{tagged}");
+}

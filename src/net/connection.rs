@@ -231,6 +231,23 @@ impl Connection {
         Ok(())
     }
 
+    /// Waits until a whole line is buffered, or `max` bytes (at most the
+    /// read buffer) without a line end, so that a [`Connection::read_line`]
+    /// right after finds its line end or its overflow without waiting.
+    /// Cancel-safe like [`Connection::wait_input`]: a line arriving in
+    /// pieces stays buffered across cancellations (IDLE races this against
+    /// mailbox changes; `read_line` itself keeps its partial line in its
+    /// caller's vector, which a cancellation leaves half-trimmed).
+    pub async fn wait_line(&mut self, max: usize) -> io::Result<()> {
+        loop {
+            let buffered = self.buffered();
+            if buffered.contains(&b'\n') || buffered.len() >= max.min(self.read_size) {
+                return Ok(());
+            }
+            self.fill().await?;
+        }
+    }
+
     /// Whether the client has sent bytes not yet taken (pipelined commands).
     pub fn has_input(&self) -> bool {
         self.start < self.end

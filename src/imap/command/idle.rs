@@ -7,6 +7,13 @@
 //! the session reports it at once with the same `sync` every command ends
 //! with (EXISTS, EXPUNGE, FETCH FLAGS). `DONE` ends the command.
 //!
+//! Each wait races the change listener, the keep-alive timer and shutdown
+//! against a cancel-safe wait for a whole input line
+//! ([`crate::net::Connection::wait_line`]); the line is read only once it
+//! is buffered. Racing `read_line` itself lost a `DONE` split across a
+//! change: the bytes read before the change stayed in a line that the next
+//! read could not trim (`DONE\r`, change, `\n` gave BAD).
+//!
 //! IDLE lasts until `idle_timeout` (at least 30 minutes, RFC 2177 asks
 //! clients to re-issue IDLE every 29), with an optional `* OK Still here`
 //! every `idle_keepalive` seconds so that NAT routers keep the connection.
@@ -17,9 +24,14 @@ use std::time::{Duration, Instant};
 use crate::imap::session::{Session, State, Status, SyncMode};
 use crate::net::LineStatus;
 
+/// Longest line IDLE reads: `DONE` and room for whatever else a client
+/// sends instead (answered BAD).
+const MAX_LINE: usize = 64;
+
 /// What ended one wait.
 enum Woken {
-    Line(io::Result<LineStatus>),
+    /// A whole line (or `MAX_LINE` bytes of one) is buffered.
+    Line(io::Result<()>),
     Changed,
     Keepalive,
     Stop,
@@ -34,7 +46,6 @@ pub async fn run(session: &mut Session, tag: &str) -> io::Result<()> {
     let idle = Duration::from_secs(limits.idle_timeout);
     session.conn.set_read_limits(idle, Some(Instant::now() + idle));
     let stop = session.server.stop_signal();
-    let mut line = Vec::new();
     loop {
         // RFC 5465 §4: with NOTIFY, IDLE sends what NOTIFY asked for.
         let notifying = session.notify.is_some();
@@ -78,7 +89,10 @@ pub async fn run(session: &mut Session, tag: &str) -> io::Result<()> {
             let _ = stop.recv().await;
             Woken::Stop
         };
-        let read = async { Woken::Line(session.conn.read_line(&mut line, 64).await) };
+        // Only a cancel-safe wait takes part in the race: a line arriving
+        // in pieces (`DONE\r`, then a change, then `\n`) stays buffered in
+        // the connection, and is read below once it is whole.
+        let read = async { Woken::Line(session.conn.wait_line(MAX_LINE).await) };
         let woken = smol::future::or(read, smol::future::or(changed, smol::future::or(tick, stopped))).await;
         match woken {
             Woken::Changed => {}
@@ -88,8 +102,13 @@ pub async fn run(session: &mut Session, tag: &str) -> io::Result<()> {
                 session.state = State::Logout;
                 return Ok(());
             }
-            Woken::Line(status) => {
-                let done = matches!(status?, LineStatus::Complete) && line.eq_ignore_ascii_case(b"DONE");
+            Woken::Line(waited) => {
+                waited?;
+                // Buffered already; an overlong line is read to its end
+                // (within the IDLE deadline) and answered BAD.
+                let mut line = Vec::new();
+                let status = session.conn.read_line(&mut line, MAX_LINE).await?;
+                let done = matches!(status, LineStatus::Complete) && line.eq_ignore_ascii_case(b"DONE");
                 if done {
                     return session.finish(tag, Status::Ok, None, "IDLE completed").await;
                 }

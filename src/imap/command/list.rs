@@ -30,6 +30,15 @@
 //!   before the command would be. Output goes through the bounded write
 //!   buffer and is flushed as it fills; LIST-STATUS reads each mailbox's
 //!   status in its own short transaction before writing it.
+//! - **Measured** (release build, x86 VM with 2 cores shared with other
+//!   builds, load 6-9; 1000 mailboxes of ~200-byte names, `LIST ""
+//!   (p1 ... p60)` with 1000-character never-matching patterns, a second
+//!   user sending NOOP every 10 ms): before, 37-43 s for the LIST and one
+//!   NOOP waiting as long; after, 0.17-0.52 s with 151-literal patterns
+//!   whose states stay live over each name (`*q*q...*z*`), 3-27 ms with
+//!   500-literal ones (refused by length), and the NOOPs meanwhile at
+//!   most 6-10 ms in quiet runs (up to ~100 ms when the machine was
+//!   saturated, the same as NOOPs outside any LIST then).
 //! - **Memory stays small.** Extended LIST compiles one pattern at a time
 //!   (a compiled pattern holds one mask per distinct literal character, up
 //!   to tens of KiB for a hostile 1024-byte pattern), and marks matches in

@@ -36,9 +36,11 @@
 //!   user sending NOOP every 10 ms): before, 37-43 s for the LIST and one
 //!   NOOP waiting as long; after, 0.17-0.52 s with 151-literal patterns
 //!   whose states stay live over each name (`*q*q...*z*`), 3-27 ms with
-//!   500-literal ones (refused by length), and the NOOPs meanwhile at
-//!   most 6-10 ms in quiet runs (up to ~100 ms when the machine was
-//!   saturated, the same as NOOPs outside any LIST then).
+//!   500-literal ones (refused by length). The NOOPs during the LIST
+//!   took at most 4-20 ms in most runs, ~100 ms in two of nine (outside
+//!   any LIST, 0.1-93 ms in the same runs): a LIST that keeps the process
+//!   busy for half a second shares the two cores with every other build,
+//!   and the kernel's time slices, not the executor, then set the wait.
 //! - **Memory stays small.** Extended LIST compiles one pattern at a time
 //!   (a compiled pattern holds one mask per distinct literal character, up
 //!   to tens of KiB for a hostile 1024-byte pattern), and marks matches in

@@ -167,5 +167,13 @@ fn recent_is_right_after_many_single_deliveries() {
     watcher.ok("EXPUNGE");
     let expected: Vec<u32> = (6..=54).collect();
     assert_eq!(recent_in_fetch(&watcher.ok("FETCH 1:* FLAGS")), expected);
+    // A delivery nobody has seen yet is \Recent for STATUS and LIST-STATUS
+    // (counted from the shared state of the watched mailbox).
+    sender.append_ok("INBOX", &message("unseen", "z"));
+    assert_eq!(sender.ok("STATUS INBOX (RECENT MESSAGES)"), ["* STATUS \"INBOX\" (RECENT 1 MESSAGES 55)"]);
+    let listed = sender.ok("LIST \"\" INBOX RETURN (STATUS (RECENT))");
+    assert_eq!(listed[1], "* STATUS \"INBOX\" (RECENT 1)");
+    assert!(watcher.ok("NOOP").contains(&"* 50 RECENT".to_string()));
+    assert_eq!(sender.ok("STATUS INBOX (RECENT)"), ["* STATUS \"INBOX\" (RECENT 0)"]);
     writer.ok("NOOP");
 }

@@ -81,8 +81,22 @@ pub fn read(session: &Session, id: u64, items: &[StatusItem]) -> Result<(Mailbox
         return Ok((record, 0));
     }
     // A watched mailbox may have handed out \Recent since the record was written.
-    let first_recent = store.hub().borrow().get(id).map_or(record.first_recent_uid, |state| state.first_recent_uid);
-    let mut recent = reader.messages()?.range(id, first_recent, u32::MAX)?.count() as u64;
+    let (first_recent, in_hub) = match store.hub().borrow().get(id) {
+        // The hub's UID list, when it shows the same state as this
+        // snapshot, counts them by a binary search instead of a walk over
+        // every message not yet seen (LIST-STATUS asks for each mailbox).
+        Some(state) => {
+            let same = state.modseq == record.highest_modseq;
+            let count =
+                same.then(|| state.uids.len() - state.uids.partition_point(|&uid| uid < state.first_recent_uid));
+            (state.first_recent_uid, count)
+        }
+        None => (record.first_recent_uid, None),
+    };
+    let mut recent = match in_hub {
+        Some(count) => count as u64,
+        None => reader.messages()?.range(id, first_recent, u32::MAX)?.count() as u64,
+    };
     // RFC 3501 §6.3.10 counts messages with \Recent set: in the selected
     // mailbox, this session's own \Recent messages count too.
     if let Some(view) = session.view().filter(|view| view.mailbox == id) {

@@ -562,6 +562,12 @@ impl Snapshot {
         self.open = None;
     }
 
+    /// How many snapshots were opened so far.
+    #[cfg(test)]
+    pub fn generation(&self) -> u64 {
+        self.opened
+    }
+
     /// The current snapshot's reader, for reads the helpers below do not
     /// cover. What it returns must be dropped before [`Snapshot::close`].
     pub fn reader(&mut self) -> Result<&Reader, StoreError> {
@@ -643,5 +649,93 @@ impl Snapshot {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{FlagAction, Flags, NewMessage, Op, Outcome, Store, UidSet, INBOX};
+    use crate::util::datetime::DateTime;
+
+    #[test]
+    fn keys_after_go_to_the_next_uid_then_the_next_modseq() {
+        assert_eq!(key_after((5, 7)), Some((5, 8)));
+        assert_eq!(key_after((5, u32::MAX)), Some((6, 0)));
+        assert_eq!(key_after((u64::MAX, u32::MAX)), None);
+    }
+
+    /// A snapshot sees one state until it is closed; the next read sees
+    /// the newer one, and bytes freed meanwhile are reported as gone.
+    #[test]
+    fn a_reopened_snapshot_sees_expunges_and_freed_bytes() {
+        let directory = std::env::temp_dir().join(format!("roost-snapshot-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&directory);
+        let path = directory.join("db.redb");
+        let _ = std::fs::remove_file(&path);
+        let (store, pump) = Store::open(&path, 1 << 20, 0).unwrap();
+        let executor = smol::LocalExecutor::new();
+        executor.spawn(pump).detach();
+        smol::block_on(executor.run(async {
+            store.execute(Op::AddUser { name: "alice".into(), password_hash: "x".into() }).await.unwrap();
+            let inbox = {
+                let reader = store.read().unwrap();
+                let user = reader.user("alice").unwrap().unwrap();
+                reader.mailbox_id(user.id, INBOX).unwrap().unwrap()
+            };
+            let mut blobs = Vec::new();
+            for text in
+                [&b"Subject: one\r\n\r\n1\r\n"[..], b"Subject: two\r\n\r\n2\r\n", b"Subject: three\r\n\r\n3\r\n"]
+            {
+                let data = text.to_vec();
+                let Ok(Outcome::Blob(blob)) = store.execute(Op::WriteBlob { blob: None, first_chunk: 0, data }).await
+                else {
+                    panic!("expected a blob")
+                };
+                blobs.push(blob);
+                let message = NewMessage {
+                    blob,
+                    size: text.len() as u64,
+                    header_size: text.len() as u64 - 3,
+                    structure: Vec::new(),
+                    summary: None,
+                    flags: Flags::default(),
+                    keywords: Vec::new(),
+                    internal_date: DateTime::now(),
+                };
+                store.execute(Op::Append { mailbox: inbox, messages: vec![message] }).await.unwrap();
+            }
+            let mut snapshot = store.snapshot();
+            assert!(snapshot.message(inbox, 1, 3).unwrap().is_some());
+            let mut bytes = Vec::new();
+            assert!(snapshot.read(blobs[1], 0, 5, &mut bytes).unwrap());
+            assert_eq!(bytes, b"Subje");
+            let deleted = Op::Store {
+                mailbox: inbox,
+                uids: UidSet(vec![(2, 2)]),
+                action: FlagAction::Add,
+                flags: Flags::DELETED,
+                keywords: Vec::new(),
+                unchanged_since: None,
+            };
+            store.execute(deleted).await.unwrap();
+            store.execute(Op::Expunge { mailbox: inbox, uids: None }).await.unwrap();
+            // Still the old state: the snapshot is open.
+            assert!(snapshot.message(inbox, 2, 3).unwrap().is_some());
+            assert_eq!(snapshot.generation(), 1);
+            snapshot.close();
+            // The next read opens a new snapshot, where message 2 is gone.
+            assert!(snapshot.message(inbox, 2, 3).unwrap().is_none());
+            assert_eq!(snapshot.generation(), 2);
+            assert!(snapshot.message(inbox, 3, 3).unwrap().is_some());
+            let mut bytes = b"kept".to_vec();
+            assert!(!snapshot.read(blobs[1], 5, 10, &mut bytes).unwrap());
+            assert_eq!(bytes, b"kept");
+            assert!(snapshot.read(blobs[2], 0, 5, &mut bytes).unwrap());
+            let (record, _) = snapshot.blob(blobs[0]).unwrap();
+            assert_eq!(record.references, 1);
+        }));
+        drop(store);
+        let _ = std::fs::remove_dir_all(&directory);
     }
 }

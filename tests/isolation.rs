@@ -114,12 +114,13 @@ fn read_until_closed(stream: &mut TcpStream) -> Vec<u8> {
 #[test]
 fn client_that_stops_reading_is_cut_off() {
     let server = Server::start_with(Options { extra_limits: "write_timeout = 2".into(), ..Options::default() });
-    let count = 80;
+    let count = 120;
     let mut other = server.alice_inbox();
     for number in 0..count {
         other.append_ok("INBOX", &big_message(&format!("m{number}"), 100_000));
     }
-    // 8 MB of output: more than the socket buffers on both sides hold.
+    // 12 MB of output: more than the socket buffers on both sides hold
+    // (loopback here: at most 4 MB sent ahead, a 128 KB receive window).
     let mut stalled = raw_inbox(&server);
     stalled.write_all(b"s1 FETCH 1:* BODY.PEEK[]\r\n").unwrap();
     assert!(wait_for_log(&server, "did not read its output for 2 s; disconnecting"), "{}", server.log_text());

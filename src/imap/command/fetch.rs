@@ -493,7 +493,8 @@ impl Answer<'_> {
     }
 }
 
-/// Writes the FETCH responses. Ok(false): some messages had been expunged.
+/// Writes the FETCH responses, pacing itself (see the module docs): how
+/// they ended, or a store error.
 pub(crate) async fn respond(
     session: &mut Session,
     ranges: &[std::ops::Range<usize>],

@@ -55,6 +55,10 @@ pub struct Limits {
     /// Seconds of silence before a logged-in client is logged out
     /// (RFC 3501 §5.4: at least 30 minutes).
     pub idle_timeout: u64,
+    /// Seconds a client may take to read one write buffer of output; one
+    /// that does not is disconnected (it holds no snapshot meanwhile, but
+    /// its session and buffers).
+    pub write_timeout: u64,
     /// Seconds between `* OK Still here` lines to an idling client (0: none),
     /// so NAT routers and phones' radios do not drop a quiet connection.
     pub idle_keepalive: u64,
@@ -258,6 +262,7 @@ impl Limits {
         limit!(auth_threads, u32);
         limit!(login_timeout, u64);
         limit!(idle_timeout, u64);
+        limit!(write_timeout, u64);
         limit!(idle_keepalive, u64);
         limit!(auth_failure_delay, u64);
         limit!(min_free_disk, u64);
@@ -291,6 +296,7 @@ impl Limits {
         at_least("argon2_memory_kib", self.argon2_memory_kib as u64, 8 * self.argon2_parallelism as u64)?;
         at_least("login_timeout", self.login_timeout, 1)?;
         at_least("idle_timeout", self.idle_timeout, 1)?;
+        at_least("write_timeout", self.write_timeout, 1)?;
         at_least("expunge_history", self.expunge_history as u64, 1)?;
         Ok(())
     }
@@ -313,6 +319,7 @@ impl Limits {
             auth_threads: 0,
             login_timeout: 0,
             idle_timeout: 0,
+            write_timeout: 0,
             idle_keepalive: 0,
             auth_failure_delay: 0,
             min_free_disk: 0,

@@ -104,7 +104,7 @@ pub async fn run(server: Rc<Server>, stream: Stream, peer: SocketAddr, implicit_
     let limits = &server.config.limits;
     // From connect: the TLS handshake counts against the time to log in.
     let login_deadline = Instant::now() + Duration::from_secs(limits.login_timeout);
-    let write_timeout = Duration::from_secs(limits.idle_timeout);
+    let write_timeout = Duration::from_secs(limits.write_timeout);
     let stream = if implicit_tls {
         let Stream::Plain(tcp) = stream else { return };
         // Boxed: the handshake state is large and is over before the
@@ -591,8 +591,17 @@ impl Session {
 
     /// [`Session::sync`], reporting flag changes only with `flags` (NOTIFY
     /// without FlagChange; they are then reported by the next command).
+    ///
+    /// Long reports (many expunges, many flag changes) pace themselves like
+    /// FETCH ([`command::fetch::Pace`]): the change index is read in
+    /// batches, each from a snapshot closed before any flush or yield, and
+    /// the next batch goes on from the key after the last. A message
+    /// changed again meanwhile leaves the part of the index not read yet
+    /// for a modseq above the one this sync reports up to, and is reported
+    /// by the next sync: nothing is lost.
     pub async fn sync_selected(&mut self, flags: bool) -> io::Result<()> {
         let store = self.server.store.clone();
+        let mut pace = command::fetch::Pace::new(&store);
         let State::Selected(_, view) = &mut self.state else { return Ok(()) };
         let (deleted, uids, modseq, keywords) = {
             let hub = store.hub().borrow();
@@ -630,6 +639,10 @@ impl Session {
             // RFC 7162 §3.2.10: once QRESYNC is enabled, VANISHED replaces EXPUNGE.
             let mut vanished = self.qresync.then(|| command::qresync::VanishedLine::new(false));
             for (index, uid) in view.uids.iter().enumerate() {
+                if index % 32 == 31 {
+                    // Cheap steps: a pause (no snapshot here) per 32 UIDs.
+                    pace.pause(&mut self.conn).await?;
+                }
                 while new.next_if(|&&next| next < *uid).is_some() {}
                 if new.next_if_eq(&uid).is_none() {
                     let out = self.conn.out();
@@ -641,7 +654,6 @@ impl Session {
                         out.extend_from_slice(b" EXPUNGE\r\n");
                     }
                     removed += 1;
-                    self.conn.flush_if_full().await?;
                 }
             }
             if let Some(line) = vanished {
@@ -682,28 +694,37 @@ impl Session {
         if !flags {
             return Ok(());
         }
-        // Flag changes of messages the client already knows about.
-        let since = view.flags_modseq;
-        let changed = match store.read().and_then(|reader| reader.changes_since(view.mailbox, since)) {
-            Ok(changed) => changed,
-            Err(error) => {
+        // Flag changes of messages the client already knows about, in
+        // batches of the change index (see above).
+        const BATCH: usize = 256;
+        let mut from = Some((view.flags_modseq.saturating_add(1), 0));
+        let mut batch = Vec::with_capacity(BATCH);
+        'batches: while let Some(start) = from {
+            batch.clear();
+            let read = pace.snapshot.reader().and_then(|reader| {
+                for row in reader.changes_from(view.mailbox, start)?.take(BATCH) {
+                    batch.push(row?);
+                }
+                Ok(())
+            });
+            if let Err(error) = read {
                 log::error!("sync of mailbox {}: {error}", view.mailbox);
                 return Ok(());
             }
-        };
-        let reader = match store.read() {
-            Ok(reader) => reader,
-            Err(_) => return Ok(()),
-        };
-        let Ok(messages) = reader.messages() else { return Ok(()) };
-        for (change_modseq, uid) in changed {
-            if change_modseq > modseq || uid > old_top || view.own_modseqs.contains(&change_modseq) {
-                continue;
+            from = batch.last().copied().filter(|_| batch.len() == BATCH).and_then(crate::store::key_after);
+            for &(change_modseq, uid) in &batch {
+                // The index is in modseq order: the rest is for the next sync.
+                if change_modseq > modseq {
+                    break 'batches;
+                }
+                if uid > old_top || view.own_modseqs.contains(&change_modseq) {
+                    continue;
+                }
+                let Some(index) = view.index_of(uid) else { continue };
+                let Ok(Some(message)) = pace.snapshot.message_at(view.mailbox, uid) else { continue };
+                view.write_flags(self.conn.out(), index, uid, &message, self.uid_command, self.condstore);
+                pace.pause(&mut self.conn).await?;
             }
-            let Some(index) = view.index_of(uid) else { continue };
-            let Ok(Some(message)) = messages.get(view.mailbox, uid) else { continue };
-            view.write_flags(self.conn.out(), index, uid, &message, self.uid_command, self.condstore);
-            self.conn.flush_if_full().await?;
         }
         view.flags_modseq = modseq;
         view.own_modseqs.clear();

@@ -4,6 +4,12 @@
 //! The buffers are sized by the board profile and released while the
 //! connection waits for its next command, so an idle connection holds
 //! little more than its socket.
+//!
+//! Writes have their own timeout (the board's `write_timeout`, short,
+//! apart from the idle timeout of 30 minutes and more): a client that does
+//! not take one buffer of output within it is disconnected, logged at
+//! info. Its socket buffers are full by then, so the `* BYE` it is sent is
+//! best effort, and closing does not wait for it a second time.
 
 use std::io;
 use std::time::{Duration, Instant};
@@ -32,6 +38,9 @@ pub struct Connection {
     read_size: usize,
     write_limit: usize,
     write_timeout: Duration,
+    /// A flush timed out: the client stopped reading, and closing must not
+    /// wait for it again.
+    stalled: bool,
     /// Longest wait for the client's next bytes, wherever it is in a command.
     idle: Duration,
     /// A point after which no read waits (the login deadline).
@@ -53,6 +62,8 @@ impl Connection {
             read_size,
             write_limit,
             write_timeout,
+            stalled: false,
+            // Until the caller sets its read limits.
             idle: write_timeout,
             deadline: None,
         }
@@ -306,15 +317,27 @@ impl Connection {
         if self.output.is_empty() {
             return Ok(());
         }
+        if self.stalled {
+            return Err(stopped_reading());
+        }
         let send = async {
             self.stream.write_all(&self.output).await?;
-            self.stream.flush().await
+            self.stream.flush().await?;
+            io::Result::Ok(true)
         };
         let timeout = async {
             smol::Timer::after(self.write_timeout).await;
-            Err(io::Error::new(io::ErrorKind::TimedOut, "client stopped reading"))
+            Ok(false)
         };
-        smol::future::or(send, timeout).await?;
+        if !smol::future::or(send, timeout).await? {
+            self.stalled = true;
+            log::info!(
+                "{}: did not read its output for {} s; disconnecting",
+                peer_of(&self.stream),
+                self.write_timeout.as_secs()
+            );
+            return Err(stopped_reading());
+        }
         self.output.clear();
         Ok(())
     }
@@ -331,8 +354,40 @@ impl Connection {
         }
     }
 
+    /// Sends what is left and closes, each within the write timeout. After
+    /// a write timeout, one attempt that does not wait sends `* BYE` (the
+    /// client's buffers are full: it rarely gets through) and the socket is
+    /// dropped.
     pub async fn close(&mut self) {
+        if self.stalled {
+            // Whatever was queued (cut mid-response) cannot go out now.
+            self.output.clear();
+            let bye = b"\r\n* BYE Output not read in time\r\n";
+            let _ = smol::future::poll_once(self.stream.write(bye)).await;
+            let _ = smol::future::poll_once(self.stream.flush()).await;
+            return;
+        }
         let _ = self.flush().await;
-        let _ = self.stream.close().await;
+        let timeout = self.write_timeout;
+        let _ = smol::future::or(async { self.stream.close().await }, async {
+            smol::Timer::after(timeout).await;
+            Ok(())
+        })
+        .await;
     }
+}
+
+fn stopped_reading() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "client stopped reading")
+}
+
+/// The client's address, for logs.
+fn peer_of(stream: &Stream) -> String {
+    let address = match stream {
+        Stream::Plain(tcp) => tcp.get_ref().peer_addr(),
+        Stream::Tls(tls) => tls.get_ref().0.get_ref().peer_addr(),
+        Stream::Unix(_) => return "local client".into(),
+        Stream::Closed => return "closed connection".into(),
+    };
+    address.map_or_else(|_| "unknown peer".into(), |address| address.to_string())
 }

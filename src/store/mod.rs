@@ -7,7 +7,11 @@
 //! Writes go to one store thread ([`writer`]) that commits in groups: every
 //! operation that arrives while a commit is flushing joins the next
 //! transaction, and each caller is answered only when its change is durable.
-//! Reads open a read transaction on the caller's thread.
+//! Reads open a read transaction on the caller's thread. Work that writes
+//! to a client while it reads uses a [`Snapshot`], which it closes before
+//! each socket write that may block and re-opens after: a read transaction
+//! left open while a client does not read would keep redb from reusing
+//! any page freed after it, and the file would grow with every write.
 //!
 //! Answers travel back through one ordered channel to [`hub::pump`], which
 //! runs on the session executor: it applies each commit's changes to the
@@ -33,7 +37,7 @@ use smol::channel::{self, Receiver, Sender};
 
 pub use hub::Hub;
 pub use ops::{DELIMITER, INBOX};
-pub use reader::{BlobCursor, ChunkReader, MessageCursor, Reader, SummaryCursor, PIECE};
+pub use reader::{key_after, BlobCursor, ChunkReader, MessageCursor, Reader, Snapshot, SummaryCursor, PIECE};
 pub use schema::{indexed_condition, BlobRecord, Flags, MailboxRecord, MessageRecord, SpecialUse, CHUNK_SIZE};
 
 use crate::util::datetime::DateTime;
@@ -423,6 +427,12 @@ impl Store {
 
     pub fn read(&self) -> Result<Reader, StoreError> {
         Ok(Reader::new(self.db.begin_read()?))
+    }
+
+    /// A snapshot opened on demand and closed before each wait, for work
+    /// that writes to a client as it reads (see [`Snapshot`]).
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot::new(self.db.clone())
     }
 
     pub fn hub(&self) -> &RefCell<Hub> {

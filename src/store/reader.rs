@@ -1,6 +1,14 @@
 //! Typed reads over one redb read transaction (a consistent snapshot).
+//!
+//! [`Reader`] is one snapshot, for work that does not wait on a client
+//! while it reads. [`Snapshot`] is for work that writes to a socket as it
+//! goes: it is closed before every wait and re-opened on demand, so a
+//! client that stops reading never holds the database's old pages (see
+//! its docs for why that matters with redb).
 
-use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, ReadableTableMetadata};
+use std::sync::Arc;
+
+use redb::{Database, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use super::schema::*;
 use super::StoreError;
@@ -95,31 +103,28 @@ impl Reader {
         Ok(found)
     }
 
-    /// (modseq, uid) of messages whose latest change came after `modseq`,
-    /// oldest first, read as they are needed (RFC 7162 CHANGEDSINCE, QRESYNC).
-    pub fn changes_after(
+    /// Rows of the change index from `(modseq, uid)` on, in index order:
+    /// (modseq, uid) of each message's latest change. Long walks read a
+    /// batch, close their snapshot and go on from the key after the last.
+    pub fn changes_from(
         &self,
         mailbox: u64,
-        modseq: u64,
+        (modseq, uid): (u64, u32),
     ) -> Result<impl Iterator<Item = Result<(u64, u32), StoreError>>, StoreError> {
-        let start = modseq.saturating_add(1);
-        let range = self.table(CHANGES)?.range((mailbox, start, 0)..=(mailbox, u64::MAX, u32::MAX))?;
+        let range = self.table(CHANGES)?.range((mailbox, modseq, uid)..=(mailbox, u64::MAX, u32::MAX))?;
         Ok(range.map(|entry| {
             let (_, modseq, uid) = entry?.0.value();
             Ok((modseq, uid))
         }))
     }
 
-    /// (modseq, uid) of messages expunged after `modseq` that the bounded
-    /// history still holds, oldest first. Complete only from the mailbox's
-    /// `expunge_floor` on.
-    pub fn expunged_after(
+    /// Rows of the expunge history from `(modseq, uid)` on, like [`Reader::changes_from`].
+    pub fn expunged_from(
         &self,
         mailbox: u64,
-        modseq: u64,
+        (modseq, uid): (u64, u32),
     ) -> Result<impl Iterator<Item = Result<(u64, u32), StoreError>>, StoreError> {
-        let start = modseq.saturating_add(1);
-        let range = self.table(EXPUNGED)?.range((mailbox, start, 0)..=(mailbox, u64::MAX, u32::MAX))?;
+        let range = self.table(EXPUNGED)?.range((mailbox, modseq, uid)..=(mailbox, u64::MAX, u32::MAX))?;
         Ok(range.map(|entry| {
             let (_, modseq, uid) = entry?.0.value();
             Ok((modseq, uid))
@@ -324,12 +329,34 @@ impl BlobTable {
     /// (messages are numbered as they arrive), so the walk mostly reads the
     /// table forward, each leaf page once, even with a small page cache.
     pub fn cursor(&self) -> BlobCursor<'_> {
-        BlobCursor { table: self, range: None, peeked: None, current: BlobRecord::default() }
+        BlobCursor { table: Held::Borrowed(self), range: None, peeked: None, current: BlobRecord::default() }
+    }
+
+    /// A cursor that owns the table (kept in a [`Snapshot`]).
+    fn into_cursor(self) -> BlobCursor<'static> {
+        BlobCursor { table: Held::Owned(self), range: None, peeked: None, current: BlobRecord::default() }
+    }
+}
+
+/// A table a cursor borrows, or owns.
+enum Held<'a, T> {
+    Borrowed(&'a T),
+    Owned(T),
+}
+
+impl<T> std::ops::Deref for Held<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        match self {
+            Held::Borrowed(table) => table,
+            Held::Owned(table) => table,
+        }
     }
 }
 
 pub struct BlobCursor<'a> {
-    table: &'a BlobTable,
+    table: Held<'a, BlobTable>,
     range: Option<redb::Range<'static, u64, &'static [u8]>>,
     /// The next record of the walk, not decoded yet.
     peeked: Option<(u64, redb::AccessGuard<'static, &'static [u8]>)>,
@@ -454,5 +481,261 @@ impl ChunkReader {
             return Err(StoreError::Corrupt(format!("blob {blob} is missing chunk {expected}")));
         }
         Ok(())
+    }
+}
+
+/// The key after `(modseq, uid)` in a (modseq, uid) index, where a batched
+/// walk goes on; None after the last possible key.
+pub fn key_after((modseq, uid): (u64, u32)) -> Option<(u64, u32)> {
+    match uid.checked_add(1) {
+        Some(next) => Some((modseq, next)),
+        None => modseq.checked_add(1).map(|next| (next, 0)),
+    }
+}
+
+/// A read snapshot for work that writes to a socket as it goes (FETCH,
+/// sync, STORE's answers, QRESYNC): opened on demand, closed by the caller
+/// before every wait, and opened again — a newer snapshot — when the work
+/// goes on.
+///
+/// redb reuses the pages a commit frees only once every snapshot older
+/// than that commit has closed, so a snapshot held while a client does
+/// not read (a flush that blocks) would make every later write grow the
+/// file. Everything read through this type (tables, cursors, record
+/// guards) lives inside it: [`Snapshot::close`] drops all of it, and the
+/// borrow checker keeps callers from holding a borrowed record across it.
+///
+/// Between two snapshots the mailbox may change. Callers go by UID and
+/// ask again: a message gone is absent from the next snapshot (the
+/// caller handles it as an expunge), and message bytes never change
+/// while a message exists, so a read that goes on in a new snapshot
+/// continues the same bytes — or finds the blob freed ([`Snapshot::read`]).
+pub struct Snapshot {
+    db: Arc<Database>,
+    open: Option<Open>,
+    /// Times a snapshot was opened (a new one after each close).
+    opened: u64,
+}
+
+struct Open {
+    reader: Reader,
+    messages: Option<MessageTable>,
+    chunks: Option<ChunkReader>,
+    blobs: Option<BlobCursor<'static>>,
+    records: Option<Walk<MessageCursor>>,
+    summaries: Option<Walk<SummaryCursor>>,
+}
+
+/// A scan of one mailbox's rows in ascending UID order, up to `until`.
+struct Walk<C> {
+    mailbox: u64,
+    /// UIDs below this were asked for already (a cursor only goes forward).
+    next: u32,
+    until: u32,
+    cursor: C,
+}
+
+impl<C> Walk<C> {
+    fn serves(&self, mailbox: u64, uid: u32) -> bool {
+        self.mailbox == mailbox && self.next <= uid && uid <= self.until
+    }
+}
+
+impl Snapshot {
+    pub(super) fn new(db: Arc<Database>) -> Snapshot {
+        Snapshot { db, open: None, opened: 0 }
+    }
+
+    fn open(&mut self) -> Result<&mut Open, StoreError> {
+        if self.open.is_none() {
+            let reader = Reader::new(self.db.begin_read()?);
+            self.open =
+                Some(Open { reader, messages: None, chunks: None, blobs: None, records: None, summaries: None });
+            self.opened += 1;
+        }
+        Ok(self.open.as_mut().expect("just opened"))
+    }
+
+    /// Drops the snapshot and everything read through it. Call before any
+    /// wait: a flush, a yield.
+    pub fn close(&mut self) {
+        self.open = None;
+    }
+
+    /// How many snapshots were opened so far.
+    #[cfg(test)]
+    pub fn generation(&self) -> u64 {
+        self.opened
+    }
+
+    /// The current snapshot's reader, for reads the helpers below do not
+    /// cover. What it returns must be dropped before [`Snapshot::close`].
+    pub fn reader(&mut self) -> Result<&Reader, StoreError> {
+        Ok(&self.open()?.reader)
+    }
+
+    /// The record of `uid` in `mailbox`. Asked in ascending UID order up
+    /// to `until`, the records are read in one scan (each leaf page once);
+    /// any other order starts a new scan.
+    pub fn message(&mut self, mailbox: u64, uid: u32, until: u32) -> Result<Option<MessageRecord>, StoreError> {
+        let open = self.open()?;
+        if !open.records.as_ref().is_some_and(|walk| walk.serves(mailbox, uid)) {
+            if open.messages.is_none() {
+                open.messages = Some(open.reader.messages()?);
+            }
+            let messages = open.messages.as_ref().expect("just opened");
+            let until = until.max(uid);
+            open.records = Some(Walk { mailbox, next: uid, until, cursor: messages.cursor(mailbox, uid, until)? });
+        }
+        let walk = open.records.as_mut().expect("just made");
+        walk.next = uid.saturating_add(1);
+        walk.cursor.find(uid)
+    }
+
+    /// The record of `uid` in `mailbox`, by one lookup.
+    pub fn message_at(&mut self, mailbox: u64, uid: u32) -> Result<Option<MessageRecord>, StoreError> {
+        let open = self.open()?;
+        if open.messages.is_none() {
+            open.messages = Some(open.reader.messages()?);
+        }
+        open.messages.as_ref().expect("just opened").get(mailbox, uid)
+    }
+
+    /// The header summary of `uid`, scanned like [`Snapshot::message`].
+    pub fn summary(&mut self, mailbox: u64, uid: u32, until: u32) -> Result<Option<&[u8]>, StoreError> {
+        let open = self.open()?;
+        if !open.summaries.as_ref().is_some_and(|walk| walk.serves(mailbox, uid)) {
+            let until = until.max(uid);
+            let cursor = open.reader.summaries(mailbox, uid, until)?;
+            open.summaries = Some(Walk { mailbox, next: uid, until, cursor });
+        }
+        let walk = open.summaries.as_mut().expect("just made");
+        walk.next = uid.saturating_add(1);
+        walk.cursor.find(uid)
+    }
+
+    /// The blob record `blob` (read in one forward walk, see
+    /// [`BlobTable::cursor`]), with the chunks to read its bytes.
+    pub fn blob(&mut self, blob: u64) -> Result<(&BlobRecord, &ChunkReader), StoreError> {
+        let open = self.open()?;
+        if open.blobs.is_none() {
+            open.blobs = Some(open.reader.blobs()?.into_cursor());
+        }
+        if open.chunks.is_none() {
+            open.chunks = Some(open.reader.chunks()?);
+        }
+        let record = open.blobs.as_mut().expect("just opened").get(blob)?;
+        Ok((record, open.chunks.as_ref().expect("just opened")))
+    }
+
+    /// Appends bytes `start..end` of `blob` to `out`. Ok(false): the blob
+    /// no longer exists — every message holding it was expunged since an
+    /// earlier snapshot found it — and nothing was appended.
+    pub fn read(&mut self, blob: u64, start: u64, end: u64, out: &mut Vec<u8>) -> Result<bool, StoreError> {
+        let open = self.open()?;
+        if open.chunks.is_none() {
+            open.chunks = Some(open.reader.chunks()?);
+        }
+        let length = out.len();
+        match open.chunks.as_ref().expect("just opened").read(blob, start, end, out) {
+            Ok(()) => Ok(true),
+            Err(error) => {
+                out.truncate(length);
+                // A blob's record and chunks go in one transaction: no
+                // record means freed, not damaged.
+                match open.reader.blob(blob)? {
+                    None => Ok(false),
+                    Some(_) => Err(error),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{FlagAction, Flags, NewMessage, Op, Outcome, Store, UidSet, INBOX};
+    use crate::util::datetime::DateTime;
+
+    #[test]
+    fn keys_after_go_to_the_next_uid_then_the_next_modseq() {
+        assert_eq!(key_after((5, 7)), Some((5, 8)));
+        assert_eq!(key_after((5, u32::MAX)), Some((6, 0)));
+        assert_eq!(key_after((u64::MAX, u32::MAX)), None);
+    }
+
+    /// A snapshot sees one state until it is closed; the next read sees
+    /// the newer one, and bytes freed meanwhile are reported as gone.
+    #[test]
+    fn a_reopened_snapshot_sees_expunges_and_freed_bytes() {
+        let directory = std::env::temp_dir().join(format!("roost-snapshot-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&directory);
+        let path = directory.join("db.redb");
+        let _ = std::fs::remove_file(&path);
+        let (store, pump) = Store::open(&path, 1 << 20, 0).unwrap();
+        let executor = smol::LocalExecutor::new();
+        executor.spawn(pump).detach();
+        smol::block_on(executor.run(async {
+            store.execute(Op::AddUser { name: "alice".into(), password_hash: "x".into() }).await.unwrap();
+            let inbox = {
+                let reader = store.read().unwrap();
+                let user = reader.user("alice").unwrap().unwrap();
+                reader.mailbox_id(user.id, INBOX).unwrap().unwrap()
+            };
+            let mut blobs = Vec::new();
+            for text in
+                [&b"Subject: one\r\n\r\n1\r\n"[..], b"Subject: two\r\n\r\n2\r\n", b"Subject: three\r\n\r\n3\r\n"]
+            {
+                let data = text.to_vec();
+                let Ok(Outcome::Blob(blob)) = store.execute(Op::WriteBlob { blob: None, first_chunk: 0, data }).await
+                else {
+                    panic!("expected a blob")
+                };
+                blobs.push(blob);
+                let message = NewMessage {
+                    blob,
+                    size: text.len() as u64,
+                    header_size: text.len() as u64 - 3,
+                    structure: Vec::new(),
+                    summary: None,
+                    flags: Flags::default(),
+                    keywords: Vec::new(),
+                    internal_date: DateTime::now(),
+                };
+                store.execute(Op::Append { mailbox: inbox, messages: vec![message] }).await.unwrap();
+            }
+            let mut snapshot = store.snapshot();
+            assert!(snapshot.message(inbox, 1, 3).unwrap().is_some());
+            let mut bytes = Vec::new();
+            assert!(snapshot.read(blobs[1], 0, 5, &mut bytes).unwrap());
+            assert_eq!(bytes, b"Subje");
+            let deleted = Op::Store {
+                mailbox: inbox,
+                uids: UidSet(vec![(2, 2)]),
+                action: FlagAction::Add,
+                flags: Flags::DELETED,
+                keywords: Vec::new(),
+                unchanged_since: None,
+            };
+            store.execute(deleted).await.unwrap();
+            store.execute(Op::Expunge { mailbox: inbox, uids: None }).await.unwrap();
+            // Still the old state: the snapshot is open.
+            assert!(snapshot.message(inbox, 2, 3).unwrap().is_some());
+            assert_eq!(snapshot.generation(), 1);
+            snapshot.close();
+            // The next read opens a new snapshot, where message 2 is gone.
+            assert!(snapshot.message(inbox, 2, 3).unwrap().is_none());
+            assert_eq!(snapshot.generation(), 2);
+            assert!(snapshot.message(inbox, 3, 3).unwrap().is_some());
+            let mut bytes = b"kept".to_vec();
+            assert!(!snapshot.read(blobs[1], 5, 10, &mut bytes).unwrap());
+            assert_eq!(bytes, b"kept");
+            assert!(snapshot.read(blobs[2], 0, 5, &mut bytes).unwrap());
+            let (record, _) = snapshot.blob(blobs[0]).unwrap();
+            assert_eq!(record.references, 1);
+        }));
+        drop(store);
+        let _ = std::fs::remove_dir_all(&directory);
     }
 }

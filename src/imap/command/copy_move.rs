@@ -1,5 +1,9 @@
 //! COPY, MOVE and their UID forms (RFC 3501 §6.4.7, RFC 6851, with
 //! COPYUID from RFC 4315).
+//!
+//! One store operation; no snapshot is held while answering (the target's
+//! id is read and the reader dropped first), and MOVE's expunges are
+//! reported by `sync`, which paces itself (see `Session::sync_selected`).
 
 use std::io;
 

@@ -1,4 +1,8 @@
 //! EXPUNGE and UID EXPUNGE (RFC 3501 §6.4.3, RFC 4315 §2.1).
+//!
+//! One store operation; the EXPUNGE (or VANISHED) responses come from
+//! `sync`, which yields on a time slice and holds no snapshot while it
+//! writes (see `Session::sync_selected`).
 
 use std::io;
 

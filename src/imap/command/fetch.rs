@@ -3,21 +3,124 @@
 //! Message bytes stream from the store chunk by chunk into the write
 //! buffer, which is flushed at the board's size: fetching a 25 MiB message
 //! never holds more than one buffer of it.
+//!
+//! # Snapshots and fairness (issue 11)
+//!
+//! A FETCH reads through a [`Snapshot`] that is open only while the
+//! answer is being written into the buffer: before every flush (which
+//! waits as long as the client does not read, up to the board's
+//! `write_timeout`) and every yield, [`Pace::pause`] closes it, and the
+//! next read opens a newer one. A stalled client therefore pins no redb
+//! pages; without this, every commit made while it sat there grew the
+//! file (measured: +566 MB).
+//!
+//! The answer goes by UID: after a pause the next message is looked up
+//! again, in the new snapshot. A message expunged in between is skipped
+//! and the command ends with `NO [EXPUNGEISSUED]`, as for one already gone
+//! when the FETCH began (RFC 2180 §4.1.2). Inside one message, a literal
+//! longer than the write buffer (a 25 MiB BODY[]) also spans pauses: its
+//! bytes never change while the message exists, so reading goes on in the
+//! new snapshot. If every message holding those bytes was expunged
+//! meanwhile and the bytes were freed, the promised literal cannot be
+//! completed: the connection gets `* BYE` (read as literal bytes by the
+//! client, which then sees the connection end before the literal does)
+//! and is closed, logged at info. This needs an expunge landing while a
+//! client reads that very message slowly: rare, and the client refetches.
+//! BINARY sizes are computed before the message's response starts, so a
+//! message freed while its decoded size is counted is simply skipped.
+//!
+//! Work is budgeted by time, not by message count: [`Pace`] yields to the
+//! other sessions once a slice (about a millisecond) of work is spent,
+//! whether it went into FLAGS of 100,000 messages, ENVELOPEs of large
+//! structures or decoding a BINARY part.
 
 use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use crate::imap::encode;
 use crate::imap::session::{Session, State, Status};
 use crate::imap::types::{FetchItem, FetchModifiers, Section, SectionText, SequenceSet};
+use crate::imap::view::View;
 use crate::mime::decode::{Decoder, TransferEncoding};
 use crate::mime::header;
 use crate::mime::render;
 use crate::mime::structure::{SectionKind, Structure, StructureParser};
 use crate::net::Connection;
-use crate::store::{BlobRecord, ChunkReader, FlagAction, Flags, MessageRecord, Op, Outcome, StoreError, PIECE};
+use crate::store::{
+    BlobRecord, ChunkReader, FlagAction, Flags, MessageRecord, Op, Outcome, Snapshot, Store, StoreError,
+};
+use crate::store::{CHUNK_SIZE, PIECE};
 
-/// Messages answered between explicit yields to other sessions.
-const YIELD_EVERY: usize = 128;
+/// Work done on the executor between two yields to the other sessions.
+/// About a millisecond: long enough that yielding costs little, short
+/// enough that a bystander's NOOP is not noticeably delayed.
+const SLICE: Duration = Duration::from_millis(1);
+
+/// The slice's clock is read once every this many small pieces of work,
+/// or sooner once this many bytes of output were produced since
+/// (rendering costs about in proportion to what it writes): reading the
+/// clock is a system call on boards without a vDSO clock (the Pi Zero).
+const CHECK_EVERY: u32 = 8;
+/// See [`CHECK_EVERY`].
+const CHECK_AFTER_BYTES: usize = 2048;
+
+/// The pace of long work that writes to a client as it reads the store:
+/// its [`Snapshot`] and its time slice.
+pub(crate) struct Pace {
+    pub snapshot: Snapshot,
+    slice_start: Instant,
+    /// Pauses since the clock was last read, and the output's length then.
+    unchecked: u32,
+    output_then: usize,
+}
+
+impl Pace {
+    pub fn new(store: &Store) -> Pace {
+        Pace { snapshot: store.snapshot(), slice_start: Instant::now(), unchecked: 0, output_then: 0 }
+    }
+
+    /// Whether this slice of work is spent, reading the clock only after
+    /// enough work to be worth it.
+    fn spent(&mut self, output: usize) -> bool {
+        self.unchecked += 1;
+        if self.unchecked < CHECK_EVERY && output < self.output_then + CHECK_AFTER_BYTES {
+            return false;
+        }
+        self.unchecked = 0;
+        self.output_then = output;
+        self.slice_start.elapsed() >= SLICE
+    }
+
+    /// Call between small pieces of work (a message's answer, a line):
+    /// sends the output once the buffer is full, and yields once the slice
+    /// is spent. Both may wait, so the snapshot is closed first; the next
+    /// read opens a new one.
+    pub async fn pause(&mut self, conn: &mut Connection) -> io::Result<()> {
+        let full = conn.out().len() >= conn.write_limit();
+        let spent = self.spent(conn.out().len());
+        if !full && !spent {
+            return Ok(());
+        }
+        self.snapshot.close();
+        if full {
+            conn.flush().await?;
+            self.output_then = 0;
+        }
+        if spent {
+            smol::future::yield_now().await;
+            self.slice_start = Instant::now();
+        }
+        Ok(())
+    }
+
+    /// [`Pace::pause`] after a piece of work that may itself take a good
+    /// part of a slice (decoding 64 KiB): the clock is read this time.
+    pub async fn pause_checked(&mut self, conn: &mut Connection) -> io::Result<()> {
+        self.unchecked = CHECK_EVERY;
+        self.pause(conn).await
+    }
+}
 
 pub async fn run(
     session: &mut Session,
@@ -135,6 +238,15 @@ enum Segment {
     Decoded(u64, u64, TransferEncoding),
 }
 
+/// What planning a BINARY item found.
+enum Planned {
+    Binary(Binary),
+    /// The part cannot be decoded (RFC 3516 §4.3): refuse the command.
+    Refused(Ended),
+    /// The message's bytes were freed while they were being counted.
+    Gone,
+}
+
 /// Plans BINARY[part] / BINARY.SIZE[part] for one message, or says why it
 /// cannot be decoded: RFC 3516 §4.3 UNKNOWN-CTE, or broken data (PARSE,
 /// as Dovecot answers).
@@ -143,13 +255,17 @@ enum Segment {
 /// message part is sent as stored except that every encoded leaf inside
 /// it is decoded and its header says `Content-Transfer-Encoding: binary`
 /// (RFC 3516 §4.2 leaves the form open; this is what Dovecot sends).
-fn plan_binary(message: &Message<'_>, part: &[u32]) -> Result<Result<Binary, Ended>, StoreError> {
-    let Some(structure) = message.structure else {
-        return Err(StoreError::Bug("BINARY without the structure".into()));
+async fn plan_binary(
+    answer: &mut Answer<'_>,
+    message: &Message,
+    part: &[u32],
+) -> io::Result<Result<Planned, StoreError>> {
+    let Some(structure) = &message.structure else {
+        return Ok(Err(StoreError::Bug("BINARY without the structure".into())));
     };
     let size = message.record.size;
     let Some(index) = structure.section(part) else {
-        return Ok(Ok(Binary { segments: Vec::new(), size: 0, decoded: false }));
+        return Ok(Ok(Planned::Binary(Binary { segments: Vec::new(), size: 0, decoded: false })));
     };
     let is_leaf = |index: usize| structure.parts[index].children == 0 && !structure.is_message(index);
     let encoding_of = |index: usize| TransferEncoding::from_header(structure.parts[index].content.encoding.as_deref());
@@ -176,7 +292,11 @@ fn plan_binary(message: &Message<'_>, part: &[u32]) -> Result<Result<Binary, End
                 continue;
             }
             let mut header_bytes = Vec::new();
-            message.chunks.read(message.record.blob, header_start, body_start, &mut header_bytes)?;
+            match answer.pace.snapshot.read(message.record.blob, header_start, body_start, &mut header_bytes) {
+                Ok(true) => {}
+                Ok(false) => return Ok(Ok(Planned::Gone)),
+                Err(error) => return Ok(Err(error)),
+            }
             segments.push(Segment::Stored(cursor, header_start));
             segments.push(Segment::Made(binary_header(&header_bytes)));
             segments.push(Segment::Decoded(body_start, body_end, encoding));
@@ -191,19 +311,23 @@ fn plan_binary(message: &Message<'_>, part: &[u32]) -> Result<Result<Binary, End
             Segment::Stored(start, end) => end.saturating_sub(*start),
             Segment::Made(bytes) => bytes.len() as u64,
             Segment::Decoded(_, _, TransferEncoding::Unknown) => {
-                return Ok(Err(Ended::Refused("UNKNOWN-CTE", "Unknown Content-Transfer-Encoding")));
+                return Ok(Ok(Planned::Refused(Ended::Refused("UNKNOWN-CTE", "Unknown Content-Transfer-Encoding"))));
             }
             Segment::Decoded(start, end, TransferEncoding::Identity) => end.saturating_sub(*start),
             Segment::Decoded(start, end, encoding) => {
                 decoded_any = true;
-                match decoded_size(message, *start, *end, *encoding)? {
-                    Some(size) => size,
-                    None => return Ok(Err(Ended::Refused("PARSE", "Invalid data in MIME part"))),
+                match decoded_size(answer, message, *start, *end, *encoding).await? {
+                    Ok(Some(Some(size))) => size,
+                    Ok(Some(None)) => {
+                        return Ok(Ok(Planned::Refused(Ended::Refused("PARSE", "Invalid data in MIME part"))));
+                    }
+                    Ok(None) => return Ok(Ok(Planned::Gone)),
+                    Err(error) => return Ok(Err(error)),
                 }
             }
         };
     }
-    Ok(Ok(Binary { segments, size: total, decoded: decoded_any || part.is_empty() }))
+    Ok(Ok(Planned::Binary(Binary { segments, size: total, decoded: decoded_any || part.is_empty() })))
 }
 
 /// A part header with its Content-Transfer-Encoding fields taken out and
@@ -226,33 +350,45 @@ fn binary_header(header_bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The decoded length of an encoded body, or None if it is damaged.
-fn decoded_size(
-    message: &Message<'_>,
+/// The decoded length of an encoded body: Some(None) if it is damaged,
+/// None if the message's bytes were freed meanwhile. Decoding a large
+/// part takes a while, so it pauses between pieces like any long work.
+async fn decoded_size(
+    answer: &mut Answer<'_>,
+    message: &Message,
     start: u64,
     end: u64,
     encoding: TransferEncoding,
-) -> Result<Option<u64>, StoreError> {
+) -> io::Result<Result<Option<Option<u64>>, StoreError>> {
     let mut decoder = Decoder::new(encoding);
-    let (mut decoded, mut total) = (Vec::new(), 0u64);
-    message.chunks.pieces(message.record.blob, start, end, |piece, _| {
+    let (mut piece, mut decoded, mut total) = (Vec::new(), Vec::new(), 0u64);
+    let mut position = start;
+    while position < end {
+        let next = (position + PIECE).min(end);
+        piece.clear();
+        match answer.pace.snapshot.read(message.record.blob, position, next, &mut piece) {
+            Ok(true) => {}
+            Ok(false) => return Ok(Ok(None)),
+            Err(error) => return Ok(Err(error)),
+        }
         decoded.clear();
-        decoder.feed(piece, &mut decoded);
+        decoder.feed(&piece, &mut decoded);
         total += decoded.len() as u64;
-        true
-    })?;
+        position = next;
+        answer.pace.pause_checked(answer.conn).await?;
+    }
     decoded.clear();
     decoder.finish(&mut decoded);
     total += decoded.len() as u64;
-    Ok((!decoder.is_damaged()).then_some(total))
+    Ok(Ok(Some((!decoder.is_damaged()).then_some(total))))
 }
 
 /// Sends a planned BINARY section, as a literal8 when anything was
 /// decoded (RFC 3516 §4.2: decoded data may hold any byte), decoding again
 /// as it goes, cut to `partial`.
 async fn send_binary(
-    conn: &mut Connection,
-    message: &Message<'_>,
+    answer: &mut Answer<'_>,
+    message: &Message,
     binary: &Binary,
     partial: Option<(u32, u32)>,
 ) -> io::Result<Result<(), StoreError>> {
@@ -264,9 +400,9 @@ async fn send_binary(
         }
     };
     if binary.decoded {
-        conn.write(b"~");
+        answer.conn.write(b"~");
     }
-    encode::literal_header(conn.out(), until - from);
+    encode::literal_header(answer.conn.out(), until - from);
     let mut window = Window { from, until, produced: 0 };
     let (mut piece, mut decoded) = (Vec::new(), Vec::new());
     for segment in &binary.segments {
@@ -275,7 +411,7 @@ async fn send_binary(
         }
         let (start, end, encoding) = match segment {
             Segment::Made(bytes) => {
-                window.send(conn, bytes);
+                window.send(answer.conn, bytes);
                 continue;
             }
             Segment::Stored(start, end) => (*start, *end, TransferEncoding::Identity),
@@ -286,22 +422,19 @@ async fn send_binary(
         while position < end && window.produced < until {
             let next = (position + PIECE).min(end);
             piece.clear();
-            if let Err(error) = message.chunks.read(message.record.blob, position, next, &mut piece) {
-                log::error!("message data unreadable mid-FETCH: {error}");
-                return Err(io::Error::other("message data unreadable"));
-            }
+            answer.read_literal(message, position, next, &mut piece)?;
             if encoding == TransferEncoding::Identity {
-                window.send(conn, &piece);
+                window.send(answer.conn, &piece);
             } else {
                 decoded.clear();
                 decoder.feed(&piece, &mut decoded);
                 if next == end {
                     decoder.finish(&mut decoded);
                 }
-                window.send(conn, &decoded);
+                window.send(answer.conn, &decoded);
             }
             position = next;
-            conn.flush_if_full().await?;
+            answer.pace.pause_checked(answer.conn).await?;
         }
     }
     Ok(Ok(()))
@@ -326,7 +459,42 @@ impl Window {
     }
 }
 
-/// Writes the FETCH responses. Ok(false): some messages had been expunged.
+/// What writing FETCH responses needs besides the message at hand.
+struct Answer<'a> {
+    conn: &'a mut Connection,
+    pace: Pace,
+    view: &'a View,
+    peer: SocketAddr,
+}
+
+impl Answer<'_> {
+    /// Appends bytes `start..end` of the message, once its response has
+    /// begun: failing now leaves a response half sent, so the connection
+    /// cannot go on (the error ends it; see the module docs).
+    fn read_literal(&mut self, message: &Message, start: u64, end: u64, out: &mut Vec<u8>) -> io::Result<()> {
+        match self.pace.snapshot.read(message.record.blob, start, end, out) {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                log::info!(
+                    "{}: message UID {} was expunged while it was being sent; closing the connection (its response cannot be completed)",
+                    self.peer,
+                    message.uid
+                );
+                self.conn.write(b"\r\n* BYE Message expunged while it was being sent\r\n");
+                Err(io::Error::new(io::ErrorKind::ConnectionAborted, "message expunged mid-response"))
+            }
+            Err(error) => {
+                // The literal's length is already promised: the connection
+                // cannot continue honestly.
+                log::error!("message data unreadable mid-FETCH: {error}");
+                Err(io::Error::other("message data unreadable"))
+            }
+        }
+    }
+}
+
+/// Writes the FETCH responses, pacing itself (see the module docs): how
+/// they ended, or a store error.
 pub(crate) async fn respond(
     session: &mut Session,
     ranges: &[std::ops::Range<usize>],
@@ -335,19 +503,10 @@ pub(crate) async fn respond(
     changed_since: Option<u64>,
 ) -> io::Result<Result<Ended, StoreError>> {
     let store = session.server.store.clone();
-    let reader = match store.read() {
-        Ok(reader) => reader,
-        Err(error) => return Ok(Err(error)),
-    };
-    let tables = reader.messages().and_then(|messages| Ok((messages, reader.blobs()?, reader.chunks()?)));
-    let (messages, blobs, chunks) = match tables {
-        Ok(tables) => tables,
-        Err(error) => return Ok(Err(error)),
-    };
+    let peer = session.peer;
     let State::Selected(_, view) = &session.state else { return Ok(Ok(Ended::All)) };
-    let conn = &mut session.conn;
+    let mut answer = Answer { conn: &mut session.conn, pace: Pace::new(&store), view, peer };
     let mut all_present = true;
-    let mut answered = 0usize;
     let needs_structure = items.iter().any(needs_structure);
     let needs_blob = needs_structure
         || items.iter().any(|item| {
@@ -362,21 +521,16 @@ pub(crate) async fn respond(
         }
         _ => false,
     });
-    let mut blob_records = blobs.cursor();
     for range in ranges {
-        let Some(&low) = view.uids.get(range.start) else { continue };
-        let high = view.uids[range.end - 1];
-        let mut records = match messages.cursor(view.mailbox, low, high) {
-            Ok(cursor) => cursor,
-            Err(error) => return Ok(Err(error)),
-        };
-        let mut summaries = match needs_summary.then(|| reader.summaries(view.mailbox, low, high)).transpose() {
-            Ok(cursor) => cursor,
-            Err(error) => return Ok(Err(error)),
-        };
-        for index in range.clone() {
+        let Some(&high) = view.uids.get(range.end.wrapping_sub(1)) else { continue };
+        'messages: for index in range.clone() {
+            // Between messages: the buffer is sent when full and the
+            // executor handed over when the slice is spent (snapshot closed).
+            answer.pace.pause(answer.conn).await?;
             let uid = view.uids[index];
-            let record = match records.find(uid) {
+            let snapshot = &mut answer.pace.snapshot;
+            // Read by UID from the current snapshot, whichever it is.
+            let record = match snapshot.message(view.mailbox, uid, high) {
                 Ok(Some(record)) => record,
                 Ok(None) => {
                     all_present = false;
@@ -388,23 +542,25 @@ pub(crate) async fn respond(
             if changed_since.is_some_and(|since| record.modseq <= since) {
                 continue;
             }
-            let blob = match needs_blob.then(|| blob_records.get(record.blob)).transpose() {
-                Ok(blob) => blob,
-                Err(error) => return Ok(Err(error)),
-            };
-            let summary = match summaries.as_mut().map(|cursor| cursor.find(uid)).transpose() {
-                Ok(summary) => summary.flatten(),
-                Err(error) => return Ok(Err(error)),
-            };
-            let structure = match blob.filter(|_| needs_structure) {
-                Some(blob) => match structure_of(&record, blob, &chunks) {
-                    Ok(structure) => Some(structure),
+            let (header_size, structure) = if needs_blob {
+                match snapshot.blob(record.blob) {
+                    Ok((blob, chunks)) => {
+                        let structure = match needs_structure.then(|| structure_of(&record, blob, chunks)).transpose() {
+                            Ok(structure) => structure,
+                            Err(error) => return Ok(Err(error)),
+                        };
+                        (blob.header_size, structure)
+                    }
                     Err(error) => return Ok(Err(error)),
-                },
-                None => None,
+                }
+            } else {
+                (0, None)
             };
-            let message =
-                Message { uid, record: &record, blob, summary, structure: structure.as_ref(), chunks: &chunks };
+            let summary = match needs_summary.then(|| snapshot.summary(view.mailbox, uid, high)).transpose() {
+                Ok(summary) => summary.flatten().map(<[u8]>::to_vec),
+                Err(error) => return Ok(Err(error)),
+            };
+            let message = Message { uid, record, header_size, summary, structure };
             // BINARY items are decoded once before anything of this
             // message is sent: their lengths come first, and a part that
             // cannot be decoded refuses the command.
@@ -415,14 +571,18 @@ pub(crate) async fn respond(
                     FetchItem::BinarySize { part } => part,
                     _ => continue,
                 };
-                match plan_binary(&message, part) {
-                    Ok(Ok(binary)) => binaries.push(binary),
-                    Ok(Err(refused)) => return Ok(Ok(refused)),
+                match plan_binary(&mut answer, &message, part).await? {
+                    Ok(Planned::Binary(binary)) => binaries.push(binary),
+                    Ok(Planned::Refused(refused)) => return Ok(Ok(refused)),
+                    Ok(Planned::Gone) => {
+                        all_present = false;
+                        continue 'messages;
+                    }
                     Err(error) => return Ok(Err(error)),
                 }
             }
             let mut binaries = binaries.iter();
-            let out = conn.out();
+            let out = answer.conn.out();
             out.extend_from_slice(b"* ");
             encode::number(out, (index + 1) as u64);
             out.extend_from_slice(b" FETCH (");
@@ -430,45 +590,41 @@ pub(crate) async fn respond(
             let mut flags_sent = false;
             for item in items {
                 if !first {
-                    conn.write(b" ");
+                    answer.conn.write(b" ");
                 }
                 first = false;
                 let binary = match item {
                     FetchItem::Section { binary: true, .. } | FetchItem::BinarySize { .. } => binaries.next(),
                     _ => None,
                 };
-                if let Err(error) = write_item(conn, item, &message, binary, view, &mut flags_sent).await? {
+                if let Err(error) = write_item(&mut answer, item, &message, binary, &mut flags_sent).await? {
                     return Ok(Err(error));
                 }
             }
             // RFC 3501 §6.4.5: an implicit \Seen is reported with the data.
+            let record = &message.record;
             if seen_modseq == Some(record.modseq) && !flags_sent {
-                let out = conn.out();
+                let out = answer.conn.out();
                 out.extend_from_slice(b" FLAGS ");
                 encode::flag_list(out, record.flags, record.keywords, &view.keywords, view.is_recent(uid));
             }
-            conn.write(b")\r\n");
-            conn.flush_if_full().await?;
-            answered += 1;
-            if answered % YIELD_EVERY == 0 {
-                // A long FETCH must not starve the other sessions on this thread.
-                smol::future::yield_now().await;
-            }
+            answer.conn.write(b")\r\n");
         }
     }
     Ok(Ok(if all_present { Ended::All } else { Ended::SomeExpunged }))
 }
 
-struct Message<'a> {
+/// One message being answered: what was read of it, owned, so that its
+/// snapshot can close while its response is written.
+struct Message {
     uid: u32,
-    record: &'a MessageRecord,
-    /// Read when an item needs it (sections: the header size and summary).
-    blob: Option<&'a BlobRecord>,
+    record: MessageRecord,
+    /// The header's length, read when an item needs the blob record.
+    header_size: u64,
     /// The header summary, read when a HEADER.FIELDS item it covers is asked.
-    summary: Option<&'a [u8]>,
+    summary: Option<Vec<u8>>,
     /// The MIME structure, decoded when an item needs it.
-    structure: Option<&'a Structure>,
-    chunks: &'a ChunkReader,
+    structure: Option<Structure>,
 }
 
 /// Items answered from the MIME structure.
@@ -498,15 +654,15 @@ pub fn structure_of(record: &MessageRecord, blob: &BlobRecord, chunks: &ChunkRea
 }
 
 async fn write_item(
-    conn: &mut Connection,
+    answer: &mut Answer<'_>,
     item: &FetchItem,
-    message: &Message<'_>,
+    message: &Message,
     binary: Option<&Binary>,
-    view: &crate::imap::view::View,
     flags_sent: &mut bool,
 ) -> io::Result<Result<(), StoreError>> {
-    let record = message.record;
-    let out = conn.out();
+    let record = &message.record;
+    let view = answer.view;
+    let out = answer.conn.out();
     match item {
         FetchItem::Flags => {
             out.extend_from_slice(b"FLAGS ");
@@ -533,24 +689,24 @@ async fn write_item(
                 _ => ("RFC822.TEXT ", Some(SectionText::Text)),
             };
             out.extend_from_slice(name.as_bytes());
-            return send_section(conn, message, &text, None).await;
+            return send_section(answer, message, &text, None).await;
         }
         FetchItem::Section { section, partial, binary: true, .. } => {
             write_section_head(out, b"BINARY[", section, *partial);
             let Some(binary) = binary else {
                 return Ok(Err(StoreError::Bug("BINARY without its plan".into())));
             };
-            return send_binary(conn, message, binary, *partial).await;
+            return send_binary(answer, message, binary, *partial).await;
         }
         FetchItem::Section { section, partial, .. } => {
             write_section_head(out, b"BODY[", section, *partial);
             if !section.part.is_empty() || section.text == Some(SectionText::Mime) {
-                return send_part(conn, message, section, *partial).await;
+                return send_part(answer, message, section, *partial).await;
             }
-            return send_section(conn, message, &section.text, *partial).await;
+            return send_section(answer, message, &section.text, *partial).await;
         }
         FetchItem::Envelope | FetchItem::BodyStructure | FetchItem::Body => {
-            let Some(structure) = message.structure else {
+            let Some(structure) = &message.structure else {
                 return Ok(Err(StoreError::Bug("ENVELOPE or BODYSTRUCTURE without the structure".into())));
             };
             match item {
@@ -633,46 +789,41 @@ fn write_section_name(out: &mut Vec<u8>, section: &Section) {
 
 /// Sends the literal for `text` of the whole message, cut to `partial`.
 async fn send_section(
-    conn: &mut Connection,
-    message: &Message<'_>,
+    answer: &mut Answer<'_>,
+    message: &Message,
     text: &Option<SectionText>,
     partial: Option<(u32, u32)>,
 ) -> io::Result<Result<(), StoreError>> {
-    let Some(blob) = message.blob else {
-        return Ok(Err(StoreError::Bug("a section fetched without its blob record".into())));
-    };
     let size = message.record.size;
-    let header_size = blob.header_size.min(size);
+    let header_size = message.header_size.min(size);
     let (start, end) = match text {
         None => (0, size),
         Some(SectionText::Header) => (0, header_size),
         Some(SectionText::Text) => (header_size, size),
         Some(asked @ SectionText::HeaderFields { not, fields }) => {
-            let selected = match message.summary {
+            let selected = match &message.summary {
                 Some(summary) if summary_covers(asked) => header::Summary(summary).select(fields),
                 _ => {
                     let mut bytes = Vec::new();
-                    if let Err(error) = message.chunks.read(message.record.blob, 0, header_size, &mut bytes) {
-                        return Ok(Err(error));
-                    }
+                    answer.read_literal(message, 0, header_size, &mut bytes)?;
                     select_fields(&bytes, *not, fields)
                 }
             };
             let selected = cut(&selected, partial);
-            encode::literal_header(conn.out(), selected.len() as u64);
-            conn.write(selected);
+            encode::literal_header(answer.conn.out(), selected.len() as u64);
+            answer.conn.write(selected);
             return Ok(Ok(()));
         }
         // Sent by send_part.
         Some(SectionText::Mime) => (0, 0),
     };
-    send_range(conn, message, start, end, partial).await
+    send_range(answer, message, start, end, partial).await
 }
 
 /// Streams bytes `start..end` of the message as a literal, cut to `partial`.
 async fn send_range(
-    conn: &mut Connection,
-    message: &Message<'_>,
+    answer: &mut Answer<'_>,
+    message: &Message,
     start: u64,
     end: u64,
     partial: Option<(u32, u32)>,
@@ -684,19 +835,18 @@ async fn send_range(
             (from, (from + count as u64).min(end))
         }
     };
-    encode::literal_header(conn.out(), end - start);
-    let step = conn.write_limit().max(crate::store::CHUNK_SIZE) as u64;
+    encode::literal_header(answer.conn.out(), end - start);
+    // A buffer's worth at a time, so that every step ends in a flush.
+    let step = answer.conn.write_limit().max(CHUNK_SIZE) as u64;
     let mut position = start;
+    let mut piece = Vec::new();
     while position < end {
         let until = (position + step).min(end);
-        if let Err(error) = message.chunks.read(message.record.blob, position, until, conn.out()) {
-            // The literal's length is already promised: the connection
-            // cannot continue honestly.
-            log::error!("message data unreadable mid-FETCH: {error}");
-            return Err(io::Error::other("message data unreadable"));
-        }
+        piece.clear();
+        answer.read_literal(message, position, until, &mut piece)?;
+        answer.conn.write(&piece);
         position = until;
-        conn.flush_if_full().await?;
+        answer.pace.pause(answer.conn).await?;
     }
     Ok(Ok(()))
 }
@@ -704,12 +854,12 @@ async fn send_range(
 /// Sends a section of a MIME part (`1.2`, `3.HEADER`, `2.MIME`...); a
 /// part the message does not have is sent empty, as Dovecot does.
 async fn send_part(
-    conn: &mut Connection,
-    message: &Message<'_>,
+    answer: &mut Answer<'_>,
+    message: &Message,
     section: &Section,
     partial: Option<(u32, u32)>,
 ) -> io::Result<Result<(), StoreError>> {
-    let Some(structure) = message.structure else {
+    let Some(structure) = &message.structure else {
         return Ok(Err(StoreError::Bug("a part fetched without the structure".into())));
     };
     let kind = match &section.text {
@@ -735,22 +885,20 @@ async fn send_part(
         index => index.and_then(|index| structure.range(index, kind)),
     };
     let Some((start, end)) = range else {
-        encode::literal_header(conn.out(), 0);
+        encode::literal_header(answer.conn.out(), 0);
         return Ok(Ok(()));
     };
     let (start, end) = (start.min(message.record.size), end.min(message.record.size));
     if let Some(SectionText::HeaderFields { not, fields }) = &section.text {
         let mut bytes = Vec::new();
-        if let Err(error) = message.chunks.read(message.record.blob, start, end, &mut bytes) {
-            return Ok(Err(error));
-        }
+        answer.read_literal(message, start, end, &mut bytes)?;
         let selected = select_fields(&bytes, *not, fields);
         let selected = cut(&selected, partial);
-        encode::literal_header(conn.out(), selected.len() as u64);
-        conn.write(selected);
+        encode::literal_header(answer.conn.out(), selected.len() as u64);
+        answer.conn.write(selected);
         return Ok(Ok(()));
     }
-    send_range(conn, message, start, end, partial).await
+    send_range(answer, message, start, end, partial).await
 }
 
 /// The summary holds every line of its fields, in order: when it covers all

@@ -16,6 +16,11 @@
 //! The state is boxed in the session and exists only once NOTIFY SET was
 //! given; sessions that never use NOTIFY carry one empty pointer.
 //!
+//! No read snapshot is held across a write to the client (issue 11): the
+//! selected mailbox's news go through `sync` and FETCH's `respond`, which
+//! re-open theirs in steps; the comparison of other mailboxes reads its
+//! records, drops the reader, and only then writes its responses.
+//!
 //! Choices where RFC 5465 leaves room (as Dovecot does, unless noted):
 //! - changes this session made itself are reported too (the RFC says SHOULD
 //!   omit; a snapshot cannot tell them from concurrent ones without risking

@@ -7,17 +7,30 @@
 //! (RFC 7162 §3.2.5.2 allows it, and never missing an expunge matters more
 //! than a longer line): every UID it may know of that no longer exists,
 //! narrowed by the sequence-number/UID pairs it sent.
+//!
+//! Both answers can be long (up to the whole mailbox). They read the
+//! expunge history and the change index in batches, each from a snapshot
+//! that is closed before any flush or yield ([`Pace`]), going on from the
+//! key after the last; the messages are looked up by UID in whichever
+//! snapshot is current. Yields come from a time slice, not a count.
+//!
+//! A message changed again while `changed_since` runs moves in the change
+//! index to a modseq above the mailbox's HIGHESTMODSEQ the client was
+//! given, possibly into the part not read yet: it is then reported twice
+//! (newest flags both times), which RFC 7162 allows, or only by the next
+//! sync, which reports every change above the view's modseq.
 
 use std::io;
 
+use crate::imap::command::fetch::Pace;
 use crate::imap::encode;
 use crate::imap::session::{Session, State};
 use crate::imap::types::{Qresync, SequenceNumber, SequenceSet};
 use crate::imap::view::View;
 use crate::store::StoreError;
 
-/// Responses written between explicit yields to other sessions.
-const YIELD_EVERY: usize = 128;
+/// Rows of an index read from one snapshot before the next pause.
+const BATCH: usize = 256;
 
 /// After SELECT's own responses: VANISHED (EARLIER) for the known UIDs
 /// expunged since the client's modseq, then FETCH (UID FLAGS MODSEQ) for
@@ -128,12 +141,9 @@ pub async fn vanished_earlier(
     sequence_match: Option<&(SequenceSet, SequenceSet)>,
 ) -> io::Result<Result<(), StoreError>> {
     let store = session.server.store.clone();
+    let mut pace = Pace::new(&store);
     let State::Selected(_, view) = &session.state else { return Ok(Ok(())) };
-    let reader = match store.read() {
-        Ok(reader) => reader,
-        Err(error) => return Ok(Err(error)),
-    };
-    let record = match reader.mailbox(view.mailbox) {
+    let record = match pace.snapshot.reader().and_then(|reader| reader.mailbox(view.mailbox)) {
         Ok(Some(record)) => record,
         Ok(None) => return Ok(Err(StoreError::NoSuchMailbox)),
         Err(error) => return Ok(Err(error)),
@@ -142,27 +152,51 @@ pub async fn vanished_earlier(
     let everything = [(1, top)];
     let within = within.unwrap_or(&everything);
     let mut line = VanishedLine::new(true);
-    if modseq >= record.expunge_floor {
+    let mut uids = Vec::new();
+    let mut from_history = modseq >= record.expunge_floor;
+    if from_history {
         // The history covers everything after `modseq`. It is in modseq
         // order; the line wants UIDs in order, so they are gathered (at
-        // most the history's bound of them).
-        let expunged = match reader.expunged_after(view.mailbox, modseq) {
-            Ok(expunged) => expunged,
-            Err(error) => return Ok(Err(error)),
-        };
-        let mut uids = Vec::new();
-        for entry in expunged {
-            match entry {
-                Ok((_, uid)) if contains(within, uid) && view.index_of(uid).is_none() => uids.push(uid),
-                Ok(_) => {}
-                Err(error) => return Ok(Err(error)),
+        // most the history's bound of them), a batch per snapshot.
+        let mut from = Some((modseq.saturating_add(1), 0));
+        while let Some(start) = from {
+            let mut last = None;
+            let read = pace.snapshot.reader().and_then(|reader| {
+                for row in reader.expunged_from(view.mailbox, start)?.take(BATCH) {
+                    let (found, uid) = row?;
+                    last = Some((found, uid));
+                    if contains(within, uid) && view.index_of(uid).is_none() {
+                        uids.push(uid);
+                    }
+                }
+                Ok(())
+            });
+            if let Err(error) = read {
+                return Ok(Err(error));
+            }
+            from = last.and_then(crate::store::key_after);
+            if last.is_some() {
+                pace.pause(&mut session.conn).await?;
             }
         }
+        // Read in steps, the history may have been cut meanwhile (a mass
+        // expunge elsewhere): then it no longer covers `modseq`, and the
+        // superset below is the answer. The floor only rises, so a floor
+        // still at or below `modseq` now means nothing was missed.
+        match pace.snapshot.reader().and_then(|reader| reader.mailbox(view.mailbox)) {
+            Ok(Some(record)) => from_history = modseq >= record.expunge_floor,
+            Ok(None) => return Ok(Err(StoreError::NoSuchMailbox)),
+            Err(error) => return Ok(Err(error)),
+        }
+    }
+    if from_history {
         uids.sort_unstable();
         uids.dedup();
-        for uid in uids {
+        for (position, uid) in uids.into_iter().enumerate() {
             line.add(session.conn.out(), uid, uid);
-            session.conn.flush_if_full().await?;
+            if position % BATCH == BATCH - 1 {
+                pace.pause(&mut session.conn).await?;
+            }
         }
     } else {
         // Older than the history: every UID the client may know that is
@@ -170,7 +204,7 @@ pub async fn vanished_earlier(
         // unchanged (RFC 7162 §3.2.5.2).
         let proven = sequence_match.map_or(0, |(sequences, uids)| proven_unchanged(view, sequences, uids));
         let State::Selected(_, view) = &session.state else { return Ok(Ok(())) };
-        let mut written = 0usize;
+        let mut examined = 0usize;
         for &(low, high) in within {
             let (low, high) = (low.max(proven.saturating_add(1)).max(1), high.min(top));
             if low > high {
@@ -184,15 +218,15 @@ pub async fn vanished_earlier(
                     line.add(session.conn.out(), next as u32, uid - 1);
                 }
                 next = uid as u64 + 1;
-                written += 1;
-                if written % (YIELD_EVERY * 64) == 0 {
-                    session.conn.flush_if_full().await?;
+                examined += 1;
+                if examined % BATCH == 0 {
+                    pace.pause(&mut session.conn).await?;
                 }
             }
             if next <= high as u64 {
                 line.add(session.conn.out(), next as u32, high);
             }
-            session.conn.flush_if_full().await?;
+            pace.pause(&mut session.conn).await?;
         }
     }
     line.finish(session.conn.out());
@@ -235,38 +269,34 @@ pub async fn changed_since(
     within: Option<&[(u32, u32)]>,
 ) -> io::Result<Result<(), StoreError>> {
     let store = session.server.store.clone();
-    let reader = match store.read() {
-        Ok(reader) => reader,
-        Err(error) => return Ok(Err(error)),
-    };
+    let mut pace = Pace::new(&store);
     let State::Selected(_, view) = &session.state else { return Ok(Ok(())) };
-    let (changes, messages) = match reader.changes_after(view.mailbox, modseq).and_then(|changes| {
-        let messages = reader.messages()?;
-        Ok((changes, messages))
-    }) {
-        Ok(found) => found,
-        Err(error) => return Ok(Err(error)),
-    };
-    let mut written = 0usize;
-    for entry in changes {
-        let uid = match entry {
-            Ok((_, uid)) => uid,
-            Err(error) => return Ok(Err(error)),
-        };
-        if within.is_some_and(|within| !contains(within, uid)) {
-            continue;
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut from = Some((modseq.saturating_add(1), 0));
+    while let Some(start) = from {
+        batch.clear();
+        let read = pace.snapshot.reader().and_then(|reader| {
+            for row in reader.changes_from(view.mailbox, start)?.take(BATCH) {
+                batch.push(row?);
+            }
+            Ok(())
+        });
+        if let Err(error) = read {
+            return Ok(Err(error));
         }
-        let Some(index) = view.index_of(uid) else { continue };
-        let message = match messages.get(view.mailbox, uid) {
-            Ok(Some(message)) => message,
-            Ok(None) => continue,
-            Err(error) => return Ok(Err(error)),
-        };
-        view.write_flags(session.conn.out(), index, uid, &message, true, true);
-        session.conn.flush_if_full().await?;
-        written += 1;
-        if written % YIELD_EVERY == 0 {
-            smol::future::yield_now().await;
+        from = batch.last().copied().filter(|_| batch.len() == BATCH).and_then(crate::store::key_after);
+        for &(_, uid) in &batch {
+            if within.is_some_and(|within| !contains(within, uid)) {
+                continue;
+            }
+            let Some(index) = view.index_of(uid) else { continue };
+            let message = match pace.snapshot.message_at(view.mailbox, uid) {
+                Ok(Some(message)) => message,
+                Ok(None) => continue,
+                Err(error) => return Ok(Err(error)),
+            };
+            view.write_flags(session.conn.out(), index, uid, &message, true, true);
+            pace.pause(&mut session.conn).await?;
         }
     }
     Ok(Ok(()))

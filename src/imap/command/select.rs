@@ -1,4 +1,11 @@
 //! SELECT and EXAMINE (RFC 3501 §6.3.1, §6.3.2).
+//!
+//! SELECT's own responses are a few lines, written after its reads are
+//! done (no snapshot is open when they go out). The long part, QRESYNC's
+//! VANISHED (EARLIER) and flag changes, is `qresync::select`, which reads
+//! in batches from snapshots closed before each flush and yields on a time
+//! slice. Left as it was: `View::open` reads the mailbox's UID list in one
+//! go (4 bytes a message, from the hub's cache when the mailbox is in use).
 
 use std::io;
 

@@ -1,8 +1,15 @@
 //! STORE and UID STORE (RFC 3501 §6.4.6), with CONDSTORE's UNCHANGEDSINCE
 //! and MODSEQ (RFC 7162 §3.1.3).
+//!
+//! The change itself is one store operation. The answers (a FETCH per
+//! message) are written like FETCH's ([`fetch::Pace`]): read by UID from
+//! a snapshot that is closed before each flush or yield, the next message
+//! read from a new one; a message expunged meanwhile is left out. The
+//! yields come from a time slice, not a count of messages.
 
 use std::io;
 
+use crate::imap::command::fetch;
 use crate::imap::encode;
 use crate::imap::session::{Session, State, Status};
 use crate::imap::types::{Flag, SequenceSet};
@@ -59,16 +66,15 @@ pub async fn run(
     // modseq of each message this STORE changed.
     if !silent || condstore {
         let State::Selected(_, view) = &session.state else { return Ok(()) };
-        let reader = store.read();
-        let messages = reader.as_ref().ok().and_then(|reader| reader.messages().ok());
-        if let Some(messages) = messages {
-            let uids = targets.0.iter().flat_map(|&(low, high)| low..=high);
-            for message_uid in uids {
+        let mut pace = fetch::Pace::new(&store);
+        for &(low, high) in &targets.0 {
+            for message_uid in low..=high {
+                pace.pause(&mut session.conn).await?;
                 if modified.binary_search(&message_uid).is_ok() {
                     continue;
                 }
                 let Some(index) = view.index_of(message_uid) else { continue };
-                let Ok(Some(message)) = messages.get(view.mailbox, message_uid) else { continue };
+                let Ok(Some(message)) = pace.snapshot.message(view.mailbox, message_uid, high) else { continue };
                 if silent {
                     if message.modseq == stored_modseq {
                         write_modseq(session.conn.out(), index, message_uid, message.modseq);
@@ -78,7 +84,6 @@ pub async fn run(
                     // UID, not by sequence number (as Dovecot's cmd-store.c notes).
                     view.write_flags(session.conn.out(), index, message_uid, &message, uid, condstore);
                 }
-                session.conn.flush_if_full().await?;
             }
         }
     }

@@ -317,11 +317,6 @@ impl Limits {
                 self.max_preauth_connections, self.max_connections
             ));
         }
-        // A LOGIN with a 255-byte user name and password as literals fits in 1 KiB.
-        at_least("preauth_line_length", self.preauth_line_length as u64, 1024)?;
-        if self.preauth_line_length > self.line_length {
-            return Err("preauth_line_length must not exceed line_length".into());
-        }
         at_least("auth_queue", self.auth_queue as u64, 1)?;
         at_least("auth_queue_per_ip", self.auth_queue_per_ip as u64, 1)?;
         at_least("tls_handshake_timeout", self.tls_handshake_timeout, 1)?;
@@ -329,6 +324,11 @@ impl Limits {
         // RFC 7162 §4 asks clients to keep lines under 8192 octets; servers
         // must take at least that.
         at_least("line_length", self.line_length as u64, 8192)?;
+        // A LOGIN with a 255-byte user name and password as literals fits in 1 KiB.
+        at_least("preauth_line_length", self.preauth_line_length as u64, 1024)?;
+        if self.preauth_line_length > self.line_length {
+            return Err("preauth_line_length must not exceed line_length".into());
+        }
         at_least("literal_size", self.literal_size, 1024)?;
         at_least("read_buffer", self.read_buffer as u64, 512)?;
         at_least("write_buffer", self.write_buffer as u64, 512)?;

@@ -297,6 +297,31 @@ fn vm_hwm_kib(pid: u32) -> u64 {
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
+/// Waits (bounded) until every `roost-auth` thread of `pid` has been
+/// asleep for several looks in a row.
+fn wait_until_auth_threads_sleep(pid: u32) {
+    let deadline = std::time::Instant::now() + IO_TIMEOUT;
+    let mut asleep_looks = 0;
+    while asleep_looks < 5 {
+        assert!(std::time::Instant::now() < deadline, "the password threads never went to sleep");
+        let mut threads = 0;
+        let mut asleep = true;
+        for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().flatten() {
+            let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+            if comm.trim() != "roost-auth" {
+                continue;
+            }
+            threads += 1;
+            let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+            // The state follows the command name in parentheses.
+            let state = stat.rsplit(')').next().unwrap_or("").split_whitespace().next().unwrap_or("");
+            asleep &= state == "S";
+        }
+        asleep_looks = if threads > 0 && asleep { asleep_looks + 1 } else { 0 };
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn nothing_is_hashed_at_start_with_the_generic_boards_cost() {
     let mut server = Server::start();
@@ -308,6 +333,9 @@ fn nothing_is_hashed_at_start_with_the_generic_boards_cost() {
     let mut client = server.connect();
     client.ok("NOOP");
     let pid = server.child.as_ref().unwrap().id();
+    // Work done at start on the password threads would still be running:
+    // measure once they all sleep.
+    wait_until_auth_threads_sleep(pid);
     let at_start = vm_hwm_kib(pid);
     // One hash at the board's cost maps 19 MiB: a decoy hashed at start
     // (one per auth thread: 44 MiB before) would show here. The tests run

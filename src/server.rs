@@ -539,6 +539,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_login_deadline_shortens_as_preauth_slots_fill() {
+        let mut limits = crate::config::Board::named("generic").unwrap().limits;
+        limits.max_preauth_connections = 100;
+        limits.login_timeout = 60;
+        limits.min_login_timeout = 10;
+        let seconds = |limits: &Limits, taken| login_timeout(limits, taken).as_secs();
+        assert_eq!(seconds(&limits, 1), 60);
+        assert_eq!(seconds(&limits, 50), 60, "half taken: still the full time");
+        assert_eq!(seconds(&limits, 51), 59);
+        assert_eq!(seconds(&limits, 75), 35);
+        assert_eq!(seconds(&limits, 99), 11);
+        assert_eq!(seconds(&limits, 100), 10);
+        assert_eq!(seconds(&limits, 150), 10, "never below the floor");
+        // Deadlines never grow as slots fill.
+        for taken in 1..=100 {
+            assert!(seconds(&limits, taken + 1) <= seconds(&limits, taken));
+        }
+        // A floor above login_timeout does not lengthen it.
+        limits.min_login_timeout = 120;
+        assert_eq!(seconds(&limits, 100), 60);
+    }
+
+    #[test]
     fn a_panicking_session_leaves_the_others_running() {
         let executor = LocalExecutor::new();
         let peer: SocketAddr = "127.0.0.1:1".parse().unwrap();

@@ -1,5 +1,35 @@
 //! `roost serve`: opens the store, binds the listeners and runs every
 //! session on one single-threaded executor.
+//!
+//! ## Connection limits
+//!
+//! Every connection counts in `max_connections` and under its address
+//! ([`limit_key`]: IPv4 as itself, IPv6 per /64) in
+//! `max_connections_per_ip`. Connections not logged in yet ("pre-auth")
+//! also count in `max_preauth_connections` and `max_preauth_per_ip`: the
+//! rest of `max_connections` is kept for logged-in sessions, which a
+//! stranger cannot fill. Every address counts alike, 127.0.0.2 and the rest
+//! of 127/8 included; only addresses in `never_limit` (by default
+//! 127.0.0.1 and ::1) skip the per-address and pre-auth counts (they still
+//! count in the total).
+//!
+//! When the pre-auth slots (or all connections) are taken, the oldest
+//! pre-auth connection is closed (`* BYE [UNAVAILABLE]`) to make room
+//! rather than the newcomer refused, unless the newcomer's own address is
+//! at its cap, which refuses it. So a slow flood from many addresses churns
+//! through its own connections while a real user still gets in; a flood
+//! from one address cannot push anyone out. A connection whose password
+//! is being checked is not closed for room (the password queue bounds
+//! those). What this does not stop: a flood that reconnects faster than a
+//! real client sends its LOGIN after the greeting can close that client
+//! before it logs in (the client reconnects; the per-address caps make
+//! such a flood need `max_preauth_connections / max_preauth_per_ip`
+//! addresses at least).
+//!
+//! The login deadline is set at connect from how full the pre-auth slots
+//! are ([`login_timeout`]); the TLS handshake has its own, shorter one
+//! (`tls_handshake_timeout`). Refusals and closings are logged once per
+//! address per minute, then counted ([`LogSummary`]).
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};

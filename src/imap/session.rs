@@ -4,6 +4,12 @@
 //! the board's limits before reading it), hands it to its handler in
 //! `command/`, and before each tagged reply tells the client what other
 //! sessions changed ([`Session::sync`]).
+//!
+//! Before login a session is a stranger's: its command, literals included,
+//! is capped at `preauth_line_length` (refused before the bytes are read,
+//! RFC 7888 §4), it must log in by its login deadline, and the server may
+//! close it to make room for a newcomer (see `crate::server`). Its buffers
+//! are released between commands like every session's.
 
 use std::io;
 use std::net::SocketAddr;

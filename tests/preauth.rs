@@ -257,8 +257,9 @@ fn excess_password_checks_are_answered_at_once_with_unavailable() {
     let busy = answers.iter().filter(|tagged| tagged.starts_with("NO [UNAVAILABLE]")).count();
     let failed = answers.iter().filter(|tagged| tagged.starts_with("NO [AUTHENTICATIONFAILED]")).count();
     assert_eq!(busy + failed, count, "{answers:#?}");
-    // One being checked and two waiting at most from one address.
-    assert!(failed >= 1 && failed <= 3 + 1, "{answers:#?}");
+    // One being checked and two waiting at most from one address (one
+    // more if the first check ended before the last guess was read).
+    assert!((1..=4).contains(&failed), "{answers:#?}");
     assert!(busy >= count - 4, "{answers:#?}");
     assert!(answers.iter().any(|tagged| tagged.contains("retry")), "{answers:#?}");
     // Refused checks are not failed logins: each real failure is logged,

@@ -1,8 +1,38 @@
 //! `roost serve`: opens the store, binds the listeners and runs every
 //! session on one single-threaded executor.
+//!
+//! ## Connection limits
+//!
+//! Every connection counts in `max_connections` and under its address
+//! ([`limit_key`]: IPv4 as itself, IPv6 per /64) in
+//! `max_connections_per_ip`. Connections not logged in yet ("pre-auth")
+//! also count in `max_preauth_connections` and `max_preauth_per_ip`: the
+//! rest of `max_connections` is kept for logged-in sessions, which a
+//! stranger cannot fill. Every address counts alike, 127.0.0.2 and the rest
+//! of 127/8 included; only addresses in `never_limit` (by default
+//! 127.0.0.1 and ::1) skip the per-address and pre-auth counts (they still
+//! count in the total).
+//!
+//! When the pre-auth slots (or all connections) are taken, the oldest
+//! pre-auth connection is closed (`* BYE [UNAVAILABLE]`) to make room
+//! rather than the newcomer refused, unless the newcomer's own address is
+//! at its cap, which refuses it. So a slow flood from many addresses churns
+//! through its own connections while a real user still gets in; a flood
+//! from one address cannot push anyone out. A connection whose password
+//! is being checked is not closed for room (the password queue bounds
+//! those). What this does not stop: a flood that reconnects faster than a
+//! real client sends its LOGIN after the greeting can close that client
+//! before it logs in (the client reconnects; the per-address caps make
+//! such a flood need `max_preauth_connections / max_preauth_per_ip`
+//! addresses at least).
+//!
+//! The login deadline is set at connect from how full the pre-auth slots
+//! are ([`login_timeout`]); the TLS handshake has its own, shorter one
+//! (`tls_handshake_timeout`). Refusals and closings are logged once per
+//! address per minute, then counted ([`LogSummary`]).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::rc::{Rc, Weak};
@@ -13,37 +43,158 @@ use smol::future::FutureExt;
 use smol::{Async, LocalExecutor};
 
 use crate::auth::{Cost, Verifier};
-use crate::config::Config;
+use crate::config::{Config, Limits};
 use crate::net::tls::{self, Certificates};
 use crate::net::Stream;
 use crate::store::Store;
+use crate::util::address::limit_key;
+use crate::util::log_summary::{self, LogSummary};
+
+/// One open connection, as the limits count it.
+struct Entry {
+    /// The address it counts under ([`limit_key`]); None for an address in
+    /// `never_limit`, which no per-address limit counts.
+    key: Option<IpAddr>,
+    /// Not logged in yet.
+    preauth: bool,
+    /// Dropped to close the connection (oldest pre-auth first).
+    evict: Option<Sender<()>>,
+}
 
 /// Open connections, counted for the board's limits.
 #[derive(Default)]
 pub struct Counters {
+    connections: HashMap<u64, Entry>,
+    next_id: u64,
     total: usize,
     per_ip: HashMap<IpAddr, usize>,
+    preauth: usize,
+    preauth_per_ip: HashMap<IpAddr, usize>,
+    /// Pre-auth connections that may be closed to make room, oldest first
+    /// (ids grow with time). One in a password check is left out: it is
+    /// doing what a real user does, and the auth queue bounds those.
+    evictable: BTreeSet<u64>,
     per_user: HashMap<u32, usize>,
+    /// Repeated events (refusals, drops), summarised per address.
+    pub log: LogSummary,
+    /// Connections closed since the heap was last trimmed.
+    closed_since_trim: usize,
+}
+
+fn decrement(map: &mut HashMap<IpAddr, usize>, key: IpAddr) {
+    if let Some(count) = map.get_mut(&key) {
+        *count -= 1;
+        if *count == 0 {
+            map.remove(&key);
+        }
+    }
+}
+
+impl Counters {
+    /// Takes connection `id` out of the pre-auth count.
+    fn leave_preauth(&mut self, id: u64) {
+        let Some(entry) = self.connections.get_mut(&id) else { return };
+        if !entry.preauth {
+            return;
+        }
+        entry.preauth = false;
+        entry.evict = None;
+        let key = entry.key;
+        self.evictable.remove(&id);
+        if let Some(key) = key {
+            self.preauth -= 1;
+            decrement(&mut self.preauth_per_ip, key);
+        }
+    }
+
+    /// Forgets connection `id`; false if it was already gone (evicted).
+    fn release(&mut self, id: u64) -> bool {
+        self.leave_preauth(id);
+        let Some(entry) = self.connections.remove(&id) else { return false };
+        self.total -= 1;
+        if let Some(key) = entry.key {
+            decrement(&mut self.per_ip, key);
+        }
+        true
+    }
+
+    /// Closes the oldest evictable pre-auth connection; its address.
+    fn evict_oldest(&mut self) -> Option<IpAddr> {
+        let id = self.evictable.pop_first()?;
+        let key = self.connections.get(&id).and_then(|entry| entry.key);
+        // Dropping its sender (in the entry) wakes the session, which says BYE.
+        self.release(id);
+        key
+    }
+}
+
+/// The login deadline for a connection arriving when `taken` of `max`
+/// pre-auth slots are taken (itself included): the board's login_timeout
+/// while at most half are taken; below that, in proportion to the free
+/// slots, down to min_login_timeout when none is free. So a flood that
+/// fills the slots has its connections closed sooner, while a real
+/// client (which logs in within a second) never notices.
+pub fn login_timeout(limits: &Limits, taken: usize) -> Duration {
+    let full = limits.login_timeout;
+    let floor = limits.min_login_timeout.min(full);
+    let max = limits.max_preauth_connections.max(1) as u64;
+    let free = max.saturating_sub(taken as u64);
+    let half = max.div_ceil(2);
+    let seconds = if free >= half { full } else { floor + (full - floor) * free / half };
+    Duration::from_secs(seconds)
 }
 
 /// Held for the life of a connection; gives its place back when dropped.
 pub struct ConnectionSlot {
     counters: Rc<RefCell<Counters>>,
-    ip: IpAddr,
+    id: u64,
+}
+
+impl ConnectionSlot {
+    /// The session logged in: it leaves the pre-auth count (and can no
+    /// longer be closed to make room).
+    pub fn logged_in(&self) {
+        self.counters.borrow_mut().leave_preauth(self.id);
+    }
+
+    /// While a password check runs, the connection is not closed to make room.
+    pub fn set_checking(&self, checking: bool) {
+        let mut counters = self.counters.borrow_mut();
+        let preauth = counters.connections.get(&self.id).is_some_and(|entry| entry.preauth && entry.evict.is_some());
+        if !preauth {
+            return;
+        }
+        if checking {
+            counters.evictable.remove(&self.id);
+        } else {
+            counters.evictable.insert(self.id);
+        }
+    }
 }
 
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
         if let Ok(mut counters) = self.counters.try_borrow_mut() {
-            counters.total -= 1;
-            if let Some(count) = counters.per_ip.get_mut(&self.ip) {
-                *count -= 1;
-                if *count == 0 {
-                    counters.per_ip.remove(&self.ip);
-                }
+            counters.release(self.id);
+            counters.closed_since_trim += 1;
+            if counters.closed_since_trim >= TRIM_AFTER_CLOSED {
+                counters.closed_since_trim = 0;
+                crate::util::heap::trim();
             }
         }
     }
+}
+
+/// Connections closed before freed heap is handed back to the kernel (see
+/// [`crate::util::heap::trim`]): often enough that a flood's buffers go back
+/// soon after it, rarely enough that the walk over the heap costs nothing.
+const TRIM_AFTER_CLOSED: usize = 64;
+
+/// An IMAP connection admitted: its slot, what closes it to make room, its login deadline.
+pub struct Admitted {
+    pub slot: ConnectionSlot,
+    pub evicted: Receiver<()>,
+    pub login_timeout: Duration,
 }
 
 /// Held while a user is logged in on a connection.
@@ -88,19 +239,84 @@ impl Server {
         self.counters.borrow().total
     }
 
+    /// A place for an LMTP connection: counted in the total and per
+    /// address, never pre-auth (LMTP has no login; it comes from the MTA).
     pub fn connection_slot(&self, ip: IpAddr) -> Result<ConnectionSlot, &'static str> {
         let limits = &self.config.limits;
+        let limited = !limits.never_limit.contains(ip);
+        let key = limit_key(ip);
         let mut counters = self.counters.borrow_mut();
         if counters.total >= limits.max_connections {
             return Err("Too many connections to this server");
         }
-        let from_ip = counters.per_ip.get(&ip).copied().unwrap_or(0);
-        if from_ip >= limits.max_connections_per_ip {
+        if limited && counters.per_ip.get(&key).copied().unwrap_or(0) >= limits.max_connections_per_ip {
             return Err("Too many connections from your address");
         }
+        Ok(self.add(&mut counters, key, limited, None))
+    }
+
+    fn add(&self, counters: &mut Counters, key: IpAddr, limited: bool, evict: Option<Sender<()>>) -> ConnectionSlot {
+        let id = counters.next_id;
+        counters.next_id += 1;
         counters.total += 1;
-        *counters.per_ip.entry(ip).or_default() += 1;
-        Ok(ConnectionSlot { counters: self.counters.clone(), ip })
+        let preauth = evict.is_some();
+        if limited {
+            *counters.per_ip.entry(key).or_default() += 1;
+            if preauth {
+                counters.preauth += 1;
+                *counters.preauth_per_ip.entry(key).or_default() += 1;
+                counters.evictable.insert(id);
+            }
+        }
+        counters.connections.insert(id, Entry { key: limited.then_some(key), preauth, evict });
+        ConnectionSlot { counters: self.counters.clone(), id }
+    }
+
+    /// A place for a new IMAP connection from `ip`, not logged in yet.
+    ///
+    /// Per-address caps come first: an address at its cap is refused
+    /// (so one address cannot push others out). Then, if the pre-auth
+    /// slots or all connections are taken, the oldest pre-auth connection
+    /// is closed to make room rather than the newcomer refused: a flood
+    /// from many addresses then cycles through its own connections, and a
+    /// real user gets in. Addresses in `never_limit` are not counted per
+    /// address nor as pre-auth (and are never closed for room); they
+    /// still count in max_connections.
+    pub fn imap_slot(&self, ip: IpAddr) -> Result<Admitted, &'static str> {
+        let limits = &self.config.limits;
+        let limited = !limits.never_limit.contains(ip);
+        let key = limit_key(ip);
+        let mut counters = self.counters.borrow_mut();
+        if limited {
+            if counters.per_ip.get(&key).copied().unwrap_or(0) >= limits.max_connections_per_ip {
+                return Err("Too many connections from your address");
+            }
+            if counters.preauth_per_ip.get(&key).copied().unwrap_or(0) >= limits.max_preauth_per_ip {
+                return Err("Too many connections from your address waiting to log in");
+            }
+        }
+        while counters.total >= limits.max_connections
+            || (limited && counters.preauth >= limits.max_preauth_connections)
+        {
+            let Some(dropped) = counters.evict_oldest() else {
+                return Err("Too many connections to this server");
+            };
+            if counters.log.note("oldest pre-auth connections closed to make room", dropped) {
+                log::warn!("closed the oldest connection waiting to log in, from {dropped}, to make room for {ip}");
+            }
+        }
+        let (evict, evicted) = smol::channel::bounded(1);
+        let slot = self.add(&mut counters, key, limited, Some(evict));
+        let login_timeout = login_timeout(limits, counters.preauth);
+        Ok(Admitted { slot, evicted, login_timeout })
+    }
+
+    /// Logs `text` unless it repeats `kind` from `ip` within the summary
+    /// interval (then it is counted for one summary line).
+    pub fn log_repeated(&self, kind: &'static str, ip: IpAddr, text: impl FnOnce() -> String) {
+        if self.counters.borrow_mut().log.note(kind, limit_key(ip)) {
+            log::warn!("{}", text());
+        }
     }
 
     /// A place for one more session of `user`, if the board allows it.
@@ -169,8 +385,10 @@ pub fn serve(config: Config) -> Result<(), String> {
         })?;
     store.hub().borrow_mut().keep(config.limits.mailbox_cache);
     crate::store::set_expunge_history(config.limits.expunge_history);
-    let verifier = Verifier::start(Cost::from_limits(&config.limits), config.limits.auth_threads)
-        .map_err(|error| format!("cannot start the password thread: {error}"))?;
+    let limits = &config.limits;
+    let verifier =
+        Verifier::start(Cost::from_limits(limits), limits.auth_threads, limits.auth_queue, limits.auth_queue_per_ip)
+            .map_err(|error| format!("cannot start the password thread: {error}"))?;
     let plain = bind(&config.imap_listen, "IMAP, STARTTLS")?;
     let implicit = bind(&config.imaps_listen, "IMAP over TLS")?;
     let control = crate::control::bind(&config.control_socket())?;
@@ -219,6 +437,17 @@ pub fn serve(config: Config) -> Result<(), String> {
     // and with them every handle on the store.
     let executor = Rc::new(LocalExecutor::new());
     executor.spawn(pump).detach();
+    // Summary lines of repeated events come out even if the flood stops.
+    let counters = Rc::downgrade(&server.counters);
+    executor
+        .spawn(async move {
+            loop {
+                smol::Timer::after(log_summary::INTERVAL / 4).await;
+                let Some(counters) = counters.upgrade() else { return };
+                counters.borrow_mut().log.tick();
+            }
+        })
+        .detach();
     executor.spawn(crate::control::serve(server.clone(), Rc::downgrade(&executor), control)).detach();
     for (listener, _) in plain {
         executor.spawn(accept(server.clone(), Rc::downgrade(&executor), listener, false)).detach();
@@ -285,10 +514,13 @@ async fn accept(
         // Without it a TLS handshake on loopback took ~43 ms instead of ~1 ms.
         let _ = tcp.get_ref().set_nodelay(true);
         let Some(executor) = executor.upgrade() else { return };
-        let slot = match server.connection_slot(peer.ip()) {
-            Ok(slot) => slot,
+        let admitted = match server.imap_slot(peer.ip()) {
+            Ok(admitted) => admitted,
             Err(reason) => {
-                log::warn!("refused connection from {peer}: {reason}");
+                // Summarised: a flood once wrote 30,118 of these lines in 5 s.
+                server.log_repeated("refused connections", peer.ip(), || {
+                    format!("refused connection from {peer}: {reason}")
+                });
                 executor.spawn(refuse(tcp, reason, implicit_tls)).detach();
                 continue;
             }
@@ -297,13 +529,9 @@ async fn accept(
         // session future would be stored again at every layer (async
         // functions keep a moved argument and the future it moved into
         // side by side), tripling an idle connection's task.
-        let session = Box::pin(crate::imap::session::run(server.clone(), Stream::Plain(tcp), peer, implicit_tls));
-        executor
-            .spawn(async move {
-                let _slot = slot;
-                isolated(peer, session).await;
-            })
-            .detach();
+        let session =
+            Box::pin(crate::imap::session::run(server.clone(), Stream::Plain(tcp), peer, implicit_tls, admitted));
+        executor.spawn(isolated(peer, session)).detach();
     }
 }
 
@@ -339,6 +567,29 @@ async fn refuse(tcp: Async<std::net::TcpStream>, reason: &str, implicit_tls: boo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_login_deadline_shortens_as_preauth_slots_fill() {
+        let mut limits = crate::config::Board::named("generic").unwrap().limits;
+        limits.max_preauth_connections = 100;
+        limits.login_timeout = 60;
+        limits.min_login_timeout = 10;
+        let seconds = |limits: &Limits, taken| login_timeout(limits, taken).as_secs();
+        assert_eq!(seconds(&limits, 1), 60);
+        assert_eq!(seconds(&limits, 50), 60, "half taken: still the full time");
+        assert_eq!(seconds(&limits, 51), 59);
+        assert_eq!(seconds(&limits, 75), 35);
+        assert_eq!(seconds(&limits, 99), 11);
+        assert_eq!(seconds(&limits, 100), 10);
+        assert_eq!(seconds(&limits, 150), 10, "never below the floor");
+        // Deadlines never grow as slots fill.
+        for taken in 1..=100 {
+            assert!(seconds(&limits, taken + 1) <= seconds(&limits, taken));
+        }
+        // A floor above login_timeout does not lengthen it.
+        limits.min_login_timeout = 120;
+        assert_eq!(seconds(&limits, 100), 60);
+    }
 
     #[test]
     fn a_panicking_session_leaves_the_others_running() {

@@ -8,12 +8,28 @@
 //! password each at a time, bounding the memory. Work memory is an anonymous mapping made for
 //! each hash and unmapped after it: from the heap, glibc would keep those
 //! 19 MiB for the life of the process after the first login.
+//!
+//! Checks wait in a [`FairQueue`]: round robin between addresses, one
+//! check per address at a time, bounded; what does not fit is answered
+//! at once ([`Verdict::Busy`]) without hashing.
+//!
+//! Unknown users are verified against a decoy PHC string at the board's
+//! cost ([`decoy`]), built from fixed bytes rather than by hashing: nothing
+//! is hashed at start-up (hashing one per thread made VmHWM 44 MiB before
+//! any login with the generic board).
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::Hash;
+use std::net::IpAddr;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use ring::rand::{SecureRandom, SystemRandom};
 use smol::channel::{self, Sender};
 
 use crate::config::Limits;
+use crate::util::address::limit_key;
 use crate::util::base64;
 
 const SALT_LENGTH: usize = 16;
@@ -184,72 +200,235 @@ struct Job {
 }
 
 /// How long a verification thread keeps its work memory without a login.
-const KEEP_MEMORY: std::time::Duration = std::time::Duration::from_millis(500);
+const KEEP_MEMORY: Duration = Duration::from_millis(500);
 
-/// The next job; `Some(None)` when `holding` memory and none came within
-/// [`KEEP_MEMORY`]; `None` when the server is gone.
-fn next_job(incoming: &channel::Receiver<Job>, holding: bool) -> Option<Option<Job>> {
-    if !holding {
-        return incoming.recv_blocking().ok().map(Some);
-    }
-    smol::block_on(smol::future::or(async { incoming.recv().await.ok().map(Some) }, async {
-        smol::Timer::after(KEEP_MEMORY).await;
-        Some(None)
-    }))
+/// Password checks waiting for a verification thread, served fairly.
+///
+/// One attacker's guesses must not delay a family member's login, so the
+/// queue is not first come, first served: every address (its
+/// [`limit_key`]: IPv6 by /64) has its own short line, and the threads take
+/// one check from each address in turn (round robin). An address never has
+/// more than one check being verified at once: while one of its checks
+/// runs, the address is out of the rotation. A line holds at most
+/// `per_address` checks (a mail client logs in on a few connections at
+/// once; refusing those would break real clients) and all lines together
+/// at most `capacity`: [`FairQueue::push`] refuses the rest, and they are
+/// answered at once, without hashing.
+pub struct FairQueue<K, T> {
+    lines: HashMap<K, VecDeque<T>>,
+    /// Addresses with a waiting check and none being verified, in turn order.
+    ready: VecDeque<K>,
+    /// Addresses with a check being verified.
+    busy: HashSet<K>,
+    waiting: usize,
+    capacity: usize,
+    per_address: usize,
 }
 
-/// Handle to the verification thread.
+impl<K: Copy + Eq + Hash, T> FairQueue<K, T> {
+    pub fn new(capacity: usize, per_address: usize) -> FairQueue<K, T> {
+        FairQueue {
+            lines: HashMap::new(),
+            ready: VecDeque::new(),
+            busy: HashSet::new(),
+            waiting: 0,
+            capacity: capacity.max(1),
+            per_address: per_address.max(1),
+        }
+    }
+
+    /// Queues `item` for `key`, or gives it back when the queue or the
+    /// key's line is full.
+    pub fn push(&mut self, key: K, item: T) -> Result<(), T> {
+        let queued = self.lines.get(&key).map_or(0, VecDeque::len);
+        if self.waiting >= self.capacity || queued >= self.per_address {
+            return Err(item);
+        }
+        if queued == 0 && !self.busy.contains(&key) {
+            self.ready.push_back(key);
+        }
+        self.lines.entry(key).or_default().push_back(item);
+        self.waiting += 1;
+        Ok(())
+    }
+
+    /// The next check to verify: the first of the next address in turn.
+    /// Its address stays out of turn until [`FairQueue::done`].
+    pub fn pop(&mut self) -> Option<(K, T)> {
+        let key = self.ready.pop_front()?;
+        let line = self.lines.get_mut(&key).expect("a ready address has a line");
+        let item = line.pop_front().expect("a ready address has a waiting check");
+        if line.is_empty() {
+            self.lines.remove(&key);
+        }
+        self.waiting -= 1;
+        self.busy.insert(key);
+        Some((key, item))
+    }
+
+    /// The check of `key` taken by [`FairQueue::pop`] is over: the address
+    /// takes its turn again, at the back, if it has more waiting.
+    pub fn done(&mut self, key: K) {
+        self.busy.remove(&key);
+        if self.lines.contains_key(&key) {
+            self.ready.push_back(key);
+        }
+    }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.waiting
+    }
+
+    #[cfg(test)]
+    pub fn is_empty(&self) -> bool {
+        self.waiting == 0
+    }
+}
+
+struct Queue {
+    checks: FairQueue<IpAddr, Job>,
+    /// The server is gone: threads end.
+    closed: bool,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    /// Signalled when a check becomes ready or the queue closes.
+    wake: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The next check; `Some(None)` when `holding` memory and none came
+    /// within [`KEEP_MEMORY`]; `None` when the server is gone.
+    fn next(&self, holding: bool) -> Option<Option<(IpAddr, Job)>> {
+        let mut queue = self.lock();
+        let deadline = std::time::Instant::now() + KEEP_MEMORY;
+        loop {
+            if queue.closed {
+                return None;
+            }
+            if let Some(check) = queue.checks.pop() {
+                return Some(Some(check));
+            }
+            if holding {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() {
+                    return Some(None);
+                }
+                queue = self.wake.wait_timeout(queue, left).unwrap_or_else(|poisoned| poisoned.into_inner()).0;
+            } else {
+                queue = self.wake.wait(queue).unwrap_or_else(|poisoned| poisoned.into_inner());
+            }
+        }
+    }
+
+    fn done(&self, key: IpAddr) {
+        self.lock().checks.done(key);
+        // The address may have another check waiting, for any thread.
+        self.wake.notify_one();
+    }
+}
+
+/// What a password check found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Verified,
+    Failed,
+    /// Not checked: the queue (or the address's line in it) is full.
+    Busy,
+}
+
+/// A PHC string at `cost` that no password matches (its hash is not the
+/// hash of anything we know), built without hashing: verifying against it
+/// costs what verifying a real user's password costs, since argon2's work
+/// depends only on the cost parameters. Unknown users are checked against
+/// it, so their answer takes as long as a known user's.
+fn decoy(cost: Cost) -> String {
+    format!(
+        "$argon2id$v=19$m={},t={},p={}${}${}",
+        cost.memory_kib,
+        cost.iterations,
+        cost.parallelism,
+        base64::encode_unpadded(b"roost decoy salt"),
+        base64::encode_unpadded(&[0x5a; HASH_LENGTH])
+    )
+}
+
+/// Handle to the verification threads.
 pub struct Verifier {
-    jobs: Sender<Job>,
+    shared: Arc<Shared>,
+}
+
+impl Drop for Verifier {
+    fn drop(&mut self) {
+        self.shared.lock().closed = true;
+        self.shared.wake.notify_all();
+    }
 }
 
 impl Verifier {
-    pub fn start(cost: Cost, threads: u32) -> std::io::Result<Verifier> {
-        let (jobs, incoming) = channel::unbounded::<Job>();
+    /// `threads` verify at once; `capacity` checks wait in all, at most
+    /// `per_address` of them from one address.
+    pub fn start(cost: Cost, threads: u32, capacity: usize, per_address: usize) -> std::io::Result<Verifier> {
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue { checks: FairQueue::new(capacity, per_address), closed: false }),
+            wake: Condvar::new(),
+        });
         for _ in 0..threads.max(1) {
-            let incoming = incoming.clone();
-            Self::spawn_thread(cost, incoming)?;
+            Self::spawn_thread(cost, shared.clone())?;
         }
-        Ok(Verifier { jobs })
+        Ok(Verifier { shared })
     }
 
-    fn spawn_thread(cost: Cost, incoming: channel::Receiver<Job>) -> std::io::Result<()> {
+    fn spawn_thread(cost: Cost, shared: Arc<Shared>) -> std::io::Result<()> {
         std::thread::Builder::new().name("roost-auth".into()).spawn(move || {
-            // A hash at the board's cost, so an unknown user is answered
-            // after the same work as a known one. Made here, off the path
-            // of start-up and of the first login.
-            let decoy = hash_password(b"roost decoy password", cost).ok();
+            let decoy = decoy(cost);
             // The work memory stays mapped while logins keep coming (a
             // household's devices reconnecting at once, a mail client's
             // parallel connections), saving the page faults of mapping it
             // anew, and goes back to the kernel once they stop.
             let mut memory = None;
-            while let Some(job) = next_job(&incoming, memory.is_some()) {
-                let Some(job) = job else {
+            while let Some(check) = shared.next(memory.is_some()) {
+                let Some((key, job)) = check else {
                     memory = None;
                     continue;
                 };
-                let verified = match (&job.phc, &decoy) {
-                    (Some(phc), _) => verify_in(&mut memory, &job.password, phc),
-                    (None, Some(decoy)) => {
-                        verify_in(&mut memory, &job.password, decoy);
-                        false
-                    }
-                    (None, None) => false,
-                };
-                let _ = job.reply.try_send(verified);
+                // The client went away while its check waited: nobody to answer.
+                if !job.reply.is_closed() {
+                    let verified = match &job.phc {
+                        Some(phc) => verify_in(&mut memory, &job.password, phc),
+                        None => {
+                            verify_in(&mut memory, &job.password, &decoy);
+                            false
+                        }
+                    };
+                    let _ = job.reply.try_send(verified);
+                }
+                shared.done(key);
             }
         })?;
         Ok(())
     }
 
-    /// Whether `password` matches `phc` (None: no such user, always false).
-    pub async fn verify(&self, password: Vec<u8>, phc: Option<String>) -> bool {
+    /// Whether `password` matches `phc` (None: no such user, always
+    /// Failed), checked in `address`'s turn; Busy at once, without
+    /// hashing, when the queue has no room for it.
+    pub async fn verify(&self, address: IpAddr, password: Vec<u8>, phc: Option<String>) -> Verdict {
         let (reply, answer) = channel::bounded(1);
-        if self.jobs.try_send(Job { password, phc, reply }).is_err() {
-            return false;
+        let pushed = self.shared.lock().checks.push(limit_key(address), Job { password, phc, reply });
+        if pushed.is_err() {
+            return Verdict::Busy;
         }
-        answer.recv().await.unwrap_or(false)
+        self.shared.wake.notify_one();
+        match answer.recv().await {
+            Ok(true) => Verdict::Verified,
+            _ => Verdict::Failed,
+        }
     }
 }
 
@@ -313,11 +492,12 @@ mod tests {
         let _alone = MEASURING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let cost = Cost { memory_kib: 24 * 1024, iterations: 1, parallelism: 1 };
         let phc = hash_password(b"x", cost).unwrap();
-        let verifier = Verifier::start(cost, 1).unwrap();
+        let verifier = Verifier::start(cost, 1, 8, 2).unwrap();
+        let here = IpAddr::from([192, 0, 2, 1]);
         smol::block_on(async {
-            assert!(verifier.verify(b"x".to_vec(), Some(phc.clone())).await);
+            assert_eq!(verifier.verify(here, b"x".to_vec(), Some(phc.clone())).await, Verdict::Verified);
             let holding = resident_kib();
-            assert!(verifier.verify(b"x".to_vec(), Some(phc.clone())).await);
+            assert_eq!(verifier.verify(here, b"x".to_vec(), Some(phc.clone())).await, Verdict::Verified);
             std::thread::sleep(KEEP_MEMORY * 3);
             let released = resident_kib();
             assert!(released + 16 * 1024 < holding, "RSS {holding} KiB while holding, {released} KiB after");
@@ -326,13 +506,69 @@ mod tests {
 
     #[test]
     fn verifier_thread_answers() {
-        let verifier = Verifier::start(CHEAP, 2).unwrap();
+        let verifier = Verifier::start(CHEAP, 2, 8, 2).unwrap();
         let phc = hash_password(b"secret", CHEAP).unwrap();
+        let here = IpAddr::from([192, 0, 2, 1]);
         smol::block_on(async {
-            assert!(verifier.verify(b"secret".to_vec(), Some(phc.clone())).await);
-            assert!(!verifier.verify(b"wrong".to_vec(), Some(phc)).await);
-            assert!(!verifier.verify(b"secret".to_vec(), None).await);
+            assert_eq!(verifier.verify(here, b"secret".to_vec(), Some(phc.clone())).await, Verdict::Verified);
+            assert_eq!(verifier.verify(here, b"wrong".to_vec(), Some(phc)).await, Verdict::Failed);
+            assert_eq!(verifier.verify(here, b"secret".to_vec(), None).await, Verdict::Failed);
         });
+    }
+
+    #[test]
+    fn the_decoy_costs_what_the_board_says_and_matches_nothing() {
+        let cost = Cost { memory_kib: 19456, iterations: 2, parallelism: 1 };
+        let phc = decoy(cost);
+        let parsed = parse_phc(&phc).expect("a valid PHC string");
+        assert_eq!(parsed.cost, cost);
+        assert_eq!(parsed.hash.len(), HASH_LENGTH);
+        assert!(!verify_with(b"", &decoy(CHEAP)));
+        assert!(!verify_with(b"roost decoy password", &decoy(CHEAP)));
+    }
+
+    #[test]
+    fn the_fair_queue_takes_addresses_in_turn() {
+        let mut queue = FairQueue::new(100, 3);
+        // A stranger queues three guesses, then a family member one login.
+        for guess in 1..=3 {
+            queue.push('s', guess).unwrap();
+        }
+        queue.push('f', 10).unwrap();
+        queue.push('g', 20).unwrap();
+        assert_eq!(queue.pop(), Some(('s', 1)));
+        // While the stranger's first guess is verified, the others go first
+        // and the stranger's second guess is not handed out.
+        assert_eq!(queue.pop(), Some(('f', 10)));
+        assert_eq!(queue.pop(), Some(('g', 20)));
+        assert_eq!(queue.pop(), None);
+        queue.done('f');
+        queue.done('s');
+        assert_eq!(queue.pop(), Some(('s', 2)));
+        queue.push('f', 11).unwrap();
+        queue.done('s');
+        // Round robin: f waited while s was busy, so f before s's third.
+        assert_eq!(queue.pop(), Some(('f', 11)));
+        assert_eq!(queue.pop(), Some(('s', 3)));
+        assert!(queue.is_empty());
+    }
+
+    #[test]
+    fn the_fair_queue_is_bounded_per_address_and_in_all() {
+        let mut queue = FairQueue::new(5, 2);
+        assert_eq!(queue.push('a', 1), Ok(()));
+        assert_eq!(queue.push('a', 2), Ok(()));
+        assert_eq!(queue.push('a', 3), Err(3), "a's line holds two");
+        assert_eq!(queue.push('b', 1), Ok(()));
+        assert_eq!(queue.push('c', 1), Ok(()));
+        assert_eq!(queue.push('d', 1), Ok(()));
+        assert_eq!(queue.len(), 5);
+        assert_eq!(queue.push('e', 1), Err(1), "five wait in all");
+        // A check taken out makes room; the address being verified may
+        // queue behind it again up to its line's bound.
+        assert_eq!(queue.pop(), Some(('a', 1)));
+        assert_eq!(queue.push('a', 3), Ok(()));
+        assert_eq!(queue.push('a', 4), Err(4));
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use self::toml::Value;
+use crate::util::address::Prefixes;
 
 /// The board profiles, embedded: (name, file text).
 pub const BOARDS: &[(&str, &str)] = &[
@@ -29,6 +30,15 @@ pub struct Limits {
     pub max_connections: usize,
     pub max_connections_per_user: usize,
     pub max_connections_per_ip: usize,
+    /// Connections not logged in yet, in all (the rest of max_connections
+    /// is kept for logged-in sessions) and from one address (IPv6: one /64).
+    pub max_preauth_connections: usize,
+    pub max_preauth_per_ip: usize,
+    /// Longest command (line plus literals) before logging in: what a
+    /// stranger can make the server buffer.
+    pub preauth_line_length: usize,
+    /// Clients no connection limit applies to (addresses or CIDR prefixes).
+    pub never_limit: Prefixes,
     /// Longest command line, literals of non-APPEND commands included.
     pub line_length: usize,
     /// Largest message accepted (advertised as APPENDLIMIT).
@@ -50,8 +60,15 @@ pub struct Limits {
     /// Passwords verified at once (each takes argon2_memory_kib while it
     /// runs, returned after).
     pub auth_threads: u32,
+    /// Password checks waiting for a thread, in all and from one address.
+    pub auth_queue: usize,
+    pub auth_queue_per_ip: usize,
     /// Seconds a connection may take to log in.
     pub login_timeout: u64,
+    /// The shortest the login deadline becomes when pre-auth slots are scarce.
+    pub min_login_timeout: u64,
+    /// Seconds a TLS handshake may take (port 993 and STARTTLS).
+    pub tls_handshake_timeout: u64,
     /// Seconds of silence before a logged-in client is logged out
     /// (RFC 3501 §5.4: at least 30 minutes).
     pub idle_timeout: u64,
@@ -249,6 +266,17 @@ impl Limits {
         limit!(max_connections, usize);
         limit!(max_connections_per_user, usize);
         limit!(max_connections_per_ip, usize);
+        limit!(max_preauth_connections, usize);
+        limit!(max_preauth_per_ip, usize);
+        limit!(preauth_line_length, usize);
+        match section.strings("never_limit")? {
+            Some(texts) => {
+                self.never_limit = Prefixes::parse(&texts)
+                    .map_err(|problem| error(format!("{}: {problem}", section.place("never_limit"))))?;
+            }
+            None if complete => return Err(error(format!("{}: missing", section.place("never_limit")))),
+            None => {}
+        }
         limit!(line_length, usize);
         limit!(literal_size, u64);
         limit!(read_buffer, usize);
@@ -260,7 +288,11 @@ impl Limits {
         limit!(argon2_iterations, u32);
         limit!(argon2_parallelism, u32);
         limit!(auth_threads, u32);
+        limit!(auth_queue, usize);
+        limit!(auth_queue_per_ip, usize);
         limit!(login_timeout, u64);
+        limit!(min_login_timeout, u64);
+        limit!(tls_handshake_timeout, u64);
         limit!(idle_timeout, u64);
         limit!(write_timeout, u64);
         limit!(idle_keepalive, u64);
@@ -282,9 +314,26 @@ impl Limits {
         at_least("max_connections", self.max_connections as u64, 1)?;
         at_least("max_connections_per_user", self.max_connections_per_user as u64, 1)?;
         at_least("max_connections_per_ip", self.max_connections_per_ip as u64, 1)?;
+        at_least("max_preauth_connections", self.max_preauth_connections as u64, 1)?;
+        at_least("max_preauth_per_ip", self.max_preauth_per_ip as u64, 1)?;
+        if self.max_preauth_connections > self.max_connections {
+            return Err(format!(
+                "max_preauth_connections ({}) must not exceed max_connections ({}): it is the part of them strangers may hold",
+                self.max_preauth_connections, self.max_connections
+            ));
+        }
+        at_least("auth_queue", self.auth_queue as u64, 1)?;
+        at_least("auth_queue_per_ip", self.auth_queue_per_ip as u64, 1)?;
+        at_least("tls_handshake_timeout", self.tls_handshake_timeout, 1)?;
+        at_least("min_login_timeout", self.min_login_timeout, 1)?;
         // RFC 7162 §4 asks clients to keep lines under 8192 octets; servers
         // must take at least that.
         at_least("line_length", self.line_length as u64, 8192)?;
+        // A LOGIN with a 255-byte user name and password as literals fits in 1 KiB.
+        at_least("preauth_line_length", self.preauth_line_length as u64, 1024)?;
+        if self.preauth_line_length > self.line_length {
+            return Err("preauth_line_length must not exceed line_length".into());
+        }
         at_least("literal_size", self.literal_size, 1024)?;
         at_least("read_buffer", self.read_buffer as u64, 512)?;
         at_least("write_buffer", self.write_buffer as u64, 512)?;
@@ -306,6 +355,10 @@ impl Limits {
             max_connections: 0,
             max_connections_per_user: 0,
             max_connections_per_ip: 0,
+            max_preauth_connections: 0,
+            max_preauth_per_ip: 0,
+            preauth_line_length: 0,
+            never_limit: Prefixes::default(),
             line_length: 0,
             literal_size: 0,
             read_buffer: 0,
@@ -317,7 +370,11 @@ impl Limits {
             argon2_iterations: 0,
             argon2_parallelism: 0,
             auth_threads: 0,
+            auth_queue: 0,
+            auth_queue_per_ip: 0,
             login_timeout: 0,
+            min_login_timeout: 0,
+            tls_handshake_timeout: 0,
             idle_timeout: 0,
             write_timeout: 0,
             idle_keepalive: 0,
@@ -485,6 +542,17 @@ mod tests {
         assert_eq!(config.lmtp_socket, Some(PathBuf::from("./roost-data/lmtp.sock")));
         assert!(config.lmtp_listen.is_empty());
         assert_eq!(config.limits, Board::named("generic").unwrap().limits);
+        assert_eq!(config.limits.never_limit, Prefixes::parse(&["127.0.0.1", "::1"]).unwrap());
+    }
+
+    #[test]
+    fn never_limit_takes_addresses_and_prefixes() {
+        let text = "[limits]\nnever_limit = [\"192.168.1.0/24\", \"fd00::/8\"]";
+        let config = Config::parse("test.toml", text, Overrides::default()).unwrap();
+        assert!(config.limits.never_limit.contains("192.168.1.77".parse().unwrap()));
+        assert!(!config.limits.never_limit.contains("127.0.0.1".parse().unwrap()));
+        let config = Config::parse("test.toml", "[limits]\nnever_limit = []", Overrides::default()).unwrap();
+        assert!(config.limits.never_limit.0.is_empty());
     }
 
     #[test]
@@ -543,6 +611,16 @@ mod tests {
             ("[imap]\nplaintext_auth = \"sometimes\"", "plaintext_auth"),
             ("[lmtp]\nlisten = [\"localhost\"]", "not an address"),
             ("[lmtp]\nport = 24", "[lmtp] port: unknown setting"),
+            (
+                "[limits]\nnever_limit = [\"127.0.0.1\", \"10.0.0.0/40\"]",
+                "line 2: [limits] never_limit: \"10.0.0.0/40\"",
+            ),
+            (
+                "[limits]\n\nnever_limit = [\"localhost\"]",
+                "line 3: [limits] never_limit: \"localhost\" is not an address",
+            ),
+            ("[limits]\nnever_limit = \"127.0.0.1\"", "expected an array"),
+            ("[limits]\nmax_connections = 10", "max_preauth_connections (250) must not exceed max_connections (10)"),
         ];
         for (text, expected) in cases {
             let problem = Config::parse("test.toml", text, Overrides::default()).unwrap_err().0;

@@ -4,12 +4,20 @@
 //! the board's limits before reading it), hands it to its handler in
 //! `command/`, and before each tagged reply tells the client what other
 //! sessions changed ([`Session::sync`]).
+//!
+//! Before login a session is a stranger's: its command, literals included,
+//! is capped at `preauth_line_length` (refused before the bytes are read,
+//! RFC 7888 §4), it must log in by its login deadline, and the server may
+//! close it to make room for a newcomer (see `crate::server`). Its buffers
+//! are released between commands like every session's.
 
 use std::io;
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
+
+use smol::channel::Receiver;
 
 use super::command;
 use super::encode;
@@ -18,7 +26,7 @@ use super::types::{Command, CommandBody, SequenceSet};
 use super::view::View;
 use crate::config::PlaintextAuth;
 use crate::net::{Connection, LineStatus, Stream};
-use crate::server::{Server, UserSlot};
+use crate::server::{Admitted, ConnectionSlot, Server, UserSlot};
 use crate::store::{Op, StoreError};
 
 pub struct User {
@@ -97,21 +105,44 @@ pub struct Session {
     login_deadline: Instant,
     /// RFC 5465 NOTIFY, once set (boxed: most sessions never use it).
     pub notify: Option<Box<command::notify::Notify>>,
+    /// This connection's place in the board's limits; leaves the pre-auth
+    /// count at login.
+    pub slot: ConnectionSlot,
+    /// Closes (resolves) when the server closes this connection, not yet
+    /// logged in, to make room for a newcomer.
+    evicted: Receiver<()>,
 }
 
-/// Runs a connection to its end. `implicit_tls`: the TLS handshake comes first.
-pub async fn run(server: Rc<Server>, stream: Stream, peer: SocketAddr, implicit_tls: bool) {
+/// What ended a wait for the next command.
+enum Woken {
+    Read(io::Result<Incoming>),
+    Stop,
+    Evicted,
+}
+
+/// Runs a connection to its end. `implicit_tls`: the TLS handshake comes
+/// first. `admitted` is its place in the limits and its login deadline,
+/// which is shorter when pre-auth slots are scarce
+/// ([`crate::server::login_timeout`]).
+pub async fn run(server: Rc<Server>, stream: Stream, peer: SocketAddr, implicit_tls: bool, admitted: Admitted) {
+    let Admitted { slot, evicted, login_timeout } = admitted;
     let limits = &server.config.limits;
     // From connect: the TLS handshake counts against the time to log in.
-    let login_deadline = Instant::now() + Duration::from_secs(limits.login_timeout);
+    let login_deadline = Instant::now() + login_timeout;
     let write_timeout = Duration::from_secs(limits.write_timeout);
     let stream = if implicit_tls {
         let Stream::Plain(tcp) = stream else { return };
         // Boxed: the handshake state is large and is over before the
         // session starts; it must not size every idle session's future.
         let handshake = Box::pin(server.certificates.acceptor().accept(tcp));
-        let timeout = Duration::from_secs(limits.login_timeout);
-        match with_timeout(timeout, handshake).await {
+        // A handshake needs well under a second; a client that dawdles
+        // holds a pre-auth slot and a TLS state for nothing.
+        let timeout = Duration::from_secs(limits.tls_handshake_timeout).min(login_timeout);
+        let closed = async {
+            let _ = evicted.recv().await;
+            None
+        };
+        match smol::future::or(with_timeout(timeout, handshake), closed).await {
             Some(Ok(tls)) => Stream::Tls(Box::new(tls)),
             Some(Err(error)) => {
                 log::debug!("TLS handshake with {peer} failed: {error}");
@@ -138,6 +169,8 @@ pub async fn run(server: Rc<Server>, stream: Stream, peer: SocketAddr, implicit_
         qresync: false,
         login_deadline,
         notify: None,
+        slot,
+        evicted,
     };
     let greeting = format!("* OK [CAPABILITY {}] roost ready\r\n", session.capabilities());
     session.conn.write(greeting.as_bytes());
@@ -197,16 +230,35 @@ impl Session {
                 }
             }
             let stop = self.server.stop_signal();
-            let waited = smol::future::or(async { Some(self.read_command().await) }, async {
+            let stopped = async {
                 let _ = stop.recv().await;
-                None
-            })
-            .await;
-            let Some(incoming) = waited else {
-                self.conn.write(b"* BYE Server shutting down\r\n");
-                return Ok(());
+                Woken::Stop
             };
-            let incoming = incoming?;
+            // Only a connection not logged in may be closed to make room
+            // (its receiver also closes when it logs in: not an eviction).
+            let evicted = matches!(self.state, State::NotAuthenticated).then(|| self.evicted.clone());
+            let closed = async {
+                match evicted {
+                    Some(evicted) => {
+                        let _ = evicted.recv().await;
+                        Woken::Evicted
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            let read = async { Woken::Read(self.read_command().await) };
+            let incoming = match smol::future::or(read, smol::future::or(stopped, closed)).await {
+                Woken::Read(incoming) => incoming?,
+                Woken::Stop => {
+                    self.conn.write(b"* BYE Server shutting down\r\n");
+                    return Ok(());
+                }
+                Woken::Evicted => {
+                    self.conn
+                        .write(b"* BYE [UNAVAILABLE] Too many connections waiting to log in; please reconnect\r\n");
+                    return Ok(());
+                }
+            };
             self.sync_mode = SyncMode::Full;
             self.uid_command = false;
             match incoming {
@@ -271,9 +323,13 @@ impl Session {
         }
     }
 
-    /// Reads one command into `self.command`.
+    /// Reads one command into `self.command`. Before login the command,
+    /// literals included, is capped far lower (`preauth_line_length`): a
+    /// stranger must not make the server buffer more than that.
     async fn read_command(&mut self) -> io::Result<Incoming> {
-        let max = self.server.config.limits.line_length;
+        let limits = &self.server.config.limits;
+        let preauth = matches!(self.state, State::NotAuthenticated);
+        let max = if preauth { limits.preauth_line_length } else { limits.line_length };
         let mut line_start = 0;
         loop {
             let status = self.conn.read_line(&mut self.command, max).await?;
@@ -283,7 +339,8 @@ impl Session {
             let Some((length, non_synchronizing)) = parse::trailing_literal(&self.command[line_start..]) else {
                 return Ok(Incoming::Command);
             };
-            if let Some(prefix) = parse::append_prefix(&self.command) {
+            let too_long = self.command.len() as u64 + length + 2 > max as u64;
+            if let Some(prefix) = parse::append_prefix(&self.command).filter(|_| !(preauth && too_long)) {
                 return match prefix {
                     Ok((tag, mailbox, message)) => Ok(Incoming::Append { tag, mailbox, message }),
                     Err(error) => {
@@ -297,7 +354,7 @@ impl Session {
                     }
                 };
             }
-            if self.command.len() as u64 + length + 2 > max as u64 {
+            if too_long {
                 // RFC 7888 §4 / RFC 3501 §7.1.5: refuse before the bytes are
                 // read. A synchronizing literal is simply not invited; the
                 // bytes of a non-synchronizing one are already on their way.

@@ -84,7 +84,9 @@ fn start(server: &Rc<Server>, executor: &LocalExecutor<'static>, ip: IpAddr, pee
     let slot = match server.connection_slot(ip) {
         Ok(slot) => slot,
         Err(reason) => {
-            log::warn!("refused LMTP connection from {peer}: {reason}");
+            server.log_repeated("refused LMTP connections", ip, || {
+                format!("refused LMTP connection from {peer}: {reason}")
+            });
             executor.spawn(refuse(stream, reason)).detach();
             return;
         }

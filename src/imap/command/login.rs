@@ -4,7 +4,7 @@
 use std::io;
 use std::time::Duration;
 
-use crate::auth::normalize_user_name;
+use crate::auth::{normalize_user_name, Verdict};
 use crate::imap::session::{with_timeout, Session, State, Status, User};
 use crate::net::LineStatus;
 use crate::util::base64;
@@ -38,7 +38,8 @@ pub async fn authenticate(
             session.conn.write(b"+ \r\n");
             session.conn.flush().await?;
             let mut line = Vec::new();
-            let max = session.server.config.limits.line_length;
+            // Not logged in yet: the pre-auth cap on what we buffer applies.
+            let max = session.server.config.limits.preauth_line_length;
             let timeout = Duration::from_secs(session.server.config.limits.login_timeout);
             match with_timeout(timeout, session.conn.read_line(&mut line, max)).await {
                 None => return Err(io::Error::new(io::ErrorKind::TimedOut, "no SASL response")),
@@ -100,9 +101,25 @@ async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>
         },
         None => None,
     };
-    let verified = server.verifier.verify(password, record.as_ref().map(|record| record.password_hash.clone())).await;
+    // While its check waits and runs, the connection is not closed to make
+    // room for newcomers (see Server::imap_slot).
+    session.slot.set_checking(true);
+    let phc = record.as_ref().map(|record| record.password_hash.clone());
+    let verdict = server.verifier.verify(ip, password, phc).await;
+    session.slot.set_checking(false);
+    if verdict == Verdict::Busy {
+        // Answered at once, without hashing, and not a failed login: the
+        // same answer for known and unknown users (nothing to enumerate).
+        server.log_repeated("password checks refused (queue full)", ip, || {
+            format!("password check queue full: refused a login from {ip}")
+        });
+        session.tagged(tag, Status::No, Some("UNAVAILABLE"), "Too many logins are being checked; please retry shortly");
+        return Ok(());
+    }
+    let verified = verdict == Verdict::Verified;
     let shown = name.clone().unwrap_or_else(|| String::from_utf8_lossy(user).chars().take(64).collect());
     let (Some(name), Some(record), true) = (name, record, verified) else {
+        // Never summarised: every failed login has its own line.
         log::warn!("login failed: user {shown:?} from {ip} ({how})");
         smol::Timer::after(Duration::from_millis(server.config.limits.auth_failure_delay)).await;
         session.failed_logins += 1;
@@ -120,6 +137,7 @@ async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>
     };
     let tls = if session.conn.stream.is_tls() { "TLS" } else { "plaintext" };
     log::info!("login: user {name} from {ip} ({how}, {tls})");
+    session.slot.logged_in();
     session.state = State::Authenticated(User::new(record.id, name, slot));
     let code = format!("CAPABILITY {}", session.capabilities());
     session.tagged(tag, Status::Ok, Some(&code), "Logged in");

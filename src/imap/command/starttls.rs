@@ -18,7 +18,7 @@ pub async fn run(session: &mut Session, tag: &str) -> io::Result<()> {
     let Stream::Plain(tcp) = std::mem::replace(&mut session.conn.stream, Stream::Closed) else {
         return Err(io::Error::other("STARTTLS on a stream that is not plain TCP"));
     };
-    let timeout = std::time::Duration::from_secs(session.server.config.limits.login_timeout);
+    let timeout = std::time::Duration::from_secs(session.server.config.limits.tls_handshake_timeout);
     match with_timeout(timeout, session.server.certificates.acceptor().accept(tcp)).await {
         Some(Ok(tls)) => {
             session.conn.stream = Stream::Tls(Box::new(tls));

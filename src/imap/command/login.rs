@@ -108,11 +108,21 @@ async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>
     let verdict = server.verifier.verify(ip, password, phc).await;
     session.slot.set_checking(false);
     if verdict == Verdict::Busy {
-        // Answered at once, without hashing, and not a failed login: the
-        // same answer for known and unknown users (nothing to enumerate).
+        // Answered at once, without hashing (no failure delay, not logged
+        // as a failed login): the same answer for known and unknown users,
+        // so nothing can be enumerated.
         server.log_repeated("password checks refused (queue full)", ip, || {
             format!("password check queue full: refused a login from {ip}")
         });
+        // Free to answer, so a guesser could loop on it as fast as the
+        // socket goes: it counts towards the connection's attempts, and a
+        // connection that keeps hitting a full queue is closed like one
+        // that keeps guessing wrong (it must then pay a reconnect).
+        session.failed_logins += 1;
+        if session.failed_logins >= MAX_FAILURES {
+            session.conn.write(b"* BYE Too many login attempts\r\n");
+            session.state = State::Logout;
+        }
         session.tagged(tag, Status::No, Some("UNAVAILABLE"), "Too many logins are being checked; please retry shortly");
         return Ok(());
     }

@@ -6,9 +6,10 @@
 //! on OS threads of its own with blocking sockets, so the load generator's
 //! executor, busy with hundreds of adversary connections, cannot delay it:
 //! - one logged-in connection sends NOOP every 10 ms (NOOP p50/p99/max);
-//! - once a second a new connection is opened, logs in and logs out (login
-//!   time, from `connect()` to the tagged OK of LOGIN; a refused or failed
-//!   login counts as infinitely slow).
+//! - once a second during the phase, a new connection is opened, logs in
+//!   and logs out (login time, from `connect()` to the tagged OK of LOGIN;
+//!   a refused or failed login counts as infinitely slow, so p99 is `inf`
+//!   as soon as one in a hundred fails).
 //!
 //! The bystander connects from 127.0.0.200 and logs in as `bob`;
 //! adversaries connect from 127.0.0.2 and up and act as `alice`. roost
@@ -311,6 +312,8 @@ const NOOP_EVERY: Duration = Duration::from_millis(10);
 const LOGIN_EVERY: Duration = Duration::from_secs(1);
 /// Bounds on samples, whatever the phase length (an hour of NOOPs).
 const MAX_NOOPS: usize = 360_000;
+/// roost keeps a login's password hash memory for half a second.
+const HASH_MEMORY_HELD: Duration = Duration::from_millis(700);
 const MAX_LOGINS: usize = 3600;
 
 /// The family member (see the module docs). Samples are kept only while
@@ -318,6 +321,8 @@ const MAX_LOGINS: usize = 3600;
 pub struct Bystander {
     stop: Arc<AtomicBool>,
     recording: Arc<AtomicBool>,
+    /// Set while a login is under way.
+    logging_in: Arc<AtomicBool>,
     noop: std::thread::JoinHandle<Samples>,
     login: std::thread::JoinHandle<Samples>,
 }
@@ -394,7 +399,8 @@ impl Bystander {
             }
             samples
         })?;
-        let (login_stop, login_recording) = (stop.clone(), recording.clone());
+        let logging_in = Arc::new(AtomicBool::new(false));
+        let (login_stop, login_recording, login_busy) = (stop.clone(), recording.clone(), logging_in.clone());
         let login = std::thread::Builder::new().name("bystander-login".into()).spawn(move || {
             let mut samples = Samples::default();
             while !login_stop.load(Ordering::Relaxed) && samples.times.len() < MAX_LOGINS {
@@ -406,7 +412,10 @@ impl Bystander {
                     continue;
                 }
                 let start = Instant::now();
-                match login_once(address) {
+                login_busy.store(true, Ordering::Relaxed);
+                let result = login_once(address);
+                login_busy.store(false, Ordering::Relaxed);
+                match result {
                     Ok(()) => samples.times.push(milliseconds(start.elapsed())),
                     Err(error) => samples.fail(format!("login: {error}")),
                 }
@@ -414,11 +423,24 @@ impl Bystander {
             }
             samples
         })?;
-        Ok(Bystander { stop, recording, noop, login })
+        Ok(Bystander { stop, recording, logging_in, noop, login })
     }
 
     pub fn record(&self, on: bool) {
         self.recording.store(on, Ordering::Relaxed);
+    }
+
+    /// Stops recording and waits (at most a login's time limit) until no
+    /// login is under way, then until roost has let go of the password
+    /// hash's memory, so the reading after the phase is not the
+    /// bystander's own login.
+    pub fn quiesce(&self) {
+        self.record(false);
+        let deadline = Instant::now() + LOGIN_TIMEOUT + Duration::from_secs(5);
+        while self.logging_in.load(Ordering::Relaxed) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(HASH_MEMORY_HELD);
     }
 
     /// Stops both threads (a login under way is finished) and returns the
@@ -438,33 +460,48 @@ fn pid_source(server: &Server) -> impl Fn() -> Vec<u32> + Send + Clone + 'static
     move || if tree { servers::process_tree(root) } else { vec![root] }
 }
 
-/// Samples the summed RSS and VmHWM of a server until finished.
+/// Samples the summed RSS and VmHWM of a server until finished, and its
+/// PSS now and then.
 struct PeakSampler {
     stop: Arc<AtomicBool>,
-    peak: Arc<Mutex<(u64, u64)>>,
+    peak: Arc<Mutex<(u64, u64, u64)>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
+
+/// How often PSS is read: smaps_rollup walks every page table, which for
+/// a thousand Dovecot processes costs a good part of a core.
+const PSS_EVERY: Duration = Duration::from_secs(2);
 
 impl PeakSampler {
     fn start(pids: impl Fn() -> Vec<u32> + Send + 'static, every: Duration) -> PeakSampler {
         let stop = Arc::new(AtomicBool::new(false));
-        let peak = Arc::new(Mutex::new((0, 0)));
+        let peak = Arc::new(Mutex::new((0, 0, 0)));
         let (thread_stop, thread_peak) = (stop.clone(), peak.clone());
-        let thread = std::thread::spawn(move || loop {
-            let (rss, hwm) = servers::rss_and_peak(&pids());
-            let mut peak = thread_peak.lock().unwrap();
-            *peak = (peak.0.max(rss), peak.1.max(hwm));
-            drop(peak);
-            if thread_stop.load(Ordering::Relaxed) {
-                break;
+        let thread = std::thread::spawn(move || {
+            let mut pss_due = Instant::now() + PSS_EVERY / 4;
+            loop {
+                let pids = pids();
+                let (rss, hwm) = servers::rss_and_peak(&pids);
+                let pss = if Instant::now() >= pss_due {
+                    pss_due = Instant::now() + PSS_EVERY;
+                    servers::memory_of(&pids).pss
+                } else {
+                    0
+                };
+                let mut peak = thread_peak.lock().unwrap();
+                *peak = (peak.0.max(rss), peak.1.max(hwm), peak.2.max(pss));
+                drop(peak);
+                if thread_stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                std::thread::sleep(every);
             }
-            std::thread::sleep(every);
         });
         PeakSampler { stop, peak, thread: Some(thread) }
     }
 
-    /// (RSS, VmHWM) peaks in KiB, with a last reading.
-    fn finish(mut self) -> (u64, u64) {
+    /// (RSS, VmHWM, PSS) peaks in KiB, with a last reading of the first two.
+    fn finish(mut self) -> (u64, u64, u64) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
@@ -481,6 +518,9 @@ pub struct Phase {
     pub before: (u64, u64),
     pub peak: (u64, u64),
     pub after: (u64, u64),
+    /// Highest PSS seen (sampled every 2 s): unlike summed RSS, it counts
+    /// pages shared by Dovecot's processes once.
+    pub peak_pss: u64,
     pub seconds: f64,
 }
 
@@ -493,9 +533,9 @@ pub fn run_phase<T>(
 ) -> io::Result<(T, Phase)> {
     let pids = pid_source(server);
     let bystander = Bystander::start(server.imap)?;
-    // roost keeps a login's hash memory for half a second: the bystander's
-    // own login must not count as the server's peak before the phase.
-    std::thread::sleep(Duration::from_millis(700));
+    // The bystander's own login must not count as the server's peak
+    // before the phase.
+    std::thread::sleep(HASH_MEMORY_HELD);
     servers::reset_peak(&pids());
     std::thread::sleep(settings.settle);
     let before = servers::rss_and_peak(&pids());
@@ -507,8 +547,8 @@ pub fn run_phase<T>(
     let start = Instant::now();
     let result = adversary();
     let seconds = start.elapsed().as_secs_f64();
-    bystander.record(false);
-    let peak = sampler.finish();
+    bystander.quiesce();
+    let (peak_rss, peak_hwm, peak_pss) = sampler.finish();
     servers::reset_peak(&pids());
     std::thread::sleep(settings.settle);
     let after = servers::rss_and_peak(&pids());
@@ -519,7 +559,7 @@ pub fn run_phase<T>(
             eprintln!("[{}] bystander {what}: {} failed, first: {error}", server.name, samples.failures);
         }
     }
-    Ok((result, Phase { noop, login, before, peak, after, seconds }))
+    Ok((result, Phase { noop, login, before, peak: (peak_rss, peak_hwm), after, peak_pss, seconds }))
 }
 
 fn mib(kib: u64) -> f64 {
@@ -564,6 +604,7 @@ fn phase_figures(scenario: u32, label: &str, phase: &mut Phase, login_target: bo
         figure(scenario, name("server VmHWM before"), "MiB", Better::Lower, mib(phase.before.1)),
         figure(scenario, name("server VmHWM peak"), "MiB", Better::Lower, mib(phase.peak.1)),
         figure(scenario, name("server VmHWM after"), "MiB", Better::Lower, mib(phase.after.1)),
+        figure(scenario, name("server PSS peak (read every 2 s)"), "MiB", Better::Lower, mib(phase.peak_pss)),
     ]
 }
 
@@ -1071,7 +1112,12 @@ pub fn guessing(server: &Server, settings: &Settings) -> io::Result<Vec<Figure>>
                                         continue 'connections;
                                     }
                                     Ok(_) => answered.set(answered.get() + 1),
+                                    // Not answered in time: not counted.
+                                    Err(error) if error.kind() == io::ErrorKind::TimedOut => break 'connections,
+                                    // roost answers the last guess a connection may make
+                                    // with BYE and closes: a guess tried all the same.
                                     Err(_) => {
+                                        answered.set(answered.get() + 1);
                                         closed.set(closed.get() + 1);
                                         continue 'connections;
                                     }
@@ -1093,10 +1139,10 @@ pub fn guessing(server: &Server, settings: &Settings) -> io::Result<Vec<Figure>>
     let label = "15 password guessing";
     let mut figures = phase_figures(15, label, &mut phase, true);
     figures.extend([
-        figure(15, format!("{label}: wrong passwords answered"), "", Better::Lower, answered.get() as f64),
+        figure(15, format!("{label}: wrong passwords tried"), "", Better::Lower, answered.get() as f64),
         figure(
             15,
-            format!("{label}: wrong passwords answered/s"),
+            format!("{label}: wrong passwords tried/s"),
             "guess/s",
             Better::Lower,
             answered.get() as f64 / phase.seconds,

@@ -726,23 +726,24 @@ pub fn list_flood(server: &Server, settings: &Settings) -> io::Result<Vec<Figure
         .collect();
     // RFC 5258 §3: several patterns in one LIST (LIST-EXTENDED).
     let list = format!("LIST \"\" ({})", patterns.join(" "));
-    let ((times, refused, first_refusal), mut phase) = run_phase(server, settings, || {
-        smol::block_on(async {
-            let mut client = Client::over(connect_async(adversary(0), server.imap).await?, None).await?;
-            client.login(USER, PASSWORD).await?;
-            let deadline = Instant::now() + settings.phase;
-            let result =
-                repeat(&mut client, &[list.clone()], deadline, Duration::from_secs(600), |reply| {
-                    match reply.untagged.iter().filter(|line| line.starts_with(b"* LIST")).count() {
-                        0 => Ok(()),
-                        found => Err(format!("LIST: {found} mailboxes matched patterns that match none")),
-                    }
-                })
-                .await;
-            client.logout().await;
-            result
-        })
-    })?;
+    let ((times, refused, first_refusal), mut phase) =
+        run_phase(server, settings, || {
+            smol::block_on(async {
+                let mut client = Client::over(connect_async(adversary(0), server.imap).await?, None).await?;
+                client.login(USER, PASSWORD).await?;
+                let deadline = Instant::now() + settings.phase;
+                let result =
+                    repeat(&mut client, std::slice::from_ref(&list), deadline, Duration::from_secs(600), |reply| {
+                        match reply.untagged.iter().filter(|line| line.starts_with(b"* LIST")).count() {
+                            0 => Ok(()),
+                            found => Err(format!("LIST: {found} mailboxes matched patterns that match none")),
+                        }
+                    })
+                    .await;
+                client.logout().await;
+                result
+            })
+        })?;
     if let Some(refusal) = first_refusal {
         eprintln!("[{}] LIST refused {refused} times: {refusal}", server.name);
     }

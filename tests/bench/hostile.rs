@@ -27,7 +27,11 @@
 //! /proc/PID/clear_refs when the phase starts and read when it ends) and
 //! *after* it (the adversary's connections closed, a few quiet seconds).
 //! A Dovecot process that exits during the phase takes its VmHWM with it;
-//! the sampled RSS still saw it.
+//! the sampled RSS still saw it. Summed RSS counts the pages Dovecot's
+//! processes share once per process (a thousand imap-login processes read
+//! as gigabytes), so a PSS peak, read every 2 s, is reported beside it.
+//! Dovecot's login processes live on until their pending password check
+//! (and its failure penalty) is over, so "after" can still count some.
 //!
 //! The scenarios, (a) to (f) of the issue:
 //! - 11 (a) LIST flood: `alice` has 1000 mailboxes with names of 200 bytes

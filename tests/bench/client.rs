@@ -129,6 +129,12 @@ fn other(text: impl Into<String>) -> io::Error {
 impl Client {
     pub async fn connect(address: SocketAddr, tls: Option<Arc<rustls::ClientConfig>>) -> io::Result<Client> {
         let tcp = Async::<TcpStream>::connect(address).await?;
+        Client::over(tcp, tls).await
+    }
+
+    /// A client over a connection made elsewhere (from a chosen source
+    /// address, say); reads the greeting, which must be `* OK`.
+    pub async fn over(tcp: Async<TcpStream>, tls: Option<Arc<rustls::ClientConfig>>) -> io::Result<Client> {
         tcp.get_ref().set_nodelay(true)?;
         let stream = match tls {
             None => Stream::Plain(tcp),

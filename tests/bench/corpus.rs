@@ -41,6 +41,9 @@ pub enum Sizes {
     /// Capped at 256 KiB, for the 100,000-message mailbox (about 13 KiB on
     /// average, so two servers' copies fit this machine's disk).
     Mailbox,
+    /// 128 KiB to 2 MiB (about 700 KiB on average): few messages for a
+    /// gigabyte, the mailbox that scenario 12 searches.
+    Big,
 }
 
 const WORDS: &[&str] = &[
@@ -177,6 +180,7 @@ impl Corpus {
             Sizes::Mailbox if roll < 0.75 => (1 << 10, 6 << 10),
             Sizes::Mailbox if roll < 0.97 => (6 << 10, 48 << 10),
             Sizes::Mailbox => (48 << 10, 256 << 10),
+            Sizes::Big => (128 << 10, 2 << 20),
         };
         // Log-uniform inside the band: small sizes more common.
         let ratio = high as f64 / low as f64;

@@ -10,6 +10,8 @@
 mod client;
 #[path = "corpus.rs"]
 mod corpus;
+#[path = "hostile.rs"]
+mod hostile;
 #[path = "lmtp.rs"]
 mod lmtp;
 #[path = "scenarios.rs"]
@@ -20,19 +22,30 @@ mod servers;
 use std::io;
 use std::path::PathBuf;
 
+use std::time::Duration;
+
 use argh::FromArgs;
 
 use scenarios::{Better, Figure};
-use servers::Server;
+use servers::{RoostSetup, Server};
 
 /// Footprint and speed of roost, side by side with Dovecot.
 #[derive(FromArgs)]
 #[argh(note = "Scenarios: 1 memory of idle connections (--idle), 2 idle server with a big mailbox, \
 3 APPEND throughput, 4 first sync, 5 SELECT and SEARCH, 6 NOOP latency during big APPENDs, \
 7 memory of a 25 MiB APPEND + FETCH, 8 logins, 9 mixed workload, \
-10 LMTP delivery to IDLE wake-up latency and memory per IDLE connection (--idlers, --deliveries).")]
+10 LMTP delivery to IDLE wake-up latency and memory per IDLE connection (--idlers, --deliveries). \
+Attacks (issue 11), each with a bystander from 127.0.0.200 that sends NOOP every 10 ms and logs in once a \
+second, the server's RSS and VmHWM before, at peak and after, and roost's targets in the table; the server runs \
+with the generic board's own connection limits: 11 LIST with 60 patterns of 1000 characters over 1000 \
+mailboxes, 12 SEARCH TEXT and BODY over a 1 GiB mailbox (--search-mb; kept between runs, --fresh), \
+13 FETCH 1:* with a client that stops reading while another session sends 3000 STOREs (data file growth), \
+14 1000 slow pre-auth connections from 12 addresses, 15 2000 wrong passwords from 5 addresses, \
+16 500 pre-auth LOGIN literals of 60 KiB; phases last --phase seconds. \
+Quick attack run, under a minute for roost: --quick --servers roost --scenarios 11,12,13,14,15,16.")]
 struct Options {
-    /// scenarios to run, comma-separated (default: 1,2,3,4,5,6,7,8,9,10)
+    /// scenarios to run, comma-separated (default: 1,2,3,4,5,6,7,8,9,10;
+    /// the attacks 11-16 run only when named)
     #[argh(option, default = "String::from(\"1,2,3,4,5,6,7,8,9,10\")")]
     scenarios: String,
     /// servers, comma-separated: roost, dovecot (default: both)
@@ -48,6 +61,18 @@ struct Options {
     /// LMTP deliveries timed in scenario 10 (default: 30; with --quick 5)
     #[argh(option)]
     deliveries: Option<usize>,
+    /// seconds each attack of scenarios 11-16 lasts (default: 15; with
+    /// --quick 3)
+    #[argh(option)]
+    phase: Option<f64>,
+    /// size in MiB of the mailbox scenario 12 searches (default: 1024;
+    /// with --quick 64)
+    #[argh(option)]
+    search_mb: Option<u64>,
+    /// make the data of scenarios 11 and 12 again even if an earlier run
+    /// left it
+    #[argh(switch)]
+    fresh: bool,
     /// messages in the big mailbox of scenarios 2, 4 and 5 (default: 100000)
     #[argh(option, default = "100_000")]
     messages: u64,
@@ -200,6 +225,90 @@ fn run_server(name: &'static str, options: &Options, scenarios: &[u32]) -> io::R
         let server = start(name, options, CHEAP_LOGINS, true);
         figures.extend(smol::block_on(scenarios::idle_wakeup(&server, idlers, deliveries))?);
     }
+    let attacks: Vec<u32> = scenarios.iter().copied().filter(|scenario| (11..=16).contains(scenario)).collect();
+    if !attacks.is_empty() {
+        let settings = hostile::Settings::new(quick, options.phase, options.search_mb);
+        figures.extend(run_attacks(name, options, &settings, &attacks)?);
+    }
+    Ok(figures)
+}
+
+/// A server for the attack scenarios: roost with the generic board's own
+/// limits (connections included), Dovecot as always; with `keep`, on the
+/// data an earlier run left in `dir`.
+fn start_attacked(name: &str, options: &Options, dir: &std::path::Path, keep: bool) -> Server {
+    match name {
+        "roost" => {
+            Server::roost_with(&options.roost, dir, &RoostSetup { limits: "", lmtp: false, board_limits: true, keep })
+        }
+        _ => Server::dovecot_with(&PathBuf::from("tests/bench/dovecot.sh"), dir, false, keep),
+    }
+}
+
+/// Where the data of scenarios 11 and 12 is kept between runs: one
+/// directory per data set, and for roost per binary (an old and a new
+/// roost side by side need not share a database file). Short names:
+/// Dovecot's socket paths must stay under 108 bytes.
+fn kept_dir(name: &str, options: &Options, settings: &hostile::Settings) -> PathBuf {
+    let set = settings.data_set();
+    match name {
+        "roost" => {
+            use std::hash::{Hash, Hasher};
+            let binary = std::fs::canonicalize(&options.roost).unwrap_or_else(|_| options.roost.clone());
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            binary.hash(&mut hasher);
+            options.work.join(format!("rk-{:08x}-{set}", hasher.finish() as u32))
+        }
+        _ => options.work.join(format!("dk-{set}")),
+    }
+}
+
+/// Scenarios 11-16 (see hostile.rs): 13-16 on a fresh server, whose
+/// memory at start is measured first; 11 and 12 on kept data.
+fn run_attacks(
+    name: &'static str,
+    options: &Options,
+    settings: &hostile::Settings,
+    attacks: &[u32],
+) -> io::Result<Vec<Figure>> {
+    let progress = |text: &str| eprintln!("[{name}] {text}");
+    let mut figures = Vec::new();
+    type Attack = fn(&Server, &hostile::Settings) -> io::Result<Vec<Figure>>;
+    let fresh: [(u32, &str, Attack); 4] = [
+        (13, "a stalled reader during 3000 STOREs", hostile::stalled_reader),
+        (14, "slow pre-auth connections", hostile::slow_preauth),
+        (15, "password guessing", hostile::guessing),
+        (16, "pre-auth literals of 60 KiB", hostile::preauth_literals),
+    ];
+    progress("attacks: a fresh server with the board's connection limits");
+    let server = start_attacked(name, options, &options.work.join(format!("{name}-attacked")), false);
+    // Work the server starts in the background (roost's password threads) is done by then.
+    figures.extend(hostile::start_memory(&server, attacks[0], Duration::from_secs(2)));
+    for (number, what, attack) in fresh {
+        if attacks.contains(&number) {
+            progress(&format!("scenario {number}: {what}"));
+            figures.extend(attack(&server, settings)?);
+        }
+    }
+    drop(server);
+    let kept: [(u32, &str, Attack); 2] = [
+        (11, "LIST with long patterns over many mailboxes", hostile::list_flood),
+        (12, "SEARCH TEXT and BODY over a big mailbox", hostile::search_flood),
+    ];
+    if kept.iter().any(|(number, _, _)| attacks.contains(number)) {
+        let dir = kept_dir(name, options, settings);
+        if options.fresh {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        progress(&format!("attacks on kept data in {}", dir.display()));
+        let server = start_attacked(name, options, &dir, true);
+        for (number, what, attack) in kept {
+            if attacks.contains(&number) {
+                progress(&format!("scenario {number}: {what}"));
+                figures.extend(attack(&server, settings)?);
+            }
+        }
+    }
     Ok(figures)
 }
 
@@ -220,8 +329,15 @@ fn print_table(results: &[(&str, Vec<Figure>)]) {
     let roost = results.iter().find(|(name, _)| *name == "roost").map(|(_, figures)| figures);
     let dovecot = results.iter().find(|(name, _)| *name == "dovecot").map(|(_, figures)| figures);
     let rows = roost.or(dovecot).cloned().unwrap_or_default();
-    println!("| # | figure | unit | roost | Dovecot | ratio |");
-    println!("|---|---|---|---:|---:|---:|");
+    // The attack scenarios carry roost's targets (issue 11): one more column.
+    let targets = rows.iter().any(|row| row.target.is_some());
+    if targets {
+        println!("| # | figure | unit | roost | Dovecot | ratio | roost target |");
+        println!("|---|---|---|---:|---:|---:|---|");
+    } else {
+        println!("| # | figure | unit | roost | Dovecot | ratio |");
+        println!("|---|---|---|---:|---:|---:|");
+    }
     for row in rows {
         let value = |figures: Option<&Vec<Figure>>| {
             figures.and_then(|figures| figures.iter().find(|figure| figure.name == row.name)).map(|figure| figure.value)
@@ -234,8 +350,9 @@ fn print_table(results: &[(&str, Vec<Figure>)]) {
             }
             _ => "-".into(),
         };
+        let target = if targets { format!(" {} |", verdict(row.target, ours)) } else { String::new() };
         println!(
-            "| {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} |{target}",
             row.scenario,
             row.name,
             row.unit,
@@ -245,6 +362,22 @@ fn print_table(results: &[(&str, Vec<Figure>)]) {
         );
     }
     println!("\nratio > 1: roost is better (smaller for memory and latency, larger for throughput)");
+    if targets {
+        println!("roost target: at most this value; \"missed ×N\": roost's figure is N times the target");
+    }
+}
+
+/// roost's figure against its target: "≤ 20 met" or "≤ 20 missed ×3.1".
+fn verdict(target: Option<f64>, value: Option<f64>) -> String {
+    let Some(target) = target else { return String::new() };
+    let limit =
+        if target.fract() == 0.0 { format!("≤ {target:.0}") } else { format!("≤ {}", format_value(target)) };
+    match value {
+        None => limit,
+        Some(value) if value <= target => format!("{limit} met"),
+        Some(value) if target > 0.0 && value.is_finite() => format!("{limit} missed ×{:.1}", value / target),
+        Some(_) => format!("{limit} missed"),
+    }
 }
 
 fn format_value(value: f64) -> String {
@@ -266,12 +399,13 @@ fn write_json(path: &PathBuf, results: &[(&str, Vec<Figure>)]) {
         for (position, figure) in figures.iter().enumerate() {
             let comma = if position + 1 < figures.len() { "," } else { "" };
             json.push_str(&format!(
-                "    {{\"scenario\": {}, \"name\": \"{}\", \"unit\": \"{}\", \"better\": \"{}\", \"value\": {}}}{comma}\n",
+                "    {{\"scenario\": {}, \"name\": \"{}\", \"unit\": \"{}\", \"better\": \"{}\", \"value\": {}, \"target\": {}}}{comma}\n",
                 figure.scenario,
                 figure.name.replace('"', "\\\""),
                 figure.unit,
                 if figure.better == Better::Higher { "higher" } else { "lower" },
-                if figure.value.is_finite() { format!("{}", figure.value) } else { "null".into() }
+                if figure.value.is_finite() { format!("{}", figure.value) } else { "null".into() },
+                figure.target.map_or("null".into(), |target| format!("{target}"))
             ));
         }
         json.push_str(if index + 1 < results.len() { "  ],\n" } else { "  ]\n" });

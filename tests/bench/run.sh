@@ -5,6 +5,21 @@
 #                                           # scenario 10 waits on Dovecot's 30 s
 #                                           # IDLE poll, see dovecot.sh)
 #   bash tests/bench/run.sh --quick --servers roost --scenarios 1,7 --idle 100
+#   bash tests/bench/run.sh --scenarios 11,12,13,14,15,16
+#                                           # the attacks of issue 11 (about 15-20
+#                                           # minutes the first time: 1 GiB is put
+#                                           # into each server for 12 and kept in
+#                                           # target/bench-work for later runs)
+#   bash tests/bench/run.sh --quick --servers roost --scenarios 11,12,13,14,15,16
+#                                           # the same, small (under a minute)
+#   bash tests/bench/run.sh --scenarios 11,12,13,14,15,16 --roost /path/to/old/roost
+#                                           # another roost binary, same scenarios
+#
+# Scenarios 11-16 attack the server (LIST and SEARCH floods, a client that
+# stops reading, slow pre-auth connections, password guessing, pre-auth
+# literals) while a bystander on 127.0.0.200 sends NOOP every 10 ms and logs
+# in once a second; the table gets a column with roost's targets. They bind
+# client sockets to 127.0.0.2 and up, which Linux routes to lo.
 #
 # Installs Debian's dovecot-imapd and dovecot-lmtpd when missing (dovecot.sh),
 # builds roost in release mode, then runs `cargo bench --bench imap_load`

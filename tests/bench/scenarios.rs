@@ -24,10 +24,20 @@ pub struct Figure {
     pub unit: &'static str,
     pub better: Better,
     pub value: f64,
+    /// roost's target (issue 11): the value must not exceed it.
+    pub target: Option<f64>,
 }
 
-fn figure(scenario: u32, name: impl Into<String>, unit: &'static str, better: Better, value: f64) -> Figure {
-    Figure { scenario, name: name.into(), unit, better, value }
+pub fn figure(scenario: u32, name: impl Into<String>, unit: &'static str, better: Better, value: f64) -> Figure {
+    Figure { scenario, name: name.into(), unit, better, value, target: None }
+}
+
+impl Figure {
+    /// With roost's target: at most `limit`.
+    pub fn at_most(mut self, limit: f64) -> Figure {
+        self.target = Some(limit);
+        self
+    }
 }
 
 pub fn percentile(samples: &mut [f64], fraction: f64) -> f64 {
@@ -39,11 +49,11 @@ pub fn percentile(samples: &mut [f64], fraction: f64) -> f64 {
     samples[index]
 }
 
-fn milliseconds(duration: Duration) -> f64 {
+pub fn milliseconds(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
 
-async fn settle(seconds: f64) {
+pub async fn settle(seconds: f64) {
     smol::Timer::after(Duration::from_secs_f64(seconds)).await;
 }
 

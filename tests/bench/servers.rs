@@ -86,6 +86,57 @@ pub fn memory_of(pids: &[u32]) -> Memory {
     total
 }
 
+/// How [`Server::roost_with`] sets roost up.
+pub struct RoostSetup<'a> {
+    /// Lines appended to the config's [limits] table.
+    pub limits: &'a str,
+    /// LMTP on a free loopback TCP port.
+    pub lmtp: bool,
+    /// The board's own connection limits (total, per user, per address)
+    /// instead of the lifted ones the footprint scenarios need.
+    pub board_limits: bool,
+    /// Keep the data of an earlier run in the same directory, if there is
+    /// one (its users exist already).
+    pub keep: bool,
+}
+
+/// Apparent size of the files under `path`, directories included.
+fn tree_bytes(path: &Path) -> u64 {
+    let Ok(meta) = std::fs::symlink_metadata(path) else { return 0 };
+    if !meta.is_dir() {
+        return meta.len();
+    }
+    let entries = std::fs::read_dir(path).map(|entries| entries.flatten().collect::<Vec<_>>()).unwrap_or_default();
+    meta.len() + entries.iter().map(|entry| tree_bytes(&entry.path())).sum::<u64>()
+}
+
+/// VmRSS and VmHWM (KiB) from /proc/PID/status, summed over `pids`.
+/// Cheaper to read than smaps_rollup, so it can be sampled often.
+pub fn rss_and_peak(pids: &[u32]) -> (u64, u64) {
+    let (mut rss, mut peak) = (0, 0);
+    for pid in pids {
+        let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/status")) else { continue };
+        for line in text.lines() {
+            let value = || line.split_whitespace().nth(1).and_then(|value| value.parse::<u64>().ok()).unwrap_or(0);
+            if line.starts_with("VmRSS:") {
+                rss += value();
+            } else if line.starts_with("VmHWM:") {
+                peak += value();
+            }
+        }
+    }
+    (rss, peak)
+}
+
+/// Resets the peak resident size (VmHWM) of `pids` to their current one
+/// (proc(5): writing 5 to clear_refs), so the next reading is the peak
+/// since now. Needs root for other users' processes, as Dovecot's are.
+pub fn reset_peak(pids: &[u32]) {
+    for pid in pids {
+        let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
+    }
+}
+
 pub enum Kind {
     Roost { binary: PathBuf, config: PathBuf, child: Option<Child> },
     Dovecot { script: PathBuf, master: u32 },
@@ -106,25 +157,43 @@ impl Server {
     /// `limits` is appended to its [limits] table. With `lmtp`, LMTP
     /// listens on a free loopback port (and on no unix socket).
     pub fn roost(binary: &Path, dir: &Path, limits: &str, lmtp: bool) -> Server {
+        Server::roost_with(binary, dir, &RoostSetup { limits, lmtp, board_limits: false, keep: false })
+    }
+
+    /// Starts roost as `setup` says.
+    pub fn roost_with(binary: &Path, dir: &Path, setup: &RoostSetup) -> Server {
         // For experiments: more [limits] lines from the environment.
         let limits =
-            format!("{limits}\n{}", std::env::var("ROOST_BENCH_LIMITS").unwrap_or_default().replace(';', "\n"));
-        let _ = std::fs::remove_dir_all(dir);
+            format!("{}\n{}", setup.limits, std::env::var("ROOST_BENCH_LIMITS").unwrap_or_default().replace(';', "\n"));
+        // Data from an earlier run is kept only when asked for and there.
+        let kept = setup.keep && dir.join("data").join("roost.redb").exists();
+        if !kept {
+            let _ = std::fs::remove_dir_all(dir);
+        }
         std::fs::create_dir_all(dir).expect("bench directory");
         let config = dir.join("roost.toml");
         // LMTP only when asked for: the other scenarios run roost as before.
-        let lmtp = lmtp.then(|| SocketAddr::from(([127, 0, 0, 1], free_port())));
+        let lmtp = setup.lmtp.then(|| SocketAddr::from(([127, 0, 0, 1], free_port())));
         let lmtp_table =
             lmtp.map(|address| format!("[lmtp]\nsocket = \"\"\nlisten = [\"{address}\"]\n")).unwrap_or_default();
+        // Thousands of connections from one address and one user need the
+        // board's connection limits lifted; the attack scenarios measure
+        // the board's own.
+        let connections = if setup.board_limits {
+            ""
+        } else {
+            "max_connections = 20000\nmax_connections_per_user = 20000\nmax_connections_per_ip = 20000\n"
+        };
         std::fs::write(
             &config,
             format!(
-                "data_dir = \"{}\"\nlog_level = \"info\"\n[imap]\nlisten = [\"127.0.0.1:0\"]\nlisten_tls = [\"127.0.0.1:0\"]\n[limits]\nmax_connections = 20000\nmax_connections_per_user = 20000\nmax_connections_per_ip = 20000\n{limits}\n{lmtp_table}",
+                "data_dir = \"{}\"\nlog_level = \"info\"\n[imap]\nlisten = [\"127.0.0.1:0\"]\nlisten_tls = [\"127.0.0.1:0\"]\n[limits]\n{connections}{limits}\n{lmtp_table}",
                 dir.join("data").display()
             ),
         )
         .expect("config");
-        for user in [USER, "bob"] {
+        let users: &[&str] = if kept { &[] } else { &[USER, "bob"] };
+        for user in users {
             let mut add = Command::new(binary)
                 .args(["user", "add", user, "--config", config.to_str().unwrap()])
                 .stdin(Stdio::piped())
@@ -150,7 +219,15 @@ impl Server {
     /// Starts a private Dovecot in `dir`; with `lmtp`, its LMTP service
     /// listens on a free loopback port too.
     pub fn dovecot(script: &Path, dir: &Path, lmtp: bool) -> Server {
-        let _ = std::fs::remove_dir_all(dir);
+        Server::dovecot_with(script, dir, lmtp, false)
+    }
+
+    /// As [`Server::dovecot`]; with `keep`, the mail of an earlier run in
+    /// `dir` is kept.
+    pub fn dovecot_with(script: &Path, dir: &Path, lmtp: bool, keep: bool) -> Server {
+        if !keep {
+            let _ = std::fs::remove_dir_all(dir);
+        }
         std::fs::create_dir_all(dir).expect("bench directory");
         let users = dir.join("users");
         // The same argon2id cost as roost's generic board, so a login costs
@@ -259,6 +336,18 @@ impl Server {
 
     pub fn memory(&self) -> Memory {
         memory_of(&self.pids())
+    }
+
+    /// The bytes the server keeps `user`'s mail in: roost's one database
+    /// file (every user's), Dovecot's maildir of that user with its index
+    /// files (apparent sizes, as `du -sb` counts them).
+    pub fn data_bytes(&self, user: &str) -> u64 {
+        match &self.kind {
+            Kind::Roost { .. } => {
+                std::fs::metadata(self.dir.join("data").join("roost.redb")).map_or(0, |meta| meta.len())
+            }
+            Kind::Dovecot { .. } => tree_bytes(&self.dir.join("instance").join("mail").join(user)),
+        }
     }
 
     /// A clean stop and a fresh start on the same data.

@@ -757,18 +757,13 @@ impl Session {
         let mut from = Some((view.flags_modseq.saturating_add(1), 0));
         let mut batch = Vec::with_capacity(BATCH);
         'batches: while let Some(start) = from {
-            batch.clear();
-            let read = pace.snapshot.reader().and_then(|reader| {
-                for row in reader.changes_from(view.mailbox, start)?.take(BATCH) {
-                    batch.push(row?);
+            from = match pace.snapshot.index_batch(view.mailbox, false, start, BATCH, &mut batch) {
+                Ok(next) => next,
+                Err(error) => {
+                    log::error!("sync of mailbox {}: {error}", view.mailbox);
+                    return Ok(());
                 }
-                Ok(())
-            });
-            if let Err(error) = read {
-                log::error!("sync of mailbox {}: {error}", view.mailbox);
-                return Ok(());
-            }
-            from = batch.last().copied().filter(|_| batch.len() == BATCH).and_then(crate::store::key_after);
+            };
             for &(change_modseq, uid) in &batch {
                 // The index is in modseq order: the rest is for the next sync.
                 if change_modseq > modseq {

@@ -37,7 +37,7 @@ use smol::channel::{self, Receiver, Sender};
 
 pub use hub::Hub;
 pub use ops::{DELIMITER, INBOX};
-pub use reader::{key_after, BlobCursor, ChunkReader, MessageCursor, Reader, Snapshot, SummaryCursor, PIECE};
+pub use reader::{BlobCursor, ChunkReader, MessageCursor, Reader, Snapshot, SummaryCursor, PIECE};
 pub use schema::{indexed_condition, BlobRecord, Flags, MailboxRecord, MessageRecord, SpecialUse, CHUNK_SIZE};
 
 use crate::util::datetime::DateTime;

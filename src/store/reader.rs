@@ -628,6 +628,33 @@ impl Snapshot {
         Ok((record, open.chunks.as_ref().expect("just opened")))
     }
 
+    /// Reads the next rows, at most `limit`, of a (modseq, uid) index of
+    /// `mailbox` from `start` on into `batch` (cleared first): the change
+    /// index, or with `expunged` the expunge history. Returns where the
+    /// next batch starts; None once this one reached the end. Long walks
+    /// read a batch, pause (closing the snapshot), and go on from there.
+    pub fn index_batch(
+        &mut self,
+        mailbox: u64,
+        expunged: bool,
+        start: (u64, u32),
+        limit: usize,
+        batch: &mut Vec<(u64, u32)>,
+    ) -> Result<Option<(u64, u32)>, StoreError> {
+        batch.clear();
+        let reader = self.reader()?;
+        if expunged {
+            for row in reader.expunged_from(mailbox, start)?.take(limit) {
+                batch.push(row?);
+            }
+        } else {
+            for row in reader.changes_from(mailbox, start)?.take(limit) {
+                batch.push(row?);
+            }
+        }
+        Ok(batch.last().copied().filter(|_| batch.len() == limit).and_then(key_after))
+    }
+
     /// Appends bytes `start..end` of `blob` to `out`. Ok(false): the blob
     /// no longer exists — every message holding it was expunged since an
     /// earlier snapshot found it — and nothing was appended.

@@ -159,25 +159,16 @@ pub async fn vanished_earlier(
         // order; the line wants UIDs in order, so they are gathered (at
         // most the history's bound of them), a batch per snapshot.
         let mut from = Some((modseq.saturating_add(1), 0));
+        let mut batch = Vec::with_capacity(BATCH);
         while let Some(start) = from {
-            let mut last = None;
-            let read = pace.snapshot.reader().and_then(|reader| {
-                for row in reader.expunged_from(view.mailbox, start)?.take(BATCH) {
-                    let (found, uid) = row?;
-                    last = Some((found, uid));
-                    if contains(within, uid) && view.index_of(uid).is_none() {
-                        uids.push(uid);
-                    }
-                }
-                Ok(())
-            });
-            if let Err(error) = read {
-                return Ok(Err(error));
-            }
-            from = last.and_then(crate::store::key_after);
-            if last.is_some() {
-                pace.pause(&mut session.conn).await?;
-            }
+            from = match pace.snapshot.index_batch(view.mailbox, true, start, BATCH, &mut batch) {
+                Ok(next) => next,
+                Err(error) => return Ok(Err(error)),
+            };
+            uids.extend(
+                batch.iter().map(|&(_, uid)| uid).filter(|&uid| contains(within, uid) && view.index_of(uid).is_none()),
+            );
+            pace.pause(&mut session.conn).await?;
         }
         // Read in steps, the history may have been cut meanwhile (a mass
         // expunge elsewhere): then it no longer covers `modseq`, and the
@@ -274,17 +265,10 @@ pub async fn changed_since(
     let mut batch = Vec::with_capacity(BATCH);
     let mut from = Some((modseq.saturating_add(1), 0));
     while let Some(start) = from {
-        batch.clear();
-        let read = pace.snapshot.reader().and_then(|reader| {
-            for row in reader.changes_from(view.mailbox, start)?.take(BATCH) {
-                batch.push(row?);
-            }
-            Ok(())
-        });
-        if let Err(error) = read {
-            return Ok(Err(error));
-        }
-        from = batch.last().copied().filter(|_| batch.len() == BATCH).and_then(crate::store::key_after);
+        from = match pace.snapshot.index_batch(view.mailbox, false, start, BATCH, &mut batch) {
+            Ok(next) => next,
+            Err(error) => return Ok(Err(error)),
+        };
         for &(_, uid) in &batch {
             if within.is_some_and(|within| !contains(within, uid)) {
                 continue;

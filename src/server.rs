@@ -169,6 +169,7 @@ pub fn serve(config: Config) -> Result<(), String> {
         })?;
     store.hub().borrow_mut().keep(config.limits.mailbox_cache);
     crate::store::set_expunge_history(config.limits.expunge_history);
+    crate::util::pool::configure(config.limits.workers as usize);
     let verifier = Verifier::start(Cost::from_limits(&config.limits), config.limits.auth_threads)
         .map_err(|error| format!("cannot start the password thread: {error}"))?;
     let plain = bind(&config.imap_listen, "IMAP, STARTTLS")?;

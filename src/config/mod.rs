@@ -50,6 +50,9 @@ pub struct Limits {
     /// Passwords verified at once (each takes argon2_memory_kib while it
     /// runs, returned after).
     pub auth_threads: u32,
+    /// Threads for CPU work taken off the session executor (SORT's sort,
+    /// THREAD's tree); see `util::pool`.
+    pub workers: u32,
     /// Seconds a connection may take to log in.
     pub login_timeout: u64,
     /// Seconds of silence before a logged-in client is logged out
@@ -256,6 +259,7 @@ impl Limits {
         limit!(argon2_iterations, u32);
         limit!(argon2_parallelism, u32);
         limit!(auth_threads, u32);
+        limit!(workers, u32);
         limit!(login_timeout, u64);
         limit!(idle_timeout, u64);
         limit!(idle_keepalive, u64);
@@ -288,6 +292,7 @@ impl Limits {
         at_least("argon2_iterations", self.argon2_iterations as u64, 1)?;
         at_least("argon2_parallelism", self.argon2_parallelism as u64, 1)?;
         at_least("auth_threads", self.auth_threads as u64, 1)?;
+        at_least("workers", self.workers as u64, 1)?;
         at_least("argon2_memory_kib", self.argon2_memory_kib as u64, 8 * self.argon2_parallelism as u64)?;
         at_least("login_timeout", self.login_timeout, 1)?;
         at_least("idle_timeout", self.idle_timeout, 1)?;
@@ -311,6 +316,7 @@ impl Limits {
             argon2_iterations: 0,
             argon2_parallelism: 0,
             auth_threads: 0,
+            workers: 0,
             login_timeout: 0,
             idle_timeout: 0,
             idle_keepalive: 0,

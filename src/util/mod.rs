@@ -3,3 +3,4 @@
 pub mod base64;
 pub mod datetime;
 pub mod mutf7;
+pub mod pool;

@@ -560,7 +560,7 @@ async fn scan(
                             outcome => break outcome,
                         }
                         if budget.spend(std::mem::take(&mut candidate.work)) {
-                            smol::future::yield_now().await;
+                            budget.pause().await;
                         }
                     };
                     match outcome {
@@ -586,7 +586,7 @@ async fn scan(
                 }
             }
             if budget.spend(work) {
-                smol::future::yield_now().await;
+                budget.pause().await;
             }
             if session.conn.out().len() >= session.conn.write_limit() {
                 break;
@@ -598,8 +598,12 @@ async fn scan(
         if finished {
             break;
         }
+        budget.longest = budget.longest.max(budget.started.elapsed());
         session.conn.flush().await?;
+        budget.started = Instant::now();
     }
+    budget.longest = budget.longest.max(budget.started.elapsed());
+    log::debug!("search scan: {} pauses, longest stretch {} µs", budget.pauses, budget.longest.as_micros());
     Ok(true)
 }
 
@@ -647,27 +651,35 @@ const WORK_BETWEEN_CHECKS: u64 = 64;
 struct Budget {
     started: Instant,
     work: u64,
+    /// The longest stretch seen and the number of pauses (logged at debug
+    /// level, to check the budget holds).
+    longest: Duration,
+    pauses: u32,
 }
 
 impl Budget {
     fn new() -> Budget {
-        Budget { started: Instant::now(), work: 0 }
+        Budget { started: Instant::now(), work: 0, longest: Duration::ZERO, pauses: 0 }
     }
 
-    /// Counts `work`; true when the stretch is over (the caller yields,
-    /// and the next stretch starts now).
+    /// Counts `work`; true when the stretch is over (the caller then
+    /// calls [`Budget::pause`]).
     fn spend(&mut self, work: u64) -> bool {
         self.work += work;
         if self.work < WORK_BETWEEN_CHECKS {
             return false;
         }
         self.work = 0;
-        let now = Instant::now();
-        if now.duration_since(self.started) < STRETCH {
-            return false;
-        }
-        self.started = now;
-        true
+        self.started.elapsed() >= STRETCH
+    }
+
+    /// Ends the stretch (the scan pauses now) and starts the next one
+    /// once the pause is over.
+    async fn pause(&mut self) {
+        self.longest = self.longest.max(self.started.elapsed());
+        self.pauses += 1;
+        smol::future::yield_now().await;
+        self.started = Instant::now();
     }
 }
 

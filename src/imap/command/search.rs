@@ -78,7 +78,7 @@ use std::time::{Duration, Instant};
 use crate::imap::command::fetch::structure_of;
 use crate::imap::encode;
 use crate::imap::session::{Session, State, Status};
-use crate::imap::sort::{first_address, SortCriterion, SortInput, SortKey};
+use crate::imap::sort::{first_address, sort_keyed, Keyed, SortCriterion, SortInput, SortKey};
 use crate::imap::thread::{Numbering, Renderer, ThreadAlgorithm, Threader};
 use crate::imap::types::{DateField, DateRelation, SearchKey, SearchReturn};
 use crate::imap::view::View;
@@ -282,25 +282,25 @@ pub async fn sort(
             SortKey::DisplayTo => (needs.to, needs.display_to) = (true, true),
         }
     }
-    let mut collect = Collect::Inputs { needs, inputs: Vec::new(), highest: 0 };
+    let mut collect =
+        Collect::Inputs { needs, criteria: criteria.clone(), keyed: Vec::new(), highest: 0, provoke: false };
     let with_modseq = mentions_modseq(&key);
     if !scan(session, tag, Some(&charset), key, &mut collect).await? {
         return Ok(());
     }
-    let Collect::Inputs { mut inputs, highest, .. } = collect else { return Ok(()) };
+    let Collect::Inputs { mut keyed, highest, provoke, .. } = collect else { return Ok(()) };
     // Sorting 100,000 keys takes tens of milliseconds: on the worker pool,
     // so the other sessions go on meanwhile.
-    let provoke = provokes_panic(&inputs);
-    let inputs = if inputs.len() <= INLINE_WORK && !provoke {
-        crate::imap::sort::sort(&criteria, &mut inputs);
-        inputs
+    let inputs = if keyed.len() <= INLINE_WORK && !provoke {
+        sort_keyed(&criteria, &mut keyed);
+        keyed
     } else {
         let sorted = pool::run(move || {
             if provoke {
                 panic!("a test asked this job to panic");
             }
-            crate::imap::sort::sort(&criteria, &mut inputs);
-            inputs
+            sort_keyed(&criteria, &mut keyed);
+            keyed
         });
         match sorted.await {
             Ok(inputs) => inputs,
@@ -357,12 +357,12 @@ const INLINE_WORK: usize = 2000;
 #[cfg(debug_assertions)]
 const PANIC_SUBJECT: &str = "roost test: panic in a worker job";
 
-fn provokes_panic(inputs: &[SortInput]) -> bool {
+fn provokes_panic(input: &SortInput) -> bool {
     #[cfg(debug_assertions)]
-    return inputs.iter().any(|input| input.subject.as_deref() == Some(PANIC_SUBJECT));
+    return input.subject.as_deref() == Some(PANIC_SUBJECT);
     #[cfg(not(debug_assertions))]
     {
-        let _ = inputs;
+        let _ = input;
         false
     }
 }
@@ -431,8 +431,9 @@ enum Collect {
     Stream { uid: bool, highest: u64 },
     /// SEARCH RETURN (...): gathered, answered at the end as ESEARCH.
     Gather { uid: bool, ret: SearchReturn, gathered: Gathered },
-    /// SORT: the sort values of every match.
-    Inputs { needs: Needs, inputs: Vec<SortInput>, highest: u64 },
+    /// SORT: every match's numbers and sort values (see [`Keyed`]);
+    /// `provoke`: a debug build's job must panic ([`PANIC_SUBJECT`]).
+    Inputs { needs: Needs, criteria: Vec<SortCriterion>, keyed: Vec<Keyed>, highest: u64, provoke: bool },
     /// THREAD: each match's values go to the threader, which keeps hashes.
     Thread { needs: Needs, threader: Threader },
 }
@@ -466,8 +467,10 @@ impl Collect {
             Collect::Gather { uid, ret, gathered } => {
                 gathered.add(ret, if *uid { candidate.uid } else { sequence }, candidate.uid, modseq)
             }
-            Collect::Inputs { needs, inputs, highest } => {
-                inputs.push(candidate.sort_input(needs)?);
+            Collect::Inputs { needs, criteria, keyed, highest, provoke } => {
+                let input = candidate.sort_input(needs)?;
+                *provoke |= provokes_panic(&input);
+                keyed.push(Keyed::new(criteria, &input));
                 *highest = (*highest).max(modseq);
             }
             Collect::Thread { needs, threader } => threader.add(&candidate.sort_input(needs)?),

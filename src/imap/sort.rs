@@ -147,10 +147,13 @@ pub fn sort(criteria: &[SortCriterion], messages: &mut [SortInput]) {
 }
 
 /// One message as SORT keeps it: its numbers and its value for each
-/// criterion, computed once, as the message is read. The header values
-/// themselves are not kept: 100,000 messages sorted by one number take
-/// about 6 MB this way, where whole [`SortInput`]s took about 28 MB
-/// before the first key was computed.
+/// criterion, computed once, as the message is read; the header values
+/// themselves are not kept. About 72 bytes a message for one criterion
+/// plus its text. Measured on 100,000 messages (peak memory of the server
+/// during the command): SORT (DATE) +7.5 MiB, (SUBJECT) +10.9 MiB,
+/// (FROM REVERSE DATE) +13.9 MiB, where keeping whole [`SortInput`]s
+/// (about 280 bytes each before their strings) and the whole answer took
+/// +41, +44 and +50 MiB.
 #[derive(Debug)]
 pub struct Keyed {
     values: Box<[Value]>,

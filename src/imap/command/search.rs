@@ -31,18 +31,18 @@
 //! does not do is make a body search cheaper: a TEXT search of a big
 //! mailbox still takes the thread's time, only in slices.
 //!
-//! Measured by hand (x86 VM, 2 cores shared with other builds at load
-//! 7-8, release build; 400 messages of 768 KiB of text, 300 MB; another
-//! user sends NOOP every 10 ms while `SEARCH TEXT` of an absent word runs
-//! 3-4 times in a row): before (a pause every 256 messages) each search
-//! took 1.0-3.1 s and the bystander's NOOP waited 0.6-1.1 s at the median,
-//! 1.1-2.0 s at worst; after, the searches took 1.0-3.0 s, the NOOP 0.6-1.0
-//! ms at the median, p99 22-98 ms and max 66-320 ms, the tail being the
-//! machine's: the server thread, runnable, waited that long for a core
-//! (its scheduler statistics say so), and an idle bystander on the same
-//! machine saw up to 98 ms too. The scan paused about 1,000 times per
-//! search, a stretch every 1.2 ms on average (its longest, in the thread's
-//! own CPU time, 4-5 ms under that load).
+//! Measured by hand (x86 VM, 2 cores shared with other work, release
+//! build; 400 messages of 768 KiB of text, 300 MB; another user sends NOOP
+//! every 10 ms while `SEARCH TEXT` of an absent word runs 5 times in a
+//! row; the script is described in the branch's report). Before (a pause
+//! every 256 messages, whatever their size): each search 0.8-1.6 s, the
+//! bystander's NOOP 0.47-0.78 s at the median, 0.85-1.0 s at worst (it
+//! was answered only between searches). After: each search 0.7-1.8 s, the
+//! NOOP 0.5-0.8 ms at the median, p99 3.9-4.9 ms, max 10-14 ms (machine
+//! load about 2.5; at load 8 the p99 rose to about 90 ms, as it did for an
+//! idle bystander: the server thread, runnable, waited for a core, its
+//! scheduler statistics say so). A search paused 650-1,060 times, a
+//! stretch of about 1.1 ms on average.
 //!
 //! # Snapshots
 //!

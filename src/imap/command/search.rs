@@ -55,6 +55,17 @@
 //! as one expunged by another session before the search began. Pausing
 //! for other sessions keeps the snapshot: that is not a write.
 //!
+//! # SORT, THREAD and long answers
+//!
+//! SORT keeps only each match's numbers and sort values ([`Keyed`]) and
+//! THREAD only hashes (see `imap::thread`); sorting or threading more
+//! than 2,000 messages runs on the worker pool (`util::pool`, as many
+//! threads as the board's `workers`), a few milliseconds of work at most
+//! staying inline. A job that panics fails its command with
+//! `NO [SERVERBUG]`. Every long answer (SEARCH, SORT, THREAD, ESEARCH's
+//! ALL) is written through the connection's bounded buffer and sent each
+//! time it fills, so its size does not become the session's memory.
+//!
 //! # Long headers
 //!
 //! Of a header, only its first 64 KiB ([`HEADER_SEARCHED`], counted from

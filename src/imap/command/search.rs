@@ -577,6 +577,7 @@ async fn scan(
         };
         let mut blob_records = blobs.cursor();
         let mut finished = false;
+        let mut failure = None;
         loop {
             let index = match &mut snapshot.from_index {
                 None if next < view.uids.len() => {
@@ -593,10 +594,8 @@ async fn scan(
                         index
                     }
                     Some(Err(error)) => {
-                        if streaming {
-                            session.conn.write(b"\r\n");
-                        }
-                        return session.store_failed(tag, error, false).await.map(|_| false);
+                        failure = Some(error);
+                        break;
                     }
                     None => {
                         finished = true;
@@ -659,10 +658,8 @@ async fn scan(
                 // Expunged by another session since this one last synced.
                 Err(StoreError::NoSuchMailbox) => {}
                 Err(error) => {
-                    if streaming {
-                        session.conn.write(b"\r\n");
-                    }
-                    return session.store_failed(tag, error, false).await.map(|_| false);
+                    failure = Some(error);
+                    break;
                 }
             }
             if budget.spend(work) {
@@ -675,6 +672,12 @@ async fn scan(
         // No snapshot stays open across a write that can wait on the client.
         drop(blob_records);
         drop((snapshot, blobs, reader));
+        if let Some(error) = failure {
+            if streaming {
+                session.conn.write(b"\r\n");
+            }
+            return session.store_failed(tag, error, false).await.map(|_| false);
+        }
         if finished {
             break;
         }

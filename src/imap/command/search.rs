@@ -554,13 +554,11 @@ async fn scan(
     // Where the next stretch starts: an index into the view (every
     // message is a candidate) or a UID (the flag index lists them).
     let mut next = 0usize;
-    let mut next_uid = view.uids.first().copied().unwrap_or(1);
+    let mut next_uid = view.uids.first().copied();
     loop {
         let State::Selected(_, view) = &session.state else { return Ok(false) };
-        let low = if condition.is_some() { next_uid } else { view.uids.get(next).copied().unwrap_or(high + 1) };
-        if low > high || view.uids.is_empty() {
-            break;
-        }
+        let low = if condition.is_some() { next_uid } else { view.uids.get(next).copied() };
+        let Some(low) = low.filter(|&low| low <= high) else { break };
         let opened = store.read().and_then(|reader| {
             let snapshot = Snapshot::open(&reader, view.mailbox, condition, low, high)?;
             let blobs = reader.blobs()?;
@@ -590,7 +588,7 @@ async fn scan(
                 }
                 Some(uids) => match uids.find_map(|uid| uid.map(|uid| view.index_of(uid)).transpose()) {
                     Some(Ok(index)) => {
-                        next_uid = view.uids[index].saturating_add(1);
+                        next_uid = view.uids[index].checked_add(1);
                         index
                     }
                     Some(Err(error)) => {

@@ -386,6 +386,7 @@ pub fn serve(config: Config) -> Result<(), String> {
     store.hub().borrow_mut().keep(config.limits.mailbox_cache);
     crate::store::set_expunge_history(config.limits.expunge_history);
     let limits = &config.limits;
+    crate::util::pool::configure(limits.workers as usize);
     let verifier =
         Verifier::start(Cost::from_limits(limits), limits.auth_threads, limits.auth_queue, limits.auth_queue_per_ip)
             .map_err(|error| format!("cannot start the password thread: {error}"))?;

@@ -63,6 +63,9 @@ pub struct Limits {
     /// Password checks waiting for a thread, in all and from one address.
     pub auth_queue: usize,
     pub auth_queue_per_ip: usize,
+    /// Threads for CPU work taken off the session executor (SORT's sort,
+    /// THREAD's tree); see `util::pool`.
+    pub workers: u32,
     /// Seconds a connection may take to log in.
     pub login_timeout: u64,
     /// The shortest the login deadline becomes when pre-auth slots are scarce.
@@ -290,6 +293,7 @@ impl Limits {
         limit!(auth_threads, u32);
         limit!(auth_queue, usize);
         limit!(auth_queue_per_ip, usize);
+        limit!(workers, u32);
         limit!(login_timeout, u64);
         limit!(min_login_timeout, u64);
         limit!(tls_handshake_timeout, u64);
@@ -342,6 +346,7 @@ impl Limits {
         at_least("argon2_iterations", self.argon2_iterations as u64, 1)?;
         at_least("argon2_parallelism", self.argon2_parallelism as u64, 1)?;
         at_least("auth_threads", self.auth_threads as u64, 1)?;
+        at_least("workers", self.workers as u64, 1)?;
         at_least("argon2_memory_kib", self.argon2_memory_kib as u64, 8 * self.argon2_parallelism as u64)?;
         at_least("login_timeout", self.login_timeout, 1)?;
         at_least("idle_timeout", self.idle_timeout, 1)?;
@@ -372,6 +377,7 @@ impl Limits {
             auth_threads: 0,
             auth_queue: 0,
             auth_queue_per_ip: 0,
+            workers: 0,
             login_timeout: 0,
             min_login_timeout: 0,
             tls_handshake_timeout: 0,

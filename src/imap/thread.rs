@@ -618,66 +618,107 @@ pub fn message_ids(field: &[u8]) -> Vec<Vec<u8>> {
 /// "(1 (2)(3))" for a message with two replies, "((2)(3))" for two
 /// messages under a dummy. Writes nothing for no threads (the caller
 /// writes "* THREAD" and the line end).
+#[cfg(test)]
 pub fn render(out: &mut Vec<u8>, threads: &[Thread]) {
-    for thread in threads {
-        render_thread(out, thread);
-    }
+    Renderer::new(threads).write(out, usize::MAX);
 }
 
-fn render_thread(out: &mut Vec<u8>, thread: &Thread) {
-    // Open nodes: how many of their children are yet to come, and whether
-    // each child goes in its own parentheses (a node with several
-    // children) or continues the line (a node with one). The bottom frame
-    // stands for the thread's own parentheses.
-    struct Frame {
-        remaining: u32,
-        wrapped: bool,
+/// [`render`] a piece at a time, so the caller can send what is written
+/// before going on: a THREAD answer for a big mailbox (or one huge thread)
+/// then never sits whole in memory.
+pub struct Renderer<'a> {
+    threads: &'a [Thread],
+    /// The thread being written and its next node.
+    thread: usize,
+    node: usize,
+    /// Whether the current thread's bottom frame has been pushed.
+    open: bool,
+    /// Open nodes: how many of their children are yet to come, and whether
+    /// each child goes in its own parentheses (a node with several
+    /// children) or continues the line (a node with one). The bottom frame
+    /// stands for the thread's own parentheses.
+    stack: Vec<Frame>,
+    /// Numbers are separated from a following number or "(" by one space;
+    /// parentheses need none.
+    after_number: bool,
+}
+
+struct Frame {
+    remaining: u32,
+    wrapped: bool,
+}
+
+impl<'a> Renderer<'a> {
+    pub fn new(threads: &'a [Thread]) -> Renderer<'a> {
+        Renderer { threads, thread: 0, node: 0, open: false, stack: Vec::new(), after_number: false }
     }
-    // Numbers are separated from a following number or "(" by one space;
-    // parentheses need none.
-    let mut after_number = false;
-    let mut stack = vec![Frame { remaining: 1, wrapped: true }];
-    for node in &thread.nodes {
-        let Some(frame) = stack.last_mut() else { break };
-        frame.remaining = frame.remaining.saturating_sub(1);
-        if frame.wrapped {
-            if after_number {
-                out.push(b' ');
+
+    /// Writes nodes until `out` holds at least `until` bytes or all is
+    /// written (true). The stack, not recursion, keeps the place, so a
+    /// thread of any depth stops and resumes between any two nodes.
+    pub fn write(&mut self, out: &mut Vec<u8>, until: usize) -> bool {
+        while let Some(thread) = self.threads.get(self.thread) {
+            if !self.open {
+                self.stack.clear();
+                self.stack.push(Frame { remaining: 1, wrapped: true });
+                self.after_number = false;
+                self.open = true;
             }
-            out.push(b'(');
-            after_number = false;
-        }
-        if let Some(number) = node.message {
-            if after_number {
-                out.push(b' ');
+            while let Some(node) = thread.nodes.get(self.node) {
+                if out.len() >= until {
+                    return false;
+                }
+                self.node += 1;
+                let Some(frame) = self.stack.last_mut() else {
+                    self.node = thread.nodes.len();
+                    break;
+                };
+                frame.remaining = frame.remaining.saturating_sub(1);
+                if frame.wrapped {
+                    if self.after_number {
+                        out.push(b' ');
+                    }
+                    out.push(b'(');
+                    self.after_number = false;
+                }
+                if let Some(number) = node.message {
+                    if self.after_number {
+                        out.push(b' ');
+                    }
+                    out.extend_from_slice(number.to_string().as_bytes());
+                    self.after_number = true;
+                }
+                if node.children > 0 {
+                    self.stack.push(Frame { remaining: node.children, wrapped: node.children > 1 });
+                    continue;
+                }
+                // A leaf: close it and every node it was the last child of.
+                while let Some(frame) = self.stack.last() {
+                    if frame.wrapped {
+                        out.push(b')');
+                        self.after_number = false;
+                    }
+                    if frame.remaining > 0 {
+                        break;
+                    }
+                    self.stack.pop();
+                }
             }
-            out.extend_from_slice(number.to_string().as_bytes());
-            after_number = true;
-        }
-        if node.children > 0 {
-            stack.push(Frame { remaining: node.children, wrapped: node.children > 1 });
-            continue;
-        }
-        // A leaf: close it and every node it was the last child of.
-        while let Some(frame) = stack.last() {
-            if frame.wrapped {
-                out.push(b')');
-                after_number = false;
+            // A malformed tree (fewer nodes than its counts say) still
+            // closes every parenthesis it opened: after each node, the top
+            // frame has no child open, and every wrapped frame below it
+            // has one.
+            self.stack.pop();
+            while let Some(frame) = self.stack.pop() {
+                if frame.wrapped {
+                    out.push(b')');
+                }
             }
-            if frame.remaining > 0 {
-                break;
-            }
-            stack.pop();
+            self.thread += 1;
+            self.node = 0;
+            self.open = false;
         }
-    }
-    // A malformed tree (fewer nodes than its counts say) still closes
-    // every parenthesis it opened: after each node, the top frame has no
-    // child open, and every wrapped frame below it has one.
-    stack.pop();
-    while let Some(frame) = stack.pop() {
-        if frame.wrapped {
-            out.push(b')');
-        }
+        true
     }
 }
 
@@ -983,6 +1024,26 @@ mod tests {
         fn render_never_panics(nodes in proptest::collection::vec((proptest::option::of(0u32..5), 0u32..4), 0..12)) {
             let mut out = Vec::new();
             render(&mut out, &[tree(&nodes)]);
+        }
+
+        /// Written a few bytes at a time (the buffer emptied between
+        /// pieces, as a flush does), the answer is the same bytes.
+        #[test]
+        fn render_in_pieces_is_the_same(
+            trees in proptest::collection::vec(
+                proptest::collection::vec((proptest::option::of(0u32..500), 0u32..4), 0..12), 0..5),
+            step in 1usize..8,
+        ) {
+            let threads: Vec<Thread> = trees.iter().map(|nodes| tree(nodes)).collect();
+            let mut whole = Vec::new();
+            render(&mut whole, &threads);
+            let (mut pieces, mut out) = (Vec::new(), Vec::new());
+            let mut renderer = Renderer::new(&threads);
+            while !renderer.write(&mut out, step) {
+                pieces.append(&mut out);
+            }
+            pieces.append(&mut out);
+            prop_assert_eq!(pieces, whole);
         }
 
         #[test]

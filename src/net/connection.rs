@@ -45,6 +45,16 @@ pub struct Connection {
     idle: Duration,
     /// A point after which no read waits (the login deadline).
     deadline: Option<Instant>,
+    /// The most the output buffer ever held (its capacity), logged at
+    /// debug level when the connection goes: tests check that a huge
+    /// answer went out through a bounded buffer.
+    peak_output: usize,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        log::debug!("connection closed; peak output buffer {} bytes", self.peak_output.max(self.output.capacity()));
+    }
 }
 
 fn eof() -> io::Error {
@@ -66,6 +76,7 @@ impl Connection {
             // Until the caller sets its read limits.
             idle: write_timeout,
             deadline: None,
+            peak_output: 0,
         }
     }
 
@@ -350,6 +361,7 @@ impl Connection {
             self.end = 0;
         }
         if self.output.is_empty() {
+            self.peak_output = self.peak_output.max(self.output.capacity());
             self.output = Vec::new();
         }
     }

@@ -7,3 +7,4 @@ pub mod datetime;
 pub mod heap;
 pub mod log_summary;
 pub mod mutf7;
+pub mod pool;

@@ -52,8 +52,11 @@
 //! and a new snapshot opened from the next UID, so a client that stops
 //! reading never pins a snapshot (redb reuses freed pages only once every
 //! older snapshot has closed). A message expunged meanwhile is skipped,
-//! as one expunged by another session before the search began. Pausing
-//! for other sessions keeps the snapshot: that is not a write.
+//! as one expunged by another session before the search began. A pause
+//! for other sessions between two messages ends a stretch too (a search of
+//! a gigabyte takes seconds, and the pages other sessions' commits free
+//! meanwhile could not be reused under one long snapshot); a pause inside
+//! one big message's body keeps its snapshot until that message is done.
 //!
 //! # SORT, THREAD and long answers
 //!
@@ -575,6 +578,7 @@ async fn scan(
         };
         let mut blob_records = blobs.cursor();
         let mut finished = false;
+        let mut spent = false;
         let mut failure = None;
         loop {
             let index = match &mut snapshot.from_index {
@@ -661,13 +665,19 @@ async fn scan(
                 }
             }
             if budget.spend(work) {
-                budget.pause().await;
+                spent = true;
+                break;
             }
             if session.conn.out().len() >= session.conn.write_limit() {
                 break;
             }
         }
-        // No snapshot stays open across a write that can wait on the client.
+        // No snapshot stays open across a write that can wait on the
+        // client, nor across a pause between messages: a search of a big
+        // mailbox takes seconds, and the writes other sessions commit
+        // meanwhile could reuse no freed page while it held one snapshot.
+        // (A pause inside one big message's body keeps it: that is one
+        // message's worth of time.)
         drop(blob_records);
         drop((snapshot, blobs, reader));
         if let Some(error) = failure {
@@ -678,6 +688,10 @@ async fn scan(
         }
         if finished {
             break;
+        }
+        if spent {
+            budget.pause().await;
+            continue;
         }
         budget.longest = budget.longest.max(budget.started.elapsed());
         session.conn.flush().await?;

@@ -1090,10 +1090,14 @@ pub fn guessing(server: &Server, settings: &Settings) -> io::Result<Vec<Figure>>
     use std::cell::Cell;
     let (sent, answered, refused, closed) = (Cell::new(0usize), Cell::new(0usize), Cell::new(0u64), Cell::new(0u64));
     let accepted = Cell::new(0u64);
+    // Answers that say "busy, retry" ([UNAVAILABLE]: roost's full password
+    // queue) spent no password check: counted apart from real guesses.
+    let unchecked = Cell::new(0u64);
     let ((), mut phase) = run_phase(server, settings, || {
         let executor = smol::LocalExecutor::new();
         let deadline = Instant::now() + Duration::from_secs_f64(settings.guess_seconds);
-        let (sent, answered, refused, closed, accepted) = (&sent, &answered, &refused, &closed, &accepted);
+        let (sent, answered, refused, closed, accepted, unchecked) =
+            (&sent, &answered, &refused, &closed, &accepted, &unchecked);
         smol::block_on(executor.run(async {
             let tasks: Vec<_> = (0..5 * settings.guessers_per_address)
                 .map(|index| {
@@ -1115,6 +1119,10 @@ pub fn guessing(server: &Server, settings: &Settings) -> io::Result<Vec<Figure>>
                                     Ok(reply) if reply.ok() => {
                                         accepted.set(accepted.get() + 1);
                                         continue 'connections;
+                                    }
+                                    Ok(reply) if reply.status.windows(13).any(|code| code == b"[UNAVAILABLE]") => {
+                                        answered.set(answered.get() + 1);
+                                        unchecked.set(unchecked.get() + 1);
                                     }
                                     Ok(_) => answered.set(answered.get() + 1),
                                     // Not answered in time: not counted.
@@ -1151,6 +1159,13 @@ pub fn guessing(server: &Server, settings: &Settings) -> io::Result<Vec<Figure>>
             "guess/s",
             Better::Lower,
             answered.get() as f64 / phase.seconds,
+        ),
+        figure(
+            15,
+            format!("{label}: of them answered busy, unchecked ([UNAVAILABLE])"),
+            "",
+            Better::Higher,
+            unchecked.get() as f64,
         ),
         figure(15, format!("{label}: attack connections refused"), "", Better::Higher, refused.get() as f64),
         figure(15, format!("{label}: attack connections closed"), "", Better::Higher, closed.get() as f64),

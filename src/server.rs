@@ -243,7 +243,9 @@ impl Server {
     /// address, never pre-auth (LMTP has no login; it comes from the MTA).
     pub fn connection_slot(&self, ip: IpAddr) -> Result<ConnectionSlot, &'static str> {
         let limits = &self.config.limits;
-        let limited = !limits.never_limit.contains(ip);
+        // The LMTP Unix socket has no address (it shows as `::`): the MTA
+        // on this machine, kept out by the socket's mode, not by counts.
+        let limited = !ip.is_unspecified() && !limits.never_limit.contains(ip);
         let key = limit_key(ip);
         let mut counters = self.counters.borrow_mut();
         if counters.total >= limits.max_connections {

@@ -244,12 +244,19 @@ impl<K: Copy + Eq + Hash, T> FairQueue<K, T> {
         if self.waiting >= self.capacity || queued >= self.per_address {
             return Err(item);
         }
+        self.push_unbounded(key, item);
+        Ok(())
+    }
+
+    /// Queues `item` for `key` whatever the bounds: for checks the admin
+    /// exempted from limits (`never_limit`), bounded by the connections.
+    pub fn push_unbounded(&mut self, key: K, item: T) {
+        let queued = self.lines.get(&key).map_or(0, VecDeque::len);
         if queued == 0 && !self.busy.contains(&key) {
             self.ready.push_back(key);
         }
         self.lines.entry(key).or_default().push_back(item);
         self.waiting += 1;
-        Ok(())
     }
 
     /// The next check to verify: the first of the next address in turn.
@@ -286,8 +293,22 @@ impl<K: Copy + Eq + Hash, T> FairQueue<K, T> {
     }
 }
 
+/// Whose turn a check waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Turn {
+    /// An address (its [`limit_key`]): one check at a time, a short line.
+    Address(IpAddr),
+    /// A check from an address in `never_limit` (the machine itself by
+    /// default: webmail, the family's LAN if the admin says so): a turn of
+    /// its own, never refused, so such logins use every thread and never
+    /// get UNAVAILABLE. Strangers still wait behind at most one check each.
+    Exempt(u64),
+}
+
 struct Queue {
-    checks: FairQueue<IpAddr, Job>,
+    checks: FairQueue<Turn, Job>,
+    /// The number of the next exempt check's turn.
+    exempt: u64,
     /// The server is gone: threads end.
     closed: bool,
 }
@@ -305,7 +326,7 @@ impl Shared {
 
     /// The next check; `Some(None)` when `holding` memory and none came
     /// within [`KEEP_MEMORY`]; `None` when the server is gone.
-    fn next(&self, holding: bool) -> Option<Option<(IpAddr, Job)>> {
+    fn next(&self, holding: bool) -> Option<Option<(Turn, Job)>> {
         let mut queue = self.lock();
         let deadline = std::time::Instant::now() + KEEP_MEMORY;
         loop {
@@ -327,7 +348,7 @@ impl Shared {
         }
     }
 
-    fn done(&self, key: IpAddr) {
+    fn done(&self, key: Turn) {
         self.lock().checks.done(key);
         // The address may have another check waiting, for any thread.
         self.wake.notify_one();
@@ -376,7 +397,7 @@ impl Verifier {
     /// `per_address` of them from one address.
     pub fn start(cost: Cost, threads: u32, capacity: usize, per_address: usize) -> std::io::Result<Verifier> {
         let shared = Arc::new(Shared {
-            queue: Mutex::new(Queue { checks: FairQueue::new(capacity, per_address), closed: false }),
+            queue: Mutex::new(Queue { checks: FairQueue::new(capacity, per_address), exempt: 0, closed: false }),
             wake: Condvar::new(),
         });
         for _ in 0..threads.max(1) {
@@ -417,12 +438,20 @@ impl Verifier {
 
     /// Whether `password` matches `phc` (None: no such user, always
     /// Failed), checked in `address`'s turn; Busy at once, without
-    /// hashing, when the queue has no room for it.
-    pub async fn verify(&self, address: IpAddr, password: Vec<u8>, phc: Option<String>) -> Verdict {
+    /// hashing, when the queue has no room for it. An `exempt` address
+    /// (`never_limit`) is never Busy and takes a turn per check.
+    pub async fn verify(&self, address: IpAddr, exempt: bool, password: Vec<u8>, phc: Option<String>) -> Verdict {
         let (reply, answer) = channel::bounded(1);
-        let pushed = self.shared.lock().checks.push(limit_key(address), Job { password, phc, reply });
-        if pushed.is_err() {
-            return Verdict::Busy;
+        let job = Job { password, phc, reply };
+        {
+            let mut queue = self.shared.lock();
+            if exempt {
+                let turn = Turn::Exempt(queue.exempt);
+                queue.exempt = queue.exempt.wrapping_add(1);
+                queue.checks.push_unbounded(turn, job);
+            } else if queue.checks.push(Turn::Address(limit_key(address)), job).is_err() {
+                return Verdict::Busy;
+            }
         }
         self.shared.wake.notify_one();
         match answer.recv().await {
@@ -495,9 +524,9 @@ mod tests {
         let verifier = Verifier::start(cost, 1, 8, 2).unwrap();
         let here = IpAddr::from([192, 0, 2, 1]);
         smol::block_on(async {
-            assert_eq!(verifier.verify(here, b"x".to_vec(), Some(phc.clone())).await, Verdict::Verified);
+            assert_eq!(verifier.verify(here, false, b"x".to_vec(), Some(phc.clone())).await, Verdict::Verified);
             let holding = resident_kib();
-            assert_eq!(verifier.verify(here, b"x".to_vec(), Some(phc.clone())).await, Verdict::Verified);
+            assert_eq!(verifier.verify(here, false, b"x".to_vec(), Some(phc.clone())).await, Verdict::Verified);
             std::thread::sleep(KEEP_MEMORY * 3);
             let released = resident_kib();
             assert!(released + 16 * 1024 < holding, "RSS {holding} KiB while holding, {released} KiB after");
@@ -510,9 +539,9 @@ mod tests {
         let phc = hash_password(b"secret", CHEAP).unwrap();
         let here = IpAddr::from([192, 0, 2, 1]);
         smol::block_on(async {
-            assert_eq!(verifier.verify(here, b"secret".to_vec(), Some(phc.clone())).await, Verdict::Verified);
-            assert_eq!(verifier.verify(here, b"wrong".to_vec(), Some(phc)).await, Verdict::Failed);
-            assert_eq!(verifier.verify(here, b"secret".to_vec(), None).await, Verdict::Failed);
+            assert_eq!(verifier.verify(here, false, b"secret".to_vec(), Some(phc.clone())).await, Verdict::Verified);
+            assert_eq!(verifier.verify(here, false, b"wrong".to_vec(), Some(phc)).await, Verdict::Failed);
+            assert_eq!(verifier.verify(here, false, b"secret".to_vec(), None).await, Verdict::Failed);
         });
     }
 
@@ -569,6 +598,37 @@ mod tests {
         assert_eq!(queue.pop(), Some(('a', 1)));
         assert_eq!(queue.push('a', 3), Ok(()));
         assert_eq!(queue.push('a', 4), Err(4));
+    }
+
+    #[test]
+    fn exempt_addresses_are_never_refused() {
+        // A queue with room for one check in all: strangers beyond it get
+        // Busy; checks from a never_limit address all wait their turn.
+        let verifier = Verifier::start(CHEAP, 1, 1, 1).unwrap();
+        let phc = hash_password(b"secret", CHEAP).unwrap();
+        let here: IpAddr = "127.0.0.1".parse().unwrap();
+        smol::block_on(async {
+            let checks: Vec<_> =
+                (0..20).map(|_| verifier.verify(here, true, b"secret".to_vec(), Some(phc.clone()))).collect();
+            for verdict in futures_join(checks).await {
+                assert_eq!(verdict, Verdict::Verified);
+            }
+        });
+    }
+
+    /// Runs the futures concurrently (they all queue before any answer).
+    async fn futures_join<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+        let executor = smol::LocalExecutor::new();
+        let tasks: Vec<_> = futures.into_iter().map(|future| executor.spawn(future)).collect();
+        executor
+            .run(async {
+                let mut outputs = Vec::new();
+                for task in tasks {
+                    outputs.push(task.await);
+                }
+                outputs
+            })
+            .await
     }
 
     #[test]

@@ -105,7 +105,8 @@ async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>
     // room for newcomers (see Server::imap_slot).
     session.slot.set_checking(true);
     let phc = record.as_ref().map(|record| record.password_hash.clone());
-    let verdict = server.verifier.verify(ip, password, phc).await;
+    let exempt = server.config.limits.never_limit.contains(ip);
+    let verdict = server.verifier.verify(ip, exempt, password, phc).await;
     session.slot.set_checking(false);
     if verdict == Verdict::Busy {
         // Answered at once, without hashing (no failure delay, not logged

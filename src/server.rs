@@ -488,6 +488,8 @@ pub fn serve(config: Config) -> Result<(), String> {
     };
     smol::block_on(executor.run(until_stopped));
     drop(executor);
+    // What the current interval counted is told before the server goes.
+    server.counters.borrow_mut().log.flush();
     // The last handle on the store: its drop lets the store thread finish
     // and closes the database cleanly.
     drop(server);

@@ -73,6 +73,11 @@ impl LogSummary {
         }
     }
 
+    /// Ends the interval now (the server is stopping): logs its summary lines.
+    pub fn flush(&mut self) {
+        self.flush_at(Instant::now());
+    }
+
     fn flush_at(&mut self, now: Instant) {
         for line in self.summary_lines(now) {
             log::warn!("{line}");

@@ -58,10 +58,11 @@ impl View {
         store: &Rc<Store>,
         mailbox: u64,
         read_only: bool,
+        preloaded: Option<crate::store::Preloaded>,
     ) -> Result<(View, Option<u32>), crate::store::StoreError> {
         let reader = store.read()?;
         let mut hub = store.hub().borrow_mut();
-        let state = hub.watch(mailbox, &reader)?;
+        let state = hub.watch(mailbox, &reader, preloaded)?;
         let mut view = View {
             _watch: Watch { store: store.clone(), mailbox },
             mailbox,

@@ -52,17 +52,40 @@ pub struct Hub {
     users: HashMap<u32, (u32, event_listener::Event)>,
 }
 
+/// A mailbox's UID list read ahead of [`Hub::watch`] by
+/// [`crate::store::Store::preload`], in steps that let other sessions run,
+/// from a snapshot at `modseq`.
+pub struct Preloaded {
+    pub(super) mailbox: u64,
+    pub(super) modseq: u64,
+    pub(super) uids: Vec<u32>,
+}
+
 impl Hub {
     /// Starts watching `mailbox`, loading it from `reader` if no one else
     /// watches it. The load is synchronous on purpose: while it runs the pump
     /// cannot, so no change can slip between the snapshot and the state.
-    pub fn watch(&mut self, mailbox: u64, reader: &Reader) -> Result<&MailboxState, StoreError> {
+    /// A `preloaded` UID list is taken instead when `reader` shows the
+    /// mailbox at the modseq it was read at: nothing was appended or
+    /// expunged since (every such change takes a new modseq), so no change
+    /// the pump applied while it was read is missing from it.
+    pub fn watch(
+        &mut self,
+        mailbox: u64,
+        reader: &Reader,
+        preloaded: Option<Preloaded>,
+    ) -> Result<&MailboxState, StoreError> {
         if let std::collections::hash_map::Entry::Vacant(entry) = self.mailboxes.entry(mailbox) {
             let record = reader.mailbox(mailbox)?.ok_or(StoreError::NoSuchMailbox)?;
             if record.noselect {
                 return Err(StoreError::NotSelectable);
             }
-            let uids = reader.messages()?.uids(mailbox)?;
+            let uids = match preloaded {
+                Some(preloaded) if preloaded.mailbox == mailbox && preloaded.modseq == record.highest_modseq => {
+                    preloaded.uids
+                }
+                _ => reader.messages()?.uids(mailbox)?,
+            };
             entry.insert(MailboxState {
                 watchers: 0,
                 released: 0,

@@ -249,6 +249,25 @@ impl MessageTable {
         Ok(MessageCursor { range: self.table.range((mailbox, low)..=(mailbox, high))?, peeked: None })
     }
 
+    /// Appends at most `limit` UIDs of `mailbox` from `start` on to `out`;
+    /// returns where the next batch starts, None at the end.
+    pub fn uids_from(
+        &self,
+        mailbox: u64,
+        start: u32,
+        limit: usize,
+        out: &mut Vec<u32>,
+    ) -> Result<Option<u32>, StoreError> {
+        for (taken, entry) in self.table.range((mailbox, start)..=(mailbox, u32::MAX))?.enumerate() {
+            let uid = entry?.0.value().1;
+            if taken == limit {
+                return Ok(Some(uid));
+            }
+            out.push(uid);
+        }
+        Ok(None)
+    }
+
     /// Every UID in `mailbox`, ascending.
     pub fn uids(&self, mailbox: u64) -> Result<Vec<u32>, StoreError> {
         let mut uids = Vec::new();

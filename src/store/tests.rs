@@ -419,3 +419,39 @@ fn a_delivery_to_several_users_is_stored_once_and_counted_right() {
         assert!(store.read().unwrap().chunk_summary().unwrap().is_empty());
     });
 }
+
+#[test]
+fn a_uid_list_read_in_steps_is_taken_only_if_nothing_changed_since() {
+    let disk = SmallDisk::with_capacity(1 << 30);
+    let (store, pump) = store_on(&disk, 0);
+    run(&store.clone(), pump, async move {
+        let inbox = inbox_of_new_user(&store).await;
+        const BATCH: usize = 4;
+        let count = BATCH * 2 + 3;
+        for _ in 0..count {
+            append(&store, inbox, 10).await.unwrap();
+        }
+        // Read in three batches; nothing changed since: it becomes the state.
+        let preloaded = store.preload_in(inbox, BATCH).await.unwrap().expect("the hub does not hold it yet");
+        assert_eq!(preloaded.uids.len(), count);
+        assert_eq!(preloaded.uids, (1..=count as u32).collect::<Vec<_>>());
+        {
+            let reader = store.read().unwrap();
+            let mut hub = store.hub().borrow_mut();
+            let state = hub.watch(inbox, &reader, Some(preloaded)).unwrap();
+            assert_eq!(state.uids.len(), count);
+        }
+        store.hub().borrow_mut().unwatch(inbox);
+        store.hub().borrow_mut().keep(0);
+        assert!(store.hub().borrow().get(inbox).is_none());
+        // A message arrives after the list was read: the stale list is not
+        // taken, the state is read again and holds the new message.
+        let stale = store.preload_in(inbox, BATCH).await.unwrap().expect("released above");
+        let newest = append(&store, inbox, 10).await.unwrap();
+        let reader = store.read().unwrap();
+        let mut hub = store.hub().borrow_mut();
+        let state = hub.watch(inbox, &reader, Some(stale)).unwrap();
+        assert_eq!(state.uids.last().copied(), Some(newest));
+        assert_eq!(state.uids.len(), count + 1);
+    });
+}

@@ -4,8 +4,9 @@
 //! done (no snapshot is open when they go out). The long part, QRESYNC's
 //! VANISHED (EARLIER) and flag changes, is `qresync::select`, which reads
 //! in batches from snapshots closed before each flush and yields on a time
-//! slice. Left as it was: `View::open` reads the mailbox's UID list in one
-//! go (4 bytes a message, from the hub's cache when the mailbox is in use).
+//! slice. The UID list of a mailbox the hub does not hold (4 bytes a
+//! message) is read in batches with yields between them (`Store::preload`)
+//! before `View::open` takes it.
 
 use std::io;
 
@@ -58,11 +59,16 @@ pub async fn run(
     // RFC 9051 has no \Recent: an IMAP4rev2 session neither shows nor
     // takes it (opening as EXAMINE does not claim), so IMAP4rev1 sessions
     // on the same mailbox still see their new mail as \Recent.
-    let opened = store
+    let id = store
         .read()
         .and_then(|reader| reader.mailbox_id(user_id, &name))
-        .and_then(|id| id.ok_or(crate::store::StoreError::NoSuchMailbox))
-        .and_then(|id| View::open(&store, id, read_only || imap4rev2));
+        .and_then(|id| id.ok_or(crate::store::StoreError::NoSuchMailbox));
+    // A mailbox no session holds has its UID list read in steps first.
+    let preloaded = match &id {
+        Ok(id) => store.preload(*id).await,
+        Err(_) => Ok(None),
+    };
+    let opened = id.and_then(|id| View::open(&store, id, read_only || imap4rev2, preloaded?));
     let (mut view, first_recent) = match opened {
         Ok(opened) => opened,
         Err(error) => {

@@ -103,11 +103,14 @@ struct UserPasswd {
 
 #[derive(FromArgs)]
 #[argh(subcommand, name = "del")]
-/// Delete a user and all of their mail.
+/// Delete a user and all of their mail (asks to type the name first).
 struct UserDel {
     /// user name
     #[argh(positional)]
     name: String,
+    /// delete without asking (scripts)
+    #[argh(switch)]
+    yes: bool,
     /// configuration file
     #[argh(option)]
     config: Option<PathBuf>,
@@ -193,7 +196,7 @@ fn main() -> ExitCode {
                 UserAction::Passwd(arguments) => load(&arguments.config, None, &arguments.data)
                     .and_then(|config| set_password(&config, &arguments.name, false)),
                 UserAction::Del(arguments) => load(&arguments.config, None, &arguments.data)
-                    .and_then(|config| delete_user(&config, &arguments.name)),
+                    .and_then(|config| delete_user(&config, &arguments.name, arguments.yes)),
                 UserAction::List(arguments) => {
                     load(&arguments.config, None, &arguments.data).and_then(|config| list_users(&config))
                 }
@@ -321,8 +324,22 @@ fn set_password(config: &Config, name: &str, new_user: bool) -> Result<(), Strin
     Ok(())
 }
 
-fn delete_user(config: &Config, name: &str) -> Result<(), String> {
+fn delete_user(config: &Config, name: &str, yes: bool) -> Result<(), String> {
     let name = auth::normalize_user_name(name)?;
+    if !yes {
+        // Everything the user has goes, with no way back: the name must be
+        // typed (or given as the first line of stdin), or --yes passed.
+        let stdin = std::io::stdin();
+        if stdin.is_terminal() {
+            eprint!("Delete user {name} and all of their mail? This cannot be undone. Type the user name to confirm: ");
+            let _ = std::io::stderr().flush();
+        }
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line).map_err(|error| format!("cannot read the confirmation: {error}"))?;
+        if line.trim() != name {
+            return Err(format!("user {name} not deleted: type the user name to confirm, or pass --yes"));
+        }
+    }
     write(config, &["user-del", &name], Op::DeleteUser { name: name.clone() })?;
     println!("user {name} deleted");
     Ok(())

@@ -333,14 +333,48 @@ impl Server {
     }
 }
 
-/// Creates the data directory, readable by its owner only.
+/// Creates the data directory, readable by its owner only, and makes
+/// sure of it whatever existed before: the directory (and `tls/` in it)
+/// 0700, every file in them 0600 — mail, password hashes and the TLS key
+/// are nobody else's business. Files roost creates from here on are
+/// private too (umask 077). A looser mode found is fixed and logged.
 pub fn create_data_dir(config: &Config) -> Result<(), String> {
     use std::os::unix::fs::DirBuilderExt;
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(&config.data_dir)
-        .map_err(|error| format!("cannot create data directory {}: {error}", config.data_dir.display()))
+        .map_err(|error| format!("cannot create data directory {}: {error}", config.data_dir.display()))?;
+    make_private(&config.data_dir)
+}
+
+fn make_private(dir: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let fix = |path: &std::path::Path, mode: u32| -> Result<(), String> {
+        let metadata = std::fs::symlink_metadata(path).map_err(|error| format!("{}: {error}", path.display()))?;
+        let current = metadata.permissions().mode() & 0o777;
+        if current & 0o077 != 0 {
+            log::warn!("{} could be read by other users (mode {current:o}): made {mode:o}", path.display());
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+                .map_err(|error| format!("cannot make {} private: {error}", path.display()))?;
+        }
+        Ok(())
+    };
+    fix(dir, 0o700)?;
+    for folder in [dir.to_path_buf(), dir.join("tls")] {
+        let Ok(entries) = std::fs::read_dir(&folder) else { continue };
+        for entry in entries.flatten() {
+            let Ok(kind) = entry.file_type() else { continue };
+            if kind.is_dir() && entry.file_name() == "tls" {
+                fix(&entry.path(), 0o700)?;
+            } else if kind.is_file() {
+                // Sockets (LMTP's is 0660 on purpose) and links are left alone.
+                fix(&entry.path(), 0o600)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn tls_paths(config: &Config) -> Result<(PathBuf, PathBuf), String> {

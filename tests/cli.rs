@@ -232,13 +232,21 @@ fn user_lifecycle(mut setup: Setup) {
         assert!(!can_log_in(server, "carol", "first"), "{mode}: old password still accepted");
     });
 
+    // del asks first: nothing happens without the name typed or --yes.
+    let stderr = setup.cli_fails(&["user", "del", "carol"], None);
+    assert!(stderr.contains("not deleted"), "{stderr}");
+    let stderr = setup.cli_fails(&["user", "del", "carol"], Some("zed\n"));
+    assert!(stderr.contains("not deleted"), "{stderr}");
+    setup.online(|server| {
+        assert!(can_log_in(server, "carol", "second"), "{mode}: carol deleted without confirmation");
+    });
     // del: the user and their mail are gone.
-    let stdout = setup.cli_ok(&["user", "del", "carol"], None);
+    let stdout = setup.cli_ok(&["user", "del", "carol"], Some("carol\n"));
     assert!(stdout.starts_with("user carol deleted"), "{stdout}");
     setup.expect_log("user carol deleted");
-    let stderr = setup.cli_fails(&["user", "del", "carol"], None);
+    let stderr = setup.cli_fails(&["user", "del", "carol", "--yes"], None);
     assert!(stderr.contains("no such user"), "{stderr}");
-    let stderr = setup.cli_fails(&["user", "del", "bad name"], None);
+    let stderr = setup.cli_fails(&["user", "del", "bad name", "--yes"], None);
     assert!(stderr.contains("user name"), "{stderr}");
     assert_eq!(setup.cli_ok(&["user", "list"], None), "mallory-1.x@home+tag\nzed\n");
     let report = setup.cli_ok(&["check"], None);
@@ -406,4 +414,38 @@ fn unknown_table_is_reported_with_its_line() {
     let (_config_dir, config) = config_file(&text);
     every_command_reports(&config, &[&config, "unknown table [smtp]", "line 6"]);
     assert!(!dir.0.join("data").exists());
+}
+
+#[test]
+fn the_data_directory_is_made_private_whatever_existed() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("private");
+    let config = dir.0.join("roost.toml");
+    std::fs::write(&config, test_config(&dir, "")).unwrap();
+    // A data directory made by hand with ordinary permissions, holding a
+    // file anyone may read, and a tls/ folder open to all.
+    let data = dir.0.join("data");
+    std::fs::create_dir_all(data.join("tls")).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(data.join("tls"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(data.join("notes.txt"), "x").unwrap();
+    std::fs::set_permissions(data.join("notes.txt"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let config = config.to_str().unwrap();
+    let (ok, _, stderr) = run_bounded_with(&["user", "add", "dora", "--config", config], Some("a long password\n"));
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("could be read by other users"), "{stderr}");
+    let mode = |path: std::path::PathBuf| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(data.clone()), 0o700);
+    assert_eq!(mode(data.join("tls")), 0o700);
+    assert_eq!(mode(data.join("notes.txt")), 0o600);
+    // The database roost created is private from the start.
+    assert_eq!(mode(data.join("roost.redb")), 0o600);
+    // A file loosened later is closed again at the next start.
+    std::fs::set_permissions(data.join("roost.redb"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (ok, _, stderr) = run_bounded_with(&["user", "list", "--config", config], None);
+    assert!(ok, "{stderr}");
+    let (ok, _, stderr) = run_bounded_with(&["user", "passwd", "dora", "--config", config], Some("another password\n"));
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("roost.redb could be read by other users"), "{stderr}");
+    assert_eq!(mode(data.join("roost.redb")), 0o600);
 }

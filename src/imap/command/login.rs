@@ -130,8 +130,12 @@ async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>
     let verified = verdict == Verdict::Verified;
     let shown = name.clone().unwrap_or_else(|| String::from_utf8_lossy(user).chars().take(64).collect());
     let (Some(name), Some(record), true) = (name, record, verified) else {
-        // Never summarised: every failed login has its own line.
-        log::warn!("login failed: user {shown:?} from {ip} ({how})");
+        // Never summarised: every failed login has its own line, in a
+        // stable form for tools (systemd/fail2ban): the address first, so a
+        // user name cannot put a fake one before it, and the name quoted
+        // with its control characters and quotes escaped, at most 64
+        // characters.
+        log::warn!("login failed from {ip}: user {shown:?} ({how})");
         smol::Timer::after(Duration::from_millis(server.config.limits.auth_failure_delay)).await;
         session.failed_logins += 1;
         if session.failed_logins >= MAX_FAILURES {

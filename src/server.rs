@@ -221,6 +221,8 @@ pub struct Server {
     pub config: Config,
     pub store: Rc<Store>,
     pub verifier: Verifier,
+    /// Logins verified lately, so clients that log in per action skip argon2.
+    pub login_cache: RefCell<crate::auth::LoginCache>,
     pub certificates: Certificates,
     counters: Rc<RefCell<Counters>>,
     /// Dropped to tell every session the server is stopping: a closed
@@ -461,7 +463,12 @@ pub fn serve(config: Config) -> Result<(), String> {
     let mut signals = async_signal::Signals::new([async_signal::Signal::Term, async_signal::Signal::Int])
         .map_err(|error| format!("cannot watch for SIGTERM: {error}"))?;
     let (stopping, stop_signal) = smol::channel::bounded(1);
+    let login_cache = crate::auth::LoginCache::new(
+        Duration::from_secs(config.limits.auth_cache_seconds),
+        config.limits.auth_cache_entries,
+    );
     let server = Rc::new(Server {
+        login_cache: RefCell::new(login_cache),
         config,
         store,
         verifier,

@@ -364,3 +364,32 @@ fn logins_and_failures_are_logged_without_passwords() {
         assert!(!log.contains(secret), "{secret:?} in the log:\n{log}");
     }
 }
+
+/// A client that logs in again for every action (webmail) skips argon2 once
+/// its password verified; a wrong password never does, and a changed
+/// password is checked afresh.
+#[test]
+fn a_verified_login_is_remembered_until_the_password_changes() {
+    let server = Server::start();
+    let config = server.config.to_str().unwrap().to_string();
+    for _ in 0..3 {
+        let mut client = server.login("alice", "secret");
+        client.ok("LOGOUT");
+    }
+    let log = wait_for_log(&server, "remembered: no hash");
+    let fresh = log.matches("login: user alice from 127.0.0.1 (LOGIN, plaintext)").count();
+    let remembered = log.matches("login: user alice from 127.0.0.1 (LOGIN, plaintext, remembered: no hash)").count();
+    assert_eq!((fresh, remembered), (1, 2), "{log}");
+    // A wrong password is hashed and refused as ever.
+    let mut client = server.connect();
+    assert!(client.no("LOGIN alice wrong").contains("AUTHENTICATIONFAILED"));
+    // A new password: the old one, though remembered, no longer opens.
+    let (ok, _, stderr) = run_cli(&["user", "passwd", "alice", "--config", &config], Some("renewed\n"));
+    assert!(ok, "{stderr}");
+    let mut client = server.connect();
+    assert!(client.no("LOGIN alice secret").contains("AUTHENTICATIONFAILED"));
+    let mut client = server.login("alice", "renewed");
+    client.ok("LOGOUT");
+    let log = server.log_text();
+    assert_eq!(log.matches("(LOGIN, plaintext)").count(), 2, "{log}");
+}

@@ -24,6 +24,10 @@ use std::net::IpAddr;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
+mod cache;
+
+pub use cache::LoginCache;
+
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use ring::rand::{SecureRandom, SystemRandom};
 use smol::channel::{self, Sender};

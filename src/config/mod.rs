@@ -66,6 +66,11 @@ pub struct Limits {
     /// Threads for CPU work taken off the session executor (SORT's sort,
     /// THREAD's tree); see `util::pool`.
     pub workers: u32,
+    /// Seconds a verified login is remembered, so a client logging in again
+    /// with the same password skips argon2 (0: never); see `auth::LoginCache`.
+    pub auth_cache_seconds: u64,
+    /// Logins remembered at most (48 bytes each).
+    pub auth_cache_entries: usize,
     /// Seconds a connection may take to log in.
     pub login_timeout: u64,
     /// The shortest the login deadline becomes when pre-auth slots are scarce.
@@ -294,6 +299,8 @@ impl Limits {
         limit!(auth_queue, usize);
         limit!(auth_queue_per_ip, usize);
         limit!(workers, u32);
+        limit!(auth_cache_seconds, u64);
+        limit!(auth_cache_entries, usize);
         limit!(login_timeout, u64);
         limit!(min_login_timeout, u64);
         limit!(tls_handshake_timeout, u64);
@@ -378,6 +385,8 @@ impl Limits {
             auth_queue: 0,
             auth_queue_per_ip: 0,
             workers: 0,
+            auth_cache_seconds: 0,
+            auth_cache_entries: 0,
             login_timeout: 0,
             min_login_timeout: 0,
             tls_handshake_timeout: 0,

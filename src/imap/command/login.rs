@@ -103,11 +103,24 @@ async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>
     };
     // While its check waits and runs, the connection is not closed to make
     // room for newcomers (see Server::imap_slot).
-    session.slot.set_checking(true);
-    let phc = record.as_ref().map(|record| record.password_hash.clone());
-    let exempt = server.config.limits.never_limit.contains(ip);
-    let verdict = server.verifier.verify(ip, exempt, password, phc).await;
-    session.slot.set_checking(false);
+    let cached = record
+        .as_ref()
+        .is_some_and(|record| server.login_cache.borrow().hit(record.id, &password, &record.password_hash));
+    // Kept only for the cache: the check below takes the password.
+    let remembered = record.as_ref().map(|_| password.clone());
+    let verdict = if cached {
+        Verdict::Verified
+    } else {
+        session.slot.set_checking(true);
+        let phc = record.as_ref().map(|record| record.password_hash.clone());
+        let exempt = server.config.limits.never_limit.contains(ip);
+        let verdict = server.verifier.verify(ip, exempt, password, phc).await;
+        session.slot.set_checking(false);
+        verdict
+    };
+    if let (Verdict::Verified, false, Some(record), Some(password)) = (verdict, cached, &record, &remembered) {
+        server.login_cache.borrow_mut().remember(record.id, password, &record.password_hash);
+    }
     if verdict == Verdict::Busy {
         // Answered at once, without hashing (no failure delay, not logged
         // as a failed login): the same answer for known and unknown users,
@@ -151,7 +164,8 @@ async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>
         return Ok(());
     };
     let tls = if session.conn.stream.is_tls() { "TLS" } else { "plaintext" };
-    log::info!("login: user {name} from {ip} ({how}, {tls})");
+    let checked = if cached { ", remembered: no hash" } else { "" };
+    log::info!("login: user {name} from {ip} ({how}, {tls}{checked})");
     session.slot.logged_in();
     session.state = State::Authenticated(User::new(record.id, name, slot));
     let code = format!("CAPABILITY {}", session.capabilities());

@@ -144,7 +144,7 @@ EOF
     # RUST_LOG would override log_level, and the port lines are at info.
     unset RUST_LOG
 
-    local password="cross-$$-$RANDOM"
+    local password="cross-password-$$-$RANDOM"
     if ! bounded 120 "${run[@]}" user add alice --config "$config" <<<"$password" >"$WORK_DIR/user.log" 2>&1; then
         cat "$WORK_DIR/user.log" >&2
         fail "roost user add under ${qemu}"

@@ -78,6 +78,9 @@ struct UserAdd {
     /// user name (letters, digits, . _ - @ +)
     #[argh(positional)]
     name: String,
+    /// accept a password shorter than min_password_length
+    #[argh(switch)]
+    force: bool,
     /// configuration file
     #[argh(option)]
     config: Option<PathBuf>,
@@ -93,6 +96,9 @@ struct UserPasswd {
     /// user name
     #[argh(positional)]
     name: String,
+    /// accept a password shorter than min_password_length
+    #[argh(switch)]
+    force: bool,
     /// configuration file
     #[argh(option)]
     config: Option<PathBuf>,
@@ -192,9 +198,9 @@ fn main() -> ExitCode {
             init_logging(log::LevelFilter::Warn);
             match user.action {
                 UserAction::Add(arguments) => load(&arguments.config, None, &arguments.data)
-                    .and_then(|config| set_password(&config, &arguments.name, true)),
+                    .and_then(|config| set_password(&config, &arguments.name, true, arguments.force)),
                 UserAction::Passwd(arguments) => load(&arguments.config, None, &arguments.data)
-                    .and_then(|config| set_password(&config, &arguments.name, false)),
+                    .and_then(|config| set_password(&config, &arguments.name, false, arguments.force)),
                 UserAction::Del(arguments) => load(&arguments.config, None, &arguments.data)
                     .and_then(|config| delete_user(&config, &arguments.name, arguments.yes)),
                 UserAction::List(arguments) => {
@@ -306,9 +312,15 @@ fn offline_error(config: &Config, error: StoreError) -> String {
     }
 }
 
-fn set_password(config: &Config, name: &str, new_user: bool) -> Result<(), String> {
+fn set_password(config: &Config, name: &str, new_user: bool, force: bool) -> Result<(), String> {
     let name = auth::normalize_user_name(name)?;
     let password = read_password(&name, new_user)?;
+    let minimum = config.limits.min_password_length;
+    if password.chars().count() < minimum && !force {
+        return Err(format!(
+            "a password needs at least {minimum} characters (a few words are easy to type on a phone and hard to guess); --force takes a shorter one"
+        ));
+    }
     let hash = auth::hash_password(password.as_bytes(), auth::Cost::from_limits(&config.limits))?;
     let (words, op) = if new_user {
         (["user-add", &name, &hash], Op::AddUser { name: name.clone(), password_hash: hash.clone() })

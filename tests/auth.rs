@@ -376,7 +376,7 @@ fn a_verified_login_is_remembered_until_the_password_changes() {
         let mut client = server.login("alice", "secret");
         client.ok("LOGOUT");
     }
-    let log = wait_for_log(&server, "remembered: no hash");
+    let log = wait_for_count(&server, "remembered: no hash", 2);
     let fresh = log.matches("login: user alice from 127.0.0.1 (LOGIN, plaintext)").count();
     let remembered = log.matches("login: user alice from 127.0.0.1 (LOGIN, plaintext, remembered: no hash)").count();
     assert_eq!((fresh, remembered), (1, 2), "{log}");
@@ -390,6 +390,16 @@ fn a_verified_login_is_remembered_until_the_password_changes() {
     assert!(client.no("LOGIN alice secret").contains("AUTHENTICATIONFAILED"));
     let mut client = server.login("alice", "renewed");
     client.ok("LOGOUT");
-    let log = server.log_text();
+    let log = wait_for_count(&server, "(LOGIN, plaintext)", 2);
     assert_eq!(log.matches("(LOGIN, plaintext)").count(), 2, "{log}");
+}
+
+/// Waits (bounded) until the log holds `needle` `count` times: it is read
+/// from the server's stderr as it comes.
+fn wait_for_count(server: &Server, needle: &str, count: usize) -> String {
+    let deadline = Instant::now() + IO_TIMEOUT;
+    while server.log_text().matches(needle).count() < count && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server.log_text()
 }

@@ -449,3 +449,26 @@ fn the_data_directory_is_made_private_whatever_existed() {
     assert!(stderr.contains("roost.redb could be read by other users"), "{stderr}");
     assert_eq!(mode(data.join("roost.redb")), 0o600);
 }
+
+#[test]
+fn short_passwords_need_force() {
+    // The boards' minimum (12), not the harness's test value.
+    let dir = TempDir::new("minimum");
+    let text = format!(
+        "data_dir = \"{}\"\n[limits]\nargon2_memory_kib = 64\nargon2_iterations = 1\n",
+        dir.0.join("data").display()
+    );
+    let config = dir.0.join("roost.toml");
+    std::fs::write(&config, text).unwrap();
+    let config = config.to_str().unwrap();
+    let (ok, _, stderr) = run_bounded_with(&["user", "add", "kid", "--config", config], Some("hunter2\n"));
+    assert!(!ok && stderr.contains("at least 12 characters"), "{stderr}");
+    let (ok, stdout, _) = run_bounded_with(&["user", "list", "--config", config], None);
+    assert!(ok && !stdout.contains("kid"), "{stdout}");
+    let (ok, _, stderr) = run_bounded_with(&["user", "add", "kid", "--config", config], Some("twelve chars\n"));
+    assert!(ok, "{stderr}");
+    let (ok, _, stderr) = run_bounded_with(&["user", "passwd", "kid", "--config", config], Some("short\n"));
+    assert!(!ok && stderr.contains("--force"), "{stderr}");
+    let (ok, _, stderr) = run_bounded_with(&["user", "passwd", "kid", "--force", "--config", config], Some("short\n"));
+    assert!(ok, "{stderr}");
+}

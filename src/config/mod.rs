@@ -71,6 +71,8 @@ pub struct Limits {
     pub auth_cache_seconds: u64,
     /// Logins remembered at most (48 bytes each).
     pub auth_cache_entries: usize,
+    /// Shortest password `roost user add|passwd` accepts without --force.
+    pub min_password_length: usize,
     /// Seconds a connection may take to log in.
     pub login_timeout: u64,
     /// The shortest the login deadline becomes when pre-auth slots are scarce.
@@ -301,6 +303,7 @@ impl Limits {
         limit!(workers, u32);
         limit!(auth_cache_seconds, u64);
         limit!(auth_cache_entries, usize);
+        limit!(min_password_length, usize);
         limit!(login_timeout, u64);
         limit!(min_login_timeout, u64);
         limit!(tls_handshake_timeout, u64);
@@ -387,6 +390,7 @@ impl Limits {
             workers: 0,
             auth_cache_seconds: 0,
             auth_cache_entries: 0,
+            min_password_length: 0,
             login_timeout: 0,
             min_login_timeout: 0,
             tls_handshake_timeout: 0,

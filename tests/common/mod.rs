@@ -83,6 +83,7 @@ listen_tls = ["127.0.0.1:0"]
 argon2_memory_kib = 64
 argon2_iterations = 1
 auth_failure_delay = 10
+min_password_length = 1
 {}
 {}
 "#,

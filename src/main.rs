@@ -36,6 +36,21 @@ enum Command {
     Check(Check),
     Deliver(Deliver),
     Boards(Boards),
+    Fingerprint(Fingerprint),
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "fingerprint")]
+/// Show the TLS certificate's SHA-256 fingerprint, to compare with what a
+/// phone shows when it asks whether to trust the server (makes the
+/// self-signed certificate first if there is none yet).
+struct Fingerprint {
+    /// configuration file
+    #[argh(option)]
+    config: Option<PathBuf>,
+    /// data directory
+    #[argh(option)]
+    data: Option<PathBuf>,
 }
 
 /// Where the configuration comes from (shared by every command).
@@ -216,6 +231,15 @@ fn main() -> ExitCode {
             init_logging(log::LevelFilter::Warn);
             return deliver(arguments);
         }
+        Command::Fingerprint(arguments) => {
+            init_logging(log::LevelFilter::Warn);
+            load(&arguments.config, None, &arguments.data).and_then(|config| {
+                server::create_data_dir(&config)?;
+                let (cert, _) = server::tls_paths(&config)?;
+                println!("{}  {}", net::tls::fingerprint(&cert)?, cert.display());
+                Ok(())
+            })
+        }
         Command::Boards(_) => {
             for (name, _) in BOARDS {
                 match Board::named(name) {
@@ -284,7 +308,14 @@ fn deliver(arguments: Deliver) -> ExitCode {
 }
 
 fn init_logging(level: log::LevelFilter) {
-    let _ = simple_logger::SimpleLogger::new().with_level(level).env().init();
+    // rustls warns on every connection whose client sends an IP address as
+    // its TLS server name (phones set up with the Pi's address do): noise,
+    // not news. Its errors still show.
+    let _ = simple_logger::SimpleLogger::new()
+        .with_level(level)
+        .with_module_level("rustls", log::LevelFilter::Error.min(level))
+        .env()
+        .init();
 }
 
 /// Runs a write on the running server (through its control socket) or,

@@ -379,7 +379,9 @@ fn make_private(dir: &std::path::Path) -> Result<(), String> {
     Ok(())
 }
 
-fn tls_paths(config: &Config) -> Result<(PathBuf, PathBuf), String> {
+/// The certificate and key the server uses: the configured pair, or the
+/// self-signed one in the data directory (made on first use).
+pub fn tls_paths(config: &Config) -> Result<(PathBuf, PathBuf), String> {
     match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => Ok((cert.clone(), key.clone())),
         _ => {
@@ -458,7 +460,11 @@ pub fn serve(config: Config) -> Result<(), String> {
     for (_, address) in &implicit {
         log::info!("imaps listening on {address} (TLS)");
     }
-    log::info!("TLS certificate {}", cert.display());
+    // What a phone asking "trust this certificate?" can be compared with.
+    match tls::fingerprint(&cert) {
+        Ok(fingerprint) => log::info!("TLS certificate {} (SHA-256 fingerprint {fingerprint})", cert.display()),
+        Err(problem) => log::info!("TLS certificate {} ({problem})", cert.display()),
+    }
 
     let mut signals = async_signal::Signals::new([async_signal::Signal::Term, async_signal::Signal::Int])
         .map_err(|error| format!("cannot watch for SIGTERM: {error}"))?;

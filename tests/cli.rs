@@ -472,3 +472,43 @@ fn short_passwords_need_force() {
     let (ok, _, stderr) = run_bounded_with(&["user", "passwd", "kid", "--force", "--config", config], Some("short\n"));
     assert!(ok, "{stderr}");
 }
+
+#[test]
+fn the_certificate_fingerprint_is_shown_and_logged() {
+    let dir = TempDir::new("fingerprint");
+    let config = dir.0.join("roost.toml");
+    std::fs::write(&config, test_config(&dir, "")).unwrap();
+    let config = config.to_str().unwrap();
+    let (ok, stdout, stderr) = run_bounded_with(&["fingerprint", "--config", config], None);
+    assert!(ok, "{stderr}");
+    let shown = stdout.split_whitespace().next().unwrap_or_default().to_string();
+    // The SHA-256 of the certificate's DER, computed here from the file.
+    let pem = std::fs::read_to_string(dir.0.join("data/tls/cert.pem")).unwrap();
+    let body: String = pem.lines().filter(|line| !line.starts_with("-----")).collect();
+    let der = decode_base64(&body);
+    let digest = ring::digest::digest(&ring::digest::SHA256, &der);
+    let expected: Vec<String> = digest.as_ref().iter().map(|byte| format!("{byte:02X}")).collect();
+    assert_eq!(shown, expected.join(":"), "{stdout}");
+    // The server names it at start, so a phone's prompt can be compared.
+    let server = Server::start();
+    wait_for_log(&server, "SHA-256 fingerprint ");
+    let log = server.log_text();
+    assert!(log.contains("SHA-256 fingerprint "), "{log}");
+}
+
+fn decode_base64(text: &str) -> Vec<u8> {
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut out = Vec::new();
+    for byte in text.bytes().filter(|byte| *byte != b'=') {
+        let Some(value) = alphabet.iter().position(|&symbol| symbol == byte) else { continue };
+        bits = (bits << 6) | value as u32;
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+        }
+    }
+    out
+}

@@ -404,6 +404,26 @@ impl Limits {
     }
 }
 
+/// The names a self-signed certificate is made for when none are
+/// configured: the machine's name, the name mDNS gives it on the LAN
+/// (`raspberrypi.local`), and localhost.
+fn default_hostnames() -> Vec<String> {
+    let machine = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let machine = machine.trim();
+    let mut names = Vec::new();
+    if !machine.is_empty()
+        && machine != "localhost"
+        && machine.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+    {
+        names.push(machine.to_string());
+        if !machine.contains('.') {
+            names.push(format!("{machine}.local"));
+        }
+    }
+    names.push("localhost".into());
+    names
+}
+
 /// A board profile: its description and its limits.
 #[derive(Clone, Debug)]
 pub struct Board {
@@ -493,7 +513,7 @@ impl Config {
         let mut tls = Section::new(name, text, &document, "tls");
         let tls_cert = tls.string("cert")?.map(PathBuf::from);
         let tls_key = tls.string("key")?.map(PathBuf::from);
-        let tls_hostnames = tls.strings("hostnames")?.unwrap_or_else(|| vec!["localhost".into()]);
+        let tls_hostnames = tls.strings("hostnames")?.unwrap_or_else(default_hostnames);
         tls.finish()?;
         if tls_cert.is_some() != tls_key.is_some() {
             return Err(error(format!("{name}: [tls] needs both cert and key, or neither")));

@@ -75,19 +75,41 @@ impl Certificates {
 }
 
 /// Writes a self-signed certificate and key for `hostnames` unless both
-/// files exist already.
+/// files exist already. Its subject is the first name (what a phone shows
+/// when it asks whether to trust it); names that are IP addresses become
+/// IP address entries.
 pub fn ensure_self_signed(cert: &Path, key: &Path, hostnames: &[String]) -> Result<bool, String> {
     if cert.exists() && key.exists() {
         return Ok(false);
     }
-    let generated = rcgen::generate_simple_self_signed(hostnames.to_vec())
+    let mut params = rcgen::CertificateParams::new(hostnames.to_vec())
         .map_err(|error| format!("cannot generate a certificate: {error}"))?;
+    let mut subject = rcgen::DistinguishedName::new();
+    subject.push(rcgen::DnType::CommonName, hostnames.first().map_or("roost", String::as_str));
+    subject.push(rcgen::DnType::OrganizationName, "roost mail server");
+    params.distinguished_name = subject;
+    let signing_key = rcgen::KeyPair::generate().map_err(|error| format!("cannot generate a key: {error}"))?;
+    let generated =
+        params.self_signed(&signing_key).map_err(|error| format!("cannot generate a certificate: {error}"))?;
     if let Some(dir) = cert.parent() {
         std::fs::create_dir_all(dir).map_err(|error| format!("cannot create {}: {error}", dir.display()))?;
     }
-    write_private(key, generated.signing_key.serialize_pem().as_bytes())?;
-    std::fs::write(cert, generated.cert.pem()).map_err(|error| format!("cannot write {}: {error}", cert.display()))?;
+    write_private(key, signing_key.serialize_pem().as_bytes())?;
+    std::fs::write(cert, generated.pem()).map_err(|error| format!("cannot write {}: {error}", cert.display()))?;
     Ok(true)
+}
+
+/// The SHA-256 fingerprint of the first certificate in `cert` (the
+/// server's own), as phones and `openssl x509 -fingerprint -sha256` show
+/// it: 32 hex pairs joined by colons.
+pub fn fingerprint(cert: &Path) -> Result<String, String> {
+    let first = CertificateDer::pem_file_iter(cert)
+        .map_err(|error| format!("cannot read {}: {error}", cert.display()))?
+        .next()
+        .ok_or_else(|| format!("{} holds no certificate", cert.display()))?
+        .map_err(|error| format!("{} is not a PEM certificate: {error}", cert.display()))?;
+    let digest = ring::digest::digest(&ring::digest::SHA256, first.as_ref());
+    Ok(digest.as_ref().iter().map(|byte| format!("{byte:02X}")).collect::<Vec<_>>().join(":"))
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {

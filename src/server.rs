@@ -384,6 +384,10 @@ fn make_private(dir: &std::path::Path) -> Result<(), String> {
 pub fn tls_paths(config: &Config) -> Result<(PathBuf, PathBuf), String> {
     match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => Ok((cert.clone(), key.clone())),
+        // systemd's LoadCredential= (see systemd/roost.service): root-only
+        // files such as Let's Encrypt's private key, handed to the service
+        // user in a private directory.
+        _ if credentials().is_some() => Ok(credentials().expect("just checked")),
         _ => {
             let cert = config.data_dir.join("tls").join("cert.pem");
             let key = config.data_dir.join("tls").join("key.pem");
@@ -397,6 +401,13 @@ pub fn tls_paths(config: &Config) -> Result<(PathBuf, PathBuf), String> {
             Ok((cert, key))
         }
     }
+}
+
+/// `tls-cert` and `tls-key` in `$CREDENTIALS_DIRECTORY`, when both are there.
+fn credentials() -> Option<(PathBuf, PathBuf)> {
+    let directory = PathBuf::from(std::env::var_os("CREDENTIALS_DIRECTORY")?);
+    let (cert, key) = (directory.join("tls-cert"), directory.join("tls-key"));
+    (cert.is_file() && key.is_file()).then_some((cert, key))
 }
 
 fn bind(addresses: &[SocketAddr], what: &str) -> Result<Vec<(Async<TcpListener>, SocketAddr)>, String> {

@@ -512,3 +512,52 @@ fn decode_base64(text: &str) -> Vec<u8> {
     }
     out
 }
+
+/// systemd's LoadCredential= hands the certificate and key over in
+/// `$CREDENTIALS_DIRECTORY`: roost serves them when `[tls]` names none.
+#[test]
+fn tls_files_come_from_systemd_credentials() {
+    let dir = TempDir::new("credentials");
+    let config = dir.0.join("roost.toml");
+    std::fs::write(&config, test_config(&dir, "")).unwrap();
+    let config = config.to_str().unwrap();
+    // A pair made by roost elsewhere, copied where systemd would put it.
+    let other = TempDir::new("credentials-source");
+    let (ok, stdout, stderr) = run_bounded_with(&["fingerprint", "--data", other.0.to_str().unwrap()], None);
+    assert!(ok, "{stderr}");
+    let fingerprint = stdout.split_whitespace().next().unwrap().to_string();
+    let credentials = dir.0.join("credentials");
+    std::fs::create_dir_all(&credentials).unwrap();
+    std::fs::copy(other.0.join("tls/cert.pem"), credentials.join("tls-cert")).unwrap();
+    std::fs::copy(other.0.join("tls/key.pem"), credentials.join("tls-key")).unwrap();
+    let mut child = Command::new(BINARY)
+        .args(["serve", "--config", config])
+        .env("CREDENTIALS_DIRECTORY", &credentials)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut seen = String::new();
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            seen.push_str(&line);
+            seen.push('\n');
+            if line.contains("TLS certificate") {
+                break;
+            }
+        }
+        seen
+    });
+    let deadline = Instant::now() + IO_TIMEOUT;
+    while !reader.is_finished() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = reader.join().unwrap();
+    let line = log.lines().find(|line| line.contains("TLS certificate")).unwrap_or_default().to_string();
+    assert!(line.contains("tls-cert") && line.contains(&fingerprint), "{log}");
+    // Nothing was generated in the data directory meanwhile.
+    assert!(!dir.0.join("data/tls/cert.pem").exists());
+}

@@ -382,13 +382,15 @@ fn make_private(dir: &std::path::Path) -> Result<(), String> {
 /// The certificate and key the server uses: the configured pair, or the
 /// self-signed one in the data directory (made on first use).
 pub fn tls_paths(config: &Config) -> Result<(PathBuf, PathBuf), String> {
-    match (&config.tls_cert, &config.tls_key) {
-        (Some(cert), Some(key)) => Ok((cert.clone(), key.clone())),
-        // systemd's LoadCredential= (see systemd/roost.service): root-only
-        // files such as Let's Encrypt's private key, handed to the service
-        // user in a private directory.
-        _ if credentials().is_some() => Ok(credentials().expect("just checked")),
-        _ => {
+    if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
+        return Ok((cert.clone(), key.clone()));
+    }
+    // systemd's LoadCredential= (see systemd/roost.service): root-only
+    // files such as Let's Encrypt's private key, handed to the service user
+    // in a private directory.
+    match credentials() {
+        Some(pair) => Ok(pair),
+        None => {
             let cert = config.data_dir.join("tls").join("cert.pem");
             let key = config.data_dir.join("tls").join("key.pem");
             if tls::ensure_self_signed(&cert, &key, &config.tls_hostnames)? {

@@ -44,7 +44,9 @@ impl LoginCache {
         }
     }
 
-    fn tag(&self, user: u32, password: &[u8], stored_hash: &str) -> [u8; 32] {
+    /// The keyed hash a login is remembered by: computed once per login,
+    /// before the password goes to the check.
+    pub fn tag(&self, user: u32, password: &[u8], stored_hash: &str) -> [u8; 32] {
         let mut context = hmac::Context::with_key(&self.key);
         context.update(&user.to_le_bytes());
         context.update(&(password.len() as u64).to_le_bytes());
@@ -57,19 +59,18 @@ impl LoginCache {
 
     /// Whether `user` logged in with `password` (its stored hash then being
     /// `stored_hash`) within the lifetime.
-    pub fn hit(&self, user: u32, password: &[u8], stored_hash: &str) -> bool {
+    pub fn hit(&self, tag: &[u8; 32]) -> bool {
         if self.capacity == 0 || self.lifetime.is_zero() {
             return false;
         }
-        self.verified.get(&self.tag(user, password, stored_hash)).is_some_and(|when| when.elapsed() < self.lifetime)
+        self.verified.get(tag).is_some_and(|when| when.elapsed() < self.lifetime)
     }
 
     /// Remembers a successful check.
-    pub fn remember(&mut self, user: u32, password: &[u8], stored_hash: &str) {
+    pub fn remember(&mut self, tag: [u8; 32]) {
         if self.capacity == 0 || self.lifetime.is_zero() {
             return;
         }
-        let tag = self.tag(user, password, stored_hash);
         if self.verified.len() >= self.capacity && !self.verified.contains_key(&tag) {
             let lifetime = self.lifetime;
             self.verified.retain(|_, when| when.elapsed() < lifetime);
@@ -96,28 +97,28 @@ mod tests {
     #[test]
     fn only_the_same_user_password_and_stored_hash_hit() {
         let mut cache = LoginCache::new(Duration::from_secs(60), 8);
-        assert!(!cache.hit(1, b"secret", "$hash1"));
-        cache.remember(1, b"secret", "$hash1");
-        assert!(cache.hit(1, b"secret", "$hash1"));
-        assert!(!cache.hit(1, b"secreT", "$hash1"));
-        assert!(!cache.hit(2, b"secret", "$hash1"));
+        assert!(!cache.hit(&cache.tag(1, b"secret", "$hash1")));
+        cache.remember(cache.tag(1, b"secret", "$hash1"));
+        assert!(cache.hit(&cache.tag(1, b"secret", "$hash1")));
+        assert!(!cache.hit(&cache.tag(1, b"secreT", "$hash1")));
+        assert!(!cache.hit(&cache.tag(2, b"secret", "$hash1")));
         // The password was changed: the stored hash differs.
-        assert!(!cache.hit(1, b"secret", "$hash2"));
+        assert!(!cache.hit(&cache.tag(1, b"secret", "$hash2")));
     }
 
     #[test]
     fn entries_expire_and_the_cache_stays_bounded() {
         let mut cache = LoginCache::new(Duration::from_millis(30), 4);
         for user in 0..10 {
-            cache.remember(user, b"pw", "$h");
+            cache.remember(cache.tag(user, b"pw", "$h"));
             assert!(cache.len() <= 4);
         }
         // The newest are kept, the oldest went.
-        assert!(cache.hit(9, b"pw", "$h"));
-        assert!(!cache.hit(0, b"pw", "$h"));
+        assert!(cache.hit(&cache.tag(9, b"pw", "$h")));
+        assert!(!cache.hit(&cache.tag(0, b"pw", "$h")));
         std::thread::sleep(Duration::from_millis(40));
-        assert!(!cache.hit(9, b"pw", "$h"));
+        assert!(!cache.hit(&cache.tag(9, b"pw", "$h")));
         let off = LoginCache::new(Duration::ZERO, 4);
-        assert!(!off.hit(9, b"pw", "$h"));
+        assert!(!off.hit(&off.tag(9, b"pw", "$h")));
     }
 }

@@ -101,16 +101,15 @@ async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>
         },
         None => None,
     };
-    // While its check waits and runs, the connection is not closed to make
-    // room for newcomers (see Server::imap_slot).
-    let cached = record
-        .as_ref()
-        .is_some_and(|record| server.login_cache.borrow().hit(record.id, &password, &record.password_hash));
-    // Kept only for the cache: the check below takes the password.
-    let remembered = record.as_ref().map(|_| password.clone());
+    // A login verified lately is remembered by a keyed hash (auth::LoginCache).
+    let remembered =
+        record.as_ref().map(|record| server.login_cache.borrow().tag(record.id, &password, &record.password_hash));
+    let cached = remembered.is_some_and(|login| server.login_cache.borrow().hit(&login));
     let verdict = if cached {
         Verdict::Verified
     } else {
+        // While its check waits and runs, the connection is not closed to
+        // make room for newcomers (see Server::imap_slot).
         session.slot.set_checking(true);
         let phc = record.as_ref().map(|record| record.password_hash.clone());
         let exempt = server.config.limits.never_limit.contains(ip);
@@ -118,8 +117,8 @@ async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>
         session.slot.set_checking(false);
         verdict
     };
-    if let (Verdict::Verified, false, Some(record), Some(password)) = (verdict, cached, &record, &remembered) {
-        server.login_cache.borrow_mut().remember(record.id, password, &record.password_hash);
+    if let (Verdict::Verified, false, Some(login)) = (verdict, cached, remembered) {
+        server.login_cache.borrow_mut().remember(login);
     }
     if verdict == Verdict::Busy {
         // Answered at once, without hashing (no failure delay, not logged

@@ -393,12 +393,11 @@ pub fn tls_paths(config: &Config) -> Result<(PathBuf, PathBuf), String> {
         None => {
             let cert = config.data_dir.join("tls").join("cert.pem");
             let key = config.data_dir.join("tls").join("key.pem");
-            if tls::ensure_self_signed(&cert, &key, &config.tls_hostnames)? {
-                log::info!(
-                    "generated a self-signed certificate for {} in {}",
-                    config.tls_hostnames.join(", "),
-                    cert.display()
-                );
+            // rcgen makes an IP address entry of a name that parses as one.
+            let mut names = config.tls_hostnames.clone();
+            names.extend(config.tls_addresses.iter().map(|address| address.to_string()));
+            if tls::ensure_self_signed(&cert, &key, &names)? {
+                log::info!("generated a self-signed certificate for {} in {}", names.join(", "), cert.display());
             }
             Ok((cert, key))
         }

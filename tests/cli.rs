@@ -496,6 +496,37 @@ fn the_certificate_fingerprint_is_shown_and_logged() {
     assert!(log.contains("SHA-256 fingerprint "), "{log}");
 }
 
+/// A phone set up with the Pi's LAN address checks it against the
+/// certificate's IP address entries: `[tls] addresses` (by default the
+/// machine's own) are put there, next to the names.
+#[test]
+fn the_self_signed_certificate_carries_the_lan_addresses() {
+    let dir = TempDir::new("cert-addresses");
+    let config = dir.0.join("roost.toml");
+    let tls = "[tls]\nhostnames = [\"pi.example\"]\naddresses = [\"192.0.2.77\", \"fd00::5\"]\n";
+    std::fs::write(&config, test_config(&dir, tls)).unwrap();
+    let (ok, _, stderr) = run_bounded_with(&["fingerprint", "--config", config.to_str().unwrap()], None);
+    assert!(ok, "{stderr}");
+    let pem = std::fs::read_to_string(dir.0.join("data/tls/cert.pem")).unwrap();
+    let body: String = pem.lines().filter(|line| !line.starts_with("-----")).collect();
+    let der = decode_base64(&body);
+    let contains = |needle: &[u8]| der.windows(needle.len()).any(|window| window == needle);
+    // GeneralName iPAddress is [7] IMPLICIT OCTET STRING (RFC 5280 §4.2.1.6): tag 0x87.
+    assert!(contains(&[0x87, 4, 192, 0, 2, 77]), "no IP entry for 192.0.2.77");
+    let mut v6 = vec![0x87, 16, 0xfd];
+    v6.extend([0; 14]);
+    v6.push(5);
+    assert!(contains(&v6), "no IP entry for fd00::5");
+    // dNSName is [2]: tag 0x82.
+    assert!(contains(b"\x82\x0api.example"), "no DNS entry for pi.example");
+    // Not an address: a clear error, not a silently smaller certificate.
+    let other = TempDir::new("cert-bad-address");
+    let config = other.0.join("roost.toml");
+    std::fs::write(&config, test_config(&other, "[tls]\naddresses = [\"pi.local\"]\n")).unwrap();
+    let (ok, _, stderr) = run_bounded_with(&["fingerprint", "--config", config.to_str().unwrap()], None);
+    assert!(!ok && stderr.contains("is not an IP address"), "{stderr}");
+}
+
 fn decode_base64(text: &str) -> Vec<u8> {
     let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut bits = 0u32;

@@ -122,6 +122,9 @@ pub struct Config {
     pub tls_key: Option<PathBuf>,
     /// Names put in the self-signed certificate.
     pub tls_hostnames: Vec<String>,
+    /// Addresses put in the self-signed certificate (default: the
+    /// machine's own, see `net::lan`).
+    pub tls_addresses: Vec<std::net::IpAddr>,
     /// LMTP on a Unix socket (None: off). Default `<data_dir>/lmtp.sock`.
     pub lmtp_socket: Option<PathBuf>,
     /// LMTP over TCP (off unless set: LMTP has no authentication).
@@ -514,6 +517,17 @@ impl Config {
         let tls_cert = tls.string("cert")?.map(PathBuf::from);
         let tls_key = tls.string("key")?.map(PathBuf::from);
         let tls_hostnames = tls.strings("hostnames")?.unwrap_or_else(default_hostnames);
+        let tls_addresses = match tls.strings("addresses")? {
+            None => crate::net::lan::addresses(),
+            Some(texts) => texts
+                .iter()
+                .map(|text| {
+                    text.trim()
+                        .parse()
+                        .map_err(|_| error(format!("{}: {text:?} is not an IP address", tls.place("addresses"))))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        };
         tls.finish()?;
         if tls_cert.is_some() != tls_key.is_some() {
             return Err(error(format!("{name}: [tls] needs both cert and key, or neither")));
@@ -542,6 +556,7 @@ impl Config {
             tls_cert,
             tls_key,
             tls_hostnames,
+            tls_addresses,
             lmtp_socket,
             lmtp_listen,
             limits,

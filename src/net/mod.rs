@@ -2,6 +2,7 @@
 //! bounded, board-sized buffers.
 
 mod connection;
+pub mod lan;
 pub mod tls;
 
 use std::io;

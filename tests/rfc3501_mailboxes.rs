@@ -284,9 +284,10 @@ fn select_bad_names_are_bad() {
     let server = Server::start();
     let mut client = server.login("alice", "secret");
     client.bad("SELECT");
-    client.bad("SELECT \"\"");
-    client.bad("SELECT &Jjo");
     client.bad("SELECT INBOX extra");
+    // Valid syntax naming no mailbox: NO (RFC 3501 §7.1), not BAD.
+    assert!(client.no("SELECT \"\"").starts_with("NO [NONEXISTENT]"));
+    assert!(client.no("SELECT &Jjo").starts_with("NO [NONEXISTENT]"));
     client.ok("NOOP");
 }
 
@@ -388,15 +389,16 @@ fn create_rejects_malformed_names() {
         "\"\"",           // empty name
         "\"a/\\\"b//c\"", // empty level inside a quoted string
     ] {
-        client.bad(&format!("CREATE {name}"));
+        // A valid astring that cannot be a mailbox name: NO, not BAD.
+        assert!(client.no(&format!("CREATE {name}")).starts_with("NO [CANNOT]"), "{name}");
     }
     // 8-bit bytes are not modified UTF-7.
     client.send_raw(b"r1 CREATE \"Entw\xc3\xbcrfe\"\r\n");
     let (_, tagged) = client.until_tagged("r1");
-    assert!(tagged.starts_with("BAD"), "{tagged}");
+    assert!(tagged.starts_with("NO [CANNOT]"), "{tagged}");
     client.send_raw(b"r2 CREATE {9+}\r\nEntw\xc3\xbcrfe\r\n");
     let (_, tagged) = client.until_tagged("r2");
-    assert!(tagged.starts_with("BAD"), "{tagged}");
+    assert!(tagged.starts_with("NO [CANNOT]"), "{tagged}");
     // Nothing was created.
     assert_eq!(names(&mut client, "LIST \"\" *"), DEFAULT_MAILBOXES);
 }
@@ -411,7 +413,7 @@ fn delete_inbox_and_missing_mailboxes_fail() {
     assert!(client.no("DELETE inbox").starts_with("NO"));
     assert_no_code(&client.no("DELETE Nowhere"), "NONEXISTENT");
     assert_no_code(&client.no("DELETE archive"), "NONEXISTENT");
-    client.bad("DELETE a//b");
+    client.no("DELETE a//b");
     assert_eq!(names(&mut client, "LIST \"\" *"), DEFAULT_MAILBOXES);
 }
 
@@ -568,8 +570,8 @@ fn rename_errors() {
     assert_no_code(&client.no("RENAME Missing D"), "NONEXISTENT");
     assert_no_code(&client.no("RENAME A A/B/Deeper"), "CANNOT");
     assert_no_code(&client.no("RENAME A A/X"), "CANNOT");
-    client.bad("RENAME C a//b");
-    client.bad("RENAME &Jjo D");
+    client.no("RENAME C a//b");
+    client.no("RENAME &Jjo D");
     client.bad("RENAME C");
     assert_eq!(
         names(&mut client, "LIST \"\" *"),
@@ -747,8 +749,8 @@ fn subscribe_and_unsubscribe() {
     assert_eq!(names(&mut client, "LSUB \"\" *"), ["Archive", "Drafts", "Sent", "Trash"]);
     client.ok("SUBSCRIBE InBox");
     assert_eq!(names(&mut client, "LSUB \"\" *"), ["INBOX", "Archive", "Drafts", "Sent", "Trash"]);
-    client.bad("SUBSCRIBE a//b");
-    client.bad("UNSUBSCRIBE &Jjo");
+    client.no("SUBSCRIBE a//b");
+    client.no("UNSUBSCRIBE &Jjo");
 }
 
 #[test]
@@ -932,10 +934,38 @@ fn list_returns_non_ascii_names_in_modified_utf7() {
     client.ok("CREATE \"&ZeVnLIqe-/Entw&APw-rfe\"");
     assert_eq!(client.ok("LIST \"\" &ZeVnLIqe-/*"), ["* LIST (\\HasNoChildren) \"/\" \"&ZeVnLIqe-/Entw&APw-rfe\""]);
     assert_eq!(client.ok("LIST \"\" &ZeVnLIqe-"), ["* LIST (\\HasChildren) \"/\" \"&ZeVnLIqe-\""]);
-    // The pattern is modified UTF-7 too; a broken one is BAD.
+    // The pattern is modified UTF-7 too; a broken one is a valid command
+    // that no mailbox matches: OK with nothing (RFC 3501 §7.1 keeps BAD
+    // for syntax errors), as Dovecot answers.
     assert_eq!(names(&mut client, "LIST \"\" *&APw-rfe"), ["&ZeVnLIqe-/Entw&APw-rfe"]);
-    client.bad("LIST \"\" &Jjo");
-    client.bad("LIST &Jjo %");
+    assert_eq!(client.ok("LIST \"\" &Jjo"), Vec::<String>::new());
+    assert_eq!(client.ok("LIST &Jjo %"), Vec::<String>::new());
+    assert_eq!(client.ok("LSUB \"\" &Jjo"), Vec::<String>::new());
+    // With several patterns, the good ones still match.
+    assert_eq!(client.ok("LIST \"\" (&Jjo INBOX)"), ["* LIST (\\HasNoChildren) \"/\" \"INBOX\""]);
+}
+
+/// A name that is not valid modified UTF-7 names no mailbox: NO, not BAD
+/// (the syntax is valid), with the code a client acts on.
+#[test]
+fn invalid_modified_utf7_names_are_no_not_bad() {
+    let server = Server::start();
+    let mut client = server.login("alice", "secret");
+    for command in ["SELECT &Jjo", "EXAMINE &Jjo", "STATUS &Jjo (MESSAGES)", "DELETE &Jjo", "UNSUBSCRIBE &Jjo"] {
+        let (_, tagged) = client.command(command);
+        assert!(tagged.starts_with("NO [NONEXISTENT]"), "{command}: {tagged}");
+    }
+    for command in ["CREATE &Jjo", "RENAME INBOX &Jjo", "SUBSCRIBE &Jjo"] {
+        let (_, tagged) = client.command(command);
+        assert!(tagged.starts_with("NO [CANNOT]"), "{command}: {tagged}");
+    }
+    let (_, tagged) = client.command("RENAME &Jjo Other");
+    assert!(tagged.starts_with("NO [NONEXISTENT]"), "{tagged}");
+    client.ok("SELECT INBOX");
+    let (_, tagged) = client.command("COPY 1:* &Jjo");
+    assert!(tagged.starts_with("NO"), "{tagged}");
+    let (_, tagged) = client.command("APPEND &Jjo {1+}\r\nx");
+    assert!(tagged.starts_with("NO [NONEXISTENT]"), "{tagged}");
 }
 
 #[test]
@@ -1013,7 +1043,7 @@ fn status_errors() {
     client.bad("STATUS INBOX (BOGUS)");
     client.bad("STATUS INBOX");
     client.bad("STATUS INBOX MESSAGES");
-    client.bad("STATUS &Jjo (MESSAGES)");
+    client.no("STATUS &Jjo (MESSAGES)");
     // Item names are case-insensitive.
     assert_eq!(status_value(&mut client, "INBOX", "MESSAGES"), 0);
     let untagged = client.ok("STATUS INBOX (messages uidNext)");

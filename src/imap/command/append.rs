@@ -145,7 +145,8 @@ fn check_target(session: &mut Session, raw_mailbox: &[u8]) -> Result<(), Refusal
     }
     let name = match crate::imap::mailbox_name::decode_for(raw_mailbox, session.imap4rev2) {
         Ok(name) => name,
-        Err(text) => return Err(Refusal { status: Status::Bad, code: None, text }),
+        // Not BAD: see command::mailbox::name_or_no.
+        Err(text) => return Err(Refusal { status: Status::No, code: Some("NONEXISTENT"), text }),
     };
     match resolve_name(session, &name) {
         Some(_) => Ok(()),

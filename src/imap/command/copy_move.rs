@@ -7,7 +7,7 @@
 
 use std::io;
 
-use crate::imap::command::mailbox::name_or_bad;
+use crate::imap::command::mailbox::{name_or_no, Role};
 use crate::imap::encode;
 use crate::imap::session::{describe, Session, Status};
 use crate::imap::types::SequenceSet;
@@ -22,7 +22,7 @@ pub async fn run(
     remove: bool,
 ) -> io::Result<()> {
     let command = if remove { "MOVE" } else { "COPY" };
-    let Some(name) = name_or_bad(session, tag, raw) else { return Ok(()) };
+    let Some(name) = name_or_no(session, tag, raw, Role::Existing) else { return Ok(()) };
     if remove && session.refuse_if_read_only(tag) {
         return Ok(());
     }

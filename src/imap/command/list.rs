@@ -325,11 +325,14 @@ pub async fn run(
                 session.tagged(tag, Status::Bad, None, "Pattern too long");
                 return Ok(());
             }
-            Err(text) => {
-                session.tagged(tag, Status::Bad, None, &text);
-                return Ok(());
-            }
+            // Not a mailbox name (not valid modified UTF-7): no mailbox
+            // matches it. The command is valid (an astring), so not BAD
+            // (RFC 3501 §7.1); Dovecot also answers OK with nothing.
+            Err(text) => log::debug!("LIST pattern matches nothing: {text}"),
         }
+    }
+    if full_patterns.is_empty() {
+        return session.finish(tag, Status::Ok, None, &format!("{command} completed")).await;
     }
     let Some(user) = session.user().map(|user| user.id) else { return Ok(()) };
     let store = session.server.store.clone();

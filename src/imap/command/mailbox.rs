@@ -6,12 +6,29 @@ use crate::imap::mailbox_name;
 use crate::imap::session::{Session, Status};
 use crate::store::{Op, INBOX};
 
-/// Decodes a mailbox argument, answering BAD for a malformed one.
-pub fn name_or_bad(session: &mut Session, tag: &str, raw: &[u8]) -> Option<String> {
+/// What a mailbox argument names: a mailbox that should exist, or one
+/// about to be made.
+#[derive(Clone, Copy)]
+pub enum Role {
+    Existing,
+    New,
+}
+
+/// Decodes a mailbox argument, answering NO for one that is not a
+/// mailbox name (not valid modified UTF-7, control characters, empty
+/// levels, too long). Not BAD: the argument is a valid astring, and RFC
+/// 3501 §7.1 keeps BAD for commands that are not understood. No mailbox
+/// has such a name, so one that should exist is `[NONEXISTENT]` (RFC
+/// 5530) and one to be made `[CANNOT]`, as Dovecot answers.
+pub fn name_or_no(session: &mut Session, tag: &str, raw: &[u8], role: Role) -> Option<String> {
     match mailbox_name::decode_for(raw, session.imap4rev2) {
         Ok(name) => Some(name),
         Err(text) => {
-            session.tagged(tag, Status::Bad, None, &text);
+            let code = match role {
+                Role::Existing => "NONEXISTENT",
+                Role::New => "CANNOT",
+            };
+            session.tagged(tag, Status::No, Some(code), &text);
             None
         }
     }
@@ -22,7 +39,7 @@ fn user_id(session: &Session) -> u32 {
 }
 
 pub async fn create(session: &mut Session, tag: &str, raw: &[u8]) -> io::Result<()> {
-    let Some(name) = name_or_bad(session, tag, raw) else { return Ok(()) };
+    let Some(name) = name_or_no(session, tag, raw, Role::New) else { return Ok(()) };
     if name == INBOX {
         return session.finish(tag, Status::No, Some("ALREADYEXISTS"), "INBOX always exists").await;
     }
@@ -34,7 +51,7 @@ pub async fn create(session: &mut Session, tag: &str, raw: &[u8]) -> io::Result<
 }
 
 pub async fn delete(session: &mut Session, tag: &str, raw: &[u8]) -> io::Result<()> {
-    let Some(name) = name_or_bad(session, tag, raw) else { return Ok(()) };
+    let Some(name) = name_or_no(session, tag, raw, Role::Existing) else { return Ok(()) };
     let user = user_id(session);
     let id = session.server.store.read().and_then(|reader| reader.mailbox_id(user, &name)).ok().flatten();
     let op = Op::DeleteMailbox { user, name };
@@ -53,8 +70,8 @@ pub async fn delete(session: &mut Session, tag: &str, raw: &[u8]) -> io::Result<
 }
 
 pub async fn rename(session: &mut Session, tag: &str, from: &[u8], to: &[u8]) -> io::Result<()> {
-    let Some(from) = name_or_bad(session, tag, from) else { return Ok(()) };
-    let Some(to) = name_or_bad(session, tag, to) else { return Ok(()) };
+    let Some(from) = name_or_no(session, tag, from, Role::Existing) else { return Ok(()) };
+    let Some(to) = name_or_no(session, tag, to, Role::New) else { return Ok(()) };
     let op = Op::RenameMailbox { user: user_id(session), from, to: to.clone() };
     match session.server.store.execute(op).await {
         Ok(_) => session.finish(tag, Status::Ok, None, "RENAME completed").await,
@@ -63,7 +80,8 @@ pub async fn rename(session: &mut Session, tag: &str, from: &[u8], to: &[u8]) ->
 }
 
 pub async fn subscribe(session: &mut Session, tag: &str, raw: &[u8], subscribed: bool) -> io::Result<()> {
-    let Some(name) = name_or_bad(session, tag, raw) else { return Ok(()) };
+    let role = if subscribed { Role::New } else { Role::Existing };
+    let Some(name) = name_or_no(session, tag, raw, role) else { return Ok(()) };
     let op = Op::Subscribe { user: user_id(session), name, subscribed };
     let done = if subscribed { "SUBSCRIBE completed" } else { "UNSUBSCRIBE completed" };
     match session.server.store.execute(op).await {

@@ -10,7 +10,7 @@
 
 use std::io;
 
-use crate::imap::command::mailbox::name_or_bad;
+use crate::imap::command::mailbox::{name_or_no, Role};
 use crate::imap::command::{enable, qresync};
 use crate::imap::session::{describe, Session, State, Status};
 use crate::imap::types::SelectParameters;
@@ -36,7 +36,7 @@ pub async fn run(
     read_only: bool,
     parameters: SelectParameters,
 ) -> io::Result<()> {
-    let Some(name) = name_or_bad(session, tag, raw) else { return Ok(()) };
+    let Some(name) = name_or_no(session, tag, raw, Role::Existing) else { return Ok(()) };
     if parameters.qresync.is_some() && !session.qresync {
         // RFC 7162 §3.2.5: only after ENABLE QRESYNC.
         session.tagged(tag, Status::Bad, None, "QRESYNC must be enabled first");

@@ -2,7 +2,7 @@
 
 use std::io;
 
-use crate::imap::command::mailbox::name_or_bad;
+use crate::imap::command::mailbox::{name_or_no, Role};
 use crate::imap::encode;
 use crate::imap::session::{Session, Status};
 use crate::imap::types::StatusItem;
@@ -13,7 +13,7 @@ pub async fn run(session: &mut Session, tag: &str, raw: &[u8], items: &[StatusIt
         session.tagged(tag, Status::Bad, None, text);
         return Ok(());
     }
-    let Some(name) = name_or_bad(session, tag, raw) else { return Ok(()) };
+    let Some(name) = name_or_no(session, tag, raw, Role::Existing) else { return Ok(()) };
     let Some(user) = session.user().map(|user| user.id) else { return Ok(()) };
     let id = match session.server.store.read().and_then(|reader| reader.mailbox_id(user, &name)) {
         Ok(Some(id)) => id,

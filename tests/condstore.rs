@@ -221,6 +221,29 @@ fn unsolicited_flag_changes_carry_modseq_once_enabled() {
     assert!(!lines[0].contains("MODSEQ"));
 }
 
+/// A keyword another session just added reaches a CONDSTORE client in
+/// FLAGS before any FETCH that shows it, and the FETCH carries it: a
+/// client that drops a FETCH whose MODSEQ it already has would otherwise
+/// keep the message without the keyword.
+#[test]
+fn a_new_keyword_is_announced_before_the_fetch_that_shows_it() {
+    let server = Server::start();
+    let mut reader = inbox_with(&server, 2);
+    reader.ok("ENABLE CONDSTORE");
+    let mut other = server.alice_inbox();
+    other.ok("STORE 1 +FLAGS ($Family)");
+    for command in ["FETCH 1 (FLAGS MODSEQ)", "UID FETCH 1:* (FLAGS)"] {
+        let responses = reader.ok(command);
+        let flags = responses.iter().position(|line| line.starts_with("* FLAGS ")).map_or(usize::MAX, |at| at);
+        let fetch = responses.iter().position(|line| line.starts_with("* 1 FETCH")).expect("a FETCH of message 1");
+        assert!(responses[fetch].contains("$Family"), "{responses:#?}");
+        if command.starts_with("FETCH") {
+            assert!(flags < fetch, "FLAGS must come first: {responses:#?}");
+            assert!(responses[flags].contains("$Family"), "{responses:#?}");
+        }
+    }
+}
+
 #[test]
 fn store_unchangedsince_reports_modified() {
     let server = Server::start();

@@ -639,6 +639,20 @@ impl Session {
         self.finish(tag, Status::No, Some(code), &text).await
     }
 
+    /// Brings the view's keyword list up to the mailbox's and, when it
+    /// grew, tells the client with FLAGS (and PERMANENTFLAGS) now, before
+    /// any FETCH that shows a new keyword; see `fetch::Answer::know_keywords`.
+    pub fn announce_keywords(&mut self) {
+        let State::Selected(_, view) = &mut self.state else { return };
+        let keywords = match self.server.store.hub().borrow().get(view.mailbox) {
+            Some(state) if !Rc::ptr_eq(&state.keywords, &view.keywords) => state.keywords.clone(),
+            _ => return,
+        };
+        view.keywords = keywords;
+        let line = command::select::flags_lines(&view.keywords);
+        self.conn.write(line.as_bytes());
+    }
+
     /// Tells the client what changed in the selected mailbox since it was
     /// last told: EXPUNGE, EXISTS, RECENT, FLAGS and FETCH (FLAGS), as far
     /// as the current command allows (RFC 3501 §7.4.1, §5.2).
@@ -774,6 +788,11 @@ impl Session {
                 }
                 let Some(index) = view.index_of(uid) else { continue };
                 let Ok(Some(message)) = pace.snapshot.message_at(view.mailbox, uid) else { continue };
+                // Changed again by a commit newer than this sync: its
+                // change is indexed above `modseq`, for the next sync.
+                if message.modseq > modseq || !view.knows_keywords(&message) {
+                    continue;
+                }
                 view.write_flags(self.conn.out(), index, uid, &message, self.uid_command, self.condstore);
                 pace.pause(&mut self.conn).await?;
             }

@@ -227,6 +227,18 @@ impl View {
         self.resolve(&SequenceSet(clamped), false).unwrap_or_default()
     }
 
+    /// Whether every keyword set on `message` has a name in this view. A
+    /// record read from a snapshot can be newer than what the session was
+    /// told (a commit the hub has not applied yet), with a keyword the
+    /// client has not seen in FLAGS: such a message is left for the next
+    /// sync, which reports it after the FLAGS line, rather than sent with
+    /// the new MODSEQ and without the keyword (a client ignores a FETCH
+    /// whose MODSEQ it already has, and would keep the wrong flags).
+    pub fn knows_keywords(&self, message: &MessageRecord) -> bool {
+        let known = self.keywords.len().min(64);
+        known == 64 || message.keywords >> known == 0
+    }
+
     /// `* n FETCH ([UID u ]FLAGS (...)[ MODSEQ (m)])` for the message at
     /// `index`. With `with_modseq` (CONDSTORE enabled) the UID comes too:
     /// RFC 7162 §3.1 wants both in every such FETCH.

@@ -15,9 +15,11 @@
 //! file (measured: +566 MB).
 //!
 //! The answer goes by UID: after a pause the next message is looked up
-//! again, in the new snapshot. A message expunged in between is skipped
-//! and the command ends with `NO [EXPUNGEISSUED]`, as for one already gone
-//! when the FETCH began (RFC 2180 §4.1.2). Inside one message, a literal
+//! again, in the new snapshot. A message expunged in between is skipped,
+//! as one already gone when the FETCH began: FETCH then ends with
+//! `NO [EXPUNGEISSUED]` (RFC 2180 §4.1.2: the message still has its
+//! sequence number), UID FETCH with OK after the EXPUNGEs (RFC 3501
+//! §6.4.8: UIDs that do not exist are ignored). Inside one message, a literal
 //! longer than the write buffer (a 25 MiB BODY[]) also spans pauses: its
 //! bytes never change while the message exists, so reading goes on in the
 //! new snapshot. If every message holding those bytes was expunged
@@ -36,6 +38,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::imap::encode;
@@ -202,7 +205,15 @@ pub async fn run(
     let result = respond(session, &ranges, &items, seen_modseq, modifiers.changed_since).await?;
     match result {
         Ok(Ended::All) => session.finish(tag, Status::Ok, None, "FETCH completed").await,
-        // RFC 2180 §4.1.2 / RFC 5530: another session expunged some of them.
+        // RFC 3501 §6.4.8: UIDs that do not exist are ignored. A UID FETCH
+        // may report expunges (§7.4.1), so the sync before the tagged
+        // answer sends EXPUNGE (or VANISHED) for what went: the client's
+        // view then holds none of them, and the command succeeded for
+        // every message it still has (as Dovecot answers).
+        Ok(Ended::SomeExpunged) if uid => session.finish(tag, Status::Ok, None, "FETCH completed").await,
+        // RFC 2180 §4.1.2 / RFC 5530: another session expunged some of
+        // them, which still have sequence numbers (FETCH may not report
+        // expunges): NO, and the client learns of them at its next command.
         Ok(Ended::SomeExpunged) => {
             session
                 .finish(tag, Status::No, Some("EXPUNGEISSUED"), "Some of the requested messages no longer exist")
@@ -465,9 +476,36 @@ struct Answer<'a> {
     pace: Pace,
     view: &'a View,
     peer: SocketAddr,
+    /// The keyword names flags are written with: the view's, or a newer
+    /// list announced during this answer (see [`Answer::know_keywords`]).
+    keywords: Rc<Vec<String>>,
 }
 
 impl Answer<'_> {
+    /// Makes sure every keyword set on `record` has a name, and that the
+    /// client was told of it by a FLAGS response before the FETCH that
+    /// shows it: a client ignores a FETCH whose MODSEQ it already has, so
+    /// a keyword left out of it and announced later would be lost (RFC
+    /// 3501 §7.2.6: FLAGS lists the keywords the mailbox uses). The
+    /// session learns new keywords from the hub when the command starts;
+    /// one added by a commit the hub has not caught up with yet is read
+    /// here from the snapshot's mailbox record.
+    fn know_keywords(&mut self, record: &MessageRecord) -> Result<(), StoreError> {
+        let known = self.keywords.len().min(64);
+        if known == 64 || record.keywords >> known == 0 {
+            return Ok(());
+        }
+        let mailbox = self.pace.snapshot.reader()?.mailbox(self.view.mailbox)?;
+        if let Some(mailbox) = mailbox {
+            if mailbox.keywords.len() > self.keywords.len() {
+                self.keywords = Rc::new(mailbox.keywords);
+                let line = crate::imap::command::select::flags_lines(&self.keywords);
+                self.conn.write(line.as_bytes());
+            }
+        }
+        Ok(())
+    }
+
     /// Appends bytes `start..end` of the message, once its response has
     /// begun: failing now leaves a response half sent, so the connection
     /// cannot go on (the error ends it; see the module docs).
@@ -504,8 +542,26 @@ pub(crate) async fn respond(
 ) -> io::Result<Result<Ended, StoreError>> {
     let store = session.server.store.clone();
     let peer = session.peer;
+    session.announce_keywords();
     let State::Selected(_, view) = &session.state else { return Ok(Ok(Ended::All)) };
-    let mut answer = Answer { conn: &mut session.conn, pace: Pace::new(&store), view, peer };
+    let keywords = view.keywords.clone();
+    let mut answer = Answer { conn: &mut session.conn, pace: Pace::new(&store), view, peer, keywords };
+    let result = respond_with(&mut answer, ranges, items, seen_modseq, changed_since).await;
+    let keywords = answer.keywords;
+    if let State::Selected(_, view) = &mut session.state {
+        view.keywords = keywords;
+    }
+    result
+}
+
+async fn respond_with(
+    answer: &mut Answer<'_>,
+    ranges: &[std::ops::Range<usize>],
+    items: &[FetchItem],
+    seen_modseq: Option<u64>,
+    changed_since: Option<u64>,
+) -> io::Result<Result<Ended, StoreError>> {
+    let view = answer.view;
     let mut all_present = true;
     let needs_structure = items.iter().any(needs_structure);
     let needs_blob = needs_structure
@@ -542,6 +598,10 @@ pub(crate) async fn respond(
             if changed_since.is_some_and(|since| record.modseq <= since) {
                 continue;
             }
+            if let Err(error) = answer.know_keywords(&record) {
+                return Ok(Err(error));
+            }
+            let snapshot = &mut answer.pace.snapshot;
             let (header_size, structure) = if needs_blob {
                 match snapshot.blob(record.blob) {
                     Ok((blob, chunks)) => {
@@ -571,7 +631,7 @@ pub(crate) async fn respond(
                     FetchItem::BinarySize { part } => part,
                     _ => continue,
                 };
-                match plan_binary(&mut answer, &message, part).await? {
+                match plan_binary(answer, &message, part).await? {
                     Ok(Planned::Binary(binary)) => binaries.push(binary),
                     Ok(Planned::Refused(refused)) => return Ok(Ok(refused)),
                     Ok(Planned::Gone) => {
@@ -597,7 +657,7 @@ pub(crate) async fn respond(
                     FetchItem::Section { binary: true, .. } | FetchItem::BinarySize { .. } => binaries.next(),
                     _ => None,
                 };
-                if let Err(error) = write_item(&mut answer, item, &message, binary, &mut flags_sent).await? {
+                if let Err(error) = write_item(answer, item, &message, binary, &mut flags_sent).await? {
                     return Ok(Err(error));
                 }
             }
@@ -606,7 +666,7 @@ pub(crate) async fn respond(
             if seen_modseq == Some(record.modseq) && !flags_sent {
                 let out = answer.conn.out();
                 out.extend_from_slice(b" FLAGS ");
-                encode::flag_list(out, record.flags, record.keywords, &view.keywords, view.is_recent(uid));
+                encode::flag_list(out, record.flags, record.keywords, &answer.keywords, view.is_recent(uid));
             }
             answer.conn.write(b")\r\n");
         }
@@ -666,7 +726,7 @@ async fn write_item(
     match item {
         FetchItem::Flags => {
             out.extend_from_slice(b"FLAGS ");
-            encode::flag_list(out, record.flags, record.keywords, &view.keywords, view.is_recent(message.uid));
+            encode::flag_list(out, record.flags, record.keywords, &answer.keywords, view.is_recent(message.uid));
             *flags_sent = true;
         }
         FetchItem::Uid => {

@@ -279,6 +279,9 @@ pub async fn changed_since(
                 Ok(None) => continue,
                 Err(error) => return Ok(Err(error)),
             };
+            if !view.knows_keywords(&message) {
+                continue;
+            }
             view.write_flags(session.conn.out(), index, uid, &message, true, true);
             pace.pause(&mut session.conn).await?;
         }

@@ -236,9 +236,7 @@ pub async fn run(
         Some(ret) => Collect::Gather { uid, ret, gathered: Gathered::default() },
     };
     let with_modseq = mentions_modseq(&key);
-    if !scan(session, tag, charset.as_deref(), key, &mut collect).await? {
-        return Ok(());
-    }
+    let Some(skipped) = scan(session, tag, charset.as_deref(), key, &mut collect).await? else { return Ok(()) };
     match collect {
         Collect::Stream { highest, .. } => {
             // RFC 7162 §3.1.5: a search by MODSEQ ends with the highest
@@ -264,7 +262,7 @@ pub async fn run(
         }
         Collect::Inputs { .. } | Collect::Thread { .. } => {}
     }
-    session.finish(tag, Status::Ok, None, "SEARCH completed").await
+    session.finish(tag, Status::Ok, expunge_issued(uid, skipped), "SEARCH completed").await
 }
 
 /// SORT and UID SORT (RFC 5256 §3), with ESORT's RETURN (RFC 5267).
@@ -299,9 +297,7 @@ pub async fn sort(
     let mut collect =
         Collect::Inputs { needs, criteria: criteria.clone(), keyed: Vec::new(), highest: 0, provoke: false };
     let with_modseq = mentions_modseq(&key);
-    if !scan(session, tag, Some(&charset), key, &mut collect).await? {
-        return Ok(());
-    }
+    let Some(skipped) = scan(session, tag, Some(&charset), key, &mut collect).await? else { return Ok(()) };
     let Collect::Inputs { mut keyed, highest, provoke, .. } = collect else { return Ok(()) };
     // Sorting 100,000 keys takes tens of milliseconds: on the worker pool,
     // so the other sessions go on meanwhile.
@@ -358,7 +354,7 @@ pub async fn sort(
             }
         }
     }
-    session.finish(tag, Status::Ok, None, "SORT completed").await
+    session.finish(tag, Status::Ok, expunge_issued(uid, skipped), "SORT completed").await
 }
 
 /// SORT or THREAD of up to this many messages runs on the executor (well
@@ -415,9 +411,7 @@ pub async fn thread(
     let needs = Needs { date: true, subject: true, message_id: references, references, ..Needs::default() };
     let numbering = if uid { Numbering::Uid } else { Numbering::Sequence };
     let mut collect = Collect::Thread { needs, threader: Threader::new(algorithm, numbering) };
-    if !scan(session, tag, Some(&charset), key, &mut collect).await? {
-        return Ok(());
-    }
+    let Some(skipped) = scan(session, tag, Some(&charset), key, &mut collect).await? else { return Ok(()) };
     let Collect::Thread { threader, .. } = collect else { return Ok(()) };
     let threads = if threader.len() <= INLINE_WORK {
         threader.finish()
@@ -436,7 +430,7 @@ pub async fn thread(
         session.conn.flush_if_full().await?;
     }
     session.conn.write(b"\r\n");
-    session.finish(tag, Status::Ok, None, "THREAD completed").await
+    session.finish(tag, Status::Ok, expunge_issued(uid, skipped), "THREAD completed").await
 }
 
 /// What a scan does with each matching message.
@@ -504,9 +498,19 @@ fn names_recent(key: &SearchKey) -> bool {
     }
 }
 
+/// `[EXPUNGEISSUED]` on the OK of a SEARCH, SORT or THREAD that skipped
+/// messages another session expunged while they still have sequence
+/// numbers here (RFC 5530 gives this very example; RFC 2180 §4.1): the
+/// client may want a NOOP soon. A UID command reports the expunges
+/// before its tagged answer (RFC 3501 §7.4.1), so nothing is missing.
+fn expunge_issued(uid: bool, skipped: bool) -> Option<&'static str> {
+    (skipped && !uid).then_some("EXPUNGEISSUED")
+}
+
 /// Tests every message of the selected mailbox against `key`, handing
-/// matches to `collect`, yielding to other sessions as it goes. Ok(false):
-/// the command has been answered (an error).
+/// matches to `collect`, yielding to other sessions as it goes. Ok(None):
+/// the command has been answered (an error); Ok(Some(skipped)): done,
+/// `skipped` telling whether messages expunged meanwhile were passed over.
 ///
 /// The scan runs in stretches, each over one read snapshot: a stretch
 /// ends when the output buffer is full (plain SEARCH streams its numbers),
@@ -519,11 +523,11 @@ async fn scan(
     charset: Option<&str>,
     key: SearchKey,
     collect: &mut Collect,
-) -> io::Result<bool> {
+) -> io::Result<Option<bool>> {
     if session.imap4rev2 && names_recent(&key) {
         // RFC 9051 §6.4.4: its search keys have no RECENT, NEW or OLD.
         session.tagged(tag, Status::Bad, None, "RECENT, NEW and OLD are not IMAP4rev2 search keys");
-        return Ok(false);
+        return Ok(None);
     }
     let charset = charset.unwrap_or("UTF-8");
     // Mailers' "I don't know" labels decode leniently in messages, but a
@@ -533,7 +537,7 @@ async fn scan(
         // RFC 3501 §6.4.4: the list of charsets is optional; Dovecot
         // gives none either (we know dozens).
         session.tagged(tag, Status::No, Some("BADCHARSET"), "Unknown charset");
-        return Ok(false);
+        return Ok(None);
     }
     let with_modseq = mentions_modseq(&key);
     if with_modseq {
@@ -541,7 +545,7 @@ async fn scan(
         crate::imap::command::enable::condstore(session);
     }
     let store = session.server.store.clone();
-    let State::Selected(_, view) = &session.state else { return Ok(false) };
+    let State::Selected(_, view) = &session.state else { return Ok(None) };
     let mut contents = Vec::new();
     let test = compile(key, view, charset.as_bytes(), &mut contents);
     let condition = required_condition(&test);
@@ -558,8 +562,9 @@ async fn scan(
     // message is a candidate) or a UID (the flag index lists them).
     let mut next = 0usize;
     let mut next_uid = view.uids.first().copied();
+    let mut skipped = false;
     loop {
-        let State::Selected(_, view) = &session.state else { return Ok(false) };
+        let State::Selected(_, view) = &session.state else { return Ok(None) };
         let low = if condition.is_some() { next_uid } else { view.uids.get(next).copied() };
         let Some(low) = low.filter(|&low| low <= high) else { break };
         let opened = store.read().and_then(|reader| {
@@ -573,7 +578,7 @@ async fn scan(
                 if streaming {
                     session.conn.write(b"\r\n");
                 }
-                return session.store_failed(tag, error, false).await.map(|_| false);
+                return session.store_failed(tag, error, false).await.map(|_| None);
             }
         };
         let mut blob_records = blobs.cursor();
@@ -658,7 +663,7 @@ async fn scan(
             match result {
                 Ok(_) => {}
                 // Expunged by another session since this one last synced.
-                Err(StoreError::NoSuchMailbox) => {}
+                Err(StoreError::NoSuchMailbox) => skipped = true,
                 Err(error) => {
                     failure = Some(error);
                     break;
@@ -684,7 +689,7 @@ async fn scan(
             if streaming {
                 session.conn.write(b"\r\n");
             }
-            return session.store_failed(tag, error, false).await.map(|_| false);
+            return session.store_failed(tag, error, false).await.map(|_| None);
         }
         if finished {
             break;
@@ -699,7 +704,7 @@ async fn scan(
     }
     budget.longest = budget.longest.max(budget.started.elapsed());
     log::debug!("search scan: {} pauses, longest stretch {} µs", budget.pauses, budget.longest.as_micros());
-    Ok(true)
+    Ok(Some(skipped))
 }
 
 /// The tables and cursors of one stretch of a scan, over one snapshot.

@@ -75,6 +75,11 @@ pub async fn run(
                 }
                 let Some(index) = view.index_of(message_uid) else { continue };
                 let Ok(Some(message)) = pace.snapshot.message(view.mailbox, message_uid, high) else { continue };
+                // Changed since by another session with a keyword not
+                // announced yet: the next sync reports it (View::knows_keywords).
+                if !view.knows_keywords(&message) {
+                    continue;
+                }
                 if silent {
                     if message.modseq == stored_modseq {
                         write_modseq(session.conn.out(), index, message_uid, message.modseq);

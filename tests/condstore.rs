@@ -244,6 +244,31 @@ fn a_new_keyword_is_announced_before_the_fetch_that_shows_it() {
     }
 }
 
+/// After an unsolicited VANISHED, HIGHESTMODSEQ says how far the client
+/// is in step (RFC 7162 §3.2.10, RFC 5162 erratum 1810): expunges carry
+/// no modseq, and a client that resyncs from an older value loses nothing.
+#[test]
+fn unsolicited_vanished_is_followed_by_highestmodseq() {
+    let server = Server::start();
+    let mut watcher = inbox_with(&server, 3);
+    watcher.ok("ENABLE QRESYNC");
+    let before = status_modseq(&mut watcher);
+    let mut other = server.alice_inbox();
+    other.ok("STORE 2 +FLAGS.SILENT (\\Deleted)");
+    other.ok("EXPUNGE");
+    let after = status_modseq(&mut other);
+    assert!(after > before);
+    let responses = watcher.ok("NOOP");
+    let gone = responses.iter().position(|line| line.starts_with("* VANISHED 2")).expect("VANISHED");
+    let highest = responses
+        .iter()
+        .position(|line| line.starts_with(&format!("* OK [HIGHESTMODSEQ {after}]")))
+        .unwrap_or_else(|| panic!("no HIGHESTMODSEQ {after}: {responses:#?}"));
+    assert!(gone < highest, "{responses:#?}");
+    // Without a change, nothing more.
+    assert!(watcher.ok("NOOP").is_empty());
+}
+
 #[test]
 fn store_unchangedsince_reports_modified() {
     let server = Server::start();

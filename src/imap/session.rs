@@ -692,6 +692,7 @@ impl Session {
         let imap4rev2 = self.imap4rev2;
         let old_top = view.uids.last().copied().unwrap_or(0);
         let mut grew = false;
+        let mut expunged = false;
         if !full && !Rc::ptr_eq(&uids, &view.uids) && uids.last().is_some_and(|&top| top > old_top) {
             // EXISTS may come while answering FETCH, STORE or SEARCH, EXPUNGE
             // may not: the view keeps what was expunged meanwhile (reported at
@@ -730,6 +731,7 @@ impl Session {
             if let Some(line) = vanished {
                 line.finish(self.conn.out());
             }
+            expunged = removed > 0;
             grew = uids.len() + removed != view.uids.len();
             view.uids = uids;
             view.modseq = modseq;
@@ -799,6 +801,17 @@ impl Session {
         }
         view.flags_modseq = modseq;
         view.own_modseqs.clear();
+        // RFC 7162 §3.2.10 and RFC 5162 erratum 1810: expunges carry no
+        // modseq, so after VANISHED the client is told how far it is now
+        // in step; a client that disconnects then resyncs from there and
+        // loses nothing (Dovecot sends the same). Only here, once every
+        // flag change up to `modseq` has gone out.
+        if expunged && self.qresync {
+            let out = self.conn.out();
+            out.extend_from_slice(b"* OK [HIGHESTMODSEQ ");
+            encode::number(out, modseq);
+            out.extend_from_slice(b"] Highest\r\n");
+        }
         Ok(())
     }
 }

@@ -81,6 +81,24 @@ fn envelope_bodystructure_and_body() {
     assert_eq!(fetch_one(&mut client, "FLAGS"), "* 1 FETCH (FLAGS (\\Recent))");
 }
 
+/// RFC 5322 §3.4.1 lets comments sit around the `@`: the ENVELOPE has
+/// the real host, and SEARCH FROM finds the address.
+#[test]
+fn comments_inside_an_address() {
+    let server = Server::start();
+    let mut client = server.login("alice", "secret");
+    let message = "From: <user-from (comment)@ (comment) domain.org>\r\nTo: Bob <bob@ (home) example.net>\r\n\
+Subject: cfws\r\n\r\nbody\r\n";
+    client.append_ok("INBOX", message.as_bytes());
+    client.ok("SELECT INBOX");
+    let envelope = fetch_one(&mut client, "ENVELOPE");
+    assert!(envelope.contains("((NIL NIL \"user-from\" \"domain.org\"))"), "{envelope}");
+    assert!(envelope.contains("((\"Bob\" NIL \"bob\" \"example.net\"))"), "{envelope}");
+    assert!(!envelope.contains("MISSING_DOMAIN"), "{envelope}");
+    assert_eq!(client.ok("SEARCH FROM user-from@domain.org"), ["* SEARCH 1"]);
+    assert_eq!(client.ok("SEARCH TO bob@example.net"), ["* SEARCH 1"]);
+}
+
 #[test]
 fn sections_of_parts() {
     let server = Server::start();

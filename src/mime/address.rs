@@ -232,7 +232,7 @@ impl<'a> Parser<'a> {
                 Some(Token::Special(b'@')) => {
                     self.position += 1;
                     let mailbox = local_part(&words);
-                    let host = self.domain();
+                    let host = self.domain(false);
                     // Only a comment after the address names the person
                     // (`a@b (Name)`); one before it does not (as Dovecot).
                     let name = self.trailing_comment();
@@ -267,7 +267,7 @@ impl<'a> Parser<'a> {
         while let Some(Token::Special(b'@')) = self.peek() {
             let save = self.position;
             self.position += 1;
-            let domain = self.domain();
+            let domain = self.domain(true);
             if !route.is_empty() {
                 route.push(b',');
             }
@@ -299,7 +299,7 @@ impl<'a> Parser<'a> {
         let mailbox = local_part(&words);
         let host = if let Some(Token::Special(b'@')) = self.peek() {
             self.position += 1;
-            Some(self.domain())
+            Some(self.domain(true))
         } else {
             None
         };
@@ -314,16 +314,17 @@ impl<'a> Parser<'a> {
     }
 
     /// A domain: atoms, dots and literals up to the next special.
-    fn domain(&mut self) -> Vec<u8> {
+    /// RFC 5322 §3.4.1 allows comments (CFWS) around the domain: one
+    /// before it (`a@ (c) b.org`) is skipped; inside `<...>` (`in_angle`)
+    /// every comment is; after a bare addr-spec a comment ends the domain,
+    /// since it may name the person (`a@b.org (Name)`).
+    fn domain(&mut self, in_angle: bool) -> Vec<u8> {
         let mut domain = Vec::new();
         while let Some(token) = self.peek() {
             match token {
                 Token::Atom(text) | Token::Literal(text) => domain.extend_from_slice(text),
                 Token::Quoted(text) => domain.extend_from_slice(text),
-                Token::Comment(_) => {
-                    // A comment ends the domain (it may name the person).
-                    break;
-                }
+                Token::Comment(_) if in_angle || domain.is_empty() => {}
                 _ => break,
             }
             self.position += 1;
@@ -467,6 +468,27 @@ mod tests {
         );
         assert_eq!(parse_list(b"\"a\\\"b\" <q@x"), vec![address(Some("a\"b"), None, Some("q"), Some("x"))]);
         assert_eq!(parse_list(b"@x"), vec![address(None, None, Some("MISSING_MAILBOX"), Some("x"))]);
+    }
+
+    /// RFC 5322 §3.4.1: CFWS may sit around the `@` and inside `<...>`.
+    #[test]
+    fn comments_around_the_at_sign() {
+        assert_eq!(
+            parse_list(b"<user-from (comment)@ (comment) domain.org>"),
+            vec![address(None, None, Some("user-from"), Some("domain.org"))]
+        );
+        assert_eq!(
+            parse_list(b"Joe <joe@(c)example.org(d)>"),
+            vec![address(Some("Joe"), None, Some("joe"), Some("example.org"))]
+        );
+        assert_eq!(
+            parse_list(b"joe (c) @ (d) example.org (Joe Doe)"),
+            vec![address(Some("Joe Doe"), None, Some("joe"), Some("example.org"))]
+        );
+        assert_eq!(
+            parse_list(b"<@(c)relay.a:joe@c.d>"),
+            vec![address(None, Some("@relay.a"), Some("joe"), Some("c.d"))]
+        );
     }
 
     proptest! {

@@ -158,7 +158,38 @@ impl Needle {
         }
         matcher::contains(&decode_header_value(&value), &self.text)
     }
+
+    /// Whether an address field holds the needle once its addresses are
+    /// read as ENVELOPE reads them and written plainly, `Name
+    /// <mailbox@host>` each, joined by `, `: comments and folding around
+    /// the `@` (RFC 5322 §3.4.1) are gone, so `FROM user@domain.org` finds
+    /// `<user (comment)@ (comment) domain.org>`, as Dovecot searches
+    /// addresses. Tried after the raw value, so nothing found before is lost.
+    fn in_addresses(&self, value: &[u8]) -> bool {
+        let mut plain = Vec::new();
+        for address in crate::mime::address::parse_list(&header::unfold(value)) {
+            let (Some(mailbox), Some(host)) = (&address.mailbox, &address.host) else { continue };
+            if !plain.is_empty() {
+                plain.extend_from_slice(b", ");
+            }
+            if let Some(name) = address.name.as_deref().filter(|name| !name.is_empty()) {
+                plain.extend_from_slice(name);
+                plain.extend_from_slice(b" <");
+            }
+            plain.extend_from_slice(mailbox);
+            plain.push(b'@');
+            plain.extend_from_slice(host);
+            if address.name.as_deref().is_some_and(|name| !name.is_empty()) {
+                plain.push(b'>');
+            }
+        }
+        matcher::contains(&decode_header_value(&plain), &self.text)
+    }
 }
+
+/// Fields whose search also looks at the addresses as read (see
+/// [`Needle::in_addresses`]).
+const ADDRESS_FIELDS: [&[u8]; 4] = [b"FROM", b"TO", b"CC", b"BCC"];
 
 /// A header value with each fold (line break and the white space after
 /// it) read as one space, and the final line break dropped, so a search
@@ -1157,11 +1188,13 @@ impl Candidate<'_, '_> {
     /// Whether some `field` value, decoded, contains `needle`: from the
     /// summary when it holds that field, else from the whole header.
     fn field_contains(&mut self, field: &[u8], needle: &Needle) -> Result<bool, StoreError> {
+        let addresses = ADDRESS_FIELDS.iter().any(|name| name.eq_ignore_ascii_case(field));
+        let holds = |value: &[u8]| needle.in_header_value(value) || (addresses && needle.in_addresses(value));
         Ok(match self.summary_holding(field)? {
-            Some(summary) => summary.values_of(field).any(|value| needle.in_header_value(value)),
+            Some(summary) => summary.values_of(field).any(holds),
             None => header::fields(self.header()?)
                 .filter(|found| found.name.eq_ignore_ascii_case(field))
-                .any(|found| needle.in_header_value(found.value)),
+                .any(|found| holds(found.value)),
         })
     }
 

@@ -129,7 +129,7 @@ pub async fn run(session: &mut Session, tag: &str, raw_mailbox: &[u8], first: Ap
             }
             session.finish(tag, Status::Ok, Some(&code), "APPEND completed").await
         }
-        Ok(_) => session.finish(tag, Status::Ok, None, "APPEND completed").await,
+        Ok(other) => session.unexpected(tag, "APPEND", other).await,
         Err(error) => session.store_failed(tag, error, true).await,
     }
 }

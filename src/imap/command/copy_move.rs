@@ -47,7 +47,7 @@ pub async fn run(
             }
             (uid_validity, source, first_uid)
         }
-        Ok(_) => (0, Vec::new(), 0),
+        Ok(other) => return session.unexpected(tag, command, other).await,
         Err(error) => {
             let (code, text) = describe(&error, true);
             return session.finish(tag, Status::No, Some(code), &text).await;

@@ -8,7 +8,7 @@ use std::io;
 
 use crate::imap::session::{Session, Status};
 use crate::imap::types::SequenceSet;
-use crate::store::Op;
+use crate::store::{Op, Outcome};
 
 pub async fn run(session: &mut Session, tag: &str, uids: Option<SequenceSet>) -> io::Result<()> {
     if session.refuse_if_read_only(tag) {
@@ -27,7 +27,8 @@ pub async fn run(session: &mut Session, tag: &str, uids: Option<SequenceSet>) ->
     let Some(mailbox) = session.view().map(|view| view.mailbox) else { return Ok(()) };
     match session.server.store.execute(Op::Expunge { mailbox, uids }).await {
         // The EXPUNGE responses come from the sync before the tagged reply.
-        Ok(_) => finish_removal(session, tag, "EXPUNGE completed").await,
+        Ok(Outcome::Expunged { .. }) => finish_removal(session, tag, "EXPUNGE completed").await,
+        Ok(other) => session.unexpected(tag, "EXPUNGE", other).await,
         Err(error) => session.store_failed(tag, error, false).await,
     }
 }

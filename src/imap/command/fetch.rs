@@ -198,7 +198,9 @@ pub async fn run(
                 view.own_modseqs.push(modseq);
                 seen_modseq = Some(modseq);
             }
-            Ok(_) => {}
+            // Every message had \Seen already.
+            Ok(Outcome::Stored { .. }) => {}
+            Ok(other) => return session.unexpected(tag, "FETCH", other).await,
             Err(error) => return session.store_failed(tag, error, false).await,
         }
     }

@@ -4,7 +4,7 @@ use std::io;
 
 use crate::imap::mailbox_name;
 use crate::imap::session::{Session, Status};
-use crate::store::{Op, INBOX};
+use crate::store::{Op, Outcome, INBOX};
 
 /// What a mailbox argument names: a mailbox that should exist, or one
 /// about to be made.
@@ -45,7 +45,8 @@ pub async fn create(session: &mut Session, tag: &str, raw: &[u8]) -> io::Result<
     }
     let op = Op::CreateMailbox { user: user_id(session), name, special_use: None };
     match session.server.store.execute(op).await {
-        Ok(_) => session.finish(tag, Status::Ok, None, "CREATE completed").await,
+        Ok(Outcome::Done) => session.finish(tag, Status::Ok, None, "CREATE completed").await,
+        Ok(other) => session.unexpected(tag, "CREATE", other).await,
         Err(error) => session.store_failed(tag, error, false).await,
     }
 }
@@ -56,7 +57,7 @@ pub async fn delete(session: &mut Session, tag: &str, raw: &[u8]) -> io::Result<
     let id = session.server.store.read().and_then(|reader| reader.mailbox_id(user, &name)).ok().flatten();
     let op = Op::DeleteMailbox { user, name };
     match session.server.store.execute(op).await {
-        Ok(_) => {
+        Ok(Outcome::Done) => {
             // Deleting the selected mailbox closes it first, as Dovecot
             // does, instead of cutting this session off like the others.
             let selected = session.view().is_some_and(|view| Some(view.mailbox) == id);
@@ -65,6 +66,7 @@ pub async fn delete(session: &mut Session, tag: &str, raw: &[u8]) -> io::Result<
             }
             session.finish(tag, Status::Ok, None, "DELETE completed").await
         }
+        Ok(other) => session.unexpected(tag, "DELETE", other).await,
         Err(error) => session.store_failed(tag, error, false).await,
     }
 }
@@ -74,7 +76,8 @@ pub async fn rename(session: &mut Session, tag: &str, from: &[u8], to: &[u8]) ->
     let Some(to) = name_or_no(session, tag, to, Role::New) else { return Ok(()) };
     let op = Op::RenameMailbox { user: user_id(session), from, to: to.clone() };
     match session.server.store.execute(op).await {
-        Ok(_) => session.finish(tag, Status::Ok, None, "RENAME completed").await,
+        Ok(Outcome::Done) => session.finish(tag, Status::Ok, None, "RENAME completed").await,
+        Ok(other) => session.unexpected(tag, "RENAME", other).await,
         Err(error) => session.store_failed(tag, error, false).await,
     }
 }
@@ -85,7 +88,8 @@ pub async fn subscribe(session: &mut Session, tag: &str, raw: &[u8], subscribed:
     let op = Op::Subscribe { user: user_id(session), name, subscribed };
     let done = if subscribed { "SUBSCRIBE completed" } else { "UNSUBSCRIBE completed" };
     match session.server.store.execute(op).await {
-        Ok(_) => session.finish(tag, Status::Ok, None, done).await,
+        Ok(Outcome::Done) => session.finish(tag, Status::Ok, None, done).await,
+        Ok(other) => session.unexpected(tag, "SUBSCRIBE", other).await,
         Err(error) => session.store_failed(tag, error, false).await,
     }
 }

@@ -55,7 +55,7 @@ pub async fn run(
             view.own_modseqs.push(modseq);
             (modseq, modified)
         }
-        Ok(_) => (0, Vec::new()),
+        Ok(other) => return session.unexpected(tag, "STORE", other).await,
         Err(error) => return session.store_failed(tag, error, false).await,
     };
     // The keyword list may have grown: FLAGS goes out before FETCHes use it.

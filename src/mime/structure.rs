@@ -436,8 +436,13 @@ impl StructureParser {
         }
         let rest = &self.line[2..];
         let mut best: Option<usize> = None;
+        // The longest boundary that prefixes the line; of equal ones, the
+        // innermost (`<=`, walking outermost first): real mail (Outlook
+        // Express, Mac OE) nests a multipart with its parent's boundary,
+        // whose delimiters are the inner one's until its close delimiter,
+        // as Dovecot reads them.
         for (index, (_, boundary)) in self.boundaries.iter().enumerate() {
-            let longer = best.is_none_or(|best| self.boundaries[best].1.len() < boundary.len());
+            let longer = best.is_none_or(|best| self.boundaries[best].1.len() <= boundary.len());
             if rest.starts_with(boundary) && longer {
                 best = Some(index);
             }
@@ -1516,6 +1521,28 @@ mod tests {
         assert_eq!(structure.parts[2].size(), 0);
         assert_eq!(structure.parts[2].content.subtype.as_deref(), Some(&b"html"[..]));
         assert_eq!(slice(message, structure.range(2, SectionKind::Mime).unwrap()), b"Content-Type: text/html");
+    }
+
+    #[test]
+    fn a_nested_multipart_may_reuse_its_parents_boundary() {
+        // multipart/mixed and, inside it, multipart/alternative, both with
+        // boundary "b": the alternative keeps its two parts, and after its
+        // close delimiter the next "--b" is the mixed one's again.
+        let message = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nplain\r\n--b\r\nContent-Type: text/html\r\n\r\n<p>html</p>\r\n--b--\r\n--b\r\nContent-Type: image/png\r\n\r\npng\r\n--b--\r\n";
+        let structure = parse(message);
+        let kinds: Vec<_> =
+            structure.parts.iter().map(|part| part.content.subtype.clone().unwrap_or_default()).collect();
+        assert_eq!(kinds, [&b"mixed"[..], b"alternative", b"plain", b"html", b"png"].map(<[u8]>::to_vec));
+        assert_eq!(structure.parts[0].children, 2);
+        assert_eq!(structure.parts[1].children, 2);
+        assert_eq!(slice(message, structure.range(2, SectionKind::Body).unwrap()), b"plain");
+        assert_eq!(slice(message, structure.range(3, SectionKind::Body).unwrap()), b"<p>html</p>");
+        assert_eq!(slice(message, structure.range(4, SectionKind::Body).unwrap()), b"png");
+        // Sibling multiparts sharing one boundary each keep their parts.
+        let message = b"Content-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\nContent-Type: multipart/alternative; boundary=s\r\n\r\n--s\r\n\r\none\r\n--s--\r\n--o\r\nContent-Type: multipart/alternative; boundary=s\r\n\r\n--s\r\n\r\ntwo\r\n--s\r\n\r\nthree\r\n--s--\r\n--o--\r\n";
+        let structure = parse(message);
+        let children: Vec<_> = structure.parts.iter().map(|part| part.children).collect();
+        assert_eq!(children, [2, 1, 0, 2, 0, 0]);
     }
 
     #[test]

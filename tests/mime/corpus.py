@@ -1015,9 +1015,79 @@ def build(out_dir, seed=20240115):
                 "internaldate": internal_date(seconds, rng.choice(ZONES)),
             }
         )
+    # Added later: after the shuffled ones, so the numbers (and names in
+    # intended-differences.txt) of the messages above stay the same.
+    for name, data in later_additions():
+        position = len(manifest)
+        file = "%03d-%s.eml" % (position + 1, name)
+        with open(os.path.join(out_dir, file), "wb") as handle:
+            handle.write(crlf(data))
+        manifest.append(
+            {
+                "file": file,
+                "flags": rng.choice(FLAG_CHOICES),
+                "internaldate": internal_date(rng.randrange(0, 400 * 86400), rng.choice(ZONES)),
+            }
+        )
     with open(os.path.join(out_dir, "manifest.json"), "w") as handle:
         json.dump(manifest, handle, indent=1)
     return manifest
+
+
+def later_additions():
+    """Quirks found after the corpus was first numbered (issue 13)."""
+    out = []
+    # Outlook Express / Mac OE: a multipart/alternative inside a
+    # multipart/mixed with the same boundary.
+    alternative = multipart_body(
+        b"same", [text_part(b"plain text\n"), text_part(b"<p>html</p>\n", "text/html; charset=us-ascii")]
+    )
+    out.append(
+        (
+            "nested-same-boundary",
+            entity(
+                std("Nested multipart reusing its parent's boundary", ['Content-Type: multipart/mixed; boundary="same"']),
+                multipart_body(
+                    b"same",
+                    [
+                        entity(['Content-Type: multipart/alternative; boundary="same"'], alternative),
+                        text_part(b"attached note\n", "text/plain; name=note.txt"),
+                    ],
+                ),
+            ),
+        )
+    )
+    # Two sibling multiparts sharing one boundary.
+    sibling = lambda text: entity(
+        ['Content-Type: multipart/alternative; boundary="sib"'],
+        multipart_body(b"sib", [text_part(text), text_part(b"<b>" + text + b"</b>", "text/html; charset=us-ascii")]),
+    )
+    out.append(
+        (
+            "siblings-share-a-boundary",
+            entity(
+                std("Sibling multiparts sharing a boundary", ['Content-Type: multipart/mixed; boundary="top"']),
+                multipart_body(b"top", [sibling(b"first\n"), sibling(b"second\n")]),
+            ),
+        )
+    )
+    # RFC 5322 §3.4.1: comments around the @.
+    out.append(
+        (
+            "address-comments-around-at",
+            entity(
+                [
+                    "From: <user-from (comment)@ (comment) domain.org>",
+                    "To: Bob <bob@ (home) example.net>, carol (c) @ example.net (Carol)",
+                    "Subject: Comments inside addresses",
+                    "Date: Fri, 19 Jan 2024 08:00:00 +0000",
+                    "Message-ID: <cfws@corpus.example>",
+                ],
+                "Comments.\n",
+            ),
+        )
+    )
+    return out
 
 
 if __name__ == "__main__":

@@ -641,7 +641,7 @@ impl Session {
     /// Answers a failed store operation with the matching response code.
     pub async fn store_failed(&mut self, tag: &str, error: StoreError, target_mailbox: bool) -> io::Result<()> {
         let (code, text) = describe(&error, target_mailbox);
-        if matches!(error, StoreError::Io(_) | StoreError::Bug(_) | StoreError::Corrupt(_)) {
+        if matches!(error, StoreError::Io(_) | StoreError::DiskFull(_) | StoreError::Bug(_) | StoreError::Corrupt(_)) {
             log::error!("{}: {error}", self.user().map_or("-", |user| user.name.as_str()));
         }
         self.finish(tag, Status::No, Some(code), &text).await
@@ -848,15 +848,13 @@ pub fn describe(error: &StoreError, target_mailbox: bool) -> (&'static str, Stri
         StoreError::CannotDeleteInbox | StoreError::NotSelectable | StoreError::RenameIntoChild => "CANNOT",
         StoreError::TooManyKeywords | StoreError::TooManyMailboxes => "LIMIT",
         StoreError::NoSuchUser | StoreError::UserExists => "CANNOT",
-        StoreError::NoSpace => "OVERQUOTA",
-        StoreError::Io(text) if text.contains("No space left") => "OVERQUOTA",
+        StoreError::NoSpace | StoreError::DiskFull(_) => "OVERQUOTA",
         StoreError::NoSuchBlob | StoreError::Locked | StoreError::NeedsRepair | StoreError::Io(_) => "UNAVAILABLE",
         StoreError::Corrupt(_) => "CORRUPTION",
         StoreError::Bug(_) => "SERVERBUG",
     };
     let text = match error {
-        StoreError::NoSpace => "Not enough disk space".to_string(),
-        StoreError::Io(text) if text.contains("No space left") => "Not enough disk space".to_string(),
+        StoreError::NoSpace | StoreError::DiskFull(_) => "Not enough disk space".to_string(),
         StoreError::Io(_) => "Storage failure; nothing was changed".to_string(),
         StoreError::Bug(_) => "Internal error; nothing was changed".to_string(),
         other => {

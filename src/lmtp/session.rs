@@ -310,10 +310,7 @@ impl Session {
 fn temporary_failure(error: &StoreError) -> (u16, &'static str, &'static str) {
     match error {
         // The disk reserve (min_free_disk): IMAP's OVERQUOTA.
-        StoreError::NoSpace => (452, "4.3.1", "Insufficient system storage; try again later"),
-        StoreError::Io(text) if text.contains("No space left") => {
-            (452, "4.3.1", "Insufficient system storage; try again later")
-        }
+        StoreError::NoSpace | StoreError::DiskFull(_) => (452, "4.3.1", "Insufficient system storage; try again later"),
         _ => (451, "4.3.0", "Temporary storage failure; try again later"),
     }
 }

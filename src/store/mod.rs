@@ -93,6 +93,11 @@ pub enum StoreError {
     Corrupt(String),
     /// The disk or the database engine failed; nothing of the operation was kept.
     Io(String),
+    /// The disk filled up under the database engine (ENOSPC, EDQUOT: the
+    /// `min_free_disk` reserve did not hold, e.g. another program filled
+    /// the disk): a storage failure like [`StoreError::Io`], which the
+    /// store thread treats the same, but told to clients as a full disk.
+    DiskFull(String),
     /// A bug in roost caught at run time; nothing of the operation was kept.
     Bug(String),
 }
@@ -116,6 +121,7 @@ impl std::fmt::Display for StoreError {
             StoreError::NoSpace => write!(f, "not enough disk space"),
             StoreError::Corrupt(what) => write!(f, "database damage: {what}"),
             StoreError::Io(what) => write!(f, "storage failure: {what}"),
+            StoreError::DiskFull(what) => write!(f, "storage failure, disk full: {what}"),
             StoreError::Bug(what) => write!(f, "internal error: {what}"),
         }
     }
@@ -123,16 +129,59 @@ impl std::fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
-macro_rules! io_errors {
-    ($($error:ty),*) => {$(
-        impl From<$error> for StoreError {
-            fn from(error: $error) -> StoreError {
-                StoreError::Io(error.to_string())
+/// Whether an I/O error says the disk (or the user's disk quota) is full:
+/// decided by the error's kind, never by its text.
+fn is_disk_full(error: &std::io::Error) -> bool {
+    error.kind() == std::io::ErrorKind::StorageFull
+        || error.kind() == std::io::ErrorKind::QuotaExceeded
+        || matches!(error.raw_os_error(), Some(code) if code == rustix::io::Errno::NOSPC.raw_os_error()
+            || code == rustix::io::Errno::DQUOT.raw_os_error())
+}
+
+impl StoreError {
+    /// An I/O failure, as [`StoreError::DiskFull`] when the disk is full.
+    fn from_io(io: Option<&std::io::Error>, text: String) -> StoreError {
+        match io {
+            Some(io) if is_disk_full(io) => StoreError::DiskFull(text),
+            _ => StoreError::Io(text),
+        }
+    }
+}
+
+/// The I/O error inside a redb error, when there is one.
+fn storage_io(error: &redb::StorageError) -> Option<&std::io::Error> {
+    match error {
+        redb::StorageError::Io(io) => Some(io),
+        _ => None,
+    }
+}
+
+impl From<std::io::Error> for StoreError {
+    fn from(error: std::io::Error) -> StoreError {
+        StoreError::from_io(Some(&error), error.to_string())
+    }
+}
+
+impl From<redb::StorageError> for StoreError {
+    fn from(error: redb::StorageError) -> StoreError {
+        StoreError::from_io(storage_io(&error), error.to_string())
+    }
+}
+
+macro_rules! redb_errors {
+    ($($error:ident),*) => {$(
+        impl From<redb::$error> for StoreError {
+            fn from(error: redb::$error) -> StoreError {
+                let io = match &error {
+                    redb::$error::Storage(storage) => storage_io(storage),
+                    _ => None,
+                };
+                StoreError::from_io(io, error.to_string())
             }
         }
     )*};
 }
-io_errors!(redb::StorageError, redb::TableError, redb::TransactionError, redb::CommitError, std::io::Error);
+redb_errors!(TableError, TransactionError, CommitError);
 
 impl From<redb::DatabaseError> for StoreError {
     fn from(error: redb::DatabaseError) -> StoreError {

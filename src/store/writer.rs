@@ -194,11 +194,11 @@ impl Writer {
                 free -= needed;
                 let applied = catch_unwind(AssertUnwindSafe(|| ops::apply(&mut tables, &request.op, &mut changes)));
                 match applied {
-                    Ok(Err(StoreError::Io(error))) => {
+                    Ok(Err(error @ (StoreError::Io(_) | StoreError::DiskFull(_)))) => {
                         // The transaction may hold part of this operation: drop it all.
                         drop(tables);
                         transaction.abort().ok();
-                        self.fail(group, StoreError::Io(error));
+                        self.fail(group, error);
                         return Vec::new();
                     }
                     Ok(result) => {

@@ -351,7 +351,8 @@ impl Server {
     /// and returns it: the caller closes the connection, and may tell the
     /// accounts it tried.
     pub fn login_failed(&self, ip: IpAddr, account: Option<u32>) -> Option<BanEvent> {
-        let event = self.bans.borrow_mut().failed(ip, account, now())?;
+        let now = now();
+        let event = self.bans.borrow_mut().failed(ip, account, now)?;
         let ban = BanRecord {
             until: event.until,
             bans: event.bans,
@@ -360,15 +361,16 @@ impl Server {
                 self.config.limits.ban_failures, self.config.limits.ban_window
             ),
         };
-        self.ban_started(event.address, &ban);
+        self.ban_started(event.address, &ban, now);
         Some(event)
     }
 
     /// Bans `prefix` by hand (`roost ban add`) for `seconds`, or as long
     /// as an automatic ban would be (repeats doubling).
     pub fn ban(&self, prefix: Prefix, seconds: Option<u64>) -> BanRecord {
-        let ban = self.bans.borrow_mut().ban(prefix, seconds, "roost ban add".into(), now());
-        self.ban_started(prefix.masked(), &ban);
+        let now = now();
+        let ban = self.bans.borrow_mut().ban(prefix, seconds, "roost ban add".into(), now);
+        self.ban_started(prefix.masked(), &ban, now);
         ban
     }
 
@@ -391,8 +393,8 @@ impl Server {
     /// One line per ban, in a stable form for people and tools:
     /// `banned ADDRESS until DATE (N s, ban K): REASON`. Durable in redb
     /// before long (the store thread commits it; nobody waits).
-    fn ban_started(&self, prefix: Prefix, ban: &BanRecord) {
-        let seconds = ban.until.saturating_sub(now());
+    fn ban_started(&self, prefix: Prefix, ban: &BanRecord, now: u64) {
+        let seconds = ban.until.saturating_sub(now);
         log::warn!("banned {prefix} until {} ({seconds} s, ban {}): {}", ban::date(ban.until), ban.bans, ban.reason);
         self.store.submit(Op::SetBan { address: prefix.to_string(), ban: ban.clone() });
         let forgotten = self.bans.borrow_mut().take_forgotten();

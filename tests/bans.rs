@@ -314,3 +314,48 @@ fn a_bad_access_rule_stops_the_start_with_a_clear_message() {
     let (ok, _, stderr) = run_cli(&["serve", "--config", config.to_str().unwrap()], None);
     assert!(!ok && stderr.contains("[access] deny: \"192.168.1.0/33\""), "{stderr}");
 }
+
+#[test]
+fn concurrent_guesses_learn_no_more_than_the_threshold() {
+    let mut server = with("ban_failures = 2\nauth_threads = 1\nmax_preauth_per_ip = 20", "");
+    server.stop();
+    // A cost that takes a while, so that the guesses queue behind each other.
+    let text = std::fs::read_to_string(&server.config).unwrap();
+    let text = text.replace(
+        "argon2_memory_kib = 64\nargon2_iterations = 1\n",
+        "argon2_memory_kib = 8192\nargon2_iterations = 4\n",
+    );
+    std::fs::write(&server.config, text).unwrap();
+    server.spawn();
+    let port = server.imap_port;
+    let count = 4;
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(count));
+    let guesses: Vec<_> = (0..count)
+        .map(|index| {
+            let barrier = barrier.clone();
+            let mut client = greeted_from(loopback(14), port);
+            std::thread::spawn(move || {
+                barrier.wait();
+                client.send(&format!("c{index} LOGIN alice wrong{index}"));
+                let (untagged, tagged) = client.until_tagged(&format!("c{index}"));
+                let mut answer = format!("{} c{index} {tagged}", untagged.join("\n"));
+                if !answer.contains("* BYE") {
+                    // Not closed: the guess before the ban.
+                    client.send("z LOGOUT");
+                }
+                answer.push_str(&client.read_to_end());
+                answer
+            })
+        })
+        .collect();
+    let answers: Vec<String> = guesses.into_iter().map(|thread| thread.join().unwrap()).collect();
+    // Every guess is answered NO, every connection ends with a BYE (the
+    // ban), and only two were answered from a password check.
+    for answer in &answers {
+        assert!(answer.contains(" NO [AUTHENTICATIONFAILED]"), "{answers:#?}");
+    }
+    assert_eq!(answers.iter().filter(|answer| answer.contains(BYE_BANNED)).count(), count - 1, "{answers:#?}");
+    let log = server.log_text();
+    assert_eq!(log.matches("login failed from 127.0.0.14:").count(), 2, "{log}");
+    assert!(log.contains("login refused from 127.0.0.14: banned until"), "{log}");
+}

@@ -76,6 +76,18 @@ pub async fn authenticate(
     verify(session, tag, &user, password, "AUTHENTICATE PLAIN").await
 }
 
+/// A login from a banned address: the same answer as a wrong password,
+/// then the connection closes (see `crate::auth::ban`).
+fn refuse_banned(session: &mut Session, tag: &str, until: u64, what: &str) {
+    let ip = session.peer.ip();
+    session.server.log_repeated("logins from banned addresses refused", ip, || {
+        format!("login refused from {ip}: banned until {} ({what})", crate::auth::ban::date(until))
+    });
+    session.conn.write(b"* BYE Too many failed logins from your address; try again later\r\n");
+    session.state = State::Logout;
+    session.tagged(tag, Status::No, Some("AUTHENTICATIONFAILED"), "Authentication failed");
+}
+
 fn refuse_plaintext(session: &mut Session, tag: &str) -> io::Result<()> {
     session.tagged(
         tag,
@@ -92,12 +104,7 @@ async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>
     // Bans (auth::ban): a connection opened before its address was banned
     // is refused without a lookup or a hash, and closed.
     if let Some(until) = server.banned_until(ip) {
-        server.log_repeated("logins from banned addresses refused", ip, || {
-            format!("login refused from {ip}: banned until {} (no password checked)", crate::auth::ban::date(until))
-        });
-        session.conn.write(b"* BYE Too many failed logins from your address; try again later\r\n");
-        session.state = State::Logout;
-        session.tagged(tag, Status::No, Some("AUTHENTICATIONFAILED"), "Authentication failed");
+        refuse_banned(session, tag, until, "no password checked");
         return Ok(());
     }
     let name = std::str::from_utf8(user).ok().and_then(|name| normalize_user_name(name).ok());
@@ -128,6 +135,13 @@ async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>
         session.slot.set_checking(false);
         verdict
     };
+    // Bans: another connection of this address got it banned while this
+    // check waited or ran: its answer is withheld, whatever it was, so an
+    // address learns the outcome of ban_failures guesses per window, no more.
+    if let Some(until) = server.banned_until(ip) {
+        refuse_banned(session, tag, until, "answer withheld");
+        return Ok(());
+    }
     if let (Verdict::Verified, false, Some(login)) = (verdict, cached, remembered) {
         server.login_cache.borrow_mut().remember(login);
     }

@@ -1,7 +1,8 @@
-//! Scenarios 11 to 16: one executor thread and one database file under
-//! slow, greedy and hostile clients (issue 11, "How it is judged").
+//! Scenarios 11 to 17: one executor thread and one database file under
+//! slow, greedy and hostile clients (issue 11, "How it is judged"; 17:
+//! issue 12's bans).
 //!
-//! Every scenario has an adversary phase and a **bystander**, a family
+//! Every scenario but 17 has an adversary phase and a **bystander**, a family
 //! member whose experience is what the scenario reports. The bystander runs
 //! on OS threads of its own with blocking sockets, so the load generator's
 //! executor, busy with hundreds of adversary connections, cannot delay it:

@@ -353,14 +353,7 @@ impl Server {
     pub fn login_failed(&self, ip: IpAddr, account: Option<u32>) -> Option<BanEvent> {
         let now = now();
         let event = self.bans.borrow_mut().failed(ip, account, now)?;
-        let ban = BanRecord {
-            until: event.until,
-            bans: event.bans,
-            reason: format!(
-                "{} failed logins within {} s",
-                self.config.limits.ban_failures, self.config.limits.ban_window
-            ),
-        };
+        let ban = self.bans.borrow().banned(ip, now).cloned()?;
         self.ban_started(event.address, &ban, now);
         Some(event)
     }
@@ -731,8 +724,6 @@ async fn accept(
                 continue;
             }
         };
-        // Without it a TLS handshake on loopback took ~43 ms instead of ~1 ms.
-        let _ = tcp.get_ref().set_nodelay(true);
         if let Some((kind, text, bye)) = server.turned_away(peer.ip()) {
             server.log_repeated(kind, peer.ip(), || text);
             if !implicit_tls {
@@ -743,6 +734,8 @@ async fn accept(
             }
             continue;
         }
+        // Without it a TLS handshake on loopback took ~43 ms instead of ~1 ms.
+        let _ = tcp.get_ref().set_nodelay(true);
         let Some(executor) = executor.upgrade() else { return };
         let admitted = match server.imap_slot(peer.ip()) {
             Ok(admitted) => admitted,

@@ -33,6 +33,7 @@ struct Roost {
 enum Command {
     Serve(Serve),
     User(UserCommand),
+    Ban(BanCommand),
     Check(Check),
     Deliver(Deliver),
     Boards(Boards),
@@ -153,6 +154,69 @@ struct UserList {
 }
 
 #[derive(FromArgs)]
+#[argh(subcommand, name = "ban")]
+/// List, add and lift bans of addresses (through the running server).
+struct BanCommand {
+    #[argh(subcommand)]
+    action: BanAction,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand)]
+enum BanAction {
+    List(BanList),
+    Add(BanAdd),
+    Del(BanDel),
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "list")]
+/// List bans: address, until when, how many in a row, why.
+struct BanList {
+    /// configuration file
+    #[argh(option)]
+    config: Option<PathBuf>,
+    /// data directory
+    #[argh(option)]
+    data: Option<PathBuf>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "add")]
+/// Ban an address (an IPv6 address bans its /64) or a range like
+/// 198.51.100.0/24, never_ban or not.
+struct BanAdd {
+    /// the address or CIDR range
+    #[argh(positional)]
+    address: String,
+    /// how long: seconds, or 30m, 12h, 7d (default: as long as an
+    /// automatic ban, ban_seconds doubling on each repeat)
+    #[argh(option, long = "for")]
+    duration: Option<String>,
+    /// configuration file
+    #[argh(option)]
+    config: Option<PathBuf>,
+    /// data directory
+    #[argh(option)]
+    data: Option<PathBuf>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "del")]
+/// Lift the ban of an address or range at once, and forget its repeats.
+struct BanDel {
+    /// the address or CIDR range, as `ban list` shows it
+    #[argh(positional)]
+    address: String,
+    /// configuration file
+    #[argh(option)]
+    config: Option<PathBuf>,
+    /// data directory
+    #[argh(option)]
+    data: Option<PathBuf>,
+}
+
+#[derive(FromArgs)]
 #[argh(subcommand, name = "check")]
 /// Verify the database; exits non-zero if it is damaged.
 struct Check {
@@ -221,6 +285,27 @@ fn main() -> ExitCode {
                 UserAction::List(arguments) => {
                     load(&arguments.config, None, &arguments.data).and_then(|config| list_users(&config))
                 }
+            }
+        }
+        Command::Ban(ban) => {
+            init_logging(log::LevelFilter::Warn);
+            match ban.action {
+                BanAction::List(arguments) => load(&arguments.config, None, &arguments.data)
+                    .and_then(|config| ban_request(&config, &["ban-list"])),
+                BanAction::Add(arguments) => load(&arguments.config, None, &arguments.data).and_then(|config| {
+                    let target = auth::ban::parse_target(&arguments.address)?.to_string();
+                    match &arguments.duration {
+                        Some(duration) => {
+                            let seconds = auth::ban::parse_duration(duration)?.to_string();
+                            ban_request(&config, &["ban-add", &target, &seconds])
+                        }
+                        None => ban_request(&config, &["ban-add", &target]),
+                    }
+                }),
+                BanAction::Del(arguments) => load(&arguments.config, None, &arguments.data).and_then(|config| {
+                    let target = auth::ban::parse_target(&arguments.address)?.to_string();
+                    ban_request(&config, &["ban-del", &target])
+                }),
             }
         }
         Command::Check(arguments) => {
@@ -404,6 +489,17 @@ fn list_users(config: &Config) -> Result<(), String> {
     if !names.is_empty() {
         println!("{names}");
     }
+    Ok(())
+}
+
+/// Bans live in the running server (it checks them at every connect), so
+/// `roost ban` needs it running.
+fn ban_request(config: &Config, words: &[&str]) -> Result<(), String> {
+    let socket = config.control_socket();
+    if !control::server_running(&socket) {
+        return Err(format!("the server is not running (no answer on {}); bans are kept by it", socket.display()));
+    }
+    println!("{}", control::request(&socket, words)?);
     Ok(())
 }
 

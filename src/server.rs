@@ -30,6 +30,20 @@
 //! are ([`login_timeout`]); the TLS handshake has its own, shorter one
 //! (`tls_handshake_timeout`). Refusals and closings are logged once per
 //! address per minute, then counted ([`LogSummary`]).
+//!
+//! ## Turned away at accept
+//!
+//! Before any of that, before a TLS handshake and before the connection
+//! counts anywhere, an IMAP connection is closed at once when the
+//! `[access]` rules do not admit its address (`deny`, or outside a
+//! non-empty `allow`) or when its address is banned ([`crate::auth::ban`]).
+//! On the STARTTLS port it gets one `* BYE` line, written without waiting
+//! (a fresh socket's buffer has room), so a family member locked out by
+//! mistake reads why; on the TLS port nothing can be said before a
+//! handshake, so it is just closed. Such a connection costs an accept, a
+//! hash-table lookup and a close: no task, no buffer, no password check.
+//! LMTP is left alone: it has no login to guess, and its TCP listener is
+//! meant for loopback (see `crate::lmtp`).
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
@@ -42,12 +56,14 @@ use smol::channel::{Receiver, Sender};
 use smol::future::FutureExt;
 use smol::{Async, LocalExecutor};
 
+use crate::auth::ban::{self, BanEvent, Bans};
 use crate::auth::{Cost, Verifier};
 use crate::config::{Config, Limits};
 use crate::net::tls::{self, Certificates};
 use crate::net::Stream;
-use crate::store::Store;
-use crate::util::address::limit_key;
+use crate::store::{BanRecord, Op, Store};
+use crate::util::address::{limit_key, Prefix};
+use crate::util::datetime::DateTime;
 use crate::util::log_summary::{self, LogSummary};
 
 /// One open connection, as the limits count it.
@@ -224,6 +240,8 @@ pub struct Server {
     /// Logins verified lately, so clients that log in per action skip argon2.
     pub login_cache: RefCell<crate::auth::LoginCache>,
     pub certificates: Certificates,
+    /// Automatic and manual bans (`auth::ban`), kept in redb too.
+    bans: RefCell<Bans>,
     counters: Rc<RefCell<Counters>>,
     /// Dropped to tell every session the server is stopping: a closed
     /// channel wakes all its receivers at once.
@@ -323,6 +341,94 @@ impl Server {
         }
     }
 
+    /// Until when (unix seconds) `ip` is banned, if it is.
+    pub fn banned_until(&self, ip: IpAddr) -> Option<u64> {
+        self.bans.borrow().banned(ip, now()).map(|ban| ban.until)
+    }
+
+    /// Counts a failed login from `ip` (`account`: the existing user it
+    /// tried, if any). When that begins a ban, logs it, keeps it in redb
+    /// and returns it: the caller closes the connection, and may tell the
+    /// accounts it tried.
+    pub fn login_failed(&self, ip: IpAddr, account: Option<u32>) -> Option<BanEvent> {
+        let now = now();
+        let event = self.bans.borrow_mut().failed(ip, account, now)?;
+        let ban = self.bans.borrow().banned(ip, now).cloned()?;
+        self.ban_started(event.address, &ban, now);
+        Some(event)
+    }
+
+    /// Bans `prefix` by hand (`roost ban add`) for `seconds`, or as long
+    /// as an automatic ban would be (repeats doubling).
+    pub fn ban(&self, prefix: Prefix, seconds: Option<u64>) -> BanRecord {
+        let now = now();
+        let ban = self.bans.borrow_mut().ban(prefix, seconds, "roost ban add".into(), now);
+        self.ban_started(prefix.masked(), &ban, now);
+        ban
+    }
+
+    /// Lifts a ban (`roost ban del`) and forgets its repeats; false if there was none.
+    pub fn lift_ban(&self, prefix: Prefix) -> bool {
+        let lifted = self.bans.borrow_mut().lift(prefix);
+        if lifted {
+            log::warn!("ban of {} lifted", prefix.masked());
+            self.forget_bans(vec![prefix.masked()]);
+        }
+        lifted
+    }
+
+    /// Every ban held, the soonest to end first (ended ones still
+    /// remembered for their repeat count included).
+    pub fn bans(&self) -> Vec<(Prefix, BanRecord)> {
+        self.bans.borrow().list()
+    }
+
+    /// One line per ban, in a stable form for people and tools:
+    /// `banned ADDRESS until DATE (N s, ban K): REASON`. Durable in redb
+    /// before long (the store thread commits it; nobody waits).
+    fn ban_started(&self, prefix: Prefix, ban: &BanRecord, now: u64) {
+        let seconds = ban.until.saturating_sub(now);
+        log::warn!("banned {prefix} until {} ({seconds} s, ban {}): {}", ban::date(ban.until), ban.bans, ban.reason);
+        self.store.submit(Op::SetBan { address: prefix.to_string(), ban: ban.clone() });
+        let forgotten = self.bans.borrow_mut().take_forgotten();
+        self.forget_bans(forgotten);
+    }
+
+    fn forget_bans(&self, prefixes: Vec<Prefix>) {
+        if !prefixes.is_empty() {
+            let addresses = prefixes.iter().map(Prefix::to_string).collect();
+            self.store.submit(Op::DeleteBans { addresses });
+        }
+    }
+
+    /// Forgets what bans no longer need (run now and then).
+    fn sweep_bans(&self) {
+        let forgotten = {
+            let mut bans = self.bans.borrow_mut();
+            bans.sweep(now());
+            bans.take_forgotten()
+        };
+        self.forget_bans(forgotten);
+    }
+
+    /// Why a new IMAP connection from `ip` is closed at once, if it is:
+    /// (summary kind, log text, what the client is told).
+    fn turned_away(&self, ip: IpAddr) -> Option<(&'static str, String, &'static str)> {
+        if !self.config.access.admits(ip) {
+            return Some((
+                "connections refused by the [access] rules",
+                format!("refused connection from {ip}: not allowed by the [access] rules"),
+                "* BYE Connections from your address are not allowed\r\n",
+            ));
+        }
+        let until = self.banned_until(ip)?;
+        Some((
+            "connections from banned addresses refused",
+            format!("refused connection from {ip}: banned until {}", ban::date(until)),
+            "* BYE Too many failed logins from your address; try again later\r\n",
+        ))
+    }
+
     /// A place for one more session of `user`, if the board allows it.
     pub fn user_slot(&self, user: u32) -> Option<UserSlot> {
         let mut counters = self.counters.borrow_mut();
@@ -333,6 +439,35 @@ impl Server {
         *count += 1;
         Some(UserSlot { counters: self.counters.clone(), user })
     }
+}
+
+/// Unix seconds now.
+fn now() -> u64 {
+    u64::try_from(DateTime::now().unix).unwrap_or(0)
+}
+
+/// The bans kept in redb (an unreadable entry is logged and left out).
+fn load_bans(store: &Store, limits: &Limits) -> Result<Bans, String> {
+    let kept =
+        store.read().and_then(|reader| reader.bans()).map_err(|error| format!("cannot read the bans: {error}"))?;
+    let mut bans = Bans::new(ban::Settings::from_limits(limits));
+    let mut loaded = Vec::new();
+    for (address, ban) in kept {
+        match Prefix::parse(&address) {
+            Ok(prefix) => loaded.push((prefix, ban)),
+            Err(problem) => log::warn!("ignoring a stored ban: {problem}"),
+        }
+    }
+    let count = loaded.len();
+    bans.load(loaded, now());
+    let forgotten = bans.take_forgotten();
+    if count > forgotten.len() {
+        log::info!("{} ban(s) kept from before", count - forgotten.len());
+    }
+    if !forgotten.is_empty() {
+        store.submit(Op::DeleteBans { addresses: forgotten.iter().map(Prefix::to_string).collect() });
+    }
+    Ok(bans)
 }
 
 /// Creates the data directory, readable by its owner only, and makes
@@ -485,7 +620,9 @@ pub fn serve(config: Config) -> Result<(), String> {
         Duration::from_secs(config.limits.auth_cache_seconds),
         config.limits.auth_cache_entries,
     );
+    let bans = load_bans(&store, &config.limits)?;
     let server = Rc::new(Server {
+        bans: RefCell::new(bans),
         login_cache: RefCell::new(login_cache),
         config,
         store,
@@ -507,6 +644,17 @@ pub fn serve(config: Config) -> Result<(), String> {
                 smol::Timer::after(log_summary::INTERVAL / 4).await;
                 let Some(counters) = counters.upgrade() else { return };
                 counters.borrow_mut().log.tick();
+            }
+        })
+        .detach();
+    // Ended bans past remembering, and stale failure counts, are dropped.
+    let weak = Rc::downgrade(&server);
+    executor
+        .spawn(async move {
+            loop {
+                smol::Timer::after(log_summary::INTERVAL).await;
+                let Some(server) = weak.upgrade() else { return };
+                server.sweep_bans();
             }
         })
         .detach();
@@ -575,6 +723,16 @@ async fn accept(
                 continue;
             }
         };
+        if let Some((kind, text, bye)) = server.turned_away(peer.ip()) {
+            server.log_repeated(kind, peer.ip(), || text);
+            if !implicit_tls {
+                // Not waited for: a fresh socket's send buffer has room.
+                use std::io::Write;
+                let mut socket = tcp.get_ref();
+                let _ = socket.write(bye.as_bytes());
+            }
+            continue;
+        }
         // Without it a TLS handshake on loopback took ~43 ms instead of ~1 ms.
         let _ = tcp.get_ref().set_nodelay(true);
         let Some(executor) = executor.upgrade() else { return };

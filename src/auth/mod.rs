@@ -24,6 +24,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
+pub mod ban;
 mod cache;
 
 pub use cache::LoginCache;

@@ -91,6 +91,18 @@ pub struct Limits {
     pub idle_keepalive: u64,
     /// Milliseconds before a failed login is answered.
     pub auth_failure_delay: u64,
+    /// Failed logins from one address (IPv6: one /64) within `ban_window`
+    /// seconds that ban it (0: no automatic bans); see `auth::ban`.
+    pub ban_failures: u32,
+    pub ban_window: u64,
+    /// Seconds of a first ban, doubled on each repeat up to
+    /// `ban_max_seconds` (also how long an ended ban is remembered).
+    pub ban_seconds: u64,
+    pub ban_max_seconds: u64,
+    /// Addresses whose failures are counted at most, and bans held at most.
+    pub ban_tracked: usize,
+    /// Addresses and CIDR prefixes never banned automatically.
+    pub never_ban: Prefixes,
     /// Bytes of disk kept free: below it, new mail is refused (OVERQUOTA)
     /// before the database could run out of space mid-commit.
     pub min_free_disk: u64,
@@ -105,6 +117,29 @@ pub enum PlaintextAuth {
     Loopback,
     Never,
     Always,
+}
+
+/// The `[access]` table: which addresses may connect to IMAP at all.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Access {
+    /// When not empty, only these addresses and prefixes may connect.
+    pub allow: Prefixes,
+    /// These may not connect, even when `allow` lists them.
+    pub deny: Prefixes,
+}
+
+impl Access {
+    /// Whether a client at `ip` may connect (checked at accept, before TLS).
+    pub fn admits(&self, ip: std::net::IpAddr) -> bool {
+        !self.deny.contains(ip) && (self.allow.0.is_empty() || self.allow.contains(ip))
+    }
+}
+
+/// Tables a config file may have. `[access.…]` sub-tables are for rules
+/// of their own (per user, say): each is accepted here only once its
+/// parser exists; an unknown one is refused like any unknown table.
+fn known_table(name: &str) -> bool {
+    ["", "imap", "tls", "lmtp", "limits", "access"].contains(&name)
 }
 
 #[derive(Clone, Debug)]
@@ -129,6 +164,8 @@ pub struct Config {
     pub lmtp_socket: Option<PathBuf>,
     /// LMTP over TCP (off unless set: LMTP has no authentication).
     pub lmtp_listen: Vec<SocketAddr>,
+    /// Global address rules for IMAP (`[access]`).
+    pub access: Access,
     pub limits: Limits,
 }
 
@@ -314,6 +351,19 @@ impl Limits {
         limit!(write_timeout, u64);
         limit!(idle_keepalive, u64);
         limit!(auth_failure_delay, u64);
+        limit!(ban_failures, u32);
+        limit!(ban_window, u64);
+        limit!(ban_seconds, u64);
+        limit!(ban_max_seconds, u64);
+        limit!(ban_tracked, usize);
+        match section.strings("never_ban")? {
+            Some(texts) => {
+                self.never_ban = Prefixes::parse(&texts)
+                    .map_err(|problem| error(format!("{}: {problem}", section.place("never_ban"))))?;
+            }
+            None if complete => return Err(error(format!("{}: missing", section.place("never_ban")))),
+            None => {}
+        }
         limit!(min_free_disk, u64);
         limit!(expunge_history, u32);
         section.finish()?;
@@ -365,6 +415,14 @@ impl Limits {
         at_least("idle_timeout", self.idle_timeout, 1)?;
         at_least("write_timeout", self.write_timeout, 1)?;
         at_least("expunge_history", self.expunge_history as u64, 1)?;
+        if self.ban_failures > 0 {
+            at_least("ban_window", self.ban_window, 1)?;
+            at_least("ban_seconds", self.ban_seconds, 1)?;
+            at_least("ban_tracked", self.ban_tracked as u64, 1)?;
+            if self.ban_max_seconds < self.ban_seconds {
+                return Err("ban_max_seconds must be at least ban_seconds".into());
+            }
+        }
         Ok(())
     }
 
@@ -401,6 +459,12 @@ impl Limits {
             write_timeout: 0,
             idle_keepalive: 0,
             auth_failure_delay: 0,
+            ban_failures: 0,
+            ban_window: 0,
+            ban_seconds: 0,
+            ban_max_seconds: 0,
+            ban_tracked: 0,
+            never_ban: Prefixes::default(),
             min_free_disk: 0,
             expunge_history: 0,
         }
@@ -479,7 +543,7 @@ impl Config {
     pub fn parse(name: &str, text: &str, overrides: Overrides) -> Result<Config, ConfigError> {
         let document = toml::parse(text).map_err(|problem| error(format!("{name}: {problem}")))?;
         for table in document.tables.keys() {
-            if !["", "imap", "tls", "lmtp", "limits"].contains(&table.as_str()) {
+            if !known_table(table) {
                 let line = line_of(text, table, None).map(|line| format!("line {line}: ")).unwrap_or_default();
                 return Err(error(format!("{name}: {line}unknown table [{table}]")));
             }
@@ -543,6 +607,14 @@ impl Config {
         let lmtp_listen = lmtp.addresses("listen")?.unwrap_or_default();
         lmtp.finish()?;
 
+        let mut rules = Section::new(name, text, &document, "access");
+        let mut prefixes = |key: &'static str| -> Result<Prefixes, ConfigError> {
+            let texts = rules.strings(key)?.unwrap_or_default();
+            Prefixes::parse(&texts).map_err(|problem| error(format!("{}: {problem}", rules.place(key))))
+        };
+        let access = Access { allow: prefixes("allow")?, deny: prefixes("deny")? };
+        rules.finish()?;
+
         let board = Board::named(&board_name)?;
         let mut limits = board.limits;
         limits.apply(name, text, &document, false)?;
@@ -559,6 +631,7 @@ impl Config {
             tls_addresses,
             lmtp_socket,
             lmtp_listen,
+            access,
             limits,
         })
     }
@@ -607,6 +680,34 @@ mod tests {
         assert!(!config.limits.never_limit.contains("127.0.0.1".parse().unwrap()));
         let config = Config::parse("test.toml", "[limits]\nnever_limit = []", Overrides::default()).unwrap();
         assert!(config.limits.never_limit.0.is_empty());
+    }
+
+    #[test]
+    fn access_rules_allow_and_deny() {
+        let config = Config::parse("(defaults)", "", Overrides::default()).unwrap();
+        assert_eq!(config.access, Access::default());
+        assert!(config.access.admits("203.0.113.9".parse().unwrap()), "everyone by default");
+        let text = "[access]\nallow = [\"192.168.1.0/24\", \"127.0.0.1\"]\ndeny = [\"192.168.1.66\"]";
+        let access = Config::parse("test.toml", text, Overrides::default()).unwrap().access;
+        assert!(access.admits("192.168.1.7".parse().unwrap()));
+        assert!(access.admits("127.0.0.1".parse().unwrap()));
+        assert!(!access.admits("192.168.1.66".parse().unwrap()), "deny wins over allow");
+        assert!(!access.admits("203.0.113.9".parse().unwrap()), "outside allow");
+        let access = Config::parse("t", "[access]\ndeny = [\"10.0.0.0/8\"]", Overrides::default()).unwrap().access;
+        assert!(!access.admits("10.1.2.3".parse().unwrap()));
+        assert!(access.admits("11.1.2.3".parse().unwrap()));
+    }
+
+    #[test]
+    fn ban_settings_and_never_ban() {
+        let generic = Board::named("generic").unwrap().limits;
+        assert_eq!((generic.ban_failures, generic.ban_window, generic.ban_seconds), (10, 900, 3600));
+        assert_eq!(generic.ban_max_seconds, 86400);
+        assert_eq!(generic.never_ban, Prefixes::parse(&["127.0.0.1", "::1"]).unwrap());
+        let text = "[limits]\nban_failures = 0\nnever_ban = [\"192.168.0.0/16\"]";
+        let limits = Config::parse("test.toml", text, Overrides::default()).unwrap().limits;
+        assert_eq!(limits.ban_failures, 0);
+        assert!(limits.never_ban.contains("192.168.4.4".parse().unwrap()));
     }
 
     #[test]
@@ -675,6 +776,12 @@ mod tests {
             ),
             ("[limits]\nnever_limit = \"127.0.0.1\"", "expected an array"),
             ("[limits]\nmax_connections = 10", "max_preauth_connections (250) must not exceed max_connections (10)"),
+            ("[access]\nallow = [\"192.168.1.0/33\"]", "line 2: [access] allow: \"192.168.1.0/33\""),
+            ("[access]\ndeny = \"10.0.0.1\"", "[access] deny: expected an array"),
+            ("[access]\nalow = []", "line 2: [access] alow: unknown setting"),
+            ("[access.users.alice]\nallow = []", "line 1: unknown table [access.users.alice]"),
+            ("[limits]\nban_seconds = 100\nban_max_seconds = 10", "ban_max_seconds must be at least ban_seconds"),
+            ("[limits]\nnever_ban = [\"home\"]", "[limits] never_ban: \"home\" is not an address"),
         ];
         for (text, expected) in cases {
             let problem = Config::parse("test.toml", text, Overrides::default()).unwrap_err().0;

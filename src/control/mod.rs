@@ -102,6 +102,26 @@ async fn execute(server: &Server, words: &[&str]) -> Result<String, String> {
             let users = store.read().and_then(|reader| reader.users()).map_err(|error| error.to_string())?;
             Ok(users.into_iter().map(|(name, _)| name).collect::<Vec<_>>().join("\n"))
         }
+        ["ban-list"] => Ok(ban_list(server)),
+        ["ban-add", address, rest @ ..] if rest.len() <= 1 => {
+            let prefix = crate::auth::ban::parse_target(address)?;
+            let seconds = match rest.first() {
+                Some(seconds) => {
+                    Some(seconds.parse::<u64>().map_err(|_| format!("{seconds:?} is not a number of seconds"))?)
+                }
+                None => None,
+            };
+            let ban = server.ban(prefix, seconds);
+            Ok(format!("{prefix} banned until {} (ban {})", crate::auth::ban::date(ban.until), ban.bans))
+        }
+        ["ban-del", address] => {
+            let prefix = crate::auth::ban::parse_target(address)?;
+            if server.lift_ban(prefix) {
+                Ok(format!("ban of {prefix} lifted"))
+            } else {
+                Err(format!("{prefix} is not banned"))
+            }
+        }
         ["check"] => {
             // A full walk of the database: off the session thread.
             let database = store.database();
@@ -112,6 +132,33 @@ async fn execute(server: &Server, words: &[&str]) -> Result<String, String> {
         }
         _ => Err(format!("unknown request {:?}", words.join(" "))),
     }
+}
+
+/// One line per ban: address, until, how many bans in a row, why.
+fn ban_list(server: &Server) -> String {
+    let now = u64::try_from(crate::util::datetime::DateTime::now().unix).unwrap_or(0);
+    let bans = server.bans();
+    if bans.is_empty() {
+        return "no bans".into();
+    }
+    let width = bans.iter().map(|(prefix, _)| prefix.to_string().len()).max().unwrap_or(0);
+    bans.iter()
+        .map(|(prefix, ban)| {
+            let state = if ban.until > now {
+                format!("{} s left", ban.until - now)
+            } else {
+                "ended; remembered, a repeat bans longer".to_string()
+            };
+            let address = prefix.to_string();
+            format!(
+                "{address:width$}  until {} ({state})  bans: {}  reason: {}",
+                crate::auth::ban::date(ban.until),
+                ban.bans,
+                ban.reason
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn report_text(report: &check::Report) -> String {

@@ -38,7 +38,9 @@ use smol::channel::{self, Receiver, Sender};
 pub use hub::{Hub, Preloaded};
 pub use ops::{DELIMITER, INBOX};
 pub use reader::{BlobCursor, ChunkReader, MessageCursor, Reader, Snapshot, SummaryCursor, PIECE};
-pub use schema::{indexed_condition, BlobRecord, Flags, MailboxRecord, MessageRecord, SpecialUse, CHUNK_SIZE};
+pub use schema::{
+    indexed_condition, BanRecord, BlobRecord, Flags, MailboxRecord, MessageRecord, SpecialUse, CHUNK_SIZE,
+};
 
 use crate::util::datetime::DateTime;
 
@@ -310,6 +312,15 @@ pub enum Op {
     SetFirstRecent {
         mailbox: u64,
         uid: u32,
+    },
+    /// Bans an address (or prefix), or updates its ban (see `auth::ban`).
+    SetBan {
+        address: String,
+        ban: BanRecord,
+    },
+    /// Forgets the bans of these addresses (lifted, or past remembering).
+    DeleteBans {
+        addresses: Vec<String>,
     },
     /// Panics inside the store thread (tests of its isolation).
     #[cfg(test)]

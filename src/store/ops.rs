@@ -39,6 +39,7 @@ pub(super) struct Tables<'txn> {
     pub blobs: Table<'txn, u64, &'static [u8]>,
     pub chunks: Table<'txn, (u64, u32), &'static [u8]>,
     pub pending: Table<'txn, u64, i64>,
+    pub bans: Table<'txn, &'static str, &'static [u8]>,
 }
 
 impl<'txn> Tables<'txn> {
@@ -57,6 +58,7 @@ impl<'txn> Tables<'txn> {
             blobs: transaction.open_table(BLOBS)?,
             chunks: transaction.open_table(BLOB_CHUNKS)?,
             pending: transaction.open_table(PENDING_BLOBS)?,
+            bans: transaction.open_table(BANS)?,
         })
     }
 
@@ -304,6 +306,16 @@ pub(super) fn apply(tables: &mut Tables, op: &Op, changes: &mut Vec<Change>) -> 
                 candidates.into_iter().filter(|(_, message)| message.flags.contains(Flags::DELETED)).collect();
             let uids = expunge(tables, *mailbox, record, &doomed, changes)?;
             Ok(Outcome::Expunged { uids })
+        }
+        Op::SetBan { address, ban } => {
+            tables.bans.insert(address.as_str(), ban.encode().as_slice())?;
+            Ok(Outcome::Done)
+        }
+        Op::DeleteBans { addresses } => {
+            for address in addresses {
+                tables.bans.remove(address.as_str())?;
+            }
+            Ok(Outcome::Done)
         }
         #[cfg(test)]
         Op::Panic => panic!("deliberate panic in the store thread"),

@@ -46,6 +46,16 @@ impl Reader {
         Ok(users)
     }
 
+    /// Every ban kept (see `auth::ban`), by address.
+    pub fn bans(&self) -> Result<Vec<(String, BanRecord)>, StoreError> {
+        let mut bans = Vec::new();
+        for entry in self.table(BANS)?.iter()? {
+            let (address, bytes) = entry?;
+            bans.push((address.value().to_string(), BanRecord::decode(bytes.value())?));
+        }
+        Ok(bans)
+    }
+
     pub fn mailbox_id(&self, user: u32, name: &str) -> Result<Option<u64>, StoreError> {
         Ok(self.table(MAILBOXES)?.get((user, name))?.map(|id| id.value()))
     }

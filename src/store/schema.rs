@@ -62,6 +62,11 @@ pub const BLOB_CHUNKS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new
 /// Left over after a crash or a dropped connection; removed at start-up.
 pub const PENDING_BLOBS: TableDefinition<u64, i64> = TableDefinition::new("pending_blobs");
 
+/// Banned address or prefix (as `auth::ban` writes it: "192.0.2.7",
+/// "2001:db8:1:2::/64", "198.51.100.0/24") → [`BanRecord`]. Ended bans stay
+/// a while, so a repeat gets a longer one.
+pub const BANS: TableDefinition<&str, &[u8]> = TableDefinition::new("bans");
+
 pub const SCHEMA_VERSION: u64 = 1;
 
 /// Bytes per blob chunk. redb stores a value of up to about 4 KiB inside a
@@ -165,6 +170,32 @@ impl UserRecord {
     pub fn decode(bytes: &[u8]) -> Result<UserRecord, StoreError> {
         let mut decoder = Decoder::new(bytes, Self::VERSION, "user")?;
         Ok(UserRecord { id: decoder.u32()?, password_hash: decoder.string()? })
+    }
+}
+
+/// A ban of an address (see `auth::ban`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BanRecord {
+    /// Unix seconds the ban ends.
+    pub until: u64,
+    /// How many times in a row the address was banned (this one included).
+    pub bans: u32,
+    /// Why, in words ("10 failed logins within 900 s", "roost ban add").
+    pub reason: String,
+}
+
+impl BanRecord {
+    const VERSION: u8 = 1;
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut encoder = Encoder::new(Self::VERSION);
+        encoder.u64(self.until).u32(self.bans).str(&self.reason);
+        encoder.finish()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<BanRecord, StoreError> {
+        let mut decoder = Decoder::new(bytes, Self::VERSION, "ban")?;
+        Ok(BanRecord { until: decoder.u64()?, bans: decoder.u32()?, reason: decoder.string()? })
     }
 }
 
@@ -373,6 +404,9 @@ mod tests {
 
         let user = UserRecord { id: 9, password_hash: "$argon2id$v=19$...".into() };
         assert_eq!(UserRecord::decode(&user.encode()).unwrap(), user);
+
+        let ban = BanRecord { until: 1_800_000_000, bans: 3, reason: "10 failed logins within 900 s".into() };
+        assert_eq!(BanRecord::decode(&ban.encode()).unwrap(), ban);
     }
 
     #[test]

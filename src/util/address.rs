@@ -29,7 +29,7 @@ pub fn limit_key(ip: IpAddr) -> IpAddr {
 }
 
 /// One address or CIDR prefix, e.g. `127.0.0.1`, `192.168.1.0/24`, `fd00::/8`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Prefix {
     network: IpAddr,
     length: u8,
@@ -63,6 +63,40 @@ impl Prefix {
         Ok(Prefix { network, length })
     }
 
+    /// The prefix a per-address limit counts `ip` under ([`limit_key`]):
+    /// an IPv4 address as itself (/32), an IPv6 address's /64.
+    pub fn of_key(ip: IpAddr) -> Prefix {
+        match limit_key(ip) {
+            key @ IpAddr::V4(_) => Prefix { network: key, length: 32 },
+            key @ IpAddr::V6(_) => Prefix { network: key, length: 64 },
+        }
+    }
+
+    /// The same prefix with the bits past its length cleared, so that
+    /// `10.0.0.7/8` and `10.0.0.0/8` compare (and hash) alike.
+    pub fn masked(self) -> Prefix {
+        let network = match self.network {
+            IpAddr::V4(v4) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.length)).unwrap_or(0);
+                IpAddr::V4((u32::from(v4) & mask).into())
+            }
+            IpAddr::V6(v6) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.length)).unwrap_or(0);
+                IpAddr::V6((u128::from(v6) & mask).into())
+            }
+        };
+        Prefix { network, length: self.length }
+    }
+
+    pub fn network(&self) -> IpAddr {
+        self.network
+    }
+
+    /// Whether the prefix is one address (/32, /128).
+    pub fn is_single(&self) -> bool {
+        self.length == if self.network.is_ipv4() { 32 } else { 128 }
+    }
+
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = match ip {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
@@ -78,6 +112,18 @@ impl Prefix {
                 u128::from(network) & mask == u128::from(ip) & mask
             }
             _ => false,
+        }
+    }
+}
+
+/// A single address as itself, a wider prefix as `network/length`: the
+/// form [`Prefix::parse`] reads back.
+impl std::fmt::Display for Prefix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.is_single() {
+            write!(f, "{}", self.network)
+        } else {
+            write!(f, "{}/{}", self.network, self.length)
         }
     }
 }

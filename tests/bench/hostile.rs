@@ -1,7 +1,8 @@
-//! Scenarios 11 to 16: one executor thread and one database file under
-//! slow, greedy and hostile clients (issue 11, "How it is judged").
+//! Scenarios 11 to 17: one executor thread and one database file under
+//! slow, greedy and hostile clients (issue 11, "How it is judged"; 17:
+//! issue 12's bans).
 //!
-//! Every scenario has an adversary phase and a **bystander**, a family
+//! Every scenario but 17 has an adversary phase and a **bystander**, a family
 //! member whose experience is what the scenario reports. The bystander runs
 //! on OS threads of its own with blocking sockets, so the load generator's
 //! executor, busy with hundreds of adversary connections, cannot delay it:
@@ -53,6 +54,18 @@
 //! - 16 (f) pre-auth literals: 500 connections from 127.0.0.20-29 each
 //!   send `a LOGIN {61440}` and 60 KiB, wait for the answer, and close
 //!   together.
+//!
+//! - 17 (g) bans: from 127.0.0.40-44, wrong passwords for `alice` on 4
+//!   connections per address until the address is refused at connect (or
+//!   `ban_guess_seconds` pass), then 10,000 attempts (connect, and LOGIN
+//!   if greeted; 50 at once) from those addresses. Reports the password
+//!   checks and answers each address got (roost's target: its board's
+//!   `ban_failures`, 10, per `ban_window`) and the server's CPU time for
+//!   the 10,000 attempts (target: under 1 s). Dovecot has no bans: its
+//!   `auth_penalty` delays the answers of an address that keeps failing (2 s
+//!   doubling to 15 s) and every attempt is still checked, so it makes
+//!   1000 of the attempts (200 at once) and its CPU time is scaled to
+//!   10,000. No bystander: the CPU time is the attacker's alone.
 //!
 //! Every loop is bounded in count and in time; `--quick` shrinks them.
 //! Data for 11 and 12 (1000 mailboxes, 1 GiB) is kept between runs in a
@@ -119,6 +132,12 @@ pub struct Settings {
     pub guess_seconds: f64,
     /// (f) connections with a 60 KiB LOGIN literal.
     pub literals: usize,
+    /// (g) the most seconds addresses guess before they are banned, and
+    /// the attempts then made from them (Dovecot: `ban_attempts_dovecot`,
+    /// its CPU time scaled up to `ban_attempts`).
+    pub ban_guess_seconds: f64,
+    pub ban_attempts: usize,
+    pub ban_attempts_dovecot: usize,
 }
 
 impl Settings {
@@ -142,6 +161,9 @@ impl Settings {
             // delay each failure by 2 s: 2000 guesses take tens of seconds.
             guess_seconds: if quick { 5.0 } else { (phase.as_secs_f64() * 6.0).max(30.0) },
             literals: if quick { 100 } else { 500 },
+            ban_guess_seconds: if quick { 30.0 } else { 60.0 },
+            ban_attempts: if quick { 2000 } else { 10_000 },
+            ban_attempts_dovecot: if quick { 200 } else { 1000 },
         }
     }
 
@@ -1241,6 +1263,148 @@ pub fn preauth_literals(server: &Server, settings: &Settings) -> io::Result<Vec<
         figure(16, format!("{label}: literals turned down"), "", Better::Higher, rejected.get() as f64),
         figure(16, format!("{label}: connections refused"), "", Better::Higher, refused.get() as f64),
         figure(16, format!("{label}: connections closed by the server"), "", Better::Higher, closed.get() as f64),
+    ]);
+    Ok(figures)
+}
+
+/// The status of a wrong-password answer that a check stands behind.
+fn refused_login(reply: &client::Reply) -> bool {
+    reply.status.starts_with(b"NO") && !reply.status.windows(13).any(|code| code == b"[UNAVAILABLE]")
+}
+
+/// Scenario 17 (g): bans. See the module documentation.
+pub fn bans(server: &Server, settings: &Settings) -> io::Result<Vec<Figure>> {
+    use std::cell::Cell;
+    const ADDRESSES: usize = 5;
+    const PER_ADDRESS: usize = 4;
+    let sources: Vec<Ipv4Addr> = (0..ADDRESSES).map(|index| adversary(38 + index)).collect();
+    let dovecot = server.name == "dovecot";
+    let label = "17 bans";
+    // Guessing until refused.
+    let answered: Vec<Cell<u64>> = (0..ADDRESSES).map(|_| Cell::new(0)).collect();
+    let refused: Vec<Cell<bool>> = (0..ADDRESSES).map(|_| Cell::new(false)).collect();
+    let checks_before = server.failed_logins.load(Ordering::Relaxed);
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs_f64(settings.ban_guess_seconds);
+    let executor = smol::LocalExecutor::new();
+    let (answered, refused, sources) = (&answered, &refused, &sources);
+    smol::block_on(executor.run(async {
+        let tasks: Vec<_> = (0..ADDRESSES * PER_ADDRESS)
+            .map(|index| {
+                executor.spawn(async move {
+                    let which = index % ADDRESSES;
+                    let mut guess = 0;
+                    while Instant::now() < deadline && !refused[which].get() {
+                        let Some(mut client) = attack_connection(sources[which], server.imap).await else {
+                            refused[which].set(true);
+                            return;
+                        };
+                        loop {
+                            guess += 1;
+                            let command = format!("LOGIN {USER} \"wrong-{index}-{guess}\"");
+                            let limit = deadline.saturating_duration_since(Instant::now()) + Duration::from_secs(20);
+                            match within(limit, client.command(&command)).await {
+                                Ok(reply) if reply.ok() => return,
+                                Ok(reply) if refused_login(&reply) => answered[which].set(answered[which].get() + 1),
+                                Ok(_) => {}
+                                // Closed by the server (after its answer, or a BYE).
+                                Err(_) => break,
+                            }
+                            if Instant::now() >= deadline {
+                                return;
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await;
+        }
+    }));
+    let guessing = start.elapsed().as_secs_f64();
+    let per_address = |total: u64| total as f64 / ADDRESSES as f64;
+    let answers = per_address(answered.iter().map(Cell::get).sum());
+    let banned = refused.iter().filter(|refused| refused.get()).count();
+    let mut figures = vec![
+        figure(17, format!("{label}: guessing phase"), "s", Better::Lower, guessing),
+        figure(
+            17,
+            format!("{label}: addresses refused at connect by its end (of {ADDRESSES})"),
+            "",
+            Better::Higher,
+            banned as f64,
+        ),
+        figure(17, format!("{label}: wrong-password answers per address"), "", Better::Lower, answers),
+    ];
+    // roost: the failures it logged (each a password check); Dovecot: every
+    // answer is a check. Per 15 min (roost's ban_window): roost's banned
+    // addresses can make no more in the window; Dovecot's rate goes on.
+    let checks =
+        if dovecot { answers } else { per_address(server.failed_logins.load(Ordering::Relaxed) - checks_before) };
+    let per_window = if dovecot { answers * 900.0 / guessing.max(1.0) } else { checks };
+    figures.push(figure(17, format!("{label}: password checks per address"), "", Better::Lower, checks).at_most(10.0));
+    figures.push(
+        figure(17, format!("{label}: password checks per address per 15 min"), "", Better::Lower, per_window)
+            .at_most(10.0),
+    );
+    // The attempts from the (banned) addresses.
+    let attempts = if dovecot { settings.ban_attempts_dovecot } else { settings.ban_attempts };
+    let parallel = if dovecot { 200 } else { 50 };
+    let (made, turned_away, checked) = (Cell::new(0usize), Cell::new(0u64), Cell::new(0u64));
+    let pids = pid_source(server);
+    let cpu_before = servers::cpu_seconds(&pids());
+    let start = Instant::now();
+    let executor = smol::LocalExecutor::new();
+    let (made, turned_away, checked) = (&made, &turned_away, &checked);
+    smol::block_on(executor.run(async {
+        let tasks: Vec<_> = (0..parallel)
+            .map(|index| {
+                executor.spawn(async move {
+                    while made.get() < attempts {
+                        let attempt = made.get();
+                        made.set(attempt + 1);
+                        let source = sources[attempt % ADDRESSES];
+                        let Some(mut client) = attack_connection(source, server.imap).await else {
+                            turned_away.set(turned_away.get() + 1);
+                            continue;
+                        };
+                        let command = format!("LOGIN {USER} \"again-{index}-{attempt}\"");
+                        if let Ok(reply) = within(Duration::from_secs(60), client.command(&command)).await {
+                            if refused_login(&reply) {
+                                checked.set(checked.get() + 1);
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await;
+        }
+    }));
+    let seconds = start.elapsed().as_secs_f64();
+    // Work the server finishes after the last answer (Dovecot's processes
+    // exiting) is counted too.
+    std::thread::sleep(Duration::from_secs(2));
+    let cpu = servers::cpu_seconds(&pids()) - cpu_before;
+    let scale = settings.ban_attempts as f64 / attempts as f64;
+    let cpu_name = format!(
+        "{label}: server CPU for {} attempts (Dovecot: {} measured, scaled)",
+        settings.ban_attempts, settings.ban_attempts_dovecot
+    );
+    figures.extend([
+        figure(17, format!("{label}: attempts made"), "", Better::Lower, attempts as f64),
+        figure(17, format!("{label}: of them closed at connect"), "", Better::Higher, turned_away.get() as f64),
+        figure(
+            17,
+            format!("{label}: of them answered after a password check"),
+            "",
+            Better::Lower,
+            checked.get() as f64,
+        ),
+        figure(17, format!("{label}: attempts/s"), "/s", Better::Higher, attempts as f64 / seconds),
+        figure(17, cpu_name, "CPU-s", Better::Lower, cpu * scale).at_most(1.0),
     ]);
     Ok(figures)
 }

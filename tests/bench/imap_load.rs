@@ -42,10 +42,12 @@ mailboxes, 12 SEARCH TEXT and BODY over a 1 GiB mailbox (--search-mb; kept betwe
 13 FETCH 1:* with a client that stops reading while another session sends 3000 STOREs (data file growth), \
 14 1000 slow pre-auth connections from 12 addresses, 15 2000 wrong passwords from 5 addresses, \
 16 500 pre-auth LOGIN literals of 60 KiB; phases last --phase seconds. \
-Quick attack run, under a minute for roost: --quick --servers roost --scenarios 11,12,13,14,15,16.")]
+17 bans (issue 12, no bystander): guessing from 5 addresses until refused, then 10,000 connect+LOGIN attempts \
+from them (Dovecot: 1000, CPU time scaled), with the server's CPU time. \
+Quick attack run, under a minute for roost: --quick --servers roost --scenarios 11,12,13,14,15,16,17.")]
 struct Options {
     /// scenarios to run, comma-separated (default: 1,2,3,4,5,6,7,8,9,10;
-    /// the attacks 11-16 run only when named)
+    /// the attacks 11-17 run only when named)
     #[argh(option, default = "String::from(\"1,2,3,4,5,6,7,8,9,10\")")]
     scenarios: String,
     /// servers, comma-separated: roost, dovecot (default: both)
@@ -225,7 +227,7 @@ fn run_server(name: &'static str, options: &Options, scenarios: &[u32]) -> io::R
         let server = start(name, options, CHEAP_LOGINS, true);
         figures.extend(smol::block_on(scenarios::idle_wakeup(&server, idlers, deliveries))?);
     }
-    let attacks: Vec<u32> = scenarios.iter().copied().filter(|scenario| (11..=16).contains(scenario)).collect();
+    let attacks: Vec<u32> = scenarios.iter().copied().filter(|scenario| (11..=17).contains(scenario)).collect();
     if !attacks.is_empty() {
         let settings = hostile::Settings::new(quick, options.phase, options.search_mb);
         figures.extend(run_attacks(name, options, &settings, &attacks)?);
@@ -274,11 +276,12 @@ fn run_attacks(
     let progress = |text: &str| eprintln!("[{name}] {text}");
     let mut figures = Vec::new();
     type Attack = fn(&Server, &hostile::Settings) -> io::Result<Vec<Figure>>;
-    let fresh: [(u32, &str, Attack); 4] = [
+    let fresh: [(u32, &str, Attack); 5] = [
         (13, "a stalled reader during 3000 STOREs", hostile::stalled_reader),
         (14, "slow pre-auth connections", hostile::slow_preauth),
         (15, "password guessing", hostile::guessing),
         (16, "pre-auth literals of 60 KiB", hostile::preauth_literals),
+        (17, "bans: guessing until refused, then attempts from banned addresses", hostile::bans),
     ];
     progress("attacks: a fresh server with the board's connection limits");
     let server = start_attacked(name, options, &options.work.join(format!("{name}-attacked")), false);

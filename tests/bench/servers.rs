@@ -64,6 +64,25 @@ pub fn process_tree(root: u32) -> Vec<u32> {
     tree
 }
 
+/// CPU time the processes `pids` used, in seconds: user and system time
+/// of each, plus that of its children it has reaped (Dovecot's master
+/// reaps its login and auth processes, so their time stays counted after
+/// they exit). Linux counts in USER_HZ, 100 a second.
+pub fn cpu_seconds(pids: &[u32]) -> f64 {
+    let mut ticks = 0u64;
+    for pid in pids {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        // Fields after the command name: state is field 3; utime, stime,
+        // cutime and cstime are fields 14 to 17.
+        let Some(after) = stat.rfind(')').map(|index| &stat[index + 2..]) else { continue };
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        for field in fields.get(11..15).unwrap_or(&[]) {
+            ticks += field.parse::<u64>().unwrap_or(0);
+        }
+    }
+    ticks as f64 / 100.0
+}
+
 pub fn memory_of(pids: &[u32]) -> Memory {
     let mut total = Memory::default();
     for pid in pids {
@@ -149,6 +168,9 @@ pub struct Server {
     /// LMTP over TCP, when the server was started with it.
     pub lmtp: Option<SocketAddr>,
     pub dir: PathBuf,
+    /// roost's `login failed from` log lines so far (password checks that
+    /// failed); Dovecot's are not read.
+    pub failed_logins: std::sync::Arc<std::sync::atomic::AtomicU64>,
     kind: Kind,
 }
 
@@ -210,6 +232,7 @@ impl Server {
             imaps: "127.0.0.1:0".parse().unwrap(),
             lmtp,
             dir: dir.to_path_buf(),
+            failed_logins: Default::default(),
             kind: Kind::Roost { binary: binary.to_path_buf(), config, child: None },
         };
         server.start();
@@ -256,6 +279,7 @@ impl Server {
             imaps: format!("127.0.0.1:{imaps}").parse().unwrap(),
             lmtp: lmtp.map(|port| SocketAddr::from(([127, 0, 0, 1], port))),
             dir: dir.to_path_buf(),
+            failed_logins: Default::default(),
             kind: Kind::Dovecot { script: script.to_path_buf(), master },
         }
     }
@@ -288,8 +312,12 @@ impl Server {
             .expect("start roost");
         let stderr = process.stderr.take().unwrap();
         let (sender, receiver) = std::sync::mpsc::channel();
+        let failed_logins = self.failed_logins.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("login failed from ") {
+                    failed_logins.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
                 if line.contains("listening on") || line.contains("ERROR") || line.contains("panicked") {
                     let _ = sender.send(line.clone());
                 }

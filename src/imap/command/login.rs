@@ -76,6 +76,18 @@ pub async fn authenticate(
     verify(session, tag, &user, password, "AUTHENTICATE PLAIN").await
 }
 
+/// A login from a banned address: the same answer as a wrong password,
+/// then the connection closes (see `crate::auth::ban`).
+fn refuse_banned(session: &mut Session, tag: &str, until: u64, what: &str) {
+    let ip = session.peer.ip();
+    session.server.log_repeated("logins from banned addresses refused", ip, || {
+        format!("login refused from {ip}: banned until {} ({what})", crate::auth::ban::date(until))
+    });
+    session.conn.write(b"* BYE Too many failed logins from your address; try again later\r\n");
+    session.state = State::Logout;
+    session.tagged(tag, Status::No, Some("AUTHENTICATIONFAILED"), "Authentication failed");
+}
+
 fn refuse_plaintext(session: &mut Session, tag: &str) -> io::Result<()> {
     session.tagged(
         tag,
@@ -89,6 +101,12 @@ fn refuse_plaintext(session: &mut Session, tag: &str) -> io::Result<()> {
 async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>, how: &str) -> io::Result<()> {
     let server = session.server.clone();
     let ip = session.peer.ip();
+    // Bans (auth::ban): a connection opened before its address was banned
+    // is refused without a lookup or a hash, and closed.
+    if let Some(until) = server.banned_until(ip) {
+        refuse_banned(session, tag, until, "no password checked");
+        return Ok(());
+    }
     let name = std::str::from_utf8(user).ok().and_then(|name| normalize_user_name(name).ok());
     let record = match &name {
         Some(name) => match server.store.read().and_then(|reader| reader.user(name)) {
@@ -117,6 +135,13 @@ async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>
         session.slot.set_checking(false);
         verdict
     };
+    // Bans: another connection of this address got it banned while this
+    // check waited or ran: its answer is withheld, whatever it was, so an
+    // address learns the outcome of ban_failures guesses per window, no more.
+    if let Some(until) = server.banned_until(ip) {
+        refuse_banned(session, tag, until, "answer withheld");
+        return Ok(());
+    }
     if let (Verdict::Verified, false, Some(login)) = (verdict, cached, remembered) {
         server.login_cache.borrow_mut().remember(login);
     }
@@ -140,6 +165,7 @@ async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>
         return Ok(());
     }
     let verified = verdict == Verdict::Verified;
+    let account = record.as_ref().map(|record| record.id);
     let shown = name.clone().unwrap_or_else(|| String::from_utf8_lossy(user).chars().take(64).collect());
     let (Some(name), Some(record), true) = (name, record, verified) else {
         // Never summarised: every failed login has its own line, in a
@@ -148,9 +174,15 @@ async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>
         // with its control characters and quotes escaped, at most 64
         // characters.
         log::warn!("login failed from {ip}: user {shown:?} ({how})");
+        // Bans (auth::ban): counted per address; the failure that bans it
+        // also ends this connection. `banned.accounts`: whom to alert.
+        let banned = server.login_failed(ip, account);
         smol::Timer::after(Duration::from_millis(server.config.limits.auth_failure_delay)).await;
         session.failed_logins += 1;
-        if session.failed_logins >= MAX_FAILURES {
+        if banned.is_some() {
+            session.conn.write(b"* BYE Too many failed logins from your address; try again later\r\n");
+            session.state = State::Logout;
+        } else if session.failed_logins >= MAX_FAILURES {
             session.conn.write(b"* BYE Too many failed logins\r\n");
             session.state = State::Logout;
         }

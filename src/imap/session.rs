@@ -808,6 +808,7 @@ pub fn describe(error: &StoreError, target_mailbox: bool) -> (&'static str, Stri
         StoreError::CannotDeleteInbox | StoreError::NotSelectable | StoreError::RenameIntoChild => "CANNOT",
         StoreError::TooManyKeywords | StoreError::TooManyMailboxes => "LIMIT",
         StoreError::NoSuchUser | StoreError::UserExists => "CANNOT",
+        StoreError::DeviceExists | StoreError::NoSuchDevice | StoreError::TooManyDevices => "CANNOT",
         StoreError::NoSpace => "OVERQUOTA",
         StoreError::Io(text) if text.contains("No space left") => "OVERQUOTA",
         StoreError::NoSuchBlob | StoreError::Locked | StoreError::NeedsRepair | StoreError::Io(_) => "UNAVAILABLE",

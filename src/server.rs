@@ -223,6 +223,8 @@ pub struct Server {
     pub verifier: Verifier,
     /// Logins verified lately, so clients that log in per action skip argon2.
     pub login_cache: RefCell<crate::auth::LoginCache>,
+    /// Logins on their way to the history (`auth::history`).
+    pub login_history: RefCell<crate::auth::history::Recorder>,
     pub certificates: Certificates,
     counters: Rc<RefCell<Counters>>,
     /// Dropped to tell every session the server is stopping: a closed
@@ -488,6 +490,7 @@ pub fn serve(config: Config) -> Result<(), String> {
     );
     let server = Rc::new(Server {
         login_cache: RefCell::new(login_cache),
+        login_history: RefCell::default(),
         config,
         store,
         verifier,

@@ -25,6 +25,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 mod cache;
+pub mod device;
+pub mod history;
 
 pub use cache::LoginCache;
 

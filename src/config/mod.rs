@@ -96,6 +96,8 @@ pub struct Limits {
     pub min_free_disk: u64,
     /// Expunged UIDs remembered per mailbox for QRESYNC (RFC 7162).
     pub expunge_history: u32,
+    /// Entries of login history kept per user (`auth::history`).
+    pub login_history: u32,
 }
 
 /// Who may send a password over a connection without TLS.
@@ -127,7 +129,29 @@ pub struct Config {
     /// LMTP over TCP (off unless set: LMTP has no authentication).
     pub lmtp_listen: Vec<SocketAddr>,
     pub limits: Limits,
+    /// Per-user address rules (`[access.user.NAME]`), by user name; applied at login.
+    pub user_access: BTreeMap<String, UserAccess>,
 }
+
+/// Where one user may log in from: `[access.user.NAME]` `allow` / `deny`
+/// (addresses or CIDR prefixes). A `deny` match refuses; otherwise a
+/// non-empty `allow` must match. No table: from anywhere.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserAccess {
+    pub allow: Prefixes,
+    pub deny: Prefixes,
+}
+
+impl UserAccess {
+    pub fn allows(&self, ip: std::net::IpAddr) -> bool {
+        !self.deny.contains(ip) && (self.allow.0.is_empty() || self.allow.contains(ip))
+    }
+}
+
+/// The tables holding per-user address rules: `[access.user.NAME]`. The
+/// config parser takes bare keys only, so NAME is letters, digits, `_` and
+/// `-` (a user name with `.`, `@` or `+` cannot have rules yet).
+const USER_ACCESS_PREFIX: &str = "access.user.";
 
 #[derive(Debug)]
 pub struct ConfigError(pub String);
@@ -313,6 +337,7 @@ impl Limits {
         limit!(auth_failure_delay, u64);
         limit!(min_free_disk, u64);
         limit!(expunge_history, u32);
+        limit!(login_history, u32);
         section.finish()?;
         self.validate().map_err(|text| error(format!("{file}: [limits] {text}")))
     }
@@ -362,6 +387,7 @@ impl Limits {
         at_least("idle_timeout", self.idle_timeout, 1)?;
         at_least("write_timeout", self.write_timeout, 1)?;
         at_least("expunge_history", self.expunge_history as u64, 1)?;
+        at_least("login_history", self.login_history as u64, 1)?;
         Ok(())
     }
 
@@ -400,6 +426,7 @@ impl Limits {
             auth_failure_delay: 0,
             min_free_disk: 0,
             expunge_history: 0,
+            login_history: 0,
         }
     }
 }
@@ -476,7 +503,8 @@ impl Config {
     pub fn parse(name: &str, text: &str, overrides: Overrides) -> Result<Config, ConfigError> {
         let document = toml::parse(text).map_err(|problem| error(format!("{name}: {problem}")))?;
         for table in document.tables.keys() {
-            if !["", "imap", "tls", "lmtp", "limits"].contains(&table.as_str()) {
+            let per_user = table.strip_prefix(USER_ACCESS_PREFIX).is_some_and(|user| !user.contains('.'));
+            if !["", "imap", "tls", "lmtp", "limits"].contains(&table.as_str()) && !per_user {
                 let line = line_of(text, table, None).map(|line| format!("line {line}: ")).unwrap_or_default();
                 return Err(error(format!("{name}: {line}unknown table [{table}]")));
             }
@@ -529,6 +557,19 @@ impl Config {
         let lmtp_listen = lmtp.addresses("listen")?.unwrap_or_default();
         lmtp.finish()?;
 
+        let mut user_access = BTreeMap::new();
+        for table in document.tables.keys() {
+            let Some(user) = table.strip_prefix(USER_ACCESS_PREFIX) else { continue };
+            let mut section = Section::new(name, text, &document, table);
+            let mut prefixes = |key: &'static str| -> Result<Prefixes, ConfigError> {
+                let texts = section.strings(key)?.unwrap_or_default();
+                Prefixes::parse(&texts).map_err(|problem| error(format!("{}: {problem}", section.place(key))))
+            };
+            let rules = UserAccess { allow: prefixes("allow")?, deny: prefixes("deny")? };
+            section.finish()?;
+            user_access.insert(user.to_ascii_lowercase(), rules);
+        }
+
         let board = Board::named(&board_name)?;
         let mut limits = board.limits;
         limits.apply(name, text, &document, false)?;
@@ -545,7 +586,13 @@ impl Config {
             lmtp_socket,
             lmtp_listen,
             limits,
+            user_access,
         })
+    }
+
+    /// Whether `user`'s address rules let a login from `ip` in.
+    pub fn user_allowed(&self, user: &str, ip: std::net::IpAddr) -> bool {
+        self.user_access.get(user).is_none_or(|rules| rules.allows(ip))
     }
 
     pub fn database_path(&self) -> PathBuf {

@@ -94,6 +94,8 @@ pub struct Session {
     pub uid_command: bool,
     /// Failed LOGIN/AUTHENTICATE attempts on this connection.
     pub failed_logins: u32,
+    /// The name the client gave in ID (RFC 2971), for the login history.
+    pub client_name: Option<String>,
     /// `ENABLE IMAP4rev2` was given: RFC 9051 behaviour (no \Recent,
     /// ESEARCH answers, UTF-8 mailbox names).
     pub imap4rev2: bool,
@@ -164,6 +166,7 @@ pub async fn run(server: Rc<Server>, stream: Stream, peer: SocketAddr, implicit_
         sync_mode: SyncMode::Full,
         uid_command: false,
         failed_logins: 0,
+        client_name: None,
         imap4rev2: false,
         condstore: false,
         qresync: false,

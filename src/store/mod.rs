@@ -40,7 +40,7 @@ pub use ops::{DELIMITER, INBOX};
 pub use reader::{BlobCursor, ChunkReader, MessageCursor, Reader, Snapshot, SummaryCursor, PIECE};
 pub use schema::{
     indexed_condition, BlobRecord, DeviceRecord, DeviceSource, FailureReason, Flags, LoginEntry, LoginOutcome,
-    MailboxRecord, MessageRecord, SpecialUse, UserSettings, CHUNK_SIZE,
+    MailboxRecord, MessageRecord, SpecialUse, CHUNK_SIZE,
 };
 
 use crate::util::datetime::DateTime;

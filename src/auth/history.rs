@@ -106,10 +106,20 @@ impl Recorder {
         self.pending.insert(kind, Pending { written: Instant::now(), count: 0, first: now, last: now });
     }
 
-    /// Writes out the counts held in memory (of `user`, or all): before the
-    /// history is read, so it shows every login.
-    pub fn flush(&mut self, store: &Store, user: Option<u32>, keep: u32) {
-        let kinds: Vec<Kind> = self.pending.keys().filter(|kind| user.is_none_or(|user| kind.user == user)).cloned().collect();
+    /// Writes out the counts held in memory (of `user`, or all).
+    fn flush(&mut self, store: &Store, user: Option<u32>, keep: u32) {
+        for op in self.take(user, keep) {
+            store.submit(op);
+        }
+    }
+
+    /// The writes of the counts held in memory (of `user`, or all), for a
+    /// caller that waits for them: before the history is read, so it shows
+    /// every login.
+    pub fn take(&mut self, user: Option<u32>, keep: u32) -> Vec<Op> {
+        let kinds: Vec<Kind> =
+            self.pending.keys().filter(|kind| user.is_none_or(|user| kind.user == user)).cloned().collect();
+        let mut ops = Vec::new();
         for kind in kinds {
             let Some(pending) = self.pending.remove(&kind) else { continue };
             if pending.count == 0 {
@@ -125,8 +135,9 @@ impl Recorder {
                 device_source: kind.device_source,
                 tls: kind.tls,
             };
-            store.submit(Op::RecordLogin { user: kind.user, entry, keep });
+            ops.push(Op::RecordLogin { user: kind.user, entry, keep });
         }
+        ops
     }
 }
 

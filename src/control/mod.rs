@@ -16,6 +16,7 @@ use std::rc::{Rc, Weak};
 use smol::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use smol::{Async, LocalExecutor};
 
+use crate::auth::{device, history};
 use crate::server::Server;
 use crate::store::{check, Op, StoreError};
 
@@ -102,6 +103,48 @@ async fn execute(server: &Server, words: &[&str]) -> Result<String, String> {
             let users = store.read().and_then(|reader| reader.users()).map_err(|error| error.to_string())?;
             Ok(users.into_iter().map(|(name, _)| name).collect::<Vec<_>>().join("\n"))
         }
+        ["device-add", user, name, record] => {
+            let device = device::decode_name(name)?;
+            let op = Op::AddDevice { user: user.to_string(), device: device.clone(), record: device::decode_record(record)? };
+            let result = done(store.execute(op).await);
+            if result.is_ok() {
+                log::info!("device password {device:?} added for user {user}");
+            }
+            result
+        }
+        ["device-del", user, name] => {
+            let device = device::decode_name(name)?;
+            let op = Op::DeleteDevice { user: user.to_string(), device: device.clone() };
+            let result = done(store.execute(op).await);
+            if result.is_ok() {
+                // The next login with it is refused: logins read the devices afresh.
+                log::info!("device password {device:?} of user {user} deleted");
+            }
+            result
+        }
+        ["device-only", user, on @ ("on" | "off")] => {
+            let result = done(store.execute(Op::SetDeviceOnly { user: user.to_string(), on: *on == "on" }).await);
+            if result.is_ok() {
+                log::info!("device passwords only for user {user}: {on}");
+            }
+            result
+        }
+        ["device-list", user] => {
+            let reader = store.read().map_err(|error| error.to_string())?;
+            devices_text(&reader, user).map_err(|error| error.to_string())
+        }
+        ["user-log", user] => {
+            // Logins counted in memory are written first, so none is missing.
+            let id = store.read().and_then(|reader| reader.user(user)).map_err(|error| error.to_string())?.map(|record| record.id);
+            if let Some(id) = id {
+                let ops = server.login_history.borrow_mut().take(Some(id), server.config.limits.login_history);
+                for op in ops {
+                    done(store.execute(op).await)?;
+                }
+            }
+            let reader = store.read().map_err(|error| error.to_string())?;
+            history_text(&reader, user).map_err(|error| error.to_string())
+        }
         ["check"] => {
             // A full walk of the database: off the session thread.
             let database = store.database();
@@ -112,6 +155,19 @@ async fn execute(server: &Server, words: &[&str]) -> Result<String, String> {
         }
         _ => Err(format!("unknown request {:?}", words.join(" "))),
     }
+}
+
+/// `roost user device list`, from a running server or the file.
+pub fn devices_text(reader: &crate::store::Reader, user: &str) -> Result<String, StoreError> {
+    let record = reader.user(user)?.ok_or(StoreError::NoSuchUser)?;
+    let devices = reader.devices(record.id)?;
+    Ok(history::devices_text(&devices, reader.user_settings(record.id)?.device_only))
+}
+
+/// `roost user log`, from a running server or the file.
+pub fn history_text(reader: &crate::store::Reader, user: &str) -> Result<String, StoreError> {
+    let record = reader.user(user)?.ok_or(StoreError::NoSuchUser)?;
+    Ok(history::history_text(&reader.login_history(record.id)?))
 }
 
 fn report_text(report: &check::Report) -> String {

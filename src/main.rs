@@ -510,12 +510,7 @@ fn add_device(config: &Config, name: &str, device: &str) -> Result<(), String> {
     let device = auth::device::check_name(device)?;
     let password = auth::device::generate()?;
     let record = auth::device::record(&password, util::datetime::DateTime::now().unix)?;
-    let words = [
-        "device-add",
-        &name,
-        &auth::device::encode_name(&device),
-        &auth::device::encode_record(&record),
-    ];
+    let words = ["device-add", &name, &auth::device::encode_name(&device), &auth::device::encode_record(&record)];
     write(config, &words, Op::AddDevice { user: name.clone(), device: device.clone(), record })?;
     println!("device password for {name} on {device:?}:");
     println!();

@@ -187,7 +187,10 @@ fn device_only_refuses_the_main_password_even_when_remembered() {
     // ... but device-only mode refuses it, like a wrong password.
     let answer = login(&mut server.connect(), "alice", "secret");
     assert!(answer.contains("NO [AUTHENTICATIONFAILED] Authentication failed"), "{answer}");
-    wait_for_log(&server, "login failed from 127.0.0.1: user \"alice\" (LOGIN; main password refused: device passwords only)");
+    wait_for_log(
+        &server,
+        "login failed from 127.0.0.1: user \"alice\" (LOGIN; main password refused: device passwords only)",
+    );
     assert!(login(&mut server.connect(), "alice", &password).contains("OK"));
     // Others are not affected; and off again lets the main password in.
     assert!(login(&mut server.connect(), "bob", "hunter2").contains("OK"));
@@ -217,15 +220,23 @@ fn the_history_records_success_and_each_kind_of_failure() {
     assert!(login(&mut server.connect(), "alice", "secret").contains("NO"));
     assert!(login_from(&server, 2, "alice", &password).contains("OK"));
     // An unknown user gets no history anywhere (and the same answer).
-    assert!(login(&mut server.connect(), "nobody", "secret").contains("NO [AUTHENTICATIONFAILED] Authentication failed"));
+    assert!(
+        login(&mut server.connect(), "nobody", "secret").contains("NO [AUTHENTICATIONFAILED] Authentication failed")
+    );
 
     let history = history_showing(&server, "alice", "\"Alice's iPhone\"");
     let lines: Vec<&str> = history.lines().collect();
     assert_eq!(lines.len(), 6, "a header and five entries:\n{history}");
     // Newest first.
-    assert!(lines[1].contains("127.0.0.2") && lines[1].contains("\"Alice's iPhone\"") && lines[1].ends_with("ok"), "{history}");
+    assert!(
+        lines[1].contains("127.0.0.2") && lines[1].contains("\"Alice's iPhone\"") && lines[1].ends_with("ok"),
+        "{history}"
+    );
     assert!(lines[2].contains("refused: main password refused: device passwords only"), "{history}");
-    assert!(lines[3].contains("127.0.0.3") && lines[3].contains("refused: right password, address not allowed"), "{history}");
+    assert!(
+        lines[3].contains("127.0.0.3") && lines[3].contains("refused: right password, address not allowed"),
+        "{history}"
+    );
     assert!(lines[4].contains("refused: wrong password"), "{history}");
     assert!(lines[5].contains("client \"Thunderbird\"") && lines[5].ends_with("ok"), "{history}");
     assert!(history.contains("UTC"), "{history}");

@@ -57,6 +57,8 @@ struct Pending {
 #[derive(Default)]
 pub struct Recorder {
     pending: HashMap<Kind, Pending>,
+    /// (user, device) → when its last use was written, and from where.
+    devices: HashMap<(u32, String), (Instant, String)>,
 }
 
 /// The entry for one login now.
@@ -104,6 +106,26 @@ impl Recorder {
         let now = entry.last;
         store.submit(Op::RecordLogin { user, entry, keep });
         self.pending.insert(kind, Pending { written: Instant::now(), count: 0, first: now, last: now });
+    }
+
+    /// Notes that `user` logged in with device password `device` from `ip`
+    /// (its "last used" in `roost user device list`): written at once for
+    /// a new address, else at most once per [`BATCH`].
+    pub fn device_used(&mut self, store: &Store, user: u32, device: &str, ip: IpAddr) {
+        let address = ip.to_string();
+        let key = (user, device.to_string());
+        if self.devices.get(&key).is_some_and(|(written, last)| written.elapsed() < BATCH && *last == address) {
+            return;
+        }
+        if self.devices.len() >= MAX_PENDING {
+            self.devices.retain(|_, (written, _)| written.elapsed() < BATCH);
+            if self.devices.len() >= MAX_PENDING {
+                self.devices.clear();
+            }
+        }
+        let when = DateTime::now().unix;
+        store.submit(Op::DeviceUsed { user, device: device.to_string(), when, address: address.clone() });
+        self.devices.insert(key, (Instant::now(), address));
     }
 
     /// Writes out the counts held in memory (of `user`, or all).
@@ -156,7 +178,10 @@ pub fn history_text(entries: &[LoginEntry]) -> String {
     if entries.is_empty() {
         return "no logins recorded".into();
     }
-    let mut text = format!("{:<20}  {:>5}  {:<39}  {:<5}  {:<28}  {}", "last (UTC)", "times", "address", "tls", "device", "result");
+    let mut text = format!(
+        "{:<20}  {:>5}  {:<39}  {:<5}  {:<28}  {}",
+        "last (UTC)", "times", "address", "tls", "device", "result"
+    );
     for entry in entries {
         let device = match entry.device_source {
             DeviceSource::None => "-".to_string(),

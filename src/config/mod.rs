@@ -632,6 +632,39 @@ mod tests {
     }
 
     #[test]
+    fn per_user_address_rules() {
+        let text = "[access.user.alice]\nallow = [\"192.168.1.0/24\"]\n[access.user.Bob]\ndeny = [\"203.0.113.0/24\", \"::1\"]\n";
+        let config = Config::parse("test.toml", text, Overrides::default()).unwrap();
+        let ip = |text: &str| text.parse().unwrap();
+        assert!(config.user_allowed("alice", ip("192.168.1.20")));
+        assert!(!config.user_allowed("alice", ip("192.168.2.20")));
+        assert!(!config.user_allowed("alice", ip("::ffff:10.0.0.1")));
+        // Names are matched in lower case, as user names are stored.
+        assert!(!config.user_allowed("bob", ip("203.0.113.9")));
+        assert!(!config.user_allowed("bob", ip("::1")));
+        assert!(config.user_allowed("bob", ip("192.168.1.20")));
+        // No rules: from anywhere.
+        assert!(config.user_allowed("carol", ip("203.0.113.9")));
+        // Deny wins over allow.
+        let both = "[access.user.dave]\nallow = [\"10.0.0.0/8\"]\ndeny = [\"10.0.0.66\"]";
+        let config = Config::parse("test.toml", both, Overrides::default()).unwrap();
+        assert!(config.user_allowed("dave", ip("10.0.0.65")));
+        assert!(!config.user_allowed("dave", ip("10.0.0.66")));
+        for (text, fragment) in [
+            (
+                "[access.user.alice]\nallow = [\"nope\"]",
+                "line 2: [access.user.alice] allow: \"nope\" is not an address",
+            ),
+            ("[access.user.alice]\nalow = []", "line 2: [access.user.alice] alow: unknown setting"),
+            ("[access.user.alice.x]\nallow = []", "unknown table [access.user.alice.x]"),
+            ("[access.user.alice]\nallow = \"10.0.0.1\"", "expected an array"),
+        ] {
+            let problem = Config::parse("test.toml", text, Overrides::default()).unwrap_err().to_string();
+            assert!(problem.contains(fragment), "{text}: {problem}");
+        }
+    }
+
+    #[test]
     fn never_limit_takes_addresses_and_prefixes() {
         let text = "[limits]\nnever_limit = [\"192.168.1.0/24\", \"fd00::/8\"]";
         let config = Config::parse("test.toml", text, Overrides::default()).unwrap();

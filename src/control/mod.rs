@@ -105,7 +105,11 @@ async fn execute(server: &Server, words: &[&str]) -> Result<String, String> {
         }
         ["device-add", user, name, record] => {
             let device = device::decode_name(name)?;
-            let op = Op::AddDevice { user: user.to_string(), device: device.clone(), record: device::decode_record(record)? };
+            let op = Op::AddDevice {
+                user: user.to_string(),
+                device: device.clone(),
+                record: device::decode_record(record)?,
+            };
             let result = done(store.execute(op).await);
             if result.is_ok() {
                 log::info!("device password {device:?} added for user {user}");
@@ -135,7 +139,11 @@ async fn execute(server: &Server, words: &[&str]) -> Result<String, String> {
         }
         ["user-log", user] => {
             // Logins counted in memory are written first, so none is missing.
-            let id = store.read().and_then(|reader| reader.user(user)).map_err(|error| error.to_string())?.map(|record| record.id);
+            let id = store
+                .read()
+                .and_then(|reader| reader.user(user))
+                .map_err(|error| error.to_string())?
+                .map(|record| record.id);
             if let Some(id) = id {
                 let ops = server.login_history.borrow_mut().take(Some(id), server.config.limits.login_history);
                 for op in ops {

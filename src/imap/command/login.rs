@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::auth::{device, history, normalize_user_name, Verdict};
 use crate::imap::session::{with_timeout, Session, State, Status, User};
 use crate::net::LineStatus;
-use crate::store::{FailureReason, LoginOutcome, Op};
+use crate::store::{FailureReason, LoginOutcome};
 use crate::util::base64;
 
 /// Failed attempts one connection may make before it is dropped.
@@ -173,7 +173,9 @@ async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>
         // characters. A refusal other than a wrong password says why
         // inside the parentheses (the client is told nothing more).
         let why = match outcome {
-            LoginOutcome::Failure(reason) if reason != FailureReason::WrongPassword => format!("; {}", reason.describe()),
+            LoginOutcome::Failure(reason) if reason != FailureReason::WrongPassword => {
+                format!("; {}", reason.describe())
+            }
             _ => String::new(),
         };
         log::warn!("login failed from {ip}: user {shown:?} ({how}{why})");
@@ -190,9 +192,7 @@ async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>
         server.login_cache.borrow_mut().remember(login);
     }
     if let Some(device) = &device {
-        let when = crate::util::datetime::DateTime::now().unix;
-        let op = Op::DeviceUsed { user: record.id, device: device.clone(), when, address: ip.to_string() };
-        server.store.submit(op);
+        server.login_history.borrow_mut().device_used(&server.store, record.id, device, ip);
     }
     let Some(slot) = server.user_slot(record.id) else {
         log::warn!("login refused: user {name} from {ip} has too many connections");

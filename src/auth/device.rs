@@ -139,10 +139,12 @@ impl Account {
     }
 
     /// Whether the verified-login cache may answer for this login: only for
-    /// the main password of a user not limited to device passwords (device
-    /// logins are never cached, so a deleted one cannot be remembered).
-    pub fn may_use_cache(&self, device: Option<&str>) -> bool {
-        device.is_none() && !self.device_only
+    /// the main password of a user not limited to device passwords, from an
+    /// address the user's rules allow (device logins are never cached, so a
+    /// deleted one cannot be remembered; and a refusal must cost the argon2
+    /// check a wrong password costs).
+    pub fn may_use_cache(&self, config: &Config, user: &str, ip: IpAddr, device: Option<&str>) -> bool {
+        device.is_none() && !self.device_only && config.user_allowed(user, ip)
     }
 
     /// How the login of `user` from `ip` ends, once its password check is

@@ -116,7 +116,9 @@ async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>
     // A login verified lately is remembered by a keyed hash (auth::LoginCache).
     let remembered = record
         .as_ref()
-        .filter(|_| account.may_use_cache(device.as_deref()))
+        .filter(|_| {
+            name.as_ref().is_some_and(|name| account.may_use_cache(&server.config, name, ip, device.as_deref()))
+        })
         .map(|record| server.login_cache.borrow().tag(record.id, &password, &record.password_hash));
     let cached = remembered.is_some_and(|login| server.login_cache.borrow().hit(&login));
     let verdict = if cached || device.is_some() {

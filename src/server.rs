@@ -225,6 +225,8 @@ pub struct Server {
     pub login_cache: RefCell<crate::auth::LoginCache>,
     /// Logins on their way to the history (`auth::history`).
     pub login_history: RefCell<crate::auth::history::Recorder>,
+    /// Sessions logged in with a device password, closed when it is deleted.
+    pub device_sessions: RefCell<crate::auth::device::Sessions>,
     pub certificates: Certificates,
     counters: Rc<RefCell<Counters>>,
     /// Dropped to tell every session the server is stopping: a closed
@@ -491,6 +493,7 @@ pub fn serve(config: Config) -> Result<(), String> {
     let server = Rc::new(Server {
         login_cache: RefCell::new(login_cache),
         login_history: RefCell::default(),
+        device_sessions: RefCell::default(),
         config,
         store,
         verifier,

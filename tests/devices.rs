@@ -161,15 +161,32 @@ fn a_device_password_logs_in_and_is_listed() {
 fn a_deleted_device_password_is_refused_at_the_next_login() {
     let server = Server::start();
     let password = add_device(&server, "alice", "Old phone");
+    let other = add_device(&server, "alice", "New phone");
     let mut open = server.connect();
     assert!(login(&mut open, "alice", &password).contains("OK"));
     // Twice quickly: if device logins were cached, this would be a hit.
-    assert!(login(&mut server.connect(), "alice", &password).contains("OK"));
+    let mut idling = server.connect();
+    assert!(login(&mut idling, "alice", &password).contains("OK"));
+    idling.ok("SELECT INBOX");
+    idling.send("i1 IDLE");
+    assert!(idling.read_line().starts_with("+ "));
+    // Sessions of the main password and of another device are left alone.
+    let mut main = server.login("alice", "secret");
+    let mut new = server.connect();
+    assert!(login(&mut new, "alice", &other).contains("OK"));
+
     cli(&server, &["user", "device", "del", "alice", "Old phone"]);
     let answer = login(&mut server.connect(), "alice", &password);
     assert!(answer.contains("NO [AUTHENTICATIONFAILED]"), "{answer}");
-    // The session logged in before stays open (as Dovecot's do).
-    open.ok("NOOP");
+    // The sessions logged in with it are closed, IDLE or not (a stolen
+    // phone must not keep receiving mail).
+    let bye = idling.read_line();
+    assert!(bye.starts_with("* BYE") && bye.contains("revoked"), "{bye}");
+    let bye = open.read_line();
+    assert!(bye.starts_with("* BYE") && bye.contains("revoked"), "{bye}");
+    wait_for_log(&server, "device password \"Old phone\" of user alice deleted (2 session(s) closed)");
+    main.ok("NOOP");
+    new.ok("NOOP");
     let (ok, _, stderr) =
         run_cli(&["user", "device", "del", "alice", "Old phone", "--config", &server.config_arg()], None);
     assert!(!ok && stderr.contains("no device password of that name"), "{stderr}");

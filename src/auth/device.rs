@@ -23,8 +23,9 @@
 //! Device logins are never put in the verified-login cache
 //! ([`super::LoginCache`]): they are cheap to check anyway, and reading the
 //! devices afresh at every login means a deleted device password is refused
-//! at the very next login, with nothing to forget. A session already logged
-//! in with it stays open (as Dovecot does); the next login fails.
+//! at the very next login, with nothing to forget. Sessions already logged
+//! in with it are closed too ([`Sessions`]; Dovecot would leave them open):
+//! a stolen phone in IDLE would otherwise keep receiving mail for good.
 //!
 //! A user may be set to device passwords only (`roost user device-only
 //! alice on`): the main password then no longer logs in over IMAP (it still
@@ -36,7 +37,10 @@
 use ring::digest;
 use ring::rand::{SecureRandom, SystemRandom};
 
+use std::collections::HashMap;
 use std::net::IpAddr;
+
+use smol::channel::{self, Receiver, Sender};
 
 use crate::config::Config;
 use crate::store::schema::UserRecord;
@@ -166,6 +170,40 @@ impl Account {
     }
 }
 
+/// The sessions logged in with each device password, so deleting it
+/// closes them: a stolen phone left in IDLE would otherwise keep receiving
+/// mail (keep-alives hold it open for good). Each session holds a receiver
+/// that closes when its device is revoked.
+#[derive(Default)]
+pub struct Sessions {
+    watching: HashMap<(u32, String), Vec<Sender<()>>>,
+}
+
+impl Sessions {
+    /// A receiver that closes when `user`'s device password `device` is revoked.
+    pub fn watch(&mut self, user: u32, device: &str) -> Receiver<()> {
+        // Senders whose session has ended (receiver dropped) go first, so
+        // the map holds no more than the sessions open.
+        if self.watching.len() >= 64 {
+            self.watching.retain(|_, senders| {
+                senders.retain(|sender| !sender.is_closed());
+                !senders.is_empty()
+            });
+        }
+        let (sender, receiver) = channel::bounded(1);
+        let senders = self.watching.entry((user, device.to_string())).or_default();
+        senders.retain(|sender| !sender.is_closed());
+        senders.push(sender);
+        receiver
+    }
+
+    /// Closes the sessions of `user` logged in with `device`; returns how many.
+    pub fn revoke(&mut self, user: u32, device: &str) -> usize {
+        let senders = self.watching.remove(&(user, device.to_string())).unwrap_or_default();
+        senders.iter().filter(|sender| !sender.is_closed()).count()
+    }
+}
+
 /// Checks a device name given on the command line: printable, at most
 /// [`MAX_NAME`] characters, not blank.
 pub fn check_name(name: &str) -> Result<String, String> {
@@ -279,6 +317,25 @@ mod tests {
         let record = record(&generate().unwrap(), 5).unwrap();
         assert_eq!(decode_record(&encode_record(&record)).unwrap(), record);
         assert!(decode_record("AAAA").is_err());
+    }
+
+    #[test]
+    fn revoking_a_device_closes_its_sessions_only() {
+        let mut sessions = Sessions::default();
+        let phone = sessions.watch(1, "Phone");
+        let phone_again = sessions.watch(1, "Phone");
+        let laptop = sessions.watch(1, "Laptop");
+        let bobs = sessions.watch(2, "Phone");
+        drop(phone_again);
+        assert_eq!(sessions.revoke(1, "Phone"), 1);
+        assert!(phone.is_closed());
+        assert!(!laptop.is_closed() && !bobs.is_closed());
+        assert_eq!(sessions.revoke(1, "Phone"), 0);
+        // Ended sessions do not pile up.
+        for index in 0..200 {
+            drop(sessions.watch(3, &format!("device {index}")));
+        }
+        assert!(sessions.watching.len() <= 65);
     }
 
     proptest! {

@@ -118,13 +118,14 @@ async fn execute(server: &Server, words: &[&str]) -> Result<String, String> {
         }
         ["device-del", user, name] => {
             let device = device::decode_name(name)?;
+            let id = store.read().and_then(|reader| reader.user(user)).map_err(|error| error.to_string())?;
             let op = Op::DeleteDevice { user: user.to_string(), device: device.clone() };
-            let result = done(store.execute(op).await);
-            if result.is_ok() {
-                // The next login with it is refused: logins read the devices afresh.
-                log::info!("device password {device:?} of user {user} deleted");
-            }
-            result
+            done(store.execute(op).await)?;
+            // The next login with it is refused (logins read the devices
+            // afresh); the sessions logged in with it are closed now.
+            let closed = id.map_or(0, |record| server.device_sessions.borrow_mut().revoke(record.id, &device));
+            log::info!("device password {device:?} of user {user} deleted ({closed} session(s) closed)");
+            Ok(String::new())
         }
         ["device-only", user, on @ ("on" | "off")] => {
             let result = done(store.execute(Op::SetDeviceOnly { user: user.to_string(), on: *on == "on" }).await);

@@ -195,6 +195,7 @@ async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>
     }
     if let Some(device) = &device {
         server.login_history.borrow_mut().device_used(&server.store, record.id, device, ip);
+        session.revoked = Some(server.device_sessions.borrow_mut().watch(record.id, device));
     }
     let Some(slot) = server.user_slot(record.id) else {
         log::warn!("login refused: user {name} from {ip} has too many connections");

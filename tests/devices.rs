@@ -295,3 +295,32 @@ fn per_user_allow_and_deny() {
     assert!(login_from(&server, 9, "alice", &password).contains("NO"));
     assert!(login_from(&server, 3, "alice", &password).contains("OK"));
 }
+
+#[test]
+fn the_commands_work_without_a_running_server() {
+    let dir = TempDir::new("devices-offline");
+    let config = dir.0.join("roost.toml");
+    std::fs::write(&config, config_text(&dir.0, &Options::default())).unwrap();
+    let config = config.to_str().unwrap();
+    let run = |arguments: &[&str]| {
+        let mut all = arguments.to_vec();
+        all.extend(["--config", config]);
+        let (ok, stdout, stderr) = run_cli(&all, None);
+        assert!(ok, "roost {arguments:?}: {stderr}");
+        stdout
+    };
+    let (ok, _, stderr) = run_cli(&["user", "add", "alice", "--config", config], Some("secret\n"));
+    assert!(ok, "{stderr}");
+    assert!(run(&["user", "device", "add", "alice", "Phone"]).contains("shown only this once"));
+    assert!(run(&["user", "device-only", "alice", "on"]).contains("device passwords only"));
+    let listed = run(&["user", "device", "list", "alice"]);
+    assert!(listed.contains("\"Phone\"") && listed.contains("device passwords only"), "{listed}");
+    assert!(run(&["user", "log", "alice"]).contains("no logins recorded"));
+    assert!(run(&["user", "device", "del", "alice", "Phone"]).contains("deleted"));
+    let (ok, _, stderr) = run_cli(&["user", "log", "nobody", "--config", config], None);
+    assert!(!ok && stderr.contains("no such user"), "{stderr}");
+    let (ok, _, stderr) = run_cli(&["user", "device-only", "alice", "maybe", "--config", config], None);
+    assert!(!ok && stderr.contains("on or off"), "{stderr}");
+    let (ok, _, stderr) = run_cli(&["user", "device", "add", "alice", "", "--config", config], None);
+    assert!(!ok && stderr.contains("needs a name"), "{stderr}");
+}

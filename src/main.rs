@@ -85,6 +85,111 @@ enum UserAction {
     Passwd(UserPasswd),
     Del(UserDel),
     List(UserList),
+    Device(DeviceCommand),
+    DeviceOnly(UserDeviceOnly),
+    Log(UserLog),
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "device")]
+/// Device passwords: one generated password per phone or computer, shown
+/// once, revocable alone.
+struct DeviceCommand {
+    #[argh(subcommand)]
+    action: DeviceAction,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand)]
+enum DeviceAction {
+    Add(DeviceAdd),
+    List(DeviceList),
+    Del(DeviceDel),
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "add")]
+/// Make a device password for a user and show it (once).
+struct DeviceAdd {
+    /// user name
+    #[argh(positional)]
+    name: String,
+    /// the device, e.g. "Alice's iPhone" (at most 64 characters)
+    #[argh(positional)]
+    device: String,
+    /// configuration file
+    #[argh(option)]
+    config: Option<PathBuf>,
+    /// data directory
+    #[argh(option)]
+    data: Option<PathBuf>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "list")]
+/// List a user's device passwords: created, last used, from where.
+struct DeviceList {
+    /// user name
+    #[argh(positional)]
+    name: String,
+    /// configuration file
+    #[argh(option)]
+    config: Option<PathBuf>,
+    /// data directory
+    #[argh(option)]
+    data: Option<PathBuf>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "del")]
+/// Delete a device password: the next login with it is refused.
+struct DeviceDel {
+    /// user name
+    #[argh(positional)]
+    name: String,
+    /// the device's name, as `device list` shows it
+    #[argh(positional)]
+    device: String,
+    /// configuration file
+    #[argh(option)]
+    config: Option<PathBuf>,
+    /// data directory
+    #[argh(option)]
+    data: Option<PathBuf>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "device-only")]
+/// Let only device passwords log a user in over IMAP (on), or the main
+/// password too (off).
+struct UserDeviceOnly {
+    /// user name
+    #[argh(positional)]
+    name: String,
+    /// on or off
+    #[argh(positional)]
+    setting: String,
+    /// configuration file
+    #[argh(option)]
+    config: Option<PathBuf>,
+    /// data directory
+    #[argh(option)]
+    data: Option<PathBuf>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "log")]
+/// Show a user's login history, newest first (times in UTC).
+struct UserLog {
+    /// user name
+    #[argh(positional)]
+    name: String,
+    /// configuration file
+    #[argh(option)]
+    config: Option<PathBuf>,
+    /// data directory
+    #[argh(option)]
+    data: Option<PathBuf>,
 }
 
 #[derive(FromArgs)]
@@ -285,6 +390,18 @@ fn main() -> ExitCode {
                 UserAction::List(arguments) => {
                     load(&arguments.config, None, &arguments.data).and_then(|config| list_users(&config))
                 }
+                UserAction::Device(device) => match device.action {
+                    DeviceAction::Add(arguments) => load(&arguments.config, None, &arguments.data)
+                        .and_then(|config| add_device(&config, &arguments.name, &arguments.device)),
+                    DeviceAction::List(arguments) => load(&arguments.config, None, &arguments.data)
+                        .and_then(|config| show(&config, &arguments.name, "device-list", control::devices_text)),
+                    DeviceAction::Del(arguments) => load(&arguments.config, None, &arguments.data)
+                        .and_then(|config| delete_device(&config, &arguments.name, &arguments.device)),
+                },
+                UserAction::DeviceOnly(arguments) => load(&arguments.config, None, &arguments.data)
+                    .and_then(|config| device_only(&config, &arguments.name, &arguments.setting)),
+                UserAction::Log(arguments) => load(&arguments.config, None, &arguments.data)
+                    .and_then(|config| show(&config, &arguments.name, "user-log", control::history_text)),
             }
         }
         Command::Ban(ban) => {
@@ -471,6 +588,82 @@ fn delete_user(config: &Config, name: &str, yes: bool) -> Result<(), String> {
     write(config, &["user-del", &name], Op::DeleteUser { name: name.clone() })?;
     println!("user {name} deleted");
     Ok(())
+}
+
+fn add_device(config: &Config, name: &str, device: &str) -> Result<(), String> {
+    let name = auth::normalize_user_name(name)?;
+    let device = auth::device::check_name(device)?;
+    let password = auth::device::generate()?;
+    let record = auth::device::record(&password, util::datetime::DateTime::now().unix)?;
+    let words = ["device-add", &name, &auth::device::encode_name(&device), &auth::device::encode_record(&record)];
+    write(config, &words, Op::AddDevice { user: name.clone(), device: device.clone(), record })?;
+    println!("device password for {name} on {device:?}:");
+    println!();
+    println!("    {password}");
+    println!();
+    println!("Type it in that device's mail settings as the password (in place of {name}'s own);");
+    println!("capitals and dashes do not matter. It is shown only this once: roost keeps only a hash.");
+    println!("`roost user device del {name} {device:?}` revokes it.");
+    Ok(())
+}
+
+fn delete_device(config: &Config, name: &str, device: &str) -> Result<(), String> {
+    let name = auth::normalize_user_name(name)?;
+    let device = auth::device::check_name(device)?;
+    let words = ["device-del", &name, &auth::device::encode_name(&device)];
+    write(config, &words, Op::DeleteDevice { user: name.clone(), device: device.clone() })?;
+    println!("device password {device:?} of {name} deleted: the next login with it is refused");
+    Ok(())
+}
+
+fn device_only(config: &Config, name: &str, setting: &str) -> Result<(), String> {
+    let name = auth::normalize_user_name(name)?;
+    let on = match setting {
+        "on" => true,
+        "off" => false,
+        other => return Err(format!("device-only takes on or off, not {other:?}")),
+    };
+    write(config, &["device-only", &name, setting], Op::SetDeviceOnly { user: name.clone(), on })?;
+    if on {
+        println!("{name} now logs in over IMAP with device passwords only (the main password is refused there)");
+        let devices = show_text(config, &name, "device-list", control::devices_text)?;
+        if devices.starts_with("no device passwords") {
+            println!("{name} has no device password yet: add one with `roost user device add {name} NAME`");
+        }
+    } else {
+        println!("{name}'s main password logs in over IMAP again");
+    }
+    Ok(())
+}
+
+/// Prints what a read-only request answers (through the running server,
+/// or from the file when none runs).
+fn show(
+    config: &Config,
+    name: &str,
+    request: &str,
+    read: fn(&store::Reader, &str) -> Result<String, StoreError>,
+) -> Result<(), String> {
+    let name = auth::normalize_user_name(name)?;
+    println!("{}", show_text(config, &name, request, read)?);
+    Ok(())
+}
+
+fn show_text(
+    config: &Config,
+    name: &str,
+    request: &str,
+    read: fn(&store::Reader, &str) -> Result<String, StoreError>,
+) -> Result<String, String> {
+    let socket = config.control_socket();
+    if control::server_running(&socket) {
+        return control::request(&socket, &[request, name]);
+    }
+    if !config.database_path().exists() {
+        return Err(StoreError::NoSuchUser.to_string());
+    }
+    store::run_offline(&config.database_path(), config.limits.cache_size, 0, async |store| read(&store.read()?, name))
+        .map_err(|error| offline_error(config, error))
 }
 
 fn list_users(config: &Config) -> Result<(), String> {

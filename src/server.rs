@@ -239,6 +239,10 @@ pub struct Server {
     pub verifier: Verifier,
     /// Logins verified lately, so clients that log in per action skip argon2.
     pub login_cache: RefCell<crate::auth::LoginCache>,
+    /// Logins on their way to the history (`auth::history`).
+    pub login_history: RefCell<crate::auth::history::Recorder>,
+    /// Sessions logged in with a device password, closed when it is deleted.
+    pub device_sessions: RefCell<crate::auth::device::Sessions>,
     pub certificates: Certificates,
     /// Automatic and manual bans (`auth::ban`), kept in redb too.
     bans: RefCell<Bans>,
@@ -624,6 +628,8 @@ pub fn serve(config: Config) -> Result<(), String> {
     let server = Rc::new(Server {
         bans: RefCell::new(bans),
         login_cache: RefCell::new(login_cache),
+        login_history: RefCell::default(),
+        device_sessions: RefCell::default(),
         config,
         store,
         verifier,

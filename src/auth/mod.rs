@@ -17,6 +17,11 @@
 //! cost ([`decoy`]), built from fixed bytes rather than by hashing: nothing
 //! is hashed at start-up (hashing one per thread made VmHWM 44 MiB before
 //! any login with the generic board).
+//!
+//! Beside the main password: device passwords ([`device`]: generated,
+//! checked with a salted SHA-256 before argon2, never cached) and the
+//! per-user login history ([`history`]: bounded, coalesced, never an fsync
+//! per login).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::Hash;
@@ -26,6 +31,8 @@ use std::time::Duration;
 
 pub mod ban;
 mod cache;
+pub mod device;
+pub mod history;
 
 pub use cache::LoginCache;
 

@@ -108,6 +108,8 @@ pub struct Limits {
     pub min_free_disk: u64,
     /// Expunged UIDs remembered per mailbox for QRESYNC (RFC 7162).
     pub expunge_history: u32,
+    /// Entries of login history kept per user (`auth::history`).
+    pub login_history: u32,
 }
 
 /// Who may send a password over a connection without TLS.
@@ -167,7 +169,29 @@ pub struct Config {
     /// Global address rules for IMAP (`[access]`).
     pub access: Access,
     pub limits: Limits,
+    /// Per-user address rules (`[access.user.NAME]`), by user name; applied at login.
+    pub user_access: BTreeMap<String, UserAccess>,
 }
+
+/// Where one user may log in from: `[access.user.NAME]` `allow` / `deny`
+/// (addresses or CIDR prefixes). A `deny` match refuses; otherwise a
+/// non-empty `allow` must match. No table: from anywhere.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserAccess {
+    pub allow: Prefixes,
+    pub deny: Prefixes,
+}
+
+impl UserAccess {
+    pub fn allows(&self, ip: std::net::IpAddr) -> bool {
+        !self.deny.contains(ip) && (self.allow.0.is_empty() || self.allow.contains(ip))
+    }
+}
+
+/// The tables holding per-user address rules: `[access.user.NAME]`. The
+/// config parser takes bare keys only, so NAME is letters, digits, `_` and
+/// `-` (a user name with `.`, `@` or `+` cannot have rules yet).
+const USER_ACCESS_PREFIX: &str = "access.user.";
 
 #[derive(Debug)]
 pub struct ConfigError(pub String);
@@ -366,6 +390,7 @@ impl Limits {
         }
         limit!(min_free_disk, u64);
         limit!(expunge_history, u32);
+        limit!(login_history, u32);
         section.finish()?;
         self.validate().map_err(|text| error(format!("{file}: [limits] {text}")))
     }
@@ -423,6 +448,7 @@ impl Limits {
                 return Err("ban_max_seconds must be at least ban_seconds".into());
             }
         }
+        at_least("login_history", self.login_history as u64, 1)?;
         Ok(())
     }
 
@@ -467,6 +493,7 @@ impl Limits {
             never_ban: Prefixes::default(),
             min_free_disk: 0,
             expunge_history: 0,
+            login_history: 0,
         }
     }
 }
@@ -543,7 +570,8 @@ impl Config {
     pub fn parse(name: &str, text: &str, overrides: Overrides) -> Result<Config, ConfigError> {
         let document = toml::parse(text).map_err(|problem| error(format!("{name}: {problem}")))?;
         for table in document.tables.keys() {
-            if !known_table(table) {
+            let per_user = table.strip_prefix(USER_ACCESS_PREFIX).is_some_and(|user| !user.contains('.'));
+            if !known_table(table) && !per_user {
                 let line = line_of(text, table, None).map(|line| format!("line {line}: ")).unwrap_or_default();
                 return Err(error(format!("{name}: {line}unknown table [{table}]")));
             }
@@ -614,6 +642,18 @@ impl Config {
         };
         let access = Access { allow: prefixes("allow")?, deny: prefixes("deny")? };
         rules.finish()?;
+        let mut user_access = BTreeMap::new();
+        for table in document.tables.keys() {
+            let Some(user) = table.strip_prefix(USER_ACCESS_PREFIX) else { continue };
+            let mut section = Section::new(name, text, &document, table);
+            let mut prefixes = |key: &'static str| -> Result<Prefixes, ConfigError> {
+                let texts = section.strings(key)?.unwrap_or_default();
+                Prefixes::parse(&texts).map_err(|problem| error(format!("{}: {problem}", section.place(key))))
+            };
+            let rules = UserAccess { allow: prefixes("allow")?, deny: prefixes("deny")? };
+            section.finish()?;
+            user_access.insert(user.to_ascii_lowercase(), rules);
+        }
 
         let board = Board::named(&board_name)?;
         let mut limits = board.limits;
@@ -633,7 +673,13 @@ impl Config {
             lmtp_listen,
             access,
             limits,
+            user_access,
         })
+    }
+
+    /// Whether `user`'s address rules let a login from `ip` in.
+    pub fn user_allowed(&self, user: &str, ip: std::net::IpAddr) -> bool {
+        self.user_access.get(user).is_none_or(|rules| rules.allows(ip))
     }
 
     pub fn database_path(&self) -> PathBuf {
@@ -670,6 +716,39 @@ mod tests {
         assert!(config.lmtp_listen.is_empty());
         assert_eq!(config.limits, Board::named("generic").unwrap().limits);
         assert_eq!(config.limits.never_limit, Prefixes::parse(&["127.0.0.1", "::1"]).unwrap());
+    }
+
+    #[test]
+    fn per_user_address_rules() {
+        let text = "[access.user.alice]\nallow = [\"192.168.1.0/24\"]\n[access.user.Bob]\ndeny = [\"203.0.113.0/24\", \"::1\"]\n";
+        let config = Config::parse("test.toml", text, Overrides::default()).unwrap();
+        let ip = |text: &str| text.parse().unwrap();
+        assert!(config.user_allowed("alice", ip("192.168.1.20")));
+        assert!(!config.user_allowed("alice", ip("192.168.2.20")));
+        assert!(!config.user_allowed("alice", ip("::ffff:10.0.0.1")));
+        // Names are matched in lower case, as user names are stored.
+        assert!(!config.user_allowed("bob", ip("203.0.113.9")));
+        assert!(!config.user_allowed("bob", ip("::1")));
+        assert!(config.user_allowed("bob", ip("192.168.1.20")));
+        // No rules: from anywhere.
+        assert!(config.user_allowed("carol", ip("203.0.113.9")));
+        // Deny wins over allow.
+        let both = "[access.user.dave]\nallow = [\"10.0.0.0/8\"]\ndeny = [\"10.0.0.66\"]";
+        let config = Config::parse("test.toml", both, Overrides::default()).unwrap();
+        assert!(config.user_allowed("dave", ip("10.0.0.65")));
+        assert!(!config.user_allowed("dave", ip("10.0.0.66")));
+        for (text, fragment) in [
+            (
+                "[access.user.alice]\nallow = [\"nope\"]",
+                "line 2: [access.user.alice] allow: \"nope\" is not an address",
+            ),
+            ("[access.user.alice]\nalow = []", "line 2: [access.user.alice] alow: unknown setting"),
+            ("[access.user.alice.x]\nallow = []", "unknown table [access.user.alice.x]"),
+            ("[access.user.alice]\nallow = \"10.0.0.1\"", "expected an array"),
+        ] {
+            let problem = Config::parse("test.toml", text, Overrides::default()).unwrap_err().to_string();
+            assert!(problem.contains(fragment), "{text}: {problem}");
+        }
     }
 
     #[test]

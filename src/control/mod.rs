@@ -16,6 +16,7 @@ use std::rc::{Rc, Weak};
 use smol::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use smol::{Async, LocalExecutor};
 
+use crate::auth::{device, history};
 use crate::server::Server;
 use crate::store::{check, Op, StoreError};
 
@@ -122,6 +123,57 @@ async fn execute(server: &Server, words: &[&str]) -> Result<String, String> {
                 Err(format!("{prefix} is not banned"))
             }
         }
+        ["device-add", user, name, record] => {
+            let device = device::decode_name(name)?;
+            let op = Op::AddDevice {
+                user: user.to_string(),
+                device: device.clone(),
+                record: device::decode_record(record)?,
+            };
+            let result = done(store.execute(op).await);
+            if result.is_ok() {
+                log::info!("device password {device:?} added for user {user}");
+            }
+            result
+        }
+        ["device-del", user, name] => {
+            let device = device::decode_name(name)?;
+            let id = store.read().and_then(|reader| reader.user(user)).map_err(|error| error.to_string())?;
+            let op = Op::DeleteDevice { user: user.to_string(), device: device.clone() };
+            done(store.execute(op).await)?;
+            // The next login with it is refused (logins read the devices
+            // afresh); the sessions logged in with it are closed now.
+            let closed = id.map_or(0, |record| server.device_sessions.borrow_mut().revoke(record.id, &device));
+            log::info!("device password {device:?} of user {user} deleted ({closed} session(s) closed)");
+            Ok(String::new())
+        }
+        ["device-only", user, on @ ("on" | "off")] => {
+            let result = done(store.execute(Op::SetDeviceOnly { user: user.to_string(), on: *on == "on" }).await);
+            if result.is_ok() {
+                log::info!("device passwords only for user {user}: {on}");
+            }
+            result
+        }
+        ["device-list", user] => {
+            let reader = store.read().map_err(|error| error.to_string())?;
+            devices_text(&reader, user).map_err(|error| error.to_string())
+        }
+        ["user-log", user] => {
+            // Logins counted in memory are written first, so none is missing.
+            let id = store
+                .read()
+                .and_then(|reader| reader.user(user))
+                .map_err(|error| error.to_string())?
+                .map(|record| record.id);
+            if let Some(id) = id {
+                let ops = server.login_history.borrow_mut().take(Some(id), server.config.limits.login_history);
+                for op in ops {
+                    done(store.execute(op).await)?;
+                }
+            }
+            let reader = store.read().map_err(|error| error.to_string())?;
+            history_text(&reader, user).map_err(|error| error.to_string())
+        }
         ["check"] => {
             // A full walk of the database: off the session thread.
             let database = store.database();
@@ -159,6 +211,19 @@ fn ban_list(server: &Server) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// `roost user device list`, from a running server or the file.
+pub fn devices_text(reader: &crate::store::Reader, user: &str) -> Result<String, StoreError> {
+    let record = reader.user(user)?.ok_or(StoreError::NoSuchUser)?;
+    let devices = reader.devices(record.id)?;
+    Ok(history::devices_text(&devices, reader.user_settings(record.id)?.device_only))
+}
+
+/// `roost user log`, from a running server or the file.
+pub fn history_text(reader: &crate::store::Reader, user: &str) -> Result<String, StoreError> {
+    let record = reader.user(user)?.ok_or(StoreError::NoSuchUser)?;
+    Ok(history::history_text(&reader.login_history(record.id)?))
 }
 
 fn report_text(report: &check::Report) -> String {

@@ -94,6 +94,11 @@ pub struct Session {
     pub uid_command: bool,
     /// Failed LOGIN/AUTHENTICATE attempts on this connection.
     pub failed_logins: u32,
+    /// The name the client gave in ID (RFC 2971), for the login history.
+    pub client_name: Option<String>,
+    /// Logged in with a device password: closes when it is deleted
+    /// (`auth::device::Sessions`).
+    pub revoked: Option<Receiver<()>>,
     /// `ENABLE IMAP4rev2` was given: RFC 9051 behaviour (no \Recent,
     /// ESEARCH answers, UTF-8 mailbox names).
     pub imap4rev2: bool,
@@ -164,6 +169,8 @@ pub async fn run(server: Rc<Server>, stream: Stream, peer: SocketAddr, implicit_
         sync_mode: SyncMode::Full,
         uid_command: false,
         failed_logins: 0,
+        client_name: None,
+        revoked: None,
         imap4rev2: false,
         condstore: false,
         qresync: false,
@@ -193,6 +200,9 @@ pub async fn run(server: Rc<Server>, stream: Stream, peer: SocketAddr, implicit_
     session.conn.close().await;
 }
 
+/// Said to a session whose device password was deleted.
+pub const REVOKED: &[u8] = b"* BYE [AUTHENTICATIONFAILED] This device's password was revoked\r\n";
+
 /// Resolves to None if `future` takes longer than `timeout`.
 pub async fn with_timeout<T>(timeout: Duration, future: impl std::future::Future<Output = T>) -> Option<T> {
     smol::future::or(async { Some(future.await) }, async {
@@ -203,6 +213,11 @@ pub async fn with_timeout<T>(timeout: Duration, future: impl std::future::Future
 }
 
 impl Session {
+    /// Whether this session's device password was deleted.
+    pub fn device_revoked(&self) -> bool {
+        self.revoked.as_ref().is_some_and(Receiver::is_closed)
+    }
+
     async fn serve(&mut self) -> io::Result<()> {
         loop {
             self.conn.flush().await?;
@@ -222,7 +237,8 @@ impl Session {
             if self.notify.is_some() && !self.conn.has_input() {
                 // Boxed: sessions that never use NOTIFY keep their task small.
                 if !Box::pin(self.wait_for_command()).await? {
-                    self.conn.write(b"* BYE Server shutting down\r\n");
+                    let text = if self.device_revoked() { REVOKED } else { b"* BYE Server shutting down\r\n" };
+                    self.conn.write(text);
                     return Ok(());
                 }
                 if matches!(self.state, State::Logout) {
@@ -235,8 +251,12 @@ impl Session {
                 Woken::Stop
             };
             // Only a connection not logged in may be closed to make room
-            // (its receiver also closes when it logs in: not an eviction).
-            let evicted = matches!(self.state, State::NotAuthenticated).then(|| self.evicted.clone());
+            // (its receiver also closes when it logs in: not an eviction);
+            // one logged in with a device password closes when it is deleted.
+            let evicted = match self.state {
+                State::NotAuthenticated => Some(self.evicted.clone()),
+                _ => self.revoked.clone(),
+            };
             let closed = async {
                 match evicted {
                     Some(evicted) => {
@@ -251,6 +271,10 @@ impl Session {
                 Woken::Read(incoming) => incoming?,
                 Woken::Stop => {
                     self.conn.write(b"* BYE Server shutting down\r\n");
+                    return Ok(());
+                }
+                Woken::Evicted if !matches!(self.state, State::NotAuthenticated) => {
+                    self.conn.write(REVOKED);
                     return Ok(());
                 }
                 Woken::Evicted => {
@@ -308,8 +332,14 @@ impl Session {
                 }
                 Woken::Changed
             };
+            let revoked = self.revoked.clone();
             let stopped = async {
-                let _ = stop.recv().await;
+                match revoked {
+                    // A revoked device password ends the session as a stop does.
+                    Some(revoked) => smol::future::or(stop.recv(), revoked.recv()).await,
+                    None => stop.recv().await,
+                }
+                .ok();
                 Woken::Stop
             };
             match smol::future::or(input, smol::future::or(changed, stopped)).await {
@@ -848,6 +878,7 @@ pub fn describe(error: &StoreError, target_mailbox: bool) -> (&'static str, Stri
         StoreError::CannotDeleteInbox | StoreError::NotSelectable | StoreError::RenameIntoChild => "CANNOT",
         StoreError::TooManyKeywords | StoreError::TooManyMailboxes => "LIMIT",
         StoreError::NoSuchUser | StoreError::UserExists => "CANNOT",
+        StoreError::DeviceExists | StoreError::NoSuchDevice | StoreError::TooManyDevices => "CANNOT",
         StoreError::NoSpace | StoreError::DiskFull(_) => "OVERQUOTA",
         StoreError::NoSuchBlob | StoreError::Locked | StoreError::NeedsRepair | StoreError::Io(_) => "UNAVAILABLE",
         StoreError::Corrupt(_) => "CORRUPTION",

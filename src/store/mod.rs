@@ -39,7 +39,8 @@ pub use hub::{Hub, Preloaded};
 pub use ops::{DELIMITER, INBOX};
 pub use reader::{BlobCursor, ChunkReader, MessageCursor, Reader, Snapshot, SummaryCursor, PIECE};
 pub use schema::{
-    indexed_condition, BanRecord, BlobRecord, Flags, MailboxRecord, MessageRecord, SpecialUse, CHUNK_SIZE,
+    indexed_condition, BanRecord, BlobRecord, DeviceRecord, DeviceSource, FailureReason, Flags, LoginEntry,
+    LoginOutcome, MailboxRecord, MessageRecord, SpecialUse, CHUNK_SIZE,
 };
 
 use crate::util::datetime::DateTime;
@@ -48,6 +49,9 @@ use crate::util::datetime::DateTime;
 pub const MAX_KEYWORDS: usize = 64;
 /// Most mailboxes one user can have.
 pub const MAX_MAILBOXES: usize = 10_000;
+/// Device passwords one user may have: a login hashes the password once
+/// per device (a salted SHA-256 each), so the bound keeps that cheap.
+pub const MAX_DEVICES: usize = 32;
 /// Expunged UIDs remembered per mailbox, for clients that resynchronise,
 /// unless the board says otherwise ([`set_expunge_history`]).
 pub const EXPUNGE_HISTORY: u32 = 100_000;
@@ -83,6 +87,11 @@ pub enum StoreError {
     RenameIntoChild,
     TooManyKeywords,
     TooManyMailboxes,
+    /// A device password of that name exists for this user.
+    DeviceExists,
+    NoSuchDevice,
+    /// The user has [`MAX_DEVICES`] device passwords already.
+    TooManyDevices,
     /// A blob being written has vanished (aborted, or the server restarted).
     NoSuchBlob,
     /// The database file is held by another roost process.
@@ -117,6 +126,9 @@ impl std::fmt::Display for StoreError {
             StoreError::RenameIntoChild => write!(f, "cannot rename a mailbox into itself"),
             StoreError::TooManyKeywords => write!(f, "too many keywords in this mailbox"),
             StoreError::TooManyMailboxes => write!(f, "too many mailboxes"),
+            StoreError::DeviceExists => write!(f, "this user already has a device password of that name"),
+            StoreError::NoSuchDevice => write!(f, "this user has no device password of that name"),
+            StoreError::TooManyDevices => write!(f, "this user has {MAX_DEVICES} device passwords already"),
             StoreError::NoSuchBlob => write!(f, "message upload was abandoned"),
             StoreError::Locked => write!(f, "the database is in use by another roost process"),
             StoreError::NeedsRepair => write!(f, "the database was not closed cleanly and needs a repair"),
@@ -248,6 +260,36 @@ pub enum Op {
     DeleteUser {
         name: String,
     },
+    /// A new device password of user `user` (see `auth::device`).
+    AddDevice {
+        user: String,
+        device: String,
+        record: DeviceRecord,
+    },
+    DeleteDevice {
+        user: String,
+        device: String,
+    },
+    /// Whether only device passwords log `user` in over IMAP.
+    SetDeviceOnly {
+        user: String,
+        on: bool,
+    },
+    /// A login with device password `device` of user id `user` at `when`
+    /// (unix seconds) from `address`; not durable before the answer.
+    DeviceUsed {
+        user: u32,
+        device: String,
+        when: i64,
+        address: String,
+    },
+    /// A login (or refusal) for the history of user id `user`, which keeps
+    /// at most `keep` entries; not durable before the answer.
+    RecordLogin {
+        user: u32,
+        entry: LoginEntry,
+        keep: u32,
+    },
     CreateMailbox {
         user: u32,
         name: String,
@@ -332,7 +374,17 @@ impl Op {
     /// chunks are not: their message is acknowledged by the durable APPEND
     /// that follows them, and an unfinished blob is discarded at start-up.
     fn needs_durability(&self) -> bool {
-        !matches!(self, Op::WriteBlob { .. } | Op::DiscardBlobs { .. } | Op::SetFirstRecent { .. })
+        // A login's traces (history, a device's last use) are not worth an
+        // fsync each: webmail logs in on every click. They are committed
+        // with the next group, durably whenever that group holds mail.
+        !matches!(
+            self,
+            Op::WriteBlob { .. }
+                | Op::DiscardBlobs { .. }
+                | Op::SetFirstRecent { .. }
+                | Op::DeviceUsed { .. }
+                | Op::RecordLogin { .. }
+        )
     }
 }
 

@@ -9,7 +9,9 @@
 use redb::{ReadableTable, Table, WriteTransaction};
 
 use super::schema::*;
-use super::{Change, FlagAction, NewMessage, Op, Outcome, StoreError, UidSet, MAX_KEYWORDS, MAX_MAILBOXES};
+use super::{
+    Change, FlagAction, NewMessage, Op, Outcome, StoreError, UidSet, MAX_DEVICES, MAX_KEYWORDS, MAX_MAILBOXES,
+};
 use crate::util::datetime::DateTime;
 
 pub const INBOX: &str = "INBOX";
@@ -40,6 +42,9 @@ pub(super) struct Tables<'txn> {
     pub chunks: Table<'txn, (u64, u32), &'static [u8]>,
     pub pending: Table<'txn, u64, i64>,
     pub bans: Table<'txn, &'static str, &'static [u8]>,
+    pub devices: Table<'txn, (u32, &'static str), &'static [u8]>,
+    pub user_settings: Table<'txn, u32, &'static [u8]>,
+    pub login_history: Table<'txn, (u32, u64), &'static [u8]>,
 }
 
 impl<'txn> Tables<'txn> {
@@ -59,6 +64,9 @@ impl<'txn> Tables<'txn> {
             chunks: transaction.open_table(BLOB_CHUNKS)?,
             pending: transaction.open_table(PENDING_BLOBS)?,
             bans: transaction.open_table(BANS)?,
+            devices: transaction.open_table(DEVICES)?,
+            user_settings: transaction.open_table(USER_SETTINGS)?,
+            login_history: transaction.open_table(LOGIN_HISTORY)?,
         })
     }
 
@@ -257,6 +265,42 @@ pub(super) fn apply(tables: &mut Tables, op: &Op, changes: &mut Vec<Change>) -> 
             Ok(Outcome::Done)
         }
         Op::DeleteUser { name } => delete_user(tables, name, changes),
+        Op::AddDevice { user, device, record } => {
+            let id = tables.user(user)?.id;
+            if tables.devices.get((id, device.as_str()))?.is_some() {
+                return Err(StoreError::DeviceExists);
+            }
+            if tables.devices.range((id, "")..(id + 1, ""))?.count() >= MAX_DEVICES {
+                return Err(StoreError::TooManyDevices);
+            }
+            tables.devices.insert((id, device.as_str()), record.encode().as_slice())?;
+            Ok(Outcome::Done)
+        }
+        Op::DeleteDevice { user, device } => {
+            let id = tables.user(user)?.id;
+            match tables.devices.remove((id, device.as_str()))? {
+                Some(_) => Ok(Outcome::Done),
+                None => Err(StoreError::NoSuchDevice),
+            }
+        }
+        Op::SetDeviceOnly { user, on } => {
+            let id = tables.user(user)?.id;
+            let settings = UserSettings { device_only: *on };
+            tables.user_settings.insert(id, settings.encode().as_slice())?;
+            Ok(Outcome::Done)
+        }
+        Op::DeviceUsed { user, device, when, address } => {
+            // The device may have been deleted since the login: nothing to note then.
+            let found = tables.devices.get((*user, device.as_str()))?.map(|bytes| DeviceRecord::decode(bytes.value()));
+            if let Some(record) = found {
+                let mut record = record?;
+                record.last_used = record.last_used.max(*when);
+                record.last_address = address.clone();
+                tables.devices.insert((*user, device.as_str()), record.encode().as_slice())?;
+            }
+            Ok(Outcome::Done)
+        }
+        Op::RecordLogin { user, entry, keep } => record_login(tables, *user, entry, *keep),
         Op::CreateMailbox { user, name, special_use } => {
             create_mailbox(tables, *user, name, *special_use)?;
             changes.push(Change::User { user: *user });
@@ -358,7 +402,66 @@ fn delete_user(tables: &mut Tables, name: &str, changes: &mut Vec<Change>) -> Re
         changes.push(Change::Deleted { mailbox: id });
     }
     tables.subscriptions.retain_in((user.id, "")..(user.id + 1, ""), |_, _| false)?;
+    tables.devices.retain_in((user.id, "")..(user.id + 1, ""), |_, _| false)?;
+    tables.user_settings.remove(user.id)?;
+    tables.login_history.retain_in((user.id, 0)..=(user.id, u64::MAX), |_, _| false)?;
     tables.users.remove(name)?;
+    Ok(Outcome::Done)
+}
+
+/// Entries of the history looked at for one alike to a new login.
+const HISTORY_MERGE_WINDOW: usize = 8;
+/// Seconds within which alike logins share one history entry.
+const HISTORY_MERGE_SECONDS: i64 = 3600;
+
+/// Adds `entry` to `user`'s login history: counted into a recent alike
+/// entry (same outcome, address, device, TLS, within the hour) when there
+/// is one, else appended; the oldest entries beyond `keep` go. A user who
+/// no longer exists gets nothing (the login raced a `user del`).
+fn record_login(tables: &mut Tables, user: u32, entry: &LoginEntry, keep: u32) -> Result<Outcome, StoreError> {
+    // Every user has an INBOX (it cannot be deleted): none, no user.
+    if tables.mailbox_id(user, INBOX)?.is_none() {
+        return Ok(Outcome::Done);
+    }
+    let mut merged = None;
+    let mut newest = None;
+    for (index, row) in tables.login_history.range((user, 0)..=(user, u64::MAX))?.rev().enumerate() {
+        let (key, value) = row?;
+        let sequence = key.value().1;
+        newest = newest.or(Some(sequence));
+        if index < HISTORY_MERGE_WINDOW && merged.is_none() {
+            let existing = LoginEntry::decode(value.value())?;
+            if existing.alike(entry) && entry.last.saturating_sub(existing.last) < HISTORY_MERGE_SECONDS {
+                merged = Some((sequence, existing));
+            }
+        }
+        if index >= HISTORY_MERGE_WINDOW {
+            break;
+        }
+    }
+    if let Some((sequence, mut existing)) = merged {
+        existing.count = existing.count.saturating_add(entry.count);
+        existing.last = existing.last.max(entry.last);
+        existing.first = existing.first.min(entry.first);
+        tables.login_history.insert((user, sequence), existing.encode().as_slice())?;
+        return Ok(Outcome::Done);
+    }
+    let sequence = newest.map_or(0, |newest| newest + 1);
+    tables.login_history.insert((user, sequence), entry.encode().as_slice())?;
+    // Sequences are contiguous (only the oldest are ever removed), so the
+    // first key tells how many there are.
+    let oldest = match tables.login_history.range((user, 0)..=(user, u64::MAX))?.next() {
+        Some(first) => Some(first?.0.value().1),
+        None => None,
+    };
+    if let Some(oldest) = oldest {
+        let keep = u64::from(keep.max(1));
+        let count = sequence - oldest + 1;
+        if count > keep {
+            let cut = oldest + (count - keep);
+            tables.login_history.retain_in((user, oldest)..(user, cut), |_, _| false)?;
+        }
+    }
     Ok(Outcome::Done)
 }
 

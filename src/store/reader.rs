@@ -56,6 +56,32 @@ impl Reader {
         Ok(bans)
     }
 
+    /// A user's device passwords, by name.
+    pub fn devices(&self, user: u32) -> Result<Vec<(String, DeviceRecord)>, StoreError> {
+        let mut devices = Vec::new();
+        for entry in self.table(DEVICES)?.range((user, "")..(user + 1, ""))? {
+            let (key, bytes) = entry?;
+            devices.push((key.value().1.to_string(), DeviceRecord::decode(bytes.value())?));
+        }
+        Ok(devices)
+    }
+
+    pub fn user_settings(&self, user: u32) -> Result<UserSettings, StoreError> {
+        match self.table(USER_SETTINGS)?.get(user)? {
+            Some(bytes) => UserSettings::decode(bytes.value()),
+            None => Ok(UserSettings::default()),
+        }
+    }
+
+    /// A user's login history, newest first.
+    pub fn login_history(&self, user: u32) -> Result<Vec<LoginEntry>, StoreError> {
+        let mut entries = Vec::new();
+        for entry in self.table(LOGIN_HISTORY)?.range((user, 0)..=(user, u64::MAX))?.rev() {
+            entries.push(LoginEntry::decode(entry?.1.value())?);
+        }
+        Ok(entries)
+    }
+
     pub fn mailbox_id(&self, user: u32, name: &str) -> Result<Option<u64>, StoreError> {
         Ok(self.table(MAILBOXES)?.get((user, name))?.map(|id| id.value()))
     }

@@ -66,6 +66,14 @@ pub const PENDING_BLOBS: TableDefinition<u64, i64> = TableDefinition::new("pendi
 /// "2001:db8:1:2::/64", "198.51.100.0/24") → [`BanRecord`]. Ended bans stay
 /// a while, so a repeat gets a longer one.
 pub const BANS: TableDefinition<&str, &[u8]> = TableDefinition::new("bans");
+/// (user id, device name) → [`DeviceRecord`]: a user's device passwords
+/// (see `auth::device`).
+pub const DEVICES: TableDefinition<(u32, &str), &[u8]> = TableDefinition::new("devices");
+/// User id → [`UserSettings`]; missing means every setting at its default.
+pub const USER_SETTINGS: TableDefinition<u32, &[u8]> = TableDefinition::new("user_settings");
+/// (user id, sequence) → [`LoginEntry`]: a user's login history, oldest
+/// first, at most the board's `login_history` entries per user.
+pub const LOGIN_HISTORY: TableDefinition<(u32, u64), &[u8]> = TableDefinition::new("login_history");
 
 pub const SCHEMA_VERSION: u64 = 1;
 
@@ -196,6 +204,210 @@ impl BanRecord {
     pub fn decode(bytes: &[u8]) -> Result<BanRecord, StoreError> {
         let mut decoder = Decoder::new(bytes, Self::VERSION, "ban")?;
         Ok(BanRecord { until: decoder.u64()?, bans: decoder.u32()?, reason: decoder.string()? })
+    }
+}
+
+/// One device password: only a salted SHA-256 of it is kept (see
+/// `auth::device` for why not argon2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceRecord {
+    pub salt: Vec<u8>,
+    pub hash: Vec<u8>,
+    /// Unix seconds.
+    pub created: i64,
+    /// Unix seconds of the last login with it; 0: never used.
+    pub last_used: i64,
+    /// The address of that login (empty: never used).
+    pub last_address: String,
+}
+
+impl DeviceRecord {
+    const VERSION: u8 = 1;
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut encoder = Encoder::new(Self::VERSION);
+        encoder.bytes(&self.salt).bytes(&self.hash).i64(self.created).i64(self.last_used).str(&self.last_address);
+        encoder.finish()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<DeviceRecord, StoreError> {
+        let mut decoder = Decoder::new(bytes, Self::VERSION, "device")?;
+        Ok(DeviceRecord {
+            salt: decoder.bytes()?.to_vec(),
+            hash: decoder.bytes()?.to_vec(),
+            created: decoder.i64()?,
+            last_used: decoder.i64()?,
+            last_address: decoder.string()?,
+        })
+    }
+}
+
+/// Per-user settings kept apart from [`UserRecord`], whose encoding stays as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserSettings {
+    /// Only device passwords log in over IMAP; the main password is refused there.
+    pub device_only: bool,
+}
+
+impl UserSettings {
+    const VERSION: u8 = 1;
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut encoder = Encoder::new(Self::VERSION);
+        encoder.u8(self.device_only as u8);
+        encoder.finish()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<UserSettings, StoreError> {
+        let mut decoder = Decoder::new(bytes, Self::VERSION, "user settings")?;
+        Ok(UserSettings { device_only: decoder.u8()? != 0 })
+    }
+}
+
+/// Why a login of an existing user was refused. Stored as a code: new
+/// reasons take new codes, and a code this build does not know reads back
+/// as [`FailureReason::Other`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FailureReason {
+    WrongPassword,
+    /// The main password was right, but this user logs in over IMAP with
+    /// device passwords only.
+    DeviceOnly,
+    /// The password was right, from an address this user's rules refuse.
+    AddressRefused,
+    /// The account or the address is locked or banned for now.
+    Locked,
+    Other(u8),
+}
+
+impl FailureReason {
+    pub fn code(self) -> u8 {
+        match self {
+            FailureReason::WrongPassword => 1,
+            FailureReason::DeviceOnly => 2,
+            FailureReason::AddressRefused => 3,
+            FailureReason::Locked => 4,
+            FailureReason::Other(code) => code,
+        }
+    }
+
+    pub fn from_code(code: u8) -> FailureReason {
+        match code {
+            1 => FailureReason::WrongPassword,
+            2 => FailureReason::DeviceOnly,
+            3 => FailureReason::AddressRefused,
+            4 => FailureReason::Locked,
+            other => FailureReason::Other(other),
+        }
+    }
+
+    /// In plain words, for `roost user log` and the log.
+    pub fn describe(self) -> String {
+        match self {
+            FailureReason::WrongPassword => "wrong password".into(),
+            FailureReason::DeviceOnly => "main password refused: device passwords only".into(),
+            FailureReason::AddressRefused => "right password, address not allowed".into(),
+            FailureReason::Locked => "locked or banned".into(),
+            FailureReason::Other(code) => format!("refused (reason {code})"),
+        }
+    }
+}
+
+/// How a login ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LoginOutcome {
+    Success,
+    Failure(FailureReason),
+}
+
+impl LoginOutcome {
+    fn code(self) -> u8 {
+        match self {
+            LoginOutcome::Success => 0,
+            LoginOutcome::Failure(reason) => reason.code(),
+        }
+    }
+
+    fn from_code(code: u8) -> LoginOutcome {
+        match code {
+            0 => LoginOutcome::Success,
+            other => LoginOutcome::Failure(FailureReason::from_code(other)),
+        }
+    }
+}
+
+/// What named the device that logged in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DeviceSource {
+    /// Nothing: the main password, and no ID command before the login.
+    None,
+    /// The name of the device password used.
+    Password,
+    /// The name the client gave in an ID command (RFC 2971) before logging in.
+    ClientId,
+}
+
+/// One line of a user's login history: `count` logins alike (same outcome,
+/// address, device and TLS) from `first` to `last` (unix seconds).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoginEntry {
+    pub first: i64,
+    pub last: i64,
+    pub count: u32,
+    pub outcome: LoginOutcome,
+    pub address: String,
+    pub device: String,
+    pub device_source: DeviceSource,
+    pub tls: bool,
+}
+
+impl LoginEntry {
+    const VERSION: u8 = 1;
+
+    /// Whether `other` is the same kind of login (and may be counted in this entry).
+    pub fn alike(&self, other: &LoginEntry) -> bool {
+        self.outcome == other.outcome
+            && self.address == other.address
+            && self.device == other.device
+            && self.device_source == other.device_source
+            && self.tls == other.tls
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut encoder = Encoder::new(Self::VERSION);
+        let source = match self.device_source {
+            DeviceSource::None => 0,
+            DeviceSource::Password => 1,
+            DeviceSource::ClientId => 2,
+        };
+        encoder
+            .i64(self.first)
+            .i64(self.last)
+            .u32(self.count)
+            .u8(self.outcome.code())
+            .str(&self.address)
+            .str(&self.device)
+            .u8(source)
+            .u8(self.tls as u8);
+        encoder.finish()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<LoginEntry, StoreError> {
+        let mut decoder = Decoder::new(bytes, Self::VERSION, "login history")?;
+        Ok(LoginEntry {
+            first: decoder.i64()?,
+            last: decoder.i64()?,
+            count: decoder.u32()?,
+            outcome: LoginOutcome::from_code(decoder.u8()?),
+            address: decoder.string()?,
+            device: decoder.string()?,
+            device_source: match decoder.u8()? {
+                1 => DeviceSource::Password,
+                2 => DeviceSource::ClientId,
+                _ => DeviceSource::None,
+            },
+            tls: decoder.u8()? != 0,
+        })
     }
 }
 
@@ -407,6 +619,41 @@ mod tests {
 
         let ban = BanRecord { until: 1_800_000_000, bans: 3, reason: "10 failed logins within 900 s".into() };
         assert_eq!(BanRecord::decode(&ban.encode()).unwrap(), ban);
+        let device = DeviceRecord {
+            salt: vec![7; 16],
+            hash: vec![9; 32],
+            created: 1_700_000_000,
+            last_used: 0,
+            last_address: String::new(),
+        };
+        assert_eq!(DeviceRecord::decode(&device.encode()).unwrap(), device);
+        for device_only in [false, true] {
+            let settings = UserSettings { device_only };
+            assert_eq!(UserSettings::decode(&settings.encode()).unwrap(), settings);
+        }
+        for (outcome, device_source) in [
+            (LoginOutcome::Success, DeviceSource::Password),
+            (LoginOutcome::Failure(FailureReason::WrongPassword), DeviceSource::None),
+            (LoginOutcome::Failure(FailureReason::DeviceOnly), DeviceSource::ClientId),
+            (LoginOutcome::Failure(FailureReason::AddressRefused), DeviceSource::None),
+            (LoginOutcome::Failure(FailureReason::Locked), DeviceSource::None),
+            (LoginOutcome::Failure(FailureReason::Other(77)), DeviceSource::None),
+        ] {
+            let entry = LoginEntry {
+                first: 10,
+                last: 20,
+                count: 3,
+                outcome,
+                address: "192.0.2.7".into(),
+                device: "Alice's iPhone".into(),
+                device_source,
+                tls: true,
+            };
+            assert_eq!(LoginEntry::decode(&entry.encode()).unwrap(), entry);
+        }
+        // Damage is reported, not half-read.
+        assert!(LoginEntry::decode(&[1, 2, 3]).is_err());
+        assert!(DeviceRecord::decode(&[]).is_err());
     }
 
     #[test]

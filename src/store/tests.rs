@@ -456,3 +456,66 @@ fn a_uid_list_read_in_steps_is_taken_only_if_nothing_changed_since() {
         assert_eq!(state.uids.len(), count + 1);
     });
 }
+
+#[test]
+fn the_login_history_merges_alike_logins_stays_bounded_and_goes_with_its_user() {
+    let disk = SmallDisk::with_capacity(64 << 20);
+    let (store, pump) = store_on(&disk, 0);
+    run(&store, pump, async {
+        inbox_of_new_user(&store).await;
+        let id = store.read().unwrap().user("alice").unwrap().unwrap().id;
+        let entry = |address: &str, outcome: LoginOutcome, last: i64| LoginEntry {
+            first: last,
+            last,
+            count: 1,
+            outcome,
+            address: address.into(),
+            device: String::new(),
+            device_source: DeviceSource::None,
+            tls: true,
+        };
+        let record = |entry: LoginEntry| Op::RecordLogin { user: id, entry, keep: 3 };
+        let wrong = LoginOutcome::Failure(FailureReason::WrongPassword);
+        // Alike within the hour: one entry, counted.
+        store.execute(record(entry("192.0.2.1", LoginOutcome::Success, 1000))).await.unwrap();
+        store.execute(record(entry("192.0.2.1", LoginOutcome::Success, 1500))).await.unwrap();
+        store.execute(record(entry("192.0.2.1", wrong, 1600))).await.unwrap();
+        // Alike but more than an hour later: a new entry.
+        store.execute(record(entry("192.0.2.1", LoginOutcome::Success, 9000))).await.unwrap();
+        let history = store.read().unwrap().login_history(id).unwrap();
+        let summary: Vec<(i64, i64, u32)> =
+            history.iter().map(|entry| (entry.first, entry.last, entry.count)).collect();
+        assert_eq!(summary, [(9000, 9000, 1), (1600, 1600, 1), (1000, 1500, 2)]);
+        // Bounded: the oldest goes.
+        store.execute(record(entry("192.0.2.2", LoginOutcome::Success, 9100))).await.unwrap();
+        let history = store.read().unwrap().login_history(id).unwrap();
+        assert_eq!(history.len(), 3);
+        assert_eq!(history[0].address, "192.0.2.2");
+        assert_eq!(history[2].last, 1600);
+        // Nothing is recorded for a user id that does not exist.
+        store.execute(Op::RecordLogin { user: id + 1, entry: entry("192.0.2.3", wrong, 1), keep: 3 }).await.unwrap();
+        assert!(store.read().unwrap().login_history(id + 1).unwrap().is_empty());
+        // Devices, settings and history go with the user.
+        let device =
+            DeviceRecord { salt: vec![1], hash: vec![2], created: 3, last_used: 0, last_address: String::new() };
+        let add = Op::AddDevice { user: "alice".into(), device: "Phone".into(), record: device.clone() };
+        store.execute(add.clone()).await.unwrap();
+        assert_eq!(store.execute(add).await, Err(StoreError::DeviceExists));
+        let used = Op::DeviceUsed { user: id, device: "Phone".into(), when: 77, address: "192.0.2.9".into() };
+        store.execute(used).await.unwrap();
+        store.execute(Op::SetDeviceOnly { user: "alice".into(), on: true }).await.unwrap();
+        let reader = store.read().unwrap();
+        let devices = reader.devices(id).unwrap();
+        assert_eq!((devices[0].1.last_used, devices[0].1.last_address.as_str()), (77, "192.0.2.9"));
+        assert!(reader.user_settings(id).unwrap().device_only);
+        drop(reader);
+        store.execute(Op::DeleteUser { name: "alice".into() }).await.unwrap();
+        let reader = store.read().unwrap();
+        assert!(reader.devices(id).unwrap().is_empty());
+        assert!(!reader.user_settings(id).unwrap().device_only);
+        assert!(reader.login_history(id).unwrap().is_empty());
+        drop(reader);
+        let delete = Op::DeleteDevice { user: "alice".into(), device: "Phone".into() };
+        assert_eq!(store.execute(delete).await, Err(StoreError::NoSuchUser));
+    });
+}

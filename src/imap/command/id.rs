@@ -16,6 +16,13 @@ pub async fn run(
             .filter(|(field, _)| ["name", "version", "os", "vendor"].contains(&field.to_ascii_lowercase().as_str()))
             .map(|(field, value)| format!("{field}={}", value.as_deref().unwrap_or("NIL")))
             .collect();
+        // Kept for the login history: printable, at most 64 characters.
+        let name = parameters
+            .iter()
+            .find(|(field, _)| field.eq_ignore_ascii_case("name"))
+            .and_then(|(_, value)| value.as_deref());
+        session.client_name =
+            name.map(|name| name.chars().filter(|character| !character.is_control()).take(64).collect());
         if !described.is_empty() {
             log::info!("{}: client {}", session.peer, described.join(" "));
         }

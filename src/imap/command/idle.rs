@@ -85,8 +85,14 @@ pub async fn run(session: &mut Session, tag: &str) -> io::Result<()> {
             };
             Woken::Keepalive
         };
+        let revoked = session.revoked.clone();
         let stopped = async {
-            let _ = stop.recv().await;
+            match revoked {
+                // A deleted device password ends the session as a stop does.
+                Some(revoked) => smol::future::or(stop.recv(), revoked.recv()).await,
+                None => stop.recv().await,
+            }
+            .ok();
             Woken::Stop
         };
         // Only a cancel-safe wait takes part in the race: a line arriving
@@ -98,7 +104,12 @@ pub async fn run(session: &mut Session, tag: &str) -> io::Result<()> {
             Woken::Changed => {}
             Woken::Keepalive => session.conn.write(b"* OK Still here\r\n"),
             Woken::Stop => {
-                session.conn.write(b"* BYE Server shutting down\r\n");
+                let text = if session.device_revoked() {
+                    crate::imap::session::REVOKED
+                } else {
+                    b"* BYE Server shutting down\r\n"
+                };
+                session.conn.write(text);
                 session.state = State::Logout;
                 return Ok(());
             }

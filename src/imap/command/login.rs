@@ -4,9 +4,10 @@
 use std::io;
 use std::time::Duration;
 
-use crate::auth::{normalize_user_name, Verdict};
+use crate::auth::{device, history, normalize_user_name, Verdict};
 use crate::imap::session::{with_timeout, Session, State, Status, User};
 use crate::net::LineStatus;
+use crate::store::{FailureReason, LoginOutcome};
 use crate::util::base64;
 
 /// Failed attempts one connection may make before it is dropped.
@@ -119,11 +120,26 @@ async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>
         },
         None => None,
     };
+    // Device passwords (auth::device): checked first, cheaply; a miss goes
+    // on to argon2 as before, so a wrong password costs the same.
+    let account = match server.store.read().and_then(|reader| device::Account::load(&reader, record.as_ref())) {
+        Ok(account) => account,
+        Err(error) => {
+            log::error!("login lookup failed: {error}");
+            session.tagged(tag, Status::No, Some("UNAVAILABLE"), "Login temporarily unavailable");
+            return Ok(());
+        }
+    };
+    let device = account.device(&password);
     // A login verified lately is remembered by a keyed hash (auth::LoginCache).
-    let remembered =
-        record.as_ref().map(|record| server.login_cache.borrow().tag(record.id, &password, &record.password_hash));
+    let remembered = record
+        .as_ref()
+        .filter(|_| {
+            name.as_ref().is_some_and(|name| account.may_use_cache(&server.config, name, ip, device.as_deref()))
+        })
+        .map(|record| server.login_cache.borrow().tag(record.id, &password, &record.password_hash));
     let cached = remembered.is_some_and(|login| server.login_cache.borrow().hit(&login));
-    let verdict = if cached {
+    let verdict = if cached || device.is_some() {
         Verdict::Verified
     } else {
         // While its check waits and runs, the connection is not closed to
@@ -141,9 +157,6 @@ async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>
     if let Some(until) = server.banned_until(ip) {
         refuse_banned(session, tag, until, "answer withheld");
         return Ok(());
-    }
-    if let (Verdict::Verified, false, Some(login)) = (verdict, cached, remembered) {
-        server.login_cache.borrow_mut().remember(login);
     }
     if verdict == Verdict::Busy {
         // Answered at once, without hashing (no failure delay, not logged
@@ -165,18 +178,38 @@ async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>
         return Ok(());
     }
     let verified = verdict == Verdict::Verified;
-    let account = record.as_ref().map(|record| record.id);
+    let account_id = record.as_ref().map(|record| record.id);
+    let tls = session.conn.stream.is_tls();
+    // The outcome for an existing user (device-only, address rules), and
+    // its line in that user's history; unknown names get no history.
+    let outcome = match (&name, &record) {
+        (Some(name), Some(record)) => {
+            let outcome = account.judge(&server.config, name, ip, verified, device.as_deref());
+            let entry = history::entry(outcome, ip, device.as_deref(), session.client_name.as_deref(), tls);
+            let keep = server.config.limits.login_history;
+            server.login_history.borrow_mut().record(&server.store, record.id, entry, keep);
+            outcome
+        }
+        _ => LoginOutcome::Failure(FailureReason::WrongPassword),
+    };
     let shown = name.clone().unwrap_or_else(|| String::from_utf8_lossy(user).chars().take(64).collect());
-    let (Some(name), Some(record), true) = (name, record, verified) else {
+    let (Some(name), Some(record), LoginOutcome::Success) = (name, record, outcome) else {
         // Never summarised: every failed login has its own line, in a
         // stable form for tools (systemd/fail2ban): the address first, so a
         // user name cannot put a fake one before it, and the name quoted
         // with its control characters and quotes escaped, at most 64
-        // characters.
-        log::warn!("login failed from {ip}: user {shown:?} ({how})");
+        // characters. A refusal other than a wrong password says why
+        // inside the parentheses (the client is told nothing more).
+        let why = match outcome {
+            LoginOutcome::Failure(reason) if reason != FailureReason::WrongPassword => {
+                format!("; {}", reason.describe())
+            }
+            _ => String::new(),
+        };
+        log::warn!("login failed from {ip}: user {shown:?} ({how}{why})");
         // Bans (auth::ban): counted per address; the failure that bans it
         // also ends this connection. `banned.accounts`: whom to alert.
-        let banned = server.login_failed(ip, account);
+        let banned = server.login_failed(ip, account_id);
         smol::Timer::after(Duration::from_millis(server.config.limits.auth_failure_delay)).await;
         session.failed_logins += 1;
         if banned.is_some() {
@@ -189,14 +222,22 @@ async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>
         session.tagged(tag, Status::No, Some("AUTHENTICATIONFAILED"), "Authentication failed");
         return Ok(());
     };
+    if let (false, Some(login)) = (cached, remembered) {
+        server.login_cache.borrow_mut().remember(login);
+    }
+    if let Some(device) = &device {
+        server.login_history.borrow_mut().device_used(&server.store, record.id, device, ip);
+        session.revoked = Some(server.device_sessions.borrow_mut().watch(record.id, device));
+    }
     let Some(slot) = server.user_slot(record.id) else {
         log::warn!("login refused: user {name} from {ip} has too many connections");
         session.tagged(tag, Status::No, Some("LIMIT"), "Too many connections for this user");
         return Ok(());
     };
-    let tls = if session.conn.stream.is_tls() { "TLS" } else { "plaintext" };
+    let tls = if tls { "TLS" } else { "plaintext" };
     let checked = if cached { ", remembered: no hash" } else { "" };
-    log::info!("login: user {name} from {ip} ({how}, {tls}{checked})");
+    let used = device.map(|device| format!("; device {device:?}")).unwrap_or_default();
+    log::info!("login: user {name} from {ip} ({how}, {tls}{checked}{used})");
     session.slot.logged_in();
     session.state = State::Authenticated(User::new(record.id, name, slot));
     let code = format!("CAPABILITY {}", session.capabilities());

@@ -223,6 +223,10 @@ pub struct Server {
     pub verifier: Verifier,
     /// Logins verified lately, so clients that log in per action skip argon2.
     pub login_cache: RefCell<crate::auth::LoginCache>,
+    /// Per-account failure counts and locks, known addresses lately recorded.
+    pub protect: RefCell<crate::auth::Protection>,
+    /// Notices for users' INBOXes, delivered by `alert::run`.
+    pub alerts: crate::alert::Alerts,
     pub certificates: Certificates,
     counters: Rc<RefCell<Counters>>,
     /// Dropped to tell every session the server is stopping: a closed
@@ -486,8 +490,12 @@ pub fn serve(config: Config) -> Result<(), String> {
         Duration::from_secs(config.limits.auth_cache_seconds),
         config.limits.auth_cache_entries,
     );
+    let protect = crate::auth::Protection::new(&config.limits);
+    let (alerts, alert_queue) = crate::alert::Alerts::new(&config.alerts);
     let server = Rc::new(Server {
         login_cache: RefCell::new(login_cache),
+        protect: RefCell::new(protect),
+        alerts,
         config,
         store,
         verifier,
@@ -511,6 +519,7 @@ pub fn serve(config: Config) -> Result<(), String> {
             }
         })
         .detach();
+    executor.spawn(crate::alert::run(Rc::downgrade(&server), alert_queue)).detach();
     executor.spawn(crate::control::serve(server.clone(), Rc::downgrade(&executor), control)).detach();
     for (listener, _) in plain {
         executor.spawn(accept(server.clone(), Rc::downgrade(&executor), listener, false)).detach();

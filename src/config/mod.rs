@@ -96,6 +96,23 @@ pub struct Limits {
     pub min_free_disk: u64,
     /// Expunged UIDs remembered per mailbox for QRESYNC (RFC 7162).
     pub expunge_history: u32,
+    /// Account protection (`auth::protect`): failed logins for one account
+    /// name, from addresses it never logged in from, within `lock_window`
+    /// seconds that lock it against such addresses for `lock_seconds`
+    /// (0 failures: off). At most `lock_accounts` names are watched at once.
+    pub lock_failures: u32,
+    pub lock_window: u64,
+    pub lock_seconds: u64,
+    pub lock_accounts: usize,
+}
+
+/// Notices delivered into users' INBOXes (`crate::alert`): the `[alerts]` table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Alerts {
+    /// On unless `enabled = false`.
+    pub enabled: bool,
+    /// A user who gets a copy of every alert (the one who runs the server).
+    pub admin: Option<String>,
 }
 
 /// Who may send a password over a connection without TLS.
@@ -126,6 +143,7 @@ pub struct Config {
     pub lmtp_socket: Option<PathBuf>,
     /// LMTP over TCP (off unless set: LMTP has no authentication).
     pub lmtp_listen: Vec<SocketAddr>,
+    pub alerts: Alerts,
     pub limits: Limits,
 }
 
@@ -211,6 +229,16 @@ impl<'a> Section<'a> {
             Some(Value::Integer(number)) if *number >= 0 => Ok(Some(*number as u64)),
             Some(Value::Integer(_)) => Err(error(format!("{}: must not be negative", self.place(key)))),
             Some(other) => Err(error(format!("{}: expected an integer, found {}", self.place(key), other.type_name()))),
+        }
+    }
+
+    fn boolean(&mut self, key: &'static str) -> Result<Option<bool>, ConfigError> {
+        match self.value(key) {
+            None => Ok(None),
+            Some(Value::Bool(value)) => Ok(Some(*value)),
+            Some(other) => {
+                Err(error(format!("{}: expected true or false, found {}", self.place(key), other.type_name())))
+            }
         }
     }
 
@@ -313,6 +341,10 @@ impl Limits {
         limit!(auth_failure_delay, u64);
         limit!(min_free_disk, u64);
         limit!(expunge_history, u32);
+        limit!(lock_failures, u32);
+        limit!(lock_window, u64);
+        limit!(lock_seconds, u64);
+        limit!(lock_accounts, usize);
         section.finish()?;
         self.validate().map_err(|text| error(format!("{file}: [limits] {text}")))
     }
@@ -362,6 +394,11 @@ impl Limits {
         at_least("idle_timeout", self.idle_timeout, 1)?;
         at_least("write_timeout", self.write_timeout, 1)?;
         at_least("expunge_history", self.expunge_history as u64, 1)?;
+        if self.lock_failures > 0 {
+            at_least("lock_window", self.lock_window, 1)?;
+            at_least("lock_seconds", self.lock_seconds, 1)?;
+            at_least("lock_accounts", self.lock_accounts as u64, 1)?;
+        }
         Ok(())
     }
 
@@ -400,6 +437,10 @@ impl Limits {
             auth_failure_delay: 0,
             min_free_disk: 0,
             expunge_history: 0,
+            lock_failures: 0,
+            lock_window: 0,
+            lock_seconds: 0,
+            lock_accounts: 0,
         }
     }
 }
@@ -476,7 +517,7 @@ impl Config {
     pub fn parse(name: &str, text: &str, overrides: Overrides) -> Result<Config, ConfigError> {
         let document = toml::parse(text).map_err(|problem| error(format!("{name}: {problem}")))?;
         for table in document.tables.keys() {
-            if !["", "imap", "tls", "lmtp", "limits"].contains(&table.as_str()) {
+            if !["", "imap", "tls", "lmtp", "alerts", "limits"].contains(&table.as_str()) {
                 let line = line_of(text, table, None).map(|line| format!("line {line}: ")).unwrap_or_default();
                 return Err(error(format!("{name}: {line}unknown table [{table}]")));
             }
@@ -529,6 +570,18 @@ impl Config {
         let lmtp_listen = lmtp.addresses("listen")?.unwrap_or_default();
         lmtp.finish()?;
 
+        let mut alerts = Section::new(name, text, &document, "alerts");
+        let alerts_enabled = alerts.boolean("enabled")?.unwrap_or(true);
+        let alert_admin = match alerts.string("admin")? {
+            None => None,
+            Some(admin) if admin.is_empty() => None,
+            Some(admin) => Some(
+                crate::auth::normalize_user_name(&admin)
+                    .map_err(|problem| error(format!("{}: {problem}", alerts.place("admin"))))?,
+            ),
+        };
+        alerts.finish()?;
+
         let board = Board::named(&board_name)?;
         let mut limits = board.limits;
         limits.apply(name, text, &document, false)?;
@@ -544,6 +597,7 @@ impl Config {
             tls_hostnames,
             lmtp_socket,
             lmtp_listen,
+            alerts: Alerts { enabled: alerts_enabled, admin: alert_admin },
             limits,
         })
     }
@@ -580,6 +634,7 @@ mod tests {
         assert_eq!(config.plaintext_auth, PlaintextAuth::Loopback);
         assert_eq!(config.lmtp_socket, Some(PathBuf::from("./roost-data/lmtp.sock")));
         assert!(config.lmtp_listen.is_empty());
+        assert_eq!(config.alerts, Alerts { enabled: true, admin: None });
         assert_eq!(config.limits, Board::named("generic").unwrap().limits);
         assert_eq!(config.limits.never_limit, Prefixes::parse(&["127.0.0.1", "::1"]).unwrap());
     }
@@ -637,6 +692,15 @@ mod tests {
     }
 
     #[test]
+    fn alerts_can_be_turned_off_and_copied_to_an_admin() {
+        let text = "[alerts]\nenabled = false\nadmin = \"Dad\"";
+        let config = Config::parse("test.toml", text, Overrides::default()).unwrap();
+        assert_eq!(config.alerts, Alerts { enabled: false, admin: Some("dad".into()) });
+        let config = Config::parse("test.toml", "[alerts]\nadmin = \"\"", Overrides::default()).unwrap();
+        assert_eq!(config.alerts, Alerts { enabled: true, admin: None });
+    }
+
+    #[test]
     fn mistakes_are_reported_clearly() {
         let cases = [
             ("colour = 1", "unknown setting"),
@@ -659,6 +723,9 @@ mod tests {
                 "line 3: [limits] never_limit: \"localhost\" is not an address",
             ),
             ("[limits]\nnever_limit = \"127.0.0.1\"", "expected an array"),
+            ("[alerts]\nenabled = \"yes\"", "line 2: [alerts] enabled: expected true or false"),
+            ("[alerts]\nadmin = \"a b\"", "[alerts] admin: a user name may contain"),
+            ("[limits]\nlock_failures = 5\nlock_seconds = 0", "lock_seconds must be at least 1"),
             ("[limits]\nmax_connections = 10", "max_preauth_connections (250) must not exceed max_connections (10)"),
         ];
         for (text, expected) in cases {

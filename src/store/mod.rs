@@ -37,7 +37,7 @@ use smol::channel::{self, Receiver, Sender};
 
 pub use hub::{Hub, Preloaded};
 pub use ops::{DELIMITER, INBOX};
-pub use reader::{BlobCursor, ChunkReader, MessageCursor, Reader, Snapshot, SummaryCursor, PIECE};
+pub use reader::{BlobCursor, ChunkReader, KnownLogins, MessageCursor, Reader, Snapshot, SummaryCursor, PIECE};
 pub use schema::{indexed_condition, BlobRecord, Flags, MailboxRecord, MessageRecord, SpecialUse, CHUNK_SIZE};
 
 use crate::util::datetime::DateTime;
@@ -262,6 +262,21 @@ pub enum Op {
         mailbox: u64,
         uid: u32,
     },
+    /// A successful login of `user` from `address` (the text of its
+    /// `limit_key`), with `device`'s password if one was used, at `at`
+    /// (unix seconds): see `auth::protect`. Not durable on its own.
+    RecordLogin {
+        user: u32,
+        address: String,
+        device: Option<String>,
+        at: u64,
+    },
+    /// An alert of `kind` was sent to `user` at `at` (see `crate::alert`).
+    RecordAlert {
+        user: u32,
+        kind: u8,
+        at: u64,
+    },
     /// Panics inside the store thread (tests of its isolation).
     #[cfg(test)]
     Panic,
@@ -272,7 +287,17 @@ impl Op {
     /// chunks are not: their message is acknowledged by the durable APPEND
     /// that follows them, and an unfinished blob is discarded at start-up.
     fn needs_durability(&self) -> bool {
-        !matches!(self, Op::WriteBlob { .. } | Op::DiscardBlobs { .. } | Op::SetFirstRecent { .. })
+        // Login records and alert times: the next durable commit takes
+        // them along; losing the last few in a crash costs at most an
+        // alert more or fewer, never an fsync per login.
+        !matches!(
+            self,
+            Op::WriteBlob { .. }
+                | Op::DiscardBlobs { .. }
+                | Op::SetFirstRecent { .. }
+                | Op::RecordLogin { .. }
+                | Op::RecordAlert { .. }
+        )
     }
 }
 

@@ -39,6 +39,9 @@ pub(super) struct Tables<'txn> {
     pub blobs: Table<'txn, u64, &'static [u8]>,
     pub chunks: Table<'txn, (u64, u32), &'static [u8]>,
     pub pending: Table<'txn, u64, i64>,
+    pub known_addresses: Table<'txn, (u32, &'static str), u64>,
+    pub known_devices: Table<'txn, (u32, &'static str), u64>,
+    pub alerts_sent: Table<'txn, (u32, u8), u64>,
 }
 
 impl<'txn> Tables<'txn> {
@@ -57,6 +60,9 @@ impl<'txn> Tables<'txn> {
             blobs: transaction.open_table(BLOBS)?,
             chunks: transaction.open_table(BLOB_CHUNKS)?,
             pending: transaction.open_table(PENDING_BLOBS)?,
+            known_addresses: transaction.open_table(KNOWN_ADDRESSES)?,
+            known_devices: transaction.open_table(KNOWN_DEVICES)?,
+            alerts_sent: transaction.open_table(ALERTS_SENT)?,
         })
     }
 
@@ -305,6 +311,17 @@ pub(super) fn apply(tables: &mut Tables, op: &Op, changes: &mut Vec<Change>) -> 
             let uids = expunge(tables, *mailbox, record, &doomed, changes)?;
             Ok(Outcome::Expunged { uids })
         }
+        Op::RecordLogin { user, address, device, at } => {
+            record_known(&mut tables.known_addresses, *user, address, *at)?;
+            if let Some(device) = device {
+                record_known(&mut tables.known_devices, *user, device, *at)?;
+            }
+            Ok(Outcome::Done)
+        }
+        Op::RecordAlert { user, kind, at } => {
+            tables.alerts_sent.insert((*user, *kind), *at)?;
+            Ok(Outcome::Done)
+        }
         #[cfg(test)]
         Op::Panic => panic!("deliberate panic in the store thread"),
         Op::SetFirstRecent { mailbox, uid } => {
@@ -316,6 +333,24 @@ pub(super) fn apply(tables: &mut Tables, op: &Op, changes: &mut Vec<Change>) -> 
             Ok(Outcome::Done)
         }
     }
+}
+
+/// Notes that `user` logged in from (or with) `what` at `at`, keeping the
+/// [`KNOWN_PER_USER`] most recent.
+fn record_known(table: &mut Table<(u32, &'static str), u64>, user: u32, what: &str, at: u64) -> Result<(), StoreError> {
+    table.insert((user, what), at)?;
+    let mut known = Vec::new();
+    for entry in table.range((user, "")..(user + 1, ""))? {
+        let (key, time) = entry?;
+        known.push((time.value(), key.value().1.to_string()));
+    }
+    if known.len() > KNOWN_PER_USER {
+        known.sort();
+        for (_, stale) in &known[..known.len() - KNOWN_PER_USER] {
+            table.remove((user, stale.as_str()))?;
+        }
+    }
+    Ok(())
 }
 
 fn add_user(tables: &mut Tables, name: &str, password_hash: &str) -> Result<Outcome, StoreError> {
@@ -346,6 +381,9 @@ fn delete_user(tables: &mut Tables, name: &str, changes: &mut Vec<Change>) -> Re
         changes.push(Change::Deleted { mailbox: id });
     }
     tables.subscriptions.retain_in((user.id, "")..(user.id + 1, ""), |_, _| false)?;
+    tables.known_addresses.retain_in((user.id, "")..(user.id + 1, ""), |_, _| false)?;
+    tables.known_devices.retain_in((user.id, "")..(user.id + 1, ""), |_, _| false)?;
+    tables.alerts_sent.retain_in((user.id, 0)..=(user.id, u8::MAX), |_, _| false)?;
     tables.users.remove(name)?;
     Ok(Outcome::Done)
 }

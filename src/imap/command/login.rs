@@ -4,6 +4,7 @@
 use std::io;
 use std::time::Duration;
 
+use crate::auth::protect::{self, Gate};
 use crate::auth::{normalize_user_name, Verdict};
 use crate::imap::session::{with_timeout, Session, State, Status, User};
 use crate::net::LineStatus;
@@ -101,11 +102,18 @@ async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>
         },
         None => None,
     };
+    // Account protection (auth::protect): a name locked after a burst of
+    // failures refuses unknown addresses without a check, answered below
+    // as a wrong password.
+    let user_id = record.as_ref().map(|record| record.id);
+    let locked = name.as_deref().is_some_and(|name| protect::check(&server, name, user_id, ip) == Gate::Locked);
     // A login verified lately is remembered by a keyed hash (auth::LoginCache).
     let remembered =
         record.as_ref().map(|record| server.login_cache.borrow().tag(record.id, &password, &record.password_hash));
     let cached = remembered.is_some_and(|login| server.login_cache.borrow().hit(&login));
-    let verdict = if cached {
+    let verdict = if locked {
+        Verdict::Failed
+    } else if cached {
         Verdict::Verified
     } else {
         // While its check waits and runs, the connection is not closed to
@@ -141,13 +149,17 @@ async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>
     }
     let verified = verdict == Verdict::Verified;
     let shown = name.clone().unwrap_or_else(|| String::from_utf8_lossy(user).chars().take(64).collect());
+    if let (false, Some(name)) = (verified, &name) {
+        protect::failed(&server, name, user_id, ip);
+    }
     let (Some(name), Some(record), true) = (name, record, verified) else {
         // Never summarised: every failed login has its own line, in a
         // stable form for tools (systemd/fail2ban): the address first, so a
         // user name cannot put a fake one before it, and the name quoted
         // with its control characters and quotes escaped, at most 64
         // characters.
-        log::warn!("login failed from {ip}: user {shown:?} ({how})");
+        let locked = if locked { ", account locked" } else { "" };
+        log::warn!("login failed from {ip}: user {shown:?} ({how}{locked})");
         smol::Timer::after(Duration::from_millis(server.config.limits.auth_failure_delay)).await;
         session.failed_logins += 1;
         if session.failed_logins >= MAX_FAILURES {
@@ -165,6 +177,7 @@ async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>
     let tls = if session.conn.stream.is_tls() { "TLS" } else { "plaintext" };
     let checked = if cached { ", remembered: no hash" } else { "" };
     log::info!("login: user {name} from {ip} ({how}, {tls}{checked})");
+    protect::succeeded(&server, record.id, &name, ip, None);
     session.slot.logged_in();
     session.state = State::Authenticated(User::new(record.id, name, slot));
     let code = format!("CAPABILITY {}", session.capabilities());

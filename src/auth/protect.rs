@@ -138,7 +138,9 @@ impl Protection {
         let drained = now.saturating_duration_since(account.updated).as_secs_f64() * rate;
         account.level = (account.level - drained).max(0.0) + 1.0;
         account.updated = now;
-        if account.level + 1e-9 >= f64::from(self.failures) {
+        // Locked once more than lock_failures - 1 failures are outstanding:
+        // lock_failures in quick succession, each drained a little.
+        if account.level > f64::from(self.failures - 1) {
             account.locked_until = Some(now + self.lock);
             return true;
         }

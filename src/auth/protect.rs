@@ -140,7 +140,7 @@ impl Protection {
         account.updated = now;
         // Locked once more than lock_failures - 1 failures are outstanding:
         // lock_failures in quick succession, each drained a little.
-        if account.level > f64::from(self.failures - 1) {
+        if account.level > f64::from(self.failures.saturating_sub(1)) {
             account.locked_until = Some(now + self.lock);
             return true;
         }
@@ -230,7 +230,8 @@ pub fn check(server: &Server, name: &str, user: Option<u32>, ip: IpAddr) -> Gate
 /// A login to `name` from `ip` failed (a wrong password, or refused by
 /// the lock, which does not count again).
 pub fn failed(server: &Server, name: &str, user: Option<u32>, ip: IpAddr) {
-    if !server.protect.borrow().enabled() || known_address(server, user, ip) {
+    let enabled = server.protect.borrow().enabled();
+    if !enabled || known_address(server, user, ip) {
         // A family member mistyping at home is no attack.
         return;
     }

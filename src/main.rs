@@ -1,6 +1,7 @@
 //! roost: an IMAP server for a household, built for Raspberry Pi-class
 //! boards. See README.md.
 
+mod alert;
 mod auth;
 mod config;
 mod control;

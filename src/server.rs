@@ -243,6 +243,10 @@ pub struct Server {
     pub login_history: RefCell<crate::auth::history::Recorder>,
     /// Sessions logged in with a device password, closed when it is deleted.
     pub device_sessions: RefCell<crate::auth::device::Sessions>,
+    /// Per-account failure counts and locks, known addresses lately recorded.
+    pub protect: RefCell<crate::auth::Protection>,
+    /// Notices for users' INBOXes, delivered by `alert::run`.
+    pub alerts: crate::alert::Alerts,
     pub certificates: Certificates,
     /// Automatic and manual bans (`auth::ban`), kept in redb too.
     bans: RefCell<Bans>,
@@ -625,11 +629,15 @@ pub fn serve(config: Config) -> Result<(), String> {
         config.limits.auth_cache_entries,
     );
     let bans = load_bans(&store, &config.limits)?;
+    let protect = crate::auth::Protection::new(&config.limits);
+    let (alerts, alert_queue) = crate::alert::Alerts::new(&config.alerts);
     let server = Rc::new(Server {
         bans: RefCell::new(bans),
         login_cache: RefCell::new(login_cache),
         login_history: RefCell::default(),
         device_sessions: RefCell::default(),
+        protect: RefCell::new(protect),
+        alerts,
         config,
         store,
         verifier,
@@ -664,6 +672,7 @@ pub fn serve(config: Config) -> Result<(), String> {
             }
         })
         .detach();
+    executor.spawn(crate::alert::run(Rc::downgrade(&server), alert_queue)).detach();
     executor.spawn(crate::control::serve(server.clone(), Rc::downgrade(&executor), control)).detach();
     for (listener, _) in plain {
         executor.spawn(accept(server.clone(), Rc::downgrade(&executor), listener, false)).detach();

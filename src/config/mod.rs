@@ -110,6 +110,23 @@ pub struct Limits {
     pub expunge_history: u32,
     /// Entries of login history kept per user (`auth::history`).
     pub login_history: u32,
+    /// Account protection (`auth::protect`): failed logins for one account
+    /// name, from addresses it never logged in from, within `lock_window`
+    /// seconds that lock it against such addresses for `lock_seconds`
+    /// (0 failures: off). At most `lock_accounts` names are watched at once.
+    pub lock_failures: u32,
+    pub lock_window: u64,
+    pub lock_seconds: u64,
+    pub lock_accounts: usize,
+}
+
+/// Notices delivered into users' INBOXes (`crate::alert`): the `[alerts]` table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Alerts {
+    /// On unless `enabled = false`.
+    pub enabled: bool,
+    /// A user who gets a copy of every alert (the one who runs the server).
+    pub admin: Option<String>,
 }
 
 /// Who may send a password over a connection without TLS.
@@ -141,7 +158,7 @@ impl Access {
 /// of their own (per user, say): each is accepted here only once its
 /// parser exists; an unknown one is refused like any unknown table.
 fn known_table(name: &str) -> bool {
-    ["", "imap", "tls", "lmtp", "limits", "access"].contains(&name)
+    ["", "imap", "tls", "lmtp", "limits", "access", "alerts"].contains(&name)
 }
 
 #[derive(Clone, Debug)]
@@ -168,6 +185,7 @@ pub struct Config {
     pub lmtp_listen: Vec<SocketAddr>,
     /// Global address rules for IMAP (`[access]`).
     pub access: Access,
+    pub alerts: Alerts,
     pub limits: Limits,
     /// Per-user address rules (`[access.user.NAME]`), by user name; applied at login.
     pub user_access: BTreeMap<String, UserAccess>,
@@ -275,6 +293,16 @@ impl<'a> Section<'a> {
             Some(Value::Integer(number)) if *number >= 0 => Ok(Some(*number as u64)),
             Some(Value::Integer(_)) => Err(error(format!("{}: must not be negative", self.place(key)))),
             Some(other) => Err(error(format!("{}: expected an integer, found {}", self.place(key), other.type_name()))),
+        }
+    }
+
+    fn boolean(&mut self, key: &'static str) -> Result<Option<bool>, ConfigError> {
+        match self.value(key) {
+            None => Ok(None),
+            Some(Value::Bool(value)) => Ok(Some(*value)),
+            Some(other) => {
+                Err(error(format!("{}: expected true or false, found {}", self.place(key), other.type_name())))
+            }
         }
     }
 
@@ -391,6 +419,10 @@ impl Limits {
         limit!(min_free_disk, u64);
         limit!(expunge_history, u32);
         limit!(login_history, u32);
+        limit!(lock_failures, u32);
+        limit!(lock_window, u64);
+        limit!(lock_seconds, u64);
+        limit!(lock_accounts, usize);
         section.finish()?;
         self.validate().map_err(|text| error(format!("{file}: [limits] {text}")))
     }
@@ -449,6 +481,11 @@ impl Limits {
             }
         }
         at_least("login_history", self.login_history as u64, 1)?;
+        if self.lock_failures > 0 {
+            at_least("lock_window", self.lock_window, 1)?;
+            at_least("lock_seconds", self.lock_seconds, 1)?;
+            at_least("lock_accounts", self.lock_accounts as u64, 1)?;
+        }
         Ok(())
     }
 
@@ -494,6 +531,10 @@ impl Limits {
             min_free_disk: 0,
             expunge_history: 0,
             login_history: 0,
+            lock_failures: 0,
+            lock_window: 0,
+            lock_seconds: 0,
+            lock_accounts: 0,
         }
     }
 }
@@ -654,6 +695,17 @@ impl Config {
             section.finish()?;
             user_access.insert(user.to_ascii_lowercase(), rules);
         }
+        let mut alerts = Section::new(name, text, &document, "alerts");
+        let alerts_enabled = alerts.boolean("enabled")?.unwrap_or(true);
+        let alert_admin = match alerts.string("admin")? {
+            None => None,
+            Some(admin) if admin.is_empty() => None,
+            Some(admin) => Some(
+                crate::auth::normalize_user_name(&admin)
+                    .map_err(|problem| error(format!("{}: {problem}", alerts.place("admin"))))?,
+            ),
+        };
+        alerts.finish()?;
 
         let board = Board::named(&board_name)?;
         let mut limits = board.limits;
@@ -672,6 +724,7 @@ impl Config {
             lmtp_socket,
             lmtp_listen,
             access,
+            alerts: Alerts { enabled: alerts_enabled, admin: alert_admin },
             limits,
             user_access,
         })
@@ -714,6 +767,7 @@ mod tests {
         assert_eq!(config.plaintext_auth, PlaintextAuth::Loopback);
         assert_eq!(config.lmtp_socket, Some(PathBuf::from("./roost-data/lmtp.sock")));
         assert!(config.lmtp_listen.is_empty());
+        assert_eq!(config.alerts, Alerts { enabled: true, admin: None });
         assert_eq!(config.limits, Board::named("generic").unwrap().limits);
         assert_eq!(config.limits.never_limit, Prefixes::parse(&["127.0.0.1", "::1"]).unwrap());
     }
@@ -832,6 +886,15 @@ mod tests {
     }
 
     #[test]
+    fn alerts_can_be_turned_off_and_copied_to_an_admin() {
+        let text = "[alerts]\nenabled = false\nadmin = \"Dad\"";
+        let config = Config::parse("test.toml", text, Overrides::default()).unwrap();
+        assert_eq!(config.alerts, Alerts { enabled: false, admin: Some("dad".into()) });
+        let config = Config::parse("test.toml", "[alerts]\nadmin = \"\"", Overrides::default()).unwrap();
+        assert_eq!(config.alerts, Alerts { enabled: true, admin: None });
+    }
+
+    #[test]
     fn mistakes_are_reported_clearly() {
         let cases = [
             ("colour = 1", "unknown setting"),
@@ -854,6 +917,9 @@ mod tests {
                 "line 3: [limits] never_limit: \"localhost\" is not an address",
             ),
             ("[limits]\nnever_limit = \"127.0.0.1\"", "expected an array"),
+            ("[alerts]\nenabled = \"yes\"", "line 2: [alerts] enabled: expected true or false"),
+            ("[alerts]\nadmin = \"a b\"", "[alerts] admin: a user name may contain"),
+            ("[limits]\nlock_failures = 5\nlock_seconds = 0", "lock_seconds must be at least 1"),
             ("[limits]\nmax_connections = 10", "max_preauth_connections (250) must not exceed max_connections (10)"),
             ("[access]\nallow = [\"192.168.1.0/33\"]", "line 2: [access] allow: \"192.168.1.0/33\""),
             ("[access]\ndeny = \"10.0.0.1\"", "[access] deny: expected an array"),

@@ -37,7 +37,7 @@ use smol::channel::{self, Receiver, Sender};
 
 pub use hub::{Hub, Preloaded};
 pub use ops::{DELIMITER, INBOX};
-pub use reader::{BlobCursor, ChunkReader, MessageCursor, Reader, Snapshot, SummaryCursor, PIECE};
+pub use reader::{BlobCursor, ChunkReader, KnownLogins, MessageCursor, Reader, Snapshot, SummaryCursor, PIECE};
 pub use schema::{
     indexed_condition, BanRecord, BlobRecord, DeviceRecord, DeviceSource, FailureReason, Flags, LoginEntry,
     LoginOutcome, MailboxRecord, MessageRecord, SpecialUse, CHUNK_SIZE,
@@ -364,6 +364,21 @@ pub enum Op {
     DeleteBans {
         addresses: Vec<String>,
     },
+    /// A successful login of `user` from `address` (the text of its
+    /// `limit_key`), with `device`'s password if one was used, at `at`
+    /// (unix seconds): see `auth::protect`. Not durable on its own.
+    RecordKnownLogin {
+        user: u32,
+        address: String,
+        device: Option<String>,
+        at: u64,
+    },
+    /// An alert of `kind` was sent to `user` at `at` (see `crate::alert`).
+    RecordAlert {
+        user: u32,
+        kind: u8,
+        at: u64,
+    },
     /// Panics inside the store thread (tests of its isolation).
     #[cfg(test)]
     Panic,
@@ -374,9 +389,11 @@ impl Op {
     /// chunks are not: their message is acknowledged by the durable APPEND
     /// that follows them, and an unfinished blob is discarded at start-up.
     fn needs_durability(&self) -> bool {
-        // A login's traces (history, a device's last use) are not worth an
-        // fsync each: webmail logs in on every click. They are committed
-        // with the next group, durably whenever that group holds mail.
+        // A login's traces (history, a device's last use, known addresses)
+        // and alert times are not worth an fsync each: webmail logs in on
+        // every click. They are committed with the next group, durably
+        // whenever that group holds mail; a crash loses at most the last
+        // few (an alert more or fewer, a history count).
         !matches!(
             self,
             Op::WriteBlob { .. }
@@ -384,6 +401,8 @@ impl Op {
                 | Op::SetFirstRecent { .. }
                 | Op::DeviceUsed { .. }
                 | Op::RecordLogin { .. }
+                | Op::RecordKnownLogin { .. }
+                | Op::RecordAlert { .. }
         )
     }
 }

@@ -45,6 +45,9 @@ pub(super) struct Tables<'txn> {
     pub devices: Table<'txn, (u32, &'static str), &'static [u8]>,
     pub user_settings: Table<'txn, u32, &'static [u8]>,
     pub login_history: Table<'txn, (u32, u64), &'static [u8]>,
+    pub known_addresses: Table<'txn, (u32, &'static str), u64>,
+    pub known_devices: Table<'txn, (u32, &'static str), u64>,
+    pub alerts_sent: Table<'txn, (u32, u8), u64>,
 }
 
 impl<'txn> Tables<'txn> {
@@ -67,6 +70,9 @@ impl<'txn> Tables<'txn> {
             devices: transaction.open_table(DEVICES)?,
             user_settings: transaction.open_table(USER_SETTINGS)?,
             login_history: transaction.open_table(LOGIN_HISTORY)?,
+            known_addresses: transaction.open_table(KNOWN_ADDRESSES)?,
+            known_devices: transaction.open_table(KNOWN_DEVICES)?,
+            alerts_sent: transaction.open_table(ALERTS_SENT)?,
         })
     }
 
@@ -361,6 +367,17 @@ pub(super) fn apply(tables: &mut Tables, op: &Op, changes: &mut Vec<Change>) -> 
             }
             Ok(Outcome::Done)
         }
+        Op::RecordKnownLogin { user, address, device, at } => {
+            record_known(&mut tables.known_addresses, *user, address, *at)?;
+            if let Some(device) = device {
+                record_known(&mut tables.known_devices, *user, device, *at)?;
+            }
+            Ok(Outcome::Done)
+        }
+        Op::RecordAlert { user, kind, at } => {
+            tables.alerts_sent.insert((*user, *kind), *at)?;
+            Ok(Outcome::Done)
+        }
         #[cfg(test)]
         Op::Panic => panic!("deliberate panic in the store thread"),
         Op::SetFirstRecent { mailbox, uid } => {
@@ -372,6 +389,24 @@ pub(super) fn apply(tables: &mut Tables, op: &Op, changes: &mut Vec<Change>) -> 
             Ok(Outcome::Done)
         }
     }
+}
+
+/// Notes that `user` logged in from (or with) `what` at `at`, keeping the
+/// [`KNOWN_PER_USER`] most recent.
+fn record_known(table: &mut Table<(u32, &'static str), u64>, user: u32, what: &str, at: u64) -> Result<(), StoreError> {
+    table.insert((user, what), at)?;
+    let mut known = Vec::new();
+    for entry in table.range((user, "")..(user + 1, ""))? {
+        let (key, time) = entry?;
+        known.push((time.value(), key.value().1.to_string()));
+    }
+    if known.len() > KNOWN_PER_USER {
+        known.sort();
+        for (_, stale) in &known[..known.len() - KNOWN_PER_USER] {
+            table.remove((user, stale.as_str()))?;
+        }
+    }
+    Ok(())
 }
 
 fn add_user(tables: &mut Tables, name: &str, password_hash: &str) -> Result<Outcome, StoreError> {
@@ -405,6 +440,9 @@ fn delete_user(tables: &mut Tables, name: &str, changes: &mut Vec<Change>) -> Re
     tables.devices.retain_in((user.id, "")..(user.id + 1, ""), |_, _| false)?;
     tables.user_settings.remove(user.id)?;
     tables.login_history.retain_in((user.id, 0)..=(user.id, u64::MAX), |_, _| false)?;
+    tables.known_addresses.retain_in((user.id, "")..(user.id + 1, ""), |_, _| false)?;
+    tables.known_devices.retain_in((user.id, "")..(user.id + 1, ""), |_, _| false)?;
+    tables.alerts_sent.retain_in((user.id, 0)..=(user.id, u8::MAX), |_, _| false)?;
     tables.users.remove(name)?;
     Ok(Outcome::Done)
 }

@@ -13,6 +13,13 @@ use redb::{Database, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableT
 use super::schema::*;
 use super::StoreError;
 
+/// What [`Reader::known_logins`] finds: (address or device name, unix time).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KnownLogins {
+    pub addresses: Vec<(String, u64)>,
+    pub devices: Vec<(String, u64)>,
+}
+
 pub struct Reader {
     transaction: ReadTransaction,
 }
@@ -34,6 +41,24 @@ impl Reader {
             Some(bytes) => Ok(Some(UserRecord::decode(bytes.value())?)),
             None => Ok(None),
         }
+    }
+
+    /// The addresses (see [`KNOWN_ADDRESSES`]) and devices `user` logged in
+    /// from lately, each with the unix time of its latest login.
+    pub fn known_logins(&self, user: u32) -> Result<KnownLogins, StoreError> {
+        let mut known = KnownLogins::default();
+        for (definition, into) in [(KNOWN_ADDRESSES, &mut known.addresses), (KNOWN_DEVICES, &mut known.devices)] {
+            for entry in self.table(definition)?.range((user, "")..(user + 1, ""))? {
+                let (key, time) = entry?;
+                into.push((key.value().1.to_string(), time.value()));
+            }
+        }
+        Ok(known)
+    }
+
+    /// When an alert of `kind` was last sent to `user` (unix seconds).
+    pub fn alert_sent(&self, user: u32, kind: u8) -> Result<Option<u64>, StoreError> {
+        Ok(self.table(ALERTS_SENT)?.get((user, kind))?.map(|time| time.value()))
     }
 
     /// Every user, by name.

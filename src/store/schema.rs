@@ -74,6 +74,21 @@ pub const USER_SETTINGS: TableDefinition<u32, &[u8]> = TableDefinition::new("use
 /// (user id, sequence) → [`LoginEntry`]: a user's login history, oldest
 /// first, at most the board's `login_history` entries per user.
 pub const LOGIN_HISTORY: TableDefinition<(u32, u64), &[u8]> = TableDefinition::new("login_history");
+/// (user id, address) → unix time of the latest successful login from it
+/// (recorded at most hourly): the addresses an account is known to log in
+/// from, for account protection and new-address alerts (`auth::protect`).
+/// The address is the text of its `util::address::limit_key` (IPv6: the
+/// /64). At most [`KNOWN_PER_USER`] per user, the least recent dropped.
+/// The value is a bare time, not a versioned record: nothing else is kept.
+pub const KNOWN_ADDRESSES: TableDefinition<(u32, &str), u64> = TableDefinition::new("known_addresses");
+/// (user id, device name) → unix time of the latest successful login with
+/// that device's password, as [`KNOWN_ADDRESSES`].
+pub const KNOWN_DEVICES: TableDefinition<(u32, &str), u64> = TableDefinition::new("known_devices");
+/// (user id, alert kind) → unix time that kind of alert was last delivered
+/// to the user (`crate::alert`), so a restart does not send another at once.
+pub const ALERTS_SENT: TableDefinition<(u32, u8), u64> = TableDefinition::new("alerts_sent");
+/// Known addresses (and, apart, known devices) kept per user.
+pub const KNOWN_PER_USER: usize = 32;
 
 pub const SCHEMA_VERSION: u64 = 1;
 

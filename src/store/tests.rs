@@ -519,3 +519,37 @@ fn the_login_history_merges_alike_logins_stays_bounded_and_goes_with_its_user() 
         assert_eq!(store.execute(delete).await, Err(StoreError::NoSuchUser));
     });
 }
+
+#[test]
+fn known_logins_keep_the_most_recent_per_user_and_go_with_the_user() {
+    let disk = SmallDisk::with_capacity(64 << 20);
+    let (store, pump) = store_on(&disk, 0);
+    run(&store, pump, async {
+        inbox_of_new_user(&store).await;
+        let alice = store.read().unwrap().user("alice").unwrap().unwrap().id;
+        let total = schema::KNOWN_PER_USER as u64 + 8;
+        for index in 0..total {
+            let device = (index % 2 == 0).then(|| format!("device {index}"));
+            let op =
+                Op::RecordKnownLogin { user: alice, address: format!("192.0.2.{index}"), device, at: 1000 + index };
+            store.execute(op).await.unwrap();
+        }
+        // Seen again, later: kept although it was among the first.
+        store
+            .execute(Op::RecordKnownLogin { user: alice, address: "192.0.2.0".into(), device: None, at: 5000 })
+            .await
+            .unwrap();
+        store.execute(Op::RecordAlert { user: alice, kind: 3, at: 7000 }).await.unwrap();
+        let known = store.read().unwrap().known_logins(alice).unwrap();
+        assert_eq!(known.addresses.len(), schema::KNOWN_PER_USER);
+        assert!(known.addresses.contains(&("192.0.2.0".to_string(), 5000)));
+        assert!(!known.addresses.iter().any(|(address, _)| address == "192.0.2.1"), "the least recent went");
+        assert!(known.addresses.contains(&(format!("192.0.2.{}", total - 1), 1000 + total - 1)));
+        assert_eq!(known.devices.len(), (total as usize).div_ceil(2).min(schema::KNOWN_PER_USER));
+        assert_eq!(store.read().unwrap().alert_sent(alice, 3).unwrap(), Some(7000));
+        assert_eq!(store.read().unwrap().alert_sent(alice, 1).unwrap(), None);
+        store.execute(Op::DeleteUser { name: "alice".into() }).await.unwrap();
+        assert_eq!(store.read().unwrap().known_logins(alice).unwrap(), KnownLogins::default());
+        assert_eq!(store.read().unwrap().alert_sent(alice, 3).unwrap(), None);
+    });
+}

@@ -4,6 +4,7 @@
 use std::io;
 use std::time::Duration;
 
+use crate::auth::protect::{self, Gate};
 use crate::auth::{device, history, normalize_user_name, Verdict};
 use crate::imap::session::{with_timeout, Session, State, Status, User};
 use crate::net::LineStatus;
@@ -131,6 +132,14 @@ async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>
         }
     };
     let device = account.device(&password);
+    // Account protection (auth::protect): a name locked after a burst of
+    // failures refuses unknown addresses without a check, answered below
+    // as a wrong password. A device password still gets in: it is 80
+    // random bits no botnet guesses, and it is what a family phone on a
+    // new (mobile) address uses.
+    let user_id = record.as_ref().map(|record| record.id);
+    let locked = device.is_none()
+        && name.as_deref().is_some_and(|name| protect::check(&server, name, user_id, ip) == Gate::Locked);
     // A login verified lately is remembered by a keyed hash (auth::LoginCache).
     let remembered = record
         .as_ref()
@@ -139,7 +148,11 @@ async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>
         })
         .map(|record| server.login_cache.borrow().tag(record.id, &password, &record.password_hash));
     let cached = remembered.is_some_and(|login| server.login_cache.borrow().hit(&login));
-    let verdict = if cached || device.is_some() {
+    let verdict = if device.is_some() {
+        Verdict::Verified
+    } else if locked {
+        Verdict::Failed
+    } else if cached {
         Verdict::Verified
     } else {
         // While its check waits and runs, the connection is not closed to
@@ -184,7 +197,10 @@ async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>
     // its line in that user's history; unknown names get no history.
     let outcome = match (&name, &record) {
         (Some(name), Some(record)) => {
-            let outcome = account.judge(&server.config, name, ip, verified, device.as_deref());
+            let outcome = match account.judge(&server.config, name, ip, verified, device.as_deref()) {
+                LoginOutcome::Failure(_) if locked => LoginOutcome::Failure(FailureReason::Locked),
+                outcome => outcome,
+            };
             let entry = history::entry(outcome, ip, device.as_deref(), session.client_name.as_deref(), tls);
             let keep = server.config.limits.login_history;
             server.login_history.borrow_mut().record(&server.store, record.id, entry, keep);
@@ -193,6 +209,10 @@ async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>
         _ => LoginOutcome::Failure(FailureReason::WrongPassword),
     };
     let shown = name.clone().unwrap_or_else(|| String::from_utf8_lossy(user).chars().take(64).collect());
+    let mut banned_now = false;
+    if let (false, Some(name)) = (verified, &name) {
+        protect::failed(&server, name, user_id, ip);
+    }
     let (Some(name), Some(record), LoginOutcome::Success) = (name, record, outcome) else {
         // Never summarised: every failed login has its own line, in a
         // stable form for tools (systemd/fail2ban): the address first, so a
@@ -201,6 +221,7 @@ async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>
         // characters. A refusal other than a wrong password says why
         // inside the parentheses (the client is told nothing more).
         let why = match outcome {
+            _ if locked => ", account locked".to_string(),
             LoginOutcome::Failure(reason) if reason != FailureReason::WrongPassword => {
                 format!("; {}", reason.describe())
             }
@@ -208,11 +229,14 @@ async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>
         };
         log::warn!("login failed from {ip}: user {shown:?} ({how}{why})");
         // Bans (auth::ban): counted per address; the failure that bans it
-        // also ends this connection. `banned.accounts`: whom to alert.
-        let banned = server.login_failed(ip, account_id);
+        // also ends this connection, and the accounts it tried are told.
+        if let Some(banned) = server.login_failed(ip, account_id) {
+            crate::alert::banned(&server, &banned.accounts, banned.address.network(), banned.until);
+            banned_now = true;
+        }
         smol::Timer::after(Duration::from_millis(server.config.limits.auth_failure_delay)).await;
         session.failed_logins += 1;
-        if banned.is_some() {
+        if banned_now {
             session.conn.write(b"* BYE Too many failed logins from your address; try again later\r\n");
             session.state = State::Logout;
         } else if session.failed_logins >= MAX_FAILURES {
@@ -236,8 +260,9 @@ async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>
     };
     let tls = if tls { "TLS" } else { "plaintext" };
     let checked = if cached { ", remembered: no hash" } else { "" };
-    let used = device.map(|device| format!("; device {device:?}")).unwrap_or_default();
+    let used = device.as_ref().map(|device| format!("; device {device:?}")).unwrap_or_default();
     log::info!("login: user {name} from {ip} ({how}, {tls}{checked}{used})");
+    protect::succeeded(&server, record.id, &name, ip, device.as_deref());
     session.slot.logged_in();
     session.state = State::Authenticated(User::new(record.id, name, slot));
     let code = format!("CAPABILITY {}", session.capabilities());

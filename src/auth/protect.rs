@@ -172,6 +172,13 @@ impl Protection {
         self.recorded.get(&(user, what.clone())).is_some_and(|when| now.saturating_duration_since(*when) < RECORD_EVERY)
     }
 
+    /// Whether a login of `user` was recorded lately, in memory: the
+    /// store may not have it yet (its write is not waited for), and the
+    /// next login must not take itself for the account's first.
+    fn recorded_any(&self, user: u32) -> bool {
+        self.recorded.keys().any(|(recorded, _)| *recorded == user)
+    }
+
     fn note_recorded(&mut self, user: u32, what: Recorded, now: Instant) {
         if self.recorded.len() >= RECORDED_MAX {
             self.recorded.retain(|_, when| now.saturating_duration_since(*when) < RECORD_EVERY);
@@ -279,7 +286,8 @@ pub fn succeeded(server: &Server, user: u32, name: &str, ip: IpAddr, device: Opt
     let at = DateTime::now();
     let unix = at.unix.max(0) as u64;
     let text = key.to_string();
-    let news = News::of(&known, &text, device, unix);
+    let mut news = News::of(&known, &text, device, unix);
+    news.first_ever &= !server.protect.borrow().recorded_any(user);
     if news.write {
         server.store.submit(Op::RecordKnownLogin { user, address: text, device: device.map(str::to_string), at: unix });
     }

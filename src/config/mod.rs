@@ -472,13 +472,12 @@ impl Limits {
         at_least("idle_timeout", self.idle_timeout, 1)?;
         at_least("write_timeout", self.write_timeout, 1)?;
         at_least("expunge_history", self.expunge_history as u64, 1)?;
-        if self.ban_failures > 0 {
-            at_least("ban_window", self.ban_window, 1)?;
-            at_least("ban_seconds", self.ban_seconds, 1)?;
-            at_least("ban_tracked", self.ban_tracked as u64, 1)?;
-            if self.ban_max_seconds < self.ban_seconds {
-                return Err("ban_max_seconds must be at least ban_seconds".into());
-            }
+        // Also when ban_failures = 0: `roost ban add` uses ban_seconds.
+        at_least("ban_window", self.ban_window, 1)?;
+        at_least("ban_seconds", self.ban_seconds, 1)?;
+        at_least("ban_tracked", self.ban_tracked as u64, 1)?;
+        if self.ban_max_seconds < self.ban_seconds {
+            return Err("ban_max_seconds must be at least ban_seconds".into());
         }
         at_least("login_history", self.login_history as u64, 1)?;
         if self.lock_failures > 0 {

@@ -183,6 +183,19 @@ mod tests {
     }
 
     #[test]
+    fn keys_masks_and_display() {
+        assert_eq!(Prefix::of_key(ip("192.0.2.7")).to_string(), "192.0.2.7");
+        assert_eq!(Prefix::of_key(ip("::ffff:192.0.2.7")).to_string(), "192.0.2.7");
+        assert_eq!(Prefix::of_key(ip("2001:db8:1:2:3::4")).to_string(), "2001:db8:1:2::/64");
+        let range = Prefix::parse("10.1.2.3/8").unwrap();
+        assert_ne!(range, Prefix::parse("10.0.0.0/8").unwrap());
+        assert_eq!(range.masked(), Prefix::parse("10.0.0.0/8").unwrap());
+        assert_eq!(range.masked().to_string(), "10.0.0.0/8");
+        assert_eq!(Prefix::parse("::/0").unwrap().masked().to_string(), "::/0");
+        assert!(Prefix::parse("::1").unwrap().is_single());
+    }
+
+    #[test]
     fn bad_prefixes_are_refused() {
         for text in ["", "localhost", "10.0.0.0/33", "::/129", "10.0.0.0/", "10.0.0.0/x", "10.0.0.1/8/8"] {
             assert!(Prefix::parse(text).is_err(), "{text}");
@@ -205,6 +218,17 @@ mod tests {
                 let outside = bits ^ (1 << (32 - length));
                 prop_assert!(!prefix.contains(IpAddr::V4(outside.into())));
             }
+        }
+
+        #[test]
+        fn a_masked_prefix_reads_back_from_its_text(bits in any::<u128>(), length in 0u8..=128, v4 in any::<bool>()) {
+            let text = if v4 {
+                format!("{}/{}", std::net::Ipv4Addr::from(bits as u32), length % 33)
+            } else {
+                format!("{}/{}", Ipv6Addr::from(bits), length)
+            };
+            let prefix = Prefix::parse(&text).unwrap().masked();
+            prop_assert_eq!(Prefix::parse(&prefix.to_string()).unwrap().masked(), prefix);
         }
 
         #[test]

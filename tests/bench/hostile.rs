@@ -1338,11 +1338,12 @@ pub fn bans(server: &Server, settings: &Settings) -> io::Result<Vec<Figure>> {
         figure(17, format!("{label}: wrong-password answers per address"), "", Better::Lower, answers),
     ];
     // roost: the failures it logged (each a password check); Dovecot: every
-    // answer is a check. Per 15 min (roost's ban_window): roost's banned
-    // addresses can make no more in the window; Dovecot's rate goes on.
+    // answer is a check. Per 15 min (roost's ban_window): addresses all
+    // refused by the end (banned for longer than that) make no more in the
+    // window; otherwise the rate goes on.
     let checks =
         if dovecot { answers } else { per_address(server.failed_logins.load(Ordering::Relaxed) - checks_before) };
-    let per_window = if dovecot { answers * 900.0 / guessing.max(1.0) } else { checks };
+    let per_window = if banned == ADDRESSES { checks } else { checks * 900.0 / guessing.max(1.0) };
     figures.push(figure(17, format!("{label}: password checks per address"), "", Better::Lower, checks).at_most(10.0));
     figures.push(
         figure(17, format!("{label}: password checks per address per 15 min"), "", Better::Lower, per_window)

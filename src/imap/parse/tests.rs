@@ -434,14 +434,25 @@ fn append_prefixes() {
     assert_eq!(message.flags, vec![Flag::System(Flags::SEEN)]);
     assert_eq!(message.length, 310);
     assert!(!message.non_synchronizing);
+    assert!(!message.binary);
     assert!(message.date.is_some());
     let (_, _, message) = append_prefix(b"a APPEND INBOX {12+}").unwrap().unwrap();
-    assert!(message.non_synchronizing);
+    assert!(message.non_synchronizing && !message.binary);
     // RFC 3516 literal8.
     let (_, _, message) = append_prefix(b"a APPEND INBOX (\\Seen) ~{7}").unwrap().unwrap();
-    assert_eq!((message.length, message.non_synchronizing), (7, false));
+    assert_eq!((message.length, message.non_synchronizing, message.binary), (7, false, true));
     let (_, _, message) = append_prefix(b"a APPEND INBOX ~{7+}").unwrap().unwrap();
-    assert!(message.non_synchronizing);
+    assert!(message.non_synchronizing && message.binary);
+    let (_, _, message) = append_prefix(b"a APPEND INBOX \"17-Jul-1996 02:44:25 -0700\" ~{310}").unwrap().unwrap();
+    assert!(message.binary && message.date.is_some());
+    // MULTIAPPEND: each later message says for itself.
+    let mut parser = Parser::new(b" (\\Seen) ~{9+}");
+    let message = parser.sp().and_then(|_| append_message(&mut parser)).unwrap();
+    assert!(message.binary && message.non_synchronizing);
+    let mut parser = Parser::new(b" {9}");
+    let message = parser.sp().and_then(|_| append_message(&mut parser)).unwrap();
+    assert!(!message.binary);
+    assert!(append_prefix(b"a APPEND INBOX ~ {7}").unwrap().is_err());
     assert!(append_prefix(b"a APPEND INBOX ~~{7}").unwrap().is_err());
     // The mailbox literal comes first: not yet the message.
     assert!(append_prefix(b"a APPEND {5}").is_none());

@@ -627,6 +627,30 @@ proptest! {
         let _ = append_prefix(text.as_bytes());
     }
 
+    /// APPEND lines with or without flags, a date, `~` and `+`: the message
+    /// is a literal8 exactly when `~` came, and the rest reads the same.
+    #[test]
+    fn append_literal8_flag(
+        flags in prop_oneof![Just(""), Just("(\\Seen) "), Just("(\\Flagged $Work) "), Just("() ")],
+        date in prop_oneof![Just(""), Just("\"17-Jul-1996 02:44:25 -0700\" ")],
+        tilde in any::<bool>(),
+        plus in any::<bool>(),
+        length in 1u64..u64::from(u32::MAX) * 4,
+    ) {
+        let tilde_text = if tilde { "~" } else { "" };
+        let plus_text = if plus { "+" } else { "" };
+        let line = format!("a APPEND INBOX {flags}{date}{tilde_text}{{{length}{plus_text}}}");
+        let (_, mailbox, message) = append_prefix(line.as_bytes()).unwrap().unwrap();
+        prop_assert_eq!(mailbox, b"INBOX".to_vec());
+        prop_assert_eq!((message.binary, message.non_synchronizing, message.length), (tilde, plus, length));
+        prop_assert_eq!(message.date.is_some(), !date.is_empty());
+        // A MULTIAPPEND follow-on line reads the same.
+        let rest = format!(" {flags}{date}{tilde_text}{{{length}{plus_text}}}");
+        let mut parser = Parser::new(rest.as_bytes());
+        let next = parser.sp().and_then(|_| append_message(&mut parser)).unwrap();
+        prop_assert_eq!(next, message);
+    }
+
     /// Search programs built from real search keys, RETURN options, sort
     /// criteria and THREAD algorithms, with junk mixed in: never a panic,
     /// and a well-formed program (all words from the grammar, balanced)

@@ -61,6 +61,11 @@ const TEMPLATES: &[&str] = &[
     "SUBSCRIBE {4}\r\nfuzz",
     "APPEND INBOX (\\Flagged) {24+}\r\nSubject: fuzz\r\n\r\nbody\r\n",
     "APPEND Archive \"17-Jul-1996 02:44:25 -0700\" {12+}\r\nA: b\r\n\r\nc\r\n",
+    // RFC 3516 §4.4: literal8 with binary parts (converted to base64), one
+    // in a MULTIAPPEND with an LF-only message.
+    "APPEND INBOX ~{120+}\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=z\r\n\r\n--z\r\nContent-Transfer-Encoding: binary\r\n\r\n\0\n\r\u{ff}\r\n--z--\r\n",
+    "APPEND Archive (\\Seen) ~{89+}\r\nContent-Type: application/x; a=b\nMIME-Version: 1.0\nContent-Transfer-Encoding: binary\n\n\0\0\n ~{120+}\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=z\r\n\r\n--z\r\nContent-Transfer-Encoding: binary\r\n\r\n\0\n\r\u{ff}\r\n--z--\r\n",
+    "FETCH 1:* (BINARY.PEEK[1] BINARY.SIZE[1] BINARY.PEEK[])",
     "ID (\"name\" \"fuzzer\")",
     "ENABLE CONDSTORE",
     "ENABLE QRESYNC",

@@ -3,6 +3,7 @@
 //! decoding for SEARCH and BINARY, and base subjects for SORT and THREAD.
 
 pub mod address;
+pub mod binary;
 pub mod charset;
 pub mod decode;
 pub mod header;

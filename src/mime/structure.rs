@@ -431,25 +431,10 @@ impl StructureParser {
     /// If the current line is a delimiter of an active boundary: (its
     /// index in `boundaries`, whether it is a close delimiter).
     fn delimiter(&self) -> Option<(usize, bool)> {
-        if self.frozen || self.boundaries.is_empty() || !self.line.starts_with(b"--") {
+        if self.frozen {
             return None;
         }
-        let rest = &self.line[2..];
-        let mut best: Option<usize> = None;
-        // The longest boundary that prefixes the line; of equal ones, the
-        // innermost (`<=`, walking outermost first): real mail (Outlook
-        // Express, Mac OE) nests a multipart with its parent's boundary,
-        // whose delimiters are the inner one's until its close delimiter,
-        // as Dovecot reads them.
-        for (index, (_, boundary)) in self.boundaries.iter().enumerate() {
-            let longer = best.is_none_or(|best| self.boundaries[best].1.len() <= boundary.len());
-            if rest.starts_with(boundary) && longer {
-                best = Some(index);
-            }
-        }
-        let found = best?;
-        let close = rest[self.boundaries[found].1.len()..].starts_with(b"--");
-        Some((found, close))
+        delimiter(&self.line, self.boundaries.iter().map(|(_, boundary)| boundary.as_slice()))
     }
 
     /// A delimiter follows the blank line that ended the header of part
@@ -602,19 +587,45 @@ impl StructureParser {
     }
 }
 
+/// Whether `line` (its first bytes, at least [`LINE_PREFIX`] of them when
+/// it is that long) is a delimiter of one of `boundaries` (active ones,
+/// outermost first): Some((index of the boundary, whether it is a close
+/// delimiter)). Also used by `mime::binary`, so both passes see the same
+/// parts.
+pub(crate) fn delimiter<'a>(line: &[u8], boundaries: impl Iterator<Item = &'a [u8]>) -> Option<(usize, bool)> {
+    let rest = line.strip_prefix(b"--")?;
+    // The longest boundary that prefixes the line; of equal ones, the
+    // innermost (`>=`, walking outermost first): real mail (Outlook
+    // Express, Mac OE) nests a multipart with its parent's boundary,
+    // whose delimiters are the inner one's until its close delimiter,
+    // as Dovecot reads them.
+    let mut best: Option<(usize, usize)> = None;
+    for (index, boundary) in boundaries.enumerate() {
+        let longer = best.is_none_or(|(_, length)| boundary.len() >= length);
+        if rest.starts_with(boundary) && longer {
+            best = Some((index, boundary.len()));
+        }
+    }
+    let (found, length) = best?;
+    Some((found, rest[length..].starts_with(b"--")))
+}
+
+/// Bytes of a line [`delimiter`] needs to see.
+pub(crate) const DELIMITER_PREFIX: usize = LINE_PREFIX;
+
 /// What a part's header says, as the structure needs it.
-struct HeaderRead {
-    kind: Kind,
-    content: Content,
+pub(crate) struct HeaderRead {
+    pub(crate) kind: Kind,
+    pub(crate) content: Content,
     envelope: Option<Box<Envelope>>,
-    boundary: Option<Vec<u8>>,
+    pub(crate) boundary: Option<Vec<u8>>,
 }
 
 /// Reads a part's header. `in_multipart`: the part is a body part, so it
 /// is MIME without a MIME-Version (RFC 2045 §4). `digest_parent`: its
 /// default type is message/rfc822 (RFC 2046 §5.1.5). `message_root`: it
 /// heads a message, so its envelope is read too.
-fn read_header(header: &[u8], in_multipart: bool, digest_parent: bool, message_root: bool) -> HeaderRead {
+pub(crate) fn read_header(header: &[u8], in_multipart: bool, digest_parent: bool, message_root: bool) -> HeaderRead {
     let mut content = Content::default();
     let mut envelope = message_root.then(Envelope::default);
     let mut mime = in_multipart;

@@ -4,7 +4,10 @@
 //! go to a pending blob. The message is never held whole; only the final
 //! (durable) Append makes the blob a message.
 //!
-//! Used by APPEND and by LMTP delivery.
+//! Used by APPEND and by LMTP delivery. The bare-LF mending applies to
+//! every byte; raw binary content reaches it only base64-encoded (APPEND
+//! converts a literal8's binary parts first, `mime::binary`; LMTP refuses
+//! BINARYMIME).
 
 use super::{NewMessage, Op, Outcome, Store, StoreError, CHUNK_SIZE};
 use crate::mime::header::HeaderCollector;

@@ -10,9 +10,8 @@ const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 
 const PAD: u8 = b'=';
 
-/// Padded standard base64 (SASL, RFC 4648 §4).
-// Kept beside its decoder (the module is one codec); SASL tests use it.
-#[allow(dead_code)]
+/// Padded standard base64 (SASL, RFC 4648 §4; MIME bodies, RFC 2045 §6.8,
+/// a line at a time).
 pub fn encode(input: &[u8]) -> String {
     encode_with(input, true)
 }

@@ -6,6 +6,13 @@
 //! pending blob, and only the final APPEND operation — durable — makes
 //! them a message. A client that vanishes half-way leaves a pending blob
 //! that is discarded at once (or at the next start, after a crash).
+//!
+//! A message sent as a literal8 (`~{n}`, RFC 3516 §4.4) passes through
+//! `mime::binary` first: its `Content-Transfer-Encoding: binary` parts
+//! are stored base64, so FETCH never sends NUL in an ordinary literal and
+//! the store's line-end mending never touches binary data; BINARY[part]
+//! gives back the original bytes. APPENDLIMIT limits the literal; the
+//! stored message, and its RFC822.SIZE, are what the conversion made.
 
 use std::io;
 
@@ -13,6 +20,7 @@ use crate::imap::encode;
 use crate::imap::parse::{self, AppendMessage, Parser};
 use crate::imap::session::{describe, Session, State, Status};
 use crate::imap::types::Flag;
+use crate::mime::binary::BinaryParts;
 use crate::net::LineStatus;
 use crate::store::incoming::Incoming;
 use crate::store::{Flags, NewMessage, Op, Outcome, Store, StoreError};
@@ -186,7 +194,10 @@ fn check_message(session: &Session, message: &AppendMessage) -> Result<(), Refus
     Ok(())
 }
 
-/// Streams one message literal into a new blob.
+/// Streams one message literal into a new blob. A literal8's binary
+/// parts are made base64 on the way (see `mime::binary`), so the stored
+/// message (and RFC822.SIZE) may be larger than the literal; APPENDLIMIT
+/// applies to the literal, which is what the client sends.
 async fn receive(
     session: &mut Session,
     store: &Store,
@@ -194,12 +205,34 @@ async fn receive(
 ) -> io::Result<Result<NewMessage, StoreError>> {
     let mut incoming = Incoming::new(store, session.server.config.limits.append_chunk, message.length);
     let mut remaining = message.length;
+    // RFC 3516 §4.4: only a literal8 may hold binary content, and the
+    // server may change its encoding as long as no data is lost.
+    let mut converter = message.binary.then(BinaryParts::new);
+    let (mut raw, mut converted) = (Vec::new(), Vec::new());
     while remaining > 0 {
         let want = incoming.room().min(remaining.min(usize::MAX as u64) as usize);
-        let before = incoming.buffer().len();
-        let read = session.conn.read_some(want, incoming.buffer()).await?;
-        incoming.accept(before).await;
+        let read = match converter.as_mut() {
+            None => {
+                let before = incoming.buffer().len();
+                let read = session.conn.read_some(want, incoming.buffer()).await?;
+                incoming.accept(before).await;
+                read
+            }
+            Some(converter) => {
+                raw.clear();
+                let read = session.conn.read_some(want, &mut raw).await?;
+                converted.clear();
+                converter.feed(&raw, &mut converted);
+                incoming.write(&converted).await;
+                read
+            }
+        };
         remaining -= read as u64;
+    }
+    if let Some(mut converter) = converter {
+        converted.clear();
+        converter.finish(&mut converted);
+        incoming.write(&converted).await;
     }
     Ok(incoming.finish().await)
 }

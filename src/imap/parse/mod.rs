@@ -711,6 +711,9 @@ pub struct AppendMessage {
     pub length: u64,
     /// `{n+}`: the client sends the bytes without waiting (RFC 7888).
     pub non_synchronizing: bool,
+    /// `~{n}` (literal8, RFC 3516 §4.4): the message may hold raw binary
+    /// parts, which APPEND re-encodes before storing (see `mime::binary`).
+    pub binary: bool,
 }
 
 /// `tag APPEND mailbox [flags] [date-time] {n}` with the literal's bytes not
@@ -766,14 +769,15 @@ pub fn append_message(parser: &mut Parser) -> Result<AppendMessage> {
         None
     };
     // RFC 3516 §4.4: `~{n}` (literal8) may hold any bytes, NUL included;
-    // the message streams to the store either way.
-    parser.try_byte(b'~');
+    // the message streams to the store either way, its binary parts
+    // re-encoded on the way.
+    let binary = parser.try_byte(b'~');
     parser.byte(b'{').map_err(|_| "expected a message literal".to_string())?;
     let length = parser.number64()?;
     let non_synchronizing = parser.try_byte(b'+');
     parser.byte(b'}')?;
     parser.expect_end()?;
-    Ok(AppendMessage { flags, date, length, non_synchronizing })
+    Ok(AppendMessage { flags, date, length, non_synchronizing, binary })
 }
 
 /// What ends a line: `{n}` or `{n+}` announces a literal.

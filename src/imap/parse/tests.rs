@@ -434,14 +434,25 @@ fn append_prefixes() {
     assert_eq!(message.flags, vec![Flag::System(Flags::SEEN)]);
     assert_eq!(message.length, 310);
     assert!(!message.non_synchronizing);
+    assert!(!message.binary);
     assert!(message.date.is_some());
     let (_, _, message) = append_prefix(b"a APPEND INBOX {12+}").unwrap().unwrap();
-    assert!(message.non_synchronizing);
+    assert!(message.non_synchronizing && !message.binary);
     // RFC 3516 literal8.
     let (_, _, message) = append_prefix(b"a APPEND INBOX (\\Seen) ~{7}").unwrap().unwrap();
-    assert_eq!((message.length, message.non_synchronizing), (7, false));
+    assert_eq!((message.length, message.non_synchronizing, message.binary), (7, false, true));
     let (_, _, message) = append_prefix(b"a APPEND INBOX ~{7+}").unwrap().unwrap();
-    assert!(message.non_synchronizing);
+    assert!(message.non_synchronizing && message.binary);
+    let (_, _, message) = append_prefix(b"a APPEND INBOX \"17-Jul-1996 02:44:25 -0700\" ~{310}").unwrap().unwrap();
+    assert!(message.binary && message.date.is_some());
+    // MULTIAPPEND: each later message says for itself.
+    let mut parser = Parser::new(b" (\\Seen) ~{9+}");
+    let message = parser.sp().and_then(|_| append_message(&mut parser)).unwrap();
+    assert!(message.binary && message.non_synchronizing);
+    let mut parser = Parser::new(b" {9}");
+    let message = parser.sp().and_then(|_| append_message(&mut parser)).unwrap();
+    assert!(!message.binary);
+    assert!(append_prefix(b"a APPEND INBOX ~ {7}").unwrap().is_err());
     assert!(append_prefix(b"a APPEND INBOX ~~{7}").unwrap().is_err());
     // The mailbox literal comes first: not yet the message.
     assert!(append_prefix(b"a APPEND {5}").is_none());
@@ -614,6 +625,30 @@ proptest! {
         let text = words.join(" ");
         let _ = parse_command(text.as_bytes());
         let _ = append_prefix(text.as_bytes());
+    }
+
+    /// APPEND lines with or without flags, a date, `~` and `+`: the message
+    /// is a literal8 exactly when `~` came, and the rest reads the same.
+    #[test]
+    fn append_literal8_flag(
+        flags in prop_oneof![Just(""), Just("(\\Seen) "), Just("(\\Flagged $Work) "), Just("() ")],
+        date in prop_oneof![Just(""), Just("\"17-Jul-1996 02:44:25 -0700\" ")],
+        tilde in any::<bool>(),
+        plus in any::<bool>(),
+        length in 1u64..u64::from(u32::MAX) * 4,
+    ) {
+        let tilde_text = if tilde { "~" } else { "" };
+        let plus_text = if plus { "+" } else { "" };
+        let line = format!("a APPEND INBOX {flags}{date}{tilde_text}{{{length}{plus_text}}}");
+        let (_, mailbox, message) = append_prefix(line.as_bytes()).unwrap().unwrap();
+        prop_assert_eq!(mailbox, b"INBOX".to_vec());
+        prop_assert_eq!((message.binary, message.non_synchronizing, message.length), (tilde, plus, length));
+        prop_assert_eq!(message.date.is_some(), !date.is_empty());
+        // A MULTIAPPEND follow-on line reads the same.
+        let rest = format!(" {flags}{date}{tilde_text}{{{length}{plus_text}}}");
+        let mut parser = Parser::new(rest.as_bytes());
+        let next = parser.sp().and_then(|_| append_message(&mut parser)).unwrap();
+        prop_assert_eq!(next, message);
     }
 
     /// Search programs built from real search keys, RETURN options, sort

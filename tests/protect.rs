@@ -231,3 +231,28 @@ fn alerts_can_be_turned_off() {
     let log = server.log_text();
     assert!(!log.contains("alert: told") && !log.contains("alert for"), "{log}");
 }
+
+/// An address banned for guessing at an account (auth::ban) is reported
+/// to that account once, in plain words; an account it never tried, and a
+/// name that does not exist, hear nothing.
+#[test]
+fn a_ban_tells_the_accounts_the_address_tried() {
+    let limits = "ban_failures = 4\nlock_failures = 0\n".to_string();
+    let server = Server::start_with(Options { extra_limits: limits, ..Default::default() });
+    // Alice has logged in before (her first login is never alerted about).
+    assert!(login_from(&server, 2, "alice", "secret").starts_with("OK"));
+    // 127.0.0.9 guesses at alice and at a name that does not exist.
+    for (attempt, user) in ["alice", "nobody", "alice", "nobody"].iter().enumerate() {
+        let answer = login_from(&server, 9, user, &format!("guess{attempt}"));
+        assert_eq!(answer, WRONG_PASSWORD);
+    }
+    wait_for_log(&server, "banned 127.0.0.9 until", 1);
+    wait_for_log(&server, "alert: told alice (address banned", 1);
+    let messages = inbox(&server, "alice", "secret");
+    let banned: Vec<&String> = messages.iter().filter(|message| message.contains("Blocked 127.0.0.9")).collect();
+    assert_eq!(banned.len(), 1, "{messages:#?}");
+    let text = banned[0].split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(text.contains("tried wrong passwords for your mail account \"alice\""), "{text}");
+    // Bob was never tried: nothing for him.
+    assert!(inbox(&server, "bob", "hunter2").iter().all(|message| !message.contains("Blocked")));
+}

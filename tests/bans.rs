@@ -10,34 +10,10 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddrV4, TcpStream};
+use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use common::*;
-
-fn loopback(last: u8) -> Ipv4Addr {
-    Ipv4Addr::new(127, 0, 0, last)
-}
-
-/// A TCP connection from `source` (std cannot bind a client socket).
-fn tcp_from(source: Ipv4Addr, port: u16) -> TcpStream {
-    use rustix::net::{AddressFamily, SocketType};
-    let socket = rustix::net::socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
-    rustix::net::bind(&socket, &SocketAddrV4::new(source, 0)).unwrap();
-    rustix::net::connect(&socket, &SocketAddrV4::new(loopback(1), port)).unwrap();
-    let stream = TcpStream::from(socket);
-    stream.set_nodelay(true).unwrap();
-    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    stream
-}
-
-/// A client from `source` whose greeting was `* OK`.
-fn greeted_from(source: Ipv4Addr, port: u16) -> Client {
-    let mut client = Client::new(Transport::Plain(tcp_from(source, port)));
-    let greeting = client.read_line();
-    assert!(greeting.starts_with("* OK"), "{source}: {greeting}");
-    client
-}
 
 /// What the server says to a connection from `source` before it closes
 /// it (everything, up to the end): a refused one gets only a BYE.

@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::net::{Ipv4Addr, SocketAddrV4, TcpStream};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -33,23 +32,9 @@ fn add_device(server: &Server, user: &str, device: &str) -> String {
     password
 }
 
-fn tcp_from(source: Ipv4Addr, port: u16) -> TcpStream {
-    use rustix::net::{AddressFamily, SocketType};
-    let socket = rustix::net::socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
-    rustix::net::bind(&socket, &SocketAddrV4::new(source, 0)).unwrap();
-    rustix::net::connect(&socket, &SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)).unwrap();
-    let stream = TcpStream::from(socket);
-    stream.set_nodelay(true).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    stream
-}
-
 /// A greeted client from 127.0.0.`last`.
 fn client_from(server: &Server, last: u8) -> Client {
-    let mut client = Client::new(Transport::Plain(tcp_from(Ipv4Addr::new(127, 0, 0, last), server.imap_port)));
-    let greeting = client.read_line();
-    assert!(greeting.starts_with("* OK"), "{greeting}");
-    client
+    greeted_from(loopback(last), server.imap_port)
 }
 
 /// The tagged answer to LOGIN (quoted, so any password goes).
@@ -62,28 +47,7 @@ fn login_from(server: &Server, last: u8, user: &str, password: &str) -> String {
 }
 
 fn authenticate_plain(client: &mut Client, user: &str, password: &str) -> String {
-    use base64_like::encode;
-    client.command(&format!("AUTHENTICATE PLAIN {}", encode(format!("\0{user}\0{password}").as_bytes()))).1
-}
-
-/// A tiny base64 encoder (the test crate has no base64 dependency).
-mod base64_like {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    pub fn encode(input: &[u8]) -> String {
-        let mut out = String::new();
-        for chunk in input.chunks(3) {
-            let bytes = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-            let value = u32::from(bytes[0]) << 16 | u32::from(bytes[1]) << 8 | u32::from(bytes[2]);
-            for index in 0..4 {
-                if index <= chunk.len() {
-                    out.push(ALPHABET[(value >> (18 - 6 * index) & 63) as usize] as char);
-                } else {
-                    out.push('=');
-                }
-            }
-        }
-        out
-    }
+    client.command(&format!("AUTHENTICATE PLAIN {}", base64(format!("\0{user}\0{password}").as_bytes()))).1
 }
 
 fn wait_for_log(server: &Server, needle: &str) -> String {

@@ -9,7 +9,7 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddrV4, TcpStream};
+use std::net::{Ipv4Addr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
@@ -20,32 +20,9 @@ fn with_limits(limits: &str) -> Server {
     Server::start_with(Options { extra_limits: limits.into(), ..Default::default() })
 }
 
-fn loopback(last: u8) -> Ipv4Addr {
-    Ipv4Addr::new(127, 0, 0, last)
-}
-
-/// A TCP connection from `source` (std cannot bind a client socket).
-fn tcp_from(source: Ipv4Addr, port: u16) -> TcpStream {
-    use rustix::net::{AddressFamily, SocketType};
-    let socket = rustix::net::socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
-    rustix::net::bind(&socket, &SocketAddrV4::new(source, 0)).unwrap();
-    rustix::net::connect(&socket, &SocketAddrV4::new(loopback(1), port)).unwrap();
-    let stream = TcpStream::from(socket);
-    stream.set_nodelay(true).unwrap();
-    stream
-}
-
 /// A client from `source`; its greeting is not read.
 fn client_from(source: Ipv4Addr, port: u16) -> Client {
     Client::new(Transport::Plain(tcp_from(source, port)))
-}
-
-/// A client from `source` whose greeting was `* OK`.
-fn greeted_from(source: Ipv4Addr, port: u16) -> Client {
-    let mut client = client_from(source, port);
-    let greeting = client.read_line();
-    assert!(greeting.starts_with("* OK"), "{source}: {greeting}");
-    client
 }
 
 /// Everything until the server closes the connection.

@@ -8,7 +8,6 @@
 
 mod common;
 
-use std::net::{Ipv4Addr, SocketAddrV4, TcpStream};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -18,20 +17,9 @@ const LOCK: &str = "lock_failures = 3\nlock_window = 600\nlock_seconds = 600\n";
 const HASHED: &str = "password check: hashing";
 const WRONG_PASSWORD: &str = "NO [AUTHENTICATIONFAILED] Authentication failed";
 
-fn loopback(last: u8) -> Ipv4Addr {
-    Ipv4Addr::new(127, 0, 0, last)
-}
-
 /// A client connected from 127.0.0.`last`, greeting read.
 fn connect_from(server: &Server, last: u8) -> Client {
-    use rustix::net::{AddressFamily, SocketType};
-    let socket = rustix::net::socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
-    rustix::net::bind(&socket, &SocketAddrV4::new(loopback(last), 0)).unwrap();
-    rustix::net::connect(&socket, &SocketAddrV4::new(loopback(1), server.imap_port)).unwrap();
-    let mut client = Client::new(Transport::Plain(TcpStream::from(socket)));
-    let greeting = client.read_line();
-    assert!(greeting.starts_with("* OK"), "{greeting}");
-    client
+    greeted_from(loopback(last), server.imap_port)
 }
 
 /// One LOGIN from 127.0.0.`last` on a connection of its own; the tagged answer.

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::net::{Ipv4Addr, SocketAddrV4, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -496,4 +496,49 @@ pub fn find<'a>(responses: &'a [Response], needle: &str) -> Vec<&'a Response> {
 pub fn search_result(responses: &[Response]) -> Vec<u32> {
     let line = responses.iter().find(|line| line.starts_with("* SEARCH")).expect("SEARCH response");
     line["* SEARCH".len()..].split_whitespace().map(|number| number.parse().unwrap()).collect()
+}
+
+/// 127.0.0.`last`: attack-style tests connect from any address of 127/8
+/// (127.0.0.1 is in the default never_limit; the others are strangers).
+pub fn loopback(last: u8) -> Ipv4Addr {
+    Ipv4Addr::new(127, 0, 0, last)
+}
+
+/// A TCP connection from `source` to `port` on 127.0.0.1 (std cannot bind
+/// a client socket to a source address before connecting).
+pub fn tcp_from(source: Ipv4Addr, port: u16) -> TcpStream {
+    use rustix::net::{AddressFamily, SocketType};
+    let socket = rustix::net::socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
+    rustix::net::bind(&socket, &SocketAddrV4::new(source, 0)).unwrap();
+    rustix::net::connect(&socket, &SocketAddrV4::new(loopback(1), port)).unwrap();
+    let stream = TcpStream::from(socket);
+    stream.set_nodelay(true).unwrap();
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream
+}
+
+/// A client from `source` whose greeting was `* OK`.
+pub fn greeted_from(source: Ipv4Addr, port: u16) -> Client {
+    let mut client = Client::new(Transport::Plain(tcp_from(source, port)));
+    let greeting = client.read_line();
+    assert!(greeting.starts_with("* OK"), "{source}: {greeting}");
+    client
+}
+
+/// Base64 with padding (RFC 4648), for SASL responses and the like.
+pub fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let padded = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
+        let value = u32::from(padded[0]) << 16 | u32::from(padded[1]) << 8 | u32::from(padded[2]);
+        for index in 0..4 {
+            if index <= chunk.len() {
+                out.push(ALPHABET[(value >> (18 - 6 * index) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }

@@ -267,14 +267,21 @@ fn expunge_waits_for_noop_and_is_never_sent_during_fetch_store_or_search() {
     assert!(fetches[0].starts_with("* 3 FETCH (FLAGS (\\Flagged"), "{untagged:?}");
 }
 
+/// INBOX with 3 messages, selected by a session that has not been told
+/// yet that another session expunged message 2: that session.
+fn second_expunged_elsewhere(server: &Server) -> Client {
+    fill_inbox(server, 3);
+    let (mut a, _) = select(server, "INBOX");
+    let (b, _) = select(server, "INBOX");
+    a.ok("STORE 2 +FLAGS.SILENT (\\Deleted)");
+    a.ok("EXPUNGE");
+    b
+}
+
 #[test]
 fn fetching_a_message_expunged_elsewhere_gives_expungeissued_and_the_rest() {
     let server = Server::start();
-    fill_inbox(&server, 3);
-    let (mut a, _) = select(&server, "INBOX");
-    let (mut b, _) = select(&server, "INBOX");
-    a.ok("STORE 2 +FLAGS.SILENT (\\Deleted)");
-    a.ok("EXPUNGE");
+    let mut b = second_expunged_elsewhere(&server);
 
     let (untagged, tagged) = b.command("FETCH 1:3 (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])");
     assert!(tagged.starts_with("NO [EXPUNGEISSUED]"), "{tagged} after {untagged:?}");
@@ -296,11 +303,7 @@ fn fetching_a_message_expunged_elsewhere_gives_expungeissued_and_the_rest() {
 #[test]
 fn search_that_skips_expunged_messages_says_expungeissued() {
     let server = Server::start();
-    fill_inbox(&server, 3);
-    let (mut a, _) = select(&server, "INBOX");
-    let (mut b, _) = select(&server, "INBOX");
-    a.ok("STORE 2 +FLAGS.SILENT (\\Deleted)");
-    a.ok("EXPUNGE");
+    let mut b = second_expunged_elsewhere(&server);
     for command in ["SEARCH BODY body", "SORT (SUBJECT) UTF-8 ALL", "THREAD ORDEREDSUBJECT UTF-8 ALL"] {
         let (untagged, tagged) = b.command(command);
         assert!(tagged.starts_with("OK [EXPUNGEISSUED]"), "{command}: {tagged} after {untagged:?}");

@@ -20,6 +20,17 @@ use std::process::ExitCode;
 use argh::FromArgs;
 
 use crate::config::{Board, Config, Overrides, BOARDS};
+
+/// `println!` for the CLI's answers, except that a reader gone away
+/// (`roost boards | head`) ends the command quietly instead of a panic
+/// about a broken pipe (Rust ignores SIGPIPE, which the server needs).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        if writeln!(std::io::stdout(), $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
 use crate::store::{Op, StoreError};
 
 /// roost: your family's mail, on a small board at home.
@@ -439,15 +450,15 @@ fn main() -> ExitCode {
             load(&arguments.config, None, &arguments.data).and_then(|config| {
                 server::create_data_dir(&config)?;
                 let (cert, _) = server::tls_paths(&config)?;
-                println!("{}  {}", net::tls::fingerprint(&cert)?, cert.display());
+                say!("{}  {}", net::tls::fingerprint(&cert)?, cert.display());
                 Ok(())
             })
         }
         Command::Boards(_) => {
             for (name, _) in BOARDS {
                 match Board::named(name) {
-                    Ok(board) => println!("{name:12} {}", board.description),
-                    Err(error) => println!("{name:12} (broken: {error})"),
+                    Ok(board) => say!("{name:12} {}", board.description),
+                    Err(error) => say!("{name:12} (broken: {error})"),
                 }
             }
             Ok(())
@@ -563,9 +574,9 @@ fn set_password(config: &Config, name: &str, new_user: bool, force: bool) -> Res
     };
     write(config, &words, op)?;
     if new_user {
-        println!("user {name} added, with INBOX, Archive, Drafts, Junk, Sent and Trash");
+        say!("user {name} added, with INBOX, Archive, Drafts, Junk, Sent and Trash");
     } else {
-        println!("password of {name} changed");
+        say!("password of {name} changed");
     }
     Ok(())
 }
@@ -587,7 +598,7 @@ fn delete_user(config: &Config, name: &str, yes: bool) -> Result<(), String> {
         }
     }
     write(config, &["user-del", &name], Op::DeleteUser { name: name.clone() })?;
-    println!("user {name} deleted");
+    say!("user {name} deleted");
     Ok(())
 }
 
@@ -598,13 +609,13 @@ fn add_device(config: &Config, name: &str, device: &str) -> Result<(), String> {
     let record = auth::device::record(&password, util::datetime::DateTime::now().unix)?;
     let words = ["device-add", &name, &auth::device::encode_name(&device), &auth::device::encode_record(&record)];
     write(config, &words, Op::AddDevice { user: name.clone(), device: device.clone(), record })?;
-    println!("device password for {name} on {device:?}:");
-    println!();
-    println!("    {password}");
-    println!();
-    println!("Type it in that device's mail settings as the password (in place of {name}'s own);");
-    println!("capitals and dashes do not matter. It is shown only this once: roost keeps only a hash.");
-    println!("`roost user device del {name} {device:?}` revokes it.");
+    say!("device password for {name} on {device:?}:");
+    say!();
+    say!("    {password}");
+    say!();
+    say!("Type it in that device's mail settings as the password (in place of {name}'s own);");
+    say!("capitals and dashes do not matter. It is shown only this once: roost keeps only a hash.");
+    say!("`roost user device del {name} {device:?}` revokes it.");
     Ok(())
 }
 
@@ -613,7 +624,7 @@ fn delete_device(config: &Config, name: &str, device: &str) -> Result<(), String
     let device = auth::device::check_name(device)?;
     let words = ["device-del", &name, &auth::device::encode_name(&device)];
     write(config, &words, Op::DeleteDevice { user: name.clone(), device: device.clone() })?;
-    println!("device password {device:?} of {name} deleted: the next login with it is refused");
+    say!("device password {device:?} of {name} deleted: the next login with it is refused");
     Ok(())
 }
 
@@ -626,13 +637,13 @@ fn device_only(config: &Config, name: &str, setting: &str) -> Result<(), String>
     };
     write(config, &["device-only", &name, setting], Op::SetDeviceOnly { user: name.clone(), on })?;
     if on {
-        println!("{name} now logs in over IMAP with device passwords only (the main password is refused there)");
+        say!("{name} now logs in over IMAP with device passwords only (the main password is refused there)");
         let devices = show_text(config, &name, "device-list", control::devices_text)?;
         if devices.starts_with("no device passwords") {
-            println!("{name} has no device password yet: add one with `roost user device add {name} NAME`");
+            say!("{name} has no device password yet: add one with `roost user device add {name} NAME`");
         }
     } else {
-        println!("{name}'s main password logs in over IMAP again");
+        say!("{name}'s main password logs in over IMAP again");
     }
     Ok(())
 }
@@ -646,7 +657,7 @@ fn show(
     read: fn(&store::Reader, &str) -> Result<String, StoreError>,
 ) -> Result<(), String> {
     let name = auth::normalize_user_name(name)?;
-    println!("{}", show_text(config, &name, request, read)?);
+    say!("{}", show_text(config, &name, request, read)?);
     Ok(())
 }
 
@@ -681,7 +692,7 @@ fn list_users(config: &Config) -> Result<(), String> {
         .map_err(|error| offline_error(config, error))?
     };
     if !names.is_empty() {
-        println!("{names}");
+        say!("{names}");
     }
     Ok(())
 }
@@ -693,7 +704,7 @@ fn ban_request(config: &Config, words: &[&str]) -> Result<(), String> {
     if !control::server_running(&socket) {
         return Err(format!("the server is not running (no answer on {}); bans are kept by it", socket.display()));
     }
-    println!("{}", control::request(&socket, words)?);
+    say!("{}", control::request(&socket, words)?);
     Ok(())
 }
 
@@ -701,7 +712,7 @@ fn check(config: &Config, repair: bool) -> Result<(), String> {
     let socket = config.control_socket();
     if control::server_running(&socket) {
         let text = control::request(&socket, &["check"])?;
-        println!("{text}");
+        say!("{text}");
         return if text.ends_with("DAMAGED") { Err("the database is damaged".into()) } else { Ok(()) };
     }
     let path = config.database_path();
@@ -717,7 +728,7 @@ fn check(config: &Config, repair: bool) -> Result<(), String> {
         ),
         other => other.to_string(),
     })?;
-    println!("{}", report.summary());
+    say!("{}", report.summary());
     if report.is_clean() {
         Ok(())
     } else {

@@ -592,3 +592,20 @@ fn tls_files_come_from_systemd_credentials() {
     // Nothing was generated in the data directory meanwhile.
     assert!(!dir.0.join("data/tls/cert.pem").exists());
 }
+
+/// `roost boards | head -1`: a reader that goes away ends the command
+/// quietly, not with a panic about a broken pipe.
+#[test]
+fn a_closed_pipe_ends_a_command_quietly() {
+    let mut child = std::process::Command::new(BINARY)
+        .arg("boards")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Nobody reads: the pipe is closed before roost writes its lines.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success() && !stderr.contains("panicked"), "{:?}: {stderr}", output.status);
+}

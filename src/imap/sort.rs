@@ -332,230 +332,23 @@ pub struct Address {
 /// must not cost more than this.
 pub const ADDRESS_FIELD_LIMIT: usize = 8 * 1024;
 
-/// Lexical pieces of an address field (RFC 5322 §3.2, leniently).
-#[derive(Debug, PartialEq, Eq)]
-enum Token {
-    /// An atom or dot-atom (dots are kept inside, as obs-phrase allows).
-    Word(Vec<u8>),
-    /// A quoted string, unquoted.
-    Quoted(Vec<u8>),
-    /// A comment's text (nested comments flattened).
-    Comment(Vec<u8>),
-    /// One of `<>,:;@` (and a lone `\` or `]`, kept so nothing is lost).
-    Special(u8),
-}
-
-fn tokenize(field: &[u8]) -> Vec<Token> {
-    let field = &field[..field.len().min(ADDRESS_FIELD_LIMIT)];
-    let mut tokens = Vec::new();
-    let mut index = 0;
-    while index < field.len() {
-        let byte = field[index];
-        match byte {
-            b' ' | b'\t' | b'\r' | b'\n' => index += 1,
-            b'"' => {
-                let (text, next) = quoted(field, index + 1);
-                tokens.push(Token::Quoted(text));
-                index = next;
-            }
-            b'(' => {
-                let (text, next) = comment(field, index + 1);
-                tokens.push(Token::Comment(text));
-                index = next;
-            }
-            b'[' => {
-                // A domain literal: up to the closing bracket.
-                let end = field[index..].iter().position(|&byte| byte == b']').map_or(field.len(), |at| index + at + 1);
-                tokens.push(Token::Word(field[index..end].to_vec()));
-                index = end;
-            }
-            b'<' | b'>' | b',' | b':' | b';' | b'@' | b'\\' | b']' | b')' => {
-                tokens.push(Token::Special(byte));
-                index += 1;
-            }
-            _ => {
-                let end = field[index..]
-                    .iter()
-                    .position(|&byte| b" \t\r\n\"()[]<>,:;@\\".contains(&byte))
-                    .map_or(field.len(), |at| index + at);
-                tokens.push(Token::Word(field[index..end].to_vec()));
-                index = end;
-            }
-        }
-    }
-    tokens
-}
-
-/// A quoted string's content from `start` (after the opening quote) and
-/// the index after its closing quote; backslash escapes resolved, folding
-/// removed. An unterminated one runs to the end.
-fn quoted(field: &[u8], start: usize) -> (Vec<u8>, usize) {
-    let mut text = Vec::new();
-    let mut index = start;
-    while index < field.len() {
-        match field[index] {
-            b'"' => return (text, index + 1),
-            b'\\' if index + 1 < field.len() => {
-                text.push(field[index + 1]);
-                index += 2;
-            }
-            b'\r' | b'\n' => index += 1,
-            byte => {
-                text.push(byte);
-                index += 1;
-            }
-        }
-    }
-    (text, index)
-}
-
-/// A comment's text from `start` (after the opening parenthesis) and the
-/// index after its closing one; nested comments are kept as text.
-fn comment(field: &[u8], start: usize) -> (Vec<u8>, usize) {
-    let mut text = Vec::new();
-    let mut depth = 1usize;
-    let mut index = start;
-    while index < field.len() {
-        let byte = field[index];
-        index += 1;
-        match byte {
-            b'\\' if index < field.len() => {
-                text.push(field[index]);
-                index += 1;
-                continue;
-            }
-            b'(' => depth += 1,
-            b')' => {
-                depth -= 1;
-                if depth == 0 {
-                    break;
-                }
-            }
-            b'\r' | b'\n' => continue,
-            _ => {}
-        }
-        text.push(byte);
-    }
-    (text, index)
-}
-
 /// The first address of an address-list field value (raw, as in the
 /// message): what FROM/TO/CC sort on and what DISPLAYFROM/DISPLAYTO take
-/// the display name from. Empty list elements are skipped; `None` when
+/// the display name from, read by the parser ENVELOPE uses
+/// ([`crate::mime::address`]), so SORT, SEARCH and ENVELOPE agree about a
+/// header. Its MISSING_MAILBOX / MISSING_DOMAIN placeholders count as
+/// absent here (RFC 5256 §3 sorts on what the header says); `None` when
 /// the field holds no address at all. Only the first
 /// [`ADDRESS_FIELD_LIMIT`] bytes are read.
 pub fn first_address(field: &[u8]) -> Option<Address> {
-    let tokens = tokenize(field);
-    let mut start = 0;
-    while start < tokens.len() {
-        let end = element_end(&tokens, start);
-        if let Some(address) = address(&tokens[start..end]) {
-            return Some(address);
-        }
-        start = end + 1;
-    }
-    None
-}
-
-/// Where the list element starting at `start` ends: the first comma that
-/// is not inside an angle address.
-fn element_end(tokens: &[Token], start: usize) -> usize {
-    let mut in_angle = false;
-    for (index, token) in tokens.iter().enumerate().skip(start) {
-        match token {
-            Token::Special(b'<') => in_angle = true,
-            Token::Special(b'>') => in_angle = false,
-            Token::Special(b',') if !in_angle => return index,
-            _ => {}
-        }
-    }
-    tokens.len()
-}
-
-/// One list element: a group, a name-addr or an addr-spec.
-fn address(tokens: &[Token]) -> Option<Address> {
-    if tokens.iter().all(|token| matches!(token, Token::Comment(_))) {
-        return None;
-    }
-    let angle = tokens.iter().position(|token| *token == Token::Special(b'<'));
-    let colon = tokens.iter().position(|token| *token == Token::Special(b':'));
-    let at = tokens.iter().position(|token| *token == Token::Special(b'@'));
-    // A colon before any "<" or "@" opens a group: its name is the address.
-    if let Some(colon) =
-        colon.filter(|&colon| angle.is_none_or(|angle| colon < angle) && at.is_none_or(|at| colon < at))
-    {
-        return Some(Address { name: None, mailbox: Some(phrase(&tokens[..colon])), host: None });
-    }
-    if let Some(angle) = angle {
-        let close = tokens[angle..]
-            .iter()
-            .position(|token| *token == Token::Special(b'>'))
-            .map_or(tokens.len(), |at| angle + at);
-        let name = phrase(&tokens[..angle]);
-        let (mailbox, host) = addr_spec(strip_route(&tokens[angle + 1..close]));
-        return Some(Address { name: (!name.is_empty()).then_some(name), mailbox, host });
-    }
-    // Words without "@" or "<>" ("No Address"): a display name without an
-    // address, as Dovecot reads it (its ENVELOPE has the phrase as name).
-    let words = tokens.iter().filter(|token| matches!(token, Token::Word(_) | Token::Quoted(_))).count();
-    if at.is_none() && words > 1 {
-        return Some(Address { name: Some(phrase(tokens)), mailbox: None, host: None });
-    }
-    // A bare addr-spec; a comment after it serves as the display name.
-    let name = tokens.iter().rev().find_map(|token| match token {
-        Token::Comment(text) if !text.is_empty() => Some(text.clone()),
-        _ => None,
-    });
-    let (mailbox, host) = addr_spec(tokens);
-    Some(Address { name, mailbox, host })
-}
-
-/// Words and quoted strings joined by single spaces; comments dropped.
-fn phrase(tokens: &[Token]) -> Vec<u8> {
-    let mut text = Vec::new();
-    for token in tokens {
-        if let Token::Word(word) | Token::Quoted(word) = token {
-            if !text.is_empty() {
-                text.push(b' ');
-            }
-            text.extend_from_slice(word);
-        }
-    }
-    text
-}
-
-/// An obsolete source route ("@a,@b:") before the addr-spec, removed.
-fn strip_route(tokens: &[Token]) -> &[Token] {
-    if tokens.first() == Some(&Token::Special(b'@')) {
-        if let Some(colon) = tokens.iter().position(|token| *token == Token::Special(b':')) {
-            return &tokens[colon + 1..];
-        }
-    }
-    tokens
-}
-
-/// Local part and domain of an addr-spec: the pieces before and after the
-/// last "@", each concatenated without spaces; comments dropped.
-fn addr_spec(tokens: &[Token]) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
-    let at = tokens.iter().rposition(|token| *token == Token::Special(b'@'));
-    let (local, domain) = match at {
-        Some(at) => (&tokens[..at], Some(&tokens[at + 1..])),
-        None => (tokens, None),
-    };
-    let join = |tokens: &[Token]| -> Vec<u8> {
-        let mut text = Vec::new();
-        for token in tokens {
-            match token {
-                Token::Word(word) | Token::Quoted(word) => text.extend_from_slice(word),
-                Token::Special(byte) if *byte != b'@' && *byte != b'<' && *byte != b'>' => text.push(*byte),
-                _ => {}
-            }
-        }
-        text
-    };
-    let mailbox = join(local);
-    let host = domain.map(join).filter(|host| !host.is_empty());
-    ((!mailbox.is_empty()).then_some(mailbox), host)
+    use crate::mime::address::{parse_list, MISSING_DOMAIN, MISSING_MAILBOX};
+    let field = &field[..field.len().min(ADDRESS_FIELD_LIMIT)];
+    let first = parse_list(field).into_iter().next()?;
+    Some(Address {
+        name: first.name,
+        mailbox: first.mailbox.filter(|mailbox| mailbox != MISSING_MAILBOX),
+        host: first.host.filter(|host| host != MISSING_DOMAIN),
+    })
 }
 
 /// The 22 messages appended to Dovecot 2.3.19 to learn its SORT and THREAD
@@ -1078,7 +871,8 @@ mod tests {
             parts(Some("=?utf-8?q?J=C3=B6rg?="), Some("j"), Some("x"))
         );
         assert_eq!(address_of(""), None);
-        assert_eq!(address_of(" (just a comment)"), None);
+        // Only a comment: an address with nothing in it, as ENVELOPE reads it.
+        assert_eq!(address_of(" (just a comment)"), parts(None, None, None));
     }
 
     #[test]

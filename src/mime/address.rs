@@ -247,10 +247,18 @@ impl<'a> Parser<'a> {
                 _ => break,
             }
         }
-        if !words.is_empty() {
-            // A bare word or phrase with no `@`: a local part without host.
+        if words.len() > 1 {
+            // A phrase and no address (`No Address`): Dovecot reads the
+            // phrase as the name of an address with neither mailbox nor host.
+            self.push(filled(Address { name: Some(phrase(&words)), ..Address::default() }));
+        } else if !words.is_empty() {
+            // A bare word with no `@`: a local part without host.
             let name = comments.first().map(|text| text.to_vec());
             self.push(filled(Address { name, route: None, mailbox: Some(local_part(&words)), host: None }));
+        } else if !comments.is_empty() {
+            // Only a comment (`(undisclosed)`): an address with nothing in
+            // it, as Dovecot's ENVELOPE has it.
+            self.push(filled(Address::default()));
         }
         if self.position == start {
             // Nothing consumed (cannot happen with the cases above, but a

@@ -1087,6 +1087,24 @@ def later_additions():
             ),
         )
     )
+    # Address lists SORT and ENVELOPE must read alike: a phrase without an
+    # address, an empty angle address, a lone word, a comment only.
+    out.append(
+        (
+            "address-phrases-without-addresses",
+            entity(
+                [
+                    "From: No Address",
+                    "To: Alice <>, nobody",
+                    "Cc: (just a comment), bob@example.net",
+                    "Subject: Phrases without addresses",
+                    "Date: Sat, 20 Jan 2024 08:00:00 +0000",
+                    "Message-ID: <phrases@corpus.example>",
+                ],
+                "Phrases.\n",
+            ),
+        )
+    )
     return out
 
 

@@ -326,7 +326,17 @@ async fn plan_binary(
             Segment::Decoded(_, _, TransferEncoding::Unknown) => {
                 return Ok(Ok(Planned::Refused(Ended::Refused("UNKNOWN-CTE", "Unknown Content-Transfer-Encoding"))));
             }
-            Segment::Decoded(start, end, TransferEncoding::Identity) => end.saturating_sub(*start),
+            Segment::Decoded(start, end, TransferEncoding::Identity) => {
+                // Nothing to decode, but a body labelled 7bit or 8bit may
+                // still hold NUL (broken mail): then it goes as a literal8
+                // too (RFC 3516 §4.3), never NUL in an ordinary literal.
+                match holds_nul(answer, message, *start, *end).await? {
+                    Ok(Some(nul)) => decoded_any |= nul,
+                    Ok(None) => return Ok(Ok(Planned::Gone)),
+                    Err(error) => return Ok(Err(error)),
+                }
+                end.saturating_sub(*start)
+            }
             Segment::Decoded(start, end, encoding) => {
                 decoded_any = true;
                 match decoded_size(answer, message, *start, *end, *encoding).await? {
@@ -361,6 +371,33 @@ fn binary_header(header_bytes: &[u8]) -> Vec<u8> {
     out.extend_from_slice(b"Content-Transfer-Encoding: binary\r\n");
     out.extend_from_slice(&header_bytes[fields_end.min(header_bytes.len())..]);
     out
+}
+
+/// Whether bytes `start..end` of the message hold a NUL; None if the
+/// message's bytes were freed meanwhile. Paced like [`decoded_size`].
+async fn holds_nul(
+    answer: &mut Answer<'_>,
+    message: &Message,
+    start: u64,
+    end: u64,
+) -> io::Result<Result<Option<bool>, StoreError>> {
+    let mut piece = Vec::new();
+    let mut position = start;
+    while position < end {
+        let next = (position + PIECE).min(end);
+        piece.clear();
+        match answer.pace.snapshot.read(message.record.blob, position, next, &mut piece) {
+            Ok(true) => {}
+            Ok(false) => return Ok(Ok(None)),
+            Err(error) => return Ok(Err(error)),
+        }
+        if piece.contains(&0) {
+            return Ok(Ok(Some(true)));
+        }
+        position = next;
+        answer.pace.pause_checked(answer.conn).await?;
+    }
+    Ok(Ok(Some(false)))
 }
 
 /// The decoded length of an encoded body: Some(None) if it is damaged,
@@ -871,9 +908,10 @@ async fn send_section(
                     select_fields(&bytes, *not, fields)
                 }
             };
-            let selected = cut(&selected, partial);
+            let mut selected = cut(&selected, partial).to_vec();
+            no_nul(&mut selected);
             encode::literal_header(answer.conn.out(), selected.len() as u64);
-            answer.conn.write(selected);
+            answer.conn.write(&selected);
             return Ok(Ok(()));
         }
         // Sent by send_part.
@@ -906,11 +944,24 @@ async fn send_range(
         let until = (position + step).min(end);
         piece.clear();
         answer.read_literal(message, position, until, &mut piece)?;
+        no_nul(&mut piece);
         answer.conn.write(&piece);
         position = until;
         answer.pace.pause(answer.conn).await?;
     }
     Ok(Ok(()))
+}
+
+/// A literal may not hold NUL (RFC 3501 §4.3: CHAR8 is 0x01-0xFF), yet a
+/// message can: broken mail delivered over LMTP, or a non-MIME message
+/// APPENDed as a literal8 (binary parts are stored base64, see
+/// `mime::binary`). In BODY[] and the other non-BINARY sections a NUL is
+/// sent as 0x80, as Dovecot does, so the length and the framing hold;
+/// BINARY[] gives the bytes as stored.
+fn no_nul(bytes: &mut [u8]) {
+    for byte in bytes.iter_mut().filter(|byte| **byte == 0) {
+        *byte = 0x80;
+    }
 }
 
 /// Sends a section of a MIME part (`1.2`, `3.HEADER`, `2.MIME`...); a
@@ -955,9 +1006,10 @@ async fn send_part(
         let mut bytes = Vec::new();
         answer.read_literal(message, start, end, &mut bytes)?;
         let selected = select_fields(&bytes, *not, fields);
-        let selected = cut(&selected, partial);
+        let mut selected = cut(&selected, partial).to_vec();
+        no_nul(&mut selected);
         encode::literal_header(answer.conn.out(), selected.len() as u64);
-        answer.conn.write(selected);
+        answer.conn.write(&selected);
         return Ok(Ok(()));
     }
     send_range(answer, message, start, end, partial).await

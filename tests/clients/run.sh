@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Real IMAP clients against a freshly started roost, over TLS on loopback:
-# mbsync (isync), offlineimap3 and Python's imapclient. See README.md here.
+# mbsync (isync), offlineimap3, Python's imapclient and Node's ImapFlow.
+# See README.md here.
 #
 #   bash tests/clients/run.sh
 #
-# Installs what is missing first: the Debian packages isync, offlineimap3
-# and python3-venv (apt, as root or with password-less sudo), and
-# imapclient from PyPI into the virtualenv target/clients-venv.
+# Installs what is missing first: the Debian packages isync, offlineimap3,
+# python3-venv, nodejs and npm (apt, as root or with password-less sudo),
+# imapclient from PyPI into the virtualenv target/clients-venv, and imapflow
+# from npm into target/clients-node.
 # Prints one PASS/FAIL line per check and a summary; exits 1 if any check
 # failed, 2 if the setup failed. Every client run is bounded by `timeout`.
 set -uo pipefail
@@ -32,6 +34,8 @@ command -v mbsync >/dev/null 2>&1 || packages+=(isync)
 command -v offlineimap >/dev/null 2>&1 || packages+=(offlineimap3)
 # Debian's python3 has venv but not ensurepip unless python3-venv is installed.
 "$system_python" -c 'import ensurepip, venv' >/dev/null 2>&1 || packages+=(python3-venv)
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 if [ ${#packages[@]} -gt 0 ]; then
     if [ ${#as_root[@]} -gt 0 ]; then
         sudo -n true 2>/dev/null || die "installing ${packages[*]} needs root (or password-less sudo)"
@@ -56,6 +60,14 @@ if ! "$py" -c 'import imapclient' >/dev/null 2>&1; then
     "$system_python" -m venv "$venv" || die "python3 -m venv failed"
     timeout 600 "$py" -m pip install --quiet --disable-pip-version-check "imapclient==3.0.1" >&2 ||
         die "pip install imapclient failed"
+fi
+# ImapFlow, pinned, in a directory of its own (no package.json in the repo).
+node_dir=$root/target/clients-node
+if [ ! -d "$node_dir/node_modules/imapflow" ]; then
+    echo "clients: installing imapflow into $node_dir" >&2
+    mkdir -p "$node_dir"
+    timeout 600 npm install --silent --no-audit --no-fund --prefix "$node_dir" "imapflow@1.7.8" >&2 ||
+        die "npm install imapflow failed"
 fi
 installed=$SECONDS
 
@@ -396,6 +408,19 @@ else
     fail "imapclient: IDLE did not start: $(cat "$work/idle.out")"
 fi
 idle_pid=""
+
+# ------------------------------------------------------------------ 5. ImapFlow
+
+# CONDSTORE/QRESYNC as ImapFlow uses them (an idling watcher told of another
+# device's flag change and deletion, a resync with SELECT QRESYNC and FETCH
+# CHANGEDSINCE), with whatever it turns on by itself (ENABLE, COMPRESS).
+while IFS= read -r line; do
+    case "$line" in
+    PASS:*) pass "${line#PASS: }" ;;
+    FAIL:*) fail "${line#FAIL: }" ;;
+    *) echo "$line" ;;
+    esac
+done < <(NODE_PATH=$node_dir timeout 120 node "$here/imapflow.mjs" 2>&1 || echo "FAIL: imapflow: the script exited with $?")
 
 # ------------------------------------------------------------------ stop, check
 

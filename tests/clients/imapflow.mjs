@@ -1,0 +1,143 @@
+// ImapFlow (the Node.js IMAP client behind many webmails and tools) against
+// a running roost: CONDSTORE and QRESYNC as a phone-style client uses them,
+// with the extensions ImapFlow turns on by itself (ENABLE, COMPRESS when
+// offered). Run by tests/clients/run.sh, which installs imapflow from npm.
+//
+//   node imapflow.mjs   (ROOST_HOST, ROOST_PORT, ROOST_CA, ROOST_USER,
+//                        ROOST_PASSWORD in the environment; NODE_PATH to
+//                        the directory holding node_modules/imapflow)
+//
+// Prints one "PASS: ..." or "FAIL: ..." line per check and "INFO: ..." lines;
+// exits 1 if a check failed, 2 if it could not run.
+
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const require = createRequire(path.join(process.env.NODE_PATH || process.cwd(), 'x.js'));
+const { ImapFlow } = require('imapflow');
+
+const settings = {
+    host: process.env.ROOST_HOST,
+    port: Number(process.env.ROOST_PORT),
+    secure: true,
+    tls: { ca: [fs.readFileSync(process.env.ROOST_CA)], servername: process.env.ROOST_HOST },
+    auth: { user: process.env.ROOST_USER, pass: process.env.ROOST_PASSWORD },
+    logger: false,
+    qresync: true,
+};
+
+let failed = 0;
+const pass = what => console.log(`PASS: imapflow: ${what}`);
+const fail = what => {
+    failed += 1;
+    console.log(`FAIL: imapflow: ${what}`);
+};
+const check = (what, ok, detail = '') => (ok ? pass(what) : fail(detail ? `${what} (${detail})` : what));
+
+/// Resolves with the first event of `name` on `client` for which `test`
+/// holds, or rejects after `ms`.
+function waitFor(client, name, test, ms) {
+    return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+            client.off(name, listener);
+            reject(new Error(`no ${name} event within ${ms} ms`));
+        }, ms);
+        const listener = data => {
+            if (test(data)) {
+                clearTimeout(timer);
+                client.off(name, listener);
+                resolve(data);
+            }
+        };
+        client.on(name, listener);
+    });
+}
+
+async function main() {
+    // IDLE as soon as the client has nothing to do (ImapFlow waits 15 s by default).
+    const watcher = new ImapFlow({ ...settings, autoIdleDelay: 200 });
+    await watcher.connect();
+    check('CONDSTORE and QRESYNC enabled', watcher.enabled.has('CONDSTORE') && watcher.enabled.has('QRESYNC'),
+        [...watcher.enabled].join(' '));
+    const compressed = Boolean(watcher._deflate);
+    console.log(`INFO: imapflow: COMPRESS=DEFLATE ${watcher.capabilities.has('COMPRESS=DEFLATE') ? 'offered' : 'not offered'}, ${compressed ? 'in use' : 'not in use'}`);
+
+    const lock = await watcher.getMailboxLock('INBOX');
+    const opened = { ...watcher.mailbox };
+    check('INBOX opened with a HIGHESTMODSEQ', typeof opened.highestModseq === 'bigint' && opened.highestModseq > 0n,
+        String(opened.highestModseq));
+    const messages = [];
+    for await (const message of watcher.fetch('1:*', { uid: true, flags: true, envelope: true, size: true })) {
+        messages.push(message);
+    }
+    check(`fetched every INBOX message with envelope and flags (${messages.length})`,
+        messages.length === opened.exists && messages.every(message => message.envelope && message.flags && message.uid),
+        `exists ${opened.exists}`);
+    const [flagged, doomed] = [messages[0], messages[1]];
+    lock.release();
+    const idleBy = Date.now() + 10000;
+    while (!watcher.idling && Date.now() < idleBy) {
+        await new Promise(resolve => setTimeout(resolve, 50));
+    }
+    check('the watcher is in IDLE', watcher.idling);
+
+    // Another device flags one message and deletes another; the idling
+    // watcher is told at once.
+    const flagsSeen = waitFor(watcher, 'flags', data => data.uid === flagged.uid && data.flags.has('\\Flagged'), 15000);
+    const expungeSeen = waitFor(watcher, 'expunge', data => data.uid === doomed.uid || data.vanished, 15000);
+    const other = new ImapFlow({ ...settings });
+    await other.connect();
+    const otherLock = await other.getMailboxLock('INBOX');
+    await other.messageFlagsAdd(String(flagged.uid), ['\\Flagged'], { uid: true });
+    await other.messageDelete(String(doomed.uid), { uid: true });
+    otherLock.release();
+    try {
+        const flags = await flagsSeen;
+        check('an idling client sees another device flag a message, with its modseq', typeof flags.modseq === 'bigint',
+            String(flags.modseq));
+    } catch (error) {
+        fail(`an idling client sees another device flag a message (${error.message})`);
+    }
+    try {
+        const gone = await expungeSeen;
+        check('an idling client sees another device delete a message (VANISHED under QRESYNC)', gone.vanished === true,
+            JSON.stringify(gone, (_, value) => (typeof value === 'bigint' ? String(value) : value)));
+    } catch (error) {
+        fail(`an idling client sees another device delete a message (${error.message})`);
+    }
+    await other.logout();
+    await watcher.logout();
+
+    // A phone coming back: SELECT with QRESYNC from what it had, then FETCH
+    // CHANGEDSINCE: exactly the flag change and the deletion come back.
+    const phone = new ImapFlow({ ...settings });
+    const vanished = [];
+    phone.on('expunge', data => vanished.push(data));
+    await phone.connect();
+    const phoneLock = await phone.getMailboxLock('INBOX', {
+        changedSince: opened.highestModseq,
+        uidValidity: opened.uidValidity,
+    });
+    check('resync: SELECT (QRESYNC ...) reports the deleted message as VANISHED (EARLIER)',
+        vanished.some(data => data.uid === doomed.uid && data.earlier), JSON.stringify(vanished));
+    const changed = [];
+    for await (const message of phone.fetch('1:*', { uid: true, flags: true },
+        { uid: true, changedSince: opened.highestModseq })) {
+        changed.push(message);
+    }
+    check('resync: FETCH CHANGEDSINCE returns exactly the flagged message',
+        changed.length === 1 && changed[0].uid === flagged.uid && changed[0].flags.has('\\Flagged'),
+        JSON.stringify(changed.map(message => ({ uid: message.uid, flags: [...message.flags] }))));
+    check('resync: the mailbox now holds one message fewer', phone.mailbox.exists === opened.exists - 1,
+        `${phone.mailbox.exists} vs ${opened.exists}`);
+    phoneLock.release();
+    await phone.logout();
+}
+
+main()
+    .then(() => process.exit(failed ? 1 : 0))
+    .catch(error => {
+        console.log(`FAIL: imapflow: could not run: ${error.stack || error}`);
+        process.exit(2);
+    });

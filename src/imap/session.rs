@@ -102,6 +102,9 @@ pub struct Session {
     /// `ENABLE IMAP4rev2` was given: RFC 9051 behaviour (no \Recent,
     /// ESEARCH answers, UTF-8 mailbox names).
     pub imap4rev2: bool,
+    /// `ENABLE UTF8=ACCEPT` was given (RFC 6855, RFC 9755): UTF-8 mailbox
+    /// names for an IMAP4rev1 client, and SEARCH without CHARSET.
+    pub utf8_accept: bool,
     /// RFC 7162: CONDSTORE enabled (explicitly or by a command using it),
     /// and QRESYNC enabled (which implies it); see `command::enable`.
     pub condstore: bool,
@@ -172,6 +175,7 @@ pub async fn run(server: Rc<Server>, stream: Stream, peer: SocketAddr, implicit_
         client_name: None,
         revoked: None,
         imap4rev2: false,
+        utf8_accept: false,
         condstore: false,
         qresync: false,
         login_deadline,
@@ -582,9 +586,16 @@ impl Session {
                     " NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS MULTIAPPEND STATUS=SIZE ESEARCH SEARCHRES SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES CONDSTORE QRESYNC NOTIFY",
                 );
                 capabilities.push_str(&format!(" APPENDLIMIT={}", self.server.config.limits.literal_size));
+                capabilities.push_str(" UTF8=ACCEPT");
             }
         }
         capabilities
+    }
+
+    /// Mailbox names travel as UTF-8 (IMAP4rev2 or UTF8=ACCEPT enabled),
+    /// not in modified UTF-7.
+    pub fn utf8_names(&self) -> bool {
+        self.imap4rev2 || self.utf8_accept
     }
 
     /// RFC 3501 §6.2.3: passwords only over TLS, except where configured.

@@ -73,7 +73,7 @@ pub async fn run(session: &mut Session, tag: &str, raw_mailbox: &[u8], first: Ap
                 return Ok(());
             }
             let _ = refused;
-            next = read_next(session).await?.unwrap_or_default();
+            next = read_next(session, message.utf8).await?.unwrap_or_default();
             continue;
         }
         if !message.non_synchronizing {
@@ -105,7 +105,7 @@ pub async fn run(session: &mut Session, tag: &str, raw_mailbox: &[u8], first: Ap
                 refusal = Some(Refusal { status: Status::No, code: Some(code), text });
             }
         }
-        next = match read_next(session).await? {
+        next = match read_next(session, message.utf8).await? {
             Ok(next) => next,
             Err(text) => {
                 if refusal.is_none() {
@@ -151,7 +151,7 @@ fn check_target(session: &mut Session, raw_mailbox: &[u8]) -> Result<(), Refusal
             text: "APPEND not allowed now: Please log in first".into(),
         });
     }
-    let name = match crate::imap::mailbox_name::decode_for(raw_mailbox, session.imap4rev2) {
+    let name = match crate::imap::mailbox_name::decode_for(raw_mailbox, session.utf8_names()) {
         Ok(name) => name,
         // Not BAD: see command::mailbox::name_or_no.
         Err(text) => return Err(Refusal { status: Status::No, code: Some("NONEXISTENT"), text }),
@@ -166,7 +166,7 @@ fn check_target(session: &mut Session, raw_mailbox: &[u8]) -> Result<(), Refusal
 }
 
 fn resolve(session: &mut Session, raw_mailbox: &[u8]) -> Option<u64> {
-    let name = crate::imap::mailbox_name::decode_for(raw_mailbox, session.imap4rev2).ok()?;
+    let name = crate::imap::mailbox_name::decode_for(raw_mailbox, session.utf8_names()).ok()?;
     resolve_name(session, &name)
 }
 
@@ -190,6 +190,10 @@ fn check_message(session: &Session, message: &AppendMessage) -> Result<(), Refus
     }
     if message.length == 0 {
         return Err(Refusal { status: Status::No, code: None, text: "Cannot store an empty message".into() });
+    }
+    // RFC 6855 §4: the UTF8 data item is for clients that enabled UTF8=ACCEPT.
+    if message.utf8 && !session.utf8_accept {
+        return Err(Refusal { status: Status::Bad, code: None, text: "UTF8 needs ENABLE UTF8=ACCEPT first".into() });
     }
     Ok(())
 }
@@ -238,12 +242,19 @@ async fn receive(
 }
 
 /// After a message literal: the end of the command, or (MULTIAPPEND) the
-/// next message's flags, date and literal.
-async fn read_next(session: &mut Session) -> io::Result<Result<Option<AppendMessage>, String>> {
+/// next message's flags, date and literal. After `UTF8 (~{n}` (`utf8`)
+/// the line begins with the closing `)`.
+async fn read_next(session: &mut Session, utf8: bool) -> io::Result<Result<Option<AppendMessage>, String>> {
     let mut line = Vec::new();
     let max = session.server.config.limits.line_length;
     if let LineStatus::TooLong { .. } = session.conn.read_line(&mut line, max).await? {
         return Ok(Err("Command line too long".into()));
+    }
+    if utf8 {
+        if line.first() != Some(&b')') {
+            return Ok(Err("Error in IMAP command APPEND: expected ')' after the UTF8 literal".into()));
+        }
+        line.remove(0);
     }
     if line.is_empty() {
         return Ok(Ok(None));

@@ -1,4 +1,5 @@
-//! ENABLE (RFC 5161) of IMAP4rev2 (RFC 9051 §6.3.1), CONDSTORE and QRESYNC
+//! ENABLE (RFC 5161) of IMAP4rev2 (RFC 9051 §6.3.1), UTF8=ACCEPT (RFC
+//! 6855, RFC 9755), CONDSTORE and QRESYNC
 //! (RFC 7162), and the implicit enabling of CONDSTORE by the commands that
 //! use it (RFC 7162 §3.1).
 //!
@@ -23,6 +24,12 @@ pub async fn run(session: &mut Session, tag: &str, capabilities: &[String]) -> i
                 if let State::Selected(_, view) = &mut session.state {
                     view.recent.clear();
                 }
+            }
+            // RFC 6855 §3 / RFC 9755: UTF-8 mailbox names and header
+            // values for an IMAP4rev1 client (IMAP4rev2 has them already).
+            "UTF8=ACCEPT" if !session.utf8_accept => {
+                session.utf8_accept = true;
+                line.push_str(" UTF8=ACCEPT");
             }
             "CONDSTORE" if !session.condstore => {
                 condstore(session);

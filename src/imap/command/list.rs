@@ -307,7 +307,7 @@ pub async fn run(
             return session.finish(tag, Status::Ok, None, &format!("{command} completed")).await;
         }
     }
-    let utf8 = session.imap4rev2;
+    let utf8 = session.utf8_names();
     let decode = |bytes: &[u8]| -> Result<String, String> {
         if utf8 {
             // RFC 9051 §5.1: UTF-8 names once IMAP4rev2 is enabled.

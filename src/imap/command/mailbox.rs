@@ -21,7 +21,7 @@ pub enum Role {
 /// has such a name, so one that should exist is `[NONEXISTENT]` (RFC
 /// 5530) and one to be made `[CANNOT]`, as Dovecot answers.
 pub fn name_or_no(session: &mut Session, tag: &str, raw: &[u8], role: Role) -> Option<String> {
-    match mailbox_name::decode_for(raw, session.imap4rev2) {
+    match mailbox_name::decode_for(raw, session.utf8_names()) {
         Ok(name) => Some(name),
         Err(text) => {
             let code = match role {

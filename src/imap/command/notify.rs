@@ -199,7 +199,7 @@ pub async fn run(session: &mut Session, tag: &str, argument: Option<NotifySet>) 
             ref filter @ (NotifyFilter::Subtree(ref raw) | NotifyFilter::Mailboxes(ref raw)) => {
                 let mut names = Vec::with_capacity(raw.len());
                 for raw in raw {
-                    match mailbox_name::decode_for(raw, session.imap4rev2) {
+                    match mailbox_name::decode_for(raw, session.utf8_names()) {
                         Ok(name) => names.push(name),
                         Err(text) => {
                             session.tagged(tag, Status::Bad, None, &text);
@@ -373,7 +373,7 @@ fn compare_with(session: &mut Session, notify: &mut Notify, pass: Pass) -> Resul
     let names: BTreeSet<&str> = records.iter().map(|(name, _, _)| name.as_str()).collect();
     let by_name: HashMap<&str, &MailboxRecord> =
         records.iter().map(|(name, _, record)| (name.as_str(), record)).collect();
-    let utf8 = session.imap4rev2;
+    let utf8 = session.utf8_names();
     let condstore = session.condstore;
     let selected = session.view().map(|view| view.mailbox);
     let mut lines: Vec<(String, Vec<u8>)> = Vec::new();

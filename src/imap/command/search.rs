@@ -249,6 +249,12 @@ pub async fn run(
     charset: Option<String>,
     key: SearchKey,
 ) -> io::Result<()> {
+    // RFC 6855 §3 (erratum 4029), RFC 9755: once UTF8=ACCEPT is enabled the
+    // strings are UTF-8 and a CHARSET label conflicts with that.
+    if session.utf8_accept && charset.is_some() {
+        session.tagged(tag, Status::Bad, None, "SEARCH takes no CHARSET once UTF8=ACCEPT is enabled");
+        return Ok(());
+    }
     // RFC 5182 §2.1: a failed SEARCH ... RETURN (SAVE) leaves `$` empty.
     if ret.is_some_and(|ret| ret.save) {
         if let State::Selected(_, view) = &mut session.state {
@@ -306,6 +312,9 @@ pub async fn sort(
     charset: String,
     key: SearchKey,
 ) -> io::Result<()> {
+    if !utf8_charset_allowed(session, tag, &charset) {
+        return Ok(());
+    }
     // RFC 5182 §2.1, as for SEARCH: a failed SAVE leaves `$` empty.
     if ret.is_some_and(|ret| ret.save) {
         if let State::Selected(_, view) = &mut session.state {
@@ -438,6 +447,9 @@ pub async fn thread(
     charset: String,
     key: SearchKey,
 ) -> io::Result<()> {
+    if !utf8_charset_allowed(session, tag, &charset) {
+        return Ok(());
+    }
     let references = algorithm == ThreadAlgorithm::References;
     let needs = Needs { date: true, subject: true, message_id: references, references, ..Needs::default() };
     let numbering = if uid { Numbering::Uid } else { Numbering::Sequence };
@@ -527,6 +539,16 @@ fn names_recent(key: &SearchKey) -> bool {
         SearchKey::Not(key) => names_recent(key),
         _ => false,
     }
+}
+
+/// SORT and THREAD name a charset always; once UTF8=ACCEPT is enabled it
+/// must be UTF-8 (RFC 6855 erratum 4029, RFC 9755): else BAD, answered here.
+fn utf8_charset_allowed(session: &mut Session, tag: &str, charset: &str) -> bool {
+    if session.utf8_accept && !charset.eq_ignore_ascii_case("UTF-8") {
+        session.tagged(tag, Status::Bad, None, "Only UTF-8 once UTF8=ACCEPT is enabled");
+        return false;
+    }
+    true
 }
 
 /// `[EXPUNGEISSUED]` on the OK of a SEARCH, SORT or THREAD that skipped

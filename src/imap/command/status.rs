@@ -41,7 +41,7 @@ pub fn refused_item(session: &Session, items: &[StatusItem]) -> Option<&'static 
 
 /// `* STATUS name (item value ...)`.
 pub fn write(session: &mut Session, name: &str, record: &MailboxRecord, recent: u64, items: &[StatusItem]) {
-    let utf8 = session.imap4rev2;
+    let utf8 = session.utf8_names();
     let out = session.conn.out();
     out.extend_from_slice(b"* STATUS ");
     encode::mailbox_for(out, name, utf8);

@@ -714,6 +714,9 @@ pub struct AppendMessage {
     /// `~{n}` (literal8, RFC 3516 §4.4): the message may hold raw binary
     /// parts, which APPEND re-encodes before storing (see `mime::binary`).
     pub binary: bool,
+    /// `UTF8 (~{n})` (RFC 6855 §4, RFC 9755): a message with UTF-8 header
+    /// fields (RFC 6532); the `)` follows the literal's bytes.
+    pub utf8: bool,
 }
 
 /// `tag APPEND mailbox [flags] [date-time] {n}` with the literal's bytes not
@@ -768,16 +771,22 @@ pub fn append_message(parser: &mut Parser) -> Result<AppendMessage> {
     } else {
         None
     };
+    // RFC 6855 §4: `UTF8 (` literal8 `)`, the closing parenthesis after
+    // the literal's bytes (read with the line that follows them).
+    let utf8 = parser.try_keyword("UTF8 (");
     // RFC 3516 §4.4: `~{n}` (literal8) may hold any bytes, NUL included;
     // the message streams to the store either way, its binary parts
     // re-encoded on the way.
     let binary = parser.try_byte(b'~');
+    if utf8 && !binary {
+        return Err("UTF8 takes a literal8 (~{n})".into());
+    }
     parser.byte(b'{').map_err(|_| "expected a message literal".to_string())?;
     let length = parser.number64()?;
     let non_synchronizing = parser.try_byte(b'+');
     parser.byte(b'}')?;
     parser.expect_end()?;
-    Ok(AppendMessage { flags, date, length, non_synchronizing, binary })
+    Ok(AppendMessage { flags, date, length, non_synchronizing, binary, utf8 })
 }
 
 /// What ends a line: `{n}` or `{n+}` announces a literal.

@@ -452,6 +452,14 @@ fn append_prefixes() {
     let mut parser = Parser::new(b" {9}");
     let message = parser.sp().and_then(|_| append_message(&mut parser)).unwrap();
     assert!(!message.binary);
+    // RFC 6855 §4: UTF8 (literal8); the `)` comes after the bytes.
+    let (_, _, message) = append_prefix(b"a APPEND INBOX (\\Seen) UTF8 (~{7+}").unwrap().unwrap();
+    assert!(message.utf8 && message.binary && message.non_synchronizing && message.length == 7);
+    let (_, _, message) = append_prefix(b"a APPEND INBOX utf8 (~{7}").unwrap().unwrap();
+    assert!(message.utf8);
+    assert!(!append_prefix(b"a APPEND INBOX ~{7}").unwrap().unwrap().2.utf8);
+    assert!(append_prefix(b"a APPEND INBOX UTF8 ({7}").unwrap().is_err(), "UTF8 takes a literal8");
+    assert!(append_prefix(b"a APPEND INBOX UTF8 ~{7}").unwrap().is_err());
     assert!(append_prefix(b"a APPEND INBOX ~ {7}").unwrap().is_err());
     assert!(append_prefix(b"a APPEND INBOX ~~{7}").unwrap().is_err());
     // The mailbox literal comes first: not yet the message.

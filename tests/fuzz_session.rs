@@ -67,6 +67,8 @@ const TEMPLATES: &[&str] = &[
     "APPEND Archive (\\Seen) ~{89+}\r\nContent-Type: application/x; a=b\nMIME-Version: 1.0\nContent-Transfer-Encoding: binary\n\n\0\0\n ~{120+}\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=z\r\n\r\n--z\r\nContent-Transfer-Encoding: binary\r\n\r\n\0\n\r\u{ff}\r\n--z--\r\n",
     "FETCH 1:* (BINARY.PEEK[1] BINARY.SIZE[1] BINARY.PEEK[])",
     "ID (\"name\" \"fuzzer\")",
+    "REPLACE 1 Drafts (\\Draft) {20+}\r\nSubject: v2\r\n\r\nnew\r\n",
+    "UID REPLACE * INBOX ~{20+}\r\nSubject: v3\r\n\r\nnew\r\n",
     "ENABLE UTF8=ACCEPT",
     "APPEND INBOX UTF8 (~{32+}\r\nSubject: Grüße\r\n\r\nHallo Welt\r\n)",
     "CREATE \"Entwürfe\"",

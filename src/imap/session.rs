@@ -73,6 +73,8 @@ enum Incoming {
         tag: String,
         mailbox: Vec<u8>,
         message: AppendMessage,
+        /// REPLACE (RFC 8508): the message the new one replaces.
+        replacing: Option<parse::Replacing>,
     },
     /// Already answered (too long, bad literal); read the next one.
     Answered,
@@ -291,11 +293,12 @@ impl Session {
             self.uid_command = false;
             match incoming {
                 Incoming::Answered => {}
-                Incoming::Append { tag, mailbox, message } => {
+                Incoming::Append { tag, mailbox, message, replacing } => {
                     // Boxed, like dispatch: an idle session's task then holds
                     // only the state of waiting for a line, not the largest
                     // command's.
-                    Box::pin(command::append::run(self, &tag, &mailbox, message)).await?;
+                    self.uid_command = replacing.is_some_and(|replacing| replacing.uid);
+                    Box::pin(command::append::run(self, &tag, &mailbox, message, replacing)).await?;
                 }
                 Incoming::Command => match parse::parse_command(&self.command) {
                     Ok(command) => Box::pin(self.dispatch(command)).await?,
@@ -376,10 +379,10 @@ impl Session {
             let too_long = self.command.len() as u64 + length + 2 > max as u64;
             if let Some(prefix) = parse::append_prefix(&self.command).filter(|_| !(preauth && too_long)) {
                 return match prefix {
-                    Ok((tag, mailbox, message)) => Ok(Incoming::Append { tag, mailbox, message }),
+                    Ok((tag, mailbox, message, replacing)) => Ok(Incoming::Append { tag, mailbox, message, replacing }),
                     Err(error) => {
                         let tag = error.tag.unwrap_or_else(|| "*".into());
-                        let text = format!("Error in IMAP command APPEND: {}", error.message);
+                        let text = format!("Error in IMAP command: {}", error.message);
                         self.tagged(&tag, Status::Bad, None, &text);
                         if non_synchronizing {
                             self.skip_literal(length).await?;
@@ -586,7 +589,7 @@ impl Session {
                     " NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS MULTIAPPEND STATUS=SIZE ESEARCH SEARCHRES SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES CONDSTORE QRESYNC NOTIFY",
                 );
                 capabilities.push_str(&format!(" APPENDLIMIT={}", self.server.config.limits.literal_size));
-                capabilities.push_str(" UTF8=ACCEPT");
+                capabilities.push_str(" UTF8=ACCEPT REPLACE");
             }
         }
         capabilities

@@ -323,6 +323,16 @@ pub enum Op {
         mailbox: u64,
         messages: Vec<NewMessage>,
     },
+    /// REPLACE (RFC 8508): `message` appended to `mailbox` and message `uid`
+    /// of mailbox `from` expunged (whatever its flags), in one transaction;
+    /// answered as [`Outcome::Appended`]. The old message being gone
+    /// already (another session expunged it) does not stop the append.
+    Replace {
+        mailbox: u64,
+        message: NewMessage,
+        from: u64,
+        uid: u32,
+    },
     /// One delivered message, stored once and added to each of `mailboxes`
     /// (distinct): its blob counts one reference per mailbox.
     Deliver {

@@ -337,6 +337,14 @@ pub(super) fn apply(tables: &mut Tables, op: &Op, changes: &mut Vec<Change>) -> 
             Ok(Outcome::Done)
         }
         Op::Append { mailbox, messages } => append(tables, *mailbox, messages, changes),
+        Op::Replace { mailbox, message, from, uid } => {
+            let appended = append(tables, *mailbox, std::slice::from_ref(message), changes)?;
+            // Read after the append: `from` may be the same mailbox.
+            let record = tables.selectable_mailbox(*from)?;
+            let doomed = tables.messages_in(*from, &UidSet(vec![(*uid, *uid)]))?;
+            expunge(tables, *from, record, &doomed, changes)?;
+            Ok(appended)
+        }
         Op::Deliver { message, mailboxes } => deliver(tables, message, mailboxes, changes),
         Op::Store { mailbox, uids, action, flags, keywords, unchanged_since } => {
             let change = FlagChange { action: *action, flags: *flags, keywords, unchanged_since: *unchanged_since };

@@ -126,6 +126,7 @@ fn grows(op: &Op) -> bool {
         op,
         Op::WriteBlob { .. }
             | Op::Append { .. }
+            | Op::Replace { .. }
             | Op::Deliver { .. }
             | Op::Copy { remove: false, .. }
             | Op::AddUser { .. }

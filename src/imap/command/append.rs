@@ -1,5 +1,9 @@
 //! APPEND (RFC 3501 §6.3.11), with MULTIAPPEND (RFC 3502), LITERAL+
-//! (RFC 7888), APPENDLIMIT (RFC 7889) and APPENDUID (RFC 4315).
+//! (RFC 7888), APPENDLIMIT (RFC 7889) and APPENDUID (RFC 4315); and
+//! REPLACE / UID REPLACE (RFC 8508), an APPEND of one message that
+//! expunges a message of the selected mailbox in the same transaction
+//! (`Op::Replace`): a client saving a draft again never leaves both
+//! versions, nor neither.
 //!
 //! The message literal streams from the socket to the store in
 //! board-sized pieces; it is never held whole. The pieces land in a
@@ -17,9 +21,10 @@
 use std::io;
 
 use crate::imap::encode;
-use crate::imap::parse::{self, AppendMessage, Parser};
+use crate::imap::parse::{self, AppendMessage, Parser, Replacing};
 use crate::imap::session::{describe, Session, State, Status};
 use crate::imap::types::Flag;
+use crate::imap::types::SequenceNumber;
 use crate::mime::binary::BinaryParts;
 use crate::net::LineStatus;
 use crate::store::incoming::Incoming;
@@ -47,10 +52,28 @@ struct Refusal {
     text: String,
 }
 
-pub async fn run(session: &mut Session, tag: &str, raw_mailbox: &[u8], first: AppendMessage) -> io::Result<()> {
+pub async fn run(
+    session: &mut Session,
+    tag: &str,
+    raw_mailbox: &[u8],
+    first: AppendMessage,
+    replacing: Option<Replacing>,
+) -> io::Result<()> {
     let store = session.server.store.clone();
     let mut pending = Pending { store: &store, blobs: Vec::new() };
-    let mut refusal = check_target(session, raw_mailbox).err();
+    // REPLACE: the message to expunge, found first (RFC 8508 §3.2).
+    let mut refusal = None;
+    let replaced = match replacing.map(|replacing| find_replaced(session, replacing)) {
+        None => None,
+        Some(Ok(found)) => Some(found),
+        Some(Err(refused)) => {
+            refusal = Some(refused);
+            None
+        }
+    };
+    if refusal.is_none() {
+        refusal = check_target(session, raw_mailbox).err();
+    }
     let mailbox = match &refusal {
         None => resolve(session, raw_mailbox),
         Some(_) => None,
@@ -106,6 +129,14 @@ pub async fn run(session: &mut Session, tag: &str, raw_mailbox: &[u8], first: Ap
             }
         }
         next = match read_next(session, message.utf8).await? {
+            // RFC 8508 §4.7: REPLACE takes one message, MULTIAPPEND or not.
+            Ok(Some(next)) if replacing.is_some() => {
+                if refusal.is_none() {
+                    refusal =
+                        Some(Refusal { status: Status::Bad, code: None, text: "REPLACE takes one message".into() });
+                }
+                Some(next)
+            }
             Ok(next) => next,
             Err(text) => {
                 if refusal.is_none() {
@@ -120,6 +151,10 @@ pub async fn run(session: &mut Session, tag: &str, raw_mailbox: &[u8], first: Ap
         return Ok(());
     }
     let Some(mailbox) = mailbox else { return Ok(()) };
+    if let Some((from, uid)) = replaced {
+        let Some(message) = messages.pop() else { return Ok(()) };
+        return replace(session, tag, &mut pending, mailbox, message, from, uid).await;
+    }
     let count = messages.len();
     match store.execute(Op::Append { mailbox, messages }).await {
         Ok(Outcome::Appended { uid_validity, first_uid, last_uid }) => {
@@ -138,6 +173,64 @@ pub async fn run(session: &mut Session, tag: &str, raw_mailbox: &[u8], first: Ap
             session.finish(tag, Status::Ok, Some(&code), "APPEND completed").await
         }
         Ok(other) => session.unexpected(tag, "APPEND", other).await,
+        Err(error) => session.store_failed(tag, error, true).await,
+    }
+}
+
+/// The message a REPLACE names in the selected mailbox: (mailbox, UID).
+fn find_replaced(session: &Session, replacing: Replacing) -> Result<(u64, u32), Refusal> {
+    let refuse = |status, text: &str| Err(Refusal { status, code: None, text: text.into() });
+    // RFC 8508 §3.5: REPLACE is valid in the selected state only.
+    let State::Selected(_, view) = &session.state else {
+        return refuse(Status::Bad, "REPLACE needs a selected mailbox");
+    };
+    // The replaced message is expunged: not in a mailbox opened with EXAMINE.
+    if view.read_only {
+        return Err(Refusal { status: Status::No, code: Some("READ-ONLY"), text: "Mailbox is read-only".into() });
+    }
+    let last = view.uids.last().copied();
+    let uid = match (replacing.uid, replacing.number) {
+        (_, SequenceNumber::Star) => last,
+        (true, SequenceNumber::Value(uid)) => view.index_of(uid).map(|_| uid),
+        // RFC 3501 §9: a sequence number past the last message is BAD.
+        (false, SequenceNumber::Value(number)) => match view.uids.get(number as usize - 1) {
+            Some(&uid) => Some(uid),
+            None => return refuse(Status::Bad, "Invalid message sequence number"),
+        },
+        (_, SequenceNumber::Saved) => return refuse(Status::Bad, "REPLACE takes one message number"),
+    };
+    match uid {
+        Some(uid) => Ok((view.mailbox, uid)),
+        // RFC 8508 §3.2: NO when the message to replace cannot be removed.
+        None => refuse(Status::No, "No such message"),
+    }
+}
+
+/// Stores a REPLACE's message and expunges the replaced one, in one
+/// transaction; the new UID goes out in an untagged OK before the EXPUNGE
+/// (RFC 8508 §4.3, with UIDPLUS's APPENDUID).
+async fn replace(
+    session: &mut Session,
+    tag: &str,
+    pending: &mut Pending<'_>,
+    mailbox: u64,
+    message: NewMessage,
+    from: u64,
+    uid: u32,
+) -> io::Result<()> {
+    let store = session.server.store.clone();
+    let command = if session.uid_command { "UID REPLACE" } else { "REPLACE" };
+    match store.execute(Op::Replace { mailbox, message, from, uid }).await {
+        Ok(Outcome::Appended { uid_validity, first_uid, .. }) => {
+            pending.blobs.clear();
+            let line = format!("* OK [APPENDUID {uid_validity} {first_uid}] Replacement message saved\r\n");
+            session.conn.write(line.as_bytes());
+            super::notify::own_messages(session, mailbox, first_uid..=first_uid);
+            // The sync before the tagged answer reports the expunge (and
+            // the new message, when it went to the selected mailbox).
+            super::expunge::finish_removal(session, tag, &format!("{command} completed")).await
+        }
+        Ok(other) => session.unexpected(tag, command, other).await,
         Err(error) => session.store_failed(tag, error, true).await,
     }
 }

@@ -723,20 +723,57 @@ pub struct AppendMessage {
 /// yet read: what the connection has when it must decide whether to stream.
 /// Returns None when `input` is not an APPEND (or not yet one whose next
 /// literal is the message).
-/// What [`append_prefix`] finds: the tag, the mailbox and the first message.
-pub type AppendStart = (String, Vec<u8>, AppendMessage);
+/// What [`append_prefix`] finds: the tag, the mailbox, the first message,
+/// and for REPLACE the message it replaces.
+pub type AppendStart = (String, Vec<u8>, AppendMessage, Option<Replacing>);
+
+/// `[UID] REPLACE number mailbox ...` (RFC 8508): the message of the
+/// selected mailbox the new one replaces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Replacing {
+    /// UID REPLACE: `number` is a UID, else a sequence number.
+    pub uid: bool,
+    /// `*` (the last message) or a number.
+    pub number: SequenceNumber,
+}
 
 pub fn append_prefix(input: &[u8]) -> Option<std::result::Result<AppendStart, ParseError>> {
     let mut parser = Parser::new(input);
     let tag = String::from_utf8_lossy(tag(&mut parser).ok()?).into_owned();
     parser.sp().ok()?;
-    if !parser.atom().ok()?.eq_ignore_ascii_case(b"APPEND") {
+    let name = parser.atom().ok()?;
+    // RFC 8508 §5: replace = "REPLACE" SP seq-number SP mailbox append-message,
+    // and UID REPLACE with a UID in its place.
+    let uid = name.eq_ignore_ascii_case(b"UID");
+    let replace = if uid {
+        parser.sp().ok()?;
+        if !parser.atom().ok()?.eq_ignore_ascii_case(b"REPLACE") {
+            return None;
+        }
+        true
+    } else if name.eq_ignore_ascii_case(b"REPLACE") {
+        true
+    } else if name.eq_ignore_ascii_case(b"APPEND") {
+        false
+    } else {
         return None;
-    }
+    };
     let failed = |message: String| Some(Err(ParseError { tag: Some(tag.clone()), message }));
     if let Err(message) = parser.sp() {
         return failed(message);
     }
+    let replacing = if replace {
+        let number = match parser.sequence_number() {
+            Ok(number) => number,
+            Err(_) => return failed("expected a message number".into()),
+        };
+        if let Err(message) = parser.sp() {
+            return failed(message);
+        }
+        Some(Replacing { uid, number })
+    } else {
+        None
+    };
     // The mailbox may itself be a literal; if this literal is that one, the
     // caller reads it inline and asks again.
     let mailbox_start = parser.position;
@@ -749,7 +786,7 @@ pub fn append_prefix(input: &[u8]) -> Option<std::result::Result<AppendStart, Pa
         return failed(message);
     }
     match append_message(&mut parser) {
-        Ok(message) => Some(Ok((tag, mailbox, message))),
+        Ok(message) => Some(Ok((tag, mailbox, message, replacing))),
         Err(message) => failed(message),
     }
 }

@@ -54,6 +54,14 @@ pub fn indexed_condition(flag: Flags, set: bool) -> Option<u8> {
 /// sequence. Missing when the header was too long to summarise.
 pub const SUMMARIES: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("summaries");
 
+/// (mailbox id, uid) → unix seconds the message was saved into that
+/// mailbox: APPEND, delivery, or the COPY or MOVE that put it there (RFC
+/// 8514 SAVEDATE). Kept beside [`MESSAGES`] rather than in
+/// [`MessageRecord`], so the record every FETCH FLAGS reads stays as small
+/// as it was; a message stored by a roost from before save dates has no
+/// row (FETCH SAVEDATE answers NIL for it).
+pub const SAVE_DATES: TableDefinition<(u64, u32), i64> = TableDefinition::new("save_dates");
+
 /// Blob id → [`BlobRecord`].
 pub const BLOBS: TableDefinition<u64, &[u8]> = TableDefinition::new("blobs");
 /// (blob id, chunk number) → at most [`CHUNK_SIZE`] bytes of the message.

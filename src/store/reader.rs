@@ -243,6 +243,15 @@ impl Reader {
         Ok(SaveDateCursor { range, peeked: None })
     }
 
+    /// UIDs of `mailbox` that have a save date row, ascending.
+    pub fn save_date_uids(&self, mailbox: u64) -> Result<Vec<u32>, StoreError> {
+        let mut uids = Vec::new();
+        for entry in self.table(SAVE_DATES)?.range((mailbox, 0)..=(mailbox, u32::MAX))? {
+            uids.push(entry?.0.value().1);
+        }
+        Ok(uids)
+    }
+
     /// UIDs of `mailbox` that have a header summary row, ascending.
     pub fn summary_uids(&self, mailbox: u64) -> Result<Vec<u32>, StoreError> {
         let mut uids = Vec::new();

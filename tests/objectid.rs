@@ -79,7 +79,10 @@ fn mailbox_ids_survive_rename_and_change_with_delete() {
     assert_eq!(status_id(&mut client, "Work"), created);
     // LIST-STATUS (RFC 5819) carries it too.
     let listed = client.ok("LIST \"\" \"*\" RETURN (STATUS (MAILBOXID))");
-    let line = find(&listed, "* STATUS \"Work\"").first().map(|line| line.to_string()).unwrap_or_else(|| panic!("LIST-STATUS of Work: {listed:?}"));
+    let line = find(&listed, "* STATUS \"Work\"")
+        .first()
+        .map(|line| line.to_string())
+        .unwrap_or_else(|| panic!("LIST-STATUS of Work: {listed:?}"));
     assert_eq!(parenthesised(&line, "MAILBOXID").as_deref(), Some(created.as_str()), "{line}");
 
     // DELETE then CREATE of the same name: a new mailbox, a new id.

@@ -611,7 +611,6 @@ fn save_dates_come_and_go_with_their_messages() {
 #[ignore]
 fn save_date_cost() {
     use super::schema::*;
-    use redb::ReadableTable;
     const COUNT: u32 = 100_000;
     let directory = std::env::temp_dir().join(format!("roost-save-date-cost-{}", std::process::id()));
     std::fs::create_dir_all(&directory).unwrap();

@@ -214,10 +214,10 @@ fn search_key(parser: &mut Parser, depth: usize) -> Result<SearchKey> {
             parser.sp()?;
             // RFC 8474 §7: objectid = 1*255(ALPHA / DIGIT / "_" / "-").
             let id = parser.atom()?;
-            if !crate::imap::object_id::is_object_id(&id) {
+            if !crate::imap::object_id::is_object_id(id) {
                 return Err("an object id is 1 to 255 letters, digits, '_' or '-' (RFC 8474)".into());
             }
-            let id = String::from_utf8_lossy(&id).into_owned();
+            let id = String::from_utf8_lossy(id).into_owned();
             if word == b"EMAILID" {
                 SearchKey::EmailId(id)
             } else {

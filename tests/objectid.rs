@@ -266,6 +266,9 @@ fn save_dates_of_append_and_copy() {
     let today = imap_day(&appended);
     assert_eq!(search_result(&client.ok(&format!("SEARCH SAVEDSINCE {today}"))), [1, 2]);
     assert_eq!(search_result(&client.ok(&format!("SEARCH SAVEDON {today}"))), [1, 2]);
+    // Two save date keys on one message read its date twice.
+    let both = format!("SEARCH SAVEDSINCE {today} SAVEDON {today} NOT SAVEDBEFORE {today}");
+    assert_eq!(search_result(&client.ok(&both)), [1, 2]);
     assert_eq!(search_result(&client.ok(&format!("SEARCH SAVEDBEFORE {today}"))), Vec::<u32>::new());
     assert_eq!(search_result(&client.ok("SEARCH SAVEDBEFORE 1-Jan-2002")), Vec::<u32>::new());
     assert_eq!(search_result(&client.ok("SEARCH BEFORE 1-Jan-2002")), [1]);

@@ -240,7 +240,7 @@ impl Reader {
     /// Save dates (RFC 8514) of `mailbox`'s messages `low..=high`, in one scan.
     pub fn save_dates(&self, mailbox: u64, low: u32, high: u32) -> Result<SaveDateCursor, StoreError> {
         let range = self.table(SAVE_DATES)?.range((mailbox, low)..=(mailbox, high))?;
-        Ok(SaveDateCursor { range, peeked: None })
+        Ok(SaveDateCursor { range, current: None })
     }
 
     /// UIDs of `mailbox` that have a save date row, ascending.
@@ -414,35 +414,31 @@ impl SummaryCursor {
     }
 }
 
-/// Save dates in ascending UID order, like [`MessageCursor`].
+/// Save dates in ascending UID order, like [`SummaryCursor`]: the same UID
+/// may be asked again (SEARCH SAVEDSINCE x SAVEDBEFORE y asks twice).
 pub struct SaveDateCursor {
     range: redb::Range<'static, (u64, u32), i64>,
-    peeked: Option<(u32, i64)>,
+    current: Option<(u32, i64)>,
 }
 
 impl SaveDateCursor {
     /// The save date (unix seconds) of `uid`, if it has one: a message
-    /// stored by a roost from before save dates has none. UIDs must ascend.
+    /// stored by a roost from before save dates has none. UIDs must not
+    /// go down.
     pub fn find(&mut self, uid: u32) -> Result<Option<i64>, StoreError> {
-        loop {
-            let (found, saved) = match self.peeked.take() {
-                Some(entry) => entry,
-                None => match self.range.next() {
-                    Some(entry) => {
-                        let (key, value) = entry?;
-                        (key.value().1, value.value())
-                    }
-                    None => return Ok(None),
-                },
-            };
-            if found >= uid {
-                if found > uid {
-                    self.peeked = Some((found, saved));
+        while self.current.is_none_or(|(found, _)| found < uid) {
+            match self.range.next() {
+                Some(entry) => {
+                    let (key, value) = entry?;
+                    self.current = Some((key.value().1, value.value()));
+                }
+                None => {
+                    self.current = None;
                     return Ok(None);
                 }
-                return Ok(Some(saved));
             }
         }
+        Ok(self.current.filter(|(found, _)| *found == uid).map(|(_, saved)| saved))
     }
 }
 

@@ -587,6 +587,8 @@ fn save_dates_come_and_go_with_their_messages() {
         for uid in 1..=3 {
             let saved = cursor.find(uid).unwrap().expect("a save date");
             assert!(saved >= before && saved <= DateTime::now().unix);
+            // Asked again (two SAVED* keys of one message): the same.
+            assert_eq!(cursor.find(uid).unwrap(), Some(saved));
         }
         // Asked past the end, or for a UID skipped over: none.
         assert_eq!(cursor.find(9).unwrap(), None);

@@ -4,6 +4,7 @@
 pub mod command;
 pub mod encode;
 pub mod mailbox_name;
+pub mod object_id;
 pub mod parse;
 pub mod session;
 pub mod sort;

@@ -590,6 +590,8 @@ impl Session {
                 );
                 capabilities.push_str(&format!(" APPENDLIMIT={}", self.server.config.limits.literal_size));
                 capabilities.push_str(" UTF8=ACCEPT REPLACE");
+                // RFC 8474 (imap::object_id) and RFC 8514.
+                capabilities.push_str(" OBJECTID SAVEDATE");
             }
         }
         capabilities

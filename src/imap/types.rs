@@ -306,6 +306,8 @@ pub enum StatusItem {
     Deleted,
     /// RFC 7162 §3.1.6.
     HighestModseq,
+    /// RFC 8474 §4.3: `MAILBOXID (id)`.
+    MailboxId,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -349,6 +351,12 @@ pub enum FetchItem {
     },
     /// RFC 7162 §3.1.4.2: `MODSEQ (n)`.
     Modseq,
+    /// RFC 8474 §5.1: `EMAILID (id)`.
+    EmailId,
+    /// RFC 8474 §5.2: `THREADID (id)` or `THREADID NIL`.
+    ThreadId,
+    /// RFC 8514 §3: `SAVEDATE "date-time"` or `SAVEDATE NIL`.
+    SaveDate,
 }
 
 impl FetchItem {
@@ -364,6 +372,8 @@ pub enum DateField {
     Internal,
     /// The Date header: SENTBEFORE, SENTON, SENTSINCE.
     Sent,
+    /// RFC 8514 save date: SAVEDBEFORE, SAVEDON, SAVEDSINCE.
+    Saved,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -404,4 +414,11 @@ pub enum SearchKey {
     /// RFC 7162 §3.1.5: modseq at least this (the optional entry name and
     /// type are accepted and ignored: roost keeps one modseq per message).
     Modseq(u64),
+    /// RFC 8474 §6: EMAILID objectid.
+    EmailId(String),
+    /// RFC 8474 §6: THREADID objectid.
+    ThreadId(String),
+    /// RFC 8514 §4.3 SAVEDATESUPPORTED: every message, where the mailbox
+    /// keeps save dates (every roost mailbox does).
+    SaveDateSupported,
 }

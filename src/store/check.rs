@@ -76,6 +76,7 @@ pub fn run(reader: &Reader) -> Result<Report, StoreError> {
             }
         }
         let mut summaries: HashSet<u32> = reader.summary_uids(id)?.into_iter().collect();
+        let mut save_dates: HashSet<u32> = reader.save_date_uids(id)?.into_iter().collect();
         let mut expected_rows = 0;
         for entry in messages.range(id, 0, u32::MAX)? {
             let (uid, message) = entry?;
@@ -93,6 +94,8 @@ pub fn run(reader: &Reader) -> Result<Report, StoreError> {
             }
             previous = uid;
             summaries.remove(&uid);
+            // A message without a save date is one from before they were kept.
+            save_dates.remove(&uid);
             if message.modseq > mailbox.highest_modseq {
                 problem(format!("UID {uid} has modseq {} above {}", message.modseq, mailbox.highest_modseq));
             }
@@ -122,6 +125,9 @@ pub fn run(reader: &Reader) -> Result<Report, StoreError> {
         }
         if !summaries.is_empty() {
             problem(format!("{} header summaries belong to no message", summaries.len()));
+        }
+        if !save_dates.is_empty() {
+            problem(format!("{} save dates belong to no message", save_dates.len()));
         }
         if index.len() != count as usize {
             problem(format!("change index has {} rows for {count} messages", index.len()));

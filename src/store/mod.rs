@@ -37,7 +37,9 @@ use smol::channel::{self, Receiver, Sender};
 
 pub use hub::{Hub, Preloaded};
 pub use ops::{DELIMITER, INBOX};
-pub use reader::{BlobCursor, ChunkReader, KnownLogins, MessageCursor, Reader, Snapshot, SummaryCursor, PIECE};
+pub use reader::{
+    BlobCursor, ChunkReader, KnownLogins, MessageCursor, Reader, SaveDateCursor, Snapshot, SummaryCursor, PIECE,
+};
 pub use schema::{
     indexed_condition, BanRecord, BlobRecord, DeviceRecord, DeviceSource, FailureReason, Flags, LoginEntry,
     LoginOutcome, MailboxRecord, MessageRecord, SpecialUse, CHUNK_SIZE,
@@ -420,6 +422,10 @@ impl Op {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     Done,
+    /// A mailbox was made (CREATE): its id, for RFC 8474 MAILBOXID.
+    Created {
+        mailbox: u64,
+    },
     Blob(u64),
     Appended {
         uid_validity: u32,

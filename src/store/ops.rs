@@ -37,6 +37,7 @@ pub(super) struct Tables<'txn> {
     pub changes: Table<'txn, (u64, u64, u32), ()>,
     pub flag_index: Table<'txn, (u64, u8, u32), ()>,
     pub summaries: Table<'txn, (u64, u32), &'static [u8]>,
+    pub save_dates: Table<'txn, (u64, u32), i64>,
     pub expunged: Table<'txn, (u64, u64, u32), ()>,
     pub blobs: Table<'txn, u64, &'static [u8]>,
     pub chunks: Table<'txn, (u64, u32), &'static [u8]>,
@@ -62,6 +63,7 @@ impl<'txn> Tables<'txn> {
             changes: transaction.open_table(CHANGES)?,
             flag_index: transaction.open_table(FLAG_INDEX)?,
             summaries: transaction.open_table(SUMMARIES)?,
+            save_dates: transaction.open_table(SAVE_DATES)?,
             expunged: transaction.open_table(EXPUNGED)?,
             blobs: transaction.open_table(BLOBS)?,
             chunks: transaction.open_table(BLOB_CHUNKS)?,
@@ -308,9 +310,9 @@ pub(super) fn apply(tables: &mut Tables, op: &Op, changes: &mut Vec<Change>) -> 
         }
         Op::RecordLogin { user, entry, keep } => record_login(tables, *user, entry, *keep),
         Op::CreateMailbox { user, name, special_use } => {
-            create_mailbox(tables, *user, name, *special_use)?;
+            let mailbox = create_mailbox(tables, *user, name, *special_use)?;
             changes.push(Change::User { user: *user });
-            Ok(Outcome::Done)
+            Ok(Outcome::Created { mailbox })
         }
         Op::DeleteMailbox { user, name } => {
             let outcome = delete_mailbox(tables, *user, name, changes)?;
@@ -520,13 +522,16 @@ fn create_mailbox(
     special_use: Option<SpecialUse>,
 ) -> Result<u64, StoreError> {
     if let Some(id) = tables.mailbox_id(user, name)? {
-        let mut record = tables.mailbox(id)?;
-        if !record.noselect {
+        if !tables.mailbox(id)?.noselect {
             return Err(StoreError::MailboxExists);
         }
-        record.noselect = false;
-        tables.save_mailbox(id, &record)?;
-        return Ok(id);
+        // The placeholder a DELETE left (a name with children) made into a
+        // mailbox again: a new mailbox, so a new id. RFC 8474 §4.1: a
+        // mailbox created after a DELETE of the same name gets a new
+        // MAILBOXID; RFC 3501 §2.3.1.1: and a new UIDVALIDITY.
+        tables.mailbox_info.remove(id)?;
+        tables.mailboxes.remove((user, name))?;
+        return insert_mailbox(tables, user, name, special_use);
     }
     let missing: Vec<&str> =
         parents(name).filter(|parent| !matches!(tables.mailbox_id(user, parent), Ok(Some(_)))).collect();
@@ -575,6 +580,7 @@ fn remove_all_messages(tables: &mut Tables, mailbox: u64) -> Result<(), StoreErr
     tables.messages.retain_in((mailbox, 0)..=(mailbox, u32::MAX), |_, _| false)?;
     tables.flag_index.retain_in((mailbox, 0, 0)..=(mailbox, u8::MAX, u32::MAX), |_, _| false)?;
     tables.summaries.retain_in((mailbox, 0)..=(mailbox, u32::MAX), |_, _| false)?;
+    tables.save_dates.retain_in((mailbox, 0)..=(mailbox, u32::MAX), |_, _| false)?;
     tables.changes.retain_in((mailbox, 0, 0)..=(mailbox, u64::MAX, u32::MAX), |_, _| false)?;
     tables.expunged.retain_in((mailbox, 0, 0)..=(mailbox, u64::MAX, u32::MAX), |_, _| false)?;
     Ok(())
@@ -828,9 +834,13 @@ fn add_messages(
     let modseq = record.highest_modseq + 1;
     let first_uid = record.uid_next;
     let last_uid = first_uid + messages.len() as u32 - 1;
+    // RFC 8514 §3: the moment the message was saved into this mailbox; a
+    // copy or a moved message gets its own.
+    let saved = DateTime::now().unix;
     for (uid, (message, summary)) in (first_uid..=last_uid).zip(messages) {
         let message = MessageRecord { modseq, ..message };
         tables.save_message(mailbox, uid, &message)?;
+        tables.save_dates.insert((mailbox, uid), saved)?;
         if let Some(summary) = summary {
             tables.summaries.insert((mailbox, uid), summary.as_slice())?;
         }
@@ -967,6 +977,7 @@ fn expunge(
     for (uid, message) in doomed {
         tables.messages.remove((mailbox, *uid))?;
         tables.summaries.remove((mailbox, *uid))?;
+        tables.save_dates.remove((mailbox, *uid))?;
         tables.index_flags(mailbox, *uid, Some(message.flags), None)?;
         tables.changes.remove((mailbox, message.modseq, *uid))?;
         tables.expunged.insert((mailbox, modseq, *uid), ())?;

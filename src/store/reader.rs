@@ -237,6 +237,21 @@ impl Reader {
         Ok(SummaryCursor { range, current: None })
     }
 
+    /// Save dates (RFC 8514) of `mailbox`'s messages `low..=high`, in one scan.
+    pub fn save_dates(&self, mailbox: u64, low: u32, high: u32) -> Result<SaveDateCursor, StoreError> {
+        let range = self.table(SAVE_DATES)?.range((mailbox, low)..=(mailbox, high))?;
+        Ok(SaveDateCursor { range, current: None })
+    }
+
+    /// UIDs of `mailbox` that have a save date row, ascending.
+    pub fn save_date_uids(&self, mailbox: u64) -> Result<Vec<u32>, StoreError> {
+        let mut uids = Vec::new();
+        for entry in self.table(SAVE_DATES)?.range((mailbox, 0)..=(mailbox, u32::MAX))? {
+            uids.push(entry?.0.value().1);
+        }
+        Ok(uids)
+    }
+
     /// UIDs of `mailbox` that have a header summary row, ascending.
     pub fn summary_uids(&self, mailbox: u64) -> Result<Vec<u32>, StoreError> {
         let mut uids = Vec::new();
@@ -396,6 +411,34 @@ impl SummaryCursor {
             }
         }
         Ok(self.current.as_ref().filter(|(found, _)| *found == uid).map(|(_, value)| value.value()))
+    }
+}
+
+/// Save dates in ascending UID order, like [`SummaryCursor`]: the same UID
+/// may be asked again (SEARCH SAVEDSINCE x SAVEDBEFORE y asks twice).
+pub struct SaveDateCursor {
+    range: redb::Range<'static, (u64, u32), i64>,
+    current: Option<(u32, i64)>,
+}
+
+impl SaveDateCursor {
+    /// The save date (unix seconds) of `uid`, if it has one: a message
+    /// stored by a roost from before save dates has none. UIDs must not
+    /// go down.
+    pub fn find(&mut self, uid: u32) -> Result<Option<i64>, StoreError> {
+        while self.current.is_none_or(|(found, _)| found < uid) {
+            match self.range.next() {
+                Some(entry) => {
+                    let (key, value) = entry?;
+                    self.current = Some((key.value().1, value.value()));
+                }
+                None => {
+                    self.current = None;
+                    return Ok(None);
+                }
+            }
+        }
+        Ok(self.current.filter(|(found, _)| *found == uid).map(|(_, saved)| saved))
     }
 }
 
@@ -604,6 +647,7 @@ struct Open {
     blobs: Option<BlobCursor<'static>>,
     records: Option<Walk<MessageCursor>>,
     summaries: Option<Walk<SummaryCursor>>,
+    save_dates: Option<Walk<SaveDateCursor>>,
 }
 
 /// A scan of one mailbox's rows in ascending UID order, up to `until`.
@@ -629,8 +673,15 @@ impl Snapshot {
     fn open(&mut self) -> Result<&mut Open, StoreError> {
         if self.open.is_none() {
             let reader = Reader::new(self.db.begin_read()?);
-            self.open =
-                Some(Open { reader, messages: None, chunks: None, blobs: None, records: None, summaries: None });
+            self.open = Some(Open {
+                reader,
+                messages: None,
+                chunks: None,
+                blobs: None,
+                records: None,
+                summaries: None,
+                save_dates: None,
+            });
             self.opened += 1;
         }
         Ok(self.open.as_mut().expect("just opened"))
@@ -690,6 +741,19 @@ impl Snapshot {
             open.summaries = Some(Walk { mailbox, next: uid, until, cursor });
         }
         let walk = open.summaries.as_mut().expect("just made");
+        walk.next = uid.saturating_add(1);
+        walk.cursor.find(uid)
+    }
+
+    /// The save date of `uid` (RFC 8514), scanned like [`Snapshot::message`].
+    pub fn save_date(&mut self, mailbox: u64, uid: u32, until: u32) -> Result<Option<i64>, StoreError> {
+        let open = self.open()?;
+        if !open.save_dates.as_ref().is_some_and(|walk| walk.serves(mailbox, uid)) {
+            let until = until.max(uid);
+            let cursor = open.reader.save_dates(mailbox, uid, until)?;
+            open.save_dates = Some(Walk { mailbox, next: uid, until, cursor });
+        }
+        let walk = open.save_dates.as_mut().expect("just made");
         walk.next = uid.saturating_add(1);
         walk.cursor.find(uid)
     }

@@ -219,7 +219,7 @@ fn check_finds_each_kind_of_damage() {
     use redb::ReadableTable;
 
     type Damage = fn(&redb::WriteTransaction, u64);
-    let damages: [(&str, &str, Damage); 8] = [
+    let damages: [(&str, &str, Damage); 9] = [
         ("a missing chunk", "chunk(s) expected", |transaction, _| {
             let mut chunks = transaction.open_table(BLOB_CHUNKS).unwrap();
             let first = chunks.first().unwrap().map(|(key, _)| key.value()).unwrap();
@@ -257,6 +257,10 @@ fn check_finds_each_kind_of_damage() {
         ("an orphan header summary", "belong to no message", |transaction, inbox| {
             let mut summaries = transaction.open_table(SUMMARIES).unwrap();
             summaries.insert((inbox, 999), b"".as_slice()).unwrap();
+        }),
+        ("an orphan save date", "save dates belong to no message", |transaction, inbox| {
+            let mut save_dates = transaction.open_table(SAVE_DATES).unwrap();
+            save_dates.insert((inbox, 999), 0).unwrap();
         }),
         ("a modseq above HIGHESTMODSEQ", "modseq", |transaction, inbox| {
             let mut messages = transaction.open_table(MESSAGES).unwrap();
@@ -552,4 +556,125 @@ fn known_logins_keep_the_most_recent_per_user_and_go_with_the_user() {
         assert_eq!(store.read().unwrap().known_logins(alice).unwrap(), KnownLogins::default());
         assert_eq!(store.read().unwrap().alert_sent(alice, 3).unwrap(), None);
     });
+}
+
+/// RFC 8514 save dates live in their own table: every way a message comes
+/// into a mailbox writes one (a copy its own), and every way it goes
+/// removes it.
+#[test]
+fn save_dates_come_and_go_with_their_messages() {
+    let disk = SmallDisk::with_capacity(64 << 20);
+    let (store, pump) = store_on(&disk, 0);
+    run(&store, pump, async {
+        let inbox = inbox_of_new_user(&store).await;
+        let before = DateTime::now().unix;
+        for size in [10, 20, 30] {
+            append(&store, inbox, size).await.unwrap();
+        }
+        let archive = {
+            let reader = store.read().unwrap();
+            let user = reader.user("alice").unwrap().unwrap();
+            reader.mailbox_id(user.id, "Archive").unwrap().unwrap()
+        };
+        let copy = Op::Copy { from: inbox, to: archive, uids: UidSet(vec![(1, 2)]), remove: false };
+        store.execute(copy).await.unwrap();
+        let moved = Op::Copy { from: inbox, to: archive, uids: UidSet(vec![(3, 3)]), remove: true };
+        store.execute(moved).await.unwrap();
+        let reader = store.read().unwrap();
+        assert_eq!(reader.save_date_uids(inbox).unwrap(), [1, 2]);
+        assert_eq!(reader.save_date_uids(archive).unwrap(), [1, 2, 3]);
+        let mut cursor = reader.save_dates(archive, 1, 3).unwrap();
+        for uid in 1..=3 {
+            let saved = cursor.find(uid).unwrap().expect("a save date");
+            assert!(saved >= before && saved <= DateTime::now().unix);
+            // Asked again (two SAVED* keys of one message): the same.
+            assert_eq!(cursor.find(uid).unwrap(), Some(saved));
+        }
+        // Asked past the end, or for a UID skipped over: none.
+        assert_eq!(cursor.find(9).unwrap(), None);
+        drop((cursor, reader));
+        assert!(check_database(&store.database()).unwrap().is_clean());
+        let name = {
+            let reader = store.read().unwrap();
+            reader.mailbox(archive).unwrap().unwrap().name
+        };
+        let user = store.read().unwrap().user("alice").unwrap().unwrap().id;
+        store.execute(Op::DeleteMailbox { user, name }).await.unwrap();
+        assert!(store.read().unwrap().save_date_uids(archive).unwrap().is_empty());
+        assert!(check_database(&store.database()).unwrap().is_clean());
+    });
+}
+
+/// What a save date costs per message, kept in its own table (chosen)
+/// against a wider message record (8 more bytes in every record that
+/// every FETCH FLAGS reads). Run by hand:
+/// `cargo test --release --bin roost save_date_cost -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn save_date_cost() {
+    use super::schema::*;
+    const COUNT: u32 = 100_000;
+    let directory = std::env::temp_dir().join(format!("roost-save-date-cost-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).unwrap();
+    let record = MessageRecord {
+        blob: 1,
+        internal_date: DateTime::now(),
+        size: 5000,
+        flags: Flags::SEEN,
+        keywords: 0,
+        modseq: 7,
+    };
+    let narrow = record.encode();
+    let mut wide = narrow.clone();
+    wide.extend_from_slice(&DateTime::now().unix.to_le_bytes());
+    let build = |label: &str, value: &[u8], save_dates: bool| {
+        let path = directory.join(format!("{label}.redb"));
+        let _ = std::fs::remove_file(&path);
+        let mut database = redb::Database::create(&path).unwrap();
+        let started = std::time::Instant::now();
+        let transaction = database.begin_write().unwrap();
+        {
+            let mut messages = transaction.open_table(MESSAGES).unwrap();
+            let mut dates = transaction.open_table(SAVE_DATES).unwrap();
+            for uid in 1..=COUNT {
+                messages.insert((1, uid), value).unwrap();
+                if save_dates {
+                    dates.insert((1, uid), 1_700_000_000 + uid as i64).unwrap();
+                }
+            }
+        }
+        transaction.commit().unwrap();
+        let written = started.elapsed();
+        database.compact().unwrap();
+        let size = std::fs::metadata(&path).unwrap().len();
+        // A FETCH FLAGS of every message: read and decode each record.
+        let started = std::time::Instant::now();
+        let transaction = database.begin_read().unwrap();
+        let messages = transaction.open_table(MESSAGES).unwrap();
+        let mut seen = 0u32;
+        for entry in messages.range((1, 0)..=(1, u32::MAX)).unwrap() {
+            let (_, value) = entry.unwrap();
+            let bytes = value.value();
+            let decoded = MessageRecord::decode(&bytes[..narrow.len()]).unwrap();
+            seen += decoded.flags.contains(Flags::SEEN) as u32;
+        }
+        assert_eq!(seen, COUNT);
+        let scanned = started.elapsed();
+        println!(
+            "{label}: {size} bytes ({:.1} per message), insert {:?}, FETCH FLAGS scan {:?}",
+            size as f64 / COUNT as f64,
+            written,
+            scanned
+        );
+        size
+    };
+    let base = build("record v1 (today)", &narrow, false);
+    let table = build("v1 + save_dates table", &narrow, true);
+    let wider = build("record + 8 bytes", &wide, false);
+    println!(
+        "per message: table {:+.1} bytes, wider record {:+.1} bytes",
+        (table as f64 - base as f64) / COUNT as f64,
+        (wider as f64 - base as f64) / COUNT as f64
+    );
+    let _ = std::fs::remove_dir_all(&directory);
 }

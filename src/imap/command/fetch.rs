@@ -616,6 +616,7 @@ async fn respond_with(
         }
         _ => false,
     });
+    let wants_save_date = items.contains(&FetchItem::SaveDate);
     for range in ranges {
         let Some(&high) = view.uids.get(range.end.wrapping_sub(1)) else { continue };
         'messages: for index in range.clone() {
@@ -659,7 +660,12 @@ async fn respond_with(
                 Ok(summary) => summary.flatten().map(<[u8]>::to_vec),
                 Err(error) => return Ok(Err(error)),
             };
-            let message = Message { uid, record, header_size, summary, structure };
+            // RFC 8514: read only when asked (a row beside the record).
+            let save_date = match wants_save_date.then(|| snapshot.save_date(view.mailbox, uid, high)).transpose() {
+                Ok(saved) => saved.flatten(),
+                Err(error) => return Ok(Err(error)),
+            };
+            let message = Message { uid, record, header_size, summary, structure, save_date };
             // BINARY items are decoded once before anything of this
             // message is sent: their lengths come first, and a part that
             // cannot be decoded refuses the command.
@@ -724,6 +730,9 @@ struct Message {
     summary: Option<Vec<u8>>,
     /// The MIME structure, decoded when an item needs it.
     structure: Option<Structure>,
+    /// Unix seconds it was saved into the mailbox, read when SAVEDATE is
+    /// asked; None also for a message stored before save dates were kept.
+    save_date: Option<i64>,
 }
 
 /// Items answered from the MIME structure.
@@ -831,6 +840,22 @@ async fn write_item(
             encode::number(out, record.modseq);
             out.push(b')');
         }
+        // RFC 8474 §5 (see imap::object_id for what the ids are).
+        FetchItem::EmailId => {
+            out.extend_from_slice(b"EMAILID (");
+            out.extend_from_slice(crate::imap::object_id::email_id(record.blob).as_bytes());
+            out.push(b')');
+        }
+        FetchItem::ThreadId => out.extend_from_slice(b"THREADID NIL"),
+        // RFC 8514 §3: NIL where the save date is not known.
+        FetchItem::SaveDate => match message.save_date {
+            Some(unix) => {
+                out.extend_from_slice(b"SAVEDATE \"");
+                crate::util::datetime::DateTime { unix, offset_minutes: 0 }.write_imap(out);
+                out.push(b'"');
+            }
+            None => out.extend_from_slice(b"SAVEDATE NIL"),
+        },
         FetchItem::BinarySize { part } => {
             out.extend_from_slice(b"BINARY.SIZE[");
             write_section_name(out, &Section { part: part.clone(), text: None });

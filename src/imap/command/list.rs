@@ -364,7 +364,7 @@ pub async fn run(
             // mailbox; one whose status cannot be read is left without.
             // `read` closes its read transaction before the line is written.
             if let Ok((record, recent)) = status::read(session, id, items) {
-                status::write(session, &entry.name, &record, recent, items);
+                status::write(session, &entry.name, id, &record, recent, items);
             }
         }
         session.conn.flush_if_full().await?;

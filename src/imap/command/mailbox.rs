@@ -45,7 +45,11 @@ pub async fn create(session: &mut Session, tag: &str, raw: &[u8]) -> io::Result<
     }
     let op = Op::CreateMailbox { user: user_id(session), name, special_use: None };
     match session.server.store.execute(op).await {
-        Ok(Outcome::Done) => session.finish(tag, Status::Ok, None, "CREATE completed").await,
+        Ok(Outcome::Created { mailbox }) => {
+            // RFC 8474 §4.1: CREATE's tagged OK names the new mailbox's id.
+            let code = format!("MAILBOXID ({})", crate::imap::object_id::mailbox_id(mailbox));
+            session.finish(tag, Status::Ok, Some(&code), "CREATE completed").await
+        }
         Ok(other) => session.unexpected(tag, "CREATE", other).await,
         Err(error) => session.store_failed(tag, error, false).await,
     }

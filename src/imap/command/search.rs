@@ -103,8 +103,8 @@ use crate::mime::matcher::{self, Matcher};
 use crate::mime::structure::Kind;
 use crate::net::Connection;
 use crate::store::{
-    indexed_condition, BlobCursor, BlobRecord, ChunkReader, Flags, MessageCursor, MessageRecord, Reader, StoreError,
-    SummaryCursor, PIECE,
+    indexed_condition, BlobCursor, BlobRecord, ChunkReader, Flags, MessageCursor, MessageRecord, Reader,
+    SaveDateCursor, StoreError, SummaryCursor, PIECE,
 };
 use crate::util::datetime::DateTime;
 use crate::util::pool::{self, JobError};
@@ -122,6 +122,9 @@ enum Test {
     Header(Vec<u8>, Needle),
     /// BODY or TEXT: the content key with this index (see [`ContentKey`]).
     Content(usize),
+    /// RFC 8474 EMAILID: the message's blob is this one (None: the id is
+    /// none of ours, nothing matches).
+    EmailId(Option<u64>),
     Key(SearchKey),
 }
 
@@ -237,6 +240,7 @@ fn compile(key: SearchKey, view: &View, charset: &[u8], contents: &mut Vec<Conte
             let bit = view.keywords.iter().position(|known| known.eq_ignore_ascii_case(&name)).map(|bit| bit as u32);
             Test::Keyword(bit, set)
         }
+        SearchKey::EmailId(id) => Test::EmailId(crate::imap::object_id::email_blob(&id)),
         other => Test::Key(other),
     }
 }
@@ -670,6 +674,7 @@ async fn scan(
                 records: &mut snapshot.records,
                 blobs: &mut blob_records,
                 summaries: &mut snapshot.summaries,
+                save_dates: &mut snapshot.save_dates,
                 chunks: &snapshot.chunks,
                 record: None,
                 blob_loaded: false,
@@ -764,6 +769,7 @@ async fn scan(
 struct Snapshot {
     records: MessageCursor,
     summaries: SummaryCursor,
+    save_dates: SaveDateCursor,
     chunks: ChunkReader,
     /// The candidates, when the flag index lists them.
     from_index: Option<Box<dyn Iterator<Item = Result<u32, StoreError>>>>,
@@ -780,6 +786,7 @@ impl Snapshot {
         Ok(Snapshot {
             records: reader.messages()?.cursor(mailbox, low, high)?,
             summaries: reader.summaries(mailbox, low, high)?,
+            save_dates: reader.save_dates(mailbox, low, high)?,
             chunks: reader.chunks()?,
             from_index,
         })
@@ -1123,6 +1130,7 @@ struct Candidate<'a, 'b> {
     records: &'a mut MessageCursor,
     blobs: &'a mut BlobCursor<'b>,
     summaries: &'a mut SummaryCursor,
+    save_dates: &'a mut SaveDateCursor,
     chunks: &'a ChunkReader,
     record: Option<MessageRecord>,
     /// Whether the cursor's current blob record is this message's.
@@ -1275,6 +1283,8 @@ impl Candidate<'_, '_> {
                 }
                 found
             }
+            Test::EmailId(None) => Some(false),
+            Test::EmailId(Some(blob)) => Some(self.record()?.blob == *blob),
             Test::Key(key) => Some(self.test_key(key)?),
         })
     }
@@ -1292,6 +1302,15 @@ impl Candidate<'_, '_> {
                 let date = match field {
                     DateField::Internal => Some(self.record()?.internal_date),
                     DateField::Sent => self.field_value(b"date")?.and_then(|value| DateTime::parse_rfc5322(&value)),
+                    // RFC 8514 §4.3, in UTC (the zone roost saves in). A
+                    // message stored before save dates were kept goes by
+                    // its INTERNALDATE: it was saved no earlier than it
+                    // arrived, and a client expiring its Trash with
+                    // SAVEDBEFORE then still finds the old messages.
+                    DateField::Saved => Some(match self.save_dates.find(self.uid)? {
+                        Some(unix) => DateTime { unix, offset_minutes: 0 },
+                        None => self.record()?.internal_date,
+                    }),
                 };
                 // RFC 3501: dates compare by day, disregarding time and zone.
                 match date.map(|date| date.local_days()) {
@@ -1304,7 +1323,12 @@ impl Candidate<'_, '_> {
                     },
                 }
             }
+            // Every roost mailbox keeps save dates (RFC 8514 §4.3).
+            SearchKey::SaveDateSupported => true,
+            // RFC 8474 §5.2: no message has a THREADID (see imap::object_id).
+            SearchKey::ThreadId(_) => false,
             // Compiled into the other kinds of test.
+            SearchKey::EmailId(_) => false,
             SearchKey::Header { .. } | SearchKey::Body(_) | SearchKey::Text(_) => false,
             SearchKey::And(_)
             | SearchKey::Or(..)

@@ -110,6 +110,8 @@ pub async fn run(
     // RFC 7162 §3.1.2.1: every message has a modseq, so every SELECT says
     // the highest (no NOMODSEQ ever).
     lines.push_str(&format!("* OK [HIGHESTMODSEQ {}] Highest\r\n", view.modseq));
+    // RFC 8474 §4.2: SELECT and EXAMINE name the mailbox's id.
+    lines.push_str(&format!("* OK [MAILBOXID ({})] Ok\r\n", crate::imap::object_id::mailbox_id(view.mailbox)));
     session.conn.write(lines.as_bytes());
     if imap4rev2 {
         // RFC 9051 §6.3.2: a LIST response for the mailbox, with accurate attributes.

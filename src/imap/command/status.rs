@@ -1,4 +1,5 @@
-//! STATUS (RFC 3501 §6.3.10; SIZE and DELETED from RFC 9051 / RFC 8438).
+//! STATUS (RFC 3501 §6.3.10; SIZE and DELETED from RFC 9051 / RFC 8438;
+//! MAILBOXID from RFC 8474).
 
 use std::io;
 
@@ -28,7 +29,7 @@ pub async fn run(session: &mut Session, tag: &str, raw: &[u8], items: &[StatusIt
         // RFC 7162 §3.1: a CONDSTORE enabling command.
         crate::imap::command::enable::condstore(session);
     }
-    write(session, &name, &record, recent, items);
+    write(session, &name, id, &record, recent, items);
     session.finish(tag, Status::Ok, None, "STATUS completed").await
 }
 
@@ -39,8 +40,8 @@ pub fn refused_item(session: &Session, items: &[StatusItem]) -> Option<&'static 
         .then_some("STATUS RECENT is not part of IMAP4rev2 (RFC 9051)")
 }
 
-/// `* STATUS name (item value ...)`.
-pub fn write(session: &mut Session, name: &str, record: &MailboxRecord, recent: u64, items: &[StatusItem]) {
+/// `* STATUS name (item value ...)` of mailbox `id`.
+pub fn write(session: &mut Session, name: &str, id: u64, record: &MailboxRecord, recent: u64, items: &[StatusItem]) {
     let utf8 = session.utf8_names();
     let out = session.conn.out();
     out.extend_from_slice(b"* STATUS ");
@@ -49,6 +50,13 @@ pub fn write(session: &mut Session, name: &str, record: &MailboxRecord, recent: 
     for (index, item) in items.iter().enumerate() {
         if index > 0 {
             out.push(b' ');
+        }
+        if *item == StatusItem::MailboxId {
+            // RFC 8474 §4.3: the only status item that is not a number.
+            out.extend_from_slice(b"MAILBOXID (");
+            out.extend_from_slice(crate::imap::object_id::mailbox_id(id).as_bytes());
+            out.push(b')');
+            continue;
         }
         let (label, value): (&str, u64) = match item {
             StatusItem::Messages => ("MESSAGES", record.messages.into()),
@@ -60,6 +68,7 @@ pub fn write(session: &mut Session, name: &str, record: &MailboxRecord, recent: 
             StatusItem::Size => ("SIZE", record.size),
             StatusItem::Deleted => ("DELETED", record.deleted.into()),
             StatusItem::HighestModseq => ("HIGHESTMODSEQ", record.highest_modseq),
+            StatusItem::MailboxId => continue,
         };
         out.extend_from_slice(label.as_bytes());
         out.push(b' ');

@@ -1,4 +1,5 @@
-//! FETCH data items (RFC 3501 §6.4.5, RFC 3516 BINARY).
+//! FETCH data items (RFC 3501 §6.4.5, RFC 3516 BINARY, RFC 8474 EMAILID and
+//! THREADID, RFC 8514 SAVEDATE).
 
 use super::{Parser, Result};
 use crate::imap::types::{FetchItem, FetchModifiers, Section, SectionText};
@@ -86,6 +87,7 @@ fn fetch_item(parser: &mut Parser) -> Result<FetchItem> {
     for (name, item) in [
         ("BODYSTRUCTURE", FetchItem::BodyStructure),
         ("BODY", FetchItem::Body),
+        ("EMAILID", FetchItem::EmailId),
         ("ENVELOPE", FetchItem::Envelope),
         ("FLAGS", FetchItem::Flags),
         ("INTERNALDATE", FetchItem::InternalDate),
@@ -94,6 +96,8 @@ fn fetch_item(parser: &mut Parser) -> Result<FetchItem> {
         ("RFC822.SIZE", FetchItem::Rfc822Size),
         ("RFC822.TEXT", FetchItem::Rfc822Text),
         ("RFC822", FetchItem::Rfc822),
+        ("SAVEDATE", FetchItem::SaveDate),
+        ("THREADID", FetchItem::ThreadId),
         ("UID", FetchItem::Uid),
     ] {
         if word_is(parser, name) {

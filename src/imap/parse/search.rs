@@ -138,7 +138,8 @@ fn search_key(parser: &mut Parser, depth: usize) -> Result<SearchKey> {
                 FlagWord::Wildcard => return Err("\\* is not a keyword".into()),
             }
         }
-        b"BEFORE" | b"ON" | b"SINCE" | b"SENTBEFORE" | b"SENTON" | b"SENTSINCE" => {
+        b"BEFORE" | b"ON" | b"SINCE" | b"SENTBEFORE" | b"SENTON" | b"SENTSINCE" | b"SAVEDBEFORE" | b"SAVEDON"
+        | b"SAVEDSINCE" => {
             parser.sp()?;
             let days = parser.date()?;
             let (field, relation) = match word.as_slice() {
@@ -147,7 +148,11 @@ fn search_key(parser: &mut Parser, depth: usize) -> Result<SearchKey> {
                 b"SINCE" => (DateField::Internal, DateRelation::Since),
                 b"SENTBEFORE" => (DateField::Sent, DateRelation::Before),
                 b"SENTON" => (DateField::Sent, DateRelation::On),
-                _ => (DateField::Sent, DateRelation::Since),
+                b"SENTSINCE" => (DateField::Sent, DateRelation::Since),
+                // RFC 8514 §4.3.
+                b"SAVEDBEFORE" => (DateField::Saved, DateRelation::Before),
+                b"SAVEDON" => (DateField::Saved, DateRelation::On),
+                _ => (DateField::Saved, DateRelation::Since),
             };
             SearchKey::Date { field, relation, days }
         }
@@ -203,6 +208,21 @@ fn search_key(parser: &mut Parser, depth: usize) -> Result<SearchKey> {
                 parser.sp()?;
             }
             SearchKey::Modseq(parser.mod_sequence()?)
+        }
+        b"SAVEDATESUPPORTED" => SearchKey::SaveDateSupported,
+        b"EMAILID" | b"THREADID" => {
+            parser.sp()?;
+            // RFC 8474 §7: objectid = 1*255(ALPHA / DIGIT / "_" / "-").
+            let id = parser.atom()?;
+            if !crate::imap::object_id::is_object_id(id) {
+                return Err("an object id is 1 to 255 letters, digits, '_' or '-' (RFC 8474)".into());
+            }
+            let id = String::from_utf8_lossy(id).into_owned();
+            if word == b"EMAILID" {
+                SearchKey::EmailId(id)
+            } else {
+                SearchKey::ThreadId(id)
+            }
         }
         b"NOT" => {
             parser.sp()?;

@@ -941,3 +941,109 @@ proptest! {
         }
     }
 }
+
+// RFC 8474 OBJECTID and RFC 8514 SAVEDATE.
+
+#[test]
+fn object_id_and_save_date_items_and_keys() {
+    let CommandBody::Fetch { items, .. } = parse("a UID FETCH 1:* (EMAILID threadid SaveDate FLAGS)") else { panic!() };
+    assert_eq!(items, vec![FetchItem::EmailId, FetchItem::ThreadId, FetchItem::SaveDate, FetchItem::Flags]);
+    let CommandBody::Fetch { items, .. } = parse("a FETCH 1 SAVEDATE") else { panic!() };
+    assert_eq!(items, vec![FetchItem::SaveDate]);
+    let CommandBody::Status { items, .. } = parse("a STATUS INBOX (MAILBOXID MESSAGES)") else { panic!() };
+    assert_eq!(items, vec![StatusItem::MailboxId, StatusItem::Messages]);
+    let (_, options) = list_options("A LIST \"\" % RETURN (STATUS (MAILBOXID))");
+    assert_eq!(options.unwrap().status, Some(vec![StatusItem::MailboxId]));
+    let CommandBody::Search { key, .. } = parse("a SEARCH EMAILID E1f THREADID T_a-9 SAVEDATESUPPORTED") else {
+        panic!()
+    };
+    assert_eq!(
+        key,
+        SearchKey::And(vec![
+            SearchKey::EmailId("E1f".into()),
+            SearchKey::ThreadId("T_a-9".into()),
+            SearchKey::SaveDateSupported,
+        ])
+    );
+    for (text, relation) in
+        [("SAVEDBEFORE", DateRelation::Before), ("savedon", DateRelation::On), ("SAVEDSINCE", DateRelation::Since)]
+    {
+        let CommandBody::Search { key, .. } = parse(&format!("a SEARCH {text} 1-Feb-2024")) else { panic!() };
+        let SearchKey::Date { field, relation: found, .. } = key else { panic!("{key:?}") };
+        assert_eq!((field, found), (DateField::Saved, relation));
+    }
+    // Longer names are not these items; objectids are 1-255 of [A-Za-z0-9_-].
+    for bad in [
+        &b"a FETCH 1 (EMAILIDS)"[..],
+        b"a FETCH 1 (SAVEDATE.PEEK)",
+        b"a FETCH 1 THREADID[]",
+        b"a SEARCH EMAILID",
+        b"a SEARCH EMAILID a.b",
+        b"a SEARCH EMAILID \"E1\"",
+        b"a SEARCH THREADID (T1)",
+        b"a SEARCH SAVEDON",
+        b"a SEARCH SAVEDSINCE 32-Jan-2024",
+        b"a SEARCH SAVEDATESUPPORTED2",
+        b"a STATUS INBOX (MAILBOXIDS)",
+    ] {
+        assert!(parse_command(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+    }
+    let long = format!("a SEARCH EMAILID {}", "x".repeat(256));
+    assert!(parse_command(long.as_bytes()).is_err());
+    let longest = format!("a SEARCH EMAILID {}", "x".repeat(255));
+    assert!(parse_command(longest.as_bytes()).is_ok());
+}
+
+proptest! {
+    /// EMAILID/THREADID take exactly the RFC 8474 objectid alphabet and
+    /// length; anything else is an error, never a panic.
+    #[test]
+    fn object_ids_parse_exactly_the_grammar(
+        id in "[A-Za-z0-9_.\\-]{0,260}",
+        key in prop_oneof![Just("EMAILID"), Just("THREADID")],
+    ) {
+        let text = format!("t UID SEARCH {key} {id}");
+        let valid = (1..=255).contains(&id.len()) && !id.contains('.');
+        match parse_command(text.as_bytes()) {
+            Ok(command) => {
+                prop_assert!(valid, "{}", text);
+                let CommandBody::Search { key: parsed, .. } = command.body else { panic!() };
+                let expected = if key == "EMAILID" { SearchKey::EmailId(id.clone()) } else { SearchKey::ThreadId(id.clone()) };
+                prop_assert_eq!(parsed, expected);
+            }
+            Err(_) => prop_assert!(!valid, "{}", text),
+        }
+    }
+
+    /// The new FETCH items, search keys and status item mixed with old ones
+    /// and junk: never a panic; the well-formed lists parse.
+    #[test]
+    fn object_id_and_save_date_words_never_panic(
+        items in proptest::collection::vec(
+            prop_oneof![Just("EMAILID"), Just("THREADID"), Just("SAVEDATE"), Just("FLAGS"), Just("UID"), Just("MODSEQ")],
+            1..6
+        ),
+        keys in proptest::collection::vec(
+            prop_oneof![
+                Just("EMAILID E1"), Just("THREADID T-1"), Just("SAVEDATESUPPORTED"), Just("SAVEDBEFORE 1-Jan-2000"),
+                Just("SAVEDON 29-Feb-2024"), Just("SAVEDSINCE 31-Dec-1999"), Just("NOT SAVEDATESUPPORTED"),
+                Just("OR EMAILID a THREADID b"), Just("ALL"),
+            ],
+            1..6
+        ),
+        junk in proptest::collection::vec(
+            prop_oneof![Just("EMAILID"), Just("SAVEDON"), Just("("), Just(")"), Just("MAILBOXID"), Just("\"\""), Just("x.y")],
+            0..4
+        ),
+    ) {
+        let fetch = format!("t FETCH 1:* ({})", items.join(" "));
+        prop_assert!(parse_command(fetch.as_bytes()).is_ok(), "{}", fetch);
+        let search = format!("t SEARCH {}", keys.join(" "));
+        prop_assert!(parse_command(search.as_bytes()).is_ok(), "{}", search);
+        let status = "t STATUS INBOX (MAILBOXID UIDNEXT)";
+        prop_assert!(parse_command(status.as_bytes()).is_ok());
+        for text in [format!("{fetch} {}", junk.join(" ")), format!("{search} {}", junk.join(" "))] {
+            let _ = parse_command(text.as_bytes());
+        }
+    }
+}

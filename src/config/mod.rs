@@ -89,6 +89,10 @@ pub struct Limits {
     /// Seconds between `* OK Still here` lines to an idling client (0: none),
     /// so NAT routers and phones' radios do not drop a quiet connection.
     pub idle_keepalive: u64,
+    /// Sessions that may use COMPRESS=DEFLATE (RFC 4978) at once (0: not
+    /// offered). Each holds a 42 KiB inflater while compressed, and 312 KiB
+    /// more while a response is going out (src/net/compress.rs).
+    pub max_compressed_connections: usize,
     /// Milliseconds before a failed login is answered.
     pub auth_failure_delay: u64,
     /// Failed logins from one address (IPv6: one /64) within `ban_window`
@@ -402,6 +406,7 @@ impl Limits {
         limit!(idle_timeout, u64);
         limit!(write_timeout, u64);
         limit!(idle_keepalive, u64);
+        limit!(max_compressed_connections, usize);
         limit!(auth_failure_delay, u64);
         limit!(ban_failures, u32);
         limit!(ban_window, u64);
@@ -520,6 +525,7 @@ impl Limits {
             idle_timeout: 0,
             write_timeout: 0,
             idle_keepalive: 0,
+            max_compressed_connections: 0,
             auth_failure_delay: 0,
             ban_failures: 0,
             ban_window: 0,

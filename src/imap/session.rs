@@ -560,6 +560,7 @@ impl Session {
             CommandBody::Copy { uid, set, mailbox, remove } => {
                 command::copy_move::run(self, &tag, uid, set, &mailbox, remove).await
             }
+            CommandBody::Compress { mechanism } => command::compress::run(self, &tag, &mechanism).await,
         }
     }
 
@@ -582,6 +583,10 @@ impl Session {
                     " NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS MULTIAPPEND STATUS=SIZE ESEARCH SEARCHRES SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES CONDSTORE QRESYNC NOTIFY",
                 );
                 capabilities.push_str(&format!(" APPENDLIMIT={}", self.server.config.limits.literal_size));
+                // RFC 4978: offered after login only (see command::compress).
+                if self.server.config.limits.max_compressed_connections > 0 {
+                    capabilities.push_str(" COMPRESS=DEFLATE");
+                }
             }
         }
         capabilities

@@ -59,6 +59,7 @@ impl Slot {
     }
 
     /// Sessions compressed now.
+    #[cfg(test)]
     pub fn in_use() -> usize {
         COMPRESSED.with(Cell::get)
     }

@@ -18,5 +18,6 @@ pub mod qresync;
 pub mod search;
 pub mod select;
 pub mod starttls;
+pub mod compress;
 pub mod status;
 pub mod store;

@@ -84,6 +84,10 @@ const TEMPLATES: &[&str] = &[
     "UNSELECT",
     "LOGIN {5}\r\nalice secret",
     "AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==",
+    // RFC 4978: forms that stay uncompressed (a COMPRESS that succeeded
+    // would make the fuzzer's plain text garbage and end the session).
+    "COMPRESS X-FUZZ",
+    "COMPRESS DEFLATE extra",
 ];
 
 const NOISE: &[&[u8]] = &[

@@ -189,7 +189,8 @@ impl Connection {
         }
         let limit = self.read_limit();
         let buffer = &mut self.input[self.end..];
-        let count = Self::read_plain(&mut self.stream, self.deflate.as_deref_mut(), buffer, self.read_size, limit).await?;
+        let count =
+            Self::read_plain(&mut self.stream, self.deflate.as_deref_mut(), buffer, self.read_size, limit).await?;
         if count == 0 {
             return Err(eof());
         }

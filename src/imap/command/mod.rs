@@ -4,6 +4,7 @@
 
 pub mod append;
 pub mod close;
+pub mod compress;
 pub mod copy_move;
 pub mod enable;
 pub mod expunge;
@@ -18,6 +19,5 @@ pub mod qresync;
 pub mod search;
 pub mod select;
 pub mod starttls;
-pub mod compress;
 pub mod status;
 pub mod store;

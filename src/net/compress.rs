@@ -34,11 +34,6 @@ use miniz_oxide::deflate::core::{create_comp_flags_from_zip_params, CompressorOx
 use miniz_oxide::inflate::stream::InflateState;
 use miniz_oxide::{DataFormat, MZError, MZFlush, MZStatus};
 
-/// miniz_oxide's fastest level (greedy matching, one probe): the Pi Zero's
-/// one ARM11 core compresses every byte a session sends; IMAP's protocol
-/// text compresses well even so.
-const LEVEL: u8 = 1;
-
 thread_local! {
     static COMPRESSED: Cell<usize> = const { Cell::new(0) };
 }
@@ -87,6 +82,8 @@ pub struct Deflate {
     /// Compressed output waiting to be written (`..raw_out_len`).
     raw_out: Vec<u8>,
     raw_out_len: usize,
+    /// The board's `compress_level` (1-9): CPU against bytes, same memory.
+    level: u8,
     _slot: Slot,
 }
 
@@ -97,7 +94,7 @@ fn bad_data(what: &str) -> io::Error {
 impl Deflate {
     /// Starts compression. `pipelined`: bytes the client sent after the
     /// COMPRESS command's CRLF (RFC 4978 §3: already compressed).
-    pub fn new(slot: Slot, pipelined: &[u8]) -> Deflate {
+    pub fn new(slot: Slot, pipelined: &[u8], level: u8) -> Deflate {
         Deflate {
             inflater: InflateState::new_boxed(DataFormat::Raw),
             raw_in: pipelined.to_vec(),
@@ -107,6 +104,7 @@ impl Deflate {
             compressor: None,
             raw_out: Vec::new(),
             raw_out_len: 0,
+            level: level.clamp(1, 9),
             _slot: slot,
         }
     }
@@ -165,9 +163,10 @@ impl Deflate {
     /// taken and whether the flush is complete; the compressed bytes are
     /// then in [`Deflate::compressed`].
     pub fn compress(&mut self, input: &[u8], room: usize) -> io::Result<(usize, bool)> {
+        let level = self.level;
         let compressor = self.compressor.get_or_insert_with(|| {
             // Negative window bits: raw DEFLATE, no zlib header (RFC 4978 §3).
-            Box::new(CompressorOxide::new(create_comp_flags_from_zip_params(LEVEL.into(), -15, 0)))
+            Box::new(CompressorOxide::new(create_comp_flags_from_zip_params(level.into(), -15, 0)))
         });
         let room = room.max(64);
         if self.raw_out.len() < room {
@@ -234,7 +233,7 @@ mod tests {
     }
 
     fn deflate() -> Deflate {
-        Deflate::new(Slot(()), b"")
+        Deflate::new(Slot(()), b"", 6)
     }
 
     #[test]

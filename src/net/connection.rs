@@ -140,9 +140,9 @@ impl Connection {
     /// Starts COMPRESS=DEFLATE (RFC 4978 §3): the tagged OK must already
     /// be flushed uncompressed; whatever the client pipelined after the
     /// command is compressed and goes to the inflater.
-    pub fn start_deflate(&mut self, slot: Slot) {
+    pub fn start_deflate(&mut self, slot: Slot, level: u8) {
         let pipelined = &self.input[self.start..self.end];
-        self.deflate = Some(Box::new(Deflate::new(slot, pipelined)));
+        self.deflate = Some(Box::new(Deflate::new(slot, pipelined, level)));
         self.start = 0;
         self.end = 0;
     }

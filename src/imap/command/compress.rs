@@ -31,6 +31,6 @@ pub async fn run(session: &mut Session, tag: &str, mechanism: &str) -> io::Resul
     session.tagged(tag, Status::Ok, None, "DEFLATE active");
     // The OK itself goes out uncompressed (RFC 4978 §3).
     session.conn.flush().await?;
-    session.conn.start_deflate(slot);
+    session.conn.start_deflate(slot, session.server.config.limits.compress_level);
     Ok(())
 }

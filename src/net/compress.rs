@@ -140,22 +140,16 @@ impl Deflate {
         Ok(result.bytes_written)
     }
 
-    /// Room for compressed bytes from the socket (at least `size`); report
-    /// what was read with [`Deflate::filled`].
-    pub fn space(&mut self, size: usize) -> &mut [u8] {
+    /// Adds compressed bytes read from the socket.
+    pub fn push(&mut self, bytes: &[u8]) {
         if self.raw_start > 0 {
             self.raw_in.copy_within(self.raw_start..self.raw_end, 0);
             self.raw_end -= self.raw_start;
             self.raw_start = 0;
         }
-        if self.raw_in.len() < self.raw_end + size {
-            self.raw_in.resize(self.raw_end + size, 0);
-        }
-        &mut self.raw_in[self.raw_end..]
-    }
-
-    pub fn filled(&mut self, count: usize) {
-        self.raw_end += count;
+        self.raw_in.truncate(self.raw_end);
+        self.raw_in.extend_from_slice(bytes);
+        self.raw_end = self.raw_in.len();
     }
 
     /// Compresses as much of `input` as fits in `room` bytes of output, with
@@ -219,8 +213,7 @@ mod tests {
 
     /// Inflates everything buffered in `deflate` (as the client's side).
     fn inflate_all(deflate: &mut Deflate, wire: &[u8]) -> Vec<u8> {
-        deflate.space(wire.len())[..wire.len()].copy_from_slice(wire);
-        deflate.filled(wire.len());
+        deflate.push(wire);
         let mut out = Vec::new();
         let mut chunk = [0u8; 7];
         loop {
@@ -261,8 +254,7 @@ mod tests {
     fn garbage_is_an_error_not_a_panic() {
         let mut client = deflate();
         // BTYPE 11 is reserved (RFC 1951 §3.2.3).
-        client.space(4)[..4].copy_from_slice(&[0xff, 0xff, 0xff, 0xff]);
-        client.filled(4);
+        client.push(&[0xff, 0xff, 0xff, 0xff]);
         let error = client.inflate_into(&mut [0u8; 64]).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::InvalidData);
     }
@@ -272,8 +264,7 @@ mod tests {
         let mut client = deflate();
         // A final stored block holding "a".
         let wire = [0x01, 0x01, 0x00, 0xfe, 0xff, b'a'];
-        client.space(wire.len())[..wire.len()].copy_from_slice(&wire);
-        client.filled(wire.len());
+        client.push(&wire);
         let mut out = [0u8; 16];
         let result = client.inflate_into(&mut out);
         assert!(result.is_err() || client.inflate_into(&mut out).is_err());
@@ -306,8 +297,7 @@ mod tests {
         #[test]
         fn any_input_never_panics(wire in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
             let mut client = deflate();
-            client.space(wire.len()).get_mut(..wire.len()).unwrap().copy_from_slice(&wire);
-            client.filled(wire.len());
+            client.push(&wire);
             let mut out = [0u8; 512];
             for _ in 0..wire.len() + 2 {
                 match client.inflate_into(&mut out) {

@@ -117,7 +117,6 @@ impl Connection {
         stream: &mut Stream,
         deflate: Option<&mut Deflate>,
         buffer: &mut [u8],
-        read_size: usize,
         limit: Instant,
     ) -> io::Result<usize> {
         let Some(deflate) = deflate else {
@@ -128,12 +127,15 @@ impl Connection {
             if count > 0 {
                 return Ok(count);
             }
-            // Cancel-safe: bytes read stay in the inflater's input.
-            let count = Self::read_socket(stream, deflate.space(read_size), limit).await?;
+            // The compressed bytes land in `buffer` first and move to the
+            // inflater's input, so a waiting session (over TLS the input
+            // buffer is there while it waits) holds no second buffer.
+            // Cancel-safe: nothing is read until the socket has bytes.
+            let count = Self::read_socket(stream, buffer, limit).await?;
             if count == 0 {
                 return Ok(0);
             }
-            deflate.filled(count);
+            deflate.push(&buffer[..count]);
         }
     }
 
@@ -189,8 +191,7 @@ impl Connection {
         }
         let limit = self.read_limit();
         let buffer = &mut self.input[self.end..];
-        let count =
-            Self::read_plain(&mut self.stream, self.deflate.as_deref_mut(), buffer, self.read_size, limit).await?;
+        let count = Self::read_plain(&mut self.stream, self.deflate.as_deref_mut(), buffer, limit).await?;
         if count == 0 {
             return Err(eof());
         }
@@ -274,7 +275,7 @@ impl Connection {
         into.resize(old + max, 0);
         let limit = self.read_limit();
         let deflate = self.deflate.as_deref_mut();
-        let result = Self::read_plain(&mut self.stream, deflate, &mut into[old..], self.read_size, limit).await;
+        let result = Self::read_plain(&mut self.stream, deflate, &mut into[old..], limit).await;
         let count = *result.as_ref().unwrap_or(&0);
         into.truncate(old + count);
         match result {

@@ -98,6 +98,10 @@ const TEMPLATES: &[&str] = &[
     "UID SEARCH RETURN (COUNT) SAVEDON 6-Dec-2026",
     "STATUS INBOX (MAILBOXID UIDNEXT)",
     "LIST \"\" * RETURN (STATUS (MAILBOXID MESSAGES))",
+    // RFC 4978: forms that stay uncompressed (a COMPRESS that succeeded
+    // would make the fuzzer's plain text garbage and end the session).
+    "COMPRESS X-FUZZ",
+    "COMPRESS DEFLATE extra",
 ];
 
 const NOISE: &[&[u8]] = &[
@@ -132,6 +136,58 @@ const NOISE: &[&[u8]] = &[
     b"4294967296",
 ];
 
+/// The fuzzer's socket, plain or (every other session) after COMPRESS
+/// DEFLATE (RFC 4978): the same mutated commands, through the inflater.
+struct Wire {
+    stream: TcpStream,
+    deflate:
+        Option<(Box<miniz_oxide::deflate::core::CompressorOxide>, Box<miniz_oxide::inflate::stream::InflateState>)>,
+    raw: Vec<u8>,
+}
+
+impl Read for Wire {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let Some((_, inflater)) = &mut self.deflate else { return self.stream.read(out) };
+        loop {
+            let result = miniz_oxide::inflate::stream::inflate(inflater, &self.raw, out, miniz_oxide::MZFlush::None);
+            self.raw.drain(..result.bytes_consumed);
+            match result.status {
+                Ok(_) | Err(miniz_oxide::MZError::Buf) => {}
+                Err(error) => panic!("the server sent bad DEFLATE data: {error:?}"),
+            }
+            if result.bytes_written > 0 {
+                return Ok(result.bytes_written);
+            }
+            let mut chunk = [0u8; 16384];
+            let count = self.stream.read(&mut chunk)?;
+            if count == 0 {
+                return Ok(0);
+            }
+            self.raw.extend_from_slice(&chunk[..count]);
+        }
+    }
+}
+
+impl Write for Wire {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let Some((compressor, _)) = &mut self.deflate else { return self.stream.write(bytes) };
+        let mut rest = bytes;
+        loop {
+            let mut out = [0u8; 16384];
+            let result = miniz_oxide::deflate::stream::deflate(compressor, rest, &mut out, miniz_oxide::MZFlush::Sync);
+            rest = &rest[result.bytes_consumed..];
+            self.stream.write_all(&out[..result.bytes_written])?;
+            if rest.is_empty() && result.bytes_written < out.len() {
+                return Ok(bytes.len());
+            }
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.stream.flush()
+    }
+}
+
 fn mutate(rng: &mut Rng, template: &[u8]) -> Vec<u8> {
     let mut bytes = template.to_vec();
     for _ in 0..rng.below(4) {
@@ -163,7 +219,7 @@ fn mutate(rng: &mut Rng, template: &[u8]) -> Vec<u8> {
 
 /// Reads until a line starting with `marker` arrives; false if the server
 /// closed the connection first.
-fn read_until(stream: &mut TcpStream, marker: &[u8], deadline: Instant, seen: &mut Vec<u8>) -> Option<bool> {
+fn read_until(stream: &mut impl Read, marker: &[u8], deadline: Instant, seen: &mut Vec<u8>) -> Option<bool> {
     let mut buffer = [0u8; 65536];
     loop {
         if let Some(position) = find_line_start(seen, marker) {
@@ -198,13 +254,26 @@ fn find_line_start(haystack: &[u8], marker: &[u8]) -> Option<usize> {
 }
 
 /// Returns how many commands were answered before the session ended.
-fn fuzz_session(server: &Server, rng: &mut Rng, commands: usize) -> usize {
-    let mut stream = TcpStream::connect(("127.0.0.1", server.imap_port)).unwrap();
-    stream.set_read_timeout(Some(Duration::from_millis(400))).unwrap();
+fn fuzz_session(server: &Server, rng: &mut Rng, commands: usize, compress: bool) -> usize {
+    let tcp = TcpStream::connect(("127.0.0.1", server.imap_port)).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_millis(400))).unwrap();
+    let mut stream = Wire { stream: tcp, deflate: None, raw: Vec::new() };
     let mut seen = Vec::new();
     let deadline = || Instant::now() + Duration::from_secs(10);
     assert_eq!(read_until(&mut stream, b"* OK", deadline(), &mut seen), Some(true));
-    stream.write_all(b"l LOGIN alice secret\r\ns SELECT INBOX\r\n").unwrap();
+    stream.write_all(b"l LOGIN alice secret\r\n").unwrap();
+    assert_eq!(read_until(&mut stream, b"l OK", deadline(), &mut seen), Some(true));
+    if compress {
+        stream.write_all(b"c COMPRESS DEFLATE\r\n").unwrap();
+        assert_eq!(read_until(&mut stream, b"c OK", deadline(), &mut seen), Some(true));
+        // Nothing follows the OK until we speak: `seen` holds no compressed bytes.
+        let flags = miniz_oxide::deflate::core::create_comp_flags_from_zip_params(6, -15, 0);
+        stream.deflate = Some((
+            Box::new(miniz_oxide::deflate::core::CompressorOxide::new(flags)),
+            miniz_oxide::inflate::stream::InflateState::new_boxed(miniz_oxide::DataFormat::Raw),
+        ));
+    }
+    stream.write_all(b"s SELECT INBOX\r\n").unwrap();
     assert_eq!(read_until(&mut stream, b"s OK", deadline(), &mut seen), Some(true));
     for number in 0..commands {
         let template = rng.pick(TEMPLATES).as_bytes();
@@ -261,8 +330,8 @@ fn random_sessions_never_break_the_server() {
         client.ok("LOGOUT");
     }
     let mut answered = 0;
-    for _ in 0..8 {
-        answered += fuzz_session(&server, &mut rng, 150);
+    for session in 0..8 {
+        answered += fuzz_session(&server, &mut rng, 150, session % 2 == 1);
     }
     println!("{answered} fuzzed commands answered");
     // Sessions may legitimately end early (BYE after a literal too large

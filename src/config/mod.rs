@@ -89,6 +89,13 @@ pub struct Limits {
     /// Seconds between `* OK Still here` lines to an idling client (0: none),
     /// so NAT routers and phones' radios do not drop a quiet connection.
     pub idle_keepalive: u64,
+    /// Sessions that may use COMPRESS=DEFLATE (RFC 4978) at once (0: not
+    /// offered). Each holds a 42 KiB inflater while compressed, and 312 KiB
+    /// more while a response is going out (src/net/compress.rs).
+    pub max_compressed_connections: usize,
+    /// DEFLATE level for what the server sends compressed, 1 (fastest) to
+    /// 9; memory is the same at every level.
+    pub compress_level: u8,
     /// Milliseconds before a failed login is answered.
     pub auth_failure_delay: u64,
     /// Failed logins from one address (IPv6: one /64) within `ban_window`
@@ -402,6 +409,8 @@ impl Limits {
         limit!(idle_timeout, u64);
         limit!(write_timeout, u64);
         limit!(idle_keepalive, u64);
+        limit!(max_compressed_connections, usize);
+        limit!(compress_level, u8);
         limit!(auth_failure_delay, u64);
         limit!(ban_failures, u32);
         limit!(ban_window, u64);
@@ -471,6 +480,9 @@ impl Limits {
         at_least("login_timeout", self.login_timeout, 1)?;
         at_least("idle_timeout", self.idle_timeout, 1)?;
         at_least("write_timeout", self.write_timeout, 1)?;
+        if !(1..=9).contains(&self.compress_level) {
+            return Err("compress_level must be from 1 to 9".into());
+        }
         at_least("expunge_history", self.expunge_history as u64, 1)?;
         // Also when ban_failures = 0: `roost ban add` uses ban_seconds.
         at_least("ban_window", self.ban_window, 1)?;
@@ -520,6 +532,8 @@ impl Limits {
             idle_timeout: 0,
             write_timeout: 0,
             idle_keepalive: 0,
+            max_compressed_connections: 0,
+            compress_level: 0,
             auth_failure_delay: 0,
             ban_failures: 0,
             ban_window: 0,
@@ -919,6 +933,8 @@ mod tests {
             ("[alerts]\nenabled = \"yes\"", "line 2: [alerts] enabled: expected true or false"),
             ("[alerts]\nadmin = \"a b\"", "[alerts] admin: a user name may contain"),
             ("[limits]\nlock_failures = 5\nlock_seconds = 0", "lock_seconds must be at least 1"),
+            ("[limits]\ncompress_level = 0", "compress_level must be from 1 to 9"),
+            ("[limits]\ncompress_level = 10", "compress_level must be from 1 to 9"),
             ("[limits]\nmax_connections = 10", "max_preauth_connections (250) must not exceed max_connections (10)"),
             ("[access]\nallow = [\"192.168.1.0/33\"]", "line 2: [access] allow: \"192.168.1.0/33\""),
             ("[access]\ndeny = \"10.0.0.1\"", "[access] deny: expected an array"),

@@ -567,6 +567,7 @@ impl Session {
             CommandBody::Copy { uid, set, mailbox, remove } => {
                 command::copy_move::run(self, &tag, uid, set, &mailbox, remove).await
             }
+            CommandBody::Compress { mechanism } => command::compress::run(self, &tag, &mechanism).await,
         }
     }
 
@@ -592,6 +593,10 @@ impl Session {
                 capabilities.push_str(" UTF8=ACCEPT REPLACE");
                 // RFC 8474 (imap::object_id) and RFC 8514.
                 capabilities.push_str(" OBJECTID SAVEDATE");
+                // RFC 4978: offered after login only (see command::compress).
+                if self.server.config.limits.max_compressed_connections > 0 {
+                    capabilities.push_str(" COMPRESS=DEFLATE");
+                }
             }
         }
         capabilities

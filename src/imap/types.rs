@@ -125,6 +125,11 @@ pub enum CommandBody {
         mailbox: MailboxArgument,
         remove: bool,
     },
+    /// RFC 4978 COMPRESS: the mechanism as sent, upper-cased (only
+    /// DEFLATE exists; others are answered BAD by the command).
+    Compress {
+        mechanism: String,
+    },
 }
 
 /// RFC 5465 NOTIFY: `None` is NOTIFY NONE.
@@ -211,6 +216,7 @@ impl CommandBody {
             CommandBody::Store { .. } => "STORE",
             CommandBody::Copy { remove: false, .. } => "COPY",
             CommandBody::Copy { remove: true, .. } => "MOVE",
+            CommandBody::Compress { .. } => "COMPRESS",
         }
     }
 }

@@ -10,12 +10,17 @@
 //! not take one buffer of output within it is disconnected, logged at
 //! info. Its socket buffers are full by then, so the `* BYE` it is sent is
 //! best effort, and closing does not wait for it a second time.
+//!
+//! After COMPRESS (RFC 4978) the buffers hold plain protocol bytes as
+//! before: reads inflate into the input buffer, and each flush deflates
+//! the output buffer and ends with a sync flush (see [`super::compress`]).
 
 use std::io;
 use std::time::{Duration, Instant};
 
 use smol::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::compress::{Deflate, Slot};
 use super::Stream;
 
 /// How a line read ended.
@@ -49,6 +54,8 @@ pub struct Connection {
     /// debug level when the connection goes: tests check that a huge
     /// answer went out through a bounded buffer.
     peak_output: usize,
+    /// COMPRESS=DEFLATE, once active (boxed: most connections never use it).
+    deflate: Option<Box<Deflate>>,
 }
 
 impl Drop for Connection {
@@ -77,6 +84,7 @@ impl Connection {
             idle: write_timeout,
             deadline: None,
             peak_output: 0,
+            deflate: None,
         }
     }
 
@@ -103,6 +111,48 @@ impl Connection {
         smol::future::or(read, timeout).await
     }
 
+    /// Reads plain bytes into `buffer`: from the socket, or through the
+    /// inflater once compression is on. 0 means the client closed.
+    async fn read_plain(
+        stream: &mut Stream,
+        deflate: Option<&mut Deflate>,
+        buffer: &mut [u8],
+        limit: Instant,
+    ) -> io::Result<usize> {
+        let Some(deflate) = deflate else {
+            return Self::read_socket(stream, buffer, limit).await;
+        };
+        loop {
+            let count = deflate.inflate_into(buffer)?;
+            if count > 0 {
+                return Ok(count);
+            }
+            // The compressed bytes land in `buffer` first and move to the
+            // inflater's input, so a waiting session (over TLS the input
+            // buffer is there while it waits) holds no second buffer.
+            // Cancel-safe: nothing is read until the socket has bytes.
+            let count = Self::read_socket(stream, buffer, limit).await?;
+            if count == 0 {
+                return Ok(0);
+            }
+            deflate.push(&buffer[..count]);
+        }
+    }
+
+    /// Starts COMPRESS=DEFLATE (RFC 4978 §3): the tagged OK must already
+    /// be flushed uncompressed; whatever the client pipelined after the
+    /// command is compressed and goes to the inflater.
+    pub fn start_deflate(&mut self, slot: Slot, level: u8) {
+        let pipelined = &self.input[self.start..self.end];
+        self.deflate = Some(Box::new(Deflate::new(slot, pipelined, level)));
+        self.start = 0;
+        self.end = 0;
+    }
+
+    pub fn is_compressed(&self) -> bool {
+        self.deflate.is_some()
+    }
+
     fn buffered(&self) -> &[u8] {
         &self.input[self.start..self.end]
     }
@@ -113,7 +163,7 @@ impl Connection {
             self.start = 0;
             self.end = 0;
         }
-        if self.input.is_empty() {
+        if self.input.is_empty() && !self.deflate.as_ref().is_some_and(|deflate| deflate.has_buffered()) {
             // An idle connection holds no read buffer: wait until the
             // socket has data, then allocate. (Over TLS, rustls may hold
             // decrypted bytes the socket no longer shows, so read at once.)
@@ -140,7 +190,8 @@ impl Connection {
             self.start = 0;
         }
         let limit = self.read_limit();
-        let count = Self::read_socket(&mut self.stream, &mut self.input[self.end..], limit).await?;
+        let buffer = &mut self.input[self.end..];
+        let count = Self::read_plain(&mut self.stream, self.deflate.as_deref_mut(), buffer, limit).await?;
         if count == 0 {
             return Err(eof());
         }
@@ -223,7 +274,8 @@ impl Connection {
         let old = into.len();
         into.resize(old + max, 0);
         let limit = self.read_limit();
-        let result = Self::read_socket(&mut self.stream, &mut into[old..], limit).await;
+        let deflate = self.deflate.as_deref_mut();
+        let result = Self::read_plain(&mut self.stream, deflate, &mut into[old..], limit).await;
         let count = *result.as_ref().unwrap_or(&0);
         into.truncate(old + count);
         match result {
@@ -331,13 +383,31 @@ impl Connection {
         if self.stalled {
             return Err(stopped_reading());
         }
+        let write_timeout = self.write_timeout;
+        let (stream, output, chunk) = (&mut self.stream, &self.output, self.write_limit);
+        let deflate = self.deflate.as_deref_mut();
         let send = async {
-            self.stream.write_all(&self.output).await?;
-            self.stream.flush().await?;
+            match deflate {
+                None => stream.write_all(output).await?,
+                Some(deflate) => {
+                    // RFC 4978 §4: a sync flush ends every batch, so the
+                    // client gets all of it now (IDLE's keep-alives too).
+                    let mut rest = &output[..];
+                    loop {
+                        let (taken, done) = deflate.compress(rest, chunk)?;
+                        rest = &rest[taken..];
+                        stream.write_all(deflate.compressed()).await?;
+                        if done {
+                            break;
+                        }
+                    }
+                }
+            }
+            stream.flush().await?;
             io::Result::Ok(true)
         };
         let timeout = async {
-            smol::Timer::after(self.write_timeout).await;
+            smol::Timer::after(write_timeout).await;
             Ok(false)
         };
         if !smol::future::or(send, timeout).await? {
@@ -363,6 +433,10 @@ impl Connection {
         if self.output.is_empty() {
             self.peak_output = self.peak_output.max(self.output.capacity());
             self.output = Vec::new();
+            // Everything sent ended with a sync flush: the compressor can go.
+            if let Some(deflate) = &mut self.deflate {
+                deflate.release();
+            }
         }
     }
 
@@ -374,6 +448,11 @@ impl Connection {
         if self.stalled {
             // Whatever was queued (cut mid-response) cannot go out now.
             self.output.clear();
+            if self.deflate.is_some() {
+                // The compressed stream was cut mid-batch: nothing more
+                // written now could be decoded.
+                return;
+            }
             let bye = b"\r\n* BYE Output not read in time\r\n";
             let _ = smol::future::poll_once(self.stream.write(bye)).await;
             let _ = smol::future::poll_once(self.stream.flush()).await;

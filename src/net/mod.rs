@@ -1,6 +1,7 @@
 //! Sockets: TCP, with TLS via futures-rustls, Unix sockets (LMTP), and
 //! bounded, board-sized buffers.
 
+mod compress;
 mod connection;
 pub mod lan;
 pub mod tls;
@@ -14,6 +15,7 @@ use std::task::{Context, Poll};
 use smol::io::{AsyncRead, AsyncWrite};
 use smol::Async;
 
+pub use compress::Slot as CompressSlot;
 pub use connection::{Connection, LineStatus};
 
 /// A client's byte stream, before or after TLS.

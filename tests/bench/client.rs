@@ -14,6 +14,130 @@ use smol::Async;
 pub enum Stream {
     Plain(Async<TcpStream>),
     Tls(Box<TlsStream<Async<TcpStream>>>),
+    /// After COMPRESS DEFLATE (RFC 4978), over either of the others.
+    Deflate(Box<Deflated>),
+    /// Left behind while COMPRESS swaps the stream.
+    Closed,
+}
+
+fn closed() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "stream closed")
+}
+
+/// Raw DEFLATE both ways (miniz_oxide, as the server uses), a sync flush
+/// after every write as RFC 4978 §4 asks of a client; counts the
+/// compressed bytes received.
+pub struct Deflated {
+    inner: Stream,
+    inflater: Box<miniz_oxide::inflate::stream::InflateState>,
+    compressor: Box<miniz_oxide::deflate::core::CompressorOxide>,
+    raw: Vec<u8>,
+    raw_start: usize,
+    raw_end: usize,
+    /// Compressed bytes not yet written.
+    out: Vec<u8>,
+    out_start: usize,
+    pub wire_received: u64,
+}
+
+impl Deflated {
+    fn poll_drain(&mut self, context: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.out_start < self.out.len() {
+            match Pin::new(&mut self.inner).poll_write(context, &self.out[self.out_start..]) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(closed())),
+                Poll::Ready(Ok(count)) => self.out_start += count,
+                Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        self.out.clear();
+        self.out_start = 0;
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncRead for Deflated {
+    fn poll_read(self: Pin<&mut Self>, context: &mut Context<'_>, buffer: &mut [u8]) -> Poll<io::Result<usize>> {
+        use miniz_oxide::{MZError, MZFlush, MZStatus};
+        let this = self.get_mut();
+        loop {
+            let input = &this.raw[this.raw_start..this.raw_end];
+            let result = miniz_oxide::inflate::stream::inflate(&mut this.inflater, input, buffer, MZFlush::None);
+            this.raw_start += result.bytes_consumed;
+            match result.status {
+                Ok(MZStatus::Ok) | Err(MZError::Buf) => {}
+                other => return Poll::Ready(Err(other_error(format!("bad DEFLATE data from the server: {other:?}")))),
+            }
+            if result.bytes_written > 0 || buffer.is_empty() {
+                return Poll::Ready(Ok(result.bytes_written));
+            }
+            if this.raw_start == this.raw_end {
+                this.raw_start = 0;
+                this.raw_end = 0;
+            }
+            if this.raw.len() < this.raw_end + 16384 {
+                this.raw.resize(this.raw_end + 16384, 0);
+            }
+            let end = this.raw_end;
+            match Pin::new(&mut this.inner).poll_read(context, &mut this.raw[end..]) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Ok(0)),
+                Poll::Ready(Ok(count)) => {
+                    this.raw_end += count;
+                    this.wire_received += count as u64;
+                }
+                Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+impl AsyncWrite for Deflated {
+    fn poll_write(self: Pin<&mut Self>, context: &mut Context<'_>, buffer: &[u8]) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if this.poll_drain(context)?.is_pending() {
+            return Poll::Pending;
+        }
+        let mut rest = buffer;
+        loop {
+            let mut chunk = [0u8; 8192];
+            let result = miniz_oxide::deflate::stream::deflate(
+                &mut this.compressor,
+                rest,
+                &mut chunk,
+                miniz_oxide::MZFlush::Sync,
+            );
+            result.status.map_err(|error| other_error(format!("deflate: {error:?}")))?;
+            rest = &rest[result.bytes_consumed..];
+            this.out.extend_from_slice(&chunk[..result.bytes_written]);
+            if rest.is_empty() && result.bytes_written < chunk.len() {
+                break;
+            }
+        }
+        // Accepted; the compressed bytes go out now or on the next poll.
+        let _ = this.poll_drain(context)?;
+        Poll::Ready(Ok(buffer.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.poll_drain(context)?.is_pending() {
+            return Poll::Pending;
+        }
+        Pin::new(&mut this.inner).poll_flush(context)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.poll_drain(context)?.is_pending() {
+            return Poll::Pending;
+        }
+        Pin::new(&mut this.inner).poll_close(context)
+    }
+}
+
+fn other_error(text: String) -> io::Error {
+    io::Error::other(text)
 }
 
 impl AsyncRead for Stream {
@@ -21,6 +145,8 @@ impl AsyncRead for Stream {
         match self.get_mut() {
             Stream::Plain(stream) => Pin::new(stream).poll_read(context, buffer),
             Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_read(context, buffer),
+            Stream::Deflate(stream) => Pin::new(stream.as_mut()).poll_read(context, buffer),
+            Stream::Closed => Poll::Ready(Err(closed())),
         }
     }
 }
@@ -30,6 +156,8 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(stream) => Pin::new(stream).poll_write(context, buffer),
             Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_write(context, buffer),
+            Stream::Deflate(stream) => Pin::new(stream.as_mut()).poll_write(context, buffer),
+            Stream::Closed => Poll::Ready(Err(closed())),
         }
     }
 
@@ -37,6 +165,8 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(stream) => Pin::new(stream).poll_flush(context),
             Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(context),
+            Stream::Deflate(stream) => Pin::new(stream.as_mut()).poll_flush(context),
+            Stream::Closed => Poll::Ready(Err(closed())),
         }
     }
 
@@ -44,6 +174,8 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(stream) => Pin::new(stream).poll_close(context),
             Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_close(context),
+            Stream::Deflate(stream) => Pin::new(stream.as_mut()).poll_close(context),
+            Stream::Closed => Poll::Ready(Err(closed())),
         }
     }
 }
@@ -254,6 +386,38 @@ impl Client {
             return Err(other(format!("APPEND: {}", String::from_utf8_lossy(&reply.status))));
         }
         Ok(reply)
+    }
+
+    /// COMPRESS DEFLATE (RFC 4978); compressed both ways after its OK.
+    pub async fn compress(&mut self) -> io::Result<()> {
+        self.ok("COMPRESS DEFLATE").await?;
+        // Nothing follows the OK until we send: the reader holds no compressed bytes.
+        if !self.stream.buffer().is_empty() {
+            return Err(other("bytes after COMPRESS's OK"));
+        }
+        let inner = std::mem::replace(self.stream.get_mut(), Stream::Closed);
+        let flags = miniz_oxide::deflate::core::create_comp_flags_from_zip_params(6, -15, 0);
+        let deflated = Deflated {
+            inner,
+            inflater: miniz_oxide::inflate::stream::InflateState::new_boxed(miniz_oxide::DataFormat::Raw),
+            compressor: Box::new(miniz_oxide::deflate::core::CompressorOxide::new(flags)),
+            raw: Vec::new(),
+            raw_start: 0,
+            raw_end: 0,
+            out: Vec::new(),
+            out_start: 0,
+            wire_received: 0,
+        };
+        *self.stream.get_mut() = Stream::Deflate(Box::new(deflated));
+        Ok(())
+    }
+
+    /// Bytes that came over the socket: compressed ones once compressed.
+    pub fn wire_received(&self) -> u64 {
+        match self.stream.get_ref() {
+            Stream::Deflate(deflated) => deflated.wire_received,
+            _ => self.received,
+        }
     }
 
     pub async fn logout(mut self) {

@@ -62,7 +62,8 @@
 #                      no memory-only indexes), dovecot-uidlist beside them;
 #                      mail_cache_min_mail_count = 0, mail_cache_fields and
 #                      mail_always_cache_fields at their defaults.
-#   mail_plugins = (none): no quota, no FTS, no zlib; imap_hibernate_timeout
+#   mail_plugins = zlib imap_zlib for IMAP only (COMPRESS=DEFLATE, scenario
+#                      18; mail is stored uncompressed), no quota, no FTS; imap_hibernate_timeout
 #                      = 0 (idle sessions are not hibernated);
 #   IDLE: each idling imap process watches its maildir with inotify and
 #                      reports new mail once a change is noticed (Dovecot
@@ -361,6 +362,8 @@ namespace inbox {
 mail_max_userip_connections = 10000
 protocol imap {
   mail_max_userip_connections = 10000
+  # COMPRESS=DEFLATE (RFC 4978) for scenario 18: imap_zlib needs zlib.
+  mail_plugins = \$mail_plugins zlib imap_zlib
 }
 default_process_limit = $MAX_CONN
 default_client_limit = $client_limit

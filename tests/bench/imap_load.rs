@@ -44,6 +44,9 @@ mailboxes, 12 SEARCH TEXT and BODY over a 1 GiB mailbox (--search-mb; kept betwe
 16 500 pre-auth LOGIN literals of 60 KiB; phases last --phase seconds. \
 17 bans (issue 12, no bystander): guessing from 5 addresses until refused, then 10,000 connect+LOGIN attempts \
 from them (Dovecot: 1000, CPU time scaled), with the server's CPU time. \
+18 COMPRESS=DEFLATE (RFC 4978): memory of --idle idle compressed connections, plain and TLS (compare \
+scenario 1), and scenario 4's first sync without and with COMPRESS (seconds, KiB received); \
+e.g. --scenarios 1,18 --idle 200 --messages 2000. \
 Quick attack run, under a minute for roost: --quick --servers roost --scenarios 11,12,13,14,15,16,17.")]
 struct Options {
     /// scenarios to run, comma-separated (default: 1,2,3,4,5,6,7,8,9,10;
@@ -166,6 +169,16 @@ fn run_server(name: &'static str, options: &Options, scenarios: &[u32]) -> io::R
         }
     }
 
+    if scenarios.contains(&18) {
+        for count in options.idle.split(',').filter_map(|count| count.trim().parse::<usize>().ok()) {
+            for tls in [false, true] {
+                progress(&format!("scenario 18: {count} idle COMPRESS connections, TLS {tls}"));
+                let server = start(name, options, CHEAP_LOGINS, false);
+                figures.extend(smol::block_on(scenarios::idle_connections_with(&server, count, tls, true))?);
+            }
+        }
+    }
+
     let mut server = start(name, options, "", false);
     if scenarios.contains(&3) {
         for (clients, per_client) in [(1, if quick { 20 } else { 300 }), (10, if quick { 10 } else { 100 })] {
@@ -185,7 +198,7 @@ fn run_server(name: &'static str, options: &Options, scenarios: &[u32]) -> io::R
         progress("scenario 8: logins");
         figures.extend(smol::block_on(scenarios::logins(&server, 10, if quick { 2.0 } else { 10.0 }))?);
     }
-    if scenarios.iter().any(|scenario| [2, 4, 5].contains(scenario)) {
+    if scenarios.iter().any(|scenario| [2, 4, 5, 18].contains(scenario)) {
         progress(&format!("filling a mailbox with {messages} messages"));
         let start = std::time::Instant::now();
         let bytes = smol::block_on(scenarios::populate(&server, "big", messages, corpus::Sizes::Mailbox, 8, 50))?;
@@ -197,6 +210,10 @@ fn run_server(name: &'static str, options: &Options, scenarios: &[u32]) -> io::R
         if scenarios.contains(&4) {
             progress("scenario 4: first sync");
             figures.extend(smol::block_on(scenarios::first_sync(&server, "big", messages))?);
+        }
+        if scenarios.contains(&18) {
+            progress("scenario 18: first sync without and with COMPRESS");
+            figures.extend(smol::block_on(scenarios::compressed_sync(&server, "big", messages))?);
         }
         if scenarios.contains(&5) {
             progress("scenario 5: SELECT and SEARCH");

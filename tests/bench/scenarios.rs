@@ -72,8 +72,21 @@ pub async fn logged_in(server: &Server, mailbox: Option<&str>) -> io::Result<Cli
 
 /// Scenario 1: memory of N idle, logged-in connections with INBOX selected.
 pub async fn idle_connections(server: &Server, count: usize, tls: bool) -> io::Result<Vec<Figure>> {
+    idle_connections_with(server, count, tls, false).await
+}
+
+/// Scenario 1, or 18 with `compress`: each connection sends COMPRESS
+/// DEFLATE (RFC 4978) after login and SELECTs compressed.
+pub async fn idle_connections_with(
+    server: &Server,
+    count: usize,
+    tls: bool,
+    compress: bool,
+) -> io::Result<Vec<Figure>> {
     let address = if tls { server.imaps } else { server.imap };
-    let label = format!("{count} idle {}", if tls { "TLS" } else { "plain" });
+    let scenario = if compress { 18 } else { 1 };
+    let label =
+        format!("{count} idle {}{}", if tls { "TLS" } else { "plain" }, if compress { " COMPRESS" } else { "" });
     // Warm up: the first login loads what every later one shares.
     connect(address, tls).await?.logout().await;
     let mut warm = connect(address, tls).await?;
@@ -93,6 +106,9 @@ pub async fn idle_connections(server: &Server, count: usize, tls: bool) -> io::R
                         executor.spawn(async move {
                             let mut client = connect(address, tls).await?;
                             client.login(USER, PASSWORD).await?;
+                            if compress {
+                                client.compress().await?;
+                            }
                             client.ok("SELECT INBOX").await?;
                             io::Result::Ok(client)
                         })
@@ -114,12 +130,12 @@ pub async fn idle_connections(server: &Server, count: usize, tls: bool) -> io::R
     let grown = during - before;
     let per = |value: u64| value as f64 / count as f64;
     Ok(vec![
-        figure(1, format!("{label}: PSS per connection"), "KiB", Better::Lower, per(grown.pss)),
-        figure(1, format!("{label}: USS per connection"), "KiB", Better::Lower, per(grown.uss)),
-        figure(1, format!("{label}: RSS per connection"), "KiB", Better::Lower, per(grown.rss)),
-        figure(1, format!("{label}: server RSS before"), "MiB", Better::Lower, before.rss as f64 / 1024.0),
-        figure(1, format!("{label}: server RSS during"), "MiB", Better::Lower, during.rss as f64 / 1024.0),
-        figure(1, format!("{label}: server RSS after"), "MiB", Better::Lower, after.rss as f64 / 1024.0),
+        figure(scenario, format!("{label}: PSS per connection"), "KiB", Better::Lower, per(grown.pss)),
+        figure(scenario, format!("{label}: USS per connection"), "KiB", Better::Lower, per(grown.uss)),
+        figure(scenario, format!("{label}: RSS per connection"), "KiB", Better::Lower, per(grown.rss)),
+        figure(scenario, format!("{label}: server RSS before"), "MiB", Better::Lower, before.rss as f64 / 1024.0),
+        figure(scenario, format!("{label}: server RSS during"), "MiB", Better::Lower, during.rss as f64 / 1024.0),
+        figure(scenario, format!("{label}: server RSS after"), "MiB", Better::Lower, after.rss as f64 / 1024.0),
     ])
 }
 
@@ -289,6 +305,47 @@ pub async fn first_sync(server: &Server, mailbox: &str, expected: u64) -> io::Re
         ),
         figure(4, "first sync: MiB/s", "MiB/s", Better::Higher, percentile(&mut rates, 0.5)),
     ])
+}
+
+/// Scenario 18 (RFC 4978): the first sync of scenario 4, without and with
+/// COMPRESS DEFLATE: seconds and bytes received on the socket (inside TLS
+/// this would be the same bytes encrypted), median of 3 each.
+pub async fn compressed_sync(server: &Server, mailbox: &str, expected: u64) -> io::Result<Vec<Figure>> {
+    let mut figures = Vec::new();
+    for compress in [false, true] {
+        let mut seconds = Vec::new();
+        let mut wire = Vec::new();
+        for _ in 0..3 {
+            let mut client = logged_in(server, None).await?;
+            if compress {
+                client.compress().await?;
+            }
+            client.ok(&format!("SELECT {mailbox}")).await?;
+            client.keep_untagged = false;
+            let received = client.wire_received();
+            let start = Instant::now();
+            client.ok(FIRST_SYNC).await?;
+            seconds.push(start.elapsed().as_secs_f64());
+            wire.push((client.wire_received() - received) as f64 / 1024.0);
+            client.logout().await;
+        }
+        let how = if compress { "COMPRESS" } else { "uncompressed" };
+        figures.push(figure(
+            18,
+            format!("first sync of {expected} messages, {how}: seconds (median of 3)"),
+            "s",
+            Better::Lower,
+            percentile(&mut seconds, 0.5),
+        ));
+        figures.push(figure(
+            18,
+            format!("first sync, {how}: KiB received"),
+            "KiB",
+            Better::Lower,
+            percentile(&mut wire, 0.5),
+        ));
+    }
+    Ok(figures)
 }
 
 async fn timed(client: &mut Client, command: &str, repeat: usize) -> io::Result<(f64, Reply)> {

@@ -4,6 +4,7 @@
 
 pub mod append;
 pub mod close;
+pub mod compress;
 pub mod copy_move;
 pub mod enable;
 pub mod expunge;

@@ -498,6 +498,11 @@ fn command_body(parser: &mut Parser) -> Result<CommandBody> {
             selected_command(parser, &name, false)?
         }
         b"APPEND" => return Err("APPEND needs a message literal".into()),
+        // RFC 4978 §5: compress = "COMPRESS" SP algorithm.
+        b"COMPRESS" => {
+            parser.sp()?;
+            CommandBody::Compress { mechanism: String::from_utf8_lossy(parser.atom()?).to_ascii_uppercase() }
+        }
         _ => return Err(format!("unknown command {}", String::from_utf8_lossy(&name))),
     };
     Ok(body)

@@ -1047,3 +1047,30 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn compress_command() {
+    // RFC 4978 §5: the mechanism is an atom, any case.
+    assert_eq!(parse("a COMPRESS DEFLATE"), CommandBody::Compress { mechanism: "DEFLATE".into() });
+    assert_eq!(parse("a compress deflate"), CommandBody::Compress { mechanism: "DEFLATE".into() });
+    assert_eq!(parse("a COMPRESS X-LZ4"), CommandBody::Compress { mechanism: "X-LZ4".into() });
+    parse_error(b"a COMPRESS");
+    parse_error(b"a COMPRESS ");
+    parse_error(b"a COMPRESS DEFLATE extra");
+    parse_error(b"a COMPRESS \"DEFLATE\"");
+}
+
+proptest! {
+    #[test]
+    fn compress_takes_any_atom(mechanism in "[A-Za-z0-9][A-Za-z0-9._-]{0,20}") {
+        let body = parse(&format!("t COMPRESS {mechanism}"));
+        prop_assert_eq!(body, CommandBody::Compress { mechanism: mechanism.to_ascii_uppercase() });
+    }
+
+    #[test]
+    fn compress_with_junk_never_panics(tail in proptest::collection::vec(any::<u8>(), 0..40)) {
+        let mut line = b"t COMPRESS ".to_vec();
+        line.extend_from_slice(&tail);
+        let _ = parse_command(&line);
+    }
+}

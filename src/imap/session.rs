@@ -582,6 +582,8 @@ impl Session {
                     " NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS MULTIAPPEND STATUS=SIZE ESEARCH SEARCHRES SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES CONDSTORE QRESYNC NOTIFY",
                 );
                 capabilities.push_str(&format!(" APPENDLIMIT={}", self.server.config.limits.literal_size));
+                // RFC 8970: FETCH PREVIEW (src/mime/preview.rs).
+                capabilities.push_str(" PREVIEW");
             }
         }
         capabilities

@@ -349,6 +349,11 @@ pub enum FetchItem {
     },
     /// RFC 7162 §3.1.4.2: `MODSEQ (n)`.
     Modseq,
+    /// RFC 8970 §4: `PREVIEW`, and with `lazy` `PREVIEW (LAZY)`: NIL may
+    /// answer for a message whose preview is not at hand.
+    Preview {
+        lazy: bool,
+    },
 }
 
 impl FetchItem {

@@ -77,8 +77,8 @@ pub fn source_of(part: &Part, inside_message: bool) -> Option<Source> {
 }
 
 /// The index of the part a stored message's preview comes from (see the
-/// module docs), or None: the preview is empty.
-pub fn part_for(structure: &Structure) -> Option<usize> {
+/// module docs) and its kind, or None: the preview is empty.
+pub fn part_for(structure: &Structure) -> Option<(usize, Source)> {
     let mut html = None;
     // Parts in pre-order; `message_end` is where the innermost attached
     // message seen so far ends (its descendants follow it).
@@ -86,8 +86,8 @@ pub fn part_for(structure: &Structure) -> Option<usize> {
     for (index, part) in structure.parts.iter().enumerate() {
         let inside_message = index <= message_end && message_end > 0;
         match source_of(part, inside_message) {
-            Some(Source::Plain) => return Some(index),
-            Some(Source::Html) if html.is_none() => html = Some(index),
+            Some(Source::Plain) => return Some((index, Source::Plain)),
+            Some(Source::Html) if html.is_none() => html = Some((index, Source::Html)),
             _ => {}
         }
         if part.kind == Kind::Message && index > 0 {
@@ -239,8 +239,36 @@ const MAX_NAME: usize = 32;
 const HIDDEN: [&str; 4] = ["script", "style", "title", "template"];
 /// Elements that break a line (their tags are read as white space).
 const BLOCKS: [&str; 31] = [
-    "address", "article", "aside", "blockquote", "body", "br", "dd", "div", "dl", "dt", "footer", "form", "h1", "h2",
-    "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table", "td", "th",
+    "address",
+    "article",
+    "aside",
+    "blockquote",
+    "body",
+    "br",
+    "dd",
+    "div",
+    "dl",
+    "dt",
+    "footer",
+    "form",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "hr",
+    "li",
+    "main",
+    "nav",
+    "ol",
+    "p",
+    "pre",
+    "section",
+    "table",
+    "td",
+    "th",
     "tr",
 ];
 
@@ -616,8 +644,9 @@ impl Collector {
     }
 }
 
-/// The preview of a whole message held in memory (tests, tools).
-pub fn of_message(message: &[u8]) -> String {
+/// The preview of a whole message held in memory.
+#[cfg(test)]
+fn of_message(message: &[u8]) -> String {
     let mut parser = StructureParser::new();
     let mut collector = Collector::default();
     collector.feed(&mut parser, message);
@@ -635,9 +664,8 @@ mod tests {
         let mut parser = StructureParser::new();
         parser.feed(message);
         let structure = parser.finish();
-        let Some(index) = part_for(&structure) else { return String::new() };
+        let Some((index, source)) = part_for(&structure) else { return String::new() };
         let part = &structure.parts[index];
-        let source = source_of(part, false).unwrap();
         let mut builder = PartPreview::new(&part.content, source);
         let end = part.body_end.min(part.body_start + MAX_PART_BYTES) as usize;
         builder.feed(&message[part.body_start as usize..end]);

@@ -604,6 +604,7 @@ struct Open {
     blobs: Option<BlobCursor<'static>>,
     records: Option<Walk<MessageCursor>>,
     summaries: Option<Walk<SummaryCursor>>,
+    previews: Option<ReadOnlyTable<u64, &'static [u8]>>,
 }
 
 /// A scan of one mailbox's rows in ascending UID order, up to `until`.
@@ -629,8 +630,15 @@ impl Snapshot {
     fn open(&mut self) -> Result<&mut Open, StoreError> {
         if self.open.is_none() {
             let reader = Reader::new(self.db.begin_read()?);
-            self.open =
-                Some(Open { reader, messages: None, chunks: None, blobs: None, records: None, summaries: None });
+            self.open = Some(Open {
+                reader,
+                messages: None,
+                chunks: None,
+                blobs: None,
+                records: None,
+                summaries: None,
+                previews: None,
+            });
             self.opened += 1;
         }
         Ok(self.open.as_mut().expect("just opened"))
@@ -706,6 +714,19 @@ impl Snapshot {
         }
         let record = open.blobs.as_mut().expect("just opened").get(blob)?;
         Ok((record, open.chunks.as_ref().expect("just opened")))
+    }
+
+    /// The preview stored for `blob`; None when none was (a message
+    /// stored by a roost without previews).
+    pub fn preview(&mut self, blob: u64) -> Result<Option<String>, StoreError> {
+        let open = self.open()?;
+        if open.previews.is_none() {
+            open.previews = Some(open.reader.table(PREVIEWS)?);
+        }
+        match open.previews.as_ref().expect("just opened").get(blob)? {
+            Some(bytes) => Ok(Some(PreviewRecord::decode(bytes.value())?.text)),
+            None => Ok(None),
+        }
     }
 
     /// Reads the next rows, at most `limit`, of a (modseq, uid) index of
@@ -806,6 +827,7 @@ mod tests {
                     header_size: text.len() as u64 - 3,
                     structure: Vec::new(),
                     summary: None,
+                    preview: None,
                     flags: Flags::default(),
                     keywords: Vec::new(),
                     internal_date: DateTime::now(),

@@ -84,6 +84,11 @@ const TEMPLATES: &[&str] = &[
     "UNSELECT",
     "LOGIN {5}\r\nalice secret",
     "AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==",
+    // RFC 8970 PREVIEW: an HTML part to preview, LAZY, modifiers after it.
+    "APPEND INBOX {95+}\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Caf&eacute; &amp; <b>tea</b></p><style>x</style>\r\n",
+    "FETCH 1:* (UID PREVIEW)",
+    "UID FETCH 1:* (PREVIEW (LAZY) FLAGS)",
+    "FETCH 1:* PREVIEW (CHANGEDSINCE 1)",
 ];
 
 const NOISE: &[&[u8]] = &[

@@ -17,6 +17,8 @@
 //!   decoders SEARCH uses; only its first [`MAX_PART_BYTES`] (as stored)
 //!   are read: that is plenty for 256 characters of any real message, and
 //!   bounds the work whatever the part.
+//! - In plain text, lines quoted from an earlier message (starting with
+//!   `>`) are skipped, as Dovecot does: a reply's preview shows the reply.
 //! - White space (Unicode's, the no-break space included) and control
 //!   characters become one space; nothing leads or trails. Invisible
 //!   format characters that mailers pad preheaders with (zero-width
@@ -107,6 +109,9 @@ pub struct PartPreview {
     /// Raw bytes taken so far (at most [`MAX_PART_BYTES`]).
     taken: u64,
     text: Collapsed,
+    /// Plain text: at the start of a line, and inside a quoted line.
+    line_start: bool,
+    quoted: bool,
     decoded: Vec<u8>,
     chars: String,
 }
@@ -125,6 +130,8 @@ impl PartPreview {
             html: (source == Source::Html).then(Html::default),
             taken: 0,
             text: Collapsed::default(),
+            line_start: true,
+            quoted: false,
             decoded: Vec::new(),
             chars: String::new(),
         }
@@ -159,10 +166,28 @@ impl PartPreview {
             }
             match &mut self.html {
                 Some(html) => html.push(character, &mut self.text),
-                None => self.text.push(character),
+                None => self.plain(character),
             }
         }
         self.chars = chars;
+    }
+
+    /// A character of plain text. Lines quoted from an earlier message
+    /// (`>` first, RFC 3676 §4.5) are not this message's words: skipped,
+    /// as Dovecot does.
+    fn plain(&mut self, character: char) {
+        if self.quoted {
+            self.quoted = character != '\n';
+            self.line_start = !self.quoted;
+            return;
+        }
+        if self.line_start && character == '>' {
+            self.quoted = true;
+            self.text.gap();
+            return;
+        }
+        self.line_start = character == '\n';
+        self.text.push(character);
     }
 
     /// The preview: what was fed, decoded, markup taken out, white space
@@ -692,6 +717,12 @@ mod tests {
     fn plain_text_collapsed() {
         let message = b"Subject: hi\r\n\r\n  Hello,\r\n\r\n\tthis  is\r\n a test.  \r\n";
         assert_eq!(preview(message), "Hello, this is a test.");
+    }
+
+    #[test]
+    fn quoted_lines_are_skipped() {
+        let message = b"Subject: re\r\n\r\nOn Monday Bob wrote:\r\n> quoted line\r\n>> deeper\r\n\r\nMy answer, not > a quote.\r\n>last";
+        assert_eq!(preview(message), "On Monday Bob wrote: My answer, not > a quote.");
     }
 
     #[test]

@@ -112,7 +112,7 @@ fn fetch_item(parser: &mut Parser) -> Result<FetchItem> {
 /// the only one defined). As the last item of a FETCH without
 /// parentheses, `PREVIEW (CHANGEDSINCE 5)` is PREVIEW followed by the
 /// FETCH modifiers (RFC 7162), not a preview modifier: those are left for
-/// the command. Any other modifier is an error (RFC 8970 §4: BAD).
+/// the command. Any other modifier is outside the grammar: BAD.
 fn preview_item(parser: &mut Parser) -> Result<FetchItem> {
     let rest = parser.rest();
     if !rest.starts_with(b" (") {

@@ -23,6 +23,7 @@
 //!   characters become one space; nothing leads or trails. Invisible
 //!   format characters that mailers pad preheaders with (zero-width
 //!   joiners, soft hyphens, the byte-order mark, U+034F) are dropped.
+//! - A candidate part with an empty body is passed over for the next.
 //! - At most [`MAX_CHARS`] characters (not bytes) are kept, cut on a
 //!   character boundary.
 //!
@@ -87,7 +88,9 @@ pub fn part_for(structure: &Structure) -> Option<(usize, Source)> {
     let mut message_end = 0usize;
     for (index, part) in structure.parts.iter().enumerate() {
         let inside_message = index <= message_end && message_end > 0;
-        match source_of(part, inside_message) {
+        // An empty part has no words: the next candidate is taken.
+        let source = source_of(part, inside_message).filter(|_| part.body_end > part.body_start);
+        match source {
             Some(Source::Plain) => return Some((index, Source::Plain)),
             Some(Source::Html) if html.is_none() => html = Some((index, Source::Html)),
             _ => {}
@@ -537,42 +540,78 @@ fn entity(name: &str) -> Option<char> {
 struct Reading {
     index: usize,
     builder: PartPreview,
-    /// The last line seen and the line ending before it, from offset
-    /// `held_start`: they may belong to the delimiter that ends the part
-    /// (RFC 2046 §5.1.1), which is known only once the next line begins.
+    /// Bytes from offset `held_start` not given to the builder yet: the
+    /// line being read when it may be a delimiter (it starts with `--`),
+    /// with the line ending before it (RFC 2046 §5.1.1: both belong to the
+    /// delimiter, not to the part). Which lines are delimiters is known
+    /// only once the next line begins; other lines go through at once, so
+    /// this holds a few bytes unless a long line starts with `--`.
     held: Vec<u8>,
     held_start: u64,
+    body_start: u64,
+    /// Bytes at the start of `held` that end the line before.
+    ending: usize,
+    /// The current line is known not to be a delimiter.
+    settled: bool,
+}
+
+/// Length of the line ending `bytes` ends with (it ends with LF).
+fn ending_length(bytes: &[u8]) -> usize {
+    if bytes.ends_with(b"\r\n") {
+        2
+    } else {
+        1
+    }
 }
 
 impl Reading {
-    /// Takes the line at `offset` of the message.
+    /// Takes the line (or the piece of one) at `offset` of the message.
     fn take(&mut self, line: &[u8], offset: u64) {
         if self.builder.is_done() {
             return;
         }
         if offset != self.held_start + self.held.len() as u64 {
-            // The continuation of a line longer than what was kept.
+            // The rest of a line longer than the builder will read.
             return;
         }
-        if !self.held.is_empty() && self.held.last() == Some(&b'\n') {
-            // A new line begins: what came before it, but its line
-            // ending, is surely body.
-            let ending = if self.held.ends_with(b"\r\n") { 2 } else { 1 };
-            let body = self.held.len() - ending;
-            self.builder.feed(&self.held[..body]);
-            self.held.drain(..body);
-            self.held_start += body as u64;
+        if self.held.last() == Some(&b'\n') {
+            // A new line begins: all held before the last line ending is body.
+            let ending = ending_length(&self.held);
+            self.release(self.held.len() - ending);
+            self.ending = ending;
+            self.settled = false;
         }
         // The builder never reads more than its budget: keep no more.
         let room = (MAX_PART_BYTES + 2).saturating_sub(self.builder.taken + self.held.len() as u64) as usize;
         self.held.extend_from_slice(&line[..line.len().min(room)]);
+        if !self.settled {
+            let current = &self.held[self.ending..];
+            self.settled = !current.starts_with(b"--") && (current.len() >= 2 || current.ends_with(b"\n"));
+        }
+        if self.settled {
+            // Not a delimiter: body, all but its own line ending, which
+            // the next line may claim (a CR may be the start of one).
+            let trailing = match self.held.last() {
+                Some(b'\n') => ending_length(&self.held),
+                Some(b'\r') => 1,
+                _ => 0,
+            };
+            self.release(self.held.len() - trailing);
+            self.ending = 0;
+        }
+    }
+
+    /// Gives the first `count` held bytes to the builder.
+    fn release(&mut self, count: usize) {
+        self.builder.feed(&self.held[..count]);
+        self.held.drain(..count);
+        self.held_start += count as u64;
     }
 
     /// The part ended at `body_end`: the held bytes before it are body.
     fn finish(mut self, body_end: u64) -> String {
         let keep = body_end.saturating_sub(self.held_start).min(self.held.len() as u64) as usize;
-        self.builder.feed(&self.held[..keep]);
-        self.held.clear();
+        self.release(keep);
         self.builder.finish()
     }
 }
@@ -635,7 +674,11 @@ impl Collector {
                 if current.map(|(index, _, _)| index) != Some(reading.index) {
                     let body_end = structure.part(reading.index).map_or(0, |part| part.body_end);
                     let Slot::Reading(reading) = std::mem::replace(slot, Slot::Waiting) else { unreachable!() };
-                    *slot = Slot::Done(reading.finish(body_end));
+                    // An empty part has no words: wait for the next one
+                    // (as `part_for` skips it).
+                    if body_end > reading.body_start {
+                        *slot = Slot::Done(reading.finish(body_end));
+                    }
                 }
             }
         }
@@ -651,6 +694,9 @@ impl Collector {
                 builder: PartPreview::new(&part.content, source_of(part, inside_message).unwrap_or(Source::Plain)),
                 held: Vec::new(),
                 held_start: self.offset,
+                body_start: self.offset,
+                ending: 0,
+                settled: false,
             });
         }
     }
@@ -662,7 +708,7 @@ impl Collector {
             Slot::Done(text) => Some(text),
             Slot::Reading(reading) => {
                 let body_end = structure.parts.get(reading.index).map_or(0, |part| part.body_end);
-                Some(reading.finish(body_end))
+                (body_end > reading.body_start).then(|| reading.finish(body_end))
             }
         };
         done(self.plain).or_else(|| done(self.html)).unwrap_or_default()
@@ -830,7 +876,8 @@ mod tests {
         #[test]
         fn streamed_equals_stored(
             parts in proptest::collection::vec((0usize..4, proptest::collection::vec(proptest::sample::select(
-                vec![b'a', b' ', b'\r', b'\n', b'-', b'<', b'>', b'&', b';', b'=', 0xc3, 0xa9, b'b']), 0..80)), 0..5),
+                vec!["a", "b", " ", "\r", "\n", "\r\n", "-", "--", "--b", "--b--", "<p>", "<", ">", "&amp;", ";", "=",
+                     "=C3=A9", "\u{e9}", "x\u{a0}"]), 0..60)), 0..5),
             nested in proptest::bool::ANY,
         ) {
             let types = ["text/plain", "text/html", "image/png", "message/rfc822"];
@@ -842,7 +889,7 @@ mod tests {
                 if nested && *kind == 3 {
                     message.extend_from_slice(b"Content-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\n\r\n");
                 }
-                message.extend_from_slice(body);
+                message.extend_from_slice(body.concat().as_bytes());
                 message.extend_from_slice(b"\r\n");
             }
             message.extend_from_slice(b"--b--\r\n");

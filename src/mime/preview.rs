@@ -620,7 +620,7 @@ impl Reading {
 enum Slot {
     /// No such part yet.
     Waiting,
-    Reading(Reading),
+    Reading(Box<Reading>),
     Done(String),
 }
 
@@ -689,7 +689,7 @@ impl Collector {
             None => return,
         };
         if matches!(slot, Slot::Waiting) {
-            *slot = Slot::Reading(Reading {
+            *slot = Slot::Reading(Box::new(Reading {
                 index,
                 builder: PartPreview::new(&part.content, source_of(part, inside_message).unwrap_or(Source::Plain)),
                 held: Vec::new(),
@@ -697,7 +697,7 @@ impl Collector {
                 body_start: self.offset,
                 ending: 0,
                 settled: false,
-            });
+            }));
         }
     }
 

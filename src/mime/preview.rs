@@ -28,11 +28,14 @@
 //!   character boundary.
 //!
 //! The preview is computed once, at delivery ([`Collector`], fed as the
-//! message streams into the store beside the structure pass, holding only
-//! the decoder state and the preview itself), and stored per blob. For a
-//! message stored before roost kept previews, FETCH computes it from the
-//! stored structure with [`part_for`] and [`PartPreview`]: the same part,
-//! the same bytes, so the same text.
+//! message streams into the store beside the structure pass, holding the
+//! decoder state, the preview itself and the current line while it may
+//! be a boundary delimiter: no copy of the message or of the part), and
+//! stored per blob (`store::schema::PREVIEWS`; copies and multi-recipient
+//! deliveries share it). For a message stored before roost kept previews,
+//! FETCH computes it from the stored structure with [`part_for`] and
+//! [`PartPreview`]: the same part, the same bytes, so the same text (a
+//! property test holds the two ways to that).
 
 use super::charset::CharsetDecoder;
 use super::decode::{Decoder, TransferEncoding};

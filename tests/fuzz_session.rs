@@ -102,6 +102,11 @@ const TEMPLATES: &[&str] = &[
     // would make the fuzzer's plain text garbage and end the session).
     "COMPRESS X-FUZZ",
     "COMPRESS DEFLATE extra",
+    // RFC 8970 PREVIEW: an HTML part to preview, LAZY, modifiers after it.
+    "APPEND INBOX {95+}\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Caf&eacute; &amp; <b>tea</b></p><style>x</style>\r\n",
+    "FETCH 1:* (UID PREVIEW)",
+    "UID FETCH 1:* (PREVIEW (LAZY) FLAGS)",
+    "FETCH 1:* PREVIEW (CHANGEDSINCE 1)",
 ];
 
 const NOISE: &[&[u8]] = &[

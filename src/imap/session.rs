@@ -597,6 +597,8 @@ impl Session {
                 if self.server.config.limits.max_compressed_connections > 0 {
                     capabilities.push_str(" COMPRESS=DEFLATE");
                 }
+                // RFC 8970: FETCH PREVIEW (src/mime/preview.rs).
+                capabilities.push_str(" PREVIEW");
             }
         }
         capabilities

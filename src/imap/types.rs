@@ -363,6 +363,11 @@ pub enum FetchItem {
     ThreadId,
     /// RFC 8514 §3: `SAVEDATE "date-time"` or `SAVEDATE NIL`.
     SaveDate,
+    /// RFC 8970 §4: `PREVIEW`, and with `lazy` `PREVIEW (LAZY)`: NIL may
+    /// answer for a message whose preview is not at hand.
+    Preview {
+        lazy: bool,
+    },
 }
 
 impl FetchItem {

@@ -424,6 +424,26 @@ impl StructureParser {
         self.header_at_line = self.header.len();
     }
 
+    /// While a body is being read (the next byte belongs to it): that
+    /// part's index, the part, and whether it lies inside an attached
+    /// message (below a message/rfc822 part). None while a header is
+    /// read. For passes that ride along, such as `preview::Collector`.
+    pub fn body_part(&self) -> Option<(usize, &Part, bool)> {
+        if self.mode != Mode::Body {
+            return None;
+        }
+        let index = self.current();
+        // The root (open[0]) and the part itself do not count.
+        let within = self.open.get(1..self.open.len().saturating_sub(1)).unwrap_or(&[]);
+        let inside_message = within.iter().any(|&open| self.parts[open].kind == Kind::Message);
+        Some((index, &self.parts[index], inside_message))
+    }
+
+    /// The part at `index` as far as it is known (a closed part is final).
+    pub fn part(&self, index: usize) -> Option<&Part> {
+        self.parts.get(index)
+    }
+
     fn current(&self) -> usize {
         self.open.last().copied().unwrap_or(0)
     }

@@ -1,7 +1,7 @@
 //! A message on its way into the store: bytes arrive in whatever pieces
-//! the network gives, line ends are made CRLF, the header summary and the
-//! MIME structure are computed as they pass, and whole board-sized pieces
-//! go to a pending blob. The message is never held whole; only the final
+//! the network gives, line ends are made CRLF, the header summary, the
+//! MIME structure and the preview (RFC 8970, `mime::preview`) are computed
+//! as they pass, and whole board-sized pieces go to a pending blob. The message is never held whole; only the final
 //! (durable) Append makes the blob a message.
 //!
 //! Used by APPEND and by LMTP delivery. The bare-LF mending applies to
@@ -11,6 +11,7 @@
 
 use super::{NewMessage, Op, Outcome, Store, StoreError, CHUNK_SIZE};
 use crate::mime::header::HeaderCollector;
+use crate::mime::preview::Collector;
 use crate::mime::structure::StructureParser;
 use crate::store::Flags;
 use crate::util::datetime::DateTime;
@@ -65,6 +66,7 @@ pub struct Incoming<'a> {
     lines: LineEnds,
     header: HeaderCollector,
     structure: StructureParser,
+    preview: Collector,
     failure: Option<StoreError>,
 }
 
@@ -83,6 +85,7 @@ impl<'a> Incoming<'a> {
             lines: LineEnds::default(),
             header: HeaderCollector::default(),
             structure: StructureParser::new(),
+            preview: Collector::default(),
             failure: None,
         }
     }
@@ -121,7 +124,8 @@ impl<'a> Incoming<'a> {
         let new = &self.buffer[before..];
         self.size += new.len() as u64;
         self.header.feed(new);
-        self.structure.feed(new);
+        // The preview pass feeds the structure pass, a line at a time.
+        self.preview.feed(&mut self.structure, new);
         while self.buffer.len() >= self.piece {
             let rest = self.buffer.split_off(self.piece);
             let data = std::mem::replace(&mut self.buffer, rest);
@@ -163,12 +167,15 @@ impl<'a> Incoming<'a> {
         let Some(blob) = self.blob.take() else {
             return Err(StoreError::Bug("empty message reached the store".into()));
         };
+        let structure = std::mem::take(&mut self.structure).finish();
+        let preview = std::mem::take(&mut self.preview).finish(&structure);
         Ok(NewMessage {
             blob,
             size: self.size,
             header_size: self.header.header_size(),
-            structure: std::mem::take(&mut self.structure).finish().encode(),
+            structure: structure.encode(),
             summary: self.header.summary(),
+            preview: Some(preview),
             flags: Flags::default(),
             keywords: Vec::new(),
             internal_date: DateTime::now(),

@@ -241,6 +241,8 @@ pub struct NewMessage {
     pub header_size: u64,
     pub structure: Vec<u8>,
     pub summary: Option<Vec<u8>>,
+    /// The RFC 8970 preview (`mime::preview`), computed as it arrived.
+    pub preview: Option<String>,
     pub flags: Flags,
     pub keywords: Vec<String>,
     pub internal_date: DateTime,

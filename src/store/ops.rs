@@ -40,6 +40,7 @@ pub(super) struct Tables<'txn> {
     pub save_dates: Table<'txn, (u64, u32), i64>,
     pub expunged: Table<'txn, (u64, u64, u32), ()>,
     pub blobs: Table<'txn, u64, &'static [u8]>,
+    pub previews: Table<'txn, u64, &'static [u8]>,
     pub chunks: Table<'txn, (u64, u32), &'static [u8]>,
     pub pending: Table<'txn, u64, i64>,
     pub bans: Table<'txn, &'static str, &'static [u8]>,
@@ -66,6 +67,7 @@ impl<'txn> Tables<'txn> {
             save_dates: transaction.open_table(SAVE_DATES)?,
             expunged: transaction.open_table(EXPUNGED)?,
             blobs: transaction.open_table(BLOBS)?,
+            previews: transaction.open_table(PREVIEWS)?,
             chunks: transaction.open_table(BLOB_CHUNKS)?,
             pending: transaction.open_table(PENDING_BLOBS)?,
             bans: transaction.open_table(BANS)?,
@@ -193,7 +195,15 @@ impl<'txn> Tables<'txn> {
         Ok(())
     }
 
-    /// Drops one reference; the last one removes the bytes.
+    /// Keeps the preview computed at delivery beside the new blob.
+    fn save_preview(&mut self, message: &NewMessage) -> Result<(), StoreError> {
+        if let Some(text) = &message.preview {
+            self.previews.insert(message.blob, PreviewRecord { text: text.clone() }.encode().as_slice())?;
+        }
+        Ok(())
+    }
+
+    /// Drops one reference; the last one removes the bytes (and preview).
     fn release_blob(&mut self, blob: u64) -> Result<(), StoreError> {
         let mut record = match self.blobs.get(blob)? {
             Some(bytes) => BlobRecord::decode(bytes.value())?,
@@ -204,6 +214,7 @@ impl<'txn> Tables<'txn> {
             self.blobs.insert(blob, record.encode().as_slice())?;
         } else {
             self.blobs.remove(blob)?;
+            self.previews.remove(blob)?;
             self.chunks.retain_in((blob, 0)..=(blob, u32::MAX), |_, _| false)?;
         }
         Ok(())
@@ -756,6 +767,7 @@ fn append(
             structure: message.structure.clone(),
         };
         tables.blobs.insert(message.blob, blob.encode().as_slice())?;
+        tables.save_preview(message)?;
         tables.pending.remove(message.blob)?;
         stored.push((
             MessageRecord {
@@ -801,6 +813,7 @@ fn deliver(
         structure: message.structure.clone(),
     };
     tables.blobs.insert(message.blob, blob.encode().as_slice())?;
+    tables.save_preview(message)?;
     tables.pending.remove(message.blob)?;
     let mut uids = Vec::with_capacity(mailboxes.len());
     for (&mailbox, mut record) in mailboxes.iter().zip(records) {

@@ -541,6 +541,65 @@ impl BlobCursor<'_> {
     }
 }
 
+/// The previews of a walk over many messages, read forward like
+/// [`BlobCursor`] (blob ids grow with UIDs): a FETCH PREVIEW of 10,000
+/// messages reads each leaf page once instead of one B-tree descent each.
+struct PreviewCursor {
+    table: ReadOnlyTable<u64, &'static [u8]>,
+    range: Option<redb::Range<'static, u64, &'static [u8]>>,
+    /// The next row of the walk, not decoded yet.
+    peeked: Option<(u64, redb::AccessGuard<'static, &'static [u8]>)>,
+}
+
+impl PreviewCursor {
+    /// The preview of `blob`; None when it has none.
+    fn get(&mut self, blob: u64) -> Result<Option<String>, StoreError> {
+        if self.peeked.as_ref().is_some_and(|(id, _)| *id > blob) {
+            // Behind the walk (a copied message): look it up directly.
+            return self.direct(blob);
+        }
+        if self.range.is_none() {
+            self.range = Some(self.table.range(blob..)?);
+        }
+        loop {
+            let (id, value) = match self.peeked.take() {
+                Some(entry) => entry,
+                None => match self.range.as_mut().and_then(Iterator::next) {
+                    Some(entry) => {
+                        let (key, value) = entry?;
+                        (key.value(), value)
+                    }
+                    None => {
+                        self.range = None;
+                        return self.direct(blob);
+                    }
+                },
+            };
+            if id == blob {
+                return Ok(Some(PreviewRecord::decode(value.value())?.text));
+            }
+            if id > blob {
+                // None here, or one behind the walk: look it up.
+                self.peeked = Some((id, value));
+                return self.direct(blob);
+            }
+            // Far ahead of the walk: start a new one there.
+            if blob - id > 64 {
+                self.range = Some(self.table.range(blob..)?);
+            }
+        }
+    }
+}
+
+impl PreviewCursor {
+    fn direct(&self, blob: u64) -> Result<Option<String>, StoreError> {
+        match self.table.get(blob)? {
+            Some(bytes) => Ok(Some(PreviewRecord::decode(bytes.value())?.text)),
+            None => Ok(None),
+        }
+    }
+}
+
 /// Reads byte ranges of stored messages, touching only the chunks that
 /// hold them.
 /// Bytes of a blob read at a time when streaming through it (searching,
@@ -648,6 +707,7 @@ struct Open {
     records: Option<Walk<MessageCursor>>,
     summaries: Option<Walk<SummaryCursor>>,
     save_dates: Option<Walk<SaveDateCursor>>,
+    previews: Option<PreviewCursor>,
 }
 
 /// A scan of one mailbox's rows in ascending UID order, up to `until`.
@@ -681,6 +741,7 @@ impl Snapshot {
                 records: None,
                 summaries: None,
                 save_dates: None,
+                previews: None,
             });
             self.opened += 1;
         }
@@ -772,6 +833,16 @@ impl Snapshot {
         Ok((record, open.chunks.as_ref().expect("just opened")))
     }
 
+    /// The preview stored for `blob`; None when none was (a message
+    /// stored by a roost without previews).
+    pub fn preview(&mut self, blob: u64) -> Result<Option<String>, StoreError> {
+        let open = self.open()?;
+        if open.previews.is_none() {
+            open.previews = Some(PreviewCursor { table: open.reader.table(PREVIEWS)?, range: None, peeked: None });
+        }
+        open.previews.as_mut().expect("just opened").get(blob)
+    }
+
     /// Reads the next rows, at most `limit`, of a (modseq, uid) index of
     /// `mailbox` from `start` on into `batch` (cleared first): the change
     /// index, or with `expunged` the expunge history. Returns where the
@@ -836,6 +907,75 @@ mod tests {
         assert_eq!(key_after((u64::MAX, u32::MAX)), None);
     }
 
+    /// Previews are found in any order of asking (a forward walk, blobs
+    /// behind it, blobs without one), and go with the blob's last message.
+    #[test]
+    fn previews_in_any_order_and_freed_with_the_blob() {
+        let directory = std::env::temp_dir().join(format!("roost-previews-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&directory);
+        let path = directory.join("db.redb");
+        let _ = std::fs::remove_file(&path);
+        let (store, pump) = Store::open(&path, 1 << 20, 0).unwrap();
+        let executor = smol::LocalExecutor::new();
+        executor.spawn(pump).detach();
+        smol::block_on(executor.run(async {
+            store.execute(Op::AddUser { name: "alice".into(), password_hash: "x".into() }).await.unwrap();
+            let inbox = {
+                let reader = store.read().unwrap();
+                let user = reader.user("alice").unwrap().unwrap();
+                reader.mailbox_id(user.id, INBOX).unwrap().unwrap()
+            };
+            // Every third message is stored without a preview (as by an
+            // older roost).
+            let mut blobs = Vec::new();
+            for number in 0..200u32 {
+                let data = format!("Subject: {number}\r\n\r\n{number}\r\n").into_bytes();
+                let size = data.len() as u64;
+                let Ok(Outcome::Blob(blob)) = store.execute(Op::WriteBlob { blob: None, first_chunk: 0, data }).await
+                else {
+                    panic!("expected a blob")
+                };
+                blobs.push(blob);
+                let message = NewMessage {
+                    blob,
+                    size,
+                    header_size: size - 5,
+                    structure: Vec::new(),
+                    summary: None,
+                    preview: (number % 3 != 0).then(|| format!("text {number}")),
+                    flags: Flags::default(),
+                    keywords: Vec::new(),
+                    internal_date: DateTime::now(),
+                };
+                store.execute(Op::Append { mailbox: inbox, messages: vec![message] }).await.unwrap();
+            }
+            let expected = |number: usize| (number % 3 != 0).then(|| format!("text {number}"));
+            let mut snapshot = store.snapshot();
+            let mut order: Vec<usize> = (0..200).collect();
+            order.extend([150, 3, 4, 199, 0, 100, 101, 1, 198]);
+            order.extend((0..200).rev());
+            for number in order {
+                assert_eq!(snapshot.preview(blobs[number]).unwrap(), expected(number), "message {number}");
+            }
+            assert_eq!(snapshot.preview(blobs[199] + 1000).unwrap(), None);
+            snapshot.close();
+            // The last reference gone, the preview goes too.
+            let deleted = Op::Store {
+                mailbox: inbox,
+                uids: UidSet(vec![(2, 2)]),
+                action: FlagAction::Add,
+                flags: Flags::DELETED,
+                keywords: Vec::new(),
+                unchanged_since: None,
+            };
+            store.execute(deleted).await.unwrap();
+            store.execute(Op::Expunge { mailbox: inbox, uids: None }).await.unwrap();
+            assert_eq!(snapshot.preview(blobs[1]).unwrap(), None);
+            assert_eq!(snapshot.preview(blobs[2]).unwrap(), expected(2));
+        }));
+        let _ = std::fs::remove_dir_all(&directory);
+    }
+
     /// A snapshot sees one state until it is closed; the next read sees
     /// the newer one, and bytes freed meanwhile are reported as gone.
     #[test]
@@ -870,6 +1010,7 @@ mod tests {
                     header_size: text.len() as u64 - 3,
                     structure: Vec::new(),
                     summary: None,
+                    preview: None,
                     flags: Flags::default(),
                     keywords: Vec::new(),
                     internal_date: DateTime::now(),

@@ -47,6 +47,8 @@ from them (Dovecot: 1000, CPU time scaled), with the server's CPU time. \
 18 COMPRESS=DEFLATE (RFC 4978): memory of --idle idle compressed connections, plain and TLS (compare \
 scenario 1), and scenario 4's first sync without and with COMPRESS (seconds, KiB received); \
 e.g. --scenarios 1,18 --idle 200 --messages 2000. \
+19 (only when named) a mailbox of 10,000 messages listed with FETCH 1:* (UID PREVIEW) against \
+FETCH 1:* (UID BODY.PEEK[1]<0.512>): time and KiB received (--quick: 1000 messages). \
 Quick attack run, under a minute for roost: --quick --servers roost --scenarios 11,12,13,14,15,16,17.")]
 struct Options {
     /// scenarios to run, comma-separated (default: 1,2,3,4,5,6,7,8,9,10;
@@ -231,6 +233,13 @@ fn run_server(name: &'static str, options: &Options, scenarios: &[u32]) -> io::R
                 "mixed",
             ))?);
         }
+    }
+    if scenarios.contains(&19) {
+        // Only when named: 10,000 messages to put in first.
+        let count = if quick { 1000 } else { 10_000 };
+        progress(&format!("scenario 19: PREVIEW listing of {count} messages vs their first part"));
+        smol::block_on(scenarios::populate(&server, "previews", count, corpus::Sizes::Mailbox, 8, 50))?;
+        figures.extend(smol::block_on(scenarios::preview_listing(&server, "previews", count))?);
     }
     server.stop();
     drop(server);

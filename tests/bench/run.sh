@@ -12,6 +12,8 @@
 #                                           # target/bench-work for later runs)
 #   bash tests/bench/run.sh --quick --servers roost --scenarios 11,12,13,14,15,16
 #                                           # the same, small (under a minute)
+#   bash tests/bench/run.sh --scenarios 19  # PREVIEW listing of 10,000 messages vs
+#                                           # their first part (issue 13, a few minutes)
 #   bash tests/bench/run.sh --scenarios 17  # bans (issue 12): guessing until banned,
 #                                           # then 10,000 attempts from the banned
 #                                           # addresses and the CPU time they cost

@@ -936,3 +936,92 @@ pub async fn idle_wakeup(server: &Server, count: usize, deliveries: usize) -> io
     }
     Ok(figures)
 }
+
+/// Scenario 19 (issue 13): a phone listing a mailbox with a line of each
+/// message. With PREVIEW (RFC 8970) the server sends at most 256
+/// characters per message; without it a client fetches the start of the
+/// first part and makes its own (`BODY.PEEK[1]<0.512>`, the brief's
+/// stand-in for what clients fetch). Time and bytes received for each
+/// over `count` messages: the first PREVIEW (a server that computes
+/// previews when first asked pays then; roost made them at delivery), the
+/// median of the next three, LAZY, and the body fetch. A server without
+/// PREVIEW gets its draft-era `SNIPPET (LAZY=FUZZY)` if it offers that.
+pub async fn preview_listing(server: &Server, mailbox: &str, count: u64) -> io::Result<Vec<Figure>> {
+    let mut client = logged_in(server, None).await?;
+    let capabilities = client.ok("CAPABILITY").await?;
+    let words: Vec<String> = capabilities
+        .untagged
+        .iter()
+        .flat_map(|line| String::from_utf8_lossy(line).split_whitespace().map(str::to_string).collect::<Vec<_>>())
+        .collect();
+    let has = |name: &str| words.iter().any(|word| word.eq_ignore_ascii_case(name));
+    let (item, lazy) = if has("PREVIEW") {
+        ("PREVIEW", Some("PREVIEW (LAZY)"))
+    } else if has("SNIPPET=FUZZY") {
+        ("SNIPPET (LAZY=FUZZY)", None)
+    } else {
+        ("", None)
+    };
+    client.ok(&format!("SELECT {mailbox}")).await?;
+    client.keep_untagged = false;
+    let label = format!("{count} messages");
+    let mut figures = Vec::new();
+    // One FETCH 1:* of `items`: (seconds, KiB received).
+    async fn listing(client: &mut Client, items: &str) -> io::Result<(f64, f64)> {
+        let received = client.received;
+        let start = Instant::now();
+        client.ok(&format!("FETCH 1:* (UID {items})")).await?;
+        Ok((start.elapsed().as_secs_f64(), (client.received - received) as f64 / 1024.0))
+    }
+    let median_of_3 = |runs: &mut Vec<f64>| percentile(runs, 0.5);
+    if item.is_empty() {
+        eprintln!("scenario 19: the server offers neither PREVIEW nor SNIPPET");
+    } else {
+        let short = item.split(' ').next().unwrap_or(item);
+        let (first, kib) = listing(&mut client, item).await?;
+        figures.push(figure(19, format!("{short} listing of {label}: first FETCH"), "s", Better::Lower, first));
+        let mut runs = Vec::new();
+        for _ in 0..3 {
+            runs.push(listing(&mut client, item).await?.0);
+        }
+        figures.push(figure(
+            19,
+            format!("{short} listing of {label}: later (median of 3)"),
+            "s",
+            Better::Lower,
+            median_of_3(&mut runs),
+        ));
+        figures.push(figure(19, format!("{short} listing of {label}: received"), "KiB", Better::Lower, kib));
+        if let Some(lazy) = lazy {
+            let mut runs = Vec::new();
+            for _ in 0..3 {
+                runs.push(listing(&mut client, lazy).await?.0);
+            }
+            figures.push(figure(
+                19,
+                format!("PREVIEW (LAZY) listing of {label}: median of 3"),
+                "s",
+                Better::Lower,
+                median_of_3(&mut runs),
+            ));
+        }
+    }
+    let body = "BODY.PEEK[1]<0.512>";
+    let mut runs = Vec::new();
+    let mut kib = 0.0;
+    for _ in 0..3 {
+        let (seconds, received) = listing(&mut client, body).await?;
+        runs.push(seconds);
+        kib = received;
+    }
+    figures.push(figure(
+        19,
+        format!("{body} listing of {label}: median of 3"),
+        "s",
+        Better::Lower,
+        median_of_3(&mut runs),
+    ));
+    figures.push(figure(19, format!("{body} listing of {label}: received"), "KiB", Better::Lower, kib));
+    client.logout().await;
+    Ok(figures)
+}

@@ -31,6 +31,21 @@
 //! BINARY sizes are computed before the message's response starts, so a
 //! message freed while its decoded size is counted is simply skipped.
 //!
+//! # PREVIEW (RFC 8970)
+//!
+//! The preview is read from the store, where delivery left it
+//! (`mime::preview`). A message stored by a roost without previews has
+//! none: `PREVIEW (LAZY)` answers NIL for it (RFC 8970 §4 allows that:
+//! the client asks again later, or without LAZY), and `PREVIEW` computes
+//! it then from the message's first text part, reading at most
+//! `preview::MAX_PART_BYTES` of it, within the FETCH's pace. What FETCH
+//! computes is not stored: that would make a read a durable write (a
+//! commit on the store thread, an fsync on an SD card) for each old
+//! message; the computation is small and bounded, and only old mail
+//! needs it. Like BINARY sizes, the preview is found before the
+//! message's response starts, so a message expunged meanwhile is simply
+//! skipped.
+//!
 //! Work is budgeted by time, not by message count: [`Pace`] yields to the
 //! other sessions once a slice (about a millisecond) of work is spent,
 //! whether it went into FLAGS of 100,000 messages, ENVELOPEs of large
@@ -47,6 +62,7 @@ use crate::imap::types::{FetchItem, FetchModifiers, Section, SectionText, Sequen
 use crate::imap::view::View;
 use crate::mime::decode::{Decoder, TransferEncoding};
 use crate::mime::header;
+use crate::mime::preview::{self, PartPreview};
 use crate::mime::render;
 use crate::mime::structure::{SectionKind, Structure, StructureParser};
 use crate::net::Connection;
@@ -665,7 +681,17 @@ async fn respond_with(
                 Ok(saved) => saved.flatten(),
                 Err(error) => return Ok(Err(error)),
             };
-            let message = Message { uid, record, header_size, summary, structure, save_date };
+            let mut message = Message { uid, record, header_size, summary, structure, save_date, preview: None };
+            if let Some(lazy) = preview_wanted(items) {
+                match find_preview(answer, &message.record, lazy).await? {
+                    Ok(Some(preview)) => message.preview = preview,
+                    Ok(None) => {
+                        all_present = false;
+                        continue 'messages;
+                    }
+                    Err(error) => return Ok(Err(error)),
+                }
+            }
             // BINARY items are decoded once before anything of this
             // message is sent: their lengths come first, and a part that
             // cannot be decoded refuses the command.
@@ -733,6 +759,61 @@ struct Message {
     /// Unix seconds it was saved into the mailbox, read when SAVEDATE is
     /// asked; None also for a message stored before save dates were kept.
     save_date: Option<i64>,
+    /// The preview, read (or computed) when a PREVIEW item is asked; None
+    /// for NIL (LAZY, and not stored).
+    preview: Option<String>,
+}
+
+/// Whether the items ask for PREVIEW: Some(true) if only lazily (RFC
+/// 8970 §4: NIL may answer when the preview is not at hand).
+fn preview_wanted(items: &[FetchItem]) -> Option<bool> {
+    let mut wanted = None;
+    for item in items {
+        if let FetchItem::Preview { lazy } = item {
+            wanted = Some(wanted.unwrap_or(true) && *lazy);
+        }
+    }
+    wanted
+}
+
+/// The preview of the message `record`: the stored one; else, unless
+/// `lazy`, computed now (see the module docs). Ok(Some(None)): NIL.
+/// Ok(None): the message's bytes were freed meanwhile.
+async fn find_preview(
+    answer: &mut Answer<'_>,
+    record: &MessageRecord,
+    lazy: bool,
+) -> io::Result<Result<Option<Option<String>>, StoreError>> {
+    let snapshot = &mut answer.pace.snapshot;
+    match snapshot.preview(record.blob) {
+        Ok(Some(text)) => return Ok(Ok(Some(Some(text)))),
+        Ok(None) if lazy => return Ok(Ok(Some(None))),
+        Ok(None) => {}
+        Err(error) => return Ok(Err(error)),
+    }
+    let structure = match snapshot.blob(record.blob) {
+        Ok((blob, chunks)) => structure_of(record, blob, chunks),
+        Err(error) => Err(error),
+    };
+    let structure = match structure {
+        Ok(structure) => structure,
+        Err(error) => return Ok(Err(error)),
+    };
+    let Some((index, source)) = preview::part_for(&structure) else { return Ok(Ok(Some(Some(String::new())))) };
+    let part = &structure.parts[index];
+    let start = part.body_start.min(record.size);
+    let end = part.body_end.min(start + preview::MAX_PART_BYTES).min(record.size);
+    let mut bytes = Vec::new();
+    match snapshot.read(record.blob, start, end, &mut bytes) {
+        Ok(true) => {}
+        Ok(false) => return Ok(Ok(None)),
+        Err(error) => return Ok(Err(error)),
+    }
+    let mut builder = PartPreview::new(&part.content, source);
+    builder.feed(&bytes);
+    let text = builder.finish();
+    answer.pace.pause_checked(answer.conn).await?;
+    Ok(Ok(Some(Some(text))))
 }
 
 /// Items answered from the MIME structure.
@@ -833,6 +914,15 @@ async fn write_item(
                     out.extend_from_slice(b"BODY ");
                     render::body_structure(out, structure, 0, false);
                 }
+            }
+        }
+        FetchItem::Preview { .. } => {
+            // RFC 8970 §7: `"PREVIEW" SP nstring`; 8-bit text goes as a
+            // literal (RFC 3501 quoted strings are 7-bit).
+            out.extend_from_slice(b"PREVIEW ");
+            match &message.preview {
+                Some(text) => encode::string(out, text.as_bytes()),
+                None => out.extend_from_slice(b"NIL"),
             }
         }
         FetchItem::Modseq => {

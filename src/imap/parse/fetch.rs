@@ -84,6 +84,9 @@ fn fetch_item(parser: &mut Parser) -> Result<FetchItem> {
     if parser.try_keyword("BINARY[") {
         return section_item(parser, false, true);
     }
+    if word_is(parser, "PREVIEW") {
+        return preview_item(parser);
+    }
     for (name, item) in [
         ("BODYSTRUCTURE", FetchItem::BodyStructure),
         ("BODY", FetchItem::Body),
@@ -106,6 +109,38 @@ fn fetch_item(parser: &mut Parser) -> Result<FetchItem> {
     }
     let unknown = parser.take_while(|byte| byte != b' ' && byte != b')');
     Err(format!("unknown FETCH item {}", String::from_utf8_lossy(unknown)))
+}
+
+/// After `PREVIEW`: its optional modifiers (RFC 8970 §7:
+/// `"PREVIEW" [SP "(" preview-mod *(SP preview-mod) ")"]`, and `LAZY` is
+/// the only one defined). As the last item of a FETCH without
+/// parentheses, `PREVIEW (CHANGEDSINCE 5)` is PREVIEW followed by the
+/// FETCH modifiers (RFC 7162), not a preview modifier: those are left for
+/// the command. Any other modifier is outside the grammar: BAD.
+fn preview_item(parser: &mut Parser) -> Result<FetchItem> {
+    let rest = parser.rest();
+    if !rest.starts_with(b" (") {
+        return Ok(FetchItem::Preview { lazy: false });
+    }
+    let after = &rest[2..];
+    let word_end = after.iter().position(|&byte| byte == b' ' || byte == b')').unwrap_or(after.len());
+    let word = &after[..word_end];
+    if word.eq_ignore_ascii_case(b"CHANGEDSINCE") || word.eq_ignore_ascii_case(b"VANISHED") {
+        return Ok(FetchItem::Preview { lazy: false });
+    }
+    parser.position += 2;
+    let mut lazy = false;
+    loop {
+        let modifier = parser.atom()?.to_ascii_uppercase();
+        match modifier.as_slice() {
+            b"LAZY" if !lazy => lazy = true,
+            _ => return Err(format!("unknown or repeated PREVIEW modifier {}", String::from_utf8_lossy(&modifier))),
+        }
+        if parser.try_byte(b')') {
+            return Ok(FetchItem::Preview { lazy });
+        }
+        parser.sp()?;
+    }
 }
 
 /// After `BODY[`, `BODY.PEEK[`, `BINARY[` or `BINARY.PEEK[`: the section,
@@ -185,5 +220,73 @@ fn header_fields(parser: &mut Parser, not: bool) -> Result<SectionText> {
             return Ok(SectionText::HeaderFields { not, fields });
         }
         parser.sp()?;
+    }
+}
+
+#[cfg(test)]
+mod preview_tests {
+    use crate::imap::parse::parse_command;
+    use crate::imap::types::{CommandBody, FetchItem};
+    use proptest::prelude::*;
+
+    fn items(line: &str) -> Result<(Vec<FetchItem>, Option<u64>), String> {
+        match parse_command(line.as_bytes()) {
+            Ok(command) => match command.body {
+                CommandBody::Fetch { items, modifiers, .. } => Ok((items, modifiers.changed_since)),
+                other => Err(format!("not a FETCH: {other:?}")),
+            },
+            Err(error) => Err(error.message),
+        }
+    }
+
+    #[test]
+    fn preview_and_its_modifiers() {
+        let plain = FetchItem::Preview { lazy: false };
+        let lazy = FetchItem::Preview { lazy: true };
+        assert_eq!(items("a FETCH 1 PREVIEW").unwrap().0, vec![plain.clone()]);
+        assert_eq!(items("a FETCH 1 preview (lazy)").unwrap().0, vec![lazy.clone()]);
+        assert_eq!(items("a FETCH 1:* (UID PREVIEW)").unwrap().0, vec![FetchItem::Uid, plain.clone()]);
+        assert_eq!(items("a UID FETCH 1:* (PREVIEW (LAZY) FLAGS)").unwrap().0, vec![lazy.clone(), FetchItem::Flags]);
+        assert_eq!(items("a FETCH 1 (PREVIEW (LAZY))").unwrap().0, vec![lazy]);
+        // The FETCH modifiers after a bare PREVIEW are the command's.
+        assert_eq!(items("a FETCH 1 PREVIEW (CHANGEDSINCE 5)").unwrap(), (vec![plain.clone()], Some(5)));
+        assert_eq!(items("a FETCH 1 (PREVIEW) (CHANGEDSINCE 7)").unwrap(), (vec![plain], Some(7)));
+    }
+
+    #[test]
+    fn bad_preview_modifiers() {
+        for bad in [
+            "a FETCH 1 PREVIEW (FUZZY)",
+            "a FETCH 1 (PREVIEW (LAZY LAZY))",
+            "a FETCH 1 (PREVIEW ())",
+            "a FETCH 1 (PREVIEW (LAZY)",
+            "a FETCH 1 (PREVIEW (LAZY FUZZY))",
+            "a FETCH 1 (PREVIEW(LAZY))",
+            "a FETCH 1 PREVIEWS",
+            "a FETCH 1 (PREVIEW.PEEK)",
+        ] {
+            assert!(items(bad).is_err(), "{bad}");
+        }
+        assert!(items("a FETCH 1 PREVIEW (FUZZY)").unwrap_err().contains("PREVIEW modifier"));
+    }
+
+    proptest! {
+        /// Any list of PREVIEW modifiers: accepted exactly when it is one LAZY.
+        #[test]
+        fn preview_modifier_lists(
+            modifiers in proptest::collection::vec(proptest::sample::select(vec!["LAZY", "lazy", "FUZZY", "", "1"]), 0..4),
+            in_list in any::<bool>(),
+        ) {
+            let list = format!("PREVIEW ({})", modifiers.join(" "));
+            let line = if in_list { format!("a FETCH 1 (UID {list})") } else { format!("a FETCH 1 {list}") };
+            let valid = modifiers.len() == 1 && modifiers[0].eq_ignore_ascii_case("LAZY");
+            match items(&line) {
+                Ok((items, _)) => {
+                    prop_assert!(valid, "{line} accepted");
+                    prop_assert_eq!(items.last(), Some(&FetchItem::Preview { lazy: true }));
+                }
+                Err(_) => prop_assert!(!valid, "{line} refused"),
+            }
+        }
     }
 }

@@ -389,14 +389,17 @@ fn binary_header(header_bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Whether bytes `start..end` of the message hold a NUL; None if the
-/// message's bytes were freed meanwhile. Paced like [`decoded_size`].
-async fn holds_nul(
+/// Reads bytes `start..end` of the message a piece at a time, pausing
+/// between pieces like any long work, and hands each to `each`, which
+/// returns false to stop early. Ok(None): the message's bytes were freed
+/// meanwhile.
+async fn each_piece(
     answer: &mut Answer<'_>,
     message: &Message,
     start: u64,
     end: u64,
-) -> io::Result<Result<Option<bool>, StoreError>> {
+    mut each: impl FnMut(&[u8]) -> bool,
+) -> io::Result<Result<Option<()>, StoreError>> {
     let mut piece = Vec::new();
     let mut position = start;
     while position < end {
@@ -407,13 +410,30 @@ async fn holds_nul(
             Ok(false) => return Ok(Ok(None)),
             Err(error) => return Ok(Err(error)),
         }
-        if piece.contains(&0) {
-            return Ok(Ok(Some(true)));
+        if !each(&piece) {
+            break;
         }
         position = next;
         answer.pace.pause_checked(answer.conn).await?;
     }
-    Ok(Ok(Some(false)))
+    Ok(Ok(Some(())))
+}
+
+/// Whether bytes `start..end` of the message hold a NUL; None if the
+/// message's bytes were freed meanwhile.
+async fn holds_nul(
+    answer: &mut Answer<'_>,
+    message: &Message,
+    start: u64,
+    end: u64,
+) -> io::Result<Result<Option<bool>, StoreError>> {
+    let mut found = false;
+    let read = each_piece(answer, message, start, end, |piece| {
+        found = piece.contains(&0);
+        !found
+    })
+    .await?;
+    Ok(read.map(|read| read.map(|()| found)))
 }
 
 /// The decoded length of an encoded body: Some(None) if it is damaged,
@@ -427,21 +447,18 @@ async fn decoded_size(
     encoding: TransferEncoding,
 ) -> io::Result<Result<Option<Option<u64>>, StoreError>> {
     let mut decoder = Decoder::new(encoding);
-    let (mut piece, mut decoded, mut total) = (Vec::new(), Vec::new(), 0u64);
-    let mut position = start;
-    while position < end {
-        let next = (position + PIECE).min(end);
-        piece.clear();
-        match answer.pace.snapshot.read(message.record.blob, position, next, &mut piece) {
-            Ok(true) => {}
-            Ok(false) => return Ok(Ok(None)),
-            Err(error) => return Ok(Err(error)),
-        }
+    let (mut decoded, mut total) = (Vec::new(), 0u64);
+    let read = each_piece(answer, message, start, end, |piece| {
         decoded.clear();
-        decoder.feed(&piece, &mut decoded);
+        decoder.feed(piece, &mut decoded);
         total += decoded.len() as u64;
-        position = next;
-        answer.pace.pause_checked(answer.conn).await?;
+        true
+    })
+    .await?;
+    match read {
+        Ok(Some(())) => {}
+        Ok(None) => return Ok(Ok(None)),
+        Err(error) => return Ok(Err(error)),
     }
     decoded.clear();
     decoder.finish(&mut decoded);

@@ -74,6 +74,12 @@ async function main() {
     check(`fetched every INBOX message with envelope and flags (${messages.length})`,
         messages.length === opened.exists && messages.every(message => message.envelope && message.flags && message.uid),
         `exists ${opened.exists}`);
+    // ImapFlow asks for EMAILID by itself when OBJECTID is offered (RFC 8474).
+    const emailIds = new Set(messages.map(message => message.emailId));
+    check('every message has its own EMAILID (OBJECTID)',
+        messages.every(message => typeof message.emailId === 'string' && message.emailId.length > 0)
+            && emailIds.size === messages.length,
+        `${emailIds.size} ids for ${messages.length} messages`);
     const [flagged, doomed] = [messages[0], messages[1]];
     lock.release();
     const idleBy = Date.now() + 10000;

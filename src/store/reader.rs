@@ -907,11 +907,13 @@ mod tests {
         assert_eq!(key_after((u64::MAX, u32::MAX)), None);
     }
 
-    /// Previews are found in any order of asking (a forward walk, blobs
-    /// behind it, blobs without one), and go with the blob's last message.
-    #[test]
-    fn previews_in_any_order_and_freed_with_the_blob() {
-        let directory = std::env::temp_dir().join(format!("roost-previews-{}", std::process::id()));
+    /// Runs `test` on a store in a fresh temporary file that holds user
+    /// alice, with her INBOX's id; the file goes afterwards.
+    fn with_alice_inbox<F: std::future::Future<Output = ()>>(
+        label: &str,
+        test: impl FnOnce(std::rc::Rc<Store>, u64) -> F,
+    ) {
+        let directory = std::env::temp_dir().join(format!("roost-{label}-{}", std::process::id()));
         let _ = std::fs::create_dir_all(&directory);
         let path = directory.join("db.redb");
         let _ = std::fs::remove_file(&path);
@@ -925,6 +927,17 @@ mod tests {
                 let user = reader.user("alice").unwrap().unwrap();
                 reader.mailbox_id(user.id, INBOX).unwrap().unwrap()
             };
+            test(store.clone(), inbox).await;
+        }));
+        drop(store);
+        let _ = std::fs::remove_dir_all(&directory);
+    }
+
+    /// Previews are found in any order of asking (a forward walk, blobs
+    /// behind it, blobs without one), and go with the blob's last message.
+    #[test]
+    fn previews_in_any_order_and_freed_with_the_blob() {
+        with_alice_inbox("previews", |store, inbox| async move {
             // Every third message is stored without a preview (as by an
             // older roost).
             let mut blobs = Vec::new();
@@ -972,28 +985,14 @@ mod tests {
             store.execute(Op::Expunge { mailbox: inbox, uids: None }).await.unwrap();
             assert_eq!(snapshot.preview(blobs[1]).unwrap(), None);
             assert_eq!(snapshot.preview(blobs[2]).unwrap(), expected(2));
-        }));
-        let _ = std::fs::remove_dir_all(&directory);
+        });
     }
 
     /// A snapshot sees one state until it is closed; the next read sees
     /// the newer one, and bytes freed meanwhile are reported as gone.
     #[test]
     fn a_reopened_snapshot_sees_expunges_and_freed_bytes() {
-        let directory = std::env::temp_dir().join(format!("roost-snapshot-{}", std::process::id()));
-        let _ = std::fs::create_dir_all(&directory);
-        let path = directory.join("db.redb");
-        let _ = std::fs::remove_file(&path);
-        let (store, pump) = Store::open(&path, 1 << 20, 0).unwrap();
-        let executor = smol::LocalExecutor::new();
-        executor.spawn(pump).detach();
-        smol::block_on(executor.run(async {
-            store.execute(Op::AddUser { name: "alice".into(), password_hash: "x".into() }).await.unwrap();
-            let inbox = {
-                let reader = store.read().unwrap();
-                let user = reader.user("alice").unwrap().unwrap();
-                reader.mailbox_id(user.id, INBOX).unwrap().unwrap()
-            };
+        with_alice_inbox("snapshot", |store, inbox| async move {
             let mut blobs = Vec::new();
             for text in
                 [&b"Subject: one\r\n\r\n1\r\n"[..], b"Subject: two\r\n\r\n2\r\n", b"Subject: three\r\n\r\n3\r\n"]
@@ -1046,8 +1045,6 @@ mod tests {
             assert!(snapshot.read(blobs[2], 0, 5, &mut bytes).unwrap());
             let (record, _) = snapshot.blob(blobs[0]).unwrap();
             assert_eq!(record.references, 1);
-        }));
-        drop(store);
-        let _ = std::fs::remove_dir_all(&directory);
+        });
     }
 }

@@ -169,6 +169,33 @@ fn sort_criteria() {
     assert!(client.no("SEARCH CHARSET X-UNKNOWN ALL").contains("BADCHARSET"));
 }
 
+/// Issue 13, fault 9: SORT compared strings with a fold of its own (upper
+/// case, Latin-1 accents only), SEARCH with another. Now one fold: what
+/// SEARCH finds equal sorts as equal, and accents of any script sort with
+/// their base letter (Dovecot's i;unicode-casemap decomposes them too).
+#[test]
+fn sort_and_search_fold_alike() {
+    let server = Server::start();
+    let mut client = server.login("alice", "secret");
+    for subject in [
+        "Pisa",
+        // "Ōsaka": O with macron (U+014C), outside Latin-1.
+        "=?UTF-8?Q?=C5=8Csaka?=",
+        "Nara",
+        // "Ōsaka" again, decomposed: O and a combining macron.
+        "=?UTF-8?Q?O=CC=84SAKA?=",
+    ] {
+        client.append_ok("INBOX", &message(subject, "x"));
+    }
+    client.ok("SELECT INBOX");
+    // Before: "* SORT 3 4 1 2" (the precomposed Ō after every ASCII
+    // letter, apart from its decomposed spelling).
+    assert_eq!(client.ok("SORT (SUBJECT) UTF-8 ALL"), ["* SORT 3 2 4 1"]);
+    assert_eq!(search_result(&client.ok("SEARCH CHARSET UTF-8 SUBJECT \"\u{14c}saka\"")), [2, 4]);
+    // ORDEREDSUBJECT threads by the same key: the two spellings are one subject.
+    assert_eq!(client.ok("THREAD ORDEREDSUBJECT UTF-8 ALL"), ["* THREAD (1)(2 4)(3)"]);
+}
+
 #[test]
 fn thread_algorithms() {
     let server = Server::start();

@@ -20,8 +20,9 @@
 //! Fields no requested criterion reads may be left `None`, which keeps a
 //! large mailbox's working set small (see [`SortKey`] for who reads what).
 //!
-//! Strings are compared with an approximation of i;unicode-casemap
-//! (RFC 5051), see [`casemap`].
+//! Strings are compared in i;unicode-casemap order (RFC 5051) built on
+//! the fold SEARCH uses, see [`casemap`]: one fold for SORT, THREAD and
+//! SEARCH (issue 13, fault 9).
 
 use std::cmp::Ordering;
 
@@ -240,75 +241,29 @@ fn display_key(display: Option<&str>, field: Option<&[u8]>) -> String {
     casemap(&String::from_utf8_lossy(&text))
 }
 
-/// The i;unicode-casemap form of `text` (RFC 5051 §2), approximated with
-/// the standard library: each character's simple titlecase mapping is taken
-/// as its uppercase when that is one character (so "ß" stays "ß", as
-/// Unicode's simple mapping has it), and only Latin-1 letters with
-/// diacritics are decomposed (NFKD) into base letter and combining mark, so
-/// "Émile" sorts among the E's. Skipped: the decomposition of every other
-/// character (other scripts' accents, Hangul, compatibility forms such as
-/// ligatures and full-width letters) and the titlecase-only mappings of the
-/// four digraph letters (U+01C4..U+01CC, U+01F1..U+01F3).
+/// The sort key of `text`: the i;unicode-casemap order (RFC 5051 §2,
+/// RFC 5256 §2.2) built on the one fold SEARCH matches with
+/// ([`crate::mime::matcher::fold`]: canonical decomposition, then full
+/// case folding), each folded character then taken in upper case where
+/// that is one character. So SORT, THREAD and SEARCH agree about which
+/// strings are equal (`Émile`, `E\u{301}mile` and `ÉMILE` sort as one,
+/// and SEARCH finds each with the others), accents of every script sort
+/// with their base letter (`Ōsaka` among the O's, as in Dovecot), and
+/// the order between letters and punctuation is titlecase order as
+/// RFC 5051 asks (`_` after `Z`). Where the fold is fuller than
+/// Dovecot's simple titlecase mapping (`ß` as `SS`, `ﬁ` as `FI`), both
+/// sides of the comparison are folded alike, as they are in SEARCH.
 pub fn casemap(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for character in text.chars() {
+    let folded = crate::mime::matcher::fold(text);
+    let mut out = String::with_capacity(folded.len());
+    for character in folded.chars() {
         let mut upper = character.to_uppercase();
-        let mapped = match (upper.next(), upper.next()) {
-            (Some(single), None) => single,
-            _ => character,
-        };
-        match latin1_decomposition(mapped) {
-            Some((base, mark)) => {
-                out.push(base);
-                out.push(mark);
-            }
-            None => out.push(mapped),
+        match (upper.next(), upper.next()) {
+            (Some(single), None) => out.push(single),
+            _ => out.push(character),
         }
     }
     out
-}
-
-/// NFKD of the upper-case Latin-1 letters with a diacritic (and "Ÿ", the
-/// upper case of "ÿ"): base letter and combining mark.
-fn latin1_decomposition(character: char) -> Option<(char, char)> {
-    const GRAVE: char = '\u{300}';
-    const ACUTE: char = '\u{301}';
-    const CIRCUMFLEX: char = '\u{302}';
-    const TILDE: char = '\u{303}';
-    const DIAERESIS: char = '\u{308}';
-    const RING: char = '\u{30A}';
-    const CEDILLA: char = '\u{327}';
-    let pair = match character {
-        'À' => ('A', GRAVE),
-        'Á' => ('A', ACUTE),
-        'Â' => ('A', CIRCUMFLEX),
-        'Ã' => ('A', TILDE),
-        'Ä' => ('A', DIAERESIS),
-        'Å' => ('A', RING),
-        'Ç' => ('C', CEDILLA),
-        'È' => ('E', GRAVE),
-        'É' => ('E', ACUTE),
-        'Ê' => ('E', CIRCUMFLEX),
-        'Ë' => ('E', DIAERESIS),
-        'Ì' => ('I', GRAVE),
-        'Í' => ('I', ACUTE),
-        'Î' => ('I', CIRCUMFLEX),
-        'Ï' => ('I', DIAERESIS),
-        'Ñ' => ('N', TILDE),
-        'Ò' => ('O', GRAVE),
-        'Ó' => ('O', ACUTE),
-        'Ô' => ('O', CIRCUMFLEX),
-        'Õ' => ('O', TILDE),
-        'Ö' => ('O', DIAERESIS),
-        'Ù' => ('U', GRAVE),
-        'Ú' => ('U', ACUTE),
-        'Û' => ('U', CIRCUMFLEX),
-        'Ü' => ('U', DIAERESIS),
-        'Ý' => ('Y', ACUTE),
-        'Ÿ' => ('Y', DIAERESIS),
-        _ => return None,
-    };
-    Some(pair)
 }
 
 /// The parts of one address, as an IMAP ENVELOPE address has them
@@ -876,11 +831,15 @@ mod tests {
     }
 
     #[test]
-    fn casemap_approximates_unicode_casemap() {
+    fn casemap_is_the_search_fold_in_titlecase_order() {
         assert_eq!(casemap("Hello"), "HELLO");
-        assert_eq!(casemap("straße"), "STRAßE");
+        // One fold with SEARCH (mime::matcher::fold), in upper case.
+        assert_eq!(casemap("straße"), "STRASSE");
         assert_eq!(casemap("émile"), "E\u{301}MILE");
+        assert_eq!(casemap("e\u{301}mile"), casemap("ÉMILE"));
         assert_eq!(casemap("ÿ"), "Y\u{308}");
+        // Accents outside Latin-1 too: Ō sorts among the O's.
+        assert!(casemap("Ōsaka") < casemap("Pisa") && casemap("Ōsaka") > casemap("Nara"));
         // Titlecase (upper case) order puts "_" after the letters, as
         // Dovecot's i;unicode-casemap does.
         assert!(casemap("_x") > casemap("zed"));

@@ -147,6 +147,15 @@ impl Needle {
         Needle { text, ascii }
     }
 
+    /// Whether a header field name holds the needle (TEXT searches names
+    /// too). Names are ASCII in real mail; an 8-bit one is read as UTF-8.
+    fn in_field_name(&self, name: &[u8]) -> bool {
+        match &self.ascii {
+            Some(needle) if name.is_ascii() => contains_folded_ascii(name, needle),
+            _ => matcher::contains(&String::from_utf8_lossy(name), &self.text),
+        }
+    }
+
     /// Whether a header value (raw, possibly folded, possibly with
     /// RFC 2047 words) contains the needle once decoded.
     fn in_header_value(&self, value: &[u8]) -> bool {
@@ -154,7 +163,7 @@ impl Needle {
         let plain = value.is_ascii() && !value.windows(2).any(|pair| pair == b"=?");
         if plain {
             return match &self.ascii {
-                Some(needle) => contains(&value, needle),
+                Some(needle) => contains_folded_ascii(&value, needle),
                 // A needle that folds to non-ASCII is not in ASCII text.
                 None => false,
             };
@@ -1340,22 +1349,17 @@ impl Candidate<'_, '_> {
     }
 }
 
-/// Case-insensitive substring test (RFC 3501 §6.4.4). ASCII needles
-/// compare bytes with ASCII folding; others compare lower-cased UTF-8.
-pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+/// Whether ASCII `haystack` holds `needle`, a needle already folded by
+/// [`matcher::fold`] to ASCII: for ASCII text the fold is ASCII lower
+/// case, so bytes compare without decoding. Everything else goes through
+/// [`matcher::contains`]: one fold for all of SEARCH (and SORT, see
+/// `imap::sort::casemap`).
+fn contains_folded_ascii(haystack: &[u8], needle: &[u8]) -> bool {
     if needle.is_empty() {
         return true;
     }
-    if needle.is_ascii() {
-        let (first, rest) = (needle[0].to_ascii_lowercase(), &needle[1..]);
-        let Some(last_start) = haystack.len().checked_sub(needle.len()) else { return false };
-        return (0..=last_start).any(|start| {
-            haystack[start].to_ascii_lowercase() == first
-                && haystack[start + 1..start + needle.len()].eq_ignore_ascii_case(rest)
-        });
-    }
-    let needle = String::from_utf8_lossy(needle).to_lowercase();
-    String::from_utf8_lossy(haystack).to_lowercase().contains(&needle)
+    let Some(last_start) = haystack.len().checked_sub(needle.len()) else { return false };
+    (0..=last_start).any(|start| haystack[start..start + needle.len()].eq_ignore_ascii_case(needle))
 }
 
 /// Bytes of a header searched: the message's own (for TEXT, and for
@@ -1366,8 +1370,7 @@ const HEADER_SEARCHED: u64 = 64 * 1024;
 
 /// Whether a header holds `needle` in a field name or decoded value.
 fn header_contains(header_bytes: &[u8], needle: &Needle) -> bool {
-    header::fields(header_bytes)
-        .any(|found| contains(found.name, needle.text.as_bytes()) || needle.in_header_value(found.value))
+    header::fields(header_bytes).any(|found| needle.in_field_name(found.name) || needle.in_header_value(found.value))
 }
 
 #[cfg(test)]
@@ -1375,14 +1378,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn case_insensitive_contains() {
-        assert!(contains(b"Hello World", b"world"));
-        assert!(contains(b"abc", b""));
-        assert!(!contains(b"ab", b"abc"));
-        assert!(!contains(b"Hello", b"hola"));
-        assert!(contains("Crème brûlée".as_bytes(), "CRÈME".as_bytes()));
-        assert!(contains("ÉTÉ".as_bytes(), "été".as_bytes()));
-        assert!(!contains("été".as_bytes(), "ete".as_bytes()));
+    fn one_fold_for_names_values_and_the_ascii_path() {
+        assert!(contains_folded_ascii(b"Hello World", b"world"));
+        assert!(contains_folded_ascii(b"abc", b""));
+        assert!(!contains_folded_ascii(b"ab", b"abc"));
+        assert!(!contains_folded_ascii(b"Hello", b"hola"));
+        // Needles that fold to ASCII take the byte path and still match
+        // as the fold says ("ß" is "ss", "K" the Kelvin sign is "k").
+        assert!(Needle::new("STRAßE".as_bytes(), b"UTF-8").in_header_value(b"Hauptstrasse 1"));
+        assert!(Needle::new("\u{212A}ey".as_bytes(), b"UTF-8").in_field_name(b"X-Key"));
+        assert!(Needle::new("CRÈME".as_bytes(), b"UTF-8").in_header_value("Crème brûlée".as_bytes()));
+        assert!(Needle::new("été".as_bytes(), b"UTF-8").in_header_value("ÉTÉ".as_bytes()));
+        assert!(!Needle::new("ete".as_bytes(), b"UTF-8").in_header_value("été".as_bytes()));
+        // Field names used another fold before (issue 13, fault 9): "ẞ"
+        // (capital sharp s) lower-cased is "ß", which never met "ss".
+        assert!(Needle::new("X-STRAẞE".as_bytes(), b"UTF-8").in_field_name(b"X-Strasse"));
+    }
+
+    proptest::proptest! {
+        /// The ASCII byte path answers as the matcher does for ASCII text.
+        #[test]
+        fn ascii_path_agrees_with_the_matcher(haystack in "[ -~]{0,40}", needle in "[ -~]{0,6}") {
+            let folded = matcher::fold(&needle);
+            proptest::prop_assert_eq!(
+                contains_folded_ascii(haystack.as_bytes(), folded.as_bytes()),
+                matcher::contains(&haystack, &needle)
+            );
+        }
     }
 
     #[test]

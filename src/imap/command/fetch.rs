@@ -238,8 +238,27 @@ pub async fn run(
                 .await
         }
         Ok(Ended::Refused(code, text)) => session.finish(tag, Status::No, Some(code), text).await,
-        Err(error) => session.store_failed(tag, error, false).await,
+        Err(error) => unreadable(session, error),
     }
+}
+
+/// A FETCH that could not read what it was asked for (issue 13, fault
+/// 10). Decided as Dovecot does: `* BYE` with the response code, and the
+/// connection closes, instead of a tagged NO. Clients answer a failed
+/// FETCH by sending it again at once, on the same connection, for ever: a
+/// damaged message would keep the client and the board busy in a loop,
+/// while after a disconnect clients wait before they reconnect (and tell
+/// the user). A literal already begun must end the connection anyway
+/// ([`Answer::read_literal`]), so both cases now end alike. The log says
+/// what could not be read (the blob and chunk), for `roost check` and the
+/// admin. Failures
+/// that are not a read (a full disk while \Seen is stored) stay NO.
+fn unreadable(session: &mut Session, error: StoreError) -> io::Result<()> {
+    let (code, text) = crate::imap::session::describe(&error, false);
+    let user = session.user().map_or("-", |user| user.name.as_str()).to_string();
+    log::error!("{user} ({}): FETCH could not read message data: {error}; closing the connection", session.peer);
+    session.conn.write(format!("* BYE [{code}] {text}\r\n").as_bytes());
+    Err(io::Error::new(io::ErrorKind::ConnectionAborted, "message data unreadable"))
 }
 
 /// How a FETCH's responses ended.
@@ -595,9 +614,16 @@ impl Answer<'_> {
             }
             Err(error) => {
                 // The literal's length is already promised: the connection
-                // cannot continue honestly.
-                log::error!("message data unreadable mid-FETCH: {error}");
-                Err(io::Error::other("message data unreadable"))
+                // cannot continue honestly. The BYE is read as literal
+                // bytes by the client, which then sees the connection end.
+                let (code, text) = crate::imap::session::describe(&error, false);
+                log::error!(
+                    "{}: message UID {} unreadable mid-FETCH: {error}; closing the connection",
+                    self.peer,
+                    message.uid
+                );
+                self.conn.write(format!("\r\n* BYE [{code}] {text}\r\n").as_bytes());
+                Err(io::Error::new(io::ErrorKind::ConnectionAborted, "message data unreadable"))
             }
         }
     }

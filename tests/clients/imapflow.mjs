@@ -1,7 +1,8 @@
 // ImapFlow (the Node.js IMAP client behind many webmails and tools) against
 // a running roost: CONDSTORE and QRESYNC as a phone-style client uses them,
 // with the extensions ImapFlow turns on by itself (ENABLE, COMPRESS when
-// offered). Run by tests/clients/run.sh, which installs imapflow from npm.
+// offered, OBJECTID), and PREVIEW through its command channel. Run by
+// tests/clients/run.sh, which installs imapflow from npm.
 //
 //   node imapflow.mjs   (ROOST_HOST, ROOST_PORT, ROOST_CA, ROOST_USER,
 //                        ROOST_PASSWORD in the environment; NODE_PATH to
@@ -80,6 +81,47 @@ async function main() {
         messages.every(message => typeof message.emailId === 'string' && message.emailId.length > 0)
             && emailIds.size === messages.length,
         `${emailIds.size} ids for ${messages.length} messages`);
+    // PREVIEW (RFC 8970): ImapFlow has no option for it, so the FETCH goes
+    // through its command channel (exec), and ImapFlow's own parser reads
+    // the answers: the wire syntax is checked by a real client's parser.
+    check('PREVIEW offered', watcher.capabilities.has('PREVIEW'));
+    const previews = new Map();
+    const asText = value => (Buffer.isBuffer(value) ? value.toString('utf-8') : value);
+    const previewFetch = await watcher.exec('UID FETCH',
+        [{ type: 'SEQUENCE', value: '1:*' }, [{ type: 'ATOM', value: 'UID' }, { type: 'ATOM', value: 'PREVIEW' }]], {
+            untagged: {
+                FETCH: async untagged => {
+                    const list = (untagged.attributes && untagged.attributes[1]) || [];
+                    let uid;
+                    let preview;
+                    for (let i = 0; i + 1 < list.length; i += 2) {
+                        const key = String(list[i].value).toUpperCase();
+                        const value = list[i + 1];
+                        if (key === 'UID') uid = Number(value.value);
+                        if (key === 'PREVIEW') preview = value === null ? null : asText(value.value);
+                    }
+                    previews.set(uid, preview);
+                },
+            },
+        });
+    previewFetch.next();
+    check(`UID FETCH PREVIEW answers for every message (${previews.size})`,
+        messages.every(message => typeof previews.get(message.uid) === 'string'),
+        JSON.stringify([...previews].slice(0, 3)));
+    check('previews are at most 256 characters (RFC 8970 §3) and some hold text',
+        [...previews.values()].every(text => typeof text === 'string' && [...text].length <= 256)
+            && [...previews.values()].some(text => typeof text === 'string' && text.trim().length > 0));
+    // A plain-text message's preview starts with words of its text.
+    const plain = messages.find(message => previews.get(message.uid));
+    if (plain) {
+        const bodies = [];
+        for await (const message of watcher.fetch(String(plain.uid), { uid: true, source: true }, { uid: true })) {
+            bodies.push(message.source.toString('utf-8'));
+        }
+        const firstWord = previews.get(plain.uid).trim().split(/\s+/)[0].replace(/[^\p{L}\p{N}]+/gu, '');
+        check('a preview is made of its message\'s words', bodies.length === 1 && bodies[0].includes(firstWord),
+            `preview ${JSON.stringify(previews.get(plain.uid).slice(0, 60))}`);
+    }
     const [flagged, doomed] = [messages[0], messages[1]];
     lock.release();
     const idleBy = Date.now() + 10000;

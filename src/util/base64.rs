@@ -1,118 +1,48 @@
-//! Base64 with the standard alphabet (RFC 4648 §4).
+//! Base64 with the standard alphabet (RFC 4648 §4), from the `base64`
+//! crate (already in the tree through rcgen's PEM support; issue 14 asks
+//! us to use it rather than keep our own).
 //!
 //! SASL (RFC 4422, carried by IMAP AUTHENTICATE) needs the padded form; PHC
-//! password-hash strings need the unpadded form. Both decoders are strict:
-//! every input has exactly one accepted spelling, so nothing a client sends can
-//! smuggle data in ignored bits or characters.
+//! password-hash strings and modified UTF-7 need the unpadded form. Both
+//! decoders are strict, which is what the crate's standard engines do by
+//! default (canonical padding, no stray trailing bits, no white space):
+//! every input has exactly one accepted spelling, so nothing a client sends
+//! can smuggle data in ignored bits or characters. The tests below hold the
+//! crate to that. Message bodies are not decoded here: transfer decoding
+//! streams (`mime::decode`).
 
-/// RFC 4648 §4, Table 1: the value of each character is its index here.
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use base64::Engine;
 
-const PAD: u8 = b'=';
-
-/// Padded standard base64 (SASL, RFC 4648 §4; MIME bodies, RFC 2045 §6.8,
-/// a line at a time).
+/// Padded encoding.
 pub fn encode(input: &[u8]) -> String {
-    encode_with(input, true)
+    STANDARD.encode(input)
 }
 
-/// Unpadded standard base64 (PHC password-hash strings).
+/// Unpadded encoding.
 pub fn encode_unpadded(input: &[u8]) -> String {
-    encode_with(input, false)
+    STANDARD_NO_PAD.encode(input)
 }
 
-/// Strict padded decode: rejects bad characters, bad length, bad padding, non-zero trailing bits, whitespace. None on any error.
+/// Strict padded decode: bad characters, length, padding, non-zero
+/// trailing bits or white space give None.
 pub fn decode(input: &[u8]) -> Option<Vec<u8>> {
-    // RFC 4648 §4: padded output is always a whole number of 4-character quanta.
-    if input.len() % 4 != 0 {
-        return None;
-    }
-    // RFC 4648 §4: at most two '=' and only at the very end. Anything else left
-    // over contains a '=' that `decode_unpadded` rejects as a bad character.
-    let body = input.strip_suffix(b"==").or_else(|| input.strip_suffix(b"=")).unwrap_or(input);
-    // Because the total is a multiple of 4, the body length is now 4n, 4n+3 or
-    // 4n+2 for zero, one or two '=', which is exactly what §4 prescribes.
-    decode_unpadded(body)
+    STANDARD.decode(input).ok()
 }
 
-/// Strict unpadded decode (length % 4 != 1, no '=' at all, trailing bits zero).
+/// Strict unpadded decode: no `=` at all, length % 4 != 1, trailing bits
+/// zero.
 pub fn decode_unpadded(input: &[u8]) -> Option<Vec<u8>> {
-    // One leftover character carries only 6 bits, less than one octet, so no
-    // encoder can produce it.
-    if input.len() % 4 == 1 {
-        return None;
-    }
-    let mut output = Vec::with_capacity(input.len() / 4 * 3 + 2);
-    for chunk in input.chunks(4) {
-        let mut values = [0u8; 4];
-        for (value, &character) in values.iter_mut().zip(chunk) {
-            *value = sextet(character)?;
-        }
-        let [first, second, third, fourth] = values;
-        output.push(first << 2 | second >> 4);
-        match chunk.len() {
-            4 => {
-                output.push(second << 4 | third >> 2);
-                output.push(third << 6 | fourth);
-            }
-            3 => {
-                // RFC 4648 §3.5: the bits below the last octet must be zero,
-                // otherwise two spellings would decode to the same bytes.
-                if third & 0b11 != 0 {
-                    return None;
-                }
-                output.push(second << 4 | third >> 2);
-            }
-            _ => {
-                // Two characters: 12 bits, one octet; RFC 4648 §3.5 as above.
-                if second & 0b1111 != 0 {
-                    return None;
-                }
-            }
-        }
-    }
-    Some(output)
-}
-
-fn encode_with(input: &[u8], pad: bool) -> String {
-    let mut output = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let first = chunk[0];
-        let second = chunk.get(1).copied().unwrap_or(0);
-        let third = chunk.get(2).copied().unwrap_or(0);
-        let indices =
-            [first >> 2, (first & 0b11) << 4 | second >> 4, (second & 0b1111) << 2 | third >> 6, third & 0b11_1111];
-        // n input octets yield n + 1 significant characters (RFC 4648 §4).
-        let significant = chunk.len() + 1;
-        for &index in &indices[..significant] {
-            output.push(char::from(ALPHABET[usize::from(index)]));
-        }
-        if pad {
-            for _ in significant..4 {
-                output.push(char::from(PAD));
-            }
-        }
-    }
-    output
-}
-
-/// The 6-bit value of one alphabet character; `None` for anything else,
-/// including '=' and whitespace (RFC 4648 §3.3 lets us reject them).
-fn sextet(character: u8) -> Option<u8> {
-    match character {
-        b'A'..=b'Z' => Some(character - b'A'),
-        b'a'..=b'z' => Some(character - b'a' + 26),
-        b'0'..=b'9' => Some(character - b'0' + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    }
+    STANDARD_NO_PAD.decode(input).ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// RFC 4648 §4, Table 1.
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
     /// RFC 4648 §10.
     const VECTORS: [(&str, &str); 7] = [
@@ -224,7 +154,7 @@ mod tests {
             edit in 0..3u8,
         ) {
             for padded in [true, false] {
-                let mut bytes = encode_with(&input, padded).into_bytes();
+                let mut bytes = if padded { encode(&input) } else { encode_unpadded(&input) }.into_bytes();
                 let at = index.index(bytes.len());
                 match edit {
                     0 => bytes[at] = replacement,
@@ -251,7 +181,7 @@ mod tests {
             padding in 0..4usize,
         ) {
             let mut bytes = body;
-            bytes.resize(bytes.len() + padding, PAD);
+            bytes.resize(bytes.len() + padding, b'=');
             if let Some(decoded) = decode(&bytes) {
                 prop_assert_eq!(encode(&decoded).into_bytes(), bytes.clone());
             }

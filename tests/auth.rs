@@ -13,18 +13,6 @@ fn plain(authorization: &str, user: &str, password: &str) -> String {
     base64(format!("{authorization}\0{user}\0{password}").as_bytes())
 }
 
-/// Waits (bounded) until the server's log contains `needle`; returns the log.
-fn wait_for_log(server: &Server, needle: &str) -> String {
-    let deadline = Instant::now() + IO_TIMEOUT;
-    loop {
-        let log = server.log_text();
-        if log.contains(needle) || Instant::now() > deadline {
-            return log;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn is_authenticated(client: &mut Client) -> bool {
     let (_, tagged) = client.command("LIST \"\" INBOX");
     tagged.starts_with("OK")
@@ -320,12 +308,12 @@ fn logins_and_failures_are_logged_without_passwords() {
     let server = Server::start_with(options);
     let mut client = server.connect();
     client.no("LOGIN alice Wr0ng-Guess-42");
-    let log = wait_for_log(&server, "login failed");
+    let log = server.wait_for_log("login failed");
     assert!(log.contains("login failed"), "{log}");
     let initial = plain("", "alice", "Plain-Wr0ng-77");
     client.no(&format!("AUTHENTICATE PLAIN {initial}"));
     client.ok("LOGIN ALICE Xyzzy-Pa55word");
-    let log = wait_for_log(&server, "login: user alice");
+    let log = server.wait_for_log("login: user alice");
     assert!(log.contains("login: user alice"), "{log}");
 
     let mut client = server.connect();

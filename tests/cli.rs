@@ -67,14 +67,6 @@ fn test_config(dir: &TempDir, extra: &str) -> String {
     format!("{}{extra}", config_text(&dir.0, &Options { users: Vec::new(), ..Options::default() }))
 }
 
-fn wait_for_log(server: &Server, needle: &str) {
-    let deadline = Instant::now() + IO_TIMEOUT;
-    while !server.log_text().contains(needle) {
-        assert!(Instant::now() < deadline, "server log lacks {needle:?}:\n{}", server.log_text());
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// Whether LOGIN with these credentials succeeds.
 fn can_log_in(server: &Server, user: &str, password: &str) -> bool {
     let mut client = server.connect();
@@ -157,7 +149,7 @@ impl Setup {
 
     fn expect_log(&self, needle: &str) {
         if self.running {
-            wait_for_log(&self.server, needle);
+            self.server.wait_for_log(needle);
         }
     }
 }
@@ -491,7 +483,7 @@ fn the_certificate_fingerprint_is_shown_and_logged() {
     assert_eq!(shown, expected.join(":"), "{stdout}");
     // The server names it at start, so a phone's prompt can be compared.
     let server = Server::start();
-    wait_for_log(&server, "SHA-256 fingerprint ");
+    server.wait_for_log("SHA-256 fingerprint ");
     let log = server.log_text();
     assert!(log.contains("SHA-256 fingerprint "), "{log}");
 }

@@ -9,15 +9,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use common::*;
 
-/// The number in `[CODE n]` in any of the responses.
-fn code_number(responses: &[Response], code: &str) -> Option<u64> {
-    let needle = format!("[{code} ");
-    responses.iter().find_map(|line| {
-        let start = line.find(&needle)? + needle.len();
-        line[start..].split(']').next()?.parse().ok()
-    })
-}
-
 fn highest_modseq(responses: &[Response]) -> u64 {
     code_number(responses, "HIGHESTMODSEQ").unwrap_or_else(|| panic!("no HIGHESTMODSEQ in {responses:#?}"))
 }

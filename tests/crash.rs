@@ -19,34 +19,7 @@ use common::*;
 const ROUNDS: usize = 6;
 
 // ---------------------------------------------------------------------------
-// A seeded random number generator (xorshift64*), so failures can be replayed.
-
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        // Any seed, even 0, gives a usable non-zero state.
-        Rng(seed ^ 0x9E37_79B9_7F4A_7C15 | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// Uniform-ish in `low..high`.
-    fn range(&mut self, low: u64, high: u64) -> u64 {
-        low + self.next() % (high - low)
-    }
-
-    fn below(&mut self, bound: usize) -> usize {
-        (self.next() % bound as u64) as usize
-    }
-}
+// The seed of the run's generator (common::Rng), so failures can be replayed.
 
 fn seed() -> u64 {
     match std::env::var("ROOST_CRASH_SEED") {

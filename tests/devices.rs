@@ -32,34 +32,13 @@ fn add_device(server: &Server, user: &str, device: &str) -> String {
     password
 }
 
-/// A greeted client from 127.0.0.`last`.
-fn client_from(server: &Server, last: u8) -> Client {
-    greeted_from(loopback(last), server.imap_port)
-}
-
 /// The tagged answer to LOGIN (quoted, so any password goes).
 fn login(client: &mut Client, user: &str, password: &str) -> String {
     client.command(&format!("LOGIN \"{user}\" \"{password}\"")).1
 }
 
-fn login_from(server: &Server, last: u8, user: &str, password: &str) -> String {
-    login(&mut client_from(server, last), user, password)
-}
-
 fn authenticate_plain(client: &mut Client, user: &str, password: &str) -> String {
     client.command(&format!("AUTHENTICATE PLAIN {}", base64(format!("\0{user}\0{password}").as_bytes()))).1
-}
-
-fn wait_for_log(server: &Server, needle: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let log = server.log_text();
-        if log.contains(needle) {
-            return log;
-        }
-        assert!(Instant::now() < deadline, "no {needle:?} in the log:\n{log}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// `roost user log` until it shows `needle` (history writes are not
@@ -86,11 +65,11 @@ fn a_device_password_logs_in_and_is_listed() {
     let mut client = server.connect();
     assert!(login(&mut client, "alice", &password).contains("OK"));
     client.ok("SELECT INBOX");
-    wait_for_log(&server, "(LOGIN, plaintext; device \"Alice's iPhone\")");
+    server.wait_for_log("(LOGIN, plaintext; device \"Alice's iPhone\")");
     // As typed on a phone that capitalises: the same password.
     let mut client = server.connect();
     assert!(authenticate_plain(&mut client, "alice", &password.to_uppercase()).contains("OK"));
-    wait_for_log(&server, "(AUTHENTICATE PLAIN, plaintext; device \"Alice's iPhone\")");
+    server.wait_for_log("(AUTHENTICATE PLAIN, plaintext; device \"Alice's iPhone\")");
     // The main password still works (no device-only mode), and bob's
     // password is not alice's device.
     assert!(login(&mut server.connect(), "alice", "secret").contains("OK"));
@@ -162,7 +141,7 @@ fn a_deleted_device_password_is_refused_at_the_next_login() {
     assert!(bye.starts_with("* BYE") && bye.contains("revoked"), "{bye}");
     let bye = open.read_line();
     assert!(bye.starts_with("* BYE") && bye.contains("revoked"), "{bye}");
-    wait_for_log(&server, "device password \"Old phone\" of user alice deleted (2 session(s) closed)");
+    server.wait_for_log("device password \"Old phone\" of user alice deleted (2 session(s) closed)");
     main.ok("NOOP");
     new.ok("NOOP");
     let (ok, _, stderr) =
@@ -177,13 +156,12 @@ fn device_only_refuses_the_main_password_even_when_remembered() {
     // The main password is verified and remembered by the login cache...
     assert!(login(&mut server.connect(), "alice", "secret").contains("OK"));
     assert!(login(&mut server.connect(), "alice", "secret").contains("OK"));
-    wait_for_log(&server, "remembered: no hash");
+    server.wait_for_log("remembered: no hash");
     cli(&server, &["user", "device-only", "alice", "on"]);
     // ... but device-only mode refuses it, like a wrong password.
     let answer = login(&mut server.connect(), "alice", "secret");
     assert!(answer.contains("NO [AUTHENTICATIONFAILED] Authentication failed"), "{answer}");
-    wait_for_log(
-        &server,
+    server.wait_for_log(
         "login failed from 127.0.0.1: user \"alice\" (LOGIN; main password refused: device passwords only)",
     );
     assert!(login(&mut server.connect(), "alice", &password).contains("OK"));
@@ -208,12 +186,12 @@ fn the_history_records_success_and_each_kind_of_failure() {
     // Wrong password.
     assert!(login(&mut server.connect(), "alice", "wrong").contains("NO"));
     // Right password, from an address alice's rules refuse.
-    assert!(login_from(&server, 3, "alice", "secret").contains("NO [AUTHENTICATIONFAILED]"));
-    wait_for_log(&server, "login failed from 127.0.0.3: user \"alice\" (LOGIN; right password, address not allowed)");
+    assert!(server.login_from(3, "alice", "secret").contains("NO [AUTHENTICATIONFAILED]"));
+    server.wait_for_log("login failed from 127.0.0.3: user \"alice\" (LOGIN; right password, address not allowed)");
     // Device-only.
     cli(&server, &["user", "device-only", "alice", "on"]);
     assert!(login(&mut server.connect(), "alice", "secret").contains("NO"));
-    assert!(login_from(&server, 2, "alice", &password).contains("OK"));
+    assert!(server.login_from(2, "alice", &password).contains("OK"));
     // An unknown user gets no history anywhere (and the same answer).
     assert!(
         login(&mut server.connect(), "nobody", "secret").contains("NO [AUTHENTICATIONFAILED] Authentication failed")
@@ -250,7 +228,7 @@ fn repeated_logins_share_one_history_line() {
     assert_eq!(history.lines().count(), 2, "{history}");
     // And the history is bounded by login_history.
     for last in 2..8 {
-        login_from(&server, last, "alice", "secret");
+        server.login_from(last, "alice", "secret");
     }
     let history = history_showing(&server, "alice", "127.0.0.7");
     assert_eq!(history.lines().count(), 4, "a header and three entries:\n{history}");
@@ -264,14 +242,14 @@ fn per_user_allow_and_deny() {
             .into(),
         ..Default::default()
     });
-    assert!(login_from(&server, 2, "alice", "secret").contains("OK"));
-    assert!(login_from(&server, 9, "alice", "secret").contains("NO [AUTHENTICATIONFAILED] Authentication failed"));
-    assert!(login_from(&server, 5, "bob", "hunter2").contains("NO [AUTHENTICATIONFAILED] Authentication failed"));
-    assert!(login_from(&server, 6, "bob", "hunter2").contains("OK"));
+    assert!(server.login_from(2, "alice", "secret").contains("OK"));
+    assert!(server.login_from(9, "alice", "secret").contains("NO [AUTHENTICATIONFAILED] Authentication failed"));
+    assert!(server.login_from(5, "bob", "hunter2").contains("NO [AUTHENTICATIONFAILED] Authentication failed"));
+    assert!(server.login_from(6, "bob", "hunter2").contains("OK"));
     // A device password obeys the same rules.
     let password = add_device(&server, "alice", "Tablet");
-    assert!(login_from(&server, 9, "alice", &password).contains("NO"));
-    assert!(login_from(&server, 3, "alice", &password).contains("OK"));
+    assert!(server.login_from(9, "alice", &password).contains("NO"));
+    assert!(server.login_from(3, "alice", &password).contains("OK"));
 }
 
 #[test]

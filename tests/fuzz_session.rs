@@ -13,26 +13,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // xorshift64*
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, bound: usize) -> usize {
-        (self.next() % bound as u64) as usize
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
-
 const TEMPLATES: &[&str] = &[
     "NOOP",
     "CAPABILITY",
@@ -321,7 +301,7 @@ fn random_sessions_never_break_the_server() {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1
     });
     println!("ROOST_FUZZ_SEED={seed}");
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let options = Options {
         extra_limits: "line_length = 8192\nliteral_size = 65536\nmax_connections_per_user = 500".into(),
         ..Default::default()

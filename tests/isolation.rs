@@ -9,7 +9,7 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 
@@ -35,18 +35,6 @@ fn raw_inbox(server: &Server) -> TcpStream {
     let mut client = server.alice_inbox();
     let Transport::Plain(stream) = std::mem::replace(client.transport(), Transport::None) else { panic!("plain") };
     stream
-}
-
-/// Waits (bounded) until the server's log contains `needle`.
-fn wait_for_log(server: &Server, needle: &str) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if server.log_text().contains(needle) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
 }
 
 /// (a) A client stalled mid-FETCH holds no read snapshot: another
@@ -123,7 +111,7 @@ fn client_that_stops_reading_is_cut_off() {
     // (loopback here: at most 4 MB sent ahead, a 128 KB receive window).
     let mut stalled = raw_inbox(&server);
     stalled.write_all(b"s1 FETCH 1:* BODY.PEEK[]\r\n").unwrap();
-    assert!(wait_for_log(&server, "did not read its output for 2 s; disconnecting"), "{}", server.log_text());
+    server.wait_for_log("did not read its output for 2 s; disconnecting");
     let answer = other.ok("FETCH 1:3 (FLAGS)");
     assert_eq!(find(&answer, "FETCH").len(), 3);
     // The stalled client gets what was in flight, then the end: no tagged reply.
@@ -164,7 +152,7 @@ fn message_expunged_mid_literal_ends_that_connection() {
     assert_eq!(find(&expunged, "EXPUNGE").len(), 1);
     received.extend(read_until_closed(&mut reader));
     assert!(received.len() < size, "the literal was completed from freed bytes");
-    assert!(wait_for_log(&server, "was expunged while it was being sent"), "{}", server.log_text());
+    server.wait_for_log("was expunged while it was being sent");
     // Everyone else goes on.
     let answer = other.ok("FETCH 1 (BODY.PEEK[TEXT])");
     assert!(answer[0].contains("still here"), "{answer:?}");

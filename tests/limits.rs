@@ -10,10 +10,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-fn with_limits(limits: &str) -> Server {
-    Server::start_with(Options { extra_limits: limits.into(), ..Default::default() })
-}
-
 /// A plain connection whose greeting has not been read.
 fn raw_connect(port: u16) -> Client {
     Client::new(Transport::Plain(TcpStream::connect(("127.0.0.1", port)).unwrap()))
@@ -53,19 +49,6 @@ fn messages_in_inbox(client: &mut Client) -> u32 {
     let line = untagged.iter().find(|line| line.starts_with("* STATUS")).expect("STATUS");
     let after = line.split("MESSAGES ").nth(1).unwrap();
     after.chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap()
-}
-
-/// Deterministic pseudo-random bytes (xorshift64*).
-fn noise(seed: u64, length: usize) -> Vec<u8> {
-    let mut state = seed | 1;
-    (0..length)
-        .map(|_| {
-            state ^= state >> 12;
-            state ^= state << 25;
-            state ^= state >> 27;
-            (state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as u8
-        })
-        .collect()
 }
 
 fn assert_running(server: &mut Server) {
@@ -365,7 +348,7 @@ fn garbage_never_takes_the_server_down() {
     let mut server = Server::start();
     // Random binary without a newline, then gone.
     let mut client = server.connect();
-    let mut bytes = noise(1, 100 * 1024);
+    let mut bytes = Rng::new(1).bytes(100 * 1024);
     bytes.retain(|&byte| byte != b'\n');
     client.send_raw(&bytes);
     client.shutdown();
@@ -386,7 +369,7 @@ fn garbage_never_takes_the_server_down() {
             Transport::Plain(stream) => stream.try_clone().unwrap(),
             _ => unreachable!(),
         };
-        let bytes = noise(seed, 100 * 1024);
+        let bytes = Rng::new(seed).bytes(100 * 1024);
         // Read the answers while writing, so neither side blocks the other.
         let reader = std::thread::spawn(move || client.read_to_end());
         // The server may hang up first (a stray literal announcement).
@@ -421,7 +404,7 @@ fn garbage_never_takes_the_server_down() {
 
     // Garbage where TLS is expected.
     let mut tls = TcpStream::connect(("127.0.0.1", server.imaps_port)).unwrap();
-    let _ = tls.write_all(&noise(4, 64 * 1024));
+    let _ = tls.write_all(&Rng::new(4).bytes(64 * 1024));
     let _ = tls.shutdown(std::net::Shutdown::Both);
 
     assert_running(&mut server);

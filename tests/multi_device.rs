@@ -22,7 +22,7 @@ struct Device {
     name: &'static str,
     client: Client,
     mailbox: Vec<Known>,
-    random: u64,
+    random: Rng,
     /// EXPUNGE and FETCH responses learned (the test must see many).
     told: usize,
 }
@@ -30,7 +30,7 @@ struct Device {
 impl Device {
     fn new(server: &Server, name: &'static str, seed: u64) -> Device {
         let client = server.login("alice", "secret");
-        let mut device = Device { name, client, mailbox: Vec::new(), random: seed, told: 0 };
+        let mut device = Device { name, client, mailbox: Vec::new(), random: Rng::new(seed), told: 0 };
         let (untagged, tagged) = device.client.command("SELECT INBOX");
         assert!(tagged.starts_with("OK"), "{tagged}");
         device.learn(&untagged);
@@ -39,11 +39,8 @@ impl Device {
     }
 
     fn next(&mut self, below: u64) -> u64 {
-        // xorshift64: the same run every time for a seed.
-        self.random ^= self.random << 13;
-        self.random ^= self.random >> 7;
-        self.random ^= self.random << 17;
-        self.random % below
+        // The same run every time for a seed.
+        self.random.next() % below
     }
 
     /// Applies what the server said to the device's copy.
@@ -155,19 +152,6 @@ fn state_of(fetched: &[Response]) -> Vec<(u32, BTreeSet<String>)> {
         .filter(|line| line.contains(" FETCH "))
         .map(|line| (fetch_uid(line).expect("UID"), fetch_flags(line).expect("FLAGS")))
         .collect()
-}
-
-fn fetch_uid(response: &str) -> Option<u32> {
-    let at = response.find("UID ")?;
-    let digits: String = response[at + 4..].chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
-}
-
-fn fetch_flags(response: &str) -> Option<BTreeSet<String>> {
-    let at = response.find("FLAGS (")?;
-    let rest = &response[at + 7..];
-    let end = rest.find(')')?;
-    Some(rest[..end].split_whitespace().map(str::to_string).collect())
 }
 
 fn without_recent(state: &[(u32, BTreeSet<String>)]) -> Vec<(u32, BTreeSet<String>)> {

@@ -8,28 +8,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use common::*;
 
-/// The FLAGS of a `* n FETCH (...)` line, if it has them.
-fn fetch_flags(line: &str) -> Option<BTreeSet<String>> {
-    let start = line.find("FLAGS (")? + "FLAGS (".len();
-    let end = start + line[start..].find(')')?;
-    Some(line[start..end].split_whitespace().map(str::to_string).collect())
-}
-
-/// The UID item of a `* n FETCH (...)` line, if it has one.
-fn fetch_uid(line: &str) -> Option<u32> {
-    let body = &line[line.find(" FETCH (")? + " FETCH (".len()..];
-    let mut offset = 0;
-    while let Some(found) = body[offset..].find("UID ") {
-        let at = offset + found;
-        if at == 0 || body.as_bytes()[at - 1] == b' ' {
-            let digits: String = body[at + 4..].chars().take_while(char::is_ascii_digit).collect();
-            return digits.parse().ok();
-        }
-        offset = at + 4;
-    }
-    None
-}
-
 /// `* n WORD ...` → (n, WORD).
 fn numbered(line: &str) -> Option<(usize, &str)> {
     let mut words = line.split(' ');

@@ -16,12 +16,8 @@ use std::time::Duration;
 
 use common::*;
 
-fn with_limits(limits: &str) -> Server {
-    Server::start_with(Options { extra_limits: limits.into(), ..Default::default() })
-}
-
 /// A client from `source`; its greeting is not read.
-fn client_from(source: Ipv4Addr, port: u16) -> Client {
+fn ungreeted_from(source: Ipv4Addr, port: u16) -> Client {
     Client::new(Transport::Plain(tcp_from(source, port)))
 }
 
@@ -101,7 +97,7 @@ fn the_oldest_preauth_connection_is_closed_for_a_newcomer() {
     // instead: one address cannot push the others out.
     let mut fifth = greeted_from(loopback(5), port); // closes `second`
     assert!(rest(&mut second).starts_with("* BYE"));
-    let mut sixth = client_from(loopback(5), port);
+    let mut sixth = ungreeted_from(loopback(5), port);
     let refused = rest(&mut sixth);
     assert!(refused.starts_with("* BYE [UNAVAILABLE]"), "{refused:?}");
     third.ok("NOOP");
@@ -123,7 +119,7 @@ fn per_address_caps_hold_across_127_8_and_never_limit_is_exempt() {
     let mut first = greeted_from(loopback(2), port);
     let mut second = greeted_from(loopback(2), port);
     // 127.0.0.2 is a client like any other: two waiting to log in at most.
-    let mut third = client_from(loopback(2), port);
+    let mut third = ungreeted_from(loopback(2), port);
     assert!(third.read_line().starts_with("* BYE"));
     // Another address of 127/8 has its own count.
     let _other = greeted_from(loopback(3), port);
@@ -131,11 +127,11 @@ fn per_address_caps_hold_across_127_8_and_never_limit_is_exempt() {
     first.ok("LOGIN alice secret");
     second.ok("LOGIN bob hunter2");
     let _fourth = greeted_from(loopback(2), port);
-    let mut fifth = client_from(loopback(2), port);
+    let mut fifth = ungreeted_from(loopback(2), port);
     let line = fifth.read_line();
     assert!(line.starts_with("* BYE [UNAVAILABLE] Too many connections from your address"), "{line}");
     // The implicit-TLS port counts too: closed without a word.
-    let mut tls = client_from(loopback(2), server.imaps_port);
+    let mut tls = ungreeted_from(loopback(2), server.imaps_port);
     assert_eq!(rest(&mut tls), "");
     // 127.0.0.1 (the default never_limit) has no per-address limit.
     let local: Vec<Client> = (0..8).map(|_| server.connect()).collect();
@@ -150,10 +146,10 @@ fn never_limit_takes_prefixes() {
     let exempt: Vec<Client> = (0..4).map(|_| greeted_from(loopback(9), port)).collect();
     assert_eq!(exempt.len(), 4);
     let _one = greeted_from(loopback(16), port);
-    assert!(client_from(loopback(16), port).read_line().starts_with("* BYE"));
+    assert!(ungreeted_from(loopback(16), port).read_line().starts_with("* BYE"));
     // And 127.0.0.1 is no longer exempt when the list leaves it out.
     let _local = server.connect();
-    assert!(client_from(loopback(1), port).read_line().starts_with("* BYE"));
+    assert!(ungreeted_from(loopback(1), port).read_line().starts_with("* BYE"));
 }
 
 #[test]
@@ -253,7 +249,7 @@ fn a_flood_of_refused_connections_is_summarised_in_the_log() {
     let _held_too = greeted_from(loopback(3), port);
     for last in [2, 3] {
         for _ in 0..100 {
-            let line = client_from(loopback(last), port).read_line();
+            let line = ungreeted_from(loopback(last), port).read_line();
             assert!(line.starts_with("* BYE"), "{line}");
         }
     }

@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 
@@ -16,30 +16,6 @@ use common::*;
 const LOCK: &str = "lock_failures = 3\nlock_window = 600\nlock_seconds = 600\n";
 const HASHED: &str = "password check: hashing";
 const WRONG_PASSWORD: &str = "NO [AUTHENTICATIONFAILED] Authentication failed";
-
-/// A client connected from 127.0.0.`last`, greeting read.
-fn connect_from(server: &Server, last: u8) -> Client {
-    greeted_from(loopback(last), server.imap_port)
-}
-
-/// One LOGIN from 127.0.0.`last` on a connection of its own; the tagged answer.
-fn login_from(server: &Server, last: u8, user: &str, password: &str) -> String {
-    let mut client = connect_from(server, last);
-    let (_, tagged) = client.command(&format!("LOGIN {user} {password}"));
-    if tagged.starts_with("OK") {
-        client.ok("LOGOUT");
-    }
-    tagged
-}
-
-/// Waits until the server's log holds `needle` `count` times.
-fn wait_for_log(server: &Server, needle: &str, count: usize) {
-    let deadline = Instant::now() + IO_TIMEOUT;
-    while server.log_text().matches(needle).count() < count {
-        assert!(Instant::now() < deadline, "no {count} × {needle:?} in the log:\n{}", server.log_text());
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 fn hashes(server: &Server) -> usize {
     server.log_text().matches(HASHED).count()
@@ -66,32 +42,32 @@ fn a_locked_account_lets_known_addresses_in_and_refuses_the_others_unchecked() {
     let limits = format!("{LOCK}auth_cache_seconds = 0\n");
     let server = Server::start_with(Options { extra_limits: limits, ..Default::default() });
     // Alice's laptop at 127.0.0.2: a known address from now on.
-    assert!(login_from(&server, 2, "alice", "secret").starts_with("OK"));
+    assert!(server.login_from(2, "alice", "secret").starts_with("OK"));
     // She mistypes there three times: no attack, no lock.
     for attempt in 0..3 {
-        assert_eq!(login_from(&server, 2, "alice", &format!("typo{attempt}")), WRONG_PASSWORD);
+        assert_eq!(server.login_from(2, "alice", &format!("typo{attempt}")), WRONG_PASSWORD);
     }
     assert!(!server.log_text().contains("locked"));
     // Three guesses from three unknown addresses lock her name against unknown ones.
     for last in 3..=5 {
-        assert_eq!(login_from(&server, last, "alice", &format!("guess{last}")), WRONG_PASSWORD);
+        assert_eq!(server.login_from(last, "alice", &format!("guess{last}")), WRONG_PASSWORD);
     }
-    wait_for_log(&server, "account \"alice\" locked", 1);
+    server.wait_for_log_count("account \"alice\" locked", 1);
     let before = hashes(&server);
     // The right password from an unknown address is refused, word for
     // word like a wrong one, and not checked: the guesser learns nothing.
-    assert_eq!(login_from(&server, 6, "alice", "secret"), WRONG_PASSWORD);
-    assert_eq!(login_from(&server, 7, "alice", "guess7"), WRONG_PASSWORD);
-    wait_for_log(&server, "(LOGIN, account locked)", 2);
+    assert_eq!(server.login_from(6, "alice", "secret"), WRONG_PASSWORD);
+    assert_eq!(server.login_from(7, "alice", "guess7"), WRONG_PASSWORD);
+    server.wait_for_log_count("(LOGIN, account locked)", 2);
     let log = server.log_text();
     assert!(log.contains("login failed from 127.0.0.6: user \"alice\" (LOGIN, account locked)"), "{log}");
     // Her laptop still gets in (checked as usual), and so does 127.0.0.1
     // (never_limit); other accounts are not affected.
-    assert!(login_from(&server, 2, "alice", "secret").starts_with("OK"));
-    wait_for_log(&server, "login: user alice from 127.0.0.2", 2);
+    assert!(server.login_from(2, "alice", "secret").starts_with("OK"));
+    server.wait_for_log_count("login: user alice from 127.0.0.2", 2);
     assert_eq!(hashes(&server), before + 1, "only the known address's login was hashed:\n{}", server.log_text());
-    assert!(login_from(&server, 1, "alice", "secret").starts_with("OK"));
-    assert!(login_from(&server, 6, "bob", "hunter2").starts_with("OK"));
+    assert!(server.login_from(1, "alice", "secret").starts_with("OK"));
+    assert!(server.login_from(6, "bob", "hunter2").starts_with("OK"));
     // One warning per lock, however many refusals follow.
     assert_eq!(server.log_text().matches("account \"alice\" locked").count(), 1);
 }
@@ -102,12 +78,12 @@ fn an_unknown_name_locks_and_answers_exactly_like_a_real_one() {
     let mut answers = Vec::new();
     for name in ["alice", "nosuchuser"] {
         for last in 3..=5 {
-            answers.push(login_from(&server, last, name, "guess"));
+            answers.push(server.login_from(last, name, "guess"));
         }
-        wait_for_log(&server, &format!("account \"{name}\" locked"), 1);
+        server.wait_for_log_count(&format!("account \"{name}\" locked"), 1);
         let before = hashes(&server);
-        answers.push(login_from(&server, 6, name, "guess"));
-        wait_for_log(&server, &format!("user \"{name}\" (LOGIN, account locked)"), 1);
+        answers.push(server.login_from(6, name, "guess"));
+        server.wait_for_log_count(&format!("user \"{name}\" (LOGIN, account locked)"), 1);
         assert_eq!(hashes(&server), before, "{name}: refused without hashing");
     }
     assert!(answers.iter().all(|answer| answer == WRONG_PASSWORD), "{answers:#?}");
@@ -117,24 +93,24 @@ fn an_unknown_name_locks_and_answers_exactly_like_a_real_one() {
 fn a_lock_runs_out_and_its_alert_is_sent_once_even_across_a_restart() {
     let limits = "lock_failures = 3\nlock_window = 600\nlock_seconds = 2\n";
     let mut server = Server::start_with(Options { extra_limits: limits.into(), ..Default::default() });
-    assert!(login_from(&server, 2, "alice", "secret").starts_with("OK"));
+    assert!(server.login_from(2, "alice", "secret").starts_with("OK"));
     for _ in 0..3 {
-        assert_eq!(login_from(&server, 3, "alice", "guess"), WRONG_PASSWORD);
+        assert_eq!(server.login_from(3, "alice", "guess"), WRONG_PASSWORD);
     }
-    wait_for_log(&server, "account \"alice\" locked", 1);
-    assert_eq!(login_from(&server, 4, "alice", "secret"), WRONG_PASSWORD);
-    wait_for_log(&server, "alert: told alice (account locked", 1);
+    server.wait_for_log_count("account \"alice\" locked", 1);
+    assert_eq!(server.login_from(4, "alice", "secret"), WRONG_PASSWORD);
+    server.wait_for_log_count("alert: told alice (account locked", 1);
     // Two seconds later the lock is over: the right password gets in.
     std::thread::sleep(Duration::from_millis(2500));
-    assert!(login_from(&server, 4, "alice", "secret").starts_with("OK"));
+    assert!(server.login_from(4, "alice", "secret").starts_with("OK"));
     // A second lock within the hour: no second alert, not even after a
     // restart (the time of the last one is in the store).
     server.restart();
     for last in 5..=7 {
-        assert_eq!(login_from(&server, last, "alice", "guess"), WRONG_PASSWORD);
+        assert_eq!(server.login_from(last, "alice", "guess"), WRONG_PASSWORD);
     }
-    wait_for_log(&server, "account \"alice\" locked", 2);
-    wait_for_log(&server, "alert for alice not sent (account locked", 1);
+    server.wait_for_log_count("account \"alice\" locked", 2);
+    server.wait_for_log_count("alert for alice not sent (account locked", 1);
     let messages = inbox(&server, "alice", "secret");
     let locks: Vec<&String> =
         messages.iter().filter(|message| message.contains("Someone is trying to guess")).collect();
@@ -163,18 +139,18 @@ fn a_new_address_is_told_once_an_hour_but_not_at_the_first_login_ever() {
     bob.send("i IDLE");
     assert!(bob.read_line().starts_with("+ "));
     // Alice's very first login: nothing to compare with, no alert.
-    assert!(login_from(&server, 2, "alice", "secret").starts_with("OK"));
+    assert!(server.login_from(2, "alice", "secret").starts_with("OK"));
     // A new address: an alert. More new addresses within the hour: none.
-    assert!(login_from(&server, 3, "alice", "secret").starts_with("OK"));
-    assert!(login_from(&server, 4, "alice", "secret").starts_with("OK"));
-    assert!(login_from(&server, 3, "alice", "secret").starts_with("OK"));
+    assert!(server.login_from(3, "alice", "secret").starts_with("OK"));
+    assert!(server.login_from(4, "alice", "secret").starts_with("OK"));
+    assert!(server.login_from(3, "alice", "secret").starts_with("OK"));
     assert_eq!(bob.read_line(), "* 1 EXISTS", "the admin's IDLE sees the copy arrive");
     bob.send("DONE");
     bob.until_tagged("i");
-    wait_for_log(&server, "alert: told alice (login from a new address, 127.0.0.3)", 1);
+    server.wait_for_log_count("alert: told alice (login from a new address, 127.0.0.3)", 1);
     server.restart();
-    assert!(login_from(&server, 5, "alice", "secret").starts_with("OK"));
-    wait_for_log(&server, "alert for alice not sent (login from a new address)", 1);
+    assert!(server.login_from(5, "alice", "secret").starts_with("OK"));
+    server.wait_for_log_count("alert for alice not sent (login from a new address)", 1);
     assert_eq!(server.log_text().matches("alert: told").count(), 1, "{}", server.log_text());
 
     let messages = inbox(&server, "alice", "secret");
@@ -207,14 +183,14 @@ fn alerts_can_be_turned_off() {
     let options =
         Options { extra_limits: LOCK.into(), extra_tables: "[alerts]\nenabled = false\n".into(), ..Default::default() };
     let server = Server::start_with(options);
-    assert!(login_from(&server, 2, "alice", "secret").starts_with("OK"));
-    assert!(login_from(&server, 3, "alice", "secret").starts_with("OK"));
+    assert!(server.login_from(2, "alice", "secret").starts_with("OK"));
+    assert!(server.login_from(3, "alice", "secret").starts_with("OK"));
     for last in 4..=6 {
-        assert_eq!(login_from(&server, last, "alice", "guess"), WRONG_PASSWORD);
+        assert_eq!(server.login_from(last, "alice", "guess"), WRONG_PASSWORD);
     }
-    wait_for_log(&server, "account \"alice\" locked", 1);
+    server.wait_for_log_count("account \"alice\" locked", 1);
     // The lock still works; nothing was queued.
-    assert_eq!(login_from(&server, 7, "alice", "secret"), WRONG_PASSWORD);
+    assert_eq!(server.login_from(7, "alice", "secret"), WRONG_PASSWORD);
     assert!(inbox(&server, "alice", "secret").is_empty());
     let log = server.log_text();
     assert!(!log.contains("alert: told") && !log.contains("alert for"), "{log}");
@@ -228,14 +204,14 @@ fn a_ban_tells_the_accounts_the_address_tried() {
     let limits = "ban_failures = 4\nlock_failures = 0\n".to_string();
     let server = Server::start_with(Options { extra_limits: limits, ..Default::default() });
     // Alice has logged in before (her first login is never alerted about).
-    assert!(login_from(&server, 2, "alice", "secret").starts_with("OK"));
+    assert!(server.login_from(2, "alice", "secret").starts_with("OK"));
     // 127.0.0.9 guesses at alice and at a name that does not exist.
     for (attempt, user) in ["alice", "nobody", "alice", "nobody"].iter().enumerate() {
-        let answer = login_from(&server, 9, user, &format!("guess{attempt}"));
+        let answer = server.login_from(9, user, &format!("guess{attempt}"));
         assert_eq!(answer, WRONG_PASSWORD);
     }
-    wait_for_log(&server, "banned 127.0.0.9 until", 1);
-    wait_for_log(&server, "alert: told alice (address banned", 1);
+    server.wait_for_log_count("banned 127.0.0.9 until", 1);
+    server.wait_for_log_count("alert: told alice (address banned", 1);
     let messages = inbox(&server, "alice", "secret");
     let banned: Vec<&String> = messages.iter().filter(|message| message.contains("Blocked 127.0.0.9")).collect();
     assert_eq!(banned.len(), 1, "{messages:#?}");

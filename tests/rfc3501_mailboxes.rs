@@ -94,13 +94,6 @@ fn status_value(client: &mut Client, mailbox: &str, item: &str) -> u64 {
     status_of(client, mailbox, item)[item]
 }
 
-/// The number in `* OK [CODE n]` among SELECT's untagged responses.
-fn code_number(untagged: &[Response], code: &str) -> Option<u64> {
-    let prefix = format!("* OK [{code} ");
-    let line = untagged.iter().find(|line| line.starts_with(&prefix))?;
-    Some(line[prefix.len()..].split(']').next().unwrap().parse().unwrap())
-}
-
 /// `* n WORD` among untagged responses.
 fn counted(untagged: &[Response], word: &str) -> Option<u64> {
     let suffix = format!(" {word}");

@@ -118,6 +118,42 @@ pub fn run_cli(arguments: &[&str], stdin: Option<&str>) -> (bool, String, String
 }
 
 impl Server {
+    /// Waits until the server's log holds `needle`; returns the log.
+    /// Panics (with the log) after [`IO_TIMEOUT`].
+    pub fn wait_for_log(&self, needle: &str) -> String {
+        self.wait_for_log_count(needle, 1)
+    }
+
+    /// Waits until the server's log holds `needle` `count` times.
+    pub fn wait_for_log_count(&self, needle: &str, count: usize) -> String {
+        let deadline = std::time::Instant::now() + IO_TIMEOUT;
+        loop {
+            let log = self.log_text();
+            if log.matches(needle).count() >= count {
+                return log;
+            }
+            assert!(std::time::Instant::now() < deadline, "no {count} × {needle:?} in the server log:\n{log}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// A plain IMAP client from 127.0.0.`last`, greeting read.
+    pub fn client_from(&self, last: u8) -> Client {
+        greeted_from(loopback(last), self.imap_port)
+    }
+
+    /// One LOGIN (user and password quoted, so any password goes) from
+    /// 127.0.0.`last` on a connection of its own: the tagged answer. A
+    /// session that got in logs out.
+    pub fn login_from(&self, last: u8, user: &str, password: &str) -> String {
+        let mut client = self.client_from(last);
+        let (_, tagged) = client.command(&format!("LOGIN \"{user}\" \"{password}\""));
+        if tagged.starts_with("OK") {
+            client.ok("LOGOUT");
+        }
+        tagged
+    }
+
     pub fn start() -> Server {
         Server::start_with(Options::default())
     }
@@ -525,20 +561,85 @@ pub fn greeted_from(source: Ipv4Addr, port: u16) -> Client {
     client
 }
 
-/// Base64 with padding (RFC 4648), for SASL responses and the like.
+/// Base64 with padding (RFC 4648), for SASL responses and the like: the
+/// crate the server uses, so one coder for both sides.
 pub fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let padded = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
-        let value = u32::from(padded[0]) << 16 | u32::from(padded[1]) << 8 | u32::from(padded[2]);
-        for index in 0..4 {
-            if index <= chunk.len() {
-                out.push(ALPHABET[(value >> (18 - 6 * index) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// A server with `limits` added to its `[limits]` table.
+pub fn with_limits(limits: &str) -> Server {
+    Server::start_with(Options { extra_limits: limits.into(), ..Default::default() })
+}
+
+/// The number in a response code `[CODE n]` among `responses`
+/// (HIGHESTMODSEQ, UIDNEXT, UIDVALIDITY...).
+pub fn code_number(responses: &[Response], code: &str) -> Option<u64> {
+    let needle = format!("[{code} ");
+    responses.iter().find_map(|line| {
+        let start = line.find(&needle)? + needle.len();
+        line[start..].split(']').next()?.parse().ok()
+    })
+}
+
+/// The FLAGS of a `* n FETCH (...)` line, if it has them.
+pub fn fetch_flags(line: &str) -> Option<std::collections::BTreeSet<String>> {
+    let start = line.find("FLAGS (")? + "FLAGS (".len();
+    let end = start + line[start..].find(')')?;
+    Some(line[start..end].split_whitespace().map(str::to_string).collect())
+}
+
+/// The UID item of a `* n FETCH (...)` line, if it has one (not a word
+/// that merely ends in "UID", such as EMAILID's neighbours).
+pub fn fetch_uid(line: &str) -> Option<u32> {
+    let body = &line[line.find(" FETCH (")? + " FETCH (".len()..];
+    let mut offset = 0;
+    while let Some(found) = body[offset..].find("UID ") {
+        let at = offset + found;
+        if at == 0 || body.as_bytes()[at - 1] == b' ' {
+            let digits: String = body[at + 4..].chars().take_while(char::is_ascii_digit).collect();
+            return digits.parse().ok();
         }
+        offset = at + 4;
     }
-    out
+    None
+}
+
+/// The one pseudo-random generator of the tests (xorshift64*): seeded,
+/// so a failing run can be replayed from the seed it prints.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        // Any seed, even 0, gives a usable non-zero state.
+        Rng(seed ^ 0x9e37_79b9_7f4a_7c15 | 1)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number in `0..bound` (bound > 0).
+    pub fn below(&mut self, bound: usize) -> usize {
+        (self.next() % bound as u64) as usize
+    }
+
+    /// A number in `low..high` (low < high).
+    pub fn range(&mut self, low: u64, high: u64) -> u64 {
+        low + self.next() % (high - low)
+    }
+
+    /// One of `items` (not empty).
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+
+    /// `length` pseudo-random bytes.
+    pub fn bytes(&mut self, length: usize) -> Vec<u8> {
+        (0..length).map(|_| (self.next() >> 56) as u8).collect()
+    }
 }

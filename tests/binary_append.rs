@@ -19,7 +19,7 @@ use common::*;
 /// 0xFF, a CRLF and a NUL again.
 const PART: &[u8] = b"\x00\x01\nA\rB\xff\r\n\x00";
 
-fn message(part: &[u8]) -> Vec<u8> {
+fn binary_message(part: &[u8]) -> Vec<u8> {
     let mut message = b"From: alice@example.org\r\n\
 Subject: binary\r\n\
 MIME-Version: 1.0\r\n\
@@ -161,7 +161,7 @@ fn a_binary_part_appended_as_literal8_is_stored_base64_and_comes_back_whole() {
     let server = Server::start();
     let mut raw = Raw::connect(&server);
     raw.ok("LOGIN alice secret");
-    let original = message(PART);
+    let original = binary_message(PART);
     let tagged = raw.append8(&original, true);
     assert!(tagged.starts_with("OK [APPENDUID"), "{tagged}");
     raw.ok("SELECT INBOX");
@@ -204,7 +204,7 @@ fn multiappend_converts_only_literal8_messages() {
     // RFC 3502: the first message as an ordinary literal (no binary content
     // allowed, nothing converted), the second as a non-synchronizing
     // literal8 with an LF-only header and a part labelled binary.
-    let plain = message(b"plain text");
+    let plain = binary_message(b"plain text");
     let lf_only = b"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\n\
 Content-Transfer-Encoding: BINARY\n\n\x00\n\n--b--\n";
     let mut command = format!("APPEND INBOX {{{}+}}\r\n", plain.len()).into_bytes();
@@ -236,7 +236,7 @@ fn appendlimit_limits_the_literal_not_the_stored_message() {
     // A part of 3000 bytes grows by a third as base64; a limit just above
     // the literal still takes it.
     let part: Vec<u8> = (0..3000u32).map(|index| (index % 251) as u8).collect();
-    let original = message(&part);
+    let original = binary_message(&part);
     let server = Server::start_with(Options {
         extra_limits: format!("literal_size = {}\n", original.len()),
         ..Options::default()

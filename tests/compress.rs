@@ -161,7 +161,7 @@ impl Compressed {
 }
 
 /// A message of `size` bytes of mail-like text (compresses well, as mail does).
-fn big_message(size: usize) -> Vec<u8> {
+fn long_letter(size: usize) -> Vec<u8> {
     let mut message = b"From: alice@example.org\r\nSubject: big\r\n\r\n".to_vec();
     let mut line = 0;
     while message.len() < size {
@@ -195,7 +195,7 @@ fn large_message_round_trips_compressed() {
     let mut client = Compressed::start(server.login("alice", "secret"));
     client.ok("SELECT INBOX");
     // APPEND through the compressed stream: the literal is inflated too.
-    let message = big_message(300_000);
+    let message = long_letter(300_000);
     let tag = client.next_tag();
     client.send(&format!("{tag} APPEND INBOX {{{}}}", message.len()));
     let continuation = client.read_line();
@@ -270,7 +270,7 @@ fn compress_inside_tls_both_ways() {
     implicit.ok("LOGIN alice secret");
     let mut implicit = Compressed::start(implicit);
     implicit.ok("SELECT INBOX");
-    let message = big_message(50_000);
+    let message = long_letter(50_000);
     let tag = implicit.next_tag();
     implicit.send(&format!("{tag} APPEND INBOX {{{}+}}", message.len()));
     implicit.send_raw(&message);

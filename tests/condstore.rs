@@ -14,7 +14,7 @@ fn highest_modseq(responses: &[Response]) -> u64 {
 }
 
 /// The value of `NAME n` or `NAME (n)` inside a FETCH or STATUS line.
-fn item(line: &str, name: &str) -> Option<u64> {
+fn numeric_item(line: &str, name: &str) -> Option<u64> {
     let mut offset = 0;
     while let Some(found) = line[offset..].find(&format!("{name} ")) {
         let at = offset + found;
@@ -28,17 +28,13 @@ fn item(line: &str, name: &str) -> Option<u64> {
     None
 }
 
-fn fetches(responses: &[Response]) -> Vec<&Response> {
-    responses.iter().filter(|line| line.starts_with("* ") && line.contains(" FETCH (")).collect()
-}
-
 /// UID → MODSEQ of the FETCH lines (each must carry both).
 fn fetched_modseqs(responses: &[Response]) -> BTreeMap<u32, u64> {
-    fetches(responses)
+    fetch_lines(responses)
         .into_iter()
         .map(|line| {
-            let uid = item(line, "UID").unwrap_or_else(|| panic!("no UID in {line}")) as u32;
-            (uid, item(line, "MODSEQ").unwrap_or_else(|| panic!("no MODSEQ in {line}")))
+            let uid = numeric_item(line, "UID").unwrap_or_else(|| panic!("no UID in {line}")) as u32;
+            (uid, numeric_item(line, "MODSEQ").unwrap_or_else(|| panic!("no MODSEQ in {line}")))
         })
         .collect()
 }
@@ -93,7 +89,7 @@ fn capabilities_and_enable() {
 fn status_modseq(client: &mut Client) -> u64 {
     let responses = client.ok("STATUS INBOX (MESSAGES HIGHESTMODSEQ)");
     let line = responses.iter().find(|line| line.starts_with("* STATUS")).expect("STATUS response");
-    item(line, "HIGHESTMODSEQ").expect("STATUS HIGHESTMODSEQ")
+    numeric_item(line, "HIGHESTMODSEQ").expect("STATUS HIGHESTMODSEQ")
 }
 
 /// Checks that HIGHESTMODSEQ grew past `last`, in STATUS and in SELECT.
@@ -162,28 +158,28 @@ fn fetch_modseq_and_changedsince() {
     // reports HIGHESTMODSEQ.
     let responses = client.ok("FETCH 1:* (MODSEQ)");
     let highest = highest_modseq(&responses);
-    let lines = fetches(&responses);
+    let lines = fetch_lines(&responses);
     assert_eq!(lines.len(), 3);
-    let first = item(lines[0], "MODSEQ").unwrap();
-    assert!(lines.iter().all(|line| item(line, "MODSEQ").unwrap() <= highest));
+    let first = numeric_item(lines[0], "MODSEQ").unwrap();
+    assert!(lines.iter().all(|line| numeric_item(line, "MODSEQ").unwrap() <= highest));
     let responses = client.ok("STORE 2 +FLAGS (\\Flagged)");
     // CONDSTORE is on now: the STORE answer carries UID and MODSEQ.
     let changed = fetched_modseqs(&responses);
     assert_eq!(changed.keys().copied().collect::<Vec<_>>(), vec![2]);
     assert!(changed[&2] > highest);
     let responses = client.ok(&format!("FETCH 1:* (FLAGS) (CHANGEDSINCE {highest})"));
-    let lines = fetches(&responses);
+    let lines = fetch_lines(&responses);
     assert_eq!(lines.len(), 1, "{responses:?}");
     assert!(lines[0].starts_with("* 2 FETCH") && lines[0].contains("\\Flagged"), "{lines:?}");
-    assert_eq!(item(lines[0], "MODSEQ"), Some(changed[&2]), "CHANGEDSINCE implies MODSEQ");
+    assert_eq!(numeric_item(lines[0], "MODSEQ"), Some(changed[&2]), "CHANGEDSINCE implies MODSEQ");
     let responses = client.ok(&format!("UID FETCH 1:* (FLAGS) (CHANGEDSINCE {first})"));
-    assert_eq!(fetches(&responses).len(), 2, "message 2 changed, 3 came later: {responses:?}");
-    assert_eq!(fetches(&client.ok("FETCH 1:* (UID) (CHANGEDSINCE 0)")).len(), 3);
+    assert_eq!(fetch_lines(&responses).len(), 2, "message 2 changed, 3 came later: {responses:?}");
+    assert_eq!(fetch_lines(&client.ok("FETCH 1:* (UID) (CHANGEDSINCE 0)")).len(), 3);
     // A FETCH that sets \Seen reports the new modseq with the flags.
     let responses = client.ok("FETCH 3 (BODY[TEXT])");
-    let lines = fetches(&responses);
-    assert!(lines[0].contains("\\Seen") && item(lines[0], "MODSEQ").unwrap() > changed[&2], "{lines:?}");
-    assert_eq!(item(lines[0], "UID"), Some(3));
+    let lines = fetch_lines(&responses);
+    assert!(lines[0].contains("\\Seen") && numeric_item(lines[0], "MODSEQ").unwrap() > changed[&2], "{lines:?}");
+    assert_eq!(numeric_item(lines[0], "UID"), Some(3));
     // VANISHED needs QRESYNC, UID FETCH and CHANGEDSINCE.
     client.bad("UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)");
     client.ok("ENABLE QRESYNC");
@@ -201,12 +197,12 @@ fn unsolicited_flag_changes_carry_modseq_once_enabled() {
     let mut changer = server.alice_inbox();
     changer.ok("STORE 2 +FLAGS (\\Answered)");
     let seen = condstore.ok("NOOP");
-    let lines = fetches(&seen);
+    let lines = fetch_lines(&seen);
     assert_eq!(lines.len(), 1, "{seen:?}");
     assert!(lines[0].starts_with("* 2 FETCH (UID 2 FLAGS (\\Answered) MODSEQ ("), "{lines:?}");
-    assert!(item(lines[0], "MODSEQ").unwrap() > highest);
+    assert!(numeric_item(lines[0], "MODSEQ").unwrap() > highest);
     let seen = plain.ok("NOOP");
-    let lines = fetches(&seen);
+    let lines = fetch_lines(&seen);
     assert_eq!(lines.len(), 1, "{seen:?}");
     assert!(lines[0].starts_with("* 2 FETCH (FLAGS (\\Answered"), "no UID, no MODSEQ without CONDSTORE: {lines:?}");
     assert!(!lines[0].contains("MODSEQ"));
@@ -265,34 +261,34 @@ fn store_unchangedsince_reports_modified() {
     let server = Server::start();
     let mut client = inbox_with(&server, 4);
     let responses = client.ok("FETCH 1:4 (MODSEQ)");
-    let before: Vec<u64> = fetches(&responses).iter().map(|line| item(line, "MODSEQ").unwrap()).collect();
+    let before: Vec<u64> = fetch_lines(&responses).iter().map(|line| numeric_item(line, "MODSEQ").unwrap()).collect();
     let limit = *before.iter().max().unwrap();
     let mut other = server.alice_inbox();
     other.ok("STORE 2,4 +FLAGS (\\Seen)");
     // Messages 2 and 4 changed since `limit`: they are left alone.
     let (untagged, tagged) = client.command(&format!("STORE 1:4 (UNCHANGEDSINCE {limit}) +FLAGS (\\Flagged)"));
     assert!(tagged.starts_with("OK [MODIFIED 2,4]"), "{tagged}");
-    let stored: BTreeSet<u32> = fetches(&untagged)
+    let stored: BTreeSet<u32> = fetch_lines(&untagged)
         .iter()
         .filter(|line| line.contains("\\Flagged"))
-        .map(|line| item(line, "UID").unwrap() as u32)
+        .map(|line| numeric_item(line, "UID").unwrap() as u32)
         .collect();
     assert_eq!(stored, uids(&[1, 3]), "{untagged:?}");
     let flags = client.ok("FETCH 1:4 (FLAGS)");
-    let flagged: Vec<bool> = fetches(&flags).iter().map(|line| line.contains("\\Flagged")).collect();
+    let flagged: Vec<bool> = fetch_lines(&flags).iter().map(|line| line.contains("\\Flagged")).collect();
     assert_eq!(flagged, vec![true, false, true, false]);
     // UID STORE answers MODIFIED with UIDs; .SILENT still reports modseqs.
     let (untagged, tagged) = client.command("UID STORE 1:4 (UNCHANGEDSINCE 0) +FLAGS.SILENT (\\Draft)");
     assert!(tagged.starts_with("OK [MODIFIED 1:4]"), "UNCHANGEDSINCE 0 always fails: {tagged}");
-    assert!(fetches(&untagged).is_empty(), "{untagged:?}");
+    assert!(fetch_lines(&untagged).is_empty(), "{untagged:?}");
     let current = fetched_modseqs(&client.ok("UID FETCH 1:4 (MODSEQ)"));
     let (untagged, tagged) =
         client.command(&format!("UID STORE 3 (UNCHANGEDSINCE {}) +FLAGS.SILENT (\\Draft)", current[&3]));
     assert!(tagged.starts_with("OK STORE"), "{tagged}");
-    let silent = fetches(&untagged);
+    let silent = fetch_lines(&untagged);
     assert_eq!(silent.len(), 1, "{untagged:?}");
     assert!(silent[0].starts_with("* 3 FETCH (UID 3 MODSEQ (") && !silent[0].contains("FLAGS"), "{silent:?}");
-    assert!(item(silent[0], "MODSEQ").unwrap() > current[&3]);
+    assert!(numeric_item(silent[0], "MODSEQ").unwrap() > current[&3]);
 }
 
 #[test]
@@ -328,7 +324,7 @@ fn search_modseq_enables_condstore() {
     let responses = client.ok("SEARCH MODSEQ 1");
     assert!(code_number(&responses, "HIGHESTMODSEQ").is_some(), "{responses:?}");
     let responses = client.ok("STORE 1 +FLAGS (\\Seen)");
-    assert!(item(fetches(&responses)[0], "MODSEQ").is_some(), "{responses:?}");
+    assert!(numeric_item(fetch_lines(&responses)[0], "MODSEQ").is_some(), "{responses:?}");
 }
 
 #[test]
@@ -372,7 +368,7 @@ fn select_qresync_needs_enable_and_closes_the_previous_mailbox() {
     let server = Server::start();
     let mut client = inbox_with(&server, 1);
     let responses = client.ok("STATUS INBOX (UIDVALIDITY)");
-    let validity = item(&responses[0], "UIDVALIDITY").unwrap();
+    let validity = numeric_item(&responses[0], "UIDVALIDITY").unwrap();
     client.bad(&format!("SELECT INBOX (QRESYNC ({validity} 1))"));
     client.ok("FETCH 1 (FLAGS)"); // still selected after the BAD
     let responses = client.ok("EXAMINE Archive");
@@ -420,10 +416,10 @@ fn select_qresync_reports_exactly_what_changed() {
     assert_eq!(changed.keys().copied().collect::<BTreeSet<_>>(), uids(&[3, 4, 5]), "{responses:#?}");
     let highest = highest_modseq(&responses);
     assert!(changed.values().all(|&modseq| modseq > known_modseq && modseq <= highest));
-    for line in fetches(&responses) {
+    for line in fetch_lines(&responses) {
         assert!(line.contains("FLAGS ("), "{line}");
     }
-    let line = fetches(&responses).into_iter().find(|line| item(line, "UID") == Some(5)).unwrap();
+    let line = fetch_lines(&responses).into_iter().find(|line| numeric_item(line, "UID") == Some(5)).unwrap();
     assert!(line.starts_with("* 4 FETCH") && line.contains("$Work"), "sequence numbers are current: {line}");
     // The VANISHED and FETCHes follow the SELECT responses.
     let exists = responses.iter().position(|line| line.ends_with(" EXISTS")).unwrap();
@@ -441,7 +437,7 @@ fn select_qresync_reports_exactly_what_changed() {
     // Up to date: nothing at all.
     let highest = highest_modseq(&responses);
     let responses = client.ok(&format!("EXAMINE INBOX (QRESYNC ({validity} {highest} 1:12))"));
-    assert!(vanished(&responses, true).is_empty() && fetches(&responses).is_empty(), "{responses:#?}");
+    assert!(vanished(&responses, true).is_empty() && fetch_lines(&responses).is_empty(), "{responses:#?}");
     // UID FETCH ... (CHANGEDSINCE n VANISHED) answers the same way.
     client.ok("SELECT INBOX");
     let responses = client.ok(&format!("UID FETCH 1:* (FLAGS) (CHANGEDSINCE {known_modseq} VANISHED)"));
@@ -458,7 +454,7 @@ fn select_qresync_with_another_uidvalidity_is_a_plain_select() {
     let mut client = server.login("alice", "secret");
     client.ok("ENABLE QRESYNC");
     let responses = client.ok(&format!("SELECT INBOX (QRESYNC ({} {known_modseq} 1:10))", validity + 1));
-    assert!(vanished(&responses, true).is_empty() && fetches(&responses).is_empty(), "{responses:#?}");
+    assert!(vanished(&responses, true).is_empty() && fetch_lines(&responses).is_empty(), "{responses:#?}");
     assert!(code_number(&responses, "HIGHESTMODSEQ").is_some());
     assert_eq!(code_number(&responses, "UIDVALIDITY"), Some(validity));
 }

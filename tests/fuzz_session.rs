@@ -204,7 +204,7 @@ fn mutate(rng: &mut Rng, template: &[u8]) -> Vec<u8> {
 
 /// Reads until a line starting with `marker` arrives; false if the server
 /// closed the connection first.
-fn read_until(stream: &mut impl Read, marker: &[u8], deadline: Instant, seen: &mut Vec<u8>) -> Option<bool> {
+fn read_until_marker(stream: &mut impl Read, marker: &[u8], deadline: Instant, seen: &mut Vec<u8>) -> Option<bool> {
     let mut buffer = [0u8; 65536];
     loop {
         if let Some(position) = find_line_start(seen, marker) {
@@ -245,12 +245,12 @@ fn fuzz_session(server: &Server, rng: &mut Rng, commands: usize, compress: bool)
     let mut stream = Wire { stream: tcp, deflate: None, raw: Vec::new() };
     let mut seen = Vec::new();
     let deadline = || Instant::now() + Duration::from_secs(10);
-    assert_eq!(read_until(&mut stream, b"* OK", deadline(), &mut seen), Some(true));
+    assert_eq!(read_until_marker(&mut stream, b"* OK", deadline(), &mut seen), Some(true));
     stream.write_all(b"l LOGIN alice secret\r\n").unwrap();
-    assert_eq!(read_until(&mut stream, b"l OK", deadline(), &mut seen), Some(true));
+    assert_eq!(read_until_marker(&mut stream, b"l OK", deadline(), &mut seen), Some(true));
     if compress {
         stream.write_all(b"c COMPRESS DEFLATE\r\n").unwrap();
-        assert_eq!(read_until(&mut stream, b"c OK", deadline(), &mut seen), Some(true));
+        assert_eq!(read_until_marker(&mut stream, b"c OK", deadline(), &mut seen), Some(true));
         // Nothing follows the OK until we speak: `seen` holds no compressed bytes.
         let flags = miniz_oxide::deflate::core::create_comp_flags_from_zip_params(6, -15, 0);
         stream.deflate = Some((
@@ -259,7 +259,7 @@ fn fuzz_session(server: &Server, rng: &mut Rng, commands: usize, compress: bool)
         ));
     }
     stream.write_all(b"s SELECT INBOX\r\n").unwrap();
-    assert_eq!(read_until(&mut stream, b"s OK", deadline(), &mut seen), Some(true));
+    assert_eq!(read_until_marker(&mut stream, b"s OK", deadline(), &mut seen), Some(true));
     for number in 0..commands {
         let template = rng.pick(TEMPLATES).as_bytes();
         let tag = format!("f{number} ");
@@ -271,7 +271,7 @@ fn fuzz_session(server: &Server, rng: &mut Rng, commands: usize, compress: bool)
         if stream.write_all(&line).and_then(|_| stream.write_all(sync.as_bytes())).is_err() {
             return number;
         }
-        match read_until(&mut stream, marker.as_bytes(), deadline(), &mut seen) {
+        match read_until_marker(&mut stream, marker.as_bytes(), deadline(), &mut seen) {
             Some(true) => {}
             // The server said BYE (too long, too many failures...) and closed.
             Some(false) => return number,
@@ -284,7 +284,7 @@ fn fuzz_session(server: &Server, rng: &mut Rng, commands: usize, compress: bool)
                 if stream.write_all(&filler).is_err() {
                     return number;
                 }
-                match read_until(&mut stream, marker.as_bytes(), deadline(), &mut seen) {
+                match read_until_marker(&mut stream, marker.as_bytes(), deadline(), &mut seen) {
                     Some(true) => {}
                     Some(false) => return number,
                     None => panic!("server stopped answering after {:?}", String::from_utf8_lossy(&line)),

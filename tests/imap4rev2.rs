@@ -25,7 +25,7 @@ fn tagged_ok(client: &mut Client, command: &str) -> (String, Vec<String>) {
 }
 
 /// The `* STATUS` line of a STATUS command.
-fn status(client: &mut Client, command: &str) -> String {
+fn status_line(client: &mut Client, command: &str) -> String {
     let untagged = client.ok(command);
     untagged.into_iter().find(|line| line.starts_with("* STATUS")).expect("STATUS response")
 }
@@ -132,14 +132,14 @@ fn status_refuses_recent_and_gives_size_and_deleted() {
     let text = client.bad("STATUS INBOX (MESSAGES RECENT)");
     assert!(text.contains("IMAP4rev2"), "{text}");
     client.bad("LIST \"\" INBOX RETURN (STATUS (RECENT))");
-    let line = status(&mut client, "STATUS INBOX (MESSAGES UIDNEXT UIDVALIDITY UNSEEN DELETED SIZE)");
+    let line = status_line(&mut client, "STATUS INBOX (MESSAGES UIDNEXT UIDVALIDITY UNSEEN DELETED SIZE)");
     assert!(line.starts_with("* STATUS \"INBOX\" (MESSAGES 1 UIDNEXT 2 UIDVALIDITY "), "{line}");
     assert!(line.ends_with(&format!(" UNSEEN 1 DELETED 0 SIZE {})", first.len())), "{line}");
-    let line = status(&mut client, "STATUS INBOX (SIZE DELETED)");
+    let line = status_line(&mut client, "STATUS INBOX (SIZE DELETED)");
     assert_eq!(line, format!("* STATUS \"INBOX\" (SIZE {} DELETED 0)", first.len()));
     // IMAP4rev1 sessions may still ask for RECENT.
     let mut old = server.login("alice", "secret");
-    assert_eq!(status(&mut old, "STATUS INBOX (RECENT)"), "* STATUS \"INBOX\" (RECENT 1)");
+    assert_eq!(status_line(&mut old, "STATUS INBOX (RECENT)"), "* STATUS \"INBOX\" (RECENT 1)");
 }
 
 #[test]
@@ -152,7 +152,7 @@ fn status_size_follows_append_store_expunge_copy_and_move() {
     }
     let total = a.len() + b.len() + c.len();
     let check = |client: &mut Client, mailbox: &str, messages: usize, size: usize, deleted: usize| {
-        let line = status(client, &format!("STATUS {mailbox} (MESSAGES SIZE DELETED)"));
+        let line = status_line(client, &format!("STATUS {mailbox} (MESSAGES SIZE DELETED)"));
         assert_eq!(line, format!("* STATUS \"{mailbox}\" (MESSAGES {messages} SIZE {size} DELETED {deleted})"));
     };
     check(&mut client, "INBOX", 3, total, 0);
@@ -190,14 +190,14 @@ fn mailbox_names_are_utf8_after_enable() {
     assert_eq!(client.ok("LIST \"\" \"日本語\""), ["* LIST (\\HasNoChildren) \"/\" \"日本語\""]);
     assert_eq!(client.ok("LIST \"\" \"Entw*\""), ["* LIST (\\HasNoChildren) \"/\" \"Entwürfe\""]);
     assert_eq!(client.ok("LIST \"\" \"A&B\""), ["* LIST (\\HasNoChildren) \"/\" \"A&B\""]);
-    let line = status(&mut client, "STATUS \"Entwürfe\" (MESSAGES)");
+    let line = status_line(&mut client, "STATUS \"Entwürfe\" (MESSAGES)");
     assert_eq!(line, "* STATUS \"Entwürfe\" (MESSAGES 0)");
     client.append_ok("\"Entwürfe\"", &message("draft", "x"));
     client.ok("SELECT \"Entwürfe\"");
     // IMAP4rev1 sessions keep modified UTF-7 for the same mailboxes.
     assert_eq!(old.ok("LIST \"\" \"Entw*\""), ["* LIST (\\HasNoChildren) \"/\" \"Entw&APw-rfe\""]);
     assert_eq!(old.ok("LIST \"\" \"A&-B\""), ["* LIST (\\HasNoChildren) \"/\" \"A&-B\""]);
-    assert_eq!(status(&mut old, "STATUS Entw&APw-rfe (MESSAGES)"), "* STATUS \"Entw&APw-rfe\" (MESSAGES 1)");
+    assert_eq!(status_line(&mut old, "STATUS Entw&APw-rfe (MESSAGES)"), "* STATUS \"Entw&APw-rfe\" (MESSAGES 1)");
     // Invalid UTF-8 is refused.
     let tag = client.next_tag();
     client.send_raw(format!("{tag} CREATE \"bad\u{0}\"\r\n").as_bytes());
@@ -222,7 +222,7 @@ fn decomposed_names_are_stored_in_nfc_and_name_one_mailbox() {
     assert_eq!(phone.ok("LIST \"\" \"Caf*\""), ["* LIST (\\HasNoChildren) \"/\" \"Caf\u{e9}\""]);
     assert_eq!(mac.ok("LIST \"\" \"Cafe\u{301}\""), ["* LIST (\\HasNoChildren) \"/\" \"Caf\u{e9}\""]);
     mac.append_ok("\"Cafe\u{301}\"", &message("menu", "x"));
-    assert_eq!(status(&mut phone, "STATUS \"Caf\u{e9}\" (MESSAGES)"), "* STATUS \"Caf\u{e9}\" (MESSAGES 1)");
+    assert_eq!(status_line(&mut phone, "STATUS \"Caf\u{e9}\" (MESSAGES)"), "* STATUS \"Caf\u{e9}\" (MESSAGES 1)");
     // An IMAP4rev1 client sending the decomposed form in modified UTF-7 too.
     let mut old = server.login("alice", "secret");
     assert_eq!(old.ok("LIST \"\" Cafe&AwE-"), ["* LIST (\\HasNoChildren) \"/\" \"Caf&AOk-\""]);
@@ -243,7 +243,7 @@ fn imap4rev1_sessions_are_unchanged() {
     assert_eq!(client.ok("SEARCH RECENT"), ["* SEARCH 1"]);
     assert_eq!(client.ok("UID SEARCH NEW"), ["* SEARCH 1"]);
     assert_eq!(search_result(&client.ok("SEARCH ALL")), [1]);
-    assert_eq!(status(&mut client, "STATUS INBOX (RECENT)"), "* STATUS \"INBOX\" (RECENT 1)");
+    assert_eq!(status_line(&mut client, "STATUS INBOX (RECENT)"), "* STATUS \"INBOX\" (RECENT 1)");
     // LSUB is not in RFC 9051, but kept (it MAY be): also after ENABLE.
     client.ok("ENABLE IMAP4rev2");
     assert_eq!(client.ok("LSUB \"\" INBOX"), ["* LSUB () \"/\" \"INBOX\""]);

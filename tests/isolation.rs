@@ -14,7 +14,7 @@ use std::time::Duration;
 use common::*;
 
 /// A message of about `size` bytes with a recognisable body.
-fn big_message(subject: &str, size: usize) -> Vec<u8> {
+fn big_letter(subject: &str, size: usize) -> Vec<u8> {
     let mut text = format!(
         "From: Bob <bob@example.org>\r\nTo: Alice <alice@example.org>\r\nSubject: {subject}\r\nDate: Wed, 17 Jul 1996 02:44:25 -0700\r\n\r\n"
     )
@@ -48,7 +48,7 @@ fn stalled_reader_does_not_pin_freed_pages() {
     let count = 150;
     let mut writer = server.alice_inbox();
     for number in 0..count {
-        writer.append_ok("INBOX", &big_message(&format!("m{number}"), 100_000));
+        writer.append_ok("INBOX", &big_letter(&format!("m{number}"), 100_000));
     }
     writer.ok("NOOP");
     // 15 MB of FETCH output: far more than the loopback socket buffers hold.
@@ -83,7 +83,7 @@ fn stalled_reader_does_not_pin_freed_pages() {
 
 /// Reads until the server closes the connection (or resets it); panics on
 /// a read timeout, which would mean the server still holds it open.
-fn read_until_closed(stream: &mut TcpStream) -> Vec<u8> {
+fn read_stream_until_closed(stream: &mut TcpStream) -> Vec<u8> {
     stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     let mut received = Vec::new();
     let mut buffer = vec![0u8; 1 << 16];
@@ -105,7 +105,7 @@ fn client_that_stops_reading_is_cut_off() {
     let count = 120;
     let mut other = server.alice_inbox();
     for number in 0..count {
-        other.append_ok("INBOX", &big_message(&format!("m{number}"), 100_000));
+        other.append_ok("INBOX", &big_letter(&format!("m{number}"), 100_000));
     }
     // 12 MB of output: more than the socket buffers on both sides hold
     // (loopback here: at most 4 MB sent ahead, a 128 KB receive window).
@@ -115,7 +115,7 @@ fn client_that_stops_reading_is_cut_off() {
     let answer = other.ok("FETCH 1:3 (FLAGS)");
     assert_eq!(find(&answer, "FETCH").len(), 3);
     // The stalled client gets what was in flight, then the end: no tagged reply.
-    let received = read_until_closed(&mut stalled);
+    let received = read_stream_until_closed(&mut stalled);
     assert!(received.len() < count * 100_000, "{} bytes arrived: the whole answer", received.len());
     assert!(!String::from_utf8_lossy(&received).contains("s1 OK"));
     // A new session still works.
@@ -130,7 +130,7 @@ fn client_that_stops_reading_is_cut_off() {
 fn message_expunged_mid_literal_ends_that_connection() {
     let server = Server::start();
     let mut other = server.alice_inbox();
-    let huge = big_message("huge", 12_000_000);
+    let huge = big_letter("huge", 12_000_000);
     let size = huge.len();
     other.append_ok("INBOX", &huge);
     other.append_ok("INBOX", &message("small", "still here"));
@@ -150,7 +150,7 @@ fn message_expunged_mid_literal_ends_that_connection() {
     other.ok("STORE 1 +FLAGS.SILENT (\\Deleted)");
     let expunged = other.ok("EXPUNGE");
     assert_eq!(find(&expunged, "EXPUNGE").len(), 1);
-    received.extend(read_until_closed(&mut reader));
+    received.extend(read_stream_until_closed(&mut reader));
     assert!(received.len() < size, "the literal was completed from freed bytes");
     server.wait_for_log("was expunged while it was being sent");
     // Everyone else goes on.
@@ -169,7 +169,7 @@ fn mixed_mailbox(client: &mut Client) {
         ("(\\Seen) \"17-Jul-1996 02:44:25 -0700\"", message("plain", "one line")),
         ("(\\Flagged $Work) \"18-Jul-1996 10:00:00 +0200\"", multipart),
         ("() \"19-Jul-1996 11:30:00 +0000\"", nested),
-        ("() \"20-Jul-1996 12:00:00 +0100\"", big_message("large", 300_000)),
+        ("() \"20-Jul-1996 12:00:00 +0100\"", big_letter("large", 300_000)),
         ("(\\Answered) \"21-Jul-1996 08:15:00 -0500\"", message("last", "the end")),
     ];
     for (extra, text) in &messages {

@@ -16,7 +16,7 @@ use common::*;
 const MAILBOXES: usize = 300;
 
 /// The name of mailbox `index`: about 100 bytes, ten under each `AreaN`.
-fn mailbox(index: usize) -> String {
+fn long_name(index: usize) -> String {
     format!("Area{}/Item{index:03}-{}", index % 10, "q".repeat(90))
 }
 
@@ -29,7 +29,7 @@ fn server_with_mailboxes(extra_limits: &str) -> (Server, Client) {
     let mut batch = Vec::new();
     for index in 0..MAILBOXES {
         let tag = alice.next_tag();
-        batch.extend_from_slice(format!("{tag} CREATE \"{}\"\r\n", mailbox(index)).as_bytes());
+        batch.extend_from_slice(format!("{tag} CREATE \"{}\"\r\n", long_name(index)).as_bytes());
         tags.push(tag);
     }
     alice.send_raw(&batch);
@@ -75,7 +75,8 @@ fn many_long_patterns_list_the_right_names_while_others_are_served() {
     assert!(tagged.starts_with("OK"), "{tagged}");
     let names: Vec<String> = untagged.iter().map(|line| listed_name(line)).collect();
     let mut expected = vec!["INBOX".to_string()];
-    let mut others: Vec<String> = (0..MAILBOXES).filter(|index| index % 10 == 3 || *index == 7).map(mailbox).collect();
+    let mut others: Vec<String> =
+        (0..MAILBOXES).filter(|index| index % 10 == 3 || *index == 7).map(long_name).collect();
     others.sort();
     expected.extend(others);
     assert_eq!(names, expected);
@@ -94,7 +95,7 @@ fn many_long_patterns_list_the_right_names_while_others_are_served() {
 fn output_larger_than_the_write_buffer_arrives_whole() {
     // The smallest write buffer a board may set: the listing is ~70 times it.
     let (_server, mut alice) = server_with_mailboxes("write_buffer = 512");
-    let expected: BTreeSet<String> = (0..MAILBOXES).map(mailbox).collect();
+    let expected: BTreeSet<String> = (0..MAILBOXES).map(long_name).collect();
 
     let untagged = alice.ok("LIST \"\" \"Area%/*\"");
     let names: Vec<String> = untagged.iter().map(|line| listed_name(line)).collect();
@@ -103,23 +104,23 @@ fn output_larger_than_the_write_buffer_arrives_whole() {
     assert!(names.windows(2).all(|pair| pair[0] < pair[1]), "sorted by name");
 
     // LIST-STATUS: each STATUS right after its LIST line, none lost.
-    alice.append_ok(&format!("\"{}\"", mailbox(5)), &message("hello", "there"));
+    alice.append_ok(&format!("\"{}\"", long_name(5)), &message("hello", "there"));
     let untagged = alice.ok("LIST \"\" \"Area%/*\" RETURN (STATUS (MESSAGES UIDNEXT))");
     assert_eq!(untagged.len(), 2 * MAILBOXES);
     for pair in untagged.chunks(2) {
         let name = listed_name(&pair[0]);
-        let messages = if name == mailbox(5) { 1 } else { 0 };
+        let messages = if name == long_name(5) { 1 } else { 0 };
         assert_eq!(pair[1], format!("* STATUS \"{name}\" (MESSAGES {messages} UIDNEXT {})", messages + 1));
     }
 
     // LSUB over subscriptions, and STATUS alone.
     for index in (0..MAILBOXES).step_by(3) {
-        alice.ok(&format!("SUBSCRIBE \"{}\"", mailbox(index)));
+        alice.ok(&format!("SUBSCRIBE \"{}\"", long_name(index)));
     }
     let untagged = alice.ok("LSUB \"\" \"Area%/*\"");
     assert_eq!(untagged.len(), MAILBOXES / 3);
-    let status = alice.ok(&format!("STATUS \"{}\" (MESSAGES)", mailbox(5)));
-    assert_eq!(status, [format!("* STATUS \"{}\" (MESSAGES 1)", mailbox(5))]);
+    let status = alice.ok(&format!("STATUS \"{}\" (MESSAGES)", long_name(5)));
+    assert_eq!(status, [format!("* STATUS \"{}\" (MESSAGES 1)", long_name(5))]);
 }
 
 /// The sequence numbers a `* FETCH (FLAGS ...)` set shows as \Recent.

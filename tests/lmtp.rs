@@ -341,7 +341,7 @@ fn no_disk_space_is_a_temporary_failure() {
             "452 4.3.1 <bob> Insufficient system storage; try again later"
         ]
     );
-    let (code, _, stderr) = deliver(&server, &["--user", "alice"], b"Subject: x\n\nbody\n");
+    let (code, _, stderr) = roost_deliver(&server, &["--user", "alice"], b"Subject: x\n\nbody\n");
     assert_eq!(code, 75, "{stderr}");
 }
 
@@ -362,7 +362,7 @@ fn tcp_listener_when_configured() {
 }
 
 /// Runs `roost deliver` with `arguments` and `stdin`; (exit code, stdout, stderr).
-fn deliver(server: &Server, arguments: &[&str], stdin: &[u8]) -> (i32, String, String) {
+fn roost_deliver(server: &Server, arguments: &[&str], stdin: &[u8]) -> (i32, String, String) {
     let mut child = Command::new(BINARY)
         .arg("deliver")
         .args(arguments)
@@ -387,7 +387,7 @@ fn roost_deliver_exit_codes() {
     let options = Options { extra_limits: "literal_size = 4096".into(), ..Default::default() };
     let mut server = Server::start_with(options);
     let input = b"From: bob@example.org\nSubject: piped\n\n.dot first\n.\nend\n";
-    let (code, _, stderr) = deliver(&server, &["--user", "alice", "-f", "bob@example.org"], input);
+    let (code, _, stderr) = roost_deliver(&server, &["--user", "alice", "-f", "bob@example.org"], input);
     assert_eq!(code, 0, "{stderr}");
     let mut alice = server.alice_inbox();
     let text = fetch(&mut alice, "BODY.PEEK[]");
@@ -396,18 +396,18 @@ fn roost_deliver_exit_codes() {
     assert!(text.contains(expected), "{text}");
     drop(alice);
 
-    let (code, _, stderr) = deliver(&server, &["--user", "nobody"], input);
+    let (code, _, stderr) = roost_deliver(&server, &["--user", "nobody"], input);
     assert_eq!(code, 67, "{stderr}");
     assert!(stderr.contains("User unknown"), "{stderr}");
-    let (code, _, stderr) = deliver(&server, &[], input);
+    let (code, _, stderr) = roost_deliver(&server, &[], input);
     assert_eq!(code, 64, "{stderr}");
 
     let big = format!("Subject: big\n\n{}\n", "z".repeat(100_000));
-    let (code, _, stderr) = deliver(&server, &["--user", "alice"], big.as_bytes());
+    let (code, _, stderr) = roost_deliver(&server, &["--user", "alice"], big.as_bytes());
     assert_eq!(code, 73, "{stderr}");
 
     server.stop();
-    let (code, _, stderr) = deliver(&server, &["--user", "alice"], input);
+    let (code, _, stderr) = roost_deliver(&server, &["--user", "alice"], input);
     assert_eq!(code, 75, "{stderr}");
     assert!(stderr.contains("is `roost serve` running?"), "{stderr}");
 }

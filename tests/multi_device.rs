@@ -154,7 +154,7 @@ fn state_of(fetched: &[Response]) -> Vec<(u32, BTreeSet<String>)> {
         .collect()
 }
 
-fn without_recent(state: &[(u32, BTreeSet<String>)]) -> Vec<(u32, BTreeSet<String>)> {
+fn state_without_recent(state: &[(u32, BTreeSet<String>)]) -> Vec<(u32, BTreeSet<String>)> {
     state
         .iter()
         .map(|(uid, flags)| (*uid, flags.iter().filter(|flag| *flag != "\\Recent").cloned().collect()))
@@ -200,7 +200,7 @@ fn three_devices_changing_one_mailbox_converge() {
             .map(|known| (known.uid.expect("every UID known"), known.flags.clone().expect("every flag set known")))
             .collect();
         assert_eq!(believed, truth, "{}: its copy differs from the server", device.name);
-        states.push((device.name, without_recent(&truth)));
+        states.push((device.name, state_without_recent(&truth)));
     }
     assert!(!states[0].1.is_empty());
     for (name, state) in &states[1..] {
@@ -209,5 +209,5 @@ fn three_devices_changing_one_mailbox_converge() {
     // And a device that was away sees the same on its return.
     let mut away = server.login("alice", "secret");
     away.ok("SELECT INBOX");
-    assert_eq!(without_recent(&state_of(&away.ok("UID FETCH 1:* (FLAGS)"))), states[0].1);
+    assert_eq!(state_without_recent(&state_of(&away.ok("UID FETCH 1:* (FLAGS)"))), states[0].1);
 }

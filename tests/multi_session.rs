@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use common::*;
 
 /// `* n WORD ...` → (n, WORD).
-fn numbered(line: &str) -> Option<(usize, &str)> {
+fn numbered_line(line: &str) -> Option<(usize, &str)> {
     let mut words = line.split(' ');
     if words.next()? != "*" {
         return None;
@@ -19,15 +19,21 @@ fn numbered(line: &str) -> Option<(usize, &str)> {
 }
 
 fn count_of(responses: &[Response], word: &str) -> Option<usize> {
-    responses.iter().filter_map(|line| numbered(line)).filter(|(_, what)| *what == word).map(|(n, _)| n).next_back()
+    responses
+        .iter()
+        .filter_map(|line| numbered_line(line))
+        .filter(|(_, what)| *what == word)
+        .map(|(n, _)| n)
+        .next_back()
 }
 
 fn expunges(responses: &[Response]) -> Vec<usize> {
-    responses.iter().filter_map(|line| numbered(line)).filter(|(_, what)| *what == "EXPUNGE").map(|(n, _)| n).collect()
-}
-
-fn fetch_lines(responses: &[Response]) -> Vec<&Response> {
-    responses.iter().filter(|line| matches!(numbered(line), Some((_, "FETCH")))).collect()
+    responses
+        .iter()
+        .filter_map(|line| numbered_line(line))
+        .filter(|(_, what)| *what == "EXPUNGE")
+        .map(|(n, _)| n)
+        .collect()
 }
 
 fn without_recent(mut flags: BTreeSet<String>) -> BTreeSet<String> {
@@ -58,7 +64,7 @@ impl Mirror {
     fn apply(&mut self, responses: &[Response]) -> Vec<(u32, BTreeSet<String>)> {
         let mut flags = Vec::new();
         for line in responses {
-            let Some((number, what)) = numbered(line) else { continue };
+            let Some((number, what)) = numbered_line(line) else { continue };
             match what {
                 "EXISTS" => {
                     assert!(number >= self.uids.len(), "EXISTS shrank the mailbox: {line} (knew {:?})", self.uids);

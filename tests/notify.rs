@@ -25,7 +25,7 @@ fn assert_silent(client: &mut Client) {
 }
 
 /// Reads unsolicited lines until one starts with `prefix`; returns them all.
-fn read_until(client: &mut Client, prefix: &str) -> Vec<String> {
+fn read_until_prefix(client: &mut Client, prefix: &str) -> Vec<String> {
     let mut lines = Vec::new();
     loop {
         let line = client.read_response();
@@ -132,7 +132,7 @@ fn selected_mailbox_changes_arrive_unasked() {
     client.ok("SELECT INBOX");
     client.ok("NOTIFY SET (SELECTED (MessageNew (UID FLAGS) MessageExpunge FlagChange))");
     other.append_ok("INBOX", &message("two", "2"));
-    let lines = read_until(&mut client, "* 2 FETCH");
+    let lines = read_until_prefix(&mut client, "* 2 FETCH");
     assert_eq!(lines[0], "* 2 EXISTS");
     assert!(lines.last().unwrap().starts_with("* 2 FETCH (UID 2 FLAGS ("), "{lines:?}");
     // Flag changes: FETCH with UID and FLAGS.
@@ -176,13 +176,13 @@ fn own_appends_and_copies_get_no_message_new_fetch() {
     assert_silent(&mut client);
     // Another session's message still gets it, after the session's own.
     other.append_ok("INBOX", &message("theirs", "3"));
-    let lines = read_until(&mut client, "* 3 FETCH");
+    let lines = read_until_prefix(&mut client, "* 3 FETCH");
     assert_eq!(lines.first().map(String::as_str), Some("* 3 EXISTS"), "{lines:?}");
     assert_eq!(lines.last().map(String::as_str), Some("* 3 FETCH (UID 3)"), "{lines:?}");
     assert_eq!(lines.iter().filter(|line| line.contains(" FETCH ")).count(), 1, "{lines:?}");
     client.append("INBOX", "", &message("mine again", "4"));
     other.append_ok("INBOX", &message("theirs again", "5"));
-    let lines = read_until(&mut client, "* 5 FETCH");
+    let lines = read_until_prefix(&mut client, "* 5 FETCH");
     assert_eq!(lines.last().map(String::as_str), Some("* 5 FETCH (UID 5)"), "{lines:?}");
     assert!(!lines.iter().any(|line| line.starts_with("* 4 FETCH")), "{lines:?}");
 }
@@ -218,7 +218,7 @@ fn selected_delayed_holds_expunges_back() {
     other.ok("EXPUNGE");
     // New mail still comes at once; the expunge waits.
     other.append_ok("INBOX", &message("three", "3"));
-    let lines = read_until(&mut client, "* 3 EXISTS");
+    let lines = read_until_prefix(&mut client, "* 3 EXISTS");
     assert!(!lines.iter().any(|line| line.contains("EXPUNGE")), "{lines:?}");
     assert_silent(&mut client);
     // FETCH may not report it either; NOOP does.
@@ -350,7 +350,7 @@ fn notify_during_idle() {
     let line = client.read_line();
     assert!(line.starts_with("* STATUS \"New\" (MESSAGES 0 UIDNEXT 1 UIDVALIDITY "), "{line}");
     other.append_ok("INBOX", &message("x", "y"));
-    let lines = read_until(&mut client, "* 1 EXISTS");
+    let lines = read_until_prefix(&mut client, "* 1 EXISTS");
     assert_eq!(lines.len(), 1, "{lines:?}");
     client.send("DONE");
     let (_, tagged) = client.until_tagged(&tag);

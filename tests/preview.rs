@@ -121,7 +121,7 @@ fn unknown_modifiers_are_bad() {
 }
 
 /// Sends `message` to `recipients` over the LMTP socket.
-fn deliver(server: &Server, recipients: &[&str], message: &[u8]) {
+fn lmtp_deliver(server: &Server, recipients: &[&str], message: &[u8]) {
     let stream = UnixStream::connect(server.lmtp_socket()).expect("connect to the LMTP socket");
     stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     let mut reader = BufReader::new(stream.try_clone().unwrap());
@@ -153,7 +153,7 @@ fn deliver(server: &Server, recipients: &[&str], message: &[u8]) {
 #[test]
 fn lmtp_delivery_to_two_users_then_preview() {
     let server = Server::start();
-    deliver(&server, &["alice", "bob"], ALTERNATIVE);
+    lmtp_deliver(&server, &["alice", "bob"], ALTERNATIVE);
     for (user, password) in [("alice", "secret"), ("bob", "hunter2")] {
         let mut client = server.login(user, password);
         client.ok("SELECT INBOX");

@@ -7,7 +7,7 @@ use common::*;
 
 /// Alice with `count` messages "m1".."mN" in INBOX, selected; every third
 /// one (m3, m6, ...) flagged. Returns the client and the UIDs.
-fn mailbox(server: &Server, count: usize) -> (Client, Vec<u32>) {
+fn flagged_mailbox(server: &Server, count: usize) -> (Client, Vec<u32>) {
     let mut client = server.login("alice", "secret");
     let uids: Vec<u32> = (1..=count)
         .map(|number| client.append_ok("INBOX", &message(&format!("m{number}"), &format!("body {number}"))))
@@ -30,7 +30,7 @@ fn esearch(client: &mut Client, command: &str) -> String {
 #[test]
 fn esearch_result_options() {
     let server = Server::start();
-    let (mut client, uids) = mailbox(&server, 9);
+    let (mut client, uids) = flagged_mailbox(&server, 9);
     let capabilities = client.ok("CAPABILITY").join(" ");
     assert!(capabilities.contains(" ESEARCH") && capabilities.contains(" SEARCHRES"), "{capabilities}");
 
@@ -59,7 +59,7 @@ fn esearch_result_options() {
 #[test]
 fn saved_search_result() {
     let server = Server::start();
-    let (mut client, uids) = mailbox(&server, 9);
+    let (mut client, uids) = flagged_mailbox(&server, 9);
     // Nothing saved yet: $ is empty.
     assert!(client.ok("FETCH $ FLAGS").is_empty());
     // SAVE alone: no ESEARCH answer (RFC 5182 §2.4).

@@ -3,6 +3,7 @@
 //! raw IMAP to it over TCP, TLS and STARTTLS.
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpStream};
 use std::path::{Path, PathBuf};
@@ -583,8 +584,13 @@ pub fn code_number(responses: &[Response], code: &str) -> Option<u64> {
     })
 }
 
+/// The `* n FETCH (...)` responses among `responses`.
+pub fn fetch_lines(responses: &[Response]) -> Vec<&Response> {
+    responses.iter().filter(|line| line.starts_with("* ") && line.contains(" FETCH (")).collect()
+}
+
 /// The FLAGS of a `* n FETCH (...)` line, if it has them.
-pub fn fetch_flags(line: &str) -> Option<std::collections::BTreeSet<String>> {
+pub fn fetch_flags(line: &str) -> Option<BTreeSet<String>> {
     let start = line.find("FLAGS (")? + "FLAGS (".len();
     let end = start + line[start..].find(')')?;
     Some(line[start..end].split_whitespace().map(str::to_string).collect())
@@ -642,4 +648,222 @@ impl Rng {
     pub fn bytes(&mut self, length: usize) -> Vec<u8> {
         (0..length).map(|_| (self.next() >> 56) as u8).collect()
     }
+}
+
+// ---------------------------------------------------------------------------
+// Reading responses: a small FETCH response parser and the answers of the
+// message commands, shared by the message-level suites.
+// ---------------------------------------------------------------------------
+
+/// A message with these header fields, in order, and this body.
+pub fn mail(headers: &[(&str, &str)], body: &str) -> Vec<u8> {
+    let mut text = String::new();
+    for (name, value) in headers {
+        text.push_str(&format!("{name}: {value}\r\n"));
+    }
+    text.push_str("\r\n");
+    text.push_str(body);
+    text.into_bytes()
+}
+
+/// `count` small distinct messages.
+pub fn numbered(count: usize) -> Vec<Vec<u8>> {
+    (1..=count).map(|number| message(&format!("m{number}"), &format!("body {number}"))).collect()
+}
+
+/// Alice, logged in, with `messages` appended to INBOX and INBOX selected
+/// such that none of them is \Recent in this session: another session
+/// selects INBOX first, takes the \Recent flags, and still watches the
+/// mailbox when this one selects it. Returns the client and the UIDs.
+pub fn settled(server: &Server, messages: &[Vec<u8>]) -> (Client, Vec<u32>) {
+    let mut client = server.login("alice", "secret");
+    let uids = messages.iter().map(|message| client.append_ok("INBOX", message)).collect();
+    let mut first = server.login("alice", "secret");
+    let untagged = first.ok("SELECT INBOX");
+    assert!(untagged.contains(&format!("* {} RECENT", messages.len())), "{untagged:?}");
+    let untagged = client.ok("SELECT INBOX");
+    assert!(untagged.contains(&format!("* {} EXISTS", messages.len())), "{untagged:?}");
+    assert!(untagged.contains(&"* 0 RECENT".to_string()), "{untagged:?}");
+    first.ok("LOGOUT");
+    (client, uids)
+}
+
+/// One value of a response, starting at byte `start`: a literal's contents,
+/// a quoted string unquoted, a parenthesised list as sent, or an atom.
+/// Returns the value and the position after it.
+pub fn parse_value(text: &str, start: usize) -> (String, usize) {
+    let bytes = text.as_bytes();
+    match bytes[start] {
+        b'{' => {
+            let close = start + text[start..].find('}').expect("literal end");
+            let length: usize = text[start + 1..close].trim_end_matches('+').parse().expect("literal length");
+            let body = close + 3; // "}\r\n"
+            (text[body..body + length].to_string(), body + length)
+        }
+        b'"' => {
+            let mut value = String::new();
+            let mut position = start + 1;
+            loop {
+                match bytes[position] {
+                    b'\\' => {
+                        value.push(bytes[position + 1] as char);
+                        position += 2;
+                    }
+                    b'"' => return (value, position + 1),
+                    byte => {
+                        value.push(byte as char);
+                        position += 1;
+                    }
+                }
+            }
+        }
+        b'(' => {
+            let mut depth = 0;
+            let mut position = start;
+            let mut quoted = false;
+            loop {
+                match bytes[position] {
+                    b'\\' if quoted => position += 1,
+                    b'"' => quoted = !quoted,
+                    b'(' if !quoted => depth += 1,
+                    b')' if !quoted => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return (text[start..=position].to_string(), position + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                position += 1;
+            }
+        }
+        _ => {
+            let end = text[start..].find([' ', ')']).map_or(text.len(), |offset| start + offset);
+            (text[start..end].to_string(), end)
+        }
+    }
+}
+
+/// The (name, value) pairs of a `* n FETCH (...)` response.
+pub fn fetch_items(response: &str) -> Vec<(String, String)> {
+    let open = response.find(" FETCH (").unwrap_or_else(|| panic!("not a FETCH response: {response:?}"));
+    let bytes = response.as_bytes();
+    let mut position = open + " FETCH (".len();
+    let mut items = Vec::new();
+    while bytes[position] != b')' {
+        let start = position;
+        while bytes[position] != b' ' {
+            if bytes[position] == b'[' {
+                while bytes[position] != b']' {
+                    position += 1;
+                }
+            }
+            position += 1;
+        }
+        let name = response[start..position].to_string();
+        let (value, next) = parse_value(response, position + 1);
+        items.push((name, value));
+        position = next;
+        if bytes[position] == b' ' {
+            position += 1;
+        }
+    }
+    assert_eq!(position, response.len() - 1, "text after the FETCH list: {response:?}");
+    items
+}
+
+pub fn try_item(response: &str, name: &str) -> Option<String> {
+    fetch_items(response).into_iter().find(|(found, _)| found.eq_ignore_ascii_case(name)).map(|(_, value)| value)
+}
+
+/// The value of FETCH item `name` in `response`.
+pub fn item(response: &str, name: &str) -> String {
+    try_item(response, name).unwrap_or_else(|| panic!("no {name} in {response:?}"))
+}
+
+/// The names of the items of a FETCH response, upper-cased.
+pub fn item_names(response: &str) -> Vec<String> {
+    fetch_items(response).into_iter().map(|(name, _)| name.to_ascii_uppercase()).collect()
+}
+
+/// `(\Seen $x)` as a set.
+pub fn flag_set(list: &str) -> BTreeSet<String> {
+    let inner = list.strip_prefix('(').and_then(|list| list.strip_suffix(')')).expect("a flag list");
+    inner.split_whitespace().map(str::to_string).collect()
+}
+
+pub fn flags(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|name| name.to_string()).collect()
+}
+
+/// The FETCH responses among `untagged`, by sequence number.
+pub fn fetches(untagged: &[Response]) -> Vec<(u32, &Response)> {
+    untagged
+        .iter()
+        .filter(|response| response.starts_with("* ") && response.contains(" FETCH ("))
+        .map(|response| (response[2..].split(' ').next().unwrap().parse().unwrap(), response))
+        .collect()
+}
+
+/// The one FETCH response for sequence number `sequence`.
+pub fn fetch_of(untagged: &[Response], sequence: u32) -> &Response {
+    let found: Vec<&Response> =
+        fetches(untagged).into_iter().filter(|(number, _)| *number == sequence).map(|(_, found)| found).collect();
+    assert_eq!(found.len(), 1, "one FETCH for {sequence} in {untagged:#?}");
+    found[0]
+}
+
+/// The flags the server reports for message `sequence` (read without side effects).
+pub fn flags_of(client: &mut Client, sequence: u32) -> BTreeSet<String> {
+    let untagged = client.ok(&format!("FETCH {sequence} FLAGS"));
+    flag_set(&item(fetch_of(&untagged, sequence), "FLAGS"))
+}
+
+/// A STATUS item of a mailbox.
+pub fn status(client: &mut Client, mailbox: &str, name: &str) -> u32 {
+    let untagged = client.ok(&format!("STATUS {mailbox} ({name})"));
+    let line = untagged.iter().find(|line| line.starts_with("* STATUS")).expect("STATUS response");
+    let after = line.split(&format!("{name} ")).nth(1).expect("item in STATUS");
+    after.trim_end_matches(')').split([' ', ')']).next().unwrap().parse().unwrap()
+}
+
+/// The sorted numbers of a SEARCH command's answer.
+pub fn search(client: &mut Client, criteria: &str) -> Vec<u32> {
+    let untagged = client.ok(&format!("SEARCH {criteria}"));
+    let mut numbers = search_result(&untagged);
+    numbers.sort_unstable();
+    numbers
+}
+
+pub fn uid_search(client: &mut Client, criteria: &str) -> Vec<u32> {
+    let untagged = client.ok(&format!("UID SEARCH {criteria}"));
+    let mut numbers = search_result(&untagged);
+    numbers.sort_unstable();
+    numbers
+}
+
+/// `[COPYUID v src dst]` as its three words.
+pub fn copyuid(text: &str) -> (u32, String, String) {
+    let code = text.split("[COPYUID ").nth(1).unwrap_or_else(|| panic!("no COPYUID in {text:?}"));
+    let code = &code[..code.find(']').unwrap()];
+    let words: Vec<&str> = code.split(' ').collect();
+    assert_eq!(words.len(), 3, "{text}");
+    (words[0].parse().unwrap(), words[1].to_string(), words[2].to_string())
+}
+
+/// The UIDVALIDITY a SELECT or EXAMINE reported.
+pub fn uidvalidity(untagged: &[Response]) -> u32 {
+    let line = untagged.iter().find(|line| line.starts_with("* OK [UIDVALIDITY ")).expect("UIDVALIDITY");
+    line["* OK [UIDVALIDITY ".len()..].split(']').next().unwrap().parse().unwrap()
+}
+
+/// The UIDs of all messages, in sequence order.
+pub fn all_uids(client: &mut Client) -> Vec<u32> {
+    let untagged = client.ok("FETCH 1:* UID");
+    let mut found: Vec<(u32, u32)> = fetches(&untagged)
+        .into_iter()
+        .map(|(sequence, response)| (sequence, item(response, "UID").parse().unwrap()))
+        .collect();
+    found.sort_unstable();
+    found.into_iter().map(|(_, uid)| uid).collect()
 }

@@ -266,9 +266,8 @@ pub async fn run(
         }
     }
     // RFC 9051 §6.4.4: an IMAP4rev2 SEARCH answers with ESEARCH, ALL
-    // when no RETURN option is given; so does a UID SEARCH under UIDONLY
-    // (RFC 9586; command::uidonly).
-    let ret = if session.imap4rev2 || session.uid_only {
+    // when no RETURN option is given.
+    let ret = if session.imap4rev2 {
         Some(ret.unwrap_or(SearchReturn { all: true, ..SearchReturn::default() }))
     } else {
         ret

@@ -19,11 +19,13 @@
 //!   repeats the leading UID: it is sent only where the client asked for
 //!   it by name. Expunges are reported with VANISHED, not EXPUNGE, whether
 //!   or not QRESYNC is enabled (§3.4; `Session::sync_selected`), so also
-//!   during IDLE and NOTIFY, which report through the same sync. UID
-//!   SEARCH answers with ESEARCH even without RETURN (as for IMAP4rev2;
-//!   `search::run`). SELECT leaves out `[UNSEEN n]`, a sequence number.
-//! - Unchanged: EXISTS and RECENT (counts, not message numbers), UID SORT
-//!   and UID THREAD answers (they list UIDs), EXPUNGE and UID EXPUNGE
+//!   during IDLE and NOTIFY, which report through the same sync. SELECT
+//!   leaves out `[UNSEEN n]`, a sequence number.
+//! - Unchanged: EXISTS and RECENT (counts, not message numbers); the
+//!   answers of UID SEARCH, UID SORT and UID THREAD (they list UIDs: UID
+//!   SEARCH without RETURN still answers `* SEARCH`, as RFC 4731 has
+//!   ESEARCH only where RETURN asks for it, and RFC 9586 changes only
+//!   FETCH and EXPUNGE responses); EXPUNGE and UID EXPUNGE
 //!   themselves (they take no message numbers), `*` in a UID set (the
 //!   highest UID).
 //!

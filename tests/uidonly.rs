@@ -292,3 +292,36 @@ fn sessions_without_uidonly_see_no_change() {
     let untagged = plain.ok("NOOP");
     assert_eq!(untagged, ["* 2 EXPUNGE"]);
 }
+
+/// The number in `[CODE n]` in any of the responses.
+fn code_number(responses: &[Response], code: &str) -> u64 {
+    let needle = format!("[{code} ");
+    responses
+        .iter()
+        .find_map(|line| {
+            let start = line.find(&needle)? + needle.len();
+            line[start..].split(']').next()?.parse().ok()
+        })
+        .unwrap_or_else(|| panic!("no {code} in {responses:#?}"))
+}
+
+#[test]
+fn qresync_select_reports_changes_as_uidfetch() {
+    let server = Server::start();
+    let mut client = uidonly_inbox(&server);
+    client.ok("ENABLE QRESYNC");
+    let selected = client.ok("SELECT INBOX");
+    let (validity, modseq) = (code_number(&selected, "UIDVALIDITY"), code_number(&selected, "HIGHESTMODSEQ"));
+    client.ok("UNSELECT");
+    let mut other = server.alice_inbox();
+    other.ok("UID STORE 3 +FLAGS.SILENT (\\Flagged)");
+    other.ok("UID STORE 2 +FLAGS.SILENT (\\Deleted)");
+    other.ok("EXPUNGE");
+    // RFC 7162 §3.2.5.1: what changed since `modseq`, by UID only.
+    let selected = client.ok(&format!("SELECT INBOX (QRESYNC ({validity} {modseq}))"));
+    assert!(has(&selected, "* VANISHED (EARLIER) 2"), "{selected:#?}");
+    let changed: Vec<&Response> = selected.iter().filter(|line| line.contains("UIDFETCH")).collect();
+    assert_eq!(changed.len(), 1, "{selected:#?}");
+    assert!(changed[0].starts_with("* 3 UIDFETCH (FLAGS (\\Flagged) MODSEQ ("), "{selected:#?}");
+    no_sequence_numbers(&selected);
+}

@@ -87,6 +87,11 @@ const TEMPLATES: &[&str] = &[
     "FETCH 1:* (UID PREVIEW)",
     "UID FETCH 1:* (PREVIEW (LAZY) FLAGS)",
     "FETCH 1:* PREVIEW (CHANGEDSINCE 1)",
+    // RFC 9586 UIDONLY: after it, sequence numbers anywhere are BAD [UIDREQUIRED].
+    "ENABLE UIDONLY",
+    "UID FETCH 1:* (UID FLAGS MODSEQ) (CHANGEDSINCE 1)",
+    "UID SEARCH OR $ 1:3",
+    "UID SORT (SUBJECT) UTF-8 NOT 2",
 ];
 
 const NOISE: &[&[u8]] = &[

@@ -111,6 +111,9 @@ pub struct Session {
     /// and QRESYNC enabled (which implies it); see `command::enable`.
     pub condstore: bool,
     pub qresync: bool,
+    /// RFC 9586: `ENABLE UIDONLY` was given: messages are named by UID
+    /// only, both ways (see `command::uidonly`).
+    pub uid_only: bool,
     /// Logging in must be done by then (a deadline, not an idle timer).
     login_deadline: Instant,
     /// RFC 5465 NOTIFY, once set (boxed: most sessions never use it).
@@ -180,6 +183,7 @@ pub async fn run(server: Rc<Server>, stream: Stream, peer: SocketAddr, implicit_
         utf8_accept: false,
         condstore: false,
         qresync: false,
+        uid_only: false,
         login_deadline,
         notify: None,
         slot,
@@ -487,6 +491,13 @@ impl Session {
             self.tagged(&tag, Status::Bad, None, &format!("{} not allowed now: {text}", body.name()));
             return Ok(());
         }
+        if self.uid_only {
+            if let Some(text) = command::uidonly::refusal(&body) {
+                // RFC 9586 §3: BAD, and the session goes on.
+                self.tagged(&tag, Status::Bad, Some(command::uidonly::CODE), text);
+                return Ok(());
+            }
+        }
         self.sync_mode = match &body {
             CommandBody::Fetch { uid: false, .. }
             | CommandBody::Store { uid: false, .. }
@@ -599,6 +610,8 @@ impl Session {
                 }
                 // RFC 8970: FETCH PREVIEW (src/mime/preview.rs).
                 capabilities.push_str(" PREVIEW");
+                // RFC 9586 (command::uidonly).
+                capabilities.push_str(" UIDONLY");
             }
         }
         capabilities
@@ -769,8 +782,9 @@ impl Session {
             // Both lists ascend: one merge pass finds what went and what came.
             let mut removed = 0usize;
             let mut new = uids.iter().peekable();
-            // RFC 7162 §3.2.10: once QRESYNC is enabled, VANISHED replaces EXPUNGE.
-            let mut vanished = self.qresync.then(|| command::qresync::VanishedLine::new(false));
+            // RFC 7162 §3.2.10: once QRESYNC is enabled, VANISHED replaces
+            // EXPUNGE; RFC 9586 §3.4: once UIDONLY is, too.
+            let mut vanished = (self.qresync || view.uid_only).then(|| command::qresync::VanishedLine::new(false));
             for (index, uid) in view.uids.iter().enumerate() {
                 if index % 32 == 31 {
                     // Cheap steps: a pause (no snapshot here) per 32 UIDs.

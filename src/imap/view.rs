@@ -48,6 +48,9 @@ pub struct View {
     /// UIDs are not removed: `$` is resolved against the current UIDs, so
     /// they simply match nothing.
     pub saved: Vec<(u32, u32)>,
+    /// RFC 9586 UIDONLY is enabled in the session: FETCH responses are
+    /// `* uid UIDFETCH (...)`, expunges VANISHED (see `command::uidonly`).
+    pub uid_only: bool,
 }
 
 impl View {
@@ -76,6 +79,7 @@ impl View {
             recent: Vec::new(),
             own_modseqs: Vec::new(),
             saved: Vec::new(),
+            uid_only: false,
         };
         let mut persist = None;
         if read_only {
@@ -241,7 +245,8 @@ impl View {
 
     /// `* n FETCH ([UID u ]FLAGS (...)[ MODSEQ (m)])` for the message at
     /// `index`. With `with_modseq` (CONDSTORE enabled) the UID comes too:
-    /// RFC 7162 §3.1 wants both in every such FETCH.
+    /// RFC 7162 §3.1 wants both in every such FETCH. Under UIDONLY it is
+    /// `* u UIDFETCH (FLAGS (...)[ MODSEQ (m)])`: the UID leads already.
     pub fn write_flags(
         &self,
         out: &mut Vec<u8>,
@@ -251,10 +256,8 @@ impl View {
         with_uid: bool,
         with_modseq: bool,
     ) {
-        out.extend_from_slice(b"* ");
-        encode::number(out, (index + 1) as u64);
-        out.extend_from_slice(b" FETCH (");
-        if with_uid || with_modseq {
+        self.fetch_start(out, index, uid);
+        if (with_uid || with_modseq) && !self.uid_only {
             out.extend_from_slice(b"UID ");
             encode::number(out, uid);
             out.push(b' ');
@@ -267,6 +270,19 @@ impl View {
             out.push(b')');
         }
         out.extend_from_slice(b")\r\n");
+    }
+
+    /// Starts a FETCH response: `* n FETCH (`, or under UIDONLY `* uid
+    /// UIDFETCH (` (RFC 9586 §3.3: `uniqueid SP "UIDFETCH" SP msg-att`).
+    pub fn fetch_start(&self, out: &mut Vec<u8>, index: usize, uid: u32) {
+        out.extend_from_slice(b"* ");
+        if self.uid_only {
+            encode::number(out, uid);
+            out.extend_from_slice(b" UIDFETCH (");
+        } else {
+            encode::number(out, (index + 1) as u64);
+            out.extend_from_slice(b" FETCH (");
+        }
     }
 
     /// The UIDs at `ranges`, as a compact set for a store operation.
@@ -308,6 +324,7 @@ mod tests {
             recent: vec![(9, 10)],
             own_modseqs: Vec::new(),
             saved: Vec::new(),
+            uid_only: false,
         }
     }
 

@@ -188,6 +188,11 @@ fn find_replaced(session: &Session, replacing: Replacing) -> Result<(u64, u32), 
     if view.read_only {
         return Err(Refusal { status: Status::No, code: Some("READ-ONLY"), text: "Mailbox is read-only".into() });
     }
+    // RFC 9586 §3: under UIDONLY only UID REPLACE (command::uidonly).
+    if view.uid_only && !replacing.uid {
+        let text = "Message sequence numbers are not allowed once UIDONLY is enabled; use UID REPLACE";
+        return Err(Refusal { status: Status::Bad, code: Some(super::uidonly::CODE), text: text.into() });
+    }
     let last = view.uids.last().copied();
     let uid = match (replacing.uid, replacing.number) {
         (_, SequenceNumber::Star) => last,

@@ -1,6 +1,6 @@
 //! ENABLE (RFC 5161) of IMAP4rev2 (RFC 9051 §6.3.1), UTF8=ACCEPT (RFC
 //! 6855, RFC 9755), CONDSTORE and QRESYNC
-//! (RFC 7162), and the implicit enabling of CONDSTORE by the commands that
+//! (RFC 7162), UIDONLY (RFC 9586), and the implicit enabling of CONDSTORE by the commands that
 //! use it (RFC 7162 §3.1).
 //!
 //! Other capabilities are ignored, not refused (RFC 5161 §3).
@@ -40,6 +40,14 @@ pub async fn run(session: &mut Session, tag: &str, capabilities: &[String]) -> i
                 condstore(session);
                 session.qresync = true;
                 line.push_str(" QRESYNC");
+            }
+            // RFC 9586 §3.1: UIDs only, both ways (command::uidonly).
+            "UIDONLY" if !session.uid_only => {
+                session.uid_only = true;
+                if let State::Selected(_, view) = &mut session.state {
+                    view.uid_only = true;
+                }
+                line.push_str(" UIDONLY");
             }
             _ => {}
         }

@@ -166,8 +166,10 @@ pub async fn run(
             return Ok(());
         }
     }
-    // RFC 3501 §6.4.8: UID FETCH answers always carry the UID.
-    if uid && !items.contains(&FetchItem::Uid) {
+    // RFC 3501 §6.4.8: UID FETCH answers always carry the UID (under
+    // UIDONLY it leads every UIDFETCH, so only where asked by name).
+    let uid_only = session.uid_only;
+    if uid && !uid_only && !items.contains(&FetchItem::Uid) {
         items.insert(0, FetchItem::Uid);
     }
     // RFC 7162 §3.1: MODSEQ and CHANGEDSINCE enable CONDSTORE; CHANGEDSINCE
@@ -181,7 +183,7 @@ pub async fn run(
     if wants_modseq && !items.contains(&FetchItem::Modseq) {
         items.push(FetchItem::Modseq);
     }
-    if session.condstore && items.iter().any(FetchItem::sets_seen) && !items.contains(&FetchItem::Uid) {
+    if session.condstore && !uid_only && items.iter().any(FetchItem::sets_seen) && !items.contains(&FetchItem::Uid) {
         items.insert(0, FetchItem::Uid);
     }
     let store = session.server.store.clone();
@@ -756,10 +758,7 @@ async fn respond_with(
                 }
             }
             let mut binaries = binaries.iter();
-            let out = answer.conn.out();
-            out.extend_from_slice(b"* ");
-            encode::number(out, (index + 1) as u64);
-            out.extend_from_slice(b" FETCH (");
+            view.fetch_start(answer.conn.out(), index, uid);
             let mut first = true;
             let mut flags_sent = false;
             for item in items {

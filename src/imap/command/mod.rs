@@ -21,3 +21,4 @@ pub mod select;
 pub mod starttls;
 pub mod status;
 pub mod store;
+pub mod uidonly;

@@ -84,8 +84,10 @@ pub async fn run(
     if let Some(uid) = first_recent {
         store.submit(Op::SetFirstRecent { mailbox: view.mailbox, uid });
     }
-    // RFC 9051 §6.3.2 drops the UNSEEN response code (clients search).
-    let first_unseen = if imap4rev2 { None } else { first_unseen(&store, &view) };
+    // RFC 9051 §6.3.2 drops the UNSEEN response code (clients search);
+    // under UIDONLY it would be a sequence number (RFC 9586 §3).
+    view.uid_only = session.uid_only;
+    let first_unseen = if imap4rev2 || view.uid_only { None } else { first_unseen(&store, &view) };
     let mut lines = if read_only {
         let mut lines = flags_lines(&view.keywords);
         // RFC 3501 §6.3.2: nothing can be changed in an EXAMINEd mailbox.

@@ -13,6 +13,7 @@ use crate::imap::command::fetch;
 use crate::imap::encode;
 use crate::imap::session::{Session, State, Status};
 use crate::imap::types::{Flag, SequenceSet};
+use crate::imap::view::View;
 use crate::store::{FlagAction, Flags, Op, Outcome};
 
 pub async fn run(
@@ -82,7 +83,7 @@ pub async fn run(
                 }
                 if silent {
                     if message.modseq == stored_modseq {
-                        write_modseq(session.conn.out(), index, message_uid, message.modseq);
+                        write_modseq(session.conn.out(), view, index, message_uid, message.modseq);
                     }
                 } else {
                     // UID STORE answers carry the UID: clients match them by
@@ -114,13 +115,16 @@ pub async fn run(
     Ok(())
 }
 
-/// `* n FETCH (UID u MODSEQ (m))`: a .SILENT STORE's answer under CONDSTORE.
-fn write_modseq(out: &mut Vec<u8>, index: usize, uid: u32, modseq: u64) {
-    out.extend_from_slice(b"* ");
-    encode::number(out, (index + 1) as u64);
-    out.extend_from_slice(b" FETCH (UID ");
-    encode::number(out, uid);
-    out.extend_from_slice(b" MODSEQ (");
+/// `* n FETCH (UID u MODSEQ (m))`: a .SILENT STORE's answer under
+/// CONDSTORE; `* u UIDFETCH (MODSEQ (m))` under UIDONLY.
+fn write_modseq(out: &mut Vec<u8>, view: &View, index: usize, uid: u32, modseq: u64) {
+    view.fetch_start(out, index, uid);
+    if !view.uid_only {
+        out.extend_from_slice(b"UID ");
+        encode::number(out, uid);
+        out.push(b' ');
+    }
+    out.extend_from_slice(b"MODSEQ (");
     encode::number(out, modseq);
     out.extend_from_slice(b"))\r\n");
 }

@@ -10,6 +10,5 @@ pub mod decode;
 pub mod header;
 pub mod matcher;
 pub mod preview;
-pub mod render;
 pub mod structure;
 pub mod subject;

@@ -57,13 +57,13 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::imap::encode;
+use crate::imap::render;
 use crate::imap::session::{Session, State, Status};
 use crate::imap::types::{FetchItem, FetchModifiers, Section, SectionText, SequenceSet};
 use crate::imap::view::View;
 use crate::mime::decode::{Decoder, TransferEncoding};
 use crate::mime::header;
 use crate::mime::preview::{self, PartPreview};
-use crate::mime::render;
 use crate::mime::structure::{SectionKind, Structure, StructureParser};
 use crate::net::Connection;
 use crate::store::{

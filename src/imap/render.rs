@@ -1,11 +1,13 @@
 //! ENVELOPE and BODY / BODYSTRUCTURE as IMAP sends them (RFC 3501 §7.4.2,
-//! RFC 9051 §7.5.2), from the stored [`Structure`]. Field by field this
+//! RFC 9051 §7.5.2), from the stored [`Structure`]. IMAP's syntax, so it
+//! lives in `imap/` and reads `mime` (the layer below); `mime` knows
+//! nothing of IMAP (issue 14). Field by field this
 //! follows what Dovecot 2.3 answers, so clients see the same data whichever
 //! server they talk to.
 
-use super::address::Address;
-use super::structure::{Content, Envelope, Kind, Structure};
 use crate::imap::encode;
+use crate::mime::address::Address;
+use crate::mime::structure::{Content, Envelope, Kind, Structure};
 
 /// The body of an empty multipart (Dovecot writes one, since the grammar
 /// needs at least one part): a zero-length text/plain.
@@ -354,5 +356,25 @@ mod tests {
             }
         }
         std::fs::write(format!("{directory}/roost-out.txt"), out).unwrap();
+    }
+
+    proptest::proptest! {
+        /// Whatever the parser makes of any bytes, and whatever a damaged
+        /// stored record decodes to, renders without panicking.
+        #[test]
+        fn any_structure_renders(
+            message in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+            record in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+        ) {
+            let structure = parse(&message);
+            for index in 0..structure.parts.len() {
+                let mut out = Vec::new();
+                body_structure(&mut out, &structure, index, true);
+            }
+            if let Some(structure) = Structure::decode(&record) {
+                let mut out = Vec::new();
+                body_structure(&mut out, &structure, 0, true);
+            }
+        }
     }
 }

@@ -25,6 +25,7 @@ pub mod incoming;
 mod ops;
 mod reader;
 pub mod schema;
+mod structure_codec;
 mod writer;
 
 use std::cell::RefCell;

@@ -7,6 +7,7 @@ mod config;
 mod control;
 mod imap;
 mod lmtp;
+mod mail;
 mod mime;
 mod net;
 mod server;

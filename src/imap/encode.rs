@@ -1,7 +1,7 @@
 //! The response encoder: the only code that knows IMAP's quoting and
 //! literal rules (RFC 3501 §4.3, §9).
 
-use crate::store::Flags;
+use crate::mail::Flags;
 
 /// Quoted strings longer than this go out as literals, which clients parse
 /// without scanning for escapes.

@@ -2,7 +2,7 @@
 
 use crate::imap::sort::SortCriterion;
 use crate::imap::thread::ThreadAlgorithm;
-use crate::store::{FlagAction, Flags};
+use crate::mail::{FlagAction, Flags};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Command {

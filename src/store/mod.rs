@@ -228,12 +228,7 @@ impl UidSet {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FlagAction {
-    Add,
-    Remove,
-    Replace,
-}
+pub use crate::mail::FlagAction;
 
 #[derive(Clone, Debug)]
 pub struct NewMessage {

@@ -122,29 +122,7 @@ pub const SCHEMA_VERSION: u64 = 1;
 /// the leaf's own bookkeeping fit one 4 KiB page.
 pub const CHUNK_SIZE: usize = 4000;
 
-/// Message flags as bits; `\Recent` is a session property, not stored.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Flags(pub u8);
-
-impl Flags {
-    pub const SEEN: Flags = Flags(1);
-    pub const ANSWERED: Flags = Flags(2);
-    pub const FLAGGED: Flags = Flags(4);
-    pub const DELETED: Flags = Flags(8);
-    pub const DRAFT: Flags = Flags(16);
-
-    pub fn contains(self, other: Flags) -> bool {
-        self.0 & other.0 == other.0
-    }
-
-    pub fn union(self, other: Flags) -> Flags {
-        Flags(self.0 | other.0)
-    }
-
-    pub fn difference(self, other: Flags) -> Flags {
-        Flags(self.0 & !other.0)
-    }
-}
+pub use crate::mail::Flags;
 
 /// RFC 6154 special-use attributes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

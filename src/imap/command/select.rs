@@ -15,7 +15,8 @@ use crate::imap::command::{enable, qresync};
 use crate::imap::session::{describe, Session, State, Status};
 use crate::imap::types::SelectParameters;
 use crate::imap::view::View;
-use crate::store::{indexed_condition, Flags, Op, MAX_KEYWORDS};
+use crate::mail::Flags;
+use crate::store::{indexed_condition, Op, MAX_KEYWORDS};
 
 /// `* FLAGS` and `* OK [PERMANENTFLAGS]` for a mailbox's keywords.
 pub fn flags_lines(keywords: &[String]) -> String {

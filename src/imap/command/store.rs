@@ -14,7 +14,8 @@ use crate::imap::encode;
 use crate::imap::session::{Session, State, Status};
 use crate::imap::types::{Flag, SequenceSet};
 use crate::imap::view::View;
-use crate::store::{FlagAction, Flags, Op, Outcome};
+use crate::mail::{FlagAction, Flags};
+use crate::store::{Op, Outcome};
 
 pub async fn run(
     session: &mut Session,

@@ -17,7 +17,7 @@ mod search;
 
 use super::types::*;
 use crate::imap::thread::ThreadAlgorithm;
-use crate::store::{FlagAction, Flags};
+use crate::mail::{FlagAction, Flags};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParseError {

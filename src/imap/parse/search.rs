@@ -3,7 +3,7 @@
 use super::{FlagWord, Parser, Result, MAX_DEPTH};
 use crate::imap::sort::{SortCriterion, SortKey};
 use crate::imap::types::{DateField, DateRelation, Flag, SearchKey, SearchReturn};
-use crate::store::Flags;
+use crate::mail::Flags;
 
 /// `RETURN (option ...) SP`, if present (RFC 4731 §3.1, RFC 5182 §2).
 pub fn search_return(parser: &mut Parser) -> Result<Option<SearchReturn>> {

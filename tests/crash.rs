@@ -274,8 +274,8 @@ fn workload(port: u16, model: &mut Model, rng: &mut Rng, seed: u64) -> End {
             model.messages.insert(uid, (message, FlagSet::new()));
             model.acknowledged_appends += 1;
         } else {
-            let uid = *model.messages.keys().nth(rng.below(model.messages.len())).unwrap();
-            let (action, flags) = STORES[rng.below(STORES.len())];
+            let uid = *model.messages.keys().nth(rng.index(model.messages.len())).unwrap();
+            let (action, flags) = *rng.pick(&STORES);
             let before = &model.messages[&uid].1;
             let named = normalize(flags.iter().copied());
             let after: FlagSet = match action {

@@ -181,20 +181,20 @@ impl Write for Wire {
 fn mutate(rng: &mut Rng, template: &[u8]) -> Vec<u8> {
     let mut bytes = template.to_vec();
     for _ in 0..rng.below(4) {
-        let position = if bytes.is_empty() { 0 } else { rng.below(bytes.len() + 1) };
+        let position = if bytes.is_empty() { 0 } else { rng.index(bytes.len() + 1) };
         match rng.below(5) {
             0 => {
                 let noise = rng.pick(NOISE);
                 bytes.splice(position..position, noise.iter().copied());
             }
             1 if !bytes.is_empty() => {
-                let end = (position + 1 + rng.below(6)).min(bytes.len());
+                let end = (position + 1 + rng.index(6)).min(bytes.len());
                 bytes.drain(position.min(end)..end);
             }
             2 => bytes.truncate(position),
             3 if !bytes.is_empty() => {
-                let start = rng.below(bytes.len());
-                let end = (start + rng.below(12)).min(bytes.len());
+                let start = rng.index(bytes.len());
+                let end = (start + rng.index(12)).min(bytes.len());
                 let copy = bytes[start..end].to_vec();
                 bytes.splice(position..position, copy);
             }

@@ -3,35 +3,7 @@
 //! non-ASCII headers, threads, sizes from 1 KiB to several MiB with a long
 //! tail. The same seed always gives the same bytes.
 
-/// xorshift64*: small, fast, reproducible.
-#[derive(Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed.max(1))
-    }
-
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    pub fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound.max(1)
-    }
-
-    /// Uniform in [0, 1).
-    pub fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-}
+pub use crate::rng::Rng;
 
 /// How message sizes are drawn.
 #[derive(Clone, Copy, Debug)]
@@ -164,7 +136,7 @@ impl Corpus {
     }
 
     fn rng(&self, index: u64) -> Rng {
-        let mut rng = Rng::new(self.seed ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15).wrapping_add(1));
+        let mut rng = Rng::from_state(self.seed ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15).wrapping_add(1));
         rng.next();
         rng
     }

@@ -14,6 +14,8 @@ mod corpus;
 mod hostile;
 #[path = "lmtp.rs"]
 mod lmtp;
+#[path = "../common/rng.rs"]
+mod rng;
 #[path = "scenarios.rs"]
 mod scenarios;
 #[path = "servers.rs"]

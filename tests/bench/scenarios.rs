@@ -387,7 +387,7 @@ pub async fn select_and_search(server: &Server, mailbox: &str, count: u64) -> io
 
 /// A message of exactly `size` bytes: a header and a base64-looking body.
 pub fn big_message(size: usize, seed: u64) -> Vec<u8> {
-    let mut rng = Rng::new(seed);
+    let mut rng = Rng::from_state(seed);
     let mut message = format!(
         "From: Sender <sender@example.org>\r\nTo: alice@example.org\r\nSubject: big {seed}\r\nMIME-Version: 1.0\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
     )
@@ -588,7 +588,7 @@ pub async fn mixed(server: &Server, clients: usize, seconds: f64, mailbox: &str)
                 .map(|worker| {
                     let corpus = corpus.clone();
                     executor.spawn(async move {
-                        let mut rng = Rng::new(1000 + worker as u64);
+                        let mut rng = Rng::from_state(1000 + worker as u64);
                         let mut appended = 0u64;
                         while Instant::now() < deadline {
                             if let Err(error) =

@@ -12,6 +12,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+#[path = "rng.rs"]
+mod rng;
+#[allow(unused_imports)]
+pub use rng::Rng;
+
 pub const BINARY: &str = env!("CARGO_BIN_EXE_roost");
 /// Long enough for a slow CI machine, short enough that a hang fails.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(20);
@@ -610,44 +615,6 @@ pub fn fetch_uid(line: &str) -> Option<u32> {
         offset = at + 4;
     }
     None
-}
-
-/// The one pseudo-random generator of the tests (xorshift64*): seeded,
-/// so a failing run can be replayed from the seed it prints.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        // Any seed, even 0, gives a usable non-zero state.
-        Rng(seed ^ 0x9e37_79b9_7f4a_7c15 | 1)
-    }
-
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// A number in `0..bound` (bound > 0).
-    pub fn below(&mut self, bound: usize) -> usize {
-        (self.next() % bound as u64) as usize
-    }
-
-    /// A number in `low..high` (low < high).
-    pub fn range(&mut self, low: u64, high: u64) -> u64 {
-        low + self.next() % (high - low)
-    }
-
-    /// One of `items` (not empty).
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-
-    /// `length` pseudo-random bytes.
-    pub fn bytes(&mut self, length: usize) -> Vec<u8> {
-        (0..length).map(|_| (self.next() >> 56) as u8).collect()
-    }
 }
 
 // ---------------------------------------------------------------------------

@@ -275,7 +275,7 @@ fn workload(port: u16, model: &mut Model, rng: &mut Rng, seed: u64) -> End {
             model.acknowledged_appends += 1;
         } else {
             let uid = *model.messages.keys().nth(rng.index(model.messages.len())).unwrap();
-            let (action, flags) = *rng.pick(&STORES);
+            let (action, flags) = *rng.pick(STORES);
             let before = &model.messages[&uid].1;
             let named = normalize(flags.iter().copied());
             let after: FlagSet = match action {

@@ -48,6 +48,9 @@ pub struct View {
     /// UIDs are not removed: `$` is resolved against the current UIDs, so
     /// they simply match nothing.
     pub saved: Vec<(u32, u32)>,
+    /// RFC 5267 searches kept live (RETURN (UPDATE)); they end with the
+    /// view (UNSELECT, CLOSE, SELECT). See `command::context`.
+    pub live_searches: crate::imap::command::context::LiveSearches,
 }
 
 impl View {
@@ -76,6 +79,7 @@ impl View {
             recent: Vec::new(),
             own_modseqs: Vec::new(),
             saved: Vec::new(),
+            live_searches: Default::default(),
         };
         let mut persist = None;
         if read_only {
@@ -308,6 +312,7 @@ mod tests {
             recent: vec![(9, 10)],
             own_modseqs: Vec::new(),
             saved: Vec::new(),
+            live_searches: Default::default(),
         }
     }
 

@@ -2,10 +2,11 @@
 
 use super::{FlagWord, Parser, Result, MAX_DEPTH};
 use crate::imap::sort::{SortCriterion, SortKey};
-use crate::imap::types::{DateField, DateRelation, Flag, SearchKey, SearchReturn};
+use crate::imap::types::{DateField, DateRelation, Flag, PartialRange, SearchKey, SearchReturn};
 use crate::store::Flags;
 
-/// `RETURN (option ...) SP`, if present (RFC 4731 §3.1, RFC 5182 §2).
+/// `RETURN (option ...) SP`, if present (RFC 4731 §3.1, RFC 5182 §2,
+/// RFC 5267 §4, RFC 9394 §3.1).
 pub fn search_return(parser: &mut Parser) -> Result<Option<SearchReturn>> {
     if !parser.try_keyword("RETURN ") {
         return Ok(None);
@@ -25,9 +26,24 @@ pub fn search_return(parser: &mut Parser) -> Result<Option<SearchReturn>> {
             b"COUNT" => &mut options.count,
             b"ALL" => &mut options.all,
             b"SAVE" => &mut options.save,
+            b"UPDATE" => &mut options.update,
+            b"CONTEXT" => &mut options.context,
+            b"PARTIAL" => {
+                // RFC 9394 §3.1: one PARTIAL at most.
+                if options.partial.is_some() {
+                    return Err("PARTIAL given twice".into());
+                }
+                parser.sp()?;
+                options.partial = Some(partial_range(parser)?);
+                continue;
+            }
             _ => return Err(format!("unknown search return option {}", String::from_utf8_lossy(&word))),
         };
         *option = true;
+    }
+    // RFC 9394 §3.1: either one PARTIAL or one ALL, not both.
+    if options.partial.is_some() && options.all {
+        return Err("PARTIAL and ALL cannot be combined (RFC 9394)".into());
     }
     // RFC 4731: an empty list means ALL.
     if !any {
@@ -35,6 +51,38 @@ pub fn search_return(parser: &mut Parser) -> Result<Option<SearchReturn>> {
     }
     parser.sp()?;
     Ok(Some(options))
+}
+
+/// RFC 9394 §4 partial-range: `m:n` (from the first result) or `-m:-n`
+/// (from the last), both ends above zero, no `*`; `5:3` is `3:5`.
+pub fn partial_range(parser: &mut Parser) -> Result<PartialRange> {
+    let from_end = parser.try_byte(b'-');
+    let first = parser.nz_number().map_err(|_| "PARTIAL wants a range like 1:100 or -1:-100".to_string())?;
+    parser.byte(b':')?;
+    if parser.try_byte(b'-') != from_end {
+        return Err("both ends of a PARTIAL range have the same sign (RFC 9394)".into());
+    }
+    let second = parser.nz_number().map_err(|_| "PARTIAL wants a range like 1:100 or -1:-100".to_string())?;
+    let (low, high) = (first.min(second), first.max(second));
+    Ok(if from_end { PartialRange::Last(low, high) } else { PartialRange::First(low, high) })
+}
+
+/// `CANCELUPDATE "tag" ...` arguments (RFC 5267 §4.3.5: 1*(SP quoted)).
+pub fn cancel_update(parser: &mut Parser) -> Result<Vec<String>> {
+    let mut tags = Vec::new();
+    while parser.try_byte(b' ') {
+        if parser.peek() != Some(b'"') {
+            return Err("CANCELUPDATE takes quoted tags".into());
+        }
+        tags.push(String::from_utf8_lossy(&parser.string()?).into_owned());
+        if tags.len() > 64 {
+            return Err("too many tags".into());
+        }
+    }
+    if tags.is_empty() {
+        return Err("CANCELUPDATE needs at least one tag".into());
+    }
+    Ok(tags)
 }
 
 /// `(criterion ...)` of SORT (RFC 5256 §3, RFC 5957 DISPLAYFROM/DISPLAYTO).

@@ -275,12 +275,7 @@ pub async fn report(session: &mut Session) -> io::Result<()> {
 /// Rows of the change index read at a time, and messages tested at a time.
 const BATCH: usize = 256;
 
-async fn bring_up_to_date(
-    store: &Store,
-    conn: &mut Connection,
-    view: &View,
-    live: &mut LiveSearch,
-) -> io::Result<()> {
+async fn bring_up_to_date(store: &Store, conn: &mut Connection, view: &View, live: &mut LiveSearch) -> io::Result<()> {
     let top = view.uids.last().copied().unwrap_or(0);
     // Flag changes of messages tested before, a batch of the index at a time.
     if live.by_flags && live.modseq < view.flags_modseq {
@@ -324,7 +319,13 @@ fn log_failure(view: &View, error: StoreError) {
 }
 
 /// Tests `uids` (ascending) again and reports what changed.
-async fn retest(store: &Store, conn: &mut Connection, view: &View, live: &mut LiveSearch, uids: &[u32]) -> io::Result<()> {
+async fn retest(
+    store: &Store,
+    conn: &mut Connection,
+    view: &View,
+    live: &mut LiveSearch,
+    uids: &[u32],
+) -> io::Result<()> {
     if uids.is_empty() {
         return Ok(());
     }
@@ -381,7 +382,12 @@ fn number(view: &View, by_uid: bool, uid: u32) -> u32 {
 
 /// Drops `removed` (ascending, each a current match) from the results and
 /// writes the REMOVEFROM line.
-async fn remove_and_report(conn: &mut Connection, view: &View, live: &mut LiveSearch, removed: &[u32]) -> io::Result<()> {
+async fn remove_and_report(
+    conn: &mut Connection,
+    view: &View,
+    live: &mut LiveSearch,
+    removed: &[u32],
+) -> io::Result<()> {
     let by_uid = live.uid;
     start_line(conn, live);
     conn.out().extend_from_slice(b" REMOVEFROM (");

@@ -219,6 +219,10 @@ fn update_reports_expunges_and_flag_changes() {
     // A flag that the search does not test changes nothing.
     other.ok("STORE 1 +FLAGS (\\Flagged)");
     assert!(updates(&client.ok("NOOP")).is_empty());
+    // Both ways at once: one line, removals first.
+    other.ok("STORE 1 +FLAGS (\\Seen)");
+    other.ok("STORE 4 -FLAGS (\\Seen)");
+    assert_eq!(updates(&client.ok("NOOP")), [format!("* ESEARCH (TAG \"{tag}\") REMOVEFROM (0 1) ADDTO (0 4)")]);
 
     // An expunge elsewhere: REMOVEFROM before the EXPUNGE (RFC 5267 §4.3.4).
     other.ok(&format!("UID STORE {} +FLAGS.SILENT (\\Deleted)", uids[2]));
@@ -234,8 +238,8 @@ fn update_reports_expunges_and_flag_changes() {
     other.ok("EXPUNGE");
     let untagged = client.ok("NOOP");
     assert!(updates(&untagged).is_empty() && !find(&untagged, "EXPUNGE").is_empty(), "{untagged:?}");
-    // What is left matches: 1 and 2.
-    assert_eq!(search_result(&client.ok("SEARCH UNSEEN")), [1, 2]);
+    // What is left matches: m2 and m4 (now 2 and 3).
+    assert_eq!(search_result(&client.ok("SEARCH UNSEEN")), [2, 3]);
 }
 
 #[test]

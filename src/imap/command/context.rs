@@ -238,10 +238,16 @@ pub async fn before_expunges(conn: &mut Connection, view: &mut View, uids: &[u32
     for live in &mut list {
         let removed: Vec<u32> = match &live.results {
             Results::Search(ranges) => gone.iter().copied().filter(|&uid| contains(ranges, uid)).collect(),
-            Results::Sort { order, .. } => gone.iter().copied().filter(|uid| order.contains(uid)).collect(),
+            Results::Sort { order, .. } => {
+                let held = members(order, &gone).await;
+                gone.iter().zip(held).filter(|(_, held)| *held).map(|(&uid, _)| uid).collect()
+            }
         };
         if !removed.is_empty() {
-            remove_and_report(conn, view, live, &removed).await?;
+            start_line(conn, live);
+            write_removals(conn, view, live, &removed).await?;
+            conn.out().extend_from_slice(b"\r\n");
+            conn.flush_if_full().await?;
         }
     }
     view.live_searches.list = list;
@@ -336,28 +342,36 @@ async fn retest(
             return Ok(());
         }
     };
+    let known = match &live.results {
+        Results::Search(ranges) => uids.iter().map(|&uid| contains(ranges, uid)).collect(),
+        Results::Sort { order, .. } => members(order, uids).await,
+    };
     let mut added = Vec::new();
     let mut removed = Vec::new();
-    for (&uid, answer) in uids.iter().zip(answers) {
+    for ((&uid, answer), known) in uids.iter().zip(answers).zip(known) {
         // Gone meanwhile: reported when the expunge is (before_expunges).
         let Some(matches) = answer else { continue };
-        let known = match &live.results {
-            Results::Search(ranges) => contains(ranges, uid),
-            Results::Sort { order, .. } => order.contains(&uid),
-        };
         if matches && !known {
             added.push(uid);
         } else if !matches && known {
             removed.push(uid);
         }
     }
+    if removed.is_empty() && added.is_empty() {
+        return Ok(());
+    }
+    // One line, removals first: the client applies them in order (RFC
+    // 5267 §4.3.2), and the additions' positions count without them.
+    start_line(conn, live);
     if !removed.is_empty() {
-        remove_and_report(conn, view, live, &removed).await?;
+        write_removals(conn, view, live, &removed).await?;
     }
-    if !added.is_empty() {
-        add_and_report(store, conn, view, live, &added).await?;
+    let pairs = insert_matches(store, view, live, &added).await;
+    if !pairs.is_empty() {
+        write_additions(conn, view, live.uid, &pairs).await?;
     }
-    Ok(())
+    conn.out().extend_from_slice(b"\r\n");
+    conn.flush_if_full().await
 }
 
 /// `* ESEARCH (TAG "t") [UID] ` of a live search's update line.
@@ -380,16 +394,25 @@ fn number(view: &View, by_uid: bool, uid: u32) -> u32 {
     }
 }
 
+/// Which of `uids` (ascending) a live sort's `order` holds: one pass over
+/// the order (it is not sorted by UID), yielding now and then.
+async fn members(order: &[u32], uids: &[u32]) -> Vec<bool> {
+    let mut held = vec![false; uids.len()];
+    for (index, uid) in order.iter().enumerate() {
+        if index % 4096 == 4095 {
+            smol::future::yield_now().await;
+        }
+        if let Ok(at) = uids.binary_search(uid) {
+            held[at] = true;
+        }
+    }
+    held
+}
+
 /// Drops `removed` (ascending, each a current match) from the results and
-/// writes the REMOVEFROM line.
-async fn remove_and_report(
-    conn: &mut Connection,
-    view: &View,
-    live: &mut LiveSearch,
-    removed: &[u32],
-) -> io::Result<()> {
+/// writes ` REMOVEFROM (...)`.
+async fn write_removals(conn: &mut Connection, view: &View, live: &mut LiveSearch, removed: &[u32]) -> io::Result<()> {
     let by_uid = live.uid;
-    start_line(conn, live);
     conn.out().extend_from_slice(b" REMOVEFROM (");
     match &mut live.results {
         Results::Search(ranges) => {
@@ -405,62 +428,49 @@ async fn remove_and_report(
         Results::Sort { order, .. } => {
             // One pass over the sort order: each run of removed neighbours
             // is one pair, its position counted after the pairs before it
-            // are removed (RFC 5267 §4.3.4: pairs apply in order).
+            // are removed (RFC 5267 §4.3.2: pairs apply in order).
             let mut kept = Vec::with_capacity(order.len() - removed.len().min(order.len()));
-            let mut run: Option<usize> = None;
+            let mut in_run = false;
             let mut pairs = 0usize;
             for (index, &uid) in order.iter().enumerate() {
                 if index % 4096 == 4095 {
                     conn.flush_if_full().await?;
                 }
-                if removed.binary_search(&uid).is_ok() {
-                    let out = conn.out();
-                    match run {
-                        Some(_) => out.push(b','),
-                        None => {
-                            if pairs > 0 {
-                                out.push(b' ');
-                            }
-                            pairs += 1;
-                            run = Some(kept.len() + 1);
-                            encode::number(out, kept.len() as u64 + 1);
-                            out.push(b' ');
-                        }
-                    }
-                    encode::number(out, number(view, by_uid, uid) as u64);
-                } else {
-                    run = None;
+                if removed.binary_search(&uid).is_err() {
+                    in_run = false;
                     kept.push(uid);
+                    continue;
                 }
+                let out = conn.out();
+                if in_run {
+                    out.push(b',');
+                } else {
+                    if pairs > 0 {
+                        out.push(b' ');
+                    }
+                    pairs += 1;
+                    in_run = true;
+                    encode::number(out, kept.len() as u64 + 1);
+                    out.push(b' ');
+                }
+                encode::number(out, number(view, by_uid, uid) as u64);
             }
             *order = kept;
         }
     }
-    conn.out().extend_from_slice(b")\r\n");
-    conn.flush_if_full().await
+    conn.out().push(b')');
+    Ok(())
 }
 
-/// Adds `added` (ascending, none a current match) to the results and
-/// writes the ADDTO line.
-async fn add_and_report(
-    store: &Store,
-    conn: &mut Connection,
-    view: &View,
-    live: &mut LiveSearch,
-    added: &[u32],
-) -> io::Result<()> {
-    let by_uid = live.uid;
+/// Adds `added` (ascending, none a current match) to the results; returns
+/// the ADDTO pairs (context position, UID), position 0 for SEARCH.
+async fn insert_matches(store: &Store, view: &View, live: &mut LiveSearch, added: &[u32]) -> Vec<(u32, u32)> {
     match &mut live.results {
         Results::Search(ranges) => {
-            let mut numbers = Vec::new();
             for &uid in added {
                 insert(ranges, uid);
-                push_number(&mut numbers, number(view, by_uid, uid));
             }
-            start_line(conn, live);
-            // RFC 5267 §4.3.3: position 0 for SEARCH, the set in mailbox order.
-            conn.out().extend_from_slice(b" ADDTO (0 ");
-            write_set(conn, &numbers).await?;
+            added.iter().map(|&uid| (0, uid)).collect()
         }
         Results::Sort { criteria, order } => {
             // Each new match goes where a binary search over the kept
@@ -474,7 +484,7 @@ async fn add_and_report(
                     let middle = (low + high) / 2;
                     let before = match sort_key(store, view, criteria, order[middle]) {
                         Some(other) => compare_keyed(criteria, &other, &key).is_lt(),
-                        // Gone meanwhile: compare by UID, it is removed later.
+                        // Gone meanwhile (its expunge is reported later): by UID.
                         None => order[middle] < uid,
                     };
                     if before {
@@ -487,25 +497,36 @@ async fn add_and_report(
                 pairs.push((low as u32 + 1, uid));
                 smol::future::yield_now().await;
             }
-            if pairs.is_empty() {
-                return Ok(());
-            }
-            start_line(conn, live);
-            conn.out().extend_from_slice(b" ADDTO (");
-            for (index, &(position, uid)) in pairs.iter().enumerate() {
-                let out = conn.out();
-                if index > 0 {
-                    out.push(b' ');
-                }
-                encode::number(out, position as u64);
-                out.push(b' ');
-                encode::number(out, number(view, by_uid, uid) as u64);
-                conn.flush_if_full().await?;
-            }
+            pairs
         }
     }
-    conn.out().extend_from_slice(b")\r\n");
-    conn.flush_if_full().await
+}
+
+/// ` ADDTO (...)`: for SEARCH one pair, position 0 and the set in mailbox
+/// order (RFC 5267 §4.3.3); for SORT a pair for each new match.
+async fn write_additions(conn: &mut Connection, view: &View, by_uid: bool, pairs: &[(u32, u32)]) -> io::Result<()> {
+    conn.out().extend_from_slice(b" ADDTO (");
+    if pairs.iter().all(|&(position, _)| position == 0) {
+        let mut numbers = Vec::new();
+        for &(_, uid) in pairs {
+            push_number(&mut numbers, number(view, by_uid, uid));
+        }
+        conn.out().extend_from_slice(b"0 ");
+        write_set(conn, &numbers).await?;
+    } else {
+        for (index, &(position, uid)) in pairs.iter().enumerate() {
+            let out = conn.out();
+            if index > 0 {
+                out.push(b' ');
+            }
+            encode::number(out, position as u64);
+            out.push(b' ');
+            encode::number(out, number(view, by_uid, uid) as u64);
+            conn.flush_if_full().await?;
+        }
+    }
+    conn.out().push(b')');
+    Ok(())
 }
 
 /// The sort key of `uid`, None if it is gone or cannot be read (logged).

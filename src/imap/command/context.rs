@@ -684,7 +684,8 @@ mod tests {
         let ranges = [0..3, 5..6, 9..12];
         assert_eq!(window_indexes(&ranges, PartialRange::First(2, 4)), vec![1..3, 5..6]);
         assert_eq!(window_indexes(&ranges, PartialRange::Last(1, 2)), vec![10..12]);
-        assert_eq!(window_indexes(&ranges, PartialRange::Last(7, 9)), vec![]);
+        assert_eq!(window_indexes(&ranges, PartialRange::Last(7, 9)), vec![0..1]);
+        assert_eq!(window_indexes(&ranges, PartialRange::Last(8, 9)), vec![]);
     }
 
     #[test]

@@ -40,6 +40,15 @@
 //! a change that adds thousands of matches at once (a STORE on the whole
 //! mailbox under `SORT RETURN (UPDATE) ... UNSEEN`) is paced but slow.
 //!
+//! Measured (x86 VM shared with other builds, release build, 10,000
+//! messages, another session storing `\Seen` on all of them, the live
+//! session's NOOP timed): no live search 14-20 ms (the 10,000 FETCHes);
+//! with a live `SEARCH RETURN (UPDATE) UNSEEN` 19-31 ms, the update sent
+//! as 40 lines of 256-message ranges (`REMOVEFROM (0 1:256)`...). A live
+//! `UID SORT RETURN (UPDATE) (SUBJECT) ... UNSEEN`: 100 new matches 5 ms;
+//! 9,900 at once 1.86 s, during which another session's NOOP every 10 ms
+//! took 0.2 ms at the median and 22 ms at most.
+//!
 //! # Bounds
 //!
 //! A session keeps at most the board's `search_updates` live searches

@@ -69,6 +69,17 @@
 //! ALL) is written through the connection's bounded buffer and sent each
 //! time it fills, so its size does not become the session's memory.
 //!
+//! # PARTIAL and UPDATE (RFC 9394, RFC 5267)
+//!
+//! `RETURN (PARTIAL m:n)` / `(PARTIAL -m:-n)` gathers the numbers as ALL
+//! does (ranges) and answers one window of them, in list order: mailbox
+//! order for SEARCH, sort order for SORT; MIN, MAX and COUNT stay those of
+//! every match, and SAVE keeps the window (with MIN's and MAX's), or every
+//! match with COUNT (RFC 9394 §3.2). `RETURN (UPDATE)` keeps the search
+//! live: its matches go to `command::context`, which later tests new and
+//! changed messages one by one through [`evaluate`] (the scan's own
+//! tester, budget and snapshot rules, over just those messages).
+//!
 //! # Long headers
 //!
 //! Of a header, only its first 64 KiB ([`HEADER_SEARCHED`], counted from

@@ -338,3 +338,30 @@ fn cancelupdate_limits_and_the_end_of_selection() {
     client.ok("UNSELECT");
     client.bad("CANCELUPDATE \"x\"");
 }
+
+#[test]
+fn updates_arrive_with_notify() {
+    let server = Server::start();
+    let (mut client, _) = mailbox(&server, 2);
+    let tag = client.next_tag();
+    client.send(&format!("{tag} UID SEARCH RETURN (UPDATE) UNSEEN"));
+    client.until_tagged(&tag);
+    client.ok("NOTIFY SET (SELECTED (MessageNew (UID) MessageExpunge FlagChange))");
+    let mut other = server.login("alice", "secret");
+    other.ok("SELECT INBOX");
+    let new = other.append_ok("INBOX", &message("pushed", "x"));
+    // RFC 5465 with RFC 5267 §4.3.2: updates come unasked, between commands.
+    let mut lines = Vec::new();
+    while !lines.iter().any(|line: &String| line.starts_with("* ESEARCH")) {
+        lines.push(client.read_line());
+    }
+    assert!(index_of(&lines, "* 3 EXISTS") < index_of(&lines, "* ESEARCH"), "{lines:?}");
+    assert_eq!(updates(&lines), [format!("* ESEARCH (TAG \"{tag}\") UID ADDTO (0 {new})")]);
+    other.ok(&format!("UID STORE {new} +FLAGS (\\Seen)"));
+    let mut line = client.read_line();
+    while !line.starts_with("* ESEARCH") {
+        line = client.read_line();
+    }
+    assert_eq!(line, format!("* ESEARCH (TAG \"{tag}\") UID REMOVEFROM (0 {new})"));
+    client.ok("NOTIFY NONE");
+}

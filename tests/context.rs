@@ -74,6 +74,8 @@ fn partial_pages_forward_and_backward() {
     // A page of matches, by UID.
     let line = esearch(&mut client, "UID SEARCH RETURN (PARTIAL -1:-2) FLAGGED");
     assert_eq!(data(&line), format!("UID PARTIAL (-1:-2 {},{})", uids[5], uids[8]));
+    // CONTEXT is a hint: alone it is ALL (RFC 5267 §4.2, as Dovecot).
+    assert_eq!(data(&esearch(&mut client, "SEARCH RETURN (CONTEXT) FLAGGED")), "ALL 3,6,9");
     // MIN, MAX and COUNT are of every match, not of the page.
     let line = esearch(&mut client, "SEARCH RETURN (MIN MAX COUNT PARTIAL 2:2) FLAGGED");
     assert_eq!(data(&line), "MIN 3 MAX 9 COUNT 3 PARTIAL (2:2 6)");

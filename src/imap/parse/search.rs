@@ -45,8 +45,10 @@ pub fn search_return(parser: &mut Parser) -> Result<Option<SearchReturn>> {
     if options.partial.is_some() && options.all {
         return Err("PARTIAL and ALL cannot be combined (RFC 9394)".into());
     }
-    // RFC 4731: an empty list means ALL.
-    if !any {
+    // RFC 4731: an empty list means ALL; so does one with only the
+    // CONTEXT hint (RFC 5267 §4.2: it changes no answer; as Dovecot).
+    let hint_only = SearchReturn { context: false, ..options } == SearchReturn::default();
+    if !any || hint_only {
         options.all = true;
     }
     parser.sp()?;
@@ -320,9 +322,11 @@ mod tests {
             search_return("a UID SORT RETURN (UPDATE CONTEXT COUNT PARTIAL -5:-1) (DATE) UTF-8 ALL"),
             Ok(Some(expected))
         );
-        // UPDATE alone is not ALL (only an empty list is).
+        // UPDATE alone is not ALL (only an empty list is, or the CONTEXT hint alone).
         let update = search_return("a SEARCH RETURN (UPDATE) UNSEEN").unwrap().unwrap();
         assert!(update.update && !update.all);
+        let hint = search_return("a SEARCH RETURN (CONTEXT) UNSEEN").unwrap().unwrap();
+        assert!(hint.context && hint.all);
         for bad in [
             "a SEARCH RETURN (PARTIAL) ALL",
             "a SEARCH RETURN (PARTIAL ) ALL",

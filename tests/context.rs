@@ -367,3 +367,28 @@ fn updates_arrive_with_notify() {
     assert_eq!(line, format!("* ESEARCH (TAG \"{tag}\") UID REMOVEFROM (0 {new})"));
     client.ok("NOTIFY NONE");
 }
+
+#[test]
+fn a_big_change_is_one_line() {
+    let server = Server::start();
+    let mut client = server.login("alice", "secret");
+    // 300 messages in one MULTIAPPEND: more than one batch of the change index.
+    let parts: Vec<String> = (0..300)
+        .map(|number| {
+            let text = format!("Subject: m{number}\r\n\r\nbody\r\n");
+            format!("(\\Seen) {{{}+}}\r\n{text}", text.len())
+        })
+        .collect();
+    client.ok(&format!("APPEND INBOX {}", parts.join(" ")));
+    client.ok("SELECT INBOX");
+    let tag = client.next_tag();
+    client.send(&format!("{tag} SEARCH RETURN (UPDATE COUNT) UNSEEN"));
+    let (untagged, _) = client.until_tagged(&tag);
+    assert_eq!(data(&updates(&untagged)[0]), "COUNT 0");
+    let mut other = server.login("alice", "secret");
+    other.ok("SELECT INBOX");
+    other.ok("STORE 1:* -FLAGS.SILENT (\\Seen)");
+    assert_eq!(updates(&client.ok("NOOP")), [format!("* ESEARCH (TAG \"{tag}\") ADDTO (0 1:300)")]);
+    other.ok("STORE 2:299 +FLAGS.SILENT (\\Seen)");
+    assert_eq!(updates(&client.ok("NOOP")), [format!("* ESEARCH (TAG \"{tag}\") REMOVEFROM (0 2:299)")]);
+}

@@ -422,15 +422,19 @@ async fn retest(
         }
         return Ok(());
     }
-    // One line, removals first: the client applies them in order (RFC
-    // 5267 §4.3.2), and the additions' positions count without them.
+    // A live sort: one line, removals first: the client applies them in
+    // order (RFC 5267 §4.3.2), and the additions' positions count without
+    // them.
     start_line(conn, live);
     if !removed.is_empty() {
         write_removals(conn, view, live, &removed).await?;
     }
-    let pairs = insert_matches(store, view, live, &added).await;
-    if !pairs.is_empty() {
-        write_additions(conn, view, live.uid, &pairs).await?;
+    let by_uid = live.uid;
+    if let Results::Sort { criteria, order } = &mut live.results {
+        let pairs = insert_sorted(store, view, criteria, order, &added).await;
+        if !pairs.is_empty() {
+            write_additions(conn, view, by_uid, &pairs).await?;
+        }
     }
     conn.out().extend_from_slice(b"\r\n");
     conn.flush_if_full().await
@@ -524,68 +528,53 @@ async fn write_removals(conn: &mut Connection, view: &View, live: &mut LiveSearc
     Ok(())
 }
 
-/// Adds `added` (ascending, none a current match) to the results; returns
-/// the ADDTO pairs (context position, UID), position 0 for SEARCH.
-async fn insert_matches(store: &Store, view: &View, live: &mut LiveSearch, added: &[u32]) -> Vec<(u32, u32)> {
-    match &mut live.results {
-        Results::Search(ranges) => {
-            for &uid in added {
-                insert(ranges, uid);
+/// Puts `added` (ascending, none a current match) into a live sort's
+/// `order`; returns the ADDTO pairs (context position, UID). Each new match
+/// goes where a binary search over the kept order puts it; pairs apply in
+/// order (RFC 5267 §4.3.2), so each position counts the ones added before.
+async fn insert_sorted(
+    store: &Store,
+    view: &View,
+    criteria: &[SortCriterion],
+    order: &mut Vec<u32>,
+    added: &[u32],
+) -> Vec<(u32, u32)> {
+    let mut pairs = Vec::with_capacity(added.len());
+    for &uid in added {
+        let Some(key) = sort_key(store, view, criteria, uid) else { continue };
+        let (mut low, mut high) = (0usize, order.len());
+        while low < high {
+            let middle = (low + high) / 2;
+            let before = match sort_key(store, view, criteria, order[middle]) {
+                Some(other) => compare_keyed(criteria, &other, &key).is_lt(),
+                // Gone meanwhile (its expunge is reported later): by UID.
+                None => order[middle] < uid,
+            };
+            if before {
+                low = middle + 1;
+            } else {
+                high = middle;
             }
-            added.iter().map(|&uid| (0, uid)).collect()
         }
-        Results::Sort { criteria, order } => {
-            // Each new match goes where a binary search over the kept
-            // order puts it; pairs apply in order (RFC 5267 §4.3.2), so
-            // each position counts the matches added before it.
-            let mut pairs = Vec::with_capacity(added.len());
-            for &uid in added {
-                let Some(key) = sort_key(store, view, criteria, uid) else { continue };
-                let (mut low, mut high) = (0usize, order.len());
-                while low < high {
-                    let middle = (low + high) / 2;
-                    let before = match sort_key(store, view, criteria, order[middle]) {
-                        Some(other) => compare_keyed(criteria, &other, &key).is_lt(),
-                        // Gone meanwhile (its expunge is reported later): by UID.
-                        None => order[middle] < uid,
-                    };
-                    if before {
-                        low = middle + 1;
-                    } else {
-                        high = middle;
-                    }
-                }
-                order.insert(low, uid);
-                pairs.push((low as u32 + 1, uid));
-                smol::future::yield_now().await;
-            }
-            pairs
-        }
+        order.insert(low, uid);
+        pairs.push((low as u32 + 1, uid));
+        smol::future::yield_now().await;
     }
+    pairs
 }
 
-/// ` ADDTO (...)`: for SEARCH one pair, position 0 and the set in mailbox
-/// order (RFC 5267 §4.3.3); for SORT a pair for each new match.
+/// ` ADDTO (position number ...)` of a live sort.
 async fn write_additions(conn: &mut Connection, view: &View, by_uid: bool, pairs: &[(u32, u32)]) -> io::Result<()> {
     conn.out().extend_from_slice(b" ADDTO (");
-    if pairs.iter().all(|&(position, _)| position == 0) {
-        let mut numbers = Vec::new();
-        for &(_, uid) in pairs {
-            push_number(&mut numbers, number(view, by_uid, uid));
-        }
-        conn.out().extend_from_slice(b"0 ");
-        write_set(conn, &numbers).await?;
-    } else {
-        for (index, &(position, uid)) in pairs.iter().enumerate() {
-            let out = conn.out();
-            if index > 0 {
-                out.push(b' ');
-            }
-            encode::number(out, position as u64);
+    for (index, &(position, uid)) in pairs.iter().enumerate() {
+        let out = conn.out();
+        if index > 0 {
             out.push(b' ');
-            encode::number(out, number(view, by_uid, uid) as u64);
-            conn.flush_if_full().await?;
         }
+        encode::number(out, position as u64);
+        out.push(b' ');
+        encode::number(out, number(view, by_uid, uid) as u64);
+        conn.flush_if_full().await?;
     }
     conn.out().push(b')');
     Ok(())

@@ -392,3 +392,38 @@ fn a_big_change_is_one_line() {
     other.ok("STORE 2:299 +FLAGS.SILENT (\\Seen)");
     assert_eq!(updates(&client.ok("NOOP")), [format!("* ESEARCH (TAG \"{tag}\") REMOVEFROM (0 2:299)")]);
 }
+
+#[test]
+fn sets_in_a_live_search_are_fixed_when_it_runs() {
+    let server = Server::start();
+    let (mut client, _) = mailbox(&server, 3);
+    // `*` is the highest UID when the search ran; sequence numbers are the
+    // messages they named then; explicit UIDs stay as written.
+    client.send("star SEARCH RETURN (UPDATE) UID 2:*");
+    client.until_tagged("star");
+    client.send("numbers SEARCH RETURN (UPDATE) NOT 1:2 UNDELETED");
+    client.until_tagged("numbers");
+    client.send("explicit UID SEARCH RETURN (UPDATE) UID 2:1000");
+    client.until_tagged("explicit");
+    let mut other = server.login("alice", "secret");
+    other.ok("SELECT INBOX");
+    let new = other.append_ok("INBOX", &message("new", "x"));
+    let untagged = client.ok("NOOP");
+    assert_eq!(
+        updates(&untagged),
+        [
+            "* ESEARCH (TAG \"numbers\") ADDTO (0 4)".to_string(),
+            format!("* ESEARCH (TAG \"explicit\") UID ADDTO (0 {new})")
+        ]
+    );
+    // Expunging message 1 shifts the numbers, not the search: m3, now
+    // message 2, tested again after a flag change, still matches.
+    other.ok("STORE 1 +FLAGS.SILENT (\\Deleted)");
+    other.ok("EXPUNGE");
+    let untagged = client.ok("NOOP");
+    assert!(updates(&untagged).is_empty() && !find(&untagged, "* 1 EXPUNGE").is_empty(), "{untagged:?}");
+    other.ok("STORE 2 +FLAGS.SILENT (\\Answered)");
+    assert!(updates(&client.ok("NOOP")).is_empty());
+    other.ok("STORE 2 +FLAGS.SILENT (\\Deleted)");
+    assert_eq!(updates(&client.ok("NOOP")), ["* ESEARCH (TAG \"numbers\") REMOVEFROM (0 2)".to_string()]);
+}

@@ -189,20 +189,45 @@ pub async fn cancel_update(session: &mut Session, tag: &str, tags: Vec<String>) 
     session.finish(tag, Status::Ok, None, "CANCELUPDATE completed").await
 }
 
-/// The key with its sequence-number and UID sets (and `$`) resolved to the
-/// UIDs they name now, so that later expunges and arrivals do not change
-/// which messages they mean.
+/// The key with what would shift under it fixed now: a sequence set
+/// becomes the UIDs it names, and in a UID set `*` becomes the highest UID
+/// and `$` the saved UIDs; explicit UIDs stay as given (a new message with
+/// a UID inside `UID 100:900` still matches it). Later expunges and
+/// arrivals then do not change which messages the key means.
 fn freeze(key: &SearchKey, view: &View) -> SearchKey {
-    let uids = |ranges: Vec<Range<usize>>| {
-        if ranges.is_empty() {
-            return SearchKey::Not(Box::new(SearchKey::All));
-        }
-        let value = |index: usize| SequenceNumber::Value(view.uids[index]);
-        SearchKey::Uid(SequenceSet(ranges.iter().map(|range| (value(range.start), value(range.end - 1))).collect()))
-    };
+    let nothing = || SearchKey::Not(Box::new(SearchKey::All));
+    let value = SequenceNumber::Value;
     match key {
-        SearchKey::Sequence(set) => uids(view.resolve_for_search(set, false)),
-        SearchKey::Uid(set) => uids(view.resolve_for_search(set, true)),
+        SearchKey::Sequence(set) => {
+            let ranges = view.resolve_for_search(set, false);
+            if ranges.is_empty() {
+                return nothing();
+            }
+            let uid = |index: usize| value(view.uids[index]);
+            SearchKey::Uid(SequenceSet(ranges.iter().map(|range| (uid(range.start), uid(range.end - 1))).collect()))
+        }
+        SearchKey::Uid(set) => {
+            let top = view.uids.last().copied();
+            let mut fixed = Vec::with_capacity(set.0.len());
+            for &(first, second) in &set.0 {
+                if first == SequenceNumber::Saved {
+                    fixed.extend(view.saved.iter().map(|&(low, high)| (value(low), value(high))));
+                    continue;
+                }
+                // `*` in an empty mailbox names nothing.
+                let end = |number| match number {
+                    SequenceNumber::Star => top.map(value),
+                    other => Some(other),
+                };
+                if let (Some(first), Some(second)) = (end(first), end(second)) {
+                    fixed.push((first, second));
+                }
+            }
+            if fixed.is_empty() {
+                return nothing();
+            }
+            SearchKey::Uid(SequenceSet(fixed))
+        }
         SearchKey::And(keys) => SearchKey::And(keys.iter().map(|key| freeze(key, view)).collect()),
         SearchKey::Or(left, right) => SearchKey::Or(Box::new(freeze(left, view)), Box::new(freeze(right, view))),
         SearchKey::Not(key) => SearchKey::Not(Box::new(freeze(key, view))),

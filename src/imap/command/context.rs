@@ -42,13 +42,12 @@
 //!
 //! Measured (x86 VM shared with other builds, release build, 10,000
 //! messages, another session storing `\Seen` on all of them, the live
-//! session's NOOP timed): no live search 14-20 ms (the 10,000 FETCHes);
-//! with a live `SEARCH RETURN (UPDATE) UNSEEN` 19-31 ms (then sent as 40
-//! lines, one a batch; a SEARCH context now gathers a report's changes
-//! into one line, `REMOVEFROM (0 1:10000)`). A live
-//! `UID SORT RETURN (UPDATE) (SUBJECT) ... UNSEEN`: 100 new matches 5 ms;
-//! 9,900 at once 1.86 s, during which another session's NOOP every 10 ms
-//! took 0.2 ms at the median and 22 ms at most.
+//! session's NOOP timed, which also carries the 10,000 FETCHes): no live
+//! search 15-28 ms; with a live `SEARCH RETURN (UPDATE) UNSEEN` 20 ms,
+//! the update one line, `REMOVEFROM (0 1:10000)`. A live `UID SORT RETURN
+//! (UPDATE) (SUBJECT) ... UNSEEN`: 100 new matches 5 ms; 9,900 at once
+//! 1.7 s, during which another session's NOOP every 10 ms took 0.3 ms at
+//! the median and 15 ms at most.
 //!
 //! # Bounds
 //!

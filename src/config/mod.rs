@@ -96,6 +96,10 @@ pub struct Limits {
     /// DEFLATE level for what the server sends compressed, 1 (fastest) to
     /// 9; memory is the same at every level.
     pub compress_level: u8,
+    /// Searches a session may keep live at once (RFC 5267 RETURN (UPDATE);
+    /// at least 1). Each keeps its matches, at most 8 bytes a message of
+    /// the selected mailbox (src/imap/command/context.rs).
+    pub search_updates: usize,
     /// Milliseconds before a failed login is answered.
     pub auth_failure_delay: u64,
     /// Failed logins from one address (IPv6: one /64) within `ban_window`
@@ -411,6 +415,7 @@ impl Limits {
         limit!(idle_keepalive, u64);
         limit!(max_compressed_connections, usize);
         limit!(compress_level, u8);
+        limit!(search_updates, usize);
         limit!(auth_failure_delay, u64);
         limit!(ban_failures, u32);
         limit!(ban_window, u64);
@@ -492,6 +497,8 @@ impl Limits {
             return Err("ban_max_seconds must be at least ban_seconds".into());
         }
         at_least("login_history", self.login_history as u64, 1)?;
+        // RFC 5267 §4.3.1: at least one live search per session.
+        at_least("search_updates", self.search_updates as u64, 1)?;
         if self.lock_failures > 0 {
             at_least("lock_window", self.lock_window, 1)?;
             at_least("lock_seconds", self.lock_seconds, 1)?;
@@ -534,6 +541,7 @@ impl Limits {
             idle_keepalive: 0,
             max_compressed_connections: 0,
             compress_level: 0,
+            search_updates: 0,
             auth_failure_delay: 0,
             ban_failures: 0,
             ban_window: 0,

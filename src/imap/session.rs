@@ -467,6 +467,7 @@ impl Session {
                 | CommandBody::Expunge { .. }
                 | CommandBody::Search { .. }
                 | CommandBody::Sort { .. }
+                | CommandBody::CancelUpdate { .. }
                 | CommandBody::Thread { .. }
                 | CommandBody::Fetch { .. }
                 | CommandBody::Store { .. }
@@ -566,6 +567,7 @@ impl Session {
             CommandBody::Sort { uid, ret, criteria, charset, key } => {
                 command::search::sort(self, &tag, uid, ret, criteria, charset, key).await
             }
+            CommandBody::CancelUpdate { tags } => command::context::cancel_update(self, &tag, tags).await,
             CommandBody::Thread { uid, algorithm, charset, key } => {
                 command::search::thread(self, &tag, uid, algorithm, charset, key).await
             }
@@ -598,7 +600,7 @@ impl Session {
             }
             _ => {
                 capabilities.push_str(
-                    " NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS MULTIAPPEND STATUS=SIZE ESEARCH SEARCHRES SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES CONDSTORE QRESYNC NOTIFY",
+                    " NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS MULTIAPPEND STATUS=SIZE ESEARCH SEARCHRES SORT SORT=DISPLAY ESORT CONTEXT=SEARCH CONTEXT=SORT PARTIAL THREAD=ORDEREDSUBJECT THREAD=REFERENCES CONDSTORE QRESYNC NOTIFY",
                 );
                 capabilities.push_str(&format!(" APPENDLIMIT={}", self.server.config.limits.literal_size));
                 capabilities.push_str(" UTF8=ACCEPT REPLACE");
@@ -779,6 +781,8 @@ impl Session {
             grew = true;
         }
         if full && !Rc::ptr_eq(&uids, &view.uids) {
+            // RFC 5267 §4.3.4: live searches lose expunged matches first.
+            command::context::before_expunges(&mut self.conn, view, &uids).await?;
             // Both lists ascend: one merge pass finds what went and what came.
             let mut removed = 0usize;
             let mut new = uids.iter().peekable();
@@ -840,7 +844,8 @@ impl Session {
             self.conn.write(line.as_bytes());
         }
         if !flags {
-            return Ok(());
+            // RFC 5267 §4.3.3: live searches, after EXISTS.
+            return command::context::report(self).await;
         }
         // Flag changes of messages the client already knows about, in
         // batches of the change index (see above).
@@ -887,7 +892,8 @@ impl Session {
             encode::number(out, modseq);
             out.extend_from_slice(b"] Highest\r\n");
         }
-        Ok(())
+        // RFC 5267 §4.3: live searches, after EXISTS and the flag changes.
+        command::context::report(self).await
     }
 }
 

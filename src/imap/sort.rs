@@ -171,15 +171,20 @@ impl Keyed {
 
 /// Sorts messages keyed with the same `criteria`, as [`sort`] does.
 pub fn sort_keyed(criteria: &[SortCriterion], keyed: &mut [Keyed]) {
-    keyed.sort_by(|left, right| {
-        for (criterion, (a, b)) in criteria.iter().zip(left.values.iter().zip(right.values.iter())) {
-            let order = if criterion.reverse { b.cmp(a) } else { a.cmp(b) };
-            if order != Ordering::Equal {
-                return order;
-            }
+    keyed.sort_by(|left, right| compare_keyed(criteria, left, right));
+}
+
+/// The order of two messages keyed with the same `criteria` (ties in
+/// mailbox order), as [`sort_keyed`] sorts them; also where a live SORT
+/// (RFC 5267) puts a new match.
+pub fn compare_keyed(criteria: &[SortCriterion], left: &Keyed, right: &Keyed) -> Ordering {
+    for (criterion, (a, b)) in criteria.iter().zip(left.values.iter().zip(right.values.iter())) {
+        let order = if criterion.reverse { b.cmp(a) } else { a.cmp(b) };
+        if order != Ordering::Equal {
+            return order;
         }
-        left.sequence.cmp(&right.sequence)
-    });
+    }
+    left.sequence.cmp(&right.sequence)
 }
 
 /// Puts `messages[order[i]]` at position `i`, in place, by following cycles.

@@ -88,6 +88,10 @@ pub enum CommandBody {
         charset: Option<String>,
         key: SearchKey,
     },
+    /// RFC 5267 §4.3.5: stop the updates of these searches (their tags).
+    CancelUpdate {
+        tags: Vec<String>,
+    },
     /// SORT (RFC 5256), with ESORT's RETURN options (RFC 5267).
     Sort {
         uid: bool,
@@ -211,6 +215,7 @@ impl CommandBody {
             CommandBody::Expunge { .. } => "EXPUNGE",
             CommandBody::Search { .. } => "SEARCH",
             CommandBody::Sort { .. } => "SORT",
+            CommandBody::CancelUpdate { .. } => "CANCELUPDATE",
             CommandBody::Thread { .. } => "THREAD",
             CommandBody::Fetch { .. } => "FETCH",
             CommandBody::Store { .. } => "STORE",
@@ -244,6 +249,9 @@ pub struct Qresync {
 pub struct FetchModifiers {
     pub changed_since: Option<u64>,
     pub vanished: bool,
+    /// RFC 9394 §3.3: UID FETCH answers only this window of the messages
+    /// its set names.
+    pub partial: Option<PartialRange>,
 }
 
 /// One end of a sequence range: a number or `*` (the largest in use).
@@ -265,6 +273,49 @@ pub struct SearchReturn {
     pub count: bool,
     pub all: bool,
     pub save: bool,
+    /// RFC 9394 PARTIAL (which supersedes RFC 5267 §4.4's): one window of
+    /// the results.
+    pub partial: Option<PartialRange>,
+    /// RFC 5267 §4.3 UPDATE: keep the search live (ADDTO / REMOVEFROM).
+    pub update: bool,
+    /// RFC 5267 §4.2 CONTEXT: a hint that roost accepts and ignores.
+    pub context: bool,
+}
+
+/// RFC 9394 §4 partial-range: a window of a result list, 1-based, its ends
+/// in ascending order (`5:3` is `3:5`). `First(1, 10)`: the first ten
+/// results; `Last(1, 10)`: the last ten (`-1:-10`), -1 being the last.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PartialRange {
+    First(u32, u32),
+    Last(u32, u32),
+}
+
+impl PartialRange {
+    /// The 0-based indexes of a list of `len` results that the window
+    /// covers (empty when it lies wholly outside the list).
+    pub fn indexes(self, len: usize) -> std::ops::Range<usize> {
+        let (low, high) = match self {
+            PartialRange::First(low, high) | PartialRange::Last(low, high) => (low as usize, high as usize),
+        };
+        if low > len {
+            return 0..0;
+        }
+        let high = high.min(len);
+        match self {
+            PartialRange::First(..) => low - 1..high,
+            PartialRange::Last(..) => len - high..len - low + 1,
+        }
+    }
+}
+
+impl std::fmt::Display for PartialRange {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PartialRange::First(low, high) => write!(formatter, "{low}:{high}"),
+            PartialRange::Last(low, high) => write!(formatter, "-{low}:-{high}"),
+        }
+    }
 }
 
 /// A sequence set as sent: ranges in the client's order, ends unordered.

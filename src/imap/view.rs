@@ -51,6 +51,9 @@ pub struct View {
     /// RFC 9586 UIDONLY is enabled in the session: FETCH responses are
     /// `* uid UIDFETCH (...)`, expunges VANISHED (see `command::uidonly`).
     pub uid_only: bool,
+    /// RFC 5267 searches kept live (RETURN (UPDATE)); they end with the
+    /// view (UNSELECT, CLOSE, SELECT). See `command::context`.
+    pub live_searches: crate::imap::command::context::LiveSearches,
 }
 
 impl View {
@@ -80,6 +83,7 @@ impl View {
             own_modseqs: Vec::new(),
             saved: Vec::new(),
             uid_only: false,
+            live_searches: Default::default(),
         };
         let mut persist = None;
         if read_only {
@@ -325,6 +329,7 @@ mod tests {
             own_modseqs: Vec::new(),
             saved: Vec::new(),
             uid_only: false,
+            live_searches: Default::default(),
         }
     }
 

@@ -188,6 +188,15 @@ pub async fn run(
     }
     let store = session.server.store.clone();
     let Some(ranges) = session.resolve_or_bad(tag, &set, uid) else { return Ok(()) };
+    // RFC 9394 §3.3: a window of the messages the set names (UID FETCH only).
+    let ranges = match modifiers.partial {
+        Some(_) if !uid => {
+            session.tagged(tag, Status::Bad, None, "PARTIAL needs UID FETCH (RFC 9394)");
+            return Ok(());
+        }
+        Some(partial) => crate::imap::command::context::window_indexes(&ranges, partial),
+        None => ranges,
+    };
     if let (true, Some(changed_since)) = (modifiers.vanished, modifiers.changed_since) {
         let Some(view) = session.view() else { return Ok(()) };
         let top = view.uid_next.saturating_sub(1).max(view.uids.last().copied().unwrap_or(0));

@@ -5,6 +5,7 @@
 pub mod append;
 pub mod close;
 pub mod compress;
+pub mod context;
 pub mod copy_move;
 pub mod enable;
 pub mod expunge;

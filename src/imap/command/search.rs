@@ -69,6 +69,17 @@
 //! ALL) is written through the connection's bounded buffer and sent each
 //! time it fills, so its size does not become the session's memory.
 //!
+//! # PARTIAL and UPDATE (RFC 9394, RFC 5267)
+//!
+//! `RETURN (PARTIAL m:n)` / `(PARTIAL -m:-n)` gathers the numbers as ALL
+//! does (ranges) and answers one window of them, in list order: mailbox
+//! order for SEARCH, sort order for SORT; MIN, MAX and COUNT stay those of
+//! every match, and SAVE keeps the window (with MIN's and MAX's), or every
+//! match with COUNT (RFC 9394 §3.2). `RETURN (UPDATE)` keeps the search
+//! live: its matches go to `command::context`, which later tests new and
+//! changed messages one by one through [`evaluate`] (the scan's own
+//! tester, budget and snapshot rules, over just those messages).
+//!
 //! # Long headers
 //!
 //! Of a header, only its first 64 KiB ([`HEADER_SEARCHED`], counted from
@@ -89,6 +100,7 @@ use std::io;
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
+use crate::imap::command::context;
 use crate::imap::command::fetch::structure_of;
 use crate::imap::encode;
 use crate::imap::session::{Session, State, Status};
@@ -281,11 +293,14 @@ pub async fn run(
     } else {
         ret
     };
+    // RFC 5267 §4.3: UPDATE keeps the search live (see `context`).
+    let Some(live) = context::admit(session, tag, ret.as_ref(), &key) else { return Ok(()) };
     let mut collect = match ret {
         None => Collect::Stream { uid, highest: 0 },
         Some(ret) => Collect::Gather { uid, ret, gathered: Gathered::default() },
     };
     let with_modseq = mentions_modseq(&key);
+    let live_charset = charset.clone().unwrap_or_else(|| "UTF-8".into());
     let Some(skipped) = scan(session, tag, charset.as_deref(), key, &mut collect).await? else { return Ok(()) };
     match collect {
         Collect::Stream { highest, .. } => {
@@ -300,8 +315,12 @@ pub async fn run(
             session.conn.write(b"\r\n")
         }
         Collect::Gather { uid, ret, mut gathered } => {
-            if ret.min || ret.max || ret.count || ret.all {
+            if writes_esearch(&ret) {
                 gathered.write(&mut session.conn, tag, uid, &ret, with_modseq).await?;
+            }
+            if let Some(key) = live {
+                let results = context::Results::Search(gathered.uids.clone());
+                context::register(session, tag, uid, key, live_charset, results);
             }
             if ret.save {
                 let saved = gathered.saved(&ret);
@@ -334,24 +353,16 @@ pub async fn sort(
             view.saved = Vec::new();
         }
     }
-    let mut needs = Needs::default();
-    for criterion in &criteria {
-        match criterion.key {
-            SortKey::Arrival | SortKey::Size => {}
-            SortKey::Cc => needs.cc = true,
-            SortKey::Date => needs.date = true,
-            SortKey::From => needs.from = true,
-            SortKey::To => needs.to = true,
-            SortKey::Subject => needs.subject = true,
-            SortKey::DisplayFrom => (needs.from, needs.display_from) = (true, true),
-            SortKey::DisplayTo => (needs.to, needs.display_to) = (true, true),
-        }
-    }
+    let needs = needs_of(&criteria);
+    // RFC 5267 §4.3 (CONTEXT=SORT): UPDATE keeps the sort live.
+    let Some(live) = context::admit(session, tag, ret.as_ref(), &key) else { return Ok(()) };
+    let live_charset = charset.clone();
     let mut collect =
         Collect::Inputs { needs, criteria: criteria.clone(), keyed: Vec::new(), highest: 0, provoke: false };
     let with_modseq = mentions_modseq(&key);
     let Some(skipped) = scan(session, tag, Some(&charset), key, &mut collect).await? else { return Ok(()) };
     let Collect::Inputs { mut keyed, highest, provoke, .. } = collect else { return Ok(()) };
+    let live_criteria = live.as_ref().map(|_| criteria.clone());
     // Sorting 100,000 keys takes tens of milliseconds: on the worker pool,
     // so the other sessions go on meanwhile.
     let inputs = if keyed.len() <= INLINE_WORK && !provoke {
@@ -392,12 +403,17 @@ pub async fn sort(
             for (number, input) in numbers.zip(&inputs) {
                 gathered.add(&ret, number, input.uid, 0);
             }
+            let order: Option<Vec<u32>> = live.is_some().then(|| inputs.iter().map(|input| input.uid).collect());
             drop(inputs);
             // The modseqs of single matches are not kept through the
             // sort: MODSEQ is the highest of all matches.
             gathered.highest = highest;
-            if ret.min || ret.max || ret.count || ret.all {
+            if writes_esearch(&ret) {
                 gathered.write(&mut session.conn, tag, uid, &ret, with_modseq).await?;
+            }
+            if let (Some(key), Some(criteria), Some(order)) = (live, live_criteria, order) {
+                let results = context::Results::Sort { criteria, order };
+                context::register(session, tag, uid, key, live_charset, results);
             }
             if ret.save {
                 let saved = gathered.saved(&ret);
@@ -408,6 +424,32 @@ pub async fn sort(
         }
     }
     session.finish(tag, Status::Ok, expunge_issued(uid, skipped), "SORT completed").await
+}
+
+/// The header fields SORT reads for `criteria`.
+fn needs_of(criteria: &[SortCriterion]) -> Needs {
+    let mut needs = Needs::default();
+    for criterion in criteria {
+        match criterion.key {
+            SortKey::Arrival | SortKey::Size => {}
+            SortKey::Cc => needs.cc = true,
+            SortKey::Date => needs.date = true,
+            SortKey::From => needs.from = true,
+            SortKey::To => needs.to = true,
+            SortKey::Subject => needs.subject = true,
+            SortKey::DisplayFrom => (needs.from, needs.display_from) = (true, true),
+            SortKey::DisplayTo => (needs.to, needs.display_to) = (true, true),
+        }
+    }
+    needs
+}
+
+/// Whether RETURN (...) asks for an ESEARCH response: any result option,
+/// or UPDATE alone (RFC 5267 §4.3: the client then learns the search's
+/// correlator, and the results come as ADDTO later; an empty ESEARCH, as
+/// for SAVE alone, would say nothing).
+fn writes_esearch(ret: &SearchReturn) -> bool {
+    ret.min || ret.max || ret.count || ret.all || ret.partial.is_some() || ret.update
 }
 
 /// SORT or THREAD of up to this many messages runs on the executor (well
@@ -693,35 +735,8 @@ async fn scan(
                 work: 1,
             };
             candidate.found.iter_mut().for_each(|known| *known = None);
-            let mut result = if index_answers {
-                Ok(true)
-            } else {
-                // The cheap keys first; a body or TEXT key is worked out
-                // only when the answer still depends on it, a piece at a
-                // time, yielding whenever the stretch's budget is spent.
-                loop {
-                    candidate.pending = None;
-                    let pending = match candidate.test(&test) {
-                        Ok(Some(matched)) => break Ok(matched),
-                        Ok(None) => candidate.pending.unwrap_or_default(),
-                        Err(error) => break Err(error),
-                    };
-                    let mut search = ContentSearch::new(&contents[pending]);
-                    let outcome = loop {
-                        match search.step(&mut candidate) {
-                            Ok(None) => {}
-                            outcome => break outcome,
-                        }
-                        if budget.spend(std::mem::take(&mut candidate.work)) {
-                            budget.pause().await;
-                        }
-                    };
-                    match outcome {
-                        Ok(outcome) => candidate.found[pending] = outcome,
-                        Err(error) => break Err(error),
-                    }
-                }
-            };
+            let mut result =
+                if index_answers { Ok(true) } else { decide(&mut candidate, &test, &contents, &mut budget).await };
             if let Ok(true) = result {
                 let modseq = if with_modseq { candidate.record().map(|record| record.modseq) } else { Ok(0) };
                 result = modseq.and_then(|modseq| collect.add(&mut session.conn, &mut candidate, modseq)).map(|_| true);
@@ -772,6 +787,140 @@ async fn scan(
     budget.longest = budget.longest.max(budget.started.elapsed());
     log::debug!("search scan: {} pauses, longest stretch {} µs", budget.pauses, budget.longest.as_micros());
     Ok(Some(skipped))
+}
+
+/// Whether `candidate` matches `test`: the cheap keys first; a body or
+/// TEXT key is worked out only when the answer still depends on it, a
+/// piece at a time, yielding whenever the stretch's budget is spent.
+async fn decide(
+    candidate: &mut Candidate<'_, '_>,
+    test: &Test,
+    contents: &[ContentKey],
+    budget: &mut Budget,
+) -> Result<bool, StoreError> {
+    loop {
+        candidate.pending = None;
+        let pending = match candidate.test(test) {
+            Ok(Some(matched)) => return Ok(matched),
+            Ok(None) => candidate.pending.unwrap_or_default(),
+            Err(error) => return Err(error),
+        };
+        let mut search = ContentSearch::new(&contents[pending]);
+        let outcome = loop {
+            match search.step(candidate) {
+                Ok(None) => {}
+                outcome => break outcome,
+            }
+            if budget.spend(std::mem::take(&mut candidate.work)) {
+                budget.pause().await;
+            }
+        };
+        candidate.found[pending] = outcome?;
+    }
+}
+
+/// For RFC 5267 live searches (`context`): whether each of `uids`
+/// (ascending, each in `view`) matches `key` now; None for a message gone
+/// from the store (expunged elsewhere, not yet reported). Only these
+/// messages are read, under the scan's budget: a stretch over one
+/// snapshot, closed before each pause, the next stretch reopening from
+/// the next UID.
+pub(crate) async fn evaluate(
+    store: &crate::store::Store,
+    view: &View,
+    key: &SearchKey,
+    charset: &str,
+    uids: &[u32],
+) -> Result<Vec<Option<bool>>, StoreError> {
+    let mut contents = Vec::new();
+    let test = compile(key.clone(), view, charset.as_bytes(), &mut contents);
+    let mut found = vec![None; contents.len()];
+    let mut budget = Budget::new();
+    let mut answers = Vec::with_capacity(uids.len());
+    let Some(&high) = uids.last() else { return Ok(answers) };
+    while let Some(&low) = uids.get(answers.len()) {
+        let reader = store.read()?;
+        let mut snapshot = Snapshot::open(&reader, view.mailbox, None, low, high)?;
+        let blobs = reader.blobs()?;
+        let mut blob_records = blobs.cursor();
+        let mut spent = false;
+        while let Some(&uid) = uids.get(answers.len()) {
+            let Some(index) = view.index_of(uid) else {
+                answers.push(None);
+                continue;
+            };
+            let mut candidate = Candidate {
+                index,
+                uid,
+                view,
+                records: &mut snapshot.records,
+                blobs: &mut blob_records,
+                summaries: &mut snapshot.summaries,
+                save_dates: &mut snapshot.save_dates,
+                chunks: &snapshot.chunks,
+                record: None,
+                blob_loaded: false,
+                header: None,
+                found: &mut found,
+                pending: None,
+                work: 1,
+            };
+            candidate.found.iter_mut().for_each(|known| *known = None);
+            match decide(&mut candidate, &test, &contents, &mut budget).await {
+                Ok(matched) => answers.push(Some(matched)),
+                Err(StoreError::NoSuchMailbox) => answers.push(None),
+                Err(error) => return Err(error),
+            }
+            if budget.spend(candidate.work) {
+                spent = true;
+                break;
+            }
+        }
+        drop(blob_records);
+        drop((snapshot, blobs, reader));
+        if spent {
+            budget.pause().await;
+        }
+    }
+    Ok(answers)
+}
+
+/// For RFC 5267 live sorts (`context`): the sort key of message `uid` of
+/// `view` under `criteria`, read from one short snapshot; None when the
+/// message is gone. Keys are compared with [`crate::imap::sort::compare_keyed`].
+pub(crate) fn sort_key(
+    store: &crate::store::Store,
+    view: &View,
+    criteria: &[SortCriterion],
+    uid: u32,
+) -> Result<Option<Keyed>, StoreError> {
+    let Some(index) = view.index_of(uid) else { return Ok(None) };
+    let reader = store.read()?;
+    let mut snapshot = Snapshot::open(&reader, view.mailbox, None, uid, uid)?;
+    let blobs = reader.blobs()?;
+    let mut blob_records = blobs.cursor();
+    let mut found = Vec::new();
+    let mut candidate = Candidate {
+        index,
+        uid,
+        view,
+        records: &mut snapshot.records,
+        blobs: &mut blob_records,
+        summaries: &mut snapshot.summaries,
+        save_dates: &mut snapshot.save_dates,
+        chunks: &snapshot.chunks,
+        record: None,
+        blob_loaded: false,
+        header: None,
+        found: &mut found,
+        pending: None,
+        work: 1,
+    };
+    match candidate.sort_input(&needs_of(criteria)) {
+        Ok(input) => Ok(Some(Keyed::new(criteria, &input))),
+        Err(StoreError::NoSuchMailbox) => Ok(None),
+        Err(error) => Err(error),
+    }
 }
 
 /// The tables and cursors of one stretch of a scan, over one snapshot.
@@ -1003,10 +1152,12 @@ impl Gathered {
         self.first.get_or_insert((number, uid, modseq));
         self.last = Some((number, uid, modseq));
         self.highest = self.highest.max(modseq);
-        if ret.all {
+        if ret.all || ret.partial.is_some() {
             push_number(&mut self.numbers, number);
         }
-        if ret.save && saves_all(ret) {
+        // SAVE of more than MIN/MAX, and UPDATE (the live search starts
+        // from every match), keep the UIDs.
+        if (ret.save && (!saves_only_ends(ret) || ret.partial.is_some())) || ret.update {
             push_number(&mut self.uids, uid);
         }
     }
@@ -1044,11 +1195,14 @@ impl Gathered {
             out.extend_from_slice(b" ALL ");
             write_set(conn, &self.numbers).await?;
         }
+        if let Some(partial) = ret.partial {
+            write_partial(conn, partial, &self.numbers).await?;
+        }
         let out = conn.out();
         // RFC 7162 §3.1.5 / RFC 4731 §3.2: the highest modseq of what is
         // returned: with only MIN and/or MAX, of those messages.
         if with_modseq && self.count > 0 {
-            let only_ends = !(ret.all || ret.count);
+            let only_ends = !(ret.all || ret.count || ret.partial.is_some());
             let ends = [ret.min.then_some(self.first), ret.max.then_some(self.last)];
             let of_ends = ends.iter().flatten().flatten().map(|&(_, _, modseq)| modseq).max().unwrap_or(0);
             let modseq = if only_ends && of_ends > 0 { of_ends } else { self.highest };
@@ -1060,26 +1214,51 @@ impl Gathered {
     }
 
     /// The UIDs `$` keeps. RFC 5182 §2.4: with only MIN and/or MAX, just
-    /// those messages; otherwise every match.
+    /// those messages; otherwise every match. RFC 9394 §3.2: with PARTIAL
+    /// (and no COUNT), the messages in its window, and MIN's and MAX's.
     fn saved(&mut self, ret: &SearchReturn) -> Vec<(u32, u32)> {
-        if saves_all(ret) {
+        if !saves_only_ends(ret) {
             return std::mem::take(&mut self.uids);
         }
-        let mut saved = Vec::new();
+        let mut saved = match ret.partial {
+            // SEARCH matches come in UID order: the window of the numbers
+            // is the same window of the UIDs.
+            Some(partial) => context::window(&self.uids, partial),
+            None => Vec::new(),
+        };
         if let (true, Some((_, uid, _))) = (ret.min, self.first) {
-            push_number(&mut saved, uid);
+            saved.push((uid, uid));
         }
         if let (true, Some((_, uid, _))) = (ret.max, self.last) {
-            if saved.last() != Some(&(uid, uid)) {
-                push_number(&mut saved, uid);
-            }
+            saved.push((uid, uid));
         }
+        context::normalize(&mut saved);
         saved
     }
 }
 
-fn saves_all(ret: &SearchReturn) -> bool {
-    ret.all || ret.count || !(ret.min || ret.max)
+/// Whether `$` keeps only some matches (MIN's, MAX's, PARTIAL's window):
+/// RFC 5182 §2.4 and RFC 9394 §3.2; COUNT or ALL make it every match.
+fn saves_only_ends(ret: &SearchReturn) -> bool {
+    !(ret.all || ret.count) && (ret.min || ret.max || ret.partial.is_some())
+}
+
+/// ` PARTIAL (range set)`, or `NIL` for the set when the window holds no
+/// result (RFC 9394 §3.1, §4), the range echoed as the client gave it.
+async fn write_partial(
+    conn: &mut Connection,
+    partial: crate::imap::types::PartialRange,
+    numbers: &[(u32, u32)],
+) -> io::Result<()> {
+    let window = context::window(numbers, partial);
+    conn.out().extend_from_slice(format!(" PARTIAL ({partial} ").as_bytes());
+    if window.is_empty() {
+        conn.out().extend_from_slice(b"NIL");
+    } else {
+        write_set(conn, &window).await?;
+    }
+    conn.out().push(b')');
+    Ok(())
 }
 
 /// Appends `number` (ascending) to a list of ranges, extending the last.

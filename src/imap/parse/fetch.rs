@@ -32,7 +32,8 @@ pub fn fetch_items(parser: &mut Parser) -> Result<Vec<FetchItem>> {
     Ok(vec![fetch_item(parser)?])
 }
 
-/// `(CHANGEDSINCE n [VANISHED])`, after the items (RFC 7162 §3.1.4.1, §3.2.6).
+/// `(CHANGEDSINCE n [VANISHED])`, after the items (RFC 7162 §3.1.4.1, §3.2.6),
+/// and `PARTIAL range` (RFC 9394 §3.3).
 pub fn fetch_modifiers(parser: &mut Parser) -> Result<FetchModifiers> {
     parser.byte(b'(')?;
     let mut modifiers = FetchModifiers::default();
@@ -44,6 +45,11 @@ pub fn fetch_modifiers(parser: &mut Parser) -> Result<FetchModifiers> {
                 modifiers.changed_since = Some(parser.mod_sequence()?);
             }
             b"VANISHED" if !modifiers.vanished => modifiers.vanished = true,
+            // RFC 9394 §3.3.
+            b"PARTIAL" if modifiers.partial.is_none() => {
+                parser.sp()?;
+                modifiers.partial = Some(super::search::partial_range(parser)?);
+            }
             _ => return Err(format!("unknown or repeated FETCH modifier {}", String::from_utf8_lossy(&word))),
         }
         if parser.try_byte(b')') {

@@ -465,6 +465,7 @@ fn command_body(parser: &mut Parser) -> Result<CommandBody> {
             CommandBody::Status { mailbox, items: status_items(parser)? }
         }
         b"NAMESPACE" => CommandBody::Namespace,
+        b"CANCELUPDATE" => CommandBody::CancelUpdate { tags: search::cancel_update(parser)? },
         b"NOTIFY" => notify::notify(parser)?,
         b"ENABLE" => {
             let mut capabilities = Vec::new();

@@ -2,10 +2,11 @@
 
 use super::{FlagWord, Parser, Result, MAX_DEPTH};
 use crate::imap::sort::{SortCriterion, SortKey};
-use crate::imap::types::{DateField, DateRelation, Flag, SearchKey, SearchReturn};
+use crate::imap::types::{DateField, DateRelation, Flag, PartialRange, SearchKey, SearchReturn};
 use crate::mail::Flags;
 
-/// `RETURN (option ...) SP`, if present (RFC 4731 §3.1, RFC 5182 §2).
+/// `RETURN (option ...) SP`, if present (RFC 4731 §3.1, RFC 5182 §2,
+/// RFC 5267 §4, RFC 9394 §3.1).
 pub fn search_return(parser: &mut Parser) -> Result<Option<SearchReturn>> {
     if !parser.try_keyword("RETURN ") {
         return Ok(None);
@@ -25,16 +26,65 @@ pub fn search_return(parser: &mut Parser) -> Result<Option<SearchReturn>> {
             b"COUNT" => &mut options.count,
             b"ALL" => &mut options.all,
             b"SAVE" => &mut options.save,
+            b"UPDATE" => &mut options.update,
+            b"CONTEXT" => &mut options.context,
+            b"PARTIAL" => {
+                // RFC 9394 §3.1: one PARTIAL at most.
+                if options.partial.is_some() {
+                    return Err("PARTIAL given twice".into());
+                }
+                parser.sp()?;
+                options.partial = Some(partial_range(parser)?);
+                continue;
+            }
             _ => return Err(format!("unknown search return option {}", String::from_utf8_lossy(&word))),
         };
         *option = true;
     }
-    // RFC 4731: an empty list means ALL.
-    if !any {
+    // RFC 9394 §3.1: either one PARTIAL or one ALL, not both.
+    if options.partial.is_some() && options.all {
+        return Err("PARTIAL and ALL cannot be combined (RFC 9394)".into());
+    }
+    // RFC 4731: an empty list means ALL; so does one with only the
+    // CONTEXT hint (RFC 5267 §4.2: it changes no answer; as Dovecot).
+    let hint_only = SearchReturn { context: false, ..options } == SearchReturn::default();
+    if !any || hint_only {
         options.all = true;
     }
     parser.sp()?;
     Ok(Some(options))
+}
+
+/// RFC 9394 §4 partial-range: `m:n` (from the first result) or `-m:-n`
+/// (from the last), both ends above zero, no `*`; `5:3` is `3:5`.
+pub fn partial_range(parser: &mut Parser) -> Result<PartialRange> {
+    let from_end = parser.try_byte(b'-');
+    let first = parser.nz_number().map_err(|_| "PARTIAL wants a range like 1:100 or -1:-100".to_string())?;
+    parser.byte(b':')?;
+    if parser.try_byte(b'-') != from_end {
+        return Err("both ends of a PARTIAL range have the same sign (RFC 9394)".into());
+    }
+    let second = parser.nz_number().map_err(|_| "PARTIAL wants a range like 1:100 or -1:-100".to_string())?;
+    let (low, high) = (first.min(second), first.max(second));
+    Ok(if from_end { PartialRange::Last(low, high) } else { PartialRange::First(low, high) })
+}
+
+/// `CANCELUPDATE "tag" ...` arguments (RFC 5267 §4.3.5: 1*(SP quoted)).
+pub fn cancel_update(parser: &mut Parser) -> Result<Vec<String>> {
+    let mut tags = Vec::new();
+    while parser.try_byte(b' ') {
+        if parser.peek() != Some(b'"') {
+            return Err("CANCELUPDATE takes quoted tags".into());
+        }
+        tags.push(String::from_utf8_lossy(&parser.string()?).into_owned());
+        if tags.len() > 64 {
+            return Err("too many tags".into());
+        }
+    }
+    if tags.is_empty() {
+        return Err("CANCELUPDATE needs at least one tag".into());
+    }
+    Ok(tags)
 }
 
 /// `(criterion ...)` of SORT (RFC 5256 §3, RFC 5957 DISPLAYFROM/DISPLAYTO).
@@ -238,4 +288,150 @@ fn search_key(parser: &mut Parser, depth: usize) -> Result<SearchKey> {
         _ => return Err(format!("unknown search key {}", String::from_utf8_lossy(&word))),
     };
     Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::parse_command;
+    use crate::imap::types::{CommandBody, FetchModifiers, PartialRange, SearchReturn};
+    use proptest::prelude::*;
+
+    fn search_return(text: &str) -> Result<Option<SearchReturn>, String> {
+        match parse_command(text.as_bytes()).map_err(|error| format!("{error:?}"))?.body {
+            CommandBody::Search { ret, .. } | CommandBody::Sort { ret, .. } => Ok(ret),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn partial_update_and_context_options() {
+        let partial = |range| Some(SearchReturn { partial: Some(range), ..SearchReturn::default() });
+        assert_eq!(search_return("a SEARCH RETURN (PARTIAL 1:100) ALL"), Ok(partial(PartialRange::First(1, 100))));
+        assert_eq!(search_return("a SEARCH RETURN (partial -1:-100) ALL"), Ok(partial(PartialRange::Last(1, 100))));
+        // RFC 9394 §4: 500:400 is 400:500, -500:-400 is -400:-500.
+        assert_eq!(search_return("a SEARCH RETURN (PARTIAL 500:400) ALL"), Ok(partial(PartialRange::First(400, 500))));
+        assert_eq!(search_return("a SEARCH RETURN (PARTIAL -500:-400) ALL"), Ok(partial(PartialRange::Last(400, 500))));
+        let expected = SearchReturn {
+            count: true,
+            update: true,
+            context: true,
+            partial: Some(PartialRange::Last(1, 5)),
+            ..SearchReturn::default()
+        };
+        assert_eq!(
+            search_return("a UID SORT RETURN (UPDATE CONTEXT COUNT PARTIAL -5:-1) (DATE) UTF-8 ALL"),
+            Ok(Some(expected))
+        );
+        // UPDATE alone is not ALL (only an empty list is, or the CONTEXT hint alone).
+        let update = search_return("a SEARCH RETURN (UPDATE) UNSEEN").unwrap().unwrap();
+        assert!(update.update && !update.all);
+        let hint = search_return("a SEARCH RETURN (CONTEXT) UNSEEN").unwrap().unwrap();
+        assert!(hint.context && hint.all);
+        for bad in [
+            "a SEARCH RETURN (PARTIAL) ALL",
+            "a SEARCH RETURN (PARTIAL ) ALL",
+            "a SEARCH RETURN (PARTIAL 0:1) ALL",
+            "a SEARCH RETURN (PARTIAL 1:0) ALL",
+            "a SEARCH RETURN (PARTIAL 1:*) ALL",
+            "a SEARCH RETURN (PARTIAL *:1) ALL",
+            "a SEARCH RETURN (PARTIAL -1:1) ALL",
+            "a SEARCH RETURN (PARTIAL 1:-1) ALL",
+            "a SEARCH RETURN (PARTIAL --1:-2) ALL",
+            "a SEARCH RETURN (PARTIAL 1) ALL",
+            "a SEARCH RETURN (PARTIAL 1:4294967296) ALL",
+            "a SEARCH RETURN (PARTIAL (1:2)) ALL",
+            "a SEARCH RETURN (PARTIAL 1:2 ALL) ALL",
+            "a SEARCH RETURN (ALL PARTIAL 1:2) ALL",
+            "a SEARCH RETURN (PARTIAL 1:2 PARTIAL 3:4) ALL",
+            "a SORT RETURN (PARTIAL 1:2 ALL) (DATE) UTF-8 ALL",
+        ] {
+            assert!(search_return(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cancel_update_and_fetch_partial() {
+        let tags = |text: &str| match parse_command(text.as_bytes()).map(|command| command.body) {
+            Ok(CommandBody::CancelUpdate { tags }) => Ok(tags),
+            Ok(other) => panic!("{other:?}"),
+            Err(error) => Err(format!("{error:?}")),
+        };
+        assert_eq!(tags("a CANCELUPDATE \"B01\""), Ok(vec!["B01".to_string()]));
+        assert_eq!(tags("a cancelupdate \"B01\" \"c 2\""), Ok(vec!["B01".to_string(), "c 2".to_string()]));
+        for bad in ["a CANCELUPDATE", "a CANCELUPDATE B01", "a CANCELUPDATE \"B01\" B02", "a CANCELUPDATE {3}\r\nB01"] {
+            assert!(tags(bad).is_err(), "{bad}");
+        }
+        let CommandBody::Fetch { modifiers, .. } =
+            parse_command(b"a UID FETCH 1:* (FLAGS) (PARTIAL -1:-3 CHANGEDSINCE 5)").unwrap().body
+        else {
+            panic!()
+        };
+        let expected =
+            FetchModifiers { changed_since: Some(5), vanished: false, partial: Some(PartialRange::Last(1, 3)) };
+        assert_eq!(modifiers, expected);
+        assert!(parse_command(b"a UID FETCH 1:* (FLAGS) (PARTIAL 1:2 PARTIAL 1:2)").is_err());
+        assert!(parse_command(b"a UID FETCH 1:* (FLAGS) (PARTIAL 1:*)").is_err());
+    }
+
+    #[test]
+    fn partial_windows() {
+        assert_eq!(PartialRange::First(1, 3).indexes(10), 0..3);
+        assert_eq!(PartialRange::First(9, 20).indexes(10), 8..10);
+        assert_eq!(PartialRange::First(11, 20).indexes(10), 0..0);
+        assert_eq!(PartialRange::Last(1, 3).indexes(10), 7..10);
+        assert_eq!(PartialRange::Last(9, 20).indexes(10), 0..2);
+        assert_eq!(PartialRange::Last(11, 20).indexes(10), 0..0);
+        assert_eq!(PartialRange::Last(1, 1).indexes(0), 0..0);
+        assert_eq!(PartialRange::Last(2, 3).to_string(), "-2:-3");
+    }
+
+    proptest! {
+        /// Any valid range, any mix of the other options in any order and
+        /// case, parses to what was written; the range prints back as it is
+        /// normalised.
+        #[test]
+        fn return_options_round_trip(
+            first in 1u32..=u32::MAX,
+            second in 1u32..=u32::MAX,
+            from_end: bool,
+            options in proptest::sample::subsequence(vec!["MIN", "max", "Count", "SAVE", "update", "CONTEXT"], 0..=6),
+            position in 0usize..7,
+        ) {
+            let sign = if from_end { "-" } else { "" };
+            let mut words: Vec<String> = options.iter().map(|word| word.to_string()).collect();
+            let at = position.min(words.len());
+            words.insert(at, format!("PARTIAL {sign}{first}:{sign}{second}"));
+            let text = format!("a UID SEARCH RETURN ({}) ALL", words.join(" "));
+            let parsed = search_return(&text).unwrap().unwrap();
+            let (low, high) = (first.min(second), first.max(second));
+            let range = if from_end { PartialRange::Last(low, high) } else { PartialRange::First(low, high) };
+            let has = |name: &str| options.iter().any(|word| word.eq_ignore_ascii_case(name));
+            let expected = SearchReturn {
+                min: has("MIN"),
+                max: has("MAX"),
+                count: has("COUNT"),
+                all: false,
+                save: has("SAVE"),
+                partial: Some(range),
+                update: has("UPDATE"),
+                context: has("CONTEXT"),
+            };
+            prop_assert_eq!(parsed, expected);
+            let printed = format!("a SEARCH RETURN (PARTIAL {range}) ALL");
+            prop_assert_eq!(search_return(&printed).unwrap().unwrap().partial, Some(range));
+        }
+
+        /// Ranges with mixed signs, zeros or stray characters are refused,
+        /// never taken for something else, never a panic.
+        #[test]
+        fn malformed_ranges_are_refused(left in "-?[0-9*]{0,11}", right in "-?[0-9*]{0,11}") {
+            let text = format!("a SEARCH RETURN (PARTIAL {left}:{right}) ALL");
+            let valid = |part: &str| {
+                let digits = part.strip_prefix('-').unwrap_or(part);
+                !digits.is_empty() && !digits.starts_with('0') && digits.parse::<u32>().is_ok()
+            };
+            let same_sign = left.starts_with('-') == right.starts_with('-');
+            prop_assert_eq!(search_return(&text).is_ok(), valid(&left) && valid(&right) && same_sign, "{}", text);
+        }
+    }
 }

@@ -507,14 +507,14 @@ fn condstore_syntax() {
             uid: false,
             set: SequenceSet(vec![(Value(1), Star)]),
             items: vec![FetchItem::Flags, FetchItem::Modseq],
-            modifiers: FetchModifiers { changed_since: Some(12345), vanished: false },
+            modifiers: FetchModifiers { changed_since: Some(12345), vanished: false, partial: None },
         }
     );
     let CommandBody::Fetch { modifiers, items, .. } = parse("a UID FETCH 1:* FLAGS (changedsince 7 vanished)") else {
         panic!()
     };
     assert_eq!(items, vec![FetchItem::Flags]);
-    assert_eq!(modifiers, FetchModifiers { changed_since: Some(7), vanished: true });
+    assert_eq!(modifiers, FetchModifiers { changed_since: Some(7), vanished: true, partial: None });
     assert_eq!(
         parse("a UID STORE 2,4 (UNCHANGEDSINCE 0) +FLAGS.SILENT (\\Deleted)"),
         CommandBody::Store {
@@ -819,7 +819,7 @@ proptest! {
     fn mod_sequences_round_trip(modseq in 0u64..=i64::MAX as u64, vanished: bool) {
         let text = format!("t UID FETCH 1:* (FLAGS) (CHANGEDSINCE {modseq}{})", if vanished { " VANISHED" } else { "" });
         let CommandBody::Fetch { modifiers, .. } = parse_command(text.as_bytes()).unwrap().body else { panic!() };
-        prop_assert_eq!(modifiers, FetchModifiers { changed_since: Some(modseq), vanished });
+        prop_assert_eq!(modifiers, FetchModifiers { changed_since: Some(modseq), vanished, partial: None });
         let text = format!("t STORE 1 (UNCHANGEDSINCE {modseq}) FLAGS (\\Seen)");
         let CommandBody::Store { unchanged_since, .. } = parse_command(text.as_bytes()).unwrap().body else {
             panic!()

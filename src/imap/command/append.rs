@@ -280,7 +280,8 @@ pub async fn run(
                 building.converter.finish(&mut tail);
                 building.incoming.write(&tail).await;
                 if building.incoming.size() == 0 {
-                    refusal = Some(Refusal { status: Status::No, code: None, text: "Cannot store an empty message".into() });
+                    refusal =
+                        Some(Refusal { status: Status::No, code: None, text: "Cannot store an empty message".into() });
                     continue;
                 }
                 match building.incoming.finish().await {
@@ -668,7 +669,9 @@ fn locate(
             }
         }
     };
-    if let Some(SectionText::HeaderFields { not, fields }) = url.section.as_ref().and_then(|section| section.text.as_ref()) {
+    if let Some(SectionText::HeaderFields { not, fields }) =
+        url.section.as_ref().and_then(|section| section.text.as_ref())
+    {
         let mut header = Vec::new();
         if !snapshot.read(message.blob, start, end, &mut header)? {
             return Ok(None);

@@ -207,7 +207,11 @@ mod tests {
     #[test]
     fn catenate_lines() {
         // RFC 4469 §4's example, line by line.
-        let first = line("(\\Seen) CATENATE (URL \"/Drafts;UIDVALIDITY=385759045/;UID=20/;section=HEADER\" TEXT {42}", AppendState::Message).unwrap();
+        let first = line(
+            "(\\Seen) CATENATE (URL \"/Drafts;UIDVALIDITY=385759045/;UID=20/;section=HEADER\" TEXT {42}",
+            AppendState::Message,
+        )
+        .unwrap();
         assert_eq!(
             first.events,
             vec![
@@ -217,7 +221,9 @@ mod tests {
             ]
         );
         assert_eq!(first.state, AppendState::AfterPart);
-        let second = line(" URL \"/Drafts;UIDVALIDITY=385759045/;UID=20/;section=1.MIME\" URL x TEXT {42+}", first.state).unwrap();
+        let second =
+            line(" URL \"/Drafts;UIDVALIDITY=385759045/;UID=20/;section=1.MIME\" URL x TEXT {42+}", first.state)
+                .unwrap();
         assert_eq!(second.events.len(), 3);
         assert_eq!(second.events[2], AppendEvent::Text(lit(42, true, false)));
         let last = line(")", second.state).unwrap();
@@ -226,7 +232,11 @@ mod tests {
 
     #[test]
     fn catenate_without_literals_and_multiappend() {
-        let all = line("CATENATE (URL /INBOX/;UID=1) (\\Flagged) CATENATE (URL \"/INBOX/;UID=2\" TEXT ~{5}", AppendState::Message).unwrap();
+        let all = line(
+            "CATENATE (URL /INBOX/;UID=1) (\\Flagged) CATENATE (URL \"/INBOX/;UID=2\" TEXT ~{5}",
+            AppendState::Message,
+        )
+        .unwrap();
         assert_eq!(
             all.events,
             vec![
@@ -240,7 +250,10 @@ mod tests {
         );
         // A plain message after a CATENATE one, on the same line.
         let mixed = line("catenate (url /INBOX/;UID=1) {3+}", AppendState::Message).unwrap();
-        assert!(matches!(mixed.events[3], AppendEvent::Message(AppendMessage { length: 3, non_synchronizing: true, .. })));
+        assert!(matches!(
+            mixed.events[3],
+            AppendEvent::Message(AppendMessage { length: 3, non_synchronizing: true, .. })
+        ));
         assert_eq!(mixed.state, AppendState::AfterMessage);
         // A URL as a literal is read inline by the caller.
         let url = line("CATENATE (URL {20+}", AppendState::Message).unwrap();
@@ -290,7 +303,8 @@ mod tests {
 
     fn part() -> impl Strategy<Value = (String, Option<AppendEvent>)> {
         prop_oneof![
-            ("[A-Za-z0-9/;=.]{1,20}").prop_map(|url| (format!("URL \"{url}\""), Some(AppendEvent::Url(url.into_bytes())))),
+            ("[A-Za-z0-9/;=.]{1,20}")
+                .prop_map(|url| (format!("URL \"{url}\""), Some(AppendEvent::Url(url.into_bytes())))),
             (0u64..1 << 40, any::<bool>(), any::<bool>()).prop_map(|(length, plus, tilde)| {
                 let text = format!("TEXT {}{{{length}{}}}", if tilde { "~" } else { "" }, if plus { "+" } else { "" });
                 (text, Some(AppendEvent::Text(lit(length, plus, tilde))))

@@ -452,7 +452,8 @@ fn append_prefixes() {
     assert_eq!((message.length, message.non_synchronizing, message.binary), (7, false, true));
     let message = literal_message(&append_prefix(b"a APPEND INBOX ~{7+}").unwrap().unwrap().2);
     assert!(message.non_synchronizing && message.binary);
-    let message = literal_message(&append_prefix(b"a APPEND INBOX \"17-Jul-1996 02:44:25 -0700\" ~{310}").unwrap().unwrap().2);
+    let message =
+        literal_message(&append_prefix(b"a APPEND INBOX \"17-Jul-1996 02:44:25 -0700\" ~{310}").unwrap().unwrap().2);
     assert!(message.binary && message.date.is_some());
     // MULTIAPPEND: each later message says for itself.
     let mut parser = Parser::new(b" (\\Seen) ~{9+}");

@@ -385,3 +385,75 @@ fn a_literal8_text_part_keeps_binary_content() {
     let body = fetch(&mut client, uid, "BODY.PEEK[TEXT]");
     assert!(!body.contains('\0') && body.starts_with("AAFyYXcKYnl0ZXP/"), "{body:?}");
 }
+
+#[test]
+fn replace_with_catenate_and_a_url_into_another_mailbox() {
+    let server = Server::start();
+    let mut client = server.login("alice", "secret");
+    let source = client.append_ok("INBOX", &message("attachment", "the data"));
+    client.append_ok("Drafts", &message("draft 1", "x"));
+    client.ok("SELECT Drafts");
+    // RFC 8508 with RFC 4469: the new draft is made of text and a part of
+    // a message in INBOX (not the selected mailbox); the old one goes.
+    let tag = client.next_tag();
+    let header = b"Subject: draft 2\r\n\r\n";
+    client.send(&format!("{tag} REPLACE 1 Drafts (\\Draft) CATENATE (TEXT {{{}}}", header.len()));
+    assert!(client.read_line().starts_with('+'));
+    client.send_raw(header);
+    client.send(&format!(" URL \"/INBOX/;UID={source}/;SECTION=TEXT\")"));
+    let (untagged, tagged) = client.until_tagged(&tag);
+    assert!(tagged.starts_with("OK"), "{tagged} after {untagged:?}");
+    assert!(untagged.iter().any(|line| line.starts_with("* OK [APPENDUID ")), "{untagged:?}");
+    assert!(untagged.iter().any(|line| line == "* 1 EXPUNGE"), "{untagged:?}");
+    let uids = client.ok("UID SEARCH ALL").join(" ");
+    let uid: u32 = uids.split_whitespace().last().unwrap().parse().unwrap();
+    assert_eq!(fetch(&mut client, uid, "BODY.PEEK[]"), "Subject: draft 2\r\n\r\nthe data\r\n");
+    // REPLACE takes one message, CATENATE or not.
+    let tag = client.next_tag();
+    client.send(&format!(
+        "{tag} REPLACE 1 Drafts CATENATE (URL /INBOX/;UID={source}) CATENATE (URL /INBOX/;UID={source})"
+    ));
+    let (_, tagged) = client.until_tagged(&tag);
+    assert!(tagged.starts_with("BAD"), "{tagged}");
+    assert_eq!(message_count(&mut client, "Drafts"), 1);
+}
+
+/// The server process's peak resident memory (VmHWM), in KiB.
+fn peak_memory_kib(server: &Server) -> u64 {
+    let pid = server.child.as_ref().expect("server running").id();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|line| line.starts_with("VmHWM:")).expect("VmHWM");
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_large_url_streams_through_without_being_held_whole() {
+    let server = Server::start();
+    let mut client = server.login("alice", "secret");
+    let line = [&[b'x'; 76][..], b"\r\n"].concat();
+    let mut big = b"Subject: big\r\n\r\n".to_vec();
+    while big.len() < 24 << 20 {
+        big.extend_from_slice(&line);
+    }
+    let tag = client.next_tag();
+    client.send_raw(format!("{tag} APPEND INBOX {{{}+}}\r\n", big.len()).as_bytes());
+    client.send_raw(&big);
+    client.send_raw(b"\r\n");
+    let (_, tagged) = client.until_tagged(&tag);
+    assert!(tagged.starts_with("OK"), "{tagged}");
+    let (_, uid) = appenduid(&tagged);
+    let before = peak_memory_kib(&server);
+    let (_, tagged) = catenate(
+        &mut client,
+        "Sent",
+        &[Part::Text(b"Subject: fwd\r\n\r\n"), Part::Url(&format!("/INBOX/;UID={uid}/;SECTION=TEXT"))],
+        true,
+    );
+    assert!(tagged.starts_with("OK"), "{tagged}");
+    let grown = peak_memory_kib(&server).saturating_sub(before);
+    // Held whole, the 24 MiB would show; streamed, a few board-sized pieces do.
+    assert!(grown < 12 * 1024, "peak memory grew by {grown} KiB");
+    let size = client.ok("STATUS Sent (SIZE)").join(" ");
+    let expected = big.len() - b"Subject: big\r\n\r\n".len() + b"Subject: fwd\r\n\r\n".len();
+    assert!(size.contains(&format!("SIZE {expected}")), "{size}");
+}

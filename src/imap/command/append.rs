@@ -112,6 +112,10 @@ impl Refusal {
     fn too_big(limit: u64) -> Refusal {
         Refusal::no("TOOBIG", format!("Message larger than the limit of {limit} bytes"))
     }
+
+    fn empty() -> Refusal {
+        Refusal { status: Status::No, code: None, text: "Cannot store an empty message".into() }
+    }
 }
 
 /// A CATENATE message being assembled (RFC 4469).
@@ -200,17 +204,7 @@ pub async fn run(
             }
         }
         if refusal.is_none() {
-            refusal = match &event {
-                AppendEvent::Message(message) => check_message(session, message).err(),
-                AppendEvent::Text(literal) => {
-                    let size = building.as_ref().map_or(0, |building| building.size);
-                    (size.saturating_add(literal.length) > limit).then(|| Refusal::too_big(limit))
-                }
-                AppendEvent::UrlLiteral(literal) if literal.length > url::MAX_URL as u64 => {
-                    Some(Refusal::bad("URL too long"))
-                }
-                _ => None,
-            };
+            refusal = check_literal(session, &event, building.as_ref()).err();
         }
         if let (Some(_), Some(literal)) = (&refusal, literal) {
             if !literal.non_synchronizing {
@@ -280,8 +274,7 @@ pub async fn run(
                 building.converter.finish(&mut tail);
                 building.incoming.write(&tail).await;
                 if building.incoming.size() == 0 {
-                    refusal =
-                        Some(Refusal { status: Status::No, code: None, text: "Cannot store an empty message".into() });
+                    refusal = Some(Refusal::empty());
                     continue;
                 }
                 match building.incoming.finish().await {
@@ -326,6 +319,25 @@ pub async fn run(
         }
         Ok(other) => session.unexpected(tag, "APPEND", other).await,
         Err(error) => session.store_failed(tag, error, true).await,
+    }
+}
+
+/// What must hold before a literal is invited or read: a message within
+/// APPENDLIMIT, a catenated one whose TEXT keeps it within (RFC 4469 §5),
+/// a URL literal of a URL's size.
+fn check_literal(session: &Session, event: &AppendEvent, building: Option<&Building>) -> Result<(), Refusal> {
+    let limit = session.server.config.limits.literal_size;
+    match event {
+        AppendEvent::Message(message) => check_message(session, message),
+        AppendEvent::Text(literal) => {
+            let size = building.map_or(0, |building| building.size);
+            if size.saturating_add(literal.length) > limit {
+                return Err(Refusal::too_big(limit));
+            }
+            Ok(())
+        }
+        AppendEvent::UrlLiteral(literal) if literal.length > url::MAX_URL as u64 => Err(Refusal::bad("URL too long")),
+        _ => Ok(()),
     }
 }
 
@@ -450,7 +462,7 @@ fn check_message(session: &Session, message: &AppendMessage) -> Result<(), Refus
         return Err(Refusal::too_big(limit));
     }
     if message.length == 0 {
-        return Err(Refusal { status: Status::No, code: None, text: "Cannot store an empty message".into() });
+        return Err(Refusal::empty());
     }
     // RFC 6855 §4: the UTF8 data item is for clients that enabled UTF8=ACCEPT.
     if message.utf8 && !session.utf8_accept {

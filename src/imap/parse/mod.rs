@@ -4,8 +4,9 @@
 //! It works on one whole command as the connection assembled it: the
 //! command line, with each literal's bytes inline after its `{n}` and
 //! CRLF, exactly as they came off the wire. APPEND is the exception: its
-//! message literal streams to the store, so [`append_prefix`] parses only
-//! the part before it.
+//! message literals (and CATENATE's TEXT parts) stream to the store, so
+//! [`append_prefix`] parses only the part before the first of them, and
+//! the rest is read line by line ([`append_line`]).
 //!
 //! Every function either consumes input and returns a value, or returns an
 //! error; nothing panics on any input (the property tests feed it bytes).

@@ -253,14 +253,21 @@ fn unresolvable_urls_are_badurl_and_store_nothing() {
         format!("/INBOX/;UID={uid}/;SECTION=1.HEADER"),
         format!("/INBOX/;UID={uid}/;SECTION=BOGUS"),
         format!("/INBOX/;UID={uid};URLAUTH=anonymous:internal:0123"),
-        format!(";UID={uid}"),
+        format!("/;UID={uid}"),
+        format!(";UID={gone}"),
     ];
     let before = message_count(&mut client, "Drafts");
     for url in &cases {
         let (_, tagged) = catenate(&mut client, "Drafts", &[Part::Text(b"A: b\r\n\r\n"), Part::Url(url)], false);
         assert!(tagged.starts_with(&format!("NO [BADURL {url}]")), "{url}: {tagged}");
     }
-    assert_eq!(message_count(&mut client, "Drafts"), before);
+    // RFC 4469 §3: `;UID=` is relative to the selected mailbox (INBOX here).
+    let (_, tagged) = catenate(&mut client, "Drafts", &[Part::Url(&format!(";UID={uid}/;SECTION=TEXT"))], false);
+    assert!(tagged.starts_with("OK"), "{tagged}");
+    client.ok("UNSELECT");
+    let (_, tagged) = catenate(&mut client, "Drafts", &[Part::Url(&format!(";UID={uid}"))], false);
+    assert!(tagged.starts_with(&format!("NO [BADURL ;UID={uid}]")), "{tagged}");
+    assert_eq!(message_count(&mut client, "Drafts"), before + 1);
     // Bob's message is untouched and alice's session goes on.
     client.ok("NOOP");
     assert_eq!(message_count(&mut bob, "INBOX"), 1);
@@ -290,7 +297,7 @@ fn literals_after_a_refusal_are_read_and_the_connection_goes_on() {
     let mut client = server.login("alice", "secret");
     let before = message_count(&mut client, "INBOX");
     let tag = client.next_tag();
-    // RFC 4469 §5: the client sent everything with LITERAL+; the bytes
+    // RFC 7888: the client sent everything with LITERAL+; the bytes
     // after the bad URL look like commands and must not be run as such.
     let trap = b"t99 LOGOUT\r\n";
     client.send(&format!("{tag} APPEND INBOX CATENATE (URL \"/INBOX/;UID=77\" TEXT {{{}+}}", trap.len()));

@@ -610,7 +610,7 @@ impl Session {
                 }
                 // RFC 8970: FETCH PREVIEW (src/mime/preview.rs).
                 capabilities.push_str(" PREVIEW");
-                // RFC 4469 and RFC 5550 §5: APPEND ... CATENATE, URLs with ;PARTIAL= (command::append).
+                // RFC 4469 and RFC 5550: APPEND ... CATENATE, URLs with ;PARTIAL= (command::append).
                 capabilities.push_str(" CATENATE URL-PARTIAL");
             }
         }

@@ -13,9 +13,10 @@
 //!
 //! Decisions:
 //! - Relative URLs are taken against the session's own server and user
-//!   (RFC 4469 §3), so they must begin with the mailbox (`/mailbox...`,
-//!   RFC 5092 `iabsolute-path`); a path relative to some other base
-//!   (`;UID=5`) has nothing to be relative to and is refused.
+//!   (RFC 4469 §3: the base URL is `imap://user@server/`, and in the
+//!   selected state `imap://user@server/mailbox`): `/mailbox...` (RFC 5092
+//!   `iabsolute-path`), or `;UID=n...` for a message of the selected
+//!   mailbox (`mailbox` None here; Dovecot takes that form too).
 //! - The mailbox name is percent-decoded and must then be UTF-8 (RFC 5092,
 //!   Multinational Considerations: the name as UTF-8, percent-encoded); the section
 //!   is percent-decoded and parsed by the FETCH section grammar.
@@ -31,13 +32,14 @@ use crate::imap::types::Section;
 pub struct MessageUrl {
     /// `imap://user@host[:port]`: None for a relative URL.
     pub server: Option<Server>,
-    /// The mailbox name, decoded (UTF-8).
-    pub mailbox: String,
+    /// The mailbox name, decoded (UTF-8); None for `;UID=n...`, relative to
+    /// the selected mailbox.
+    pub mailbox: Option<String>,
     pub uid_validity: Option<u32>,
     pub uid: u32,
     /// `;SECTION=`: None for the whole message.
     pub section: Option<Section>,
-    /// `;PARTIAL=offset[.length]` (RFC 5092 §3, URL-PARTIAL RFC 5550 §5).
+    /// `;PARTIAL=offset[.length]` (RFC 5092 `ipartial`, URL-PARTIAL RFC 5550).
     pub partial: Option<(u32, Option<u32>)>,
 }
 
@@ -69,13 +71,16 @@ pub fn parse(url: &[u8]) -> Result<MessageUrl, String> {
     } else {
         (None, url)
     };
-    let Some(path) = path.strip_prefix(b"/") else {
-        return Err("URL must name a mailbox (begin with /)".into());
-    };
     if path.contains(&b'?') {
         return Err("search URLs are not supported".into());
     }
-    message_path(path, server)
+    match path.strip_prefix(b"/") {
+        Some(path) => message_path(path, server, false),
+        // RFC 4469 §3: in the selected state the base URL is the selected
+        // mailbox's, so `;UID=n...` names a message there.
+        None if server.is_none() && path.first() == Some(&b';') => message_path(path, None, true),
+        None => Err("URL must name a mailbox (begin with /) or a UID (;UID=)".into()),
+    }
 }
 
 /// `[user[;AUTH=...]@]host[:port]`, up to the `/` that starts the path.
@@ -118,12 +123,16 @@ fn authority(input: &[u8]) -> Result<(Server, &[u8]), String> {
     Ok((Server { user, host: host.to_ascii_lowercase(), port }, path))
 }
 
-/// `mailbox[;UIDVALIDITY=n]/;UID=n[/;SECTION=s][/;PARTIAL=o[.l]]`.
-fn message_path(path: &[u8], server: Option<Server>) -> Result<MessageUrl, String> {
+/// `mailbox[;UIDVALIDITY=n]/;UID=n[/;SECTION=s][/;PARTIAL=o[.l]]`, or
+/// (`relative`) the same from `;UID=` on.
+fn message_path(path: &[u8], server: Option<Server>, relative: bool) -> Result<MessageUrl, String> {
     // `;` is not a bchar (RFC 5092): the parameters are found by it, and
     // each part before a `/;` loses that slash.
     let mut pieces = path.split(|&byte| byte == b';');
     let mailbox_raw = pieces.next().unwrap_or_default();
+    if !relative && mailbox_raw.strip_suffix(b"/").unwrap_or(mailbox_raw).is_empty() {
+        return Err("URL names no mailbox".into());
+    }
     let mut uid_validity = None;
     let mut uid = None;
     let mut section = None;
@@ -131,8 +140,9 @@ fn message_path(path: &[u8], server: Option<Server>) -> Result<MessageUrl, Strin
     // The order RFC 5092 gives: UIDVALIDITY, UID, SECTION, PARTIAL; each
     // but UIDVALIDITY starts a path segment, so what precedes it ends in `/`.
     let mut stage = 0;
-    let mut previous_ends_with_slash = mailbox_raw.ends_with(b"/");
-    let mailbox_raw = if previous_ends_with_slash { &mailbox_raw[..mailbox_raw.len() - 1] } else { mailbox_raw };
+    // `;UID=` right at the start of a relative URL needs no `/` before it.
+    let mut previous_ends_with_slash = relative || mailbox_raw.ends_with(b"/");
+    let mailbox_raw = mailbox_raw.strip_suffix(b"/").unwrap_or(mailbox_raw);
     for piece in pieces {
         let (name, value) = match piece.iter().position(|&byte| byte == b'=') {
             Some(equals) => (&piece[..equals], &piece[equals + 1..]),
@@ -171,8 +181,11 @@ fn message_path(path: &[u8], server: Option<Server>) -> Result<MessageUrl, Strin
         return Err("URL ends with '/'".into());
     }
     let uid = uid.ok_or("URL names no message (;UID=)")?;
-    let mailbox = utf8(decode(mailbox_raw)?, "mailbox name")?;
-    if mailbox.is_empty() {
+    let mailbox = match relative {
+        true => None,
+        false => Some(utf8(decode(mailbox_raw)?, "mailbox name")?).filter(|name| !name.is_empty()),
+    };
+    if mailbox.is_none() && !relative {
         return Err("URL names no mailbox".into());
     }
     Ok(MessageUrl { server, mailbox, uid_validity, uid, section, partial })
@@ -241,7 +254,7 @@ fn find_ignore_case(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|window| window.eq_ignore_ascii_case(needle))
 }
 
-/// The URL as a BADURL response code may carry it (RFC 4469 §6:
+/// The URL as a BADURL response code may carry it (RFC 4469 §5:
 /// `url-resp-text`, any TEXT-CHAR but `]`): anything else percent-encoded.
 pub fn for_response(url: &[u8]) -> String {
     let mut text = String::new();
@@ -267,13 +280,13 @@ mod tests {
     #[test]
     fn relative_message_urls() {
         let url = ok("/INBOX;UIDVALIDITY=5/;UID=20");
-        assert_eq!(url.mailbox, "INBOX");
+        assert_eq!(url.mailbox.as_deref(), Some("INBOX"));
         assert_eq!((url.uid_validity, url.uid, url.section, url.partial), (Some(5), 20, None, None));
         assert!(url.server.is_none());
         let url = ok("/INBOX/;UID=3");
-        assert_eq!((url.mailbox.as_str(), url.uid_validity, url.uid), ("INBOX", None, 3));
+        assert_eq!((url.mailbox.as_deref(), url.uid_validity, url.uid), (Some("INBOX"), None, 3));
         let url = ok("/Archive/2024;uidvalidity=9/;uid=1/;section=TEXT");
-        assert_eq!(url.mailbox, "Archive/2024");
+        assert_eq!(url.mailbox.as_deref(), Some("Archive/2024"));
         assert_eq!(url.section, Some(Section { part: vec![], text: Some(SectionText::Text) }));
         let url = ok("/INBOX;UIDVALIDITY=5/;UID=20/;SECTION=1.2.MIME/;PARTIAL=10.20");
         assert_eq!(url.section, Some(Section { part: vec![1, 2], text: Some(SectionText::Mime) }));
@@ -291,9 +304,18 @@ mod tests {
     }
 
     #[test]
+    fn urls_relative_to_the_selected_mailbox() {
+        let url = ok(";UID=20/;SECTION=2/;PARTIAL=0.5");
+        assert_eq!((url.mailbox, url.uid, url.partial), (None, 20, Some((0, Some(5)))));
+        for bad in [";UIDVALIDITY=5/;UID=20", ";UID=20/", "/;UID=20", "imap://a@b;UID=1", ";SECTION=1"] {
+            assert!(parse(bad.as_bytes()).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
     fn mailbox_names_are_percent_decoded_utf8() {
-        assert_eq!(ok("/Caf%C3%A9/;UID=1").mailbox, "Café");
-        assert_eq!(ok("/a%20b/;UID=1").mailbox, "a b");
+        assert_eq!(ok("/Caf%C3%A9/;UID=1").mailbox.as_deref(), Some("Café"));
+        assert_eq!(ok("/a%20b/;UID=1").mailbox.as_deref(), Some("a b"));
         assert!(parse(b"/Caf%E9/;UID=1").is_err(), "not UTF-8");
         assert!(parse(b"/a b/;UID=1").is_err(), "raw space");
         assert!(parse(b"/a%2/;UID=1").is_err());
@@ -321,7 +343,6 @@ mod tests {
         for bad in [
             "",
             "INBOX/;UID=1",
-            ";UID=1",
             "/INBOX",
             "/INBOX/",
             "/;UID=1",
@@ -392,7 +413,7 @@ mod tests {
                 if let Some(length) = length { url.push_str(&format!(".{length}")) }
             }
             let parsed = parse(url.as_bytes()).map_err(|error| proptest::test_runner::TestCaseError::fail(format!("{url}: {error}")))?;
-            proptest::prop_assert_eq!(parsed.mailbox, mailbox);
+            proptest::prop_assert_eq!(parsed.mailbox, Some(mailbox));
             proptest::prop_assert_eq!(parsed.uid_validity, validity);
             proptest::prop_assert_eq!(parsed.uid, uid);
             proptest::prop_assert_eq!(parsed.section.map(|section| section.part).unwrap_or_default(), part);

@@ -126,6 +126,8 @@ def main():
             ("LITERAL+ after BADURL", [f'APPEND Sent CATENATE (URL "/INBOX/;UID={uid + 50}" TEXT {{12+}}', b"c9 LOGOUT\r\n", ")"]),
             ("sync literal after BADURL", [f'APPEND Sent CATENATE (URL "/INBOX/;UID={uid + 50}" TEXT {{12}}', b"c9 LOGOUT\r\n", ")"]),
             ("literal8 TEXT", ["APPEND Sent CATENATE (TEXT ~{5}", b"A: \x00\n", ")"]),
+            ("selected: ;UID= relative to INBOX", [f'APPEND Sent CATENATE (URL ";UID={uid}")']),
+            ("selected: /;UID= relative to INBOX", [f'APPEND Sent CATENATE (URL "/;UID={uid}")']),
         ]
 
     for index, (label, _) in enumerate(cases(0, 0)):
@@ -134,6 +136,8 @@ def main():
             uid, validity = setup[name]
             pieces = cases(uid, validity)[index][1]
             try:
+                if label.startswith("selected:"):
+                    session.run("SELECT INBOX")
                 untagged, tagged = session.script(pieces)
                 stored = ""
                 match = re.search(r"APPENDUID \d+ (\d+)", tagged)

@@ -23,7 +23,7 @@
 //! A message may instead be made of parts: `TEXT` literals from the client
 //! and `URL`s naming messages, or sections of them, already in the user's
 //! mailboxes (`imap::url`, RFC 5092, with `;PARTIAL=` as URL-PARTIAL, RFC
-//! 5550 §5). The command is read as a stream of events
+//! 5550). The command is read as a stream of events
 //! (`parse::append_line`): each part streams, in order, into the same
 //! pending blob a literal goes to ([`Incoming`]), so a catenated message
 //! is never held whole either. A URL's bytes are read from the store a
@@ -35,26 +35,34 @@
 //!
 //! Decisions:
 //! - A URL must name the logged-in user on this server: relative
-//!   (`/mailbox;UIDVALIDITY=n/;UID=n...`, RFC 4469 §3), or absolute with
+//!   (`/mailbox;UIDVALIDITY=n/;UID=n...`, or `;UID=n...` in the selected
+//!   mailbox: RFC 4469 §3's base URLs), or absolute with
 //!   this user and one of this server's names or addresses (the configured
 //!   TLS host names and addresses, localhost, the address the client
 //!   connected to) and, if a port is given, one of ours. Anything else,
 //!   an unknown mailbox, a UIDVALIDITY that differs, a UID that is gone, a
-//!   section the message does not have, is `NO [BADURL url]` (RFC 4469 §5).
+//!   section the message does not have, is `NO [BADURL url]` (RFC 4469
+//!   §4.1). RFC 4469 §3 leaves absolute URLs to extensions (a server
+//!   implementing only it answers NO, as Dovecot does for all of them);
+//!   one naming this very session's user and server names the same
+//!   message as the relative URL, so it is accepted.
 //!   Without `;UIDVALIDITY` the UID is taken in the mailbox as it is.
 //! - Every catenated message passes through `mime::binary`, whether or not
 //!   a part came as a literal8: a `TEXT ~{n}` part may bring raw binary
 //!   content into any later part's body, and a message without binary
 //!   parts passes byte for byte.
-//! - APPENDLIMIT applies to the whole catenated message (RFC 4469 §5:
+//! - APPENDLIMIT applies to the whole catenated message (RFC 4469 §4.2:
 //!   `NO [TOOBIG]`), counted as each part is announced: a TEXT literal
 //!   before its continuation is sent, a URL before its bytes are read.
 //! - A failure leaves nothing stored, for every message of a MULTIAPPEND:
 //!   the messages go to the store in one `Op::Append` at the end. After a
 //!   NO decided mid-command, the rest of the command is still read: its
-//!   non-synchronizing literals are skipped (RFC 4469 §5, RFC 7888), and
-//!   the command ends at the first synchronizing one, which the client
-//!   sends only after a continuation it does not get.
+//!   non-synchronizing literals are skipped (RFC 7888), and the command
+//!   ends at the first synchronizing one: the tagged NO goes "in place of
+//!   any continuation request" (RFC 4469 Appendix A, example 4).
+//! - `TEXT ~{n}` (a literal8) is accepted as Dovecot accepts it: RFC 4469
+//!   §5 has only `TEXT SP literal`, but a message's data may be a literal8
+//!   wherever APPEND takes one (RFC 3516 §4.4).
 //! - `UTF8 (~{n})` (RFC 6855) stays a whole-message form; it is not a
 //!   CATENATE part here.
 
@@ -104,7 +112,7 @@ impl Refusal {
         Refusal { status: Status::No, code: Some(code.into()), text: text.into() }
     }
 
-    /// RFC 4469 §5: a URL the server cannot resolve.
+    /// RFC 4469 §4.1: a URL the server cannot resolve.
     fn bad_url(url: &[u8], text: impl Into<String>) -> Refusal {
         Refusal { status: Status::No, code: Some(format!("BADURL {}", url::for_response(url))), text: text.into() }
     }
@@ -212,7 +220,7 @@ pub async fn run(
                 // the command ends here.
                 break;
             }
-            // RFC 7888, RFC 4469 §5: the bytes are coming anyway; read and drop them.
+            // RFC 7888: the bytes are coming anyway; read and drop them.
             session.skip_literal(literal.length).await?;
             if matches!(session.state, State::Logout) {
                 return Ok(());
@@ -323,7 +331,7 @@ pub async fn run(
 }
 
 /// What must hold before a literal is invited or read: a message within
-/// APPENDLIMIT, a catenated one whose TEXT keeps it within (RFC 4469 §5),
+/// APPENDLIMIT, a catenated one whose TEXT keeps it within (RFC 4469 §4.2),
 /// a URL literal of a URL's size.
 fn check_literal(session: &Session, event: &AppendEvent, building: Option<&Building>) -> Result<(), Refusal> {
     let limit = session.server.config.limits.literal_size;
@@ -628,11 +636,17 @@ fn find_url(session: &Session, pace: &mut Pace, raw: &[u8]) -> Result<Found, Ref
         let (code, text) = describe(&error, false);
         Refusal::no(code, text)
     };
-    let name = crate::imap::mailbox_name::decode_for(url.mailbox.as_bytes(), true)
-        .map_err(|_| Refusal::bad_url(raw, "No such mailbox"))?;
     let snapshot = &mut pace.snapshot;
     let reader = snapshot.reader().map_err(failed)?;
-    let mailbox = reader.mailbox_id(user.id, &name).map_err(failed)?;
+    let mailbox = match &url.mailbox {
+        Some(name) => {
+            let name = crate::imap::mailbox_name::decode_for(name.as_bytes(), true)
+                .map_err(|_| Refusal::bad_url(raw, "No such mailbox"))?;
+            reader.mailbox_id(user.id, &name).map_err(failed)?
+        }
+        // RFC 4469 §3: relative to the selected mailbox.
+        None => Some(session.view().ok_or_else(|| Refusal::bad_url(raw, "No mailbox selected"))?.mailbox),
+    };
     let record = match mailbox {
         Some(id) => reader.mailbox(id).map_err(failed)?.map(|record| (id, record)),
         None => None,

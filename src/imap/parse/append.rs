@@ -1,5 +1,5 @@
 //! APPEND's arguments as a stream of events (RFC 3501 §6.3.11, MULTIAPPEND
-//! RFC 3502, CATENATE RFC 4469 §6).
+//! RFC 3502, CATENATE RFC 4469 §5).
 //!
 //! An APPEND is not parsed whole: each literal that holds message data
 //! (the message itself, or a CATENATE `TEXT` part) streams to the store,
@@ -16,8 +16,9 @@
 //! cat-part       = "TEXT" SP (literal / literal8) / "URL" SP astring
 //! ```
 //!
-//! `TEXT` with a literal8 is RFC 4469 §5's interaction with BINARY (RFC
-//! 3516). A `URL` given as a literal (it is an astring) is read inline by
+//! `TEXT` with a literal8 is not in RFC 4469 §5 (`TEXT SP literal`); it is
+//! taken as Dovecot takes it, since APPEND's message data may be a literal8
+//! (RFC 3516 §4.4). A `URL` given as a literal (it is an astring) is read inline by
 //! the command, like any short argument (Dovecot 2.2 once refused it).
 
 use super::{AppendMessage, Parser, Result};
@@ -206,7 +207,7 @@ mod tests {
 
     #[test]
     fn catenate_lines() {
-        // RFC 4469 §4's example, line by line.
+        // RFC 4469 Appendix A's first example, line by line.
         let first = line(
             "(\\Seen) CATENATE (URL \"/Drafts;UIDVALIDITY=385759045/;UID=20/;section=HEADER\" TEXT {42}",
             AppendState::Message,

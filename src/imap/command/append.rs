@@ -50,7 +50,11 @@
 //! - Every catenated message passes through `mime::binary`, whether or not
 //!   a part came as a literal8: a `TEXT ~{n}` part may bring raw binary
 //!   content into any later part's body, and a message without binary
-//!   parts passes byte for byte.
+//!   parts passes byte for byte. So a URL's octets are copied unchanged
+//!   (RFC 4469 §3) unless the client's own text labels the part they land
+//!   in `Content-Transfer-Encoding: binary`; stored mail holds no such raw
+//!   part (APPEND converts them, LMTP refuses BINARYMIME), and stored line
+//!   ends are already CRLF, so the store's mending changes nothing either.
 //! - APPENDLIMIT applies to the whole catenated message (RFC 4469 §4.2:
 //!   `NO [TOOBIG]`), counted as each part is announced: a TEXT literal
 //!   before its continuation is sent, a URL before its bytes are read.

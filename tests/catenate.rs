@@ -464,3 +464,22 @@ fn a_large_url_streams_through_without_being_held_whole() {
     let expected = big.len() - b"Subject: big\r\n\r\n".len() + b"Subject: fwd\r\n\r\n".len();
     assert!(size.contains(&format!("SIZE {expected}")), "{size}");
 }
+
+#[test]
+fn a_url_names_a_mailbox_in_percent_encoded_utf8() {
+    let server = Server::start();
+    let mut client = server.login("alice", "secret");
+    // Created by an IMAP4rev1 client in modified UTF-7 (RFC 3501 §5.1.3);
+    // the URL carries the same name as UTF-8, percent-encoded (RFC 5092).
+    client.ok("CREATE Entw&APw-rfe");
+    let uid = client.append_ok("Entw&APw-rfe", &message("umlaut", "x"));
+    let url = format!("/Entw%C3%BCrfe/;UID={uid}/;SECTION=HEADER.FIELDS%20(SUBJECT)");
+    let (_, tagged) = catenate(&mut client, "INBOX", &[Part::Url(&url), Part::Text(b"body\r\n")], false);
+    assert!(tagged.starts_with("OK"), "{tagged}");
+    let (_, made) = appenduid(&tagged);
+    client.ok("SELECT INBOX");
+    assert_eq!(fetch(&mut client, made, "BODY.PEEK[]"), "Subject: umlaut\r\n\r\nbody\r\n");
+    // The modified UTF-7 spelling is not the URL's: no such mailbox.
+    let (_, tagged) = catenate(&mut client, "INBOX", &[Part::Url(&format!("/Entw&APw-rfe/;UID={uid}"))], false);
+    assert!(tagged.starts_with("NO [BADURL"), "{tagged}");
+}

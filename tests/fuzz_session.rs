@@ -101,6 +101,13 @@ const TEMPLATES: &[&str] = &[
     "SEARCH RETURN (SAVE PARTIAL 2:5) ALL",
     "UID FETCH 1:* (FLAGS) (PARTIAL -1:-2 CHANGEDSINCE 1)",
     "CANCELUPDATE \"t1\" \"t2\"",
+    // RFC 4469 CATENATE with RFC 5092 URLs: text, whole messages, sections,
+    // PARTIAL, a literal URL, a MULTIAPPEND, and URLs that cannot resolve.
+    "APPEND Drafts CATENATE (TEXT {16+}\r\nSubject: cat\r\n\r\n URL \"/INBOX/;UID=1/;SECTION=TEXT\")",
+    "APPEND INBOX (\\Seen) CATENATE (URL /INBOX/;UID=1 URL \";UID=2/;SECTION=1.MIME\")",
+    "APPEND Archive CATENATE (URL \"/INBOX/;UID=1/;SECTION=HEADER.FIELDS%20(SUBJECT)/;PARTIAL=0.20\" TEXT ~{5+}\r\n\0x\ny\r)",
+    "APPEND INBOX CATENATE (URL {35+}\r\nimap://alice@localhost/INBOX/;UID=1) CATENATE (TEXT {4+}\r\nA: b) {4+}\r\nC: d",
+    "APPEND INBOX CATENATE (URL \"imap://bob@elsewhere/INBOX/;UID=1\" TEXT {11+}\r\nt1 LOGOUT\r\n)",
 ];
 
 const NOISE: &[&[u8]] = &[

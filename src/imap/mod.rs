@@ -11,4 +11,5 @@ pub mod session;
 pub mod sort;
 pub mod thread;
 pub mod types;
+pub mod url;
 pub mod view;

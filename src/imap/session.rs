@@ -21,7 +21,7 @@ use smol::channel::Receiver;
 
 use super::command;
 use super::encode;
-use super::parse::{self, AppendMessage};
+use super::parse::{self, AppendLine};
 use super::types::{Command, CommandBody, SequenceSet};
 use super::view::View;
 use crate::config::PlaintextAuth;
@@ -72,7 +72,7 @@ enum Incoming {
     Append {
         tag: String,
         mailbox: Vec<u8>,
-        message: AppendMessage,
+        message: AppendLine,
         /// REPLACE (RFC 8508): the message the new one replaces.
         replacing: Option<parse::Replacing>,
     },
@@ -378,7 +378,18 @@ impl Session {
                 return self.reject_long_line(&tail).await;
             }
             let Some((length, non_synchronizing)) = parse::trailing_literal(&self.command[line_start..]) else {
-                return Ok(Incoming::Command);
+                // RFC 4469: an APPEND whose CATENATE holds only URLs has no literal.
+                return match parse::append_prefix(&self.command) {
+                    Some(Ok((tag, mailbox, message, replacing))) => {
+                        Ok(Incoming::Append { tag, mailbox, message, replacing })
+                    }
+                    Some(Err(error)) => {
+                        let tag = error.tag.unwrap_or_else(|| "*".into());
+                        self.tagged(&tag, Status::Bad, None, &format!("Error in IMAP command: {}", error.message));
+                        Ok(Incoming::Answered)
+                    }
+                    None => Ok(Incoming::Command),
+                };
             };
             let too_long = self.command.len() as u64 + length + 2 > max as u64;
             if let Some(prefix) = parse::append_prefix(&self.command).filter(|_| !(preauth && too_long)) {
@@ -614,6 +625,8 @@ impl Session {
                 capabilities.push_str(" PREVIEW");
                 // RFC 9586 (command::uidonly).
                 capabilities.push_str(" UIDONLY");
+                // RFC 4469 and RFC 5550: APPEND ... CATENATE, URLs with ;PARTIAL= (command::append).
+                capabilities.push_str(" CATENATE URL-PARTIAL");
             }
         }
         capabilities

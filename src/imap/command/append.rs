@@ -17,18 +17,74 @@
 //! the store's line-end mending never touches binary data; BINARY[part]
 //! gives back the original bytes. APPENDLIMIT limits the literal; the
 //! stored message, and its RFC822.SIZE, are what the conversion made.
+//!
+//! # CATENATE (RFC 4469)
+//!
+//! A message may instead be made of parts: `TEXT` literals from the client
+//! and `URL`s naming messages, or sections of them, already in the user's
+//! mailboxes (`imap::url`, RFC 5092, with `;PARTIAL=` as URL-PARTIAL, RFC
+//! 5550). The command is read as a stream of events
+//! (`parse::append_line`): each part streams, in order, into the same
+//! pending blob a literal goes to ([`Incoming`]), so a catenated message
+//! is never held whole either. A URL's bytes are read from the store a
+//! board-sized piece at a time, each piece through a snapshot closed
+//! before the piece is written (a write may wait for the store thread)
+//! and before any yield (see `fetch::Pace`), as FETCH does; a section is
+//! found with FETCH's own machinery (`fetch::part_range`,
+//! `fetch::select_fields`). URLs read like BODY.PEEK: no \Seen is set.
+//!
+//! Decisions:
+//! - A URL must name the logged-in user on this server: relative
+//!   (`/mailbox;UIDVALIDITY=n/;UID=n...`, or `;UID=n...` in the selected
+//!   mailbox: RFC 4469 §3's base URLs), or absolute with
+//!   this user and one of this server's names or addresses (the configured
+//!   TLS host names and addresses, localhost, the address the client
+//!   connected to) and, if a port is given, one of ours. Anything else,
+//!   an unknown mailbox, a UIDVALIDITY that differs, a UID that is gone, a
+//!   section the message does not have, is `NO [BADURL url]` (RFC 4469
+//!   §4.1). RFC 4469 §3 leaves absolute URLs to extensions (a server
+//!   implementing only it answers NO, as Dovecot does for all of them);
+//!   one naming this very session's user and server names the same
+//!   message as the relative URL, so it is accepted.
+//!   Without `;UIDVALIDITY` the UID is taken in the mailbox as it is.
+//! - Every catenated message passes through `mime::binary`, whether or not
+//!   a part came as a literal8: a `TEXT ~{n}` part may bring raw binary
+//!   content into any later part's body, and a message without binary
+//!   parts passes byte for byte. So a URL's octets are copied unchanged
+//!   (RFC 4469 §3) unless the client's own text labels the part they land
+//!   in `Content-Transfer-Encoding: binary`; stored mail holds no such raw
+//!   part (APPEND converts them, LMTP refuses BINARYMIME), and stored line
+//!   ends are already CRLF, so the store's mending changes nothing either.
+//! - APPENDLIMIT applies to the whole catenated message (RFC 4469 §4.2:
+//!   `NO [TOOBIG]`), counted as each part is announced: a TEXT literal
+//!   before its continuation is sent, a URL before its bytes are read.
+//! - A failure leaves nothing stored, for every message of a MULTIAPPEND:
+//!   the messages go to the store in one `Op::Append` at the end. After a
+//!   NO decided mid-command, the rest of the command is still read: its
+//!   non-synchronizing literals are skipped (RFC 7888), and the command
+//!   ends at the first synchronizing one: the tagged NO goes "in place of
+//!   any continuation request" (RFC 4469 Appendix A, example 4).
+//! - `TEXT ~{n}` (a literal8) is accepted as Dovecot accepts it: RFC 4469
+//!   §5 has only `TEXT SP literal`, but a message's data may be a literal8
+//!   wherever APPEND takes one (RFC 3516 §4.4).
+//! - `UTF8 (~{n})` (RFC 6855) stays a whole-message form; it is not a
+//!   CATENATE part here.
 
+use std::collections::VecDeque;
 use std::io;
+use std::net::{IpAddr, SocketAddr};
 
+use super::fetch::{self, Pace};
 use crate::imap::encode;
-use crate::imap::parse::{self, AppendMessage, Parser, Replacing};
+use crate::imap::parse::{self, AppendEvent, AppendLine, AppendMessage, AppendState, Literal, Parser, Replacing};
 use crate::imap::session::{describe, Session, State, Status};
-use crate::imap::types::Flag;
-use crate::imap::types::SequenceNumber;
+use crate::imap::types::{Flag, SectionText, SequenceNumber};
+use crate::imap::url::{self, MessageUrl};
+use crate::mail::Flags;
 use crate::mime::binary::BinaryParts;
-use crate::net::LineStatus;
+use crate::net::{LineStatus, Stream};
 use crate::store::incoming::Incoming;
-use crate::store::{Flags, NewMessage, Op, Outcome, Store, StoreError};
+use crate::store::{NewMessage, Op, Outcome, Store, StoreError, CHUNK_SIZE};
 use crate::util::datetime::DateTime;
 
 /// Blobs written for this command; discarded unless the APPEND commits.
@@ -48,15 +104,58 @@ impl Drop for Pending<'_> {
 /// Why the command cannot succeed, decided before or while reading.
 struct Refusal {
     status: Status,
-    code: Option<&'static str>,
+    code: Option<String>,
     text: String,
+}
+
+impl Refusal {
+    fn bad(text: impl Into<String>) -> Refusal {
+        Refusal { status: Status::Bad, code: None, text: text.into() }
+    }
+
+    fn no(code: &str, text: impl Into<String>) -> Refusal {
+        Refusal { status: Status::No, code: Some(code.into()), text: text.into() }
+    }
+
+    /// RFC 4469 §4.1: a URL the server cannot resolve.
+    fn bad_url(url: &[u8], text: impl Into<String>) -> Refusal {
+        Refusal { status: Status::No, code: Some(format!("BADURL {}", url::for_response(url))), text: text.into() }
+    }
+
+    fn too_big(limit: u64) -> Refusal {
+        Refusal::no("TOOBIG", format!("Message larger than the limit of {limit} bytes"))
+    }
+
+    fn empty() -> Refusal {
+        Refusal { status: Status::No, code: None, text: "Cannot store an empty message".into() }
+    }
+}
+
+/// A CATENATE message being assembled (RFC 4469).
+struct Building<'a> {
+    flags: Vec<Flag>,
+    date: Option<DateTime>,
+    incoming: Incoming<'a>,
+    converter: BinaryParts,
+    /// Bytes taken in so far, before conversion (APPENDLIMIT counts these).
+    size: u64,
+    converted: Vec<u8>,
+}
+
+impl Building<'_> {
+    async fn feed(&mut self, bytes: &[u8]) {
+        self.size += bytes.len() as u64;
+        self.converted.clear();
+        self.converter.feed(bytes, &mut self.converted);
+        self.incoming.write(&self.converted).await;
+    }
 }
 
 pub async fn run(
     session: &mut Session,
     tag: &str,
     raw_mailbox: &[u8],
-    first: AppendMessage,
+    first: AppendLine,
     replacing: Option<Replacing>,
 ) -> io::Result<()> {
     let store = session.server.store.clone();
@@ -78,76 +177,135 @@ pub async fn run(
         None => resolve(session, raw_mailbox),
         Some(_) => None,
     };
+    let limit = session.server.config.limits.literal_size;
     let mut messages = Vec::new();
-    let mut next = Some(first);
-    while let Some(message) = next.take() {
-        if refusal.is_none() {
-            refusal = check_message(session, &message).err();
+    let mut started = 0;
+    let mut building: Option<Building> = None;
+    let mut events: VecDeque<AppendEvent> = first.events.into();
+    let mut state = first.state;
+    loop {
+        let Some(event) = events.pop_front() else {
+            // The line ended at a literal, now read: the command goes on.
+            match read_line(session, state).await? {
+                Ok(line) => {
+                    events = line.events.into();
+                    state = line.state;
+                }
+                Err(text) => {
+                    refusal.get_or_insert(Refusal::bad(text));
+                    break;
+                }
+            }
+            continue;
+        };
+        // Every literal is announced by the event that ends its line; one
+        // refused is skipped or, if synchronizing, ends the command.
+        let literal = match &event {
+            AppendEvent::Message(message) => Some(Literal {
+                length: message.length,
+                non_synchronizing: message.non_synchronizing,
+                binary: message.binary,
+            }),
+            AppendEvent::UrlLiteral(literal) | AppendEvent::Text(literal) => Some(*literal),
+            _ => None,
+        };
+        if matches!(event, AppendEvent::Message(_) | AppendEvent::Catenate { .. }) {
+            started += 1;
+            // RFC 8508 §4.7: REPLACE takes one message, MULTIAPPEND or not.
+            if started > 1 && replacing.is_some() && refusal.is_none() {
+                refusal = Some(Refusal::bad("REPLACE takes one message"));
+            }
         }
-        if let Some(refused) = &refusal {
-            if !message.non_synchronizing {
+        if refusal.is_none() {
+            refusal = check_literal(session, &event, building.as_ref()).err();
+        }
+        if let (Some(_), Some(literal)) = (&refusal, literal) {
+            if !literal.non_synchronizing {
                 // The client waits for a continuation that will not come:
                 // the command ends here.
                 break;
             }
             // RFC 7888: the bytes are coming anyway; read and drop them.
-            session.skip_literal(message.length).await?;
+            session.skip_literal(literal.length).await?;
             if matches!(session.state, State::Logout) {
                 return Ok(());
             }
-            let _ = refused;
-            next = read_next(session, message.utf8).await?.unwrap_or_default();
             continue;
         }
-        if !message.non_synchronizing {
-            session.conn.write(b"+ Ready for literal data\r\n");
-            session.conn.flush().await?;
+        if let Some(literal) = literal {
+            if !literal.non_synchronizing {
+                session.conn.write(b"+ Ready for literal data\r\n");
+                session.conn.flush().await?;
+            }
         }
-        match receive(session, &store, &message).await? {
-            Ok(received) => {
-                pending.blobs.push(received.blob);
-                messages.push(NewMessage {
-                    flags: message.flags.iter().fold(Flags::default(), |flags, flag| match flag {
-                        Flag::System(system) => flags.union(*system),
-                        _ => flags,
-                    }),
-                    keywords: message
-                        .flags
-                        .iter()
-                        .filter_map(|flag| match flag {
-                            Flag::Keyword(keyword) => Some(keyword.clone()),
-                            _ => None,
-                        })
-                        .collect(),
-                    internal_date: message.date.unwrap_or_else(DateTime::now),
-                    ..received
+        match event {
+            AppendEvent::End => break,
+            AppendEvent::Message(message) => match receive(session, &store, &message).await? {
+                Ok(received) => {
+                    pending.blobs.push(received.blob);
+                    messages.push(new_message(&message.flags, message.date, received));
+                }
+                Err(error) => {
+                    let (code, text) = describe(&error, false);
+                    refusal = Some(Refusal::no(code, text));
+                }
+            },
+            AppendEvent::Catenate { flags, date } => {
+                let piece = session.server.config.limits.append_chunk;
+                building = Some(Building {
+                    flags,
+                    date,
+                    incoming: Incoming::new(&store, piece, CHUNK_SIZE as u64),
+                    converter: BinaryParts::new(),
+                    size: 0,
+                    converted: Vec::new(),
                 });
             }
-            Err(error) => {
-                let (code, text) = describe(&error, false);
-                refusal = Some(Refusal { status: Status::No, code: Some(code), text });
+            AppendEvent::Url(raw) => {
+                if let (None, Some(building)) = (&refusal, building.as_mut()) {
+                    refusal = add_url(session, building, &raw, limit).await?.err();
+                }
+            }
+            AppendEvent::UrlLiteral(literal) => {
+                let mut raw = Vec::new();
+                session.conn.read_exact_into(literal.length as usize, &mut raw).await?;
+                if let Some(building) = building.as_mut() {
+                    refusal = add_url(session, building, &raw, limit).await?.err();
+                }
+            }
+            AppendEvent::Text(literal) => {
+                if let Some(building) = building.as_mut() {
+                    read_text(session, building, literal.length).await?;
+                }
+            }
+            AppendEvent::CatenateEnd => {
+                let Some(mut building) = building.take() else { continue };
+                if refusal.is_some() {
+                    continue;
+                }
+                let mut tail = Vec::new();
+                building.converter.finish(&mut tail);
+                building.incoming.write(&tail).await;
+                if building.incoming.size() == 0 {
+                    refusal = Some(Refusal::empty());
+                    continue;
+                }
+                match building.incoming.finish().await {
+                    Ok(received) => {
+                        pending.blobs.push(received.blob);
+                        messages.push(new_message(&building.flags, building.date, received));
+                    }
+                    Err(error) => {
+                        let (code, text) = describe(&error, false);
+                        refusal = Some(Refusal::no(code, text));
+                    }
+                }
             }
         }
-        next = match read_next(session, message.utf8).await? {
-            // RFC 8508 §4.7: REPLACE takes one message, MULTIAPPEND or not.
-            Ok(Some(next)) if replacing.is_some() => {
-                if refusal.is_none() {
-                    refusal =
-                        Some(Refusal { status: Status::Bad, code: None, text: "REPLACE takes one message".into() });
-                }
-                Some(next)
-            }
-            Ok(next) => next,
-            Err(text) => {
-                if refusal.is_none() {
-                    refusal = Some(Refusal { status: Status::Bad, code: None, text });
-                }
-                None
-            }
-        };
     }
+    drop(building);
     if let Some(refused) = refusal {
-        session.tagged(tag, refused.status, refused.code, &refused.text);
+        session.tagged(tag, refused.status, refused.code.as_deref(), &refused.text);
         return Ok(());
     }
     let Some(mailbox) = mailbox else { return Ok(()) };
@@ -177,6 +335,45 @@ pub async fn run(
     }
 }
 
+/// What must hold before a literal is invited or read: a message within
+/// APPENDLIMIT, a catenated one whose TEXT keeps it within (RFC 4469 §4.2),
+/// a URL literal of a URL's size.
+fn check_literal(session: &Session, event: &AppendEvent, building: Option<&Building>) -> Result<(), Refusal> {
+    let limit = session.server.config.limits.literal_size;
+    match event {
+        AppendEvent::Message(message) => check_message(session, message),
+        AppendEvent::Text(literal) => {
+            let size = building.map_or(0, |building| building.size);
+            if size.saturating_add(literal.length) > limit {
+                return Err(Refusal::too_big(limit));
+            }
+            Ok(())
+        }
+        AppendEvent::UrlLiteral(literal) if literal.length > url::MAX_URL as u64 => Err(Refusal::bad("URL too long")),
+        _ => Ok(()),
+    }
+}
+
+/// The message to store: what was received, with the flags and date the
+/// client gave.
+fn new_message(flags: &[Flag], date: Option<DateTime>, received: NewMessage) -> NewMessage {
+    NewMessage {
+        flags: flags.iter().fold(Flags::default(), |flags, flag| match flag {
+            Flag::System(system) => flags.union(*system),
+            _ => flags,
+        }),
+        keywords: flags
+            .iter()
+            .filter_map(|flag| match flag {
+                Flag::Keyword(keyword) => Some(keyword.clone()),
+                _ => None,
+            })
+            .collect(),
+        internal_date: date.unwrap_or_else(DateTime::now),
+        ..received
+    }
+}
+
 /// The message a REPLACE names in the selected mailbox: (mailbox, UID).
 fn find_replaced(session: &Session, replacing: Replacing) -> Result<(u64, u32), Refusal> {
     let refuse = |status, text: &str| Err(Refusal { status, code: None, text: text.into() });
@@ -186,12 +383,12 @@ fn find_replaced(session: &Session, replacing: Replacing) -> Result<(u64, u32), 
     };
     // The replaced message is expunged: not in a mailbox opened with EXAMINE.
     if view.read_only {
-        return Err(Refusal { status: Status::No, code: Some("READ-ONLY"), text: "Mailbox is read-only".into() });
+        return Err(Refusal::no("READ-ONLY", "Mailbox is read-only"));
     }
     // RFC 9586 §3: under UIDONLY only UID REPLACE (command::uidonly).
     if view.uid_only && !replacing.uid {
         let text = "Message sequence numbers are not allowed once UIDONLY is enabled; use UID REPLACE";
-        return Err(Refusal { status: Status::Bad, code: Some(super::uidonly::CODE), text: text.into() });
+        return Err(Refusal { status: Status::Bad, code: Some(super::uidonly::CODE.into()), text: text.into() });
     }
     let last = view.uids.last().copied();
     let uid = match (replacing.uid, replacing.number) {
@@ -252,13 +449,13 @@ fn check_target(session: &mut Session, raw_mailbox: &[u8]) -> Result<(), Refusal
     let name = match crate::imap::mailbox_name::decode_for(raw_mailbox, session.utf8_names()) {
         Ok(name) => name,
         // Not BAD: see command::mailbox::name_or_no.
-        Err(text) => return Err(Refusal { status: Status::No, code: Some("NONEXISTENT"), text }),
+        Err(text) => return Err(Refusal::no("NONEXISTENT", text)),
     };
     match resolve_name(session, &name) {
         Some(_) => Ok(()),
         None => {
             let (code, text) = describe(&StoreError::NoSuchMailbox, true);
-            Err(Refusal { status: Status::No, code: Some(code), text })
+            Err(Refusal::no(code, text))
         }
     }
 }
@@ -280,18 +477,14 @@ fn resolve_name(session: &Session, name: &str) -> Option<u64> {
 fn check_message(session: &Session, message: &AppendMessage) -> Result<(), Refusal> {
     let limit = session.server.config.limits.literal_size;
     if message.length > limit {
-        return Err(Refusal {
-            status: Status::No,
-            code: Some("TOOBIG"),
-            text: format!("Message larger than the limit of {limit} bytes"),
-        });
+        return Err(Refusal::too_big(limit));
     }
     if message.length == 0 {
-        return Err(Refusal { status: Status::No, code: None, text: "Cannot store an empty message".into() });
+        return Err(Refusal::empty());
     }
     // RFC 6855 §4: the UTF8 data item is for clients that enabled UTF8=ACCEPT.
     if message.utf8 && !session.utf8_accept {
-        return Err(Refusal { status: Status::Bad, code: None, text: "UTF8 needs ENABLE UTF8=ACCEPT first".into() });
+        return Err(Refusal::bad("UTF8 needs ENABLE UTF8=ACCEPT first"));
     }
     Ok(())
 }
@@ -339,28 +532,17 @@ async fn receive(
     Ok(incoming.finish().await)
 }
 
-/// After a message literal: the end of the command, or (MULTIAPPEND) the
-/// next message's flags, date and literal. After `UTF8 (~{n}` (`utf8`)
-/// the line begins with the closing `)`.
-async fn read_next(session: &mut Session, utf8: bool) -> io::Result<Result<Option<AppendMessage>, String>> {
+/// The next line of the command, after a literal's bytes, read from
+/// where the grammar stood (`state`).
+async fn read_line(session: &mut Session, state: AppendState) -> io::Result<Result<AppendLine, String>> {
     let mut line = Vec::new();
     let max = session.server.config.limits.line_length;
     if let LineStatus::TooLong { .. } = session.conn.read_line(&mut line, max).await? {
         return Ok(Err("Command line too long".into()));
     }
-    if utf8 {
-        if line.first() != Some(&b')') {
-            return Ok(Err("Error in IMAP command APPEND: expected ')' after the UTF8 literal".into()));
-        }
-        line.remove(0);
-    }
-    if line.is_empty() {
-        return Ok(Ok(None));
-    }
     let mut parser = Parser::new(&line);
-    let parsed = parser.sp().and_then(|_| parse::append_message(&mut parser));
-    match parsed {
-        Ok(message) => Ok(Ok(Some(message))),
+    match parse::append_line(&mut parser, state) {
+        Ok(parsed) => Ok(Ok(parsed)),
         Err(text) => {
             // Keep the connection in step: a non-synchronizing literal at
             // the end of a bad line is on its way regardless.
@@ -369,5 +551,198 @@ async fn read_next(session: &mut Session, utf8: bool) -> io::Result<Result<Optio
             }
             Ok(Err(format!("Error in IMAP command APPEND: {text}")))
         }
+    }
+}
+
+/// Streams a CATENATE `TEXT` literal into the message being built.
+async fn read_text(session: &mut Session, building: &mut Building<'_>, length: u64) -> io::Result<()> {
+    let piece = session.server.config.limits.append_chunk.max(CHUNK_SIZE);
+    let mut remaining = length;
+    let mut raw = Vec::new();
+    while remaining > 0 {
+        raw.clear();
+        let read = session.conn.read_some(piece.min(remaining.min(usize::MAX as u64) as usize), &mut raw).await?;
+        building.feed(&raw).await;
+        remaining -= read as u64;
+    }
+    Ok(())
+}
+
+/// Resolves a CATENATE URL and streams the bytes it names into the
+/// message being built; Err: why it cannot (BADURL, TOOBIG, a store
+/// failure).
+async fn add_url(
+    session: &mut Session,
+    building: &mut Building<'_>,
+    raw: &[u8],
+    limit: u64,
+) -> io::Result<Result<(), Refusal>> {
+    let store = session.server.store.clone();
+    let mut pace = Pace::new(&store);
+    let found = match find_url(session, &mut pace, raw) {
+        Ok(found) => found,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
+    pace.snapshot.close();
+    let (blob, range) = match found {
+        Found::Bytes(bytes) => {
+            if building.size.saturating_add(bytes.len() as u64) > limit {
+                return Ok(Err(Refusal::too_big(limit)));
+            }
+            building.feed(&bytes).await;
+            return Ok(Ok(()));
+        }
+        Found::Range { blob, start, end } => (blob, start..end),
+    };
+    if building.size.saturating_add(range.end - range.start) > limit {
+        return Ok(Err(Refusal::too_big(limit)));
+    }
+    // A board-sized piece at a time, each read in a snapshot closed before
+    // the piece goes to the store (which may wait) and before any yield.
+    let step = session.server.config.limits.append_chunk.max(CHUNK_SIZE) as u64;
+    let mut position = range.start;
+    let mut piece = Vec::new();
+    while position < range.end {
+        let until = (position + step).min(range.end);
+        piece.clear();
+        let read = pace.snapshot.read(blob, position, until, &mut piece);
+        pace.snapshot.close();
+        match read {
+            Ok(true) => {}
+            // Every message holding these bytes was expunged meanwhile.
+            Ok(false) => return Ok(Err(Refusal::bad_url(raw, "Message expunged while it was being read"))),
+            Err(error) => {
+                let (code, text) = describe(&error, false);
+                return Ok(Err(Refusal::no(code, text)));
+            }
+        }
+        building.feed(&piece).await;
+        position = until;
+        pace.pause_checked(&mut session.conn).await?;
+    }
+    Ok(Ok(()))
+}
+
+/// What a URL names: bytes of a stored message, or (HEADER.FIELDS) bytes
+/// selected from its header.
+enum Found {
+    Range { blob: u64, start: u64, end: u64 },
+    Bytes(Vec<u8>),
+}
+
+/// Parses and resolves a URL in one snapshot (the caller closes it).
+fn find_url(session: &Session, pace: &mut Pace, raw: &[u8]) -> Result<Found, Refusal> {
+    let url = url::parse(raw).map_err(|text| Refusal::bad_url(raw, format!("Invalid URL: {text}")))?;
+    let user = session.user().ok_or_else(|| Refusal::bad_url(raw, "Not logged in"))?;
+    if let Some(server) = &url.server {
+        if server.user.as_deref() != Some(user.name.as_str()) {
+            return Err(Refusal::bad_url(raw, "URL names another user"));
+        }
+        if !names_this_server(session, server) {
+            return Err(Refusal::bad_url(raw, "URL names another server"));
+        }
+    }
+    let failed = |error: StoreError| {
+        let (code, text) = describe(&error, false);
+        Refusal::no(code, text)
+    };
+    let snapshot = &mut pace.snapshot;
+    let reader = snapshot.reader().map_err(failed)?;
+    let mailbox = match &url.mailbox {
+        Some(name) => {
+            let name = crate::imap::mailbox_name::decode_for(name.as_bytes(), true)
+                .map_err(|_| Refusal::bad_url(raw, "No such mailbox"))?;
+            reader.mailbox_id(user.id, &name).map_err(failed)?
+        }
+        // RFC 4469 §3: relative to the selected mailbox.
+        None => Some(session.view().ok_or_else(|| Refusal::bad_url(raw, "No mailbox selected"))?.mailbox),
+    };
+    let record = match mailbox {
+        Some(id) => reader.mailbox(id).map_err(failed)?.map(|record| (id, record)),
+        None => None,
+    };
+    let Some((mailbox, record)) = record.filter(|(_, record)| !record.noselect) else {
+        return Err(Refusal::bad_url(raw, "No such mailbox"));
+    };
+    if url.uid_validity.is_some_and(|validity| validity != record.uid_validity) {
+        return Err(Refusal::bad_url(raw, "UIDVALIDITY does not match"));
+    }
+    let message = snapshot.message_at(mailbox, url.uid).map_err(failed)?;
+    let message = message.ok_or_else(|| Refusal::bad_url(raw, "No such message"))?;
+    locate(snapshot, &url, &message).map_err(failed)?.ok_or_else(|| Refusal::bad_url(raw, "No such section"))
+}
+
+/// Where the URL's section (and partial range) lies in `message`, as
+/// BODY.PEEK[section]<partial> reads it; None: the message has no such part.
+fn locate(
+    snapshot: &mut crate::store::Snapshot,
+    url: &MessageUrl,
+    message: &crate::store::MessageRecord,
+) -> Result<Option<Found>, StoreError> {
+    let size = message.size;
+    let (blob_record, chunks) = snapshot.blob(message.blob)?;
+    let header_size = blob_record.header_size.min(size);
+    let (start, end) = match &url.section {
+        None => (0, size),
+        Some(section) if section.part.is_empty() => match &section.text {
+            Some(SectionText::Text) => (header_size, size),
+            _ => (0, header_size),
+        },
+        Some(section) => {
+            let structure = fetch::structure_of(message, blob_record, chunks)?;
+            match fetch::part_range(&structure, section) {
+                Some((start, end)) => (start.min(size), end.min(size)),
+                None => return Ok(None),
+            }
+        }
+    };
+    let partial = |length: u64| -> (u64, u64) {
+        match url.partial {
+            None => (0, length),
+            Some((offset, count)) => {
+                let from = (offset as u64).min(length);
+                (from, count.map_or(length, |count| (from + count as u64).min(length)))
+            }
+        }
+    };
+    if let Some(SectionText::HeaderFields { not, fields }) =
+        url.section.as_ref().and_then(|section| section.text.as_ref())
+    {
+        let mut header = Vec::new();
+        if !snapshot.read(message.blob, start, end, &mut header)? {
+            return Ok(None);
+        }
+        let selected = fetch::select_fields(&header, *not, fields);
+        let (from, to) = partial(selected.len() as u64);
+        return Ok(Some(Found::Bytes(selected[from as usize..to as usize].to_vec())));
+    }
+    let (from, to) = partial(end - start);
+    Ok(Some(Found::Range { blob: message.blob, start: start + from, end: start + to }))
+}
+
+/// Whether an absolute URL's host (and port) is this server.
+fn names_this_server(session: &Session, server: &url::Server) -> bool {
+    let config = &session.server.config;
+    let local = local_address(&session.conn.stream);
+    let host = server.host.as_str();
+    let by_name = host == "localhost" || config.tls_hostnames.iter().any(|name| name.eq_ignore_ascii_case(host));
+    let by_address = host.parse::<IpAddr>().is_ok_and(|address| {
+        address.is_loopback()
+            || config.tls_addresses.contains(&address)
+            || local.is_some_and(|local| local.ip() == address)
+    });
+    let port = server.port.is_none_or(|port| {
+        local.is_some_and(|local| local.port() == port)
+            || config.imap_listen.iter().chain(&config.imaps_listen).any(|listen| listen.port() == port)
+    });
+    (by_name || by_address) && port
+}
+
+/// The address the client connected to.
+fn local_address(stream: &Stream) -> Option<SocketAddr> {
+    match stream {
+        Stream::Plain(tcp) => tcp.get_ref().local_addr().ok(),
+        Stream::Tls(tls) => tls.get_ref().0.get_ref().local_addr().ok(),
+        _ => None,
     }
 }

@@ -61,14 +61,13 @@ use crate::imap::render;
 use crate::imap::session::{Session, State, Status};
 use crate::imap::types::{FetchItem, FetchModifiers, Section, SectionText, SequenceSet};
 use crate::imap::view::View;
+use crate::mail::{FlagAction, Flags};
 use crate::mime::decode::{Decoder, TransferEncoding};
 use crate::mime::header;
 use crate::mime::preview::{self, PartPreview};
 use crate::mime::structure::{SectionKind, Structure, StructureParser};
 use crate::net::Connection;
-use crate::store::{
-    BlobRecord, ChunkReader, FlagAction, Flags, MessageRecord, Op, Outcome, Snapshot, Store, StoreError,
-};
+use crate::store::{BlobRecord, ChunkReader, MessageRecord, Op, Outcome, Snapshot, Store, StoreError};
 use crate::store::{CHUNK_SIZE, PIECE};
 
 /// Work done on the executor between two yields to the other sessions.
@@ -1141,29 +1140,7 @@ async fn send_part(
     let Some(structure) = &message.structure else {
         return Ok(Err(StoreError::Bug("a part fetched without the structure".into())));
     };
-    let kind = match &section.text {
-        None => SectionKind::Body,
-        Some(SectionText::Header | SectionText::HeaderFields { .. }) => SectionKind::Header,
-        Some(SectionText::Text) => SectionKind::Text,
-        Some(SectionText::Mime) => SectionKind::Mime,
-    };
-    let range = match structure.section(&section.part) {
-        // Part 1 of a message that is not multipart is its body: its MIME
-        // header is the message's header, and it has a HEADER and TEXT
-        // only when it is itself a message (Dovecot answers so too).
-        Some(0) => {
-            let root = &structure.parts[0];
-            match (kind, structure.parts.get(1).filter(|_| structure.is_message(0))) {
-                (SectionKind::Body, _) => Some((root.body_start, root.body_end)),
-                (SectionKind::Mime, _) => Some((root.header_start, root.body_start)),
-                (SectionKind::Header, Some(inner)) => Some((inner.header_start, inner.body_start)),
-                (SectionKind::Text, Some(inner)) => Some((inner.body_start, inner.body_end)),
-                (_, None) => None,
-            }
-        }
-        index => index.and_then(|index| structure.range(index, kind)),
-    };
-    let Some((start, end)) = range else {
+    let Some((start, end)) = part_range(structure, section) else {
         encode::literal_header(answer.conn.out(), 0);
         return Ok(Ok(()));
     };
@@ -1179,6 +1156,34 @@ async fn send_part(
         return Ok(Ok(()));
     }
     send_range(answer, message, start, end, partial).await
+}
+
+/// Where a MIME part's section (`1.2`, `3.HEADER`, `2.MIME`...) lies in the
+/// message; None for a part the message does not have. Also resolves
+/// CATENATE's URLs (`command::append`).
+pub(crate) fn part_range(structure: &Structure, section: &Section) -> Option<(u64, u64)> {
+    let kind = match &section.text {
+        None => SectionKind::Body,
+        Some(SectionText::Header | SectionText::HeaderFields { .. }) => SectionKind::Header,
+        Some(SectionText::Text) => SectionKind::Text,
+        Some(SectionText::Mime) => SectionKind::Mime,
+    };
+    match structure.section(&section.part) {
+        // Part 1 of a message that is not multipart is its body: its MIME
+        // header is the message's header, and it has a HEADER and TEXT
+        // only when it is itself a message (Dovecot answers so too).
+        Some(0) => {
+            let root = &structure.parts[0];
+            match (kind, structure.parts.get(1).filter(|_| structure.is_message(0))) {
+                (SectionKind::Body, _) => Some((root.body_start, root.body_end)),
+                (SectionKind::Mime, _) => Some((root.header_start, root.body_start)),
+                (SectionKind::Header, Some(inner)) => Some((inner.header_start, inner.body_start)),
+                (SectionKind::Text, Some(inner)) => Some((inner.body_start, inner.body_end)),
+                (_, None) => None,
+            }
+        }
+        index => index.and_then(|index| structure.range(index, kind)),
+    }
 }
 
 /// The summary holds every line of its fields, in order: when it covers all

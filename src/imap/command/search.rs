@@ -108,6 +108,7 @@ use crate::imap::sort::{first_address, sort_keyed, Keyed, SortCriterion, SortInp
 use crate::imap::thread::{Numbering, Renderer, ThreadAlgorithm, Threader};
 use crate::imap::types::{DateField, DateRelation, SearchKey, SearchReturn};
 use crate::imap::view::View;
+use crate::mail::Flags;
 use crate::mime::charset::{self, CharsetDecoder};
 use crate::mime::decode::{decode_header_value, Decoder, TransferEncoding};
 use crate::mime::header;
@@ -115,8 +116,8 @@ use crate::mime::matcher::{self, Matcher};
 use crate::mime::structure::Kind;
 use crate::net::Connection;
 use crate::store::{
-    indexed_condition, BlobCursor, BlobRecord, ChunkReader, Flags, MessageCursor, MessageRecord, Reader,
-    SaveDateCursor, StoreError, SummaryCursor, PIECE,
+    indexed_condition, BlobCursor, BlobRecord, ChunkReader, MessageCursor, MessageRecord, Reader, SaveDateCursor,
+    StoreError, SummaryCursor, PIECE,
 };
 use crate::util::datetime::DateTime;
 use crate::util::pool::{self, JobError};

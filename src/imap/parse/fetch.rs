@@ -186,7 +186,7 @@ fn section_part(parser: &mut Parser) -> Result<Vec<u32>> {
     Ok(part)
 }
 
-fn section(parser: &mut Parser) -> Result<Section> {
+pub(super) fn section(parser: &mut Parser) -> Result<Section> {
     let part = section_part(parser)?;
     if parser.peek() == Some(b']') {
         return Ok(Section { part, text: None });

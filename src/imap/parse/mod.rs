@@ -4,16 +4,20 @@
 //! It works on one whole command as the connection assembled it: the
 //! command line, with each literal's bytes inline after its `{n}` and
 //! CRLF, exactly as they came off the wire. APPEND is the exception: its
-//! message literal streams to the store, so [`append_prefix`] parses only
-//! the part before it.
+//! message literals (and CATENATE's TEXT parts) stream to the store, so
+//! [`append_prefix`] parses only the part before the first of them, and
+//! the rest is read line by line ([`append_line`]).
 //!
 //! Every function either consumes input and returns a value, or returns an
 //! error; nothing panics on any input (the property tests feed it bytes).
 
+mod append;
 mod fetch;
 mod list;
 mod notify;
 mod search;
+
+pub use append::{append_line, url_section, AppendEvent, AppendLine, AppendState, Literal};
 
 use super::types::*;
 use crate::imap::thread::ThreadAlgorithm;
@@ -726,13 +730,10 @@ pub struct AppendMessage {
     pub utf8: bool,
 }
 
-/// `tag APPEND mailbox [flags] [date-time] {n}` with the literal's bytes not
-/// yet read: what the connection has when it must decide whether to stream.
-/// Returns None when `input` is not an APPEND (or not yet one whose next
-/// literal is the message).
-/// What [`append_prefix`] finds: the tag, the mailbox, the first message,
-/// and for REPLACE the message it replaces.
-pub type AppendStart = (String, Vec<u8>, AppendMessage, Option<Replacing>);
+/// What [`append_prefix`] finds: the tag, the mailbox, what the rest of
+/// the line holds (see [`append_line`]), and for REPLACE the message it
+/// replaces.
+pub type AppendStart = (String, Vec<u8>, AppendLine, Option<Replacing>);
 
 /// `[UID] REPLACE number mailbox ...` (RFC 8508): the message of the
 /// selected mailbox the new one replaces.
@@ -744,6 +745,12 @@ pub struct Replacing {
     pub number: SequenceNumber,
 }
 
+/// `tag APPEND mailbox ...` up to the end of the line, which ends at a
+/// literal whose bytes are not yet read (the message, a CATENATE part) or
+/// at the end of the command (a CATENATE of URLs only): what the
+/// connection has when it must decide whether to stream. Returns None when
+/// `input` is not an APPEND (or not yet one: its mailbox is the literal
+/// that ends the line).
 pub fn append_prefix(input: &[u8]) -> Option<std::result::Result<AppendStart, ParseError>> {
     let mut parser = Parser::new(input);
     let tag = String::from_utf8_lossy(tag(&mut parser).ok()?).into_owned();
@@ -792,8 +799,8 @@ pub fn append_prefix(input: &[u8]) -> Option<std::result::Result<AppendStart, Pa
     if let Err(message) = parser.sp() {
         return failed(message);
     }
-    match append_message(&mut parser) {
-        Ok(message) => Some(Ok((tag, mailbox, message, replacing))),
+    match append_line(&mut parser, AppendState::Message) {
+        Ok(line) => Some(Ok((tag, mailbox, line, replacing))),
         Err(message) => failed(message),
     }
 }

@@ -426,24 +426,34 @@ fn search_programs() {
     assert!(parse_command(deep.as_bytes()).unwrap_err().message.contains("deeply"));
 }
 
+/// The whole-message literal an APPEND line ends with.
+fn literal_message(line: &AppendLine) -> AppendMessage {
+    match line.events.as_slice() {
+        [AppendEvent::Message(message)] => message.clone(),
+        other => panic!("not one message literal: {other:?}"),
+    }
+}
+
 #[test]
 fn append_prefixes() {
-    let (tag, mailbox, message, _) =
+    let (tag, mailbox, line, _) =
         append_prefix(b"A003 APPEND saved-messages (\\Seen) \"17-Jul-1996 02:44:25 -0700\" {310}").unwrap().unwrap();
+    let message = literal_message(&line);
     assert_eq!((tag.as_str(), mailbox.as_slice()), ("A003", &b"saved-messages"[..]));
     assert_eq!(message.flags, vec![Flag::System(Flags::SEEN)]);
     assert_eq!(message.length, 310);
     assert!(!message.non_synchronizing);
     assert!(!message.binary);
     assert!(message.date.is_some());
-    let (_, _, message, _) = append_prefix(b"a APPEND INBOX {12+}").unwrap().unwrap();
+    let message = literal_message(&append_prefix(b"a APPEND INBOX {12+}").unwrap().unwrap().2);
     assert!(message.non_synchronizing && !message.binary);
     // RFC 3516 literal8.
-    let (_, _, message, _) = append_prefix(b"a APPEND INBOX (\\Seen) ~{7}").unwrap().unwrap();
+    let message = literal_message(&append_prefix(b"a APPEND INBOX (\\Seen) ~{7}").unwrap().unwrap().2);
     assert_eq!((message.length, message.non_synchronizing, message.binary), (7, false, true));
-    let (_, _, message, _) = append_prefix(b"a APPEND INBOX ~{7+}").unwrap().unwrap();
+    let message = literal_message(&append_prefix(b"a APPEND INBOX ~{7+}").unwrap().unwrap().2);
     assert!(message.non_synchronizing && message.binary);
-    let (_, _, message, _) = append_prefix(b"a APPEND INBOX \"17-Jul-1996 02:44:25 -0700\" ~{310}").unwrap().unwrap();
+    let message =
+        literal_message(&append_prefix(b"a APPEND INBOX \"17-Jul-1996 02:44:25 -0700\" ~{310}").unwrap().unwrap().2);
     assert!(message.binary && message.date.is_some());
     // MULTIAPPEND: each later message says for itself.
     let mut parser = Parser::new(b" (\\Seen) ~{9+}");
@@ -453,17 +463,18 @@ fn append_prefixes() {
     let message = parser.sp().and_then(|_| append_message(&mut parser)).unwrap();
     assert!(!message.binary);
     // RFC 6855 §4: UTF8 (literal8); the `)` comes after the bytes.
-    let (_, _, message, _) = append_prefix(b"a APPEND INBOX (\\Seen) UTF8 (~{7+}").unwrap().unwrap();
+    let message = literal_message(&append_prefix(b"a APPEND INBOX (\\Seen) UTF8 (~{7+}").unwrap().unwrap().2);
     assert!(message.utf8 && message.binary && message.non_synchronizing && message.length == 7);
-    let (_, _, message, _) = append_prefix(b"a APPEND INBOX utf8 (~{7}").unwrap().unwrap();
+    let message = literal_message(&append_prefix(b"a APPEND INBOX utf8 (~{7}").unwrap().unwrap().2);
     assert!(message.utf8);
-    assert!(!append_prefix(b"a APPEND INBOX ~{7}").unwrap().unwrap().2.utf8);
+    assert!(!literal_message(&append_prefix(b"a APPEND INBOX ~{7}").unwrap().unwrap().2).utf8);
     assert!(append_prefix(b"a APPEND INBOX UTF8 ({7}").unwrap().is_err(), "UTF8 takes a literal8");
     assert!(append_prefix(b"a APPEND INBOX UTF8 ~{7}").unwrap().is_err());
     assert!(append_prefix(b"a APPEND INBOX ~ {7}").unwrap().is_err());
     assert!(append_prefix(b"a APPEND INBOX ~~{7}").unwrap().is_err());
     // REPLACE and UID REPLACE (RFC 8508): the number, then as APPEND.
-    let (_, mailbox, message, replacing) = append_prefix(b"a REPLACE 3 Drafts (\\Draft) {7+}").unwrap().unwrap();
+    let (_, mailbox, line, replacing) = append_prefix(b"a REPLACE 3 Drafts (\\Draft) {7+}").unwrap().unwrap();
+    let message = literal_message(&line);
     assert_eq!(mailbox, b"Drafts");
     assert!(message.non_synchronizing && message.flags == vec![Flag::System(Flags::DRAFT)]);
     assert_eq!(replacing, Some(Replacing { uid: false, number: SequenceNumber::Value(3) }));
@@ -481,6 +492,10 @@ fn append_prefixes() {
     assert!(append_prefix(b"a FETCH 1 BODY[]").is_none());
     assert!(append_prefix(b"a APPEND INBOX (\\Bogus) {3}").unwrap().is_err());
     assert!(append_prefix(b"a APPEND INBOX").unwrap().is_err());
+    // RFC 4469: a CATENATE of URLs only is a whole APPEND on one line.
+    let (_, _, line, _) = append_prefix(b"a APPEND INBOX CATENATE (URL \"/INBOX/;UID=1\")").unwrap().unwrap();
+    assert_eq!(line.events.last(), Some(&AppendEvent::End));
+    assert!(append_prefix(b"a APPEND INBOX CATENATE (URL)").unwrap().is_err());
 }
 
 #[test]
@@ -660,7 +675,8 @@ proptest! {
         let tilde_text = if tilde { "~" } else { "" };
         let plus_text = if plus { "+" } else { "" };
         let line = format!("a APPEND INBOX {flags}{date}{tilde_text}{{{length}{plus_text}}}");
-        let (_, mailbox, message, _) = append_prefix(line.as_bytes()).unwrap().unwrap();
+        let (_, mailbox, parsed, _) = append_prefix(line.as_bytes()).unwrap().unwrap();
+        let message = literal_message(&parsed);
         prop_assert_eq!(mailbox, b"INBOX".to_vec());
         prop_assert_eq!((message.binary, message.non_synchronizing, message.length), (tilde, plus, length));
         prop_assert_eq!(message.date.is_some(), !date.is_empty());

@@ -75,9 +75,10 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 
 use super::fetch::{self, Pace};
+use crate::imap::code::describe;
 use crate::imap::encode;
 use crate::imap::parse::{self, AppendEvent, AppendLine, AppendMessage, AppendState, Literal, Parser, Replacing};
-use crate::imap::session::{describe, Session, State, Status};
+use crate::imap::session::{Session, State, Status};
 use crate::imap::types::{Flag, SectionText, SequenceNumber};
 use crate::imap::url::{self, MessageUrl};
 use crate::mail::Flags;

@@ -2,7 +2,8 @@
 
 use std::io;
 
-use crate::imap::session::{describe, Session, Status};
+use crate::imap::code::describe;
+use crate::imap::session::{Session, Status};
 use crate::store::Op;
 
 /// Expunges \Deleted messages silently (unless read-only), then deselects.

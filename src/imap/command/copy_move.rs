@@ -7,9 +7,10 @@
 
 use std::io;
 
+use crate::imap::code::describe;
 use crate::imap::command::mailbox::{name_or_no, Role};
 use crate::imap::encode;
-use crate::imap::session::{describe, Session, Status};
+use crate::imap::session::{Session, Status};
 use crate::imap::types::SequenceSet;
 use crate::store::{Op, Outcome, StoreError};
 

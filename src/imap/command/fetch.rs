@@ -264,7 +264,7 @@ pub async fn run(
 /// admin. Failures
 /// that are not a read (a full disk while \Seen is stored) stay NO.
 fn unreadable(session: &mut Session, error: StoreError) -> io::Result<()> {
-    let (code, text) = crate::imap::session::describe(&error, false);
+    let (code, text) = crate::imap::code::describe(&error, false);
     let user = session.user().map_or("-", |user| user.name.as_str()).to_string();
     log::error!("{user} ({}): FETCH could not read message data: {error}; closing the connection", session.peer);
     session.conn.write(format!("* BYE [{code}] {text}\r\n").as_bytes());
@@ -626,7 +626,7 @@ impl Answer<'_> {
                 // The literal's length is already promised: the connection
                 // cannot continue honestly. The BYE is read as literal
                 // bytes by the client, which then sees the connection end.
-                let (code, text) = crate::imap::session::describe(&error, false);
+                let (code, text) = crate::imap::code::describe(&error, false);
                 log::error!(
                     "{}: message UID {} unreadable mid-FETCH: {error}; closing the connection",
                     self.peer,

@@ -10,9 +10,10 @@
 
 use std::io;
 
+use crate::imap::code::describe;
 use crate::imap::command::mailbox::{name_or_no, Role};
 use crate::imap::command::{enable, qresync};
-use crate::imap::session::{describe, Session, State, Status};
+use crate::imap::session::{Session, State, Status};
 use crate::imap::types::SelectParameters;
 use crate::imap::view::View;
 use crate::mail::Flags;

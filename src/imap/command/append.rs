@@ -75,7 +75,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 
 use super::fetch::{self, Pace};
-use crate::imap::code::describe;
+use crate::imap::code::{describe, Code};
 use crate::imap::encode;
 use crate::imap::parse::{self, AppendEvent, AppendLine, AppendMessage, AppendState, Literal, Parser, Replacing};
 use crate::imap::session::{Session, State, Status};
@@ -105,7 +105,7 @@ impl Drop for Pending<'_> {
 /// Why the command cannot succeed, decided before or while reading.
 struct Refusal {
     status: Status,
-    code: Option<String>,
+    code: Option<Code>,
     text: String,
 }
 
@@ -114,17 +114,21 @@ impl Refusal {
         Refusal { status: Status::Bad, code: None, text: text.into() }
     }
 
-    fn no(code: &str, text: impl Into<String>) -> Refusal {
-        Refusal { status: Status::No, code: Some(code.into()), text: text.into() }
+    fn no(code: Code, text: impl Into<String>) -> Refusal {
+        Refusal { status: Status::No, code: Some(code), text: text.into() }
     }
 
     /// RFC 4469 §4.1: a URL the server cannot resolve.
     fn bad_url(url: &[u8], text: impl Into<String>) -> Refusal {
-        Refusal { status: Status::No, code: Some(format!("BADURL {}", url::for_response(url))), text: text.into() }
+        Refusal {
+            status: Status::No,
+            code: Some(Code::Data(format!("BADURL {}", url::for_response(url)))),
+            text: text.into(),
+        }
     }
 
     fn too_big(limit: u64) -> Refusal {
-        Refusal::no("TOOBIG", format!("Message larger than the limit of {limit} bytes"))
+        Refusal::no(Code::TooBig, format!("Message larger than the limit of {limit} bytes"))
     }
 
     fn empty() -> Refusal {
@@ -306,7 +310,7 @@ pub async fn run(
     }
     drop(building);
     if let Some(refused) = refusal {
-        session.tagged(tag, refused.status, refused.code.as_deref(), &refused.text);
+        session.tagged(tag, refused.status, refused.code, &refused.text);
         return Ok(());
     }
     let Some(mailbox) = mailbox else { return Ok(()) };
@@ -329,7 +333,7 @@ pub async fn run(
             if let Some(user) = session.user() {
                 log::debug!("{}: appended {count} message(s) for {}", session.peer, user.name);
             }
-            session.finish(tag, Status::Ok, Some(&code), "APPEND completed").await
+            session.finish(tag, Status::Ok, Some(Code::Data(code)), "APPEND completed").await
         }
         Ok(other) => session.unexpected(tag, "APPEND", other).await,
         Err(error) => session.store_failed(tag, error, true).await,
@@ -384,12 +388,12 @@ fn find_replaced(session: &Session, replacing: Replacing) -> Result<(u64, u32), 
     };
     // The replaced message is expunged: not in a mailbox opened with EXAMINE.
     if view.read_only {
-        return Err(Refusal::no("READ-ONLY", "Mailbox is read-only"));
+        return Err(Refusal::no(Code::ReadOnly, "Mailbox is read-only"));
     }
     // RFC 9586 §3: under UIDONLY only UID REPLACE (command::uidonly).
     if view.uid_only && !replacing.uid {
         let text = "Message sequence numbers are not allowed once UIDONLY is enabled; use UID REPLACE";
-        return Err(Refusal { status: Status::Bad, code: Some(super::uidonly::CODE.into()), text: text.into() });
+        return Err(Refusal { status: Status::Bad, code: Some(Code::UidRequired), text: text.into() });
     }
     let last = view.uids.last().copied();
     let uid = match (replacing.uid, replacing.number) {
@@ -450,7 +454,7 @@ fn check_target(session: &mut Session, raw_mailbox: &[u8]) -> Result<(), Refusal
     let name = match crate::imap::mailbox_name::decode_for(raw_mailbox, session.utf8_names()) {
         Ok(name) => name,
         // Not BAD: see command::mailbox::name_or_no.
-        Err(text) => return Err(Refusal::no("NONEXISTENT", text)),
+        Err(text) => return Err(Refusal::no(Code::NonExistent, text)),
     };
     match resolve_name(session, &name) {
         Some(_) => Ok(()),

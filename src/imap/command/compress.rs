@@ -9,6 +9,7 @@
 
 use std::io;
 
+use crate::imap::code::Code;
 use crate::imap::session::{Session, Status};
 use crate::net::CompressSlot;
 
@@ -21,11 +22,11 @@ pub async fn run(session: &mut Session, tag: &str, mechanism: &str) -> io::Resul
     }
     if session.conn.is_compressed() {
         // RFC 4978 §3 and RFC 5530 §3: already active (Dovecot says NO too).
-        session.tagged(tag, Status::No, Some("COMPRESSIONACTIVE"), "DEFLATE is already active");
+        session.tagged(tag, Status::No, Some(Code::CompressionActive), "DEFLATE is already active");
         return Ok(());
     }
     let Some(slot) = CompressSlot::take(max) else {
-        session.tagged(tag, Status::No, Some("LIMIT"), "Too many compressed connections; go on uncompressed");
+        session.tagged(tag, Status::No, Some(Code::Limit), "Too many compressed connections; go on uncompressed");
         return Ok(());
     };
     session.tagged(tag, Status::Ok, None, "DEFLATE active");

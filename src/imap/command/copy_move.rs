@@ -7,7 +7,7 @@
 
 use std::io;
 
-use crate::imap::code::describe;
+use crate::imap::code::{describe, Code};
 use crate::imap::command::mailbox::{name_or_no, Role};
 use crate::imap::encode;
 use crate::imap::session::{Session, Status};
@@ -72,5 +72,5 @@ pub async fn run(
         }
         return super::expunge::finish_removal(session, tag, "MOVE completed").await;
     }
-    session.finish(tag, Status::Ok, code.as_deref(), "COPY completed").await
+    session.finish(tag, Status::Ok, code.map(Code::Data), "COPY completed").await
 }

@@ -6,6 +6,7 @@
 
 use std::io;
 
+use crate::imap::code::Code;
 use crate::imap::session::{Session, Status};
 use crate::imap::types::SequenceSet;
 use crate::store::{Op, Outcome};
@@ -42,6 +43,6 @@ pub async fn finish_removal(session: &mut Session, tag: &str, text: &str) -> io:
     }
     session.sync().await?;
     let Some(modseq) = session.view().map(|view| view.modseq) else { return Ok(()) };
-    session.tagged(tag, Status::Ok, Some(&format!("HIGHESTMODSEQ {modseq}")), text);
+    session.tagged(tag, Status::Ok, Some(Code::Data(format!("HIGHESTMODSEQ {modseq}"))), text);
     Ok(())
 }

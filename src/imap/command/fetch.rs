@@ -56,6 +56,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use crate::imap::code::Code;
 use crate::imap::encode;
 use crate::imap::render;
 use crate::imap::session::{Session, State, Status};
@@ -244,7 +245,7 @@ pub async fn run(
         // expunges): NO, and the client learns of them at its next command.
         Ok(Ended::SomeExpunged) => {
             session
-                .finish(tag, Status::No, Some("EXPUNGEISSUED"), "Some of the requested messages no longer exist")
+                .finish(tag, Status::No, Some(Code::ExpungeIssued), "Some of the requested messages no longer exist")
                 .await
         }
         Ok(Ended::Refused(code, text)) => session.finish(tag, Status::No, Some(code), text).await,
@@ -277,7 +278,7 @@ pub(crate) enum Ended {
     SomeExpunged,
     /// A BINARY item could not be decoded (RFC 3516 §4.3): the response
     /// code and text; the messages before it were answered.
-    Refused(&'static str, &'static str),
+    Refused(Code, &'static str),
 }
 
 /// A BINARY section as a list of pieces: bytes of the message as stored,
@@ -369,7 +370,7 @@ async fn plan_binary(
             Segment::Stored(start, end) => end.saturating_sub(*start),
             Segment::Made(bytes) => bytes.len() as u64,
             Segment::Decoded(_, _, TransferEncoding::Unknown) => {
-                return Ok(Ok(Planned::Refused(Ended::Refused("UNKNOWN-CTE", "Unknown Content-Transfer-Encoding"))));
+                return Ok(Ok(Planned::Refused(Ended::Refused(Code::UnknownCte, "Unknown Content-Transfer-Encoding"))));
             }
             Segment::Decoded(start, end, TransferEncoding::Identity) => {
                 // Nothing to decode, but a body labelled 7bit or 8bit may
@@ -387,7 +388,7 @@ async fn plan_binary(
                 match decoded_size(answer, message, *start, *end, *encoding).await? {
                     Ok(Some(Some(size))) => size,
                     Ok(Some(None)) => {
-                        return Ok(Ok(Planned::Refused(Ended::Refused("PARSE", "Invalid data in MIME part"))));
+                        return Ok(Ok(Planned::Refused(Ended::Refused(Code::Parse, "Invalid data in MIME part"))));
                     }
                     Ok(None) => return Ok(Ok(Planned::Gone)),
                     Err(error) => return Ok(Err(error)),

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::auth::protect::{self, Gate};
 use crate::auth::{device, history, normalize_user_name, Verdict};
+use crate::imap::code::Code;
 use crate::imap::session::{with_timeout, Session, State, Status, User};
 use crate::net::LineStatus;
 use crate::store::{FailureReason, LoginOutcome};
@@ -28,7 +29,7 @@ pub async fn authenticate(
     initial: Option<Vec<u8>>,
 ) -> io::Result<()> {
     if mechanism != "PLAIN" {
-        session.tagged(tag, Status::No, Some("CANNOT"), "Unsupported authentication mechanism (use PLAIN)");
+        session.tagged(tag, Status::No, Some(Code::Cannot), "Unsupported authentication mechanism (use PLAIN)");
         return Ok(());
     }
     if !session.may_send_password() {
@@ -47,7 +48,7 @@ pub async fn authenticate(
                 None => return Err(io::Error::new(io::ErrorKind::TimedOut, "no SASL response")),
                 Some(Err(error)) => return Err(error),
                 Some(Ok(LineStatus::TooLong { .. })) => {
-                    session.tagged(tag, Status::Bad, Some("TOOBIG"), "SASL response too long");
+                    session.tagged(tag, Status::Bad, Some(Code::TooBig), "SASL response too long");
                     return Ok(());
                 }
                 Some(Ok(LineStatus::Complete)) => {}
@@ -71,7 +72,7 @@ pub async fn authenticate(
         return Ok(());
     };
     if !authorization.is_empty() && authorization != user {
-        session.tagged(tag, Status::No, Some("AUTHORIZATIONFAILED"), "Logging in as another user is not supported");
+        session.tagged(tag, Status::No, Some(Code::AuthorizationFailed), "Logging in as another user is not supported");
         return Ok(());
     }
     let (user, password) = (user.to_vec(), password.to_vec());
@@ -87,14 +88,14 @@ fn refuse_banned(session: &mut Session, tag: &str, until: u64, what: &str) {
     });
     session.conn.write(b"* BYE Too many failed logins from your address; try again later\r\n");
     session.state = State::Logout;
-    session.tagged(tag, Status::No, Some("AUTHENTICATIONFAILED"), "Authentication failed");
+    session.tagged(tag, Status::No, Some(Code::AuthenticationFailed), "Authentication failed");
 }
 
 fn refuse_plaintext(session: &mut Session, tag: &str) -> io::Result<()> {
     session.tagged(
         tag,
         Status::No,
-        Some("PRIVACYREQUIRED"),
+        Some(Code::PrivacyRequired),
         "Passwords are not accepted without TLS: use STARTTLS or port 993",
     );
     Ok(())
@@ -115,7 +116,7 @@ async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>
             Ok(record) => record,
             Err(error) => {
                 log::error!("login lookup failed: {error}");
-                session.tagged(tag, Status::No, Some("UNAVAILABLE"), "Login temporarily unavailable");
+                session.tagged(tag, Status::No, Some(Code::Unavailable), "Login temporarily unavailable");
                 return Ok(());
             }
         },
@@ -127,7 +128,7 @@ async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>
         Ok(account) => account,
         Err(error) => {
             log::error!("login lookup failed: {error}");
-            session.tagged(tag, Status::No, Some("UNAVAILABLE"), "Login temporarily unavailable");
+            session.tagged(tag, Status::No, Some(Code::Unavailable), "Login temporarily unavailable");
             return Ok(());
         }
     };
@@ -187,7 +188,12 @@ async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>
             session.conn.write(b"* BYE Too many login attempts\r\n");
             session.state = State::Logout;
         }
-        session.tagged(tag, Status::No, Some("UNAVAILABLE"), "Too many logins are being checked; please retry shortly");
+        session.tagged(
+            tag,
+            Status::No,
+            Some(Code::Unavailable),
+            "Too many logins are being checked; please retry shortly",
+        );
         return Ok(());
     }
     let verified = verdict == Verdict::Verified;
@@ -243,7 +249,7 @@ async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>
             session.conn.write(b"* BYE Too many failed logins\r\n");
             session.state = State::Logout;
         }
-        session.tagged(tag, Status::No, Some("AUTHENTICATIONFAILED"), "Authentication failed");
+        session.tagged(tag, Status::No, Some(Code::AuthenticationFailed), "Authentication failed");
         return Ok(());
     };
     if let (false, Some(login)) = (cached, remembered) {
@@ -255,7 +261,7 @@ async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>
     }
     let Some(slot) = server.user_slot(record.id) else {
         log::warn!("login refused: user {name} from {ip} has too many connections");
-        session.tagged(tag, Status::No, Some("LIMIT"), "Too many connections for this user");
+        session.tagged(tag, Status::No, Some(Code::Limit), "Too many connections for this user");
         return Ok(());
     };
     let tls = if tls { "TLS" } else { "plaintext" };
@@ -266,6 +272,6 @@ async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>
     session.slot.logged_in();
     session.state = State::Authenticated(User::new(record.id, name, slot));
     let code = format!("CAPABILITY {}", session.capabilities());
-    session.tagged(tag, Status::Ok, Some(&code), "Logged in");
+    session.tagged(tag, Status::Ok, Some(Code::Data(code)), "Logged in");
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 use std::io;
 
+use crate::imap::code::Code;
 use crate::imap::mailbox_name;
 use crate::imap::session::{Session, Status};
 use crate::store::{Op, Outcome, INBOX};
@@ -25,8 +26,8 @@ pub fn name_or_no(session: &mut Session, tag: &str, raw: &[u8], role: Role) -> O
         Ok(name) => Some(name),
         Err(text) => {
             let code = match role {
-                Role::Existing => "NONEXISTENT",
-                Role::New => "CANNOT",
+                Role::Existing => Code::NonExistent,
+                Role::New => Code::Cannot,
             };
             session.tagged(tag, Status::No, Some(code), &text);
             None
@@ -41,14 +42,14 @@ fn user_id(session: &Session) -> u32 {
 pub async fn create(session: &mut Session, tag: &str, raw: &[u8]) -> io::Result<()> {
     let Some(name) = name_or_no(session, tag, raw, Role::New) else { return Ok(()) };
     if name == INBOX {
-        return session.finish(tag, Status::No, Some("ALREADYEXISTS"), "INBOX always exists").await;
+        return session.finish(tag, Status::No, Some(Code::AlreadyExists), "INBOX always exists").await;
     }
     let op = Op::CreateMailbox { user: user_id(session), name, special_use: None };
     match session.server.store.execute(op).await {
         Ok(Outcome::Created { mailbox }) => {
             // RFC 8474 §4.1: CREATE's tagged OK names the new mailbox's id.
             let code = format!("MAILBOXID ({})", crate::imap::object_id::mailbox_id(mailbox));
-            session.finish(tag, Status::Ok, Some(&code), "CREATE completed").await
+            session.finish(tag, Status::Ok, Some(Code::Data(code)), "CREATE completed").await
         }
         Ok(other) => session.unexpected(tag, "CREATE", other).await,
         Err(error) => session.store_failed(tag, error, false).await,

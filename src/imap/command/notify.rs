@@ -46,6 +46,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::io;
 use std::rc::Rc;
 
+use crate::imap::code::Code;
 use crate::imap::command::fetch;
 use crate::imap::encode;
 use crate::imap::mailbox_name;
@@ -171,7 +172,7 @@ pub async fn run(session: &mut Session, tag: &str, argument: Option<NotifySet>) 
     };
     if set.groups.iter().any(|group| group.events.as_ref().is_some_and(|events| !events.unsupported.is_empty())) {
         let code = format!("BADEVENT ({SUPPORTED})");
-        return session.finish(tag, Status::No, Some(&code), "Unsupported NOTIFY event").await;
+        return session.finish(tag, Status::No, Some(Code::Data(code)), "Unsupported NOTIFY event").await;
     }
     let Some(user) = session.user().map(|user| user.id) else { return Ok(()) };
     let mut selected = None;

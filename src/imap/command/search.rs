@@ -100,6 +100,7 @@ use std::io;
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
+use crate::imap::code::Code;
 use crate::imap::command::context;
 use crate::imap::command::fetch::structure_of;
 use crate::imap::encode;
@@ -476,8 +477,8 @@ fn provokes_panic(input: &SortInput) -> bool {
 /// Answers a command whose worker job gave no result.
 async fn job_failed(session: &mut Session, tag: &str, error: JobError) -> io::Result<()> {
     let code = match error {
-        JobError::Panicked => "SERVERBUG",
-        JobError::Unavailable => "UNAVAILABLE",
+        JobError::Panicked => Code::ServerBug,
+        JobError::Unavailable => Code::Unavailable,
     };
     session.finish(tag, Status::No, Some(code), &error.to_string()).await
 }
@@ -612,8 +613,8 @@ fn utf8_charset_allowed(session: &mut Session, tag: &str, charset: &str) -> bool
 /// numbers here (RFC 5530 gives this very example; RFC 2180 §4.1): the
 /// client may want a NOOP soon. A UID command reports the expunges
 /// before its tagged answer (RFC 3501 §7.4.1), so nothing is missing.
-fn expunge_issued(uid: bool, skipped: bool) -> Option<&'static str> {
-    (skipped && !uid).then_some("EXPUNGEISSUED")
+fn expunge_issued(uid: bool, skipped: bool) -> Option<Code> {
+    (skipped && !uid).then_some(Code::ExpungeIssued)
 }
 
 /// Tests every message of the selected mailbox against `key`, handing
@@ -645,7 +646,7 @@ async fn scan(
     if placeholder || !charset::is_known(charset.as_bytes()) {
         // RFC 3501 §6.4.4: the list of charsets is optional; Dovecot
         // gives none either (we know dozens).
-        session.tagged(tag, Status::No, Some("BADCHARSET"), "Unknown charset");
+        session.tagged(tag, Status::No, Some(Code::BadCharset), "Unknown charset");
         return Ok(None);
     }
     let with_modseq = mentions_modseq(&key);

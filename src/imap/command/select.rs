@@ -10,7 +10,7 @@
 
 use std::io;
 
-use crate::imap::code::describe;
+use crate::imap::code::{describe, Code};
 use crate::imap::command::mailbox::{name_or_no, Role};
 use crate::imap::command::{enable, qresync};
 use crate::imap::session::{Session, State, Status};
@@ -143,7 +143,7 @@ pub async fn run(
             return Ok(());
         }
     }
-    let code = if read_only { "READ-ONLY" } else { "READ-WRITE" };
+    let code = if read_only { Code::ReadOnly } else { Code::ReadWrite };
     let done = if read_only { "EXAMINE completed" } else { "SELECT completed" };
     session.tagged(tag, Status::Ok, Some(code), done);
     Ok(())

@@ -9,6 +9,7 @@
 
 use std::io;
 
+use crate::imap::code::Code;
 use crate::imap::command::fetch;
 use crate::imap::encode;
 use crate::imap::session::{Session, State, Status};
@@ -112,7 +113,12 @@ pub async fn run(
     }
     let mut code = b"MODIFIED ".to_vec();
     encode::uid_set(&mut code, &numbers);
-    session.tagged(tag, Status::Ok, Some(&String::from_utf8_lossy(&code)), "Conditional STORE failed");
+    session.tagged(
+        tag,
+        Status::Ok,
+        Some(Code::Data(String::from_utf8_lossy(&code).into_owned())),
+        "Conditional STORE failed",
+    );
     Ok(())
 }
 

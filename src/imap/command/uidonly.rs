@@ -35,9 +35,6 @@
 
 use crate::imap::types::{CommandBody, SearchKey, SequenceNumber};
 
-/// The response code of every refusal (RFC 9586 §3).
-pub const CODE: &str = "UIDREQUIRED";
-
 /// Why `body` cannot run once UIDONLY is enabled, or None if it may.
 pub fn refusal(body: &CommandBody) -> Option<&'static str> {
     match body {

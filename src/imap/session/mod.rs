@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use smol::channel::Receiver;
 
-use super::code::describe;
+use super::code::{describe, Code};
 use super::command;
 use super::encode;
 use super::parse::{self, AppendLine};
@@ -417,10 +417,10 @@ impl Session {
                 let tag = parse::tag_and_name(&self.command).map(|(tag, _)| String::from_utf8_lossy(tag).into_owned());
                 let tag = tag.unwrap_or_else(|| "*".into());
                 if non_synchronizing {
-                    self.tagged(&tag, Status::Bad, Some("TOOBIG"), "Literal too large");
+                    self.tagged(&tag, Status::Bad, Some(Code::TooBig), "Literal too large");
                     return self.close_with_bye("Literal too large for a command");
                 }
-                self.tagged(&tag, Status::Bad, Some("TOOBIG"), "Literal too large");
+                self.tagged(&tag, Status::Bad, Some(Code::TooBig), "Literal too large");
                 return Ok(Incoming::Answered);
             }
             if !non_synchronizing {
@@ -438,7 +438,7 @@ impl Session {
         let tag = parse::tag_and_name(&self.command)
             .map(|(tag, _)| String::from_utf8_lossy(tag).into_owned())
             .unwrap_or_else(|| "*".into());
-        self.tagged(&tag, Status::Bad, Some("TOOBIG"), "Command line too long");
+        self.tagged(&tag, Status::Bad, Some(Code::TooBig), "Command line too long");
         if let Some((_, true)) = parse::trailing_literal(tail) {
             // Its literal is coming and the line it belongs to is gone:
             // nothing after it can be read as a command.
@@ -510,7 +510,7 @@ impl Session {
         if self.uid_only {
             if let Some(text) = command::uidonly::refusal(&body) {
                 // RFC 9586 §3: BAD, and the session goes on.
-                self.tagged(&tag, Status::Bad, Some(command::uidonly::CODE), text);
+                self.tagged(&tag, Status::Bad, Some(Code::UidRequired), text);
                 return Ok(());
             }
         }
@@ -676,7 +676,7 @@ impl Session {
     pub fn refuse_if_read_only(&mut self, tag: &str) -> bool {
         let read_only = self.view().is_some_and(|view| view.read_only);
         if read_only {
-            self.tagged(tag, Status::No, Some("READ-ONLY"), "Mailbox is read-only");
+            self.tagged(tag, Status::No, Some(Code::ReadOnly), "Mailbox is read-only");
         }
         read_only
     }
@@ -691,7 +691,7 @@ impl Session {
     }
 
     /// Writes a tagged response now (no sync).
-    pub fn tagged(&mut self, tag: &str, status: Status, code: Option<&str>, text: &str) {
+    pub fn tagged(&mut self, tag: &str, status: Status, code: Option<Code>, text: &str) {
         let out = self.conn.out();
         out.extend_from_slice(tag.as_bytes());
         out.extend_from_slice(match status {
@@ -701,7 +701,7 @@ impl Session {
         });
         if let Some(code) = code {
             out.push(b'[');
-            out.extend_from_slice(code.as_bytes());
+            out.extend_from_slice(code.as_str().as_bytes());
             out.extend_from_slice(b"] ");
         }
         out.extend_from_slice(text.as_bytes());
@@ -709,7 +709,7 @@ impl Session {
     }
 
     /// Reports other sessions' changes, then the tagged response.
-    pub async fn finish(&mut self, tag: &str, status: Status, code: Option<&str>, text: &str) -> io::Result<()> {
+    pub async fn finish(&mut self, tag: &str, status: Status, code: Option<Code>, text: &str) -> io::Result<()> {
         self.sync().await?;
         self.tagged(tag, status, code, text);
         Ok(())

@@ -4,7 +4,7 @@
 //! the command line.
 //!
 //! A command that changes data goes through the running server's control
-//! socket ([`crate::control`]) when one answers, and opens the database
+//! socket (`control`) when one answers, and opens the database
 //! itself only when none runs (the store allows one process).
 //!
 //! May use: every layer below it (`config`, `auth`, `store`, `control`,

@@ -2,16 +2,23 @@
 # Replays every fuzz target's committed seed corpus (fuzz/seeds/TARGET/*)
 # once, with the sanitizers on: each input runs exactly once, nothing is
 # mutated or written, so the result is deterministic and takes seconds once
-# built. The seeds include every input a fuzzing run found a crash with
-# (each also a unit test beside the code it broke).
+# built. An input a fuzzing run crashes on belongs in the target's seeds
+# (and, as a unit test, beside the code it broke), so it stays fixed.
 #
-# Installs what it needs: the nightly toolchain (libFuzzer's sanitizer
-# flags need it) and cargo-fuzz.
+# Installs what it needs: a C++ compiler (libFuzzer), the nightly toolchain
+# (the sanitizer flags need it) and cargo-fuzz.
 #   bash fuzz/replay.sh              # every target
 #   bash fuzz/replay.sh mutf7 dates  # some
 set -euo pipefail
 cd "$(dirname "$0")"
 
+# libfuzzer-sys compiles libFuzzer itself, which is C++.
+if ! command -v c++ >/dev/null; then
+    as_root=()
+    [[ $(id -u) -eq 0 ]] || as_root=(sudo -n)
+    "${as_root[@]}" apt-get update -qq || echo "WARN: apt-get update reported errors; trying the install anyway" >&2
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends g++
+fi
 if ! cargo +nightly --version >/dev/null 2>&1; then
     rustup toolchain install nightly --profile minimal
 fi

@@ -21,7 +21,7 @@
 //!  ├─ control                               CLI requests to a running server
 //!  ├─ alert                                 notices delivered into a user's INBOX
 //!  └─ auth                                  argon2 threads, bans, device passwords
-//!  store                                   typed operations and reads; the only code that sees redb
+//!  store                                   typed operations and reads; the only code that opens the database
 //!  mime                                    header fields, the streaming structure pass, decoding
 //!  net                                     TCP, TLS (rustls), Unix sockets, DEFLATE
 //!  config, util                            board profiles and limits; small codecs

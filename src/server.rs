@@ -248,7 +248,7 @@ pub struct Server {
     /// Notices for users' INBOXes, delivered by `alert::run`.
     pub alerts: crate::alert::Alerts,
     pub certificates: Certificates,
-    /// Automatic and manual bans (`auth::ban`), kept in redb too.
+    /// Automatic and manual bans (`auth::ban`), kept in the store too.
     bans: RefCell<Bans>,
     counters: Rc<RefCell<Counters>>,
     /// Dropped to tell every session the server is stopping: a closed
@@ -355,7 +355,7 @@ impl Server {
     }
 
     /// Counts a failed login from `ip` (`account`: the existing user it
-    /// tried, if any). When that begins a ban, logs it, keeps it in redb
+    /// tried, if any). When that begins a ban, logs it, keeps it in the store
     /// and returns it: the caller closes the connection, and may tell the
     /// accounts it tried.
     pub fn login_failed(&self, ip: IpAddr, account: Option<u32>) -> Option<BanEvent> {
@@ -392,7 +392,7 @@ impl Server {
     }
 
     /// One line per ban, in a stable form for people and tools:
-    /// `banned ADDRESS until DATE (N s, ban K): REASON`. Durable in redb
+    /// `banned ADDRESS until DATE (N s, ban K): REASON`. Durable in the store
     /// before long (the store thread commits it; nobody waits).
     fn ban_started(&self, prefix: Prefix, ban: &BanRecord, now: u64) {
         let seconds = ban.until.saturating_sub(now);
@@ -454,7 +454,7 @@ fn now() -> u64 {
     u64::try_from(DateTime::now().unix).unwrap_or(0)
 }
 
-/// The bans kept in redb (an unreadable entry is logged and left out).
+/// The bans kept in the store (an unreadable entry is logged and left out).
 fn load_bans(store: &Store, limits: &Limits) -> Result<Bans, String> {
     let kept =
         store.read().and_then(|reader| reader.bans()).map_err(|error| format!("cannot read the bans: {error}"))?;

@@ -26,7 +26,7 @@
 //!
 //! This module is the bookkeeping only, with the time passed in, so it can
 //! be tested without waiting. `crate::server::Server` owns the [`Bans`],
-//! checks them at accept and at LOGIN, logs, and keeps them in redb (the
+//! checks them at accept and at LOGIN, logs, and keeps them in the store (the
 //! `bans` table) so they survive a restart.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -111,7 +111,7 @@ pub struct Bans {
     /// that grows), oldest first: who is forgotten when the table is full.
     order: BTreeMap<u64, Prefix>,
     next_order: u64,
-    /// Bans dropped from memory since last asked: to delete from redb.
+    /// Bans dropped from memory since last asked: to delete from the store.
     forgotten: Vec<Prefix>,
 }
 
@@ -178,7 +178,7 @@ impl Bans {
         }
     }
 
-    /// Takes in the bans kept in redb; those no longer worth remembering
+    /// Takes in the bans kept in the store; those no longer worth remembering
     /// are left out and reported by [`Bans::take_forgotten`].
     pub fn load(&mut self, bans: impl IntoIterator<Item = (Prefix, BanRecord)>, now: u64) {
         for (prefix, ban) in bans {
@@ -319,7 +319,7 @@ impl Bans {
         }
     }
 
-    /// Bans dropped from memory since the last call: to delete from redb.
+    /// Bans dropped from memory since the last call: to delete from the store.
     pub fn take_forgotten(&mut self) -> Vec<Prefix> {
         std::mem::take(&mut self.forgotten)
     }

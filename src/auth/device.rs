@@ -43,7 +43,7 @@ use std::net::IpAddr;
 use smol::channel::{self, Receiver, Sender};
 
 use crate::config::Config;
-use crate::store::schema::UserRecord;
+use crate::store::UserRecord;
 use crate::store::{DeviceRecord, FailureReason, LoginOutcome, Reader, StoreError};
 
 /// Crockford's base 32, lower case: no i, l, o, u.

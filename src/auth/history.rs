@@ -1,4 +1,4 @@
-//! Login history: per user, bounded, in redb; what `roost user log` shows.
+//! Login history: per user, bounded, in the store; what `roost user log` shows.
 //!
 //! Every login of an existing user, successful or not, becomes a
 //! [`LoginEntry`]: time, address, device (the device password's name, or

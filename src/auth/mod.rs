@@ -96,6 +96,10 @@ struct WorkMemory {
     blocks: usize,
 }
 
+// mmap and munmap, and the slice over the mapping: the only way to get
+// argon2 memory that is returned to the kernel after each hash (glibc would
+// keep heap pages for the life of the process). See each SAFETY note.
+#[allow(unsafe_code)]
 impl WorkMemory {
     fn new(blocks: usize) -> Result<WorkMemory, String> {
         let length = blocks.max(1) * std::mem::size_of::<Block>();
@@ -122,6 +126,7 @@ impl WorkMemory {
     }
 }
 
+#[allow(unsafe_code)]
 impl Drop for WorkMemory {
     fn drop(&mut self) {
         // SAFETY: unmaps exactly the mapping made in `new`; the slice

@@ -49,7 +49,7 @@ pub struct Limits {
     pub write_buffer: usize,
     /// Bytes of an incoming message handed to the store at a time.
     pub append_chunk: usize,
-    /// redb's page cache.
+    /// The database's page cache.
     pub cache_size: usize,
     /// Bytes of UID lists kept for mailboxes no session has selected, so
     /// selecting a recently used mailbox again is immediate.
@@ -757,7 +757,7 @@ impl Config {
     }
 
     pub fn database_path(&self) -> PathBuf {
-        self.data_dir.join("roost.redb")
+        self.data_dir.join(crate::store::DATABASE_FILE)
     }
 
     pub fn control_socket(&self) -> PathBuf {

@@ -1,6 +1,6 @@
 //! The control socket: how CLI commands reach a running server.
 //!
-//! redb lets one process open the database, and that process is the
+//! The store lets one process open the database, and that process is the
 //! server, so `roost user add` and friends send their request here instead
 //! of opening the file. The socket lives in the data directory with mode
 //! 0600: whoever can use it could read the mail files anyway.
@@ -175,11 +175,8 @@ async fn execute(server: &Server, words: &[&str]) -> Result<String, String> {
             history_text(&reader, user).map_err(|error| error.to_string())
         }
         ["check"] => {
-            // A full walk of the database: off the session thread.
-            let database = store.database();
-            let report = smol::unblock(move || crate::store::check_database(&database))
-                .await
-                .map_err(|error| error.to_string())?;
+            // A full walk of the database: `Store::check` runs it off the session thread.
+            let report = store.check().await.map_err(|error| error.to_string())?;
             Ok(report_text(&report))
         }
         _ => Err(format!("unknown request {:?}", words.join(" "))),

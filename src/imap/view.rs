@@ -309,12 +309,12 @@ mod tests {
     use crate::imap::types::SequenceNumber::{Star, Value};
 
     fn view(uids: Vec<u32>) -> View {
-        // One database per call: tests run side by side, and redb locks its file.
+        // One database per call: tests run side by side, and the store locks its file.
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let unique = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let directory = std::env::temp_dir().join(format!("roost-view-{}-{unique}", std::process::id()));
         let _ = std::fs::create_dir_all(&directory);
-        let (store, _pump) = Store::open(&directory.join("db.redb"), 1 << 20, 0).unwrap();
+        let (store, _pump) = Store::open(&directory.join("db"), 1 << 20, 0).unwrap();
         View {
             _watch: Watch { store, mailbox: 1 },
             mailbox: 1,

@@ -1,6 +1,6 @@
 //! `roost deliver`: one message from stdin to a user's INBOX, for MTAs
 //! that pipe mail to a command. It speaks LMTP to the running server's
-//! socket (redb lets only the server open the database), streaming stdin
+//! socket (only the server may open the database), streaming stdin
 //! with dot-stuffing; nothing is held whole.
 //!
 //! Exit codes follow sysexits.h, which MTAs read: a temporary failure

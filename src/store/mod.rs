@@ -24,7 +24,7 @@ pub mod hub;
 pub mod incoming;
 mod ops;
 mod reader;
-pub mod schema;
+mod schema;
 mod structure_codec;
 mod writer;
 
@@ -43,10 +43,13 @@ pub use reader::{
 };
 pub use schema::{
     indexed_condition, BanRecord, BlobRecord, DeviceRecord, DeviceSource, FailureReason, Flags, LoginEntry,
-    LoginOutcome, MailboxRecord, MessageRecord, SpecialUse, CHUNK_SIZE,
+    LoginOutcome, MailboxRecord, MessageRecord, SpecialUse, UserRecord, CHUNK_SIZE,
 };
 
 use crate::util::datetime::DateTime;
+
+/// The database file's name in the data directory.
+pub const DATABASE_FILE: &str = "roost.redb";
 
 /// Most keywords one mailbox can define (a message keeps them as 64 bits).
 pub const MAX_KEYWORDS: usize = 64;
@@ -624,8 +627,16 @@ impl Store {
         let _ = self.failure.recv().await;
     }
 
-    /// The database, for the integrity check run on a helper thread.
-    pub fn database(&self) -> Arc<Database> {
+    /// Verifies the whole database (`roost check` while the server runs).
+    /// A full walk, so it runs on a helper thread, not the session executor.
+    pub async fn check(&self) -> Result<check::Report, StoreError> {
+        let database = self.database();
+        smol::unblock(move || check_database(&database)).await
+    }
+
+    /// The database handle itself: store-internal (and its tests') only,
+    /// so that no redb type is visible above `src/store/`.
+    pub(in crate::store) fn database(&self) -> Arc<Database> {
         self.db.clone()
     }
 }
@@ -662,7 +673,7 @@ pub fn run_offline<T>(
 }
 
 /// Verifies a database through an open handle (the server's, on a helper thread).
-pub fn check_database(database: &Database) -> Result<check::Report, StoreError> {
+pub(in crate::store) fn check_database(database: &Database) -> Result<check::Report, StoreError> {
     check::run(&Reader::new(database.begin_read()?))
 }
 

@@ -1,0 +1,389 @@
+//! The administration commands behind the CLI (`roost user ...`, `roost
+//! ban ...`, `roost check`, `roost deliver`, `roost fingerprint`, `roost
+//! boards`, `roost serve`): what `src/main.rs` calls once argh has parsed
+//! the command line.
+//!
+//! A command that changes data goes through the running server's control
+//! socket (`control`) when one answers, and opens the database
+//! itself only when none runs (the store allows one process).
+//!
+//! May use: every layer below it (`config`, `auth`, `store`, `control`,
+//! `lmtp::deliver`, `net::tls`, `server`). Nothing in the crate uses it.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::config::{Board, Config, Overrides, BOARDS};
+use crate::store::{Op, StoreError};
+use crate::{auth, control, lmtp, server, store, util};
+
+/// sysexits.h's EX_USAGE, which `roost deliver` returns for a broken
+/// command line (an MTA reads the exit code).
+pub use crate::lmtp::deliver::EX_USAGE;
+
+/// `println!` for the CLI's answers, except that a reader gone away
+/// (`roost boards | head`) ends the command quietly instead of a panic
+/// about a broken pipe (Rust ignores SIGPIPE, which the server needs).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        if writeln!(std::io::stdout(), $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
+/// The configuration: the file (if any), then `--board` and `--data`.
+pub fn load(config: &Option<PathBuf>, board: Option<String>, data: &Option<PathBuf>) -> Result<Config, String> {
+    Config::load(config.as_deref(), Overrides { board, data_dir: data.clone() }).map_err(|error| error.to_string())
+}
+
+/// `roost serve`: runs the server until SIGTERM or SIGINT.
+pub fn serve(config: &Option<PathBuf>, board: Option<String>, data: &Option<PathBuf>) -> Result<(), String> {
+    let config = load(config, board, data)?;
+    init_logging(config.log_level);
+    server::serve(config)
+}
+
+/// Logging for the commands other than `serve`: warnings and errors only.
+pub fn init_command_logging() {
+    init_logging(log::LevelFilter::Warn);
+}
+
+/// `roost fingerprint`: the certificate's SHA-256 (made first if missing).
+pub fn fingerprint(config: &Config) -> Result<(), String> {
+    server::create_data_dir(config)?;
+    let (cert, _) = server::tls_paths(config)?;
+    say!("{}  {}", crate::net::tls::fingerprint(&cert)?, cert.display());
+    Ok(())
+}
+
+/// `roost boards`: the profiles built into this binary.
+pub fn boards() -> Result<(), String> {
+    for (name, _) in BOARDS {
+        match Board::named(name) {
+            Ok(board) => say!("{name:12} {}", board.description),
+            Err(error) => say!("{name:12} (broken: {error})"),
+        }
+    }
+    Ok(())
+}
+
+/// `roost ban list`.
+pub fn ban_list(config: &Config) -> Result<(), String> {
+    ban_request(config, &["ban-list"])
+}
+
+/// `roost ban add ADDRESS [--for DURATION]`.
+pub fn ban_add(config: &Config, address: &str, duration: Option<&str>) -> Result<(), String> {
+    let target = auth::ban::parse_target(address)?.to_string();
+    match duration {
+        Some(duration) => {
+            let seconds = auth::ban::parse_duration(duration)?.to_string();
+            ban_request(config, &["ban-add", &target, &seconds])
+        }
+        None => ban_request(config, &["ban-add", &target]),
+    }
+}
+
+/// `roost ban del ADDRESS`.
+pub fn ban_del(config: &Config, address: &str) -> Result<(), String> {
+    let target = auth::ban::parse_target(address)?.to_string();
+    ban_request(config, &["ban-del", &target])
+}
+
+/// `roost user device list NAME`.
+pub fn list_devices(config: &Config, name: &str) -> Result<(), String> {
+    show(config, name, "device-list", control::devices_text)
+}
+
+/// `roost user log NAME`.
+pub fn user_log(config: &Config, name: &str) -> Result<(), String> {
+    show(config, name, "user-log", control::history_text)
+}
+
+/// `roost deliver`: stdin to the running server's LMTP socket.
+pub fn deliver(config: &Option<PathBuf>, data: &Option<PathBuf>, user: &str, from: Option<&str>) -> ExitCode {
+    let result = load(config, None, data)
+        .map_err(|message| lmtp::deliver::Failure { code: lmtp::deliver::EX_CONFIG, message })
+        .and_then(|config| {
+            let Some(socket) = &config.lmtp_socket else {
+                return Err(lmtp::deliver::Failure {
+                    code: lmtp::deliver::EX_USAGE,
+                    message: "the LMTP socket is turned off ([lmtp] socket = \"\")".into(),
+                });
+            };
+            let from = from.unwrap_or("");
+            lmtp::deliver::deliver(socket, from, user, std::io::stdin().lock())
+        });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("roost deliver: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+fn init_logging(level: log::LevelFilter) {
+    // rustls warns on every connection whose client sends an IP address as
+    // its TLS server name (phones set up with the Pi's address do): noise,
+    // not news. Its errors still show.
+    let _ = simple_logger::SimpleLogger::new()
+        .with_level(level)
+        .with_module_level("rustls", log::LevelFilter::Error.min(level))
+        .env()
+        .init();
+}
+
+/// Runs a write on the running server (through its control socket) or,
+/// when none runs, on the database directly.
+fn write(config: &Config, words: &[&str], op: Op) -> Result<String, String> {
+    let socket = config.control_socket();
+    if control::server_running(&socket) {
+        return control::request(&socket, words);
+    }
+    server::create_data_dir(config)?;
+    store::run_offline(&config.database_path(), config.limits.cache_size, config.limits.min_free_disk, async |store| {
+        store.execute(op).await.map(|_| String::new())
+    })
+    .map_err(|error| offline_error(config, error))
+}
+
+fn offline_error(config: &Config, error: StoreError) -> String {
+    match error {
+        StoreError::Locked => format!(
+            "{} is held by a running roost whose control socket {} does not answer",
+            config.database_path().display(),
+            config.control_socket().display()
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// `roost user add NAME` (`new_user`) and `roost user passwd NAME`.
+pub fn set_password(config: &Config, name: &str, new_user: bool, force: bool) -> Result<(), String> {
+    let name = auth::normalize_user_name(name)?;
+    let password = read_password(&name, new_user)?;
+    let minimum = config.limits.min_password_length;
+    if password.chars().count() < minimum && !force {
+        return Err(format!(
+            "a password needs at least {minimum} characters (a few words are easy to type on a phone and hard to guess); --force takes a shorter one"
+        ));
+    }
+    let hash = auth::hash_password(password.as_bytes(), auth::Cost::from_limits(&config.limits))?;
+    let (words, op) = if new_user {
+        (["user-add", &name, &hash], Op::AddUser { name: name.clone(), password_hash: hash.clone() })
+    } else {
+        (["user-passwd", &name, &hash], Op::SetPassword { name: name.clone(), password_hash: hash.clone() })
+    };
+    write(config, &words, op)?;
+    if new_user {
+        say!("user {name} added, with INBOX, Archive, Drafts, Junk, Sent and Trash");
+    } else {
+        say!("password of {name} changed");
+    }
+    Ok(())
+}
+
+/// `roost user del NAME`.
+pub fn delete_user(config: &Config, name: &str, yes: bool) -> Result<(), String> {
+    let name = auth::normalize_user_name(name)?;
+    if !yes {
+        // Everything the user has goes, with no way back: the name must be
+        // typed (or given as the first line of stdin), or --yes passed.
+        let stdin = std::io::stdin();
+        if stdin.is_terminal() {
+            eprint!("Delete user {name} and all of their mail? This cannot be undone. Type the user name to confirm: ");
+            let _ = std::io::stderr().flush();
+        }
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line).map_err(|error| format!("cannot read the confirmation: {error}"))?;
+        if line.trim() != name {
+            return Err(format!("user {name} not deleted: type the user name to confirm, or pass --yes"));
+        }
+    }
+    write(config, &["user-del", &name], Op::DeleteUser { name: name.clone() })?;
+    say!("user {name} deleted");
+    Ok(())
+}
+
+/// `roost user device add NAME DEVICE`.
+pub fn add_device(config: &Config, name: &str, device: &str) -> Result<(), String> {
+    let name = auth::normalize_user_name(name)?;
+    let device = auth::device::check_name(device)?;
+    let password = auth::device::generate()?;
+    let record = auth::device::record(&password, util::datetime::DateTime::now().unix)?;
+    let words = ["device-add", &name, &auth::device::encode_name(&device), &auth::device::encode_record(&record)];
+    write(config, &words, Op::AddDevice { user: name.clone(), device: device.clone(), record })?;
+    say!("device password for {name} on {device:?}:");
+    say!();
+    say!("    {password}");
+    say!();
+    say!("Type it in that device's mail settings as the password (in place of {name}'s own);");
+    say!("capitals and dashes do not matter. It is shown only this once: roost keeps only a hash.");
+    say!("`roost user device del {name} {device:?}` revokes it.");
+    Ok(())
+}
+
+/// `roost user device del NAME DEVICE`.
+pub fn delete_device(config: &Config, name: &str, device: &str) -> Result<(), String> {
+    let name = auth::normalize_user_name(name)?;
+    let device = auth::device::check_name(device)?;
+    let words = ["device-del", &name, &auth::device::encode_name(&device)];
+    write(config, &words, Op::DeleteDevice { user: name.clone(), device: device.clone() })?;
+    say!("device password {device:?} of {name} deleted: the next login with it is refused");
+    Ok(())
+}
+
+/// `roost user device-only NAME on|off`.
+pub fn device_only(config: &Config, name: &str, setting: &str) -> Result<(), String> {
+    let name = auth::normalize_user_name(name)?;
+    let on = match setting {
+        "on" => true,
+        "off" => false,
+        other => return Err(format!("device-only takes on or off, not {other:?}")),
+    };
+    write(config, &["device-only", &name, setting], Op::SetDeviceOnly { user: name.clone(), on })?;
+    if on {
+        say!("{name} now logs in over IMAP with device passwords only (the main password is refused there)");
+        let devices = show_text(config, &name, "device-list", control::devices_text)?;
+        if devices.starts_with("no device passwords") {
+            say!("{name} has no device password yet: add one with `roost user device add {name} NAME`");
+        }
+    } else {
+        say!("{name}'s main password logs in over IMAP again");
+    }
+    Ok(())
+}
+
+/// Prints what a read-only request answers (through the running server,
+/// or from the file when none runs).
+fn show(
+    config: &Config,
+    name: &str,
+    request: &str,
+    read: fn(&store::Reader, &str) -> Result<String, StoreError>,
+) -> Result<(), String> {
+    let name = auth::normalize_user_name(name)?;
+    say!("{}", show_text(config, &name, request, read)?);
+    Ok(())
+}
+
+fn show_text(
+    config: &Config,
+    name: &str,
+    request: &str,
+    read: fn(&store::Reader, &str) -> Result<String, StoreError>,
+) -> Result<String, String> {
+    let socket = config.control_socket();
+    if control::server_running(&socket) {
+        return control::request(&socket, &[request, name]);
+    }
+    if !config.database_path().exists() {
+        return Err(StoreError::NoSuchUser.to_string());
+    }
+    store::run_offline(&config.database_path(), config.limits.cache_size, 0, async |store| read(&store.read()?, name))
+        .map_err(|error| offline_error(config, error))
+}
+
+/// `roost user list`.
+pub fn list_users(config: &Config) -> Result<(), String> {
+    let socket = config.control_socket();
+    let names = if control::server_running(&socket) {
+        control::request(&socket, &["user-list"])?
+    } else if !config.database_path().exists() {
+        String::new()
+    } else {
+        store::run_offline(&config.database_path(), config.limits.cache_size, 0, async |store| {
+            let users = store.read()?.users()?;
+            Ok(users.into_iter().map(|(name, _)| name).collect::<Vec<_>>().join("\n"))
+        })
+        .map_err(|error| offline_error(config, error))?
+    };
+    if !names.is_empty() {
+        say!("{names}");
+    }
+    Ok(())
+}
+
+/// Bans live in the running server (it checks them at every connect), so
+/// `roost ban` needs it running.
+fn ban_request(config: &Config, words: &[&str]) -> Result<(), String> {
+    let socket = config.control_socket();
+    if !control::server_running(&socket) {
+        return Err(format!("the server is not running (no answer on {}); bans are kept by it", socket.display()));
+    }
+    say!("{}", control::request(&socket, words)?);
+    Ok(())
+}
+
+/// `roost check [--repair]`.
+pub fn check(config: &Config, repair: bool) -> Result<(), String> {
+    let socket = config.control_socket();
+    if control::server_running(&socket) {
+        let text = control::request(&socket, &["check"])?;
+        say!("{text}");
+        return if text.ends_with("DAMAGED") { Err("the database is damaged".into()) } else { Ok(()) };
+    }
+    let path = config.database_path();
+    if !path.exists() {
+        return Err(format!("no database at {}", path.display()));
+    }
+    let report = store::check_offline(&path, config.limits.cache_size, repair).map_err(|error| match error {
+        StoreError::Locked => "the database is held by another roost process".to_string(),
+        StoreError::NeedsRepair => format!(
+            "{} was not closed cleanly (power cut or kill); run `roost check --repair`, \
+             or start `roost serve`, which repairs it in a moment",
+            path.display()
+        ),
+        other => other.to_string(),
+    })?;
+    say!("{}", report.summary());
+    if report.is_clean() {
+        Ok(())
+    } else {
+        Err("the database is damaged".into())
+    }
+}
+
+/// Reads a password: twice at a terminal prompt (without echo), or the
+/// first line of stdin when piped.
+fn read_password(name: &str, confirm: bool) -> Result<String, String> {
+    let stdin = std::io::stdin();
+    let password = if stdin.is_terminal() {
+        let first = prompt(&format!("password for {name}: "))?;
+        if confirm {
+            let second = prompt("again: ")?;
+            if first != second {
+                return Err("the passwords differ".into());
+            }
+        }
+        first
+    } else {
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line).map_err(|error| format!("cannot read the password: {error}"))?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    };
+    if password.is_empty() {
+        return Err("the password is empty".into());
+    }
+    Ok(password)
+}
+
+fn prompt(text: &str) -> Result<String, String> {
+    let stty = |argument: &str| {
+        std::process::Command::new("stty").arg(argument).stdin(std::process::Stdio::inherit()).status()
+    };
+    eprint!("{text}");
+    let _ = std::io::stderr().flush();
+    let hidden = stty("-echo").is_ok_and(|status| status.success());
+    let mut line = String::new();
+    let read = std::io::stdin().lock().read_line(&mut line);
+    if hidden {
+        let _ = stty("echo");
+        eprintln!();
+    }
+    read.map_err(|error| format!("cannot read the password: {error}"))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}

@@ -1,0 +1,253 @@
+//! Entry points for the fuzz targets in `fuzz/` (cargo-fuzz, libFuzzer):
+//! one function per target, taking the fuzzer's bytes. Not an API: the
+//! layers stay private, and this facade is the one door the targets use.
+//!
+//! Each function runs the code under test on the input and checks what
+//! must hold whatever the input: no panic, and where a property is cheap to
+//! state, the property (the same answer whatever the chunking, an encoding
+//! that decodes back to what was encoded). A broken property panics, which
+//! libFuzzer reports as a crash.
+//!
+//! Inputs that feed a streaming parser in pieces start with the chunking:
+//! one byte `n` (taken modulo 16), then `n` bytes, each one chunk's length
+//! minus one (cycled); the rest is the data.
+
+use crate::config::{Config, Overrides};
+use crate::imap::parse;
+use crate::imap::render;
+use crate::lmtp;
+use crate::mime::charset::CharsetDecoder;
+use crate::mime::decode::{decode_header_value, Decoder, TransferEncoding};
+use crate::mime::matcher::{self, Matcher};
+use crate::mime::structure::{Structure, StructureParser};
+use crate::util::datetime::{self, DateTime};
+use crate::util::mutf7;
+
+/// Splits `data` into the chunk lengths it starts with (see the module
+/// docs): `(lengths, rest)`. Lengths are 1 to 256.
+fn chunking(data: &[u8]) -> (Vec<usize>, &[u8]) {
+    let Some((&count, rest)) = data.split_first() else { return (vec![usize::MAX], data) };
+    let count = usize::from(count % 16).min(rest.len());
+    let (sizes, rest) = rest.split_at(count);
+    let sizes: Vec<usize> = sizes.iter().map(|&size| usize::from(size) + 1).collect();
+    (if sizes.is_empty() { vec![usize::MAX] } else { sizes }, rest)
+}
+
+/// `data` cut into the lengths `sizes` gives, cycled.
+fn pieces<'a>(sizes: &'a [usize], mut data: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
+    let mut next = sizes.iter().cycle();
+    std::iter::from_fn(move || {
+        if data.is_empty() {
+            return None;
+        }
+        let length = (*next.next()?).min(data.len());
+        let (piece, rest) = data.split_at(length);
+        data = rest;
+        Some(piece)
+    })
+}
+
+/// The IMAP command parser: a whole command (literals inline, as the
+/// session hands it over), and the helpers that look at a line before it
+/// is complete (APPEND's prefix, the trailing literal, tag and name).
+pub fn imap_command(data: &[u8]) {
+    match parse::parse_command(data) {
+        Ok(command) => assert!(!command.tag.is_empty(), "a command parsed with an empty tag"),
+        Err(error) => assert!(!error.message.is_empty(), "a parse error without a reason"),
+    }
+    if let Some((tag, name)) = parse::tag_and_name(data) {
+        assert!(!tag.is_empty() && !name.is_empty());
+    }
+    let _ = parse::append_prefix(data);
+    let _ = parse::trailing_literal(data);
+}
+
+/// The streaming MIME structure pass: the same structure whatever the
+/// chunking; its stored form decodes to itself; and ENVELOPE and
+/// BODYSTRUCTURE render for every part.
+pub fn mime_structure(data: &[u8]) {
+    let (sizes, message) = chunking(data);
+    let mut whole = StructureParser::new();
+    whole.feed(message);
+    let whole = whole.finish();
+    let mut chunked = StructureParser::new();
+    for piece in pieces(&sizes, message) {
+        chunked.feed(piece);
+    }
+    let chunked = chunked.finish();
+    assert_eq!(whole, chunked, "the structure depends on the chunking");
+    let root = &whole.parts[0];
+    assert_eq!(root.body_end, message.len() as u64, "the root does not end at the message's end");
+    for part in &whole.parts {
+        assert!(part.header_start <= part.body_start && part.body_start <= part.body_end);
+        assert!(part.body_end <= message.len() as u64);
+    }
+    let stored = whole.encode();
+    assert_eq!(Structure::decode(&stored).as_ref(), Some(&whole), "the stored form does not decode to itself");
+    let mut out = Vec::new();
+    for index in 0..whole.parts.len() {
+        out.clear();
+        render::body_structure(&mut out, &whole, index, true);
+        render::body_structure(&mut out, &whole, index, false);
+        if let Some(envelope) = whole.envelope(index) {
+            render::envelope(&mut out, envelope);
+        }
+    }
+    // A damaged stored form is refused, never a panic.
+    let _ = Structure::decode(message);
+}
+
+/// Content decoding: RFC 2047 header words, transfer encodings (base64,
+/// quoted-printable) and charsets, streamed in any chunking. The first
+/// byte after the chunking picks the transfer encoding and a charset
+/// label length; the label follows.
+pub fn mime_decoding(data: &[u8]) {
+    let _ = decode_header_value(data);
+    let (sizes, rest) = chunking(data);
+    let Some((&selector, rest)) = rest.split_first() else { return };
+    let encoding = match selector % 4 {
+        0 => TransferEncoding::Identity,
+        1 => TransferEncoding::Base64,
+        2 => TransferEncoding::QuotedPrintable,
+        _ => TransferEncoding::Unknown,
+    };
+    let label_length = usize::from(selector >> 2).min(rest.len());
+    let (label, content) = rest.split_at(label_length);
+    let _ = TransferEncoding::from_header(Some(label));
+
+    let decode = |pieces: &mut dyn Iterator<Item = &[u8]>| {
+        let mut decoder = Decoder::new(encoding);
+        let mut bytes = Vec::new();
+        for piece in pieces {
+            decoder.feed(piece, &mut bytes);
+        }
+        decoder.finish(&mut bytes);
+        (bytes, decoder.is_damaged())
+    };
+    let whole = decode(&mut std::iter::once(content));
+    let chunked = decode(&mut pieces(&sizes, content));
+    assert_eq!(whole, chunked, "the transfer decoding depends on the chunking");
+
+    let text = |pieces: &mut dyn Iterator<Item = &[u8]>| {
+        let mut decoder = CharsetDecoder::for_label(label).unwrap_or_else(CharsetDecoder::lenient_utf8);
+        let mut text = String::new();
+        for piece in pieces {
+            decoder.feed(piece, &mut text);
+        }
+        decoder.finish(&mut text);
+        text
+    };
+    let bytes = &whole.0;
+    assert_eq!(
+        text(&mut std::iter::once(bytes.as_slice())),
+        text(&mut pieces(&sizes, bytes)),
+        "the charset decoding depends on the chunking"
+    );
+}
+
+/// The LMTP command parser, and DATA's dot-unstuffing in any chunking.
+pub fn lmtp_command(data: &[u8]) {
+    if let Err(error) = lmtp::parse::parse(data) {
+        assert!((400..600).contains(&error.code), "LMTP error code {} is not a 4xx or 5xx", error.code);
+    }
+    let (sizes, stream) = chunking(data);
+    let unstuff = |pieces: &mut dyn Iterator<Item = &[u8]>| {
+        let mut unstuffer = lmtp::data::Unstuffer::default();
+        let mut out = Vec::new();
+        let mut used = 0;
+        for piece in pieces {
+            let (taken, end) = unstuffer.feed(piece, &mut out);
+            used += taken;
+            if end {
+                return (out, Some(used));
+            }
+        }
+        (out, None)
+    };
+    let whole = unstuff(&mut std::iter::once(stream));
+    assert_eq!(whole, unstuff(&mut pieces(&sizes, stream)), "DATA's end depends on the chunking");
+    // What `roost deliver` stuffs, the server unstuffs back.
+    if whole.1.is_none() {
+        let mut stuffed = Vec::new();
+        let mut at_line_start = true;
+        lmtp::data::stuff(stream, &mut at_line_start, &mut stuffed);
+        let (back, end) = unstuff(&mut std::iter::once(stuffed.as_slice()));
+        assert!(end.is_none() && back == stream, "stuffing does not unstuff back");
+    }
+}
+
+/// The configuration file parser (the TOML subset, then every key's
+/// checks), with no overrides.
+pub fn config(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let _ = Config::parse("fuzz.toml", text, Overrides::default());
+}
+
+/// Modified UTF-7 (RFC 3501 §5.1.3): any name encodes and decodes back,
+/// and a decoded wire name encodes to the same wire bytes (the decoder
+/// accepts only the one canonical form).
+pub fn mutf7(data: &[u8]) {
+    if let Ok(name) = mutf7::decode(data) {
+        assert_eq!(mutf7::encode(&name).as_bytes(), data, "a decoded name encodes differently");
+    }
+    let name = String::from_utf8_lossy(data);
+    assert_eq!(
+        mutf7::decode(mutf7::encode(&name).as_bytes()).as_deref(),
+        Ok(&*name),
+        "an encoded name decodes differently"
+    );
+}
+
+/// The date parsers: IMAP date-time (APPEND), IMAP date (SEARCH), and
+/// RFC 5322 dates (SENTBEFORE and SORT's DATE); what they accept prints
+/// and parses back to the same moment.
+pub fn dates(data: &[u8]) {
+    let mut printed = Vec::new();
+    if let Some(date) = DateTime::parse_imap(data) {
+        date.write_imap(&mut printed);
+        assert_eq!(DateTime::parse_imap(&printed), Some(date), "INTERNALDATE does not round-trip");
+    }
+    let _ = datetime::parse_imap_date(data);
+    if let Some(date) = DateTime::parse_rfc5322(data) {
+        let printed = date.to_rfc5322();
+        let again = DateTime::parse_rfc5322(printed.as_bytes());
+        assert_eq!(again.map(|again| again.unix), Some(date.unix), "a Date header does not round-trip: {printed}");
+        // FETCH INTERNALDATE of any stored date: only years 0 to 9999
+        // print as RFC 3501's date-time, and none may panic.
+        let mut internal_date = Vec::new();
+        date.write_imap(&mut internal_date);
+    }
+}
+
+/// SEARCH's text matching (the case fold and the streaming matcher that
+/// BODY, TEXT and the header keys use), on a fixed message's text: found
+/// or not does not depend on how the text is cut, and agrees with a
+/// search of the folded text. The input is the chunking, then the needle.
+///
+/// The whole SEARCH evaluator (`imap::command::search`) needs a store
+/// snapshot and a mailbox view, so it is not reached from here.
+pub fn search_match(data: &[u8]) {
+    const MESSAGE: &str = "From: Ærøskøbing Fähre <faehre@example.org>\r\nSubject: Straße, ΣΊΣΥΦΟΣ, ǅemal, \u{1e9e}\r\n\r\nThe ﬁrst ship leaves at 09:15; İstanbul, Å (A\u{30a}), 한국어, 🦀.\r\n";
+    let (sizes, needle) = chunking(data);
+    let needle = String::from_utf8_lossy(needle);
+    let whole = matcher::contains(MESSAGE, &needle);
+    assert_eq!(
+        whole,
+        matcher::fold(MESSAGE).contains(&matcher::fold(&needle)),
+        "the matcher disagrees with a search of the folded text"
+    );
+    let mut matcher = Matcher::new(&needle);
+    let mut found = false;
+    let mut rest = MESSAGE;
+    let mut cut = sizes.iter().cycle();
+    while !rest.is_empty() {
+        let mut at = (*cut.next().unwrap_or(&1)).min(rest.len());
+        while !rest.is_char_boundary(at) {
+            at += 1;
+        }
+        let (piece, after) = rest.split_at(at);
+        found = matcher.feed(piece);
+        rest = after;
+    }
+    assert_eq!(found || needle.is_empty(), whole, "the match depends on the chunking");
+}

@@ -1,0 +1,114 @@
+//! roost: an IMAP server for a household, built for Raspberry Pi-class
+//! boards (512 MiB to 8 GiB of RAM, an SD card or a USB disk).
+//!
+//! This library is the whole server; `src/main.rs` is a thin argh command
+//! line over [`admin`]. The layers are private modules, so what one layer
+//! may name of another is what the compiler lets it name: the only public
+//! items are [`admin`] (what the CLI calls), [`Config`] and a hidden
+//! [`fuzzing`] facade for the fuzz targets in `fuzz/`.
+//!
+//! # Layers
+//!
+//! Bytes come in at the top and go down; a layer uses the layers below it,
+//! never one above.
+//!
+//! ```text
+//!  main.rs (argh) ─► admin                 one CLI command, then exit
+//!  server                                  listeners, connection limits, the executor
+//!  ├─ imap::session ─► imap::command::*    IMAP state machine; one handler per command
+//!  │    imap::{parse, encode, types, view}  IMAP grammar, mailbox views (UIDs only)
+//!  ├─ lmtp                                  mail in (RFC 2033), over Unix or TCP sockets
+//!  ├─ control                               CLI requests to a running server
+//!  ├─ alert                                 notices delivered into a user's INBOX
+//!  └─ auth                                  argon2 threads, bans, device passwords
+//!  store                                   typed operations and reads; the only code that opens the database
+//!  mime                                    header fields, the streaming structure pass, decoding
+//!  net                                     TCP, TLS (rustls), Unix sockets, DEFLATE
+//!  mail                                    the shared vocabulary: flags, flag changes
+//!  config, util                            board profiles and limits; small codecs
+//! ```
+//!
+//! Known exceptions to "only downwards", left for their own change (issue 14,
+//! item 2): `store`'s unit tests call `imap::command::fetch::structure_of`;
+//! commands call into each other (`search` → `fetch::structure_of`,
+//! `notify` → `fetch::respond`, `select` → `list::mailbox_line`, several →
+//! `fetch::Pace`); `auth::protect`, `alert` and `lmtp` reach up to
+//! `server::Server` for the shared server state; `config` validates against
+//! `store::CHUNK_SIZE`, `net::lan` and `auth::normalize_user_name`. The
+//! words IMAP and the store share (flags, how STORE changes them) live in
+//! `mail`, below both; ENVELOPE/BODYSTRUCTURE syntax is `imap::render`.
+//!
+//! # Rules every layer keeps
+//!
+//! - **One thread for every session.** All IMAP and LMTP sessions run on
+//!   one `smol::LocalExecutor`; nothing may block it. Durable commits (an
+//!   fsync: milliseconds to tens of milliseconds on an SD card) happen on
+//!   the one store thread, which groups every change that arrives during a
+//!   commit into the next one; password hashing runs on the board's few
+//!   `auth_threads`. Long work (SEARCH over a big mailbox, LIST patterns,
+//!   FETCH of many messages) is budgeted by what it costs and yields when
+//!   the budget is spent.
+//! - **No snapshot across a socket write.** A read transaction held while a
+//!   client does not read would keep the database from reusing every page
+//!   freed after it, and the file would grow with each write. Work that
+//!   reads while it writes to a client closes its snapshot before a write
+//!   that may block and opens a new one after; a client that does not
+//!   drain its output within the write timeout is disconnected.
+//! - **Memory bounded by the board profile.** Every buffer, queue, cache
+//!   and count has its bound in `boards/*.toml` (read into
+//!   `config::Limits`), not in a constant scattered through the code:
+//!   line and literal sizes, connections per address, the database's page
+//!   cache, argon2's memory. Literals and message bodies stream in chunks;
+//!   no message is ever held whole.
+//! - **Durable before acknowledged.** The tagged OK of a command that
+//!   changes mail and LMTP's 250 are sent only after the transaction that
+//!   holds the change has been committed durably: a `kill -9` at any moment
+//!   loses nothing that was acknowledged.
+//! - **Bad input gets an answer.** A clear `BAD` or `NO` with a reason (and
+//!   a response code where one fits), never a panic, a silent success or a
+//!   dropped connection without `BYE`.
+//! - **No `unsafe`** outside the two places that need it, each allowed by
+//!   name: `auth`'s argon2 work memory (an anonymous mapping, returned to
+//!   the kernel after each hash) and `util::heap` (glibc's `malloc_trim`).
+//!
+//! # Dependencies and why
+//!
+//! | crate | role |
+//! |---|---|
+//! | smol, async-signal, event-listener | the executor, timers and channels; SIGTERM as a stream; wake-ups of idling sessions |
+//! | futures-rustls, rustls (`ring` only), rustls-pki-types, rcgen | TLS on 993 and STARTTLS; PEM files; the self-signed certificate at first start |
+//! | ring | randomness for salts, SHA-256 for blob hashes (already there through rustls) |
+//! | redb | the store: one file, one writer |
+//! | argon2 | password hashes, into memory we map ourselves |
+//! | rustix | statvfs for the free-space reserve, anonymous mappings (already in smol's tree) |
+//! | encoding_rs | charsets for SEARCH and RFC 2047 words, with a streaming decoder |
+//! | unicode-normalization | NFC mailbox names, NFD for SEARCH's case fold |
+//! | miniz_oxide | COMPRESS=DEFLATE (RFC 4978): pure Rust, one bounded inflater per session |
+//! | heapless | fixed-size buffers where the bound is static |
+//! | base64 | strict standard base64 for SASL, password hashes, modified UTF-7 (already there through rcgen) |
+//! | argh, log, simple_logger | the command line; logging to stderr (the journal) |
+//!
+//! The MIME parser is roost's own (no mail-parser): it streams over stored
+//! chunks in bounded memory and its ENVELOPE and BODYSTRUCTURE match
+//! Dovecot's byte for byte (`tests/mime/compare.sh`). So are the IMAP
+//! command parser and response encoder: literals stream to the store, and
+//! the grammar covers IMAP4rev2, CONDSTORE and QRESYNC.
+#![deny(unsafe_code)]
+
+pub mod admin;
+mod alert;
+mod auth;
+mod config;
+mod control;
+#[doc(hidden)]
+pub mod fuzzing;
+mod imap;
+mod lmtp;
+mod mail;
+mod mime;
+mod net;
+mod server;
+mod store;
+mod util;
+
+pub use config::Config;

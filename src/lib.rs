@@ -29,14 +29,16 @@
 //! ```
 //!
 //! Known exceptions to "only downwards", left for their own change (issue 14,
-//! item 2): `store`'s unit tests call `imap::command::fetch::structure_of`;
-//! commands call into each other (`search` → `fetch::structure_of`,
-//! `notify` → `fetch::respond`, `select` → `list::mailbox_line`, several →
-//! `fetch::Pace`); `auth::protect`, `alert` and `lmtp` reach up to
+//! item 2): a few commands still call into another command's file
+//! (`notify` → `fetch::respond`, `select` → `list::mailbox_line`,
+//! `fetch` → `qresync::vanished_earlier`, `idle` → `notify`, `append` →
+//! `fetch::part_range`); `auth::protect`, `alert` and `lmtp` reach up to
 //! `server::Server` for the shared server state; `config` validates against
 //! `store::CHUNK_SIZE`, `net::lan` and `auth::normalize_user_name`. The
 //! words IMAP and the store share (flags, how STORE changes them) live in
-//! `mail`, below both; ENVELOPE/BODYSTRUCTURE syntax is `imap::render`.
+//! `mail`, below both; ENVELOPE/BODYSTRUCTURE syntax is `imap::render`;
+//! the work budget every long command uses is `imap::pace`; a message's
+//! MIME structure is read (or parsed again) by `store::structure_of`.
 //!
 //! # Rules every layer keeps
 //!

@@ -155,6 +155,18 @@ pub fn uid_set(out: &mut Vec<u8>, uids: &[u32]) {
     }
 }
 
+/// `* FLAGS` and `* OK [PERMANENTFLAGS]` for a mailbox's keywords.
+pub fn flags_lines(keywords: &[String]) -> String {
+    let mut defined = String::from("\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+    for keyword in keywords {
+        defined.push(' ');
+        defined.push_str(keyword);
+    }
+    // `\*`: clients may create keywords, until the mailbox holds the most it can.
+    let more = if keywords.len() < crate::store::MAX_KEYWORDS { " \\*" } else { "" };
+    format!("* FLAGS ({defined})\r\n* OK [PERMANENTFLAGS ({defined}{more})] Flags permitted\r\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

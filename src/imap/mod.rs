@@ -6,6 +6,7 @@ pub mod command;
 pub mod encode;
 pub mod mailbox_name;
 pub mod object_id;
+pub mod pace;
 pub mod parse;
 pub mod render;
 pub mod session;

@@ -39,7 +39,8 @@ use smol::channel::{self, Receiver, Sender};
 pub use hub::{Hub, Preloaded};
 pub use ops::{DELIMITER, INBOX};
 pub use reader::{
-    BlobCursor, ChunkReader, KnownLogins, MessageCursor, Reader, SaveDateCursor, Snapshot, SummaryCursor, PIECE,
+    structure_of, BlobCursor, ChunkReader, KnownLogins, MessageCursor, Reader, SaveDateCursor, Snapshot, SummaryCursor,
+    PIECE,
 };
 pub use schema::{
     indexed_condition, BanRecord, BlobRecord, DeviceRecord, DeviceSource, FailureReason, Flags, LoginEntry,

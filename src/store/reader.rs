@@ -12,6 +12,7 @@ use redb::{Database, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableT
 
 use super::schema::*;
 use super::StoreError;
+use crate::mime::structure::{Structure, StructureParser};
 
 /// What [`Reader::known_logins`] finds: (address or device name, unix time).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -892,6 +893,21 @@ impl Snapshot {
             }
         }
     }
+}
+
+/// The message's structure as stored at delivery; for a message stored
+/// before roost kept structures (or with a damaged one), computed again
+/// by streaming the message through the parser.
+pub fn structure_of(record: &MessageRecord, blob: &BlobRecord, chunks: &ChunkReader) -> Result<Structure, StoreError> {
+    if let Some(structure) = Structure::decode(&blob.structure) {
+        return Ok(structure);
+    }
+    let mut parser = StructureParser::new();
+    chunks.pieces(record.blob, 0, record.size, |piece, _| {
+        parser.feed(piece);
+        true
+    })?;
+    Ok(parser.finish())
 }
 
 #[cfg(test)]

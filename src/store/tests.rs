@@ -335,8 +335,7 @@ fn a_message_stored_without_a_structure_gets_one_from_its_bytes() {
         let mut cursor = blobs.cursor();
         let blob_record = cursor.get(record.blob).unwrap().clone();
         assert!(blob_record.structure.is_empty());
-        let structure =
-            crate::imap::command::fetch::structure_of(&record, &blob_record, &reader.chunks().unwrap()).unwrap();
+        let structure = super::structure_of(&record, &blob_record, &reader.chunks().unwrap()).unwrap();
         assert_eq!(structure.parts.len(), 3);
         let html = &structure.parts[2];
         assert_eq!(html.body_end - html.body_start, PIECE + 100);

@@ -29,7 +29,7 @@
 //! is never held whole either. A URL's bytes are read from the store a
 //! board-sized piece at a time, each piece through a snapshot closed
 //! before the piece is written (a write may wait for the store thread)
-//! and before any yield (see `fetch::Pace`), as FETCH does; a section is
+//! and before any yield (see `imap::pace::Pace`), as FETCH does; a section is
 //! found with FETCH's own machinery (`fetch::part_range`,
 //! `fetch::select_fields`). URLs read like BODY.PEEK: no \Seen is set.
 //!
@@ -74,9 +74,10 @@ use std::collections::VecDeque;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 
-use super::fetch::{self, Pace};
+use super::fetch;
 use crate::imap::code::{describe, Code};
 use crate::imap::encode;
+use crate::imap::pace::Pace;
 use crate::imap::parse::{self, AppendEvent, AppendLine, AppendMessage, AppendState, Literal, Parser, Replacing};
 use crate::imap::session::{Session, State, Status};
 use crate::imap::types::{Flag, SectionText, SequenceNumber};
@@ -694,7 +695,7 @@ fn locate(
             _ => (0, header_size),
         },
         Some(section) => {
-            let structure = fetch::structure_of(message, blob_record, chunks)?;
+            let structure = crate::store::structure_of(message, blob_record, chunks)?;
             match fetch::part_range(&structure, section) {
                 Some((start, end)) => (start.min(size), end.min(size)),
                 None => return Ok(None),

@@ -54,10 +54,10 @@
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
 
 use crate::imap::code::Code;
 use crate::imap::encode;
+use crate::imap::pace::Pace;
 use crate::imap::render;
 use crate::imap::session::{Session, State, Status};
 use crate::imap::types::{FetchItem, FetchModifiers, Section, SectionText, SequenceSet};
@@ -66,80 +66,10 @@ use crate::mail::{FlagAction, Flags};
 use crate::mime::decode::{Decoder, TransferEncoding};
 use crate::mime::header;
 use crate::mime::preview::{self, PartPreview};
-use crate::mime::structure::{SectionKind, Structure, StructureParser};
+use crate::mime::structure::{SectionKind, Structure};
 use crate::net::Connection;
-use crate::store::{BlobRecord, ChunkReader, MessageRecord, Op, Outcome, Snapshot, Store, StoreError};
+use crate::store::{structure_of, MessageRecord, Op, Outcome, StoreError};
 use crate::store::{CHUNK_SIZE, PIECE};
-
-/// Work done on the executor between two yields to the other sessions.
-/// About a millisecond: long enough that yielding costs little, short
-/// enough that a bystander's NOOP is not noticeably delayed.
-const SLICE: Duration = Duration::from_millis(1);
-
-/// The slice's clock is read once every this many small pieces of work,
-/// or sooner once this many bytes of output were produced since
-/// (rendering costs about in proportion to what it writes): reading the
-/// clock is a system call on boards without a vDSO clock (the Pi Zero).
-const CHECK_EVERY: u32 = 8;
-/// See [`CHECK_EVERY`].
-const CHECK_AFTER_BYTES: usize = 2048;
-
-/// The pace of long work that writes to a client as it reads the store:
-/// its [`Snapshot`] and its time slice.
-pub(crate) struct Pace {
-    pub snapshot: Snapshot,
-    slice_start: Instant,
-    /// Pauses since the clock was last read, and the output's length then.
-    unchecked: u32,
-    output_then: usize,
-}
-
-impl Pace {
-    pub fn new(store: &Store) -> Pace {
-        Pace { snapshot: store.snapshot(), slice_start: Instant::now(), unchecked: 0, output_then: 0 }
-    }
-
-    /// Whether this slice of work is spent, reading the clock only after
-    /// enough work to be worth it.
-    fn spent(&mut self, output: usize) -> bool {
-        self.unchecked += 1;
-        if self.unchecked < CHECK_EVERY && output < self.output_then + CHECK_AFTER_BYTES {
-            return false;
-        }
-        self.unchecked = 0;
-        self.output_then = output;
-        self.slice_start.elapsed() >= SLICE
-    }
-
-    /// Call between small pieces of work (a message's answer, a line):
-    /// sends the output once the buffer is full, and yields once the slice
-    /// is spent. Both may wait, so the snapshot is closed first; the next
-    /// read opens a new one.
-    pub async fn pause(&mut self, conn: &mut Connection) -> io::Result<()> {
-        let full = conn.out().len() >= conn.write_limit();
-        let spent = self.spent(conn.out().len());
-        if !full && !spent {
-            return Ok(());
-        }
-        self.snapshot.close();
-        if full {
-            conn.flush().await?;
-            self.output_then = 0;
-        }
-        if spent {
-            smol::future::yield_now().await;
-            self.slice_start = Instant::now();
-        }
-        Ok(())
-    }
-
-    /// [`Pace::pause`] after a piece of work that may itself take a good
-    /// part of a slice (decoding 64 KiB): the clock is read this time.
-    pub async fn pause_checked(&mut self, conn: &mut Connection) -> io::Result<()> {
-        self.unchecked = CHECK_EVERY;
-        self.pause(conn).await
-    }
-}
 
 pub async fn run(
     session: &mut Session,
@@ -601,7 +531,7 @@ impl Answer<'_> {
         if let Some(mailbox) = mailbox {
             if mailbox.keywords.len() > self.keywords.len() {
                 self.keywords = Rc::new(mailbox.keywords);
-                let line = crate::imap::command::select::flags_lines(&self.keywords);
+                let line = encode::flags_lines(&self.keywords);
                 self.conn.write(line.as_bytes());
             }
         }
@@ -876,21 +806,6 @@ fn needs_structure(item: &FetchItem) -> bool {
         }
         _ => false,
     }
-}
-
-/// The message's structure as stored at delivery; for a message stored
-/// before roost kept structures (or with a damaged one), computed again
-/// by streaming the message through the parser.
-pub fn structure_of(record: &MessageRecord, blob: &BlobRecord, chunks: &ChunkReader) -> Result<Structure, StoreError> {
-    if let Some(structure) = Structure::decode(&blob.structure) {
-        return Ok(structure);
-    }
-    let mut parser = StructureParser::new();
-    chunks.pieces(record.blob, 0, record.size, |piece, _| {
-        parser.feed(piece);
-        true
-    })?;
-    Ok(parser.finish())
 }
 
 async fn write_item(

@@ -22,8 +22,8 @@
 
 use std::io;
 
-use crate::imap::command::fetch::Pace;
 use crate::imap::encode;
+use crate::imap::pace::Pace;
 use crate::imap::session::{Session, State};
 use crate::imap::types::{Qresync, SequenceNumber, SequenceSet};
 use crate::imap::view::View;

@@ -102,7 +102,6 @@ use std::time::{Duration, Instant};
 
 use crate::imap::code::Code;
 use crate::imap::command::context;
-use crate::imap::command::fetch::structure_of;
 use crate::imap::encode;
 use crate::imap::session::{Session, State, Status};
 use crate::imap::sort::{first_address, sort_keyed, Keyed, SortCriterion, SortInput, SortKey};
@@ -117,8 +116,8 @@ use crate::mime::matcher::{self, Matcher};
 use crate::mime::structure::Kind;
 use crate::net::Connection;
 use crate::store::{
-    indexed_condition, BlobCursor, BlobRecord, ChunkReader, MessageCursor, MessageRecord, Reader, SaveDateCursor,
-    StoreError, SummaryCursor, PIECE,
+    indexed_condition, structure_of, BlobCursor, BlobRecord, ChunkReader, MessageCursor, MessageRecord, Reader,
+    SaveDateCursor, StoreError, SummaryCursor, PIECE,
 };
 use crate::util::datetime::DateTime;
 use crate::util::pool::{self, JobError};

@@ -13,23 +13,12 @@ use std::io;
 use crate::imap::code::{describe, Code};
 use crate::imap::command::mailbox::{name_or_no, Role};
 use crate::imap::command::{enable, qresync};
+use crate::imap::encode::flags_lines;
 use crate::imap::session::{Session, State, Status};
 use crate::imap::types::SelectParameters;
 use crate::imap::view::View;
 use crate::mail::Flags;
-use crate::store::{indexed_condition, Op, MAX_KEYWORDS};
-
-/// `* FLAGS` and `* OK [PERMANENTFLAGS]` for a mailbox's keywords.
-pub fn flags_lines(keywords: &[String]) -> String {
-    let mut defined = String::from("\\Answered \\Flagged \\Deleted \\Seen \\Draft");
-    for keyword in keywords {
-        defined.push(' ');
-        defined.push_str(keyword);
-    }
-    // `\*`: clients may create keywords, until the mailbox holds the most it can.
-    let more = if keywords.len() < MAX_KEYWORDS { " \\*" } else { "" };
-    format!("* FLAGS ({defined})\r\n* OK [PERMANENTFLAGS ({defined}{more})] Flags permitted\r\n")
-}
+use crate::store::{indexed_condition, Op};
 
 pub async fn run(
     session: &mut Session,

@@ -2,7 +2,7 @@
 //! and MODSEQ (RFC 7162 §3.1.3).
 //!
 //! The change itself is one store operation. The answers (a FETCH per
-//! message) are written like FETCH's ([`fetch::Pace`]): read by UID from
+//! message) are written like FETCH's ([`crate::imap::pace::Pace`]): read by UID from
 //! a snapshot that is closed before each flush or yield, the next message
 //! read from a new one; a message expunged meanwhile is left out. The
 //! yields come from a time slice, not a count of messages.
@@ -10,7 +10,6 @@
 use std::io;
 
 use crate::imap::code::Code;
-use crate::imap::command::fetch;
 use crate::imap::encode;
 use crate::imap::session::{Session, State, Status};
 use crate::imap::types::{Flag, SequenceSet};
@@ -69,7 +68,7 @@ pub async fn run(
     // modseq of each message this STORE changed.
     if !silent || condstore {
         let State::Selected(_, view) = &session.state else { return Ok(()) };
-        let mut pace = fetch::Pace::new(&store);
+        let mut pace = crate::imap::pace::Pace::new(&store);
         for &(low, high) in &targets.0 {
             for message_uid in low..=high {
                 pace.pause(&mut session.conn).await?;

@@ -21,7 +21,7 @@ impl Session {
             _ => return,
         };
         view.keywords = keywords;
-        let line = command::select::flags_lines(&view.keywords);
+        let line = encode::flags_lines(&view.keywords);
         self.conn.write(line.as_bytes());
     }
 
@@ -36,7 +36,7 @@ impl Session {
     /// without FlagChange; they are then reported by the next command).
     ///
     /// Long reports (many expunges, many flag changes) pace themselves like
-    /// FETCH ([`command::fetch::Pace`]): the change index is read in
+    /// FETCH ([`crate::imap::pace::Pace`]): the change index is read in
     /// batches, each from a snapshot closed before any flush or yield, and
     /// the next batch goes on from the key after the last. A message
     /// changed again meanwhile leaves the part of the index not read yet
@@ -44,7 +44,7 @@ impl Session {
     /// by the next sync: nothing is lost.
     pub async fn sync_selected(&mut self, flags: bool) -> io::Result<()> {
         let store = self.server.store.clone();
-        let mut pace = command::fetch::Pace::new(&store);
+        let mut pace = crate::imap::pace::Pace::new(&store);
         let State::Selected(_, view) = &mut self.state else { return Ok(()) };
         let (deleted, uids, modseq, keywords) = {
             let hub = store.hub().borrow();
@@ -136,7 +136,7 @@ impl Session {
         }
         if !Rc::ptr_eq(&keywords, &view.keywords) {
             view.keywords = keywords;
-            let line = command::select::flags_lines(&view.keywords);
+            let line = encode::flags_lines(&view.keywords);
             self.conn.write(line.as_bytes());
         }
         if !flags {

@@ -152,16 +152,17 @@ EOF
     pass "roost user add alice (under ${qemu})"
 
     # The server, bounded too: it must never outlive the check.
-    timeout --kill-after=10 600 "${run[@]}" serve --config "$config" </dev/null >"$log" 2>&1 &
+    local ports_file="$WORK_DIR/ports"
+    rm -f "$ports_file"
+    timeout --kill-after=10 600 "${run[@]}" serve --config "$config" --ports-file "$ports_file" </dev/null >"$log" 2>&1 &
     local server=$!
     CHILD_PIDS+=("$server")
 
     local port="" line
     for _ in $(seq 1 120); do
-        line=$(grep -Eo 'imaps listening on 127\.0\.0\.1:[0-9]+ \(TLS\)' "$log" | head -n1 || true)
+        line=$(awk '$1 == "imaps" { print $2; exit }' "$ports_file" 2>/dev/null || true)
         if [ -n "$line" ]; then
             port=${line##*:}
-            port=${port%% *}
             break
         fi
         kill -0 "$server" 2>/dev/null || break

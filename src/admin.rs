@@ -39,10 +39,15 @@ pub fn load(config: &Option<PathBuf>, board: Option<String>, data: &Option<PathB
 }
 
 /// `roost serve`: runs the server until SIGTERM or SIGINT.
-pub fn serve(config: &Option<PathBuf>, board: Option<String>, data: &Option<PathBuf>) -> Result<(), String> {
+pub fn serve(
+    config: &Option<PathBuf>,
+    board: Option<String>,
+    data: &Option<PathBuf>,
+    ports_file: Option<&std::path::Path>,
+) -> Result<(), String> {
     let config = load(config, board, data)?;
     init_logging(config.log_level);
-    server::serve(config)
+    server::serve(config, ports_file)
 }
 
 /// Logging for the commands other than `serve`: warnings and errors only.

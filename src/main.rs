@@ -55,6 +55,10 @@ struct Serve {
     /// data directory, overriding the file (default ./roost-data)
     #[argh(option)]
     data: Option<PathBuf>,
+    /// write the addresses listened on to this file once bound, one
+    /// "imap|imaps|lmtp ADDRESS" line each (for scripts using port 0)
+    #[argh(option)]
+    ports_file: Option<PathBuf>,
 }
 
 #[derive(FromArgs)]
@@ -358,7 +362,9 @@ fn main() -> ExitCode {
     };
     let result =
         match roost.command {
-            Command::Serve(arguments) => admin::serve(&arguments.config, arguments.board, &arguments.data),
+            Command::Serve(arguments) => {
+                admin::serve(&arguments.config, arguments.board, &arguments.data, arguments.ports_file.as_deref())
+            }
             Command::User(user) => {
                 admin::init_command_logging();
                 match user.action {

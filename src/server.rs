@@ -566,7 +566,10 @@ fn bind(addresses: &[SocketAddr], what: &str) -> Result<Vec<(Async<TcpListener>,
         .collect()
 }
 
-pub fn serve(config: Config) -> Result<(), String> {
+/// Runs the server until SIGTERM or SIGINT. With `ports_file`, the
+/// addresses it listens on are written there once every listener is
+/// bound (see [`write_ports_file`]).
+pub fn serve(config: Config, ports_file: Option<&std::path::Path>) -> Result<(), String> {
     create_data_dir(&config)?;
     let (cert, key) = tls_paths(&config)?;
     let certificates = Certificates::load(&cert, &key)?;
@@ -614,6 +617,18 @@ pub fn serve(config: Config) -> Result<(), String> {
     }
     for (_, address) in &implicit {
         log::info!("imaps listening on {address} (TLS)");
+    }
+    if let Some(path) = ports_file {
+        let mut text = String::new();
+        for (kind, listeners) in [("imap", &plain), ("imaps", &implicit), ("lmtp", &lmtp_tcp)] {
+            for (_, address) in listeners {
+                text.push_str(&format!("{kind} {address}\n"));
+            }
+        }
+        if let Some(socket) = &config.lmtp_socket {
+            text.push_str(&format!("lmtp-socket {}\n", socket.display()));
+        }
+        write_ports_file(path, &text)?;
     }
     // What a phone asking "trust this certificate?" can be compared with.
     match tls::fingerprint(&cert) {
@@ -799,6 +814,19 @@ async fn refuse(tcp: Async<std::net::TcpStream>, reason: &str, implicit_tls: boo
     }
     let mut tcp = tcp;
     let _ = tcp.write_all(format!("* BYE [UNAVAILABLE] {reason}\r\n").as_bytes()).await;
+}
+
+/// Writes what the server listens on, one `KIND ADDRESS` line each
+/// (`imap`, `imaps`, `lmtp` for TCP; `lmtp-socket PATH`), for scripts and
+/// test harnesses that start roost on port 0 and need the ports the
+/// kernel chose, instead of reading them out of the log. Written to a
+/// temporary name and renamed, so a reader sees the whole file or none.
+fn write_ports_file(path: &std::path::Path, text: &str) -> Result<(), String> {
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".tmp");
+    std::fs::write(&temporary, text)
+        .and_then(|()| std::fs::rename(&temporary, path))
+        .map_err(|error| format!("cannot write the ports file {}: {error}", path.display()))
 }
 
 #[cfg(test)]

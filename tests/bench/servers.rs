@@ -303,46 +303,45 @@ impl Server {
                 .unwrap();
             return;
         };
+        let ports_file = self.dir.join("ports");
+        let _ = std::fs::remove_file(&ports_file);
         let mut process = Command::new(&*binary)
-            .args(["serve", "--config", config.to_str().unwrap()])
+            .args(["serve", "--config", config.to_str().unwrap(), "--ports-file", ports_file.to_str().unwrap()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .expect("start roost");
         let stderr = process.stderr.take().unwrap();
-        let (sender, receiver) = std::sync::mpsc::channel();
         let failed_logins = self.failed_logins.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if line.contains("login failed from ") {
                     failed_logins.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
-                if line.contains("listening on") || line.contains("ERROR") || line.contains("panicked") {
-                    let _ = sender.send(line.clone());
-                }
                 if line.contains("ERROR") || line.contains("panicked") {
                     eprintln!("roost: {line}");
                 }
             }
         });
-        let mut imap = None;
-        let mut imaps = None;
-        while imap.is_none() || imaps.is_none() {
-            let line = receiver.recv_timeout(Duration::from_secs(120)).expect("roost did not start");
-            let port = line
-                .split("127.0.0.1:")
-                .nth(1)
-                .and_then(|rest| rest.split(' ').next())
-                .and_then(|port| port.parse::<u16>().ok());
-            if line.contains("imaps listening") {
-                imaps = port;
-            } else if line.contains("imap listening") {
-                imap = port;
+        // `serve --ports-file`: the ports the kernel chose, once bound.
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        let ports = loop {
+            if let Ok(text) = std::fs::read_to_string(&ports_file) {
+                break text;
             }
-        }
-        self.imap = format!("127.0.0.1:{}", imap.unwrap()).parse().unwrap();
-        self.imaps = format!("127.0.0.1:{}", imaps.unwrap()).parse().unwrap();
+            assert!(process.try_wait().unwrap().is_none(), "roost exited at start");
+            assert!(std::time::Instant::now() < deadline, "roost did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let address = |kind: &str| -> SocketAddr {
+            ports
+                .lines()
+                .find_map(|line| line.strip_prefix(kind)?.strip_prefix(' ')?.parse().ok())
+                .unwrap_or_else(|| panic!("no {kind} line in the ports file"))
+        };
+        self.imap = address("imap");
+        self.imaps = address("imaps");
         *child = Some(process);
         if let Some(address) = self.lmtp {
             // The port was chosen here: wait until roost accepts on it.

@@ -195,46 +195,48 @@ impl Server {
         self.dir.0.join("data")
     }
 
-    /// Starts the binary and waits for it to report its listening ports.
+    /// Starts the binary and waits for it to write its ports file
+    /// (`serve --ports-file`: the ports the kernel chose for port 0).
     pub fn spawn(&mut self) {
+        let ports_file = self.dir.0.join("ports");
+        let _ = std::fs::remove_file(&ports_file);
         let mut child = Command::new(BINARY)
-            .args(["serve", "--config", &self.config_arg()])
+            .args(["serve", "--config", &self.config_arg(), "--ports-file", ports_file.to_str().unwrap()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .expect("start roost serve");
         let stderr = child.stderr.take().unwrap();
-        let (ports_sender, ports) = std::sync::mpsc::channel();
         let log = self.log.clone();
         std::thread::spawn(move || {
-            let mut imap = None;
-            let mut imaps = None;
-            // Logged before the IMAP listeners.
-            let mut lmtp = None;
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
                 log.lock().unwrap().push_str(&format!("{line}\n"));
-                let port = |line: &str| line.split("127.0.0.1:").nth(1)?.split(' ').next()?.parse::<u16>().ok();
-                if line.contains("lmtp listening on 127.0.0.1:") {
-                    lmtp = port(&line);
-                } else if line.contains("imap listening on") {
-                    imap = port(&line);
-                } else if line.contains("imaps listening on") {
-                    imaps = port(&line);
-                }
-                if let (Some(imap_port), Some(imaps_port)) = (imap, imaps) {
-                    let _ = ports_sender.send((imap_port, imaps_port, lmtp.take()));
-                    imap = None;
-                }
             }
         });
-        let (imap, imaps, lmtp) = ports.recv_timeout(IO_TIMEOUT).unwrap_or_else(|_| {
-            panic!("roost did not start; its log:\n{}", self.log.lock().unwrap());
-        });
-        self.imap_port = imap;
-        self.imaps_port = imaps;
-        self.lmtp_port = lmtp;
+        let deadline = std::time::Instant::now() + IO_TIMEOUT;
+        let ports = loop {
+            if let Ok(text) = std::fs::read_to_string(&ports_file) {
+                break text;
+            }
+            let exited = child.try_wait().unwrap().is_some();
+            assert!(
+                !exited && std::time::Instant::now() < deadline,
+                "roost did not start; its log:\n{}",
+                self.log.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let port = |kind: &str| {
+            ports.lines().find_map(|line| {
+                let (name, address) = line.split_once(' ')?;
+                (name == kind).then(|| address.parse::<std::net::SocketAddr>().ok().map(|address| address.port()))?
+            })
+        };
+        self.imap_port = port("imap").expect("an imap line in the ports file");
+        self.imaps_port = port("imaps").expect("an imaps line in the ports file");
+        self.lmtp_port = port("lmtp");
         self.child = Some(child);
     }
 

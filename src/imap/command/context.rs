@@ -72,7 +72,7 @@
 use std::io;
 use std::ops::Range;
 
-use crate::imap::command::search;
+use crate::imap::command::search::{self, push_number, write_set};
 use crate::imap::encode;
 use crate::imap::session::{Session, State, Status};
 use crate::imap::sort::{compare_keyed, SortCriterion};
@@ -658,31 +658,6 @@ fn remove(ranges: &mut Vec<(u32, u32)>, uid: u32) {
             ranges.insert(at + 1, (uid + 1, high));
         }
     }
-}
-
-/// Appends `number` to a list of ranges, extending the last when it follows it.
-fn push_number(ranges: &mut Vec<(u32, u32)>, number: u32) {
-    match ranges.last_mut() {
-        Some(last) if last.1.checked_add(1) == Some(number) => last.1 = number,
-        _ => ranges.push((number, number)),
-    }
-}
-
-/// `1:3,7`, sent as the buffer fills.
-async fn write_set(conn: &mut Connection, ranges: &[(u32, u32)]) -> io::Result<()> {
-    for (position, &(low, high)) in ranges.iter().enumerate() {
-        let out = conn.out();
-        if position > 0 {
-            out.push(b',');
-        }
-        encode::number(out, low as u64);
-        if high != low {
-            out.push(b':');
-            encode::number(out, high as u64);
-        }
-        conn.flush_if_full().await?;
-    }
-    Ok(())
 }
 
 /// The window `partial` of a result list kept as ranges in list order

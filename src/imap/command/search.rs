@@ -719,23 +719,8 @@ async fn scan(
                     }
                 },
             };
-            let mut candidate = Candidate {
-                index,
-                uid: view.uids[index],
-                view,
-                records: &mut snapshot.records,
-                blobs: &mut blob_records,
-                summaries: &mut snapshot.summaries,
-                save_dates: &mut snapshot.save_dates,
-                chunks: &snapshot.chunks,
-                record: None,
-                blob_loaded: false,
-                header: None,
-                found: &mut found,
-                pending: None,
-                work: 1,
-            };
-            candidate.found.iter_mut().for_each(|known| *known = None);
+            let mut candidate =
+                Candidate::new(index, view.uids[index], view, &mut snapshot, &mut blob_records, &mut found);
             let mut result =
                 if index_answers { Ok(true) } else { decide(&mut candidate, &test, &contents, &mut budget).await };
             if let Ok(true) = result {
@@ -850,23 +835,7 @@ pub(crate) async fn evaluate(
                 answers.push(None);
                 continue;
             };
-            let mut candidate = Candidate {
-                index,
-                uid,
-                view,
-                records: &mut snapshot.records,
-                blobs: &mut blob_records,
-                summaries: &mut snapshot.summaries,
-                save_dates: &mut snapshot.save_dates,
-                chunks: &snapshot.chunks,
-                record: None,
-                blob_loaded: false,
-                header: None,
-                found: &mut found,
-                pending: None,
-                work: 1,
-            };
-            candidate.found.iter_mut().for_each(|known| *known = None);
+            let mut candidate = Candidate::new(index, uid, view, &mut snapshot, &mut blob_records, &mut found);
             match decide(&mut candidate, &test, &contents, &mut budget).await {
                 Ok(matched) => answers.push(Some(matched)),
                 Err(StoreError::NoSuchMailbox) => answers.push(None),
@@ -901,22 +870,7 @@ pub(crate) fn sort_key(
     let blobs = reader.blobs()?;
     let mut blob_records = blobs.cursor();
     let mut found = Vec::new();
-    let mut candidate = Candidate {
-        index,
-        uid,
-        view,
-        records: &mut snapshot.records,
-        blobs: &mut blob_records,
-        summaries: &mut snapshot.summaries,
-        save_dates: &mut snapshot.save_dates,
-        chunks: &snapshot.chunks,
-        record: None,
-        blob_loaded: false,
-        header: None,
-        found: &mut found,
-        pending: None,
-        work: 1,
-    };
+    let mut candidate = Candidate::new(index, uid, view, &mut snapshot, &mut blob_records, &mut found);
     match candidate.sort_input(&needs_of(criteria)) {
         Ok(input) => Ok(Some(Keyed::new(criteria, &input))),
         Err(StoreError::NoSuchMailbox) => Ok(None),
@@ -1263,7 +1217,7 @@ async fn write_partial(
 }
 
 /// Appends `number` (ascending) to a list of ranges, extending the last.
-fn push_number(ranges: &mut Vec<(u32, u32)>, number: u32) {
+pub(crate) fn push_number(ranges: &mut Vec<(u32, u32)>, number: u32) {
     match ranges.last_mut() {
         Some(last) if last.1.checked_add(1) == Some(number) => last.1 = number,
         _ => ranges.push((number, number)),
@@ -1271,7 +1225,7 @@ fn push_number(ranges: &mut Vec<(u32, u32)>, number: u32) {
 }
 
 /// `1:3,7,9:10`, sent as the buffer fills.
-async fn write_set(conn: &mut Connection, ranges: &[(u32, u32)]) -> io::Result<()> {
+pub(crate) async fn write_set(conn: &mut Connection, ranges: &[(u32, u32)]) -> io::Result<()> {
     for (position, &(low, high)) in ranges.iter().enumerate() {
         let out = conn.out();
         if position > 0 {
@@ -1332,6 +1286,38 @@ struct Candidate<'a, 'b> {
     pending: Option<usize>,
     /// Work done since the scan last counted it (see [`Budget`]).
     work: u64,
+}
+
+impl<'a, 'b> Candidate<'a, 'b> {
+    /// Message `uid` at `index` of `view`, read through `snapshot`'s
+    /// cursors; what content keys found for the previous candidate is
+    /// forgotten.
+    fn new(
+        index: usize,
+        uid: u32,
+        view: &'a View,
+        snapshot: &'a mut Snapshot,
+        blobs: &'a mut BlobCursor<'b>,
+        found: &'a mut Vec<Option<bool>>,
+    ) -> Candidate<'a, 'b> {
+        found.iter_mut().for_each(|known| *known = None);
+        Candidate {
+            index,
+            uid,
+            view,
+            records: &mut snapshot.records,
+            blobs,
+            summaries: &mut snapshot.summaries,
+            save_dates: &mut snapshot.save_dates,
+            chunks: &snapshot.chunks,
+            record: None,
+            blob_loaded: false,
+            header: None,
+            found,
+            pending: None,
+            work: 1,
+        }
+    }
 }
 
 impl Candidate<'_, '_> {

@@ -143,20 +143,7 @@ pub fn append_line(parser: &mut Parser, mut state: AppendState) -> Result<Append
 /// `[flags] [date-time]` and either `CATENATE (` or the message literal.
 fn message_start(parser: &mut Parser) -> Result<AppendEvent> {
     let start = parser.position;
-    let flags = if parser.peek() == Some(b'(') {
-        let flags = parser.flag_list()?;
-        parser.sp()?;
-        flags
-    } else {
-        Vec::new()
-    };
-    let date = if parser.peek() == Some(b'"') {
-        let date = parser.date_time()?;
-        parser.sp()?;
-        Some(date)
-    } else {
-        None
-    };
+    let (flags, date) = super::flags_and_date(parser)?;
     if parser.try_keyword("CATENATE (") {
         return Ok(AppendEvent::Catenate { flags, date });
     }

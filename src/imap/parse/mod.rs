@@ -805,9 +805,8 @@ pub fn append_prefix(input: &[u8]) -> Option<std::result::Result<AppendStart, Pa
     }
 }
 
-/// ` [flags] [date-time] {n}` at the end of an APPEND line; for the second
-/// and later messages of a MULTIAPPEND (RFC 3502), the whole line.
-pub fn append_message(parser: &mut Parser) -> Result<AppendMessage> {
+/// APPEND's optional `flag-list SP` and `date-time SP` (RFC 3501 §6.3.11).
+fn flags_and_date(parser: &mut Parser) -> Result<(Vec<Flag>, Option<crate::util::datetime::DateTime>)> {
     let flags = if parser.peek() == Some(b'(') {
         let flags = parser.flag_list()?;
         parser.sp()?;
@@ -822,6 +821,13 @@ pub fn append_message(parser: &mut Parser) -> Result<AppendMessage> {
     } else {
         None
     };
+    Ok((flags, date))
+}
+
+/// ` [flags] [date-time] {n}` at the end of an APPEND line; for the second
+/// and later messages of a MULTIAPPEND (RFC 3502), the whole line.
+pub fn append_message(parser: &mut Parser) -> Result<AppendMessage> {
+    let (flags, date) = flags_and_date(parser)?;
     // RFC 6855 §4: `UTF8 (` literal8 `)`, the closing parenthesis after
     // the literal's bytes (read with the line that follows them).
     let utf8 = parser.try_keyword("UTF8 (");

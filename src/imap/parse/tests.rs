@@ -1090,3 +1090,42 @@ proptest! {
         let _ = parse_command(&line);
     }
 }
+
+proptest! {
+    /// REPLACE / UID REPLACE (RFC 8508) and APPEND's UTF8 form (RFC 6855
+    /// §4) built from their grammar: every generated line parses to what it
+    /// says (number, mailbox, flags, literal kind and length).
+    #[test]
+    fn replace_and_utf8_appends_round_trip(
+        uid: bool,
+        number in prop_oneof![Just(None), (1u32..=u32::MAX).prop_map(Some)],
+        mailbox in "[A-Za-z][A-Za-z0-9]{0,12}",
+        seen: bool,
+        utf8: bool,
+        binary: bool,
+        plus: bool,
+        length in 1u32..100_000,
+    ) {
+        let number_text = number.map_or("*".to_string(), |number| number.to_string());
+        let flags = if seen { "(\\Seen) " } else { "" };
+        let plus_text = if plus { "+" } else { "" };
+        let literal = if utf8 {
+            format!("UTF8 (~{{{length}{plus_text}}}")
+        } else if binary {
+            format!("~{{{length}{plus_text}}}")
+        } else {
+            format!("{{{length}{plus_text}}}")
+        };
+        let line = format!("t {}REPLACE {number_text} {mailbox} {flags}{literal}", if uid { "UID " } else { "" });
+        let (_, parsed_mailbox, parsed_line, replacing) = append_prefix(line.as_bytes()).unwrap().unwrap();
+        let message = literal_message(&parsed_line);
+        prop_assert_eq!(parsed_mailbox, mailbox.into_bytes());
+        let expected_number = number.map_or(SequenceNumber::Star, SequenceNumber::Value);
+        prop_assert_eq!(replacing, Some(Replacing { uid, number: expected_number }));
+        prop_assert_eq!(message.utf8, utf8);
+        prop_assert_eq!(message.binary, utf8 || binary);
+        prop_assert_eq!(message.non_synchronizing, plus);
+        prop_assert_eq!(message.length, u64::from(length));
+        prop_assert_eq!(message.flags.is_empty(), !seen);
+    }
+}

@@ -104,8 +104,8 @@ use crate::imap::code::Code;
 use crate::imap::command::context;
 use crate::imap::encode;
 use crate::imap::session::{Session, State, Status};
-use crate::imap::sort::{first_address, sort_keyed, Keyed, SortCriterion, SortInput, SortKey};
-use crate::imap::thread::{Numbering, Renderer, ThreadAlgorithm, Threader};
+use crate::imap::sort::{first_address, Keyed, SortCriterion, SortInput, SortKey};
+use crate::imap::thread::Threader;
 use crate::imap::types::{DateField, DateRelation, SearchKey, SearchReturn};
 use crate::imap::view::View;
 use crate::mail::Flags;
@@ -120,152 +120,10 @@ use crate::store::{
     SaveDateCursor, StoreError, SummaryCursor, PIECE,
 };
 use crate::util::datetime::DateTime;
-use crate::util::pool::{self, JobError};
+use crate::util::pool::JobError;
 
-/// A search key compiled against the view: sets resolved to indexes,
-/// keywords to their bits; every other key is tested as parsed.
-enum Test {
-    And(Vec<Test>),
-    Or(Box<Test>, Box<Test>),
-    Not(Box<Test>),
-    Indices(Vec<Range<usize>>),
-    /// Keyword bit (None: the mailbox has no such keyword), set or not.
-    Keyword(Option<u32>, bool),
-    /// A header field's decoded value contains the (decoded) needle.
-    Header(Vec<u8>, Needle),
-    /// BODY or TEXT: the content key with this index (see [`ContentKey`]).
-    Content(usize),
-    /// RFC 8474 EMAILID: the message's blob is this one (None: the id is
-    /// none of ours, nothing matches).
-    EmailId(Option<u64>),
-    Key(SearchKey),
-}
-
-/// A search string in UTF-8, with what matching needs ready.
-struct Needle {
-    text: String,
-    /// The folded needle when it is ASCII: ASCII haystacks are then matched
-    /// by bytes, without decoding or folding (most header values).
-    ascii: Option<Vec<u8>>,
-}
-
-impl Needle {
-    fn new(raw: &[u8], charset: &[u8]) -> Needle {
-        let mut text = String::new();
-        let mut decoder = CharsetDecoder::for_label(charset).unwrap_or_else(CharsetDecoder::lenient_utf8);
-        decoder.feed(raw, &mut text);
-        decoder.finish(&mut text);
-        let folded = matcher::fold(&text);
-        let ascii = folded.is_ascii().then(|| folded.into_bytes());
-        Needle { text, ascii }
-    }
-
-    /// Whether a header field name holds the needle (TEXT searches names
-    /// too). Names are ASCII in real mail; an 8-bit one is read as UTF-8.
-    fn in_field_name(&self, name: &[u8]) -> bool {
-        match &self.ascii {
-            Some(needle) if name.is_ascii() => contains_folded_ascii(name, needle),
-            _ => matcher::contains(&String::from_utf8_lossy(name), &self.text),
-        }
-    }
-
-    /// Whether a header value (raw, possibly folded, possibly with
-    /// RFC 2047 words) contains the needle once decoded.
-    fn in_header_value(&self, value: &[u8]) -> bool {
-        let value = join_folds(value);
-        let plain = value.is_ascii() && !value.windows(2).any(|pair| pair == b"=?");
-        if plain {
-            return match &self.ascii {
-                Some(needle) => contains_folded_ascii(&value, needle),
-                // A needle that folds to non-ASCII is not in ASCII text.
-                None => false,
-            };
-        }
-        matcher::contains(&decode_header_value(&value), &self.text)
-    }
-
-    /// Whether an address field holds the needle once its addresses are
-    /// read as ENVELOPE reads them and written plainly, `Name
-    /// <mailbox@host>` each, joined by `, `: comments and folding around
-    /// the `@` (RFC 5322 §3.4.1) are gone, so `FROM user@domain.org` finds
-    /// `<user (comment)@ (comment) domain.org>`, as Dovecot searches
-    /// addresses. Tried after the raw value, so nothing found before is lost.
-    fn in_addresses(&self, value: &[u8]) -> bool {
-        let mut plain = Vec::new();
-        for address in crate::mime::address::parse_list(&header::unfold(value)) {
-            let (Some(mailbox), Some(host)) = (&address.mailbox, &address.host) else { continue };
-            if !plain.is_empty() {
-                plain.extend_from_slice(b", ");
-            }
-            if let Some(name) = address.name.as_deref().filter(|name| !name.is_empty()) {
-                plain.extend_from_slice(name);
-                plain.extend_from_slice(b" <");
-            }
-            plain.extend_from_slice(mailbox);
-            plain.push(b'@');
-            plain.extend_from_slice(host);
-            if address.name.as_deref().is_some_and(|name| !name.is_empty()) {
-                plain.push(b'>');
-            }
-        }
-        matcher::contains(&decode_header_value(&plain), &self.text)
-    }
-}
-
-/// Fields whose search also looks at the addresses as read (see
-/// [`Needle::in_addresses`]).
-const ADDRESS_FIELDS: [&[u8]; 4] = [b"FROM", b"TO", b"CC", b"BCC"];
-
-/// A header value with each fold (line break and the white space after
-/// it) read as one space, and the final line break dropped, so a search
-/// for "folded across" finds "folded\r\n\tacross" (as Dovecot does).
-fn join_folds(value: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    let value = value.strip_suffix(b"\r\n").or_else(|| value.strip_suffix(b"\n")).unwrap_or(value);
-    if !value.contains(&b'\n') {
-        return std::borrow::Cow::Borrowed(value);
-    }
-    let mut joined = Vec::with_capacity(value.len());
-    let mut bytes = value.iter().copied().peekable();
-    while let Some(byte) = bytes.next() {
-        if byte == b'\r' && bytes.peek() == Some(&b'\n') {
-            continue;
-        }
-        if byte == b'\n' {
-            while bytes.next_if(|&next| next == b' ' || next == b'\t').is_some() {}
-            joined.push(b' ');
-            continue;
-        }
-        joined.push(byte);
-    }
-    std::borrow::Cow::Owned(joined)
-}
-
-/// Compiles `key`; BODY and TEXT keys go to `contents`.
-fn compile(key: SearchKey, view: &View, charset: &[u8], contents: &mut Vec<ContentKey>) -> Test {
-    let mut content = |needle: Needle, headers: bool| {
-        contents.push(ContentKey { needle, headers });
-        Test::Content(contents.len() - 1)
-    };
-    match key {
-        SearchKey::And(keys) => Test::And(keys.into_iter().map(|key| compile(key, view, charset, contents)).collect()),
-        SearchKey::Or(left, right) => {
-            let left = compile(*left, view, charset, contents);
-            Test::Or(Box::new(left), Box::new(compile(*right, view, charset, contents)))
-        }
-        SearchKey::Not(key) => Test::Not(Box::new(compile(*key, view, charset, contents))),
-        SearchKey::Header { field, value } => Test::Header(field.into_bytes(), Needle::new(&value, charset)),
-        SearchKey::Body(value) => content(Needle::new(&value, charset), false),
-        SearchKey::Text(value) => content(Needle::new(&value, charset), true),
-        SearchKey::Sequence(set) => Test::Indices(view.resolve_for_search(&set, false)),
-        SearchKey::Uid(set) => Test::Indices(view.resolve_for_search(&set, true)),
-        SearchKey::Keyword(name, set) => {
-            let bit = view.keywords.iter().position(|known| known.eq_ignore_ascii_case(&name)).map(|bit| bit as u32);
-            Test::Keyword(bit, set)
-        }
-        SearchKey::EmailId(id) => Test::EmailId(crate::imap::object_id::email_blob(&id)),
-        other => Test::Key(other),
-    }
-}
+mod eval;
+use eval::*;
 
 pub async fn run(
     session: &mut Session,
@@ -335,100 +193,8 @@ pub async fn run(
     session.finish(tag, Status::Ok, expunge_issued(uid, skipped), "SEARCH completed").await
 }
 
-/// SORT and UID SORT (RFC 5256 §3), with ESORT's RETURN (RFC 5267).
-pub async fn sort(
-    session: &mut Session,
-    tag: &str,
-    uid: bool,
-    ret: Option<SearchReturn>,
-    criteria: Vec<SortCriterion>,
-    charset: String,
-    key: SearchKey,
-) -> io::Result<()> {
-    if !utf8_charset_allowed(session, tag, &charset) {
-        return Ok(());
-    }
-    // RFC 5182 §2.1, as for SEARCH: a failed SAVE leaves `$` empty.
-    if ret.is_some_and(|ret| ret.save) {
-        if let State::Selected(_, view) = &mut session.state {
-            view.saved = Vec::new();
-        }
-    }
-    let needs = needs_of(&criteria);
-    // RFC 5267 §4.3 (CONTEXT=SORT): UPDATE keeps the sort live.
-    let Some(live) = context::admit(session, tag, ret.as_ref(), &key) else { return Ok(()) };
-    let live_charset = charset.clone();
-    let mut collect =
-        Collect::Inputs { needs, criteria: criteria.clone(), keyed: Vec::new(), highest: 0, provoke: false };
-    let with_modseq = mentions_modseq(&key);
-    let Some(skipped) = scan(session, tag, Some(&charset), key, &mut collect).await? else { return Ok(()) };
-    let Collect::Inputs { mut keyed, highest, provoke, .. } = collect else { return Ok(()) };
-    let live_criteria = live.as_ref().map(|_| criteria.clone());
-    // Sorting 100,000 keys takes tens of milliseconds: on the worker pool,
-    // so the other sessions go on meanwhile.
-    let inputs = if keyed.len() <= INLINE_WORK && !provoke {
-        sort_keyed(&criteria, &mut keyed);
-        keyed
-    } else {
-        let sorted = pool::run(move || {
-            if provoke {
-                panic!("a test asked this job to panic");
-            }
-            sort_keyed(&criteria, &mut keyed);
-            keyed
-        });
-        match sorted.await {
-            Ok(inputs) => inputs,
-            Err(error) => return job_failed(session, tag, error).await,
-        }
-    };
-    let numbers = inputs.iter().map(|input| if uid { input.uid } else { input.sequence });
-    match ret {
-        None => {
-            session.conn.write(b"* SORT");
-            write_numbers(&mut session.conn, numbers).await?;
-            // RFC 7162 §7 sort-data: as for SEARCH.
-            let out = session.conn.out();
-            if with_modseq && highest > 0 {
-                out.extend_from_slice(b" (MODSEQ ");
-                encode::number(out, highest);
-                out.push(b')');
-            }
-            out.extend_from_slice(b"\r\n");
-        }
-        Some(ret) => {
-            // RFC 5267 §3.2: MIN and MAX are the first and last in sort
-            // order; ALL keeps the sort order (ranges only join numbers
-            // that follow each other in it).
-            let mut gathered = Gathered::default();
-            for (number, input) in numbers.zip(&inputs) {
-                gathered.add(&ret, number, input.uid, 0);
-            }
-            let order: Option<Vec<u32>> = live.is_some().then(|| inputs.iter().map(|input| input.uid).collect());
-            drop(inputs);
-            // The modseqs of single matches are not kept through the
-            // sort: MODSEQ is the highest of all matches.
-            gathered.highest = highest;
-            if writes_esearch(&ret) {
-                gathered.write(&mut session.conn, tag, uid, &ret, with_modseq).await?;
-            }
-            if let (Some(key), Some(criteria), Some(order)) = (live, live_criteria, order) {
-                let results = context::Results::Sort { criteria, order };
-                context::register(session, tag, uid, key, live_charset, results);
-            }
-            if ret.save {
-                let saved = gathered.saved(&ret);
-                if let State::Selected(_, view) = &mut session.state {
-                    view.saved = saved;
-                }
-            }
-        }
-    }
-    session.finish(tag, Status::Ok, expunge_issued(uid, skipped), "SORT completed").await
-}
-
 /// The header fields SORT reads for `criteria`.
-fn needs_of(criteria: &[SortCriterion]) -> Needs {
+pub(super) fn needs_of(criteria: &[SortCriterion]) -> Needs {
     let mut needs = Needs::default();
     for criterion in criteria {
         match criterion.key {
@@ -449,32 +215,12 @@ fn needs_of(criteria: &[SortCriterion]) -> Needs {
 /// or UPDATE alone (RFC 5267 §4.3: the client then learns the search's
 /// correlator, and the results come as ADDTO later; an empty ESEARCH, as
 /// for SAVE alone, would say nothing).
-fn writes_esearch(ret: &SearchReturn) -> bool {
+pub(super) fn writes_esearch(ret: &SearchReturn) -> bool {
     ret.min || ret.max || ret.count || ret.all || ret.partial.is_some() || ret.update
 }
 
-/// SORT or THREAD of up to this many messages runs on the executor (well
-/// under a millisecond); more go to the worker pool.
-const INLINE_WORK: usize = 2000;
-
-/// Debug builds only: a SORT whose messages include one with this subject
-/// has its job panic on the worker pool, so a test can check that such a
-/// bug fails that command alone (`NO [SERVERBUG]`) and the server goes on.
-#[cfg(debug_assertions)]
-const PANIC_SUBJECT: &str = "roost test: panic in a worker job";
-
-fn provokes_panic(input: &SortInput) -> bool {
-    #[cfg(debug_assertions)]
-    return input.subject.as_deref() == Some(PANIC_SUBJECT);
-    #[cfg(not(debug_assertions))]
-    {
-        let _ = input;
-        false
-    }
-}
-
 /// Answers a command whose worker job gave no result.
-async fn job_failed(session: &mut Session, tag: &str, error: JobError) -> io::Result<()> {
+pub(super) async fn job_failed(session: &mut Session, tag: &str, error: JobError) -> io::Result<()> {
     let code = match error {
         JobError::Panicked => Code::ServerBug,
         JobError::Unavailable => Code::Unavailable,
@@ -484,7 +230,7 @@ async fn job_failed(session: &mut Session, tag: &str, error: JobError) -> io::Re
 
 /// Appends " n" for each number, sending the buffer whenever it is full,
 /// so a long answer never sits whole in memory.
-async fn write_numbers(conn: &mut Connection, numbers: impl Iterator<Item = u32>) -> io::Result<()> {
+pub(super) async fn write_numbers(conn: &mut Connection, numbers: impl Iterator<Item = u32>) -> io::Result<()> {
     for number in numbers {
         let out = conn.out();
         out.push(b' ');
@@ -494,46 +240,8 @@ async fn write_numbers(conn: &mut Connection, numbers: impl Iterator<Item = u32>
     Ok(())
 }
 
-/// THREAD and UID THREAD (RFC 5256 §3, §4).
-pub async fn thread(
-    session: &mut Session,
-    tag: &str,
-    uid: bool,
-    algorithm: ThreadAlgorithm,
-    charset: String,
-    key: SearchKey,
-) -> io::Result<()> {
-    if !utf8_charset_allowed(session, tag, &charset) {
-        return Ok(());
-    }
-    let references = algorithm == ThreadAlgorithm::References;
-    let needs = Needs { date: true, subject: true, message_id: references, references, ..Needs::default() };
-    let numbering = if uid { Numbering::Uid } else { Numbering::Sequence };
-    let mut collect = Collect::Thread { needs, threader: Threader::new(algorithm, numbering) };
-    let Some(skipped) = scan(session, tag, Some(&charset), key, &mut collect).await? else { return Ok(()) };
-    let Collect::Thread { threader, .. } = collect else { return Ok(()) };
-    let threads = if threader.len() <= INLINE_WORK {
-        threader.finish()
-    } else {
-        match pool::run(move || threader.finish()).await {
-            Ok(threads) => threads,
-            Err(error) => return job_failed(session, tag, error).await,
-        }
-    };
-    session.conn.write(b"* THREAD ");
-    // A piece at a time, each sent once the buffer is full: one huge
-    // thread is no exception (the renderer keeps its place in a stack).
-    let mut renderer = Renderer::new(&threads);
-    let limit = session.conn.write_limit();
-    while !renderer.write(session.conn.out(), limit) {
-        session.conn.flush_if_full().await?;
-    }
-    session.conn.write(b"\r\n");
-    session.finish(tag, Status::Ok, expunge_issued(uid, skipped), "THREAD completed").await
-}
-
 /// What a scan does with each matching message.
-enum Collect {
+pub(super) enum Collect {
     /// Plain SEARCH: numbers go out as they are found.
     Stream { uid: bool, highest: u64 },
     /// SEARCH RETURN (...): gathered, answered at the end as ESEARCH.
@@ -547,16 +255,16 @@ enum Collect {
 
 /// The header fields SORT or THREAD reads (the rest stay unread).
 #[derive(Clone, Copy, Default)]
-struct Needs {
-    date: bool,
-    subject: bool,
-    from: bool,
-    to: bool,
-    cc: bool,
-    display_from: bool,
-    display_to: bool,
-    message_id: bool,
-    references: bool,
+pub(super) struct Needs {
+    pub(super) date: bool,
+    pub(super) subject: bool,
+    pub(super) from: bool,
+    pub(super) to: bool,
+    pub(super) cc: bool,
+    pub(super) display_from: bool,
+    pub(super) display_to: bool,
+    pub(super) message_id: bool,
+    pub(super) references: bool,
 }
 
 impl Collect {
@@ -576,7 +284,7 @@ impl Collect {
             }
             Collect::Inputs { needs, criteria, keyed, highest, provoke } => {
                 let input = candidate.sort_input(needs)?;
-                *provoke |= provokes_panic(&input);
+                *provoke |= super::sort::provokes_panic(&input);
                 keyed.push(Keyed::new(criteria, &input));
                 *highest = (*highest).max(modseq);
             }
@@ -599,7 +307,7 @@ fn names_recent(key: &SearchKey) -> bool {
 
 /// SORT and THREAD name a charset always; once UTF8=ACCEPT is enabled it
 /// must be UTF-8 (RFC 6855 erratum 4029, RFC 9755): else BAD, answered here.
-fn utf8_charset_allowed(session: &mut Session, tag: &str, charset: &str) -> bool {
+pub(super) fn utf8_charset_allowed(session: &mut Session, tag: &str, charset: &str) -> bool {
     if session.utf8_accept && !charset.eq_ignore_ascii_case("UTF-8") {
         session.tagged(tag, Status::Bad, None, "Only UTF-8 once UTF8=ACCEPT is enabled");
         return false;
@@ -612,7 +320,7 @@ fn utf8_charset_allowed(session: &mut Session, tag: &str, charset: &str) -> bool
 /// numbers here (RFC 5530 gives this very example; RFC 2180 §4.1): the
 /// client may want a NOOP soon. A UID command reports the expunges
 /// before its tagged answer (RFC 3501 §7.4.1), so nothing is missing.
-fn expunge_issued(uid: bool, skipped: bool) -> Option<Code> {
+pub(super) fn expunge_issued(uid: bool, skipped: bool) -> Option<Code> {
     (skipped && !uid).then_some(Code::ExpungeIssued)
 }
 
@@ -626,7 +334,7 @@ fn expunge_issued(uid: bool, skipped: bool) -> Option<Code> {
 /// the snapshot is dropped, the buffer sent, and a new snapshot opened
 /// from the next UID. A message expunged meanwhile is skipped, as one
 /// expunged by another session before the search began.
-async fn scan(
+pub(super) async fn scan(
     session: &mut Session,
     tag: &str,
     charset: Option<&str>,
@@ -773,36 +481,6 @@ async fn scan(
     budget.longest = budget.longest.max(budget.started.elapsed());
     log::debug!("search scan: {} pauses, longest stretch {} µs", budget.pauses, budget.longest.as_micros());
     Ok(Some(skipped))
-}
-
-/// Whether `candidate` matches `test`: the cheap keys first; a body or
-/// TEXT key is worked out only when the answer still depends on it, a
-/// piece at a time, yielding whenever the stretch's budget is spent.
-async fn decide(
-    candidate: &mut Candidate<'_, '_>,
-    test: &Test,
-    contents: &[ContentKey],
-    budget: &mut Budget,
-) -> Result<bool, StoreError> {
-    loop {
-        candidate.pending = None;
-        let pending = match candidate.test(test) {
-            Ok(Some(matched)) => return Ok(matched),
-            Ok(None) => candidate.pending.unwrap_or_default(),
-            Err(error) => return Err(error),
-        };
-        let mut search = ContentSearch::new(&contents[pending]);
-        let outcome = loop {
-            match search.step(candidate) {
-                Ok(None) => {}
-                outcome => break outcome,
-            }
-            if budget.spend(std::mem::take(&mut candidate.work)) {
-                budget.pause().await;
-            }
-        };
-        candidate.found[pending] = outcome?;
-    }
 }
 
 /// For RFC 5267 live searches (`context`): whether each of `uids`
@@ -956,145 +634,16 @@ impl Budget {
     }
 }
 
-/// A body or TEXT key: what it looks for.
-struct ContentKey {
-    needle: Needle,
-    /// TEXT: the headers too (the message's and its parts').
-    headers: bool,
-}
-
-/// One content key being worked out for one message, one step at a time
-/// (a header, or one [`PIECE`] of a text part), so the scan can pause
-/// between any two steps, however big the message.
-///
-/// The body's text is every text part's body with its transfer encoding
-/// and charset undone, read through a matcher that keeps only the needle's
-/// worth of state across pieces. As in Dovecot, non-text parts (images,
-/// archives...) and preambles are not searched; MIME part headers and
-/// attached messages' headers only for TEXT.
-struct ContentSearch<'a> {
-    key: &'a ContentKey,
-    phase: Phase,
-    structure: Option<crate::mime::structure::Structure>,
-    part: usize,
-    matcher: Matcher,
-    piece: Vec<u8>,
-    decoded: Vec<u8>,
-    text: String,
-}
-
-enum Phase {
-    /// TEXT: the message's own header.
-    Header,
-    /// The next part: its header (TEXT), then its body if it is text.
-    Part,
-    /// A text part's body, from `position` to `end`.
-    Body { decoder: Decoder, charset: CharsetDecoder, position: u64, end: u64 },
-}
-
-impl<'a> ContentSearch<'a> {
-    fn new(key: &'a ContentKey) -> ContentSearch<'a> {
-        ContentSearch {
-            key,
-            phase: if key.headers { Phase::Header } else { Phase::Part },
-            structure: None,
-            part: 0,
-            matcher: Matcher::new(&key.needle.text),
-            piece: Vec::new(),
-            decoded: Vec::new(),
-            text: String::new(),
-        }
-    }
-
-    /// Does one step; Some(found) once the answer is known.
-    fn step(&mut self, candidate: &mut Candidate) -> Result<Option<bool>, StoreError> {
-        let needle = &self.key.needle;
-        // RFC 3501: an empty string matches every message.
-        if needle.text.is_empty() {
-            return Ok(Some(true));
-        }
-        let record = candidate.record()?;
-        let chunks = candidate.chunks;
-        match &mut self.phase {
-            Phase::Header => {
-                let header = candidate.header()?;
-                if header_contains(header, needle) {
-                    return Ok(Some(true));
-                }
-                self.phase = Phase::Part;
-            }
-            Phase::Part => {
-                if self.structure.is_none() {
-                    self.structure = Some(structure_of(&record, candidate.blob()?, chunks)?);
-                }
-                let Some(part) = self.structure.as_ref().and_then(|structure| structure.parts.get(self.part)) else {
-                    return Ok(Some(false));
-                };
-                self.part += 1;
-                if self.key.headers && self.part > 1 {
-                    let start = part.header_start.min(record.size);
-                    let end = part.body_start.min(record.size).min(start + HEADER_SEARCHED);
-                    self.decoded.clear();
-                    chunks.read(record.blob, start, end, &mut self.decoded)?;
-                    candidate.work += self.decoded.len() as u64 / 1024;
-                    if header_contains(&self.decoded, needle) {
-                        return Ok(Some(true));
-                    }
-                }
-                if part.kind != Kind::Text || part.children != 0 {
-                    return Ok(None);
-                }
-                let (start, end) = (part.body_start.min(record.size), part.body_end.min(record.size));
-                if start >= end {
-                    return Ok(None);
-                }
-                let label = part.content.params.iter().find(|(name, _)| name.eq_ignore_ascii_case(b"charset"));
-                let charset = label
-                    .and_then(|(_, value)| CharsetDecoder::for_label(value))
-                    .unwrap_or_else(CharsetDecoder::lenient_utf8);
-                let decoder = Decoder::new(TransferEncoding::from_header(part.content.encoding.as_deref()));
-                self.matcher.reset();
-                self.phase = Phase::Body { decoder, charset, position: start, end };
-            }
-            Phase::Body { decoder, charset, position, end } => {
-                let until = (*position + PIECE).min(*end);
-                self.piece.clear();
-                chunks.read(record.blob, *position, until, &mut self.piece)?;
-                candidate.work += (until - *position) / 1024;
-                *position = until;
-                let last = until == *end;
-                self.decoded.clear();
-                decoder.feed(&self.piece, &mut self.decoded);
-                self.text.clear();
-                charset.feed(&self.decoded, &mut self.text);
-                if last {
-                    self.decoded.clear();
-                    decoder.finish(&mut self.decoded);
-                    charset.feed(&self.decoded, &mut self.text);
-                    charset.finish(&mut self.text);
-                }
-                if self.matcher.feed(&self.text) {
-                    return Ok(Some(true));
-                }
-                if last {
-                    self.phase = Phase::Part;
-                }
-            }
-        }
-        Ok(None)
-    }
-}
-
 /// What a SEARCH with result options collects as matches come, in
 /// ascending order: only what the options ask for, numbers as ranges.
 #[derive(Default)]
-struct Gathered {
+pub(super) struct Gathered {
     count: u32,
     /// (number, UID, modseq) of the first and last match.
     first: Option<(u32, u32, u64)>,
     last: Option<(u32, u32, u64)>,
     /// The highest modseq of all matches (with a MODSEQ key).
-    highest: u64,
+    pub(super) highest: u64,
     /// Every match's number (ALL).
     numbers: Vec<(u32, u32)>,
     /// Every match's UID (SAVE, unless only MIN/MAX are asked for).
@@ -1102,7 +651,7 @@ struct Gathered {
 }
 
 impl Gathered {
-    fn add(&mut self, ret: &SearchReturn, number: u32, uid: u32, modseq: u64) {
+    pub(super) fn add(&mut self, ret: &SearchReturn, number: u32, uid: u32, modseq: u64) {
         self.count += 1;
         self.first.get_or_insert((number, uid, modseq));
         self.last = Some((number, uid, modseq));
@@ -1119,7 +668,7 @@ impl Gathered {
 
     /// `* ESEARCH (TAG "t") [UID] [MIN n] [MAX n] [COUNT n] [ALL set]`;
     /// RFC 4731 §3.1: MIN, MAX and ALL are left out when nothing matched.
-    async fn write(
+    pub(super) async fn write(
         &self,
         conn: &mut Connection,
         tag: &str,
@@ -1171,7 +720,7 @@ impl Gathered {
     /// The UIDs `$` keeps. RFC 5182 §2.4: with only MIN and/or MAX, just
     /// those messages; otherwise every match. RFC 9394 §3.2: with PARTIAL
     /// (and no COUNT), the messages in its window, and MIN's and MAX's.
-    fn saved(&mut self, ret: &SearchReturn) -> Vec<(u32, u32)> {
+    pub(super) fn saved(&mut self, ret: &SearchReturn) -> Vec<(u32, u32)> {
         if !saves_only_ends(ret) {
             return std::mem::take(&mut self.uids);
         }
@@ -1242,345 +791,12 @@ pub(crate) async fn write_set(conn: &mut Connection, ranges: &[(u32, u32)]) -> i
 }
 
 /// Whether a search key has a MODSEQ criterion anywhere in it.
-fn mentions_modseq(key: &SearchKey) -> bool {
+pub(super) fn mentions_modseq(key: &SearchKey) -> bool {
     match key {
         SearchKey::Modseq(_) => true,
         SearchKey::And(keys) => keys.iter().any(mentions_modseq),
         SearchKey::Or(left, right) => mentions_modseq(left) || mentions_modseq(right),
         SearchKey::Not(key) => mentions_modseq(key),
         _ => false,
-    }
-}
-
-/// An indexed flag condition every match must meet, if there is one: then
-/// only the messages the flag index lists need testing.
-fn required_condition(test: &Test) -> Option<u8> {
-    match test {
-        Test::Key(SearchKey::Flag(flag, set)) => indexed_condition(*flag, *set),
-        // NEW is \Recent and not \Seen.
-        Test::Key(SearchKey::New) => indexed_condition(Flags::SEEN, false),
-        Test::And(tests) => tests.iter().find_map(required_condition),
-        _ => None,
-    }
-}
-
-/// One message under test, loading its parts on first use.
-struct Candidate<'a, 'b> {
-    index: usize,
-    uid: u32,
-    view: &'a View,
-    /// Candidates come in ascending UID order, so one cursor serves all.
-    records: &'a mut MessageCursor,
-    blobs: &'a mut BlobCursor<'b>,
-    summaries: &'a mut SummaryCursor,
-    save_dates: &'a mut SaveDateCursor,
-    chunks: &'a ChunkReader,
-    record: Option<MessageRecord>,
-    /// Whether the cursor's current blob record is this message's.
-    blob_loaded: bool,
-    header: Option<Vec<u8>>,
-    /// What each content key (BODY, TEXT) gave for this message, once
-    /// worked out (see [`ContentSearch`]).
-    found: &'a mut Vec<Option<bool>>,
-    /// The first content key a test needed and found not worked out.
-    pending: Option<usize>,
-    /// Work done since the scan last counted it (see [`Budget`]).
-    work: u64,
-}
-
-impl<'a, 'b> Candidate<'a, 'b> {
-    /// Message `uid` at `index` of `view`, read through `snapshot`'s
-    /// cursors; what content keys found for the previous candidate is
-    /// forgotten.
-    fn new(
-        index: usize,
-        uid: u32,
-        view: &'a View,
-        snapshot: &'a mut Snapshot,
-        blobs: &'a mut BlobCursor<'b>,
-        found: &'a mut Vec<Option<bool>>,
-    ) -> Candidate<'a, 'b> {
-        found.iter_mut().for_each(|known| *known = None);
-        Candidate {
-            index,
-            uid,
-            view,
-            records: &mut snapshot.records,
-            blobs,
-            summaries: &mut snapshot.summaries,
-            save_dates: &mut snapshot.save_dates,
-            chunks: &snapshot.chunks,
-            record: None,
-            blob_loaded: false,
-            header: None,
-            found,
-            pending: None,
-            work: 1,
-        }
-    }
-}
-
-impl Candidate<'_, '_> {
-    /// What SORT or THREAD compares, read from the header summary.
-    fn sort_input(&mut self, needs: &Needs) -> Result<SortInput, StoreError> {
-        let record = self.record()?;
-        let mut input = SortInput::new(self.index as u32 + 1, self.uid, record.internal_date, record.size);
-        let read = |candidate: &mut Self, wanted: bool, field: &[u8]| {
-            if wanted {
-                candidate.field_value(field)
-            } else {
-                Ok(None)
-            }
-        };
-        input.date = read(self, needs.date, b"date")?;
-        input.from = read(self, needs.from, b"from")?;
-        input.to = read(self, needs.to, b"to")?;
-        input.cc = read(self, needs.cc, b"cc")?;
-        input.message_id = read(self, needs.message_id, b"message-id")?;
-        input.references = read(self, needs.references, b"references")?;
-        input.in_reply_to = read(self, needs.references, b"in-reply-to")?;
-        input.subject = read(self, needs.subject, b"subject")?.map(|raw| decode_header_value(&raw));
-        let display = |raw: &Option<Vec<u8>>| {
-            let name = first_address(raw.as_deref()?)?.name?;
-            Some(decode_header_value(&name))
-        };
-        if needs.display_from {
-            input.display_from = display(&input.from);
-        }
-        if needs.display_to {
-            input.display_to = display(&input.to);
-        }
-        Ok(input)
-    }
-
-    fn record(&mut self) -> Result<MessageRecord, StoreError> {
-        if let Some(record) = self.record {
-            return Ok(record);
-        }
-        // NoSuchMailbox stands for "this message is gone" inside the search.
-        let record = self.records.find(self.uid)?.ok_or(StoreError::NoSuchMailbox)?;
-        self.record = Some(record);
-        Ok(record)
-    }
-
-    fn blob(&mut self) -> Result<&BlobRecord, StoreError> {
-        let record = self.record()?;
-        if self.blob_loaded {
-            return self.blobs.get_loaded();
-        }
-        self.blob_loaded = true;
-        self.blobs.get(record.blob)
-    }
-
-    fn header_size(&mut self) -> Result<u64, StoreError> {
-        let size = self.record()?.size;
-        Ok(self.blob()?.header_size.min(size))
-    }
-
-    /// The message's header, its first [`HEADER_SEARCHED`] bytes at most.
-    fn header(&mut self) -> Result<&[u8], StoreError> {
-        if self.header.is_none() {
-            let record = self.record()?;
-            let size = self.header_size()?.min(HEADER_SEARCHED);
-            let mut bytes = Vec::with_capacity(size as usize);
-            self.chunks.read(record.blob, 0, size, &mut bytes)?;
-            self.work += size / 1024;
-            self.header = Some(bytes);
-        }
-        Ok(self.header.as_deref().unwrap_or_default())
-    }
-
-    /// Whether some `field` value, decoded, contains `needle`: from the
-    /// summary when it holds that field, else from the whole header.
-    fn field_contains(&mut self, field: &[u8], needle: &Needle) -> Result<bool, StoreError> {
-        let addresses = ADDRESS_FIELDS.iter().any(|name| name.eq_ignore_ascii_case(field));
-        let holds = |value: &[u8]| needle.in_header_value(value) || (addresses && needle.in_addresses(value));
-        Ok(match self.summary_holding(field)? {
-            Some(summary) => summary.values_of(field).any(holds),
-            None => header::fields(self.header()?)
-                .filter(|found| found.name.eq_ignore_ascii_case(field))
-                .any(|found| holds(found.value)),
-        })
-    }
-
-    /// The first value of `field`, unfolded.
-    fn field_value(&mut self, field: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(match self.summary_holding(field)? {
-            Some(summary) => summary.values_of(field).next().map(header::unfold),
-            None => header::fields(self.header()?)
-                .find(|found| found.name.eq_ignore_ascii_case(field))
-                .map(|found| header::unfold(found.value)),
-        })
-    }
-
-    fn summary_holding(&mut self, field: &[u8]) -> Result<Option<header::Summary<'_>>, StoreError> {
-        if !header::in_summary(field) {
-            return Ok(None);
-        }
-        Ok(self.summaries.find(self.uid)?.map(header::Summary))
-    }
-
-    /// Whether the message matches; None when that depends on a content
-    /// key not yet worked out (its index is then in `pending`). Keys are
-    /// tried in order and the answer given as soon as it is known, so
-    /// `UNSEEN TEXT x` reads no body of a seen message.
-    fn test(&mut self, test: &Test) -> Result<Option<bool>, StoreError> {
-        Ok(match test {
-            Test::And(tests) => {
-                let mut known = true;
-                for test in tests {
-                    match self.test(test)? {
-                        Some(false) => return Ok(Some(false)),
-                        Some(true) => {}
-                        None => known = false,
-                    }
-                }
-                known.then_some(true)
-            }
-            Test::Or(left, right) => match self.test(left)? {
-                Some(true) => Some(true),
-                // Unknown on the left: the right may still settle it.
-                left => match self.test(right)? {
-                    Some(true) => Some(true),
-                    Some(false) => left,
-                    None => None,
-                },
-            },
-            Test::Not(test) => self.test(test)?.map(|matched| !matched),
-            Test::Indices(ranges) => Some(ranges.iter().any(|range| range.contains(&self.index))),
-            Test::Keyword(None, set) => Some(!*set),
-            Test::Keyword(Some(bit), set) => Some((self.record()?.keywords & (1 << bit) != 0) == *set),
-            Test::Header(field, needle) => Some(self.field_contains(field, needle)?),
-            Test::Content(key) => {
-                let found = self.found[*key];
-                if found.is_none() {
-                    self.pending.get_or_insert(*key);
-                }
-                found
-            }
-            Test::EmailId(None) => Some(false),
-            Test::EmailId(Some(blob)) => Some(self.record()?.blob == *blob),
-            Test::Key(key) => Some(self.test_key(key)?),
-        })
-    }
-
-    fn test_key(&mut self, key: &SearchKey) -> Result<bool, StoreError> {
-        Ok(match key {
-            SearchKey::All => true,
-            SearchKey::Flag(flag, set) => self.record()?.flags.contains(*flag) == *set,
-            SearchKey::Recent(set) => self.view.is_recent(self.uid) == *set,
-            SearchKey::New => self.view.is_recent(self.uid) && !self.record()?.flags.contains(Flags::SEEN),
-            SearchKey::Larger(size) => self.record()?.size > *size,
-            SearchKey::Modseq(modseq) => self.record()?.modseq >= *modseq,
-            SearchKey::Smaller(size) => self.record()?.size < *size,
-            SearchKey::Date { field, relation, days } => {
-                let date = match field {
-                    DateField::Internal => Some(self.record()?.internal_date),
-                    DateField::Sent => self.field_value(b"date")?.and_then(|value| DateTime::parse_rfc5322(&value)),
-                    // RFC 8514 §4.3, in UTC (the zone roost saves in). A
-                    // message stored before save dates were kept goes by
-                    // its INTERNALDATE: it was saved no earlier than it
-                    // arrived, and a client expiring its Trash with
-                    // SAVEDBEFORE then still finds the old messages.
-                    DateField::Saved => Some(match self.save_dates.find(self.uid)? {
-                        Some(unix) => DateTime { unix, offset_minutes: 0 },
-                        None => self.record()?.internal_date,
-                    }),
-                };
-                // RFC 3501: dates compare by day, disregarding time and zone.
-                match date.map(|date| date.local_days()) {
-                    // No or a broken Date: very old, as Dovecot counts it.
-                    None => *relation == DateRelation::Before,
-                    Some(day) => match relation {
-                        DateRelation::Before => day < *days,
-                        DateRelation::On => day == *days,
-                        DateRelation::Since => day >= *days,
-                    },
-                }
-            }
-            // Every roost mailbox keeps save dates (RFC 8514 §4.3).
-            SearchKey::SaveDateSupported => true,
-            // RFC 8474 §5.2: no message has a THREADID (see imap::object_id).
-            SearchKey::ThreadId(_) => false,
-            // Compiled into the other kinds of test.
-            SearchKey::EmailId(_) => false,
-            SearchKey::Header { .. } | SearchKey::Body(_) | SearchKey::Text(_) => false,
-            SearchKey::And(_)
-            | SearchKey::Or(..)
-            | SearchKey::Not(_)
-            | SearchKey::Sequence(_)
-            | SearchKey::Uid(_)
-            | SearchKey::Keyword(..) => false,
-        })
-    }
-}
-
-/// Whether ASCII `haystack` holds `needle`, a needle already folded by
-/// [`matcher::fold`] to ASCII: for ASCII text the fold is ASCII lower
-/// case, so bytes compare without decoding. Everything else goes through
-/// [`matcher::contains`]: one fold for all of SEARCH (and SORT, see
-/// `imap::sort::casemap`).
-fn contains_folded_ascii(haystack: &[u8], needle: &[u8]) -> bool {
-    if needle.is_empty() {
-        return true;
-    }
-    let Some(last_start) = haystack.len().checked_sub(needle.len()) else { return false };
-    (0..=last_start).any(|start| haystack[start..start + needle.len()].eq_ignore_ascii_case(needle))
-}
-
-/// Bytes of a header searched: the message's own (for TEXT, and for
-/// header keys on fields the summary does not hold) and each part's (for
-/// TEXT). A header can be huge in broken or hostile mail; real ones are a
-/// few KiB. See the module docs for what a search beyond it finds.
-const HEADER_SEARCHED: u64 = 64 * 1024;
-
-/// Whether a header holds `needle` in a field name or decoded value.
-fn header_contains(header_bytes: &[u8], needle: &Needle) -> bool {
-    header::fields(header_bytes).any(|found| needle.in_field_name(found.name) || needle.in_header_value(found.value))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn one_fold_for_names_values_and_the_ascii_path() {
-        assert!(contains_folded_ascii(b"Hello World", b"world"));
-        assert!(contains_folded_ascii(b"abc", b""));
-        assert!(!contains_folded_ascii(b"ab", b"abc"));
-        assert!(!contains_folded_ascii(b"Hello", b"hola"));
-        // Needles that fold to ASCII take the byte path and still match
-        // as the fold says ("ß" is "ss", "K" the Kelvin sign is "k").
-        assert!(Needle::new("STRAßE".as_bytes(), b"UTF-8").in_header_value(b"Hauptstrasse 1"));
-        assert!(Needle::new("\u{212A}ey".as_bytes(), b"UTF-8").in_field_name(b"X-Key"));
-        assert!(Needle::new("CRÈME".as_bytes(), b"UTF-8").in_header_value("Crème brûlée".as_bytes()));
-        assert!(Needle::new("été".as_bytes(), b"UTF-8").in_header_value("ÉTÉ".as_bytes()));
-        assert!(!Needle::new("ete".as_bytes(), b"UTF-8").in_header_value("été".as_bytes()));
-        // Field names used another fold before (issue 13, fault 9): "ẞ"
-        // (capital sharp s) lower-cased is "ß", which never met "ss".
-        assert!(Needle::new("X-STRAẞE".as_bytes(), b"UTF-8").in_field_name(b"X-Strasse"));
-    }
-
-    proptest::proptest! {
-        /// The ASCII byte path answers as the matcher does for ASCII text.
-        #[test]
-        fn ascii_path_agrees_with_the_matcher(haystack in "[ -~]{0,40}", needle in "[ -~]{0,6}") {
-            let folded = matcher::fold(&needle);
-            proptest::prop_assert_eq!(
-                contains_folded_ascii(haystack.as_bytes(), folded.as_bytes()),
-                matcher::contains(&haystack, &needle)
-            );
-        }
-    }
-
-    #[test]
-    fn folds_read_as_one_space() {
-        assert_eq!(&*join_folds(b"a folded\r\n\tacross\r\n  lines\r\n"), b"a folded across lines");
-        assert_eq!(&*join_folds(b"one line\r\n"), b"one line");
-        assert_eq!(&*join_folds(b"lf\n fold"), b"lf fold");
-        let needle = Needle::new(b"FOLDED ACROSS", b"UTF-8");
-        assert!(needle.in_header_value(b"This is folded\r\n\tacross lines\r\n"));
-        assert!(needle.in_header_value(b"=?UTF-8?Q?folded?=\r\n across\r\n"));
-        assert!(!needle.in_header_value(b"folded\r\n\r\nacross"));
     }
 }

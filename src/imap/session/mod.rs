@@ -580,11 +580,11 @@ impl Session {
                 command::search::run(self, &tag, uid, ret, charset, key).await
             }
             CommandBody::Sort { uid, ret, criteria, charset, key } => {
-                command::search::sort(self, &tag, uid, ret, criteria, charset, key).await
+                command::sort::run(self, &tag, uid, ret, criteria, charset, key).await
             }
             CommandBody::CancelUpdate { tags } => command::context::cancel_update(self, &tag, tags).await,
             CommandBody::Thread { uid, algorithm, charset, key } => {
-                command::search::thread(self, &tag, uid, algorithm, charset, key).await
+                command::thread::run(self, &tag, uid, algorithm, charset, key).await
             }
             CommandBody::Fetch { uid, set, items, modifiers } => {
                 command::fetch::run(self, &tag, uid, set, items, modifiers).await

@@ -1,0 +1,128 @@
+//! SORT and UID SORT (RFC 5256 §3) with ESORT's RETURN options (RFC 5267)
+//! and PARTIAL (RFC 9394). The scan that finds the matches and reads
+//! their sort values is SEARCH's (`command::search`); the sort itself
+//! (`imap::sort`) runs inline for up to [`INLINE_WORK`] messages and on the
+//! worker pool beyond.
+
+use std::io;
+
+use crate::imap::command::context;
+use crate::imap::encode;
+use crate::imap::session::{Session, State, Status};
+use crate::imap::sort::{sort_keyed, SortCriterion, SortInput};
+use crate::imap::types::{SearchKey, SearchReturn};
+use crate::util::pool;
+
+use super::search::*;
+
+/// SORT and UID SORT (RFC 5256 §3), with ESORT's RETURN (RFC 5267).
+pub async fn run(
+    session: &mut Session,
+    tag: &str,
+    uid: bool,
+    ret: Option<SearchReturn>,
+    criteria: Vec<SortCriterion>,
+    charset: String,
+    key: SearchKey,
+) -> io::Result<()> {
+    if !utf8_charset_allowed(session, tag, &charset) {
+        return Ok(());
+    }
+    // RFC 5182 §2.1, as for SEARCH: a failed SAVE leaves `$` empty.
+    if ret.is_some_and(|ret| ret.save) {
+        if let State::Selected(_, view) = &mut session.state {
+            view.saved = Vec::new();
+        }
+    }
+    let needs = needs_of(&criteria);
+    // RFC 5267 §4.3 (CONTEXT=SORT): UPDATE keeps the sort live.
+    let Some(live) = context::admit(session, tag, ret.as_ref(), &key) else { return Ok(()) };
+    let live_charset = charset.clone();
+    let mut collect =
+        Collect::Inputs { needs, criteria: criteria.clone(), keyed: Vec::new(), highest: 0, provoke: false };
+    let with_modseq = mentions_modseq(&key);
+    let Some(skipped) = scan(session, tag, Some(&charset), key, &mut collect).await? else { return Ok(()) };
+    let Collect::Inputs { mut keyed, highest, provoke, .. } = collect else { return Ok(()) };
+    let live_criteria = live.as_ref().map(|_| criteria.clone());
+    // Sorting 100,000 keys takes tens of milliseconds: on the worker pool,
+    // so the other sessions go on meanwhile.
+    let inputs = if keyed.len() <= INLINE_WORK && !provoke {
+        sort_keyed(&criteria, &mut keyed);
+        keyed
+    } else {
+        let sorted = pool::run(move || {
+            if provoke {
+                panic!("a test asked this job to panic");
+            }
+            sort_keyed(&criteria, &mut keyed);
+            keyed
+        });
+        match sorted.await {
+            Ok(inputs) => inputs,
+            Err(error) => return job_failed(session, tag, error).await,
+        }
+    };
+    let numbers = inputs.iter().map(|input| if uid { input.uid } else { input.sequence });
+    match ret {
+        None => {
+            session.conn.write(b"* SORT");
+            write_numbers(&mut session.conn, numbers).await?;
+            // RFC 7162 §7 sort-data: as for SEARCH.
+            let out = session.conn.out();
+            if with_modseq && highest > 0 {
+                out.extend_from_slice(b" (MODSEQ ");
+                encode::number(out, highest);
+                out.push(b')');
+            }
+            out.extend_from_slice(b"\r\n");
+        }
+        Some(ret) => {
+            // RFC 5267 §3.2: MIN and MAX are the first and last in sort
+            // order; ALL keeps the sort order (ranges only join numbers
+            // that follow each other in it).
+            let mut gathered = Gathered::default();
+            for (number, input) in numbers.zip(&inputs) {
+                gathered.add(&ret, number, input.uid, 0);
+            }
+            let order: Option<Vec<u32>> = live.is_some().then(|| inputs.iter().map(|input| input.uid).collect());
+            drop(inputs);
+            // The modseqs of single matches are not kept through the
+            // sort: MODSEQ is the highest of all matches.
+            gathered.highest = highest;
+            if writes_esearch(&ret) {
+                gathered.write(&mut session.conn, tag, uid, &ret, with_modseq).await?;
+            }
+            if let (Some(key), Some(criteria), Some(order)) = (live, live_criteria, order) {
+                let results = context::Results::Sort { criteria, order };
+                context::register(session, tag, uid, key, live_charset, results);
+            }
+            if ret.save {
+                let saved = gathered.saved(&ret);
+                if let State::Selected(_, view) = &mut session.state {
+                    view.saved = saved;
+                }
+            }
+        }
+    }
+    session.finish(tag, Status::Ok, expunge_issued(uid, skipped), "SORT completed").await
+}
+
+/// SORT or THREAD of up to this many messages runs on the executor (well
+/// under a millisecond); more go to the worker pool.
+pub(super) const INLINE_WORK: usize = 2000;
+
+/// Debug builds only: a SORT whose messages include one with this subject
+/// has its job panic on the worker pool, so a test can check that such a
+/// bug fails that command alone (`NO [SERVERBUG]`) and the server goes on.
+#[cfg(debug_assertions)]
+const PANIC_SUBJECT: &str = "roost test: panic in a worker job";
+
+pub(super) fn provokes_panic(input: &SortInput) -> bool {
+    #[cfg(debug_assertions)]
+    return input.subject.as_deref() == Some(PANIC_SUBJECT);
+    #[cfg(not(debug_assertions))]
+    {
+        let _ = input;
+        false
+    }
+}

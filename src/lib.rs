@@ -30,7 +30,8 @@
 //!
 //! Known exceptions to "only downwards", left for their own change (issue 14,
 //! item 2): a few commands still call into another command's file
-//! (`notify` → `fetch::respond`, `select` → `list::mailbox_line`,
+//! (`sort`, `thread` and `context` → `search`'s scan and evaluator, one
+//! family; `notify` → `fetch::respond`, `select` → `list::mailbox_line`,
 //! `fetch` → `qresync::vanished_earlier`, `idle` → `notify`, `append` →
 //! `fetch::part_range`); `auth::protect`, `alert` and `lmtp` reach up to
 //! `server::Server` for the shared server state; `config` validates against

@@ -453,12 +453,12 @@ impl BlobTable {
     /// (messages are numbered as they arrive), so the walk mostly reads the
     /// table forward, each leaf page once, even with a small page cache.
     pub fn cursor(&self) -> BlobCursor<'_> {
-        BlobCursor { table: Held::Borrowed(self), range: None, peeked: None, current: BlobRecord::default() }
+        BlobCursor { table: Held::Borrowed(self), walk: BlobWalk::default(), current: BlobRecord::default() }
     }
 
     /// A cursor that owns the table (kept in a [`Snapshot`]).
     fn into_cursor(self) -> BlobCursor<'static> {
-        BlobCursor { table: Held::Owned(self), range: None, peeked: None, current: BlobRecord::default() }
+        BlobCursor { table: Held::Owned(self), walk: BlobWalk::default(), current: BlobRecord::default() }
     }
 }
 
@@ -479,11 +479,63 @@ impl<T> std::ops::Deref for Held<'_, T> {
     }
 }
 
+/// A forward walk over a table keyed by blob id (blob ids grow with UIDs,
+/// so a scan in UID order reads each leaf page once instead of one B-tree
+/// descent a message). Shared by [`BlobCursor`] and `PreviewCursor`.
+#[derive(Default)]
+struct BlobWalk {
+    range: Option<redb::Range<'static, u64, &'static [u8]>>,
+    /// The next row of the walk, not read yet.
+    peeked: Option<(u64, redb::AccessGuard<'static, &'static [u8]>)>,
+}
+
+impl BlobWalk {
+    /// The row of `key`: along the walk when it lies ahead, else (behind
+    /// the walk: a copied message; or absent) looked up directly.
+    fn find(
+        &mut self,
+        table: &ReadOnlyTable<u64, &'static [u8]>,
+        key: u64,
+    ) -> Result<Option<redb::AccessGuard<'static, &'static [u8]>>, StoreError> {
+        if self.peeked.as_ref().is_some_and(|(id, _)| *id > key) {
+            return Ok(table.get(key)?);
+        }
+        if self.range.is_none() {
+            self.range = Some(table.range(key..)?);
+        }
+        loop {
+            let (id, value) = match self.peeked.take() {
+                Some(entry) => entry,
+                None => match self.range.as_mut().and_then(Iterator::next) {
+                    Some(entry) => {
+                        let (found, value) = entry?;
+                        (found.value(), value)
+                    }
+                    None => {
+                        self.range = None;
+                        return Ok(table.get(key)?);
+                    }
+                },
+            };
+            if id == key {
+                return Ok(Some(value));
+            }
+            if id > key {
+                self.peeked = Some((id, value));
+                return Ok(table.get(key)?);
+            }
+            // Far ahead of the walk: start a new one there instead of
+            // reading every row in between.
+            if key - id > 64 {
+                self.range = Some(table.range(key..)?);
+            }
+        }
+    }
+}
+
 pub struct BlobCursor<'a> {
     table: Held<'a, BlobTable>,
-    range: Option<redb::Range<'static, u64, &'static [u8]>>,
-    /// The next record of the walk, not decoded yet.
-    peeked: Option<(u64, redb::AccessGuard<'static, &'static [u8]>)>,
+    walk: BlobWalk,
     /// The record last asked for; its buffers are reused.
     current: BlobRecord,
 }
@@ -491,111 +543,32 @@ pub struct BlobCursor<'a> {
 impl BlobCursor<'_> {
     /// The record of `blob`, decoded into a buffer the cursor reuses.
     pub fn get(&mut self, blob: u64) -> Result<&BlobRecord, StoreError> {
-        // Behind the walk (a copied message): look it up directly.
-        if self.peeked.as_ref().is_some_and(|(id, _)| *id > blob) {
-            return self.direct(blob);
+        match self.walk.find(&self.table.table, blob)? {
+            Some(value) => BlobRecord::decode_into(value.value(), &mut self.current)?,
+            None => return Err(StoreError::Corrupt(format!("a message refers to missing blob {blob}"))),
         }
-        if self.range.is_none() {
-            self.range = Some(self.table.table.range(blob..)?);
-        }
-        loop {
-            let (id, value) = match self.peeked.take() {
-                Some(entry) => entry,
-                None => match self.range.as_mut().and_then(Iterator::next) {
-                    Some(entry) => {
-                        let (key, value) = entry?;
-                        (key.value(), value)
-                    }
-                    None => {
-                        self.range = None;
-                        return self.direct(blob);
-                    }
-                },
-            };
-            if id == blob {
-                BlobRecord::decode_into(value.value(), &mut self.current)?;
-                return Ok(&self.current);
-            }
-            if id > blob {
-                self.peeked = Some((id, value));
-                return self.direct(blob);
-            }
-            // Far ahead of the walk: start a new one there instead of
-            // reading every record in between.
-            if blob - id > 64 {
-                self.range = Some(self.table.table.range(blob..)?);
-            }
-        }
+        Ok(&self.current)
     }
 
     /// The record the last `get` returned.
     pub fn get_loaded(&self) -> Result<&BlobRecord, StoreError> {
         Ok(&self.current)
     }
-
-    fn direct(&mut self, blob: u64) -> Result<&BlobRecord, StoreError> {
-        match self.table.table.get(blob)? {
-            Some(bytes) => BlobRecord::decode_into(bytes.value(), &mut self.current)?,
-            None => return Err(StoreError::Corrupt(format!("a message refers to missing blob {blob}"))),
-        }
-        Ok(&self.current)
-    }
 }
 
 /// The previews of a walk over many messages, read forward like
-/// [`BlobCursor`] (blob ids grow with UIDs): a FETCH PREVIEW of 10,000
-/// messages reads each leaf page once instead of one B-tree descent each.
+/// [`BlobCursor`]: a FETCH PREVIEW of 10,000 messages reads each leaf page
+/// once instead of one B-tree descent each.
 struct PreviewCursor {
     table: ReadOnlyTable<u64, &'static [u8]>,
-    range: Option<redb::Range<'static, u64, &'static [u8]>>,
-    /// The next row of the walk, not decoded yet.
-    peeked: Option<(u64, redb::AccessGuard<'static, &'static [u8]>)>,
+    walk: BlobWalk,
 }
 
 impl PreviewCursor {
     /// The preview of `blob`; None when it has none.
     fn get(&mut self, blob: u64) -> Result<Option<String>, StoreError> {
-        if self.peeked.as_ref().is_some_and(|(id, _)| *id > blob) {
-            // Behind the walk (a copied message): look it up directly.
-            return self.direct(blob);
-        }
-        if self.range.is_none() {
-            self.range = Some(self.table.range(blob..)?);
-        }
-        loop {
-            let (id, value) = match self.peeked.take() {
-                Some(entry) => entry,
-                None => match self.range.as_mut().and_then(Iterator::next) {
-                    Some(entry) => {
-                        let (key, value) = entry?;
-                        (key.value(), value)
-                    }
-                    None => {
-                        self.range = None;
-                        return self.direct(blob);
-                    }
-                },
-            };
-            if id == blob {
-                return Ok(Some(PreviewRecord::decode(value.value())?.text));
-            }
-            if id > blob {
-                // None here, or one behind the walk: look it up.
-                self.peeked = Some((id, value));
-                return self.direct(blob);
-            }
-            // Far ahead of the walk: start a new one there.
-            if blob - id > 64 {
-                self.range = Some(self.table.range(blob..)?);
-            }
-        }
-    }
-}
-
-impl PreviewCursor {
-    fn direct(&self, blob: u64) -> Result<Option<String>, StoreError> {
-        match self.table.get(blob)? {
-            Some(bytes) => Ok(Some(PreviewRecord::decode(bytes.value())?.text)),
+        match self.walk.find(&self.table, blob)? {
+            Some(value) => Ok(Some(PreviewRecord::decode(value.value())?.text)),
             None => Ok(None),
         }
     }
@@ -839,7 +812,7 @@ impl Snapshot {
     pub fn preview(&mut self, blob: u64) -> Result<Option<String>, StoreError> {
         let open = self.open()?;
         if open.previews.is_none() {
-            open.previews = Some(PreviewCursor { table: open.reader.table(PREVIEWS)?, range: None, peeked: None });
+            open.previews = Some(PreviewCursor { table: open.reader.table(PREVIEWS)?, walk: BlobWalk::default() });
         }
         open.previews.as_mut().expect("just opened").get(blob)
     }

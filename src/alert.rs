@@ -21,7 +21,7 @@
 //! (a bounded channel; what does not fit is dropped and logged), and one
 //! task on the executor delivers them one at a time, through the store
 //! thread like an LMTP delivery (`Incoming`, then a durable
-//! `Op::Deliver`), so IDLE and NOTIFY sessions see the new message. At
+//! `Store::deliver`), so IDLE and NOTIFY sessions see the new message. At
 //! most one alert of each kind per account per hour: checked in memory
 //! before queueing (so a flood of events queues one), and against the time
 //! of the last one sent, kept in the store (`ALERTS_SENT`), so a restart
@@ -41,7 +41,7 @@ use smol::channel::{self, Receiver, Sender};
 
 use crate::server::Server;
 use crate::store::incoming::Incoming;
-use crate::store::{Op, Outcome, StoreError, INBOX};
+use crate::store::{Delivered, Op, StoreError, INBOX};
 use crate::util::datetime::DateTime;
 
 /// At most one alert of a kind per account per this.
@@ -231,9 +231,8 @@ async fn deliver(server: &Server, alert: &Alert) -> Result<bool, StoreError> {
     incoming.write(text.as_bytes()).await;
     let message = incoming.finish().await?;
     let blob = message.blob;
-    match server.store.execute(Op::Deliver { message, mailboxes }).await {
-        Ok(Outcome::Delivered { .. }) => Ok(true),
-        Ok(other) => Err(StoreError::Bug(format!("unexpected answer to a delivery: {other:?}"))),
+    match server.store.deliver(message, mailboxes).await {
+        Ok(Delivered { .. }) => Ok(true),
         Err(error) => {
             server.store.submit(Op::DiscardBlobs { blobs: vec![blob] });
             Err(error)

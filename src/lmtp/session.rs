@@ -15,7 +15,7 @@ use super::parse::{self, Command};
 use crate::net::{Connection, LineStatus, Stream};
 use crate::server::Server;
 use crate::store::incoming::Incoming;
-use crate::store::{NewMessage, Op, Outcome, Reader, StoreError, INBOX};
+use crate::store::{Delivered, NewMessage, Op, Reader, StoreError, INBOX};
 
 /// RFC 5321 §4.5.3.1.6: a text line is at most 1000 octets with its CRLF.
 /// Command lines are held to it too (§4.5.3.1.4 says 512, but SIZE and
@@ -214,8 +214,8 @@ impl Session {
                     }
                 }
                 let blob = message.blob;
-                match self.server.store.execute(Op::Deliver { message, mailboxes }).await {
-                    Ok(Outcome::Delivered { .. }) => {
+                match self.server.store.deliver(message, mailboxes).await {
+                    Ok(Delivered { .. }) => {
                         let to: Vec<&str> = transaction.recipients.iter().map(|r| r.address.as_str()).collect();
                         log::info!(
                             "lmtp {}: delivered {size} bytes from <{}> to {}",
@@ -225,7 +225,6 @@ impl Session {
                         );
                         Ok(())
                     }
-                    Ok(other) => Err(StoreError::Bug(format!("unexpected answer to a delivery: {other:?}"))),
                     Err(error) => {
                         self.server.store.submit(Op::DiscardBlobs { blobs: vec![blob] });
                         Err(error)

@@ -9,7 +9,7 @@
 //! converts a literal8's binary parts first, `mime::binary`; LMTP refuses
 //! BINARYMIME).
 
-use super::{NewMessage, Op, Outcome, Store, StoreError, CHUNK_SIZE};
+use super::{NewMessage, Op, Store, StoreError, CHUNK_SIZE};
 use crate::mime::header::HeaderCollector;
 use crate::mime::preview::Collector;
 use crate::mime::structure::StructureParser;
@@ -142,13 +142,11 @@ impl<'a> Incoming<'a> {
             return;
         }
         let chunks = data.len().div_ceil(CHUNK_SIZE) as u32;
-        let op = Op::WriteBlob { blob: self.blob, first_chunk: self.next_chunk, data };
-        match self.store.execute(op).await {
-            Ok(Outcome::Blob(id)) => {
+        match self.store.write_blob(self.blob, self.next_chunk, data).await {
+            Ok(id) => {
                 self.blob.get_or_insert(id);
                 self.next_chunk += chunks;
             }
-            Ok(_) => self.failure = Some(StoreError::Bug("unexpected answer to a blob write".into())),
             Err(error) => self.failure = Some(error),
         }
     }

@@ -248,9 +248,24 @@ pub struct NewMessage {
     pub internal_date: DateTime,
 }
 
-/// A change to the store. Mailboxes are named by id: callers resolve names
-/// with a [`Reader`], and every operation checks again that its mailboxes
-/// still exist, since another session may have deleted them in between.
+/// What a STORE (or a FETCH that sets \Seen) does to the flags of each
+/// message it names.
+#[derive(Clone, Debug)]
+pub struct FlagChange {
+    pub action: FlagAction,
+    pub flags: Flags,
+    pub keywords: Vec<String>,
+    /// RFC 7162 UNCHANGEDSINCE: messages whose modseq is above it are
+    /// left alone and listed in [`Stored`]'s `modified`.
+    pub unchanged_since: Option<u64>,
+}
+
+/// A change to the store that answers nothing but success or failure
+/// ([`Store::execute`], or [`Store::submit`] when nobody waits). The
+/// changes that answer more each have their own method on [`Store`].
+/// Mailboxes are named by id: callers resolve names with a [`Reader`],
+/// and every operation checks again that its mailboxes still exist, since
+/// another session may have deleted them in between.
 #[derive(Clone, Debug)]
 pub enum Op {
     AddUser {
@@ -294,11 +309,6 @@ pub enum Op {
         entry: LoginEntry,
         keep: u32,
     },
-    CreateMailbox {
-        user: u32,
-        name: String,
-        special_use: Option<SpecialUse>,
-    },
     DeleteMailbox {
         user: u32,
         name: String,
@@ -313,56 +323,8 @@ pub enum Op {
         name: String,
         subscribed: bool,
     },
-    /// Adds chunks to a blob being received (`blob: None` starts one).
-    /// `data` holds whole chunks, except at the end of the message.
-    WriteBlob {
-        blob: Option<u64>,
-        first_chunk: u32,
-        data: Vec<u8>,
-    },
     DiscardBlobs {
         blobs: Vec<u64>,
-    },
-    Append {
-        mailbox: u64,
-        messages: Vec<NewMessage>,
-    },
-    /// REPLACE (RFC 8508): `message` appended to `mailbox` and message `uid`
-    /// of mailbox `from` expunged (whatever its flags), in one transaction;
-    /// answered as [`Outcome::Appended`]. The old message being gone
-    /// already (another session expunged it) does not stop the append.
-    Replace {
-        mailbox: u64,
-        message: NewMessage,
-        from: u64,
-        uid: u32,
-    },
-    /// One delivered message, stored once and added to each of `mailboxes`
-    /// (distinct): its blob counts one reference per mailbox.
-    Deliver {
-        message: NewMessage,
-        mailboxes: Vec<u64>,
-    },
-    Store {
-        mailbox: u64,
-        uids: UidSet,
-        action: FlagAction,
-        flags: Flags,
-        keywords: Vec<String>,
-        /// RFC 7162 UNCHANGEDSINCE: messages whose modseq is above it are
-        /// left alone and listed in [`Outcome::Stored`]'s `modified`.
-        unchanged_since: Option<u64>,
-    },
-    Copy {
-        from: u64,
-        to: u64,
-        uids: UidSet,
-        remove: bool,
-    },
-    /// Expunges the \Deleted messages (only those in `uids`, if given).
-    Expunge {
-        mailbox: u64,
-        uids: Option<UidSet>,
     },
     /// Records that messages below `uid` have been shown as \Recent.
     SetFirstRecent {
@@ -399,9 +361,8 @@ pub enum Op {
 }
 
 impl Op {
-    /// Whether the caller is told of success only after an fsync. Blob
-    /// chunks are not: their message is acknowledged by the durable APPEND
-    /// that follows them, and an unfinished blob is discarded at start-up.
+    /// Whether the caller is told of success only after an fsync (the
+    /// operations with answers of their own: [`Request::needs_durability`]).
     fn needs_durability(&self) -> bool {
         // A login's traces (history, a device's last use, known addresses)
         // and alert times are not worth an fsync each: webmail logs in on
@@ -410,8 +371,7 @@ impl Op {
         // few (an alert more or fewer, a history count).
         !matches!(
             self,
-            Op::WriteBlob { .. }
-                | Op::DiscardBlobs { .. }
+            Op::DiscardBlobs { .. }
                 | Op::SetFirstRecent { .. }
                 | Op::DeviceUsed { .. }
                 | Op::RecordLogin { .. }
@@ -421,39 +381,45 @@ impl Op {
     }
 }
 
+/// Messages added to a mailbox ([`Store::append`], [`Store::replace`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    Done,
-    /// A mailbox was made (CREATE): its id, for RFC 8474 MAILBOXID.
-    Created {
-        mailbox: u64,
-    },
-    Blob(u64),
-    Appended {
-        uid_validity: u32,
-        first_uid: u32,
-        last_uid: u32,
-    },
-    Stored {
-        modseq: u64,
-        changed: u32,
-        /// UIDs refused by UNCHANGEDSINCE, ascending.
-        modified: Vec<u32>,
-    },
-    /// `source` holds the source UIDs that existed, ascending; they became
-    /// `first_uid..` in the target, in the same order.
-    Copied {
-        uid_validity: u32,
-        source: Vec<u32>,
-        first_uid: u32,
-    },
-    /// The UID the delivered message got in each mailbox, in order.
-    Delivered {
-        uids: Vec<u32>,
-    },
-    Expunged {
-        uids: Vec<u32>,
-    },
+pub struct Appended {
+    pub uid_validity: u32,
+    pub first_uid: u32,
+    pub last_uid: u32,
+}
+
+/// Flags changed ([`Store::set_flags`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stored {
+    /// The mailbox's modseq after the change (unchanged if nothing changed).
+    pub modseq: u64,
+    pub changed: u32,
+    /// UIDs refused by UNCHANGEDSINCE, ascending.
+    pub modified: Vec<u32>,
+}
+
+/// Messages copied or moved ([`Store::copy`]): `source` holds the source
+/// UIDs that existed, ascending; they became `first_uid..` in the target,
+/// in the same order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Copied {
+    pub uid_validity: u32,
+    pub source: Vec<u32>,
+    pub first_uid: u32,
+}
+
+/// A message delivered ([`Store::deliver`]): the UID it got in each
+/// mailbox, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivered {
+    pub uids: Vec<u32>,
+}
+
+/// Messages expunged ([`Store::expunge`]), ascending.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Expunged {
+    pub uids: Vec<u32>,
 }
 
 /// What a committed transaction changed, for the sessions that watch a mailbox.
@@ -487,16 +453,119 @@ pub enum Change {
     },
 }
 
-type Reply = Sender<Result<Outcome, StoreError>>;
-
-struct Request {
-    op: Op,
-    reply: Option<Reply>,
+/// A change on its way to the store thread, with the reply its caller
+/// waits on. Each variant pairs an operation with a [`Reply`] of that
+/// operation's answer type (see the module documentation).
+enum Request {
+    /// An operation that answers nothing but success or failure.
+    Op {
+        op: Op,
+        reply: Reply<()>,
+    },
+    /// A mailbox (CREATE): answers its id, for RFC 8474 MAILBOXID.
+    CreateMailbox {
+        user: u32,
+        name: String,
+        special_use: Option<SpecialUse>,
+        reply: Reply<u64>,
+    },
+    /// Adds chunks to a blob being received (`blob: None` starts one);
+    /// answers the blob's id. `data` holds whole chunks, except at the end
+    /// of the message.
+    WriteBlob {
+        blob: Option<u64>,
+        first_chunk: u32,
+        data: Vec<u8>,
+        reply: Reply<u64>,
+    },
+    Append {
+        mailbox: u64,
+        messages: Vec<NewMessage>,
+        reply: Reply<Appended>,
+    },
+    /// REPLACE (RFC 8508): `message` appended to `mailbox` and message `uid`
+    /// of mailbox `from` expunged (whatever its flags), in one transaction.
+    /// The old message being gone already (another session expunged it)
+    /// does not stop the append.
+    Replace {
+        mailbox: u64,
+        message: NewMessage,
+        from: u64,
+        uid: u32,
+        reply: Reply<Appended>,
+    },
+    /// One delivered message, stored once and added to each of `mailboxes`
+    /// (distinct): its blob counts one reference per mailbox.
+    Deliver {
+        message: NewMessage,
+        mailboxes: Vec<u64>,
+        reply: Reply<Delivered>,
+    },
+    SetFlags {
+        mailbox: u64,
+        uids: UidSet,
+        change: FlagChange,
+        reply: Reply<Stored>,
+    },
+    Copy {
+        from: u64,
+        to: u64,
+        uids: UidSet,
+        remove: bool,
+        reply: Reply<Copied>,
+    },
+    /// Expunges the \Deleted messages (only those in `uids`, if given).
+    Expunge {
+        mailbox: u64,
+        uids: Option<UidSet>,
+        reply: Reply<Expunged>,
+    },
 }
 
-/// One commit's results, in the order the operations were applied.
+/// Where one operation's answer goes: its caller's channel (none when
+/// nobody waits) and, once the store thread has an answer, that answer,
+/// kept until the transaction's fate is known.
+struct Reply<T> {
+    caller: Option<Sender<Result<T, StoreError>>>,
+    result: Option<Result<T, StoreError>>,
+}
+
+impl<T> Reply<T> {
+    fn to(caller: Option<Sender<Result<T, StoreError>>>) -> Reply<T> {
+        Reply { caller, result: None }
+    }
+}
+
+/// An answer ready to be handed to its caller, whatever its type.
+type Answer = Box<dyn FnOnce() + Send>;
+
+/// The store thread's side of a [`Reply`], whatever its answer's type.
+trait Pending {
+    /// Makes `error` the answer (refused, or the transaction was lost).
+    fn fail(&mut self, error: StoreError);
+    /// The answer, ready to hand over (none when nobody waits).
+    fn answer(&mut self) -> Option<Answer>;
+}
+
+impl<T: Send + 'static> Pending for Reply<T> {
+    fn fail(&mut self, error: StoreError) {
+        self.result = Some(Err(error));
+    }
+
+    fn answer(&mut self) -> Option<Answer> {
+        let caller = self.caller.take()?;
+        // Every request gets an answer before its group is answered; a
+        // missing one would be a bug of the store thread, said as one.
+        let result = self.result.take().unwrap_or_else(|| Err(StoreError::Bug("the store kept no answer".into())));
+        Some(Box::new(move || {
+            let _ = caller.try_send(result);
+        }))
+    }
+}
+
+/// One commit's answers, in the order the operations were applied.
 struct Committed {
-    replies: Vec<(Option<Reply>, Result<Outcome, StoreError>)>,
+    answers: Vec<Answer>,
     changes: Vec<Change>,
     /// Set once, when storage fails for good (see [`Store::failed`]).
     failed: Option<String>,
@@ -565,17 +634,78 @@ impl Store {
 
     /// Applies one operation; returns once it is committed (durably, for
     /// every operation that changes mail).
-    pub async fn execute(&self, op: Op) -> Result<Outcome, StoreError> {
-        let (reply, answer) = channel::bounded(1);
-        self.requests
-            .try_send(Request { op, reply: Some(reply) })
-            .map_err(|_| StoreError::Io("the store thread has stopped".into()))?;
-        answer.recv().await.unwrap_or_else(|_| Err(StoreError::Io("the store thread has stopped".into())))
+    pub async fn execute(&self, op: Op) -> Result<(), StoreError> {
+        self.call(|reply| Request::Op { op, reply }).await
     }
 
     /// Queues an operation whose outcome nobody waits for.
     pub fn submit(&self, op: Op) {
-        let _ = self.requests.try_send(Request { op, reply: None });
+        let _ = self.requests.try_send(Request::Op { op, reply: Reply::to(None) });
+    }
+
+    /// Creates mailbox `name` of user `user`; answers its id.
+    pub async fn create_mailbox(
+        &self,
+        user: u32,
+        name: String,
+        special_use: Option<SpecialUse>,
+    ) -> Result<u64, StoreError> {
+        self.call(|reply| Request::CreateMailbox { user, name, special_use, reply }).await
+    }
+
+    /// Adds `data` to blob `blob` from chunk `first_chunk` on (`None`
+    /// starts a new blob); answers the blob's id. Not durable before the
+    /// answer: the APPEND or delivery that uses the blob is.
+    pub async fn write_blob(&self, blob: Option<u64>, first_chunk: u32, data: Vec<u8>) -> Result<u64, StoreError> {
+        self.call(|reply| Request::WriteBlob { blob, first_chunk, data, reply }).await
+    }
+
+    /// Adds `messages` (their blobs written) to `mailbox`, in order.
+    pub async fn append(&self, mailbox: u64, messages: Vec<NewMessage>) -> Result<Appended, StoreError> {
+        self.call(|reply| Request::Append { mailbox, messages, reply }).await
+    }
+
+    /// REPLACE (RFC 8508): `message` added to `mailbox` and message `uid` of
+    /// mailbox `from` expunged, in one transaction.
+    pub async fn replace(
+        &self,
+        mailbox: u64,
+        message: NewMessage,
+        from: u64,
+        uid: u32,
+    ) -> Result<Appended, StoreError> {
+        self.call(|reply| Request::Replace { mailbox, message, from, uid, reply }).await
+    }
+
+    /// Delivers one message to each of `mailboxes` (distinct), storing it once.
+    pub async fn deliver(&self, message: NewMessage, mailboxes: Vec<u64>) -> Result<Delivered, StoreError> {
+        self.call(|reply| Request::Deliver { message, mailboxes, reply }).await
+    }
+
+    /// Changes the flags of the messages `uids` of `mailbox`.
+    pub async fn set_flags(&self, mailbox: u64, uids: UidSet, change: FlagChange) -> Result<Stored, StoreError> {
+        self.call(|reply| Request::SetFlags { mailbox, uids, change, reply }).await
+    }
+
+    /// Copies the messages `uids` of `from` into `to`; with `remove`,
+    /// expunges them from `from` in the same transaction (MOVE).
+    pub async fn copy(&self, from: u64, to: u64, uids: UidSet, remove: bool) -> Result<Copied, StoreError> {
+        self.call(|reply| Request::Copy { from, to, uids, remove, reply }).await
+    }
+
+    /// Expunges the \Deleted messages of `mailbox` (only those in `uids`, if given).
+    pub async fn expunge(&self, mailbox: u64, uids: Option<UidSet>) -> Result<Expunged, StoreError> {
+        self.call(|reply| Request::Expunge { mailbox, uids, reply }).await
+    }
+
+    /// Sends the request `make` builds around a reply of the answer type
+    /// `T` its variant fixes, and waits for that answer.
+    async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Request) -> Result<T, StoreError> {
+        let (caller, answer) = channel::bounded(1);
+        self.requests
+            .try_send(make(Reply::to(Some(caller))))
+            .map_err(|_| StoreError::Io("the store thread has stopped".into()))?;
+        answer.recv().await.unwrap_or_else(|_| Err(StoreError::Io("the store thread has stopped".into())))
     }
 
     pub fn read(&self) -> Result<Reader, StoreError> {
@@ -650,10 +780,8 @@ async fn run_pump(hub: Rc<RefCell<Hub>>, answers: Receiver<Committed>, failed: S
             failed.take();
         }
         hub.borrow_mut().apply(&committed.changes);
-        for (reply, result) in committed.replies {
-            if let Some(reply) = reply {
-                let _ = reply.try_send(result);
-            }
+        for answer in committed.answers {
+            answer();
         }
         hub.borrow().notify(&committed.changes);
     }

@@ -10,7 +10,8 @@ use redb::{ReadableTable, Table, WriteTransaction};
 
 use super::schema::*;
 use super::{
-    Change, FlagAction, NewMessage, Op, Outcome, StoreError, UidSet, MAX_DEVICES, MAX_KEYWORDS, MAX_MAILBOXES,
+    Appended, Change, Copied, Delivered, Expunged, FlagAction, FlagChange, NewMessage, Op, StoreError, Stored, UidSet,
+    MAX_DEVICES, MAX_KEYWORDS, MAX_MAILBOXES,
 };
 use crate::util::datetime::DateTime;
 
@@ -274,14 +275,16 @@ fn count_in(mailbox: &mut MailboxRecord, message: &MessageRecord, sign: i64) {
     mailbox.size = (mailbox.size as i64 + sign * message.size as i64).max(0) as u64;
 }
 
-pub(super) fn apply(tables: &mut Tables, op: &Op, changes: &mut Vec<Change>) -> Result<Outcome, StoreError> {
+/// Applies an operation that answers nothing but success; those that answer
+/// more have a function each below (`create`, `append`, `copy`, ...).
+pub(super) fn apply(tables: &mut Tables, op: &Op, changes: &mut Vec<Change>) -> Result<(), StoreError> {
     match op {
         Op::AddUser { name, password_hash } => add_user(tables, name, password_hash),
         Op::SetPassword { name, password_hash } => {
             let mut user = tables.user(name)?;
             user.password_hash = password_hash.clone();
             tables.users.insert(name.as_str(), user.encode().as_slice())?;
-            Ok(Outcome::Done)
+            Ok(())
         }
         Op::DeleteUser { name } => delete_user(tables, name, changes),
         Op::AddDevice { user, device, record } => {
@@ -293,12 +296,12 @@ pub(super) fn apply(tables: &mut Tables, op: &Op, changes: &mut Vec<Change>) -> 
                 return Err(StoreError::TooManyDevices);
             }
             tables.devices.insert((id, device.as_str()), record.encode().as_slice())?;
-            Ok(Outcome::Done)
+            Ok(())
         }
         Op::DeleteDevice { user, device } => {
             let id = tables.user(user)?.id;
             match tables.devices.remove((id, device.as_str()))? {
-                Some(_) => Ok(Outcome::Done),
+                Some(_) => Ok(()),
                 None => Err(StoreError::NoSuchDevice),
             }
         }
@@ -306,7 +309,7 @@ pub(super) fn apply(tables: &mut Tables, op: &Op, changes: &mut Vec<Change>) -> 
             let id = tables.user(user)?.id;
             let settings = UserSettings { device_only: *on };
             tables.user_settings.insert(id, settings.encode().as_slice())?;
-            Ok(Outcome::Done)
+            Ok(())
         }
         Op::DeviceUsed { user, device, when, address } => {
             // The device may have been deleted since the login: nothing to note then.
@@ -317,23 +320,18 @@ pub(super) fn apply(tables: &mut Tables, op: &Op, changes: &mut Vec<Change>) -> 
                 record.last_address = address.clone();
                 tables.devices.insert((*user, device.as_str()), record.encode().as_slice())?;
             }
-            Ok(Outcome::Done)
+            Ok(())
         }
         Op::RecordLogin { user, entry, keep } => record_login(tables, *user, entry, *keep),
-        Op::CreateMailbox { user, name, special_use } => {
-            let mailbox = create_mailbox(tables, *user, name, *special_use)?;
-            changes.push(Change::User { user: *user });
-            Ok(Outcome::Created { mailbox })
-        }
         Op::DeleteMailbox { user, name } => {
-            let outcome = delete_mailbox(tables, *user, name, changes)?;
+            delete_mailbox(tables, *user, name, changes)?;
             changes.push(Change::User { user: *user });
-            Ok(outcome)
+            Ok(())
         }
         Op::RenameMailbox { user, from, to } => {
-            let outcome = rename_mailbox(tables, *user, from, to, changes)?;
+            rename_mailbox(tables, *user, from, to, changes)?;
             changes.push(Change::User { user: *user });
-            Ok(outcome)
+            Ok(())
         }
         Op::Subscribe { user, name, subscribed } => {
             if *subscribed {
@@ -342,62 +340,32 @@ pub(super) fn apply(tables: &mut Tables, op: &Op, changes: &mut Vec<Change>) -> 
                 tables.subscriptions.remove((*user, name.as_str()))?;
             }
             changes.push(Change::User { user: *user });
-            Ok(Outcome::Done)
+            Ok(())
         }
-        Op::WriteBlob { blob, first_chunk, data } => write_blob(tables, *blob, *first_chunk, data),
         Op::DiscardBlobs { blobs } => {
             discard_blobs(tables, blobs)?;
-            Ok(Outcome::Done)
-        }
-        Op::Append { mailbox, messages } => append(tables, *mailbox, messages, changes),
-        Op::Replace { mailbox, message, from, uid } => {
-            let appended = append(tables, *mailbox, std::slice::from_ref(message), changes)?;
-            // Read after the append: `from` may be the same mailbox.
-            let record = tables.selectable_mailbox(*from)?;
-            let doomed = tables.messages_in(*from, &UidSet(vec![(*uid, *uid)]))?;
-            expunge(tables, *from, record, &doomed, changes)?;
-            Ok(appended)
-        }
-        Op::Deliver { message, mailboxes } => deliver(tables, message, mailboxes, changes),
-        Op::Store { mailbox, uids, action, flags, keywords, unchanged_since } => {
-            let change = FlagChange { action: *action, flags: *flags, keywords, unchanged_since: *unchanged_since };
-            store_flags(tables, *mailbox, uids, &change, changes)
-        }
-        Op::Copy { from, to, uids, remove } => copy(tables, *from, *to, uids, *remove, changes),
-        Op::Expunge { mailbox, uids } => {
-            let record = tables.selectable_mailbox(*mailbox)?;
-            if record.deleted == 0 {
-                return Ok(Outcome::Expunged { uids: Vec::new() });
-            }
-            let candidates = match uids {
-                Some(uids) => tables.messages_in(*mailbox, uids)?,
-                None => tables.all_messages(*mailbox)?,
-            };
-            let doomed: Vec<(u32, MessageRecord)> =
-                candidates.into_iter().filter(|(_, message)| message.flags.contains(Flags::DELETED)).collect();
-            let uids = expunge(tables, *mailbox, record, &doomed, changes)?;
-            Ok(Outcome::Expunged { uids })
+            Ok(())
         }
         Op::SetBan { address, ban } => {
             tables.bans.insert(address.as_str(), ban.encode().as_slice())?;
-            Ok(Outcome::Done)
+            Ok(())
         }
         Op::DeleteBans { addresses } => {
             for address in addresses {
                 tables.bans.remove(address.as_str())?;
             }
-            Ok(Outcome::Done)
+            Ok(())
         }
         Op::RecordKnownLogin { user, address, device, at } => {
             record_known(&mut tables.known_addresses, *user, address, *at)?;
             if let Some(device) = device {
                 record_known(&mut tables.known_devices, *user, device, *at)?;
             }
-            Ok(Outcome::Done)
+            Ok(())
         }
         Op::RecordAlert { user, kind, at } => {
             tables.alerts_sent.insert((*user, *kind), *at)?;
-            Ok(Outcome::Done)
+            Ok(())
         }
         #[cfg(test)]
         Op::Panic => panic!("deliberate panic in the store thread"),
@@ -407,9 +375,62 @@ pub(super) fn apply(tables: &mut Tables, op: &Op, changes: &mut Vec<Change>) -> 
                 record.first_recent_uid = *uid;
                 tables.save_mailbox(*mailbox, &record)?;
             }
-            Ok(Outcome::Done)
+            Ok(())
         }
     }
+}
+
+/// CREATE: `name` (and any missing parents) for `user`; the new id.
+pub(super) fn create(
+    tables: &mut Tables,
+    user: u32,
+    name: &str,
+    special_use: Option<SpecialUse>,
+    changes: &mut Vec<Change>,
+) -> Result<u64, StoreError> {
+    let mailbox = create_mailbox(tables, user, name, special_use)?;
+    changes.push(Change::User { user });
+    Ok(mailbox)
+}
+
+/// REPLACE (RFC 8508): `message` appended to `mailbox`, then message `uid`
+/// of `from` expunged whatever its flags (if it is still there).
+pub(super) fn replace(
+    tables: &mut Tables,
+    mailbox: u64,
+    message: &NewMessage,
+    from: u64,
+    uid: u32,
+    changes: &mut Vec<Change>,
+) -> Result<Appended, StoreError> {
+    let appended = append(tables, mailbox, std::slice::from_ref(message), changes)?;
+    // Read after the append: `from` may be the same mailbox.
+    let record = tables.selectable_mailbox(from)?;
+    let doomed = tables.messages_in(from, &UidSet(vec![(uid, uid)]))?;
+    expunge(tables, from, record, &doomed, changes)?;
+    Ok(appended)
+}
+
+/// EXPUNGE: removes the \Deleted messages of `mailbox` (only those in
+/// `uids`, if given).
+pub(super) fn expunge_deleted(
+    tables: &mut Tables,
+    mailbox: u64,
+    uids: Option<&UidSet>,
+    changes: &mut Vec<Change>,
+) -> Result<Expunged, StoreError> {
+    let record = tables.selectable_mailbox(mailbox)?;
+    if record.deleted == 0 {
+        return Ok(Expunged { uids: Vec::new() });
+    }
+    let candidates = match uids {
+        Some(uids) => tables.messages_in(mailbox, uids)?,
+        None => tables.all_messages(mailbox)?,
+    };
+    let doomed: Vec<(u32, MessageRecord)> =
+        candidates.into_iter().filter(|(_, message)| message.flags.contains(Flags::DELETED)).collect();
+    let uids = expunge(tables, mailbox, record, &doomed, changes)?;
+    Ok(Expunged { uids })
 }
 
 /// Notes that `user` logged in from (or with) `what` at `at`, keeping the
@@ -430,7 +451,7 @@ fn record_known(table: &mut Table<(u32, &'static str), u64>, user: u32, what: &s
     Ok(())
 }
 
-fn add_user(tables: &mut Tables, name: &str, password_hash: &str) -> Result<Outcome, StoreError> {
+fn add_user(tables: &mut Tables, name: &str, password_hash: &str) -> Result<(), StoreError> {
     if tables.users.get(name)?.is_some() {
         return Err(StoreError::UserExists);
     }
@@ -441,10 +462,10 @@ fn add_user(tables: &mut Tables, name: &str, password_hash: &str) -> Result<Outc
         create_mailbox(tables, id, mailbox, special_use)?;
         tables.subscriptions.insert((id, mailbox), ())?;
     }
-    Ok(Outcome::Done)
+    Ok(())
 }
 
-fn delete_user(tables: &mut Tables, name: &str, changes: &mut Vec<Change>) -> Result<Outcome, StoreError> {
+fn delete_user(tables: &mut Tables, name: &str, changes: &mut Vec<Change>) -> Result<(), StoreError> {
     let user = tables.user(name)?;
     let mut mailboxes = Vec::new();
     for entry in tables.mailboxes.range((user.id, "")..(user.id + 1, ""))? {
@@ -465,7 +486,7 @@ fn delete_user(tables: &mut Tables, name: &str, changes: &mut Vec<Change>) -> Re
     tables.known_devices.retain_in((user.id, "")..(user.id + 1, ""), |_, _| false)?;
     tables.alerts_sent.retain_in((user.id, 0)..=(user.id, u8::MAX), |_, _| false)?;
     tables.users.remove(name)?;
-    Ok(Outcome::Done)
+    Ok(())
 }
 
 /// Entries of the history looked at for one alike to a new login.
@@ -477,10 +498,10 @@ const HISTORY_MERGE_SECONDS: i64 = 3600;
 /// entry (same outcome, address, device, TLS, within the hour) when there
 /// is one, else appended; the oldest entries beyond `keep` go. A user who
 /// no longer exists gets nothing (the login raced a `user del`).
-fn record_login(tables: &mut Tables, user: u32, entry: &LoginEntry, keep: u32) -> Result<Outcome, StoreError> {
+fn record_login(tables: &mut Tables, user: u32, entry: &LoginEntry, keep: u32) -> Result<(), StoreError> {
     // Every user has an INBOX (it cannot be deleted): none, no user.
     if tables.mailbox_id(user, INBOX)?.is_none() {
-        return Ok(Outcome::Done);
+        return Ok(());
     }
     let mut merged = None;
     let mut newest = None;
@@ -503,7 +524,7 @@ fn record_login(tables: &mut Tables, user: u32, entry: &LoginEntry, keep: u32) -
         existing.last = existing.last.max(entry.last);
         existing.first = existing.first.min(entry.first);
         tables.login_history.insert((user, sequence), existing.encode().as_slice())?;
-        return Ok(Outcome::Done);
+        return Ok(());
     }
     let sequence = newest.map_or(0, |newest| newest + 1);
     tables.login_history.insert((user, sequence), entry.encode().as_slice())?;
@@ -521,7 +542,7 @@ fn record_login(tables: &mut Tables, user: u32, entry: &LoginEntry, keep: u32) -
             tables.login_history.retain_in((user, oldest)..(user, cut), |_, _| false)?;
         }
     }
-    Ok(Outcome::Done)
+    Ok(())
 }
 
 /// Creates `name` and any missing parents. A \Noselect placeholder of that
@@ -597,12 +618,7 @@ fn remove_all_messages(tables: &mut Tables, mailbox: u64) -> Result<(), StoreErr
     Ok(())
 }
 
-fn delete_mailbox(
-    tables: &mut Tables,
-    user: u32,
-    name: &str,
-    changes: &mut Vec<Change>,
-) -> Result<Outcome, StoreError> {
+fn delete_mailbox(tables: &mut Tables, user: u32, name: &str, changes: &mut Vec<Change>) -> Result<(), StoreError> {
     if name == INBOX {
         return Err(StoreError::CannotDeleteInbox);
     }
@@ -637,7 +653,7 @@ fn delete_mailbox(
         tables.mailboxes.remove((user, name))?;
         remove_empty_placeholders(tables, user, name)?;
     }
-    Ok(Outcome::Done)
+    Ok(())
 }
 
 /// Removes \Noselect parents of `name` left without children.
@@ -660,7 +676,7 @@ fn rename_mailbox(
     from: &str,
     to: &str,
     changes: &mut Vec<Change>,
-) -> Result<Outcome, StoreError> {
+) -> Result<(), StoreError> {
     let from_id = tables.mailbox_id(user, from)?.ok_or(StoreError::NoSuchMailbox)?;
     if from == to || tables.mailbox_id(user, to)?.is_some() {
         return Err(StoreError::MailboxExists);
@@ -674,7 +690,7 @@ fn rename_mailbox(
         let to_id = create_mailbox(tables, user, to, None)?;
         let all = UidSet(vec![(1, u32::MAX)]);
         copy(tables, from_id, to_id, &all, true, changes)?;
-        return Ok(Outcome::Done);
+        return Ok(());
     }
     let mut moving = vec![(from.to_string(), from_id)];
     moving.extend(tables.children(user, from)?);
@@ -707,10 +723,15 @@ fn rename_mailbox(
         }
     }
     remove_empty_placeholders(tables, user, from)?;
-    Ok(Outcome::Done)
+    Ok(())
 }
 
-fn write_blob(tables: &mut Tables, blob: Option<u64>, first_chunk: u32, data: &[u8]) -> Result<Outcome, StoreError> {
+pub(super) fn write_blob(
+    tables: &mut Tables,
+    blob: Option<u64>,
+    first_chunk: u32,
+    data: &[u8],
+) -> Result<u64, StoreError> {
     let id = match blob {
         Some(id) => {
             if tables.pending.get(id)?.is_none() {
@@ -727,7 +748,7 @@ fn write_blob(tables: &mut Tables, blob: Option<u64>, first_chunk: u32, data: &[
     for (index, piece) in data.chunks(CHUNK_SIZE).enumerate() {
         tables.chunks.insert((id, first_chunk + index as u32), piece)?;
     }
-    Ok(Outcome::Blob(id))
+    Ok(id)
 }
 
 pub(super) fn discard_blobs(tables: &mut Tables, blobs: &[u64]) -> Result<(), StoreError> {
@@ -739,12 +760,12 @@ pub(super) fn discard_blobs(tables: &mut Tables, blobs: &[u64]) -> Result<(), St
     Ok(())
 }
 
-fn append(
+pub(super) fn append(
     tables: &mut Tables,
     mailbox: u64,
     messages: &[NewMessage],
     changes: &mut Vec<Change>,
-) -> Result<Outcome, StoreError> {
+) -> Result<Appended, StoreError> {
     let mut record = tables.selectable_mailbox(mailbox)?;
     for message in messages {
         if tables.pending.get(message.blob)?.is_none() {
@@ -782,17 +803,17 @@ fn append(
         ));
     }
     let (first_uid, last_uid) = add_messages(tables, mailbox, &mut record, stored, grew, changes)?;
-    Ok(Outcome::Appended { uid_validity: record.uid_validity, first_uid, last_uid })
+    Ok(Appended { uid_validity: record.uid_validity, first_uid, last_uid })
 }
 
 /// LMTP: one blob for every recipient, so a message to the whole family
 /// takes its space once. Every check comes before the first write.
-fn deliver(
+pub(super) fn deliver(
     tables: &mut Tables,
     message: &NewMessage,
     mailboxes: &[u64],
     changes: &mut Vec<Change>,
-) -> Result<Outcome, StoreError> {
+) -> Result<Delivered, StoreError> {
     if mailboxes.is_empty() {
         return Err(StoreError::Bug("a delivery without mailboxes".into()));
     }
@@ -829,7 +850,7 @@ fn deliver(
             add_messages(tables, mailbox, &mut record, vec![(stored, message.summary.clone())], false, changes)?;
         uids.push(uid);
     }
-    Ok(Outcome::Delivered { uids })
+    Ok(Delivered { uids })
 }
 
 /// Gives `messages` (with their header summaries) the next UIDs of
@@ -872,27 +893,19 @@ fn add_messages(
     Ok((first_uid, last_uid))
 }
 
-/// What a STORE asks of each message.
-struct FlagChange<'a> {
-    action: FlagAction,
-    flags: Flags,
-    keywords: &'a [String],
-    unchanged_since: Option<u64>,
-}
-
-fn store_flags(
+pub(super) fn store_flags(
     tables: &mut Tables,
     mailbox: u64,
     uids: &UidSet,
     change: &FlagChange,
     changes: &mut Vec<Change>,
-) -> Result<Outcome, StoreError> {
-    let FlagChange { action, flags, keywords, unchanged_since } = *change;
+) -> Result<Stored, StoreError> {
+    let FlagChange { action, flags, ref keywords, unchanged_since } = *change;
     let mut record = tables.selectable_mailbox(mailbox)?;
     let targets = tables.messages_in(mailbox, uids)?;
     let mut modified = Vec::new();
     if targets.is_empty() {
-        return Ok(Outcome::Stored { modseq: record.highest_modseq, changed: 0, modified });
+        return Ok(Stored { modseq: record.highest_modseq, changed: 0, modified });
     }
     let (bits, grew) = keyword_bits(&mut record, keywords, action != FlagAction::Remove)?;
     let modseq = record.highest_modseq + 1;
@@ -924,33 +937,29 @@ fn store_flags(
         changed += 1;
     }
     if changed == 0 && !grew {
-        return Ok(Outcome::Stored { modseq: record.highest_modseq, changed, modified });
+        return Ok(Stored { modseq: record.highest_modseq, changed, modified });
     }
     record.highest_modseq = modseq;
     tables.save_mailbox(mailbox, &record)?;
     let keywords = grew.then(|| record.keywords.clone());
     changes.push(Change::Flags { mailbox, modseq, keywords });
     changes.push(Change::User { user: record.user_id });
-    Ok(Outcome::Stored { modseq, changed, modified })
+    Ok(Stored { modseq, changed, modified })
 }
 
-fn copy(
+pub(super) fn copy(
     tables: &mut Tables,
     from: u64,
     to: u64,
     uids: &UidSet,
     remove: bool,
     changes: &mut Vec<Change>,
-) -> Result<Outcome, StoreError> {
+) -> Result<Copied, StoreError> {
     let source = tables.selectable_mailbox(from)?;
     let mut target = tables.selectable_mailbox(to)?;
     let messages = tables.messages_in(from, uids)?;
     if messages.is_empty() {
-        return Ok(Outcome::Copied {
-            uid_validity: target.uid_validity,
-            source: Vec::new(),
-            first_uid: target.uid_next,
-        });
+        return Ok(Copied { uid_validity: target.uid_validity, source: Vec::new(), first_uid: target.uid_next });
     }
     let mut grew = false;
     let mut bits = Vec::with_capacity(messages.len());
@@ -972,7 +981,7 @@ fn copy(
         expunge(tables, from, source, &messages, changes)?;
     }
     let source_uids = messages.iter().map(|(uid, _)| *uid).collect();
-    Ok(Outcome::Copied { uid_validity: target.uid_validity, source: source_uids, first_uid })
+    Ok(Copied { uid_validity: target.uid_validity, source: source_uids, first_uid })
 }
 
 /// Removes `doomed` from `mailbox`, remembering them in the expunge history.

@@ -886,7 +886,7 @@ pub fn structure_of(record: &MessageRecord, blob: &BlobRecord, chunks: &ChunkRea
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{FlagAction, Flags, NewMessage, Op, Outcome, Store, UidSet, INBOX};
+    use crate::store::{FlagAction, FlagChange, Flags, NewMessage, Op, Store, UidSet, INBOX};
     use crate::util::datetime::DateTime;
 
     #[test]
@@ -933,10 +933,7 @@ mod tests {
             for number in 0..200u32 {
                 let data = format!("Subject: {number}\r\n\r\n{number}\r\n").into_bytes();
                 let size = data.len() as u64;
-                let Ok(Outcome::Blob(blob)) = store.execute(Op::WriteBlob { blob: None, first_chunk: 0, data }).await
-                else {
-                    panic!("expected a blob")
-                };
+                let blob = store.write_blob(None, 0, data).await.unwrap();
                 blobs.push(blob);
                 let message = NewMessage {
                     blob,
@@ -949,7 +946,7 @@ mod tests {
                     keywords: Vec::new(),
                     internal_date: DateTime::now(),
                 };
-                store.execute(Op::Append { mailbox: inbox, messages: vec![message] }).await.unwrap();
+                store.append(inbox, vec![message]).await.unwrap();
             }
             let expected = |number: usize| (number % 3 != 0).then(|| format!("text {number}"));
             let mut snapshot = store.snapshot();
@@ -962,16 +959,14 @@ mod tests {
             assert_eq!(snapshot.preview(blobs[199] + 1000).unwrap(), None);
             snapshot.close();
             // The last reference gone, the preview goes too.
-            let deleted = Op::Store {
-                mailbox: inbox,
-                uids: UidSet(vec![(2, 2)]),
+            let deleted = FlagChange {
                 action: FlagAction::Add,
                 flags: Flags::DELETED,
                 keywords: Vec::new(),
                 unchanged_since: None,
             };
-            store.execute(deleted).await.unwrap();
-            store.execute(Op::Expunge { mailbox: inbox, uids: None }).await.unwrap();
+            store.set_flags(inbox, UidSet(vec![(2, 2)]), deleted).await.unwrap();
+            store.expunge(inbox, None).await.unwrap();
             assert_eq!(snapshot.preview(blobs[1]).unwrap(), None);
             assert_eq!(snapshot.preview(blobs[2]).unwrap(), expected(2));
         });
@@ -987,10 +982,7 @@ mod tests {
                 [&b"Subject: one\r\n\r\n1\r\n"[..], b"Subject: two\r\n\r\n2\r\n", b"Subject: three\r\n\r\n3\r\n"]
             {
                 let data = text.to_vec();
-                let Ok(Outcome::Blob(blob)) = store.execute(Op::WriteBlob { blob: None, first_chunk: 0, data }).await
-                else {
-                    panic!("expected a blob")
-                };
+                let blob = store.write_blob(None, 0, data).await.unwrap();
                 blobs.push(blob);
                 let message = NewMessage {
                     blob,
@@ -1003,23 +995,21 @@ mod tests {
                     keywords: Vec::new(),
                     internal_date: DateTime::now(),
                 };
-                store.execute(Op::Append { mailbox: inbox, messages: vec![message] }).await.unwrap();
+                store.append(inbox, vec![message]).await.unwrap();
             }
             let mut snapshot = store.snapshot();
             assert!(snapshot.message(inbox, 1, 3).unwrap().is_some());
             let mut bytes = Vec::new();
             assert!(snapshot.read(blobs[1], 0, 5, &mut bytes).unwrap());
             assert_eq!(bytes, b"Subje");
-            let deleted = Op::Store {
-                mailbox: inbox,
-                uids: UidSet(vec![(2, 2)]),
+            let deleted = FlagChange {
                 action: FlagAction::Add,
                 flags: Flags::DELETED,
                 keywords: Vec::new(),
                 unchanged_since: None,
             };
-            store.execute(deleted).await.unwrap();
-            store.execute(Op::Expunge { mailbox: inbox, uids: None }).await.unwrap();
+            store.set_flags(inbox, UidSet(vec![(2, 2)]), deleted).await.unwrap();
+            store.expunge(inbox, None).await.unwrap();
             // Still the old state: the snapshot is open.
             assert!(snapshot.message(inbox, 2, 3).unwrap().is_some());
             assert_eq!(snapshot.generation(), 1);

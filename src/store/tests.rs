@@ -88,6 +88,11 @@ async fn inbox_of_new_user(store: &Store) -> u64 {
     reader.mailbox_id(user.id, INBOX).unwrap().unwrap()
 }
 
+/// The flag change that marks messages \Deleted.
+fn deleted() -> FlagChange {
+    FlagChange { action: FlagAction::Add, flags: Flags::DELETED, keywords: Vec::new(), unchanged_since: None }
+}
+
 fn run<T>(store: &Store, pump: Pump, work: impl std::future::Future<Output = T>) -> T {
     let executor = smol::LocalExecutor::new();
     executor.spawn(pump).detach();
@@ -97,9 +102,7 @@ fn run<T>(store: &Store, pump: Pump, work: impl std::future::Future<Output = T>)
 
 async fn append(store: &Store, mailbox: u64, size: usize) -> Result<u32, StoreError> {
     let data = vec![b'x'; size];
-    let Outcome::Blob(blob) = store.execute(Op::WriteBlob { blob: None, first_chunk: 0, data }).await? else {
-        panic!("expected a blob")
-    };
+    let blob = store.write_blob(None, 0, data).await?;
     let message = NewMessage {
         blob,
         size: size as u64,
@@ -111,10 +114,7 @@ async fn append(store: &Store, mailbox: u64, size: usize) -> Result<u32, StoreEr
         keywords: Vec::new(),
         internal_date: DateTime::now(),
     };
-    match store.execute(Op::Append { mailbox, messages: vec![message] }).await? {
-        Outcome::Appended { first_uid, .. } => Ok(first_uid),
-        other => panic!("unexpected {other:?}"),
-    }
+    Ok(store.append(mailbox, vec![message]).await?.first_uid)
 }
 
 #[test]
@@ -147,19 +147,8 @@ fn a_nearly_full_disk_refuses_new_mail_and_keeps_working() {
         drop((messages, chunks, reader));
         // Deleting mail still works on a full disk...
         let doomed = UidSet(vec![(acknowledged[0], acknowledged[4])]);
-        let op = Op::Store {
-            mailbox: inbox,
-            uids: doomed,
-            action: FlagAction::Add,
-            flags: Flags::DELETED,
-            keywords: Vec::new(),
-            unchanged_since: None,
-        };
-        store.execute(op).await.unwrap();
-        let Outcome::Expunged { uids } = store.execute(Op::Expunge { mailbox: inbox, uids: None }).await.unwrap()
-        else {
-            panic!()
-        };
+        store.set_flags(inbox, doomed, deleted()).await.unwrap();
+        let Expunged { uids } = store.expunge(inbox, None).await.unwrap();
         assert_eq!(uids.len(), 5);
         // ...and with room again, so does new mail.
         disk.capacity.store(64 << 20, std::sync::atomic::Ordering::SeqCst);
@@ -202,9 +191,9 @@ fn a_panicking_operation_fails_alone() {
         let panicking = store.execute(Op::Panic);
         let second = store.execute(Op::AddUser { name: "b".into(), password_hash: "x".into() });
         let (first, (panicking, second)) = smol::future::zip(first, smol::future::zip(panicking, second)).await;
-        assert_eq!(first, Ok(Outcome::Done));
+        assert_eq!(first, Ok(()));
         assert!(matches!(panicking, Err(StoreError::Bug(ref text)) if text.contains("deliberate")), "{panicking:?}");
-        assert_eq!(second, Ok(Outcome::Done));
+        assert_eq!(second, Ok(()));
         let users: Vec<String> = store.read().unwrap().users().unwrap().into_iter().map(|(name, _)| name).collect();
         assert_eq!(users, vec!["a".to_string(), "b".to_string()]);
         // The store thread still works afterwards.
@@ -308,11 +297,7 @@ fn a_message_stored_without_a_structure_gets_one_from_its_bytes() {
         text.extend_from_slice(b"Content-Type: text/html\r\n\r\n");
         text.extend(std::iter::repeat_n(b'x', PIECE as usize + 100));
         text.extend_from_slice(b"\r\n--b--\r\n");
-        let Outcome::Blob(blob) =
-            store.execute(Op::WriteBlob { blob: None, first_chunk: 0, data: text.clone() }).await.unwrap()
-        else {
-            panic!("expected a blob")
-        };
+        let blob = store.write_blob(None, 0, text.clone()).await.unwrap();
         let message = NewMessage {
             blob,
             size: text.len() as u64,
@@ -324,11 +309,7 @@ fn a_message_stored_without_a_structure_gets_one_from_its_bytes() {
             keywords: Vec::new(),
             internal_date: DateTime::now(),
         };
-        let Outcome::Appended { first_uid, .. } =
-            store.execute(Op::Append { mailbox: inbox, messages: vec![message] }).await.unwrap()
-        else {
-            panic!("expected an append")
-        };
+        let Appended { first_uid, .. } = store.append(inbox, vec![message]).await.unwrap();
         let reader = store.read().unwrap();
         let record = reader.messages().unwrap().get(inbox, first_uid).unwrap().unwrap();
         let blobs = reader.blobs().unwrap();
@@ -360,11 +341,7 @@ fn a_delivery_to_several_users_is_stored_once_and_counted_right() {
             archives.push(reader.mailbox_id(user.id, "Archive").unwrap().unwrap());
         }
         let text = b"Subject: family\r\n\r\nhello\r\n".to_vec();
-        let Outcome::Blob(blob) =
-            store.execute(Op::WriteBlob { blob: None, first_chunk: 0, data: text.clone() }).await.unwrap()
-        else {
-            panic!("expected a blob")
-        };
+        let blob = store.write_blob(None, 0, text.clone()).await.unwrap();
         let message = NewMessage {
             blob,
             size: text.len() as u64,
@@ -377,10 +354,10 @@ fn a_delivery_to_several_users_is_stored_once_and_counted_right() {
             internal_date: DateTime::now(),
         };
         // A mailbox named twice is a caller's bug, refused before any write.
-        let twice = Op::Deliver { message: message.clone(), mailboxes: vec![inboxes[0], inboxes[0]] };
-        assert!(matches!(store.execute(twice).await, Err(StoreError::Bug(_))));
-        let delivered = store.execute(Op::Deliver { message, mailboxes: inboxes.clone() }).await.unwrap();
-        assert_eq!(delivered, Outcome::Delivered { uids: vec![1, 1, 1] });
+        let twice = store.deliver(message.clone(), vec![inboxes[0], inboxes[0]]).await;
+        assert!(matches!(twice, Err(StoreError::Bug(_))));
+        let delivered = store.deliver(message, inboxes.clone()).await.unwrap();
+        assert_eq!(delivered, Delivered { uids: vec![1, 1, 1] });
 
         let references = |store: &Store| store.read().unwrap().blob(blob).unwrap().map(|record| record.references);
         let clean = |store: &Store| {
@@ -394,26 +371,18 @@ fn a_delivery_to_several_users_is_stored_once_and_counted_right() {
         let store: &Store = &store;
         let delete_all = |mailbox: u64| async move {
             let all = UidSet(vec![(1, u32::MAX)]);
-            let flag = Op::Store {
-                mailbox,
-                uids: all,
-                action: FlagAction::Add,
-                flags: Flags::DELETED,
-                keywords: Vec::new(),
-                unchanged_since: None,
-            };
-            store.execute(flag).await.unwrap();
-            store.execute(Op::Expunge { mailbox, uids: None }).await.unwrap()
+            store.set_flags(mailbox, all, deleted()).await.unwrap();
+            store.expunge(mailbox, None).await.unwrap()
         };
         // COPY adds a reference; MOVE adds one and drops one.
         let all = UidSet(vec![(1, 1)]);
-        store.execute(Op::Copy { from: inboxes[0], to: archives[0], uids: all.clone(), remove: false }).await.unwrap();
+        store.copy(inboxes[0], archives[0], all.clone(), false).await.unwrap();
         assert_eq!(references(store), Some(4));
-        store.execute(Op::Copy { from: inboxes[1], to: archives[1], uids: all, remove: true }).await.unwrap();
+        store.copy(inboxes[1], archives[1], all, true).await.unwrap();
         assert_eq!(references(store), Some(4));
         clean(store);
         // EXPUNGE of one copy drops one reference and keeps the bytes.
-        assert_eq!(delete_all(inboxes[0]).await, Outcome::Expunged { uids: vec![1] });
+        assert_eq!(delete_all(inboxes[0]).await, Expunged { uids: vec![1] });
         assert_eq!(references(store), Some(3));
         clean(store);
         for mailbox in [archives[0], archives[1], inboxes[2]] {
@@ -578,10 +547,8 @@ fn save_dates_come_and_go_with_their_messages() {
             let user = reader.user("alice").unwrap().unwrap();
             reader.mailbox_id(user.id, "Archive").unwrap().unwrap()
         };
-        let copy = Op::Copy { from: inbox, to: archive, uids: UidSet(vec![(1, 2)]), remove: false };
-        store.execute(copy).await.unwrap();
-        let moved = Op::Copy { from: inbox, to: archive, uids: UidSet(vec![(3, 3)]), remove: true };
-        store.execute(moved).await.unwrap();
+        store.copy(inbox, archive, UidSet(vec![(1, 2)]), false).await.unwrap();
+        store.copy(inbox, archive, UidSet(vec![(3, 3)]), true).await.unwrap();
         let reader = store.read().unwrap();
         assert_eq!(reader.save_date_uids(inbox).unwrap(), [1, 2]);
         assert_eq!(reader.save_date_uids(archive).unwrap(), [1, 2, 3]);

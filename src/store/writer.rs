@@ -15,7 +15,7 @@ use smol::channel::{Receiver, Sender};
 
 use super::ops::{self, Tables};
 use super::schema;
-use super::{Committed, Op, Request, StoreError};
+use super::{Answer, Change, Committed, Op, Pending, Reply, Request, StoreError};
 
 /// Requests applied in one transaction at most; bounds the latency one
 /// group adds to the next.
@@ -110,35 +110,110 @@ pub(super) fn run(
     }
 }
 
-/// A rough upper bound of the disk space an operation writes.
-fn estimated_bytes(op: &Op) -> u64 {
-    const OVERHEAD: u64 = 64 * 1024;
-    match op {
-        Op::WriteBlob { data, .. } => data.len() as u64 + data.len() as u64 / 8 + OVERHEAD,
-        Op::Copy { uids, .. } => uids.0.iter().map(|(low, high)| (high - low + 1) as u64 * 256).sum::<u64>() + OVERHEAD,
-        _ => OVERHEAD,
+impl Request {
+    /// Applies the operation, keeping its answer in its reply; returns
+    /// whether it succeeded (the error, for the writer to act on).
+    fn apply(&mut self, tables: &mut Tables, changes: &mut Vec<Change>) -> Result<(), StoreError> {
+        match self {
+            Request::Op { op, reply } => keep(reply, ops::apply(tables, op, changes)),
+            Request::CreateMailbox { user, name, special_use, reply } => {
+                keep(reply, ops::create(tables, *user, name, *special_use, changes))
+            }
+            Request::WriteBlob { blob, first_chunk, data, reply } => {
+                keep(reply, ops::write_blob(tables, *blob, *first_chunk, data))
+            }
+            Request::Append { mailbox, messages, reply } => {
+                keep(reply, ops::append(tables, *mailbox, messages, changes))
+            }
+            Request::Replace { mailbox, message, from, uid, reply } => {
+                keep(reply, ops::replace(tables, *mailbox, message, *from, *uid, changes))
+            }
+            Request::Deliver { message, mailboxes, reply } => {
+                keep(reply, ops::deliver(tables, message, mailboxes, changes))
+            }
+            Request::SetFlags { mailbox, uids, change, reply } => {
+                keep(reply, ops::store_flags(tables, *mailbox, uids, change, changes))
+            }
+            Request::Copy { from, to, uids, remove, reply } => {
+                keep(reply, ops::copy(tables, *from, *to, uids, *remove, changes))
+            }
+            Request::Expunge { mailbox, uids, reply } => {
+                keep(reply, ops::expunge_deleted(tables, *mailbox, uids.as_ref(), changes))
+            }
+        }
+    }
+
+    /// The reply, whatever its answer's type.
+    fn reply(&mut self) -> &mut dyn Pending {
+        match self {
+            Request::Op { reply, .. } => reply,
+            Request::CreateMailbox { reply, .. } | Request::WriteBlob { reply, .. } => reply,
+            Request::Append { reply, .. } | Request::Replace { reply, .. } => reply,
+            Request::Deliver { reply, .. } => reply,
+            Request::SetFlags { reply, .. } => reply,
+            Request::Copy { reply, .. } => reply,
+            Request::Expunge { reply, .. } => reply,
+        }
+    }
+
+    /// Whether the caller is told of success only after an fsync. Blob
+    /// chunks are not: their message is acknowledged by the durable APPEND
+    /// that follows them, and an unfinished blob is discarded at start-up.
+    fn needs_durability(&self) -> bool {
+        match self {
+            Request::Op { op, .. } => op.needs_durability(),
+            Request::WriteBlob { .. } => false,
+            Request::CreateMailbox { .. }
+            | Request::Append { .. }
+            | Request::Replace { .. }
+            | Request::Deliver { .. }
+            | Request::SetFlags { .. }
+            | Request::Copy { .. }
+            | Request::Expunge { .. } => true,
+        }
+    }
+
+    /// A rough upper bound of the disk space the operation writes.
+    fn estimated_bytes(&self) -> u64 {
+        const OVERHEAD: u64 = 64 * 1024;
+        match self {
+            Request::WriteBlob { data, .. } => data.len() as u64 + data.len() as u64 / 8 + OVERHEAD,
+            Request::Copy { uids, .. } => {
+                uids.0.iter().map(|(low, high)| (high - low + 1) as u64 * 256).sum::<u64>() + OVERHEAD
+            }
+            _ => OVERHEAD,
+        }
+    }
+
+    /// Whether the operation adds data (and so waits for the full reserve).
+    fn grows(&self) -> bool {
+        matches!(
+            self,
+            Request::WriteBlob { .. }
+                | Request::Append { .. }
+                | Request::Replace { .. }
+                | Request::Deliver { .. }
+                | Request::Copy { remove: false, .. }
+                | Request::Op { op: Op::AddUser { .. } | Op::RenameMailbox { .. }, .. }
+                | Request::CreateMailbox { .. }
+        )
     }
 }
 
-/// Whether an operation adds data (and so waits for the full reserve).
-fn grows(op: &Op) -> bool {
-    matches!(
-        op,
-        Op::WriteBlob { .. }
-            | Op::Append { .. }
-            | Op::Replace { .. }
-            | Op::Deliver { .. }
-            | Op::Copy { remove: false, .. }
-            | Op::AddUser { .. }
-            | Op::CreateMailbox { .. }
-            | Op::RenameMailbox { .. }
-    )
+/// Keeps `result` as the answer of `reply`; returns whether it succeeded.
+fn keep<T>(reply: &mut Reply<T>, result: Result<T, StoreError>) -> Result<(), StoreError> {
+    let status = match &result {
+        Ok(_) => Ok(()),
+        Err(error) => Err(error.clone()),
+    };
+    reply.result = Some(result);
+    status
 }
 
 impl Writer {
     fn reply_all(&self, group: Vec<Request>, error: StoreError) {
-        let replies = group.into_iter().map(|request| (request.reply, Err(error.clone()))).collect();
-        let _ = self.committed.send_blocking(Committed { replies, changes: Vec::new(), failed: None });
+        let answers = failed_answers(group, &error);
+        let _ = self.committed.send_blocking(Committed { answers, changes: Vec::new(), failed: None });
     }
 
     /// A storage error poisons the database: answer everyone, and tell the
@@ -149,15 +224,15 @@ impl Writer {
         if first {
             self.failed = Some(error.to_string());
         }
-        let replies = group.into_iter().map(|request| (request.reply, Err(error.clone()))).collect();
+        let answers = failed_answers(group, &error);
         let failed = first.then(|| error.to_string());
-        let _ = self.committed.send_blocking(Committed { replies, changes: Vec::new(), failed });
+        let _ = self.committed.send_blocking(Committed { answers, changes: Vec::new(), failed });
     }
 
     /// Applies and commits `group`. A request that panics is answered with
     /// an error and the transaction is abandoned; the requests that did not
     /// panic are returned to be applied again in a fresh transaction.
-    fn commit_group(&mut self, group: Vec<Request>) -> Vec<Request> {
+    fn commit_group(&mut self, mut group: Vec<Request>) -> Vec<Request> {
         if let Some(failure) = &self.failed {
             let error = StoreError::Io(format!("storage failed earlier ({failure}); restart roost"));
             self.reply_all(group, error);
@@ -172,7 +247,6 @@ impl Writer {
             }
         };
         let mut free = (self.free_space)();
-        let mut results = Vec::with_capacity(group.len());
         let mut changes = Vec::new();
         let mut durable = false;
         {
@@ -183,17 +257,18 @@ impl Writer {
                     return Vec::new();
                 }
             };
-            for (index, request) in group.iter().enumerate() {
-                let needed = estimated_bytes(&request.op);
-                let floor = if grows(&request.op) { self.reserve } else { self.reserve / 4 };
+            for index in 0..group.len() {
+                let request = &mut group[index];
+                let needed = request.estimated_bytes();
+                let floor = if request.grows() { self.reserve } else { self.reserve / 4 };
                 if free < floor.saturating_add(needed) {
                     // Refused before redb could hit ENOSPC, which would
                     // poison the whole database.
-                    results.push(Err(StoreError::NoSpace));
+                    request.reply().fail(StoreError::NoSpace);
                     continue;
                 }
                 free -= needed;
-                let applied = catch_unwind(AssertUnwindSafe(|| ops::apply(&mut tables, &request.op, &mut changes)));
+                let applied = catch_unwind(AssertUnwindSafe(|| request.apply(&mut tables, &mut changes)));
                 match applied {
                     Ok(Err(error @ (StoreError::Io(_) | StoreError::DiskFull(_)))) => {
                         // The transaction may hold part of this operation: drop it all.
@@ -202,21 +277,17 @@ impl Writer {
                         self.fail(group, error);
                         return Vec::new();
                     }
-                    Ok(result) => {
-                        durable |= result.is_ok() && request.op.needs_durability();
-                        results.push(result);
-                    }
+                    Ok(status) => durable |= status.is_ok() && request.needs_durability(),
                     Err(panic) => {
                         let what = panic_message(&panic);
                         log::error!("store: operation panicked ({what}); retrying the rest of its group");
                         drop(tables);
                         transaction.abort().ok();
-                        let mut group = group;
                         let culprit = group.remove(index);
-                        if let Some(reply) = culprit.reply {
-                            let replies = vec![(Some(reply), Err(StoreError::Bug(what)))];
+                        let answers = failed_answers(vec![culprit], &StoreError::Bug(what));
+                        if !answers.is_empty() {
                             let _ =
-                                self.committed.send_blocking(Committed { replies, changes: Vec::new(), failed: None });
+                                self.committed.send_blocking(Committed { answers, changes: Vec::new(), failed: None });
                         }
                         return group;
                     }
@@ -234,10 +305,21 @@ impl Writer {
             self.fail(group, error.into());
             return Vec::new();
         }
-        let replies = group.into_iter().map(|request| request.reply).zip(results).collect();
-        let _ = self.committed.send_blocking(Committed { replies, changes, failed: None });
+        let answers = group.iter_mut().filter_map(|request| request.reply().answer()).collect();
+        let _ = self.committed.send_blocking(Committed { answers, changes, failed: None });
         Vec::new()
     }
+}
+
+/// `error` as the answer of every request of `group`.
+fn failed_answers(group: Vec<Request>, error: &StoreError) -> Vec<Answer> {
+    let mut answers = Vec::with_capacity(group.len());
+    for mut request in group {
+        let reply = request.reply();
+        reply.fail(error.clone());
+        answers.extend(reply.answer());
+    }
+    answers
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {

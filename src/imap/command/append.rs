@@ -2,7 +2,7 @@
 //! (RFC 7888), APPENDLIMIT (RFC 7889) and APPENDUID (RFC 4315); and
 //! REPLACE / UID REPLACE (RFC 8508), an APPEND of one message that
 //! expunges a message of the selected mailbox in the same transaction
-//! (`Op::Replace`): a client saving a draft again never leaves both
+//! (`Store::replace`): a client saving a draft again never leaves both
 //! versions, nor neither.
 //!
 //! The message literal streams from the socket to the store in
@@ -59,7 +59,7 @@
 //!   `NO [TOOBIG]`), counted as each part is announced: a TEXT literal
 //!   before its continuation is sent, a URL before its bytes are read.
 //! - A failure leaves nothing stored, for every message of a MULTIAPPEND:
-//!   the messages go to the store in one `Op::Append` at the end. After a
+//!   the messages go to the store in one `Store::append` at the end. After a
 //!   NO decided mid-command, the rest of the command is still read: its
 //!   non-synchronizing literals are skipped (RFC 7888), and the command
 //!   ends at the first synchronizing one: the tagged NO goes "in place of
@@ -86,7 +86,7 @@ use crate::mail::Flags;
 use crate::mime::binary::BinaryParts;
 use crate::net::{LineStatus, Stream};
 use crate::store::incoming::Incoming;
-use crate::store::{NewMessage, Op, Outcome, Store, StoreError, CHUNK_SIZE};
+use crate::store::{Appended, NewMessage, Op, Store, StoreError, CHUNK_SIZE};
 use crate::util::datetime::DateTime;
 
 /// Blobs written for this command; discarded unless the APPEND commits.
@@ -320,8 +320,8 @@ pub async fn run(
         return replace(session, tag, &mut pending, mailbox, message, from, uid).await;
     }
     let count = messages.len();
-    match store.execute(Op::Append { mailbox, messages }).await {
-        Ok(Outcome::Appended { uid_validity, first_uid, last_uid }) => {
+    match store.append(mailbox, messages).await {
+        Ok(Appended { uid_validity, first_uid, last_uid }) => {
             pending.blobs.clear();
             let mut code = format!("APPENDUID {uid_validity} ").into_bytes();
             encode::number(&mut code, first_uid);
@@ -336,7 +336,6 @@ pub async fn run(
             }
             session.finish(tag, Status::Ok, Some(Code::Data(code)), "APPEND completed").await
         }
-        Ok(other) => session.unexpected(tag, "APPEND", other).await,
         Err(error) => session.store_failed(tag, error, true).await,
     }
 }
@@ -428,8 +427,8 @@ async fn replace(
 ) -> io::Result<()> {
     let store = session.server.store.clone();
     let command = if session.uid_command { "UID REPLACE" } else { "REPLACE" };
-    match store.execute(Op::Replace { mailbox, message, from, uid }).await {
-        Ok(Outcome::Appended { uid_validity, first_uid, .. }) => {
+    match store.replace(mailbox, message, from, uid).await {
+        Ok(Appended { uid_validity, first_uid, .. }) => {
             pending.blobs.clear();
             let line = format!("* OK [APPENDUID {uid_validity} {first_uid}] Replacement message saved\r\n");
             session.conn.write(line.as_bytes());
@@ -438,7 +437,6 @@ async fn replace(
             // the new message, when it went to the selected mailbox).
             super::expunge::finish_removal(session, tag, &format!("{command} completed")).await
         }
-        Ok(other) => session.unexpected(tag, command, other).await,
         Err(error) => session.store_failed(tag, error, true).await,
     }
 }

@@ -4,14 +4,12 @@ use std::io;
 
 use crate::imap::code::describe;
 use crate::imap::session::{Session, Status};
-use crate::store::Op;
 
 /// Expunges \Deleted messages silently (unless read-only), then deselects.
 pub async fn close(session: &mut Session, tag: &str) -> io::Result<()> {
     let Some(view) = session.view() else { return Ok(()) };
     if !view.read_only {
-        let op = Op::Expunge { mailbox: view.mailbox, uids: None };
-        if let Err(error) = session.server.store.execute(op).await {
+        if let Err(error) = session.server.store.expunge(view.mailbox, None).await {
             // RFC 3501: CLOSE sends no EXPUNGE responses, so no sync either;
             // the mailbox stays selected and the failure is reported.
             let (code, text) = describe(&error, false);

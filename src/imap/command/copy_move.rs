@@ -12,7 +12,7 @@ use crate::imap::command::mailbox::{name_or_no, Role};
 use crate::imap::encode;
 use crate::imap::session::{Session, Status};
 use crate::imap::types::SequenceSet;
-use crate::store::{Op, Outcome, StoreError};
+use crate::store::{Copied, StoreError};
 
 pub async fn run(
     session: &mut Session,
@@ -39,16 +39,15 @@ pub async fn run(
     if ranges.is_empty() {
         return session.finish(tag, Status::Ok, None, &format!("{command} completed")).await;
     }
-    let op = Op::Copy { from: view.mailbox, to: target, uids: view.uid_set(&ranges), remove };
-    let (uid_validity, source, first_uid) = match store.execute(op).await {
-        Ok(Outcome::Copied { uid_validity, source, first_uid }) => {
+    let (uid_validity, source, first_uid) = match store.copy(view.mailbox, target, view.uid_set(&ranges), remove).await
+    {
+        Ok(Copied { uid_validity, source, first_uid }) => {
             if !source.is_empty() {
                 let last_uid = first_uid + source.len() as u32 - 1;
                 super::notify::own_messages(session, target, first_uid..=last_uid);
             }
             (uid_validity, source, first_uid)
         }
-        Ok(other) => return session.unexpected(tag, command, other).await,
         Err(error) => {
             let (code, text) = describe(&error, true);
             return session.finish(tag, Status::No, Some(code), &text).await;

@@ -9,7 +9,7 @@ use std::io;
 use crate::imap::code::Code;
 use crate::imap::session::{Session, Status};
 use crate::imap::types::SequenceSet;
-use crate::store::{Op, Outcome};
+use crate::store::Expunged;
 
 pub async fn run(session: &mut Session, tag: &str, uids: Option<SequenceSet>) -> io::Result<()> {
     if session.refuse_if_read_only(tag) {
@@ -26,10 +26,9 @@ pub async fn run(session: &mut Session, tag: &str, uids: Option<SequenceSet>) ->
         }
     };
     let Some(mailbox) = session.view().map(|view| view.mailbox) else { return Ok(()) };
-    match session.server.store.execute(Op::Expunge { mailbox, uids }).await {
+    match session.server.store.expunge(mailbox, uids).await {
         // The EXPUNGE responses come from the sync before the tagged reply.
-        Ok(Outcome::Expunged { .. }) => finish_removal(session, tag, "EXPUNGE completed").await,
-        Ok(other) => session.unexpected(tag, "EXPUNGE", other).await,
+        Ok(Expunged { .. }) => finish_removal(session, tag, "EXPUNGE completed").await,
         Err(error) => session.store_failed(tag, error, false).await,
     }
 }

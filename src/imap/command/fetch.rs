@@ -68,7 +68,7 @@ use crate::mime::header;
 use crate::mime::preview::{self, PartPreview};
 use crate::mime::structure::{SectionKind, Structure};
 use crate::net::Connection;
-use crate::store::{structure_of, MessageRecord, Op, Outcome, StoreError};
+use crate::store::{structure_of, FlagChange, MessageRecord, StoreError, Stored};
 use crate::store::{CHUNK_SIZE, PIECE};
 
 pub async fn run(
@@ -142,22 +142,15 @@ pub async fn run(
     // durably, before the data goes out.
     let mut seen_modseq = None;
     if !view.read_only && items.iter().any(FetchItem::sets_seen) && !ranges.is_empty() {
-        let op = Op::Store {
-            mailbox: view.mailbox,
-            uids: view.uid_set(&ranges),
-            action: FlagAction::Add,
-            flags: Flags::SEEN,
-            keywords: Vec::new(),
-            unchanged_since: None,
-        };
-        match store.execute(op).await {
-            Ok(Outcome::Stored { modseq, changed, .. }) if changed > 0 => {
+        let change =
+            FlagChange { action: FlagAction::Add, flags: Flags::SEEN, keywords: Vec::new(), unchanged_since: None };
+        match store.set_flags(view.mailbox, view.uid_set(&ranges), change).await {
+            Ok(Stored { modseq, changed, .. }) if changed > 0 => {
                 view.own_modseqs.push(modseq);
                 seen_modseq = Some(modseq);
             }
             // Every message had \Seen already.
-            Ok(Outcome::Stored { .. }) => {}
-            Ok(other) => return session.unexpected(tag, "FETCH", other).await,
+            Ok(Stored { .. }) => {}
             Err(error) => return session.store_failed(tag, error, false).await,
         }
     }

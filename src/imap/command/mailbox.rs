@@ -5,7 +5,7 @@ use std::io;
 use crate::imap::code::Code;
 use crate::imap::mailbox_name;
 use crate::imap::session::{Session, Status};
-use crate::store::{Op, Outcome, INBOX};
+use crate::store::{Op, INBOX};
 
 /// What a mailbox argument names: a mailbox that should exist, or one
 /// about to be made.
@@ -44,14 +44,12 @@ pub async fn create(session: &mut Session, tag: &str, raw: &[u8]) -> io::Result<
     if name == INBOX {
         return session.finish(tag, Status::No, Some(Code::AlreadyExists), "INBOX always exists").await;
     }
-    let op = Op::CreateMailbox { user: user_id(session), name, special_use: None };
-    match session.server.store.execute(op).await {
-        Ok(Outcome::Created { mailbox }) => {
+    match session.server.store.create_mailbox(user_id(session), name, None).await {
+        Ok(mailbox) => {
             // RFC 8474 §4.1: CREATE's tagged OK names the new mailbox's id.
             let code = format!("MAILBOXID ({})", crate::imap::object_id::mailbox_id(mailbox));
             session.finish(tag, Status::Ok, Some(Code::Data(code)), "CREATE completed").await
         }
-        Ok(other) => session.unexpected(tag, "CREATE", other).await,
         Err(error) => session.store_failed(tag, error, false).await,
     }
 }
@@ -62,7 +60,7 @@ pub async fn delete(session: &mut Session, tag: &str, raw: &[u8]) -> io::Result<
     let id = session.server.store.read().and_then(|reader| reader.mailbox_id(user, &name)).ok().flatten();
     let op = Op::DeleteMailbox { user, name };
     match session.server.store.execute(op).await {
-        Ok(Outcome::Done) => {
+        Ok(()) => {
             // Deleting the selected mailbox closes it first, as Dovecot
             // does, instead of cutting this session off like the others.
             let selected = session.view().is_some_and(|view| Some(view.mailbox) == id);
@@ -71,7 +69,6 @@ pub async fn delete(session: &mut Session, tag: &str, raw: &[u8]) -> io::Result<
             }
             session.finish(tag, Status::Ok, None, "DELETE completed").await
         }
-        Ok(other) => session.unexpected(tag, "DELETE", other).await,
         Err(error) => session.store_failed(tag, error, false).await,
     }
 }
@@ -81,8 +78,7 @@ pub async fn rename(session: &mut Session, tag: &str, from: &[u8], to: &[u8]) ->
     let Some(to) = name_or_no(session, tag, to, Role::New) else { return Ok(()) };
     let op = Op::RenameMailbox { user: user_id(session), from, to: to.clone() };
     match session.server.store.execute(op).await {
-        Ok(Outcome::Done) => session.finish(tag, Status::Ok, None, "RENAME completed").await,
-        Ok(other) => session.unexpected(tag, "RENAME", other).await,
+        Ok(()) => session.finish(tag, Status::Ok, None, "RENAME completed").await,
         Err(error) => session.store_failed(tag, error, false).await,
     }
 }
@@ -93,8 +89,7 @@ pub async fn subscribe(session: &mut Session, tag: &str, raw: &[u8], subscribed:
     let op = Op::Subscribe { user: user_id(session), name, subscribed };
     let done = if subscribed { "SUBSCRIBE completed" } else { "UNSUBSCRIBE completed" };
     match session.server.store.execute(op).await {
-        Ok(Outcome::Done) => session.finish(tag, Status::Ok, None, done).await,
-        Ok(other) => session.unexpected(tag, "SUBSCRIBE", other).await,
+        Ok(()) => session.finish(tag, Status::Ok, None, done).await,
         Err(error) => session.store_failed(tag, error, false).await,
     }
 }

@@ -15,7 +15,7 @@ use crate::imap::session::{Session, State, Status};
 use crate::imap::types::{Flag, SequenceSet};
 use crate::imap::view::View;
 use crate::mail::{FlagAction, Flags};
-use crate::store::{Op, Outcome};
+use crate::store::{FlagChange, Stored};
 
 pub async fn run(
     session: &mut Session,
@@ -50,14 +50,12 @@ pub async fn run(
         return session.finish(tag, Status::Ok, None, "STORE completed").await;
     }
     let targets = view.uid_set(&ranges);
-    let op =
-        Op::Store { mailbox: view.mailbox, uids: targets.clone(), action, flags: system, keywords, unchanged_since };
-    let (stored_modseq, modified) = match store.execute(op).await {
-        Ok(Outcome::Stored { modseq, modified, .. }) => {
+    let change = FlagChange { action, flags: system, keywords, unchanged_since };
+    let (stored_modseq, modified) = match store.set_flags(view.mailbox, targets.clone(), change).await {
+        Ok(Stored { modseq, modified, .. }) => {
             view.own_modseqs.push(modseq);
             (modseq, modified)
         }
-        Ok(other) => return session.unexpected(tag, "STORE", other).await,
         Err(error) => return session.store_failed(tag, error, false).await,
     };
     // The keyword list may have grown: FLAGS goes out before FETCHes use it.

@@ -715,14 +715,6 @@ impl Session {
         Ok(())
     }
 
-    /// Answers a store operation that came back with an outcome it does
-    /// not give: a server bug, said as `NO [SERVERBUG]` and logged, never
-    /// an OK with data missing (COPY without COPYUID, STORE with modseq 0).
-    pub async fn unexpected(&mut self, tag: &str, command: &str, outcome: crate::store::Outcome) -> io::Result<()> {
-        let error = StoreError::Bug(format!("{command}: the store answered {outcome:?}"));
-        self.store_failed(tag, error, false).await
-    }
-
     /// Answers a failed store operation with the matching response code.
     pub async fn store_failed(&mut self, tag: &str, error: StoreError, target_mailbox: bool) -> io::Result<()> {
         let (code, text) = describe(&error, target_mailbox);

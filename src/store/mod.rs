@@ -1,8 +1,23 @@
 //! The store: every user's mail in one redb file.
 //!
 //! The only code that opens a redb transaction. Above this module, mail is
-//! typed operations ([`Op`]) and typed reads ([`Reader`]); nothing else knows
-//! redb exists.
+//! typed operations (a method per write, [`Op`] for those that answer
+//! nothing) and typed reads ([`Reader`]); nothing else knows redb exists.
+//!
+//! Each write answers its own type: [`Store::append`] an [`Appended`],
+//! [`Store::copy`] a [`Copied`], [`Store::set_flags`] a [`Stored`],
+//! [`Store::expunge`] an [`Expunged`], [`Store::create_mailbox`] the new
+//! id, [`Store::execute`] `()`. A caller cannot be handed another
+//! operation's answer, so it has no arm for one. The pairing is made by
+//! type, not checked at run time: each variant of the private `Request`
+//! holds an operation's arguments together with a `Reply<T>` of that
+//! operation's answer type, and the store thread applies a variant with
+//! the one function that returns that `T`. One shared answer enum
+//! converted inside the store would also have spared the callers their
+//! fallback arms, but a wrong answer would then be a run-time bug in that
+//! conversion; here it does not compile. Behind the variant, the store
+//! thread handles every reply alike (`Pending`): an answer kept until the
+//! group's commit decides whether it stands or becomes the group's error.
 //!
 //! Writes go to one store thread ([`writer`]) that commits in groups: every
 //! operation that arrives while a commit is flushing joins the next

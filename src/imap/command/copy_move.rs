@@ -39,8 +39,8 @@ pub async fn run(
     if ranges.is_empty() {
         return session.finish(tag, Status::Ok, None, &format!("{command} completed")).await;
     }
-    let (uid_validity, source, first_uid) = match store.copy(view.mailbox, target, view.uid_set(&ranges), remove).await
-    {
+    let copied = store.copy(view.mailbox, target, view.uid_set(&ranges), remove).await;
+    let (uid_validity, source, first_uid) = match copied {
         Ok(Copied { uid_validity, source, first_uid }) => {
             if !source.is_empty() {
                 let last_uid = first_uid + source.len() as u32 - 1;

@@ -100,10 +100,9 @@ fn run<T>(store: &Store, pump: Pump, work: impl std::future::Future<Output = T>)
     smol::block_on(executor.run(work))
 }
 
-async fn append(store: &Store, mailbox: u64, size: usize) -> Result<u32, StoreError> {
-    let data = vec![b'x'; size];
-    let blob = store.write_blob(None, 0, data).await?;
-    let message = NewMessage {
+/// A message of `size` bytes, all body, in blob `blob`.
+fn message_in(blob: u64, size: usize) -> NewMessage {
+    NewMessage {
         blob,
         size: size as u64,
         header_size: 0,
@@ -113,8 +112,13 @@ async fn append(store: &Store, mailbox: u64, size: usize) -> Result<u32, StoreEr
         flags: Flags::default(),
         keywords: Vec::new(),
         internal_date: DateTime::now(),
-    };
-    Ok(store.append(mailbox, vec![message]).await?.first_uid)
+    }
+}
+
+async fn append(store: &Store, mailbox: u64, size: usize) -> Result<u32, StoreError> {
+    let data = vec![b'x'; size];
+    let blob = store.write_blob(None, 0, data).await?;
+    Ok(store.append(mailbox, vec![message_in(blob, size)]).await?.first_uid)
 }
 
 #[test]
@@ -198,6 +202,52 @@ fn a_panicking_operation_fails_alone() {
         assert_eq!(users, vec!["a".to_string(), "b".to_string()]);
         // The store thread still works afterwards.
         store.execute(Op::AddUser { name: "c".into(), password_hash: "x".into() }).await.unwrap();
+    });
+}
+
+/// Operations of every kind queued together, with a panic among them that
+/// makes the store thread apply the rest again in a fresh transaction:
+/// each caller gets its own operation's answer, as of the queue's order.
+#[test]
+fn a_mixed_group_answers_each_caller_with_its_own_result() {
+    let disk = SmallDisk::with_capacity(64 << 20);
+    let (store, pump) = store_on(&disk, 0);
+    run(&store, pump, async {
+        let inbox = inbox_of_new_user(&store).await;
+        let (user, archive) = {
+            let reader = store.read().unwrap();
+            let user = reader.user("alice").unwrap().unwrap().id;
+            (user, reader.mailbox_id(user, "Archive").unwrap().unwrap())
+        };
+        for size in [10, 20] {
+            append(&store, inbox, size).await.unwrap();
+        }
+        let blob = store.write_blob(None, 0, vec![b'y'; 30]).await.unwrap();
+        // Each request is sent when first polled, and `zip` polls in
+        // order: they queue in this order before any is answered.
+        let created = store.create_mailbox(user, "Projects".into(), None);
+        let flagged = store.set_flags(inbox, UidSet(vec![(1, 1)]), deleted());
+        let panicking = store.execute(Op::Panic);
+        let copied = store.copy(inbox, archive, UidSet(vec![(1, 2)]), false);
+        let expunged = store.expunge(inbox, None);
+        let appended = store.append(inbox, vec![message_in(blob, 30)]);
+        let written = store.write_blob(None, 0, b"more".to_vec());
+        use smol::future::zip;
+        let (created, (flagged, (panicking, (copied, (expunged, (appended, written)))))) =
+            zip(created, zip(flagged, zip(panicking, zip(copied, zip(expunged, zip(appended, written)))))).await;
+        let reader = store.read().unwrap();
+        assert_eq!(reader.mailbox_id(user, "Projects").unwrap(), Some(created.unwrap()));
+        let modseq = reader.mailbox(inbox).unwrap().unwrap().highest_modseq;
+        assert_eq!(flagged.unwrap(), Stored { modseq: modseq - 2, changed: 1, modified: Vec::new() });
+        assert!(matches!(panicking, Err(StoreError::Bug(ref text)) if text.contains("deliberate")), "{panicking:?}");
+        let uid_validity = reader.mailbox(archive).unwrap().unwrap().uid_validity;
+        assert_eq!(copied.unwrap(), Copied { uid_validity, source: vec![1, 2], first_uid: 1 });
+        assert_eq!(expunged.unwrap(), Expunged { uids: vec![1] });
+        let uid_validity = reader.mailbox(inbox).unwrap().unwrap().uid_validity;
+        assert_eq!(appended.unwrap(), Appended { uid_validity, first_uid: 3, last_uid: 3 });
+        assert!(written.unwrap() > blob);
+        assert_eq!(reader.messages().unwrap().uids(inbox).unwrap(), [2, 3]);
+        assert!(check_database(&store.database()).unwrap().is_clean());
     });
 }
 

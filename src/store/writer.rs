@@ -202,10 +202,7 @@ impl Request {
 
 /// Keeps `result` as the answer of `reply`; returns whether it succeeded.
 fn keep<T>(reply: &mut Reply<T>, result: Result<T, StoreError>) -> Result<(), StoreError> {
-    let status = match &result {
-        Ok(_) => Ok(()),
-        Err(error) => Err(error.clone()),
-    };
+    let status = result.as_ref().map(|_| ()).map_err(StoreError::clone);
     reply.result = Some(result);
     status
 }

@@ -4,6 +4,8 @@
 pub mod code;
 pub mod command;
 pub mod encode;
+pub mod fetch;
+pub mod list_line;
 pub mod mailbox_name;
 pub mod object_id;
 pub mod pace;

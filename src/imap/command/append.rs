@@ -74,9 +74,9 @@ use std::collections::VecDeque;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 
-use super::fetch;
 use crate::imap::code::{describe, Code};
 use crate::imap::encode;
+use crate::imap::fetch;
 use crate::imap::pace::Pace;
 use crate::imap::parse::{self, AppendEvent, AppendLine, AppendMessage, AppendState, Literal, Parser, Replacing};
 use crate::imap::session::{Session, State, Status};

@@ -16,7 +16,6 @@ pub mod list;
 pub mod login;
 pub mod mailbox;
 pub mod notify;
-pub mod qresync;
 pub mod search;
 pub mod select;
 pub mod sort;

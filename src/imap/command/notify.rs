@@ -47,8 +47,8 @@ use std::io;
 use std::rc::Rc;
 
 use crate::imap::code::Code;
-use crate::imap::command::fetch;
 use crate::imap::encode;
+use crate::imap::fetch;
 use crate::imap::mailbox_name;
 use crate::imap::session::{Session, State, Status, SyncMode};
 use crate::imap::types::{FetchItem, NotifyEvents, NotifyFilter, NotifySet};

@@ -31,6 +31,7 @@ use crate::net::{Connection, LineStatus, Stream};
 use crate::server::{Admitted, ConnectionSlot, Server, UserSlot};
 use crate::store::StoreError;
 
+pub mod qresync;
 mod sync;
 
 pub struct User {

@@ -84,7 +84,7 @@ impl Session {
             let mut new = uids.iter().peekable();
             // RFC 7162 §3.2.10: once QRESYNC is enabled, VANISHED replaces
             // EXPUNGE; RFC 9586 §3.4: once UIDONLY is, too.
-            let mut vanished = (self.qresync || view.uid_only).then(|| command::qresync::VanishedLine::new(false));
+            let mut vanished = (self.qresync || view.uid_only).then(|| super::qresync::VanishedLine::new(false));
             for (index, uid) in view.uids.iter().enumerate() {
                 if index % 32 == 31 {
                     // Cheap steps: a pause (no snapshot here) per 32 UIDs.

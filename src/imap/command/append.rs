@@ -330,7 +330,7 @@ pub async fn run(
                 encode::number(&mut code, last_uid);
             }
             let code = String::from_utf8_lossy(&code).into_owned();
-            super::notify::own_messages(session, mailbox, first_uid..=last_uid);
+            crate::imap::session::notify::own_messages(session, mailbox, first_uid..=last_uid);
             if let Some(user) = session.user() {
                 log::debug!("{}: appended {count} message(s) for {}", session.peer, user.name);
             }
@@ -433,7 +433,7 @@ async fn replace(
             pending.blobs.clear();
             let line = format!("* OK [APPENDUID {uid_validity} {first_uid}] Replacement message saved\r\n");
             session.conn.write(line.as_bytes());
-            super::notify::own_messages(session, mailbox, first_uid..=first_uid);
+            crate::imap::session::notify::own_messages(session, mailbox, first_uid..=first_uid);
             // The sync before the tagged answer reports the expunge (and
             // the new message, when it went to the selected mailbox).
             super::expunge::finish_removal(session, tag, &format!("{command} completed")).await

@@ -44,7 +44,7 @@ pub async fn run(
         Ok(Outcome::Copied { uid_validity, source, first_uid }) => {
             if !source.is_empty() {
                 let last_uid = first_uid + source.len() as u32 - 1;
-                super::notify::own_messages(session, target, first_uid..=last_uid);
+                crate::imap::session::notify::own_messages(session, target, first_uid..=last_uid);
             }
             (uid_validity, source, first_uid)
         }

@@ -30,7 +30,7 @@
 //! board-sized piece at a time, each piece through a snapshot closed
 //! before the piece is written (a write may wait for the store thread)
 //! and before any yield (see `imap::pace::Pace`), as FETCH does; a section is
-//! found with FETCH's own machinery (`fetch::part_range`,
+//! found with the FETCH engine's own machinery (`imap::fetch::part_range`,
 //! `fetch::select_fields`). URLs read like BODY.PEEK: no \Seen is set.
 //!
 //! Decisions:
@@ -454,7 +454,7 @@ fn check_target(session: &mut Session, raw_mailbox: &[u8]) -> Result<(), Refusal
     }
     let name = match crate::imap::mailbox_name::decode_for(raw_mailbox, session.utf8_names()) {
         Ok(name) => name,
-        // Not BAD: see command::mailbox::name_or_no.
+        // Not BAD: see session::mailbox_arg::name_or_no.
         Err(text) => return Err(Refusal::no(Code::NonExistent, text)),
     };
     match resolve_name(session, &name) {

@@ -8,8 +8,8 @@
 use std::io;
 
 use crate::imap::code::{describe, Code};
-use crate::imap::command::mailbox::{name_or_no, Role};
 use crate::imap::encode;
+use crate::imap::session::mailbox_arg::{name_or_no, Role};
 use crate::imap::session::{Session, Status};
 use crate::imap::types::SequenceSet;
 use crate::store::{Op, Outcome, StoreError};

@@ -2,7 +2,7 @@
 //! the arguments (VANISHED, PARTIAL, the implied UID and MODSEQ items),
 //! resolves the set, stores an implicit \Seen durably before any data goes
 //! out, has the engine (`imap::fetch`) write the responses, and sends the
-//! tagged reply: OK, or NO [EXPUNGEISSUED] when another session expunged
+//! tagged reply: OK, or `NO [EXPUNGEISSUED]` when another session expunged
 //! some of the messages (RFC 2180 §4.1.2), or the code of a BINARY part
 //! that cannot be decoded (RFC 3516 §4.3).
 //!
@@ -56,7 +56,7 @@ pub async fn run(
     // implies MODSEQ (§3.1.4.1); and a FETCH that sets \Seen under
     // CONDSTORE reports UID and MODSEQ with the new flags.
     if modifiers.changed_since.is_some() || items.contains(&FetchItem::Modseq) {
-        crate::imap::command::enable::condstore(session);
+        crate::imap::session::condstore::condstore(session);
     }
     let wants_modseq =
         modifiers.changed_since.is_some() || (session.condstore && items.iter().any(FetchItem::sets_seen));
@@ -74,7 +74,7 @@ pub async fn run(
             session.tagged(tag, Status::Bad, None, "PARTIAL needs UID FETCH (RFC 9394)");
             return Ok(());
         }
-        Some(partial) => crate::imap::command::context::window_indexes(&ranges, partial),
+        Some(partial) => crate::imap::search::live::window_indexes(&ranges, partial),
         None => ranges,
     };
     if let (true, Some(changed_since)) = (modifiers.vanished, modifiers.changed_since) {

@@ -51,11 +51,11 @@ use std::io;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use crate::imap::command::status;
 use crate::imap::encode;
 use crate::imap::list_line::has_children;
 use crate::imap::mailbox_name;
 use crate::imap::session::{Session, Status};
+use crate::imap::status_line as status;
 use crate::imap::types::ListOptions;
 use crate::store::{SpecialUse, Store, StoreError, DELIMITER, INBOX};
 use crate::util::mutf7;

@@ -75,7 +75,7 @@ pub async fn run(session: &mut Session, tag: &str, argument: Option<NotifySet>) 
     }
     if selected.as_ref().is_some_and(|selected| selected.events.fetch.contains(&FetchItem::Modseq)) {
         // RFC 7162 §3.1: asking for MODSEQ enables CONDSTORE.
-        crate::imap::command::enable::condstore(session);
+        crate::imap::session::condstore::condstore(session);
     }
     let store = session.server.store.clone();
     store.hub().borrow_mut().watch_user(user);

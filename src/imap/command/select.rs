@@ -11,9 +11,9 @@
 use std::io;
 
 use crate::imap::code::{describe, Code};
-use crate::imap::command::enable;
-use crate::imap::command::mailbox::{name_or_no, Role};
 use crate::imap::encode::flags_lines;
+use crate::imap::session::condstore;
+use crate::imap::session::mailbox_arg::{name_or_no, Role};
 use crate::imap::session::qresync;
 use crate::imap::session::{Session, State, Status};
 use crate::imap::types::SelectParameters;
@@ -42,7 +42,7 @@ pub async fn run(
     }
     session.deselect();
     if parameters.condstore {
-        enable::condstore(session);
+        condstore::condstore(session);
     }
     let Some(user) = session.user() else { return Ok(()) };
     let user_id = user.id;

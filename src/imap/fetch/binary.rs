@@ -1,4 +1,4 @@
-//! BINARY[part] and BINARY.SIZE[part] (RFC 3516): the planner that finds
+//! `BINARY[part]` and `BINARY.SIZE[part]` (RFC 3516): the planner that finds
 //! what to decode and its decoded size before the message's response
 //! starts, and the stream that decodes it again as it is sent. Part of the
 //! FETCH engine (`imap::fetch`); uses `mime::decode` and the engine's

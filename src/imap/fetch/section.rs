@@ -1,4 +1,4 @@
-//! BODY[section] and RFC822.*: where a section lies in a message
+//! `BODY[section]` and `RFC822.*`: where a section lies in a message
 //! ([`part_range`], also CATENATE's URLs), its name as the response
 //! writes it, HEADER.FIELDS selection, and streaming the bytes as a
 //! literal a buffer at a time. Part of the FETCH engine (`imap::fetch`);

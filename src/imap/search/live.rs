@@ -1,5 +1,9 @@
-//! RFC 5267 contexts: searches and sorts kept live (`RETURN (UPDATE)`,
-//! `CANCELUPDATE`), and RFC 9394 PARTIAL windows over result lists.
+//! RFC 5267 contexts: searches and sorts kept live (`RETURN (UPDATE)`;
+//! `CANCELUPDATE` is `command::context`), and RFC 9394 PARTIAL windows
+//! over result lists. Part of the search engine (`imap::search`), below
+//! the commands: SEARCH and SORT register live searches here, the
+//! session's sync reports their updates, UID FETCH cuts its PARTIAL
+//! window with [`window_indexes`].
 //!
 //! # Live searches
 //!
@@ -72,8 +76,8 @@
 use std::io;
 use std::ops::Range;
 
-use crate::imap::command::search::{self, push_number, write_set};
 use crate::imap::encode;
+use crate::imap::search::{self, push_number, write_set};
 use crate::imap::session::{Session, State, Status};
 use crate::imap::sort::{compare_keyed, SortCriterion};
 use crate::imap::types::{PartialRange, SearchKey, SearchReturn, SequenceNumber, SequenceSet};
@@ -84,7 +88,7 @@ use crate::store::{Store, StoreError};
 /// The live searches of one selected mailbox (kept on its view).
 #[derive(Default)]
 pub struct LiveSearches {
-    list: Vec<LiveSearch>,
+    pub(crate) list: Vec<LiveSearch>,
 }
 
 impl LiveSearches {
@@ -98,8 +102,8 @@ impl LiveSearches {
 }
 
 /// One search kept live (RFC 5267 §4.3).
-struct LiveSearch {
-    tag: String,
+pub(crate) struct LiveSearch {
+    pub(crate) tag: String,
     /// UID SEARCH / UID SORT: updates carry UIDs, else sequence numbers
     /// (RFC 5267 §4.3.2).
     uid: bool,
@@ -172,20 +176,6 @@ pub fn register(session: &mut Session, tag: &str, uid: bool, key: SearchKey, cha
         modseq: view.flags_modseq,
     };
     view.live_searches.list.push(live);
-}
-
-/// CANCELUPDATE "tag" ... (RFC 5267 §4.3.5).
-pub async fn cancel_update(session: &mut Session, tag: &str, tags: Vec<String>) -> io::Result<()> {
-    let State::Selected(_, view) = &mut session.state else { return Ok(()) };
-    let live = &mut view.live_searches.list;
-    if let Some(unknown) = tags.iter().find(|wanted| !live.iter().any(|search| &search.tag == *wanted)) {
-        // The syntax is right, the tag just names nothing live: NO, as
-        // Dovecot answers (BAD is for syntax errors).
-        let text = format!("No live search has the tag {unknown:?}");
-        return session.finish(tag, Status::No, None, &text).await;
-    }
-    live.retain(|search| !tags.contains(&search.tag));
-    session.finish(tag, Status::Ok, None, "CANCELUPDATE completed").await
 }
 
 /// The key with what would shift under it fixed now: a sequence set

@@ -31,6 +31,8 @@ use crate::net::{Connection, LineStatus, Stream};
 use crate::server::{Admitted, ConnectionSlot, Server, UserSlot};
 use crate::store::StoreError;
 
+pub mod condstore;
+pub mod mailbox_arg;
 pub mod notify;
 pub mod qresync;
 mod sync;

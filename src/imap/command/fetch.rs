@@ -9,8 +9,9 @@
 //! How the responses are written (streaming, snapshots closed across
 //! pauses, BINARY, PREVIEW) is the engine's, documented in `imap::fetch`.
 //! This file may use the session, the engine, the store's operations, and
-//! the shared writers below the commands (`imap::session::sync` for
-//! VANISHED (EARLIER)).
+//! what lies below the commands: `imap::session::qresync` for VANISHED
+//! (EARLIER), `imap::session::condstore`, and `imap::search::live` for the
+//! PARTIAL window.
 
 use std::io;
 

@@ -224,7 +224,7 @@ pub fn dates(data: &[u8]) {
 /// or not does not depend on how the text is cut, and agrees with a
 /// search of the folded text. The input is the chunking, then the needle.
 ///
-/// The whole SEARCH evaluator (`imap::command::search`) needs a store
+/// The whole SEARCH evaluator (`imap::search`) needs a store
 /// snapshot and a mailbox view, so it is not reached from here.
 pub fn search_match(data: &[u8]) {
     const MESSAGE: &str = "From: Ærøskøbing Fähre <faehre@example.org>\r\nSubject: Straße, ΣΊΣΥΦΟΣ, ǅemal, \u{1e9e}\r\n\r\nThe ﬁrst ship leaves at 09:15; İstanbul, Å (A\u{30a}), 한국어, 🦀.\r\n";

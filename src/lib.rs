@@ -16,7 +16,11 @@
 //!  main.rs (argh) ─► admin                 one CLI command, then exit
 //!  server                                  listeners, connection limits, the executor
 //!  ├─ imap::session ─► imap::command::*    IMAP state machine; one handler per command
-//!  │    imap::{parse, encode, types, view}  IMAP grammar, mailbox views (UIDs only)
+//!  │    imap::{fetch, search}               engines the commands share: FETCH responses; the search
+//!  │                                        scan, evaluator, ESEARCH and live searches
+//!  │    imap::session::{sync, qresync,      what commands share of a session: change reports,
+//!  │      notify, condstore, mailbox_arg}   VANISHED (EARLIER), NOTIFY, enabling CONDSTORE, mailbox arguments
+//!  │    imap::{parse, encode, types, view}  IMAP grammar, mailbox views (UIDs only); LIST and STATUS lines
 //!  ├─ lmtp                                  mail in (RFC 2033), over Unix or TCP sockets
 //!  ├─ control                               CLI requests to a running server
 //!  ├─ alert                                 notices delivered into a user's INBOX
@@ -28,16 +32,19 @@
 //!  config, util                            board profiles and limits; small codecs
 //! ```
 //!
-//! Known exceptions to "only downwards", left for their own change (issue 14,
-//! item 2): a few commands still call into another command's file
-//! (`sort`, `thread` and `context` → `search`'s scan and evaluator, one
-//! family; `notify` → `fetch::respond`, `select` → `list::mailbox_line`,
-//! `fetch` → `qresync::vanished_earlier`, `idle` → `notify`, `append` →
-//! `fetch::part_range`); `auth::protect`, `alert` and `lmtp` reach up to
-//! `server::Server` for the shared server state; `config` validates against
-//! `store::CHUNK_SIZE`, `net::lan` and `auth::normalize_user_name`. The
-//! words IMAP and the store share (flags, how STORE changes them) live in
-//! `mail`, below both; ENVELOPE/BODYSTRUCTURE syntax is `imap::render`;
+//! No command file imports another: what several commands share lives
+//! below them, in the FETCH engine (`imap::fetch`), the search engine
+//! (`imap::search`), the LIST and STATUS lines (`imap::list_line`,
+//! `imap::status_line`) and the session's shared parts (`imap::session::*`
+//! besides the connection loop). The session and the commands depend on
+//! each other by design: the session dispatches to a command, and the
+//! commands and engines take the `Session` (its connection, view and
+//! reply helpers). Known exceptions to "only downwards", left for their
+//! own change (issue 14, item 2): `auth::protect`, `alert` and `lmtp`
+//! reach up to `server::Server` for the shared server state; `config`
+//! validates against `store::CHUNK_SIZE`, `net::lan` and
+//! `auth::normalize_user_name`. The words IMAP and the store share (flags,
+//! how STORE changes them) live in `mail`, below both; ENVELOPE/BODYSTRUCTURE syntax is `imap::render`;
 //! the work budget every long command uses is `imap::pace`; a message's
 //! MIME structure is read (or parsed again) by `store::structure_of`.
 //!

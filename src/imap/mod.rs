@@ -4,13 +4,17 @@
 pub mod code;
 pub mod command;
 pub mod encode;
+pub mod fetch;
+pub mod list_line;
 pub mod mailbox_name;
 pub mod object_id;
 pub mod pace;
 pub mod parse;
 pub mod render;
+pub mod search;
 pub mod session;
 pub mod sort;
+pub mod status_line;
 pub mod thread;
 pub mod types;
 pub mod url;

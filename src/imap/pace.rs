@@ -2,7 +2,7 @@
 //! (FETCH, the sync's change reports, QRESYNC's VANISHED, STORE's
 //! answers, CATENATE's URL copies): a read snapshot that is closed before
 //! every write that may block and every yield, and a time slice after
-//! which the work yields to the other sessions. See `command::fetch`'s
+//! which the work yields to the other sessions. See `imap::fetch`'s
 //! module docs for why.
 
 use std::io;

@@ -52,8 +52,8 @@ pub struct View {
     /// `* uid UIDFETCH (...)`, expunges VANISHED (see `command::uidonly`).
     pub uid_only: bool,
     /// RFC 5267 searches kept live (RETURN (UPDATE)); they end with the
-    /// view (UNSELECT, CLOSE, SELECT). See `command::context`.
-    pub live_searches: crate::imap::command::context::LiveSearches,
+    /// view (UNSELECT, CLOSE, SELECT). See `imap::search::live`.
+    pub live_searches: crate::imap::search::live::LiveSearches,
 }
 
 impl View {

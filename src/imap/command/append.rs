@@ -30,7 +30,7 @@
 //! board-sized piece at a time, each piece through a snapshot closed
 //! before the piece is written (a write may wait for the store thread)
 //! and before any yield (see `imap::pace::Pace`), as FETCH does; a section is
-//! found with FETCH's own machinery (`fetch::part_range`,
+//! found with the FETCH engine's own machinery (`imap::fetch::part_range`,
 //! `fetch::select_fields`). URLs read like BODY.PEEK: no \Seen is set.
 //!
 //! Decisions:
@@ -74,9 +74,9 @@ use std::collections::VecDeque;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 
-use super::fetch;
 use crate::imap::code::{describe, Code};
 use crate::imap::encode;
+use crate::imap::fetch;
 use crate::imap::pace::Pace;
 use crate::imap::parse::{self, AppendEvent, AppendLine, AppendMessage, AppendState, Literal, Parser, Replacing};
 use crate::imap::session::{Session, State, Status};
@@ -330,7 +330,7 @@ pub async fn run(
                 encode::number(&mut code, last_uid);
             }
             let code = String::from_utf8_lossy(&code).into_owned();
-            super::notify::own_messages(session, mailbox, first_uid..=last_uid);
+            crate::imap::session::notify::own_messages(session, mailbox, first_uid..=last_uid);
             if let Some(user) = session.user() {
                 log::debug!("{}: appended {count} message(s) for {}", session.peer, user.name);
             }
@@ -432,7 +432,7 @@ async fn replace(
             pending.blobs.clear();
             let line = format!("* OK [APPENDUID {uid_validity} {first_uid}] Replacement message saved\r\n");
             session.conn.write(line.as_bytes());
-            super::notify::own_messages(session, mailbox, first_uid..=first_uid);
+            crate::imap::session::notify::own_messages(session, mailbox, first_uid..=first_uid);
             // The sync before the tagged answer reports the expunge (and
             // the new message, when it went to the selected mailbox).
             super::expunge::finish_removal(session, tag, &format!("{command} completed")).await
@@ -452,7 +452,7 @@ fn check_target(session: &mut Session, raw_mailbox: &[u8]) -> Result<(), Refusal
     }
     let name = match crate::imap::mailbox_name::decode_for(raw_mailbox, session.utf8_names()) {
         Ok(name) => name,
-        // Not BAD: see command::mailbox::name_or_no.
+        // Not BAD: see session::mailbox_arg::name_or_no.
         Err(text) => return Err(Refusal::no(Code::NonExistent, text)),
     };
     match resolve_name(session, &name) {

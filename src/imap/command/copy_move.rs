@@ -8,8 +8,8 @@
 use std::io;
 
 use crate::imap::code::{describe, Code};
-use crate::imap::command::mailbox::{name_or_no, Role};
 use crate::imap::encode;
+use crate::imap::session::mailbox_arg::{name_or_no, Role};
 use crate::imap::session::{Session, Status};
 use crate::imap::types::SequenceSet;
 use crate::store::{Copied, StoreError};
@@ -44,7 +44,7 @@ pub async fn run(
         Ok(Copied { uid_validity, source, first_uid }) => {
             if !source.is_empty() {
                 let last_uid = first_uid + source.len() as u32 - 1;
-                super::notify::own_messages(session, target, first_uid..=last_uid);
+                crate::imap::session::notify::own_messages(session, target, first_uid..=last_uid);
             }
             (uid_validity, source, first_uid)
         }

@@ -1,13 +1,13 @@
 //! ENABLE (RFC 5161) of IMAP4rev2 (RFC 9051 §6.3.1), UTF8=ACCEPT (RFC
 //! 6855, RFC 9755), CONDSTORE and QRESYNC
-//! (RFC 7162), UIDONLY (RFC 9586), and the implicit enabling of CONDSTORE by the commands that
-//! use it (RFC 7162 §3.1).
+//! (RFC 7162), UIDONLY (RFC 9586). The implicit enabling of CONDSTORE by
+//! the commands that use it (RFC 7162 §3.1) is `session::condstore`.
 //!
 //! Other capabilities are ignored, not refused (RFC 5161 §3).
 
 use std::io;
 
-use crate::imap::encode;
+use crate::imap::session::condstore::condstore;
 use crate::imap::session::{Session, State, Status};
 
 pub async fn run(session: &mut Session, tag: &str, capabilities: &[String]) -> io::Result<()> {
@@ -55,22 +55,4 @@ pub async fn run(session: &mut Session, tag: &str, capabilities: &[String]) -> i
     line.push_str("\r\n");
     session.conn.write(line.as_bytes());
     session.finish(tag, Status::Ok, None, "ENABLE completed").await
-}
-
-/// Enables CONDSTORE, as every CONDSTORE enabling command does (RFC 7162
-/// §3.1). The first one with a mailbox selected also reports its
-/// HIGHESTMODSEQ, the point from which the client now gets MODSEQs.
-pub fn condstore(session: &mut Session) {
-    if session.condstore {
-        return;
-    }
-    session.condstore = true;
-    if let State::Selected(_, view) = &session.state {
-        // Everything up to the lower of the two has been reported to the client.
-        let highest = view.modseq.min(view.flags_modseq);
-        let out = session.conn.out();
-        out.extend_from_slice(b"* OK [HIGHESTMODSEQ ");
-        encode::number(out, highest);
-        out.extend_from_slice(b"] Highest\r\n");
-    }
 }

@@ -51,9 +51,9 @@ pub async fn run(session: &mut Session, tag: &str) -> io::Result<()> {
         let notifying = session.notify.is_some();
         let mut listener = None;
         if notifying {
-            listener = crate::imap::command::notify::listen(session);
+            listener = crate::imap::session::notify::listen(session);
             // Boxed: it can FETCH, a large future IDLE would otherwise always carry.
-            Box::pin(crate::imap::command::notify::report(session, true)).await?;
+            Box::pin(crate::imap::session::notify::report(session, true)).await?;
         } else {
             session.sync_mode = SyncMode::Full;
             session.sync().await?;

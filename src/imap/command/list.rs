@@ -51,10 +51,11 @@ use std::io;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use crate::imap::command::status;
 use crate::imap::encode;
+use crate::imap::list_line::has_children;
 use crate::imap::mailbox_name;
 use crate::imap::session::{Session, Status};
+use crate::imap::status_line as status;
 use crate::imap::types::ListOptions;
 use crate::store::{SpecialUse, Store, StoreError, DELIMITER, INBOX};
 use crate::util::mutf7;
@@ -490,30 +491,6 @@ async fn list(
     }
     sort(&mut listed);
     Ok(listed)
-}
-
-/// `* LIST (attributes) "/" name` for one existing mailbox: what SELECT
-/// and EXAMINE send in IMAP4rev2 (RFC 9051 §6.3.2), with UTF-8 names.
-pub fn mailbox_line(session: &Session, user: u32, name: &str) -> Result<Vec<u8>, StoreError> {
-    let reader = session.server.store.read()?;
-    let id = reader.mailbox_id(user, name)?.ok_or(StoreError::NoSuchMailbox)?;
-    let record = reader.mailbox(id)?.ok_or(StoreError::NoSuchMailbox)?;
-    let mailboxes = reader.mailboxes(user)?;
-    let names: BTreeSet<&str> = mailboxes.iter().map(|(name, _)| name.as_str()).collect();
-    let mut attributes = vec![if has_children(&names, name) { "\\HasChildren" } else { "\\HasNoChildren" }];
-    if let Some(special_use) = record.special_use {
-        attributes.push(special_use.attribute());
-    }
-    let mut line = format!("* LIST ({}) \"{DELIMITER}\" ", attributes.join(" ")).into_bytes();
-    encode::mailbox_utf8(&mut line, name);
-    line.extend_from_slice(b"\r\n");
-    Ok(line)
-}
-
-/// Whether any name in `names` lies below `name`.
-fn has_children(names: &BTreeSet<&str>, name: &str) -> bool {
-    let prefix = format!("{name}{DELIMITER}");
-    names.range(prefix.as_str()..).next().is_some_and(|next| next.starts_with(&prefix))
 }
 
 /// The extended LIST of RFC 5258 (RFC 9051 §6.3.9): selection by

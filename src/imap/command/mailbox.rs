@@ -3,37 +3,9 @@
 use std::io;
 
 use crate::imap::code::Code;
-use crate::imap::mailbox_name;
+use crate::imap::session::mailbox_arg::{name_or_no, Role};
 use crate::imap::session::{Session, Status};
 use crate::store::{Op, INBOX};
-
-/// What a mailbox argument names: a mailbox that should exist, or one
-/// about to be made.
-#[derive(Clone, Copy)]
-pub enum Role {
-    Existing,
-    New,
-}
-
-/// Decodes a mailbox argument, answering NO for one that is not a
-/// mailbox name (not valid modified UTF-7, control characters, empty
-/// levels, too long). Not BAD: the argument is a valid astring, and RFC
-/// 3501 §7.1 keeps BAD for commands that are not understood. No mailbox
-/// has such a name, so one that should exist is `[NONEXISTENT]` (RFC
-/// 5530) and one to be made `[CANNOT]`, as Dovecot answers.
-pub fn name_or_no(session: &mut Session, tag: &str, raw: &[u8], role: Role) -> Option<String> {
-    match mailbox_name::decode_for(raw, session.utf8_names()) {
-        Ok(name) => Some(name),
-        Err(text) => {
-            let code = match role {
-                Role::Existing => Code::NonExistent,
-                Role::New => Code::Cannot,
-            };
-            session.tagged(tag, Status::No, Some(code), &text);
-            None
-        }
-    }
-}
 
 fn user_id(session: &Session) -> u32 {
     session.user().map_or(0, |user| user.id)

@@ -1,6 +1,10 @@
 //! One file per IMAP command (or tight family), each reading like
 //! Dovecot's `cmd-*.c`: arguments → state → one store operation →
 //! changes → tagged reply.
+//!
+//! A command file uses no other command's file: what several commands
+//! share lives below them (`imap::fetch`, `imap::search`,
+//! `imap::list_line`, `imap::status_line`, `imap::session::*`).
 
 pub mod append;
 pub mod close;
@@ -16,7 +20,6 @@ pub mod list;
 pub mod login;
 pub mod mailbox;
 pub mod notify;
-pub mod qresync;
 pub mod search;
 pub mod select;
 pub mod sort;

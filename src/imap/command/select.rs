@@ -11,9 +11,10 @@
 use std::io;
 
 use crate::imap::code::{describe, Code};
-use crate::imap::command::mailbox::{name_or_no, Role};
-use crate::imap::command::{enable, qresync};
 use crate::imap::encode::flags_lines;
+use crate::imap::session::condstore;
+use crate::imap::session::mailbox_arg::{name_or_no, Role};
+use crate::imap::session::qresync;
 use crate::imap::session::{Session, State, Status};
 use crate::imap::types::SelectParameters;
 use crate::imap::view::View;
@@ -41,7 +42,7 @@ pub async fn run(
     }
     session.deselect();
     if parameters.condstore {
-        enable::condstore(session);
+        condstore::condstore(session);
     }
     let Some(user) = session.user() else { return Ok(()) };
     let user_id = user.id;
@@ -108,7 +109,7 @@ pub async fn run(
     session.conn.write(lines.as_bytes());
     if imap4rev2 {
         // RFC 9051 §6.3.2: a LIST response for the mailbox, with accurate attributes.
-        if let Ok(line) = crate::imap::command::list::mailbox_line(session, user_id, &name) {
+        if let Ok(line) = crate::imap::list_line::mailbox_line(session, user_id, &name) {
             session.conn.write(&line);
         }
     }

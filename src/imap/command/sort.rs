@@ -1,19 +1,19 @@
 //! SORT and UID SORT (RFC 5256 §3) with ESORT's RETURN options (RFC 5267)
 //! and PARTIAL (RFC 9394). The scan that finds the matches and reads
-//! their sort values is SEARCH's (`command::search`); the sort itself
+//! their sort values is the search engine's (`imap::search`); the sort itself
 //! (`imap::sort`) runs inline for up to [`INLINE_WORK`] messages and on the
 //! worker pool beyond.
 
 use std::io;
 
-use crate::imap::command::context;
 use crate::imap::encode;
+use crate::imap::search::live as context;
 use crate::imap::session::{Session, State, Status};
-use crate::imap::sort::{sort_keyed, SortCriterion, SortInput};
+use crate::imap::sort::{sort_keyed, SortCriterion};
 use crate::imap::types::{SearchKey, SearchReturn};
 use crate::util::pool;
 
-use super::search::*;
+use crate::imap::search::*;
 
 /// SORT and UID SORT (RFC 5256 §3), with ESORT's RETURN (RFC 5267).
 pub async fn run(
@@ -105,24 +105,4 @@ pub async fn run(
         }
     }
     session.finish(tag, Status::Ok, expunge_issued(uid, skipped), "SORT completed").await
-}
-
-/// SORT or THREAD of up to this many messages runs on the executor (well
-/// under a millisecond); more go to the worker pool.
-pub(super) const INLINE_WORK: usize = 2000;
-
-/// Debug builds only: a SORT whose messages include one with this subject
-/// has its job panic on the worker pool, so a test can check that such a
-/// bug fails that command alone (`NO [SERVERBUG]`) and the server goes on.
-#[cfg(debug_assertions)]
-const PANIC_SUBJECT: &str = "roost test: panic in a worker job";
-
-pub(super) fn provokes_panic(input: &SortInput) -> bool {
-    #[cfg(debug_assertions)]
-    return input.subject.as_deref() == Some(PANIC_SUBJECT);
-    #[cfg(not(debug_assertions))]
-    {
-        let _ = input;
-        false
-    }
 }

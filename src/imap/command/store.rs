@@ -32,7 +32,7 @@ pub async fn run(
     let Some(ranges) = session.resolve_or_bad(tag, &set, uid) else { return Ok(()) };
     if unchanged_since.is_some() {
         // RFC 7162 §3.1: a CONDSTORE enabling command.
-        crate::imap::command::enable::condstore(session);
+        crate::imap::session::condstore::condstore(session);
     }
     let condstore = session.condstore;
     let State::Selected(_, view) = &mut session.state else { return Ok(()) };

@@ -1,5 +1,5 @@
-//! THREAD and UID THREAD (RFC 5256 §3, §4). The scan is SEARCH's
-//! (`command::search`); the threader (`imap::thread`) keeps only hashes of
+//! THREAD and UID THREAD (RFC 5256 §3, §4). The scan is the search
+//! engine's (`imap::search`); the threader (`imap::thread`) keeps only hashes of
 //! each match's fields and runs on the worker pool for large answers.
 
 use std::io;
@@ -9,8 +9,7 @@ use crate::imap::thread::{Numbering, Renderer, ThreadAlgorithm, Threader};
 use crate::imap::types::SearchKey;
 use crate::util::pool;
 
-use super::search::*;
-use super::sort::INLINE_WORK;
+use crate::imap::search::*;
 
 /// THREAD and UID THREAD (RFC 5256 §3, §4).
 pub async fn run(

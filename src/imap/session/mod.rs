@@ -31,6 +31,10 @@ use crate::net::{Connection, LineStatus, Stream};
 use crate::server::{Admitted, ConnectionSlot, Server, UserSlot};
 use crate::store::StoreError;
 
+pub mod condstore;
+pub mod mailbox_arg;
+pub mod notify;
+pub mod qresync;
 mod sync;
 
 pub struct User {
@@ -121,7 +125,7 @@ pub struct Session {
     /// Logging in must be done by then (a deadline, not an idle timer).
     login_deadline: Instant,
     /// RFC 5465 NOTIFY, once set (boxed: most sessions never use it).
-    pub notify: Option<Box<command::notify::Notify>>,
+    pub notify: Option<Box<notify::Notify>>,
     /// This connection's place in the board's limits; leaves the pre-auth
     /// count at login.
     pub slot: ConnectionSlot,
@@ -332,8 +336,8 @@ impl Session {
         let stop = self.server.stop_signal();
         loop {
             // Listening first: a change landing during the report wakes the next wait.
-            let listener = command::notify::listen(self);
-            command::notify::report(self, false).await?;
+            let listener = notify::listen(self);
+            notify::report(self, false).await?;
             self.conn.flush().await?;
             if matches!(self.state, State::Logout) || self.notify.is_none() {
                 return Ok(true);

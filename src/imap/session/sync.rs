@@ -7,7 +7,7 @@
 use std::io;
 use std::rc::Rc;
 
-use super::{command, encode, Session, State, SyncMode};
+use super::{encode, Session, State, SyncMode};
 use crate::store::Op;
 
 impl Session {
@@ -78,13 +78,13 @@ impl Session {
         }
         if full && !Rc::ptr_eq(&uids, &view.uids) {
             // RFC 5267 §4.3.4: live searches lose expunged matches first.
-            command::context::before_expunges(&mut self.conn, view, &uids).await?;
+            crate::imap::search::live::before_expunges(&mut self.conn, view, &uids).await?;
             // Both lists ascend: one merge pass finds what went and what came.
             let mut removed = 0usize;
             let mut new = uids.iter().peekable();
             // RFC 7162 §3.2.10: once QRESYNC is enabled, VANISHED replaces
             // EXPUNGE; RFC 9586 §3.4: once UIDONLY is, too.
-            let mut vanished = (self.qresync || view.uid_only).then(|| command::qresync::VanishedLine::new(false));
+            let mut vanished = (self.qresync || view.uid_only).then(|| super::qresync::VanishedLine::new(false));
             for (index, uid) in view.uids.iter().enumerate() {
                 if index % 32 == 31 {
                     // Cheap steps: a pause (no snapshot here) per 32 UIDs.
@@ -141,7 +141,7 @@ impl Session {
         }
         if !flags {
             // RFC 5267 §4.3.3: live searches, after EXISTS.
-            return command::context::report(self).await;
+            return crate::imap::search::live::report(self).await;
         }
         // Flag changes of messages the client already knows about, in
         // batches of the change index (see above).
@@ -189,6 +189,6 @@ impl Session {
             out.extend_from_slice(b"] Highest\r\n");
         }
         // RFC 5267 §4.3: live searches, after EXISTS and the flag changes.
-        command::context::report(self).await
+        crate::imap::search::live::report(self).await
     }
 }

@@ -19,6 +19,11 @@
 //! given, possibly into the part not read yet: it is then reported twice
 //! (newest flags both times), which RFC 7162 allows, or only by the next
 //! sync, which reports every change above the view's modseq.
+//!
+//! It lives beside the session's sync (`session::sync`, which writes its
+//! VANISHED lines with [`VanishedLine`]), below the commands that ask for
+//! it (SELECT and UID FETCH): it may use the view, [`Pace`] and the
+//! store's reads, never a command.
 
 use std::io;
 

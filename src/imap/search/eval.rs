@@ -4,7 +4,7 @@
 //! (record, header summary, header, then the body piece by piece through
 //! [`ContentSearch`]), three-valued so a body is read only when the other
 //! keys leave the answer open. How the scan around it paces itself and
-//! keeps snapshots short is in `command::search`'s docs.
+//! keeps snapshots short is in the engine's docs (`imap::search`).
 
 use super::*;
 

@@ -1,0 +1,91 @@
+//! The STATUS response of one mailbox (RFC 3501 §7.2.4, with RFC 9051's,
+//! RFC 8438's and RFC 8474's items): what the session may ask for, reading
+//! the counters, writing the line. Shared by STATUS (`command::status`)
+//! and LIST ... RETURN (STATUS) (RFC 5819, `command::list`). It may use
+//! the session, `imap::encode` and the store's reads, never a command.
+
+use crate::imap::encode;
+use crate::imap::session::Session;
+use crate::imap::types::StatusItem;
+use crate::store::{MailboxRecord, StoreError};
+
+/// Why `items` cannot be asked for in this session, if they cannot:
+/// RFC 9051 has no RECENT status item (its grammar leaves it out).
+pub fn refused_item(session: &Session, items: &[StatusItem]) -> Option<&'static str> {
+    (session.imap4rev2 && items.contains(&StatusItem::Recent))
+        .then_some("STATUS RECENT is not part of IMAP4rev2 (RFC 9051)")
+}
+
+/// `* STATUS name (item value ...)` of mailbox `id`.
+pub fn write(session: &mut Session, name: &str, id: u64, record: &MailboxRecord, recent: u64, items: &[StatusItem]) {
+    let utf8 = session.utf8_names();
+    let out = session.conn.out();
+    out.extend_from_slice(b"* STATUS ");
+    encode::mailbox_for(out, name, utf8);
+    out.extend_from_slice(b" (");
+    for (index, item) in items.iter().enumerate() {
+        if index > 0 {
+            out.push(b' ');
+        }
+        if *item == StatusItem::MailboxId {
+            // RFC 8474 §4.3: the only status item that is not a number.
+            out.extend_from_slice(b"MAILBOXID (");
+            out.extend_from_slice(crate::imap::object_id::mailbox_id(id).as_bytes());
+            out.push(b')');
+            continue;
+        }
+        let (label, value): (&str, u64) = match item {
+            StatusItem::Messages => ("MESSAGES", record.messages.into()),
+            StatusItem::Recent => ("RECENT", recent),
+            StatusItem::UidNext => ("UIDNEXT", record.uid_next.into()),
+            StatusItem::UidValidity => ("UIDVALIDITY", record.uid_validity.into()),
+            StatusItem::Unseen => ("UNSEEN", record.unseen.into()),
+            // RFC 8438: the sum of RFC822.SIZE, kept as a counter by the store.
+            StatusItem::Size => ("SIZE", record.size),
+            StatusItem::Deleted => ("DELETED", record.deleted.into()),
+            StatusItem::HighestModseq => ("HIGHESTMODSEQ", record.highest_modseq),
+            StatusItem::MailboxId => continue,
+        };
+        out.extend_from_slice(label.as_bytes());
+        out.push(b' ');
+        encode::number(out, value);
+    }
+    out.extend_from_slice(b")\r\n");
+}
+
+/// The mailbox's record and how many of its messages are still \Recent
+/// (counted only when `items` ask for it: it reads the recent messages).
+pub fn read(session: &Session, id: u64, items: &[StatusItem]) -> Result<(MailboxRecord, u64), StoreError> {
+    let store = &session.server.store;
+    let reader = store.read()?;
+    let record = reader.mailbox(id)?.ok_or(StoreError::NoSuchMailbox)?;
+    if record.noselect {
+        return Err(StoreError::NotSelectable);
+    }
+    if !items.contains(&StatusItem::Recent) {
+        return Ok((record, 0));
+    }
+    // A watched mailbox may have handed out \Recent since the record was written.
+    let (first_recent, in_hub) = match store.hub().borrow().get(id) {
+        // The hub's UID list, when it shows the same state as this
+        // snapshot, counts them by a binary search instead of a walk over
+        // every message not yet seen (LIST-STATUS asks for each mailbox).
+        Some(state) => {
+            let same = state.modseq == record.highest_modseq;
+            let count =
+                same.then(|| state.uids.len() - state.uids.partition_point(|&uid| uid < state.first_recent_uid));
+            (state.first_recent_uid, count)
+        }
+        None => (record.first_recent_uid, None),
+    };
+    let mut recent = match in_hub {
+        Some(count) => count as u64,
+        None => reader.messages()?.range(id, first_recent, u32::MAX)?.count() as u64,
+    };
+    // RFC 3501 §6.3.10 counts messages with \Recent set: in the selected
+    // mailbox, this session's own \Recent messages count too.
+    if let Some(view) = session.view().filter(|view| view.mailbox == id) {
+        recent += view.recent_count() as u64;
+    }
+    Ok((record, recent))
+}

@@ -6,9 +6,10 @@ cross/imap_roundtrip.py (APPEND + FETCH over TLS to an ARM build under qemu),
 and, for the verified TLS context and the check lines only,
 tests/interop/imaplib_smoke.py (imaplib on purpose: a real client library)
 and tests/clients/imap.py (imapclient on purpose). Scripts find it with a path
-insert relative to their own file, so they run from any directory:
+insert relative to their own file, so they run from any directory (from
+cross/ the path is "..", "tests", "lib"):
 
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../lib"))
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
 Python's imaplib hands back half-parsed lines; comparing BODYSTRUCTUREs needs
 the real grammar (nested lists, quoted strings, literals, literal8, NIL), so
@@ -22,8 +23,8 @@ parses data responses into plain Python values:
     list      -> list
 
 Commands are written as pieces (str/bytes sent as they are, Literal for a
-literal), so a script can send exactly the bytes it means, wrong ones included
-(a literal announced with the wrong size, LITERAL+, literal8).
+literal), so a script can send exactly the bytes it means, odd ones included
+(LITERAL+, literal8, a literal that reads like a command).
 
 Only the standard library is used.
 """

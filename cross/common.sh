@@ -7,6 +7,9 @@
 
 CROSS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$CROSS_DIR/.." && pwd)
+# roost_wait_ports, roost_port_of: the ports file `serve --ports-file` writes.
+# shellcheck source=tests/lib/roost.sh
+source "$REPO_DIR/tests/lib/roost.sh"
 # Never the default target dir: other developers build there.
 # shellcheck disable=SC2034 # used by the scripts that source this file
 CROSS_TARGET_DIR="$REPO_DIR/target/cross"
@@ -158,16 +161,9 @@ EOF
     local server=$!
     CHILD_PIDS+=("$server")
 
-    local port="" line
-    for _ in $(seq 1 120); do
-        line=$(awk '$1 == "imaps" { print $2; exit }' "$ports_file" 2>/dev/null || true)
-        if [ -n "$line" ]; then
-            port=${line##*:}
-            break
-        fi
-        kill -0 "$server" 2>/dev/null || break
-        sleep 0.5
-    done
+    roost_wait_ports "$ports_file" "$server" 60 || true
+    local port
+    port=$(roost_port_of "$ports_file" imaps)
     if [ -z "$port" ]; then
         cat "$log" >&2
         fail "roost serve did not report an imaps port within 60 s"

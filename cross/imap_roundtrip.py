@@ -6,42 +6,33 @@ usage: imap_roundtrip.py HOST PORT CERT_PEM USER PASSWORD
 Connects over implicit TLS, verifying the server's self-signed certificate
 (CERT_PEM) for the name "localhost"; LOGIN, SELECT INBOX, APPEND a message,
 FETCH it back with BODY.PEEK[] and compares the bytes, checks \\Seen was not
-set, LOGOUT. Prints PASS/FAIL lines; exits non-zero on any failure.
+set, LOGOUT. Prints PASS/FAIL lines; exits non-zero on any failure. The client
+is tests/lib/imapwire.py (found relative to this file).
 """
 
-import imaplib
 import os
 import re
-import socket
 import ssl
 import sys
 
-TIMEOUT = 60  # seconds for every socket operation
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib"))
+from imapwire import Connection, Literal, check, fail, same_bytes, tls_context  # noqa: E402
 
-
-class VerifiedIMAP4_SSL(imaplib.IMAP4_SSL):
-    """IMAP4_SSL that connects to an address but checks the certificate
-    for another name (the self-signed certificate names "localhost")."""
-
-    def __init__(self, host, port, context, server_hostname):
-        self._server_hostname = server_hostname
-        super().__init__(host, port, ssl_context=context, timeout=TIMEOUT)
-
-    def _create_socket(self, timeout):
-        sock = socket.create_connection((self.host, self.port), timeout)
-        return self.ssl_context.wrap_socket(sock, server_hostname=self._server_hostname)
-
-
-def fail(text):
-    print(f"FAIL: {text}", file=sys.stderr)
-    sys.exit(1)
+TIMEOUT = 60  # seconds for every socket operation (the server runs under qemu)
 
 
 def expect_ok(what, result):
-    typ, data = result
-    if typ != "OK":
-        fail(f"{what}: {typ} {data!r}")
-    return data
+    if result.status != "OK":
+        fail(f"{what}: {result.status} {result.text}")
+    return result
+
+
+def exists(result):
+    """The message count of a SELECT: its (last) EXISTS."""
+    counts = [response.number for response in result.untagged if response.name == "EXISTS"]
+    if not counts:
+        fail("SELECT INBOX: no EXISTS")
+    return counts[-1]
 
 
 def message_bytes():
@@ -67,72 +58,46 @@ def main():
         fail(__doc__.strip().splitlines()[2])
     host, port, cert, user, password = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 
-    context = ssl.create_default_context(cafile=cert)
-    context.check_hostname = True
-    context.verify_mode = ssl.CERT_REQUIRED
     try:
-        imap = VerifiedIMAP4_SSL(host, port, context, "localhost")
-    except (OSError, ssl.SSLError, imaplib.IMAP4.error) as error:
+        imap = Connection(host, port, timeout=TIMEOUT, tls=tls_context(cert), server_name="localhost")
+    except (OSError, ssl.SSLError) as error:
         fail(f"TLS connect to {host}:{port} (verifying {cert} for localhost): {error}")
-    print(f"PASS: TLS connection to {host}:{port}, certificate verified for localhost ({imap.sock.version()})")
+    check(imap.greeting.status == "OK", f"TLS connection to {host}:{port}, certificate verified for localhost "
+          f"({imap.sock.version()})")
 
     try:
         expect_ok("LOGIN", imap.login(user, password))
         print(f"PASS: LOGIN {user}")
-        before = int(expect_ok("SELECT INBOX", imap.select("INBOX"))[0])
+        before = exists(expect_ok("SELECT INBOX", imap.command("SELECT INBOX")))
         print(f"PASS: SELECT INBOX ({before} messages)")
 
         message = message_bytes()
-        typ, data = imap.append("INBOX", None, None, message)
-        if typ != "OK":
-            fail(f"APPEND: {typ} {data!r}")
-        print(f"PASS: APPEND {len(message)} bytes ({data[0].decode(errors='replace')})")
+        appended = expect_ok("APPEND", imap.command("APPEND INBOX ", Literal(message)))
+        print(f"PASS: APPEND {len(message)} bytes ({appended.tagged.line()})")
 
-        expect_ok("NOOP", imap.noop())
-        after = int(expect_ok("SELECT INBOX", imap.select("INBOX"))[0])
+        expect_ok("NOOP", imap.command("NOOP"))
+        after = exists(expect_ok("SELECT INBOX", imap.command("SELECT INBOX")))
         if after != before + 1:
             fail(f"INBOX has {after} messages after APPEND, expected {before + 1}")
 
-        match = re.search(rb"APPENDUID \d+ (\d+)", data[0] or b"")
+        match = re.match(r"APPENDUID \d+ (\d+)$", appended.code or "")
         if match:
-            uid = match.group(1).decode()
-            typ, fetched = imap.uid("FETCH", uid, "(BODY.PEEK[])")
-            label = f"UID {uid}"
+            label = f"UID {match.group(1)}"
+            fetched = imap.command(f"UID FETCH {match.group(1)} (BODY.PEEK[])")
         else:
-            typ, fetched = imap.fetch(str(after), "(BODY.PEEK[])")
             label = f"message {after}"
-        if typ != "OK":
-            fail(f"FETCH {label}: {typ} {fetched!r}")
-        literals = [item[1] for item in fetched if isinstance(item, tuple)]
-        if len(literals) != 1:
-            fail(f"FETCH {label}: expected one literal, got {fetched!r:.300}")
-        if literals[0] != message:
-            got = literals[0]
-            first = next((i for i, (a, b) in enumerate(zip(got, message)) if a != b), min(len(got), len(message)))
-            fail(
-                f"FETCH {label}: {len(got)} bytes differ from the {len(message)} appended "
-                f"(first difference at byte {first}: {got[first:first + 40]!r} vs {message[first:first + 40]!r})"
-            )
-        print(f"PASS: FETCH {label} BODY.PEEK[] returned the same {len(message)} bytes")
+            fetched = imap.command(f"FETCH {after} (BODY.PEEK[])")
+        expect_ok(f"FETCH {label}", fetched)
+        same_bytes(fetched.fetched("BODY[]"), message, f"FETCH {label} BODY.PEEK[] returned the same {len(message)} bytes")
 
-        typ, flags = imap.fetch(str(after), "(FLAGS)")
-        if typ != "OK":
-            fail(f"FETCH FLAGS: {typ} {flags!r}")
-        if b"\\Seen" in b" ".join(f if isinstance(f, bytes) else f[0] for f in flags):
-            fail(f"BODY.PEEK[] set \\Seen: {flags!r}")
-        print("PASS: BODY.PEEK[] left \\Seen unset")
+        flags = expect_ok("FETCH FLAGS", imap.command(f"FETCH {after} (FLAGS)")).fetched("FLAGS")
+        check(flags is not None and "\\Seen" not in flags, f"BODY.PEEK[] left \\Seen unset (FLAGS {flags})")
 
-        typ, data = imap.logout()
-        if typ != "BYE":
-            fail(f"LOGOUT: {typ} {data!r}")
-        print("PASS: LOGOUT")
-    except (OSError, ssl.SSLError, imaplib.IMAP4.error) as error:
-        fail(f"IMAP: {type(error).__name__}: {error}")
+        logout = imap.command("LOGOUT")
+        check(logout.status == "OK" and any(r.status == "BYE" for r in logout.untagged),
+              f"LOGOUT ({logout.status} {logout.text})")
     finally:
-        try:
-            imap.shutdown()
-        except OSError:
-            pass
+        imap.close()
 
 
 if __name__ == "__main__":

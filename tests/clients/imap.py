@@ -21,18 +21,19 @@ Every connection verifies the server's certificate against ROOST_CA and
 the host name (no verification is switched off).
 """
 import os
-import ssl
 import sys
 import time
 
 from imapclient import IMAPClient
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from imapwire import tls_context  # noqa: E402
+
 
 def connect():
-    context = ssl.create_default_context(cafile=os.environ["ROOST_CA"])
-    context.check_hostname = True
     client = IMAPClient(
-        os.environ["ROOST_HOST"], port=int(os.environ["ROOST_PORT"]), ssl=True, ssl_context=context, timeout=30
+        os.environ["ROOST_HOST"], port=int(os.environ["ROOST_PORT"]), ssl=True,
+        ssl_context=tls_context(os.environ["ROOST_CA"]), timeout=30,
     )
     client.login(os.environ["ROOST_USER"], os.environ["ROOST_PASSWORD"])
     return client

@@ -8,95 +8,56 @@ Started by catenate_compare.sh, which brings up both servers on loopback.
 Standard library only. What differs on purpose is in
 differences-from-dovecot.md.
 """
+import os
 import re
-import socket
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from imapwire import Connection, Disconnected, Literal  # noqa: E402
 
-class Session:
-    def __init__(self, port, user, password):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.file = self.sock.makefile("rb")
-        self.count = 0
-        self.line()
-        self.run(f'LOGIN "{user}" "{password}"')
 
-    def line(self):
-        data = self.file.readline()
-        if not data:
-            raise EOFError("connection closed")
-        return data.decode("latin-1").rstrip("\r\n")
+def connect(port, user, password):
+    conn = Connection("127.0.0.1", port, timeout=10)
+    conn.login(user, password)
+    return conn
 
-    def response(self):
-        text = self.line()
-        while True:
-            match = re.search(r"\{(\d+)\}$", text)
-            if not match:
-                return text
-            text += "\r\n" + self.file.read(int(match.group(1))).decode("latin-1") + self.line()
 
-    def send(self, data):
-        self.sock.sendall(data if isinstance(data, bytes) else data.encode())
+def command(conn, *parts):
+    """conn.command(), raising when the connection broke (the caller reconnects)."""
+    result = conn.command(*parts)
+    if result.status == "ERROR":
+        raise Disconnected(result.text.removeprefix("connection: "))
+    return result
 
-    def tag(self):
-        self.count += 1
-        return f"c{self.count}"
 
-    def until(self, tag):
-        untagged = []
-        while True:
-            text = self.response()
-            if text.startswith(tag + " "):
-                return untagged, text[len(tag) + 1:]
-            untagged.append(text)
+def run(conn, *parts):
+    """One command: (the untagged responses as text, the tagged one after its tag)."""
+    result = command(conn, *parts)
+    return [response.line() for response in result.untagged], result.tagged.line()
 
-    def run(self, command):
-        tag = self.tag()
-        self.send(f"{tag} {command}\r\n")
-        return self.until(tag)
 
-    def script(self, pieces):
-        """pieces: str lines (sent with CRLF) and bytes literals; a line
-        ending in a synchronizing literal waits for the continuation."""
-        tag = self.tag()
-        first = True
-        for piece in pieces:
-            if isinstance(piece, bytes):
-                self.send(piece)
-                continue
-            self.send((f"{tag} " if first else "") + piece + "\r\n")
-            first = False
-            if re.search(r"\{\d+\}$", piece):
-                answer = self.line()
-                if not answer.startswith("+"):
-                    return [], answer[len(tag) + 1:]
-        return self.until(tag)
-
-    def body(self, mailbox, uid):
-        self.run(f"EXAMINE {mailbox}")
-        untagged, _ = self.run(f"UID FETCH {uid} BODY.PEEK[]")
-        for text in untagged:
-            if "BODY[]" in text:
-                return text[text.index("}\r\n") + 3:-1]
-        return None
+def body(conn, mailbox, uid):
+    command(conn, f"EXAMINE {mailbox}")
+    stored = command(conn, f"UID FETCH {uid} BODY.PEEK[]").fetched("BODY[]")
+    return None if stored is None else stored.decode("latin-1")
 
 
 def main():
     roost_port, dovecot_port, user, password = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
-    servers = {"roost": Session(roost_port, user, password), "dovecot": Session(dovecot_port, user, password)}
+    servers = {"roost": connect(roost_port, user, password), "dovecot": connect(dovecot_port, user, password)}
     message = ("From: Bob <bob@example.org>\r\nSubject: Report\r\nMIME-Version: 1.0\r\n"
                "Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\npre\r\n--b1\r\nContent-Type: text/plain\r\n\r\n"
                "See attached.\r\n--b1\r\nContent-Type: text/csv\r\n\r\nmonth,total\r\n--b1--\r\n").encode()
     setup = {}
     for name, session in servers.items():
-        session.run("CREATE Sent")
-        session.script([f"APPEND INBOX {{{len(message)}}}", message + b"\r\n"])
-        session.run("EXAMINE INBOX")
-        untagged, _ = session.run("UID SEARCH ALL")
+        run(session, "CREATE Sent")
+        run(session, "APPEND INBOX ", Literal(message))
+        run(session, "EXAMINE INBOX")
+        untagged, _ = run(session, "UID SEARCH ALL")
         uid = int(untagged[0].split()[-1])
-        untagged, _ = session.run("STATUS INBOX (UIDVALIDITY)")
+        untagged, _ = run(session, "STATUS INBOX (UIDVALIDITY)")
         validity = int(re.search(r"UIDVALIDITY (\d+)", untagged[0]).group(1))
-        session.run("UNSELECT")
+        run(session, "UNSELECT")
         setup[name] = (uid, validity)
 
     def cases(uid, validity):
@@ -104,11 +65,11 @@ def main():
         return [
             ("whole message", [f'APPEND Sent CATENATE (URL "{base}")']),
             ("no UIDVALIDITY", [f'APPEND Sent CATENATE (URL "/INBOX/;UID={uid}")']),
-            ("TEXT + SECTION=TEXT", ["APPEND Sent CATENATE (TEXT {20}", b"Subject: forward\r\n\r\n", f' URL "{base}/;SECTION=TEXT")']),
+            ("TEXT + SECTION=TEXT", ["APPEND Sent CATENATE (TEXT ", Literal(b"Subject: forward\r\n\r\n"), f' URL "{base}/;SECTION=TEXT")']),
             ("SECTION=HEADER", [f'APPEND Sent CATENATE (URL "{base}/;SECTION=HEADER")']),
-            ("SECTION=2 (MIME part)", ["APPEND Sent CATENATE (TEXT {5}", b"A: b\n", f' URL "{base}/;SECTION=2")']),
-            ("SECTION=2.MIME", ["APPEND Sent CATENATE (TEXT {5}", b"A: b\n", f' URL "{base}/;SECTION=2.MIME")']),
-            ("PARTIAL", ["APPEND Sent CATENATE (TEXT {5}", b"A: b\n", f' URL "{base}/;SECTION=TEXT/;PARTIAL=5.10")']),
+            ("SECTION=2 (MIME part)", ["APPEND Sent CATENATE (TEXT ", Literal(b"A: b\n"), f' URL "{base}/;SECTION=2")']),
+            ("SECTION=2.MIME", ["APPEND Sent CATENATE (TEXT ", Literal(b"A: b\n"), f' URL "{base}/;SECTION=2.MIME")']),
+            ("PARTIAL", ["APPEND Sent CATENATE (TEXT ", Literal(b"A: b\n"), f' URL "{base}/;SECTION=TEXT/;PARTIAL=5.10")']),
             ("HEADER.FIELDS", [f'APPEND Sent CATENATE (URL "{base}/;SECTION=HEADER.FIELDS%20(SUBJECT)")']),
             ("absolute, this user", [f'APPEND Sent CATENATE (URL "imap://{user}@127.0.0.1{base}")']),
             ("absolute, other user", [f'APPEND Sent CATENATE (URL "imap://someoneelse@127.0.0.1{base}")']),
@@ -120,12 +81,13 @@ def main():
             ("bad section syntax", [f'APPEND Sent CATENATE (URL "{base}/;SECTION=BOGUS")']),
             ("not a URL", ['APPEND Sent CATENATE (URL "INBOX")']),
             ("empty CATENATE", ["APPEND Sent CATENATE ()"]),
-            ("empty result", ["APPEND Sent CATENATE (TEXT {0}", b"", ")"]),
-            ("URL literal", [f"APPEND Sent CATENATE (URL {{{len(base)}}}", base.encode(), ")"]),
+            ("empty result", ["APPEND Sent CATENATE (TEXT ", Literal(b""), ")"]),
+            ("URL literal", ["APPEND Sent CATENATE (URL ", Literal(base), ")"]),
             ("MULTIAPPEND, 2nd bad", [f'APPEND Sent CATENATE (URL "{base}") CATENATE (URL "/INBOX/;UID={uid + 50}")']),
-            ("LITERAL+ after BADURL", [f'APPEND Sent CATENATE (URL "/INBOX/;UID={uid + 50}" TEXT {{12+}}', b"c9 LOGOUT\r\n", ")"]),
-            ("sync literal after BADURL", [f'APPEND Sent CATENATE (URL "/INBOX/;UID={uid + 50}" TEXT {{12}}', b"c9 LOGOUT\r\n", ")"]),
-            ("literal8 TEXT", ["APPEND Sent CATENATE (TEXT ~{5}", b"A: \x00\n", ")"]),
+            # 12 bytes of literal: a line that reads like a command, then the ')'.
+            ("LITERAL+ after BADURL", [f'APPEND Sent CATENATE (URL "/INBOX/;UID={uid + 50}" TEXT ', Literal(b"c9 LOGOUT\r\n)", sync=False)]),
+            ("sync literal after BADURL", [f'APPEND Sent CATENATE (URL "/INBOX/;UID={uid + 50}" TEXT ', Literal(b"c9 LOGOUT\r\n)")]),
+            ("literal8 TEXT", ["APPEND Sent CATENATE (TEXT ", Literal(b"A: \x00\n", binary=True), ")"]),
             ("selected: ;UID= relative to INBOX", [f'APPEND Sent CATENATE (URL ";UID={uid}")']),
             ("selected: /;UID= relative to INBOX", [f'APPEND Sent CATENATE (URL "/;UID={uid}")']),
         ]
@@ -137,20 +99,20 @@ def main():
             pieces = cases(uid, validity)[index][1]
             try:
                 if label.startswith("selected:"):
-                    session.run("SELECT INBOX")
-                untagged, tagged = session.script(pieces)
+                    run(session, "SELECT INBOX")
+                untagged, tagged = run(session, *pieces)
                 stored = ""
                 match = re.search(r"APPENDUID \d+ (\d+)", tagged)
                 if match:
-                    stored = repr(session.body("Sent", int(match.group(1))))
-                    session.run("UNSELECT")
-                noop = session.run("NOOP")[1]
+                    stored = repr(body(session, "Sent", int(match.group(1))))
+                    run(session, "UNSELECT")
+                noop = run(session, "NOOP")[1]
                 print(f"  {name:8} {tagged}  {stored}  [then NOOP: {noop}]")
                 if untagged:
                     print(f"  {'':8} untagged: {untagged}")
-            except (EOFError, OSError) as error:
+            except (Disconnected, OSError) as error:
                 print(f"  {name:8} connection: {error}")
-                servers[name] = Session(roost_port if name == "roost" else dovecot_port, user, password)
+                servers[name] = connect(roost_port if name == "roost" else dovecot_port, user, password)
 
 
 if __name__ == "__main__":

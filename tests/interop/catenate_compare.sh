@@ -19,13 +19,7 @@ user=catuser password="catenate compare"
 printf '%s %s\n' "$user" "$password" >"$work/users"
 source tests/lib/roost.sh
 roost_start target/debug/roost "$work" "$user" "$password"
-read -r imap_port imaps_port < <(python3 -c '
-import socket
-socks = [socket.socket() for _ in range(2)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in socks))
-')
+read -r imap_port imaps_port < <(free_ports 2)
 dovecot_started=1
 bash tests/bench/dovecot.sh start "$work/dovecot" "$imap_port" "$imaps_port" "$work/users" >/dev/null
 timeout 120 python3 tests/interop/catenate_compare.py "$roost_port" "$imap_port" "$user" "$password"

@@ -4,20 +4,15 @@ Usage: imaplib_smoke.py HOST TLS_PORT STARTTLS_PORT CERT_PEM USER PASSWORD
 Exits non-zero (with the failing step) on any deviation.
 """
 import imaplib
+import os
 import re
-import ssl
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from imapwire import check, same_bytes, tls_context  # noqa: E402
+
 host, tls_port, starttls_port, cert, user, password = sys.argv[1:7]
-context = ssl.create_default_context(cafile=cert)  # verify our self-signed cert
-context.check_hostname = True
-
-
-def check(condition, what):
-    if not condition:
-        print(f"FAIL: {what}")
-        sys.exit(1)
-    print(f"ok: {what}")
+context = tls_context(cert)  # verify our self-signed cert
 
 
 def ok(result, what):
@@ -49,7 +44,7 @@ typ, data = imap.append("INBOX", "(\\Flagged)", imaplib.Time2Internaldate(170000
 check(typ == "OK" and b"APPENDUID" in data[0], f"APPEND with APPENDUID {data!r}")
 uid = re.search(rb"APPENDUID \d+ (\d+)", data[0]).group(1).decode()
 data = ok(imap.uid("FETCH", uid, "(BODY.PEEK[] FLAGS RFC822.SIZE)"), "UID FETCH BODY.PEEK[]")
-check(data[0][1] == body, "message round-trips byte for byte")
+same_bytes(data[0][1], body, "message round-trips byte for byte")
 # imaplib splits the response around the literal: the items after it are in data[1].
 rest = data[0][0] + data[1]
 check(b"\\Flagged" in rest and b"\\Seen" not in rest, "flags as appended, PEEK kept it unseen")

@@ -32,8 +32,55 @@ import sys
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from imapwire import Atom, Connection, Literal, Result, expand_set, quote, render, render_raw  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from imapwire import Atom, Connection, Literal, Result, quote  # noqa: E402
+
+# ---------------------------------------------------------------- rendering
+
+
+def render(value, limit=400):
+    """VALUE back in IMAP-like text for humans; long strings are cut to LIMIT bytes (None: never)."""
+    if value is None:
+        return "NIL"
+    if isinstance(value, Atom):
+        return str(value)
+    if isinstance(value, list):
+        return "(" + " ".join(render(item, limit) for item in value) + ")"
+    if isinstance(value, bytes):
+        shown = value if limit is None or len(value) <= limit else value[:limit]
+        text = shown.decode("utf-8", "backslashreplace")
+        printable = all(c not in text for c in "\r\n\"\\") and len(value) <= 200
+        cut = "" if shown is value else "...[%d bytes in all]" % len(value)
+        if printable and not cut:
+            return '"%s"' % text
+        return "{%d}%r%s" % (len(value), text, cut)
+    return repr(value)
+
+
+def render_raw(raw, limit=16384):
+    """Raw response bytes for a reference file: CRLF shown as line ends, long literals shortened."""
+    text = raw.decode("utf-8", "backslashreplace")
+    if limit is not None and len(raw) > limit:
+        head = raw[: limit - 1024].decode("utf-8", "backslashreplace")
+        tail = raw[-1024:].decode("utf-8", "backslashreplace")
+        text = head + "\n[... %d bytes left out ...]\n" % (len(raw) - limit) + tail
+    return text.replace("\r\n", "\n")
+
+
+def expand_set(text):
+    """'1:3,7' -> [1, 2, 3, 7] (ESEARCH ALL values); '*' is not expected from servers."""
+    out = []
+    for piece in str(text).split(","):
+        if ":" in piece:
+            low, high = piece.split(":", 1)
+            low, high = int(low), int(high)
+            if low > high:
+                low, high = high, low
+            out.extend(range(low, high + 1))
+        elif piece:
+            out.append(int(piece))
+    return out
+
 
 # ---------------------------------------------------------------- servers
 
@@ -55,7 +102,7 @@ class Server:
         if self.conn:
             self.conn.close()
         self.conn = Connection(self.host, self.port)
-        result = self.conn.command("LOGIN ", quote(self.user), " ", quote(self.password))
+        result = self.conn.login(self.user, self.password)
         if result.status != "OK":
             raise RuntimeError("%s: LOGIN failed: %s %s" % (self.name, result.status, result.text))
         if select:

@@ -97,13 +97,7 @@ if [ -z "$self_test" ]; then
 fi
 
 # Dovecot on two free loopback ports (plain IMAP is used; IMAPS only has to exist).
-read -r imap_port imaps_port < <(python3 -c '
-import socket
-socks = [socket.socket() for _ in range(2)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in socks))
-')
+read -r imap_port imaps_port < <(free_ports 2)
 dovecot_started=1
 "${as_root[@]}" bash tests/bench/dovecot.sh start "$work/dovecot" "$imap_port" "$imaps_port" "$work/users" >/dev/null ||
     { echo "compare.sh: Dovecot did not start" >&2; exit 2; }

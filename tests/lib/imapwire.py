@@ -1,9 +1,20 @@
-"""A small IMAP client for comparing servers: raw bytes in, parsed values out.
+"""The one IMAP wire client of the Python test scripts: raw bytes in, parsed values out.
+
+Used by tests/mime/compare.py (roost and Dovecot answer for answer),
+tests/interop/catenate_compare.py (CATENATE sessions side by side),
+cross/imap_roundtrip.py (APPEND + FETCH over TLS to an ARM build under qemu),
+and, for the verified TLS context and the check lines only,
+tests/interop/imaplib_smoke.py (imaplib on purpose: a real client library)
+and tests/clients/imap.py (imapclient on purpose). Scripts find it with a path
+insert relative to their own file, so they run from any directory (from
+cross/ the path is "..", "tests", "lib"):
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
 Python's imaplib hands back half-parsed lines; comparing BODYSTRUCTUREs needs
 the real grammar (nested lists, quoted strings, literals, literal8, NIL), so
-this module reads whole responses (a line plus every literal it announces)
-and parses them into plain Python values:
+Connection reads whole responses (a line plus every literal it announces) and
+parses data responses into plain Python values:
 
     atom      -> Atom (a str subclass; numbers stay atoms too)
     string    -> bytes (quoted and literal alike: how a server chose to send a
@@ -11,11 +22,17 @@ and parses them into plain Python values:
     NIL       -> None
     list      -> list
 
+Commands are written as pieces (str/bytes sent as they are, Literal for a
+literal), so a script can send exactly the bytes it means, odd ones included
+(LITERAL+, literal8, a literal that reads like a command).
+
 Only the standard library is used.
 """
 
 import re
 import socket
+import ssl
+import sys
 import time
 
 
@@ -27,10 +44,17 @@ class Atom(str):
 
 
 class Literal:
-    """A string that must be sent as a (synchronizing) literal in a command."""
+    """DATA sent as a literal inside a command: {n} (the client waits for the
+    server's continuation request first), {n+} with SYNC=False (LITERAL+, RFC
+    7888: no wait), ~{n} with BINARY=True (literal8, RFC 3516)."""
 
-    def __init__(self, data):
+    def __init__(self, data, sync=True, binary=False):
         self.data = data if isinstance(data, bytes) else data.encode("utf-8")
+        self.sync = sync
+        self.binary = binary
+
+    def header(self):
+        return b"%s{%d%s}\r\n" % (b"~" if self.binary else b"", len(self.data), b"" if self.sync else b"+")
 
 
 class ParseError(Exception):
@@ -42,6 +66,7 @@ class Disconnected(Exception):
 
 
 LITERAL_AT_END = re.compile(rb"~?\{(\d+)\}\r\n\Z")
+LITERAL_HEADER = re.compile(rb"~?\{(\d+)\}\r\n")
 
 # ---------------------------------------------------------------- parsing
 
@@ -81,7 +106,7 @@ def parse_value(data, pos, end):
             pos += 1
         raise ParseError("unterminated quoted string")
     if ch == 0x7B or (ch == 0x7E and pos + 1 < end and data[pos + 1] == 0x7B):  # '{' or '~{'
-        match = re.compile(rb"~?\{(\d+)\}\r\n").match(data, pos)
+        match = LITERAL_HEADER.match(data, pos)
         if not match:
             raise ParseError("bad literal header at %d" % pos)
         size = int(match.group(1))
@@ -163,6 +188,11 @@ class Response:
             except ParseError as error:
                 self.error = "cannot parse: %s" % error
 
+    def line(self):
+        """The response as text (Latin-1, literals in place, final CRLF cut), after the tag when tagged."""
+        text = strip_crlf(self.raw).decode("latin-1")
+        return text.split(" ", 1)[1] if self.kind == "tagged" and " " in text else text
+
 
 def split_code(after):
     """'[CODE args] text' -> ('CODE args', 'text'); no code -> (None, text)."""
@@ -180,33 +210,63 @@ def split_code(after):
 
 
 class Result:
-    """What a command got: status (OK/NO/BAD, or ERROR when the connection broke), code, untagged, raw."""
+    """What a command got: status (OK/NO/BAD, or ERROR when the connection broke), code, untagged, raw.
 
-    def __init__(self, status, code, text, untagged, raw, elapsed):
+    untagged: the Responses before the tagged one (with any tagged one whose
+    tag this client did not send); raw: every response's bytes, the tagged one
+    last (unless the connection broke); tagged: that Response, or None.
+    """
+
+    def __init__(self, status, code, text, untagged, raw, elapsed, tagged=None):
         self.status = status
         self.code = code
         self.text = text
         self.untagged = untagged
         self.raw = raw
         self.elapsed = elapsed
+        self.tagged = tagged
 
     def code_name(self):
         """The response code's atom (BADCHARSET, UNKNOWN-CTE, ...) without its arguments."""
         return self.code.split(" ", 1)[0].upper() if self.code else None
 
+    def fetched(self, item):
+        """The value of ITEM (e.g. 'BODY[]', 'FLAGS') in the first FETCH response that has it, else None."""
+        for response in self.untagged:
+            if response.name != "FETCH" or not response.values or not isinstance(response.values[0], list):
+                continue
+            items = response.values[0]
+            for key, value in zip(items[0::2], items[1::2]):
+                if isinstance(key, Atom) and key.upper() == item.upper():
+                    return value
+        return None
+
 
 # ---------------------------------------------------------------- connection
 
 
-class Connection:
-    """One plain-TCP IMAP connection; commands run one at a time."""
+def tls_context(cafile):
+    """A client TLS context that verifies the server's certificate against
+    CAFILE and the name connected to (no verification is switched off)."""
+    context = ssl.create_default_context(cafile=cafile)
+    context.check_hostname = True
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context
 
-    def __init__(self, host, port, timeout=30.0):
+
+class Connection:
+    """One IMAP connection (plain TCP, or TLS with a context from tls_context);
+    commands run one at a time. SERVER_NAME is the name the certificate must
+    carry when it is not HOST (roost's self-signed one names "localhost")."""
+
+    def __init__(self, host, port, timeout=30.0, tls=None, server_name=None):
         self.host = host
         self.port = port
         self.timeout = timeout
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if tls is not None:
+            self.sock = tls.wrap_socket(self.sock, server_hostname=server_name or host)
         self.buffer = bytearray()
         self.counter = 0
         self.greeting = self.read_response()
@@ -253,31 +313,38 @@ class Connection:
             raw += self._read_exact(int(match.group(1)))
 
     def command(self, *parts):
-        """Runs one command. PARTS: str/bytes pieces joined by nothing, Literal(...) sent as {n} literals.
+        """Runs one command. PARTS: str/bytes pieces joined by nothing, Literal(...) sent as literals.
 
         Returns a Result. A broken connection gives status 'ERROR' (the
-        caller reconnects); it never raises for what a server says.
+        caller reconnects); it never raises for what a server says. A server
+        that answers the command instead of a literal's continuation request
+        ends it there: the rest is not sent.
         """
         self.counter += 1
         tag = "c%04d" % self.counter
         untagged, raw = [], []
         started = time.monotonic()
+
+        def done(response):
+            return Result(response.status or "BAD", response.code, response.text, untagged, raw,
+                          time.monotonic() - started, response)
+
         pending = bytearray(tag.encode() + b" ")
         try:
             for part in parts:
                 if isinstance(part, Literal):
-                    pending += b"{%d}\r\n" % len(part.data)
-                    self.sock.sendall(pending)
-                    pending = bytearray()
-                    while True:
-                        response = self.read_response()
-                        raw.append(response.raw)
-                        if response.kind == "continuation":
-                            break
-                        if response.kind == "tagged" and response.tag == tag:
-                            return Result(response.status or "BAD", response.code, response.text, untagged, raw,
-                                          time.monotonic() - started)
-                        untagged.append(response)
+                    pending += part.header()
+                    if part.sync:
+                        self.sock.sendall(pending)
+                        pending = bytearray()
+                        while True:
+                            response = self.read_response()
+                            raw.append(response.raw)
+                            if response.kind == "continuation":
+                                break
+                            if response.kind == "tagged" and response.tag == tag:
+                                return done(response)
+                            untagged.append(response)
                     pending += part.data
                 else:
                     pending += part if isinstance(part, bytes) else part.encode("utf-8")
@@ -287,16 +354,16 @@ class Connection:
                 response = self.read_response()
                 raw.append(response.raw)
                 if response.kind == "tagged" and response.tag == tag:
-                    return Result(response.status or "BAD", response.code, response.text, untagged, raw,
-                                  time.monotonic() - started)
-                if response.kind == "tagged":
-                    continue  # a tag we did not send: ignore it, keep waiting for ours
+                    return done(response)
+                # Untagged (a BYE too: a server may still send the tagged
+                # reply), or a tag we did not send: kept, and we wait for ours.
                 untagged.append(response)
-                if response.status == "BYE":
-                    # Keep reading: a server may still send the tagged reply.
-                    continue
         except (OSError, Disconnected) as error:
             return Result("ERROR", None, "connection: %s" % error, untagged, raw, time.monotonic() - started)
+
+    def login(self, user, password):
+        """LOGIN with both as quoted strings; the Result."""
+        return self.command("LOGIN ", quote(user), " ", quote(password))
 
 
 def quote(text):
@@ -304,48 +371,28 @@ def quote(text):
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-# ---------------------------------------------------------------- rendering
+# ---------------------------------------------------------------- checks
 
 
-def render(value, limit=400):
-    """VALUE back in IMAP-like text for humans; long strings are cut to LIMIT bytes (None: never)."""
-    if value is None:
-        return "NIL"
-    if isinstance(value, Atom):
-        return str(value)
-    if isinstance(value, list):
-        return "(" + " ".join(render(item, limit) for item in value) + ")"
-    if isinstance(value, bytes):
-        shown = value if limit is None or len(value) <= limit else value[:limit]
-        text = shown.decode("utf-8", "backslashreplace")
-        printable = all(c not in text for c in "\r\n\"\\") and len(value) <= 200
-        cut = "" if shown is value else "...[%d bytes in all]" % len(value)
-        if printable and not cut:
-            return '"%s"' % text
-        return "{%d}%r%s" % (len(value), text, cut)
-    return repr(value)
+def check(condition, what):
+    """The scripts' one way to report a check: PASS: WHAT, or FAIL: WHAT and exit status 1."""
+    if not condition:
+        fail(what)
+    print("PASS: %s" % what, flush=True)
 
 
-def render_raw(raw, limit=16384):
-    """Raw response bytes for a reference file: CRLF shown as line ends, long literals shortened."""
-    text = raw.decode("utf-8", "backslashreplace")
-    if limit is not None and len(raw) > limit:
-        head = raw[: limit - 1024].decode("utf-8", "backslashreplace")
-        tail = raw[-1024:].decode("utf-8", "backslashreplace")
-        text = head + "\n[... %d bytes left out ...]\n" % (len(raw) - limit) + tail
-    return text.replace("\r\n", "\n")
+def fail(what):
+    print("FAIL: %s" % what, flush=True)
+    sys.exit(1)
 
 
-def expand_set(text):
-    """'1:3,7' -> [1, 2, 3, 7] (ESEARCH ALL values); '*' is not expected from servers."""
-    out = []
-    for piece in str(text).split(","):
-        if ":" in piece:
-            low, high = piece.split(":", 1)
-            low, high = int(low), int(high)
-            if low > high:
-                low, high = high, low
-            out.extend(range(low, high + 1))
-        elif piece:
-            out.append(int(piece))
-    return out
+def same_bytes(got, want, what):
+    """check() that GOT is WANT byte for byte, naming the first difference when not."""
+    if got == want:
+        check(True, what)
+    elif not isinstance(got, bytes):
+        fail("%s (got %r, want %d bytes)" % (what, got, len(want)))
+    else:
+        at = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
+        fail("%s (got %d bytes, want %d; first difference at byte %d: %r vs %r)" % (
+            what, len(got), len(want), at, got[at : at + 40], want[at : at + 40]))

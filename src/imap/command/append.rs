@@ -434,6 +434,12 @@ async fn replace(
             let line = format!("* OK [APPENDUID {uid_validity} {first_uid}] Replacement message saved\r\n");
             session.conn.write(line.as_bytes());
             super::notify::own_messages(session, mailbox, first_uid..=first_uid);
+            // `find_replaced` found the session selected before the message
+            // was read, and nothing since changes its state.
+            let Some(session) = session.selected() else {
+                session.tagged(tag, Status::Bad, None, "REPLACE needs a selected mailbox");
+                return Ok(());
+            };
             // The sync before the tagged answer reports the expunge (and
             // the new message, when it went to the selected mailbox).
             super::expunge::finish_removal(session, tag, &format!("{command} completed")).await

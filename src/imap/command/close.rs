@@ -3,12 +3,12 @@
 use std::io;
 
 use crate::imap::code::describe;
-use crate::imap::session::{Session, Status};
+use crate::imap::session::{Selected, Status};
 use crate::store::Op;
 
 /// Expunges \Deleted messages silently (unless read-only), then deselects.
-pub async fn close(session: &mut Session, tag: &str) -> io::Result<()> {
-    let Some(view) = session.view() else { return Ok(()) };
+pub async fn close(mut session: Selected<'_>, tag: &str) -> io::Result<()> {
+    let view = session.view();
     if !view.read_only {
         let op = Op::Expunge { mailbox: view.mailbox, uids: None };
         if let Err(error) = session.server.store.execute(op).await {
@@ -19,13 +19,13 @@ pub async fn close(session: &mut Session, tag: &str) -> io::Result<()> {
             return Ok(());
         }
     }
-    session.deselect();
+    let session = session.deselect();
     session.tagged(tag, Status::Ok, None, "CLOSE completed");
     Ok(())
 }
 
-pub async fn unselect(session: &mut Session, tag: &str) -> io::Result<()> {
-    session.deselect();
+pub async fn unselect(session: Selected<'_>, tag: &str) -> io::Result<()> {
+    let session = session.deselect();
     session.tagged(tag, Status::Ok, None, "UNSELECT completed");
     Ok(())
 }

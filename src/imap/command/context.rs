@@ -74,7 +74,7 @@ use std::ops::Range;
 
 use crate::imap::command::search::{self, push_number, write_set};
 use crate::imap::encode;
-use crate::imap::session::{Session, State, Status};
+use crate::imap::session::{Replied, Selected, Session, State, Status};
 use crate::imap::sort::{compare_keyed, SortCriterion};
 use crate::imap::types::{PartialRange, SearchKey, SearchReturn, SequenceNumber, SequenceSet};
 use crate::imap::view::View;
@@ -123,42 +123,41 @@ pub enum Results {
 }
 
 /// Decides, before a SEARCH or SORT runs, whether it will be kept live.
-/// None: the command has been answered (BAD: its tag already names a
-/// live search, RFC 5267 §4.3). Some(None): not live (no UPDATE, or
-/// refused with NOUPDATE, which is written now). Some(Some(key)): live,
+/// Err: the command has been answered (BAD: its tag already names a
+/// live search, RFC 5267 §4.3). Ok(None): not live (no UPDATE, or
+/// refused with NOUPDATE, which is written now). Ok(Some(key)): live,
 /// with the key frozen to UIDs.
 pub fn admit(
-    session: &mut Session,
+    session: &mut Selected<'_>,
     tag: &str,
     ret: Option<&SearchReturn>,
     key: &SearchKey,
-) -> Option<Option<SearchKey>> {
+) -> Result<Option<SearchKey>, Replied> {
     if !ret.is_some_and(|ret| ret.update) {
-        return Some(None);
+        return Ok(None);
     }
     let limit = session.server.config.limits.search_updates;
-    let State::Selected(_, view) = &session.state else { return Some(None) };
+    let (view, conn) = session.view_and_conn();
     if view.live_searches.list.iter().any(|live| live.tag == tag) {
         // RFC 5267 §4.3: a tag that names a live search cannot name another.
-        session.tagged(tag, Status::Bad, None, "This tag already names a live search (RFC 5267)");
-        return None;
+        return Err(session.tagged(tag, Status::Bad, None, "This tag already names a live search (RFC 5267)"));
     }
     if view.live_searches.len() >= limit {
         // RFC 5267 §4.3.1: an untagged NO [NOUPDATE "tag"]; the other
         // return options are still answered.
-        let out = session.conn.out();
+        let out = conn.out();
         out.extend_from_slice(b"* NO [NOUPDATE \"");
         out.extend_from_slice(tag.as_bytes());
         out.extend_from_slice(b"\"] Too many live searches, CANCELUPDATE one first\r\n");
-        return Some(None);
+        return Ok(None);
     }
-    Some(Some(freeze(key, view)))
+    Ok(Some(freeze(key, view)))
 }
 
 /// Keeps a search live from now on; `results` are its matches as the
 /// command answered them.
-pub fn register(session: &mut Session, tag: &str, uid: bool, key: SearchKey, charset: String, results: Results) {
-    let State::Selected(_, view) = &mut session.state else { return };
+pub fn register(session: &mut Selected<'_>, tag: &str, uid: bool, key: SearchKey, charset: String, results: Results) {
+    let view = session.view_mut();
     let live = LiveSearch {
         tag: tag.to_string(),
         uid,
@@ -175,8 +174,8 @@ pub fn register(session: &mut Session, tag: &str, uid: bool, key: SearchKey, cha
 }
 
 /// CANCELUPDATE "tag" ... (RFC 5267 §4.3.5).
-pub async fn cancel_update(session: &mut Session, tag: &str, tags: Vec<String>) -> io::Result<()> {
-    let State::Selected(_, view) = &mut session.state else { return Ok(()) };
+pub async fn cancel_update(mut session: Selected<'_>, tag: &str, tags: Vec<String>) -> io::Result<()> {
+    let view = session.view_mut();
     let live = &mut view.live_searches.list;
     if let Some(unknown) = tags.iter().find(|wanted| !live.iter().any(|search| &search.tag == *wanted)) {
         // The syntax is right, the tag just names nothing live: NO, as

@@ -59,8 +59,8 @@ use crate::imap::code::Code;
 use crate::imap::encode;
 use crate::imap::pace::Pace;
 use crate::imap::render;
-use crate::imap::session::{Session, State, Status};
-use crate::imap::types::{FetchItem, FetchModifiers, Section, SectionText, SequenceSet};
+use crate::imap::session::{Selected, Session, State, Status};
+use crate::imap::types::{FetchArguments, FetchItem, Section, SectionText};
 use crate::imap::view::View;
 use crate::mail::{FlagAction, Flags};
 use crate::mime::decode::{Decoder, TransferEncoding};
@@ -71,14 +71,8 @@ use crate::net::Connection;
 use crate::store::{structure_of, MessageRecord, Op, Outcome, StoreError};
 use crate::store::{CHUNK_SIZE, PIECE};
 
-pub async fn run(
-    session: &mut Session,
-    tag: &str,
-    uid: bool,
-    set: SequenceSet,
-    mut items: Vec<FetchItem>,
-    modifiers: FetchModifiers,
-) -> io::Result<()> {
+pub async fn run(mut session: Selected<'_>, tag: &str, arguments: FetchArguments) -> io::Result<()> {
+    let FetchArguments { uid, set, mut items, modifiers } = arguments;
     // RFC 7162 §3.2.6: VANISHED only in UID FETCH, with CHANGEDSINCE,
     // once QRESYNC is enabled.
     if modifiers.vanished {
@@ -106,7 +100,7 @@ pub async fn run(
     // implies MODSEQ (§3.1.4.1); and a FETCH that sets \Seen under
     // CONDSTORE reports UID and MODSEQ with the new flags.
     if modifiers.changed_since.is_some() || items.contains(&FetchItem::Modseq) {
-        crate::imap::command::enable::condstore(session);
+        crate::imap::command::enable::condstore(&mut session);
     }
     let wants_modseq =
         modifiers.changed_since.is_some() || (session.condstore && items.iter().any(FetchItem::sets_seen));
@@ -117,7 +111,7 @@ pub async fn run(
         items.insert(0, FetchItem::Uid);
     }
     let store = session.server.store.clone();
-    let Some(ranges) = session.resolve_or_bad(tag, &set, uid) else { return Ok(()) };
+    let Ok(ranges) = session.resolve_or_bad(tag, &set, uid) else { return Ok(()) };
     // RFC 9394 §3.3: a window of the messages the set names (UID FETCH only).
     let ranges = match modifiers.partial {
         Some(_) if !uid => {
@@ -128,16 +122,16 @@ pub async fn run(
         None => ranges,
     };
     if let (true, Some(changed_since)) = (modifiers.vanished, modifiers.changed_since) {
-        let Some(view) = session.view() else { return Ok(()) };
+        let view = session.view();
         let top = view.uid_next.saturating_sub(1).max(view.uids.last().copied().unwrap_or(0));
         let within = crate::imap::command::qresync::uid_ranges(&set, top);
         if let Err(error) =
-            crate::imap::command::qresync::vanished_earlier(session, changed_since, Some(&within), None).await?
+            crate::imap::command::qresync::vanished_earlier(&mut session, changed_since, Some(&within), None).await?
         {
             return session.store_failed(tag, error, false).await;
         }
     }
-    let State::Selected(_, view) = &mut session.state else { return Ok(()) };
+    let view = session.view_mut();
     // RFC 3501 §6.4.5: fetching a body section without .PEEK sets \Seen,
     // durably, before the data goes out.
     let mut seen_modseq = None;
@@ -161,7 +155,7 @@ pub async fn run(
             Err(error) => return session.store_failed(tag, error, false).await,
         }
     }
-    let result = respond(session, &ranges, &items, seen_modseq, modifiers.changed_since).await?;
+    let result = respond(&mut session, &ranges, &items, seen_modseq, modifiers.changed_since).await?;
     match result {
         Ok(Ended::All) => session.finish(tag, Status::Ok, None, "FETCH completed").await,
         // RFC 3501 §6.4.8: UIDs that do not exist are ignored. A UID FETCH
@@ -179,7 +173,7 @@ pub async fn run(
                 .await
         }
         Ok(Ended::Refused(code, text)) => session.finish(tag, Status::No, Some(code), text).await,
-        Err(error) => unreadable(session, error),
+        Err(error) => unreadable(&mut session, error),
     }
 }
 

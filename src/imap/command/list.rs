@@ -55,7 +55,7 @@ use crate::imap::command::status;
 use crate::imap::encode;
 use crate::imap::mailbox_name;
 use crate::imap::session::{Session, Status};
-use crate::imap::types::ListOptions;
+use crate::imap::types::{ListArguments, ListOptions};
 use crate::store::{SpecialUse, Store, StoreError, DELIMITER, INBOX};
 use crate::util::mutf7;
 
@@ -286,14 +286,9 @@ fn matches_name(pattern: &Pattern, name: &str) -> bool {
     pattern.matches(name, if is_inbox { INBOX.len() } else { 0 })
 }
 
-pub async fn run(
-    session: &mut Session,
-    tag: &str,
-    reference: &[u8],
-    patterns: &[Vec<u8>],
-    subscribed_only: bool,
-    options: Option<ListOptions>,
-) -> io::Result<()> {
+pub async fn run(session: &mut Session, tag: &str, user: u32, arguments: ListArguments) -> io::Result<()> {
+    let ListArguments { reference, patterns, subscribed_only, options } = arguments;
+    let (reference, patterns) = (reference.as_slice(), patterns.as_slice());
     let command = if subscribed_only { "LSUB" } else { "LIST" };
     if let Some(text) = options.as_ref().and_then(|options| status::refused_item(session, options.status.as_deref()?)) {
         session.tagged(tag, Status::Bad, None, text);
@@ -334,7 +329,6 @@ pub async fn run(
     if full_patterns.is_empty() {
         return session.finish(tag, Status::Ok, None, &format!("{command} completed")).await;
     }
-    let Some(user) = session.user().map(|user| user.id) else { return Ok(()) };
     let store = session.server.store.clone();
     let mut budget = Budget::new();
     let listed = match &options {

@@ -4,7 +4,7 @@ use std::io;
 
 use crate::imap::code::Code;
 use crate::imap::mailbox_name;
-use crate::imap::session::{Session, Status};
+use crate::imap::session::{Replied, Session, Status};
 use crate::store::{Op, Outcome, INBOX};
 
 /// What a mailbox argument names: a mailbox that should exist, or one
@@ -21,30 +21,25 @@ pub enum Role {
 /// 3501 §7.1 keeps BAD for commands that are not understood. No mailbox
 /// has such a name, so one that should exist is `[NONEXISTENT]` (RFC
 /// 5530) and one to be made `[CANNOT]`, as Dovecot answers.
-pub fn name_or_no(session: &mut Session, tag: &str, raw: &[u8], role: Role) -> Option<String> {
+pub fn name_or_no(session: &mut Session, tag: &str, raw: &[u8], role: Role) -> Result<String, Replied> {
     match mailbox_name::decode_for(raw, session.utf8_names()) {
-        Ok(name) => Some(name),
+        Ok(name) => Ok(name),
         Err(text) => {
             let code = match role {
                 Role::Existing => Code::NonExistent,
                 Role::New => Code::Cannot,
             };
-            session.tagged(tag, Status::No, Some(code), &text);
-            None
+            Err(session.tagged(tag, Status::No, Some(code), &text))
         }
     }
 }
 
-fn user_id(session: &Session) -> u32 {
-    session.user().map_or(0, |user| user.id)
-}
-
-pub async fn create(session: &mut Session, tag: &str, raw: &[u8]) -> io::Result<()> {
-    let Some(name) = name_or_no(session, tag, raw, Role::New) else { return Ok(()) };
+pub async fn create(session: &mut Session, tag: &str, user: u32, raw: &[u8]) -> io::Result<()> {
+    let Ok(name) = name_or_no(session, tag, raw, Role::New) else { return Ok(()) };
     if name == INBOX {
         return session.finish(tag, Status::No, Some(Code::AlreadyExists), "INBOX always exists").await;
     }
-    let op = Op::CreateMailbox { user: user_id(session), name, special_use: None };
+    let op = Op::CreateMailbox { user, name, special_use: None };
     match session.server.store.execute(op).await {
         Ok(Outcome::Created { mailbox }) => {
             // RFC 8474 §4.1: CREATE's tagged OK names the new mailbox's id.
@@ -56,9 +51,8 @@ pub async fn create(session: &mut Session, tag: &str, raw: &[u8]) -> io::Result<
     }
 }
 
-pub async fn delete(session: &mut Session, tag: &str, raw: &[u8]) -> io::Result<()> {
-    let Some(name) = name_or_no(session, tag, raw, Role::Existing) else { return Ok(()) };
-    let user = user_id(session);
+pub async fn delete(session: &mut Session, tag: &str, user: u32, raw: &[u8]) -> io::Result<()> {
+    let Ok(name) = name_or_no(session, tag, raw, Role::Existing) else { return Ok(()) };
     let id = session.server.store.read().and_then(|reader| reader.mailbox_id(user, &name)).ok().flatten();
     let op = Op::DeleteMailbox { user, name };
     match session.server.store.execute(op).await {
@@ -76,10 +70,10 @@ pub async fn delete(session: &mut Session, tag: &str, raw: &[u8]) -> io::Result<
     }
 }
 
-pub async fn rename(session: &mut Session, tag: &str, from: &[u8], to: &[u8]) -> io::Result<()> {
-    let Some(from) = name_or_no(session, tag, from, Role::Existing) else { return Ok(()) };
-    let Some(to) = name_or_no(session, tag, to, Role::New) else { return Ok(()) };
-    let op = Op::RenameMailbox { user: user_id(session), from, to: to.clone() };
+pub async fn rename(session: &mut Session, tag: &str, user: u32, from: &[u8], to: &[u8]) -> io::Result<()> {
+    let Ok(from) = name_or_no(session, tag, from, Role::Existing) else { return Ok(()) };
+    let Ok(to) = name_or_no(session, tag, to, Role::New) else { return Ok(()) };
+    let op = Op::RenameMailbox { user, from, to: to.clone() };
     match session.server.store.execute(op).await {
         Ok(Outcome::Done) => session.finish(tag, Status::Ok, None, "RENAME completed").await,
         Ok(other) => session.unexpected(tag, "RENAME", other).await,
@@ -87,10 +81,10 @@ pub async fn rename(session: &mut Session, tag: &str, from: &[u8], to: &[u8]) ->
     }
 }
 
-pub async fn subscribe(session: &mut Session, tag: &str, raw: &[u8], subscribed: bool) -> io::Result<()> {
+pub async fn subscribe(session: &mut Session, tag: &str, user: u32, raw: &[u8], subscribed: bool) -> io::Result<()> {
     let role = if subscribed { Role::New } else { Role::Existing };
-    let Some(name) = name_or_no(session, tag, raw, role) else { return Ok(()) };
-    let op = Op::Subscribe { user: user_id(session), name, subscribed };
+    let Ok(name) = name_or_no(session, tag, raw, role) else { return Ok(()) };
+    let op = Op::Subscribe { user, name, subscribed };
     let done = if subscribed { "SUBSCRIBE completed" } else { "UNSUBSCRIBE completed" };
     match session.server.store.execute(op).await {
         Ok(Outcome::Done) => session.finish(tag, Status::Ok, None, done).await,

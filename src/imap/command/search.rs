@@ -103,10 +103,10 @@ use std::time::{Duration, Instant};
 use crate::imap::code::Code;
 use crate::imap::command::context;
 use crate::imap::encode;
-use crate::imap::session::{Session, State, Status};
+use crate::imap::session::{Replied, Selected, Session, Status};
 use crate::imap::sort::{first_address, Keyed, SortCriterion, SortInput, SortKey};
 use crate::imap::thread::Threader;
-use crate::imap::types::{DateField, DateRelation, SearchKey, SearchReturn};
+use crate::imap::types::{DateField, DateRelation, SearchArguments, SearchKey, SearchReturn};
 use crate::imap::view::View;
 use crate::mail::Flags;
 use crate::mime::charset::{self, CharsetDecoder};
@@ -125,14 +125,8 @@ use crate::util::pool::JobError;
 mod eval;
 use eval::*;
 
-pub async fn run(
-    session: &mut Session,
-    tag: &str,
-    uid: bool,
-    ret: Option<SearchReturn>,
-    charset: Option<String>,
-    key: SearchKey,
-) -> io::Result<()> {
+pub async fn run(mut session: Selected<'_>, tag: &str, arguments: SearchArguments) -> io::Result<()> {
+    let SearchArguments { uid, ret, charset, key } = arguments;
     // RFC 6855 §3 (erratum 4029), RFC 9755: once UTF8=ACCEPT is enabled the
     // strings are UTF-8 and a CHARSET label conflicts with that.
     if session.utf8_accept && charset.is_some() {
@@ -141,9 +135,7 @@ pub async fn run(
     }
     // RFC 5182 §2.1: a failed SEARCH ... RETURN (SAVE) leaves `$` empty.
     if ret.is_some_and(|ret| ret.save) {
-        if let State::Selected(_, view) = &mut session.state {
-            view.saved = Vec::new();
-        }
+        session.view_mut().saved = Vec::new();
     }
     // RFC 9051 §6.4.4: an IMAP4rev2 SEARCH answers with ESEARCH, ALL
     // when no RETURN option is given.
@@ -153,14 +145,14 @@ pub async fn run(
         ret
     };
     // RFC 5267 §4.3: UPDATE keeps the search live (see `context`).
-    let Some(live) = context::admit(session, tag, ret.as_ref(), &key) else { return Ok(()) };
+    let Ok(live) = context::admit(&mut session, tag, ret.as_ref(), &key) else { return Ok(()) };
     let mut collect = match ret {
         None => Collect::Stream { uid, highest: 0 },
         Some(ret) => Collect::Gather { uid, ret, gathered: Gathered::default() },
     };
     let with_modseq = mentions_modseq(&key);
     let live_charset = charset.clone().unwrap_or_else(|| "UTF-8".into());
-    let Some(skipped) = scan(session, tag, charset.as_deref(), key, &mut collect).await? else { return Ok(()) };
+    let Ok(skipped) = scan(&mut session, tag, charset.as_deref(), key, &mut collect).await? else { return Ok(()) };
     match collect {
         Collect::Stream { highest, .. } => {
             // RFC 7162 §3.1.5: a search by MODSEQ ends with the highest
@@ -179,13 +171,11 @@ pub async fn run(
             }
             if let Some(key) = live {
                 let results = context::Results::Search(gathered.uids.clone());
-                context::register(session, tag, uid, key, live_charset, results);
+                context::register(&mut session, tag, uid, key, live_charset, results);
             }
             if ret.save {
                 let saved = gathered.saved(&ret);
-                if let State::Selected(_, view) = &mut session.state {
-                    view.saved = saved;
-                }
+                session.view_mut().saved = saved;
             }
         }
         Collect::Inputs { .. } | Collect::Thread { .. } => {}
@@ -307,12 +297,11 @@ fn names_recent(key: &SearchKey) -> bool {
 
 /// SORT and THREAD name a charset always; once UTF8=ACCEPT is enabled it
 /// must be UTF-8 (RFC 6855 erratum 4029, RFC 9755): else BAD, answered here.
-pub(super) fn utf8_charset_allowed(session: &mut Session, tag: &str, charset: &str) -> bool {
+pub(super) fn utf8_charset_allowed(session: &mut Session, tag: &str, charset: &str) -> Result<(), Replied> {
     if session.utf8_accept && !charset.eq_ignore_ascii_case("UTF-8") {
-        session.tagged(tag, Status::Bad, None, "Only UTF-8 once UTF8=ACCEPT is enabled");
-        return false;
+        return Err(session.tagged(tag, Status::Bad, None, "Only UTF-8 once UTF8=ACCEPT is enabled"));
     }
-    true
+    Ok(())
 }
 
 /// `[EXPUNGEISSUED]` on the OK of a SEARCH, SORT or THREAD that skipped
@@ -335,16 +324,15 @@ pub(super) fn expunge_issued(uid: bool, skipped: bool) -> Option<Code> {
 /// from the next UID. A message expunged meanwhile is skipped, as one
 /// expunged by another session before the search began.
 pub(super) async fn scan(
-    session: &mut Session,
+    session: &mut Selected<'_>,
     tag: &str,
     charset: Option<&str>,
     key: SearchKey,
     collect: &mut Collect,
-) -> io::Result<Option<bool>> {
+) -> io::Result<Result<bool, Replied>> {
     if session.imap4rev2 && names_recent(&key) {
         // RFC 9051 §6.4.4: its search keys have no RECENT, NEW or OLD.
-        session.tagged(tag, Status::Bad, None, "RECENT, NEW and OLD are not IMAP4rev2 search keys");
-        return Ok(None);
+        return Ok(Err(session.tagged(tag, Status::Bad, None, "RECENT, NEW and OLD are not IMAP4rev2 search keys")));
     }
     let charset = charset.unwrap_or("UTF-8");
     // Mailers' "I don't know" labels decode leniently in messages, but a
@@ -353,8 +341,7 @@ pub(super) async fn scan(
     if placeholder || !charset::is_known(charset.as_bytes()) {
         // RFC 3501 §6.4.4: the list of charsets is optional; Dovecot
         // gives none either (we know dozens).
-        session.tagged(tag, Status::No, Some(Code::BadCharset), "Unknown charset");
-        return Ok(None);
+        return Ok(Err(session.tagged(tag, Status::No, Some(Code::BadCharset), "Unknown charset")));
     }
     let with_modseq = mentions_modseq(&key);
     if with_modseq {
@@ -362,7 +349,7 @@ pub(super) async fn scan(
         crate::imap::command::enable::condstore(session);
     }
     let store = session.server.store.clone();
-    let State::Selected(_, view) = &session.state else { return Ok(None) };
+    let (view, conn) = session.view_and_conn();
     let mut contents = Vec::new();
     let test = compile(key, view, charset.as_bytes(), &mut contents);
     let condition = required_condition(&test);
@@ -371,7 +358,7 @@ pub(super) async fn scan(
     let high = view.uids.last().copied().unwrap_or(0);
     let streaming = matches!(collect, Collect::Stream { .. });
     if streaming {
-        session.conn.write(b"* SEARCH");
+        conn.write(b"* SEARCH");
     }
     let mut budget = Budget::new();
     let mut found = vec![None; contents.len()];
@@ -381,7 +368,7 @@ pub(super) async fn scan(
     let mut next_uid = view.uids.first().copied();
     let mut skipped = false;
     loop {
-        let State::Selected(_, view) = &session.state else { return Ok(None) };
+        let (view, conn) = session.view_and_conn();
         let low = if condition.is_some() { next_uid } else { view.uids.get(next).copied() };
         let Some(low) = low.filter(|&low| low <= high) else { break };
         let opened = store.read().and_then(|reader| {
@@ -393,9 +380,9 @@ pub(super) async fn scan(
             Ok(snapshot) => snapshot,
             Err(error) => {
                 if streaming {
-                    session.conn.write(b"\r\n");
+                    conn.write(b"\r\n");
                 }
-                return session.store_failed(tag, error, false).await.map(|_| None);
+                return Ok(Err(session.failed(tag, error, false).await?));
             }
         };
         let mut blob_records = blobs.cursor();
@@ -433,7 +420,7 @@ pub(super) async fn scan(
                 if index_answers { Ok(true) } else { decide(&mut candidate, &test, &contents, &mut budget).await };
             if let Ok(true) = result {
                 let modseq = if with_modseq { candidate.record().map(|record| record.modseq) } else { Ok(0) };
-                result = modseq.and_then(|modseq| collect.add(&mut session.conn, &mut candidate, modseq)).map(|_| true);
+                result = modseq.and_then(|modseq| collect.add(conn, &mut candidate, modseq)).map(|_| true);
             }
             let work = candidate.work;
             match result {
@@ -449,7 +436,7 @@ pub(super) async fn scan(
                 spent = true;
                 break;
             }
-            if session.conn.out().len() >= session.conn.write_limit() {
+            if conn.out().len() >= conn.write_limit() {
                 break;
             }
         }
@@ -465,7 +452,7 @@ pub(super) async fn scan(
             if streaming {
                 session.conn.write(b"\r\n");
             }
-            return session.store_failed(tag, error, false).await.map(|_| None);
+            return Ok(Err(session.failed(tag, error, false).await?));
         }
         if finished {
             break;
@@ -480,7 +467,7 @@ pub(super) async fn scan(
     }
     budget.longest = budget.longest.max(budget.started.elapsed());
     log::debug!("search scan: {} pauses, longest stretch {} µs", budget.pauses, budget.longest.as_micros());
-    Ok(Some(skipped))
+    Ok(Ok(skipped))
 }
 
 /// For RFC 5267 live searches (`context`): whether each of `uids`

@@ -314,9 +314,13 @@ pub async fn run(
         session.tagged(tag, refused.status, refused.code, &refused.text);
         return Ok(());
     }
-    let Some(mailbox) = mailbox else { return Ok(()) };
+    // Found by `check_target` just before, unless the store failed between.
+    let Some(mailbox) = mailbox else { return session.store_failed(tag, StoreError::NoSuchMailbox, true).await };
     if let Some((from, uid)) = replaced {
-        let Some(message) = messages.pop() else { return Ok(()) };
+        let Some(message) = messages.pop() else {
+            // An empty message is refused above: a server bug, said so.
+            return session.finish(tag, Status::No, Some(Code::ServerBug), "REPLACE has no message").await;
+        };
         return replace(session, tag, &mut pending, mailbox, message, from, uid).await;
     }
     let count = messages.len();

@@ -74,7 +74,7 @@ use std::ops::Range;
 
 use crate::imap::command::search::{self, push_number, write_set};
 use crate::imap::encode;
-use crate::imap::session::{Replied, Selected, Session, State, Status};
+use crate::imap::session::{Replied, Selected, Status};
 use crate::imap::sort::{compare_keyed, SortCriterion};
 use crate::imap::types::{PartialRange, SearchKey, SearchReturn, SequenceNumber, SequenceSet};
 use crate::imap::view::View;
@@ -289,25 +289,21 @@ pub async fn before_expunges(conn: &mut Connection, view: &mut View, uids: &[u32
 
 /// Called at the end of each sync: tests the messages that are new or
 /// whose flags changed since each live search last looked, and sends what
-/// starts or stops matching (after EXISTS, RFC 5267 §4.3.3).
-pub async fn report(session: &mut Session) -> io::Result<()> {
-    let store = session.server.store.clone();
-    let State::Selected(_, view) = &mut session.state else { return Ok(()) };
+/// starts or stops matching (after EXISTS, RFC 5267 §4.3.3). The sync
+/// hands over the view it holds.
+pub async fn report(store: &Store, conn: &mut Connection, view: &mut View) -> io::Result<()> {
     if view.live_searches.is_empty() {
         return Ok(());
     }
     let mut list = std::mem::take(&mut view.live_searches.list);
-    let State::Selected(_, view) = &session.state else { return Ok(()) };
     let mut outcome = Ok(());
     for live in &mut list {
-        outcome = bring_up_to_date(&store, &mut session.conn, view, live).await;
+        outcome = bring_up_to_date(store, conn, view, live).await;
         if outcome.is_err() {
             break;
         }
     }
-    if let State::Selected(_, view) = &mut session.state {
-        view.live_searches.list = list;
-    }
+    view.live_searches.list = list;
     outcome
 }
 

@@ -334,7 +334,9 @@ pub async fn run(session: &mut Session, tag: &str, user: u32, arguments: ListArg
     let listed = match &options {
         None => {
             // Checked above: at most MAX_PATTERN bytes, so as many characters.
-            let Some(pattern) = Pattern::compile(&full_patterns[0]) else { return Ok(()) };
+            let Some(pattern) = Pattern::compile(&full_patterns[0]) else {
+                return session.finish(tag, Status::Bad, None, "Pattern too long").await;
+            };
             list(&store, user, &pattern, subscribed_only, &mut budget).await
         }
         Some(options) => list_extended(&store, user, &full_patterns, options, &mut budget).await,

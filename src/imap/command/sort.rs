@@ -6,6 +6,7 @@
 
 use std::io;
 
+use crate::imap::code::Code;
 use crate::imap::command::context;
 use crate::imap::encode;
 use crate::imap::session::{Selected, Status};
@@ -31,7 +32,10 @@ pub async fn run(mut session: Selected<'_>, tag: &str, arguments: SortArguments)
         Collect::Inputs { needs, criteria: criteria.clone(), keyed: Vec::new(), highest: 0, provoke: false };
     let with_modseq = mentions_modseq(&key);
     let Ok(skipped) = scan(&mut session, tag, Some(&charset), key, &mut collect).await? else { return Ok(()) };
-    let Collect::Inputs { mut keyed, highest, provoke, .. } = collect else { return Ok(()) };
+    let Collect::Inputs { mut keyed, highest, provoke, .. } = collect else {
+        // `scan` keeps the collector it is given: a server bug, said so.
+        return session.finish(tag, Status::No, Some(Code::ServerBug), "SORT lost its collector").await;
+    };
     let live_criteria = live.as_ref().map(|_| criteria.clone());
     // Sorting 100,000 keys takes tens of milliseconds: on the worker pool,
     // so the other sessions go on meanwhile.

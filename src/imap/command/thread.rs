@@ -4,6 +4,7 @@
 
 use std::io;
 
+use crate::imap::code::Code;
 use crate::imap::session::{Selected, Status};
 use crate::imap::thread::{Numbering, Renderer, ThreadAlgorithm, Threader};
 use crate::imap::types::ThreadArguments;
@@ -21,7 +22,10 @@ pub async fn run(mut session: Selected<'_>, tag: &str, arguments: ThreadArgument
     let numbering = if uid { Numbering::Uid } else { Numbering::Sequence };
     let mut collect = Collect::Thread { needs, threader: Threader::new(algorithm, numbering) };
     let Ok(skipped) = scan(&mut session, tag, Some(&charset), key, &mut collect).await? else { return Ok(()) };
-    let Collect::Thread { threader, .. } = collect else { return Ok(()) };
+    let Collect::Thread { threader, .. } = collect else {
+        // `scan` keeps the collector it is given: a server bug, said so.
+        return session.finish(tag, Status::No, Some(Code::ServerBug), "THREAD lost its collector").await;
+    };
     let threads = if threader.len() <= INLINE_WORK {
         threader.finish()
     } else {

@@ -6,6 +6,41 @@
 //! sessions changed ([`Session::sync`], in `sync.rs`). Store errors
 //! become response codes in `imap::code`.
 //!
+//! ## What a handler is handed
+//!
+//! Dispatch checks the state once ([`Session::refusal`]) and hands each
+//! handler what the check proved, so no handler looks again (and none can
+//! end a command silently because it found nothing):
+//!
+//! - commands of the Authenticated state (SELECT, CREATE, LIST, STATUS,
+//!   NOTIFY, ...) get the logged-in user's id as an argument;
+//! - commands of the Selected state (FETCH, STORE, SEARCH, SORT, THREAD,
+//!   COPY/MOVE, EXPUNGE, CLOSE, UNSELECT, CANCELUPDATE) get a [`Selected`]:
+//!   `&mut Session` wrapped with the proof that the state is Selected, so
+//!   [`Selected::view`] and [`Selected::user`] answer without an Option.
+//!   **Invariant:** while a `Selected` exists the state stays Selected.
+//!   It is made only after a check (dispatch; [`Session::enter`] for
+//!   SELECT; [`Session::selected`] for APPEND's REPLACE, which is read
+//!   outside dispatch), and what can leave Selected state consumes it:
+//!   [`Selected::deselect`]; [`Selected::sync`], which may find the
+//!   mailbox deleted (then a BYE went out) and so gives a new proof or
+//!   [`Replied`]; and [`Selected::finish`], [`Selected::store_failed`],
+//!   [`Selected::unexpected`], which sync and write the tagged reply.
+//!   These shadow the `Session` methods of the same name, so
+//!   `session.sync()` on a `Selected` is always the checked one. A helper
+//!   given `&mut Selected` that answers for its caller through the
+//!   `Session` (`Session::failed`) returns `Err(Replied)`, and the caller
+//!   returns at once.
+//! - every command with more than two arguments gets them as one struct
+//!   the parser built (`types::FetchArguments`, `StoreArguments`, ...).
+//!
+//! A helper that may answer for its caller (a bad mailbox name, a bad
+//! sequence set, a refused charset, a live search's tag in use, a failed
+//! scan) returns `Result<T, Replied>`: [`Replied`] is made only by
+//! [`Session::tagged`] (or by a sync that wrote BYE), so an early
+//! `let Ok(..) = .. else { return Ok(()) }` in a handler always follows
+//! a reply.
+//!
 //! Before login a session is a stranger's: its command, literals included,
 //! is capped at `preauth_line_length` (refused before the bytes are read,
 //! RFC 7888 §4), it must log in by its login deadline, and the server may
@@ -784,44 +819,41 @@ pub struct Selected<'a> {
     session: &'a mut Session,
 }
 
+/// The invariant the accessors of [`Selected`] rest on, said where it
+/// would break (see the module docs).
+const LEFT_SELECTED: &str = "a Selected session left Selected state without consuming its proof";
+
 impl<'a> Selected<'a> {
     /// Only dispatch and [`Selected::sync`] make one, after looking.
     fn new(session: &'a mut Session) -> Option<Selected<'a>> {
         matches!(session.state, State::Selected(..)).then_some(Selected { session })
     }
 
-    /// The invariant, in the one place that reads it: a `Selected` exists
-    /// only while the state is Selected (made after a check; nothing that
-    /// changes the state runs while one is borrowed, see the type's docs).
-    fn parts(state: &mut State) -> (&User, &mut View) {
-        match state {
-            State::Selected(user, view) => (user, view),
-            _ => unreachable!("a Selected session left Selected state without consuming its proof"),
-        }
-    }
-
     pub fn user(&self) -> &User {
         match &self.session.state {
             State::Selected(user, _) => user,
-            _ => unreachable!("a Selected session left Selected state without consuming its proof"),
+            _ => unreachable!("{LEFT_SELECTED}"),
         }
     }
 
     pub fn view(&self) -> &View {
         match &self.session.state {
             State::Selected(_, view) => view,
-            _ => unreachable!("a Selected session left Selected state without consuming its proof"),
+            _ => unreachable!("{LEFT_SELECTED}"),
         }
     }
 
     pub fn view_mut(&mut self) -> &mut View {
-        Self::parts(&mut self.session.state).1
+        self.view_and_conn().0
     }
 
     /// The view and the connection, borrowed apart: answers about the
     /// view written as they are found.
     pub fn view_and_conn(&mut self) -> (&mut View, &mut Connection) {
-        (Self::parts(&mut self.session.state).1, &mut self.session.conn)
+        match &mut self.session.state {
+            State::Selected(_, view) => (view, &mut self.session.conn),
+            _ => unreachable!("{LEFT_SELECTED}"),
+        }
     }
 
     /// [`Session::sync`], after which the mailbox may be gone: then a BYE

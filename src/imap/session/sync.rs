@@ -141,7 +141,7 @@ impl Session {
         }
         if !flags {
             // RFC 5267 §4.3.3: live searches, after EXISTS.
-            return command::context::report(self).await;
+            return command::context::report(&store, &mut self.conn, view).await;
         }
         // Flag changes of messages the client already knows about, in
         // batches of the change index (see above).
@@ -189,6 +189,6 @@ impl Session {
             out.extend_from_slice(b"] Highest\r\n");
         }
         // RFC 5267 §4.3: live searches, after EXISTS and the flag changes.
-        command::context::report(self).await
+        command::context::report(&store, &mut self.conn, view).await
     }
 }

@@ -824,7 +824,8 @@ pub struct Selected<'a> {
 const LEFT_SELECTED: &str = "a Selected session left Selected state without consuming its proof";
 
 impl<'a> Selected<'a> {
-    /// Only dispatch and [`Selected::sync`] make one, after looking.
+    /// Made after looking, only here: by dispatch, [`Selected::sync`],
+    /// [`Session::enter`] and [`Session::selected`].
     fn new(session: &'a mut Session) -> Option<Selected<'a>> {
         matches!(session.state, State::Selected(..)).then_some(Selected { session })
     }

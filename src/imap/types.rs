@@ -36,11 +36,7 @@ pub enum CommandBody {
         initial: Option<Vec<u8>>,
     },
     // Authenticated.
-    Select {
-        mailbox: MailboxArgument,
-        read_only: bool,
-        parameters: SelectParameters,
-    },
+    Select(SelectArguments),
     Create {
         mailbox: MailboxArgument,
     },
@@ -58,12 +54,7 @@ pub enum CommandBody {
     /// LIST, or LSUB when `subscribed_only`. `options` is Some for the
     /// extended form of LIST (RFC 5258): selection options, a pattern
     /// list or return options.
-    List {
-        reference: Vec<u8>,
-        patterns: Vec<Vec<u8>>,
-        subscribed_only: bool,
-        options: Option<ListOptions>,
-    },
+    List(ListArguments),
     Status {
         mailbox: MailboxArgument,
         items: Vec<StatusItem>,
@@ -81,59 +72,104 @@ pub enum CommandBody {
     Expunge {
         uids: Option<SequenceSet>,
     },
-    Search {
-        uid: bool,
-        /// `RETURN (...)` (RFC 4731, RFC 5182): answer with ESEARCH.
-        ret: Option<SearchReturn>,
-        charset: Option<String>,
-        key: SearchKey,
-    },
+    Search(SearchArguments),
     /// RFC 5267 §4.3.5: stop the updates of these searches (their tags).
     CancelUpdate {
         tags: Vec<String>,
     },
     /// SORT (RFC 5256), with ESORT's RETURN options (RFC 5267).
-    Sort {
-        uid: bool,
-        ret: Option<SearchReturn>,
-        criteria: Vec<SortCriterion>,
-        charset: String,
-        key: SearchKey,
-    },
+    Sort(SortArguments),
     /// THREAD (RFC 5256).
-    Thread {
-        uid: bool,
-        algorithm: ThreadAlgorithm,
-        charset: String,
-        key: SearchKey,
-    },
-    Fetch {
-        uid: bool,
-        set: SequenceSet,
-        items: Vec<FetchItem>,
-        modifiers: FetchModifiers,
-    },
-    Store {
-        uid: bool,
-        set: SequenceSet,
-        action: FlagAction,
-        silent: bool,
-        flags: Vec<Flag>,
-        /// RFC 7162 §3.1.3 `(UNCHANGEDSINCE n)`.
-        unchanged_since: Option<u64>,
-    },
+    Thread(ThreadArguments),
+    Fetch(FetchArguments),
+    Store(StoreArguments),
     /// COPY, or MOVE when `remove` (RFC 6851).
-    Copy {
-        uid: bool,
-        set: SequenceSet,
-        mailbox: MailboxArgument,
-        remove: bool,
-    },
+    Copy(CopyArguments),
     /// RFC 4978 COMPRESS: the mechanism as sent, upper-cased (only
     /// DEFLATE exists; others are answered BAD by the command).
     Compress {
         mechanism: String,
     },
+}
+
+/// SELECT, or EXAMINE when `read_only`: what the parser read, taken whole
+/// by `command::select` (every command with more than two arguments has
+/// such a struct).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SelectArguments {
+    pub mailbox: MailboxArgument,
+    pub read_only: bool,
+    pub parameters: SelectParameters,
+}
+
+/// LIST, or LSUB when `subscribed_only`. `options` is Some for the
+/// extended form of LIST (RFC 5258): selection options, a pattern
+/// list or return options.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListArguments {
+    pub reference: Vec<u8>,
+    pub patterns: Vec<Vec<u8>>,
+    pub subscribed_only: bool,
+    pub options: Option<ListOptions>,
+}
+
+/// SEARCH and UID SEARCH (`uid`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SearchArguments {
+    pub uid: bool,
+    /// `RETURN (...)` (RFC 4731, RFC 5182): answer with ESEARCH.
+    pub ret: Option<SearchReturn>,
+    pub charset: Option<String>,
+    pub key: SearchKey,
+}
+
+/// SORT (RFC 5256), with ESORT's RETURN options (RFC 5267).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SortArguments {
+    pub uid: bool,
+    pub ret: Option<SearchReturn>,
+    pub criteria: Vec<SortCriterion>,
+    pub charset: String,
+    pub key: SearchKey,
+}
+
+/// THREAD (RFC 5256).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ThreadArguments {
+    pub uid: bool,
+    pub algorithm: ThreadAlgorithm,
+    pub charset: String,
+    pub key: SearchKey,
+}
+
+/// FETCH and UID FETCH (`uid`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FetchArguments {
+    pub uid: bool,
+    pub set: SequenceSet,
+    pub items: Vec<FetchItem>,
+    pub modifiers: FetchModifiers,
+}
+
+/// STORE and UID STORE (`uid`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreArguments {
+    pub uid: bool,
+    pub set: SequenceSet,
+    pub action: FlagAction,
+    pub silent: bool,
+    pub flags: Vec<Flag>,
+    /// RFC 7162 §3.1.3 `(UNCHANGEDSINCE n)`.
+    pub unchanged_since: Option<u64>,
+}
+
+/// COPY, or MOVE when `remove` (RFC 6851).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CopyArguments {
+    pub uid: bool,
+    pub set: SequenceSet,
+    pub mailbox: MailboxArgument,
+    pub remove: bool,
 }
 
 /// RFC 5465 NOTIFY: `None` is NOTIFY NONE.
@@ -196,15 +232,15 @@ impl CommandBody {
             CommandBody::StartTls => "STARTTLS",
             CommandBody::Login { .. } => "LOGIN",
             CommandBody::Authenticate { .. } => "AUTHENTICATE",
-            CommandBody::Select { read_only: false, .. } => "SELECT",
-            CommandBody::Select { read_only: true, .. } => "EXAMINE",
+            CommandBody::Select(SelectArguments { read_only: false, .. }) => "SELECT",
+            CommandBody::Select(SelectArguments { read_only: true, .. }) => "EXAMINE",
             CommandBody::Create { .. } => "CREATE",
             CommandBody::Delete { .. } => "DELETE",
             CommandBody::Rename { .. } => "RENAME",
             CommandBody::Subscribe { subscribed: true, .. } => "SUBSCRIBE",
             CommandBody::Subscribe { subscribed: false, .. } => "UNSUBSCRIBE",
-            CommandBody::List { subscribed_only: false, .. } => "LIST",
-            CommandBody::List { subscribed_only: true, .. } => "LSUB",
+            CommandBody::List(ListArguments { subscribed_only: false, .. }) => "LIST",
+            CommandBody::List(ListArguments { subscribed_only: true, .. }) => "LSUB",
             CommandBody::Status { .. } => "STATUS",
             CommandBody::Namespace => "NAMESPACE",
             CommandBody::Enable { .. } => "ENABLE",
@@ -213,14 +249,14 @@ impl CommandBody {
             CommandBody::Unselect => "UNSELECT",
             CommandBody::Idle => "IDLE",
             CommandBody::Expunge { .. } => "EXPUNGE",
-            CommandBody::Search { .. } => "SEARCH",
-            CommandBody::Sort { .. } => "SORT",
+            CommandBody::Search(_) => "SEARCH",
+            CommandBody::Sort(_) => "SORT",
             CommandBody::CancelUpdate { .. } => "CANCELUPDATE",
-            CommandBody::Thread { .. } => "THREAD",
-            CommandBody::Fetch { .. } => "FETCH",
-            CommandBody::Store { .. } => "STORE",
-            CommandBody::Copy { remove: false, .. } => "COPY",
-            CommandBody::Copy { remove: true, .. } => "MOVE",
+            CommandBody::Thread(_) => "THREAD",
+            CommandBody::Fetch(_) => "FETCH",
+            CommandBody::Store(_) => "STORE",
+            CommandBody::Copy(CopyArguments { remove: false, .. }) => "COPY",
+            CommandBody::Copy(CopyArguments { remove: true, .. }) => "MOVE",
             CommandBody::Compress { .. } => "COMPRESS",
         }
     }

@@ -314,9 +314,13 @@ pub async fn run(
         session.tagged(tag, refused.status, refused.code, &refused.text);
         return Ok(());
     }
-    let Some(mailbox) = mailbox else { return Ok(()) };
+    // Found by `check_target` just before, unless the store failed between.
+    let Some(mailbox) = mailbox else { return session.store_failed(tag, StoreError::NoSuchMailbox, true).await };
     if let Some((from, uid)) = replaced {
-        let Some(message) = messages.pop() else { return Ok(()) };
+        let Some(message) = messages.pop() else {
+            // An empty message is refused above: a server bug, said so.
+            return session.finish(tag, Status::No, Some(Code::ServerBug), "REPLACE has no message").await;
+        };
         return replace(session, tag, &mut pending, mailbox, message, from, uid).await;
     }
     let count = messages.len();
@@ -433,6 +437,12 @@ async fn replace(
             let line = format!("* OK [APPENDUID {uid_validity} {first_uid}] Replacement message saved\r\n");
             session.conn.write(line.as_bytes());
             crate::imap::session::notify::own_messages(session, mailbox, first_uid..=first_uid);
+            // `find_replaced` found the session selected before the message
+            // was read, and nothing since changes its state.
+            let Some(session) = session.selected() else {
+                session.tagged(tag, Status::Bad, None, "REPLACE needs a selected mailbox");
+                return Ok(());
+            };
             // The sync before the tagged answer reports the expunge (and
             // the new message, when it went to the selected mailbox).
             super::expunge::finish_removal(session, tag, &format!("{command} completed")).await

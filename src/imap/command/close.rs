@@ -3,11 +3,11 @@
 use std::io;
 
 use crate::imap::code::describe;
-use crate::imap::session::{Session, Status};
+use crate::imap::session::{Selected, Status};
 
 /// Expunges \Deleted messages silently (unless read-only), then deselects.
-pub async fn close(session: &mut Session, tag: &str) -> io::Result<()> {
-    let Some(view) = session.view() else { return Ok(()) };
+pub async fn close(mut session: Selected<'_>, tag: &str) -> io::Result<()> {
+    let view = session.view();
     if !view.read_only {
         if let Err(error) = session.server.store.expunge(view.mailbox, None).await {
             // RFC 3501: CLOSE sends no EXPUNGE responses, so no sync either;
@@ -17,13 +17,13 @@ pub async fn close(session: &mut Session, tag: &str) -> io::Result<()> {
             return Ok(());
         }
     }
-    session.deselect();
+    let session = session.deselect();
     session.tagged(tag, Status::Ok, None, "CLOSE completed");
     Ok(())
 }
 
-pub async fn unselect(session: &mut Session, tag: &str) -> io::Result<()> {
-    session.deselect();
+pub async fn unselect(session: Selected<'_>, tag: &str) -> io::Result<()> {
+    let session = session.deselect();
     session.tagged(tag, Status::Ok, None, "UNSELECT completed");
     Ok(())
 }

@@ -5,11 +5,11 @@
 
 use std::io;
 
-use crate::imap::session::{Session, State, Status};
+use crate::imap::session::{Selected, Status};
 
 /// CANCELUPDATE "tag" ... (RFC 5267 §4.3.5).
-pub async fn cancel_update(session: &mut Session, tag: &str, tags: Vec<String>) -> io::Result<()> {
-    let State::Selected(_, view) = &mut session.state else { return Ok(()) };
+pub async fn cancel_update(mut session: Selected<'_>, tag: &str, tags: Vec<String>) -> io::Result<()> {
+    let view = session.view_mut();
     let live = &mut view.live_searches.list;
     if let Some(unknown) = tags.iter().find(|wanted| !live.iter().any(|search| &search.tag == *wanted)) {
         // The syntax is right, the tag just names nothing live: NO, as

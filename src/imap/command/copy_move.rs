@@ -10,25 +10,19 @@ use std::io;
 use crate::imap::code::{describe, Code};
 use crate::imap::encode;
 use crate::imap::session::mailbox_arg::{name_or_no, Role};
-use crate::imap::session::{Session, Status};
-use crate::imap::types::SequenceSet;
+use crate::imap::session::{Selected, Status};
+use crate::imap::types::CopyArguments;
 use crate::store::{Copied, StoreError};
 
-pub async fn run(
-    session: &mut Session,
-    tag: &str,
-    uid: bool,
-    set: SequenceSet,
-    raw: &[u8],
-    remove: bool,
-) -> io::Result<()> {
+pub async fn run(mut session: Selected<'_>, tag: &str, arguments: CopyArguments) -> io::Result<()> {
+    let CopyArguments { uid, set, mailbox: raw, remove } = arguments;
     let command = if remove { "MOVE" } else { "COPY" };
-    let Some(name) = name_or_no(session, tag, raw, Role::Existing) else { return Ok(()) };
+    let Ok(name) = name_or_no(&mut session, tag, &raw, Role::Existing) else { return Ok(()) };
     if remove && session.refuse_if_read_only(tag) {
         return Ok(());
     }
-    let Some(ranges) = session.resolve_or_bad(tag, &set, uid) else { return Ok(()) };
-    let (Some(user), Some(view)) = (session.user(), session.view()) else { return Ok(()) };
+    let Ok(ranges) = session.resolve_or_bad(tag, &set, uid) else { return Ok(()) };
+    let (user, view) = (session.user(), session.view());
     let store = session.server.store.clone();
     let target = store.read().and_then(|reader| reader.mailbox_id(user.id, &name));
     let target = match target {
@@ -44,7 +38,7 @@ pub async fn run(
         Ok(Copied { uid_validity, source, first_uid }) => {
             if !source.is_empty() {
                 let last_uid = first_uid + source.len() as u32 - 1;
-                crate::imap::session::notify::own_messages(session, target, first_uid..=last_uid);
+                crate::imap::session::notify::own_messages(&mut session, target, first_uid..=last_uid);
             }
             (uid_validity, source, first_uid)
         }

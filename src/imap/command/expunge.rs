@@ -7,25 +7,25 @@
 use std::io;
 
 use crate::imap::code::Code;
-use crate::imap::session::{Session, Status};
+use crate::imap::session::{Selected, Status};
 use crate::imap::types::SequenceSet;
 use crate::store::Expunged;
 
-pub async fn run(session: &mut Session, tag: &str, uids: Option<SequenceSet>) -> io::Result<()> {
+pub async fn run(mut session: Selected<'_>, tag: &str, uids: Option<SequenceSet>) -> io::Result<()> {
     if session.refuse_if_read_only(tag) {
         return Ok(());
     }
     let uids = match uids {
         None => None,
         Some(set) => {
-            let Some(ranges) = session.resolve_or_bad(tag, &set, true) else { return Ok(()) };
+            let Ok(ranges) = session.resolve_or_bad(tag, &set, true) else { return Ok(()) };
             if ranges.is_empty() {
                 return session.finish(tag, Status::Ok, None, "EXPUNGE completed").await;
             }
-            session.view().map(|view| view.uid_set(&ranges))
+            Some(session.view().uid_set(&ranges))
         }
     };
-    let Some(mailbox) = session.view().map(|view| view.mailbox) else { return Ok(()) };
+    let mailbox = session.view().mailbox;
     match session.server.store.expunge(mailbox, uids).await {
         // The EXPUNGE responses come from the sync before the tagged reply.
         Ok(Expunged { .. }) => finish_removal(session, tag, "EXPUNGE completed").await,
@@ -36,12 +36,12 @@ pub async fn run(session: &mut Session, tag: &str, uids: Option<SequenceSet>) ->
 /// The tagged OK of a command that removed messages (EXPUNGE, MOVE), after
 /// the sync that reports them. As Dovecot does, a QRESYNC client also gets
 /// the mailbox's new HIGHESTMODSEQ: VANISHED carries none (RFC 7162 §3.2.10).
-pub async fn finish_removal(session: &mut Session, tag: &str, text: &str) -> io::Result<()> {
+pub async fn finish_removal(session: Selected<'_>, tag: &str, text: &str) -> io::Result<()> {
     if !session.qresync {
         return session.finish(tag, Status::Ok, None, text).await;
     }
-    session.sync().await?;
-    let Some(modseq) = session.view().map(|view| view.modseq) else { return Ok(()) };
+    let Ok(mut session) = session.sync().await? else { return Ok(()) };
+    let modseq = session.view().modseq;
     session.tagged(tag, Status::Ok, Some(Code::Data(format!("HIGHESTMODSEQ {modseq}"))), text);
     Ok(())
 }

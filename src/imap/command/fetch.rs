@@ -17,19 +17,13 @@ use std::io;
 
 use crate::imap::code::Code;
 use crate::imap::fetch::{respond, Ended};
-use crate::imap::session::{Session, State, Status};
-use crate::imap::types::{FetchItem, FetchModifiers, SequenceSet};
+use crate::imap::session::{Selected, Session, Status};
+use crate::imap::types::{FetchArguments, FetchItem};
 use crate::mail::{FlagAction, Flags};
 use crate::store::{FlagChange, StoreError, Stored};
 
-pub async fn run(
-    session: &mut Session,
-    tag: &str,
-    uid: bool,
-    set: SequenceSet,
-    mut items: Vec<FetchItem>,
-    modifiers: FetchModifiers,
-) -> io::Result<()> {
+pub async fn run(mut session: Selected<'_>, tag: &str, arguments: FetchArguments) -> io::Result<()> {
+    let FetchArguments { uid, set, mut items, modifiers } = arguments;
     // RFC 7162 §3.2.6: VANISHED only in UID FETCH, with CHANGEDSINCE,
     // once QRESYNC is enabled.
     if modifiers.vanished {
@@ -57,7 +51,7 @@ pub async fn run(
     // implies MODSEQ (§3.1.4.1); and a FETCH that sets \Seen under
     // CONDSTORE reports UID and MODSEQ with the new flags.
     if modifiers.changed_since.is_some() || items.contains(&FetchItem::Modseq) {
-        crate::imap::session::condstore::condstore(session);
+        crate::imap::session::condstore::condstore(&mut session);
     }
     let wants_modseq =
         modifiers.changed_since.is_some() || (session.condstore && items.iter().any(FetchItem::sets_seen));
@@ -68,7 +62,7 @@ pub async fn run(
         items.insert(0, FetchItem::Uid);
     }
     let store = session.server.store.clone();
-    let Some(ranges) = session.resolve_or_bad(tag, &set, uid) else { return Ok(()) };
+    let Ok(ranges) = session.resolve_or_bad(tag, &set, uid) else { return Ok(()) };
     // RFC 9394 §3.3: a window of the messages the set names (UID FETCH only).
     let ranges = match modifiers.partial {
         Some(_) if !uid => {
@@ -79,16 +73,16 @@ pub async fn run(
         None => ranges,
     };
     if let (true, Some(changed_since)) = (modifiers.vanished, modifiers.changed_since) {
-        let Some(view) = session.view() else { return Ok(()) };
+        let view = session.view();
         let top = view.uid_next.saturating_sub(1).max(view.uids.last().copied().unwrap_or(0));
         let within = crate::imap::session::qresync::uid_ranges(&set, top);
         if let Err(error) =
-            crate::imap::session::qresync::vanished_earlier(session, changed_since, Some(&within), None).await?
+            crate::imap::session::qresync::vanished_earlier(&mut session, changed_since, Some(&within), None).await?
         {
             return session.store_failed(tag, error, false).await;
         }
     }
-    let State::Selected(_, view) = &mut session.state else { return Ok(()) };
+    let view = session.view_mut();
     // RFC 3501 §6.4.5: fetching a body section without .PEEK sets \Seen,
     // durably, before the data goes out.
     let mut seen_modseq = None;
@@ -105,7 +99,7 @@ pub async fn run(
             Err(error) => return session.store_failed(tag, error, false).await,
         }
     }
-    let result = respond(session, &ranges, &items, seen_modseq, modifiers.changed_since).await?;
+    let result = respond(&mut session, &ranges, &items, seen_modseq, modifiers.changed_since).await?;
     match result {
         Ok(Ended::All) => session.finish(tag, Status::Ok, None, "FETCH completed").await,
         // RFC 3501 §6.4.8: UIDs that do not exist are ignored. A UID FETCH
@@ -123,7 +117,7 @@ pub async fn run(
                 .await
         }
         Ok(Ended::Refused(code, text)) => session.finish(tag, Status::No, Some(code), text).await,
-        Err(error) => unreadable(session, error),
+        Err(error) => unreadable(&mut session, error),
     }
 }
 

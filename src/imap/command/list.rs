@@ -56,7 +56,7 @@ use crate::imap::list_line::has_children;
 use crate::imap::mailbox_name;
 use crate::imap::session::{Session, Status};
 use crate::imap::status_line as status;
-use crate::imap::types::ListOptions;
+use crate::imap::types::{ListArguments, ListOptions};
 use crate::store::{SpecialUse, Store, StoreError, DELIMITER, INBOX};
 use crate::util::mutf7;
 
@@ -287,14 +287,9 @@ fn matches_name(pattern: &Pattern, name: &str) -> bool {
     pattern.matches(name, if is_inbox { INBOX.len() } else { 0 })
 }
 
-pub async fn run(
-    session: &mut Session,
-    tag: &str,
-    reference: &[u8],
-    patterns: &[Vec<u8>],
-    subscribed_only: bool,
-    options: Option<ListOptions>,
-) -> io::Result<()> {
+pub async fn run(session: &mut Session, tag: &str, user: u32, arguments: ListArguments) -> io::Result<()> {
+    let ListArguments { reference, patterns, subscribed_only, options } = arguments;
+    let (reference, patterns) = (reference.as_slice(), patterns.as_slice());
     let command = if subscribed_only { "LSUB" } else { "LIST" };
     if let Some(text) = options.as_ref().and_then(|options| status::refused_item(session, options.status.as_deref()?)) {
         session.tagged(tag, Status::Bad, None, text);
@@ -335,13 +330,14 @@ pub async fn run(
     if full_patterns.is_empty() {
         return session.finish(tag, Status::Ok, None, &format!("{command} completed")).await;
     }
-    let Some(user) = session.user().map(|user| user.id) else { return Ok(()) };
     let store = session.server.store.clone();
     let mut budget = Budget::new();
     let listed = match &options {
         None => {
             // Checked above: at most MAX_PATTERN bytes, so as many characters.
-            let Some(pattern) = Pattern::compile(&full_patterns[0]) else { return Ok(()) };
+            let Some(pattern) = Pattern::compile(&full_patterns[0]) else {
+                return session.finish(tag, Status::Bad, None, "Pattern too long").await;
+            };
             list(&store, user, &pattern, subscribed_only, &mut budget).await
         }
         Some(options) => list_extended(&store, user, &full_patterns, options, &mut budget).await,

@@ -20,7 +20,7 @@ use crate::imap::types::{FetchItem, NotifyFilter, NotifySet};
 /// The events this server supports, for `NO [BADEVENT (...)]`.
 const SUPPORTED: &str = "MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange";
 
-pub async fn run(session: &mut Session, tag: &str, argument: Option<NotifySet>) -> io::Result<()> {
+pub async fn run(session: &mut Session, tag: &str, user: u32, argument: Option<NotifySet>) -> io::Result<()> {
     let Some(set) = argument else {
         session.notify = None;
         return session.finish(tag, Status::Ok, None, "NOTIFY completed").await;
@@ -29,7 +29,6 @@ pub async fn run(session: &mut Session, tag: &str, argument: Option<NotifySet>) 
         let code = format!("BADEVENT ({SUPPORTED})");
         return session.finish(tag, Status::No, Some(Code::Data(code)), "Unsupported NOTIFY event").await;
     }
-    let Some(user) = session.user().map(|user| user.id) else { return Ok(()) };
     let mut selected = None;
     let mut groups = Vec::new();
     let mut track_subscriptions = false;

@@ -13,17 +13,11 @@ use std::io;
 use crate::imap::encode;
 use crate::imap::search::live as context;
 use crate::imap::search::*;
-use crate::imap::session::{Session, State, Status};
-use crate::imap::types::{SearchKey, SearchReturn};
+use crate::imap::session::{Selected, Status};
+use crate::imap::types::{SearchArguments, SearchReturn};
 
-pub async fn run(
-    session: &mut Session,
-    tag: &str,
-    uid: bool,
-    ret: Option<SearchReturn>,
-    charset: Option<String>,
-    key: SearchKey,
-) -> io::Result<()> {
+pub async fn run(mut session: Selected<'_>, tag: &str, arguments: SearchArguments) -> io::Result<()> {
+    let SearchArguments { uid, ret, charset, key } = arguments;
     // RFC 6855 §3 (erratum 4029), RFC 9755: once UTF8=ACCEPT is enabled the
     // strings are UTF-8 and a CHARSET label conflicts with that.
     if session.utf8_accept && charset.is_some() {
@@ -32,9 +26,7 @@ pub async fn run(
     }
     // RFC 5182 §2.1: a failed SEARCH ... RETURN (SAVE) leaves `$` empty.
     if ret.is_some_and(|ret| ret.save) {
-        if let State::Selected(_, view) = &mut session.state {
-            view.saved = Vec::new();
-        }
+        session.view_mut().saved = Vec::new();
     }
     // RFC 9051 §6.4.4: an IMAP4rev2 SEARCH answers with ESEARCH, ALL
     // when no RETURN option is given.
@@ -44,14 +36,14 @@ pub async fn run(
         ret
     };
     // RFC 5267 §4.3: UPDATE keeps the search live (see `context`).
-    let Some(live) = context::admit(session, tag, ret.as_ref(), &key) else { return Ok(()) };
+    let Ok(live) = context::admit(&mut session, tag, ret.as_ref(), &key) else { return Ok(()) };
     let mut collect = match ret {
         None => Collect::Stream { uid, highest: 0 },
         Some(ret) => Collect::Gather { uid, ret, gathered: Gathered::default() },
     };
     let with_modseq = mentions_modseq(&key);
     let live_charset = charset.clone().unwrap_or_else(|| "UTF-8".into());
-    let Some(skipped) = scan(session, tag, charset.as_deref(), key, &mut collect).await? else { return Ok(()) };
+    let Ok(skipped) = scan(&mut session, tag, charset.as_deref(), key, &mut collect).await? else { return Ok(()) };
     match collect {
         Collect::Stream { highest, .. } => {
             // RFC 7162 §3.1.5: a search by MODSEQ ends with the highest
@@ -70,13 +62,11 @@ pub async fn run(
             }
             if let Some(key) = live {
                 let results = context::Results::Search(gathered.uids.clone());
-                context::register(session, tag, uid, key, live_charset, results);
+                context::register(&mut session, tag, uid, key, live_charset, results);
             }
             if ret.save {
                 let saved = gathered.saved(&ret);
-                if let State::Selected(_, view) = &mut session.state {
-                    view.saved = saved;
-                }
+                session.view_mut().saved = saved;
             }
         }
         Collect::Inputs { .. } | Collect::Thread { .. } => {}

@@ -15,20 +15,15 @@ use crate::imap::encode::flags_lines;
 use crate::imap::session::condstore;
 use crate::imap::session::mailbox_arg::{name_or_no, Role};
 use crate::imap::session::qresync;
-use crate::imap::session::{Session, State, Status};
-use crate::imap::types::SelectParameters;
+use crate::imap::session::{Session, Status};
+use crate::imap::types::SelectArguments;
 use crate::imap::view::View;
 use crate::mail::Flags;
 use crate::store::{indexed_condition, Op};
 
-pub async fn run(
-    session: &mut Session,
-    tag: &str,
-    raw: &[u8],
-    read_only: bool,
-    parameters: SelectParameters,
-) -> io::Result<()> {
-    let Some(name) = name_or_no(session, tag, raw, Role::Existing) else { return Ok(()) };
+pub async fn run(session: &mut Session, tag: &str, user_id: u32, arguments: SelectArguments) -> io::Result<()> {
+    let SelectArguments { mailbox: raw, read_only, parameters } = arguments;
+    let Ok(name) = name_or_no(session, tag, &raw, Role::Existing) else { return Ok(()) };
     if parameters.qresync.is_some() && !session.qresync {
         // RFC 7162 §3.2.5: only after ENABLE QRESYNC.
         session.tagged(tag, Status::Bad, None, "QRESYNC must be enabled first");
@@ -44,8 +39,6 @@ pub async fn run(
     if parameters.condstore {
         condstore::condstore(session);
     }
-    let Some(user) = session.user() else { return Ok(()) };
-    let user_id = user.id;
     let store = session.server.store.clone();
     let imap4rev2 = session.imap4rev2;
     // RFC 9051 has no \Recent: an IMAP4rev2 session neither shows nor
@@ -114,20 +107,17 @@ pub async fn run(
         }
     }
     log::debug!("{}: selected {name}", session.peer);
-    let user = match std::mem::replace(&mut session.state, State::Logout) {
-        State::Authenticated(user) => user,
-        other => {
-            session.state = other;
-            return Ok(());
-        }
-    };
     let uid_validity = view.uid_validity;
-    session.state = State::Selected(user, view);
+    let Some(mut session) = session.enter(view) else {
+        // Dispatch runs SELECT logged in, and the deselect above kept the user.
+        session.tagged(tag, Status::No, None, "Not logged in");
+        return Ok(());
+    };
     // RFC 7162 §3.2.5.1: with another UIDVALIDITY the client's cache is
     // void and the SELECT is an ordinary one.
     if let Some(resync) = parameters.qresync.filter(|resync| resync.uid_validity == uid_validity) {
-        if let Err(error) = qresync::select(session, &resync).await? {
-            session.deselect();
+        if let Err(error) = qresync::select(&mut session, &resync).await? {
+            let session = session.deselect();
             let (code, text) = describe(&error, false);
             session.tagged(tag, Status::No, Some(code), &text);
             return Ok(());

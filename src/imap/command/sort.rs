@@ -6,43 +6,36 @@
 
 use std::io;
 
+use crate::imap::code::Code;
 use crate::imap::encode;
 use crate::imap::search::live as context;
-use crate::imap::session::{Session, State, Status};
-use crate::imap::sort::{sort_keyed, SortCriterion};
-use crate::imap::types::{SearchKey, SearchReturn};
+use crate::imap::session::{Selected, Status};
+use crate::imap::sort::sort_keyed;
+use crate::imap::types::SortArguments;
 use crate::util::pool;
 
 use crate::imap::search::*;
 
 /// SORT and UID SORT (RFC 5256 §3), with ESORT's RETURN (RFC 5267).
-pub async fn run(
-    session: &mut Session,
-    tag: &str,
-    uid: bool,
-    ret: Option<SearchReturn>,
-    criteria: Vec<SortCriterion>,
-    charset: String,
-    key: SearchKey,
-) -> io::Result<()> {
-    if !utf8_charset_allowed(session, tag, &charset) {
-        return Ok(());
-    }
+pub async fn run(mut session: Selected<'_>, tag: &str, arguments: SortArguments) -> io::Result<()> {
+    let SortArguments { uid, ret, criteria, charset, key } = arguments;
+    let Ok(()) = utf8_charset_allowed(&mut session, tag, &charset) else { return Ok(()) };
     // RFC 5182 §2.1, as for SEARCH: a failed SAVE leaves `$` empty.
     if ret.is_some_and(|ret| ret.save) {
-        if let State::Selected(_, view) = &mut session.state {
-            view.saved = Vec::new();
-        }
+        session.view_mut().saved = Vec::new();
     }
     let needs = needs_of(&criteria);
     // RFC 5267 §4.3 (CONTEXT=SORT): UPDATE keeps the sort live.
-    let Some(live) = context::admit(session, tag, ret.as_ref(), &key) else { return Ok(()) };
+    let Ok(live) = context::admit(&mut session, tag, ret.as_ref(), &key) else { return Ok(()) };
     let live_charset = charset.clone();
     let mut collect =
         Collect::Inputs { needs, criteria: criteria.clone(), keyed: Vec::new(), highest: 0, provoke: false };
     let with_modseq = mentions_modseq(&key);
-    let Some(skipped) = scan(session, tag, Some(&charset), key, &mut collect).await? else { return Ok(()) };
-    let Collect::Inputs { mut keyed, highest, provoke, .. } = collect else { return Ok(()) };
+    let Ok(skipped) = scan(&mut session, tag, Some(&charset), key, &mut collect).await? else { return Ok(()) };
+    let Collect::Inputs { mut keyed, highest, provoke, .. } = collect else {
+        // `scan` keeps the collector it is given: a server bug, said so.
+        return session.finish(tag, Status::No, Some(Code::ServerBug), "SORT lost its collector").await;
+    };
     let live_criteria = live.as_ref().map(|_| criteria.clone());
     // Sorting 100,000 keys takes tens of milliseconds: on the worker pool,
     // so the other sessions go on meanwhile.
@@ -59,7 +52,7 @@ pub async fn run(
         });
         match sorted.await {
             Ok(inputs) => inputs,
-            Err(error) => return job_failed(session, tag, error).await,
+            Err(error) => return job_failed(&mut session, tag, error).await,
         }
     };
     let numbers = inputs.iter().map(|input| if uid { input.uid } else { input.sequence });
@@ -94,13 +87,11 @@ pub async fn run(
             }
             if let (Some(key), Some(criteria), Some(order)) = (live, live_criteria, order) {
                 let results = context::Results::Sort { criteria, order };
-                context::register(session, tag, uid, key, live_charset, results);
+                context::register(&mut session, tag, uid, key, live_charset, results);
             }
             if ret.save {
                 let saved = gathered.saved(&ret);
-                if let State::Selected(_, view) = &mut session.state {
-                    view.saved = saved;
-                }
+                session.view_mut().saved = saved;
             }
         }
     }

@@ -10,13 +10,12 @@ use crate::imap::status_line::{read, refused_item, write};
 use crate::imap::types::StatusItem;
 use crate::store::StoreError;
 
-pub async fn run(session: &mut Session, tag: &str, raw: &[u8], items: &[StatusItem]) -> io::Result<()> {
+pub async fn run(session: &mut Session, tag: &str, user: u32, raw: &[u8], items: &[StatusItem]) -> io::Result<()> {
     if let Some(text) = refused_item(session, items) {
         session.tagged(tag, Status::Bad, None, text);
         return Ok(());
     }
-    let Some(name) = name_or_no(session, tag, raw, Role::Existing) else { return Ok(()) };
-    let Some(user) = session.user().map(|user| user.id) else { return Ok(()) };
+    let Ok(name) = name_or_no(session, tag, raw, Role::Existing) else { return Ok(()) };
     let id = match session.server.store.read().and_then(|reader| reader.mailbox_id(user, &name)) {
         Ok(Some(id)) => id,
         Ok(None) => return session.store_failed(tag, StoreError::NoSuchMailbox, false).await,

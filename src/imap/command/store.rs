@@ -11,31 +11,25 @@ use std::io;
 
 use crate::imap::code::Code;
 use crate::imap::encode;
-use crate::imap::session::{Session, State, Status};
-use crate::imap::types::{Flag, SequenceSet};
+use crate::imap::session::{Selected, Status};
+use crate::imap::types::{Flag, StoreArguments};
 use crate::imap::view::View;
-use crate::mail::{FlagAction, Flags};
+use crate::mail::Flags;
 use crate::store::{FlagChange, Stored};
 
-pub async fn run(
-    session: &mut Session,
-    tag: &str,
-    uid: bool,
-    set: SequenceSet,
-    (action, silent, flags): (FlagAction, bool, Vec<Flag>),
-    unchanged_since: Option<u64>,
-) -> io::Result<()> {
+pub async fn run(mut session: Selected<'_>, tag: &str, arguments: StoreArguments) -> io::Result<()> {
+    let StoreArguments { uid, set, action, silent, flags, unchanged_since } = arguments;
     let store = session.server.store.clone();
     if session.refuse_if_read_only(tag) {
         return Ok(());
     }
-    let Some(ranges) = session.resolve_or_bad(tag, &set, uid) else { return Ok(()) };
+    let Ok(ranges) = session.resolve_or_bad(tag, &set, uid) else { return Ok(()) };
     if unchanged_since.is_some() {
         // RFC 7162 §3.1: a CONDSTORE enabling command.
-        crate::imap::session::condstore::condstore(session);
+        crate::imap::session::condstore::condstore(&mut session);
     }
     let condstore = session.condstore;
-    let State::Selected(_, view) = &mut session.state else { return Ok(()) };
+    let view = session.view_mut();
     let mut system = Flags::default();
     let mut keywords = Vec::new();
     for flag in flags {
@@ -61,15 +55,15 @@ pub async fn run(
     // The keyword list may have grown: FLAGS goes out before FETCHes use it.
     // (For UID STORE this may also report expunges, renumbering the view:
     // the answers below go by UID, not by the indexes resolved above.)
-    session.sync().await?;
+    let Ok(mut session) = session.sync().await? else { return Ok(()) };
     // RFC 7162 §3.1.3: with CONDSTORE enabled even .SILENT reports the new
     // modseq of each message this STORE changed.
     if !silent || condstore {
-        let State::Selected(_, view) = &session.state else { return Ok(()) };
+        let (view, conn) = session.view_and_conn();
         let mut pace = crate::imap::pace::Pace::new(&store);
         for &(low, high) in &targets.0 {
             for message_uid in low..=high {
-                pace.pause(&mut session.conn).await?;
+                pace.pause(conn).await?;
                 if modified.binary_search(&message_uid).is_ok() {
                     continue;
                 }
@@ -82,12 +76,12 @@ pub async fn run(
                 }
                 if silent {
                     if message.modseq == stored_modseq {
-                        write_modseq(session.conn.out(), view, index, message_uid, message.modseq);
+                        write_modseq(conn.out(), view, index, message_uid, message.modseq);
                     }
                 } else {
                     // UID STORE answers carry the UID: clients match them by
                     // UID, not by sequence number (as Dovecot's cmd-store.c notes).
-                    view.write_flags(session.conn.out(), index, message_uid, &message, uid, condstore);
+                    view.write_flags(conn.out(), index, message_uid, &message, uid, condstore);
                 }
             }
         }
@@ -97,8 +91,8 @@ pub async fn run(
     }
     // RFC 7162 §3.1.3: the messages changed since UNCHANGEDSINCE, by
     // sequence number (UID for UID STORE); the rest was stored.
-    session.sync().await?;
-    let State::Selected(_, view) = &session.state else { return Ok(()) };
+    let Ok(mut session) = session.sync().await? else { return Ok(()) };
+    let view = session.view();
     let numbers: Vec<u32> = if uid {
         modified
     } else {

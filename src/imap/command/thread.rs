@@ -4,37 +4,33 @@
 
 use std::io;
 
-use crate::imap::session::{Session, Status};
+use crate::imap::code::Code;
+use crate::imap::session::{Selected, Status};
 use crate::imap::thread::{Numbering, Renderer, ThreadAlgorithm, Threader};
-use crate::imap::types::SearchKey;
+use crate::imap::types::ThreadArguments;
 use crate::util::pool;
 
 use crate::imap::search::*;
 
 /// THREAD and UID THREAD (RFC 5256 §3, §4).
-pub async fn run(
-    session: &mut Session,
-    tag: &str,
-    uid: bool,
-    algorithm: ThreadAlgorithm,
-    charset: String,
-    key: SearchKey,
-) -> io::Result<()> {
-    if !utf8_charset_allowed(session, tag, &charset) {
-        return Ok(());
-    }
+pub async fn run(mut session: Selected<'_>, tag: &str, arguments: ThreadArguments) -> io::Result<()> {
+    let ThreadArguments { uid, algorithm, charset, key } = arguments;
+    let Ok(()) = utf8_charset_allowed(&mut session, tag, &charset) else { return Ok(()) };
     let references = algorithm == ThreadAlgorithm::References;
     let needs = Needs { date: true, subject: true, message_id: references, references, ..Needs::default() };
     let numbering = if uid { Numbering::Uid } else { Numbering::Sequence };
     let mut collect = Collect::Thread { needs, threader: Threader::new(algorithm, numbering) };
-    let Some(skipped) = scan(session, tag, Some(&charset), key, &mut collect).await? else { return Ok(()) };
-    let Collect::Thread { threader, .. } = collect else { return Ok(()) };
+    let Ok(skipped) = scan(&mut session, tag, Some(&charset), key, &mut collect).await? else { return Ok(()) };
+    let Collect::Thread { threader, .. } = collect else {
+        // `scan` keeps the collector it is given: a server bug, said so.
+        return session.finish(tag, Status::No, Some(Code::ServerBug), "THREAD lost its collector").await;
+    };
     let threads = if threader.len() <= INLINE_WORK {
         threader.finish()
     } else {
         match pool::run(move || threader.finish()).await {
             Ok(threads) => threads,
-            Err(error) => return job_failed(session, tag, error).await,
+            Err(error) => return job_failed(&mut session, tag, error).await,
         }
     };
     session.conn.write(b"* THREAD ");

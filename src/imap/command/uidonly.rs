@@ -33,30 +33,35 @@
 //!
 //! [`View::uid_only`]: crate::imap::view::View::uid_only
 
-use crate::imap::types::{CommandBody, SearchKey, SequenceNumber};
+use crate::imap::types::{
+    CommandBody, CopyArguments, FetchArguments, SearchArguments, SearchKey, SelectArguments, SequenceNumber,
+    SortArguments, StoreArguments, ThreadArguments,
+};
 
 /// Why `body` cannot run once UIDONLY is enabled, or None if it may.
 pub fn refusal(body: &CommandBody) -> Option<&'static str> {
     match body {
         // RFC 9586 §3: commands that take (or answer with) message numbers
         // have to be used in their UID form.
-        CommandBody::Fetch { uid: false, .. }
-        | CommandBody::Store { uid: false, .. }
-        | CommandBody::Search { uid: false, .. }
-        | CommandBody::Sort { uid: false, .. }
-        | CommandBody::Thread { uid: false, .. }
-        | CommandBody::Copy { uid: false, .. } => {
+        CommandBody::Fetch(FetchArguments { uid: false, .. })
+        | CommandBody::Store(StoreArguments { uid: false, .. })
+        | CommandBody::Search(SearchArguments { uid: false, .. })
+        | CommandBody::Sort(SortArguments { uid: false, .. })
+        | CommandBody::Thread(ThreadArguments { uid: false, .. })
+        | CommandBody::Copy(CopyArguments { uid: false, .. }) => {
             Some("Message sequence numbers are not allowed once UIDONLY is enabled; use the UID form of this command")
         }
         // RFC 9586 §3: not as a search key either; UID <set> says the same by UID.
-        CommandBody::Search { key, .. } | CommandBody::Sort { key, .. } | CommandBody::Thread { key, .. }
+        CommandBody::Search(SearchArguments { key, .. })
+        | CommandBody::Sort(SortArguments { key, .. })
+        | CommandBody::Thread(ThreadArguments { key, .. })
             if names_sequence_numbers(key) =>
         {
             Some("Message sequence numbers are not allowed in a search once UIDONLY is enabled; use UID <set>")
         }
         // RFC 9586 §3: QRESYNC's message sequence match data pairs
         // sequence numbers with UIDs.
-        CommandBody::Select { parameters, .. }
+        CommandBody::Select(SelectArguments { parameters, .. })
             if parameters.qresync.as_ref().is_some_and(|qresync| qresync.sequence_match.is_some()) =>
         {
             Some("QRESYNC message sequence match data is not allowed once UIDONLY is enabled")

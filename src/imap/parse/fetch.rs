@@ -232,13 +232,13 @@ fn header_fields(parser: &mut Parser, not: bool) -> Result<SectionText> {
 #[cfg(test)]
 mod preview_tests {
     use crate::imap::parse::parse_command;
-    use crate::imap::types::{CommandBody, FetchItem};
+    use crate::imap::types::{CommandBody, FetchArguments, FetchItem};
     use proptest::prelude::*;
 
     fn items(line: &str) -> Result<(Vec<FetchItem>, Option<u64>), String> {
         match parse_command(line.as_bytes()) {
             Ok(command) => match command.body {
-                CommandBody::Fetch { items, modifiers, .. } => Ok((items, modifiers.changed_since)),
+                CommandBody::Fetch(FetchArguments { items, modifiers, .. }) => Ok((items, modifiers.changed_since)),
                 other => Err(format!("not a FETCH: {other:?}")),
             },
             Err(error) => Err(error.message),

@@ -2,7 +2,7 @@
 //! RFC 9051 §6.3.9), LIST-STATUS (RFC 5819) and SPECIAL-USE (RFC 6154 §3).
 
 use super::{status_items, Parser, Result};
-use crate::imap::types::{CommandBody, ListOptions};
+use crate::imap::types::{CommandBody, ListArguments, ListOptions};
 
 /// Patterns one LIST may name; each costs a pass over the mailboxes.
 const MAX_PATTERNS: usize = 64;
@@ -41,7 +41,7 @@ pub fn list(parser: &mut Parser) -> Result<CommandBody> {
         }
         return_options(parser, options.get_or_insert_with(ListOptions::default))?;
     }
-    Ok(CommandBody::List { reference, patterns, subscribed_only: false, options })
+    Ok(CommandBody::List(ListArguments { reference, patterns, subscribed_only: false, options }))
 }
 
 /// `(SUBSCRIBED REMOTE RECURSIVEMATCH SPECIAL-USE)`, possibly empty.

@@ -434,7 +434,7 @@ fn command_body(parser: &mut Parser) -> Result<CommandBody> {
             parser.sp()?;
             let mailbox = parser.mailbox()?;
             let parameters = if parser.try_byte(b' ') { select_parameters(parser)? } else { Default::default() };
-            CommandBody::Select { mailbox, read_only: name == b"EXAMINE", parameters }
+            CommandBody::Select(SelectArguments { mailbox, read_only: name == b"EXAMINE", parameters })
         }
         b"CREATE" => {
             parser.sp()?;
@@ -459,7 +459,7 @@ fn command_body(parser: &mut Parser) -> Result<CommandBody> {
             let reference = parser.mailbox()?;
             parser.sp()?;
             let patterns = vec![parser.list_mailbox()?];
-            CommandBody::List { reference, patterns, subscribed_only: true, options: None }
+            CommandBody::List(ListArguments { reference, patterns, subscribed_only: true, options: None })
         }
         b"LIST" => list::list(parser)?,
         b"STATUS" => {
@@ -520,7 +520,7 @@ fn selected_command(parser: &mut Parser, name: &[u8], uid: bool) -> Result<Comma
             parser.sp()?;
             let items = fetch::fetch_items(parser)?;
             let modifiers = if parser.try_byte(b' ') { fetch::fetch_modifiers(parser)? } else { Default::default() };
-            CommandBody::Fetch { uid, set, items, modifiers }
+            CommandBody::Fetch(FetchArguments { uid, set, items, modifiers })
         }
         b"STORE" => {
             let set = parser.sequence_set()?;
@@ -562,12 +562,12 @@ fn selected_command(parser: &mut Parser, name: &[u8], uid: bool) -> Result<Comma
                 }
                 flags
             };
-            CommandBody::Store { uid, set, action, silent, flags, unchanged_since }
+            CommandBody::Store(StoreArguments { uid, set, action, silent, flags, unchanged_since })
         }
         b"COPY" | b"MOVE" => {
             let set = parser.sequence_set()?;
             parser.sp()?;
-            CommandBody::Copy { uid, set, mailbox: parser.mailbox()?, remove: name == b"MOVE" }
+            CommandBody::Copy(CopyArguments { uid, set, mailbox: parser.mailbox()?, remove: name == b"MOVE" })
         }
         b"SORT" => {
             let ret = search::search_return(parser)?;
@@ -576,7 +576,7 @@ fn selected_command(parser: &mut Parser, name: &[u8], uid: bool) -> Result<Comma
             let charset = String::from_utf8_lossy(&parser.astring()?).to_ascii_uppercase();
             parser.sp()?;
             let (_, key) = search::search_program(parser)?;
-            CommandBody::Sort { uid, ret, criteria, charset, key }
+            CommandBody::Sort(SortArguments { uid, ret, criteria, charset, key })
         }
         b"THREAD" => {
             let algorithm = match parser.atom()?.to_ascii_uppercase().as_slice() {
@@ -588,12 +588,12 @@ fn selected_command(parser: &mut Parser, name: &[u8], uid: bool) -> Result<Comma
             let charset = String::from_utf8_lossy(&parser.astring()?).to_ascii_uppercase();
             parser.sp()?;
             let (_, key) = search::search_program(parser)?;
-            CommandBody::Thread { uid, algorithm, charset, key }
+            CommandBody::Thread(ThreadArguments { uid, algorithm, charset, key })
         }
         _ => {
             let ret = search::search_return(parser)?;
             let (charset, key) = search::search_program(parser)?;
-            CommandBody::Search { uid, ret, charset, key }
+            CommandBody::Search(SearchArguments { uid, ret, charset, key })
         }
     })
 }

@@ -293,12 +293,14 @@ fn search_key(parser: &mut Parser, depth: usize) -> Result<SearchKey> {
 #[cfg(test)]
 mod tests {
     use super::super::parse_command;
-    use crate::imap::types::{CommandBody, FetchModifiers, PartialRange, SearchReturn};
+    use crate::imap::types::{
+        CommandBody, FetchArguments, FetchModifiers, PartialRange, SearchArguments, SearchReturn, SortArguments,
+    };
     use proptest::prelude::*;
 
     fn search_return(text: &str) -> Result<Option<SearchReturn>, String> {
         match parse_command(text.as_bytes()).map_err(|error| format!("{error:?}"))?.body {
-            CommandBody::Search { ret, .. } | CommandBody::Sort { ret, .. } => Ok(ret),
+            CommandBody::Search(SearchArguments { ret, .. }) | CommandBody::Sort(SortArguments { ret, .. }) => Ok(ret),
             other => panic!("{other:?}"),
         }
     }
@@ -361,7 +363,7 @@ mod tests {
         for bad in ["a CANCELUPDATE", "a CANCELUPDATE B01", "a CANCELUPDATE \"B01\" B02", "a CANCELUPDATE {3}\r\nB01"] {
             assert!(tags(bad).is_err(), "{bad}");
         }
-        let CommandBody::Fetch { modifiers, .. } =
+        let CommandBody::Fetch(FetchArguments { modifiers, .. }) =
             parse_command(b"a UID FETCH 1:* (FLAGS) (PARTIAL -1:-3 CHANGEDSINCE 5)").unwrap().body
         else {
             panic!()

@@ -66,34 +66,38 @@ fn authenticate_with_and_without_initial_response() {
 fn mailbox_commands() {
     assert_eq!(
         parse("a SELECT INBOX"),
-        CommandBody::Select { mailbox: b"INBOX".to_vec(), read_only: false, parameters: SelectParameters::default() }
+        CommandBody::Select(SelectArguments {
+            mailbox: b"INBOX".to_vec(),
+            read_only: false,
+            parameters: SelectParameters::default()
+        })
     );
     assert_eq!(
         parse("a EXAMINE \"Sent Items\""),
-        CommandBody::Select {
+        CommandBody::Select(SelectArguments {
             mailbox: b"Sent Items".to_vec(),
             read_only: true,
             parameters: SelectParameters::default()
-        }
+        })
     );
     assert_eq!(parse("a RENAME a b/c"), CommandBody::Rename { from: b"a".to_vec(), to: b"b/c".to_vec() });
     assert_eq!(
         parse("a LIST \"\" %"),
-        CommandBody::List {
+        CommandBody::List(ListArguments {
             reference: Vec::new(),
             patterns: vec![b"%".to_vec()],
             subscribed_only: false,
             options: None
-        }
+        })
     );
     assert_eq!(
         parse("a LSUB \"\" \"*\""),
-        CommandBody::List {
+        CommandBody::List(ListArguments {
             reference: Vec::new(),
             patterns: vec![b"*".to_vec()],
             subscribed_only: true,
             options: None
-        }
+        })
     );
     assert_eq!(
         parse("a STATUS INBOX (MESSAGES UIDNEXT unseen)"),
@@ -108,7 +112,7 @@ fn mailbox_commands() {
 
 fn list_options(text: &str) -> (Vec<Vec<u8>>, Option<ListOptions>) {
     match parse(text) {
-        CommandBody::List { patterns, options, subscribed_only: false, .. } => (patterns, options),
+        CommandBody::List(ListArguments { patterns, options, subscribed_only: false, .. }) => (patterns, options),
         other => panic!("{text:?}: {other:?}"),
     }
 }
@@ -183,7 +187,7 @@ fn id_and_enable() {
 
 #[test]
 fn sequence_sets() {
-    let CommandBody::Fetch { set, .. } = parse("a FETCH 1,3:5,*,7:* FLAGS") else { panic!() };
+    let CommandBody::Fetch(FetchArguments { set, .. }) = parse("a FETCH 1,3:5,*,7:* FLAGS") else { panic!() };
     assert_eq!(set.0, vec![(Value(1), Value(1)), (Value(3), Value(5)), (Star, Star), (Value(7), Star)]);
     assert!(parse_command(b"a FETCH 0 FLAGS").is_err());
     assert!(parse_command(b"a FETCH 1, FLAGS").is_err());
@@ -192,16 +196,18 @@ fn sequence_sets() {
 
 #[test]
 fn fetch_items_and_macros() {
-    let CommandBody::Fetch { items, uid, .. } = parse("a UID FETCH 1:* (FLAGS UID RFC822.SIZE INTERNALDATE)") else {
+    let CommandBody::Fetch(FetchArguments { items, uid, .. }) =
+        parse("a UID FETCH 1:* (FLAGS UID RFC822.SIZE INTERNALDATE)")
+    else {
         panic!()
     };
     assert!(uid);
     assert_eq!(items, vec![FetchItem::Flags, FetchItem::Uid, FetchItem::Rfc822Size, FetchItem::InternalDate]);
-    let CommandBody::Fetch { items, .. } = parse("a FETCH 1 fast") else { panic!() };
+    let CommandBody::Fetch(FetchArguments { items, .. }) = parse("a FETCH 1 fast") else { panic!() };
     assert_eq!(items.len(), 3);
-    let CommandBody::Fetch { items, .. } = parse("a FETCH 1 FULL") else { panic!() };
+    let CommandBody::Fetch(FetchArguments { items, .. }) = parse("a FETCH 1 FULL") else { panic!() };
     assert_eq!(items.len(), 5);
-    let CommandBody::Fetch { items, .. } =
+    let CommandBody::Fetch(FetchArguments { items, .. }) =
         parse("a FETCH 1 (RFC822 RFC822.HEADER RFC822.TEXT BODY BODYSTRUCTURE ENVELOPE)")
     else {
         panic!()
@@ -222,7 +228,9 @@ fn fetch_items_and_macros() {
 #[test]
 fn fetch_sections() {
     let section = |text: &str| {
-        let CommandBody::Fetch { mut items, .. } = parse(&format!("a FETCH 1 {text}")) else { panic!() };
+        let CommandBody::Fetch(FetchArguments { mut items, .. }) = parse(&format!("a FETCH 1 {text}")) else {
+            panic!()
+        };
         items.remove(0)
     };
     assert_eq!(
@@ -295,36 +303,36 @@ fn fetch_sections() {
 fn store_forms() {
     assert_eq!(
         parse("a STORE 1:3 +FLAGS.SILENT (\\Seen $Junk)"),
-        CommandBody::Store {
+        CommandBody::Store(StoreArguments {
             uid: false,
             set: SequenceSet(vec![(Value(1), Value(3))]),
             action: FlagAction::Add,
             silent: true,
             flags: vec![Flag::System(Flags::SEEN), Flag::Keyword("$Junk".into())],
             unchanged_since: None,
-        }
+        })
     );
     assert_eq!(
         parse("a UID STORE 5 -FLAGS \\Deleted \\Flagged"),
-        CommandBody::Store {
+        CommandBody::Store(StoreArguments {
             uid: true,
             set: SequenceSet(vec![(Value(5), Value(5))]),
             action: FlagAction::Remove,
             silent: false,
             flags: vec![Flag::System(Flags::DELETED), Flag::System(Flags::FLAGGED)],
             unchanged_since: None,
-        }
+        })
     );
     assert_eq!(
         parse("a STORE 1 FLAGS ()"),
-        CommandBody::Store {
+        CommandBody::Store(StoreArguments {
             uid: false,
             set: SequenceSet(vec![(Value(1), Value(1))]),
             action: FlagAction::Replace,
             silent: false,
             flags: vec![],
             unchanged_since: None,
-        }
+        })
     );
     assert!(parse_command(b"a STORE 1 FLAGS (\\Bogus)").is_err());
     assert!(parse_command(b"a STORE 1 +FLAGS (\\*)").is_err());
@@ -334,12 +342,12 @@ fn store_forms() {
 fn copy_move_expunge() {
     assert_eq!(
         parse("a UID MOVE 1:* Trash"),
-        CommandBody::Copy {
+        CommandBody::Copy(CopyArguments {
             uid: true,
             set: SequenceSet(vec![(Value(1), Star)]),
             mailbox: b"Trash".to_vec(),
             remove: true
-        }
+        })
     );
     assert_eq!(
         parse("a UID EXPUNGE 3,5"),
@@ -350,14 +358,19 @@ fn copy_move_expunge() {
 
 #[test]
 fn search_return_options_and_saved_result() {
-    let CommandBody::Search { ret, key, .. } = parse("a SEARCH RETURN (MIN COUNT save) UNSEEN") else { panic!() };
+    let CommandBody::Search(SearchArguments { ret, key, .. }) = parse("a SEARCH RETURN (MIN COUNT save) UNSEEN") else {
+        panic!()
+    };
     assert_eq!(ret, Some(SearchReturn { min: true, count: true, save: true, ..SearchReturn::default() }));
     assert_eq!(key, SearchKey::Flag(Flags::SEEN, false));
     // RFC 4731: RETURN () is ALL.
-    let CommandBody::Search { ret, charset, .. } = parse("a UID SEARCH RETURN () CHARSET UTF-8 ALL") else { panic!() };
+    let CommandBody::Search(SearchArguments { ret, charset, .. }) = parse("a UID SEARCH RETURN () CHARSET UTF-8 ALL")
+    else {
+        panic!()
+    };
     assert_eq!(ret, Some(SearchReturn { all: true, ..SearchReturn::default() }));
     assert_eq!(charset.as_deref(), Some("UTF-8"));
-    let CommandBody::Search { key, .. } = parse("a SEARCH $ UID $,7") else { panic!() };
+    let CommandBody::Search(SearchArguments { key, .. }) = parse("a SEARCH $ UID $,7") else { panic!() };
     assert_eq!(
         key,
         SearchKey::And(vec![
@@ -367,12 +380,12 @@ fn search_return_options_and_saved_result() {
     );
     assert_eq!(
         parse("a FETCH $ FLAGS"),
-        CommandBody::Fetch {
+        CommandBody::Fetch(FetchArguments {
             uid: false,
             set: SequenceSet(vec![(Saved, Saved)]),
             items: vec![FetchItem::Flags],
             modifiers: FetchModifiers::default()
-        }
+        })
     );
     parse_error(b"a SEARCH RETURN (BOGUS) ALL\r\n");
     parse_error(b"a SEARCH RETURN (MIN ALL\r\n");
@@ -382,7 +395,7 @@ fn search_return_options_and_saved_result() {
 
 #[test]
 fn search_programs() {
-    let CommandBody::Search { charset, key, uid, ret: None } =
+    let CommandBody::Search(SearchArguments { charset, key, uid, ret: None }) =
         parse("a UID SEARCH CHARSET UTF-8 OR FROM alice (SUBJECT \"hi there\" UNSEEN) NOT DELETED 1:5")
     else {
         panic!()
@@ -403,7 +416,8 @@ fn search_programs() {
             SearchKey::Sequence(SequenceSet(vec![(Value(1), Value(5))]))
         ])
     );
-    let CommandBody::Search { key, .. } = parse("a SEARCH SINCE 1-Feb-1994 LARGER 100 KEYWORD $Junk HEADER X-Foo \"\"")
+    let CommandBody::Search(SearchArguments { key, .. }) =
+        parse("a SEARCH SINCE 1-Feb-1994 LARGER 100 KEYWORD $Junk HEADER X-Foo \"\"")
     else {
         panic!()
     };
@@ -513,39 +527,47 @@ fn values(ranges: &[(u32, u32)]) -> SequenceSet {
 
 #[test]
 fn condstore_syntax() {
-    let CommandBody::Select { parameters, read_only, .. } = parse("a EXAMINE INBOX (CONDSTORE)") else { panic!() };
+    let CommandBody::Select(SelectArguments { parameters, read_only, .. }) = parse("a EXAMINE INBOX (CONDSTORE)")
+    else {
+        panic!()
+    };
     assert!(read_only);
     assert_eq!(parameters, SelectParameters { condstore: true, qresync: None });
     assert_eq!(
         parse("a FETCH 1:* (FLAGS MODSEQ) (CHANGEDSINCE 12345)"),
-        CommandBody::Fetch {
+        CommandBody::Fetch(FetchArguments {
             uid: false,
             set: SequenceSet(vec![(Value(1), Star)]),
             items: vec![FetchItem::Flags, FetchItem::Modseq],
             modifiers: FetchModifiers { changed_since: Some(12345), vanished: false, partial: None },
-        }
+        })
     );
-    let CommandBody::Fetch { modifiers, items, .. } = parse("a UID FETCH 1:* FLAGS (changedsince 7 vanished)") else {
+    let CommandBody::Fetch(FetchArguments { modifiers, items, .. }) =
+        parse("a UID FETCH 1:* FLAGS (changedsince 7 vanished)")
+    else {
         panic!()
     };
     assert_eq!(items, vec![FetchItem::Flags]);
     assert_eq!(modifiers, FetchModifiers { changed_since: Some(7), vanished: true, partial: None });
     assert_eq!(
         parse("a UID STORE 2,4 (UNCHANGEDSINCE 0) +FLAGS.SILENT (\\Deleted)"),
-        CommandBody::Store {
+        CommandBody::Store(StoreArguments {
             uid: true,
             set: values(&[(2, 2), (4, 4)]),
             action: FlagAction::Add,
             silent: true,
             flags: vec![Flag::System(Flags::DELETED)],
             unchanged_since: Some(0),
-        }
+        })
     );
     let CommandBody::Status { items, .. } = parse("a STATUS INBOX (MESSAGES HIGHESTMODSEQ)") else { panic!() };
     assert_eq!(items, vec![StatusItem::Messages, StatusItem::HighestModseq]);
-    let CommandBody::Search { key, .. } = parse("a SEARCH MODSEQ \"/flags/\\\\draft\" all 620162338") else { panic!() };
+    let CommandBody::Search(SearchArguments { key, .. }) = parse("a SEARCH MODSEQ \"/flags/\\\\draft\" all 620162338")
+    else {
+        panic!()
+    };
     assert_eq!(key, SearchKey::Modseq(620162338));
-    let CommandBody::Search { key, .. } = parse("a SEARCH OR NOT MODSEQ 5 MODSEQ 0") else { panic!() };
+    let CommandBody::Search(SearchArguments { key, .. }) = parse("a SEARCH OR NOT MODSEQ 5 MODSEQ 0") else { panic!() };
     assert_eq!(
         key,
         SearchKey::Or(Box::new(SearchKey::Not(Box::new(SearchKey::Modseq(5)))), Box::new(SearchKey::Modseq(0)))
@@ -575,7 +597,7 @@ fn condstore_syntax() {
 #[test]
 fn qresync_syntax() {
     let qresync = |text: &str| {
-        let CommandBody::Select { parameters, .. } = parse(text) else { panic!() };
+        let CommandBody::Select(SelectArguments { parameters, .. }) = parse(text) else { panic!() };
         parameters.qresync.expect("QRESYNC parameter")
     };
     assert_eq!(
@@ -608,7 +630,9 @@ fn qresync_syntax() {
         }
     );
     // Sequence match data without known UIDs, and both parameters at once.
-    let CommandBody::Select { parameters, .. } = parse("a SELECT INBOX (CONDSTORE QRESYNC (1 2 (1:2 5:6)))") else {
+    let CommandBody::Select(SelectArguments { parameters, .. }) =
+        parse("a SELECT INBOX (CONDSTORE QRESYNC (1 2 (1:2 5:6)))")
+    else {
         panic!()
     };
     assert!(parameters.condstore);
@@ -818,7 +842,7 @@ proptest! {
             text.push_str(&format!(" ({sequence} {uid})"));
         }
         text.push_str("))");
-        let CommandBody::Select { parameters, .. } = parse_command(text.as_bytes()).unwrap().body else {
+        let CommandBody::Select(SelectArguments { parameters, .. }) = parse_command(text.as_bytes()).unwrap().body else {
             panic!()
         };
         let expected = Qresync {
@@ -834,10 +858,10 @@ proptest! {
     #[test]
     fn mod_sequences_round_trip(modseq in 0u64..=i64::MAX as u64, vanished: bool) {
         let text = format!("t UID FETCH 1:* (FLAGS) (CHANGEDSINCE {modseq}{})", if vanished { " VANISHED" } else { "" });
-        let CommandBody::Fetch { modifiers, .. } = parse_command(text.as_bytes()).unwrap().body else { panic!() };
+        let CommandBody::Fetch(FetchArguments { modifiers, .. }) = parse_command(text.as_bytes()).unwrap().body else { panic!() };
         prop_assert_eq!(modifiers, FetchModifiers { changed_since: Some(modseq), vanished, partial: None });
         let text = format!("t STORE 1 (UNCHANGEDSINCE {modseq}) FLAGS (\\Seen)");
-        let CommandBody::Store { unchanged_since, .. } = parse_command(text.as_bytes()).unwrap().body else {
+        let CommandBody::Store(StoreArguments { unchanged_since, .. }) = parse_command(text.as_bytes()).unwrap().body else {
             panic!()
         };
         prop_assert_eq!(unchanged_since, Some(modseq));
@@ -962,15 +986,20 @@ proptest! {
 
 #[test]
 fn object_id_and_save_date_items_and_keys() {
-    let CommandBody::Fetch { items, .. } = parse("a UID FETCH 1:* (EMAILID threadid SaveDate FLAGS)") else { panic!() };
+    let CommandBody::Fetch(FetchArguments { items, .. }) = parse("a UID FETCH 1:* (EMAILID threadid SaveDate FLAGS)")
+    else {
+        panic!()
+    };
     assert_eq!(items, vec![FetchItem::EmailId, FetchItem::ThreadId, FetchItem::SaveDate, FetchItem::Flags]);
-    let CommandBody::Fetch { items, .. } = parse("a FETCH 1 SAVEDATE") else { panic!() };
+    let CommandBody::Fetch(FetchArguments { items, .. }) = parse("a FETCH 1 SAVEDATE") else { panic!() };
     assert_eq!(items, vec![FetchItem::SaveDate]);
     let CommandBody::Status { items, .. } = parse("a STATUS INBOX (MAILBOXID MESSAGES)") else { panic!() };
     assert_eq!(items, vec![StatusItem::MailboxId, StatusItem::Messages]);
     let (_, options) = list_options("A LIST \"\" % RETURN (STATUS (MAILBOXID))");
     assert_eq!(options.unwrap().status, Some(vec![StatusItem::MailboxId]));
-    let CommandBody::Search { key, .. } = parse("a SEARCH EMAILID E1f THREADID T_a-9 SAVEDATESUPPORTED") else {
+    let CommandBody::Search(SearchArguments { key, .. }) =
+        parse("a SEARCH EMAILID E1f THREADID T_a-9 SAVEDATESUPPORTED")
+    else {
         panic!()
     };
     assert_eq!(
@@ -984,7 +1013,9 @@ fn object_id_and_save_date_items_and_keys() {
     for (text, relation) in
         [("SAVEDBEFORE", DateRelation::Before), ("savedon", DateRelation::On), ("SAVEDSINCE", DateRelation::Since)]
     {
-        let CommandBody::Search { key, .. } = parse(&format!("a SEARCH {text} 1-Feb-2024")) else { panic!() };
+        let CommandBody::Search(SearchArguments { key, .. }) = parse(&format!("a SEARCH {text} 1-Feb-2024")) else {
+            panic!()
+        };
         let SearchKey::Date { field, relation: found, .. } = key else { panic!("{key:?}") };
         assert_eq!((field, found), (DateField::Saved, relation));
     }
@@ -1023,7 +1054,7 @@ proptest! {
         match parse_command(text.as_bytes()) {
             Ok(command) => {
                 prop_assert!(valid, "{}", text);
-                let CommandBody::Search { key: parsed, .. } = command.body else { panic!() };
+                let CommandBody::Search(SearchArguments { key: parsed, .. }) = command.body else { panic!() };
                 let expected = if key == "EMAILID" { SearchKey::EmailId(id.clone()) } else { SearchKey::ThreadId(id.clone()) };
                 prop_assert_eq!(parsed, expected);
             }

@@ -78,7 +78,7 @@ use std::ops::Range;
 
 use crate::imap::encode;
 use crate::imap::search::{self, push_number, write_set};
-use crate::imap::session::{Session, State, Status};
+use crate::imap::session::{Replied, Selected, Status};
 use crate::imap::sort::{compare_keyed, SortCriterion};
 use crate::imap::types::{PartialRange, SearchKey, SearchReturn, SequenceNumber, SequenceSet};
 use crate::imap::view::View;
@@ -127,42 +127,41 @@ pub enum Results {
 }
 
 /// Decides, before a SEARCH or SORT runs, whether it will be kept live.
-/// None: the command has been answered (BAD: its tag already names a
-/// live search, RFC 5267 §4.3). Some(None): not live (no UPDATE, or
-/// refused with NOUPDATE, which is written now). Some(Some(key)): live,
+/// Err: the command has been answered (BAD: its tag already names a
+/// live search, RFC 5267 §4.3). Ok(None): not live (no UPDATE, or
+/// refused with NOUPDATE, which is written now). Ok(Some(key)): live,
 /// with the key frozen to UIDs.
 pub fn admit(
-    session: &mut Session,
+    session: &mut Selected<'_>,
     tag: &str,
     ret: Option<&SearchReturn>,
     key: &SearchKey,
-) -> Option<Option<SearchKey>> {
+) -> Result<Option<SearchKey>, Replied> {
     if !ret.is_some_and(|ret| ret.update) {
-        return Some(None);
+        return Ok(None);
     }
     let limit = session.server.config.limits.search_updates;
-    let State::Selected(_, view) = &session.state else { return Some(None) };
+    let (view, conn) = session.view_and_conn();
     if view.live_searches.list.iter().any(|live| live.tag == tag) {
         // RFC 5267 §4.3: a tag that names a live search cannot name another.
-        session.tagged(tag, Status::Bad, None, "This tag already names a live search (RFC 5267)");
-        return None;
+        return Err(session.tagged(tag, Status::Bad, None, "This tag already names a live search (RFC 5267)"));
     }
     if view.live_searches.len() >= limit {
         // RFC 5267 §4.3.1: an untagged NO [NOUPDATE "tag"]; the other
         // return options are still answered.
-        let out = session.conn.out();
+        let out = conn.out();
         out.extend_from_slice(b"* NO [NOUPDATE \"");
         out.extend_from_slice(tag.as_bytes());
         out.extend_from_slice(b"\"] Too many live searches, CANCELUPDATE one first\r\n");
-        return Some(None);
+        return Ok(None);
     }
-    Some(Some(freeze(key, view)))
+    Ok(Some(freeze(key, view)))
 }
 
 /// Keeps a search live from now on; `results` are its matches as the
 /// command answered them.
-pub fn register(session: &mut Session, tag: &str, uid: bool, key: SearchKey, charset: String, results: Results) {
-    let State::Selected(_, view) = &mut session.state else { return };
+pub fn register(session: &mut Selected<'_>, tag: &str, uid: bool, key: SearchKey, charset: String, results: Results) {
+    let view = session.view_mut();
     let live = LiveSearch {
         tag: tag.to_string(),
         uid,
@@ -280,25 +279,21 @@ pub async fn before_expunges(conn: &mut Connection, view: &mut View, uids: &[u32
 
 /// Called at the end of each sync: tests the messages that are new or
 /// whose flags changed since each live search last looked, and sends what
-/// starts or stops matching (after EXISTS, RFC 5267 §4.3.3).
-pub async fn report(session: &mut Session) -> io::Result<()> {
-    let store = session.server.store.clone();
-    let State::Selected(_, view) = &mut session.state else { return Ok(()) };
+/// starts or stops matching (after EXISTS, RFC 5267 §4.3.3). The sync
+/// hands over the view it holds.
+pub async fn report(store: &Store, conn: &mut Connection, view: &mut View) -> io::Result<()> {
     if view.live_searches.is_empty() {
         return Ok(());
     }
     let mut list = std::mem::take(&mut view.live_searches.list);
-    let State::Selected(_, view) = &session.state else { return Ok(()) };
     let mut outcome = Ok(());
     for live in &mut list {
-        outcome = bring_up_to_date(&store, &mut session.conn, view, live).await;
+        outcome = bring_up_to_date(store, conn, view, live).await;
         if outcome.is_err() {
             break;
         }
     }
-    if let State::Selected(_, view) = &mut session.state {
-        view.live_searches.list = list;
-    }
+    view.live_searches.list = list;
     outcome
 }
 

@@ -108,7 +108,7 @@ use std::time::{Duration, Instant};
 use crate::imap::code::Code;
 
 use crate::imap::encode;
-use crate::imap::session::{Session, State, Status};
+use crate::imap::session::{Replied, Selected, Session, Status};
 use crate::imap::sort::{first_address, Keyed, SortCriterion, SortInput, SortKey};
 use crate::imap::thread::Threader;
 use crate::imap::types::{DateField, DateRelation, SearchKey, SearchReturn};
@@ -240,12 +240,11 @@ fn names_recent(key: &SearchKey) -> bool {
 
 /// SORT and THREAD name a charset always; once UTF8=ACCEPT is enabled it
 /// must be UTF-8 (RFC 6855 erratum 4029, RFC 9755): else BAD, answered here.
-pub(crate) fn utf8_charset_allowed(session: &mut Session, tag: &str, charset: &str) -> bool {
+pub(crate) fn utf8_charset_allowed(session: &mut Session, tag: &str, charset: &str) -> Result<(), Replied> {
     if session.utf8_accept && !charset.eq_ignore_ascii_case("UTF-8") {
-        session.tagged(tag, Status::Bad, None, "Only UTF-8 once UTF8=ACCEPT is enabled");
-        return false;
+        return Err(session.tagged(tag, Status::Bad, None, "Only UTF-8 once UTF8=ACCEPT is enabled"));
     }
-    true
+    Ok(())
 }
 
 /// `[EXPUNGEISSUED]` on the OK of a SEARCH, SORT or THREAD that skipped
@@ -258,8 +257,8 @@ pub(crate) fn expunge_issued(uid: bool, skipped: bool) -> Option<Code> {
 }
 
 /// Tests every message of the selected mailbox against `key`, handing
-/// matches to `collect`, yielding to other sessions as it goes. Ok(None):
-/// the command has been answered (an error); Ok(Some(skipped)): done,
+/// matches to `collect`, yielding to other sessions as it goes. Ok(Err(_)):
+/// the command has been answered (an error); Ok(Ok(skipped)): done,
 /// `skipped` telling whether messages expunged meanwhile were passed over.
 ///
 /// The scan runs in stretches, each over one read snapshot: a stretch
@@ -268,16 +267,15 @@ pub(crate) fn expunge_issued(uid: bool, skipped: bool) -> Option<Code> {
 /// from the next UID. A message expunged meanwhile is skipped, as one
 /// expunged by another session before the search began.
 pub(crate) async fn scan(
-    session: &mut Session,
+    session: &mut Selected<'_>,
     tag: &str,
     charset: Option<&str>,
     key: SearchKey,
     collect: &mut Collect,
-) -> io::Result<Option<bool>> {
+) -> io::Result<Result<bool, Replied>> {
     if session.imap4rev2 && names_recent(&key) {
         // RFC 9051 §6.4.4: its search keys have no RECENT, NEW or OLD.
-        session.tagged(tag, Status::Bad, None, "RECENT, NEW and OLD are not IMAP4rev2 search keys");
-        return Ok(None);
+        return Ok(Err(session.tagged(tag, Status::Bad, None, "RECENT, NEW and OLD are not IMAP4rev2 search keys")));
     }
     let charset = charset.unwrap_or("UTF-8");
     // Mailers' "I don't know" labels decode leniently in messages, but a
@@ -286,8 +284,7 @@ pub(crate) async fn scan(
     if placeholder || !charset::is_known(charset.as_bytes()) {
         // RFC 3501 §6.4.4: the list of charsets is optional; Dovecot
         // gives none either (we know dozens).
-        session.tagged(tag, Status::No, Some(Code::BadCharset), "Unknown charset");
-        return Ok(None);
+        return Ok(Err(session.tagged(tag, Status::No, Some(Code::BadCharset), "Unknown charset")));
     }
     let with_modseq = mentions_modseq(&key);
     if with_modseq {
@@ -295,7 +292,7 @@ pub(crate) async fn scan(
         crate::imap::session::condstore::condstore(session);
     }
     let store = session.server.store.clone();
-    let State::Selected(_, view) = &session.state else { return Ok(None) };
+    let (view, conn) = session.view_and_conn();
     let mut contents = Vec::new();
     let test = compile(key, view, charset.as_bytes(), &mut contents);
     let condition = required_condition(&test);
@@ -304,7 +301,7 @@ pub(crate) async fn scan(
     let high = view.uids.last().copied().unwrap_or(0);
     let streaming = matches!(collect, Collect::Stream { .. });
     if streaming {
-        session.conn.write(b"* SEARCH");
+        conn.write(b"* SEARCH");
     }
     let mut budget = Budget::new();
     let mut found = vec![None; contents.len()];
@@ -314,7 +311,7 @@ pub(crate) async fn scan(
     let mut next_uid = view.uids.first().copied();
     let mut skipped = false;
     loop {
-        let State::Selected(_, view) = &session.state else { return Ok(None) };
+        let (view, conn) = session.view_and_conn();
         let low = if condition.is_some() { next_uid } else { view.uids.get(next).copied() };
         let Some(low) = low.filter(|&low| low <= high) else { break };
         let opened = store.read().and_then(|reader| {
@@ -326,9 +323,9 @@ pub(crate) async fn scan(
             Ok(snapshot) => snapshot,
             Err(error) => {
                 if streaming {
-                    session.conn.write(b"\r\n");
+                    conn.write(b"\r\n");
                 }
-                return session.store_failed(tag, error, false).await.map(|_| None);
+                return Ok(Err(session.failed(tag, error, false).await?));
             }
         };
         let mut blob_records = blobs.cursor();
@@ -366,7 +363,7 @@ pub(crate) async fn scan(
                 if index_answers { Ok(true) } else { decide(&mut candidate, &test, &contents, &mut budget).await };
             if let Ok(true) = result {
                 let modseq = if with_modseq { candidate.record().map(|record| record.modseq) } else { Ok(0) };
-                result = modseq.and_then(|modseq| collect.add(&mut session.conn, &mut candidate, modseq)).map(|_| true);
+                result = modseq.and_then(|modseq| collect.add(conn, &mut candidate, modseq)).map(|_| true);
             }
             let work = candidate.work;
             match result {
@@ -382,7 +379,7 @@ pub(crate) async fn scan(
                 spent = true;
                 break;
             }
-            if session.conn.out().len() >= session.conn.write_limit() {
+            if conn.out().len() >= conn.write_limit() {
                 break;
             }
         }
@@ -398,7 +395,7 @@ pub(crate) async fn scan(
             if streaming {
                 session.conn.write(b"\r\n");
             }
-            return session.store_failed(tag, error, false).await.map(|_| None);
+            return Ok(Err(session.failed(tag, error, false).await?));
         }
         if finished {
             break;
@@ -413,7 +410,7 @@ pub(crate) async fn scan(
     }
     budget.longest = budget.longest.max(budget.started.elapsed());
     log::debug!("search scan: {} pauses, longest stretch {} µs", budget.pauses, budget.longest.as_micros());
-    Ok(Some(skipped))
+    Ok(Ok(skipped))
 }
 
 /// For RFC 5267 live searches (`live`): whether each of `uids`

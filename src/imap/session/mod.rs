@@ -6,6 +6,41 @@
 //! sessions changed ([`Session::sync`], in `sync.rs`). Store errors
 //! become response codes in `imap::code`.
 //!
+//! ## What a handler is handed
+//!
+//! Dispatch checks the state once ([`Session::refusal`]) and hands each
+//! handler what the check proved, so no handler looks again (and none can
+//! end a command silently because it found nothing):
+//!
+//! - commands of the Authenticated state (SELECT, CREATE, LIST, STATUS,
+//!   NOTIFY, ...) get the logged-in user's id as an argument;
+//! - commands of the Selected state (FETCH, STORE, SEARCH, SORT, THREAD,
+//!   COPY/MOVE, EXPUNGE, CLOSE, UNSELECT, CANCELUPDATE) get a [`Selected`]:
+//!   `&mut Session` wrapped with the proof that the state is Selected, so
+//!   [`Selected::view`] and [`Selected::user`] answer without an Option.
+//!   **Invariant:** while a `Selected` exists the state stays Selected.
+//!   It is made only after a check (dispatch; [`Session::enter`] for
+//!   SELECT; [`Session::selected`] for APPEND's REPLACE, which is read
+//!   outside dispatch), and what can leave Selected state consumes it:
+//!   [`Selected::deselect`]; [`Selected::sync`], which may find the
+//!   mailbox deleted (then a BYE went out) and so gives a new proof or
+//!   [`Replied`]; and [`Selected::finish`] and [`Selected::store_failed`],
+//!   which sync and write the tagged reply.
+//!   These shadow the `Session` methods of the same name, so
+//!   `session.sync()` on a `Selected` is always the checked one. A helper
+//!   given `&mut Selected` that answers for its caller through the
+//!   `Session` (`Session::failed`) returns `Err(Replied)`, and the caller
+//!   returns at once.
+//! - every command with more than two arguments gets them as one struct
+//!   the parser built (`types::FetchArguments`, `StoreArguments`, ...).
+//!
+//! A helper that may answer for its caller (a bad mailbox name, a bad
+//! sequence set, a refused charset, a live search's tag in use, a failed
+//! scan) returns `Result<T, Replied>`: [`Replied`] is made only by
+//! [`Session::tagged`] (or by a sync that wrote BYE), so an early
+//! `let Ok(..) = .. else { return Ok(()) }` in a handler always follows
+//! a reply.
+//!
 //! Before login a session is a stranger's: its command, literals included,
 //! is capped at `preauth_line_length` (refused before the bytes are read,
 //! RFC 7888 §4), it must log in by its login deadline, and the server may
@@ -24,7 +59,10 @@ use super::code::{describe, Code};
 use super::command;
 use super::encode;
 use super::parse::{self, AppendLine};
-use super::types::{Command, CommandBody, SequenceSet};
+use super::types::{
+    Command, CommandBody, CopyArguments, FetchArguments, SearchArguments, SequenceSet, SortArguments, StoreArguments,
+    ThreadArguments,
+};
 use super::view::View;
 use crate::config::PlaintextAuth;
 use crate::net::{Connection, LineStatus, Stream};
@@ -468,9 +506,9 @@ impl Session {
         self.conn.skip(length).await
     }
 
-    async fn dispatch(&mut self, command: Command) -> io::Result<()> {
-        let Command { tag, body } = command;
-        let allowed = match (&self.state, &body) {
+    /// Why the current state does not allow `body`, or None if it does.
+    fn refusal(&self, body: &CommandBody) -> Option<&'static str> {
+        let allowed = match (&self.state, body) {
             (_, CommandBody::Capability | CommandBody::Noop | CommandBody::Logout | CommandBody::Id(_)) => true,
             (
                 State::NotAuthenticated,
@@ -484,32 +522,38 @@ impl Session {
                 | CommandBody::Close
                 | CommandBody::Unselect
                 | CommandBody::Expunge { .. }
-                | CommandBody::Search { .. }
-                | CommandBody::Sort { .. }
+                | CommandBody::Search(_)
+                | CommandBody::Sort(_)
                 | CommandBody::CancelUpdate { .. }
-                | CommandBody::Thread { .. }
-                | CommandBody::Fetch { .. }
-                | CommandBody::Store { .. }
-                | CommandBody::Copy { .. },
+                | CommandBody::Thread(_)
+                | CommandBody::Fetch(_)
+                | CommandBody::Store(_)
+                | CommandBody::Copy(_),
             ) => false,
             _ => true,
         };
-        if !allowed {
-            let text = match self.state {
-                State::NotAuthenticated => "Please log in first",
-                State::Authenticated(_)
-                    if matches!(
-                        body,
-                        CommandBody::StartTls | CommandBody::Login { .. } | CommandBody::Authenticate { .. }
-                    ) =>
-                {
-                    "Already logged in"
-                }
-                State::Authenticated(_) => "No mailbox selected",
-                _ => "Already logged in",
-            };
-            self.tagged(&tag, Status::Bad, None, &format!("{} not allowed now: {text}", body.name()));
-            return Ok(());
+        if allowed {
+            return None;
+        }
+        Some(match self.state {
+            State::NotAuthenticated => "Please log in first",
+            State::Authenticated(_)
+                if matches!(
+                    body,
+                    CommandBody::StartTls | CommandBody::Login { .. } | CommandBody::Authenticate { .. }
+                ) =>
+            {
+                "Already logged in"
+            }
+            State::Authenticated(_) => "No mailbox selected",
+            _ => "Already logged in",
+        })
+    }
+
+    async fn dispatch(&mut self, command: Command) -> io::Result<()> {
+        let Command { tag, body } = command;
+        if self.refusal(&body).is_some() {
+            return self.refuse(&tag, &body);
         }
         if self.uid_only {
             if let Some(text) = command::uidonly::refusal(&body) {
@@ -519,21 +563,21 @@ impl Session {
             }
         }
         self.sync_mode = match &body {
-            CommandBody::Fetch { uid: false, .. }
-            | CommandBody::Store { uid: false, .. }
-            | CommandBody::Search { uid: false, .. }
-            | CommandBody::Sort { uid: false, .. }
-            | CommandBody::Thread { uid: false, .. } => SyncMode::NoExpunge,
+            CommandBody::Fetch(FetchArguments { uid: false, .. })
+            | CommandBody::Store(StoreArguments { uid: false, .. })
+            | CommandBody::Search(SearchArguments { uid: false, .. })
+            | CommandBody::Sort(SortArguments { uid: false, .. })
+            | CommandBody::Thread(ThreadArguments { uid: false, .. }) => SyncMode::NoExpunge,
             _ => SyncMode::Full,
         };
         self.uid_command = matches!(
             &body,
-            CommandBody::Fetch { uid: true, .. }
-                | CommandBody::Store { uid: true, .. }
-                | CommandBody::Search { uid: true, .. }
-                | CommandBody::Sort { uid: true, .. }
-                | CommandBody::Thread { uid: true, .. }
-                | CommandBody::Copy { uid: true, .. }
+            CommandBody::Fetch(FetchArguments { uid: true, .. })
+                | CommandBody::Store(StoreArguments { uid: true, .. })
+                | CommandBody::Search(SearchArguments { uid: true, .. })
+                | CommandBody::Sort(SortArguments { uid: true, .. })
+                | CommandBody::Thread(ThreadArguments { uid: true, .. })
+                | CommandBody::Copy(CopyArguments { uid: true, .. })
         );
         match body {
             CommandBody::Capability => {
@@ -542,7 +586,6 @@ impl Session {
                 self.finish(&tag, Status::Ok, None, "CAPABILITY completed").await
             }
             CommandBody::Noop => self.finish(&tag, Status::Ok, None, "NOOP completed").await,
-            CommandBody::Notify(argument) => command::notify::run(self, &tag, argument).await,
             CommandBody::Check => {
                 self.finish(&tag, Status::Ok, None, "CHECK completed (changes are always durable)").await
             }
@@ -558,49 +601,48 @@ impl Session {
             CommandBody::Authenticate { mechanism, initial } => {
                 command::login::authenticate(self, &tag, &mechanism, initial).await
             }
-            CommandBody::Select { mailbox, read_only, parameters } => {
-                command::select::run(self, &tag, &mailbox, read_only, parameters).await
-            }
-            CommandBody::Create { mailbox } => command::mailbox::create(self, &tag, &mailbox).await,
-            CommandBody::Delete { mailbox } => command::mailbox::delete(self, &tag, &mailbox).await,
-            CommandBody::Rename { from, to } => command::mailbox::rename(self, &tag, &from, &to).await,
-            CommandBody::Subscribe { mailbox, subscribed } => {
-                command::mailbox::subscribe(self, &tag, &mailbox, subscribed).await
-            }
-            CommandBody::List { reference, patterns, subscribed_only, options } => {
-                command::list::run(self, &tag, &reference, &patterns, subscribed_only, options).await
-            }
-            CommandBody::Status { mailbox, items } => command::status::run(self, &tag, &mailbox, &items).await,
             CommandBody::Namespace => {
                 self.conn.write(b"* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
                 self.finish(&tag, Status::Ok, None, "NAMESPACE completed").await
             }
             CommandBody::Enable { capabilities } => command::enable::run(self, &tag, &capabilities).await,
-            CommandBody::Close => command::close::close(self, &tag).await,
-            CommandBody::Unselect => command::close::unselect(self, &tag).await,
             CommandBody::Idle => command::idle::run(self, &tag).await,
-            CommandBody::Expunge { uids } => command::expunge::run(self, &tag, uids).await,
-            CommandBody::Search { uid, ret, charset, key } => {
-                command::search::run(self, &tag, uid, ret, charset, key).await
-            }
-            CommandBody::Sort { uid, ret, criteria, charset, key } => {
-                command::sort::run(self, &tag, uid, ret, criteria, charset, key).await
-            }
-            CommandBody::CancelUpdate { tags } => command::context::cancel_update(self, &tag, tags).await,
-            CommandBody::Thread { uid, algorithm, charset, key } => {
-                command::thread::run(self, &tag, uid, algorithm, charset, key).await
-            }
-            CommandBody::Fetch { uid, set, items, modifiers } => {
-                command::fetch::run(self, &tag, uid, set, items, modifiers).await
-            }
-            CommandBody::Store { uid, set, action, silent, flags, unchanged_since } => {
-                command::store::run(self, &tag, uid, set, (action, silent, flags), unchanged_since).await
-            }
-            CommandBody::Copy { uid, set, mailbox, remove } => {
-                command::copy_move::run(self, &tag, uid, set, &mailbox, remove).await
-            }
             CommandBody::Compress { mechanism } => command::compress::run(self, &tag, &mechanism).await,
+            // Allowed above only once logged in: the user is there to take.
+            body => match self.user().map(|user| user.id) {
+                Some(user) => self.logged_in(user, &tag, body).await,
+                None => self.refuse(&tag, &body),
+            },
         }
+    }
+
+    /// The commands that act for the logged-in user, who is handed to them
+    /// (see the module docs).
+    async fn logged_in(&mut self, user: u32, tag: &str, body: CommandBody) -> io::Result<()> {
+        match body {
+            CommandBody::Notify(argument) => command::notify::run(self, tag, user, argument).await,
+            CommandBody::Select(arguments) => command::select::run(self, tag, user, arguments).await,
+            CommandBody::Create { mailbox } => command::mailbox::create(self, tag, user, &mailbox).await,
+            CommandBody::Delete { mailbox } => command::mailbox::delete(self, tag, user, &mailbox).await,
+            CommandBody::Rename { from, to } => command::mailbox::rename(self, tag, user, &from, &to).await,
+            CommandBody::Subscribe { mailbox, subscribed } => {
+                command::mailbox::subscribe(self, tag, user, &mailbox, subscribed).await
+            }
+            CommandBody::List(arguments) => command::list::run(self, tag, user, arguments).await,
+            CommandBody::Status { mailbox, items } => command::status::run(self, tag, user, &mailbox, &items).await,
+            // Allowed above only in Selected state: the view is there to take.
+            body => match Selected::new(self) {
+                Some(selected) => selected_command(selected, tag, body).await,
+                None => self.refuse(tag, &body),
+            },
+        }
+    }
+
+    /// Answers a command the state does not allow (see [`Session::refusal`]).
+    fn refuse(&mut self, tag: &str, body: &CommandBody) -> io::Result<()> {
+        let text = self.refusal(body).unwrap_or("No mailbox selected");
+        self.tagged(tag, Status::Bad, None, &format!("{} not allowed now: {text}", body.name()));
+        Ok(())
     }
 
     /// The CAPABILITY list for the current state (RFC 3501 §7.2.1).
@@ -665,24 +707,21 @@ impl Session {
         }
     }
 
-    /// The selected messages `set` names, or a tagged BAD and None.
-    pub fn resolve_or_bad(&mut self, tag: &str, set: &SequenceSet, by_uid: bool) -> Option<Vec<Range<usize>>> {
-        match self.view()?.resolve(set, by_uid) {
-            Ok(ranges) => Some(ranges),
-            Err(text) => {
-                self.tagged(tag, Status::Bad, None, text);
-                None
-            }
-        }
+    /// The proof of Selected state for a command that runs outside
+    /// dispatch (APPEND's REPLACE), or None.
+    pub fn selected(&mut self) -> Option<Selected<'_>> {
+        Selected::new(self)
     }
 
-    /// Answers `NO [READ-ONLY]` if the selected mailbox was EXAMINEd.
-    pub fn refuse_if_read_only(&mut self, tag: &str) -> bool {
-        let read_only = self.view().is_some_and(|view| view.read_only);
-        if read_only {
-            self.tagged(tag, Status::No, Some(Code::ReadOnly), "Mailbox is read-only");
-        }
-        read_only
+    /// Enters Selected state with `view` (SELECT, EXAMINE): the proof
+    /// [`Selected`], or None (nothing changed) if not logged in.
+    pub fn enter(&mut self, view: View) -> Option<Selected<'_>> {
+        let state = std::mem::replace(&mut self.state, State::Logout);
+        self.state = match state {
+            State::Authenticated(user) | State::Selected(user, _) => State::Selected(user, view),
+            other => other,
+        };
+        Selected::new(self)
     }
 
     /// Leaves Selected state (the view's drop stops watching the mailbox).
@@ -695,7 +734,7 @@ impl Session {
     }
 
     /// Writes a tagged response now (no sync).
-    pub fn tagged(&mut self, tag: &str, status: Status, code: Option<Code>, text: &str) {
+    pub fn tagged(&mut self, tag: &str, status: Status, code: Option<Code>, text: &str) -> Replied {
         let out = self.conn.out();
         out.extend_from_slice(tag.as_bytes());
         out.extend_from_slice(match status {
@@ -710,6 +749,7 @@ impl Session {
         }
         out.extend_from_slice(text.as_bytes());
         out.extend_from_slice(b"\r\n");
+        Replied(())
     }
 
     /// Reports other sessions' changes, then the tagged response.
@@ -721,11 +761,151 @@ impl Session {
 
     /// Answers a failed store operation with the matching response code.
     pub async fn store_failed(&mut self, tag: &str, error: StoreError, target_mailbox: bool) -> io::Result<()> {
+        self.failed(tag, error, target_mailbox).await.map(drop)
+    }
+
+    /// [`Session::store_failed`], for a helper that answers for its
+    /// caller: the proof that it did.
+    pub async fn failed(&mut self, tag: &str, error: StoreError, target_mailbox: bool) -> io::Result<Replied> {
         let (code, text) = describe(&error, target_mailbox);
         if matches!(error, StoreError::Io(_) | StoreError::DiskFull(_) | StoreError::Bug(_) | StoreError::Corrupt(_)) {
             log::error!("{}: {error}", self.user().map_or("-", |user| user.name.as_str()));
         }
-        self.finish(tag, Status::No, Some(code), &text).await
+        self.sync().await?;
+        Ok(self.tagged(tag, Status::No, Some(code), &text))
+    }
+}
+
+/// The selected-state commands, each handed the session as [`Selected`].
+async fn selected_command(mut session: Selected<'_>, tag: &str, body: CommandBody) -> io::Result<()> {
+    match body {
+        CommandBody::Close => command::close::close(session, tag).await,
+        CommandBody::Unselect => command::close::unselect(session, tag).await,
+        CommandBody::Expunge { uids } => command::expunge::run(session, tag, uids).await,
+        CommandBody::Search(arguments) => command::search::run(session, tag, arguments).await,
+        CommandBody::Sort(arguments) => command::sort::run(session, tag, arguments).await,
+        CommandBody::CancelUpdate { tags } => command::context::cancel_update(session, tag, tags).await,
+        CommandBody::Thread(arguments) => command::thread::run(session, tag, arguments).await,
+        CommandBody::Fetch(arguments) => command::fetch::run(session, tag, arguments).await,
+        CommandBody::Store(arguments) => command::store::run(session, tag, arguments).await,
+        CommandBody::Copy(arguments) => command::copy_move::run(session, tag, arguments).await,
+        // Every other command was dispatched before (CHECK among them).
+        body => session.refuse(tag, &body),
+    }
+}
+
+/// Proof that a command has been answered: a tagged reply was written
+/// ([`Session::tagged`] is the only maker outside this module), or the
+/// session ended with a BYE (a [`Selected::sync`] that found the mailbox
+/// deleted). Helpers that may answer for their caller return
+/// `Result<T, Replied>`, so the caller's early return says why it may end
+/// the command there.
+#[derive(Debug)]
+pub struct Replied(());
+
+/// A session that dispatch found in Selected state, handed whole to the
+/// handler of a selected-state command: its user and view are always
+/// there ([`Selected::user`], [`Selected::view`]). It derefs to the
+/// [`Session`] for writing and for the helpers that take one; what may
+/// leave Selected state is its own, consuming: [`Selected::sync`] (which
+/// gives the proof back only if the mailbox is still selected),
+/// [`Selected::finish`], [`Selected::store_failed`] and
+/// [`Selected::deselect`].
+pub struct Selected<'a> {
+    session: &'a mut Session,
+}
+
+/// The invariant the accessors of [`Selected`] rest on, said where it
+/// would break (see the module docs).
+const LEFT_SELECTED: &str = "a Selected session left Selected state without consuming its proof";
+
+impl<'a> Selected<'a> {
+    /// Made after looking, only here: by dispatch, [`Selected::sync`],
+    /// [`Session::enter`] and [`Session::selected`].
+    fn new(session: &'a mut Session) -> Option<Selected<'a>> {
+        matches!(session.state, State::Selected(..)).then_some(Selected { session })
+    }
+
+    pub fn user(&self) -> &User {
+        match &self.session.state {
+            State::Selected(user, _) => user,
+            _ => unreachable!("{LEFT_SELECTED}"),
+        }
+    }
+
+    pub fn view(&self) -> &View {
+        match &self.session.state {
+            State::Selected(_, view) => view,
+            _ => unreachable!("{LEFT_SELECTED}"),
+        }
+    }
+
+    pub fn view_mut(&mut self) -> &mut View {
+        self.view_and_conn().0
+    }
+
+    /// The view and the connection, borrowed apart: answers about the
+    /// view written as they are found.
+    pub fn view_and_conn(&mut self) -> (&mut View, &mut Connection) {
+        match &mut self.session.state {
+            State::Selected(_, view) => (view, &mut self.session.conn),
+            _ => unreachable!("{LEFT_SELECTED}"),
+        }
+    }
+
+    /// [`Session::sync`], after which the mailbox may be gone: then a BYE
+    /// went out and the session is ending (RFC 3501 §7.1.5), the command
+    /// gets no tagged reply, and `Err(Replied)` says so.
+    pub async fn sync(self) -> io::Result<Result<Selected<'a>, Replied>> {
+        self.session.sync().await?;
+        Ok(Selected::new(self.session).ok_or(Replied(())))
+    }
+
+    /// [`Session::finish`]: the tagged reply ends the command.
+    pub async fn finish(self, tag: &str, status: Status, code: Option<Code>, text: &str) -> io::Result<()> {
+        self.session.finish(tag, status, code, text).await
+    }
+
+    /// [`Session::store_failed`]: the tagged NO ends the command.
+    pub async fn store_failed(self, tag: &str, error: StoreError, target_mailbox: bool) -> io::Result<()> {
+        self.session.store_failed(tag, error, target_mailbox).await
+    }
+
+    /// Leaves Selected state (the view's drop stops watching the mailbox).
+    pub fn deselect(self) -> &'a mut Session {
+        self.session.deselect();
+        self.session
+    }
+
+    /// The selected messages `set` names, or a tagged BAD.
+    pub fn resolve_or_bad(&mut self, tag: &str, set: &SequenceSet, by_uid: bool) -> Result<Vec<Range<usize>>, Replied> {
+        match self.view().resolve(set, by_uid) {
+            Ok(ranges) => Ok(ranges),
+            Err(text) => Err(self.session.tagged(tag, Status::Bad, None, text)),
+        }
+    }
+
+    /// Answers `NO [READ-ONLY]` if the selected mailbox was EXAMINEd.
+    pub fn refuse_if_read_only(&mut self, tag: &str) -> bool {
+        let read_only = self.view().read_only;
+        if read_only {
+            self.session.tagged(tag, Status::No, Some(Code::ReadOnly), "Mailbox is read-only");
+        }
+        read_only
+    }
+}
+
+impl std::ops::Deref for Selected<'_> {
+    type Target = Session;
+
+    fn deref(&self) -> &Session {
+        self.session
+    }
+}
+
+impl std::ops::DerefMut for Selected<'_> {
+    fn deref_mut(&mut self) -> &mut Session {
+        self.session
     }
 }
 

@@ -29,7 +29,7 @@ use std::io;
 
 use crate::imap::encode;
 use crate::imap::pace::Pace;
-use crate::imap::session::{Session, State};
+use crate::imap::session::Selected;
 use crate::imap::types::{Qresync, SequenceNumber, SequenceSet};
 use crate::imap::view::View;
 use crate::store::StoreError;
@@ -40,9 +40,9 @@ const BATCH: usize = 256;
 /// After SELECT's own responses: VANISHED (EARLIER) for the known UIDs
 /// expunged since the client's modseq, then FETCH (UID FLAGS MODSEQ) for
 /// every message (among the known ones, if given) changed since then.
-pub async fn select(session: &mut Session, resync: &Qresync) -> io::Result<Result<(), StoreError>> {
+pub async fn select(session: &mut Selected<'_>, resync: &Qresync) -> io::Result<Result<(), StoreError>> {
     let known = {
-        let State::Selected(_, view) = &session.state else { return Ok(Ok(())) };
+        let view = session.view();
         resync.known_uids.as_ref().map(|set| uid_ranges(set, top_uid(view)))
     };
     if let Err(error) =
@@ -140,14 +140,14 @@ impl VanishedLine {
 /// expunged after `modseq` that this session's view no longer holds (the
 /// ones it still holds are reported by the next sync, as VANISHED).
 pub async fn vanished_earlier(
-    session: &mut Session,
+    session: &mut Selected<'_>,
     modseq: u64,
     within: Option<&[(u32, u32)]>,
     sequence_match: Option<&(SequenceSet, SequenceSet)>,
 ) -> io::Result<Result<(), StoreError>> {
     let store = session.server.store.clone();
     let mut pace = Pace::new(&store);
-    let State::Selected(_, view) = &session.state else { return Ok(Ok(())) };
+    let (view, conn) = session.view_and_conn();
     let record = match pace.snapshot.reader().and_then(|reader| reader.mailbox(view.mailbox)) {
         Ok(Some(record)) => record,
         Ok(None) => return Ok(Err(StoreError::NoSuchMailbox)),
@@ -173,7 +173,7 @@ pub async fn vanished_earlier(
             uids.extend(
                 batch.iter().map(|&(_, uid)| uid).filter(|&uid| contains(within, uid) && view.index_of(uid).is_none()),
             );
-            pace.pause(&mut session.conn).await?;
+            pace.pause(conn).await?;
         }
         // Read in steps, the history may have been cut meanwhile (a mass
         // expunge elsewhere): then it no longer covers `modseq`, and the
@@ -189,9 +189,9 @@ pub async fn vanished_earlier(
         uids.sort_unstable();
         uids.dedup();
         for (position, uid) in uids.into_iter().enumerate() {
-            line.add(session.conn.out(), uid, uid);
+            line.add(conn.out(), uid, uid);
             if position % BATCH == BATCH - 1 {
-                pace.pause(&mut session.conn).await?;
+                pace.pause(conn).await?;
             }
         }
     } else {
@@ -199,7 +199,6 @@ pub async fn vanished_earlier(
         // not in the mailbox, above the UIDs its sequence numbers prove
         // unchanged (RFC 7162 §3.2.5.2).
         let proven = sequence_match.map_or(0, |(sequences, uids)| proven_unchanged(view, sequences, uids));
-        let State::Selected(_, view) = &session.state else { return Ok(Ok(())) };
         let mut examined = 0usize;
         for &(low, high) in within {
             let (low, high) = (low.max(proven.saturating_add(1)).max(1), high.min(top));
@@ -211,21 +210,21 @@ pub async fn vanished_earlier(
             let start = view.uids.partition_point(|&uid| uid < low);
             for &uid in view.uids[start..].iter().take_while(|&&uid| uid <= high) {
                 if uid as u64 > next {
-                    line.add(session.conn.out(), next as u32, uid - 1);
+                    line.add(conn.out(), next as u32, uid - 1);
                 }
                 next = uid as u64 + 1;
                 examined += 1;
                 if examined % BATCH == 0 {
-                    pace.pause(&mut session.conn).await?;
+                    pace.pause(conn).await?;
                 }
             }
             if next <= high as u64 {
-                line.add(session.conn.out(), next as u32, high);
+                line.add(conn.out(), next as u32, high);
             }
-            pace.pause(&mut session.conn).await?;
+            pace.pause(conn).await?;
         }
     }
-    line.finish(session.conn.out());
+    line.finish(conn.out());
     Ok(Ok(()))
 }
 
@@ -260,13 +259,13 @@ fn numbers((first, second): (SequenceNumber, SequenceNumber)) -> std::ops::Range
 /// `* n FETCH (UID u FLAGS (...) MODSEQ (m))` for every message of the
 /// view (in `within`, if given) changed after `modseq`, in modseq order.
 pub async fn changed_since(
-    session: &mut Session,
+    session: &mut Selected<'_>,
     modseq: u64,
     within: Option<&[(u32, u32)]>,
 ) -> io::Result<Result<(), StoreError>> {
     let store = session.server.store.clone();
     let mut pace = Pace::new(&store);
-    let State::Selected(_, view) = &session.state else { return Ok(Ok(())) };
+    let (view, conn) = session.view_and_conn();
     let mut batch = Vec::with_capacity(BATCH);
     let mut from = Some((modseq.saturating_add(1), 0));
     while let Some(start) = from {
@@ -287,8 +286,8 @@ pub async fn changed_since(
             if !view.knows_keywords(&message) {
                 continue;
             }
-            view.write_flags(session.conn.out(), index, uid, &message, true, true);
-            pace.pause(&mut session.conn).await?;
+            view.write_flags(conn.out(), index, uid, &message, true, true);
+            pace.pause(conn).await?;
         }
     }
     Ok(Ok(()))

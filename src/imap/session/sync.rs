@@ -141,7 +141,7 @@ impl Session {
         }
         if !flags {
             // RFC 5267 §4.3.3: live searches, after EXISTS.
-            return crate::imap::search::live::report(self).await;
+            return crate::imap::search::live::report(&store, &mut self.conn, view).await;
         }
         // Flag changes of messages the client already knows about, in
         // batches of the change index (see above).
@@ -189,6 +189,6 @@ impl Session {
             out.extend_from_slice(b"] Highest\r\n");
         }
         // RFC 5267 §4.3: live searches, after EXISTS and the flag changes.
-        crate::imap::search::live::report(self).await
+        crate::imap::search::live::report(&store, &mut self.conn, view).await
     }
 }

@@ -16,6 +16,10 @@ use std::time::Duration;
 mod rng;
 #[allow(unused_imports)]
 pub use rng::Rng;
+#[path = "responses.rs"]
+mod responses;
+#[allow(unused_imports)]
+pub use responses::{parse_one, values, Code, Esearch, Listed, Reply, Responses, Status, Untagged};
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_roost");
 /// Long enough for a slow CI machine, short enough that a hang fails.
@@ -442,6 +446,30 @@ impl Client {
             }
             untagged.push(response);
         }
+    }
+
+    /// Sends a tagged command; returns its responses read, the tagged
+    /// reply last (see [`Responses::tagged`] and [`Client::last_tag`]).
+    pub fn run(&mut self, command: &str) -> Responses {
+        let tag = self.next_tag();
+        self.send(&format!("{tag} {command}"));
+        let (untagged, tagged) = self.until_tagged(&tag);
+        let mut responses = Responses::of(&untagged);
+        responses.0.push(parse_one(&format!("{tag} {tagged}")));
+        responses
+    }
+
+    /// The tag of the last command sent.
+    pub fn last_tag(&self) -> String {
+        format!("t{}", self.tag)
+    }
+
+    /// Runs a command that must succeed; returns its responses read.
+    pub fn run_ok(&mut self, command: &str) -> Responses {
+        let responses = self.run(command);
+        let tagged = responses.tagged(&self.last_tag());
+        assert!(tagged.is("OK"), "{command:?} gave {responses:#?}");
+        responses
     }
 
     /// Runs a command that must succeed; returns its untagged responses.

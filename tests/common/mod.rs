@@ -542,13 +542,28 @@ pub fn literal_length(line: &str) -> Option<usize> {
     body[open + 1..].trim_end_matches('+').parse().ok()
 }
 
-/// (uidvalidity, uid) from `OK [APPENDUID v n] ...`.
+/// (uidvalidity, uid) from `OK [APPENDUID v n] ...` (the first UID when
+/// the code gives a range, RFC 4315 §3).
 pub fn appenduid(tagged: &str) -> (u32, u32) {
-    let code = tagged.split("[APPENDUID ").nth(1).expect("APPENDUID code");
-    let mut words = code.split([' ', ']']);
-    let validity = words.next().unwrap().parse().unwrap();
-    let uid = words.next().unwrap().split(':').next().unwrap().parse().unwrap();
-    (validity, uid)
+    let status = Status::parse(tagged);
+    let code = status.code_named("APPENDUID").unwrap_or_else(|| panic!("no APPENDUID in {tagged:?}"));
+    let words = code.values();
+    assert_eq!(words.len(), 2, "APPENDUID is a UIDVALIDITY and a UID set: {tagged:?}");
+    let uid = words[1].split([':', ',']).next().unwrap().parse().unwrap();
+    (words[0].parse().unwrap(), uid)
+}
+
+/// The status part of a response: an untagged status response
+/// (`* OK [CODE] text`) or a tagged reply without its tag (`OK [CODE] text`,
+/// as [`Client::command`] returns it); none for other untagged responses.
+pub fn status_part(response: &str) -> Option<Status> {
+    match parse_one(response) {
+        Reply::Untagged(untagged) if ["OK", "NO", "BAD", "BYE", "PREAUTH"].iter().any(|name| untagged.is(name)) => {
+            Some(untagged.status())
+        }
+        Reply::Untagged(_) | Reply::Continuation(_) => None,
+        Reply::Tagged { .. } => Some(Status::parse(response)),
+    }
 }
 
 /// A small well-formed message.
@@ -564,10 +579,9 @@ pub fn find<'a>(responses: &'a [Response], needle: &str) -> Vec<&'a Response> {
     responses.iter().filter(|response| response.contains(needle)).collect()
 }
 
-/// The numbers of a `* SEARCH` response.
+/// The numbers of the one `* SEARCH` response.
 pub fn search_result(responses: &[Response]) -> Vec<u32> {
-    let line = responses.iter().find(|line| line.starts_with("* SEARCH")).expect("SEARCH response");
-    line["* SEARCH".len()..].split_whitespace().map(|number| number.parse().unwrap()).collect()
+    Responses::of(responses).one("SEARCH").numbers()
 }
 
 /// 127.0.0.`last`: attack-style tests connect from any address of 127/8
@@ -609,14 +623,14 @@ pub fn with_limits(limits: &str) -> Server {
     Server::start_with(Options { extra_limits: limits.into(), ..Default::default() })
 }
 
-/// The number in a response code `[CODE n]` among `responses`
-/// (HIGHESTMODSEQ, UIDNEXT, UIDVALIDITY...).
+/// The number in the response code `[CODE n]` (HIGHESTMODSEQ, UIDNEXT,
+/// UIDVALIDITY...) of the status responses among `responses` (untagged
+/// ones, or a tagged reply without its tag); panics if it came twice.
 pub fn code_number(responses: &[Response], code: &str) -> Option<u64> {
-    let needle = format!("[{code} ");
-    responses.iter().find_map(|line| {
-        let start = line.find(&needle)? + needle.len();
-        line[start..].split(']').next()?.parse().ok()
-    })
+    let found: Vec<u64> =
+        responses.iter().filter_map(|response| status_part(response)?.code_named(code).map(Code::number)).collect();
+    assert!(found.len() <= 1, "{code} came {} times in {responses:#?}", found.len());
+    found.first().copied()
 }
 
 /// The `* n FETCH (...)` responses among `responses`.
@@ -698,17 +712,18 @@ pub fn parse_value(text: &str, start: usize) -> (String, usize) {
             (text[body..body + length].to_string(), body + length)
         }
         b'"' => {
-            let mut value = String::new();
+            // Bytes, not chars: a UTF-8 string (RFC 6855) stays UTF-8.
+            let mut value = Vec::new();
             let mut position = start + 1;
             loop {
                 match bytes[position] {
                     b'\\' => {
-                        value.push(bytes[position + 1] as char);
+                        value.push(bytes[position + 1]);
                         position += 2;
                     }
-                    b'"' => return (value, position + 1),
+                    b'"' => return (String::from_utf8_lossy(&value).into_owned(), position + 1),
                     byte => {
-                        value.push(byte as char);
+                        value.push(byte);
                         position += 1;
                     }
                 }
@@ -816,12 +831,12 @@ pub fn flags_of(client: &mut Client, sequence: u32) -> BTreeSet<String> {
     flag_set(&item(fetch_of(&untagged, sequence), "FLAGS"))
 }
 
-/// A STATUS item of a mailbox.
+/// A STATUS item of a mailbox (`mailbox` as sent: an atom or quoted).
 pub fn status(client: &mut Client, mailbox: &str, name: &str) -> u32 {
-    let untagged = client.ok(&format!("STATUS {mailbox} ({name})"));
-    let line = untagged.iter().find(|line| line.starts_with("* STATUS")).expect("STATUS response");
-    let after = line.split(&format!("{name} ")).nth(1).expect("item in STATUS");
-    after.trim_end_matches(')').split([' ', ')']).next().unwrap().parse().unwrap()
+    let items = client.run_ok(&format!("STATUS {mailbox} ({name})")).status_items(mailbox);
+    assert_eq!(items.len(), 1, "only {name} asked: {items:?}");
+    let value = items.get(&name.to_ascii_uppercase()).unwrap_or_else(|| panic!("no {name} in {items:?}"));
+    (*value).try_into().unwrap()
 }
 
 /// The sorted numbers of a SEARCH command's answer.
@@ -839,19 +854,19 @@ pub fn uid_search(client: &mut Client, criteria: &str) -> Vec<u32> {
     numbers
 }
 
-/// `[COPYUID v src dst]` as its three words.
+/// `[COPYUID v src dst]` (RFC 4315 §3) of a tagged reply or an untagged
+/// `* OK`, as its three words.
 pub fn copyuid(text: &str) -> (u32, String, String) {
-    let code = text.split("[COPYUID ").nth(1).unwrap_or_else(|| panic!("no COPYUID in {text:?}"));
-    let code = &code[..code.find(']').unwrap()];
-    let words: Vec<&str> = code.split(' ').collect();
+    let status = status_part(text).unwrap_or_else(|| panic!("not a status response: {text:?}"));
+    let words = status.code_named("COPYUID").unwrap_or_else(|| panic!("no COPYUID in {text:?}")).values();
     assert_eq!(words.len(), 3, "{text}");
-    (words[0].parse().unwrap(), words[1].to_string(), words[2].to_string())
+    (words[0].parse().unwrap(), words[1].clone(), words[2].clone())
 }
 
-/// The UIDVALIDITY a SELECT or EXAMINE reported.
+/// The UIDVALIDITY a SELECT or EXAMINE reported (exactly once).
 pub fn uidvalidity(untagged: &[Response]) -> u32 {
-    let line = untagged.iter().find(|line| line.starts_with("* OK [UIDVALIDITY ")).expect("UIDVALIDITY");
-    line["* OK [UIDVALIDITY ".len()..].split(']').next().unwrap().parse().unwrap()
+    let code = Responses::of(untagged).code("UIDVALIDITY").unwrap_or_else(|| panic!("no UIDVALIDITY in {untagged:#?}"));
+    code.number().try_into().unwrap()
 }
 
 /// The UIDs of all messages, in sequence order.

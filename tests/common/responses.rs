@@ -282,18 +282,33 @@ impl Responses {
             .collect()
     }
 
-    /// The untagged response code `name` (`UIDVALIDITY`, `PERMANENTFLAGS`...)
-    /// if one came; panics if it came twice.
-    pub fn code(&self, name: &str) -> Option<Code> {
-        let found: Vec<Code> = self.codes().into_iter().filter(|code| code.is(name)).collect();
+    /// The untagged status response with code `name` if one came (to
+    /// check its status and text too); panics if it came twice.
+    pub fn status_with(&self, name: &str) -> Option<Status> {
+        let found: Vec<Status> = self
+            .all_untagged()
+            .filter(|untagged| is_status(&untagged.name))
+            .map(Untagged::status)
+            .filter(|status| status.code_named(name).is_some())
+            .collect();
         assert!(found.len() <= 1, "{name} came {} times in {self:#?}", found.len());
         found.into_iter().next()
     }
 
-    /// The items of the one `* STATUS` response for `mailbox`.
+    /// The untagged response code `name` (`UIDVALIDITY`, `PERMANENTFLAGS`...)
+    /// if one came; panics if it came twice.
+    pub fn code(&self, name: &str) -> Option<Code> {
+        self.status_with(name).and_then(|status| status.code)
+    }
+
+    /// The items of the one `* STATUS` response for `mailbox`, named as
+    /// in the command (an atom, or quoted); INBOX in any case (RFC 9051 §5.1).
     pub fn status_items(&self, mailbox: &str) -> BTreeMap<String, u64> {
+        let wanted = if mailbox.starts_with('"') { values(mailbox).remove(0) } else { mailbox.to_string() };
+        let same =
+            |name: &str| name == wanted || (name.eq_ignore_ascii_case("INBOX") && wanted.eq_ignore_ascii_case("INBOX"));
         let found: Vec<&Untagged> =
-            self.untagged("STATUS").into_iter().filter(|untagged| untagged.values()[0] == mailbox).collect();
+            self.untagged("STATUS").into_iter().filter(|untagged| same(&untagged.values()[0])).collect();
         assert_eq!(found.len(), 1, "one STATUS for {mailbox} in {self:#?}");
         found[0].status_items()
     }

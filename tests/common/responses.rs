@@ -128,12 +128,23 @@ impl Untagged {
         self.fetch_items().into_iter().find(|(found, _)| found.eq_ignore_ascii_case(name)).map(|(_, value)| value)
     }
 
-    /// The items of `* STATUS mailbox (NAME n ...)`, by upper-cased name.
-    pub fn status_items(&self) -> BTreeMap<String, u64> {
+    /// The items of `* STATUS mailbox (NAME value ...)` by upper-cased
+    /// name, values as [`values`] reads them (`MAILBOXID (F1)` keeps its list).
+    pub fn status_values(&self) -> BTreeMap<String, String> {
         assert!(self.is("STATUS"), "not a STATUS response: {:?}", self.text);
         let values = self.values();
         assert_eq!(values.len(), 2, "STATUS is a mailbox and a list: {:?}", self.text);
-        pairs(&values[1]).into_iter().map(|(name, value)| (name.to_ascii_uppercase(), value.parse().unwrap())).collect()
+        pairs(&values[1]).into_iter().map(|(name, value)| (name.to_ascii_uppercase(), value)).collect()
+    }
+
+    /// The numeric items of `* STATUS mailbox (NAME n ...)`, by upper-cased name.
+    pub fn status_items(&self) -> BTreeMap<String, u64> {
+        let text = &self.text;
+        let numbers = self.status_values().into_iter().map(|(name, value)| {
+            let number = value.parse().unwrap_or_else(|_| panic!("{name} is not a number in {text:?}"));
+            (name, number)
+        });
+        numbers.collect()
     }
 
     /// `* ESEARCH (TAG "t1") UID MIN 3 ...` read.
@@ -304,13 +315,23 @@ impl Responses {
     /// The items of the one `* STATUS` response for `mailbox`, named as
     /// in the command (an atom, or quoted); INBOX in any case (RFC 9051 §5.1).
     pub fn status_items(&self, mailbox: &str) -> BTreeMap<String, u64> {
+        self.status_of(mailbox).status_items()
+    }
+
+    /// The items of the one `* STATUS` for `mailbox`, values as sent.
+    pub fn status_values(&self, mailbox: &str) -> BTreeMap<String, String> {
+        self.status_of(mailbox).status_values()
+    }
+
+    /// The one `* STATUS` response for `mailbox`.
+    pub fn status_of(&self, mailbox: &str) -> &Untagged {
         let wanted = if mailbox.starts_with('"') { values(mailbox).remove(0) } else { mailbox.to_string() };
         let same =
             |name: &str| name == wanted || (name.eq_ignore_ascii_case("INBOX") && wanted.eq_ignore_ascii_case("INBOX"));
         let found: Vec<&Untagged> =
             self.untagged("STATUS").into_iter().filter(|untagged| same(&untagged.values()[0])).collect();
         assert_eq!(found.len(), 1, "one STATUS for {mailbox} in {self:#?}");
-        found[0].status_items()
+        found[0]
     }
 
     /// The FETCH responses, by sequence number.

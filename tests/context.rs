@@ -23,26 +23,40 @@ fn mailbox(server: &Server, count: usize) -> (Client, Vec<u32>) {
     (client, uids)
 }
 
-/// The single `* ESEARCH` line of a command's answer.
-fn esearch(client: &mut Client, command: &str) -> String {
-    let untagged = client.ok(command);
-    let lines = find(&untagged, "* ESEARCH");
-    assert_eq!(lines.len(), 1, "{command}: {untagged:?}");
-    lines[0].clone()
+/// The single `* ESEARCH` of a command's answer, which names the
+/// command's tag (RFC 4731 §3.1).
+fn esearch(client: &mut Client, command: &str) -> Esearch {
+    let responses = client.run_ok(command);
+    let esearch = responses.one("ESEARCH").esearch();
+    assert_eq!(esearch.tag, Some(client.last_tag()), "{command}: {responses:?}");
+    esearch
 }
 
-/// What follows `* ESEARCH (TAG "...")` in a line.
-fn data(line: &str) -> &str {
-    line.split_once(") ").map_or("", |(_, rest)| rest)
+/// An ESEARCH's data after its correlator, as the server sends it
+/// (`UID PARTIAL (1:3 5,6)`).
+fn data(esearch: &Esearch) -> String {
+    let uid = esearch.uid.then_some("UID".to_string());
+    let items = esearch.items.iter().map(|(name, value)| format!("{name} {value}"));
+    uid.into_iter().chain(items).collect::<Vec<_>>().join(" ")
 }
 
-/// The `* ESEARCH` lines among `responses`.
+/// The `* ESEARCH` responses among `responses`, whole.
 fn updates(responses: &[Response]) -> Vec<String> {
-    find(responses, "* ESEARCH").into_iter().cloned().collect()
+    Responses::of(responses).untagged("ESEARCH").into_iter().map(|esearch| esearch.text.clone()).collect()
 }
 
-fn index_of(responses: &[Response], needle: &str) -> usize {
-    responses.iter().position(|line| line.contains(needle)).unwrap_or_else(|| panic!("{needle} in {responses:?}"))
+/// Where the untagged response `name` (with `number`, if given) stands among `responses`.
+fn index_of(responses: &[Response], name: &str, number: Option<u32>) -> usize {
+    let parsed = Responses::of(responses);
+    let found = parsed.0.iter().position(|reply| {
+        matches!(reply, Reply::Untagged(untagged) if untagged.is(name) && (number.is_none() || untagged.number == number))
+    });
+    found.unwrap_or_else(|| panic!("{name} {number:?} in {responses:?}"))
+}
+
+/// The sequence numbers of the FETCH responses among `responses`, in order.
+fn fetched_numbers(responses: &[Response]) -> Vec<u32> {
+    Responses::of(responses).fetches().iter().map(|fetch| fetch.number.unwrap()).collect()
 }
 
 #[test]
@@ -93,13 +107,12 @@ fn partial_of_empty_results_and_saved_results() {
     // RFC 9394 §3.2: SAVE with PARTIAL keeps the page; with COUNT, every match.
     client.ok("SEARCH RETURN (SAVE PARTIAL 1:2) FLAGGED");
     let fetched = client.ok("FETCH $ (FLAGS)");
-    assert_eq!(find(&fetched, " FETCH ").len(), 2, "{fetched:?}");
-    assert!(fetched[0].starts_with("* 3 FETCH") && fetched[1].starts_with("* 6 FETCH"), "{fetched:?}");
+    assert_eq!(fetched_numbers(&fetched), [3, 6], "{fetched:?}");
     client.ok("SEARCH RETURN (SAVE COUNT PARTIAL 1:1) FLAGGED");
-    assert_eq!(find(&client.ok("FETCH $ (FLAGS)"), " FETCH ").len(), 3);
+    assert_eq!(fetched_numbers(&client.ok("FETCH $ (FLAGS)")), [3, 6, 9]);
     client.ok("SEARCH RETURN (SAVE MAX PARTIAL 1:1) FLAGGED");
     let fetched = client.ok("FETCH $ (FLAGS)");
-    assert_eq!(find(&fetched, " FETCH ").len(), 2, "the page and MAX: {fetched:?}");
+    assert_eq!(fetched_numbers(&fetched), [3, 9], "the page and MAX: {fetched:?}");
 }
 
 #[test]
@@ -117,15 +130,14 @@ fn partial_with_sort_and_uid_fetch() {
     // RFC 9394 §3.3: UID FETCH answers only a window of the set's messages.
     let fetched = client.ok("UID FETCH 1:* (FLAGS) (PARTIAL -1:-2)");
     assert_eq!(fetched.len(), 2, "{fetched:?}");
-    assert!(fetched[0].starts_with("* 5 FETCH") && fetched[1].starts_with("* 6 FETCH"), "{fetched:?}");
+    assert_eq!(fetched_numbers(&fetched), [5, 6], "{fetched:?}");
     let fetched = client.ok(&format!("UID FETCH {}:* (FLAGS) (PARTIAL 1:2)", uids[2]));
-    assert!(fetched[0].starts_with("* 3 FETCH") && fetched[1].starts_with("* 4 FETCH"), "{fetched:?}");
+    assert_eq!(fetched_numbers(&fetched), [3, 4], "{fetched:?}");
     assert_eq!(fetched.len(), 2);
     assert!(client.ok("UID FETCH 1:* (FLAGS) (PARTIAL 7:100)").is_empty());
     let untagged = client.ok("UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1 PARTIAL -1:-1)");
-    let fetched = find(&untagged, " FETCH ");
-    assert_eq!(fetched.len(), 1, "{untagged:?}");
-    assert!(fetched[0].starts_with("* 6 FETCH") && fetched[0].contains("MODSEQ"), "{fetched:?}");
+    assert_eq!(fetched_numbers(&untagged), [6], "{untagged:?}");
+    assert!(try_item(fetch_of(&untagged, 6), "MODSEQ").is_some(), "{untagged:?}");
 }
 
 #[test]
@@ -172,7 +184,7 @@ fn update_reports_appends_from_another_session() {
     let new = other.append_ok("INBOX", &message("new", "arrives"));
     let untagged = client.ok("NOOP");
     // RFC 5267 §4.3.3: after the EXISTS that makes the number valid.
-    assert!(index_of(&untagged, "* 4 EXISTS") < index_of(&untagged, "* ESEARCH"), "{untagged:?}");
+    assert!(index_of(&untagged, "EXISTS", Some(4)) < index_of(&untagged, "ESEARCH", None), "{untagged:?}");
     assert_eq!(updates(&untagged), [format!("* ESEARCH (TAG \"{tag}\") UID ADDTO (0 {new})")]);
     // A message that does not match is not reported.
     let seen = other.append("INBOX", "(\\Seen)", &message("read", "already")).1;
@@ -204,7 +216,7 @@ fn update_reports_expunges_and_flag_changes() {
     let tag = client.next_tag();
     client.send(&format!("{tag} SEARCH RETURN (UPDATE COUNT) UNSEEN"));
     let (untagged, _) = client.until_tagged(&tag);
-    assert_eq!(data(&updates(&untagged)[0]), "COUNT 5");
+    assert_eq!(data(&Responses::of(&untagged).one("ESEARCH").esearch()), "COUNT 5");
     let mut other = server.login("alice", "secret");
     other.ok("SELECT INBOX");
 
@@ -231,15 +243,16 @@ fn update_reports_expunges_and_flag_changes() {
     other.ok("EXPUNGE");
     // Not during a FETCH, which may not report the expunge (RFC 3501 §7.4.1).
     let untagged = client.ok("FETCH 1 (FLAGS)");
-    assert!(updates(&untagged).is_empty() && find(&untagged, "EXPUNGE").is_empty(), "{untagged:?}");
+    assert!(updates(&untagged).is_empty() && Responses::of(&untagged).untagged("EXPUNGE").is_empty(), "{untagged:?}");
     let untagged = client.ok("NOOP");
-    assert!(index_of(&untagged, "* ESEARCH") < index_of(&untagged, "* 3 EXPUNGE"), "{untagged:?}");
+    assert!(index_of(&untagged, "ESEARCH", None) < index_of(&untagged, "EXPUNGE", Some(3)), "{untagged:?}");
     assert_eq!(updates(&untagged), [format!("* ESEARCH (TAG \"{tag}\") REMOVEFROM (0 3)")]);
     // An expunged message that did not match is not reported.
     other.ok(&format!("UID STORE {} +FLAGS.SILENT (\\Deleted)", uids[4]));
     other.ok("EXPUNGE");
     let untagged = client.ok("NOOP");
-    assert!(updates(&untagged).is_empty() && !find(&untagged, "EXPUNGE").is_empty(), "{untagged:?}");
+    assert!(updates(&untagged).is_empty(), "{untagged:?}");
+    assert_eq!(Responses::of(&untagged).numbered("EXPUNGE"), [4], "{untagged:?}");
     // What is left matches: m2 and m4 (now 2 and 3).
     assert_eq!(search_result(&client.ok("SEARCH UNSEEN")), [2, 3]);
 }
@@ -256,7 +269,7 @@ fn sort_updates_give_positions() {
     let tag = client.next_tag();
     client.send(&format!("{tag} UID SORT RETURN (UPDATE ALL) (SUBJECT) UTF-8 UNDELETED"));
     let (untagged, _) = client.until_tagged(&tag);
-    assert_eq!(data(&updates(&untagged)[0]), format!("UID ALL {}:{}", uids[0], uids[2]));
+    assert_eq!(data(&Responses::of(&untagged).one("ESEARCH").esearch()), format!("UID ALL {}:{}", uids[0], uids[2]));
     let mut other = server.login("alice", "secret");
     other.ok("SELECT INBOX");
     // "e" sorts between d and f: position 3.
@@ -275,7 +288,7 @@ fn sort_updates_give_positions() {
     other.ok(&format!("UID EXPUNGE {a},{g}"));
     let untagged = client.ok("NOOP");
     assert_eq!(updates(&untagged), [format!("* ESEARCH (TAG \"{tag}\") UID REMOVEFROM (1 {a} 3 {g})")]);
-    assert!(index_of(&untagged, "* ESEARCH") < index_of(&untagged, "EXPUNGE"), "{untagged:?}");
+    assert!(index_of(&untagged, "ESEARCH", None) < index_of(&untagged, "EXPUNGE", None), "{untagged:?}");
 }
 
 #[test]
@@ -313,7 +326,7 @@ fn cancelupdate_limits_and_the_end_of_selection() {
     let (untagged, tagged) = client.until_tagged(&tag);
     assert!(tagged.starts_with("OK"), "{tagged}");
     assert!(untagged[0].starts_with(&format!("* NO [NOUPDATE \"{tag}\"]")), "{untagged:?}");
-    assert_eq!(data(&updates(&untagged)[0]), "COUNT 1");
+    assert_eq!(data(&Responses::of(&untagged).one("ESEARCH").esearch()), "COUNT 1");
     // A tag that names a live search cannot name another (RFC 5267 §4.3).
     client.send(&format!("{first} SEARCH RETURN (UPDATE) ALL"));
     let (_, tagged) = client.until_tagged(first);
@@ -328,13 +341,14 @@ fn cancelupdate_limits_and_the_end_of_selection() {
     other.append_ok("INBOX", &message("new", "x"));
     assert_eq!(updates(&client.ok("NOOP")).len(), 1);
     let untagged = client.ok("SEARCH RETURN (UPDATE) UNSEEN");
-    assert!(find(&untagged, "NOUPDATE").is_empty(), "{untagged:?}");
+    assert_eq!(Responses::of(&untagged).code("NOUPDATE"), None, "{untagged:?}");
     // Leaving the mailbox ends them all (RFC 5267 §4.3).
     client.ok("UNSELECT");
     client.ok("SELECT INBOX");
     other.append_ok("INBOX", &message("new", "x"));
     let untagged = client.ok("NOOP");
-    assert!(updates(&untagged).is_empty() && !find(&untagged, "EXISTS").is_empty(), "{untagged:?}");
+    assert!(updates(&untagged).is_empty(), "{untagged:?}");
+    assert_eq!(Responses::of(&untagged).numbered("EXISTS"), [6], "the third new message: {untagged:?}");
     client.no(&format!("CANCELUPDATE \"{first}\""));
     // CANCELUPDATE needs a selected mailbox.
     client.ok("UNSELECT");
@@ -357,7 +371,7 @@ fn updates_arrive_with_notify() {
     while !lines.iter().any(|line: &String| line.starts_with("* ESEARCH")) {
         lines.push(client.read_line());
     }
-    assert!(index_of(&lines, "* 3 EXISTS") < index_of(&lines, "* ESEARCH"), "{lines:?}");
+    assert!(index_of(&lines, "EXISTS", Some(3)) < index_of(&lines, "ESEARCH", None), "{lines:?}");
     assert_eq!(updates(&lines), [format!("* ESEARCH (TAG \"{tag}\") UID ADDTO (0 {new})")]);
     other.ok(&format!("UID STORE {new} +FLAGS (\\Seen)"));
     let mut line = client.read_line();
@@ -384,7 +398,7 @@ fn a_big_change_is_one_line() {
     let tag = client.next_tag();
     client.send(&format!("{tag} SEARCH RETURN (UPDATE COUNT) UNSEEN"));
     let (untagged, _) = client.until_tagged(&tag);
-    assert_eq!(data(&updates(&untagged)[0]), "COUNT 0");
+    assert_eq!(data(&Responses::of(&untagged).one("ESEARCH").esearch()), "COUNT 0");
     let mut other = server.login("alice", "secret");
     other.ok("SELECT INBOX");
     other.ok("STORE 1:* -FLAGS.SILENT (\\Seen)");
@@ -421,7 +435,8 @@ fn sets_in_a_live_search_are_fixed_when_it_runs() {
     other.ok("STORE 1 +FLAGS.SILENT (\\Deleted)");
     other.ok("EXPUNGE");
     let untagged = client.ok("NOOP");
-    assert!(updates(&untagged).is_empty() && !find(&untagged, "* 1 EXPUNGE").is_empty(), "{untagged:?}");
+    assert!(updates(&untagged).is_empty(), "{untagged:?}");
+    assert_eq!(Responses::of(&untagged).numbered("EXPUNGE"), [1], "{untagged:?}");
     other.ok("STORE 2 +FLAGS.SILENT (\\Answered)");
     assert!(updates(&client.ok("NOOP")).is_empty());
     other.ok("STORE 2 +FLAGS.SILENT (\\Deleted)");

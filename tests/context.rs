@@ -23,23 +23,6 @@ fn mailbox(server: &Server, count: usize) -> (Client, Vec<u32>) {
     (client, uids)
 }
 
-/// The single `* ESEARCH` of a command's answer, which names the
-/// command's tag (RFC 4731 §3.1).
-fn esearch(client: &mut Client, command: &str) -> Esearch {
-    let responses = client.run_ok(command);
-    let esearch = responses.one("ESEARCH").esearch();
-    assert_eq!(esearch.tag, Some(client.last_tag()), "{command}: {responses:?}");
-    esearch
-}
-
-/// An ESEARCH's data after its correlator, as the server sends it
-/// (`UID PARTIAL (1:3 5,6)`).
-fn data(esearch: &Esearch) -> String {
-    let uid = esearch.uid.then_some("UID".to_string());
-    let items = esearch.items.iter().map(|(name, value)| format!("{name} {value}"));
-    uid.into_iter().chain(items).collect::<Vec<_>>().join(" ")
-}
-
 /// The `* ESEARCH` responses among `responses`, whole.
 fn updates(responses: &[Response]) -> Vec<String> {
     Responses::of(responses).untagged("ESEARCH").into_iter().map(|esearch| esearch.text.clone()).collect()
@@ -63,9 +46,9 @@ fn fetched_numbers(responses: &[Response]) -> Vec<u32> {
 fn capabilities_are_advertised() {
     let server = Server::start();
     let mut client = server.login("alice", "secret");
-    let capabilities = client.ok("CAPABILITY").join(" ");
-    for name in [" ESORT", " CONTEXT=SEARCH", " CONTEXT=SORT", " PARTIAL"] {
-        assert!(capabilities.contains(name), "{name} in {capabilities}");
+    let capabilities = capabilities(&mut client);
+    for name in ["ESORT", "CONTEXT=SEARCH", "CONTEXT=SORT", "PARTIAL"] {
+        assert!(capabilities.contains(name), "{name} in {capabilities:?}");
     }
 }
 
@@ -73,35 +56,35 @@ fn capabilities_are_advertised() {
 fn partial_pages_forward_and_backward() {
     let server = Server::start();
     let (mut client, uids) = mailbox(&server, 9);
-    assert_eq!(data(&esearch(&mut client, "SEARCH RETURN (PARTIAL 1:4) ALL")), "PARTIAL (1:4 1:4)");
-    assert_eq!(data(&esearch(&mut client, "SEARCH RETURN (PARTIAL 5:8) ALL")), "PARTIAL (5:8 5:8)");
+    assert_eq!(esearch(&mut client, "SEARCH RETURN (PARTIAL 1:4) ALL").data(), "PARTIAL (1:4 1:4)");
+    assert_eq!(esearch(&mut client, "SEARCH RETURN (PARTIAL 5:8) ALL").data(), "PARTIAL (5:8 5:8)");
     // The last page is short; past the end is NIL (RFC 9394 §3.1).
-    assert_eq!(data(&esearch(&mut client, "SEARCH RETURN (PARTIAL 9:12) ALL")), "PARTIAL (9:12 9)");
-    assert_eq!(data(&esearch(&mut client, "SEARCH RETURN (PARTIAL 10:20) ALL")), "PARTIAL (10:20 NIL)");
+    assert_eq!(esearch(&mut client, "SEARCH RETURN (PARTIAL 9:12) ALL").data(), "PARTIAL (9:12 9)");
+    assert_eq!(esearch(&mut client, "SEARCH RETURN (PARTIAL 10:20) ALL").data(), "PARTIAL (10:20 NIL)");
     // From the end: -1 is the last result.
-    assert_eq!(data(&esearch(&mut client, "SEARCH RETURN (PARTIAL -1:-4) ALL")), "PARTIAL (-1:-4 6:9)");
-    assert_eq!(data(&esearch(&mut client, "SEARCH RETURN (PARTIAL -5:-8) ALL")), "PARTIAL (-5:-8 2:5)");
-    assert_eq!(data(&esearch(&mut client, "SEARCH RETURN (PARTIAL -9:-12) ALL")), "PARTIAL (-9:-12 1)");
-    assert_eq!(data(&esearch(&mut client, "SEARCH RETURN (PARTIAL -10:-20) ALL")), "PARTIAL (-10:-20 NIL)");
+    assert_eq!(esearch(&mut client, "SEARCH RETURN (PARTIAL -1:-4) ALL").data(), "PARTIAL (-1:-4 6:9)");
+    assert_eq!(esearch(&mut client, "SEARCH RETURN (PARTIAL -5:-8) ALL").data(), "PARTIAL (-5:-8 2:5)");
+    assert_eq!(esearch(&mut client, "SEARCH RETURN (PARTIAL -9:-12) ALL").data(), "PARTIAL (-9:-12 1)");
+    assert_eq!(esearch(&mut client, "SEARCH RETURN (PARTIAL -10:-20) ALL").data(), "PARTIAL (-10:-20 NIL)");
     // Ends in either order mean the same range.
-    assert_eq!(data(&esearch(&mut client, "SEARCH RETURN (PARTIAL 4:1) ALL")), "PARTIAL (1:4 1:4)");
+    assert_eq!(esearch(&mut client, "SEARCH RETURN (PARTIAL 4:1) ALL").data(), "PARTIAL (1:4 1:4)");
     // A page of matches, by UID.
     let line = esearch(&mut client, "UID SEARCH RETURN (PARTIAL -1:-2) FLAGGED");
-    assert_eq!(data(&line), format!("UID PARTIAL (-1:-2 {},{})", uids[5], uids[8]));
+    assert_eq!(line.data(), format!("UID PARTIAL (-1:-2 {},{})", uids[5], uids[8]));
     // CONTEXT is a hint: alone it is ALL (RFC 5267 §4.2, as Dovecot).
-    assert_eq!(data(&esearch(&mut client, "SEARCH RETURN (CONTEXT) FLAGGED")), "ALL 3,6,9");
+    assert_eq!(esearch(&mut client, "SEARCH RETURN (CONTEXT) FLAGGED").data(), "ALL 3,6,9");
     // MIN, MAX and COUNT are of every match, not of the page.
     let line = esearch(&mut client, "SEARCH RETURN (MIN MAX COUNT PARTIAL 2:2) FLAGGED");
-    assert_eq!(data(&line), "MIN 3 MAX 9 COUNT 3 PARTIAL (2:2 6)");
+    assert_eq!(line.data(), "MIN 3 MAX 9 COUNT 3 PARTIAL (2:2 6)");
 }
 
 #[test]
 fn partial_of_empty_results_and_saved_results() {
     let server = Server::start();
     let (mut client, _) = mailbox(&server, 9);
-    assert_eq!(data(&esearch(&mut client, "SEARCH RETURN (PARTIAL 1:10) SUBJECT nowhere")), "PARTIAL (1:10 NIL)");
+    assert_eq!(esearch(&mut client, "SEARCH RETURN (PARTIAL 1:10) SUBJECT nowhere").data(), "PARTIAL (1:10 NIL)");
     assert_eq!(
-        data(&esearch(&mut client, "SEARCH RETURN (COUNT PARTIAL -1:-10) SUBJECT nowhere")),
+        esearch(&mut client, "SEARCH RETURN (COUNT PARTIAL -1:-10) SUBJECT nowhere").data(),
         "COUNT 0 PARTIAL (-1:-10 NIL)"
     );
     // RFC 9394 §3.2: SAVE with PARTIAL keeps the page; with COUNT, every match.
@@ -121,11 +104,11 @@ fn partial_with_sort_and_uid_fetch() {
     let (mut client, uids) = mailbox(&server, 6);
     // Sort order m6, m5, ... m1: the page keeps it.
     let line = esearch(&mut client, "UID SORT RETURN (PARTIAL 1:3) (REVERSE SUBJECT) UTF-8 ALL");
-    assert_eq!(data(&line), format!("UID PARTIAL (1:3 {},{},{})", uids[5], uids[4], uids[3]));
+    assert_eq!(line.data(), format!("UID PARTIAL (1:3 {},{},{})", uids[5], uids[4], uids[3]));
     let line = esearch(&mut client, "SORT RETURN (PARTIAL -1:-2 COUNT) (REVERSE SUBJECT) UTF-8 ALL");
-    assert_eq!(data(&line), "COUNT 6 PARTIAL (-1:-2 2,1)");
+    assert_eq!(line.data(), "COUNT 6 PARTIAL (-1:-2 2,1)");
     let line = esearch(&mut client, "SORT RETURN (PARTIAL 7:9) (SUBJECT) UTF-8 ALL");
-    assert_eq!(data(&line), "PARTIAL (7:9 NIL)");
+    assert_eq!(line.data(), "PARTIAL (7:9 NIL)");
 
     // RFC 9394 §3.3: UID FETCH answers only a window of the set's messages.
     let fetched = client.ok("UID FETCH 1:* (FLAGS) (PARTIAL -1:-2)");
@@ -216,7 +199,7 @@ fn update_reports_expunges_and_flag_changes() {
     let tag = client.next_tag();
     client.send(&format!("{tag} SEARCH RETURN (UPDATE COUNT) UNSEEN"));
     let (untagged, _) = client.until_tagged(&tag);
-    assert_eq!(data(&Responses::of(&untagged).one("ESEARCH").esearch()), "COUNT 5");
+    assert_eq!(Responses::of(&untagged).one("ESEARCH").esearch().data(), "COUNT 5");
     let mut other = server.login("alice", "secret");
     other.ok("SELECT INBOX");
 
@@ -269,7 +252,7 @@ fn sort_updates_give_positions() {
     let tag = client.next_tag();
     client.send(&format!("{tag} UID SORT RETURN (UPDATE ALL) (SUBJECT) UTF-8 UNDELETED"));
     let (untagged, _) = client.until_tagged(&tag);
-    assert_eq!(data(&Responses::of(&untagged).one("ESEARCH").esearch()), format!("UID ALL {}:{}", uids[0], uids[2]));
+    assert_eq!(Responses::of(&untagged).one("ESEARCH").esearch().data(), format!("UID ALL {}:{}", uids[0], uids[2]));
     let mut other = server.login("alice", "secret");
     other.ok("SELECT INBOX");
     // "e" sorts between d and f: position 3.
@@ -326,7 +309,7 @@ fn cancelupdate_limits_and_the_end_of_selection() {
     let (untagged, tagged) = client.until_tagged(&tag);
     assert!(tagged.starts_with("OK"), "{tagged}");
     assert!(untagged[0].starts_with(&format!("* NO [NOUPDATE \"{tag}\"]")), "{untagged:?}");
-    assert_eq!(data(&Responses::of(&untagged).one("ESEARCH").esearch()), "COUNT 1");
+    assert_eq!(Responses::of(&untagged).one("ESEARCH").esearch().data(), "COUNT 1");
     // A tag that names a live search cannot name another (RFC 5267 §4.3).
     client.send(&format!("{first} SEARCH RETURN (UPDATE) ALL"));
     let (_, tagged) = client.until_tagged(first);
@@ -398,7 +381,7 @@ fn a_big_change_is_one_line() {
     let tag = client.next_tag();
     client.send(&format!("{tag} SEARCH RETURN (UPDATE COUNT) UNSEEN"));
     let (untagged, _) = client.until_tagged(&tag);
-    assert_eq!(data(&Responses::of(&untagged).one("ESEARCH").esearch()), "COUNT 0");
+    assert_eq!(Responses::of(&untagged).one("ESEARCH").esearch().data(), "COUNT 0");
     let mut other = server.login("alice", "secret");
     other.ok("SELECT INBOX");
     other.ok("STORE 1:* -FLAGS.SILENT (\\Seen)");

@@ -839,6 +839,22 @@ pub fn status(client: &mut Client, mailbox: &str, name: &str) -> u32 {
     (*value).try_into().unwrap()
 }
 
+/// The one ESEARCH answer of `command`, with no SEARCH beside it, checked
+/// to name the command's tag (RFC 4731 §3.1).
+pub fn esearch(client: &mut Client, command: &str) -> Esearch {
+    let responses = client.run_ok(command);
+    assert!(responses.untagged("SEARCH").is_empty(), "{command}: no SEARCH response with RETURN: {responses:?}");
+    let esearch = responses.one("ESEARCH").esearch();
+    assert_eq!(esearch.tag, Some(client.last_tag()), "{command}: {responses:?}");
+    esearch
+}
+
+/// The capabilities of a CAPABILITY command's one answer.
+pub fn capabilities(client: &mut Client) -> BTreeSet<String> {
+    let responses = client.run_ok("CAPABILITY");
+    responses.one("CAPABILITY").data.split_whitespace().map(str::to_string).collect()
+}
+
 /// The sorted numbers of a SEARCH command's answer.
 pub fn search(client: &mut Client, criteria: &str) -> Vec<u32> {
     let untagged = client.ok(&format!("SEARCH {criteria}"));

@@ -195,6 +195,14 @@ impl Esearch {
     pub fn item(&self, name: &str) -> Option<&str> {
         self.items.iter().find(|(found, _)| found.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
     }
+
+    /// The data after the correlator, written back with single spaces
+    /// (`UID MIN 3 PARTIAL (1:3 5,6)`), for comparing whole answers.
+    pub fn data(&self) -> String {
+        let uid = self.uid.then(|| "UID".to_string());
+        let items = self.items.iter().map(|(name, value)| format!("{name} {value}"));
+        uid.into_iter().chain(items).collect::<Vec<_>>().join(" ")
+    }
 }
 
 /// A LIST response read.

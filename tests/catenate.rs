@@ -426,13 +426,6 @@ fn replace_with_catenate_and_a_url_into_another_mailbox() {
 }
 
 /// The server process's peak resident memory (VmHWM), in KiB.
-fn peak_memory_kib(server: &Server) -> u64 {
-    let pid = server.child.as_ref().expect("server running").id();
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|line| line.starts_with("VmHWM:")).expect("VmHWM");
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
 #[test]
 fn a_large_url_streams_through_without_being_held_whole() {
     let server = Server::start();
@@ -449,7 +442,7 @@ fn a_large_url_streams_through_without_being_held_whole() {
     let (_, tagged) = client.until_tagged(&tag);
     assert!(tagged.starts_with("OK"), "{tagged}");
     let (_, uid) = appenduid(&tagged);
-    let before = peak_memory_kib(&server);
+    let before = server.peak_memory_kib();
     let (_, tagged) = catenate(
         &mut client,
         "Sent",
@@ -457,7 +450,7 @@ fn a_large_url_streams_through_without_being_held_whole() {
         true,
     );
     assert!(tagged.starts_with("OK"), "{tagged}");
-    let grown = peak_memory_kib(&server).saturating_sub(before);
+    let grown = server.peak_memory_kib().saturating_sub(before);
     // Held whole, the 24 MiB would show; streamed, a few board-sized pieces do.
     assert!(grown < 12 * 1024, "peak memory grew by {grown} KiB");
     let size = client.ok("STATUS Sent (SIZE)").join(" ");

@@ -269,6 +269,11 @@ impl Server {
         self.spawn();
     }
 
+    /// The server process's peak resident memory (VmHWM), in KiB.
+    pub fn peak_memory_kib(&self) -> u64 {
+        vm_hwm_kib(self.child.as_ref().expect("server running").id())
+    }
+
     pub fn log_text(&self) -> String {
         self.log.lock().unwrap().clone()
     }
@@ -582,6 +587,13 @@ pub fn find<'a>(responses: &'a [Response], needle: &str) -> Vec<&'a Response> {
 /// The numbers of the one `* SEARCH` response.
 pub fn search_result(responses: &[Response]) -> Vec<u32> {
     Responses::of(responses).one("SEARCH").numbers()
+}
+
+/// The peak resident memory (VmHWM, Linux) of process `pid`, in KiB.
+pub fn vm_hwm_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|line| line.starts_with("VmHWM:")).expect("VmHWM");
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
 /// 127.0.0.`last`: attack-style tests connect from any address of 127/8

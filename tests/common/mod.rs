@@ -770,6 +770,12 @@ pub fn parse_value(text: &str, start: usize) -> (String, usize) {
 
 /// The (name, value) pairs of a `* n FETCH (...)` response.
 pub fn fetch_items(response: &str) -> Vec<(String, String)> {
+    fetch_item_spans(response).into_iter().map(|(name, value, _)| (name, value)).collect()
+}
+
+/// [`fetch_items`] with where each value starts in `response` (to tell
+/// the atom NIL from the string "NIL").
+pub fn fetch_item_spans(response: &str) -> Vec<(String, String, usize)> {
     let open = response.find(" FETCH (").unwrap_or_else(|| panic!("not a FETCH response: {response:?}"));
     let bytes = response.as_bytes();
     let mut position = open + " FETCH (".len();
@@ -786,7 +792,7 @@ pub fn fetch_items(response: &str) -> Vec<(String, String)> {
         }
         let name = response[start..position].to_string();
         let (value, next) = parse_value(response, position + 1);
-        items.push((name, value));
+        items.push((name, value, position + 1));
         position = next;
         if bytes[position] == b' ' {
             position += 1;

@@ -123,6 +123,20 @@ impl Untagged {
         super::fetch_items(&self.text)
     }
 
+    /// A FETCH item that is an nstring (RFC 9051 §9): None for NIL, the
+    /// string's contents otherwise; panics if the item is missing.
+    pub fn fetch_nstring(&self, name: &str) -> Option<String> {
+        assert!(self.is("FETCH"), "not a FETCH response: {:?}", self.text);
+        let spans = super::fetch_item_spans(&self.text);
+        let (_, value, start) = spans
+            .into_iter()
+            .find(|(found, _, _)| found.eq_ignore_ascii_case(name))
+            .unwrap_or_else(|| panic!("no {name} in {:?}", self.text));
+        let nil = self.text[start..].starts_with("NIL");
+        assert!(nil || matches!(self.text.as_bytes()[start], b'"' | b'{'), "{name} is not an nstring: {:?}", self.text);
+        (!nil).then_some(value)
+    }
+
     /// A FETCH item's value, if present.
     pub fn fetch_item(&self, name: &str) -> Option<String> {
         self.fetch_items().into_iter().find(|(found, _)| found.eq_ignore_ascii_case(name)).map(|(_, value)| value)

@@ -80,6 +80,20 @@ fn untagged_data_read_as_status_esearch_and_list() {
 }
 
 #[test]
+fn an_nstring_tells_nil_from_the_string_nil() {
+    let responses = Responses::of(&[
+        "* 1 FETCH (PREVIEW NIL)".to_string(),
+        "* 2 FETCH (PREVIEW \"NIL\")".to_string(),
+        "* 3 FETCH (PREVIEW {5}\r\ncaf\u{e9})".to_string(),
+    ]);
+    assert_eq!(responses.fetch(1).fetch_nstring("PREVIEW"), None);
+    assert_eq!(responses.fetch(2).fetch_nstring("PREVIEW").as_deref(), Some("NIL"));
+    assert_eq!(responses.fetch(3).fetch_nstring("PREVIEW").as_deref(), Some("caf\u{e9}"), "UTF-8 in a literal");
+    let quoted = Responses::of(&["* 4 FETCH (PREVIEW \"caf\u{e9} \\\"x\\\"\")".to_string()]);
+    assert_eq!(quoted.fetch(4).fetch_nstring("PREVIEW").as_deref(), Some("caf\u{e9} \"x\""), "UTF-8 quoted (RFC 6855)");
+}
+
+#[test]
 fn lookups_that_find_nothing_or_too_much_say_so() {
     let responses = Responses::of(&["* 1 EXPUNGE".to_string(), "* 1 EXPUNGE".to_string()]);
     assert_eq!(responses.numbered("EXPUNGE"), [1, 1]);

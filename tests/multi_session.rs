@@ -117,17 +117,10 @@ fn select(server: &Server, mailbox: &str) -> (Client, Vec<Response>) {
     (client, untagged)
 }
 
-fn uid_validity(responses: &[Response]) -> u32 {
-    let line = responses.iter().find(|line| line.contains("[UIDVALIDITY ")).expect("UIDVALIDITY");
-    let after = line.split("[UIDVALIDITY ").nth(1).unwrap();
-    after[..after.find(']').unwrap()].parse().unwrap()
-}
-
-/// `* STATUS name (ITEM n ...)` → n for ITEM.
+/// `* STATUS name (ITEM n ...)` → n for ITEM (the one STATUS response).
 fn status_item(responses: &[Response], item: &str) -> u32 {
-    let line = responses.iter().find(|line| line.starts_with("* STATUS")).expect("STATUS response");
-    let after = line.split(&format!("{item} ")).nth(1).unwrap_or_else(|| panic!("{item} in {line}"));
-    after.chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap()
+    let status = Responses::of(responses).one("STATUS").status_items();
+    status.get(item).copied().unwrap_or_else(|| panic!("{item} in {responses:?}")).try_into().unwrap()
 }
 
 /// UID → FLAGS (without \Recent) from `UID FETCH 1:* FLAGS`, checked against the mirror.
@@ -529,9 +522,9 @@ fn uidvalidity_is_stable_and_a_recreated_mailbox_never_reuses_uids() {
     let mut server = Server::start();
     fill_inbox(&server, 2);
     let (mut a, untagged) = select(&server, "INBOX");
-    let validity = uid_validity(&untagged);
+    let validity = uidvalidity(&untagged);
     let (mut b, untagged) = select(&server, "INBOX");
-    assert_eq!(uid_validity(&untagged), validity);
+    assert_eq!(uidvalidity(&untagged), validity);
     let mut other = server.login("alice", "secret");
     assert_eq!(status_item(&other.ok("STATUS INBOX (UIDVALIDITY)"), "UIDVALIDITY"), validity);
     let (_, tagged) = other.append("INBOX", "", &message("third", "3"));
@@ -539,12 +532,12 @@ fn uidvalidity_is_stable_and_a_recreated_mailbox_never_reuses_uids() {
     a.ok("STORE 1 +FLAGS.SILENT (\\Deleted)");
     a.ok("EXPUNGE");
     b.ok("NOOP");
-    assert_eq!(uid_validity(&b.ok("SELECT INBOX")), validity);
+    assert_eq!(uidvalidity(&b.ok("SELECT INBOX")), validity);
     drop((a, b, other));
     server.stop();
     server.spawn();
     let (_, untagged) = select(&server, "INBOX");
-    assert_eq!(uid_validity(&untagged), validity, "after a restart");
+    assert_eq!(uidvalidity(&untagged), validity, "after a restart");
 
     // RFC 3501 §2.3.1.1: a new mailbox of an old name must not give old
     // UIDs new meanings.
@@ -557,7 +550,7 @@ fn uidvalidity_is_stable_and_a_recreated_mailbox_never_reuses_uids() {
     let (_, tagged) = client.append("Work", "", &message("w2", "work"));
     let (new_validity, new_uid) = appenduid(&tagged);
     assert!(new_validity != old_validity || new_uid > old_uid, "UID {new_uid} reused under {new_validity}");
-    assert_eq!(uid_validity(&client.ok("SELECT Work")), new_validity);
+    assert_eq!(uidvalidity(&client.ok("SELECT Work")), new_validity);
 }
 
 #[test]

@@ -775,10 +775,14 @@ pub fn fetch_items(response: &str) -> Vec<(String, String)> {
 
 /// [`fetch_items`] with where each value starts in `response` (to tell
 /// the atom NIL from the string "NIL").
+/// A UIDFETCH response (RFC 9586 §3.3) reads the same way.
 pub fn fetch_item_spans(response: &str) -> Vec<(String, String, usize)> {
-    let open = response.find(" FETCH (").unwrap_or_else(|| panic!("not a FETCH response: {response:?}"));
+    let (open, name) = [" FETCH (", " UIDFETCH ("]
+        .iter()
+        .find_map(|name| Some((response.find(name)?, name.len())))
+        .unwrap_or_else(|| panic!("not a FETCH response: {response:?}"));
     let bytes = response.as_bytes();
-    let mut position = open + " FETCH (".len();
+    let mut position = open + name;
     let mut items = Vec::new();
     while bytes[position] != b')' {
         let start = position;

@@ -119,14 +119,14 @@ impl Untagged {
 
     /// The (name, value) items of a FETCH response.
     pub fn fetch_items(&self) -> Vec<(String, String)> {
-        assert!(self.is("FETCH"), "not a FETCH response: {:?}", self.text);
+        assert!(self.is("FETCH") || self.is("UIDFETCH"), "not a FETCH response: {:?}", self.text);
         super::fetch_items(&self.text)
     }
 
     /// A FETCH item that is an nstring (RFC 9051 §9): None for NIL, the
     /// string's contents otherwise; panics if the item is missing.
     pub fn fetch_nstring(&self, name: &str) -> Option<String> {
-        assert!(self.is("FETCH"), "not a FETCH response: {:?}", self.text);
+        assert!(self.is("FETCH") || self.is("UIDFETCH"), "not a FETCH response: {:?}", self.text);
         let spans = super::fetch_item_spans(&self.text);
         let (_, value, start) = spans
             .into_iter()

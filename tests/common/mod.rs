@@ -901,6 +901,12 @@ pub fn copyuid(text: &str) -> (u32, String, String) {
     (words[0].parse().unwrap(), words[1].clone(), words[2].clone())
 }
 
+/// The flags of the one `* FLAGS` response among `untagged` (the
+/// mailbox's defined flags, RFC 9051 §7.3.5).
+pub fn defined_flags(untagged: &[Response]) -> BTreeSet<String> {
+    flag_set(&Responses::of(untagged).one("FLAGS").data)
+}
+
 /// The UIDVALIDITY a SELECT or EXAMINE reported (exactly once).
 pub fn uidvalidity(untagged: &[Response]) -> u32 {
     let code = Responses::of(untagged).code("UIDVALIDITY").unwrap_or_else(|| panic!("no UIDVALIDITY in {untagged:#?}"));

@@ -873,8 +873,12 @@ pub fn esearch(client: &mut Client, command: &str) -> Esearch {
 
 /// The capabilities of a CAPABILITY command's one answer.
 pub fn capabilities(client: &mut Client) -> BTreeSet<String> {
-    let responses = client.run_ok("CAPABILITY");
-    responses.one("CAPABILITY").data.split_whitespace().map(str::to_string).collect()
+    capability_set(&client.ok("CAPABILITY"))
+}
+
+/// The capabilities of the one `* CAPABILITY` response among `untagged`.
+pub fn capability_set(untagged: &[Response]) -> BTreeSet<String> {
+    Responses::of(untagged).one("CAPABILITY").data.split_whitespace().map(str::to_string).collect()
 }
 
 /// The sorted numbers of a SEARCH command's answer.

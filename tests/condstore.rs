@@ -21,11 +21,6 @@ fn numeric_item(line: &str, name: &str) -> Option<u64> {
     Some(number.parse().unwrap_or_else(|_| panic!("{name} is not a number in {line}")))
 }
 
-/// The flags of a FETCH response (which must have them).
-fn flags_in(line: &str) -> BTreeSet<String> {
-    flag_set(&item(line, "FLAGS"))
-}
-
 /// Nothing among `responses` speaks of modseqs: no MODSEQ item in a FETCH,
 /// no HIGHESTMODSEQ or NOMODSEQ code, no VANISHED (RFC 7162 §3.1: only
 /// for clients that enabled CONDSTORE).
@@ -181,7 +176,7 @@ fn fetch_modseq_and_changedsince() {
     let responses = client.ok(&format!("FETCH 1:* (FLAGS) (CHANGEDSINCE {highest})"));
     let lines = fetch_lines(&responses);
     assert_eq!(lines.len(), 1, "{responses:?}");
-    assert!(lines[0].starts_with("* 2 FETCH") && flags_in(lines[0]).contains("\\Flagged"), "{lines:?}");
+    assert!(lines[0].starts_with("* 2 FETCH") && flags_in_fetch(lines[0]).contains("\\Flagged"), "{lines:?}");
     assert_eq!(numeric_item(lines[0], "MODSEQ"), Some(changed[&2]), "CHANGEDSINCE implies MODSEQ");
     let responses = client.ok(&format!("UID FETCH 1:* (FLAGS) (CHANGEDSINCE {first})"));
     assert_eq!(fetch_lines(&responses).len(), 2, "message 2 changed, 3 came later: {responses:?}");
@@ -190,7 +185,7 @@ fn fetch_modseq_and_changedsince() {
     let responses = client.ok("FETCH 3 (BODY[TEXT])");
     let lines = fetch_lines(&responses);
     assert!(
-        flags_in(lines[0]).contains("\\Seen") && numeric_item(lines[0], "MODSEQ").unwrap() > changed[&2],
+        flags_in_fetch(lines[0]).contains("\\Seen") && numeric_item(lines[0], "MODSEQ").unwrap() > changed[&2],
         "{lines:?}"
     );
     assert_eq!(numeric_item(lines[0], "UID"), Some(3));
@@ -244,7 +239,7 @@ fn a_new_keyword_is_announced_before_the_fetch_that_shows_it() {
         };
         let flags = at("FLAGS", None).unwrap_or(usize::MAX);
         let fetch = at("FETCH", Some(1)).expect("a FETCH of message 1");
-        assert!(flags_in(&responses[fetch]).contains("$Family"), "{responses:#?}");
+        assert!(flags_in_fetch(&responses[fetch]).contains("$Family"), "{responses:#?}");
         if command.starts_with("FETCH") {
             assert!(flags < fetch, "FLAGS must come first: {responses:#?}");
             assert!(flag_set(&parsed.one("FLAGS").data).contains("$Family"), "{responses:#?}");
@@ -291,12 +286,13 @@ fn store_unchangedsince_reports_modified() {
     assert!(tagged.starts_with("OK [MODIFIED 2,4]"), "{tagged}");
     let stored: BTreeSet<u32> = fetch_lines(&untagged)
         .iter()
-        .filter(|line| flags_in(line).contains("\\Flagged"))
+        .filter(|line| flags_in_fetch(line).contains("\\Flagged"))
         .map(|line| numeric_item(line, "UID").unwrap() as u32)
         .collect();
     assert_eq!(stored, uids(&[1, 3]), "{untagged:?}");
     let flags = client.ok("FETCH 1:4 (FLAGS)");
-    let flagged: Vec<bool> = fetch_lines(&flags).iter().map(|line| flags_in(line).contains("\\Flagged")).collect();
+    let flagged: Vec<bool> =
+        fetch_lines(&flags).iter().map(|line| flags_in_fetch(line).contains("\\Flagged")).collect();
     assert_eq!(flagged, vec![true, false, true, false]);
     // UID STORE answers MODIFIED with UIDs; .SILENT still reports modseqs.
     let (untagged, tagged) = client.command("UID STORE 1:4 (UNCHANGEDSINCE 0) +FLAGS.SILENT (\\Draft)");
@@ -444,7 +440,10 @@ fn select_qresync_reports_exactly_what_changed() {
         assert!(try_item(line, "FLAGS").is_some_and(|flags| flags.starts_with('(')), "{line}");
     }
     let line = fetch_lines(&responses).into_iter().find(|line| numeric_item(line, "UID") == Some(5)).unwrap();
-    assert!(line.starts_with("* 4 FETCH") && flags_in(line).contains("$Work"), "sequence numbers are current: {line}");
+    assert!(
+        line.starts_with("* 4 FETCH") && flags_in_fetch(line).contains("$Work"),
+        "sequence numbers are current: {line}"
+    );
     // The VANISHED and FETCHes follow the SELECT responses.
     let exists = responses.iter().position(|line| line.ends_with(" EXISTS")).unwrap();
     let first_vanished = responses.iter().position(|line| line.starts_with("* VANISHED")).unwrap();

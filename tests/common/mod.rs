@@ -657,6 +657,12 @@ pub fn fetch_flags(line: &str) -> Option<BTreeSet<String>> {
     Some(line[start..end].split_whitespace().map(str::to_string).collect())
 }
 
+/// The FLAGS of a FETCH response read typed (literals inline); panics
+/// if it is not a FETCH response with FLAGS.
+pub fn flags_in_fetch(response: &str) -> BTreeSet<String> {
+    flag_set(&item(response, "FLAGS"))
+}
+
 /// The UID item of a `* n FETCH (...)` line, if it has one (not a word
 /// that merely ends in "UID", such as EMAILID's neighbours).
 pub fn fetch_uid(line: &str) -> Option<u32> {

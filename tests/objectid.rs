@@ -65,8 +65,8 @@ fn email_ids(client: &mut Client) -> Vec<String> {
 fn mailbox_ids_survive_rename_and_change_with_delete() {
     let server = Server::start();
     let mut client = server.login("alice", "secret");
-    let capabilities = client.ok("CAPABILITY").join(" ");
-    assert!(capabilities.contains(" OBJECTID") && capabilities.contains(" SAVEDATE"), "{capabilities}");
+    let capabilities = capabilities(&mut client);
+    assert!(capabilities.contains("OBJECTID") && capabilities.contains("SAVEDATE"), "{capabilities:?}");
 
     let created = create(&mut client, "Projects");
     assert_eq!(status_id(&mut client, "Projects"), created);

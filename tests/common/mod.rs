@@ -579,11 +579,6 @@ pub fn message(subject: &str, body: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// The untagged responses that contain `needle`.
-pub fn find<'a>(responses: &'a [Response], needle: &str) -> Vec<&'a Response> {
-    responses.iter().filter(|response| response.contains(needle)).collect()
-}
-
 /// The numbers of the one `* SEARCH` response.
 pub fn search_result(responses: &[Response]) -> Vec<u32> {
     Responses::of(responses).one("SEARCH").numbers()
@@ -723,6 +718,8 @@ pub fn settled(server: &Server, messages: &[Vec<u8>]) -> (Client, Vec<u32>) {
 pub fn parse_value(text: &str, start: usize) -> (String, usize) {
     let bytes = text.as_bytes();
     match bytes[start] {
+        // RFC 3516 §4.2: a literal8 (BINARY) reads like a literal.
+        b'~' if bytes.get(start + 1) == Some(&b'{') => parse_value(text, start + 1),
         b'{' => {
             let close = start + text[start..].find('}').expect("literal end");
             let length: usize = text[start + 1..close].trim_end_matches('+').parse().expect("literal length");

@@ -87,6 +87,8 @@ fn an_nstring_tells_nil_from_the_string_nil() {
         "* 3 FETCH (PREVIEW {5}\r\ncaf\u{e9})".to_string(),
     ]);
     assert_eq!(responses.fetch(1).fetch_nstring("PREVIEW"), None);
+    let binary = Responses::of(&["* 2 FETCH (BINARY[1] ~{3}\r\na)b FLAGS ())".to_string()]);
+    assert_eq!(binary.fetch(2).fetch_item("BINARY[1]").as_deref(), Some("a)b"), "a literal8 (RFC 3516)");
     assert_eq!(responses.fetch(2).fetch_nstring("PREVIEW").as_deref(), Some("NIL"));
     assert_eq!(responses.fetch(3).fetch_nstring("PREVIEW").as_deref(), Some("caf\u{e9}"), "UTF-8 in a literal");
     let quoted = Responses::of(&["* 4 FETCH (PREVIEW \"caf\u{e9} \\\"x\\\"\")".to_string()]);

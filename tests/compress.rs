@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 
 use common::*;
 use miniz_oxide::deflate::core::{create_comp_flags_from_zip_params, CompressorOxide};
@@ -108,22 +108,11 @@ impl Compressed {
     }
 
     fn read_line(&mut self) -> String {
-        let mut line = Vec::new();
-        let count = self.reader.read_until(b'\n', &mut line).expect("read from server");
-        assert!(count > 0, "server closed the connection");
-        String::from_utf8_lossy(&line).trim_end_matches(['\r', '\n']).to_string()
+        read_line_from(&mut self.reader)
     }
 
     fn read_response(&mut self) -> String {
-        let mut response = self.read_line();
-        while let Some(length) = literal_length(&response) {
-            let mut bytes = vec![0u8; length];
-            self.reader.read_exact(&mut bytes).expect("read literal");
-            response.push_str("\r\n");
-            response.push_str(&String::from_utf8_lossy(&bytes));
-            response.push_str(&self.read_line());
-        }
-        response
+        read_response_from(&mut self.reader)
     }
 
     fn next_tag(&mut self) -> String {

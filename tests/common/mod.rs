@@ -401,13 +401,7 @@ impl Client {
 
     /// One raw line (without CRLF); panics on timeout or EOF.
     pub fn read_line(&mut self) -> String {
-        let mut line = Vec::new();
-        let count = self.reader.read_until(b'\n', &mut line).expect("read from server");
-        assert!(count > 0, "server closed the connection");
-        while line.last().is_some_and(|&byte| byte == b'\n' || byte == b'\r') {
-            line.pop();
-        }
-        String::from_utf8_lossy(&line).into_owned()
+        read_line_from(&mut self.reader)
     }
 
     /// Reads until EOF or error; returns what came.
@@ -419,15 +413,7 @@ impl Client {
 
     /// One response: a line plus any literals it announces, joined.
     pub fn read_response(&mut self) -> Response {
-        let mut response = self.read_line();
-        while let Some(length) = literal_length(&response) {
-            let mut bytes = vec![0u8; length];
-            self.reader.read_exact(&mut bytes).expect("read literal");
-            response.push_str("\r\n");
-            response.push_str(&String::from_utf8_lossy(&bytes));
-            response.push_str(&self.read_line());
-        }
-        response
+        read_response_from(&mut self.reader)
     }
 
     pub fn next_tag(&mut self) -> String {
@@ -538,6 +524,32 @@ impl Client {
             let _ = stream.shutdown(std::net::Shutdown::Both);
         }
     }
+}
+
+/// One raw line from `reader` (without CRLF); panics on timeout or EOF.
+/// Shared by [`Client`] and clients over other streams (COMPRESS).
+pub fn read_line_from(reader: &mut impl BufRead) -> String {
+    let mut line = Vec::new();
+    let count = reader.read_until(b'\n', &mut line).expect("read from server");
+    assert!(count > 0, "server closed the connection");
+    while line.last().is_some_and(|&byte| byte == b'\n' || byte == b'\r') {
+        line.pop();
+    }
+    String::from_utf8_lossy(&line).into_owned()
+}
+
+/// One response from `reader`: a line plus any literals it announces,
+/// joined (literals decoded lossily).
+pub fn read_response_from(reader: &mut impl BufRead) -> Response {
+    let mut response = read_line_from(reader);
+    while let Some(length) = literal_length(&response) {
+        let mut bytes = vec![0u8; length];
+        reader.read_exact(&mut bytes).expect("read literal");
+        response.push_str("\r\n");
+        response.push_str(&String::from_utf8_lossy(&bytes));
+        response.push_str(&read_line_from(reader));
+    }
+    response
 }
 
 /// `{n}` at the end of a response line.

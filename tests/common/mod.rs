@@ -1,6 +1,12 @@
 //! Shared harness for the integration tests: runs the real `roost` binary
 //! on ephemeral loopback ports with a temporary data directory, and speaks
 //! raw IMAP to it over TCP, TLS and STARTTLS.
+//!
+//! Assertions read answers with the typed reader in `responses.rs`
+//! (`client.run_ok(..).one("ESEARCH")`, `Status::parse(&tagged).code()`,
+//! `status_items("INBOX")`, the FETCH item parser below) rather than
+//! searching reply text for a substring; `contains` on raw text is left for
+//! what is raw text: a BAD's reason, log lines, CLI output, message bodies.
 #![allow(dead_code)]
 
 use std::collections::BTreeSet;

@@ -39,7 +39,9 @@ fn codes_with_lists_strings_and_brackets() {
     assert_eq!(status.code().values(), ["(\\Seen \\*)"]);
     assert_eq!(status.text, "limited");
     let status = Status::parse("NO [BADCHARSET (\"a]b\" UTF-8)] no");
-    assert_eq!(status.code().values(), ["(\"a]b\" UTF-8)"], "a ] inside a string does not close the code");
+    assert_eq!(status.code().values(), ["(\"a]b\" UTF-8)"], "a ] inside a list does not close the code");
+    let status = Status::parse("NO [X-NAME \"a]b\"] no");
+    assert_eq!((status.code().values(), status.text.as_str()), (vec!["a]b".to_string()], "no"), "nor inside a string");
     let status = Status::parse("BAD [TOOBIG] line too long");
     assert!(status.is("bad") && status.code_named("TOOBIG").is_some() && status.code_named("ALERT").is_none());
     let status = Status::parse("OK [COPYUID 9 1:2 7:8] done");

@@ -102,7 +102,7 @@ impl Raw {
     /// The one literal of the one FETCH response to `command`.
     fn literal(&mut self, command: &str) -> Vec<u8> {
         let mut untagged = self.ok(command);
-        untagged.retain(|(text, _)| text.contains(" FETCH ("));
+        untagged.retain(|(text, _)| matches!(parse_one(text), Reply::Untagged(response) if response.is("FETCH")));
         assert_eq!(untagged.len(), 1, "{command}: {untagged:?}");
         let (text, mut literals) = untagged.pop().unwrap();
         assert_eq!(literals.len(), 1, "{text}");
@@ -112,8 +112,8 @@ impl Raw {
     /// RFC822.SIZE of message `sequence`.
     fn size(&mut self, sequence: u32) -> u64 {
         let untagged = self.ok(&format!("FETCH {sequence} RFC822.SIZE"));
-        let text = &untagged.iter().find(|(text, _)| text.contains(" FETCH (")).expect("FETCH").0;
-        item(text, "RFC822.SIZE").parse().unwrap()
+        let texts: Vec<String> = untagged.into_iter().map(|(text, _)| text).collect();
+        item(fetch_of(&texts, sequence), "RFC822.SIZE").parse().unwrap()
     }
 }
 
@@ -173,8 +173,7 @@ fn append_mailbox_name_as_literal_or_quoted() {
 fn append_with_literal_plus_needs_no_continuation() {
     let server = Server::start();
     let mut client = server.login("alice", "secret");
-    let capability = client.ok("CAPABILITY").remove(0);
-    assert!(capability.contains(" LITERAL+"), "{capability}");
+    assert!(capabilities(&mut client).contains("LITERAL+"));
     let body = message("plus", "a non-synchronizing literal");
     // The whole command, and a NOOP after it, in one write: nothing waits.
     let mut bytes = format!("a1 APPEND INBOX {{{}+}}\r\n", body.len()).into_bytes();
@@ -208,8 +207,7 @@ fn append_flags_and_internal_date() {
     let (_, tagged) = client.append("INBOX", r"()", b"X: y\r\n\r\nz");
     assert!(tagged.starts_with("OK [APPENDUID"), "{tagged}");
     let selected = client.ok("EXAMINE INBOX");
-    let defined = selected.iter().find(|line| line.starts_with("* FLAGS ")).unwrap();
-    assert!(flag_set(&defined["* FLAGS ".len()..]).contains("$Label"), "{defined}");
+    assert!(defined_flags(&selected).contains("$Label"), "{selected:?}");
     let untagged = client.ok("FETCH 1:4 (FLAGS INTERNALDATE)");
     let first = fetch_of(&untagged, 1);
     assert_eq!(item(first, "INTERNALDATE"), "17-Jul-1996 02:44:25 -0700");
@@ -257,8 +255,7 @@ fn appenduid_uids_ascend_and_match_the_mailbox() {
 fn multiappend_with_literal_plus() {
     let server = Server::start();
     let mut client = server.login("alice", "secret");
-    let capability = client.ok("CAPABILITY").remove(0);
-    assert!(capability.contains(" MULTIAPPEND"), "{capability}");
+    assert!(capabilities(&mut client).contains("MULTIAPPEND"));
     let bodies = [message("one", "first"), message("two", "second"), message("three", "third")];
     let mut bytes = format!("a1 APPEND INBOX (\\Seen) {{{}+}}\r\n", bodies[0].len()).into_bytes();
     bytes.extend_from_slice(&bodies[0]);
@@ -446,8 +443,7 @@ fn append_to_the_selected_mailbox_reports_exists() {
     assert_eq!(item(fetch_of(&untagged, 2), "BODY[TEXT]"), "arrives\r\n");
     // A new keyword appended into the selected mailbox is announced too.
     let (untagged, _) = client.append("INBOX", "($Fresh)", &message("kw", "k"));
-    let defined = untagged.iter().find(|line| line.starts_with("* FLAGS ")).expect("FLAGS update");
-    assert!(flag_set(&defined["* FLAGS ".len()..]).contains("$Fresh"), "{untagged:?}");
+    assert!(defined_flags(&untagged).contains("$Fresh"), "{untagged:?}");
     assert!(untagged.contains(&"* 3 EXISTS".to_string()), "{untagged:?}");
 }
 

@@ -45,25 +45,24 @@ fn catenate(client: &mut Client, mailbox: &str, parts: &[Part], plus: bool) -> (
     client.until_tagged(&tag)
 }
 
-fn uid_validity(client: &mut Client, mailbox: &str) -> u32 {
-    let status = client.ok(&format!("STATUS {mailbox} (UIDVALIDITY)")).join(" ");
-    let value = status.split("UIDVALIDITY ").nth(1).expect("UIDVALIDITY");
-    value.trim_end_matches(')').split([' ', ')']).next().unwrap().parse().unwrap()
-}
-
-fn message_count(client: &mut Client, mailbox: &str) -> u32 {
-    let status = client.ok(&format!("STATUS {mailbox} (MESSAGES)")).join(" ");
-    let value = status.split("MESSAGES ").nth(1).expect("MESSAGES");
-    value.split([' ', ')']).next().unwrap().parse().unwrap()
-}
-
-/// The bytes of `item` (e.g. `BODY.PEEK[]`) of UID `uid` in the selected mailbox.
+/// The bytes of `item` (e.g. `BODY.PEEK[]`) of UID `uid` in the selected
+/// mailbox: the one FETCH response's one item besides UID.
 fn fetch(client: &mut Client, uid: u32, item: &str) -> String {
-    let responses = client.ok(&format!("UID FETCH {uid} ({item})"));
-    let response = responses.iter().find(|line| line.contains(" FETCH (")).expect("FETCH response");
-    let length = response.lines().next().and_then(literal_length).expect("a literal");
-    let start = response.find("}\r\n").unwrap() + 3;
-    response[start..start + length].to_string()
+    let responses = client.run_ok(&format!("UID FETCH {uid} ({item})"));
+    let fetches = responses.fetches();
+    assert_eq!(fetches.len(), 1, "{responses:?}");
+    let mut items = fetches[0].fetch_items();
+    assert!(items.iter().any(|(name, value)| name == "UID" && *value == uid.to_string()), "{responses:?}");
+    items.retain(|(name, _)| name != "UID");
+    assert_eq!(items.len(), 1, "{responses:?}");
+    items.remove(0).1
+}
+
+/// The value of FETCH item `name` for UID `uid` (the one FETCH response).
+fn uid_item(client: &mut Client, uid: u32, name: &str) -> String {
+    let untagged = client.ok(&format!("UID FETCH {uid} ({name})"));
+    assert_eq!(fetches(&untagged).len(), 1, "{untagged:?}");
+    item(fetches(&untagged)[0].1, name)
 }
 
 /// A message with a text part and an attachment.
@@ -80,8 +79,8 @@ preamble\r\n--b1\r\nContent-Type: text/plain\r\n\r\nSee the numbers attached.\r\
 fn text_parts_make_a_message() {
     let server = Server::start();
     let mut client = server.login("alice", "secret");
-    let capabilities = client.ok("CAPABILITY").join(" ");
-    assert!(capabilities.contains(" CATENATE") && capabilities.contains(" URL-PARTIAL"), "{capabilities}");
+    let capabilities = capabilities(&mut client);
+    assert!(capabilities.contains("CATENATE") && capabilities.contains("URL-PARTIAL"), "{capabilities:?}");
     let (untagged, tagged) = catenate(
         &mut client,
         "INBOX",
@@ -93,8 +92,10 @@ fn text_parts_make_a_message() {
     client.ok("SELECT INBOX");
     assert_eq!(fetch(&mut client, uid, "BODY.PEEK[]"), "Subject: pieces\r\n\r\nfirst, second\r\n");
     // The structure and the header summary are made as for APPEND.
-    let envelope = client.ok(&format!("UID FETCH {uid} (ENVELOPE RFC822.SIZE)")).join(" ");
-    assert!(envelope.contains("\"pieces\"") && envelope.contains("RFC822.SIZE 34"), "{envelope}");
+    assert_eq!(uid_item(&mut client, uid, "RFC822.SIZE"), "34");
+    let envelope = uid_item(&mut client, uid, "ENVELOPE");
+    // RFC 9051 §7.5.2: the envelope's second field is the subject.
+    assert_eq!(values(&envelope[1..envelope.len() - 1])[1], "pieces", "{envelope}");
 }
 
 #[test]
@@ -103,7 +104,7 @@ fn a_url_copies_a_whole_message_without_setting_seen() {
     let mut client = server.login("alice", "secret");
     let original = message("original", "the body\r\nsecond line");
     let uid = client.append_ok("INBOX", &original);
-    let validity = uid_validity(&mut client, "INBOX");
+    let validity = status(&mut client, "INBOX", "UIDVALIDITY");
     let url = format!("/INBOX;UIDVALIDITY={validity}/;UID={uid}");
     let (_, tagged) = catenate(&mut client, "Sent", &[Part::Url(&url)], false);
     assert!(tagged.starts_with("OK [APPENDUID "), "{tagged}");
@@ -112,8 +113,8 @@ fn a_url_copies_a_whole_message_without_setting_seen() {
     assert_eq!(fetch(&mut client, copy, "BODY.PEEK[]").as_bytes(), original);
     // RFC 4469 §3: read as BODY.PEEK, the original stays unseen.
     client.ok("SELECT INBOX");
-    let flags = client.ok(&format!("UID FETCH {uid} FLAGS")).join(" ");
-    assert!(!flags.contains("\\Seen"), "{flags}");
+    let flags = flag_set(&uid_item(&mut client, uid, "FLAGS"));
+    assert!(!flags.contains("\\Seen"), "{flags:?}");
     // Without UIDVALIDITY, and as an absolute URL naming alice on this server.
     let (_, tagged) = catenate(&mut client, "INBOX", &[Part::Url(&format!("/INBOX/;UID={uid}"))], true);
     assert!(tagged.starts_with("OK"), "{tagged}");
@@ -128,7 +129,7 @@ fn a_url_copies_a_whole_message_without_setting_seen() {
     assert!(tagged.starts_with("OK [APPENDUID "), "{tagged}");
     let (_, last) = appenduid(&tagged);
     assert_eq!(fetch(&mut client, last, "BODY.PEEK[]").as_bytes(), original);
-    assert!(client.ok(&format!("UID FETCH {last} FLAGS")).join(" ").contains("\\Flagged"));
+    assert!(flag_set(&uid_item(&mut client, last, "FLAGS")).contains("\\Flagged"));
 }
 
 #[test]
@@ -137,7 +138,7 @@ fn sections_header_text_and_mime_parts() {
     let mut client = server.login("alice", "secret");
     let uid = client.append_ok("INBOX", &multipart());
     client.ok("SELECT INBOX");
-    let base = format!("/INBOX;UIDVALIDITY={}/;UID={uid}", uid_validity(&mut client, "INBOX"));
+    let base = format!("/INBOX;UIDVALIDITY={}/;UID={uid}", status(&mut client, "INBOX", "UIDVALIDITY"));
     for section in
         ["HEADER", "TEXT", "1", "2", "2.MIME", "1.MIME", "HEADER.FIELDS%20(Subject%20To)", "HEADER.FIELDS.NOT%20(X)"]
     {
@@ -217,12 +218,13 @@ fn multiappend_with_catenate_stores_every_message_at_once() {
     client.send_raw(url.as_bytes());
     client.send(")");
     let (_, tagged) = client.until_tagged(&tag);
-    assert!(tagged.starts_with("OK [APPENDUID "), "{tagged}");
-    assert!(tagged.contains(" 1:3]"), "{tagged}");
+    let status = Status::parse(&tagged);
+    assert!(status.is("OK") && status.code().is("APPENDUID"), "{tagged}");
+    assert_eq!(status.code().values()[1], "1:3", "{tagged}");
     client.ok("SELECT Sent");
     let source = String::from_utf8(message("source", "body")).unwrap();
     assert_eq!(fetch(&mut client, 1, "BODY.PEEK[]"), format!("{source}tail"));
-    assert!(client.ok("UID FETCH 1 FLAGS").join(" ").contains("\\Seen"));
+    assert!(flag_set(&uid_item(&mut client, 1, "FLAGS")).contains("\\Seen"));
     assert_eq!(fetch(&mut client, 2, "BODY.PEEK[]").as_bytes(), plain);
     assert_eq!(fetch(&mut client, 3, "BODY.PEEK[]"), format!("Subject: third\r\n\r\n{source}"));
 }
@@ -238,7 +240,7 @@ fn unresolvable_urls_are_badurl_and_store_nothing() {
     client.ok("SELECT INBOX");
     client.ok(&format!("UID STORE {gone} +FLAGS (\\Deleted)"));
     client.ok("EXPUNGE");
-    let validity = uid_validity(&mut client, "INBOX");
+    let validity = status(&mut client, "INBOX", "UIDVALIDITY");
     let cases = [
         format!("imap://bob@localhost/INBOX/;UID={bobs}"),
         format!("imap://localhost/INBOX/;UID={uid}"),
@@ -256,7 +258,7 @@ fn unresolvable_urls_are_badurl_and_store_nothing() {
         format!("/;UID={uid}"),
         format!(";UID={gone}"),
     ];
-    let before = message_count(&mut client, "Drafts");
+    let before = status(&mut client, "Drafts", "MESSAGES");
     for url in &cases {
         let (_, tagged) = catenate(&mut client, "Drafts", &[Part::Text(b"A: b\r\n\r\n"), Part::Url(url)], false);
         assert!(tagged.starts_with(&format!("NO [BADURL {url}]")), "{url}: {tagged}");
@@ -267,10 +269,10 @@ fn unresolvable_urls_are_badurl_and_store_nothing() {
     client.ok("UNSELECT");
     let (_, tagged) = catenate(&mut client, "Drafts", &[Part::Url(&format!(";UID={uid}"))], false);
     assert!(tagged.starts_with(&format!("NO [BADURL ;UID={uid}]")), "{tagged}");
-    assert_eq!(message_count(&mut client, "Drafts"), before + 1);
+    assert_eq!(status(&mut client, "Drafts", "MESSAGES"), before + 1);
     // Bob's message is untouched and alice's session goes on.
     client.ok("NOOP");
-    assert_eq!(message_count(&mut bob, "INBOX"), 1);
+    assert_eq!(status(&mut bob, "INBOX", "MESSAGES"), 1);
 }
 
 #[test]
@@ -278,24 +280,24 @@ fn a_failure_anywhere_in_a_multiappend_stores_nothing() {
     let server = Server::start();
     let mut client = server.login("alice", "secret");
     let uid = client.append_ok("INBOX", &message("source", "body"));
-    let before = message_count(&mut client, "Sent");
+    let before = status(&mut client, "Sent", "MESSAGES");
     let tag = client.next_tag();
     // First message good, second names a UID that does not exist.
     client.send(&format!("{tag} APPEND Sent CATENATE (URL /INBOX/;UID={uid}) CATENATE (URL /INBOX/;UID=999)"));
     let (_, tagged) = client.until_tagged(&tag);
     assert!(tagged.starts_with("NO [BADURL /INBOX/;UID=999]"), "{tagged}");
-    assert_eq!(message_count(&mut client, "Sent"), before);
-    let next = client.ok("STATUS Sent (UIDNEXT)").join(" ");
+    assert_eq!(status(&mut client, "Sent", "MESSAGES"), before);
+    let next = status(&mut client, "Sent", "UIDNEXT");
     // A later APPEND gets the first UID: nothing was half stored.
     let appended = client.append_ok("Sent", &message("after", "x"));
-    assert!(next.contains(&format!("UIDNEXT {appended}")), "{next} vs {appended}");
+    assert_eq!(next, appended);
 }
 
 #[test]
 fn literals_after_a_refusal_are_read_and_the_connection_goes_on() {
     let server = Server::start();
     let mut client = server.login("alice", "secret");
-    let before = message_count(&mut client, "INBOX");
+    let before = status(&mut client, "INBOX", "MESSAGES");
     let tag = client.next_tag();
     // RFC 7888: the client sent everything with LITERAL+; the bytes
     // after the bad URL look like commands and must not be run as such.
@@ -315,7 +317,7 @@ fn literals_after_a_refusal_are_read_and_the_connection_goes_on() {
     assert!(tagged.starts_with("NO [BADURL /INBOX/;UID=77]"), "{tagged} after {untagged:?}");
     assert!(untagged.is_empty(), "{untagged:?}");
     client.ok("NOOP");
-    assert_eq!(message_count(&mut client, "INBOX"), before);
+    assert_eq!(status(&mut client, "INBOX", "MESSAGES"), before);
     // A synchronizing literal after a refusal is not invited: the command ends there.
     let tag = client.next_tag();
     client.send(&format!("{tag} APPEND INBOX CATENATE (URL \"/INBOX/;UID=77\" TEXT {{5}}"));
@@ -332,7 +334,7 @@ fn appendlimit_covers_the_whole_catenated_message() {
     let big = message("big", &"y".repeat(1000));
     let uid = client.append_ok("INBOX", &big);
     let url = format!("/INBOX/;UID={uid}");
-    let before = message_count(&mut client, "INBOX");
+    let before = status(&mut client, "INBOX", "MESSAGES");
     // Two copies of a 1,200-byte message: over 2000.
     let (_, tagged) = catenate(&mut client, "INBOX", &[Part::Url(&url), Part::Url(&url)], false);
     assert!(tagged.starts_with("NO [TOOBIG]"), "{tagged}");
@@ -343,7 +345,7 @@ fn appendlimit_covers_the_whole_catenated_message() {
     // With LITERAL+ the bytes come anyway and are read past.
     let (_, tagged) = catenate(&mut client, "INBOX", &[Part::Url(&url), Part::Text(&text)], true);
     assert!(tagged.starts_with("NO [TOOBIG]"), "{tagged}");
-    assert_eq!(message_count(&mut client, "INBOX"), before);
+    assert_eq!(status(&mut client, "INBOX", "MESSAGES"), before);
     // Within the limit, fine.
     let (_, tagged) = catenate(&mut client, "INBOX", &[Part::Url(&url), Part::Text(&text[..200])], false);
     assert!(tagged.starts_with("OK"), "{tagged}");
@@ -387,8 +389,7 @@ fn a_literal8_text_part_keeps_binary_content() {
     let (_, uid) = appenduid(&tagged);
     client.ok("SELECT INBOX");
     // Stored base64 (RFC 3516 §4.4), given back as it came by BINARY.
-    let size = client.ok(&format!("UID FETCH {uid} BINARY.SIZE[1]")).join(" ");
-    assert!(size.contains(&format!("BINARY.SIZE[1] {}", data.len())), "{size}");
+    assert_eq!(uid_item(&mut client, uid, "BINARY.SIZE[1]"), data.len().to_string());
     let body = fetch(&mut client, uid, "BODY.PEEK[TEXT]");
     assert!(!body.contains('\0') && body.starts_with("AAFyYXcKYnl0ZXP/"), "{body:?}");
 }
@@ -422,17 +423,10 @@ fn replace_with_catenate_and_a_url_into_another_mailbox() {
     ));
     let (_, tagged) = client.until_tagged(&tag);
     assert!(tagged.starts_with("BAD"), "{tagged}");
-    assert_eq!(message_count(&mut client, "Drafts"), 1);
+    assert_eq!(status(&mut client, "Drafts", "MESSAGES"), 1);
 }
 
 /// The server process's peak resident memory (VmHWM), in KiB.
-fn peak_memory_kib(server: &Server) -> u64 {
-    let pid = server.child.as_ref().expect("server running").id();
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|line| line.starts_with("VmHWM:")).expect("VmHWM");
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
 #[test]
 fn a_large_url_streams_through_without_being_held_whole() {
     let server = Server::start();
@@ -449,7 +443,7 @@ fn a_large_url_streams_through_without_being_held_whole() {
     let (_, tagged) = client.until_tagged(&tag);
     assert!(tagged.starts_with("OK"), "{tagged}");
     let (_, uid) = appenduid(&tagged);
-    let before = peak_memory_kib(&server);
+    let before = server.peak_memory_kib();
     let (_, tagged) = catenate(
         &mut client,
         "Sent",
@@ -457,7 +451,7 @@ fn a_large_url_streams_through_without_being_held_whole() {
         true,
     );
     assert!(tagged.starts_with("OK"), "{tagged}");
-    let grown = peak_memory_kib(&server).saturating_sub(before);
+    let grown = server.peak_memory_kib().saturating_sub(before);
     // Held whole, the 24 MiB would show; streamed, a few board-sized pieces do.
     assert!(grown < 12 * 1024, "peak memory grew by {grown} KiB");
     let size = client.ok("STATUS Sent (SIZE)").join(" ");

@@ -13,19 +13,27 @@ fn highest_modseq(responses: &[Response]) -> u64 {
     code_number(responses, "HIGHESTMODSEQ").unwrap_or_else(|| panic!("no HIGHESTMODSEQ in {responses:#?}"))
 }
 
-/// The value of `NAME n` or `NAME (n)` inside a FETCH or STATUS line.
+/// The value of item `NAME n` or `NAME (n)` of a FETCH or STATUS response.
 fn numeric_item(line: &str, name: &str) -> Option<u64> {
-    let mut offset = 0;
-    while let Some(found) = line[offset..].find(&format!("{name} ")) {
-        let at = offset + found;
-        let before = line[..at].chars().last();
-        if matches!(before, Some(' ') | Some('(')) {
-            let rest = line[at + name.len() + 1..].trim_start_matches('(');
-            return rest.chars().take_while(char::is_ascii_digit).collect::<String>().parse().ok();
+    let Reply::Untagged(response) = parse_one(line) else { panic!("not untagged: {line}") };
+    let value = if response.is("STATUS") { response.status_values().remove(name) } else { response.fetch_item(name) }?;
+    let number = value.strip_prefix('(').and_then(|value| value.strip_suffix(')')).unwrap_or(&value);
+    Some(number.parse().unwrap_or_else(|_| panic!("{name} is not a number in {line}")))
+}
+
+/// Nothing among `responses` speaks of modseqs: no MODSEQ item in a FETCH,
+/// no HIGHESTMODSEQ or NOMODSEQ code, no VANISHED (RFC 7162 §3.1: only
+/// for clients that enabled CONDSTORE).
+fn no_modseqs(responses: &[Response]) {
+    for response in Responses::of(responses).all_untagged() {
+        assert!(!response.is("VANISHED"), "{responses:?}");
+        if response.is("FETCH") {
+            assert!(!item_names(&response.text).contains(&"MODSEQ".to_string()), "{responses:?}");
         }
-        offset = at + name.len();
+        if let Some(code) = status_part(&response.text).and_then(|status| status.code) {
+            assert!(!code.name.to_ascii_uppercase().contains("MODSEQ"), "{responses:?}");
+        }
     }
-    None
 }
 
 /// UID → MODSEQ of the FETCH lines (each must carry both).
@@ -76,8 +84,8 @@ fn inbox_with(server: &Server, count: usize) -> Client {
 fn capabilities_and_enable() {
     let server = Server::start();
     let mut client = server.login("alice", "secret");
-    let capability = client.ok("CAPABILITY");
-    assert!(capability[0].contains(" CONDSTORE") && capability[0].contains(" QRESYNC"), "{capability:?}");
+    let capabilities = capabilities(&mut client);
+    assert!(capabilities.contains("CONDSTORE") && capabilities.contains("QRESYNC"), "{capabilities:?}");
     assert_eq!(client.ok("ENABLE CONDSTORE"), vec!["* ENABLED CONDSTORE"]);
     // RFC 5161 §3.2: only what this command enabled.
     assert_eq!(client.ok("ENABLE CONDSTORE X-UNKNOWN"), vec!["* ENABLED"]);
@@ -87,9 +95,8 @@ fn capabilities_and_enable() {
 }
 
 fn status_modseq(client: &mut Client) -> u64 {
-    let responses = client.ok("STATUS INBOX (MESSAGES HIGHESTMODSEQ)");
-    let line = responses.iter().find(|line| line.starts_with("* STATUS")).expect("STATUS response");
-    numeric_item(line, "HIGHESTMODSEQ").expect("STATUS HIGHESTMODSEQ")
+    let items = client.run_ok("STATUS INBOX (MESSAGES HIGHESTMODSEQ)").status_items("INBOX");
+    *items.get("HIGHESTMODSEQ").unwrap_or_else(|| panic!("STATUS HIGHESTMODSEQ in {items:?}"))
 }
 
 /// Checks that HIGHESTMODSEQ grew past `last`, in STATUS and in SELECT.
@@ -139,15 +146,14 @@ fn clients_that_never_enable_see_no_modseqs() {
     let mut client = inbox_with(&server, 2);
     let mut other = server.alice_inbox();
     for responses in [client.ok("STORE 1 +FLAGS (\\Seen)"), client.ok("FETCH 1:* (FLAGS UID)")] {
-        assert!(responses.iter().all(|line| !line.contains("MODSEQ")), "{responses:?}");
+        no_modseqs(&responses);
     }
     other.ok("STORE 2 +FLAGS (\\Deleted)");
     other.ok("EXPUNGE");
     let responses = client.ok("NOOP");
     assert!(responses.contains(&"* 2 EXPUNGE".to_string()), "{responses:?}");
-    assert!(responses.iter().all(|line| !line.contains("MODSEQ") && !line.contains("VANISHED")), "{responses:?}");
-    let responses = client.ok("FETCH 1 (BODY[TEXT])");
-    assert!(responses.iter().all(|line| !line.contains("MODSEQ")), "{responses:?}");
+    no_modseqs(&responses);
+    no_modseqs(&client.ok("FETCH 1 (BODY[TEXT])"));
 }
 
 #[test]
@@ -170,7 +176,7 @@ fn fetch_modseq_and_changedsince() {
     let responses = client.ok(&format!("FETCH 1:* (FLAGS) (CHANGEDSINCE {highest})"));
     let lines = fetch_lines(&responses);
     assert_eq!(lines.len(), 1, "{responses:?}");
-    assert!(lines[0].starts_with("* 2 FETCH") && lines[0].contains("\\Flagged"), "{lines:?}");
+    assert!(lines[0].starts_with("* 2 FETCH") && flags_in_fetch(lines[0]).contains("\\Flagged"), "{lines:?}");
     assert_eq!(numeric_item(lines[0], "MODSEQ"), Some(changed[&2]), "CHANGEDSINCE implies MODSEQ");
     let responses = client.ok(&format!("UID FETCH 1:* (FLAGS) (CHANGEDSINCE {first})"));
     assert_eq!(fetch_lines(&responses).len(), 2, "message 2 changed, 3 came later: {responses:?}");
@@ -178,7 +184,10 @@ fn fetch_modseq_and_changedsince() {
     // A FETCH that sets \Seen reports the new modseq with the flags.
     let responses = client.ok("FETCH 3 (BODY[TEXT])");
     let lines = fetch_lines(&responses);
-    assert!(lines[0].contains("\\Seen") && numeric_item(lines[0], "MODSEQ").unwrap() > changed[&2], "{lines:?}");
+    assert!(
+        flags_in_fetch(lines[0]).contains("\\Seen") && numeric_item(lines[0], "MODSEQ").unwrap() > changed[&2],
+        "{lines:?}"
+    );
     assert_eq!(numeric_item(lines[0], "UID"), Some(3));
     // VANISHED needs QRESYNC, UID FETCH and CHANGEDSINCE.
     client.bad("UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)");
@@ -205,7 +214,7 @@ fn unsolicited_flag_changes_carry_modseq_once_enabled() {
     let lines = fetch_lines(&seen);
     assert_eq!(lines.len(), 1, "{seen:?}");
     assert!(lines[0].starts_with("* 2 FETCH (FLAGS (\\Answered"), "no UID, no MODSEQ without CONDSTORE: {lines:?}");
-    assert!(!lines[0].contains("MODSEQ"));
+    no_modseqs(&seen);
 }
 
 /// A keyword another session just added reaches a CONDSTORE client in
@@ -221,12 +230,19 @@ fn a_new_keyword_is_announced_before_the_fetch_that_shows_it() {
     other.ok("STORE 1 +FLAGS ($Family)");
     for command in ["FETCH 1 (FLAGS MODSEQ)", "UID FETCH 1:* (FLAGS)"] {
         let responses = reader.ok(command);
-        let flags = responses.iter().position(|line| line.starts_with("* FLAGS ")).map_or(usize::MAX, |at| at);
-        let fetch = responses.iter().position(|line| line.starts_with("* 1 FETCH")).expect("a FETCH of message 1");
-        assert!(responses[fetch].contains("$Family"), "{responses:#?}");
+        let parsed = Responses::of(&responses);
+        let at = |wanted: &str, number: Option<u32>| {
+            parsed
+                .0
+                .iter()
+                .position(|reply| matches!(reply, Reply::Untagged(found) if found.is(wanted) && found.number == number))
+        };
+        let flags = at("FLAGS", None).unwrap_or(usize::MAX);
+        let fetch = at("FETCH", Some(1)).expect("a FETCH of message 1");
+        assert!(flags_in_fetch(&responses[fetch]).contains("$Family"), "{responses:#?}");
         if command.starts_with("FETCH") {
             assert!(flags < fetch, "FLAGS must come first: {responses:#?}");
-            assert!(responses[flags].contains("$Family"), "{responses:#?}");
+            assert!(flag_set(&parsed.one("FLAGS").data).contains("$Family"), "{responses:#?}");
         }
     }
 }
@@ -270,12 +286,13 @@ fn store_unchangedsince_reports_modified() {
     assert!(tagged.starts_with("OK [MODIFIED 2,4]"), "{tagged}");
     let stored: BTreeSet<u32> = fetch_lines(&untagged)
         .iter()
-        .filter(|line| line.contains("\\Flagged"))
+        .filter(|line| flags_in_fetch(line).contains("\\Flagged"))
         .map(|line| numeric_item(line, "UID").unwrap() as u32)
         .collect();
     assert_eq!(stored, uids(&[1, 3]), "{untagged:?}");
     let flags = client.ok("FETCH 1:4 (FLAGS)");
-    let flagged: Vec<bool> = fetch_lines(&flags).iter().map(|line| line.contains("\\Flagged")).collect();
+    let flagged: Vec<bool> =
+        fetch_lines(&flags).iter().map(|line| flags_in_fetch(line).contains("\\Flagged")).collect();
     assert_eq!(flagged, vec![true, false, true, false]);
     // UID STORE answers MODIFIED with UIDs; .SILENT still reports modseqs.
     let (untagged, tagged) = client.command("UID STORE 1:4 (UNCHANGEDSINCE 0) +FLAGS.SILENT (\\Draft)");
@@ -287,7 +304,10 @@ fn store_unchangedsince_reports_modified() {
     assert!(tagged.starts_with("OK STORE"), "{tagged}");
     let silent = fetch_lines(&untagged);
     assert_eq!(silent.len(), 1, "{untagged:?}");
-    assert!(silent[0].starts_with("* 3 FETCH (UID 3 MODSEQ (") && !silent[0].contains("FLAGS"), "{silent:?}");
+    assert!(
+        silent[0].starts_with("* 3 FETCH (UID 3 MODSEQ (") && item_names(silent[0]) == ["UID", "MODSEQ"],
+        "{silent:?}"
+    );
     assert!(numeric_item(silent[0], "MODSEQ").unwrap() > current[&3]);
 }
 
@@ -360,7 +380,7 @@ fn qresync_reports_expunges_as_vanished() {
     assert_eq!(vanished(&client.ok("NOOP"), false), uids(&[5]));
     // The plain session saw the same as EXPUNGEs.
     let plain = other.ok("NOOP");
-    assert!(plain.iter().all(|line| !line.contains("VANISHED")), "{plain:?}");
+    assert!(Responses::of(&plain).untagged("VANISHED").is_empty(), "{plain:?}");
 }
 
 #[test]
@@ -417,10 +437,13 @@ fn select_qresync_reports_exactly_what_changed() {
     let highest = highest_modseq(&responses);
     assert!(changed.values().all(|&modseq| modseq > known_modseq && modseq <= highest));
     for line in fetch_lines(&responses) {
-        assert!(line.contains("FLAGS ("), "{line}");
+        assert!(try_item(line, "FLAGS").is_some_and(|flags| flags.starts_with('(')), "{line}");
     }
     let line = fetch_lines(&responses).into_iter().find(|line| numeric_item(line, "UID") == Some(5)).unwrap();
-    assert!(line.starts_with("* 4 FETCH") && line.contains("$Work"), "sequence numbers are current: {line}");
+    assert!(
+        line.starts_with("* 4 FETCH") && flags_in_fetch(line).contains("$Work"),
+        "sequence numbers are current: {line}"
+    );
     // The VANISHED and FETCHes follow the SELECT responses.
     let exists = responses.iter().position(|line| line.ends_with(" EXISTS")).unwrap();
     let first_vanished = responses.iter().position(|line| line.starts_with("* VANISHED")).unwrap();

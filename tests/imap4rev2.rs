@@ -26,8 +26,7 @@ fn tagged_ok(client: &mut Client, command: &str) -> (String, Vec<String>) {
 
 /// The `* STATUS` line of a STATUS command.
 fn status_line(client: &mut Client, command: &str) -> String {
-    let untagged = client.ok(command);
-    untagged.into_iter().find(|line| line.starts_with("* STATUS")).expect("STATUS response")
+    client.run_ok(command).one("STATUS").text.clone()
 }
 
 #[test]
@@ -35,7 +34,11 @@ fn imap4rev2_is_advertised_beside_imap4rev1() {
     let server = Server::start();
     let stream = std::net::TcpStream::connect(("127.0.0.1", server.imap_port)).unwrap();
     let greeting = Client::new(Transport::Plain(stream)).read_line();
-    assert!(greeting.contains(" IMAP4rev1 IMAP4rev2 "), "{greeting}");
+    let greeting = status_part(&greeting).expect("a status response");
+    let capabilities = greeting.code_named("CAPABILITY").expect("CAPABILITY in the greeting").values();
+    assert!(
+        greeting.is("OK") && ["IMAP4rev1", "IMAP4rev2"].iter().all(|word| capabilities.contains(&word.to_string()))
+    );
     let mut client = server.login("alice", "secret");
     let capabilities = client.ok("CAPABILITY").remove(0);
     for word in ["IMAP4rev1", "IMAP4rev2", "ENABLE", "LIST-EXTENDED", "LIST-STATUS", "STATUS=SIZE", "ESEARCH"] {
@@ -67,17 +70,21 @@ fn select_and_updates_carry_no_recent() {
     other.append_ok("INBOX", &message("two", "2"));
     let mut client = rev2(&server);
     let untagged = client.ok("SELECT INBOX");
-    assert!(untagged.contains(&"* 2 EXISTS".to_string()), "{untagged:?}");
-    assert!(find(&untagged, "RECENT").is_empty(), "{untagged:?}");
-    assert!(find(&untagged, "[UNSEEN").is_empty(), "{untagged:?}");
-    assert_eq!(find(&untagged, "[UIDNEXT 3]").len(), 1, "{untagged:?}");
-    assert_eq!(find(&untagged, "[UIDVALIDITY ").len(), 1, "{untagged:?}");
-    assert!(find(&untagged, "\\Recent").is_empty(), "{untagged:?}");
+    let responses = Responses::of(&untagged);
+    assert_eq!(responses.numbered("EXISTS"), [2], "{untagged:?}");
+    assert!(responses.untagged("RECENT").is_empty(), "{untagged:?}");
+    assert_eq!(responses.code("UNSEEN"), None, "{untagged:?}");
+    assert_eq!(responses.code("UIDNEXT").map(|code| code.number()), Some(3), "{untagged:?}");
+    assert!(responses.code("UIDVALIDITY").is_some(), "{untagged:?}");
+    let permanent = responses.code("PERMANENTFLAGS").expect("PERMANENTFLAGS");
+    for list in [&responses.one("FLAGS").data, &permanent.data] {
+        assert!(!flag_set(list).contains("\\Recent"), "{untagged:?}");
+    }
     // RFC 9051 §6.3.2: the mailbox's LIST response.
-    assert_eq!(find(&untagged, "* LIST "), ["* LIST (\\HasNoChildren) \"/\" \"INBOX\""]);
+    assert_eq!(responses.one("LIST").text, "* LIST (\\HasNoChildren) \"/\" \"INBOX\"");
     client.ok("CREATE Sent/2024");
-    let untagged = client.ok("EXAMINE Sent");
-    assert_eq!(find(&untagged, "* LIST "), ["* LIST (\\HasChildren \\Sent) \"/\" \"Sent\""]);
+    let responses = client.run_ok("EXAMINE Sent");
+    assert_eq!(responses.one("LIST").text, "* LIST (\\HasChildren \\Sent) \"/\" \"Sent\"");
     client.ok("SELECT INBOX");
     let fetched = client.ok("FETCH 1:* FLAGS");
     assert_eq!(fetched, ["* 1 FETCH (FLAGS ())", "* 2 FETCH (FLAGS ())"]);
@@ -88,11 +95,15 @@ fn select_and_updates_carry_no_recent() {
     // The rev2 session took no \Recent: an IMAP4rev1 session still sees it.
     let mut old = server.login("alice", "secret");
     let untagged = old.ok("SELECT INBOX");
-    assert!(untagged.contains(&"* 3 RECENT".to_string()), "{untagged:?}");
-    assert!(find(&untagged, "* LIST").is_empty(), "{untagged:?}");
-    assert_eq!(find(&untagged, "[UNSEEN 1]").len(), 1, "{untagged:?}");
+    let responses = Responses::of(&untagged);
+    assert_eq!(responses.numbered("RECENT"), [3], "{untagged:?}");
+    assert!(responses.untagged("LIST").is_empty(), "{untagged:?}");
+    assert_eq!(
+        responses.status_with("UNSEEN").map(|status| (status.status, status.code.unwrap().number())),
+        Some(("OK".into(), 1))
+    );
     assert_eq!(old.ok("FETCH 3 FLAGS"), ["* 3 FETCH (FLAGS (\\Recent))"]);
-    assert_eq!(client.ok("EXAMINE INBOX").iter().filter(|line| line.contains("RECENT")).count(), 0);
+    assert!(client.run_ok("EXAMINE INBOX").untagged("RECENT").is_empty());
 }
 
 #[test]
@@ -218,7 +229,7 @@ fn decomposed_names_are_stored_in_nfc_and_name_one_mailbox() {
     // "Café" with a combining acute (as macOS sends it), then precomposed.
     mac.ok("CREATE \"Cafe\u{301}\"");
     let tagged = phone.no("CREATE \"Caf\u{e9}\"");
-    assert!(tagged.contains("ALREADYEXISTS"), "{tagged}");
+    assert!(Status::parse(&tagged).code().is("ALREADYEXISTS"), "{tagged}");
     assert_eq!(phone.ok("LIST \"\" \"Caf*\""), ["* LIST (\\HasNoChildren) \"/\" \"Caf\u{e9}\""]);
     assert_eq!(mac.ok("LIST \"\" \"Cafe\u{301}\""), ["* LIST (\\HasNoChildren) \"/\" \"Caf\u{e9}\""]);
     mac.append_ok("\"Cafe\u{301}\"", &message("menu", "x"));

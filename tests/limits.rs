@@ -45,10 +45,7 @@ fn read_until_closed(client: &mut Client, seconds: u64) -> Result<String, String
 }
 
 fn messages_in_inbox(client: &mut Client) -> u32 {
-    let untagged = client.ok("STATUS INBOX (MESSAGES)");
-    let line = untagged.iter().find(|line| line.starts_with("* STATUS")).expect("STATUS");
-    let after = line.split("MESSAGES ").nth(1).unwrap();
-    after.chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap()
+    status(client, "INBOX", "MESSAGES")
 }
 
 fn assert_running(server: &mut Server) {
@@ -61,7 +58,9 @@ fn still_serves(server: &Server) {
     let mut client = server.alice_inbox();
     let uid = client.append_ok("INBOX", &message("alive", "still here"));
     let untagged = client.ok(&format!("UID FETCH {uid} BODY.PEEK[TEXT]"));
-    assert!(untagged[0].contains("still here"), "{untagged:?}");
+    let fetched = fetches(&untagged);
+    assert_eq!(fetched.len(), 1, "{untagged:?}");
+    assert_eq!(item(fetched[0].1, "BODY[TEXT]"), "still here\r\n", "{untagged:?}");
     client.ok("LOGOUT");
 }
 
@@ -121,15 +120,19 @@ fn a_non_synchronizing_literal_over_the_line_limit_ends_the_connection() {
     let mut client = server.connect();
     client.send("t1 LOGIN {100000+}");
     let rest = client.read_to_end();
-    let bad = rest.find("t1 BAD [TOOBIG]").unwrap_or_else(|| panic!("{rest:?}"));
-    let bye = rest.find("* BYE").unwrap_or_else(|| panic!("{rest:?}"));
-    assert!(bad < bye, "BAD, then BYE: {rest:?}");
+    let replies = Responses::transcript(&rest);
+    assert!(replies.tagged("t1").is("BAD") && replies.tagged("t1").code().is("TOOBIG"), "{rest:?}");
+    let bad = replies.0.iter().position(|reply| matches!(reply, Reply::Tagged { tag, .. } if tag == "t1"));
+    let bye = replies.0.iter().position(|reply| matches!(reply, Reply::Untagged(untagged) if untagged.is("BYE")));
+    assert!(bye.is_some() && bad < bye, "BAD, then BYE: {rest:?}");
 
     // So does a line too long whose end announces a LITERAL+ literal.
     let mut client = server.connect();
     client.send(&format!("t2 NOOP {} {{5+}}", "x".repeat(10_000)));
     let rest = client.read_to_end();
-    assert!(rest.starts_with("t2 BAD [TOOBIG]") && rest.contains("* BYE"), "{rest:?}");
+    let replies = Responses::transcript(&rest);
+    let first = matches!(&replies.0[0], Reply::Tagged { tag, status } if tag == "t2" && status.is("BAD") && status.code().is("TOOBIG"));
+    assert!(first && !replies.untagged("BYE").is_empty(), "{rest:?}");
     still_serves(&server);
 }
 
@@ -137,8 +140,8 @@ fn a_non_synchronizing_literal_over_the_line_limit_ends_the_connection() {
 fn append_is_bounded_by_literal_size_not_by_line_length() {
     let server = with_limits("line_length = 8192\nliteral_size = 16384");
     let mut client = server.alice_inbox();
-    let capability = client.ok("CAPABILITY").remove(0);
-    assert!(capability.contains("APPENDLIMIT=16384"), "{capability}");
+    let capabilities = capabilities(&mut client);
+    assert!(capabilities.contains("APPENDLIMIT=16384"), "{capabilities:?}");
     // Larger than a command line may be, within the message limit.
     let mut big = message("big", &"b".repeat(12_000));
     client.append_ok("INBOX", &big);
@@ -334,7 +337,7 @@ fn a_client_gone_in_the_middle_of_append_leaves_nothing_behind() {
     let mut again = server.login("alice", "secret");
     assert_eq!(messages_in_inbox(&mut again), 1);
     let untagged = observer.ok("NOOP");
-    assert!(untagged.iter().all(|line| !line.contains("EXISTS")), "{untagged:?}");
+    assert!(Responses::of(&untagged).untagged("EXISTS").is_empty(), "{untagged:?}");
     let (ok, stdout, stderr) = run_cli(&["check", "--config", &server.config_arg()], None);
     assert!(ok, "{stdout}{stderr}");
     assert!(stdout.contains("no damage found"), "{stdout}{stderr}");
@@ -359,7 +362,13 @@ fn garbage_never_takes_the_server_down() {
     client.send_raw(&bytes);
     client.send_raw(b"\r\n");
     let line = client.read_line();
-    assert!(line.contains("BAD"), "{line}");
+    // Tagged, or untagged where the tag could not be read (RFC 9051 §7.1.3).
+    let bad = match parse_one(&line) {
+        Reply::Tagged { status, .. } => status.is("BAD"),
+        Reply::Untagged(untagged) => untagged.is("BAD"),
+        Reply::Continuation(_) => false,
+    };
+    assert!(bad, "{line}");
     client.ok("NOOP");
 
     // Random binary with newlines, before and after login.
@@ -390,17 +399,20 @@ fn garbage_never_takes_the_server_down() {
     ] {
         client.send(line);
         let answer = client.read_line();
-        assert!(answer.starts_with("t") && answer.contains("BAD"), "{line}: {answer}");
+        let tag = line.split(' ').next().unwrap();
+        let bad = matches!(parse_one(&answer), Reply::Tagged { tag: answered, status } if answered == tag && status.is("BAD"));
+        assert!(bad, "{line}: {answer}");
     }
     client.ok("NOOP");
     let mut client = server.login("alice", "secret");
     client.send("t6 APPEND INBOX {9999999999999999999+}");
     let rest = client.read_to_end();
-    assert!(rest.contains("* BYE"), "{rest:?}");
+    assert!(!Responses::transcript(&rest).untagged("BYE").is_empty(), "{rest:?}");
     let mut client = server.connect();
     client.send("t7 LOGIN {9999999999999999999+}");
     let rest = client.read_to_end();
-    assert!(rest.contains("t7 BAD") && rest.contains("* BYE"), "{rest:?}");
+    let replies = Responses::transcript(&rest);
+    assert!(replies.tagged("t7").is("BAD") && !replies.untagged("BYE").is_empty(), "{rest:?}");
 
     // Garbage where TLS is expected.
     let mut tls = TcpStream::connect(("127.0.0.1", server.imaps_port)).unwrap();

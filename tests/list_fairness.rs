@@ -40,10 +40,11 @@ fn server_with_mailboxes(extra_limits: &str) -> (Server, Client) {
     (server, alice)
 }
 
-/// The quoted name at the end of a LIST response.
+/// The mailbox name of a LIST response.
 fn listed_name(line: &str) -> String {
-    let start = line.rfind(" \"").expect("quoted name");
-    line[start + 2..line.len() - 1].to_string()
+    let Reply::Untagged(listed) = parse_one(line) else { panic!("not untagged: {line}") };
+    assert!(listed.is("LIST"), "{line}");
+    listed.list().name
 }
 
 /// Patterns of about 900 characters that match none of the mailboxes:
@@ -125,11 +126,9 @@ fn output_larger_than_the_write_buffer_arrives_whole() {
 
 /// The sequence numbers a `* FETCH (FLAGS ...)` set shows as \Recent.
 fn recent_in_fetch(responses: &[Response]) -> Vec<u32> {
-    responses
-        .iter()
-        .filter(|line| line.contains(" FETCH ") && line.contains("\\Recent"))
-        .map(|line| line.split_whitespace().nth(1).unwrap().parse().unwrap())
-        .collect()
+    let fetched = Responses::of(responses);
+    let recent = fetched.fetches().into_iter().filter(|fetch| flags_in_fetch(&fetch.text).contains("\\Recent"));
+    recent.map(|fetch| fetch.number.unwrap()).collect()
 }
 
 #[test]

@@ -117,17 +117,10 @@ fn select(server: &Server, mailbox: &str) -> (Client, Vec<Response>) {
     (client, untagged)
 }
 
-fn uid_validity(responses: &[Response]) -> u32 {
-    let line = responses.iter().find(|line| line.contains("[UIDVALIDITY ")).expect("UIDVALIDITY");
-    let after = line.split("[UIDVALIDITY ").nth(1).unwrap();
-    after[..after.find(']').unwrap()].parse().unwrap()
-}
-
-/// `* STATUS name (ITEM n ...)` → n for ITEM.
+/// `* STATUS name (ITEM n ...)` → n for ITEM (the one STATUS response).
 fn status_item(responses: &[Response], item: &str) -> u32 {
-    let line = responses.iter().find(|line| line.starts_with("* STATUS")).expect("STATUS response");
-    let after = line.split(&format!("{item} ")).nth(1).unwrap_or_else(|| panic!("{item} in {line}"));
-    after.chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap()
+    let status = Responses::of(responses).one("STATUS").status_items();
+    status.get(item).copied().unwrap_or_else(|| panic!("{item} in {responses:?}")).try_into().unwrap()
 }
 
 /// UID → FLAGS (without \Recent) from `UID FETCH 1:* FLAGS`, checked against the mirror.
@@ -272,8 +265,15 @@ fn fetching_a_message_expunged_elsewhere_gives_expungeissued_and_the_rest() {
     assert!(expunges(&untagged).is_empty(), "{untagged:?}");
     let fetches = fetch_lines(&untagged);
     assert_eq!(fetches.len(), 2, "{untagged:?}");
-    assert!(fetches[0].starts_with("* 1 FETCH (UID 1 ") && fetches[0].contains("Subject: m1"), "{untagged:?}");
-    assert!(fetches[1].starts_with("* 3 FETCH (UID 3 ") && fetches[1].contains("Subject: m3"), "{untagged:?}");
+    let subject = "BODY[HEADER.FIELDS (SUBJECT)]";
+    assert!(
+        fetches[0].starts_with("* 1 FETCH (UID 1 ") && item(fetches[0], subject) == "Subject: m1\r\n\r\n",
+        "{untagged:?}"
+    );
+    assert!(
+        fetches[1].starts_with("* 3 FETCH (UID 3 ") && item(fetches[1], subject) == "Subject: m3\r\n\r\n",
+        "{untagged:?}"
+    );
 
     assert_eq!(expunges(&b.ok("NOOP")), vec![2]);
     let mut mirror = Mirror::with_uids(&[1, 3]);
@@ -294,11 +294,12 @@ fn search_that_skips_expunged_messages_says_expungeissued() {
         assert!(expunges(&untagged).is_empty(), "{untagged:?}");
     }
     let (untagged, tagged) = b.command("UID SEARCH BODY body");
-    assert!(tagged.starts_with("OK") && !tagged.contains("EXPUNGEISSUED"), "{tagged} after {untagged:?}");
+    let status = Status::parse(&tagged);
+    assert!(status.is("OK") && status.code_named("EXPUNGEISSUED").is_none(), "{tagged} after {untagged:?}");
     assert_eq!(expunges(&untagged), vec![2], "{untagged:?}");
     // Nothing skipped now.
     let (_, tagged) = b.command("SEARCH BODY body");
-    assert!(!tagged.contains("EXPUNGEISSUED"), "{tagged}");
+    assert!(Status::parse(&tagged).code_named("EXPUNGEISSUED").is_none(), "{tagged}");
 }
 
 #[test]
@@ -385,9 +386,9 @@ fn flag_changes_reach_the_other_session_with_its_numbers_and_are_not_echoed() {
 
     // A keyword: both sessions get the new FLAGS list, B the FETCH.
     let untagged = a.ok("STORE 2 +FLAGS ($Important)");
-    assert!(untagged.iter().any(|line| line.starts_with("* FLAGS (") && line.contains("$Important")), "{untagged:?}");
+    assert!(defined_flags(&untagged).contains("$Important"), "{untagged:?}");
     let untagged = b.ok("NOOP");
-    assert!(untagged.iter().any(|line| line.starts_with("* FLAGS (") && line.contains("$Important")), "{untagged:?}");
+    assert!(defined_flags(&untagged).contains("$Important"), "{untagged:?}");
     let flags = mirror.apply(&untagged);
     assert_eq!(flags, vec![(3, set(&["\\Flagged", "$Important"]))]);
 }
@@ -475,7 +476,7 @@ fn move_shows_as_expunge_in_the_source_and_exists_in_the_target() {
     let untagged = c.ok("NOOP");
     assert_eq!(count_of(&untagged, "EXISTS"), Some(1), "{untagged:?}");
     let untagged = c.ok("FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])");
-    assert!(untagged[0].contains("Subject: m2"), "{untagged:?}");
+    assert_eq!(item(fetch_of(&untagged, 1), "BODY[HEADER.FIELDS (SUBJECT)]"), "Subject: m2\r\n\r\n", "{untagged:?}");
 
     // COPY leaves the source alone and grows the target.
     a.ok("COPY 1 Saved");
@@ -529,9 +530,9 @@ fn uidvalidity_is_stable_and_a_recreated_mailbox_never_reuses_uids() {
     let mut server = Server::start();
     fill_inbox(&server, 2);
     let (mut a, untagged) = select(&server, "INBOX");
-    let validity = uid_validity(&untagged);
+    let validity = uidvalidity(&untagged);
     let (mut b, untagged) = select(&server, "INBOX");
-    assert_eq!(uid_validity(&untagged), validity);
+    assert_eq!(uidvalidity(&untagged), validity);
     let mut other = server.login("alice", "secret");
     assert_eq!(status_item(&other.ok("STATUS INBOX (UIDVALIDITY)"), "UIDVALIDITY"), validity);
     let (_, tagged) = other.append("INBOX", "", &message("third", "3"));
@@ -539,12 +540,12 @@ fn uidvalidity_is_stable_and_a_recreated_mailbox_never_reuses_uids() {
     a.ok("STORE 1 +FLAGS.SILENT (\\Deleted)");
     a.ok("EXPUNGE");
     b.ok("NOOP");
-    assert_eq!(uid_validity(&b.ok("SELECT INBOX")), validity);
+    assert_eq!(uidvalidity(&b.ok("SELECT INBOX")), validity);
     drop((a, b, other));
     server.stop();
     server.spawn();
     let (_, untagged) = select(&server, "INBOX");
-    assert_eq!(uid_validity(&untagged), validity, "after a restart");
+    assert_eq!(uidvalidity(&untagged), validity, "after a restart");
 
     // RFC 3501 §2.3.1.1: a new mailbox of an old name must not give old
     // UIDs new meanings.
@@ -557,7 +558,7 @@ fn uidvalidity_is_stable_and_a_recreated_mailbox_never_reuses_uids() {
     let (_, tagged) = client.append("Work", "", &message("w2", "work"));
     let (new_validity, new_uid) = appenduid(&tagged);
     assert!(new_validity != old_validity || new_uid > old_uid, "UID {new_uid} reused under {new_validity}");
-    assert_eq!(uid_validity(&client.ok("SELECT Work")), new_validity);
+    assert_eq!(uidvalidity(&client.ok("SELECT Work")), new_validity);
 }
 
 #[test]
@@ -641,12 +642,12 @@ fn create_rename_and_delete_are_seen_in_list_from_the_other_session() {
     assert!(names.contains("Done") && names.contains("Done/Q1"), "{names:?}");
     assert!(!names.contains("Projects") && !names.contains("Projects/Q1"), "{names:?}");
     b.ok("SELECT Done/Q1");
-    assert!(b.no("SELECT Projects/Q1").contains("NONEXISTENT"));
+    assert!(Status::parse(&b.no("SELECT Projects/Q1")).code().is("NONEXISTENT"));
 
     a.ok("DELETE Done/Q1");
     let names = list_names(&mut b);
     assert!(names.contains("Done") && !names.contains("Done/Q1"), "{names:?}");
-    assert!(b.no("STATUS Done/Q1 (MESSAGES)").contains("NONEXISTENT"));
+    assert!(Status::parse(&b.no("STATUS Done/Q1 (MESSAGES)")).code().is("NONEXISTENT"));
 }
 
 #[test]

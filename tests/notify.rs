@@ -25,6 +25,17 @@ fn assert_silent(client: &mut Client) {
 }
 
 /// Reads unsolicited lines until one starts with `prefix`; returns them all.
+/// The untagged response `line`, read.
+fn untagged_of(line: &str) -> Untagged {
+    let Reply::Untagged(untagged) = parse_one(line) else { panic!("not untagged: {line}") };
+    untagged
+}
+
+/// The item names of the STATUS response `line`, upper-cased.
+fn status_names(line: &str) -> Vec<String> {
+    untagged_of(line).status_items().into_keys().collect()
+}
+
 fn read_until_prefix(client: &mut Client, prefix: &str) -> Vec<String> {
     let mut lines = Vec::new();
     loop {
@@ -80,10 +91,8 @@ fn syntax_and_rules() {
         "NOTIFY SET (PERSONAL (SomethingNew))",
     ] {
         let text = client.no(command);
-        assert!(
-            text.contains("[BADEVENT (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange)]"),
-            "{text}"
-        );
+        let code = Status::parse(&text).code_named("BADEVENT").cloned().unwrap_or_else(|| panic!("{text}"));
+        assert_eq!(code.data, "(MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange)", "{text}");
     }
     // Well-formed ones, any case.
     client.ok("NOTIFY NONE");
@@ -97,8 +106,7 @@ fn syntax_and_rules() {
 fn notify_is_advertised() {
     let server = Server::start();
     let mut client = server.login("alice", "secret");
-    let capabilities = client.ok("CAPABILITY").join(" ");
-    assert!(capabilities.contains(" NOTIFY"), "{capabilities}");
+    assert!(capabilities(&mut client).contains("NOTIFY"));
 }
 
 #[test]
@@ -115,12 +123,15 @@ fn set_status_reports_the_watched_mailboxes() {
     client.ok("ENABLE CONDSTORE");
     let untagged = client.ok("NOTIFY SET STATUS (PERSONAL (MessageNew MessageExpunge FlagChange))");
     assert_eq!(untagged.len(), 6, "{untagged:?}");
-    assert!(untagged.iter().all(|line| line.contains(" HIGHESTMODSEQ ")), "{untagged:?}");
+    let with_modseq =
+        |line: &String| untagged_of(line).is("STATUS") && status_names(line).contains(&"HIGHESTMODSEQ".into());
+    assert!(untagged.iter().all(with_modseq), "{untagged:?}");
     // The selected mailbox is reported as such, not by STATUS.
     client.ok("SELECT INBOX");
     let untagged = client.ok("NOTIFY SET STATUS (PERSONAL (MessageNew MessageExpunge))");
     assert_eq!(untagged.len(), 5, "{untagged:?}");
-    assert!(!untagged.iter().any(|line| line.contains("INBOX")), "{untagged:?}");
+    let mailboxes: Vec<String> = untagged.iter().map(|line| untagged_of(line).values().remove(0)).collect();
+    assert!(!mailboxes.contains(&"INBOX".to_string()), "{untagged:?}");
 }
 
 #[test]
@@ -139,11 +150,11 @@ fn selected_mailbox_changes_arrive_unasked() {
     other.ok("SELECT INBOX");
     other.ok("UID STORE 1 +FLAGS (\\Flagged)");
     let line = client.read_line();
-    assert!(line.starts_with("* 1 FETCH (UID 1 FLAGS (") && line.contains("\\Flagged"), "{line}");
+    assert!(line.starts_with("* 1 FETCH (UID 1 FLAGS (") && flags_in_fetch(&line).contains("\\Flagged"), "{line}");
     // Expunges at once.
     other.ok("UID STORE 1 +FLAGS (\\Deleted)");
     let line = client.read_line();
-    assert!(line.contains("\\Deleted"), "{line}");
+    assert!(flags_in_fetch(&line).contains("\\Deleted"), "{line}");
     other.ok("EXPUNGE");
     assert_eq!(client.read_line(), "* 1 EXPUNGE");
     assert_silent(&mut client);
@@ -179,7 +190,7 @@ fn own_appends_and_copies_get_no_message_new_fetch() {
     let lines = read_until_prefix(&mut client, "* 3 FETCH");
     assert_eq!(lines.first().map(String::as_str), Some("* 3 EXISTS"), "{lines:?}");
     assert_eq!(lines.last().map(String::as_str), Some("* 3 FETCH (UID 3)"), "{lines:?}");
-    assert_eq!(lines.iter().filter(|line| line.contains(" FETCH ")).count(), 1, "{lines:?}");
+    assert_eq!(Responses::of(&lines).fetches().len(), 1, "{lines:?}");
     client.append("INBOX", "", &message("mine again", "4"));
     other.append_ok("INBOX", &message("theirs again", "5"));
     let lines = read_until_prefix(&mut client, "* 5 FETCH");
@@ -197,7 +208,7 @@ fn without_flag_change_flags_wait_for_a_command() {
     other.ok("STORE 1 +FLAGS (\\Flagged)");
     assert_silent(&mut client);
     let untagged = client.ok("NOOP");
-    assert!(untagged.iter().any(|line| line.starts_with("* 1 FETCH") && line.contains("\\Flagged")), "{untagged:?}");
+    assert!(flags_in_fetch(fetch_of(&untagged, 1)).contains("\\Flagged"), "{untagged:?}");
     // MessageNew without attributes: EXISTS alone.
     other.append_ok("INBOX", &message("two", "2"));
     assert_eq!(client.read_line(), "* 2 EXISTS");
@@ -214,17 +225,17 @@ fn selected_delayed_holds_expunges_back() {
     client.ok("NOTIFY SET (SELECTED-DELAYED (MessageNew MessageExpunge FlagChange))");
     other.ok("STORE 1 +FLAGS (\\Deleted)");
     let line = client.read_line();
-    assert!(line.starts_with("* 1 FETCH (UID 1 FLAGS (") && line.contains("\\Deleted"), "{line}");
+    assert!(line.starts_with("* 1 FETCH (UID 1 FLAGS (") && flags_in_fetch(&line).contains("\\Deleted"), "{line}");
     other.ok("EXPUNGE");
     // New mail still comes at once; the expunge waits.
     other.append_ok("INBOX", &message("three", "3"));
     let lines = read_until_prefix(&mut client, "* 3 EXISTS");
-    assert!(!lines.iter().any(|line| line.contains("EXPUNGE")), "{lines:?}");
+    assert!(Responses::of(&lines).untagged("EXPUNGE").is_empty(), "{lines:?}");
     assert_silent(&mut client);
     // FETCH may not report it either; NOOP does.
     assert_eq!(client.read_line(), "* 0 RECENT");
     let untagged = client.ok("FETCH 2:3 (UID)");
-    assert!(!untagged.iter().any(|line| line.contains("EXPUNGE")), "{untagged:?}");
+    assert!(Responses::of(&untagged).untagged("EXPUNGE").is_empty(), "{untagged:?}");
     let untagged = client.ok("NOOP");
     assert_eq!(untagged, vec!["* 1 EXPUNGE".to_string()]);
 }
@@ -253,10 +264,12 @@ fn status_for_other_mailboxes() {
     other.append_ok("INBOX", &message("two", "2"));
     let line = client.read_line();
     assert!(line.starts_with("* STATUS \"INBOX\" (MESSAGES 1 UIDNEXT 3 UIDVALIDITY "), "{line}");
-    assert!(line.contains(" UNSEEN 1 HIGHESTMODSEQ "), "{line}");
+    assert_eq!(status_names(&line), ["HIGHESTMODSEQ", "MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN"], "{line}");
+    assert_eq!(untagged_of(&line).status_items()["UNSEEN"], 1, "{line}");
     other.ok("UID STORE 2 +FLAGS (\\Flagged)");
     let line = client.read_line();
-    assert!(line.starts_with("* STATUS \"INBOX\" (UIDVALIDITY ") && line.contains(" HIGHESTMODSEQ "), "{line}");
+    assert!(line.starts_with("* STATUS \"INBOX\" (UIDVALIDITY "), "{line}");
+    assert_eq!(status_names(&line), ["HIGHESTMODSEQ", "UIDVALIDITY"], "{line}");
     // Its own changes are reported too.
     client.append_ok("INBOX", &message("mine", "m"));
     let line = client.read_line();

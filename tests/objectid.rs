@@ -10,43 +10,47 @@ use std::os::unix::net::UnixStream;
 
 use common::*;
 
-/// The value in `NAME (value)` inside `line`.
-fn parenthesised(line: &str, name: &str) -> Option<String> {
-    let start = line.find(&format!("{name} ("))? + name.len() + 2;
-    let end = line[start..].find(')')? + start;
-    Some(line[start..end].to_string())
+/// The one objectid inside `(id)` (RFC 8474 §4, §5).
+fn parenthesised(list: &str) -> String {
+    let inner = values(list.strip_prefix('(').and_then(|list| list.strip_suffix(')')).expect("a list"));
+    assert_eq!(inner.len(), 1, "one objectid in {list:?}");
+    inner[0].clone()
 }
 
 /// The MAILBOXID STATUS gives for `mailbox`.
 fn status_id(client: &mut Client, mailbox: &str) -> String {
-    let untagged = client.ok(&format!("STATUS {mailbox} (MESSAGES MAILBOXID)"));
-    let line = find(&untagged, "* STATUS").first().map(|line| line.to_string()).expect("STATUS response");
-    parenthesised(&line, "MAILBOXID").unwrap_or_else(|| panic!("no MAILBOXID in {line}"))
+    let items = client.run_ok(&format!("STATUS {mailbox} (MESSAGES MAILBOXID)")).status_values(mailbox);
+    parenthesised(items.get("MAILBOXID").unwrap_or_else(|| panic!("no MAILBOXID in {items:?}")))
 }
 
 /// The MAILBOXID in CREATE's tagged OK.
 fn create(client: &mut Client, mailbox: &str) -> String {
     let (_, tagged) = client.command(&format!("CREATE {mailbox}"));
-    assert!(tagged.starts_with("OK [MAILBOXID ("), "CREATE {mailbox}: {tagged}");
-    parenthesised(&tagged, "MAILBOXID").unwrap()
+    let status = Status::parse(&tagged);
+    assert!(status.is("OK") && status.code().is("MAILBOXID"), "CREATE {mailbox}: {tagged}");
+    parenthesised(&status.code().data)
 }
 
-/// The MAILBOXID a SELECT (or EXAMINE) names.
+/// The MAILBOXID a SELECT (or EXAMINE) names, on an untagged OK.
 fn selected_id(client: &mut Client, command: &str) -> String {
-    let untagged = client.ok(command);
-    let line = find(&untagged, "* OK [MAILBOXID (").first().map(|line| line.to_string());
-    parenthesised(&line.unwrap_or_else(|| panic!("{command}: no MAILBOXID in {untagged:?}")), "MAILBOXID").unwrap()
+    let responses = client.run_ok(command);
+    let status =
+        responses.status_with("MAILBOXID").unwrap_or_else(|| panic!("{command}: no MAILBOXID in {responses:?}"));
+    assert!(status.is("OK"), "{status:?}");
+    parenthesised(&status.code().data)
 }
 
 /// (sequence number, EMAILID) of every message of the selected mailbox.
 fn email_ids(client: &mut Client) -> Vec<String> {
-    let untagged = client.ok("FETCH 1:* (EMAILID THREADID)");
-    let lines = find(&untagged, " FETCH (");
-    lines
+    let responses = client.run_ok("FETCH 1:* (EMAILID THREADID)");
+    let fetches = responses.fetches();
+    let numbers: Vec<u32> = fetches.iter().map(|fetch| fetch.number.unwrap()).collect();
+    assert_eq!(numbers, (1..=fetches.len() as u32).collect::<Vec<_>>(), "in sequence order: {responses:?}");
+    fetches
         .iter()
         .map(|line| {
-            assert!(line.contains("THREADID NIL"), "no threads, so THREADID NIL: {line}");
-            let id = parenthesised(line, "EMAILID").unwrap_or_else(|| panic!("no EMAILID: {line}"));
+            assert_eq!(line.fetch_item("THREADID").as_deref(), Some("NIL"), "no threads, so THREADID NIL: {line:?}");
+            let id = parenthesised(&line.fetch_item("EMAILID").unwrap_or_else(|| panic!("no EMAILID: {line:?}")));
             assert!(
                 (1..=255).contains(&id.len())
                     && id.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-'),
@@ -61,8 +65,8 @@ fn email_ids(client: &mut Client) -> Vec<String> {
 fn mailbox_ids_survive_rename_and_change_with_delete() {
     let server = Server::start();
     let mut client = server.login("alice", "secret");
-    let capabilities = client.ok("CAPABILITY").join(" ");
-    assert!(capabilities.contains(" OBJECTID") && capabilities.contains(" SAVEDATE"), "{capabilities}");
+    let capabilities = capabilities(&mut client);
+    assert!(capabilities.contains("OBJECTID") && capabilities.contains("SAVEDATE"), "{capabilities:?}");
 
     let created = create(&mut client, "Projects");
     assert_eq!(status_id(&mut client, "Projects"), created);
@@ -78,12 +82,10 @@ fn mailbox_ids_survive_rename_and_change_with_delete() {
     client.ok("RENAME Projects Work");
     assert_eq!(status_id(&mut client, "Work"), created);
     // LIST-STATUS (RFC 5819) carries it too.
-    let listed = client.ok("LIST \"\" \"*\" RETURN (STATUS (MAILBOXID))");
-    let line = find(&listed, "* STATUS \"Work\"")
-        .first()
-        .map(|line| line.to_string())
-        .unwrap_or_else(|| panic!("LIST-STATUS of Work: {listed:?}"));
-    assert_eq!(parenthesised(&line, "MAILBOXID").as_deref(), Some(created.as_str()), "{line}");
+    let listed = client.run_ok("LIST \"\" \"*\" RETURN (STATUS (MAILBOXID))");
+    let items = listed.status_values("Work");
+    assert_eq!(items.keys().collect::<Vec<_>>(), ["MAILBOXID"], "{listed:?}");
+    assert_eq!(parenthesised(&items["MAILBOXID"]), created, "{listed:?}");
 
     // DELETE then CREATE of the same name: a new mailbox, a new id.
     client.ok("DELETE Work");
@@ -140,7 +142,9 @@ fn email_ids_follow_copies_and_moves() {
     assert_eq!(email_ids(&mut client), [ids[0].clone(), ids[1].clone()]);
     // UID FETCH says it too, and a copy of a copy keeps it.
     let untagged = client.ok("UID FETCH 1:* (EMAILID)");
-    assert!(find(&untagged, &format!("EMAILID ({})", ids[1])).len() == 1, "{untagged:?}");
+    let found: Vec<String> =
+        fetches(&untagged).into_iter().map(|(_, line)| parenthesised(&item(line, "EMAILID"))).collect();
+    assert_eq!(found, [ids[0].clone(), ids[1].clone()], "{untagged:?}");
     client.ok("COPY 1:2 Junk");
     client.ok("SELECT Junk");
     assert_eq!(email_ids(&mut client), [ids[0].clone(), ids[1].clone()]);
@@ -203,10 +207,11 @@ fn email_ids_follow_copies_and_moves() {
     assert!(!ids.contains(&alice[2]));
 }
 
-/// (day-month-year, hh:mm:ss) of a `SAVEDATE "..."` in `line`, as a sortable key.
-fn save_date(line: &str) -> (i32, u32, u32, String) {
-    let start = line.find("SAVEDATE \"").unwrap_or_else(|| panic!("no SAVEDATE date: {line}")) + 10;
-    let text = &line[start..start + 26];
+/// (day-month-year, hh:mm:ss) of the SAVEDATE of the one FETCH response
+/// among `untagged`, as a sortable key.
+fn save_date(untagged: &[Response]) -> (i32, u32, u32, String) {
+    let text = item(fetch_of(untagged, 1), "SAVEDATE");
+    assert_eq!(text.len(), 26, "a date-time: {untagged:?}");
     assert!(text.ends_with(" +0000"), "saved in UTC: {text}");
     let (date, time) = text.trim_start().split_once(' ').unwrap();
     let mut parts = date.split('-');
@@ -236,10 +241,9 @@ fn save_dates_of_append_and_copy() {
     assert!(tagged.starts_with("OK"), "{tagged}");
     client.ok("SELECT INBOX");
     let untagged = client.ok("FETCH 1 (INTERNALDATE SAVEDATE)");
-    let line = find(&untagged, "* 1 FETCH").first().map(|line| line.to_string()).unwrap();
-    assert!(line.contains("INTERNALDATE \" 1-Jan-2001 10:00:00 +0100\""), "{line}");
-    let appended = save_date(&line);
-    assert!(appended.0 >= 2025, "saved now, not in 2001: {line}");
+    assert_eq!(item(fetch_of(&untagged, 1), "INTERNALDATE"), " 1-Jan-2001 10:00:00 +0100", "{untagged:?}");
+    let appended = save_date(&untagged);
+    assert!(appended.0 >= 2025, "saved now, not in 2001: {untagged:?}");
 
     // A copy is saved anew (RFC 8514 §3), later than the original was: the
     // store keeps seconds, so wait for the next one.
@@ -247,16 +251,16 @@ fn save_dates_of_append_and_copy() {
     client.ok("COPY 1 Archive");
     client.ok("SELECT Archive");
     let untagged = client.ok("UID FETCH 1:* (SAVEDATE INTERNALDATE)");
-    let line = find(&untagged, "* 1 FETCH").first().map(|line| line.to_string()).unwrap();
-    assert!(line.contains("INTERNALDATE \" 1-Jan-2001 10:00:00 +0100\""), "COPY keeps INTERNALDATE: {line}");
-    let copied = save_date(&line);
+    let internal = item(fetch_of(&untagged, 1), "INTERNALDATE");
+    assert_eq!(internal, " 1-Jan-2001 10:00:00 +0100", "COPY keeps INTERNALDATE: {untagged:?}");
+    let copied = save_date(&untagged);
     assert!(copied > appended, "{copied:?} after {appended:?}");
     // MOVE too.
     std::thread::sleep(std::time::Duration::from_millis(1100));
     client.ok("MOVE 1 Junk");
     client.ok("SELECT Junk");
     let untagged = client.ok("FETCH 1 (SAVEDATE)");
-    let moved = save_date(&untagged.join("\n"));
+    let moved = save_date(&untagged);
     assert!(moved > copied, "{moved:?} after {copied:?}");
 
     // SEARCH by save date, by the day (RFC 8514 §4.3); INTERNALDATE is
@@ -300,7 +304,7 @@ fn messages_from_before_save_dates() {
     let mut client = server.login("alice", "secret");
     client.ok("SELECT INBOX");
     let untagged = client.ok("FETCH 1 (SAVEDATE EMAILID)");
-    assert!(untagged.join("\n").contains("SAVEDATE NIL"), "RFC 8514 §3: not known, NIL: {untagged:?}");
+    assert_eq!(item(fetch_of(&untagged, 1), "SAVEDATE"), "NIL", "RFC 8514 §3: not known, NIL: {untagged:?}");
     // SEARCH goes by INTERNALDATE for it (so SAVEDBEFORE still finds old mail).
     assert_eq!(search_result(&client.ok("SEARCH SAVEDBEFORE 1-Jan-2002")), [1]);
     assert_eq!(search_result(&client.ok("SEARCH SAVEDON 1-Jan-2001")), [1]);
@@ -308,7 +312,10 @@ fn messages_from_before_save_dates() {
     client.append_ok("INBOX", &message("new", "body"));
     client.ok("COPY 1 INBOX");
     let untagged = client.ok("FETCH 2:3 (SAVEDATE)");
-    assert_eq!(find(&untagged, "SAVEDATE \"").len(), 2, "{untagged:?}");
+    for sequence in [2, 3] {
+        let date = item(fetch_of(&untagged, sequence), "SAVEDATE");
+        assert!(date != "NIL" && date.ends_with(" +0000"), "a save date for {sequence}: {untagged:?}");
+    }
     assert_eq!(search_result(&client.ok("SEARCH SAVEDSINCE 1-Jan-2002")), [2, 3]);
     let (ok, stdout, stderr) = run_cli(&["check", "--config", &server.config_arg()], None);
     assert!(ok && stdout.contains("no damage found"), "roost check: {stdout}{stderr}");

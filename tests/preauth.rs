@@ -265,12 +265,6 @@ fn a_flood_of_refused_connections_is_summarised_in_the_log() {
     assert_eq!(log.matches("login failed from 127.0.0.4: user \"alice\"").count(), 3, "{log}");
 }
 
-fn vm_hwm_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|line| line.starts_with("VmHWM:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
 /// Waits (bounded) until every `roost-auth` thread of `pid` has been
 /// asleep for several looks in a row.
 fn wait_until_auth_threads_sleep(pid: u32) {

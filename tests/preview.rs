@@ -12,35 +12,7 @@ use common::*;
 /// The PREVIEW value of the FETCH response for message `sequence`: Some
 /// text (quoted or literal), or None for NIL.
 fn preview(client: &mut Client, sequence: u32, item: &str) -> Option<String> {
-    let untagged = client.ok(&format!("FETCH {sequence} ({item})"));
-    let response = untagged
-        .iter()
-        .find(|line| line.starts_with(&format!("* {sequence} FETCH")))
-        .unwrap_or_else(|| panic!("no FETCH response in {untagged:#?}"));
-    parse_preview(response)
-}
-
-fn parse_preview(response: &str) -> Option<String> {
-    let at = response.find("PREVIEW ").unwrap_or_else(|| panic!("no PREVIEW in {response:?}")) + "PREVIEW ".len();
-    let rest = &response[at..];
-    if rest.starts_with("NIL") {
-        return None;
-    }
-    if let Some(quoted) = rest.strip_prefix('"') {
-        let mut text = String::new();
-        let mut characters = quoted.chars();
-        while let Some(character) = characters.next() {
-            match character {
-                '"' => return Some(text),
-                '\\' => text.push(characters.next().unwrap()),
-                other => text.push(other),
-            }
-        }
-        panic!("unterminated quoted preview in {response:?}");
-    }
-    let length: usize = rest[1..rest.find('}').unwrap()].parse().unwrap();
-    let body = &rest[rest.find("\r\n").unwrap() + 2..];
-    Some(String::from_utf8(body.as_bytes()[..length].to_vec()).unwrap())
+    client.run_ok(&format!("FETCH {sequence} ({item})")).fetch(sequence).fetch_nstring("PREVIEW")
 }
 
 const ALTERNATIVE: &[u8] = b"From: a@example.org\r\nTo: b@example.org\r\nSubject: menu\r\nMIME-Version: 1.0\r\n\
@@ -54,8 +26,7 @@ const ALTERNATIVE_PREVIEW: &str = "Café menu: soup, bread and wine.";
 fn capability_is_advertised() {
     let server = Server::start();
     let mut client = server.login("alice", "secret");
-    let untagged = client.ok("CAPABILITY");
-    assert!(untagged[0].split(' ').any(|word| word == "PREVIEW"), "{untagged:?}");
+    assert!(capabilities(&mut client).contains("PREVIEW"));
 }
 
 #[test]
@@ -81,13 +52,20 @@ fn append_then_fetch_preview() {
     }
     // Every message at once, beside other items, and with a FETCH modifier.
     let untagged = client.ok("UID FETCH 1:* (FLAGS PREVIEW (LAZY))");
-    assert_eq!(untagged.iter().filter(|line| line.contains(" FETCH (")).count(), 4, "{untagged:#?}");
-    assert!(untagged.iter().all(|line| line.contains("UID ") && line.contains("PREVIEW ")), "{untagged:#?}");
+    assert_eq!(untagged.len(), 4, "{untagged:#?}");
+    for (_, response) in fetches(&untagged) {
+        let mut names = item_names(response);
+        names.sort();
+        assert_eq!(names, ["FLAGS", "PREVIEW", "UID"], "{response}");
+    }
     let untagged = client.ok("FETCH 1:* PREVIEW (CHANGEDSINCE 1)");
-    assert!(untagged.iter().any(|line| line.contains("MODSEQ (") && line.contains("PREVIEW ")), "{untagged:#?}");
+    let with_modseq = fetches(&untagged).into_iter().filter(|(_, response)| {
+        let names = item_names(response);
+        names.contains(&"MODSEQ".to_string()) && names.contains(&"PREVIEW".to_string())
+    });
+    assert!(with_modseq.count() > 0, "{untagged:#?}");
     // PREVIEW does not set \Seen (RFC 8970 §4: it is not a body fetch).
-    let untagged = client.ok("FETCH 1 FLAGS");
-    assert!(!untagged[0].contains("\\Seen"), "{untagged:?}");
+    assert!(!flags_of(&mut client, 1).contains("\\Seen"));
 }
 
 #[test]

@@ -30,8 +30,7 @@ fn subjects(client: &mut Client) -> Vec<String> {
 fn a_draft_is_replaced_in_one_step() {
     let server = Server::start();
     let mut client = server.login("alice", "secret");
-    let capabilities = client.ok("CAPABILITY").join(" ");
-    assert!(capabilities.contains(" REPLACE"), "{capabilities}");
+    assert!(capabilities(&mut client).contains("REPLACE"));
     client.append_ok("Drafts", &message("draft 1", "first words"));
     client.append_ok("Drafts", &message("other", "unrelated"));
     let mut watcher = server.login("alice", "secret");
@@ -45,7 +44,7 @@ fn a_draft_is_replaced_in_one_step() {
     assert!(saved < gone, "{untagged:?}");
     assert!(untagged.iter().any(|line| line == "* 2 EXISTS"), "{untagged:?}");
     assert_eq!(subjects(&mut client), ["other", "draft 2"]);
-    assert!(client.ok("FETCH 2 FLAGS")[0].contains("\\Draft"));
+    assert!(flags_of(&mut client, 2).contains("\\Draft"));
     // Another device sees the old draft go and the new one come.
     let seen = watcher.ok("NOOP");
     assert!(seen.iter().any(|line| line == "* 1 EXPUNGE") && seen.iter().any(|line| line == "* 2 EXISTS"), "{seen:?}");

@@ -13,54 +13,18 @@ use common::*;
 const SYSTEM_FLAGS: &str = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
 const DEFAULT_MAILBOXES: [&str; 6] = ["INBOX", "Archive", "Drafts", "Junk", "Sent", "Trash"];
 
-/// Undoes the quoting of a quoted string (`"a \"b\""` → `a "b"`); an atom
-/// is returned as it is.
-fn unquote(text: &str) -> String {
-    let Some(inner) = text.strip_prefix('"').and_then(|rest| rest.strip_suffix('"')) else {
-        return text.to_string();
-    };
-    let mut out = String::new();
-    let mut chars = inner.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            out.extend(chars.next());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// (attributes, delimiter, name) of a `* LIST` / `* LSUB` line.
-fn parse_list_line(line: &str) -> (Vec<String>, String, String) {
-    let rest = line
-        .strip_prefix("* LIST (")
-        .or_else(|| line.strip_prefix("* LSUB ("))
-        .unwrap_or_else(|| panic!("not a LIST/LSUB line: {line}"));
-    let close = rest.find(')').unwrap();
-    let attributes = rest[..close].split_whitespace().map(str::to_string).collect();
-    let rest = rest[close + 1..].strip_prefix(' ').unwrap();
-    let (delimiter, name) = if let Some(after) = rest.strip_prefix("NIL ") {
-        ("NIL".to_string(), after)
-    } else {
-        // A quoted one-character delimiter: `"/"`.
-        (unquote(&rest[..3]), rest[3..].strip_prefix(' ').unwrap())
-    };
-    (attributes, delimiter, unquote(name))
-}
-
 /// Runs a LIST or LSUB command; returns (name, attributes) in server order,
 /// checking every line is of that command and uses `/`.
 fn listing(client: &mut Client, command: &str) -> Vec<(String, Vec<String>)> {
     let untagged = client.ok(command);
-    let kind = if command.starts_with("LSUB") { "* LSUB " } else { "* LIST " };
-    untagged
-        .iter()
-        .map(|line| {
-            assert!(line.starts_with(kind), "{command}: unexpected {line:?}");
-            let (attributes, delimiter, name) = parse_list_line(line);
-            assert_eq!(delimiter, "/", "{line}");
-            (name, attributes)
+    let kind = if command.starts_with("LSUB") { "LSUB" } else { "LIST" };
+    Responses::of(&untagged)
+        .all_untagged()
+        .map(|response| {
+            assert!(response.is(kind), "{command}: unexpected {response:?}");
+            let listed = response.list();
+            assert!(listed.delimiter == "/" && listed.extended.is_empty(), "{response:?}");
+            (listed.name, listed.attributes)
         })
         .collect()
 }
@@ -75,18 +39,14 @@ fn attributes_of(client: &mut Client, command: &str, name: &str) -> Option<Vec<S
     listing(client, command).into_iter().find(|(listed, _)| listed == name).map(|(_, attributes)| attributes)
 }
 
-/// STATUS items as a map, after checking the response names `wire_name`.
+/// STATUS items as a map, after checking the one response names `mailbox`
+/// and holds just the items asked for.
 fn status_of(client: &mut Client, mailbox: &str, items: &str) -> BTreeMap<String, u64> {
     let untagged = client.ok(&format!("STATUS {mailbox} ({items})"));
     assert_eq!(untagged.len(), 1, "{untagged:?}");
-    let line = &untagged[0];
-    let rest = line.strip_prefix("* STATUS ").unwrap_or_else(|| panic!("{line}"));
-    let open = rest.rfind(" (").unwrap();
-    let values = rest[open + 2..].strip_suffix(')').unwrap();
-    let words: Vec<&str> = values.split_whitespace().collect();
-    let map: BTreeMap<String, u64> =
-        words.chunks(2).map(|pair| (pair[0].to_string(), pair[1].parse().unwrap())).collect();
-    assert_eq!(map.len(), items.split_whitespace().count(), "{line}");
+    let map = Responses::of(&untagged).status_items(mailbox);
+    let asked: Vec<String> = items.split_whitespace().map(str::to_ascii_uppercase).collect();
+    assert!(map.len() == asked.len() && asked.iter().all(|item| map.contains_key(item)), "{untagged:?}");
     map
 }
 
@@ -94,11 +54,27 @@ fn status_value(client: &mut Client, mailbox: &str, item: &str) -> u64 {
     status_of(client, mailbox, item)[item]
 }
 
-/// `* n WORD` among untagged responses.
+/// `* n WORD` among untagged responses (at most one).
 fn counted(untagged: &[Response], word: &str) -> Option<u64> {
-    let suffix = format!(" {word}");
-    let line = untagged.iter().find(|line| line.starts_with("* ") && line.ends_with(&suffix))?;
-    Some(line[2..line.len() - suffix.len()].parse().unwrap())
+    let found = Responses::of(untagged).numbered(word);
+    assert!(found.len() <= 1, "{word} came {} times in {untagged:#?}", found.len());
+    found.first().map(|&number| number.into())
+}
+
+/// The one untagged OK with the response code `name`.
+fn ok_code(untagged: &[Response], name: &str) -> Code {
+    let status = Responses::of(untagged).status_with(name).unwrap_or_else(|| panic!("no {name} in {untagged:#?}"));
+    assert!(status.is("OK"), "{status:?}");
+    status.code.unwrap()
+}
+
+/// The subjects of `FETCH 1:* BODY.PEEK[HEADER.FIELDS (SUBJECT)]`, in sequence order.
+fn subjects(client: &mut Client) -> Vec<String> {
+    let responses = client.run_ok("FETCH 1:* BODY.PEEK[HEADER.FIELDS (SUBJECT)]");
+    let fetches = responses.fetches();
+    let numbers: Vec<u32> = fetches.iter().map(|fetch| fetch.number.unwrap()).collect();
+    assert_eq!(numbers, (1..=fetches.len() as u32).collect::<Vec<_>>(), "{responses:#?}");
+    fetches.iter().map(|fetch| fetch.fetch_item("BODY[HEADER.FIELDS (SUBJECT)]").expect("the header")).collect()
 }
 
 /// SELECT or EXAMINE that must succeed: (untagged, tagged).
@@ -127,9 +103,7 @@ fn select_empty_mailbox_reports_every_required_response() {
     let (untagged, tagged) = open(&mut client, "SELECT INBOX");
     assert!(tagged.starts_with("OK [READ-WRITE] "), "{tagged}");
     assert!(untagged.contains(&format!("* FLAGS ({SYSTEM_FLAGS})")), "{untagged:#?}");
-    let permanent = format!("* OK [PERMANENTFLAGS ({SYSTEM_FLAGS} \\*)] ");
-    assert_eq!(find(&untagged, "PERMANENTFLAGS").len(), 1, "{untagged:#?}");
-    assert!(untagged.iter().any(|line| line.starts_with(&permanent)), "{untagged:#?}");
+    assert_eq!(ok_code(&untagged, "PERMANENTFLAGS").data, format!("({SYSTEM_FLAGS} \\*)"), "{untagged:#?}");
     assert!(untagged.contains(&"* 0 EXISTS".to_string()), "{untagged:#?}");
     assert!(untagged.contains(&"* 0 RECENT".to_string()), "{untagged:#?}");
     assert_eq!(code_number(&untagged, "UIDNEXT"), Some(1), "{untagged:#?}");
@@ -173,15 +147,11 @@ fn select_flags_list_keywords_in_use() {
     let mut client = server.login("alice", "secret");
     append_with_flags(&mut client, "INBOX", "(Work $Important)", &message("k", "keywords"));
     let (untagged, _) = open(&mut client, "SELECT INBOX");
-    let flags = untagged.iter().find(|line| line.starts_with("* FLAGS (")).expect("FLAGS");
-    for flag in ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft", "Work", "$Important"] {
-        assert!(flags.contains(flag), "{flags}");
-    }
-    let permanent = untagged.iter().find(|line| line.starts_with("* OK [PERMANENTFLAGS (")).expect("PERMANENTFLAGS");
-    assert!(
-        permanent.contains("Work") && permanent.contains("$Important") && permanent.contains("\\*)]"),
-        "{permanent}"
-    );
+    let defined = flag_set(&Responses::of(&untagged).one("FLAGS").data);
+    let keywords = ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft", "Work", "$Important"];
+    assert_eq!(defined, flags(&keywords), "{untagged:#?}");
+    let permanent = flag_set(&ok_code(&untagged, "PERMANENTFLAGS").data);
+    assert_eq!(permanent, flags(&[&keywords[..], &["\\*"]].concat()), "{untagged:#?}");
 }
 
 #[test]
@@ -194,8 +164,7 @@ fn examine_is_read_only() {
     let (untagged, tagged) = open(&mut client, "EXAMINE INBOX");
     assert!(tagged.starts_with("OK [READ-ONLY] "), "{tagged}");
     assert!(untagged.contains(&format!("* FLAGS ({SYSTEM_FLAGS})")), "{untagged:#?}");
-    assert_eq!(find(&untagged, "PERMANENTFLAGS").len(), 1, "{untagged:#?}");
-    assert!(untagged.iter().any(|line| line.starts_with("* OK [PERMANENTFLAGS ()] ")), "{untagged:#?}");
+    assert_eq!(ok_code(&untagged, "PERMANENTFLAGS").data, "()", "{untagged:#?}");
     assert_eq!(counted(&untagged, "EXISTS"), Some(2), "{untagged:#?}");
     assert_eq!(counted(&untagged, "RECENT"), Some(2), "{untagged:#?}");
     assert_eq!(code_number(&untagged, "UIDNEXT"), Some(3), "{untagged:#?}");
@@ -208,8 +177,7 @@ fn examine_is_read_only() {
     assert_no_code(&client.no("UID EXPUNGE 1:*"), "READ-ONLY");
     // Reading the body in an EXAMINEd mailbox does not set \Seen.
     client.ok("FETCH 1 BODY[TEXT]");
-    let untagged = client.ok("FETCH 1 FLAGS");
-    assert!(!untagged[0].contains("\\Seen"), "{untagged:?}");
+    assert!(!flags_of(&mut client, 1).contains("\\Seen"));
     assert_eq!(status_value(&mut client, "INBOX", "UNSEEN"), 2);
 
     // RFC 3501 §6.3.2: EXAMINE does not take \Recent away.
@@ -543,8 +511,9 @@ fn rename_keeps_messages_uids_and_uidvalidity() {
     open(&mut client, "SELECT New");
     let untagged = client.ok("UID FETCH 1:* (UID FLAGS)");
     assert_eq!(untagged.len(), 2, "{untagged:?}");
-    assert!(untagged[0].contains(&format!("UID {first}")) && untagged[0].contains("\\Flagged"), "{untagged:?}");
-    assert!(untagged[1].contains(&format!("UID {second}")), "{untagged:?}");
+    assert_eq!(item(fetch_of(&untagged, 1), "UID"), first.to_string());
+    assert!(flag_set(&item(fetch_of(&untagged, 1), "FLAGS")).contains("\\Flagged"), "{untagged:?}");
+    assert_eq!(item(fetch_of(&untagged, 2), "UID"), second.to_string());
     let listed = names(&mut client, "LIST \"\" *");
     assert!(listed.contains(&"New".to_string()) && !listed.contains(&"Old".to_string()), "{listed:?}");
 }
@@ -638,8 +607,7 @@ fn rename_inbox_moves_its_messages_and_leaves_it_empty() {
     assert_eq!(status_value(&mut client, "INBOX/Keep", "MESSAGES"), 1);
     let (untagged, _) = open(&mut client, "SELECT Old-Mail");
     assert_eq!(counted(&untagged, "EXISTS"), Some(2));
-    let untagged = client.ok("FETCH 1:* BODY.PEEK[HEADER.FIELDS (SUBJECT)]");
-    assert!(untagged[0].contains("Subject: one") && untagged[1].contains("Subject: two"), "{untagged:?}");
+    assert_eq!(subjects(&mut client), ["Subject: one\r\n\r\n", "Subject: two\r\n\r\n"]);
 
     // INBOX still works, and its UIDs are not reused under the old UIDVALIDITY.
     let (untagged, _) = open(&mut client, "SELECT INBOX");
@@ -1040,8 +1008,8 @@ fn status_errors() {
     // Item names are case-insensitive.
     assert_eq!(status_value(&mut client, "INBOX", "MESSAGES"), 0);
     let untagged = client.ok("STATUS INBOX (messages uidNext)");
-    assert!(untagged[0].starts_with("* STATUS "), "{untagged:?}");
-    assert!(untagged[0].contains("MESSAGES 0") && untagged[0].contains("UIDNEXT 1"), "{untagged:?}");
+    let items = Responses::of(&untagged).status_items("INBOX");
+    assert_eq!(items, BTreeMap::from([("MESSAGES".to_string(), 0), ("UIDNEXT".to_string(), 1)]), "{untagged:?}");
 }
 
 #[test]
@@ -1075,8 +1043,7 @@ fn status_recent_of_the_selected_mailbox_counts_this_sessions_recent() {
     append_with_flags(&mut client, "INBOX", "", &message("b", "2"));
     let (untagged, _) = open(&mut client, "SELECT INBOX");
     assert_eq!(counted(&untagged, "RECENT"), Some(2));
-    let untagged = client.ok("FETCH 1:* FLAGS");
-    assert!(untagged.iter().all(|line| line.contains("\\Recent")), "{untagged:?}");
+    assert!((1..=2).all(|sequence| flags_of(&mut client, sequence).contains("\\Recent")));
     // RFC 3501 §6.3.10: RECENT is "the number of messages with the \Recent
     // flag set"; in this session both have it.
     assert_eq!(status_value(&mut client, "INBOX", "RECENT"), 2);
@@ -1149,8 +1116,7 @@ fn close_expunges_silently_and_deselects() {
     // The remaining messages are the first and the third.
     let (untagged, _) = open(&mut client, "SELECT INBOX");
     assert_eq!(counted(&untagged, "EXISTS"), Some(2));
-    let untagged = client.ok("FETCH 1:* BODY.PEEK[HEADER.FIELDS (SUBJECT)]");
-    assert!(untagged[0].contains("Subject: one") && untagged[1].contains("Subject: three"), "{untagged:?}");
+    assert_eq!(subjects(&mut client), ["Subject: one\r\n\r\n", "Subject: three\r\n\r\n"]);
 }
 
 #[test]
@@ -1162,7 +1128,7 @@ fn unselect_expunges_nothing() {
     let status = status_of(&mut client, "INBOX", "MESSAGES DELETED");
     assert_eq!((status["MESSAGES"], status["DELETED"]), (3, 1));
     let untagged = watcher.ok("NOOP");
-    assert!(find(&untagged, "EXPUNGE").is_empty(), "{untagged:?}");
+    assert!(Responses::of(&untagged).untagged("EXPUNGE").is_empty(), "{untagged:?}");
 }
 
 #[test]
@@ -1182,7 +1148,7 @@ fn select_while_selected_does_not_expunge() {
     client.ok("CREATE Other");
     let (untagged, _) = open(&mut client, "SELECT Other");
     assert_eq!(counted(&untagged, "EXISTS"), Some(0));
-    assert!(find(&untagged, "EXPUNGE").is_empty(), "{untagged:?}");
+    assert!(Responses::of(&untagged).untagged("EXPUNGE").is_empty(), "{untagged:?}");
     assert_eq!(status_value(&mut client, "INBOX", "MESSAGES"), 3);
 }
 
@@ -1283,7 +1249,7 @@ fn rename_inbox_tells_sessions_that_have_it_selected() {
     open(&mut watcher, "SELECT INBOX");
     client.ok("RENAME INBOX Moved");
     let untagged = watcher.ok("NOOP");
-    assert_eq!(find(&untagged, "EXPUNGE").len(), 2, "{untagged:?}");
+    assert_eq!(Responses::of(&untagged).numbered("EXPUNGE"), [1, 1], "{untagged:?}");
     let (untagged, _) = open(&mut watcher, "SELECT INBOX");
     assert_eq!(counted(&untagged, "EXISTS"), Some(0));
 }

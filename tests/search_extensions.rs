@@ -18,38 +18,24 @@ fn flagged_mailbox(server: &Server, count: usize) -> (Client, Vec<u32>) {
     (client, uids)
 }
 
-/// The single `* ESEARCH` line of a command's answer.
-fn esearch(client: &mut Client, command: &str) -> String {
-    let untagged = client.ok(command);
-    let lines = find(&untagged, "* ESEARCH");
-    assert_eq!(lines.len(), 1, "{command}: {untagged:?}");
-    assert!(find(&untagged, "* SEARCH").is_empty(), "{command}: no SEARCH response with RETURN: {untagged:?}");
-    lines[0].clone()
-}
-
 #[test]
 fn esearch_result_options() {
     let server = Server::start();
     let (mut client, uids) = flagged_mailbox(&server, 9);
-    let capabilities = client.ok("CAPABILITY").join(" ");
-    assert!(capabilities.contains(" ESEARCH") && capabilities.contains(" SEARCHRES"), "{capabilities}");
+    let capabilities = capabilities(&mut client);
+    assert!(capabilities.contains("ESEARCH") && capabilities.contains("SEARCHRES"), "{capabilities:?}");
 
-    let tag_of = |line: &str| line.split('"').nth(1).map(str::to_string);
-    let line = esearch(&mut client, "SEARCH RETURN (MIN MAX COUNT) FLAGGED");
-    assert!(line.ends_with(") MIN 3 MAX 9 COUNT 3"), "{line}");
-    assert!(tag_of(&line).is_some_and(|tag| tag.starts_with('t')), "ESEARCH names the command's tag: {line}");
+    // esearch() checks the ESEARCH names the command's tag.
+    assert_eq!(esearch(&mut client, "SEARCH RETURN (MIN MAX COUNT) FLAGGED").data(), "MIN 3 MAX 9 COUNT 3");
     // RETURN () is ALL; ranges come compressed.
-    let line = esearch(&mut client, "SEARCH RETURN () NOT 4:5");
-    assert!(line.ends_with(") ALL 1:3,6:9"), "{line}");
+    assert_eq!(esearch(&mut client, "SEARCH RETURN () NOT 4:5").data(), "ALL 1:3,6:9");
     // UID SEARCH answers with UIDs and says UID.
     let line = esearch(&mut client, "UID SEARCH RETURN (ALL COUNT) FLAGGED");
-    let expected = format!(") UID COUNT 3 ALL {},{},{}", uids[2], uids[5], uids[8]);
-    assert!(line.ends_with(&expected), "{line} vs {expected}");
+    assert_eq!(line.data(), format!("UID COUNT 3 ALL {},{},{}", uids[2], uids[5], uids[8]));
     // Nothing matched: only COUNT 0 (RFC 4731 §3.1 leaves MIN, MAX, ALL out).
-    let line = esearch(&mut client, "SEARCH RETURN (MIN MAX ALL COUNT) SUBJECT nowhere");
-    assert!(line.ends_with(") COUNT 0"), "{line}");
+    assert_eq!(esearch(&mut client, "SEARCH RETURN (MIN MAX ALL COUNT) SUBJECT nowhere").data(), "COUNT 0");
     let line = esearch(&mut client, "SEARCH RETURN (MIN) SUBJECT nowhere");
-    assert!(line.ends_with(')'), "no data at all: {line}");
+    assert!(!line.uid && line.items.is_empty(), "no data at all: {line:?}");
     // Plain SEARCH is unchanged.
     assert_eq!(search_result(&client.ok("SEARCH FLAGGED")), [3, 6, 9]);
     client.bad("SEARCH RETURN (FIRST) ALL");
@@ -64,10 +50,11 @@ fn saved_search_result() {
     assert!(client.ok("FETCH $ FLAGS").is_empty());
     // SAVE alone: no ESEARCH answer (RFC 5182 §2.4).
     let untagged = client.ok("SEARCH RETURN (SAVE) FLAGGED");
-    assert!(find(&untagged, "SEARCH").is_empty(), "{untagged:?}");
+    assert!(untagged.is_empty(), "{untagged:?}");
     let fetched = client.ok("FETCH $ (UID)");
     assert_eq!(fetched.len(), 3, "{fetched:?}");
-    assert!(fetched[0].starts_with("* 3 FETCH") && fetched[2].starts_with("* 9 FETCH"), "{fetched:?}");
+    let numbers: Vec<u32> = fetches(&fetched).into_iter().map(|(number, _)| number).collect();
+    assert_eq!(numbers, [3, 6, 9], "{fetched:?}");
     // $ inside SEARCH, and with other set elements.
     assert_eq!(search_result(&client.ok("SEARCH $ SUBJECT m6")), [6]);
     assert_eq!(search_result(&client.ok("SEARCH 1,$")), [1, 3, 6, 9]);
@@ -77,15 +64,13 @@ fn saved_search_result() {
     assert_eq!(search_result(&client.ok("SEARCH SEEN")), [3, 6, 9]);
     client.ok("CREATE Saved");
     client.ok("UID COPY $ Saved");
-    let status = client.ok("STATUS Saved (MESSAGES)");
-    assert!(status[0].contains("MESSAGES 3"), "{status:?}");
+    assert_eq!(status(&mut client, "Saved", "MESSAGES"), 3);
 
     // SAVE with MIN and MAX keeps just those two (RFC 5182 §2.4).
     client.ok("SEARCH RETURN (SAVE MIN MAX) ALL");
     assert_eq!(search_result(&client.ok("SEARCH $")), [1, 9]);
     // With COUNT as well, every match is kept, and ESEARCH is sent.
-    let line = esearch(&mut client, "SEARCH RETURN (SAVE MIN COUNT) 2:4");
-    assert!(line.ends_with(") MIN 2 COUNT 3"), "{line}");
+    assert_eq!(esearch(&mut client, "SEARCH RETURN (SAVE MIN COUNT) 2:4").data(), "MIN 2 COUNT 3");
     assert_eq!(search_result(&client.ok("SEARCH $")), [2, 3, 4]);
 
     // An expunged message leaves $; the others renumber.
@@ -123,9 +108,9 @@ fn threads_mailbox(server: &Server) -> Client {
 fn sort_criteria() {
     let server = Server::start();
     let mut client = threads_mailbox(&server);
-    let capabilities = client.ok("CAPABILITY").join(" ");
+    let capabilities = capabilities(&mut client);
     for capability in ["SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES"] {
-        assert!(capabilities.contains(&format!(" {capability}")), "{capability}: {capabilities}");
+        assert!(capabilities.contains(capability), "{capability}: {capabilities:?}");
     }
     for (criteria, expected) in [
         ("(ARRIVAL)", "1 2 3 4 5"),
@@ -164,9 +149,9 @@ fn sort_criteria() {
     client.bad("SORT (NOSUCH) UTF-8 ALL");
     client.bad("SORT DATE UTF-8 ALL");
     client.bad("SORT (DATE) ALL");
-    assert!(client.no("SORT (DATE) X-NO-SUCH ALL").contains("BADCHARSET"));
+    assert!(Status::parse(&client.no("SORT (DATE) X-NO-SUCH ALL")).code().is("BADCHARSET"));
     // A mailer's "unknown" label is not a charset a search can be in.
-    assert!(client.no("SEARCH CHARSET X-UNKNOWN ALL").contains("BADCHARSET"));
+    assert!(Status::parse(&client.no("SEARCH CHARSET X-UNKNOWN ALL")).code().is("BADCHARSET"));
 }
 
 /// Issue 13, fault 9: SORT compared strings with a fold of its own (upper
@@ -282,12 +267,11 @@ fn large_sort_and_thread() {
     command.extend_from_slice(b"\r\n");
     client.send_raw(&command);
     let (_, tagged) = client.until_tagged(&tag);
-    assert!(tagged.contains("OK"), "{tagged}");
+    assert!(Status::parse(&tagged).is("OK"), "{tagged}");
     client.ok("SELECT INBOX");
 
-    let untagged = client.ok("SORT (SUBJECT REVERSE SIZE) UTF-8 ALL");
-    let sorted = find(&untagged, "* SORT");
-    let numbers: Vec<usize> = sorted[0].split(' ').skip(2).map(|n| n.parse().unwrap()).collect();
+    let sorted = client.run_ok("SORT (SUBJECT REVERSE SIZE) UTF-8 ALL");
+    let numbers: Vec<usize> = sorted.one("SORT").numbers().into_iter().map(|number| number as usize).collect();
     assert_eq!(numbers.len(), COUNT);
     let key = |sequence: usize| {
         let number = sequence - 1;
@@ -295,11 +279,11 @@ fn large_sort_and_thread() {
     };
     assert!(numbers.windows(2).all(|pair| key(pair[0]) < key(pair[1])), "not in SUBJECT, REVERSE SIZE order");
 
-    let untagged = client.ok("THREAD ORDEREDSUBJECT UTF-8 ALL");
-    let threads = find(&untagged, "* THREAD");
+    let threads = client.run_ok("THREAD ORDEREDSUBJECT UTF-8 ALL");
+    let threads = [threads.one("THREAD").data.clone()];
     // 50 subjects, so 50 top-level threads, holding every message once.
     let (mut depth, mut top) = (0, 0);
-    for byte in threads[0].bytes().skip("* THREAD ".len()) {
+    for byte in threads[0].bytes() {
         match byte {
             b'(' if depth == 0 => (depth, top) = (1, top + 1),
             b'(' => depth += 1,
@@ -319,5 +303,6 @@ fn large_sort_and_thread() {
     client.send(&format!("{tag} SORT (SUBJECT) UTF-8 ALL"));
     other.ok("NOOP");
     let (untagged, tagged) = client.until_tagged(&tag);
-    assert!(tagged.contains("OK") && find(&untagged, "* SORT").len() == 1, "{tagged}");
+    assert!(Status::parse(&tagged).is("OK"), "{tagged}");
+    assert_eq!(Responses::of(&untagged).one("SORT").numbers().len(), COUNT, "{untagged:?}");
 }

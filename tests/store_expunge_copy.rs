@@ -58,23 +58,29 @@ fn store_of_a_new_keyword_announces_it() {
     let (mut client, _) = settled(&server, &numbered(2));
     let untagged = client.ok("STORE 1 +FLAGS ($Label)");
     let system = r"\Answered \Flagged \Deleted \Seen \Draft";
-    let flags_line = untagged.iter().position(|line| line.starts_with("* FLAGS ")).expect("* FLAGS");
-    assert_eq!(flag_set(&untagged[flags_line]["* FLAGS ".len()..]), flag_set(&format!("({system} $Label)")));
-    let permanent = untagged.iter().find(|line| line.starts_with("* OK [PERMANENTFLAGS ")).expect("PERMANENTFLAGS");
-    let list = &permanent["* OK [PERMANENTFLAGS ".len()..permanent.find(']').unwrap()];
-    assert_eq!(flag_set(list), flag_set(&format!(r"({system} $Label \*)")));
-    let fetch = untagged.iter().position(|line| line.starts_with("* 1 FETCH")).expect("FETCH");
+    let responses = Responses::of(&untagged);
+    let at = |name: &str, number: Option<u32>| {
+        let found = responses.0.iter().position(
+            |reply| matches!(reply, Reply::Untagged(response) if response.is(name) && response.number == number),
+        );
+        found.unwrap_or_else(|| panic!("no {name} in {untagged:?}"))
+    };
+    let flags_line = at("FLAGS", None);
+    assert_eq!(defined_flags(&untagged), flag_set(&format!("({system} $Label)")));
+    let permanent = responses.status_with("PERMANENTFLAGS").expect("PERMANENTFLAGS");
+    assert!(permanent.is("OK"), "{untagged:?}");
+    assert_eq!(flag_set(&permanent.code().data), flag_set(&format!(r"({system} $Label \*)")));
+    let fetch = at("FETCH", Some(1));
     assert!(flags_line < fetch, "the new keyword is defined before it is used: {untagged:?}");
     assert_eq!(flag_set(&item(&untagged[fetch], "FLAGS")), flags(&["$Label"]));
     // Already defined: no second announcement.
     let untagged = client.ok("STORE 2 +FLAGS ($Label)");
-    assert!(!untagged.iter().any(|line| line.starts_with("* FLAGS")), "{untagged:?}");
+    assert!(Responses::of(&untagged).untagged("FLAGS").is_empty(), "{untagged:?}");
     // Removing it from every message keeps it defined.
     client.ok("STORE 1:2 -FLAGS ($Label)");
     assert_eq!(flags_of(&mut client, 1), flags(&[]));
     let selected = client.ok("SELECT INBOX");
-    let defined = selected.iter().find(|line| line.starts_with("* FLAGS ")).unwrap();
-    assert!(flag_set(&defined["* FLAGS ".len()..]).contains("$Label"), "{defined}");
+    assert!(defined_flags(&selected).contains("$Label"), "{selected:?}");
     // FLAGS replaces keywords as well as system flags.
     client.ok(r"STORE 2 FLAGS (\Seen $Other)");
     assert_eq!(flags_of(&mut client, 2), flags(&[r"\Seen", "$Other"]));
@@ -204,8 +210,7 @@ fn expunge_reports_each_message_with_shifting_sequence_numbers() {
 fn uid_expunge_removes_only_given_deleted_messages() {
     let server = Server::start();
     let (mut client, uids) = settled(&server, &numbered(5));
-    let capability = client.ok("CAPABILITY").remove(0);
-    assert!(capability.contains(" UIDPLUS"), "{capability}");
+    assert!(capabilities(&mut client).contains("UIDPLUS"));
     client.ok(r"STORE 1,2,3,5 +FLAGS.SILENT (\Deleted)");
     let untagged = client.ok(&format!("UID EXPUNGE {}:{}", uids[1], uids[3]));
     assert_eq!(untagged, ["* 2 EXPUNGE", "* 2 EXPUNGE"], "RFC 4315 §2.1");
@@ -233,7 +238,8 @@ fn copy_answers_copyuid_and_carries_flags() {
     client.ok(r"STORE 3 FLAGS.SILENT (\Answered $Other)");
     let (untagged, tagged) = client.command("COPY 1:2 Saved");
     assert!(tagged.starts_with("OK [COPYUID "), "{tagged}");
-    assert!(fetches(&untagged).is_empty() && !untagged.iter().any(|line| line.contains("EXPUNGE")), "{untagged:?}");
+    let responses = Responses::of(&untagged);
+    assert!(responses.fetches().is_empty() && responses.untagged("EXPUNGE").is_empty(), "{untagged:?}");
     assert_eq!(copyuid(&tagged), (validity, format!("{}:{}", uids[0], uids[1]), "1:2".to_string()));
     let (_, tagged) = client.command(&format!("UID COPY {},{} Saved", uids[2], uids[0]));
     assert_eq!(copyuid(&tagged), (validity, format!("{},{}", uids[0], uids[2]), "3:4".to_string()));
@@ -302,8 +308,7 @@ fn copy_into_the_selected_mailbox_reports_exists() {
 fn move_sends_copyuid_before_the_expunges() {
     let server = Server::start();
     let (mut client, uids) = settled(&server, &numbered(5));
-    let capability = client.ok("CAPABILITY").remove(0);
-    assert!(capability.contains(" MOVE"), "{capability}");
+    assert!(capabilities(&mut client).contains("MOVE"));
     client.ok("CREATE Saved");
     let validity = status(&mut client, "Saved", "UIDVALIDITY");
     client.ok(r"STORE 2 FLAGS.SILENT (\Flagged $Keep)");
@@ -315,7 +320,7 @@ fn move_sends_copyuid_before_the_expunges() {
     assert!(untagged[0].starts_with("* OK [COPYUID "), "{untagged:?}");
     assert_eq!(copyuid(&untagged[0]), (validity, format!("{},{}", uids[1], uids[3]), "1:2".to_string()));
     assert_eq!(untagged[1..], ["* 2 EXPUNGE", "* 3 EXPUNGE"]);
-    assert!(!tagged.contains("COPYUID"), "{tagged}");
+    assert_eq!(Status::parse(&tagged).code, None, "COPYUID went untagged: {tagged}");
     assert_eq!(all_uids(&mut client), [uids[0], uids[2], uids[4]]);
     client.ok("EXAMINE Saved");
     let untagged = client.ok("FETCH 1:* (FLAGS BODY.PEEK[TEXT])");

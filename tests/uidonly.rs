@@ -31,12 +31,20 @@ fn has(responses: &[Response], line: &str) -> bool {
 }
 
 fn no_sequence_numbers(responses: &[Response]) {
-    for response in responses {
+    for response in Responses::of(responses).all_untagged() {
         assert!(
-            !response.contains(" FETCH (") && !response.ends_with(" EXPUNGE"),
-            "a message number went out: {response} in {responses:#?}"
+            !response.is("FETCH") && !response.is("EXPUNGE"),
+            "a message number went out: {response:?} in {responses:#?}"
         );
     }
+}
+
+/// The items of a `* uid UIDFETCH (...)` response, in order, after
+/// checking it is one for `uid`.
+fn uidfetch_items(response: &str, uid: u32) -> Vec<(String, String)> {
+    let Reply::Untagged(untagged) = parse_one(response) else { panic!("not untagged: {response}") };
+    assert!(untagged.is("UIDFETCH") && untagged.number == Some(uid), "{response}");
+    untagged.fetch_items()
 }
 
 #[test]
@@ -95,7 +103,7 @@ fn sequence_number_commands_are_refused_and_the_session_goes_on() {
     assert_eq!(status, ["* STATUS \"Kept\" (MESSAGES 0)"]);
     let flags = client.ok("UID FETCH 1:* (FLAGS)");
     assert_eq!(flags.len(), 3, "{flags:#?}");
-    assert!(flags.iter().all(|line| !line.contains("\\Flagged")), "{flags:#?}");
+    assert!(flags.iter().all(|line| !flag_set(&item(line, "FLAGS")).contains("\\Flagged")), "{flags:#?}");
     client.ok("UID COPY 2 Kept");
     client.ok("UID SEARCH UID 2:3 NOT DELETED");
 }
@@ -114,21 +122,26 @@ fn uid_fetch_and_uid_store_answer_uidfetch() {
     let body = client.ok("UID FETCH 4 (BODY[HEADER.FIELDS (SUBJECT)])");
     assert_eq!(body.len(), 1, "{body:#?}");
     assert!(body[0].starts_with("* 4 UIDFETCH (BODY[HEADER.FIELDS (SUBJECT)] {"), "{body:?}");
-    assert!(body[0].contains("Subject: four") && body[0].contains("FLAGS (\\Seen)"), "{body:?}");
+    let items = uidfetch_items(&body[0], 4);
+    let expected = [("BODY[HEADER.FIELDS (SUBJECT)]", "Subject: four\r\n\r\n"), ("FLAGS", "(\\Seen)")];
+    assert_eq!(items, expected.map(|(name, value)| (name.to_string(), value.to_string())), "{body:?}");
     // UID STORE answers.
     let stored = client.ok("UID STORE 2 +FLAGS (\\Flagged)");
     assert_eq!(stored, ["* 2 UIDFETCH (FLAGS (\\Flagged))"]);
     // With CONDSTORE: MODSEQ, and for .SILENT the modseq alone.
     let stored = client.ok("UID STORE 3 (UNCHANGEDSINCE 1000) +FLAGS (\\Answered)");
-    let line = stored.iter().find(|line| line.contains("UIDFETCH")).expect("a UIDFETCH");
-    assert!(line.starts_with("* 3 UIDFETCH (FLAGS (\\Answered) MODSEQ ("), "{stored:#?}");
+    let items = uidfetch_items(&Responses::of(&stored).one("UIDFETCH").text, 3);
+    assert_eq!(items.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>(), ["FLAGS", "MODSEQ"], "{stored:#?}");
+    assert_eq!(items[0].1, "(\\Answered)", "{stored:#?}");
     let silent = client.ok("UID STORE 3 -FLAGS.SILENT (\\Answered)");
     assert_eq!(silent.len(), 1, "{silent:#?}");
     assert!(silent[0].starts_with("* 3 UIDFETCH (MODSEQ ("), "{silent:?}");
     let changed = client.ok("UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1)");
     assert!(!changed.is_empty(), "{changed:#?}");
     assert!(
-        changed.iter().all(|line| line.contains(" UIDFETCH (FLAGS (") && line.contains(" MODSEQ (")),
+        changed.iter().all(|line| line.starts_with("* ")
+            && line.contains(" UIDFETCH (FLAGS (")
+            && item_names(line) == ["FLAGS", "MODSEQ"]),
         "{changed:#?}"
     );
     no_sequence_numbers(&[flags, named, body, stored, silent, changed].concat());
@@ -255,7 +268,7 @@ fn select_leaves_out_the_unseen_sequence_number() {
     let server = Server::start();
     let mut client = uidonly_inbox(&server);
     let untagged = client.ok("EXAMINE INBOX");
-    assert!(!untagged.iter().any(|line| line.contains("[UNSEEN ")), "{untagged:#?}");
+    assert_eq!(Responses::of(&untagged).code("UNSEEN"), None, "{untagged:#?}");
     assert!(has(&untagged, "* 3 EXISTS"), "{untagged:#?}");
     // The same mailbox for a session without UIDONLY still says it.
     let mut plain = server.login("alice", "secret");
@@ -293,25 +306,14 @@ fn sessions_without_uidonly_see_no_change() {
     assert_eq!(untagged, ["* 2 EXPUNGE"]);
 }
 
-/// The number in `[CODE n]` in any of the responses.
-fn code_number(responses: &[Response], code: &str) -> u64 {
-    let needle = format!("[{code} ");
-    responses
-        .iter()
-        .find_map(|line| {
-            let start = line.find(&needle)? + needle.len();
-            line[start..].split(']').next()?.parse().ok()
-        })
-        .unwrap_or_else(|| panic!("no {code} in {responses:#?}"))
-}
-
 #[test]
 fn qresync_select_reports_changes_as_uidfetch() {
     let server = Server::start();
     let mut client = uidonly_inbox(&server);
     client.ok("ENABLE QRESYNC");
     let selected = client.ok("SELECT INBOX");
-    let (validity, modseq) = (code_number(&selected, "UIDVALIDITY"), code_number(&selected, "HIGHESTMODSEQ"));
+    let responses = Responses::of(&selected);
+    let [validity, modseq] = ["UIDVALIDITY", "HIGHESTMODSEQ"].map(|code| responses.code(code).expect(code).number());
     client.ok("UNSELECT");
     let mut other = server.alice_inbox();
     other.ok("UID STORE 3 +FLAGS.SILENT (\\Flagged)");
@@ -320,8 +322,11 @@ fn qresync_select_reports_changes_as_uidfetch() {
     // RFC 7162 §3.2.5.1: what changed since `modseq`, by UID only.
     let selected = client.ok(&format!("SELECT INBOX (QRESYNC ({validity} {modseq}))"));
     assert!(has(&selected, "* VANISHED (EARLIER) 2"), "{selected:#?}");
-    let changed: Vec<&Response> = selected.iter().filter(|line| line.contains("UIDFETCH")).collect();
+    let responses = Responses::of(&selected);
+    let changed = responses.untagged("UIDFETCH");
     assert_eq!(changed.len(), 1, "{selected:#?}");
-    assert!(changed[0].starts_with("* 3 UIDFETCH (FLAGS (\\Flagged) MODSEQ ("), "{selected:#?}");
+    let items = uidfetch_items(&changed[0].text, 3);
+    assert_eq!(items.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>(), ["FLAGS", "MODSEQ"], "{selected:#?}");
+    assert_eq!(items[0].1, "(\\Flagged)", "{selected:#?}");
     no_sequence_numbers(&selected);
 }

@@ -63,8 +63,7 @@ fn uidvalidity_and_data_survive_a_restart() {
     let selected = client.ok("SELECT INBOX");
     assert_eq!(uidvalidity(&selected), validity);
     assert!(selected.contains(&"* 2 EXISTS".to_string()), "{selected:?}");
-    let defined = selected.iter().find(|line| line.starts_with("* FLAGS ")).unwrap();
-    assert!(flag_set(&defined["* FLAGS ".len()..]).contains("$Label"), "{defined}");
+    assert!(defined_flags(&selected).contains("$Label"), "{selected:?}");
     let after = client.ok("FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])");
     let strip_recent = |responses: &[Response]| {
         fetches(responses)

@@ -17,8 +17,7 @@ fn enabled(server: &Server) -> Client {
 fn it_is_advertised_and_enabled_once() {
     let server = Server::start();
     let mut client = server.login("alice", "secret");
-    let capabilities = client.ok("CAPABILITY").join(" ");
-    assert!(capabilities.contains(" UTF8=ACCEPT"), "{capabilities}");
+    assert!(capabilities(&mut client).contains("UTF8=ACCEPT"));
     assert_eq!(client.ok("ENABLE UTF8=ACCEPT"), ["* ENABLED UTF8=ACCEPT"]);
     // RFC 5161 §3.2: ENABLED lists only what this command newly enabled.
     assert_eq!(client.ok("ENABLE UTF8=ACCEPT"), ["* ENABLED"]);

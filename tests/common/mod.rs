@@ -1,6 +1,12 @@
 //! Shared harness for the integration tests: runs the real `roost` binary
 //! on ephemeral loopback ports with a temporary data directory, and speaks
 //! raw IMAP to it over TCP, TLS and STARTTLS.
+//!
+//! Assertions read answers with the typed reader in `responses.rs`
+//! (`client.run_ok(..).one("ESEARCH")`, `Status::parse(&tagged).code()`,
+//! `status_items("INBOX")`, the FETCH item parser below) rather than
+//! searching reply text for a substring; `contains` on raw text is left for
+//! what is raw text: a BAD's reason, log lines, CLI output, message bodies.
 #![allow(dead_code)]
 
 use std::collections::BTreeSet;
@@ -16,6 +22,10 @@ use std::time::Duration;
 mod rng;
 #[allow(unused_imports)]
 pub use rng::Rng;
+#[path = "responses.rs"]
+mod responses;
+#[allow(unused_imports)]
+pub use responses::{parse_one, values, Code, Esearch, Listed, Reply, Responses, Status, Untagged};
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_roost");
 /// Long enough for a slow CI machine, short enough that a hang fails.
@@ -265,6 +275,11 @@ impl Server {
         self.spawn();
     }
 
+    /// The server process's peak resident memory (VmHWM), in KiB.
+    pub fn peak_memory_kib(&self) -> u64 {
+        vm_hwm_kib(self.child.as_ref().expect("server running").id())
+    }
+
     pub fn log_text(&self) -> String {
         self.log.lock().unwrap().clone()
     }
@@ -392,13 +407,7 @@ impl Client {
 
     /// One raw line (without CRLF); panics on timeout or EOF.
     pub fn read_line(&mut self) -> String {
-        let mut line = Vec::new();
-        let count = self.reader.read_until(b'\n', &mut line).expect("read from server");
-        assert!(count > 0, "server closed the connection");
-        while line.last().is_some_and(|&byte| byte == b'\n' || byte == b'\r') {
-            line.pop();
-        }
-        String::from_utf8_lossy(&line).into_owned()
+        read_line_from(&mut self.reader)
     }
 
     /// Reads until EOF or error; returns what came.
@@ -410,15 +419,7 @@ impl Client {
 
     /// One response: a line plus any literals it announces, joined.
     pub fn read_response(&mut self) -> Response {
-        let mut response = self.read_line();
-        while let Some(length) = literal_length(&response) {
-            let mut bytes = vec![0u8; length];
-            self.reader.read_exact(&mut bytes).expect("read literal");
-            response.push_str("\r\n");
-            response.push_str(&String::from_utf8_lossy(&bytes));
-            response.push_str(&self.read_line());
-        }
-        response
+        read_response_from(&mut self.reader)
     }
 
     pub fn next_tag(&mut self) -> String {
@@ -442,6 +443,30 @@ impl Client {
             }
             untagged.push(response);
         }
+    }
+
+    /// Sends a tagged command; returns its responses read, the tagged
+    /// reply last (see [`Responses::tagged`] and [`Client::last_tag`]).
+    pub fn run(&mut self, command: &str) -> Responses {
+        let tag = self.next_tag();
+        self.send(&format!("{tag} {command}"));
+        let (untagged, tagged) = self.until_tagged(&tag);
+        let mut responses = Responses::of(&untagged);
+        responses.0.push(parse_one(&format!("{tag} {tagged}")));
+        responses
+    }
+
+    /// The tag of the last command sent.
+    pub fn last_tag(&self) -> String {
+        format!("t{}", self.tag)
+    }
+
+    /// Runs a command that must succeed; returns its responses read.
+    pub fn run_ok(&mut self, command: &str) -> Responses {
+        let responses = self.run(command);
+        let tagged = responses.tagged(&self.last_tag());
+        assert!(tagged.is("OK"), "{command:?} gave {responses:#?}");
+        responses
     }
 
     /// Runs a command that must succeed; returns its untagged responses.
@@ -507,6 +532,32 @@ impl Client {
     }
 }
 
+/// One raw line from `reader` (without CRLF); panics on timeout or EOF.
+/// Shared by [`Client`] and clients over other streams (COMPRESS).
+pub fn read_line_from(reader: &mut impl BufRead) -> String {
+    let mut line = Vec::new();
+    let count = reader.read_until(b'\n', &mut line).expect("read from server");
+    assert!(count > 0, "server closed the connection");
+    while line.last().is_some_and(|&byte| byte == b'\n' || byte == b'\r') {
+        line.pop();
+    }
+    String::from_utf8_lossy(&line).into_owned()
+}
+
+/// One response from `reader`: a line plus any literals it announces,
+/// joined (literals decoded lossily).
+pub fn read_response_from(reader: &mut impl BufRead) -> Response {
+    let mut response = read_line_from(reader);
+    while let Some(length) = literal_length(&response) {
+        let mut bytes = vec![0u8; length];
+        reader.read_exact(&mut bytes).expect("read literal");
+        response.push_str("\r\n");
+        response.push_str(&String::from_utf8_lossy(&bytes));
+        response.push_str(&read_line_from(reader));
+    }
+    response
+}
+
 /// `{n}` at the end of a response line.
 pub fn literal_length(line: &str) -> Option<usize> {
     let body = line.strip_suffix('}')?;
@@ -514,13 +565,28 @@ pub fn literal_length(line: &str) -> Option<usize> {
     body[open + 1..].trim_end_matches('+').parse().ok()
 }
 
-/// (uidvalidity, uid) from `OK [APPENDUID v n] ...`.
+/// (uidvalidity, uid) from `OK [APPENDUID v n] ...` (the first UID when
+/// the code gives a range, RFC 4315 §3).
 pub fn appenduid(tagged: &str) -> (u32, u32) {
-    let code = tagged.split("[APPENDUID ").nth(1).expect("APPENDUID code");
-    let mut words = code.split([' ', ']']);
-    let validity = words.next().unwrap().parse().unwrap();
-    let uid = words.next().unwrap().split(':').next().unwrap().parse().unwrap();
-    (validity, uid)
+    let status = Status::parse(tagged);
+    let code = status.code_named("APPENDUID").unwrap_or_else(|| panic!("no APPENDUID in {tagged:?}"));
+    let words = code.values();
+    assert_eq!(words.len(), 2, "APPENDUID is a UIDVALIDITY and a UID set: {tagged:?}");
+    let uid = words[1].split([':', ',']).next().unwrap().parse().unwrap();
+    (words[0].parse().unwrap(), uid)
+}
+
+/// The status part of a response: an untagged status response
+/// (`* OK [CODE] text`) or a tagged reply without its tag (`OK [CODE] text`,
+/// as [`Client::command`] returns it); none for other untagged responses.
+pub fn status_part(response: &str) -> Option<Status> {
+    match parse_one(response) {
+        Reply::Untagged(untagged) if ["OK", "NO", "BAD", "BYE", "PREAUTH"].iter().any(|name| untagged.is(name)) => {
+            Some(untagged.status())
+        }
+        Reply::Untagged(_) | Reply::Continuation(_) => None,
+        Reply::Tagged { .. } => Some(Status::parse(response)),
+    }
 }
 
 /// A small well-formed message.
@@ -531,15 +597,16 @@ pub fn message(subject: &str, body: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// The untagged responses that contain `needle`.
-pub fn find<'a>(responses: &'a [Response], needle: &str) -> Vec<&'a Response> {
-    responses.iter().filter(|response| response.contains(needle)).collect()
+/// The numbers of the one `* SEARCH` response.
+pub fn search_result(responses: &[Response]) -> Vec<u32> {
+    Responses::of(responses).one("SEARCH").numbers()
 }
 
-/// The numbers of a `* SEARCH` response.
-pub fn search_result(responses: &[Response]) -> Vec<u32> {
-    let line = responses.iter().find(|line| line.starts_with("* SEARCH")).expect("SEARCH response");
-    line["* SEARCH".len()..].split_whitespace().map(|number| number.parse().unwrap()).collect()
+/// The peak resident memory (VmHWM, Linux) of process `pid`, in KiB.
+pub fn vm_hwm_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|line| line.starts_with("VmHWM:")).expect("VmHWM");
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
 /// 127.0.0.`last`: attack-style tests connect from any address of 127/8
@@ -581,14 +648,14 @@ pub fn with_limits(limits: &str) -> Server {
     Server::start_with(Options { extra_limits: limits.into(), ..Default::default() })
 }
 
-/// The number in a response code `[CODE n]` among `responses`
-/// (HIGHESTMODSEQ, UIDNEXT, UIDVALIDITY...).
+/// The number in the response code `[CODE n]` (HIGHESTMODSEQ, UIDNEXT,
+/// UIDVALIDITY...) of the status responses among `responses` (untagged
+/// ones, or a tagged reply without its tag); panics if it came twice.
 pub fn code_number(responses: &[Response], code: &str) -> Option<u64> {
-    let needle = format!("[{code} ");
-    responses.iter().find_map(|line| {
-        let start = line.find(&needle)? + needle.len();
-        line[start..].split(']').next()?.parse().ok()
-    })
+    let found: Vec<u64> =
+        responses.iter().filter_map(|response| status_part(response)?.code_named(code).map(Code::number)).collect();
+    assert!(found.len() <= 1, "{code} came {} times in {responses:#?}", found.len());
+    found.first().copied()
 }
 
 /// The `* n FETCH (...)` responses among `responses`.
@@ -601,6 +668,12 @@ pub fn fetch_flags(line: &str) -> Option<BTreeSet<String>> {
     let start = line.find("FLAGS (")? + "FLAGS (".len();
     let end = start + line[start..].find(')')?;
     Some(line[start..end].split_whitespace().map(str::to_string).collect())
+}
+
+/// The FLAGS of a FETCH response read typed (literals inline); panics
+/// if it is not a FETCH response with FLAGS.
+pub fn flags_in_fetch(response: &str) -> BTreeSet<String> {
+    flag_set(&item(response, "FLAGS"))
 }
 
 /// The UID item of a `* n FETCH (...)` line, if it has one (not a word
@@ -663,6 +736,8 @@ pub fn settled(server: &Server, messages: &[Vec<u8>]) -> (Client, Vec<u32>) {
 pub fn parse_value(text: &str, start: usize) -> (String, usize) {
     let bytes = text.as_bytes();
     match bytes[start] {
+        // RFC 3516 §4.2: a literal8 (BINARY) reads like a literal.
+        b'~' if bytes.get(start + 1) == Some(&b'{') => parse_value(text, start + 1),
         b'{' => {
             let close = start + text[start..].find('}').expect("literal end");
             let length: usize = text[start + 1..close].trim_end_matches('+').parse().expect("literal length");
@@ -670,17 +745,18 @@ pub fn parse_value(text: &str, start: usize) -> (String, usize) {
             (text[body..body + length].to_string(), body + length)
         }
         b'"' => {
-            let mut value = String::new();
+            // Bytes, not chars: a UTF-8 string (RFC 6855) stays UTF-8.
+            let mut value = Vec::new();
             let mut position = start + 1;
             loop {
                 match bytes[position] {
                     b'\\' => {
-                        value.push(bytes[position + 1] as char);
+                        value.push(bytes[position + 1]);
                         position += 2;
                     }
-                    b'"' => return (value, position + 1),
+                    b'"' => return (String::from_utf8_lossy(&value).into_owned(), position + 1),
                     byte => {
-                        value.push(byte as char);
+                        value.push(byte);
                         position += 1;
                     }
                 }
@@ -715,9 +791,19 @@ pub fn parse_value(text: &str, start: usize) -> (String, usize) {
 
 /// The (name, value) pairs of a `* n FETCH (...)` response.
 pub fn fetch_items(response: &str) -> Vec<(String, String)> {
-    let open = response.find(" FETCH (").unwrap_or_else(|| panic!("not a FETCH response: {response:?}"));
+    fetch_item_spans(response).into_iter().map(|(name, value, _)| (name, value)).collect()
+}
+
+/// [`fetch_items`] with where each value starts in `response` (to tell
+/// the atom NIL from the string "NIL").
+/// A UIDFETCH response (RFC 9586 §3.3) reads the same way.
+pub fn fetch_item_spans(response: &str) -> Vec<(String, String, usize)> {
+    let (open, name) = [" FETCH (", " UIDFETCH ("]
+        .iter()
+        .find_map(|name| Some((response.find(name)?, name.len())))
+        .unwrap_or_else(|| panic!("not a FETCH response: {response:?}"));
     let bytes = response.as_bytes();
-    let mut position = open + " FETCH (".len();
+    let mut position = open + name;
     let mut items = Vec::new();
     while bytes[position] != b')' {
         let start = position;
@@ -731,7 +817,7 @@ pub fn fetch_items(response: &str) -> Vec<(String, String)> {
         }
         let name = response[start..position].to_string();
         let (value, next) = parse_value(response, position + 1);
-        items.push((name, value));
+        items.push((name, value, position + 1));
         position = next;
         if bytes[position] == b' ' {
             position += 1;
@@ -788,12 +874,32 @@ pub fn flags_of(client: &mut Client, sequence: u32) -> BTreeSet<String> {
     flag_set(&item(fetch_of(&untagged, sequence), "FLAGS"))
 }
 
-/// A STATUS item of a mailbox.
+/// A STATUS item of a mailbox (`mailbox` as sent: an atom or quoted).
 pub fn status(client: &mut Client, mailbox: &str, name: &str) -> u32 {
-    let untagged = client.ok(&format!("STATUS {mailbox} ({name})"));
-    let line = untagged.iter().find(|line| line.starts_with("* STATUS")).expect("STATUS response");
-    let after = line.split(&format!("{name} ")).nth(1).expect("item in STATUS");
-    after.trim_end_matches(')').split([' ', ')']).next().unwrap().parse().unwrap()
+    let items = client.run_ok(&format!("STATUS {mailbox} ({name})")).status_items(mailbox);
+    assert_eq!(items.len(), 1, "only {name} asked: {items:?}");
+    let value = items.get(&name.to_ascii_uppercase()).unwrap_or_else(|| panic!("no {name} in {items:?}"));
+    (*value).try_into().unwrap()
+}
+
+/// The one ESEARCH answer of `command`, with no SEARCH beside it, checked
+/// to name the command's tag (RFC 4731 §3.1).
+pub fn esearch(client: &mut Client, command: &str) -> Esearch {
+    let responses = client.run_ok(command);
+    assert!(responses.untagged("SEARCH").is_empty(), "{command}: no SEARCH response with RETURN: {responses:?}");
+    let esearch = responses.one("ESEARCH").esearch();
+    assert_eq!(esearch.tag, Some(client.last_tag()), "{command}: {responses:?}");
+    esearch
+}
+
+/// The capabilities of a CAPABILITY command's one answer.
+pub fn capabilities(client: &mut Client) -> BTreeSet<String> {
+    capability_set(&client.ok("CAPABILITY"))
+}
+
+/// The capabilities of the one `* CAPABILITY` response among `untagged`.
+pub fn capability_set(untagged: &[Response]) -> BTreeSet<String> {
+    Responses::of(untagged).one("CAPABILITY").data.split_whitespace().map(str::to_string).collect()
 }
 
 /// The sorted numbers of a SEARCH command's answer.
@@ -811,19 +917,25 @@ pub fn uid_search(client: &mut Client, criteria: &str) -> Vec<u32> {
     numbers
 }
 
-/// `[COPYUID v src dst]` as its three words.
+/// `[COPYUID v src dst]` (RFC 4315 §3) of a tagged reply or an untagged
+/// `* OK`, as its three words.
 pub fn copyuid(text: &str) -> (u32, String, String) {
-    let code = text.split("[COPYUID ").nth(1).unwrap_or_else(|| panic!("no COPYUID in {text:?}"));
-    let code = &code[..code.find(']').unwrap()];
-    let words: Vec<&str> = code.split(' ').collect();
+    let status = status_part(text).unwrap_or_else(|| panic!("not a status response: {text:?}"));
+    let words = status.code_named("COPYUID").unwrap_or_else(|| panic!("no COPYUID in {text:?}")).values();
     assert_eq!(words.len(), 3, "{text}");
-    (words[0].parse().unwrap(), words[1].to_string(), words[2].to_string())
+    (words[0].parse().unwrap(), words[1].clone(), words[2].clone())
 }
 
-/// The UIDVALIDITY a SELECT or EXAMINE reported.
+/// The flags of the one `* FLAGS` response among `untagged` (the
+/// mailbox's defined flags, RFC 9051 §7.3.5).
+pub fn defined_flags(untagged: &[Response]) -> BTreeSet<String> {
+    flag_set(&Responses::of(untagged).one("FLAGS").data)
+}
+
+/// The UIDVALIDITY a SELECT or EXAMINE reported (exactly once).
 pub fn uidvalidity(untagged: &[Response]) -> u32 {
-    let line = untagged.iter().find(|line| line.starts_with("* OK [UIDVALIDITY ")).expect("UIDVALIDITY");
-    line["* OK [UIDVALIDITY ".len()..].split(']').next().unwrap().parse().unwrap()
+    let code = Responses::of(untagged).code("UIDVALIDITY").unwrap_or_else(|| panic!("no UIDVALIDITY in {untagged:#?}"));
+    code.number().try_into().unwrap()
 }
 
 /// The UIDs of all messages, in sequence order.

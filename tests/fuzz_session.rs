@@ -101,6 +101,20 @@ const TEMPLATES: &[&str] = &[
     "SEARCH RETURN (SAVE PARTIAL 2:5) ALL",
     "UID FETCH 1:* (FLAGS) (PARTIAL -1:-2 CHANGEDSINCE 1)",
     "CANCELUPDATE \"t1\" \"t2\"",
+    // Shapes for the response oracle (imap-codec): ENVELOPE and
+    // BODYSTRUCTURE of the plain, multipart and binary messages above,
+    // THREAD, SORT, LIST-EXTENDED's return options, IMAP4rev2's forms.
+    "FETCH 1:* (ENVELOPE BODYSTRUCTURE BODY)",
+    "UID FETCH 1:* (BODYSTRUCTURE BINARY.SIZE[1] BODY.PEEK[1.MIME])",
+    "THREAD REFERENCES UTF-8 ALL",
+    "UID THREAD ORDEREDSUBJECT UTF-8 SINCE 1-Jan-2000",
+    "SORT (SUBJECT REVERSE DATE) UTF-8 ALL",
+    "UID SORT (DISPLAYFROM SIZE) UTF-8 UNDELETED",
+    "LIST (SUBSCRIBED RECURSIVEMATCH) \"\" * RETURN (CHILDREN SPECIAL-USE)",
+    "LIST \"\" % RETURN (SUBSCRIBED STATUS (MESSAGES UIDVALIDITY HIGHESTMODSEQ SIZE))",
+    "UID SEARCH RETURN (ALL MIN MAX) 1:*",
+    "ENABLE IMAP4rev2",
+    "ID NIL",
     // RFC 4469 CATENATE with RFC 5092 URLs: text, whole messages, sections,
     // PARTIAL, a literal URL, a MULTIAPPEND, and URLs that cannot resolve.
     "APPEND Drafts CATENATE (TEXT {16+}\r\nSubject: cat\r\n\r\n URL \"/INBOX/;UID=1/;SECTION=TEXT\")",

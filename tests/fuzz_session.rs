@@ -4,6 +4,14 @@
 //! its database intact.
 //!
 //! Seeded; the seed is printed, and `ROOST_FUZZ_SEED=<n>` replays a run.
+//!
+//! Every response it receives must also be IMAP: the `oracle` module below
+//! cuts the stream into responses (literals included) and parses each with
+//! imap-codec, an independent parser (a dev-dependency only), in
+//! COMPRESS=DEFLATE sessions after inflating. What imap-codec cannot parse
+//! is named, shape by shape, in `oracle::NOT_CHECKED`; a refused response
+//! fails the run with the seed, the command in flight and the bytes, and the
+//! run prints how many responses were checked and skipped, by reason.
 
 mod common;
 

@@ -455,6 +455,7 @@ fn the_oracle_refuses_what_is_not_imap() {
         b"a1 OK done\n",
         b"a1 OK\r\n",
         b"* SEARCH 1 2 \r\n",
+        b"* THREAD \r\n",
         b"a1 BAD Error in IMAP command: unknown FETCH item B\xff\r\n",
         b"a1 BAD Error in IMAP command: unknown FETCH item B\0\r\n",
         b"a1 OK [UIDNEXT 0] Predicted next UID\r\n",

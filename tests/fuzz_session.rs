@@ -435,6 +435,7 @@ fn the_oracle_refuses_what_is_not_imap() {
     }
     let partly: &[(&[u8], &str)] = &[
         (b"* 1 FETCH (PREVIEW \"hi\" UID 4)\r\n", "FETCH item PREVIEW"),
+        (b"* 1 FETCH (UID 4 PREVIEW \"a\\\") \\\\\")\r\n", "FETCH item PREVIEW"),
         (b"* 2 UIDFETCH (FLAGS ())\r\n", "UIDFETCH read as FETCH"),
         (b"* STATUS \"INBOX\" (MAILBOXID (M1) MESSAGES 2)\r\n", "STATUS item MAILBOXID"),
         (b"* LIST (\\HasNoChildren) \"/\" b (\"OLDNAME\" (\"a\"))\r\n", "LIST extended data"),
@@ -971,15 +972,15 @@ mod oracle {
                 }
             }
             b'"' => {
-                let mut position = position + 1;
-                loop {
-                    match *bytes.get(position)? {
-                        b'"' => return Some(position + 1),
-                        b'\\' => position += 2,
-                        b'\r' | b'\n' => return None,
-                        _ => position += 1,
-                    }
-                }
+                // A backslash escapes the byte after it; no line ends inside.
+                let mut escaped = false;
+                let length = bytes[position + 1..].iter().position(|&byte| {
+                    let closing = !escaped && byte == b'"';
+                    escaped = !escaped && byte == b'\\';
+                    closing
+                })?;
+                let quoted = &bytes[position + 1..position + 1 + length];
+                (!quoted.contains(&b'\r') && !quoted.contains(&b'\n')).then_some(position + length + 2)
             }
             b'{' | b'~' => {
                 let open = position + usize::from(bytes[position] == b'~');

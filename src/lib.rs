@@ -98,6 +98,10 @@
 //! | base64 | strict standard base64 for SASL, password hashes, modified UTF-7 (already there through rcgen) |
 //! | argh, log, simple_logger | the command line; logging to stderr (the journal) |
 //!
+//! Tests only: proptest, and imap-codec, the independent response parser
+//! `tests/fuzz_session.rs` checks every response against (never linked into
+//! the server).
+//!
 //! The MIME parser is roost's own (no mail-parser): it streams over stored
 //! chunks in bounded memory and its ENVELOPE and BODYSTRUCTURE match
 //! Dovecot's byte for byte (`tests/mime/compare.sh`). So are the IMAP

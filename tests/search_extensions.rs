@@ -192,7 +192,8 @@ fn thread_algorithms() {
     assert_eq!(client.ok("THREAD REFERENCES UTF-8 1:2,4"), ["* THREAD (1 2)(4)"]);
     let uids = client.ok("UID THREAD REFERENCES UTF-8 ALL");
     assert!(uids[0].starts_with("* THREAD ("), "{uids:?}");
-    assert_eq!(client.ok("THREAD REFERENCES UTF-8 SUBJECT nothing"), ["* THREAD "]);
+    // RFC 5256 §5: thread-data = "THREAD" [SP 1*thread-list], no trailing space.
+    assert_eq!(client.ok("THREAD REFERENCES UTF-8 SUBJECT nothing"), ["* THREAD"]);
     client.bad("THREAD NOSUCH UTF-8 ALL");
 }
 

@@ -35,6 +35,28 @@ pub fn literal_header(out: &mut Vec<u8>, length: u64) {
     out.extend_from_slice(b"}\r\n");
 }
 
+/// The human-readable `text` of a status response (RFC 3501 §9:
+/// `text = 1*TEXT-CHAR`, 7-bit, no CR or LF, and no NUL: CHAR is %x01-7F).
+/// Parse errors quote the client's own bytes back, so a NUL, an 8-bit
+/// byte or a line break inside a literal would otherwise go out as is (a
+/// CRLF there even ends the response early, and the rest reads as another
+/// response). Those bytes go out as `\xNN` instead, ASCII for every client
+/// (RFC 9051 allows UTF-8 here but does not require it); so does a final
+/// `}`, which clients would take for a literal's `{n}` announcement.
+/// Found by the session fuzzer's response oracle (tests/fuzz_session.rs).
+pub fn text(out: &mut Vec<u8>, value: &str) {
+    let bytes = value.as_bytes();
+    for (index, &byte) in bytes.iter().enumerate() {
+        let last = index + 1 == bytes.len();
+        if byte == 0 || byte == b'\r' || byte == b'\n' || byte >= 0x80 || (last && byte == b'}') {
+            const HEX: &[u8; 16] = b"0123456789ABCDEF";
+            out.extend_from_slice(&[b'\\', b'x', HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 15)]]);
+        } else {
+            out.push(byte);
+        }
+    }
+}
+
 /// An atom when `value` is one (and is not `NIL`), else a string.
 pub fn astring(out: &mut Vec<u8>, value: &[u8]) {
     let is_atom = !value.is_empty()
@@ -212,7 +234,27 @@ mod tests {
         assert_eq!(encoded(|out| uid_set(out, &[])), "");
     }
 
+    #[test]
+    fn texts_stay_one_line_of_ascii() {
+        assert_eq!(encoded(|out| text(out, "Logged in")), "Logged in");
+        assert_eq!(encoded(|out| text(out, "item B\0{3+}\r\nabc")), "item B\\x00{3+}\\x0D\\x0Aabc");
+        assert_eq!(encoded(|out| text(out, "RFC 5465 §5: F\u{fffd}")), "RFC 5465 \\xC2\\xA75: F\\xEF\\xBF\\xBD");
+        // Not a literal's announcement: the last `}` only.
+        assert_eq!(encoded(|out| text(out, "item B{9}")), "item B{9\\x7D");
+        assert_eq!(encoded(|out| text(out, "{1} (x) [y] \\ \"")), "{1} (x) [y] \\ \"");
+    }
+
     proptest! {
+        /// Whatever the text, it goes out as TEXT-CHARs (RFC 3501 §9) and
+        /// does not end in `}`.
+        #[test]
+        fn texts_are_text_chars(value in any::<String>()) {
+            let mut out = Vec::new();
+            text(&mut out, &value);
+            prop_assert!(out.iter().all(|&byte| (1..0x80).contains(&byte) && byte != b'\r' && byte != b'\n'));
+            prop_assert_ne!(out.last(), Some(&b'}'));
+        }
+
         /// Whatever the bytes, the encoding parses back to them.
         #[test]
         fn strings_parse_back(value in proptest::collection::vec(any::<u8>(), 0..300)) {

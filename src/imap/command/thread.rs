@@ -33,7 +33,9 @@ pub async fn run(mut session: Selected<'_>, tag: &str, arguments: ThreadArgument
             Err(error) => return job_failed(&mut session, tag, error).await,
         }
     };
-    session.conn.write(b"* THREAD ");
+    // RFC 5256 §5: thread-data = "THREAD" [SP 1*thread-list], so no space
+    // when nothing matched (found by the session fuzzer's response oracle).
+    session.conn.write(if threads.is_empty() { b"* THREAD".as_slice() } else { b"* THREAD " });
     // A piece at a time, each sent once the buffer is full: one huge
     // thread is no exception (the renderer keeps its place in a stack).
     let mut renderer = Renderer::new(&threads);

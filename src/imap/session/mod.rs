@@ -747,7 +747,7 @@ impl Session {
             out.extend_from_slice(code.as_str().as_bytes());
             out.extend_from_slice(b"] ");
         }
-        out.extend_from_slice(text.as_bytes());
+        encode::text(out, text);
         out.extend_from_slice(b"\r\n");
         Replied(())
     }

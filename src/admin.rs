@@ -150,7 +150,7 @@ fn write(config: &Config, words: &[&str], op: Op) -> Result<String, String> {
     }
     server::create_data_dir(config)?;
     store::run_offline(&config.database_path(), config.limits.cache_size, config.limits.min_free_disk, async |store| {
-        store.execute(op).await.map(|_| String::new())
+        store.execute(op).await.map(|()| String::new())
     })
     .map_err(|error| offline_error(config, error))
 }

@@ -33,6 +33,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::rc::Weak;
 use std::time::{Duration, Instant};
@@ -254,7 +255,10 @@ fn message_id(alert: &Alert, host: &str) -> String {
     use ring::rand::SecureRandom;
     let mut random = [0u8; 8];
     let _ = ring::rand::SystemRandom::new().fill(&mut random);
-    let random: String = random.iter().map(|byte| format!("{byte:02x}")).collect();
+    let random: String = random.iter().fold(String::new(), |mut hex, byte| {
+        let _ = write!(hex, "{byte:02x}");
+        hex
+    });
     format!("<alert.{}.{}.{}.{random}@{host}>", alert.at.unix, alert.user, alert.kind.code())
 }
 

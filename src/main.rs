@@ -434,12 +434,11 @@ fn parse_arguments(arguments: &[String]) -> Result<Roost, ExitCode> {
         .and_then(|name| name.to_str())
         .unwrap_or("roost");
     let rest: Vec<&str> = arguments.iter().skip(1).map(String::as_str).collect();
-    Roost::from_args(&[command], &rest).map_err(|early| match early.status {
-        Ok(()) => {
+    Roost::from_args(&[command], &rest).map_err(|early| {
+        if let Ok(()) = early.status {
             print!("{}", early.output);
             ExitCode::SUCCESS
-        }
-        Err(()) => {
+        } else {
             eprint!("{}", early.output);
             if rest.first() == Some(&"deliver") {
                 ExitCode::from(admin::EX_USAGE)

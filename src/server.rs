@@ -531,19 +531,18 @@ pub fn tls_paths(config: &Config) -> Result<(PathBuf, PathBuf), String> {
     // systemd's LoadCredential= (see systemd/roost.service): root-only
     // files such as Let's Encrypt's private key, handed to the service user
     // in a private directory.
-    match credentials() {
-        Some(pair) => Ok(pair),
-        None => {
-            let cert = config.data_dir.join("tls").join("cert.pem");
-            let key = config.data_dir.join("tls").join("key.pem");
-            // rcgen makes an IP address entry of a name that parses as one.
-            let mut names = config.tls_hostnames.clone();
-            names.extend(config.tls_addresses.iter().map(|address| address.to_string()));
-            if tls::ensure_self_signed(&cert, &key, &names)? {
-                log::info!("generated a self-signed certificate for {} in {}", names.join(", "), cert.display());
-            }
-            Ok((cert, key))
+    if let Some(pair) = credentials() {
+        Ok(pair)
+    } else {
+        let cert = config.data_dir.join("tls").join("cert.pem");
+        let key = config.data_dir.join("tls").join("key.pem");
+        // rcgen makes an IP address entry of a name that parses as one.
+        let mut names = config.tls_hostnames.clone();
+        names.extend(config.tls_addresses.iter().map(std::string::ToString::to_string));
+        if tls::ensure_self_signed(&cert, &key, &names)? {
+            log::info!("generated a self-signed certificate for {} in {}", names.join(", "), cert.display());
         }
+        Ok((cert, key))
     }
 }
 
@@ -709,12 +708,11 @@ pub fn serve(config: Config, ports_file: Option<&std::path::Path>) -> Result<(),
             server.store.failed().await;
             None
         };
-        match smol::future::or(signal, failure).await {
-            Some(Ok(signal)) => log::info!("received {signal:?}: stopping"),
-            _ => {
-                log::error!("storage failed: stopping, so that a restart reopens and repairs the database");
-                storage_failed.set(true);
-            }
+        if let Some(Ok(signal)) = smol::future::or(signal, failure).await {
+            log::info!("received {signal:?}: stopping");
+        } else {
+            log::error!("storage failed: stopping, so that a restart reopens and repairs the database");
+            storage_failed.set(true);
         }
         server.stopping.borrow_mut().take();
         // Sessions say BYE and end; give them a moment.
@@ -796,7 +794,7 @@ pub async fn isolated(peer: impl std::fmt::Display, session: impl std::future::F
         Err(panic) => {
             let what = panic
                 .downcast_ref::<&str>()
-                .map(|text| text.to_string())
+                .map(std::string::ToString::to_string)
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
             log::error!("session of {peer} panicked: {what}");

@@ -340,7 +340,7 @@ struct Shared {
 
 impl Shared {
     fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
-        self.queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The next check; `Some(None)` when `holding` memory and none came
@@ -360,9 +360,9 @@ impl Shared {
                 if left.is_zero() {
                     return Some(None);
                 }
-                queue = self.wake.wait_timeout(queue, left).unwrap_or_else(|poisoned| poisoned.into_inner()).0;
+                queue = self.wake.wait_timeout(queue, left).unwrap_or_else(std::sync::PoisonError::into_inner).0;
             } else {
-                queue = self.wake.wait(queue).unwrap_or_else(|poisoned| poisoned.into_inner());
+                queue = self.wake.wait(queue).unwrap_or_else(std::sync::PoisonError::into_inner);
             }
         }
     }
@@ -442,12 +442,11 @@ impl Verifier {
                 if !job.reply.is_closed() {
                     // One line per hash: what tests count to prove a login was refused without one.
                     log::debug!("password check: hashing (argon2id)");
-                    let verified = match &job.phc {
-                        Some(phc) => verify_in(&mut memory, &job.password, phc),
-                        None => {
-                            verify_in(&mut memory, &job.password, &decoy);
-                            false
-                        }
+                    let verified = if let Some(phc) = &job.phc {
+                        verify_in(&mut memory, &job.password, phc)
+                    } else {
+                        verify_in(&mut memory, &job.password, &decoy);
+                        false
                     };
                     let _ = job.reply.try_send(verified);
                 }
@@ -526,7 +525,7 @@ mod tests {
 
     #[test]
     fn work_memory_goes_back_to_the_kernel() {
-        let _alone = MEASURING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _alone = MEASURING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let before = resident_kib();
         // The generic board's 19 MiB, twice: none of it may stay resident
         // (a buffer kept for the next login would).
@@ -539,7 +538,7 @@ mod tests {
 
     #[test]
     fn verifier_keeps_work_memory_only_while_logins_come() {
-        let _alone = MEASURING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _alone = MEASURING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let cost = Cost { memory_kib: 24 * 1024, iterations: 1, parallelism: 1 };
         let phc = hash_password(b"x", cost).unwrap();
         let verifier = Verifier::start(cost, 1, 8, 2).unwrap();

@@ -477,18 +477,18 @@ impl Limits {
         at_least("write_buffer", self.write_buffer as u64, 512)?;
         at_least("append_chunk", self.append_chunk as u64, crate::store::CHUNK_SIZE as u64)?;
         at_least("cache_size", self.cache_size as u64, 256 * 1024)?;
-        at_least("argon2_iterations", self.argon2_iterations as u64, 1)?;
-        at_least("argon2_parallelism", self.argon2_parallelism as u64, 1)?;
-        at_least("auth_threads", self.auth_threads as u64, 1)?;
-        at_least("workers", self.workers as u64, 1)?;
-        at_least("argon2_memory_kib", self.argon2_memory_kib as u64, 8 * self.argon2_parallelism as u64)?;
+        at_least("argon2_iterations", u64::from(self.argon2_iterations), 1)?;
+        at_least("argon2_parallelism", u64::from(self.argon2_parallelism), 1)?;
+        at_least("auth_threads", u64::from(self.auth_threads), 1)?;
+        at_least("workers", u64::from(self.workers), 1)?;
+        at_least("argon2_memory_kib", u64::from(self.argon2_memory_kib), 8 * u64::from(self.argon2_parallelism))?;
         at_least("login_timeout", self.login_timeout, 1)?;
         at_least("idle_timeout", self.idle_timeout, 1)?;
         at_least("write_timeout", self.write_timeout, 1)?;
         if !(1..=9).contains(&self.compress_level) {
             return Err("compress_level must be from 1 to 9".into());
         }
-        at_least("expunge_history", self.expunge_history as u64, 1)?;
+        at_least("expunge_history", u64::from(self.expunge_history), 1)?;
         // Also when ban_failures = 0: `roost ban add` uses ban_seconds.
         at_least("ban_window", self.ban_window, 1)?;
         at_least("ban_seconds", self.ban_seconds, 1)?;
@@ -496,7 +496,7 @@ impl Limits {
         if self.ban_max_seconds < self.ban_seconds {
             return Err("ban_max_seconds must be at least ban_seconds".into());
         }
-        at_least("login_history", self.login_history as u64, 1)?;
+        at_least("login_history", u64::from(self.login_history), 1)?;
         // RFC 5267 §4.3.1: at least one live search per session.
         at_least("search_updates", self.search_updates as u64, 1)?;
         if self.lock_failures > 0 {

@@ -832,7 +832,7 @@ f = "ünïcödé 🐦"
                         '\\' => output.push_str("\\\\"),
                         '\n' => output.push_str("\\n"),
                         character if is_forbidden_control(character) => {
-                            output.push_str(&format!("\\u{:04X}", u32::from(character)))
+                            output.push_str(&format!("\\u{:04X}", u32::from(character)));
                         }
                         character => output.push(character),
                     }

@@ -74,7 +74,7 @@ async fn handle(server: &Server, stream: Async<UnixStream>) -> std::io::Result<(
 
 async fn execute(server: &Server, words: &[&str]) -> Result<String, String> {
     let store = &server.store;
-    let done = |result: Result<_, StoreError>| result.map(|_| String::new()).map_err(|error| error.to_string());
+    let done = |result: Result<_, StoreError>| result.map(|()| String::new()).map_err(|error| error.to_string());
     match words {
         ["user-add", name, hash] => {
             let op = Op::AddUser { name: name.to_string(), password_hash: hash.to_string() };

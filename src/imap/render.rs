@@ -333,7 +333,7 @@ mod tests {
     /// `$ROOST_STRUCTURE_DUMP` to `roost-out.txt` there, one line each, in
     /// the form tests/compare scripts read beside Dovecot's answers.
     #[test]
-    #[ignore]
+    #[ignore = "writes a dump for the comparison scripts; run by hand"]
     fn dump_for_comparison() {
         let Ok(directory) = std::env::var("ROOST_STRUCTURE_DUMP") else { return };
         let mut names: Vec<String> = std::fs::read_dir(format!("{directory}/msgs"))

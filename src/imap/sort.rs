@@ -520,7 +520,7 @@ pub(crate) mod dovecot_fixture {
                 let size = fields.iter().map(|(name, value)| name.len() + value.len() + 4).sum::<usize>() + 5;
                 let sequence = index as u32 + 1;
                 let mut message = SortInput::new(sequence, sequence, at(1_704_196_800), size as u64);
-                for (name, value) in fields.iter() {
+                for (name, value) in *fields {
                     let raw = Some(format!(" {value}").into_bytes());
                     match *name {
                         "Message-ID" => message.message_id = raw,
@@ -722,7 +722,7 @@ pub(crate) mod dovecot_fixture {
                 m.date = Some(b" Mon, 1 Jan 2024 11:55:00 +0000".to_vec());
                 m.from = Some(b" seventeen@x".to_vec());
                 m.message_id = Some(b" <a17@x>".to_vec());
-                m.subject = Some("".to_string());
+                m.subject = Some(String::new());
                 m.display_from = None;
                 m.display_to = None;
                 m

@@ -85,7 +85,7 @@ pub fn read(session: &Session, id: u64, items: &[StatusItem]) -> Result<(Mailbox
     // RFC 3501 §6.3.10 counts messages with \Recent set: in the selected
     // mailbox, this session's own \Recent messages count too.
     if let Some(view) = session.view().filter(|view| view.mailbox == id) {
-        recent += view.recent_count() as u64;
+        recent += u64::from(view.recent_count());
     }
     Ok((record, recent))
 }

@@ -369,10 +369,10 @@ impl Threader {
         if parent == NONE {
             return;
         }
-        if previous != NONE {
-            self.nodes[previous as usize].next = next;
-        } else {
+        if previous == NONE {
             self.nodes[parent as usize].first_child = next;
+        } else {
+            self.nodes[previous as usize].next = next;
         }
         if next != NONE {
             self.nodes[next as usize].previous = previous;
@@ -926,7 +926,7 @@ mod tests {
     /// one before, every References field complete). Run by hand with
     /// `--ignored` to see the time; it asserts only the shape.
     #[test]
-    #[ignore]
+    #[ignore = "a timing run over a large mailbox; run by hand"]
     fn large_mailbox() {
         let count = 100_000u32;
         let started = std::time::Instant::now();
@@ -992,7 +992,7 @@ mod tests {
             let messages = build(&messages);
             for algorithm in [ThreadAlgorithm::OrderedSubject, ThreadAlgorithm::References] {
                 let threads = thread(algorithm, Numbering::Sequence, &messages);
-                let mut seen: Vec<u32> = threads.iter().flat_map(|thread| thread.messages()).collect();
+                let mut seen: Vec<u32> = threads.iter().flat_map(super::Thread::messages).collect();
                 seen.sort_unstable();
                 prop_assert_eq!(seen, (1..=messages.len() as u32).collect::<Vec<_>>());
                 for thread in &threads {

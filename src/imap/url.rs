@@ -181,10 +181,8 @@ fn message_path(path: &[u8], server: Option<Server>, relative: bool) -> Result<M
         return Err("URL ends with '/'".into());
     }
     let uid = uid.ok_or("URL names no message (;UID=)")?;
-    let mailbox = match relative {
-        true => None,
-        false => Some(utf8(decode(mailbox_raw)?, "mailbox name")?).filter(|name| !name.is_empty()),
-    };
+    let mailbox =
+        if relative { None } else { Some(utf8(decode(mailbox_raw)?, "mailbox name")?).filter(|name| !name.is_empty()) };
     if mailbox.is_none() && !relative {
         return Err("URL names no mailbox".into());
     }

@@ -83,7 +83,7 @@ impl View {
             own_modseqs: Vec::new(),
             saved: Vec::new(),
             uid_only: false,
-            live_searches: Default::default(),
+            live_searches: crate::imap::search::live::LiveSearches::default(),
         };
         let mut persist = None;
         if read_only {
@@ -329,7 +329,7 @@ mod tests {
             own_modseqs: Vec::new(),
             saved: Vec::new(),
             uid_only: false,
-            live_searches: Default::default(),
+            live_searches: crate::imap::search::live::LiveSearches::default(),
         }
     }
 

@@ -31,7 +31,7 @@ impl Unstuffer {
             self.state = match (self.state, byte) {
                 (State::LineStart, b'.') => State::Dot,
                 // A bare LF ends a line too: the store mends it to CRLF.
-                (State::Dot, b'\n') | (State::DotCr, b'\n') => {
+                (State::Dot | State::DotCr, b'\n') => {
                     self.state = State::LineStart;
                     return (at + 1, true);
                 }
@@ -42,7 +42,7 @@ impl Unstuffer {
                     self.pass(other, out)
                 }
                 // RFC 5321 §4.5.2: the first dot of a line is dropped.
-                (State::Dot, other) | (State::LineStart, other) | (State::Middle, other) => self.pass(other, out),
+                (State::Dot | State::LineStart | State::Middle, other) => self.pass(other, out),
             };
         }
         (input.len(), false)

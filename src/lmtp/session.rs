@@ -75,7 +75,7 @@ pub async fn run(server: Rc<Server>, stream: Stream, peer: String) {
 
 impl Session {
     fn hostname(&self) -> &str {
-        self.server.config.tls_hostnames.first().map(String::as_str).unwrap_or("localhost")
+        self.server.config.tls_hostnames.first().map_or("localhost", String::as_str)
     }
 
     /// One reply line. RFC 2034: every 2xx, 4xx and 5xx reply after the

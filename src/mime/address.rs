@@ -240,7 +240,7 @@ impl<'a> Parser<'a> {
                     self.skip_to_separator();
                     return false;
                 }
-                Some(Token::Special(b'>')) | Some(Token::Special(b':')) => {
+                Some(Token::Special(b'>' | b':')) => {
                     // Stray bracket or colon: skipped as junk.
                     self.position += 1;
                 }
@@ -300,7 +300,7 @@ impl<'a> Parser<'a> {
             match token {
                 Token::Atom(_) | Token::Quoted(_) | Token::Literal(_) => words.push(token),
                 Token::Comment(_) => {}
-                _ => break,
+                Token::Special(_) => break,
             }
             self.position += 1;
         }
@@ -356,7 +356,7 @@ impl<'a> Parser<'a> {
     /// Skips junk after a complete address, up to `,` `;` or the end.
     fn skip_to_separator(&mut self) {
         while let Some(token) = self.peek() {
-            if matches!(token, Token::Special(b',') | Token::Special(b';')) {
+            if matches!(token, Token::Special(b',' | b';')) {
                 return;
             }
             self.position += 1;
@@ -393,10 +393,10 @@ fn local_part(words: &[&Token]) -> Vec<u8> {
 /// Fills a missing mailbox or host the way Dovecot does, so the address
 /// never reads as a group marker.
 fn filled(mut address: Address) -> Address {
-    if address.mailbox.as_ref().is_none_or(|mailbox| mailbox.is_empty()) {
+    if address.mailbox.as_ref().is_none_or(std::vec::Vec::is_empty) {
         address.mailbox = Some(MISSING_MAILBOX.to_vec());
     }
-    if address.host.as_ref().is_none_or(|host| host.is_empty()) {
+    if address.host.as_ref().is_none_or(std::vec::Vec::is_empty) {
         address.host = Some(MISSING_DOMAIN.to_vec());
     }
     address

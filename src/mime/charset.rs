@@ -481,15 +481,12 @@ mod tests {
                 0xf0..=0xf4 => 4,
                 _ => 1,
             };
-            match bytes.get(index..index + length).map(std::str::from_utf8) {
-                Some(Ok(text)) => {
-                    out.push_str(text);
-                    index += length;
-                }
-                _ => {
-                    out.push(windows_1252(bytes[index]));
-                    index += 1;
-                }
+            if let Some(Ok(text)) = bytes.get(index..index + length).map(std::str::from_utf8) {
+                out.push_str(text);
+                index += length;
+            } else {
+                out.push(windows_1252(bytes[index]));
+                index += 1;
             }
         }
         out

@@ -402,17 +402,16 @@ impl QuotedPrintable {
                     self.step(byte, out, damaged);
                 }
             },
-            Quoted::Hex(first) => match (hex_value(first), hex_value(byte)) {
-                (Some(high), Some(low)) => {
+            Quoted::Hex(first) => {
+                if let (Some(high), Some(low)) = (hex_value(first), hex_value(byte)) {
                     out.push((high << 4) | low);
                     self.state = Quoted::Text;
-                }
-                _ => {
+                } else {
                     self.release_equals(out, damaged);
                     out.push(first);
                     self.step(byte, out, damaged);
                 }
-            },
+            }
             Quoted::EqualsBlank => match byte {
                 b' ' | b'\t' if self.blanks.len() < MAX_PENDING_BLANKS => self.blanks.push(byte),
                 b'\r' => self.state = Quoted::EqualsCr,
@@ -596,7 +595,7 @@ pub fn decode_header_value(raw: &[u8]) -> String {
         }
         match &mut run {
             Some((charset, bytes)) if charset.eq_ignore_ascii_case(word.charset) => {
-                bytes.extend_from_slice(&word.bytes)
+                bytes.extend_from_slice(&word.bytes);
             }
             _ => {
                 flush_run(&mut run, &mut out);

@@ -426,13 +426,12 @@ impl Html {
                 }
                 self.state = HtmlState::Text;
                 let decoded = entity(&self.name);
-                match decoded {
-                    Some(value) => text.push(value),
-                    None => {
-                        text.push('&');
-                        for name_character in std::mem::take(&mut self.name).chars() {
-                            text.push(name_character);
-                        }
+                if let Some(value) = decoded {
+                    text.push(value);
+                } else {
+                    text.push('&');
+                    for name_character in std::mem::take(&mut self.name).chars() {
+                        text.push(name_character);
                     }
                 }
                 // `;` ends the entity; anything else is text again (HTML
@@ -464,13 +463,12 @@ impl Html {
     fn finish(&mut self, text: &mut Collapsed) {
         if self.state == HtmlState::Entity {
             self.state = HtmlState::Text;
-            match entity(&self.name) {
-                Some(value) => text.push(value),
-                None => {
-                    text.push('&');
-                    for character in std::mem::take(&mut self.name).chars() {
-                        text.push(character);
-                    }
+            if let Some(value) = entity(&self.name) {
+                text.push(value);
+            } else {
+                text.push('&');
+                for character in std::mem::take(&mut self.name).chars() {
+                    text.push(character);
                 }
             }
         }

@@ -980,17 +980,7 @@ fn parameters(cursor: &mut Cursor) -> Vec<(Vec<u8>, Vec<u8>)> {
         let group = &segments[start..end];
         let complete = group.iter().enumerate().all(|(index, segment)| segment.1 as usize == index);
         let extended = group.iter().any(|segment| segment.2);
-        if !complete {
-            for (base, number, is_extended, value) in group {
-                let mut name = base.clone();
-                name.push(b'*');
-                name.extend_from_slice(number.to_string().as_bytes());
-                if *is_extended {
-                    name.push(b'*');
-                }
-                plain.push((name, value.clone()));
-            }
-        } else {
+        if complete {
             let mut value = Vec::new();
             if extended && !group[0].2 {
                 value.extend_from_slice(b"''");
@@ -1013,6 +1003,16 @@ fn parameters(cursor: &mut Cursor) -> Vec<(Vec<u8>, Vec<u8>)> {
                 name.push(b'*');
             }
             plain.push((name, value));
+        } else {
+            for (base, number, is_extended, value) in group {
+                let mut name = base.clone();
+                name.push(b'*');
+                name.extend_from_slice(number.to_string().as_bytes());
+                if *is_extended {
+                    name.push(b'*');
+                }
+                plain.push((name, value.clone()));
+            }
         }
         start = end;
     }

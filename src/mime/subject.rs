@@ -113,7 +113,7 @@ fn strip_leaders<'a>(mut text: &'a str, reply_or_forward: &mut bool) -> &'a str 
     }
 }
 
-/// The text after a leading subj-blob ("[" *BLOBCHAR "]" *WSP), if `text`
+/// The text after a leading subj-blob (`"[" *BLOBCHAR "]" *WSP`), if `text`
 /// starts with one.
 fn blob(text: &str) -> Option<&str> {
     let inner = text.strip_prefix('[')?;

@@ -213,7 +213,7 @@ impl Connection {
                 Some(position) => (&available[..position], true),
                 None => (available, false),
             };
-            let taken = piece.len() + found_end as usize;
+            let taken = piece.len() + usize::from(found_end);
             let room = max.saturating_sub(into.len());
             if !overflow && piece.len() <= room {
                 into.extend_from_slice(piece);

@@ -142,7 +142,7 @@ pub fn run(reader: &Reader) -> Result<Report, StoreError> {
                 (count, unseen, deleted, size)
             ));
         }
-        report.messages += count as u64;
+        report.messages += u64::from(count);
     }
 
     let chunks: HashMap<u64, (u32, u64)> =

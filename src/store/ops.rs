@@ -8,7 +8,12 @@
 
 use redb::{ReadableTable, Table, WriteTransaction};
 
-use super::schema::*;
+use super::schema::{
+    BlobRecord, DeviceRecord, Flags, LoginEntry, MailboxRecord, MessageRecord, PreviewRecord, SpecialUse, UserRecord,
+    UserSettings, ALERTS_SENT, BANS, BLOBS, BLOB_CHUNKS, CHANGES, CHUNK_SIZE, DEVICES, EXPUNGED, FLAG_INDEX,
+    INDEXED_FLAGS, KNOWN_ADDRESSES, KNOWN_DEVICES, KNOWN_PER_USER, LOGIN_HISTORY, MAILBOXES, MAILBOX_INFO, MESSAGES,
+    META, PENDING_BLOBS, PREVIEWS, SAVE_DATES, SUBSCRIPTIONS, SUMMARIES, USERS, USER_SETTINGS,
+};
 use super::{
     Appended, Change, Copied, Delivered, Expunged, FlagAction, FlagChange, NewMessage, Op, StoreError, Stored, UidSet,
     MAX_DEVICES, MAX_KEYWORDS, MAX_MAILBOXES,
@@ -91,8 +96,8 @@ impl<'txn> Tables<'txn> {
     /// UIDVALIDITY. Seconds since the epoch, but never reused or going back.
     fn next_uid_validity(&mut self) -> Result<u32, StoreError> {
         let last = self.meta.get("last_uid_validity")?.map_or(0, |value| value.value());
-        let now = DateTime::now().unix.clamp(1, u32::MAX as i64) as u64;
-        let next = now.max(last + 1).min(u32::MAX as u64);
+        let now = DateTime::now().unix.clamp(1, i64::from(u32::MAX)) as u64;
+        let next = now.max(last + 1).min(u64::from(u32::MAX));
         self.meta.insert("last_uid_validity", next)?;
         Ok(next as u32)
     }
@@ -264,7 +269,7 @@ fn parents(name: &str) -> impl Iterator<Item = &str> {
 }
 
 fn count_in(mailbox: &mut MailboxRecord, message: &MessageRecord, sign: i64) {
-    let apply = |counter: &mut u32| *counter = (*counter as i64 + sign).max(0) as u32;
+    let apply = |counter: &mut u32| *counter = (i64::from(*counter) + sign).max(0) as u32;
     apply(&mut mailbox.messages);
     if !message.flags.contains(Flags::SEEN) {
         apply(&mut mailbox.unseen);
@@ -282,7 +287,7 @@ pub(super) fn apply(tables: &mut Tables, op: &Op, changes: &mut Vec<Change>) -> 
         Op::AddUser { name, password_hash } => add_user(tables, name, password_hash),
         Op::SetPassword { name, password_hash } => {
             let mut user = tables.user(name)?;
-            user.password_hash = password_hash.clone();
+            user.password_hash.clone_from(password_hash);
             tables.users.insert(name.as_str(), user.encode().as_slice())?;
             Ok(())
         }
@@ -317,7 +322,7 @@ pub(super) fn apply(tables: &mut Tables, op: &Op, changes: &mut Vec<Change>) -> 
             if let Some(record) = found {
                 let mut record = record?;
                 record.last_used = record.last_used.max(*when);
-                record.last_address = address.clone();
+                record.last_address.clone_from(address);
                 tables.devices.insert((*user, device.as_str()), record.encode().as_slice())?;
             }
             Ok(())
@@ -478,7 +483,7 @@ fn delete_user(tables: &mut Tables, name: &str, changes: &mut Vec<Change>) -> Re
         tables.mailboxes.remove((user.id, mailbox_name.as_str()))?;
         changes.push(Change::Deleted { mailbox: id });
     }
-    tables.subscriptions.retain_in((user.id, "")..(user.id + 1, ""), |_, _| false)?;
+    tables.subscriptions.retain_in((user.id, "")..(user.id + 1, ""), |_, ()| false)?;
     tables.devices.retain_in((user.id, "")..(user.id + 1, ""), |_, _| false)?;
     tables.user_settings.remove(user.id)?;
     tables.login_history.retain_in((user.id, 0)..=(user.id, u64::MAX), |_, _| false)?;
@@ -610,11 +615,11 @@ fn remove_all_messages(tables: &mut Tables, mailbox: u64) -> Result<(), StoreErr
         tables.release_blob(message.blob)?;
     }
     tables.messages.retain_in((mailbox, 0)..=(mailbox, u32::MAX), |_, _| false)?;
-    tables.flag_index.retain_in((mailbox, 0, 0)..=(mailbox, u8::MAX, u32::MAX), |_, _| false)?;
+    tables.flag_index.retain_in((mailbox, 0, 0)..=(mailbox, u8::MAX, u32::MAX), |_, ()| false)?;
     tables.summaries.retain_in((mailbox, 0)..=(mailbox, u32::MAX), |_, _| false)?;
     tables.save_dates.retain_in((mailbox, 0)..=(mailbox, u32::MAX), |_, _| false)?;
-    tables.changes.retain_in((mailbox, 0, 0)..=(mailbox, u64::MAX, u32::MAX), |_, _| false)?;
-    tables.expunged.retain_in((mailbox, 0, 0)..=(mailbox, u64::MAX, u32::MAX), |_, _| false)?;
+    tables.changes.retain_in((mailbox, 0, 0)..=(mailbox, u64::MAX, u32::MAX), |_, ()| false)?;
+    tables.expunged.retain_in((mailbox, 0, 0)..=(mailbox, u64::MAX, u32::MAX), |_, ()| false)?;
     Ok(())
 }
 
@@ -715,7 +720,7 @@ fn rename_mailbox(
         tables.mailboxes.remove((user, old.as_str()))?;
         tables.mailboxes.insert((user, new.as_str()), *id)?;
         let mut record = tables.mailbox(*id)?;
-        record.name = new.clone();
+        record.name.clone_from(new);
         tables.save_mailbox(*id, &record)?;
         // Subscriptions follow the mailbox, as users expect.
         if tables.subscriptions.remove((user, old.as_str()))?.is_some() {
@@ -732,18 +737,15 @@ pub(super) fn write_blob(
     first_chunk: u32,
     data: &[u8],
 ) -> Result<u64, StoreError> {
-    let id = match blob {
-        Some(id) => {
-            if tables.pending.get(id)?.is_none() {
-                return Err(StoreError::NoSuchBlob);
-            }
-            id
+    let id = if let Some(id) = blob {
+        if tables.pending.get(id)?.is_none() {
+            return Err(StoreError::NoSuchBlob);
         }
-        None => {
-            let id = tables.next_counter("next_blob_id")?;
-            tables.pending.insert(id, DateTime::now().unix)?;
-            id
-        }
+        id
+    } else {
+        let id = tables.next_counter("next_blob_id")?;
+        tables.pending.insert(id, DateTime::now().unix)?;
+        id
     };
     for (index, piece) in data.chunks(CHUNK_SIZE).enumerate() {
         tables.chunks.insert((id, first_chunk + index as u32), piece)?;

@@ -10,7 +10,12 @@ use std::sync::Arc;
 
 use redb::{Database, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
-use super::schema::*;
+use super::schema::{
+    BanRecord, BlobRecord, DeviceRecord, LoginEntry, MailboxRecord, MessageRecord, PreviewRecord, UserRecord,
+    UserSettings, ALERTS_SENT, BANS, BLOBS, BLOB_CHUNKS, CHANGES, CHUNK_SIZE, DEVICES, EXPUNGED, FLAG_INDEX,
+    KNOWN_ADDRESSES, KNOWN_DEVICES, LOGIN_HISTORY, MAILBOXES, MAILBOX_INFO, MESSAGES, PENDING_BLOBS, PREVIEWS,
+    SAVE_DATES, SUBSCRIPTIONS, SUMMARIES, USERS, USER_SETTINGS,
+};
 use super::StoreError;
 use crate::mime::structure::{Structure, StructureParser};
 
@@ -400,15 +405,12 @@ impl SummaryCursor {
     /// The summary of `uid`, if it has one. UIDs must ascend.
     pub fn find(&mut self, uid: u32) -> Result<Option<&[u8]>, StoreError> {
         while self.current.as_ref().is_none_or(|(found, _)| *found < uid) {
-            match self.range.next() {
-                Some(entry) => {
-                    let (key, value) = entry?;
-                    self.current = Some((key.value().1, value));
-                }
-                None => {
-                    self.current = None;
-                    return Ok(None);
-                }
+            if let Some(entry) = self.range.next() {
+                let (key, value) = entry?;
+                self.current = Some((key.value().1, value));
+            } else {
+                self.current = None;
+                return Ok(None);
             }
         }
         Ok(self.current.as_ref().filter(|(found, _)| *found == uid).map(|(_, value)| value.value()))
@@ -428,15 +430,12 @@ impl SaveDateCursor {
     /// go down.
     pub fn find(&mut self, uid: u32) -> Result<Option<i64>, StoreError> {
         while self.current.is_none_or(|(found, _)| found < uid) {
-            match self.range.next() {
-                Some(entry) => {
-                    let (key, value) = entry?;
-                    self.current = Some((key.value().1, value.value()));
-                }
-                None => {
-                    self.current = None;
-                    return Ok(None);
-                }
+            if let Some(entry) = self.range.next() {
+                let (key, value) = entry?;
+                self.current = Some((key.value().1, value.value()));
+            } else {
+                self.current = None;
+                return Ok(None);
             }
         }
         Ok(self.current.filter(|(found, _)| *found == uid).map(|(_, saved)| saved))
@@ -506,16 +505,15 @@ impl BlobWalk {
         loop {
             let (id, value) = match self.peeked.take() {
                 Some(entry) => entry,
-                None => match self.range.as_mut().and_then(Iterator::next) {
-                    Some(entry) => {
+                None => {
+                    if let Some(entry) = self.range.as_mut().and_then(Iterator::next) {
                         let (found, value) = entry?;
                         (found.value(), value)
-                    }
-                    None => {
+                    } else {
                         self.range = None;
                         return Ok(table.get(key)?);
                     }
-                },
+                }
             };
             if id == key {
                 return Ok(Some(value));
@@ -628,7 +626,7 @@ impl ChunkReader {
             }
             expected += 1;
             let bytes = value.value();
-            let chunk_start = index as u64 * chunk_size;
+            let chunk_start = u64::from(index) * chunk_size;
             let from = start.saturating_sub(chunk_start).min(bytes.len() as u64) as usize;
             let to = (end - chunk_start).min(bytes.len() as u64) as usize;
             out.extend_from_slice(&bytes[from..to]);

@@ -271,7 +271,7 @@ impl UserSettings {
 
     pub fn encode(&self) -> Vec<u8> {
         let mut encoder = Encoder::new(Self::VERSION);
-        encoder.u8(self.device_only as u8);
+        encoder.u8(u8::from(self.device_only));
         encoder.finish()
     }
 
@@ -405,7 +405,7 @@ impl LoginEntry {
             .str(&self.address)
             .str(&self.device)
             .u8(source)
-            .u8(self.tls as u8);
+            .u8(u8::from(self.tls));
         encoder.finish()
     }
 
@@ -465,7 +465,7 @@ impl MailboxRecord {
             .u64(self.highest_modseq)
             .u32(self.first_recent_uid)
             .u8(self.special_use.map_or(0, SpecialUse::code))
-            .u8(self.noselect as u8)
+            .u8(u8::from(self.noselect))
             .u32(self.messages)
             .u32(self.unseen)
             .u32(self.deleted)

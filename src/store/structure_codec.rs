@@ -30,26 +30,26 @@ impl Structure {
             });
             put_number(&mut out, u64::from(part.children));
             let content = &part.content;
-            put_optional(&mut out, &content.media_type);
-            put_optional(&mut out, &content.subtype);
+            put_optional(&mut out, content.media_type.as_ref());
+            put_optional(&mut out, content.subtype.as_ref());
             put_parameters(&mut out, &content.params);
-            put_optional(&mut out, &content.id);
-            put_optional(&mut out, &content.description);
-            put_optional(&mut out, &content.encoding);
-            put_optional(&mut out, &content.md5);
-            put_optional(&mut out, &content.disposition);
+            put_optional(&mut out, content.id.as_ref());
+            put_optional(&mut out, content.description.as_ref());
+            put_optional(&mut out, content.encoding.as_ref());
+            put_optional(&mut out, content.md5.as_ref());
+            put_optional(&mut out, content.disposition.as_ref());
             put_parameters(&mut out, &content.disposition_params);
             put_number(&mut out, content.language.len() as u64);
             for tag in &content.language {
                 put_bytes(&mut out, tag);
             }
-            put_optional(&mut out, &content.location);
+            put_optional(&mut out, content.location.as_ref());
             match &part.envelope {
                 None => out.push(0),
                 Some(envelope) => {
                     out.push(1);
-                    put_optional(&mut out, &envelope.date);
-                    put_optional(&mut out, &envelope.subject);
+                    put_optional(&mut out, envelope.date.as_ref());
+                    put_optional(&mut out, envelope.subject.as_ref());
                     for list in [
                         &envelope.from,
                         &envelope.sender,
@@ -58,10 +58,10 @@ impl Structure {
                         &envelope.cc,
                         &envelope.bcc,
                     ] {
-                        put_addresses(&mut out, list);
+                        put_addresses(&mut out, list.as_ref());
                     }
-                    put_optional(&mut out, &envelope.in_reply_to);
-                    put_optional(&mut out, &envelope.message_id);
+                    put_optional(&mut out, envelope.in_reply_to.as_ref());
+                    put_optional(&mut out, envelope.message_id.as_ref());
                 }
             }
         }
@@ -173,7 +173,7 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 /// 0 for None, length + 1 then the bytes for Some.
-fn put_optional(out: &mut Vec<u8>, value: &Option<Vec<u8>>) {
+fn put_optional(out: &mut Vec<u8>, value: Option<&Vec<u8>>) {
     match value {
         None => out.push(0),
         Some(bytes) => {
@@ -191,16 +191,16 @@ fn put_parameters(out: &mut Vec<u8>, parameters: &[(Vec<u8>, Vec<u8>)]) {
     }
 }
 
-fn put_addresses(out: &mut Vec<u8>, list: &Option<Vec<Address>>) {
+fn put_addresses(out: &mut Vec<u8>, list: Option<&Vec<Address>>) {
     match list {
         None => out.push(0),
         Some(list) => {
             put_number(out, list.len() as u64 + 1);
             for address in list {
-                put_optional(out, &address.name);
-                put_optional(out, &address.route);
-                put_optional(out, &address.mailbox);
-                put_optional(out, &address.host);
+                put_optional(out, address.name.as_ref());
+                put_optional(out, address.route.as_ref());
+                put_optional(out, address.mailbox.as_ref());
+                put_optional(out, address.host.as_ref());
             }
         }
     }

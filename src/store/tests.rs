@@ -629,7 +629,7 @@ fn save_dates_come_and_go_with_their_messages() {
 /// every FETCH FLAGS reads). Run by hand:
 /// `cargo test --release --bin roost save_date_cost -- --ignored --nocapture`.
 #[test]
-#[ignore]
+#[ignore = "a cost measurement; run by hand"]
 fn save_date_cost() {
     use super::schema::*;
     const COUNT: u32 = 100_000;
@@ -658,7 +658,7 @@ fn save_date_cost() {
             for uid in 1..=COUNT {
                 messages.insert((1, uid), value).unwrap();
                 if save_dates {
-                    dates.insert((1, uid), 1_700_000_000 + uid as i64).unwrap();
+                    dates.insert((1, uid), 1_700_000_000 + i64::from(uid)).unwrap();
                 }
             }
         }
@@ -675,13 +675,13 @@ fn save_date_cost() {
             let (_, value) = entry.unwrap();
             let bytes = value.value();
             let decoded = MessageRecord::decode(&bytes[..narrow.len()]).unwrap();
-            seen += decoded.flags.contains(Flags::SEEN) as u32;
+            seen += u32::from(decoded.flags.contains(Flags::SEEN));
         }
         assert_eq!(seen, COUNT);
         let scanned = started.elapsed();
         println!(
             "{label}: {size} bytes ({:.1} per message), insert {:?}, FETCH FLAGS scan {:?}",
-            size as f64 / COUNT as f64,
+            size as f64 / f64::from(COUNT),
             written,
             scanned
         );
@@ -692,8 +692,8 @@ fn save_date_cost() {
     let wider = build("record + 8 bytes", &wide, false);
     println!(
         "per message: table {:+.1} bytes, wider record {:+.1} bytes",
-        (table as f64 - base as f64) / COUNT as f64,
-        (wider as f64 - base as f64) / COUNT as f64
+        (table as f64 - base as f64) / f64::from(COUNT),
+        (wider as f64 - base as f64) / f64::from(COUNT)
     );
     let _ = std::fs::remove_dir_all(&directory);
 }

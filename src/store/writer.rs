@@ -67,7 +67,7 @@ pub(crate) type FreeSpace = Box<dyn Fn() -> u64 + Send>;
 /// Free space of the filesystem holding `path` (statvfs), as an unprivileged
 /// process may use it.
 pub(super) fn filesystem_free_space(path: &Path) -> FreeSpace {
-    let directory = path.parent().map(Path::to_path_buf).unwrap_or_else(|| ".".into());
+    let directory = path.parent().map_or_else(|| ".".into(), Path::to_path_buf);
     Box::new(move || match rustix::fs::statvfs(&directory) {
         Ok(stats) => stats.f_bavail.saturating_mul(stats.f_frsize),
         // Unknown: do not refuse work over a failed query.
@@ -179,7 +179,7 @@ impl Request {
         match self {
             Request::WriteBlob { data, .. } => data.len() as u64 + data.len() as u64 / 8 + OVERHEAD,
             Request::Copy { uids, .. } => {
-                uids.0.iter().map(|(low, high)| (high - low + 1) as u64 * 256).sum::<u64>() + OVERHEAD
+                uids.0.iter().map(|(low, high)| u64::from(high - low + 1) * 256).sum::<u64>() + OVERHEAD
             }
             _ => OVERHEAD,
         }

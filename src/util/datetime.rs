@@ -120,9 +120,9 @@ impl DateTime {
         // RFC 3501 §9: date-day-fixed = (SP DIGIT) / 2DIGIT.
         if fields.day < 10 {
             out.push(b' ');
-            digits(out, fields.day as i64, 1);
+            digits(out, i64::from(fields.day), 1);
         } else {
-            digits(out, fields.day as i64, 2);
+            digits(out, i64::from(fields.day), 2);
         }
         out.push(b'-');
         out.extend_from_slice(MONTH_NAMES[fields.month as usize - 1].as_bytes());
@@ -232,17 +232,16 @@ impl DateTime {
 
         let (hour, minute, second) = cursor.next_time()?;
 
-        let (year, zone) = match year {
-            Some(year) => (year, None),
-            None => {
-                // asctime() carries no zone, but mailers that add one put it
-                // either before or after the year.
-                let zone = match cursor.peek() {
-                    Some(Token::Word(_) | Token::Punctuation(b'+' | b'-')) => Some(cursor.next_zone()),
-                    _ => None,
-                };
-                (cursor.next_year()?, zone)
-            }
+        let (year, zone) = if let Some(year) = year {
+            (year, None)
+        } else {
+            // asctime() carries no zone, but mailers that add one put it
+            // either before or after the year.
+            let zone = match cursor.peek() {
+                Some(Token::Word(_) | Token::Punctuation(b'+' | b'-')) => Some(cursor.next_zone()),
+                _ => None,
+            };
+            (cursor.next_year()?, zone)
         };
 
         // Anything after the zone (a stray "PDT" without parentheses, say) is

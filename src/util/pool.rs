@@ -79,7 +79,7 @@ impl Pool {
     /// Starts one more thread if fewer than `size` run. Err: none could be
     /// started and none runs.
     fn grow(&self) -> Result<(), JobError> {
-        let mut started = self.started.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut started = self.started.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if *started >= self.size {
             return Ok(());
         }
@@ -121,7 +121,7 @@ pub async fn run<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) ->
         let result = catch_unwind(AssertUnwindSafe(job)).map_err(|panic| {
             let text = panic
                 .downcast_ref::<&str>()
-                .map(|text| text.to_string())
+                .map(std::string::ToString::to_string)
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
             log::error!("a worker job panicked: {text}");

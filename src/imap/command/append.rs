@@ -465,12 +465,11 @@ fn check_target(session: &mut Session, raw_mailbox: &[u8]) -> Result<(), Refusal
         // Not BAD: see session::mailbox_arg::name_or_no.
         Err(text) => return Err(Refusal::no(Code::NonExistent, text)),
     };
-    match resolve_name(session, &name) {
-        Some(_) => Ok(()),
-        None => {
-            let (code, text) = describe(&StoreError::NoSuchMailbox, true);
-            Err(Refusal::no(code, text))
-        }
+    if resolve_name(session, &name).is_some() {
+        Ok(())
+    } else {
+        let (code, text) = describe(&StoreError::NoSuchMailbox, true);
+        Err(Refusal::no(code, text))
     }
 }
 
@@ -714,8 +713,8 @@ fn locate(
         match url.partial {
             None => (0, length),
             Some((offset, count)) => {
-                let from = (offset as u64).min(length);
-                (from, count.map_or(length, |count| (from + count as u64).min(length)))
+                let from = u64::from(offset).min(length);
+                (from, count.map_or(length, |count| (from + u64::from(count)).min(length)))
             }
         }
     };

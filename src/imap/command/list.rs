@@ -173,19 +173,18 @@ impl Pattern {
                 '%' => compiled.percent[word] |= bit,
                 literal => {
                     compiled.literals += 1;
-                    let index = match compiled.mask_index(literal) {
-                        Some(index) => index,
-                        None => {
-                            let index = compiled.masks.len() / words;
-                            compiled.masks.resize(compiled.masks.len() + words, 0);
-                            if literal.is_ascii() {
-                                compiled.ascii[literal as usize] = index as u16 + 1;
-                            } else {
-                                let at = compiled.other.partition_point(|&(known, _)| known < literal);
-                                compiled.other.insert(at, (literal, index as u16));
-                            }
-                            index
+                    let index = if let Some(index) = compiled.mask_index(literal) {
+                        index
+                    } else {
+                        let index = compiled.masks.len() / words;
+                        compiled.masks.resize(compiled.masks.len() + words, 0);
+                        if literal.is_ascii() {
+                            compiled.ascii[literal as usize] = index as u16 + 1;
+                        } else {
+                            let at = compiled.other.partition_point(|&(known, _)| known < literal);
+                            compiled.other.insert(at, (literal, index as u16));
                         }
+                        index
                     };
                     compiled.masks[index * words + word] |= bit;
                 }

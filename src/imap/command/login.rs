@@ -35,31 +35,30 @@ pub async fn authenticate(
     if !session.may_send_password() {
         return refuse_plaintext(session, tag);
     }
-    let response = match initial {
-        Some(response) => response,
-        None => {
-            session.conn.write(b"+ \r\n");
-            session.conn.flush().await?;
-            let mut line = Vec::new();
-            // Not logged in yet: the pre-auth cap on what we buffer applies.
-            let max = session.server.config.limits.preauth_line_length;
-            let timeout = Duration::from_secs(session.server.config.limits.login_timeout);
-            match with_timeout(timeout, session.conn.read_line(&mut line, max)).await {
-                None => return Err(io::Error::new(io::ErrorKind::TimedOut, "no SASL response")),
-                Some(Err(error)) => return Err(error),
-                Some(Ok(LineStatus::TooLong { .. })) => {
-                    session.tagged(tag, Status::Bad, Some(Code::TooBig), "SASL response too long");
-                    return Ok(());
-                }
-                Some(Ok(LineStatus::Complete)) => {}
-            }
-            // RFC 3501 §6.2.2: "*" cancels.
-            if line == b"*" {
-                session.tagged(tag, Status::Bad, None, "Authentication cancelled");
+    let response = if let Some(response) = initial {
+        response
+    } else {
+        session.conn.write(b"+ \r\n");
+        session.conn.flush().await?;
+        let mut line = Vec::new();
+        // Not logged in yet: the pre-auth cap on what we buffer applies.
+        let max = session.server.config.limits.preauth_line_length;
+        let timeout = Duration::from_secs(session.server.config.limits.login_timeout);
+        match with_timeout(timeout, session.conn.read_line(&mut line, max)).await {
+            None => return Err(io::Error::new(io::ErrorKind::TimedOut, "no SASL response")),
+            Some(Err(error)) => return Err(error),
+            Some(Ok(LineStatus::TooLong { .. })) => {
+                session.tagged(tag, Status::Bad, Some(Code::TooBig), "SASL response too long");
                 return Ok(());
             }
-            line
+            Some(Ok(LineStatus::Complete)) => {}
         }
+        // RFC 3501 §6.2.2: "*" cancels.
+        if line == b"*" {
+            session.tagged(tag, Status::Bad, None, "Authentication cancelled");
+            return Ok(());
+        }
+        line
     };
     let Some(decoded) = base64::decode(&response) else {
         session.tagged(tag, Status::Bad, None, "Invalid base64 in SASL response");

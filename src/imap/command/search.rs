@@ -12,7 +12,7 @@ use std::io;
 
 use crate::imap::encode;
 use crate::imap::search::live as context;
-use crate::imap::search::*;
+use crate::imap::search::{expunge_issued, mentions_modseq, scan, writes_esearch, Collect, Gathered};
 use crate::imap::session::{Selected, Status};
 use crate::imap::types::{SearchArguments, SearchReturn};
 
@@ -54,7 +54,7 @@ pub async fn run(mut session: Selected<'_>, tag: &str, arguments: SearchArgument
                 encode::number(out, highest);
                 out.push(b')');
             }
-            session.conn.write(b"\r\n")
+            session.conn.write(b"\r\n");
         }
         Collect::Gather { uid, ret, mut gathered } => {
             if writes_esearch(&ret) {

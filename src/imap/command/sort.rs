@@ -14,7 +14,10 @@ use crate::imap::sort::sort_keyed;
 use crate::imap::types::SortArguments;
 use crate::util::pool;
 
-use crate::imap::search::*;
+use crate::imap::search::{
+    expunge_issued, job_failed, mentions_modseq, needs_of, scan, utf8_charset_allowed, write_numbers, writes_esearch,
+    Collect, Gathered, INLINE_WORK,
+};
 
 /// SORT and UID SORT (RFC 5256 §3), with ESORT's RETURN (RFC 5267).
 pub async fn run(mut session: Selected<'_>, tag: &str, arguments: SortArguments) -> io::Result<()> {
@@ -44,9 +47,7 @@ pub async fn run(mut session: Selected<'_>, tag: &str, arguments: SortArguments)
         keyed
     } else {
         let sorted = pool::run(move || {
-            if provoke {
-                panic!("a test asked this job to panic");
-            }
+            assert!(!provoke, "a test asked this job to panic");
             sort_keyed(&criteria, &mut keyed);
             keyed
         });

@@ -10,7 +10,7 @@ use crate::imap::thread::{Numbering, Renderer, ThreadAlgorithm, Threader};
 use crate::imap::types::ThreadArguments;
 use crate::util::pool;
 
-use crate::imap::search::*;
+use crate::imap::search::{expunge_issued, job_failed, scan, utf8_charset_allowed, Collect, Needs, INLINE_WORK};
 
 /// THREAD and UID THREAD (RFC 5256 §3, §4).
 pub async fn run(mut session: Selected<'_>, tag: &str, arguments: ThreadArguments) -> io::Result<()> {

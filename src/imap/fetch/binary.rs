@@ -242,8 +242,8 @@ pub(super) async fn send_binary(
     let (from, until) = match partial {
         None => (0, binary.size),
         Some((origin, count)) => {
-            let from = (origin as u64).min(binary.size);
-            (from, (from + count as u64).min(binary.size))
+            let from = u64::from(origin).min(binary.size);
+            (from, (from + u64::from(count)).min(binary.size))
         }
     };
     if binary.decoded {

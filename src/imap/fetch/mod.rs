@@ -438,7 +438,7 @@ async fn write_item(
                 _ => ("RFC822.TEXT ", Some(SectionText::Text)),
             };
             out.extend_from_slice(name.as_bytes());
-            return send_section(answer, message, &text, None).await;
+            return send_section(answer, message, text.as_ref(), None).await;
         }
         FetchItem::Section { section, partial, binary: true, .. } => {
             write_section_head(out, b"BINARY[", section, *partial);
@@ -452,7 +452,7 @@ async fn write_item(
             if !section.part.is_empty() || section.text == Some(SectionText::Mime) {
                 return send_part(answer, message, section, *partial).await;
             }
-            return send_section(answer, message, &section.text, *partial).await;
+            return send_section(answer, message, section.text.as_ref(), *partial).await;
         }
         FetchItem::Envelope | FetchItem::BodyStructure | FetchItem::Body => {
             let Some(structure) = &message.structure else {

@@ -64,7 +64,7 @@ pub(super) fn write_section_name(out: &mut Vec<u8>, section: &Section) {
 pub(super) async fn send_section(
     answer: &mut Answer<'_>,
     message: &Message,
-    text: &Option<SectionText>,
+    text: Option<&SectionText>,
     partial: Option<(u32, u32)>,
 ) -> io::Result<Result<(), StoreError>> {
     let size = message.record.size;
@@ -105,8 +105,8 @@ async fn send_range(
     let (start, end) = match partial {
         None => (start, end),
         Some((origin, count)) => {
-            let from = (start + origin as u64).min(end);
-            (from, (from + count as u64).min(end))
+            let from = (start + u64::from(origin)).min(end);
+            (from, (from + u64::from(count)).min(end))
         }
     };
     encode::literal_header(answer.conn.out(), end - start);

@@ -19,7 +19,11 @@ mod search;
 
 pub use append::{append_line, url_section, AppendEvent, AppendLine, AppendState, Literal};
 
-use super::types::*;
+use super::types::{
+    Command, CommandBody, CopyArguments, FetchArguments, FetchModifiers, Flag, ListArguments, Qresync, SearchArguments,
+    SelectArguments, SelectParameters, SequenceNumber, SequenceSet, SortArguments, StatusItem, StoreArguments,
+    ThreadArguments,
+};
 use crate::imap::thread::ThreadAlgorithm;
 use crate::mail::{FlagAction, Flags};
 
@@ -164,7 +168,7 @@ impl<'a> Parser<'a> {
         let mut value = Vec::new();
         loop {
             match self.peek() {
-                None | Some(b'\r') | Some(b'\n') | Some(0) => return Err("unterminated quoted string".into()),
+                None | Some(b'\r' | b'\n' | 0) => return Err("unterminated quoted string".into()),
                 Some(b'"') => {
                     self.position += 1;
                     return Ok(value);
@@ -214,15 +218,14 @@ impl<'a> Parser<'a> {
     }
 
     pub fn astring(&mut self) -> Result<Vec<u8>> {
-        match self.peek() {
-            Some(b'"') | Some(b'{') => self.string(),
-            _ => {
-                let atom = self.take_while(is_astring_char);
-                if atom.is_empty() {
-                    Err("expected an atom or a string".into())
-                } else {
-                    Ok(atom.to_vec())
-                }
+        if let Some(b'"' | b'{') = self.peek() {
+            self.string()
+        } else {
+            let atom = self.take_while(is_astring_char);
+            if atom.is_empty() {
+                Err("expected an atom or a string".into())
+            } else {
+                Ok(atom.to_vec())
             }
         }
     }
@@ -252,15 +255,14 @@ impl<'a> Parser<'a> {
 
     /// list-mailbox: like an astring but `%` and `*` may appear unquoted.
     fn list_mailbox(&mut self) -> Result<Vec<u8>> {
-        match self.peek() {
-            Some(b'"') | Some(b'{') => self.string(),
-            _ => {
-                let pattern = self.take_while(|byte| is_astring_char(byte) || byte == b'%' || byte == b'*');
-                if pattern.is_empty() {
-                    Err("expected a mailbox pattern".into())
-                } else {
-                    Ok(pattern.to_vec())
-                }
+        if let Some(b'"' | b'{') = self.peek() {
+            self.string()
+        } else {
+            let pattern = self.take_while(|byte| is_astring_char(byte) || byte == b'%' || byte == b'*');
+            if pattern.is_empty() {
+                Err("expected a mailbox pattern".into())
+            } else {
+                Ok(pattern.to_vec())
             }
         }
     }
@@ -374,11 +376,11 @@ fn tag<'a>(parser: &mut Parser<'a>) -> Result<&'a [u8]> {
 /// Parses one complete command.
 pub fn parse_command(input: &[u8]) -> std::result::Result<Command, ParseError> {
     let mut parser = Parser::new(input);
-    let tag = match tag(&mut parser).and_then(|tag| parser.sp().map(|_| tag)) {
+    let tag = match tag(&mut parser).and_then(|tag| parser.sp().map(|()| tag)) {
         Ok(tag) => String::from_utf8_lossy(tag).into_owned(),
         Err(message) => return Err(ParseError { tag: None, message }),
     };
-    let body = command_body(&mut parser).and_then(|body| parser.expect_end().map(|_| body));
+    let body = command_body(&mut parser).and_then(|body| parser.expect_end().map(|()| body));
     body.map(|body| Command { tag: tag.clone(), body }).map_err(|message| ParseError { tag: Some(tag), message })
 }
 
@@ -433,7 +435,8 @@ fn command_body(parser: &mut Parser) -> Result<CommandBody> {
         b"SELECT" | b"EXAMINE" => {
             parser.sp()?;
             let mailbox = parser.mailbox()?;
-            let parameters = if parser.try_byte(b' ') { select_parameters(parser)? } else { Default::default() };
+            let parameters =
+                if parser.try_byte(b' ') { select_parameters(parser)? } else { SelectParameters::default() };
             CommandBody::Select(SelectArguments { mailbox, read_only: name == b"EXAMINE", parameters })
         }
         b"CREATE" => {
@@ -519,7 +522,8 @@ fn selected_command(parser: &mut Parser, name: &[u8], uid: bool) -> Result<Comma
             let set = parser.sequence_set()?;
             parser.sp()?;
             let items = fetch::fetch_items(parser)?;
-            let modifiers = if parser.try_byte(b' ') { fetch::fetch_modifiers(parser)? } else { Default::default() };
+            let modifiers =
+                if parser.try_byte(b' ') { fetch::fetch_modifiers(parser)? } else { FetchModifiers::default() };
             CommandBody::Fetch(FetchArguments { uid, set, items, modifiers })
         }
         b"STORE" => {
@@ -652,13 +656,13 @@ fn qresync(parser: &mut Parser) -> Result<Qresync> {
     let mut known_uids = None;
     let mut sequence_match = None;
     if parser.try_byte(b' ') {
-        if parser.peek() != Some(b'(') {
+        if parser.peek() == Some(b'(') {
+            sequence_match = Some(sequence_match_data(parser)?);
+        } else {
             known_uids = Some(plain_set(parser)?);
             if parser.try_byte(b' ') {
                 sequence_match = Some(sequence_match_data(parser)?);
             }
-        } else {
-            sequence_match = Some(sequence_match_data(parser)?);
         }
     }
     parser.byte(b')')?;
@@ -777,10 +781,7 @@ pub fn append_prefix(input: &[u8]) -> Option<std::result::Result<AppendStart, Pa
         return failed(message);
     }
     let replacing = if replace {
-        let number = match parser.sequence_number() {
-            Ok(number) => number,
-            Err(_) => return failed("expected a message number".into()),
-        };
+        let Ok(number) = parser.sequence_number() else { return failed("expected a message number".into()) };
         if let Err(message) = parser.sp() {
             return failed(message);
         }

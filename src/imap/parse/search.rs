@@ -400,7 +400,7 @@ mod tests {
             position in 0usize..7,
         ) {
             let sign = if from_end { "-" } else { "" };
-            let mut words: Vec<String> = options.iter().map(|word| word.to_string()).collect();
+            let mut words: Vec<String> = options.iter().map(std::string::ToString::to_string).collect();
             let at = position.min(words.len());
             words.insert(at, format!("PARTIAL {sign}{first}:{sign}{second}"));
             let text = format!("a UID SEARCH RETURN ({}) ALL", words.join(" "));

@@ -1,5 +1,8 @@
 use super::*;
 use crate::imap::types::SequenceNumber::{Saved, Star, Value};
+use crate::imap::types::{
+    DateField, DateRelation, FetchItem, ListOptions, SearchKey, SearchReturn, Section, SectionText,
+};
 use proptest::prelude::*;
 
 fn parse(text: &str) -> CommandBody {
@@ -471,10 +474,10 @@ fn append_prefixes() {
     assert!(message.binary && message.date.is_some());
     // MULTIAPPEND: each later message says for itself.
     let mut parser = Parser::new(b" (\\Seen) ~{9+}");
-    let message = parser.sp().and_then(|_| append_message(&mut parser)).unwrap();
+    let message = parser.sp().and_then(|()| append_message(&mut parser)).unwrap();
     assert!(message.binary && message.non_synchronizing);
     let mut parser = Parser::new(b" {9}");
-    let message = parser.sp().and_then(|_| append_message(&mut parser)).unwrap();
+    let message = parser.sp().and_then(|()| append_message(&mut parser)).unwrap();
     assert!(!message.binary);
     // RFC 6855 §4: UTF8 (literal8); the `)` comes after the bytes.
     let message = literal_message(&append_prefix(b"a APPEND INBOX (\\Seen) UTF8 (~{7+}").unwrap().unwrap().2);
@@ -707,7 +710,7 @@ proptest! {
         // A MULTIAPPEND follow-on line reads the same.
         let rest = format!(" {flags}{date}{tilde_text}{{{length}{plus_text}}}");
         let mut parser = Parser::new(rest.as_bytes());
-        let next = parser.sp().and_then(|_| append_message(&mut parser)).unwrap();
+        let next = parser.sp().and_then(|()| append_message(&mut parser)).unwrap();
         prop_assert_eq!(next, message);
     }
 

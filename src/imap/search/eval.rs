@@ -6,7 +6,12 @@
 //! keys leave the answer open. How the scan around it paces itself and
 //! keeps snapshots short is in the engine's docs (`imap::search`).
 
-use super::*;
+use super::{
+    decode_header_value, first_address, header, indexed_condition, matcher, structure_of, BlobCursor, BlobRecord,
+    Budget, CharsetDecoder, ChunkReader, DateField, DateRelation, DateTime, Decoder, Flags, Kind, Matcher,
+    MessageCursor, MessageRecord, Needs, Range, SaveDateCursor, SearchKey, Snapshot, SortInput, StoreError,
+    SummaryCursor, TransferEncoding, View, PIECE,
+};
 
 /// A search key compiled against the view: sets resolved to indexes,
 /// keywords to their bits; every other key is tested as parsed.
@@ -360,7 +365,7 @@ impl<'a, 'b> Candidate<'a, 'b> {
         blobs: &'a mut BlobCursor<'b>,
         found: &'a mut Vec<Option<bool>>,
     ) -> Candidate<'a, 'b> {
-        found.iter_mut().for_each(|known| *known = None);
+        found.fill(None);
         Candidate {
             index,
             uid,

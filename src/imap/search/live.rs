@@ -528,7 +528,7 @@ async fn write_removals(conn: &mut Connection, view: &View, live: &mut LiveSearc
                     encode::number(out, kept.len() as u64 + 1);
                     out.push(b' ');
                 }
-                encode::number(out, number(view, by_uid, uid) as u64);
+                encode::number(out, u64::from(number(view, by_uid, uid)));
             }
             *order = kept;
         }
@@ -553,7 +553,7 @@ async fn insert_sorted(
         let Some(key) = sort_key(store, view, criteria, uid) else { continue };
         let (mut low, mut high) = (0usize, order.len());
         while low < high {
-            let middle = (low + high) / 2;
+            let middle = usize::midpoint(low, high);
             let before = match sort_key(store, view, criteria, order[middle]) {
                 Some(other) => compare_keyed(criteria, &other, &key).is_lt(),
                 // Gone meanwhile (its expunge is reported later): by UID.
@@ -580,9 +580,9 @@ async fn write_additions(conn: &mut Connection, view: &View, by_uid: bool, pairs
         if index > 0 {
             out.push(b' ');
         }
-        encode::number(out, position as u64);
+        encode::number(out, u64::from(position));
         out.push(b' ');
-        encode::number(out, number(view, by_uid, uid) as u64);
+        encode::number(out, u64::from(number(view, by_uid, uid)));
         conn.flush_if_full().await?;
     }
     conn.out().push(b')');
@@ -669,7 +669,7 @@ pub fn window(list: &[(u32, u32)], partial: PartialRange) -> Vec<(u32, u32)> {
 /// The window `partial` of the messages `ranges` (view indexes, ascending)
 /// name: UID FETCH's PARTIAL modifier (RFC 9394 §3.3).
 pub fn window_indexes(ranges: &[Range<usize>], partial: PartialRange) -> Vec<Range<usize>> {
-    let total: usize = ranges.iter().map(|range| range.len()).sum();
+    let total: usize = ranges.iter().map(std::iter::ExactSizeIterator::len).sum();
     let wanted = partial.indexes(total);
     let mut window = Vec::new();
     let mut position = 0usize;

@@ -132,7 +132,7 @@ mod eval;
 pub mod live;
 
 pub(crate) use esearch::*;
-use eval::*;
+use eval::{compile, decide, required_condition, Candidate, Test};
 
 /// The header fields SORT reads for `criteria`.
 pub(crate) fn needs_of(criteria: &[SortCriterion]) -> Needs {
@@ -213,7 +213,7 @@ impl Collect {
                 *highest = (*highest).max(modseq);
             }
             Collect::Gather { uid, ret, gathered } => {
-                gathered.add(ret, if *uid { candidate.uid } else { sequence }, candidate.uid, modseq)
+                gathered.add(ret, if *uid { candidate.uid } else { sequence }, candidate.uid, modseq);
             }
             Collect::Inputs { needs, criteria, keyed, highest, provoke } => {
                 let input = candidate.sort_input(needs)?;
@@ -363,7 +363,7 @@ pub(crate) async fn scan(
                 if index_answers { Ok(true) } else { decide(&mut candidate, &test, &contents, &mut budget).await };
             if let Ok(true) = result {
                 let modseq = if with_modseq { candidate.record().map(|record| record.modseq) } else { Ok(0) };
-                result = modseq.and_then(|modseq| collect.add(conn, &mut candidate, modseq)).map(|_| true);
+                result = modseq.and_then(|modseq| collect.add(conn, &mut candidate, modseq)).map(|()| true);
             }
             let work = candidate.work;
             match result {

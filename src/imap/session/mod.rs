@@ -478,8 +478,7 @@ impl Session {
     /// A line over the limit was read and dropped (only its start kept).
     async fn reject_long_line(&mut self, tail: &[u8]) -> io::Result<Incoming> {
         let tag = parse::tag_and_name(&self.command)
-            .map(|(tag, _)| String::from_utf8_lossy(tag).into_owned())
-            .unwrap_or_else(|| "*".into());
+            .map_or_else(|| "*".into(), |(tag, _)| String::from_utf8_lossy(tag).into_owned());
         self.tagged(&tag, Status::Bad, Some(Code::TooBig), "Command line too long");
         if let Some((_, true)) = parse::trailing_literal(tail) {
             // Its literal is coming and the line it belongs to is gone:
@@ -648,36 +647,33 @@ impl Session {
     /// The CAPABILITY list for the current state (RFC 3501 §7.2.1).
     pub fn capabilities(&self) -> String {
         let mut capabilities = String::from("IMAP4rev1 IMAP4rev2 SASL-IR LITERAL+ ID ENABLE IDLE BINARY");
-        match self.state {
-            State::NotAuthenticated => {
-                if self.starttls_allowed && !self.conn.stream.is_tls() {
-                    capabilities.push_str(" STARTTLS");
-                }
-                if self.may_send_password() {
-                    capabilities.push_str(" AUTH=PLAIN");
-                } else {
-                    capabilities.push_str(" LOGINDISABLED");
-                }
+        if let State::NotAuthenticated = self.state {
+            if self.starttls_allowed && !self.conn.stream.is_tls() {
+                capabilities.push_str(" STARTTLS");
             }
-            _ => {
-                capabilities.push_str(
-                    " NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS MULTIAPPEND STATUS=SIZE ESEARCH SEARCHRES SORT SORT=DISPLAY ESORT CONTEXT=SEARCH CONTEXT=SORT PARTIAL THREAD=ORDEREDSUBJECT THREAD=REFERENCES CONDSTORE QRESYNC NOTIFY",
-                );
-                capabilities.push_str(&format!(" APPENDLIMIT={}", self.server.config.limits.literal_size));
-                capabilities.push_str(" UTF8=ACCEPT REPLACE");
-                // RFC 8474 (imap::object_id) and RFC 8514.
-                capabilities.push_str(" OBJECTID SAVEDATE");
-                // RFC 4978: offered after login only (see command::compress).
-                if self.server.config.limits.max_compressed_connections > 0 {
-                    capabilities.push_str(" COMPRESS=DEFLATE");
-                }
-                // RFC 8970: FETCH PREVIEW (src/mime/preview.rs).
-                capabilities.push_str(" PREVIEW");
-                // RFC 9586 (command::uidonly).
-                capabilities.push_str(" UIDONLY");
-                // RFC 4469 and RFC 5550: APPEND ... CATENATE, URLs with ;PARTIAL= (command::append).
-                capabilities.push_str(" CATENATE URL-PARTIAL");
+            if self.may_send_password() {
+                capabilities.push_str(" AUTH=PLAIN");
+            } else {
+                capabilities.push_str(" LOGINDISABLED");
             }
+        } else {
+            capabilities.push_str(
+                " NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS MULTIAPPEND STATUS=SIZE ESEARCH SEARCHRES SORT SORT=DISPLAY ESORT CONTEXT=SEARCH CONTEXT=SORT PARTIAL THREAD=ORDEREDSUBJECT THREAD=REFERENCES CONDSTORE QRESYNC NOTIFY",
+            );
+            capabilities.push_str(&format!(" APPENDLIMIT={}", self.server.config.limits.literal_size));
+            capabilities.push_str(" UTF8=ACCEPT REPLACE");
+            // RFC 8474 (imap::object_id) and RFC 8514.
+            capabilities.push_str(" OBJECTID SAVEDATE");
+            // RFC 4978: offered after login only (see command::compress).
+            if self.server.config.limits.max_compressed_connections > 0 {
+                capabilities.push_str(" COMPRESS=DEFLATE");
+            }
+            // RFC 8970: FETCH PREVIEW (src/mime/preview.rs).
+            capabilities.push_str(" PREVIEW");
+            // RFC 9586 (command::uidonly).
+            capabilities.push_str(" UIDONLY");
+            // RFC 4469 and RFC 5550: APPEND ... CATENATE, URLs with ;PARTIAL= (command::append).
+            capabilities.push_str(" CATENATE URL-PARTIAL");
         }
         capabilities
     }

@@ -206,19 +206,19 @@ pub async fn vanished_earlier(
                 continue;
             }
             // The gaps between the UIDs the mailbox holds in low..=high.
-            let mut next = low as u64;
+            let mut next = u64::from(low);
             let start = view.uids.partition_point(|&uid| uid < low);
             for &uid in view.uids[start..].iter().take_while(|&&uid| uid <= high) {
-                if uid as u64 > next {
+                if u64::from(uid) > next {
                     line.add(conn.out(), next as u32, uid - 1);
                 }
-                next = uid as u64 + 1;
+                next = u64::from(uid) + 1;
                 examined += 1;
                 if examined % BATCH == 0 {
                     pace.pause(conn).await?;
                 }
             }
-            if next <= high as u64 {
+            if next <= u64::from(high) {
                 line.add(conn.out(), next as u32, high);
             }
             pace.pause(conn).await?;

@@ -43,6 +43,8 @@ impl Session {
     /// for a modseq above the one this sync reports up to, and is reported
     /// by the next sync: nothing is lost.
     pub async fn sync_selected(&mut self, flags: bool) -> io::Result<()> {
+        // Flag changes are read from the change index this many at a time.
+        const BATCH: usize = 256;
         let store = self.server.store.clone();
         let mut pace = crate::imap::pace::Pace::new(&store);
         let State::Selected(_, view) = &mut self.state else { return Ok(()) };
@@ -130,7 +132,7 @@ impl Session {
             out.extend_from_slice(b" EXISTS\r\n");
             if !imap4rev2 {
                 out.extend_from_slice(b"* ");
-                encode::number(out, view.recent_count() as u64);
+                encode::number(out, u64::from(view.recent_count()));
                 out.extend_from_slice(b" RECENT\r\n");
             }
         }
@@ -145,7 +147,6 @@ impl Session {
         }
         // Flag changes of messages the client already knows about, in
         // batches of the change index (see above).
-        const BATCH: usize = 256;
         let mut from = Some((view.flags_modseq.saturating_add(1), 0));
         let mut batch = Vec::with_capacity(BATCH);
         'batches: while let Some(start) = from {

@@ -21,7 +21,7 @@
 use std::io;
 use std::time::{Duration, Instant};
 
-use crate::imap::session::{Session, State, Status, SyncMode};
+use crate::imap::session::{until_changed, until_stopped, Session, State, Status, SyncMode};
 use crate::net::LineStatus;
 
 /// Longest line IDLE reads: `DONE` and room for whatever else a client
@@ -72,10 +72,7 @@ pub async fn run(session: &mut Session, tag: &str) -> io::Result<()> {
             }
         }
         let changed = async {
-            match listener {
-                Some(listener) => listener.await,
-                None => std::future::pending().await,
-            }
+            until_changed(listener).await;
             Woken::Changed
         };
         let tick = async {
@@ -85,14 +82,9 @@ pub async fn run(session: &mut Session, tag: &str) -> io::Result<()> {
             };
             Woken::Keepalive
         };
-        let revoked = session.revoked.clone();
+        let stopped = until_stopped(&stop, session.revoked.clone());
         let stopped = async {
-            match revoked {
-                // A deleted device password ends the session as a stop does.
-                Some(revoked) => smol::future::or(stop.recv(), revoked.recv()).await,
-                None => stop.recv().await,
-            }
-            .ok();
+            stopped.await;
             Woken::Stop
         };
         // Only a cancel-safe wait takes part in the race: a line arriving

@@ -179,6 +179,27 @@ enum Woken {
     Evicted,
 }
 
+/// Resolves when what `listener` listens for happens; never without one.
+/// One of the waits IDLE and a NOTIFY session's wait for a command race
+/// against the client's input.
+pub async fn until_changed(listener: Option<event_listener::EventListener>) {
+    match listener {
+        Some(listener) => listener.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves when the session must end while it waits: the server stops,
+/// or the device password it logged in with is revoked (which ends the
+/// session as a stop does).
+pub async fn until_stopped(stop: &Receiver<()>, revoked: Option<Receiver<()>>) {
+    match revoked {
+        Some(revoked) => smol::future::or(stop.recv(), revoked.recv()).await,
+        None => stop.recv().await,
+    }
+    .ok();
+}
+
 /// Runs a connection to its end. `implicit_tls`: the TLS handshake comes
 /// first. `admitted` is its place in the limits and its login deadline,
 /// which is shorter when pre-auth slots are scarce
@@ -383,20 +404,12 @@ impl Session {
             self.conn.release_buffers();
             let input = async { Woken::Input(self.conn.wait_input().await) };
             let changed = async {
-                match listener {
-                    Some(listener) => listener.await,
-                    None => std::future::pending().await,
-                }
+                until_changed(listener).await;
                 Woken::Changed
             };
-            let revoked = self.revoked.clone();
+            let stopped = until_stopped(&stop, self.revoked.clone());
             let stopped = async {
-                match revoked {
-                    // A revoked device password ends the session as a stop does.
-                    Some(revoked) => smol::future::or(stop.recv(), revoked.recv()).await,
-                    None => stop.recv().await,
-                }
-                .ok();
+                stopped.await;
                 Woken::Stop
             };
             match smol::future::or(input, smol::future::or(changed, stopped)).await {

@@ -33,6 +33,7 @@
 //! shared mailbox views in commit order and only then wakes the callers, so
 //! a session that receives its answer already sees its own change.
 
+pub mod acl;
 pub mod check;
 mod codec;
 pub mod hub;
@@ -51,12 +52,17 @@ use std::sync::Arc;
 use redb::{Database, ReadableDatabase};
 use smol::channel::{self, Receiver, Sender};
 
+// Foundations of issue 15, not yet used by IMAP (see `acl`).
+#[cfg_attr(not(test), allow(unused_imports))]
+pub use acl::{Acl, AclEntry, AclRights, Identifier, RightsChange};
 pub use hub::{Hub, Preloaded};
 pub use ops::{DELIMITER, INBOX};
 pub use reader::{
     structure_of, BlobCursor, ChunkReader, KnownLogins, MessageCursor, Reader, SaveDateCursor, Snapshot, SummaryCursor,
     PIECE,
 };
+#[cfg_attr(not(test), allow(unused_imports))]
+pub use schema::PUBLIC_OWNER;
 pub use schema::{
     indexed_condition, BanRecord, BlobRecord, DeviceRecord, DeviceSource, FailureReason, Flags, LoginEntry,
     LoginOutcome, MailboxRecord, MessageRecord, SpecialUse, UserRecord, CHUNK_SIZE,
@@ -133,6 +139,11 @@ pub enum StoreError {
     DiskFull(String),
     /// A bug in roost caught at run time; nothing of the operation was kept.
     Bug(String),
+    /// An ACL change (or a private \Seen) naming the mailbox's owner, who
+    /// holds every right always (RFC 4314 §2; see [`acl`]).
+    OwnerRights,
+    /// Every user id below the reserved ones is taken.
+    TooManyUsers,
 }
 
 impl std::fmt::Display for StoreError {
@@ -159,6 +170,8 @@ impl std::fmt::Display for StoreError {
             StoreError::Io(what) => write!(f, "storage failure: {what}"),
             StoreError::DiskFull(what) => write!(f, "storage failure, disk full: {what}"),
             StoreError::Bug(what) => write!(f, "internal error: {what}"),
+            StoreError::TooManyUsers => write!(f, "no user id is left"),
+            StoreError::OwnerRights => write!(f, "the owner of a mailbox always has every right on it"),
         }
     }
 }
@@ -535,6 +548,30 @@ enum Request {
         uids: Option<UidSet>,
         reply: Reply<Expunged>,
     },
+    /// SETACL / DELETEACL: answers the entry as it is after the change.
+    #[cfg_attr(not(test), allow(dead_code))]
+    SetRights {
+        mailbox: u64,
+        change: RightsChange,
+        reply: Reply<AclEntry>,
+    },
+    /// A mailbox of the household's (`Family/…`) with its default ACL.
+    #[cfg_attr(not(test), allow(dead_code))]
+    CreatePublicMailbox {
+        name: String,
+        special_use: Option<SpecialUse>,
+        entries: Vec<AclEntry>,
+        reply: Reply<u64>,
+    },
+    /// Sets or clears one user's own \Seen in a mailbox they do not own.
+    #[cfg_attr(not(test), allow(dead_code))]
+    SetPrivateSeen {
+        mailbox: u64,
+        user: u32,
+        uids: UidSet,
+        seen: bool,
+        reply: Reply<Stored>,
+    },
 }
 
 /// Where one operation's answer goes: its caller's channel (none when
@@ -713,6 +750,41 @@ impl Store {
         self.call(|reply| Request::Expunge { mailbox, uids, reply }).await
     }
 
+    /// Changes one entry of `mailbox`'s ACL (SETACL, or DELETEACL with
+    /// [`RightsChange::delete`]); answers the entry as it now is. Refuses
+    /// an entry for the owner ([`StoreError::OwnerRights`]) and a user id
+    /// that names no user.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub async fn set_rights(&self, mailbox: u64, change: RightsChange) -> Result<AclEntry, StoreError> {
+        self.call(|reply| Request::SetRights { mailbox, change, reply }).await
+    }
+
+    /// Creates the household's mailbox `name` (owned by
+    /// [`schema::PUBLIC_OWNER`](PUBLIC_OWNER)) with `entries` as its ACL,
+    /// in one transaction; answers its id.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub async fn create_public_mailbox(
+        &self,
+        name: String,
+        special_use: Option<SpecialUse>,
+        entries: Vec<AclEntry>,
+    ) -> Result<u64, StoreError> {
+        self.call(|reply| Request::CreatePublicMailbox { name, special_use, entries, reply }).await
+    }
+
+    /// Sets (`seen`) or clears `user`'s own \Seen on the messages `uids`
+    /// of `mailbox`, which `user` does not own (see [`acl`]).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub async fn set_private_seen(
+        &self,
+        mailbox: u64,
+        user: u32,
+        uids: UidSet,
+        seen: bool,
+    ) -> Result<Stored, StoreError> {
+        self.call(|reply| Request::SetPrivateSeen { mailbox, user, uids, seen, reply }).await
+    }
+
     /// Sends the request `make` builds around a reply of the answer type
     /// `T` its variant fixes, and waits for that answer.
     async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Request) -> Result<T, StoreError> {
@@ -833,5 +905,7 @@ pub fn check_offline(path: &Path, cache_bytes: usize, repair: bool) -> Result<ch
     check::run(&Reader::new(transaction))
 }
 
+#[cfg(test)]
+mod acl_tests;
 #[cfg(test)]
 mod tests;

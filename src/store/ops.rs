@@ -10,9 +10,10 @@ use redb::{ReadableTable, Table, WriteTransaction};
 
 use super::schema::{
     BlobRecord, DeviceRecord, Flags, LoginEntry, MailboxRecord, MessageRecord, PreviewRecord, SpecialUse, UserRecord,
-    UserSettings, ALERTS_SENT, BANS, BLOBS, BLOB_CHUNKS, CHANGES, CHUNK_SIZE, DEVICES, EXPUNGED, FLAG_INDEX,
-    INDEXED_FLAGS, KNOWN_ADDRESSES, KNOWN_DEVICES, KNOWN_PER_USER, LOGIN_HISTORY, MAILBOXES, MAILBOX_INFO, MESSAGES,
-    META, PENDING_BLOBS, PREVIEWS, SAVE_DATES, SUBSCRIPTIONS, SUMMARIES, USERS, USER_SETTINGS,
+    UserSettings, ACL, ACL_GRANTEES, ALERTS_SENT, BANS, BLOBS, BLOB_CHUNKS, CHANGES, CHUNK_SIZE, DEVICES, EXPUNGED,
+    FLAG_INDEX, INDEXED_FLAGS, KNOWN_ADDRESSES, KNOWN_DEVICES, KNOWN_PER_USER, LOGIN_HISTORY, MAILBOXES, MAILBOX_INFO,
+    MESSAGES, META, PENDING_BLOBS, PREVIEWS, PRIVATE_SEEN, PRIVATE_SEEN_MAILBOXES, RESERVED_IDS, SAVE_DATES,
+    SUBSCRIPTIONS, SUMMARIES, USERS, USER_SETTINGS,
 };
 use super::{
     Appended, Change, Copied, Delivered, Expunged, FlagAction, FlagChange, NewMessage, Op, StoreError, Stored, UidSet,
@@ -56,6 +57,10 @@ pub(super) struct Tables<'txn> {
     pub known_addresses: Table<'txn, (u32, &'static str), u64>,
     pub known_devices: Table<'txn, (u32, &'static str), u64>,
     pub alerts_sent: Table<'txn, (u32, u8), u64>,
+    pub acl: Table<'txn, (u64, u32), u32>,
+    pub acl_grantees: Table<'txn, (u32, u64), ()>,
+    pub private_seen: Table<'txn, (u64, u32, u32), ()>,
+    pub private_seen_mailboxes: Table<'txn, (u32, u64), ()>,
 }
 
 impl<'txn> Tables<'txn> {
@@ -83,6 +88,10 @@ impl<'txn> Tables<'txn> {
             known_addresses: transaction.open_table(KNOWN_ADDRESSES)?,
             known_devices: transaction.open_table(KNOWN_DEVICES)?,
             alerts_sent: transaction.open_table(ALERTS_SENT)?,
+            acl: transaction.open_table(ACL)?,
+            acl_grantees: transaction.open_table(ACL_GRANTEES)?,
+            private_seen: transaction.open_table(PRIVATE_SEEN)?,
+            private_seen_mailboxes: transaction.open_table(PRIVATE_SEEN_MAILBOXES)?,
         })
     }
 
@@ -113,14 +122,14 @@ impl<'txn> Tables<'txn> {
         Ok(self.mailboxes.get((user, name))?.map(|id| id.value()))
     }
 
-    fn mailbox(&self, id: u64) -> Result<MailboxRecord, StoreError> {
+    pub(super) fn mailbox(&self, id: u64) -> Result<MailboxRecord, StoreError> {
         match self.mailbox_info.get(id)? {
             Some(bytes) => MailboxRecord::decode(bytes.value()),
             None => Err(StoreError::NoSuchMailbox),
         }
     }
 
-    fn selectable_mailbox(&self, id: u64) -> Result<MailboxRecord, StoreError> {
+    pub(super) fn selectable_mailbox(&self, id: u64) -> Result<MailboxRecord, StoreError> {
         let record = self.mailbox(id)?;
         if record.noselect {
             return Err(StoreError::NotSelectable);
@@ -176,7 +185,7 @@ impl<'txn> Tables<'txn> {
         Ok(self.mailboxes.range((user, "")..(user + 1, ""))?.count())
     }
 
-    fn messages_in(&self, mailbox: u64, uids: &UidSet) -> Result<Vec<(u32, MessageRecord)>, StoreError> {
+    pub(super) fn messages_in(&self, mailbox: u64, uids: &UidSet) -> Result<Vec<(u32, MessageRecord)>, StoreError> {
         let mut found = Vec::new();
         for &(low, high) in &uids.0 {
             for entry in self.messages.range((mailbox, low)..=(mailbox, high))? {
@@ -460,7 +469,10 @@ fn add_user(tables: &mut Tables, name: &str, password_hash: &str) -> Result<(), 
     if tables.users.get(name)?.is_some() {
         return Err(StoreError::UserExists);
     }
-    let id = tables.next_counter("next_user_id")? as u32;
+    let id = tables.next_counter("next_user_id")?;
+    // The ids from RESERVED_IDS up name `anyone`, `authenticated` and the
+    // household's public mailboxes (see `store::acl`): never a login user.
+    let id = u32::try_from(id).ok().filter(|&id| id < RESERVED_IDS).ok_or(StoreError::TooManyUsers)?;
     let record = UserRecord { id, password_hash: password_hash.to_string() };
     tables.users.insert(name, record.encode().as_slice())?;
     for (mailbox, special_use) in DEFAULT_MAILBOXES {
@@ -479,6 +491,7 @@ fn delete_user(tables: &mut Tables, name: &str, changes: &mut Vec<Change>) -> Re
     }
     for (mailbox_name, id) in mailboxes {
         remove_all_messages(tables, id)?;
+        super::acl::forget_mailbox(tables, id)?;
         tables.mailbox_info.remove(id)?;
         tables.mailboxes.remove((user.id, mailbox_name.as_str()))?;
         changes.push(Change::Deleted { mailbox: id });
@@ -490,6 +503,8 @@ fn delete_user(tables: &mut Tables, name: &str, changes: &mut Vec<Change>) -> Re
     tables.known_addresses.retain_in((user.id, "")..(user.id + 1, ""), |_, _| false)?;
     tables.known_devices.retain_in((user.id, "")..(user.id + 1, ""), |_, _| false)?;
     tables.alerts_sent.retain_in((user.id, 0)..=(user.id, u8::MAX), |_, _| false)?;
+    // Their entries in others' ACLs and their own \Seen in others' mailboxes.
+    super::acl::forget_user(tables, user.id)?;
     tables.users.remove(name)?;
     Ok(())
 }
@@ -566,6 +581,7 @@ fn create_mailbox(
         // mailbox again: a new mailbox, so a new id. RFC 8474 §4.1: a
         // mailbox created after a DELETE of the same name gets a new
         // MAILBOXID; RFC 3501 §2.3.1.1: and a new UIDVALIDITY.
+        super::acl::forget_mailbox(tables, id)?;
         tables.mailbox_info.remove(id)?;
         tables.mailboxes.remove((user, name))?;
         return insert_mailbox(tables, user, name, special_use);
@@ -634,6 +650,9 @@ fn delete_mailbox(tables: &mut Tables, user: u32, name: &str, changes: &mut Vec<
         return Err(StoreError::HasChildren);
     }
     remove_all_messages(tables, id)?;
+    // RFC 4314 §3: the ACL goes with the mailbox. A placeholder left for
+    // its children is not the mailbox any more (its id changes meaning).
+    super::acl::forget_mailbox(tables, id)?;
     changes.push(Change::Deleted { mailbox: id });
     if has_children {
         // RFC 3501 §6.3.4: the messages go, the name stays as \Noselect.
@@ -669,6 +688,7 @@ fn remove_empty_placeholders(tables: &mut Tables, user: u32, name: &str) -> Resu
         if !tables.mailbox(id)?.noselect || !tables.children(user, parent)?.is_empty() {
             break;
         }
+        super::acl::forget_mailbox(tables, id)?;
         tables.mailbox_info.remove(id)?;
         tables.mailboxes.remove((user, parent.as_str()))?;
     }
@@ -1008,6 +1028,8 @@ fn expunge(
         tables.release_blob(message.blob)?;
         count_in(&mut record, message, -1);
     }
+    let uids: Vec<u32> = doomed.iter().map(|(uid, _)| *uid).collect();
+    super::acl::forget_private_seen(tables, mailbox, Some(&uids))?;
     record.highest_modseq = modseq;
     record.expunge_history += doomed.len() as u32;
     let limit = super::expunge_history();
@@ -1028,7 +1050,6 @@ fn expunge(
         record.expunge_history = limit;
     }
     tables.save_mailbox(mailbox, &record)?;
-    let uids: Vec<u32> = doomed.iter().map(|(uid, _)| *uid).collect();
     changes.push(Change::Expunged { mailbox, uids: uids.clone(), modseq });
     changes.push(Change::User { user: record.user_id });
     Ok(uids)

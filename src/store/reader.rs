@@ -35,7 +35,7 @@ impl Reader {
         Reader { transaction }
     }
 
-    fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
+    pub(super) fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
         &self,
         definition: redb::TableDefinition<K, V>,
     ) -> Result<ReadOnlyTable<K, V>, StoreError> {

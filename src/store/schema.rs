@@ -111,6 +111,35 @@ pub const KNOWN_DEVICES: TableDefinition<(u32, &str), u64> = TableDefinition::ne
 /// (user id, alert kind) → unix time that kind of alert was last delivered
 /// to the user (`crate::alert`), so a restart does not send another at once.
 pub const ALERTS_SENT: TableDefinition<(u32, u8), u64> = TableDefinition::new("alerts_sent");
+/// (mailbox id, identifier) → rights: a mailbox's access control list
+/// (RFC 4314). The identifier is a user id, or [`ANYONE`] or
+/// [`AUTHENTICATED`] (see `store::acl`). The value is a bare `u32`, not a
+/// versioned record: the granted rights in its low 16 bits and the
+/// negative rights (RFC 4314 §2, "-name") in its high 16, each a mask of
+/// `l r s w i p k x t e a` in bits 0 to 10. A row with both halves empty
+/// is never kept. The mailbox's owner has no row: it holds every right.
+pub const ACL: TableDefinition<(u64, u32), u32> = TableDefinition::new("acl");
+/// (identifier, mailbox id) → (): [`ACL`] read the other way, so the
+/// mailboxes shared with a user (or with `anyone`, `authenticated`) are a
+/// range read. A row here exactly when [`ACL`] has the pair.
+pub const ACL_GRANTEES: TableDefinition<(u32, u64), ()> = TableDefinition::new("acl_grantees");
+/// (mailbox id, user id, uid) → (): message `uid` is \Seen for that user,
+/// who is not the mailbox's owner (per-user \Seen, see `store::acl`).
+pub const PRIVATE_SEEN: TableDefinition<(u64, u32, u32), ()> = TableDefinition::new("private_seen");
+/// (user id, mailbox id) → (): the user has at least one [`PRIVATE_SEEN`]
+/// row in that mailbox (exactly then), so deleting a user finds their rows
+/// without a scan.
+pub const PRIVATE_SEEN_MAILBOXES: TableDefinition<(u32, u64), ()> = TableDefinition::new("private_seen_mailboxes");
+/// The identifier `anyone` in [`ACL`] (RFC 4314 §2).
+pub const ANYONE: u32 = u32::MAX;
+/// The identifier `authenticated` in [`ACL`] (RFC 4314 §2).
+pub const AUTHENTICATED: u32 = u32::MAX - 1;
+/// The owner of the household's public mailboxes (`Family/…`): a user id
+/// no login user has, whose mailboxes sit in the ordinary tables.
+pub const PUBLIC_OWNER: u32 = u32::MAX - 2;
+/// User ids from here up are reserved ([`ANYONE`], [`AUTHENTICATED`],
+/// [`PUBLIC_OWNER`] and room for more): never given to a login user.
+pub const RESERVED_IDS: u32 = u32::MAX - 15;
 /// Known addresses (and, apart, known devices) kept per user.
 pub const KNOWN_PER_USER: usize = 32;
 

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use redb::{Database, Durability, ReadableTable};
 use smol::channel::{Receiver, Sender};
 
+use super::acl;
 use super::ops::{self, Tables};
 use super::schema;
 use super::{Answer, Change, Committed, Op, Pending, Reply, Request, StoreError};
@@ -140,6 +141,15 @@ impl Request {
             Request::Expunge { mailbox, uids, reply } => {
                 keep(reply, ops::expunge_deleted(tables, *mailbox, uids.as_ref(), changes))
             }
+            Request::SetRights { mailbox, change, reply } => {
+                keep(reply, acl::set_rights(tables, *mailbox, change, changes))
+            }
+            Request::CreatePublicMailbox { name, special_use, entries, reply } => {
+                keep(reply, acl::create_public(tables, name, *special_use, entries, changes))
+            }
+            Request::SetPrivateSeen { mailbox, user, uids, seen, reply } => {
+                keep(reply, acl::set_private_seen(tables, *mailbox, *user, uids, *seen, changes))
+            }
         }
     }
 
@@ -153,6 +163,9 @@ impl Request {
             Request::SetFlags { reply, .. } => reply,
             Request::Copy { reply, .. } => reply,
             Request::Expunge { reply, .. } => reply,
+            Request::SetRights { reply, .. } => reply,
+            Request::CreatePublicMailbox { reply, .. } => reply,
+            Request::SetPrivateSeen { reply, .. } => reply,
         }
     }
 
@@ -169,7 +182,10 @@ impl Request {
             | Request::Deliver { .. }
             | Request::SetFlags { .. }
             | Request::Copy { .. }
-            | Request::Expunge { .. } => true,
+            | Request::Expunge { .. }
+            | Request::SetRights { .. }
+            | Request::CreatePublicMailbox { .. }
+            | Request::SetPrivateSeen { .. } => true,
         }
     }
 
@@ -196,6 +212,8 @@ impl Request {
                 | Request::Copy { remove: false, .. }
                 | Request::Op { op: Op::AddUser { .. } | Op::RenameMailbox { .. }, .. }
                 | Request::CreateMailbox { .. }
+                | Request::CreatePublicMailbox { .. }
+                | Request::SetRights { .. }
         )
     }
 }

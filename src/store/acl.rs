@@ -1,0 +1,537 @@
+//! Access control (RFC 4314) and per-user \Seen: the store's side.
+//!
+//! Foundations for issue 15 (family folders), not yet used by IMAP: no
+//! command reads or writes these tables today, and no capability claims
+//! them. What is here is complete and tested at the store level.
+//!
+//! # Rights
+//!
+//! [`AclRights`] is a 16-bit mask of the eleven RFC 4314 §2.1 rights, in
+//! the RFC's order: `l r s w i p k x t e a` are bits 0 to 10. The IMAP
+//! layer's rights type (`mail::Rights`) converts to and from it with one
+//! `From` each way; the store only needs the bits.
+//!
+//! # Tables and keys
+//!
+//! [`ACL`](super::schema::ACL) is keyed by (mailbox id, identifier), so a
+//! mailbox's list is one range read; [`ACL_GRANTEES`](super::schema::ACL_GRANTEES)
+//! holds the same pairs the other way round, so "which mailboxes are
+//! shared with user X, with `authenticated`, with `anyone`" is three range
+//! reads, not a scan of every mailbox (LIST in the shared namespace). An
+//! identifier is a `u32`: a user id, or one of two reserved values for
+//! `anyone` and `authenticated` ([`Identifier`]). User ids never reach the
+//! reserved range (`add_user` refuses to hand one out), so the key needs no
+//! tag byte and no name: a user renamed or deleted is found by id.
+//!
+//! Negative rights (RFC 4314 §2: "-fred") are stored. They cost nothing in
+//! space: one row per (mailbox, identifier) holds both the granted mask
+//! (low 16 bits) and the negative mask (high 16 bits), and GETACL can show
+//! them as two entries. [`Reader::rights_of`] subtracts them, as the RFC
+//! describes: a user's rights are the union of what their entry,
+//! `authenticated` and `anyone` grant, less the union of what the same
+//! entries deny.
+//!
+//! # The owner
+//!
+//! A mailbox's owner is its record's `user_id` and never has a row: the
+//! owner holds every right, always, so they cannot lock themselves out of
+//! their own mailbox (RFC 4314 §2 advises that the owner keep `a`). A
+//! change that names the owner is refused ([`StoreError::OwnerRights`]),
+//! not silently ignored.
+//!
+//! # Public mailboxes
+//!
+//! The household's mailboxes (`Family/Bills`) belong to a reserved owner,
+//! [`PUBLIC_OWNER`](super::schema::PUBLIC_OWNER), a user id that is not a
+//! login user (no row in `users`, no INBOX). Its mailboxes live in the same
+//! `mailboxes` and `mailbox_info` tables under that id, so no record
+//! changes its encoding and every existing operation (APPEND, EXPUNGE,
+//! RENAME, DELETE, `roost check`) works on them unchanged. A flag in the
+//! mailbox record was the other choice: it would have needed a second
+//! record version, and the mailbox would still have needed some owner id
+//! for its name's key. The public owner needs no creation step: its first
+//! mailbox is its first row. [`Store::create_public_mailbox`] creates one
+//! with its default ACL in one transaction.
+//!
+//! # Per-user \Seen
+//!
+//! Each reader of a mailbox they do not own keeps their own \Seen (Dovecot
+//! calls these private flags; its `INDEXPVT` keeps, per user, an index
+//! holding only UIDs and the private flags). Here the owner's \Seen stays
+//! the message's own flag (so the owner's STATUS counters and flag index
+//! work as today); every other user's \Seen is a row (mailbox, user, uid)
+//! in [`PRIVATE_SEEN`](super::schema::PRIVATE_SEEN). For a public mailbox,
+//! whose owner never reads, everyone's \Seen is private. Other flags and
+//! keywords stay shared.
+//!
+//! CONDSTORE (RFC 7162 §3.1): a message's modseq must grow when its
+//! metadata changes. The mailbox keeps one modseq sequence for every user:
+//! a private \Seen change gives the message the mailbox's next modseq, as a
+//! shared flag change does. Every user's CHANGEDSINCE or QRESYNC then sees
+//! the message as changed, and those whose own \Seen did not change fetch
+//! flags that are the same as before: harmless (RFC 7162 lets a server
+//! report a message whose flags look unchanged) and it keeps one UID list
+//! and one HIGHESTMODSEQ per mailbox, shared by every session. A modseq
+//! per (mailbox, user) would spare those extra FETCH responses but would
+//! need a second change index per reader and a HIGHESTMODSEQ per reader.
+//!
+//! Rows go with their message (expunge), their mailbox (delete) and their
+//! user (delete). Revoking a user's rights keeps their rows: given back the
+//! right, they find their \Seen as they left it.
+
+// Not yet called outside the store's tests: IMAP wires it next (issue 15).
+#![cfg_attr(not(test), allow(dead_code))]
+
+use redb::{ReadableTable, Table};
+
+use super::ops::Tables;
+use super::schema::{MessageRecord, SpecialUse, ANYONE, AUTHENTICATED, PUBLIC_OWNER, RESERVED_IDS};
+use super::{Change, FlagAction, Reader, StoreError, Stored, UidSet};
+
+/// A set of RFC 4314 rights as a bit mask: `l r s w i p k x t e a` are
+/// bits 0 to 10 (RFC 4314 §2.1 order).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct AclRights(u16);
+
+impl AclRights {
+    /// The rights in bit order.
+    pub const LETTERS: [char; 11] = ['l', 'r', 's', 'w', 'i', 'p', 'k', 'x', 't', 'e', 'a'];
+    pub const NONE: AclRights = AclRights(0);
+    /// Every right: what a mailbox's owner holds.
+    pub const ALL: AclRights = AclRights((1 << 11) - 1);
+    /// `l`: the mailbox is visible to LIST.
+    pub const LOOKUP: AclRights = AclRights(1);
+    /// `a`: may change the mailbox's ACL.
+    pub const ADMINISTER: AclRights = AclRights(1 << 10);
+
+    /// The rights of `bits`; bits above 10 name no right and are dropped.
+    pub fn from_bits(bits: u16) -> AclRights {
+        AclRights(bits & AclRights::ALL.0)
+    }
+
+    pub fn bits(self) -> u16 {
+        self.0
+    }
+
+    pub fn union(self, other: AclRights) -> AclRights {
+        AclRights(self.0 | other.0)
+    }
+
+    pub fn difference(self, other: AclRights) -> AclRights {
+        AclRights(self.0 & !other.0)
+    }
+
+    pub fn contains(self, other: AclRights) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The rights as RFC 4314 letters, in bit order (`"lrs"`).
+    pub fn letters(self) -> String {
+        AclRights::LETTERS.iter().enumerate().filter(|(bit, _)| self.0 & (1 << bit) != 0).map(|(_, c)| *c).collect()
+    }
+}
+
+/// Who an ACL entry names (RFC 4314 §2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Identifier {
+    User(u32),
+    /// `authenticated`: every logged-in user.
+    Authenticated,
+    /// `anyone`: everyone, anonymous included.
+    Anyone,
+}
+
+impl Identifier {
+    /// The identifier's key in the ACL tables.
+    pub(super) fn key(self) -> u32 {
+        match self {
+            Identifier::User(id) => id,
+            Identifier::Authenticated => AUTHENTICATED,
+            Identifier::Anyone => ANYONE,
+        }
+    }
+
+    /// The identifier a key stands for; None for a reserved id that names
+    /// no identifier (damage).
+    pub(super) fn from_key(key: u32) -> Option<Identifier> {
+        match key {
+            ANYONE => Some(Identifier::Anyone),
+            AUTHENTICATED => Some(Identifier::Authenticated),
+            id if id < RESERVED_IDS => Some(Identifier::User(id)),
+            _ => None,
+        }
+    }
+}
+
+/// One identifier's row of a mailbox's ACL: the rights it grants and, as
+/// the entry "-identifier", the rights it takes away.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AclEntry {
+    pub identifier: Identifier,
+    pub granted: AclRights,
+    pub denied: AclRights,
+}
+
+impl AclEntry {
+    fn value(self) -> u32 {
+        u32::from(self.granted.bits()) | u32::from(self.denied.bits()) << 16
+    }
+
+    fn from_value(identifier: Identifier, value: u32) -> AclEntry {
+        AclEntry {
+            identifier,
+            granted: AclRights::from_bits(value as u16),
+            denied: AclRights::from_bits((value >> 16) as u16),
+        }
+    }
+}
+
+/// A mailbox's ACL: its owner (who holds every right and has no entry)
+/// and its entries, by identifier (users by id, then `authenticated`,
+/// then `anyone`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Acl {
+    pub owner: u32,
+    pub entries: Vec<AclEntry>,
+}
+
+/// A change to one ACL entry (SETACL, DELETEACL). The store applies the
+/// modifier itself, inside its transaction, so two sessions adding rights
+/// at once both keep theirs (RFC 4314 §3.1: "+" adds, "-" removes, neither
+/// replaces).
+#[derive(Clone, Copy, Debug)]
+pub struct RightsChange {
+    pub identifier: Identifier,
+    /// Changes the negative entry ("-identifier") rather than the granted one.
+    pub negative: bool,
+    pub action: FlagAction,
+    pub rights: AclRights,
+}
+
+impl RightsChange {
+    /// DELETEACL: the entry (granted or negative) removed.
+    pub fn delete(identifier: Identifier, negative: bool) -> RightsChange {
+        RightsChange { identifier, negative, action: FlagAction::Replace, rights: AclRights::NONE }
+    }
+}
+
+/// Whether `user` is a login user: every one has an INBOX (it cannot be
+/// deleted), the reserved ids have none.
+fn user_exists(tables: &Tables, user: u32) -> Result<bool, StoreError> {
+    Ok(user < RESERVED_IDS && tables.mailboxes.get((user, super::INBOX))?.is_some())
+}
+
+/// SETACL / DELETEACL: applies `change` to `mailbox`'s entry; answers the
+/// entry as it now is (both masks empty: the row is gone).
+pub(super) fn set_rights(
+    tables: &mut Tables,
+    mailbox: u64,
+    change: &RightsChange,
+    changes: &mut Vec<Change>,
+) -> Result<AclEntry, StoreError> {
+    let record = tables.mailbox(mailbox)?;
+    if let Identifier::User(user) = change.identifier {
+        if user == record.user_id {
+            return Err(StoreError::OwnerRights);
+        }
+        if !user_exists(tables, user)? {
+            return Err(StoreError::NoSuchUser);
+        }
+    }
+    let key = change.identifier.key();
+    let old = tables.acl.get((mailbox, key))?.map_or(0, |value| value.value());
+    let mut entry = AclEntry::from_value(change.identifier, old);
+    let side = if change.negative { &mut entry.denied } else { &mut entry.granted };
+    *side = match change.action {
+        FlagAction::Add => side.union(change.rights),
+        FlagAction::Remove => side.difference(change.rights),
+        FlagAction::Replace => change.rights,
+    };
+    write_entry(tables, mailbox, entry)?;
+    changes.push(Change::User { user: record.user_id });
+    if let Identifier::User(user) = change.identifier {
+        // The grantee's NOTIFY sessions learn that their view changed.
+        changes.push(Change::User { user });
+    }
+    Ok(entry)
+}
+
+/// Writes (or, when empty, removes) `entry` in both ACL tables.
+fn write_entry(tables: &mut Tables, mailbox: u64, entry: AclEntry) -> Result<(), StoreError> {
+    let key = entry.identifier.key();
+    if entry.value() == 0 {
+        tables.acl.remove((mailbox, key))?;
+        tables.acl_grantees.remove((key, mailbox))?;
+    } else {
+        tables.acl.insert((mailbox, key), entry.value())?;
+        tables.acl_grantees.insert((key, mailbox), ())?;
+    }
+    Ok(())
+}
+
+/// Creates public mailbox `name` (owned by the household) with `entries`
+/// as its ACL; answers its id.
+pub(super) fn create_public(
+    tables: &mut Tables,
+    name: &str,
+    special_use: Option<SpecialUse>,
+    entries: &[AclEntry],
+    changes: &mut Vec<Change>,
+) -> Result<u64, StoreError> {
+    for (index, entry) in entries.iter().enumerate() {
+        if let Identifier::User(user) = entry.identifier {
+            if !user_exists(tables, user)? {
+                return Err(StoreError::NoSuchUser);
+            }
+        }
+        if entries[..index].iter().any(|earlier| earlier.identifier == entry.identifier) {
+            return Err(StoreError::Bug(format!("{:?} named twice in one ACL", entry.identifier)));
+        }
+    }
+    let id = super::ops::create(tables, PUBLIC_OWNER, name, special_use, changes)?;
+    for entry in entries {
+        write_entry(tables, id, *entry)?;
+        if let Identifier::User(user) = entry.identifier {
+            changes.push(Change::User { user });
+        }
+    }
+    Ok(id)
+}
+
+/// Removes every ACL entry of `mailbox` (deleted, or its id given up).
+pub(super) fn forget_mailbox(tables: &mut Tables, mailbox: u64) -> Result<(), StoreError> {
+    let mut keys = Vec::new();
+    for row in tables.acl.range((mailbox, 0)..=(mailbox, u32::MAX))? {
+        keys.push(row?.0.value().1);
+    }
+    for key in keys {
+        tables.acl.remove((mailbox, key))?;
+        tables.acl_grantees.remove((key, mailbox))?;
+    }
+    forget_private_seen(tables, mailbox, None)
+}
+
+/// Removes every ACL entry naming `user` and every private \Seen of theirs.
+pub(super) fn forget_user(tables: &mut Tables, user: u32) -> Result<(), StoreError> {
+    let mut mailboxes = Vec::new();
+    for row in tables.acl_grantees.range((user, 0)..=(user, u64::MAX))? {
+        mailboxes.push(row?.0.value().1);
+    }
+    for mailbox in mailboxes {
+        tables.acl.remove((mailbox, user))?;
+    }
+    tables.acl_grantees.retain_in((user, 0)..=(user, u64::MAX), |_, ()| false)?;
+    let mut seen_in = Vec::new();
+    for row in tables.private_seen_mailboxes.range((user, 0)..=(user, u64::MAX))? {
+        seen_in.push(row?.0.value().1);
+    }
+    for mailbox in seen_in {
+        tables.private_seen.retain_in((mailbox, user, 0)..=(mailbox, user, u32::MAX), |_, ()| false)?;
+    }
+    tables.private_seen_mailboxes.retain_in((user, 0)..=(user, u64::MAX), |_, ()| false)?;
+    Ok(())
+}
+
+/// The users with private \Seen rows in `mailbox`: one seek per reader,
+/// not a walk over their rows.
+fn readers(table: &Table<(u64, u32, u32), ()>, mailbox: u64) -> Result<Vec<u32>, StoreError> {
+    let mut found = Vec::new();
+    let mut from = 0u32;
+    loop {
+        let next = table.range((mailbox, from, 0)..=(mailbox, u32::MAX, u32::MAX))?.next();
+        let Some(row) = next else { break };
+        let user = row?.0.value().1;
+        found.push(user);
+        match user.checked_add(1) {
+            Some(after) => from = after,
+            None => break,
+        }
+    }
+    Ok(found)
+}
+
+/// Removes the private \Seen rows of `uids` of `mailbox` (every row of the
+/// mailbox when None), keeping the per-user table exact.
+pub(super) fn forget_private_seen(tables: &mut Tables, mailbox: u64, uids: Option<&[u32]>) -> Result<(), StoreError> {
+    for user in readers(&tables.private_seen, mailbox)? {
+        match uids {
+            None => tables.private_seen.retain_in((mailbox, user, 0)..=(mailbox, user, u32::MAX), |_, ()| false)?,
+            Some(uids) => {
+                for &uid in uids {
+                    tables.private_seen.remove((mailbox, user, uid))?;
+                }
+            }
+        }
+        if tables.private_seen.range((mailbox, user, 0)..=(mailbox, user, u32::MAX))?.next().is_none() {
+            tables.private_seen_mailboxes.remove((user, mailbox))?;
+        }
+    }
+    Ok(())
+}
+
+/// Sets (or clears) `user`'s own \Seen on the messages `uids` of
+/// `mailbox`, a mailbox `user` does not own. Each message whose private
+/// \Seen changes gets the mailbox's next modseq (see the module docs).
+pub(super) fn set_private_seen(
+    tables: &mut Tables,
+    mailbox: u64,
+    user: u32,
+    uids: &UidSet,
+    seen: bool,
+    changes: &mut Vec<Change>,
+) -> Result<Stored, StoreError> {
+    let mut record = tables.selectable_mailbox(mailbox)?;
+    if user == record.user_id {
+        // The owner's \Seen is the message's own flag (`Store::set_flags`).
+        return Err(StoreError::OwnerRights);
+    }
+    if !user_exists(tables, user)? {
+        return Err(StoreError::NoSuchUser);
+    }
+    let mut targets: Vec<(u32, MessageRecord)> = Vec::new();
+    for (uid, message) in tables.messages_in(mailbox, uids)? {
+        if tables.private_seen.get((mailbox, user, uid))?.is_some() != seen {
+            targets.push((uid, message));
+        }
+    }
+    if targets.is_empty() {
+        return Ok(Stored { modseq: record.highest_modseq, changed: 0, modified: Vec::new() });
+    }
+    let modseq = record.highest_modseq + 1;
+    for (uid, mut message) in targets.iter().copied() {
+        if seen {
+            tables.private_seen.insert((mailbox, user, uid), ())?;
+        } else {
+            tables.private_seen.remove((mailbox, user, uid))?;
+        }
+        tables.changes.remove((mailbox, message.modseq, uid))?;
+        message.modseq = modseq;
+        tables.messages.insert((mailbox, uid), message.encode().as_slice())?;
+        tables.changes.insert((mailbox, modseq, uid), ())?;
+    }
+    if seen {
+        tables.private_seen_mailboxes.insert((user, mailbox), ())?;
+    } else if tables.private_seen.range((mailbox, user, 0)..=(mailbox, user, u32::MAX))?.next().is_none() {
+        tables.private_seen_mailboxes.remove((user, mailbox))?;
+    }
+    record.highest_modseq = modseq;
+    tables.mailbox_info.insert(mailbox, record.encode().as_slice())?;
+    changes.push(Change::Flags { mailbox, modseq, keywords: None });
+    changes.push(Change::User { user: record.user_id });
+    changes.push(Change::User { user });
+    Ok(Stored { modseq, changed: targets.len() as u32, modified: Vec::new() })
+}
+
+impl Reader {
+    /// `mailbox`'s ACL; None if there is no such mailbox.
+    pub fn acl(&self, mailbox: u64) -> Result<Option<Acl>, StoreError> {
+        let Some(record) = self.mailbox(mailbox)? else { return Ok(None) };
+        let mut entries = Vec::new();
+        for row in self.table(super::schema::ACL)?.range((mailbox, 0)..=(mailbox, u32::MAX))? {
+            let (key, value) = row?;
+            let key = key.value().1;
+            let identifier = Identifier::from_key(key)
+                .ok_or_else(|| StoreError::Corrupt(format!("mailbox {mailbox}: ACL names reserved id {key}")))?;
+            entries.push(AclEntry::from_value(identifier, value.value()));
+        }
+        Ok(Some(Acl { owner: record.user_id, entries }))
+    }
+
+    /// What `user` (logged in) may do on `mailbox` (MYRIGHTS, and every
+    /// command's check): every right for the owner; for anyone else, the
+    /// rights their entry, `authenticated` and `anyone` grant, less those
+    /// the same entries deny (RFC 4314 §2). None if there is no such mailbox.
+    pub fn rights_of(&self, user: u32, mailbox: u64) -> Result<Option<AclRights>, StoreError> {
+        let Some(record) = self.mailbox(mailbox)? else { return Ok(None) };
+        if record.user_id == user {
+            return Ok(Some(AclRights::ALL));
+        }
+        self.granted_to(user, mailbox).map(Some)
+    }
+
+    /// What the ACL entries of `mailbox` give `user` (not its owner).
+    fn granted_to(&self, user: u32, mailbox: u64) -> Result<AclRights, StoreError> {
+        let table = self.table(super::schema::ACL)?;
+        let (mut granted, mut denied) = (AclRights::NONE, AclRights::NONE);
+        for key in [user, AUTHENTICATED, ANYONE] {
+            if let Some(value) = table.get((mailbox, key))? {
+                let entry = AclEntry::from_value(Identifier::Anyone, value.value());
+                granted = granted.union(entry.granted);
+                denied = denied.union(entry.denied);
+            }
+        }
+        Ok(granted.difference(denied))
+    }
+
+    /// The mailboxes of others on which `user` holds any right through the
+    /// ACLs (their own entry, `authenticated` or `anyone`), with those
+    /// rights, by mailbox id. Three range reads of the grantee index and
+    /// one lookup per candidate; the caller keeps those with `l` for LIST.
+    pub fn shared_with(&self, user: u32) -> Result<Vec<(u64, AclRights)>, StoreError> {
+        let grantees = self.table(super::schema::ACL_GRANTEES)?;
+        let mut candidates = Vec::new();
+        for key in [user, AUTHENTICATED, ANYONE] {
+            for row in grantees.range((key, 0)..=(key, u64::MAX))? {
+                candidates.push(row?.0.value().1);
+            }
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        let mut found = Vec::new();
+        for mailbox in candidates {
+            // Their own mailbox (an `anyone` entry on it) is not shared with them.
+            if self.mailbox(mailbox)?.is_none_or(|record| record.user_id == user) {
+                continue;
+            }
+            let rights = self.granted_to(user, mailbox)?;
+            if !rights.is_empty() {
+                found.push((mailbox, rights));
+            }
+        }
+        Ok(found)
+    }
+
+    /// The UIDs from `low` to `high` of `mailbox` that are \Seen for
+    /// `user` privately (a mailbox they do not own), ascending.
+    pub fn private_seen(&self, mailbox: u64, user: u32, low: u32, high: u32) -> Result<Vec<u32>, StoreError> {
+        let mut uids = Vec::new();
+        for row in self.table(super::schema::PRIVATE_SEEN)?.range((mailbox, user, low)..=(mailbox, user, high))? {
+            uids.push(row?.0.value().2);
+        }
+        Ok(uids)
+    }
+
+    /// Every row of the ACL tables, for `roost check`: (mailbox, key,
+    /// value) and (key, mailbox).
+    pub(super) fn acl_rows(&self) -> Result<(Vec<(u64, u32, u32)>, Vec<(u32, u64)>), StoreError> {
+        let mut forward = Vec::new();
+        for row in self.table(super::schema::ACL)?.iter()? {
+            let (key, value) = row?;
+            let (mailbox, identifier) = key.value();
+            forward.push((mailbox, identifier, value.value()));
+        }
+        let mut reverse = Vec::new();
+        for row in self.table(super::schema::ACL_GRANTEES)?.iter()? {
+            reverse.push(row?.0.value());
+        }
+        Ok((forward, reverse))
+    }
+
+    /// Every private \Seen row and every (user, mailbox) of the per-user
+    /// table, for `roost check`.
+    pub(super) fn private_seen_rows(&self) -> Result<(Vec<(u64, u32, u32)>, Vec<(u32, u64)>), StoreError> {
+        let mut rows = Vec::new();
+        for row in self.table(super::schema::PRIVATE_SEEN)?.iter()? {
+            rows.push(row?.0.value());
+        }
+        let mut by_user = Vec::new();
+        for row in self.table(super::schema::PRIVATE_SEEN_MAILBOXES)?.iter()? {
+            by_user.push(row?.0.value());
+        }
+        Ok((rows, by_user))
+    }
+}

@@ -1,1 +1,493 @@
+//! The store's access control and per-user \Seen (`store::acl`): every
+//! operation, the cleanup that deletion and renaming owe them, `roost
+//! check` finding damage, and a model-based property test.
 
+use std::collections::HashMap;
+
+use proptest::prelude::*;
+
+use super::tests::{append, deleted, run, store_on, SmallDisk};
+use super::*;
+
+fn rights(letters: &str) -> AclRights {
+    let mut bits = 0u16;
+    for letter in letters.chars() {
+        let bit = AclRights::LETTERS.iter().position(|known| *known == letter).expect("a right");
+        bits |= 1 << bit;
+    }
+    AclRights::from_bits(bits)
+}
+
+fn change(identifier: Identifier, action: FlagAction, letters: &str) -> RightsChange {
+    RightsChange { identifier, negative: false, action, rights: rights(letters) }
+}
+
+fn denial(identifier: Identifier, letters: &str) -> RightsChange {
+    RightsChange { identifier, negative: true, action: FlagAction::Replace, rights: rights(letters) }
+}
+
+/// Adds the users `names` and answers their ids, in order.
+async fn users(store: &Store, names: &[&str]) -> Vec<u32> {
+    let mut ids = Vec::new();
+    for name in names {
+        store.execute(Op::AddUser { name: (*name).into(), password_hash: "x".into() }).await.unwrap();
+        ids.push(store.read().unwrap().user(name).unwrap().unwrap().id);
+    }
+    ids
+}
+
+fn assert_clean(store: &Store) {
+    let report = check_database(&store.database()).unwrap();
+    assert!(report.is_clean(), "{}", report.summary());
+}
+
+#[test]
+fn rights_are_bits_in_rfc_order() {
+    assert_eq!(AclRights::ALL.letters(), "lrswipkxtea");
+    assert_eq!(AclRights::ALL.bits(), 0x07ff);
+    assert_eq!(rights("l"), AclRights::LOOKUP);
+    assert_eq!(rights("a"), AclRights::ADMINISTER);
+    // Bits above 10 name no right.
+    assert_eq!(AclRights::from_bits(0xffff), AclRights::ALL);
+    assert_eq!(rights("lrs").difference(rights("r")).letters(), "ls");
+    assert!(rights("lrs").contains(rights("ls")));
+    assert!(!rights("ls").contains(rights("lr")));
+}
+
+#[test]
+fn set_rights_adds_removes_replaces_and_deletes() {
+    let disk = SmallDisk::with_capacity(64 << 20);
+    let (store, pump) = store_on(&disk, 0);
+    run(&store, pump, async {
+        let [alice, bob] = users(&store, &["alice", "bob"]).await[..] else { unreachable!() };
+        let bills = store.create_mailbox(alice, "Bills".into(), None).await.unwrap();
+        let bob_id = Identifier::User(bob);
+        let entry = store.set_rights(bills, change(bob_id, FlagAction::Replace, "lr")).await.unwrap();
+        assert_eq!(entry, AclEntry { identifier: bob_id, granted: rights("lr"), denied: AclRights::NONE });
+        store.set_rights(bills, change(bob_id, FlagAction::Add, "si")).await.unwrap();
+        let entry = store.set_rights(bills, change(bob_id, FlagAction::Remove, "r")).await.unwrap();
+        assert_eq!(entry.granted.letters(), "lsi");
+        assert_eq!(store.read().unwrap().rights_of(bob, bills).unwrap(), Some(rights("lsi")));
+        // A negative entry beside it, in the same row.
+        store.set_rights(bills, denial(bob_id, "s")).await.unwrap();
+        let acl: Acl = store.read().unwrap().acl(bills).unwrap().unwrap();
+        assert_eq!(acl.owner, alice);
+        assert_eq!(acl.entries, [AclEntry { identifier: bob_id, granted: rights("lsi"), denied: rights("s") }]);
+        assert_eq!(store.read().unwrap().rights_of(bob, bills).unwrap(), Some(rights("li")));
+        // DELETEACL of the granted entry leaves the negative one.
+        let entry = store.set_rights(bills, RightsChange::delete(bob_id, false)).await.unwrap();
+        assert_eq!((entry.granted, entry.denied), (AclRights::NONE, rights("s")));
+        assert_eq!(store.read().unwrap().shared_with(bob).unwrap(), []);
+        store.set_rights(bills, RightsChange::delete(bob_id, true)).await.unwrap();
+        assert_eq!(store.read().unwrap().acl(bills).unwrap().unwrap().entries, []);
+        assert_eq!(store.read().unwrap().rights_of(bob, bills).unwrap(), Some(AclRights::NONE));
+        assert_clean(&store);
+    });
+}
+
+#[test]
+fn the_owner_holds_every_right_and_cannot_be_named() {
+    let disk = SmallDisk::with_capacity(64 << 20);
+    let (store, pump) = store_on(&disk, 0);
+    run(&store, pump, async {
+        let [alice] = users(&store, &["alice"]).await[..] else { unreachable!() };
+        let bills = store.create_mailbox(alice, "Bills".into(), None).await.unwrap();
+        let refused = store.set_rights(bills, change(Identifier::User(alice), FlagAction::Remove, "a")).await;
+        assert_eq!(refused, Err(StoreError::OwnerRights));
+        // Not even `anyone -a` takes the owner's rights.
+        store.set_rights(bills, denial(Identifier::Anyone, "lrswipkxtea")).await.unwrap();
+        assert_eq!(store.read().unwrap().rights_of(alice, bills).unwrap(), Some(AclRights::ALL));
+        // Their own mailbox is not "shared with" them.
+        store.set_rights(bills, change(Identifier::Anyone, FlagAction::Replace, "lr")).await.unwrap();
+        assert_eq!(store.read().unwrap().shared_with(alice).unwrap(), []);
+    });
+}
+
+#[test]
+fn rights_are_the_union_of_user_authenticated_and_anyone_less_the_negatives() {
+    let disk = SmallDisk::with_capacity(64 << 20);
+    let (store, pump) = store_on(&disk, 0);
+    run(&store, pump, async {
+        let [alice, bob, carol] = users(&store, &["alice", "bob", "carol"]).await[..] else { unreachable!() };
+        let news = store.create_mailbox(alice, "News".into(), None).await.unwrap();
+        let diary = store.create_mailbox(alice, "Diary".into(), None).await.unwrap();
+        store.set_rights(news, change(Identifier::Anyone, FlagAction::Replace, "l")).await.unwrap();
+        store.set_rights(news, change(Identifier::Authenticated, FlagAction::Replace, "rs")).await.unwrap();
+        store.set_rights(news, change(Identifier::User(bob), FlagAction::Replace, "wi")).await.unwrap();
+        store.set_rights(news, denial(Identifier::User(carol), "s")).await.unwrap();
+        let reader = store.read().unwrap();
+        assert_eq!(reader.rights_of(bob, news).unwrap(), Some(rights("lrswi")));
+        assert_eq!(reader.rights_of(carol, news).unwrap(), Some(rights("lr")));
+        assert_eq!(reader.rights_of(carol, diary).unwrap(), Some(AclRights::NONE));
+        assert_eq!(reader.rights_of(carol, 9999).unwrap(), None);
+        assert_eq!(reader.shared_with(bob).unwrap(), [(news, rights("lrswi"))]);
+        assert_eq!(reader.shared_with(carol).unwrap(), [(news, rights("lr"))]);
+    });
+}
+
+#[test]
+fn unknown_users_and_mailboxes_are_refused() {
+    let disk = SmallDisk::with_capacity(64 << 20);
+    let (store, pump) = store_on(&disk, 0);
+    run(&store, pump, async {
+        let [alice] = users(&store, &["alice"]).await[..] else { unreachable!() };
+        let bills = store.create_mailbox(alice, "Bills".into(), None).await.unwrap();
+        for nobody in [alice + 100, PUBLIC_OWNER, schema::RESERVED_IDS] {
+            let refused = store.set_rights(bills, change(Identifier::User(nobody), FlagAction::Add, "l")).await;
+            assert_eq!(refused, Err(StoreError::NoSuchUser), "user {nobody}");
+        }
+        let refused = store.set_rights(bills + 100, change(Identifier::Anyone, FlagAction::Add, "l")).await;
+        assert_eq!(refused, Err(StoreError::NoSuchMailbox));
+        assert_eq!(store.read().unwrap().acl(bills).unwrap().unwrap().entries, []);
+        assert_eq!(store.read().unwrap().acl(bills + 100).unwrap(), None);
+    });
+}
+
+#[test]
+fn entries_go_with_their_mailbox_and_user_and_survive_a_rename() {
+    let disk = SmallDisk::with_capacity(64 << 20);
+    let (store, pump) = store_on(&disk, 0);
+    run(&store, pump, async {
+        let [alice, bob, carol] = users(&store, &["alice", "bob", "carol"]).await[..] else { unreachable!() };
+        let bills = store.create_mailbox(alice, "Bills".into(), None).await.unwrap();
+        let school = store.create_mailbox(alice, "School".into(), None).await.unwrap();
+        let child = store.create_mailbox(alice, "School/2026".into(), None).await.unwrap();
+        let bobs = store.create_mailbox(bob, "Recipes".into(), None).await.unwrap();
+        for mailbox in [bills, school, child] {
+            store.set_rights(mailbox, change(Identifier::User(bob), FlagAction::Replace, "lr")).await.unwrap();
+            store.set_rights(mailbox, change(Identifier::User(carol), FlagAction::Replace, "l")).await.unwrap();
+        }
+        store.set_rights(bobs, change(Identifier::User(carol), FlagAction::Replace, "lr")).await.unwrap();
+        store.set_rights(bobs, change(Identifier::User(alice), FlagAction::Replace, "lr")).await.unwrap();
+
+        // RENAME keeps the id, so the entries stay (children too).
+        store.execute(Op::RenameMailbox { user: alice, from: "School".into(), to: "Kids".into() }).await.unwrap();
+        let reader = store.read().unwrap();
+        assert_eq!(reader.mailbox_id(alice, "Kids").unwrap(), Some(school));
+        assert_eq!(reader.mailbox_id(alice, "Kids/2026").unwrap(), Some(child));
+        assert_eq!(reader.rights_of(bob, school).unwrap(), Some(rights("lr")));
+        assert_eq!(reader.rights_of(bob, child).unwrap(), Some(rights("lr")));
+        drop(reader);
+        assert_clean(&store);
+
+        // DELETE: the ACL goes with the mailbox.
+        store.execute(Op::DeleteMailbox { user: alice, name: "Bills".into() }).await.unwrap();
+        assert_eq!(store.read().unwrap().acl(bills).unwrap(), None);
+        // DELETE of a name with children: the placeholder keeps no ACL.
+        store.execute(Op::DeleteMailbox { user: alice, name: "Kids".into() }).await.unwrap();
+        assert_eq!(store.read().unwrap().acl(school).unwrap().unwrap().entries, []);
+        let shared: Vec<u64> = store.read().unwrap().shared_with(bob).unwrap().into_iter().map(|(id, _)| id).collect();
+        assert_eq!(shared, [child]);
+        assert_clean(&store);
+
+        // Deleting carol: her entries in others' ACLs go.
+        store.execute(Op::DeleteUser { name: "carol".into() }).await.unwrap();
+        assert_eq!(store.read().unwrap().acl(child).unwrap().unwrap().entries.len(), 1);
+        assert_eq!(store.read().unwrap().acl(bobs).unwrap().unwrap().entries.len(), 1);
+        assert_eq!(store.read().unwrap().shared_with(carol).unwrap(), []);
+        assert_clean(&store);
+        // Deleting bob: his entries and his own mailboxes' entries go.
+        store.execute(Op::DeleteUser { name: "bob".into() }).await.unwrap();
+        assert_eq!(store.read().unwrap().acl(child).unwrap().unwrap().entries, []);
+        assert_eq!(store.read().unwrap().shared_with(alice).unwrap(), []);
+        let (forward, reverse) = store.read().unwrap().acl_rows().unwrap();
+        assert!(forward.is_empty() && reverse.is_empty(), "{forward:?} {reverse:?}");
+        assert_clean(&store);
+    });
+}
+
+#[test]
+fn a_public_mailbox_belongs_to_the_household_with_its_default_acl() {
+    let disk = SmallDisk::with_capacity(64 << 20);
+    let (store, pump) = store_on(&disk, 0);
+    run(&store, pump, async {
+        let [alice, bob, carol] = users(&store, &["alice", "bob", "carol"]).await[..] else { unreachable!() };
+        let entries = vec![
+            AclEntry { identifier: Identifier::Authenticated, granted: rights("lrs"), denied: AclRights::NONE },
+            AclEntry { identifier: Identifier::User(alice), granted: AclRights::ALL, denied: AclRights::NONE },
+            AclEntry { identifier: Identifier::User(bob), granted: rights("lrswipte"), denied: AclRights::NONE },
+        ];
+        let bills = store.create_public_mailbox("Family/Bills".into(), None, entries.clone()).await.unwrap();
+        let reader = store.read().unwrap();
+        assert_eq!(reader.mailbox(bills).unwrap().unwrap().user_id, PUBLIC_OWNER);
+        assert_eq!(reader.mailbox_id(PUBLIC_OWNER, "Family/Bills").unwrap(), Some(bills));
+        let acl = reader.acl(bills).unwrap().unwrap();
+        assert_eq!(acl.owner, PUBLIC_OWNER);
+        let mut expected = entries.clone();
+        expected.sort_by_key(|entry| entry.identifier);
+        assert_eq!(acl.entries, expected);
+        assert_eq!(reader.rights_of(alice, bills).unwrap(), Some(AclRights::ALL));
+        assert_eq!(reader.rights_of(bob, bills).unwrap(), Some(rights("lrswipte")));
+        assert_eq!(reader.rights_of(carol, bills).unwrap(), Some(rights("lrs")));
+        assert_eq!(reader.shared_with(carol).unwrap(), [(bills, rights("lrs"))]);
+        drop(reader);
+        // Messages go in as anywhere else.
+        append(&store, bills, 100).await.unwrap();
+        assert_clean(&store);
+        assert_eq!(
+            store.create_public_mailbox("Family/Bills".into(), None, Vec::new()).await,
+            Err(StoreError::MailboxExists)
+        );
+        // A default ACL naming nobody: refused before anything is created.
+        let stray = vec![AclEntry { identifier: Identifier::User(999), granted: rights("l"), denied: AclRights::NONE }];
+        assert_eq!(store.create_public_mailbox("Family/News".into(), None, stray).await, Err(StoreError::NoSuchUser));
+        assert_eq!(store.read().unwrap().mailbox_id(PUBLIC_OWNER, "Family/News").unwrap(), None);
+        // The household's mailboxes are deleted like anyone's, ACL and all.
+        store.execute(Op::DeleteMailbox { user: PUBLIC_OWNER, name: "Family/Bills".into() }).await.unwrap();
+        assert_eq!(store.read().unwrap().shared_with(carol).unwrap(), []);
+        assert_clean(&store);
+    });
+}
+
+#[test]
+fn private_seen_is_per_user_bumps_the_modseq_and_goes_with_message_mailbox_and_user() {
+    let disk = SmallDisk::with_capacity(64 << 20);
+    let (store, pump) = store_on(&disk, 0);
+    run(&store, pump, async {
+        let [alice, bob, carol] = users(&store, &["alice", "bob", "carol"]).await[..] else { unreachable!() };
+        let bills = store.create_mailbox(alice, "Bills".into(), None).await.unwrap();
+        for size in [10, 20, 30, 40] {
+            append(&store, bills, size).await.unwrap();
+        }
+        let before = store.read().unwrap().mailbox(bills).unwrap().unwrap().highest_modseq;
+        let stored = store.set_private_seen(bills, bob, UidSet(vec![(1, 3), (9, 9)]), true).await.unwrap();
+        assert_eq!((stored.modseq, stored.changed), (before + 1, 3));
+        store.set_private_seen(bills, carol, UidSet(vec![(2, 2)]), true).await.unwrap();
+        let reader = store.read().unwrap();
+        assert_eq!(reader.private_seen(bills, bob, 1, u32::MAX).unwrap(), [1, 2, 3]);
+        assert_eq!(reader.private_seen(bills, bob, 2, 2).unwrap(), [2]);
+        assert_eq!(reader.private_seen(bills, carol, 1, u32::MAX).unwrap(), [2]);
+        // The shared flag stays as it was; CONDSTORE sees the change.
+        assert_eq!(reader.messages().unwrap().get(bills, 1).unwrap().unwrap().flags, Flags::default());
+        assert_eq!(reader.changes_since(bills, before).unwrap(), [(before + 1, 1), (before + 1, 3), (before + 2, 2)]);
+        drop(reader);
+        // Setting what is already set changes nothing, modseq included.
+        let again = store.set_private_seen(bills, bob, UidSet(vec![(1, 1)]), true).await.unwrap();
+        assert_eq!((again.modseq, again.changed), (before + 2, 0));
+        let cleared = store.set_private_seen(bills, bob, UidSet(vec![(3, 3)]), false).await.unwrap();
+        assert_eq!(cleared.changed, 1);
+        assert_eq!(store.read().unwrap().private_seen(bills, bob, 1, u32::MAX).unwrap(), [1, 2]);
+        // The owner's \Seen is the message's own flag.
+        assert_eq!(
+            store.set_private_seen(bills, alice, UidSet(vec![(1, 1)]), true).await,
+            Err(StoreError::OwnerRights)
+        );
+        assert_eq!(store.set_private_seen(bills, 999, UidSet(vec![(1, 1)]), true).await, Err(StoreError::NoSuchUser));
+        assert_clean(&store);
+
+        // Expunged messages take their rows along.
+        store.set_flags(bills, UidSet(vec![(1, 1)]), deleted()).await.unwrap();
+        store.expunge(bills, None).await.unwrap();
+        assert_eq!(store.read().unwrap().private_seen(bills, bob, 1, u32::MAX).unwrap(), [2]);
+        assert_clean(&store);
+        // A deleted user's rows go.
+        store.execute(Op::DeleteUser { name: "carol".into() }).await.unwrap();
+        assert_eq!(store.read().unwrap().private_seen(bills, carol, 1, u32::MAX).unwrap(), []);
+        assert_clean(&store);
+        // And a deleted mailbox's.
+        store.execute(Op::DeleteMailbox { user: alice, name: "Bills".into() }).await.unwrap();
+        let (rows, by_user) = store.read().unwrap().private_seen_rows().unwrap();
+        assert!(rows.is_empty() && by_user.is_empty(), "{rows:?} {by_user:?}");
+        assert_clean(&store);
+    });
+}
+
+/// Plants one inconsistency at a time in the access tables; `check` must name it.
+#[test]
+fn check_finds_each_kind_of_access_damage() {
+    use super::schema::{ACL, ACL_GRANTEES, PRIVATE_SEEN, PRIVATE_SEEN_MAILBOXES};
+
+    type Damage = fn(&redb::WriteTransaction, u64, u32);
+    let damages: [(&str, &str, Damage); 8] = [
+        ("an entry missing from the by-grantee index", "missing from the by-grantee index", |txn, mailbox, bob| {
+            txn.open_table(ACL_GRANTEES).unwrap().remove((bob, mailbox)).unwrap();
+        }),
+        ("a by-grantee row without an entry", "has no ACL entry", |txn, mailbox, _| {
+            txn.open_table(ACL_GRANTEES).unwrap().insert((ANYONE_KEY, mailbox), ()).unwrap();
+        }),
+        ("an entry of a mailbox that is gone", "the mailbox does not exist", |txn, mailbox, bob| {
+            txn.open_table(ACL).unwrap().insert((mailbox + 50, bob), 1).unwrap();
+            txn.open_table(ACL_GRANTEES).unwrap().insert((bob, mailbox + 50), ()).unwrap();
+        }),
+        ("an entry naming a user who is gone", "names a user who does not exist", |txn, mailbox, bob| {
+            txn.open_table(ACL).unwrap().insert((mailbox, bob + 50), 1).unwrap();
+            txn.open_table(ACL_GRANTEES).unwrap().insert((bob + 50, mailbox), ()).unwrap();
+        }),
+        ("an empty entry", "holds no rights", |txn, mailbox, bob| {
+            txn.open_table(ACL).unwrap().insert((mailbox, bob), 0).unwrap();
+        }),
+        ("a private \\Seen of a message that is gone", "the message does not exist", |txn, mailbox, bob| {
+            txn.open_table(PRIVATE_SEEN).unwrap().insert((mailbox, bob, 77), ()).unwrap();
+        }),
+        ("a private \\Seen missing from the per-user table", "per-user table disagrees", |txn, mailbox, bob| {
+            txn.open_table(PRIVATE_SEEN_MAILBOXES).unwrap().remove((bob, mailbox)).unwrap();
+        }),
+        ("a private \\Seen of a user who is gone", "the user does not exist", |txn, mailbox, bob| {
+            txn.open_table(PRIVATE_SEEN).unwrap().insert((mailbox, bob + 50, 1), ()).unwrap();
+            txn.open_table(PRIVATE_SEEN_MAILBOXES).unwrap().insert((bob + 50, mailbox), ()).unwrap();
+        }),
+    ];
+    const ANYONE_KEY: u32 = schema::ANYONE;
+    for (what, expected, damage) in damages {
+        let disk = SmallDisk::with_capacity(64 << 20);
+        let (store, pump) = store_on(&disk, 0);
+        run(&store, pump, async {
+            let [alice, bob] = users(&store, &["alice", "bob"]).await[..] else { unreachable!() };
+            let bills = store.create_mailbox(alice, "Bills".into(), None).await.unwrap();
+            append(&store, bills, 10).await.unwrap();
+            store.set_rights(bills, change(Identifier::User(bob), FlagAction::Replace, "lrs")).await.unwrap();
+            store.set_private_seen(bills, bob, UidSet(vec![(1, 1)]), true).await.unwrap();
+            assert_clean(&store);
+            let database = store.database();
+            let transaction = database.begin_write().unwrap();
+            damage(&transaction, bills, bob);
+            transaction.commit().unwrap();
+            let report = check_database(&database).unwrap();
+            assert!(!report.is_clean(), "{what} went unnoticed");
+            let summary = report.summary();
+            assert!(summary.contains(expected), "{what}: {summary}");
+        });
+    }
+}
+
+/// One step of the property test below.
+#[derive(Clone, Debug)]
+enum Step {
+    /// Identifier 0..3: a user; 3 `authenticated`; 4 `anyone`.
+    Set {
+        mailbox: usize,
+        identifier: u8,
+        negative: bool,
+        action: u8,
+        bits: u16,
+    },
+    DeleteMailbox {
+        mailbox: usize,
+    },
+    DeleteUser {
+        user: usize,
+    },
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        8 => (0..4usize, 0..5u8, any::<bool>(), 0..3u8, 0..0x800u16).prop_map(
+            |(mailbox, identifier, negative, action, bits)| Step::Set { mailbox, identifier, negative, action, bits }
+        ),
+        1 => (0..4usize).prop_map(|mailbox| Step::DeleteMailbox { mailbox }),
+        1 => (0..3usize).prop_map(|user| Step::DeleteUser { user }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Random grants, revocations and deletions: the forward and by-grantee
+    /// tables hold the same pairs (`check`), and `acl`, `rights_of` and
+    /// `shared_with` agree with a plain model of the entries.
+    #[test]
+    fn acl_operations_agree_with_a_model(steps in proptest::collection::vec(step(), 1..30)) {
+        let disk = SmallDisk::with_capacity(64 << 20);
+        let (store, pump) = store_on(&disk, 0);
+        run(&store, pump, async {
+            let names = ["u0", "u1", "u2"];
+            let ids = users(&store, &names).await;
+            let mut alive = [true; 3];
+            // Mailbox i belongs to user i % 3 (the fourth is the household's).
+            let mut mailboxes = Vec::new();
+            for index in 0..3 {
+                mailboxes.push(Some((ids[index], store.create_mailbox(ids[index], format!("M{index}"), None).await.unwrap())));
+            }
+            mailboxes.push(Some((PUBLIC_OWNER, store.create_public_mailbox("Family/M3".into(), None, Vec::new()).await.unwrap())));
+            // (mailbox id, identifier) → (granted, denied)
+            let mut model: HashMap<(u64, Identifier), (u16, u16)> = HashMap::new();
+            for step in steps {
+                match step {
+                    Step::Set { mailbox, identifier, negative, action, bits } => {
+                        let Some((owner, id)) = mailboxes[mailbox] else { continue };
+                        let identifier = match identifier {
+                            0..=2 => Identifier::User(ids[identifier as usize]),
+                            3 => Identifier::Authenticated,
+                            _ => Identifier::Anyone,
+                        };
+                        let action = [FlagAction::Add, FlagAction::Remove, FlagAction::Replace][action as usize];
+                        let result = store.set_rights(id, RightsChange { identifier, negative, action, rights: AclRights::from_bits(bits) }).await;
+                        if let Identifier::User(user) = identifier {
+                            if user == owner {
+                                assert_eq!(result, Err(StoreError::OwnerRights));
+                                continue;
+                            }
+                            if !alive[ids.iter().position(|known| *known == user).unwrap()] {
+                                assert_eq!(result, Err(StoreError::NoSuchUser));
+                                continue;
+                            }
+                        }
+                        let old = model.get(&(id, identifier)).copied().unwrap_or((0, 0));
+                        let side = if negative { old.1 } else { old.0 };
+                        let new = match action {
+                            FlagAction::Add => side | bits,
+                            FlagAction::Remove => side & !bits,
+                            FlagAction::Replace => bits,
+                        };
+                        let entry = if negative { (old.0, new) } else { (new, old.1) };
+                        if entry == (0, 0) {
+                            model.remove(&(id, identifier));
+                        } else {
+                            model.insert((id, identifier), entry);
+                        }
+                        let answered = result.unwrap();
+                        assert_eq!((answered.granted.bits(), answered.denied.bits()), entry);
+                    }
+                    Step::DeleteMailbox { mailbox } => {
+                        let Some((owner, id)) = mailboxes[mailbox].take() else { continue };
+                        store.execute(Op::DeleteMailbox { user: owner, name: store.read().unwrap().mailbox(id).unwrap().unwrap().name }).await.unwrap();
+                        model.retain(|(mailbox, _), _| *mailbox != id);
+                    }
+                    Step::DeleteUser { user } => {
+                        if !std::mem::replace(&mut alive[user], false) {
+                            continue;
+                        }
+                        store.execute(Op::DeleteUser { name: names[user].into() }).await.unwrap();
+                        let gone = ids[user];
+                        model.retain(|(_, identifier), _| *identifier != Identifier::User(gone));
+                        for slot in &mut mailboxes {
+                            if slot.is_some_and(|(owner, _)| owner == gone) {
+                                let (_, id) = slot.take().unwrap();
+                                model.retain(|(mailbox, _), _| *mailbox != id);
+                            }
+                        }
+                    }
+                }
+                // The store against the model, after every step.
+                let reader = store.read().unwrap();
+                for &(owner, id) in mailboxes.iter().flatten() {
+                    let mut expected: Vec<AclEntry> = model
+                        .iter()
+                        .filter(|((mailbox, _), _)| *mailbox == id)
+                        .map(|(&(_, identifier), &(granted, denied))| AclEntry { identifier, granted: AclRights::from_bits(granted), denied: AclRights::from_bits(denied) })
+                        .collect();
+                    expected.sort_by_key(|entry| entry.identifier);
+                    assert_eq!(reader.acl(id).unwrap().unwrap().entries, expected);
+                    for (index, &user) in ids.iter().enumerate() {
+                        if !alive[index] {
+                            continue;
+                        }
+                        let wanted = if user == owner {
+                            AclRights::ALL
+                        } else {
+                            let of = |identifier| model.get(&(id, identifier)).copied().unwrap_or((0, 0));
+                            let (user, authenticated, anyone) = (of(Identifier::User(user)), of(Identifier::Authenticated), of(Identifier::Anyone));
+                            AclRights::from_bits((user.0 | authenticated.0 | anyone.0) & !(user.1 | authenticated.1 | anyone.1))
+                        };
+                        assert_eq!(reader.rights_of(user, id).unwrap(), Some(wanted));
+                        let listed = reader.shared_with(user).unwrap().into_iter().find(|(mailbox, _)| *mailbox == id);
+                        let expected = (user != owner && !wanted.is_empty()).then_some((id, wanted));
+                        assert_eq!(listed, expected);
+                    }
+                }
+                drop(reader);
+                assert_clean(&store);
+            }
+        });
+    }
+}

@@ -4,11 +4,14 @@
 //! and complete, UIDs ascend below UIDNEXT, modseqs stay at or below the
 //! mailbox's HIGHESTMODSEQ, the counters kept for STATUS agree with the
 //! messages, and every blob's reference count matches the messages that
-//! point at it.
+//! point at it. Access control: the ACL and its by-grantee index hold the
+//! same pairs, and no entry or private \Seen names a mailbox, user or
+//! message that is gone.
 
 use std::collections::{HashMap, HashSet};
 
-use super::schema::{Flags, INDEXED_FLAGS};
+use super::acl::Identifier;
+use super::schema::{Flags, INDEXED_FLAGS, PUBLIC_OWNER};
 use super::{Reader, StoreError};
 
 #[derive(Debug, Default)]
@@ -60,7 +63,7 @@ pub fn run(reader: &Reader) -> Result<Report, StoreError> {
         report.mailboxes += 1;
         let label = format!("mailbox {id} ({:?} of user {})", mailbox.name, mailbox.user_id);
         let mut problem = |text: String| report.problems.push(format!("{label}: {text}"));
-        if !user_ids.contains(&mailbox.user_id) {
+        if !user_ids.contains(&mailbox.user_id) && mailbox.user_id != PUBLIC_OWNER {
             problem("belongs to no user".into());
         }
         if reader.mailbox_id(mailbox.user_id, &mailbox.name)? != Some(id) {
@@ -171,6 +174,7 @@ pub fn run(reader: &Reader) -> Result<Report, StoreError> {
             report.problems.push(format!("blob {id}: header longer than the message"));
         }
     }
+    check_access(reader, &user_ids, &mut report)?;
     report.pending_blobs = reader.pending_blobs()?;
     let orphans = chunks.keys().filter(|blob| !known_blobs.contains(blob)).count() as u64;
     if orphans > report.pending_blobs {
@@ -180,4 +184,70 @@ pub fn run(reader: &Reader) -> Result<Report, StoreError> {
         ));
     }
     Ok(report)
+}
+
+/// The ACL tables and the private \Seen tables (see `store::acl`).
+fn check_access(reader: &Reader, user_ids: &HashSet<u32>, report: &mut Report) -> Result<(), StoreError> {
+    let (forward, reverse) = reader.acl_rows()?;
+    let reverse: HashSet<(u32, u64)> = reverse.into_iter().collect();
+    let mut owners: HashMap<u64, Option<u32>> = HashMap::new();
+    let mut owner_of = |mailbox: u64| -> Result<Option<u32>, StoreError> {
+        if let Some(owner) = owners.get(&mailbox) {
+            return Ok(*owner);
+        }
+        let owner = reader.mailbox(mailbox)?.map(|record| record.user_id);
+        owners.insert(mailbox, owner);
+        Ok(owner)
+    };
+    for &(mailbox, key, value) in &forward {
+        let label = format!("ACL entry {key} of mailbox {mailbox}");
+        let owner = owner_of(mailbox)?;
+        if owner.is_none() {
+            report.problems.push(format!("{label}: the mailbox does not exist"));
+        }
+        match Identifier::from_key(key) {
+            None => report.problems.push(format!("{label}: names a reserved id")),
+            Some(Identifier::User(user)) if !user_ids.contains(&user) => {
+                report.problems.push(format!("{label}: names a user who does not exist"));
+            }
+            Some(Identifier::User(user)) if owner == Some(user) => {
+                report.problems.push(format!("{label}: names the mailbox's owner"));
+            }
+            Some(_) => {}
+        }
+        if value == 0 || value & !0x07ff_07ff != 0 {
+            report.problems.push(format!("{label}: holds no rights or unknown bits ({value:#x})"));
+        }
+        if !reverse.contains(&(key, mailbox)) {
+            report.problems.push(format!("{label}: missing from the by-grantee index"));
+        }
+    }
+    let pairs: HashSet<(u32, u64)> = forward.iter().map(|&(mailbox, key, _)| (key, mailbox)).collect();
+    for (key, mailbox) in reverse.difference(&pairs) {
+        report.problems.push(format!("by-grantee index row ({key}, mailbox {mailbox}) has no ACL entry"));
+    }
+
+    let (rows, by_user) = reader.private_seen_rows()?;
+    let messages = reader.messages()?;
+    let by_user: HashSet<(u32, u64)> = by_user.into_iter().collect();
+    let mut users_in: HashSet<(u32, u64)> = HashSet::new();
+    for (mailbox, user, uid) in rows {
+        let label = format!("private \\Seen of user {user} on UID {uid} of mailbox {mailbox}");
+        if !user_ids.contains(&user) {
+            report.problems.push(format!("{label}: the user does not exist"));
+        }
+        if owner_of(mailbox)? == Some(user) {
+            report.problems.push(format!("{label}: the user owns the mailbox"));
+        }
+        if messages.get(mailbox, uid)?.is_none() {
+            report.problems.push(format!("{label}: the message does not exist"));
+        }
+        users_in.insert((user, mailbox));
+    }
+    for (user, mailbox) in users_in.symmetric_difference(&by_user) {
+        report.problems.push(format!(
+            "private \\Seen of user {user} in mailbox {mailbox}: the per-user table disagrees with the rows"
+        ));
+    }
+    Ok(())
 }

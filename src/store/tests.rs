@@ -9,7 +9,7 @@ use super::*;
 /// ext4 on an SD card): growing the file is free, writing a block takes a
 /// block, and past `capacity` bytes of blocks a write fails with ENOSPC.
 #[derive(Debug, Default)]
-struct SmallDisk {
+pub(super) struct SmallDisk {
     bytes: Mutex<Vec<u8>>,
     blocks: Mutex<std::collections::HashSet<u64>>,
     capacity: std::sync::atomic::AtomicU64,
@@ -18,7 +18,7 @@ struct SmallDisk {
 const BLOCK: u64 = 4096;
 
 impl SmallDisk {
-    fn with_capacity(capacity: u64) -> std::sync::Arc<SmallDisk> {
+    pub(super) fn with_capacity(capacity: u64) -> std::sync::Arc<SmallDisk> {
         let disk = SmallDisk::default();
         disk.capacity.store(capacity, std::sync::atomic::Ordering::SeqCst);
         std::sync::Arc::new(disk)
@@ -76,7 +76,7 @@ impl redb::StorageBackend for Shared {
     }
 }
 
-fn store_on(disk: &std::sync::Arc<SmallDisk>, reserve: u64) -> (Rc<Store>, Pump) {
+pub(super) fn store_on(disk: &std::sync::Arc<SmallDisk>, reserve: u64) -> (Rc<Store>, Pump) {
     let measured = disk.clone();
     Store::open_with_backend(Shared(disk.clone()), Box::new(move || measured.free()), reserve).unwrap()
 }
@@ -89,11 +89,11 @@ async fn inbox_of_new_user(store: &Store) -> u64 {
 }
 
 /// The flag change that marks messages \Deleted.
-fn deleted() -> FlagChange {
+pub(super) fn deleted() -> FlagChange {
     FlagChange { action: FlagAction::Add, flags: Flags::DELETED, keywords: Vec::new(), unchanged_since: None }
 }
 
-fn run<T>(store: &Store, pump: Pump, work: impl std::future::Future<Output = T>) -> T {
+pub(super) fn run<T>(store: &Store, pump: Pump, work: impl std::future::Future<Output = T>) -> T {
     let executor = smol::LocalExecutor::new();
     executor.spawn(pump).detach();
     let _ = store;
@@ -101,7 +101,7 @@ fn run<T>(store: &Store, pump: Pump, work: impl std::future::Future<Output = T>)
 }
 
 /// A message of `size` bytes, all body, in blob `blob`.
-fn message_in(blob: u64, size: usize) -> NewMessage {
+pub(super) fn message_in(blob: u64, size: usize) -> NewMessage {
     NewMessage {
         blob,
         size: size as u64,
@@ -115,7 +115,7 @@ fn message_in(blob: u64, size: usize) -> NewMessage {
     }
 }
 
-async fn append(store: &Store, mailbox: u64, size: usize) -> Result<u32, StoreError> {
+pub(super) async fn append(store: &Store, mailbox: u64, size: usize) -> Result<u32, StoreError> {
     let data = vec![b'x'; size];
     let blob = store.write_blob(None, 0, data).await?;
     Ok(store.append(mailbox, vec![message_in(blob, size)]).await?.first_uid)

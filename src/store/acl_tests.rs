@@ -491,3 +491,56 @@ proptest! {
         });
     }
 }
+
+/// A \Noselect placeholder may carry an ACL (`l` on a parent); it goes
+/// when the placeholder does, whichever way that happens.
+#[test]
+fn a_placeholder_loses_its_entries_when_removed_or_made_a_mailbox_again() {
+    let disk = SmallDisk::with_capacity(64 << 20);
+    let (store, pump) = store_on(&disk, 0);
+    run(&store, pump, async {
+        let [alice, bob] = users(&store, &["alice", "bob"]).await[..] else { unreachable!() };
+        let look = change(Identifier::User(bob), FlagAction::Replace, "l");
+        for name in ["A", "B"] {
+            store.create_mailbox(alice, format!("{name}/child"), None).await.unwrap();
+            store.execute(Op::DeleteMailbox { user: alice, name: name.into() }).await.ok();
+            let placeholder = store.read().unwrap().mailbox_id(alice, name).unwrap().unwrap();
+            assert!(store.read().unwrap().mailbox(placeholder).unwrap().unwrap().noselect);
+            store.set_rights(placeholder, look).await.unwrap();
+            assert_eq!(store.read().unwrap().shared_with(bob).unwrap(), [(placeholder, rights("l"))]);
+            if name == "A" {
+                // The last child goes, and the placeholder with it.
+                store.execute(Op::DeleteMailbox { user: alice, name: "A/child".into() }).await.unwrap();
+                assert_eq!(store.read().unwrap().mailbox_id(alice, "A").unwrap(), None);
+            } else {
+                // CREATE over the placeholder: a new mailbox, a new id, no entries.
+                let created = store.create_mailbox(alice, "B".into(), None).await.unwrap();
+                assert_ne!(created, placeholder);
+                assert_eq!(store.read().unwrap().acl(created).unwrap().unwrap().entries, []);
+            }
+            assert_eq!(store.read().unwrap().acl(placeholder).unwrap(), None);
+            assert_eq!(store.read().unwrap().shared_with(bob).unwrap(), []);
+            assert_clean(&store);
+        }
+    });
+}
+
+/// User ids stop below the reserved ones (`anyone`, `authenticated`, the
+/// household): a login user never shares an id with them.
+#[test]
+fn user_ids_never_reach_the_reserved_range() {
+    let disk = SmallDisk::with_capacity(64 << 20);
+    let (store, pump) = store_on(&disk, 0);
+    run(&store, pump, async {
+        let database = store.database();
+        let transaction = database.begin_write().unwrap();
+        let last = u64::from(schema::RESERVED_IDS) - 1;
+        transaction.open_table(schema::META).unwrap().insert("next_user_id", last).unwrap();
+        transaction.commit().unwrap();
+        let [last_user] = users(&store, &["last"]).await[..] else { unreachable!() };
+        assert_eq!(u64::from(last_user), last);
+        let refused = store.execute(Op::AddUser { name: "one-too-many".into(), password_hash: "x".into() }).await;
+        assert_eq!(refused, Err(StoreError::TooManyUsers));
+        assert_eq!(store.read().unwrap().user("one-too-many").unwrap(), None);
+    });
+}

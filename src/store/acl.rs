@@ -426,6 +426,10 @@ pub(super) fn set_private_seen(
     Ok(Stored { modseq, changed: targets.len() as u32, modified: Vec::new() })
 }
 
+/// Rows of a table keyed (mailbox, id, x) and of its index keyed (id,
+/// mailbox), as `roost check` reads them.
+type RowPairs = (Vec<(u64, u32, u32)>, Vec<(u32, u64)>);
+
 impl Reader {
     /// `mailbox`'s ACL; None if there is no such mailbox.
     pub fn acl(&self, mailbox: u64) -> Result<Option<Acl>, StoreError> {
@@ -507,7 +511,7 @@ impl Reader {
 
     /// Every row of the ACL tables, for `roost check`: (mailbox, key,
     /// value) and (key, mailbox).
-    pub(super) fn acl_rows(&self) -> Result<(Vec<(u64, u32, u32)>, Vec<(u32, u64)>), StoreError> {
+    pub(super) fn acl_rows(&self) -> Result<RowPairs, StoreError> {
         let mut forward = Vec::new();
         for row in self.table(super::schema::ACL)?.iter()? {
             let (key, value) = row?;
@@ -523,7 +527,7 @@ impl Reader {
 
     /// Every private \Seen row and every (user, mailbox) of the per-user
     /// table, for `roost check`.
-    pub(super) fn private_seen_rows(&self) -> Result<(Vec<(u64, u32, u32)>, Vec<(u32, u64)>), StoreError> {
+    pub(super) fn private_seen_rows(&self) -> Result<RowPairs, StoreError> {
         let mut rows = Vec::new();
         for row in self.table(super::schema::PRIVATE_SEEN)?.iter()? {
             rows.push(row?.0.value());

@@ -395,8 +395,8 @@ proptest! {
             let mut alive = [true; 3];
             // Mailbox i belongs to user i % 3 (the fourth is the household's).
             let mut mailboxes = Vec::new();
-            for index in 0..3 {
-                mailboxes.push(Some((ids[index], store.create_mailbox(ids[index], format!("M{index}"), None).await.unwrap())));
+            for (index, &owner) in ids.iter().enumerate() {
+                mailboxes.push(Some((owner, store.create_mailbox(owner, format!("M{index}"), None).await.unwrap())));
             }
             mailboxes.push(Some((PUBLIC_OWNER, store.create_public_mailbox("Family/M3".into(), None, Vec::new()).await.unwrap())));
             // (mailbox id, identifier) → (granted, denied)

@@ -36,6 +36,13 @@ async fn users(store: &Store, names: &[&str]) -> Vec<u32> {
     ids
 }
 
+/// Runs `work` on a new store in memory.
+fn with_store(work: impl AsyncFnOnce(&Store)) {
+    let disk = SmallDisk::with_capacity(64 << 20);
+    let (store, pump) = store_on(&disk, 0);
+    run(&store, pump, work(&store));
+}
+
 fn assert_clean(store: &Store) {
     let report = check_database(&store.database()).unwrap();
     assert!(report.is_clean(), "{}", report.summary());
@@ -56,10 +63,8 @@ fn rights_are_bits_in_rfc_order() {
 
 #[test]
 fn set_rights_adds_removes_replaces_and_deletes() {
-    let disk = SmallDisk::with_capacity(64 << 20);
-    let (store, pump) = store_on(&disk, 0);
-    run(&store, pump, async {
-        let [alice, bob] = users(&store, &["alice", "bob"]).await[..] else { unreachable!() };
+    with_store(async |store| {
+        let [alice, bob] = users(store, &["alice", "bob"]).await[..] else { unreachable!() };
         let bills = store.create_mailbox(alice, "Bills".into(), None).await.unwrap();
         let bob_id = Identifier::User(bob);
         let entry = store.set_rights(bills, change(bob_id, FlagAction::Replace, "lr")).await.unwrap();
@@ -81,16 +86,14 @@ fn set_rights_adds_removes_replaces_and_deletes() {
         store.set_rights(bills, RightsChange::delete(bob_id, true)).await.unwrap();
         assert_eq!(store.read().unwrap().acl(bills).unwrap().unwrap().entries, []);
         assert_eq!(store.read().unwrap().rights_of(bob, bills).unwrap(), Some(AclRights::NONE));
-        assert_clean(&store);
+        assert_clean(store);
     });
 }
 
 #[test]
 fn the_owner_holds_every_right_and_cannot_be_named() {
-    let disk = SmallDisk::with_capacity(64 << 20);
-    let (store, pump) = store_on(&disk, 0);
-    run(&store, pump, async {
-        let [alice] = users(&store, &["alice"]).await[..] else { unreachable!() };
+    with_store(async |store| {
+        let [alice] = users(store, &["alice"]).await[..] else { unreachable!() };
         let bills = store.create_mailbox(alice, "Bills".into(), None).await.unwrap();
         let refused = store.set_rights(bills, change(Identifier::User(alice), FlagAction::Remove, "a")).await;
         assert_eq!(refused, Err(StoreError::OwnerRights));
@@ -105,10 +108,8 @@ fn the_owner_holds_every_right_and_cannot_be_named() {
 
 #[test]
 fn rights_are_the_union_of_user_authenticated_and_anyone_less_the_negatives() {
-    let disk = SmallDisk::with_capacity(64 << 20);
-    let (store, pump) = store_on(&disk, 0);
-    run(&store, pump, async {
-        let [alice, bob, carol] = users(&store, &["alice", "bob", "carol"]).await[..] else { unreachable!() };
+    with_store(async |store| {
+        let [alice, bob, carol] = users(store, &["alice", "bob", "carol"]).await[..] else { unreachable!() };
         let news = store.create_mailbox(alice, "News".into(), None).await.unwrap();
         let diary = store.create_mailbox(alice, "Diary".into(), None).await.unwrap();
         store.set_rights(news, change(Identifier::Anyone, FlagAction::Replace, "l")).await.unwrap();
@@ -127,10 +128,8 @@ fn rights_are_the_union_of_user_authenticated_and_anyone_less_the_negatives() {
 
 #[test]
 fn unknown_users_and_mailboxes_are_refused() {
-    let disk = SmallDisk::with_capacity(64 << 20);
-    let (store, pump) = store_on(&disk, 0);
-    run(&store, pump, async {
-        let [alice] = users(&store, &["alice"]).await[..] else { unreachable!() };
+    with_store(async |store| {
+        let [alice] = users(store, &["alice"]).await[..] else { unreachable!() };
         let bills = store.create_mailbox(alice, "Bills".into(), None).await.unwrap();
         for nobody in [alice + 100, PUBLIC_OWNER, schema::RESERVED_IDS] {
             let refused = store.set_rights(bills, change(Identifier::User(nobody), FlagAction::Add, "l")).await;
@@ -145,10 +144,8 @@ fn unknown_users_and_mailboxes_are_refused() {
 
 #[test]
 fn entries_go_with_their_mailbox_and_user_and_survive_a_rename() {
-    let disk = SmallDisk::with_capacity(64 << 20);
-    let (store, pump) = store_on(&disk, 0);
-    run(&store, pump, async {
-        let [alice, bob, carol] = users(&store, &["alice", "bob", "carol"]).await[..] else { unreachable!() };
+    with_store(async |store| {
+        let [alice, bob, carol] = users(store, &["alice", "bob", "carol"]).await[..] else { unreachable!() };
         let bills = store.create_mailbox(alice, "Bills".into(), None).await.unwrap();
         let school = store.create_mailbox(alice, "School".into(), None).await.unwrap();
         let child = store.create_mailbox(alice, "School/2026".into(), None).await.unwrap();
@@ -168,7 +165,7 @@ fn entries_go_with_their_mailbox_and_user_and_survive_a_rename() {
         assert_eq!(reader.rights_of(bob, school).unwrap(), Some(rights("lr")));
         assert_eq!(reader.rights_of(bob, child).unwrap(), Some(rights("lr")));
         drop(reader);
-        assert_clean(&store);
+        assert_clean(store);
 
         // DELETE: the ACL goes with the mailbox.
         store.execute(Op::DeleteMailbox { user: alice, name: "Bills".into() }).await.unwrap();
@@ -178,30 +175,28 @@ fn entries_go_with_their_mailbox_and_user_and_survive_a_rename() {
         assert_eq!(store.read().unwrap().acl(school).unwrap().unwrap().entries, []);
         let shared: Vec<u64> = store.read().unwrap().shared_with(bob).unwrap().into_iter().map(|(id, _)| id).collect();
         assert_eq!(shared, [child]);
-        assert_clean(&store);
+        assert_clean(store);
 
         // Deleting carol: her entries in others' ACLs go.
         store.execute(Op::DeleteUser { name: "carol".into() }).await.unwrap();
         assert_eq!(store.read().unwrap().acl(child).unwrap().unwrap().entries.len(), 1);
         assert_eq!(store.read().unwrap().acl(bobs).unwrap().unwrap().entries.len(), 1);
         assert_eq!(store.read().unwrap().shared_with(carol).unwrap(), []);
-        assert_clean(&store);
+        assert_clean(store);
         // Deleting bob: his entries and his own mailboxes' entries go.
         store.execute(Op::DeleteUser { name: "bob".into() }).await.unwrap();
         assert_eq!(store.read().unwrap().acl(child).unwrap().unwrap().entries, []);
         assert_eq!(store.read().unwrap().shared_with(alice).unwrap(), []);
         let (forward, reverse) = store.read().unwrap().acl_rows().unwrap();
         assert!(forward.is_empty() && reverse.is_empty(), "{forward:?} {reverse:?}");
-        assert_clean(&store);
+        assert_clean(store);
     });
 }
 
 #[test]
 fn a_public_mailbox_belongs_to_the_household_with_its_default_acl() {
-    let disk = SmallDisk::with_capacity(64 << 20);
-    let (store, pump) = store_on(&disk, 0);
-    run(&store, pump, async {
-        let [alice, bob, carol] = users(&store, &["alice", "bob", "carol"]).await[..] else { unreachable!() };
+    with_store(async |store| {
+        let [alice, bob, carol] = users(store, &["alice", "bob", "carol"]).await[..] else { unreachable!() };
         let entries = vec![
             AclEntry { identifier: Identifier::Authenticated, granted: rights("lrs"), denied: AclRights::NONE },
             AclEntry { identifier: Identifier::User(alice), granted: AclRights::ALL, denied: AclRights::NONE },
@@ -222,8 +217,8 @@ fn a_public_mailbox_belongs_to_the_household_with_its_default_acl() {
         assert_eq!(reader.shared_with(carol).unwrap(), [(bills, rights("lrs"))]);
         drop(reader);
         // Messages go in as anywhere else.
-        append(&store, bills, 100).await.unwrap();
-        assert_clean(&store);
+        append(store, bills, 100).await.unwrap();
+        assert_clean(store);
         assert_eq!(
             store.create_public_mailbox("Family/Bills".into(), None, Vec::new()).await,
             Err(StoreError::MailboxExists)
@@ -235,19 +230,17 @@ fn a_public_mailbox_belongs_to_the_household_with_its_default_acl() {
         // The household's mailboxes are deleted like anyone's, ACL and all.
         store.execute(Op::DeleteMailbox { user: PUBLIC_OWNER, name: "Family/Bills".into() }).await.unwrap();
         assert_eq!(store.read().unwrap().shared_with(carol).unwrap(), []);
-        assert_clean(&store);
+        assert_clean(store);
     });
 }
 
 #[test]
 fn private_seen_is_per_user_bumps_the_modseq_and_goes_with_message_mailbox_and_user() {
-    let disk = SmallDisk::with_capacity(64 << 20);
-    let (store, pump) = store_on(&disk, 0);
-    run(&store, pump, async {
-        let [alice, bob, carol] = users(&store, &["alice", "bob", "carol"]).await[..] else { unreachable!() };
+    with_store(async |store| {
+        let [alice, bob, carol] = users(store, &["alice", "bob", "carol"]).await[..] else { unreachable!() };
         let bills = store.create_mailbox(alice, "Bills".into(), None).await.unwrap();
         for size in [10, 20, 30, 40] {
-            append(&store, bills, size).await.unwrap();
+            append(store, bills, size).await.unwrap();
         }
         let before = store.read().unwrap().mailbox(bills).unwrap().unwrap().highest_modseq;
         let stored = store.set_private_seen(bills, bob, UidSet(vec![(1, 3), (9, 9)]), true).await.unwrap();
@@ -273,22 +266,22 @@ fn private_seen_is_per_user_bumps_the_modseq_and_goes_with_message_mailbox_and_u
             Err(StoreError::OwnerRights)
         );
         assert_eq!(store.set_private_seen(bills, 999, UidSet(vec![(1, 1)]), true).await, Err(StoreError::NoSuchUser));
-        assert_clean(&store);
+        assert_clean(store);
 
         // Expunged messages take their rows along.
         store.set_flags(bills, UidSet(vec![(1, 1)]), deleted()).await.unwrap();
         store.expunge(bills, None).await.unwrap();
         assert_eq!(store.read().unwrap().private_seen(bills, bob, 1, u32::MAX).unwrap(), [2]);
-        assert_clean(&store);
+        assert_clean(store);
         // A deleted user's rows go.
         store.execute(Op::DeleteUser { name: "carol".into() }).await.unwrap();
         assert_eq!(store.read().unwrap().private_seen(bills, carol, 1, u32::MAX).unwrap(), []);
-        assert_clean(&store);
+        assert_clean(store);
         // And a deleted mailbox's.
         store.execute(Op::DeleteMailbox { user: alice, name: "Bills".into() }).await.unwrap();
         let (rows, by_user) = store.read().unwrap().private_seen_rows().unwrap();
         assert!(rows.is_empty() && by_user.is_empty(), "{rows:?} {by_user:?}");
-        assert_clean(&store);
+        assert_clean(store);
     });
 }
 
@@ -329,15 +322,13 @@ fn check_finds_each_kind_of_access_damage() {
     ];
     const ANYONE_KEY: u32 = schema::ANYONE;
     for (what, expected, damage) in damages {
-        let disk = SmallDisk::with_capacity(64 << 20);
-        let (store, pump) = store_on(&disk, 0);
-        run(&store, pump, async {
-            let [alice, bob] = users(&store, &["alice", "bob"]).await[..] else { unreachable!() };
+        with_store(async |store| {
+            let [alice, bob] = users(store, &["alice", "bob"]).await[..] else { unreachable!() };
             let bills = store.create_mailbox(alice, "Bills".into(), None).await.unwrap();
-            append(&store, bills, 10).await.unwrap();
+            append(store, bills, 10).await.unwrap();
             store.set_rights(bills, change(Identifier::User(bob), FlagAction::Replace, "lrs")).await.unwrap();
             store.set_private_seen(bills, bob, UidSet(vec![(1, 1)]), true).await.unwrap();
-            assert_clean(&store);
+            assert_clean(store);
             let database = store.database();
             let transaction = database.begin_write().unwrap();
             damage(&transaction, bills, bob);
@@ -387,11 +378,9 @@ proptest! {
     /// `shared_with` agree with a plain model of the entries.
     #[test]
     fn acl_operations_agree_with_a_model(steps in proptest::collection::vec(step(), 1..30)) {
-        let disk = SmallDisk::with_capacity(64 << 20);
-        let (store, pump) = store_on(&disk, 0);
-        run(&store, pump, async {
+        with_store(async |store| {
             let names = ["u0", "u1", "u2"];
-            let ids = users(&store, &names).await;
+            let ids = users(store, &names).await;
             let mut alive = [true; 3];
             // Mailbox i belongs to user i % 3 (the fourth is the household's).
             let mut mailboxes = Vec::new();
@@ -486,7 +475,7 @@ proptest! {
                     }
                 }
                 drop(reader);
-                assert_clean(&store);
+                assert_clean(store);
             }
         });
     }
@@ -496,10 +485,8 @@ proptest! {
 /// when the placeholder does, whichever way that happens.
 #[test]
 fn a_placeholder_loses_its_entries_when_removed_or_made_a_mailbox_again() {
-    let disk = SmallDisk::with_capacity(64 << 20);
-    let (store, pump) = store_on(&disk, 0);
-    run(&store, pump, async {
-        let [alice, bob] = users(&store, &["alice", "bob"]).await[..] else { unreachable!() };
+    with_store(async |store| {
+        let [alice, bob] = users(store, &["alice", "bob"]).await[..] else { unreachable!() };
         let look = change(Identifier::User(bob), FlagAction::Replace, "l");
         for name in ["A", "B"] {
             store.create_mailbox(alice, format!("{name}/child"), None).await.unwrap();
@@ -520,7 +507,7 @@ fn a_placeholder_loses_its_entries_when_removed_or_made_a_mailbox_again() {
             }
             assert_eq!(store.read().unwrap().acl(placeholder).unwrap(), None);
             assert_eq!(store.read().unwrap().shared_with(bob).unwrap(), []);
-            assert_clean(&store);
+            assert_clean(store);
         }
     });
 }
@@ -529,15 +516,13 @@ fn a_placeholder_loses_its_entries_when_removed_or_made_a_mailbox_again() {
 /// household): a login user never shares an id with them.
 #[test]
 fn user_ids_never_reach_the_reserved_range() {
-    let disk = SmallDisk::with_capacity(64 << 20);
-    let (store, pump) = store_on(&disk, 0);
-    run(&store, pump, async {
+    with_store(async |store| {
         let database = store.database();
         let transaction = database.begin_write().unwrap();
         let last = u64::from(schema::RESERVED_IDS) - 1;
         transaction.open_table(schema::META).unwrap().insert("next_user_id", last).unwrap();
         transaction.commit().unwrap();
-        let [last_user] = users(&store, &["last"]).await[..] else { unreachable!() };
+        let [last_user] = users(store, &["last"]).await[..] else { unreachable!() };
         assert_eq!(u64::from(last_user), last);
         let refused = store.execute(Op::AddUser { name: "one-too-many".into(), password_hash: "x".into() }).await;
         assert_eq!(refused, Err(StoreError::TooManyUsers));

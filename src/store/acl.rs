@@ -42,7 +42,7 @@
 //! # Public mailboxes
 //!
 //! The household's mailboxes (`Family/Bills`) belong to a reserved owner,
-//! [`PUBLIC_OWNER`](super::schema::PUBLIC_OWNER), a user id that is not a
+//! [`PUBLIC_OWNER`], a user id that is not a
 //! login user (no row in `users`, no INBOX). Its mailboxes live in the same
 //! `mailboxes` and `mailbox_info` tables under that id, so no record
 //! changes its encoding and every existing operation (APPEND, EXPUNGE,
@@ -50,7 +50,7 @@
 //! mailbox record was the other choice: it would have needed a second
 //! record version, and the mailbox would still have needed some owner id
 //! for its name's key. The public owner needs no creation step: its first
-//! mailbox is its first row. [`Store::create_public_mailbox`] creates one
+//! mailbox is its first row. [`Store::create_public_mailbox`](super::Store::create_public_mailbox) creates one
 //! with its default ACL in one transaction.
 //!
 //! # Per-user \Seen
@@ -74,6 +74,14 @@
 //! and one HIGHESTMODSEQ per mailbox, shared by every session. A modseq
 //! per (mailbox, user) would spare those extra FETCH responses but would
 //! need a second change index per reader and a HIGHESTMODSEQ per reader.
+//!
+//! What the IMAP layer will do with it: FETCH FLAGS for a reader shows
+//! \Seen from [`Reader::private_seen`] instead of the message's flag;
+//! STORE of \Seen by a reader goes to [`Store::set_private_seen`](super::Store::set_private_seen) (guarded
+//! by `s`), the other flags to [`Store::set_flags`](super::Store::set_flags) (guarded by `w`, `t`);
+//! a reader's UNSEEN count is the mailbox's messages less their rows.
+//! COPY and MOVE out of a shared mailbox do not carry a reader's private
+//! \Seen along yet: the copy takes the message's shared flags.
 //!
 //! Rows go with their message (expunge), their mailbox (delete) and their
 //! user (delete). Revoking a user's rights keeps their rows: given back the

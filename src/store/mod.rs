@@ -28,6 +28,11 @@
 //! left open while a client does not read would keep redb from reusing
 //! any page freed after it, and the file would grow with every write.
 //!
+//! Access control (RFC 4314 ACLs), the household's public mailboxes and
+//! per-user \Seen are stored here too, with their decisions written in
+//! [`acl`]: the tables exist and are checked, but no IMAP command uses
+//! them yet.
+//!
 //! Answers travel back through one ordered channel to [`hub::pump`], which
 //! runs on the session executor: it applies each commit's changes to the
 //! shared mailbox views in commit order and only then wakes the callers, so
@@ -760,7 +765,7 @@ impl Store {
     }
 
     /// Creates the household's mailbox `name` (owned by
-    /// [`schema::PUBLIC_OWNER`](PUBLIC_OWNER)) with `entries` as its ACL,
+    /// [`PUBLIC_OWNER`]) with `entries` as its ACL,
     /// in one transaction; answers its id.
     #[cfg_attr(not(test), allow(dead_code))]
     pub async fn create_public_mailbox(

@@ -213,7 +213,6 @@ impl Request {
                 | Request::Op { op: Op::AddUser { .. } | Op::RenameMailbox { .. }, .. }
                 | Request::CreateMailbox { .. }
                 | Request::CreatePublicMailbox { .. }
-                | Request::SetRights { .. }
         )
     }
 }

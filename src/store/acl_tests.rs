@@ -529,3 +529,25 @@ fn user_ids_never_reach_the_reserved_range() {
         assert_eq!(store.read().unwrap().user("one-too-many").unwrap(), None);
     });
 }
+
+/// On a nearly full disk (below the board's `min_free_disk`) new mail and
+/// new mailboxes are refused, but rights can still be changed: taking a
+/// right away must not wait for space.
+#[test]
+fn rights_change_on_a_nearly_full_disk() {
+    use std::sync::atomic::Ordering;
+    let disk = SmallDisk::with_capacity(64 << 20);
+    let (store, pump) = store_on(&disk, 2 << 20);
+    run(&store, pump, async {
+        let [alice, bob] = users(&store, &["alice", "bob"]).await[..] else { unreachable!() };
+        let bills = store.create_mailbox(alice, "Bills".into(), None).await.unwrap();
+        store.set_rights(bills, change(Identifier::User(bob), FlagAction::Replace, "lr")).await.unwrap();
+        // 1 MiB left: under the 2 MiB reserve, above a quarter of it.
+        let used = disk.capacity.load(Ordering::SeqCst) - disk.free();
+        disk.capacity.store(used + (1 << 20), Ordering::SeqCst);
+        assert_eq!(store.create_mailbox(alice, "More".into(), None).await, Err(StoreError::NoSpace));
+        let revoked = store.set_rights(bills, RightsChange::delete(Identifier::User(bob), false)).await.unwrap();
+        assert!(revoked.granted.is_empty());
+        assert_eq!(store.read().unwrap().rights_of(bob, bills).unwrap(), Some(AclRights::NONE));
+    });
+}

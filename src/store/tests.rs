@@ -12,7 +12,7 @@ use super::*;
 pub(super) struct SmallDisk {
     bytes: Mutex<Vec<u8>>,
     blocks: Mutex<std::collections::HashSet<u64>>,
-    capacity: std::sync::atomic::AtomicU64,
+    pub(super) capacity: std::sync::atomic::AtomicU64,
 }
 
 const BLOCK: u64 = 4096;
@@ -24,7 +24,7 @@ impl SmallDisk {
         std::sync::Arc::new(disk)
     }
 
-    fn free(&self) -> u64 {
+    pub(super) fn free(&self) -> u64 {
         let used = self.blocks.lock().unwrap().len() as u64 * BLOCK;
         self.capacity.load(std::sync::atomic::Ordering::SeqCst).saturating_sub(used)
     }

@@ -65,8 +65,8 @@ pub enum CommandBody {
         capabilities: Vec<String>,
     },
     // RFC 4314 ACL (issue 15). Parsed (`parse::acl`) but not handled yet:
-    // the session answers them as unknown commands (`Session::run`), so
-    // their arguments wait for the handlers.
+    // the session answers them as unknown commands before parsing them
+    // (`parse::acl::unwired`), so their arguments wait for the handlers.
     /// SETACL (RFC 4314 §3.1).
     SetAcl(SetAclArguments),
     /// DELETEACL (RFC 4314 §3.2).

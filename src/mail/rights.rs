@@ -50,12 +50,14 @@
 //!
 //! A leading `-` makes a negative entry (§2): its rights are taken away
 //! from whoever the rest of the identifier matches, even when another
-//! entry grants them. roost will support them (so does Dovecot): a user's
-//! rights are the union of the entries for the user, `authenticated` and
-//! `anyone`, less the union of the matching negative entries, and for a
-//! mailbox's owner plus [`Rights::OWNER`], which no entry takes away.
-//! They cost one more subtraction and let a parent write "the family may
-//! read this, but not the youngest" without listing every other name.
+//! entry grants them. roost will support them (so does Dovecot); the rule
+//! this vocabulary is made for, to be applied where ACLs are evaluated:
+//! a user's rights on a mailbox are the union of the entries for the
+//! user, `authenticated` and `anyone`, less the union of the negative
+//! entries for the same three, plus [`Rights::OWNER`] for the mailbox's
+//! owner, which no entry takes away. Negative entries cost one more
+//! subtraction and let a parent write "the family may read this, but not
+//! the youngest" without listing every other name.
 //!
 //! §3 asks servers to prepare identifiers with SASLprep and to answer BAD
 //! when that fails or leaves nothing. roost has no stringprep tables; it

@@ -66,7 +66,7 @@ pub enum CommandBody {
     },
     // RFC 4314 ACL (issue 15). Parsed (`parse::acl`) but not handled yet:
     // the session answers them as unknown commands before parsing them
-    // (`parse::acl::unwired`), so their arguments wait for the handlers.
+    // (`parse::acl::parse_command_unwired`), so their arguments wait for the handlers.
     /// SETACL (RFC 4314 §3.1).
     SetAcl(SetAclArguments),
     /// DELETEACL (RFC 4314 §3.2).

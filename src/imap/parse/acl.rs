@@ -16,13 +16,13 @@
 //! tagged BAD. It uses the parser's primitives and `mail::rights`, nothing
 //! else.
 //!
-//! Not wired yet (issue 15): until the handlers exist, the session answers
-//! these commands with [`unwired`]'s error, the one an unknown command
-//! gets, before parsing them; the parser and its tests are ready for the
-//! handlers.
+//! Not wired yet (issue 15): until the handlers exist, the session parses
+//! with [`parse_command_unwired`], which gives these commands the error
+//! an unknown command gets, whatever their arguments; the parser and its
+//! tests are ready for the handlers.
 
-use super::{tag_and_name, unknown_command, ParseError, Parser, Result};
-use crate::imap::types::{CommandBody, SetAclArguments};
+use super::{parse_command, tag_and_name, unknown_command, ParseError, Parser, Result};
+use crate::imap::types::{Command, CommandBody, SetAclArguments};
 use crate::mail::rights::{Identifier, RightsChange};
 
 /// The five ACL command names (RFC 4314 §7 `command-auth =/`), upper-case.
@@ -33,11 +33,17 @@ pub fn is_acl_command(name: &[u8]) -> bool {
     NAMES.iter().any(|known| known.eq_ignore_ascii_case(name))
 }
 
+/// [`parse_command`] as the session calls it until the ACL handlers exist
+/// (issue 15): an ACL command gets [`unwired`]'s error instead.
+pub fn parse_command_unwired(line: &[u8]) -> std::result::Result<Command, ParseError> {
+    unwired(line).map_or_else(|| parse_command(line), Err)
+}
+
 /// The parse error of an unknown command, for a line that is an ACL
-/// command: what the session answers until the handlers exist (issue 15),
-/// so that nothing, not even a BAD about the arguments, tells a client
-/// that roost knows these names.
-pub fn unwired(line: &[u8]) -> Option<ParseError> {
+/// command: what the session answers until the handlers exist, so that
+/// nothing, not even a BAD about the arguments, tells a client that roost
+/// knows these names.
+fn unwired(line: &[u8]) -> Option<ParseError> {
     let (tag, name) = tag_and_name(line)?;
     is_acl_command(name).then(|| ParseError {
         tag: Some(String::from_utf8_lossy(tag).into_owned()),

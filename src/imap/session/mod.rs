@@ -371,19 +371,16 @@ impl Session {
                     self.uid_command = replacing.is_some_and(|replacing| replacing.uid);
                     Box::pin(command::append::run(self, &tag, &mailbox, message, replacing)).await?;
                 }
-                // Issue 15: the ACL commands (RFC 4314) parse, but have no
-                // handlers yet and ACL is not advertised; until they do,
-                // each gets an unknown command's parse error (`unwired`).
-                Incoming::Command => {
-                    match parse::acl::unwired(&self.command).map_or_else(|| parse::parse_command(&self.command), Err) {
-                        Ok(command) => Box::pin(self.dispatch(command)).await?,
-                        Err(error) => {
-                            let tag = error.tag.as_deref().unwrap_or("*");
-                            let text = format!("Error in IMAP command: {}", error.message);
-                            self.tagged(tag, Status::Bad, None, &text);
-                        }
+                // Issue 15: until the ACL commands have handlers, they are
+                // answered as unknown commands (see `parse::acl`).
+                Incoming::Command => match parse::acl::parse_command_unwired(&self.command) {
+                    Ok(command) => Box::pin(self.dispatch(command)).await?,
+                    Err(error) => {
+                        let tag = error.tag.as_deref().unwrap_or("*");
+                        let text = format!("Error in IMAP command: {}", error.message);
+                        self.tagged(tag, Status::Bad, None, &text);
                     }
-                }
+                },
             }
         }
     }

@@ -16,6 +16,7 @@ use crate::config::{Config, Overrides};
 use crate::imap::parse;
 use crate::imap::render;
 use crate::lmtp;
+use crate::mail::rights::{Identifier, Rights, RightsChange};
 use crate::mime::charset::CharsetDecoder;
 use crate::mime::decode::{decode_header_value, Decoder, TransferEncoding};
 use crate::mime::matcher::{self, Matcher};
@@ -196,6 +197,23 @@ pub fn mutf7(data: &[u8]) {
         Ok(&*name),
         "an encoded name decodes differently"
     );
+}
+
+/// ACL rights, SETACL's rights changes and identifiers (RFC 4314): what
+/// parses writes back (the canonical writers) to text that parses to the
+/// same value; an identifier writes back to exactly its bytes, as
+/// LISTRIGHTS echoes it (§3.4). The ACL commands themselves go through
+/// `imap_command`, whose parser reads them.
+pub fn acl(data: &[u8]) {
+    if let Ok(rights) = Rights::parse(data) {
+        assert_eq!(Rights::parse(rights.to_string().as_bytes()), Ok(rights), "rights written differently");
+    }
+    if let Ok(change) = RightsChange::parse(data) {
+        assert_eq!(RightsChange::parse(change.to_string().as_bytes()), Ok(change), "a change written differently");
+    }
+    if let Ok(identifier) = Identifier::parse(data) {
+        assert_eq!(identifier.to_string().as_bytes(), data, "an identifier written differently");
+    }
 }
 
 /// The date parsers: IMAP date-time (APPEND), IMAP date (SEARCH), and

@@ -28,7 +28,7 @@
 //!  store                                   typed operations and reads; the only code that opens the database
 //!  mime                                    header fields, the streaming structure pass, decoding
 //!  net                                     TCP, TLS (rustls), Unix sockets, DEFLATE
-//!  mail                                    the shared vocabulary: flags, flag changes
+//!  mail                                    the shared vocabulary: flags, flag changes, ACL rights
 //!  config, util                            board profiles and limits; small codecs
 //! ```
 //!
@@ -44,7 +44,7 @@
 //! reach up to `server::Server` for the shared server state; `config`
 //! validates against `store::CHUNK_SIZE`, `net::lan` and
 //! `auth::normalize_user_name`. The words IMAP and the store share (flags,
-//! how STORE changes them) live in `mail`, below both; ENVELOPE/BODYSTRUCTURE syntax is `imap::render`;
+//! how STORE changes them, ACL rights and identifiers) live in `mail`, below both; ENVELOPE/BODYSTRUCTURE syntax is `imap::render`;
 //! the work budget every long command uses is `imap::pace`; a message's
 //! MIME structure is read (or parsed again) by `store::structure_of`.
 //!

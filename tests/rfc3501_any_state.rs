@@ -129,3 +129,37 @@ fn starttls_helper_round_trip() {
     client.ok("LOGIN bob hunter2");
     client.ok("LIST \"\" %");
 }
+
+/// Issue 15: the ACL commands (RFC 4314) parse but have no handlers yet.
+/// Until they do, nothing may say roost has them: no ACL or RIGHTS=
+/// capability, and each ACL command, well formed or not, in every state,
+/// gets exactly what an unknown command gets.
+#[test]
+fn acl_commands_are_unknown_until_handled() {
+    let server = Server::start();
+    let mut client = server.connect();
+    let check = |client: &mut Client| {
+        for line in [
+            "SETACL INBOX bob lr",
+            "DELETEACL INBOX bob",
+            "GETACL INBOX",
+            "LISTRIGHTS INBOX anyone",
+            "MYRIGHTS INBOX",
+            "getacl",
+            "SetAcl INBOX bob lrQ",
+            "MyRights \"unterminated",
+        ] {
+            let name = line.split(' ').next().unwrap().to_ascii_uppercase();
+            assert_eq!(client.bad(line), format!("BAD Error in IMAP command: unknown command {name}"), "{line:?}");
+        }
+        assert_eq!(client.bad("FROBNICATE INBOX"), "BAD Error in IMAP command: unknown command FROBNICATE");
+        let capability = capabilities(client);
+        assert!(!capability.iter().any(|name| name == "ACL" || name.starts_with("RIGHTS=")), "{capability:?}");
+    };
+    check(&mut client);
+    client.ok("LOGIN alice secret");
+    check(&mut client);
+    client.ok("SELECT INBOX");
+    check(&mut client);
+    client.ok("NOOP");
+}

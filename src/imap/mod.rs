@@ -1,6 +1,7 @@
 //! The IMAP protocol: grammar (`parse`, `encode`, `types`), the session
 //! state machine, and one handler per command.
 
+pub mod acl_line;
 pub mod code;
 pub mod command;
 pub mod encode;

@@ -2,6 +2,7 @@
 
 use crate::imap::sort::SortCriterion;
 use crate::imap::thread::ThreadAlgorithm;
+use crate::mail::rights::{Identifier, RightsChange};
 use crate::mail::{FlagAction, Flags};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,6 +64,33 @@ pub enum CommandBody {
     Enable {
         capabilities: Vec<String>,
     },
+    // RFC 4314 ACL (issue 15). Parsed (`parse::acl`) but not handled yet:
+    // the session answers them as unknown commands before parsing them
+    // (`parse::acl::parse_command_unwired`), so their arguments wait for the handlers.
+    /// SETACL (RFC 4314 §3.1).
+    SetAcl(SetAclArguments),
+    /// DELETEACL (RFC 4314 §3.2).
+    #[cfg_attr(not(test), allow(dead_code))]
+    DeleteAcl {
+        mailbox: MailboxArgument,
+        identifier: Identifier,
+    },
+    /// GETACL (RFC 4314 §3.3).
+    #[cfg_attr(not(test), allow(dead_code))]
+    GetAcl {
+        mailbox: MailboxArgument,
+    },
+    /// LISTRIGHTS (RFC 4314 §3.4).
+    #[cfg_attr(not(test), allow(dead_code))]
+    ListRights {
+        mailbox: MailboxArgument,
+        identifier: Identifier,
+    },
+    /// MYRIGHTS (RFC 4314 §3.5).
+    #[cfg_attr(not(test), allow(dead_code))]
+    MyRights {
+        mailbox: MailboxArgument,
+    },
     // Selected.
     Check,
     Close,
@@ -100,6 +128,16 @@ pub struct SelectArguments {
     pub mailbox: MailboxArgument,
     pub read_only: bool,
     pub parameters: SelectParameters,
+}
+
+/// SETACL (RFC 4314 §3.1): grant, add or remove `identifier`'s rights on
+/// `mailbox`. Waits for its handler (issue 15), as the variants after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(not(test), allow(dead_code))]
+pub struct SetAclArguments {
+    pub mailbox: MailboxArgument,
+    pub identifier: Identifier,
+    pub change: RightsChange,
 }
 
 /// LIST, or LSUB when `subscribed_only`. `options` is Some for the
@@ -244,6 +282,11 @@ impl CommandBody {
             CommandBody::Status { .. } => "STATUS",
             CommandBody::Namespace => "NAMESPACE",
             CommandBody::Enable { .. } => "ENABLE",
+            CommandBody::SetAcl(_) => "SETACL",
+            CommandBody::DeleteAcl { .. } => "DELETEACL",
+            CommandBody::GetAcl { .. } => "GETACL",
+            CommandBody::ListRights { .. } => "LISTRIGHTS",
+            CommandBody::MyRights { .. } => "MYRIGHTS",
             CommandBody::Check => "CHECK",
             CommandBody::Close => "CLOSE",
             CommandBody::Unselect => "UNSELECT",

@@ -11,6 +11,7 @@
 //! Every function either consumes input and returns a value, or returns an
 //! error; nothing panics on any input (the property tests feed it bytes).
 
+pub mod acl;
 mod append;
 mod fetch;
 mod list;
@@ -474,6 +475,7 @@ fn command_body(parser: &mut Parser) -> Result<CommandBody> {
         b"NAMESPACE" => CommandBody::Namespace,
         b"CANCELUPDATE" => CommandBody::CancelUpdate { tags: search::cancel_update(parser)? },
         b"NOTIFY" => notify::notify(parser)?,
+        b"SETACL" | b"DELETEACL" | b"GETACL" | b"LISTRIGHTS" | b"MYRIGHTS" => acl::acl_command(parser, &name)?,
         b"ENABLE" => {
             let mut capabilities = Vec::new();
             while parser.try_byte(b' ') {
@@ -511,9 +513,14 @@ fn command_body(parser: &mut Parser) -> Result<CommandBody> {
             parser.sp()?;
             CommandBody::Compress { mechanism: String::from_utf8_lossy(parser.atom()?).to_ascii_uppercase() }
         }
-        _ => return Err(format!("unknown command {}", String::from_utf8_lossy(&name))),
+        _ => return Err(unknown_command(&name)),
     };
     Ok(body)
+}
+
+/// What a command name the parser does not know gets (upper-cased).
+fn unknown_command(name: &[u8]) -> String {
+    format!("unknown command {}", String::from_utf8_lossy(name))
 }
 
 fn selected_command(parser: &mut Parser, name: &[u8], uid: bool) -> Result<CommandBody> {

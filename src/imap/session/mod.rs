@@ -371,7 +371,9 @@ impl Session {
                     self.uid_command = replacing.is_some_and(|replacing| replacing.uid);
                     Box::pin(command::append::run(self, &tag, &mailbox, message, replacing)).await?;
                 }
-                Incoming::Command => match parse::parse_command(&self.command) {
+                // Issue 15: until the ACL commands have handlers, they are
+                // answered as unknown commands (see `parse::acl`).
+                Incoming::Command => match parse::acl::parse_command_unwired(&self.command) {
                     Ok(command) => Box::pin(self.dispatch(command)).await?,
                     Err(error) => {
                         let tag = error.tag.as_deref().unwrap_or("*");

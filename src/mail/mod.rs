@@ -1,9 +1,13 @@
 //! The vocabulary of mail that every layer shares: message flags and how
-//! a STORE changes them. It sits below both the IMAP layer (which parses
-//! and writes them) and the store (which keeps them), so neither imports
-//! the other for its words (issue 14; Dovecot's `lib-mail/mail-types.h`
-//! plays this part). Dates are `util::datetime`, addresses
-//! `mime::address`, both below IMAP and the store already.
+//! a STORE changes them, and the access rights of shared mailboxes
+//! ([`rights`]: RFC 4314's rights and identifiers, and what each command
+//! needs). It sits below both the IMAP layer (which parses and writes
+//! them) and the store (which keeps them), so neither imports the other
+//! for its words (issue 14; Dovecot's `lib-mail/mail-types.h` plays this
+//! part). Dates are `util::datetime`, addresses `mime::address`, both
+//! below IMAP and the store already.
+
+pub mod rights;
 
 /// Message flags as bits; `\Recent` is a session property, not stored.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -169,6 +169,14 @@ fn offline_error(config: &Config, error: StoreError) -> String {
 /// `roost user add NAME` (`new_user`) and `roost user passwd NAME`.
 pub fn set_password(config: &Config, name: &str, new_user: bool, force: bool) -> Result<(), String> {
     let name = auth::normalize_user_name(name)?;
+    // RFC 4314 §2: in an ACL, `anyone` (and roost's `authenticated`) name
+    // everybody and a leading `-` a negative right, so no user may be
+    // called so. Only new names are refused: a login never is.
+    if new_user && (name == "anyone" || name == "authenticated" || name.starts_with('-')) {
+        return Err(format!(
+            "{name:?} cannot be a user name: shared-folder rights use it (anyone, authenticated, or a leading -)"
+        ));
+    }
     let password = read_password(&name, new_user)?;
     let minimum = config.limits.min_password_length;
     if password.chars().count() < minimum && !force {

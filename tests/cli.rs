@@ -183,7 +183,8 @@ fn user_lifecycle(mut setup: Setup) {
         assert!(stderr.contains("user already exists"), "{mode}: {name:?}: {stderr}");
     }
     let too_long = "a".repeat(65);
-    for name in ["bad name", "a/b", "x:y", "üser", "quote\"d", "", "   ", too_long.as_str()] {
+    for name in ["bad name", "a/b", "x:y", "üser", "quote\"d", "", "   ", too_long.as_str(), "anyone", "Authenticated"]
+    {
         let stderr = setup.cli_fails(&["user", "add", name], Some("pass\n"));
         assert!(stderr.contains("user name"), "{mode}: {name:?}: {stderr}");
     }

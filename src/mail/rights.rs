@@ -224,6 +224,18 @@ impl Rights {
     pub const READ_WRITE_ANY: Rights =
         Rights::INSERT.union(Rights::EXPUNGE).union(Rights::WRITE).union(Rights::DELETE_MESSAGES);
 
+    /// The rights as the store keeps them: bit n is the n-th right of
+    /// RFC 4314 §2.1's order (`l` bit 0 … `a` bit 10). This layout is on
+    /// disk (`store::acl`'s tables): never reorder it.
+    pub const fn bits(self) -> u16 {
+        self.0
+    }
+
+    /// The rights of stored `bits`; bits above 10 name no right and are dropped.
+    pub const fn from_bits(bits: u16) -> Rights {
+        Rights(bits & Rights::ALL.0)
+    }
+
     pub const fn union(self, other: Rights) -> Rights {
         Rights(self.0 | other.0)
     }

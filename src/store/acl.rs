@@ -101,6 +101,20 @@ use super::{Change, FlagAction, Reader, StoreError, Stored, UidSet};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct AclRights(u16);
 
+/// The IMAP layer's rights and the store's share one bit layout (RFC 4314
+/// §2.1 order), so converting is taking the bits.
+impl From<crate::mail::rights::Rights> for AclRights {
+    fn from(rights: crate::mail::rights::Rights) -> AclRights {
+        AclRights::from_bits(rights.bits())
+    }
+}
+
+impl From<AclRights> for crate::mail::rights::Rights {
+    fn from(rights: AclRights) -> crate::mail::rights::Rights {
+        crate::mail::rights::Rights::from_bits(rights.bits())
+    }
+}
+
 impl AclRights {
     /// The rights in bit order.
     pub const LETTERS: [char; 11] = ['l', 'r', 's', 'w', 'i', 'p', 'k', 'x', 't', 'e', 'a'];

@@ -62,6 +62,17 @@ fn rights_are_bits_in_rfc_order() {
 }
 
 #[test]
+fn the_imap_layers_rights_convert_letter_for_letter() {
+    // Each right alone, and every set: the two types agree on every bit.
+    for bits in 0..=AclRights::ALL.bits() {
+        let store = AclRights::from_bits(bits);
+        let imap = crate::mail::rights::Rights::from(store);
+        assert_eq!(imap.to_string(), store.letters(), "bits {bits:#x}");
+        assert_eq!(AclRights::from(imap), store);
+    }
+}
+
+#[test]
 fn set_rights_adds_removes_replaces_and_deletes() {
     with_store(async |store| {
         let [alice, bob] = users(store, &["alice", "bob"]).await[..] else { unreachable!() };

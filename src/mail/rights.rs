@@ -352,7 +352,7 @@ impl fmt::Display for RightsError {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             RightsError::Uppercase(byte) => {
-                write!(formatter, "uppercase rights are not allowed: {} (RFC 4314 §2)", byte as char)
+                write!(formatter, "uppercase rights are not allowed: {} (RFC 4314 section 2)", byte as char)
             }
             RightsError::Unknown(byte) if byte.is_ascii_graphic() => {
                 write!(formatter, "the {} right is not supported (rights: lrswipkxtea, and c d)", byte as char)
@@ -478,9 +478,9 @@ pub enum IdentifierError {
 impl fmt::Display for IdentifierError {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str(match self {
-            IdentifierError::NotUtf8 => "an identifier is UTF-8 (RFC 4314 §2)",
-            IdentifierError::Empty => "empty identifier (RFC 4314 §3)",
-            IdentifierError::Control => "an identifier may not hold control characters (RFC 4314 §3, SASLprep)",
+            IdentifierError::NotUtf8 => "an identifier is UTF-8 (RFC 4314 section 2)",
+            IdentifierError::Empty => "empty identifier (RFC 4314 section 3)",
+            IdentifierError::Control => "an identifier may not hold control characters (RFC 4314 section 3, SASLprep)",
             IdentifierError::DoubleNegative => "an identifier may not start with a second -",
         })
     }
@@ -595,7 +595,10 @@ mod tests {
         // already means `a` and `l`.
         assert_eq!(Rights::parse(b"all"), Ok(Rights::ADMINISTER.union(Rights::LOOKUP)));
         assert_eq!(Rights::parse(b"none"), Err(RightsError::Unknown(b'n')));
-        assert_eq!(RightsError::Uppercase(b'Q').to_string(), "uppercase rights are not allowed: Q (RFC 4314 §2)");
+        assert_eq!(
+            RightsError::Uppercase(b'Q').to_string(),
+            "uppercase rights are not allowed: Q (RFC 4314 section 2)"
+        );
         assert_eq!(
             RightsError::Unknown(b'q').to_string(),
             "the q right is not supported (rights: lrswipkxtea, and c d)"
@@ -665,7 +668,7 @@ mod tests {
         for text in ["anyone", "-authenticated", "bob", "-Élodie", "b-o-b", "two words"] {
             assert_eq!(parse(text).unwrap().to_string(), text);
         }
-        assert_eq!(IdentifierError::Empty.to_string(), "empty identifier (RFC 4314 §3)");
+        assert_eq!(IdentifierError::Empty.to_string(), "empty identifier (RFC 4314 section 3)");
     }
 
     #[test]

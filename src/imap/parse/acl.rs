@@ -191,15 +191,18 @@ mod tests {
     #[test]
     fn bad_arguments_say_why() {
         // RFC 4314 §3.1's examples.
-        assert_eq!(error(b"a SETACL INBOX/Drafts John lrQswicda"), "uppercase rights are not allowed: Q (RFC 4314 §2)");
+        assert_eq!(
+            error(b"a SETACL INBOX/Drafts John lrQswicda"),
+            "uppercase rights are not allowed: Q (RFC 4314 section 2)"
+        );
         assert_eq!(
             error(b"a SETACL INBOX/Drafts John lrqswicda"),
             "the q right is not supported (rights: lrswipkxtea, and c d)"
         );
         assert_eq!(error(b"a SETACL INBOX John +-l"), "the - right is not supported (rights: lrswipkxtea, and c d)");
         // RFC 4314 §3: an empty identifier is BAD.
-        assert_eq!(error(b"a SETACL INBOX \"\" lr"), "empty identifier (RFC 4314 §3)");
-        assert_eq!(error(b"a DELETEACL INBOX -"), "empty identifier (RFC 4314 §3)");
+        assert_eq!(error(b"a SETACL INBOX \"\" lr"), "empty identifier (RFC 4314 section 3)");
+        assert_eq!(error(b"a DELETEACL INBOX -"), "empty identifier (RFC 4314 section 3)");
         assert!(error(b"a LISTRIGHTS INBOX \"b\xffb\"").contains("UTF-8"));
         assert!(error(b"a LISTRIGHTS INBOX {4}\r\nb\tob").contains("control"));
         // Missing and extra arguments.

@@ -126,7 +126,7 @@ fn events(parser: &mut Parser, selected: bool) -> Result<NotifyEvents> {
         }
         if selected && !message_event {
             return Err(format!(
-                "{} cannot be used with SELECTED or SELECTED-DELAYED (RFC 5465 §6.1)",
+                "{} cannot be used with SELECTED or SELECTED-DELAYED (RFC 5465 section 6.1)",
                 String::from_utf8_lossy(word)
             ));
         }
@@ -136,11 +136,11 @@ fn events(parser: &mut Parser, selected: bool) -> Result<NotifyEvents> {
         parser.sp()?;
     }
     if events.message_new != events.message_expunge {
-        return Err("MessageNew and MessageExpunge must be given together (RFC 5465 §5)".into());
+        return Err("MessageNew and MessageExpunge must be given together (RFC 5465 section 5)".into());
     }
     let annotation = events.unsupported.iter().any(|name| name == "AnnotationChange");
     if (events.flag_change || annotation) && !events.message_new {
-        return Err("FlagChange and AnnotationChange need MessageNew and MessageExpunge (RFC 5465 §5)".into());
+        return Err("FlagChange and AnnotationChange need MessageNew and MessageExpunge (RFC 5465 section 5)".into());
     }
     Ok(events)
 }
@@ -148,7 +148,7 @@ fn events(parser: &mut Parser, selected: bool) -> Result<NotifyEvents> {
 /// RFC 5465 §6.1: one of SELECTED and SELECTED-DELAYED, once.
 fn check(groups: &[NotifyGroup]) -> Result<()> {
     if groups.iter().filter(|group| group.filter.is_selected()).count() > 1 {
-        return Err("only one SELECTED or SELECTED-DELAYED filter may be given (RFC 5465 §6.1)".into());
+        return Err("only one SELECTED or SELECTED-DELAYED filter may be given (RFC 5465 section 6.1)".into());
     }
     Ok(())
 }

@@ -6,10 +6,10 @@
 //!
 //! # Rights
 //!
-//! [`AclRights`] is a 16-bit mask of the eleven RFC 4314 §2.1 rights, in
-//! the RFC's order: `l r s w i p k x t e a` are bits 0 to 10. The IMAP
-//! layer's rights type (`mail::Rights`) converts to and from it with one
-//! `From` each way; the store only needs the bits.
+//! The tables hold `mail::rights::Rights`, the one rights type IMAP uses
+//! too: a 16-bit mask of the eleven RFC 4314 §2.1 rights in the RFC's
+//! order (`l r s w i p k x t e a` are bits 0 to 10). That layout is on
+//! disk; the store only needs the bits.
 //!
 //! # Tables and keys
 //!
@@ -96,66 +96,10 @@ use super::ops::Tables;
 use super::schema::{MessageRecord, SpecialUse, ANYONE, AUTHENTICATED, PUBLIC_OWNER, RESERVED_IDS};
 use super::{Change, FlagAction, Reader, StoreError, Stored, UidSet};
 
-/// A set of RFC 4314 rights as a bit mask: `l r s w i p k x t e a` are
-/// bits 0 to 10 (RFC 4314 §2.1 order).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct AclRights(u16);
-
-/// The IMAP layer's rights and the store's share one bit layout (RFC 4314
-/// §2.1 order), so converting is taking the bits.
-impl From<crate::mail::rights::Rights> for AclRights {
-    fn from(rights: crate::mail::rights::Rights) -> AclRights {
-        AclRights::from_bits(rights.bits())
-    }
-}
-
-impl From<AclRights> for crate::mail::rights::Rights {
-    fn from(rights: AclRights) -> crate::mail::rights::Rights {
-        crate::mail::rights::Rights::from_bits(rights.bits())
-    }
-}
-
-impl AclRights {
-    /// The rights in bit order.
-    pub const LETTERS: [char; 11] = ['l', 'r', 's', 'w', 'i', 'p', 'k', 'x', 't', 'e', 'a'];
-    pub const NONE: AclRights = AclRights(0);
-    /// Every right: what a mailbox's owner holds.
-    pub const ALL: AclRights = AclRights((1 << 11) - 1);
-    /// `l`: the mailbox is visible to LIST.
-    pub const LOOKUP: AclRights = AclRights(1);
-    /// `a`: may change the mailbox's ACL.
-    pub const ADMINISTER: AclRights = AclRights(1 << 10);
-
-    /// The rights of `bits`; bits above 10 name no right and are dropped.
-    pub fn from_bits(bits: u16) -> AclRights {
-        AclRights(bits & AclRights::ALL.0)
-    }
-
-    pub fn bits(self) -> u16 {
-        self.0
-    }
-
-    pub fn union(self, other: AclRights) -> AclRights {
-        AclRights(self.0 | other.0)
-    }
-
-    pub fn difference(self, other: AclRights) -> AclRights {
-        AclRights(self.0 & !other.0)
-    }
-
-    pub fn contains(self, other: AclRights) -> bool {
-        self.0 & other.0 == other.0
-    }
-
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    /// The rights as RFC 4314 letters, in bit order (`"lrs"`).
-    pub fn letters(self) -> String {
-        AclRights::LETTERS.iter().enumerate().filter(|(bit, _)| self.0 & (1 << bit) != 0).map(|(_, c)| *c).collect()
-    }
-}
+/// The rights the tables hold are `mail::rights::Rights`, the one rights
+/// type IMAP uses too; its bit layout (`l` bit 0 … `a` bit 10, RFC 4314
+/// §2.1 order) is what the tables store.
+pub use crate::mail::rights::Rights;
 
 /// Who an ACL entry names (RFC 4314 §2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -194,8 +138,8 @@ impl Identifier {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AclEntry {
     pub identifier: Identifier,
-    pub granted: AclRights,
-    pub denied: AclRights,
+    pub granted: Rights,
+    pub denied: Rights,
 }
 
 impl AclEntry {
@@ -206,8 +150,8 @@ impl AclEntry {
     fn from_value(identifier: Identifier, value: u32) -> AclEntry {
         AclEntry {
             identifier,
-            granted: AclRights::from_bits(value as u16),
-            denied: AclRights::from_bits((value >> 16) as u16),
+            granted: Rights::from_bits(value as u16),
+            denied: Rights::from_bits((value >> 16) as u16),
         }
     }
 }
@@ -231,13 +175,13 @@ pub struct RightsChange {
     /// Changes the negative entry ("-identifier") rather than the granted one.
     pub negative: bool,
     pub action: FlagAction,
-    pub rights: AclRights,
+    pub rights: Rights,
 }
 
 impl RightsChange {
     /// DELETEACL: the entry (granted or negative) removed.
     pub fn delete(identifier: Identifier, negative: bool) -> RightsChange {
-        RightsChange { identifier, negative, action: FlagAction::Replace, rights: AclRights::NONE }
+        RightsChange { identifier, negative, action: FlagAction::Replace, rights: Rights::NONE }
     }
 }
 
@@ -471,18 +415,18 @@ impl Reader {
     /// command's check): every right for the owner; for anyone else, the
     /// rights their entry, `authenticated` and `anyone` grant, less those
     /// the same entries deny (RFC 4314 §2). None if there is no such mailbox.
-    pub fn rights_of(&self, user: u32, mailbox: u64) -> Result<Option<AclRights>, StoreError> {
+    pub fn rights_of(&self, user: u32, mailbox: u64) -> Result<Option<Rights>, StoreError> {
         let Some(record) = self.mailbox(mailbox)? else { return Ok(None) };
         if record.user_id == user {
-            return Ok(Some(AclRights::ALL));
+            return Ok(Some(Rights::ALL));
         }
         self.granted_to(user, mailbox).map(Some)
     }
 
     /// What the ACL entries of `mailbox` give `user` (not its owner).
-    fn granted_to(&self, user: u32, mailbox: u64) -> Result<AclRights, StoreError> {
+    fn granted_to(&self, user: u32, mailbox: u64) -> Result<Rights, StoreError> {
         let table = self.table(super::schema::ACL)?;
-        let (mut granted, mut denied) = (AclRights::NONE, AclRights::NONE);
+        let (mut granted, mut denied) = (Rights::NONE, Rights::NONE);
         for key in [user, AUTHENTICATED, ANYONE] {
             if let Some(value) = table.get((mailbox, key))? {
                 let entry = AclEntry::from_value(Identifier::Anyone, value.value());
@@ -497,7 +441,7 @@ impl Reader {
     /// ACLs (their own entry, `authenticated` or `anyone`), with those
     /// rights, by mailbox id. Three range reads of the grantee index and
     /// one lookup per candidate; the caller keeps those with `l` for LIST.
-    pub fn shared_with(&self, user: u32) -> Result<Vec<(u64, AclRights)>, StoreError> {
+    pub fn shared_with(&self, user: u32) -> Result<Vec<(u64, Rights)>, StoreError> {
         let grantees = self.table(super::schema::ACL_GRANTEES)?;
         let mut candidates = Vec::new();
         for key in [user, AUTHENTICATED, ANYONE] {

@@ -9,13 +9,8 @@ use proptest::prelude::*;
 use super::tests::{append, deleted, run, store_on, SmallDisk};
 use super::*;
 
-fn rights(letters: &str) -> AclRights {
-    let mut bits = 0u16;
-    for letter in letters.chars() {
-        let bit = AclRights::LETTERS.iter().position(|known| *known == letter).expect("a right");
-        bits |= 1 << bit;
-    }
-    AclRights::from_bits(bits)
+fn rights(letters: &str) -> Rights {
+    Rights::parse(letters.as_bytes()).expect("rights")
 }
 
 fn change(identifier: Identifier, action: FlagAction, letters: &str) -> RightsChange {
@@ -50,26 +45,15 @@ fn assert_clean(store: &Store) {
 
 #[test]
 fn rights_are_bits_in_rfc_order() {
-    assert_eq!(AclRights::ALL.letters(), "lrswipkxtea");
-    assert_eq!(AclRights::ALL.bits(), 0x07ff);
-    assert_eq!(rights("l"), AclRights::LOOKUP);
-    assert_eq!(rights("a"), AclRights::ADMINISTER);
+    assert_eq!(Rights::ALL.to_string(), "lrswipkxtea");
+    assert_eq!(Rights::ALL.bits(), 0x07ff);
+    assert_eq!(rights("l"), Rights::LOOKUP);
+    assert_eq!(rights("a"), Rights::ADMINISTER);
     // Bits above 10 name no right.
-    assert_eq!(AclRights::from_bits(0xffff), AclRights::ALL);
-    assert_eq!(rights("lrs").difference(rights("r")).letters(), "ls");
+    assert_eq!(Rights::from_bits(0xffff), Rights::ALL);
+    assert_eq!(rights("lrs").difference(rights("r")).to_string(), "ls");
     assert!(rights("lrs").contains(rights("ls")));
     assert!(!rights("ls").contains(rights("lr")));
-}
-
-#[test]
-fn the_imap_layers_rights_convert_letter_for_letter() {
-    // Each right alone, and every set: the two types agree on every bit.
-    for bits in 0..=AclRights::ALL.bits() {
-        let store = AclRights::from_bits(bits);
-        let imap = crate::mail::rights::Rights::from(store);
-        assert_eq!(imap.to_string(), store.letters(), "bits {bits:#x}");
-        assert_eq!(AclRights::from(imap), store);
-    }
 }
 
 #[test]
@@ -79,10 +63,10 @@ fn set_rights_adds_removes_replaces_and_deletes() {
         let bills = store.create_mailbox(alice, "Bills".into(), None).await.unwrap();
         let bob_id = Identifier::User(bob);
         let entry = store.set_rights(bills, change(bob_id, FlagAction::Replace, "lr")).await.unwrap();
-        assert_eq!(entry, AclEntry { identifier: bob_id, granted: rights("lr"), denied: AclRights::NONE });
+        assert_eq!(entry, AclEntry { identifier: bob_id, granted: rights("lr"), denied: Rights::NONE });
         store.set_rights(bills, change(bob_id, FlagAction::Add, "si")).await.unwrap();
         let entry = store.set_rights(bills, change(bob_id, FlagAction::Remove, "r")).await.unwrap();
-        assert_eq!(entry.granted.letters(), "lsi");
+        assert_eq!(entry.granted.to_string(), "lsi");
         assert_eq!(store.read().unwrap().rights_of(bob, bills).unwrap(), Some(rights("lsi")));
         // A negative entry beside it, in the same row.
         store.set_rights(bills, denial(bob_id, "s")).await.unwrap();
@@ -92,11 +76,11 @@ fn set_rights_adds_removes_replaces_and_deletes() {
         assert_eq!(store.read().unwrap().rights_of(bob, bills).unwrap(), Some(rights("li")));
         // DELETEACL of the granted entry leaves the negative one.
         let entry = store.set_rights(bills, RightsChange::delete(bob_id, false)).await.unwrap();
-        assert_eq!((entry.granted, entry.denied), (AclRights::NONE, rights("s")));
+        assert_eq!((entry.granted, entry.denied), (Rights::NONE, rights("s")));
         assert_eq!(store.read().unwrap().shared_with(bob).unwrap(), []);
         store.set_rights(bills, RightsChange::delete(bob_id, true)).await.unwrap();
         assert_eq!(store.read().unwrap().acl(bills).unwrap().unwrap().entries, []);
-        assert_eq!(store.read().unwrap().rights_of(bob, bills).unwrap(), Some(AclRights::NONE));
+        assert_eq!(store.read().unwrap().rights_of(bob, bills).unwrap(), Some(Rights::NONE));
         assert_clean(store);
     });
 }
@@ -110,7 +94,7 @@ fn the_owner_holds_every_right_and_cannot_be_named() {
         assert_eq!(refused, Err(StoreError::OwnerRights));
         // Not even `anyone -a` takes the owner's rights.
         store.set_rights(bills, denial(Identifier::Anyone, "lrswipkxtea")).await.unwrap();
-        assert_eq!(store.read().unwrap().rights_of(alice, bills).unwrap(), Some(AclRights::ALL));
+        assert_eq!(store.read().unwrap().rights_of(alice, bills).unwrap(), Some(Rights::ALL));
         // Their own mailbox is not "shared with" them.
         store.set_rights(bills, change(Identifier::Anyone, FlagAction::Replace, "lr")).await.unwrap();
         assert_eq!(store.read().unwrap().shared_with(alice).unwrap(), []);
@@ -130,7 +114,7 @@ fn rights_are_the_union_of_user_authenticated_and_anyone_less_the_negatives() {
         let reader = store.read().unwrap();
         assert_eq!(reader.rights_of(bob, news).unwrap(), Some(rights("lrswi")));
         assert_eq!(reader.rights_of(carol, news).unwrap(), Some(rights("lr")));
-        assert_eq!(reader.rights_of(carol, diary).unwrap(), Some(AclRights::NONE));
+        assert_eq!(reader.rights_of(carol, diary).unwrap(), Some(Rights::NONE));
         assert_eq!(reader.rights_of(carol, 9999).unwrap(), None);
         assert_eq!(reader.shared_with(bob).unwrap(), [(news, rights("lrswi"))]);
         assert_eq!(reader.shared_with(carol).unwrap(), [(news, rights("lr"))]);
@@ -209,9 +193,9 @@ fn a_public_mailbox_belongs_to_the_household_with_its_default_acl() {
     with_store(async |store| {
         let [alice, bob, carol] = users(store, &["alice", "bob", "carol"]).await[..] else { unreachable!() };
         let entries = vec![
-            AclEntry { identifier: Identifier::Authenticated, granted: rights("lrs"), denied: AclRights::NONE },
-            AclEntry { identifier: Identifier::User(alice), granted: AclRights::ALL, denied: AclRights::NONE },
-            AclEntry { identifier: Identifier::User(bob), granted: rights("lrswipte"), denied: AclRights::NONE },
+            AclEntry { identifier: Identifier::Authenticated, granted: rights("lrs"), denied: Rights::NONE },
+            AclEntry { identifier: Identifier::User(alice), granted: Rights::ALL, denied: Rights::NONE },
+            AclEntry { identifier: Identifier::User(bob), granted: rights("lrswipte"), denied: Rights::NONE },
         ];
         let bills = store.create_public_mailbox("Family/Bills".into(), None, entries.clone()).await.unwrap();
         let reader = store.read().unwrap();
@@ -222,7 +206,7 @@ fn a_public_mailbox_belongs_to_the_household_with_its_default_acl() {
         let mut expected = entries.clone();
         expected.sort_by_key(|entry| entry.identifier);
         assert_eq!(acl.entries, expected);
-        assert_eq!(reader.rights_of(alice, bills).unwrap(), Some(AclRights::ALL));
+        assert_eq!(reader.rights_of(alice, bills).unwrap(), Some(Rights::ALL));
         assert_eq!(reader.rights_of(bob, bills).unwrap(), Some(rights("lrswipte")));
         assert_eq!(reader.rights_of(carol, bills).unwrap(), Some(rights("lrs")));
         assert_eq!(reader.shared_with(carol).unwrap(), [(bills, rights("lrs"))]);
@@ -235,7 +219,7 @@ fn a_public_mailbox_belongs_to_the_household_with_its_default_acl() {
             Err(StoreError::MailboxExists)
         );
         // A default ACL naming nobody: refused before anything is created.
-        let stray = vec![AclEntry { identifier: Identifier::User(999), granted: rights("l"), denied: AclRights::NONE }];
+        let stray = vec![AclEntry { identifier: Identifier::User(999), granted: rights("l"), denied: Rights::NONE }];
         assert_eq!(store.create_public_mailbox("Family/News".into(), None, stray).await, Err(StoreError::NoSuchUser));
         assert_eq!(store.read().unwrap().mailbox_id(PUBLIC_OWNER, "Family/News").unwrap(), None);
         // The household's mailboxes are deleted like anyone's, ACL and all.
@@ -411,7 +395,7 @@ proptest! {
                             _ => Identifier::Anyone,
                         };
                         let action = [FlagAction::Add, FlagAction::Remove, FlagAction::Replace][action as usize];
-                        let result = store.set_rights(id, RightsChange { identifier, negative, action, rights: AclRights::from_bits(bits) }).await;
+                        let result = store.set_rights(id, RightsChange { identifier, negative, action, rights: Rights::from_bits(bits) }).await;
                         if let Identifier::User(user) = identifier {
                             if user == owner {
                                 assert_eq!(result, Err(StoreError::OwnerRights));
@@ -464,7 +448,7 @@ proptest! {
                     let mut expected: Vec<AclEntry> = model
                         .iter()
                         .filter(|((mailbox, _), _)| *mailbox == id)
-                        .map(|(&(_, identifier), &(granted, denied))| AclEntry { identifier, granted: AclRights::from_bits(granted), denied: AclRights::from_bits(denied) })
+                        .map(|(&(_, identifier), &(granted, denied))| AclEntry { identifier, granted: Rights::from_bits(granted), denied: Rights::from_bits(denied) })
                         .collect();
                     expected.sort_by_key(|entry| entry.identifier);
                     assert_eq!(reader.acl(id).unwrap().unwrap().entries, expected);
@@ -473,11 +457,11 @@ proptest! {
                             continue;
                         }
                         let wanted = if user == owner {
-                            AclRights::ALL
+                            Rights::ALL
                         } else {
                             let of = |identifier| model.get(&(id, identifier)).copied().unwrap_or((0, 0));
                             let (user, authenticated, anyone) = (of(Identifier::User(user)), of(Identifier::Authenticated), of(Identifier::Anyone));
-                            AclRights::from_bits((user.0 | authenticated.0 | anyone.0) & !(user.1 | authenticated.1 | anyone.1))
+                            Rights::from_bits((user.0 | authenticated.0 | anyone.0) & !(user.1 | authenticated.1 | anyone.1))
                         };
                         assert_eq!(reader.rights_of(user, id).unwrap(), Some(wanted));
                         let listed = reader.shared_with(user).unwrap().into_iter().find(|(mailbox, _)| *mailbox == id);
@@ -559,6 +543,6 @@ fn rights_change_on_a_nearly_full_disk() {
         assert_eq!(store.create_mailbox(alice, "More".into(), None).await, Err(StoreError::NoSpace));
         let revoked = store.set_rights(bills, RightsChange::delete(Identifier::User(bob), false)).await.unwrap();
         assert!(revoked.granted.is_empty());
-        assert_eq!(store.read().unwrap().rights_of(bob, bills).unwrap(), Some(AclRights::NONE));
+        assert_eq!(store.read().unwrap().rights_of(bob, bills).unwrap(), Some(Rights::NONE));
     });
 }

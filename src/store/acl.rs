@@ -94,12 +94,14 @@ use redb::{ReadableTable, Table};
 
 use super::ops::Tables;
 use super::schema::{MessageRecord, SpecialUse, ANYONE, AUTHENTICATED, PUBLIC_OWNER, RESERVED_IDS};
-use super::{Change, FlagAction, Reader, StoreError, Stored, UidSet};
+use super::{Change, Reader, StoreError, Stored, UidSet};
 
 /// The rights the tables hold are `mail::rights::Rights`, the one rights
 /// type IMAP uses too; its bit layout (`l` bit 0 … `a` bit 10, RFC 4314
 /// §2.1 order) is what the tables store.
 pub use crate::mail::rights::Rights;
+/// SETACL's rights argument (RFC 4314 §3.1), as the IMAP layer parses it.
+pub use crate::mail::rights::RightsChange as Modifier;
 
 /// Who an ACL entry names (RFC 4314 §2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -174,14 +176,14 @@ pub struct RightsChange {
     pub identifier: Identifier,
     /// Changes the negative entry ("-identifier") rather than the granted one.
     pub negative: bool,
-    pub action: FlagAction,
-    pub rights: Rights,
+    /// SETACL's rights argument: replace, `+` add or `-` remove.
+    pub modifier: Modifier,
 }
 
 impl RightsChange {
     /// DELETEACL: the entry (granted or negative) removed.
     pub fn delete(identifier: Identifier, negative: bool) -> RightsChange {
-        RightsChange { identifier, negative, action: FlagAction::Replace, rights: Rights::NONE }
+        RightsChange { identifier, negative, modifier: Modifier::Replace(Rights::NONE) }
     }
 }
 
@@ -212,11 +214,7 @@ pub(super) fn set_rights(
     let old = tables.acl.get((mailbox, key))?.map_or(0, |value| value.value());
     let mut entry = AclEntry::from_value(change.identifier, old);
     let side = if change.negative { &mut entry.denied } else { &mut entry.granted };
-    *side = match change.action {
-        FlagAction::Add => side.union(change.rights),
-        FlagAction::Remove => side.difference(change.rights),
-        FlagAction::Replace => change.rights,
-    };
+    *side = change.modifier.apply(*side);
     write_entry(tables, mailbox, entry)?;
     changes.push(Change::User { user: record.user_id });
     if let Identifier::User(user) = change.identifier {

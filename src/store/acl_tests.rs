@@ -13,12 +13,20 @@ fn rights(letters: &str) -> Rights {
     Rights::parse(letters.as_bytes()).expect("rights")
 }
 
+fn modifier(action: FlagAction, rights: Rights) -> Modifier {
+    match action {
+        FlagAction::Add => Modifier::Add(rights),
+        FlagAction::Remove => Modifier::Remove(rights),
+        FlagAction::Replace => Modifier::Replace(rights),
+    }
+}
+
 fn change(identifier: Identifier, action: FlagAction, letters: &str) -> RightsChange {
-    RightsChange { identifier, negative: false, action, rights: rights(letters) }
+    RightsChange { identifier, negative: false, modifier: modifier(action, rights(letters)) }
 }
 
 fn denial(identifier: Identifier, letters: &str) -> RightsChange {
-    RightsChange { identifier, negative: true, action: FlagAction::Replace, rights: rights(letters) }
+    RightsChange { identifier, negative: true, modifier: Modifier::Replace(rights(letters)) }
 }
 
 /// Adds the users `names` and answers their ids, in order.
@@ -395,7 +403,7 @@ proptest! {
                             _ => Identifier::Anyone,
                         };
                         let action = [FlagAction::Add, FlagAction::Remove, FlagAction::Replace][action as usize];
-                        let result = store.set_rights(id, RightsChange { identifier, negative, action, rights: Rights::from_bits(bits) }).await;
+                        let result = store.set_rights(id, RightsChange { identifier, negative, modifier: modifier(action, Rights::from_bits(bits)) }).await;
                         if let Identifier::User(user) = identifier {
                             if user == owner {
                                 assert_eq!(result, Err(StoreError::OwnerRights));

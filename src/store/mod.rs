@@ -59,7 +59,7 @@ use smol::channel::{self, Receiver, Sender};
 
 // Foundations of issue 15, not yet used by IMAP (see `acl`).
 #[cfg_attr(not(test), allow(unused_imports))]
-pub use acl::{Acl, AclEntry, Identifier, Rights, RightsChange};
+pub use acl::{Acl, AclEntry, Identifier, Modifier, Rights, RightsChange};
 pub use hub::{Hub, Preloaded};
 pub use ops::{DELIMITER, INBOX};
 pub use reader::{

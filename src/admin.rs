@@ -331,6 +331,54 @@ fn ban_request(config: &Config, words: &[&str]) -> Result<(), String> {
     Ok(())
 }
 
+/// `roost share list`.
+pub fn share_list(config: &Config) -> Result<(), String> {
+    running_request(config, &["share-list"], "shares are changed")
+}
+
+/// `roost share add [--public] [OWNER] MAILBOX WHO RIGHTS` (`add`) and
+/// `roost share del [--public] [OWNER] MAILBOX WHO`.
+pub fn share_set(config: &Config, public: bool, words: &[String], add: bool) -> Result<(), String> {
+    let wanted = usize::from(!public) + 2 + usize::from(add);
+    if words.len() != wanted {
+        let usage = match (public, add) {
+            (false, true) => "OWNER MAILBOX WHO RIGHTS",
+            (true, true) => "--public MAILBOX WHO RIGHTS",
+            (false, false) => "OWNER MAILBOX WHO",
+            (true, false) => "--public MAILBOX WHO",
+        };
+        return Err(format!("expected {usage}"));
+    }
+    let (owner, rest) = if public {
+        (control::share::PUBLIC.to_string(), words)
+    } else {
+        (auth::normalize_user_name(&words[0])?, &words[1..])
+    };
+    // Family/Bills and Bills both name the public Bills.
+    let mailbox = if public {
+        rest[0].strip_prefix(crate::imap::namespace::PUBLIC).and_then(|name| name.strip_prefix('/')).unwrap_or(&rest[0])
+    } else {
+        &rest[0]
+    };
+    let mailbox = crate::util::base64::encode_unpadded(mailbox.as_bytes());
+    let mut request =
+        vec![if add { "share-set" } else { "share-del" }, owner.as_str(), mailbox.as_str(), rest[1].as_str()];
+    if add {
+        request.push(rest[2].as_str());
+    }
+    running_request(config, &request, "shares are changed")
+}
+
+/// A request only the running server answers: says so when none runs.
+fn running_request(config: &Config, words: &[&str], what: &str) -> Result<(), String> {
+    let socket = config.control_socket();
+    if !control::server_running(&socket) {
+        return Err(format!("the server is not running (no answer on {}); {what} through it", socket.display()));
+    }
+    say!("{}", control::request(&socket, words)?);
+    Ok(())
+}
+
 /// `roost check [--repair]`.
 pub fn check(config: &Config, repair: bool) -> Result<(), String> {
     let socket = config.control_socket();

@@ -21,6 +21,7 @@ enum Command {
     Serve(Serve),
     User(UserCommand),
     Ban(BanCommand),
+    Share(ShareCommand),
     Check(Check),
     Deliver(Deliver),
     Boards(Boards),
@@ -313,6 +314,77 @@ struct BanDel {
 }
 
 #[derive(FromArgs)]
+#[argh(subcommand, name = "share")]
+/// Share mailboxes: list, set and remove who may do what (RFC 4314
+/// rights), through the running server.
+struct ShareCommand {
+    #[argh(subcommand)]
+    action: ShareAction,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand)]
+enum ShareAction {
+    List(ShareList),
+    Add(ShareAdd),
+    Del(ShareDel),
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "list")]
+/// List every shared mailbox with who may do what.
+struct ShareList {
+    /// configuration file
+    #[argh(option)]
+    config: Option<PathBuf>,
+    /// data directory
+    #[argh(option)]
+    data: Option<PathBuf>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "add")]
+/// Give rights: `roost share add alice Bills bob lrswi` (bob may list,
+/// read, keep his \Seen, write flags and insert into alice's Bills);
+/// `+w` adds, `-w` takes away, otherwise the rights are replaced. WHO is
+/// a user, `authenticated` or `anyone`. With --public: `roost share add
+/// --public Bills tom lrs` for the household's Family/Bills. To take
+/// rights away put `--` first: `roost share add -- alice Bills bob -w`.
+struct ShareAdd {
+    /// OWNER MAILBOX WHO RIGHTS (without OWNER with --public)
+    #[argh(positional)]
+    words: Vec<String>,
+    /// a public (Family/) mailbox: no OWNER
+    #[argh(switch)]
+    public: bool,
+    /// configuration file
+    #[argh(option)]
+    config: Option<PathBuf>,
+    /// data directory
+    #[argh(option)]
+    data: Option<PathBuf>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "del")]
+/// Remove WHO's entry from a mailbox's rights: `roost share del alice
+/// Bills bob`.
+struct ShareDel {
+    /// OWNER MAILBOX WHO (without OWNER with --public)
+    #[argh(positional)]
+    words: Vec<String>,
+    /// a public (Family/) mailbox: no OWNER
+    #[argh(switch)]
+    public: bool,
+    /// configuration file
+    #[argh(option)]
+    config: Option<PathBuf>,
+    /// data directory
+    #[argh(option)]
+    data: Option<PathBuf>,
+}
+
+#[derive(FromArgs)]
 #[argh(subcommand, name = "check")]
 /// Verify the database; exits non-zero if it is damaged.
 struct Check {
@@ -399,6 +471,17 @@ fn main() -> ExitCode {
                         .and_then(|config| admin::ban_add(&config, &arguments.address, arguments.duration.as_deref())),
                     BanAction::Del(arguments) => admin::load(&arguments.config, None, &arguments.data)
                         .and_then(|config| admin::ban_del(&config, &arguments.address)),
+                }
+            }
+            Command::Share(share) => {
+                admin::init_command_logging();
+                match share.action {
+                    ShareAction::List(arguments) => admin::load(&arguments.config, None, &arguments.data)
+                        .and_then(|config| admin::share_list(&config)),
+                    ShareAction::Add(arguments) => admin::load(&arguments.config, None, &arguments.data)
+                        .and_then(|config| admin::share_set(&config, arguments.public, &arguments.words, true)),
+                    ShareAction::Del(arguments) => admin::load(&arguments.config, None, &arguments.data)
+                        .and_then(|config| admin::share_set(&config, arguments.public, &arguments.words, false)),
                 }
             }
             Command::Check(arguments) => {

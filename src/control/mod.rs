@@ -20,6 +20,8 @@ use crate::auth::{device, history};
 use crate::server::Server;
 use crate::store::{check, Op, StoreError};
 
+pub mod share;
+
 /// Longest request line.
 const MAX_REQUEST: usize = 4096;
 
@@ -174,6 +176,21 @@ async fn execute(server: &Server, words: &[&str]) -> Result<String, String> {
             let reader = store.read().map_err(|error| error.to_string())?;
             history_text(&reader, user).map_err(|error| error.to_string())
         }
+        ["share-set", owner, mailbox, identifier, rights] => {
+            let result = share::change(server, owner, mailbox, identifier, Some(rights)).await;
+            if result.is_ok() {
+                log::info!("share: {owner} {mailbox} {identifier} {rights}");
+            }
+            result
+        }
+        ["share-del", owner, mailbox, identifier] => {
+            let result = share::change(server, owner, mailbox, identifier, None).await;
+            if result.is_ok() {
+                log::info!("share: {owner} {mailbox} {identifier} removed");
+            }
+            result
+        }
+        ["share-list"] => share::list(server),
         ["check"] => {
             // A full walk of the database: `Store::check` runs it off the session thread.
             let report = store.check().await.map_err(|error| error.to_string())?;

@@ -8,6 +8,7 @@ pub mod encode;
 pub mod fetch;
 pub mod list_line;
 pub mod mailbox_name;
+pub mod namespace;
 pub mod object_id;
 pub mod pace;
 pub mod parse;

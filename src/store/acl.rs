@@ -473,6 +473,18 @@ impl Reader {
         Ok(uids)
     }
 
+    /// The mailboxes that have ACL entries, ascending (`roost share list`).
+    pub fn mailboxes_with_acl(&self) -> Result<Vec<u64>, StoreError> {
+        let mut found: Vec<u64> = Vec::new();
+        for row in self.table(super::schema::ACL)?.iter()? {
+            let mailbox = row?.0.value().0;
+            if found.last() != Some(&mailbox) {
+                found.push(mailbox);
+            }
+        }
+        Ok(found)
+    }
+
     /// Every row of the ACL tables, for `roost check`: (mailbox, key,
     /// value) and (key, mailbox).
     pub(super) fn acl_rows(&self) -> Result<RowPairs, StoreError> {

@@ -329,6 +329,27 @@ impl Server {
         client
     }
 
+    /// `roost share WORDS...` against this server (through its control
+    /// socket); (success, stdout, stderr).
+    pub fn share_cli(&self, words: &[&str]) -> (bool, String, String) {
+        // Options first, then `--`: rights like `-w` would read as options.
+        let config = self.config_arg();
+        let mut all = vec!["share"];
+        all.extend(words.first());
+        all.extend_from_slice(&["--config", &config]);
+        all.extend(words.iter().skip(1).filter(|word| word.starts_with("--")));
+        all.push("--");
+        all.extend(words.iter().skip(1).filter(|word| !word.starts_with("--")));
+        run_cli(&all, None)
+    }
+
+    /// `roost share WORDS...`, which must succeed; its output.
+    pub fn share(&self, words: &[&str]) -> String {
+        let (ok, stdout, stderr) = self.share_cli(words);
+        assert!(ok, "roost share {}: {stderr}", words.join(" "));
+        stdout
+    }
+
     /// Logged in as alice with INBOX selected.
     pub fn alice_inbox(&self) -> Client {
         let mut client = self.login("alice", "secret");

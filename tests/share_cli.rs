@@ -1,0 +1,67 @@
+//! `roost share list|add|del`: ACL entries set by the administrator
+//! through the running server (issue 15), with clear errors for what
+//! cannot be done.
+
+mod common;
+
+use common::*;
+
+fn family() -> Server {
+    Server::start_with(Options { users: vec![("mom", "m0m"), ("dad", "d4d"), ("tom", "t0m")], ..Default::default() })
+}
+
+#[test]
+fn share_add_list_and_del_change_the_acl() {
+    let server = family();
+    let mut mom = server.login("mom", "m0m");
+    mom.ok("CREATE Bills");
+    mom.ok("CREATE \"Old Letters\"");
+    assert!(server.share(&["list"]).contains("nothing is shared"));
+    assert!(server.share(&["add", "mom", "Bills", "dad", "lrswi"]).contains("now: lrswi"));
+    assert!(server.share(&["add", "mom", "Bills", "dad", "+te"]).contains("now: lrswite"));
+    assert!(server.share(&["add", "mom", "Bills", "authenticated", "lr"]).contains("now: lr"));
+    assert!(server.share(&["add", "mom", "Old Letters", "tom", "lrs"]).contains("now: lrs"));
+    // `c` and `d` are the obsolete rights, stored as k x and t e.
+    assert!(server.share(&["add", "mom", "Bills", "tom", "lrc"]).contains("now: lrkx"));
+    let list = server.share(&["list"]);
+    assert!(
+        list.contains("mom Bills: tom lrkx, authenticated lr, dad lrswite")
+            || list.contains("mom Bills: dad lrswite, tom lrkx, authenticated lr"),
+        "{list}"
+    );
+    assert!(list.contains("mom Old Letters: tom lrs"), "{list}");
+    server.share(&["del", "mom", "Bills", "tom"]);
+    server.share(&["add", "mom", "Bills", "dad", "-swite"]);
+    let list = server.share(&["list"]);
+    assert!(list.contains("mom Bills: dad lr, authenticated lr"), "{list}");
+    assert!(!list.contains("tom lrkx"), "{list}");
+}
+
+#[test]
+fn share_refuses_what_it_cannot_do_and_says_why() {
+    let server = family();
+    server.login("mom", "m0m").ok("CREATE Bills");
+    let cases: [(&[&str], &str); 7] = [
+        (&["add", "mom", "Nothing", "dad", "lr"], "mom has no mailbox \"Nothing\""),
+        (&["add", "nobody", "Bills", "dad", "lr"], "no user \"nobody\""),
+        (&["add", "mom", "Bills", "nobody", "lr"], "no user \"nobody\""),
+        (&["add", "mom", "Bills", "mom", "lr"], "the owner of a mailbox always has every right"),
+        (&["add", "mom", "Bills", "dad", "lrQ"], "\"lrQ\""),
+        (&["add", "mom", "Bills", "dad"], "expected OWNER MAILBOX WHO RIGHTS"),
+        (&["add", "--public", "Bills", "dad", "lr"], "the household has no mailbox \"Bills\""),
+    ];
+    for (words, expected) in cases {
+        let (ok, _, stderr) = server.share_cli(words);
+        assert!(!ok && stderr.contains(expected), "roost share {}: {stderr}", words.join(" "));
+    }
+    // Nothing was stored by the refusals.
+    assert!(server.share(&["list"]).contains("nothing is shared"));
+}
+
+#[test]
+fn share_needs_the_running_server() {
+    let mut server = family();
+    server.stop();
+    let (ok, _, stderr) = server.share_cli(&["list"]);
+    assert!(!ok && stderr.contains("the server is not running"), "{stderr}");
+}

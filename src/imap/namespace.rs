@@ -22,7 +22,7 @@
 //! [`lookup`] is that rule, in one place.
 
 // Wired into the commands next (issue 15); until then only `roost share` uses it.
-#![cfg_attr(not(test), allow(dead_code))]
+#![allow(dead_code)]
 
 use crate::mail::rights::Rights;
 use crate::store::{Reader, StoreError, PUBLIC_OWNER};

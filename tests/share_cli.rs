@@ -65,3 +65,22 @@ fn share_needs_the_running_server() {
     let (ok, _, stderr) = server.share_cli(&["list"]);
     assert!(!ok && stderr.contains("the server is not running"), "{stderr}");
 }
+
+#[test]
+fn a_shared_mailbox_is_selected_by_its_shared_name_with_the_read_right() {
+    let server = family();
+    server.login("mom", "m0m").ok("CREATE Bills");
+    let mut dad = server.login("dad", "d4d");
+    // Not shared: exactly what a name never created gets (RFC 4314 §6).
+    let hidden = dad.no("SELECT Shared/mom/Bills");
+    let missing = dad.no("SELECT Shared/mom/Nothing");
+    assert_eq!(hidden.split_once(' ').unwrap().1, missing.split_once(' ').unwrap().1);
+    assert!(hidden.contains("[NONEXISTENT]"), "{hidden}");
+    server.share(&["add", "mom", "Bills", "dad", "l"]);
+    let refused = dad.no("SELECT Shared/mom/Bills");
+    assert!(refused.contains("[NOPERM]"), "{refused}");
+    server.share(&["add", "mom", "Bills", "dad", "+r"]);
+    dad.ok("SELECT Shared/mom/Bills");
+    // Dad's own names are not under Shared/dad/.
+    assert!(dad.no("SELECT Shared/dad/INBOX").contains("[NONEXISTENT]"));
+}

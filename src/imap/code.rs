@@ -21,6 +21,8 @@ pub enum Code {
     HasChildren,
     Limit,
     NonExistent,
+    /// RFC 5530 §3: the user lacks the right (RFC 4314) the command needs.
+    NoPerm,
     OverQuota,
     Parse,
     PrivacyRequired,
@@ -59,6 +61,7 @@ impl Code {
             Code::HasChildren => "HASCHILDREN",
             Code::Limit => "LIMIT",
             Code::NonExistent => "NONEXISTENT",
+            Code::NoPerm => "NOPERM",
             Code::OverQuota => "OVERQUOTA",
             Code::Parse => "PARSE",
             Code::PrivacyRequired => "PRIVACYREQUIRED",

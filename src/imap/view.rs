@@ -8,6 +8,7 @@ use std::ops::Range;
 use std::rc::Rc;
 
 use super::encode;
+use super::namespace::Access;
 use super::types::{SequenceNumber, SequenceSet};
 use crate::store::{MessageRecord, Store, UidSet};
 
@@ -54,6 +55,14 @@ pub struct View {
     /// RFC 5267 searches kept live (RETURN (UPDATE)); they end with the
     /// view (UNSELECT, CLOSE, SELECT). See `imap::search::live`.
     pub live_searches: crate::imap::search::live::LiveSearches,
+    /// The mailbox's owner and what this session's user may do in it
+    /// (RFC 4314), as of SELECT or the last recheck; see
+    /// `imap::namespace`. The owner holds every right.
+    #[allow(dead_code)] // read by the rights checks being wired (issue 15)
+    pub access: Access,
+    /// The session's user: their \Seen is their own, not the message's,
+    /// in a mailbox they do not own ([`View::private_seen`]).
+    pub viewer: u32,
 }
 
 impl View {
@@ -62,10 +71,12 @@ impl View {
     /// messages; the caller persists the returned first-recent UID.
     pub fn open(
         store: &Rc<Store>,
-        mailbox: u64,
+        access: Access,
+        viewer: u32,
         read_only: bool,
         preloaded: Option<crate::store::Preloaded>,
     ) -> Result<(View, Option<u32>), crate::store::StoreError> {
+        let mailbox = access.id;
         let reader = store.read()?;
         let mut hub = store.hub().borrow_mut();
         let state = hub.watch(mailbox, &reader, preloaded)?;
@@ -84,6 +95,8 @@ impl View {
             saved: Vec::new(),
             uid_only: false,
             live_searches: crate::imap::search::live::LiveSearches::default(),
+            access,
+            viewer,
         };
         let mut persist = None;
         if read_only {
@@ -96,6 +109,13 @@ impl View {
             persist = Some(first_recent);
         }
         Ok((view, persist))
+    }
+
+    /// Whether this session's \Seen is kept apart from the message's flag
+    /// (a reader who is not the owner; everyone in a public mailbox).
+    #[allow(dead_code)] // read by the per-user \Seen being wired (issue 15)
+    pub fn private_seen(&self) -> bool {
+        self.access.private_seen(self.viewer)
     }
 
     pub fn exists(&self) -> u32 {
@@ -330,6 +350,8 @@ mod tests {
             saved: Vec::new(),
             uid_only: false,
             live_searches: crate::imap::search::live::LiveSearches::default(),
+            access: Access { id: 1, owner: 1, rights: crate::mail::rights::Rights::ALL },
+            viewer: 1,
         }
     }
 

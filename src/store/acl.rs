@@ -473,6 +473,17 @@ impl Reader {
         Ok(uids)
     }
 
+    /// How many of `mailbox`'s messages are unseen for `user`, who keeps
+    /// their \Seen privately there (not the owner): its messages less
+    /// their rows (rows go with their messages, so each is a message that
+    /// exists). One walk of the user's rows: at most the mailbox's size.
+    pub fn private_unseen(&self, mailbox: u64, user: u32) -> Result<u32, StoreError> {
+        let Some(record) = self.mailbox(mailbox)? else { return Err(StoreError::NoSuchMailbox) };
+        let table = self.table(super::schema::PRIVATE_SEEN)?;
+        let seen = table.range((mailbox, user, 0)..=(mailbox, user, u32::MAX))?.count();
+        Ok(record.messages.saturating_sub(u32::try_from(seen).unwrap_or(u32::MAX)))
+    }
+
     /// The mailboxes that have ACL entries, ascending (`roost share list`).
     pub fn mailboxes_with_acl(&self) -> Result<Vec<u64>, StoreError> {
         let mut found: Vec<u64> = Vec::new();

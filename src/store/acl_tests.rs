@@ -263,6 +263,10 @@ fn private_seen_is_per_user_bumps_the_modseq_and_goes_with_message_mailbox_and_u
         let cleared = store.set_private_seen(bills, bob, UidSet(vec![(3, 3)]), false).await.unwrap();
         assert_eq!(cleared.changed, 1);
         assert_eq!(store.read().unwrap().private_seen(bills, bob, 1, u32::MAX).unwrap(), [1, 2]);
+        // Four messages, two of them seen by bob, one by carol.
+        assert_eq!(store.read().unwrap().private_unseen(bills, bob).unwrap(), 2);
+        assert_eq!(store.read().unwrap().private_unseen(bills, carol).unwrap(), 3);
+        assert_eq!(store.read().unwrap().private_unseen(bills, alice).unwrap(), 4);
         // The owner's \Seen is the message's own flag.
         assert_eq!(
             store.set_private_seen(bills, alice, UidSet(vec![(1, 1)]), true).await,

@@ -12,6 +12,7 @@ use std::io;
 
 use crate::imap::code::{describe, Code};
 use crate::imap::encode::flags_lines;
+use crate::imap::namespace::{self, Lookup};
 use crate::imap::session::condstore;
 use crate::imap::session::mailbox_arg::{name_or_no, Role};
 use crate::imap::session::qresync;
@@ -44,16 +45,28 @@ pub async fn run(session: &mut Session, tag: &str, user_id: u32, arguments: Sele
     // RFC 9051 has no \Recent: an IMAP4rev2 session neither shows nor
     // takes it (opening as EXAMINE does not claim), so IMAP4rev1 sessions
     // on the same mailbox still see their new mail as \Recent.
-    let id = store
-        .read()
-        .and_then(|reader| reader.mailbox_id(user_id, &name))
-        .and_then(|id| id.ok_or(crate::store::StoreError::NoSuchMailbox));
+    // Personal, Shared/<owner>/... or Family/... (imap::namespace); a
+    // mailbox the user may not see is missing (RFC 4314 §6).
+    let access =
+        store.read().and_then(|reader| namespace::lookup(&reader, user_id, &name)).and_then(|found| match found {
+            Lookup::Found(access) => Ok(access),
+            Lookup::Missing | Lookup::Level => Err(crate::store::StoreError::NoSuchMailbox),
+        });
+    if let Ok(found) = &access {
+        if !found.rights.contains(crate::mail::rights::Rights::SELECT) {
+            // RFC 4314 §4: SELECT and EXAMINE need `r`; the mailbox is
+            // visible (it was found), so the refusal may say why.
+            let text = "You may not read this mailbox (no \"r\" right)";
+            session.tagged(tag, Status::No, Some(Code::NoPerm), text);
+            return Ok(());
+        }
+    }
     // A mailbox no session holds has its UID list read in steps first.
-    let preloaded = match &id {
-        Ok(id) => store.preload(*id).await,
+    let preloaded = match &access {
+        Ok(access) => store.preload(access.id).await,
         Err(_) => Ok(None),
     };
-    let opened = id.and_then(|id| View::open(&store, id, read_only || imap4rev2, preloaded?));
+    let opened = access.and_then(|access| View::open(&store, access, user_id, read_only || imap4rev2, preloaded?));
     let (mut view, first_recent) = match opened {
         Ok(opened) => opened,
         Err(error) => {

@@ -266,6 +266,26 @@ pub(super) fn create_public(
     Ok(id)
 }
 
+/// Gives mailbox `to` a copy of `from`'s ACL entries (a new child
+/// inheriting its parent's, RFC 4314 §4).
+pub(super) fn copy_acl(tables: &mut Tables, from: u64, to: u64, changes: &mut Vec<Change>) -> Result<(), StoreError> {
+    let mut entries = Vec::new();
+    for row in tables.acl.range((from, 0)..=(from, u32::MAX))? {
+        let (key, value) = row?;
+        if let Some(identifier) = Identifier::from_key(key.value().1) {
+            entries.push(AclEntry::from_value(identifier, value.value()));
+        }
+    }
+    for entry in entries {
+        write_entry(tables, to, entry)?;
+        if let Identifier::User(user) = entry.identifier {
+            // The grantee's NOTIFY sessions learn of a mailbox they now see.
+            changes.push(Change::User { user });
+        }
+    }
+    Ok(())
+}
+
 /// Removes every ACL entry of `mailbox` (deleted, or its id given up).
 pub(super) fn forget_mailbox(tables: &mut Tables, mailbox: u64) -> Result<(), StoreError> {
     let mut keys = Vec::new();

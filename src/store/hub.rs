@@ -50,6 +50,12 @@ pub struct Hub {
     /// Users some NOTIFY session watches (RFC 5465): how many sessions, and
     /// the event that wakes them on any change of the user's mail.
     users: HashMap<u32, (u32, event_listener::Event)>,
+    /// How many rights changes were applied ([`Change::Rights`]): a
+    /// session whose selected mailbox's rights were computed at an older
+    /// value computes them again (RFC 4314 §5.1.1). One counter for the
+    /// whole server: ACL changes are rare in a household, and a session
+    /// that checks for nothing pays one lookup.
+    acl_generation: u64,
 }
 
 /// A mailbox's UID list read ahead of [`Hub::watch`] by
@@ -176,6 +182,11 @@ impl Hub {
         self.users.get(&user).map(|(_, event)| event.listen())
     }
 
+    /// The count of rights changes applied so far (see the field).
+    pub fn acl_generation(&self) -> u64 {
+        self.acl_generation
+    }
+
     pub(super) fn apply(&mut self, changes: &[Change]) {
         for change in changes {
             self.apply_one(change);
@@ -199,6 +210,9 @@ impl Hub {
                     }
                     continue;
                 }
+                // Idling sessions on the mailbox check their rights again.
+                Change::Rights { mailbox: Some(mailbox) } => mailbox,
+                Change::Rights { mailbox: None } => continue,
             };
             if let Some(state) = self.mailboxes.get(mailbox) {
                 state.changed.notify(usize::MAX);
@@ -239,6 +253,7 @@ impl Hub {
                 state.modseq = *modseq;
             }
             Change::User { .. } => {}
+            Change::Rights { .. } => self.acl_generation += 1,
             Change::Deleted { mailbox } => {
                 self.claimed_recent.remove(mailbox);
                 if let Some(state) = self.mailboxes.get_mut(mailbox) {

@@ -414,6 +414,18 @@ impl Op {
     }
 }
 
+/// The flags a copy keeps ([`Store::copy_keeping`]): the system flags in
+/// `flags`, and the keywords when `keywords`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeptFlags {
+    pub flags: Flags,
+    pub keywords: bool,
+}
+
+impl KeptFlags {
+    pub const ALL: KeptFlags = KeptFlags { flags: Flags(u8::MAX), keywords: true };
+}
+
 /// Messages added to a mailbox ([`Store::append`], [`Store::replace`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Appended {
@@ -484,6 +496,13 @@ pub enum Change {
     User {
         user: u32,
     },
+    /// Someone's rights changed (SETACL, DELETEACL, `roost share`, a user
+    /// deleted): on `mailbox`, or anywhere (None). Sessions check the
+    /// rights of their selected mailbox again (RFC 4314 §5.1.1, see
+    /// `imap::session::rights`); the hub counts these.
+    Rights {
+        mailbox: Option<u64>,
+    },
 }
 
 /// A change on its way to the store thread, with the reply its caller
@@ -495,11 +514,14 @@ enum Request {
         op: Op,
         reply: Reply<()>,
     },
-    /// A mailbox (CREATE): answers its id, for RFC 8474 MAILBOXID.
+    /// A mailbox (CREATE): answers its id, for RFC 8474 MAILBOXID. With
+    /// `inherit`, each mailbox made takes the ACL of the nearest parent
+    /// that existed before (RFC 4314 §4: CREATE SHOULD copy it).
     CreateMailbox {
         user: u32,
         name: String,
         special_use: Option<SpecialUse>,
+        inherit: bool,
         reply: Reply<u64>,
     },
     /// Adds chunks to a blob being received (`blob: None` starts one);
@@ -545,6 +567,7 @@ enum Request {
         to: u64,
         uids: UidSet,
         remove: bool,
+        keep: KeptFlags,
         reply: Reply<Copied>,
     },
     /// Expunges the \Deleted messages (only those in `uids`, if given).
@@ -707,7 +730,14 @@ impl Store {
         name: String,
         special_use: Option<SpecialUse>,
     ) -> Result<u64, StoreError> {
-        self.call(|reply| Request::CreateMailbox { user, name, special_use, reply }).await
+        self.call(|reply| Request::CreateMailbox { user, name, special_use, inherit: false, reply }).await
+    }
+
+    /// CREATE of `owner`'s mailbox `name` (and any missing parents), each
+    /// new one with the ACL of the nearest parent that existed (RFC 4314
+    /// §4), in one transaction; answers its id.
+    pub async fn create_child(&self, owner: u32, name: String) -> Result<u64, StoreError> {
+        self.call(|reply| Request::CreateMailbox { user: owner, name, special_use: None, inherit: true, reply }).await
     }
 
     /// Adds `data` to blob `blob` from chunk `first_chunk` on (`None`
@@ -747,7 +777,20 @@ impl Store {
     /// Copies the messages `uids` of `from` into `to`; with `remove`,
     /// expunges them from `from` in the same transaction (MOVE).
     pub async fn copy(&self, from: u64, to: u64, uids: UidSet, remove: bool) -> Result<Copied, StoreError> {
-        self.call(|reply| Request::Copy { from, to, uids, remove, reply }).await
+        self.copy_keeping(from, to, uids, remove, KeptFlags::ALL).await
+    }
+
+    /// [`Store::copy`], the copies keeping only the flags `keep` names
+    /// (RFC 4314 §4: those the user may set in the target).
+    pub async fn copy_keeping(
+        &self,
+        from: u64,
+        to: u64,
+        uids: UidSet,
+        remove: bool,
+        keep: KeptFlags,
+    ) -> Result<Copied, StoreError> {
+        self.call(|reply| Request::Copy { from, to, uids, remove, keep, reply }).await
     }
 
     /// Expunges the \Deleted messages of `mailbox` (only those in `uids`, if given).

@@ -16,13 +16,16 @@ use super::schema::{
     SUBSCRIPTIONS, SUMMARIES, USERS, USER_SETTINGS,
 };
 use super::{
-    Appended, Change, Copied, Delivered, Expunged, FlagAction, FlagChange, NewMessage, Op, StoreError, Stored, UidSet,
-    MAX_DEVICES, MAX_KEYWORDS, MAX_MAILBOXES,
+    Appended, Change, Copied, Delivered, Expunged, FlagAction, FlagChange, KeptFlags, NewMessage, Op, StoreError, Stored,
+    UidSet, MAX_DEVICES, MAX_KEYWORDS, MAX_MAILBOXES,
 };
 use crate::util::datetime::DateTime;
 
 pub const INBOX: &str = "INBOX";
 pub const DELIMITER: char = '/';
+/// The other users' namespace's root as subscriptions name it; the same as
+/// `imap::namespace::SHARED` (a test holds them equal).
+pub const SHARED_ROOT: &str = "Shared";
 
 /// The mailboxes every new user starts with (RFC 6154 roles).
 const DEFAULT_MAILBOXES: [(&str, Option<SpecialUse>); 6] = [
@@ -407,6 +410,38 @@ pub(super) fn create(
     Ok(mailbox)
 }
 
+/// CREATE of `owner`'s `name` where each mailbox made (`name` and any
+/// missing parents) takes the ACL of the nearest parent that existed
+/// before (RFC 4314 §4: "SHOULD" copy the parent's ACL), so a child of a
+/// shared mailbox is shared alike; the new id.
+pub(super) fn create_inheriting(
+    tables: &mut Tables,
+    owner: u32,
+    name: &str,
+    changes: &mut Vec<Change>,
+) -> Result<u64, StoreError> {
+    let mut parent = None;
+    let mut made = vec![name.to_string()];
+    for ancestor in parents(name).collect::<Vec<_>>().into_iter().rev() {
+        match tables.mailbox_id(owner, ancestor)? {
+            Some(id) => {
+                parent = Some(id);
+                break;
+            }
+            None => made.push(ancestor.to_string()),
+        }
+    }
+    let mailbox = create(tables, owner, name, None, changes)?;
+    if let Some(parent) = parent {
+        for made in made {
+            if let Some(id) = tables.mailbox_id(owner, &made)? {
+                super::acl::copy_acl(tables, parent, id, changes)?;
+            }
+        }
+    }
+    Ok(mailbox)
+}
+
 /// REPLACE (RFC 8508): `message` appended to `mailbox`, then message `uid`
 /// of `from` expunged whatever its flags (if it is still there).
 pub(super) fn replace(
@@ -505,6 +540,23 @@ fn delete_user(tables: &mut Tables, name: &str, changes: &mut Vec<Change>) -> Re
     tables.alerts_sent.retain_in((user.id, 0)..=(user.id, u8::MAX), |_, _| false)?;
     // Their entries in others' ACLs and their own \Seen in others' mailboxes.
     super::acl::forget_user(tables, user.id)?;
+    changes.push(Change::Rights { mailbox: None });
+    // Others' subscriptions to their mailboxes (`Shared/<name>/...`): a
+    // dangling one would look like a mailbox that broke. A household has
+    // few subscriptions: one pass over them.
+    let level = format!("{SHARED_ROOT}/{name}");
+    let mut dangling = Vec::new();
+    for entry in tables.subscriptions.iter()? {
+        let (key, _) = entry?;
+        let (subscriber, subscribed) = key.value();
+        if subscribed.strip_prefix(level.as_str()).is_some_and(|rest| rest.is_empty() || rest.starts_with(DELIMITER)) {
+            dangling.push((subscriber, subscribed.to_string()));
+        }
+    }
+    for (subscriber, subscribed) in dangling {
+        tables.subscriptions.remove((subscriber, subscribed.as_str()))?;
+        changes.push(Change::User { user: subscriber });
+    }
     tables.users.remove(name)?;
     Ok(())
 }
@@ -714,7 +766,7 @@ fn rename_mailbox(
         // mailbox and leaves INBOX empty; INBOX's children stay where they are.
         let to_id = create_mailbox(tables, user, to, None)?;
         let all = UidSet(vec![(1, u32::MAX)]);
-        copy(tables, from_id, to_id, &all, true, changes)?;
+        copy(tables, from_id, to_id, &all, true, KeptFlags::ALL, changes)?;
         return Ok(());
     }
     let mut moving = vec![(from.to_string(), from_id)];
@@ -975,6 +1027,7 @@ pub(super) fn copy(
     to: u64,
     uids: &UidSet,
     remove: bool,
+    keep: KeptFlags,
     changes: &mut Vec<Change>,
 ) -> Result<Copied, StoreError> {
     let source = tables.selectable_mailbox(from)?;
@@ -986,7 +1039,8 @@ pub(super) fn copy(
     let mut grew = false;
     let mut bits = Vec::with_capacity(messages.len());
     for (_, message) in &messages {
-        let (keywords, defined) = translate_keywords(message.keywords, &source, &mut target)?;
+        let kept = if keep.keywords { message.keywords } else { 0 };
+        let (keywords, defined) = translate_keywords(kept, &source, &mut target)?;
         grew |= defined;
         bits.push(keywords);
     }
@@ -994,7 +1048,8 @@ pub(super) fn copy(
     for ((uid, message), keywords) in messages.iter().zip(bits) {
         tables.add_blob_reference(message.blob)?;
         let summary = tables.summaries.get((from, *uid))?.map(|summary| summary.value().to_vec());
-        copies.push((MessageRecord { keywords, ..*message }, summary));
+        let flags = Flags(message.flags.0 & keep.flags.0);
+        copies.push((MessageRecord { keywords, flags, ..*message }, summary));
     }
     let (first_uid, _) = add_messages(tables, to, &mut target, copies, grew, changes)?;
     if remove {

@@ -117,8 +117,11 @@ impl Request {
     fn apply(&mut self, tables: &mut Tables, changes: &mut Vec<Change>) -> Result<(), StoreError> {
         match self {
             Request::Op { op, reply } => keep(reply, ops::apply(tables, op, changes)),
-            Request::CreateMailbox { user, name, special_use, reply } => {
+            Request::CreateMailbox { user, name, special_use, inherit: false, reply } => {
                 keep(reply, ops::create(tables, *user, name, *special_use, changes))
+            }
+            Request::CreateMailbox { user, name, inherit: true, reply, .. } => {
+                keep(reply, ops::create_inheriting(tables, *user, name, changes))
             }
             Request::WriteBlob { blob, first_chunk, data, reply } => {
                 keep(reply, ops::write_blob(tables, *blob, *first_chunk, data))
@@ -135,14 +138,19 @@ impl Request {
             Request::SetFlags { mailbox, uids, change, reply } => {
                 keep(reply, ops::store_flags(tables, *mailbox, uids, change, changes))
             }
-            Request::Copy { from, to, uids, remove, reply } => {
-                keep(reply, ops::copy(tables, *from, *to, uids, *remove, changes))
+            Request::Copy { from, to, uids, remove, keep: kept, reply } => {
+                keep(reply, ops::copy(tables, *from, *to, uids, *remove, *kept, changes))
             }
             Request::Expunge { mailbox, uids, reply } => {
                 keep(reply, ops::expunge_deleted(tables, *mailbox, uids.as_ref(), changes))
             }
             Request::SetRights { mailbox, change, reply } => {
-                keep(reply, acl::set_rights(tables, *mailbox, change, changes))
+                let result = acl::set_rights(tables, *mailbox, change, changes);
+                if result.is_ok() {
+                    // Sessions with the mailbox selected check their rights again.
+                    changes.push(Change::Rights { mailbox: Some(*mailbox) });
+                }
+                keep(reply, result)
             }
             Request::CreatePublicMailbox { name, special_use, entries, reply } => {
                 keep(reply, acl::create_public(tables, name, *special_use, entries, changes))

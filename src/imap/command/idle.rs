@@ -47,6 +47,12 @@ pub async fn run(session: &mut Session, tag: &str) -> io::Result<()> {
     session.conn.set_read_limits(idle, Some(Instant::now() + idle));
     let stop = session.server.stop_signal();
     loop {
+        // RFC 4314 §5.1.1: rights changed under the session (the hub wakes
+        // the mailbox's idlers), and lost `r` ends it at once.
+        session.recheck_rights();
+        if matches!(session.state, State::Logout) {
+            return Ok(());
+        }
         // RFC 5465 §4: with NOTIFY, IDLE sends what NOTIFY asked for.
         let notifying = session.notify.is_some();
         let mut listener = None;
@@ -134,7 +140,8 @@ fn listen(session: &Session) -> Option<event_listener::EventListener> {
 fn changes_pending(session: &Session) -> bool {
     let State::Selected(_, view) = &session.state else { return false };
     let hub = session.server.store.hub().borrow();
-    hub.get(view.mailbox).is_some_and(|state| {
+    hub.acl_generation() != session.rights_generation
+        || hub.get(view.mailbox).is_some_and(|state| {
         state.deleted
             || state.modseq != view.flags_modseq
             || !std::rc::Rc::ptr_eq(&state.uids, &view.uids)

@@ -11,14 +11,14 @@
 use std::io;
 
 use crate::imap::code::{describe, Code};
-use crate::imap::encode::flags_lines;
-use crate::imap::namespace::{self, Lookup};
 use crate::imap::session::condstore;
-use crate::imap::session::mailbox_arg::{name_or_no, Role};
+use crate::imap::session::mailbox_arg::{self, name_or_no, Missing, Role};
+use crate::imap::session::rights;
 use crate::imap::session::qresync;
 use crate::imap::session::{Session, Status};
 use crate::imap::types::SelectArguments;
 use crate::imap::view::View;
+use crate::mail::rights::Rights;
 use crate::mail::Flags;
 use crate::store::{indexed_condition, Op};
 
@@ -45,28 +45,24 @@ pub async fn run(session: &mut Session, tag: &str, user_id: u32, arguments: Sele
     // RFC 9051 has no \Recent: an IMAP4rev2 session neither shows nor
     // takes it (opening as EXAMINE does not claim), so IMAP4rev1 sessions
     // on the same mailbox still see their new mail as \Recent.
+    // Rights changed from here on are caught by the next recheck.
+    let generation = store.hub().borrow().acl_generation();
     // Personal, Shared/<owner>/... or Family/... (imap::namespace); a
-    // mailbox the user may not see is missing (RFC 4314 §6).
-    let access =
-        store.read().and_then(|reader| namespace::lookup(&reader, user_id, &name)).and_then(|found| match found {
-            Lookup::Found(access) => Ok(access),
-            Lookup::Missing | Lookup::Level => Err(crate::store::StoreError::NoSuchMailbox),
-        });
-    if let Ok(found) = &access {
-        if !found.rights.contains(crate::mail::rights::Rights::SELECT) {
-            // RFC 4314 §4: SELECT and EXAMINE need `r`; the mailbox is
-            // visible (it was found), so the refusal may say why.
-            let text = "You may not read this mailbox (no \"r\" right)";
-            session.tagged(tag, Status::No, Some(Code::NoPerm), text);
+    // mailbox the user may not see is missing (RFC 4314 §6), and SELECT
+    // and EXAMINE need `r` (§4).
+    let access = match mailbox_arg::access(session, &name, Rights::SELECT, Missing::NonExistent) {
+        Ok(access) => access,
+        Err(refused) => {
+            session.no(tag, refused);
             return Ok(());
         }
-    }
-    // A mailbox no session holds has its UID list read in steps first.
-    let preloaded = match &access {
-        Ok(access) => store.preload(access.id).await,
-        Err(_) => Ok(None),
     };
-    let opened = access.and_then(|access| View::open(&store, access, user_id, read_only || imap4rev2, preloaded?));
+    // RFC 4314 §5.2: without a right that changes something, READ-ONLY
+    // (session::rights), and then exactly like EXAMINE.
+    let read_only_view = read_only || !rights::read_write(access.rights);
+    // A mailbox no session holds has its UID list read in steps first.
+    let preloaded = store.preload(access.id).await;
+    let opened = preloaded.and_then(|preloaded| View::open(&store, access, user_id, read_only_view || imap4rev2, preloaded));
     let (mut view, first_recent) = match opened {
         Ok(opened) => opened,
         Err(error) => {
@@ -76,7 +72,7 @@ pub async fn run(session: &mut Session, tag: &str, user_id: u32, arguments: Sele
         }
     };
     if imap4rev2 {
-        view.read_only = read_only;
+        view.read_only = read_only_view;
         view.recent.clear();
     }
     if let Some(uid) = first_recent {
@@ -86,16 +82,9 @@ pub async fn run(session: &mut Session, tag: &str, user_id: u32, arguments: Sele
     // under UIDONLY it would be a sequence number (RFC 9586 §3).
     view.uid_only = session.uid_only;
     let first_unseen = if imap4rev2 || view.uid_only { None } else { first_unseen(&store, &view) };
-    let mut lines = if read_only {
-        let mut lines = flags_lines(&view.keywords);
-        // RFC 3501 §6.3.2: nothing can be changed in an EXAMINEd mailbox.
-        let start = lines.find("* OK [PERMANENTFLAGS").unwrap_or(lines.len());
-        lines.truncate(start);
-        lines.push_str("* OK [PERMANENTFLAGS ()] No permanent flags permitted\r\n");
-        lines
-    } else {
-        flags_lines(&view.keywords)
-    };
+    // RFC 3501 §6.3.2: nothing can be changed in an EXAMINEd mailbox;
+    // RFC 4314 §5.1.1: otherwise what the rights allow.
+    let mut lines = rights::flags_lines(&view.keywords, rights::settable(read_only_view, view.access.rights));
     lines.push_str(&format!("* {} EXISTS\r\n", view.exists()));
     if !imap4rev2 {
         lines.push_str(&format!("* {} RECENT\r\n", view.recent_count()));
@@ -121,6 +110,8 @@ pub async fn run(session: &mut Session, tag: &str, user_id: u32, arguments: Sele
     }
     log::debug!("{}: selected {name}", session.peer);
     let uid_validity = view.uid_validity;
+    session.examined = read_only;
+    session.rights_generation = generation;
     let Some(mut session) = session.enter(view) else {
         // Dispatch runs SELECT logged in, and the deselect above kept the user.
         session.tagged(tag, Status::No, None, "Not logged in");
@@ -136,7 +127,7 @@ pub async fn run(session: &mut Session, tag: &str, user_id: u32, arguments: Sele
             return Ok(());
         }
     }
-    let code = if read_only { Code::ReadOnly } else { Code::ReadWrite };
+    let code = if read_only_view { Code::ReadOnly } else { Code::ReadWrite };
     let done = if read_only { "EXAMINE completed" } else { "SELECT completed" };
     session.tagged(tag, Status::Ok, Some(code), done);
     Ok(())

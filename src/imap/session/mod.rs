@@ -73,6 +73,7 @@ pub mod condstore;
 pub mod mailbox_arg;
 pub mod notify;
 pub mod qresync;
+pub mod rights;
 mod sync;
 
 pub struct User {
@@ -170,6 +171,12 @@ pub struct Session {
     /// Closes (resolves) when the server closes this connection, not yet
     /// logged in, to make room for a newcomer.
     evicted: Receiver<()>,
+    /// The hub's count of rights changes when the selected mailbox's
+    /// rights were last looked up (see `rights`).
+    pub rights_generation: u64,
+    /// The selected mailbox was opened with EXAMINE: read-only whatever
+    /// the rights (see `rights`).
+    pub examined: bool,
 }
 
 /// What ended a wait for the next command.
@@ -255,6 +262,8 @@ pub async fn run(server: Rc<Server>, stream: Stream, peer: SocketAddr, implicit_
         notify: None,
         slot,
         evicted,
+        rights_generation: 0,
+        examined: false,
     };
     let greeting = format!("* OK [CAPABILITY {}] roost ready\r\n", session.capabilities());
     session.conn.write(greeting.as_bytes());
@@ -362,6 +371,11 @@ impl Session {
             };
             self.sync_mode = SyncMode::Full;
             self.uid_command = false;
+            // RFC 4314 §5.1.1: rights changed meanwhile count from this command on.
+            self.recheck_rights();
+            if matches!(self.state, State::Logout) {
+                continue;
+            }
             match incoming {
                 Incoming::Answered => {}
                 Incoming::Append { tag, mailbox, message, replacing } => {
@@ -396,6 +410,10 @@ impl Session {
         }
         let stop = self.server.stop_signal();
         loop {
+            self.recheck_rights();
+            if matches!(self.state, State::Logout) {
+                return Ok(true);
+            }
             // Listening first: a change landing during the report wakes the next wait.
             let listener = notify::listen(self);
             notify::report(self, false).await?;

@@ -723,7 +723,9 @@ impl Store {
         let _ = self.requests.try_send(Request::Op { op, reply: Reply::to(None) });
     }
 
-    /// Creates mailbox `name` of user `user`; answers its id.
+    /// Creates mailbox `name` of user `user`; answers its id. (CREATE uses
+    /// [`Store::create_child`], which also copies the parent's ACL.)
+    #[cfg_attr(not(test), allow(dead_code))]
     pub async fn create_mailbox(
         &self,
         user: u32,
@@ -776,6 +778,7 @@ impl Store {
 
     /// Copies the messages `uids` of `from` into `to`; with `remove`,
     /// expunges them from `from` in the same transaction (MOVE).
+    #[cfg(test)]
     pub async fn copy(&self, from: u64, to: u64, uids: UidSet, remove: bool) -> Result<Copied, StoreError> {
         self.copy_keeping(from, to, uids, remove, KeptFlags::ALL).await
     }

@@ -9,10 +9,11 @@ use std::io;
 
 use crate::imap::code::{describe, Code};
 use crate::imap::encode;
-use crate::imap::session::mailbox_arg::{name_or_no, Role};
+use crate::imap::session::mailbox_arg::{self, name_or_no, Missing, Role};
 use crate::imap::session::{Selected, Status};
 use crate::imap::types::CopyArguments;
-use crate::store::{Copied, StoreError};
+use crate::mail::rights::Rights;
+use crate::store::{Copied, KeptFlags};
 
 pub async fn run(mut session: Selected<'_>, tag: &str, arguments: CopyArguments) -> io::Result<()> {
     let CopyArguments { uid, set, mailbox: raw, remove } = arguments;
@@ -21,19 +22,32 @@ pub async fn run(mut session: Selected<'_>, tag: &str, arguments: CopyArguments)
     if remove && session.refuse_if_read_only(tag) {
         return Ok(());
     }
+    // RFC 4314 §4 (spec §1.7): MOVE needs `e` on the source as well as
+    // `i` on the target, both checked before anything is done. Not `t`:
+    // the \Deleted step of a move is never seen (Dovecot checks the same two).
+    if remove && !session.view().access.rights.contains(Rights::EXPUNGE) {
+        session.tagged(tag, Status::No, Some(Code::NoPerm), &mailbox_arg::refusal_text(Rights::EXPUNGE));
+        return Ok(());
+    }
     let Ok(ranges) = session.resolve_or_bad(tag, &set, uid) else { return Ok(()) };
-    let (user, view) = (session.user(), session.view());
-    let store = session.server.store.clone();
-    let target = store.read().and_then(|reader| reader.mailbox_id(user.id, &name));
-    let target = match target {
-        Ok(Some(target)) => target,
-        Ok(None) => return session.store_failed(tag, StoreError::NoSuchMailbox, true).await,
-        Err(error) => return session.store_failed(tag, error, true).await,
+    let target = match mailbox_arg::access(&session, &name, Rights::APPEND, Missing::TryCreate) {
+        Ok(target) => target,
+        Err(refused) => {
+            session.no_after_sync(tag, refused).await?;
+            return Ok(());
+        }
     };
     if ranges.is_empty() {
         return session.finish(tag, Status::Ok, None, &format!("{command} completed")).await;
     }
-    let copied = store.copy(view.mailbox, target, view.uid_set(&ranges), remove).await;
+    let view = session.view();
+    let store = session.server.store.clone();
+    // RFC 4314 §4: the copies keep only the flags the user may set there.
+    let settable = target.rights.settable_flags();
+    let keep = KeptFlags { flags: settable, keywords: target.rights.contains(Rights::STORE_OTHER) };
+    let copied = store.copy_keeping(view.mailbox, target.id, view.uid_set(&ranges), remove, keep).await;
+    let target_rights = target.rights;
+    let target = target.id;
     let (uid_validity, source, first_uid) = match copied {
         Ok(Copied { uid_validity, source, first_uid }) => {
             if !source.is_empty() {
@@ -47,7 +61,9 @@ pub async fn run(mut session: Selected<'_>, tag: &str, arguments: CopyArguments)
             return session.finish(tag, Status::No, Some(code), &text).await;
         }
     };
-    let code = if source.is_empty() {
+    // Spec §1.7: no COPYUID without `r` on the target (a drop box does
+    // not learn the UIDs it cannot read).
+    let code = if source.is_empty() || !target_rights.contains(Rights::READ) {
         None
     } else {
         let mut code = format!("COPYUID {uid_validity} ").into_bytes();

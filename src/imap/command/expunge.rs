@@ -7,12 +7,19 @@
 use std::io;
 
 use crate::imap::code::Code;
+use crate::imap::session::mailbox_arg;
+use crate::mail::rights::Rights;
 use crate::imap::session::{Selected, Status};
 use crate::imap::types::SequenceSet;
 use crate::store::Expunged;
 
 pub async fn run(mut session: Selected<'_>, tag: &str, uids: Option<SequenceSet>) -> io::Result<()> {
     if session.refuse_if_read_only(tag) {
+        return Ok(());
+    }
+    // RFC 4314 §4: EXPUNGE needs `e`.
+    if !session.view().access.rights.contains(Rights::EXPUNGE) {
+        session.tagged(tag, Status::No, Some(Code::NoPerm), &mailbox_arg::refusal_text(Rights::EXPUNGE));
         return Ok(());
     }
     let uids = match uids {

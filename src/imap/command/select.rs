@@ -50,12 +50,8 @@ pub async fn run(session: &mut Session, tag: &str, user_id: u32, arguments: Sele
     // Personal, Shared/<owner>/... or Family/... (imap::namespace); a
     // mailbox the user may not see is missing (RFC 4314 §6), and SELECT
     // and EXAMINE need `r` (§4).
-    let access = match mailbox_arg::access(session, &name, Rights::SELECT, Missing::NonExistent) {
-        Ok(access) => access,
-        Err(refused) => {
-            session.no(tag, refused);
-            return Ok(());
-        }
+    let Ok(access) = mailbox_arg::access_or_no(session, tag, &name, Rights::SELECT, Missing::NonExistent) else {
+        return Ok(());
     };
     // RFC 4314 §5.2: without a right that changes something, READ-ONLY
     // (session::rights), and then exactly like EXAMINE.

@@ -131,6 +131,13 @@ impl Session {
     pub fn no(&mut self, tag: &str, refused: Refused) -> Replied {
         self.tagged(tag, Status::No, Some(refused.code), &refused.text)
     }
+
+    /// [`Session::no`] after telling the client what changed, as a failed
+    /// store operation is answered ([`Session::failed`]).
+    pub async fn no_after_sync(&mut self, tag: &str, refused: Refused) -> std::io::Result<Replied> {
+        self.sync().await?;
+        Ok(self.no(tag, refused))
+    }
 }
 
 #[cfg(test)]

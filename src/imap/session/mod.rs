@@ -855,6 +855,7 @@ impl<'a> Selected<'a> {
         matches!(session.state, State::Selected(..)).then_some(Selected { session })
     }
 
+    #[allow(dead_code)] // COPY/MOVE's targets now resolve through mailbox_arg; kept for handlers
     pub fn user(&self) -> &User {
         match &self.session.state {
             State::Selected(user, _) => user,

@@ -79,9 +79,12 @@ use crate::imap::encode;
 use crate::imap::fetch;
 use crate::imap::pace::Pace;
 use crate::imap::parse::{self, AppendEvent, AppendLine, AppendMessage, AppendState, Literal, Parser, Replacing};
+use crate::imap::namespace::Access;
+use crate::imap::session::mailbox_arg::{self, Missing};
 use crate::imap::session::{Session, State, Status};
 use crate::imap::types::{Flag, SectionText, SequenceNumber};
 use crate::imap::url::{self, MessageUrl};
+use crate::mail::rights::Rights;
 use crate::mail::Flags;
 use crate::mime::binary::BinaryParts;
 use crate::net::{LineStatus, Stream};
@@ -176,13 +179,16 @@ pub async fn run(
             None
         }
     };
+    // One check, before any message is read (spec §1.7: MULTIAPPEND too).
+    let mut target = None;
     if refusal.is_none() {
-        refusal = check_target(session, raw_mailbox).err();
+        match check_target(session, raw_mailbox) {
+            Ok(access) => target = Some(access),
+            Err(refused) => refusal = Some(refused),
+        }
     }
-    let mailbox = match &refusal {
-        None => resolve(session, raw_mailbox),
-        Some(_) => None,
-    };
+    // RFC 4314 §4: flags the user may not set there are dropped, not refused.
+    let rights = target.map_or(Rights::NONE, |target| target.rights);
     let limit = session.server.config.limits.literal_size;
     let mut messages = Vec::new();
     let mut started = 0;
@@ -249,7 +255,7 @@ pub async fn run(
             AppendEvent::Message(message) => match receive(session, &store, &message).await? {
                 Ok(received) => {
                     pending.blobs.push(received.blob);
-                    messages.push(new_message(&message.flags, message.date, received));
+                    messages.push(new_message(&message.flags, message.date, received, rights));
                 }
                 Err(error) => {
                     let (code, text) = describe(&error, false);
@@ -299,7 +305,7 @@ pub async fn run(
                 match building.incoming.finish().await {
                     Ok(received) => {
                         pending.blobs.push(received.blob);
-                        messages.push(new_message(&building.flags, building.date, received));
+                        messages.push(new_message(&building.flags, building.date, received, rights));
                     }
                     Err(error) => {
                         let (code, text) = describe(&error, false);
@@ -315,7 +321,9 @@ pub async fn run(
         return Ok(());
     }
     // Found by `check_target` just before, unless the store failed between.
-    let Some(mailbox) = mailbox else { return session.store_failed(tag, StoreError::NoSuchMailbox, true).await };
+    let Some(mailbox) = target.map(|target| target.id) else {
+        return session.store_failed(tag, StoreError::NoSuchMailbox, true).await;
+    };
     if let Some((from, uid)) = replaced {
         let Some(message) = messages.pop() else {
             // An empty message is refused above: a server bug, said so.
@@ -334,11 +342,14 @@ pub async fn run(
                 encode::number(&mut code, last_uid);
             }
             let code = String::from_utf8_lossy(&code).into_owned();
+            // Spec §1.7: no APPENDUID without `r` (a drop box does not
+            // learn the UIDs it cannot read; Dovecot does the same).
+            let code = rights.contains(Rights::READ).then_some(Code::Data(code));
             crate::imap::session::notify::own_messages(session, mailbox, first_uid..=last_uid);
             if let Some(user) = session.user() {
                 log::debug!("{}: appended {count} message(s) for {}", session.peer, user.name);
             }
-            session.finish(tag, Status::Ok, Some(Code::Data(code)), "APPEND completed").await
+            session.finish(tag, Status::Ok, code, "APPEND completed").await
         }
         Err(error) => session.store_failed(tag, error, true).await,
     }
@@ -364,17 +375,20 @@ fn check_literal(session: &Session, event: &AppendEvent, building: Option<&Build
 }
 
 /// The message to store: what was received, with the flags and date the
-/// client gave.
-fn new_message(flags: &[Flag], date: Option<DateTime>, received: NewMessage) -> NewMessage {
+/// client gave, less the flags `rights` do not let the user set (RFC 4314
+/// §4: \Seen needs `s`, \Deleted `t`, the others and keywords `w`).
+fn new_message(flags: &[Flag], date: Option<DateTime>, received: NewMessage, rights: Rights) -> NewMessage {
+    let settable = rights.settable_flags();
+    let keywords = rights.contains(Rights::STORE_OTHER);
     NewMessage {
         flags: flags.iter().fold(Flags::default(), |flags, flag| match flag {
-            Flag::System(system) => flags.union(*system),
+            Flag::System(system) if settable.contains(*system) => flags.union(*system),
             _ => flags,
         }),
         keywords: flags
             .iter()
             .filter_map(|flag| match flag {
-                Flag::Keyword(keyword) => Some(keyword.clone()),
+                Flag::Keyword(keyword) if keywords => Some(keyword.clone()),
                 _ => None,
             })
             .collect(),
@@ -393,6 +407,11 @@ fn find_replaced(session: &Session, replacing: Replacing) -> Result<(u64, u32), 
     // The replaced message is expunged: not in a mailbox opened with EXAMINE.
     if view.read_only {
         return Err(Refusal::no(Code::ReadOnly, "Mailbox is read-only"));
+    }
+    // Spec §1.7 (as MOVE): REPLACE expunges from the selected mailbox, so
+    // it needs `e` there; `i` on the target is APPEND's check.
+    if !view.access.rights.contains(Rights::EXPUNGE) {
+        return Err(Refusal::no(Code::NoPerm, mailbox_arg::refusal_text(Rights::EXPUNGE)));
     }
     // RFC 9586 §3: under UIDONLY only UID REPLACE (command::uidonly).
     if view.uid_only && !replacing.uid {
@@ -451,8 +470,9 @@ async fn replace(
     }
 }
 
-/// APPEND is valid once authenticated, to a mailbox that exists.
-fn check_target(session: &mut Session, raw_mailbox: &[u8]) -> Result<(), Refusal> {
+/// APPEND is valid once authenticated, to a mailbox that exists, with
+/// `i` there (RFC 4314 §4; a hidden one answers as a missing one).
+fn check_target(session: &mut Session, raw_mailbox: &[u8]) -> Result<Access, Refusal> {
     if session.user().is_none() {
         return Err(Refusal {
             status: Status::Bad,
@@ -465,25 +485,15 @@ fn check_target(session: &mut Session, raw_mailbox: &[u8]) -> Result<(), Refusal
         // Not BAD: see session::mailbox_arg::name_or_no.
         Err(text) => return Err(Refusal::no(Code::NonExistent, text)),
     };
-    if resolve_name(session, &name).is_some() {
-        Ok(())
+    let access = mailbox_arg::access(session, &name, Rights::APPEND, Missing::TryCreate)
+        .map_err(|refused| Refusal::no(refused.code, refused.text))?;
+    let selectable = session.server.store.read().ok().and_then(|reader| reader.mailbox(access.id).ok().flatten());
+    if selectable.is_some_and(|record| !record.noselect) {
+        Ok(access)
     } else {
         let (code, text) = describe(&StoreError::NoSuchMailbox, true);
         Err(Refusal::no(code, text))
     }
-}
-
-fn resolve(session: &mut Session, raw_mailbox: &[u8]) -> Option<u64> {
-    let name = crate::imap::mailbox_name::decode_for(raw_mailbox, session.utf8_names()).ok()?;
-    resolve_name(session, &name)
-}
-
-fn resolve_name(session: &Session, name: &str) -> Option<u64> {
-    let user = session.user()?.id;
-    let reader = session.server.store.read().ok()?;
-    let id = reader.mailbox_id(user, name).ok()??;
-    let record = reader.mailbox(id).ok()??;
-    (!record.noselect).then_some(id)
 }
 
 /// RFC 7889: over APPENDLIMIT is TOOBIG, refused before the bytes are read.
@@ -665,7 +675,12 @@ fn find_url(session: &Session, pace: &mut Pace, raw: &[u8]) -> Result<Found, Ref
         Some(name) => {
             let name = crate::imap::mailbox_name::decode_for(name.as_bytes(), true)
                 .map_err(|_| Refusal::bad_url(raw, "No such mailbox"))?;
-            reader.mailbox_id(user.id, &name).map_err(failed)?
+            // Spec §1.7: `r` on the URL's mailbox; a hidden one is a missing one.
+            match mailbox_arg::access(session, &name, Rights::READ, Missing::NonExistent) {
+                Ok(access) => Some(access.id),
+                Err(refused) if refused.code == Code::NoPerm => return Err(Refusal::bad_url(raw, refused.text)),
+                Err(_) => None,
+            }
         }
         // RFC 4469 §3: relative to the selected mailbox.
         None => Some(session.view().ok_or_else(|| Refusal::bad_url(raw, "No mailbox selected"))?.mailbox),

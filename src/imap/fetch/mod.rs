@@ -125,7 +125,7 @@ impl Answer<'_> {
         if let Some(mailbox) = mailbox {
             if mailbox.keywords.len() > self.keywords.len() {
                 self.keywords = Rc::new(mailbox.keywords);
-                let line = encode::flags_lines(&self.keywords);
+                let line = crate::imap::session::rights::view_flags_lines(&self.keywords, self.view);
                 self.conn.write(line.as_bytes());
             }
         }

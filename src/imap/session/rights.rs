@@ -30,6 +30,7 @@
 
 use super::{Session, State};
 use crate::imap::namespace;
+use crate::imap::view::View;
 use crate::mail::rights::Rights;
 
 /// SELECT answers READ-WRITE with any one of these (see the module docs:
@@ -90,6 +91,13 @@ pub fn flags_lines(keywords: &[String], settable: Rights) -> String {
     lines.truncate(start);
     lines.push_str(&permanent_flags_line(keywords, settable));
     lines
+}
+
+/// [`flags_lines`] for a session's view of its mailbox, which defines
+/// `keywords` now: what a new keyword's FLAGS announcement sends (sync,
+/// FETCH), so it repeats the user's own PERMANENTFLAGS, not everyone's.
+pub fn view_flags_lines(keywords: &[String], view: &View) -> String {
+    flags_lines(keywords, settable(view.read_only, view.access.rights))
 }
 
 impl Session {

@@ -21,7 +21,7 @@ impl Session {
             _ => return,
         };
         view.keywords = keywords;
-        let line = encode::flags_lines(&view.keywords);
+        let line = super::rights::view_flags_lines(&view.keywords, view);
         self.conn.write(line.as_bytes());
     }
 
@@ -138,7 +138,7 @@ impl Session {
         }
         if !Rc::ptr_eq(&keywords, &view.keywords) {
             view.keywords = keywords;
-            let line = encode::flags_lines(&view.keywords);
+            let line = super::rights::view_flags_lines(&view.keywords, view);
             self.conn.write(line.as_bytes());
         }
         if !flags {

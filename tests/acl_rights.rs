@@ -331,7 +331,9 @@ fn select_is_read_only_without_a_changing_right_and_permanentflags_follow_the_ri
     let (untagged, tagged) = mom.command("SELECT Bills");
     assert!(tagged.starts_with("OK [READ-WRITE]"), "{tagged}");
     assert!(
-        untagged.iter().any(|line| line.starts_with("* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)]")),
+        untagged
+            .iter()
+            .any(|line| line.starts_with("* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)]")),
         "{untagged:#?}"
     );
 }
@@ -349,7 +351,8 @@ fn create_under_a_shared_mailbox_lands_in_the_owners_tree_with_its_acl() {
     assert!(listed.contains("Bills/2026/Water"), "{listed}");
     let acl = server.share(&["list"]);
     for made in ["Bills/2026", "Bills/2026/Water"] {
-        let line = acl.lines().find(|line| line.starts_with(&format!("mom {made}:"))).unwrap_or_else(|| panic!("{acl}"));
+        let line =
+            acl.lines().find(|line| line.starts_with(&format!("mom {made}:"))).unwrap_or_else(|| panic!("{acl}"));
         assert!(line.contains("dad lrk") && line.contains("tom lr"), "{line}");
     }
     dad.ok("SELECT Shared/mom/Bills/2026/Water");

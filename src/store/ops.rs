@@ -16,8 +16,8 @@ use super::schema::{
     SUBSCRIPTIONS, SUMMARIES, USERS, USER_SETTINGS,
 };
 use super::{
-    Appended, Change, Copied, Delivered, Expunged, FlagAction, FlagChange, KeptFlags, NewMessage, Op, StoreError, Stored,
-    UidSet, MAX_DEVICES, MAX_KEYWORDS, MAX_MAILBOXES,
+    Appended, Change, Copied, Delivered, Expunged, FlagAction, FlagChange, KeptFlags, NewMessage, Op, StoreError,
+    Stored, UidSet, MAX_DEVICES, MAX_KEYWORDS, MAX_MAILBOXES,
 };
 use crate::util::datetime::DateTime;
 
@@ -1049,7 +1049,7 @@ pub(super) fn copy(
         tables.add_blob_reference(message.blob)?;
         let summary = tables.summaries.get((from, *uid))?.map(|summary| summary.value().to_vec());
         let flags = Flags(message.flags.0 & keep.flags.0);
-        copies.push((MessageRecord { keywords, flags, ..*message }, summary));
+        copies.push((MessageRecord { flags, keywords, ..*message }, summary));
     }
     let (first_uid, _) = add_messages(tables, to, &mut target, copies, grew, changes)?;
     if remove {

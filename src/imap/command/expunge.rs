@@ -8,9 +8,9 @@ use std::io;
 
 use crate::imap::code::Code;
 use crate::imap::session::mailbox_arg;
-use crate::mail::rights::Rights;
 use crate::imap::session::{Selected, Status};
 use crate::imap::types::SequenceSet;
+use crate::mail::rights::Rights;
 use crate::store::Expunged;
 
 pub async fn run(mut session: Selected<'_>, tag: &str, uids: Option<SequenceSet>) -> io::Result<()> {

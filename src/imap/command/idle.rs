@@ -142,9 +142,9 @@ fn changes_pending(session: &Session) -> bool {
     let hub = session.server.store.hub().borrow();
     hub.acl_generation() != session.rights_generation
         || hub.get(view.mailbox).is_some_and(|state| {
-        state.deleted
-            || state.modseq != view.flags_modseq
-            || !std::rc::Rc::ptr_eq(&state.uids, &view.uids)
-            || !std::rc::Rc::ptr_eq(&state.keywords, &view.keywords)
-    })
+            state.deleted
+                || state.modseq != view.flags_modseq
+                || !std::rc::Rc::ptr_eq(&state.uids, &view.uids)
+                || !std::rc::Rc::ptr_eq(&state.keywords, &view.keywords)
+        })
 }

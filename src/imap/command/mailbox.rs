@@ -98,7 +98,12 @@ fn new_place(
     }
 }
 
-fn place(reader: &Reader, user: u32, name: &str, owner: Option<u32>) -> Result<Result<(u32, String), Refused>, StoreError> {
+fn place(
+    reader: &Reader,
+    user: u32,
+    name: &str,
+    owner: Option<u32>,
+) -> Result<Result<(u32, String), Refused>, StoreError> {
     let outside = || Refused {
         code: Code::Cannot,
         text: "Outside your own mailboxes, new mailboxes go only inside one you have the \"k\" right on".into(),

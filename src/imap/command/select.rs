@@ -13,8 +13,8 @@ use std::io;
 use crate::imap::code::{describe, Code};
 use crate::imap::session::condstore;
 use crate::imap::session::mailbox_arg::{self, name_or_no, Missing, Role};
-use crate::imap::session::rights;
 use crate::imap::session::qresync;
+use crate::imap::session::rights;
 use crate::imap::session::{Session, Status};
 use crate::imap::types::SelectArguments;
 use crate::imap::view::View;
@@ -58,7 +58,8 @@ pub async fn run(session: &mut Session, tag: &str, user_id: u32, arguments: Sele
     let read_only_view = read_only || !rights::read_write(access.rights);
     // A mailbox no session holds has its UID list read in steps first.
     let preloaded = store.preload(access.id).await;
-    let opened = preloaded.and_then(|preloaded| View::open(&store, access, user_id, read_only_view || imap4rev2, preloaded));
+    let opened =
+        preloaded.and_then(|preloaded| View::open(&store, access, user_id, read_only_view || imap4rev2, preloaded));
     let (mut view, first_recent) = match opened {
         Ok(opened) => opened,
         Err(error) => {

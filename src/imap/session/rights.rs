@@ -175,7 +175,10 @@ mod tests {
         let keywords = vec!["$Junk".to_string()];
         let all = crate::imap::encode::flags_lines(&keywords);
         assert!(all.ends_with(&permanent_flags_line(&keywords, Rights::ALL)), "{all}");
-        assert_eq!(permanent_flags_line(&keywords, rights("lrs")), "* OK [PERMANENTFLAGS (\\Seen)] Flags permitted\r\n");
+        assert_eq!(
+            permanent_flags_line(&keywords, rights("lrs")),
+            "* OK [PERMANENTFLAGS (\\Seen)] Flags permitted\r\n"
+        );
         assert_eq!(
             permanent_flags_line(&keywords, rights("lrst")),
             "* OK [PERMANENTFLAGS (\\Deleted \\Seen)] Flags permitted\r\n"

@@ -11,6 +11,21 @@ fn family() -> Server {
     Server::start_with(Options { users: vec![("mom", "m0m"), ("dad", "d4d"), ("tom", "t0m")], ..Default::default() })
 }
 
+/// The family, mom having created `mailboxes` (each with one message when
+/// `with_message`), and mom and dad logged in.
+fn mom_shares(mailboxes: &[&str], with_message: bool) -> (Server, Client, Client) {
+    let server = family();
+    let mut mom = server.login("mom", "m0m");
+    for mailbox in mailboxes {
+        mom.ok(&format!("CREATE {mailbox}"));
+        if with_message {
+            mom.append_ok(mailbox, MESSAGE);
+        }
+    }
+    let dad = server.login("dad", "d4d");
+    (server, mom, dad)
+}
+
 const MESSAGE: &[u8] = b"From: mom@home\r\nSubject: bill\r\n\r\nPay it.\r\n";
 
 /// Sets dad's rights on mom's `mailbox` to exactly `rights` ("" for none).
@@ -31,21 +46,26 @@ fn text(tagged: &str) -> &str {
 /// One row of the rights table: a command dad runs, the right it needs
 /// (added to `base` for the allowed run), and how a name never created
 /// answers (what a hidden mailbox must answer too).
-struct Case {
-    command: &'static str,
+struct Case<'a> {
+    command: &'a str,
     /// The same command on a name never created; None for commands that
     /// need the mailbox selected (a hidden one cannot be).
-    missing: Option<&'static str>,
-    right: &'static str,
-    base: &'static str,
+    missing: Option<&'a str>,
+    right: &'a str,
+    base: &'a str,
     /// Which of mom's mailboxes the rights are set on.
-    on: &'static str,
+    on: &'a str,
     /// Selected by dad before the command, if any.
-    select: Option<&'static str>,
+    select: Option<&'a str>,
     /// Run before every attempt (results ignored): puts back what an
     /// allowed run changed.
-    prepare: fn(&mut Client, &mut Client),
+    prepare: Prepare,
 }
+
+type Prepare = fn(&mut Client, &mut Client);
+
+/// A [`Case`] as the table writes it, in the field order.
+type Row<'a> = (&'a str, Option<&'a str>, &'a str, &'a str, &'a str, Option<&'a str>, Prepare);
 
 fn nothing(_: &mut Client, _: &mut Client) {}
 
@@ -64,85 +84,43 @@ fn mom_has_no_new(mom: &mut Client, _: &mut Client) {
 
 #[test]
 fn each_right_allows_its_commands_and_its_absence_refuses_them() {
-    let server = family();
-    let mut mom = server.login("mom", "m0m");
-    mom.ok("CREATE Bills");
-    mom.append_ok("Bills", MESSAGE);
-    let mut dad = server.login("dad", "d4d");
-    let cases = [
-        Case {
-            command: "SELECT Shared/mom/Bills",
-            missing: Some("SELECT Shared/mom/Nothing"),
-            right: "r",
-            base: "l",
-            on: "Bills",
-            select: None,
-            prepare: nothing,
-        },
-        Case {
-            command: "EXAMINE Shared/mom/Bills",
-            missing: Some("EXAMINE Shared/mom/Nothing"),
-            right: "r",
-            base: "l",
-            on: "Bills",
-            select: None,
-            prepare: nothing,
-        },
-        Case {
-            command: "COPY 1 Shared/mom/Bills",
-            missing: Some("COPY 1 Shared/mom/Nothing"),
-            right: "i",
-            base: "lr",
-            on: "Bills",
-            select: None,
-            prepare: dad_has_a_message,
-        },
-        Case {
-            command: "MOVE 1 Shared/mom/Bills",
-            missing: Some("MOVE 1 Shared/mom/Nothing"),
-            right: "i",
-            base: "lr",
-            on: "Bills",
-            select: None,
-            prepare: dad_has_a_message,
-        },
-        Case {
-            command: "DELETE Shared/mom/Bills/Old",
-            missing: Some("DELETE Shared/mom/Bills/Nothing"),
-            right: "x",
-            base: "lr",
-            on: "Bills/Old",
-            select: None,
-            prepare: mom_has_old,
-        },
-        Case {
-            command: "CREATE Shared/mom/Bills/New",
-            missing: Some("CREATE Shared/mom/Nothing/New"),
-            right: "k",
-            base: "lr",
-            on: "Bills",
-            select: None,
-            prepare: mom_has_no_new,
-        },
-        Case {
-            command: "EXPUNGE",
-            missing: None,
-            right: "e",
-            base: "lrw",
-            on: "Bills",
-            select: Some("SELECT Shared/mom/Bills"),
-            prepare: nothing,
-        },
-        Case {
-            command: "UID EXPUNGE 1:*",
-            missing: None,
-            right: "e",
-            base: "lrw",
-            on: "Bills",
-            select: Some("SELECT Shared/mom/Bills"),
-            prepare: nothing,
-        },
+    let (server, mut mom, mut dad) = mom_shares(&["Bills"], true);
+    // (command, the same on a name never created, right, base rights, on, selected first, prepare)
+    let table: [Row; 8] = [
+        ("SELECT Shared/mom/Bills", Some("SELECT Shared/mom/Nothing"), "r", "l", "Bills", None, nothing),
+        ("EXAMINE Shared/mom/Bills", Some("EXAMINE Shared/mom/Nothing"), "r", "l", "Bills", None, nothing),
+        ("COPY 1 Shared/mom/Bills", Some("COPY 1 Shared/mom/Nothing"), "i", "lr", "Bills", None, dad_has_a_message),
+        ("MOVE 1 Shared/mom/Bills", Some("MOVE 1 Shared/mom/Nothing"), "i", "lr", "Bills", None, dad_has_a_message),
+        (
+            "DELETE Shared/mom/Bills/Old",
+            Some("DELETE Shared/mom/Bills/Nothing"),
+            "x",
+            "lr",
+            "Bills/Old",
+            None,
+            mom_has_old,
+        ),
+        (
+            "CREATE Shared/mom/Bills/New",
+            Some("CREATE Shared/mom/Nothing/New"),
+            "k",
+            "lr",
+            "Bills",
+            None,
+            mom_has_no_new,
+        ),
+        ("EXPUNGE", None, "e", "lrw", "Bills", Some("SELECT Shared/mom/Bills"), nothing),
+        ("UID EXPUNGE 1:*", None, "e", "lrw", "Bills", Some("SELECT Shared/mom/Bills"), nothing),
     ];
+    let cases = table.map(|(command, missing, right, base, on, select, prepare)| Case {
+        command,
+        missing,
+        right,
+        base,
+        on,
+        select,
+        prepare,
+    });
     for case in &cases {
         let allowed = format!("{}{}", case.base, case.right);
         for (rights, expect_ok) in [(allowed.as_str(), true), (case.base, false)] {
@@ -182,10 +160,7 @@ fn each_right_allows_its_commands_and_its_absence_refuses_them() {
 
 #[test]
 fn a_namespace_level_is_not_a_mailbox_and_an_unlisted_one_is_missing() {
-    let server = family();
-    let mut mom = server.login("mom", "m0m");
-    mom.ok("CREATE Bills");
-    let mut dad = server.login("dad", "d4d");
+    let (server, _mom, mut dad) = mom_shares(&["Bills"], false);
     let unlisted = dad.no("SELECT Shared/mom");
     assert_eq!(text(&unlisted), text(&dad.no("SELECT Shared/nobody")));
     assert!(unlisted.contains("[NONEXISTENT]"), "{unlisted}");
@@ -205,10 +180,7 @@ fn a_namespace_level_is_not_a_mailbox_and_an_unlisted_one_is_missing() {
 
 #[test]
 fn append_and_copy_keep_only_the_flags_the_rights_allow() {
-    let server = family();
-    let mut mom = server.login("mom", "m0m");
-    mom.ok("CREATE Bills");
-    let mut dad = server.login("dad", "d4d");
+    let (server, mut mom, mut dad) = mom_shares(&["Bills"], false);
     dad.ok("SELECT INBOX");
     let flags = "(\\Answered \\Deleted \\Draft $Forwarded)";
     // RFC 4314 §4's example: `rwis` drops \Deleted; `rsti` drops
@@ -240,10 +212,7 @@ fn append_and_copy_keep_only_the_flags_the_rights_allow() {
 
 #[test]
 fn a_drop_box_learns_no_uids() {
-    let server = family();
-    let mut mom = server.login("mom", "m0m");
-    mom.ok("CREATE Drop");
-    let mut dad = server.login("dad", "d4d");
+    let (server, _mom, mut dad) = mom_shares(&["Drop"], false);
     dad.ok("SELECT INBOX");
     let uid = dad.append_ok("INBOX", MESSAGE);
     grant(&server, "Drop", "li");
@@ -260,11 +229,7 @@ fn a_drop_box_learns_no_uids() {
 
 #[test]
 fn move_needs_expunge_on_the_source_and_changes_nothing_without_it() {
-    let server = family();
-    let mut mom = server.login("mom", "m0m");
-    mom.ok("CREATE Bills");
-    mom.append_ok("Bills", MESSAGE);
-    let mut dad = server.login("dad", "d4d");
+    let (server, _mom, mut dad) = mom_shares(&["Bills"], true);
     grant(&server, "Bills", "lrwi");
     dad.ok("SELECT Shared/mom/Bills");
     let refused = dad.no("MOVE 1 INBOX");
@@ -282,14 +247,10 @@ fn move_needs_expunge_on_the_source_and_changes_nothing_without_it() {
 
 #[test]
 fn close_without_expunge_right_closes_and_keeps_the_deleted_messages() {
-    let server = family();
-    let mut mom = server.login("mom", "m0m");
-    mom.ok("CREATE Bills");
-    mom.append_ok("Bills", MESSAGE);
+    let (server, mut mom, mut dad) = mom_shares(&["Bills"], true);
     mom.ok("SELECT Bills");
     mom.ok("STORE 1 +FLAGS (\\Deleted)");
     mom.ok("UNSELECT");
-    let mut dad = server.login("dad", "d4d");
     grant(&server, "Bills", "lrw");
     dad.ok("SELECT Shared/mom/Bills");
     dad.ok("CLOSE");
@@ -302,10 +263,7 @@ fn close_without_expunge_right_closes_and_keeps_the_deleted_messages() {
 
 #[test]
 fn select_is_read_only_without_a_changing_right_and_permanentflags_follow_the_rights() {
-    let server = family();
-    let mut mom = server.login("mom", "m0m");
-    mom.ok("CREATE Bills");
-    let mut dad = server.login("dad", "d4d");
+    let (server, mut mom, mut dad) = mom_shares(&["Bills"], false);
     let cases = [
         ("lr", "READ-ONLY", "()"),
         // Dovecot's choice (spec Q2): `s` alone makes it READ-WRITE.
@@ -340,12 +298,9 @@ fn select_is_read_only_without_a_changing_right_and_permanentflags_follow_the_ri
 
 #[test]
 fn create_under_a_shared_mailbox_lands_in_the_owners_tree_with_its_acl() {
-    let server = family();
-    let mut mom = server.login("mom", "m0m");
-    mom.ok("CREATE Bills");
+    let (server, mut mom, mut dad) = mom_shares(&["Bills"], false);
     server.share(&["add", "mom", "Bills", "tom", "lr"]);
     grant(&server, "Bills", "lrk");
-    let mut dad = server.login("dad", "d4d");
     dad.ok("CREATE Shared/mom/Bills/2026/Water");
     let listed = mom.ok("LIST \"\" Bills/*").join("\n");
     assert!(listed.contains("Bills/2026/Water"), "{listed}");
@@ -362,11 +317,7 @@ fn create_under_a_shared_mailbox_lands_in_the_owners_tree_with_its_acl() {
 
 #[test]
 fn rename_needs_x_on_the_old_name_and_k_on_the_new_parent_within_one_owner() {
-    let server = family();
-    let mut mom = server.login("mom", "m0m");
-    mom.ok("CREATE Bills/Old");
-    mom.ok("CREATE Archive/Bills");
-    let mut dad = server.login("dad", "d4d");
+    let (server, mut mom, mut dad) = mom_shares(&["Bills/Old", "Archive/Bills"], false);
     grant(&server, "Bills/Old", "lr");
     grant(&server, "Archive", "lrk");
     let refused = dad.no("RENAME Shared/mom/Bills/Old Shared/mom/Archive/Old");
@@ -396,11 +347,8 @@ fn rest(client: &mut Client) -> String {
 
 #[test]
 fn losing_read_while_idling_ends_the_session_at_once() {
-    let server = family();
-    let mut mom = server.login("mom", "m0m");
-    mom.ok("CREATE Bills");
+    let (server, _mom, mut dad) = mom_shares(&["Bills"], false);
     grant(&server, "Bills", "lrs");
-    let mut dad = server.login("dad", "d4d");
     dad.ok("SELECT Shared/mom/Bills");
     dad.send("i1 IDLE");
     assert!(dad.read_line().starts_with('+'));
@@ -413,12 +361,8 @@ fn losing_read_while_idling_ends_the_session_at_once() {
 
 #[test]
 fn losing_read_while_busy_ends_the_session_before_the_next_command() {
-    let server = family();
-    let mut mom = server.login("mom", "m0m");
-    mom.ok("CREATE Bills");
-    mom.append_ok("Bills", MESSAGE);
+    let (server, _mom, mut dad) = mom_shares(&["Bills"], true);
     grant(&server, "Bills", "lrs");
-    let mut dad = server.login("dad", "d4d");
     dad.ok("SELECT Shared/mom/Bills");
     grant(&server, "Bills", "");
     dad.send("f1 FETCH 1 BODY.PEEK[]");
@@ -433,11 +377,8 @@ fn losing_read_while_busy_ends_the_session_before_the_next_command() {
 
 #[test]
 fn rights_changed_while_selected_count_from_the_next_command() {
-    let server = family();
-    let mut mom = server.login("mom", "m0m");
-    mom.ok("CREATE Bills");
+    let (server, _mom, mut dad) = mom_shares(&["Bills"], false);
     grant(&server, "Bills", "lrwte");
-    let mut dad = server.login("dad", "d4d");
     dad.ok("SELECT Shared/mom/Bills");
     dad.ok("EXPUNGE");
     // Only `e` gone: PERMANENTFLAGS are the same, so not sent again.

@@ -444,3 +444,22 @@ fn deleting_a_user_removes_their_rights_subscriptions_and_selected_sessions() {
     let refused = new_dad.no("SELECT Shared/mom/Bills");
     assert!(refused.contains("[NONEXISTENT]"), "{refused}");
 }
+
+#[test]
+fn catenate_urls_need_read_on_their_mailbox_and_hidden_ones_are_missing() {
+    let (server, _mom, mut dad) = mom_shares(&["Bills"], true);
+    let catenate = |dad: &mut Client, mailbox: &str| {
+        let (_, tagged) = dad.command(&format!("APPEND INBOX CATENATE (URL /Shared/mom/{mailbox}/;UID=1)"));
+        tagged
+    };
+    grant(&server, "Bills", "l");
+    let refused = catenate(&mut dad, "Bills");
+    assert!(refused.starts_with("NO [BADURL ") && refused.contains("(no \"r\" right)"), "{refused}");
+    grant(&server, "Bills", "p");
+    let hidden = catenate(&mut dad, "Bills");
+    let missing = catenate(&mut dad, "Nothing");
+    assert_eq!(hidden.replace("Bills", "Nothing"), missing);
+    grant(&server, "Bills", "lr");
+    let copied = catenate(&mut dad, "Bills");
+    assert!(copied.starts_with("OK"), "{copied}");
+}

@@ -358,4 +358,23 @@ mod tests {
         assert!(hub.get(1).is_none(), "the older one goes over budget");
         assert!(hub.get(2).is_some());
     }
+
+    #[test]
+    fn rights_changes_are_counted_and_wake_the_mailbox() {
+        let mut hub = Hub::default();
+        hub.mailboxes.insert(1, state(vec![1], 4));
+        let listener = hub.get(1).unwrap().changed.listen();
+        let changes = [Change::Rights { mailbox: Some(1) }, Change::Rights { mailbox: None }];
+        hub.apply(&changes);
+        hub.notify(&changes);
+        assert_eq!(hub.acl_generation(), 2);
+        // Woken: the listener resolves at once.
+        assert!(smol::future::block_on(smol::future::or(
+            async {
+                listener.await;
+                true
+            },
+            async { false }
+        )));
+    }
 }

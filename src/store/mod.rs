@@ -61,7 +61,7 @@ use smol::channel::{self, Receiver, Sender};
 #[cfg_attr(not(test), allow(unused_imports))]
 pub use acl::{Acl, AclEntry, Identifier, Modifier, Rights, RightsChange};
 pub use hub::{Hub, Preloaded};
-pub use ops::{DELIMITER, INBOX};
+pub use ops::{DELIMITER, INBOX, SHARED_ROOT};
 pub use reader::{
     structure_of, BlobCursor, ChunkReader, KnownLogins, MessageCursor, Reader, SaveDateCursor, Snapshot, SummaryCursor,
     PIECE,

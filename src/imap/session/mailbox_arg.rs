@@ -151,4 +151,10 @@ mod tests {
         assert_eq!(store_name("Family/News"), "News");
         assert_eq!(refusal_text(Rights::EXPUNGE), "You may not expunge in this mailbox (no \"e\" right)");
     }
+
+    #[test]
+    fn the_store_names_the_shared_root_as_the_namespaces_do() {
+        // User deletion drops others' `Shared/<user>/...` subscriptions by it.
+        assert_eq!(crate::store::SHARED_ROOT, namespace::SHARED);
+    }
 }

@@ -18,6 +18,18 @@
 //! gives back the original bytes. APPENDLIMIT limits the literal; the
 //! stored message, and its RFC822.SIZE, are what the conversion made.
 //!
+//! # Rights (RFC 4314 §4, spec §1.7)
+//!
+//! The target resolves through `imap::namespace` and needs `i`, checked
+//! once before any message is read (MULTIAPPEND too); a hidden mailbox
+//! answers `[TRYCREATE]` as a missing one does. Flags the user may not
+//! set there are dropped, never refused: \Seen needs `s`, \Deleted `t`,
+//! the others and keywords `w`. Without `r` there is no APPENDUID: a drop
+//! box does not learn the UIDs it cannot read (Dovecot answers the same).
+//! REPLACE also needs `e` in the selected mailbox, whose message it
+//! expunges. A CATENATE URL needs `r` on its mailbox; a hidden one is a
+//! missing one (`[BADURL]` with the same text).
+//!
 //! # CATENATE (RFC 4469)
 //!
 //! A message may instead be made of parts: `TEXT` literals from the client

@@ -1,6 +1,12 @@
 //! COPY, MOVE and their UID forms (RFC 3501 §6.4.7, RFC 6851, with
 //! COPYUID from RFC 4315).
 //!
+//! Rights (RFC 4314 §4, spec §1.7): `i` on the target (which resolves
+//! through `imap::namespace`; a hidden one is `[TRYCREATE]` like a missing
+//! one), and for MOVE `e` on the source, both checked before anything is
+//! done. The copies keep only the flags the user may set in the target
+//! (`Store::copy_keeping`); without `r` there, no COPYUID.
+//!
 //! One store operation; no snapshot is held while answering (the target's
 //! id is read and the reader dropped first), and MOVE's expunges are
 //! reported by `sync`, which paces itself (see `Session::sync_selected`).

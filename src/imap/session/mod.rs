@@ -4,7 +4,9 @@
 //! the board's limits before reading it), hands it to its handler in
 //! `command/`, and before each tagged reply tells the client what other
 //! sessions changed ([`Session::sync`], in `sync.rs`). Store errors
-//! become response codes in `imap::code`.
+//! become response codes in `imap::code`. Before each command (and in
+//! IDLE's and NOTIFY's waits) it looks the selected mailbox's rights up
+//! again if any rights changed meanwhile (`rights.rs`, RFC 4314 §5.1.1).
 //!
 //! ## What a handler is handed
 //!

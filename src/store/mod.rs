@@ -61,7 +61,9 @@ use smol::channel::{self, Receiver, Sender};
 #[cfg_attr(not(test), allow(unused_imports))]
 pub use acl::{Acl, AclEntry, Identifier, Modifier, Rights, RightsChange};
 pub use hub::{Hub, Preloaded};
-pub use ops::{DELIMITER, INBOX, SHARED_ROOT};
+#[cfg(test)]
+pub use ops::SHARED_ROOT;
+pub use ops::{DELIMITER, INBOX};
 pub use reader::{
     structure_of, BlobCursor, ChunkReader, KnownLogins, MessageCursor, Reader, SaveDateCursor, Snapshot, SummaryCursor,
     PIECE,

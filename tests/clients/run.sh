@@ -196,10 +196,10 @@ all_exact() {
 
 corpus=$work/corpus
 "$py" "$here/corpus.py" "$corpus" || die "corpus.py failed"
-imapq create Family || die "cannot CREATE Family"
-deliver INBOX "$corpus"/INBOX-*.eml && deliver Family "$corpus"/Family-*.eml || die "seeding failed"
+imapq create Holidays || die "cannot CREATE Holidays"
+deliver INBOX "$corpus"/INBOX-*.eml && deliver Holidays "$corpus"/Family-*.eml || die "seeding failed"
 expect "seed: INBOX has 14 messages" "$(imapq count INBOX)" 14
-expect "seed: Family has 6 messages" "$(imapq count Family)" 6
+expect "seed: Holidays has 6 messages" "$(imapq count Holidays)" 6
 imapq body INBOX INBOX-03 >"$work/INBOX-03.server"
 if cmp -s "$work/INBOX-03.server" "$corpus/INBOX-03.eml"; then
     pass "seed: the non-ASCII-subject message reads back byte-exact"
@@ -231,7 +231,7 @@ SubFolders Verbatim
 Channel roost
 Far :roost-far:
 Near :local:
-Patterns INBOX Family
+Patterns INBOX Holidays
 Create Near
 # Deletions go both ways and are expunged on both sides at once.
 Expunge Both
@@ -249,7 +249,7 @@ mbsync_failed() {
 
 if mbsync_sync first; then pass "mbsync: first sync"; else mbsync_failed "first sync" $?; fi
 expect "mbsync: INBOX has 14 local messages" "$(maildir_count "$mb/INBOX")" 14
-expect "mbsync: Family has 6 local messages" "$(maildir_count "$mb/Family")" 6
+expect "mbsync: Holidays has 6 local messages" "$(maildir_count "$mb/Holidays")" 6
 file=$(maildir_file "$mb/INBOX" INBOX-03)
 if [ -n "$file" ] && grep -qF "Subject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe_aus_M=C3=BCnchen_=E2=98=80?=" "$file"; then
     pass "mbsync: the non-ASCII subject arrived intact"
@@ -261,10 +261,10 @@ if [ -n "$file" ] && same_message "$file" "$corpus/INBOX-03.eml"; then
 else
     fail "mbsync: INBOX-03 arrived changed: $(diff <(as_stored "$corpus/INBOX-03.eml") <(as_stored "${file:-/dev/null}") | head -c 600)"
 fi
-all_exact mbsync "$mb/INBOX" "$mb/Family"
-file=$(maildir_file "$mb/Family" Family-02)
+all_exact mbsync "$mb/INBOX" "$mb/Holidays"
+file=$(maildir_file "$mb/Holidays" Family-02)
 if [ -n "$file" ] && same_message "$file" "$corpus/Family-02.eml"; then
-    pass "mbsync: a base64 attachment in Family arrived byte-exact"
+    pass "mbsync: a base64 attachment in Holidays arrived byte-exact"
 else
     fail "mbsync: Family-02 arrived changed: $(diff <(as_stored "$corpus/Family-02.eml") <(as_stored "${file:-/dev/null}") | head -c 600)"
 fi
@@ -296,13 +296,13 @@ expect "mbsync: local INBOX has 12 messages" "$(maildir_count "$mb/INBOX")" 12
 
 # New mail, both ways.
 deliver INBOX "$corpus/new-01.eml"
-deliver Family "$corpus/new-02.eml"
+deliver Holidays "$corpus/new-02.eml"
 put_local "$mb/INBOX" new-05
 if mbsync_sync new mail; then pass "mbsync: sync of new mail"; else mbsync_failed "sync of new mail" $?; fi
 [ -n "$(maildir_file "$mb/INBOX" new-01)" ] && pass "mbsync: new mail in INBOX arrived" ||
     fail "mbsync: new mail in INBOX did not arrive"
-[ -n "$(maildir_file "$mb/Family" new-02)" ] && pass "mbsync: new mail in Family arrived" ||
-    fail "mbsync: new mail in Family did not arrive"
+[ -n "$(maildir_file "$mb/Holidays" new-02)" ] && pass "mbsync: new mail in Holidays arrived" ||
+    fail "mbsync: new mail in Holidays did not arrive"
 uploaded mbsync INBOX new-05
 
 # ------------------------------------------------------------------ 3. offlineimap
@@ -336,7 +336,7 @@ remoteuser = $user
 remotepass = $password
 ssl = yes
 sslcacertfile = $cert
-folderfilter = lambda name: name in ["INBOX", "Family"]
+folderfilter = lambda name: name in ["INBOX", "Holidays"]
 maxconnections = 1
 CONFIG
 offlineimap_sync() {
@@ -350,14 +350,14 @@ offlineimap_failed() {
 
 if offlineimap_sync first; then pass "offlineimap: first sync"; else offlineimap_failed "first sync" $?; fi
 expect "offlineimap: INBOX has as many messages as the server" "$(maildir_count "$oi/mail/INBOX")" "$(imapq count INBOX)"
-expect "offlineimap: Family has as many messages as the server" "$(maildir_count "$oi/mail/Family")" "$(imapq count Family)"
+expect "offlineimap: Holidays has as many messages as the server" "$(maildir_count "$oi/mail/Holidays")" "$(imapq count Holidays)"
 file=$(maildir_file "$oi/mail/INBOX" INBOX-03)
 if [ -n "$file" ] && same_message "$file" "$corpus/INBOX-03.eml"; then
     pass "offlineimap: a multipart message arrived byte-exact"
 else
     fail "offlineimap: INBOX-03 arrived changed: $(diff <(as_stored "$corpus/INBOX-03.eml") <(as_stored "${file:-/dev/null}") | head -c 600)"
 fi
-all_exact offlineimap "$oi/mail/INBOX" "$oi/mail/Family"
+all_exact offlineimap "$oi/mail/INBOX" "$oi/mail/Holidays"
 
 set_maildir_flags "$oi/mail/INBOX" INBOX-08 S
 set_maildir_flags "$oi/mail/INBOX" INBOX-10 F
@@ -372,17 +372,17 @@ has_flag "$flags" '\Flagged' && pass "offlineimap: local :2,F became \\Flagged o
 expect "offlineimap: server \\Flagged \\Seen became :2,FS locally" "$(maildir_flags "$oi/mail/INBOX" INBOX-11)" FS
 
 rm -f "$(maildir_file "$oi/mail/INBOX" INBOX-13)"
-imapq expunge Family Family-03
+imapq expunge Holidays Family-03
 if offlineimap_sync deletions; then pass "offlineimap: sync of deletions"; else offlineimap_failed "sync of deletions" $?; fi
 expect "offlineimap: a locally deleted message is gone from the server" "$(imapq flags INBOX INBOX-13)" MISSING
-expect "offlineimap: a message expunged on the server is gone locally" "$(maildir_flags "$oi/mail/Family" Family-03)" MISSING
+expect "offlineimap: a message expunged on the server is gone locally" "$(maildir_flags "$oi/mail/Holidays" Family-03)" MISSING
 
 deliver INBOX "$corpus/new-03.eml"
-put_local "$oi/mail/Family" new-06
+put_local "$oi/mail/Holidays" new-06
 if offlineimap_sync new mail; then pass "offlineimap: sync of new mail"; else offlineimap_failed "sync of new mail" $?; fi
 [ -n "$(maildir_file "$oi/mail/INBOX" new-03)" ] && pass "offlineimap: new mail in INBOX arrived" ||
     fail "offlineimap: new mail in INBOX did not arrive"
-uploaded offlineimap Family new-06
+uploaded offlineimap Holidays new-06
 expect "offlineimap: INBOX still matches the server" "$(maildir_count "$oi/mail/INBOX")" "$(imapq count INBOX)"
 
 # ------------------------------------------------------------------ 4. IDLE

@@ -51,13 +51,6 @@ pub struct Seen {
     pub shown: Option<Shown>,
 }
 
-impl Seen {
-    /// In the user's personal namespace.
-    pub fn personal(&self, user: u32) -> bool {
-        self.owner == user
-    }
-}
-
 /// What one user sees: mailboxes by visible name, the namespace levels
 /// with something under them, and (when asked for) their subscriptions.
 #[derive(Default)]

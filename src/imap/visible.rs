@@ -145,6 +145,83 @@ impl Tree {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mail::rights::RightsChange as Modifier;
+    use crate::store::{AclEntry, Identifier, Op, RightsChange, Store};
+
+    fn rights(letters: &str) -> Rights {
+        Rights::parse(letters.as_bytes()).unwrap()
+    }
+
+    /// The trees of mom, dad and tom over mom's `Bills`, `Bills/2026`
+    /// (dad: `l`), `Diary` and `Sent` (\Sent, tom: `lr`), and the
+    /// household's `Newsletter` (`authenticated`: `lr`): the public tree
+    /// is covered here because no command creates a public mailbox yet
+    /// (`roost public create` comes with the ACL commands).
+    #[test]
+    fn each_user_sees_their_own_tree() {
+        let directory = std::env::temp_dir().join(format!("roost-visible-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&directory);
+        std::fs::create_dir_all(&directory).unwrap();
+        let (store, pump) = Store::open(&directory.join("db.redb"), 1 << 20, 0).unwrap();
+        let executor = smol::LocalExecutor::new();
+        executor.spawn(pump).detach();
+        smol::block_on(executor.run(async {
+            let mut ids = Vec::new();
+            for name in ["mom", "dad", "tom"] {
+                store.execute(Op::AddUser { name: name.into(), password_hash: "x".into() }).await.unwrap();
+                ids.push(store.read().unwrap().user(name).unwrap().unwrap().id);
+            }
+            let (mom, dad, tom) = (ids[0], ids[1], ids[2]);
+            let grant = |id: u64, who: u32, letters: &str| {
+                let change = RightsChange {
+                    identifier: Identifier::User(who),
+                    negative: false,
+                    modifier: Modifier::Replace(rights(letters)),
+                };
+                let store: &Store = &store;
+                async move { store.set_rights(id, change).await.unwrap() }
+            };
+            store.create_mailbox(mom, "Bills".into(), None).await.unwrap();
+            let bills_2026 = store.create_mailbox(mom, "Bills/2026".into(), None).await.unwrap();
+            store.create_mailbox(mom, "Diary".into(), None).await.unwrap();
+            let sent = store.create_mailbox(mom, "Sent".into(), Some(SpecialUse::Sent)).await;
+            let sent = match sent {
+                Ok(id) => id,
+                // Made at user creation.
+                Err(_) => store.read().unwrap().mailbox_id(mom, "Sent").unwrap().unwrap(),
+            };
+            grant(bills_2026, dad, "l").await;
+            grant(sent, tom, "lr").await;
+            let everyone =
+                AclEntry { identifier: Identifier::Authenticated, granted: rights("lr"), denied: Rights::NONE };
+            store.create_public_mailbox("Newsletter".into(), None, vec![everyone]).await.unwrap();
+            let reader = store.read().unwrap();
+
+            let dads = Tree::read(&reader, dad, false).unwrap();
+            let names: Vec<&str> = dads.mailboxes.keys().map(String::as_str).collect();
+            assert!(names.contains(&"Shared/mom/Bills/2026") && names.contains(&"Family/Newsletter"), "{names:?}");
+            assert!(!names.iter().any(|name| *name == "Shared/mom/Bills" || name.contains("Diary")), "{names:?}");
+            let levels: Vec<&str> = dads.levels.iter().map(String::as_str).collect();
+            assert_eq!(levels, ["Family", "Shared", "Shared/mom"]);
+            // The hidden parent is a gap, as a missing one would be.
+            assert_eq!(dads.gaps("Shared/mom/Bills/2026").collect::<Vec<_>>(), ["Shared/mom/Bills"]);
+            assert_eq!(dads.mailboxes["Shared/mom/Bills/2026"].rights, rights("l"));
+
+            let toms = Tree::read(&reader, tom, false).unwrap();
+            let seen = &toms.mailboxes["Shared/mom/Sent"];
+            // No special use outside the personal namespace.
+            assert_eq!(seen.shown.unwrap().special_use, None);
+            assert_eq!(seen.owner, mom);
+            assert!(toms.mailboxes.contains_key("Family/Newsletter"));
+
+            // Mom sees her own names, the household's, and no Shared level.
+            let moms = Tree::read(&reader, mom, false).unwrap();
+            assert!(moms.mailboxes.contains_key("Bills/2026") && moms.mailboxes.contains_key("Family/Newsletter"));
+            assert!(!moms.levels.contains("Shared"));
+        }));
+        drop(store);
+        let _ = std::fs::remove_dir_all(&directory);
+    }
 
     #[test]
     fn gaps_are_the_parents_not_in_the_tree() {

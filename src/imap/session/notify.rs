@@ -54,8 +54,8 @@ use std::rc::Rc;
 
 use crate::imap::encode;
 use crate::imap::fetch;
-use crate::imap::session::{Session, State, SyncMode};
 use crate::imap::namespace::{self, Place};
+use crate::imap::session::{Session, State, SyncMode};
 use crate::imap::types::{FetchItem, NotifyEvents};
 use crate::imap::visible::Tree;
 use crate::mail::rights::Rights;
@@ -465,7 +465,9 @@ fn compare_with(session: &mut Session, notify: &mut Notify, pass: Pass) -> Resul
         }
         let current: std::collections::HashSet<u64> = records.iter().map(|watched| watched.id).collect();
         for (id, (old, _, _)) in &notify.mailboxes {
-            if !current.contains(id) && !names.contains(old.as_str()) && told(notify.wanted(old, &notify.subscriptions), old)
+            if !current.contains(id)
+                && !names.contains(old.as_str())
+                && told(notify.wanted(old, &notify.subscriptions), old)
             {
                 lines.push((old.clone(), list_line(old, "\\NonExistent", None)));
             }

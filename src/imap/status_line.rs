@@ -70,16 +70,14 @@ pub fn read(session: &Session, user: u32, id: u64, items: &[StatusItem]) -> Resu
     if record.noselect {
         return Err(StoreError::NotSelectable);
     }
-    if record.user_id != user {
-        if items.contains(&StatusItem::Unseen) {
-            record.unseen = reader.private_unseen(id, user)?;
-        }
-        // TODO(pvtseen, issue 15): HIGHESTMODSEQ is the user's own (spec
-        // §3.2): the larger of the mailbox's shared modseq and the user's
-        // own private changes. Take it from the per-user function pvtseen
-        // adds to the store (planned as `Reader::highest_modseq_for(mailbox,
-        // user)`, beside its `Reader::shared_modseq`) at the merge; until
-        // then every user sees the mailbox's highest modseq.
+    // TODO(pvtseen, issue 15): HIGHESTMODSEQ is the user's own (spec
+    // §3.2): the larger of the mailbox's shared modseq and the user's
+    // own private changes. Take it from the per-user function pvtseen
+    // adds to the store (planned as `Reader::highest_modseq_for(mailbox,
+    // user)`, beside its `Reader::shared_modseq`) at the merge; until
+    // then every user sees the mailbox's highest modseq.
+    if record.user_id != user && items.contains(&StatusItem::Unseen) {
+        record.unseen = reader.private_unseen(id, user)?;
     }
     if !items.contains(&StatusItem::Recent) {
         return Ok((record, 0));

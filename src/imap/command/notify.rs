@@ -93,7 +93,7 @@ pub async fn run(session: &mut Session, tag: &str, user: u32, argument: Option<N
         counts: HashMap::new(),
         fetched,
         own: Vec::new(),
-        _watch: watch,
+        watch,
     };
     // Replaces any earlier NOTIFY: what it had not reported yet is dropped.
     session.notify = Some(Box::new(notify));

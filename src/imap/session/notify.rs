@@ -81,7 +81,7 @@ pub struct Notify {
     /// UIDs this session itself added to `fetched.0` since (APPEND, COPY,
     /// MOVE): RFC 5465 §5.2, no MessageNew FETCH for them.
     pub(crate) own: Vec<std::ops::RangeInclusive<u32>>,
-    pub(crate) _watch: UserWatch,
+    pub(crate) watch: UserWatch,
 }
 
 pub(crate) struct Selected {
@@ -318,7 +318,10 @@ struct Watched {
 /// others they hold `l` on), with their records, and their subscriptions.
 /// UNSEEN is the user's own (spec §3.3: STATUS computed for the
 /// listener); it is counted only for the mailboxes some group watches.
-fn watched(session: &Session, notify: &Notify) -> Result<(Vec<Watched>, BTreeSet<String>, Vec<String>), StoreError> {
+/// The mailboxes, subscriptions and namespace levels the user sees.
+type Seen = (Vec<Watched>, BTreeSet<String>, Vec<String>);
+
+fn watched(session: &Session, notify: &Notify) -> Result<Seen, StoreError> {
     let reader = session.server.store.read()?;
     let tree = Tree::read(&reader, notify.user, notify.track_subscriptions)?;
     let subscriptions: BTreeSet<String> = tree.subscriptions.into_iter().collect();
@@ -382,7 +385,7 @@ fn owners(session: &Session, notify: &Notify, subscriptions: &BTreeSet<String>) 
 fn compare_with(session: &mut Session, notify: &mut Notify, pass: Pass) -> Result<(), StoreError> {
     let (records, subscriptions, levels) = watched(session, notify)?;
     let owners = owners(session, notify, &subscriptions);
-    notify._watch.follow(owners);
+    notify.watch.follow(owners);
     let mut names: BTreeSet<&str> = records.iter().map(|watched| watched.name.as_str()).collect();
     names.extend(levels.iter().map(String::as_str));
     let by_name: HashMap<&str, &MailboxRecord> =

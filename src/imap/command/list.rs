@@ -2,6 +2,33 @@
 //! and SPECIAL-USE (RFC 6154) attributes, and the extended LIST of
 //! RFC 5258 / RFC 9051 §6.3.9 with LIST-STATUS (RFC 5819).
 //!
+//! # Namespaces (issue 15)
+//!
+//! Every form lists the user's tree (`imap::visible`): their own
+//! mailboxes, the others' and the household's on which they hold `l` by
+//! their visible names (`Shared/<owner>/...`, `Family/...`), and the
+//! levels `Shared`, `Shared/<owner>`, `Family` (`\Noselect \HasChildren`)
+//! when something visible lies below. `LIST "" *` includes those trees
+//! (spec §2.2: iOS Mail and K-9 show only what `*` returns).
+//!
+//! - A mailbox without `l` is not in the tree. A visible child's parent
+//!   that is not in it (hidden or never created: the user cannot tell
+//!   them apart) is listed `\Noselect \HasChildren` where a pattern
+//!   stops above the child (RFC 3501 §6.3.8, `%`), and never under `*`
+//!   (RFC 4314 §4's example). \HasChildren counts visible children only.
+//!   Decision: the extended LIST with no selection option draws the same
+//!   line for it as plain LIST (RFC 5258 leaves `%` levels to RFC 3501).
+//! - Special-use attributes only in the personal namespace (spec §2.3):
+//!   `LIST (SPECIAL-USE)` selects none of the others'.
+//! - LIST-STATUS answers only where the user holds `r` (RFC 4314 §4),
+//!   with their own UNSEEN (`imap::status_line`).
+//! - LSUB and `(SUBSCRIBED)` read the user's own subscription rows, which
+//!   hold visible names; a subscribed name they cannot see is answered as
+//!   one with no mailbox behind it (`\Noselect`, `\NonExistent`).
+//! - The lookups of other users' mailboxes (one per ACL entry naming the
+//!   user, `authenticated` or `anyone`) are paced like the rest: each step
+//!   one short read transaction, closed before a yield.
+//!
 //! # Fairness (issue 11)
 //!
 //! Every session shares one executor thread, so a LIST may not hold it for

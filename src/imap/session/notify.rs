@@ -42,6 +42,32 @@
 //!   commands, as without NOTIFY.
 //! - INBOXES is INBOX: LMTP delivers nowhere else.
 //!
+//! # Other users' mailboxes (issue 15, spec §3.3)
+//!
+//! The comparison covers the user's tree (`imap::visible`): their own
+//! mailboxes and those of others they hold `l` on, by visible names.
+//! - `PERSONAL` is the personal namespace only (RFC 5465 §6); `SUBTREE
+//!   Shared`, `SUBTREE Family`, `MAILBOXES Shared/mom/Bills` and
+//!   `SUBSCRIBED` (whose rows hold visible names) reach the others.
+//! - Events need `l` and `r` (RFC 5465 §5). A mailbox without `l` is not
+//!   in the tree, so it is ignored silently; one with `l` but not `r` gets
+//!   `LIST (\NoAccess)` at NOTIFY SET and when `r` goes, and no STATUS.
+//! - Rights that change are MailboxName news (spec §1.9 item 4): gaining
+//!   `l` is the mailbox appearing (`LIST` with its attributes, as for a
+//!   CREATE), losing it is `LIST (\NonExistent)` (RFC 5465 §5.4's MUST).
+//!   Decision: these go to every group watching the name, not only to
+//!   those asking for MailboxName, since a client watching a mailbox for
+//!   messages must learn why its news stopped.
+//! - STATUS is computed for the listener: UNSEEN their own
+//!   (`Reader::private_unseen` where they are not the owner).
+//! - Waking: a change of an owner's mail wakes that owner's NOTIFY
+//!   sessions (`Change::User`). A session also follows, in the hub, the
+//!   owners its groups name (`Shared/alice/...` alice, `Family/...` the
+//!   household, `Shared` everyone), those of its subscribed shared names
+//!   and the selected mailbox's owner (`Hub::follow`), recomputed at each
+//!   comparison; a rights change wakes the grantee (`set_rights` names
+//!   them) and the owner, which those following the owner hear too.
+//!
 //! The command (`command::notify`) sets this state up; IDLE
 //! (`command::idle`) and the command loop report through [`listen`] and
 //! [`report`]; APPEND, COPY and MOVE note the session's own messages with
@@ -504,6 +530,10 @@ fn compare_with(session: &mut Session, notify: &mut Notify, pass: Pass) -> Resul
         if record.noselect || !readable || !(wanted.messages || wanted.flags) {
             continue;
         }
+        // TODO(pvtseen, issue 15): `modseq` must be the listener's own
+        // HIGHESTMODSEQ (spec §3.2), so that another user's private \Seen
+        // sends nothing; take it from pvtseen's per-user store function at
+        // the merge (see `imap::status_line::read`).
         let now = Counts::of(record);
         counts.insert(*id, now);
         if Some(*id) == selected {

@@ -309,3 +309,22 @@ fn idle_across_users() {
     let (_, done) = dad.until_tagged(&tag);
     assert!(done.starts_with("OK"), "{done}");
 }
+
+#[test]
+fn imap4rev2_select_lists_the_mailbox_as_the_user_sees_it() {
+    let server = fixture();
+    server.share(&["add", "mom", "Bills", "tom", "lr"]);
+    let (mut dad, mut tom) = (server.login("dad", "d4d"), server.login("tom", "t0m"));
+    for client in [&mut dad, &mut tom] {
+        client.ok("ENABLE IMAP4rev2");
+    }
+    // RFC 9051 §6.3.2: a LIST response for the selected mailbox.
+    let dads = lines(&mut dad, "SELECT Shared/mom/Bills");
+    assert!(dads.contains(&"* LIST (\\HasChildren) \"/\" \"Shared/mom/Bills\"".to_string()), "{dads:?}");
+    // Bills/2026 is hidden from tom: no \HasChildren gives it away.
+    let toms = lines(&mut tom, "SELECT Shared/mom/Bills");
+    assert!(toms.contains(&"* LIST (\\HasNoChildren) \"/\" \"Shared/mom/Bills\"".to_string()), "{toms:?}");
+    // Her \Sent is not dad's.
+    let sent = lines(&mut dad, "EXAMINE Shared/mom/Sent");
+    assert!(sent.contains(&"* LIST (\\HasNoChildren) \"/\" \"Shared/mom/Sent\"".to_string()), "{sent:?}");
+}

@@ -27,7 +27,12 @@
 //!   one with no mailbox behind it (`\Noselect`, `\NonExistent`).
 //! - The lookups of other users' mailboxes (one per ACL entry naming the
 //!   user, `authenticated` or `anyone`) are paced like the rest: each step
-//!   one short read transaction, closed before a yield.
+//!   one short read transaction, closed before a yield. Measured (release
+//!   build, shared 2-core VM): with 1000 of mom's mailboxes shared to
+//!   `authenticated`, dad's `LIST "" *` took 3.8 ms (mom's own, the same
+//!   1000 names: 3.8 ms), his `LIST "" * RETURN (STATUS (MESSAGES
+//!   UNSEEN))` 9.6 ms (mom's: 6.3 ms), and a third user's NOOP sent
+//!   during it at most 1.1 ms.
 //!
 //! # Fairness (issue 11)
 //!

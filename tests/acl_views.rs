@@ -93,6 +93,11 @@ fn list_shows_each_user_what_they_may_look_up() {
     let dads = lines(&mut dad, "LIST \"\" Shared/mom/*");
     assert!(dads.contains(&"* LIST (\\HasNoChildren) \"/\" \"Shared/mom/Bills/2026\"".to_string()), "{dads:?}");
     assert!(!dads.iter().any(|line| line.contains("Diary") || line.contains("INBOX")), "{dads:?}");
+    // Her INBOX is Shared/mom/INBOX, whose case counts (spec §2.2).
+    server.share(&["add", "mom", "INBOX", "tom", "lr"]);
+    assert_eq!(lines(&mut tom, "LIST \"\" Shared/mom/INBOX"), ["* LIST (\\HasNoChildren) \"/\" \"Shared/mom/INBOX\""]);
+    assert!(lines(&mut tom, "LIST \"\" Shared/mom/inbox").is_empty());
+    server.share(&["del", "mom", "INBOX", "tom"]);
     // Once mom revokes School, tom sees no Shared at all.
     server.share(&["del", "mom", "School", "tom"]);
     let everything = lines(&mut tom, "LIST \"\" *");
@@ -151,6 +156,11 @@ fn subscriptions_to_shared_names() {
             "* LIST (\\NonExistent \\Subscribed) \"/\" \"Shared/mom/Diary\"",
             "* LIST (\\NonExistent \\Subscribed) \"/\" \"Shared/mom/Nothing\"",
         ]
+    );
+    // RECURSIVEMATCH: the level above the subscriptions, with CHILDINFO.
+    assert_eq!(
+        lines(&mut dad, "LIST (SUBSCRIBED RECURSIVEMATCH) \"\" Shared/%"),
+        ["* LIST (\\Noselect \\HasChildren) \"/\" \"Shared/mom\" (\"CHILDINFO\" (\"SUBSCRIBED\"))"]
     );
     // RETURN (SUBSCRIBED) over the whole tree.
     let returned = lines(&mut dad, "LIST \"\" Shared/mom/% RETURN (SUBSCRIBED)");

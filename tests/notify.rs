@@ -4,25 +4,7 @@
 
 mod common;
 
-use std::io::Read;
-use std::time::Duration;
-
 use common::*;
-
-/// Asserts that the server sends nothing for a while.
-fn assert_silent(client: &mut Client) {
-    let Transport::Plain(stream) = client.transport() else { panic!("plain connections only") };
-    stream.set_read_timeout(Some(Duration::from_millis(400))).unwrap();
-    let mut byte = [0u8; 64];
-    let read = stream.read(&mut byte);
-    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    match read {
-        Ok(count) => panic!("unexpected: {:?}", String::from_utf8_lossy(&byte[..count])),
-        Err(error) => {
-            assert!(matches!(error.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut), "{error}")
-        }
-    }
-}
 
 /// Reads unsolicited lines until one starts with `prefix`; returns them all.
 /// The untagged response `line`, read.

@@ -1057,9 +1057,9 @@ fn namespace_is_personal_only() {
     let mut client = server.connect();
     client.bad("NAMESPACE");
     client.ok("LOGIN alice secret");
-    assert_eq!(client.ok("NAMESPACE"), ["* NAMESPACE ((\"\" \"/\")) NIL NIL"]);
+    assert_eq!(client.ok("NAMESPACE"), ["* NAMESPACE ((\"\" \"/\")) ((\"Shared/\" \"/\")) ((\"Family/\" \"/\"))"]);
     open(&mut client, "SELECT INBOX");
-    assert_eq!(client.ok("NAMESPACE"), ["* NAMESPACE ((\"\" \"/\")) NIL NIL"]);
+    assert_eq!(client.ok("NAMESPACE"), ["* NAMESPACE ((\"\" \"/\")) ((\"Shared/\" \"/\")) ((\"Family/\" \"/\"))"]);
     client.bad("NAMESPACE extra");
 }
 

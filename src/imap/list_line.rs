@@ -8,18 +8,26 @@ use std::collections::BTreeSet;
 
 use crate::imap::encode;
 use crate::imap::session::Session;
+use crate::imap::visible::Tree;
 use crate::store::{StoreError, DELIMITER};
 
 /// `* LIST (attributes) "/" name` for one existing mailbox: what SELECT
 /// and EXAMINE send in IMAP4rev2 (RFC 9051 §6.3.2), with UTF-8 names.
+/// `name` is the name the user sees; the attributes come from their tree
+/// (`imap::visible`), so \HasChildren counts only children they may see,
+/// and a mailbox outside their personal namespace has no special use.
 pub fn mailbox_line(session: &Session, user: u32, name: &str) -> Result<Vec<u8>, StoreError> {
     let reader = session.server.store.read()?;
-    let id = reader.mailbox_id(user, name)?.ok_or(StoreError::NoSuchMailbox)?;
-    let record = reader.mailbox(id)?.ok_or(StoreError::NoSuchMailbox)?;
-    let mailboxes = reader.mailboxes(user)?;
-    let names: BTreeSet<&str> = mailboxes.iter().map(|(name, _)| name.as_str()).collect();
+    let tree = Tree::read(&reader, user, false)?;
+    let seen = tree.mailboxes.get(name).ok_or(StoreError::NoSuchMailbox)?;
+    let special_use = match seen.shown {
+        Some(shown) => shown.special_use,
+        None => reader.mailbox(seen.id)?.ok_or(StoreError::NoSuchMailbox)?.special_use,
+    };
+    drop(reader);
+    let names = tree.names();
     let mut attributes = vec![if has_children(&names, name) { "\\HasChildren" } else { "\\HasNoChildren" }];
-    if let Some(special_use) = record.special_use {
+    if let Some(special_use) = special_use {
         attributes.push(special_use.attribute());
     }
     let mut line = format!("* LIST ({}) \"{DELIMITER}\" ", attributes.join(" ")).into_bytes();

@@ -21,3 +21,4 @@ pub mod thread;
 pub mod types;
 pub mod url;
 pub mod view;
+pub mod visible;

@@ -53,14 +53,31 @@ pub fn write(session: &mut Session, name: &str, id: u64, record: &MailboxRecord,
     out.extend_from_slice(b")\r\n");
 }
 
-/// The mailbox's record and how many of its messages are still \Recent
-/// (counted only when `items` ask for it: it reads the recent messages).
-pub fn read(session: &Session, id: u64, items: &[StatusItem]) -> Result<(MailboxRecord, u64), StoreError> {
+/// The mailbox's record as `user` sees it, and how many of its messages
+/// are still \Recent (counted only when `items` ask for it: it reads the
+/// recent messages).
+///
+/// MESSAGES, UIDNEXT, UIDVALIDITY, SIZE and MAILBOXID are the same for
+/// every user (spec §2.6). UNSEEN is the user's own (RFC 4314 §5.2,
+/// spec §3.4): the record's count for the owner, whose \Seen is the
+/// message's flag; every other reader keeps theirs privately, so theirs is
+/// the messages less their private \Seen rows (one walk of those rows,
+/// at most the mailbox's size; done only when UNSEEN is asked for).
+pub fn read(session: &Session, user: u32, id: u64, items: &[StatusItem]) -> Result<(MailboxRecord, u64), StoreError> {
     let store = &session.server.store;
     let reader = store.read()?;
-    let record = reader.mailbox(id)?.ok_or(StoreError::NoSuchMailbox)?;
+    let mut record = reader.mailbox(id)?.ok_or(StoreError::NoSuchMailbox)?;
     if record.noselect {
         return Err(StoreError::NotSelectable);
+    }
+    // TODO(pvtseen, issue 15): HIGHESTMODSEQ is the user's own (spec
+    // §3.2): the larger of the mailbox's shared modseq and the user's
+    // own private changes. Take it from the per-user function pvtseen
+    // adds to the store (planned as `Reader::highest_modseq_for(mailbox,
+    // user)`, beside its `Reader::shared_modseq`) at the merge; until
+    // then every user sees the mailbox's highest modseq.
+    if record.user_id != user && items.contains(&StatusItem::Unseen) {
+        record.unseen = reader.private_unseen(id, user)?;
     }
     if !items.contains(&StatusItem::Recent) {
         return Ok((record, 0));

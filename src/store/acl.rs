@@ -460,17 +460,8 @@ impl Reader {
     /// rights, by mailbox id. Three range reads of the grantee index and
     /// one lookup per candidate; the caller keeps those with `l` for LIST.
     pub fn shared_with(&self, user: u32) -> Result<Vec<(u64, Rights)>, StoreError> {
-        let grantees = self.table(super::schema::ACL_GRANTEES)?;
-        let mut candidates = Vec::new();
-        for key in [user, AUTHENTICATED, ANYONE] {
-            for row in grantees.range((key, 0)..=(key, u64::MAX))? {
-                candidates.push(row?.0.value().1);
-            }
-        }
-        candidates.sort_unstable();
-        candidates.dedup();
         let mut found = Vec::new();
-        for mailbox in candidates {
+        for mailbox in self.shared_candidates(user)? {
             // Their own mailbox (an `anyone` entry on it) is not shared with them.
             if self.mailbox(mailbox)?.is_none_or(|record| record.user_id == user) {
                 continue;
@@ -481,6 +472,23 @@ impl Reader {
             }
         }
         Ok(found)
+    }
+
+    /// The mailboxes whose ACL names `user`, `authenticated` or `anyone`,
+    /// ascending and without repeats: the three range reads of
+    /// [`Reader::shared_with`], for callers that look the candidates up
+    /// in steps of their own (LIST paces them; `rights_of` each).
+    pub fn shared_candidates(&self, user: u32) -> Result<Vec<u64>, StoreError> {
+        let grantees = self.table(super::schema::ACL_GRANTEES)?;
+        let mut candidates = Vec::new();
+        for key in [user, AUTHENTICATED, ANYONE] {
+            for row in grantees.range((key, 0)..=(key, u64::MAX))? {
+                candidates.push(row?.0.value().1);
+            }
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        Ok(candidates)
     }
 
     /// The UIDs from `low` to `high` of `mailbox` that are \Seen for

@@ -56,6 +56,12 @@ pub struct Hub {
     /// whole server: ACL changes are rare in a household, and a session
     /// that checks for nothing pays one lookup.
     acl_generation: u64,
+    /// Users whose NOTIFY sessions also watch mailboxes of other owners
+    /// (shared with them, or the household's): by owner (None: every
+    /// user), the watching users and how many of their sessions do. A
+    /// change of an owner's then wakes those users' sessions too, which
+    /// work out for themselves what of it they may see (`imap::session::notify`).
+    follows: HashMap<Option<u32>, HashMap<u32, u32>>,
 }
 
 /// A mailbox's UID list read ahead of [`Hub::watch`] by
@@ -177,6 +183,25 @@ impl Hub {
         }
     }
 
+    /// A NOTIFY session of `user` starts watching `owner`'s mailboxes too
+    /// (None: every user's).
+    pub fn follow(&mut self, user: u32, owner: Option<u32>) {
+        *self.follows.entry(owner).or_default().entry(user).or_insert(0) += 1;
+    }
+
+    pub fn unfollow(&mut self, user: u32, owner: Option<u32>) {
+        let Some(users) = self.follows.get_mut(&owner) else { return };
+        if let Some(count) = users.get_mut(&user) {
+            *count -= 1;
+            if *count == 0 {
+                users.remove(&user);
+            }
+        }
+        if users.is_empty() {
+            self.follows.remove(&owner);
+        }
+    }
+
     /// A listener woken by the next change of `user`'s (if watched).
     pub fn listen_user(&self, user: u32) -> Option<event_listener::EventListener> {
         self.users.get(&user).map(|(_, event)| event.listen())
@@ -207,6 +232,12 @@ impl Hub {
                 Change::User { user } => {
                     if let Some((_, event)) = self.users.get(user) {
                         event.notify(usize::MAX);
+                    }
+                    let followers = [Some(*user), None].into_iter().filter_map(|owner| self.follows.get(&owner));
+                    for follower in followers.flat_map(HashMap::keys).filter(|follower| *follower != user) {
+                        if let Some((_, event)) = self.users.get(follower) {
+                            event.notify(usize::MAX);
+                        }
                     }
                     continue;
                 }
@@ -342,6 +373,28 @@ mod tests {
         assert!(hub.get(1).unwrap().deleted);
         hub.unwatch(1);
         assert!(hub.get(1).is_none(), "a deleted mailbox is never kept");
+    }
+
+    #[test]
+    fn a_change_of_an_owner_wakes_the_users_who_follow_them() {
+        let mut hub = Hub::default();
+        hub.watch_user(1);
+        hub.watch_user(2);
+        hub.watch_user(3);
+        hub.follow(2, Some(1));
+        hub.follow(3, None);
+        let woken = |listener: &mut event_listener::EventListener| {
+            smol::future::block_on(smol::future::poll_once(listener)).is_some()
+        };
+        let (mut two, mut three) = (hub.listen_user(2).unwrap(), hub.listen_user(3).unwrap());
+        hub.notify(&[Change::User { user: 1 }]);
+        assert!(woken(&mut two), "follows user 1");
+        assert!(woken(&mut three), "follows everyone");
+        hub.unfollow(2, Some(1));
+        let mut two = hub.listen_user(2).unwrap();
+        hub.notify(&[Change::User { user: 1 }]);
+        assert!(!woken(&mut two), "no longer follows");
+        assert!(!hub.follows.contains_key(&Some(1)));
     }
 
     #[test]

@@ -969,3 +969,18 @@ pub fn all_uids(client: &mut Client) -> Vec<u32> {
     found.sort_unstable();
     found.into_iter().map(|(_, uid)| uid).collect()
 }
+
+/// Asserts that the server sends nothing for a while.
+pub fn assert_silent(client: &mut Client) {
+    let Transport::Plain(stream) = client.transport() else { panic!("plain connections only") };
+    stream.set_read_timeout(Some(Duration::from_millis(400))).unwrap();
+    let mut byte = [0u8; 64];
+    let read = stream.read(&mut byte);
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    match read {
+        Ok(count) => panic!("unexpected: {:?}", String::from_utf8_lossy(&byte[..count])),
+        Err(error) => {
+            assert!(matches!(error.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut), "{error}")
+        }
+    }
+}

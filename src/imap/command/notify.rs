@@ -78,7 +78,7 @@ pub async fn run(session: &mut Session, tag: &str, user: u32, argument: Option<N
     }
     let store = session.server.store.clone();
     store.hub().borrow_mut().watch_user(user);
-    let watch = UserWatch { store, user };
+    let watch = UserWatch { store, user, follows: BTreeSet::new() };
     let fetched = match session.view() {
         Some(view) => (view.mailbox, view.uids.last().copied().unwrap_or(0)),
         None => (0, 0),
@@ -93,7 +93,7 @@ pub async fn run(session: &mut Session, tag: &str, user: u32, argument: Option<N
         counts: HashMap::new(),
         fetched,
         own: Vec::new(),
-        _watch: watch,
+        watch,
     };
     // Replaces any earlier NOTIFY: what it had not reported yet is dropped.
     session.notify = Some(Box::new(notify));

@@ -636,7 +636,8 @@ impl Session {
                 command::login::authenticate(self, &tag, &mechanism, initial).await
             }
             CommandBody::Namespace => {
-                self.conn.write(b"* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
+                // RFC 2342 §5: personal, other users', shared (`imap::namespace`).
+                self.conn.write(crate::imap::namespace::NAMESPACE_LINE.as_bytes());
                 self.finish(&tag, Status::Ok, None, "NAMESPACE completed").await
             }
             CommandBody::Enable { capabilities } => command::enable::run(self, &tag, &capabilities).await,

@@ -42,6 +42,32 @@
 //!   commands, as without NOTIFY.
 //! - INBOXES is INBOX: LMTP delivers nowhere else.
 //!
+//! # Other users' mailboxes (issue 15, spec §3.3)
+//!
+//! The comparison covers the user's tree (`imap::visible`): their own
+//! mailboxes and those of others they hold `l` on, by visible names.
+//! - `PERSONAL` is the personal namespace only (RFC 5465 §6); `SUBTREE
+//!   Shared`, `SUBTREE Family`, `MAILBOXES Shared/mom/Bills` and
+//!   `SUBSCRIBED` (whose rows hold visible names) reach the others.
+//! - Events need `l` and `r` (RFC 5465 §5). A mailbox without `l` is not
+//!   in the tree, so it is ignored silently; one with `l` but not `r` gets
+//!   `LIST (\NoAccess)` at NOTIFY SET and when `r` goes, and no STATUS.
+//! - Rights that change are MailboxName news (spec §1.9 item 4): gaining
+//!   `l` is the mailbox appearing (`LIST` with its attributes, as for a
+//!   CREATE), losing it is `LIST (\NonExistent)` (RFC 5465 §5.4's MUST).
+//!   Decision: these go to every group watching the name, not only to
+//!   those asking for MailboxName, since a client watching a mailbox for
+//!   messages must learn why its news stopped.
+//! - STATUS is computed for the listener: UNSEEN their own
+//!   (`Reader::private_unseen` where they are not the owner).
+//! - Waking: a change of an owner's mail wakes that owner's NOTIFY
+//!   sessions (`Change::User`). A session also follows, in the hub, the
+//!   owners its groups name (`Shared/alice/...` alice, `Family/...` the
+//!   household, `Shared` everyone), those of its subscribed shared names
+//!   and the selected mailbox's owner (`Hub::follow`), recomputed at each
+//!   comparison; a rights change wakes the grantee (`set_rights` names
+//!   them) and the owner, which those following the owner hear too.
+//!
 //! The command (`command::notify`) sets this state up; IDLE
 //! (`command::idle`) and the command loop report through [`listen`] and
 //! [`report`]; APPEND, COPY and MOVE note the session's own messages with
@@ -54,9 +80,12 @@ use std::rc::Rc;
 
 use crate::imap::encode;
 use crate::imap::fetch;
+use crate::imap::namespace::{self, Place};
 use crate::imap::session::{Session, State, SyncMode};
 use crate::imap::types::{FetchItem, NotifyEvents};
-use crate::store::{MailboxRecord, Store, StoreError, DELIMITER, INBOX};
+use crate::imap::visible::Tree;
+use crate::mail::rights::Rights;
+use crate::store::{MailboxRecord, Store, StoreError, DELIMITER, INBOX, PUBLIC_OWNER};
 
 pub struct Notify {
     pub(crate) user: u32,
@@ -64,8 +93,9 @@ pub struct Notify {
     pub(crate) selected: Option<Selected>,
     /// The other groups that ask for events.
     pub(crate) groups: Vec<(Filter, NotifyEvents)>,
-    /// Every mailbox of the user as last seen: id → (name, \Noselect).
-    pub(crate) mailboxes: HashMap<u64, (String, bool)>,
+    /// Every mailbox the user sees (`imap::visible`) as last seen: id →
+    /// (visible name, \Noselect, readable: they hold `r`).
+    pub(crate) mailboxes: HashMap<u64, (String, bool, bool)>,
     /// The subscriptions as last seen (kept only if some filter or event
     /// needs them).
     pub(crate) subscriptions: BTreeSet<String>,
@@ -77,7 +107,7 @@ pub struct Notify {
     /// UIDs this session itself added to `fetched.0` since (APPEND, COPY,
     /// MOVE): RFC 5465 §5.2, no MessageNew FETCH for them.
     pub(crate) own: Vec<std::ops::RangeInclusive<u32>>,
-    pub(crate) _watch: UserWatch,
+    pub(crate) watch: UserWatch,
 }
 
 pub(crate) struct Selected {
@@ -97,7 +127,8 @@ impl Filter {
     fn matches(&self, name: &str, subscriptions: &BTreeSet<String>) -> bool {
         match self {
             Filter::Inboxes => name == INBOX,
-            Filter::Personal => true,
+            // RFC 5465 §6: the personal namespace only (spec §3.3).
+            Filter::Personal => namespace::place(name) == Place::Personal,
             Filter::Subscribed => subscriptions.contains(name),
             Filter::Subtree(roots) => roots.iter().any(|root| {
                 name == root || (name.starts_with(root.as_str()) && name[root.len()..].starts_with(DELIMITER))
@@ -128,27 +159,55 @@ impl Counts {
     }
 }
 
-/// Keeps the user registered in the hub while the NOTIFY state lives.
+/// Keeps the user registered in the hub while the NOTIFY state lives,
+/// with the other owners whose changes wake the session too.
 pub(crate) struct UserWatch {
     pub(crate) store: Rc<Store>,
     pub(crate) user: u32,
+    pub(crate) follows: BTreeSet<Option<u32>>,
+}
+
+impl UserWatch {
+    /// Follows exactly `owners` from now on (see [`owners`]).
+    fn follow(&mut self, owners: BTreeSet<Option<u32>>) {
+        if owners == self.follows {
+            return;
+        }
+        let Ok(mut hub) = self.store.hub().try_borrow_mut() else { return };
+        for &owner in self.follows.difference(&owners) {
+            hub.unfollow(self.user, owner);
+        }
+        for &owner in owners.difference(&self.follows) {
+            hub.follow(self.user, owner);
+        }
+        self.follows = owners;
+    }
 }
 
 impl Drop for UserWatch {
     fn drop(&mut self) {
         if let Ok(mut hub) = self.store.hub().try_borrow_mut() {
+            for &owner in &self.follows {
+                hub.unfollow(self.user, owner);
+            }
             hub.unwatch_user(self.user);
         }
     }
 }
 
 /// What the events of the groups matching one name ask for.
-#[derive(Default)]
+#[derive(Clone, Copy, Default)]
 struct Wanted {
     messages: bool,
     flags: bool,
     names: bool,
     subscriptions: bool,
+}
+
+impl Wanted {
+    fn any(self) -> bool {
+        self.messages || self.flags || self.names || self.subscriptions
+    }
 }
 
 impl Notify {
@@ -272,23 +331,91 @@ pub(crate) fn compare(session: &mut Session, pass: Pass) -> Result<(), StoreErro
     result
 }
 
-fn compare_with(session: &mut Session, notify: &mut Notify, pass: Pass) -> Result<(), StoreError> {
+/// A mailbox the NOTIFY user sees, as compared: by its visible name, with
+/// its record (counters the user's own) and whether they may read it.
+struct Watched {
+    name: String,
+    id: u64,
+    record: MailboxRecord,
+    readable: bool,
+}
+
+/// The mailboxes the user sees (`imap::visible`: their own, and those of
+/// others they hold `l` on), with their records, and their subscriptions.
+/// UNSEEN is the user's own (spec §3.3: STATUS computed for the
+/// listener); it is counted only for the mailboxes some group watches.
+/// The mailboxes, subscriptions and namespace levels the user sees.
+type Seen = (Vec<Watched>, BTreeSet<String>, Vec<String>);
+
+fn watched(session: &Session, notify: &Notify) -> Result<Seen, StoreError> {
     let reader = session.server.store.read()?;
-    let mut records = Vec::new();
-    for (name, id) in reader.mailboxes(notify.user)? {
-        if let Some(record) = reader.mailbox(id)? {
-            records.push((name, id, record));
+    let tree = Tree::read(&reader, notify.user, notify.track_subscriptions)?;
+    let subscriptions: BTreeSet<String> = tree.subscriptions.into_iter().collect();
+    let mut records = Vec::with_capacity(tree.mailboxes.len());
+    for (name, seen) in tree.mailboxes {
+        let Some(mut record) = reader.mailbox(seen.id)? else { continue };
+        let readable = seen.rights.contains(Rights::STATUS);
+        if seen.owner != notify.user {
+            // RFC 6154 attributes only in the personal namespace (spec §2.3).
+            record.special_use = None;
+            let wanted = notify.wanted(&name, &subscriptions);
+            if readable && (wanted.messages || wanted.flags) && !record.noselect {
+                record.unseen = reader.private_unseen(seen.id, notify.user)?;
+            }
+        }
+        records.push(Watched { name, id: seen.id, record, readable });
+    }
+    let levels = tree.levels.into_iter().collect();
+    Ok((records, subscriptions, levels))
+}
+
+/// The owners whose changes may concern this NOTIFY session besides the
+/// user's own (None: every user): those its groups name (`Shared/alice/...`,
+/// `Family/...`, `Shared` itself), those of its subscribed shared names,
+/// and the selected mailbox's. The hub then wakes the session on their
+/// changes too (`Hub::follow`).
+fn owners(session: &Session, notify: &Notify, subscriptions: &BTreeSet<String>) -> BTreeSet<Option<u32>> {
+    let mut owners = BTreeSet::new();
+    let mut names: Vec<&str> = Vec::new();
+    for (filter, _) in &notify.groups {
+        match filter {
+            Filter::Subtree(list) | Filter::Mailboxes(list) => names.extend(list.iter().map(String::as_str)),
+            Filter::Subscribed => names.extend(subscriptions.iter().map(String::as_str)),
+            Filter::Inboxes | Filter::Personal => {}
         }
     }
-    let subscriptions: BTreeSet<String> = if notify.track_subscriptions {
-        reader.subscriptions(notify.user)?.into_iter().collect()
-    } else {
-        BTreeSet::new()
-    };
-    drop(reader);
-    let names: BTreeSet<&str> = records.iter().map(|(name, _, _)| name.as_str()).collect();
+    let users = session.server.store.read().and_then(|reader| namespace::user_names(&reader)).unwrap_or_default();
+    for name in names {
+        match namespace::place(name) {
+            Place::Personal => {}
+            Place::Public => {
+                owners.insert(Some(PUBLIC_OWNER));
+            }
+            Place::Shared => {
+                let rest = name[namespace::SHARED.len()..].trim_start_matches(DELIMITER);
+                let owner = rest.split(DELIMITER).next().unwrap_or("");
+                if owner.is_empty() {
+                    owners.insert(None);
+                } else if let Some((id, _)) = users.iter().find(|(_, known)| known == owner) {
+                    owners.insert(Some(*id));
+                }
+            }
+        }
+    }
+    if let Some(view) = session.view().filter(|view| view.access.owner != notify.user) {
+        owners.insert(Some(view.access.owner));
+    }
+    owners
+}
+
+fn compare_with(session: &mut Session, notify: &mut Notify, pass: Pass) -> Result<(), StoreError> {
+    let (records, subscriptions, levels) = watched(session, notify)?;
+    let owners = owners(session, notify, &subscriptions);
+    notify.watch.follow(owners);
+    let mut names: BTreeSet<&str> = records.iter().map(|watched| watched.name.as_str()).collect();
+    names.extend(levels.iter().map(String::as_str));
     let by_name: HashMap<&str, &MailboxRecord> =
-        records.iter().map(|(name, _, record)| (name.as_str(), record)).collect();
+        records.iter().map(|watched| (watched.name.as_str(), &watched.record)).collect();
     let utf8 = session.utf8_names();
     let condstore = session.condstore;
     let selected = session.view().map(|view| view.mailbox);
@@ -326,34 +453,50 @@ fn compare_with(session: &mut Session, notify: &mut Notify, pass: Pass) -> Resul
         line.extend_from_slice(b"\r\n");
         line
     };
+    // A mailbox of another's that appears or disappears for the user
+    // because of their rights (spec §1.9 item 4) is reported to every
+    // group watching it, not only to those asking for MailboxName: RFC
+    // 5465 §5.4 counts losing `l` as the mailbox being deleted (a MUST),
+    // and a client watching it for messages must learn why they stopped.
+    let told = |wanted: Wanted, name: &str| wanted.names || (namespace::place(name) != Place::Personal && wanted.any());
     let report = pass == Pass::Report;
     // RFC 5465 §5.4 MailboxName: created, deleted, renamed.
     if report {
-        for (name, id, record) in &records {
+        for Watched { name, id, record, readable } in &records {
             match notify.mailboxes.get(id) {
-                Some((old, _)) if old != name => {
+                Some((old, _, _)) if old != name => {
                     let wanted =
                         notify.wanted(name, &subscriptions).names || notify.wanted(old, &notify.subscriptions).names;
                     if wanted {
                         lines.push((name.clone(), list_line(name, &attributes(name, false), Some(old))));
                     }
                 }
-                Some((_, noselect)) if *noselect != record.noselect => {
+                Some((_, noselect, _)) if *noselect != record.noselect => {
                     if notify.wanted(name, &subscriptions).names {
                         lines.push((name.clone(), list_line(name, &attributes(name, false), None)));
                     }
                 }
+                Some((_, _, was_readable)) if was_readable != readable => {
+                    // RFC 5465 §3 and §5.9: `l` without `r` is \NoAccess;
+                    // monitoring stops, and starts again once `r` is back.
+                    if told(notify.wanted(name, &subscriptions), name) {
+                        let attributes = if *readable { attributes(name, false) } else { "\\NoAccess".to_string() };
+                        lines.push((name.clone(), list_line(name, &attributes, None)));
+                    }
+                }
                 Some(_) => {}
                 None => {
-                    if notify.wanted(name, &subscriptions).names {
+                    if told(notify.wanted(name, &subscriptions), name) {
                         lines.push((name.clone(), list_line(name, &attributes(name, false), None)));
                     }
                 }
             }
         }
-        let current: std::collections::HashSet<u64> = records.iter().map(|(_, id, _)| *id).collect();
-        for (id, (old, _)) in &notify.mailboxes {
-            if !current.contains(id) && !names.contains(old.as_str()) && notify.wanted(old, &notify.subscriptions).names
+        let current: std::collections::HashSet<u64> = records.iter().map(|watched| watched.id).collect();
+        for (id, (old, _, _)) in &notify.mailboxes {
+            if !current.contains(id)
+                && !names.contains(old.as_str())
+                && told(notify.wanted(old, &notify.subscriptions), old)
             {
                 lines.push((old.clone(), list_line(old, "\\NonExistent", None)));
             }
@@ -369,15 +512,28 @@ fn compare_with(session: &mut Session, notify: &mut Notify, pass: Pass) -> Resul
                 }
             }
         }
+    } else {
+        // RFC 5465 §3: a watched mailbox the user may see but not read.
+        for Watched { name, record, readable, .. } in &records {
+            let wanted = notify.wanted(name, &subscriptions);
+            if !readable && !record.noselect && (wanted.messages || wanted.flags) {
+                lines.push((name.clone(), list_line(name, "\\NoAccess", None)));
+            }
+        }
     }
-    // STATUS of the watched mailboxes (RFC 5465 §5.1-5.3).
+    // STATUS of the watched mailboxes (RFC 5465 §5.1-5.3); no event of a
+    // mailbox the user may not read (RFC 5465 §5: `l` and `r`).
     let mut counts = HashMap::new();
     let mut statuses: Vec<(String, Vec<u8>)> = Vec::new();
-    for (name, id, record) in &records {
+    for Watched { name, id, record, readable } in &records {
         let wanted = notify.wanted(name, &subscriptions);
-        if record.noselect || !(wanted.messages || wanted.flags) {
+        if record.noselect || !readable || !(wanted.messages || wanted.flags) {
             continue;
         }
+        // TODO(pvtseen, issue 15): `modseq` must be the listener's own
+        // HIGHESTMODSEQ (spec §3.2), so that another user's private \Seen
+        // sends nothing; take it from pvtseen's per-user store function at
+        // the merge (see `imap::status_line::read`).
         let now = Counts::of(record);
         counts.insert(*id, now);
         if Some(*id) == selected {
@@ -411,7 +567,7 @@ fn compare_with(session: &mut Session, notify: &mut Notify, pass: Pass) -> Resul
                 // New to the watch: a mailbox that appeared (created, or
                 // deleted and created again: a new UIDVALIDITY) is reported;
                 // one that only came to match a filter is not.
-                let appeared = notify.mailboxes.get(id).is_none_or(|(_, noselect)| *noselect);
+                let appeared = notify.mailboxes.get(id).is_none_or(|(_, noselect, readable)| *noselect || !readable);
                 if !appeared {
                     continue;
                 }
@@ -448,7 +604,10 @@ fn compare_with(session: &mut Session, notify: &mut Notify, pass: Pass) -> Resul
         out.extend_from_slice(line);
     }
     notify.counts = counts;
-    notify.mailboxes = records.into_iter().map(|(name, id, record)| (id, (name, record.noselect))).collect();
+    notify.mailboxes = records
+        .into_iter()
+        .map(|Watched { name, id, record, readable }| (id, (name, record.noselect, readable)))
+        .collect();
     notify.subscriptions = subscriptions;
     Ok(())
 }

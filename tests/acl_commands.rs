@@ -283,3 +283,24 @@ fn mailbox_names_go_out_as_the_session_speaks_them() {
     dad.ok("ENABLE UTF8=ACCEPT");
     assert_eq!(dad.ok("MYRIGHTS \"Shared/mom/Entwürfe\""), ["* MYRIGHTS \"Shared/mom/Entwürfe\" lr"]);
 }
+
+#[test]
+fn deleting_a_user_removes_their_entries_and_a_new_namesake_inherits_nothing() {
+    let server = family();
+    let mut mom = server.login("mom", "m0m");
+    mom.ok("CREATE Bills");
+    mom.ok("SETACL Bills dad lrs");
+    mom.ok("SETACL Bills -dad w");
+    mom.ok("SETACL Bills tom lr");
+    let config = server.config_arg();
+    let (ok, _, stderr) = run_cli(&["user", "del", "dad", "--yes", "--config", &config], None);
+    assert!(ok, "{stderr}");
+    // RFC 4314 §3.3's list no longer names dad (spec §1.10).
+    assert_eq!(acl(&mut mom, "Bills"), "* ACL \"Bills\" mom lrswipkxteacd tom lr");
+    assert_eq!(mom.no("SETACL Bills dad lr"), "NO [NONEXISTENT] No such user");
+    let (ok, _, stderr) = run_cli(&["user", "add", "dad", "--config", &config], Some("d4d\n"));
+    assert!(ok, "{stderr}");
+    let mut dad = server.login("dad", "d4d");
+    assert_eq!(dad.no("MYRIGHTS Shared/mom/Bills"), "NO [NONEXISTENT] Mailbox does not exist");
+    assert_eq!(acl(&mut mom, "Bills"), "* ACL \"Bills\" mom lrswipkxteacd tom lr");
+}

@@ -108,7 +108,13 @@ pub fn user_log(config: &Config, name: &str) -> Result<(), String> {
 }
 
 /// `roost deliver`: stdin to the running server's LMTP socket.
-pub fn deliver(config: &Option<PathBuf>, data: &Option<PathBuf>, user: &str, from: Option<&str>) -> ExitCode {
+pub fn deliver(
+    config: &Option<PathBuf>,
+    data: &Option<PathBuf>,
+    user: Option<&str>,
+    mailbox: Option<&str>,
+    from: Option<&str>,
+) -> ExitCode {
     let result = load(config, None, data)
         .map_err(|message| lmtp::deliver::Failure { code: lmtp::deliver::EX_CONFIG, message })
         .and_then(|config| {
@@ -119,7 +125,7 @@ pub fn deliver(config: &Option<PathBuf>, data: &Option<PathBuf>, user: &str, fro
                 });
             };
             let from = from.unwrap_or("");
-            lmtp::deliver::deliver(socket, from, user, std::io::stdin().lock())
+            lmtp::deliver::deliver(socket, from, user, mailbox, std::io::stdin().lock())
         });
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -367,6 +373,38 @@ pub fn share_set(config: &Config, public: bool, words: &[String], add: bool) -> 
         request.push(rest[2].as_str());
     }
     running_request(config, &request, "shares are changed")
+}
+
+/// `roost public create NAME [--for WHO:RIGHTS]...`: `Family/NAME`, with
+/// the configured default ACL changed by each `--for`.
+pub fn public_create(config: &Config, name: &str, grants: &[String]) -> Result<(), String> {
+    // Checked here too, so a typo is reported before the request goes out.
+    crate::config::parse_grants(&grants.join(" "))?;
+    let name = public_name(name)?;
+    let mut request = vec!["public-create", name.as_str()];
+    request.extend(grants.iter().map(String::as_str));
+    running_request(config, &request, "public mailboxes are created")
+}
+
+/// `roost public del NAME`.
+pub fn public_delete(config: &Config, name: &str) -> Result<(), String> {
+    let name = public_name(name)?;
+    running_request(config, &["public-del", &name], "public mailboxes are deleted")
+}
+
+/// `roost public list`.
+pub fn public_list(config: &Config) -> Result<(), String> {
+    running_request(config, &["public-list"], "public mailboxes are listed")
+}
+
+/// A public mailbox's name for a request: `Family/Bills` and `Bills` alike.
+fn public_name(name: &str) -> Result<String, String> {
+    let name =
+        name.strip_prefix(crate::imap::namespace::PUBLIC).and_then(|rest| rest.strip_prefix('/')).unwrap_or(name);
+    if name.is_empty() {
+        return Err("a public mailbox needs a name".into());
+    }
+    Ok(crate::util::base64::encode_unpadded(name.as_bytes()))
 }
 
 /// A request only the running server answers: says so when none runs.

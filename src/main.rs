@@ -22,6 +22,7 @@ enum Command {
     User(UserCommand),
     Ban(BanCommand),
     Share(ShareCommand),
+    Public(PublicCommand),
     Check(Check),
     Deliver(Deliver),
     Boards(Boards),
@@ -385,6 +386,71 @@ struct ShareDel {
 }
 
 #[derive(FromArgs)]
+#[argh(subcommand, name = "public")]
+/// The household's mailboxes (Family/NAME, owned by nobody): create, list
+/// and delete them, through the running server.
+struct PublicCommand {
+    #[argh(subcommand)]
+    action: PublicAction,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand)]
+enum PublicAction {
+    Create(PublicCreate),
+    List(PublicList),
+    Del(PublicDel),
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "create")]
+/// Create Family/NAME with the default rights ([acl]
+/// public_default_rights, default "authenticated:lrs"); each --for
+/// WHO:RIGHTS replaces WHO's entry (`--for mom:lrswipkxtea --for
+/// anyone:p`; `--for authenticated:` drops it).
+struct PublicCreate {
+    /// the mailbox's name (Bills or Family/Bills)
+    #[argh(positional)]
+    name: String,
+    /// WHO:RIGHTS, WHO a user, authenticated or anyone (may repeat)
+    #[argh(option, long = "for")]
+    grant: Vec<String>,
+    /// configuration file
+    #[argh(option)]
+    config: Option<PathBuf>,
+    /// data directory
+    #[argh(option)]
+    data: Option<PathBuf>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "list")]
+/// List the public mailboxes with who may do what.
+struct PublicList {
+    /// configuration file
+    #[argh(option)]
+    config: Option<PathBuf>,
+    /// data directory
+    #[argh(option)]
+    data: Option<PathBuf>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "del")]
+/// Delete Family/NAME with its messages and rights.
+struct PublicDel {
+    /// the mailbox's name (Bills or Family/Bills)
+    #[argh(positional)]
+    name: String,
+    /// configuration file
+    #[argh(option)]
+    config: Option<PathBuf>,
+    /// data directory
+    #[argh(option)]
+    data: Option<PathBuf>,
+}
+
+#[derive(FromArgs)]
 #[argh(subcommand, name = "check")]
 /// Verify the database; exits non-zero if it is damaged.
 struct Check {
@@ -402,14 +468,21 @@ struct Check {
 
 #[derive(FromArgs)]
 #[argh(subcommand, name = "deliver")]
-/// Deliver one message from stdin to a user's INBOX, through the running
-/// server's LMTP socket (for MTAs that pipe mail to a command). Exit codes
-/// follow sysexits.h: 0 delivered, 67 no such user, 73 message too big,
-/// 75 try again later (server not running, temporary failure), 64 usage.
+/// Deliver one message from stdin to a user's INBOX, or with --mailbox to
+/// a shared or public mailbox that grants anyone the p right, through the
+/// running server's LMTP socket (for MTAs that pipe mail to a command).
+/// Exit codes follow sysexits.h: 0 delivered, 67 no such user or
+/// mailbox, 77 the mailbox does not take mail (no p right), 73 message too
+/// big, 75 try again later (server not running, temporary failure), 64
+/// usage.
 struct Deliver {
     /// the recipient: a user name or one of their addresses
     #[argh(option)]
-    user: String,
+    user: Option<String>,
+    /// a mailbox instead of the INBOX: Family/NAME or Shared/USER/NAME,
+    /// or with --user that user's mailbox NAME
+    #[argh(option)]
+    mailbox: Option<String>,
     /// envelope sender (Return-Path); default: the null sender <>
     #[argh(option, short = 'f')]
     from: Option<String>,
@@ -484,6 +557,17 @@ fn main() -> ExitCode {
                         .and_then(|config| admin::share_set(&config, arguments.public, &arguments.words, false)),
                 }
             }
+            Command::Public(public) => {
+                admin::init_command_logging();
+                match public.action {
+                    PublicAction::Create(arguments) => admin::load(&arguments.config, None, &arguments.data)
+                        .and_then(|config| admin::public_create(&config, &arguments.name, &arguments.grant)),
+                    PublicAction::List(arguments) => admin::load(&arguments.config, None, &arguments.data)
+                        .and_then(|config| admin::public_list(&config)),
+                    PublicAction::Del(arguments) => admin::load(&arguments.config, None, &arguments.data)
+                        .and_then(|config| admin::public_delete(&config, &arguments.name)),
+                }
+            }
             Command::Check(arguments) => {
                 admin::init_command_logging();
                 admin::load(&arguments.config, None, &arguments.data)
@@ -491,7 +575,13 @@ fn main() -> ExitCode {
             }
             Command::Deliver(arguments) => {
                 admin::init_command_logging();
-                return admin::deliver(&arguments.config, &arguments.data, &arguments.user, arguments.from.as_deref());
+                return admin::deliver(
+                    &arguments.config,
+                    &arguments.data,
+                    arguments.user.as_deref(),
+                    arguments.mailbox.as_deref(),
+                    arguments.from.as_deref(),
+                );
             }
             Command::Fingerprint(arguments) => {
                 admin::init_command_logging();

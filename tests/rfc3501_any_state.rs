@@ -130,34 +130,36 @@ fn starttls_helper_round_trip() {
     client.ok("LIST \"\" %");
 }
 
-/// Issue 15: the ACL commands (RFC 4314) parse but have no handlers yet.
-/// Until they do, nothing may say roost has them: no ACL or RIGHTS=
-/// capability, and each ACL command, well formed or not, in every state,
-/// gets exactly what an unknown command gets.
+/// RFC 4314 (issue 15): the ACL commands need a login (§3: valid in the
+/// authenticated and selected states), work in both, answer BAD for what
+/// the grammar refuses, and `ACL RIGHTS=texk` is advertised only after
+/// login (§2: RIGHTS= must list t e x k and none of RFC 2086's rights).
 #[test]
-fn acl_commands_are_unknown_until_handled() {
+fn acl_commands_need_a_login_and_work_in_both_logged_in_states() {
     let server = Server::start();
     let mut client = server.connect();
-    let check = |client: &mut Client| {
-        for line in [
-            "SETACL INBOX bob lr",
-            "DELETEACL INBOX bob",
-            "GETACL INBOX",
-            "LISTRIGHTS INBOX anyone",
-            "MYRIGHTS INBOX",
-            "getacl",
-            "SetAcl INBOX bob lrQ",
-            "MyRights \"unterminated",
-        ] {
-            let name = line.split(' ').next().unwrap().to_ascii_uppercase();
-            assert_eq!(client.bad(line), format!("BAD Error in IMAP command: unknown command {name}"), "{line:?}");
-        }
-        assert_eq!(client.bad("FROBNICATE INBOX"), "BAD Error in IMAP command: unknown command FROBNICATE");
-        let capability = capabilities(client);
-        assert!(!capability.iter().any(|name| name == "ACL" || name.starts_with("RIGHTS=")), "{capability:?}");
-    };
-    check(&mut client);
+    for line in
+        ["SETACL INBOX bob lr", "DELETEACL INBOX bob", "GETACL INBOX", "LISTRIGHTS INBOX anyone", "MYRIGHTS INBOX"]
+    {
+        let name = line.split(' ').next().unwrap();
+        assert_eq!(client.bad(line), format!("BAD {name} not allowed now: Please log in first"), "{line:?}");
+    }
+    let before = capabilities(&mut client);
+    assert!(!before.iter().any(|name| name == "ACL" || name.starts_with("RIGHTS=")), "{before:?}");
     client.ok("LOGIN alice secret");
+    let after = capabilities(&mut client);
+    assert!(after.contains("ACL") && after.contains("RIGHTS=texk"), "{after:?}");
+    let check = |client: &mut Client| {
+        assert_eq!(client.ok("MYRIGHTS INBOX"), ["* MYRIGHTS \"INBOX\" lrswipkxteacd"]);
+        assert_eq!(client.ok("GETACL INBOX"), ["* ACL \"INBOX\" alice lrswipkxteacd"]);
+        client.ok("SETACL INBOX bob lr");
+        assert_eq!(client.ok("GETACL INBOX"), ["* ACL \"INBOX\" alice lrswipkxteacd bob lr"]);
+        client.ok("DELETEACL INBOX bob");
+        assert!(client.bad("SetAcl INBOX bob lrQ").contains("uppercase rights are not allowed: Q"));
+        assert!(client.bad("getacl").starts_with("BAD Error in IMAP command"));
+        assert!(client.bad("MyRights \"unterminated").starts_with("BAD Error in IMAP command"));
+        assert_eq!(client.bad("FROBNICATE INBOX"), "BAD Error in IMAP command: unknown command FROBNICATE");
+    };
     check(&mut client);
     client.ok("SELECT INBOX");
     check(&mut client);

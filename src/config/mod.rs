@@ -3,6 +3,23 @@
 //!
 //! Every board profile under `boards/` is compiled into the binary, so a
 //! flashed roost needs no files besides its own to start.
+//!
+//! Family folders (issue 15) add two settings, the same on every board
+//! (they cost no memory):
+//! - `[acl] public_default_rights`: the ACL `roost public create` gives a
+//!   new `Family/` mailbox, as `WHO:RIGHTS` entries separated by spaces
+//!   (WHO a user, `anyone`, `authenticated`, or any of them with a leading
+//!   `-` for a negative entry; RIGHTS RFC 4314 letters, `c` and `d`
+//!   included). Default `"authenticated:lrs"`: every family member may
+//!   list and read it and keep their own \Seen; nobody may file into it
+//!   until the admin says so (`--for`, `roost share add --public`).
+//!   Checked at start: a typo must not create mailboxes with other rights.
+//! - `[[lmtp.route]]`, one table per route, `address` and `mailbox`: LMTP
+//!   delivers mail for that address into that mailbox (`Family/Bills`,
+//!   or `Shared/mom/School` for mom's School), when the mailbox grants
+//!   `anyone` the `p` right (`lmtp::session`). An address with `@`
+//!   matches that address; one without, that local part at any domain;
+//!   both case-insensitively, after a recipient's `+detail` is dropped.
 
 pub mod toml;
 
@@ -11,6 +28,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use self::toml::Value;
+use crate::mail::rights::{grantable, Identifier, Rights, Subject};
 use crate::util::address::Prefixes;
 
 /// The board profiles, embedded: (name, file text).
@@ -169,7 +187,92 @@ impl Access {
 /// of their own (per user, say): each is accepted here only once its
 /// parser exists; an unknown one is refused like any unknown table.
 fn known_table(name: &str) -> bool {
-    ["", "imap", "tls", "lmtp", "limits", "access", "alerts"].contains(&name)
+    ["", "imap", "tls", "lmtp", "limits", "access", "alerts", "acl"].contains(&name) || route_index(name).is_some()
+}
+
+/// N of the table `lmtp.route[N]` (the N-th `[[lmtp.route]]`).
+fn route_index(table: &str) -> Option<usize> {
+    table.strip_prefix("lmtp.route[")?.strip_suffix(']')?.parse().ok()
+}
+
+/// One entry of an ACL given in the config or on the command line:
+/// `WHO:RIGHTS` (see the module docs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Grant {
+    pub who: Identifier,
+    pub rights: Rights,
+}
+
+/// The ACL entries of `text`, `WHO:RIGHTS` separated by spaces. User
+/// names are normalized as logins are; `anyone` and `authenticated` may
+/// not have `a` (as SETACL refuses it, `mail::rights::grantable`); an
+/// identifier given twice is an error.
+pub fn parse_grants(text: &str) -> Result<Vec<Grant>, String> {
+    let mut grants: Vec<Grant> = Vec::new();
+    for word in text.split_whitespace() {
+        let Some((who, rights)) = word.rsplit_once(':') else {
+            return Err(format!("{word:?} is not WHO:RIGHTS (e.g. \"authenticated:lrs\")"));
+        };
+        let mut who = Identifier::parse(who.as_bytes()).map_err(|problem| format!("{word:?}: {problem}"))?;
+        if let Subject::User(name) = &who.subject {
+            who.subject = Subject::User(
+                crate::auth::normalize_user_name(name).map_err(|problem| format!("{word:?}: {problem}"))?,
+            );
+        }
+        let rights = Rights::parse(rights.as_bytes()).map_err(|problem| format!("{word:?}: {problem}"))?;
+        if let Err(refused) = grantable(&who, false).admit(rights) {
+            return Err(format!("{word:?}: the \"{refused}\" right cannot be granted to {who}"));
+        }
+        if grants.iter().any(|grant| grant.who == who) {
+            return Err(format!("{who} is given twice"));
+        }
+        grants.push(Grant { who, rights });
+    }
+    Ok(grants)
+}
+
+/// `[[lmtp.route]]`: mail for `address` goes to `mailbox`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    /// Lower case; with `@` a whole address, without it a local part.
+    pub address: String,
+    /// As the administrator names it: `Family/NAME` or `Shared/USER/NAME`.
+    pub mailbox: String,
+}
+
+impl Route {
+    /// Checks and normalizes one route (see the module docs).
+    fn new(address: &str, mailbox: &str) -> Result<Route, String> {
+        let address = address.trim().to_lowercase();
+        let local = address.split('@').next().unwrap_or("");
+        if local.is_empty() || address.len() > 256 || !address.bytes().all(|byte| byte.is_ascii_graphic()) {
+            return Err(format!("address {address:?} is not an address like \"bills@home.example\" or \"bills\""));
+        }
+        if address.contains(['<', '>']) || address.matches('@').count() > 1 {
+            return Err(format!("address {address:?} is not an address like \"bills@home.example\""));
+        }
+        if local.contains('+') {
+            // Recipients are matched with their +detail dropped.
+            return Err(format!(
+                "address {address:?}: no '+' in a route's local part (a +detail is dropped before matching)"
+            ));
+        }
+        let shape = "mailbox must be \"Family/NAME\" or \"Shared/USER/NAME\"";
+        if let Some(name) = mailbox.strip_prefix("Family/") {
+            if name.is_empty() {
+                return Err(format!("{mailbox:?}: {shape}"));
+            }
+        } else if let Some(rest) = mailbox.strip_prefix("Shared/") {
+            let (user, name) = rest.split_once('/').ok_or_else(|| format!("{mailbox:?}: {shape}"))?;
+            crate::auth::normalize_user_name(user).map_err(|problem| format!("{mailbox:?}: {problem}"))?;
+            if name.is_empty() {
+                return Err(format!("{mailbox:?}: {shape}"));
+            }
+        } else {
+            return Err(format!("{mailbox:?}: {shape}"));
+        }
+        Ok(Route { address, mailbox: mailbox.to_string() })
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -194,6 +297,10 @@ pub struct Config {
     pub lmtp_socket: Option<PathBuf>,
     /// LMTP over TCP (off unless set: LMTP has no authentication).
     pub lmtp_listen: Vec<SocketAddr>,
+    /// `[[lmtp.route]]`: addresses delivered into shared or public mailboxes.
+    pub lmtp_routes: Vec<Route>,
+    /// `[acl] public_default_rights`: the ACL of a new `Family/` mailbox.
+    pub public_default_rights: Vec<Grant>,
     /// Global address rules for IMAP (`[access]`).
     pub access: Access,
     pub alerts: Alerts,
@@ -280,9 +387,16 @@ impl<'a> Section<'a> {
         let line = line_of(self.text, self.name, Some(key)).map(|line| format!("line {line}: ")).unwrap_or_default();
         if self.name.is_empty() {
             format!("{}: {line}{key}", self.file)
+        } else if route_index(self.name).is_some() {
+            format!("{} {key}", self.label())
         } else {
             format!("{}: {line}[{}] {key}", self.file, self.name)
         }
+    }
+
+    /// The file and the table, for a message about the whole table.
+    fn label(&self) -> String {
+        section_label(self.file, self.name)
     }
 
     fn value(&mut self, key: &'static str) -> Option<&'a Value> {
@@ -356,6 +470,14 @@ impl<'a> Section<'a> {
             }
         }
         Ok(())
+    }
+}
+
+/// `file: [table]`, or `file: [[lmtp.route]] #N` for the N-th (from 1) route.
+fn section_label(file: &str, table: &str) -> String {
+    match route_index(table) {
+        Some(index) => format!("{file}: [[lmtp.route]] #{}", index + 1),
+        None => format!("{file}: [{table}]"),
     }
 }
 
@@ -696,6 +818,37 @@ impl Config {
         };
         let lmtp_listen = lmtp.addresses("listen")?.unwrap_or_default();
         lmtp.finish()?;
+        let mut route_tables: Vec<(usize, &String)> =
+            document.tables.keys().filter_map(|table| Some((route_index(table)?, table))).collect();
+        route_tables.sort_unstable();
+        let mut lmtp_routes: Vec<Route> = Vec::with_capacity(route_tables.len());
+        for (_, table) in route_tables {
+            let mut section = Section::new(name, text, &document, table);
+            let address = section.string("address")?;
+            let mailbox = section.string("mailbox")?;
+            let (Some(address), Some(mailbox)) = (address, mailbox) else {
+                return Err(error(format!("{}: needs both address and mailbox", section.label())));
+            };
+            let route =
+                Route::new(&address, &mailbox).map_err(|problem| error(format!("{}: {problem}", section.label())))?;
+            section.finish()?;
+            if lmtp_routes.iter().any(|earlier| earlier.address == route.address) {
+                return Err(error(format!(
+                    "{}: address {:?} is routed twice",
+                    section_label(name, table),
+                    route.address
+                )));
+            }
+            lmtp_routes.push(route);
+        }
+
+        let mut acl = Section::new(name, text, &document, "acl");
+        let public_default_rights = match acl.string("public_default_rights")? {
+            None => parse_grants("authenticated:lrs").map_err(error)?,
+            Some(text) => parse_grants(&text)
+                .map_err(|problem| error(format!("{}: {problem}", acl.place("public_default_rights"))))?,
+        };
+        acl.finish()?;
 
         let mut rules = Section::new(name, text, &document, "access");
         let mut prefixes = |key: &'static str| -> Result<Prefixes, ConfigError> {
@@ -744,6 +897,8 @@ impl Config {
             tls_addresses,
             lmtp_socket,
             lmtp_listen,
+            lmtp_routes,
+            public_default_rights,
             access,
             alerts: Alerts { enabled: alerts_enabled, admin: alert_admin },
             limits,
@@ -791,6 +946,70 @@ mod tests {
         assert_eq!(config.alerts, Alerts { enabled: true, admin: None });
         assert_eq!(config.limits, Board::named("generic").unwrap().limits);
         assert_eq!(config.limits.never_limit, Prefixes::parse(&["127.0.0.1", "::1"]).unwrap());
+    }
+
+    #[test]
+    fn public_default_rights_and_lmtp_routes() {
+        let config = Config::parse("(defaults)", "", Overrides::default()).unwrap();
+        let authenticated = Identifier::parse(b"authenticated").unwrap();
+        assert_eq!(
+            config.public_default_rights,
+            vec![Grant { who: authenticated, rights: Rights::parse(b"lrs").unwrap() }]
+        );
+        assert!(config.lmtp_routes.is_empty());
+        let text = "[acl]\npublic_default_rights = \"authenticated:lrs  anyone:p Mom:lrswicda -tom:s\"\n\
+                    [[lmtp.route]]\naddress = \"Bills@Home.example\"\nmailbox = \"Family/Bills\"\n\
+                    [[lmtp.route]]\naddress = \"school\"\nmailbox = \"Shared/mom/School\"\n";
+        let config = Config::parse("test.toml", text, Overrides::default()).unwrap();
+        let text: Vec<String> =
+            config.public_default_rights.iter().map(|grant| format!("{}:{}", grant.who, grant.rights)).collect();
+        assert_eq!(text, ["authenticated:lrs", "anyone:p", "mom:lrswikxtea", "-tom:s"]);
+        assert_eq!(
+            config.lmtp_routes,
+            [
+                Route { address: "bills@home.example".into(), mailbox: "Family/Bills".into() },
+                Route { address: "school".into(), mailbox: "Shared/mom/School".into() },
+            ]
+        );
+        // Both may be empty: no default rights (nobody sees a new mailbox
+        // until given rights), no routes.
+        let config = Config::parse("test.toml", "[acl]\npublic_default_rights = \"\"", Overrides::default()).unwrap();
+        assert!(config.public_default_rights.is_empty());
+    }
+
+    #[test]
+    fn bad_default_rights_and_routes_are_refused_at_start() {
+        let route = |address: &str, mailbox: &str| {
+            format!("[[lmtp.route]]\naddress = \"{address}\"\nmailbox = \"{mailbox}\"\n")
+        };
+        for (text, expected) in [
+            ("[acl]\npublic_default_rights = \"authenticated\"".to_string(), "is not WHO:RIGHTS"),
+            ("[acl]\npublic_default_rights = \"authenticated:lrQ\"".into(), "uppercase rights are not allowed: Q"),
+            ("[acl]\npublic_default_rights = \"anyone:lra\"".into(), "the \"a\" right cannot be granted to anyone"),
+            ("[acl]\npublic_default_rights = \"dad:lr Dad:r\"".into(), "dad is given twice"),
+            ("[acl]\npublic_default_rights = \"da d:lr\"".into(), "is not WHO:RIGHTS"),
+            ("[acl]\npublic_default_rights = \"b/b:lr\"".into(), "a user name may contain"),
+            ("[acl]\npublic_default_rights = 3".into(), "line 2: [acl] public_default_rights: expected a string"),
+            ("[acl]\ndefault_rights = \"\"".into(), "[acl] default_rights: unknown setting"),
+            (route("bills@x", "Bills"), "[[lmtp.route]] #1: \"Bills\": mailbox must be"),
+            (route("bills@x", "Family/"), "mailbox must be"),
+            (route("bills@x", "Shared/mom"), "mailbox must be"),
+            (route("bills@x", "Shared/m m/X"), "a user name may contain"),
+            (route("bills+x@x", "Family/B"), "no '+' in a route's local part"),
+            (route("@x", "Family/B"), "is not an address"),
+            (route("a b", "Family/B"), "is not an address"),
+            (route("a@b@c", "Family/B"), "is not an address"),
+            (
+                route("bills", "Family/B") + &route("Bills", "Family/C"),
+                "[[lmtp.route]] #2: address \"bills\" is routed twice",
+            ),
+            ("[[lmtp.route]]\naddress = \"bills\"".into(), "[[lmtp.route]] #1: needs both address and mailbox"),
+            (route("bills", "Family/B") + "folder = \"x\"\n", "[[lmtp.route]] #1 folder: unknown setting"),
+            ("[[lmtp.routes]]\naddress = \"x\"".into(), "unknown table [lmtp.routes[0]]"),
+        ] {
+            let problem = Config::parse("test.toml", &text, Overrides::default()).unwrap_err().to_string();
+            assert!(problem.contains(expected), "{text:?} gave {problem:?}, expected {expected:?}");
+        }
     }
 
     #[test]

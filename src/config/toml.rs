@@ -7,7 +7,10 @@
 //!
 //! Supported: comments, `[table]` and `[dotted.table]` headers, `key = value`
 //! with bare keys, basic and literal single-line strings, decimal integers,
-//! booleans, and arrays of those (nested arrays included).
+//! booleans, and arrays of those (nested arrays included). Arrays of tables
+//! (`[[lmtp.route]]`) too: each `[[name]]` is the table `name[N]` (N from
+//! 0, in file order) of [`Document::tables`]; a `[` can be in no bare key,
+//! so these names never clash with a dotted one.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -79,6 +82,16 @@ pub fn parse(text: &str) -> Result<Document, TomlError> {
             None => break,
             Some('#') => parser.skip_comment()?,
             Some('\n' | '\r') => parser.expect_newline()?,
+            Some('[') if parser.characters.get(parser.position + 1) == Some(&'[') => {
+                parser.position += 1;
+                let name = parser.parse_table_header()?;
+                if parser.peek() != Some(']') {
+                    return Err(parser.error("an array of tables' header ends with ']]'"));
+                }
+                parser.position += 1;
+                current_table = define_array_table(&mut document, &name, parser.line)?;
+                parser.expect_end_of_line("table header")?;
+            }
             Some('[') => {
                 let name = parser.parse_table_header()?;
                 define_table(&mut document, &name, parser.line)?;
@@ -132,7 +145,22 @@ fn table_exists_at_or_below(document: &Document, path: &str) -> bool {
     // A linear scan: config files hold a handful of tables, and an ordered
     // range would miss names like "a-b" that sort between "a" and "a.".
     let prefix = format!("{path}.");
-    document.tables.keys().any(|name| name == path || name.starts_with(&prefix))
+    let element = format!("{path}[");
+    document.tables.keys().any(|name| name == path || name.starts_with(&prefix) || name.starts_with(&element))
+}
+
+/// The name of the next table of the array of tables `name` (`[[name]]`):
+/// `name[N]`, N counting from 0.
+fn define_array_table(document: &mut Document, name: &str, line: usize) -> Result<String, TomlError> {
+    if document.tables.contains_key(name) {
+        return Err(TomlError { line, message: format!("[[{name}]] conflicts with the table [{name}]") });
+    }
+    let element = format!("{name}[");
+    let count = document.tables.keys().filter(|table| table.starts_with(&element)).count();
+    let indexed = format!("{name}[{count}]");
+    check_ancestors(document, name, line)?;
+    document.tables.insert(indexed.clone(), BTreeMap::new());
+    Ok(indexed)
 }
 
 fn define_table(document: &mut Document, name: &str, line: usize) -> Result<(), TomlError> {
@@ -140,6 +168,16 @@ fn define_table(document: &mut Document, name: &str, line: usize) -> Result<(), 
         // TOML 1.0 "Table": defining a table more than once is invalid.
         return Err(TomlError { line, message: format!("duplicate table [{name}]") });
     }
+    let element = format!("{name}[");
+    if document.tables.keys().any(|table| table.starts_with(&element)) {
+        return Err(TomlError { line, message: format!("[{name}] conflicts with the array of tables [[{name}]]") });
+    }
+    check_ancestors(document, name, line)?;
+    document.tables.insert(name.to_string(), BTreeMap::new());
+    Ok(())
+}
+
+fn check_ancestors(document: &Document, name: &str, line: usize) -> Result<(), TomlError> {
     // A table may not reuse a name that an ancestor already holds as a plain
     // key: after `[a]` `b = 1`, the header `[a.b.c]` would redefine `b`.
     let segments: Vec<&str> = name.split('.').collect();
@@ -157,7 +195,6 @@ fn define_table(document: &mut Document, name: &str, line: usize) -> Result<(), 
         }
         parent = child_path(&parent, segment);
     }
-    document.tables.insert(name.to_string(), BTreeMap::new());
     Ok(())
 }
 
@@ -299,7 +336,7 @@ impl Parser {
     fn parse_table_header(&mut self) -> Result<String, TomlError> {
         self.position += 1;
         if self.peek() == Some('[') {
-            return Err(self.error("arrays of tables ([[...]]) are not supported"));
+            return Err(self.error("a table header has at most two brackets"));
         }
         let mut segments = Vec::new();
         loop {
@@ -579,6 +616,18 @@ mod tests {
     }
 
     #[test]
+    fn arrays_of_tables_are_numbered_in_file_order() {
+        let text = "[[lmtp.route]]\naddress = \"a\"\n[lmtp]\nsocket = \"\"\n[[lmtp.route]]\naddress = \"b\"\n";
+        let document = parse(text).unwrap();
+        let address = |table: &str| document.tables[table]["address"].clone();
+        assert_eq!(address("lmtp.route[0]"), Value::String("a".into()));
+        assert_eq!(address("lmtp.route[1]"), Value::String("b".into()));
+        assert_eq!(document.tables["lmtp"]["socket"], Value::String(String::new()));
+        assert!(!document.tables.contains_key("lmtp.route"));
+        assert_error("[[[a]]]", 1, "at most two brackets");
+    }
+
+    #[test]
     fn empty_documents_have_the_top_level_table() {
         for text in ["", "\n\n", "# only a comment\n", "  \t\n# x\r\n", "\u{feff}"] {
             let document = parse(text).unwrap();
@@ -721,7 +770,11 @@ f = "ünïcödé 🐦"
         assert_error("a.b = 1", 1, "dotted keys are not supported");
         assert_error("\"a\" = 1", 1, "quoted keys are not supported");
         assert_error("['a']", 1, "quoted keys are not supported");
-        assert_error("\n[[servers]]", 2, "arrays of tables");
+        assert_error("\n[[servers]", 2, "ends with ']]'");
+        assert_error("[[a]]\n[a]", 2, "conflicts with the array of tables [[a]]");
+        assert_error("[a]\n[[a]]", 2, "conflicts with the table [a]");
+        assert_error("[a]\nb = 1\n[[a.b]]", 3, "conflicts with the integer key 'b'");
+        assert_error("[[a.b]]\n[a]\nb = 1", 3, "conflicts with table [a.b]");
     }
 
     #[test]

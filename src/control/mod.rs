@@ -20,6 +20,7 @@ use crate::auth::{device, history};
 use crate::server::Server;
 use crate::store::{check, Op, StoreError};
 
+pub mod public;
 pub mod share;
 
 /// Longest request line.
@@ -191,6 +192,9 @@ async fn execute(server: &Server, words: &[&str]) -> Result<String, String> {
             result
         }
         ["share-list"] => share::list(server),
+        ["public-create", name, grants @ ..] => public::create(server, name, grants).await,
+        ["public-del", name] => public::delete(server, name).await,
+        ["public-list"] => public::list(server),
         ["check"] => {
             // A full walk of the database: `Store::check` runs it off the session thread.
             let report = store.check().await.map_err(|error| error.to_string())?;

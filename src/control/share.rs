@@ -12,12 +12,12 @@
 use crate::imap::namespace;
 use crate::mail::rights::{Identifier as Named, RightsChange as Modifier, Subject};
 use crate::server::Server;
-use crate::store::{Identifier, Reader, RightsChange, StoreError, PUBLIC_OWNER};
+use crate::store::{AclEntry, Identifier, Reader, RightsChange, StoreError, PUBLIC_OWNER};
 
 /// The word for the public owner.
 pub const PUBLIC: &str = "-";
 
-fn failed(error: StoreError) -> String {
+pub fn failed(error: StoreError) -> String {
     error.to_string()
 }
 
@@ -81,6 +81,29 @@ pub async fn change(
     Ok(format!("now: {now}"))
 }
 
+/// An ACL's entries as the administrator reads them: `dad lrs, -tom r,
+/// authenticated l` (`names` from `namespace::user_names`).
+pub fn entries_text(names: &[(u32, String)], entries: &[AclEntry]) -> String {
+    let mut texts = Vec::new();
+    for entry in entries {
+        let who = match entry.identifier {
+            Identifier::Anyone => "anyone".to_string(),
+            Identifier::Authenticated => "authenticated".to_string(),
+            Identifier::User(user) => namespace::name_of(names, user).unwrap_or("?").to_string(),
+        };
+        if !entry.granted.is_empty() {
+            texts.push(format!("{who} {}", entry.granted));
+        }
+        if !entry.denied.is_empty() {
+            texts.push(format!("-{who} {}", entry.denied));
+        }
+    }
+    if texts.is_empty() {
+        return "nobody".into();
+    }
+    texts.join(", ")
+}
+
 /// `share-list`: every mailbox with an ACL, one line each, as the
 /// administrator names it (`alice Bills`, `- Family/Bills` for public
 /// ones), with its entries.
@@ -96,21 +119,7 @@ pub fn list(server: &Server) -> Result<String, String> {
         } else {
             format!("{} {}", namespace::name_of(&names, acl.owner).unwrap_or("?"), record.name)
         };
-        let mut entries = Vec::new();
-        for entry in &acl.entries {
-            let who = match entry.identifier {
-                Identifier::Anyone => "anyone".to_string(),
-                Identifier::Authenticated => "authenticated".to_string(),
-                Identifier::User(user) => namespace::name_of(&names, user).unwrap_or("?").to_string(),
-            };
-            if !entry.granted.is_empty() {
-                entries.push(format!("{who} {}", entry.granted));
-            }
-            if !entry.denied.is_empty() {
-                entries.push(format!("-{who} {}", entry.denied));
-            }
-        }
-        lines.push(format!("{place}: {}", entries.join(", ")));
+        lines.push(format!("{place}: {}", entries_text(&names, &acl.entries)));
     }
     if lines.is_empty() {
         return Ok("nothing is shared".into());

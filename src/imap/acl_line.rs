@@ -14,15 +14,13 @@
 //! them as groups of their own, as §2.1.1 says for rights that are not
 //! tied. It may use `imap::encode` and `mail::rights`, nothing else.
 //!
-//! Not wired yet: the GETACL, LISTRIGHTS and MYRIGHTS handlers (issue 15)
-//! will call these; until then only the tests do.
+//! The GETACL, LISTRIGHTS and MYRIGHTS handlers (`command::acl`) call these.
 
 use crate::imap::encode;
 use crate::mail::rights::{Grantable, Identifier, Rights};
 
 /// `* ACL mailbox identifier rights ...` (RFC 4314 §3.6): GETACL's answer,
 /// one pair per entry, none for an empty ACL.
-#[cfg_attr(not(test), allow(dead_code))] // waits for GETACL's handler (issue 15)
 pub fn acl(out: &mut Vec<u8>, mailbox: &str, utf8: bool, entries: &[(Identifier, Rights)]) {
     start(out, b"ACL", mailbox, utf8);
     for (identifier, rights) in entries {
@@ -38,7 +36,6 @@ pub fn acl(out: &mut Vec<u8>, mailbox: &str, utf8: bool, entries: &[(Identifier,
 /// §3.7): `identifier` as the client sent it (§3.4), the rights it always
 /// has (possibly `""`), then each right it may be granted as a group of
 /// its own, `c` and `d` last when any of their members is offered.
-#[cfg_attr(not(test), allow(dead_code))] // waits for LISTRIGHTS' handler (issue 15)
 pub fn list_rights(out: &mut Vec<u8>, mailbox: &str, utf8: bool, identifier: &Identifier, offer: Grantable) {
     start(out, b"LISTRIGHTS", mailbox, utf8);
     out.push(b' ');
@@ -63,7 +60,6 @@ pub fn list_rights(out: &mut Vec<u8>, mailbox: &str, utf8: bool, identifier: &Id
 }
 
 /// `* MYRIGHTS mailbox rights` (RFC 4314 §3.8).
-#[cfg_attr(not(test), allow(dead_code))] // waits for MYRIGHTS' handler (issue 15)
 pub fn my_rights(out: &mut Vec<u8>, mailbox: &str, utf8: bool, rights: Rights) {
     start(out, b"MYRIGHTS", mailbox, utf8);
     out.push(b' ');
@@ -72,7 +68,6 @@ pub fn my_rights(out: &mut Vec<u8>, mailbox: &str, utf8: bool, rights: Rights) {
 }
 
 /// `* NAME mailbox`.
-#[cfg_attr(not(test), allow(dead_code))] // waits for the ACL handlers (issue 15)
 fn start(out: &mut Vec<u8>, name: &[u8], mailbox: &str, utf8: bool) {
     out.extend_from_slice(b"* ");
     out.extend_from_slice(name);

@@ -64,30 +64,24 @@ pub enum CommandBody {
     Enable {
         capabilities: Vec<String>,
     },
-    // RFC 4314 ACL (issue 15). Parsed (`parse::acl`) but not handled yet:
-    // the session answers them as unknown commands before parsing them
-    // (`parse::acl::parse_command_unwired`), so their arguments wait for the handlers.
+    // RFC 4314 ACL (issue 15): `parse::acl`, handled by `command::acl`.
     /// SETACL (RFC 4314 §3.1).
     SetAcl(SetAclArguments),
     /// DELETEACL (RFC 4314 §3.2).
-    #[cfg_attr(not(test), allow(dead_code))]
     DeleteAcl {
         mailbox: MailboxArgument,
         identifier: Identifier,
     },
     /// GETACL (RFC 4314 §3.3).
-    #[cfg_attr(not(test), allow(dead_code))]
     GetAcl {
         mailbox: MailboxArgument,
     },
     /// LISTRIGHTS (RFC 4314 §3.4).
-    #[cfg_attr(not(test), allow(dead_code))]
     ListRights {
         mailbox: MailboxArgument,
         identifier: Identifier,
     },
     /// MYRIGHTS (RFC 4314 §3.5).
-    #[cfg_attr(not(test), allow(dead_code))]
     MyRights {
         mailbox: MailboxArgument,
     },

@@ -1,5 +1,6 @@
-//! `roost deliver`: one message from stdin to a user's INBOX, for MTAs
-//! that pipe mail to a command. It speaks LMTP to the running server's
+//! `roost deliver`: one message from stdin to a user's INBOX (or, with
+//! `--mailbox`, to a shared or public mailbox that grants `anyone` the
+//! `p` right: `lmtp::route`), for MTAs that pipe mail to a command. It speaks LMTP to the running server's
 //! socket (only the server may open the database), streaming stdin
 //! with dot-stuffing; nothing is held whole.
 //!
@@ -28,6 +29,9 @@ pub const EX_UNAVAILABLE: u8 = 69;
 pub const EX_CANTCREAT: u8 = 73;
 pub const EX_IOERR: u8 = 74;
 pub const EX_TEMPFAIL: u8 = 75;
+/// The mailbox does not take mail: it does not grant `anyone` the `p`
+/// right (LMTP's 550 5.7.1).
+pub const EX_NOPERM: u8 = 77;
 /// The configuration does not load: MTAs treat 78 as temporary (Postfix:
 /// 4.3.5), so mail waits while the administrator fixes it.
 pub const EX_CONFIG: u8 = 78;
@@ -65,6 +69,9 @@ impl Reply {
         let code = match self.code {
             400..=499 => EX_TEMPFAIL,
             550 | 551 | 553 if what == "RCPT" && self.text.starts_with("5.1.") => EX_NOUSER,
+            // The mailbox went away, or lost its `p`, between RCPT and DATA.
+            550 if self.text.starts_with("5.1.1") => EX_NOUSER,
+            550 if self.text.starts_with("5.7.1") => EX_NOPERM,
             552 => EX_CANTCREAT,
             _ => EX_UNAVAILABLE,
         };
@@ -113,14 +120,45 @@ fn plain_address(text: &str) -> bool {
     text.len() <= 256 && text.bytes().all(|byte| byte.is_ascii_graphic() && byte != b'<' && byte != b'>')
 }
 
-/// Delivers the message read from `input` to `user`, as sent by `from`
-/// (empty: the null sender `<>`), through the LMTP socket at `socket`.
-pub fn deliver(socket: &Path, from: &str, user: &str, input: impl Read) -> Result<(), Failure> {
-    // MTAs pass the sender bare or in brackets ("<>" for bounces).
-    let from = from.strip_prefix('<').and_then(|inner| inner.strip_suffix('>')).unwrap_or(from);
-    if user.is_empty() || !plain_address(user) {
+/// The RCPT line for `user`'s INBOX, or with `mailbox`: a public or
+/// shared mailbox (`Family/Bills`, `Shared/mom/School`: `user` not
+/// needed) or, with `user`, that user's mailbox of that name.
+fn recipient(user: Option<&str>, mailbox: Option<&str>) -> Result<String, Failure> {
+    let user = user.unwrap_or("");
+    if !user.is_empty() && !plain_address(user) {
         return Err(fail(EX_USAGE, format!("{user:?} is not a user name or address")));
     }
+    let Some(mailbox) = mailbox else {
+        if user.is_empty() {
+            return Err(fail(EX_USAGE, "--user or --mailbox is needed"));
+        }
+        return Ok(format!("RCPT TO:<{user}>"));
+    };
+    let mailbox = mailbox.trim_end_matches('/');
+    let named = ["Family/", "Shared/"].iter().any(|prefix| mailbox.starts_with(prefix));
+    if mailbox.is_empty() || (user.is_empty() && !named) {
+        return Err(fail(
+            EX_USAGE,
+            format!("--mailbox {mailbox:?}: without --user name Family/NAME or Shared/USER/NAME"),
+        ));
+    }
+    let encoded = crate::util::base64::encode_unpadded(mailbox.as_bytes());
+    Ok(format!("RCPT TO:<{user}> X-MAILBOX={encoded}"))
+}
+
+/// Delivers the message read from `input` to `user` (or `mailbox`, see
+/// [`recipient`]), as sent by `from` (empty: the null sender `<>`),
+/// through the LMTP socket at `socket`.
+pub fn deliver(
+    socket: &Path,
+    from: &str,
+    user: Option<&str>,
+    mailbox: Option<&str>,
+    input: impl Read,
+) -> Result<(), Failure> {
+    // MTAs pass the sender bare or in brackets ("<>" for bounces).
+    let from = from.strip_prefix('<').and_then(|inner| inner.strip_suffix('>')).unwrap_or(from);
+    let rcpt = recipient(user, mailbox)?;
     if !plain_address(from) {
         return Err(fail(EX_USAGE, format!("{from:?} is not a sender address")));
     }
@@ -142,7 +180,7 @@ pub fn deliver(socket: &Path, from: &str, user: &str, input: impl Read) -> Resul
     }
     client.command("LHLO localhost", "LHLO", 250)?;
     client.command(&format!("MAIL FROM:<{from}>"), "MAIL", 250)?;
-    client.command(&format!("RCPT TO:<{user}>"), "RCPT", 250)?;
+    client.command(&rcpt, "RCPT", 250)?;
     client.command("DATA", "DATA", 354)?;
     send_message(&mut client.writer, input)?;
     let reply = client.reply()?;
@@ -197,6 +235,21 @@ mod tests {
         assert_eq!(reply(552, "5.3.4 too big").failure("the message").code, EX_CANTCREAT);
         assert_eq!(reply(552, "5.3.4 too big").failure("MAIL").code, EX_CANTCREAT);
         assert_eq!(reply(501, "5.1.7 bad").failure("MAIL").code, EX_UNAVAILABLE);
+        assert_eq!(reply(550, "5.1.1 <> No such mailbox").failure("RCPT").code, EX_NOUSER);
+        assert_eq!(reply(550, "5.1.1 <> No such mailbox").failure("the message").code, EX_NOUSER);
+        assert_eq!(reply(550, "5.7.1 <> Mailbox does not accept mail").failure("RCPT").code, EX_NOPERM);
+        assert_eq!(reply(550, "5.7.1 <> Mailbox does not accept mail").failure("the message").code, EX_NOPERM);
+    }
+
+    #[test]
+    fn recipients_name_a_user_or_a_mailbox() {
+        assert_eq!(recipient(Some("mom"), None).unwrap(), "RCPT TO:<mom>");
+        assert_eq!(recipient(None, Some("Family/Bills")).unwrap(), "RCPT TO:<> X-MAILBOX=RmFtaWx5L0JpbGxz");
+        assert_eq!(recipient(Some("mom"), Some("School")).unwrap(), "RCPT TO:<mom> X-MAILBOX=U2Nob29s");
+        assert_eq!(recipient(None, None).unwrap_err().code, EX_USAGE);
+        assert_eq!(recipient(None, Some("School")).unwrap_err().code, EX_USAGE);
+        assert_eq!(recipient(Some("m m"), Some("School")).unwrap_err().code, EX_USAGE);
+        assert_eq!(recipient(None, Some("/")).unwrap_err().code, EX_USAGE);
     }
 
     #[test]

@@ -4,12 +4,14 @@
 //! MTAs that pipe to a command.
 //!
 //! LMTP has no authentication: whoever reaches the socket may deliver to
-//! any user. So the socket is mode 0660 (the MTA gets in through the
+//! any user, and to the shared and public mailboxes that grant `anyone`
+//! the `p` right (`route`). So the socket is mode 0660 (the MTA gets in through the
 //! group, nobody else), and TCP is off unless configured.
 
 pub mod data;
 pub mod deliver;
 pub mod parse;
+pub mod route;
 pub mod session;
 
 use std::net::{IpAddr, Ipv6Addr, TcpListener};

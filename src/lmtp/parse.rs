@@ -16,6 +16,9 @@ pub enum Command {
     },
     Rcpt {
         to: String,
+        /// roost's own `X-MAILBOX=` parameter (`roost deliver --mailbox`):
+        /// the mailbox, decoded from base64 (`lmtp::route`).
+        mailbox: Option<String>,
     },
     Data,
     Rset,
@@ -116,19 +119,33 @@ fn mail(rest: &str) -> Result<Command, Error> {
     Ok(Command::Mail { from, size })
 }
 
-/// `TO:<address>`; no parameters are offered.
+/// `TO:<address> [X-MAILBOX=base64]`: the one parameter offered is
+/// roost's own (RFC 5321 §4.1.2: a keyword starting with X is local),
+/// which `roost deliver --mailbox` sends: the mailbox's name as UTF-8 in
+/// unpadded base64 (a name may hold spaces and any letter). With it the
+/// address may be empty (`<>`, a public mailbox) or a user (whose
+/// personal mailbox it names).
 fn rcpt(rest: &str) -> Result<Command, Error> {
     let Some(path) = strip_keyword(rest, "TO:") else {
         return Err(syntax("Syntax: RCPT TO:<address>"));
     };
     let (to, parameters) = path_and_parameters(path)?;
-    if !parameters.trim().is_empty() {
-        return Err(bad_parameter("RCPT parameters not supported"));
+    let mut mailbox = None;
+    for parameter in parameters.split(' ').filter(|word| !word.is_empty()) {
+        let (key, value) = parameter.split_once('=').unwrap_or((parameter, ""));
+        if !key.eq_ignore_ascii_case("X-MAILBOX") || mailbox.is_some() {
+            return Err(bad_parameter(format!("Parameter {key} not supported")));
+        }
+        let name = crate::util::base64::decode_unpadded(value.as_bytes())
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .filter(|name| !name.is_empty())
+            .ok_or_else(|| bad_parameter("X-MAILBOX needs a mailbox name in unpadded base64"))?;
+        mailbox = Some(name);
     }
-    if to.is_empty() {
+    if to.is_empty() && mailbox.is_none() {
         return Err(Error { code: 501, enhanced: "5.1.3", text: "A recipient address is needed".into() });
     }
-    Ok(Command::Rcpt { to })
+    Ok(Command::Rcpt { to, mailbox })
 }
 
 fn strip_keyword<'a>(text: &'a str, keyword: &str) -> Option<&'a str> {
@@ -188,10 +205,22 @@ mod tests {
             Command::Mail { from: "Bob@Example.org".into(), size: Some(1234) }
         );
         assert_eq!(ok("MAIL FROM: <a@b> body=7bit"), Command::Mail { from: "a@b".into(), size: None });
-        assert_eq!(ok("RCPT TO:<alice+lists@example.org>"), Command::Rcpt { to: "alice+lists@example.org".into() });
+        assert_eq!(
+            ok("RCPT TO:<alice+lists@example.org>"),
+            Command::Rcpt { to: "alice+lists@example.org".into(), mailbox: None }
+        );
         assert_eq!(
             ok("RCPT TO:<@relay.example,@other:alice@example.org>"),
-            Command::Rcpt { to: "alice@example.org".into() }
+            Command::Rcpt { to: "alice@example.org".into(), mailbox: None }
+        );
+        // `roost deliver --mailbox`: "Family/Bills" and "School" in base64.
+        assert_eq!(
+            ok("RCPT TO:<> X-MAILBOX=RmFtaWx5L0JpbGxz"),
+            Command::Rcpt { to: String::new(), mailbox: Some("Family/Bills".into()) }
+        );
+        assert_eq!(
+            ok("RCPT TO:<mom> x-mailbox=U2Nob29s"),
+            Command::Rcpt { to: "mom".into(), mailbox: Some("School".into()) }
         );
         assert_eq!(ok("DATA"), Command::Data);
         assert_eq!(ok("rset"), Command::Rset);
@@ -214,6 +243,9 @@ mod tests {
         assert_eq!(error("MAIL FROM:<a@b> SMTPUTF8").code, 555);
         assert_eq!(error("RCPT TO:<a@b> NOTIFY=NEVER").code, 555);
         assert_eq!(error("RCPT TO:<>").enhanced, "5.1.3");
+        assert_eq!(error("RCPT TO:<> X-MAILBOX=").code, 555);
+        assert_eq!(error("RCPT TO:<> X-MAILBOX=!!").code, 555);
+        assert_eq!(error("RCPT TO:<a> X-MAILBOX=U2Nob29s X-MAILBOX=U2Nob29s").code, 555);
         assert_eq!(error("RCPT TO:<a b@c>").enhanced, "5.1.7");
         assert_eq!(error("RCPT TO:<caf\u{e9}@example.org>").enhanced, "5.1.7");
         assert_eq!(error("DATA now").code, 501);
@@ -234,7 +266,7 @@ mod tests {
             rest in "[<>@:,=a-zA-Z0-9 .+\\-\u{e9}]{0,80}",
         ) {
             let line = format!("{verb}{rest}");
-            if let Ok(Command::Mail { from, .. } | Command::Rcpt { to: from }) = parse(line.as_bytes()) {
+            if let Ok(Command::Mail { from, .. } | Command::Rcpt { to: from, .. }) = parse(line.as_bytes()) {
                 proptest::prop_assert!(from.bytes().all(|byte| byte.is_ascii_graphic()));
             }
         }

@@ -4,7 +4,8 @@
 //! The message streams from the socket through dot-unstuffing into the
 //! store's [`Incoming`] sink and is never held whole. It is stored once,
 //! whatever the number of recipients, and each 250 is sent only after the
-//! commit that adds it to the recipients' INBOXes is durable.
+//! commit that adds it to the recipients' mailboxes is durable: a user's
+//! INBOX, or a shared or public mailbox that takes mail (`lmtp::route`).
 
 use std::io;
 use std::rc::Rc;
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use super::data::Unstuffer;
 use super::parse::{self, Command};
+use super::route::{self, Target};
 use crate::net::{Connection, LineStatus, Stream};
 use crate::server::Server;
 use crate::store::incoming::Incoming;
@@ -25,9 +27,12 @@ const MAX_COMMAND_LINE: usize = 998;
 const MAX_RECIPIENTS: usize = 100;
 
 struct Recipient {
-    /// As the client wrote it (for the replies and Delivered-To).
+    /// As the client wrote it (for the replies and Delivered-To); empty
+    /// for `roost deliver --mailbox` to a public mailbox.
     address: String,
-    inbox: u64,
+    mailbox: u64,
+    /// A shared or public mailbox: its `p` right is checked again at DATA.
+    posted: bool,
 }
 
 struct Transaction {
@@ -128,14 +133,14 @@ impl Session {
                 self.transaction = None;
                 let limit = self.server.config.limits.literal_size;
                 let text = format!(
-                    "250-{}\r\n250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250 SIZE {limit}\r\n",
+                    "250-{}\r\n250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-X-MAILBOX\r\n250 SIZE {limit}\r\n",
                     self.hostname()
                 );
                 self.conn.write(text.as_bytes());
             }
             Command::Helo => self.reply(500, "5.5.1", "This is LMTP: use LHLO"),
             Command::Mail { from, size } => self.mail(from, size),
-            Command::Rcpt { to } => self.rcpt(to),
+            Command::Rcpt { to, mailbox } => self.rcpt(to, mailbox),
             Command::Data => self.data().await?,
             Command::Rset => {
                 self.transaction = None;
@@ -166,27 +171,48 @@ impl Session {
         self.reply(250, "2.1.0", "Sender OK");
     }
 
-    fn rcpt(&mut self, to: String) {
+    fn rcpt(&mut self, to: String, mailbox: Option<String>) {
         let Some(transaction) = &self.transaction else {
             return self.reply(503, "5.5.1", "Send MAIL first");
         };
         if transaction.recipients.len() >= MAX_RECIPIENTS {
             return self.reply(452, "4.5.3", "Too many recipients");
         }
-        let found = self.server.store.read().and_then(|reader| find_inbox(&reader, &to));
+        let found = self.server.store.read().and_then(|reader| self.target(&reader, &to, mailbox.as_deref()));
         match found {
-            Ok(Some(inbox)) => {
+            Ok(Some((Target::Mailbox(id), posted))) => {
                 if let Some(transaction) = &mut self.transaction {
-                    transaction.recipients.push(Recipient { address: to, inbox });
+                    transaction.recipients.push(Recipient { address: to, mailbox: id, posted });
                 }
                 self.reply(250, "2.1.5", "Recipient OK");
             }
+            Ok(Some((Target::Missing, _))) => self.reply(550, "5.1.1", &format!("<{to}> No such mailbox")),
+            Ok(Some((Target::NoPost, _))) => self.reply(550, "5.7.1", &format!("<{to}> {NO_POST}")),
             Ok(None) => self.reply(550, "5.1.1", &format!("<{to}> User unknown")),
             Err(error) => {
                 log::error!("lmtp {}: cannot look up {to}: {error}", self.peer);
                 self.reply(451, "4.3.0", "Temporary failure looking up the recipient; try again later");
             }
         }
+    }
+
+    /// Where mail for `to` goes: the mailbox `X-MAILBOX=` names, else a
+    /// configured route's, else the INBOX of the user `to` names (None:
+    /// no such user). True for a mailbox that needs `p` (all but INBOXes
+    /// reached by address).
+    fn target(&self, reader: &Reader, to: &str, mailbox: Option<&str>) -> Result<Option<(Target, bool)>, StoreError> {
+        if let Some(name) = mailbox {
+            if crate::imap::namespace::place(name) != crate::imap::namespace::Place::Personal {
+                return Ok(Some((route::resolve(reader, name)?, true)));
+            }
+            // A personal name: the mailbox of the user `to` names.
+            let Some(owner) = find_user(reader, to)? else { return Ok(None) };
+            return Ok(Some((route::personal(reader, owner, name)?, true)));
+        }
+        if let Some(found) = route::route_for(&self.server.config.lmtp_routes, to) {
+            return Ok(Some((route::resolve(reader, &found.mailbox)?, true)));
+        }
+        Ok(find_inbox(reader, to)?.map(|inbox| (Target::Mailbox(inbox), false)))
     }
 
     async fn data(&mut self) -> io::Result<()> {
@@ -203,32 +229,26 @@ impl Session {
         self.conn.flush().await?;
         let Some(transaction) = self.transaction.take() else { return Ok(()) };
         let received = self.receive(&transaction).await?;
+        // Per recipient: None, or the refusal of a mailbox that stopped
+        // taking mail since RCPT.
+        let mut refusals: Vec<Option<(u16, &'static str, String)>> = vec![None; transaction.recipients.len()];
         let outcome = match received {
             Received::Message(message) => {
                 let size = message.size;
+                refusals = self.recheck(&transaction.recipients);
                 let mut mailboxes: Vec<u64> = Vec::with_capacity(transaction.recipients.len());
-                for recipient in &transaction.recipients {
+                for (recipient, refusal) in transaction.recipients.iter().zip(&refusals) {
                     // Two addresses of one user (alice, alice+lists): one copy.
-                    if !mailboxes.contains(&recipient.inbox) {
-                        mailboxes.push(recipient.inbox);
+                    if refusal.is_none() && !mailboxes.contains(&recipient.mailbox) {
+                        mailboxes.push(recipient.mailbox);
                     }
                 }
                 let blob = message.blob;
-                match self.server.store.deliver(message, mailboxes).await {
-                    Ok(Delivered { .. }) => {
-                        let to: Vec<&str> = transaction.recipients.iter().map(|r| r.address.as_str()).collect();
-                        log::info!(
-                            "lmtp {}: delivered {size} bytes from <{}> to {}",
-                            self.peer,
-                            transaction.from,
-                            to.join(", ")
-                        );
-                        Ok(())
-                    }
-                    Err(error) => {
-                        self.server.store.submit(Op::DiscardBlobs { blobs: vec![blob] });
-                        Err(error)
-                    }
+                if mailboxes.is_empty() {
+                    self.server.store.submit(Op::DiscardBlobs { blobs: vec![blob] });
+                    Ok(())
+                } else {
+                    self.deliver(message, mailboxes, &transaction, size).await
                 }
             }
             Received::TooBig => {
@@ -242,8 +262,12 @@ impl Session {
             Received::Failed(error) => Err(error),
         };
         // RFC 2033 §4.2: one reply per accepted recipient, in RCPT order.
-        for recipient in &transaction.recipients {
+        for (recipient, refusal) in transaction.recipients.iter().zip(refusals) {
             let address = &recipient.address;
+            if let Some((code, enhanced, text)) = refusal {
+                self.reply(code, enhanced, &format!("<{address}> {text}"));
+                continue;
+            }
             match &outcome {
                 Ok(()) => self.reply(250, "2.0.0", &format!("<{address}> Delivered")),
                 Err(error) => {
@@ -256,6 +280,55 @@ impl Session {
             log::error!("lmtp {}: delivery from <{}> failed: {error}", self.peer, transaction.from);
         }
         Ok(())
+    }
+
+    /// Each recipient's refusal now, if its mailbox stopped taking mail
+    /// since RCPT (deleted, or its `p` taken away): the check made again
+    /// just before the commit, on the same thread, so a SETACL answered
+    /// before it is seen and one answered after it came later.
+    fn recheck(&self, recipients: &[Recipient]) -> Vec<Option<(u16, &'static str, String)>> {
+        // Unreadable: the commit will fail the same way and answer for them all.
+        let Ok(reader) = self.server.store.read() else { return vec![None; recipients.len()] };
+        recipients
+            .iter()
+            .map(|recipient| {
+                if !recipient.posted {
+                    return None;
+                }
+                match route::postable(&reader, recipient.mailbox) {
+                    Ok(Target::Mailbox(_)) | Err(_) => None,
+                    Ok(Target::Missing) => Some((550, "5.1.1", "No such mailbox".to_string())),
+                    Ok(Target::NoPost) => Some((550, "5.7.1", NO_POST.to_string())),
+                }
+            })
+            .collect()
+    }
+
+    /// One durable commit of `message` into `mailboxes`.
+    async fn deliver(
+        &mut self,
+        message: NewMessage,
+        mailboxes: Vec<u64>,
+        transaction: &Transaction,
+        size: u64,
+    ) -> Result<(), StoreError> {
+        let blob = message.blob;
+        match self.server.store.deliver(message, mailboxes).await {
+            Ok(Delivered { .. }) => {
+                let to: Vec<&str> = transaction.recipients.iter().map(|r| r.address.as_str()).collect();
+                log::info!(
+                    "lmtp {}: delivered {size} bytes from <{}> to {}",
+                    self.peer,
+                    transaction.from,
+                    to.join(", ")
+                );
+                Ok(())
+            }
+            Err(error) => {
+                self.server.store.submit(Op::DiscardBlobs { blobs: vec![blob] });
+                Err(error)
+            }
+        }
     }
 
     /// Reads the DATA stream to its end marker, into a pending blob. A
@@ -271,7 +344,9 @@ impl Session {
         // of them, and naming every recipient would tell each one the
         // others (Bcc included). Dovecot does the same.
         if let [only] = transaction.recipients.as_slice() {
-            header.push_str(&format!("Delivered-To: {}\r\n", only.address));
+            if !only.address.is_empty() {
+                header.push_str(&format!("Delivered-To: {}\r\n", only.address));
+            }
         }
         let expected = transaction.declared_size.unwrap_or(0) + header.len() as u64;
         let mut incoming = Some(Incoming::new(&store, limits.append_chunk, expected));
@@ -314,18 +389,29 @@ fn temporary_failure(error: &StoreError) -> (u16, &'static str, &'static str) {
     }
 }
 
-/// The INBOX of the user an address names, if any. User names are kept in
-/// lower case; an address matches as a whole (`alice@example.org`) or by
-/// its local part (`alice`), each also without a `+detail` suffix
-/// (Dovecot's recipient_delimiter convention).
+/// The INBOX of the user an address names, if any.
 pub fn find_inbox(reader: &Reader, address: &str) -> Result<Option<u64>, StoreError> {
+    match find_user(reader, address)? {
+        Some(user) => reader.mailbox_id(user, INBOX),
+        None => Ok(None),
+    }
+}
+
+/// The user an address names, if any. User names are kept in lower case;
+/// an address matches as a whole (`alice@example.org`) or by its local
+/// part (`alice`), each also without a `+detail` suffix (Dovecot's
+/// recipient_delimiter convention).
+fn find_user(reader: &Reader, address: &str) -> Result<Option<u32>, StoreError> {
     for name in candidate_names(address) {
         if let Some(user) = reader.user(&name)? {
-            return reader.mailbox_id(user.id, INBOX);
+            return Ok(Some(user.id));
         }
     }
     Ok(None)
 }
+
+/// Why a mailbox refuses mail: it does not grant `anyone` the `p` right.
+const NO_POST: &str = "Mailbox does not accept mail";
 
 fn candidate_names(address: &str) -> Vec<String> {
     let address = address.to_lowercase();

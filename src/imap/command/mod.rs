@@ -30,11 +30,12 @@
 //! | FETCH, UID FETCH | `fetch.rs` |
 //! | STORE, UID STORE | `store.rs` |
 //! | COPY, MOVE, UID COPY, UID MOVE | `copy_move.rs` |
-//! | SETACL, DELETEACL, GETACL, LISTRIGHTS, MYRIGHTS | none yet (issue 15): answered as unknown commands (`parse::acl::parse_command_unwired`) |
+//! | SETACL, DELETEACL, GETACL, LISTRIGHTS, MYRIGHTS | `acl.rs` |
 //!
 //! `uidonly.rs` is not a command: it says which commands UIDONLY refuses
 //! (RFC 9586), asked by dispatch.
 
+pub mod acl;
 pub mod append;
 pub mod close;
 pub mod compress;

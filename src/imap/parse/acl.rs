@@ -14,44 +14,17 @@
 //! [`RightsChange::parse`]), and a refusal there (an uppercase or unknown
 //! right, an empty identifier: RFC 4314 §3, §3.1) is a parse error, so a
 //! tagged BAD. It uses the parser's primitives and `mail::rights`, nothing
-//! else.
-//!
-//! Not wired yet (issue 15): until the handlers exist, the session parses
-//! with [`parse_command_unwired`], which gives these commands the error
-//! an unknown command gets, whatever their arguments; the parser and its
-//! tests are ready for the handlers.
+//! else. The handlers are `imap::command::acl`.
 
-use super::{parse_command, tag_and_name, unknown_command, ParseError, Parser, Result};
-use crate::imap::types::{Command, CommandBody, SetAclArguments};
+use super::{Parser, Result};
+use crate::imap::types::{CommandBody, SetAclArguments};
 use crate::mail::rights::{Identifier, RightsChange};
 
 /// The five ACL command names (RFC 4314 §7 `command-auth =/`), upper-case.
+#[cfg(test)]
 const NAMES: [&[u8]; 5] = [b"SETACL", b"DELETEACL", b"GETACL", b"LISTRIGHTS", b"MYRIGHTS"];
 
-/// Whether `name` (as sent, any case) is one of the ACL commands.
-pub fn is_acl_command(name: &[u8]) -> bool {
-    NAMES.iter().any(|known| known.eq_ignore_ascii_case(name))
-}
-
-/// [`parse_command`] as the session calls it until the ACL handlers exist
-/// (issue 15): an ACL command gets [`unwired`]'s error instead.
-pub fn parse_command_unwired(line: &[u8]) -> std::result::Result<Command, ParseError> {
-    unwired(line).map_or_else(|| parse_command(line), Err)
-}
-
-/// The parse error of an unknown command, for a line that is an ACL
-/// command: what the session answers until the handlers exist, so that
-/// nothing, not even a BAD about the arguments, tells a client that roost
-/// knows these names.
-fn unwired(line: &[u8]) -> Option<ParseError> {
-    let (tag, name) = tag_and_name(line)?;
-    is_acl_command(name).then(|| ParseError {
-        tag: Some(String::from_utf8_lossy(tag).into_owned()),
-        message: unknown_command(&name.to_ascii_uppercase()),
-    })
-}
-
-/// The arguments of ACL command `name` (upper-cased, one of [`NAMES`]),
+/// The arguments of ACL command `name` (upper-cased, one of the five),
 /// after the name.
 pub fn acl_command(parser: &mut Parser, name: &[u8]) -> Result<CommandBody> {
     parser.sp()?;
@@ -87,7 +60,7 @@ fn identifier(parser: &mut Parser) -> Result<Identifier> {
 #[cfg(test)]
 mod tests {
     use crate::imap::encode;
-    use crate::imap::parse::{parse_command, ParseError};
+    use crate::imap::parse::parse_command;
     use crate::imap::types::{CommandBody, SetAclArguments};
     use crate::mail::rights::{Identifier, Rights, RightsChange, Subject};
     use proptest::prelude::*;
@@ -133,21 +106,6 @@ mod tests {
     }
 
     #[test]
-    fn unwired_commands_get_an_unknown_commands_error() {
-        for line in ["a setacl INBOX bob lr", "a GETACL", "a MyRights INBOX", "a LISTRIGHTS (((", "a DELETEACL\0"] {
-            let name = line[2..].split([' ', '\0']).next().unwrap().to_ascii_uppercase();
-            let expected = ParseError { tag: Some("a".into()), message: format!("unknown command {name}") };
-            assert_eq!(super::unwired(line.as_bytes()), Some(expected), "{line:?}");
-        }
-        // Exactly what a name the parser does not know gets.
-        assert_eq!(parse_command(b"a FROBNICATE x").unwrap_err().message, "unknown command FROBNICATE");
-        // Not ACL commands, or not commands: the parser answers them as before.
-        for line in [&b"a SETACLS x"[..], b"a UID SETACL x", b"SETACL", b"a  SETACL", b"+ SETACL x"] {
-            assert_eq!(super::unwired(line), None, "{line:?}");
-        }
-    }
-
-    #[test]
     fn names_are_case_insensitive_and_bodies_name_themselves() {
         // RFC 4314 §2.1.1's and §3's examples: "SeTacl", "getAcl", "DeleteAcl", "listrights".
         for (line, name) in [
@@ -158,9 +116,10 @@ mod tests {
             ("a myrights INBOX", "MYRIGHTS"),
         ] {
             assert_eq!(parsed(line).name(), name);
-            assert!(super::is_acl_command(line.split(' ').nth(1).unwrap().as_bytes()));
         }
-        assert!(!super::is_acl_command(b"SETACLX") && !super::is_acl_command(b"ACL"));
+        // Longer or shorter names are not ACL commands.
+        assert_eq!(error(b"a SETACLS INBOX"), "unknown command SETACLS");
+        assert_eq!(error(b"a ACL INBOX"), "unknown command ACL");
     }
 
     #[test]

@@ -62,8 +62,8 @@ use super::command;
 use super::encode;
 use super::parse::{self, AppendLine};
 use super::types::{
-    Command, CommandBody, CopyArguments, FetchArguments, SearchArguments, SequenceSet, SortArguments, StoreArguments,
-    ThreadArguments,
+    Command, CommandBody, CopyArguments, FetchArguments, SearchArguments, SequenceSet, SetAclArguments, SortArguments,
+    StoreArguments, ThreadArguments,
 };
 use super::view::View;
 use crate::config::PlaintextAuth;
@@ -387,9 +387,7 @@ impl Session {
                     self.uid_command = replacing.is_some_and(|replacing| replacing.uid);
                     Box::pin(command::append::run(self, &tag, &mailbox, message, replacing)).await?;
                 }
-                // Issue 15: until the ACL commands have handlers, they are
-                // answered as unknown commands (see `parse::acl`).
-                Incoming::Command => match parse::acl::parse_command_unwired(&self.command) {
+                Incoming::Command => match parse::parse_command(&self.command) {
                     Ok(command) => Box::pin(self.dispatch(command)).await?,
                     Err(error) => {
                         let tag = error.tag.as_deref().unwrap_or("*");
@@ -665,6 +663,17 @@ impl Session {
             }
             CommandBody::List(arguments) => command::list::run(self, tag, user, arguments).await,
             CommandBody::Status { mailbox, items } => command::status::run(self, tag, user, &mailbox, &items).await,
+            CommandBody::SetAcl(SetAclArguments { mailbox, identifier, change }) => {
+                command::acl::set(self, tag, user, &mailbox, identifier, change).await
+            }
+            CommandBody::DeleteAcl { mailbox, identifier } => {
+                command::acl::delete(self, tag, user, &mailbox, identifier).await
+            }
+            CommandBody::GetAcl { mailbox } => command::acl::get(self, tag, user, &mailbox).await,
+            CommandBody::ListRights { mailbox, identifier } => {
+                command::acl::list(self, tag, user, &mailbox, identifier).await
+            }
+            CommandBody::MyRights { mailbox } => command::acl::mine(self, tag, user, &mailbox).await,
             // Allowed above only in Selected state: the view is there to take.
             body => match Selected::new(self) {
                 Some(selected) => selected_command(selected, tag, body).await,
@@ -710,6 +719,9 @@ impl Session {
             capabilities.push_str(" UIDONLY");
             // RFC 4469 and RFC 5550: APPEND ... CATENATE, URLs with ;PARTIAL= (command::append).
             capabilities.push_str(" CATENATE URL-PARTIAL");
+            // RFC 4314 §2, §5.1.1: the ACL commands (command::acl); RIGHTS=
+            // names the rights beyond RFC 2086's (t e x k).
+            capabilities.push_str(" ACL RIGHTS=texk");
         }
         capabilities
     }

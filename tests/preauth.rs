@@ -307,9 +307,11 @@ fn nothing_is_hashed_at_start_with_the_generic_boards_cost() {
     let at_start = vm_hwm_kib(pid);
     // One hash at the board's cost maps 19 MiB: a decoy hashed at start
     // (one per auth thread: 44 MiB before) would show here. The tests run
-    // the debug binary, about 1 MiB larger at start than the release one
-    // (which the README's figure, under 12 MiB, is for).
-    assert!(at_start < 16 * 1024, "VmHWM {at_start} KiB at start");
+    // the debug binary, larger at start than the release one (which the
+    // README's figure, under 12 MiB, is for) and growing with the code
+    // (16.6 MiB once the ACL commands joined): 24 MiB leaves it room and
+    // still sits well below one decoy's 19 MiB on top of it.
+    assert!(at_start < 24 * 1024, "VmHWM {at_start} KiB at start");
     // The decoy still costs a real hash: an unknown user's check maps it.
     let tagged = client.no("LOGIN nosuchuser whatever");
     assert!(tagged.starts_with("NO [AUTHENTICATIONFAILED]"), "{tagged}");

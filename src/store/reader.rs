@@ -680,6 +680,7 @@ struct Open {
     summaries: Option<Walk<SummaryCursor>>,
     save_dates: Option<Walk<SaveDateCursor>>,
     previews: Option<PreviewCursor>,
+    private: Option<ReadOnlyTable<(u64, u32, u32), u64>>,
 }
 
 /// A scan of one mailbox's rows in ascending UID order, up to `until`.
@@ -714,6 +715,7 @@ impl Snapshot {
                 summaries: None,
                 save_dates: None,
                 previews: None,
+                private: None,
             });
             self.opened += 1;
         }
@@ -763,6 +765,49 @@ impl Snapshot {
             open.messages = Some(open.reader.messages()?);
         }
         open.messages.as_ref().expect("just opened").get(mailbox, uid)
+    }
+
+    /// The record of `uid` in `mailbox` as `reader` sees it: with their
+    /// own \Seen and modseq (`store::acl`) when they keep them apart from
+    /// the record (None: the owner, who sees the record as it is). Read
+    /// like [`Snapshot::message`], plus one lookup for the reader's state.
+    pub fn message_as(
+        &mut self,
+        mailbox: u64,
+        uid: u32,
+        until: u32,
+        reader: Option<u32>,
+    ) -> Result<Option<MessageRecord>, StoreError> {
+        let Some(record) = self.message(mailbox, uid, until)? else { return Ok(None) };
+        self.personal(mailbox, uid, record, reader).map(Some)
+    }
+
+    /// [`Snapshot::message_at`] as `reader` sees it (see [`Snapshot::message_as`]).
+    pub fn message_at_as(
+        &mut self,
+        mailbox: u64,
+        uid: u32,
+        reader: Option<u32>,
+    ) -> Result<Option<MessageRecord>, StoreError> {
+        let Some(record) = self.message_at(mailbox, uid)? else { return Ok(None) };
+        self.personal(mailbox, uid, record, reader).map(Some)
+    }
+
+    fn personal(
+        &mut self,
+        mailbox: u64,
+        uid: u32,
+        record: MessageRecord,
+        reader: Option<u32>,
+    ) -> Result<MessageRecord, StoreError> {
+        let Some(user) = reader else { return Ok(record) };
+        let open = self.open()?;
+        if open.private.is_none() {
+            open.private = Some(open.reader.table(super::schema::PRIVATE_FLAGS)?);
+        }
+        let table = open.private.as_ref().expect("just opened");
+        let value = table.get((mailbox, user, uid))?.map(|value| value.value());
+        Ok(super::acl::PrivateFlags::decode(value).apply(record))
     }
 
     /// The header summary of `uid`, scanned like [`Snapshot::message`].
@@ -838,6 +883,24 @@ impl Snapshot {
             for row in reader.changes_from(mailbox, start)?.take(limit) {
                 batch.push(row?);
             }
+        }
+        Ok(batch.last().copied().filter(|_| batch.len() == limit).and_then(key_after))
+    }
+
+    /// Like [`Snapshot::index_batch`] over `user`'s own change index of
+    /// `mailbox` (their private \Seen changes, `store::acl`).
+    pub fn private_batch(
+        &mut self,
+        mailbox: u64,
+        user: u32,
+        start: (u64, u32),
+        limit: usize,
+        batch: &mut Vec<(u64, u32)>,
+    ) -> Result<Option<(u64, u32)>, StoreError> {
+        batch.clear();
+        let reader = self.reader()?;
+        for row in reader.private_changes_from(mailbox, user, start)?.take(limit) {
+            batch.push(row?);
         }
         Ok(batch.last().copied().filter(|_| batch.len() == limit).and_then(key_after))
     }

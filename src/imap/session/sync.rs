@@ -48,10 +48,10 @@ impl Session {
         let store = self.server.store.clone();
         let mut pace = crate::imap::pace::Pace::new(&store);
         let State::Selected(_, view) = &mut self.state else { return Ok(()) };
-        let (deleted, uids, modseq, keywords) = {
+        let (deleted, uids, modseq, shared_modseq, keywords) = {
             let hub = store.hub().borrow();
             let Some(state) = hub.get(view.mailbox) else { return Ok(()) };
-            (state.deleted, state.uids.clone(), state.modseq, state.keywords.clone())
+            (state.deleted, state.uids.clone(), state.modseq, state.shared_modseq, state.keywords.clone())
         };
         if deleted {
             // Dovecot does the same: the mailbox is gone, so is the session's view of it.
@@ -112,6 +112,7 @@ impl Session {
             grew = uids.len() + removed != view.uids.len();
             view.uids = uids;
             view.modseq = modseq;
+            view.uids_highest = view.uids_highest.max(shared_modseq);
         }
         if grew {
             let (uid_next, first_recent) = {
@@ -146,30 +147,44 @@ impl Session {
             return crate::imap::search::live::report(&store, &mut self.conn, view).await;
         }
         // Flag changes of messages the client already knows about, in
-        // batches of the change index (see above).
-        let mut from = Some((view.flags_modseq.saturating_add(1), 0));
+        // batches of the change index (see above); for a reader who keeps
+        // their own \Seen, then their own changes too (their other
+        // sessions' \Seen; nobody else's: store::acl).
+        let reader = view.private_user();
+        let mut walk = crate::imap::view::ChangeWalk::new(view, view.flags_modseq, modseq);
+        let mut own_highest = 0;
         let mut batch = Vec::with_capacity(BATCH);
-        'batches: while let Some(start) = from {
-            from = match pace.snapshot.index_batch(view.mailbox, false, start, BATCH, &mut batch) {
-                Ok(next) => next,
+        loop {
+            match walk.next_batch(&mut pace.snapshot, BATCH, &mut batch) {
+                Ok(true) => {}
+                Ok(false) => break,
                 Err(error) => {
                     log::error!("sync of mailbox {}: {error}", view.mailbox);
                     return Ok(());
                 }
-            };
+            }
+            let private = walk.in_private();
             for &(change_modseq, uid) in &batch {
-                // The index is in modseq order: the rest is for the next sync.
-                if change_modseq > modseq {
-                    break 'batches;
+                if private {
+                    own_highest = own_highest.max(change_modseq);
                 }
                 if uid > old_top || view.own_modseqs.contains(&change_modseq) {
                     continue;
                 }
                 let Some(index) = view.index_of(uid) else { continue };
-                let Ok(Some(message)) = pace.snapshot.message_at(view.mailbox, uid) else { continue };
-                // Changed again by a commit newer than this sync: its
-                // change is indexed above `modseq`, for the next sync.
-                if message.modseq > modseq || !view.knows_keywords(&message) {
+                if private {
+                    // A STORE that changed shared flags too gave both one
+                    // modseq: the shared row reported the message already.
+                    match pace.snapshot.message_at(view.mailbox, uid) {
+                        Ok(Some(record)) if record.modseq != change_modseq => {}
+                        _ => continue,
+                    }
+                }
+                let Ok(Some(message)) = pace.snapshot.message_at_as(view.mailbox, uid, reader) else { continue };
+                // Changed again since (shared or privately): reported from
+                // the row of its newest change, in this walk or (above
+                // `modseq`) by the next sync.
+                if message.modseq != change_modseq || !view.knows_keywords(&message) {
                     continue;
                 }
                 view.write_flags(self.conn.out(), index, uid, &message, self.uid_command, self.condstore);
@@ -177,6 +192,10 @@ impl Session {
             }
         }
         view.flags_modseq = modseq;
+        view.highest = view.highest.max(shared_modseq).max(own_highest);
+        if view.modseq == modseq {
+            view.uids_highest = view.uids_highest.max(view.highest);
+        }
         view.own_modseqs.clear();
         // RFC 7162 §3.2.10 and RFC 5162 erratum 1810: expunges carry no
         // modseq, so after VANISHED the client is told how far it is now
@@ -186,7 +205,7 @@ impl Session {
         if expunged && self.qresync {
             let out = self.conn.out();
             out.extend_from_slice(b"* OK [HIGHESTMODSEQ ");
-            encode::number(out, modseq);
+            encode::number(out, view.highest_modseq());
             out.extend_from_slice(b"] Highest\r\n");
         }
         // RFC 5267 §4.3: live searches, after EXISTS and the flag changes.

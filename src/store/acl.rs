@@ -116,7 +116,8 @@ use redb::{ReadableTable, Table};
 
 use super::ops::{Settable, Tables};
 use super::schema::{
-    Flags, MailboxRecord, MessageRecord, SpecialUse, ANYONE, AUTHENTICATED, PRIVATE_SEEN_BIT, PUBLIC_OWNER, RESERVED_IDS,
+    Flags, MailboxRecord, MessageRecord, SpecialUse, ANYONE, AUTHENTICATED, PRIVATE_SEEN_BIT, PUBLIC_OWNER,
+    RESERVED_IDS,
 };
 use super::{Change, FlagAction, FlagChange, Reader, StoreError, Stored, UidSet};
 

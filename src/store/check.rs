@@ -264,9 +264,9 @@ fn check_access(reader: &Reader, user_ids: &HashSet<u32>, report: &mut Report) -
             report.problems.push(format!("{label}: missing from the private change index"));
         }
         match reader.mailbox(mailbox)? {
-            Some(record) if flags.modseq == 0 || flags.modseq > record.highest_modseq => report
-                .problems
-                .push(format!("{label}: modseq {} outside 1..={}", flags.modseq, record.highest_modseq)),
+            Some(record) if flags.modseq == 0 || flags.modseq > record.highest_modseq => {
+                report.problems.push(format!("{label}: modseq {} outside 1..={}", flags.modseq, record.highest_modseq))
+            }
             _ => {}
         }
         readers_in.insert((user, mailbox));
@@ -282,9 +282,9 @@ fn check_access(reader: &Reader, user_ids: &HashSet<u32>, report: &mut Report) -
         private.flags.iter().map(|&(mailbox, user, uid, _)| (mailbox, user, uid)).collect();
     for (mailbox, user, uid) in seen_rows.difference(&with_flags) {
         {
-            report.problems.push(format!(
-                "private \\Seen of user {user} on UID {uid} of mailbox {mailbox}: no private flags row"
-            ));
+            report
+                .problems
+                .push(format!("private \\Seen of user {user} on UID {uid} of mailbox {mailbox}: no private flags row"));
         }
     }
     for (user, mailbox) in readers_in.symmetric_difference(&by_user) {
@@ -297,7 +297,9 @@ fn check_access(reader: &Reader, user_ids: &HashSet<u32>, report: &mut Report) -
         match reader.mailbox(mailbox)? {
             None => report.problems.push(format!("{label}: the mailbox does not exist")),
             Some(record) if counter > record.highest_modseq || shared >= counter => {
-                report.problems.push(format!("{label}: ({shared}, {counter}) against HIGHESTMODSEQ {}", record.highest_modseq));
+                report
+                    .problems
+                    .push(format!("{label}: ({shared}, {counter}) against HIGHESTMODSEQ {}", record.highest_modseq));
             }
             Some(_) => {}
         }

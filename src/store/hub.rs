@@ -325,6 +325,18 @@ mod tests {
     }
 
     #[test]
+    fn private_changes_leave_the_shared_modseq() {
+        let mut hub = Hub::default();
+        hub.mailboxes.insert(1, state(vec![1], 4));
+        hub.apply(&[Change::Flags { mailbox: 1, modseq: 5, keywords: None, private_to: Some(9) }]);
+        let now = hub.get(1).unwrap();
+        assert_eq!((now.modseq, now.shared_modseq), (5, 4));
+        hub.apply(&[Change::Flags { mailbox: 1, modseq: 6, keywords: None, private_to: None }]);
+        let now = hub.get(1).unwrap();
+        assert_eq!((now.modseq, now.shared_modseq), (6, 6));
+    }
+
+    #[test]
     fn keywords_and_deletion() {
         let mut hub = Hub::default();
         hub.mailboxes.insert(1, state(vec![1], 4));

@@ -976,10 +976,9 @@ pub(super) fn store_flags_within(
         let (new_flags, new_keywords) = match action {
             FlagAction::Add => (message.flags.union(flags), message.keywords | bits),
             FlagAction::Remove => (message.flags.difference(flags), message.keywords & !bits),
-            FlagAction::Replace => (
-                Flags(message.flags.0 & kept.0).union(flags),
-                if settable.keywords { bits } else { message.keywords },
-            ),
+            FlagAction::Replace => {
+                (Flags(message.flags.0 & kept.0).union(flags), if settable.keywords { bits } else { message.keywords })
+            }
         };
         if new_flags == message.flags && new_keywords == message.keywords {
             continue;

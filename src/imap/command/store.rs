@@ -174,7 +174,11 @@ fn permitted(rights: Rights, action: FlagAction, flags: Flags, keywords: bool) -
     let needs = [
         (flags.contains(Flags::SEEN), Rights::STORE_SEEN, 's'),
         (flags.contains(Flags::DELETED), Rights::STORE_DELETED, 't'),
-        (keywords || flags.difference(Flags::SEEN).difference(Flags::DELETED) != Flags::default(), Rights::STORE_OTHER, 'w'),
+        (
+            keywords || flags.difference(Flags::SEEN).difference(Flags::DELETED) != Flags::default(),
+            Rights::STORE_OTHER,
+            'w',
+        ),
     ];
     let named: Vec<_> = needs.iter().filter(|(named, _, _)| *named).collect();
     if named.is_empty() {

@@ -9,8 +9,8 @@
 use super::{
     decode_header_value, first_address, header, indexed_condition, matcher, structure_of, BlobCursor, BlobRecord,
     Budget, CharsetDecoder, ChunkReader, DateField, DateRelation, DateTime, Decoder, Flags, Kind, Matcher,
-    MessageCursor, MessageRecord, Needs, PrivateCursor, Range, SaveDateCursor, SearchKey, Snapshot, SortInput, StoreError,
-    SummaryCursor, TransferEncoding, View, PIECE,
+    MessageCursor, MessageRecord, Needs, PrivateCursor, Range, SaveDateCursor, SearchKey, Snapshot, SortInput,
+    StoreError, SummaryCursor, TransferEncoding, View, PIECE,
 };
 
 /// A search key compiled against the view: sets resolved to indexes,

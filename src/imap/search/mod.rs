@@ -296,9 +296,8 @@ pub(crate) async fn scan(
     let mut contents = Vec::new();
     let test = compile(key, view, charset.as_bytes(), &mut contents);
     // A reader's \Seen is their own: the flag index holds the owner's.
-    let condition = required_condition(&test).filter(|&condition| {
-        view.private_user().is_none() || indexed_condition(Flags::SEEN, false) != Some(condition)
-    });
+    let condition = required_condition(&test)
+        .filter(|&condition| view.private_user().is_none() || indexed_condition(Flags::SEEN, false) != Some(condition));
     // SEARCH UNSEEN and the like: the index is the whole answer.
     let index_answers = condition.is_some() && matches!(test, Test::Key(SearchKey::Flag(..)));
     let high = view.uids.last().copied().unwrap_or(0);

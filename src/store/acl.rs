@@ -814,16 +814,12 @@ impl PrivateCursor {
     /// The user's state of `uid`. UIDs must not go down.
     pub fn find(&mut self, uid: u32) -> Result<PrivateFlags, StoreError> {
         while self.current.is_none_or(|(found, _)| found < uid) {
-            match self.range.next() {
-                Some(entry) => {
-                    let (key, value) = entry?;
-                    self.current = Some((key.value().2, value.value()));
-                }
-                None => {
-                    self.current = None;
-                    return Ok(PrivateFlags::default());
-                }
-            }
+            let Some(entry) = self.range.next() else {
+                self.current = None;
+                return Ok(PrivateFlags::default());
+            };
+            let (key, value) = entry?;
+            self.current = Some((key.value().2, value.value()));
         }
         Ok(PrivateFlags::decode(self.current.filter(|(found, _)| *found == uid).map(|(_, value)| value)))
     }

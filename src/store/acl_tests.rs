@@ -297,16 +297,9 @@ fn private_seen_is_per_user_bumps_the_modseq_and_goes_with_message_mailbox_and_u
 /// A reader's STORE: what `s`, `w` and `t` allow.
 fn reader(user: u32, letters: &str) -> ReaderRights {
     let rights = rights(letters);
-    let mut flags = Flags::default();
-    if rights.contains(Rights::STORE_DELETED) {
-        flags = flags.union(Flags::DELETED);
-    }
-    if rights.contains(Rights::STORE_OTHER) {
-        flags = flags.union(Flags::ANSWERED).union(Flags::FLAGGED).union(Flags::DRAFT);
-    }
     ReaderRights {
         user,
-        flags,
+        flags: rights.settable_flags().difference(Flags::SEEN),
         keywords: rights.contains(Rights::STORE_OTHER),
         seen: rights.contains(Rights::STORE_SEEN),
     }
@@ -497,6 +490,29 @@ fn private_changes_take_modseqs_only_their_reader_sees() {
         store.execute(Op::DeleteMailbox { user: alice, name: "Bills".into() }).await.unwrap();
         let rows = store.read().unwrap().private_change_rows().unwrap();
         assert!(rows.flags.is_empty() && rows.changes.is_empty() && rows.shared.is_empty());
+        assert_clean(store);
+    });
+}
+
+#[test]
+fn a_copy_into_another_owners_mailbox_leaves_the_records_seen_behind() {
+    with_store(async |store| {
+        let [alice, bob] = users(store, &["alice", "bob"]).await[..] else { unreachable!() };
+        let bills = store.create_mailbox(alice, "Bills".into(), None).await.unwrap();
+        let paid = store.create_mailbox(alice, "Paid".into(), None).await.unwrap();
+        let bob_inbox = store.read().unwrap().mailbox_id(bob, INBOX).unwrap().unwrap();
+        append(store, bills, 10).await.unwrap();
+        let seen_flagged = Flags::SEEN.union(Flags::FLAGGED);
+        store.set_flags(bills, UidSet(vec![(1, 1)]), flags_change(FlagAction::Add, seen_flagged, None)).await.unwrap();
+        store.copy(bills, paid, UidSet(vec![(1, 1)]), false).await.unwrap();
+        store.copy(bills, bob_inbox, UidSet(vec![(1, 1)]), false).await.unwrap();
+        let reader = store.read().unwrap();
+        let messages = reader.messages().unwrap();
+        // alice's own copy keeps her \Seen; bob's does not get it.
+        assert_eq!(messages.get(paid, 1).unwrap().unwrap().flags, seen_flagged);
+        let copied = messages.range(bob_inbox, 1, u32::MAX).unwrap().next().unwrap().unwrap().1;
+        assert_eq!(copied.flags, Flags::FLAGGED);
+        drop((messages, reader));
         assert_clean(store);
     });
 }

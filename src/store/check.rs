@@ -265,7 +265,7 @@ fn check_access(reader: &Reader, user_ids: &HashSet<u32>, report: &mut Report) -
         }
         match reader.mailbox(mailbox)? {
             Some(record) if flags.modseq == 0 || flags.modseq > record.highest_modseq => {
-                report.problems.push(format!("{label}: modseq {} outside 1..={}", flags.modseq, record.highest_modseq))
+                report.problems.push(format!("{label}: modseq {} outside 1..={}", flags.modseq, record.highest_modseq));
             }
             _ => {}
         }

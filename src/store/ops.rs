@@ -1030,7 +1030,11 @@ pub(super) fn copy(
     for ((uid, message), keywords) in messages.iter().zip(bits) {
         tables.add_blob_reference(message.blob)?;
         let summary = tables.summaries.get((from, *uid))?.map(|summary| summary.value().to_vec());
-        copies.push((MessageRecord { keywords, ..*message }, summary));
+        // The record's \Seen is its owner's (store::acl): a copy into
+        // someone else's mailbox (or a public one) does not carry it.
+        let flags =
+            if source.user_id == target.user_id { message.flags } else { message.flags.difference(Flags::SEEN) };
+        copies.push((MessageRecord { flags, keywords, ..*message }, summary));
     }
     let (first_uid, _) = add_messages(tables, to, &mut target, copies, grew, changes)?;
     if remove {

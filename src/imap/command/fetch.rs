@@ -91,7 +91,8 @@ pub async fn run(mut session: Selected<'_>, tag: &str, arguments: FetchArguments
         let change =
             FlagChange { action: FlagAction::Add, flags: Flags::SEEN, keywords: Vec::new(), unchanged_since: None };
         let stored = match view.private_user() {
-            Some(user) => store.set_private_seen(view.mailbox, user, view.uid_set(&ranges), true).await,
+            // Boxed: the session's future would outgrow clippy's bound.
+            Some(user) => Box::pin(store.set_private_seen(view.mailbox, user, view.uid_set(&ranges), true)).await,
             None => store.set_flags(view.mailbox, view.uid_set(&ranges), change).await,
         };
         match stored {

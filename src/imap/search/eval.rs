@@ -376,7 +376,7 @@ impl<'a, 'b> Candidate<'a, 'b> {
             summaries: &mut snapshot.summaries,
             save_dates: &mut snapshot.save_dates,
             chunks: &snapshot.chunks,
-            private: snapshot.private.as_mut(),
+            private: snapshot.private.as_deref_mut(),
             record: None,
             blob_loaded: false,
             header: None,

@@ -495,8 +495,9 @@ struct Snapshot {
     save_dates: SaveDateCursor,
     chunks: ChunkReader,
     /// The reader's own \Seen and modseqs (store::acl), for a view that
-    /// keeps them apart from the records.
-    private: Option<PrivateCursor>,
+    /// keeps them apart from the records (boxed: this lives in the
+    /// scan's future, which every command's future holds).
+    private: Option<Box<PrivateCursor>>,
     /// The candidates, when the flag index lists them.
     from_index: Option<Box<dyn Iterator<Item = Result<u32, StoreError>>>>,
 }
@@ -515,7 +516,10 @@ impl Snapshot {
             summaries: reader.summaries(mailbox, low, high)?,
             save_dates: reader.save_dates(mailbox, low, high)?,
             chunks: reader.chunks()?,
-            private: view.private_user().map(|user| reader.private_cursor(mailbox, user, low, high)).transpose()?,
+            private: view
+                .private_user()
+                .map(|user| reader.private_cursor(mailbox, user, low, high).map(Box::new))
+                .transpose()?,
             from_index,
         })
     }

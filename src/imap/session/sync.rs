@@ -8,6 +8,9 @@ use std::io;
 use std::rc::Rc;
 
 use super::{encode, Session, State, SyncMode};
+use crate::imap::pace::Pace;
+use crate::imap::view::{ChangeWalk, View};
+use crate::net::Connection;
 use crate::store::Op;
 
 impl Session {
@@ -43,8 +46,6 @@ impl Session {
     /// for a modseq above the one this sync reports up to, and is reported
     /// by the next sync: nothing is lost.
     pub async fn sync_selected(&mut self, flags: bool) -> io::Result<()> {
-        // Flag changes are read from the change index this many at a time.
-        const BATCH: usize = 256;
         let store = self.server.store.clone();
         let mut pace = crate::imap::pace::Pace::new(&store);
         let State::Selected(_, view) = &mut self.state else { return Ok(()) };
@@ -146,51 +147,12 @@ impl Session {
             // RFC 5267 §4.3.3: live searches, after EXISTS.
             return crate::imap::search::live::report(&store, &mut self.conn, view).await;
         }
-        // Flag changes of messages the client already knows about, in
-        // batches of the change index (see above); for a reader who keeps
-        // their own \Seen, then their own changes too (their other
-        // sessions' \Seen; nobody else's: store::acl).
-        let reader = view.private_user();
-        let mut walk = crate::imap::view::ChangeWalk::new(view, view.flags_modseq, modseq);
-        let mut own_highest = 0;
-        let mut batch = Vec::with_capacity(BATCH);
-        loop {
-            match walk.next_batch(&mut pace.snapshot, BATCH, &mut batch) {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(error) => {
-                    log::error!("sync of mailbox {}: {error}", view.mailbox);
-                    return Ok(());
-                }
-            }
-            let private = walk.in_private();
-            for &(change_modseq, uid) in &batch {
-                if private {
-                    own_highest = own_highest.max(change_modseq);
-                }
-                if uid > old_top || view.own_modseqs.contains(&change_modseq) {
-                    continue;
-                }
-                let Some(index) = view.index_of(uid) else { continue };
-                if private {
-                    // A STORE that changed shared flags too gave both one
-                    // modseq: the shared row reported the message already.
-                    match pace.snapshot.message_at(view.mailbox, uid) {
-                        Ok(Some(record)) if record.modseq != change_modseq => {}
-                        _ => continue,
-                    }
-                }
-                let Ok(Some(message)) = pace.snapshot.message_at_as(view.mailbox, uid, reader) else { continue };
-                // Changed again since (shared or privately): reported from
-                // the row of its newest change, in this walk or (above
-                // `modseq`) by the next sync.
-                if message.modseq != change_modseq || !view.knows_keywords(&message) {
-                    continue;
-                }
-                view.write_flags(self.conn.out(), index, uid, &message, self.uid_command, self.condstore);
-                pace.pause(&mut self.conn).await?;
-            }
-        }
+        // Flag changes of messages the client already knows about (boxed:
+        // the walk's state would make every command's future outgrow
+        // clippy's bound, and it runs only when something changed).
+        let walked =
+            report_flag_changes(&mut self.conn, &mut pace, view, old_top, modseq, self.uid_command, self.condstore);
+        let Some(own_highest) = Box::pin(walked).await? else { return Ok(()) };
         view.flags_modseq = modseq;
         view.highest = view.highest.max(shared_modseq).max(own_highest);
         if view.modseq == modseq {
@@ -210,5 +172,67 @@ impl Session {
         }
         // RFC 5267 §4.3: live searches, after EXISTS and the flag changes.
         crate::imap::search::live::report(&store, &mut self.conn, view).await
+    }
+}
+
+/// Writes FETCH (FLAGS) for the flag changes of `view`'s mailbox after its
+/// `flags_modseq` and up to `modseq`, of messages up to `old_top` the
+/// client knows about, in batches of the change index (see
+/// [`Session::sync_selected`]); for a reader who keeps their own \Seen,
+/// then their own changes too (their other sessions' \Seen; nobody
+/// else's: store::acl). Answers the highest modseq of those own changes
+/// (0: none), or None when the store failed (logged; nothing is lost, the
+/// next sync starts from the same point).
+async fn report_flag_changes(
+    conn: &mut Connection,
+    pace: &mut Pace,
+    view: &View,
+    old_top: u32,
+    modseq: u64,
+    with_uid: bool,
+    with_modseq: bool,
+) -> io::Result<Option<u64>> {
+    // Flag changes are read from the change index this many at a time.
+    const BATCH: usize = 256;
+    let reader = view.private_user();
+    let mut walk = ChangeWalk::new(view, view.flags_modseq, modseq);
+    let mut own_highest = 0;
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        match walk.next_batch(&mut pace.snapshot, BATCH, &mut batch) {
+            Ok(true) => {}
+            Ok(false) => return Ok(Some(own_highest)),
+            Err(error) => {
+                log::error!("sync of mailbox {}: {error}", view.mailbox);
+                return Ok(None);
+            }
+        }
+        let private = walk.in_private();
+        for &(change_modseq, uid) in &batch {
+            if private {
+                own_highest = own_highest.max(change_modseq);
+            }
+            if uid > old_top || view.own_modseqs.contains(&change_modseq) {
+                continue;
+            }
+            let Some(index) = view.index_of(uid) else { continue };
+            if private {
+                // A STORE that changed shared flags too gave both one
+                // modseq: the shared row reported the message already.
+                match pace.snapshot.message_at(view.mailbox, uid) {
+                    Ok(Some(record)) if record.modseq != change_modseq => {}
+                    _ => continue,
+                }
+            }
+            let Ok(Some(message)) = pace.snapshot.message_at_as(view.mailbox, uid, reader) else { continue };
+            // Changed again since (shared or privately): reported from the
+            // row of its newest change, in this walk or (above `modseq`)
+            // by the next sync.
+            if message.modseq != change_modseq || !view.knows_keywords(&message) {
+                continue;
+            }
+            view.write_flags(conn.out(), index, uid, &message, with_uid, with_modseq);
+            pace.pause(conn).await?;
+        }
     }
 }

@@ -1,8 +1,9 @@
 //! Access control (RFC 4314) and per-user \Seen: the store's side.
 //!
-//! Foundations for issue 15 (family folders), not yet used by IMAP: no
-//! command reads or writes these tables today, and no capability claims
-//! them. What is here is complete and tested at the store level.
+//! Issue 15 (family folders). The IMAP side of per-user \Seen is in the
+//! selected-state reads and writes (`imap::view`, `imap::session::sync`,
+//! FETCH, STORE, SEARCH, QRESYNC), which read a message as its user sees
+//! it ([`PrivateFlags::apply`], `Snapshot::message_as`).
 //!
 //! # Rights
 //!
@@ -106,7 +107,12 @@
 //! owner).
 //!
 //! COPY and MOVE out of a shared mailbox do not carry a reader's private
-//! \Seen along: the copy takes the message's shared flags.
+//! \Seen along: the copy takes the message's shared flags, less the
+//! record's \Seen whenever the target has another owner than the source
+//! (that \Seen is the source owner's, so another mailbox's readers must
+//! not see it: `ops::copy`). APPEND into someone else's mailbox must
+//! likewise leave \Seen out of the record (`imap::namespace::Access::record_flags`);
+//! the appender's own \Seen is not set there.
 //!
 //! Rows go with their message (expunge), their mailbox (delete) and their
 //! user (delete). Revoking a user's rights keeps their rows: given back the

@@ -3,6 +3,14 @@
 //! (FLAGS), then live searches' updates, as far as the current command
 //! allows. Dovecot keeps this in `imap-sync.c`; here it is an `impl
 //! Session` of its own, split from the connection loop (issue 14).
+//!
+//! Per user (issue 15, `store::acl`): a reader who keeps their own \Seen
+//! in a mailbox they do not own is told of the shared changes and of
+//! their own private ones (their phone's \Seen reaches their laptop),
+//! never of another user's; flags and MODSEQs are theirs
+//! (`Snapshot::message_as`), and so is the HIGHESTMODSEQ they are given
+//! ([`crate::imap::view::View::highest_modseq`]), which other users'
+//! private changes never move.
 
 use std::io;
 use std::rc::Rc;

@@ -48,23 +48,6 @@ fn seen_flags(client: &mut Client, sequence: u32) -> std::collections::BTreeSet<
     flags_of(client, sequence)
 }
 
-/// Starts IDLE on `client` and waits for the continuation.
-fn idle(client: &mut Client) -> String {
-    let tag = client.next_tag();
-    client.send(&format!("{tag} IDLE"));
-    let line = client.read_line();
-    assert!(line.starts_with("+ "), "{line}");
-    tag
-}
-
-/// Ends IDLE; returns the untagged lines that came before the OK.
-fn done(client: &mut Client, tag: &str) -> Vec<Response> {
-    client.send("DONE");
-    let (untagged, tagged) = client.until_tagged(tag);
-    assert!(tagged.starts_with("OK"), "{tagged}");
-    untagged
-}
-
 #[test]
 fn a_readers_seen_is_their_own_and_reaches_only_their_sessions() {
     let server = family();

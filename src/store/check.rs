@@ -230,8 +230,9 @@ fn check_access(reader: &Reader, user_ids: &HashSet<u32>, report: &mut Report) -
     let (rows, by_user) = reader.private_seen_rows()?;
     let messages = reader.messages()?;
     let by_user: HashSet<(u32, u64)> = by_user.into_iter().collect();
-    for (mailbox, user, uid) in rows {
-        let label = format!("private \\Seen of user {user} on UID {uid} of mailbox {mailbox}");
+    // A private row of `user` on `uid` of `mailbox` names a user, not the
+    // owner, and a message that exist.
+    let mut check_row = |label: &str, mailbox: u64, user: u32, uid: u32| -> Result<(), StoreError> {
         if !user_ids.contains(&user) {
             report.problems.push(format!("{label}: the user does not exist"));
         }
@@ -241,22 +242,20 @@ fn check_access(reader: &Reader, user_ids: &HashSet<u32>, report: &mut Report) -
         if messages.get(mailbox, uid)?.is_none() {
             report.problems.push(format!("{label}: the message does not exist"));
         }
+        Ok(())
+    };
+    for &(mailbox, user, uid) in &rows {
+        check_row(&format!("private \\Seen of user {user} on UID {uid} of mailbox {mailbox}"), mailbox, user, uid)?;
     }
     let private = reader.private_change_rows()?;
+    for &(mailbox, user, uid, _) in &private.flags {
+        check_row(&format!("private flags of user {user} on UID {uid} of mailbox {mailbox}"), mailbox, user, uid)?;
+    }
     let mut readers_in: HashSet<(u32, u64)> = HashSet::new();
-    let seen_rows: HashSet<(u64, u32, u32)> = reader.private_seen_rows()?.0.into_iter().collect();
+    let seen_rows: HashSet<(u64, u32, u32)> = rows.into_iter().collect();
     let indexed: HashSet<(u64, u32, u64, u32)> = private.changes.iter().copied().collect();
     for &(mailbox, user, uid, flags) in &private.flags {
         let label = format!("private flags of user {user} on UID {uid} of mailbox {mailbox}");
-        if !user_ids.contains(&user) {
-            report.problems.push(format!("{label}: the user does not exist"));
-        }
-        if owner_of(mailbox)? == Some(user) {
-            report.problems.push(format!("{label}: the user owns the mailbox"));
-        }
-        if messages.get(mailbox, uid)?.is_none() {
-            report.problems.push(format!("{label}: the message does not exist"));
-        }
         if flags.seen != seen_rows.contains(&(mailbox, user, uid)) {
             report.problems.push(format!("{label}: \\Seen disagrees with the private \\Seen rows"));
         }

@@ -647,6 +647,21 @@ pub fn key_after((modseq, uid): (u64, u32)) -> Option<(u64, u32)> {
     }
 }
 
+/// Fills `batch` (cleared first) with at most `limit` of `rows` of a
+/// (modseq, uid) index; answers where the next batch starts, None once
+/// this one reached the end.
+fn fill_batch(
+    rows: impl Iterator<Item = Result<(u64, u32), StoreError>>,
+    limit: usize,
+    batch: &mut Vec<(u64, u32)>,
+) -> Result<Option<(u64, u32)>, StoreError> {
+    batch.clear();
+    for row in rows.take(limit) {
+        batch.push(row?);
+    }
+    Ok(batch.last().copied().filter(|_| batch.len() == limit).and_then(key_after))
+}
+
 /// A read snapshot for work that writes to a socket as it goes (FETCH,
 /// sync, STORE's answers, QRESYNC): opened on demand, closed by the caller
 /// before every wait, and opened again — a newer snapshot — when the work
@@ -873,18 +888,12 @@ impl Snapshot {
         limit: usize,
         batch: &mut Vec<(u64, u32)>,
     ) -> Result<Option<(u64, u32)>, StoreError> {
-        batch.clear();
         let reader = self.reader()?;
         if expunged {
-            for row in reader.expunged_from(mailbox, start)?.take(limit) {
-                batch.push(row?);
-            }
+            fill_batch(reader.expunged_from(mailbox, start)?, limit, batch)
         } else {
-            for row in reader.changes_from(mailbox, start)?.take(limit) {
-                batch.push(row?);
-            }
+            fill_batch(reader.changes_from(mailbox, start)?, limit, batch)
         }
-        Ok(batch.last().copied().filter(|_| batch.len() == limit).and_then(key_after))
     }
 
     /// Like [`Snapshot::index_batch`] over `user`'s own change index of
@@ -897,12 +906,8 @@ impl Snapshot {
         limit: usize,
         batch: &mut Vec<(u64, u32)>,
     ) -> Result<Option<(u64, u32)>, StoreError> {
-        batch.clear();
         let reader = self.reader()?;
-        for row in reader.private_changes_from(mailbox, user, start)?.take(limit) {
-            batch.push(row?);
-        }
-        Ok(batch.last().copied().filter(|_| batch.len() == limit).and_then(key_after))
+        fill_batch(reader.private_changes_from(mailbox, user, start)?, limit, batch)
     }
 
     /// Appends bytes `start..end` of `blob` to `out`. Ok(false): the blob

@@ -114,7 +114,9 @@ fn without_s_a_fetch_sets_no_seen_and_does_not_fail() {
 #[test]
 fn store_by_a_reader_changes_what_their_rights_allow() {
     let server = family();
-    bills(&server, 2, &[("dad", "lrsw"), ("tom", "lrs")]);
+    // tom's `i` only makes the mailbox READ-WRITE for him (RFC 4314 §5.2):
+    // his STORE then meets the per-flag rights, not READ-ONLY.
+    bills(&server, 2, &[("dad", "lrsw"), ("tom", "lrsi")]);
     let mut mom = reader(&server, "mom", "m0m", "Bills");
     let mut dad = reader(&server, "dad", "d4d", BILLS);
     // \Deleted needs `t`: dropped silently, the rest stored (RFC 4314 §4).
@@ -144,7 +146,7 @@ fn store_by_a_reader_changes_what_their_rights_allow() {
 #[test]
 fn each_users_resync_sees_exactly_the_changes_visible_to_them() {
     let server = family();
-    bills(&server, 4, &[("dad", "lrswipkxtea"), ("tom", "lrs")]);
+    bills(&server, 4, &[("dad", "lrswipkxtea"), ("tom", "lrsi")]);
     // dad remembers where he was.
     let mut dad = server.login("dad", "d4d");
     dad.ok("ENABLE QRESYNC");

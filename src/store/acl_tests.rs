@@ -797,3 +797,54 @@ fn rights_change_on_a_nearly_full_disk() {
         assert_eq!(store.read().unwrap().rights_of(bob, bills).unwrap(), Some(Rights::NONE));
     });
 }
+
+/// What a reader's own \Seen costs a walk over every message (FETCH 1:*
+/// FLAGS): the record scan alone, then the same with the reader's row
+/// looked up per message. Run by hand:
+/// `cargo test --release --lib private_flags_cost -- --ignored --nocapture`.
+#[test]
+#[ignore = "a cost measurement; run by hand"]
+fn private_flags_cost() {
+    use super::schema::{MessageRecord, MESSAGES, PRIVATE_FLAGS};
+    const COUNT: u32 = 100_000;
+    with_store(async |store| {
+        let [alice, bob] = users(store, &["alice", "bob"]).await[..] else { unreachable!() };
+        let bills = store.create_mailbox(alice, "Bills".into(), None).await.unwrap();
+        let record = MessageRecord {
+            blob: 1,
+            internal_date: crate::util::datetime::DateTime::now(),
+            size: 5000,
+            flags: Flags::SEEN,
+            keywords: 0,
+            modseq: 2,
+        };
+        let database = store.database();
+        let transaction = database.begin_write().unwrap();
+        {
+            let mut messages = transaction.open_table(MESSAGES).unwrap();
+            let mut private = transaction.open_table(PRIVATE_FLAGS).unwrap();
+            for uid in 1..=COUNT {
+                messages.insert((bills, uid), record.encode().as_slice()).unwrap();
+                if uid % 2 == 0 {
+                    private.insert((bills, bob, uid), 3 | schema::PRIVATE_SEEN_BIT).unwrap();
+                }
+            }
+        }
+        transaction.commit().unwrap();
+        for (label, reader) in [("owner (records only)", None), ("reader (records + own rows)", Some(bob))] {
+            let mut best = std::time::Duration::MAX;
+            for _ in 0..5 {
+                let mut snapshot = Snapshot::new(database.clone());
+                let started = std::time::Instant::now();
+                let mut seen = 0u32;
+                for uid in 1..=COUNT {
+                    let message = snapshot.message_as(bills, uid, COUNT, reader).unwrap().unwrap();
+                    seen += u32::from(message.flags.contains(Flags::SEEN));
+                }
+                best = best.min(started.elapsed());
+                assert_eq!(seen, if reader.is_some() { COUNT / 2 } else { COUNT });
+            }
+            println!("{label}: {COUNT} messages in {} ms (best of 5)", best.as_millis());
+        }
+    });
+}

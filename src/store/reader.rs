@@ -696,6 +696,9 @@ struct Open {
     save_dates: Option<Walk<SaveDateCursor>>,
     previews: Option<PreviewCursor>,
     private: Option<ReadOnlyTable<(u64, u32, u32), u64>>,
+    /// A reader's own rows (store::acl) scanned beside `records`, by user
+    /// (boxed: a snapshot lives in the futures of most commands).
+    private_rows: Option<Box<(u32, Walk<super::acl::PrivateCursor>)>>,
 }
 
 /// A scan of one mailbox's rows in ascending UID order, up to `until`.
@@ -731,6 +734,7 @@ impl Snapshot {
                 save_dates: None,
                 previews: None,
                 private: None,
+                private_rows: None,
             });
             self.opened += 1;
         }
@@ -794,7 +798,18 @@ impl Snapshot {
         reader: Option<u32>,
     ) -> Result<Option<MessageRecord>, StoreError> {
         let Some(record) = self.message(mailbox, uid, until)? else { return Ok(None) };
-        self.personal(mailbox, uid, record, reader).map(Some)
+        let Some(user) = reader else { return Ok(Some(record)) };
+        // The reader's rows in one scan too, as the records: a lookup per
+        // message made a walk over a big mailbox about 2.6 times as slow.
+        let open = self.open()?;
+        if !open.private_rows.as_deref().is_some_and(|(walker, walk)| *walker == user && walk.serves(mailbox, uid)) {
+            let until = until.max(uid);
+            let cursor = open.reader.private_cursor(mailbox, user, uid, until)?;
+            open.private_rows = Some(Box::new((user, Walk { mailbox, next: uid, until, cursor })));
+        }
+        let (_, walk) = &mut **open.private_rows.as_mut().expect("just made");
+        walk.next = uid.saturating_add(1);
+        Ok(Some(walk.cursor.find(uid)?.apply(record)))
     }
 
     /// [`Snapshot::message_at`] as `reader` sees it (see [`Snapshot::message_as`]).

@@ -85,7 +85,7 @@
 //! A message's modseq for user U is the larger of the record's and U's
 //! private one ([`PrivateFlags::apply`]); U's HIGHESTMODSEQ is the larger
 //! of the highest shared modseq and U's highest private one
-//! ([`Reader::highest_modseq_of`]). Other users' private changes never
+//! ([`Reader::highest_modseq_for`]). Other users' private changes never
 //! raise it: U sees gaps, which RFC 7162 allows (modseqs need only grow).
 //! The highest shared modseq is the counter unless private changes came
 //! last; [`SHARED_MODSEQ`](super::schema::SHARED_MODSEQ) keeps it then,
@@ -729,13 +729,13 @@ impl Reader {
 
     /// HIGHESTMODSEQ of `mailbox` for `user` (STATUS, SELECT, NOTIFY): the
     /// highest shared modseq, or their own highest private one if larger
-    /// (module docs). For the owner, the highest shared modseq. None if
-    /// there is no such mailbox.
+    /// (module docs). For the owner, the highest shared modseq: readers'
+    /// private changes are theirs alone.
     #[cfg_attr(not(test), allow(dead_code))] // STATUS and NOTIFY HIGHESTMODSEQ (being wired)
-    pub fn highest_modseq_of(&self, mailbox: u64, user: u32) -> Result<Option<u64>, StoreError> {
-        let Some(record) = self.mailbox(mailbox)? else { return Ok(None) };
+    pub fn highest_modseq_for(&self, mailbox: u64, user: u32) -> Result<u64, StoreError> {
+        let record = self.mailbox(mailbox)?.ok_or(StoreError::NoSuchMailbox)?;
         let shared = self.shared_modseq(mailbox, &record)?;
-        Ok(Some(shared.max(self.highest_private_modseq(mailbox, user, u64::MAX)?)))
+        Ok(shared.max(self.highest_private_modseq(mailbox, user, u64::MAX)?))
     }
 
     /// The mailboxes that have ACL entries, ascending (`roost share list`).

@@ -312,7 +312,7 @@ fn flags_change(action: FlagAction, flags: Flags, unchanged_since: Option<u64>) 
 /// Each user's HIGHESTMODSEQ of `mailbox`, in the order of `users`.
 fn highest(store: &Store, mailbox: u64, users: &[u32]) -> Vec<u64> {
     let reader = store.read().unwrap();
-    users.iter().map(|&user| reader.highest_modseq_of(mailbox, user).unwrap().unwrap()).collect()
+    users.iter().map(|&user| reader.highest_modseq_for(mailbox, user).unwrap()).collect()
 }
 
 #[test]

@@ -6,23 +6,6 @@ mod common;
 
 use common::*;
 
-/// Starts IDLE on `client` and waits for the continuation.
-fn idle(client: &mut Client) -> String {
-    let tag = client.next_tag();
-    client.send(&format!("{tag} IDLE"));
-    let line = client.read_line();
-    assert!(line.starts_with("+ "), "{line}");
-    tag
-}
-
-/// Ends IDLE; returns the untagged lines that came before the OK.
-fn done(client: &mut Client, tag: &str) -> Vec<Response> {
-    client.send("DONE");
-    let (untagged, tagged) = client.until_tagged(tag);
-    assert!(tagged.starts_with("OK"), "{tagged}");
-    untagged
-}
-
 #[test]
 fn idle_is_advertised_and_ends_with_done() {
     let server = Server::start();

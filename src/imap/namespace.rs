@@ -128,6 +128,20 @@ impl Access {
     pub fn private_seen(&self, user: u32) -> bool {
         self.owner != user
     }
+
+    /// The system flags `user` may put into this mailbox's message records
+    /// (APPEND, COPY, STORE): what their rights allow (RFC 4314 §4), less
+    /// \Seen unless they own it (a reader's \Seen is their own, and the
+    /// record's is the owner's: store::acl).
+    #[allow(dead_code)] // for APPEND and COPY into others' mailboxes (being wired)
+    pub fn record_flags(&self, user: u32) -> crate::mail::Flags {
+        let settable = self.rights.settable_flags();
+        if self.private_seen(user) {
+            settable.difference(crate::mail::Flags::SEEN)
+        } else {
+            settable
+        }
+    }
 }
 
 /// What looking a name up found.

@@ -10,7 +10,8 @@ use std::rc::Rc;
 use super::encode;
 use super::namespace::Access;
 use super::types::{SequenceNumber, SequenceSet};
-use crate::store::{MessageRecord, Store, UidSet};
+use crate::mail::rights::Rights;
+use crate::store::{MessageRecord, Snapshot, Store, StoreError, UidSet};
 
 /// Stops watching the mailbox when the view goes, however the session ends.
 struct Watch {
@@ -55,10 +56,15 @@ pub struct View {
     /// RFC 5267 searches kept live (RETURN (UPDATE)); they end with the
     /// view (UNSELECT, CLOSE, SELECT). See `imap::search::live`.
     pub live_searches: crate::imap::search::live::LiveSearches,
+    /// HIGHESTMODSEQ as this session's user sees it (store::acl: other
+    /// users' private \Seen changes take modseqs they never see), as of
+    /// `flags_modseq`, and as of `modseq` in `uids_highest`; both only
+    /// grow. See [`View::highest_modseq`].
+    pub highest: u64,
+    pub uids_highest: u64,
     /// The mailbox's owner and what this session's user may do in it
     /// (RFC 4314), as of SELECT or the last recheck; see
     /// `imap::namespace`. The owner holds every right.
-    #[allow(dead_code)] // read by the rights checks being wired (issue 15)
     pub access: Access,
     /// The session's user: their \Seen is their own, not the message's,
     /// in a mailbox they do not own ([`View::private_seen`]).
@@ -80,6 +86,14 @@ impl View {
         let reader = store.read()?;
         let mut hub = store.hub().borrow_mut();
         let state = hub.watch(mailbox, &reader, preloaded)?;
+        // The user's own changes up to the hub's point (their other
+        // sessions' \Seen), or none for the owner (who has no private rows).
+        let own = if access.private_seen(viewer) {
+            reader.highest_private_modseq(mailbox, viewer, state.modseq)?
+        } else {
+            0
+        };
+        let highest = state.shared_modseq.max(own);
         let mut view = View {
             _watch: Watch { store: store.clone(), mailbox },
             mailbox,
@@ -95,6 +109,8 @@ impl View {
             saved: Vec::new(),
             uid_only: false,
             live_searches: crate::imap::search::live::LiveSearches::default(),
+            highest,
+            uids_highest: highest,
             access,
             viewer,
         };
@@ -113,9 +129,47 @@ impl View {
 
     /// Whether this session's \Seen is kept apart from the message's flag
     /// (a reader who is not the owner; everyone in a public mailbox).
-    #[allow(dead_code)] // read by the per-user \Seen being wired (issue 15)
     pub fn private_seen(&self) -> bool {
         self.access.private_seen(self.viewer)
+    }
+
+    /// The user whose own \Seen and modseqs this view shows (see
+    /// `store::acl`), for the store's `*_as` reads; None for the owner,
+    /// who sees the message records as they are.
+    pub fn private_user(&self) -> Option<u32> {
+        self.private_seen().then_some(self.viewer)
+    }
+
+    /// Whether a FETCH of a body sets \Seen here: not in a read-only
+    /// view, and for a reader only with the `s` right (RFC 4314 §4: without
+    /// it, no \Seen and no error). The owner holds every right.
+    pub fn sets_seen(&self) -> bool {
+        !self.read_only && self.access.rights.contains(Rights::STORE_SEEN)
+    }
+
+    /// The HIGHESTMODSEQ to tell the client: every change visible to this
+    /// user up to it has been reported (RFC 7162 §3.1.2.1). The lower of
+    /// the two points, as the UID list and the flags may be reported up to
+    /// different ones; only grows, so no user sees it go down.
+    pub fn highest_modseq(&self) -> u64 {
+        self.highest.min(self.uids_highest)
+    }
+
+    /// SELECT's `OK [UNSEEN n]` for a reader who keeps their own \Seen:
+    /// the sequence number of the first message without their row. One
+    /// walk of their rows beside the UID list (at most the mailbox).
+    pub fn first_private_unseen(&self, store: &Store) -> Option<usize> {
+        let user = self.private_user()?;
+        let (first, last) = (*self.uids.first()?, *self.uids.last()?);
+        let seen = store.read().ok()?.private_seen(self.mailbox, user, first, last).ok()?;
+        let mut seen = seen.iter().peekable();
+        for (index, uid) in self.uids.iter().enumerate() {
+            while seen.next_if(|&&found| found < *uid).is_some() {}
+            if seen.next_if_eq(&uid).is_none() {
+                return Some(index + 1);
+            }
+        }
+        None
     }
 
     pub fn exists(&self) -> u32 {
@@ -315,6 +369,71 @@ impl View {
     }
 }
 
+/// A walk over the change indexes a view's user sees, in batches: the
+/// shared one (`CHANGES`), then, for a reader who keeps their own \Seen,
+/// their own (`store::acl`), each from a modseq on (and up to a modseq,
+/// if given). Rows come in modseq order within each index; a message may
+/// come from both. Each batch is read from the caller's snapshot, which
+/// the caller closes between batches ([`crate::imap::pace::Pace`]).
+pub struct ChangeWalk {
+    mailbox: u64,
+    /// The reader's own index still to walk after the shared one.
+    private: Option<u32>,
+    /// Walking the reader's own index now.
+    in_private: bool,
+    since: u64,
+    until: u64,
+    next: Option<(u64, u32)>,
+}
+
+impl ChangeWalk {
+    /// Changes of `view`'s mailbox after `since` and up to `until`.
+    pub fn new(view: &View, since: u64, until: u64) -> ChangeWalk {
+        let first = Some((since.saturating_add(1), 0));
+        ChangeWalk { mailbox: view.mailbox, private: view.private_user(), in_private: false, since, until, next: first }
+    }
+
+    /// Whether the rows come from the reader's own index (private \Seen).
+    pub fn in_private(&self) -> bool {
+        self.in_private
+    }
+
+    /// Reads the next batch of at most `limit` rows into `batch`; false
+    /// once both indexes are done (`batch` is then empty).
+    pub fn next_batch(
+        &mut self,
+        snapshot: &mut Snapshot,
+        limit: usize,
+        batch: &mut Vec<(u64, u32)>,
+    ) -> Result<bool, StoreError> {
+        loop {
+            let Some(start) = self.next else {
+                batch.clear();
+                match self.private {
+                    Some(_) if !self.in_private => {
+                        self.in_private = true;
+                        self.next = Some((self.since.saturating_add(1), 0));
+                        continue;
+                    }
+                    _ => return Ok(false),
+                }
+            };
+            self.next = match (self.in_private, self.private) {
+                (true, Some(user)) => snapshot.private_batch(self.mailbox, user, start, limit, batch)?,
+                _ => snapshot.index_batch(self.mailbox, false, start, limit, batch)?,
+            };
+            // In modseq order: the rest is past `until`.
+            if let Some(past) = batch.iter().position(|&(modseq, _)| modseq > self.until) {
+                batch.truncate(past);
+                self.next = None;
+            }
+            if !batch.is_empty() {
+                return Ok(true);
+            }
+        }
+    }
+}
+
 fn ordered<T: Ord>(first: T, second: T) -> (T, T) {
     if first <= second {
         (first, second)
@@ -350,6 +469,8 @@ mod tests {
             saved: Vec::new(),
             uid_only: false,
             live_searches: crate::imap::search::live::LiveSearches::default(),
+            highest: 1,
+            uids_highest: 1,
             access: Access { id: 1, owner: 1, rights: crate::mail::rights::Rights::ALL },
             viewer: 1,
         }

@@ -1,8 +1,9 @@
 //! Access control (RFC 4314) and per-user \Seen: the store's side.
 //!
-//! Foundations for issue 15 (family folders), not yet used by IMAP: no
-//! command reads or writes these tables today, and no capability claims
-//! them. What is here is complete and tested at the store level.
+//! Issue 15 (family folders). The IMAP side of per-user \Seen is in the
+//! selected-state reads and writes (`imap::view`, `imap::session::sync`,
+//! FETCH, STORE, SEARCH, QRESYNC), which read a message as its user sees
+//! it ([`PrivateFlags::apply`], `Snapshot::message_as`).
 //!
 //! # Rights
 //!
@@ -64,37 +65,67 @@
 //! whose owner never reads, everyone's \Seen is private. Other flags and
 //! keywords stay shared.
 //!
-//! CONDSTORE (RFC 7162 §3.1): a message's modseq must grow when its
-//! metadata changes. The mailbox keeps one modseq sequence for every user:
-//! a private \Seen change gives the message the mailbox's next modseq, as a
-//! shared flag change does. Every user's CHANGEDSINCE or QRESYNC then sees
-//! the message as changed, and those whose own \Seen did not change fetch
-//! flags that are the same as before: harmless (RFC 7162 lets a server
-//! report a message whose flags look unchanged) and it keeps one UID list
-//! and one HIGHESTMODSEQ per mailbox, shared by every session. A modseq
-//! per (mailbox, user) would spare those extra FETCH responses but would
-//! need a second change index per reader and a HIGHESTMODSEQ per reader.
+//! CONDSTORE (RFC 7162 §3.1) per user (the spec's §3.2, roost's own
+//! design: Dovecot's documentation does not say how its private flags
+//! reach HIGHESTMODSEQ). The mailbox keeps one modseq counter
+//! (`highest_modseq`): shared changes and private \Seen changes both take
+//! its next value, so every modseq is unique and grows. A private change
+//! does not touch the message record, its modseq or the shared change
+//! index [`CHANGES`](super::schema::CHANGES); it goes to the user's own
+//! rows:
+//! - [`PRIVATE_FLAGS`](super::schema::PRIVATE_FLAGS) (mailbox, user, uid)
+//!   → the modseq of their latest change there, with a bit for "\Seen",
+//!   so FETCH reads a message's private state in one lookup;
+//! - [`PRIVATE_CHANGES`](super::schema::PRIVATE_CHANGES) (mailbox, user,
+//!   modseq, uid), the same rows by modseq: the user's own change index;
+//! - [`PRIVATE_SEEN`](super::schema::PRIVATE_SEEN) keeps one row per
+//!   message that is \Seen for them, so their unseen count is a count of
+//!   rows ([`Reader::private_unseen`]).
 //!
-//! What the IMAP layer will do with it: FETCH FLAGS for a reader shows
-//! \Seen from [`Reader::private_seen`] instead of the message's flag;
-//! STORE of \Seen by a reader goes to [`Store::set_private_seen`](super::Store::set_private_seen) (guarded
-//! by `s`), the other flags to [`Store::set_flags`](super::Store::set_flags) (guarded by `w`, `t`);
-//! a reader's UNSEEN count is the mailbox's messages less their rows.
+//! A message's modseq for user U is the larger of the record's and U's
+//! private one ([`PrivateFlags::apply`]); U's HIGHESTMODSEQ is the larger
+//! of the highest shared modseq and U's highest private one
+//! ([`Reader::highest_modseq_for`]). Other users' private changes never
+//! raise it: U sees gaps, which RFC 7162 allows (modseqs need only grow).
+//! The highest shared modseq is the counter unless private changes came
+//! last; [`SHARED_MODSEQ`](super::schema::SHARED_MODSEQ) keeps it then,
+//! written only by private changes and stamped with the counter value it
+//! belongs to, so no shared write path has to maintain it. The hub keeps
+//! the same number per watched mailbox (`Change::Flags { private_to }`).
+//!
+//! Why not one modseq sequence shared by everyone (what this module did
+//! first): then bob reading alice's Bills moved her HIGHESTMODSEQ and made
+//! her clients refetch flags (issue 15 asks that each user's resync see
+//! exactly the changes visible to them). Why not a counter per reader: a
+//! shared change would then need a modseq in every reader's sequence.
+//!
+//! A STORE by a reader ([`Store::set_flags_as`](super::Store::set_flags_as)) is one transaction:
+//! UNCHANGEDSINCE compares the reader's modseq; the flags they may change
+//! in the record (`w`, `t`, RFC 4314 §4) go there, keeping the owner's
+//! \Seen; their \Seen (`s`) goes to their rows, at the same modseq as the
+//! shared part when there is one (one modseq per command, as for the
+//! owner).
+//!
 //! COPY and MOVE out of a shared mailbox do not carry a reader's private
-//! \Seen along yet: the copy takes the message's shared flags.
+//! \Seen along: the copy takes the message's shared flags, less the
+//! record's \Seen whenever the target has another owner than the source
+//! (that \Seen is the source owner's, so another mailbox's readers must
+//! not see it: `ops::copy`). APPEND into someone else's mailbox must
+//! likewise leave \Seen out of the record (`imap::namespace::Access::record_flags`);
+//! the appender's own \Seen is not set there.
 //!
 //! Rows go with their message (expunge), their mailbox (delete) and their
 //! user (delete). Revoking a user's rights keeps their rows: given back the
 //! right, they find their \Seen as they left it.
 
-// Not yet called outside the store's tests: IMAP wires it next (issue 15).
-#![cfg_attr(not(test), allow(dead_code))]
-
 use redb::{ReadableTable, Table};
 
-use super::ops::Tables;
-use super::schema::{MessageRecord, SpecialUse, ANYONE, AUTHENTICATED, PUBLIC_OWNER, RESERVED_IDS};
-use super::{Change, Reader, StoreError, Stored, UidSet};
+use super::ops::{Settable, Tables};
+use super::schema::{
+    Flags, MailboxRecord, MessageRecord, SpecialUse, ANYONE, AUTHENTICATED, PRIVATE_SEEN_BIT, PUBLIC_OWNER,
+    RESERVED_IDS,
+};
+use super::{Change, FlagAction, FlagChange, Reader, StoreError, Stored, UidSet};
 
 /// The rights the tables hold are `mail::rights::Rights`, the one rights
 /// type IMAP uses too; its bit layout (`l` bit 0 … `a` bit 10, RFC 4314
@@ -314,15 +345,24 @@ pub(super) fn forget_user(tables: &mut Tables, user: u32) -> Result<(), StoreErr
         seen_in.push(row?.0.value().1);
     }
     for mailbox in seen_in {
-        tables.private_seen.retain_in((mailbox, user, 0)..=(mailbox, user, u32::MAX), |_, ()| false)?;
+        forget_reader(tables, mailbox, user)?;
     }
     tables.private_seen_mailboxes.retain_in((user, 0)..=(user, u64::MAX), |_, ()| false)?;
     Ok(())
 }
 
-/// The users with private \Seen rows in `mailbox`: one seek per reader,
-/// not a walk over their rows.
-fn readers(table: &Table<(u64, u32, u32), ()>, mailbox: u64) -> Result<Vec<u32>, StoreError> {
+/// Removes every private row of `user` in `mailbox` (not the per-user table's).
+fn forget_reader(tables: &mut Tables, mailbox: u64, user: u32) -> Result<(), StoreError> {
+    tables.private_seen.retain_in((mailbox, user, 0)..=(mailbox, user, u32::MAX), |_, ()| false)?;
+    tables.private_flags.retain_in((mailbox, user, 0)..=(mailbox, user, u32::MAX), |_, _| false)?;
+    let all = (mailbox, user, 0, 0)..=(mailbox, user, u64::MAX, u32::MAX);
+    tables.private_changes.retain_in(all, |_, ()| false)?;
+    Ok(())
+}
+
+/// The users with private rows in `mailbox`: one seek per reader, not a
+/// walk over their rows.
+fn readers(table: &Table<(u64, u32, u32), u64>, mailbox: u64) -> Result<Vec<u32>, StoreError> {
     let mut found = Vec::new();
     let mut from = 0u32;
     loop {
@@ -338,28 +378,132 @@ fn readers(table: &Table<(u64, u32, u32), ()>, mailbox: u64) -> Result<Vec<u32>,
     Ok(found)
 }
 
-/// Removes the private \Seen rows of `uids` of `mailbox` (every row of the
-/// mailbox when None), keeping the per-user table exact.
+/// Removes the private rows of `uids` of `mailbox` (every row of the
+/// mailbox when None: it is deleted), keeping the per-user table exact.
 pub(super) fn forget_private_seen(tables: &mut Tables, mailbox: u64, uids: Option<&[u32]>) -> Result<(), StoreError> {
-    for user in readers(&tables.private_seen, mailbox)? {
+    for user in readers(&tables.private_flags, mailbox)? {
         match uids {
-            None => tables.private_seen.retain_in((mailbox, user, 0)..=(mailbox, user, u32::MAX), |_, ()| false)?,
+            None => forget_reader(tables, mailbox, user)?,
             Some(uids) => {
                 for &uid in uids {
-                    tables.private_seen.remove((mailbox, user, uid))?;
+                    let old = tables.private_flags.remove((mailbox, user, uid))?.map(|value| value.value());
+                    if let Some(old) = old {
+                        tables.private_changes.remove((mailbox, user, old & !PRIVATE_SEEN_BIT, uid))?;
+                        tables.private_seen.remove((mailbox, user, uid))?;
+                    }
                 }
             }
         }
-        if tables.private_seen.range((mailbox, user, 0)..=(mailbox, user, u32::MAX))?.next().is_none() {
+        if tables.private_flags.range((mailbox, user, 0)..=(mailbox, user, u32::MAX))?.next().is_none() {
             tables.private_seen_mailboxes.remove((user, mailbox))?;
         }
+    }
+    if uids.is_none() {
+        tables.shared_modseq.remove(mailbox)?;
     }
     Ok(())
 }
 
+/// One user's own state of one message of a mailbox they do not own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PrivateFlags {
+    /// The message is \Seen for them.
+    pub seen: bool,
+    /// The modseq of their latest change of it; 0: they never changed it.
+    pub modseq: u64,
+}
+
+impl PrivateFlags {
+    pub(super) fn decode(value: Option<u64>) -> PrivateFlags {
+        match value {
+            Some(value) => PrivateFlags { seen: value & PRIVATE_SEEN_BIT != 0, modseq: value & !PRIVATE_SEEN_BIT },
+            None => PrivateFlags::default(),
+        }
+    }
+
+    fn encode(self) -> u64 {
+        self.modseq | if self.seen { PRIVATE_SEEN_BIT } else { 0 }
+    }
+
+    /// The message `record` as this user sees it: their own \Seen in
+    /// place of the record's (the owner's), and the larger of the two
+    /// modseqs (spec §3.2).
+    pub fn apply(self, record: MessageRecord) -> MessageRecord {
+        let flags = record.flags.difference(Flags::SEEN);
+        MessageRecord {
+            flags: if self.seen { flags.union(Flags::SEEN) } else { flags },
+            modseq: record.modseq.max(self.modseq),
+            ..record
+        }
+    }
+}
+
+/// The highest modseq of a shared change of a mailbox whose record is
+/// `record`, given its [`SHARED_MODSEQ`](super::schema::SHARED_MODSEQ) row.
+pub(super) fn shared_modseq(row: Option<(u64, u64)>, record: &MailboxRecord) -> u64 {
+    match row {
+        Some((shared, counter)) if counter == record.highest_modseq => shared,
+        _ => record.highest_modseq,
+    }
+}
+
+/// Takes the mailbox's next modseq for a private change: the counter
+/// moves on, the highest shared modseq stays where it was.
+fn take_private_modseq(tables: &mut Tables, mailbox: u64, record: &mut MailboxRecord) -> Result<u64, StoreError> {
+    let row = tables.shared_modseq.get(mailbox)?.map(|value| value.value());
+    let shared = shared_modseq(row, record);
+    let modseq = record.highest_modseq + 1;
+    record.highest_modseq = modseq;
+    tables.shared_modseq.insert(mailbox, (shared, modseq))?;
+    tables.mailbox_info.insert(mailbox, record.encode().as_slice())?;
+    Ok(modseq)
+}
+
+/// Records `user`'s \Seen (`seen`) on `uids` of `mailbox` at `modseq`.
+fn write_private(
+    tables: &mut Tables,
+    mailbox: u64,
+    user: u32,
+    uids: &[u32],
+    seen: bool,
+    modseq: u64,
+) -> Result<(), StoreError> {
+    for &uid in uids {
+        let old = tables.private_flags.get((mailbox, user, uid))?.map(|value| value.value());
+        if let Some(old) = old {
+            tables.private_changes.remove((mailbox, user, old & !PRIVATE_SEEN_BIT, uid))?;
+        }
+        tables.private_flags.insert((mailbox, user, uid), PrivateFlags { seen, modseq }.encode())?;
+        tables.private_changes.insert((mailbox, user, modseq, uid), ())?;
+        if seen {
+            tables.private_seen.insert((mailbox, user, uid), ())?;
+        } else {
+            tables.private_seen.remove((mailbox, user, uid))?;
+        }
+    }
+    if !uids.is_empty() {
+        tables.private_seen_mailboxes.insert((user, mailbox), ())?;
+    }
+    Ok(())
+}
+
+/// The mailbox `user` may keep a private \Seen in (one they do not own,
+/// they being a user): its record.
+fn reader_mailbox(tables: &Tables, mailbox: u64, user: u32) -> Result<MailboxRecord, StoreError> {
+    let record = tables.selectable_mailbox(mailbox)?;
+    if user == record.user_id {
+        // The owner's \Seen is the message's own flag (`Store::set_flags`).
+        return Err(StoreError::OwnerRights);
+    }
+    if !user_exists(tables, user)? {
+        return Err(StoreError::NoSuchUser);
+    }
+    Ok(record)
+}
+
 /// Sets (or clears) `user`'s own \Seen on the messages `uids` of
-/// `mailbox`, a mailbox `user` does not own. Each message whose private
-/// \Seen changes gets the mailbox's next modseq (see the module docs).
+/// `mailbox`, a mailbox `user` does not own: a FETCH of a body. The change
+/// takes the mailbox's next modseq, seen by `user` alone (module docs).
 pub(super) fn set_private_seen(
     tables: &mut Tables,
     mailbox: u64,
@@ -368,46 +512,95 @@ pub(super) fn set_private_seen(
     seen: bool,
     changes: &mut Vec<Change>,
 ) -> Result<Stored, StoreError> {
-    let mut record = tables.selectable_mailbox(mailbox)?;
-    if user == record.user_id {
-        // The owner's \Seen is the message's own flag (`Store::set_flags`).
-        return Err(StoreError::OwnerRights);
-    }
-    if !user_exists(tables, user)? {
-        return Err(StoreError::NoSuchUser);
-    }
-    let mut targets: Vec<(u32, MessageRecord)> = Vec::new();
-    for (uid, message) in tables.messages_in(mailbox, uids)? {
+    let mut record = reader_mailbox(tables, mailbox, user)?;
+    let mut targets = Vec::new();
+    for (uid, _) in tables.messages_in(mailbox, uids)? {
         if tables.private_seen.get((mailbox, user, uid))?.is_some() != seen {
-            targets.push((uid, message));
+            targets.push(uid);
         }
     }
     if targets.is_empty() {
         return Ok(Stored { modseq: record.highest_modseq, changed: 0, modified: Vec::new() });
     }
-    let modseq = record.highest_modseq + 1;
-    for (uid, mut message) in targets.iter().copied() {
-        if seen {
-            tables.private_seen.insert((mailbox, user, uid), ())?;
-        } else {
-            tables.private_seen.remove((mailbox, user, uid))?;
-        }
-        tables.changes.remove((mailbox, message.modseq, uid))?;
-        message.modseq = modseq;
-        tables.messages.insert((mailbox, uid), message.encode().as_slice())?;
-        tables.changes.insert((mailbox, modseq, uid), ())?;
-    }
-    if seen {
-        tables.private_seen_mailboxes.insert((user, mailbox), ())?;
-    } else if tables.private_seen.range((mailbox, user, 0)..=(mailbox, user, u32::MAX))?.next().is_none() {
-        tables.private_seen_mailboxes.remove((user, mailbox))?;
-    }
-    record.highest_modseq = modseq;
-    tables.mailbox_info.insert(mailbox, record.encode().as_slice())?;
-    changes.push(Change::Flags { mailbox, modseq, keywords: None });
-    changes.push(Change::User { user: record.user_id });
+    let modseq = take_private_modseq(tables, mailbox, &mut record)?;
+    write_private(tables, mailbox, user, &targets, seen, modseq)?;
+    changes.push(Change::Flags { mailbox, modseq, keywords: None, private_to: Some(user) });
+    // Only the reader's own NOTIFY sessions: nobody else saw anything change.
     changes.push(Change::User { user });
     Ok(Stored { modseq, changed: targets.len() as u32, modified: Vec::new() })
+}
+
+/// What a reader (not the owner) may change with STORE (RFC 4314 §4):
+/// the system flags of the message record (`t` for \Deleted, `w` for the
+/// others; never \Seen, which is the owner's there), the keywords (`w`)
+/// and their own \Seen (`s`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReaderRights {
+    pub user: u32,
+    pub flags: Flags,
+    pub keywords: bool,
+    pub seen: bool,
+}
+
+/// STORE by `rights.user` in `mailbox`, which they do not own: see the
+/// module docs. The flags they may not change are left alone.
+pub(super) fn store_flags_as(
+    tables: &mut Tables,
+    mailbox: u64,
+    uids: &UidSet,
+    change: &FlagChange,
+    rights: ReaderRights,
+    changes: &mut Vec<Change>,
+) -> Result<Stored, StoreError> {
+    let user = rights.user;
+    let before = reader_mailbox(tables, mailbox, user)?;
+    let mut passing = Vec::new();
+    let mut modified = Vec::new();
+    for (uid, message) in tables.messages_in(mailbox, uids)? {
+        let private = PrivateFlags::decode(tables.private_flags.get((mailbox, user, uid))?.map(|value| value.value()));
+        // RFC 7162 §3.1.3 with the user's own modseq (spec §3.2): another
+        // reader's \Seen does not make this STORE fail.
+        if change.unchanged_since.is_some_and(|limit| private.apply(message).modseq > limit) {
+            modified.push(uid);
+            continue;
+        }
+        passing.push((uid, private.seen));
+    }
+    let settable = Settable { flags: rights.flags.difference(Flags::SEEN), keywords: rights.keywords };
+    let shared = FlagChange { unchanged_since: None, ..change.clone() };
+    let passing_set = UidSet::from_sorted(passing.iter().map(|&(uid, _)| uid));
+    let touches_record = settable.keywords || settable.flags != Flags::default();
+    let stored = if touches_record && !passing.is_empty() {
+        super::ops::store_flags_within(tables, mailbox, &passing_set, &shared, settable, changes)?
+    } else {
+        Stored { modseq: before.highest_modseq, changed: 0, modified: Vec::new() }
+    };
+    let mut modseq = stored.modseq;
+    let mut changed = stored.changed;
+    let wanted = match change.action {
+        FlagAction::Add => change.flags.contains(Flags::SEEN).then_some(true),
+        FlagAction::Remove => change.flags.contains(Flags::SEEN).then_some(false),
+        FlagAction::Replace => Some(change.flags.contains(Flags::SEEN)),
+    };
+    if let (true, Some(seen)) = (rights.seen, wanted) {
+        let targets: Vec<u32> = passing.iter().filter(|&&(_, was)| was != seen).map(|&(uid, _)| uid).collect();
+        if !targets.is_empty() {
+            let mut record = tables.mailbox(mailbox)?;
+            if record.highest_modseq == before.highest_modseq {
+                // Nothing shared changed: a modseq of the user's own.
+                modseq = take_private_modseq(tables, mailbox, &mut record)?;
+                changes.push(Change::Flags { mailbox, modseq, keywords: None, private_to: Some(user) });
+            } else {
+                // The shared part took one already: the same modseq, so the
+                // command has one (reported by the shared change's sync).
+                modseq = record.highest_modseq;
+            }
+            write_private(tables, mailbox, user, &targets, seen, modseq)?;
+            changes.push(Change::User { user });
+            changed = changed.max(targets.len() as u32);
+        }
+    }
+    Ok(Stored { modseq, changed, modified })
 }
 
 /// Rows of a table keyed (mailbox, id, x) and of its index keyed (id,
@@ -505,11 +698,72 @@ impl Reader {
     /// their \Seen privately there (not the owner): its messages less
     /// their rows (rows go with their messages, so each is a message that
     /// exists). One walk of the user's rows: at most the mailbox's size.
+    #[cfg_attr(not(test), allow(dead_code))] // STATUS UNSEEN (imap::status_line, being wired)
     pub fn private_unseen(&self, mailbox: u64, user: u32) -> Result<u32, StoreError> {
         let Some(record) = self.mailbox(mailbox)? else { return Err(StoreError::NoSuchMailbox) };
         let table = self.table(super::schema::PRIVATE_SEEN)?;
         let seen = table.range((mailbox, user, 0)..=(mailbox, user, u32::MAX))?.count();
         Ok(record.messages.saturating_sub(u32::try_from(seen).unwrap_or(u32::MAX)))
+    }
+
+    /// `user`'s own state of message `uid` of `mailbox` (a mailbox they
+    /// do not own; nothing for one they never changed).
+    #[cfg_attr(not(test), allow(dead_code))] // for tools and tests; FETCH reads through Snapshot
+    pub fn private_flags(&self, mailbox: u64, user: u32, uid: u32) -> Result<PrivateFlags, StoreError> {
+        let table = self.table(super::schema::PRIVATE_FLAGS)?;
+        Ok(PrivateFlags::decode(table.get((mailbox, user, uid))?.map(|value| value.value())))
+    }
+
+    /// A cursor over `user`'s own rows of `mailbox`'s messages
+    /// `low..=high`, for walks in ascending UID order (SEARCH).
+    pub fn private_cursor(&self, mailbox: u64, user: u32, low: u32, high: u32) -> Result<PrivateCursor, StoreError> {
+        let table = self.table(super::schema::PRIVATE_FLAGS)?;
+        Ok(PrivateCursor { range: table.range((mailbox, user, low)..=(mailbox, user, high))?, current: None })
+    }
+
+    /// Rows of `user`'s own change index of `mailbox` from `(modseq, uid)`
+    /// on, like [`Reader::changes_from`].
+    pub fn private_changes_from(
+        &self,
+        mailbox: u64,
+        user: u32,
+        (modseq, uid): (u64, u32),
+    ) -> Result<impl Iterator<Item = Result<(u64, u32), StoreError>>, StoreError> {
+        let table = self.table(super::schema::PRIVATE_CHANGES)?;
+        let range = table.range((mailbox, user, modseq, uid)..=(mailbox, user, u64::MAX, u32::MAX))?;
+        Ok(range.map(|entry| {
+            let (_, _, modseq, uid) = entry?.0.value();
+            Ok((modseq, uid))
+        }))
+    }
+
+    /// The highest modseq of `user`'s own changes in `mailbox` up to
+    /// `until` (0: none).
+    pub fn highest_private_modseq(&self, mailbox: u64, user: u32, until: u64) -> Result<u64, StoreError> {
+        let table = self.table(super::schema::PRIVATE_CHANGES)?;
+        let last = table.range((mailbox, user, 0, 0)..=(mailbox, user, until, u32::MAX))?.next_back();
+        Ok(match last {
+            Some(row) => row?.0.value().2,
+            None => 0,
+        })
+    }
+
+    /// The highest modseq of a change every user of `mailbox` (record
+    /// `record`) sees: its counter, unless private changes came last.
+    pub fn shared_modseq(&self, mailbox: u64, record: &MailboxRecord) -> Result<u64, StoreError> {
+        let row = self.table(super::schema::SHARED_MODSEQ)?.get(mailbox)?.map(|value| value.value());
+        Ok(shared_modseq(row, record))
+    }
+
+    /// HIGHESTMODSEQ of `mailbox` for `user` (STATUS, SELECT, NOTIFY): the
+    /// highest shared modseq, or their own highest private one if larger
+    /// (module docs). For the owner, the highest shared modseq: readers'
+    /// private changes are theirs alone.
+    #[cfg_attr(not(test), allow(dead_code))] // STATUS and NOTIFY HIGHESTMODSEQ (being wired)
+    pub fn highest_modseq_for(&self, mailbox: u64, user: u32) -> Result<u64, StoreError> {
+        let record = self.mailbox(mailbox)?.ok_or(StoreError::NoSuchMailbox)?;
+        let shared = self.shared_modseq(mailbox, &record)?;
+        Ok(shared.max(self.highest_private_modseq(mailbox, user, u64::MAX)?))
     }
 
     /// The mailboxes that have ACL entries, ascending (`roost share list`).
@@ -552,5 +806,55 @@ impl Reader {
             by_user.push(row?.0.value());
         }
         Ok((rows, by_user))
+    }
+
+    /// Every row of the private flags and of the private change index,
+    /// and every shared-modseq row, for `roost check`.
+    pub(super) fn private_change_rows(&self) -> Result<PrivateRows, StoreError> {
+        let mut flags = Vec::new();
+        for row in self.table(super::schema::PRIVATE_FLAGS)?.iter()? {
+            let (key, value) = row?;
+            let (mailbox, user, uid) = key.value();
+            flags.push((mailbox, user, uid, PrivateFlags::decode(Some(value.value()))));
+        }
+        let mut changes = Vec::new();
+        for row in self.table(super::schema::PRIVATE_CHANGES)?.iter()? {
+            changes.push(row?.0.value());
+        }
+        let mut shared = Vec::new();
+        for row in self.table(super::schema::SHARED_MODSEQ)?.iter()? {
+            let (key, value) = row?;
+            shared.push((key.value(), value.value()));
+        }
+        Ok(PrivateRows { flags, changes, shared })
+    }
+}
+
+/// What [`Reader::private_change_rows`] reads.
+pub(super) struct PrivateRows {
+    pub flags: Vec<(u64, u32, u32, PrivateFlags)>,
+    pub changes: Vec<(u64, u32, u64, u32)>,
+    pub shared: Vec<(u64, (u64, u64))>,
+}
+
+/// One user's private rows of one mailbox in ascending UID order, like
+/// the message cursor: a SEARCH of every message reads each page once.
+pub struct PrivateCursor {
+    range: redb::Range<'static, (u64, u32, u32), u64>,
+    current: Option<(u32, u64)>,
+}
+
+impl PrivateCursor {
+    /// The user's state of `uid`. UIDs must not go down.
+    pub fn find(&mut self, uid: u32) -> Result<PrivateFlags, StoreError> {
+        while self.current.is_none_or(|(found, _)| found < uid) {
+            let Some(entry) = self.range.next() else {
+                self.current = None;
+                return Ok(PrivateFlags::default());
+            };
+            let (key, value) = entry?;
+            self.current = Some((key.value().2, value.value()));
+        }
+        Ok(PrivateFlags::decode(self.current.filter(|(found, _)| *found == uid).map(|(_, value)| value)))
     }
 }

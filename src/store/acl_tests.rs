@@ -253,9 +253,11 @@ fn private_seen_is_per_user_bumps_the_modseq_and_goes_with_message_mailbox_and_u
         assert_eq!(reader.private_seen(bills, bob, 1, u32::MAX).unwrap(), [1, 2, 3]);
         assert_eq!(reader.private_seen(bills, bob, 2, 2).unwrap(), [2]);
         assert_eq!(reader.private_seen(bills, carol, 1, u32::MAX).unwrap(), [2]);
-        // The shared flag stays as it was; CONDSTORE sees the change.
-        assert_eq!(reader.messages().unwrap().get(bills, 1).unwrap().unwrap().flags, Flags::default());
-        assert_eq!(reader.changes_since(bills, before).unwrap(), [(before + 1, 1), (before + 1, 3), (before + 2, 2)]);
+        // The shared flag and modseq stay as they were: the change is
+        // in the reader's own index only.
+        let record = reader.messages().unwrap().get(bills, 1).unwrap().unwrap();
+        assert_eq!((record.flags, record.modseq), (Flags::default(), 2), "as appended");
+        assert_eq!(reader.changes_since(bills, before).unwrap(), []);
         drop(reader);
         // Setting what is already set changes nothing, modseq included.
         let again = store.set_private_seen(bills, bob, UidSet(vec![(1, 1)]), true).await.unwrap();
@@ -292,13 +294,236 @@ fn private_seen_is_per_user_bumps_the_modseq_and_goes_with_message_mailbox_and_u
     });
 }
 
+/// A reader's STORE: what `s`, `w` and `t` allow.
+fn reader(user: u32, letters: &str) -> ReaderRights {
+    let rights = rights(letters);
+    ReaderRights {
+        user,
+        flags: rights.settable_flags().difference(Flags::SEEN),
+        keywords: rights.contains(Rights::STORE_OTHER),
+        seen: rights.contains(Rights::STORE_SEEN),
+    }
+}
+
+fn flags_change(action: FlagAction, flags: Flags, unchanged_since: Option<u64>) -> FlagChange {
+    FlagChange { action, flags, keywords: Vec::new(), unchanged_since }
+}
+
+/// Each user's HIGHESTMODSEQ of `mailbox`, in the order of `users`.
+fn highest(store: &Store, mailbox: u64, users: &[u32]) -> Vec<u64> {
+    let reader = store.read().unwrap();
+    users.iter().map(|&user| reader.highest_modseq_for(mailbox, user).unwrap()).collect()
+}
+
+#[test]
+fn private_changes_take_modseqs_only_their_reader_sees() {
+    with_store(async |store| {
+        let everyone = users(store, &["alice", "bob", "carol"]).await;
+        let [alice, bob, carol] = everyone[..] else { unreachable!() };
+        let bills = store.create_mailbox(alice, "Bills".into(), None).await.unwrap();
+        for size in [10, 20, 30, 40] {
+            append(store, bills, size).await.unwrap();
+        }
+        let h0 = store.read().unwrap().mailbox(bills).unwrap().unwrap().highest_modseq;
+        let mut seen_by = vec![highest(store, bills, &everyone)];
+        assert_eq!(seen_by[0], [h0, h0, h0]);
+
+        // bob reads 1 and 2: his modseq alone moves; nothing shared changed.
+        store.set_private_seen(bills, bob, UidSet(vec![(1, 2)]), true).await.unwrap();
+        assert_eq!(highest(store, bills, &everyone), [h0, h0 + 1, h0]);
+        // carol reads 3: bob does not see it.
+        store.set_private_seen(bills, carol, UidSet(vec![(3, 3)]), true).await.unwrap();
+        seen_by.push(highest(store, bills, &everyone));
+        assert_eq!(seen_by[1], [h0, h0 + 1, h0 + 2]);
+        {
+            let reader = store.read().unwrap();
+            assert_eq!(reader.changes_since(bills, h0).unwrap(), [], "the shared index never hears of it");
+            let record = reader.mailbox(bills).unwrap().unwrap();
+            assert_eq!((record.highest_modseq, reader.shared_modseq(bills, &record).unwrap()), (h0 + 2, h0));
+            let bob_changes: Vec<_> =
+                reader.private_changes_from(bills, bob, (0, 0)).unwrap().map(Result::unwrap).collect();
+            assert_eq!(bob_changes, [(h0 + 1, 1), (h0 + 1, 2)]);
+            let flags = reader.private_flags(bills, bob, 2).unwrap();
+            assert_eq!((flags.seen, flags.modseq), (true, h0 + 1));
+            assert_eq!(reader.private_flags(bills, carol, 2).unwrap().modseq, 0);
+        }
+
+        // alice flags 4: a shared change, everyone's modseq.
+        store
+            .set_flags(bills, UidSet(vec![(4, 4)]), flags_change(FlagAction::Add, Flags::FLAGGED, None))
+            .await
+            .unwrap();
+        seen_by.push(highest(store, bills, &everyone));
+        assert_eq!(seen_by[2], [h0 + 3; 3]);
+
+        // bob stores \Seen \Flagged \Deleted on 3 with `lrsw`: \Deleted is
+        // dropped, \Flagged shared, \Seen his own, all at one modseq.
+        let stored = store
+            .set_flags_as(
+                bills,
+                UidSet(vec![(3, 3)]),
+                flags_change(FlagAction::Add, Flags::SEEN.union(Flags::FLAGGED).union(Flags::DELETED), None),
+                reader(bob, "lrsw"),
+            )
+            .await
+            .unwrap();
+        assert_eq!((stored.modseq, stored.changed), (h0 + 4, 1));
+        {
+            let reader = store.read().unwrap();
+            let record = reader.messages().unwrap().get(bills, 3).unwrap().unwrap();
+            assert_eq!((record.flags, record.modseq), (Flags::FLAGGED, h0 + 4));
+            assert_eq!(
+                reader.private_flags(bills, bob, 3).unwrap(),
+                super::acl::PrivateFlags { seen: true, modseq: h0 + 4 }
+            );
+            assert!(reader.private_flags(bills, carol, 3).unwrap().seen, "carol's own \\Seen is hers");
+        }
+        seen_by.push(highest(store, bills, &everyone));
+        assert_eq!(seen_by[3], [h0 + 4; 3]);
+
+        // Nothing bob may change: nothing changes, no modseq taken.
+        let none = store
+            .set_flags_as(
+                bills,
+                UidSet(vec![(1, 4)]),
+                flags_change(FlagAction::Add, Flags::DELETED, None),
+                reader(bob, "lrsw"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(none.changed, 0);
+        assert_eq!(highest(store, bills, &everyone), [h0 + 4; 3]);
+
+        // UNCHANGEDSINCE compares bob's own modseq: carol reading 1 after
+        // bob's limit does not stop him; his own read of 3 does.
+        store.set_private_seen(bills, carol, UidSet(vec![(1, 1)]), true).await.unwrap();
+        let limit = h0 + 1;
+        let conditional = store
+            .set_flags_as(
+                bills,
+                UidSet(vec![(1, 1), (3, 3)]),
+                flags_change(FlagAction::Add, Flags::ANSWERED, Some(limit)),
+                reader(bob, "lrsw"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(conditional.modified, [3]);
+        assert_eq!(conditional.modseq, h0 + 6);
+        assert!(store
+            .read()
+            .unwrap()
+            .messages()
+            .unwrap()
+            .get(bills, 1)
+            .unwrap()
+            .unwrap()
+            .flags
+            .contains(Flags::ANSWERED));
+
+        // FLAGS (\Draft) by bob with `lrsw`: the owner's \Seen in the record
+        // stays, \Flagged goes, his own \Seen is cleared (privately).
+        store.set_flags(bills, UidSet(vec![(3, 3)]), flags_change(FlagAction::Add, Flags::SEEN, None)).await.unwrap();
+        store
+            .set_flags_as(
+                bills,
+                UidSet(vec![(3, 3)]),
+                flags_change(FlagAction::Replace, Flags::DRAFT, None),
+                reader(bob, "lrsw"),
+            )
+            .await
+            .unwrap();
+        {
+            let reader = store.read().unwrap();
+            let record = reader.messages().unwrap().get(bills, 3).unwrap().unwrap();
+            assert_eq!(record.flags, Flags::SEEN.union(Flags::DRAFT));
+            assert!(!reader.private_flags(bills, bob, 3).unwrap().seen);
+            assert_eq!(reader.private_seen(bills, bob, 1, u32::MAX).unwrap(), [1, 2]);
+        }
+        // Without `s`, \Seen alone changes nothing.
+        let unseen = store
+            .set_flags_as(
+                bills,
+                UidSet(vec![(3, 3)]),
+                flags_change(FlagAction::Add, Flags::SEEN, None),
+                reader(bob, "lrw"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(unseen.changed, 0);
+        // bob's own \Seen alone: a modseq of his own again.
+        store.set_private_seen(bills, bob, UidSet(vec![(4, 4)]), true).await.unwrap();
+        seen_by.push(highest(store, bills, &everyone));
+        let [for_alice, for_bob, for_carol] = seen_by[4][..] else { unreachable!() };
+        assert!(for_bob > for_alice && for_alice == for_carol, "{:?}", seen_by[4]);
+        for user in 0..3 {
+            assert!(seen_by.windows(2).all(|pair| pair[0][user] <= pair[1][user]), "user {user}: {seen_by:?}");
+        }
+        // The owner cannot store as a reader.
+        assert_eq!(
+            store
+                .set_flags_as(
+                    bills,
+                    UidSet(vec![(1, 1)]),
+                    flags_change(FlagAction::Add, Flags::SEEN, None),
+                    reader(alice, "lrsw")
+                )
+                .await,
+            Err(StoreError::OwnerRights)
+        );
+        assert_clean(store);
+
+        // Expunging 1 and 2 takes bob's and carol's rows of them along.
+        store.set_flags(bills, UidSet(vec![(1, 2)]), deleted()).await.unwrap();
+        store.expunge(bills, None).await.unwrap();
+        {
+            let reader = store.read().unwrap();
+            let bob_changes: Vec<_> =
+                reader.private_changes_from(bills, bob, (0, 0)).unwrap().map(|row| row.unwrap().1).collect();
+            assert_eq!(bob_changes, [3, 4]);
+            assert_eq!(reader.private_flags(bills, carol, 1).unwrap().modseq, 0);
+        }
+        assert_clean(store);
+        // A deleted user's rows go, and a deleted mailbox's (its shared modseq too).
+        store.execute(Op::DeleteUser { name: "carol".into() }).await.unwrap();
+        assert_eq!(store.read().unwrap().private_changes_from(bills, carol, (0, 0)).unwrap().count(), 0);
+        assert_clean(store);
+        store.execute(Op::DeleteMailbox { user: alice, name: "Bills".into() }).await.unwrap();
+        let rows = store.read().unwrap().private_change_rows().unwrap();
+        assert!(rows.flags.is_empty() && rows.changes.is_empty() && rows.shared.is_empty());
+        assert_clean(store);
+    });
+}
+
+#[test]
+fn a_copy_into_another_owners_mailbox_leaves_the_records_seen_behind() {
+    with_store(async |store| {
+        let [alice, bob] = users(store, &["alice", "bob"]).await[..] else { unreachable!() };
+        let bills = store.create_mailbox(alice, "Bills".into(), None).await.unwrap();
+        let paid = store.create_mailbox(alice, "Paid".into(), None).await.unwrap();
+        let bob_inbox = store.read().unwrap().mailbox_id(bob, INBOX).unwrap().unwrap();
+        append(store, bills, 10).await.unwrap();
+        let seen_flagged = Flags::SEEN.union(Flags::FLAGGED);
+        store.set_flags(bills, UidSet(vec![(1, 1)]), flags_change(FlagAction::Add, seen_flagged, None)).await.unwrap();
+        store.copy(bills, paid, UidSet(vec![(1, 1)]), false).await.unwrap();
+        store.copy(bills, bob_inbox, UidSet(vec![(1, 1)]), false).await.unwrap();
+        let reader = store.read().unwrap();
+        let messages = reader.messages().unwrap();
+        // alice's own copy keeps her \Seen; bob's does not get it.
+        assert_eq!(messages.get(paid, 1).unwrap().unwrap().flags, seen_flagged);
+        let copied = messages.range(bob_inbox, 1, u32::MAX).unwrap().next().unwrap().unwrap().1;
+        assert_eq!(copied.flags, Flags::FLAGGED);
+        drop((messages, reader));
+        assert_clean(store);
+    });
+}
+
 /// Plants one inconsistency at a time in the access tables; `check` must name it.
 #[test]
 fn check_finds_each_kind_of_access_damage() {
-    use super::schema::{ACL, ACL_GRANTEES, PRIVATE_SEEN, PRIVATE_SEEN_MAILBOXES};
+    use super::schema::{ACL, ACL_GRANTEES, PRIVATE_CHANGES, PRIVATE_SEEN, PRIVATE_SEEN_MAILBOXES, SHARED_MODSEQ};
 
     type Damage = fn(&redb::WriteTransaction, u64, u32);
-    let damages: [(&str, &str, Damage); 8] = [
+    let damages: [(&str, &str, Damage); 11] = [
         ("an entry missing from the by-grantee index", "missing from the by-grantee index", |txn, mailbox, bob| {
             txn.open_table(ACL_GRANTEES).unwrap().remove((bob, mailbox)).unwrap();
         }),
@@ -325,6 +550,20 @@ fn check_finds_each_kind_of_access_damage() {
         ("a private \\Seen of a user who is gone", "the user does not exist", |txn, mailbox, bob| {
             txn.open_table(PRIVATE_SEEN).unwrap().insert((mailbox, bob + 50, 1), ()).unwrap();
             txn.open_table(PRIVATE_SEEN_MAILBOXES).unwrap().insert((bob + 50, mailbox), ()).unwrap();
+        }),
+        (
+            "private flags missing from the private change index",
+            "missing from the private change index",
+            |txn, mailbox, bob| {
+                txn.open_table(PRIVATE_CHANGES).unwrap().retain(|_, ()| false).unwrap();
+                let _ = (mailbox, bob);
+            },
+        ),
+        ("a private change without its flags row", "has no private flags row", |txn, mailbox, bob| {
+            txn.open_table(PRIVATE_CHANGES).unwrap().insert((mailbox, bob, 1, 1), ()).unwrap();
+        }),
+        ("a shared modseq beyond the counter", "against HIGHESTMODSEQ", |txn, mailbox, _| {
+            txn.open_table(SHARED_MODSEQ).unwrap().insert(mailbox, (1, 999)).unwrap();
         }),
     ];
     const ANYONE_KEY: u32 = schema::ANYONE;
@@ -556,5 +795,56 @@ fn rights_change_on_a_nearly_full_disk() {
         let revoked = store.set_rights(bills, RightsChange::delete(Identifier::User(bob), false)).await.unwrap();
         assert!(revoked.granted.is_empty());
         assert_eq!(store.read().unwrap().rights_of(bob, bills).unwrap(), Some(Rights::NONE));
+    });
+}
+
+/// What a reader's own \Seen costs a walk over every message (FETCH 1:*
+/// FLAGS): the record scan alone, then the same with the reader's row
+/// looked up per message. Run by hand:
+/// `cargo test --release --lib private_flags_cost -- --ignored --nocapture`.
+#[test]
+#[ignore = "a cost measurement; run by hand"]
+fn private_flags_cost() {
+    use super::schema::{MessageRecord, MESSAGES, PRIVATE_FLAGS};
+    const COUNT: u32 = 100_000;
+    with_store(async |store| {
+        let [alice, bob] = users(store, &["alice", "bob"]).await[..] else { unreachable!() };
+        let bills = store.create_mailbox(alice, "Bills".into(), None).await.unwrap();
+        let record = MessageRecord {
+            blob: 1,
+            internal_date: crate::util::datetime::DateTime::now(),
+            size: 5000,
+            flags: Flags::SEEN,
+            keywords: 0,
+            modseq: 2,
+        };
+        let database = store.database();
+        let transaction = database.begin_write().unwrap();
+        {
+            let mut messages = transaction.open_table(MESSAGES).unwrap();
+            let mut private = transaction.open_table(PRIVATE_FLAGS).unwrap();
+            for uid in 1..=COUNT {
+                messages.insert((bills, uid), record.encode().as_slice()).unwrap();
+                if uid % 2 == 0 {
+                    private.insert((bills, bob, uid), 3 | schema::PRIVATE_SEEN_BIT).unwrap();
+                }
+            }
+        }
+        transaction.commit().unwrap();
+        for (label, reader) in [("owner (records only)", None), ("reader (records + own rows)", Some(bob))] {
+            let mut best = std::time::Duration::MAX;
+            for _ in 0..5 {
+                let mut snapshot = Snapshot::new(database.clone());
+                let started = std::time::Instant::now();
+                let mut seen = 0u32;
+                for uid in 1..=COUNT {
+                    let message = snapshot.message_as(bills, uid, COUNT, reader).unwrap().unwrap();
+                    seen += u32::from(message.flags.contains(Flags::SEEN));
+                }
+                best = best.min(started.elapsed());
+                assert_eq!(seen, if reader.is_some() { COUNT / 2 } else { COUNT });
+            }
+            println!("{label}: {COUNT} messages in {} ms (best of 5)", best.as_millis());
+        }
     });
 }

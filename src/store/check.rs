@@ -230,9 +230,9 @@ fn check_access(reader: &Reader, user_ids: &HashSet<u32>, report: &mut Report) -
     let (rows, by_user) = reader.private_seen_rows()?;
     let messages = reader.messages()?;
     let by_user: HashSet<(u32, u64)> = by_user.into_iter().collect();
-    let mut users_in: HashSet<(u32, u64)> = HashSet::new();
-    for (mailbox, user, uid) in rows {
-        let label = format!("private \\Seen of user {user} on UID {uid} of mailbox {mailbox}");
+    // A private row of `user` on `uid` of `mailbox` names a user, not the
+    // owner, and a message that exist.
+    let mut check_row = |label: &str, mailbox: u64, user: u32, uid: u32| -> Result<(), StoreError> {
         if !user_ids.contains(&user) {
             report.problems.push(format!("{label}: the user does not exist"));
         }
@@ -242,12 +242,66 @@ fn check_access(reader: &Reader, user_ids: &HashSet<u32>, report: &mut Report) -
         if messages.get(mailbox, uid)?.is_none() {
             report.problems.push(format!("{label}: the message does not exist"));
         }
-        users_in.insert((user, mailbox));
+        Ok(())
+    };
+    for &(mailbox, user, uid) in &rows {
+        check_row(&format!("private \\Seen of user {user} on UID {uid} of mailbox {mailbox}"), mailbox, user, uid)?;
     }
-    for (user, mailbox) in users_in.symmetric_difference(&by_user) {
+    let private = reader.private_change_rows()?;
+    for &(mailbox, user, uid, _) in &private.flags {
+        check_row(&format!("private flags of user {user} on UID {uid} of mailbox {mailbox}"), mailbox, user, uid)?;
+    }
+    let mut readers_in: HashSet<(u32, u64)> = HashSet::new();
+    let seen_rows: HashSet<(u64, u32, u32)> = rows.into_iter().collect();
+    let indexed: HashSet<(u64, u32, u64, u32)> = private.changes.iter().copied().collect();
+    for &(mailbox, user, uid, flags) in &private.flags {
+        let label = format!("private flags of user {user} on UID {uid} of mailbox {mailbox}");
+        if flags.seen != seen_rows.contains(&(mailbox, user, uid)) {
+            report.problems.push(format!("{label}: \\Seen disagrees with the private \\Seen rows"));
+        }
+        if !indexed.contains(&(mailbox, user, flags.modseq, uid)) {
+            report.problems.push(format!("{label}: missing from the private change index"));
+        }
+        match reader.mailbox(mailbox)? {
+            Some(record) if flags.modseq == 0 || flags.modseq > record.highest_modseq => {
+                report.problems.push(format!("{label}: modseq {} outside 1..={}", flags.modseq, record.highest_modseq));
+            }
+            _ => {}
+        }
+        readers_in.insert((user, mailbox));
+    }
+    let keyed: HashSet<(u64, u32, u64, u32)> =
+        private.flags.iter().map(|&(mailbox, user, uid, flags)| (mailbox, user, flags.modseq, uid)).collect();
+    for (mailbox, user, modseq, uid) in indexed.difference(&keyed) {
         report.problems.push(format!(
-            "private \\Seen of user {user} in mailbox {mailbox}: the per-user table disagrees with the rows"
+            "private change index row (mailbox {mailbox}, user {user}, modseq {modseq}, UID {uid}) has no private flags row"
         ));
+    }
+    let with_flags: HashSet<(u64, u32, u32)> =
+        private.flags.iter().map(|&(mailbox, user, uid, _)| (mailbox, user, uid)).collect();
+    for (mailbox, user, uid) in seen_rows.difference(&with_flags) {
+        {
+            report
+                .problems
+                .push(format!("private \\Seen of user {user} on UID {uid} of mailbox {mailbox}: no private flags row"));
+        }
+    }
+    for (user, mailbox) in readers_in.symmetric_difference(&by_user) {
+        report.problems.push(format!(
+            "private rows of user {user} in mailbox {mailbox}: the per-user table disagrees with the rows"
+        ));
+    }
+    for &(mailbox, (shared, counter)) in &private.shared {
+        let label = format!("shared modseq of mailbox {mailbox}");
+        match reader.mailbox(mailbox)? {
+            None => report.problems.push(format!("{label}: the mailbox does not exist")),
+            Some(record) if counter > record.highest_modseq || shared >= counter => {
+                report
+                    .problems
+                    .push(format!("{label}: ({shared}, {counter}) against HIGHESTMODSEQ {}", record.highest_modseq));
+            }
+            Some(_) => {}
+        }
     }
     Ok(())
 }

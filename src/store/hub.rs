@@ -25,6 +25,9 @@ pub struct MailboxState {
     pub uids: Rc<Vec<u32>>,
     pub uid_next: u32,
     pub modseq: u64,
+    /// The highest modseq of a change every user sees (all but private
+    /// \Seen changes, see `store::acl`): at most `modseq`.
+    pub shared_modseq: u64,
     pub keywords: Rc<Vec<String>>,
     /// Messages at or above this UID have not been \Recent in any session.
     pub first_recent_uid: u32,
@@ -105,6 +108,7 @@ impl Hub {
                 uids: Rc::new(uids),
                 uid_next: record.uid_next,
                 modseq: record.highest_modseq,
+                shared_modseq: reader.shared_modseq(mailbox, &record)?,
                 keywords: Rc::new(record.keywords),
                 first_recent_uid: record.first_recent_uid.max(self.claimed_recent.get(&mailbox).copied().unwrap_or(0)),
                 deleted: false,
@@ -258,6 +262,7 @@ impl Hub {
                     Rc::make_mut(&mut state.uids).extend(*first_uid..=*last_uid);
                     state.uid_next = state.uid_next.max(last_uid + 1);
                     state.modseq = *modseq;
+                    state.shared_modseq = *modseq;
                 }
             }
             Change::Expunged { mailbox, uids, modseq } => {
@@ -269,9 +274,10 @@ impl Hub {
                         doomed.next_if_eq(&uid).is_none()
                     });
                     state.modseq = *modseq;
+                    state.shared_modseq = *modseq;
                 }
             }
-            Change::Flags { mailbox, modseq, keywords } => {
+            Change::Flags { mailbox, modseq, keywords, private_to } => {
                 // An APPEND reports new keywords with the modseq of the
                 // append itself, so keywords are taken at an equal modseq.
                 let Some(state) = self.mailboxes.get_mut(mailbox) else { return };
@@ -282,6 +288,9 @@ impl Hub {
                     state.keywords = Rc::new(keywords.clone());
                 }
                 state.modseq = *modseq;
+                if private_to.is_none() {
+                    state.shared_modseq = *modseq;
+                }
             }
             Change::User { .. } => {}
             Change::Rights { .. } => self.acl_generation += 1,
@@ -314,6 +323,7 @@ mod tests {
             uid_next: uids.last().map_or(1, |last| last + 1),
             uids: Rc::new(uids),
             modseq,
+            shared_modseq: modseq,
             keywords: Rc::new(Vec::new()),
             first_recent_uid: 1,
             deleted: false,
@@ -361,12 +371,24 @@ mod tests {
     }
 
     #[test]
+    fn private_changes_leave_the_shared_modseq() {
+        let mut hub = Hub::default();
+        hub.mailboxes.insert(1, state(vec![1], 4));
+        hub.apply(&[Change::Flags { mailbox: 1, modseq: 5, keywords: None, private_to: Some(9) }]);
+        let now = hub.get(1).unwrap();
+        assert_eq!((now.modseq, now.shared_modseq), (5, 4));
+        hub.apply(&[Change::Flags { mailbox: 1, modseq: 6, keywords: None, private_to: None }]);
+        let now = hub.get(1).unwrap();
+        assert_eq!((now.modseq, now.shared_modseq), (6, 6));
+    }
+
+    #[test]
     fn keywords_and_deletion() {
         let mut hub = Hub::default();
         hub.mailboxes.insert(1, state(vec![1], 4));
         hub.apply(&[
             Change::Appended { mailbox: 1, first_uid: 2, last_uid: 2, modseq: 5 },
-            Change::Flags { mailbox: 1, modseq: 5, keywords: Some(vec!["$Junk".into()]) },
+            Change::Flags { mailbox: 1, modseq: 5, keywords: Some(vec!["$Junk".into()]), private_to: None },
         ]);
         assert_eq!(*hub.get(1).unwrap().keywords, vec!["$Junk".to_string()]);
         hub.apply(&[Change::Deleted { mailbox: 1 }]);

@@ -29,9 +29,8 @@
 //! any page freed after it, and the file would grow with every write.
 //!
 //! Access control (RFC 4314 ACLs), the household's public mailboxes and
-//! per-user \Seen are stored here too, with their decisions written in
-//! [`acl`]: the tables exist and are checked, but no IMAP command uses
-//! them yet.
+//! per-user \Seen (with per-user modseqs) are stored here too, with their
+//! decisions written in [`acl`].
 //!
 //! Answers travel back through one ordered channel to [`hub::pump`], which
 //! runs on the session executor: it applies each commit's changes to the
@@ -60,6 +59,7 @@ use smol::channel::{self, Receiver, Sender};
 // Foundations of issue 15, not yet used by IMAP (see `acl`).
 #[cfg_attr(not(test), allow(unused_imports))]
 pub use acl::{Acl, AclEntry, Identifier, Modifier, Rights, RightsChange};
+pub use acl::{PrivateCursor, ReaderRights};
 pub use hub::{Hub, Preloaded};
 #[cfg(test)]
 pub use ops::SHARED_ROOT;
@@ -484,10 +484,13 @@ pub enum Change {
         modseq: u64,
     },
     /// Flags changed; `keywords` is the new keyword list when it grew.
+    /// `private_to`: only that user's own \Seen changed (see [`acl`]):
+    /// the modseq is theirs alone, other users' sessions report nothing.
     Flags {
         mailbox: u64,
         modseq: u64,
         keywords: Option<Vec<String>>,
+        private_to: Option<u32>,
     },
     Deleted {
         mailbox: u64,
@@ -593,8 +596,15 @@ enum Request {
         entries: Vec<AclEntry>,
         reply: Reply<u64>,
     },
+    /// STORE by a user in a mailbox they do not own (see [`acl`]).
+    SetFlagsAs {
+        mailbox: u64,
+        uids: UidSet,
+        change: FlagChange,
+        rights: ReaderRights,
+        reply: Reply<Stored>,
+    },
     /// Sets or clears one user's own \Seen in a mailbox they do not own.
-    #[cfg_attr(not(test), allow(dead_code))]
     SetPrivateSeen {
         mailbox: u64,
         user: u32,
@@ -825,9 +835,22 @@ impl Store {
         self.call(|reply| Request::CreatePublicMailbox { name, special_use, entries, reply }).await
     }
 
+    /// STORE by `rights.user` on the messages `uids` of `mailbox`, which
+    /// they do not own: their \Seen is their own, the other flags shared,
+    /// each changed only as `rights` allow; UNCHANGEDSINCE compares their
+    /// own modseq (see [`acl`]). One transaction.
+    pub async fn set_flags_as(
+        &self,
+        mailbox: u64,
+        uids: UidSet,
+        change: FlagChange,
+        rights: ReaderRights,
+    ) -> Result<Stored, StoreError> {
+        self.call(|reply| Request::SetFlagsAs { mailbox, uids, change, rights, reply }).await
+    }
+
     /// Sets (`seen`) or clears `user`'s own \Seen on the messages `uids`
     /// of `mailbox`, which `user` does not own (see [`acl`]).
-    #[cfg_attr(not(test), allow(dead_code))]
     pub async fn set_private_seen(
         &self,
         mailbox: u64,

@@ -12,8 +12,8 @@ use super::schema::{
     BlobRecord, DeviceRecord, Flags, LoginEntry, MailboxRecord, MessageRecord, PreviewRecord, SpecialUse, UserRecord,
     UserSettings, ACL, ACL_GRANTEES, ALERTS_SENT, BANS, BLOBS, BLOB_CHUNKS, CHANGES, CHUNK_SIZE, DEVICES, EXPUNGED,
     FLAG_INDEX, INDEXED_FLAGS, KNOWN_ADDRESSES, KNOWN_DEVICES, KNOWN_PER_USER, LOGIN_HISTORY, MAILBOXES, MAILBOX_INFO,
-    MESSAGES, META, PENDING_BLOBS, PREVIEWS, PRIVATE_SEEN, PRIVATE_SEEN_MAILBOXES, RESERVED_IDS, SAVE_DATES,
-    SUBSCRIPTIONS, SUMMARIES, USERS, USER_SETTINGS,
+    MESSAGES, META, PENDING_BLOBS, PREVIEWS, PRIVATE_CHANGES, PRIVATE_FLAGS, PRIVATE_SEEN, PRIVATE_SEEN_MAILBOXES,
+    RESERVED_IDS, SAVE_DATES, SHARED_MODSEQ, SUBSCRIPTIONS, SUMMARIES, USERS, USER_SETTINGS,
 };
 use super::{
     Appended, Change, Copied, Delivered, Expunged, FlagAction, FlagChange, KeptFlags, NewMessage, Op, StoreError,
@@ -64,6 +64,9 @@ pub(super) struct Tables<'txn> {
     pub acl_grantees: Table<'txn, (u32, u64), ()>,
     pub private_seen: Table<'txn, (u64, u32, u32), ()>,
     pub private_seen_mailboxes: Table<'txn, (u32, u64), ()>,
+    pub private_flags: Table<'txn, (u64, u32, u32), u64>,
+    pub private_changes: Table<'txn, (u64, u32, u64, u32), ()>,
+    pub shared_modseq: Table<'txn, u64, (u64, u64)>,
 }
 
 impl<'txn> Tables<'txn> {
@@ -95,6 +98,9 @@ impl<'txn> Tables<'txn> {
             acl_grantees: transaction.open_table(ACL_GRANTEES)?,
             private_seen: transaction.open_table(PRIVATE_SEEN)?,
             private_seen_mailboxes: transaction.open_table(PRIVATE_SEEN_MAILBOXES)?,
+            private_flags: transaction.open_table(PRIVATE_FLAGS)?,
+            private_changes: transaction.open_table(PRIVATE_CHANGES)?,
+            shared_modseq: transaction.open_table(SHARED_MODSEQ)?,
         })
     }
 
@@ -962,7 +968,7 @@ fn add_messages(
     changes.push(Change::Appended { mailbox, first_uid, last_uid, modseq });
     changes.push(Change::User { user: record.user_id });
     if grew {
-        changes.push(Change::Flags { mailbox, modseq, keywords: Some(record.keywords.clone()) });
+        changes.push(Change::Flags { mailbox, modseq, keywords: Some(record.keywords.clone()), private_to: None });
     }
     Ok((first_uid, last_uid))
 }
@@ -974,7 +980,35 @@ pub(super) fn store_flags(
     change: &FlagChange,
     changes: &mut Vec<Change>,
 ) -> Result<Stored, StoreError> {
+    store_flags_within(tables, mailbox, uids, change, Settable::EVERY, changes)
+}
+
+/// What a flag change may touch in the message records: the system flags
+/// and whether the keywords (RFC 4314 §4: `w`, `t`, and \Seen that is the
+/// owner's); the rest keeps its value, whatever the change says.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Settable {
+    pub flags: Flags,
+    pub keywords: bool,
+}
+
+impl Settable {
+    pub const EVERY: Settable = Settable { flags: Flags(0xff), keywords: true };
+}
+
+/// [`store_flags`] touching only what `settable` allows.
+pub(super) fn store_flags_within(
+    tables: &mut Tables,
+    mailbox: u64,
+    uids: &UidSet,
+    change: &FlagChange,
+    settable: Settable,
+    changes: &mut Vec<Change>,
+) -> Result<Stored, StoreError> {
     let FlagChange { action, flags, ref keywords, unchanged_since } = *change;
+    let keywords: &[String] = if settable.keywords { keywords } else { &[] };
+    let flags = Flags(flags.0 & settable.flags.0);
+    let kept = Flags(!settable.flags.0);
     let mut record = tables.selectable_mailbox(mailbox)?;
     let targets = tables.messages_in(mailbox, uids)?;
     let mut modified = Vec::new();
@@ -994,7 +1028,9 @@ pub(super) fn store_flags(
         let (new_flags, new_keywords) = match action {
             FlagAction::Add => (message.flags.union(flags), message.keywords | bits),
             FlagAction::Remove => (message.flags.difference(flags), message.keywords & !bits),
-            FlagAction::Replace => (flags, bits),
+            FlagAction::Replace => {
+                (Flags(message.flags.0 & kept.0).union(flags), if settable.keywords { bits } else { message.keywords })
+            }
         };
         if new_flags == message.flags && new_keywords == message.keywords {
             continue;
@@ -1016,7 +1052,7 @@ pub(super) fn store_flags(
     record.highest_modseq = modseq;
     tables.save_mailbox(mailbox, &record)?;
     let keywords = grew.then(|| record.keywords.clone());
-    changes.push(Change::Flags { mailbox, modseq, keywords });
+    changes.push(Change::Flags { mailbox, modseq, keywords, private_to: None });
     changes.push(Change::User { user: record.user_id });
     Ok(Stored { modseq, changed, modified })
 }
@@ -1048,7 +1084,10 @@ pub(super) fn copy(
     for ((uid, message), keywords) in messages.iter().zip(bits) {
         tables.add_blob_reference(message.blob)?;
         let summary = tables.summaries.get((from, *uid))?.map(|summary| summary.value().to_vec());
-        let flags = Flags(message.flags.0 & keep.flags.0);
+        let kept = Flags(message.flags.0 & keep.flags.0);
+        // The record's \Seen is its owner's (store::acl): a copy into
+        // someone else's mailbox (or a public one) does not carry it.
+        let flags = if source.user_id == target.user_id { kept } else { kept.difference(Flags::SEEN) };
         copies.push((MessageRecord { flags, keywords, ..*message }, summary));
     }
     let (first_uid, _) = add_messages(tables, to, &mut target, copies, grew, changes)?;

@@ -126,10 +126,30 @@ pub const ACL_GRANTEES: TableDefinition<(u32, u64), ()> = TableDefinition::new("
 /// (mailbox id, user id, uid) → (): message `uid` is \Seen for that user,
 /// who is not the mailbox's owner (per-user \Seen, see `store::acl`).
 pub const PRIVATE_SEEN: TableDefinition<(u64, u32, u32), ()> = TableDefinition::new("private_seen");
-/// (user id, mailbox id) → (): the user has at least one [`PRIVATE_SEEN`]
-/// row in that mailbox (exactly then), so deleting a user finds their rows
-/// without a scan.
+/// (user id, mailbox id) → (): the user has at least one [`PRIVATE_FLAGS`]
+/// row in that mailbox (exactly then; every [`PRIVATE_SEEN`] row has one),
+/// so deleting a user finds their rows without a scan.
 pub const PRIVATE_SEEN_MAILBOXES: TableDefinition<(u32, u64), ()> = TableDefinition::new("private_seen_mailboxes");
+/// (mailbox id, user id, uid) → the modseq of the user's latest change of
+/// their own \Seen on that message, with [`PRIVATE_SEEN_BIT`] set while it
+/// is \Seen for them: one lookup gives a FETCH both. A row exists once the
+/// user changed their \Seen there (and goes with the message). The value
+/// is a bare `u64`, not a versioned record: RFC 7162 modseqs fit 63 bits.
+pub const PRIVATE_FLAGS: TableDefinition<(u64, u32, u32), u64> = TableDefinition::new("private_flags");
+/// (mailbox id, user id, modseq, uid) → (): [`PRIVATE_FLAGS`] by modseq,
+/// one row per row there: each user's own [`CHANGES`], for CHANGEDSINCE,
+/// QRESYNC and the sync of their other sessions.
+pub const PRIVATE_CHANGES: TableDefinition<(u64, u32, u64, u32), ()> = TableDefinition::new("private_changes");
+/// Mailbox id → (highest shared modseq, the mailbox's modseq counter when
+/// the row was written). Private changes take modseqs from the mailbox's
+/// one counter (`highest_modseq`), so the highest modseq every reader sees
+/// (shared flags, appends, expunges) falls behind it. The row is written
+/// by private changes only and holds while the counter is still at its
+/// second value; once a shared change moved the counter on, the counter is
+/// the shared highest again (no row: the same). See `store::acl`.
+pub const SHARED_MODSEQ: TableDefinition<u64, (u64, u64)> = TableDefinition::new("shared_modseq");
+/// Set in a [`PRIVATE_FLAGS`] value while the message is \Seen for the user.
+pub const PRIVATE_SEEN_BIT: u64 = 1 << 63;
 /// The identifier `anyone` in [`ACL`] (RFC 4314 §2).
 pub const ANYONE: u32 = u32::MAX;
 /// The identifier `authenticated` in [`ACL`] (RFC 4314 §2).

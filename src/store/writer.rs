@@ -155,6 +155,9 @@ impl Request {
             Request::CreatePublicMailbox { name, special_use, entries, reply } => {
                 keep(reply, acl::create_public(tables, name, *special_use, entries, changes))
             }
+            Request::SetFlagsAs { mailbox, uids, change, rights, reply } => {
+                keep(reply, acl::store_flags_as(tables, *mailbox, uids, change, *rights, changes))
+            }
             Request::SetPrivateSeen { mailbox, user, uids, seen, reply } => {
                 keep(reply, acl::set_private_seen(tables, *mailbox, *user, uids, *seen, changes))
             }
@@ -168,7 +171,7 @@ impl Request {
             Request::CreateMailbox { reply, .. } | Request::WriteBlob { reply, .. } => reply,
             Request::Append { reply, .. } | Request::Replace { reply, .. } => reply,
             Request::Deliver { reply, .. } => reply,
-            Request::SetFlags { reply, .. } => reply,
+            Request::SetFlags { reply, .. } | Request::SetFlagsAs { reply, .. } => reply,
             Request::Copy { reply, .. } => reply,
             Request::Expunge { reply, .. } => reply,
             Request::SetRights { reply, .. } => reply,
@@ -189,6 +192,7 @@ impl Request {
             | Request::Replace { .. }
             | Request::Deliver { .. }
             | Request::SetFlags { .. }
+            | Request::SetFlagsAs { .. }
             | Request::Copy { .. }
             | Request::Expunge { .. }
             | Request::SetRights { .. }

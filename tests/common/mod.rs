@@ -610,6 +610,23 @@ pub fn status_part(response: &str) -> Option<Status> {
     }
 }
 
+/// Starts IDLE on `client` and waits for the continuation; answers the tag.
+pub fn idle(client: &mut Client) -> String {
+    let tag = client.next_tag();
+    client.send(&format!("{tag} IDLE"));
+    let line = client.read_line();
+    assert!(line.starts_with("+ "), "{line}");
+    tag
+}
+
+/// Ends IDLE; returns the untagged lines that came before the OK.
+pub fn done(client: &mut Client, tag: &str) -> Vec<Response> {
+    client.send("DONE");
+    let (untagged, tagged) = client.until_tagged(tag);
+    assert!(tagged.starts_with("OK"), "{tagged}");
+    untagged
+}
+
 /// A small well-formed message.
 pub fn message(subject: &str, body: &str) -> Vec<u8> {
     format!(

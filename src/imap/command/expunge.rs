@@ -48,7 +48,7 @@ pub async fn finish_removal(session: Selected<'_>, tag: &str, text: &str) -> io:
         return session.finish(tag, Status::Ok, None, text).await;
     }
     let Ok(mut session) = session.sync().await? else { return Ok(()) };
-    let modseq = session.view().modseq;
+    let modseq = session.view().highest_modseq();
     session.tagged(tag, Status::Ok, Some(Code::Data(format!("HIGHESTMODSEQ {modseq}"))), text);
     Ok(())
 }

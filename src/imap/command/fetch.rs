@@ -84,12 +84,18 @@ pub async fn run(mut session: Selected<'_>, tag: &str, arguments: FetchArguments
     }
     let view = session.view_mut();
     // RFC 3501 §6.4.5: fetching a body section without .PEEK sets \Seen,
-    // durably, before the data goes out.
+    // durably, before the data goes out. A reader's is their own, and only
+    // with the `s` right (RFC 4314 §4: without it, no \Seen and no error).
     let mut seen_modseq = None;
-    if !view.read_only && items.iter().any(FetchItem::sets_seen) && !ranges.is_empty() {
+    if view.sets_seen() && items.iter().any(FetchItem::sets_seen) && !ranges.is_empty() {
         let change =
             FlagChange { action: FlagAction::Add, flags: Flags::SEEN, keywords: Vec::new(), unchanged_since: None };
-        match store.set_flags(view.mailbox, view.uid_set(&ranges), change).await {
+        let stored = match view.private_user() {
+            // Boxed: the session's future would outgrow clippy's bound.
+            Some(user) => Box::pin(store.set_private_seen(view.mailbox, user, view.uid_set(&ranges), true)).await,
+            None => store.set_flags(view.mailbox, view.uid_set(&ranges), change).await,
+        };
+        match stored {
             Ok(Stored { modseq, changed, .. }) if changed > 0 => {
                 view.own_modseqs.push(modseq);
                 seen_modseq = Some(modseq);

@@ -95,7 +95,7 @@ pub async fn run(session: &mut Session, tag: &str, user_id: u32, arguments: Sele
     ));
     // RFC 7162 §3.1.2.1: every message has a modseq, so every SELECT says
     // the highest (no NOMODSEQ ever).
-    lines.push_str(&format!("* OK [HIGHESTMODSEQ {}] Highest\r\n", view.modseq));
+    lines.push_str(&format!("* OK [HIGHESTMODSEQ {}] Highest\r\n", view.highest_modseq()));
     // RFC 8474 §4.2: SELECT and EXAMINE name the mailbox's id.
     lines.push_str(&format!("* OK [MAILBOXID ({})] Ok\r\n", crate::imap::object_id::mailbox_id(view.mailbox)));
     session.conn.write(lines.as_bytes());
@@ -132,6 +132,10 @@ pub async fn run(session: &mut Session, tag: &str, user_id: u32, arguments: Sele
 
 /// Sequence number of the first message without \Seen, if any.
 fn first_unseen(store: &crate::store::Store, view: &View) -> Option<usize> {
+    if view.private_seen() {
+        // A reader's \Seen is their own (the flag index has the owner's).
+        return view.first_private_unseen(store);
+    }
     let reader = store.read().ok()?;
     let unseen = indexed_condition(Flags::SEEN, false)?;
     let (first, last) = (*view.uids.first()?, *view.uids.last()?);

@@ -14,8 +14,9 @@ use crate::imap::encode;
 use crate::imap::session::{Selected, Status};
 use crate::imap::types::{Flag, StoreArguments};
 use crate::imap::view::View;
-use crate::mail::Flags;
-use crate::store::{FlagChange, Stored};
+use crate::mail::rights::Rights;
+use crate::mail::{FlagAction, Flags};
+use crate::store::{FlagChange, ReaderRights, Stored};
 
 pub async fn run(mut session: Selected<'_>, tag: &str, arguments: StoreArguments) -> io::Result<()> {
     let StoreArguments { uid, set, action, silent, flags, unchanged_since } = arguments;
@@ -40,12 +41,35 @@ pub async fn run(mut session: Selected<'_>, tag: &str, arguments: StoreArguments
             Flag::Keyword(keyword) => keywords.push(keyword),
         }
     }
+    let rights = view.access.rights;
+    if let Err(missing) = permitted(rights, action, system, !keywords.is_empty()) {
+        // RFC 4314 §4: STORE fails only when none of the flags named may
+        // be changed; the others are left alone silently (below).
+        let text = format!("You may not change these flags (no \"{missing}\" right)");
+        session.tagged(tag, Status::No, Some(Code::NoPerm), &text);
+        return Ok(());
+    }
     if ranges.is_empty() {
         return session.finish(tag, Status::Ok, None, "STORE completed").await;
     }
     let targets = view.uid_set(&ranges);
     let change = FlagChange { action, flags: system, keywords, unchanged_since };
-    let (stored_modseq, modified) = match store.set_flags(view.mailbox, targets.clone(), change).await {
+    let stored = match view.private_user() {
+        // A reader: their \Seen is their own, the rest as their rights allow.
+        Some(user) => {
+            let rights = ReaderRights {
+                user,
+                // \Seen is theirs, not the record's (the owner's).
+                flags: rights.settable_flags().difference(Flags::SEEN),
+                keywords: rights.contains(Rights::STORE_OTHER),
+                seen: rights.contains(Rights::STORE_SEEN),
+            };
+            // Boxed: the session's future would outgrow clippy's bound.
+            Box::pin(store.set_flags_as(view.mailbox, targets.clone(), change, rights)).await
+        }
+        None => store.set_flags(view.mailbox, targets.clone(), change).await,
+    };
+    let (stored_modseq, modified) = match stored {
         Ok(Stored { modseq, modified, .. }) => {
             view.own_modseqs.push(modseq);
             (modseq, modified)
@@ -68,7 +92,10 @@ pub async fn run(mut session: Selected<'_>, tag: &str, arguments: StoreArguments
                     continue;
                 }
                 let Some(index) = view.index_of(message_uid) else { continue };
-                let Ok(Some(message)) = pace.snapshot.message(view.mailbox, message_uid, high) else { continue };
+                let reader = view.private_user();
+                let Ok(Some(message)) = pace.snapshot.message_as(view.mailbox, message_uid, high, reader) else {
+                    continue;
+                };
                 // Changed since by another session with a keyword not
                 // announced yet: the next sync reports it (View::knows_keywords).
                 if !view.knows_keywords(&message) {
@@ -125,4 +152,49 @@ fn write_modseq(out: &mut Vec<u8>, view: &View, index: usize, uid: u32, modseq: 
     out.extend_from_slice(b"MODSEQ (");
     encode::number(out, modseq);
     out.extend_from_slice(b"))\r\n");
+}
+
+/// Whether a STORE of `flags` (and keywords, if `keywords`) may change
+/// anything (RFC 4314 §4: it "SHOULD NOT fail if the user has rights to
+/// modify at least one flag"); Err names a right that would allow it.
+/// FLAGS with an empty list clears every flag: any of `s t w` will do.
+fn permitted(rights: Rights, action: FlagAction, flags: Flags, keywords: bool) -> Result<(), char> {
+    let needs = [
+        (flags.contains(Flags::SEEN), Rights::STORE_SEEN, 's'),
+        (flags.contains(Flags::DELETED), Rights::STORE_DELETED, 't'),
+        (
+            keywords || flags.difference(Flags::SEEN).difference(Flags::DELETED) != Flags::default(),
+            Rights::STORE_OTHER,
+            'w',
+        ),
+    ];
+    let named: Vec<_> = needs.iter().filter(|(named, _, _)| *named).collect();
+    if named.is_empty() {
+        let any = needs.iter().any(|(_, right, _)| rights.contains(*right));
+        return if action != FlagAction::Replace || any { Ok(()) } else { Err('w') };
+    }
+    match named.iter().find(|(_, right, _)| rights.contains(*right)) {
+        Some(_) => Ok(()),
+        None => Err(named[0].2),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_needs_one_right_for_a_named_flag() {
+        let lrs = Rights::parse(b"lrs").unwrap();
+        let lrw = Rights::parse(b"lrw").unwrap();
+        let seen_flagged = Flags::SEEN.union(Flags::FLAGGED);
+        assert_eq!(permitted(lrs, FlagAction::Add, seen_flagged, false), Ok(()));
+        assert_eq!(permitted(lrs, FlagAction::Add, Flags::FLAGGED, false), Err('w'));
+        assert_eq!(permitted(lrs, FlagAction::Add, Flags::default(), true), Err('w'));
+        assert_eq!(permitted(lrw, FlagAction::Add, Flags::DELETED, false), Err('t'));
+        assert_eq!(permitted(lrw, FlagAction::Remove, Flags::SEEN, false), Err('s'));
+        assert_eq!(permitted(Rights::parse(b"lr").unwrap(), FlagAction::Replace, Flags::default(), false), Err('w'));
+        assert_eq!(permitted(lrs, FlagAction::Replace, Flags::default(), false), Ok(()));
+        assert_eq!(permitted(Rights::ALL, FlagAction::Replace, Flags::DRAFT, true), Ok(()));
+    }
 }

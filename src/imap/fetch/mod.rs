@@ -219,8 +219,9 @@ async fn respond_with(
             answer.pace.pause(answer.conn).await?;
             let uid = view.uids[index];
             let snapshot = &mut answer.pace.snapshot;
-            // Read by UID from the current snapshot, whichever it is.
-            let record = match snapshot.message(view.mailbox, uid, high) {
+            // Read by UID from the current snapshot, whichever it is; a
+            // reader sees their own \Seen and modseq (store::acl).
+            let record = match snapshot.message_as(view.mailbox, uid, high, view.private_user()) {
                 Ok(Some(record)) => record,
                 Ok(None) => {
                     all_present = false;

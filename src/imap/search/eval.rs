@@ -9,8 +9,8 @@
 use super::{
     decode_header_value, first_address, header, indexed_condition, matcher, structure_of, BlobCursor, BlobRecord,
     Budget, CharsetDecoder, ChunkReader, DateField, DateRelation, DateTime, Decoder, Flags, Kind, Matcher,
-    MessageCursor, MessageRecord, Needs, Range, SaveDateCursor, SearchKey, Snapshot, SortInput, StoreError,
-    SummaryCursor, TransferEncoding, View, PIECE,
+    MessageCursor, MessageRecord, Needs, PrivateCursor, Range, SaveDateCursor, SearchKey, Snapshot, SortInput,
+    StoreError, SummaryCursor, TransferEncoding, View, PIECE,
 };
 
 /// A search key compiled against the view: sets resolved to indexes,
@@ -340,6 +340,7 @@ pub(super) struct Candidate<'a, 'b> {
     summaries: &'a mut SummaryCursor,
     save_dates: &'a mut SaveDateCursor,
     chunks: &'a ChunkReader,
+    private: Option<&'a mut PrivateCursor>,
     record: Option<MessageRecord>,
     /// Whether the cursor's current blob record is this message's.
     blob_loaded: bool,
@@ -375,6 +376,7 @@ impl<'a, 'b> Candidate<'a, 'b> {
             summaries: &mut snapshot.summaries,
             save_dates: &mut snapshot.save_dates,
             chunks: &snapshot.chunks,
+            private: snapshot.private.as_deref_mut(),
             record: None,
             blob_loaded: false,
             header: None,
@@ -423,7 +425,11 @@ impl Candidate<'_, '_> {
             return Ok(record);
         }
         // NoSuchMailbox stands for "this message is gone" inside the search.
-        let record = self.records.find(self.uid)?.ok_or(StoreError::NoSuchMailbox)?;
+        let mut record = self.records.find(self.uid)?.ok_or(StoreError::NoSuchMailbox)?;
+        // SEEN, UNSEEN, NEW and MODSEQ test a reader's own (store::acl).
+        if let Some(private) = &mut self.private {
+            record = private.find(self.uid)?.apply(record);
+        }
         self.record = Some(record);
         Ok(record)
     }

@@ -306,25 +306,21 @@ async fn bring_up_to_date(store: &Store, conn: &mut Connection, view: &View, liv
     // Flag changes of messages tested before, a batch of the index at a time.
     if live.by_flags && live.modseq < view.flags_modseq {
         let mut snapshot = store.snapshot();
-        let mut from = Some((live.modseq.saturating_add(1), 0));
+        // A reader's own \Seen changes too (store::acl).
+        let mut walk = crate::imap::view::ChangeWalk::new(view, live.modseq, view.flags_modseq);
         let mut rows = Vec::with_capacity(BATCH);
-        while let Some(start) = from {
-            from = match snapshot.index_batch(view.mailbox, false, start, BATCH, &mut rows) {
-                Ok(next) => next,
+        loop {
+            match walk.next_batch(&mut snapshot, BATCH, &mut rows) {
+                Ok(true) => {}
+                Ok(false) => break,
                 Err(error) => {
                     log_failure(view, error);
                     return Ok(());
                 }
-            };
-            snapshot.close();
-            let mut changed: Vec<u32> = rows
-                .iter()
-                .filter(|&&(modseq, uid)| modseq <= view.flags_modseq && uid <= live.tested_top)
-                .map(|&(_, uid)| uid)
-                .collect();
-            if rows.last().is_some_and(|&(modseq, _)| modseq > view.flags_modseq) {
-                from = None;
             }
+            snapshot.close();
+            let mut changed: Vec<u32> =
+                rows.iter().filter(|&&(_, uid)| uid <= live.tested_top).map(|&(_, uid)| uid).collect();
             changed.sort_unstable();
             changed.dedup();
             retest(store, conn, view, live, &changed, &mut changes).await?;

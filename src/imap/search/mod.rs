@@ -121,8 +121,8 @@ use crate::mime::matcher::{self, Matcher};
 use crate::mime::structure::Kind;
 use crate::net::Connection;
 use crate::store::{
-    indexed_condition, structure_of, BlobCursor, BlobRecord, ChunkReader, MessageCursor, MessageRecord, Reader,
-    SaveDateCursor, StoreError, SummaryCursor, PIECE,
+    indexed_condition, structure_of, BlobCursor, BlobRecord, ChunkReader, MessageCursor, MessageRecord, PrivateCursor,
+    Reader, SaveDateCursor, StoreError, SummaryCursor, PIECE,
 };
 use crate::util::datetime::DateTime;
 use crate::util::pool::JobError;
@@ -295,7 +295,9 @@ pub(crate) async fn scan(
     let (view, conn) = session.view_and_conn();
     let mut contents = Vec::new();
     let test = compile(key, view, charset.as_bytes(), &mut contents);
-    let condition = required_condition(&test);
+    // A reader's \Seen is their own: the flag index holds the owner's.
+    let condition = required_condition(&test)
+        .filter(|&condition| view.private_user().is_none() || indexed_condition(Flags::SEEN, false) != Some(condition));
     // SEARCH UNSEEN and the like: the index is the whole answer.
     let index_answers = condition.is_some() && matches!(test, Test::Key(SearchKey::Flag(..)));
     let high = view.uids.last().copied().unwrap_or(0);
@@ -315,7 +317,7 @@ pub(crate) async fn scan(
         let low = if condition.is_some() { next_uid } else { view.uids.get(next).copied() };
         let Some(low) = low.filter(|&low| low <= high) else { break };
         let opened = store.read().and_then(|reader| {
-            let snapshot = Snapshot::open(&reader, view.mailbox, condition, low, high)?;
+            let snapshot = Snapshot::open(&reader, view, condition, low, high)?;
             let blobs = reader.blobs()?;
             Ok((reader, snapshot, blobs))
         });
@@ -434,7 +436,7 @@ pub(crate) async fn evaluate(
     let Some(&high) = uids.last() else { return Ok(answers) };
     while let Some(&low) = uids.get(answers.len()) {
         let reader = store.read()?;
-        let mut snapshot = Snapshot::open(&reader, view.mailbox, None, low, high)?;
+        let mut snapshot = Snapshot::open(&reader, view, None, low, high)?;
         let blobs = reader.blobs()?;
         let mut blob_records = blobs.cursor();
         let mut spent = false;
@@ -474,7 +476,7 @@ pub(crate) fn sort_key(
 ) -> Result<Option<Keyed>, StoreError> {
     let Some(index) = view.index_of(uid) else { return Ok(None) };
     let reader = store.read()?;
-    let mut snapshot = Snapshot::open(&reader, view.mailbox, None, uid, uid)?;
+    let mut snapshot = Snapshot::open(&reader, view, None, uid, uid)?;
     let blobs = reader.blobs()?;
     let mut blob_records = blobs.cursor();
     let mut found = Vec::new();
@@ -492,12 +494,17 @@ struct Snapshot {
     summaries: SummaryCursor,
     save_dates: SaveDateCursor,
     chunks: ChunkReader,
+    /// The reader's own \Seen and modseqs (store::acl), for a view that
+    /// keeps them apart from the records (boxed: this lives in the
+    /// scan's future, which every command's future holds).
+    private: Option<Box<PrivateCursor>>,
     /// The candidates, when the flag index lists them.
     from_index: Option<Box<dyn Iterator<Item = Result<u32, StoreError>>>>,
 }
 
 impl Snapshot {
-    fn open(reader: &Reader, mailbox: u64, condition: Option<u8>, low: u32, high: u32) -> Result<Snapshot, StoreError> {
+    fn open(reader: &Reader, view: &View, condition: Option<u8>, low: u32, high: u32) -> Result<Snapshot, StoreError> {
+        let mailbox = view.mailbox;
         let from_index = match condition {
             Some(condition) => {
                 Some(Box::new(reader.flag_index(mailbox, condition, low, high)?) as Box<dyn Iterator<Item = _>>)
@@ -509,6 +516,10 @@ impl Snapshot {
             summaries: reader.summaries(mailbox, low, high)?,
             save_dates: reader.save_dates(mailbox, low, high)?,
             chunks: reader.chunks()?,
+            private: view
+                .private_user()
+                .map(|user| reader.private_cursor(mailbox, user, low, high).map(Box::new))
+                .transpose()?,
             from_index,
         })
     }

@@ -16,8 +16,9 @@ pub fn condstore(session: &mut Session) {
     }
     session.condstore = true;
     if let State::Selected(_, view) = &session.state {
-        // Everything up to the lower of the two has been reported to the client.
-        let highest = view.modseq.min(view.flags_modseq);
+        // Everything up to it has been reported to the client (the lower
+        // of the UID list's and the flags' points, as this user sees it).
+        let highest = view.highest_modseq();
         let out = session.conn.out();
         out.extend_from_slice(b"* OK [HIGHESTMODSEQ ");
         encode::number(out, highest);

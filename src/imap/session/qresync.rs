@@ -266,24 +266,39 @@ pub async fn changed_since(
     let store = session.server.store.clone();
     let mut pace = Pace::new(&store);
     let (view, conn) = session.view_and_conn();
+    let reader = view.private_user();
     let mut batch = Vec::with_capacity(BATCH);
-    let mut from = Some((modseq.saturating_add(1), 0));
-    while let Some(start) = from {
-        from = match pace.snapshot.index_batch(view.mailbox, false, start, BATCH, &mut batch) {
-            Ok(next) => next,
+    // The shared change index, then a reader's own (store::acl): other
+    // users' private \Seen changes are not theirs to resynchronise.
+    let mut walk = crate::imap::view::ChangeWalk::new(view, modseq, u64::MAX);
+    loop {
+        match walk.next_batch(&mut pace.snapshot, BATCH, &mut batch) {
+            Ok(true) => {}
+            Ok(false) => break,
             Err(error) => return Ok(Err(error)),
-        };
-        for &(_, uid) in &batch {
+        }
+        let private = walk.in_private();
+        for &(change_modseq, uid) in &batch {
             if within.is_some_and(|within| !contains(within, uid)) {
                 continue;
             }
             let Some(index) = view.index_of(uid) else { continue };
-            let message = match pace.snapshot.message_at(view.mailbox, uid) {
+            if private {
+                // One modseq with a shared change: reported from that row.
+                match pace.snapshot.message_at(view.mailbox, uid) {
+                    Ok(Some(record)) if record.modseq != change_modseq => {}
+                    Ok(_) => continue,
+                    Err(error) => return Ok(Err(error)),
+                }
+            }
+            let message = match pace.snapshot.message_at_as(view.mailbox, uid, reader) {
                 Ok(Some(message)) => message,
                 Ok(None) => continue,
                 Err(error) => return Ok(Err(error)),
             };
-            if !view.knows_keywords(&message) {
+            // Changed again since this row: reported from the newer row
+            // (later in this walk, or by the next sync).
+            if (reader.is_some() && message.modseq != change_modseq) || !view.knows_keywords(&message) {
                 continue;
             }
             view.write_flags(conn.out(), index, uid, &message, true, true);

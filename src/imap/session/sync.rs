@@ -3,11 +3,22 @@
 //! (FLAGS), then live searches' updates, as far as the current command
 //! allows. Dovecot keeps this in `imap-sync.c`; here it is an `impl
 //! Session` of its own, split from the connection loop (issue 14).
+//!
+//! Per user (issue 15, `store::acl`): a reader who keeps their own \Seen
+//! in a mailbox they do not own is told of the shared changes and of
+//! their own private ones (their phone's \Seen reaches their laptop),
+//! never of another user's; flags and MODSEQs are theirs
+//! (`Snapshot::message_as`), and so is the HIGHESTMODSEQ they are given
+//! ([`crate::imap::view::View::highest_modseq`]), which other users'
+//! private changes never move.
 
 use std::io;
 use std::rc::Rc;
 
 use super::{encode, Session, State, SyncMode};
+use crate::imap::pace::Pace;
+use crate::imap::view::{ChangeWalk, View};
+use crate::net::Connection;
 use crate::store::Op;
 
 impl Session {
@@ -43,15 +54,13 @@ impl Session {
     /// for a modseq above the one this sync reports up to, and is reported
     /// by the next sync: nothing is lost.
     pub async fn sync_selected(&mut self, flags: bool) -> io::Result<()> {
-        // Flag changes are read from the change index this many at a time.
-        const BATCH: usize = 256;
         let store = self.server.store.clone();
         let mut pace = crate::imap::pace::Pace::new(&store);
         let State::Selected(_, view) = &mut self.state else { return Ok(()) };
-        let (deleted, uids, modseq, keywords) = {
+        let (deleted, uids, modseq, shared_modseq, keywords) = {
             let hub = store.hub().borrow();
             let Some(state) = hub.get(view.mailbox) else { return Ok(()) };
-            (state.deleted, state.uids.clone(), state.modseq, state.keywords.clone())
+            (state.deleted, state.uids.clone(), state.modseq, state.shared_modseq, state.keywords.clone())
         };
         if deleted {
             // Dovecot does the same: the mailbox is gone, so is the session's view of it.
@@ -112,6 +121,7 @@ impl Session {
             grew = uids.len() + removed != view.uids.len();
             view.uids = uids;
             view.modseq = modseq;
+            view.uids_highest = view.uids_highest.max(shared_modseq);
         }
         if grew {
             let (uid_next, first_recent) = {
@@ -145,38 +155,17 @@ impl Session {
             // RFC 5267 §4.3.3: live searches, after EXISTS.
             return crate::imap::search::live::report(&store, &mut self.conn, view).await;
         }
-        // Flag changes of messages the client already knows about, in
-        // batches of the change index (see above).
-        let mut from = Some((view.flags_modseq.saturating_add(1), 0));
-        let mut batch = Vec::with_capacity(BATCH);
-        'batches: while let Some(start) = from {
-            from = match pace.snapshot.index_batch(view.mailbox, false, start, BATCH, &mut batch) {
-                Ok(next) => next,
-                Err(error) => {
-                    log::error!("sync of mailbox {}: {error}", view.mailbox);
-                    return Ok(());
-                }
-            };
-            for &(change_modseq, uid) in &batch {
-                // The index is in modseq order: the rest is for the next sync.
-                if change_modseq > modseq {
-                    break 'batches;
-                }
-                if uid > old_top || view.own_modseqs.contains(&change_modseq) {
-                    continue;
-                }
-                let Some(index) = view.index_of(uid) else { continue };
-                let Ok(Some(message)) = pace.snapshot.message_at(view.mailbox, uid) else { continue };
-                // Changed again by a commit newer than this sync: its
-                // change is indexed above `modseq`, for the next sync.
-                if message.modseq > modseq || !view.knows_keywords(&message) {
-                    continue;
-                }
-                view.write_flags(self.conn.out(), index, uid, &message, self.uid_command, self.condstore);
-                pace.pause(&mut self.conn).await?;
-            }
-        }
+        // Flag changes of messages the client already knows about (boxed:
+        // the walk's state would make every command's future outgrow
+        // clippy's bound, and it runs only when something changed).
+        let walked =
+            report_flag_changes(&mut self.conn, &mut pace, view, old_top, modseq, self.uid_command, self.condstore);
+        let Some(own_highest) = Box::pin(walked).await? else { return Ok(()) };
         view.flags_modseq = modseq;
+        view.highest = view.highest.max(shared_modseq).max(own_highest);
+        if view.modseq == modseq {
+            view.uids_highest = view.uids_highest.max(view.highest);
+        }
         view.own_modseqs.clear();
         // RFC 7162 §3.2.10 and RFC 5162 erratum 1810: expunges carry no
         // modseq, so after VANISHED the client is told how far it is now
@@ -186,10 +175,72 @@ impl Session {
         if expunged && self.qresync {
             let out = self.conn.out();
             out.extend_from_slice(b"* OK [HIGHESTMODSEQ ");
-            encode::number(out, modseq);
+            encode::number(out, view.highest_modseq());
             out.extend_from_slice(b"] Highest\r\n");
         }
         // RFC 5267 §4.3: live searches, after EXISTS and the flag changes.
         crate::imap::search::live::report(&store, &mut self.conn, view).await
+    }
+}
+
+/// Writes FETCH (FLAGS) for the flag changes of `view`'s mailbox after its
+/// `flags_modseq` and up to `modseq`, of messages up to `old_top` the
+/// client knows about, in batches of the change index (see
+/// [`Session::sync_selected`]); for a reader who keeps their own \Seen,
+/// then their own changes too (their other sessions' \Seen; nobody
+/// else's: store::acl). Answers the highest modseq of those own changes
+/// (0: none), or None when the store failed (logged; nothing is lost, the
+/// next sync starts from the same point).
+async fn report_flag_changes(
+    conn: &mut Connection,
+    pace: &mut Pace,
+    view: &View,
+    old_top: u32,
+    modseq: u64,
+    with_uid: bool,
+    with_modseq: bool,
+) -> io::Result<Option<u64>> {
+    // Flag changes are read from the change index this many at a time.
+    const BATCH: usize = 256;
+    let reader = view.private_user();
+    let mut walk = ChangeWalk::new(view, view.flags_modseq, modseq);
+    let mut own_highest = 0;
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        match walk.next_batch(&mut pace.snapshot, BATCH, &mut batch) {
+            Ok(true) => {}
+            Ok(false) => return Ok(Some(own_highest)),
+            Err(error) => {
+                log::error!("sync of mailbox {}: {error}", view.mailbox);
+                return Ok(None);
+            }
+        }
+        let private = walk.in_private();
+        for &(change_modseq, uid) in &batch {
+            if private {
+                own_highest = own_highest.max(change_modseq);
+            }
+            if uid > old_top || view.own_modseqs.contains(&change_modseq) {
+                continue;
+            }
+            let Some(index) = view.index_of(uid) else { continue };
+            if private {
+                // A STORE that changed shared flags too gave both one
+                // modseq: the shared row reported the message already.
+                match pace.snapshot.message_at(view.mailbox, uid) {
+                    Ok(Some(record)) if record.modseq != change_modseq => {}
+                    _ => continue,
+                }
+            }
+            let Ok(Some(message)) = pace.snapshot.message_at_as(view.mailbox, uid, reader) else { continue };
+            // Changed again since (shared or privately): reported from the
+            // row of its newest change, in this walk or (above `modseq`)
+            // by the next sync.
+            if message.modseq != change_modseq || !view.knows_keywords(&message) {
+                continue;
+            }
+            view.write_flags(conn.out(), index, uid, &message, with_uid, with_modseq);
+            pace.pause(conn).await?;
+        }
     }
 }

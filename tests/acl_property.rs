@@ -55,8 +55,8 @@
 //! Bounded: by default 20 cases of 30 steps from a fixed seed.
 //! `ROOST_ACL_SEED=<n>` varies the seed, `ROOST_ACL_CASES` and
 //! `ROOST_ACL_COMMANDS` the size, `ROOST_ACL_CASE=<n>` replays one case,
-//! and `ROOST_ACL_ORACLES` (default `123`) picks the oracles (to see one
-//! fail alone). A failure prints the seed, the case, the fixture, the
+//! `ROOST_ACL_ORACLES` (default `123`) picks the oracles (to see one fail
+//! alone), and `ROOST_ACL_SHOW=1` prints each case's steps. A failure prints the seed, the case, the fixture, the
 //! steps and both worlds' answers.
 
 mod common;
@@ -70,7 +70,8 @@ const DEFAULT_SEED: u64 = 0x15_ac1;
 const RIGHTS: &[u8] = b"lrswipkxtea";
 /// The rights any one of which makes a mailbox exist for a user (Rule V).
 const VISIBLE: &str = "lrikxa";
-const IDENTIFIERS: [&str; 5] = ["dad", "tom", "mom", "authenticated", "anyone"];
+/// Users twice as often as the groups: more mailboxes stay hidden.
+const IDENTIFIERS: [&str; 8] = ["dad", "tom", "mom", "dad", "tom", "mom", "authenticated", "anyone"];
 
 struct Person {
     name: &'static str,
@@ -497,7 +498,7 @@ fn random_step(rng: &mut Rng, fixture: &Fixture, markers: &mut usize) -> Step {
     let pattern = random_pattern(rng, fixture);
     let other = if fixture.viewer == "tom" { "dad" } else { "tom" };
     let mut effect = Effect::None;
-    let text = match rng.below(34) {
+    let text = match rng.below(38) {
         0 | 1 => {
             effect = Effect::Select(name.clone());
             format!("SELECT {name}")
@@ -539,7 +540,7 @@ fn random_step(rng: &mut Rng, fixture: &Fixture, markers: &mut usize) -> Step {
             return Step::Viewer { command, effect, names_gone };
         }
         20 => format!("{} {name}", rng.pick(&["COPY 1", "MOVE 1", "UID COPY 1:*", "UID MOVE 1:2"])),
-        21 | 22 => rng
+        21 | 22 | 35 | 36 | 37 => rng
             .pick(&[
                 "FETCH 1:* (FLAGS UID)",
                 "FETCH 1 BODY[]",
@@ -604,6 +605,13 @@ fn random_step(rng: &mut Rng, fixture: &Fixture, markers: &mut usize) -> Step {
             ])
             .clone(),
         32 => "NAMESPACE".into(),
+        33 | 34 => {
+            // A mailbox of the fixture, named as the viewer names it.
+            let name = fixture.mailboxes[rng.index(fixture.mailboxes.len())].shared();
+            effect = Effect::Select(name.clone());
+            let names_gone = names_gone(fixture, &name);
+            return Step::Viewer { command: format!("SELECT {name}").into_bytes(), effect, names_gone };
+        }
         _ => "NOOP".into(),
     };
     let names_gone = names_gone(fixture, &name) || names_gone(fixture, &pattern);
@@ -944,6 +952,10 @@ fn run_case(seed: u64, number: u64, steps: u64, oracles: &str, tally: &mut Tally
                 }
             }
         }
+    }
+
+    if std::env::var_os("ROOST_ACL_SHOW").is_some() {
+        println!("case {number}:\n{}{}\n", case.fixture.describe(), case.log.join("\n"));
     }
 
     // Oracle 1b: what cannot be deleted in the twin (INBOX, hidden parents

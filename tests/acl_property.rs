@@ -55,7 +55,7 @@
 //! Bounded: by default 20 cases of 30 steps from a fixed seed.
 //! `ROOST_ACL_SEED=<n>` varies the seed, `ROOST_ACL_CASES` and
 //! `ROOST_ACL_COMMANDS` the size, `ROOST_ACL_CASE=<n>` replays one case,
-//! `ROOST_ACL_ORACLES` (default `123`) picks the oracles (to see one fail
+//! `ROOST_ACL_ORACLES` (default `1b23`) picks the oracles (to see one fail
 //! alone), and `ROOST_ACL_SHOW=1` prints each case's steps. A failure prints the seed, the case, the fixture, the
 //! steps and both worlds' answers.
 
@@ -302,6 +302,7 @@ fn build(fixture: &mut Fixture, rng: &mut Rng, markers: &mut usize) -> (Server, 
 /// reply without its tag, or a line saying the connection closed.
 type Answer = Vec<String>;
 
+const TWIN: &str = "in the twin (hidden mailboxes deleted)";
 const CLOSED: &str = "<the server closed the connection>";
 
 fn exchange(client: &mut Client, command: &[u8]) -> Answer {
@@ -805,7 +806,9 @@ struct Case {
 }
 
 impl Case {
-    fn fail(&self, why: &str, a: &Answer, b: Option<&Answer>) -> ! {
+    /// Panics with everything needed to replay and read the failure; `b`
+    /// is the answer compared with, and what it was.
+    fn fail(&self, why: &str, a: &Answer, b: Option<(&str, &Answer)>) -> ! {
         let mut report = format!(
             "ROOST_ACL_SEED={} ROOST_ACL_CASE={}: {why}\n\nfixture:\n{}\nsteps (first world's answers):\n",
             self.seed,
@@ -817,8 +820,8 @@ impl Case {
             report.push('\n');
         }
         report += &format!("\nthe failing step's answer in the first world:\n  {}\n", a.join("\n  "));
-        if let Some(b) = b {
-            report += &format!("in the twin (hidden mailboxes deleted):\n  {}\n", b.join("\n  "));
+        if let Some((what, b)) = b {
+            report += &format!("{what}:\n  {}\n", b.join("\n  "));
         }
         panic!("{report}");
     }
@@ -848,9 +851,14 @@ fn run_case(seed: u64, number: u64, steps: u64, oracles: &str, tally: &mut Tally
     let mut case = Case { seed, number, fixture, log: Vec::new() };
 
     let differential = oracles.contains('1');
+    let pairs = oracles.contains('b');
     let compare = |case: &Case, what: &str, a: &Answer, b: &Answer, one: &mut World, two: &mut World| {
         if differential && one.normal(a) != two.normal(b) {
-            case.fail(&format!("oracle 1: {what} answered differently with the hidden mailboxes deleted"), a, Some(b));
+            case.fail(
+                &format!("oracle 1: {what} answered differently with the hidden mailboxes deleted"),
+                a,
+                Some((TWIN, b)),
+            );
         }
     };
 
@@ -909,7 +917,7 @@ fn run_case(seed: u64, number: u64, steps: u64, oracles: &str, tally: &mut Tally
                 let mut b = two.viewer_run(b"NOOP");
                 b.extend(two.viewer_run(b"NOOP"));
                 if let Err(why) = watch.check(&case.fixture, &a, None) {
-                    case.fail(&why, &a, Some(&b));
+                    case.fail(&why, &a, Some((TWIN, &b)));
                 }
                 let mut sorted_a = one.normal(&a);
                 let mut sorted_b = two.normal(&b);
@@ -919,7 +927,7 @@ fn run_case(seed: u64, number: u64, steps: u64, oracles: &str, tally: &mut Tally
                     case.fail(
                         "oracle 1: an owner's change showed differently with the hidden mailboxes deleted",
                         &a,
-                        Some(&b),
+                        Some((TWIN, &b)),
                     );
                 }
             }
@@ -944,7 +952,7 @@ fn run_case(seed: u64, number: u64, steps: u64, oracles: &str, tally: &mut Tally
                     _ => None,
                 };
                 if let Err(why) = watch.check(&case.fixture, &a, selected) {
-                    case.fail(&why, &a, Some(&b));
+                    case.fail(&why, &a, Some((TWIN, &b)));
                 }
                 compare(&case, &show(&command), &a, &b, one, two);
                 if a.last().is_some_and(|tagged| tagged.starts_with("OK")) {
@@ -961,7 +969,7 @@ fn run_case(seed: u64, number: u64, steps: u64, oracles: &str, tally: &mut Tally
     // Oracle 1b: what cannot be deleted in the twin (INBOX, hidden parents
     // of visible mailboxes), and all the rest once more, against a
     // never-created sibling in the same world, by read-only commands.
-    if differential && one.viewer.is_none() {
+    if pairs && one.viewer.is_none() {
         one.connect_viewer(viewer);
     }
     if one.viewer.is_some() {
@@ -970,7 +978,7 @@ fn run_case(seed: u64, number: u64, steps: u64, oracles: &str, tally: &mut Tally
     for index in (0..case.fixture.mailboxes.len()).filter(|&index| case.fixture.hidden(index)) {
         let mailbox = &case.fixture.mailboxes[index];
         let hidden = mailbox.shared();
-        if !differential || watch.exempt(&hidden) || one.viewer.is_none() {
+        if !pairs || watch.exempt(&hidden) || one.viewer.is_none() {
             continue;
         }
         let sibling = match mailbox.name.rsplit_once('/') {
@@ -1003,7 +1011,7 @@ fn run_case(seed: u64, number: u64, steps: u64, oracles: &str, tally: &mut Tally
                         "oracle 1b: {hidden} answered differently from the never-created {sibling} (swapped back)"
                     ),
                     &a,
-                    Some(&b),
+                    Some(("naming the sibling, in the same world", &b)),
                 );
             }
             if one.viewer.is_none() {
@@ -1019,7 +1027,7 @@ fn a_user_never_learns_of_a_mailbox_or_message_without_the_rights() {
     let cases = env_number("ROOST_ACL_CASES").unwrap_or(20);
     let steps = env_number("ROOST_ACL_COMMANDS").unwrap_or(30);
     let only = env_number("ROOST_ACL_CASE");
-    let oracles = std::env::var("ROOST_ACL_ORACLES").unwrap_or_else(|_| "123".into());
+    let oracles = std::env::var("ROOST_ACL_ORACLES").unwrap_or_else(|_| "1b23".into());
     println!("ROOST_ACL_SEED={seed} ROOST_ACL_CASES={cases} ROOST_ACL_COMMANDS={steps} ROOST_ACL_ORACLES={oracles}");
     let started = Instant::now();
     let mut tally = Tally::default();

@@ -507,17 +507,10 @@ fn random_step(rng: &mut Rng, fixture: &Fixture, markers: &mut usize) -> Step {
     let other = if fixture.viewer == "tom" { "dad" } else { "tom" };
     let mut effect = Effect::None;
     let text = match rng.below(38) {
-        0 | 1 => {
+        choice @ 0..=3 => {
             effect = Effect::Select(name.clone());
-            format!("SELECT {name}")
-        }
-        2 => {
-            effect = Effect::Select(name.clone());
-            format!("EXAMINE {name}")
-        }
-        3 => {
-            effect = Effect::Select(name.clone());
-            format!("SELECT {name} (CONDSTORE)")
+            let (verb, modifier) = [("SELECT", ""), ("SELECT", ""), ("EXAMINE", ""), ("SELECT", " (CONDSTORE)")][choice as usize];
+            format!("{verb} {name}{modifier}")
         }
         4 | 5 => {
             effect = Effect::Select("INBOX".into());
@@ -532,13 +525,16 @@ fn random_step(rng: &mut Rng, fixture: &Fixture, markers: &mut usize) -> Step {
         14 => format!("LIST (SUBSCRIBED RECURSIVEMATCH) \"\" \"{pattern}\" RETURN (CHILDREN)"),
         15 => format!("LIST \"\" \"{pattern}\" RETURN (STATUS (MESSAGES UIDVALIDITY UNSEEN HIGHESTMODSEQ))"),
         16 => format!("LIST \"\" ({name} \"{pattern}\")"),
-        17 => {
-            effect = Effect::Subscribe(name.clone());
-            format!("SUBSCRIBE {name}")
-        }
-        18 => {
-            effect = Effect::Unsubscribe(name.clone());
-            format!("UNSUBSCRIBE {name}")
+        choice @ (17 | 18 | 23 | 24 | 25) => {
+            let target = if choice == 24 { format!("{name}/Sub") } else { name.clone() };
+            let (verb, made) = match choice {
+                17 => ("SUBSCRIBE", Effect::Subscribe(target.clone())),
+                18 => ("UNSUBSCRIBE", Effect::Unsubscribe(target.clone())),
+                25 => ("DELETE", Effect::Delete(target.clone())),
+                _ => ("CREATE", Effect::Create(target.clone())),
+            };
+            effect = made;
+            format!("{verb} {target}")
         }
         19 => {
             let message = note(fixture.viewer, &marker(fixture.viewer, markers));
@@ -565,19 +561,6 @@ fn random_step(rng: &mut Rng, fixture: &Fixture, markers: &mut usize) -> Step {
                 "NOOP",
             ])
             .to_string(),
-        23 => {
-            effect = Effect::Create(name.clone());
-            format!("CREATE {name}")
-        }
-        24 => {
-            let child = format!("{name}/Sub");
-            effect = Effect::Create(child.clone());
-            format!("CREATE {child}")
-        }
-        25 => {
-            effect = Effect::Delete(name.clone());
-            format!("DELETE {name}")
-        }
         26 => {
             // Sources without children in the fixture: a rename that moved
             // a hidden child would change which parent holds it (and so

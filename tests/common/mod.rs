@@ -184,7 +184,14 @@ impl Server {
                 run_cli(&["user", "add", user, "--config", &config_arg], Some(&format!("{password}\n")));
             assert!(ok, "user add {user}: {stderr}");
         }
-        let mut server = Server {
+        let mut server = Server::unstarted(dir, config);
+        server.spawn();
+        server
+    }
+
+    /// A server for `dir` and `config`, not started yet.
+    fn unstarted(dir: TempDir, config: PathBuf) -> Server {
+        Server {
             dir,
             config,
             child: None,
@@ -192,9 +199,7 @@ impl Server {
             imaps_port: 0,
             lmtp_port: None,
             log: Arc::new(std::sync::Mutex::new(String::new())),
-        };
-        server.spawn();
-        server
+        }
     }
 
     pub fn config_arg(&self) -> String {
@@ -279,15 +284,7 @@ impl Server {
         let text = std::fs::read_to_string(&self.config).unwrap();
         let text = text.replace(&self.data_dir().display().to_string(), &data.display().to_string());
         std::fs::write(&config, text).unwrap();
-        let mut twin = Server {
-            dir,
-            config,
-            child: None,
-            imap_port: 0,
-            imaps_port: 0,
-            lmtp_port: None,
-            log: Arc::new(std::sync::Mutex::new(String::new())),
-        };
+        let mut twin = Server::unstarted(dir, config);
         self.spawn();
         twin.spawn();
         twin

@@ -1059,3 +1059,62 @@ fn a_user_never_learns_of_a_mailbox_or_message_without_the_rights() {
         );
     }
 }
+
+/// The oracles are not vacuous where main cannot show it yet (it lists no
+/// shared mailbox): lines a leaking server would send are refused, the
+/// lines Rule V allows pass.
+#[test]
+fn the_oracles_refuse_what_a_leaking_server_would_send() {
+    let mailbox = |owner, name: &str, acl: &[(&'static str, &str)], markers: &[&str]| Mailbox {
+        owner,
+        name: name.to_string(),
+        acl: acl.iter().map(|(who, rights)| (*who, rights.to_string())).collect(),
+        markers: markers.iter().map(|marker| marker.to_string()).collect(),
+    };
+    let fixture = Fixture {
+        viewer: "dad",
+        mailboxes: vec![
+            mailbox("mom", "Diary", &[], &["ZQX-mom-1-QZ"]),
+            mailbox("mom", "School", &[], &[]),
+            mailbox("mom", "School/Art", &[("dad", "lr")], &["ZQX-mom-2-QZ"]),
+            mailbox("mom", "Sent", &[("anyone", "lr")], &[]),
+            mailbox("tom", "Secret", &[("dad", "p")], &["ZQX-tom-3-QZ"]),
+        ],
+    };
+    let refused = [
+        "* 1 FETCH (BODY[] {20}\r\nSubject: ZQX-mom-1-QZ)",
+        "* LIST () \"/\" Shared/mom/Diary",
+        "* LIST (\\HasNoChildren) \"/\" Shared/tom/Secret",
+        "* LIST (\\Noselect \\HasChildren) \"/\" Shared/tom",
+        "* LIST (\\Noselect) \"/\" Shared/mom/Diary",
+        "* LSUB () \"/\" Shared/mom/Diary",
+        "* LIST (\\HasNoChildren \\Sent) \"/\" Shared/mom/Sent",
+        "* STATUS Shared/mom/Diary (MESSAGES 1)",
+        "* STATUS Shared/tom/Secret (MESSAGES 1)",
+    ];
+    for line in refused {
+        let mut watch = Watch::new(&fixture, "123");
+        assert!(watch.check(&fixture, &vec![line.to_string()], None).is_err(), "let through: {line}");
+    }
+    let allowed = [
+        "* 1 FETCH (BODY[] {20}\r\nSubject: ZQX-mom-2-QZ)",
+        "* LIST (\\HasNoChildren) \"/\" Shared/mom/School/Art",
+        // A hidden parent of a visible child, as a missing parent shows.
+        "* LIST (\\Noselect \\HasChildren) \"/\" Shared/mom/School",
+        "* LIST (\\Noselect \\HasChildren) \"/\" Shared/mom",
+        "* LIST (\\HasNoChildren) \"/\" Shared/mom/Sent",
+        "* STATUS Shared/mom/School/Art (MESSAGES 1 UIDVALIDITY 7 HIGHESTMODSEQ 4)",
+    ];
+    let mut watch = Watch::new(&fixture, "123");
+    for line in allowed {
+        assert_eq!(watch.check(&fixture, &vec![line.to_string()], None), Ok(()), "{line}");
+    }
+    // A subscribed name may come back in LSUB, visible or not.
+    watch.succeeded(&Effect::Subscribe("Shared/mom/Diary".into()));
+    assert_eq!(watch.check(&fixture, &vec!["* LSUB () \"/\" Shared/mom/Diary".into()], None), Ok(()));
+    // Oracle 3: HIGHESTMODSEQ going down under the same UIDVALIDITY.
+    let lower = "* STATUS Shared/mom/School/Art (MESSAGES 1 UIDVALIDITY 7 HIGHESTMODSEQ 3)";
+    assert!(watch.check(&fixture, &vec![lower.to_string()], None).is_err());
+    let renewed = "* STATUS Shared/mom/School/Art (MESSAGES 1 UIDVALIDITY 8 HIGHESTMODSEQ 1)";
+    assert_eq!(watch.check(&fixture, &vec![renewed.to_string()], None), Ok(()));
+}

@@ -184,7 +184,14 @@ impl Server {
                 run_cli(&["user", "add", user, "--config", &config_arg], Some(&format!("{password}\n")));
             assert!(ok, "user add {user}: {stderr}");
         }
-        let mut server = Server {
+        let mut server = Server::unstarted(dir, config);
+        server.spawn();
+        server
+    }
+
+    /// A server for `dir` and `config`, not started yet.
+    fn unstarted(dir: TempDir, config: PathBuf) -> Server {
+        Server {
             dir,
             config,
             child: None,
@@ -192,9 +199,7 @@ impl Server {
             imaps_port: 0,
             lmtp_port: None,
             log: Arc::new(std::sync::Mutex::new(String::new())),
-        };
-        server.spawn();
-        server
+        }
     }
 
     pub fn config_arg(&self) -> String {
@@ -263,6 +268,26 @@ impl Server {
         let mut child = self.child.take().expect("running");
         let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
         child.wait().unwrap()
+    }
+
+    /// Stops this server, copies its data directory (sockets left out) to a
+    /// new one, and starts both: two servers with the same users,
+    /// mailboxes, UIDVALIDITYs, ids and counters, for tests that compare
+    /// what one client sees in two worlds that differ only in what the
+    /// test then changes in one of them (tests/acl_property.rs).
+    pub fn fork(&mut self) -> Server {
+        self.stop();
+        let dir = TempDir::new("fork");
+        let data = dir.0.join("data");
+        copy_tree(&self.data_dir(), &data);
+        let config = dir.0.join("roost.toml");
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        let text = text.replace(&self.data_dir().display().to_string(), &data.display().to_string());
+        std::fs::write(&config, text).unwrap();
+        let mut twin = Server::unstarted(dir, config);
+        self.spawn();
+        twin.spawn();
+        twin
     }
 
     /// The LMTP Unix socket (the default place, in the data directory).
@@ -455,6 +480,26 @@ impl Client {
         self.until_tagged(&tag)
     }
 
+    /// Sends bytes; false if the connection is gone (the server closed it).
+    pub fn try_send_raw(&mut self, bytes: &[u8]) -> bool {
+        let transport = self.reader.get_mut();
+        transport.write_all(bytes).and_then(|_| transport.flush()).is_ok()
+    }
+
+    /// As [`Client::until_tagged`], but a connection the server closes
+    /// (after a BYE) ends the answer instead of failing the test: the
+    /// untagged responses that came, and no tagged reply.
+    pub fn try_until_tagged(&mut self, tag: &str) -> (Vec<Response>, Option<Response>) {
+        let mut untagged = Vec::new();
+        while let Some(response) = try_read_response_from(&mut self.reader) {
+            if let Some(tagged) = response.strip_prefix(tag).and_then(|rest| rest.strip_prefix(' ')) {
+                return (untagged, Some(tagged.to_string()));
+            }
+            untagged.push(response);
+        }
+        (untagged, None)
+    }
+
     pub fn until_tagged(&mut self, tag: &str) -> (Vec<Response>, Response) {
         let mut untagged = Vec::new();
         loop {
@@ -550,6 +595,50 @@ impl Client {
         if let Transport::Plain(stream) = self.reader.get_mut() {
             let _ = stream.shutdown(std::net::Shutdown::Both);
         }
+    }
+}
+
+/// Copies the files and directories under `from` to `to` (sockets and
+/// other special files are left out: a server binds its own).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let kind = entry.file_type().unwrap();
+        if kind.is_dir() {
+            copy_tree(&entry.path(), &to.join(entry.file_name()));
+        } else if kind.is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+/// One response from `reader` as [`read_response_from`] reads it, or None
+/// when the server closed the connection (or reset it) first; panics on
+/// a timeout, which is a hang.
+pub fn try_read_response_from(reader: &mut impl BufRead) -> Option<Response> {
+    let mut response = String::new();
+    loop {
+        let mut line = Vec::new();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) => return None,
+            Ok(_) => {}
+            Err(error)
+                if error.kind() == std::io::ErrorKind::WouldBlock || error.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                panic!("no answer from the server within {IO_TIMEOUT:?}")
+            }
+            Err(_) => return None,
+        }
+        while line.last().is_some_and(|&byte| byte == b'\n' || byte == b'\r') {
+            line.pop();
+        }
+        response.push_str(&String::from_utf8_lossy(&line));
+        let Some(length) = literal_length(&response) else { return Some(response) };
+        let mut bytes = vec![0u8; length];
+        reader.read_exact(&mut bytes).ok()?;
+        response.push_str("\r\n");
+        response.push_str(&String::from_utf8_lossy(&bytes));
     }
 }
 

@@ -6,12 +6,6 @@
 //! `Diary` (no ACL) and `School` (dad `lr`, tom `lrs`); tom owns `Secret`
 //! (no ACL). The public `Family/...` rows wait for `roost public create`.
 //!
-//! Rows that need the work merged after this file was written are
-//! `#[ignore]`d with the reason; un-ignore them once the branches are in:
-//! - LIST views of the shared namespace (views);
-//! - CREATE copying the parent's ACL (rights; spec §1.7);
-//! - Rule V in every command, not only SELECT (rights, views, aclcmds).
-
 mod common;
 
 use std::collections::BTreeSet;
@@ -111,7 +105,6 @@ fn select_follows_the_rights_of_each_user() {
 
 /// SELECT of the child mom created after sharing its parent.
 #[test]
-#[ignore = "needs CREATE to copy the parent's ACL (spec §1.7; rights branch): un-ignore after the merge"]
 fn a_child_created_after_the_share_inherits_it() {
     let server = family();
     check_selects(
@@ -160,7 +153,6 @@ fn the_owners_list_is_her_own_mailboxes() {
 /// Each user's LIST "" "*": exactly what they may `l`, and no namespace
 /// level or placeholder that does not lead to it.
 #[test]
-#[ignore = "needs the LIST views of the shared namespace (views branch) and CREATE copying the parent's ACL (rights branch): un-ignore after the merge"]
 fn list_shows_each_user_exactly_their_mailboxes() {
     let server = family();
     let rows: [(&str, &[&str]); 3] = [
@@ -182,7 +174,6 @@ fn list_shows_each_user_exactly_their_mailboxes() {
 
 /// Spec §6.1 row 3: tom sees no Shared at all once mom revokes School.
 #[test]
-#[ignore = "needs the LIST views of the shared namespace (views branch): un-ignore after the merge"]
 fn revoking_the_only_share_removes_the_shared_tree() {
     let server = family();
     let (before, _) = listed(&server, "tom");
@@ -199,7 +190,6 @@ fn revoking_the_only_share_removes_the_shared_tree() {
 /// Rule V in every command: dad's commands on mom's unshared Diary answer
 /// byte for byte as on a name never created (RFC 4314 §6, spec §1.6).
 #[test]
-#[ignore = "needs Rule V in every command, not only SELECT (rights, views and aclcmds branches): un-ignore after the merge"]
 fn every_command_answers_a_hidden_mailbox_as_a_missing_one() {
     let server = family();
     let mut dad = server.login("dad", "d4d");
@@ -244,7 +234,6 @@ fn every_command_answers_a_hidden_mailbox_as_a_missing_one() {
 /// tests/acl_property.rs on a trial merge of the branches: the hidden
 /// child answered `NO [CANNOT]`, the missing one `NO [NOPERM]`).
 #[test]
-#[ignore = "needs CREATE through the namespaces (rights branch); failed on the 15:50 trial merge (CANNOT for a hidden parent, NOPERM for a missing one): un-ignore after the merge and the fix"]
 fn creating_inside_a_hidden_child_answers_as_inside_a_missing_one() {
     let server = family();
     let mut mom = server.login("mom", "m0m");

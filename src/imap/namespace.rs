@@ -21,9 +21,6 @@
 //! command answers as for a name that does not exist, byte for byte.
 //! [`lookup`] is that rule, in one place.
 
-// Wired into the commands next (issue 15); until then only `roost share` uses it.
-#![allow(dead_code)]
-
 use crate::mail::rights::Rights;
 use crate::store::{Reader, StoreError, PUBLIC_OWNER};
 
@@ -133,7 +130,6 @@ impl Access {
     /// (APPEND, COPY, STORE): what their rights allow (RFC 4314 §4), less
     /// \Seen unless they own it (a reader's \Seen is their own, and the
     /// record's is the owner's: store::acl).
-    #[allow(dead_code)] // for APPEND and COPY into others' mailboxes (being wired)
     pub fn record_flags(&self, user: u32) -> crate::mail::Flags {
         let settable = self.rights.settable_flags();
         if self.private_seen(user) {

@@ -70,17 +70,25 @@ pub fn read(session: &Session, user: u32, id: u64, items: &[StatusItem]) -> Resu
     if record.noselect {
         return Err(StoreError::NotSelectable);
     }
-    // TODO(pvtseen, issue 15): HIGHESTMODSEQ is the user's own (spec
-    // §3.2): the larger of the mailbox's shared modseq and the user's
-    // own private changes. Take it from the per-user function pvtseen
-    // adds to the store (planned as `Reader::highest_modseq_for(mailbox,
-    // user)`, beside its `Reader::shared_modseq`) at the merge; until
-    // then every user sees the mailbox's highest modseq.
     if record.user_id != user && items.contains(&StatusItem::Unseen) {
         record.unseen = reader.private_unseen(id, user)?;
     }
+    // HIGHESTMODSEQ is the user's own (spec §3.2): the mailbox's shared
+    // modseq or the user's own latest private change, whichever is
+    // higher; others' private \Seen changes never raise it. The counter
+    // itself stays in `highest_modseq` for the \Recent count below.
+    let own_modseq = match items.contains(&StatusItem::HighestModseq) {
+        true => Some(reader.highest_modseq_for(id, user)?),
+        false => None,
+    };
+    let with_own = |mut record: MailboxRecord| {
+        if let Some(modseq) = own_modseq {
+            record.highest_modseq = modseq;
+        }
+        record
+    };
     if !items.contains(&StatusItem::Recent) {
-        return Ok((record, 0));
+        return Ok((with_own(record), 0));
     }
     // A watched mailbox may have handed out \Recent since the record was written.
     let (first_recent, in_hub) = match store.hub().borrow().get(id) {
@@ -104,5 +112,5 @@ pub fn read(session: &Session, user: u32, id: u64, items: &[StatusItem]) -> Resu
     if let Some(view) = session.view().filter(|view| view.mailbox == id) {
         recent += u64::from(view.recent_count());
     }
-    Ok((record, recent))
+    Ok((with_own(record), recent))
 }

@@ -101,7 +101,7 @@ use crate::mail::Flags;
 use crate::mime::binary::BinaryParts;
 use crate::net::{LineStatus, Stream};
 use crate::store::incoming::Incoming;
-use crate::store::{Appended, NewMessage, Op, Store, StoreError, CHUNK_SIZE};
+use crate::store::{Appended, KeptFlags, NewMessage, Op, Store, StoreError, CHUNK_SIZE};
 use crate::util::datetime::DateTime;
 
 /// Blobs written for this command; discarded unless the APPEND commits.
@@ -199,8 +199,15 @@ pub async fn run(
             Err(refused) => refusal = Some(refused),
         }
     }
-    // RFC 4314 §4: flags the user may not set there are dropped, not refused.
-    let rights = target.map_or(Rights::NONE, |target| target.rights);
+    // RFC 4314 §4: flags the user may not set there are dropped, not
+    // refused; and the record's \Seen is the owner's (store::acl), so one
+    // appending into another's mailbox leaves it out.
+    let user = session.user().map_or(0, |user| user.id);
+    let target_rights = target.map_or(Rights::NONE, |target| target.rights);
+    let keep = target.map_or(KeptFlags { flags: Flags::default(), keywords: false }, |target| KeptFlags {
+        flags: target.record_flags(user),
+        keywords: target.rights.contains(Rights::STORE_OTHER),
+    });
     let limit = session.server.config.limits.literal_size;
     let mut messages = Vec::new();
     let mut started = 0;
@@ -267,7 +274,7 @@ pub async fn run(
             AppendEvent::Message(message) => match receive(session, &store, &message).await? {
                 Ok(received) => {
                     pending.blobs.push(received.blob);
-                    messages.push(new_message(&message.flags, message.date, received, rights));
+                    messages.push(new_message(&message.flags, message.date, received, keep));
                 }
                 Err(error) => {
                     let (code, text) = describe(&error, false);
@@ -317,7 +324,7 @@ pub async fn run(
                 match building.incoming.finish().await {
                     Ok(received) => {
                         pending.blobs.push(received.blob);
-                        messages.push(new_message(&building.flags, building.date, received, rights));
+                        messages.push(new_message(&building.flags, building.date, received, keep));
                     }
                     Err(error) => {
                         let (code, text) = describe(&error, false);
@@ -356,7 +363,7 @@ pub async fn run(
             let code = String::from_utf8_lossy(&code).into_owned();
             // Spec §1.7: no APPENDUID without `r` (a drop box does not
             // learn the UIDs it cannot read; Dovecot does the same).
-            let code = rights.contains(Rights::READ).then_some(Code::Data(code));
+            let code = target_rights.contains(Rights::READ).then_some(Code::Data(code));
             crate::imap::session::notify::own_messages(session, mailbox, first_uid..=last_uid);
             if let Some(user) = session.user() {
                 log::debug!("{}: appended {count} message(s) for {}", session.peer, user.name);
@@ -387,11 +394,11 @@ fn check_literal(session: &Session, event: &AppendEvent, building: Option<&Build
 }
 
 /// The message to store: what was received, with the flags and date the
-/// client gave, less the flags `rights` do not let the user set (RFC 4314
-/// §4: \Seen needs `s`, \Deleted `t`, the others and keywords `w`).
-fn new_message(flags: &[Flag], date: Option<DateTime>, received: NewMessage, rights: Rights) -> NewMessage {
-    let settable = rights.settable_flags();
-    let keywords = rights.contains(Rights::STORE_OTHER);
+/// client gave, less the flags the user may not set in the record (RFC
+/// 4314 §4: \Seen needs `s`, \Deleted `t`, the others and keywords `w`;
+/// [`Access::record_flags`](crate::imap::namespace::Access::record_flags)).
+fn new_message(flags: &[Flag], date: Option<DateTime>, received: NewMessage, keep: KeptFlags) -> NewMessage {
+    let (settable, keywords) = (keep.flags, keep.keywords);
     NewMessage {
         flags: flags.iter().fold(Flags::default(), |flags, flag| match flag {
             Flag::System(system) if settable.contains(*system) => flags.union(*system),

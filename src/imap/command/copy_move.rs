@@ -49,8 +49,9 @@ pub async fn run(mut session: Selected<'_>, tag: &str, arguments: CopyArguments)
     let view = session.view();
     let store = session.server.store.clone();
     // RFC 4314 §4: the copies keep only the flags the user may set there.
-    let settable = target.rights.settable_flags();
-    let keep = KeptFlags { flags: settable, keywords: target.rights.contains(Rights::STORE_OTHER) };
+    // The store drops the record's \Seen across owners itself (ops::copy).
+    let keep =
+        KeptFlags { flags: target.rights.settable_flags(), keywords: target.rights.contains(Rights::STORE_OTHER) };
     let copied = store.copy_keeping(view.mailbox, target.id, view.uid_set(&ranges), remove, keep).await;
     let target_rights = target.rights;
     let target = target.id;

@@ -120,12 +120,15 @@ fn place(
     if found == user {
         return Ok(Ok((found, inner)));
     }
-    // The nearest existing parent decides.
+    // The nearest existing parent the user can see decides: a hidden one
+    // is passed over as a missing one would be (Rule V; the property test
+    // found `break` here answering CANNOT where a missing parent got
+    // NOPERM).
     for (end, _) in inner.rmatch_indices('/') {
         let Some(parent) = reader.mailbox_id(found, &inner[..end])? else { continue };
         let rights = namespace::rights(reader, user, found, parent)?;
         if !rights.intersects(namespace::VISIBLE) {
-            break;
+            continue;
         }
         if !rights.contains(Rights::CREATE) {
             return Ok(Err(Refused { code: Code::NoPerm, text: mailbox_arg::refusal_text(Rights::CREATE) }));

@@ -355,11 +355,18 @@ fn watched(session: &Session, notify: &Notify) -> Result<Seen, StoreError> {
     for (name, seen) in tree.mailboxes {
         let Some(mut record) = reader.mailbox(seen.id)? else { continue };
         let readable = seen.rights.contains(Rights::STATUS);
+        let wanted = notify.wanted(&name, &subscriptions);
+        let counted = readable && (wanted.messages || wanted.flags) && !record.noselect;
+        if counted {
+            // The listener's own HIGHESTMODSEQ (spec §3.2): another user's
+            // private \Seen moves the mailbox's counter, not this, so it
+            // sends nothing here.
+            record.highest_modseq = reader.highest_modseq_for(seen.id, notify.user)?;
+        }
         if seen.owner != notify.user {
             // RFC 6154 attributes only in the personal namespace (spec §2.3).
             record.special_use = None;
-            let wanted = notify.wanted(&name, &subscriptions);
-            if readable && (wanted.messages || wanted.flags) && !record.noselect {
+            if counted {
                 record.unseen = reader.private_unseen(seen.id, notify.user)?;
             }
         }
@@ -530,10 +537,7 @@ fn compare_with(session: &mut Session, notify: &mut Notify, pass: Pass) -> Resul
         if record.noselect || !readable || !(wanted.messages || wanted.flags) {
             continue;
         }
-        // TODO(pvtseen, issue 15): `modseq` must be the listener's own
-        // HIGHESTMODSEQ (spec §3.2), so that another user's private \Seen
-        // sends nothing; take it from pvtseen's per-user store function at
-        // the merge (see `imap::status_line::read`).
+        // `record.highest_modseq` is the listener's own (`watched`).
         let now = Counts::of(record);
         counts.insert(*id, now);
         if Some(*id) == selected {

@@ -77,10 +77,8 @@ pub fn read(session: &Session, user: u32, id: u64, items: &[StatusItem]) -> Resu
     // modseq or the user's own latest private change, whichever is
     // higher; others' private \Seen changes never raise it. The counter
     // itself stays in `highest_modseq` for the \Recent count below.
-    let own_modseq = match items.contains(&StatusItem::HighestModseq) {
-        true => Some(reader.highest_modseq_for(id, user)?),
-        false => None,
-    };
+    let own_modseq =
+        if items.contains(&StatusItem::HighestModseq) { Some(reader.highest_modseq_for(id, user)?) } else { None };
     let with_own = |mut record: MailboxRecord| {
         if let Some(modseq) = own_modseq {
             record.highest_modseq = modseq;

@@ -83,7 +83,7 @@
 //! | FETCH | none (`r` came with SELECT) | an implied \Seen is set only with `s`, silently |
 //! | STORE | [`Rights::STORE_SEEN`] `s`, [`Rights::STORE_DELETED`] `t`, [`Rights::STORE_OTHER`] `w` | per flag; a NO only when no flag asked for may change |
 //! | APPEND, COPY, MOVE | [`Rights::APPEND`] `i` | the target; its flags kept per `s t w` ([`Rights::settable_flags`]), never a NO for them |
-//! | MOVE | [`Rights::MOVE_SOURCE`] `t e` | the source (RFC 6851: MOVE is COPY, STORE \Deleted and EXPUNGE) |
+//! | MOVE | [`Rights::MOVE_SOURCE`] `e` | the source: the messages leave it as by EXPUNGE; the \Deleted of RFC 6851's COPY-STORE-EXPUNGE is never seen, so `t` is not asked for (Dovecot asks the same) |
 //! | EXPUNGE, CLOSE | [`Rights::EXPUNGE`] `e` | the selected mailbox; CLOSE without it closes, OK, without expunging |
 //! | SETACL, DELETEACL, GETACL, LISTRIGHTS | [`Rights::ADMIN`] `a` | the mailbox |
 //! | MYRIGHTS | any of [`Rights::MYRIGHTS_ANY`] `l r i k x a` | the mailbox |
@@ -131,8 +131,6 @@ const LETTERS: [(Rights, u8); 11] = [
     (Rights::ADMINISTER, b'a'),
 ];
 
-// Waits for the ACL handlers (issue 15): unused outside tests until then.
-#[cfg_attr(not(test), allow(dead_code))]
 impl Rights {
     pub const NONE: Rights = Rights(0);
     /// `l`: the mailbox is visible to LIST and LSUB.
@@ -204,10 +202,10 @@ impl Rights {
     /// APPEND, COPY and MOVE, on the target. Flags the user may not set
     /// there are dropped, never refused (§4, [`Rights::settable_flags`]).
     pub const APPEND: Rights = Rights::INSERT;
-    /// MOVE, on the source: RFC 6851 makes MOVE a COPY then a STORE of
-    /// \Deleted and an EXPUNGE, so it needs what those need (issue 15
-    /// names only the target's `i`).
-    pub const MOVE_SOURCE: Rights = Rights::DELETE_MESSAGES.union(Rights::EXPUNGE);
+    /// MOVE, on the source: the messages leave it as by EXPUNGE. RFC
+    /// 6851's COPY, STORE \Deleted, EXPUNGE never shows the \Deleted, so
+    /// `t` is not asked for (issue 15 names only the target's `i`).
+    pub const MOVE_SOURCE: Rights = Rights::EXPUNGE;
     /// SETACL, DELETEACL, GETACL and LISTRIGHTS (RFC 4314 §4; issue 15
     /// names only SETACL).
     pub const ADMIN: Rights = Rights::ADMINISTER;
@@ -320,7 +318,6 @@ impl fmt::Display for Rights {
 
 /// [`Rights::reported`]: the canonical letters, then the virtual `c` and `d`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(not(test), allow(dead_code))] // waits for the ACL handlers (issue 15)
 pub struct Reported(Rights);
 
 impl fmt::Display for Reported {
@@ -382,7 +379,6 @@ impl RightsChange {
     }
 
     /// The rights an identifier has after the change, from `current`.
-    #[cfg_attr(not(test), allow(dead_code))] // waits for SETACL's handler (issue 15)
     pub fn apply(self, current: Rights) -> Rights {
         match self {
             RightsChange::Replace(rights) => rights,
@@ -490,14 +486,11 @@ impl fmt::Display for IdentifierError {
 /// §3.7): the rights it always has, and those it may be granted, each
 /// right its own group (roost ties none; module docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(not(test), allow(dead_code))] // waits for the ACL handlers (issue 15)
 pub struct Grantable {
     pub required: Rights,
     pub optional: Rights,
 }
 
-// Waits for the ACL handlers (issue 15): unused outside tests until then.
-#[cfg_attr(not(test), allow(dead_code))]
 impl Grantable {
     /// The rights an entry for this identifier holds once `rights` are
     /// asked for: `rights` and the required ones, or, when `rights` hold
@@ -516,7 +509,6 @@ impl Grantable {
 /// What `identifier` may be granted on a mailbox; `owner` says whether it
 /// names the mailbox's owner (a public mailbox has none). See the module
 /// docs for why.
-#[cfg_attr(not(test), allow(dead_code))] // waits for the ACL handlers (issue 15)
 pub fn grantable(identifier: &Identifier, owner: bool) -> Grantable {
     let (required, optional) = match identifier.subject {
         // A negative entry only takes away: any right may be named.
@@ -682,7 +674,7 @@ mod tests {
         assert_eq!(Rights::STORE_DELETED.to_string(), "t");
         assert_eq!(Rights::STORE_OTHER.to_string(), "w");
         assert_eq!(Rights::APPEND.to_string(), "i");
-        assert_eq!(Rights::MOVE_SOURCE.to_string(), "te");
+        assert_eq!(Rights::MOVE_SOURCE.to_string(), "e");
         assert_eq!(Rights::EXPUNGE.to_string(), "e");
         assert_eq!(Rights::ADMIN.to_string(), "a");
         assert_eq!(Rights::MYRIGHTS_ANY.to_string(), "lrikxa");

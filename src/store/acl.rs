@@ -698,7 +698,6 @@ impl Reader {
     /// their \Seen privately there (not the owner): its messages less
     /// their rows (rows go with their messages, so each is a message that
     /// exists). One walk of the user's rows: at most the mailbox's size.
-    #[cfg_attr(not(test), allow(dead_code))] // STATUS UNSEEN (imap::status_line, being wired)
     pub fn private_unseen(&self, mailbox: u64, user: u32) -> Result<u32, StoreError> {
         let Some(record) = self.mailbox(mailbox)? else { return Err(StoreError::NoSuchMailbox) };
         let table = self.table(super::schema::PRIVATE_SEEN)?;
@@ -708,7 +707,7 @@ impl Reader {
 
     /// `user`'s own state of message `uid` of `mailbox` (a mailbox they
     /// do not own; nothing for one they never changed).
-    #[cfg_attr(not(test), allow(dead_code))] // for tools and tests; FETCH reads through Snapshot
+    #[cfg(test)] // FETCH reads through `Snapshot`; the store tests through this
     pub fn private_flags(&self, mailbox: u64, user: u32, uid: u32) -> Result<PrivateFlags, StoreError> {
         let table = self.table(super::schema::PRIVATE_FLAGS)?;
         Ok(PrivateFlags::decode(table.get((mailbox, user, uid))?.map(|value| value.value())))
@@ -759,7 +758,6 @@ impl Reader {
     /// highest shared modseq, or their own highest private one if larger
     /// (module docs). For the owner, the highest shared modseq: readers'
     /// private changes are theirs alone.
-    #[cfg_attr(not(test), allow(dead_code))] // STATUS and NOTIFY HIGHESTMODSEQ (being wired)
     pub fn highest_modseq_for(&self, mailbox: u64, user: u32) -> Result<u64, StoreError> {
         let record = self.mailbox(mailbox)?.ok_or(StoreError::NoSuchMailbox)?;
         let shared = self.shared_modseq(mailbox, &record)?;

@@ -31,8 +31,8 @@ pub async fn run(mut session: Selected<'_>, tag: &str, arguments: CopyArguments)
     // RFC 4314 §4 (spec §1.7): MOVE needs `e` on the source as well as
     // `i` on the target, both checked before anything is done. Not `t`:
     // the \Deleted step of a move is never seen (Dovecot checks the same two).
-    if remove && !session.view().access.rights.contains(Rights::EXPUNGE) {
-        session.tagged(tag, Status::No, Some(Code::NoPerm), &mailbox_arg::refusal_text(Rights::EXPUNGE));
+    if remove && !session.view().access.rights.contains(Rights::MOVE_SOURCE) {
+        session.tagged(tag, Status::No, Some(Code::NoPerm), &mailbox_arg::refusal_text(Rights::MOVE_SOURCE));
         return Ok(());
     }
     let Ok(ranges) = session.resolve_or_bad(tag, &set, uid) else { return Ok(()) };

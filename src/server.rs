@@ -568,6 +568,41 @@ fn bind(addresses: &[SocketAddr], what: &str) -> Result<Vec<(Async<TcpListener>,
 /// Runs the server until SIGTERM or SIGINT. With `ports_file`, the
 /// addresses it listens on are written there once every listener is
 /// bound (see [`write_ports_file`]).
+/// Personal mailboxes named `Shared` or `Family` (made before those names
+/// became the namespace roots, `imap::namespace`) would be hidden by them:
+/// each is renamed, with its children, to `Shared (personal)` or `Family
+/// (personal)` (a number added if that is taken), and the log says so. A
+/// one-time step at start; a store without such names costs one read of
+/// the mailbox table.
+async fn rename_namespace_roots(store: &Store) -> Result<(), String> {
+    use crate::imap::namespace::{PUBLIC, SHARED};
+    let failed =
+        |error: crate::store::StoreError| format!("cannot rename mailboxes named {SHARED} or {PUBLIC}: {error}");
+    let (found, names) = {
+        let reader = store.read().map_err(failed)?;
+        let mut found = Vec::new();
+        for (_, record) in reader.all_mailboxes().map_err(failed)? {
+            if record.user_id < crate::store::RESERVED_IDS && (record.name == SHARED || record.name == PUBLIC) {
+                let mut to = format!("{} (personal)", record.name);
+                let mut number = 2;
+                while reader.mailbox_id(record.user_id, &to).map_err(failed)?.is_some() {
+                    to = format!("{} (personal {number})", record.name);
+                    number += 1;
+                }
+                found.push((record.user_id, record.name, to));
+            }
+        }
+        (found, crate::imap::namespace::user_names(&reader).map_err(failed)?)
+    };
+    for (user, from, to) in found {
+        let who = crate::imap::namespace::name_of(&names, user).unwrap_or("?").to_string();
+        store.execute(Op::RenameMailbox { user, from: from.clone(), to: to.clone() }).await.map_err(failed)?;
+        let why = if from == SHARED { "other people's shared folders" } else { "the household's folders" };
+        log::warn!("renamed mailbox {from:?} of user {who} to {to:?}: {from}/ is now where {why} appear");
+    }
+    Ok(())
+}
+
 pub fn serve(config: Config, ports_file: Option<&std::path::Path>) -> Result<(), String> {
     create_data_dir(&config)?;
     let (cert, key) = tls_paths(&config)?;
@@ -664,6 +699,8 @@ pub fn serve(config: Config, ports_file: Option<&std::path::Path>) -> Result<(),
     // and with them every handle on the store.
     let executor = Rc::new(LocalExecutor::new());
     executor.spawn(pump).detach();
+    // Before any session can list them (the executor runs the store's pump).
+    smol::block_on(executor.run(rename_namespace_roots(&server.store)))?;
     // Summary lines of repeated events come out even if the flood stops.
     let counters = Rc::downgrade(&server.counters);
     executor
@@ -830,6 +867,40 @@ fn write_ports_file(path: &std::path::Path, text: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A personal `Family` (and its children) made before the namespaces
+    /// existed is renamed, not hidden; `Family (personal)` being taken, the
+    /// next number is used; a nested `Shared` is no root and stays.
+    #[test]
+    fn personal_namespace_roots_are_renamed_at_start() {
+        let directory = std::env::temp_dir().join(format!("roost-roots-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&directory);
+        std::fs::create_dir_all(&directory).unwrap();
+        let (store, pump) = Store::open(&directory.join("db"), 1 << 20, 0).unwrap();
+        let executor = LocalExecutor::new();
+        executor.spawn(pump).detach();
+        smol::block_on(executor.run(async {
+            store.execute(Op::AddUser { name: "mom".into(), password_hash: "x".into() }).await.unwrap();
+            let mom = store.read().unwrap().user("mom").unwrap().unwrap().id;
+            for name in ["Family/Trips", "Family (personal)", "Work/Shared"] {
+                store.create_mailbox(mom, name.into(), None).await.unwrap();
+            }
+            rename_namespace_roots(&store).await.unwrap();
+            let names: Vec<String> =
+                store.read().unwrap().mailboxes(mom).unwrap().into_iter().map(|(name, _)| name).collect();
+            let made: Vec<&String> =
+                names.iter().filter(|name| name.starts_with("Family") || name.starts_with("Work")).collect();
+            assert_eq!(
+                made,
+                ["Family (personal 2)", "Family (personal 2)/Trips", "Family (personal)", "Work", "Work/Shared"]
+            );
+            // Nothing left to rename: a second start changes nothing.
+            rename_namespace_roots(&store).await.unwrap();
+            assert_eq!(store.read().unwrap().mailboxes(mom).unwrap().len(), names.len());
+        }));
+        drop(store);
+        let _ = std::fs::remove_dir_all(&directory);
+    }
 
     #[test]
     fn the_login_deadline_shortens_as_preauth_slots_fill() {

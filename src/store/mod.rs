@@ -68,12 +68,12 @@ pub use reader::{
     structure_of, BlobCursor, ChunkReader, KnownLogins, MessageCursor, Reader, SaveDateCursor, Snapshot, SummaryCursor,
     PIECE,
 };
-#[cfg_attr(not(test), allow(unused_imports))]
-pub use schema::PUBLIC_OWNER;
 pub use schema::{
     indexed_condition, BanRecord, BlobRecord, DeviceRecord, DeviceSource, FailureReason, Flags, LoginEntry,
     LoginOutcome, MailboxRecord, MessageRecord, SpecialUse, UserRecord, CHUNK_SIZE,
 };
+#[cfg_attr(not(test), allow(unused_imports))]
+pub use schema::{PUBLIC_OWNER, RESERVED_IDS};
 
 use crate::util::datetime::DateTime;
 

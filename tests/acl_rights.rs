@@ -85,8 +85,40 @@ fn mom_has_no_new(mom: &mut Client, _: &mut Client) {
 #[test]
 fn each_right_allows_its_commands_and_its_absence_refuses_them() {
     let (server, mut mom, mut dad) = mom_shares(&["Bills"], true);
+    let literal = |mailbox: &str| {
+        // The client adds the CRLF that ends the command after the literal.
+        format!("APPEND {mailbox} {{{}+}}\r\n{}", MESSAGE.len(), String::from_utf8_lossy(MESSAGE))
+    };
+    let (append, append_missing) = (literal("Shared/mom/Bills"), literal("Shared/mom/Nothing"));
+    let selected = Some("SELECT Shared/mom/Bills");
     // (command, the same on a name never created, right, base rights, on, selected first, prepare)
-    let table: [Row; 8] = [
+    let table: [Row; 17] = [
+        (&append, Some(&append_missing), "i", "lr", "Bills", None, nothing),
+        (
+            "STATUS Shared/mom/Bills (MESSAGES)",
+            Some("STATUS Shared/mom/Nothing (MESSAGES)"),
+            "r",
+            "l",
+            "Bills",
+            None,
+            nothing,
+        ),
+        ("GETACL Shared/mom/Bills", Some("GETACL Shared/mom/Nothing"), "a", "lr", "Bills", None, nothing),
+        ("SETACL Shared/mom/Bills tom lr", Some("SETACL Shared/mom/Nothing tom lr"), "a", "lr", "Bills", None, nothing),
+        ("DELETEACL Shared/mom/Bills tom", Some("DELETEACL Shared/mom/Nothing tom"), "a", "lr", "Bills", None, nothing),
+        (
+            "LISTRIGHTS Shared/mom/Bills tom",
+            Some("LISTRIGHTS Shared/mom/Nothing tom"),
+            "a",
+            "lr",
+            "Bills",
+            None,
+            nothing,
+        ),
+        // `i` makes the SELECT read-write, so STORE meets the flag rights.
+        ("STORE 1 +FLAGS (\\Flagged)", None, "w", "lri", "Bills", selected, nothing),
+        ("STORE 1 +FLAGS (\\Deleted)", None, "t", "lri", "Bills", selected, nothing),
+        ("STORE 1 +FLAGS (\\Seen)", None, "s", "lri", "Bills", selected, nothing),
         ("SELECT Shared/mom/Bills", Some("SELECT Shared/mom/Nothing"), "r", "l", "Bills", None, nothing),
         ("EXAMINE Shared/mom/Bills", Some("EXAMINE Shared/mom/Nothing"), "r", "l", "Bills", None, nothing),
         ("COPY 1 Shared/mom/Bills", Some("COPY 1 Shared/mom/Nothing"), "i", "lr", "Bills", None, dad_has_a_message),

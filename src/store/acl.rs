@@ -780,14 +780,18 @@ impl Reader {
     /// value) and (key, mailbox).
     pub(super) fn acl_rows(&self) -> Result<RowPairs, StoreError> {
         let mut forward = Vec::new();
-        for row in self.table(super::schema::ACL)?.iter()? {
-            let (key, value) = row?;
-            let (mailbox, identifier) = key.value();
-            forward.push((mailbox, identifier, value.value()));
+        if let Some(table) = self.table_if_any(super::schema::ACL)? {
+            for row in table.iter()? {
+                let (key, value) = row?;
+                let (mailbox, identifier) = key.value();
+                forward.push((mailbox, identifier, value.value()));
+            }
         }
         let mut reverse = Vec::new();
-        for row in self.table(super::schema::ACL_GRANTEES)?.iter()? {
-            reverse.push(row?.0.value());
+        if let Some(table) = self.table_if_any(super::schema::ACL_GRANTEES)? {
+            for row in table.iter()? {
+                reverse.push(row?.0.value());
+            }
         }
         Ok((forward, reverse))
     }
@@ -796,12 +800,16 @@ impl Reader {
     /// table, for `roost check`.
     pub(super) fn private_seen_rows(&self) -> Result<RowPairs, StoreError> {
         let mut rows = Vec::new();
-        for row in self.table(super::schema::PRIVATE_SEEN)?.iter()? {
-            rows.push(row?.0.value());
+        if let Some(table) = self.table_if_any(super::schema::PRIVATE_SEEN)? {
+            for row in table.iter()? {
+                rows.push(row?.0.value());
+            }
         }
         let mut by_user = Vec::new();
-        for row in self.table(super::schema::PRIVATE_SEEN_MAILBOXES)?.iter()? {
-            by_user.push(row?.0.value());
+        if let Some(table) = self.table_if_any(super::schema::PRIVATE_SEEN_MAILBOXES)? {
+            for row in table.iter()? {
+                by_user.push(row?.0.value());
+            }
         }
         Ok((rows, by_user))
     }
@@ -810,19 +818,25 @@ impl Reader {
     /// and every shared-modseq row, for `roost check`.
     pub(super) fn private_change_rows(&self) -> Result<PrivateRows, StoreError> {
         let mut flags = Vec::new();
-        for row in self.table(super::schema::PRIVATE_FLAGS)?.iter()? {
-            let (key, value) = row?;
-            let (mailbox, user, uid) = key.value();
-            flags.push((mailbox, user, uid, PrivateFlags::decode(Some(value.value()))));
+        if let Some(table) = self.table_if_any(super::schema::PRIVATE_FLAGS)? {
+            for row in table.iter()? {
+                let (key, value) = row?;
+                let (mailbox, user, uid) = key.value();
+                flags.push((mailbox, user, uid, PrivateFlags::decode(Some(value.value()))));
+            }
         }
         let mut changes = Vec::new();
-        for row in self.table(super::schema::PRIVATE_CHANGES)?.iter()? {
-            changes.push(row?.0.value());
+        if let Some(table) = self.table_if_any(super::schema::PRIVATE_CHANGES)? {
+            for row in table.iter()? {
+                changes.push(row?.0.value());
+            }
         }
         let mut shared = Vec::new();
-        for row in self.table(super::schema::SHARED_MODSEQ)?.iter()? {
-            let (key, value) = row?;
-            shared.push((key.value(), value.value()));
+        if let Some(table) = self.table_if_any(super::schema::SHARED_MODSEQ)? {
+            for row in table.iter()? {
+                let (key, value) = row?;
+                shared.push((key.value(), value.value()));
+            }
         }
         Ok(PrivateRows { flags, changes, shared })
     }

@@ -848,3 +848,43 @@ fn private_flags_cost() {
         }
     });
 }
+
+/// `roost check` with the server stopped reads the file without writing:
+/// a database an older roost wrote has none of the access tables yet, and
+/// that is no damage (nothing is shared there).
+#[test]
+fn check_reads_a_database_from_before_the_access_tables() {
+    use super::schema::{
+        ACL, ACL_GRANTEES, PRIVATE_CHANGES, PRIVATE_FLAGS, PRIVATE_SEEN, PRIVATE_SEEN_MAILBOXES, SHARED_MODSEQ,
+    };
+    let directory = std::env::temp_dir().join(format!("roost-old-tables-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&directory);
+    std::fs::create_dir_all(&directory).unwrap();
+    let path = directory.join("roost.redb");
+    run_offline(&path, 1 << 20, 0, async |store| {
+        store.execute(Op::AddUser { name: "alice".into(), password_hash: "x".into() }).await
+    })
+    .unwrap();
+    // The store thread closes the file once the last handle went.
+    let database = (0..200)
+        .find_map(|_| {
+            redb::Database::create(&path).ok().or_else(|| {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+                None
+            })
+        })
+        .expect("the database reopens");
+    let txn = database.begin_write().unwrap();
+    txn.delete_table(ACL).unwrap();
+    txn.delete_table(ACL_GRANTEES).unwrap();
+    txn.delete_table(PRIVATE_SEEN).unwrap();
+    txn.delete_table(PRIVATE_SEEN_MAILBOXES).unwrap();
+    txn.delete_table(PRIVATE_FLAGS).unwrap();
+    txn.delete_table(PRIVATE_CHANGES).unwrap();
+    txn.delete_table(SHARED_MODSEQ).unwrap();
+    txn.commit().unwrap();
+    drop(database);
+    let report = check_offline(&path, 1 << 20, false).unwrap();
+    assert!(report.is_clean(), "{}", report.summary());
+    let _ = std::fs::remove_dir_all(&directory);
+}

@@ -42,6 +42,20 @@ impl Reader {
         Ok(self.transaction.open_table(definition)?)
     }
 
+    /// [`Reader::table`], or None for a table the database does not have
+    /// yet: one written by an older roost and not opened by this one's
+    /// server since (`roost check` reads such a file without writing).
+    pub(super) fn table_if_any<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        definition: redb::TableDefinition<K, V>,
+    ) -> Result<Option<ReadOnlyTable<K, V>>, StoreError> {
+        match self.transaction.open_table(definition) {
+            Ok(table) => Ok(Some(table)),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+            Err(error) => Err(error.into()),
+        }
+    }
+
     pub fn user(&self, name: &str) -> Result<Option<UserRecord>, StoreError> {
         match self.table(USERS)?.get(name)? {
             Some(bytes) => Ok(Some(UserRecord::decode(bytes.value())?)),

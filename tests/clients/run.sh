@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Real IMAP clients against a freshly started roost, over TLS on loopback:
-# mbsync (isync), offlineimap3, Python's imapclient and Node's ImapFlow.
+# mbsync (isync), offlineimap3, Python's imapclient and Node's ImapFlow,
+# also in shared folders (shared.sh).
 # See README.md here.
 #
 #   bash tests/clients/run.sh
@@ -421,6 +422,12 @@ while IFS= read -r line; do
     *) echo "$line" ;;
     esac
 done < <(NODE_PATH=$node_dir timeout 120 node "$here/imapflow.mjs" 2>&1 || echo "FAIL: imapflow: the script exited with $?")
+
+# ------------------------------------------------------------------ 6. shared folders
+
+# A second pair of users (mom shares, dad reads), Family/ folders, NAMESPACE
+# and the ACL commands through imapclient, ImapFlow and mbsync.
+source "$here/shared.sh"
 
 # ------------------------------------------------------------------ stop, check
 

@@ -11,49 +11,10 @@
 // Prints one "PASS: ..." or "FAIL: ..." line per check; exits 1 if a check
 // failed, 2 if it could not run.
 
-import { createRequire } from 'node:module';
-import fs from 'node:fs';
-import path from 'node:path';
-
-const require = createRequire(path.join(process.env.NODE_PATH || process.cwd(), 'x.js'));
-const { ImapFlow } = require('imapflow');
+import { ImapFlow, settings, checks, waitFor, json, run } from './flow.mjs';
 
 const [ownerName, ownerPassword, granteeName, granteePassword] = process.argv.slice(2);
-const settings = (user, pass) => ({
-    host: process.env.ROOST_HOST,
-    port: Number(process.env.ROOST_PORT),
-    secure: true,
-    tls: { ca: [fs.readFileSync(process.env.ROOST_CA)], servername: process.env.ROOST_HOST },
-    auth: { user, pass },
-    logger: false,
-});
-
-let failed = 0;
-const pass = what => console.log(`PASS: imapflow shared: ${what}`);
-const fail = what => {
-    failed += 1;
-    console.log(`FAIL: imapflow shared: ${what}`);
-};
-const check = (what, ok, detail = '') => (ok ? pass(what) : fail(detail ? `${what} (${detail})` : what));
-
-/// Resolves with the first event of `name` on `client` for which `test`
-/// holds, or rejects after `ms`.
-function waitFor(client, name, test, ms) {
-    return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-            client.off(name, listener);
-            reject(new Error(`no ${name} event within ${ms} ms`));
-        }, ms);
-        const listener = data => {
-            if (test(data)) {
-                clearTimeout(timer);
-                client.off(name, listener);
-                resolve(data);
-            }
-        };
-        client.on(name, listener);
-    });
-}
+const { pass, fail, check, failed } = checks('imapflow shared');
 
 const message = [
     'From: Dad <dad@example.org>',
@@ -106,7 +67,7 @@ async function main() {
     const exists = waitFor(owner, 'exists', data => data.count === before + 1, 15000);
     const appended = await grantee.append(bills, message);
     check(`the grantee appends into ${bills}`, appended && appended.uid > 0,
-        JSON.stringify(appended, (_, value) => (typeof value === 'bigint' ? String(value) : value)));
+        json(appended));
     try {
         await exists;
         pass(`the idling owner gets EXISTS ${before + 1} for the grantee's APPEND`);
@@ -134,9 +95,4 @@ async function main() {
     await owner.logout();
 }
 
-main()
-    .then(() => process.exit(failed ? 1 : 0))
-    .catch(error => {
-        console.log(`FAIL: imapflow shared: could not run: ${error.stack || error}`);
-        process.exit(2);
-    });
+run(main, 'imapflow shared', failed);

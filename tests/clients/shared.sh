@@ -1,12 +1,8 @@
 # Shared folders (issue 15) with real clients: sourced by run.sh after its
 # own checks, while roost still runs; uses run.sh's variables ($binary,
 # $work, $py, $here, $node_dir, $tls_port, $cert, $corpus) and helpers
-# (pass, fail, expect, imapq, the Maildir helpers). See README.md here.
-#
-# A second pair of users: mom owns Bills (shared with dad, lrswi, by SETACL
-# in shared.py) and Diary (shared with nobody); Family/Newsletter is made by
-# `roost public create` (default authenticated:lrs, plus anyone:p) and gets
-# its mail from `roost deliver --mailbox`, as an LMTP route would.
+# (pass, fail, expect, run_checks, imapq, the Maildir helpers). See
+# README.md here.
 
 owner=mom owner_password="lemon tart on sunday"
 grantee=dad grantee_password="rake the leaves today"
@@ -30,19 +26,6 @@ timeout 30 "$binary" deliver --user "$grantee" --config "$work/roost.toml" <"$co
     die "roost deliver --user $grantee failed"
 expect "shared: Family/Newsletter got 2 messages from roost deliver --mailbox" \
     "$(as_grantee count Family/Newsletter)" 2
-
-# run_checks WHAT COMMAND...: relays a checker's PASS/FAIL lines.
-run_checks() {
-    local what=$1 line
-    shift
-    while IFS= read -r line; do
-        case "$line" in
-        PASS:*) pass "${line#PASS: }" ;;
-        FAIL:*) fail "${line#FAIL: }" ;;
-        *) echo "$line" ;;
-        esac
-    done < <("$@" 2>&1 || echo "FAIL: $what: the script exited with $?")
-}
 
 # NAMESPACE, the ACL commands, the grantee's listing and SELECT, per-user \Seen.
 run_checks "imapclient shared" timeout 60 "$py" "$here/shared.py" \

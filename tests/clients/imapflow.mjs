@@ -11,49 +11,10 @@
 // Prints one "PASS: ..." or "FAIL: ..." line per check and "INFO: ..." lines;
 // exits 1 if a check failed, 2 if it could not run.
 
-import { createRequire } from 'node:module';
-import fs from 'node:fs';
-import path from 'node:path';
+import { ImapFlow, settings as userSettings, checks, waitFor, json, run } from './flow.mjs';
 
-const require = createRequire(path.join(process.env.NODE_PATH || process.cwd(), 'x.js'));
-const { ImapFlow } = require('imapflow');
-
-const settings = {
-    host: process.env.ROOST_HOST,
-    port: Number(process.env.ROOST_PORT),
-    secure: true,
-    tls: { ca: [fs.readFileSync(process.env.ROOST_CA)], servername: process.env.ROOST_HOST },
-    auth: { user: process.env.ROOST_USER, pass: process.env.ROOST_PASSWORD },
-    logger: false,
-    qresync: true,
-};
-
-let failed = 0;
-const pass = what => console.log(`PASS: imapflow: ${what}`);
-const fail = what => {
-    failed += 1;
-    console.log(`FAIL: imapflow: ${what}`);
-};
-const check = (what, ok, detail = '') => (ok ? pass(what) : fail(detail ? `${what} (${detail})` : what));
-
-/// Resolves with the first event of `name` on `client` for which `test`
-/// holds, or rejects after `ms`.
-function waitFor(client, name, test, ms) {
-    return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-            client.off(name, listener);
-            reject(new Error(`no ${name} event within ${ms} ms`));
-        }, ms);
-        const listener = data => {
-            if (test(data)) {
-                clearTimeout(timer);
-                client.off(name, listener);
-                resolve(data);
-            }
-        };
-        client.on(name, listener);
-    });
-}
+const settings = { ...userSettings(process.env.ROOST_USER, process.env.ROOST_PASSWORD), qresync: true };
+const { pass, fail, check, failed } = checks('imapflow');
 
 async function main() {
     // IDLE as soon as the client has nothing to do (ImapFlow waits 15 s by default).
@@ -150,7 +111,7 @@ async function main() {
     try {
         const gone = await expungeSeen;
         check('an idling client sees another device delete a message (VANISHED under QRESYNC)', gone.vanished === true,
-            JSON.stringify(gone, (_, value) => (typeof value === 'bigint' ? String(value) : value)));
+            json(gone));
     } catch (error) {
         fail(`an idling client sees another device delete a message (${error.message})`);
     }
@@ -183,9 +144,4 @@ async function main() {
     await phone.logout();
 }
 
-main()
-    .then(() => process.exit(failed ? 1 : 0))
-    .catch(error => {
-        console.log(`FAIL: imapflow: could not run: ${error.stack || error}`);
-        process.exit(2);
-    });
+run(main, 'imapflow', failed);

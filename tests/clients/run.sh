@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Real IMAP clients against a freshly started roost, over TLS on loopback:
-# mbsync (isync), offlineimap3, Python's imapclient and Node's ImapFlow.
+# mbsync (isync), offlineimap3, Python's imapclient and Node's ImapFlow,
+# also in shared folders (shared.sh).
 # See README.md here.
 #
 #   bash tests/clients/run.sh
@@ -113,6 +114,19 @@ fail() {
 # expect WHAT GOT WANTED
 expect() {
     if [ "$2" = "$3" ]; then pass "$1"; else fail "$1 (expected '$3', got '$2')"; fi
+}
+# run_checks WHAT COMMAND...: runs a checker script, counting the PASS/FAIL
+# lines it prints (other lines are shown as they are).
+run_checks() {
+    local what=$1 line
+    shift
+    while IFS= read -r line; do
+        case "$line" in
+        PASS:*) pass "${line#PASS: }" ;;
+        FAIL:*) fail "${line#FAIL: }" ;;
+        *) echo "$line" ;;
+        esac
+    done < <("$@" 2>&1 || echo "FAIL: $what: the script exited with $?")
 }
 # has_flag "FLAG LIST" FLAG
 has_flag() { [[ " $1 " == *" $2 "* ]]; }
@@ -414,13 +428,13 @@ idle_pid=""
 # CONDSTORE/QRESYNC as ImapFlow uses them (an idling watcher told of another
 # device's flag change and deletion, a resync with SELECT QRESYNC and FETCH
 # CHANGEDSINCE), with whatever it turns on by itself (ENABLE, COMPRESS).
-while IFS= read -r line; do
-    case "$line" in
-    PASS:*) pass "${line#PASS: }" ;;
-    FAIL:*) fail "${line#FAIL: }" ;;
-    *) echo "$line" ;;
-    esac
-done < <(NODE_PATH=$node_dir timeout 120 node "$here/imapflow.mjs" 2>&1 || echo "FAIL: imapflow: the script exited with $?")
+run_checks imapflow env NODE_PATH="$node_dir" timeout 120 node "$here/imapflow.mjs"
+
+# ------------------------------------------------------------------ 6. shared folders
+
+# A second pair of users (mom shares, dad reads), Family/ folders, NAMESPACE
+# and the ACL commands through imapclient, ImapFlow and mbsync.
+source "$here/shared.sh"
 
 # ------------------------------------------------------------------ stop, check
 

@@ -35,6 +35,8 @@ fn share_add_list_and_del_change_the_acl() {
     let list = server.share(&["list"]);
     assert!(list.contains("mom Bills: dad lr, authenticated lr"), "{list}");
     assert!(!list.contains("tom lrkx"), "{list}");
+    // The CLI's "is a server running?" probe is no failed request.
+    assert!(!server.log_text().contains("control request failed"), "{}", server.log_text());
 }
 
 #[test]

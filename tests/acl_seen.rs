@@ -236,3 +236,35 @@ fn an_idling_owner_hears_shared_flags_and_never_a_readers_seen() {
     assert!(done(&mut mom, &mom_idle).is_empty());
     assert!(done(&mut phone, &phone_idle).is_empty());
 }
+
+/// A reader with `s` keeps their own \Seen on what they APPEND or COPY
+/// into another's mailbox (RFC 4314 §4), and takes it along when they
+/// copy out of it; the owner's \Seen never travels with them.
+#[test]
+fn appended_and_copied_mail_keeps_the_copiers_own_seen() {
+    let server = family();
+    bills(&server, 2, &[("dad", "lrswi")]);
+    // Mom has read her second bill; dad has read neither.
+    let mut mom = reader(&server, "mom", "m0m", "Bills");
+    mom.ok("STORE 2 +FLAGS (\\Seen)");
+    let mut dad = server.login("dad", "d4d");
+    let (_, appended) = dad.append(BILLS, "(\\Seen \\Flagged)", &message("bill3", "Paid."));
+    assert!(appended.starts_with("OK"), "{appended}");
+    dad.ok("SELECT INBOX");
+    dad.append_ok("INBOX", &message("receipt", "Thanks."));
+    dad.ok("STORE 1 +FLAGS (\\Seen)");
+    dad.ok(&format!("COPY 1 {BILLS}"));
+    // In Bills: dad's own \Seen on both, mom's on neither.
+    dad.ok(&format!("SELECT {BILLS}"));
+    assert!(flags_of(&mut dad, 3).contains("\\Seen") && flags_of(&mut dad, 3).contains("\\Flagged"));
+    assert!(flags_of(&mut dad, 4).contains("\\Seen"));
+    assert!(!flags_of(&mut dad, 2).contains("\\Seen"), "mom's \\Seen is hers");
+    assert!(!seen_flags(&mut mom, 3).contains("\\Seen") && seen_flags(&mut mom, 3).contains("\\Flagged"));
+    assert!(!seen_flags(&mut mom, 4).contains("\\Seen"));
+    // Out of Bills into dad's own: his \Seen goes along, mom's does not.
+    dad.ok("STORE 1 +FLAGS (\\Seen)");
+    dad.ok("COPY 1:2 INBOX");
+    dad.ok("SELECT INBOX");
+    assert!(flags_of(&mut dad, 2).contains("\\Seen"), "dad had read bill1");
+    assert!(!flags_of(&mut dad, 3).contains("\\Seen"), "only mom had read bill2");
+}

@@ -417,15 +417,18 @@ impl Op {
 }
 
 /// The flags a copy keeps ([`Store::copy_keeping`]): the system flags in
-/// `flags`, and the keywords when `keywords`.
+/// `flags`, and the keywords when `keywords`; and whose own \Seen the
+/// copies carry across owners (`copier`: the user copying, when they may
+/// keep a \Seen in the target, RFC 4314 `s`; see `ops::copy`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KeptFlags {
     pub flags: Flags,
     pub keywords: bool,
+    pub copier: Option<u32>,
 }
 
 impl KeptFlags {
-    pub const ALL: KeptFlags = KeptFlags { flags: Flags(u8::MAX), keywords: true };
+    pub const ALL: KeptFlags = KeptFlags { flags: Flags(u8::MAX), keywords: true, copier: None };
 }
 
 /// Messages added to a mailbox ([`Store::append`], [`Store::replace`]).

@@ -1081,16 +1081,42 @@ pub(super) fn copy(
         bits.push(keywords);
     }
     let mut copies = Vec::with_capacity(messages.len());
-    for ((uid, message), keywords) in messages.iter().zip(bits) {
+    // Indexes of the copies whose copier's own \Seen goes to their private rows.
+    let mut private_seen = Vec::new();
+    for (index, ((uid, message), keywords)) in messages.iter().zip(bits).enumerate() {
         tables.add_blob_reference(message.blob)?;
         let summary = tables.summaries.get((from, *uid))?.map(|summary| summary.value().to_vec());
         let kept = Flags(message.flags.0 & keep.flags.0);
         // The record's \Seen is its owner's (store::acl): a copy into
-        // someone else's mailbox (or a public one) does not carry it.
-        let flags = if source.user_id == target.user_id { kept } else { kept.difference(Flags::SEEN) };
+        // someone else's mailbox (or a public one) does not carry it; the
+        // copier's own \Seen (the record's in their own mailbox, else their
+        // private row) goes with it as theirs there.
+        let mut flags = if source.user_id == target.user_id { kept } else { kept.difference(Flags::SEEN) };
+        // Unless the record carries it (the owner copying within their own
+        // tree), the copier's \Seen is read as theirs in the source and
+        // written as theirs in the target.
+        match keep.copier {
+            Some(copier) if copier != source.user_id || source.user_id != target.user_id => {
+                let seen = if source.user_id == copier {
+                    message.flags.contains(Flags::SEEN)
+                } else {
+                    tables.private_seen.get((from, copier, *uid))?.is_some()
+                };
+                if seen && copier == target.user_id {
+                    flags = flags.union(Flags::SEEN);
+                } else if seen {
+                    private_seen.push(index as u32);
+                }
+            }
+            _ => {}
+        }
         copies.push((MessageRecord { flags, keywords, ..*message }, summary));
     }
     let (first_uid, _) = add_messages(tables, to, &mut target, copies, grew, changes)?;
+    if let (Some(copier), false) = (keep.copier, private_seen.is_empty()) {
+        let uids = UidSet::from_sorted(private_seen.iter().map(|index| first_uid + index));
+        super::acl::set_private_seen(tables, to, copier, &uids, true, changes)?;
+    }
     if remove {
         // Reloaded: when moving within one mailbox the record just changed.
         let source = tables.mailbox(from)?;

@@ -204,12 +204,17 @@ pub async fn run(
     // appending into another's mailbox leaves it out.
     let user = session.user().map_or(0, |user| user.id);
     let target_rights = target.map_or(Rights::NONE, |target| target.rights);
-    let keep = target.map_or(KeptFlags { flags: Flags::default(), keywords: false }, |target| KeptFlags {
-        flags: target.record_flags(user),
-        keywords: target.rights.contains(Rights::STORE_OTHER),
-    });
+    let keep =
+        target.map_or(KeptFlags { flags: Flags::default(), keywords: false, copier: None }, |target| KeptFlags {
+            flags: target.record_flags(user),
+            keywords: target.rights.contains(Rights::STORE_OTHER),
+            copier: None,
+        });
     let limit = session.server.config.limits.literal_size;
     let mut messages = Vec::new();
+    // Which messages the client gave \Seen (kept privately below when the
+    // record's \Seen is not the user's).
+    let mut seen_wanted: Vec<bool> = Vec::new();
     let mut started = 0;
     let mut building: Option<Building> = None;
     let mut events: VecDeque<AppendEvent> = first.events.into();
@@ -274,6 +279,7 @@ pub async fn run(
             AppendEvent::Message(message) => match receive(session, &store, &message).await? {
                 Ok(received) => {
                     pending.blobs.push(received.blob);
+                    seen_wanted.push(asks_seen(&message.flags));
                     messages.push(new_message(&message.flags, message.date, received, keep));
                 }
                 Err(error) => {
@@ -324,6 +330,7 @@ pub async fn run(
                 match building.incoming.finish().await {
                     Ok(received) => {
                         pending.blobs.push(received.blob);
+                        seen_wanted.push(asks_seen(&building.flags));
                         messages.push(new_message(&building.flags, building.date, received, keep));
                     }
                     Err(error) => {
@@ -351,9 +358,17 @@ pub async fn run(
         return replace(session, tag, &mut pending, mailbox, message, from, uid).await;
     }
     let count = messages.len();
+    // In another's (or a public) mailbox the record's \Seen is the
+    // owner's: the appender's own \Seen, which `s` lets them keep (RFC
+    // 4314 §4), goes to their private rows once the messages are in.
+    let private_seen =
+        target.as_ref().is_some_and(|target| target.private_seen(user) && target.rights.contains(Rights::KEEP_SEEN));
     match store.append(mailbox, messages).await {
         Ok(Appended { uid_validity, first_uid, last_uid }) => {
             pending.blobs.clear();
+            if private_seen {
+                keep_own_seen(session, mailbox, user, first_uid, &seen_wanted).await;
+            }
             let mut code = format!("APPENDUID {uid_validity} ").into_bytes();
             encode::number(&mut code, first_uid);
             if last_uid != first_uid {
@@ -371,6 +386,27 @@ pub async fn run(
             session.finish(tag, Status::Ok, code, "APPEND completed").await
         }
         Err(error) => session.store_failed(tag, error, true).await,
+    }
+}
+
+/// Whether the client's flags for a message hold \Seen.
+fn asks_seen(flags: &[Flag]) -> bool {
+    flags.iter().any(|flag| matches!(flag, Flag::System(system) if *system == Flags::SEEN))
+}
+
+/// Sets `user`'s private \Seen on the appended messages (from UID
+/// `first_uid`, in order) the client gave \Seen. The messages are stored
+/// already: a failure here is logged, and the APPEND still succeeds (its
+/// mail is safe; only the read state is missing).
+async fn keep_own_seen(session: &Session, mailbox: u64, user: u32, first_uid: u32, wanted: &[bool]) {
+    let uids: Vec<u32> =
+        wanted.iter().enumerate().filter(|(_, seen)| **seen).map(|(index, _)| first_uid + index as u32).collect();
+    if uids.is_empty() {
+        return;
+    }
+    let set = crate::store::UidSet::from_sorted(uids);
+    if let Err(error) = session.server.store.set_private_seen(mailbox, user, set, true).await {
+        log::warn!("{}: appended, but the appender's own \\Seen was not kept: {error}", session.peer);
     }
 }
 

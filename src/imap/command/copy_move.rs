@@ -50,8 +50,14 @@ pub async fn run(mut session: Selected<'_>, tag: &str, arguments: CopyArguments)
     let store = session.server.store.clone();
     // RFC 4314 §4: the copies keep only the flags the user may set there.
     // The store drops the record's \Seen across owners itself (ops::copy).
-    let keep =
-        KeptFlags { flags: target.rights.settable_flags(), keywords: target.rights.contains(Rights::STORE_OTHER) };
+    // The copier's own \Seen goes with the copies where `s` lets them keep
+    // it (their private rows, or the record when the target is theirs).
+    let copier = Some(session.user().id).filter(|_| target.rights.contains(Rights::KEEP_SEEN));
+    let keep = KeptFlags {
+        flags: target.rights.settable_flags(),
+        keywords: target.rights.contains(Rights::STORE_OTHER),
+        copier,
+    };
     let copied = store.copy_keeping(view.mailbox, target.id, view.uid_set(&ranges), remove, keep).await;
     let target_rights = target.rights;
     let target = target.id;

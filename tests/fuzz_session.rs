@@ -286,6 +286,17 @@ fn read_until_marker(
     }
 }
 
+/// The length of the last literal `line` announces (`{N}` or `{N+}`), or 0.
+fn announced_literal(line: &[u8]) -> usize {
+    let Some(open) = line.iter().rposition(|&byte| byte == b'{') else { return 0 };
+    let digits: Vec<u8> = line[open + 1..].iter().copied().take_while(u8::is_ascii_digit).collect();
+    // Bounded: a mutation can announce more than any test should send.
+    std::str::from_utf8(&digits)
+        .ok()
+        .and_then(|text| text.parse::<usize>().ok())
+        .map_or(0, |length| length.min(4 << 20))
+}
+
 fn find_line_start(haystack: &[u8], marker: &[u8]) -> Option<usize> {
     (0..haystack.len().saturating_sub(marker.len() - 1))
         .find(|&index| (index == 0 || haystack[index - 1] == b'\n') && haystack[index..].starts_with(marker))
@@ -333,7 +344,10 @@ fn fuzz_session(server: &Server, rng: &mut Rng, commands: usize, compress: bool,
             None => {
                 // Probably inside a literal the mutation announced: feed it
                 // filler until the sync answers (the filler then gets BAD).
-                let mut filler = vec![b'x'; 70_000];
+                // As much as the last literal announced, at least 70,000
+                // (a mutation once announced {119962+}: 70,000 left the
+                // server waiting, rightly, for the rest).
+                let mut filler = vec![b'x'; announced_literal(&line).saturating_add(2).max(70_000)];
                 filler.extend_from_slice(b"\r\n");
                 filler.extend_from_slice(sync.as_bytes());
                 if stream.write_all(&filler).is_err() {

@@ -227,18 +227,73 @@ async fn deliver(server: &Server, alert: &Alert) -> Result<bool, StoreError> {
     };
     server.store.execute(Op::RecordAlert { user: alert.user, kind: alert.kind.code(), at: now }).await?;
     let host = host(&server.config.tls_hostnames);
-    let text = compose(alert, &host, admin.as_deref(), &message_id(alert, &host));
+    let text =
+        compose(alert, &host, admin.as_deref(), &message_id(alert.at.unix, alert.user, alert.kind.code(), &host));
+    store_message(server, &text, mailboxes).await.map(|_| true)
+}
+
+/// A notice that is not about a login (a quota warning, a failed backup):
+/// its own subject and paragraphs (plain ASCII subject), for user `name`.
+/// Not rate-limited here: the caller decides when one is due.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(dead_code)] // Quota warnings and backup alerts (issue 16) are its first users.
+pub struct Notice {
+    pub name: String,
+    pub subject: String,
+    pub paragraphs: Vec<String>,
+    /// Whether `[alerts] admin` (if set, and not `name`) gets a copy.
+    pub copy_admin: bool,
+}
+
+/// Stores `notice` in its user's INBOX (and the admin's, if asked), like
+/// an alert: durably, through the store thread, so IDLE sessions see it.
+/// Sent whether or not `[alerts] enabled` is on (a quota warning or a
+/// failed backup is not optional). Ok(false) when the user has no INBOX
+/// (gone); an error when the store refused it.
+#[allow(dead_code)] // As Notice.
+pub async fn send_notice(server: &Server, notice: &Notice) -> Result<bool, StoreError> {
+    let (user, mailboxes, admin) = {
+        let reader = server.store.read()?;
+        let Some(record) = reader.user(&notice.name)? else { return Ok(false) };
+        let Some(inbox) = reader.mailbox_id(record.id, INBOX)? else { return Ok(false) };
+        let mut mailboxes = vec![inbox];
+        let mut admin = None;
+        if let Some(name) =
+            server.config.alerts.admin.as_deref().filter(|admin| notice.copy_admin && *admin != notice.name)
+        {
+            if let Some(record) = reader.user(name)? {
+                if let Some(inbox) = reader.mailbox_id(record.id, INBOX)? {
+                    mailboxes.push(inbox);
+                    admin = Some(name.to_string());
+                }
+            }
+        }
+        (record.id, mailboxes, admin)
+    };
+    let host = host(&server.config.tls_hostnames);
+    let at = DateTime::now();
+    let letter = Letter {
+        name: &notice.name,
+        subject: &notice.subject,
+        paragraphs: &notice.paragraphs,
+        admin: admin.as_deref(),
+        at,
+    };
+    let text = message(&letter, &host, &message_id(at.unix, user, 0, &host));
+    store_message(server, &text, mailboxes).await.map(|_| true)
+}
+
+/// Stores `text` as one message in `mailboxes` (stored once).
+async fn store_message(server: &Server, text: &str, mailboxes: Vec<u64>) -> Result<Delivered, StoreError> {
     let mut incoming = Incoming::new(&server.store, server.config.limits.append_chunk, text.len() as u64);
     incoming.write(text.as_bytes()).await;
     let message = incoming.finish().await?;
     let blob = message.blob;
-    match server.store.deliver(message, mailboxes).await {
-        Ok(Delivered { .. }) => Ok(true),
-        Err(error) => {
-            server.store.submit(Op::DiscardBlobs { blobs: vec![blob] });
-            Err(error)
-        }
+    let delivered = server.store.deliver(message, mailboxes).await;
+    if delivered.is_err() {
+        server.store.submit(Op::DiscardBlobs { blobs: vec![blob] });
     }
+    delivered
 }
 
 /// The name the messages come from: the first configured host name that
@@ -251,7 +306,8 @@ fn host(hostnames: &[String]) -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-fn message_id(alert: &Alert, host: &str) -> String {
+/// A fresh Message-ID: time, user, kind (0 for a [`Notice`]), randomness.
+fn message_id(unix: i64, user: u32, kind: u8, host: &str) -> String {
     use ring::rand::SecureRandom;
     let mut random = [0u8; 8];
     let _ = ring::rand::SystemRandom::new().fill(&mut random);
@@ -259,7 +315,7 @@ fn message_id(alert: &Alert, host: &str) -> String {
         let _ = write!(hex, "{byte:02x}");
         hex
     });
-    format!("<alert.{}.{}.{}.{random}@{host}>", alert.at.unix, alert.user, alert.kind.code())
+    format!("<alert.{unix}.{user}.{kind}.{random}@{host}>")
 }
 
 /// `name` as an address: itself if it has a domain, else at `host`.
@@ -367,12 +423,28 @@ pub fn compose(alert: &Alert, host: &str, admin: Option<&str>, message_id: &str)
             ],
         ),
     };
+    message(&Letter { name, subject: &subject, paragraphs: &paragraphs, admin, at: alert.at }, host, message_id)
+}
+
+/// What a notice says, to whom; [`message`] makes the mail of it.
+struct Letter<'a> {
+    name: &'a str,
+    subject: &'a str,
+    paragraphs: &'a [String],
+    /// Who gets a copy (named in the text and in Cc).
+    admin: Option<&'a str>,
+    at: DateTime,
+}
+
+/// The whole message of `letter`, CRLF line ends.
+fn message(letter: &Letter, host: &str, message_id: &str) -> String {
+    let name = letter.name;
     let mut body = format!("Hello {name},\r\n\r\n");
-    for paragraph in &paragraphs {
+    for paragraph in letter.paragraphs {
         body.push_str(&wrap(paragraph, 72));
         body.push_str("\r\n");
     }
-    if let Some(admin) = admin {
+    if let Some(admin) = letter.admin {
         body.push_str(&wrap(&format!("A copy of this notice went to {admin}, who looks after this mail server."), 72));
         body.push_str("\r\n");
     }
@@ -380,11 +452,11 @@ pub fn compose(alert: &Alert, host: &str, admin: Option<&str>, message_id: &str)
     let mut message = String::new();
     message.push_str(&format!("From: roost <postmaster@{host}>\r\n"));
     message.push_str(&format!("To: {}\r\n", address_of(name, host)));
-    if let Some(admin) = admin {
+    if let Some(admin) = letter.admin {
         message.push_str(&format!("Cc: {}\r\n", address_of(admin, host)));
     }
-    message.push_str(&format!("Subject: {subject}\r\n"));
-    message.push_str(&format!("Date: {}\r\n", alert.at.to_rfc5322()));
+    message.push_str(&format!("Subject: {}\r\n", letter.subject));
+    message.push_str(&format!("Date: {}\r\n", letter.at.to_rfc5322()));
     message.push_str(&format!("Message-ID: {message_id}\r\n"));
     message.push_str("MIME-Version: 1.0\r\n");
     message.push_str("Content-Type: text/plain; charset=utf-8\r\n");

@@ -38,6 +38,7 @@
 //! a session that receives its answer already sees its own change.
 
 pub mod acl;
+pub mod backup;
 pub mod check;
 mod codec;
 pub mod hub;
@@ -49,7 +50,7 @@ mod structure_codec;
 mod writer;
 
 use std::cell::RefCell;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -673,12 +674,20 @@ pub struct Store {
     thread: Option<std::thread::JoinHandle<()>>,
     /// Closed by the pump when storage has failed for good.
     failure: Receiver<()>,
+    /// Backups being copied ([`Store::backup`]): told to stop and waited
+    /// for when the store closes, so the database closes cleanly.
+    backups: RefCell<Vec<std::thread::JoinHandle<()>>>,
+    cancel_backups: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Drop for Store {
     /// Lets the store thread finish what is queued, then waits for it, so
     /// the database is closed cleanly (no repair at the next open).
     fn drop(&mut self) {
+        self.cancel_backups.store(true, std::sync::atomic::Ordering::Relaxed);
+        for backup in self.backups.get_mut().drain(..) {
+            let _ = backup.join();
+        }
         self.requests.close();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
@@ -722,7 +731,16 @@ impl Store {
         let hub = Rc::new(RefCell::new(Hub::default()));
         let (failed, failure) = channel::bounded(1);
         let pump = Box::pin(run_pump(hub.clone(), answers, failed));
-        Ok((Rc::new(Store { db, requests, hub, thread: Some(thread), failure }), pump))
+        let store = Store {
+            db,
+            requests,
+            hub,
+            thread: Some(thread),
+            failure,
+            backups: RefCell::default(),
+            cancel_backups: Arc::default(),
+        };
+        Ok((Rc::new(store), pump))
     }
 
     /// Applies one operation; returns once it is committed (durably, for
@@ -926,6 +944,31 @@ impl Store {
     pub async fn check(&self) -> Result<check::Report, StoreError> {
         let database = self.database();
         smol::unblock(move || check_database(&database)).await
+    }
+
+    /// `roost backup` while the server runs: a copy of the database as it
+    /// is now (one snapshot, taken before this returns its future) into
+    /// the new file `dest`, on a thread of its own (see [`backup`]).
+    pub fn backup(&self, dest: PathBuf) -> impl std::future::Future<Output = Result<backup::Backup, StoreError>> {
+        let (done, result) = channel::bounded(1);
+        let started = self.db.begin_read().map_err(StoreError::from).and_then(|snapshot| {
+            let cancel = self.cancel_backups.clone();
+            std::thread::Builder::new()
+                .name("roost-backup".into())
+                .spawn(move || {
+                    let _ = done.send_blocking(backup::copy_snapshot(snapshot, &dest, &cancel));
+                })
+                .map_err(|error| StoreError::Io(format!("cannot start the backup thread: {error}")))
+        });
+        let started = started.map(|thread| {
+            let mut backups = self.backups.borrow_mut();
+            backups.retain(|thread| !thread.is_finished());
+            backups.push(thread);
+        });
+        async move {
+            started?;
+            result.recv().await.unwrap_or_else(|_| Err(StoreError::Bug("the backup thread ended without an answer".into())))
+        }
     }
 
     /// The database handle itself: store-internal (and its tests') only,

@@ -446,6 +446,63 @@ pub fn check(config: &Config, repair: bool) -> Result<(), String> {
     }
 }
 
+/// `roost backup [DEST]`: through the running server, or from the file
+/// when none runs (see `store::backup`). DEST defaults to `[backup] dir`.
+pub fn backup(config: &Config, dest: Option<&std::path::Path>) -> Result<(), String> {
+    let dest = match dest.or(config.backup.dir.as_deref()) {
+        Some(dest) => std::path::absolute(dest).map_err(|error| format!("{}: {error}", dest.display()))?,
+        None => return Err("where to? give a file or directory, or set [backup] dir in the configuration".into()),
+    };
+    let socket = config.control_socket();
+    if control::server_running(&socket) {
+        let words = control::backup::request_words(&dest);
+        say!("{}", control::request(&socket, &[words[0].as_str(), words[1].as_str()])?);
+        return Ok(());
+    }
+    let path = config.database_path();
+    if !path.exists() {
+        return Err(format!("no database at {}", path.display()));
+    }
+    let dest = crate::backup::destination(&dest, util::datetime::DateTime::now().unix)?;
+    let backup = store::backup::backup_offline(&path, &dest, config.limits.cache_size)
+        .map_err(|error| stopped_error(config, error))?;
+    say!("{}", backup.summary());
+    Ok(())
+}
+
+/// `roost restore SRC`: only with the server stopped.
+pub fn restore(config: &Config, source: &std::path::Path) -> Result<(), String> {
+    let socket = config.control_socket();
+    if control::server_running(&socket) {
+        return Err(format!(
+            "the server is running (it answers on {}): stop it first (e.g. `systemctl stop roost`), restore, then start it",
+            socket.display()
+        ));
+    }
+    server::create_data_dir(config)?;
+    let live = config.database_path();
+    let stamp = crate::backup::stamp(util::datetime::DateTime::now().unix);
+    let restored = store::backup::restore(source, &live, config.limits.cache_size, &stamp)
+        .map_err(|error| stopped_error(config, error))?;
+    say!("restored {} from {}: {}", live.display(), source.display(), restored.report.summary().replace('\n', "; "));
+    match restored.kept {
+        Some(kept) => say!("the database it replaced is kept as {} (delete it once all is well)", kept.display()),
+        None => say!("there was no database before"),
+    }
+    Ok(())
+}
+
+/// [`offline_error`], and a file needing repair named as `roost check` does.
+fn stopped_error(config: &Config, error: StoreError) -> String {
+    match error {
+        StoreError::NeedsRepair => format!(
+            "{} was not closed cleanly (power cut or kill); run `roost check --repair` first",
+            config.database_path().display()
+        ),
+        other => offline_error(config, other),
+    }
+}
+
 /// Reads a password: twice at a terminal prompt (without echo), or the
 /// first line of stdin when piped.
 fn read_password(name: &str, confirm: bool) -> Result<String, String> {

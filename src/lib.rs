@@ -162,6 +162,7 @@
 pub mod admin;
 mod alert;
 mod auth;
+mod backup;
 mod config;
 mod control;
 #[doc(hidden)]

@@ -24,6 +24,8 @@ enum Command {
     Share(ShareCommand),
     Public(PublicCommand),
     Check(Check),
+    Backup(Backup),
+    Restore(Restore),
     Deliver(Deliver),
     Boards(Boards),
     Fingerprint(Fingerprint),
@@ -467,6 +469,40 @@ struct Check {
 }
 
 #[derive(FromArgs)]
+#[argh(subcommand, name = "backup")]
+/// Make a consistent, verified copy of the database, while the server runs
+/// or not. DEST is a new file, or a directory (the copy gets a dated name
+/// in it); without DEST, [backup] dir.
+struct Backup {
+    /// where the copy goes
+    #[argh(positional)]
+    dest: Option<PathBuf>,
+    /// configuration file
+    #[argh(option)]
+    config: Option<PathBuf>,
+    /// data directory
+    #[argh(option)]
+    data: Option<PathBuf>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "restore")]
+/// Put a backup back in place of the database (the server must be
+/// stopped). The backup is verified first; the current database is kept
+/// beside it under another name, not deleted.
+struct Restore {
+    /// the backup file
+    #[argh(positional)]
+    source: PathBuf,
+    /// configuration file
+    #[argh(option)]
+    config: Option<PathBuf>,
+    /// data directory
+    #[argh(option)]
+    data: Option<PathBuf>,
+}
+
+#[derive(FromArgs)]
 #[argh(subcommand, name = "deliver")]
 /// Deliver one message from stdin to a user's INBOX, or with --mailbox to
 /// a shared or public mailbox that grants anyone the p right, through the
@@ -572,6 +608,16 @@ fn main() -> ExitCode {
                 admin::init_command_logging();
                 admin::load(&arguments.config, None, &arguments.data)
                     .and_then(|config| admin::check(&config, arguments.repair))
+            }
+            Command::Backup(arguments) => {
+                admin::init_command_logging();
+                admin::load(&arguments.config, None, &arguments.data)
+                    .and_then(|config| admin::backup(&config, arguments.dest.as_deref()))
+            }
+            Command::Restore(arguments) => {
+                admin::init_command_logging();
+                admin::load(&arguments.config, None, &arguments.data)
+                    .and_then(|config| admin::restore(&config, &arguments.source))
             }
             Command::Deliver(arguments) => {
                 admin::init_command_logging();

@@ -247,6 +247,8 @@ pub struct Server {
     pub protect: RefCell<crate::auth::Protection>,
     /// Notices for users' INBOXes, delivered by `alert::run`.
     pub alerts: crate::alert::Alerts,
+    /// The backup in progress, if any (`crate::backup`).
+    pub backups: crate::backup::Backups,
     pub certificates: Certificates,
     /// Automatic and manual bans (`auth::ban`), kept in the store too.
     bans: RefCell<Bans>,
@@ -687,6 +689,7 @@ pub fn serve(config: Config, ports_file: Option<&std::path::Path>) -> Result<(),
         device_sessions: RefCell::default(),
         protect: RefCell::new(protect),
         alerts,
+        backups: crate::backup::Backups::default(),
         config,
         store,
         verifier,
@@ -724,6 +727,7 @@ pub fn serve(config: Config, ports_file: Option<&std::path::Path>) -> Result<(),
         })
         .detach();
     executor.spawn(crate::alert::run(Rc::downgrade(&server), alert_queue)).detach();
+    executor.spawn(crate::backup::schedule(Rc::downgrade(&server))).detach();
     executor.spawn(crate::control::serve(server.clone(), Rc::downgrade(&executor), control)).detach();
     for (listener, _) in plain {
         executor.spawn(accept(server.clone(), Rc::downgrade(&executor), listener, false)).detach();

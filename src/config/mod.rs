@@ -158,6 +158,26 @@ pub struct Alerts {
     pub admin: Option<String>,
 }
 
+/// Scheduled backups (`crate::backup`): the `[backup]` table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Backups {
+    /// Where scheduled backups go, and `roost backup` without a
+    /// destination (a USB disk's mount point, say). None: not set.
+    pub dir: Option<PathBuf>,
+    /// Seconds between scheduled backups ("1d", "12h", "30m", "2s");
+    /// None (the default, or "off"): no schedule.
+    pub every: Option<u64>,
+    /// Scheduled backups kept in `dir`; older ones are removed once a new
+    /// one is verified. Default 7.
+    pub keep: usize,
+}
+
+impl Default for Backups {
+    fn default() -> Backups {
+        Backups { dir: None, every: None, keep: 7 }
+    }
+}
+
 /// Who may send a password over a connection without TLS.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PlaintextAuth {
@@ -187,7 +207,8 @@ impl Access {
 /// of their own (per user, say): each is accepted here only once its
 /// parser exists; an unknown one is refused like any unknown table.
 fn known_table(name: &str) -> bool {
-    ["", "imap", "tls", "lmtp", "limits", "access", "alerts", "acl"].contains(&name) || route_index(name).is_some()
+    ["", "imap", "tls", "lmtp", "limits", "access", "alerts", "acl", "backup"].contains(&name)
+        || route_index(name).is_some()
 }
 
 /// N of the table `lmtp.route[N]` (the N-th `[[lmtp.route]]`).
@@ -304,6 +325,8 @@ pub struct Config {
     /// Global address rules for IMAP (`[access]`).
     pub access: Access,
     pub alerts: Alerts,
+    /// `[backup]`.
+    pub backup: Backups,
     pub limits: Limits,
     /// Per-user address rules (`[access.user.NAME]`), by user name; applied at login.
     pub user_access: BTreeMap<String, UserAccess>,
@@ -881,6 +904,26 @@ impl Config {
         };
         alerts.finish()?;
 
+        let mut section = Section::new(name, text, &document, "backup");
+        let backup_dir = section.string("dir")?.filter(|dir| !dir.is_empty()).map(PathBuf::from);
+        let every = match section.string("every")?.as_deref() {
+            None | Some("off") => None,
+            Some(text) => Some(
+                crate::auth::ban::parse_duration(text)
+                    .map_err(|problem| error(format!("{}: {problem}", section.place("every"))))?,
+            ),
+        };
+        let keep = match section.integer("keep")? {
+            None => Backups::default().keep,
+            Some(0) => return Err(error(format!("{}: keep at least 1", section.place("keep")))),
+            Some(keep) => usize::try_from(keep).unwrap_or(usize::MAX),
+        };
+        if every.is_some() && backup_dir.is_none() {
+            return Err(error(format!("{}: needs dir, where the backups go", section.place("every"))));
+        }
+        section.finish()?;
+        let backup = Backups { dir: backup_dir, every, keep };
+
         let board = Board::named(&board_name)?;
         let mut limits = board.limits;
         limits.apply(name, text, &document, false)?;
@@ -901,6 +944,7 @@ impl Config {
             public_default_rights,
             access,
             alerts: Alerts { enabled: alerts_enabled, admin: alert_admin },
+            backup,
             limits,
             user_access,
         })
@@ -1123,6 +1167,26 @@ mod tests {
         assert_eq!(config.lmtp_listen, vec!["127.0.0.1:24".parse().unwrap()]);
         let config = Config::parse("test.toml", "data_dir = \"/srv/mail\"", Overrides::default()).unwrap();
         assert_eq!(config.lmtp_socket, Some(PathBuf::from("/srv/mail/lmtp.sock")));
+    }
+
+    #[test]
+    fn backups_are_off_by_default_and_scheduled_with_dir_every_keep() {
+        let config = Config::parse("test.toml", "", Overrides::default()).unwrap();
+        assert_eq!(config.backup, Backups { dir: None, every: None, keep: 7 });
+        let text = "[backup]\ndir = \"/mnt/usb\"\nevery = \"12h\"\nkeep = 3";
+        let config = Config::parse("test.toml", text, Overrides::default()).unwrap();
+        assert_eq!(config.backup, Backups { dir: Some("/mnt/usb".into()), every: Some(43200), keep: 3 });
+        let config = Config::parse("test.toml", "[backup]\nevery = \"off\"", Overrides::default()).unwrap();
+        assert_eq!(config.backup.every, None);
+        for (text, expected) in [
+            ("[backup]\nevery = \"1d\"", "needs dir"),
+            ("[backup]\ndir = \"/b\"\nevery = \"daily\"", "[backup] every"),
+            ("[backup]\ndir = \"/b\"\nkeep = 0", "keep at least 1"),
+            ("[backup]\nwhen = 3", "when"),
+        ] {
+            let problem = Config::parse("test.toml", text, Overrides::default()).unwrap_err().0;
+            assert!(problem.contains(expected), "{text}: {problem}");
+        }
     }
 
     #[test]

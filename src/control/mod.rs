@@ -20,6 +20,7 @@ use crate::auth::{device, history};
 use crate::server::Server;
 use crate::store::{check, Op, StoreError};
 
+pub mod backup;
 pub mod public;
 pub mod share;
 
@@ -205,6 +206,7 @@ async fn execute(server: &Server, words: &[&str]) -> Result<String, String> {
             let report = store.check().await.map_err(|error| error.to_string())?;
             Ok(report_text(&report))
         }
+        ["backup", dest] => backup::backup(server, dest).await,
         _ => Err(format!("unknown request {:?}", words.join(" "))),
     }
 }

@@ -304,8 +304,12 @@ pub fn restore(source: &Path, live: &Path, cache_bytes: usize, date: &str) -> Re
         return Err(StoreError::Io(format!("{} is not a file", source.display())));
     }
     if live.exists() {
-        // Takes redb's lock: refuses while any roost holds the file.
-        drop(redb::Builder::new().set_cache_size(cache_bytes).open_read_only(live)?);
+        // Takes redb's lock: refuses while any roost holds the file. A
+        // file that needs repair, or is damaged, is what a restore is for.
+        match redb::Builder::new().set_cache_size(cache_bytes).open_read_only(live) {
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => return Err(StoreError::Locked),
+            Ok(_) | Err(_) => {}
+        }
     }
     let report = verify(source).map_err(|error| match error {
         StoreError::Corrupt(why) => StoreError::Corrupt(format!("{} is not a sound backup: {why}", source.display())),

@@ -449,10 +449,23 @@ pub fn check(config: &Config, repair: bool) -> Result<(), String> {
 /// `roost backup [DEST]`: through the running server, or from the file
 /// when none runs (see `store::backup`). DEST defaults to `[backup] dir`.
 pub fn backup(config: &Config, dest: Option<&std::path::Path>) -> Result<(), String> {
-    let dest = match dest.or(config.backup.dir.as_deref()) {
-        Some(dest) => std::path::absolute(dest).map_err(|error| format!("{}: {error}", dest.display()))?,
-        None => return Err("where to? give a file or directory, or set [backup] dir in the configuration".into()),
+    let dest = match (dest, &config.backup.dir) {
+        (Some(dest), _) => {
+            // A trailing slash means a directory: never a file of that name.
+            if dest.as_os_str().to_string_lossy().ends_with('/') {
+                crate::backup::require_directory(dest)?;
+            }
+            dest
+        }
+        (None, Some(dir)) => {
+            crate::backup::require_directory(dir)?;
+            dir
+        }
+        (None, None) => {
+            return Err("where to? give a file or directory, or set [backup] dir in the configuration".into())
+        }
     };
+    let dest = std::path::absolute(dest).map_err(|error| format!("{}: {error}", dest.display()))?;
     let socket = config.control_socket();
     if control::server_running(&socket) {
         let words = control::backup::request_words(&dest);

@@ -148,6 +148,22 @@ fn prune(dir: &Path, keep: usize) -> std::io::Result<Vec<PathBuf>> {
     Ok(removed)
 }
 
+/// Refuses a backup directory that is missing or not a directory: roost
+/// never creates it (see the module docs).
+pub fn require_directory(dir: &Path) -> Result<(), String> {
+    if dir.is_dir() {
+        Ok(())
+    } else if dir.exists() {
+        Err(format!("the backup directory {} is not a directory", dir.display()))
+    } else {
+        Err(format!(
+            "the backup directory {} does not exist: if it is a USB disk, is it plugged in and mounted? \
+             (roost does not create it, so that backups never land on the disk they protect)",
+            dir.display()
+        ))
+    }
+}
+
 /// The error in words an administrator acts on.
 fn explain(dest: &Path, error: &str) -> String {
     let dir = dest.parent().unwrap_or(Path::new("."));
@@ -189,7 +205,12 @@ pub async fn schedule(server: Weak<Server>) {
     };
     let every = Duration::from_secs(every);
     let mut wait = first_wait(&dir, every);
-    log::info!("scheduled backups into {} every {} s, keeping {keep}; the next in {} s", dir.display(), every.as_secs(), wait.as_secs());
+    log::info!(
+        "scheduled backups into {} every {} s, keeping {keep}; the next in {} s",
+        dir.display(),
+        every.as_secs(),
+        wait.as_secs()
+    );
     loop {
         smol::Timer::after(wait).await;
         wait = every;
@@ -215,7 +236,14 @@ fn first_wait(dir: &Path, every: Duration) -> Duration {
 
 /// One scheduled backup, its pruning and, on failure, the admin's notice.
 async fn scheduled_once(server: &Rc<Server>, dir: &Path, keep: usize) {
-    match run(server, dir).await {
+    let made = match require_directory(dir) {
+        Ok(()) => run(server, dir).await,
+        Err(why) => {
+            log::error!("scheduled backup failed: {why}");
+            Err(why)
+        }
+    };
+    match made {
         Ok(_) => match prune(dir, keep) {
             Ok(removed) => {
                 for path in removed {
@@ -269,7 +297,8 @@ mod tests {
         names.sort();
         assert_eq!(names, vec![minute.clone(), second.clone(), later]);
         assert!(is_dated_name(&minute) && is_dated_name(&second));
-        for other in ["roost.redb", "roost-2026-12-06T0300.redb.tmp", "roost-holiday.redb", "roost-2026-12-06T03.redb"] {
+        for other in ["roost.redb", "roost-2026-12-06T0300.redb.tmp", "roost-holiday.redb", "roost-2026-12-06T03.redb"]
+        {
             assert!(!is_dated_name(other), "{other}");
         }
     }

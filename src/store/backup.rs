@@ -44,8 +44,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use redb::{
-    Database, Durability, Key, MultimapTableHandle, ReadTransaction, ReadableDatabase, ReadableTableMetadata, TableDefinition,
-    TableHandle, Value,
+    Database, Durability, Key, MultimapTableHandle, ReadTransaction, ReadableDatabase, ReadableTableMetadata,
+    TableDefinition, TableHandle, Value,
 };
 
 use super::check;
@@ -135,7 +135,10 @@ fn copy_into(source: &ReadTransaction, path: &Path, cancel: &AtomicBool) -> Resu
     // Nothing left out: every table of the snapshot was copied, whole.
     let mut rows = 0;
     if let Some(table) = source.list_multimap_tables()?.next() {
-        return Err(StoreError::Bug(format!("table {:?} is a multimap table, which backups do not copy", table.name())));
+        return Err(StoreError::Bug(format!(
+            "table {:?} is a multimap table, which backups do not copy",
+            table.name()
+        )));
     }
     let names: Vec<String> = source.list_tables()?.map(|table| table.name().to_string()).collect();
     let check = database.begin_read()?;
@@ -250,7 +253,10 @@ fn verify(path: &Path) -> Result<check::Report, StoreError> {
     let database = redb::Builder::new().set_cache_size(COPY_CACHE_BYTES).open_read_only(path)?;
     let report = check::run(&Reader::new(database.begin_read()?))?;
     if !report.is_clean() {
-        return Err(StoreError::Corrupt(format!("the copy failed its check: {}", report.summary().replace('\n', "; "))));
+        return Err(StoreError::Corrupt(format!(
+            "the copy failed its check: {}",
+            report.summary().replace('\n', "; ")
+        )));
     }
     Ok(report)
 }

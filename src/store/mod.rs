@@ -967,7 +967,10 @@ impl Store {
         });
         async move {
             started?;
-            result.recv().await.unwrap_or_else(|_| Err(StoreError::Bug("the backup thread ended without an answer".into())))
+            result
+                .recv()
+                .await
+                .unwrap_or_else(|_| Err(StoreError::Bug("the backup thread ended without an answer".into())))
         }
     }
 

@@ -49,7 +49,12 @@ use redb::{
 };
 
 use super::check;
-use super::schema::*;
+use super::schema::{
+    ACL, ACL_GRANTEES, ALERTS_SENT, BANS, BLOBS, BLOB_CHUNKS, CHANGES, DEVICES, EXPUNGED, FLAG_INDEX, KNOWN_ADDRESSES,
+    KNOWN_DEVICES, LOGIN_HISTORY, MAILBOXES, MAILBOX_INFO, MESSAGES, META, PENDING_BLOBS, PREVIEWS, PRIVATE_CHANGES,
+    PRIVATE_FLAGS, PRIVATE_SEEN, PRIVATE_SEEN_MAILBOXES, SAVE_DATES, SHARED_MODSEQ, SUBSCRIPTIONS, SUMMARIES, USERS,
+    USER_SETTINGS,
+};
 use super::{Reader, StoreError};
 
 /// Bytes of keys and values in one write transaction of the copy: bounds
@@ -78,7 +83,8 @@ pub struct Backup {
 impl Backup {
     /// One line for the log and the CLI.
     pub fn summary(&self) -> String {
-        let mib = self.bytes as f64 / f64::from(1 << 20);
+        // In KiB, as a u32 (up to 4 TiB), which f64 holds exactly.
+        let mib = f64::from(u32::try_from(self.bytes >> 10).unwrap_or(u32::MAX)) / 1024.0;
         let seconds = self.elapsed.as_secs_f64();
         format!(
             "backup {} written and verified: {mib:.1} MiB, {} message(s) of {} user(s), {} table(s), {} row(s), in {seconds:.1} s ({:.1} MiB/s)",
@@ -312,9 +318,10 @@ pub fn restore(source: &Path, live: &Path, cache_bytes: usize, date: &str) -> Re
     if live.exists() {
         // Takes redb's lock: refuses while any roost holds the file. A
         // file that needs repair, or is damaged, is what a restore is for.
-        match redb::Builder::new().set_cache_size(cache_bytes).open_read_only(live) {
-            Err(redb::DatabaseError::DatabaseAlreadyOpen) => return Err(StoreError::Locked),
-            Ok(_) | Err(_) => {}
+        if let Err(redb::DatabaseError::DatabaseAlreadyOpen) =
+            redb::Builder::new().set_cache_size(cache_bytes).open_read_only(live)
+        {
+            return Err(StoreError::Locked);
         }
     }
     let report = verify(source).map_err(|error| match error {

@@ -24,6 +24,7 @@
 //!  ├─ lmtp                                  mail in (RFC 2033), over Unix or TCP sockets
 //!  ├─ control                               CLI requests to a running server
 //!  ├─ alert                                 notices delivered into a user's INBOX
+//!  ├─ backup                                `roost backup` requests and the [backup] schedule
 //!  └─ auth                                  argon2 threads, bans, device passwords
 //!  store                                   typed operations and reads; the only code that opens the database
 //!  mime                                    header fields, the streaming structure pass, decoding

@@ -61,6 +61,13 @@ fn uid_of(response: &str) -> u32 {
     rest[..rest.find([' ', ')']).unwrap()].parse().unwrap()
 }
 
+/// Alice's INBOX holds `messages` messages.
+fn assert_inbox_holds(server: &Server, messages: u32) {
+    let mut alice = server.login("alice", "secret");
+    let (untagged, _) = alice.command("STATUS INBOX (MESSAGES)");
+    assert!(untagged.iter().any(|line| line.contains(&format!("MESSAGES {messages})"))), "{untagged:?}");
+}
+
 /// The dated backups in `dir`, sorted.
 fn dated_backups(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -160,9 +167,7 @@ fn a_backup_with_the_server_stopped_opens_the_file_itself() {
     assert!(!server.dir.0.join("usb").exists());
     // The source was only read: the server starts on it as before.
     server.spawn();
-    let mut alice = server.login("alice", "secret");
-    let (untagged, _) = alice.command("STATUS INBOX (MESSAGES)");
-    assert!(untagged.iter().any(|line| line.contains("MESSAGES 1")), "{untagged:?}");
+    assert_inbox_holds(&server, 1);
 }
 
 #[test]
@@ -201,9 +206,7 @@ fn restore_puts_a_backup_back_only_with_the_server_stopped() {
     assert!(check_copy(&kept[0]).contains("2 message(s)"));
 
     server.spawn();
-    let mut alice = server.login("alice", "secret");
-    let (untagged, _) = alice.command("STATUS INBOX (MESSAGES)");
-    assert!(untagged.iter().any(|line| line.contains("MESSAGES 1")), "{untagged:?}");
+    assert_inbox_holds(&server, 1);
 }
 
 #[test]

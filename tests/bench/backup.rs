@@ -26,7 +26,6 @@
 #[allow(dead_code)]
 #[path = "corpus.rs"]
 mod corpus;
-#[allow(dead_code)]
 #[path = "../common/rng.rs"]
 mod rng;
 #[allow(dead_code)]

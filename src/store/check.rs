@@ -175,6 +175,7 @@ pub fn run(reader: &Reader) -> Result<Report, StoreError> {
         }
     }
     check_access(reader, &user_ids, &mut report)?;
+    super::quota::check_usage(reader, &mut report.problems)?;
     report.pending_blobs = reader.pending_blobs()?;
     let orphans = chunks.keys().filter(|blob| !known_blobs.contains(blob)).count() as u64;
     if orphans > report.pending_blobs {

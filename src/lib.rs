@@ -171,6 +171,7 @@ mod lmtp;
 mod mail;
 mod mime;
 mod net;
+mod quota_warning;
 mod server;
 mod store;
 mod util;

@@ -84,10 +84,6 @@ pub fn configure(settings: Settings) {
     *SETTINGS.write().unwrap_or_else(std::sync::PoisonError::into_inner) = settings;
 }
 
-pub fn settings() -> Settings {
-    SETTINGS.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
-}
-
 /// What an owner uses (or an operation adds).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Usage {

@@ -552,3 +552,234 @@ mod tests {
         );
     }
 }
+
+/// The accounting and the enforcement through the store's own API.
+#[cfg(test)]
+mod store_tests {
+    use super::super::schema::{META, QUOTA_LIMITS, QUOTA_USAGE, QUOTA_WARNED};
+    use super::super::tests::{append, deleted, message_in, run, store_on, SmallDisk};
+    use super::super::{check_database, check_offline, run_offline, Op, Reader, Store, UidSet, INBOX};
+    use super::*;
+
+    async fn user(store: &Store, name: &str) -> (u32, u64, u64) {
+        store.execute(Op::AddUser { name: name.into(), password_hash: "x".into() }).await.unwrap();
+        let reader = store.read().unwrap();
+        let id = reader.user(name).unwrap().unwrap().id;
+        (id, reader.mailbox_id(id, INBOX).unwrap().unwrap(), reader.mailbox_id(id, "Archive").unwrap().unwrap())
+    }
+
+    fn usage(store: &Store, owner: u32) -> Usage {
+        store.read().unwrap().quota_usage(owner).unwrap()
+    }
+
+    fn clean(store: &Store) {
+        let report = check_database(&store.database()).unwrap();
+        assert!(report.is_clean(), "{}", report.summary());
+    }
+
+    fn limit(name: &str, storage: u64, messages: u64) -> Op {
+        Op::SetQuota { name: name.into(), storage: Setting::To(storage), messages: Setting::To(messages) }
+    }
+
+    async fn delivery(store: &Store, size: usize, mailboxes: Vec<u64>) -> Result<super::super::Delivered, StoreError> {
+        let blob = store.write_blob(None, 0, vec![b'x'; size]).await.unwrap();
+        store.deliver(message_in(blob, size), mailboxes).await
+    }
+
+    #[test]
+    fn usage_follows_every_change_and_a_shared_message_counts_for_each() {
+        let disk = SmallDisk::with_capacity(64 << 20);
+        let (store, pump) = store_on(&disk, 0);
+        run(&store, pump, async {
+            let (alice, alice_inbox, alice_archive) = user(&store, "alice").await;
+            let (bob, bob_inbox, _) = user(&store, "bob").await;
+            append(&store, alice_inbox, 1000).await.unwrap();
+            append(&store, alice_inbox, 500).await.unwrap();
+            assert_eq!(usage(&store, alice), Usage { bytes: 1500, messages: 2 });
+            // Stored once, counted in each mailbox it is in.
+            delivery(&store, 300, vec![alice_inbox, bob_inbox]).await.unwrap();
+            assert_eq!(usage(&store, alice), Usage { bytes: 1800, messages: 3 });
+            assert_eq!(usage(&store, bob), Usage { bytes: 300, messages: 1 });
+            store.copy(alice_inbox, alice_archive, UidSet(vec![(1, 1)]), false).await.unwrap();
+            assert_eq!(usage(&store, alice), Usage { bytes: 2800, messages: 4 });
+            store.copy(alice_inbox, bob_inbox, UidSet(vec![(2, 2)]), true).await.unwrap();
+            assert_eq!(usage(&store, alice), Usage { bytes: 2300, messages: 3 });
+            assert_eq!(usage(&store, bob), Usage { bytes: 800, messages: 2 });
+            store.set_flags(alice_inbox, UidSet(vec![(1, 1)]), deleted()).await.unwrap();
+            store.expunge(alice_inbox, None).await.unwrap();
+            assert_eq!(usage(&store, alice), Usage { bytes: 1300, messages: 2 });
+            store.execute(Op::DeleteMailbox { user: alice, name: "Archive".into() }).await.unwrap();
+            assert_eq!(usage(&store, alice), Usage { bytes: 300, messages: 1 });
+            assert_eq!(store.read().unwrap().household_usage().unwrap(), Usage { bytes: 1100, messages: 3 });
+            clean(&store);
+            store.execute(Op::DeleteUser { name: "bob".into() }).await.unwrap();
+            assert_eq!(usage(&store, bob), Usage::default());
+            clean(&store);
+        });
+    }
+
+    #[test]
+    fn limits_refuse_growth_but_never_a_move_within_the_owner_or_a_deletion() {
+        let disk = SmallDisk::with_capacity(64 << 20);
+        let (store, pump) = store_on(&disk, 0);
+        run(&store, pump, async {
+            let (alice, inbox, archive) = user(&store, "alice").await;
+            let (_, bob_inbox, _) = user(&store, "bob").await;
+            store.execute(limit("alice", 2000, 3)).await.unwrap();
+            append(&store, inbox, 1500).await.unwrap();
+            let refused = append(&store, inbox, 600).await;
+            assert!(
+                matches!(&refused, Err(StoreError::OverQuota(why)) if why.contains("storage limit")),
+                "{refused:?}"
+            );
+            append(&store, inbox, 500).await.unwrap();
+            // Exactly at the limit: a MOVE within alice's mailboxes is fine, a COPY is not.
+            store.copy(inbox, archive, UidSet(vec![(1, 1)]), true).await.unwrap();
+            let copy = store.copy(archive, inbox, UidSet(vec![(1, 1)]), false).await;
+            assert!(matches!(copy, Err(StoreError::OverQuota(_))), "{copy:?}");
+            // A delivery refuses the full mailbox only.
+            let delivered = delivery(&store, 10, vec![inbox, bob_inbox]).await.unwrap();
+            assert_eq!(delivered.refused.len(), 1);
+            assert_eq!(delivered.refused[0].0, inbox);
+            assert_eq!(delivered.uids.len(), 1);
+            let all_refused = delivery(&store, 10, vec![inbox]).await;
+            assert!(matches!(all_refused, Err(StoreError::OverQuota(_))));
+            // A notice is delivered past the quota.
+            let blob = store.write_blob(None, 0, b"notice".to_vec()).await.unwrap();
+            store.deliver_notice(message_in(blob, 6), vec![inbox]).await.unwrap();
+            assert_eq!(usage(&store, alice), Usage { bytes: 2006, messages: 3 });
+            // Deleting always works, and frees room.
+            store.set_flags(inbox, UidSet(vec![(1, u32::MAX)]), deleted()).await.unwrap();
+            store.expunge(inbox, None).await.unwrap();
+            append(&store, inbox, 400).await.unwrap();
+            // The message limit: 3 kept (1500 in Archive, 400) + 1 ok, then refused.
+            append(&store, inbox, 1).await.unwrap();
+            let refused = append(&store, inbox, 1).await;
+            assert!(matches!(&refused, Err(StoreError::OverQuota(why)) if why.contains("3 messages")), "{refused:?}");
+            // Back to the defaults (none in this process's tests): no limit.
+            let op = Op::SetQuota { name: "alice".into(), storage: Setting::Default, messages: Setting::Default };
+            store.execute(op).await.unwrap();
+            append(&store, inbox, 5000).await.unwrap();
+            clean(&store);
+        });
+    }
+
+    #[test]
+    fn a_multiappend_and_a_replace_are_judged_whole() {
+        let disk = SmallDisk::with_capacity(64 << 20);
+        let (store, pump) = store_on(&disk, 0);
+        run(&store, pump, async {
+            let (_, inbox, _) = user(&store, "alice").await;
+            store.execute(limit("alice", 1000, 0)).await.unwrap();
+            let mut messages = Vec::new();
+            for _ in 0..3 {
+                let blob = store.write_blob(None, 0, vec![b'x'; 400]).await.unwrap();
+                messages.push(message_in(blob, 400));
+            }
+            // 1200 bytes at once: refused whole, nothing stored.
+            assert!(matches!(store.append(inbox, messages).await, Err(StoreError::OverQuota(_))));
+            assert_eq!(usage(&store, store.read().unwrap().mailbox(inbox).unwrap().unwrap().user_id).messages, 0);
+            append(&store, inbox, 900).await.unwrap();
+            // A replacement of the same size adds nothing.
+            let blob = store.write_blob(None, 0, vec![b'y'; 900]).await.unwrap();
+            store.replace(inbox, message_in(blob, 900), inbox, 1).await.unwrap();
+            let blob = store.write_blob(None, 0, vec![b'y'; 1001]).await.unwrap();
+            assert!(matches!(
+                store.replace(inbox, message_in(blob, 1001), inbox, 2).await,
+                Err(StoreError::OverQuota(_))
+            ));
+            clean(&store);
+        });
+    }
+
+    #[test]
+    fn warnings_go_out_once_per_upward_crossing() {
+        configure(Settings { warn: vec![50, 90], ..Settings::default() });
+        let disk = SmallDisk::with_capacity(64 << 20);
+        let (store, pump) = store_on(&disk, 0);
+        run(&store, pump, async {
+            let (alice, inbox, _) = user(&store, "alice").await;
+            store.execute(limit("alice", 1000, 0)).await.unwrap();
+            let warned = |store: &Store| store.hub().borrow_mut().take_quota_warnings();
+            append(&store, inbox, 400).await.unwrap();
+            assert_eq!(warned(&store), vec![]);
+            append(&store, inbox, 200).await.unwrap();
+            assert_eq!(warned(&store), vec![(alice, 50)]);
+            append(&store, inbox, 100).await.unwrap();
+            assert_eq!(warned(&store), vec![], "no second warning at the same level");
+            append(&store, inbox, 250).await.unwrap();
+            assert_eq!(warned(&store), vec![(alice, 90)]);
+            // Falling below 50 re-arms both; crossing again warns again.
+            store.set_flags(inbox, UidSet(vec![(2, 4)]), deleted()).await.unwrap();
+            store.expunge(inbox, None).await.unwrap();
+            assert_eq!(warned(&store), vec![]);
+            append(&store, inbox, 200).await.unwrap();
+            assert_eq!(warned(&store), vec![(alice, 50)]);
+            // A lower limit crosses too.
+            store.execute(limit("alice", 600, 0)).await.unwrap();
+            assert_eq!(warned(&store), vec![(alice, 90)]);
+        });
+    }
+
+    fn reopen(path: &std::path::Path) -> redb::Database {
+        // The store thread closes the file once the last handle went.
+        (0..200)
+            .find_map(|_| {
+                redb::Database::create(path).ok().or_else(|| {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                    None
+                })
+            })
+            .expect("the database reopens")
+    }
+
+    /// A database from before quotas: `roost check` reads it as it is,
+    /// and the first open for writing counts the usage from the records.
+    #[test]
+    fn a_database_from_before_quotas_gets_its_usage_counted() {
+        let directory = std::env::temp_dir().join(format!("roost-old-quota-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&directory);
+        std::fs::create_dir_all(&directory).unwrap();
+        let path = directory.join("roost.redb");
+        run_offline(&path, 1 << 20, 0, async |store| {
+            let (_, inbox, archive) = user(store, "alice").await;
+            append(store, inbox, 700).await?;
+            append(store, archive, 300).await?;
+            Ok(())
+        })
+        .unwrap();
+        let database = reopen(&path);
+        let txn = database.begin_write().unwrap();
+        txn.delete_table(QUOTA_USAGE).unwrap();
+        txn.delete_table(QUOTA_LIMITS).unwrap();
+        txn.delete_table(QUOTA_WARNED).unwrap();
+        txn.open_table(META).unwrap().remove(KEPT).unwrap();
+        txn.commit().unwrap();
+        drop(database);
+        let report = check_offline(&path, 1 << 20, false).unwrap();
+        assert!(report.is_clean(), "{}", report.summary());
+        // Read without the rows: summed from the records.
+        let database = reopen(&path);
+        let reader = Reader::new(redb::ReadableDatabase::begin_read(&database).unwrap());
+        let alice = reader.user("alice").unwrap().unwrap().id;
+        assert_eq!(reader.quota_usage(alice).unwrap(), Usage { bytes: 1000, messages: 2 });
+        drop(reader);
+        drop(database);
+        let counted = run_offline(&path, 1 << 20, 0, async |store| {
+            Ok((store.read()?.quota_usage(alice)?, check_database(&store.database())?.is_clean()))
+        })
+        .unwrap();
+        assert_eq!(counted, (Usage { bytes: 1000, messages: 2 }, true));
+        // A damaged row is found by check, and `--repair` recounts it.
+        let database = reopen(&path);
+        let txn = database.begin_write().unwrap();
+        txn.open_table(QUOTA_USAGE).unwrap().insert(alice, (5, 5)).unwrap();
+        txn.commit().unwrap();
+        drop(database);
+        let report = check_offline(&path, 1 << 20, false).unwrap();
+        assert!(report.problems.iter().any(|problem| problem.contains("quota usage")), "{}", report.summary());
+        let report = check_offline(&path, 1 << 20, true).unwrap();
+        assert!(report.is_clean(), "{}", report.summary());
+        let _ = std::fs::remove_dir_all(&directory);
+    }
+}

@@ -48,7 +48,7 @@ fn lmtp(server: &Server, recipients: &[&str], message: &[u8]) -> Vec<String> {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut writer = stream;
     let mut replies = Vec::new();
-    let mut read_reply = |reader: &mut BufReader<UnixStream>| loop {
+    let read_reply = |reader: &mut BufReader<UnixStream>| loop {
         let mut line = String::new();
         assert!(reader.read_line(&mut line).unwrap() > 0, "LMTP closed");
         if line.as_bytes().get(3) != Some(&b'-') {

@@ -168,13 +168,13 @@ pub fn size_text(bytes: u64) -> String {
     if bytes < 1024 {
         return format!("{bytes} B");
     }
-    let mut value = bytes as f64 / 1024.0;
     let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
+    while unit + 1 < UNITS.len() && bytes >= 1u64 << (10 * (unit + 2)) {
         unit += 1;
     }
-    format!("{value:.1} {}", UNITS[unit])
+    // Tenths of the unit, rounded down: "9.9 KiB" never reads as a full 10.
+    let tenths = u128::from(bytes) * 10 / (1u128 << (10 * (unit + 1)));
+    format!("{}.{} {}", tenths / 10, tenths % 10, UNITS[unit])
 }
 
 /// A size as the config and the CLI write it: a number of bytes with an
@@ -513,6 +513,8 @@ mod tests {
         assert_eq!(size_text(1536), "1.5 KiB");
         assert_eq!(size_text(500 << 20), "500.0 MiB");
         assert_eq!(size_text(2 << 30), "2.0 GiB");
+        assert_eq!(size_text(10239), "9.9 KiB");
+        assert_eq!(size_text(3 << 40), "3.0 TiB");
     }
 
     #[test]

@@ -579,6 +579,11 @@ mod store_tests {
         assert!(report.is_clean(), "{}", report.summary());
     }
 
+    /// A store on a disk with room to spare: only the quota refuses.
+    fn roomy_store() -> (std::rc::Rc<Store>, super::super::Pump) {
+        store_on(&SmallDisk::with_capacity(64 << 20), 0)
+    }
+
     fn limit(name: &str, storage: u64, messages: u64) -> Op {
         Op::SetQuota { name: name.into(), storage: Setting::To(storage), messages: Setting::To(messages) }
     }
@@ -590,8 +595,7 @@ mod store_tests {
 
     #[test]
     fn usage_follows_every_change_and_a_shared_message_counts_for_each() {
-        let disk = SmallDisk::with_capacity(64 << 20);
-        let (store, pump) = store_on(&disk, 0);
+        let (store, pump) = roomy_store();
         run(&store, pump, async {
             let (alice, alice_inbox, alice_archive) = user(&store, "alice").await;
             let (bob, bob_inbox, _) = user(&store, "bob").await;
@@ -622,8 +626,7 @@ mod store_tests {
 
     #[test]
     fn limits_refuse_growth_but_never_a_move_within_the_owner_or_a_deletion() {
-        let disk = SmallDisk::with_capacity(64 << 20);
-        let (store, pump) = store_on(&disk, 0);
+        let (store, pump) = roomy_store();
         run(&store, pump, async {
             let (alice, inbox, archive) = user(&store, "alice").await;
             let (_, bob_inbox, _) = user(&store, "bob").await;
@@ -668,8 +671,7 @@ mod store_tests {
 
     #[test]
     fn a_multiappend_and_a_replace_are_judged_whole() {
-        let disk = SmallDisk::with_capacity(64 << 20);
-        let (store, pump) = store_on(&disk, 0);
+        let (store, pump) = roomy_store();
         run(&store, pump, async {
             let (_, inbox, _) = user(&store, "alice").await;
             store.execute(limit("alice", 1000, 0)).await.unwrap();
@@ -697,8 +699,7 @@ mod store_tests {
     #[test]
     fn warnings_go_out_once_per_upward_crossing() {
         configure(Settings { warn: vec![50, 90], ..Settings::default() });
-        let disk = SmallDisk::with_capacity(64 << 20);
-        let (store, pump) = store_on(&disk, 0);
+        let (store, pump) = roomy_store();
         run(&store, pump, async {
             let (alice, inbox, _) = user(&store, "alice").await;
             store.execute(limit("alice", 1000, 0)).await.unwrap();

@@ -773,6 +773,13 @@ mod store_tests {
         })
         .unwrap();
         assert_eq!(counted, (Usage { bytes: 1000, messages: 2 }, true));
+        // Counted into the rows, not only summed on reading.
+        let database = reopen(&path);
+        let txn = redb::ReadableDatabase::begin_read(&database).unwrap();
+        let row = txn.open_table(QUOTA_USAGE).unwrap().get(alice).unwrap().map(|row| row.value());
+        assert_eq!(row, Some((1000, 2)));
+        drop(txn);
+        drop(database);
         // A damaged row is found by check, and `--repair` recounts it.
         let database = reopen(&path);
         let txn = database.begin_write().unwrap();

@@ -305,3 +305,26 @@ fn user_quota_works_with_the_server_running_and_stopped() {
     let (ok, stdout, stderr) = run_cli(&["check", "--config", &config], None);
     assert!(ok && stdout.contains("no damage found"), "{stdout}{stderr}");
 }
+
+#[test]
+fn status_and_list_status_tell_the_size_of_the_deleted_messages() {
+    let server = Server::start();
+    let mut client = server.alice_inbox();
+    client.append_ok("INBOX", &sized(700));
+    client.append_ok("INBOX", &sized(300));
+    let status = client.ok("STATUS INBOX (DELETED DELETED-STORAGE)");
+    assert_eq!(status, vec!["* STATUS \"INBOX\" (DELETED 0 DELETED-STORAGE 0)".to_string()]);
+    client.ok("STORE 1 +FLAGS (\\Deleted)");
+    let status = client.ok("STATUS INBOX (DELETED-STORAGE DELETED)");
+    assert_eq!(status, vec!["* STATUS \"INBOX\" (DELETED-STORAGE 700 DELETED 1)".to_string()]);
+    let listed = client.ok("LIST \"\" INBOX RETURN (STATUS (DELETED-STORAGE))");
+    assert!(listed.contains(&"* STATUS \"INBOX\" (DELETED-STORAGE 700)".to_string()), "{listed:?}");
+    client.ok("STORE 1 -FLAGS (\\Deleted)");
+    client.ok("STORE 2 +FLAGS (\\Deleted)");
+    client.ok("COPY 2 Archive");
+    client.ok("EXPUNGE");
+    let status = client.ok("STATUS INBOX (DELETED-STORAGE)");
+    assert_eq!(status, vec!["* STATUS \"INBOX\" (DELETED-STORAGE 0)".to_string()]);
+    let status = client.ok("STATUS Archive (DELETED-STORAGE)");
+    assert_eq!(status, vec!["* STATUS \"Archive\" (DELETED-STORAGE 300)".to_string()]);
+}

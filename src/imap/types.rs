@@ -455,6 +455,8 @@ pub enum StatusItem {
     HighestModseq,
     /// RFC 8474 §4.3: `MAILBOXID (id)`.
     MailboxId,
+    /// RFC 9208 §4.2: the bytes of the \Deleted messages.
+    DeletedStorage,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -11,11 +11,11 @@ use redb::{ReadableTable, Table, WriteTransaction};
 use super::quota::{Admission, Usage};
 use super::schema::{
     BlobRecord, DeviceRecord, Flags, LoginEntry, MailboxRecord, MessageRecord, PreviewRecord, SpecialUse, UserRecord,
-    UserSettings, ACL, ACL_GRANTEES, ALERTS_SENT, BANS, BLOBS, BLOB_CHUNKS, CHANGES, CHUNK_SIZE, DEVICES, EXPUNGED,
-    FLAG_INDEX, INDEXED_FLAGS, KNOWN_ADDRESSES, KNOWN_DEVICES, KNOWN_PER_USER, LOGIN_HISTORY, MAILBOXES, MAILBOX_INFO,
-    MESSAGES, META, PENDING_BLOBS, PREVIEWS, PRIVATE_CHANGES, PRIVATE_FLAGS, PRIVATE_SEEN, PRIVATE_SEEN_MAILBOXES,
-    QUOTA_LIMITS, QUOTA_USAGE, QUOTA_WARNED, RESERVED_IDS, SAVE_DATES, SHARED_MODSEQ, SUBSCRIPTIONS, SUMMARIES, USERS,
-    USER_SETTINGS,
+    UserSettings, ACL, ACL_GRANTEES, ALERTS_SENT, BANS, BLOBS, BLOB_CHUNKS, CHANGES, CHUNK_SIZE, DELETED_SIZES,
+    DEVICES, EXPUNGED, FLAG_INDEX, INDEXED_FLAGS, KNOWN_ADDRESSES, KNOWN_DEVICES, KNOWN_PER_USER, LOGIN_HISTORY,
+    MAILBOXES, MAILBOX_INFO, MESSAGES, META, PENDING_BLOBS, PREVIEWS, PRIVATE_CHANGES, PRIVATE_FLAGS, PRIVATE_SEEN,
+    PRIVATE_SEEN_MAILBOXES, QUOTA_LIMITS, QUOTA_USAGE, QUOTA_WARNED, RESERVED_IDS, SAVE_DATES, SHARED_MODSEQ,
+    SUBSCRIPTIONS, SUMMARIES, USERS, USER_SETTINGS,
 };
 use super::{
     Appended, Change, Copied, Delivered, Expunged, FlagAction, FlagChange, KeptFlags, NewMessage, Op, StoreError,
@@ -72,6 +72,7 @@ pub(super) struct Tables<'txn> {
     pub quota_usage: Table<'txn, u32, (u64, u64)>,
     pub quota_limits: Table<'txn, u32, (u64, u64)>,
     pub quota_warned: Table<'txn, u32, u8>,
+    pub deleted_sizes: Table<'txn, u64, u64>,
     /// Quota warnings due (`store::quota`), raised where no change list
     /// is at hand (`save_mailbox`); the store thread moves them to the
     /// commit's changes after each operation.
@@ -113,6 +114,7 @@ impl<'txn> Tables<'txn> {
             quota_usage: transaction.open_table(QUOTA_USAGE)?,
             quota_limits: transaction.open_table(QUOTA_LIMITS)?,
             quota_warned: transaction.open_table(QUOTA_WARNED)?,
+            deleted_sizes: transaction.open_table(DELETED_SIZES)?,
             quota_changes: Vec::new(),
         })
     }
@@ -181,15 +183,21 @@ impl<'txn> Tables<'txn> {
         accounted
     }
 
-    /// Keeps the flag index in step with a message whose flags went from
-    /// `old` to `new` (None: the message did not exist / no longer does).
+    /// Keeps the flag index (and the size of the \Deleted messages) in
+    /// step with a message of `size` bytes whose flags went from `old` to
+    /// `new` (None: the message did not exist / no longer does).
     fn index_flags(
         &mut self,
         mailbox: u64,
         uid: u32,
         old: Option<Flags>,
         new: Option<Flags>,
+        size: u64,
     ) -> Result<(), StoreError> {
+        let deleted = |flags: Option<Flags>| flags.is_some_and(|flags| flags.contains(Flags::DELETED));
+        if deleted(old) != deleted(new) {
+            super::quota::count_deleted(self, mailbox, size, deleted(new))?;
+        }
         for (code, flag, set) in INDEXED_FLAGS {
             let was = old.is_some_and(|flags| flags.contains(flag) == set);
             let is = new.is_some_and(|flags| flags.contains(flag) == set);
@@ -739,6 +747,7 @@ fn remove_all_messages(tables: &mut Tables, mailbox: u64) -> Result<(), StoreErr
     }
     tables.messages.retain_in((mailbox, 0)..=(mailbox, u32::MAX), |_, _| false)?;
     tables.flag_index.retain_in((mailbox, 0, 0)..=(mailbox, u8::MAX, u32::MAX), |_, ()| false)?;
+    tables.deleted_sizes.remove(mailbox)?;
     tables.summaries.retain_in((mailbox, 0)..=(mailbox, u32::MAX), |_, _| false)?;
     tables.save_dates.retain_in((mailbox, 0)..=(mailbox, u32::MAX), |_, _| false)?;
     tables.changes.retain_in((mailbox, 0, 0)..=(mailbox, u64::MAX, u32::MAX), |_, ()| false)?;
@@ -1061,7 +1070,7 @@ fn add_messages(
         if let Some(summary) = summary {
             tables.summaries.insert((mailbox, uid), summary.as_slice())?;
         }
-        tables.index_flags(mailbox, uid, None, Some(message.flags))?;
+        tables.index_flags(mailbox, uid, None, Some(message.flags), message.size)?;
         tables.changes.insert((mailbox, modseq, uid), ())?;
         count_in(record, &message, 1);
     }
@@ -1140,7 +1149,7 @@ pub(super) fn store_flags_within(
         }
         count_in(&mut record, &message, -1);
         tables.changes.remove((mailbox, message.modseq, uid))?;
-        tables.index_flags(mailbox, uid, Some(message.flags), Some(new_flags))?;
+        tables.index_flags(mailbox, uid, Some(message.flags), Some(new_flags), message.size)?;
         message.flags = new_flags;
         message.keywords = new_keywords;
         message.modseq = modseq;
@@ -1253,7 +1262,7 @@ fn expunge(
         tables.messages.remove((mailbox, *uid))?;
         tables.summaries.remove((mailbox, *uid))?;
         tables.save_dates.remove((mailbox, *uid))?;
-        tables.index_flags(mailbox, *uid, Some(message.flags), None)?;
+        tables.index_flags(mailbox, *uid, Some(message.flags), None, message.size)?;
         tables.changes.remove((mailbox, message.modseq, *uid))?;
         tables.expunged.insert((mailbox, modseq, *uid), ())?;
         tables.release_blob(message.blob)?;

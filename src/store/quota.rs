@@ -49,13 +49,24 @@
 //! and the delivery is not sent again until the next crossing (the notice
 //! is not worth a second durable step). The household's total has a
 //! limit but no warnings: nobody in particular could act on one.
+//!
+//! STATUS DELETED-STORAGE (RFC 9208 §4.2, what an EXPUNGE would free) is
+//! kept here too, per mailbox, in
+//! [`DELETED_SIZES`](super::schema::DELETED_SIZES): `Tables::index_flags`,
+//! which sees every message arrive, go, or change its flags, adds or
+//! takes off a message's size when it gains or loses \Deleted. A table
+//! rather than a field of the mailbox record, whose encoding every reader
+//! of the file shares; built once from the flag index for an older file.
 
 use std::sync::RwLock;
 
 use redb::ReadableTable;
 
 use super::ops::Tables;
-use super::schema::{MailboxRecord, META, QUOTA_DEFAULT, QUOTA_LIMITS, QUOTA_USAGE, RESERVED_IDS};
+use super::schema::{
+    indexed_condition, Flags, MailboxRecord, MessageRecord, DELETED_SIZES, META, QUOTA_DEFAULT, QUOTA_LIMITS,
+    QUOTA_USAGE, RESERVED_IDS,
+};
 use super::{Change, StoreError};
 
 /// The `[quota]` settings the store enforces (0: no limit).
@@ -367,6 +378,11 @@ const KEPT: &str = "quota_usage_kept";
 /// Builds the usage rows from the mailbox records if this database has
 /// not kept them yet (one pass over the records, not the messages).
 pub(super) fn prepare(tables: &mut Tables) -> Result<(), StoreError> {
+    if tables.meta.get(DELETED_KEPT)?.is_none() {
+        let mailboxes = rebuild_deleted(tables)?;
+        log::info!("quota: sizes of \\Deleted messages counted in {mailboxes} mailbox(es)");
+        tables.meta.insert(DELETED_KEPT, 1)?;
+    }
     if tables.meta.get(KEPT)?.is_some() {
         return Ok(());
     }
@@ -374,6 +390,45 @@ pub(super) fn prepare(tables: &mut Tables) -> Result<(), StoreError> {
     log::info!("quota: usage counted for {rebuilt} owner(s) from the mailbox records");
     tables.meta.insert(KEPT, 1)?;
     Ok(())
+}
+
+/// The key in META that says the \Deleted sizes are kept.
+const DELETED_KEPT: &str = "deleted_sizes_kept";
+
+/// Adds (`deleted`) or takes off `size` bytes of `mailbox`'s \Deleted
+/// messages (`Tables::index_flags`, when a message gains or loses
+/// \Deleted, arrives with it or goes).
+pub(super) fn count_deleted(tables: &mut Tables, mailbox: u64, size: u64, deleted: bool) -> Result<(), StoreError> {
+    let current = tables.deleted_sizes.get(mailbox)?.map_or(0, |value| value.value());
+    let next = if deleted { current.saturating_add(size) } else { current.saturating_sub(size) };
+    if next == 0 {
+        tables.deleted_sizes.remove(mailbox)?;
+    } else {
+        tables.deleted_sizes.insert(mailbox, next)?;
+    }
+    Ok(())
+}
+
+/// Rewrites the \Deleted sizes from the flag index (one lookup per
+/// \Deleted message, usually few); answers how many mailboxes have some.
+fn rebuild_deleted(tables: &mut Tables) -> Result<usize, StoreError> {
+    let code =
+        indexed_condition(Flags::DELETED, true).ok_or_else(|| StoreError::Bug("\\Deleted not indexed".into()))?;
+    let mut sizes: std::collections::BTreeMap<u64, u64> = std::collections::BTreeMap::new();
+    for row in tables.flag_index.iter()? {
+        let (mailbox, condition, uid) = row?.0.value();
+        if condition != code {
+            continue;
+        }
+        if let Some(bytes) = tables.messages.get((mailbox, uid))? {
+            *sizes.entry(mailbox).or_default() += MessageRecord::decode(bytes.value())?.size;
+        }
+    }
+    tables.deleted_sizes.retain(|_, _| false)?;
+    for (mailbox, size) in &sizes {
+        tables.deleted_sizes.insert(*mailbox, *size)?;
+    }
+    Ok(sizes.len())
 }
 
 /// Rewrites every usage row from the mailbox records; answers how many
@@ -430,6 +485,25 @@ impl super::Reader {
         Ok(rows)
     }
 
+    /// The bytes of `mailbox`'s \Deleted messages (STATUS DELETED-STORAGE):
+    /// what an EXPUNGE would free. Summed from the flag index in a
+    /// database from before the sizes were kept.
+    pub fn deleted_storage(&self, mailbox: u64) -> Result<u64, StoreError> {
+        if self.table(META)?.get(DELETED_KEPT)?.is_some() {
+            return Ok(match self.table_if_any(DELETED_SIZES)? {
+                Some(table) => table.get(mailbox)?.map_or(0, |value| value.value()),
+                None => 0,
+            });
+        }
+        let code = indexed_condition(Flags::DELETED, true).unwrap_or(3);
+        let messages = self.messages()?;
+        let mut total = 0;
+        for uid in self.flag_index(mailbox, code, 0, u32::MAX)? {
+            total += messages.get(mailbox, uid?)?.map_or(0, |message| message.size);
+        }
+        Ok(total)
+    }
+
     /// What `owner` uses now.
     pub fn quota_usage(&self, owner: u32) -> Result<Usage, StoreError> {
         Ok(self.usage_rows()?.get(&owner).copied().unwrap_or_default())
@@ -480,11 +554,22 @@ pub(super) fn repair(database: &redb::Database) -> Result<(), StoreError> {
         let mut tables = Tables::open(&transaction)?;
         rebuild(&mut tables)?;
         tables.meta.insert(KEPT, 1)?;
+        rebuild_deleted(&mut tables)?;
+        tables.meta.insert(DELETED_KEPT, 1)?;
     }
     let mut transaction = transaction;
     transaction.set_quick_repair(true);
     transaction.commit()?;
     Ok(())
+}
+
+/// `roost check`: the \Deleted size kept for `mailbox` equals `expected`,
+/// the sum over its \Deleted messages.
+pub(super) fn check_deleted(reader: &super::Reader, mailbox: u64, expected: u64) -> Result<Option<String>, StoreError> {
+    let kept = reader.deleted_storage(mailbox)?;
+    Ok((kept != expected).then(|| {
+        format!("\\Deleted messages hold {expected} bytes, {kept} recorded (`roost check --repair` recounts it)")
+    }))
 }
 
 #[cfg(test)]
@@ -558,7 +643,7 @@ mod tests {
 /// The accounting and the enforcement through the store's own API.
 #[cfg(test)]
 mod store_tests {
-    use super::super::schema::{META, QUOTA_LIMITS, QUOTA_USAGE, QUOTA_WARNED};
+    use super::super::schema::{DELETED_SIZES, META, QUOTA_LIMITS, QUOTA_USAGE, QUOTA_WARNED};
     use super::super::tests::{append, deleted, message_in, run, store_on, SmallDisk};
     use super::super::{check_database, check_offline, run_offline, Op, Reader, Store, UidSet, INBOX};
     use super::*;
@@ -611,12 +696,24 @@ mod store_tests {
             store.copy(alice_inbox, bob_inbox, UidSet(vec![(2, 2)]), true).await.unwrap();
             assert_eq!(usage(&store, alice), Usage { bytes: 2300, messages: 3 });
             assert_eq!(usage(&store, bob), Usage { bytes: 800, messages: 2 });
+            let deleted_storage = |store: &Store, mailbox| store.read().unwrap().deleted_storage(mailbox).unwrap();
+            assert_eq!(deleted_storage(&store, alice_inbox), 0);
             store.set_flags(alice_inbox, UidSet(vec![(1, 1)]), deleted()).await.unwrap();
+            assert_eq!(deleted_storage(&store, alice_inbox), 1000);
+            clean(&store);
             store.expunge(alice_inbox, None).await.unwrap();
+            assert_eq!(deleted_storage(&store, alice_inbox), 0);
             assert_eq!(usage(&store, alice), Usage { bytes: 1300, messages: 2 });
+            // A \Deleted message copied stays \Deleted: counted in the target too.
+            store.set_flags(alice_archive, UidSet(vec![(1, 1)]), deleted()).await.unwrap();
+            store.copy(alice_archive, bob_inbox, UidSet(vec![(1, 1)]), false).await.unwrap();
+            assert_eq!(deleted_storage(&store, bob_inbox), 1000);
+            clean(&store);
+            store.execute(Op::DeleteMailbox { user: bob, name: "INBOX".into() }).await.unwrap_err();
+            assert_eq!(usage(&store, bob), Usage { bytes: 1800, messages: 3 });
             store.execute(Op::DeleteMailbox { user: alice, name: "Archive".into() }).await.unwrap();
             assert_eq!(usage(&store, alice), Usage { bytes: 300, messages: 1 });
-            assert_eq!(store.read().unwrap().household_usage().unwrap(), Usage { bytes: 1100, messages: 3 });
+            assert_eq!(store.read().unwrap().household_usage().unwrap(), Usage { bytes: 2100, messages: 4 });
             clean(&store);
             store.execute(Op::DeleteUser { name: "bob".into() }).await.unwrap();
             assert_eq!(usage(&store, bob), Usage::default());
@@ -744,15 +841,19 @@ mod store_tests {
         let _ = std::fs::remove_dir_all(&directory);
         std::fs::create_dir_all(&directory).unwrap();
         let path = directory.join("roost.redb");
-        run_offline(&path, 1 << 20, 0, async |store| {
+        let made = run_offline(&path, 1 << 20, 0, async |store| {
             let (_, inbox, archive) = user(store, "alice").await;
             append(store, inbox, 700).await?;
             append(store, archive, 300).await?;
-            Ok(())
+            store.set_flags(inbox, UidSet(vec![(1, 1)]), deleted()).await?;
+            Ok(inbox)
         })
         .unwrap();
+        let inbox = made;
         let database = reopen(&path);
         let txn = database.begin_write().unwrap();
+        txn.delete_table(DELETED_SIZES).unwrap();
+        txn.open_table(META).unwrap().remove(DELETED_KEPT).unwrap();
         txn.delete_table(QUOTA_USAGE).unwrap();
         txn.delete_table(QUOTA_LIMITS).unwrap();
         txn.delete_table(QUOTA_WARNED).unwrap();
@@ -766,28 +867,42 @@ mod store_tests {
         let reader = Reader::new(redb::ReadableDatabase::begin_read(&database).unwrap());
         let alice = reader.user("alice").unwrap().unwrap().id;
         assert_eq!(reader.quota_usage(alice).unwrap(), Usage { bytes: 1000, messages: 2 });
+        assert_eq!(reader.deleted_storage(inbox).unwrap(), 700);
         drop(reader);
         drop(database);
         let counted = run_offline(&path, 1 << 20, 0, async |store| {
-            Ok((store.read()?.quota_usage(alice)?, check_database(&store.database())?.is_clean()))
+            let reader = store.read()?;
+            Ok((
+                reader.quota_usage(alice)?,
+                reader.deleted_storage(inbox)?,
+                check_database(&store.database())?.is_clean(),
+            ))
         })
         .unwrap();
-        assert_eq!(counted, (Usage { bytes: 1000, messages: 2 }, true));
+        assert_eq!(counted, (Usage { bytes: 1000, messages: 2 }, 700, true));
         // Counted into the rows, not only summed on reading.
         let database = reopen(&path);
         let txn = redb::ReadableDatabase::begin_read(&database).unwrap();
         let row = txn.open_table(QUOTA_USAGE).unwrap().get(alice).unwrap().map(|row| row.value());
         assert_eq!(row, Some((1000, 2)));
+        let row = txn.open_table(DELETED_SIZES).unwrap().get(inbox).unwrap().map(|row| row.value());
+        assert_eq!(row, Some(700));
         drop(txn);
         drop(database);
         // A damaged row is found by check, and `--repair` recounts it.
         let database = reopen(&path);
         let txn = database.begin_write().unwrap();
         txn.open_table(QUOTA_USAGE).unwrap().insert(alice, (5, 5)).unwrap();
+        txn.open_table(DELETED_SIZES).unwrap().insert(inbox, 5).unwrap();
         txn.commit().unwrap();
         drop(database);
         let report = check_offline(&path, 1 << 20, false).unwrap();
         assert!(report.problems.iter().any(|problem| problem.contains("quota usage")), "{}", report.summary());
+        assert!(
+            report.problems.iter().any(|problem| problem.contains("Deleted messages hold")),
+            "{}",
+            report.summary()
+        );
         let report = check_offline(&path, 1 << 20, true).unwrap();
         assert!(report.is_clean(), "{}", report.summary());
         let _ = std::fs::remove_dir_all(&directory);

@@ -165,6 +165,13 @@ pub const QUOTA_LIMITS: TableDefinition<u32, (u64, u64)> = TableDefinition::new(
 /// warned of and is still at or above: a warning is sent once per upward
 /// crossing, and falling below a level lowers it (re-arms the warning).
 pub const QUOTA_WARNED: TableDefinition<u32, u8> = TableDefinition::new("quota_warned");
+/// Mailbox id → the sum of RFC822.SIZE of its \Deleted messages, for
+/// STATUS DELETED-STORAGE (RFC 9208 §4.2): what an EXPUNGE would free.
+/// Kept in step with the flag index (`Tables::index_flags`); no row: 0.
+/// A table of its own, not a field of [`MailboxRecord`], so the record
+/// keeps its encoding; built from the flag index once for a database
+/// from before it (`store::quota::prepare`).
+pub const DELETED_SIZES: TableDefinition<u64, u64> = TableDefinition::new("deleted_sizes");
 /// In a [`QUOTA_LIMITS`] row: this limit follows the `[quota]` default.
 pub const QUOTA_DEFAULT: u64 = u64::MAX;
 /// The identifier `anyone` in [`ACL`] (RFC 4314 §2).

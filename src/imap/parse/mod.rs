@@ -626,6 +626,7 @@ pub(crate) fn status_items(parser: &mut Parser) -> Result<Vec<StatusItem>> {
             b"DELETED" => StatusItem::Deleted,
             b"HIGHESTMODSEQ" => StatusItem::HighestModseq,
             b"MAILBOXID" => StatusItem::MailboxId,
+            b"DELETED-STORAGE" => StatusItem::DeletedStorage,
             _ => return Err(format!("unknown STATUS item {}", String::from_utf8_lossy(&word))),
         });
         if parser.try_byte(b')') {

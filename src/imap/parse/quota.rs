@@ -66,7 +66,7 @@ fn setquota_list(parser: &mut Parser) -> Result<Vec<(String, u64)>> {
 #[cfg(test)]
 mod tests {
     use crate::imap::parse::parse_command;
-    use crate::imap::types::CommandBody;
+    use crate::imap::types::{CommandBody, StatusItem};
     use proptest::prelude::*;
 
     fn parsed(line: &str) -> CommandBody {
@@ -99,6 +99,14 @@ mod tests {
         assert_eq!(parsed("a GETQUOTA household").name(), "GETQUOTA");
         assert_eq!(parsed("a GETQUOTAROOT x").name(), "GETQUOTAROOT");
         assert_eq!(parsed("a SETQUOTA x ()").name(), "SETQUOTA");
+        // RFC 9208 §4.2: the STATUS item QUOTA=RES-STORAGE brings.
+        assert_eq!(
+            parsed("a STATUS INBOX (deleted-storage DELETED)"),
+            CommandBody::Status {
+                mailbox: b"INBOX".to_vec(),
+                items: vec![StatusItem::DeletedStorage, StatusItem::Deleted]
+            }
+        );
     }
 
     #[test]

@@ -158,7 +158,7 @@ fn lmtp_refuses_only_the_recipient_over_quota_permanently_by_default() {
     alice.append_ok("INBOX", &sized(100));
     let replies = lmtp(&server, &["alice", "bob"], &sized(200));
     assert!(replies[0].starts_with("552 5.2.2 <alice> Mailbox full:"), "{replies:?}");
-    assert!(replies[0].contains("1 messages"), "{replies:?}");
+    assert!(replies[0].contains("message limit of 1"), "{replies:?}");
     assert!(replies[1].starts_with("250 "), "{replies:?}");
     server.wait_for_log("refused mail from <sender@example.org> to <alice>: over quota");
     let mut bob = server.login("bob", "hunter2");

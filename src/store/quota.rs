@@ -303,12 +303,14 @@ impl Admission {
         if owner < RESERVED_IDS && (add.bytes > 0 || add.messages > 0) {
             let limits = own_limits(tables, owner, &settings)?;
             let used = owner_usage(tables, owner)?.plus(pending);
-            refuse_over(limits, used, add, "your mailboxes")?;
+            // Worded for whoever reads it: the user, a sharer copying into
+            // the owner's folder, or an MTA's bounce.
+            refuse_over(limits, used, add, "this account")?;
         }
         let household_limits = Limits { storage: settings.household_storage, messages: settings.household_messages };
         if household_limits.any() && (household.bytes > 0 || household.messages > 0) {
             let used = household_usage(tables)?.plus(self.household);
-            refuse_over(household_limits, used, household, "the household's mailboxes together")?;
+            refuse_over(household_limits, used, household, "the household (all accounts together)")?;
         }
         match self.owners.iter_mut().find(|(known, _)| *known == owner) {
             Some((_, pending)) => *pending = pending.plus(add),
@@ -323,7 +325,7 @@ impl Admission {
 fn refuse_over(limits: Limits, used: Usage, add: Usage, whose: &str) -> Result<(), StoreError> {
     if limits.storage > 0 && add.bytes > 0 && used.bytes.saturating_add(add.bytes) > limits.storage {
         return Err(StoreError::OverQuota(format!(
-            "{whose} would go over the storage limit of {} ({} used, {} more needed)",
+            "{whose} would go over its storage limit of {} ({} used, {} more needed)",
             size_text(limits.storage),
             size_text(used.bytes),
             size_text(add.bytes)
@@ -331,7 +333,7 @@ fn refuse_over(limits: Limits, used: Usage, add: Usage, whose: &str) -> Result<(
     }
     if limits.messages > 0 && add.messages > 0 && used.messages.saturating_add(add.messages) > limits.messages {
         return Err(StoreError::OverQuota(format!(
-            "{whose} would go over the limit of {} messages ({} kept, {} more)",
+            "{whose} would go over its message limit of {} ({} kept, {} more)",
             limits.messages, used.messages, add.messages
         )));
     }
@@ -618,7 +620,7 @@ mod tests {
         let error = refuse_over(limits, Usage { bytes: 900, messages: 0 }, Usage { bytes: 101, messages: 1 }, "x");
         assert!(matches!(error, Err(StoreError::OverQuota(text)) if text.contains("storage limit")));
         let error = refuse_over(limits, Usage { bytes: 0, messages: 2 }, Usage { bytes: 1, messages: 1 }, "x");
-        assert!(matches!(error, Err(StoreError::OverQuota(text)) if text.contains("2 messages")));
+        assert!(matches!(error, Err(StoreError::OverQuota(text)) if text.contains("message limit of 2")));
         // Already over, but adding nothing (a MOVE within the owner): fine.
         assert!(refuse_over(limits, Usage { bytes: 5000, messages: 9 }, Usage::default(), "x").is_ok());
     }
@@ -757,7 +759,10 @@ mod store_tests {
             // The message limit: 3 kept (1500 in Archive, 400) + 1 ok, then refused.
             append(&store, inbox, 1).await.unwrap();
             let refused = append(&store, inbox, 1).await;
-            assert!(matches!(&refused, Err(StoreError::OverQuota(why)) if why.contains("3 messages")), "{refused:?}");
+            assert!(
+                matches!(&refused, Err(StoreError::OverQuota(why)) if why.contains("message limit of 3")),
+                "{refused:?}"
+            );
             // Back to the defaults (none in this process's tests): no limit.
             let op = Op::SetQuota { name: "alice".into(), storage: Setting::Default, messages: Setting::Default };
             store.execute(op).await.unwrap();

@@ -107,6 +107,53 @@ pub fn user_log(config: &Config, name: &str) -> Result<(), String> {
     show(config, name, "user-log", control::history_text)
 }
 
+/// What `roost user quota` was asked to change.
+pub struct QuotaChange<'a> {
+    pub storage: Option<&'a str>,
+    pub messages: Option<u64>,
+    /// The limits not given go back to the `[quota]` defaults.
+    pub default: bool,
+}
+
+/// `roost user quota NAME [--storage SIZE] [--messages N] [--default]`:
+/// shows the user's usage and limits, after changing them if asked.
+pub fn user_quota(config: &Config, name: &str, change: &QuotaChange) -> Result<(), String> {
+    use store::quota::Setting;
+    let name = auth::normalize_user_name(name)?;
+    let unchanged = if change.default { Setting::Default } else { Setting::Keep };
+    let storage = match change.storage {
+        Some(text) => Setting::To(store::quota::parse_size(text).map_err(|problem| format!("--storage: {problem}"))?),
+        None => unchanged,
+    };
+    let messages = change.messages.map_or(unchanged, Setting::To);
+    let setting = storage != Setting::Keep || messages != Setting::Keep;
+    let socket = config.control_socket();
+    let text = if control::server_running(&socket) {
+        if setting {
+            let (storage, messages) = (control::quota::word(storage), control::quota::word(messages));
+            control::request(&socket, &["quota-set", &name, &storage, &messages])?
+        } else {
+            control::request(&socket, &["quota-show", &name])?
+        }
+    } else {
+        if !config.database_path().exists() {
+            return Err(StoreError::NoSuchUser.to_string());
+        }
+        let settings = config.quota.settings.clone();
+        store::quota::configure(settings.clone());
+        let reserve = if setting { config.limits.min_free_disk } else { 0 };
+        store::run_offline(&config.database_path(), config.limits.cache_size, reserve, async |store| {
+            if setting {
+                store.execute(Op::SetQuota { name: name.clone(), storage, messages }).await?;
+            }
+            Ok(control::quota::show(&store.read()?, &name, &settings))
+        })
+        .map_err(|error| offline_error(config, error))??
+    };
+    say!("{text}");
+    Ok(())
+}
+
 /// `roost deliver`: stdin to the running server's LMTP socket.
 pub fn deliver(
     config: &Option<PathBuf>,

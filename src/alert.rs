@@ -236,7 +236,6 @@ async fn deliver(server: &Server, alert: &Alert) -> Result<bool, StoreError> {
 /// its own subject and paragraphs (plain ASCII subject), for user `name`.
 /// Not rate-limited here: the caller decides when one is due.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[allow(dead_code)] // Quota warnings and backup alerts (issue 16) are its first users.
 pub struct Notice {
     pub name: String,
     pub subject: String,
@@ -250,7 +249,6 @@ pub struct Notice {
 /// Sent whether or not `[alerts] enabled` is on (a quota warning or a
 /// failed backup is not optional). Ok(false) when the user has no INBOX
 /// (gone); an error when the store refused it.
-#[allow(dead_code)] // As Notice.
 pub async fn send_notice(server: &Server, notice: &Notice) -> Result<bool, StoreError> {
     let (user, mailboxes, admin) = {
         let reader = server.store.read()?;
@@ -289,7 +287,8 @@ async fn store_message(server: &Server, text: &str, mailboxes: Vec<u64>) -> Resu
     incoming.write(text.as_bytes()).await;
     let message = incoming.finish().await?;
     let blob = message.blob;
-    let delivered = server.store.deliver(message, mailboxes).await;
+    // Past any quota: an alert or a quota warning must reach a full mailbox.
+    let delivered = server.store.deliver_notice(message, mailboxes).await;
     if delivered.is_err() {
         server.store.submit(Op::DiscardBlobs { blobs: vec![blob] });
     }

@@ -83,6 +83,7 @@ enum UserAction {
     Device(DeviceCommand),
     DeviceOnly(UserDeviceOnly),
     Log(UserLog),
+    Quota(UserQuota),
 }
 
 #[derive(FromArgs)]
@@ -164,6 +165,30 @@ struct UserDeviceOnly {
     /// on or off
     #[argh(positional)]
     setting: String,
+    /// configuration file
+    #[argh(option)]
+    config: Option<PathBuf>,
+    /// data directory
+    #[argh(option)]
+    data: Option<PathBuf>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "quota")]
+/// Show a user's mail usage and quota limits, or set their own limits.
+struct UserQuota {
+    /// user name
+    #[argh(positional)]
+    name: String,
+    /// storage limit for this user: bytes, or with a unit ("500M", "2G"); 0: none
+    #[argh(option)]
+    storage: Option<String>,
+    /// message limit for this user; 0: none
+    #[argh(option)]
+    messages: Option<u64>,
+    /// back to the [quota] defaults for the limits not given here
+    #[argh(switch)]
+    default: bool,
     /// configuration file
     #[argh(option)]
     config: Option<PathBuf>,
@@ -569,6 +594,16 @@ fn main() -> ExitCode {
                         .and_then(|config| admin::device_only(&config, &arguments.name, &arguments.setting)),
                     UserAction::Log(arguments) => admin::load(&arguments.config, None, &arguments.data)
                         .and_then(|config| admin::user_log(&config, &arguments.name)),
+                    UserAction::Quota(arguments) => {
+                        admin::load(&arguments.config, None, &arguments.data).and_then(|config| {
+                            let limits = admin::QuotaChange {
+                                storage: arguments.storage.as_deref(),
+                                messages: arguments.messages,
+                                default: arguments.default,
+                            };
+                            admin::user_quota(&config, &arguments.name, &limits)
+                        })
+                    }
                 }
             }
             Command::Ban(ban) => {

@@ -609,6 +609,7 @@ pub fn serve(config: Config, ports_file: Option<&std::path::Path>) -> Result<(),
     create_data_dir(&config)?;
     let (cert, key) = tls_paths(&config)?;
     let certificates = Certificates::load(&cert, &key)?;
+    crate::store::quota::configure(config.quota.settings.clone());
     let (store, pump) = Store::open(&config.database_path(), config.limits.cache_size, config.limits.min_free_disk)
         .map_err(|error| match error {
             crate::store::StoreError::Locked => format!(
@@ -728,6 +729,7 @@ pub fn serve(config: Config, ports_file: Option<&std::path::Path>) -> Result<(),
         .detach();
     executor.spawn(crate::alert::run(Rc::downgrade(&server), alert_queue)).detach();
     executor.spawn(crate::backup::schedule(Rc::downgrade(&server))).detach();
+    executor.spawn(crate::quota_warning::run(Rc::downgrade(&server))).detach();
     executor.spawn(crate::control::serve(server.clone(), Rc::downgrade(&executor), control)).detach();
     for (listener, _) in plain {
         executor.spawn(accept(server.clone(), Rc::downgrade(&executor), listener, false)).detach();

@@ -178,6 +178,77 @@ impl Default for Backups {
     }
 }
 
+/// The `[quota]` table (RFC 9208, `store::quota`). Not in the board
+/// profiles: how much mail a family keeps depends on the disk (an SD
+/// card of 16 GB or a USB disk of 2 TB), which no board profile knows,
+/// and `[limits] min_free_disk` already keeps the disk itself from
+/// filling; so every limit is off (0) until the administrator sets one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Quota {
+    /// `storage`, `messages`, `household_storage`, `household_messages`
+    /// and `warn` (default `[80, 95]`), as the store enforces them.
+    pub settings: crate::store::quota::Settings,
+    /// `lmtp_over_quota`: "permanent" (552 5.2.2, the default: the MTA
+    /// bounces at once and the sender learns it) or "temporary" (452
+    /// 4.2.2: the MTA keeps retrying while the user makes room).
+    pub lmtp_permanent: bool,
+    /// Users allowed SETQUOTA (default: `[alerts] admin`, if set).
+    pub admins: Vec<String>,
+}
+
+impl Quota {
+    fn parse(section: &mut Section, alert_admin: Option<&String>) -> Result<Quota, ConfigError> {
+        let mut size = |key: &'static str| -> Result<u64, ConfigError> {
+            match section.value(key) {
+                None => Ok(0),
+                Some(Value::Integer(number)) if *number >= 0 => Ok(*number as u64),
+                Some(Value::String(text)) => crate::store::quota::parse_size(text)
+                    .map_err(|problem| error(format!("{}: {problem}", section.place(key)))),
+                Some(_) => {
+                    Err(error(format!("{}: expected a size like \"2G\" or \"500M\" (0: no limit)", section.place(key))))
+                }
+            }
+        };
+        let storage = size("storage")?;
+        let household_storage = size("household_storage")?;
+        let messages = section.integer("messages")?.unwrap_or(0);
+        let household_messages = section.integer("household_messages")?.unwrap_or(0);
+        let warn = match section.value("warn") {
+            None => vec![80, 95],
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|item| match item {
+                    Value::Integer(level) if (1..=100).contains(level) => Ok(*level as u8),
+                    _ => Err(error(format!("{}: expected percentages from 1 to 100", section.place("warn")))),
+                })
+                .collect::<Result<Vec<u8>, _>>()?,
+            Some(_) => return Err(error(format!("{}: expected an array like [80, 95]", section.place("warn")))),
+        };
+        let lmtp_permanent = match section.string("lmtp_over_quota")?.as_deref() {
+            None | Some("permanent") => true,
+            Some("temporary") => false,
+            Some(other) => {
+                return Err(error(format!(
+                    "{}: {other:?}; use \"permanent\" (552 5.2.2) or \"temporary\" (452 4.2.2)",
+                    section.place("lmtp_over_quota")
+                )))
+            }
+        };
+        let admins = match section.strings("admins")? {
+            None => alert_admin.into_iter().cloned().collect(),
+            Some(names) => names
+                .iter()
+                .map(|name| {
+                    crate::auth::normalize_user_name(name)
+                        .map_err(|problem| error(format!("{}: {problem}", section.place("admins"))))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        let settings = crate::store::quota::Settings { storage, messages, household_storage, household_messages, warn };
+        Ok(Quota { settings, lmtp_permanent, admins })
+    }
+}
+
 /// Who may send a password over a connection without TLS.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PlaintextAuth {
@@ -207,7 +278,7 @@ impl Access {
 /// of their own (per user, say): each is accepted here only once its
 /// parser exists; an unknown one is refused like any unknown table.
 fn known_table(name: &str) -> bool {
-    ["", "imap", "tls", "lmtp", "limits", "access", "alerts", "acl", "backup"].contains(&name)
+    ["", "imap", "tls", "lmtp", "limits", "access", "alerts", "acl", "backup", "quota"].contains(&name)
         || route_index(name).is_some()
 }
 
@@ -327,6 +398,7 @@ pub struct Config {
     pub alerts: Alerts,
     /// `[backup]`.
     pub backup: Backups,
+    pub quota: Quota,
     pub limits: Limits,
     /// Per-user address rules (`[access.user.NAME]`), by user name; applied at login.
     pub user_access: BTreeMap<String, UserAccess>,
@@ -903,6 +975,9 @@ impl Config {
             ),
         };
         alerts.finish()?;
+        let mut quota_section = Section::new(name, text, &document, "quota");
+        let quota = Quota::parse(&mut quota_section, alert_admin.as_ref())?;
+        quota_section.finish()?;
 
         let mut section = Section::new(name, text, &document, "backup");
         let backup_dir = section.string("dir")?.filter(|dir| !dir.is_empty()).map(PathBuf::from);
@@ -945,6 +1020,7 @@ impl Config {
             access,
             alerts: Alerts { enabled: alerts_enabled, admin: alert_admin },
             backup,
+            quota,
             limits,
             user_access,
         })
@@ -1186,6 +1262,32 @@ mod tests {
         ] {
             let problem = Config::parse("test.toml", text, Overrides::default()).unwrap_err().0;
             assert!(problem.contains(expected), "{text}: {problem}");
+        }
+    }
+
+    #[test]
+    fn quota_defaults_are_off_and_sizes_take_units() {
+        let config = Config::parse("test.toml", "", Overrides::default()).unwrap();
+        assert_eq!(config.quota.settings.storage, 0);
+        assert_eq!(config.quota.settings.warn, vec![80, 95]);
+        assert!(config.quota.lmtp_permanent);
+        assert!(config.quota.admins.is_empty());
+        let text = "[alerts]\nadmin = \"Dad\"\n[quota]\nstorage = \"2G\"\nmessages = 5000\nhousehold_storage = 1048576\nwarn = [90]\nlmtp_over_quota = \"temporary\"";
+        let config = Config::parse("test.toml", text, Overrides::default()).unwrap();
+        assert_eq!(config.quota.settings.storage, 2 << 30);
+        assert_eq!(config.quota.settings.messages, 5000);
+        assert_eq!(config.quota.settings.household_storage, 1 << 20);
+        assert_eq!(config.quota.settings.warn, vec![90]);
+        assert!(!config.quota.lmtp_permanent);
+        assert_eq!(config.quota.admins, vec!["dad".to_string()]);
+        for (text, problem) in [
+            ("[quota]\nstorage = \"2X\"", "unknown unit"),
+            ("[quota]\nwarn = [0]", "percentages"),
+            ("[quota]\nlmtp_over_quota = \"later\"", "permanent"),
+            ("[quota]\nstorag = 1", "unknown setting"),
+        ] {
+            let found = Config::parse("test.toml", text, Overrides::default()).unwrap_err().0;
+            assert!(found.contains(problem), "{text}: {found}");
         }
     }
 

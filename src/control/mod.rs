@@ -22,6 +22,7 @@ use crate::store::{check, Op, StoreError};
 
 pub mod backup;
 pub mod public;
+pub mod quota;
 pub mod share;
 
 /// Longest request line.
@@ -198,6 +199,8 @@ async fn execute(server: &Server, words: &[&str]) -> Result<String, String> {
             result
         }
         ["share-list"] => share::list(server),
+        ["quota-show", name] => quota::request(server, &[name]).await,
+        ["quota-set", name, storage, messages] => quota::request(server, &[name, storage, messages]).await,
         ["public-create", name, grants @ ..] => public::create(server, name, grants).await,
         ["public-del", name] => public::delete(server, name).await,
         ["public-list"] => public::list(server),

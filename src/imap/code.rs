@@ -90,7 +90,7 @@ pub fn describe(error: &StoreError, target_mailbox: bool) -> (Code, String) {
         StoreError::TooManyKeywords | StoreError::TooManyMailboxes | StoreError::TooManyUsers => Code::Limit,
         StoreError::NoSuchUser | StoreError::UserExists | StoreError::OwnerRights => Code::Cannot,
         StoreError::DeviceExists | StoreError::NoSuchDevice | StoreError::TooManyDevices => Code::Cannot,
-        StoreError::NoSpace | StoreError::DiskFull(_) => Code::OverQuota,
+        StoreError::NoSpace | StoreError::DiskFull(_) | StoreError::OverQuota(_) => Code::OverQuota,
         StoreError::NoSuchBlob | StoreError::Locked | StoreError::NeedsRepair | StoreError::Io(_) => Code::Unavailable,
         StoreError::Corrupt(_) => Code::Corruption,
         StoreError::Bug(_) => Code::ServerBug,
@@ -98,6 +98,10 @@ pub fn describe(error: &StoreError, target_mailbox: bool) -> (Code, String) {
     let text = match error {
         StoreError::NoSpace | StoreError::DiskFull(_) => "Not enough disk space".to_string(),
         StoreError::Io(_) => "Storage failure; nothing was changed".to_string(),
+        // RFC 9208 §4.3: the reason, and what the user can do about it.
+        StoreError::OverQuota(reason) => {
+            format!("Over quota: {reason}; delete some mail (empty Trash, remove large messages) first")
+        }
         StoreError::Bug(_) => "Internal error; nothing was changed".to_string(),
         other => {
             let text = other.to_string();

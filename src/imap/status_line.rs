@@ -16,8 +16,25 @@ pub fn refused_item(session: &Session, items: &[StatusItem]) -> Option<&'static 
         .then_some("STATUS RECENT is not part of IMAP4rev2 (RFC 9051)")
 }
 
+/// What [`read`] counts beside the record, when the items ask for it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Counted {
+    /// Messages still \Recent.
+    pub recent: u64,
+    /// RFC 9208 §4.2 DELETED-STORAGE: bytes of the \Deleted messages,
+    /// kept by the store as they come and go (`store::quota`).
+    pub deleted_storage: u64,
+}
+
 /// `* STATUS name (item value ...)` of mailbox `id`.
-pub fn write(session: &mut Session, name: &str, id: u64, record: &MailboxRecord, recent: u64, items: &[StatusItem]) {
+pub fn write(
+    session: &mut Session,
+    name: &str,
+    id: u64,
+    record: &MailboxRecord,
+    counted: Counted,
+    items: &[StatusItem],
+) {
     let utf8 = session.utf8_names();
     let out = session.conn.out();
     out.extend_from_slice(b"* STATUS ");
@@ -36,7 +53,7 @@ pub fn write(session: &mut Session, name: &str, id: u64, record: &MailboxRecord,
         }
         let (label, value): (&str, u64) = match item {
             StatusItem::Messages => ("MESSAGES", record.messages.into()),
-            StatusItem::Recent => ("RECENT", recent),
+            StatusItem::Recent => ("RECENT", counted.recent),
             StatusItem::UidNext => ("UIDNEXT", record.uid_next.into()),
             StatusItem::UidValidity => ("UIDVALIDITY", record.uid_validity.into()),
             StatusItem::Unseen => ("UNSEEN", record.unseen.into()),
@@ -44,6 +61,7 @@ pub fn write(session: &mut Session, name: &str, id: u64, record: &MailboxRecord,
             StatusItem::Size => ("SIZE", record.size),
             StatusItem::Deleted => ("DELETED", record.deleted.into()),
             StatusItem::HighestModseq => ("HIGHESTMODSEQ", record.highest_modseq),
+            StatusItem::DeletedStorage => ("DELETED-STORAGE", counted.deleted_storage),
             StatusItem::MailboxId => continue,
         };
         out.extend_from_slice(label.as_bytes());
@@ -63,7 +81,12 @@ pub fn write(session: &mut Session, name: &str, id: u64, record: &MailboxRecord,
 /// message's flag; every other reader keeps theirs privately, so theirs is
 /// the messages less their private \Seen rows (one walk of those rows,
 /// at most the mailbox's size; done only when UNSEEN is asked for).
-pub fn read(session: &Session, user: u32, id: u64, items: &[StatusItem]) -> Result<(MailboxRecord, u64), StoreError> {
+pub fn read(
+    session: &Session,
+    user: u32,
+    id: u64,
+    items: &[StatusItem],
+) -> Result<(MailboxRecord, Counted), StoreError> {
     let store = &session.server.store;
     let reader = store.read()?;
     let mut record = reader.mailbox(id)?.ok_or(StoreError::NoSuchMailbox)?;
@@ -85,8 +108,9 @@ pub fn read(session: &Session, user: u32, id: u64, items: &[StatusItem]) -> Resu
         }
         record
     };
+    let deleted_storage = if items.contains(&StatusItem::DeletedStorage) { reader.deleted_storage(id)? } else { 0 };
     if !items.contains(&StatusItem::Recent) {
-        return Ok((with_own(record), 0));
+        return Ok((with_own(record), Counted { recent: 0, deleted_storage }));
     }
     // A watched mailbox may have handed out \Recent since the record was written.
     let (first_recent, in_hub) = match store.hub().borrow().get(id) {
@@ -110,5 +134,5 @@ pub fn read(session: &Session, user: u32, id: u64, items: &[StatusItem]) -> Resu
     if let Some(view) = session.view().filter(|view| view.mailbox == id) {
         recent += u64::from(view.recent_count());
     }
-    Ok((with_own(record), recent))
+    Ok((with_own(record), Counted { recent, deleted_storage }))
 }

@@ -85,6 +85,20 @@ pub enum CommandBody {
     MyRights {
         mailbox: MailboxArgument,
     },
+    // RFC 9208 QUOTA (issue 16): `parse::quota`, handled by `command::quota`.
+    /// GETQUOTA (RFC 9208 §4.1.1).
+    GetQuota {
+        root: Vec<u8>,
+    },
+    /// GETQUOTAROOT (RFC 9208 §4.1.2).
+    GetQuotaRoot {
+        mailbox: MailboxArgument,
+    },
+    /// SETQUOTA (RFC 9208 §4.1.3): (resource name upper-cased, limit).
+    SetQuota {
+        root: Vec<u8>,
+        limits: Vec<(String, u64)>,
+    },
     // Selected.
     Check,
     Close,
@@ -281,6 +295,9 @@ impl CommandBody {
             CommandBody::GetAcl { .. } => "GETACL",
             CommandBody::ListRights { .. } => "LISTRIGHTS",
             CommandBody::MyRights { .. } => "MYRIGHTS",
+            CommandBody::GetQuota { .. } => "GETQUOTA",
+            CommandBody::GetQuotaRoot { .. } => "GETQUOTAROOT",
+            CommandBody::SetQuota { .. } => "SETQUOTA",
             CommandBody::Check => "CHECK",
             CommandBody::Close => "CLOSE",
             CommandBody::Unselect => "UNSELECT",
@@ -438,6 +455,8 @@ pub enum StatusItem {
     HighestModseq,
     /// RFC 8474 §4.3: `MAILBOXID (id)`.
     MailboxId,
+    /// RFC 9208 §4.2: the bytes of the \Deleted messages.
+    DeletedStorage,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

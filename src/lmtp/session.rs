@@ -246,7 +246,7 @@ impl Session {
                 let blob = message.blob;
                 if mailboxes.is_empty() {
                     self.server.store.submit(Op::DiscardBlobs { blobs: vec![blob] });
-                    Ok(())
+                    Ok(Vec::new())
                 } else {
                     self.deliver(message, mailboxes, &transaction, size).await
                 }
@@ -268,15 +268,35 @@ impl Session {
                 self.reply(code, enhanced, &format!("<{address}> {text}"));
                 continue;
             }
+            let over_quota = match &outcome {
+                Ok(refused) => refused.iter().find(|(mailbox, _)| *mailbox == recipient.mailbox).map(|(_, why)| why),
+                Err(StoreError::OverQuota(reason)) => Some(reason),
+                Err(_) => None,
+            };
+            if let Some(reason) = over_quota {
+                // RFC 3463 X.2.2 "mailbox full": permanent (the sender gets
+                // it back now) or temporary (the MTA retries while the user
+                // makes room), as `[quota] lmtp_over_quota` says.
+                let (code, enhanced) =
+                    if self.server.config.quota.lmtp_permanent { (552, "5.2.2") } else { (452, "4.2.2") };
+                log::info!(
+                    "lmtp {}: refused mail from <{}> to <{address}>: over quota: {reason}",
+                    self.peer,
+                    transaction.from
+                );
+                self.reply(code, enhanced, &format!("<{address}> Mailbox full: {reason}"));
+                continue;
+            }
             match &outcome {
-                Ok(()) => self.reply(250, "2.0.0", &format!("<{address}> Delivered")),
+                Ok(_) => self.reply(250, "2.0.0", &format!("<{address}> Delivered")),
                 Err(error) => {
                     let (code, enhanced, text) = temporary_failure(error);
                     self.reply(code, enhanced, &format!("<{address}> {text}"));
                 }
             }
         }
-        if let Err(error) = outcome {
+        // Quota refusals were logged per recipient above.
+        if let Some(error) = outcome.as_ref().err().filter(|error| !matches!(error, StoreError::OverQuota(_))) {
             log::error!("lmtp {}: delivery from <{}> failed: {error}", self.peer, transaction.from);
         }
         Ok(())
@@ -304,25 +324,31 @@ impl Session {
             .collect()
     }
 
-    /// One durable commit of `message` into `mailboxes`.
+    /// One durable commit of `message` into `mailboxes`; answers the
+    /// mailboxes the quota refused, with the reasons.
     async fn deliver(
         &mut self,
         message: NewMessage,
         mailboxes: Vec<u64>,
         transaction: &Transaction,
         size: u64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<(u64, String)>, StoreError> {
         let blob = message.blob;
         match self.server.store.deliver(message, mailboxes).await {
-            Ok(Delivered { .. }) => {
-                let to: Vec<&str> = transaction.recipients.iter().map(|r| r.address.as_str()).collect();
+            Ok(Delivered { refused, .. }) => {
+                let to: Vec<&str> = transaction
+                    .recipients
+                    .iter()
+                    .filter(|r| !refused.iter().any(|(mailbox, _)| *mailbox == r.mailbox))
+                    .map(|r| r.address.as_str())
+                    .collect();
                 log::info!(
                     "lmtp {}: delivered {size} bytes from <{}> to {}",
                     self.peer,
                     transaction.from,
                     to.join(", ")
                 );
-                Ok(())
+                Ok(refused)
             }
             Err(error) => {
                 self.server.store.submit(Op::DiscardBlobs { blobs: vec![blob] });

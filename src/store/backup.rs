@@ -67,6 +67,7 @@ use super::schema::{
     ACL, ACL_GRANTEES, ALERTS_SENT, BANS, BLOBS, BLOB_CHUNKS, CHANGES, DEVICES, EXPUNGED, FLAG_INDEX, KNOWN_ADDRESSES,
     KNOWN_DEVICES, LOGIN_HISTORY, MAILBOXES, MAILBOX_INFO, MESSAGES, META, PENDING_BLOBS, PREVIEWS, PRIVATE_CHANGES,
     PRIVATE_FLAGS, PRIVATE_SEEN, PRIVATE_SEEN_MAILBOXES, SAVE_DATES, SHARED_MODSEQ, SUBSCRIPTIONS, SUMMARIES, USERS,
+    QUOTA_USAGE, QUOTA_LIMITS, QUOTA_WARNED, DELETED_SIZES,
     USER_SETTINGS,
 };
 use super::{Reader, StoreError};
@@ -213,6 +214,10 @@ fn copy_every_table(copier: &mut Copier) -> Result<(), StoreError> {
     copier.table(PRIVATE_FLAGS)?;
     copier.table(PRIVATE_CHANGES)?;
     copier.table(SHARED_MODSEQ)?;
+    copier.table(QUOTA_USAGE)?;
+    copier.table(QUOTA_LIMITS)?;
+    copier.table(QUOTA_WARNED)?;
+    copier.table(DELETED_SIZES)?;
     Ok(())
 }
 

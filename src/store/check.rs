@@ -70,6 +70,7 @@ pub fn run(reader: &Reader) -> Result<Report, StoreError> {
             problem("its name does not lead back to it".into());
         }
         let (mut count, mut unseen, mut deleted, mut size) = (0u32, 0u32, 0u32, 0u64);
+        let mut deleted_size = 0u64;
         let mut previous = 0u32;
         let index: HashSet<(u64, u32)> = reader.change_index(id)?.into_iter().collect();
         let mut flag_rows: HashSet<(u8, u32)> = HashSet::new();
@@ -114,6 +115,7 @@ pub fn run(reader: &Reader) -> Result<Report, StoreError> {
             }
             if message.flags.contains(Flags::DELETED) {
                 deleted += 1;
+                deleted_size += message.size;
             }
             size += message.size;
             *references.entry(message.blob).or_default() += 1;
@@ -137,6 +139,9 @@ pub fn run(reader: &Reader) -> Result<Report, StoreError> {
         }
         if flag_rows.len() != expected_rows {
             problem(format!("flag index has {} rows where the messages give {expected_rows}", flag_rows.len()));
+        }
+        if let Some(text) = super::quota::check_deleted(reader, id, deleted_size)? {
+            problem(text);
         }
         let expected = (mailbox.messages, mailbox.unseen, mailbox.deleted, mailbox.size);
         if (count, unseen, deleted, size) != expected {
@@ -175,6 +180,7 @@ pub fn run(reader: &Reader) -> Result<Report, StoreError> {
         }
     }
     check_access(reader, &user_ids, &mut report)?;
+    super::quota::check_usage(reader, &mut report.problems)?;
     report.pending_blobs = reader.pending_blobs()?;
     let orphans = chunks.keys().filter(|blob| !known_blobs.contains(blob)).count() as u64;
     if orphans > report.pending_blobs {

@@ -65,6 +65,10 @@ pub struct Hub {
     /// change of an owner's then wakes those users' sessions too, which
     /// work out for themselves what of it they may see (`imap::session::notify`).
     follows: HashMap<Option<u32>, HashMap<u32, u32>>,
+    /// Quota warnings committed and not yet sent (user, percent level),
+    /// and the event that wakes the task sending them (`crate::quota_warning`).
+    quota_warnings: Vec<(u32, u8)>,
+    quota_event: event_listener::Event,
 }
 
 /// A mailbox's UID list read ahead of [`Hub::watch`] by
@@ -248,6 +252,10 @@ impl Hub {
                 // Idling sessions on the mailbox check their rights again.
                 Change::Rights { mailbox: Some(mailbox) } => mailbox,
                 Change::Rights { mailbox: None } => continue,
+                Change::QuotaWarning { .. } => {
+                    self.quota_event.notify(usize::MAX);
+                    continue;
+                }
             };
             if let Some(state) = self.mailboxes.get(mailbox) {
                 state.changed.notify(usize::MAX);
@@ -293,6 +301,7 @@ impl Hub {
                 }
             }
             Change::User { .. } => {}
+            Change::QuotaWarning { user, percent } => self.quota_warnings.push((*user, *percent)),
             Change::Rights { .. } => self.acl_generation += 1,
             Change::Deleted { mailbox } => {
                 self.claimed_recent.remove(mailbox);
@@ -304,6 +313,16 @@ impl Hub {
                 }
             }
         }
+    }
+
+    /// The quota warnings committed since the last call (see [`Change::QuotaWarning`]).
+    pub fn take_quota_warnings(&mut self) -> Vec<(u32, u8)> {
+        std::mem::take(&mut self.quota_warnings)
+    }
+
+    /// Notified when a quota warning is committed; listen before taking.
+    pub fn quota_warned(&self) -> event_listener::EventListener {
+        self.quota_event.listen()
     }
 
     fn fresh(&mut self, mailbox: u64, modseq: u64) -> Option<&mut MailboxState> {

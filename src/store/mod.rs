@@ -44,6 +44,7 @@ mod codec;
 pub mod hub;
 pub mod incoming;
 mod ops;
+pub mod quota;
 mod reader;
 mod schema;
 mod structure_codec;
@@ -152,6 +153,9 @@ pub enum StoreError {
     OwnerRights,
     /// Every user id below the reserved ones is taken.
     TooManyUsers,
+    /// Refused: it would take an owner (or the household) over a quota
+    /// limit (RFC 9208); the reason in plain words (see [`quota`]).
+    OverQuota(String),
 }
 
 impl std::fmt::Display for StoreError {
@@ -180,6 +184,7 @@ impl std::fmt::Display for StoreError {
             StoreError::Bug(what) => write!(f, "internal error: {what}"),
             StoreError::TooManyUsers => write!(f, "no user id is left"),
             StoreError::OwnerRights => write!(f, "the owner of a mailbox always has every right on it"),
+            StoreError::OverQuota(reason) => write!(f, "over quota: {reason}"),
         }
     }
 }
@@ -386,6 +391,12 @@ pub enum Op {
         at: u64,
     },
     /// An alert of `kind` was sent to `user` at `at` (see `crate::alert`).
+    /// Sets user `name`'s own quota limits (`roost user quota`, SETQUOTA).
+    SetQuota {
+        name: String,
+        storage: quota::Setting,
+        messages: quota::Setting,
+    },
     RecordAlert {
         user: u32,
         kind: u8,
@@ -465,6 +476,9 @@ pub struct Copied {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Delivered {
     pub uids: Vec<u32>,
+    /// The mailboxes left out because the quota refused them, each with
+    /// the reason (the UIDs above are those of the others, in order).
+    pub refused: Vec<(u64, String)>,
 }
 
 /// Messages expunged ([`Store::expunge`]), ascending.
@@ -511,6 +525,12 @@ pub enum Change {
     /// `imap::session::rights`); the hub counts these.
     Rights {
         mailbox: Option<u64>,
+    },
+    /// `user`'s use of their quota reached the `[quota] warn` level
+    /// `percent` (once per upward crossing, see [`quota`]).
+    QuotaWarning {
+        user: u32,
+        percent: u8,
     },
 }
 
@@ -563,6 +583,8 @@ enum Request {
     Deliver {
         message: NewMessage,
         mailboxes: Vec<u64>,
+        /// Whether the quota may refuse mailboxes (not for notices).
+        enforce: bool,
         reply: Reply<Delivered>,
     },
     SetFlags {
@@ -798,9 +820,17 @@ impl Store {
         self.call(|reply| Request::Replace { mailbox, message, from, uid, reply }).await
     }
 
-    /// Delivers one message to each of `mailboxes` (distinct), storing it once.
+    /// Delivers one message to each of `mailboxes` (distinct), storing it
+    /// once; a mailbox the quota refuses is left out and listed in
+    /// [`Delivered::refused`] (all refused: [`StoreError::OverQuota`]).
     pub async fn deliver(&self, message: NewMessage, mailboxes: Vec<u64>) -> Result<Delivered, StoreError> {
-        self.call(|reply| Request::Deliver { message, mailboxes, reply }).await
+        self.call(|reply| Request::Deliver { message, mailboxes, enforce: true, reply }).await
+    }
+
+    /// [`Store::deliver`] past any quota: alerts and quota warnings, which
+    /// a full mailbox must still receive.
+    pub async fn deliver_notice(&self, message: NewMessage, mailboxes: Vec<u64>) -> Result<Delivered, StoreError> {
+        self.call(|reply| Request::Deliver { message, mailboxes, enforce: false, reply }).await
     }
 
     /// Changes the flags of the messages `uids` of `mailbox`.
@@ -1020,6 +1050,8 @@ pub(in crate::store) fn check_database(database: &Database) -> Result<check::Rep
 pub fn check_offline(path: &Path, cache_bytes: usize, repair: bool) -> Result<check::Report, StoreError> {
     if repair {
         let db = redb::Builder::new().set_cache_size(cache_bytes).open(path)?;
+        // Quota usage is derived data: recounted rather than reported.
+        quota::repair(&db)?;
         return check_database(&db);
     }
     let db = redb::Builder::new().set_cache_size(cache_bytes).open_read_only(path)?;

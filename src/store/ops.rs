@@ -8,12 +8,14 @@
 
 use redb::{ReadableTable, Table, WriteTransaction};
 
+use super::quota::{Admission, Usage};
 use super::schema::{
     BlobRecord, DeviceRecord, Flags, LoginEntry, MailboxRecord, MessageRecord, PreviewRecord, SpecialUse, UserRecord,
-    UserSettings, ACL, ACL_GRANTEES, ALERTS_SENT, BANS, BLOBS, BLOB_CHUNKS, CHANGES, CHUNK_SIZE, DEVICES, EXPUNGED,
-    FLAG_INDEX, INDEXED_FLAGS, KNOWN_ADDRESSES, KNOWN_DEVICES, KNOWN_PER_USER, LOGIN_HISTORY, MAILBOXES, MAILBOX_INFO,
-    MESSAGES, META, PENDING_BLOBS, PREVIEWS, PRIVATE_CHANGES, PRIVATE_FLAGS, PRIVATE_SEEN, PRIVATE_SEEN_MAILBOXES,
-    RESERVED_IDS, SAVE_DATES, SHARED_MODSEQ, SUBSCRIPTIONS, SUMMARIES, USERS, USER_SETTINGS,
+    UserSettings, ACL, ACL_GRANTEES, ALERTS_SENT, BANS, BLOBS, BLOB_CHUNKS, CHANGES, CHUNK_SIZE, DELETED_SIZES,
+    DEVICES, EXPUNGED, FLAG_INDEX, INDEXED_FLAGS, KNOWN_ADDRESSES, KNOWN_DEVICES, KNOWN_PER_USER, LOGIN_HISTORY,
+    MAILBOXES, MAILBOX_INFO, MESSAGES, META, PENDING_BLOBS, PREVIEWS, PRIVATE_CHANGES, PRIVATE_FLAGS, PRIVATE_SEEN,
+    PRIVATE_SEEN_MAILBOXES, QUOTA_LIMITS, QUOTA_USAGE, QUOTA_WARNED, RESERVED_IDS, SAVE_DATES, SHARED_MODSEQ,
+    SUBSCRIPTIONS, SUMMARIES, USERS, USER_SETTINGS,
 };
 use super::{
     Appended, Change, Copied, Delivered, Expunged, FlagAction, FlagChange, KeptFlags, NewMessage, Op, StoreError,
@@ -67,6 +69,14 @@ pub(super) struct Tables<'txn> {
     pub private_flags: Table<'txn, (u64, u32, u32), u64>,
     pub private_changes: Table<'txn, (u64, u32, u64, u32), ()>,
     pub shared_modseq: Table<'txn, u64, (u64, u64)>,
+    pub quota_usage: Table<'txn, u32, (u64, u64)>,
+    pub quota_limits: Table<'txn, u32, (u64, u64)>,
+    pub quota_warned: Table<'txn, u32, u8>,
+    pub deleted_sizes: Table<'txn, u64, u64>,
+    /// Quota warnings due (`store::quota`), raised where no change list
+    /// is at hand (`save_mailbox`); the store thread moves them to the
+    /// commit's changes after each operation.
+    pub quota_changes: Vec<Change>,
 }
 
 impl<'txn> Tables<'txn> {
@@ -101,6 +111,11 @@ impl<'txn> Tables<'txn> {
             private_flags: transaction.open_table(PRIVATE_FLAGS)?,
             private_changes: transaction.open_table(PRIVATE_CHANGES)?,
             shared_modseq: transaction.open_table(SHARED_MODSEQ)?,
+            quota_usage: transaction.open_table(QUOTA_USAGE)?,
+            quota_limits: transaction.open_table(QUOTA_LIMITS)?,
+            quota_warned: transaction.open_table(QUOTA_WARNED)?,
+            deleted_sizes: transaction.open_table(DELETED_SIZES)?,
+            quota_changes: Vec::new(),
         })
     }
 
@@ -146,20 +161,43 @@ impl<'txn> Tables<'txn> {
         Ok(record)
     }
 
+    /// Writes a mailbox record, and the change of its message count and
+    /// size to its owner's quota usage (`store::quota`).
     fn save_mailbox(&mut self, id: u64, record: &MailboxRecord) -> Result<(), StoreError> {
-        self.mailbox_info.insert(id, record.encode().as_slice())?;
-        Ok(())
+        let old =
+            self.mailbox_info.insert(id, record.encode().as_slice())?.map(|old| MailboxRecord::decode(old.value()));
+        let old = old.transpose()?;
+        let mut warnings = std::mem::take(&mut self.quota_changes);
+        let accounted = super::quota::account(self, old.as_ref(), Some(record), &mut warnings);
+        self.quota_changes = warnings;
+        accounted
     }
 
-    /// Keeps the flag index in step with a message whose flags went from
-    /// `old` to `new` (None: the message did not exist / no longer does).
+    /// Removes a mailbox record, taking what it held off its owner's usage.
+    fn drop_mailbox(&mut self, id: u64) -> Result<(), StoreError> {
+        let old = self.mailbox_info.remove(id)?.map(|old| MailboxRecord::decode(old.value()));
+        let old = old.transpose()?;
+        let mut warnings = std::mem::take(&mut self.quota_changes);
+        let accounted = super::quota::account(self, old.as_ref(), None, &mut warnings);
+        self.quota_changes = warnings;
+        accounted
+    }
+
+    /// Keeps the flag index (and the size of the \Deleted messages) in
+    /// step with a message of `size` bytes whose flags went from `old` to
+    /// `new` (None: the message did not exist / no longer does).
     fn index_flags(
         &mut self,
         mailbox: u64,
         uid: u32,
         old: Option<Flags>,
         new: Option<Flags>,
+        size: u64,
     ) -> Result<(), StoreError> {
+        let deleted = |flags: Option<Flags>| flags.is_some_and(|flags| flags.contains(Flags::DELETED));
+        if deleted(old) != deleted(new) {
+            super::quota::count_deleted(self, mailbox, size, deleted(new))?;
+        }
         for (code, flag, set) in INDEXED_FLAGS {
             let was = old.is_some_and(|flags| flags.contains(flag) == set);
             let is = new.is_some_and(|flags| flags.contains(flag) == set);
@@ -386,6 +424,10 @@ pub(super) fn apply(tables: &mut Tables, op: &Op, changes: &mut Vec<Change>) -> 
             }
             Ok(())
         }
+        Op::SetQuota { name, storage, messages } => {
+            let id = tables.user(name)?.id;
+            super::quota::set_limits(tables, id, *storage, *messages, changes)
+        }
         Op::RecordAlert { user, kind, at } => {
             tables.alerts_sent.insert((*user, *kind), *at)?;
             Ok(())
@@ -458,7 +500,21 @@ pub(super) fn replace(
     uid: u32,
     changes: &mut Vec<Change>,
 ) -> Result<Appended, StoreError> {
-    let appended = append(tables, mailbox, std::slice::from_ref(message), changes)?;
+    // Judged by what it adds once the old message is gone: replacing a
+    // draft with one of the same size never goes over the quota.
+    let owner = tables.selectable_mailbox(mailbox)?.user_id;
+    let old_owner = tables.mailbox(from).map(|record| record.user_id).ok();
+    let old_size = tables.messages_in(from, &UidSet(vec![(uid, uid)]))?.first().map(|(_, old)| old.size);
+    let new = Usage { bytes: message.size, messages: 1 };
+    let (add, household) = match (old_owner, old_size) {
+        (Some(old_owner), Some(old_size)) => {
+            let net = Usage { bytes: message.size.saturating_sub(old_size), messages: 0 };
+            (if old_owner == owner { net } else { new }, net)
+        }
+        _ => (new, new),
+    };
+    Admission::default().admit(tables, owner, add, household)?;
+    let appended = append_admitted(tables, mailbox, std::slice::from_ref(message), changes)?;
     // Read after the append: `from` may be the same mailbox.
     let record = tables.selectable_mailbox(from)?;
     let doomed = tables.messages_in(from, &UidSet(vec![(uid, uid)]))?;
@@ -533,7 +589,7 @@ fn delete_user(tables: &mut Tables, name: &str, changes: &mut Vec<Change>) -> Re
     for (mailbox_name, id) in mailboxes {
         remove_all_messages(tables, id)?;
         super::acl::forget_mailbox(tables, id)?;
-        tables.mailbox_info.remove(id)?;
+        tables.drop_mailbox(id)?;
         tables.mailboxes.remove((user.id, mailbox_name.as_str()))?;
         changes.push(Change::Deleted { mailbox: id });
     }
@@ -544,6 +600,7 @@ fn delete_user(tables: &mut Tables, name: &str, changes: &mut Vec<Change>) -> Re
     tables.known_addresses.retain_in((user.id, "")..(user.id + 1, ""), |_, _| false)?;
     tables.known_devices.retain_in((user.id, "")..(user.id + 1, ""), |_, _| false)?;
     tables.alerts_sent.retain_in((user.id, 0)..=(user.id, u8::MAX), |_, _| false)?;
+    super::quota::forget_user(tables, user.id)?;
     // Their entries in others' ACLs and their own \Seen in others' mailboxes.
     super::acl::forget_user(tables, user.id)?;
     changes.push(Change::Rights { mailbox: None });
@@ -640,7 +697,7 @@ fn create_mailbox(
         // mailbox created after a DELETE of the same name gets a new
         // MAILBOXID; RFC 3501 §2.3.1.1: and a new UIDVALIDITY.
         super::acl::forget_mailbox(tables, id)?;
-        tables.mailbox_info.remove(id)?;
+        tables.drop_mailbox(id)?;
         tables.mailboxes.remove((user, name))?;
         return insert_mailbox(tables, user, name, special_use);
     }
@@ -690,6 +747,7 @@ fn remove_all_messages(tables: &mut Tables, mailbox: u64) -> Result<(), StoreErr
     }
     tables.messages.retain_in((mailbox, 0)..=(mailbox, u32::MAX), |_, _| false)?;
     tables.flag_index.retain_in((mailbox, 0, 0)..=(mailbox, u8::MAX, u32::MAX), |_, ()| false)?;
+    tables.deleted_sizes.remove(mailbox)?;
     tables.summaries.retain_in((mailbox, 0)..=(mailbox, u32::MAX), |_, _| false)?;
     tables.save_dates.retain_in((mailbox, 0)..=(mailbox, u32::MAX), |_, _| false)?;
     tables.changes.retain_in((mailbox, 0, 0)..=(mailbox, u64::MAX, u32::MAX), |_, ()| false)?;
@@ -731,7 +789,7 @@ fn delete_mailbox(tables: &mut Tables, user: u32, name: &str, changes: &mut Vec<
         record = placeholder;
         tables.save_mailbox(id, &record)?;
     } else {
-        tables.mailbox_info.remove(id)?;
+        tables.drop_mailbox(id)?;
         tables.mailboxes.remove((user, name))?;
         remove_empty_placeholders(tables, user, name)?;
     }
@@ -747,7 +805,7 @@ fn remove_empty_placeholders(tables: &mut Tables, user: u32, name: &str) -> Resu
             break;
         }
         super::acl::forget_mailbox(tables, id)?;
-        tables.mailbox_info.remove(id)?;
+        tables.drop_mailbox(id)?;
         tables.mailboxes.remove((user, parent.as_str()))?;
     }
     Ok(())
@@ -846,6 +904,21 @@ pub(super) fn append(
     messages: &[NewMessage],
     changes: &mut Vec<Change>,
 ) -> Result<Appended, StoreError> {
+    let owner = tables.selectable_mailbox(mailbox)?.user_id;
+    let add = Usage { bytes: messages.iter().map(|message| message.size).sum(), messages: messages.len() as u64 };
+    // RFC 9208 §4.2: an APPEND (MULTIAPPEND: all its messages) that would
+    // go over a limit is refused whole, before anything is written.
+    Admission::default().admit(tables, owner, add, add)?;
+    append_admitted(tables, mailbox, messages, changes)
+}
+
+/// [`append`] once the quota let it in.
+fn append_admitted(
+    tables: &mut Tables,
+    mailbox: u64,
+    messages: &[NewMessage],
+    changes: &mut Vec<Change>,
+) -> Result<Appended, StoreError> {
     let mut record = tables.selectable_mailbox(mailbox)?;
     for message in messages {
         if tables.pending.get(message.blob)?.is_none() {
@@ -888,10 +961,15 @@ pub(super) fn append(
 
 /// LMTP: one blob for every recipient, so a message to the whole family
 /// takes its space once. Every check comes before the first write.
+/// With `enforce`, each mailbox whose owner (or the household) it would
+/// take over quota is left out and listed in [`Delivered::refused`]; if
+/// that leaves none, the first refusal is the error. Without, the quota
+/// is not asked (alerts and quota warnings: `Store::deliver_notice`).
 pub(super) fn deliver(
     tables: &mut Tables,
     message: &NewMessage,
     mailboxes: &[u64],
+    enforce: bool,
     changes: &mut Vec<Change>,
 ) -> Result<Delivered, StoreError> {
     if mailboxes.is_empty() {
@@ -907,6 +985,40 @@ pub(super) fn deliver(
     if tables.pending.get(message.blob)?.is_none() {
         return Err(StoreError::NoSuchBlob);
     }
+    let mut refused = Vec::new();
+    if enforce {
+        let mut admission = Admission::default();
+        let add = Usage { bytes: message.size, messages: 1 };
+        let mut kept = Vec::with_capacity(records.len());
+        let mut first_refusal = None;
+        for (&mailbox, record) in mailboxes.iter().zip(records) {
+            match admission.admit(tables, record.user_id, add, add) {
+                Ok(()) => kept.push((mailbox, record)),
+                Err(StoreError::OverQuota(reason)) => {
+                    first_refusal.get_or_insert_with(|| StoreError::OverQuota(reason.clone()));
+                    refused.push((mailbox, reason));
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        if kept.is_empty() {
+            return Err(first_refusal.unwrap_or_else(|| StoreError::Bug("a delivery refused without reason".into())));
+        }
+        let (admitted, admitted_records): (Vec<u64>, Vec<MailboxRecord>) = kept.into_iter().unzip();
+        return deliver_admitted(tables, message, &admitted, admitted_records, refused, changes);
+    }
+    deliver_admitted(tables, message, mailboxes, records, refused, changes)
+}
+
+/// [`deliver`] to the mailboxes the quota let in.
+fn deliver_admitted(
+    tables: &mut Tables,
+    message: &NewMessage,
+    mailboxes: &[u64],
+    records: Vec<MailboxRecord>,
+    refused: Vec<(u64, String)>,
+    changes: &mut Vec<Change>,
+) -> Result<Delivered, StoreError> {
     let blob = BlobRecord {
         references: mailboxes.len() as u32,
         size: message.size,
@@ -930,7 +1042,7 @@ pub(super) fn deliver(
             add_messages(tables, mailbox, &mut record, vec![(stored, message.summary.clone())], false, changes)?;
         uids.push(uid);
     }
-    Ok(Delivered { uids })
+    Ok(Delivered { uids, refused })
 }
 
 /// Gives `messages` (with their header summaries) the next UIDs of
@@ -958,7 +1070,7 @@ fn add_messages(
         if let Some(summary) = summary {
             tables.summaries.insert((mailbox, uid), summary.as_slice())?;
         }
-        tables.index_flags(mailbox, uid, None, Some(message.flags))?;
+        tables.index_flags(mailbox, uid, None, Some(message.flags), message.size)?;
         tables.changes.insert((mailbox, modseq, uid), ())?;
         count_in(record, &message, 1);
     }
@@ -1037,7 +1149,7 @@ pub(super) fn store_flags_within(
         }
         count_in(&mut record, &message, -1);
         tables.changes.remove((mailbox, message.modseq, uid))?;
-        tables.index_flags(mailbox, uid, Some(message.flags), Some(new_flags))?;
+        tables.index_flags(mailbox, uid, Some(message.flags), Some(new_flags), message.size)?;
         message.flags = new_flags;
         message.keywords = new_keywords;
         message.modseq = modseq;
@@ -1071,6 +1183,14 @@ pub(super) fn copy(
     let messages = tables.messages_in(from, uids)?;
     if messages.is_empty() {
         return Ok(Copied { uid_validity: target.uid_validity, source: Vec::new(), first_uid: target.uid_next });
+    }
+    // A MOVE within one owner's mailboxes changes no usage: never refused.
+    if !(remove && source.user_id == target.user_id) {
+        let add =
+            Usage { bytes: messages.iter().map(|(_, message)| message.size).sum(), messages: messages.len() as u64 };
+        // A MOVE to another owner leaves the household's total as it was.
+        let household = if remove { Usage::default() } else { add };
+        Admission::default().admit(tables, target.user_id, add, household)?;
     }
     let mut grew = false;
     let mut bits = Vec::with_capacity(messages.len());
@@ -1142,7 +1262,7 @@ fn expunge(
         tables.messages.remove((mailbox, *uid))?;
         tables.summaries.remove((mailbox, *uid))?;
         tables.save_dates.remove((mailbox, *uid))?;
-        tables.index_flags(mailbox, *uid, Some(message.flags), None)?;
+        tables.index_flags(mailbox, *uid, Some(message.flags), None, message.size)?;
         tables.changes.remove((mailbox, message.modseq, *uid))?;
         tables.expunged.insert((mailbox, modseq, *uid), ())?;
         tables.release_blob(message.blob)?;

@@ -150,6 +150,30 @@ pub const PRIVATE_CHANGES: TableDefinition<(u64, u32, u64, u32), ()> = TableDefi
 pub const SHARED_MODSEQ: TableDefinition<u64, (u64, u64)> = TableDefinition::new("shared_modseq");
 /// Set in a [`PRIVATE_FLAGS`] value while the message is \Seen for the user.
 pub const PRIVATE_SEEN_BIT: u64 = 1 << 63;
+/// Owner id → (bytes, messages): the sum of RFC822.SIZE and the number
+/// of messages over every mailbox the owner has (RFC 9208 STORAGE and
+/// MESSAGE usage; [`PUBLIC_OWNER`] for the household's mailboxes). Kept
+/// in step with [`MailboxRecord`]'s `size` and `messages` in the same
+/// transactions (`store::quota`); built from the records once, when a
+/// database from before quotas is opened for writing.
+pub const QUOTA_USAGE: TableDefinition<u32, (u64, u64)> = TableDefinition::new("quota_usage");
+/// User id → (storage bytes, messages): that user's own limits, set by
+/// SETQUOTA or `roost user quota`; [`QUOTA_DEFAULT`] in a place means
+/// the `[quota]` default for it, 0 no limit. No row: both defaults.
+pub const QUOTA_LIMITS: TableDefinition<u32, (u64, u64)> = TableDefinition::new("quota_limits");
+/// User id → the highest `[quota] warn` level (percent) the user was
+/// warned of and is still at or above: a warning is sent once per upward
+/// crossing, and falling below a level lowers it (re-arms the warning).
+pub const QUOTA_WARNED: TableDefinition<u32, u8> = TableDefinition::new("quota_warned");
+/// Mailbox id → the sum of RFC822.SIZE of its \Deleted messages, for
+/// STATUS DELETED-STORAGE (RFC 9208 §4.2): what an EXPUNGE would free.
+/// Kept in step with the flag index (`Tables::index_flags`); no row: 0.
+/// A table of its own, not a field of [`MailboxRecord`], so the record
+/// keeps its encoding; built from the flag index once for a database
+/// from before it (`store::quota::prepare`).
+pub const DELETED_SIZES: TableDefinition<u64, u64> = TableDefinition::new("deleted_sizes");
+/// In a [`QUOTA_LIMITS`] row: this limit follows the `[quota]` default.
+pub const QUOTA_DEFAULT: u64 = u64::MAX;
 /// The identifier `anyone` in [`ACL`] (RFC 4314 §2).
 pub const ANYONE: u32 = u32::MAX;
 /// The identifier `authenticated` in [`ACL`] (RFC 4314 §2).

@@ -407,7 +407,7 @@ fn a_delivery_to_several_users_is_stored_once_and_counted_right() {
         let twice = store.deliver(message.clone(), vec![inboxes[0], inboxes[0]]).await;
         assert!(matches!(twice, Err(StoreError::Bug(_))));
         let delivered = store.deliver(message, inboxes.clone()).await.unwrap();
-        assert_eq!(delivered, Delivered { uids: vec![1, 1, 1] });
+        assert_eq!(delivered, Delivered { uids: vec![1, 1, 1], refused: Vec::new() });
 
         let references = |store: &Store| store.read().unwrap().blob(blob).unwrap().map(|record| record.references);
         let clean = |store: &Store| {

@@ -55,6 +55,8 @@ pub(super) fn prepare(database: Database) -> Result<Database, StoreError> {
             log::info!("discarding {} unfinished message upload(s)", pending.len());
         }
         ops::discard_blobs(&mut tables, &pending)?;
+        // Quota usage of a database from before quotas, counted once.
+        super::quota::prepare(&mut tables)?;
     }
     let mut transaction = transaction;
     transaction.set_quick_repair(true);
@@ -115,6 +117,13 @@ impl Request {
     /// Applies the operation, keeping its answer in its reply; returns
     /// whether it succeeded (the error, for the writer to act on).
     fn apply(&mut self, tables: &mut Tables, changes: &mut Vec<Change>) -> Result<(), StoreError> {
+        let applied = self.apply_operation(tables, changes);
+        // Quota warnings raised where the operation kept its mailbox records.
+        changes.append(&mut tables.quota_changes);
+        applied
+    }
+
+    fn apply_operation(&mut self, tables: &mut Tables, changes: &mut Vec<Change>) -> Result<(), StoreError> {
         match self {
             Request::Op { op, reply } => keep(reply, ops::apply(tables, op, changes)),
             Request::CreateMailbox { user, name, special_use, inherit: false, reply } => {
@@ -132,8 +141,8 @@ impl Request {
             Request::Replace { mailbox, message, from, uid, reply } => {
                 keep(reply, ops::replace(tables, *mailbox, message, *from, *uid, changes))
             }
-            Request::Deliver { message, mailboxes, reply } => {
-                keep(reply, ops::deliver(tables, message, mailboxes, changes))
+            Request::Deliver { message, mailboxes, enforce, reply } => {
+                keep(reply, ops::deliver(tables, message, mailboxes, *enforce, changes))
             }
             Request::SetFlags { mailbox, uids, change, reply } => {
                 keep(reply, ops::store_flags(tables, *mailbox, uids, change, changes))

@@ -393,8 +393,8 @@ pub async fn run(session: &mut Session, tag: &str, user: u32, arguments: ListArg
             // RFC 5819 §2: STATUS right after the LIST of each selectable
             // mailbox; one whose status cannot be read is left without.
             // `read` closes its read transaction before the line is written.
-            if let Ok((record, recent)) = status::read(session, user, id, items) {
-                status::write(session, &entry.name, id, &record, recent, items);
+            if let Ok((record, counted)) = status::read(session, user, id, items) {
+                status::write(session, &entry.name, id, &record, counted, items);
             }
         }
         session.conn.flush_if_full().await?;

@@ -31,6 +31,7 @@
 //! | STORE, UID STORE | `store.rs` |
 //! | COPY, MOVE, UID COPY, UID MOVE | `copy_move.rs` |
 //! | SETACL, DELETEACL, GETACL, LISTRIGHTS, MYRIGHTS | `acl.rs` |
+//! | GETQUOTA, GETQUOTAROOT, SETQUOTA | `quota.rs` |
 //!
 //! `uidonly.rs` is not a command: it says which commands UIDONLY refuses
 //! (RFC 9586), asked by dispatch.
@@ -50,6 +51,7 @@ pub mod list;
 pub mod login;
 pub mod mailbox;
 pub mod notify;
+pub mod quota;
 pub mod search;
 pub mod select;
 pub mod sort;

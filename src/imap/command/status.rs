@@ -44,7 +44,7 @@ pub async fn run(session: &mut Session, tag: &str, user: u32, raw: &[u8], items:
         Ok(Lookup::Missing) => return session.store_failed(tag, StoreError::NoSuchMailbox, false).await,
         Err(error) => return session.store_failed(tag, error, false).await,
     };
-    let (record, recent) = match read(session, user, id, items) {
+    let (record, counted) = match read(session, user, id, items) {
         Ok(found) => found,
         Err(error) => return session.store_failed(tag, error, false).await,
     };
@@ -52,6 +52,6 @@ pub async fn run(session: &mut Session, tag: &str, user: u32, raw: &[u8], items:
         // RFC 7162 §3.1: a CONDSTORE enabling command.
         crate::imap::session::condstore::condstore(session);
     }
-    write(session, &name, id, &record, recent, items);
+    write(session, &name, id, &record, counted, items);
     session.finish(tag, Status::Ok, None, "STATUS completed").await
 }

@@ -16,6 +16,7 @@ mod append;
 mod fetch;
 mod list;
 mod notify;
+mod quota;
 mod search;
 
 pub use append::{append_line, url_section, AppendEvent, AppendLine, AppendState, Literal};
@@ -476,6 +477,7 @@ fn command_body(parser: &mut Parser) -> Result<CommandBody> {
         b"CANCELUPDATE" => CommandBody::CancelUpdate { tags: search::cancel_update(parser)? },
         b"NOTIFY" => notify::notify(parser)?,
         b"SETACL" | b"DELETEACL" | b"GETACL" | b"LISTRIGHTS" | b"MYRIGHTS" => acl::acl_command(parser, &name)?,
+        b"GETQUOTA" | b"GETQUOTAROOT" | b"SETQUOTA" => quota::quota_command(parser, &name)?,
         b"ENABLE" => {
             let mut capabilities = Vec::new();
             while parser.try_byte(b' ') {
@@ -624,6 +626,7 @@ pub(crate) fn status_items(parser: &mut Parser) -> Result<Vec<StatusItem>> {
             b"DELETED" => StatusItem::Deleted,
             b"HIGHESTMODSEQ" => StatusItem::HighestModseq,
             b"MAILBOXID" => StatusItem::MailboxId,
+            b"DELETED-STORAGE" => StatusItem::DeletedStorage,
             _ => return Err(format!("unknown STATUS item {}", String::from_utf8_lossy(&word))),
         });
         if parser.try_byte(b')') {

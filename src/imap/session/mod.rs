@@ -674,6 +674,9 @@ impl Session {
                 command::acl::list(self, tag, user, &mailbox, identifier).await
             }
             CommandBody::MyRights { mailbox } => command::acl::mine(self, tag, user, &mailbox).await,
+            CommandBody::GetQuota { root } => command::quota::get(self, tag, user, &root).await,
+            CommandBody::GetQuotaRoot { mailbox } => command::quota::root(self, tag, user, &mailbox).await,
+            CommandBody::SetQuota { root, limits } => command::quota::set(self, tag, user, &root, &limits).await,
             // Allowed above only in Selected state: the view is there to take.
             body => match Selected::new(self) {
                 Some(selected) => selected_command(selected, tag, body).await,
@@ -722,6 +725,9 @@ impl Session {
             // RFC 4314 §2, §5.1.1: the ACL commands (command::acl); RIGHTS=
             // names the rights beyond RFC 2086's (t e x k).
             capabilities.push_str(" ACL RIGHTS=texk");
+            // RFC 9208 (command::quota): STORAGE and MESSAGE; SETQUOTA for
+            // the `[quota] admins` (others get NO [NOPERM]).
+            capabilities.push_str(" QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE QUOTASET");
         }
         capabilities
     }

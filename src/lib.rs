@@ -169,6 +169,7 @@ pub mod fuzzing;
 mod imap;
 mod lmtp;
 mod mail;
+mod mailfile;
 mod mime;
 mod net;
 mod server;

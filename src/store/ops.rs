@@ -10,7 +10,7 @@ use redb::{ReadableTable, Table, WriteTransaction};
 
 use super::schema::{
     BlobRecord, DeviceRecord, Flags, LoginEntry, MailboxRecord, MessageRecord, PreviewRecord, SpecialUse, UserRecord,
-    UserSettings, ACL, ACL_GRANTEES, ALERTS_SENT, BANS, BLOBS, BLOB_CHUNKS, CHANGES, CHUNK_SIZE, DEVICES, EXPUNGED,
+    UserSettings, ACL, ACL_GRANTEES, ALERTS_SENT, BANS, IMPORTED, BLOBS, BLOB_CHUNKS, CHANGES, CHUNK_SIZE, DEVICES, EXPUNGED,
     FLAG_INDEX, INDEXED_FLAGS, KNOWN_ADDRESSES, KNOWN_DEVICES, KNOWN_PER_USER, LOGIN_HISTORY, MAILBOXES, MAILBOX_INFO,
     MESSAGES, META, PENDING_BLOBS, PREVIEWS, PRIVATE_CHANGES, PRIVATE_FLAGS, PRIVATE_SEEN, PRIVATE_SEEN_MAILBOXES,
     RESERVED_IDS, SAVE_DATES, SHARED_MODSEQ, SUBSCRIPTIONS, SUMMARIES, USERS, USER_SETTINGS,
@@ -67,6 +67,7 @@ pub(super) struct Tables<'txn> {
     pub private_flags: Table<'txn, (u64, u32, u32), u64>,
     pub private_changes: Table<'txn, (u64, u32, u64, u32), ()>,
     pub shared_modseq: Table<'txn, u64, (u64, u64)>,
+    pub imported: Table<'txn, (u64, &'static [u8]), u32>,
 }
 
 impl<'txn> Tables<'txn> {
@@ -101,6 +102,7 @@ impl<'txn> Tables<'txn> {
             private_flags: transaction.open_table(PRIVATE_FLAGS)?,
             private_changes: transaction.open_table(PRIVATE_CHANGES)?,
             shared_modseq: transaction.open_table(SHARED_MODSEQ)?,
+            imported: transaction.open_table(IMPORTED)?,
         })
     }
 
@@ -694,6 +696,7 @@ fn remove_all_messages(tables: &mut Tables, mailbox: u64) -> Result<(), StoreErr
     tables.save_dates.retain_in((mailbox, 0)..=(mailbox, u32::MAX), |_, _| false)?;
     tables.changes.retain_in((mailbox, 0, 0)..=(mailbox, u64::MAX, u32::MAX), |_, ()| false)?;
     tables.expunged.retain_in((mailbox, 0, 0)..=(mailbox, u64::MAX, u32::MAX), |_, ()| false)?;
+    super::import::forget_mailbox(tables, mailbox)?;
     Ok(())
 }
 

@@ -167,6 +167,7 @@ mod control;
 #[doc(hidden)]
 pub mod fuzzing;
 mod imap;
+mod import;
 mod lmtp;
 mod mail;
 mod mailfile;

@@ -441,10 +441,10 @@ async fn offer(
         // import stops (its blob is discarded when the connection ends).
         return Err(match error.strip_prefix("source: ") {
             Some(error) => format!("{origin} could not be read again: {error}"),
-            None => error,
+            None => format!("at {origin}: {error}"),
         });
     }
-    sink.end(finished).await?;
+    sink.end(finished).await.map_err(|error| format!("at {origin}: {error}"))?;
     batch.origins.push(origin);
     batch.bytes += digested.size;
     if batch.origins.len() >= BATCH_MESSAGES || batch.bytes >= BATCH_BYTES {

@@ -264,3 +264,32 @@ fn an_mbox_file_goes_where_into_says_and_bad_input_is_refused_clearly() {
         assert!(!ok && stderr.contains(expected), "roost import {}: {stderr}", words.join(" "));
     }
 }
+
+#[test]
+fn a_refusal_by_the_store_stops_the_import_and_says_how_far_it_got() {
+    let mut server = Server::start();
+    let source = TempDir::new("mbox-full");
+    let file = source.0.join("inbox");
+    write(&file, MBOX);
+    let path = file.to_str().unwrap();
+    server.stop();
+    // A disk "full" below the reserve: the store refuses to grow (as it
+    // refuses over-quota mail), so the first message is refused.
+    let config = std::fs::read_to_string(&server.config).unwrap();
+    let full = config.replace("[limits]\n", "[limits]\nmin_free_disk = 1000000000000000000\n");
+    std::fs::write(&server.config, &full).unwrap();
+    let (ok, stdout, stderr) = import(&server, &["--user", "alice", "--mbox", path]);
+    assert!(!ok, "{stdout}");
+    assert!(stderr.contains("imported 0, skipped 0 (already there), failed 0"), "{stderr}");
+    assert!(stderr.contains("stopped: at ") && stderr.contains("not enough disk space"), "{stderr}");
+    // With room again, the same command imports everything, once.
+    std::fs::write(&server.config, &config).unwrap();
+    let out = import_ok(&server, &["--user", "alice", "--mbox", path]);
+    assert!(out.contains("imported 4, skipped 0"), "{out}");
+    server.spawn();
+    let mut client = server.login("alice", "secret");
+    assert_eq!(count(&mut client, "INBOX"), 4);
+    server.stop();
+    let check = run_cli(&["check", "--config", &server.config_arg()], None);
+    assert!(check.0, "{}{}", check.1, check.2);
+}

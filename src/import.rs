@@ -190,11 +190,10 @@ pub fn run(config: &Config, user: &str, source: Source, into: Option<&str>) -> R
         }
         let (limits, path) = (&config.limits, config.database_path());
         let summary = &mut summary;
-        let outcome =
-            crate::store::run_offline(&path, limits.cache_size, limits.min_free_disk, async |store| {
-                let importer = Importer::new(store, &user, limits.append_chunk).map_err(StoreError::Bug)?;
-                Ok(import_all(&units, &mut Direct(importer), summary).await)
-            });
+        let outcome = crate::store::run_offline(&path, limits.cache_size, limits.min_free_disk, async |store| {
+            let importer = Importer::new(store, &user, limits.append_chunk).map_err(StoreError::Bug)?;
+            Ok(import_all(&units, &mut Direct(importer), summary).await)
+        });
         match outcome {
             Ok(stopped) => stopped,
             Err(StoreError::Bug(text)) => return Err(text),
@@ -314,7 +313,8 @@ fn mbox_directory(
 }
 
 fn mailbox_of_file(path: &Path) -> Result<String, String> {
-    let name = path.file_name().and_then(|name| name.to_str()).ok_or("the mbox file's name is not UTF-8; use --into")?;
+    let name =
+        path.file_name().and_then(|name| name.to_str()).ok_or("the mbox file's name is not UTF-8; use --into")?;
     let name = name.strip_suffix(".mbox").or_else(|| name.strip_suffix(".mbx")).unwrap_or(name);
     Ok(name.to_string())
 }
@@ -418,7 +418,11 @@ fn starts_like_mail(first: &[u8]) -> bool {
 enum Content<'a> {
     File(&'a Path),
     /// The message of an mbox file at `offset` (see `Mbox::resume`).
-    Mbox { file: &'a mut File, offset: u64, separator_date: Option<DateTime> },
+    Mbox {
+        file: &'a mut File,
+        offset: u64,
+        separator_date: Option<DateTime>,
+    },
 }
 
 /// Sends one message unless an import stored it before; commits when the

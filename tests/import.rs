@@ -59,7 +59,11 @@ fn count(client: &mut Client, mailbox: &str) -> usize {
 fn dovecot_maildir(root: &Path) {
     write(&root.join("dovecot-keywords"), b"0 $Junk\n1 work\n");
     write(&root.join("dovecot-uidlist"), b"3 V1700000000 N4\n1 :1700000002.b\n2 :1700000001.a\n");
-    write_at(&root.join("cur/1700000001.a:2,FSa"), b"Subject: flagged\nFrom: a@example.org\n\nline one\nline two\n", 1_600_000_000);
+    write_at(
+        &root.join("cur/1700000001.a:2,FSa"),
+        b"Subject: flagged\nFrom: a@example.org\n\nline one\nline two\n",
+        1_600_000_000,
+    );
     write_at(&root.join("cur/1700000002.b:2,RSb"), b"Subject: answered\r\n\r\nbody\r\n", 1_500_000_000);
     write_at(&root.join("new/1700000003.c"), b"Subject: new\n\nunread\n", 1_650_000_000);
     write(&root.join("tmp/1700000004.d"), b"Subject: half written\n\n");
@@ -216,7 +220,9 @@ fn thunderbird_local_folders_become_a_tree() {
     let server = Server::start();
     let source = TempDir::new("thunderbird");
     let root = &source.0;
-    let message = |subject: &str| format!("From - Sat Jan  3 01:05:34 1996\nX-Mozilla-Status: 0001\nSubject: {subject}\n\nbody\n\n");
+    let message = |subject: &str| {
+        format!("From - Sat Jan  3 01:05:34 1996\nX-Mozilla-Status: 0001\nSubject: {subject}\n\nbody\n\n")
+    };
     write(&root.join("Inbox"), message("in the inbox").as_bytes());
     write(&root.join("Inbox.msf"), b"// <!-- <mdb:mork:z v=\"1.4\"/> -->");
     write(&root.join("Archives"), message("archived").as_bytes());
@@ -247,7 +253,8 @@ fn an_mbox_file_goes_where_into_says_and_bad_input_is_refused_clearly() {
     let source = TempDir::new("mbox-into");
     let file = source.0.join("anything");
     write(&file, b"From x Sat Jan  3 01:05:34 1996\nSubject: cut\n\nhalf a li");
-    let (ok, stdout, stderr) = import(&server, &["--user", "alice", "--mbox", file.to_str().unwrap(), "--into", "Saved/Old"]);
+    let (ok, stdout, stderr) =
+        import(&server, &["--user", "alice", "--mbox", file.to_str().unwrap(), "--into", "Saved/Old"]);
     assert!(ok, "{stderr}");
     assert!(stdout.contains("imported 1") && stdout.contains("the file ends inside its body"), "{stdout}");
     let mut client = server.login("alice", "secret");
@@ -257,7 +264,10 @@ fn an_mbox_file_goes_where_into_says_and_bad_input_is_refused_clearly() {
         (&["--user", "alice"], "give one of --maildir DIR and --mbox FILE_OR_DIR"),
         (&["--user", "alice", "--maildir", source.0.to_str().unwrap()], "is not a Maildir"),
         (&["--user", "alice", "--mbox", "/nonexistent/file"], "/nonexistent/file"),
-        (&["--user", "alice", "--mbox", file.to_str().unwrap(), "--into", "Shared/bob/x"], "shared or public namespace"),
+        (
+            &["--user", "alice", "--mbox", file.to_str().unwrap(), "--into", "Shared/bob/x"],
+            "shared or public namespace",
+        ),
     ];
     for (words, expected) in cases {
         let (ok, _, stderr) = import(&server, words);

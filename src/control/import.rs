@@ -75,7 +75,15 @@ impl<'a> Importer<'a> {
     pub fn new(store: &'a Store, user: &str, piece: usize) -> Result<Importer<'a>, String> {
         let record = store.read().and_then(|reader| reader.user(user)).map_err(|error| error.to_string())?;
         let user = record.ok_or_else(|| format!("no user {user:?}"))?.id;
-        Ok(Importer { store, user, piece, incoming: None, batch: Vec::new(), batch_mailbox: None, mailboxes: Vec::new() })
+        Ok(Importer {
+            store,
+            user,
+            piece,
+            incoming: None,
+            batch: Vec::new(),
+            batch_mailbox: None,
+            mailboxes: Vec::new(),
+        })
     }
 
     /// The id of the user's mailbox `name`, created (with any missing
@@ -94,7 +102,9 @@ impl<'a> Importer<'a> {
         let id = match existing.map_err(|error| error.to_string())? {
             Some((_, true)) => return Err(format!("{name:?} exists only as a \\Noselect placeholder")),
             Some((id, false)) => id,
-            None => self.store.create_child(self.user, name.clone()).await.map_err(|error| format!("{name:?}: {error}"))?,
+            None => {
+                self.store.create_child(self.user, name.clone()).await.map_err(|error| format!("{name:?}: {error}"))?
+            }
         };
         self.mailboxes.push(id);
         Ok(id)
@@ -271,7 +281,11 @@ pub fn decode_name(text: &str) -> Result<String, String> {
 
 /// The hex of a digest.
 pub fn hex(digest: &[u8; 32]) -> String {
-    digest.iter().map(|byte| format!("{byte:02x}")).collect()
+    use std::fmt::Write;
+    digest.iter().fold(String::with_capacity(64), |mut text, byte| {
+        let _ = write!(text, "{byte:02x}");
+        text
+    })
 }
 
 pub fn parse_digest(text: &str) -> Option<[u8; 32]> {

@@ -32,11 +32,8 @@ pub struct FileName {
 /// Reads a message file's name (the info part only for `cur/` files:
 /// `with_info`).
 pub fn parse_file_name(name: &str, with_info: bool) -> FileName {
-    let info = if with_info {
-        [":2,", ";2,", "!2,"].iter().filter_map(|separator| name.rfind(separator)).max()
-    } else {
-        None
-    };
+    let info =
+        if with_info { [":2,", ";2,", "!2,"].iter().filter_map(|separator| name.rfind(separator)).max() } else { None };
     let Some(at) = info else {
         return FileName { base: name.to_string(), ..FileName::default() };
     };

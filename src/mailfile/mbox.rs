@@ -342,7 +342,9 @@ impl<R: BufRead> Mbox<R> {
                 }
             }
             Field::Removed(1) => {
-                for (letter, flag) in [('A', Flags::ANSWERED), ('F', Flags::FLAGGED), ('T', Flags::DRAFT), ('D', Flags::DELETED)] {
+                for (letter, flag) in
+                    [('A', Flags::ANSWERED), ('F', Flags::FLAGGED), ('T', Flags::DRAFT), ('D', Flags::DELETED)]
+                {
                     if text.contains(letter) {
                         self.meta.flags = self.meta.flags.union(flag);
                     }
@@ -356,7 +358,9 @@ impl<R: BufRead> Mbox<R> {
             Field::Removed(_) => {}
             Field::MozillaStatus => {
                 let bits = u32::from_str_radix(text.trim_start_matches("0x"), 16).unwrap_or(0);
-                for (bit, flag) in [(0x1, Flags::SEEN), (0x2, Flags::ANSWERED), (0x4, Flags::FLAGGED), (0x8, Flags::DELETED)] {
+                for (bit, flag) in
+                    [(0x1, Flags::SEEN), (0x2, Flags::ANSWERED), (0x4, Flags::FLAGGED), (0x8, Flags::DELETED)]
+                {
                     if bits & bit != 0 {
                         self.meta.flags = self.meta.flags.union(flag);
                     }
@@ -527,7 +531,8 @@ body\r\n\
 
     #[test]
     fn thunderbird_status_is_read_and_kept() {
-        let file = b"From - Sat Jan  3 01:05:34 1996\nX-Mozilla-Status: 0x1005\nX-Mozilla-Keys: $label1 \nSubject: s\n\nb\n";
+        let file =
+            b"From - Sat Jan  3 01:05:34 1996\nX-Mozilla-Status: 0x1005\nX-Mozilla-Keys: $label1 \nSubject: s\n\nb\n";
         let messages = split(file).unwrap();
         let meta = &messages[0].1;
         assert_eq!(meta.flags, Flags::SEEN.union(Flags::FLAGGED));

@@ -259,6 +259,13 @@ fn an_mbox_file_goes_where_into_says_and_bad_input_is_refused_clearly() {
     assert!(stdout.contains("imported 1") && stdout.contains("the file ends inside its body"), "{stdout}");
     let mut client = server.login("alice", "secret");
     assert!(messages(&mut client, "Saved/Old")[0].contains("half a li"));
+    // The same message twice in one file (one batch) is stored once.
+    let twice = source.0.join("twice");
+    let one = b"From x Sat Jan  3 01:05:34 1996\nSubject: same\n\nbody\n\n";
+    write(&twice, &[&one[..], &one[..]].concat());
+    let out = import_ok(&server, &["--user", "alice", "--mbox", twice.to_str().unwrap()]);
+    assert!(out.contains("imported 1, skipped 1"), "{out}");
+    assert_eq!(count(&mut client, "twice"), 1);
     let cases: [(&[&str], &str); 5] = [
         (&["--user", "nobody", "--mbox", file.to_str().unwrap()], "no user \"nobody\""),
         (&["--user", "alice"], "give one of --maildir DIR and --mbox FILE_OR_DIR"),

@@ -494,13 +494,13 @@ mod tests {
     #[test]
     fn messages_are_split_unquoted_and_stripped() {
         let file = b"From alice@example.org Sat Jan  3 01:05:34 1996\n\
-Date: Fri, 2 Jan 1996 10:00:00 +0100\n\
-Status: RO\n\
-X-Status: AF\n\
-X-Keywords: $Junk work\n\
 X-UID: 7\n\
+Date: Fri, 2 Jan 1996 10:00:00 +0100\n\
+X-Keywords: $Junk work\n\
 Content-Length: 99\n\
+Status: RO\n\
 Subject: one\n\
+X-Status: AF\n\
 \n\
 >From the start\n\
 >>From quoted twice\n\

@@ -66,40 +66,29 @@ echo "mbox: $messages messages, $size MiB"
 now() { date +%s.%N; }
 rate() { python3 -c "import sys; n, s = int(sys.argv[1]), float(sys.argv[2]); print(f'{s:.2f} s, {n / s:.0f} msgs/s')" "$1" "$2"; }
 
-make_roost() {  # DIR: a data directory with user bench
-    cat > "$1.toml" <<EOF
-data_dir = "$1"
-[imap]
-listen = ["127.0.0.1:0"]
-listen_tls = ["127.0.0.1:0"]
-[lmtp]
-socket = ""
-[limits]
-argon2_memory_kib = 64
-argon2_iterations = 1
-min_password_length = 1
-EOF
-    echo bench | "$roost" user add bench --config "$1.toml" >/dev/null
-}
-
-make_roost "$work/stopped"
+# shellcheck source=../lib/roost.sh
+source "$root/tests/lib/roost.sh"
+mkdir -p "$work/stopped" "$work/running"
+# A database with user bench, then the server stopped: the CLI opens it.
+roost_start "$roost" "$work/stopped" bench bench
+kill -TERM "$roost_pid"; wait "$roost_pid" 2>/dev/null || true
 start=$(now)
-"$roost" import --user bench --mbox "$work/mail.mbox" --into INBOX --config "$work/stopped.toml" 2>/dev/null | tail -1
-echo "roost import, server stopped: $(rate "$messages" "$(echo "$(now) - $start" | bc)")"
+/usr/bin/time -f "%M" -o "$work/cli.kib" \
+    "$roost" import --user bench --mbox "$work/mail.mbox" --into INBOX --config "$work/stopped/roost.toml" 2>/dev/null | tail -1
+echo "roost import, server stopped: $(rate "$messages" "$(echo "$(now) - $start" | bc)"), CLI peak RSS $(cat "$work/cli.kib") KiB"
 
-make_roost "$work/running"
-"$roost" serve --config "$work/running.toml" --ports-file "$work/ports" 2>"$work/serve.log" &
-server_pid=$!
-for _ in $(seq 200); do [[ -s $work/ports ]] && break; sleep 0.05; done
+roost_start "$roost" "$work/running" bench bench
+server_pid=$roost_pid
 start=$(now)
-"$roost" import --user bench --mbox "$work/mail.mbox" --into INBOX --config "$work/running.toml" 2>/dev/null | tail -1
-echo "roost import, server running: $(rate "$messages" "$(echo "$(now) - $start" | bc)")"
+/usr/bin/time -f "%M" -o "$work/cli.kib" \
+    "$roost" import --user bench --mbox "$work/mail.mbox" --into INBOX --config "$work/running/roost.toml" 2>/dev/null | tail -1
+echo "roost import, server running: $(rate "$messages" "$(echo "$(now) - $start" | bc)"), CLI peak RSS $(cat "$work/cli.kib") KiB"
 echo "roost server peak RSS: $(grep VmHWM /proc/$server_pid/status | awk '{print $2, $3}')"
 start=$(now)
-"$roost" import --user bench --mbox "$work/mail.mbox" --into INBOX --config "$work/running.toml" 2>/dev/null | tail -1
+"$roost" import --user bench --mbox "$work/mail.mbox" --into INBOX --config "$work/running/roost.toml" 2>/dev/null | tail -1
 echo "roost import again (all skipped): $(rate "$messages" "$(echo "$(now) - $start" | bc)")"
 kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=
-echo "roost database: $(du -m "$work/running/roost.redb" | cut -f1) MiB"
+echo "roost database: $(du -m "$work/running/data/roost.redb" | cut -f1) MiB"
 
 # Dovecot: a standalone doveadm configuration (no running Dovecot needed).
 owner=dovebench

@@ -14,8 +14,10 @@
 //!   mailbox named like the file (`Sent.mbox` → `Sent`, `inbox` → INBOX).
 //!   An mbox DIRECTORY maps Thunderbird's layout: file `Name` is mailbox
 //!   `Name`, `Name.sbd/Child` is `Name/Child`, a `Name.mbox/mbox` is
-//!   `Name` (Apple Mail); `.msf` indexes and Thunderbird's other files
-//!   are skipped. With `--into PREFIX`, every mailbox of a Maildir or a
+//!   `Name` (Apple Mail), a plain directory `Name/Child` is `Name/Child`
+//!   (Dovecot's and mutt's mbox trees); `.msf` indexes, Thunderbird's
+//!   other files and `roost export`'s state are skipped. `roost export
+//!   --mbox` writes this layout (`INBOX`, `A.sbd/B`). With `--into PREFIX`, every mailbox of a Maildir or a
 //!   directory goes under `PREFIX/` (INBOX too, as `PREFIX/INBOX`).
 //! - Internal dates: Maildir: the file's modification time (Dovecot sets
 //!   it to the received date); mbox: the `From ` line's date, else
@@ -280,6 +282,10 @@ fn sorted_entries(path: &Path) -> Result<Vec<(String, PathBuf)>, String> {
 /// Files Thunderbird keeps beside its mbox files that are not mail.
 const NOT_MBOX: [&str; 9] = [".msf", ".dat", ".html", ".json", ".sqlite", ".js", ".log", ".bak", ".txt"];
 
+/// `roost export`'s own files beside the mailboxes (its state, lock and
+/// moving area).
+const EXPORT_FILES: &str = "roost-export.";
+
 /// Thunderbird's local folders (see the module docs).
 fn mbox_directory(
     path: &Path,
@@ -300,10 +306,15 @@ fn mbox_directory(
                 mbox_directory(&entry, Some(&child(folder)), under, units)?;
             } else if let Some(folder) = name.strip_suffix(".mbox").filter(|_| entry.join("mbox").is_file()) {
                 units.push(Unit::Mbox { mailbox: under(child(folder)), path: entry.join("mbox") });
+            } else if !name.starts_with(EXPORT_FILES) {
+                // Dovecot's and mutt's mbox trees: `A/B` is a plain directory.
+                mbox_directory(&entry, Some(&child(&name)), under, units)?;
             }
             continue;
         }
-        if NOT_MBOX.iter().any(|extension| name.to_ascii_lowercase().ends_with(extension)) {
+        if name.starts_with(EXPORT_FILES)
+            || NOT_MBOX.iter().any(|extension| name.to_ascii_lowercase().ends_with(extension))
+        {
             continue;
         }
         let folder = name.strip_suffix(".mbox").unwrap_or(&name);

@@ -231,16 +231,21 @@ fn thunderbird_local_folders_become_a_tree() {
     write(&root.join("Templates"), b"");
     write(&root.join("popstate.dat"), b"# POP3 State File");
     write(&root.join("notes"), b"This is not mail.\n");
+    // Dovecot's mbox tree (a plain directory) and `roost export`'s state.
+    write(&root.join("Lists/rust"), message("plain directory").as_bytes());
+    write(&root.join("roost-export.state"), b"state of an export\n");
     let (ok, stdout, stderr) = import(&server, &["--user", "alice", "--mbox", root.to_str().unwrap()]);
     assert!(!ok, "{stdout}{stderr}");
-    assert!(stderr.contains("imported 4, skipped 0 (already there), failed 1"), "{stderr}");
+    assert!(stderr.contains("imported 5, skipped 0 (already there), failed 1"), "{stderr}");
     assert!(stderr.contains("notes: not an mbox file"), "{stderr}");
+    assert!(!stderr.contains("roost-export.state"), "{stderr}");
     assert!(stderr.contains("Templates: empty"), "{stderr}");
     let mut client = server.login("alice", "secret");
     assert_eq!(count(&mut client, "INBOX"), 1);
     assert_eq!(count(&mut client, "Archives"), 1);
     assert_eq!(count(&mut client, "Archives/2023"), 2);
     assert_eq!(count(&mut client, "Templates"), 0);
+    assert_eq!(count(&mut client, "Lists/rust"), 1);
     let list = client.ok("LIST \"\" *").join("\n");
     assert!(!list.contains("msf") && !list.contains("notes") && !list.contains("popstate"), "{list}");
     // Thunderbird's read bit is \Seen.

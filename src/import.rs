@@ -19,6 +19,8 @@
 //!   other files and `roost export`'s state are skipped. `roost export
 //!   --mbox` writes this layout (`INBOX`, `A.sbd/B`). With `--into PREFIX`, every mailbox of a Maildir or a
 //!   directory goes under `PREFIX/` (INBOX too, as `PREFIX/INBOX`).
+//!   Mailboxes the import creates are subscribed (clients that list only
+//!   subscribed folders show them); existing ones are left as they are.
 //! - Internal dates: Maildir: the file's modification time (Dovecot sets
 //!   it to the received date); mbox: the `From ` line's date, else
 //!   `Date:`, else now.

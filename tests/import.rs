@@ -248,6 +248,8 @@ fn thunderbird_local_folders_become_a_tree() {
     assert_eq!(count(&mut client, "Lists/rust"), 1);
     let list = client.ok("LIST \"\" *").join("\n");
     assert!(!list.contains("msf") && !list.contains("notes") && !list.contains("popstate"), "{list}");
+    let subscribed = client.ok("LSUB \"\" *").join("\n");
+    assert!(subscribed.contains("Archives/2023") && subscribed.contains("Templates"), "{subscribed}");
     // Thunderbird's read bit is \Seen.
     assert!(messages(&mut client, "Archives/2023")[0].contains("\\Seen"));
 }

@@ -103,7 +103,13 @@ impl<'a> Importer<'a> {
             Some((_, true)) => return Err(format!("{name:?} exists only as a \\Noselect placeholder")),
             Some((id, false)) => id,
             None => {
-                self.store.create_child(self.user, name.clone()).await.map_err(|error| format!("{name:?}: {error}"))?
+                let id = self.store.create_child(self.user, name.clone()).await;
+                let id = id.map_err(|error| format!("{name:?}: {error}"))?;
+                // A migrated folder should show in every client, and many
+                // show only subscribed ones: the new mailbox is subscribed.
+                let subscribe = Op::Subscribe { user: self.user, name: name.clone(), subscribed: true };
+                self.store.execute(subscribe).await.map_err(|error| format!("{name:?}: {error}"))?;
+                id
             }
         };
         self.mailboxes.push(id);

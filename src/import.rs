@@ -37,7 +37,7 @@
 //!   durable commit: an fsync per message would set the pace on an SD card.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{BufRead, BufReader, IsTerminal, Read, Seek, SeekFrom, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
@@ -349,6 +349,9 @@ async fn import_all(units: &[Unit], sink: &mut impl Sink, summary: &mut Summary)
             Unit::Mbox { mailbox, path } => import_mbox(mailbox, path, sink, summary).await,
         };
         let (Unit::Maildir { mailbox, .. } | Unit::Mbox { mailbox, .. }) = unit;
+        if std::io::stderr().is_terminal() {
+            eprint!("\r");
+        }
         eprintln!(
             "{mailbox}: imported {}, skipped {}, failed {}",
             summary.imported - before.0,
@@ -521,6 +524,10 @@ async fn commit(sink: &mut impl Sink, batch: &mut Batch, summary: &mut Summary) 
         }
     }
     *batch = Batch::default();
+    if std::io::stderr().is_terminal() {
+        // A big mbox is one mailbox: show that it moves.
+        eprint!("\r{} imported, {} skipped so far ", summary.imported, summary.skipped);
+    }
     Ok(())
 }
 

@@ -138,6 +138,11 @@ fn importing_twice_stores_nothing_twice_and_deleted_mail_stays_deleted() {
     assert!(elsewhere.contains("imported 5, skipped 0"), "{elsewhere}");
     assert_eq!(count(&mut client, "Old/INBOX"), 4);
     assert_eq!(count(&mut client, "Old/Lists/Caf&AOk-"), 1);
+    // A deleted mailbox forgets its imports: made again, it fills again.
+    client.ok("DELETE Old/INBOX");
+    let refilled = import_ok(&server, &["--user", "alice", "--maildir", path, "--into", "Old"]);
+    assert!(refilled.contains("imported 4, skipped 1"), "{refilled}");
+    assert_eq!(count(&mut client, "Old/INBOX"), 4);
 }
 
 /// An mbox as Dovecot, mutt and Google Takeout write them: mboxrd

@@ -15,7 +15,9 @@
 //!   An mbox DIRECTORY maps Thunderbird's layout: file `Name` is mailbox
 //!   `Name`, `Name.sbd/Child` is `Name/Child`, a `Name.mbox/mbox` is
 //!   `Name` (Apple Mail), a plain directory `Name/Child` is `Name/Child`
-//!   (Dovecot's and mutt's mbox trees); `.msf` indexes, Thunderbird's
+//!   (Dovecot's and mutt's mbox trees; a level that is strict modified
+//!   UTF-7, as Dovecot writes names, is decoded, `Caf&AOk-` → `Café`,
+//!   anything else, like Thunderbird's UTF-8, taken as it is); `.msf` indexes, Thunderbird's
 //!   other files and `roost export`'s state are skipped. `roost export
 //!   --mbox` writes this layout (`INBOX`, `A.sbd/B`). With `--into PREFIX`, every mailbox of a Maildir or a
 //!   directory goes under `PREFIX/` (INBOX too, as `PREFIX/INBOX`).
@@ -295,9 +297,12 @@ fn mbox_directory(
     under: &dyn Fn(String) -> String,
     units: &mut Vec<Unit>,
 ) -> Result<(), String> {
-    let child = |name: &str| match parent {
-        Some(parent) => format!("{parent}/{name}"),
-        None => name.to_string(),
+    let child = |name: &str| {
+        let name = crate::mailfile::maildir::level_name(name);
+        match parent {
+            Some(parent) => format!("{parent}/{name}"),
+            None => name,
+        }
     };
     for (name, entry) in sorted_entries(path)? {
         if name.starts_with('.') {

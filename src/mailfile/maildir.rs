@@ -99,19 +99,21 @@ pub fn folder_name(directory: &str) -> Option<String> {
         if level.is_empty() {
             return None;
         }
-        // Dovecot writes modified UTF-7; a Maildir made with UTF-8 names
-        // (maildir_utf8, or by hand) is read as it is.
-        let decoded = match mutf7::decode(level.as_bytes()) {
-            Ok(decoded) => decoded,
-            Err(_) if !level.is_ascii() => level.to_string(),
-            Err(_) => return None,
-        };
+        let decoded = level_name(level);
         if decoded.contains('/') {
             return None;
         }
         levels.push(decoded);
     }
     Some(levels.join("/"))
+}
+
+/// One level of a folder name on disk: Dovecot writes modified UTF-7
+/// (`Caf&AOk-`); a name that is not strict modified UTF-7 (UTF-8 names of
+/// `maildir_utf8`, Thunderbird, `roost export --mbox`; `R&D`) is taken as
+/// it is.
+pub fn level_name(level: &str) -> String {
+    mutf7::decode(level.as_bytes()).unwrap_or_else(|_| level.to_string())
 }
 
 /// `dovecot-uidlist`: each listed file's base name with its UID.
@@ -164,7 +166,8 @@ mod tests {
         assert_eq!(folder_name(".Lists.rust").as_deref(), Some("Lists/rust"));
         assert_eq!(folder_name(".Caf&AOk-").as_deref(), Some("Café"));
         assert_eq!(folder_name(".Café").as_deref(), Some("Café"));
-        for bad in ["Sent", ".", "..", ".a..b", ".&Jjo", "cur"] {
+        assert_eq!(folder_name(".R&D").as_deref(), Some("R&D"));
+        for bad in ["Sent", ".", "..", ".a..b", "cur"] {
             assert_eq!(folder_name(bad), None, "{bad:?}");
         }
     }

@@ -270,19 +270,28 @@ pub fn search_match(data: &[u8]) {
     assert_eq!(found || needle.is_empty(), whole, "the match depends on the chunking");
 }
 
-/// The mbox splitter (`mailfile::mbox`): any bytes split without a panic,
+/// The mbox splitter (`mailfile::mbox`), `Content-Length` counting on:
+/// any bytes split without a panic,
 /// each message's size is what it handed out, the message read again
 /// from its offset (the import's second pass) is the same, and messages
 /// built from the input's lines, quoted, split back to themselves.
 pub fn mbox_split(data: &[u8]) {
+    use crate::mailfile::mbox::{ends_message, Probe};
     use crate::mailfile::mbox::{quote, Mbox};
-    let mut mbox = Mbox::new(data);
+    let probe = || -> Probe {
+        let file = data.to_vec();
+        Box::new(move |offset| {
+            let at = usize::try_from(offset).unwrap_or(usize::MAX);
+            at <= file.len() && ends_message(&file[at..file.len().min(at + 7)])
+        })
+    };
+    let mut mbox = Mbox::new(data).with_probe(probe());
     while let Ok(true) = mbox.next_message() {
         let (offset, date) = (mbox.message_offset(), mbox.meta().separator_date);
         let mut first = Vec::new();
         while mbox.read(&mut first).unwrap_or(false) {}
         assert_eq!(mbox.meta().size, first.len() as u64, "size differs from the bytes handed out");
-        let mut again = Mbox::resume(&data[offset as usize..], date);
+        let mut again = Mbox::resume(&data[offset as usize..], offset, date, Some(probe()));
         let mut second = Vec::new();
         while again.read(&mut second).unwrap_or(false) {}
         assert_eq!(first, second, "the second pass read another message");

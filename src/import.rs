@@ -496,7 +496,9 @@ async fn send(content: Content<'_>, sink: &mut impl Sink) -> Result<(), String> 
         }
         Content::Mbox { file, offset, separator_date } => {
             file.seek(SeekFrom::Start(offset)).map_err(source)?;
-            let mut reader = mbox::Mbox::resume(BufReader::with_capacity(64 * 1024, file), separator_date);
+            let probe = probe(file).map_err(source)?;
+            let reader = BufReader::with_capacity(64 * 1024, file);
+            let mut reader = mbox::Mbox::resume(reader, offset, separator_date, Some(probe));
             let mut piece = Vec::new();
             loop {
                 piece.clear();
@@ -546,7 +548,9 @@ async fn import_maildir(name: &str, path: &Path, sink: &mut impl Sink, summary: 
         .map(|text| maildir::parse_uidlist(&text).into_iter().collect())
         .unwrap_or_default();
     let mut files = Vec::new();
-    for (directory, with_info) in [("cur", true), ("new", false)] {
+    // Dovecot keeps flags on a file still in new/ (`doveadm save` then
+    // `flags add`), so the info is read there too.
+    for (directory, with_info) in [("cur", true), ("new", true)] {
         let Ok(entries) = sorted_entries(&path.join(directory)) else { continue };
         for (file_name, file) in entries {
             if file_name.starts_with('.') {
@@ -604,13 +608,33 @@ fn digest_file(path: &Path, date: DateTime) -> Result<Digested, String> {
     digester.finish(Some(date))
 }
 
+/// Looks into `file` (a handle of its own, read with `pread`) where a
+/// `Content-Length` says a message ends (see `mailfile::mbox`).
+fn probe(file: &File) -> std::io::Result<mbox::Probe> {
+    use std::os::unix::fs::FileExt;
+    let file = file.try_clone()?;
+    Ok(Box::new(move |offset| {
+        let mut bytes = [0u8; 7];
+        let mut read = 0;
+        while read < bytes.len() {
+            match file.read_at(&mut bytes[read..], offset + read as u64) {
+                Ok(0) => break,
+                Ok(count) => read += count,
+                Err(_) => return false,
+            }
+        }
+        let length = file.metadata().map_or(0, |metadata| metadata.len());
+        offset <= length && mbox::ends_message(&bytes[..read])
+    }))
+}
+
 /// One mbox file: each message read for its digest, then (unless an
 /// import stored it) read again from its offset and sent.
 async fn import_mbox(name: &str, path: &Path, sink: &mut impl Sink, summary: &mut Summary) -> Result<(), String> {
     let origin = path.display().to_string();
     let open = || File::open(path).map_err(|error| format!("{origin}: {error}"));
-    let mut reader = match open() {
-        Ok(file) => mbox::Mbox::new(BufReader::with_capacity(64 * 1024, file)),
+    let mut reader = match open().and_then(|file| Ok((probe(&file).map_err(|error| error.to_string())?, file))) {
+        Ok((probe, file)) => mbox::Mbox::new(BufReader::with_capacity(64 * 1024, file)).with_probe(probe),
         Err(why) => {
             summary.failed.push(why);
             return Ok(());

@@ -6,7 +6,8 @@
 //!   style). Upper-case letters are flags (D \Draft, F \Flagged, P passed:
 //!   `$Forwarded`, R \Answered, S \Seen, T \Deleted); lower-case `a`..`z`
 //!   are keywords, named by the folder's `dovecot-keywords` (`N name` per
-//!   line, `a` is 0). A file in `new/` has no flags yet.
+//!   line, `a` is 0). A file in `new/` usually has no info yet, but
+//!   Dovecot gives one to a file whose flags change before it moves.
 //! - Folders are Maildir++'s `.A.B` directories beside `cur`/`new`/`tmp`:
 //!   `A/B` here, each level in modified UTF-7 (RFC 3501 §5.1.3) on disk.
 //! - `dovecot-uidlist` lists the files in UID order; the import keeps that

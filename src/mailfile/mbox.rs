@@ -10,6 +10,14 @@
 //!   writer that puts no blank line between messages). The blank line
 //!   before a separator (and at the end of the file) belongs to the file,
 //!   not the message, and is dropped, as Dovecot and mutt drop it.
+//! - **Content-Length** (Dovecot, mboxcl2 writers such as Solaris mail):
+//!   Dovecot quotes nothing and counts the body instead. A message whose
+//!   header has a `Content-Length` that ends the body exactly where the
+//!   file ends or the next `From ` line starts (checked with a probe of
+//!   the file, [`Mbox::with_probe`]) has that many body bytes taken as
+//!   they are: no separator looked for, nothing unquoted. A length that
+//!   does not end there (the file was edited) is ignored, as Dovecot
+//!   ignores it, and the body is read as mboxrd.
 //! - **Quoting**: mboxrd writers quote every `>*From ` line of a body with
 //!   one more `>`, mboxo writers only `From `. One `>` is removed from
 //!   every `>+From ` line: exact for mboxrd (what Dovecot, Thunderbird and
@@ -119,6 +127,23 @@ pub struct Mbox<R> {
     /// Where the current message's first line starts.
     message_offset: u64,
     piece: Vec<u8>,
+    /// The current header's `Content-Length`, when it parses.
+    content_length: Option<u64>,
+    /// Body bytes left to take as they are (see the module docs).
+    counted: Option<u64>,
+    /// Whether the file holds, at an offset, the end of a message
+    /// (end of file, or a `From ` line after at most one line end).
+    probe: Option<Probe>,
+}
+
+/// See [`Mbox::with_probe`].
+pub type Probe = Box<dyn Fn(u64) -> bool>;
+
+/// Whether `bytes` (read from where a counted body should end) start the
+/// next message or end the file: what a [`Probe`] checks.
+pub fn ends_message(bytes: &[u8]) -> bool {
+    let rest = bytes.strip_prefix(b"\r\n").or_else(|| bytes.strip_prefix(b"\n")).unwrap_or(bytes);
+    rest.is_empty() || rest.starts_with(b"From ")
 }
 
 /// Why a file is not read as an mbox.
@@ -162,17 +187,32 @@ impl<R: BufRead> Mbox<R> {
             meta: Meta::default(),
             message_offset: 0,
             piece: Vec::new(),
+            content_length: None,
+            counted: None,
+            probe: None,
         }
     }
 
-    /// A reader placed at the first line of a message (at the offset
+    /// A reader placed at the first line of a message (at `offset`, what
     /// [`Mbox::message_offset`] gave), reading only that message: how a
-    /// second pass reads it again without the messages before it.
-    pub fn resume(reader: R, separator_date: Option<DateTime>) -> Mbox<R> {
+    /// second pass reads it again without the messages before it. Give it
+    /// the same probe as the first pass, so it reads the same bytes.
+    pub fn resume(reader: R, offset: u64, separator_date: Option<DateTime>, probe: Option<Probe>) -> Mbox<R> {
         let mut mbox = Mbox::new(reader);
+        mbox.probe = probe;
+        mbox.position = offset;
         mbox.at_start = false;
         mbox.begin(separator_date);
         mbox
+    }
+
+    /// Lets `Content-Length` count bodies: `probe(offset)` says whether
+    /// the file holds the end of a message at that offset (see
+    /// [`ends_message`]). Without a probe the header is not trusted and
+    /// every body is read as mboxrd.
+    pub fn with_probe(mut self, probe: Probe) -> Mbox<R> {
+        self.probe = Some(probe);
+        self
     }
 
     /// Where the current message's first line starts in the file.
@@ -193,6 +233,8 @@ impl<R: BufRead> Mbox<R> {
         self.field_value.clear();
         self.meta = Meta { separator_date, ..Meta::default() };
         self.message_offset = self.position;
+        self.content_length = None;
+        self.counted = None;
     }
 
     /// Moves to the next message, skipping what is left of the current
@@ -238,6 +280,17 @@ impl<R: BufRead> Mbox<R> {
     /// One step: a piece appended to `out` (perhaps nothing: a removed
     /// header line), or false at the message's end.
     fn next_piece(&mut self, out: &mut Vec<u8>) -> io::Result<bool> {
+        if let Some(left) = self.counted.filter(|left| *left > 0 && self.ahead.is_none()) {
+            let Some(bytes) = self.take_bytes(left)? else {
+                self.end_message();
+                return Ok(false);
+            };
+            self.counted = Some(left - bytes.len() as u64);
+            self.line_ended = bytes.ends_with(b"\n");
+            self.meta.size += bytes.len() as u64;
+            out.extend_from_slice(&bytes);
+            return Ok(true);
+        }
         let Some((line, kind)) = self.take_line()? else {
             // End of file: a held blank line is the file's last separator.
             self.held_blank = None;
@@ -300,6 +353,11 @@ impl<R: BufRead> Mbox<R> {
                 self.meta.header_ended = true;
                 out.extend_from_slice(line);
                 self.meta.size += line.len() as u64;
+                if let (Some(length), Some(probe)) = (self.content_length, self.probe.as_ref()) {
+                    if probe(self.position.saturating_add(length)) {
+                        self.counted = Some(length);
+                    }
+                }
                 return;
             }
             if !matches!(line.first(), Some(b' ' | b'\t')) {
@@ -355,6 +413,7 @@ impl<R: BufRead> Mbox<R> {
                     self.add_keyword(keyword);
                 }
             }
+            Field::Removed(6) => self.content_length = text.parse().ok(),
             Field::Removed(_) => {}
             Field::MozillaStatus => {
                 let bits = u32::from_str_radix(text.trim_start_matches("0x"), 16).unwrap_or(0);
@@ -378,6 +437,29 @@ impl<R: BufRead> Mbox<R> {
         } else if !self.meta.keywords.iter().any(|known| known.eq_ignore_ascii_case(keyword)) {
             self.meta.keywords.push(keyword.to_string());
         }
+    }
+
+    /// At most `limit` bytes (and at most [`MAX_PIECE`]) of a counted
+    /// body; None at the end of the file.
+    fn take_bytes(&mut self, limit: u64) -> io::Result<Option<Vec<u8>>> {
+        let limit = limit.min(MAX_PIECE as u64) as usize;
+        let mut bytes = Vec::new();
+        while bytes.len() < limit {
+            let available = match self.reader.fill_buf() {
+                Ok(available) => available,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => return Err(error),
+            };
+            if available.is_empty() {
+                break;
+            }
+            let take = available.len().min(limit - bytes.len());
+            bytes.extend_from_slice(&available[..take]);
+            self.reader.consume(take);
+            self.position += take as u64;
+        }
+        self.file_line_ended = bytes.last() == Some(&b'\n');
+        Ok((!bytes.is_empty()).then_some(bytes))
     }
 
     /// The next line (or piece of one), from `ahead` or the file; None at
@@ -481,7 +563,7 @@ mod tests {
 
     /// Every message of `file`, with its meta, read in one pass.
     fn split(file: &[u8]) -> Result<Vec<(Vec<u8>, Meta)>, String> {
-        let mut mbox = Mbox::new(file);
+        let mut mbox = Mbox::new(file).with_probe(probe_of(file));
         let mut messages = Vec::new();
         while mbox.next_message().map_err(|error| error.to_string())? {
             let mut bytes = Vec::new();
@@ -527,6 +609,60 @@ body\r\n\
         let (two, meta) = &messages[1];
         assert_eq!(two, b"Subject: two\r\n\r\nbody\r\n");
         assert_eq!(meta.separator_date.unwrap().unix, 1685371101);
+    }
+
+    /// A probe over an mbox held in memory.
+    fn probe_of(file: &[u8]) -> Probe {
+        let file = file.to_vec();
+        Box::new(move |offset| {
+            let at = (offset as usize).min(file.len());
+            offset as usize <= file.len() && ends_message(&file[at..file.len().min(at + 7)])
+        })
+    }
+
+    #[test]
+    fn dovecot_counts_bodies_and_quotes_nothing() {
+        // As Dovecot 2.3 writes a message it saved into an mbox.
+        let file = b"From bench@vm  Sun Dec 06 18:11:22 2026\n\
+Subject: four\n\
+X-UID: 3\n\
+Status: \n\
+X-Keywords:                      \n\
+Content-Length: 68\n\
+\n\
+before\n\
+\n\
+From x Sat Jan  3 01:05:34 1996\n\
+Subject: fake\n\
+\n\
+>From quoted\n\
+\n\
+From bench@vm  Sun Dec 06 18:11:23 2026\n\
+Subject: five\n\
+Content-Length: 2\n\
+\n\
+b\n\
+\n";
+        let messages = split(file).unwrap();
+        assert_eq!(messages.len(), 2);
+        assert_eq!(
+            String::from_utf8_lossy(&messages[0].0),
+            "Subject: four\n\nbefore\n\nFrom x Sat Jan  3 01:05:34 1996\nSubject: fake\n\n>From quoted\n"
+        );
+        assert_eq!(messages[1].0, b"Subject: five\n\nb\n");
+        // A length the file does not bear out is ignored (mboxrd again).
+        let edited = String::from_utf8_lossy(file).replace("Content-Length: 68", "Content-Length: 60");
+        let messages = split(edited.as_bytes()).unwrap();
+        assert_eq!(messages.len(), 3);
+        assert!(messages[1].0.ends_with(b"From quoted\n"));
+        // Read again from its offset, a counted message is the same.
+        let mut mbox = Mbox::new(&file[..]).with_probe(probe_of(file));
+        assert!(mbox.next_message().unwrap());
+        let offset = mbox.message_offset();
+        let mut again = Mbox::resume(&file[offset as usize..], offset, None, Some(probe_of(file)));
+        let mut bytes = Vec::new();
+        while again.read(&mut bytes).unwrap() {}
+        assert_eq!(bytes, split(file).unwrap()[0].0);
     }
 
     #[test]
@@ -575,7 +711,7 @@ body\r\n\
     #[test]
     fn resume_reads_one_message_again() {
         let file = b"From a Sat Jan  3 01:05:34 1996\nSubject: 1\n\nx\n\nFrom b Sat Jan  3 01:05:35 1996\nSubject: 2\nStatus: R\n\ny\n>From z\n\nFrom c Sat Jan  3 01:05:36 1996\nSubject: 3\n\n";
-        let mut mbox = Mbox::new(&file[..]);
+        let mut mbox = Mbox::new(&file[..]).with_probe(probe_of(file));
         let mut offsets = Vec::new();
         let mut firsts = Vec::new();
         while mbox.next_message().unwrap() {
@@ -585,7 +721,7 @@ body\r\n\
             firsts.push((bytes, mbox.meta().clone()));
         }
         for ((offset, date), (bytes, meta)) in offsets.into_iter().zip(firsts) {
-            let mut again = Mbox::resume(&file[offset as usize..], date);
+            let mut again = Mbox::resume(&file[offset as usize..], offset, date, Some(probe_of(file)));
             let mut second = Vec::new();
             while again.read(&mut second).unwrap() {}
             assert_eq!(second, bytes);

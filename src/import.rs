@@ -301,6 +301,8 @@ fn mbox_directory(
         let name = crate::mailfile::maildir::level_name(name);
         match parent {
             Some(parent) => format!("{parent}/{name}"),
+            // Dovecot's `inbox`, Thunderbird's `Inbox`: INBOX, also under --into.
+            None if name.eq_ignore_ascii_case(crate::store::INBOX) => crate::store::INBOX.to_string(),
             None => name,
         }
     };

@@ -31,3 +31,22 @@ mod tests {
         }
     }
 }
+
+/// The committed fuzz seeds (`fuzz/seeds/mbox_split`, `maildir_name`) run
+/// through the fuzz targets' checks in the ordinary test run.
+#[cfg(test)]
+mod seeds {
+    #[test]
+    fn fuzz_seeds_hold() {
+        for target in ["mbox_split", "maildir_name"] {
+            let directory = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds").join(target);
+            for entry in std::fs::read_dir(&directory).unwrap() {
+                let data = std::fs::read(entry.unwrap().path()).unwrap();
+                match target {
+                    "mbox_split" => crate::fuzzing::mbox_split(&data),
+                    _ => crate::fuzzing::maildir_name(&data),
+                }
+            }
+        }
+    }
+}

@@ -322,3 +322,22 @@ fn a_refusal_by_the_store_stops_the_import_and_says_how_far_it_got() {
     let check = run_cli(&["check", "--config", &server.config_arg()], None);
     assert!(check.0, "{}{}", check.1, check.2);
 }
+
+#[test]
+fn a_refusal_through_the_running_server_is_told_with_its_reason() {
+    let mut server = Server::start();
+    let source = TempDir::new("mbox-full-running");
+    let file = source.0.join("inbox");
+    write(&file, MBOX);
+    server.stop();
+    let config = std::fs::read_to_string(&server.config).unwrap();
+    let full = config.replace("[limits]\n", "[limits]\nmin_free_disk = 1000000000000000000\n");
+    std::fs::write(&server.config, &full).unwrap();
+    server.spawn();
+    let (ok, stdout, stderr) = import(&server, &["--user", "alice", "--mbox", file.to_str().unwrap()]);
+    assert!(!ok, "{stdout}");
+    assert!(stderr.contains("stopped: ") && stderr.contains("not enough disk space"), "{stderr}");
+    assert!(!stderr.contains("Broken pipe"), "{stderr}");
+    let mut client = server.login("alice", "secret");
+    assert_eq!(count(&mut client, "INBOX"), 0);
+}

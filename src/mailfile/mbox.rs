@@ -442,23 +442,7 @@ impl<R: BufRead> Mbox<R> {
     /// At most `limit` bytes (and at most [`MAX_PIECE`]) of a counted
     /// body; None at the end of the file.
     fn take_bytes(&mut self, limit: u64) -> io::Result<Option<Vec<u8>>> {
-        let limit = limit.min(MAX_PIECE as u64) as usize;
-        let mut bytes = Vec::new();
-        while bytes.len() < limit {
-            let available = match self.reader.fill_buf() {
-                Ok(available) => available,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-                Err(error) => return Err(error),
-            };
-            if available.is_empty() {
-                break;
-            }
-            let take = available.len().min(limit - bytes.len());
-            bytes.extend_from_slice(&available[..take]);
-            self.reader.consume(take);
-            self.position += take as u64;
-        }
-        self.file_line_ended = bytes.last() == Some(&b'\n');
+        let bytes = self.read_from_file(limit.min(MAX_PIECE as u64) as usize, false)?;
         Ok((!bytes.is_empty()).then_some(bytes))
     }
 
@@ -469,8 +453,15 @@ impl<R: BufRead> Mbox<R> {
             return Ok(Some(ahead));
         }
         let kind = if self.file_line_ended { Line::Start } else { Line::Continued };
-        let mut line = Vec::new();
-        loop {
+        let line = self.read_from_file(MAX_PIECE, true)?;
+        Ok((!line.is_empty()).then_some((line, kind)))
+    }
+
+    /// Up to `limit` bytes from the file, ending after a line end when
+    /// `one_line`; empty at the end of the file.
+    fn read_from_file(&mut self, limit: usize, one_line: bool) -> io::Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        while bytes.len() < limit {
             let available = match self.reader.fill_buf() {
                 Ok(available) => available,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
@@ -479,20 +470,18 @@ impl<R: BufRead> Mbox<R> {
             if available.is_empty() {
                 break;
             }
-            let room = MAX_PIECE - line.len();
-            let (take, done) = match available.iter().take(room).position(|&byte| byte == b'\n') {
-                Some(end) => (end + 1, true),
-                None => (available.len().min(room), available.len() >= room),
-            };
-            line.extend_from_slice(&available[..take]);
+            let room = (limit - bytes.len()).min(available.len());
+            let line_end = if one_line { available[..room].iter().position(|&byte| byte == b'\n') } else { None };
+            let take = line_end.map_or(room, |end| end + 1);
+            bytes.extend_from_slice(&available[..take]);
             self.reader.consume(take);
             self.position += take as u64;
-            if done {
+            if line_end.is_some() {
                 break;
             }
         }
-        self.file_line_ended = line.last() == Some(&b'\n');
-        Ok((!line.is_empty()).then_some((line, kind)))
+        self.file_line_ended = bytes.last() == Some(&b'\n');
+        Ok(bytes)
     }
 }
 

@@ -19,11 +19,13 @@ cargo build --quiet
 binary=$root/target/debug/roost
 work=$(mktemp -d /tmp/roost-dovecot-import.XXXXXX)
 roost_pid=""
-cleanup() {
-    if [ -n "$roost_pid" ]; then kill "$roost_pid" 2>/dev/null || true; wait "$roost_pid" 2>/dev/null || true; fi
-    rm -rf "$work"
+stop_roost() {  # a clean stop (SIGTERM), so the next open needs no repair
+    [ -n "$roost_pid" ] || return 0
+    kill -TERM "$roost_pid" 2>/dev/null || true
+    wait "$roost_pid" 2>/dev/null || true
+    roost_pid=""
 }
-trap cleanup EXIT
+trap 'stop_roost; rm -rf "$work"' EXIT
 source tests/lib/roost.sh
 
 owner=dovebench
@@ -76,7 +78,7 @@ doveadm_as maildir -f tab fetch 'mailbox flags date.received hdr.message-id' all
 
 mkdir -p "$work/roost"
 roost_start "$binary" "$work/roost" ann "ann's password" || { echo "FAIL: roost did not start"; exit 1; }
-kill -TERM "$roost_pid"; wait "$roost_pid" || true; roost_pid=""
+stop_roost
 # The Maildir with the server stopped (the database directly) ...
 "$binary" import --user ann --maildir "$work/dovecot/maildir" --config "$work/roost/roost.toml"
 # ... the mbox tree through the running server.
@@ -143,6 +145,6 @@ for prefix in ("", "FromMbox/"):
 client.logout()
 sys.exit(1 if failures else 0)
 PY
-kill -TERM "$roost_pid"; wait "$roost_pid" || true; roost_pid=""
+stop_roost
 "$binary" check --config "$work/roost/roost.toml"
 echo "dovecot import: OK"

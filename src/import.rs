@@ -12,17 +12,20 @@
 //! - Mailbox names: a Maildir's own `cur`/`new` are INBOX, its `.A.B`
 //!   folders `A/B`. An mbox FILE goes to `--into MAILBOX`, else to the
 //!   mailbox named like the file (`Sent.mbox` → `Sent`, `inbox` → INBOX).
-//!   An mbox DIRECTORY maps Thunderbird's layout: file `Name` is mailbox
-//!   `Name`, `Name.sbd/Child` is `Name/Child`, a `Name.mbox/mbox` is
-//!   `Name` (Apple Mail), a plain directory `Name/Child` is `Name/Child`
-//!   (Dovecot's and mutt's mbox trees; a level that is strict modified
-//!   UTF-7, as Dovecot writes names, is decoded, `Caf&AOk-` → `Café`,
-//!   anything else, like Thunderbird's UTF-8, taken as it is); `.msf` indexes, Thunderbird's
-//!   other files and `roost export`'s state are skipped. `roost export
-//!   --mbox` writes this layout (`INBOX`, `A.sbd/B`). With `--into PREFIX`, every mailbox of a Maildir or a
-//!   directory goes under `PREFIX/` (INBOX too, as `PREFIX/INBOX`).
-//!   Mailboxes the import creates are subscribed (clients that list only
-//!   subscribed folders show them); existing ones are left as they are.
+//!   An mbox DIRECTORY is a tree: file `Name` is mailbox `Name` (`inbox`
+//!   or `Inbox` at the top is INBOX), `Name.sbd/Child` is `Name/Child`
+//!   (Thunderbird's local folders; what `roost export --mbox` writes), a
+//!   plain directory `Name/Child` is `Name/Child` (Dovecot's and mutt's
+//!   mbox trees), `Name.mbox/mbox` is `Name` (Apple Mail). A level on disk
+//!   that is strict modified UTF-7 (Dovecot's `Caf&AOk-`) is decoded; any
+//!   other (Thunderbird's UTF-8, `R&D`) is taken as it is. `.msf` indexes,
+//!   Thunderbird's other files, dot files and `roost export`'s state are
+//!   skipped. With `--into PREFIX`, every mailbox of a Maildir or a
+//!   directory goes under `PREFIX/` (INBOX too, as `PREFIX/INBOX`). Names
+//!   in the shared or public namespace (`Shared/…`, `Family/…`) are
+//!   refused. Mailboxes the import creates are subscribed (clients that
+//!   list only subscribed folders show them); existing ones are left as
+//!   they are.
 //! - Internal dates: Maildir: the file's modification time (Dovecot sets
 //!   it to the received date); mbox: the `From ` line's date, else
 //!   `Date:`, else now.
@@ -37,6 +40,10 @@
 //!   cut in the middle of a message is imported as it is, with a warning.
 //! - Batches of [`BATCH_MESSAGES`] messages (or [`BATCH_BYTES`]) share one
 //!   durable commit: an fsync per message would set the pace on an SD card.
+//! - The board's APPENDLIMIT (`literal_size`) does not apply: it guards a
+//!   client's upload, and an import streams in bounded pieces whatever a
+//!   message's size. Keywords count against the mailbox's 64 as APPEND's
+//!   do; a keyword that is no IMAP atom is left out, with a warning.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, IsTerminal, Read, Seek, SeekFrom, Write};

@@ -70,14 +70,14 @@ rate() { python3 -c "import sys; n, s = int(sys.argv[1]), float(sys.argv[2]); pr
 source "$root/tests/lib/roost.sh"
 mkdir -p "$work/stopped" "$work/running"
 # A database with user bench, then the server stopped: the CLI opens it.
-roost_start "$roost" "$work/stopped" bench bench
+roost_start "$roost" "$work/stopped" bench "a long enough password"
 kill -TERM "$roost_pid"; wait "$roost_pid" 2>/dev/null || true
 start=$(now)
 /usr/bin/time -f "%M" -o "$work/cli.kib" \
     "$roost" import --user bench --mbox "$work/mail.mbox" --into INBOX --config "$work/stopped/roost.toml" 2>/dev/null | tail -1
 echo "roost import, server stopped: $(rate "$messages" "$(echo "$(now) - $start" | bc)"), CLI peak RSS $(cat "$work/cli.kib") KiB"
 
-roost_start "$roost" "$work/running" bench bench
+roost_start "$roost" "$work/running" bench "a long enough password"
 server_pid=$roost_pid
 start=$(now)
 /usr/bin/time -f "%M" -o "$work/cli.kib" \

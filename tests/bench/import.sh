@@ -15,7 +15,7 @@
 #                             with its default mail_fsync = optimized
 # Every run writes to the same file system (this script's temporary
 # directory). Installs dovecot-core with apt if doveadm is missing; builds
-# roost in release mode.
+# roost in release mode (or takes ROOST_BINARY=path/to/roost).
 set -euo pipefail
 messages=${1:-10000}
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -30,8 +30,12 @@ trap cleanup EXIT
 if ! command -v doveadm >/dev/null; then
     apt-get install -y -qq dovecot-core >/dev/null
 fi
-(cd "$root" && cargo build --release -q)
-roost=$root/target/release/roost
+if [[ -n ${ROOST_BINARY:-} ]]; then
+    roost=$ROOST_BINARY  # a release binary built already
+else
+    (cd "$root" && cargo build --release -q)
+    roost=$root/target/release/roost
+fi
 
 python3 - "$work/mail.mbox" "$messages" <<'PY'
 import random, sys

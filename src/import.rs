@@ -44,6 +44,13 @@
 //!   client's upload, and an import streams in bounded pieces whatever a
 //!   message's size. Keywords count against the mailbox's 64 as APPEND's
 //!   do; a keyword that is no IMAP atom is left out, with a warning.
+//!
+//! Measured (`tests/bench/import.sh`, release build, x86 VM with 2 cores
+//! shared by other builds, load ~9; 10,000 messages, 225 MiB mbox):
+//! server stopped 13.4 s (747 msgs/s), server running 14.8 s (674
+//! msgs/s; server peak RSS 12 MiB, CLI 6 MiB), the same file again (all
+//! skipped) 2.5 s; `doveadm import` of the same file into a Maildir
+//! 46.6 s (215 msgs/s).
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, IsTerminal, Read, Seek, SeekFrom, Write};

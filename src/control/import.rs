@@ -22,6 +22,15 @@
 //! queues is bounded ([`BATCH_MESSAGES`], [`BATCH_BYTES`]): the server
 //! holds one board-sized piece and the batch's small records. Blobs of
 //! messages not committed when the connection ends are discarded.
+//!
+//! The frames are handled on the session executor: each `data` frame is
+//! at most [`MAX_DATA`] bytes of parsing, a full piece waits for the
+//! store thread, and each message ends with a yield. Measured (release,
+//! the loaded 2-core VM of `import.rs`'s figures): a NOOP every 10 ms
+//! from another client, idle p50 0.20 ms / p99 0.32 ms; during a
+//! 5,000-message import through the server p50 0.31 ms, p99 12 ms, max
+//! 112 ms (not yet told apart from the machine's noise; a yield per
+//! `data` frame is the next step if it is the import).
 
 use smol::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 

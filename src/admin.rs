@@ -424,14 +424,14 @@ pub fn import(
     user: &str,
     maildir: Option<PathBuf>,
     mbox: Option<PathBuf>,
-    into: Option<&str>,
+    into: Option<String>,
 ) -> Result<(), String> {
     let source = match (maildir, mbox) {
         (Some(path), None) => crate::import::Source::Maildir(path),
         (None, Some(path)) => crate::import::Source::Mbox(path),
         _ => return Err("give one of --maildir DIR and --mbox FILE_OR_DIR".into()),
     };
-    say!("{}", crate::import::run(config, user, source, into)?);
+    say!("{}", crate::import::run(config, user, source, into.as_deref())?);
     Ok(())
 }
 

@@ -535,99 +535,95 @@ fn main() -> ExitCode {
         Ok(roost) => roost,
         Err(code) => return code,
     };
-    let result = match roost.command {
-        Command::Serve(arguments) => {
-            admin::serve(&arguments.config, arguments.board, &arguments.data, arguments.ports_file.as_deref())
-        }
-        Command::User(user) => {
-            admin::init_command_logging();
-            match user.action {
-                UserAction::Add(arguments) => admin::load(&arguments.config, None, &arguments.data)
-                    .and_then(|config| admin::set_password(&config, &arguments.name, true, arguments.force)),
-                UserAction::Passwd(arguments) => admin::load(&arguments.config, None, &arguments.data)
-                    .and_then(|config| admin::set_password(&config, &arguments.name, false, arguments.force)),
-                UserAction::Del(arguments) => admin::load(&arguments.config, None, &arguments.data)
-                    .and_then(|config| admin::delete_user(&config, &arguments.name, arguments.yes)),
-                UserAction::List(arguments) => {
-                    admin::load(&arguments.config, None, &arguments.data).and_then(|config| admin::list_users(&config))
-                }
-                UserAction::Device(device) => match device.action {
-                    DeviceAction::Add(arguments) => admin::load(&arguments.config, None, &arguments.data)
-                        .and_then(|config| admin::add_device(&config, &arguments.name, &arguments.device)),
-                    DeviceAction::List(arguments) => admin::load(&arguments.config, None, &arguments.data)
-                        .and_then(|config| admin::list_devices(&config, &arguments.name)),
-                    DeviceAction::Del(arguments) => admin::load(&arguments.config, None, &arguments.data)
-                        .and_then(|config| admin::delete_device(&config, &arguments.name, &arguments.device)),
-                },
-                UserAction::DeviceOnly(arguments) => admin::load(&arguments.config, None, &arguments.data)
-                    .and_then(|config| admin::device_only(&config, &arguments.name, &arguments.setting)),
-                UserAction::Log(arguments) => admin::load(&arguments.config, None, &arguments.data)
-                    .and_then(|config| admin::user_log(&config, &arguments.name)),
+    let result =
+        match roost.command {
+            Command::Serve(arguments) => {
+                admin::serve(&arguments.config, arguments.board, &arguments.data, arguments.ports_file.as_deref())
             }
-        }
-        Command::Ban(ban) => {
-            admin::init_command_logging();
-            match ban.action {
-                BanAction::List(arguments) => {
-                    admin::load(&arguments.config, None, &arguments.data).and_then(|config| admin::ban_list(&config))
+            Command::User(user) => {
+                admin::init_command_logging();
+                match user.action {
+                    UserAction::Add(arguments) => admin::load(&arguments.config, None, &arguments.data)
+                        .and_then(|config| admin::set_password(&config, &arguments.name, true, arguments.force)),
+                    UserAction::Passwd(arguments) => admin::load(&arguments.config, None, &arguments.data)
+                        .and_then(|config| admin::set_password(&config, &arguments.name, false, arguments.force)),
+                    UserAction::Del(arguments) => admin::load(&arguments.config, None, &arguments.data)
+                        .and_then(|config| admin::delete_user(&config, &arguments.name, arguments.yes)),
+                    UserAction::List(arguments) => admin::load(&arguments.config, None, &arguments.data)
+                        .and_then(|config| admin::list_users(&config)),
+                    UserAction::Device(device) => match device.action {
+                        DeviceAction::Add(arguments) => admin::load(&arguments.config, None, &arguments.data)
+                            .and_then(|config| admin::add_device(&config, &arguments.name, &arguments.device)),
+                        DeviceAction::List(arguments) => admin::load(&arguments.config, None, &arguments.data)
+                            .and_then(|config| admin::list_devices(&config, &arguments.name)),
+                        DeviceAction::Del(arguments) => admin::load(&arguments.config, None, &arguments.data)
+                            .and_then(|config| admin::delete_device(&config, &arguments.name, &arguments.device)),
+                    },
+                    UserAction::DeviceOnly(arguments) => admin::load(&arguments.config, None, &arguments.data)
+                        .and_then(|config| admin::device_only(&config, &arguments.name, &arguments.setting)),
+                    UserAction::Log(arguments) => admin::load(&arguments.config, None, &arguments.data)
+                        .and_then(|config| admin::user_log(&config, &arguments.name)),
                 }
-                BanAction::Add(arguments) => admin::load(&arguments.config, None, &arguments.data)
-                    .and_then(|config| admin::ban_add(&config, &arguments.address, arguments.duration.as_deref())),
-                BanAction::Del(arguments) => admin::load(&arguments.config, None, &arguments.data)
-                    .and_then(|config| admin::ban_del(&config, &arguments.address)),
             }
-        }
-        Command::Share(share) => {
-            admin::init_command_logging();
-            match share.action {
-                ShareAction::List(arguments) => {
-                    admin::load(&arguments.config, None, &arguments.data).and_then(|config| admin::share_list(&config))
+            Command::Ban(ban) => {
+                admin::init_command_logging();
+                match ban.action {
+                    BanAction::List(arguments) => admin::load(&arguments.config, None, &arguments.data)
+                        .and_then(|config| admin::ban_list(&config)),
+                    BanAction::Add(arguments) => admin::load(&arguments.config, None, &arguments.data)
+                        .and_then(|config| admin::ban_add(&config, &arguments.address, arguments.duration.as_deref())),
+                    BanAction::Del(arguments) => admin::load(&arguments.config, None, &arguments.data)
+                        .and_then(|config| admin::ban_del(&config, &arguments.address)),
                 }
-                ShareAction::Add(arguments) => admin::load(&arguments.config, None, &arguments.data)
-                    .and_then(|config| admin::share_set(&config, arguments.public, &arguments.words, true)),
-                ShareAction::Del(arguments) => admin::load(&arguments.config, None, &arguments.data)
-                    .and_then(|config| admin::share_set(&config, arguments.public, &arguments.words, false)),
             }
-        }
-        Command::Public(public) => {
-            admin::init_command_logging();
-            match public.action {
-                PublicAction::Create(arguments) => admin::load(&arguments.config, None, &arguments.data)
-                    .and_then(|config| admin::public_create(&config, &arguments.name, &arguments.grant)),
-                PublicAction::List(arguments) => {
-                    admin::load(&arguments.config, None, &arguments.data).and_then(|config| admin::public_list(&config))
+            Command::Share(share) => {
+                admin::init_command_logging();
+                match share.action {
+                    ShareAction::List(arguments) => admin::load(&arguments.config, None, &arguments.data)
+                        .and_then(|config| admin::share_list(&config)),
+                    ShareAction::Add(arguments) => admin::load(&arguments.config, None, &arguments.data)
+                        .and_then(|config| admin::share_set(&config, arguments.public, &arguments.words, true)),
+                    ShareAction::Del(arguments) => admin::load(&arguments.config, None, &arguments.data)
+                        .and_then(|config| admin::share_set(&config, arguments.public, &arguments.words, false)),
                 }
-                PublicAction::Del(arguments) => admin::load(&arguments.config, None, &arguments.data)
-                    .and_then(|config| admin::public_delete(&config, &arguments.name)),
             }
-        }
-        Command::Check(arguments) => {
-            admin::init_command_logging();
-            admin::load(&arguments.config, None, &arguments.data)
-                .and_then(|config| admin::check(&config, arguments.repair))
-        }
-        Command::Import(arguments) => {
-            admin::init_command_logging();
-            admin::load(&arguments.config, None, &arguments.data).and_then(|config| {
-                admin::import(&config, &arguments.user, arguments.maildir, arguments.mbox, arguments.into.as_deref())
-            })
-        }
-        Command::Deliver(arguments) => {
-            admin::init_command_logging();
-            return admin::deliver(
-                &arguments.config,
-                &arguments.data,
-                arguments.user.as_deref(),
-                arguments.mailbox.as_deref(),
-                arguments.from.as_deref(),
-            );
-        }
-        Command::Fingerprint(arguments) => {
-            admin::init_command_logging();
-            admin::load(&arguments.config, None, &arguments.data).and_then(|config| admin::fingerprint(&config))
-        }
-        Command::Boards(_) => admin::boards(),
-    };
+            Command::Public(public) => {
+                admin::init_command_logging();
+                match public.action {
+                    PublicAction::Create(arguments) => admin::load(&arguments.config, None, &arguments.data)
+                        .and_then(|config| admin::public_create(&config, &arguments.name, &arguments.grant)),
+                    PublicAction::List(arguments) => admin::load(&arguments.config, None, &arguments.data)
+                        .and_then(|config| admin::public_list(&config)),
+                    PublicAction::Del(arguments) => admin::load(&arguments.config, None, &arguments.data)
+                        .and_then(|config| admin::public_delete(&config, &arguments.name)),
+                }
+            }
+            Command::Check(arguments) => {
+                admin::init_command_logging();
+                admin::load(&arguments.config, None, &arguments.data)
+                    .and_then(|config| admin::check(&config, arguments.repair))
+            }
+            Command::Import(import) => {
+                admin::init_command_logging();
+                admin::load(&import.config, None, &import.data)
+                    .and_then(|config| admin::import(&config, &import.user, import.maildir, import.mbox, import.into))
+            }
+            Command::Deliver(arguments) => {
+                admin::init_command_logging();
+                return admin::deliver(
+                    &arguments.config,
+                    &arguments.data,
+                    arguments.user.as_deref(),
+                    arguments.mailbox.as_deref(),
+                    arguments.from.as_deref(),
+                );
+            }
+            Command::Fingerprint(arguments) => {
+                admin::init_command_logging();
+                admin::load(&arguments.config, None, &arguments.data).and_then(|config| admin::fingerprint(&config))
+            }
+            Command::Boards(_) => admin::boards(),
+        };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

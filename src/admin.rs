@@ -464,6 +464,24 @@ fn running_request(config: &Config, words: &[&str], what: &str) -> Result<(), St
     Ok(())
 }
 
+/// `roost import --user USER (--maildir DIR | --mbox PATH) [--into NAME]`
+/// (see `crate::import`).
+pub fn import(
+    config: &Config,
+    user: &str,
+    maildir: Option<PathBuf>,
+    mbox: Option<PathBuf>,
+    into: Option<String>,
+) -> Result<(), String> {
+    let source = match (maildir, mbox) {
+        (Some(path), None) => crate::import::Source::Maildir(path),
+        (None, Some(path)) => crate::import::Source::Mbox(path),
+        _ => return Err("give one of --maildir DIR and --mbox FILE_OR_DIR".into()),
+    };
+    say!("{}", crate::import::run(config, user, source, into.as_deref())?);
+    Ok(())
+}
+
 /// `roost check [--repair]`.
 pub fn check(config: &Config, repair: bool) -> Result<(), String> {
     let socket = config.control_socket();

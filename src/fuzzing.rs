@@ -269,3 +269,59 @@ pub fn search_match(data: &[u8]) {
     }
     assert_eq!(found || needle.is_empty(), whole, "the match depends on the chunking");
 }
+
+/// The mbox splitter (`mailfile::mbox`), `Content-Length` counting on:
+/// any bytes split without a panic,
+/// each message's size is what it handed out, the message read again
+/// from its offset (the import's second pass) is the same, and messages
+/// built from the input's lines, quoted, split back to themselves.
+pub fn mbox_split(data: &[u8]) {
+    use crate::mailfile::mbox::{ends_message, Probe};
+    use crate::mailfile::mbox::{quote, Mbox};
+    let probe = || -> Probe {
+        let file = data.to_vec();
+        Box::new(move |offset| {
+            let at = usize::try_from(offset).unwrap_or(usize::MAX);
+            at <= file.len() && ends_message(&file[at..file.len().min(at + 7)])
+        })
+    };
+    let mut mbox = Mbox::new(data).with_probe(probe());
+    while let Ok(true) = mbox.next_message() {
+        let (offset, date) = (mbox.message_offset(), mbox.meta().separator_date);
+        let mut first = Vec::new();
+        while mbox.read(&mut first).unwrap_or(false) {}
+        assert_eq!(mbox.meta().size, first.len() as u64, "size differs from the bytes handed out");
+        let mut again = Mbox::resume(&data[offset as usize..], offset, date, Some(probe()));
+        let mut second = Vec::new();
+        while again.read(&mut second).unwrap_or(false) {}
+        assert_eq!(first, second, "the second pass read another message");
+    }
+    // Quote → split → the same message (one with a header, LF lines).
+    let mut message = b"Subject: fuzz\n\n".to_vec();
+    for line in data.split(|&byte| byte == b'\n') {
+        let line: Vec<u8> = line.iter().copied().filter(|&byte| byte != b'\r').collect();
+        message.extend_from_slice(&line);
+        message.push(b'\n');
+    }
+    let mut file = b"From fuzz@example.org Sat Jan  3 01:05:34 1996\n".to_vec();
+    file.extend_from_slice(&quote(&message));
+    file.push(b'\n');
+    let mut mbox = Mbox::new(&file[..]);
+    assert!(matches!(mbox.next_message(), Ok(true)));
+    let mut back = Vec::new();
+    while mbox.read(&mut back).unwrap_or(false) {}
+    assert_eq!(back, message, "a quoted message did not split back to itself");
+    assert!(matches!(mbox.next_message(), Ok(false)), "one quoted message split in two");
+}
+
+/// Maildir file and folder names (`mailfile::maildir`): no panic, and a
+/// name's info letters read back as the flags written.
+pub fn maildir_name(data: &[u8]) {
+    use crate::mailfile::maildir;
+    let text = String::from_utf8_lossy(data);
+    let parsed = maildir::parse_file_name(&text, true);
+    assert!(text.starts_with(&parsed.base), "the base is not the start of the name");
+    let _ = maildir::folder_name(&text);
+    let _ = maildir::parse_uidlist(&text);
+    let _ = maildir::Keywords::parse(&text).of(&parsed);
+}

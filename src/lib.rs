@@ -14,6 +14,7 @@
 //!
 //! ```text
 //!  main.rs (argh) ─► admin                 one CLI command, then exit
+//!    import ─► mailfile                      `roost import`: Maildir/mbox read in the CLI, sent to control::import
 //!  server                                  listeners, connection limits, the executor
 //!  ├─ imap::session ─► imap::command::*    IMAP state machine; one handler per command
 //!  │    imap::{fetch, search}               engines the commands share: FETCH responses; the search
@@ -22,7 +23,7 @@
 //!  │      notify, condstore, mailbox_arg}   VANISHED (EARLIER), NOTIFY, enabling CONDSTORE, mailbox arguments
 //!  │    imap::{parse, encode, types, view}  IMAP grammar, mailbox views (UIDs only); LIST and STATUS lines
 //!  ├─ lmtp                                  mail in (RFC 2033), over Unix or TCP sockets
-//!  ├─ control                               CLI requests to a running server
+//!  ├─ control                               CLI requests to a running server (import: streamed frames)
 //!  ├─ alert                                 notices delivered into a user's INBOX
 //!  ├─ backup                                `roost backup` requests and the [backup] schedule
 //!  ├─ quota_warning                         quota warnings the store raises, sent as notices
@@ -170,8 +171,10 @@ mod control;
 #[doc(hidden)]
 pub mod fuzzing;
 mod imap;
+mod import;
 mod lmtp;
 mod mail;
+mod mailfile;
 mod mime;
 mod net;
 mod quota_warning;

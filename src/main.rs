@@ -26,6 +26,7 @@ enum Command {
     Check(Check),
     Backup(Backup),
     Restore(Restore),
+    Import(Import),
     Deliver(Deliver),
     Boards(Boards),
     Fingerprint(Fingerprint),
@@ -478,6 +479,35 @@ struct PublicDel {
 }
 
 #[derive(FromArgs)]
+#[argh(subcommand, name = "import")]
+/// Import mail from a Maildir (Dovecot, Courier) or from mbox files (one
+/// file, Google Takeout's, or a directory as Thunderbird's local folders
+/// keep them), keeping flags, keywords and dates. Importing the same
+/// source again stores nothing twice. Works with the server running or
+/// stopped.
+struct Import {
+    /// the user whose mailboxes receive the mail
+    #[argh(option)]
+    user: String,
+    /// a Maildir: its cur/ and new/ go to INBOX, its .A.B folders to A/B
+    #[argh(option)]
+    maildir: Option<PathBuf>,
+    /// an mbox file, or a directory of them (Thunderbird: Name, Name.sbd/Child)
+    #[argh(option)]
+    mbox: Option<PathBuf>,
+    /// for an mbox file: the mailbox (default: named like the file);
+    /// otherwise a prefix every mailbox goes under
+    #[argh(option)]
+    into: Option<String>,
+    /// configuration file
+    #[argh(option)]
+    config: Option<PathBuf>,
+    /// data directory
+    #[argh(option)]
+    data: Option<PathBuf>,
+}
+
+#[derive(FromArgs)]
 #[argh(subcommand, name = "check")]
 /// Verify the database; exits non-zero if it is damaged.
 struct Check {
@@ -653,6 +683,11 @@ fn main() -> ExitCode {
                 admin::init_command_logging();
                 admin::load(&arguments.config, None, &arguments.data)
                     .and_then(|config| admin::restore(&config, &arguments.source))
+            }
+            Command::Import(import) => {
+                admin::init_command_logging();
+                admin::load(&import.config, None, &import.data)
+                    .and_then(|config| admin::import(&config, &import.user, import.maildir, import.mbox, import.into))
             }
             Command::Deliver(arguments) => {
                 admin::init_command_logging();

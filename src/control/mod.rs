@@ -21,6 +21,7 @@ use crate::server::Server;
 use crate::store::{check, Op, StoreError};
 
 pub mod backup;
+pub mod import;
 pub mod public;
 pub mod quota;
 pub mod share;
@@ -71,6 +72,11 @@ async fn handle(server: &Server, stream: Async<UnixStream>) -> std::io::Result<(
         // `server_running` connects and hangs up to see whether a server
         // answers: no request, nothing to answer (writing would only fail).
         return Ok(());
+    }
+    if let ["import", user] = words.as_slice() {
+        // A streamed request: frames follow on this connection.
+        let user = user.to_string();
+        return import::serve(server, reader, &stream, &user).await;
     }
     let answer = match execute(server, &words).await {
         Ok(text) if text.is_empty() => "ok\n".to_string(),

@@ -42,6 +42,7 @@ pub mod backup;
 pub mod check;
 mod codec;
 pub mod hub;
+pub mod import;
 pub mod incoming;
 mod ops;
 pub mod quota;
@@ -628,6 +629,13 @@ enum Request {
         rights: ReaderRights,
         reply: Reply<Stored>,
     },
+    /// `roost import`: messages added to `mailbox` unless an import put
+    /// them there before (see [`import`]).
+    Import {
+        mailbox: u64,
+        messages: Vec<import::ImportMessage>,
+        reply: Reply<Vec<import::Imported>>,
+    },
     /// Sets or clears one user's own \Seen in a mailbox they do not own.
     SetPrivateSeen {
         mailbox: u64,
@@ -907,6 +915,17 @@ impl Store {
         seen: bool,
     ) -> Result<Stored, StoreError> {
         self.call(|reply| Request::SetPrivateSeen { mailbox, user, uids, seen, reply }).await
+    }
+
+    /// `roost import`: adds each of `messages` (blobs written) to `mailbox`
+    /// unless an import added it before; answers, in order, what became
+    /// of each (see [`import`]).
+    pub async fn import(
+        &self,
+        mailbox: u64,
+        messages: Vec<import::ImportMessage>,
+    ) -> Result<Vec<import::Imported>, StoreError> {
+        self.call(|reply| Request::Import { mailbox, messages, reply }).await
     }
 
     /// Sends the request `make` builds around a reply of the answer type

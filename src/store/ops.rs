@@ -17,6 +17,8 @@ use super::schema::{
     PRIVATE_SEEN_MAILBOXES, QUOTA_LIMITS, QUOTA_USAGE, QUOTA_WARNED, RESERVED_IDS, SAVE_DATES, SHARED_MODSEQ,
     SUBSCRIPTIONS, SUMMARIES, USERS, USER_SETTINGS,
 };
+// `roost import`'s table (see `store::import`).
+use super::schema::IMPORTED;
 use super::{
     Appended, Change, Copied, Delivered, Expunged, FlagAction, FlagChange, KeptFlags, NewMessage, Op, StoreError,
     Stored, UidSet, MAX_DEVICES, MAX_KEYWORDS, MAX_MAILBOXES,
@@ -77,6 +79,7 @@ pub(super) struct Tables<'txn> {
     /// is at hand (`save_mailbox`); the store thread moves them to the
     /// commit's changes after each operation.
     pub quota_changes: Vec<Change>,
+    pub imported: Table<'txn, (u64, &'static [u8]), u32>,
 }
 
 impl<'txn> Tables<'txn> {
@@ -116,6 +119,7 @@ impl<'txn> Tables<'txn> {
             quota_warned: transaction.open_table(QUOTA_WARNED)?,
             deleted_sizes: transaction.open_table(DELETED_SIZES)?,
             quota_changes: Vec::new(),
+            imported: transaction.open_table(IMPORTED)?,
         })
     }
 
@@ -752,6 +756,7 @@ fn remove_all_messages(tables: &mut Tables, mailbox: u64) -> Result<(), StoreErr
     tables.save_dates.retain_in((mailbox, 0)..=(mailbox, u32::MAX), |_, _| false)?;
     tables.changes.retain_in((mailbox, 0, 0)..=(mailbox, u64::MAX, u32::MAX), |_, ()| false)?;
     tables.expunged.retain_in((mailbox, 0, 0)..=(mailbox, u64::MAX, u32::MAX), |_, ()| false)?;
+    super::import::forget_mailbox(tables, mailbox)?;
     Ok(())
 }
 

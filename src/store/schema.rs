@@ -148,6 +148,10 @@ pub const PRIVATE_CHANGES: TableDefinition<(u64, u32, u64, u32), ()> = TableDefi
 /// second value; once a shared change moved the counter on, the counter is
 /// the shared highest again (no row: the same). See `store::acl`.
 pub const SHARED_MODSEQ: TableDefinition<u64, (u64, u64)> = TableDefinition::new("shared_modseq");
+/// (mailbox id, SHA-256 of the stored bytes and the source's date) → the
+/// UID `roost import` gave the message (see `store::import`). Written by
+/// imports only; the rows go with their mailbox.
+pub const IMPORTED: TableDefinition<(u64, &[u8]), u32> = TableDefinition::new("imported");
 /// Set in a [`PRIVATE_FLAGS`] value while the message is \Seen for the user.
 pub const PRIVATE_SEEN_BIT: u64 = 1 << 63;
 /// Owner id → (bytes, messages): the sum of RFC822.SIZE and the number

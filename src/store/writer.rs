@@ -170,6 +170,9 @@ impl Request {
             Request::SetPrivateSeen { mailbox, user, uids, seen, reply } => {
                 keep(reply, acl::set_private_seen(tables, *mailbox, *user, uids, *seen, changes))
             }
+            Request::Import { mailbox, messages, reply } => {
+                keep(reply, super::import::apply(tables, *mailbox, messages, changes))
+            }
         }
     }
 
@@ -186,6 +189,7 @@ impl Request {
             Request::SetRights { reply, .. } => reply,
             Request::CreatePublicMailbox { reply, .. } => reply,
             Request::SetPrivateSeen { reply, .. } => reply,
+            Request::Import { reply, .. } => reply,
         }
     }
 
@@ -206,7 +210,8 @@ impl Request {
             | Request::Expunge { .. }
             | Request::SetRights { .. }
             | Request::CreatePublicMailbox { .. }
-            | Request::SetPrivateSeen { .. } => true,
+            | Request::SetPrivateSeen { .. }
+            | Request::Import { .. } => true,
         }
     }
 
@@ -230,6 +235,7 @@ impl Request {
                 | Request::Append { .. }
                 | Request::Replace { .. }
                 | Request::Deliver { .. }
+                | Request::Import { .. }
                 | Request::Copy { remove: false, .. }
                 | Request::Op { op: Op::AddUser { .. } | Op::RenameMailbox { .. }, .. }
                 | Request::CreateMailbox { .. }

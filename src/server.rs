@@ -607,6 +607,7 @@ pub fn serve(config: Config, ports_file: Option<&std::path::Path>) -> Result<(),
     create_data_dir(&config)?;
     let (cert, key) = tls_paths(&config)?;
     let certificates = Certificates::load(&cert, &key)?;
+    crate::store::set_ballast_size(config.limits.disk_ballast);
     let (store, pump) = Store::open(&config.database_path(), config.limits.cache_size, config.limits.min_free_disk)
         .map_err(|error| match error {
             crate::store::StoreError::Locked => format!(
@@ -615,6 +616,7 @@ pub fn serve(config: Config, ports_file: Option<&std::path::Path>) -> Result<(),
             ),
             other => format!("cannot open {}: {other}", config.database_path().display()),
         })?;
+    crate::store::log_disk_usage(&config.database_path(), config.limits.min_free_disk);
     store.hub().borrow_mut().keep(config.limits.mailbox_cache);
     crate::store::set_expunge_history(config.limits.expunge_history);
     let limits = &config.limits;

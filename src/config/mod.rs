@@ -135,6 +135,10 @@ pub struct Limits {
     /// Bytes of disk kept free: below it, new mail is refused (OVERQUOTA)
     /// before the database could run out of space mid-commit.
     pub min_free_disk: u64,
+    /// Bytes of disk held in a ballast file beside the database, released
+    /// so that deleting mail works when the disk is completely full (see
+    /// `store::ballast`); 0: none.
+    pub disk_ballast: u64,
     /// Expunged UIDs remembered per mailbox for QRESYNC (RFC 7162).
     pub expunge_history: u32,
     /// Entries of login history kept per user (`auth::history`).
@@ -553,6 +557,7 @@ impl Limits {
             None => {}
         }
         limit!(min_free_disk, u64);
+        limit!(disk_ballast, u64);
         limit!(expunge_history, u32);
         limit!(login_history, u32);
         limit!(lock_failures, u32);
@@ -672,6 +677,7 @@ impl Limits {
             ban_tracked: 0,
             never_ban: Prefixes::default(),
             min_free_disk: 0,
+            disk_ballast: 0,
             expunge_history: 0,
             login_history: 0,
             lock_failures: 0,

@@ -38,6 +38,7 @@
 //! a session that receives its answer already sees its own change.
 
 pub mod acl;
+mod ballast;
 pub mod check;
 mod codec;
 pub mod hub;
@@ -59,7 +60,11 @@ use smol::channel::{self, Receiver, Sender};
 #[cfg(test)]
 pub use acl::{Acl, Modifier};
 pub use acl::{AclEntry, Identifier, Rights, RightsChange};
+pub use ballast::{log_disk_usage, set_ballast_size};
+// For `roost status` (issue 17), which reports how full the disk is.
 pub use acl::{PrivateCursor, ReaderRights};
+#[allow(unused_imports)]
+pub use ballast::{disk_usage, human_bytes, DiskUsage, BALLAST_FILE};
 pub use hub::{Hub, Preloaded};
 #[cfg(test)]
 pub use ops::SHARED_ROOT;
@@ -696,7 +701,14 @@ impl Store {
     /// `reserve`: bytes of disk kept free (see [`StoreError::NoSpace`]).
     pub fn open(path: &Path, cache_bytes: usize, reserve: u64) -> Result<(Rc<Store>, Pump), StoreError> {
         let database = writer::open_database(path, cache_bytes)?;
-        Store::start(database, writer::filesystem_free_space(path), reserve)
+        let free_space = writer::filesystem_free_space(path);
+        let size = ballast::ballast_size();
+        // No reserve (a read-only command): no ballast made either.
+        let ballast = (size > 0 && reserve > 0).then(|| ballast::Ballast::beside(path, size));
+        if let Some(ballast) = &ballast {
+            ballast.fill_now(free_space(), reserve);
+        }
+        Store::start(database, free_space, reserve, ballast)
     }
 
     /// A store over any redb backend (tests use one that runs out of space).
@@ -706,18 +718,37 @@ impl Store {
         free_space: writer::FreeSpace,
         reserve: u64,
     ) -> Result<(Rc<Store>, Pump), StoreError> {
-        let database = redb::Builder::new().set_cache_size(1 << 20).create_with_backend(backend)?;
-        Store::start(writer::prepare(database)?, free_space, reserve)
+        Store::open_with_ballast(backend, free_space, reserve, None)
     }
 
-    fn start(database: Database, free_space: writer::FreeSpace, reserve: u64) -> Result<(Rc<Store>, Pump), StoreError> {
+    /// [`Store::open_with_backend`] with a ballast (see [`ballast`]).
+    #[cfg(test)]
+    fn open_with_ballast(
+        backend: impl redb::StorageBackend,
+        free_space: writer::FreeSpace,
+        reserve: u64,
+        ballast: Option<ballast::Ballast>,
+    ) -> Result<(Rc<Store>, Pump), StoreError> {
+        let database = redb::Builder::new().set_cache_size(1 << 20).create_with_backend(backend)?;
+        if let Some(ballast) = &ballast {
+            ballast.fill_now(free_space(), reserve);
+        }
+        Store::start(writer::prepare(database)?, free_space, reserve, ballast)
+    }
+
+    fn start(
+        database: Database,
+        free_space: writer::FreeSpace,
+        reserve: u64,
+        ballast: Option<ballast::Ballast>,
+    ) -> Result<(Rc<Store>, Pump), StoreError> {
         let db = Arc::new(database);
         let (requests, incoming) = channel::unbounded::<Request>();
         let (committed, answers) = channel::unbounded::<Committed>();
         let thread_db = db.clone();
         let thread = std::thread::Builder::new()
             .name("roost-store".into())
-            .spawn(move || writer::run(thread_db, incoming, committed, free_space, reserve))
+            .spawn(move || writer::run(thread_db, incoming, committed, free_space, reserve, ballast))
             .map_err(|error| StoreError::Io(format!("cannot start the store thread: {error}")))?;
         let hub = Rc::new(RefCell::new(Hub::default()));
         let (failed, failure) = channel::bounded(1);

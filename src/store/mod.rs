@@ -45,6 +45,7 @@ pub mod hub;
 pub mod incoming;
 mod ops;
 mod reader;
+mod retention;
 mod schema;
 mod structure_codec;
 mod writer;
@@ -587,6 +588,14 @@ enum Request {
     Expunge {
         mailbox: u64,
         uids: Option<UidSet>,
+        reply: Reply<Expunged>,
+    },
+    /// Retention: expunges the messages `uids` of `mailbox` that arrived
+    /// before `before` (unix seconds), whatever their flags.
+    Expire {
+        mailbox: u64,
+        uids: UidSet,
+        before: i64,
         reply: Reply<Expunged>,
     },
     /// SETACL / DELETEACL: answers the entry as it is after the change.

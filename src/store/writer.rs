@@ -153,6 +153,9 @@ impl Request {
             Request::Expunge { mailbox, uids, reply } => {
                 keep(reply, ops::expunge_deleted(tables, *mailbox, uids.as_ref(), changes))
             }
+            Request::Expire { mailbox, uids, before, reply } => {
+                keep(reply, super::retention::expire(tables, *mailbox, uids, *before, changes))
+            }
             Request::SetRights { mailbox, change, reply } => {
                 let result = acl::set_rights(tables, *mailbox, change, changes);
                 if result.is_ok() {
@@ -182,7 +185,7 @@ impl Request {
             Request::Deliver { reply, .. } => reply,
             Request::SetFlags { reply, .. } | Request::SetFlagsAs { reply, .. } => reply,
             Request::Copy { reply, .. } => reply,
-            Request::Expunge { reply, .. } => reply,
+            Request::Expunge { reply, .. } | Request::Expire { reply, .. } => reply,
             Request::SetRights { reply, .. } => reply,
             Request::CreatePublicMailbox { reply, .. } => reply,
             Request::SetPrivateSeen { reply, .. } => reply,
@@ -204,6 +207,7 @@ impl Request {
             | Request::SetFlagsAs { .. }
             | Request::Copy { .. }
             | Request::Expunge { .. }
+            | Request::Expire { .. }
             | Request::SetRights { .. }
             | Request::CreatePublicMailbox { .. }
             | Request::SetPrivateSeen { .. } => true,
@@ -229,7 +233,7 @@ impl Request {
     /// room (see [`super::ballast`]), so a full disk can always be emptied.
     fn frees(&self) -> bool {
         match self {
-            Request::Expunge { .. } | Request::Copy { remove: true, .. } => true,
+            Request::Expunge { .. } | Request::Expire { .. } | Request::Copy { remove: true, .. } => true,
             Request::Op { op: Op::DeleteMailbox { .. } | Op::DeleteUser { .. } | Op::DiscardBlobs { .. }, .. } => true,
             Request::SetFlags { change, .. } => {
                 change.flags.contains(super::Flags::DELETED) && change.action != super::FlagAction::Remove

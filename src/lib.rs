@@ -171,6 +171,7 @@ mod lmtp;
 mod mail;
 mod mime;
 mod net;
+mod retention;
 mod server;
 mod store;
 mod util;

@@ -726,6 +726,7 @@ pub fn serve(config: Config, ports_file: Option<&std::path::Path>) -> Result<(),
         })
         .detach();
     executor.spawn(crate::alert::run(Rc::downgrade(&server), alert_queue)).detach();
+    executor.spawn(crate::retention::run(Rc::downgrade(&server))).detach();
     executor.spawn(crate::control::serve(server.clone(), Rc::downgrade(&executor), control)).detach();
     for (listener, _) in plain {
         executor.spawn(accept(server.clone(), Rc::downgrade(&executor), listener, false)).detach();

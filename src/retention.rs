@@ -196,6 +196,7 @@ async fn sweep(server: &Server) -> Result<(), crate::store::StoreError> {
         }
         targets
     };
+    let looked_at = targets.len();
     for target in targets {
         let expunged = expire_mailbox(server, &target, settings.batch.max(1)).await;
         match expunged {
@@ -211,6 +212,7 @@ async fn sweep(server: &Server) -> Result<(), crate::store::StoreError> {
             Err(error) => return Err(error),
         }
     }
+    log::debug!("retention: looked at {looked_at} mailboxes");
     Ok(())
 }
 

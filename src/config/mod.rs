@@ -938,7 +938,11 @@ impl Config {
 }
 
 /// `[retention]` and every `[retention.user.NAME]` (see `crate::retention`).
-fn parse_retention(name: &str, text: &str, document: &toml::Document) -> Result<crate::retention::Retention, ConfigError> {
+fn parse_retention(
+    name: &str,
+    text: &str,
+    document: &toml::Document,
+) -> Result<crate::retention::Retention, ConfigError> {
     use crate::retention::{parse_duration, Ages, Retention, KINDS};
     fn ages(section: &mut Section) -> Result<Ages, ConfigError> {
         let mut values = Vec::with_capacity(KINDS.len());
@@ -956,7 +960,8 @@ fn parse_retention(name: &str, text: &str, document: &toml::Document) -> Result<
         }
     }
     if let Some(every) = section.string("every")? {
-        let every = parse_duration(&every).map_err(|problem| error(format!("{}: {problem}", section.place("every"))))?;
+        let every =
+            parse_duration(&every).map_err(|problem| error(format!("{}: {problem}", section.place("every"))))?;
         retention.every = every.map(std::time::Duration::from_secs);
     }
     if let Some(batch) = section.integer("batch")? {

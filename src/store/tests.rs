@@ -737,7 +737,7 @@ fn save_date_cost() {
 /// had holes; written: every byte redb wrote). Run by hand:
 /// `cargo test --lib store::tests::measure_delete_commits -- --ignored --nocapture`.
 #[test]
-#[ignore]
+#[ignore = "a cost measurement; run by hand"]
 fn measure_delete_commits() {
     use std::sync::atomic::Ordering::SeqCst;
     let disk = SmallDisk::with_capacity(u64::MAX / 2);

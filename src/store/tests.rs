@@ -733,13 +733,25 @@ fn save_date_cost() {
     let _ = std::fs::remove_dir_all(&directory);
 }
 
+/// Runs `work` and prints what it cost `disk`.
+async fn cost<T>(disk: &SmallDisk, what: &str, work: impl std::future::Future<Output = Result<T, StoreError>>) {
+    use std::sync::atomic::Ordering::SeqCst;
+    let (used, written) = (disk.used(), disk.written.load(SeqCst));
+    work.await.unwrap();
+    println!(
+        "{what}: file {} KiB, new blocks {} KiB, written {} KiB",
+        disk.bytes.lock().unwrap().len() / 1024,
+        (disk.used() - used) / 1024,
+        (disk.written.load(SeqCst) - written) / 1024
+    );
+}
+
 /// What delete commits cost on the disk (new blocks: where the sparse file
 /// had holes; written: every byte redb wrote). Run by hand:
 /// `cargo test --lib store::tests::measure_delete_commits -- --ignored --nocapture`.
 #[test]
 #[ignore = "a cost measurement; run by hand"]
 fn measure_delete_commits() {
-    use std::sync::atomic::Ordering::SeqCst;
     let disk = SmallDisk::with_capacity(u64::MAX / 2);
     let (store, pump) = store_on(&disk, 0);
     run(&store, pump, async {
@@ -755,35 +767,13 @@ fn measure_delete_commits() {
             let target = if round % 2 == 0 { inbox } else { trash };
             store.append(target, messages).await.unwrap();
         }
-        let measure = |what: &str, before: (u64, u64)| {
-            let (used, written) = (disk.used(), disk.written.load(SeqCst));
-            println!(
-                "{what}: file {} KiB, new blocks {} KiB, written {} KiB",
-                disk.bytes.lock().unwrap().len() / 1024,
-                (used - before.0) / 1024,
-                (written - before.1) / 1024
-            );
-        };
-        let now = || (disk.used(), disk.written.load(SeqCst));
         println!("database of 3000 messages of 20 KB: used {} KiB", disk.used() / 1024);
-        let before = now();
-        store.set_flags(inbox, UidSet(vec![(1, 1)]), deleted()).await.unwrap();
-        measure("STORE \\Deleted on 1", before);
-        let before = now();
-        store.expunge(inbox, None).await.unwrap();
-        measure("EXPUNGE of 1", before);
-        let before = now();
-        store.set_flags(inbox, UidSet(vec![(2, 301)]), deleted()).await.unwrap();
-        measure("STORE \\Deleted on 300", before);
-        let before = now();
-        store.expunge(inbox, None).await.unwrap();
-        measure("EXPUNGE of 300", before);
-        let before = now();
-        store.execute(Op::DeleteMailbox { user, name: "Big".into() }).await.unwrap();
-        measure("DELETE of a mailbox of 1500", before);
-        let before = now();
-        store.execute(Op::DeleteUser { name: "alice".into() }).await.unwrap();
-        measure("user del (1199 messages left)", before);
+        cost(&disk, "STORE \\Deleted on 1", store.set_flags(inbox, UidSet(vec![(1, 1)]), deleted())).await;
+        cost(&disk, "EXPUNGE of 1", store.expunge(inbox, None)).await;
+        cost(&disk, "STORE \\Deleted on 300", store.set_flags(inbox, UidSet(vec![(2, 301)]), deleted())).await;
+        cost(&disk, "EXPUNGE of 300", store.expunge(inbox, None)).await;
+        cost(&disk, "DELETE of a mailbox of 1500", store.execute(Op::DeleteMailbox { user, name: "Big".into() })).await;
+        cost(&disk, "user del (1199 messages left)", store.execute(Op::DeleteUser { name: "alice".into() })).await;
     });
 }
 

@@ -72,7 +72,8 @@ fn deleting_works_on_a_full_disk_and_new_mail_waits_for_room() {
     }
     assert!(is_root(), "this test mounts a tmpfs and needs root (or set ROOST_TEST_NO_MOUNT=1 to skip it knowingly)");
     let limits = "min_free_disk = 8388608\ndisk_ballast = 4194304\n";
-    let mut server = Server::start_with(Options { extra_limits: limits.into(), ..Default::default() });
+    let users = vec![("alice", "secret"), ("bob", "hunter2"), ("carol", "pw")];
+    let mut server = Server::start_with(Options { extra_limits: limits.into(), users, ..Default::default() });
     // Move the data directory onto a small tmpfs of its own.
     assert!(server.stop().success());
     let data = server.data_dir();
@@ -92,11 +93,13 @@ fn deleting_works_on_a_full_disk_and_new_mail_waits_for_room() {
         let mailbox = if index % 4 == 0 { "Old" } else { "INBOX" };
         alice.append_ok(mailbox, &message(&format!("m{index}"), &body));
     }
-    let mut bob = server.login("bob", "hunter2");
-    for index in 0..5 {
-        bob.append_ok("INBOX", &message(&format!("b{index}"), &body));
+    for (user, password) in [("bob", "hunter2"), ("carol", "pw")] {
+        let mut client = server.login(user, password);
+        for index in 0..5 {
+            client.append_ok("INBOX", &message(&format!("{user}{index}"), &body));
+        }
+        client.shutdown();
     }
-    bob.shutdown();
     assert!(data.join("roost.ballast").metadata().unwrap().len() >= 4 << 20, "the ballast was made");
 
     // Another program fills the disk.
@@ -142,9 +145,26 @@ fn deleting_works_on_a_full_disk_and_new_mail_waits_for_room() {
     let (ok, stdout, stderr) = run_cli(&["check", "--config", &server.config_arg()], None);
     assert!(ok, "roost check: {stdout}{stderr}");
     alice.shutdown();
+
+    // The disk fills again while the server is stopped: `roost user del`
+    // (on the database directly) works, and so does starting the server.
     assert!(server.stop().success());
+    fill_disk(&filler);
+    let (ok, stdout, stderr) = run_cli(&["user", "del", "carol", "--yes", "--config", &server.config_arg()], None);
+    assert!(ok, "offline roost user del at 0 bytes free: {stdout}{stderr}");
+    server.spawn();
+    let mut alice = server.login("alice", "secret");
+    let (untagged, _) = alice.command("STATUS INBOX (MESSAGES)");
+    assert!(untagged.iter().any(|line| line.contains("MESSAGES 13")), "{untagged:?}");
+    let (_, reply) = alice.append("INBOX", "", &message("refused", "no room"));
+    assert!(reply.contains("NO [OVERQUOTA]"), "{reply}");
+    alice.shutdown();
+    assert!(server.stop().success());
+    std::fs::remove_file(&filler).unwrap();
     let (ok, stdout, stderr) = run_cli(&["check", "--config", &server.config_arg()], None);
     assert!(ok, "roost check, server stopped: {stdout}{stderr}");
+    let (_, users, _) = run_cli(&["user", "list", "--config", &server.config_arg()], None);
+    assert_eq!(users.trim(), "alice");
     drop(server);
     drop(mount);
 }

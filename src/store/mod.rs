@@ -709,11 +709,19 @@ impl Store {
     /// The returned [`Pump`] must be spawned on the executor that uses the store.
     /// `reserve`: bytes of disk kept free (see [`StoreError::NoSpace`]).
     pub fn open(path: &Path, cache_bytes: usize, reserve: u64) -> Result<(Rc<Store>, Pump), StoreError> {
-        let database = writer::open_database(path, cache_bytes)?;
         let free_space = writer::filesystem_free_space(path);
         let size = ballast::ballast_size();
         // No reserve (a read-only command): no ballast made either.
         let ballast = (size > 0 && reserve > 0).then(|| ballast::Ballast::beside(path, size));
+        if let Some(ballast) = &ballast {
+            // Opening commits too (the schema check, quick-repair's
+            // allocator state): on a full disk it needs the ballast's room,
+            // or neither the server nor an offline `user del` could start.
+            if free_space() < writer::DELETE_ROOM {
+                ballast.release();
+            }
+        }
+        let database = writer::open_database(path, cache_bytes)?;
         if let Some(ballast) = &ballast {
             ballast.fill_now(free_space(), reserve);
         }

@@ -22,7 +22,7 @@ use super::{Answer, Change, Committed, Op, Pending, Reply, Request, StoreError};
 /// Free bytes below which a delete releases the ballast rather than risk
 /// redb meeting ENOSPC: 128 times the most a measured delete commit took
 /// in new blocks (8 KiB, see [`super::ballast`]).
-const DELETE_ROOM: u64 = 1 << 20;
+pub(super) const DELETE_ROOM: u64 = 1 << 20;
 
 /// Requests applied in one transaction at most; bounds the latency one
 /// group adds to the next.

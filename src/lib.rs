@@ -24,6 +24,7 @@
 //!  ├─ lmtp                                  mail in (RFC 2033), over Unix or TCP sockets
 //!  ├─ control                               CLI requests to a running server
 //!  ├─ alert                                 notices delivered into a user's INBOX
+//!  ├─ retention                             Trash and Junk empty themselves (a timer, batches of expunges)
 //!  └─ auth                                  argon2 threads, bans, device passwords
 //!  store                                   typed operations and reads; the only code that opens the database
 //!  mime                                    header fields, the streaming structure pass, decoding
@@ -40,7 +41,7 @@
 //! each other by design: the session dispatches to a command, and the
 //! commands and engines take the `Session` (its connection, view and
 //! reply helpers). Known exceptions to "only downwards", left for their
-//! own change (issue 14, item 2): `auth::protect`, `alert` and `lmtp`
+//! own change (issue 14, item 2): `auth::protect`, `alert`, `retention` and `lmtp`
 //! reach up to `server::Server` for the shared server state; `config`
 //! validates against `store::CHUNK_SIZE`, `net::lan` and
 //! `auth::normalize_user_name`. The words IMAP and the store share (flags,

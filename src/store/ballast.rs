@@ -87,11 +87,14 @@ pub(super) struct Ballast {
     size: u64,
     /// A refill is running on its own thread.
     filling: Arc<AtomicBool>,
+    /// Known to hold its size: spares the store thread a `stat` after
+    /// every commit. Cleared when released.
+    full: Arc<AtomicBool>,
 }
 
 impl Ballast {
     pub(super) fn new(space: Arc<dyn Space>, size: u64) -> Ballast {
-        Ballast { space, size, filling: Arc::new(AtomicBool::new(false)) }
+        Ballast { space, size, filling: Arc::new(AtomicBool::new(false)), full: Arc::new(AtomicBool::new(false)) }
     }
 
     /// The ballast file beside the database at `database`.
@@ -106,6 +109,7 @@ impl Ballast {
 
     /// Frees the ballast's blocks; answers the bytes freed (0: none held).
     pub(super) fn release(&self) -> u64 {
+        self.full.store(false, Ordering::Release);
         let held = self.space.held();
         if held == 0 {
             return 0;
@@ -127,7 +131,14 @@ impl Ballast {
 
     /// The bytes the ballast lacks.
     pub(super) fn missing(&self) -> u64 {
-        self.size.saturating_sub(self.space.held())
+        if self.full.load(Ordering::Acquire) {
+            return 0;
+        }
+        let missing = self.size.saturating_sub(self.space.held());
+        if missing == 0 {
+            self.full.store(true, Ordering::Release);
+        }
+        missing
     }
 
     /// Fills the ballast now (at start-up, before the store thread runs),

@@ -32,6 +32,12 @@
 //! per-user \Seen (with per-user modseqs) are stored here too, with their
 //! decisions written in [`acl`].
 //!
+//! Deleting mail works even when the disk is completely full: the store
+//! thread then gives back a ballast file's blocks first ([`ballast`], which
+//! also says why the room cannot be kept inside redb's own file), and
+//! [`disk_usage`] tells how full the disk is. Old messages in Trash and
+//! Junk are found and expunged in batches ([`retention`]).
+//!
 //! Answers travel back through one ordered channel to [`hub::pump`], which
 //! runs on the session executor: it applies each commit's changes to the
 //! shared mailbox views in commit order and only then wakes the callers, so

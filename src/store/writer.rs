@@ -235,7 +235,7 @@ impl Request {
         match self {
             Request::Expunge { .. } | Request::Expire { .. } | Request::Copy { remove: true, .. } => true,
             Request::Op { op: Op::DeleteMailbox { .. } | Op::DeleteUser { .. } | Op::DiscardBlobs { .. }, .. } => true,
-            Request::SetFlags { change, .. } => {
+            Request::SetFlags { change, .. } | Request::SetFlagsAs { change, .. } => {
                 change.flags.contains(super::Flags::DELETED) && change.action != super::FlagAction::Remove
             }
             _ => false,
@@ -371,18 +371,20 @@ impl Writer {
     }
 
     /// Whether a delete needing `needed` bytes may run on a disk below the
-    /// delete floor: releases the ballast if it is still held (`free` then
-    /// counts its room). Deletes need no floor of their own: what they
-    /// write comes back as pages redb reuses.
+    /// delete floor: it may while [`DELETE_ROOM`] is free, releasing the
+    /// ballast first if need be (`free` then counts its room). What deletes
+    /// write mostly lands on pages redb freed before, so the ballast's room
+    /// lasts for many of them.
     fn room_to_delete(&mut self, free: &mut u64, needed: u64) -> bool {
-        if *free < needed.max(DELETE_ROOM) {
+        let room = needed.max(DELETE_ROOM);
+        if *free < room {
             if let Some(ballast) = &self.ballast {
                 if ballast.release() > 0 {
                     *free = (self.free_space)();
                 }
             }
         }
-        *free >= needed
+        *free >= room
     }
 }
 

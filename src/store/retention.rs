@@ -145,4 +145,52 @@ mod tests {
             assert!(check::run(&reader).unwrap().is_clean());
         });
     }
+
+    /// What retention costs per batch on a big Trash. Run by hand:
+    /// `cargo test --release --lib store::retention::tests::retention_cost -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a cost measurement; run by hand"]
+    fn retention_cost() {
+        let disk = SmallDisk::with_capacity(u64::MAX / 2);
+        let (store, pump) = store_on(&disk, 0);
+        run(&store, pump, async {
+            store.execute(Op::AddUser { name: "alice".into(), password_hash: "x".into() }).await.unwrap();
+            let reader = store.read().unwrap();
+            let user = reader.user("alice").unwrap().unwrap().id;
+            let trash = reader.mailbox_id(user, "Trash").unwrap().unwrap();
+            drop(reader);
+            for _ in 0..100 {
+                let mut messages = Vec::new();
+                for _ in 0..200 {
+                    let blob = store.write_blob(None, 0, vec![b'q'; 2000]).await.unwrap();
+                    messages.push(message_in(blob, 2000));
+                }
+                store.append(trash, messages).await.unwrap();
+            }
+            // Everything counts as old.
+            let before = crate::util::datetime::DateTime::now().unix + 10;
+            let (mut scanning, mut expiring, mut batches) = (std::time::Duration::ZERO, std::time::Duration::ZERO, 0);
+            let mut worst = std::time::Duration::ZERO;
+            loop {
+                let started = std::time::Instant::now();
+                let (uids, next) = store.expired(trash, before, 0, 250).await.unwrap();
+                scanning += started.elapsed();
+                if uids.is_empty() {
+                    break;
+                }
+                let started = std::time::Instant::now();
+                store.expire(trash, UidSet::from_sorted(uids), before).await.unwrap();
+                let took = started.elapsed();
+                expiring += took;
+                worst = worst.max(took);
+                batches += 1;
+                if next.is_none() {
+                    break;
+                }
+            }
+            println!(
+                "20,000 messages in {batches} batches of 250: finding {scanning:?} in all, expunging {expiring:?} in all (worst batch {worst:?})"
+            );
+        });
+    }
 }

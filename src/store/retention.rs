@@ -89,19 +89,23 @@ pub(super) fn expire(
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{message_in, run, store_on, SmallDisk};
+    use super::super::tests::{fill, message_in, run, store_on, unbounded_store, SmallDisk};
     use super::super::*;
+
+    /// A store with user alice; answers her Trash.
+    async fn alice_trash(store: &Store) -> u64 {
+        store.execute(Op::AddUser { name: "alice".into(), password_hash: "x".into() }).await.unwrap();
+        let reader = store.read().unwrap();
+        let user = reader.user("alice").unwrap().unwrap().id;
+        reader.mailbox_id(user, "Trash").unwrap().unwrap()
+    }
 
     #[test]
     fn old_messages_go_and_young_ones_stay() {
         let disk = SmallDisk::with_capacity(64 << 20);
         let (store, pump) = store_on(&disk, 0);
         run(&store, pump, async {
-            store.execute(Op::AddUser { name: "alice".into(), password_hash: "x".into() }).await.unwrap();
-            let reader = store.read().unwrap();
-            let user = reader.user("alice").unwrap().unwrap().id;
-            let trash = reader.mailbox_id(user, "Trash").unwrap().unwrap();
-            drop(reader);
+            let trash = alice_trash(&store).await;
             let now = crate::util::datetime::DateTime::now().unix;
             // Internal dates from 40 days ago to today, one a day; save
             // dates are now (they were just appended).
@@ -151,22 +155,10 @@ mod tests {
     #[test]
     #[ignore = "a cost measurement; run by hand"]
     fn retention_cost() {
-        let disk = SmallDisk::with_capacity(u64::MAX / 2);
-        let (store, pump) = store_on(&disk, 0);
+        let (_disk, store, pump) = unbounded_store();
         run(&store, pump, async {
-            store.execute(Op::AddUser { name: "alice".into(), password_hash: "x".into() }).await.unwrap();
-            let reader = store.read().unwrap();
-            let user = reader.user("alice").unwrap().unwrap().id;
-            let trash = reader.mailbox_id(user, "Trash").unwrap().unwrap();
-            drop(reader);
-            for _ in 0..100 {
-                let mut messages = Vec::new();
-                for _ in 0..200 {
-                    let blob = store.write_blob(None, 0, vec![b'q'; 2000]).await.unwrap();
-                    messages.push(message_in(blob, 2000));
-                }
-                store.append(trash, messages).await.unwrap();
-            }
+            let trash = alice_trash(&store).await;
+            fill(&store, &[trash], 100, 200, 2000).await;
             // Everything counts as old.
             let before = crate::util::datetime::DateTime::now().unix + 10;
             let (mut scanning, mut expiring, mut batches) = (std::time::Duration::ZERO, std::time::Duration::ZERO, 0);

@@ -733,6 +733,26 @@ fn save_date_cost() {
     let _ = std::fs::remove_dir_all(&directory);
 }
 
+/// A store on a disk that never fills, for cost measurements.
+pub(super) fn unbounded_store() -> (std::sync::Arc<SmallDisk>, Rc<Store>, Pump) {
+    let disk = SmallDisk::with_capacity(u64::MAX / 2);
+    let (store, pump) = store_on(&disk, 0);
+    (disk, store, pump)
+}
+
+/// Appends `rounds` groups of `each` messages of `size` bytes, one group
+/// a commit, to each of `targets` in turn (cost measurements).
+pub(super) async fn fill(store: &Store, targets: &[u64], rounds: usize, each: usize, size: usize) {
+    for round in 0..rounds {
+        let mut messages = Vec::with_capacity(each);
+        for _ in 0..each {
+            let blob = store.write_blob(None, 0, vec![b'y'; size]).await.unwrap();
+            messages.push(message_in(blob, size));
+        }
+        store.append(targets[round % targets.len()], messages).await.unwrap();
+    }
+}
+
 /// Runs `work` and prints what it cost `disk`.
 async fn cost<T>(disk: &SmallDisk, what: &str, work: impl std::future::Future<Output = Result<T, StoreError>>) {
     use std::sync::atomic::Ordering::SeqCst;
@@ -752,21 +772,12 @@ async fn cost<T>(disk: &SmallDisk, what: &str, work: impl std::future::Future<Ou
 #[test]
 #[ignore = "a cost measurement; run by hand"]
 fn measure_delete_commits() {
-    let disk = SmallDisk::with_capacity(u64::MAX / 2);
-    let (store, pump) = store_on(&disk, 0);
+    let (disk, store, pump) = unbounded_store();
     run(&store, pump, async {
         let inbox = inbox_of_new_user(&store).await;
         let user = store.read().unwrap().user("alice").unwrap().unwrap().id;
         let trash = store.create_mailbox(user, "Big".into(), None).await.unwrap();
-        for round in 0..60u32 {
-            let mut messages = Vec::new();
-            for _ in 0..50 {
-                let blob = store.write_blob(None, 0, vec![b'y'; 20_000]).await.unwrap();
-                messages.push(message_in(blob, 20_000));
-            }
-            let target = if round % 2 == 0 { inbox } else { trash };
-            store.append(target, messages).await.unwrap();
-        }
+        fill(&store, &[inbox, trash], 60, 50, 20_000).await;
         println!("database of 3000 messages of 20 KB: used {} KiB", disk.used() / 1024);
         cost(&disk, "STORE \\Deleted on 1", store.set_flags(inbox, UidSet(vec![(1, 1)]), deleted())).await;
         cost(&disk, "EXPUNGE of 1", store.expunge(inbox, None)).await;

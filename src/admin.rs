@@ -202,6 +202,7 @@ fn write(config: &Config, words: &[&str], op: Op) -> Result<String, String> {
         return control::request(&socket, words);
     }
     server::create_data_dir(config)?;
+    store::set_ballast_size(config.limits.disk_ballast);
     store::run_offline(&config.database_path(), config.limits.cache_size, config.limits.min_free_disk, async |store| {
         store.execute(op).await.map(|()| String::new())
     })

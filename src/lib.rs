@@ -27,6 +27,7 @@
 //!  ├─ alert                                 notices delivered into a user's INBOX
 //!  ├─ backup                                `roost backup` requests and the [backup] schedule
 //!  ├─ quota_warning                         quota warnings the store raises, sent as notices
+//!  ├─ retention                             Trash and Junk empty themselves (a timer, batches of expunges)
 //!  └─ auth                                  argon2 threads, bans, device passwords
 //!  store                                   typed operations and reads; the only code that opens the database
 //!  mime                                    header fields, the streaming structure pass, decoding
@@ -44,9 +45,10 @@
 //! commands and engines take the `Session` (its connection, view and
 //! reply helpers). Known exceptions to "only downwards", left for their
 //! own change (issue 14, item 2): `auth::protect`, `alert`,
-//! `quota_warning` and `lmtp` reach up to `server::Server` for the shared
-//! server state; `config` validates against `store::CHUNK_SIZE`,
-//! `store::quota::parse_size`, `net::lan` and `auth::normalize_user_name`. The words IMAP and the store share (flags,
+//! `quota_warning`, `retention`, `backup` and `lmtp` reach up to
+//! `server::Server` for the shared server state; `config` validates
+//! against `store::CHUNK_SIZE`, `store::quota::parse_size`, `net::lan` and
+//! `auth::normalize_user_name`. The words IMAP and the store share (flags,
 //! how STORE changes them, ACL rights and identifiers) live in `mail`, below both; ENVELOPE/BODYSTRUCTURE syntax is `imap::render`;
 //! the work budget every long command uses is `imap::pace`; a message's
 //! MIME structure is read (or parsed again) by `store::structure_of`.
@@ -178,6 +180,7 @@ mod mailfile;
 mod mime;
 mod net;
 mod quota_warning;
+mod retention;
 mod server;
 mod store;
 mod util;

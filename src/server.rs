@@ -610,6 +610,7 @@ pub fn serve(config: Config, ports_file: Option<&std::path::Path>) -> Result<(),
     let (cert, key) = tls_paths(&config)?;
     let certificates = Certificates::load(&cert, &key)?;
     crate::store::quota::configure(config.quota.settings.clone());
+    crate::store::set_ballast_size(config.limits.disk_ballast);
     let (store, pump) = Store::open(&config.database_path(), config.limits.cache_size, config.limits.min_free_disk)
         .map_err(|error| match error {
             crate::store::StoreError::Locked => format!(
@@ -618,6 +619,7 @@ pub fn serve(config: Config, ports_file: Option<&std::path::Path>) -> Result<(),
             ),
             other => format!("cannot open {}: {other}", config.database_path().display()),
         })?;
+    crate::store::log_disk_usage(&config.database_path(), config.limits.min_free_disk);
     store.hub().borrow_mut().keep(config.limits.mailbox_cache);
     crate::store::set_expunge_history(config.limits.expunge_history);
     let limits = &config.limits;
@@ -730,6 +732,7 @@ pub fn serve(config: Config, ports_file: Option<&std::path::Path>) -> Result<(),
     executor.spawn(crate::alert::run(Rc::downgrade(&server), alert_queue)).detach();
     executor.spawn(crate::backup::schedule(Rc::downgrade(&server))).detach();
     executor.spawn(crate::quota_warning::run(Rc::downgrade(&server))).detach();
+    executor.spawn(crate::retention::run(Rc::downgrade(&server))).detach();
     executor.spawn(crate::control::serve(server.clone(), Rc::downgrade(&executor), control)).detach();
     for (listener, _) in plain {
         executor.spawn(accept(server.clone(), Rc::downgrade(&executor), listener, false)).detach();

@@ -135,6 +135,10 @@ pub struct Limits {
     /// Bytes of disk kept free: below it, new mail is refused (OVERQUOTA)
     /// before the database could run out of space mid-commit.
     pub min_free_disk: u64,
+    /// Bytes of disk held in a ballast file beside the database, released
+    /// so that deleting mail works when the disk is completely full (see
+    /// `store::ballast`); 0: none.
+    pub disk_ballast: u64,
     /// Expunged UIDs remembered per mailbox for QRESYNC (RFC 7162).
     pub expunge_history: u32,
     /// Entries of login history kept per user (`auth::history`).
@@ -278,7 +282,7 @@ impl Access {
 /// of their own (per user, say): each is accepted here only once its
 /// parser exists; an unknown one is refused like any unknown table.
 fn known_table(name: &str) -> bool {
-    ["", "imap", "tls", "lmtp", "limits", "access", "alerts", "acl", "backup", "quota"].contains(&name)
+    ["", "imap", "tls", "lmtp", "limits", "access", "alerts", "acl", "backup", "quota", "retention"].contains(&name)
         || route_index(name).is_some()
 }
 
@@ -402,6 +406,8 @@ pub struct Config {
     pub limits: Limits,
     /// Per-user address rules (`[access.user.NAME]`), by user name; applied at login.
     pub user_access: BTreeMap<String, UserAccess>,
+    /// `[retention]` and `[retention.user.NAME]`: see `crate::retention`.
+    pub retention: crate::retention::Retention,
 }
 
 /// Where one user may log in from: `[access.user.NAME]` `allow` / `deny`
@@ -423,6 +429,9 @@ impl UserAccess {
 /// config parser takes bare keys only, so NAME is letters, digits, `_` and
 /// `-` (a user name with `.`, `@` or `+` cannot have rules yet).
 const USER_ACCESS_PREFIX: &str = "access.user.";
+
+/// The tables holding per-user retention ages: `[retention.user.NAME]`.
+const USER_RETENTION_PREFIX: &str = "retention.user.";
 
 #[derive(Debug)]
 pub struct ConfigError(pub String);
@@ -648,6 +657,7 @@ impl Limits {
             None => {}
         }
         limit!(min_free_disk, u64);
+        limit!(disk_ballast, u64);
         limit!(expunge_history, u32);
         limit!(login_history, u32);
         limit!(lock_failures, u32);
@@ -767,6 +777,7 @@ impl Limits {
             ban_tracked: 0,
             never_ban: Prefixes::default(),
             min_free_disk: 0,
+            disk_ballast: 0,
             expunge_history: 0,
             login_history: 0,
             lock_failures: 0,
@@ -849,7 +860,9 @@ impl Config {
     pub fn parse(name: &str, text: &str, overrides: Overrides) -> Result<Config, ConfigError> {
         let document = toml::parse(text).map_err(|problem| error(format!("{name}: {problem}")))?;
         for table in document.tables.keys() {
-            let per_user = table.strip_prefix(USER_ACCESS_PREFIX).is_some_and(|user| !user.contains('.'));
+            let per_user = [USER_ACCESS_PREFIX, USER_RETENTION_PREFIX]
+                .iter()
+                .any(|prefix| table.strip_prefix(prefix).is_some_and(|user| !user.contains('.')));
             if !known_table(table) && !per_user {
                 let line = line_of(text, table, None).map(|line| format!("line {line}: ")).unwrap_or_default();
                 return Err(error(format!("{name}: {line}unknown table [{table}]")));
@@ -999,6 +1012,8 @@ impl Config {
         section.finish()?;
         let backup = Backups { dir: backup_dir, every, keep };
 
+        let retention = parse_retention(name, text, &document)?;
+
         let board = Board::named(&board_name)?;
         let mut limits = board.limits;
         limits.apply(name, text, &document, false)?;
@@ -1023,6 +1038,7 @@ impl Config {
             quota,
             limits,
             user_access,
+            retention,
         })
     }
 
@@ -1038,6 +1054,50 @@ impl Config {
     pub fn control_socket(&self) -> PathBuf {
         self.data_dir.join("control.sock")
     }
+}
+
+/// `[retention]` and every `[retention.user.NAME]` (see `crate::retention`).
+fn parse_retention(
+    name: &str,
+    text: &str,
+    document: &toml::Document,
+) -> Result<crate::retention::Retention, ConfigError> {
+    use crate::retention::{parse_duration, Ages, Retention, KINDS};
+    fn ages(section: &mut Section) -> Result<Ages, ConfigError> {
+        let mut values = Vec::with_capacity(KINDS.len());
+        for (key, _) in KINDS {
+            values.push((key, section.string(key)?));
+        }
+        Ages::parse(&values).map_err(|(key, problem)| error(format!("{}: {problem}", section.place(key))))
+    }
+    let mut retention = Retention::default();
+    let mut section = Section::new(name, text, document, "retention");
+    let household = ages(&mut section)?;
+    for (index, age) in household.0.iter().enumerate() {
+        if age.is_some() {
+            retention.household.0[index] = *age;
+        }
+    }
+    if let Some(every) = section.string("every")? {
+        let every =
+            parse_duration(&every).map_err(|problem| error(format!("{}: {problem}", section.place("every"))))?;
+        retention.every = every.map(std::time::Duration::from_secs);
+    }
+    if let Some(batch) = section.integer("batch")? {
+        if !(1..=10_000).contains(&batch) {
+            return Err(error(format!("{}: must be from 1 to 10000", section.place("batch"))));
+        }
+        retention.batch = batch as usize;
+    }
+    section.finish()?;
+    for table in document.tables.keys() {
+        let Some(user) = table.strip_prefix(USER_RETENTION_PREFIX) else { continue };
+        let mut section = Section::new(name, text, document, table);
+        let ages = ages(&mut section)?;
+        section.finish()?;
+        retention.users.insert(user.to_ascii_lowercase(), ages);
+    }
+    Ok(retention)
 }
 
 #[cfg(test)]

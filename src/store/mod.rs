@@ -32,6 +32,12 @@
 //! per-user \Seen (with per-user modseqs) are stored here too, with their
 //! decisions written in [`acl`].
 //!
+//! Deleting mail works even when the disk is completely full: the store
+//! thread then gives back a ballast file's blocks first ([`ballast`], which
+//! also says why the room cannot be kept inside redb's own file), and
+//! [`disk_usage`] tells how full the disk is. Old messages in Trash and
+//! Junk are found and expunged in batches ([`retention`]).
+//!
 //! Answers travel back through one ordered channel to [`hub::pump`], which
 //! runs on the session executor: it applies each commit's changes to the
 //! shared mailbox views in commit order and only then wakes the callers, so
@@ -39,6 +45,7 @@
 
 pub mod acl;
 pub mod backup;
+mod ballast;
 pub mod check;
 mod codec;
 pub mod hub;
@@ -47,6 +54,7 @@ pub mod incoming;
 mod ops;
 pub mod quota;
 mod reader;
+mod retention;
 mod schema;
 mod structure_codec;
 mod writer;
@@ -62,7 +70,11 @@ use smol::channel::{self, Receiver, Sender};
 #[cfg(test)]
 pub use acl::{Acl, Modifier};
 pub use acl::{AclEntry, Identifier, Rights, RightsChange};
+pub use ballast::{log_disk_usage, set_ballast_size};
+// For `roost status` (issue 17), which reports how full the disk is.
 pub use acl::{PrivateCursor, ReaderRights};
+#[allow(unused_imports)]
+pub use ballast::{disk_usage, human_bytes, DiskUsage, BALLAST_FILE};
 pub use hub::{Hub, Preloaded};
 #[cfg(test)]
 pub use ops::SHARED_ROOT;
@@ -608,6 +620,14 @@ enum Request {
         uids: Option<UidSet>,
         reply: Reply<Expunged>,
     },
+    /// Retention: expunges the messages `uids` of `mailbox` that arrived
+    /// before `before` (unix seconds), whatever their flags.
+    Expire {
+        mailbox: u64,
+        uids: UidSet,
+        before: i64,
+        reply: Reply<Expunged>,
+    },
     /// SETACL / DELETEACL: answers the entry as it is after the change.
     SetRights {
         mailbox: u64,
@@ -734,8 +754,23 @@ impl Store {
     /// The returned [`Pump`] must be spawned on the executor that uses the store.
     /// `reserve`: bytes of disk kept free (see [`StoreError::NoSpace`]).
     pub fn open(path: &Path, cache_bytes: usize, reserve: u64) -> Result<(Rc<Store>, Pump), StoreError> {
+        let free_space = writer::filesystem_free_space(path);
+        let size = ballast::ballast_size();
+        // No reserve (a read-only command): no ballast made either.
+        let ballast = (size > 0 && reserve > 0).then(|| ballast::Ballast::beside(path, size));
+        if let Some(ballast) = &ballast {
+            // Opening commits too (the schema check, quick-repair's
+            // allocator state): on a full disk it needs the ballast's room,
+            // or neither the server nor an offline `user del` could start.
+            if free_space() < writer::DELETE_ROOM {
+                ballast.release();
+            }
+        }
         let database = writer::open_database(path, cache_bytes)?;
-        Store::start(database, writer::filesystem_free_space(path), reserve)
+        if let Some(ballast) = &ballast {
+            ballast.fill_now(free_space(), reserve);
+        }
+        Store::start(database, free_space, reserve, ballast)
     }
 
     /// A store over any redb backend (tests use one that runs out of space).
@@ -745,18 +780,37 @@ impl Store {
         free_space: writer::FreeSpace,
         reserve: u64,
     ) -> Result<(Rc<Store>, Pump), StoreError> {
-        let database = redb::Builder::new().set_cache_size(1 << 20).create_with_backend(backend)?;
-        Store::start(writer::prepare(database)?, free_space, reserve)
+        Store::open_with_ballast(backend, free_space, reserve, None)
     }
 
-    fn start(database: Database, free_space: writer::FreeSpace, reserve: u64) -> Result<(Rc<Store>, Pump), StoreError> {
+    /// [`Store::open_with_backend`] with a ballast (see [`ballast`]).
+    #[cfg(test)]
+    fn open_with_ballast(
+        backend: impl redb::StorageBackend,
+        free_space: writer::FreeSpace,
+        reserve: u64,
+        ballast: Option<ballast::Ballast>,
+    ) -> Result<(Rc<Store>, Pump), StoreError> {
+        let database = redb::Builder::new().set_cache_size(1 << 20).create_with_backend(backend)?;
+        if let Some(ballast) = &ballast {
+            ballast.fill_now(free_space(), reserve);
+        }
+        Store::start(writer::prepare(database)?, free_space, reserve, ballast)
+    }
+
+    fn start(
+        database: Database,
+        free_space: writer::FreeSpace,
+        reserve: u64,
+        ballast: Option<ballast::Ballast>,
+    ) -> Result<(Rc<Store>, Pump), StoreError> {
         let db = Arc::new(database);
         let (requests, incoming) = channel::unbounded::<Request>();
         let (committed, answers) = channel::unbounded::<Committed>();
         let thread_db = db.clone();
         let thread = std::thread::Builder::new()
             .name("roost-store".into())
-            .spawn(move || writer::run(thread_db, incoming, committed, free_space, reserve))
+            .spawn(move || writer::run(thread_db, incoming, committed, free_space, reserve, ballast))
             .map_err(|error| StoreError::Io(format!("cannot start the store thread: {error}")))?;
         let hub = Rc::new(RefCell::new(Hub::default()));
         let (failed, failure) = channel::bounded(1);

@@ -1252,7 +1252,7 @@ pub(super) fn copy(
 }
 
 /// Removes `doomed` from `mailbox`, remembering them in the expunge history.
-fn expunge(
+pub(super) fn expunge(
     tables: &mut Tables,
     mailbox: u64,
     mut record: MailboxRecord,

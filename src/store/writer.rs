@@ -14,9 +14,15 @@ use redb::{Database, Durability, ReadableTable};
 use smol::channel::{Receiver, Sender};
 
 use super::acl;
+use super::ballast::Ballast;
 use super::ops::{self, Tables};
 use super::schema;
 use super::{Answer, Change, Committed, Op, Pending, Reply, Request, StoreError};
+
+/// Free bytes below which a delete releases the ballast rather than risk
+/// redb meeting ENOSPC: 128 times the most a measured delete commit took
+/// in new blocks (8 KiB, see [`super::ballast`]).
+pub(super) const DELETE_ROOM: u64 = 1 << 20;
 
 /// Requests applied in one transaction at most; bounds the latency one
 /// group adds to the next.
@@ -89,6 +95,8 @@ struct Writer {
     /// Set after a storage error: redb refuses every further operation
     /// until the file is reopened, so the server must restart.
     failed: Option<String>,
+    /// The room deletes get on a full disk (see [`super::ballast`]).
+    ballast: Option<Ballast>,
 }
 
 pub(super) fn run(
@@ -97,8 +105,9 @@ pub(super) fn run(
     committed: Sender<Committed>,
     free_space: FreeSpace,
     reserve: u64,
+    ballast: Option<Ballast>,
 ) {
-    let mut writer = Writer { database, committed, free_space, reserve, failed: None };
+    let mut writer = Writer { database, committed, free_space, reserve, failed: None, ballast };
     while let Ok(first) = requests.recv_blocking() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -153,6 +162,9 @@ impl Request {
             Request::Expunge { mailbox, uids, reply } => {
                 keep(reply, ops::expunge_deleted(tables, *mailbox, uids.as_ref(), changes))
             }
+            Request::Expire { mailbox, uids, before, reply } => {
+                keep(reply, super::retention::expire(tables, *mailbox, uids, *before, changes))
+            }
             Request::SetRights { mailbox, change, reply } => {
                 let result = acl::set_rights(tables, *mailbox, change, changes);
                 if result.is_ok() {
@@ -185,7 +197,7 @@ impl Request {
             Request::Deliver { reply, .. } => reply,
             Request::SetFlags { reply, .. } | Request::SetFlagsAs { reply, .. } => reply,
             Request::Copy { reply, .. } => reply,
-            Request::Expunge { reply, .. } => reply,
+            Request::Expunge { reply, .. } | Request::Expire { reply, .. } => reply,
             Request::SetRights { reply, .. } => reply,
             Request::CreatePublicMailbox { reply, .. } => reply,
             Request::SetPrivateSeen { reply, .. } => reply,
@@ -208,6 +220,7 @@ impl Request {
             | Request::SetFlagsAs { .. }
             | Request::Copy { .. }
             | Request::Expunge { .. }
+            | Request::Expire { .. }
             | Request::SetRights { .. }
             | Request::CreatePublicMailbox { .. }
             | Request::SetPrivateSeen { .. }
@@ -224,6 +237,22 @@ impl Request {
                 uids.0.iter().map(|(low, high)| u64::from(high - low + 1) * 256).sum::<u64>() + OVERHEAD
             }
             _ => OVERHEAD,
+        }
+    }
+
+    /// Whether the operation deletes mail, or is the step a client takes
+    /// to delete (STORE +FLAGS \Deleted before EXPUNGE; MOVE, which is how
+    /// most clients delete, into Trash: it copies records, never bytes).
+    /// On a disk too full for anything else these may use the ballast's
+    /// room (see [`super::ballast`]), so a full disk can always be emptied.
+    fn frees(&self) -> bool {
+        match self {
+            Request::Expunge { .. } | Request::Expire { .. } | Request::Copy { remove: true, .. } => true,
+            Request::Op { op: Op::DeleteMailbox { .. } | Op::DeleteUser { .. } | Op::DiscardBlobs { .. }, .. } => true,
+            Request::SetFlags { change, .. } | Request::SetFlagsAs { change, .. } => {
+                change.flags.contains(super::Flags::DELETED) && change.action != super::FlagAction::Remove
+            }
+            _ => false,
         }
     }
 
@@ -302,13 +331,13 @@ impl Writer {
                 let request = &mut group[index];
                 let needed = request.estimated_bytes();
                 let floor = if request.grows() { self.reserve } else { self.reserve / 4 };
-                if free < floor.saturating_add(needed) {
+                if free < floor.saturating_add(needed) && !(request.frees() && self.room_to_delete(&mut free, needed)) {
                     // Refused before redb could hit ENOSPC, which would
                     // poison the whole database.
                     request.reply().fail(StoreError::NoSpace);
                     continue;
                 }
-                free -= needed;
+                free = free.saturating_sub(needed);
                 let applied = catch_unwind(AssertUnwindSafe(|| request.apply(&mut tables, &mut changes)));
                 match applied {
                     Ok(Err(error @ (StoreError::Io(_) | StoreError::DiskFull(_)))) => {
@@ -348,7 +377,29 @@ impl Writer {
         }
         let answers = group.iter_mut().filter_map(|request| request.reply().answer()).collect();
         let _ = self.committed.send_blocking(Committed { answers, changes, failed: None });
+        if let Some(ballast) = &self.ballast {
+            if ballast.missing() > 0 {
+                ballast.refill_later((self.free_space)(), self.reserve);
+            }
+        }
         Vec::new()
+    }
+
+    /// Whether a delete needing `needed` bytes may run on a disk below the
+    /// delete floor: it may while [`DELETE_ROOM`] is free, releasing the
+    /// ballast first if need be (`free` then counts its room). What deletes
+    /// write mostly lands on pages redb freed before, so the ballast's room
+    /// lasts for many of them.
+    fn room_to_delete(&mut self, free: &mut u64, needed: u64) -> bool {
+        let room = needed.max(DELETE_ROOM);
+        if *free < room {
+            if let Some(ballast) = &self.ballast {
+                if ballast.release() > 0 {
+                    *free = (self.free_space)();
+                }
+            }
+        }
+        *free >= room
     }
 }
 

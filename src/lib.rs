@@ -23,6 +23,7 @@
 //!  │    imap::{parse, encode, types, view}  IMAP grammar, mailbox views (UIDs only); LIST and STATUS lines
 //!  ├─ lmtp                                  mail in (RFC 2033), over Unix or TCP sockets
 //!  ├─ control                               CLI requests to a running server
+//!  ├─ export                                `roost export`: Maildir++ and mbox files, on a thread of its own
 //!  ├─ alert                                 notices delivered into a user's INBOX
 //!  └─ auth                                  argon2 threads, bans, device passwords
 //!  store                                   typed operations and reads; the only code that opens the database
@@ -164,6 +165,7 @@ mod alert;
 mod auth;
 mod config;
 mod control;
+mod export;
 #[doc(hidden)]
 pub mod fuzzing;
 mod imap;

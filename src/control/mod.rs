@@ -20,6 +20,7 @@ use crate::auth::{device, history};
 use crate::server::Server;
 use crate::store::{check, Op, StoreError};
 
+pub mod export;
 pub mod public;
 pub mod share;
 
@@ -200,6 +201,7 @@ async fn execute(server: &Server, words: &[&str]) -> Result<String, String> {
         ["public-create", name, grants @ ..] => public::create(server, name, grants).await,
         ["public-del", name] => public::delete(server, name).await,
         ["public-list"] => public::list(server),
+        ["export", user, format, dir] => export::run(server, user, format, dir).await,
         ["check"] => {
             // A full walk of the database: `Store::check` runs it off the session thread.
             let report = store.check().await.map_err(|error| error.to_string())?;

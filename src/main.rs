@@ -599,9 +599,8 @@ fn main() -> ExitCode {
             }
             Command::Export(arguments) => {
                 admin::init_command_logging();
-                admin::load(&arguments.config, None, &arguments.data).and_then(|config| {
-                    admin::export(&config, &arguments.user, arguments.maildir, arguments.mbox)
-                })
+                admin::load(&arguments.config, None, &arguments.data)
+                    .and_then(|config| admin::export(&config, &arguments.user, arguments.maildir, arguments.mbox))
             }
             Command::Deliver(arguments) => {
                 admin::init_command_logging();

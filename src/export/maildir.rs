@@ -52,13 +52,8 @@ const NAME_MAX: usize = 255;
 
 /// Maildir's flag letters (the Maildir spec; Dovecot's mapping), in the
 /// ASCII order the spec asks them to be written in.
-const LETTERS: [(char, Flags); 5] = [
-    ('D', Flags::DRAFT),
-    ('F', Flags::FLAGGED),
-    ('R', Flags::ANSWERED),
-    ('S', Flags::SEEN),
-    ('T', Flags::DELETED),
-];
+const LETTERS: [(char, Flags); 5] =
+    [('D', Flags::DRAFT), ('F', Flags::FLAGGED), ('R', Flags::ANSWERED), ('S', Flags::SEEN), ('T', Flags::DELETED)];
 
 /// The folder (relative to the export directory) of mailbox `name`:
 /// empty for INBOX, `.A.B` for `A/B`; an error for a name no file name can

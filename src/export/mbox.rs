@@ -50,7 +50,11 @@ pub fn file_path(name: &str) -> Result<String, String> {
         return Err("a level of it is too long for a file name".into());
     }
     let (last, parents) = levels.split_last().expect("split gives one level at least");
-    let mut path: String = parents.iter().map(|level| format!("{level}.sbd/")).collect();
+    let mut path = String::new();
+    for level in parents {
+        path.push_str(level);
+        path.push_str(".sbd/");
+    }
     path.push_str(last);
     Ok(path)
 }

@@ -219,10 +219,10 @@ impl Source {
 /// Runs one export of `user` into `dir`; blocking (a std thread's work).
 pub fn run(snapshot: Snapshot, user: &str, dir: &Path, format: Format) -> Result<Summary, String> {
     let mut source = Source::new(snapshot);
+    let (mailboxes, subscriptions) = source.mailboxes(user)?;
     std::fs::create_dir_all(dir).map_err(|error| io_error("cannot create", dir, error))?;
     let _lock = state::lock(dir)?;
     let previous = State::read(dir, user, format)?;
-    let (mailboxes, subscriptions) = source.mailboxes(user)?;
     let mut summary = Summary { mailboxes: mailboxes.len(), ..Summary::default() };
     let mut next = State::new(user, format);
     // Where each mailbox goes; a name the format cannot hold is skipped.

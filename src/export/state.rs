@@ -67,7 +67,11 @@ impl State {
             return Err(format!("{} is not a state file this roost understands", path.display()));
         };
         if Format::from_word(word) != Some(format) {
-            return Err(format!("{} holds a {word} export; export {} into another directory", dir.display(), format.word()));
+            return Err(format!(
+                "{} holds a {word} export; export {} into another directory",
+                dir.display(),
+                format.word()
+            ));
         }
         if owner != user {
             return Err(format!("{} holds the export of user {owner}, not {user}", dir.display()));
@@ -132,11 +136,7 @@ pub struct Moves {
 }
 
 impl Moves {
-    pub fn begin(
-        dir: &Path,
-        previous: &State,
-        placed: &[(Mailbox, String)],
-    ) -> Result<Moves, String> {
+    pub fn begin(dir: &Path, previous: &State, placed: &[(Mailbox, String)]) -> Result<Moves, String> {
         let moving = dir.join(MOVING_DIR);
         // Left by an export that stopped half-way: only ever our own moves.
         if moving.exists() {

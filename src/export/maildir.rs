@@ -41,7 +41,6 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
-use super::state::Entry;
 use super::{io_error, replace_file, set_mtime, Mailbox, Source, Summary};
 use crate::store::{Flags, INBOX};
 
@@ -153,42 +152,36 @@ fn list_messages(folder: &Path) -> Result<HashMap<String, (&'static str, String)
     Ok(files)
 }
 
-/// Exports one mailbox into `DIR/place`; answers its state entry.
-pub fn export(
-    source: &mut Source,
-    dir: &Path,
-    mailbox: &Mailbox,
-    place: &str,
-    before: Option<&Entry>,
-    summary: &mut Summary,
-) -> Result<Entry, String> {
+/// Whether a folder holds a previous export (its uidlist).
+pub fn written(folder: &Path) -> bool {
+    folder.join("dovecot-uidlist").exists()
+}
+
+/// Exports one mailbox into `folder` (the export directory itself for
+/// INBOX, which is no Maildir++ subfolder).
+pub fn export(source: &mut Source, mailbox: &Mailbox, folder: &Path, summary: &mut Summary) -> Result<(), String> {
     let record = &mailbox.record;
-    let folder = dir.join(place);
     let uidlist_path = folder.join("dovecot-uidlist");
-    let entry = Entry {
-        id: mailbox.id,
-        uid_validity: record.uid_validity,
-        modseq: record.highest_modseq,
-        path: place.to_string(),
-    };
-    if before.is_some_and(|before| {
-        before.uid_validity == record.uid_validity && before.modseq == record.highest_modseq && before.path == place
-    }) && uidlist_path.exists()
-    {
-        summary.unchanged += 1;
-        return Ok(entry);
-    }
     for sub in ["cur", "new", "tmp"] {
         let path = folder.join(sub);
         std::fs::create_dir_all(&path).map_err(|error| io_error("cannot create", &path, error))?;
     }
-    if !place.is_empty() {
+    if record.name != INBOX {
         let marker = folder.join("maildirfolder");
         if !marker.exists() {
             std::fs::write(&marker, b"").map_err(|error| io_error("cannot write", &marker, error))?;
         }
     }
-    let mut files = list_messages(&folder)?;
+    // Left in tmp/ by an export that stopped half-way (the lock says no
+    // other export runs): only our own names.
+    let temporary = folder.join("tmp");
+    for entry in std::fs::read_dir(&temporary).map_err(|error| io_error("cannot read", &temporary, error))? {
+        let entry = entry.map_err(|error| io_error("cannot read", &temporary, error))?;
+        if entry.file_name().to_string_lossy().ends_with(".roost") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    let mut files = list_messages(folder)?;
     let known = match read_uidlist(&uidlist_path) {
         Some((uid_validity, known)) if uid_validity == record.uid_validity => known,
         // Another mailbox's messages (a name deleted and made again), or
@@ -198,40 +191,33 @@ pub fn export(
     let defined = record.keywords.len();
     let mut beyond = 0u64;
     let mut uidlist = format!("3 V{} N{}\n", record.uid_validity, record.uid_next);
-    let mut from = 1;
-    loop {
-        let batch = source.batch(mailbox.id, from, record.uid_next)?;
-        let Some(&(last, _)) = batch.last() else { break };
-        for (uid, message) in &batch {
-            if defined > MAX_KEYWORDS && message.keywords >> MAX_KEYWORDS != 0 {
-                beyond += 1;
-            }
-            let info = info(message.flags, message.keywords, defined);
-            let present = known.get(uid).and_then(|stem| files.remove_entry(stem));
-            let name = match present {
-                Some((stem, (sub, current))) => {
-                    let wanted = format!("{stem}{info}");
-                    if sub != "cur" || current != wanted {
-                        let from = folder.join(sub).join(&current);
-                        let to = folder.join("cur").join(&wanted);
-                        std::fs::rename(&from, &to).map_err(|error| io_error("cannot rename", &from, error))?;
-                        summary.renamed += 1;
-                    }
-                    wanted
-                }
-                None => match write_message(source, &folder, record.uid_validity, *uid, message, &info)? {
-                    Some(name) => {
-                        summary.written += 1;
-                        name
-                    }
-                    None => continue,
-                },
-            };
-            uidlist.push_str(&format!("{uid} :{name}\n"));
+    source.walk(mailbox.id, record.uid_next, |source, uid, message| {
+        if defined > MAX_KEYWORDS && message.keywords >> MAX_KEYWORDS != 0 {
+            beyond += 1;
         }
-        source.close();
-        from = last + 1;
-    }
+        let info = info(message.flags, message.keywords, defined);
+        let name = match known.get(&uid).and_then(|stem| files.remove_entry(stem)) {
+            Some((stem, (sub, current))) => {
+                let wanted = format!("{stem}{info}");
+                if sub != "cur" || current != wanted {
+                    let from = folder.join(sub).join(&current);
+                    let to = folder.join("cur").join(&wanted);
+                    std::fs::rename(&from, &to).map_err(|error| io_error("cannot rename", &from, error))?;
+                    summary.renamed += 1;
+                }
+                wanted
+            }
+            None => match write_message(source, folder, record.uid_validity, uid, message, &info)? {
+                Some(name) => {
+                    summary.written += 1;
+                    name
+                }
+                None => return Ok(()),
+            },
+        };
+        uidlist.push_str(&format!("{uid} :{name}\n"));
+        Ok(())
+    })?;
     // What is left was expunged (or never ours: see `known`).
     for (sub, name) in files.into_values() {
         let path = folder.join(sub).join(&name);
@@ -250,7 +236,7 @@ pub fn export(
     }
     replace_file(&folder.join("dovecot-keywords"), keywords.as_bytes())?;
     replace_file(&uidlist_path, uidlist.as_bytes())?;
-    Ok(entry)
+    Ok(())
 }
 
 /// Writes one message into `tmp/`, sets its mtime to the internal date and

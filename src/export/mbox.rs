@@ -28,7 +28,6 @@
 use std::io::Write;
 use std::path::Path;
 
-use super::state::Entry;
 use super::{io_error, temporary_beside, Mailbox, Source, Summary};
 use crate::store::{Flags, MessageRecord};
 use crate::util::datetime::{civil_from_days, DateTime};
@@ -59,34 +58,13 @@ pub fn file_path(name: &str) -> Result<String, String> {
     Ok(path)
 }
 
-/// Exports one mailbox into `DIR/place`; answers its state entry.
-pub fn export(
-    source: &mut Source,
-    dir: &Path,
-    mailbox: &Mailbox,
-    place: &str,
-    before: Option<&Entry>,
-    summary: &mut Summary,
-) -> Result<Entry, String> {
+/// Exports one mailbox into the file `path`.
+pub fn export(source: &mut Source, mailbox: &Mailbox, path: &Path, summary: &mut Summary) -> Result<(), String> {
     let record = &mailbox.record;
-    let path = dir.join(place);
-    let entry = Entry {
-        id: mailbox.id,
-        uid_validity: record.uid_validity,
-        modseq: record.highest_modseq,
-        path: place.to_string(),
-    };
-    if before.is_some_and(|before| {
-        before.uid_validity == record.uid_validity && before.modseq == record.highest_modseq && before.path == place
-    }) && path.is_file()
-    {
-        summary.unchanged += 1;
-        return Ok(entry);
-    }
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|error| io_error("cannot create", parent, error))?;
     }
-    let temporary = temporary_beside(&path);
+    let temporary = temporary_beside(path);
     let file = std::fs::File::create(&temporary).map_err(|error| io_error("cannot create", &temporary, error))?;
     let mut writer = Writer::new(std::io::BufWriter::with_capacity(64 * 1024, &file));
     let mut base = Some(format!("X-IMAPbase: {} {}", record.uid_validity, record.uid_next.saturating_sub(1)));
@@ -97,30 +75,24 @@ pub fn export(
         }
     }
     let mut written = 0;
-    let mut from = 1;
-    loop {
-        let batch = source.batch(mailbox.id, from, record.uid_next)?;
-        let Some(&(last, _)) = batch.last() else { break };
-        for (uid, message) in &batch {
-            let mut headers = base.clone().into_iter().collect::<Vec<_>>();
-            headers.extend(flag_headers(*uid, message, &record.keywords));
-            writer.begin(message.internal_date, headers);
-            let found = source.message(message, |piece| writer.feed(piece))?;
-            writer.end(found).map_err(|error| io_error("cannot write", &temporary, error))?;
-            if found {
-                base = None;
-                written += 1;
-            }
+    source.walk(mailbox.id, record.uid_next, |source, uid, message| {
+        let mut headers = base.clone().into_iter().collect::<Vec<_>>();
+        headers.extend(flag_headers(uid, message, &record.keywords));
+        writer.begin(message.internal_date, headers);
+        let found = source.message(message, |piece| writer.feed(piece))?;
+        writer.end(found).map_err(|error| io_error("cannot write", &temporary, error))?;
+        if found {
+            base = None;
+            written += 1;
         }
-        source.close();
-        from = last + 1;
-    }
+        Ok(())
+    })?;
     writer.out.flush().map_err(|error| io_error("cannot write", &temporary, error))?;
     drop(writer);
     drop(file);
-    std::fs::rename(&temporary, &path).map_err(|error| io_error("cannot rename into", &path, error))?;
+    std::fs::rename(&temporary, path).map_err(|error| io_error("cannot rename into", path, error))?;
     summary.written += written;
-    Ok(entry)
+    Ok(())
 }
 
 /// Dovecot's flag, keyword and UID headers for one message.

@@ -169,7 +169,7 @@ impl Source {
     }
 
     /// Up to [`BATCH`] messages of `mailbox` with `from <= uid < until`.
-    pub fn batch(&mut self, mailbox: u64, from: u32, until: u32) -> Result<Vec<(u32, MessageRecord)>, String> {
+    fn batch(&mut self, mailbox: u64, from: u32, until: u32) -> Result<Vec<(u32, MessageRecord)>, String> {
         if from >= until {
             return Ok(Vec::new());
         }
@@ -180,6 +180,26 @@ impl Source {
             batch.push(entry.map_err(failed)?);
         }
         Ok(batch)
+    }
+
+    /// Calls `visit` with each message of `mailbox` below UID `until`, in
+    /// UID order, [`BATCH`] records a snapshot.
+    pub fn walk(
+        &mut self,
+        mailbox: u64,
+        until: u32,
+        mut visit: impl FnMut(&mut Source, u32, &MessageRecord) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let mut from = 1;
+        loop {
+            let batch = self.batch(mailbox, from, until)?;
+            let Some(&(last, _)) = batch.last() else { return Ok(()) };
+            for (uid, message) in &batch {
+                visit(self, *uid, message)?;
+            }
+            self.close();
+            from = last + 1;
+        }
     }
 
     /// Hands the bytes of a message to `visit`, a piece at a time, from
@@ -239,12 +259,29 @@ pub fn run(snapshot: Snapshot, user: &str, dir: &Path, format: Format) -> Result
     }
     let moves = state::Moves::begin(dir, &previous, &placed)?;
     for (mailbox, place) in &placed {
-        let before = previous.entry(mailbox.id);
         moves.bring_back(dir, mailbox.id, place)?;
-        let entry = match format {
-            Format::Maildir => maildir::export(&mut source, dir, mailbox, place, before, &mut summary)?,
-            Format::Mbox => mbox::export(&mut source, dir, mailbox, place, before, &mut summary)?,
+        let record = &mailbox.record;
+        let entry = state::Entry {
+            id: mailbox.id,
+            uid_validity: record.uid_validity,
+            modseq: record.highest_modseq,
+            path: place.clone(),
         };
+        // RFC 7162 §3.1: every change to a mailbox's messages raises its
+        // HIGHESTMODSEQ, so an equal one means nothing to write.
+        let unchanged = previous.entry(mailbox.id).is_some_and(|before| *before == entry);
+        let written = match format {
+            Format::Maildir => maildir::written(&dir.join(place)),
+            Format::Mbox => dir.join(place).is_file(),
+        };
+        if unchanged && written {
+            summary.unchanged += 1;
+        } else {
+            match format {
+                Format::Maildir => maildir::export(&mut source, mailbox, &dir.join(place), &mut summary)?,
+                Format::Mbox => mbox::export(&mut source, mailbox, &dir.join(place), &mut summary)?,
+            }
+        }
         next.push(entry);
     }
     moves.finish(dir, format, &mut summary)?;

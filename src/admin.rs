@@ -1,7 +1,7 @@
 //! The administration commands behind the CLI (`roost user ...`, `roost
-//! ban ...`, `roost check`, `roost deliver`, `roost fingerprint`, `roost
-//! boards`, `roost serve`): what `src/main.rs` calls once argh has parsed
-//! the command line.
+//! ban ...`, `roost check`, `roost export`, `roost deliver`, `roost
+//! fingerprint`, `roost boards`, `roost serve`): what `src/main.rs`
+//! calls once argh has parsed the command line.
 //!
 //! A command that changes data goes through the running server's control
 //! socket (`control`) when one answers, and opens the database

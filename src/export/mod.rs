@@ -135,7 +135,15 @@ fn failed(error: StoreError) -> String {
 }
 
 pub fn io_error(what: &str, path: &Path, error: std::io::Error) -> String {
-    format!("{what} {}: {error}", path.display())
+    use std::io::ErrorKind::{PermissionDenied, ReadOnlyFilesystem};
+    // With a server running, the server writes the files: as its own user,
+    // and under systemd's ProtectSystem=strict only where the unit allows.
+    let hint = if matches!(error.kind(), PermissionDenied | ReadOnlyFilesystem) {
+        " (the running server writes the export: its user needs write access there, and with the systemd unit the directory must be listed in ReadWritePaths=)"
+    } else {
+        ""
+    };
+    format!("{what} {}: {error}{hint}", path.display())
 }
 
 /// The database side of an export: reads in short snapshots.

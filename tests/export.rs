@@ -174,6 +174,14 @@ fn a_second_maildir_export_writes_only_what_changed() {
     assert_eq!((count(&summary, "mailbox(es),"), count(&summary, "unchanged")), (mailboxes, mailboxes), "{summary}");
     assert_eq!(files(&dir), inbox_before);
 
+    // A reader of the tree moved a file to new/ with other flags, and put
+    // a file of its own: the first is found by its name's stem, the other
+    // is no message of roost's and goes.
+    let (moved, _) = inbox_before.iter().find(|(name, _)| parts(name).0.contains("U2.")).unwrap();
+    let elsewhere = format!("{}:2,T", moved.split(':').next().unwrap());
+    std::fs::rename(dir.join("cur").join(moved), dir.join("new").join(&elsewhere)).unwrap();
+    std::fs::write(dir.join("cur").join("1276528487.M364837P9451.host,S=4:2,S"), b"x\r\n\r\n").unwrap();
+
     // One flag change, one new message, one expunge in INBOX; a renamed
     // and a deleted mailbox.
     alice.ok("SELECT INBOX");
@@ -185,7 +193,7 @@ fn a_second_maildir_export_writes_only_what_changed() {
     alice.ok("DELETE Gone");
     let summary = export_ok(&server, "maildir", &dir);
     assert!(
-        summary.contains("1 message(s) written, 1 renamed (flags), 1 removed; 1 mailbox(es) renamed, 1 removed"),
+        summary.contains("1 message(s) written, 1 renamed (flags), 2 removed; 1 mailbox(es) renamed, 1 removed"),
         "{summary}"
     );
     // INBOX and the renamed mailbox were looked at, the others not.

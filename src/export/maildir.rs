@@ -32,16 +32,21 @@
 //!   one name a line, its levels separated by tabs, each level as the
 //!   folder names spell it.
 //!
-//! On a second export the previous `dovecot-uidlist` says which file holds
-//! which UID (Dovecot writes the same file when it runs on the tree, so an
-//! export may follow Dovecot's own use of it), and the directory listing
-//! where each file is now.
+//! On a second export the directory listing says which file holds which
+//! UID: the stem of our names carries the UIDVALIDITY and the UID, and a
+//! Maildir reader that changes flags keeps the stem (only the `:2,` info
+//! changes), so the files are found wherever Dovecot or another reader
+//! moved them (`new/` or `cur/`, other flags). One map entry per file is
+//! held, and the new uidlist is written as the walk goes: about 100 bytes
+//! of memory per message. A file that is not ours (another UIDVALIDITY, a
+//! name we did not write) is removed from a folder being exported: the tree
+//! is roost's copy.
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
-use super::{io_error, replace_file, set_mtime, Mailbox, Source, Summary};
+use super::{io_error, replace_file, set_mtime, temporary_beside, Mailbox, Source, Summary};
 use crate::store::{Flags, INBOX};
 
 /// Keywords a Maildir file name can hold (`a`..`z`).
@@ -113,43 +118,40 @@ pub fn info(flags: Flags, keywords: u64, defined: usize) -> String {
     info
 }
 
-/// The previous `dovecot-uidlist`: its UIDVALIDITY and each UID's file
-/// name stem (the name before `:`). None if missing or unreadable.
-fn read_uidlist(path: &Path) -> Option<(u32, HashMap<u32, String>)> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let mut lines = text.lines();
-    let mut header = lines.next()?.split(' ');
-    if header.next()? != "3" {
-        return None;
-    }
-    let uid_validity = header.find_map(|field| field.strip_prefix('V')?.parse().ok())?;
-    let mut files = HashMap::new();
-    for line in lines {
-        // `<uid> [<extension fields>] :<file name>`
-        let (uid, rest) = line.split_once(' ')?;
-        let (_, name) = rest.split_once(':')?;
-        let stem = name.split(':').next().unwrap_or(name);
-        files.insert(uid.parse().ok()?, stem.to_string());
-    }
-    Some((uid_validity, files))
+/// The UID a file name of ours holds (`<date>.V<uidvalidity>U<uid>.roost`
+/// then `,S=..` or `:2,..`), if it is ours and of this UIDVALIDITY.
+fn uid_of(name: &str, uid_validity: u32) -> Option<u32> {
+    let stem = name.split([',', ':']).next()?.strip_suffix(".roost")?;
+    let (_, id) = stem.rsplit_once('.')?;
+    let (validity, uid) = id.strip_prefix('V')?.split_once('U')?;
+    (validity.parse() == Ok(uid_validity)).then(|| uid.parse().ok())?
 }
 
-/// The message files in `cur/` and `new/`: stem → (folder, file name).
-fn list_messages(folder: &Path) -> Result<HashMap<String, (&'static str, String)>, String> {
-    let mut files = HashMap::new();
+/// The message files in `cur/` and `new/`: ours by UID (folder, file
+/// name), and the paths of any others.
+type Listing = (HashMap<u32, (&'static str, Box<str>)>, Vec<std::path::PathBuf>);
+
+fn list_messages(folder: &Path, uid_validity: u32) -> Result<Listing, String> {
+    let (mut ours, mut others) = (HashMap::new(), Vec::new());
     for sub in ["new", "cur"] {
         let path = folder.join(sub);
         for entry in std::fs::read_dir(&path).map_err(|error| io_error("cannot read", &path, error))? {
             let entry = entry.map_err(|error| io_error("cannot read", &path, error))?;
-            let Ok(name) = entry.file_name().into_string() else { continue };
+            let name = entry.file_name().to_string_lossy().into_owned();
             if name.starts_with('.') {
                 continue;
             }
-            let stem = name.split(':').next().unwrap_or(&name).to_string();
-            files.insert(stem, (sub, name));
+            match uid_of(&name, uid_validity) {
+                Some(uid) => {
+                    if let Some((sub, twin)) = ours.insert(uid, (sub, name.into_boxed_str())) {
+                        others.push(folder.join(sub).join(&*twin));
+                    }
+                }
+                None => others.push(entry.path()),
+            }
         }
     }
-    Ok(files)
+    Ok((ours, others))
 }
 
 /// Whether a folder holds a previous export (its uidlist).
@@ -181,26 +183,31 @@ pub fn export(source: &mut Source, mailbox: &Mailbox, folder: &Path, summary: &m
             let _ = std::fs::remove_file(entry.path());
         }
     }
-    let mut files = list_messages(folder)?;
-    let known = match read_uidlist(&uidlist_path) {
-        Some((uid_validity, known)) if uid_validity == record.uid_validity => known,
-        // Another mailbox's messages (a name deleted and made again), or
-        // no uidlist: none of the files present is known to be ours.
-        _ => HashMap::new(),
-    };
+    // What the previous export wrote, found by the UIDs in our file names
+    // (which keep their stem whoever renames them for flags): a UIDVALIDITY
+    // that differs (a name deleted and made again) makes every file a
+    // stranger. One map entry per file: the uidlist is not read back.
+    let (mut files, strangers) = list_messages(folder, record.uid_validity)?;
     let defined = record.keywords.len();
     let mut beyond = 0u64;
-    let mut uidlist = format!("3 V{} N{}\n", record.uid_validity, record.uid_next);
+    // Written as the walk goes, not held: one line per message.
+    let uidlist_temporary = temporary_beside(&uidlist_path);
+    let file = std::fs::File::create(&uidlist_temporary)
+        .map_err(|error| io_error("cannot create", &uidlist_temporary, error))?;
+    let mut uidlist = std::io::BufWriter::new(file);
+    let failed = |error| io_error("cannot write", &uidlist_temporary, error);
+    writeln!(uidlist, "3 V{} N{}", record.uid_validity, record.uid_next).map_err(failed)?;
     source.walk(mailbox.id, record.uid_next, |source, uid, message| {
         if defined > MAX_KEYWORDS && message.keywords >> MAX_KEYWORDS != 0 {
             beyond += 1;
         }
         let info = info(message.flags, message.keywords, defined);
-        let name = match known.get(&uid).and_then(|stem| files.remove_entry(stem)) {
-            Some((stem, (sub, current))) => {
+        let name = match files.remove(&uid) {
+            Some((sub, current)) => {
+                let stem = current.split(':').next().unwrap_or(&current);
                 let wanted = format!("{stem}{info}");
-                if sub != "cur" || current != wanted {
-                    let from = folder.join(sub).join(&current);
+                if sub != "cur" || *current != *wanted {
+                    let from = folder.join(sub).join(&*current);
                     let to = folder.join("cur").join(&wanted);
                     std::fs::rename(&from, &to).map_err(|error| io_error("cannot rename", &from, error))?;
                     summary.renamed += 1;
@@ -215,12 +222,13 @@ pub fn export(source: &mut Source, mailbox: &Mailbox, folder: &Path, summary: &m
                 None => return Ok(()),
             },
         };
-        uidlist.push_str(&format!("{uid} :{name}\n"));
-        Ok(())
+        writeln!(uidlist, "{uid} :{name}").map_err(failed)
     })?;
-    // What is left was expunged (or never ours: see `known`).
-    for (sub, name) in files.into_values() {
-        let path = folder.join(sub).join(&name);
+    uidlist.flush().map_err(failed)?;
+    drop(uidlist);
+    // What is left was expunged, or was never ours.
+    let expunged = files.into_values().map(|(sub, name)| folder.join(sub).join(&*name));
+    for path in expunged.chain(strangers) {
         std::fs::remove_file(&path).map_err(|error| io_error("cannot remove", &path, error))?;
         summary.removed += 1;
     }
@@ -235,7 +243,8 @@ pub fn export(source: &mut Source, mailbox: &Mailbox, folder: &Path, summary: &m
         keywords.push_str(&format!("{index} {keyword}\n"));
     }
     replace_file(&folder.join("dovecot-keywords"), keywords.as_bytes())?;
-    replace_file(&uidlist_path, uidlist.as_bytes())?;
+    std::fs::rename(&uidlist_temporary, &uidlist_path)
+        .map_err(|error| io_error("cannot rename into", &uidlist_path, error))?;
     Ok(())
 }
 
@@ -352,15 +361,13 @@ mod tests {
     }
 
     #[test]
-    fn uidlist_is_read_back_with_or_without_extension_fields() {
-        let dir = std::env::temp_dir().join(format!("roost-export-uidlist-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("dovecot-uidlist");
-        std::fs::write(&path, "3 V7 N9 G0011\n3 :1.V7U3.roost,S=5,W=5:2,S\n8 W120 :1.x,S=100:2,\n").unwrap();
-        let (validity, files) = read_uidlist(&path).unwrap();
-        assert_eq!(validity, 7);
-        assert_eq!(files[&3], "1.V7U3.roost,S=5,W=5");
-        assert_eq!(files[&8], "1.x,S=100");
-        std::fs::remove_dir_all(&dir).unwrap();
+    fn our_file_names_give_their_uid_whatever_the_flags() {
+        assert_eq!(uid_of("1577872800.V7U3.roost,S=5,W=5:2,S", 7), Some(3));
+        assert_eq!(uid_of("1577872800.V7U3.roost,S=5,W=5", 7), Some(3));
+        assert_eq!(uid_of("0.V7U42.roost:2,FSab", 7), Some(42));
+        // Another UIDVALIDITY, or a name we did not write: none.
+        assert_eq!(uid_of("1577872800.V8U3.roost,S=5,W=5:2,S", 7), None);
+        assert_eq!(uid_of("1276528487.M364837P9451.kurkku,S=1355,W=1394:2,", 7), None);
+        assert_eq!(uid_of("1.V7Ux.roost:2,", 7), None);
     }
 }

@@ -16,10 +16,10 @@
 //! written. A mailbox whose HIGHESTMODSEQ did not move (every append, flag
 //! change and expunge raises it, RFC 7162 §3.1) is not even walked; a
 //! changed one is walked record by record (no message bytes read) and
-//! compared with its previous output: in a Maildir, through the
-//! `dovecot-uidlist` written last time (UID → file name), so new messages
-//! are written, flag changes become renames, and expunged messages' files
-//! are removed; an mbox file is rewritten whole. A mailbox renamed in
+//! compared with its previous output: in a Maildir, through the UIDs our
+//! file names carry (see [`maildir`]), so new messages are written, flag
+//! changes become renames, and expunged messages' files are removed; an
+//! mbox file is rewritten whole. A mailbox renamed in
 //! roost (same id, new name) has its directory or file renamed, not
 //! rewritten; one deleted in roost has its output removed. Only what the
 //! state file names is ever removed or renamed, and a first export

@@ -140,6 +140,10 @@ pub fn io_error(what: &str, path: &Path, error: std::io::Error) -> String {
     // and under systemd's ProtectSystem=strict only where the unit allows.
     let hint = if matches!(error.kind(), PermissionDenied | ReadOnlyFilesystem) {
         " (the running server writes the export: its user needs write access there, and with the systemd unit the directory must be listed in ReadWritePaths=)"
+    } else if error.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error()) {
+        // FAT and exFAT (most USB sticks) refuse ':' in a name, and every
+        // Maildir file name has one (`:2,`).
+        " (a FAT or exFAT file system cannot hold Maildir's names: use ext4, or --mbox)"
     } else {
         ""
     };

@@ -1,7 +1,7 @@
 //! The administration commands behind the CLI (`roost user ...`, `roost
-//! ban ...`, `roost check`, `roost deliver`, `roost fingerprint`, `roost
-//! boards`, `roost serve`): what `src/main.rs` calls once argh has parsed
-//! the command line.
+//! ban ...`, `roost check`, `roost export`, `roost deliver`, `roost
+//! fingerprint`, `roost boards`, `roost serve`): what `src/main.rs`
+//! calls once argh has parsed the command line.
 //!
 //! A command that changes data goes through the running server's control
 //! socket (`control`) when one answers, and opens the database
@@ -480,6 +480,34 @@ pub fn import(
         _ => return Err("give one of --maildir DIR and --mbox FILE_OR_DIR".into()),
     };
     say!("{}", crate::import::run(config, user, source, into.as_deref())?);
+    Ok(())
+}
+
+/// `roost export --user NAME --maildir DIR | --mbox DIR`: through the
+/// running server (its export thread), or from the file when none runs.
+pub fn export(config: &Config, user: &str, maildir: Option<PathBuf>, mbox: Option<PathBuf>) -> Result<(), String> {
+    let user = auth::normalize_user_name(user)?;
+    let (format, dir) = match (maildir, mbox) {
+        (Some(dir), None) => (crate::export::Format::Maildir, dir),
+        (None, Some(dir)) => (crate::export::Format::Mbox, dir),
+        _ => return Err("give one of --maildir DIR and --mbox DIR".into()),
+    };
+    // The server may run in another directory: it is handed an absolute path.
+    let dir = std::path::absolute(&dir).map_err(|error| format!("{}: {error}", dir.display()))?;
+    let socket = config.control_socket();
+    if control::server_running(&socket) {
+        let encoded = util::base64::encode_unpadded(dir.as_os_str().as_encoded_bytes());
+        say!("{}", control::request(&socket, &["export", &user, format.word(), &encoded])?);
+        return Ok(());
+    }
+    if !config.database_path().exists() {
+        return Err(format!("no database at {}", config.database_path().display()));
+    }
+    let summary =
+        store::run_offline(&config.database_path(), config.limits.cache_size, 0, async |store| Ok(store.snapshot()))
+            .map_err(|error| offline_error(config, error))
+            .and_then(|snapshot| crate::export::run(snapshot, &user, &dir, format))?;
+    say!("{}", summary.text(&user, &dir, format));
     Ok(())
 }
 

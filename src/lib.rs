@@ -24,6 +24,7 @@
 //!  │    imap::{parse, encode, types, view}  IMAP grammar, mailbox views (UIDs only); LIST and STATUS lines
 //!  ├─ lmtp                                  mail in (RFC 2033), over Unix or TCP sockets
 //!  ├─ control                               CLI requests to a running server (import: streamed frames)
+//!  ├─ export                                `roost export`: Maildir++ and mbox files, on a thread of its own
 //!  ├─ alert                                 notices delivered into a user's INBOX
 //!  ├─ backup                                `roost backup` requests and the [backup] schedule
 //!  ├─ quota_warning                         quota warnings the store raises, sent as notices
@@ -170,6 +171,7 @@ mod auth;
 mod backup;
 mod config;
 mod control;
+mod export;
 #[doc(hidden)]
 pub mod fuzzing;
 mod imap;

@@ -27,6 +27,7 @@ enum Command {
     Backup(Backup),
     Restore(Restore),
     Import(Import),
+    Export(Export),
     Deliver(Deliver),
     Boards(Boards),
     Fingerprint(Fingerprint),
@@ -558,6 +559,29 @@ struct Restore {
 }
 
 #[derive(FromArgs)]
+#[argh(subcommand, name = "export")]
+/// Write a user's mailboxes as a Maildir++ tree that Dovecot reads as it
+/// is (UIDs, flags and keywords kept) or as mbox files. Exporting again
+/// into the same directory writes only what changed since.
+struct Export {
+    /// the user whose mailboxes are exported
+    #[argh(option)]
+    user: String,
+    /// write a Maildir++ tree into this directory (new, empty, or an earlier export)
+    #[argh(option)]
+    maildir: Option<PathBuf>,
+    /// write one mbox file per mailbox into this directory
+    #[argh(option)]
+    mbox: Option<PathBuf>,
+    /// configuration file
+    #[argh(option)]
+    config: Option<PathBuf>,
+    /// data directory
+    #[argh(option)]
+    data: Option<PathBuf>,
+}
+
+#[derive(FromArgs)]
 #[argh(subcommand, name = "deliver")]
 /// Deliver one message from stdin to a user's INBOX, or with --mailbox to
 /// a shared or public mailbox that grants anyone the p right, through the
@@ -688,6 +712,11 @@ fn main() -> ExitCode {
                 admin::init_command_logging();
                 admin::load(&import.config, None, &import.data)
                     .and_then(|config| admin::import(&config, &import.user, import.maildir, import.mbox, import.into))
+            }
+            Command::Export(arguments) => {
+                admin::init_command_logging();
+                admin::load(&arguments.config, None, &arguments.data)
+                    .and_then(|config| admin::export(&config, &arguments.user, arguments.maildir, arguments.mbox))
             }
             Command::Deliver(arguments) => {
                 admin::init_command_logging();

@@ -22,6 +22,7 @@ use crate::store::{check, Op, StoreError};
 
 pub mod backup;
 pub mod import;
+pub mod export;
 pub mod public;
 pub mod quota;
 pub mod share;
@@ -210,6 +211,7 @@ async fn execute(server: &Server, words: &[&str]) -> Result<String, String> {
         ["public-create", name, grants @ ..] => public::create(server, name, grants).await,
         ["public-del", name] => public::delete(server, name).await,
         ["public-list"] => public::list(server),
+        ["export", user, format, dir] => export::run(server, user, format, dir).await,
         ["check"] => {
             // A full walk of the database: `Store::check` runs it off the session thread.
             let report = store.check().await.map_err(|error| error.to_string())?;

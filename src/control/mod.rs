@@ -21,8 +21,8 @@ use crate::server::Server;
 use crate::store::{check, Op, StoreError};
 
 pub mod backup;
-pub mod import;
 pub mod export;
+pub mod import;
 pub mod public;
 pub mod quota;
 pub mod share;

@@ -112,9 +112,34 @@ pub fn folder_name(directory: &str) -> Option<String> {
 /// One level of a folder name on disk: Dovecot writes modified UTF-7
 /// (`Caf&AOk-`); a name that is not strict modified UTF-7 (UTF-8 names of
 /// `maildir_utf8`, Thunderbird, `roost export --mbox`; `R&D`) is taken as
-/// it is.
+/// it is. Then the `\NN` escapes of Dovecot's `listescape` plugin (which
+/// `roost export` writes for a `.` inside a name, `v1\2e2`) become the
+/// ASCII characters they stand for.
 pub fn level_name(level: &str) -> String {
-    mutf7::decode(level.as_bytes()).unwrap_or_else(|_| level.to_string())
+    unescape(&mutf7::decode(level.as_bytes()).unwrap_or_else(|_| level.to_string()))
+}
+
+/// `listescape`'s `\NN` (two hex digits, an ASCII character) decoded; a
+/// backslash not followed by such an escape stays as it is.
+fn unescape(level: &str) -> String {
+    let mut out = String::with_capacity(level.len());
+    let mut rest = level;
+    while let Some(at) = rest.find('\\') {
+        out.push_str(&rest[..at]);
+        let escaped = rest.get(at + 1..at + 3).and_then(|hex| u8::from_str_radix(hex, 16).ok()).filter(u8::is_ascii);
+        match escaped {
+            Some(byte) if !rest[at + 1..at + 3].starts_with('+') => {
+                out.push(char::from(byte));
+                rest = &rest[at + 3..];
+            }
+            _ => {
+                out.push('\\');
+                rest = &rest[at + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `dovecot-uidlist`: each listed file's base name with its UID.
@@ -168,6 +193,9 @@ mod tests {
         assert_eq!(folder_name(".Caf&AOk-").as_deref(), Some("Café"));
         assert_eq!(folder_name(".Café").as_deref(), Some("Café"));
         assert_eq!(folder_name(".R&D").as_deref(), Some("R&D"));
+        // listescape, as `roost export` writes a dot inside a name.
+        assert_eq!(folder_name(".v1\\2e2.notes").as_deref(), Some("v1.2/notes"));
+        assert_eq!(folder_name(".a\\5cb\\zz\\").as_deref(), Some("a\\b\\zz\\"));
         for bad in ["Sent", ".", "..", ".a..b", "cur"] {
             assert_eq!(folder_name(bad), None, "{bad:?}");
         }

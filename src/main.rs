@@ -11,8 +11,11 @@ use roost::admin;
 /// roost: your family's mail, on a small board at home.
 #[derive(FromArgs)]
 struct Roost {
+    /// print roost's version and exit
+    #[argh(switch)]
+    version: bool,
     #[argh(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(FromArgs)]
@@ -47,7 +50,6 @@ struct Fingerprint {
     data: Option<PathBuf>,
 }
 
-/// Where the configuration comes from (shared by every command).
 #[derive(FromArgs)]
 #[argh(subcommand, name = "serve")]
 /// Run the IMAP server.
@@ -620,8 +622,16 @@ fn main() -> ExitCode {
         Ok(roost) => roost,
         Err(code) => return code,
     };
+    if roost.version {
+        println!("roost {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
+    let Some(command) = roost.command else {
+        eprintln!("no command given; `roost --help` lists them (`roost serve` runs the server)");
+        return ExitCode::FAILURE;
+    };
     let result =
-        match roost.command {
+        match command {
             Command::Serve(arguments) => {
                 admin::serve(&arguments.config, arguments.board, &arguments.data, arguments.ports_file.as_deref())
             }

@@ -602,3 +602,23 @@ fn a_closed_pipe_ends_a_command_quietly() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success() && !stderr.contains("panicked"), "{:?}: {stderr}", output.status);
 }
+
+/// `roost --version` answers the package's version; `--help` describes
+/// each command in its own words (serve's once borrowed a stray comment);
+/// no command at all is an error that says what to type.
+#[test]
+fn version_help_and_no_command() {
+    let (ok, stdout, _) = run_bounded(&["--version"]);
+    assert!(ok);
+    assert_eq!(stdout.trim(), format!("roost {}", env!("CARGO_PKG_VERSION")));
+    let (ok, stdout, _) = run_bounded(&["--help"]);
+    assert!(ok);
+    let serve = stdout.lines().find(|line| line.trim_start().starts_with("serve")).unwrap();
+    assert_eq!(serve.split_whitespace().collect::<Vec<_>>().join(" "), "serve Run the IMAP server.", "{stdout}");
+    for command in ["backup", "restore", "import", "export", "user", "check"] {
+        assert!(stdout.lines().any(|line| line.trim_start().starts_with(command)), "{command} missing: {stdout}");
+    }
+    let (ok, _, stderr) = run_bounded(&[]);
+    assert!(!ok);
+    assert!(stderr.contains("roost --help"), "{stderr}");
+}

@@ -61,9 +61,17 @@ pub async fn run(server: &Server, dest: &Path) -> Result<Backup, String> {
         server.backups.running.set(true);
         Running(&server.backups.running)
     };
-    let dest = destination(dest, DateTime::now().unix)?;
+    // File-system calls on the backup disk (a USB disk may take seconds to
+    // spin up, or hang when it is failing) stay off the executor.
+    let (database, requested, now) = (server.config.database_path(), dest.to_path_buf(), DateTime::now().unix);
+    let (dest, warning) = smol::unblock(move || {
+        let dest = destination(&requested, now)?;
+        let warning = same_disk_warning(&database, &dest);
+        Ok::<_, String>((dest, warning))
+    })
+    .await?;
     log::info!("backup to {} started", dest.display());
-    if let Some(warning) = same_disk_warning(&server.config.database_path(), &dest) {
+    if let Some(warning) = warning {
         log::warn!("{warning}");
     }
     match server.store.backup(dest.clone()).await {
@@ -72,7 +80,8 @@ pub async fn run(server: &Server, dest: &Path) -> Result<Backup, String> {
             Ok(backup)
         }
         Err(error) => {
-            let why = explain(&dest, &error.to_string());
+            let (owned, error) = (dest.clone(), error.to_string());
+            let why = smol::unblock(move || explain(&owned, &error)).await;
             log::error!("backup to {} failed: {why}", dest.display());
             Err(why)
         }
@@ -204,7 +213,10 @@ pub async fn schedule(server: Weak<Server>) {
         return;
     };
     let every = Duration::from_secs(every);
-    let mut wait = first_wait(&dir, every);
+    let mut wait = {
+        let dir = dir.clone();
+        smol::unblock(move || first_wait(&dir, every)).await
+    };
     log::info!(
         "scheduled backups into {} every {} s, keeping {keep}; the next in {} s",
         dir.display(),
@@ -236,15 +248,18 @@ fn first_wait(dir: &Path, every: Duration) -> Duration {
 
 /// One scheduled backup, its pruning and, on failure, the admin's notice.
 async fn scheduled_once(server: &Rc<Server>, dir: &Path, keep: usize) {
-    let made = match require_directory(dir) {
+    // As in `run`: the backup disk's file-system calls off the executor.
+    let owned = dir.to_path_buf();
+    let made = match smol::unblock(move || require_directory(&owned)).await {
         Ok(()) => run(server, dir).await,
         Err(why) => {
             log::error!("scheduled backup failed: {why}");
             Err(why)
         }
     };
+    let owned = dir.to_path_buf();
     match made {
-        Ok(_) => match prune(dir, keep) {
+        Ok(_) => match smol::unblock(move || prune(&owned, keep)).await {
             Ok(removed) => {
                 for path in removed {
                     log::info!("old backup {} removed (keep = {keep})", path.display());

@@ -27,9 +27,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if ! command -v doveadm >/dev/null; then
-    apt-get install -y -qq dovecot-core >/dev/null
-fi
+# Dovecot as the other scripts install it (apt, updating the package lists
+# when a fresh machine has none; the system service kept off).
+bash "$root/tests/bench/dovecot.sh" install >/dev/null
 if [[ -n ${ROOST_BINARY:-} ]]; then
     roost=$ROOST_BINARY  # a release binary built already
 else

@@ -13,14 +13,9 @@ cd "$(dirname "$0")/../.."
 
 as_root=()
 [ "$(id -u)" = 0 ] || as_root=(sudo -n)
-if ! [ -x /usr/lib/dovecot/imap ]; then
-    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dovecot-core dovecot-imapd ||
-        { "${as_root[@]}" apt-get update -qq && "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dovecot-core dovecot-imapd; }
-fi
-# The packages' own service is never wanted here (tests/bench/dovecot.sh does the same).
-if command -v systemctl >/dev/null 2>&1; then
-    "${as_root[@]}" systemctl disable --now dovecot.service dovecot.socket >/dev/null 2>&1 || true
-fi
+# Dovecot as the other scripts install it (tests/bench/dovecot.sh: apt,
+# the package lists updated when missing, the system service kept off).
+"${as_root[@]}" bash tests/bench/dovecot.sh install >/dev/null
 
 cargo build --quiet
 binary=$(pwd)/target/debug/roost

@@ -29,7 +29,8 @@
 //!  ├─ backup                                `roost backup` requests and the [backup] schedule
 //!  ├─ quota_warning                         quota warnings the store raises, sent as notices
 //!  ├─ retention                             Trash and Junk empty themselves (a timer, batches of expunges)
-//!  └─ auth                                  argon2 threads, bans, device passwords
+//!  ├─ auth                                  argon2 threads, bans, device passwords
+//!  └─ systemd                               sd_notify: READY, STOPPING, the watchdog (it pings the store thread)
 //!  store                                   typed operations and reads; the only code that opens the database
 //!  mime                                    header fields, the streaming structure pass, decoding
 //!  net                                     TCP, TLS (rustls), Unix sockets, DEFLATE
@@ -185,6 +186,7 @@ mod quota_warning;
 mod retention;
 mod server;
 mod store;
+mod systemd;
 mod util;
 
 pub use config::Config;

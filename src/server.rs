@@ -606,11 +606,16 @@ async fn rename_namespace_roots(store: &Store) -> Result<(), String> {
 }
 
 pub fn serve(config: Config, ports_file: Option<&std::path::Path>) -> Result<(), String> {
+    // systemd's Type=notify (see `crate::systemd`); None outside systemd.
+    let notifier = crate::systemd::Notifier::from_env().map(Rc::new);
     create_data_dir(&config)?;
     let (cert, key) = tls_paths(&config)?;
     let certificates = Certificates::load(&cert, &key)?;
     crate::store::quota::configure(config.quota.settings.clone());
     crate::store::set_ballast_size(config.limits.disk_ballast);
+    if let Some(notifier) = &notifier {
+        notifier.extend_startup(&config.database_path());
+    }
     let (store, pump) = Store::open(&config.database_path(), config.limits.cache_size, config.limits.min_free_disk)
         .map_err(|error| match error {
             crate::store::StoreError::Locked => format!(
@@ -734,6 +739,9 @@ pub fn serve(config: Config, ports_file: Option<&std::path::Path>) -> Result<(),
     executor.spawn(crate::quota_warning::run(Rc::downgrade(&server))).detach();
     executor.spawn(crate::retention::run(Rc::downgrade(&server))).detach();
     executor.spawn(crate::control::serve(server.clone(), Rc::downgrade(&executor), control)).detach();
+    let listening: Vec<String> = (plain.iter().map(|(_, address)| format!("{address} (STARTTLS)")))
+        .chain(implicit.iter().map(|(_, address)| format!("{address} (TLS)")))
+        .collect();
     for (listener, _) in plain {
         executor.spawn(accept(server.clone(), Rc::downgrade(&executor), listener, false)).detach();
     }
@@ -745,6 +753,20 @@ pub fn serve(config: Config, ports_file: Option<&std::path::Path>) -> Result<(),
     }
     for (listener, _) in lmtp_tcp {
         executor.spawn(crate::lmtp::accept_tcp(server.clone(), Rc::downgrade(&executor), listener)).detach();
+    }
+    if let Some(notifier) = &notifier {
+        // Every listener is bound and the store is open: a client that
+        // connects from now on waits in the backlog until the executor runs.
+        let users = server.store.read().and_then(|reader| reader.users()).map(|users| users.len()).ok();
+        notifier.ready(&crate::systemd::status_text(&listening, users));
+        if let Some(interval) = crate::systemd::watchdog_interval() {
+            let weak = Rc::downgrade(&server);
+            let probe = move || {
+                let server = weak.upgrade()?;
+                Some(async move { server.store.ping().await.is_ok() })
+            };
+            executor.spawn(crate::systemd::watchdog(notifier.clone(), interval, probe)).detach();
+        }
     }
     let storage_failed = std::cell::Cell::new(false);
     let until_stopped = async {
@@ -759,6 +781,9 @@ pub fn serve(config: Config, ports_file: Option<&std::path::Path>) -> Result<(),
         } else {
             log::error!("storage failed: stopping, so that a restart reopens and repairs the database");
             storage_failed.set(true);
+        }
+        if let Some(notifier) = &notifier {
+            notifier.stopping();
         }
         server.stopping.borrow_mut().take();
         // Sessions say BYE and end; give them a moment.

@@ -664,6 +664,10 @@ enum Request {
         seen: bool,
         reply: Reply<Stored>,
     },
+    /// The watchdog's question (see [`Store::ping`]): no transaction.
+    Ping {
+        reply: Reply<()>,
+    },
 }
 
 /// Where one operation's answer goes: its caller's channel (none when
@@ -990,6 +994,15 @@ impl Store {
             .try_send(make(Reply::to(Some(caller))))
             .map_err(|_| StoreError::Io("the store thread has stopped".into()))?;
         answer.recv().await.unwrap_or_else(|_| Err(StoreError::Io("the store thread has stopped".into())))
+    }
+
+    /// Answers once the store thread has committed what was queued before
+    /// it, without a transaction of its own; the answer comes back through
+    /// the pump like every other. systemd's watchdog (`crate::systemd`)
+    /// pings only after it: a dead or stuck store thread, or a stuck
+    /// executor, stops the pings, for the cost of a channel round trip.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.call(|reply| Request::Ping { reply }).await
     }
 
     pub fn read(&self) -> Result<Reader, StoreError> {

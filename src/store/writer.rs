@@ -116,8 +116,15 @@ pub(super) fn run(
                 Err(_) => break,
             }
         }
+        // The watchdog's pings (`Store::ping`) need no transaction: they are
+        // answered once the requests that came with them are committed.
+        let (pings, mut group): (Vec<Request>, Vec<Request>) =
+            group.into_iter().partition(|request| matches!(request, Request::Ping { .. }));
         while !group.is_empty() {
             group = writer.commit_group(group);
+        }
+        if !pings.is_empty() {
+            writer.answer_pings(pings);
         }
     }
 }
@@ -185,6 +192,8 @@ impl Request {
             Request::Import { mailbox, messages, reply } => {
                 keep(reply, super::import::apply(tables, *mailbox, messages, changes))
             }
+            // `run` answers pings outside any transaction.
+            Request::Ping { reply } => keep(reply, Ok(())),
         }
     }
 
@@ -202,6 +211,7 @@ impl Request {
             Request::CreatePublicMailbox { reply, .. } => reply,
             Request::SetPrivateSeen { reply, .. } => reply,
             Request::Import { reply, .. } => reply,
+            Request::Ping { reply } => reply,
         }
     }
 
@@ -211,7 +221,7 @@ impl Request {
     fn needs_durability(&self) -> bool {
         match self {
             Request::Op { op, .. } => op.needs_durability(),
-            Request::WriteBlob { .. } => false,
+            Request::WriteBlob { .. } | Request::Ping { .. } => false,
             Request::CreateMailbox { .. }
             | Request::Append { .. }
             | Request::Replace { .. }
@@ -281,6 +291,17 @@ fn keep<T>(reply: &mut Reply<T>, result: Result<T, StoreError>) -> Result<(), St
 }
 
 impl Writer {
+    fn answer_pings(&self, pings: Vec<Request>) {
+        let mut answers = Vec::with_capacity(pings.len());
+        for mut ping in pings {
+            if let Request::Ping { reply } = &mut ping {
+                reply.result = Some(Ok(()));
+            }
+            answers.extend(ping.reply().answer());
+        }
+        let _ = self.committed.send_blocking(Committed { answers, changes: Vec::new(), failed: None });
+    }
+
     fn reply_all(&self, group: Vec<Request>, error: StoreError) {
         let answers = failed_answers(group, &error);
         let _ = self.committed.send_blocking(Committed { answers, changes: Vec::new(), failed: None });

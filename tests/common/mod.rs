@@ -175,6 +175,12 @@ impl Server {
     }
 
     pub fn start_with(options: Options) -> Server {
+        Server::start_with_env(options, &[])
+    }
+
+    /// [`Server::start_with`], the server run with `env` added to its
+    /// environment (`NOTIFY_SOCKET`, `CREDENTIALS_DIRECTORY`, ...).
+    pub fn start_with_env(options: Options, env: &[(&str, &std::ffi::OsStr)]) -> Server {
         let dir = TempDir::new("server");
         let config = dir.0.join("roost.toml");
         std::fs::write(&config, config_text(&dir.0, &options)).unwrap();
@@ -185,7 +191,7 @@ impl Server {
             assert!(ok, "user add {user}: {stderr}");
         }
         let mut server = Server::unstarted(dir, config);
-        server.spawn();
+        server.spawn_with_env(env);
         server
     }
 
@@ -213,10 +219,16 @@ impl Server {
     /// Starts the binary and waits for it to write its ports file
     /// (`serve --ports-file`: the ports the kernel chose for port 0).
     pub fn spawn(&mut self) {
+        self.spawn_with_env(&[]);
+    }
+
+    /// [`Server::spawn`] with `env` added to the server's environment.
+    pub fn spawn_with_env(&mut self, env: &[(&str, &std::ffi::OsStr)]) {
         let ports_file = self.dir.0.join("ports");
         let _ = std::fs::remove_file(&ports_file);
         let mut child = Command::new(BINARY)
             .args(["serve", "--config", &self.config_arg(), "--ports-file", ports_file.to_str().unwrap()])
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -121,8 +121,7 @@ fn a_tls_client_sees_the_certificate_handed_over_by_systemd() {
     let credentials = TempDir::new("credentials");
     std::fs::copy(source.0.join("tls/cert.pem"), credentials.0.join("tls-cert")).unwrap();
     std::fs::copy(source.0.join("tls/key.pem"), credentials.0.join("tls-key")).unwrap();
-    let server =
-        Server::start_with_env(Options::default(), &[("CREDENTIALS_DIRECTORY", credentials.0.as_os_str())]);
+    let server = Server::start_with_env(Options::default(), &[("CREDENTIALS_DIRECTORY", credentials.0.as_os_str())]);
 
     use rustls_pki_types::pem::PemObject;
     let expected = rustls_pki_types::CertificateDer::from_pem_file(credentials.0.join("tls-cert")).unwrap();

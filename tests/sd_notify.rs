@@ -9,7 +9,6 @@ mod common;
 
 use std::ffi::OsStr;
 use std::os::unix::net::UnixDatagram;
-use std::sync::Arc;
 
 use common::*;
 
@@ -123,24 +122,18 @@ fn a_tls_client_sees_the_certificate_handed_over_by_systemd() {
     std::fs::copy(source.0.join("tls/key.pem"), credentials.0.join("tls-key")).unwrap();
     let server = Server::start_with_env(Options::default(), &[("CREDENTIALS_DIRECTORY", credentials.0.as_os_str())]);
 
-    use rustls_pki_types::pem::PemObject;
-    let expected = rustls_pki_types::CertificateDer::from_pem_file(credentials.0.join("tls-cert")).unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(expected.clone()).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
-    let connection = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let cert_path = credentials.0.join("tls-cert");
     let stream = std::net::TcpStream::connect(("127.0.0.1", server.imaps_port)).unwrap();
     stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    let mut tls = rustls::StreamOwned::new(connection, stream);
-    let greeting = read_line_from(&mut std::io::BufReader::new(&mut tls));
+    // A client that trusts that certificate alone: the handshake succeeds.
+    let tls = rustls::StreamOwned::new(tls_client_trusting(&cert_path), stream);
+    let mut client = Client::new(Transport::Tls(Box::new(tls)));
+    let greeting = client.read_line();
     assert!(greeting.starts_with("* OK"), "{greeting}");
-    // The handshake verified against that certificate alone; and it is the one served.
+    // And it is the one served.
+    use rustls_pki_types::pem::PemObject;
+    let expected = rustls_pki_types::CertificateDer::from_pem_file(&cert_path).unwrap();
+    let Transport::Tls(tls) = client.transport() else { unreachable!("a TLS client") };
     assert_eq!(tls.conn.peer_certificates().unwrap()[0], expected);
     assert!(!server.data_dir().join("tls/cert.pem").exists(), "a self-signed certificate was made anyway");
 }

@@ -343,20 +343,7 @@ impl Server {
 
     /// A client that trusts this server's self-signed certificate.
     pub fn tls_client(&self) -> rustls::ClientConnection {
-        let cert_path = self.data_dir().join("tls").join("cert.pem");
-        let mut roots = rustls::RootCertStore::empty();
-        use rustls_pki_types::pem::PemObject;
-        for cert in rustls_pki_types::CertificateDer::pem_file_iter(&cert_path).unwrap() {
-            roots.add(cert.unwrap()).unwrap();
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
-        rustls::ClientConnection::new(Arc::new(config), name).unwrap()
+        tls_client_trusting(&self.data_dir().join("tls").join("cert.pem"))
     }
 
     /// A logged-in client (plain TCP over loopback, where LOGIN is allowed).
@@ -612,6 +599,24 @@ impl Client {
 
 /// Copies the files and directories under `from` to `to` (sockets and
 /// other special files are left out: a server binds its own).
+/// A TLS client for `localhost` that trusts the certificates in the PEM
+/// file `cert_path` and nothing else.
+pub fn tls_client_trusting(cert_path: &Path) -> rustls::ClientConnection {
+    let mut roots = rustls::RootCertStore::empty();
+    use rustls_pki_types::pem::PemObject;
+    for cert in rustls_pki_types::CertificateDer::pem_file_iter(cert_path).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    rustls::ClientConnection::new(Arc::new(config), name).unwrap()
+}
+
 pub fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {

@@ -27,7 +27,10 @@
 //!   back by the pump on the executor). So a wedged executor, a store
 //!   thread stuck in a commit, or a dead store thread all stop the pings,
 //!   and systemd kills and restarts roost after `WatchdogSec=`. The check
-//!   costs one channel round trip; it never blocks the executor.
+//!   costs one channel round trip; it never blocks the executor. systemd
+//!   arms the watchdog at `READY=1` (systemd.service(5): "activated when
+//!   the start-up is completed"), so a long start-up answers to
+//!   `TimeoutStartSec=` and the extension above, not to the watchdog.
 //! - `STOPPING=1` when SIGTERM (or SIGINT, or a storage failure) starts
 //!   the shutdown.
 //! - No `RELOADING=1`: roost has no reload; a changed configuration takes a

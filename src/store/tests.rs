@@ -240,6 +240,29 @@ fn a_panicking_operation_fails_alone() {
     });
 }
 
+/// The watchdog's ping (`crate::systemd`): answered once the work queued
+/// before it is committed (the store thread takes what queued while it
+/// committed as one group, pings included), and writing nothing itself.
+#[test]
+fn a_ping_waits_for_the_work_before_it_and_writes_nothing() {
+    use std::sync::atomic::Ordering;
+    let disk = SmallDisk::with_capacity(64 << 20);
+    let (store, pump) = store_on(&disk, 0);
+    run(&store, pump, async {
+        for number in 0..50 {
+            store.submit(Op::AddUser { name: format!("u{number}"), password_hash: "x".into() });
+        }
+        store.ping().await.unwrap();
+        let users = store.read().unwrap().users().unwrap().len();
+        assert_eq!(users, 50, "the ping was answered before the work queued before it was committed");
+        let written = disk.written.load(Ordering::SeqCst);
+        for _ in 0..3 {
+            store.ping().await.unwrap();
+        }
+        assert_eq!(disk.written.load(Ordering::SeqCst), written);
+    });
+}
+
 /// Operations of every kind queued together, with a panic among them that
 /// makes the store thread apply the rest again in a fresh transaction:
 /// each caller gets its own operation's answer, as of the queue's order.

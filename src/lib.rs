@@ -184,6 +184,8 @@ mod net;
 mod quota_warning;
 mod retention;
 mod server;
+mod setup;
+mod status;
 mod store;
 mod util;
 

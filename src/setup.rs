@@ -368,9 +368,11 @@ fn first_user(config: &Config, options: &Options, interactive: bool) -> Result<O
         }
         // At a terminal: asked twice without echo; piped: the first line.
         None if options.password_stdin || interactive => admin::read_password(&name, true)?,
-        None => return Err(format!(
+        None => {
+            return Err(format!(
             "user {name}: give the password with --password-file FILE or --password-stdin (or run setup at a terminal)"
-        )),
+        ))
+        }
     };
     admin::store_password(config, &name, true, false, &password)?;
     Ok(Some(name))

@@ -668,7 +668,9 @@ pub fn serve(config: Config, ports_file: Option<&std::path::Path>) -> Result<(),
         listening.push(format!("lmtp-socket {}", socket.display()));
     }
     if let Some(path) = ports_file {
-        write_ports_file(path, &listening.iter().map(|line| format!("{line}\n")).collect::<String>())?;
+        let mut text = listening.join("\n");
+        text.push('\n');
+        write_ports_file(path, &text)?;
     }
     // What a phone asking "trust this certificate?" can be compared with.
     match tls::fingerprint(&cert) {

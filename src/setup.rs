@@ -409,16 +409,13 @@ fn give_data_to(config: &Config, owner: &str) -> Result<(), String> {
 pub fn run(options: Options) -> Result<(), String> {
     let interactive = std::io::stdin().is_terminal() && !options.yes;
     let model = read_model(&options.model_file);
-    let mut board = match &options.board {
-        Some(board) => {
-            say(&format!("board: {board} (as given)"));
-            board.clone()
-        }
-        None => {
-            let (board, why) = detect_board(model.as_deref());
-            say(&format!("board: {board} ({why})"));
-            board.to_string()
-        }
+    let mut board = if let Some(board) = &options.board {
+        say(&format!("board: {board} (as given)"));
+        board.clone()
+    } else {
+        let (board, why) = detect_board(model.as_deref());
+        say(&format!("board: {board} ({why})"));
+        board.to_string()
     };
     if interactive {
         board = ask("Board profile (`roost boards` lists them)", &board)?;
@@ -475,7 +472,11 @@ pub fn run(options: Options) -> Result<(), String> {
 
 /// What to type into each phone, and what to do next.
 fn phone_text(config: &Config, user: Option<&str>, cert: &Path, config_path: &Path) {
-    let name = config.tls_hostnames.iter().find(|name| name.ends_with(".local")).or(config.tls_hostnames.first());
+    let name = config
+        .tls_hostnames
+        .iter()
+        .find(|name| name.to_ascii_lowercase().ends_with(".local"))
+        .or(config.tls_hostnames.first());
     let port = config.imaps_listen.first().map_or(993, std::net::SocketAddr::port);
     say("");
     say("On each phone, tablet or computer, add a mail account (\"Other\" / IMAP, manual setup):");

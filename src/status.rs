@@ -137,25 +137,21 @@ pub fn render(facts: &Facts) -> String {
         Ok(disk) => lines.push(format!("storage: database {database}; disk {disk}")),
         Err(problem) => lines.push(format!("storage: database {database}; disk: {problem}")),
     }
-    match &facts.running {
-        Some(running) => {
-            let since = if running.counted_since == running.started {
-                format!("since the server started, {}", time(running.started))
-            } else {
-                "since local midnight".to_string()
-            };
-            lines.push(format!("delivered today: {} ({since})", running.delivered_today));
-            lines.push(format!("login failures: {} lately (newest first)", running.failures.len()));
-            for failure in &running.failures {
-                lines.push(format!("  {} from {}: user {:?}", time(failure.time), failure.ip, failure.user));
-            }
+    if let Some(running) = &facts.running {
+        let since = if running.counted_since == running.started {
+            format!("since the server started, {}", time(running.started))
+        } else {
+            "since local midnight".to_string()
+        };
+        lines.push(format!("delivered today: {} ({since})", running.delivered_today));
+        lines.push(format!("login failures: {} lately (newest first)", running.failures.len()));
+        for failure in &running.failures {
+            lines.push(format!("  {} from {}: user {:?}", time(failure.time), failure.ip, failure.user));
         }
-        None => {
-            lines.push("delivered today: unknown (counted by the running server)".into());
-            lines.push(
-                "login failures: unknown (kept by the running server; `roost user log NAME` has each user's)".into(),
-            );
-        }
+    } else {
+        lines.push("delivered today: unknown (counted by the running server)".into());
+        lines
+            .push("login failures: unknown (kept by the running server; `roost user log NAME` has each user's)".into());
     }
     let now = u64::try_from(facts.now).unwrap_or(0);
     let current: Vec<&(String, BanRecord)> = facts.bans.iter().filter(|(_, ban)| ban.until > now).collect();

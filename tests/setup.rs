@@ -11,7 +11,6 @@ mod common;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
 
 use common::*;
 
@@ -84,20 +83,7 @@ impl Place {
 /// `name`, as a phone that was told to trust it does; the SHA-256 of the
 /// certificate the server presented.
 fn handshake_as(server: &Server, name: &str) -> Result<String, String> {
-    use rustls_pki_types::pem::PemObject;
-    let cert_path = server.data_dir().join("tls").join("cert.pem");
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pki_types::CertificateDer::pem_file_iter(&cert_path).unwrap() {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let server_name = rustls_pki_types::ServerName::try_from(name.to_string()).unwrap();
-    let mut connection = rustls::ClientConnection::new(Arc::new(config), server_name).unwrap();
+    let mut connection = server.tls_client_for(name);
     let mut stream = TcpStream::connect(("127.0.0.1", server.imaps_port)).unwrap();
     stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     while connection.is_handshaking() {

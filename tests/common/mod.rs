@@ -331,6 +331,12 @@ impl Server {
 
     /// A client that trusts this server's self-signed certificate.
     pub fn tls_client(&self) -> rustls::ClientConnection {
+        self.tls_client_for("localhost")
+    }
+
+    /// A TLS client that trusts only the server's own certificate and
+    /// checks it for `name` (a host name or an IP address).
+    pub fn tls_client_for(&self, name: &str) -> rustls::ClientConnection {
         let cert_path = self.data_dir().join("tls").join("cert.pem");
         let mut roots = rustls::RootCertStore::empty();
         use rustls_pki_types::pem::PemObject;
@@ -343,7 +349,7 @@ impl Server {
             .unwrap()
             .with_root_certificates(roots)
             .with_no_client_auth();
-        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+        let name = rustls_pki_types::ServerName::try_from(name.to_string()).unwrap();
         rustls::ClientConnection::new(Arc::new(config), name).unwrap()
     }
 

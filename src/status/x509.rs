@@ -275,6 +275,20 @@ mod tests {
         assert!(!info.covers("other.local") && !info.covers("192.168.1.21"));
     }
 
+    /// A certificate another tool made (OpenSSL: `openssl req -x509
+    /// -newkey ec ... -days 825 -addext subjectAltName=...`), the fuzz
+    /// target's seed.
+    #[test]
+    fn reads_what_openssl_writes() {
+        let info = parse(include_bytes!("../../fuzz/seeds/certificate/self-signed.der")).unwrap();
+        assert_eq!(info.common_name.as_deref(), Some("pi"));
+        assert_eq!(info.dns_names, ["pi", "pi.local"]);
+        let addresses: Vec<IpAddr> = vec!["192.168.1.20".parse().unwrap(), "fd00::2".parse().unwrap()];
+        assert_eq!(info.ip_addresses, addresses);
+        assert_eq!(info.not_after - info.not_before, 825 * 86_400);
+        assert!(info.self_issued);
+    }
+
     #[test]
     fn times_in_both_forms() {
         assert_eq!(time((UTC_TIME, b"700101000000Z")), Ok(0));

@@ -16,7 +16,9 @@
 //!    written to a temporary name and renamed (a power cut leaves the old
 //!    file or the new, never half of one), mode 0640, group roost when run
 //!    as root. An existing file is kept unless `--force` (the old one is
-//!    then kept as `.old`), and setup prints what it would change.
+//!    then kept as `.old`), and setup prints what it would change; the
+//!    example the packages install (`systemd/roost.toml`, embedded) is
+//!    replaced without `--force` as long as nobody edited it.
 //! 3. **Certificate.** The server's own code makes it
 //!    (`server::tls_paths`), for the machine's name, `NAME.local` (what
 //!    phones find by mDNS), localhost and the LAN addresses (`net::lan`),
@@ -274,6 +276,11 @@ fn changes(old: &str, new: &str) -> Vec<String> {
     removed.chain(added).collect()
 }
 
+/// The example configuration the packages install as /etc/roost/roost.toml
+/// (board rpi4 for every Pi): setup replaces it without --force while it
+/// is unedited, since nobody chose what it says.
+const SHIPPED: &str = include_str!("../systemd/roost.toml");
+
 /// Writes the configuration unless one is there (then says what would change).
 fn write_config(path: &Path, text: &str, force: bool, group: Option<u32>) -> Result<(), String> {
     match std::fs::read_to_string(path) {
@@ -281,7 +288,7 @@ fn write_config(path: &Path, text: &str, force: bool, group: Option<u32>) -> Res
             say(&format!("configuration: {} is already this (unchanged)", path.display()));
             return Ok(());
         }
-        Ok(old) if !force => {
+        Ok(old) if !force && old != SHIPPED => {
             say(&format!("configuration: {} exists and is kept; setup would change:", path.display()));
             for line in changes(&old, text) {
                 say(&format!("    {line}"));

@@ -197,6 +197,31 @@ fn a_second_run_changes_nothing_and_force_replaces_the_file() {
     assert_eq!(handshake_as(&server, "newname.local").map(|_| ()), Ok(()));
 }
 
+/// The packages install systemd/roost.toml (board rpi4 for every Pi) as
+/// /etc/roost/roost.toml: setup replaces it while unedited, keeps it once
+/// edited.
+#[test]
+fn the_packaged_example_is_replaced_but_an_edited_one_kept() {
+    let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/systemd/roost.toml")).unwrap();
+    let place = Place::new(MODEL_ZERO_W);
+    std::fs::create_dir_all(place.config().parent().unwrap()).unwrap();
+    std::fs::write(place.config(), &shipped).unwrap();
+    let (ok, stdout, stderr) = place.setup(&["--hostname", "pi"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("configuration: replaced"), "{stdout}");
+    assert!(std::fs::read_to_string(place.config()).unwrap().contains("board = \"rpi-zero\""));
+
+    let edited = Place::new(MODEL_ZERO_W);
+    std::fs::create_dir_all(edited.config().parent().unwrap()).unwrap();
+    let text = shipped.replace("log_level = \"info\"", "log_level = \"debug\"");
+    assert_ne!(text, shipped);
+    std::fs::write(edited.config(), &text).unwrap();
+    let (ok, stdout, stderr) = edited.setup(&["--hostname", "pi"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("- board = \"rpi4\"") && stdout.contains("+ board = \"rpi-zero\""), "{stdout}");
+    assert_eq!(std::fs::read_to_string(edited.config()).unwrap(), text);
+}
+
 #[test]
 fn unknown_boards_get_the_generic_profile_and_say_so() {
     let place = Place::new(b"Pine64 RockPro64 v2.1\0");

@@ -677,9 +677,11 @@ pub(crate) fn prompt(text: &str) -> Result<String, String> {
     let stty = |argument: &str| {
         std::process::Command::new("stty").arg(argument).stdin(std::process::Stdio::inherit()).status()
     };
+    // Echo off before the prompt shows: a password typed or pasted the
+    // moment the prompt appears must not be echoed.
+    let hidden = stty("-echo").is_ok_and(|status| status.success());
     eprint!("{text}");
     let _ = std::io::stderr().flush();
-    let hidden = stty("-echo").is_ok_and(|status| status.success());
     let mut line = String::new();
     let read = std::io::stdin().lock().read_line(&mut line);
     if hidden {

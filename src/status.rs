@@ -186,7 +186,20 @@ fn configured_listeners(config: &Config) -> Vec<String> {
 pub fn run(config: &Config) -> Result<bool, String> {
     let socket = config.control_socket();
     let now = crate::util::datetime::DateTime::now().unix;
-    if control::server_running(&socket) {
+    // `control::server_running`, but a user who may not reach the socket
+    // (the data directory is the service user's alone, 0700) must not
+    // read "not running".
+    let running = match std::os::unix::net::UnixStream::connect(&socket) {
+        Ok(_) => true,
+        Err(error) if error.kind() == std::io::ErrorKind::PermissionDenied => {
+            return Err(format!(
+                "cannot reach {}: {error} (the data directory is the service's: try `sudo roost status`)",
+                socket.display()
+            ));
+        }
+        Err(_) => false,
+    };
+    if running {
         let (midnight, zone) = local_midnight(now);
         let text = control::request(&socket, &["status", &midnight.to_string()])?;
         print(&text);

@@ -98,3 +98,26 @@ fn a_stopped_server_says_not_running_and_exits_3() {
     assert_eq!(output.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&output.stderr).contains("unknown board"));
 }
+
+/// Someone who may not enter the data directory (0700, the service
+/// user's) is told so, not "not running". Runs `roost status` as user
+/// nobody through setpriv; skipped when not root.
+#[test]
+fn a_user_who_cannot_reach_the_server_is_not_told_it_is_stopped() {
+    let root = Command::new("id").arg("-u").output().map(|output| output.stdout == b"0\n").unwrap_or(false);
+    let setpriv = Command::new("setpriv").arg("--version").output().is_ok_and(|output| output.status.success());
+    if !root || !setpriv {
+        eprintln!("skipped: needs root and setpriv");
+        return;
+    }
+    let server = Server::start();
+    let output = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--", BINARY, "status", "--config"])
+        .arg(server.config_arg())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("Permission denied") && stderr.contains("sudo roost status"), "{stderr}");
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("not running"));
+}

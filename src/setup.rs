@@ -386,13 +386,14 @@ fn first_user(config: &Config, options: &Options, interactive: bool) -> Result<O
 }
 
 /// Gives the data directory's tree to `owner` (root only).
-fn give_data_to(config: &Config, owner: &str) -> Result<(), String> {
+fn give_data_to(config: &Config, config_path: &Path, owner: &str) -> Result<(), String> {
     let Some((uid, gid)) = lookup_user(owner) else {
         say(&format!(
-            "ownership: user {owner} does not exist yet, so the files in {} stay root's: create it (the package \
-             does; or `systemd-sysusers`), then `chown -R {owner}:{owner} {}` before starting the server",
-            config.data_dir.display(),
-            config.data_dir.display()
+            "ownership: user {owner} does not exist yet, so the files in {data} and {file} stay root's: create it \
+             (the package does; or `systemd-sysusers`), then `chown -R {owner}:{owner} {data}` and \
+             `chgrp {owner} {file}` before starting the server",
+            data = config.data_dir.display(),
+            file = config_path.display()
         ));
         return Ok(());
     };
@@ -467,7 +468,7 @@ pub fn run(options: Options) -> Result<(), String> {
     let cert = certificate(&config, options.new_certificate)?;
     let user = first_user(&config, &options, interactive)?;
     match (&owner, root) {
-        (Some(owner), true) => give_data_to(&config, owner)?,
+        (Some(owner), true) => give_data_to(&config, &options.config, owner)?,
         (Some(owner), false) => say(&format!(
             "ownership: not run as root, so the files are yours; the service runs as {owner} (run setup as root)"
         )),

@@ -315,4 +315,9 @@ fn as_root_the_data_belongs_to_the_service_user() {
     let (ok, _, _) = other.setup(&["--hostname", "pi"]);
     assert!(ok);
     assert_eq!(std::fs::metadata(other.data()).unwrap().uid(), 0);
+    // A service user that does not exist yet: said, with what to run.
+    let (ok, stdout, _) = other.setup(&["--hostname", "pi", "--owner", "no-such-user-here"]);
+    assert!(ok);
+    assert!(stdout.contains("user no-such-user-here does not exist yet"), "{stdout}");
+    assert!(stdout.contains("`chown -R no-such-user-here:no-such-user-here "), "{stdout}");
 }

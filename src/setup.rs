@@ -513,11 +513,13 @@ fn phone_text(config: &Config, user: Option<&str>, cert: &Path, config_path: &Pa
     say("Next:");
     let custom = config_path != Path::new("/etc/roost/roost.toml");
     let with = if custom { format!(" --config {}", config_path.display()) } else { String::new() };
-    say("  systemctl restart roost              start the server with this configuration");
-    say(&format!("  roost status{with}   check that it runs"));
+    // Run with sudo, the next commands need it too (the data directory is the service's).
+    let sudo = if running_as_root() && std::env::var_os("SUDO_USER").is_some() { "sudo " } else { "" };
+    say(&format!("  {sudo}systemctl restart roost   start the server with this configuration"));
+    say(&format!("  {sudo}roost status{with}   check that it runs"));
     if let Some(user) = user {
         say(&format!(
-            "  roost client-profile {user}{with}   a file that sets up an iPhone, iPad, Mac or Thunderbird in one tap"
+            "  {sudo}roost client-profile {user}{with}   a file that sets up an iPhone, iPad, Mac or Thunderbird in one tap"
         ));
     }
 }

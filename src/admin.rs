@@ -63,6 +63,26 @@ pub fn fingerprint(config: &Config) -> Result<(), String> {
     Ok(())
 }
 
+/// What `roost setup` was told (see `crate::setup`).
+pub use crate::setup::Options as SetupOptions;
+
+/// `roost setup`: first run on the LAN (see `crate::setup`).
+pub fn setup(options: SetupOptions) -> Result<(), String> {
+    crate::setup::run(options)
+}
+
+/// `roost status`: 0 running, 3 not running, 4 unknown (LSB's codes).
+pub fn status(config: &Option<PathBuf>, data: &Option<PathBuf>) -> ExitCode {
+    match load(config, None, data).and_then(|config| crate::status::run(&config)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(crate::status::EXIT_NOT_RUNNING),
+        Err(message) => {
+            eprintln!("roost: {message}");
+            ExitCode::from(crate::status::EXIT_UNKNOWN)
+        }
+    }
+}
+
 /// `roost boards`: the profiles built into this binary.
 pub fn boards() -> Result<(), String> {
     for (name, _) in BOARDS {
@@ -232,6 +252,19 @@ pub fn set_password(config: &Config, name: &str, new_user: bool, force: bool) ->
         ));
     }
     let password = read_password(&name, new_user)?;
+    store_password(config, &name, new_user, force, &password)
+}
+
+/// The rest of [`set_password`], once the password is read (also `roost
+/// setup`'s first user). `name` is normalised.
+pub(crate) fn store_password(
+    config: &Config,
+    name: &str,
+    new_user: bool,
+    force: bool,
+    password: &str,
+) -> Result<(), String> {
+    let name = name.to_string();
     let minimum = config.limits.min_password_length;
     if password.chars().count() < minimum && !force {
         return Err(format!(
@@ -356,22 +389,28 @@ fn show_text(
 
 /// `roost user list`.
 pub fn list_users(config: &Config) -> Result<(), String> {
+    let names = user_names(config)?;
+    if !names.is_empty() {
+        say!("{}", names.join("\n"));
+    }
+    Ok(())
+}
+
+/// The users' names, from the running server or the file.
+pub(crate) fn user_names(config: &Config) -> Result<Vec<String>, String> {
     let socket = config.control_socket();
-    let names = if control::server_running(&socket) {
-        control::request(&socket, &["user-list"])?
+    if control::server_running(&socket) {
+        let names = control::request(&socket, &["user-list"])?;
+        Ok(names.lines().map(str::to_string).collect())
     } else if !config.database_path().exists() {
-        String::new()
+        Ok(Vec::new())
     } else {
         store::run_offline(&config.database_path(), config.limits.cache_size, 0, async |store| {
             let users = store.read()?.users()?;
-            Ok(users.into_iter().map(|(name, _)| name).collect::<Vec<_>>().join("\n"))
+            Ok(users.into_iter().map(|(name, _)| name).collect())
         })
-        .map_err(|error| offline_error(config, error))?
-    };
-    if !names.is_empty() {
-        say!("{names}");
+        .map_err(|error| offline_error(config, error))
     }
-    Ok(())
 }
 
 /// Bans live in the running server (it checks them at every connect), so
@@ -612,7 +651,7 @@ fn stopped_error(config: &Config, error: StoreError) -> String {
 
 /// Reads a password: twice at a terminal prompt (without echo), or the
 /// first line of stdin when piped.
-fn read_password(name: &str, confirm: bool) -> Result<String, String> {
+pub(crate) fn read_password(name: &str, confirm: bool) -> Result<String, String> {
     let stdin = std::io::stdin();
     let password = if stdin.is_terminal() {
         let first = prompt(&format!("password for {name}: "))?;
@@ -634,13 +673,15 @@ fn read_password(name: &str, confirm: bool) -> Result<String, String> {
     Ok(password)
 }
 
-fn prompt(text: &str) -> Result<String, String> {
+pub(crate) fn prompt(text: &str) -> Result<String, String> {
     let stty = |argument: &str| {
         std::process::Command::new("stty").arg(argument).stdin(std::process::Stdio::inherit()).status()
     };
+    // Echo off before the prompt shows: a password typed or pasted the
+    // moment the prompt appears must not be echoed.
+    let hidden = stty("-echo").is_ok_and(|status| status.success());
     eprint!("{text}");
     let _ = std::io::stderr().flush();
-    let hidden = stty("-echo").is_ok_and(|status| status.success());
     let mut line = String::new();
     let read = std::io::stdin().lock().read_line(&mut line);
     if hidden {

@@ -325,3 +325,16 @@ pub fn maildir_name(data: &[u8]) {
     let _ = maildir::parse_uidlist(&text);
     let _ = maildir::Keywords::parse(&text).of(&parsed);
 }
+
+/// The certificate reader of `roost status` and `roost setup`: any bytes
+/// give fields or an error, never a panic; what it reads is consistent
+/// (every name it lists, it covers).
+pub fn certificate(data: &[u8]) {
+    if let Ok(info) = crate::status::x509::parse(data) {
+        // A dNSName that reads as an address is no address entry: left out.
+        let names = info.dns_names.iter().filter(|name| name.parse::<std::net::IpAddr>().is_err()).cloned();
+        for name in names.chain(info.ip_addresses.iter().map(ToString::to_string)) {
+            assert!(info.covers(&name), "{name} listed, not covered");
+        }
+    }
+}

@@ -15,6 +15,8 @@
 //! ```text
 //!  main.rs (argh) ─► admin                 one CLI command, then exit
 //!    import ─► mailfile                      `roost import`: Maildir/mbox read in the CLI, sent to control::import
+//!    setup, status                           `roost setup` (first run: board, config, certificate, first user)
+//!                                            and `roost status` (asks control::status, or reads the files)
 //!  server                                  listeners, connection limits, the executor
 //!  ├─ imap::session ─► imap::command::*    IMAP state machine; one handler per command
 //!  │    imap::{fetch, search}               engines the commands share: FETCH responses; the search
@@ -185,6 +187,8 @@ mod net;
 mod quota_warning;
 mod retention;
 mod server;
+mod setup;
+mod status;
 mod store;
 mod systemd;
 mod util;

@@ -34,6 +34,75 @@ enum Command {
     Deliver(Deliver),
     Boards(Boards),
     Fingerprint(Fingerprint),
+    Setup(Setup),
+    Status(Status),
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "setup")]
+/// First run on the LAN: detect the board, write the configuration
+/// (IMAP on ports 143 and 993 of every address), make the certificate for
+/// this machine's names and addresses, add the first user, and print what
+/// to type into each phone. Asks at a terminal; --yes and the options
+/// below for scripts. Keeps an existing configuration unless --force.
+struct Setup {
+    /// configuration file to write (default /etc/roost/roost.toml)
+    #[argh(option, default = "PathBuf::from(\"/etc/roost/roost.toml\")")]
+    config: PathBuf,
+    /// data directory (default /var/lib/roost)
+    #[argh(option)]
+    data: Option<PathBuf>,
+    /// board profile (default: detected; `roost boards` lists them)
+    #[argh(option)]
+    board: Option<String>,
+    /// this machine's name (default: its host name); NAME.local is added
+    #[argh(option)]
+    hostname: Option<String>,
+    /// the first user to add (none if not given and not asked)
+    #[argh(option)]
+    user: Option<String>,
+    /// read the first user's password from the first line of this file
+    #[argh(option)]
+    password_file: Option<PathBuf>,
+    /// read the first user's password from the first line of stdin
+    #[argh(switch)]
+    password_stdin: bool,
+    /// ask nothing: take the detected and given values
+    #[argh(switch)]
+    yes: bool,
+    /// replace an existing configuration file (the old one is kept as .old)
+    #[argh(switch)]
+    force: bool,
+    /// make a new certificate even if the current one covers every name
+    #[argh(switch)]
+    new_certificate: bool,
+    /// the file naming the board (default /proc/device-tree/model)
+    #[argh(option, default = "PathBuf::from(\"/proc/device-tree/model\")")]
+    model_file: PathBuf,
+    /// IMAP (STARTTLS) port (default 143)
+    #[argh(option, default = "143")]
+    imap_port: u16,
+    /// IMAP over TLS port (default 993)
+    #[argh(option, default = "993")]
+    imaps_port: u16,
+    /// who owns the data directory's files when run as root (default:
+    /// roost, when the data directory is /var/lib/roost)
+    #[argh(option)]
+    owner: Option<String>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "status")]
+/// Show whether the server runs and how it is doing: version, board,
+/// listeners, certificate expiry, users, storage, mail delivered today,
+/// recent failed logins and bans. Exit code 0 running, 3 not running.
+struct Status {
+    /// configuration file
+    #[argh(option)]
+    config: Option<PathBuf>,
+    /// data directory
+    #[argh(option)]
+    data: Option<PathBuf>,
 }
 
 #[derive(FromArgs)]
@@ -743,6 +812,29 @@ fn main() -> ExitCode {
                 admin::load(&arguments.config, None, &arguments.data).and_then(|config| admin::fingerprint(&config))
             }
             Command::Boards(_) => admin::boards(),
+            Command::Setup(arguments) => {
+                admin::init_command_logging();
+                admin::setup(admin::SetupOptions {
+                    config: arguments.config,
+                    data: arguments.data,
+                    board: arguments.board,
+                    hostname: arguments.hostname,
+                    user: arguments.user,
+                    password_file: arguments.password_file,
+                    password_stdin: arguments.password_stdin,
+                    yes: arguments.yes,
+                    force: arguments.force,
+                    new_certificate: arguments.new_certificate,
+                    model_file: arguments.model_file,
+                    imap_port: arguments.imap_port,
+                    imaps_port: arguments.imaps_port,
+                    owner: arguments.owner,
+                })
+            }
+            Command::Status(arguments) => {
+                admin::init_command_logging();
+                return admin::status(&arguments.config, &arguments.data);
+            }
         };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -253,6 +253,8 @@ pub struct Server {
     /// Automatic and manual bans (`auth::ban`), kept in the store too.
     bans: RefCell<Bans>,
     counters: Rc<RefCell<Counters>>,
+    /// Listeners, deliveries today, recent failed logins: `roost status`.
+    pub activity: crate::control::status::Activity,
     /// Dropped to tell every session the server is stopping: a closed
     /// channel wakes all its receivers at once.
     stopping: RefCell<Option<Sender<()>>>,
@@ -662,16 +664,17 @@ pub fn serve(config: Config, ports_file: Option<&std::path::Path>) -> Result<(),
     for (_, address) in &implicit {
         log::info!("imaps listening on {address} (TLS)");
     }
+    // What is listened on, one `KIND ADDRESS` each: the ports file, and `roost status`.
+    let mut listening = Vec::new();
+    for (kind, listeners) in [("imap", &plain), ("imaps", &implicit), ("lmtp", &lmtp_tcp)] {
+        listening.extend(listeners.iter().map(|(_, address)| format!("{kind} {address}")));
+    }
+    if let Some(socket) = &config.lmtp_socket {
+        listening.push(format!("lmtp-socket {}", socket.display()));
+    }
     if let Some(path) = ports_file {
-        let mut text = String::new();
-        for (kind, listeners) in [("imap", &plain), ("imaps", &implicit), ("lmtp", &lmtp_tcp)] {
-            for (_, address) in listeners {
-                text.push_str(&format!("{kind} {address}\n"));
-            }
-        }
-        if let Some(socket) = &config.lmtp_socket {
-            text.push_str(&format!("lmtp-socket {}\n", socket.display()));
-        }
+        let mut text = listening.join("\n");
+        text.push('\n');
         write_ports_file(path, &text)?;
     }
     // What a phone asking "trust this certificate?" can be compared with.
@@ -703,6 +706,7 @@ pub fn serve(config: Config, ports_file: Option<&std::path::Path>) -> Result<(),
         verifier,
         certificates,
         counters: Rc::default(),
+        activity: crate::control::status::Activity::new(listening),
         stopping: RefCell::new(Some(stopping)),
         stop_signal,
     });

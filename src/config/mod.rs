@@ -792,8 +792,12 @@ impl Limits {
 /// configured: the machine's name, the name mDNS gives it on the LAN
 /// (`raspberrypi.local`), and localhost.
 fn default_hostnames() -> Vec<String> {
-    let machine = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    let machine = machine.trim();
+    hostnames_for(std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim())
+}
+
+/// The names for a machine called `machine` (`roost setup` writes them):
+/// it, `machine.local` when it has no dot, and localhost.
+pub fn hostnames_for(machine: &str) -> Vec<String> {
     let mut names = Vec::new();
     if !machine.is_empty()
         && machine != "localhost"

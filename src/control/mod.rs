@@ -26,6 +26,7 @@ pub mod import;
 pub mod public;
 pub mod quota;
 pub mod share;
+pub mod status;
 
 /// Longest request line.
 const MAX_REQUEST: usize = 4096;
@@ -218,6 +219,7 @@ async fn execute(server: &Server, words: &[&str]) -> Result<String, String> {
             Ok(report_text(&report))
         }
         ["backup", dest] => backup::backup(server, dest).await,
+        ["status", midnight] => status::answer(server, midnight).await,
         _ => Err(format!("unknown request {:?}", words.join(" "))),
     }
 }

@@ -288,7 +288,10 @@ impl Session {
                 continue;
             }
             match &outcome {
-                Ok(_) => self.reply(250, "2.0.0", &format!("<{address}> Delivered")),
+                Ok(_) => {
+                    self.server.activity.delivered(1);
+                    self.reply(250, "2.0.0", &format!("<{address}> Delivered"));
+                }
                 Err(error) => {
                     let (code, enhanced, text) = temporary_failure(error);
                     self.reply(code, enhanced, &format!("<{address}> {text}"));

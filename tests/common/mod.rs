@@ -343,7 +343,13 @@ impl Server {
 
     /// A client that trusts this server's self-signed certificate.
     pub fn tls_client(&self) -> rustls::ClientConnection {
-        tls_client_trusting(&self.data_dir().join("tls").join("cert.pem"))
+        self.tls_client_for("localhost")
+    }
+
+    /// A TLS client that trusts only the server's own certificate and
+    /// checks it for `name` (a host name or an IP address).
+    pub fn tls_client_for(&self, name: &str) -> rustls::ClientConnection {
+        tls_client_trusting_for(&self.data_dir().join("tls").join("cert.pem"), name)
     }
 
     /// A logged-in client (plain TCP over loopback, where LOGIN is allowed).
@@ -602,6 +608,12 @@ impl Client {
 /// A TLS client for `localhost` that trusts the certificates in the PEM
 /// file `cert_path` and nothing else.
 pub fn tls_client_trusting(cert_path: &Path) -> rustls::ClientConnection {
+    tls_client_trusting_for(cert_path, "localhost")
+}
+
+/// A TLS client that trusts only the certificate(s) in `cert_path` and
+/// checks the server's for `name` (a host name or an IP address).
+pub fn tls_client_trusting_for(cert_path: &Path, name: &str) -> rustls::ClientConnection {
     let mut roots = rustls::RootCertStore::empty();
     use rustls_pki_types::pem::PemObject;
     for cert in rustls_pki_types::CertificateDer::pem_file_iter(cert_path).unwrap() {
@@ -613,7 +625,7 @@ pub fn tls_client_trusting(cert_path: &Path) -> rustls::ClientConnection {
         .unwrap()
         .with_root_certificates(roots)
         .with_no_client_auth();
-    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let name = rustls_pki_types::ServerName::try_from(name.to_string()).unwrap();
     rustls::ClientConnection::new(Arc::new(config), name).unwrap()
 }
 

@@ -233,6 +233,7 @@ async fn verify(session: &mut Session, tag: &str, user: &[u8], password: Vec<u8>
             _ => String::new(),
         };
         log::warn!("login failed from {ip}: user {shown:?} ({how}{why})");
+        server.activity.login_failed(ip, &shown);
         // Bans (auth::ban): counted per address; the failure that bans it
         // also ends this connection, and the accounts it tried are told.
         if let Some(banned) = server.login_failed(ip, account_id) {

@@ -538,15 +538,42 @@ pub fn tls_paths(config: &Config) -> Result<(PathBuf, PathBuf), String> {
     if let Some(pair) = credentials() {
         Ok(pair)
     } else {
-        let cert = config.data_dir.join("tls").join("cert.pem");
-        let key = config.data_dir.join("tls").join("key.pem");
-        // rcgen makes an IP address entry of a name that parses as one.
-        let mut names = config.tls_hostnames.clone();
-        names.extend(config.tls_addresses.iter().map(std::string::ToString::to_string));
+        let (cert, key, names) = own_certificate(config);
         if tls::ensure_self_signed(&cert, &key, &names)? {
             log::info!("generated a self-signed certificate for {} in {}", names.join(", "), cert.display());
+        } else if tls::renew_if_due(&cert, &key, &names, crate::util::datetime::DateTime::now().unix)? {
+            log::info!("renewed the server certificate {} (signed by roost's own authority)", cert.display());
         }
         Ok((cert, key))
+    }
+}
+
+/// The pair roost makes itself in the data directory, and the names it is
+/// made for (rcgen makes an IP address entry of a name that parses as one).
+fn own_certificate(config: &Config) -> (PathBuf, PathBuf, Vec<String>) {
+    let cert = config.data_dir.join("tls").join("cert.pem");
+    let key = config.data_dir.join("tls").join("key.pem");
+    let mut names = config.tls_hostnames.clone();
+    names.extend(config.tls_addresses.iter().map(std::string::ToString::to_string));
+    (cert, key, names)
+}
+
+/// Twice a day, replaces roost's own server certificate before it ends
+/// (`tls::renew_if_due`, off the executor: key generation and fsyncs);
+/// the acceptor loads the new pair on the next connection. Phones trust
+/// the authority that signs it, so they notice nothing.
+async fn renew_certificate(cert: PathBuf, key: PathBuf, names: Vec<String>) {
+    loop {
+        smol::Timer::after(Duration::from_secs(12 * 3600)).await;
+        let (path, key, names_now) = (cert.clone(), key.clone(), names.clone());
+        let now = crate::util::datetime::DateTime::now().unix;
+        match smol::unblock(move || tls::renew_if_due(&path, &key, &names_now, now)).await {
+            Ok(true) => {
+                log::info!("renewed the server certificate {} (signed by roost's own authority)", cert.display())
+            }
+            Ok(false) => {}
+            Err(problem) => log::warn!("cannot renew the server certificate {}: {problem}", cert.display()),
+        }
     }
 }
 
@@ -742,6 +769,10 @@ pub fn serve(config: Config, ports_file: Option<&std::path::Path>) -> Result<(),
     executor.spawn(crate::backup::schedule(Rc::downgrade(&server))).detach();
     executor.spawn(crate::quota_warning::run(Rc::downgrade(&server))).detach();
     executor.spawn(crate::retention::run(Rc::downgrade(&server))).detach();
+    if server.config.tls_cert.is_none() && credentials().is_none() {
+        let (cert, key, names) = own_certificate(&server.config);
+        executor.spawn(renew_certificate(cert, key, names)).detach();
+    }
     executor.spawn(crate::control::serve(server.clone(), Rc::downgrade(&executor), control)).detach();
     let listening: Vec<String> = (plain.iter().map(|(_, address)| format!("{address} (STARTTLS)")))
         .chain(implicit.iter().map(|(_, address)| format!("{address} (TLS)")))

@@ -111,7 +111,14 @@ pub fn render(facts: &Facts) -> String {
     }
     match &facts.files.certificate {
         Ok((path, info, fingerprint)) => {
-            let issued = if info.self_issued { "self-signed" } else { "issued by a CA" };
+            // roost's own authority (src/net/tls.rs) signs the server
+            // certificate it makes, and renews it by itself.
+            let own = crate::net::tls::authority_paths(path).0.exists();
+            let issued = match (info.self_issued, own) {
+                (true, _) => "self-signed",
+                (false, true) => "signed by roost's own authority (ca.pem beside it), renewed by itself",
+                (false, false) => "issued by a CA",
+            };
             lines.push(format!("certificate: {}, {issued}, for {}", path.display(), info.names().join(", ")));
             let left = (info.not_after - facts.now).div_euclid(86_400);
             lines.push(format!("certificate expires: {} ({left} days left)", time(info.not_after)));
@@ -121,7 +128,8 @@ pub fn render(facts: &Facts) -> String {
                     time(info.not_after)
                 ));
             } else if left < EXPIRY_WARNING_DAYS {
-                lines.push(format!("WARNING: the certificate expires in {left} days: renew it"));
+                let what = if own { "roost renews it twice a day: see the log for why it did not" } else { "renew it" };
+                lines.push(format!("WARNING: the certificate expires in {left} days: {what}"));
             }
             lines.push(format!("certificate SHA-256: {fingerprint}"));
         }

@@ -42,7 +42,7 @@ fn a_running_server_tells_everything() {
     let listening: Vec<&str> = text.lines().filter_map(|line| line.strip_prefix("listening: ")).collect();
     assert!(listening.contains(&format!("imaps 127.0.0.1:{} (IMAP over TLS)", server.imaps_port).as_str()), "{text}");
     assert!(listening.contains(&format!("imap 127.0.0.1:{} (IMAP, STARTTLS)", server.imap_port).as_str()), "{text}");
-    assert!(field(&text, "certificate").contains("self-signed, for "), "{text}");
+    assert!(field(&text, "certificate").contains("signed by roost's own authority"), "{text}");
     assert!(field(&text, "certificate").contains("localhost"), "{text}");
     assert!(field(&text, "certificate expires").ends_with("days left)"), "{text}");
     let (ok, fingerprint, _) = run_cli(&["fingerprint", "--config", &server.config_arg()], None);

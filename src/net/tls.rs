@@ -74,29 +74,167 @@ impl Certificates {
     }
 }
 
-/// Writes a self-signed certificate and key for `hostnames` unless both
-/// files exist already. Its subject is the first name (what a phone shows
-/// when it asks whether to trust it); names that are IP addresses become
-/// IP address entries.
+/// How long a server certificate roost issues lasts, in days. Apple's
+/// devices refuse a TLS server certificate valid for more than 825 days
+/// (their rule since iOS 13 / macOS 10.15), even one the user trusts.
+const LEAF_DAYS: i64 = 800;
+/// A server certificate this close to its end is replaced (at start and
+/// twice a day by the running server).
+pub const RENEW_BEFORE_DAYS: i64 = 30;
+/// The household's own certificate authority lasts 20 years: phones trust
+/// it once (the `.mobileconfig` from `roost client-profile` installs it),
+/// and the server certificates it signs come and go without them noticing.
+const AUTHORITY_DAYS: i64 = 20 * 365;
+const ORGANIZATION: &str = "roost mail server";
+
+/// The authority's files beside the server certificate: `ca.pem` (what
+/// phones install as a trusted root) and `ca.key` (never leaves the data
+/// directory).
+pub fn authority_paths(cert: &Path) -> (PathBuf, PathBuf) {
+    let dir = cert.parent().unwrap_or(Path::new("."));
+    (dir.join("ca.pem"), dir.join("ca.key"))
+}
+
+/// Writes a certificate and key for `hostnames` unless both files exist
+/// already: a server certificate signed by the household's own authority
+/// (made here too, the first time). Why not one self-signed certificate,
+/// as before: iOS and macOS offer "full trust" only to a certificate
+/// authority (basicConstraints CA:true), and TLS clients (rustls, Firefox,
+/// Apple's) refuse a CA certificate as the server's own; and Apple's
+/// 825-day limit would otherwise mean asking every phone to trust a new
+/// certificate every two years. Its subject is the first name (what a
+/// phone shows when it asks whether to trust it); names that are IP
+/// addresses become IP address entries. An authority already there is
+/// reused, so a certificate made again for new names is still trusted by
+/// the phones that trusted the old one.
 pub fn ensure_self_signed(cert: &Path, key: &Path, hostnames: &[String]) -> Result<bool, String> {
     if cert.exists() && key.exists() {
         return Ok(false);
     }
+    if let Some(dir) = cert.parent() {
+        std::fs::create_dir_all(dir).map_err(|error| format!("cannot create {}: {error}", dir.display()))?;
+    }
+    issue(cert, key, hostnames, unix_now())?;
+    Ok(true)
+}
+
+/// Replaces the server certificate when roost's own authority issued it
+/// and it ends within [`RENEW_BEFORE_DAYS`] (of `now`, Unix seconds). A
+/// certificate without `ca.pem`/`ca.key` beside it (made by roost before
+/// it had an authority, or put there by hand) is left alone. Blocking
+/// file I/O and key generation: call it off the executor.
+pub fn renew_if_due(cert: &Path, key: &Path, hostnames: &[String], now: i64) -> Result<bool, String> {
+    let (authority_cert, authority_key) = authority_paths(cert);
+    if !authority_cert.exists() || !authority_key.exists() {
+        return Ok(false);
+    }
+    let info = crate::status::x509::read_pem(cert)?;
+    if info.not_after - now > RENEW_BEFORE_DAYS * SECONDS_PER_DAY {
+        return Ok(false);
+    }
+    issue(cert, key, hostnames, now)?;
+    Ok(true)
+}
+
+const SECONDS_PER_DAY: i64 = 86_400;
+
+fn unix_now() -> i64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs() as i64)
+}
+
+/// Sets a certificate to last from midnight UTC the day before `now`'s
+/// to midnight `days` days after it.
+fn validity(params: &mut rcgen::CertificateParams, now: i64, days: i64) {
+    let midnight = |offset: i64| {
+        let (year, month, date) = crate::util::datetime::civil_from_days(now.div_euclid(SECONDS_PER_DAY) + offset);
+        rcgen::date_time_ymd(year as i32, month as u8, date as u8)
+    };
+    params.not_before = midnight(-1);
+    params.not_after = midnight(days);
+}
+
+fn serial() -> Result<rcgen::SerialNumber, String> {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 16];
+    ring::rand::SystemRandom::new().fill(&mut bytes).map_err(|_| "no randomness for a serial number".to_string())?;
+    // Positive (RFC 5280 §4.1.2.2), at most 20 bytes.
+    bytes[0] &= 0x7f;
+    Ok(rcgen::SerialNumber::from_slice(&bytes))
+}
+
+fn authority_params(common_name: &str, now: i64) -> Result<rcgen::CertificateParams, String> {
+    let mut params = rcgen::CertificateParams::default();
+    let mut subject = rcgen::DistinguishedName::new();
+    subject.push(rcgen::DnType::CommonName, common_name);
+    subject.push(rcgen::DnType::OrganizationName, ORGANIZATION);
+    params.distinguished_name = subject;
+    // It signs server certificates and nothing below them.
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
+    params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::CrlSign];
+    validity(&mut params, now, AUTHORITY_DAYS);
+    params.serial_number = Some(serial()?);
+    Ok(params)
+}
+
+/// The authority's key and signing parameters, made and written the first
+/// time. Its name says whose it is: "roost on HOST", as a phone's list of
+/// trusted certificates shows it.
+fn authority(
+    cert: &Path,
+    hostnames: &[String],
+    now: i64,
+) -> Result<(rcgen::KeyPair, rcgen::CertificateParams), String> {
+    let (authority_cert, authority_key) = authority_paths(cert);
+    if authority_cert.exists() && authority_key.exists() {
+        let pem = std::fs::read_to_string(&authority_key)
+            .map_err(|error| format!("cannot read {}: {error}", authority_key.display()))?;
+        let signing_key = rcgen::KeyPair::from_pem(&pem)
+            .map_err(|error| format!("{} is not a usable key: {error}", authority_key.display()))?;
+        let info = crate::status::x509::read_pem(&authority_cert)?;
+        let common_name = info.common_name.ok_or_else(|| format!("{} has no common name", authority_cert.display()))?;
+        // Only the subject name and the key identifier (from the key) go
+        // into what it signs: the same name and key sign as before.
+        return Ok((signing_key, authority_params(&common_name, now)?));
+    }
+    let host = hostnames.iter().find(|name| name.parse::<std::net::IpAddr>().is_err()).map_or("home", String::as_str);
+    let params = authority_params(&format!("roost on {host}"), now)?;
+    let signing_key = rcgen::KeyPair::generate().map_err(|error| format!("cannot generate a key: {error}"))?;
+    let made = params.self_signed(&signing_key).map_err(|error| format!("cannot make a certificate: {error}"))?;
+    write_atomically(&authority_key, signing_key.serialize_pem().as_bytes(), 0o600)?;
+    write_atomically(&authority_cert, made.pem().as_bytes(), 0o644)?;
+    log::info!("made the household's certificate authority {}", authority_cert.display());
+    Ok((signing_key, params))
+}
+
+/// Issues a server certificate for `hostnames` and writes it (followed by
+/// the authority's, the chain a client is sent) and its new key, each
+/// through a temporary file and a rename: the running server reloads the
+/// pair when it sees them change and keeps the old pair while they do not
+/// match yet.
+fn issue(cert: &Path, key: &Path, hostnames: &[String], now: i64) -> Result<(), String> {
+    let (authority_key, authority) = authority(cert, hostnames, now)?;
     let mut params = rcgen::CertificateParams::new(hostnames.to_vec())
         .map_err(|error| format!("cannot generate a certificate: {error}"))?;
     let mut subject = rcgen::DistinguishedName::new();
     subject.push(rcgen::DnType::CommonName, hostnames.first().map_or("roost", String::as_str));
-    subject.push(rcgen::DnType::OrganizationName, "roost mail server");
+    subject.push(rcgen::DnType::OrganizationName, ORGANIZATION);
     params.distinguished_name = subject;
+    params.is_ca = rcgen::IsCa::ExplicitNoCa;
+    params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    params.use_authority_key_identifier_extension = true;
+    validity(&mut params, now, LEAF_DAYS);
+    params.serial_number = Some(serial()?);
     let signing_key = rcgen::KeyPair::generate().map_err(|error| format!("cannot generate a key: {error}"))?;
-    let generated =
-        params.self_signed(&signing_key).map_err(|error| format!("cannot generate a certificate: {error}"))?;
-    if let Some(dir) = cert.parent() {
-        std::fs::create_dir_all(dir).map_err(|error| format!("cannot create {}: {error}", dir.display()))?;
-    }
-    write_private(key, signing_key.serialize_pem().as_bytes())?;
-    std::fs::write(cert, generated.pem()).map_err(|error| format!("cannot write {}: {error}", cert.display()))?;
-    Ok(true)
+    let issuer = rcgen::Issuer::new(authority, &authority_key);
+    let made =
+        params.signed_by(&signing_key, &issuer).map_err(|error| format!("cannot make a certificate: {error}"))?;
+    let (authority_cert, _) = authority_paths(cert);
+    let chain = std::fs::read_to_string(&authority_cert)
+        .map_err(|error| format!("cannot read {}: {error}", authority_cert.display()))?;
+    write_atomically(key, signing_key.serialize_pem().as_bytes(), 0o600)?;
+    write_atomically(cert, format!("{}{chain}", made.pem()).as_bytes(), 0o644)?;
+    Ok(())
 }
 
 /// The SHA-256 fingerprint of the first certificate in `cert` (the
@@ -112,15 +250,138 @@ pub fn fingerprint(cert: &Path) -> Result<String, String> {
     Ok(digest.as_ref().iter().map(|byte| format!("{byte:02X}")).collect::<Vec<_>>().join(":"))
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
+/// Writes `bytes` to a temporary file beside `path` with `mode`, syncs it
+/// and renames it over `path`: a reader sees the old file or the new one.
+fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".new");
+    let temporary = PathBuf::from(temporary);
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
-    file.write_all(bytes).map_err(|error| format!("cannot write {}: {error}", path.display()))
+        .mode(mode)
+        .open(&temporary)
+        .map_err(|error| format!("cannot write {}: {error}", temporary.display()))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(|error| format!("cannot write {}: {error}", temporary.display()))?;
+    std::fs::rename(&temporary, path).map_err(|error| format!("cannot write {}: {error}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::x509::read_pem;
+    use rustls::client::danger::ServerCertVerifier;
+
+    fn scratch(label: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("roost-tls-{label}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn names() -> Vec<String> {
+        vec!["pi.example".into(), "pi.local".into(), "192.168.1.20".into()]
+    }
+
+    /// Verifies `cert`'s chain for `name` trusting only `authority`, at `now`.
+    fn verify(cert: &Path, authority: &Path, name: &str, now: i64) -> Result<(), String> {
+        let mut roots = rustls::RootCertStore::empty();
+        for found in CertificateDer::pem_file_iter(authority).unwrap() {
+            roots.add(found.unwrap()).unwrap();
+        }
+        let chain: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_file_iter(cert).unwrap().collect::<Result<_, _>>().unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier =
+            rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider).build().unwrap();
+        let name = rustls_pki_types::ServerName::try_from(name.to_string()).unwrap();
+        let time = rustls_pki_types::UnixTime::since_unix_epoch(std::time::Duration::from_secs(now as u64));
+        verifier
+            .verify_server_cert(&chain[0], &chain[1..], &name, &[], time)
+            .map(|_| ())
+            .map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn the_server_certificate_is_signed_by_the_households_authority() {
+        let dir = scratch("issue");
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        assert!(ensure_self_signed(&cert, &key, &names()).unwrap());
+        assert!(!ensure_self_signed(&cert, &key, &names()).unwrap(), "an existing pair is kept");
+        let (authority, authority_key) = authority_paths(&cert);
+        assert!(authority_key.exists());
+        let now = unix_now();
+        for name in ["pi.example", "pi.local", "192.168.1.20"] {
+            verify(&cert, &authority, name, now).unwrap();
+        }
+        assert!(verify(&cert, &authority, "elsewhere.example", now).is_err());
+        // A phone trusting the server certificate alone, or another
+        // authority, is not enough: the chain must end at ours.
+        let other = scratch("issue-other");
+        ensure_self_signed(&other.join("cert.pem"), &other.join("key.pem"), &names()).unwrap();
+        assert!(verify(&cert, &other.join("ca.pem"), "pi.local", now).is_err());
+
+        let leaf = read_pem(&cert).unwrap();
+        assert!(!leaf.self_issued);
+        assert!(leaf.not_after - leaf.not_before <= 825 * SECONDS_PER_DAY, "Apple's limit");
+        assert!(leaf.not_before <= now && now < leaf.not_after);
+        let root = read_pem(&authority).unwrap();
+        assert!(root.self_issued);
+        assert_eq!(root.common_name.as_deref(), Some("roost on pi.example"));
+        assert!(root.not_after - now > 19 * 365 * SECONDS_PER_DAY);
+        // rustls refuses a CA certificate as the server's own; ours is not one.
+        let pem = std::fs::read_to_string(&cert).unwrap();
+        assert_eq!(pem.matches("BEGIN CERTIFICATE").count(), 2, "the chain: server certificate, then the authority");
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(&other);
+    }
+
+    #[test]
+    fn a_certificate_near_its_end_is_renewed_under_the_same_authority() {
+        let dir = scratch("renew");
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        ensure_self_signed(&cert, &key, &names()).unwrap();
+        let (authority, _) = authority_paths(&cert);
+        let authority_before = std::fs::read(&authority).unwrap();
+        let before = read_pem(&cert).unwrap();
+        let key_before = std::fs::read(&key).unwrap();
+        assert!(!renew_if_due(&cert, &key, &names(), unix_now()).unwrap(), "not due yet");
+        assert_eq!(read_pem(&cert).unwrap(), before);
+
+        // Twenty days before its end (as if the server had run that long).
+        let later = before.not_after - 20 * SECONDS_PER_DAY;
+        assert!(renew_if_due(&cert, &key, &names(), later).unwrap());
+        let after = read_pem(&cert).unwrap();
+        assert!(after.not_after > before.not_after);
+        assert_ne!(std::fs::read(&key).unwrap(), key_before, "a new key");
+        assert_eq!(std::fs::read(&authority).unwrap(), authority_before, "the authority phones trust stays");
+        verify(&cert, &authority, "pi.local", later).unwrap();
+        // The renewed pair loads.
+        Certificates::load(&cert, &key).unwrap();
+
+        // A pair without the authority beside it (made by roost before it
+        // had one, or put there by hand) is never replaced.
+        std::fs::remove_file(&authority).unwrap();
+        assert!(!renew_if_due(&cert, &key, &names(), after.not_after).unwrap());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_new_certificate_for_new_names_keeps_the_authority() {
+        let dir = scratch("names");
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        ensure_self_signed(&cert, &key, &names()).unwrap();
+        let (authority, _) = authority_paths(&cert);
+        let authority_before = std::fs::read(&authority).unwrap();
+        std::fs::remove_file(&cert).unwrap();
+        ensure_self_signed(&cert, &key, &["mail.home.arpa".to_string()]).unwrap();
+        assert_eq!(std::fs::read(&authority).unwrap(), authority_before);
+        verify(&cert, &authority, "mail.home.arpa", unix_now()).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

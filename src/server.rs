@@ -569,7 +569,7 @@ async fn renew_certificate(cert: PathBuf, key: PathBuf, names: Vec<String>) {
         let now = crate::util::datetime::DateTime::now().unix;
         match smol::unblock(move || tls::renew_if_due(&path, &key, &names_now, now)).await {
             Ok(true) => {
-                log::info!("renewed the server certificate {} (signed by roost's own authority)", cert.display())
+                log::info!("renewed the server certificate {} (signed by roost's own authority)", cert.display());
             }
             Ok(false) => {}
             Err(problem) => log::warn!("cannot renew the server certificate {}: {problem}", cert.display()),

@@ -1,6 +1,6 @@
 //! The administration commands behind the CLI (`roost user ...`, `roost
 //! ban ...`, `roost check`, `roost export`, `roost deliver`, `roost
-//! fingerprint`, `roost boards`, `roost serve`): what `src/main.rs`
+//! fingerprint`, `roost client-profile`, `roost boards`, `roost serve`): what `src/main.rs`
 //! calls once argh has parsed the command line.
 //!
 //! A command that changes data goes through the running server's control
@@ -21,6 +21,9 @@ use crate::{auth, control, lmtp, server, store, util};
 /// sysexits.h's EX_USAGE, which `roost deliver` returns for a broken
 /// command line (an MTA reads the exit code).
 pub use crate::lmtp::deliver::EX_USAGE;
+
+/// What `roost client-profile` is asked for.
+pub use crate::client_profile::Request as ClientProfileRequest;
 
 /// `println!` for the CLI's answers, except that a reader gone away
 /// (`roost boards | head`) ends the command quietly instead of a panic
@@ -356,21 +359,36 @@ fn show_text(
 
 /// `roost user list`.
 pub fn list_users(config: &Config) -> Result<(), String> {
+    let names = user_names(config)?;
+    if !names.is_empty() {
+        say!("{}", names.join("\n"));
+    }
+    Ok(())
+}
+
+/// The users, from the running server or from the file when none runs.
+fn user_names(config: &Config) -> Result<Vec<String>, String> {
     let socket = config.control_socket();
-    let names = if control::server_running(&socket) {
-        control::request(&socket, &["user-list"])?
+    if control::server_running(&socket) {
+        let text = control::request(&socket, &["user-list"])?;
+        Ok(text.lines().filter(|line| !line.is_empty()).map(str::to_string).collect())
     } else if !config.database_path().exists() {
-        String::new()
+        Ok(Vec::new())
     } else {
         store::run_offline(&config.database_path(), config.limits.cache_size, 0, async |store| {
             let users = store.read()?.users()?;
-            Ok(users.into_iter().map(|(name, _)| name).collect::<Vec<_>>().join("\n"))
+            Ok(users.into_iter().map(|(name, _)| name).collect())
         })
-        .map_err(|error| offline_error(config, error))?
-    };
-    if !names.is_empty() {
-        say!("{names}");
+        .map_err(|error| offline_error(config, error))
     }
+}
+
+/// `roost client-profile NAME`: the Apple profile and Thunderbird's
+/// autoconfig for a user (see `crate::client_profile`).
+pub fn client_profile(config: &Config, request: &crate::client_profile::Request) -> Result<(), String> {
+    server::create_data_dir(config)?;
+    let users = user_names(config)?;
+    say!("{}", crate::client_profile::run(config, request, &users)?);
     Ok(())
 }
 

@@ -169,6 +169,7 @@ pub mod admin;
 mod alert;
 mod auth;
 mod backup;
+mod client_profile;
 mod config;
 mod control;
 mod export;

@@ -34,6 +34,7 @@ enum Command {
     Deliver(Deliver),
     Boards(Boards),
     Fingerprint(Fingerprint),
+    ClientProfile(ClientProfile),
 }
 
 #[derive(FromArgs)]
@@ -42,6 +43,47 @@ enum Command {
 /// phone shows when it asks whether to trust the server (makes the
 /// self-signed certificate first if there is none yet).
 struct Fingerprint {
+    /// configuration file
+    #[argh(option)]
+    config: Option<PathBuf>,
+    /// data directory
+    #[argh(option)]
+    data: Option<PathBuf>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "client-profile")]
+/// Write the files that set a user's devices up: NAME.mobileconfig
+/// (iPhone, iPad, Mac: the mail account and the server's certificate)
+/// and config-v1.1.xml (Thunderbird's autoconfig); print the settings to
+/// type on Android.
+struct ClientProfile {
+    /// the user
+    #[argh(positional)]
+    name: String,
+    /// where the files go (default: the current directory)
+    #[argh(option, default = "PathBuf::from(\".\")")]
+    out: PathBuf,
+    /// the name or address devices reach the server by (default: NAME.local
+    /// or another name of the certificate)
+    #[argh(option)]
+    host: Option<String>,
+    /// the IMAPS port devices connect to (default: the server's listen_tls port)
+    #[argh(option)]
+    port: Option<u16>,
+    /// the user's email address (default: the user name when it is one)
+    #[argh(option)]
+    email: Option<String>,
+    /// the outgoing (SMTP) server: your provider's, or a Postfix relay
+    /// (roost does not send mail; default: --host, with a warning)
+    #[argh(option)]
+    smtp_host: Option<String>,
+    /// the outgoing server's port (default 587, STARTTLS; 465 is SSL/TLS)
+    #[argh(option)]
+    smtp_port: Option<u16>,
+    /// the outgoing server's login (default: the email address)
+    #[argh(option)]
+    smtp_user: Option<String>,
     /// configuration file
     #[argh(option)]
     config: Option<PathBuf>,
@@ -741,6 +783,21 @@ fn main() -> ExitCode {
             Command::Fingerprint(arguments) => {
                 admin::init_command_logging();
                 admin::load(&arguments.config, None, &arguments.data).and_then(|config| admin::fingerprint(&config))
+            }
+            Command::ClientProfile(arguments) => {
+                admin::init_command_logging();
+                let request = admin::ClientProfileRequest {
+                    user: arguments.name,
+                    out: arguments.out,
+                    host: arguments.host,
+                    port: arguments.port,
+                    email: arguments.email,
+                    smtp_host: arguments.smtp_host,
+                    smtp_port: arguments.smtp_port,
+                    smtp_user: arguments.smtp_user,
+                };
+                admin::load(&arguments.config, None, &arguments.data)
+                    .and_then(|config| admin::client_profile(&config, &request))
             }
             Command::Boards(_) => admin::boards(),
         };

@@ -174,7 +174,6 @@ pub fn deliver(
                     message: "the LMTP socket is turned off ([lmtp] socket = \"\")".into(),
                 });
             };
-            let from = from.unwrap_or("");
             lmtp::deliver::deliver(socket, from, user, mailbox, std::io::stdin().lock())
         });
     match result {

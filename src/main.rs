@@ -629,7 +629,8 @@ struct Export {
 #[argh(subcommand, name = "deliver")]
 /// Deliver one message from stdin to a user's INBOX, or with --mailbox to
 /// a shared or public mailbox that grants anyone the p right, through the
-/// running server's LMTP socket (for MTAs that pipe mail to a command).
+/// running server's LMTP socket (for MTAs that pipe mail to a command;
+/// a leading mbox "From " line is dropped).
 /// Exit codes follow sysexits.h: 0 delivered, 67 no such user or
 /// mailbox, 77 the mailbox does not take mail (no p right), 73 message too
 /// big, 75 try again later (server not running, temporary failure), 64
@@ -642,7 +643,8 @@ struct Deliver {
     /// or with --user that user's mailbox NAME
     #[argh(option)]
     mailbox: Option<String>,
-    /// envelope sender (Return-Path); default: the null sender <>
+    /// envelope sender (Return-Path); default: the message's own
+    /// Return-Path field (taken out: the server writes one), else <>
     #[argh(option, short = 'f')]
     from: Option<String>,
     /// configuration file

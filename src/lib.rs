@@ -15,6 +15,7 @@
 //! ```text
 //!  main.rs (argh) ─► admin                 one CLI command, then exit
 //!    import ─► mailfile                      `roost import`: Maildir/mbox read in the CLI, sent to control::import
+//!    client_profile                          `roost client-profile`: Apple profile and Thunderbird autoconfig files
 //!  server                                  listeners, connection limits, the executor
 //!  ├─ imap::session ─► imap::command::*    IMAP state machine; one handler per command
 //!  │    imap::{fetch, search}               engines the commands share: FETCH responses; the search

@@ -211,7 +211,24 @@ fn write(config: &Config, words: &[&str], op: Op) -> Result<String, String> {
     .map_err(|error| offline_error(config, error))
 }
 
+/// When the control socket exists but this user may not open it (a
+/// running server's, in its 0700 data directory): what to do instead.
+fn control_denied(config: &Config) -> Option<String> {
+    let socket = config.control_socket();
+    let error = std::os::unix::net::UnixStream::connect(&socket).err()?;
+    (error.kind() == std::io::ErrorKind::PermissionDenied).then(|| {
+        format!(
+            "permission denied on the control socket {} ({error}): run this as the server's user \
+             (`sudo -u roost roost ...`) or as root",
+            socket.display()
+        )
+    })
+}
+
 fn offline_error(config: &Config, error: StoreError) -> String {
+    if let Some(denied) = control_denied(config) {
+        return denied;
+    }
     match error {
         StoreError::Locked => format!(
             "{} is held by a running roost whose control socket {} does not answer",
@@ -368,6 +385,10 @@ pub fn list_users(config: &Config) -> Result<(), String> {
 /// The users, from the running server or from the file when none runs.
 fn user_names(config: &Config) -> Result<Vec<String>, String> {
     let socket = config.control_socket();
+    // Not "no users": the data directory is closed to this user.
+    if let Some(denied) = control_denied(config) {
+        return Err(denied);
+    }
     if control::server_running(&socket) {
         let text = control::request(&socket, &["user-list"])?;
         Ok(text.lines().filter(|line| !line.is_empty()).map(str::to_string).collect())

@@ -329,3 +329,31 @@ fn unknown_users_and_bad_values_are_refused() {
     assert!(stderr.contains("there is no user carol"), "{stderr}");
     assert!(std::fs::read_dir(&out.0).unwrap().next().is_none(), "nothing written for a refused request");
 }
+
+/// A user the data directory is closed to (not roost, not root) is told
+/// so, not shown "no user": the server's control socket is in there.
+#[test]
+fn a_data_directory_closed_to_the_user_is_named() {
+    let server = Server::start();
+    let out = TempDir::new("closed");
+    let config = server.config_arg();
+    let arguments = ["client-profile", "alice", "--config", &config, "--out", out.0.to_str().unwrap()];
+    let output = if rustix::process::getuid().is_root() {
+        // Root opens everything: run the command as nobody, whom the
+        // data directory (0700, root's) keeps out.
+        let wrapper = ["--reuid=65534", "--regid=65534", "--clear-groups", "--", BINARY];
+        std::process::Command::new("setpriv").args(wrapper).args(arguments).output().unwrap()
+    } else {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(server.data_dir(), std::fs::Permissions::from_mode(0o000)).unwrap();
+        let output = std::process::Command::new(BINARY).args(arguments).output().unwrap();
+        std::fs::set_permissions(server.data_dir(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        output
+    };
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    let expected =
+        format!("permission denied on the control socket {}", server.data_dir().join("control.sock").display());
+    assert!(stderr.contains(&expected), "{stderr}");
+    assert!(!stderr.contains("there is no user"), "{stderr}");
+}

@@ -1,6 +1,6 @@
 //! The administration commands behind the CLI (`roost user ...`, `roost
 //! ban ...`, `roost check`, `roost export`, `roost deliver`, `roost
-//! fingerprint`, `roost boards`, `roost serve`): what `src/main.rs`
+//! fingerprint`, `roost client-profile`, `roost boards`, `roost serve`): what `src/main.rs`
 //! calls once argh has parsed the command line.
 //!
 //! A command that changes data goes through the running server's control
@@ -21,6 +21,9 @@ use crate::{auth, control, lmtp, server, store, util};
 /// sysexits.h's EX_USAGE, which `roost deliver` returns for a broken
 /// command line (an MTA reads the exit code).
 pub use crate::lmtp::deliver::EX_USAGE;
+
+/// What `roost client-profile` is asked for.
+pub use crate::client_profile::Request as ClientProfileRequest;
 
 /// `println!` for the CLI's answers, except that a reader gone away
 /// (`roost boards | head`) ends the command quietly instead of a panic
@@ -191,7 +194,6 @@ pub fn deliver(
                     message: "the LMTP socket is turned off ([lmtp] socket = \"\")".into(),
                 });
             };
-            let from = from.unwrap_or("");
             lmtp::deliver::deliver(socket, from, user, mailbox, std::io::stdin().lock())
         });
     match result {
@@ -229,7 +231,24 @@ fn write(config: &Config, words: &[&str], op: Op) -> Result<String, String> {
     .map_err(|error| offline_error(config, error))
 }
 
+/// When the control socket exists but this user may not open it (a
+/// running server's, in its 0700 data directory): what to do instead.
+fn control_denied(config: &Config) -> Option<String> {
+    let socket = config.control_socket();
+    let error = std::os::unix::net::UnixStream::connect(&socket).err()?;
+    (error.kind() == std::io::ErrorKind::PermissionDenied).then(|| {
+        format!(
+            "permission denied on the control socket {} ({error}): run this as the server's user \
+             (`sudo -u roost roost ...`) or as root",
+            socket.display()
+        )
+    })
+}
+
 fn offline_error(config: &Config, error: StoreError) -> String {
+    if let Some(denied) = control_denied(config) {
+        return denied;
+    }
     match error {
         StoreError::Locked => format!(
             "{} is held by a running roost whose control socket {} does not answer",
@@ -396,12 +415,16 @@ pub fn list_users(config: &Config) -> Result<(), String> {
     Ok(())
 }
 
-/// The users' names, from the running server or the file.
+/// The users' names, from the running server or from the file when none runs.
 pub(crate) fn user_names(config: &Config) -> Result<Vec<String>, String> {
     let socket = config.control_socket();
+    // Not "no users": the data directory is closed to this user.
+    if let Some(denied) = control_denied(config) {
+        return Err(denied);
+    }
     if control::server_running(&socket) {
-        let names = control::request(&socket, &["user-list"])?;
-        Ok(names.lines().map(str::to_string).collect())
+        let text = control::request(&socket, &["user-list"])?;
+        Ok(text.lines().filter(|line| !line.is_empty()).map(str::to_string).collect())
     } else if !config.database_path().exists() {
         Ok(Vec::new())
     } else {
@@ -411,6 +434,15 @@ pub(crate) fn user_names(config: &Config) -> Result<Vec<String>, String> {
         })
         .map_err(|error| offline_error(config, error))
     }
+}
+
+/// `roost client-profile NAME`: the Apple profile and Thunderbird's
+/// autoconfig for a user (see `crate::client_profile`).
+pub fn client_profile(config: &Config, request: &crate::client_profile::Request) -> Result<(), String> {
+    server::create_data_dir(config)?;
+    let users = user_names(config)?;
+    say!("{}", crate::client_profile::run(config, request, &users)?);
+    Ok(())
 }
 
 /// Bans live in the running server (it checks them at every connect), so

@@ -17,6 +17,7 @@
 //!    import ─► mailfile                      `roost import`: Maildir/mbox read in the CLI, sent to control::import
 //!    setup, status                           `roost setup` (first run: board, config, certificate, first user)
 //!                                            and `roost status` (asks control::status, or reads the files)
+//!    client_profile                          `roost client-profile`: Apple profile and Thunderbird autoconfig files
 //!  server                                  listeners, connection limits, the executor
 //!  ├─ imap::session ─► imap::command::*    IMAP state machine; one handler per command
 //!  │    imap::{fetch, search}               engines the commands share: FETCH responses; the search
@@ -172,6 +173,7 @@ pub mod admin;
 mod alert;
 mod auth;
 mod backup;
+mod client_profile;
 mod config;
 mod control;
 mod export;

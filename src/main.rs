@@ -36,6 +36,7 @@ enum Command {
     Fingerprint(Fingerprint),
     Setup(Setup),
     Status(Status),
+    ClientProfile(ClientProfile),
 }
 
 #[derive(FromArgs)]
@@ -111,6 +112,47 @@ struct Status {
 /// phone shows when it asks whether to trust the server (makes the
 /// self-signed certificate first if there is none yet).
 struct Fingerprint {
+    /// configuration file
+    #[argh(option)]
+    config: Option<PathBuf>,
+    /// data directory
+    #[argh(option)]
+    data: Option<PathBuf>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "client-profile")]
+/// Write the files that set a user's devices up: NAME.mobileconfig
+/// (iPhone, iPad, Mac: the mail account and the server's certificate)
+/// and config-v1.1.xml (Thunderbird's autoconfig); print the settings to
+/// type on Android.
+struct ClientProfile {
+    /// the user
+    #[argh(positional)]
+    name: String,
+    /// where the files go (default: the current directory)
+    #[argh(option, default = "PathBuf::from(\".\")")]
+    out: PathBuf,
+    /// the name or address devices reach the server by (default: NAME.local
+    /// or another name of the certificate)
+    #[argh(option)]
+    host: Option<String>,
+    /// the IMAPS port devices connect to (default: the server's listen_tls port)
+    #[argh(option)]
+    port: Option<u16>,
+    /// the user's email address (default: the user name when it is one)
+    #[argh(option)]
+    email: Option<String>,
+    /// the outgoing (SMTP) server: your provider's, or a Postfix relay
+    /// (roost does not send mail; default: --host, with a warning)
+    #[argh(option)]
+    smtp_host: Option<String>,
+    /// the outgoing server's port (default 587, STARTTLS; 465 is SSL/TLS)
+    #[argh(option)]
+    smtp_port: Option<u16>,
+    /// the outgoing server's login (default: the email address)
+    #[argh(option)]
+    smtp_user: Option<String>,
     /// configuration file
     #[argh(option)]
     config: Option<PathBuf>,
@@ -656,7 +698,8 @@ struct Export {
 #[argh(subcommand, name = "deliver")]
 /// Deliver one message from stdin to a user's INBOX, or with --mailbox to
 /// a shared or public mailbox that grants anyone the p right, through the
-/// running server's LMTP socket (for MTAs that pipe mail to a command).
+/// running server's LMTP socket (for MTAs that pipe mail to a command;
+/// a leading mbox "From " line is dropped).
 /// Exit codes follow sysexits.h: 0 delivered, 67 no such user or
 /// mailbox, 77 the mailbox does not take mail (no p right), 73 message too
 /// big, 75 try again later (server not running, temporary failure), 64
@@ -669,7 +712,8 @@ struct Deliver {
     /// or with --user that user's mailbox NAME
     #[argh(option)]
     mailbox: Option<String>,
-    /// envelope sender (Return-Path); default: the null sender <>
+    /// envelope sender (Return-Path); default: the message's own
+    /// Return-Path field (taken out: the server writes one), else <>
     #[argh(option, short = 'f')]
     from: Option<String>,
     /// configuration file
@@ -810,6 +854,21 @@ fn main() -> ExitCode {
             Command::Fingerprint(arguments) => {
                 admin::init_command_logging();
                 admin::load(&arguments.config, None, &arguments.data).and_then(|config| admin::fingerprint(&config))
+            }
+            Command::ClientProfile(arguments) => {
+                admin::init_command_logging();
+                let request = admin::ClientProfileRequest {
+                    user: arguments.name,
+                    out: arguments.out,
+                    host: arguments.host,
+                    port: arguments.port,
+                    email: arguments.email,
+                    smtp_host: arguments.smtp_host,
+                    smtp_port: arguments.smtp_port,
+                    smtp_user: arguments.smtp_user,
+                };
+                admin::load(&arguments.config, None, &arguments.data)
+                    .and_then(|config| admin::client_profile(&config, &request))
             }
             Command::Boards(_) => admin::boards(),
             Command::Setup(arguments) => {

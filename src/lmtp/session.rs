@@ -6,6 +6,13 @@
 //! whatever the number of recipients, and each 250 is sent only after the
 //! commit that adds it to the recipients' mailboxes is durable: a user's
 //! INBOX, or a shared or public mailbox that takes mail (`lmtp::route`).
+//!
+//! Every refusal for good (550 unknown user or mailbox, 550 5.7.1 no `p`
+//! right, 552 too big or over quota) is logged at info level, one line per
+//! recipient: `lmtp PEER: refused mail from <SENDER> to <RECIPIENT>: CODE
+//! ENHANCED TEXT` (a SIZE refused at MAIL has no recipient yet). The MTA
+//! bounces such mail, and the log is where the household's admin finds
+//! why. Temporary failures are logged as errors where they happen.
 
 use std::io;
 use std::rc::Rc;
@@ -163,8 +170,12 @@ impl Session {
             return self.reply(503, "5.5.1", "Nested MAIL command");
         }
         let limit = self.server.config.limits.literal_size;
-        if size.is_some_and(|size| size > limit) {
+        if let Some(size) = size.filter(|size| *size > limit) {
             // RFC 1870 §6.2: refused at once, before any data.
+            log::info!(
+                "lmtp {}: refused mail from <{from}>: 552 5.3.4 declared size {size} over the limit of {limit} bytes",
+                self.peer
+            );
             return self.reply(552, "5.3.4", &format!("Message size exceeds the limit of {limit} bytes"));
         }
         self.transaction = Some(Transaction { from, declared_size: size, recipients: Vec::new() });
@@ -186,14 +197,23 @@ impl Session {
                 }
                 self.reply(250, "2.1.5", "Recipient OK");
             }
-            Ok(Some((Target::Missing, _))) => self.reply(550, "5.1.1", &format!("<{to}> No such mailbox")),
-            Ok(Some((Target::NoPost, _))) => self.reply(550, "5.7.1", &format!("<{to}> {NO_POST}")),
-            Ok(None) => self.reply(550, "5.1.1", &format!("<{to}> User unknown")),
+            Ok(Some((Target::Missing, _))) => self.refuse(&to, 550, "5.1.1", "No such mailbox"),
+            Ok(Some((Target::NoPost, _))) => self.refuse(&to, 550, "5.7.1", NO_POST),
+            Ok(None) => self.refuse(&to, 550, "5.1.1", "User unknown"),
             Err(error) => {
                 log::error!("lmtp {}: cannot look up {to}: {error}", self.peer);
                 self.reply(451, "4.3.0", "Temporary failure looking up the recipient; try again later");
             }
         }
+    }
+
+    /// A recipient refused for good, told to the client and logged: the
+    /// MTA bounces the mail, and the log is where the household's admin
+    /// finds why.
+    fn refuse(&mut self, to: &str, code: u16, enhanced: &'static str, text: &str) {
+        let from = self.transaction.as_ref().map_or("", |transaction| transaction.from.as_str());
+        log::info!("lmtp {}: refused mail from <{from}> to <{to}>: {code} {enhanced} {text}", self.peer);
+        self.reply(code, enhanced, &format!("<{to}> {text}"));
     }
 
     /// Where mail for `to` goes: the mailbox `X-MAILBOX=` names, else a
@@ -254,6 +274,12 @@ impl Session {
             Received::TooBig => {
                 let limit = self.server.config.limits.literal_size;
                 for recipient in &transaction.recipients {
+                    log::info!(
+                        "lmtp {}: refused mail from <{}> to <{}>: 552 5.3.4 over the limit of {limit} bytes",
+                        self.peer,
+                        transaction.from,
+                        recipient.address
+                    );
                     let text = format!("<{}> Message size exceeds the limit of {limit} bytes", recipient.address);
                     self.reply(552, "5.3.4", &text);
                 }
@@ -265,6 +291,11 @@ impl Session {
         for (recipient, refusal) in transaction.recipients.iter().zip(refusals) {
             let address = &recipient.address;
             if let Some((code, enhanced, text)) = refusal {
+                log::info!(
+                    "lmtp {}: refused mail from <{}> to <{address}>: {code} {enhanced} {text}",
+                    self.peer,
+                    transaction.from
+                );
                 self.reply(code, enhanced, &format!("<{address}> {text}"));
                 continue;
             }

@@ -5,9 +5,10 @@
 //!   list) for iPhone, iPad and Mac. It carries two payloads: the mail
 //!   account (`com.apple.mail.managed`: IMAP over TLS to this server, the
 //!   user name, the address if known, no password — the device asks for
-//!   it while installing) and, when roost made its own certificate, that
-//!   certificate as a trusted root (`com.apple.security.root`, the DER
-//!   bytes) so Mail accepts it. iOS still wants full trust turned on by
+//!   it while installing) and, when roost made its own certificate, the
+//!   authority that signed it (`ca.pem`, "roost on HOST") as a trusted
+//!   root (`com.apple.security.root`, the DER bytes) so Mail accepts the
+//!   server's certificate, and the ones that renew it later. iOS still wants full trust turned on by
 //!   hand (Settings → General → About → Certificate Trust Settings); the
 //!   README says so.
 //! - `config-v1.1.xml`: Thunderbird's autoconfig file (the `clientConfig`
@@ -32,8 +33,9 @@
 //! - The profile is not signed (signing needs a certificate Apple's
 //!   devices trust, which a home server does not have): iOS shows it as
 //!   "Unverified", which is expected.
-//! - The certificate is the one the server serves: the file `roost
-//!   fingerprint` reads (made first if missing, as the server would). A
+//! - The certificate is the root of the chain the server serves: the
+//!   authority beside the file `roost fingerprint` reads (made first if
+//!   missing, as the server would). A
 //!   certificate set in `[tls]` (Let's Encrypt and the like) is trusted
 //!   already and is not put in the profile.
 
@@ -72,7 +74,8 @@ pub struct Account {
     pub host: String,
     pub port: u16,
     pub smtp: Outgoing,
-    /// The server's certificate (DER) to install as a trusted root.
+    /// The certificate (DER) to install as a trusted root: roost's own
+    /// authority, which signs the server's certificate.
     pub certificate: Option<Vec<u8>>,
 }
 
@@ -151,7 +154,21 @@ pub fn run(config: &Config, request: &Request, users: &[String]) -> Result<Strin
     let (cert_path, _) = crate::server::tls_paths(config)?;
     let fingerprint = crate::net::tls::fingerprint(&cert_path)?;
     let certificate = if config.tls_cert.is_none() {
-        Some(first_certificate(&cert_path)?)
+        // roost's own authority when it has one (src/net/tls.rs): what iOS
+        // can give full trust to, and what stays when the server
+        // certificate is renewed. A pair from an older roost is one
+        // self-signed certificate, not an authority: iOS lists it under
+        // the profile but offers no full trust for it.
+        let (authority, _) = crate::net::tls::authority_paths(&cert_path);
+        if authority.exists() {
+            Some(first_certificate(&authority)?)
+        } else {
+            notes.push(format!(
+                "{} was made by an older roost: it is not a certificate authority, so iPhones and Macs cannot give                  it full trust; `roost setup --new-certificate` makes one they can (phones then ask once more)",
+                cert_path.display()
+            ));
+            Some(first_certificate(&cert_path)?)
+        }
     } else {
         notes.push(format!(
             "the certificate set in [tls] ({}) is not put in the profile: devices trust it when a public authority \
@@ -218,7 +235,12 @@ fn check_email(email: &str) -> Result<String, String> {
     Ok(email.to_string())
 }
 
-/// The server's own certificate: the first in the PEM file.
+/// The subject's common name of a DER certificate (what iOS lists it by).
+fn certificate_common_name(der: &[u8]) -> Option<String> {
+    crate::status::x509::parse(der).ok()?.common_name
+}
+
+/// The first certificate in a PEM file.
 fn first_certificate(path: &Path) -> Result<Vec<u8>, String> {
     let first = CertificateDer::pem_file_iter(path)
         .map_err(|error| format!("cannot read {}: {error}", path.display()))?
@@ -473,8 +495,9 @@ fn instructions(account: &Account, profile: &Path, thunderbird: &Path, fingerpri
     if account.certificate.is_some() {
         let _ = writeln!(
             text,
-            "Then turn on trust for the certificate: Settings → General → About → Certificate Trust Settings → \
-             roost certificate for {host}."
+            "Then turn on trust for it: Settings → General → About → Certificate Trust Settings → the switch beside \
+             \"{}\".",
+            certificate_common_name(account.certificate.as_deref().unwrap_or_default()).unwrap_or_else(|| host.clone())
         );
     }
     let _ = writeln!(text, "Mac: double-click {file}, then System Settings → Privacy & Security → Profiles → Install.");

@@ -10,6 +10,25 @@ use std::path::Path;
 
 use common::*;
 
+/// DER bytes as one PEM certificate.
+fn pem_certificate(der: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut text = String::new();
+    for chunk in der.chunks(3) {
+        let bits =
+            chunk.iter().enumerate().fold(0u32, |acc, (index, &byte)| acc | (u32::from(byte) << (16 - 8 * index)));
+        for index in 0..4 {
+            text.push(if index <= chunk.len() {
+                ALPHABET[(bits >> (18 - 6 * index)) as usize & 63] as char
+            } else {
+                '='
+            });
+        }
+    }
+    let lines: Vec<&str> = text.as_bytes().chunks(64).map(|line| std::str::from_utf8(line).unwrap()).collect();
+    format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", lines.join("\n"))
+}
+
 /// An XML element: name, attributes, children, and its text (entities decoded).
 #[derive(Debug, Clone)]
 struct Element {
@@ -245,16 +264,35 @@ fn the_profile_carries_the_account_and_the_certificate_the_server_presents() {
     // No password in the file: the device asks for it.
     assert!(!mail.has("IncomingPassword") && !mail.has("OutgoingPassword"), "{mail:?}");
 
-    // The certificate payload holds the very bytes the server presents.
+    // The certificate payload holds the root of the very chain the server
+    // presents: roost's own authority, a CA (what iOS can fully trust),
+    // and trusting it alone verifies the server's certificate.
     let Value::Data(der) = payload(&profile, "com.apple.security.root").get("PayloadContent").clone() else {
         panic!("the certificate is not <data>");
     };
     let mut client = server.connect_tls();
-    let presented = match client.transport() {
-        Transport::Tls(stream) => stream.conn.peer_certificates().expect("a certificate")[0].as_ref().to_vec(),
+    let presented: Vec<Vec<u8>> = match client.transport() {
+        Transport::Tls(stream) => {
+            stream.conn.peer_certificates().expect("a certificate").iter().map(|cert| cert.as_ref().to_vec()).collect()
+        }
         _ => unreachable!(),
     };
-    assert_eq!(der, presented);
+    assert_eq!(presented.len(), 2, "the server's certificate, then the authority");
+    assert_eq!(&der, presented.last().unwrap());
+    assert_ne!(der, presented[0]);
+    // Basic constraints (OID 2.5.29.19) with cA = BOOLEAN TRUE within the
+    // next few bytes (an optional critical flag, the OCTET STRING, the SEQUENCE).
+    assert!(der.windows(14).any(|window| window[..5] == [0x06, 0x03, 0x55, 0x1d, 0x13]
+        && window[5..].windows(3).any(|boolean| boolean == [0x01, 0x01, 0xff])));
+    let authority_file = server.data_dir().join("authority-from-profile.pem");
+    std::fs::write(&authority_file, pem_certificate(&der)).unwrap();
+    let stream = std::net::TcpStream::connect(("127.0.0.1", server.imaps_port)).unwrap();
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+    let tls = rustls::StreamOwned::new(tls_client_trusting_for(&authority_file, "localhost"), stream);
+    let mut trusting_only_the_profile = Client::new(Transport::Tls(Box::new(tls)));
+    let greeting = trusting_only_the_profile.read_line();
+    assert!(greeting.starts_with("* OK"), "{greeting}");
+    drop(trusting_only_the_profile);
     // And the fingerprint printed for Android is that certificate's.
     let (ok, fingerprint, stderr) = run_cli(&["fingerprint", "--config", &server.config_arg()], None);
     assert!(ok, "{stderr}");

@@ -90,6 +90,11 @@ struct Setup {
     /// roost, when the data directory is /var/lib/roost)
     #[argh(option)]
     owner: Option<String>,
+    /// where to write the systemd drop-in with the board's MemoryMax
+    /// (default /etc/systemd/system/roost.service.d when run as root with
+    /// the default --config)
+    #[argh(option)]
+    systemd_dropin: Option<PathBuf>,
 }
 
 #[derive(FromArgs)]
@@ -888,6 +893,7 @@ fn main() -> ExitCode {
                     imap_port: arguments.imap_port,
                     imaps_port: arguments.imaps_port,
                     owner: arguments.owner,
+                    systemd_dropin: arguments.systemd_dropin,
                 })
             }
             Command::Status(arguments) => {

@@ -75,6 +75,10 @@ pub struct Options {
     pub imap_port: u16,
     pub imaps_port: u16,
     pub owner: Option<String>,
+    /// Where to write the systemd drop-in with the board's MemoryMax
+    /// (default: /etc/systemd/system/roost.service.d when run as root for
+    /// the service's configuration file).
+    pub systemd_dropin: Option<PathBuf>,
 }
 
 /// The board profile for a `/proc/device-tree/model` text, and why.
@@ -474,7 +478,55 @@ pub fn run(options: Options) -> Result<(), String> {
         )),
         (None, _) => {}
     }
+    memory_cap(&config, &options, root)?;
     phone_text(&config, user.as_deref(), &cert, &options.config);
+    Ok(())
+}
+
+/// The unit's configuration file, and where its drop-ins go.
+const SERVICE_CONFIG: &str = "/etc/roost/roost.toml";
+const SERVICE_DROPIN: &str = "/etc/systemd/system/roost.service.d";
+
+/// The `MemoryMax` a board profile names on its `# systemd MemoryMax: …`
+/// line (measured peaks and the rule are in the boards' comments).
+pub fn memory_max(board_text: &str) -> Option<&str> {
+    board_text.lines().find_map(|line| line.strip_prefix("# systemd MemoryMax:")).map(str::trim)
+}
+
+/// Writes `roost.service.d/memory.conf` with the board's `MemoryMax`: the
+/// unit carries the smallest board's (128M), which would starve a Pi 5's
+/// file cache. Only for the service's own configuration file (run as
+/// root), or where `--systemd-dropin` says.
+fn memory_cap(config: &Config, options: &Options, root: bool) -> Result<(), String> {
+    let dir = match &options.systemd_dropin {
+        Some(dir) => dir.clone(),
+        None if root && options.config == Path::new(SERVICE_CONFIG) && Path::new("/etc/systemd/system").is_dir() => {
+            PathBuf::from(SERVICE_DROPIN)
+        }
+        None => return Ok(()),
+    };
+    let text = crate::config::BOARDS.iter().find(|(name, _)| *name == config.board).map(|(_, text)| *text);
+    let Some(cap) = text.and_then(memory_max) else {
+        return Ok(());
+    };
+    std::fs::create_dir_all(&dir).map_err(|error| format!("cannot create {}: {error}", dir.display()))?;
+    let path = dir.join("memory.conf");
+    let body = format!(
+        "# Written by `roost setup` for the board profile {}: roost's memory cap\n\
+         # (see the board's comments, `roost boards`). Change it with `systemctl edit roost`.\n\
+         [Service]\nMemoryMax={cap}\n",
+        config.board
+    );
+    if std::fs::read_to_string(&path).ok().as_deref() == Some(body.as_str()) {
+        say(&format!("systemd: {} already sets MemoryMax={cap}", path.display()));
+        return Ok(());
+    }
+    write_atomically(&path, &body, None)?;
+    say(&format!(
+        "systemd: MemoryMax={cap} for {} in {} (`systemctl daemon-reload` reads it)",
+        config.board,
+        path.display()
+    ));
     Ok(())
 }
 
@@ -515,7 +567,9 @@ fn phone_text(config: &Config, user: Option<&str>, cert: &Path, config_path: &Pa
     let with = if custom { format!(" --config {}", config_path.display()) } else { String::new() };
     // Run with sudo, the next commands need it too (the data directory is the service's).
     let sudo = if running_as_root() && std::env::var_os("SUDO_USER").is_some() { "sudo " } else { "" };
-    say(&format!("  {sudo}systemctl restart roost   start the server with this configuration"));
+    say(&format!(
+        "  {sudo}systemctl daemon-reload && {sudo}systemctl restart roost   start the server with this configuration"
+    ));
     say(&format!("  {sudo}roost status{with}   check that it runs"));
     if let Some(user) = user {
         say(&format!(
@@ -526,6 +580,15 @@ fn phone_text(config: &Config, user: Option<&str>, cert: &Path, config_path: &Pa
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_board_names_its_memory_cap() {
+        for (name, text) in crate::config::BOARDS {
+            let cap = memory_max(text).unwrap_or_else(|| panic!("boards/{name}.toml has no systemd MemoryMax line"));
+            assert!(cap.ends_with('M') || cap.ends_with('G'), "{name}: {cap}");
+        }
+        assert_eq!(memory_max("# systemd MemoryMax: 512M\nx = 1\n"), Some("512M"));
+    }
+
     use super::*;
 
     #[test]

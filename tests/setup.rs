@@ -112,9 +112,23 @@ fn mtime(path: &Path) -> std::time::SystemTime {
 fn a_pi_zero_is_set_up_and_its_first_user_logs_in_over_tls() {
     let place = Place::new(MODEL_ZERO_W);
     let password = place.dir.0.join("password").display().to_string();
-    let (ok, stdout, stderr) = place.setup(&["--hostname", "testpi", "--user", "Alice", "--password-file", &password]);
+    let dropin = place.dir.0.join("roost.service.d");
+    let dropin_arg = dropin.display().to_string();
+    let (ok, stdout, stderr) = place.setup(&[
+        "--hostname",
+        "testpi",
+        "--user",
+        "Alice",
+        "--password-file",
+        &password,
+        "--systemd-dropin",
+        &dropin_arg,
+    ]);
     assert!(ok, "setup failed: {stderr}\n{stdout}");
     assert!(stdout.contains("board: rpi-zero (detected \"Raspberry Pi Zero W Rev 1.1\")"), "{stdout}");
+    // The board's memory cap, for systemd.
+    let memory = std::fs::read_to_string(dropin.join("memory.conf")).unwrap();
+    assert!(memory.contains("[Service]\nMemoryMax=128M\n"), "{memory}");
     let text = std::fs::read_to_string(place.config()).unwrap();
     assert!(text.contains("board = \"rpi-zero\""), "{text}");
     assert!(text.contains("hostnames = [\"testpi\", \"testpi.local\", \"localhost\"]"), "{text}");

@@ -11,7 +11,7 @@
 //! `lmtp::deliver`, `net::tls`, `server`). Nothing in the crate uses it.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::config::{Board, Config, Overrides, BOARDS};
@@ -38,7 +38,29 @@ macro_rules! say {
 
 /// The configuration: the file (if any), then `--board` and `--data`.
 pub fn load(config: &Option<PathBuf>, board: Option<String>, data: &Option<PathBuf>) -> Result<Config, String> {
-    Config::load(config.as_deref(), Overrides { board, data_dir: data.clone() }).map_err(|error| error.to_string())
+    let installed = Path::new(INSTALLED_CONFIG);
+    let config = default_config(config, data, installed.is_file().then_some(installed));
+    Config::load(config, Overrides { board, data_dir: data.clone() }).map_err(|error| error.to_string())
+}
+
+/// Where the package and `roost setup` put the configuration.
+pub const INSTALLED_CONFIG: &str = "/etc/roost/roost.toml";
+
+/// The configuration file a command reads: the one given, else the
+/// installed one when it exists and no `--data` says otherwise (so on a Pi
+/// `sudo roost user add alice` finds the service's configuration, as
+/// `doveadm` finds Dovecot's), else none (the built-in defaults:
+/// `./roost-data`, loopback ports).
+fn default_config<'a>(
+    given: &'a Option<PathBuf>,
+    data: &Option<PathBuf>,
+    installed: Option<&'a Path>,
+) -> Option<&'a Path> {
+    match (given, data) {
+        (Some(path), _) => Some(path),
+        (None, None) => installed,
+        (None, Some(_)) => None,
+    }
 }
 
 /// `roost serve`: runs the server until SIGTERM or SIGINT.
@@ -722,4 +744,22 @@ pub(crate) fn prompt(text: &str) -> Result<String, String> {
     }
     read.map_err(|error| format!("cannot read the password: {error}"))?;
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_installed_configuration_is_the_default_unless_told_otherwise() {
+        let installed = Path::new(INSTALLED_CONFIG);
+        let given = Some(PathBuf::from("/tmp/mine.toml"));
+        let data = Some(PathBuf::from("/tmp/data"));
+        assert_eq!(default_config(&given, &None, Some(installed)), Some(Path::new("/tmp/mine.toml")));
+        assert_eq!(default_config(&given, &data, Some(installed)), Some(Path::new("/tmp/mine.toml")));
+        assert_eq!(default_config(&None, &None, Some(installed)), Some(installed));
+        // --data alone: a scratch server of one's own, not the service's settings.
+        assert_eq!(default_config(&None, &data, Some(installed)), None);
+        assert_eq!(default_config(&None, &None, None), None);
+    }
 }

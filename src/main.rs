@@ -103,7 +103,7 @@ struct Setup {
 /// listeners, certificate expiry, users, storage, mail delivered today,
 /// recent failed logins and bans. Exit code 0 running, 3 not running.
 struct Status {
-    /// configuration file
+    /// configuration file (default /etc/roost/roost.toml if it exists)
     #[argh(option)]
     config: Option<PathBuf>,
     /// data directory
@@ -117,7 +117,7 @@ struct Status {
 /// phone shows when it asks whether to trust the server (makes the
 /// self-signed certificate first if there is none yet).
 struct Fingerprint {
-    /// configuration file
+    /// configuration file (default /etc/roost/roost.toml if it exists)
     #[argh(option)]
     config: Option<PathBuf>,
     /// data directory
@@ -158,7 +158,7 @@ struct ClientProfile {
     /// the outgoing server's login (default: the email address)
     #[argh(option)]
     smtp_user: Option<String>,
-    /// configuration file
+    /// configuration file (default /etc/roost/roost.toml if it exists)
     #[argh(option)]
     config: Option<PathBuf>,
     /// data directory
@@ -170,7 +170,8 @@ struct ClientProfile {
 #[argh(subcommand, name = "serve")]
 /// Run the IMAP server.
 struct Serve {
-    /// configuration file (TOML); defaults apply without one
+    /// configuration file (TOML; default /etc/roost/roost.toml if it
+    /// exists and --data is not given, else built-in defaults)
     #[argh(option)]
     config: Option<PathBuf>,
     /// board profile (see `roost boards`), overriding the file
@@ -233,7 +234,7 @@ struct DeviceAdd {
     /// the device, e.g. "Alice's iPhone" (at most 64 characters)
     #[argh(positional)]
     device: String,
-    /// configuration file
+    /// configuration file (default /etc/roost/roost.toml if it exists)
     #[argh(option)]
     config: Option<PathBuf>,
     /// data directory
@@ -248,7 +249,7 @@ struct DeviceList {
     /// user name
     #[argh(positional)]
     name: String,
-    /// configuration file
+    /// configuration file (default /etc/roost/roost.toml if it exists)
     #[argh(option)]
     config: Option<PathBuf>,
     /// data directory
@@ -266,7 +267,7 @@ struct DeviceDel {
     /// the device's name, as `device list` shows it
     #[argh(positional)]
     device: String,
-    /// configuration file
+    /// configuration file (default /etc/roost/roost.toml if it exists)
     #[argh(option)]
     config: Option<PathBuf>,
     /// data directory
@@ -285,7 +286,7 @@ struct UserDeviceOnly {
     /// on or off
     #[argh(positional)]
     setting: String,
-    /// configuration file
+    /// configuration file (default /etc/roost/roost.toml if it exists)
     #[argh(option)]
     config: Option<PathBuf>,
     /// data directory
@@ -309,7 +310,7 @@ struct UserQuota {
     /// back to the [quota] defaults for the limits not given here
     #[argh(switch)]
     default: bool,
-    /// configuration file
+    /// configuration file (default /etc/roost/roost.toml if it exists)
     #[argh(option)]
     config: Option<PathBuf>,
     /// data directory
@@ -324,7 +325,7 @@ struct UserLog {
     /// user name
     #[argh(positional)]
     name: String,
-    /// configuration file
+    /// configuration file (default /etc/roost/roost.toml if it exists)
     #[argh(option)]
     config: Option<PathBuf>,
     /// data directory
@@ -342,7 +343,7 @@ struct UserAdd {
     /// accept a password shorter than min_password_length
     #[argh(switch)]
     force: bool,
-    /// configuration file
+    /// configuration file (default /etc/roost/roost.toml if it exists)
     #[argh(option)]
     config: Option<PathBuf>,
     /// data directory
@@ -360,7 +361,7 @@ struct UserPasswd {
     /// accept a password shorter than min_password_length
     #[argh(switch)]
     force: bool,
-    /// configuration file
+    /// configuration file (default /etc/roost/roost.toml if it exists)
     #[argh(option)]
     config: Option<PathBuf>,
     /// data directory
@@ -378,7 +379,7 @@ struct UserDel {
     /// delete without asking (scripts)
     #[argh(switch)]
     yes: bool,
-    /// configuration file
+    /// configuration file (default /etc/roost/roost.toml if it exists)
     #[argh(option)]
     config: Option<PathBuf>,
     /// data directory
@@ -390,7 +391,7 @@ struct UserDel {
 #[argh(subcommand, name = "list")]
 /// List users.
 struct UserList {
-    /// configuration file
+    /// configuration file (default /etc/roost/roost.toml if it exists)
     #[argh(option)]
     config: Option<PathBuf>,
     /// data directory
@@ -418,7 +419,7 @@ enum BanAction {
 #[argh(subcommand, name = "list")]
 /// List bans: address, until when, how many in a row, why.
 struct BanList {
-    /// configuration file
+    /// configuration file (default /etc/roost/roost.toml if it exists)
     #[argh(option)]
     config: Option<PathBuf>,
     /// data directory
@@ -438,7 +439,7 @@ struct BanAdd {
     /// automatic ban, ban_seconds doubling on each repeat)
     #[argh(option, long = "for")]
     duration: Option<String>,
-    /// configuration file
+    /// configuration file (default /etc/roost/roost.toml if it exists)
     #[argh(option)]
     config: Option<PathBuf>,
     /// data directory
@@ -453,7 +454,7 @@ struct BanDel {
     /// the address or CIDR range, as `ban list` shows it
     #[argh(positional)]
     address: String,
-    /// configuration file
+    /// configuration file (default /etc/roost/roost.toml if it exists)
     #[argh(option)]
     config: Option<PathBuf>,
     /// data directory
@@ -482,7 +483,7 @@ enum ShareAction {
 #[argh(subcommand, name = "list")]
 /// List every shared mailbox with who may do what.
 struct ShareList {
-    /// configuration file
+    /// configuration file (default /etc/roost/roost.toml if it exists)
     #[argh(option)]
     config: Option<PathBuf>,
     /// data directory
@@ -505,7 +506,7 @@ struct ShareAdd {
     /// a public (Family/) mailbox: no OWNER
     #[argh(switch)]
     public: bool,
-    /// configuration file
+    /// configuration file (default /etc/roost/roost.toml if it exists)
     #[argh(option)]
     config: Option<PathBuf>,
     /// data directory
@@ -524,7 +525,7 @@ struct ShareDel {
     /// a public (Family/) mailbox: no OWNER
     #[argh(switch)]
     public: bool,
-    /// configuration file
+    /// configuration file (default /etc/roost/roost.toml if it exists)
     #[argh(option)]
     config: Option<PathBuf>,
     /// data directory
@@ -562,7 +563,7 @@ struct PublicCreate {
     /// WHO:RIGHTS, WHO a user, authenticated or anyone (may repeat)
     #[argh(option, long = "for")]
     grant: Vec<String>,
-    /// configuration file
+    /// configuration file (default /etc/roost/roost.toml if it exists)
     #[argh(option)]
     config: Option<PathBuf>,
     /// data directory
@@ -574,7 +575,7 @@ struct PublicCreate {
 #[argh(subcommand, name = "list")]
 /// List the public mailboxes with who may do what.
 struct PublicList {
-    /// configuration file
+    /// configuration file (default /etc/roost/roost.toml if it exists)
     #[argh(option)]
     config: Option<PathBuf>,
     /// data directory
@@ -589,7 +590,7 @@ struct PublicDel {
     /// the mailbox's name (Bills or Family/Bills)
     #[argh(positional)]
     name: String,
-    /// configuration file
+    /// configuration file (default /etc/roost/roost.toml if it exists)
     #[argh(option)]
     config: Option<PathBuf>,
     /// data directory
@@ -618,7 +619,7 @@ struct Import {
     /// otherwise a prefix every mailbox goes under
     #[argh(option)]
     into: Option<String>,
-    /// configuration file
+    /// configuration file (default /etc/roost/roost.toml if it exists)
     #[argh(option)]
     config: Option<PathBuf>,
     /// data directory
@@ -634,7 +635,7 @@ struct Check {
     /// kill -9), let the store repair it first (this writes to the file)
     #[argh(switch)]
     repair: bool,
-    /// configuration file
+    /// configuration file (default /etc/roost/roost.toml if it exists)
     #[argh(option)]
     config: Option<PathBuf>,
     /// data directory
@@ -651,7 +652,7 @@ struct Backup {
     /// where the copy goes
     #[argh(positional)]
     dest: Option<PathBuf>,
-    /// configuration file
+    /// configuration file (default /etc/roost/roost.toml if it exists)
     #[argh(option)]
     config: Option<PathBuf>,
     /// data directory
@@ -668,7 +669,7 @@ struct Restore {
     /// the backup file
     #[argh(positional)]
     source: PathBuf,
-    /// configuration file
+    /// configuration file (default /etc/roost/roost.toml if it exists)
     #[argh(option)]
     config: Option<PathBuf>,
     /// data directory
@@ -691,7 +692,7 @@ struct Export {
     /// write one mbox file per mailbox into this directory
     #[argh(option)]
     mbox: Option<PathBuf>,
-    /// configuration file
+    /// configuration file (default /etc/roost/roost.toml if it exists)
     #[argh(option)]
     config: Option<PathBuf>,
     /// data directory
@@ -721,7 +722,7 @@ struct Deliver {
     /// Return-Path field (taken out: the server writes one), else <>
     #[argh(option, short = 'f')]
     from: Option<String>,
-    /// configuration file
+    /// configuration file (default /etc/roost/roost.toml if it exists)
     #[argh(option)]
     config: Option<PathBuf>,
     /// data directory

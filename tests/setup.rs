@@ -227,8 +227,15 @@ fn the_packaged_example_is_replaced_but_an_edited_one_kept() {
 
     let edited = Place::new(MODEL_ZERO_W);
     std::fs::create_dir_all(edited.config().parent().unwrap()).unwrap();
-    let text = shipped.replace("log_level = \"info\"", "log_level = \"debug\"");
+    // Edited, and pointed at the test's own data directory: the shipped
+    // /var/lib/roost is the real service's (setup makes the certificate
+    // in the data directory the kept file names).
+    let data = format!("data_dir = \"{}\"", edited.data().display());
+    let text = shipped
+        .replace("log_level = \"info\"", "log_level = \"debug\"")
+        .replace("data_dir = \"/var/lib/roost\"", &data);
     assert_ne!(text, shipped);
+    assert!(text.contains(&data), "the shipped file names no data_dir = \"/var/lib/roost\"");
     std::fs::write(edited.config(), &text).unwrap();
     let (ok, stdout, stderr) = edited.setup(&["--hostname", "pi"]);
     assert!(ok, "{stderr}");

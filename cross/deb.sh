@@ -206,7 +206,8 @@ maintainer=${ROOST_DEB_MAINTAINER:-"roost developers <roost@example.org>"}
 {
     echo "roost ($full_version) unstable; urgency=medium"
     echo
-    echo "  * roost $version for $arch, packaged by cross/deb.sh from git commit $commit."
+    echo "  * roost $version for $arch."
+    echo "  * Packaged by cross/deb.sh from git commit $commit."
     echo
     echo " -- $maintainer  $(date -R -u -d "@$epoch")"
 } | gzip -9n >"$root/usr/share/doc/roost/changelog.Debian.gz"

@@ -42,9 +42,14 @@ APT=(env DEBIAN_FRONTEND=noninteractive apt-get -y -q -o DPkg::Lock::Timeout=600
 
 # Ours to undo: set once we install, so a refusal below never cleans up
 # someone else's roost.
-installed=""
+installed="" server=""
 deb_cleanup() {
     [ -n "$installed" ] || return 0
+    # The server first: userdel refuses while a process of roost runs.
+    if [ -n "$server" ] && kill -0 "$server" 2>/dev/null; then
+        kill -TERM "$server"
+        wait "$server" || true
+    fi
     dpkg-query -W roost >/dev/null 2>&1 && "${APT[@]}" purge roost >/dev/null 2>&1
     rm -rf /var/lib/roost /run/roost
     if getent passwd roost >/dev/null; then userdel roost; fi
@@ -108,11 +113,10 @@ edit_config() {
     grep -q '^listen_tls = \["127.0.0.1:0"\]' "$CONFIG" || fail "could not edit $CONFIG (listen_tls changed?)"
 }
 
-server=""
 start_server() {
     # What the unit's RuntimeDirectory= would make: the LMTP socket's directory.
     install -d -o roost -g roost -m 0750 /run/roost
-    rm -f "$WORK_DIR/ports"
+    rm -f /run/roost/test.ports
     # exec: $! is the server itself, for the SIGTERM below.
     (umask 0077 && exec setpriv --reuid=roost --regid=roost --init-groups /usr/bin/roost serve --config "$CONFIG" \
         --ports-file /run/roost/test.ports) </dev/null >"$WORK_DIR/serve.log" 2>&1 &
@@ -152,7 +156,8 @@ IFS=: read -r _ _ uid _ _ home shell < <(getent passwd roost)
 [ "$home" = /var/lib/roost ] && [[ $shell == */nologin ]] || fail "user roost: home $home, shell $shell"
 [ "$(stat -c %u /var/lib/roost)" = "$uid" ] || fail "/var/lib/roost not owned by roost's uid $uid"
 pass "system user roost (uid $uid, home $home, shell $shell)"
-[ "$(readlink /etc/systemd/system/multi-user.target.wants/roost.service)" = /usr/lib/systemd/system/roost.service ] ||
+# deb-systemd-helper names /lib/systemd/system: the same file on a merged /usr.
+[ "$(readlink -f /etc/systemd/system/multi-user.target.wants/roost.service)" = /usr/lib/systemd/system/roost.service ] ||
     fail "roost.service not enabled (no multi-user.target.wants link)"
 pass "roost.service enabled (deb-systemd-helper)"
 if command -v systemd-analyze >/dev/null; then
@@ -206,7 +211,8 @@ stop_server
 
 note "lintian"
 lintian_started=$SECONDS
-if ! bounded 900 lintian --fail-on error,warning --display-level '>=warning' "${packages[@]}" >"$WORK_DIR/lintian.log" 2>&1; then
+# As nobody: lintian warns against running as root (it unpacks what it checks).
+if ! bounded 900 setpriv --reuid=nobody --regid=nogroup --clear-groups lintian --fail-on error,warning --display-level '>=warning' "${packages[@]}" >"$WORK_DIR/lintian.log" 2>&1; then
     cat "$WORK_DIR/lintian.log" >&2
     fail "lintian"
 fi

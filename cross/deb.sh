@@ -100,10 +100,11 @@ static=""
 readelf -lW "$binary" | grep -q 'Requesting program interpreter' || static=yes
 # A static Rust binary for Linux is a musl one (glibc does not link statically).
 musl=$static
+if [ -n "$musl" ]; then libc=musl; else libc=gnu; fi
 case "$arch" in
-    amd64) rust_target=x86_64-unknown-linux-${musl:+musl}${musl:-gnu} ;;
-    arm64) rust_target=aarch64-unknown-linux-${musl:+musl}${musl:-gnu} ;;
-    armhf) rust_target=arm-unknown-linux-${musl:+musleabihf}${musl:-gnueabihf} ;;
+    amd64) rust_target=x86_64-unknown-linux-$libc ;;
+    arm64) rust_target=aarch64-unknown-linux-$libc ;;
+    armhf) rust_target=arm-unknown-linux-${libc}eabihf ;;
 esac
 if [ "$arch" = armhf ]; then
     attributes=$(readelf -A "$binary")
@@ -147,10 +148,12 @@ if [ -n "$musl" ]; then
     [ -f "$musl_copyright" ] || fail "no musl COPYRIGHT found"
 fi
 
-# The package tree, built fresh each time.
+# The package tree, built fresh each time; the old package goes first, so a
+# failed build never leaves one behind to be mistaken for this one.
 out_dir="$REPO_DIR/target/deb"
 root="$out_dir/root-$arch"
-rm -rf "$root"
+deb="$out_dir/roost_${full_version}_${arch}.deb"
+rm -rf "$root" "$deb"
 umask 022
 mkdir -p "$root/DEBIAN" "$root/usr/bin" "$root/usr/lib/systemd/system" "$root/usr/lib/sysusers.d" \
     "$root/etc/roost" "$root/etc/fail2ban/filter.d" "$root/usr/share/doc/roost/examples/fail2ban" \
@@ -249,6 +252,5 @@ CONTROL
 chmod 0644 "$root/DEBIAN/control" "$root/DEBIAN/conffiles" "$root/DEBIAN/md5sums"
 find "$root" -exec touch -h -d "@$epoch" {} +
 
-deb="$out_dir/roost_${full_version}_${arch}.deb"
 SOURCE_DATE_EPOCH=$epoch dpkg-deb --root-owner-group -Zxz --build "$root" "$deb" >/dev/null || fail "dpkg-deb --build"
 pass "$deb ($(stat -c %s "$deb") bytes)"

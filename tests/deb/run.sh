@@ -80,6 +80,7 @@ for arch in $arches; do
     [ "$arch" = amd64 ] && continue
     bash "$REPO_DIR/cross/deb.sh" --arch "$arch" || fail "cross/deb.sh --arch $arch"
     packages+=("$REPO_DIR/target/deb/roost_${version}-1_${arch}.deb")
+    pass "$arch: Depends: $(dpkg-deb -f "${packages[-1]}" Depends)"
 done
 pass "built ${#packages[@]} packages in $((SECONDS - build_started)) s"
 

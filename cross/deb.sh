@@ -50,6 +50,8 @@ while [ $# -gt 0 ]; do
 done
 
 cd "$REPO_DIR"
+# readelf and strip; dpkg-deb is in every Debian.
+command -v readelf >/dev/null || apt_ensure binutils
 if [ -z "$version" ]; then
     # The [package] table's version, the first `version =` in Cargo.toml.
     version=$(awk -F'"' '/^\[package\]/ { p = 1 } p && /^version *=/ { print $2; exit }' Cargo.toml)

@@ -63,7 +63,8 @@ if dpkg-query -W -f='${Status}' roost 2>/dev/null | grep -q installed || getent 
     [ -e /var/lib/roost ] || [ -e /etc/roost ]; then
     fail "roost is installed here (package, user, /var/lib/roost or /etc/roost): this test installs and purges roost, so it runs only where there is none"
 fi
-apt_ensure lintian
+# init-system-helpers: deb-systemd-helper, which postinst uses to enable the unit.
+apt_ensure lintian init-system-helpers
 WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/roost-deb.XXXXXX")
 chmod 0755 "$WORK_DIR"
 

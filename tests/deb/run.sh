@@ -82,6 +82,17 @@ for arch in $arches; do
     bash "$REPO_DIR/cross/deb.sh" --arch "$arch" || fail "cross/deb.sh --arch $arch"
     packages+=("$REPO_DIR/target/deb/roost_${version}-1_${arch}.deb")
     pass "$arch: Depends: $(dpkg-deb -f "${packages[-1]}" Depends)"
+    # The packaged (stripped) binary still runs: under qemu-user, ARMv6 for
+    # armhf (a Pi Zero's CPU); -L / finds the arm64 glibc of a glibc build.
+    case "$arch" in
+        arm64) qemu=(qemu-aarch64 -L /) ;;
+        armhf) qemu=(qemu-arm -cpu arm1176 -L /usr/arm-linux-gnueabihf) ;;
+    esac
+    command -v "${qemu[0]}" >/dev/null || apt_ensure qemu-user
+    ran=$(bounded 60 "${qemu[@]}" "$REPO_DIR/target/deb/root-$arch/usr/bin/roost" --version) ||
+        fail "the packaged $arch roost does not run under ${qemu[*]}"
+    grep -qF "$version" <<<"$ran" || fail "$arch roost --version: $ran"
+    pass "$arch: the packaged binary runs under ${qemu[*]}: $ran"
 done
 pass "built ${#packages[@]} packages in $((SECONDS - build_started)) s"
 

@@ -101,7 +101,9 @@ fn the_threshold_bans_and_the_banned_address_is_closed_at_connect() {
     let mut other = greeted_from(loopback(3), port);
     other.ok("LOGIN alice secret");
 
-    let log = server.log_text();
+    // The log comes through a pipe: wait for the lines, then count them.
+    server.wait_for_log("(3600 s, ban 1): 4 failed logins within 900 s");
+    let log = server.wait_for_log_count("login failed from 127.0.0.2:", 4);
     assert_eq!(log.matches("login failed from 127.0.0.2:").count(), 4, "exactly the threshold was checked:\n{log}");
     assert!(log.contains("banned 127.0.0.2 until "), "{log}");
     assert!(log.contains("(3600 s, ban 1): 4 failed logins within 900 s"), "{log}");
@@ -152,7 +154,7 @@ fn a_banned_address_gets_no_password_check() {
     }
     // A session already logged in is left alone (a ban stops guessing).
     logged_in.ok("NOOP");
-    let log = server.log_text();
+    let log = server.wait_for_log("login refused from 127.0.0.5: banned until");
     assert!(!log.contains("login failed from 127.0.0.5"), "{log}");
     assert_eq!(log.matches("login refused from 127.0.0.5: banned until").count(), 1, "{log}");
     assert!(log.contains("(no password checked)"), "{log}");
@@ -173,7 +175,8 @@ fn ban_del_lifts_a_ban_at_once_and_forgets_its_repeats() {
     guess_until_closed(loopback(6), port, 3);
     let list = ban(&server, &["list"]);
     assert!(list.contains("127.0.0.6") && list.contains("bans: 1"), "{list}");
-    assert_eq!(server.log_text().matches("(3600 s, ban 1)").count(), 2, "{}", server.log_text());
+    let log = server.wait_for_log_count("(3600 s, ban 1)", 2);
+    assert_eq!(log.matches("(3600 s, ban 1)").count(), 2, "{log}");
     // Lifting what is not banned says so.
     let (ok, _, stderr) = run_cli(&["ban", "del", "127.0.0.99", "--config", &server.config_arg()], None);
     assert!(!ok && stderr.contains("127.0.0.99 is not banned"), "{stderr}");
@@ -253,7 +256,7 @@ fn a_repeat_ban_lasts_twice_as_long() {
         std::thread::sleep(Duration::from_millis(200));
     }
     guess_until_closed(loopback(13), port, 2);
-    let log = server.log_text();
+    let log = server.wait_for_log("(4 s, ban 2)");
     assert!(log.contains("banned 127.0.0.13 until") && log.contains("(2 s, ban 1)"), "{log}");
     assert!(log.contains("(4 s, ban 2)"), "twice as long:\n{log}");
     let list = ban(&server, &["list"]);
@@ -283,7 +286,8 @@ fn access_rules_allow_and_deny_at_connect() {
     for _ in 0..20 {
         turned_away_from(loopback(40), port);
     }
-    let log = server.log_text();
+    server.wait_for_log("refused connection from 127.0.0.20: not allowed by the [access] rules");
+    let log = server.wait_for_log("refused connection from 127.0.0.40");
     assert!(log.contains("refused connection from 127.0.0.20: not allowed by the [access] rules"), "{log}");
     assert_eq!(log.matches("refused connection from 127.0.0.40").count(), 1, "summarised:\n{log}");
 }
@@ -338,7 +342,8 @@ fn concurrent_guesses_learn_no_more_than_the_threshold() {
         assert!(answer.contains(" NO [AUTHENTICATIONFAILED]"), "{answers:#?}");
     }
     assert_eq!(answers.iter().filter(|answer| answer.contains(BYE_BANNED)).count(), count - 1, "{answers:#?}");
-    let log = server.log_text();
+    server.wait_for_log("login refused from 127.0.0.14: banned until");
+    let log = server.wait_for_log_count("login failed from 127.0.0.14:", 2);
     assert_eq!(log.matches("login failed from 127.0.0.14:").count(), 2, "{log}");
     assert!(log.contains("login refused from 127.0.0.14: banned until"), "{log}");
 }

@@ -477,7 +477,8 @@ fn the_certificate_fingerprint_is_shown_and_logged() {
     let shown = stdout.split_whitespace().next().unwrap_or_default().to_string();
     // The SHA-256 of the certificate's DER, computed here from the file.
     let pem = std::fs::read_to_string(dir.0.join("data/tls/cert.pem")).unwrap();
-    let body: String = pem.lines().filter(|line| !line.starts_with("-----")).collect();
+    // The first certificate: the server's own (its authority's follows).
+    let body: String = pem.lines().skip(1).take_while(|line| !line.starts_with("-----END")).collect();
     let der = decode_base64(&body);
     let digest = ring::digest::digest(&ring::digest::SHA256, &der);
     let expected: Vec<String> = digest.as_ref().iter().map(|byte| format!("{byte:02X}")).collect();
@@ -501,7 +502,8 @@ fn the_self_signed_certificate_carries_the_lan_addresses() {
     let (ok, _, stderr) = run_bounded_with(&["fingerprint", "--config", config.to_str().unwrap()], None);
     assert!(ok, "{stderr}");
     let pem = std::fs::read_to_string(dir.0.join("data/tls/cert.pem")).unwrap();
-    let body: String = pem.lines().filter(|line| !line.starts_with("-----")).collect();
+    // The first certificate: the server's own (its authority's follows).
+    let body: String = pem.lines().skip(1).take_while(|line| !line.starts_with("-----END")).collect();
     let der = decode_base64(&body);
     let contains = |needle: &[u8]| der.windows(needle.len()).any(|window| window == needle);
     // GeneralName iPAddress is [7] IMPLICIT OCTET STRING (RFC 5280 §4.2.1.6): tag 0x87.

@@ -133,8 +133,7 @@ zig_ensure() {
     local want="ziglang==0.17.1 cargo-zigbuild==0.24.1"
     if [ "$(cat "$ZIG_VENV/.installed" 2>/dev/null)" != "$want" ]; then
         # Debian's python3 lacks ensurepip until python3-venv is installed.
-        /usr/bin/python3 -m venv --help >/dev/null 2>&1 && /usr/bin/python3 -c 'import ensurepip' 2>/dev/null ||
-            apt_ensure python3-venv
+        if ! /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null; then apt_ensure python3-venv; fi
         rm -rf "$ZIG_VENV"
         bounded 600 /usr/bin/python3 -m venv "$ZIG_VENV" >&2 || fail "python3 -m venv $ZIG_VENV"
         # shellcheck disable=SC2086 # two requirements

@@ -33,11 +33,11 @@ PROFILE=${ROOST_STATIC_PROFILE:-pi}
 # Issue 17: what a Pi Zero's SD card and RAM comfortably take.
 MAX_BYTES=4194304
 
-run=yes
+run_qemu=yes
 targets=()
 for argument in "$@"; do
     case "$argument" in
-        --no-run) run="" ;;
+        --no-run) run_qemu="" ;;
         -h | --help)
             sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
             exit 0
@@ -159,7 +159,7 @@ for target in "${targets[@]}"; do
         oversize+=("$target")
     fi
 
-    if [ -n "$run" ]; then
+    if [ -n "$run_qemu" ]; then
         note "run $target under $qemu"
         roundtrip "$qemu" "$dist"
     fi

@@ -1,9 +1,11 @@
 # shellcheck shell=bash
-# Shared by cross/aarch64-check.sh and cross/armv7-build.sh: sourced, not run.
+# Shared by cross/aarch64-check.sh, cross/armv7-build.sh and cross/static.sh:
+# sourced, not run.
 #
 # Gives: apt installs (idempotent), Debian's rustc-web toolchain, child
-# processes tracked by PID and killed on every exit path, and `roundtrip`,
-# which runs an ARM build of roost under qemu-user against a real IMAP client.
+# processes tracked by PID and killed on every exit path, zig in a venv, and
+# `roundtrip`, which runs an ARM build of roost under qemu-user against a real
+# IMAP client.
 
 CROSS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$CROSS_DIR/.." && pwd)
@@ -123,6 +125,24 @@ cargo_env() {
     echo "AR_${lower}=${prefix}-ar"
 }
 
+# zig_ensure: zig and cargo-zigbuild (pinned) in a venv under target/cross
+# (pip, not apt: Debian 12 packages neither). Prints the venv's bin
+# directory; cargo-zigbuild finds zig through the venv's python3 (-m ziglang).
+ZIG_VENV="$CROSS_TARGET_DIR/zig-venv"
+zig_ensure() {
+    local want="ziglang==0.17.1 cargo-zigbuild==0.24.1"
+    if [ "$(cat "$ZIG_VENV/.installed" 2>/dev/null)" != "$want" ]; then
+        # Debian's python3 lacks ensurepip until python3-venv is installed.
+        if ! /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null; then apt_ensure python3-venv; fi
+        rm -rf "$ZIG_VENV"
+        bounded 600 /usr/bin/python3 -m venv "$ZIG_VENV" >&2 || fail "python3 -m venv $ZIG_VENV"
+        # shellcheck disable=SC2086 # two requirements
+        bounded 900 "$ZIG_VENV/bin/pip" install -q --disable-pip-version-check $want >&2 || fail "pip install $want"
+        echo "$want" >"$ZIG_VENV/.installed"
+    fi
+    echo "$ZIG_VENV/bin"
+}
+
 # roundtrip QEMU_COMMAND BINARY: the end-to-end check, QEMU_COMMAND being a
 # space-separated emulator prefix such as "qemu-aarch64 -L /".
 roundtrip() {
@@ -131,6 +151,8 @@ roundtrip() {
     read -r -a run <<<"$qemu"
     run+=("$binary")
 
+    # A script may run several round trips: the previous one's directory goes.
+    if [ -n "$WORK_DIR" ] && [ -d "$WORK_DIR" ]; then rm -rf "$WORK_DIR"; fi
     WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/roost-cross.XXXXXX")
     local config="$WORK_DIR/roost.toml" log="$WORK_DIR/serve.log"
     cat >"$config" <<EOF

@@ -39,7 +39,7 @@ macro_rules! say {
 /// The configuration: the file (if any), then `--board` and `--data`.
 pub fn load(config: &Option<PathBuf>, board: Option<String>, data: &Option<PathBuf>) -> Result<Config, String> {
     let installed = Path::new(INSTALLED_CONFIG);
-    let config = default_config(config, data, installed.is_file().then_some(installed));
+    let config = default_config(config.as_deref(), data.as_deref(), installed.is_file().then_some(installed));
     Config::load(config, Overrides { board, data_dir: data.clone() }).map_err(|error| error.to_string())
 }
 
@@ -51,11 +51,7 @@ pub const INSTALLED_CONFIG: &str = "/etc/roost/roost.toml";
 /// `sudo roost user add alice` finds the service's configuration, as
 /// `doveadm` finds Dovecot's), else none (the built-in defaults:
 /// `./roost-data`, loopback ports).
-fn default_config<'a>(
-    given: &'a Option<PathBuf>,
-    data: &Option<PathBuf>,
-    installed: Option<&'a Path>,
-) -> Option<&'a Path> {
+fn default_config<'a>(given: Option<&'a Path>, data: Option<&Path>, installed: Option<&'a Path>) -> Option<&'a Path> {
     match (given, data) {
         (Some(path), _) => Some(path),
         (None, None) => installed,
@@ -753,13 +749,13 @@ mod tests {
     #[test]
     fn the_installed_configuration_is_the_default_unless_told_otherwise() {
         let installed = Path::new(INSTALLED_CONFIG);
-        let given = Some(PathBuf::from("/tmp/mine.toml"));
-        let data = Some(PathBuf::from("/tmp/data"));
-        assert_eq!(default_config(&given, &None, Some(installed)), Some(Path::new("/tmp/mine.toml")));
-        assert_eq!(default_config(&given, &data, Some(installed)), Some(Path::new("/tmp/mine.toml")));
-        assert_eq!(default_config(&None, &None, Some(installed)), Some(installed));
+        let given = Some(Path::new("/tmp/mine.toml"));
+        let data = Some(Path::new("/tmp/data"));
+        assert_eq!(default_config(given, None, Some(installed)), given);
+        assert_eq!(default_config(given, data, Some(installed)), given);
+        assert_eq!(default_config(None, None, Some(installed)), Some(installed));
         // --data alone: a scratch server of one's own, not the service's settings.
-        assert_eq!(default_config(&None, &data, Some(installed)), None);
-        assert_eq!(default_config(&None, &None, None), None);
+        assert_eq!(default_config(None, data, Some(installed)), None);
+        assert_eq!(default_config(None, None, None), None);
     }
 }

@@ -162,6 +162,92 @@ fn serial() -> Result<rcgen::SerialNumber, String> {
     Ok(rcgen::SerialNumber::from_slice(&bytes))
 }
 
+/// The file beside `ca.pem` listing the names the authority was made for,
+/// one per line: what its name constraints permit besides the defaults.
+fn authority_names_path(cert: &Path) -> PathBuf {
+    authority_paths(cert).0.with_file_name("ca.names")
+}
+
+/// Home-network addresses any roost authority may vouch for: private,
+/// shared (CGNAT, VPNs like Tailscale), loopback and link-local ranges.
+fn private_ranges() -> Vec<(std::net::IpAddr, u8)> {
+    [
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "fc00::/7",
+        "fe80::/10",
+        "::1/128",
+    ]
+    .iter()
+    .map(|range| {
+        let (address, bits) = range.split_once('/').expect("a prefix");
+        (address.parse().expect("an address"), bits.parse().expect("a length"))
+    })
+    .collect()
+}
+
+fn in_range(address: std::net::IpAddr, (network, bits): (std::net::IpAddr, u8)) -> bool {
+    match (address, network) {
+        (std::net::IpAddr::V4(address), std::net::IpAddr::V4(network)) => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(bits)).unwrap_or(0);
+            u32::from(address) & mask == u32::from(network) & mask
+        }
+        (std::net::IpAddr::V6(address), std::net::IpAddr::V6(network)) => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(bits)).unwrap_or(0);
+            u128::from(address) & mask == u128::from(network) & mask
+        }
+        _ => false,
+    }
+}
+
+/// Whether an authority made for `made_for` may vouch for `name`: a DNS
+/// name equal to one of them, `localhost`, `local`, or below one of them
+/// (RFC 5280 §4.2.1.10: a dNSName constraint covers its subdomains); an
+/// address among them or in a home-network range.
+pub fn authority_permits(made_for: &[String], name: &str) -> bool {
+    if let Ok(address) = name.parse::<std::net::IpAddr>() {
+        return private_ranges().into_iter().any(|range| in_range(address, range))
+            || made_for.iter().any(|known| known.parse::<std::net::IpAddr>() == Ok(address));
+    }
+    let name = name.to_ascii_lowercase();
+    made_for
+        .iter()
+        .map(String::as_str)
+        .chain(["local", "localhost"])
+        .filter(|known| known.parse::<std::net::IpAddr>().is_err())
+        .any(|known| {
+            let known = known.to_ascii_lowercase();
+            name == known || name.ends_with(&format!(".{known}"))
+        })
+}
+
+/// RFC 5280 §4.2.1.10 name constraints for the authority: it can vouch for
+/// this machine's names, `.local` names and home-network addresses only.
+/// Phones install it as a trusted root; if its key ever leaked (a stolen
+/// SD card, a backup left around), it could not be used to impersonate a
+/// bank or a mail provider to them.
+fn name_constraints(made_for: &[String]) -> rcgen::NameConstraints {
+    let mut permitted: Vec<rcgen::GeneralSubtree> = Vec::new();
+    for name in made_for.iter().map(String::as_str).chain(["local", "localhost"]) {
+        match name.parse::<std::net::IpAddr>() {
+            Ok(address) if !private_ranges().into_iter().any(|range| in_range(address, range)) => {
+                let bits = if address.is_ipv4() { 32 } else { 128 };
+                permitted.push(rcgen::GeneralSubtree::IpAddress(rcgen::CidrSubnet::from_addr_prefix(address, bits)));
+            }
+            Ok(_) => {}
+            Err(_) => permitted.push(rcgen::GeneralSubtree::DnsName(name.to_ascii_lowercase())),
+        }
+    }
+    for (network, bits) in private_ranges() {
+        permitted.push(rcgen::GeneralSubtree::IpAddress(rcgen::CidrSubnet::from_addr_prefix(network, bits)));
+    }
+    rcgen::NameConstraints { permitted_subtrees: permitted, excluded_subtrees: Vec::new() }
+}
+
 fn authority_params(common_name: &str, now: i64) -> Result<rcgen::CertificateParams, String> {
     let mut params = rcgen::CertificateParams::default();
     let mut subject = rcgen::DistinguishedName::new();
@@ -192,16 +278,41 @@ fn authority(
             .map_err(|error| format!("{} is not a usable key: {error}", authority_key.display()))?;
         let info = crate::status::x509::read_pem(&authority_cert)?;
         let common_name = info.common_name.ok_or_else(|| format!("{} has no common name", authority_cert.display()))?;
-        // Only the subject name and the key identifier (from the key) go
-        // into what it signs: the same name and key sign as before.
-        return Ok((signing_key, authority_params(&common_name, now)?));
+        let made_for: Vec<String> = std::fs::read_to_string(authority_names_path(cert))
+            .map_err(|error| format!("cannot read {}: {error}", authority_names_path(cert).display()))?
+            .lines()
+            .map(str::to_string)
+            .collect();
+        let outside: Vec<&String> = hostnames.iter().filter(|name| !authority_permits(&made_for, name)).collect();
+        if outside.is_empty() {
+            // Only the subject name and the key identifier (from the key)
+            // go into what it signs: the same name and key sign as before.
+            return Ok((signing_key, authority_params(&common_name, now)?));
+        }
+        // A name its constraints leave out would make every client refuse
+        // the whole certificate: a new authority, and phones trust it anew.
+        log::warn!(
+            "the certificate authority {} cannot vouch for {}: making a new one (the old is kept as .old); \
+             phones that installed the old one need the new profile (`roost client-profile`)",
+            authority_cert.display(),
+            outside.iter().map(|name| name.as_str()).collect::<Vec<_>>().join(", ")
+        );
+        for path in [authority_cert.clone(), authority_key.clone(), authority_names_path(cert)] {
+            let mut old = path.clone().into_os_string();
+            old.push(".old");
+            let _ = std::fs::rename(&path, old);
+        }
     }
     let host = hostnames.iter().find(|name| name.parse::<std::net::IpAddr>().is_err()).map_or("home", String::as_str);
-    let params = authority_params(&format!("roost on {host}"), now)?;
+    let mut params = authority_params(&format!("roost on {host}"), now)?;
+    params.name_constraints = Some(name_constraints(hostnames));
     let signing_key = rcgen::KeyPair::generate().map_err(|error| format!("cannot generate a key: {error}"))?;
     let made = params.self_signed(&signing_key).map_err(|error| format!("cannot make a certificate: {error}"))?;
     write_atomically(&authority_key, signing_key.serialize_pem().as_bytes(), 0o600)?;
     write_atomically(&authority_cert, made.pem().as_bytes(), 0o644)?;
+    let mut names = hostnames.join("\n");
+    names.push('\n');
+    write_atomically(&authority_names_path(cert), names.as_bytes(), 0o644)?;
     log::info!("made the household's certificate authority {}", authority_cert.display());
     Ok((signing_key, params))
 }
@@ -372,16 +483,75 @@ mod tests {
     }
 
     #[test]
-    fn a_new_certificate_for_new_names_keeps_the_authority() {
+    fn a_new_certificate_for_new_names_keeps_the_authority_while_it_may_vouch_for_them() {
         let dir = scratch("names");
         let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
         ensure_self_signed(&cert, &key, &names()).unwrap();
         let (authority, _) = authority_paths(&cert);
         let authority_before = std::fs::read(&authority).unwrap();
+        // A new .local name and a new home address: the same authority.
         std::fs::remove_file(&cert).unwrap();
-        ensure_self_signed(&cert, &key, &["mail.home.arpa".to_string()]).unwrap();
+        let inside = vec!["kitchen.local".to_string(), "mail.pi.example".to_string(), "10.1.2.3".to_string()];
+        ensure_self_signed(&cert, &key, &inside).unwrap();
         assert_eq!(std::fs::read(&authority).unwrap(), authority_before);
-        verify(&cert, &authority, "mail.home.arpa", unix_now()).unwrap();
+        for name in &inside {
+            verify(&cert, &authority, name, unix_now()).unwrap();
+        }
+        // A name its constraints leave out: a new authority (the old kept).
+        std::fs::remove_file(&cert).unwrap();
+        let outside = vec!["mail.home.arpa".to_string(), "203.0.113.7".to_string()];
+        ensure_self_signed(&cert, &key, &outside).unwrap();
+        assert_ne!(std::fs::read(&authority).unwrap(), authority_before);
+        assert_eq!(std::fs::read(dir.join("ca.pem.old")).unwrap(), authority_before);
+        for name in &outside {
+            verify(&cert, &authority, name, unix_now()).unwrap();
+        }
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_authority_cannot_vouch_for_anyone_else() {
+        let dir = scratch("constraints");
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        ensure_self_signed(&cert, &key, &names()).unwrap();
+        let now = unix_now();
+        // Its key, stolen, signing a certificate for a bank: clients that
+        // trust the authority still refuse it (RFC 5280 name constraints;
+        // webpki, as rustls uses it, enforces them).
+        let (authority_key, authority_signing) = authority(&cert, &names(), now).unwrap();
+        let issuer = rcgen::Issuer::new(authority_signing, &authority_key);
+        for forged_name in ["www.bank.example", "198.51.100.1"] {
+            let params = rcgen::CertificateParams::new(vec![forged_name.to_string()]).unwrap();
+            let forged_key = rcgen::KeyPair::generate().unwrap();
+            let forged = params.signed_by(&forged_key, &issuer).unwrap();
+            let forged_file = dir.join("forged.pem");
+            std::fs::write(&forged_file, forged.pem()).unwrap();
+            let refused = verify(&forged_file, &authority_paths(&cert).0, forged_name, now);
+            assert!(refused.is_err(), "{forged_name} was accepted");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn what_an_authority_may_vouch_for() {
+        let made_for = vec!["pi".to_string(), "pi.local".to_string(), "203.0.113.7".to_string()];
+        for yes in [
+            "pi",
+            "PI",
+            "mail.pi",
+            "kitchen.local",
+            "localhost",
+            "192.168.1.20",
+            "10.0.0.1",
+            "fd00::2",
+            "::1",
+            "203.0.113.7",
+            "100.101.1.2",
+        ] {
+            assert!(authority_permits(&made_for, yes), "{yes}");
+        }
+        for no in ["pie", "pi.example", "local.example", "8.8.8.8", "203.0.113.8", "2001:db8::1", "172.32.0.1"] {
+            assert!(!authority_permits(&made_for, no), "{no}");
+        }
     }
 }

@@ -131,7 +131,7 @@ build_started=$SECONDS
 # cargo-zigbuild runs Debian's cargo and not rustup's proxy.
 # panic_unwind: the profile unwinds (sessions catch panics).
 bounded 5400 env "${build_env[@]}" "$zig_bin/cargo-zigbuild" build --locked --profile "$PROFILE" "${target_args[@]}" \
-    --target-dir "$TARGET_DIR" -Z build-std=std,panic_unwind ||
+    --target-dir "$TARGET_DIR" -Z build-std=std,panic_unwind -Z build-std-features=panic-unwind,optimize_for_size ||
     fail "cargo zigbuild ${target_args[*]}"
 pass "built ${targets[*]} in $((SECONDS - build_started)) s"
 

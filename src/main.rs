@@ -6,6 +6,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use argh::FromArgs;
+
+/// On static musl builds, Doug Lea's allocator instead of musl's own
+/// (measured per idle TLS connection: cross/README.md).
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
 use roost::admin;
 
 /// roost: your family's mail, on a small board at home.

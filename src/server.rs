@@ -529,13 +529,7 @@ fn make_private(dir: &std::path::Path) -> Result<(), String> {
 /// The certificate and key the server uses: the configured pair, or the
 /// self-signed one in the data directory (made on first use).
 pub fn tls_paths(config: &Config) -> Result<(PathBuf, PathBuf), String> {
-    if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
-        return Ok((cert.clone(), key.clone()));
-    }
-    // systemd's LoadCredential= (see systemd/roost.service): root-only
-    // files such as Let's Encrypt's private key, handed to the service user
-    // in a private directory.
-    if let Some(pair) = credentials() {
+    if let Some(pair) = other_certificate(config) {
         Ok(pair)
     } else {
         let (cert, key, names) = own_certificate(config);
@@ -546,6 +540,26 @@ pub fn tls_paths(config: &Config) -> Result<(PathBuf, PathBuf), String> {
         }
         Ok((cert, key))
     }
+}
+
+/// The certificate and key the server uses, found without making or
+/// renewing anything (for `roost status`, which must not write).
+pub fn tls_files(config: &Config) -> (PathBuf, PathBuf) {
+    other_certificate(config).unwrap_or_else(|| {
+        let (cert, key, _) = own_certificate(config);
+        (cert, key)
+    })
+}
+
+/// The configured pair, else systemd's LoadCredential= (see
+/// systemd/roost.service: root-only files such as Let's Encrypt's private
+/// key, handed to the service user in a private directory), else none:
+/// roost's own.
+fn other_certificate(config: &Config) -> Option<(PathBuf, PathBuf)> {
+    if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
+        return Some((cert.clone(), key.clone()));
+    }
+    credentials()
 }
 
 /// The pair roost makes itself in the data directory, and the names it is
@@ -769,7 +783,7 @@ pub fn serve(config: Config, ports_file: Option<&std::path::Path>) -> Result<(),
     executor.spawn(crate::backup::schedule(Rc::downgrade(&server))).detach();
     executor.spawn(crate::quota_warning::run(Rc::downgrade(&server))).detach();
     executor.spawn(crate::retention::run(Rc::downgrade(&server))).detach();
-    if server.config.tls_cert.is_none() && credentials().is_none() {
+    if other_certificate(&server.config).is_none() {
         let (cert, key, names) = own_certificate(&server.config);
         executor.spawn(renew_certificate(cert, key, names)).detach();
     }

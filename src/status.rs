@@ -58,6 +58,9 @@ pub struct FileFacts {
     pub certificate: Result<(PathBuf, x509::CertInfo, String), String>,
     pub disk: Result<DiskUsage, String>,
     pub database_size: Option<u64>,
+    /// roost's own authority signed the certificate (`ca.pem` beside it,
+    /// src/net/tls.rs): it renews by itself.
+    pub own_authority: bool,
 }
 
 /// Everything `roost status` shows.
@@ -81,7 +84,11 @@ pub fn file_facts(config: &Config, certificate: Result<PathBuf, String>) -> File
         Ok((path, info, fingerprint))
     });
     let database = config.database_path();
+    let own_authority = certificate
+        .as_ref()
+        .is_ok_and(|(path, info, _)| !info.self_issued && crate::net::tls::authority_paths(path).0.exists());
     FileFacts {
+        own_authority,
         certificate,
         disk: store::disk_usage(&config.data_dir).map_err(|error| format!("{}: {error}", config.data_dir.display())),
         database_size: std::fs::metadata(&database).ok().map(|metadata| metadata.len()),
@@ -111,9 +118,7 @@ pub fn render(facts: &Facts) -> String {
     }
     match &facts.files.certificate {
         Ok((path, info, fingerprint)) => {
-            // roost's own authority (src/net/tls.rs) signs the server
-            // certificate it makes, and renews it by itself.
-            let own = crate::net::tls::authority_paths(path).0.exists();
+            let own = facts.files.own_authority;
             let issued = match (info.self_issued, own) {
                 (true, _) => "self-signed",
                 (false, true) => "signed by roost's own authority (ca.pem beside it), renewed by itself",
@@ -335,6 +340,7 @@ mod tests {
                 certificate: Ok((PathBuf::from("/x/cert.pem"), info, "AA:BB".into())),
                 disk: Err("no disk".into()),
                 database_size: None,
+                own_authority: false,
             },
             now,
         };

@@ -123,7 +123,7 @@ pub async fn answer(server: &Server, midnight: &str) -> Result<String, String> {
     let config = server.config.clone();
     // The certificate and the disk: file-system calls, off the executor.
     let files = smol::unblock(move || {
-        let certificate = crate::server::tls_paths(&config).map(|(cert, _)| cert);
+        let certificate = Ok(crate::server::tls_files(&config).0);
         status::file_facts(&config, certificate)
     })
     .await;

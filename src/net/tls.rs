@@ -366,8 +366,10 @@ pub fn fingerprint(cert: &Path) -> Result<String, String> {
 fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
+    // The process id in the name: `roost fingerprint` run while the
+    // server renews writes its own temporary file, not the same one.
     let mut temporary = path.as_os_str().to_owned();
-    temporary.push(".new");
+    temporary.push(format!(".new-{}", std::process::id()));
     let temporary = PathBuf::from(temporary);
     let mut file = std::fs::OpenOptions::new()
         .write(true)

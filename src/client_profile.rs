@@ -54,7 +54,7 @@ const SUBMISSION_PORT: u16 = 587;
 pub struct Request {
     pub user: String,
     pub out: PathBuf,
-    /// The name phones connect to (default: see [`default_host`]).
+    /// The name phones connect to (default: see `default_host`).
     pub host: Option<String>,
     /// The IMAPS port phones connect to (default: the server's first
     /// `[imap] listen_tls` port).

@@ -20,18 +20,21 @@ fn age_first_two(server: &mut Server) {
         let database = redb::Database::create(server.data_dir().join("roost.redb")).unwrap();
         let transaction = database.begin_write().unwrap();
         {
-            let definition: redb::TableDefinition<(u64, u32), i64> = redb::TableDefinition::new("save_dates");
+            // The table's rows are bytes (`store::rows`): the key is the
+            // mailbox id and the UID, the value unix seconds, big endian.
+            let definition: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("save_dates");
             let mut table = transaction.open_table(definition).unwrap();
-            let rows: Vec<((u64, u32), i64)> = table
+            let rows: Vec<(Vec<u8>, i64)> = table
                 .iter()
                 .unwrap()
                 .map(|entry| entry.unwrap())
-                .map(|(key, value)| (key.value(), value.value()))
+                .map(|(key, value)| (key.value().to_vec(), i64::from_be_bytes(value.value().try_into().unwrap())))
                 .collect();
             let mut aged = 0;
-            for ((mailbox, uid), saved) in rows {
+            for (key, saved) in rows {
+                let uid = u32::from_be_bytes(key[8..12].try_into().unwrap());
                 if uid <= 2 {
-                    table.insert((mailbox, uid), saved - 40 * 86_400).unwrap();
+                    table.insert(key.as_slice(), (saved - 40 * 86_400).to_be_bytes().as_slice()).unwrap();
                     aged += 1;
                 }
             }

@@ -118,8 +118,6 @@
 //! user (delete). Revoking a user's rights keeps their rows: given back the
 //! right, they find their \Seen as they left it.
 
-use redb::{ReadableTable, Table};
-
 use super::ops::{Settable, Tables};
 use super::schema::{
     Flags, MailboxRecord, MessageRecord, SpecialUse, ANYONE, AUTHENTICATED, PRIVATE_SEEN_BIT, PUBLIC_OWNER,
@@ -362,7 +360,7 @@ fn forget_reader(tables: &mut Tables, mailbox: u64, user: u32) -> Result<(), Sto
 
 /// The users with private rows in `mailbox`: one seek per reader, not a
 /// walk over their rows.
-fn readers(table: &Table<(u64, u32, u32), u64>, mailbox: u64) -> Result<Vec<u32>, StoreError> {
+fn readers(table: &super::rows::Rows<(u64, u32, u32), u64>, mailbox: u64) -> Result<Vec<u32>, StoreError> {
     let mut found = Vec::new();
     let mut from = 0u32;
     loop {
@@ -852,7 +850,7 @@ pub(super) struct PrivateRows {
 /// One user's private rows of one mailbox in ascending UID order, like
 /// the message cursor: a SEARCH of every message reads each page once.
 pub struct PrivateCursor {
-    range: redb::Range<'static, (u64, u32, u32), u64>,
+    range: super::rows::Range<'static, (u64, u32, u32), u64>,
     current: Option<(u32, u64)>,
 }
 

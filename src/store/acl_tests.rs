@@ -525,45 +525,45 @@ fn check_finds_each_kind_of_access_damage() {
     type Damage = fn(&redb::WriteTransaction, u64, u32);
     let damages: [(&str, &str, Damage); 11] = [
         ("an entry missing from the by-grantee index", "missing from the by-grantee index", |txn, mailbox, bob| {
-            txn.open_table(ACL_GRANTEES).unwrap().remove((bob, mailbox)).unwrap();
+            ACL_GRANTEES.open(txn).unwrap().remove((bob, mailbox)).unwrap();
         }),
         ("a by-grantee row without an entry", "has no ACL entry", |txn, mailbox, _| {
-            txn.open_table(ACL_GRANTEES).unwrap().insert((ANYONE_KEY, mailbox), ()).unwrap();
+            ACL_GRANTEES.open(txn).unwrap().insert((ANYONE_KEY, mailbox), ()).unwrap();
         }),
         ("an entry of a mailbox that is gone", "the mailbox does not exist", |txn, mailbox, bob| {
-            txn.open_table(ACL).unwrap().insert((mailbox + 50, bob), 1).unwrap();
-            txn.open_table(ACL_GRANTEES).unwrap().insert((bob, mailbox + 50), ()).unwrap();
+            ACL.open(txn).unwrap().insert((mailbox + 50, bob), 1).unwrap();
+            ACL_GRANTEES.open(txn).unwrap().insert((bob, mailbox + 50), ()).unwrap();
         }),
         ("an entry naming a user who is gone", "names a user who does not exist", |txn, mailbox, bob| {
-            txn.open_table(ACL).unwrap().insert((mailbox, bob + 50), 1).unwrap();
-            txn.open_table(ACL_GRANTEES).unwrap().insert((bob + 50, mailbox), ()).unwrap();
+            ACL.open(txn).unwrap().insert((mailbox, bob + 50), 1).unwrap();
+            ACL_GRANTEES.open(txn).unwrap().insert((bob + 50, mailbox), ()).unwrap();
         }),
         ("an empty entry", "holds no rights", |txn, mailbox, bob| {
-            txn.open_table(ACL).unwrap().insert((mailbox, bob), 0).unwrap();
+            ACL.open(txn).unwrap().insert((mailbox, bob), 0).unwrap();
         }),
         ("a private \\Seen of a message that is gone", "the message does not exist", |txn, mailbox, bob| {
-            txn.open_table(PRIVATE_SEEN).unwrap().insert((mailbox, bob, 77), ()).unwrap();
+            PRIVATE_SEEN.open(txn).unwrap().insert((mailbox, bob, 77), ()).unwrap();
         }),
         ("a private \\Seen missing from the per-user table", "per-user table disagrees", |txn, mailbox, bob| {
-            txn.open_table(PRIVATE_SEEN_MAILBOXES).unwrap().remove((bob, mailbox)).unwrap();
+            PRIVATE_SEEN_MAILBOXES.open(txn).unwrap().remove((bob, mailbox)).unwrap();
         }),
         ("a private \\Seen of a user who is gone", "the user does not exist", |txn, mailbox, bob| {
-            txn.open_table(PRIVATE_SEEN).unwrap().insert((mailbox, bob + 50, 1), ()).unwrap();
-            txn.open_table(PRIVATE_SEEN_MAILBOXES).unwrap().insert((bob + 50, mailbox), ()).unwrap();
+            PRIVATE_SEEN.open(txn).unwrap().insert((mailbox, bob + 50, 1), ()).unwrap();
+            PRIVATE_SEEN_MAILBOXES.open(txn).unwrap().insert((bob + 50, mailbox), ()).unwrap();
         }),
         (
             "private flags missing from the private change index",
             "missing from the private change index",
             |txn, mailbox, bob| {
-                txn.open_table(PRIVATE_CHANGES).unwrap().retain(|_, ()| false).unwrap();
+                PRIVATE_CHANGES.open(txn).unwrap().retain(|_, ()| false).unwrap();
                 let _ = (mailbox, bob);
             },
         ),
         ("a private change without its flags row", "has no private flags row", |txn, mailbox, bob| {
-            txn.open_table(PRIVATE_CHANGES).unwrap().insert((mailbox, bob, 1, 1), ()).unwrap();
+            PRIVATE_CHANGES.open(txn).unwrap().insert((mailbox, bob, 1, 1), ()).unwrap();
         }),
         ("a shared modseq beyond the counter", "against HIGHESTMODSEQ", |txn, mailbox, _| {
-            txn.open_table(SHARED_MODSEQ).unwrap().insert(mailbox, (1, 999)).unwrap();
+            SHARED_MODSEQ.open(txn).unwrap().insert(mailbox, (1, 999)).unwrap();
         }),
     ];
     const ANYONE_KEY: u32 = schema::ANYONE;
@@ -766,7 +766,7 @@ fn user_ids_never_reach_the_reserved_range() {
         let database = store.database();
         let transaction = database.begin_write().unwrap();
         let last = u64::from(schema::RESERVED_IDS) - 1;
-        transaction.open_table(schema::META).unwrap().insert("next_user_id", last).unwrap();
+        schema::META.open(&transaction).unwrap().insert("next_user_id", last).unwrap();
         transaction.commit().unwrap();
         let [last_user] = users(store, &["last"]).await[..] else { unreachable!() };
         assert_eq!(u64::from(last_user), last);
@@ -822,7 +822,7 @@ fn private_flags_cost() {
         let transaction = database.begin_write().unwrap();
         {
             let mut messages = transaction.open_table(MESSAGES).unwrap();
-            let mut private = transaction.open_table(PRIVATE_FLAGS).unwrap();
+            let mut private = PRIVATE_FLAGS.open(&transaction).unwrap();
             for uid in 1..=COUNT {
                 messages.insert((bills, uid), record.encode().as_slice()).unwrap();
                 if uid % 2 == 0 {
@@ -875,13 +875,13 @@ fn check_reads_a_database_from_before_the_access_tables() {
         })
         .expect("the database reopens");
     let txn = database.begin_write().unwrap();
-    txn.delete_table(ACL).unwrap();
-    txn.delete_table(ACL_GRANTEES).unwrap();
-    txn.delete_table(PRIVATE_SEEN).unwrap();
-    txn.delete_table(PRIVATE_SEEN_MAILBOXES).unwrap();
-    txn.delete_table(PRIVATE_FLAGS).unwrap();
-    txn.delete_table(PRIVATE_CHANGES).unwrap();
-    txn.delete_table(SHARED_MODSEQ).unwrap();
+    txn.delete_table(ACL.raw()).unwrap();
+    txn.delete_table(ACL_GRANTEES.raw()).unwrap();
+    txn.delete_table(PRIVATE_SEEN.raw()).unwrap();
+    txn.delete_table(PRIVATE_SEEN_MAILBOXES.raw()).unwrap();
+    txn.delete_table(PRIVATE_FLAGS.raw()).unwrap();
+    txn.delete_table(PRIVATE_CHANGES.raw()).unwrap();
+    txn.delete_table(SHARED_MODSEQ.raw()).unwrap();
     txn.commit().unwrap();
     drop(database);
     let report = check_offline(&path, 1 << 20, false).unwrap();

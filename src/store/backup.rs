@@ -184,40 +184,40 @@ fn copy_into(source: &ReadTransaction, path: &Path, cancel: &AtomicBool) -> Resu
 /// every backup fail (see `copy_into`) and the unit test
 /// `every_table_is_copied` with it: typed copies need the definitions.
 fn copy_every_table(copier: &mut Copier) -> Result<(), StoreError> {
-    copier.table(META)?;
-    copier.table(USERS)?;
-    copier.table(MAILBOXES)?;
+    copier.table(META.raw())?;
+    copier.table(USERS.raw())?;
+    copier.table(MAILBOXES.raw())?;
     copier.table(MAILBOX_INFO)?;
-    copier.table(SUBSCRIPTIONS)?;
+    copier.table(SUBSCRIPTIONS.raw())?;
     copier.table(MESSAGES)?;
-    copier.table(CHANGES)?;
-    copier.table(EXPUNGED)?;
-    copier.table(FLAG_INDEX)?;
+    copier.table(CHANGES.raw())?;
+    copier.table(EXPUNGED.raw())?;
+    copier.table(FLAG_INDEX.raw())?;
     copier.table(SUMMARIES)?;
-    copier.table(SAVE_DATES)?;
+    copier.table(SAVE_DATES.raw())?;
     copier.table(PREVIEWS)?;
     copier.table(BLOBS)?;
     copier.table(BLOB_CHUNKS)?;
-    copier.table(PENDING_BLOBS)?;
-    copier.table(BANS)?;
-    copier.table(DEVICES)?;
-    copier.table(USER_SETTINGS)?;
-    copier.table(LOGIN_HISTORY)?;
-    copier.table(KNOWN_ADDRESSES)?;
-    copier.table(KNOWN_DEVICES)?;
-    copier.table(ALERTS_SENT)?;
-    copier.table(ACL)?;
-    copier.table(ACL_GRANTEES)?;
-    copier.table(PRIVATE_SEEN)?;
-    copier.table(PRIVATE_SEEN_MAILBOXES)?;
-    copier.table(PRIVATE_FLAGS)?;
-    copier.table(PRIVATE_CHANGES)?;
-    copier.table(SHARED_MODSEQ)?;
-    copier.table(QUOTA_USAGE)?;
-    copier.table(QUOTA_LIMITS)?;
-    copier.table(QUOTA_WARNED)?;
-    copier.table(DELETED_SIZES)?;
-    copier.table(IMPORTED)?;
+    copier.table(PENDING_BLOBS.raw())?;
+    copier.table(BANS.raw())?;
+    copier.table(DEVICES.raw())?;
+    copier.table(USER_SETTINGS.raw())?;
+    copier.table(LOGIN_HISTORY.raw())?;
+    copier.table(KNOWN_ADDRESSES.raw())?;
+    copier.table(KNOWN_DEVICES.raw())?;
+    copier.table(ALERTS_SENT.raw())?;
+    copier.table(ACL.raw())?;
+    copier.table(ACL_GRANTEES.raw())?;
+    copier.table(PRIVATE_SEEN.raw())?;
+    copier.table(PRIVATE_SEEN_MAILBOXES.raw())?;
+    copier.table(PRIVATE_FLAGS.raw())?;
+    copier.table(PRIVATE_CHANGES.raw())?;
+    copier.table(SHARED_MODSEQ.raw())?;
+    copier.table(QUOTA_USAGE.raw())?;
+    copier.table(QUOTA_LIMITS.raw())?;
+    copier.table(QUOTA_WARNED.raw())?;
+    copier.table(DELETED_SIZES.raw())?;
+    copier.table(IMPORTED.raw())?;
     Ok(())
 }
 
@@ -424,7 +424,7 @@ mod tests {
 
     /// Rows `writer::prepare` keeps in META (schema version, markers).
     fn meta_rows(database: &Database) -> u64 {
-        redb::ReadableTableMetadata::len(&database.begin_read().unwrap().open_table(META).unwrap()).unwrap()
+        META.open_read(&database.begin_read().unwrap()).unwrap().len().unwrap()
     }
 
     /// A table the backup has no definition for is an error, not a skip.

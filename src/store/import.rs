@@ -15,8 +15,6 @@
 //! between was deleted on purpose. Importing into another mailbox
 //! (`--into`) brings it back.
 
-use redb::ReadableTable;
-
 use super::ops::{self, Tables};
 use super::schema::IMPORTED;
 use super::{Change, NewMessage, Reader, StoreError};

@@ -8,6 +8,8 @@
 
 use redb::{ReadableTable, Table, WriteTransaction};
 
+use super::rows::Rows;
+
 use super::quota::{Admission, Usage};
 use super::schema::{
     BlobRecord, DeviceRecord, Flags, LoginEntry, MailboxRecord, MessageRecord, PreviewRecord, SpecialUse, UserRecord,
@@ -42,84 +44,84 @@ const DEFAULT_MAILBOXES: [(&str, Option<SpecialUse>); 6] = [
 ];
 
 pub(super) struct Tables<'txn> {
-    pub meta: Table<'txn, &'static str, u64>,
-    pub users: Table<'txn, &'static str, &'static [u8]>,
-    pub mailboxes: Table<'txn, (u32, &'static str), u64>,
+    pub meta: Rows<'txn, &'static str, u64>,
+    pub users: Rows<'txn, &'static str, &'static [u8]>,
+    pub mailboxes: Rows<'txn, (u32, &'static str), u64>,
     pub mailbox_info: Table<'txn, u64, &'static [u8]>,
-    pub subscriptions: Table<'txn, (u32, &'static str), ()>,
+    pub subscriptions: Rows<'txn, (u32, &'static str), ()>,
     pub messages: Table<'txn, (u64, u32), &'static [u8]>,
-    pub changes: Table<'txn, (u64, u64, u32), ()>,
-    pub flag_index: Table<'txn, (u64, u8, u32), ()>,
+    pub changes: Rows<'txn, (u64, u64, u32), ()>,
+    pub flag_index: Rows<'txn, (u64, u8, u32), ()>,
     pub summaries: Table<'txn, (u64, u32), &'static [u8]>,
-    pub save_dates: Table<'txn, (u64, u32), i64>,
-    pub expunged: Table<'txn, (u64, u64, u32), ()>,
+    pub save_dates: Rows<'txn, (u64, u32), i64>,
+    pub expunged: Rows<'txn, (u64, u64, u32), ()>,
     pub blobs: Table<'txn, u64, &'static [u8]>,
     pub previews: Table<'txn, u64, &'static [u8]>,
     pub chunks: Table<'txn, (u64, u32), &'static [u8]>,
-    pub pending: Table<'txn, u64, i64>,
-    pub bans: Table<'txn, &'static str, &'static [u8]>,
-    pub devices: Table<'txn, (u32, &'static str), &'static [u8]>,
-    pub user_settings: Table<'txn, u32, &'static [u8]>,
-    pub login_history: Table<'txn, (u32, u64), &'static [u8]>,
-    pub known_addresses: Table<'txn, (u32, &'static str), u64>,
-    pub known_devices: Table<'txn, (u32, &'static str), u64>,
-    pub alerts_sent: Table<'txn, (u32, u8), u64>,
-    pub acl: Table<'txn, (u64, u32), u32>,
-    pub acl_grantees: Table<'txn, (u32, u64), ()>,
-    pub private_seen: Table<'txn, (u64, u32, u32), ()>,
-    pub private_seen_mailboxes: Table<'txn, (u32, u64), ()>,
-    pub private_flags: Table<'txn, (u64, u32, u32), u64>,
-    pub private_changes: Table<'txn, (u64, u32, u64, u32), ()>,
-    pub shared_modseq: Table<'txn, u64, (u64, u64)>,
-    pub quota_usage: Table<'txn, u32, (u64, u64)>,
-    pub quota_limits: Table<'txn, u32, (u64, u64)>,
-    pub quota_warned: Table<'txn, u32, u8>,
-    pub deleted_sizes: Table<'txn, u64, u64>,
+    pub pending: Rows<'txn, u64, i64>,
+    pub bans: Rows<'txn, &'static str, &'static [u8]>,
+    pub devices: Rows<'txn, (u32, &'static str), &'static [u8]>,
+    pub user_settings: Rows<'txn, u32, &'static [u8]>,
+    pub login_history: Rows<'txn, (u32, u64), &'static [u8]>,
+    pub known_addresses: Rows<'txn, (u32, &'static str), u64>,
+    pub known_devices: Rows<'txn, (u32, &'static str), u64>,
+    pub alerts_sent: Rows<'txn, (u32, u8), u64>,
+    pub acl: Rows<'txn, (u64, u32), u32>,
+    pub acl_grantees: Rows<'txn, (u32, u64), ()>,
+    pub private_seen: Rows<'txn, (u64, u32, u32), ()>,
+    pub private_seen_mailboxes: Rows<'txn, (u32, u64), ()>,
+    pub private_flags: Rows<'txn, (u64, u32, u32), u64>,
+    pub private_changes: Rows<'txn, (u64, u32, u64, u32), ()>,
+    pub shared_modseq: Rows<'txn, u64, (u64, u64)>,
+    pub quota_usage: Rows<'txn, u32, (u64, u64)>,
+    pub quota_limits: Rows<'txn, u32, (u64, u64)>,
+    pub quota_warned: Rows<'txn, u32, u8>,
+    pub deleted_sizes: Rows<'txn, u64, u64>,
     /// Quota warnings due (`store::quota`), raised where no change list
     /// is at hand (`save_mailbox`); the store thread moves them to the
     /// commit's changes after each operation.
     pub quota_changes: Vec<Change>,
-    pub imported: Table<'txn, (u64, &'static [u8]), u32>,
+    pub imported: Rows<'txn, (u64, &'static [u8]), u32>,
 }
 
 impl<'txn> Tables<'txn> {
     pub fn open(transaction: &'txn WriteTransaction) -> Result<Tables<'txn>, StoreError> {
         Ok(Tables {
-            meta: transaction.open_table(META)?,
-            users: transaction.open_table(USERS)?,
-            mailboxes: transaction.open_table(MAILBOXES)?,
+            meta: META.open(transaction)?,
+            users: USERS.open(transaction)?,
+            mailboxes: MAILBOXES.open(transaction)?,
             mailbox_info: transaction.open_table(MAILBOX_INFO)?,
-            subscriptions: transaction.open_table(SUBSCRIPTIONS)?,
+            subscriptions: SUBSCRIPTIONS.open(transaction)?,
             messages: transaction.open_table(MESSAGES)?,
-            changes: transaction.open_table(CHANGES)?,
-            flag_index: transaction.open_table(FLAG_INDEX)?,
+            changes: CHANGES.open(transaction)?,
+            flag_index: FLAG_INDEX.open(transaction)?,
             summaries: transaction.open_table(SUMMARIES)?,
-            save_dates: transaction.open_table(SAVE_DATES)?,
-            expunged: transaction.open_table(EXPUNGED)?,
+            save_dates: SAVE_DATES.open(transaction)?,
+            expunged: EXPUNGED.open(transaction)?,
             blobs: transaction.open_table(BLOBS)?,
             previews: transaction.open_table(PREVIEWS)?,
             chunks: transaction.open_table(BLOB_CHUNKS)?,
-            pending: transaction.open_table(PENDING_BLOBS)?,
-            bans: transaction.open_table(BANS)?,
-            devices: transaction.open_table(DEVICES)?,
-            user_settings: transaction.open_table(USER_SETTINGS)?,
-            login_history: transaction.open_table(LOGIN_HISTORY)?,
-            known_addresses: transaction.open_table(KNOWN_ADDRESSES)?,
-            known_devices: transaction.open_table(KNOWN_DEVICES)?,
-            alerts_sent: transaction.open_table(ALERTS_SENT)?,
-            acl: transaction.open_table(ACL)?,
-            acl_grantees: transaction.open_table(ACL_GRANTEES)?,
-            private_seen: transaction.open_table(PRIVATE_SEEN)?,
-            private_seen_mailboxes: transaction.open_table(PRIVATE_SEEN_MAILBOXES)?,
-            private_flags: transaction.open_table(PRIVATE_FLAGS)?,
-            private_changes: transaction.open_table(PRIVATE_CHANGES)?,
-            shared_modseq: transaction.open_table(SHARED_MODSEQ)?,
-            quota_usage: transaction.open_table(QUOTA_USAGE)?,
-            quota_limits: transaction.open_table(QUOTA_LIMITS)?,
-            quota_warned: transaction.open_table(QUOTA_WARNED)?,
-            deleted_sizes: transaction.open_table(DELETED_SIZES)?,
+            pending: PENDING_BLOBS.open(transaction)?,
+            bans: BANS.open(transaction)?,
+            devices: DEVICES.open(transaction)?,
+            user_settings: USER_SETTINGS.open(transaction)?,
+            login_history: LOGIN_HISTORY.open(transaction)?,
+            known_addresses: KNOWN_ADDRESSES.open(transaction)?,
+            known_devices: KNOWN_DEVICES.open(transaction)?,
+            alerts_sent: ALERTS_SENT.open(transaction)?,
+            acl: ACL.open(transaction)?,
+            acl_grantees: ACL_GRANTEES.open(transaction)?,
+            private_seen: PRIVATE_SEEN.open(transaction)?,
+            private_seen_mailboxes: PRIVATE_SEEN_MAILBOXES.open(transaction)?,
+            private_flags: PRIVATE_FLAGS.open(transaction)?,
+            private_changes: PRIVATE_CHANGES.open(transaction)?,
+            shared_modseq: SHARED_MODSEQ.open(transaction)?,
+            quota_usage: QUOTA_USAGE.open(transaction)?,
+            quota_limits: QUOTA_LIMITS.open(transaction)?,
+            quota_warned: QUOTA_WARNED.open(transaction)?,
+            deleted_sizes: DELETED_SIZES.open(transaction)?,
             quota_changes: Vec::new(),
-            imported: transaction.open_table(IMPORTED)?,
+            imported: IMPORTED.open(transaction)?,
         })
     }
 
@@ -550,7 +552,7 @@ pub(super) fn expunge_deleted(
 
 /// Notes that `user` logged in from (or with) `what` at `at`, keeping the
 /// [`KNOWN_PER_USER`] most recent.
-fn record_known(table: &mut Table<(u32, &'static str), u64>, user: u32, what: &str, at: u64) -> Result<(), StoreError> {
+fn record_known(table: &mut Rows<(u32, &'static str), u64>, user: u32, what: &str, at: u64) -> Result<(), StoreError> {
     table.insert((user, what), at)?;
     let mut known = Vec::new();
     for entry in table.range((user, "")..(user + 1, ""))? {

@@ -857,12 +857,12 @@ mod store_tests {
         let inbox = made;
         let database = reopen(&path);
         let txn = database.begin_write().unwrap();
-        txn.delete_table(DELETED_SIZES).unwrap();
-        txn.open_table(META).unwrap().remove(DELETED_KEPT).unwrap();
-        txn.delete_table(QUOTA_USAGE).unwrap();
-        txn.delete_table(QUOTA_LIMITS).unwrap();
-        txn.delete_table(QUOTA_WARNED).unwrap();
-        txn.open_table(META).unwrap().remove(KEPT).unwrap();
+        txn.delete_table(DELETED_SIZES.raw()).unwrap();
+        META.open(&txn).unwrap().remove(DELETED_KEPT).unwrap();
+        txn.delete_table(QUOTA_USAGE.raw()).unwrap();
+        txn.delete_table(QUOTA_LIMITS.raw()).unwrap();
+        txn.delete_table(QUOTA_WARNED.raw()).unwrap();
+        META.open(&txn).unwrap().remove(KEPT).unwrap();
         txn.commit().unwrap();
         drop(database);
         let report = check_offline(&path, 1 << 20, false).unwrap();
@@ -888,17 +888,17 @@ mod store_tests {
         // Counted into the rows, not only summed on reading.
         let database = reopen(&path);
         let txn = redb::ReadableDatabase::begin_read(&database).unwrap();
-        let row = txn.open_table(QUOTA_USAGE).unwrap().get(alice).unwrap().map(|row| row.value());
+        let row = QUOTA_USAGE.open_read(&txn).unwrap().get(alice).unwrap().map(|row| row.value());
         assert_eq!(row, Some((1000, 2)));
-        let row = txn.open_table(DELETED_SIZES).unwrap().get(inbox).unwrap().map(|row| row.value());
+        let row = DELETED_SIZES.open_read(&txn).unwrap().get(inbox).unwrap().map(|row| row.value());
         assert_eq!(row, Some(700));
         drop(txn);
         drop(database);
         // A damaged row is found by check, and `--repair` recounts it.
         let database = reopen(&path);
         let txn = database.begin_write().unwrap();
-        txn.open_table(QUOTA_USAGE).unwrap().insert(alice, (5, 5)).unwrap();
-        txn.open_table(DELETED_SIZES).unwrap().insert(inbox, 5).unwrap();
+        QUOTA_USAGE.open(&txn).unwrap().insert(alice, (5, 5)).unwrap();
+        DELETED_SIZES.open(&txn).unwrap().insert(inbox, 5).unwrap();
         txn.commit().unwrap();
         drop(database);
         let report = check_offline(&path, 1 << 20, false).unwrap();

@@ -8,8 +8,9 @@
 
 use std::sync::Arc;
 
-use redb::{Database, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use redb::{Database, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable};
 
+use super::rows::Opens;
 use super::schema::{
     BanRecord, BlobRecord, DeviceRecord, LoginEntry, MailboxRecord, MessageRecord, PreviewRecord, UserRecord,
     UserSettings, ALERTS_SENT, BANS, BLOBS, BLOB_CHUNKS, CHANGES, CHUNK_SIZE, DEVICES, EXPUNGED, FLAG_INDEX,
@@ -35,21 +36,15 @@ impl Reader {
         Reader { transaction }
     }
 
-    pub(super) fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
-        &self,
-        definition: redb::TableDefinition<K, V>,
-    ) -> Result<ReadOnlyTable<K, V>, StoreError> {
-        Ok(self.transaction.open_table(definition)?)
+    pub(super) fn table<D: Opens>(&self, definition: D) -> Result<D::Table, StoreError> {
+        Ok(definition.open_read(&self.transaction)?)
     }
 
     /// [`Reader::table`], or None for a table the database does not have
     /// yet: one written by an older roost and not opened by this one's
     /// server since (`roost check` reads such a file without writing).
-    pub(super) fn table_if_any<K: redb::Key + 'static, V: redb::Value + 'static>(
-        &self,
-        definition: redb::TableDefinition<K, V>,
-    ) -> Result<Option<ReadOnlyTable<K, V>>, StoreError> {
-        match self.transaction.open_table(definition) {
+    pub(super) fn table_if_any<D: Opens>(&self, definition: D) -> Result<Option<D::Table>, StoreError> {
+        match definition.open_read(&self.transaction) {
             Ok(table) => Ok(Some(table)),
             Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
             Err(error) => Err(error.into()),
@@ -434,7 +429,7 @@ impl SummaryCursor {
 /// Save dates in ascending UID order, like [`SummaryCursor`]: the same UID
 /// may be asked again (SEARCH SAVEDSINCE x SAVEDBEFORE y asks twice).
 pub struct SaveDateCursor {
-    range: redb::Range<'static, (u64, u32), i64>,
+    range: super::rows::Range<'static, (u64, u32), i64>,
     current: Option<(u32, i64)>,
 }
 
@@ -709,7 +704,7 @@ struct Open {
     summaries: Option<Walk<SummaryCursor>>,
     save_dates: Option<Walk<SaveDateCursor>>,
     previews: Option<PreviewCursor>,
-    private: Option<ReadOnlyTable<(u64, u32, u32), u64>>,
+    private: Option<super::rows::ReadRows<(u64, u32, u32), u64>>,
     /// A reader's own rows (store::acl) scanned beside `records`, by user
     /// (boxed: a snapshot lives in the futures of most commands).
     private_rows: Option<Box<(u32, Walk<super::acl::PrivateCursor>)>>,

@@ -18,7 +18,7 @@
 //! older snapshot may have been expunged and its UID is never reused, so
 //! the check only guards against a caller's mistake.
 
-use redb::{ReadableDatabase, ReadableTable};
+use redb::ReadableDatabase;
 
 use super::ops::{self, Tables};
 use super::{Change, Expunged, Request, Store, StoreError, UidSet};
@@ -126,7 +126,7 @@ mod tests {
             drop(reader);
             let database = store.database();
             let transaction = database.begin_write().unwrap();
-            transaction.open_table(super::super::schema::SAVE_DATES).unwrap().retain(|_, _| false).unwrap();
+            super::super::schema::SAVE_DATES.open(&transaction).unwrap().retain(|_, _| false).unwrap();
             transaction.commit().unwrap();
             // In batches of 4: UIDs 1..=10 are older than 30 days.
             let before = now - 30 * 86_400 - 60;

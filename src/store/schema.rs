@@ -3,8 +3,18 @@
 //! The one place that knows the on-disk shape. Keys are fixed-width integers
 //! (or a user id and a name) so related rows sit together in the B-trees:
 //! every message of a mailbox, every chunk of a blob, every mailbox of a user.
+//!
+//! The small tables are [`Def`]s: redb stores them as bytes to bytes and
+//! `store::rows` gives them their types (one compiled B-tree for all of
+//! them instead of one per type pair; see there). The big ones, the mail
+//! itself, stay redb's own typed tables: [`MESSAGES`], [`SUMMARIES`] and
+//! [`BLOB_CHUNKS`] share one type pair, [`MAILBOX_INFO`], [`BLOBS`] and
+//! [`PREVIEWS`] another. A file from before that split is moved once when
+//! it is opened for writing (`store::migrate`).
 
 use redb::TableDefinition;
+
+pub use super::rows::Def;
 
 use super::codec::{Decoder, Encoder};
 use super::StoreError;
@@ -12,26 +22,26 @@ use crate::util::datetime::DateTime;
 
 /// Counters and settings: "schema_version", "next_user_id", "next_mailbox_id",
 /// "next_blob_id", "last_uid_validity".
-pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+pub const META: Def<&str, u64> = Def::new("meta");
 /// User name (lower case) → [`UserRecord`].
-pub const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
+pub const USERS: Def<&str, &[u8]> = Def::new("users");
 /// (user id, mailbox name) → mailbox id.
-pub const MAILBOXES: TableDefinition<(u32, &str), u64> = TableDefinition::new("mailboxes");
+pub const MAILBOXES: Def<(u32, &str), u64> = Def::new("mailboxes");
 /// Mailbox id → [`MailboxRecord`].
 pub const MAILBOX_INFO: TableDefinition<u64, &[u8]> = TableDefinition::new("mailbox_info");
 /// (user id, mailbox name) → (); a subscription may name a mailbox that does not exist.
-pub const SUBSCRIPTIONS: TableDefinition<(u32, &str), ()> = TableDefinition::new("subscriptions");
+pub const SUBSCRIPTIONS: Def<(u32, &str), ()> = Def::new("subscriptions");
 /// (mailbox id, uid) → [`MessageRecord`].
 pub const MESSAGES: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("messages");
 /// (mailbox id, modseq, uid) → (): the latest change of every message, for
 /// finding what changed since a modseq without scanning the mailbox.
-pub const CHANGES: TableDefinition<(u64, u64, u32), ()> = TableDefinition::new("changes");
+pub const CHANGES: Def<(u64, u64, u32), ()> = Def::new("changes");
 /// (mailbox id, modseq, uid) → (): expunged messages, a bounded history.
-pub const EXPUNGED: TableDefinition<(u64, u64, u32), ()> = TableDefinition::new("expunged");
+pub const EXPUNGED: Def<(u64, u64, u32), ()> = Def::new("expunged");
 /// (mailbox id, flag condition, uid) → (): the messages on the rare side of
 /// each system flag ([`INDEXED_FLAGS`]), so SEARCH UNSEEN or FLAGGED and
 /// SELECT's first unseen message need not read every message.
-pub const FLAG_INDEX: TableDefinition<(u64, u8, u32), ()> = TableDefinition::new("flag_index");
+pub const FLAG_INDEX: Def<(u64, u8, u32), ()> = Def::new("flag_index");
 
 /// The indexed conditions: (code, flag, whether set). \Seen is indexed
 /// where it is missing: unread mail is the few, read mail the many.
@@ -69,7 +79,7 @@ pub const SUMMARIES: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("
 /// rewritten to a new version by a flag change), only a FETCH or SEARCH
 /// that asks for save dates reads them, and an older roost opening the
 /// file ignores the table instead of failing on records it cannot decode.
-pub const SAVE_DATES: TableDefinition<(u64, u32), i64> = TableDefinition::new("save_dates");
+pub const SAVE_DATES: Def<(u64, u32), i64> = Def::new("save_dates");
 
 /// Blob id → [`PreviewRecord`]: the message's RFC 8970 preview, computed
 /// at delivery. A table of its own rather than a field of [`BlobRecord`]:
@@ -84,33 +94,33 @@ pub const BLOBS: TableDefinition<u64, &[u8]> = TableDefinition::new("blobs");
 pub const BLOB_CHUNKS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("blob_chunks");
 /// Blob id → unix time: blobs being written whose message is not stored yet.
 /// Left over after a crash or a dropped connection; removed at start-up.
-pub const PENDING_BLOBS: TableDefinition<u64, i64> = TableDefinition::new("pending_blobs");
+pub const PENDING_BLOBS: Def<u64, i64> = Def::new("pending_blobs");
 
 /// Banned address or prefix (as `auth::ban` writes it: "192.0.2.7",
 /// "2001:db8:1:2::/64", "198.51.100.0/24") → [`BanRecord`]. Ended bans stay
 /// a while, so a repeat gets a longer one.
-pub const BANS: TableDefinition<&str, &[u8]> = TableDefinition::new("bans");
+pub const BANS: Def<&str, &[u8]> = Def::new("bans");
 /// (user id, device name) → [`DeviceRecord`]: a user's device passwords
 /// (see `auth::device`).
-pub const DEVICES: TableDefinition<(u32, &str), &[u8]> = TableDefinition::new("devices");
+pub const DEVICES: Def<(u32, &str), &[u8]> = Def::new("devices");
 /// User id → [`UserSettings`]; missing means every setting at its default.
-pub const USER_SETTINGS: TableDefinition<u32, &[u8]> = TableDefinition::new("user_settings");
+pub const USER_SETTINGS: Def<u32, &[u8]> = Def::new("user_settings");
 /// (user id, sequence) → [`LoginEntry`]: a user's login history, oldest
 /// first, at most the board's `login_history` entries per user.
-pub const LOGIN_HISTORY: TableDefinition<(u32, u64), &[u8]> = TableDefinition::new("login_history");
+pub const LOGIN_HISTORY: Def<(u32, u64), &[u8]> = Def::new("login_history");
 /// (user id, address) → unix time of the latest successful login from it
 /// (recorded at most hourly): the addresses an account is known to log in
 /// from, for account protection and new-address alerts (`auth::protect`).
 /// The address is the text of its `util::address::limit_key` (IPv6: the
 /// /64). At most [`KNOWN_PER_USER`] per user, the least recent dropped.
 /// The value is a bare time, not a versioned record: nothing else is kept.
-pub const KNOWN_ADDRESSES: TableDefinition<(u32, &str), u64> = TableDefinition::new("known_addresses");
+pub const KNOWN_ADDRESSES: Def<(u32, &str), u64> = Def::new("known_addresses");
 /// (user id, device name) → unix time of the latest successful login with
 /// that device's password, as [`KNOWN_ADDRESSES`].
-pub const KNOWN_DEVICES: TableDefinition<(u32, &str), u64> = TableDefinition::new("known_devices");
+pub const KNOWN_DEVICES: Def<(u32, &str), u64> = Def::new("known_devices");
 /// (user id, alert kind) → unix time that kind of alert was last delivered
 /// to the user (`crate::alert`), so a restart does not send another at once.
-pub const ALERTS_SENT: TableDefinition<(u32, u8), u64> = TableDefinition::new("alerts_sent");
+pub const ALERTS_SENT: Def<(u32, u8), u64> = Def::new("alerts_sent");
 /// (mailbox id, identifier) → rights: a mailbox's access control list
 /// (RFC 4314). The identifier is a user id, or [`ANYONE`] or
 /// [`AUTHENTICATED`] (see `store::acl`). The value is a bare `u32`, not a
@@ -118,28 +128,28 @@ pub const ALERTS_SENT: TableDefinition<(u32, u8), u64> = TableDefinition::new("a
 /// negative rights (RFC 4314 §2, "-name") in its high 16, each a mask of
 /// `l r s w i p k x t e a` in bits 0 to 10. A row with both halves empty
 /// is never kept. The mailbox's owner has no row: it holds every right.
-pub const ACL: TableDefinition<(u64, u32), u32> = TableDefinition::new("acl");
+pub const ACL: Def<(u64, u32), u32> = Def::new("acl");
 /// (identifier, mailbox id) → (): [`ACL`] read the other way, so the
 /// mailboxes shared with a user (or with `anyone`, `authenticated`) are a
 /// range read. A row here exactly when [`ACL`] has the pair.
-pub const ACL_GRANTEES: TableDefinition<(u32, u64), ()> = TableDefinition::new("acl_grantees");
+pub const ACL_GRANTEES: Def<(u32, u64), ()> = Def::new("acl_grantees");
 /// (mailbox id, user id, uid) → (): message `uid` is \Seen for that user,
 /// who is not the mailbox's owner (per-user \Seen, see `store::acl`).
-pub const PRIVATE_SEEN: TableDefinition<(u64, u32, u32), ()> = TableDefinition::new("private_seen");
+pub const PRIVATE_SEEN: Def<(u64, u32, u32), ()> = Def::new("private_seen");
 /// (user id, mailbox id) → (): the user has at least one [`PRIVATE_FLAGS`]
 /// row in that mailbox (exactly then; every [`PRIVATE_SEEN`] row has one),
 /// so deleting a user finds their rows without a scan.
-pub const PRIVATE_SEEN_MAILBOXES: TableDefinition<(u32, u64), ()> = TableDefinition::new("private_seen_mailboxes");
+pub const PRIVATE_SEEN_MAILBOXES: Def<(u32, u64), ()> = Def::new("private_seen_mailboxes");
 /// (mailbox id, user id, uid) → the modseq of the user's latest change of
 /// their own \Seen on that message, with [`PRIVATE_SEEN_BIT`] set while it
 /// is \Seen for them: one lookup gives a FETCH both. A row exists once the
 /// user changed their \Seen there (and goes with the message). The value
 /// is a bare `u64`, not a versioned record: RFC 7162 modseqs fit 63 bits.
-pub const PRIVATE_FLAGS: TableDefinition<(u64, u32, u32), u64> = TableDefinition::new("private_flags");
+pub const PRIVATE_FLAGS: Def<(u64, u32, u32), u64> = Def::new("private_flags");
 /// (mailbox id, user id, modseq, uid) → (): [`PRIVATE_FLAGS`] by modseq,
 /// one row per row there: each user's own [`CHANGES`], for CHANGEDSINCE,
 /// QRESYNC and the sync of their other sessions.
-pub const PRIVATE_CHANGES: TableDefinition<(u64, u32, u64, u32), ()> = TableDefinition::new("private_changes");
+pub const PRIVATE_CHANGES: Def<(u64, u32, u64, u32), ()> = Def::new("private_changes");
 /// Mailbox id → (highest shared modseq, the mailbox's modseq counter when
 /// the row was written). Private changes take modseqs from the mailbox's
 /// one counter (`highest_modseq`), so the highest modseq every reader sees
@@ -147,11 +157,11 @@ pub const PRIVATE_CHANGES: TableDefinition<(u64, u32, u64, u32), ()> = TableDefi
 /// by private changes only and holds while the counter is still at its
 /// second value; once a shared change moved the counter on, the counter is
 /// the shared highest again (no row: the same). See `store::acl`.
-pub const SHARED_MODSEQ: TableDefinition<u64, (u64, u64)> = TableDefinition::new("shared_modseq");
+pub const SHARED_MODSEQ: Def<u64, (u64, u64)> = Def::new("shared_modseq");
 /// (mailbox id, SHA-256 of the stored bytes and the source's date) → the
 /// UID `roost import` gave the message (see `store::import`). Written by
 /// imports only; the rows go with their mailbox.
-pub const IMPORTED: TableDefinition<(u64, &[u8]), u32> = TableDefinition::new("imported");
+pub const IMPORTED: Def<(u64, &[u8]), u32> = Def::new("imported");
 /// Set in a [`PRIVATE_FLAGS`] value while the message is \Seen for the user.
 pub const PRIVATE_SEEN_BIT: u64 = 1 << 63;
 /// Owner id → (bytes, messages): the sum of RFC822.SIZE and the number
@@ -160,22 +170,22 @@ pub const PRIVATE_SEEN_BIT: u64 = 1 << 63;
 /// in step with [`MailboxRecord`]'s `size` and `messages` in the same
 /// transactions (`store::quota`); built from the records once, when a
 /// database from before quotas is opened for writing.
-pub const QUOTA_USAGE: TableDefinition<u32, (u64, u64)> = TableDefinition::new("quota_usage");
+pub const QUOTA_USAGE: Def<u32, (u64, u64)> = Def::new("quota_usage");
 /// User id → (storage bytes, messages): that user's own limits, set by
 /// SETQUOTA or `roost user quota`; [`QUOTA_DEFAULT`] in a place means
 /// the `[quota]` default for it, 0 no limit. No row: both defaults.
-pub const QUOTA_LIMITS: TableDefinition<u32, (u64, u64)> = TableDefinition::new("quota_limits");
+pub const QUOTA_LIMITS: Def<u32, (u64, u64)> = Def::new("quota_limits");
 /// User id → the highest `[quota] warn` level (percent) the user was
 /// warned of and is still at or above: a warning is sent once per upward
 /// crossing, and falling below a level lowers it (re-arms the warning).
-pub const QUOTA_WARNED: TableDefinition<u32, u8> = TableDefinition::new("quota_warned");
+pub const QUOTA_WARNED: Def<u32, u8> = Def::new("quota_warned");
 /// Mailbox id → the sum of RFC822.SIZE of its \Deleted messages, for
 /// STATUS DELETED-STORAGE (RFC 9208 §4.2): what an EXPUNGE would free.
 /// Kept in step with the flag index (`Tables::index_flags`); no row: 0.
 /// A table of its own, not a field of [`MailboxRecord`], so the record
 /// keeps its encoding; built from the flag index once for a database
 /// from before it (`store::quota::prepare`).
-pub const DELETED_SIZES: TableDefinition<u64, u64> = TableDefinition::new("deleted_sizes");
+pub const DELETED_SIZES: Def<u64, u64> = Def::new("deleted_sizes");
 /// In a [`QUOTA_LIMITS`] row: this limit follows the `[quota]` default.
 pub const QUOTA_DEFAULT: u64 = u64::MAX;
 /// The identifier `anyone` in [`ACL`] (RFC 4314 §2).

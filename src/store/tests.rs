@@ -349,7 +349,7 @@ fn check_finds_each_kind_of_damage() {
             blobs.insert(id, record.encode().as_slice()).unwrap();
         }),
         ("a stale flag index", "flag index", |transaction, inbox| {
-            let mut index = transaction.open_table(FLAG_INDEX).unwrap();
+            let mut index = FLAG_INDEX.open(transaction).unwrap();
             index.insert((inbox, 2, 1), ()).unwrap();
         }),
         ("an orphan header summary", "belong to no message", |transaction, inbox| {
@@ -357,7 +357,7 @@ fn check_finds_each_kind_of_damage() {
             summaries.insert((inbox, 999), b"".as_slice()).unwrap();
         }),
         ("an orphan save date", "save dates belong to no message", |transaction, inbox| {
-            let mut save_dates = transaction.open_table(SAVE_DATES).unwrap();
+            let mut save_dates = SAVE_DATES.open(transaction).unwrap();
             save_dates.insert((inbox, 999), 0).unwrap();
         }),
         ("a modseq above HIGHESTMODSEQ", "modseq", |transaction, inbox| {
@@ -712,7 +712,7 @@ fn save_date_cost() {
         let transaction = database.begin_write().unwrap();
         {
             let mut messages = transaction.open_table(MESSAGES).unwrap();
-            let mut dates = transaction.open_table(SAVE_DATES).unwrap();
+            let mut dates = SAVE_DATES.open(&transaction).unwrap();
             for uid in 1..=COUNT {
                 messages.insert((1, uid), value).unwrap();
                 if save_dates {

@@ -10,7 +10,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::Arc;
 
-use redb::{Database, Durability, ReadableTable};
+use redb::{Database, Durability};
 use smol::channel::{Receiver, Sender};
 
 use super::acl;
@@ -36,6 +36,12 @@ pub(super) fn open_database(path: &Path, cache_bytes: usize) -> Result<Database,
 /// uploads.
 pub(super) fn prepare(database: Database) -> Result<Database, StoreError> {
     let transaction = database.begin_write()?;
+    // A file from before `store::rows`: its small tables move to the new
+    // layout in this same transaction (all or nothing).
+    let moved = super::migrate::run(&transaction)?;
+    if moved.tables > 0 {
+        log::info!("moved {} table(s), {} row(s), to this roost's layout", moved.tables, moved.rows);
+    }
     {
         // Creating every table up front lets read transactions open them
         // unconditionally.

@@ -196,7 +196,7 @@ impl Server {
     }
 
     /// A server for `dir` and `config`, not started yet.
-    fn unstarted(dir: TempDir, config: PathBuf) -> Server {
+    pub fn unstarted(dir: TempDir, config: PathBuf) -> Server {
         Server {
             dir,
             config,

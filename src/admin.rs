@@ -619,6 +619,11 @@ pub fn check(config: &Config, repair: bool) -> Result<(), String> {
              or start `roost serve`, which repairs it in a moment",
             path.display()
         ),
+        StoreError::OtherLayout(_) => format!(
+            "{} was written by an older roost, in a layout this one moves it out of when it opens it for \
+             writing: run `roost check --repair`, or start `roost serve`, which does it in a moment",
+            path.display()
+        ),
         other => other.to_string(),
     })?;
     say!("{}", report.summary());

@@ -183,12 +183,8 @@ fn record_fixture(into: &Path) {
     std::fs::write(into.join("before-rows.transcript"), queries(&server, &password)).unwrap();
 }
 
-#[test]
-fn an_older_roosts_database_opens_with_nothing_lost() {
-    if let Some(into) = std::env::var_os("ROOST_RECORD_UPGRADE") {
-        record_fixture(Path::new(&into));
-        return;
-    }
+/// A server (not started) on a copy of the old roost's file.
+fn old_file() -> Server {
     let dir = TempDir::new("upgrade");
     let data = dir.0.join("data");
     std::fs::create_dir_all(&data).unwrap();
@@ -196,20 +192,50 @@ fn an_older_roosts_database_opens_with_nothing_lost() {
     let database = miniz_oxide::inflate::decompress_to_vec_zlib(&compressed).unwrap();
     std::fs::write(data.join("roost.redb"), database).unwrap();
     let config = write_config(&dir.0);
-    let mut server = Server::unstarted(dir, config);
+    Server::unstarted(dir, config)
+}
+
+/// `roost serve` on `server`'s config, stderr as given.
+fn spawn_quietly(server: &Server, stderr: std::process::Stdio) -> std::process::Child {
+    std::process::Command::new(common::BINARY)
+        .args(["serve", "--config", &server.config_arg()])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap()
+}
+
+/// This roost answers [`queries`] on the moved file as the old one did.
+fn answers_as_before(server: &Server) {
+    let password = std::fs::read_to_string(DEVICE_PASSWORD).unwrap();
+    let expected = std::fs::read_to_string(TRANSCRIPT).unwrap();
+    let answered = queries(server, password.trim());
+    for (line, (want, got)) in expected.lines().zip(answered.lines()).enumerate() {
+        assert_eq!(want, got, "line {} of the transcript differs", line + 1);
+    }
+    assert_eq!(expected.lines().count(), answered.lines().count());
+}
+
+#[test]
+fn an_older_roosts_database_opens_with_nothing_lost() {
+    if let Some(into) = std::env::var_os("ROOST_RECORD_UPGRADE") {
+        record_fixture(Path::new(&into));
+        return;
+    }
+    let mut server = old_file();
+    // `roost check` reads without writing: it cannot read the old layout,
+    // and says what to do.
+    let (ok, _, stderr) = run_cli(&["check", "--config", &server.config_arg()], None);
+    assert!(!ok && stderr.contains("written by an older roost") && stderr.contains("--repair"), "{stderr}");
     server.spawn();
     let log = server.wait_for_log("to this roost's layout");
     // The old roost made every table at its first start: all of them move.
     assert!(log.contains("moved 28 table(s)"), "{log}");
 
-    let password = std::fs::read_to_string(DEVICE_PASSWORD).unwrap();
-    let expected = std::fs::read_to_string(TRANSCRIPT).unwrap();
-    let answered = queries(&server, password.trim());
-    for (line, (want, got)) in expected.lines().zip(answered.lines()).enumerate() {
-        assert_eq!(want, got, "line {} of the transcript differs", line + 1);
-    }
-    assert_eq!(expected.lines().count(), answered.lines().count());
+    answers_as_before(&server);
 
+    let expected = std::fs::read_to_string(TRANSCRIPT).unwrap();
     // Counters go on where the old roost left them.
     let mut alice = server.login("alice", "secret");
     let (_, tagged) = alice.append("INBOX", "", message("seven", "after the upgrade").as_bytes());
@@ -234,6 +260,49 @@ fn an_older_roosts_database_opens_with_nothing_lost() {
     alice.ok("SELECT INBOX");
     alice.shutdown();
     assert_eq!(server.log_text().matches("to this roost's layout").count(), 1, "{}", server.log_text());
+    server.stop();
+    let (ok, stdout, stderr) = run_cli(&["check", "--config", &server.config_arg()], None);
+    assert!(ok, "roost check: {stdout} {stderr}");
+}
+
+#[test]
+fn check_repair_moves_an_older_file() {
+    let server = old_file();
+    let config = server.config_arg();
+    let (ok, stdout, stderr) = run_cli(&["check", "--repair", "--config", &config], None);
+    assert!(ok && stdout.contains("no damage found"), "{stdout} {stderr}");
+    let (ok, stdout, stderr) = run_cli(&["check", "--config", &config], None);
+    assert!(ok && stdout.contains("no damage found"), "{stdout} {stderr}");
+}
+
+/// The move is one transaction: a server killed (SIGKILL) at any moment of
+/// its first start leaves either the old file or the moved one, and the
+/// next start serves it all.
+#[test]
+fn a_kill_during_the_move_loses_nothing() {
+    // How long a start takes to finish the move, here and now (a scratch
+    // copy): the kills below land before, around and after that moment.
+    let scratch = old_file();
+    let started = std::time::Instant::now();
+    let mut child = spawn_quietly(&scratch, std::process::Stdio::piped());
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let moved = std::io::BufRead::lines(stderr)
+        .map_while(Result::ok)
+        .find(|line| line.contains("to this roost's layout"))
+        .map(|_| started.elapsed())
+        .expect("the first start moves the file");
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let mut server = old_file();
+    for eighths in 2..=12u32 {
+        let mut child = spawn_quietly(&server, std::process::Stdio::null());
+        std::thread::sleep(moved * eighths / 8);
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    server.spawn();
+    answers_as_before(&server);
     server.stop();
     let (ok, stdout, stderr) = run_cli(&["check", "--config", &server.config_arg()], None);
     assert!(ok, "roost check: {stdout} {stderr}");

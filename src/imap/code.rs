@@ -91,7 +91,11 @@ pub fn describe(error: &StoreError, target_mailbox: bool) -> (Code, String) {
         StoreError::NoSuchUser | StoreError::UserExists | StoreError::OwnerRights => Code::Cannot,
         StoreError::DeviceExists | StoreError::NoSuchDevice | StoreError::TooManyDevices => Code::Cannot,
         StoreError::NoSpace | StoreError::DiskFull(_) | StoreError::OverQuota(_) => Code::OverQuota,
-        StoreError::NoSuchBlob | StoreError::Locked | StoreError::NeedsRepair | StoreError::Io(_) => Code::Unavailable,
+        StoreError::NoSuchBlob
+        | StoreError::Locked
+        | StoreError::NeedsRepair
+        | StoreError::OtherLayout(_)
+        | StoreError::Io(_) => Code::Unavailable,
         StoreError::Corrupt(_) => Code::Corruption,
         StoreError::Bug(_) => Code::ServerBug,
     };

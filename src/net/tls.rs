@@ -271,7 +271,21 @@ fn authority(
     now: i64,
 ) -> Result<(rcgen::KeyPair, rcgen::CertificateParams), String> {
     let (authority_cert, authority_key) = authority_paths(cert);
-    if authority_cert.exists() && authority_key.exists() {
+    // Written names, key, then certificate (below): a start killed in
+    // between leaves no certificate, and the next makes the set anew. A
+    // set missing its names file otherwise (by hand, or a power cut that
+    // reordered the renames) is replaced too, the old kept as .old.
+    let complete = authority_cert.exists() && authority_key.exists() && authority_names_path(cert).exists();
+    if !complete && authority_cert.exists() {
+        log::warn!(
+            "the certificate authority {} is incomplete (its key or names file is missing): making a new one \
+             (the old is kept as .old); phones that installed the old one need the new profile \
+             (`roost client-profile`)",
+            authority_cert.display()
+        );
+        keep_as_old(cert);
+    }
+    if complete {
         let pem = std::fs::read_to_string(&authority_key)
             .map_err(|error| format!("cannot read {}: {error}", authority_key.display()))?;
         let signing_key = rcgen::KeyPair::from_pem(&pem)
@@ -297,24 +311,30 @@ fn authority(
             authority_cert.display(),
             outside.iter().map(|name| name.as_str()).collect::<Vec<_>>().join(", ")
         );
-        for path in [authority_cert.clone(), authority_key.clone(), authority_names_path(cert)] {
-            let mut old = path.clone().into_os_string();
-            old.push(".old");
-            let _ = std::fs::rename(&path, old);
-        }
+        keep_as_old(cert);
     }
     let host = hostnames.iter().find(|name| name.parse::<std::net::IpAddr>().is_err()).map_or("home", String::as_str);
     let mut params = authority_params(&format!("roost on {host}"), now)?;
     params.name_constraints = Some(name_constraints(hostnames));
     let signing_key = rcgen::KeyPair::generate().map_err(|error| format!("cannot generate a key: {error}"))?;
     let made = params.self_signed(&signing_key).map_err(|error| format!("cannot make a certificate: {error}"))?;
-    write_atomically(&authority_key, signing_key.serialize_pem().as_bytes(), 0o600)?;
-    write_atomically(&authority_cert, made.pem().as_bytes(), 0o644)?;
     let mut names = hostnames.join("\n");
     names.push('\n');
     write_atomically(&authority_names_path(cert), names.as_bytes(), 0o644)?;
+    write_atomically(&authority_key, signing_key.serialize_pem().as_bytes(), 0o600)?;
+    write_atomically(&authority_cert, made.pem().as_bytes(), 0o644)?;
     log::info!("made the household's certificate authority {}", authority_cert.display());
     Ok((signing_key, params))
+}
+
+/// Renames the authority's files (certificate, key, names) to NAME.old.
+fn keep_as_old(cert: &Path) {
+    let (authority_cert, authority_key) = authority_paths(cert);
+    for path in [authority_cert, authority_key, authority_names_path(cert)] {
+        let mut old = path.clone().into_os_string();
+        old.push(".old");
+        let _ = std::fs::rename(&path, old);
+    }
 }
 
 /// Issues a server certificate for `hostnames` and writes it (followed by
@@ -508,6 +528,23 @@ mod tests {
         for name in &outside {
             verify(&cert, &authority, name, unix_now()).unwrap();
         }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_authority_left_incomplete_by_a_kill_is_made_anew() {
+        let dir = scratch("incomplete");
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        ensure_self_signed(&cert, &key, &names()).unwrap();
+        let (authority, _) = authority_paths(&cert);
+        let before = std::fs::read(&authority).unwrap();
+        // What a start killed mid-way through the old write order left.
+        std::fs::remove_file(authority_names_path(&cert)).unwrap();
+        std::fs::remove_file(&cert).unwrap();
+        ensure_self_signed(&cert, &key, &names()).unwrap();
+        assert_ne!(std::fs::read(&authority).unwrap(), before);
+        assert_eq!(std::fs::read(dir.join("ca.pem.old")).unwrap(), before);
+        verify(&cert, &authority, &names()[0], unix_now()).unwrap();
         let _ = std::fs::remove_dir_all(&dir);
     }
 

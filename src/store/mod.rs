@@ -150,6 +150,9 @@ pub enum StoreError {
     Locked,
     /// The file was not closed cleanly and a read-only open cannot repair it.
     NeedsRepair,
+    /// A read-only open of a file whose tables another roost version laid
+    /// out (`store::migrate`): the table named.
+    OtherLayout(String),
     /// Refused: the disk is nearly full (the board's `min_free_disk`).
     NoSpace,
     /// A record that does not decode, or counters that disagree.
@@ -192,6 +195,11 @@ impl std::fmt::Display for StoreError {
             StoreError::NoSuchBlob => write!(f, "message upload was abandoned"),
             StoreError::Locked => write!(f, "the database is in use by another roost process"),
             StoreError::NeedsRepair => write!(f, "the database was not closed cleanly and needs a repair"),
+            StoreError::OtherLayout(table) => write!(
+                f,
+                "the database's table {table} is laid out by another roost version (this roost moves an older \
+                 file to its own layout when it opens it for writing, and cannot read a newer one)"
+            ),
             StoreError::NoSpace => write!(f, "not enough disk space"),
             StoreError::Corrupt(what) => write!(f, "database damage: {what}"),
             StoreError::Io(what) => write!(f, "storage failure: {what}"),
@@ -258,7 +266,19 @@ macro_rules! redb_errors {
         }
     )*};
 }
-redb_errors!(TableError, TransactionError, CommitError);
+redb_errors!(TransactionError, CommitError);
+
+impl From<redb::TableError> for StoreError {
+    fn from(error: redb::TableError) -> StoreError {
+        match error {
+            // Opened read-only (`roost check`, a backup's check) before
+            // any roost of this version opened it for writing.
+            redb::TableError::TableTypeMismatch { table, .. } => StoreError::OtherLayout(table),
+            redb::TableError::Storage(storage) => storage.into(),
+            other => StoreError::from_io(None, other.to_string()),
+        }
+    }
+}
 
 impl From<redb::DatabaseError> for StoreError {
     fn from(error: redb::DatabaseError) -> StoreError {
@@ -1138,6 +1158,10 @@ pub(in crate::store) fn check_database(database: &Database) -> Result<check::Rep
 pub fn check_offline(path: &Path, cache_bytes: usize, repair: bool) -> Result<check::Report, StoreError> {
     if repair {
         let db = redb::Builder::new().set_cache_size(cache_bytes).open(path)?;
+        // A file an older roost wrote moves to this one's layout first.
+        let transaction = db.begin_write()?;
+        migrate::run(&transaction)?;
+        transaction.commit()?;
         // Quota usage is derived data: recounted rather than reported.
         quota::repair(&db)?;
         return check_database(&db);

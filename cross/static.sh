@@ -31,12 +31,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 ALL_TARGETS=(arm-unknown-linux-musleabihf armv7-unknown-linux-musleabihf aarch64-unknown-linux-musl)
 PROFILE=${ROOST_STATIC_PROFILE:-pi}
-# Issue 17's goal: 4 MiB stripped. Not met yet (2026-12-06: armv7 6.4 MiB;
-# see cross/README.md for where the bytes go and what would cut them), so
-# over the goal is a WARN; over the ceiling (an unstripped or suddenly
-# bloated build) fails. Lower the ceiling as the binaries shrink.
+# Issue 17's goal: 4 MiB stripped on every ARM target, met since the small
+# redb tables share one type and the profile went to fat LTO and "z"
+# (cross/README.md). Over it fails, so a change that grows the binary past
+# it is seen in CI; ROOST_STATIC_MAX_BYTES raises the ceiling for a trial.
 GOAL_BYTES=4194304
-MAX_BYTES=${ROOST_STATIC_MAX_BYTES:-8388608}
+MAX_BYTES=${ROOST_STATIC_MAX_BYTES:-$GOAL_BYTES}
 
 run_qemu=yes
 targets=()
@@ -111,10 +111,9 @@ cd "$REPO_DIR"
 TARGET_DIR="$CROSS_TARGET_DIR/musl"
 DIST_DIR="$CROSS_TARGET_DIR/dist"
 mkdir -p "$DIST_DIR"
-# One cargo run for every target: cargo builds them side by side (both
-# cores busy while one target is in its single-threaded fat-LTO step).
+# One cargo run per target: `cargo rustc` passes its extra arguments to one
+# platform's build only. The host crates (build scripts) are built once.
 build_env=(PATH="$zig_bin:/usr/bin:$PATH" RUSTC="$DEBIAN_RUSTC" RUSTDOC="$DEBIAN_RUSTDOC" RUSTC_BOOTSTRAP=1)
-target_args=()
 for target in "${targets[@]}"; do
     qemu_of "$target" >/dev/null
     upper=$(echo "$target" | tr 'a-z-' 'A-Z_')
@@ -122,17 +121,23 @@ for target in "${targets[@]}"; do
     # so that a changed default cannot make a binary that needs a loader.
     # link-self-contained=no: rustc would pass its own musl crt1.o, which
     # rustup ships and Debian does not; zig's linker adds its own musl's.
-    build_env+=("CARGO_TARGET_${upper}_RUSTFLAGS=-C target-feature=+crt-static -C link-self-contained=no")
-    target_args+=(--target "$target")
+    # location-detail=none: panic messages (logged, a session's panic is
+    # caught) say what, not which file and line: 85 KB on aarch64.
+    build_env+=("CARGO_TARGET_${upper}_RUSTFLAGS=-C target-feature=+crt-static -C link-self-contained=no -Z location-detail=none")
 done
 note "build ${targets[*]} (profile $PROFILE, -Z build-std, target dir target/cross/musl)"
 build_started=$SECONDS
 # PATH: the venv first (its python3 has ziglang), then /usr/bin, so that
 # cargo-zigbuild runs Debian's cargo and not rustup's proxy.
 # panic_unwind: the profile unwinds (sessions catch panics).
-bounded 5400 env "${build_env[@]}" "$zig_bin/cargo-zigbuild" build --locked --profile "$PROFILE" "${target_args[@]}" \
-    --target-dir "$TARGET_DIR" -Z build-std=std,panic_unwind -Z build-std-features=panic-unwind,optimize_for_size ||
-    fail "cargo zigbuild ${target_args[*]}"
+# `rustc --bin roost -- -C opt-level=3`: the final crate, where fat LTO
+# optimises the whole program, at 3 (see [profile.pi] in Cargo.toml).
+for target in "${targets[@]}"; do
+    bounded 5400 env "${build_env[@]}" "$zig_bin/cargo-zigbuild" rustc --locked --profile "$PROFILE" --target "$target" \
+        --bin roost --target-dir "$TARGET_DIR" -Z build-std=std,panic_unwind \
+        -Z build-std-features=panic-unwind,optimize_for_size -- -C opt-level=3 ||
+        fail "cargo zigbuild --target $target"
+done
 pass "built ${targets[*]} in $((SECONDS - build_started)) s"
 
 sizes=()

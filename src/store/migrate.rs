@@ -296,6 +296,46 @@ mod tests {
             .collect()
     }
 
+    /// What the move costs for a big mailbox: 100,000 messages' rows in
+    /// each of the per-message tables (changes, flag index, save dates,
+    /// one mailbox), on disk. Run by hand:
+    /// `cargo test --release --lib move_cost -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a cost measurement; run by hand"]
+    fn move_cost() {
+        let path = std::env::temp_dir().join(format!("roost-move-cost-{}.redb", std::process::id()));
+        let database = redb::Database::create(&path).unwrap();
+        let transaction = database.begin_write().unwrap();
+        {
+            let changes = TableDefinition::<(u64, u64, u32), ()>::new("changes");
+            let flags = TableDefinition::<(u64, u8, u32), ()>::new("flag_index");
+            let dates = TableDefinition::<(u64, u32), i64>::new("save_dates");
+            let (mut changes, mut flags, mut dates) = (
+                transaction.open_table(changes).unwrap(),
+                transaction.open_table(flags).unwrap(),
+                transaction.open_table(dates).unwrap(),
+            );
+            for uid in 1..=100_000u32 {
+                changes.insert((7, u64::from(uid) + 1, uid), ()).unwrap();
+                flags.insert((7, 0, uid), ()).unwrap();
+                dates.insert((7, uid), 1_700_000_000 + i64::from(uid)).unwrap();
+            }
+        }
+        transaction.commit().unwrap();
+        let before = std::fs::metadata(&path).unwrap().len();
+        let started = std::time::Instant::now();
+        let transaction = database.begin_write().unwrap();
+        let moved = run(&transaction).unwrap();
+        transaction.commit().unwrap();
+        eprintln!(
+            "moved {moved:?} in {:?}; file {before} -> {} bytes",
+            started.elapsed(),
+            std::fs::metadata(&path).unwrap().len()
+        );
+        drop(database);
+        let _ = std::fs::remove_file(&path);
+    }
+
     #[test]
     fn every_old_table_moves_row_for_row_and_in_key_order() {
         let database = redb::Database::builder().create_with_backend(redb::backends::InMemoryBackend::new()).unwrap();

@@ -13,17 +13,48 @@
 
 use std::collections::HashMap;
 
-use super::{encode, Indexed, Trigrams};
+use super::{decode, encode, intersect, needle_trigrams, Indexed, Trigrams};
 use crate::mime::charset::CharsetDecoder;
 use crate::mime::decode::{decode_header_value, Decoder, TransferEncoding};
 use crate::mime::header;
+use crate::mime::matcher::Matcher;
 use crate::mime::structure::{Kind, StructureParser};
 
 const HEADER_SEARCHED: usize = 64 * 1024;
 const PIECE: usize = 64 * 1024;
 const CAP: usize = 1 << 16;
 
-fn header_streams(bytes: &[u8], out: &mut Trigrams) {
+/// What the scan's walk over a message feeds: text of a stream, or its end.
+trait Sink {
+    fn feed(&mut self, text: &str);
+    fn end_stream(&mut self);
+}
+
+impl Sink for Trigrams {
+    fn feed(&mut self, text: &str) {
+        Trigrams::feed(self, text);
+    }
+    fn end_stream(&mut self) {
+        Trigrams::end_stream(self);
+    }
+}
+
+/// The scan's matcher as a sink: reset at every stream, as the scan does.
+struct Scan {
+    matcher: Matcher,
+    found: bool,
+}
+
+impl Sink for Scan {
+    fn feed(&mut self, text: &str) {
+        self.found |= self.matcher.feed(text);
+    }
+    fn end_stream(&mut self) {
+        self.matcher.reset();
+    }
+}
+
+fn header_streams(bytes: &[u8], out: &mut impl Sink) {
     for field in header::fields(bytes) {
         out.feed(&String::from_utf8_lossy(field.name));
         out.end_stream();
@@ -38,20 +69,20 @@ fn header_streams(bytes: &[u8], out: &mut Trigrams) {
     }
 }
 
-/// The message's body and header trigrams.
-fn index_message(bytes: &[u8]) -> (Indexed, Indexed) {
+/// Walks the message's streams (see the module docs): headers (the
+/// message's own and its parts') to `head`, text bodies to `body`.
+fn walk(bytes: &[u8], body: &mut impl Sink, head: &mut impl Sink) {
     let mut parser = StructureParser::new();
     parser.feed(bytes);
     let structure = parser.finish();
-    let (mut body, mut head) = (Trigrams::new(CAP), Trigrams::new(CAP));
     let size = bytes.len();
     let header_end = structure.parts.first().map_or(size, |root| root.body_start as usize).min(size);
-    header_streams(&bytes[..header_end.min(HEADER_SEARCHED)], &mut head);
+    header_streams(&bytes[..header_end.min(HEADER_SEARCHED)], head);
     for (index, part) in structure.parts.iter().enumerate() {
         let start = (part.header_start as usize).min(size);
         if index > 0 {
             let end = (part.body_start as usize).min(size).min(start + HEADER_SEARCHED);
-            header_streams(&bytes[start..end.max(start)], &mut head);
+            header_streams(&bytes[start..end.max(start)], head);
         }
         if part.kind != Kind::Text || part.children != 0 {
             continue;
@@ -80,7 +111,25 @@ fn index_message(bytes: &[u8]) -> (Indexed, Indexed) {
         body.feed(&text);
         body.end_stream();
     }
+}
+
+/// The message's body and header trigrams.
+fn index_message(bytes: &[u8]) -> (Indexed, Indexed) {
+    let (mut body, mut head) = (Trigrams::new(CAP), Trigrams::new(CAP));
+    walk(bytes, &mut body, &mut head);
     (body.finish(), head.finish())
+}
+
+/// Whether BODY `needle` matches the message, as the scan decides.
+fn body_matches(bytes: &[u8], needle: &str) -> bool {
+    struct Nothing;
+    impl Sink for Nothing {
+        fn feed(&mut self, _: &str) {}
+        fn end_stream(&mut self) {}
+    }
+    let mut scan = Scan { matcher: Matcher::new(needle), found: false };
+    walk(bytes, &mut scan, &mut Nothing);
+    scan.found
 }
 
 fn varint_len(value: u64) -> usize {
@@ -171,6 +220,43 @@ fn add(tally: &mut Tally, id: u64, bytes: &[u8]) {
     }
 }
 
+/// BODY needles: candidates from the body postings against the scan's
+/// matches over the same messages (candidates must include every match).
+fn selectivity(files: &[std::path::PathBuf], tally: &Tally) {
+    let needles = std::env::var("FTS_NEEDLES")
+        .unwrap_or_else(|_| "the,weekend,rosegarden,Grüße,STRASSE,mañana,copyright,kernel,xylophone,zq".to_string());
+    for needle in needles.split(',') {
+        let Some(wanted) = needle_trigrams(needle) else {
+            println!("  BODY {needle:?}: under three folded characters, scanned");
+            continue;
+        };
+        let mut encodings = Vec::new();
+        for trigram in &wanted {
+            let mut bytes = Vec::new();
+            encode(tally.postings.get(&(*trigram, true)).map_or(&[][..], Vec::as_slice), &mut bytes);
+            encodings.push(bytes);
+        }
+        let candidates: Vec<u64> = intersect(encodings.iter().map(|bytes| decode(bytes)).collect()).collect();
+        let mut matches = 0;
+        for &id in &candidates {
+            let bytes = std::fs::read(&files[id as usize - 1]).expect("message");
+            if body_matches(&bytes, needle) {
+                matches += 1;
+            }
+        }
+        // Every match must be a candidate: check the others too (slow, so
+        // on a sample of every tenth message).
+        for (index, path) in files.iter().enumerate().step_by(10) {
+            let id = index as u64 + 1;
+            if candidates.binary_search(&id).is_err() {
+                let bytes = std::fs::read(path).expect("message");
+                assert!(!body_matches(&bytes, needle), "{needle:?} in message {id} was not a candidate");
+            }
+        }
+        println!("  BODY {needle:?}: {} candidates, {matches} matches", candidates.len());
+    }
+}
+
 #[test]
 #[ignore = "a measurement over FTS_CORPUS, for the report"]
 fn trigram_counts_and_index_size() {
@@ -187,10 +273,19 @@ fn trigram_counts_and_index_size() {
             .collect();
         files.sort();
         let mut tally = Tally::default();
+        let mut indexing = std::time::Duration::ZERO;
         for (id, path) in files.iter().enumerate() {
             let bytes = std::fs::read(path).expect("message");
+            let started = std::time::Instant::now();
             add(&mut tally, id as u64 + 1, &bytes);
+            indexing += started.elapsed();
         }
         report(directory, &tally);
+        println!(
+            "  walking and collecting (with this test's inversion): {:.2} s, {:.1} MB/s of mail",
+            indexing.as_secs_f64(),
+            tally.mail_bytes as f64 / 1e6 / indexing.as_secs_f64()
+        );
+        selectivity(&files, &tally);
     }
 }

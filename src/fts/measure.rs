@@ -160,7 +160,12 @@ fn percentile(values: &[usize], fraction: f64) -> usize {
 fn report(name: &str, tally: &Tally) {
     let mean = |values: &[usize]| values.iter().sum::<usize>() as f64 / values.len().max(1) as f64;
     let mail = tally.mail_bytes as f64;
-    println!("== {name}: {} messages, {:.1} MB of mail, {} unindexed (over {CAP})", tally.messages, mail / 1e6, tally.unindexed);
+    println!(
+        "== {name}: {} messages, {:.1} MB of mail, {} unindexed (over {CAP})",
+        tally.messages,
+        mail / 1e6,
+        tally.unindexed
+    );
     for (kind, values) in [("body", &tally.body), ("header", &tally.head), ("body+header", &tally.both)] {
         println!(
             "  distinct trigrams per message, {kind}: mean {:.0}, median {}, p90 {}, p99 {}, max {}",
@@ -213,7 +218,8 @@ fn add(tally: &mut Tally, id: u64, bytes: &[u8]) {
     for (trigrams, is_body) in [(&body, true), (&head, false)] {
         let mut previous = None;
         for &trigram in trigrams {
-            tally.forward_bytes += varint_len(previous.map_or(u64::from(trigram), |before: u32| u64::from(trigram - before - 1)));
+            tally.forward_bytes +=
+                varint_len(previous.map_or(u64::from(trigram), |before: u32| u64::from(trigram - before - 1)));
             previous = Some(trigram);
             tally.postings.entry((trigram, is_body)).or_default().push(id);
         }

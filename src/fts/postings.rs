@@ -242,7 +242,10 @@ mod tests {
         assert_eq!(intersect(lists).collect::<Vec<_>>(), vec![5, 9]);
         assert_eq!(intersect(vec![vec![2, 4].into_iter()]).collect::<Vec<_>>(), vec![2, 4]);
         assert_eq!(intersect(vec![vec![2, 4].into_iter(), vec![].into_iter()]).count(), 0);
-        assert_eq!(union(vec![1, 3, 5].into_iter(), vec![2, 3, 6].into_iter()).collect::<Vec<_>>(), vec![1, 2, 3, 5, 6]);
+        assert_eq!(
+            union(vec![1, 3, 5].into_iter(), vec![2, 3, 6].into_iter()).collect::<Vec<_>>(),
+            vec![1, 2, 3, 5, 6]
+        );
         assert_eq!(union(Vec::new().into_iter(), vec![4].into_iter()).collect::<Vec<_>>(), vec![4]);
     }
 

@@ -264,3 +264,39 @@ fn planted_needles_are_mostly_found() {
     }
     assert!(found * 10 >= tried * 8, "found {found} of {tried}");
 }
+
+/// Why the index must read a part's exact bytes, `body_start..body_end`,
+/// as the scan does, and not the bytes as they stream in at delivery
+/// before the structure pass knows where the part ends. Mostly the text
+/// would only gain characters after the part's own (harmless: more
+/// candidates): broken base64 decodes on into the delimiter line, and a
+/// UTF-8 sequence cut by the part's end is followed by the line end, which
+/// cannot continue it. But a UTF-16 part of odd length reads its last byte
+/// with the line end's CR as one character instead of U+FFFD: the part's
+/// last character would differ, and a needle ending in it be missed.
+#[test]
+fn part_ends_change_decoded_tails() {
+    use crate::mime::charset::CharsetDecoder;
+    use crate::mime::decode::{Decoder, TransferEncoding};
+    let decode = |encoding: TransferEncoding, charset: &[u8], bytes: &[u8]| {
+        let mut decoder = Decoder::new(encoding);
+        let mut out = Vec::new();
+        decoder.feed(bytes, &mut out);
+        decoder.finish(&mut out);
+        let mut charset = CharsetDecoder::for_label(charset).unwrap_or_else(CharsetDecoder::lenient_utf8);
+        let mut text = String::new();
+        charset.feed(&out, &mut text);
+        charset.finish(&mut text);
+        text
+    };
+    let part = decode(TransferEncoding::Base64, b"utf-8", b"QUJD\r\nRE");
+    let streamed = decode(TransferEncoding::Base64, b"utf-8", b"QUJD\r\nRE\r\n--b\r\n");
+    assert_eq!(part, "ABCD");
+    assert!(streamed.starts_with(&part));
+    let cut = decode(TransferEncoding::Identity, b"utf-8", b"caf\xc3");
+    assert!(decode(TransferEncoding::Identity, b"utf-8", b"caf\xc3\r\n--b").starts_with(&cut));
+    let odd = decode(TransferEncoding::Identity, b"utf-16le", b"a\0b");
+    let streamed = decode(TransferEncoding::Identity, b"utf-16le", b"a\0b\r\n-");
+    assert_eq!(odd, "a\u{fffd}");
+    assert!(!streamed.starts_with(&odd), "{streamed:?}");
+}

@@ -177,6 +177,7 @@ mod client_profile;
 mod config;
 mod control;
 mod export;
+pub mod fts;
 #[doc(hidden)]
 pub mod fuzzing;
 mod imap;

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use crate::mime::matcher::fold;
+use crate::mime::matcher::{fold, for_each_folded};
 
 /// Set on ASCII trigrams, which are stored exactly (three 7-bit codes);
 /// clear on the others, which are hashed into the remaining 31 bits.
@@ -83,8 +83,8 @@ impl Trigrams {
         if self.over {
             return;
         }
-        for character in fold(text).chars() {
-            self.push(character);
+        for character in text.chars() {
+            for_each_folded(character, |folded| self.push(folded));
             if self.over {
                 return;
             }

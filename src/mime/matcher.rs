@@ -33,7 +33,7 @@
 /// Calls `each` with every folded character of `character` (see the
 /// module documentation), without allocating: this runs for every
 /// character of every searched body.
-fn for_each_folded(character: char, mut each: impl FnMut(char)) {
+pub(crate) fn for_each_folded(character: char, mut each: impl FnMut(char)) {
     if character.is_ascii() {
         each(character.to_ascii_lowercase());
         return;

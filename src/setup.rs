@@ -522,6 +522,10 @@ fn memory_cap(config: &Config, options: &Options, root: bool) -> Result<(), Stri
         return Ok(());
     }
     write_atomically(&path, &body, None)?;
+    // A drop-in holds no secret: readable by all, as the unit it amends
+    // (`systemctl cat` as any user), whatever the caller's umask.
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .map_err(|error| format!("cannot make {} readable: {error}", path.display()))?;
     say(&format!(
         "systemd: MemoryMax={cap} for {} in {} (`systemctl daemon-reload` reads it)",
         config.board,

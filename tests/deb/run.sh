@@ -8,9 +8,12 @@
 #    binaries already built (cross/static.sh, cross/aarch64-check.sh).
 # 2. Install on this machine (apt-get install ./X.deb, as the README says;
 #    it runs dpkg -i and waits for apt's lock): files, owners, modes, the user,
-#    the enabled unit. Edit the config (loopback ports), add a user, run
-#    `roost serve` by hand as user roost (no systemd here: the machine is a
-#    container) and APPEND a message over IMAPS.
+#    the enabled unit. `roost setup --yes` (ports 0), as a new user would:
+#    config, certificate, first user, MemoryMax drop-in, phone settings and
+#    the certificate's fingerprint printed. Run `roost serve` by hand as user
+#    roost (no systemd here: the machine is a container); Python's imaplib
+#    checks the certificate it is shown against the printed fingerprint and
+#    logs in (tests/deb/phone.py); APPEND a message over IMAPS.
 # 3. Upgrade to the second build: the config edit kept, `roost check`
 #    passes, the message is fetched back byte for byte.
 # 4. Purge: config, binary and unit gone; the mail and the user roost kept,
@@ -180,12 +183,25 @@ if command -v systemd-analyze >/dev/null; then
 fi
 /usr/bin/roost --version | grep -qF "$version" || fail "roost --version: $(/usr/bin/roost --version)"
 
-edit_config
+note "first run: roost setup --yes, as a new user does after installing"
 password="deb-test-$RANDOM-$RANDOM"
-as_roost /usr/bin/roost user add alice --config "$CONFIG" <<<"$password" >"$WORK_DIR/user.log" 2>&1 ||
-    { cat "$WORK_DIR/user.log" >&2 && fail "roost user add alice (as roost)"; }
-pass "roost user add alice (as roost, $CONFIG)"
+printf '%s\n' "$password" >"$WORK_DIR/password"
+# Ports 0: this machine may serve 143/993 already, and roost runs here as an
+# unprivileged user, without the unit's capability to bind them.
+bounded 300 /usr/bin/roost setup --yes --hostname debtest --user alice --password-file "$WORK_DIR/password" \
+    --imap-port 0 --imaps-port 0 >"$WORK_DIR/setup.log" 2>&1 || { cat "$WORK_DIR/setup.log" >&2 && fail "roost setup"; }
+fingerprint=$(grep -oE '([0-9A-F]{2}:){31}[0-9A-F]{2}' "$WORK_DIR/setup.log" | head -1)
+[ -n "$fingerprint" ] || { cat "$WORK_DIR/setup.log" >&2 && fail "roost setup printed no certificate fingerprint"; }
+grep -q 'alice' "$WORK_DIR/setup.log" || { cat "$WORK_DIR/setup.log" >&2 && fail "roost setup printed no phone settings for alice"; }
+check_mode "$CONFIG" 640 root:roost
+check_mode /var/lib/roost/roost.redb 600 roost:roost
+check_mode /etc/systemd/system/roost.service.d/memory.conf 644 root:root
+pass "roost setup: config, certificate, user alice, MemoryMax drop-in; phone settings and fingerprint printed"
+# The edit the upgrade must keep.
+printf '%s\n' "" "# edited by tests/deb/run.sh" >>"$CONFIG"
 start_server
+bounded 120 python3 "$TESTS_DIR/phone.py" "$tls_port" "$fingerprint" alice "$password" ||
+    { cat "$WORK_DIR/serve.log" >&2 && fail "a phone's first login"; }
 mail append
 stop_server
 
@@ -207,7 +223,8 @@ note "purge"
 grep -F 'the mail in /var/lib/roost is kept' "$WORK_DIR/purge.log" || fail "purge did not say that the mail is kept"
 ! dpkg-query -W -f='${Status}' roost 2>/dev/null | grep -q installed || fail "roost still installed"
 for gone in /etc/roost /usr/bin/roost /usr/lib/systemd/system/roost.service /etc/fail2ban/filter.d/roost.conf \
-    /etc/systemd/system/multi-user.target.wants/roost.service /etc/systemd/system/roost.service; do
+    /etc/systemd/system/multi-user.target.wants/roost.service /etc/systemd/system/roost.service \
+    /etc/systemd/system/roost.service.d; do
     [ ! -e "$gone" ] && [ ! -L "$gone" ] || fail "purge left $gone"
 done
 [ -d /var/lib/roost/tls ] && [ "$(find /var/lib/roost -maxdepth 1 -type f -size +0 | wc -l)" -gt 0 ] ||

@@ -52,24 +52,23 @@ fn set_shape<K: redb::Key + 'static, V: redb::Value + 'static>() {
     SHAPE.with(|current| *current.borrow_mut() = Some(shape));
 }
 
-/// Any old key, as its stored bytes. redb compiles its B-tree reader once
-/// per key and value type; reading all 28 old tables through their own
-/// types cost about 400 KB of code (x86-64) for a move done once. These
-/// two types pass the old table's type names, widths and key order through
-/// from [`Shape`] (which redb checks when the table is opened), so the
-/// reader is compiled once and each table decodes its rows with its old
-/// types' `from_bytes` alone.
+/// Any old key (`Raw<true>`) or value (`Raw<false>`), as its stored
+/// bytes. redb compiles its B-tree reader once per key and value type;
+/// reading all 28 old tables through their own types cost about 400 KB of
+/// code (x86-64) for a move done once. These pass the old table's type
+/// names, widths and key order through from [`Shape`] (which redb checks
+/// when the table is opened), so the reader is compiled once and each table
+/// decodes its rows with its old types' `from_bytes` alone.
 #[derive(Debug)]
-enum OldKey {}
-/// Any old value, as its stored bytes (see [`OldKey`]).
-#[derive(Debug)]
-enum OldValue {}
+enum Raw<const KEY: bool> {}
+type OldKey = Raw<true>;
+type OldValue = Raw<false>;
 
-impl redb::Value for OldKey {
+impl<const KEY: bool> redb::Value for Raw<KEY> {
     type SelfType<'a> = &'a [u8];
     type AsBytes<'a> = &'a [u8];
     fn fixed_width() -> Option<usize> {
-        shape(|shape| shape.key_width)
+        shape(|shape| if KEY { shape.key_width } else { shape.value_width })
     }
     fn from_bytes<'a>(data: &'a [u8]) -> &'a [u8]
     where
@@ -84,36 +83,13 @@ impl redb::Value for OldKey {
         value
     }
     fn type_name() -> TypeName {
-        shape(|shape| shape.key.clone())
+        shape(|shape| if KEY { shape.key.clone() } else { shape.value.clone() })
     }
 }
 
 impl redb::Key for OldKey {
     fn compare(data1: &[u8], data2: &[u8]) -> Ordering {
         shape(|shape| (shape.compare)(data1, data2))
-    }
-}
-
-impl redb::Value for OldValue {
-    type SelfType<'a> = &'a [u8];
-    type AsBytes<'a> = &'a [u8];
-    fn fixed_width() -> Option<usize> {
-        shape(|shape| shape.value_width)
-    }
-    fn from_bytes<'a>(data: &'a [u8]) -> &'a [u8]
-    where
-        Self: 'a,
-    {
-        data
-    }
-    fn as_bytes<'a, 'b: 'a>(value: &'a &'b [u8]) -> &'a [u8]
-    where
-        Self: 'b,
-    {
-        value
-    }
-    fn type_name() -> TypeName {
-        shape(|shape| shape.value.clone())
     }
 }
 

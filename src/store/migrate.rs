@@ -1,6 +1,7 @@
 //! Moving a database written before `store::rows` to its layout.
 //!
-//! Until roost 0.x every table had its own redb key and value types. Most
+//! Until 2026-12-07 (roost f4b3c7f and before) every table had its own redb
+//! key and value types. Most
 //! now share one (bytes to bytes, see `store::rows`), and redb keeps each
 //! table's type names in the file and refuses to open a table with other
 //! ones. So the first start of a newer roost on an older file moves each

@@ -1,10 +1,9 @@
 //! Moving a database written before `store::rows` to its layout.
 //!
 //! Until 2026-12-07 (roost f4b3c7f and before) every table had its own redb
-//! key and value types. Most
-//! now share one (bytes to bytes, see `store::rows`), and redb keeps each
-//! table's type names in the file and refuses to open a table with other
-//! ones. So the first start of a newer roost on an older file moves each
+//! key and value types. Most now share one (bytes to bytes, see
+//! `store::rows`), and redb keeps each table's type names in the file and
+//! refuses to open a table with other ones. So the first start of a newer roost on an older file moves each
 //! small table, in the one transaction that opens the store: the old table
 //! is renamed aside, its rows are written into the new one, and the old one
 //! is deleted. Either all of it commits or none does: a crash or a full

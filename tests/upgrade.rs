@@ -307,3 +307,19 @@ fn a_kill_during_the_move_loses_nothing() {
     let (ok, stdout, stderr) = run_cli(&["check", "--config", &server.config_arg()], None);
     assert!(ok, "roost check: {stdout} {stderr}");
 }
+
+/// A backup made before the upgrade (the nightly ones a household keeps)
+/// restores: the copy put in place is moved to this layout, the backup
+/// file itself is left as it was, and the server answers as before.
+#[test]
+fn a_backup_from_before_the_upgrade_restores() {
+    let mut server = old_file();
+    let backup = server.dir.0.join("old-backup.redb");
+    std::fs::rename(server.data_dir().join("roost.redb"), &backup).unwrap();
+    let before = std::fs::read(&backup).unwrap();
+    let (ok, stdout, stderr) = run_cli(&["restore", backup.to_str().unwrap(), "--config", &server.config_arg()], None);
+    assert!(ok, "roost restore: {stdout} {stderr}");
+    assert_eq!(std::fs::read(&backup).unwrap(), before, "the backup file is not written to");
+    server.spawn();
+    answers_as_before(&server);
+}

@@ -286,6 +286,19 @@ fn verify(path: &Path) -> Result<check::Report, StoreError> {
     Ok(report)
 }
 
+/// Moves a copy written by an older roost to this one's table layout
+/// (nothing to do for a current one).
+fn upgrade(path: &Path, cache_bytes: usize) -> Result<(), StoreError> {
+    let database = redb::Builder::new().set_cache_size(cache_bytes).create(path)?;
+    let transaction = database.begin_write()?;
+    let moved = super::migrate::run(&transaction)?;
+    transaction.commit()?;
+    if moved.tables > 0 {
+        log::info!("the backup's {} table(s) moved to this roost's layout", moved.tables);
+    }
+    Ok(())
+}
+
 /// `DEST.tmp`, beside `dest` so the final rename stays on one file system.
 fn temporary_path(dest: &Path) -> PathBuf {
     let mut name = dest.file_name().unwrap_or_default().to_os_string();
@@ -343,11 +356,6 @@ pub fn restore(source: &Path, live: &Path, cache_bytes: usize, date: &str) -> Re
             return Err(StoreError::Locked);
         }
     }
-    let report = verify(source).map_err(|error| match error {
-        StoreError::Corrupt(why) => StoreError::Corrupt(format!("{} is not a sound backup: {why}", source.display())),
-        StoreError::Io(why) => StoreError::Io(format!("{} is not a readable backup: {why}", source.display())),
-        other => other,
-    })?;
     let temporary = temporary_path(live);
     remove_if_present(&temporary)?;
     let copied = std::fs::copy(source, &temporary).and_then(|_| File::open(&temporary)?.sync_all());
@@ -355,6 +363,19 @@ pub fn restore(source: &Path, live: &Path, cache_bytes: usize, date: &str) -> Re
         let _ = std::fs::remove_file(&temporary);
         return Err(error.into());
     }
+    // The copy is what gets checked and put in place: a backup an older
+    // roost wrote is moved to this one's layout there (`store::migrate`),
+    // and the backup itself is never written to.
+    let report = upgrade(&temporary, cache_bytes).and_then(|()| verify(&temporary)).map_err(|error| {
+        let _ = std::fs::remove_file(&temporary);
+        match error {
+            StoreError::Corrupt(why) => {
+                StoreError::Corrupt(format!("{} is not a sound backup: {why}", source.display()))
+            }
+            StoreError::Io(why) => StoreError::Io(format!("{} is not a readable backup: {why}", source.display())),
+            other => other,
+        }
+    })?;
     let kept = if live.exists() {
         let mut name = live.file_name().unwrap_or_default().to_os_string();
         name.push(format!(".before-restore-{date}"));

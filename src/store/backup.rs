@@ -290,9 +290,7 @@ fn verify(path: &Path) -> Result<check::Report, StoreError> {
 /// (nothing to do for a current one).
 fn upgrade(path: &Path, cache_bytes: usize) -> Result<(), StoreError> {
     let database = redb::Builder::new().set_cache_size(cache_bytes).create(path)?;
-    let transaction = database.begin_write()?;
-    let moved = super::migrate::run(&transaction)?;
-    transaction.commit()?;
+    let moved = super::migrate::upgrade(&database)?;
     if moved.tables > 0 {
         log::info!("the backup's {} table(s) moved to this roost's layout", moved.tables);
     }

@@ -112,6 +112,15 @@ pub(super) struct Moved {
     pub rows: u64,
 }
 
+/// [`run`] in a transaction of its own, committed: for a file opened
+/// outside the store thread (`roost check --repair`, a restored backup).
+pub(super) fn upgrade(database: &redb::Database) -> Result<Moved, StoreError> {
+    let transaction = database.begin_write()?;
+    let moved = run(&transaction)?;
+    transaction.commit()?;
+    Ok(moved)
+}
+
 macro_rules! legacy_tables {
     ($($name:ident: $key:ty => $value:ty,)*) => {
         /// Moves every table still in its old layout to the new one,

@@ -1159,9 +1159,7 @@ pub fn check_offline(path: &Path, cache_bytes: usize, repair: bool) -> Result<ch
     if repair {
         let db = redb::Builder::new().set_cache_size(cache_bytes).open(path)?;
         // A file an older roost wrote moves to this one's layout first.
-        let transaction = db.begin_write()?;
-        migrate::run(&transaction)?;
-        transaction.commit()?;
+        migrate::upgrade(&db)?;
         // Quota usage is derived data: recounted rather than reported.
         quota::repair(&db)?;
         return check_database(&db);

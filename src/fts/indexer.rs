@@ -74,10 +74,12 @@ pub async fn run(server: Weak<Server>, memory: usize) {
     let mut last_compaction = Instant::now();
     // Whatever waits from before the start (a reindex, an upgrade).
     let mut due = true;
+    // After a reindex, the entries it superseded are dropped at once.
+    let mut reindexed = false;
     loop {
         if due {
             let Some(server) = server.upgrade() else { return };
-            let compact = last_compaction.elapsed() >= COMPACT_EVERY;
+            let compact = reindexed || last_compaction.elapsed() >= COMPACT_EVERY;
             if compact {
                 last_compaction = Instant::now();
             }
@@ -95,6 +97,7 @@ pub async fn run(server: Weak<Server>, memory: usize) {
             return;
         };
         due = true;
+        reindexed = now;
         if !now {
             loop {
                 let settled = smol::future::or(async { receiver.recv().await.ok() }, async {
@@ -102,6 +105,9 @@ pub async fn run(server: Weak<Server>, memory: usize) {
                     None
                 })
                 .await;
+                if settled == Some(true) {
+                    reindexed = true;
+                }
                 if settled != Some(false) {
                     break;
                 }
@@ -181,10 +187,21 @@ fn index_some(
 
 /// On a worker: the next merge to make, if any: [`FANOUT`] or more small
 /// segments in a row (fewer bytes together than `memory`), or, with
-/// `compact`, one whose messages are mostly deleted. Answers the segments
-/// replaced and the merged one, which lists only mail still stored.
+/// `compact`, one most of whose entries are dead: deleted mail, or mail
+/// indexed again in a later segment (`roost reindex --user`). Answers the
+/// segments replaced and the merged one, which keeps only live entries.
 fn plan_merge(reader: &Reader, memory: usize, compact: bool) -> Result<Option<(Vec<u64>, Segment)>, StoreError> {
     let segments = reader.fts_segments()?;
+    // The newest segment holding each blob: the one whose entries count.
+    let mut newest = std::collections::HashMap::new();
+    for segment in &segments {
+        for &blob in &segment.blobs {
+            newest.insert(blob, segment.id);
+        }
+    }
+    let live = |segment: u64, blob: u64| -> Result<bool, StoreError> {
+        Ok(newest.get(&blob) == Some(&segment) && reader.blob(blob)?.is_some())
+    };
     let small = (memory / 2) as u64;
     let mut chosen = Vec::new();
     let mut run = Vec::new();
@@ -208,11 +225,11 @@ fn plan_merge(reader: &Reader, memory: usize, compact: bool) -> Result<Option<(V
         chosen = run;
     } else if compact {
         for segment in &segments {
-            let live = segment
-                .blobs
-                .iter()
-                .try_fold(0, |live, &blob| reader.blob(blob).map(|record| live + usize::from(record.is_some())))?;
-            if live * 2 < segment.blobs.len() {
+            let mut alive = 0;
+            for &blob in &segment.blobs {
+                alive += usize::from(live(segment.id, blob)?);
+            }
+            if alive * 2 < segment.blobs.len() {
                 chosen = vec![segment];
                 break;
             }
@@ -221,20 +238,20 @@ fn plan_merge(reader: &Reader, memory: usize, compact: bool) -> Result<Option<(V
     if chosen.is_empty() {
         return Ok(None);
     }
-    let mut live = std::collections::HashSet::new();
+    let mut kept = std::collections::HashSet::new();
     let mut blobs = Vec::new();
     let mut lists = Vec::new();
     for segment in &chosen {
         for &blob in &segment.blobs {
-            if reader.blob(blob)?.is_some() {
-                live.insert(blob);
+            if live(segment.id, blob)? {
+                kept.insert(blob);
             }
         }
         blobs.extend_from_slice(&segment.blobs);
         lists.push(reader.fts_lists(segment.id)?);
     }
     let ids = chosen.iter().map(|segment| segment.id).collect();
-    match segment::merge(lists, blobs, |blob| live.contains(&blob)) {
+    match segment::merge(lists, blobs, |blob| kept.contains(&blob)) {
         Some(merged) => Ok(Some((ids, merged))),
         None => Err(StoreError::Corrupt("a search index list is damaged (run `roost reindex`)".into())),
     }

@@ -66,6 +66,11 @@ impl Decode<'_> {
         self.corrupt
     }
 
+    /// Bytes not decoded yet.
+    pub fn remaining(&self) -> usize {
+        self.bytes.len()
+    }
+
     fn varint(&mut self) -> Option<u64> {
         let mut value = 0u64;
         for (index, &byte) in self.bytes.iter().enumerate() {

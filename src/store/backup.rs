@@ -69,7 +69,7 @@ use super::schema::{
     PREVIEWS, PRIVATE_CHANGES, PRIVATE_FLAGS, PRIVATE_SEEN, PRIVATE_SEEN_MAILBOXES, QUOTA_LIMITS, QUOTA_USAGE,
     QUOTA_WARNED, SAVE_DATES, SHARED_MODSEQ, SUBSCRIPTIONS, SUMMARIES, USERS, USER_SETTINGS,
 };
-use super::schema::{FTS_POSTINGS, FTS_QUEUE, FTS_SEGMENTS, FTS_UNINDEXED};
+use super::schema::{FTS_BLOCKS, FTS_QUEUE, FTS_SEGMENTS, FTS_UNINDEXED};
 use super::{Reader, StoreError};
 
 /// Bytes of keys and values in one write transaction of the copy: bounds
@@ -203,7 +203,7 @@ fn copy_every_table(copier: &mut Copier) -> Result<(), StoreError> {
     copier.table(FTS_QUEUE.raw())?;
     copier.table(FTS_UNINDEXED.raw())?;
     copier.table(FTS_SEGMENTS.raw())?;
-    copier.table(FTS_POSTINGS.raw())?;
+    copier.table(FTS_BLOCKS.raw())?;
     copier.table(BANS.raw())?;
     copier.table(DEVICES.raw())?;
     copier.table(USER_SETTINGS.raw())?;

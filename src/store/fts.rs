@@ -26,9 +26,10 @@ use redb::ReadableTable;
 
 use super::ops::Tables;
 use super::reader::Reader;
-use super::schema::{BLOBS, FTS_POSTINGS, FTS_QUEUE, FTS_SEGMENTS, FTS_UNINDEXED, META};
+use super::schema::{BLOBS, FTS_BLOCKS, FTS_QUEUE, FTS_SEGMENTS, FTS_UNINDEXED, META};
 use super::StoreError;
-use crate::fts::{decode, intersect, segment::Segment};
+use crate::fts::segment::{self, Segment};
+use crate::fts::{decode, intersect};
 
 static ENABLED: AtomicBool = AtomicBool::new(true);
 
@@ -62,10 +63,7 @@ pub(super) fn reconcile(tables: &mut Tables) -> Result<u64, StoreError> {
     if kept == wanted {
         return Ok(0);
     }
-    tables.fts_postings.retain(|_, _| false)?;
-    tables.fts_segments.retain(|_, _| false)?;
-    tables.fts_unindexed.retain(|_, ()| false)?;
-    tables.fts_queue.retain(|_, ()| false)?;
+    clear(tables)?;
     let mut queued = 0;
     if wanted != 0 {
         for entry in tables.blobs.iter()? {
@@ -101,7 +99,7 @@ pub(super) fn write_segment(tables: &mut Tables, segment: &Segment, replacing: &
     }
     for &old in replacing {
         tables.fts_segments.remove(old)?;
-        tables.fts_postings.retain_in((old, 0, 0)..=(old, u8::MAX, u32::MAX), |_, _| false)?;
+        tables.fts_blocks.retain_in((old, 0, 0, 0)..=(old, u8::MAX, u32::MAX, u32::MAX), |_, _| false)?;
     }
     if replacing.is_empty() {
         for &blob in segment.blobs.iter().chain(&segment.unindexed) {
@@ -117,8 +115,8 @@ pub(super) fn write_segment(tables: &mut Tables, segment: &Segment, replacing: &
         return Ok(());
     }
     let id = tables.next_counter("next_fts_segment")?;
-    for ((kind, trigram), list) in &segment.lists {
-        tables.fts_postings.insert((id, *kind, *trigram), list.as_slice())?;
+    for ((kind, trigram, piece), row) in crate::fts::segment::pack(&segment.lists) {
+        tables.fts_blocks.insert((id, kind, trigram, piece), row.as_slice())?;
     }
     let mut blobs = Vec::new();
     crate::fts::encode(&segment.blobs, &mut blobs);
@@ -126,8 +124,20 @@ pub(super) fn write_segment(tables: &mut Tables, segment: &Segment, replacing: &
     Ok(())
 }
 
-/// `roost reindex`: queues every blob of user `user`'s mailboxes (every
-/// stored blob when None), the unindexed ones included. Returns how many.
+/// Empties the index's tables.
+fn clear(tables: &mut Tables) -> Result<(), StoreError> {
+    tables.fts_blocks.retain(|_, _| false)?;
+    tables.fts_segments.retain(|_, _| false)?;
+    tables.fts_unindexed.retain(|_, ()| false)?;
+    tables.fts_queue.retain(|_, ()| false)?;
+    Ok(())
+}
+
+/// `roost reindex`: queues every blob of user `user`'s mailboxes, the
+/// unindexed ones included; for everyone (None), the index is dropped
+/// and every stored blob queued (a rebuild from nothing). Their entries
+/// in older segments stay valid until the indexer supersedes them (see
+/// `fts::indexer`'s compaction). Returns how many were queued.
 pub(super) fn enqueue(tables: &mut Tables, user: Option<u32>) -> Result<u64, StoreError> {
     if !search_index() {
         return Ok(0);
@@ -135,6 +145,7 @@ pub(super) fn enqueue(tables: &mut Tables, user: Option<u32>) -> Result<u64, Sto
     let mut blobs = Vec::new();
     match user {
         None => {
+            clear(tables)?;
             for entry in tables.blobs.iter()? {
                 blobs.push(entry?.0.value());
             }
@@ -235,14 +246,50 @@ impl Reader {
 
     /// Every list of segment `id`, in key order.
     pub fn fts_lists(&self, id: u64) -> Result<crate::fts::segment::Lists, StoreError> {
-        let table = self.table(FTS_POSTINGS)?;
-        let mut lists = Vec::new();
-        for entry in table.range((id, 0, 0)..=(id, u8::MAX, u32::MAX))? {
-            let (key, list) = entry?;
-            let (_, kind, trigram) = key.value();
-            lists.push(((kind, trigram), list.value().to_vec()));
+        let damaged = || StoreError::Corrupt(format!("search index segment {id} is damaged"));
+        let table = self.table(FTS_BLOCKS)?;
+        let mut lists: crate::fts::segment::Lists = Vec::new();
+        for entry in table.range((id, 0, 0, 0)..=(id, u8::MAX, u32::MAX, u32::MAX))? {
+            let (key, row) = entry?;
+            let (_, kind, trigram, piece) = key.value();
+            let row = row.value();
+            match row.first() {
+                Some(&segment::PIECE) if piece == 0 => lists.push(((kind, trigram), row[1..].to_vec())),
+                Some(&segment::PIECE) => match lists.last_mut() {
+                    Some((key, list)) if *key == (kind, trigram) => list.extend_from_slice(&row[1..]),
+                    _ => return Err(damaged()),
+                },
+                _ => lists.extend(segment::unpack(row).ok_or_else(damaged)?),
+            }
         }
         Ok(lists)
+    }
+
+    /// The list of (`kind`, `trigram`) in segment `id`, if any.
+    fn fts_list(
+        table: &super::rows::ReadRows<(u64, u8, u32, u32), &'static [u8]>,
+        id: u64,
+        kind: u8,
+        trigram: u32,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let damaged = || StoreError::Corrupt(format!("search index segment {id} is damaged"));
+        let Some(entry) = table.range((id, 0, 0, 0)..=(id, kind, trigram, u32::MAX))?.next_back() else {
+            return Ok(None);
+        };
+        let (key, row) = entry?;
+        let (_, at_kind, at_trigram, _) = key.value();
+        let row = row.value();
+        if row.first() == Some(&segment::PIECE) {
+            if (at_kind, at_trigram) != (kind, trigram) {
+                return Ok(None);
+            }
+            let mut list = Vec::new();
+            for entry in table.range((id, kind, trigram, 0)..=(id, kind, trigram, u32::MAX))? {
+                list.extend_from_slice(&entry?.1.value()[1..]);
+            }
+            return Ok(Some(list));
+        }
+        Ok(segment::find(row, (kind, trigram)).map_err(|()| damaged())?.map(<[u8]>::to_vec))
     }
 
     /// The blobs that may hold each query's needle: those whose lists
@@ -256,7 +303,7 @@ impl Reader {
             return Ok(answers);
         }
         let segments = self.table(FTS_SEGMENTS)?;
-        let postings = self.table(FTS_POSTINGS)?;
+        let blocks = self.table(FTS_BLOCKS)?;
         let mut always = Vec::new();
         for table in [FTS_QUEUE, FTS_UNINDEXED] {
             for entry in self.table(table)?.iter()? {
@@ -273,11 +320,11 @@ impl Reader {
                 for &kind in &query.kinds {
                     let mut lists = Vec::with_capacity(query.trigrams.len());
                     for &trigram in &query.trigrams {
-                        let Some(list) = postings.get((id, kind, trigram))? else {
+                        let Some(list) = Reader::fts_list(&blocks, id, kind, trigram)? else {
                             lists.clear();
                             break;
                         };
-                        lists.push(list.value().to_vec());
+                        lists.push(list);
                     }
                     if lists.is_empty() {
                         continue;
@@ -320,6 +367,7 @@ pub fn verify(reader: &Reader) -> Result<(Option<String>, Vec<String>), StoreErr
     let segments = reader.fts_segments()?;
     let chunks = reader.chunks()?;
     let mut indexed = 0u64;
+    let bytes: u64 = segments.iter().map(|segment| segment.bytes).sum();
     for segment in &segments {
         let label = format!("search index segment {}", segment.id);
         let listed: std::collections::HashSet<u64> = segment.blobs.iter().copied().collect();
@@ -390,8 +438,16 @@ pub fn verify(reader: &Reader) -> Result<(Option<String>, Vec<String>), StoreErr
              run `roost reindex`)"
         ));
     }
+    let mut file_bytes = 0;
+    if let Some(table) = reader.table_if_any(FTS_BLOCKS)? {
+        file_bytes += table.file_bytes()?;
+    }
+    if let Some(table) = reader.table_if_any(FTS_SEGMENTS)? {
+        file_bytes += table.file_bytes()?;
+    }
     let summary = format!(
-        "{indexed} message(s) in {} segment(s), {} waiting, {} unindexed",
+        "{indexed} message(s) in {} segment(s) ({bytes} byte(s) of lists, {file_bytes} byte(s) of the file), {} \
+         waiting, {} unindexed",
         segments.len(),
         queue.len(),
         unindexed.len()

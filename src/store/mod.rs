@@ -449,8 +449,9 @@ pub enum Op {
     },
     /// A segment of the full-text index, built by the indexer
     /// (`fts::indexer`); `replacing` the segments it merges, if any (see
-    /// [`fts`]). Not durable on its own: its blobs stay queued until it
-    /// is, so a crash loses only indexing work.
+    /// [`fts`]). Durable like mail: redb reuses the pages a commit frees
+    /// only after a durable commit, and a reindex of a quiet server (no
+    /// other commits) grew the file by twice the index without it.
     FtsSegment {
         segment: Box<crate::fts::segment::Segment>,
         replacing: Vec<u64>,
@@ -482,7 +483,6 @@ impl Op {
                 | Op::RecordLogin { .. }
                 | Op::RecordKnownLogin { .. }
                 | Op::RecordAlert { .. }
-                | Op::FtsSegment { .. }
         )
     }
 }

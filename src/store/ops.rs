@@ -21,7 +21,7 @@ use super::schema::{
 };
 // `roost import`'s table (see `store::import`).
 use super::schema::IMPORTED;
-use super::schema::{FTS_POSTINGS, FTS_QUEUE, FTS_SEGMENTS, FTS_UNINDEXED};
+use super::schema::{FTS_BLOCKS, FTS_QUEUE, FTS_SEGMENTS, FTS_UNINDEXED};
 use super::{
     Appended, Change, Copied, Delivered, Expunged, FlagAction, FlagChange, KeptFlags, NewMessage, Op, StoreError,
     Stored, UidSet, MAX_DEVICES, MAX_KEYWORDS, MAX_MAILBOXES,
@@ -86,7 +86,7 @@ pub(super) struct Tables<'txn> {
     pub fts_queue: Rows<'txn, u64, ()>,
     pub fts_unindexed: Rows<'txn, u64, ()>,
     pub fts_segments: Rows<'txn, u64, (u64, &'static [u8])>,
-    pub fts_postings: Rows<'txn, (u64, u8, u32), &'static [u8]>,
+    pub fts_blocks: Rows<'txn, (u64, u8, u32, u32), &'static [u8]>,
 }
 
 impl<'txn> Tables<'txn> {
@@ -130,7 +130,7 @@ impl<'txn> Tables<'txn> {
             fts_queue: FTS_QUEUE.open(transaction)?,
             fts_unindexed: FTS_UNINDEXED.open(transaction)?,
             fts_segments: FTS_SEGMENTS.open(transaction)?,
-            fts_postings: FTS_POSTINGS.open(transaction)?,
+            fts_blocks: FTS_BLOCKS.open(transaction)?,
         })
     }
 

@@ -251,6 +251,13 @@ impl<T: ReadableTable<Bytes, Bytes>, K: Field, V: Field> Typed<T, K, V> {
     pub fn len(&self) -> Result<u64, StorageError> {
         self.inner.len()
     }
+
+    /// Bytes of the file the table takes: its rows, the B-tree's own
+    /// bytes, and the unused room in its pages.
+    pub fn file_bytes(&self) -> Result<u64, StorageError> {
+        let stats = self.inner.stats()?;
+        Ok(stats.stored_bytes() + stats.metadata_bytes() + stats.fragmented_bytes())
+    }
 }
 
 /// Reads in a snapshot: what they return keeps the snapshot alive, not

@@ -105,10 +105,13 @@ pub const FTS_UNINDEXED: Def<u64, ()> = Def::new("fts_unindexed");
 /// Segment id → (bytes of its lists, its blob ids encoded as a posting
 /// list): the segments of the full-text index.
 pub const FTS_SEGMENTS: Def<u64, (u64, &[u8])> = Def::new("fts_segments");
-/// (segment id, stream kind, trigram) → blob ids (a posting list of
-/// `fts::postings`): which of the segment's messages hold the trigram in
-/// their bodies (kind 0) or headers (kind 1).
-pub const FTS_POSTINGS: Def<(u64, u8, u32), &[u8]> = Def::new("fts_postings");
+/// (segment id, stream kind, trigram, piece) → a row of the segment's
+/// posting lists (`fts::segment::pack`): for each (kind, trigram), which
+/// of the segment's messages hold the trigram in their bodies (kind 0) or
+/// headers (kind 1); keyed by the first list the row holds. Lists are
+/// packed into rows of about 4 KiB: a row per list cost more than the
+/// lists.
+pub const FTS_BLOCKS: Def<(u64, u8, u32, u32), &[u8]> = Def::new("fts_blocks");
 
 /// Banned address or prefix (as `auth::ban` writes it: "192.0.2.7",
 /// "2001:db8:1:2::/64", "198.51.100.0/24") → [`BanRecord`]. Ended bans stay

@@ -17,9 +17,9 @@
 //! planner keeps under the same bound.
 //!
 //! It wakes when a message arrives (delivery pokes it through [`wake`])
-//! but works only after [`SETTLE`] of quiet or once [`BATCH`] messages
-//! wait, so mail arriving one by one makes segments of many messages,
-//! not one each; `roost reindex` wakes it at once.
+//! but works only [`SETTLE`] later, so mail arriving in a burst makes one
+//! segment, not one each (small segments are merged later anyway);
+//! `roost reindex` wakes it at once.
 
 use std::cell::RefCell;
 use std::rc::Weak;
@@ -99,9 +99,12 @@ pub async fn run(server: Weak<Server>, memory: usize) {
         due = true;
         reindexed = now;
         if !now {
+            // Deliveries meanwhile join this pass; the wait does not start
+            // again with each, so a steady trickle is indexed too.
+            let deadline = Instant::now() + SETTLE;
             loop {
                 let settled = smol::future::or(async { receiver.recv().await.ok() }, async {
-                    smol::Timer::after(SETTLE).await;
+                    smol::Timer::at(deadline).await;
                     None
                 })
                 .await;

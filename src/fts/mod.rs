@@ -1,6 +1,8 @@
-//! Full-text index groundwork (issue 18): trigrams of the folded text
-//! SEARCH reads, and posting lists of ids. Pure and self-contained: no
-//! storage yet, nothing calls it outside its tests.
+//! The full-text index of SEARCH BODY, TEXT and header keys (issue 18):
+//! trigrams of the folded text SEARCH reads ([`trigram`], [`walk`]),
+//! posting lists of blob ids ([`postings`]) gathered into write-once
+//! segments ([`segment`]) by a background indexer ([`indexer`]); the
+//! tables are `store::fts`'s, the search side is `imap::search::narrow`.
 //!
 //! # Exact semantics
 //!
@@ -77,35 +79,50 @@
 //! ("rosegarden": 71 candidates, 0 matches in 4,000 messages): the matcher
 //! verifies every candidate.
 //!
-//! # The design the index should take (not built)
+//! # The index as built
 //!
-//! - Per stored blob (blobs are shared by APPEND, LMTP and COPY/MOVE), not
-//!   per copy; a search maps candidates to messages while it walks the
-//!   records it reads anyway.
-//! - `FTS_QUEUE` (blob id → ()) written in the transaction that stores the
-//!   blob (not a watermark: blob ids are taken at the first chunk but become
-//!   messages in any order); `FTS_UNINDEXED` for blobs over the cap. A blob
-//!   in either is always a candidate, so a half-built index is exact.
-//!   `roost reindex` enqueues existing blobs, resumable by construction.
-//! - A background indexer drains the queue in batches through the scan's
-//!   own walk (factor `ContentSearch::step` in `imap::search::eval` into one
-//!   walker with two sinks, the matcher and [`Trigrams`], and share
-//!   `join_folds`, so the two cannot drift), budgeted like the scan, and
-//!   hands each batch to the store thread, which writes it as one
-//!   write-once segment (packed rows of about 16 KiB: a directory of
-//!   trigram keys, then their lists) and removes the queue rows in the same
-//!   transaction. Small segments merge in the background. Delivery gains one
-//!   tiny row and no folding: indexing while a message streams in would see
-//!   a part's last bytes before the structure pass knows where the part ends
-//!   (`tests::part_ends_change_decoded_tails`).
-//! - Candidates: BODY, the intersection of the needle's body postings;
-//!   TEXT, that united with the intersection of its header postings; header
-//!   keys only for fields outside the header summary (the summary's address
-//!   fields also match a rendering no stream holds). Under three folded
-//!   characters, or when the shortest list is most of the mailbox: scan.
-//! - Store `char::UNICODE_VERSION` (and unicode-normalization's version)
-//!   with the index and reindex when they change: the fold follows them.
-//!   Trigram values are a stored format (`tests::trigram_values_are_fixed`).
+//! - **Per stored blob** (blobs are shared by APPEND, LMTP and COPY/MOVE),
+//!   not per copy: a search maps candidate blobs to messages while it walks
+//!   the mailbox's records, which it reads anyway, so an id of deleted mail
+//!   (or of another user's) is never an answer.
+//! - **Exact at every moment.** A blob's queue row (`FTS_QUEUE`) is written
+//!   in the transaction that stores it; blobs over the cap go to
+//!   `FTS_UNINDEXED`; both are candidates for every needle. A segment and
+//!   the removal of its blobs' queue rows commit together. So a half-built
+//!   index, a crash, or a board that just turned the index on, still give
+//!   the scan's answers.
+//! - **The indexer** ([`indexer`]) wakes after deliveries (once the mail
+//!   has settled for 20 s) or at once for `roost reindex`, reads waiting
+//!   blobs on the worker pool through [`walk::index_blob`] (1 MiB of mail a
+//!   job), accumulates a [`segment::Builder`] up to the board's
+//!   `search_index_memory`, and hands the finished segment to the store
+//!   thread, durably. Small segments merge (8 or more in a row); after a
+//!   reindex and hourly, a segment most of whose entries are dead (deleted
+//!   mail, or mail indexed again later) is rewritten without them.
+//! - **Storage**: lists of a segment are packed into rows of at most
+//!   [`segment::BLOCK`] bytes, keyed by their first list's (kind, trigram):
+//!   a redb row per list took four times the lists' bytes of file.
+//! - **Searching**: for each needle of three or more folded characters,
+//!   up to 12 of its trigrams are looked up in every segment (BODY: body
+//!   lists; TEXT: body or header lists; header keys on fields outside the
+//!   summary: header lists), intersected per segment and united, with the
+//!   waiting and unindexed blobs; on the worker pool, since the lookups
+//!   grow with the number of segments. Over 131,072 candidates (a common
+//!   word), the search scans. The scan then verifies only candidates, so
+//!   results are the scan's.
+//! - The index's format and `char::UNICODE_VERSION` are kept in META; when
+//!   they change, or the board turns the index on, everything is queued
+//!   again at start-up; turned off, the tables are emptied.
+//!
+//! Measured (x86-64, release, 2026-12-07; a synthetic worst case: 100,000
+//! messages of 300-1,200 words drawn from 20,000 random letter strings,
+//! 535 MB): reindex 23-43 s (on a 2-core machine also building other
+//! code), server VmHWM 29-32 MB, lists 271 MB, 324 MB of file (61 % of
+//! the mail: random strings have far more distinct trigrams than language;
+//! text-only prose measured 17 % in lists, see above). `UID SEARCH BODY`
+//! of a word in 10 messages 21 ms (the scan: seconds), an absent word
+//! 20 ms (mostly the walk over 100,000 records), a word in 1,031 messages
+//! 47 ms, a 2-letter needle scans (1.4 s).
 
 pub mod indexer;
 mod postings;

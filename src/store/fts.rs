@@ -454,3 +454,175 @@ pub fn verify(reader: &Reader) -> Result<(Option<String>, Vec<String>), StoreErr
     );
     Ok((Some(summary), problems))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fts::segment::Builder;
+    use crate::store::{FlagAction, FlagChange, Flags, NewMessage, Op, Store, UidSet, INBOX};
+    use crate::util::datetime::DateTime;
+
+    /// A store in a fresh file with alice; `test` gets it and her INBOX.
+    fn with_inbox<F: std::future::Future<Output = ()>>(label: &str, test: impl FnOnce(std::rc::Rc<Store>, u64) -> F) {
+        let directory = std::env::temp_dir().join(format!("roost-fts-{label}-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&directory);
+        let path = directory.join("db.redb");
+        let _ = std::fs::remove_file(&path);
+        let (store, pump) = Store::open(&path, 1 << 20, 0).unwrap();
+        let executor = smol::LocalExecutor::new();
+        executor.spawn(pump).detach();
+        smol::block_on(executor.run(async {
+            store.execute(Op::AddUser { name: "alice".into(), password_hash: "x".into() }).await.unwrap();
+            let inbox = {
+                let reader = store.read().unwrap();
+                let user = reader.user("alice").unwrap().unwrap();
+                reader.mailbox_id(user.id, INBOX).unwrap().unwrap()
+            };
+            test(store.clone(), inbox).await;
+        }));
+        drop(store);
+        let _ = std::fs::remove_dir_all(&directory);
+    }
+
+    async fn append(store: &Store, inbox: u64, text: &str) -> u64 {
+        let data = text.as_bytes().to_vec();
+        let size = data.len() as u64;
+        let header_size = text.find("\r\n\r\n").map_or(size, |at| at as u64 + 4);
+        let blob = store.write_blob(None, 0, data).await.unwrap();
+        let message = NewMessage {
+            blob,
+            size,
+            header_size,
+            structure: Vec::new(),
+            summary: None,
+            preview: None,
+            flags: Flags::default(),
+            keywords: Vec::new(),
+            internal_date: DateTime::now(),
+        };
+        store.append(inbox, vec![message]).await.unwrap();
+        blob
+    }
+
+    /// What the indexer does, inline: every waiting blob into one segment.
+    async fn index_waiting(store: &Store) {
+        let reader = store.read().unwrap();
+        let chunks = reader.chunks().unwrap();
+        let mut builder = Builder::new();
+        for blob in reader.fts_waiting(0, usize::MAX).unwrap() {
+            let record = reader.blob(blob).unwrap().unwrap();
+            builder.add(blob, crate::fts::walk::index_blob(&chunks, blob, &record, 1 << 16, &mut 0).unwrap());
+        }
+        drop(reader);
+        store.execute(Op::FtsSegment { segment: Box::new(builder.finish()), replacing: Vec::new() }).await.unwrap();
+    }
+
+    fn candidates(store: &Store, needle: &str, kinds: &[u8]) -> Option<Vec<u64>> {
+        let query = Query { trigrams: crate::fts::needle_trigrams(needle).unwrap(), kinds: kinds.to_vec() };
+        store.read().unwrap().fts_candidates(&[query], 1000).unwrap().remove(0)
+    }
+
+    fn problems(store: &Store) -> Vec<String> {
+        verify(&store.read().unwrap()).unwrap().1
+    }
+
+    #[test]
+    fn stored_mail_waits_then_is_indexed_and_deleted_mail_never_answers() {
+        use crate::fts::segment::{BODY, HEADER};
+        with_inbox("lifecycle", |store, inbox| async move {
+            let first = append(&store, inbox, "Subject: hello\r\n\r\nA zebra crossing\r\n").await;
+            let second =
+                append(&store, inbox, "Subject: zebra\r\nX-Note: =?utf-8?q?cr=C3=A8me?=\r\n\r\nplain\r\n").await;
+            let third = append(
+                &store,
+                inbox,
+                "Subject: other\r\nMIME-Version: 1.0\r\nContent-Transfer-Encoding: base64\r\n\r\nWmVCUmE=\r\n",
+            )
+            .await;
+            // Waiting: every blob is a candidate, the index cannot miss it.
+            assert_eq!(store.read().unwrap().fts_waiting(0, 10).unwrap(), vec![first, second, third]);
+            assert_eq!(candidates(&store, "zebra", &[BODY]), Some(vec![first, second, third]));
+            assert!(problems(&store).is_empty());
+            index_waiting(&store).await;
+            assert!(store.read().unwrap().fts_waiting(0, 10).unwrap().is_empty());
+            // "WmVCUmE=" is base64 for "ZeBRa": bodies are decoded first.
+            assert_eq!(candidates(&store, "ZEBRA", &[BODY]), Some(vec![first, third]));
+            assert_eq!(candidates(&store, "zebra", &[HEADER]), Some(vec![second]));
+            assert_eq!(candidates(&store, "CRÈME", &[BODY, HEADER]), Some(vec![second]));
+            assert_eq!(candidates(&store, "absent", &[BODY, HEADER]), Some(vec![]));
+            assert!(problems(&store).is_empty(), "{:?}", problems(&store));
+            let summary = verify(&store.read().unwrap()).unwrap().0.unwrap();
+            assert!(summary.starts_with("3 message(s) in 1 segment(s)"), "{summary}");
+            // Expunged: its queue rows are gone with it, its stale entries
+            // name a blob no message has (searches walk messages).
+            let deleted = FlagChange {
+                action: FlagAction::Add,
+                flags: Flags::DELETED,
+                keywords: Vec::new(),
+                unchanged_since: None,
+            };
+            store.set_flags(inbox, UidSet(vec![(1, 1)]), deleted).await.unwrap();
+            store.expunge(inbox, None).await.unwrap();
+            assert!(store.read().unwrap().blob(first).unwrap().is_none());
+            assert!(problems(&store).is_empty(), "{:?}", problems(&store));
+            // A reindex of everyone starts again from nothing.
+            store.execute(Op::FtsEnqueue { user: None }).await.unwrap();
+            assert_eq!(store.read().unwrap().fts_waiting(0, 10).unwrap(), vec![second, third]);
+            assert!(store.read().unwrap().fts_segments().unwrap().is_empty());
+            index_waiting(&store).await;
+            assert_eq!(candidates(&store, "zebra", &[BODY]), Some(vec![third]));
+        });
+    }
+
+    #[test]
+    fn check_finds_mail_neither_indexed_nor_waiting_and_damaged_lists() {
+        with_inbox("damage", |store, inbox| async move {
+            let blob = append(&store, inbox, "Subject: a\r\n\r\nsome words here\r\n").await;
+            index_waiting(&store).await;
+            assert!(problems(&store).is_empty());
+            let database = store.database();
+            // The segment lost: the message is neither indexed nor waiting.
+            let transaction = database.begin_write().unwrap();
+            let saved: Vec<(u64, (u64, Vec<u8>))> = {
+                let mut segments = FTS_SEGMENTS.open(&transaction).unwrap();
+                let saved = segments
+                    .iter()
+                    .unwrap()
+                    .map(|entry| {
+                        let (id, value) = entry.unwrap();
+                        let (bytes, list) = value.value();
+                        (id.value(), (bytes, list.to_vec()))
+                    })
+                    .collect();
+                segments.retain(|_, _| false).unwrap();
+                saved
+            };
+            transaction.commit().unwrap();
+            let found = problems(&store);
+            assert!(found.iter().any(|problem| problem.contains("neither indexed nor waiting")), "{found:?}");
+            // Back, but with a list naming a blob its segment does not hold.
+            let transaction = database.begin_write().unwrap();
+            {
+                let mut segments = FTS_SEGMENTS.open(&transaction).unwrap();
+                for (id, (bytes, list)) in &saved {
+                    segments.insert(*id, (*bytes, list.as_slice())).unwrap();
+                }
+                let mut blocks = FTS_BLOCKS.open(&transaction).unwrap();
+                let (key, row) = {
+                    let first = blocks.iter().unwrap().next().unwrap().unwrap();
+                    (first.0.value(), first.1.value().to_vec())
+                };
+                let mut lists = crate::fts::segment::unpack(&row).unwrap();
+                lists[0].1.clear();
+                crate::fts::encode(&[blob + 1000], &mut lists[0].1);
+                let packed = crate::fts::segment::pack(&lists);
+                blocks.insert(key, packed[0].1.as_slice()).unwrap();
+            }
+            transaction.commit().unwrap();
+            let found = problems(&store);
+            assert!(found.iter().any(|problem| problem.contains("it does not hold")), "{found:?}");
+            // And the sample's text no longer agrees with the lists.
+            assert!(found.iter().any(|problem| problem.contains("its text has")), "{found:?}");
+        });
+    }
+}

@@ -270,6 +270,41 @@ pub fn search_match(data: &[u8]) {
     assert_eq!(found || needle.is_empty(), whole, "the match depends on the chunking");
 }
 
+/// The search index (`fts`): the trigrams of any text, fed in any pieces,
+/// hold every trigram of any needle the matcher finds in it (so the index
+/// never rules out a match), and a stored segment row of any bytes is read
+/// without a panic. Input: the chunking, then the needle, a zero byte, and
+/// the text (both read as UTF-8, lossily).
+pub fn search_index(data: &[u8]) {
+    let _ = crate::fts::segment::unpack(data);
+    let _ = crate::fts::segment::find(data, (0, 0x8000_0000));
+    let (sizes, rest) = chunking(data);
+    let split = rest.iter().position(|&byte| byte == 0).unwrap_or(rest.len());
+    let needle = String::from_utf8_lossy(&rest[..split]);
+    let text = String::from_utf8_lossy(rest.get(split + 1..).unwrap_or_default());
+    let mut trigrams = crate::fts::Trigrams::new(1 << 16);
+    let mut rest = text.as_ref();
+    let mut cut = sizes.iter().cycle();
+    while !rest.is_empty() {
+        let mut at = (*cut.next().unwrap_or(&1)).min(rest.len());
+        while !rest.is_char_boundary(at) {
+            at += 1;
+        }
+        let (piece, after) = rest.split_at(at);
+        trigrams.feed(piece);
+        rest = after;
+    }
+    let held = trigrams.finish();
+    if let (Some(wanted), crate::fts::Indexed::Trigrams(held)) = (crate::fts::needle_trigrams(&needle), held) {
+        if matcher::contains(&text, &needle) {
+            assert!(
+                wanted.iter().all(|trigram| held.binary_search(trigram).is_ok()),
+                "the index would rule out a match"
+            );
+        }
+    }
+}
+
 /// The mbox splitter (`mailfile::mbox`), `Content-Length` counting on:
 /// any bytes split without a panic,
 /// each message's size is what it handed out, the message read again

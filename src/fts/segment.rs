@@ -291,6 +291,17 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// A damaged row is refused or read as some lists, never a panic.
+        #[test]
+        fn damaged_rows_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            let _ = unpack(&bytes);
+            let _ = find(&bytes, (0, 0));
+            let mut packed = vec![PACKED];
+            packed.extend_from_slice(&bytes);
+            let _ = unpack(&packed);
+            let _ = find(&packed, (1, u32::MAX));
+        }
+
         /// Packed rows give back every list, in order, whatever their sizes.
         #[test]
         fn packing_keeps_every_list(sizes in proptest::collection::vec(0usize..9_000, 0..40)) {

@@ -47,10 +47,13 @@ pub fn search_index() -> bool {
 /// Bumped when what the index holds changes (trigram values, streams).
 const FORMAT: u64 = 1;
 
-/// The META value saying the index is kept, and by which fold.
+/// The META value saying the index is kept, and by which fold: the fold
+/// lower-cases by the standard library's Unicode tables and decomposes by
+/// unicode-normalization's, so either's version changing rebuilds it.
 fn format() -> u64 {
-    let (major, minor, update) = char::UNICODE_VERSION;
-    FORMAT << 32 | u64::from(major) << 16 | u64::from(minor) << 8 | u64::from(update)
+    let version =
+        |(major, minor, update): (u8, u8, u8)| u64::from(major) << 16 | u64::from(minor) << 8 | u64::from(update);
+    FORMAT << 48 | version(char::UNICODE_VERSION) << 24 | version(unicode_normalization::UNICODE_VERSION)
 }
 
 const FORMAT_KEY: &str = "fts_format";

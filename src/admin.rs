@@ -140,8 +140,7 @@ pub fn ban_add(config: &Config, address: &str, duration: Option<&str>) -> Result
 /// `roost reindex [--user NAME] [--wait]`: queues stored mail for the
 /// search index, through the running server (which indexes it in the
 /// background, resuming after a restart); with `wait`, shows the count
-/// going down until none waits. With no server running, the mail is
-/// queued in the file and indexed once the server starts.
+/// going down until none waits.
 pub fn reindex(config: &Config, user: Option<&str>, wait: bool) -> Result<(), String> {
     if !config.limits.search_index {
         return Err("the search index is off (board or [limits] search_index = false): nothing to build".into());
@@ -149,21 +148,9 @@ pub fn reindex(config: &Config, user: Option<&str>, wait: bool) -> Result<(), St
     let user = user.map(auth::normalize_user_name).transpose()?;
     let socket = config.control_socket();
     if !control::server_running(&socket) {
-        let path = config.database_path();
-        if !path.exists() {
-            return Err(format!("no database at {}", path.display()));
-        }
-        let waiting = store::run_offline(&path, config.limits.cache_size, 0, async |store| {
-            let id = match &user {
-                Some(name) => Some(store.read()?.user(name)?.ok_or(StoreError::NoSuchUser)?.id),
-                None => None,
-            };
-            store.execute(Op::FtsEnqueue { user: id }).await?;
-            Ok(store.read()?.fts_counts()?.0)
-        })
-        .map_err(|error| offline_error(config, error))?;
-        say!("{waiting} message(s) queued; the server indexes them when it starts");
-        return Ok(());
+        // Indexing is the server's work (in the background, resumable);
+        // mail stored while it was stopped is queued already.
+        return Err("the server is not running: start it (`systemctl start roost`); it indexes what waits".into());
     }
     let waiting = control::request(&socket, &["reindex", user.as_deref().unwrap_or("*")])?;
     say!("{waiting} message(s) waiting for the search index");

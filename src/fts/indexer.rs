@@ -17,8 +17,9 @@
 //! planner keeps under the same bound.
 //!
 //! It wakes when a message arrives (delivery pokes it through [`wake`])
-//! but works only [`SETTLE`] later, so mail arriving in a burst makes one
-//! segment, not one each (small segments are merged later anyway);
+//! but works only after [`SETTLE`] without new mail (at most
+//! [`MOST_DEFERRED`] after the first), so a burst of mail makes one
+//! segment, not one each, and does not share the cores with indexing;
 //! `roost reindex` wakes it at once.
 
 use std::cell::RefCell;
@@ -31,7 +32,6 @@ use super::segment::{self, Builder, Segment};
 use super::walk::index_blob;
 use crate::server::Server;
 use crate::store::{Op, Reader, StoreError};
-use crate::util::pool;
 
 /// Most distinct trigrams kept for one message (per kind of stream); over
 /// it the message is left unindexed (see [`super::Trigrams`]).
@@ -45,6 +45,9 @@ const BATCH: usize = 256;
 
 /// Quiet time before the indexer works on mail that arrived.
 const SETTLE: Duration = Duration::from_secs(20);
+
+/// Longest the indexer waits for quiet once mail has arrived.
+const MOST_DEFERRED: Duration = Duration::from_secs(300);
 
 /// Segments under half the memory bound merge once this many have
 /// gathered (so a search reads at most about this many small ones).
@@ -99,15 +102,20 @@ pub async fn run(server: Weak<Server>, memory: usize) {
         due = true;
         reindexed = now;
         if !now {
-            // Deliveries meanwhile join this pass; the wait does not start
-            // again with each, so a steady trickle is indexed too.
-            let deadline = Instant::now() + SETTLE;
+            // Deliveries meanwhile join this pass and push it back (a
+            // burst of APPENDs keeps the cores to itself), but never more
+            // than [`MOST_DEFERRED`]: a steady trickle is indexed too.
+            let latest = Instant::now() + MOST_DEFERRED;
+            let mut deadline = Instant::now() + SETTLE;
             loop {
                 let settled = smol::future::or(async { receiver.recv().await.ok() }, async {
                     smol::Timer::at(deadline).await;
                     None
                 })
                 .await;
+                if settled == Some(false) {
+                    deadline = (Instant::now() + SETTLE).min(latest);
+                }
                 if settled == Some(true) {
                     reindexed = true;
                 }
@@ -127,9 +135,7 @@ async fn pass(server: &Server, memory: usize, compact: bool) -> Result<(), Store
         let reader = server.store.read()?;
         let waiting = reader.fts_waiting(after, BATCH)?;
         let Some(&last) = waiting.last() else { break };
-        let (built, next) = pool::run(move || index_some(&reader, waiting, builder, memory))
-            .await
-            .map_err(|error| StoreError::Bug(error.to_string()))??;
+        let (built, next) = super::on_worker(move || index_some(&reader, waiting, builder, memory)).await??;
         builder = built;
         after = next.unwrap_or(last + 1);
         if builder.bytes() >= memory {
@@ -141,9 +147,7 @@ async fn pass(server: &Server, memory: usize, compact: bool) -> Result<(), Store
     }
     loop {
         let reader = server.store.read()?;
-        let planned = pool::run(move || plan_merge(&reader, memory, compact))
-            .await
-            .map_err(|error| StoreError::Bug(error.to_string()))??;
+        let planned = super::on_worker(move || plan_merge(&reader, memory, compact)).await??;
         let Some((replacing, segment)) = planned else { break };
         let merged = replacing.len();
         server.store.execute(Op::FtsSegment { segment: Box::new(segment), replacing }).await?;
@@ -154,7 +158,7 @@ async fn pass(server: &Server, memory: usize, compact: bool) -> Result<(), Store
 
 async fn flush(server: &Server, builder: Builder) -> Result<(), StoreError> {
     let count = builder.len();
-    let segment = pool::run(move || builder.finish()).await.map_err(|error| StoreError::Bug(error.to_string()))?;
+    let segment = super::on_worker(move || builder.finish()).await?;
     server.store.execute(Op::FtsSegment { segment: Box::new(segment), replacing: Vec::new() }).await?;
     log::debug!("search index: indexed {count} message(s)");
     Ok(())
@@ -196,14 +200,21 @@ fn index_some(
 fn plan_merge(reader: &Reader, memory: usize, compact: bool) -> Result<Option<(Vec<u64>, Segment)>, StoreError> {
     let segments = reader.fts_segments()?;
     // The newest segment holding each blob: the one whose entries count.
-    let mut newest = std::collections::HashMap::new();
-    for segment in &segments {
-        for &blob in &segment.blobs {
-            newest.insert(blob, segment.id);
+    // (Sorted vectors, not maps: fewer generic copies in the binary.)
+    let mut newest: Vec<(u64, u64)> =
+        segments.iter().flat_map(|segment| segment.blobs.iter().map(|&blob| (blob, segment.id))).collect();
+    newest.sort_unstable();
+    newest.dedup_by(|later, earlier| {
+        // Keeps the last of each blob's run: the highest segment id.
+        let same = later.0 == earlier.0;
+        if same {
+            earlier.1 = later.1;
         }
-    }
+        same
+    });
     let live = |segment: u64, blob: u64| -> Result<bool, StoreError> {
-        Ok(newest.get(&blob) == Some(&segment) && reader.blob(blob)?.is_some())
+        let at = newest.binary_search_by_key(&blob, |&(blob, _)| blob);
+        Ok(at.is_ok_and(|at| newest[at].1 == segment) && reader.blob(blob)?.is_some())
     };
     let small = (memory / 2) as u64;
     let mut chosen = Vec::new();
@@ -241,20 +252,21 @@ fn plan_merge(reader: &Reader, memory: usize, compact: bool) -> Result<Option<(V
     if chosen.is_empty() {
         return Ok(None);
     }
-    let mut kept = std::collections::HashSet::new();
+    let mut kept = Vec::new();
     let mut blobs = Vec::new();
     let mut lists = Vec::new();
     for segment in &chosen {
         for &blob in &segment.blobs {
             if live(segment.id, blob)? {
-                kept.insert(blob);
+                kept.push(blob);
             }
         }
         blobs.extend_from_slice(&segment.blobs);
         lists.push(reader.fts_lists(segment.id)?);
     }
+    kept.sort_unstable();
     let ids = chosen.iter().map(|segment| segment.id).collect();
-    match segment::merge(lists, blobs, |blob| kept.contains(&blob)) {
+    match segment::merge(lists, blobs, |blob| kept.binary_search(&blob).is_ok()) {
         Some(merged) => Ok(Some((ids, merged))),
         None => Err(StoreError::Corrupt("a search index list is damaged (run `roost reindex`)".into())),
     }

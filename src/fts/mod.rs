@@ -135,6 +135,24 @@ pub use postings::{decode, encode, intersect, Decode};
 pub use trigram::trigram;
 pub use trigram::{needle_trigrams, Indexed, Trigrams};
 
+/// A job for the worker pool with its answer boxed (see [`on_worker`]).
+type Job = Box<dyn FnOnce() -> Box<dyn std::any::Any + Send> + Send>;
+
+/// Runs `job` on the worker pool (`util::pool`). Every job of the index
+/// goes through one copy of the pool's machinery, its answer boxed: a
+/// copy per answer type cost kilobytes each of the ARM binaries, which
+/// issue 17 keeps under 4 MiB.
+pub(crate) async fn on_worker<T: Send + 'static>(
+    job: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, crate::store::StoreError> {
+    let answer = run_boxed(Box::new(move || Box::new(job()))).await?;
+    answer.downcast::<T>().map(|answer| *answer).map_err(|_| crate::store::StoreError::Bug("worker answer".into()))
+}
+
+async fn run_boxed(job: Job) -> Result<Box<dyn std::any::Any + Send>, crate::store::StoreError> {
+    crate::util::pool::run(job).await.map_err(|error| crate::store::StoreError::Bug(error.to_string()))
+}
+
 #[cfg(test)]
 mod measure;
 #[cfg(test)]

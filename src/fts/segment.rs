@@ -106,10 +106,19 @@ impl Builder {
         self.blobs.len() + self.unindexed.len()
     }
 
-    pub fn finish(self) -> Segment {
-        let mut lists: Lists =
-            self.lists.into_iter().map(|(key, (_, mut list))| (key, std::mem::take(&mut list))).collect();
-        lists.sort_unstable_by_key(|(key, _)| *key);
+    pub fn finish(mut self) -> Segment {
+        // Keys sorted as numbers (a sort the binary has anyway), then
+        // their lists taken out in that order.
+        let mut keys: Vec<u64> =
+            self.lists.keys().map(|&(kind, trigram)| u64::from(kind) << 32 | u64::from(trigram)).collect();
+        keys.sort_unstable();
+        let lists = keys
+            .into_iter()
+            .filter_map(|key| {
+                let key = ((key >> 32) as u8, key as u32);
+                self.lists.remove(&key).map(|(_, list)| (key, list))
+            })
+            .collect();
         Segment { blobs: self.blobs, unindexed: self.unindexed, lists }
     }
 }
@@ -120,30 +129,33 @@ impl Builder {
 /// mail again), so lists are united, not concatenated. None: a list is
 /// damaged.
 pub fn merge(segments: Vec<Lists>, blobs: Vec<u64>, keep: impl Fn(u64) -> bool) -> Option<Segment> {
-    let mut by_key: std::collections::BTreeMap<(u8, u32), Vec<u64>> = std::collections::BTreeMap::new();
-    for lists in segments {
-        for (key, list) in lists {
+    // Every segment's lists are in key order: merge them as sorted
+    // streams (no sort: fewer generic copies in the binary), uniting the
+    // lists of equal keys.
+    let mut heads: Vec<std::iter::Peekable<std::vec::IntoIter<((u8, u32), Vec<u8>)>>> =
+        segments.into_iter().map(|lists| lists.into_iter().peekable()).collect();
+    let mut united: Vec<((u8, u32), Vec<u64>)> = Vec::new();
+    loop {
+        let Some(key) = heads.iter_mut().filter_map(|head| head.peek().map(|(key, _)| *key)).min() else { break };
+        let mut merged: Vec<u64> = Vec::new();
+        for head in &mut heads {
+            let Some((_, list)) = head.next_if(|(at, _)| *at == key) else { continue };
             let mut decoded = postings::decode(&list);
             let ids: Vec<u64> = decoded.by_ref().filter(|&id| keep(id)).collect();
             if decoded.is_corrupt() {
                 return None;
             }
-            if ids.is_empty() {
-                continue;
-            }
-            let merged = by_key.entry(key).or_default();
-            if merged.is_empty() {
-                *merged = ids;
-            } else {
-                let both: Vec<u64> = postings::union(merged.iter().copied(), ids.into_iter()).collect();
-                *merged = both;
-            }
+            merged =
+                if merged.is_empty() { ids } else { postings::union(merged.into_iter(), ids.into_iter()).collect() };
+        }
+        if !merged.is_empty() {
+            united.push((key, merged));
         }
     }
     let mut blobs: Vec<u64> = blobs.into_iter().filter(|&id| keep(id)).collect();
     blobs.sort_unstable();
     blobs.dedup();
-    let lists = by_key
+    let lists = united
         .into_iter()
         .map(|(key, ids)| {
             let mut list = Vec::new();

@@ -71,7 +71,7 @@ pub(super) fn reconcile(tables: &mut Tables) -> Result<u64, StoreError> {
     if wanted != 0 {
         for entry in tables.blobs.iter()? {
             let (blob, _) = entry?;
-            tables.fts_queue.insert(blob.value(), ())?;
+            tables.fts.queue.insert(blob.value(), ())?;
             queued += 1;
         }
     }
@@ -82,15 +82,15 @@ pub(super) fn reconcile(tables: &mut Tables) -> Result<u64, StoreError> {
 /// A message's blob was just stored: it waits for the indexer.
 pub(super) fn stored(tables: &mut Tables, blob: u64) -> Result<(), StoreError> {
     if search_index() {
-        tables.fts_queue.insert(blob, ())?;
+        tables.fts.queue.insert(blob, ())?;
     }
     Ok(())
 }
 
 /// A blob's last reference went: it waits for nothing any more.
 pub(super) fn released(tables: &mut Tables, blob: u64) -> Result<(), StoreError> {
-    tables.fts_queue.remove(blob)?;
-    tables.fts_unindexed.remove(blob)?;
+    tables.fts.queue.remove(blob)?;
+    tables.fts.unindexed.remove(blob)?;
     Ok(())
 }
 
@@ -101,16 +101,16 @@ pub(super) fn write_segment(tables: &mut Tables, segment: &Segment, replacing: &
         return Ok(());
     }
     for &old in replacing {
-        tables.fts_segments.remove(old)?;
-        tables.fts_blocks.retain_in((old, 0, 0, 0)..=(old, u8::MAX, u32::MAX, u32::MAX), |_, _| false)?;
+        tables.fts.segments.remove(old)?;
+        tables.fts.blocks.retain_in((old, 0, 0, 0)..=(old, u8::MAX, u32::MAX, u32::MAX), |_, _| false)?;
     }
     if replacing.is_empty() {
         for &blob in segment.blobs.iter().chain(&segment.unindexed) {
-            tables.fts_queue.remove(blob)?;
+            tables.fts.queue.remove(blob)?;
         }
         for &blob in &segment.unindexed {
             if tables.blobs.get(blob)?.is_some() {
-                tables.fts_unindexed.insert(blob, ())?;
+                tables.fts.unindexed.insert(blob, ())?;
             }
         }
     }
@@ -119,20 +119,20 @@ pub(super) fn write_segment(tables: &mut Tables, segment: &Segment, replacing: &
     }
     let id = tables.next_counter("next_fts_segment")?;
     for ((kind, trigram, piece), row) in crate::fts::segment::pack(&segment.lists) {
-        tables.fts_blocks.insert((id, kind, trigram, piece), row.as_slice())?;
+        tables.fts.blocks.insert((id, kind, trigram, piece), row.as_slice())?;
     }
     let mut blobs = Vec::new();
     crate::fts::encode(&segment.blobs, &mut blobs);
-    tables.fts_segments.insert(id, (segment.bytes(), blobs.as_slice()))?;
+    tables.fts.segments.insert(id, (segment.bytes(), blobs.as_slice()))?;
     Ok(())
 }
 
 /// Empties the index's tables.
 fn clear(tables: &mut Tables) -> Result<(), StoreError> {
-    tables.fts_blocks.retain(|_, _| false)?;
-    tables.fts_segments.retain(|_, _| false)?;
-    tables.fts_unindexed.retain(|_, ()| false)?;
-    tables.fts_queue.retain(|_, ()| false)?;
+    tables.fts.blocks.retain(|_, _| false)?;
+    tables.fts.segments.retain(|_, _| false)?;
+    tables.fts.unindexed.retain(|_, ()| false)?;
+    tables.fts.queue.retain(|_, ()| false)?;
     Ok(())
 }
 
@@ -169,8 +169,8 @@ pub(super) fn enqueue(tables: &mut Tables, user: Option<u32>) -> Result<u64, Sto
     blobs.sort_unstable();
     blobs.dedup();
     for &blob in &blobs {
-        tables.fts_unindexed.remove(blob)?;
-        tables.fts_queue.insert(blob, ())?;
+        tables.fts.unindexed.remove(blob)?;
+        tables.fts.queue.insert(blob, ())?;
     }
     Ok(blobs.len() as u64)
 }
@@ -366,22 +366,23 @@ pub fn verify(reader: &Reader) -> Result<(Option<String>, Vec<String>), StoreErr
     if !reader.fts_kept()? {
         return Ok((None, problems));
     }
-    let mut covered = std::collections::HashSet::new();
+    // Sorted vectors rather than sets: fewer generic copies in the binary
+    // (issue 17's size goal), and check is not in a hurry.
+    let mut covered: Vec<u64> = Vec::new();
     let segments = reader.fts_segments()?;
     let chunks = reader.chunks()?;
     let mut indexed = 0u64;
     let bytes: u64 = segments.iter().map(|segment| segment.bytes).sum();
     for segment in &segments {
         let label = format!("search index segment {}", segment.id);
-        let listed: std::collections::HashSet<u64> = segment.blobs.iter().copied().collect();
-        // The sample: blobs still stored, spread over the segment.
+        // The sample: blobs still stored, spread over the segment, with
+        // the (kind, trigram) of every list that names them.
         let step = (segment.blobs.len() / CHECKED_PER_SEGMENT).max(1);
-        let mut sample: std::collections::HashMap<u64, std::collections::BTreeSet<(u8, u32)>> =
-            std::collections::HashMap::new();
+        let mut sample: Vec<(u64, Vec<(u8, u32)>)> = Vec::new();
         for (index, &blob) in segment.blobs.iter().enumerate() {
-            covered.insert(blob);
+            covered.push(blob);
             if index % step == 0 && sample.len() < CHECKED_PER_SEGMENT && reader.blob(blob)?.is_some() {
-                sample.insert(blob, std::collections::BTreeSet::default());
+                sample.push((blob, Vec::new()));
             }
         }
         indexed += segment.blobs.len() as u64;
@@ -389,11 +390,11 @@ pub fn verify(reader: &Reader) -> Result<(Option<String>, Vec<String>), StoreErr
             let mut decoded = decode(&list);
             let mut strangers = 0;
             for blob in decoded.by_ref() {
-                if !listed.contains(&blob) {
+                if segment.blobs.binary_search(&blob).is_err() {
                     strangers += 1;
                 }
-                if let Some(held) = sample.get_mut(&blob) {
-                    held.insert((kind, trigram));
+                if let Some((_, held)) = sample.iter_mut().find(|(sampled, _)| *sampled == blob) {
+                    held.push((kind, trigram));
                 }
             }
             if decoded.is_corrupt() {
@@ -406,15 +407,16 @@ pub fn verify(reader: &Reader) -> Result<(Option<String>, Vec<String>), StoreErr
         for (blob, held) in sample {
             let Some(record) = reader.blob(blob)? else { continue };
             let text = crate::fts::walk::index_blob(&chunks, blob, &record, crate::fts::indexer::CAP, &mut 0)?;
-            let mut expected = std::collections::BTreeSet::new();
-            for (kind, indexed) in [(crate::fts::segment::BODY, text.body), (crate::fts::segment::HEADER, text.header)]
-            {
+            let mut expected = Vec::new();
+            for (kind, indexed) in [(segment::BODY, text.body), (segment::HEADER, text.header)] {
                 if let crate::fts::Indexed::Trigrams(trigrams) = indexed {
                     expected.extend(trigrams.into_iter().map(|trigram| (kind, trigram)));
                 }
             }
-            let missing = expected.difference(&held).count();
-            let extra = held.difference(&expected).count();
+            // Both in (kind, trigram) order: lists are read in key order,
+            // and each kind's trigrams come sorted.
+            let missing = expected.iter().filter(|key| held.binary_search(key).is_err()).count();
+            let extra = held.iter().filter(|key| expected.binary_search(key).is_err()).count();
             if missing > 0 || extra > 0 {
                 problems.push(format!(
                     "{label}: message blob {blob}: its text has {missing} trigram(s) its lists lack, and they hold \
@@ -429,12 +431,13 @@ pub fn verify(reader: &Reader) -> Result<(Option<String>, Vec<String>), StoreErr
         None => Vec::new(),
     };
     for &blob in queue.iter().chain(&unindexed) {
-        covered.insert(blob);
+        covered.push(blob);
         if reader.blob(blob)?.is_none() {
             problems.push(format!("search index: blob {blob} is queued or unindexed but not stored"));
         }
     }
-    let missing = reader.blob_ids()?.into_iter().filter(|blob| !covered.contains(blob)).count();
+    covered.sort_unstable();
+    let missing = reader.blob_ids()?.into_iter().filter(|blob| covered.binary_search(blob).is_err()).count();
     if missing > 0 {
         problems.push(format!(
             "search index: {missing} stored message(s) neither indexed nor waiting (searches could miss them; \

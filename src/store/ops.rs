@@ -83,10 +83,30 @@ pub(super) struct Tables<'txn> {
     /// commit's changes after each operation.
     pub quota_changes: Vec<Change>,
     pub imported: Rows<'txn, (u64, &'static [u8]), u32>,
-    pub fts_queue: Rows<'txn, u64, ()>,
-    pub fts_unindexed: Rows<'txn, u64, ()>,
-    pub fts_segments: Rows<'txn, u64, (u64, &'static [u8])>,
-    pub fts_blocks: Rows<'txn, (u64, u8, u32, u32), &'static [u8]>,
+    /// The search index's (`store::fts`).
+    pub fts: FtsTables<'txn>,
+}
+
+/// The search index's tables (`store::fts`), opened with the others. A
+/// struct of their own: every field of [`Tables`] adds an error path to
+/// its opening that closes the tables opened before it, so four fields
+/// there cost about 5 KiB of the binary, one costs a quarter of that.
+pub struct FtsTables<'txn> {
+    pub queue: Rows<'txn, u64, ()>,
+    pub unindexed: Rows<'txn, u64, ()>,
+    pub segments: Rows<'txn, u64, (u64, &'static [u8])>,
+    pub blocks: Rows<'txn, (u64, u8, u32, u32), &'static [u8]>,
+}
+
+impl<'txn> FtsTables<'txn> {
+    fn open(transaction: &'txn WriteTransaction) -> Result<FtsTables<'txn>, StoreError> {
+        Ok(FtsTables {
+            queue: FTS_QUEUE.open(transaction)?,
+            unindexed: FTS_UNINDEXED.open(transaction)?,
+            segments: FTS_SEGMENTS.open(transaction)?,
+            blocks: FTS_BLOCKS.open(transaction)?,
+        })
+    }
 }
 
 impl<'txn> Tables<'txn> {
@@ -127,10 +147,7 @@ impl<'txn> Tables<'txn> {
             deleted_sizes: DELETED_SIZES.open(transaction)?,
             quota_changes: Vec::new(),
             imported: IMPORTED.open(transaction)?,
-            fts_queue: FTS_QUEUE.open(transaction)?,
-            fts_unindexed: FTS_UNINDEXED.open(transaction)?,
-            fts_segments: FTS_SEGMENTS.open(transaction)?,
-            fts_blocks: FTS_BLOCKS.open(transaction)?,
+            fts: FtsTables::open(transaction)?,
         })
     }
 

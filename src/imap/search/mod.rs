@@ -437,15 +437,11 @@ async fn narrow(store: &crate::store::Store, test: &mut Test, contents: &mut [ev
         return;
     }
     let Ok(reader) = store.read() else { return };
-    let answers = crate::util::pool::run(move || reader.fts_candidates(&asked, MOST_CANDIDATES)).await;
-    let mut answers = match answers {
-        Ok(Ok(answers)) => answers.into_iter(),
-        Ok(Err(error)) => {
-            log::warn!("search index unusable, scanning: {error}");
-            return;
-        }
+    let answers = crate::fts::on_worker(move || reader.fts_candidates(&asked, MOST_CANDIDATES)).await;
+    let mut answers = match answers.and_then(|answers| answers) {
+        Ok(answers) => answers.into_iter(),
         Err(error) => {
-            log::warn!("search index not asked, scanning: {error}");
+            log::warn!("search index unusable, scanning: {error}");
             return;
         }
     };

@@ -17,10 +17,10 @@
 //! planner keeps under the same bound.
 //!
 //! It wakes when a message arrives (delivery pokes it through [`wake`])
-//! but works only after [`SETTLE`] without new mail (at most
-//! [`MOST_DEFERRED`] after the first), so a burst of mail makes one
-//! segment, not one each, and does not share the cores with indexing;
-//! `roost reindex` wakes it at once.
+//! but works only after [`SETTLE`] without new mail, or once [`BATCH`]
+//! deliveries have come (at most [`MOST_DEFERRED`] after the first), so a
+//! burst of mail makes one segment, not one each; `roost reindex` wakes it
+//! at once.
 
 use std::cell::RefCell;
 use std::rc::Weak;
@@ -107,6 +107,7 @@ pub async fn run(server: Weak<Server>, memory: usize) {
             // than [`MOST_DEFERRED`]: a steady trickle is indexed too.
             let latest = Instant::now() + MOST_DEFERRED;
             let mut deadline = Instant::now() + SETTLE;
+            let mut arrived = 1;
             loop {
                 let settled = smol::future::or(async { receiver.recv().await.ok() }, async {
                     smol::Timer::at(deadline).await;
@@ -115,6 +116,11 @@ pub async fn run(server: Weak<Server>, memory: usize) {
                 .await;
                 if settled == Some(false) {
                     deadline = (Instant::now() + SETTLE).min(latest);
+                    // Enough for a segment's worth of work: no more waiting.
+                    arrived += 1;
+                    if arrived >= BATCH {
+                        break;
+                    }
                 }
                 if settled == Some(true) {
                     reindexed = true;

@@ -132,11 +132,9 @@ pub fn merge(segments: Vec<Lists>, blobs: Vec<u64>, keep: impl Fn(u64) -> bool) 
     // Every segment's lists are in key order: merge them as sorted
     // streams (no sort: fewer generic copies in the binary), uniting the
     // lists of equal keys.
-    let mut heads: Vec<std::iter::Peekable<std::vec::IntoIter<((u8, u32), Vec<u8>)>>> =
-        segments.into_iter().map(|lists| lists.into_iter().peekable()).collect();
+    let mut heads: Vec<_> = segments.into_iter().map(|lists| lists.into_iter().peekable()).collect();
     let mut united: Vec<((u8, u32), Vec<u64>)> = Vec::new();
-    loop {
-        let Some(key) = heads.iter_mut().filter_map(|head| head.peek().map(|(key, _)| *key)).min() else { break };
+    while let Some(key) = heads.iter_mut().filter_map(|head| head.peek().map(|(key, _)| *key)).min() {
         let mut merged: Vec<u64> = Vec::new();
         for head in &mut heads {
             let Some((_, list)) = head.next_if(|(at, _)| *at == key) else { continue };

@@ -27,8 +27,8 @@ use twins::*;
 /// letter to one letter (ß → ss, İ → i, ﬁ → fi, the Kelvin sign → k,
 /// final sigma, combining accents).
 const PIECES: &[&str] = &[
-    "a", "b", "ab", "x", "yz", "ss", "ß", "é", "e\u{301}", "İ", "i", "ı", "K", "\u{212A}", "k", "ﬁ", "fi", "σ",
-    "ς", "Σ", "ö", "Ö", "ä", "0", "7", "-",
+    "a", "b", "ab", "x", "yz", "ss", "ß", "é", "e\u{301}", "İ", "i", "ı", "K", "\u{212A}", "k", "ﬁ", "fi", "σ", "ς",
+    "Σ", "ö", "Ö", "ä", "0", "7", "-",
 ];
 
 fn word() -> impl Strategy<Value = String> {
@@ -86,8 +86,12 @@ fn part() -> impl Strategy<Value = Part> {
     let encoding =
         prop_oneof![Just(Encoding::Raw), (4usize..40).prop_map(Encoding::QuotedPrintable), Just(Encoding::Base64)];
     let charset = prop_oneof![Just(Charset::Utf8), Just(Charset::Latin1), Just(Charset::Absent)];
-    (text(), encoding, charset, prop::bool::weighted(0.2))
-        .prop_map(|(text, encoding, charset, attached)| Part { text, encoding, charset, attached })
+    (text(), encoding, charset, prop::bool::weighted(0.2)).prop_map(|(text, encoding, charset, attached)| Part {
+        text,
+        encoding,
+        charset,
+        attached,
+    })
 }
 
 fn message() -> impl Strategy<Value = Message> {

@@ -535,3 +535,61 @@ fn reindex_status_and_check_from_the_command_line() {
     assert!(out.contains("search index complete"), "{out}");
     check_clean(&server);
 }
+
+/// `roost check`'s "N message(s) in S segment(s)".
+fn indexed_count(check: &str) -> u64 {
+    let line = check.lines().find(|line| line.starts_with("search index: ")).unwrap_or_else(|| panic!("{check}"));
+    line["search index: ".len()..].split(' ').next().unwrap().parse().unwrap_or_else(|_| panic!("{line}"))
+}
+
+/// A reindex of mail already indexed lists it again in a new segment and
+/// leaves the old lists in place: the index holds every message twice
+/// (and `roost check` counts it twice) until the segments merge, which
+/// the planner does only for small segments (under half the memory
+/// bound, eight at a time) and the hourly compaction only for segments
+/// whose mail is mostly deleted.
+#[test]
+#[ignore = "bug: roost reindex duplicates the lists of mail already indexed (src/store/fts.rs enqueue)"]
+fn check_counts_each_message_once() {
+    let server = Server::start();
+    let mut client = server.alice_inbox();
+    for message in numbered(20) {
+        client.append_ok("INBOX", &message);
+    }
+    reindex(&server, &[]);
+    assert_eq!(indexed_count(&check_clean(&server)), 20);
+    reindex(&server, &[]);
+    reindex(&server, &["--user", "alice"]);
+    let check = check_clean(&server);
+    assert_eq!(indexed_count(&check), 20, "20 messages stored: {check}");
+}
+
+/// The indexer's docs (src/fts/indexer.rs) say it works "after SETTLE of
+/// quiet or once BATCH messages wait"; its loop has only the first: mail
+/// that keeps arriving less than 20 s apart is never indexed, and every
+/// search scans the whole growing queue.
+#[test]
+#[ignore = "bug: the indexer waits for 20 s of quiet however many messages wait (src/fts/indexer.rs run)"]
+fn a_steady_stream_of_mail_is_indexed_once_a_batch_waits() {
+    let server = Server::start();
+    let mut client = server.alice_inbox();
+    for message in numbered(300) {
+        client.append_ok("INBOX", &message);
+    }
+    let waiting = |server: &Server| -> u64 {
+        let (ok, out, err) = run_cli(&["status", "--config", &server.config_arg()], None);
+        assert!(ok, "{out} {err}");
+        let line = out.lines().find(|line| line.contains("search index: ")).unwrap_or_else(|| panic!("{out}"));
+        let after = &line[line.find("search index: ").unwrap() + "search index: ".len()..];
+        after.split(' ').next().unwrap().parse().unwrap_or_else(|_| panic!("{line}"))
+    };
+    let started = std::time::Instant::now();
+    let mut lowest = u64::MAX;
+    // One more message every 2 s for 16 s: never 20 s of quiet.
+    for number in 0..8 {
+        client.append_ok("INBOX", &message(&format!("trickle {number}"), "more mail"));
+        lowest = lowest.min(waiting(&server));
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    }
+    assert!(lowest < 256, "{lowest} messages still waited {:.0?} after 300 arrived", started.elapsed());
+}

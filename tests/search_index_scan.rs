@@ -593,3 +593,176 @@ fn a_steady_stream_of_mail_is_indexed_once_a_batch_waits() {
     }
     assert!(lowest < 256, "{lowest} messages still waited {:.0?} after 300 arrived", started.elapsed());
 }
+
+/// The decoded byte offset in `encoded` (a QP or base64 body) at which
+/// encoded byte `at` lies.
+fn decoded_offset(encoded: &[u8], at: usize, base64: bool) -> usize {
+    let mut decoded = 0;
+    let mut sextets = 0;
+    let mut index = 0;
+    while index < at.min(encoded.len()) {
+        match encoded[index] {
+            b'\r' | b'\n' => index += 1,
+            b'=' if !base64 && encoded.get(index + 1) == Some(&b'\r') => index += 3,
+            b'=' if !base64 => {
+                decoded += 1;
+                index += 3;
+            }
+            _ if base64 => {
+                sextets += 1;
+                decoded = sextets * 3 / 4;
+                index += 1;
+            }
+            _ => {
+                decoded += 1;
+                index += 1;
+            }
+        }
+    }
+    decoded
+}
+
+/// The scan reads a text part 64 KiB of encoded bytes at a time and the
+/// index collects trigrams across the same pieces: needles that straddle
+/// a piece boundary (in QP with soft breaks and encoded UTF-8, base64 and
+/// raw 8-bit UTF-8 bodies of ~200 KiB) must be found by both.
+#[test]
+fn needles_across_piece_boundaries() {
+    const PIECE: usize = 64 * 1024;
+    let mut twins = Twins::start(&[]);
+    let mut text = String::new();
+    for word in 0..16_000 {
+        text.push_str(&format!("w{word:05}{} ", ["é", "ß", "x", "ﬁ", "Ö"][word % 5]));
+    }
+    let bytes = text.as_bytes();
+    let mut messages = Vec::new();
+    let mut needles = Vec::new();
+    for (encoding, body) in [
+        ("quoted-printable", quoted_printable(bytes, 60)),
+        ("base64", wrap76(&base64(bytes)).into_bytes()),
+        ("8bit", bytes.to_vec()),
+    ] {
+        let mut boundary = PIECE;
+        while boundary < body.len() {
+            let decoded = match encoding {
+                "8bit" => boundary,
+                _ => decoded_offset(&body, boundary, encoding == "base64"),
+            };
+            // The character at that byte (or the one it is inside).
+            let at = text.char_indices().take_while(|(offset, _)| *offset <= decoded).count();
+            let chars: Vec<char> = text.chars().collect();
+            for length in [3, 4, 7] {
+                for start in at.saturating_sub(length + 2)..=at + 2 {
+                    let needle: String = chars[start..start + length].iter().collect();
+                    needles.push(needle.to_uppercase());
+                }
+            }
+            boundary += PIECE;
+        }
+        messages.push(part_message(&format!("pieces {encoding}"), "text/plain; charset=utf-8", encoding, &body));
+    }
+    for index in 0..10 {
+        messages.push(message(&format!("other {index}"), "w00001 and unrelated words"));
+    }
+    twins.append_all("INBOX", &messages);
+    twins.select("INBOX");
+    reindex(&twins.indexed, &[]);
+    needles.sort();
+    needles.dedup();
+    let commands: Vec<String> = needles
+        .iter()
+        .flat_map(|needle| {
+            let quoted = quote(needle);
+            [format!("UID SEARCH CHARSET UTF-8 BODY {quoted}"), format!("UID SEARCH CHARSET UTF-8 TEXT {quoted}")]
+        })
+        .collect();
+    let answers = twins.compare_all(&commands);
+    // Every needle is in the text: the scan finds it in all three.
+    for (command, answer) in commands.iter().zip(&answers) {
+        assert!(answer[0].starts_with("* SEARCH 1 2 3"), "{command}: {answer:?}");
+    }
+    println!("{} needles across piece boundaries", needles.len());
+}
+
+/// Delivers `message` over LMTP (the Unix socket) to `recipients`; every
+/// recipient must get it.
+fn lmtp_deliver(server: &Server, recipients: &[&str], message: &[u8]) {
+    use std::io::{BufRead, BufReader, Write};
+    let stream = std::os::unix::net::UnixStream::connect(server.lmtp_socket()).expect("the LMTP socket");
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    let reply = |reader: &mut BufReader<std::os::unix::net::UnixStream>| {
+        let mut last;
+        loop {
+            last = String::new();
+            reader.read_line(&mut last).unwrap();
+            if last.as_bytes().get(3) != Some(&b'-') {
+                return last;
+            }
+        }
+    };
+    let expect = |writer: &mut std::os::unix::net::UnixStream, reader: &mut _, line: &str, code: &str| {
+        if !line.is_empty() {
+            writer.write_all(format!("{line}\r\n").as_bytes()).unwrap();
+        }
+        let answer = reply(reader);
+        assert!(answer.starts_with(code), "{line:?} gave {answer:?}");
+    };
+    expect(&mut writer, &mut reader, "", "220");
+    expect(&mut writer, &mut reader, "LHLO test.example", "250");
+    expect(&mut writer, &mut reader, "MAIL FROM:<sender@example.org>", "250");
+    for recipient in recipients {
+        expect(&mut writer, &mut reader, &format!("RCPT TO:<{recipient}>"), "250");
+    }
+    expect(&mut writer, &mut reader, "DATA", "354");
+    let mut data = Vec::new();
+    for line in message.split_inclusive(|&byte| byte == b'\n') {
+        if line.starts_with(b".") {
+            data.push(b'.');
+        }
+        data.extend_from_slice(line);
+    }
+    if !data.ends_with(b"\r\n") {
+        data.extend_from_slice(b"\r\n");
+    }
+    data.extend_from_slice(b".\r\n");
+    writer.write_all(&data).unwrap();
+    for _ in recipients {
+        let answer = reply(&mut reader);
+        assert!(answer.starts_with("250"), "DATA gave {answer:?}");
+    }
+}
+
+/// Mail delivered over LMTP (one message to two users: one stored
+/// message or two) waits for the index from the delivering transaction
+/// and is then searched through it as the scan searches it.
+#[test]
+fn lmtp_delivery_is_indexed_and_answers_as_the_scan() {
+    let mut twins = Twins::start(&[]);
+    let messages: Vec<Vec<u8>> = kinds().into_iter().filter(|message| message.len() < 20_000).take(24).collect();
+    for server in [&twins.indexed, &twins.scanned] {
+        for message in &messages {
+            lmtp_deliver(server, &["alice", "bob"], message);
+        }
+    }
+    let check = check_clean(&twins.indexed);
+    assert!(check.contains("0 message(s) in 0 segment(s)"), "{check}");
+    let (ok, out, err) = run_cli(&["status", "--config", &twins.indexed.config_arg()], None);
+    assert!(ok && !out.contains("search index: 0 message(s) waiting"), "{out} {err}");
+    let commands: Vec<String> = searches().into_iter().filter(|search| search.contains("UID SEARCH CHARSET")).collect();
+    for (user, password) in [("alice", "secret"), ("bob", "hunter2")] {
+        twins.login(user, password);
+        twins.select("INBOX");
+        twins.compare_all(&commands);
+    }
+    reindex(&twins.indexed, &[]);
+    let log_start = twins.indexed.log_text().len();
+    for (user, password) in [("alice", "secret"), ("bob", "hunter2")] {
+        twins.login(user, password);
+        twins.select("INBOX");
+        twins.compare_all(&commands);
+    }
+    assert!(twins.indexed.log_text()[log_start..].contains("candidate message(s)"));
+    check_clean(&twins.indexed);
+}

@@ -196,7 +196,7 @@ fn kinds() -> Vec<Vec<u8>> {
             .chars()
             .collect();
     let mut rng = Rng::new(18);
-    for index in 0..100_000 {
+    for index in 0..75_000 {
         noisy.push(alphabet[rng.below(alphabet.len() as u64) as usize]);
         if index % 70 == 69 {
             noisy.push_str("\r\n");

@@ -766,3 +766,46 @@ fn lmtp_delivery_is_indexed_and_answers_as_the_scan() {
     assert!(twins.indexed.log_text()[log_start..].contains("candidate message(s)"));
     check_clean(&twins.indexed);
 }
+
+/// RFC 5267 live searches (CONTEXT=SEARCH/SORT) and RFC 9394 PARTIAL with
+/// BODY/TEXT keys: the first answer and the updates that new mail (some
+/// of it indexed already: COPY of indexed messages; some waiting: APPEND)
+/// brings answer as the scan's.
+#[test]
+fn live_searches_and_partial_answer_as_the_scan() {
+    let mut twins = Twins::start(&[]);
+    let messages = kinds();
+    twins.append_all("INBOX", &messages[..30]);
+    twins.run_both("CREATE Other");
+    twins.append_all("Other", &messages[..30]);
+    reindex(&twins.indexed, &[]);
+    twins.select("INBOX");
+    let commands: Vec<String> = [
+        "UID SEARCH RETURN (UPDATE) CHARSET UTF-8 BODY rosegarden",
+        "SEARCH RETURN (UPDATE COUNT) CHARSET UTF-8 TEXT \"straße\"",
+        "UID SORT RETURN (UPDATE ALL) (SUBJECT) UTF-8 BODY zeppelin",
+        "UID SEARCH RETURN (PARTIAL 1:3) CHARSET UTF-8 BODY rosegarden",
+        "UID SEARCH RETURN (PARTIAL -1:-2) CHARSET UTF-8 TEXT mailer",
+    ]
+    .iter()
+    .map(|command| command.to_string())
+    .collect();
+    twins.compare_all(&commands);
+    // New mail from another session: copies of indexed messages, and
+    // new messages waiting for the indexer.
+    for server in [&twins.indexed, &twins.scanned] {
+        let mut other = server.login("alice", "secret");
+        other.ok("SELECT Other");
+        other.ok("UID COPY 1:12 INBOX");
+        for message in &messages[30..] {
+            other.append_ok("INBOX", message);
+        }
+        other.ok("LOGOUT");
+    }
+    let noop = twins.compare_all(&["NOOP".to_string()]);
+    assert!(noop[0].iter().filter(|line| line.contains("ADDTO")).count() >= 2, "{noop:?}");
+    twins.compare_all(&commands[3..]);
+    twins.run_both("UID STORE 1:5 +FLAGS.SILENT (\\Deleted)");
+    twins.compare_all(&["EXPUNGE".to_string(), "NOOP".to_string()]);
+    twins.compare_all(&commands[3..]);
+}

@@ -130,7 +130,9 @@ pub mod segment;
 mod trigram;
 pub mod walk;
 
-pub use postings::{decode, encode, intersect, Decode};
+#[cfg(test)]
+pub use postings::intersect;
+pub use postings::{decode, encode};
 #[cfg(test)]
 pub use trigram::trigram;
 pub use trigram::{needle_trigrams, Indexed, Trigrams};

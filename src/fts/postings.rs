@@ -113,12 +113,14 @@ impl Iterator for Decode<'_> {
     }
 }
 
+#[cfg(test)]
 /// The ids in every one of `lists` (each strictly ascending), ascending,
 /// reading each list only as far as needed. No lists: no ids.
 pub fn intersect<I: Iterator<Item = u64>>(lists: Vec<I>) -> Intersection<I> {
     Intersection { done: lists.is_empty(), lists }
 }
 
+#[cfg(test)]
 /// See [`intersect`].
 #[derive(Debug)]
 pub struct Intersection<I> {
@@ -126,6 +128,7 @@ pub struct Intersection<I> {
     done: bool,
 }
 
+#[cfg(test)]
 impl<I: Iterator<Item = u64>> Intersection<I> {
     fn advance(&mut self) -> Option<u64> {
         let count = self.lists.len();
@@ -153,6 +156,7 @@ impl<I: Iterator<Item = u64>> Intersection<I> {
     }
 }
 
+#[cfg(test)]
 impl<I: Iterator<Item = u64>> Iterator for Intersection<I> {
     type Item = u64;
 

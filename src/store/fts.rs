@@ -28,8 +28,8 @@ use super::ops::Tables;
 use super::reader::Reader;
 use super::schema::{BLOBS, FTS_BLOCKS, FTS_QUEUE, FTS_SEGMENTS, FTS_UNINDEXED, META};
 use super::StoreError;
+use crate::fts::decode;
 use crate::fts::segment::{self, Segment};
-use crate::fts::{decode, intersect};
 
 static ENABLED: AtomicBool = AtomicBool::new(true);
 
@@ -321,22 +321,29 @@ impl Reader {
             for segment in segments.iter()? {
                 let id = segment?.0.value();
                 for &kind in &query.kinds {
-                    let mut lists = Vec::with_capacity(query.trigrams.len());
+                    // Intersected list by list, so a segment where the
+                    // needle is absent costs a lookup or two, not all.
+                    let mut ids: Option<Vec<u64>> = None;
                     for &trigram in &query.trigrams {
                         let Some(list) = Reader::fts_list(&blocks, id, kind, trigram)? else {
-                            lists.clear();
+                            ids = Some(Vec::new());
                             break;
                         };
-                        lists.push(list);
+                        let mut decoded = decode(&list);
+                        let next: Vec<u64> = match &ids {
+                            None => decoded.by_ref().collect(),
+                            Some(before) => decoded.by_ref().filter(|id| before.binary_search(id).is_ok()).collect(),
+                        };
+                        if decoded.is_corrupt() {
+                            continue 'queries;
+                        }
+                        let empty = next.is_empty();
+                        ids = Some(next);
+                        if empty {
+                            break;
+                        }
                     }
-                    if lists.is_empty() {
-                        continue;
-                    }
-                    let mut decoders: Vec<_> = lists.iter().map(|list| decode(list)).collect();
-                    let ids: Vec<u64> = intersect(decoders.iter_mut().collect::<Vec<_>>()).collect();
-                    if decoders.iter().any(crate::fts::Decode::is_corrupt) {
-                        continue 'queries;
-                    }
+                    let ids = ids.unwrap_or_default();
                     found.extend(ids);
                     if found.len() > limit {
                         continue 'queries;

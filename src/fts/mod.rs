@@ -116,13 +116,14 @@
 //!
 //! Measured (x86-64, release, 2026-12-07; a synthetic worst case: 100,000
 //! messages of 300-1,200 words drawn from 20,000 random letter strings,
-//! 535 MB): reindex 23-43 s (on a 2-core machine also building other
-//! code), server VmHWM 29-32 MB, lists 271 MB, 324 MB of file (61 % of
-//! the mail: random strings have far more distinct trigrams than language;
-//! text-only prose measured 17 % in lists, see above). `UID SEARCH BODY`
-//! of a word in 10 messages 21 ms (the scan: seconds), an absent word
-//! 20 ms (mostly the walk over 100,000 records), a word in 1,031 messages
-//! 47 ms, a 2-letter needle scans (1.4 s).
+//! 535 MB; 2 cores shared with other builds): reindex 23-43 s, server
+//! VmHWM 29-32 MB, a bystander's NOOP every 10 ms meanwhile p50 0.06 ms,
+//! p99 2.9 ms, max 19 ms; lists 271 MB, 324 MB of file (61 % of the mail:
+//! random strings have far more distinct trigrams than language; text-only
+//! prose measured 17 % in lists, see above). `UID SEARCH BODY` of a word
+//! in 10 messages 21-25 ms (the scan: seconds), an absent word 20-22 ms
+//! (mostly the walk over 100,000 records), a word in 1,031 messages
+//! 47-60 ms, a 2-letter needle scans (1.4-1.6 s).
 
 pub mod indexer;
 mod postings;

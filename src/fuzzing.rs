@@ -256,7 +256,14 @@ pub fn search_match(data: &[u8]) {
     );
     let mut matcher = Matcher::new(&needle);
     let mut found = false;
-    let mut rest = MESSAGE;
+    for_each_text_piece(&sizes, MESSAGE, |piece| found = matcher.feed(piece));
+    assert_eq!(found || needle.is_empty(), whole, "the match depends on the chunking");
+}
+
+/// Hands `text` to `feed` in the lengths `sizes` gives, cycled, each
+/// piece stretched to the next character boundary.
+fn for_each_text_piece(sizes: &[usize], text: &str, mut feed: impl FnMut(&str)) {
+    let mut rest = text;
     let mut cut = sizes.iter().cycle();
     while !rest.is_empty() {
         let mut at = (*cut.next().unwrap_or(&1)).min(rest.len());
@@ -264,10 +271,9 @@ pub fn search_match(data: &[u8]) {
             at += 1;
         }
         let (piece, after) = rest.split_at(at);
-        found = matcher.feed(piece);
+        feed(piece);
         rest = after;
     }
-    assert_eq!(found || needle.is_empty(), whole, "the match depends on the chunking");
 }
 
 /// The search index (`fts`): the trigrams of any text, fed in any pieces,
@@ -283,17 +289,7 @@ pub fn search_index(data: &[u8]) {
     let needle = String::from_utf8_lossy(&rest[..split]);
     let text = String::from_utf8_lossy(rest.get(split + 1..).unwrap_or_default());
     let mut trigrams = crate::fts::Trigrams::new(1 << 16);
-    let mut rest = text.as_ref();
-    let mut cut = sizes.iter().cycle();
-    while !rest.is_empty() {
-        let mut at = (*cut.next().unwrap_or(&1)).min(rest.len());
-        while !rest.is_char_boundary(at) {
-            at += 1;
-        }
-        let (piece, after) = rest.split_at(at);
-        trigrams.feed(piece);
-        rest = after;
-    }
+    for_each_text_piece(&sizes, &text, |piece| trigrams.feed(piece));
     let held = trigrams.finish();
     if let (Some(wanted), crate::fts::Indexed::Trigrams(held)) = (crate::fts::needle_trigrams(&needle), held) {
         if matcher::contains(&text, &needle) {

@@ -472,30 +472,10 @@ pub fn verify(reader: &Reader) -> Result<(Option<String>, Vec<String>), StoreErr
 mod tests {
     use super::*;
     use crate::fts::segment::Builder;
-    use crate::store::{FlagAction, FlagChange, Flags, NewMessage, Op, Store, UidSet, INBOX};
+    use crate::store::{FlagAction, FlagChange, Flags, NewMessage, Op, Store, UidSet};
     use crate::util::datetime::DateTime;
 
-    /// A store in a fresh file with alice; `test` gets it and her INBOX.
-    fn with_inbox<F: std::future::Future<Output = ()>>(label: &str, test: impl FnOnce(std::rc::Rc<Store>, u64) -> F) {
-        let directory = std::env::temp_dir().join(format!("roost-fts-{label}-{}", std::process::id()));
-        let _ = std::fs::create_dir_all(&directory);
-        let path = directory.join("db.redb");
-        let _ = std::fs::remove_file(&path);
-        let (store, pump) = Store::open(&path, 1 << 20, 0).unwrap();
-        let executor = smol::LocalExecutor::new();
-        executor.spawn(pump).detach();
-        smol::block_on(executor.run(async {
-            store.execute(Op::AddUser { name: "alice".into(), password_hash: "x".into() }).await.unwrap();
-            let inbox = {
-                let reader = store.read().unwrap();
-                let user = reader.user("alice").unwrap().unwrap();
-                reader.mailbox_id(user.id, INBOX).unwrap().unwrap()
-            };
-            test(store.clone(), inbox).await;
-        }));
-        drop(store);
-        let _ = std::fs::remove_dir_all(&directory);
-    }
+    use crate::store::reader::tests::with_alice_inbox as with_inbox;
 
     async fn append(store: &Store, inbox: u64, text: &str) -> u64 {
         let data = text.as_bytes().to_vec();

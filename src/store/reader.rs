@@ -974,7 +974,7 @@ pub fn structure_of(record: &MessageRecord, blob: &BlobRecord, chunks: &ChunkRea
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::store::{FlagAction, FlagChange, Flags, NewMessage, Op, Store, UidSet, INBOX};
     use crate::util::datetime::DateTime;
@@ -988,7 +988,7 @@ mod tests {
 
     /// Runs `test` on a store in a fresh temporary file that holds user
     /// alice, with her INBOX's id; the file goes afterwards.
-    fn with_alice_inbox<F: std::future::Future<Output = ()>>(
+    pub(in crate::store) fn with_alice_inbox<F: std::future::Future<Output = ()>>(
         label: &str,
         test: impl FnOnce(std::rc::Rc<Store>, u64) -> F,
     ) {

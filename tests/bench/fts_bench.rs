@@ -43,12 +43,8 @@ const SCENARIO: u32 = 20;
 const MAILBOX: &str = "big";
 
 /// (what, needle).
-pub const NEEDLES: [(&str, &str); 4] = [
-    ("rare word", RARE_WORD),
-    ("common word", "weekend"),
-    ("non-ASCII word", "Grüße"),
-    ("2 characters", "ab"),
-];
+pub const NEEDLES: [(&str, &str); 4] =
+    [("rare word", RARE_WORD), ("common word", "weekend"), ("non-ASCII word", "Grüße"), ("2 characters", "ab")];
 
 /// roost's targets (issue 18).
 const RARE_BODY_MS: f64 = 50.0;
@@ -217,9 +213,21 @@ fn build_figures(phase: &mut hostile::Phase, indexer_hwm_kib: u64, what: &str) -
     vec![
         figure(SCENARIO, format!("index build ({what}): seconds"), "s", Better::Lower, phase.seconds),
         figure(SCENARIO, "index build: bystander NOOPs", "", Better::Higher, phase.noop.times.len() as f64),
-        figure(SCENARIO, "index build: bystander NOOP p50", "ms", Better::Lower, percentile(&mut phase.noop.times, 0.5)),
-        figure(SCENARIO, "index build: bystander NOOP p99", "ms", Better::Lower, percentile(&mut phase.noop.times, 0.99))
-            .at_most(NOOP_P99_MS),
+        figure(
+            SCENARIO,
+            "index build: bystander NOOP p50",
+            "ms",
+            Better::Lower,
+            percentile(&mut phase.noop.times, 0.5),
+        ),
+        figure(
+            SCENARIO,
+            "index build: bystander NOOP p99",
+            "ms",
+            Better::Lower,
+            percentile(&mut phase.noop.times, 0.99),
+        )
+        .at_most(NOOP_P99_MS),
         figure(SCENARIO, "index build: bystander NOOP max", "ms", Better::Lower, maximum),
         figure(SCENARIO, "index build: bystander NOOPs failed", "", Better::Lower, phase.noop.failures as f64)
             .at_most(0.0),
@@ -236,9 +244,21 @@ fn size_figures(appended: u64, without: u64, with: u64, index: u64) -> Vec<Figur
         figure(SCENARIO, "store size, no index", "MiB", Better::Lower, mib(without)),
         figure(SCENARIO, "store size, indexed", "MiB", Better::Lower, mib(with)),
         figure(SCENARIO, "index size", "MiB", Better::Lower, mib(index)),
-        figure(SCENARIO, "index size / mail appended", "%", Better::Lower, 100.0 * index as f64 / appended.max(1) as f64)
-            .at_most(INDEX_PERCENT),
-        figure(SCENARIO, "index size / store without index", "%", Better::Lower, 100.0 * index as f64 / without.max(1) as f64),
+        figure(
+            SCENARIO,
+            "index size / mail appended",
+            "%",
+            Better::Lower,
+            100.0 * index as f64 / appended.max(1) as f64,
+        )
+        .at_most(INDEX_PERCENT),
+        figure(
+            SCENARIO,
+            "index size / store without index",
+            "%",
+            Better::Lower,
+            100.0 * index as f64 / without.max(1) as f64,
+        ),
     ]
 }
 
@@ -432,8 +452,7 @@ pub fn dovecot(options: &Options) -> io::Result<Vec<Figure>> {
             smol::block_on(client.logout());
             progress(name, &format!("filling {MAILBOX} with {} messages", options.messages));
             let fill = Instant::now();
-            let bytes =
-                smol::block_on(scenarios::populate(&server, MAILBOX, options.messages, Sizes::Mailbox, 8, 50))?;
+            let bytes = smol::block_on(scenarios::populate(&server, MAILBOX, options.messages, Sizes::Mailbox, 8, 50))?;
             progress(name, &format!("filled: {:.0} MiB in {:.0} s", mib(bytes), fill.elapsed().as_secs_f64()));
             std::fs::write(&appended_file, bytes.to_string())?;
             bytes

@@ -264,13 +264,8 @@ fn run_server(name: &'static str, options: &Options, scenarios: &[u32]) -> io::R
         figures.extend(smol::block_on(scenarios::idle_wakeup(&server, idlers, deliveries))?);
     }
     if scenarios.contains(&20) {
-        let settings = fts_bench::Options {
-            roost: &options.roost,
-            work: &options.work,
-            messages,
-            quick,
-            fresh: options.fresh,
-        };
+        let settings =
+            fts_bench::Options { roost: &options.roost, work: &options.work, messages, quick, fresh: options.fresh };
         figures.extend(if name == "roost" { fts_bench::roost(&settings)? } else { fts_bench::dovecot(&settings)? });
     }
     let attacks: Vec<u32> = scenarios.iter().copied().filter(|scenario| (11..=17).contains(scenario)).collect();

@@ -157,9 +157,17 @@ pub fn reset_peak(pids: &[u32]) {
 }
 
 pub enum Kind {
-    Roost { binary: PathBuf, config: PathBuf, child: Option<Child> },
+    Roost {
+        binary: PathBuf,
+        config: PathBuf,
+        child: Option<Child>,
+    },
     /// `env`: variables for dovecot.sh (DOVECOT_FTS), kept for restarts.
-    Dovecot { script: PathBuf, master: u32, env: Vec<(String, String)> },
+    Dovecot {
+        script: PathBuf,
+        master: u32,
+        env: Vec<(String, String)>,
+    },
 }
 
 pub struct Server {
@@ -255,7 +263,8 @@ impl Server {
     /// As [`Server::dovecot_with`], with variables for dovecot.sh (e.g.
     /// `DOVECOT_FTS=xapian`), also used when it is restarted.
     pub fn dovecot_env(script: &Path, dir: &Path, lmtp: bool, keep: bool, env: &[(&str, &str)]) -> Server {
-        let env: Vec<(String, String)> = env.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect();
+        let env: Vec<(String, String)> =
+            env.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect();
         if !keep {
             let _ = std::fs::remove_dir_all(dir);
         }

@@ -40,7 +40,12 @@ macro_rules! say {
 pub fn load(config: &Option<PathBuf>, board: Option<String>, data: &Option<PathBuf>) -> Result<Config, String> {
     let installed = Path::new(INSTALLED_CONFIG);
     let config = default_config(config.as_deref(), data.as_deref(), installed.is_file().then_some(installed));
-    Config::load(config, Overrides { board, data_dir: data.clone() }).map_err(|error| error.to_string())
+    let config =
+        Config::load(config, Overrides { board, data_dir: data.clone() }).map_err(|error| error.to_string())?;
+    // A command that opens the store offline keeps (or drops) the search
+    // index as the server would: the store reconciles it on opening.
+    crate::store::fts::set_search_index(config.limits.search_index);
+    Ok(config)
 }
 
 /// Where the package and `roost setup` put the configuration.
@@ -129,6 +134,55 @@ pub fn ban_add(config: &Config, address: &str, duration: Option<&str>) -> Result
             ban_request(config, &["ban-add", &target, &seconds])
         }
         None => ban_request(config, &["ban-add", &target]),
+    }
+}
+
+/// `roost reindex [--user NAME] [--wait]`: queues stored mail for the
+/// search index, through the running server (which indexes it in the
+/// background, resuming after a restart); with `wait`, shows the count
+/// going down until none waits. With no server running, the mail is
+/// queued in the file and indexed once the server starts.
+pub fn reindex(config: &Config, user: Option<&str>, wait: bool) -> Result<(), String> {
+    if !config.limits.search_index {
+        return Err("the search index is off (board or [limits] search_index = false): nothing to build".into());
+    }
+    let user = user.map(auth::normalize_user_name).transpose()?;
+    let socket = config.control_socket();
+    if !control::server_running(&socket) {
+        let path = config.database_path();
+        if !path.exists() {
+            return Err(format!("no database at {}", path.display()));
+        }
+        let waiting = store::run_offline(&path, config.limits.cache_size, 0, async |store| {
+            let id = match &user {
+                Some(name) => Some(store.read()?.user(name)?.ok_or(StoreError::NoSuchUser)?.id),
+                None => None,
+            };
+            store.execute(Op::FtsEnqueue { user: id }).await?;
+            Ok(store.read()?.fts_counts()?.0)
+        })
+        .map_err(|error| offline_error(config, error))?;
+        say!("{waiting} message(s) queued; the server indexes them when it starts");
+        return Ok(());
+    }
+    let waiting = control::request(&socket, &["reindex", user.as_deref().unwrap_or("*")])?;
+    say!("{waiting} message(s) waiting for the search index");
+    if !wait {
+        say!("the server indexes them in the background (`roost status` shows how many still wait)");
+        return Ok(());
+    }
+    let mut last = waiting;
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let now = control::request(&socket, &["reindex-waiting"])?;
+        if now == "0" {
+            say!("search index complete");
+            return Ok(());
+        }
+        if now != last {
+            say!("{now} waiting");
+            last = now;
+        }
     }
 }
 

@@ -177,8 +177,6 @@ mod client_profile;
 mod config;
 mod control;
 mod export;
-// Issue 18's trigram core: built and tested, not wired in yet (see its docs).
-#[allow(dead_code, unused_imports)]
 mod fts;
 #[doc(hidden)]
 pub mod fuzzing;

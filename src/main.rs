@@ -43,6 +43,27 @@ enum Command {
     Setup(Setup),
     Status(Status),
     ClientProfile(ClientProfile),
+    Reindex(Reindex),
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "reindex")]
+/// Build the search index for mail already stored (new mail is indexed as
+/// it arrives): queues it, and the running server indexes it in the
+/// background, resuming after a restart.
+struct Reindex {
+    /// only this user's mail
+    #[argh(option)]
+    user: Option<String>,
+    /// wait until every message is indexed, showing how many remain
+    #[argh(switch)]
+    wait: bool,
+    /// configuration file (default /etc/roost/roost.toml if it exists)
+    #[argh(option)]
+    config: Option<PathBuf>,
+    /// data directory
+    #[argh(option)]
+    data: Option<PathBuf>,
 }
 
 #[derive(FromArgs)]
@@ -827,6 +848,11 @@ fn main() -> ExitCode {
                     PublicAction::Del(arguments) => admin::load(&arguments.config, None, &arguments.data)
                         .and_then(|config| admin::public_delete(&config, &arguments.name)),
                 }
+            }
+            Command::Reindex(arguments) => {
+                admin::init_command_logging();
+                admin::load(&arguments.config, None, &arguments.data)
+                    .and_then(|config| admin::reindex(&config, arguments.user.as_deref(), arguments.wait))
             }
             Command::Check(arguments) => {
                 admin::init_command_logging();

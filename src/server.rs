@@ -656,6 +656,7 @@ pub fn serve(config: Config, ports_file: Option<&std::path::Path>) -> Result<(),
     let certificates = Certificates::load(&cert, &key)?;
     crate::store::quota::configure(config.quota.settings.clone());
     crate::store::set_ballast_size(config.limits.disk_ballast);
+    crate::store::fts::set_search_index(config.limits.search_index);
     if let Some(notifier) = &notifier {
         notifier.extend_startup(&config.database_path());
     }
@@ -783,6 +784,10 @@ pub fn serve(config: Config, ports_file: Option<&std::path::Path>) -> Result<(),
     executor.spawn(crate::backup::schedule(Rc::downgrade(&server))).detach();
     executor.spawn(crate::quota_warning::run(Rc::downgrade(&server))).detach();
     executor.spawn(crate::retention::run(Rc::downgrade(&server))).detach();
+    if server.config.limits.search_index {
+        let memory = server.config.limits.search_index_memory;
+        executor.spawn(crate::fts::indexer::run(Rc::downgrade(&server), memory)).detach();
+    }
     if other_certificate(&server.config).is_none() {
         let (cert, key, names) = own_certificate(&server.config);
         executor.spawn(renew_certificate(cert, key, names)).detach();

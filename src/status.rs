@@ -74,6 +74,31 @@ pub struct Facts {
     pub bans: Vec<(String, BanRecord)>,
     pub files: FileFacts,
     pub now: i64,
+    /// The full-text index: messages waiting for it and left unindexed
+    /// (None: not kept).
+    pub search_index: Option<(u64, u64)>,
+}
+
+/// The search index's line of `roost status`.
+pub fn search_index_line(index: Option<(u64, u64)>) -> String {
+    match index {
+        None => "search index: off (searches of text read every message)".into(),
+        Some((waiting, unindexed)) => {
+            let mut line = format!("search index: {waiting} message(s) waiting");
+            if unindexed > 0 {
+                line.push_str(&format!(", {unindexed} searched by scanning (too many distinct words)"));
+            }
+            line
+        }
+    }
+}
+
+/// What the store says of its search index, for [`Facts::search_index`].
+pub fn search_index_facts(reader: &store::Reader) -> Result<Option<(u64, u64)>, store::StoreError> {
+    if !reader.fts_kept()? {
+        return Ok(None);
+    }
+    reader.fts_counts().map(Some)
 }
 
 /// Reads the certificate at `certificate` and how full the disk is.
@@ -145,6 +170,7 @@ pub fn render(facts: &Facts) -> String {
     } else {
         lines.push(format!("users: {} ({})", facts.users.len(), facts.users.join(", ")));
     }
+    lines.push(search_index_line(facts.search_index));
     let database = facts.files.database_size.map_or("none yet".to_string(), human_bytes);
     match &facts.files.disk {
         Ok(disk) => lines.push(format!("storage: database {database}; disk {disk}")),
@@ -222,14 +248,15 @@ pub fn run(config: &Config) -> Result<bool, String> {
         return Ok(true);
     }
     let path = config.database_path();
-    let (users, bans) = if path.exists() {
+    let (users, bans, search_index) = if path.exists() {
         store::run_offline(&path, config.limits.cache_size, 0, async |store| {
             let reader = store.read()?;
-            Ok((reader.users()?.into_iter().map(|(name, _)| name).collect(), reader.bans()?))
+            let users = reader.users()?.into_iter().map(|(name, _)| name).collect();
+            Ok((users, reader.bans()?, search_index_facts(&reader)?))
         })
         .map_err(|error| format!("cannot read {}: {error}", path.display()))?
     } else {
-        (Vec::new(), Vec::new())
+        (Vec::new(), Vec::new(), None)
     };
     let certificate = match &config.tls_cert {
         Some(cert) => cert.clone(),
@@ -249,6 +276,7 @@ pub fn run(config: &Config) -> Result<bool, String> {
         bans,
         files: file_facts(config, certificate),
         now,
+        search_index,
     };
     print(&render(&facts));
     print(&format!("(no answer on {}: start it with `systemctl start roost`)", socket.display()));
@@ -343,6 +371,7 @@ mod tests {
                 own_authority: false,
             },
             now,
+            search_index: Some((3, 0)),
         };
         let text = render(&facts);
         assert!(text.starts_with("roost 9.9: not running\nboard: rpi-zero (Raspberry Pi Zero"), "{text}");

@@ -151,6 +151,10 @@ pub struct Limits {
     pub lock_window: u64,
     pub lock_seconds: u64,
     pub lock_accounts: usize,
+    /// Whether the full-text index of SEARCH BODY/TEXT is kept (`fts`).
+    pub search_index: bool,
+    /// Bytes of memory the indexer's segment being built may hold.
+    pub search_index_memory: usize,
 }
 
 /// Notices delivered into users' INBOXes (`crate::alert`): the `[alerts]` table.
@@ -664,6 +668,12 @@ impl Limits {
         limit!(lock_window, u64);
         limit!(lock_seconds, u64);
         limit!(lock_accounts, usize);
+        match section.boolean("search_index")? {
+            Some(on) => self.search_index = on,
+            None if complete => return Err(error(format!("{}: missing", section.place("search_index")))),
+            None => {}
+        }
+        limit!(search_index_memory, usize);
         section.finish()?;
         self.validate().map_err(|text| error(format!("{file}: [limits] {text}")))
     }
@@ -716,6 +726,7 @@ impl Limits {
             return Err("compress_level must be from 1 to 9".into());
         }
         at_least("expunge_history", u64::from(self.expunge_history), 1)?;
+        at_least("search_index_memory", self.search_index_memory as u64, 256 * 1024)?;
         // Also when ban_failures = 0: `roost ban add` uses ban_seconds.
         at_least("ban_window", self.ban_window, 1)?;
         at_least("ban_seconds", self.ban_seconds, 1)?;
@@ -784,6 +795,8 @@ impl Limits {
             lock_window: 0,
             lock_seconds: 0,
             lock_accounts: 0,
+            search_index: false,
+            search_index_memory: 0,
         }
     }
 }

@@ -219,9 +219,41 @@ async fn execute(server: &Server, words: &[&str]) -> Result<String, String> {
             Ok(report_text(&report))
         }
         ["backup", dest] => backup::backup(server, dest).await,
+        ["reindex", who] => reindex(server, who).await,
+        ["reindex-waiting"] => {
+            let reader = store.read().map_err(|error| error.to_string())?;
+            let (waiting, _) = reader.fts_counts().map_err(|error| error.to_string())?;
+            Ok(waiting.to_string())
+        }
         ["status", midnight] => status::answer(server, midnight).await,
         _ => Err(format!("unknown request {:?}", words.join(" "))),
     }
+}
+
+/// `roost reindex [--user NAME]` (`who` is the name, or `*` for everyone):
+/// queues the mail for the indexer and wakes it. Answers how many
+/// messages wait.
+async fn reindex(server: &Server, who: &str) -> Result<String, String> {
+    if !server.config.limits.search_index {
+        return Err("the search index is off on this server (board or [limits] search_index = false)".into());
+    }
+    let user = match who {
+        "*" => None,
+        name => {
+            let reader = server.store.read().map_err(|error| error.to_string())?;
+            let record = reader.user(name).map_err(|error| error.to_string())?;
+            Some(record.ok_or_else(|| StoreError::NoSuchUser.to_string())?.id)
+        }
+    };
+    server.store.execute(Op::FtsEnqueue { user }).await.map_err(|error| error.to_string())?;
+    crate::fts::indexer::wake(true);
+    let reader = server.store.read().map_err(|error| error.to_string())?;
+    let (waiting, _) = reader.fts_counts().map_err(|error| error.to_string())?;
+    log::info!(
+        "reindex of {}: {waiting} message(s) waiting for the search index",
+        user.map_or("everyone".to_string(), |_| who.to_string())
+    );
+    Ok(waiting.to_string())
 }
 
 /// One line per ban: address, until, how many bans in a row, why.

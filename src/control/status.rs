@@ -119,7 +119,11 @@ pub async fn answer(server: &Server, midnight: &str) -> Result<String, String> {
     let midnight: i64 = midnight.parse().map_err(|_| format!("{midnight:?} is not a time (unix seconds)"))?;
     let activity = &server.activity;
     let now = now();
-    let users = server.store.read().and_then(|reader| reader.users()).map_err(|error| error.to_string())?;
+    let (users, search_index) = server
+        .store
+        .read()
+        .and_then(|reader| Ok((reader.users()?, crate::status::search_index_facts(&reader)?)))
+        .map_err(|error| error.to_string())?;
     let config = server.config.clone();
     // The certificate and the disk: file-system calls, off the executor.
     let files = smol::unblock(move || {
@@ -141,6 +145,7 @@ pub async fn answer(server: &Server, midnight: &str) -> Result<String, String> {
         bans: server.bans().into_iter().map(|(prefix, ban)| (prefix.to_string(), ban)).collect(),
         files,
         now,
+        search_index,
     };
     Ok(status::render(&facts))
 }

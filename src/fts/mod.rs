@@ -107,11 +107,16 @@
 //!   with the index and reindex when they change: the fold follows them.
 //!   Trigram values are a stored format (`tests::trigram_values_are_fixed`).
 
+pub mod indexer;
 mod postings;
+pub mod segment;
 mod trigram;
+pub mod walk;
 
-pub use postings::{decode, encode, intersect, union, Decode, Intersection, Union};
-pub use trigram::{needle_trigrams, trigram, Indexed, Trigrams};
+pub use postings::{decode, encode, intersect, Decode};
+#[cfg(test)]
+pub use trigram::trigram;
+pub use trigram::{needle_trigrams, Indexed, Trigrams};
 
 #[cfg(test)]
 mod measure;

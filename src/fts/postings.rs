@@ -25,6 +25,18 @@ pub fn encode(ids: &[u64], out: &mut Vec<u8>) {
     }
 }
 
+/// Appends `id` to an encoded list whose last id is `previous` (None: the
+/// list is empty); `id` must be above `previous`.
+pub fn push(previous: Option<u64>, id: u64, out: &mut Vec<u8>) {
+    match previous {
+        None => put_varint(id, out),
+        Some(before) => {
+            assert!(id > before, "posting ids must be strictly ascending");
+            put_varint(id - before - 1, out);
+        }
+    }
+}
+
 fn put_varint(mut value: u64, out: &mut Vec<u8>) {
     while value >= 0x80 {
         out.push(value as u8 | 0x80);

@@ -101,15 +101,18 @@ impl Trigrams {
         self.over
     }
 
+    #[cfg(test)]
     /// How many distinct trigrams are held (0 once over the cap).
     pub fn len(&self) -> usize {
         self.set.len()
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.set.is_empty()
     }
 
+    #[cfg(test)]
     /// Whether `trigram` is held (false once over the cap).
     pub fn contains(&self, trigram: u32) -> bool {
         self.set.contains(&trigram)
@@ -143,6 +146,7 @@ impl Trigrams {
 }
 
 impl Indexed {
+    #[cfg(test)]
     /// Whether a message indexed so may hold a needle with these
     /// trigrams (sorted, as [`needle_trigrams`] gives them).
     pub fn may_hold(&self, needle: &[u32]) -> bool {

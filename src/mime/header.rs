@@ -62,6 +62,30 @@ fn trim_end(bytes: &[u8]) -> &[u8] {
     &bytes[..end]
 }
 
+/// A header value with each fold (line break and the white space after
+/// it) read as one space, and the final line break dropped, so a search
+/// for "folded across" finds "folded\r\n\tacross" (as Dovecot does).
+pub fn join_folds(value: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let value = value.strip_suffix(b"\r\n").or_else(|| value.strip_suffix(b"\n")).unwrap_or(value);
+    if !value.contains(&b'\n') {
+        return std::borrow::Cow::Borrowed(value);
+    }
+    let mut joined = Vec::with_capacity(value.len());
+    let mut bytes = value.iter().copied().peekable();
+    while let Some(byte) = bytes.next() {
+        if byte == b'\r' && bytes.peek() == Some(&b'\n') {
+            continue;
+        }
+        if byte == b'\n' {
+            while bytes.next_if(|&next| next == b' ' || next == b'\t').is_some() {}
+            joined.push(b' ');
+            continue;
+        }
+        joined.push(byte);
+    }
+    std::borrow::Cow::Owned(joined)
+}
+
 /// A field value with folding removed (RFC 5322 §2.2.3) and outer
 /// whitespace trimmed.
 pub fn unfold(value: &[u8]) -> Vec<u8> {

@@ -69,6 +69,7 @@ use super::schema::{
     PREVIEWS, PRIVATE_CHANGES, PRIVATE_FLAGS, PRIVATE_SEEN, PRIVATE_SEEN_MAILBOXES, QUOTA_LIMITS, QUOTA_USAGE,
     QUOTA_WARNED, SAVE_DATES, SHARED_MODSEQ, SUBSCRIPTIONS, SUMMARIES, USERS, USER_SETTINGS,
 };
+use super::schema::{FTS_POSTINGS, FTS_QUEUE, FTS_SEGMENTS, FTS_UNINDEXED};
 use super::{Reader, StoreError};
 
 /// Bytes of keys and values in one write transaction of the copy: bounds
@@ -199,6 +200,10 @@ fn copy_every_table(copier: &mut Copier) -> Result<(), StoreError> {
     copier.table(BLOBS)?;
     copier.table(BLOB_CHUNKS)?;
     copier.table(PENDING_BLOBS.raw())?;
+    copier.table(FTS_QUEUE.raw())?;
+    copier.table(FTS_UNINDEXED.raw())?;
+    copier.table(FTS_SEGMENTS.raw())?;
+    copier.table(FTS_POSTINGS.raw())?;
     copier.table(BANS.raw())?;
     copier.table(DEVICES.raw())?;
     copier.table(USER_SETTINGS.raw())?;

@@ -22,6 +22,8 @@ pub struct Report {
     pub blobs: usize,
     pub bytes: u64,
     pub pending_blobs: u64,
+    /// What the full-text index holds (`store::fts`), when it is kept.
+    pub search_index: Option<String>,
     pub problems: Vec<String>,
 }
 
@@ -37,6 +39,9 @@ impl Report {
         );
         if self.pending_blobs > 0 {
             text.push_str(&format!(", {} unfinished upload(s) (discarded at the next start)", self.pending_blobs));
+        }
+        if let Some(index) = &self.search_index {
+            text.push_str(&format!("\nsearch index: {index}"));
         }
         if self.is_clean() {
             text.push_str("\nno damage found");
@@ -189,6 +194,9 @@ pub fn run(reader: &Reader) -> Result<Report, StoreError> {
             orphans - report.pending_blobs
         ));
     }
+    let (summary, problems) = super::fts::verify(reader)?;
+    report.search_index = summary;
+    report.problems.extend(problems);
     Ok(report)
 }
 

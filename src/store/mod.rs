@@ -48,6 +48,7 @@ pub mod backup;
 mod ballast;
 pub mod check;
 mod codec;
+pub mod fts;
 pub mod hub;
 pub mod import;
 pub mod incoming;
@@ -93,6 +94,15 @@ pub use schema::{
 pub use schema::{PUBLIC_OWNER, RESERVED_IDS};
 
 use crate::util::datetime::DateTime;
+
+/// Passes on the answer of an operation that stored new mail, telling
+/// the search indexer (`fts::indexer`) that messages wait for it.
+fn stored<T>(answer: Result<T, StoreError>) -> Result<T, StoreError> {
+    if answer.is_ok() {
+        crate::fts::indexer::wake(false);
+    }
+    answer
+}
 
 /// The database file's name in the data directory.
 pub const DATABASE_FILE: &str = "roost.redb";
@@ -437,6 +447,19 @@ pub enum Op {
         kind: u8,
         at: u64,
     },
+    /// A segment of the full-text index, built by the indexer
+    /// (`fts::indexer`); `replacing` the segments it merges, if any (see
+    /// [`fts`]). Not durable on its own: its blobs stay queued until it
+    /// is, so a crash loses only indexing work.
+    FtsSegment {
+        segment: Box<crate::fts::segment::Segment>,
+        replacing: Vec<u64>,
+    },
+    /// `roost reindex`: queues every stored message of user id `user`
+    /// (of everyone when None) for the full-text indexer.
+    FtsEnqueue {
+        user: Option<u32>,
+    },
     /// Panics inside the store thread (tests of its isolation).
     #[cfg(test)]
     Panic,
@@ -459,6 +482,7 @@ impl Op {
                 | Op::RecordLogin { .. }
                 | Op::RecordKnownLogin { .. }
                 | Op::RecordAlert { .. }
+                | Op::FtsSegment { .. }
         )
     }
 }
@@ -893,7 +917,7 @@ impl Store {
 
     /// Adds `messages` (their blobs written) to `mailbox`, in order.
     pub async fn append(&self, mailbox: u64, messages: Vec<NewMessage>) -> Result<Appended, StoreError> {
-        self.call(|reply| Request::Append { mailbox, messages, reply }).await
+        stored(self.call(|reply| Request::Append { mailbox, messages, reply }).await)
     }
 
     /// REPLACE (RFC 8508): `message` added to `mailbox` and message `uid` of
@@ -905,20 +929,20 @@ impl Store {
         from: u64,
         uid: u32,
     ) -> Result<Appended, StoreError> {
-        self.call(|reply| Request::Replace { mailbox, message, from, uid, reply }).await
+        stored(self.call(|reply| Request::Replace { mailbox, message, from, uid, reply }).await)
     }
 
     /// Delivers one message to each of `mailboxes` (distinct), storing it
     /// once; a mailbox the quota refuses is left out and listed in
     /// [`Delivered::refused`] (all refused: [`StoreError::OverQuota`]).
     pub async fn deliver(&self, message: NewMessage, mailboxes: Vec<u64>) -> Result<Delivered, StoreError> {
-        self.call(|reply| Request::Deliver { message, mailboxes, enforce: true, reply }).await
+        stored(self.call(|reply| Request::Deliver { message, mailboxes, enforce: true, reply }).await)
     }
 
     /// [`Store::deliver`] past any quota: alerts and quota warnings, which
     /// a full mailbox must still receive.
     pub async fn deliver_notice(&self, message: NewMessage, mailboxes: Vec<u64>) -> Result<Delivered, StoreError> {
-        self.call(|reply| Request::Deliver { message, mailboxes, enforce: false, reply }).await
+        stored(self.call(|reply| Request::Deliver { message, mailboxes, enforce: false, reply }).await)
     }
 
     /// Changes the flags of the messages `uids` of `mailbox`.
@@ -1005,7 +1029,7 @@ impl Store {
         mailbox: u64,
         messages: Vec<import::ImportMessage>,
     ) -> Result<Vec<import::Imported>, StoreError> {
-        self.call(|reply| Request::Import { mailbox, messages, reply }).await
+        stored(self.call(|reply| Request::Import { mailbox, messages, reply }).await)
     }
 
     /// Sends the request `make` builds around a reply of the answer type

@@ -21,6 +21,7 @@ use super::schema::{
 };
 // `roost import`'s table (see `store::import`).
 use super::schema::IMPORTED;
+use super::schema::{FTS_POSTINGS, FTS_QUEUE, FTS_SEGMENTS, FTS_UNINDEXED};
 use super::{
     Appended, Change, Copied, Delivered, Expunged, FlagAction, FlagChange, KeptFlags, NewMessage, Op, StoreError,
     Stored, UidSet, MAX_DEVICES, MAX_KEYWORDS, MAX_MAILBOXES,
@@ -82,6 +83,10 @@ pub(super) struct Tables<'txn> {
     /// commit's changes after each operation.
     pub quota_changes: Vec<Change>,
     pub imported: Rows<'txn, (u64, &'static [u8]), u32>,
+    pub fts_queue: Rows<'txn, u64, ()>,
+    pub fts_unindexed: Rows<'txn, u64, ()>,
+    pub fts_segments: Rows<'txn, u64, (u64, &'static [u8])>,
+    pub fts_postings: Rows<'txn, (u64, u8, u32), &'static [u8]>,
 }
 
 impl<'txn> Tables<'txn> {
@@ -122,10 +127,14 @@ impl<'txn> Tables<'txn> {
             deleted_sizes: DELETED_SIZES.open(transaction)?,
             quota_changes: Vec::new(),
             imported: IMPORTED.open(transaction)?,
+            fts_queue: FTS_QUEUE.open(transaction)?,
+            fts_unindexed: FTS_UNINDEXED.open(transaction)?,
+            fts_segments: FTS_SEGMENTS.open(transaction)?,
+            fts_postings: FTS_POSTINGS.open(transaction)?,
         })
     }
 
-    fn next_counter(&mut self, key: &str) -> Result<u64, StoreError> {
+    pub(super) fn next_counter(&mut self, key: &str) -> Result<u64, StoreError> {
         let next = self.meta.get(key)?.map_or(1, |value| value.value());
         self.meta.insert(key, next + 1)?;
         Ok(next)
@@ -282,6 +291,7 @@ impl<'txn> Tables<'txn> {
             self.blobs.insert(blob, record.encode().as_slice())?;
         } else {
             self.blobs.remove(blob)?;
+            super::fts::released(self, blob)?;
             self.previews.remove(blob)?;
             self.chunks.retain_in((blob, 0)..=(blob, u32::MAX), |_, _| false)?;
         }
@@ -440,6 +450,8 @@ pub(super) fn apply(tables: &mut Tables, op: &Op, changes: &mut Vec<Change>) -> 
         }
         #[cfg(test)]
         Op::Panic => panic!("deliberate panic in the store thread"),
+        Op::FtsSegment { segment, replacing } => super::fts::write_segment(tables, segment, replacing),
+        Op::FtsEnqueue { user } => super::fts::enqueue(tables, *user).map(|_| ()),
         Op::SetFirstRecent { mailbox, uid } => {
             let mut record = tables.mailbox(*mailbox)?;
             if *uid > record.first_recent_uid {
@@ -950,6 +962,7 @@ fn append_admitted(
         tables.blobs.insert(message.blob, blob.encode().as_slice())?;
         tables.save_preview(message)?;
         tables.pending.remove(message.blob)?;
+        super::fts::stored(tables, message.blob)?;
         stored.push((
             MessageRecord {
                 blob: message.blob,
@@ -1035,6 +1048,7 @@ fn deliver_admitted(
     tables.blobs.insert(message.blob, blob.encode().as_slice())?;
     tables.save_preview(message)?;
     tables.pending.remove(message.blob)?;
+    super::fts::stored(tables, message.blob)?;
     let mut uids = Vec::with_capacity(mailboxes.len());
     for (&mailbox, mut record) in mailboxes.iter().zip(records) {
         let stored = MessageRecord {

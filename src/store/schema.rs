@@ -96,6 +96,20 @@ pub const BLOB_CHUNKS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new
 /// Left over after a crash or a dropped connection; removed at start-up.
 pub const PENDING_BLOBS: Def<u64, i64> = Def::new("pending_blobs");
 
+/// Blob id → (): stored messages waiting for the full-text indexer
+/// (`store::fts`), written in the transaction that stores the message.
+pub const FTS_QUEUE: Def<u64, ()> = Def::new("fts_queue");
+/// Blob id → (): messages the indexer could not index (more distinct
+/// trigrams than the cap, or unreadable): candidates of every search.
+pub const FTS_UNINDEXED: Def<u64, ()> = Def::new("fts_unindexed");
+/// Segment id → (bytes of its lists, its blob ids encoded as a posting
+/// list): the segments of the full-text index.
+pub const FTS_SEGMENTS: Def<u64, (u64, &[u8])> = Def::new("fts_segments");
+/// (segment id, stream kind, trigram) → blob ids (a posting list of
+/// `fts::postings`): which of the segment's messages hold the trigram in
+/// their bodies (kind 0) or headers (kind 1).
+pub const FTS_POSTINGS: Def<(u64, u8, u32), &[u8]> = Def::new("fts_postings");
+
 /// Banned address or prefix (as `auth::ban` writes it: "192.0.2.7",
 /// "2001:db8:1:2::/64", "198.51.100.0/24") → [`BanRecord`]. Ended bans stay
 /// a while, so a repeat gets a longer one.

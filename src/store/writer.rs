@@ -69,6 +69,11 @@ pub(super) fn prepare(database: Database) -> Result<Database, StoreError> {
         ops::discard_blobs(&mut tables, &pending)?;
         // Quota usage of a database from before quotas, counted once.
         super::quota::prepare(&mut tables)?;
+        // The full-text index as this process keeps it (or not).
+        let queued = super::fts::reconcile(&mut tables)?;
+        if queued > 0 {
+            log::info!("queued {queued} stored message(s) for the search index");
+        }
     }
     let mut transaction = transaction;
     transaction.set_quick_repair(true);
@@ -282,7 +287,7 @@ impl Request {
                 | Request::Deliver { .. }
                 | Request::Import { .. }
                 | Request::Copy { remove: false, .. }
-                | Request::Op { op: Op::AddUser { .. } | Op::RenameMailbox { .. }, .. }
+                | Request::Op { op: Op::AddUser { .. } | Op::RenameMailbox { .. } | Op::FtsSegment { .. }, .. }
                 | Request::CreateMailbox { .. }
                 | Request::CreatePublicMailbox { .. }
         )

@@ -38,6 +38,9 @@ pub(super) struct Needle {
     /// The folded needle when it is ASCII: ASCII haystacks are then matched
     /// by bytes, without decoding or folding (most header values).
     ascii: Option<Vec<u8>>,
+    /// The blobs the full-text index says may hold it (ascending), when
+    /// the index could answer: every other message is known not to.
+    candidates: Option<Vec<u64>>,
 }
 
 impl Needle {
@@ -48,7 +51,12 @@ impl Needle {
         decoder.finish(&mut text);
         let folded = matcher::fold(&text);
         let ascii = folded.is_ascii().then(|| folded.into_bytes());
-        Needle { text, ascii }
+        Needle { text, ascii, candidates: None }
+    }
+
+    /// Whether the index rules out the message stored as `blob`.
+    fn ruled_out(&self, blob: u64) -> bool {
+        self.candidates.as_ref().is_some_and(|candidates| candidates.binary_search(&blob).is_err())
     }
 
     /// Whether a header field name holds the needle (TEXT searches names
@@ -63,7 +71,7 @@ impl Needle {
     /// Whether a header value (raw, possibly folded, possibly with
     /// RFC 2047 words) contains the needle once decoded.
     fn in_header_value(&self, value: &[u8]) -> bool {
-        let value = join_folds(value);
+        let value = header::join_folds(value);
         let plain = value.is_ascii() && !value.windows(2).any(|pair| pair == b"=?");
         if plain {
             return match &self.ascii {
@@ -107,28 +115,59 @@ impl Needle {
 /// [`Needle::in_addresses`]).
 pub(super) const ADDRESS_FIELDS: [&[u8]; 4] = [b"FROM", b"TO", b"CC", b"BCC"];
 
-/// A header value with each fold (line break and the white space after
-/// it) read as one space, and the final line break dropped, so a search
-/// for "folded across" finds "folded\r\n\tacross" (as Dovecot does).
-pub(super) fn join_folds(value: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    let value = value.strip_suffix(b"\r\n").or_else(|| value.strip_suffix(b"\n")).unwrap_or(value);
-    if !value.contains(&b'\n') {
-        return std::borrow::Cow::Borrowed(value);
-    }
-    let mut joined = Vec::with_capacity(value.len());
-    let mut bytes = value.iter().copied().peekable();
-    while let Some(byte) = bytes.next() {
-        if byte == b'\r' && bytes.peek() == Some(&b'\n') {
-            continue;
+/// Most trigrams of one needle looked up in the index: of a long needle's
+/// (sorted) trigrams, an even sample (fewer only add candidates), so a
+/// client's 64 KiB search string costs a bounded number of lookups.
+const TRIGRAMS_ASKED: usize = 12;
+
+/// Visits every needle the full-text index can narrow, in a fixed order,
+/// with the kinds of stream it is searched in: BODY's (bodies), TEXT's
+/// (bodies and headers), and header keys on fields outside the header
+/// summary (headers; summary fields also match address renderings no
+/// stream holds, see `fts`).
+pub(super) fn indexed_needles(
+    test: &mut Test,
+    contents: &mut [ContentKey],
+    visit: &mut dyn FnMut(&mut Needle, &'static [u8]),
+) {
+    fn walk(test: &mut Test, visit: &mut dyn FnMut(&mut Needle, &'static [u8])) {
+        match test {
+            Test::And(tests) => tests.iter_mut().for_each(|test| walk(test, visit)),
+            Test::Or(left, right) => {
+                walk(left, visit);
+                walk(right, visit);
+            }
+            Test::Not(test) => walk(test, visit),
+            Test::Header(field, needle) if !header::in_summary(field) => visit(needle, &[HEADER]),
+            _ => {}
         }
-        if byte == b'\n' {
-            while bytes.next_if(|&next| next == b' ' || next == b'\t').is_some() {}
-            joined.push(b' ');
-            continue;
-        }
-        joined.push(byte);
     }
-    std::borrow::Cow::Owned(joined)
+    use crate::fts::segment::{BODY, HEADER};
+    for key in contents.iter_mut() {
+        visit(&mut key.needle, if key.headers { &[BODY, HEADER] } else { &[BODY] });
+    }
+    walk(test, visit);
+}
+
+/// What the index is asked for `needle`: None when it cannot narrow it
+/// (under three folded characters).
+pub(super) fn index_query(needle: &Needle, kinds: &[u8]) -> Option<crate::store::fts::Query> {
+    let trigrams = crate::fts::needle_trigrams(&needle.text)?;
+    let trigrams = if trigrams.len() <= TRIGRAMS_ASKED {
+        trigrams
+    } else {
+        let last = trigrams.len() - 1;
+        let mut picked: Vec<u32> =
+            (0..TRIGRAMS_ASKED).map(|index| trigrams[index * last / (TRIGRAMS_ASKED - 1)]).collect();
+        picked.dedup();
+        picked
+    };
+    Some(crate::store::fts::Query { trigrams, kinds: kinds.to_vec() })
+}
+
+/// Gives `needle` the index's answer for it.
+pub(super) fn set_candidates(needle: &mut Needle, candidates: Option<Vec<u64>>) {
+    needle.candidates = candidates;
 }
 
 /// Compiles `key`; BODY and TEXT keys go to `contents`.
@@ -174,6 +213,10 @@ pub(super) async fn decide(
             Ok(None) => candidate.pending.unwrap_or_default(),
             Err(error) => return Err(error),
         };
+        if contents[pending].needle.ruled_out(candidate.record()?.blob) {
+            candidate.found[pending] = Some(false);
+            continue;
+        }
         let mut search = ContentSearch::new(&contents[pending]);
         let outcome = loop {
             match search.step(candidate) {
@@ -466,6 +509,9 @@ impl Candidate<'_, '_> {
     fn field_contains(&mut self, field: &[u8], needle: &Needle) -> Result<bool, StoreError> {
         let addresses = ADDRESS_FIELDS.iter().any(|name| name.eq_ignore_ascii_case(field));
         let holds = |value: &[u8]| needle.in_header_value(value) || (addresses && needle.in_addresses(value));
+        if !header::in_summary(field) && needle.ruled_out(self.record()?.blob) {
+            return Ok(false);
+        }
         Ok(match self.summary_holding(field)? {
             Some(summary) => summary.values_of(field).any(holds),
             None => header::fields(self.header()?)
@@ -646,9 +692,9 @@ mod tests {
 
     #[test]
     fn folds_read_as_one_space() {
-        assert_eq!(&*join_folds(b"a folded\r\n\tacross\r\n  lines\r\n"), b"a folded across lines");
-        assert_eq!(&*join_folds(b"one line\r\n"), b"one line");
-        assert_eq!(&*join_folds(b"lf\n fold"), b"lf fold");
+        assert_eq!(&*header::join_folds(b"a folded\r\n\tacross\r\n  lines\r\n"), b"a folded across lines");
+        assert_eq!(&*header::join_folds(b"one line\r\n"), b"one line");
+        assert_eq!(&*header::join_folds(b"lf\n fold"), b"lf fold");
         let needle = Needle::new(b"FOLDED ACROSS", b"UTF-8");
         assert!(needle.in_header_value(b"This is folded\r\n\tacross lines\r\n"));
         assert!(needle.in_header_value(b"=?UTF-8?Q?folded?=\r\n across\r\n"));

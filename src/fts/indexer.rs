@@ -1,0 +1,241 @@
+//! The background indexer: drains the store's queue of messages waiting
+//! for the index (`store::fts`), reading and folding them on the worker
+//! pool ([`crate::util::pool`]) a bounded slice at a time, and hands each
+//! finished segment to the store thread. Then merges small segments, and
+//! now and then rewrites segments most of whose mail is deleted.
+//!
+//! Nothing of it runs long on the executor: each job reads at most
+//! [`JOB_BYTES`] of mail (one message more when a message is bigger),
+//! which is tens of milliseconds of one core on a Pi; the executor only
+//! opens snapshots and passes the segment being built to and fro. Jobs
+//! share the pool with SORT and THREAD, which wait at most one job.
+//!
+//! Memory: the segment being built holds at most the board's
+//! `search_index_memory` bytes (lists and their overhead, counted by
+//! [`Builder::bytes`]) plus one message's trigram sets (at most [`CAP`]
+//! each); a merge holds the lists of the segments it merges, which the
+//! planner keeps under the same bound.
+//!
+//! It wakes when a message arrives (delivery pokes it through [`wake`])
+//! but works only after [`SETTLE`] of quiet or once [`BATCH`] messages
+//! wait, so mail arriving one by one makes segments of many messages,
+//! not one each; `roost reindex` wakes it at once.
+
+use std::cell::RefCell;
+use std::rc::Weak;
+use std::time::{Duration, Instant};
+
+use smol::channel::{self, Sender};
+
+use super::segment::{self, Builder, Segment};
+use super::walk::index_blob;
+use crate::server::Server;
+use crate::store::{Op, Reader, StoreError};
+use crate::util::pool;
+
+/// Most distinct trigrams kept for one message (per kind of stream); over
+/// it the message is left unindexed (see [`super::Trigrams`]).
+pub const CAP: usize = 1 << 16;
+
+/// Bytes of mail one pool job reads at most (about 30 ms of an x86 core).
+const JOB_BYTES: u64 = 1 << 20;
+
+/// Waiting messages read from the queue per job.
+const BATCH: usize = 256;
+
+/// Quiet time before the indexer works on mail that arrived.
+const SETTLE: Duration = Duration::from_secs(20);
+
+/// Segments under half the memory bound merge once this many have
+/// gathered (so a search reads at most about this many small ones).
+const FANOUT: usize = 8;
+
+/// How often segments are checked for deleted mail.
+const COMPACT_EVERY: Duration = Duration::from_secs(3600);
+
+thread_local! {
+    static WAKE: RefCell<Option<Sender<bool>>> = const { RefCell::new(None) };
+}
+
+/// Tells the indexer that messages wait: `now` (a reindex) or after
+/// [`SETTLE`] of quiet (a delivery).
+pub fn wake(now: bool) {
+    WAKE.with(|wake| {
+        if let Some(sender) = &*wake.borrow() {
+            let _ = sender.try_send(now);
+        }
+    });
+}
+
+/// Runs for as long as the server does (when the board keeps the index).
+pub async fn run(server: Weak<Server>, memory: usize) {
+    let (sender, receiver) = channel::bounded(64);
+    WAKE.with(|wake| *wake.borrow_mut() = Some(sender));
+    let mut last_compaction = Instant::now();
+    // Whatever waits from before the start (a reindex, an upgrade).
+    let mut due = true;
+    loop {
+        if due {
+            let Some(server) = server.upgrade() else { return };
+            let compact = last_compaction.elapsed() >= COMPACT_EVERY;
+            if compact {
+                last_compaction = Instant::now();
+            }
+            if let Err(error) = pass(&server, memory, compact).await {
+                log::warn!("search index: {error}");
+            }
+        }
+        // Sleep until woken; then, unless told to go now, until quiet.
+        let Ok(now) = smol::future::or(receiver.recv(), async {
+            smol::Timer::after(COMPACT_EVERY).await;
+            Ok(false)
+        })
+        .await
+        else {
+            return;
+        };
+        due = true;
+        if !now {
+            loop {
+                let settled = smol::future::or(async { receiver.recv().await.ok() }, async {
+                    smol::Timer::after(SETTLE).await;
+                    None
+                })
+                .await;
+                if settled != Some(false) {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Indexes everything waiting, then merges what should be merged.
+async fn pass(server: &Server, memory: usize, compact: bool) -> Result<(), StoreError> {
+    let mut builder = Builder::new();
+    let mut after = 0;
+    loop {
+        let reader = server.store.read()?;
+        let waiting = reader.fts_waiting(after, BATCH)?;
+        let Some(&last) = waiting.last() else { break };
+        let (built, next) = pool::run(move || index_some(&reader, waiting, builder, memory))
+            .await
+            .map_err(|error| StoreError::Bug(error.to_string()))??;
+        builder = built;
+        after = next.unwrap_or(last + 1);
+        if builder.bytes() >= memory {
+            flush(server, std::mem::take(&mut builder)).await?;
+        }
+    }
+    if !builder.is_empty() {
+        flush(server, builder).await?;
+    }
+    loop {
+        let reader = server.store.read()?;
+        let planned = pool::run(move || plan_merge(&reader, memory, compact))
+            .await
+            .map_err(|error| StoreError::Bug(error.to_string()))??;
+        let Some((replacing, segment)) = planned else { break };
+        let merged = replacing.len();
+        server.store.execute(Op::FtsSegment { segment: Box::new(segment), replacing }).await?;
+        log::debug!("search index: merged {merged} segment(s)");
+    }
+    Ok(())
+}
+
+async fn flush(server: &Server, builder: Builder) -> Result<(), StoreError> {
+    let count = builder.len();
+    let segment = pool::run(move || builder.finish()).await.map_err(|error| StoreError::Bug(error.to_string()))?;
+    server.store.execute(Op::FtsSegment { segment: Box::new(segment), replacing: Vec::new() }).await?;
+    log::debug!("search index: indexed {count} message(s)");
+    Ok(())
+}
+
+/// On a worker: indexes `waiting` (ascending) into `builder` until
+/// [`JOB_BYTES`] are read or the builder is full. Answers the builder and
+/// the blob to go on from (None: every one of `waiting` was done).
+fn index_some(
+    reader: &Reader,
+    waiting: Vec<u64>,
+    mut builder: Builder,
+    memory: usize,
+) -> Result<(Builder, Option<u64>), StoreError> {
+    let chunks = reader.chunks()?;
+    let mut read = 0;
+    for &id in &waiting {
+        if read >= JOB_BYTES || builder.bytes() >= memory {
+            return Ok((builder, Some(id)));
+        }
+        // Gone meanwhile (its queue row went with it in a later commit).
+        let Some(record) = reader.blob(id)? else { continue };
+        match index_blob(&chunks, id, &record, CAP, &mut read) {
+            Ok(text) => builder.add(id, text),
+            Err(error) => {
+                log::warn!("search index: message blob {id} left unindexed (searched by scanning): {error}");
+                builder.add_unindexed(id);
+            }
+        }
+    }
+    Ok((builder, None))
+}
+
+/// On a worker: the next merge to make, if any: [`FANOUT`] or more small
+/// segments in a row (fewer bytes together than `memory`), or, with
+/// `compact`, one whose messages are mostly deleted. Answers the segments
+/// replaced and the merged one, which lists only mail still stored.
+fn plan_merge(reader: &Reader, memory: usize, compact: bool) -> Result<Option<(Vec<u64>, Segment)>, StoreError> {
+    let segments = reader.fts_segments()?;
+    let small = (memory / 2) as u64;
+    let mut chosen = Vec::new();
+    let mut run = Vec::new();
+    let mut bytes = 0;
+    for segment in &segments {
+        let small_enough = segment.bytes < small;
+        if !small_enough || bytes + segment.bytes > memory as u64 {
+            if run.len() >= FANOUT {
+                break;
+            }
+            run.clear();
+            bytes = 0;
+            if !small_enough {
+                continue;
+            }
+        }
+        run.push(segment);
+        bytes += segment.bytes;
+    }
+    if run.len() >= FANOUT {
+        chosen = run;
+    } else if compact {
+        for segment in &segments {
+            let live = segment
+                .blobs
+                .iter()
+                .try_fold(0, |live, &blob| reader.blob(blob).map(|record| live + usize::from(record.is_some())))?;
+            if live * 2 < segment.blobs.len() {
+                chosen = vec![segment];
+                break;
+            }
+        }
+    }
+    if chosen.is_empty() {
+        return Ok(None);
+    }
+    let mut live = std::collections::HashSet::new();
+    let mut blobs = Vec::new();
+    let mut lists = Vec::new();
+    for segment in &chosen {
+        for &blob in &segment.blobs {
+            if reader.blob(blob)?.is_some() {
+                live.insert(blob);
+            }
+        }
+        blobs.extend_from_slice(&segment.blobs);
+        lists.push(reader.fts_lists(segment.id)?);
+    }
+    let ids = chosen.iter().map(|segment| segment.id).collect();
+    match segment::merge(lists, blobs, |blob| live.contains(&blob)) {
+        Some(merged) => Ok(Some((ids, merged))),
+        None => Err(StoreError::Corrupt("a search index list is damaged (run `roost reindex`)".into())),
+    }
+}

@@ -89,6 +89,10 @@ struct Options {
     /// an earlier run left it
     #[argh(switch)]
     fresh: bool,
+    /// scenario 20: build (and time) Dovecot's Xapian index again even if
+    /// an earlier run left a complete one
+    #[argh(switch)]
+    rebuild: bool,
     /// messages in the big mailbox of scenarios 2, 4, 5 and 20 (default:
     /// 100000)
     #[argh(option, default = "100_000")]
@@ -264,8 +268,14 @@ fn run_server(name: &'static str, options: &Options, scenarios: &[u32]) -> io::R
         figures.extend(smol::block_on(scenarios::idle_wakeup(&server, idlers, deliveries))?);
     }
     if scenarios.contains(&20) {
-        let settings =
-            fts_bench::Options { roost: &options.roost, work: &options.work, messages, quick, fresh: options.fresh };
+        let settings = fts_bench::Options {
+            roost: &options.roost,
+            work: &options.work,
+            messages,
+            quick,
+            fresh: options.fresh,
+            rebuild: options.rebuild,
+        };
         figures.extend(if name == "roost" { fts_bench::roost(&settings)? } else { fts_bench::dovecot(&settings)? });
     }
     let attacks: Vec<u32> = scenarios.iter().copied().filter(|scenario| (11..=17).contains(scenario)).collect();

@@ -57,7 +57,7 @@ FETCH 1:* (UID BODY.PEEK[1]<0.512>): time and KiB received (--quick: 1000 messag
 for a rare word, a common word, a non-ASCII word and 2 characters, without an index (roost: search_index = false; \
 Dovecot: no plugin) and indexed (roost: after `roost reindex --wait`; Dovecot: fts-xapian after `doveadm index`), \
 the index build's time, memory and a bystander's NOOP latency, index size, APPEND 1 and 10 clients without and \
-with the index; Dovecot's maildir is kept in --work between runs (--fresh). \
+with the index; Dovecot's maildir and its complete Xapian index are kept in --work between runs (--fresh, --rebuild). \
 Quick attack run, under a minute for roost: --quick --servers roost --scenarios 11,12,13,14,15,16,17.")]
 struct Options {
     /// scenarios to run, comma-separated (default: 1,2,3,4,5,6,7,8,9,10;

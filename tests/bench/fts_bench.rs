@@ -246,6 +246,37 @@ fn build_figures(phase: &mut hostile::Phase, indexer_hwm_kib: u64, what: &str) -
     ]
 }
 
+/// Bytes of disk the files under `path` take (st_blocks: roost's redb
+/// file grows by setting its length, and the part not yet written is a
+/// hole, so its length overstates what it uses).
+pub fn allocated_bytes(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::symlink_metadata(path) else { return 0 };
+    let own = meta.blocks() * 512;
+    if !meta.is_dir() {
+        return own;
+    }
+    let entries = std::fs::read_dir(path).map(|entries| entries.flatten().collect::<Vec<_>>()).unwrap_or_default();
+    own + entries.iter().map(|entry| allocated_bytes(&entry.path())).sum::<u64>()
+}
+
+/// (without, with, index) on disk, for the rows beside the file sizes.
+fn disk_figures(appended: u64, (without, with, index): (u64, u64, u64)) -> Vec<Figure> {
+    vec![
+        figure(SCENARIO, "store on disk (allocated), no index", "MiB", Better::Lower, mib(without)),
+        figure(SCENARIO, "store on disk (allocated), indexed", "MiB", Better::Lower, mib(with)),
+        figure(SCENARIO, "index on disk (allocated)", "MiB", Better::Lower, mib(index)),
+        figure(
+            SCENARIO,
+            "index on disk / mail appended",
+            "%",
+            Better::Lower,
+            100.0 * index as f64 / appended.max(1) as f64,
+        )
+        .at_most(INDEX_PERCENT),
+    ]
+}
+
 fn size_figures(appended: u64, without: u64, with: u64, index: u64) -> Vec<Figure> {
     vec![
         figure(SCENARIO, "mail appended to big", "MiB", Better::Lower, mib(appended)),
@@ -355,6 +386,8 @@ pub fn roost(options: &Options) -> io::Result<Vec<Figure>> {
     let appended = smol::block_on(scenarios::populate(&server, MAILBOX, options.messages, Sizes::Mailbox, 8, 50))?;
     progress(name, &format!("filled: {:.0} MiB in {:.0} s", mib(appended), fill.elapsed().as_secs_f64()));
     let without = server.data_bytes(USER);
+    let database = dir.join("data").join("roost.redb");
+    let without_disk = allocated_bytes(&database);
     let (scan, scanned) = smol::block_on(searches(&server, "no index"))?;
     figures.extend(scan);
     drop(server);
@@ -400,6 +433,8 @@ pub fn roost(options: &Options) -> io::Result<Vec<Figure>> {
     figures.extend(build_figures(&mut phase, peak, "roost reindex --wait"));
     let with = server.data_bytes(USER);
     figures.extend(size_figures(appended, without, with, with.saturating_sub(without)));
+    let with_disk = allocated_bytes(&database);
+    figures.extend(disk_figures(appended, (without_disk, with_disk, with_disk.saturating_sub(without_disk))));
     let (index, found) = smol::block_on(searches(&server, "indexed"))?;
     figures.extend(index);
     figures.extend(count_figures(&found, &scanned));
@@ -512,6 +547,9 @@ pub fn dovecot(options: &Options) -> io::Result<Vec<Figure>> {
     let index = servers::tree_bytes(&xapian);
     let without = server.data_bytes(USER).saturating_sub(index);
     figures.extend(size_figures(appended, without, server.data_bytes(USER), index));
+    let home = dir.join("instance").join("mail").join(USER);
+    let (with_disk, index_disk) = (allocated_bytes(&home), allocated_bytes(&xapian));
+    figures.extend(disk_figures(appended, (with_disk.saturating_sub(index_disk), with_disk, index_disk)));
     let (index, found) = smol::block_on(searches(&server, "indexed"))?;
     figures.extend(index);
     figures.extend(count_figures(&found, &scanned));

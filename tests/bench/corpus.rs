@@ -130,6 +130,15 @@ pub struct Corpus {
 /// so the header searches have a known answer.
 pub const MARKER_EVERY: u64 = 1000;
 
+/// A word no other message has: the first text part of every message
+/// whose number is [`RARE_AT`] modulo [`RARE_EVERY`] starts with it
+/// (20 messages in 100,000, 4 in 20,000), for the full-text search
+/// scenario. Planted after the message is drawn, so no other message
+/// changes.
+pub const RARE_WORD: &str = "kumquat";
+pub const RARE_EVERY: u64 = 5000;
+pub const RARE_AT: u64 = 13;
+
 impl Corpus {
     pub fn new(seed: u64) -> Corpus {
         Corpus { seed }
@@ -175,8 +184,22 @@ impl Corpus {
             70..=93 => attachment_body(&mut rng, body_budget, &mut out),
             _ => forward_body(&mut rng, body_budget, index, &mut out),
         }
+        if index % RARE_EVERY == RARE_AT {
+            plant_rare_word(&mut out);
+        }
         out
     }
+}
+
+/// Puts [`RARE_WORD`] and a space at the start of the first text part.
+fn plant_rare_word(message: &mut Vec<u8>) {
+    let find = |from: usize, what: &[u8]| {
+        message[from..].windows(what.len()).position(|window| window == what).map(|at| from + at)
+    };
+    let Some(part) = find(0, b"Content-Type: text/") else { return };
+    let Some(blank) = find(part, b"\r\n\r\n") else { return };
+    let at = blank + 4;
+    message.splice(at..at, format!("{RARE_WORD} ").into_bytes());
 }
 
 fn person(rng: &mut Rng) -> (String, String) {

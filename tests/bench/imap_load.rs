@@ -10,6 +10,8 @@
 mod client;
 #[path = "corpus.rs"]
 mod corpus;
+#[path = "fts_bench.rs"]
+mod fts_bench;
 #[path = "hostile.rs"]
 mod hostile;
 #[path = "lmtp.rs"]
@@ -51,6 +53,11 @@ scenario 1), and scenario 4's first sync without and with COMPRESS (seconds, KiB
 e.g. --scenarios 1,18 --idle 200 --messages 2000. \
 19 (only when named) a mailbox of 10,000 messages listed with FETCH 1:* (UID PREVIEW) against \
 FETCH 1:* (UID BODY.PEEK[1]<0.512>): time and KiB received (--quick: 1000 messages). \
+20 (only when named; issue 18) full-text search on a mailbox of --messages messages: UID SEARCH BODY and TEXT \
+for a rare word, a common word, a non-ASCII word and 2 characters, without an index (roost: search_index = false; \
+Dovecot: no plugin) and indexed (roost: after `roost reindex --wait`; Dovecot: fts-xapian after `doveadm index`), \
+the index build's time, memory and a bystander's NOOP latency, index size, APPEND 1 and 10 clients without and \
+with the index; Dovecot's maildir and its complete Xapian index are kept in --work between runs (--fresh, --rebuild). \
 Quick attack run, under a minute for roost: --quick --servers roost --scenarios 11,12,13,14,15,16,17.")]
 struct Options {
     /// scenarios to run, comma-separated (default: 1,2,3,4,5,6,7,8,9,10;
@@ -78,11 +85,16 @@ struct Options {
     /// with --quick 64)
     #[argh(option)]
     search_mb: Option<u64>,
-    /// make the data of scenarios 11 and 12 again even if an earlier run
-    /// left it
+    /// make the data of scenarios 11, 12 and 20 (Dovecot's) again even if
+    /// an earlier run left it
     #[argh(switch)]
     fresh: bool,
-    /// messages in the big mailbox of scenarios 2, 4 and 5 (default: 100000)
+    /// scenario 20: build (and time) Dovecot's Xapian index again even if
+    /// an earlier run left a complete one
+    #[argh(switch)]
+    rebuild: bool,
+    /// messages in the big mailbox of scenarios 2, 4, 5 and 20 (default:
+    /// 100000)
     #[argh(option, default = "100_000")]
     messages: u64,
     /// a small, quick run (CI): fewer messages and shorter loads
@@ -255,6 +267,17 @@ fn run_server(name: &'static str, options: &Options, scenarios: &[u32]) -> io::R
         let server = start(name, options, CHEAP_LOGINS, true);
         figures.extend(smol::block_on(scenarios::idle_wakeup(&server, idlers, deliveries))?);
     }
+    if scenarios.contains(&20) {
+        let settings = fts_bench::Options {
+            roost: &options.roost,
+            work: &options.work,
+            messages,
+            quick,
+            fresh: options.fresh,
+            rebuild: options.rebuild,
+        };
+        figures.extend(if name == "roost" { fts_bench::roost(&settings)? } else { fts_bench::dovecot(&settings)? });
+    }
     let attacks: Vec<u32> = scenarios.iter().copied().filter(|scenario| (11..=17).contains(scenario)).collect();
     if !attacks.is_empty() {
         let settings = hostile::Settings::new(quick, options.phase, options.search_mb);
@@ -359,7 +382,14 @@ fn ratio(better: Better, roost: f64, dovecot: f64) -> f64 {
 fn print_table(results: &[(&str, Vec<Figure>)]) {
     let roost = results.iter().find(|(name, _)| *name == "roost").map(|(_, figures)| figures);
     let dovecot = results.iter().find(|(name, _)| *name == "dovecot").map(|(_, figures)| figures);
-    let rows = roost.or(dovecot).cloned().unwrap_or_default();
+    // roost's rows, then any only Dovecot has (scenario 20 without an
+    // index in the roost binary).
+    let mut rows = roost.or(dovecot).cloned().unwrap_or_default();
+    if let (Some(_), Some(theirs)) = (roost, dovecot) {
+        let extra: Vec<Figure> =
+            theirs.iter().filter(|figure| !rows.iter().any(|row| row.name == figure.name)).cloned().collect();
+        rows.extend(extra);
+    }
     // The attack scenarios carry roost's targets (issue 11): one more column.
     let targets = rows.iter().any(|row| row.target.is_some());
     if targets {

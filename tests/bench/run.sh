@@ -18,6 +18,15 @@
 #                                           # then 10,000 attempts from the banned
 #                                           # addresses and the CPU time they cost
 #                                           # (about 4 minutes with Dovecot)
+#   bash tests/bench/run.sh --scenarios 20  # full-text search (issue 18) on 100,000 messages,
+#                                           # roost without/with its index beside Dovecot
+#                                           # plain/fts-xapian (about 10 minutes once Dovecot's
+#                                           # maildir and Xapian index are kept in
+#                                           # target/bench-work; the first run builds them:
+#                                           # about 35 minutes, `doveadm index` takes 23)
+#   bash tests/bench/run.sh --scenarios 20 --messages 20000 --rebuild
+#                                           # the same at 20,000, everything built and timed
+#                                           # in the one run (about 7 minutes)
 #   bash tests/bench/run.sh --scenarios 11,12,13,14,15,16 --roost /path/to/old/roost
 #                                           # another roost binary, same scenarios
 #

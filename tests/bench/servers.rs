@@ -120,7 +120,7 @@ pub struct RoostSetup<'a> {
 }
 
 /// Apparent size of the files under `path`, directories included.
-fn tree_bytes(path: &Path) -> u64 {
+pub fn tree_bytes(path: &Path) -> u64 {
     let Ok(meta) = std::fs::symlink_metadata(path) else { return 0 };
     if !meta.is_dir() {
         return meta.len();
@@ -157,8 +157,17 @@ pub fn reset_peak(pids: &[u32]) {
 }
 
 pub enum Kind {
-    Roost { binary: PathBuf, config: PathBuf, child: Option<Child> },
-    Dovecot { script: PathBuf, master: u32 },
+    Roost {
+        binary: PathBuf,
+        config: PathBuf,
+        child: Option<Child>,
+    },
+    /// `env`: variables for dovecot.sh (DOVECOT_FTS), kept for restarts.
+    Dovecot {
+        script: PathBuf,
+        master: u32,
+        env: Vec<(String, String)>,
+    },
 }
 
 pub struct Server {
@@ -248,6 +257,14 @@ impl Server {
     /// As [`Server::dovecot`]; with `keep`, the mail of an earlier run in
     /// `dir` is kept.
     pub fn dovecot_with(script: &Path, dir: &Path, lmtp: bool, keep: bool) -> Server {
+        Server::dovecot_env(script, dir, lmtp, keep, &[])
+    }
+
+    /// As [`Server::dovecot_with`], with variables for dovecot.sh (e.g.
+    /// `DOVECOT_FTS=xapian`), also used when it is restarted.
+    pub fn dovecot_env(script: &Path, dir: &Path, lmtp: bool, keep: bool, env: &[(&str, &str)]) -> Server {
+        let env: Vec<(String, String)> =
+            env.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect();
         if !keep {
             let _ = std::fs::remove_dir_all(dir);
         }
@@ -261,6 +278,7 @@ impl Server {
         let (imap, imaps) = (free_port(), free_port());
         let lmtp = lmtp.then(free_port);
         let output = dovecot_script(script)
+            .envs(env.iter().map(|(name, value)| (name, value)))
             .args(["start", dir.join("instance").to_str().unwrap(), &imap.to_string(), &imaps.to_string()])
             .arg(&users)
             .args(lmtp.map(|port| port.to_string()))
@@ -280,14 +298,15 @@ impl Server {
             lmtp: lmtp.map(|port| SocketAddr::from(([127, 0, 0, 1], port))),
             dir: dir.to_path_buf(),
             failed_logins: Default::default(),
-            kind: Kind::Dovecot { script: script.to_path_buf(), master },
+            kind: Kind::Dovecot { script: script.to_path_buf(), master, env },
         }
     }
 
     fn start(&mut self) {
         let Kind::Roost { binary, config, child } = &mut self.kind else {
-            let Kind::Dovecot { script, master } = &mut self.kind else { unreachable!() };
+            let Kind::Dovecot { script, master, env } = &mut self.kind else { unreachable!() };
             let output = dovecot_script(script)
+                .envs(env.iter().map(|(name, value)| (name, value)))
                 .args(["start", self.dir.join("instance").to_str().unwrap()])
                 .args([self.imap.port().to_string(), self.imaps.port().to_string()])
                 .arg(self.dir.join("users"))
@@ -361,6 +380,19 @@ impl Server {
         }
     }
 
+    /// roost's binary and config file (None for Dovecot), for its CLI.
+    pub fn roost_cli(&self) -> Option<(&Path, &Path)> {
+        match &self.kind {
+            Kind::Roost { binary, config, .. } => Some((binary, config)),
+            Kind::Dovecot { .. } => None,
+        }
+    }
+
+    /// Dovecot's generated config file, for doveadm.
+    pub fn dovecot_conf(&self) -> PathBuf {
+        self.dir.join("instance").join("dovecot.conf")
+    }
+
     pub fn memory(&self) -> Memory {
         memory_of(&self.pids())
     }
@@ -394,7 +426,7 @@ impl Server {
                     let _ = process.wait();
                 }
             }
-            Kind::Dovecot { script, master } => {
+            Kind::Dovecot { script, master, .. } => {
                 // Stopped once: a second stop (from Drop) has nothing to do.
                 if std::mem::take(master) != 0 {
                     let _ = dovecot_script(script).args(["stop", self.dir.join("instance").to_str().unwrap()]).status();

@@ -183,7 +183,12 @@ fn index_some(
         }
         // Gone meanwhile (its queue row went with it in a later commit).
         let Some(record) = reader.blob(id)? else { continue };
-        match index_blob(&chunks, id, &record, CAP, &mut read) {
+        // A panic (a decoder's bug on some message) must not lose the
+        // batch, nor come back at every pass: that message stays unindexed.
+        let read_it = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            index_blob(&chunks, id, &record, CAP, &mut read).map_err(|error| error.to_string())
+        }));
+        match read_it.unwrap_or_else(|_| Err("the indexer panicked on it".into())) {
             Ok(text) => builder.add(id, text),
             Err(error) => {
                 log::warn!("search index: message blob {id} left unindexed (searched by scanning): {error}");

@@ -204,7 +204,11 @@ fn index_some(
 /// `compact`, one most of whose entries are dead: deleted mail, or mail
 /// indexed again in a later segment (`roost reindex --user`). Answers the
 /// segments replaced and the merged one, which keeps only live entries.
-fn plan_merge(reader: &Reader, memory: usize, compact: bool) -> Result<Option<(Vec<u64>, Segment)>, StoreError> {
+pub(crate) fn plan_merge(
+    reader: &Reader,
+    memory: usize,
+    compact: bool,
+) -> Result<Option<(Vec<u64>, Segment)>, StoreError> {
     let segments = reader.fts_segments()?;
     // The newest segment holding each blob: the one whose entries count.
     // (Sorted vectors, not maps: fewer generic copies in the binary.)

@@ -568,6 +568,31 @@ mod tests {
     }
 
     #[test]
+    fn eight_small_segments_merge_into_one_that_answers_the_same() {
+        use crate::fts::segment::BODY;
+        with_inbox("merge", |store, inbox| async move {
+            let mut blobs = Vec::new();
+            for number in 0..8 {
+                let text = format!("Subject: {number}\r\n\r\ncommon words and tag{number}\r\n");
+                blobs.push(append(&store, inbox, &text).await);
+                index_waiting(&store).await;
+            }
+            assert_eq!(store.read().unwrap().fts_segments().unwrap().len(), 8);
+            let before = candidates(&store, "common", &[BODY]);
+            assert_eq!(before, Some(blobs.clone()));
+            let planned = crate::fts::indexer::plan_merge(&store.read().unwrap(), 4 << 20, false).unwrap();
+            let (replacing, segment) = planned.expect("eight small segments in a row merge");
+            assert_eq!(replacing.len(), 8);
+            store.execute(Op::FtsSegment { segment: Box::new(segment), replacing }).await.unwrap();
+            assert_eq!(store.read().unwrap().fts_segments().unwrap().len(), 1);
+            assert_eq!(candidates(&store, "common", &[BODY]), before);
+            assert_eq!(candidates(&store, "tag3", &[BODY]), Some(vec![blobs[3]]));
+            assert!(problems(&store).is_empty(), "{:?}", problems(&store));
+            assert!(crate::fts::indexer::plan_merge(&store.read().unwrap(), 4 << 20, false).unwrap().is_none());
+        });
+    }
+
+    #[test]
     fn check_finds_mail_neither_indexed_nor_waiting_and_damaged_lists() {
         with_inbox("damage", |store, inbox| async move {
             let blob = append(&store, inbox, "Subject: a\r\n\r\nsome words here\r\n").await;
